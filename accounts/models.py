@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+if TYPE_CHECKING:
+    from care_providers.models import CareProvider
+
+
+class OrganisationKind(models.TextChoices):
+    POLICE = "police", "Police"
+    BORDER_FORCE = "border_force", "Border Force"
+    LOCAL_AUTHORITY = "local_authority", "Local authority"
+    GOVERNMENT_AGENCY = "government_agency", "Government agency"
+    NGO = "ngo", "NGO"
+    CARE_PROVIDER = "care_provider", "Care provider"
+    CONTRACTOR = "contractor", "Victim care contractor"
+
+
+FIRST_RESPONDER_KINDS = frozenset(
+    {
+        OrganisationKind.POLICE,
+        OrganisationKind.BORDER_FORCE,
+        OrganisationKind.LOCAL_AUTHORITY,
+        OrganisationKind.GOVERNMENT_AGENCY,
+        OrganisationKind.NGO,
+    }
+)
+
+
+class Organisation(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=30, choices=OrganisationKind.choices)
+    notification_emails = models.JSONField(
+        default=list, blank=True, help_text="Addresses that receive this organisation's notifications."
+    )
+    webhook_url = models.URLField(blank=True, help_text="Optional: signed JSON events are POSTed here.")
+    webhook_secret = models.CharField(max_length=200, blank=True, help_text="Shared secret for the HMAC.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    FIRST_RESPONDER = "first_responder", "First responder"
+    CARE_PROVIDER = "care_provider", "Care provider"
+    MANAGER = "manager", "Manager"
+
+
+class User(AbstractUser):
+    """Every staff user belongs to one organisation and has one role (SPEC §2)."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="users", null=True, blank=True
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, blank=True)
+
+    @property
+    def is_first_responder(self) -> bool:
+        return self.role == Role.FIRST_RESPONDER
+
+    @property
+    def is_care_provider(self) -> bool:
+        return self.role == Role.CARE_PROVIDER
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == Role.MANAGER
+
+    @property
+    def provider(self) -> CareProvider | None:
+        """The care provider this user works for, if they are a care provider user."""
+        if not self.is_care_provider or self.organisation is None:
+            return None
+        return getattr(self.organisation, "care_provider", None)

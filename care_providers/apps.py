@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class CareProvidersConfig(AppConfig):
+    name = "care_providers"

@@ -1,0 +1,63 @@
+"""Placement rules: which provider can take a person, and beds that are never overbooked."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from referrals.choices import BedKind, Gender, Route, Service
+from referrals.exceptions import NoCapacity, ProviderCannotTake
+
+from .models import CareProvider
+from .selectors import occupied_beds
+
+if TYPE_CHECKING:
+    from referrals.models import Referral
+
+
+def bed_kind_for(referral: Referral) -> str:
+    """The kind of bed a person needs: a family room with dependants, else by gender."""
+    if referral.has_dependants:
+        return BedKind.FAMILY
+    return BedKind.MEN if referral.gender == Gender.MALE else BedKind.WOMEN
+
+
+def reasons_provider_cannot_take(provider: CareProvider, referral: Referral) -> list[str]:
+    """Every reason this provider cannot take this person; empty if it can."""
+    reasons = []
+    if not provider.active:
+        reasons.append(f"{provider.name} is not taking referrals.")
+    if referral.region not in provider.regions:
+        reasons.append(f"{provider.name} does not serve the person's region.")
+    if referral.is_child and not provider.supports_children:
+        reasons.append(f"{provider.name} does not support children.")
+    if referral.route == Route.ACCOMMODATION:
+        if Service.ACCOMMODATION not in provider.services:
+            reasons.append(f"{provider.name} offers outreach only; the route is accommodation.")
+        else:
+            kind = bed_kind_for(referral)
+            if occupied_beds(provider, kind) >= provider.capacity(kind):
+                reasons.append(f"{provider.name} has no free {BedKind(kind).label.lower()}'s bed.")
+    elif Service.OUTREACH not in provider.services:
+        reasons.append(f"{provider.name} does not offer outreach.")
+    return reasons
+
+
+def check_provider_can_take(provider: CareProvider, referral: Referral) -> None:
+    reasons = reasons_provider_cannot_take(provider, referral)
+    if reasons:
+        raise ProviderCannotTake(" ".join(reasons), field="provider")
+
+
+def reserve_bed(provider_id: int, referral: Referral) -> str:
+    """Lock the provider and return the bed kind to hold, or raise ``NoCapacity``.
+
+    The provider row lock serialises acceptances for one provider, so two can never take its last bed.
+    Returns "" for outreach, which holds no bed.
+    """
+    provider = CareProvider.objects.select_for_update().get(pk=provider_id)
+    if referral.route != Route.ACCOMMODATION:
+        return ""
+    kind = bed_kind_for(referral)
+    if occupied_beds(provider, kind) >= provider.capacity(kind):
+        raise NoCapacity(f"{provider.name} has no free {BedKind(kind).label.lower()}'s bed left.")
+    return kind

@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("config.api_urls")),
+    path("", include("accounts.urls")),
+    path("", include("referrals.urls")),
+    path("", include("care_providers.urls")),
+    path("", include("notifications.urls")),
+]

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Event(models.TextChoices):
+    REFERRAL_RECEIVED = "referral.received", "New referral"
+    REFERRAL_ASSESSED = "referral.assessed", "Referral assessed"
+    REFERRAL_DECLINED = "referral.declined", "Referral declined"
+    REFERRAL_WITHDRAWN = "referral.withdrawn", "Referral withdrawn"
+    OFFER_MADE = "offer.made", "Placement offered"
+    OFFER_REVOKED = "offer.revoked", "Placement offer revoked"
+    OFFER_REJECTED = "offer.rejected", "Placement offer rejected"
+    OFFER_EXPIRED = "offer.expired", "Placement offer expired"
+    REFERRAL_PLACED = "referral.placed", "Person placed"
+    PERSON_MISSING = "referral.missing", "Person reported missing"
+    PERSON_FOUND = "referral.found", "Missing person found"
+    REFERRAL_REALLOCATED = "referral.reallocated", "Placement ended for reallocation"
+    REFERRAL_RECOVERED = "referral.recovered", "Person recovered and moved on"
+    REFERRAL_EXITED = "referral.exited", "Person exited support"
+    DEADLINE_REMINDER = "deadline.reminder", "Deadline approaching"
+    DEADLINE_BREACHED = "deadline.breached", "Deadline passed"
+    DELIVERY_FAILED = "notification.failed", "Notification could not be delivered"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class Notification(models.Model):
+    """An outbox row: one event for one organisation on one channel (SPEC §6).
+
+    Written in the same transaction as the change that caused it; delivered by Celery after commit;
+    re-sent by the outbox sweep while still pending. ``id`` is the event id receivers use to drop repeats.
+    Holds no personal data: only the event, the case reference, the due time and a link.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    event = models.CharField(max_length=40, choices=Event.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    organisation = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.CASCADE, related_name="notifications"
+    )
+    referral = models.ForeignKey(
+        "referrals.Referral", on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
+    reference = models.CharField(max_length=20, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(state="pending"), name="notification_pending_due"
+            ),
+            models.Index(fields=["state", "-created_at"], name="notification_state_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.organisation_id} ({self.channel})"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at delivering a notification, with its outcome. Never holds the body."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="delivery_attempts")
+    at = models.DateTimeField(default=timezone.now)
+    succeeded = models.BooleanField()
+    detail = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["at"]
+
+    def __str__(self) -> str:
+        return f"{self.notification_id} {'ok' if self.succeeded else 'failed'}"
+
+
+class InboxItem(models.Model):
+    """An in-app notification for one user."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inbox")
+    event = models.CharField(max_length=40, choices=Event.choices)
+    referral = models.ForeignKey(
+        "referrals.Referral", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    reference = models.CharField(max_length=20, blank=True)
+    message = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"]),
+            models.Index(fields=["user"], condition=Q(read_at__isnull=True), name="inbox_unread"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} for {self.user_id}"
+
+    @property
+    def read(self) -> bool:
+        return self.read_at is not None

@@ -1,0 +1,171 @@
+"""Reference data of the referral domain (SPEC §3, §4, §7)."""
+
+from functools import cache
+
+import pycountry
+from django.db import models
+
+
+class Nation(models.TextChoices):
+    ENGLAND = "england", "England"
+    WALES = "wales", "Wales"
+    SCOTLAND = "scotland", "Scotland"
+    NORTHERN_IRELAND = "northern_ireland", "Northern Ireland"
+
+
+class Region(models.TextChoices):
+    NORTH_EAST = "north_east", "North East"
+    NORTH_WEST = "north_west", "North West"
+    YORKSHIRE = "yorkshire", "Yorkshire and the Humber"
+    EAST_MIDLANDS = "east_midlands", "East Midlands"
+    WEST_MIDLANDS = "west_midlands", "West Midlands"
+    EAST = "east", "East of England"
+    LONDON = "london", "London"
+    SOUTH_EAST = "south_east", "South East"
+    SOUTH_WEST = "south_west", "South West"
+    WALES = "wales", "Wales"
+    SCOTLAND = "scotland", "Scotland"
+    NORTHERN_IRELAND = "northern_ireland", "Northern Ireland"
+
+
+def nation_of(region: str) -> Nation:
+    return {
+        Region.WALES: Nation.WALES,
+        Region.SCOTLAND: Nation.SCOTLAND,
+        Region.NORTHERN_IRELAND: Nation.NORTHERN_IRELAND,
+    }.get(Region(region), Nation.ENGLAND)
+
+
+class ReferralState(models.TextChoices):
+    RECEIVED = "received", "Received"
+    ASSESSED = "assessed", "Assessed"
+    PLACED = "placed", "Placed"
+    MISSING = "missing", "Missing"
+    RECOVERED = "recovered", "Recovered"
+    DECLINED = "declined", "Declined"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    EXITED = "exited", "Exited"
+
+
+OPEN_STATES = (ReferralState.RECEIVED, ReferralState.ASSESSED, ReferralState.PLACED, ReferralState.MISSING)
+TERMINAL_STATES = (
+    ReferralState.RECOVERED,
+    ReferralState.DECLINED,
+    ReferralState.WITHDRAWN,
+    ReferralState.EXITED,
+)
+
+
+class Gender(models.TextChoices):
+    FEMALE = "female", "Female"
+    MALE = "male", "Male"
+    OTHER = "other", "Other"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class ExploitationType(models.TextChoices):
+    LABOUR = "labour", "Labour"
+    SEXUAL = "sexual", "Sexual"
+    CRIMINAL = "criminal", "Criminal"
+    DOMESTIC_SERVITUDE = "domestic_servitude", "Domestic servitude"
+    ORGAN_HARVESTING = "organ_harvesting", "Organ harvesting"
+    OTHER = "other", "Other"
+
+
+class ExploitationLocation(models.TextChoices):
+    UK = "uk", "UK only"
+    OVERSEAS = "overseas", "Overseas only"
+    BOTH = "both", "UK and overseas"
+
+
+class Risk(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+class Route(models.TextChoices):
+    ACCOMMODATION = "accommodation", "Accommodation (safe house)"
+    OUTREACH = "outreach", "Outreach"
+
+
+class DeclineReason(models.TextChoices):
+    NOT_ELIGIBLE = "not_eligible", "Not eligible"
+    DUPLICATE = "duplicate", "Duplicate"
+    INSUFFICIENT_INFORMATION = "insufficient_information", "Insufficient information"
+    OTHER = "other", "Other"
+
+
+class WithdrawReason(models.TextChoices):
+    CONSENT_WITHDRAWN = "consent_withdrawn", "Consent withdrawn"
+    DUPLICATE = "duplicate", "Duplicate"
+    REFERRED_ELSEWHERE = "referred_elsewhere", "Referred elsewhere"
+    OTHER = "other", "Other"
+
+
+class RejectReason(models.TextChoices):
+    NO_CAPACITY = "no_capacity", "No capacity"
+    UNSUITABLE = "unsuitable", "Unsuitable"
+    SAFETY_CONCERN = "safety_concern", "Safety concern"
+    OTHER = "other", "Other"
+
+
+class ReallocateReason(models.TextChoices):
+    NEEDS_CHANGED = "needs_changed", "Needs changed"
+    SAFETY_CONCERN = "safety_concern", "Safety concern"
+    PROVIDER_CLOSING = "provider_closing", "Provider closing"
+    OTHER = "other", "Other"
+
+
+class RecoveryOutcome(models.TextChoices):
+    INDEPENDENT_LIVING = "independent_living", "Independent living"
+    FAMILY_OR_FRIENDS = "family_or_friends", "Family or friends"
+    OTHER_SUPPORT = "other_support", "Other support"
+    RETURNED_HOME = "returned_home", "Returned home"
+    OTHER = "other", "Other"
+
+
+class ExitReason(models.TextChoices):
+    LEFT_SUPPORT = "left_support", "Left support"
+    LOST_CONTACT = "lost_contact", "Lost contact"
+    MOVED_OUT_OF_AREA = "moved_out_of_area", "Moved out of area"
+    OTHER = "other", "Other"
+
+
+class BedKind(models.TextChoices):
+    WOMEN = "women", "Women"
+    MEN = "men", "Men"
+    FAMILY = "family", "Family"
+
+
+class Service(models.TextChoices):
+    ACCOMMODATION = "accommodation", "Accommodation"
+    OUTREACH = "outreach", "Outreach"
+
+
+STATELESS = "stateless"
+UNKNOWN_NATIONALITY = "unknown"
+
+
+@cache
+def nationality_choices() -> list[tuple[str, str]]:
+    """ISO 3166-1 alpha-2 codes, by country name, then stateless and unknown (SPEC §3)."""
+    countries = sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda pair: pair[1])
+    return [*countries, (STATELESS, "Stateless"), (UNKNOWN_NATIONALITY, "Unknown")]
+
+
+@cache
+def nationality_names() -> dict[str, str]:
+    return dict(nationality_choices())
+
+
+@cache
+def language_choices() -> list[tuple[str, str]]:
+    """ISO 639-1 codes, by language name."""
+    languages = ((lang.alpha_2, lang.name) for lang in pycountry.languages if hasattr(lang, "alpha_2"))
+    return sorted(languages, key=lambda pair: pair[1])
+
+
+@cache
+def language_names() -> dict[str, str]:
+    return dict(language_choices())

@@ -1,0 +1,123 @@
+"""Encryption at rest of personal fields, and keyed digests that let us match them without plaintext.
+
+Values are encrypted with MultiFernet: the first key of ``FIELD_ENCRYPTION_KEYS`` encrypts, every key
+decrypts, so keys can be rotated (``manage.py rotate_field_keys``). A value that no key decrypts raises
+``DecryptionFailed``; ciphertext is never handed back as if it were text.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import json
+import unicodedata
+from functools import cache
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+
+
+class DecryptionFailed(Exception):
+    """A stored value could not be decrypted with any configured key."""
+
+
+@cache
+def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(key.encode()) for key in keys])
+
+
+def fernet() -> MultiFernet:
+    return _fernet(tuple(settings.FIELD_ENCRYPTION_KEYS))
+
+
+def encrypt(plaintext: str) -> str:
+    return fernet().encrypt(plaintext.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    try:
+        return fernet().decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise DecryptionFailed("A personal field could not be decrypted with the configured keys.") from exc
+
+
+def rotate(token: str) -> str:
+    """Re-encrypt a token under the first (newest) key."""
+    try:
+        return fernet().rotate(token.encode()).decode()
+    except InvalidToken as exc:
+        raise DecryptionFailed("A personal field could not be decrypted with the configured keys.") from exc
+
+
+def normalise(text: str) -> str:
+    """Case-, accent- and spacing-insensitive form used for matching names."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    letters = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(letters.casefold().split())
+
+
+def keyed_digest(*parts: str) -> str:
+    """HMAC-SHA256 of the normalised parts: equal inputs match, the digest reveals nothing without the key."""
+    message = "\x1f".join(normalise(part) for part in parts).encode()
+    return hmac.new(settings.FIELD_HASH_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+class EncryptedTextField(models.TextField):
+    """Text stored as a Fernet token. Not searchable or orderable in the database, by design."""
+
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str | None:
+        if value is None or value == "":
+            return value
+        return decrypt(value)
+
+    def get_prep_value(self, value: Any) -> str | None:
+        value = super().get_prep_value(value)
+        if value is None or value == "":
+            return value
+        return encrypt(value)
+
+
+class EncryptedDateField(models.TextField):
+    """A date stored as an encrypted ISO string; Python sees a ``datetime.date``."""
+
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> datetime.date | None:
+        if not value:
+            return None
+        return datetime.date.fromisoformat(decrypt(value))
+
+    def to_python(self, value: Any) -> datetime.date | None:
+        if value in (None, ""):
+            return None
+        if isinstance(value, datetime.date):
+            return value
+        return datetime.date.fromisoformat(str(value))
+
+    def get_prep_value(self, value: Any) -> str | None:
+        value = self.to_python(value)
+        return None if value is None else encrypt(value.isoformat())
+
+    def formfield(self, **kwargs: Any) -> Any:
+        from django import forms
+
+        return super().formfield(**{"form_class": forms.DateField, **kwargs})
+
+
+class EncryptedJSONField(models.TextField):
+    """A JSON document stored encrypted (free-text notes inside transition inputs, drafts)."""
+
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
+        if not value:
+            return None
+        return json.loads(decrypt(value))
+
+    def to_python(self, value: Any) -> Any:
+        return value
+
+    def get_prep_value(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        return encrypt(json.dumps(value, cls=DjangoJSONEncoder))

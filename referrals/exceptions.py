@@ -1,0 +1,42 @@
+"""Domain errors raised by services, mapped once to HTTP status codes and to form errors."""
+
+from __future__ import annotations
+
+
+class HarbourError(Exception):
+    """Base of the domain errors. ``status_code`` is what the API answers."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class TransitionNotAllowed(HarbourError):
+    """The case's current state does not allow this action, or someone else acted first."""
+
+    status_code = 409
+
+
+class OfferNotPending(TransitionNotAllowed):
+    """The offer was already answered, expired or revoked."""
+
+
+class OfferAlreadyPending(TransitionNotAllowed):
+    """A referral has at most one pending offer."""
+
+
+class NoCapacity(TransitionNotAllowed):
+    """The provider has no free bed of the kind the person needs."""
+
+
+class NotPermitted(HarbourError):
+    """The user may see the case but not perform this action."""
+
+    status_code = 403
+
+
+class ProviderCannotTake(HarbourError):
+    """The provider cannot take this person: a 400 that says why."""

@@ -1,0 +1,285 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django_fsm import FSMField, FSMModelMixin, transition
+
+from .choices import (
+    ExploitationLocation,
+    Gender,
+    ReferralState,
+    Region,
+    Risk,
+    Route,
+)
+from .encryption import EncryptedDateField, EncryptedJSONField, EncryptedTextField
+
+S = ReferralState
+
+
+class Referral(FSMModelMixin, models.Model):
+    """A person referred for care, moving through the §4 workflow.
+
+    ``state`` is protected: it changes only through the transition methods below, which are called by
+    the service functions in ``referrals.services``. The methods change this row's fields only.
+    """
+
+    reference = models.CharField(max_length=20, unique=True)
+    state = FSMField(default=S.RECEIVED, choices=S.choices, protected=True, db_index=True)
+    state_changed_at = models.DateTimeField(default=timezone.now)
+
+    organisation = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.PROTECT, related_name="referrals"
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="submitted_referrals"
+    )
+    submitted_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    # The person (SPEC §3). Names, aliases, date of birth, phone and account are encrypted at rest.
+    consent = models.BooleanField(default=False)
+    given_name = EncryptedTextField()
+    family_name = EncryptedTextField()
+    aliases = EncryptedTextField(blank=True, default="")
+    date_of_birth = EncryptedDateField(null=True, blank=True)
+    age_estimate = models.PositiveSmallIntegerField(null=True, blank=True)
+    age_in_doubt = models.BooleanField(default=False)
+    is_child = models.BooleanField(default=False)
+    gender = models.CharField(max_length=10, choices=Gender.choices)
+    nationality = models.CharField(max_length=9)
+    second_nationality = models.CharField(max_length=9, blank=True, default="")
+    languages = models.JSONField(default=list)
+    interpreter_needed = models.BooleanField(default=False)
+    exploitation_types = models.JSONField(default=list)
+    exploitation_location = models.CharField(max_length=10, choices=ExploitationLocation.choices)
+    region = models.CharField(max_length=20, choices=Region.choices)
+    needs_accommodation = models.BooleanField(default=False)
+    emergency = models.BooleanField(default=False)
+    needs_medical = models.BooleanField(default=False)
+    has_dependants = models.BooleanField(default=False)
+    safe_to_contact = models.BooleanField(default=False)
+    contact_phone = EncryptedTextField(blank=True, default="")
+    account = EncryptedTextField(blank=True, default="")
+    responder_reference = models.CharField(max_length=50, blank=True, default="")
+    crime_reference = models.CharField(max_length=50, blank=True, default="")
+
+    # Keyed digests for duplicate detection without plaintext (SPEC §3, issue: encryption at rest).
+    name_digest = models.CharField(max_length=64, db_index=True)
+    birth_date_digest = models.CharField(max_length=64, blank=True, default="")
+
+    # Set by the workflow.
+    risk = models.CharField(max_length=10, choices=Risk.choices, blank=True, default="")
+    route = models.CharField(max_length=20, choices=Route.choices, blank=True, default="")
+    assessed_at = models.DateTimeField(null=True, blank=True)
+    placed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    anonymised_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        indexes = [
+            models.Index(fields=["organisation", "-submitted_at"]),
+            models.Index(fields=["state", "submitted_at"]),
+            models.Index(fields=["region", "state"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in (S.RECEIVED, S.ASSESSED, S.PLACED, S.MISSING)
+
+    def _entered_state(self) -> None:
+        self.state_changed_at = timezone.now()
+
+    @transition(field=state, source=S.RECEIVED, target=S.ASSESSED)
+    def assess(self, *, risk: str, route: str) -> None:
+        self.risk = risk
+        self.route = route
+        self.assessed_at = timezone.now()
+        self._entered_state()
+
+    @transition(field=state, source=S.RECEIVED, target=S.DECLINED)
+    def decline(self) -> None:
+        self.closed_at = timezone.now()
+        self._entered_state()
+
+    @transition(field=state, source=[S.RECEIVED, S.ASSESSED], target=S.WITHDRAWN)
+    def withdraw(self) -> None:
+        self.closed_at = timezone.now()
+        self._entered_state()
+
+    @transition(field=state, source=S.ASSESSED, target=S.ASSESSED)
+    def offer(self) -> None:
+        """A placement offer is made; the referral stays assessed."""
+
+    @transition(field=state, source=S.ASSESSED, target=S.ASSESSED)
+    def reject(self) -> None:
+        """The offered provider turned the offer down; the referral stays assessed."""
+
+    @transition(field=state, source=S.ASSESSED, target=S.ASSESSED)
+    def expire_offer(self) -> None:
+        """The offer response clock ran out; the referral stays assessed."""
+
+    @transition(field=state, source=S.ASSESSED, target=S.PLACED)
+    def accept(self) -> None:
+        self.placed_at = timezone.now()
+        self._entered_state()
+
+    @transition(field=state, source=S.PLACED, target=S.PLACED)
+    def record_progress(self) -> None:
+        """A progress note; the referral stays placed."""
+
+    @transition(field=state, source=S.PLACED, target=S.MISSING)
+    def report_missing(self) -> None:
+        self._entered_state()
+
+    @transition(field=state, source=S.MISSING, target=S.PLACED)
+    def found(self) -> None:
+        self._entered_state()
+
+    @transition(field=state, source=[S.PLACED, S.MISSING], target=S.ASSESSED)
+    def reallocate(self) -> None:
+        self.placed_at = None
+        self._entered_state()
+
+    @transition(field=state, source=S.PLACED, target=S.RECOVERED)
+    def recover(self) -> None:
+        self.closed_at = timezone.now()
+        self._entered_state()
+
+    @transition(field=state, source=[S.PLACED, S.MISSING], target=S.EXITED)
+    def exit(self) -> None:
+        self.closed_at = timezone.now()
+        self._entered_state()
+
+
+class ReferenceCounter(models.Model):
+    """The last case number issued in a year, so references read HBR-2026-004217."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last_number}"
+
+
+class TransitionLog(models.Model):
+    """Who moved a referral from which state to which, when, and with what input (SPEC §4)."""
+
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="transitions")
+    transition = models.CharField(max_length=30)
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20)
+    # Empty when Harbour itself acted, as when an offer's response clock runs out.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    at = models.DateTimeField(default=timezone.now)
+    # Encrypted: inputs carry free-text notes about the person.
+    input = EncryptedJSONField(default=dict)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["referral", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.referral_id} {self.transition}"
+
+
+class Clock(models.TextChoices):
+    ASSESSMENT = "assessment", "Assessment"
+    PLACEMENT = "placement", "Placement"
+    OFFER_RESPONSE = "offer_response", "Offer response"
+    CHECK_IN = "check_in", "Check-in"
+    RECOVERY_REVIEW = "recovery_review", "Recovery review"
+    MISSING = "missing", "Missing"
+
+
+class Deadline(models.Model):
+    """One clock on a case (SPEC §5): data with a due time, swept by a periodic task.
+
+    ``remind_at`` is when 80% of the span has passed. The sweep sets ``reminded_at`` and ``breached_at``
+    once each; the ``missing`` clock instead moves ``due_at`` on after every escalation. A clock stops
+    (``stopped_at``) when the transition it waits for happens.
+    """
+
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="deadlines")
+    offer = models.ForeignKey(
+        "care_providers.PlacementOffer", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    clock = models.CharField(max_length=20, choices=Clock.choices)
+    started_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField()
+    remind_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    breached_at = models.DateTimeField(null=True, blank=True)
+    escalations = models.PositiveIntegerField(default=0)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at"]
+        indexes = [
+            # The sweep reads only clocks that are due: these partial indexes keep it independent of
+            # the number of open clocks.
+            models.Index(
+                fields=["remind_at"],
+                name="deadline_reminder_due",
+                condition=Q(stopped_at__isnull=True, reminded_at__isnull=True, remind_at__isnull=False),
+            ),
+            models.Index(
+                fields=["due_at"],
+                name="deadline_breach_due",
+                condition=Q(stopped_at__isnull=True, breached_at__isnull=True),
+            ),
+            models.Index(fields=["referral", "clock"], name="deadline_referral_clock"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["referral", "clock"],
+                condition=Q(stopped_at__isnull=True),
+                name="one_open_clock_of_a_kind_per_referral",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.clock} due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class ReferralDraft(models.Model):
+    """A first responder's unfinished referral, kept encrypted, purged after DRAFT_LIFETIME_DAYS."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="drafts")
+    data = EncryptedJSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return f"Draft {self.pk}"
+
+
+class AnonymousNotification(models.Model):
+    """A duty-to-notify report of an adult who did not consent (SPEC §3). Never holds personal details."""
+
+    organisation = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.PROTECT, related_name="anonymous_notifications"
+    )
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField(default=timezone.now, db_index=True)
+    gender = models.CharField(max_length=10, choices=Gender.choices)
+    nationality = models.CharField(max_length=9)
+    exploitation_types = models.JSONField(default=list)
+    region = models.CharField(max_length=20, choices=Region.choices)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Anonymous notification {self.pk}"

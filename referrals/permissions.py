@@ -1,0 +1,80 @@
+"""Who may do what to a referral. One place, used by the web, the API and the services.
+
+Visibility (which cases a user may see at all) is decided by ``selectors.referrals_visible_to``; these
+predicates decide, for a case the user can see, whether their role and relationship allow an action.
+Whether the case's *state* allows it is the state machine's business.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+    from .models import Referral
+
+MANAGER_ONLY = frozenset({"assess", "decline", "offer"})
+OFFERED_PROVIDER = frozenset({"accept", "reject"})
+PLACED_PROVIDER_ONLY = frozenset({"record_progress"})
+PLACED_PROVIDER_OR_MANAGER = frozenset({"report_missing", "found", "reallocate", "recover", "exit"})
+TRANSITIONS = (
+    "assess",
+    "decline",
+    "withdraw",
+    "offer",
+    "accept",
+    "reject",
+    "record_progress",
+    "report_missing",
+    "found",
+    "reallocate",
+    "recover",
+    "exit",
+)
+
+
+def is_referring_responder(user: User, referral: Referral) -> bool:
+    return user.is_first_responder and user.organisation_id == referral.organisation_id
+
+
+def is_offered_provider(user: User, referral: Referral) -> bool:
+    """The user works for the provider of the latest offer. Whether it is still pending is a state
+    question (409), so that the loser of two concurrent answers hears "already answered", not 403."""
+    from care_providers.selectors import latest_offer_for
+
+    provider = user.provider
+    offer = latest_offer_for(referral)
+    return provider is not None and offer is not None and offer.provider_id == provider.pk
+
+
+def is_placed_provider(user: User, referral: Referral) -> bool:
+    from care_providers.selectors import active_placement_for
+
+    provider = user.provider
+    placement = active_placement_for(referral)
+    return provider is not None and placement is not None and placement.provider_id == provider.pk
+
+
+def may_perform(user: User, transition: str, referral: Referral) -> bool:
+    """Whether the user's role and relationship to the case allow this transition."""
+    if transition in MANAGER_ONLY:
+        return user.is_manager
+    if transition == "withdraw":
+        return user.is_manager or is_referring_responder(user, referral)
+    if transition in OFFERED_PROVIDER:
+        return is_offered_provider(user, referral)
+    if transition in PLACED_PROVIDER_ONLY:
+        return is_placed_provider(user, referral)
+    if transition in PLACED_PROVIDER_OR_MANAGER:
+        return user.is_manager or is_placed_provider(user, referral)
+    raise ValueError(f"Unknown transition {transition!r}")
+
+
+def may_submit(user: User) -> bool:
+    return user.is_first_responder and user.organisation_id is not None
+
+
+def may_see_full_account(user: User) -> bool:
+    """The responder's account and references are for managers and the referring organisation only."""
+    return not user.is_care_provider

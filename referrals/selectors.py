@@ -1,0 +1,87 @@
+"""Queries that read referrals. Every list or fetch of cases goes through ``referrals_visible_to``."""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from .choices import OPEN_STATES, ReferralState
+from .encryption import keyed_digest
+from .models import Referral, TransitionLog
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+def referrals_visible_to(user: User) -> QuerySet[Referral]:
+    """The one rule of who sees which case (SPEC §2).
+
+    Managers see every case; a first responder sees their organisation's; a care provider sees a case
+    while an offer to it is pending or while it holds (or held) the placement, and nothing else.
+    """
+    from care_providers.models import OfferState, Placement, PlacementOffer
+
+    referrals = Referral.objects.all()
+    if not user.is_authenticated or not user.is_active:
+        return referrals.none()
+    if user.is_manager:
+        return referrals
+    if user.is_first_responder and user.organisation_id:
+        return referrals.filter(organisation_id=user.organisation_id)
+    provider = user.provider
+    if provider is not None:
+        pending_offer = PlacementOffer.objects.filter(
+            referral=OuterRef("pk"), provider=provider, state=OfferState.PENDING
+        )
+        placement = Placement.objects.filter(referral=OuterRef("pk"), provider=provider)
+        return referrals.filter(Q(Exists(pending_offer)) | Q(Exists(placement)))
+    return referrals.none()
+
+
+def get_visible_referral(user: User, referral_id: int) -> Referral:
+    """The referral if the user may see it; ``Referral.DoesNotExist`` otherwise, the same as for no such id."""
+    return referrals_visible_to(user).get(pk=referral_id)
+
+
+def referral_history(referral: Referral) -> QuerySet[TransitionLog]:
+    return referral.transitions.select_related("actor__organisation").order_by("at", "id")
+
+
+def triage_queue(user: User) -> QuerySet[Referral]:
+    """Referrals awaiting assessment, oldest first."""
+    return referrals_visible_to(user).filter(state=ReferralState.RECEIVED).order_by("submitted_at", "id")
+
+
+def assessed_not_placed(user: User) -> QuerySet[Referral]:
+    """Referrals assessed and waiting for a placement, oldest first."""
+    return referrals_visible_to(user).filter(state=ReferralState.ASSESSED).order_by("assessed_at", "id")
+
+
+def likely_duplicates(
+    user: User,
+    *,
+    given_name: str,
+    family_name: str,
+    date_of_birth: datetime.date | None,
+    nationality: str,
+) -> QuerySet[Referral]:
+    """Open cases of the last DUPLICATE_WINDOW_DAYS with the same name and the same date of birth or
+    nationality (SPEC §3), matched through keyed digests, limited to what the user may see."""
+    since = timezone.now() - datetime.timedelta(days=settings.DUPLICATE_WINDOW_DAYS)
+    same_birth_or_nationality = Q(nationality=nationality)
+    if date_of_birth is not None:
+        same_birth_or_nationality |= Q(birth_date_digest=keyed_digest(date_of_birth.isoformat()))
+    return (
+        referrals_visible_to(user)
+        .filter(
+            name_digest=keyed_digest(given_name, family_name),
+            state__in=OPEN_STATES,
+            submitted_at__gte=since,
+        )
+        .filter(same_birth_or_nationality)
+        .order_by("-submitted_at")
+    )

@@ -1,0 +1,408 @@
+"""Actions that change referrals: submission and every §4 transition.
+
+Each transition is one function with keyword-only arguments. It opens one transaction, locks the
+referral row, checks visibility (404), permission (403) and state (409), calls the pure state-machine
+method, saves, and writes the transition log, the deadlines and the notification outbox in the same
+transaction. Web views, API views and Celery tasks all call these functions.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django_fsm import can_proceed
+
+from accounts.models import Organisation, User
+from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
+from care_providers.services import check_provider_can_take, reserve_bed
+from notifications.models import Event
+from notifications.services import manager_organisations, notify
+
+from .deadlines import start_clock, stop_clocks
+from .encryption import keyed_digest
+from .exceptions import (
+    NotPermitted,
+    OfferAlreadyPending,
+    OfferNotPending,
+    ProviderCannotTake,
+    TransitionNotAllowed,
+)
+from .models import Clock, ReferenceCounter, Referral, TransitionLog
+from .permissions import may_perform, may_submit
+from .selectors import referrals_visible_to
+
+# ---------------------------------------------------------------------------------------------- intake
+
+
+def age_on(date_of_birth: datetime.date, day: datetime.date) -> int:
+    return day.year - date_of_birth.year - ((day.month, day.day) < (date_of_birth.month, date_of_birth.day))
+
+
+def is_child(
+    *, date_of_birth: datetime.date | None, age_estimate: int | None, age_in_doubt: bool, on: datetime.date
+) -> bool:
+    """Under 18 by date of birth or estimate; an age in doubt is treated as a child (SPEC §3)."""
+    if age_in_doubt:
+        return True
+    if date_of_birth is not None:
+        return age_on(date_of_birth, on) < 18
+    return age_estimate is not None and age_estimate < 18
+
+
+def next_reference(year: int) -> str:
+    """The next case reference of the year, such as HBR-2026-004217. Locks the year's counter row."""
+    ReferenceCounter.objects.get_or_create(year=year)
+    ReferenceCounter.objects.filter(year=year).update(last_number=F("last_number") + 1)
+    number = ReferenceCounter.objects.values_list("last_number", flat=True).get(year=year)
+    return f"HBR-{year}-{number:06d}"
+
+
+def submit_referral(*, actor: User, fields: dict[str, Any]) -> Referral:
+    """Create a referral from validated §3 fields; notify managers; start the assessment clock."""
+    if not may_submit(actor):
+        raise NotPermitted("Only first responders can submit referrals.")
+    now = timezone.now()
+    date_of_birth = fields.get("date_of_birth")
+    with transaction.atomic():
+        referral = Referral(
+            **fields,
+            organisation_id=actor.organisation_id,
+            submitted_by=actor,
+            submitted_at=now,
+            state_changed_at=now,
+            reference=next_reference(timezone.localdate(now).year),
+            is_child=is_child(
+                date_of_birth=date_of_birth,
+                age_estimate=fields.get("age_estimate"),
+                age_in_doubt=fields.get("age_in_doubt", False),
+                on=timezone.localdate(now),
+            ),
+            name_digest=keyed_digest(fields["given_name"], fields["family_name"]),
+            birth_date_digest=keyed_digest(date_of_birth.isoformat()) if date_of_birth else "",
+        )
+        referral.save()
+        _log(referral, actor=actor, transition="submit", from_state="", input={})
+        start_clock(referral, Clock.ASSESSMENT, start=now)
+        notify(
+            event=Event.REFERRAL_RECEIVED,
+            organisations=manager_organisations(),
+            referral_id=referral.pk,
+            reference=referral.reference,
+        )
+    return referral
+
+
+# ---------------------------------------------------------------------------------- the transitions
+
+
+def _log(
+    referral: Referral, *, actor: User | None, transition: str, from_state: str, input: dict[str, Any]
+) -> None:
+    TransitionLog.objects.create(
+        referral=referral,
+        actor=actor,
+        transition=transition,
+        from_state=from_state,
+        to_state=referral.state,
+        input=input,
+    )
+
+
+def _lock_visible(referral_id: int, actor: User) -> Referral:
+    """Lock the referral row, or raise ``Referral.DoesNotExist`` if the actor may not see it."""
+    return referrals_visible_to(actor).select_for_update(of=("self",)).get(pk=referral_id)
+
+
+def _apply(
+    *, referral_id: int, actor: User, transition: str, input: dict[str, Any], **kwargs: Any
+) -> Referral:
+    """Lock, check and perform one transition, and log it. Runs inside the caller's transaction."""
+    referral = _lock_visible(referral_id, actor)
+    if not may_perform(actor, transition, referral):
+        raise NotPermitted(f"You may not {transition.replace('_', ' ')} this referral.")
+    method = getattr(referral, transition)
+    if not can_proceed(method):
+        raise TransitionNotAllowed(
+            f"A referral that is {referral.get_state_display().lower()} cannot be "
+            f"{transition.replace('_', ' ')}: it may have changed since you loaded it."
+        )
+    from_state = referral.state
+    method(**kwargs)
+    referral.save()
+    _log(referral, actor=actor, transition=transition, from_state=from_state, input=input)
+    return referral
+
+
+def _notify_case(event: Event, referral: Referral, *organisations: Organisation, **extra: Any) -> None:
+    notify(
+        event=event,
+        organisations=organisations,
+        referral_id=referral.pk,
+        reference=referral.reference,
+        **extra,
+    )
+
+
+def _referrer(referral: Referral) -> Organisation:
+    return referral.organisation
+
+
+def _revoke_pending_offer(referral: Referral) -> None:
+    offer = referral.offers.select_for_update().filter(state=OfferState.PENDING).first()
+    if offer is None:
+        return
+    offer.revoke()
+    offer.save()
+    stop_clocks(referral, Clock.OFFER_RESPONSE)
+    _notify_case(Event.OFFER_REVOKED, referral, offer.provider.organisation)
+
+
+def _end_placement(referral: Referral) -> None:
+    """Free the bed (if any) and stop the clocks of the placement."""
+    referral.placements.filter(ended_at__isnull=True).update(ended_at=timezone.now())
+    stop_clocks(referral, Clock.CHECK_IN, Clock.RECOVERY_REVIEW, Clock.MISSING)
+
+
+def assess_referral(*, referral_id: int, actor: User, risk: str, route: str, notes: str = "") -> Referral:
+    with transaction.atomic():
+        referral = _apply(
+            referral_id=referral_id,
+            actor=actor,
+            transition="assess",
+            input={"risk": risk, "route": route, "notes": notes},
+            risk=risk,
+            route=route,
+        )
+        stop_clocks(referral, Clock.ASSESSMENT)
+        start_clock(referral, Clock.PLACEMENT)
+        _notify_case(Event.REFERRAL_ASSESSED, referral, _referrer(referral))
+    return referral
+
+
+def decline_referral(*, referral_id: int, actor: User, reason: str, note: str = "") -> Referral:
+    with transaction.atomic():
+        referral = _apply(
+            referral_id=referral_id, actor=actor, transition="decline", input={"reason": reason, "note": note}
+        )
+        stop_clocks(referral)
+        _notify_case(Event.REFERRAL_DECLINED, referral, _referrer(referral))
+    return referral
+
+
+def withdraw_referral(*, referral_id: int, actor: User, reason: str, note: str = "") -> Referral:
+    with transaction.atomic():
+        referral = _apply(
+            referral_id=referral_id,
+            actor=actor,
+            transition="withdraw",
+            input={"reason": reason, "note": note},
+        )
+        _revoke_pending_offer(referral)
+        stop_clocks(referral)
+        _notify_case(Event.REFERRAL_WITHDRAWN, referral, _referrer(referral), *manager_organisations())
+    return referral
+
+
+def offer_placement(*, referral_id: int, actor: User, provider_id: int) -> PlacementOffer:
+    """Offer the person to a provider that can take them; at most one pending offer at a time."""
+    with transaction.atomic():
+        referral = _apply(
+            referral_id=referral_id, actor=actor, transition="offer", input={"provider": provider_id}
+        )
+        if referral.offers.filter(state=OfferState.PENDING).exists():
+            raise OfferAlreadyPending("This referral already has a pending offer; wait for the answer.")
+        provider = CareProvider.objects.select_related("organisation").filter(pk=provider_id).first()
+        if provider is None:
+            raise ProviderCannotTake("There is no such care provider.", field="provider")
+        check_provider_can_take(provider, referral)
+        now = timezone.now()
+        offer = PlacementOffer(referral=referral, provider=provider, offered_by=actor, offered_at=now)
+        deadline = start_clock(referral, Clock.OFFER_RESPONSE, start=now)
+        offer.response_due_at = deadline.due_at
+        offer.save()
+        deadline.offer = offer
+        deadline.save(update_fields=["offer"])
+        _notify_case(Event.OFFER_MADE, referral, provider.organisation, due_at=offer.response_due_at)
+    return offer
+
+
+def _lock_pending_offer(referral: Referral) -> PlacementOffer:
+    offer = (
+        referral.offers.select_for_update(of=("self",))
+        .select_related("provider__organisation")
+        .filter(state=OfferState.PENDING)
+        .first()
+    )
+    if offer is None:
+        raise OfferNotPending("This offer has already been answered, has expired or was withdrawn.")
+    return offer
+
+
+def accept_offer(*, referral_id: int, actor: User) -> Referral:
+    """The offered provider accepts: the person is placed and, on the accommodation route, takes a bed."""
+    with transaction.atomic():
+        referral = _lock_visible(referral_id, actor)
+        if not may_perform(actor, "accept", referral):
+            raise NotPermitted("Only the provider the person was offered to can accept.")
+        offer = _lock_pending_offer(referral)
+        bed_kind = reserve_bed(offer.provider_id, referral)
+        offer.accept()
+        offer.save()
+        from_state = referral.state
+        referral.accept()
+        referral.save()
+        _log(referral, actor=actor, transition="accept", from_state=from_state, input={})
+        Placement.objects.create(
+            referral=referral, provider_id=offer.provider_id, offer=offer, bed_kind=bed_kind
+        )
+        stop_clocks(referral, Clock.OFFER_RESPONSE, Clock.PLACEMENT)
+        start_clock(referral, Clock.CHECK_IN)
+        start_clock(referral, Clock.RECOVERY_REVIEW)
+        _notify_case(Event.REFERRAL_PLACED, referral, _referrer(referral), *manager_organisations())
+    return referral
+
+
+def reject_offer(*, referral_id: int, actor: User, reason: str, note: str = "") -> Referral:
+    with transaction.atomic():
+        referral = _lock_visible(referral_id, actor)
+        if not may_perform(actor, "reject", referral):
+            raise NotPermitted("Only the provider the person was offered to can reject.")
+        offer = _lock_pending_offer(referral)
+        offer.reject(reason=reason)
+        offer.save()
+        referral.reject()
+        referral.save()
+        _log(
+            referral,
+            actor=actor,
+            transition="reject",
+            from_state=referral.state,
+            input={"reason": reason, "note": note},
+        )
+        stop_clocks(referral, Clock.OFFER_RESPONSE)
+        _notify_case(Event.OFFER_REJECTED, referral, *manager_organisations())
+    return referral
+
+
+def expire_offer(*, offer_id: int) -> bool:
+    """Harbour itself expires an offer whose response clock ran out. Safe to run twice."""
+    with transaction.atomic():
+        offer = PlacementOffer.objects.filter(pk=offer_id).values_list("referral_id", flat=True).first()
+        if offer is None:
+            return False
+        referral = Referral.objects.select_for_update().get(pk=offer)
+        pending = referral.offers.select_for_update(of=("self",)).filter(
+            pk=offer_id, state=OfferState.PENDING
+        )
+        pending_offer = pending.first()
+        if pending_offer is None or not can_proceed(referral.expire_offer):
+            return False
+        pending_offer.expire()
+        pending_offer.save()
+        referral.expire_offer()
+        referral.save()
+        _log(
+            referral,
+            actor=None,
+            transition="expire_offer",
+            from_state=referral.state,
+            input={"offer": offer_id},
+        )
+        stop_clocks(referral, Clock.OFFER_RESPONSE)
+        _notify_case(Event.OFFER_EXPIRED, referral, *manager_organisations())
+    return True
+
+
+def record_progress(
+    *, referral_id: int, actor: User, note: str, next_check_in: datetime.date | None = None
+) -> Referral:
+    """A progress note from the placed provider; restarts the check-in clock."""
+    with transaction.atomic():
+        referral = _apply(
+            referral_id=referral_id,
+            actor=actor,
+            transition="record_progress",
+            input={"note": note, "next_check_in": next_check_in.isoformat() if next_check_in else None},
+        )
+        due = None
+        if next_check_in is not None:
+            due = timezone.make_aware(datetime.datetime.combine(next_check_in, datetime.time(17, 0)))
+        start_clock(referral, Clock.CHECK_IN, due=due)
+    return referral
+
+
+def report_missing(
+    *, referral_id: int, actor: User, last_seen_at: datetime.datetime, note: str = ""
+) -> Referral:
+    """Escalates at once to managers and the referring organisation, then every MISSING_REPEAT_HOURS."""
+    with transaction.atomic():
+        referral = _apply(
+            referral_id=referral_id,
+            actor=actor,
+            transition="report_missing",
+            input={"last_seen_at": last_seen_at.isoformat(), "note": note},
+        )
+        now = timezone.now()
+        stop_clocks(referral, Clock.CHECK_IN)
+        start_clock(
+            referral,
+            Clock.MISSING,
+            start=now,
+            due=now + datetime.timedelta(hours=settings.MISSING_REPEAT_HOURS),
+        )
+        _notify_case(Event.PERSON_MISSING, referral, _referrer(referral), *manager_organisations())
+    return referral
+
+
+def mark_found(*, referral_id: int, actor: User, note: str = "") -> Referral:
+    with transaction.atomic():
+        referral = _apply(referral_id=referral_id, actor=actor, transition="found", input={"note": note})
+        stop_clocks(referral, Clock.MISSING)
+        start_clock(referral, Clock.CHECK_IN)
+        _notify_case(Event.PERSON_FOUND, referral, _referrer(referral), *manager_organisations())
+    return referral
+
+
+def reallocate_referral(*, referral_id: int, actor: User, reason: str, note: str = "") -> Referral:
+    """The placement ends and frees its bed; the referral goes back to assessed for a new offer."""
+    with transaction.atomic():
+        referral = _apply(
+            referral_id=referral_id,
+            actor=actor,
+            transition="reallocate",
+            input={"reason": reason, "note": note},
+        )
+        _end_placement(referral)
+        start_clock(referral, Clock.PLACEMENT)
+        _notify_case(Event.REFERRAL_REALLOCATED, referral, *manager_organisations())
+    return referral
+
+
+def recover_referral(*, referral_id: int, actor: User, outcome: str, note: str = "") -> Referral:
+    with transaction.atomic():
+        referral = _apply(
+            referral_id=referral_id,
+            actor=actor,
+            transition="recover",
+            input={"outcome": outcome, "note": note},
+        )
+        _end_placement(referral)
+        stop_clocks(referral)
+        _notify_case(Event.REFERRAL_RECOVERED, referral, _referrer(referral), *manager_organisations())
+    return referral
+
+
+def exit_referral(*, referral_id: int, actor: User, reason: str, note: str = "") -> Referral:
+    with transaction.atomic():
+        referral = _apply(
+            referral_id=referral_id, actor=actor, transition="exit", input={"reason": reason, "note": note}
+        )
+        _end_placement(referral)
+        stop_clocks(referral)
+        _notify_case(Event.REFERRAL_EXITED, referral, _referrer(referral), *manager_organisations())
+    return referral

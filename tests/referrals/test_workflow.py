@@ -1,0 +1,82 @@
+import threading
+
+import pytest
+from django.db import connection
+
+from referrals import services
+from referrals.choices import ReferralState
+from referrals.exceptions import NotPermitted, TransitionNotAllowed
+from referrals.models import Clock, Referral
+from tests.factories import manager, responder, submitted_referral
+
+pytestmark = pytest.mark.django_db
+
+
+def test_submit_gives_a_received_referral_with_a_reference_and_an_assessment_clock():
+    referral = submitted_referral()
+    assert referral.state == ReferralState.RECEIVED
+    assert referral.reference.startswith("HBR-")
+    assert list(referral.deadlines.values_list("clock", flat=True)) == [Clock.ASSESSMENT]
+    assert [log.transition for log in referral.transitions.all()] == ["submit"]
+
+
+def test_references_are_unique_and_sequential_within_a_year():
+    first, second = submitted_referral(), submitted_referral()
+    assert int(second.reference[-6:]) == int(first.reference[-6:]) + 1
+
+
+def test_assess_moves_to_assessed_and_swaps_the_clocks():
+    referral = submitted_referral()
+    services.assess_referral(referral_id=referral.pk, actor=manager(), risk="high", route="accommodation")
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.ASSESSED
+    open_clocks = set(referral.deadlines.filter(stopped_at__isnull=True).values_list("clock", flat=True))
+    assert open_clocks == {Clock.PLACEMENT}
+
+
+def test_assessing_twice_is_refused_as_a_conflict():
+    referral = submitted_referral()
+    boss = manager()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="outreach")
+    with pytest.raises(TransitionNotAllowed):
+        services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="outreach")
+
+
+def test_a_first_responder_cannot_assess():
+    referral = submitted_referral()
+    with pytest.raises(NotPermitted):
+        services.assess_referral(
+            referral_id=referral.pk, actor=referral.submitted_by, risk="low", route="outreach"
+        )
+
+
+def test_another_organisation_cannot_see_the_referral_to_act_on_it():
+    referral = submitted_referral()
+    with pytest.raises(Referral.DoesNotExist):
+        services.withdraw_referral(referral_id=referral.pk, actor=responder(), reason="duplicate")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_assessments_give_one_success_and_one_conflict():
+    referral = submitted_referral()
+    managers = [manager(), manager()]
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def assess(actor):
+        try:
+            barrier.wait()
+            services.assess_referral(referral_id=referral.pk, actor=actor, risk="medium", route="outreach")
+            outcomes.append("ok")
+        except TransitionNotAllowed:
+            outcomes.append("conflict")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=assess, args=(actor,)) for actor in managers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict", "ok"]
+    assert referral.transitions.filter(transition="assess").count() == 1
