@@ -5,4 +5,5 @@ urlpatterns = [
     path("", include("referrals.api_urls")),
     path("", include("care_providers.api_urls")),
     path("", include("notifications.api_urls")),
+    path("", include("reports.api_urls")),
 ]

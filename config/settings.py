@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "care_providers",
     "notifications",
     "idempotency",
+    "reports",
+    "audit",
 ]
 
 MIDDLEWARE = [

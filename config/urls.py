@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("referrals.urls")),
     path("", include("care_providers.urls")),
     path("", include("notifications.urls")),
+    path("", include("reports.urls")),
 ]
