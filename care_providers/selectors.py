@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import datetime
+import statistics
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
-from referrals.choices import BedKind
+from referrals.choices import BedKind, Route, language_names
 
 from .models import CareProvider, OfferState, Placement, PlacementOffer
 
 if TYPE_CHECKING:
     from referrals.models import Referral
+
+RECENT_DAYS = 90
 
 
 def pending_offer_for(referral: Referral) -> PlacementOffer | None:
@@ -39,3 +45,69 @@ def providers_with_occupancy() -> QuerySet[CareProvider]:
             for kind in BedKind.values
         }
     ).order_by("name")
+
+
+@dataclass(frozen=True)
+class ProviderSuggestion:
+    """A provider ranked for a referral, with the reasons for its place in the ranking."""
+
+    provider: CareProvider
+    suitable: bool
+    score: float
+    free_beds: int | None
+    reasons: list[str] = field(default_factory=list)
+
+
+def median_minutes_to_accept(since: datetime.datetime) -> dict[int, float]:
+    """Each provider's median minutes from offer to acceptance since a date (recent acceptance speed)."""
+    delays: dict[int, list[float]] = {}
+    accepted = PlacementOffer.objects.filter(state=OfferState.ACCEPTED, offered_at__gte=since).values_list(
+        "provider_id", "offered_at", "responded_at"
+    )
+    for provider_id, offered_at, responded_at in accepted:
+        delays.setdefault(provider_id, []).append((responded_at - offered_at).total_seconds() / 60)
+    return {provider_id: statistics.median(values) for provider_id, values in delays.items()}
+
+
+def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
+    """Every active provider, those that can take the person first, best fit first (SPEC §4).
+
+    Fit is scored on the region (a must), free beds of the right kind (more is better, for an
+    accommodation route), languages shared with the person, and how fast the provider has recently
+    accepted offers. Providers that cannot take the person come last, with the reasons.
+    """
+    from .services import bed_kind_for, reasons_provider_cannot_take
+
+    speed = median_minutes_to_accept(timezone.now() - datetime.timedelta(days=RECENT_DAYS))
+    kind = bed_kind_for(referral)
+    person_languages = set(referral.languages)
+    suggestions = []
+    for provider in providers_with_occupancy().filter(active=True):
+        blockers = reasons_provider_cannot_take(provider, referral)
+        free = provider.capacity(kind) - getattr(provider, f"occupied_{kind}")
+        reasons, score = [], 0.0
+        if referral.route == Route.ACCOMMODATION:
+            score += min(free, 10)
+            reasons.append(f"{free} free {BedKind(kind).label.lower()}'s bed{'s' if free != 1 else ''}")
+        shared = sorted(person_languages & set(provider.languages))
+        if shared:
+            score += 5 * len(shared)
+            reasons.append("speaks " + ", ".join(language_names().get(code, code) for code in shared))
+        elif person_languages:
+            reasons.append("no shared language: an interpreter will be needed")
+        if provider.pk in speed:
+            minutes = speed[provider.pk]
+            score += max(0.0, 5 - minutes / 60)
+            reasons.append(f"recently accepts in a median of {minutes:.0f} minutes")
+        else:
+            reasons.append("no recent acceptances to judge speed by")
+        suggestions.append(
+            ProviderSuggestion(
+                provider=provider,
+                suitable=not blockers,
+                score=round(score, 2) if not blockers else 0.0,
+                free_beds=free if referral.route == Route.ACCOMMODATION else None,
+                reasons=blockers or reasons,
+            )
+        )
+    return sorted(suggestions, key=lambda s: (not s.suitable, -s.score, s.provider.name))
