@@ -32,7 +32,7 @@ from .exceptions import (
     ProviderCannotTake,
     TransitionNotAllowed,
 )
-from .models import Clock, ReferenceCounter, Referral, TransitionLog
+from .models import AnonymousNotification, Clock, ReferenceCounter, Referral, TransitionLog
 from .permissions import may_perform, may_submit
 from .selectors import referrals_visible_to
 
@@ -95,6 +95,22 @@ def submit_referral(*, actor: User, fields: dict[str, Any]) -> Referral:
             reference=referral.reference,
         )
     return referral
+
+
+def submit_anonymous_notification(
+    *, actor: User, gender: str, nationality: str, exploitation_types: list[str], region: str
+) -> AnonymousNotification:
+    """Record a duty-to-notify report (SPEC §3). It holds no personal details and enters no workflow."""
+    if not may_submit(actor):
+        raise NotPermitted("Only first responders can make anonymous notifications.")
+    return AnonymousNotification.objects.create(
+        organisation_id=actor.organisation_id,
+        submitted_by=actor,
+        gender=gender,
+        nationality=nationality,
+        exploitation_types=list(exploitation_types),
+        region=region,
+    )
 
 
 # ---------------------------------------------------------------------------------- the transitions
