@@ -1,4 +1,8 @@
-"""Writing the audit trail. Rows are only ever added."""
+"""Writing the audit trail. Rows are only ever added (on PostgreSQL a trigger refuses UPDATE and DELETE).
+
+``changes`` holds the before and after of non-personal fields only (state, risk, route, reasons):
+personal data never enters the audit trail, which is read more widely than the case itself.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +10,48 @@ from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest
 
+from .context import address_of, current_client_address
 from .models import AuditAction, AuditEvent
 
 if TYPE_CHECKING:
     from accounts.models import User
-    from referrals.models import Referral
+    from referrals.models import Referral, TransitionLog
+
+# Transition inputs that describe the decision, not the person; free-text notes stay out.
+NON_PERSONAL_INPUTS = frozenset({"risk", "route", "reason", "outcome", "provider", "offer", "next_check_in"})
 
 
 def client_address(request: HttpRequest | None) -> str | None:
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
+    """The address of the request, or of the request being served when the caller has none."""
+    if request is not None:
+        return address_of(request)
+    return current_client_address()
 
 
-def record_read(*, actor: User, referral: Referral, what: str, request: HttpRequest | None = None) -> None:
+def record_read(
+    *,
+    actor: User,
+    referral: Referral,
+    what: str,
+    request: HttpRequest | None = None,
+    action: str = AuditAction.READ,
+) -> AuditEvent:
     """A user saw a person's details (case page, API detail, history, export)."""
-    AuditEvent.objects.create(
-        actor=actor, action=AuditAction.READ, referral=referral, what=what, ip_address=client_address(request)
+    return AuditEvent.objects.create(
+        actor=actor, action=action, referral=referral, what=what, ip_address=client_address(request)
+    )
+
+
+def record_export(
+    *, actor: User, what: str, request: HttpRequest | None = None, changes: dict[str, Any] | None = None
+) -> AuditEvent:
+    """A user downloaded data (a report or a list); ``changes`` may hold the filters, never personal data."""
+    return AuditEvent.objects.create(
+        actor=actor,
+        action=AuditAction.EXPORT,
+        what=what,
+        changes=changes or {},
+        ip_address=client_address(request),
     )
 
 
@@ -33,12 +62,46 @@ def record_change(
     what: str,
     changes: dict[str, Any] | None = None,
     request: HttpRequest | None = None,
-) -> None:
-    AuditEvent.objects.create(
+    action: str = AuditAction.CHANGE,
+) -> AuditEvent:
+    return AuditEvent.objects.create(
         actor=actor,
-        action=AuditAction.CHANGE,
+        action=action,
         referral=referral,
         what=what,
         changes=changes or {},
+        ip_address=client_address(request),
+    )
+
+
+def record_transition(log: TransitionLog) -> AuditEvent:
+    """The audit row of one transition, written in the transition's own transaction."""
+    referral = log.referral
+    changes: dict[str, Any] = {"state": {"before": log.from_state, "after": log.to_state}}
+    for key, value in (log.input or {}).items():
+        if key in NON_PERSONAL_INPUTS and value not in (None, ""):
+            changes[key] = {"after": value}
+    return record_change(
+        actor=log.actor, referral=referral, what=f"transition: {log.transition}", changes=changes
+    )
+
+
+def record_authentication(
+    *,
+    action: str,
+    user: User | None = None,
+    username: str = "",
+    request: HttpRequest | None = None,
+    what: str = "",
+) -> AuditEvent:
+    """Login, logout, a failed login or a lockout. ``username`` is as typed (it may name no user)."""
+    if user is not None and not username:
+        username = user.get_username()
+    path = getattr(request, "path", "") if request is not None else ""
+    return AuditEvent.objects.create(
+        actor=user,
+        username=username[:150],
+        action=action,
+        what=what or (path[:200] if path else AuditAction(action).label),
         ip_address=client_address(request),
     )

@@ -5,6 +5,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
     path("", include("accounts.urls")),
+    path("", include("accounts.mfa_urls")),
+    path("", include("audit.urls")),
     path("", include("referrals.urls")),
     path("", include("care_providers.urls")),
     path("", include("notifications.urls")),

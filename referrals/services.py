@@ -18,6 +18,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from accounts.models import Organisation, User
+from audit.services import record_transition
 from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
 from care_providers.services import check_provider_can_take, reserve_bed
 from notifications.models import Event
@@ -119,7 +120,7 @@ def submit_anonymous_notification(
 def _log(
     referral: Referral, *, actor: User | None, transition: str, from_state: str, input: dict[str, Any]
 ) -> None:
-    TransitionLog.objects.create(
+    log = TransitionLog.objects.create(
         referral=referral,
         actor=actor,
         transition=transition,
@@ -127,6 +128,8 @@ def _log(
         to_state=referral.state,
         input=input,
     )
+    # The audit row (who, when, from which address, before and after) in the same transaction.
+    record_transition(log)
 
 
 def _lock_visible(referral_id: int, actor: User) -> Referral:

@@ -1,0 +1,51 @@
+"""How users prove who they are: password login throttled by django-axes, and API tokens that expire."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from axes.backends import AxesStandaloneBackend
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import AuthenticationFailed
+
+
+class LockoutBackend(AxesStandaloneBackend):
+    """Refuses a login while its username and address are locked out (django-axes).
+
+    A login without a request (the test client, a shell) cannot be throttled by address and is left to
+    the next backend instead of being refused.
+    """
+
+    def authenticate(self, request: HttpRequest | None, *args: Any, **kwargs: Any) -> None:
+        if request is None:
+            return None
+        return super().authenticate(request, *args, **kwargs)
+
+
+def token_expires_at(token: Token) -> datetime.datetime:
+    return token.created + datetime.timedelta(hours=settings.TOKEN_LIFETIME_HOURS)
+
+
+def token_has_expired(token: Token, *, now: datetime.datetime | None = None) -> bool:
+    return (now or timezone.now()) >= token_expires_at(token)
+
+
+def issue_token(user: Any) -> Token:
+    """A fresh token for the user, replacing any earlier one (so its lifetime starts now)."""
+    Token.objects.filter(user=user).delete()
+    return Token.objects.create(user=user)
+
+
+class ExpiringTokenAuthentication(TokenAuthentication):
+    """``Authorization: Token …`` whose token is younger than TOKEN_LIFETIME_HOURS."""
+
+    def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
+        user, token = super().authenticate_credentials(key)
+        if token_has_expired(token):
+            raise AuthenticationFailed("Token has expired; request a new one.")
+        return user, token

@@ -1,0 +1,36 @@
+"""The answer to a locked-out login: the same whether or not the username exists."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+
+def lockout_minutes() -> int:
+    return max(1, math.ceil(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
+
+
+def lockout_message() -> str:
+    return (
+        f"Too many failed attempts; try again in {lockout_minutes()} minutes or contact your administrator."
+    )
+
+
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: Any = None
+) -> HttpResponse:
+    """429 everywhere: JSON for the API, the login page with the message for the web."""
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"detail": lockout_message()}, status=429)
+        response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+        return response
+    return render(
+        request,
+        "accounts/locked_out.html",
+        {"message": lockout_message(), "minutes": lockout_minutes()},
+        status=429,
+    )

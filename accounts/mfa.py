@@ -1,0 +1,103 @@
+"""The second factor (TOTP) for managers and admins (SPEC §10).
+
+When REQUIRE_MFA is on, a manager, staff user or superuser who signed in with a password must also
+present a code from an authenticator app before any page is served: without a confirmed device they are
+sent to set one up, with one to enter a code. The API token endpoint asks the same people for an
+``otp`` code. The session records the verification (django-otp), so it ends with the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import NoReverseMatch, reverse
+from django_otp import user_has_device
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+TOTP_DEVICE_NAME = "Authenticator app"
+
+
+def second_factor_required_for(user: Any) -> bool:
+    if not settings.REQUIRE_MFA or not getattr(user, "is_authenticated", False):
+        return False
+    return bool(getattr(user, "is_manager", False) or user.is_staff or user.is_superuser)
+
+
+def has_confirmed_device(user: Any) -> bool:
+    return user_has_device(user, confirmed=True)
+
+
+def confirmed_device(user: Any) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+
+
+def pending_device(user: Any) -> TOTPDevice:
+    """The unconfirmed device being set up, created on first visit to the set-up page."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name=TOTP_DEVICE_NAME, confirmed=False)
+    return device
+
+
+def verify_code(device: TOTPDevice, code: str) -> bool:
+    """Check a code against a device; the device throttles repeated failures itself."""
+    code = "".join(str(code or "").split())
+    if not code.isdigit() or not 6 <= len(code) <= 8:
+        return False
+    allowed, _ = device.verify_is_allowed()
+    return bool(allowed) and device.verify_token(code)
+
+
+def token_login_second_factor_error(user: Any, code: str | None) -> str | None:
+    """Why the API token endpoint must refuse this user, or None when no (further) factor is needed."""
+    if not second_factor_required_for(user):
+        return None
+    device = confirmed_device(user)
+    if device is None:
+        return "A second factor is required: set up an authenticator app by signing in on the web first."
+    if not code:
+        return "A second factor is required: send the 6-digit code from your authenticator app as otp."
+    if not verify_code(device, code):
+        return "The code from the authenticator app is not valid."
+    return None
+
+
+def _path_of(name: str) -> str | None:
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return None
+
+
+class RequireSecondFactorMiddleware:
+    """Sends a password-only manager or admin session to set-up or verification, and nowhere else."""
+
+    EXEMPT_URL_NAMES = ("mfa-setup", "mfa-verify", "login", "logout")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and second_factor_required_for(user) and not user.is_verified():
+            refusal = self._refusal(request, user)
+            if refusal is not None:
+                return refusal
+        return self.get_response(request)
+
+    def _refusal(self, request: HttpRequest, user: Any) -> HttpResponse | None:
+        path = request.path
+        if path.startswith(settings.STATIC_URL if settings.STATIC_URL.startswith("/") else "/static/"):
+            return None
+        if any(path == _path_of(name) for name in self.EXEMPT_URL_NAMES):
+            return None
+        if path.startswith("/api/"):
+            return JsonResponse(
+                {"detail": "A second factor is required: verify your session on the web first."}, status=403
+            )
+        target = "mfa-verify" if has_confirmed_device(user) else "mfa-setup"
+        return HttpResponseRedirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")

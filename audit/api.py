@@ -1,0 +1,51 @@
+"""The audit trail of one case in the API: GET /api/v1/referrals/{id}/audit/ (managers only)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers
+from rest_framework.exceptions import PermissionDenied
+
+from referrals.models import Referral
+from referrals.selectors import get_visible_referral
+
+from .models import AuditAction, AuditEvent
+from .permissions import may_read_audit_trail
+from .selectors import audit_trail_for
+
+
+class AuditActorSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    organisation = serializers.CharField(source="organisation.name", allow_null=True, default=None)
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    actor = AuditActorSerializer(allow_null=True, read_only=True)
+    action = serializers.ChoiceField(choices=AuditAction.choices)
+    changes = serializers.DictField(child=serializers.JSONField())
+
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "at", "action", "actor", "username", "ip_address", "what", "changes"]
+        read_only_fields = fields
+
+
+@extend_schema(
+    summary="A case's audit trail",
+    description="Every read of the person's details and every change, newest first. Managers only.",
+    tags=["audit"],
+)
+class ReferralAuditView(generics.ListAPIView):
+    serializer_class = AuditEventSerializer
+
+    def get_queryset(self) -> QuerySet[AuditEvent]:
+        try:
+            referral = get_visible_referral(self.request.user, self.kwargs["pk"])
+        except Referral.DoesNotExist as exc:
+            raise Http404("No such referral.") from exc
+        if not may_read_audit_trail(self.request.user):
+            raise PermissionDenied("Only managers can read the audit trail.")
+        return audit_trail_for(referral)

@@ -1,0 +1,36 @@
+"""The client address of the request being served, so services can audit it without a request argument.
+
+Services are called from web views, API views and tasks alike and never receive the request.
+``AuditContextMiddleware`` puts the client address into a context variable for the length of one
+request; ``audit.services`` reads it when it writes a row. Outside a request (a task, a command) it is
+empty and the row records no address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+
+from django.http import HttpRequest, HttpResponse
+
+_client_address: ContextVar[str | None] = ContextVar("audit_client_address", default=None)
+
+
+def current_client_address() -> str | None:
+    return _client_address.get()
+
+
+def address_of(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class AuditContextMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        token = _client_address.set(address_of(request))
+        try:
+            return self.get_response(request)
+        finally:
+            _client_address.reset(token)

@@ -1,0 +1,49 @@
+"""Managers' pages of the audit trail: one case's trail, and the whole trail filtered."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from referrals.models import Referral
+from referrals.selectors import get_visible_referral
+
+from .forms import AuditFilterForm
+from .permissions import may_read_audit_trail
+from .selectors import audit_events, audit_trail_for
+
+PAGE_SIZE = 100
+
+
+@require_GET
+@login_required
+def referral_audit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Who saw and changed this case. 404 outside the user's scope, 403 for a role that may not read it."""
+    try:
+        referral = get_visible_referral(request.user, pk)
+    except Referral.DoesNotExist as exc:
+        raise Http404("No such referral.") from exc
+    if not may_read_audit_trail(request.user):
+        raise PermissionDenied("Only managers can read the audit trail.")
+    page = Paginator(audit_trail_for(referral), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "audit/referral_audit.html", {"referral": referral, "page": page})
+
+
+@require_GET
+@login_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """The whole trail, filtered by user, action, date range and case reference."""
+    if not may_read_audit_trail(request.user):
+        raise PermissionDenied("Only managers can read the audit trail.")
+    form = AuditFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    events = audit_events(**{key: value for key, value in filters.items() if value})
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "query": query.urlencode()}
+    return render(request, "audit/audit_log.html", context, status=400 if form.errors else 200)

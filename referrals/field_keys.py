@@ -1,0 +1,86 @@
+"""Re-encrypting personal fields under the newest key of FIELD_ENCRYPTION_KEYS (key rotation).
+
+Rotation works on the stored tokens directly, in batches of rows locked for update, so values are never
+decrypted into Python objects and a concurrent write cannot be lost. A token already encrypted under
+the newest key is left as it is, so running the rotation twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from cryptography.fernet import Fernet, InvalidToken
+from django.apps import apps
+from django.conf import settings
+from django.db import connection, models, transaction
+
+from .encryption import EncryptedDateField, EncryptedJSONField, EncryptedTextField, rotate
+
+ENCRYPTED_FIELD_TYPES = (EncryptedTextField, EncryptedDateField, EncryptedJSONField)
+
+
+@dataclass
+class RotationResult:
+    table: str
+    rows: int = 0
+    values_rotated: int = 0
+
+
+def encrypted_columns() -> Iterator[tuple[type[models.Model], list[str]]]:
+    """Every concrete model with encrypted fields, with those fields' column names."""
+    for model in apps.get_models():
+        columns = [
+            field.column for field in model._meta.concrete_fields if isinstance(field, ENCRYPTED_FIELD_TYPES)
+        ]
+        if columns and not model._meta.proxy:
+            yield model, columns
+
+
+def _is_under_newest_key(token: str, newest: Fernet) -> bool:
+    try:
+        newest.decrypt(token.encode())
+    except InvalidToken:
+        return False
+    return True
+
+
+def rotate_model(model: type[models.Model], columns: list[str], *, batch_size: int = 500) -> RotationResult:
+    """Re-encrypt one model's encrypted columns, batch by batch, each batch in its own transaction."""
+    quote = connection.ops.quote_name
+    table = model._meta.db_table
+    pk = model._meta.pk.column
+    newest = Fernet(settings.FIELD_ENCRYPTION_KEYS[0].encode())
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    select = (
+        f"SELECT {quote(pk)}, {', '.join(quote(c) for c in columns)} FROM {quote(table)} "  # noqa: S608
+        f"WHERE {quote(pk)} > %s ORDER BY {quote(pk)} LIMIT %s{lock}"
+    )
+    result = RotationResult(table=table)
+    last_pk: int = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(select, [last_pk, batch_size])
+            rows = cursor.fetchall()
+            for row in rows:
+                row_pk, values = row[0], row[1:]
+                updates = {
+                    column: rotate(value)
+                    for column, value in zip(columns, values, strict=True)
+                    if value and not _is_under_newest_key(value, newest)
+                }
+                if updates:
+                    assignments = ", ".join(f"{quote(column)} = %s" for column in updates)
+                    cursor.execute(
+                        f"UPDATE {quote(table)} SET {assignments} WHERE {quote(pk)} = %s",  # noqa: S608
+                        [*updates.values(), row_pk],
+                    )
+                    result.values_rotated += len(updates)
+                result.rows += 1
+        if len(rows) < batch_size:
+            return result
+        last_pk = rows[-1][0]
+
+
+def rotate_all(*, batch_size: int = 500) -> list[RotationResult]:
+    return [rotate_model(model, columns, batch_size=batch_size) for model, columns in encrypted_columns()]
