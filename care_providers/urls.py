@@ -1,3 +1,11 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from . import views
+
+app_name = "care_providers"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("provider/offers/", views.offers, name="offers"),
+    path("provider/caseload/", views.caseload, name="caseload"),
+    path("provider/past/", views.past_placements, name="past"),
+]

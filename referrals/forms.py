@@ -1,0 +1,418 @@
+"""Web forms of the referral workflow: intake, anonymous notification and every §4 transition.
+
+The §3 rules live in ``referrals.validation`` and are shared with the API; these forms only turn posted
+text into typed values and hand them to the services.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from .choices import (
+    DeclineReason,
+    ExitReason,
+    ExploitationLocation,
+    ExploitationType,
+    Gender,
+    ReallocateReason,
+    RecoveryOutcome,
+    ReferralState,
+    Region,
+    RejectReason,
+    Risk,
+    Route,
+    WithdrawReason,
+    language_choices,
+    nationality_choices,
+)
+from .validation import referral_errors
+
+REFERRAL_FIELDS = (
+    "consent",
+    "given_name",
+    "family_name",
+    "aliases",
+    "date_of_birth",
+    "age_estimate",
+    "age_in_doubt",
+    "gender",
+    "nationality",
+    "second_nationality",
+    "languages",
+    "interpreter_needed",
+    "exploitation_types",
+    "exploitation_location",
+    "region",
+    "needs_accommodation",
+    "emergency",
+    "needs_medical",
+    "has_dependants",
+    "safe_to_contact",
+    "contact_phone",
+    "account",
+    "responder_reference",
+    "crime_reference",
+)
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+
+class DateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs=attrs, format="%Y-%m-%dT%H:%M")
+
+
+def _blank_first(choices: list[tuple[str, str]], prompt: str) -> list[tuple[str, str]]:
+    return [("", prompt), *choices]
+
+
+def _required(message: str) -> dict[str, str]:
+    return {"required": message}
+
+
+class HarbourForm(forms.Form):
+    """A form whose errors the page summarises at the top, each linked to its field.
+
+    Browser validation is off (``use_required_attribute``) so every error is reported the same way,
+    by the server, in the summary, with or without JavaScript.
+    """
+
+    use_required_attribute = False
+
+    def error_summary(self) -> list[tuple[str, str]]:
+        """(anchor id, message) for every error, in the order of the fields."""
+        summary = [("", message) for message in self.non_field_errors()]
+        for name in self.fields:
+            bound = self[name]
+            if not bound.errors:
+                continue
+            anchor = bound.auto_id
+            if isinstance(bound.field.widget, forms.RadioSelect | forms.CheckboxSelectMultiple):
+                anchor = f"{bound.auto_id}_0"
+            summary.extend((anchor, message) for message in bound.errors)
+        return summary
+
+
+class ReferralForm(HarbourForm):
+    """Every §3 field of a referral, in the order a responder gathers them."""
+
+    consent = forms.BooleanField(
+        required=False,
+        label="The person consents to being referred",
+        help_text="Needed for an adult. A child (or a person whose age is in doubt) is referred without consent.",
+    )
+    given_name = forms.CharField(
+        max_length=100, label="Given name", error_messages=_required("Enter the person's given name.")
+    )
+    family_name = forms.CharField(
+        max_length=100, label="Family name", error_messages=_required("Enter the person's family name.")
+    )
+    aliases = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Other names (optional)",
+        help_text="Names the person was known by during exploitation.",
+    )
+    date_of_birth = forms.DateField(
+        required=False,
+        label="Date of birth",
+        widget=DateInput(),
+        help_text="Leave empty if not known and give an age estimate instead.",
+        error_messages={"invalid": "Enter the date of birth as a real date, for example 14/03/1995."},
+    )
+    age_estimate = forms.IntegerField(
+        required=False,
+        label="Age estimate, in years",
+        help_text="Only if the date of birth is not known.",
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        error_messages={"invalid": "Enter the age estimate as a whole number of years, such as 24."},
+    )
+    age_in_doubt = forms.BooleanField(
+        required=False,
+        label="The person may be under 18, whatever their stated age",
+        help_text="A person whose age is in doubt is treated as a child.",
+    )
+    gender = forms.ChoiceField(
+        choices=Gender.choices,
+        widget=forms.RadioSelect,
+        label="Gender",
+        error_messages=_required("Choose the person's gender, or unknown."),
+    )
+    nationality = forms.ChoiceField(
+        choices=(),
+        label="Nationality",
+        error_messages=_required("Choose the person's nationality, or stateless or unknown."),
+    )
+    second_nationality = forms.ChoiceField(choices=(), required=False, label="Second nationality (optional)")
+    languages = forms.MultipleChoiceField(
+        choices=(),
+        label="Languages the person speaks",
+        help_text="Choose at least one. To choose more than one, hold Ctrl (or Cmd on a Mac) as you choose.",
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+        error_messages=_required("Choose at least one language the person speaks."),
+    )
+    interpreter_needed = forms.BooleanField(required=False, label="An interpreter is needed")
+    exploitation_types = forms.MultipleChoiceField(
+        choices=ExploitationType.choices,
+        widget=forms.CheckboxSelectMultiple,
+        label="Types of exploitation",
+        help_text="Choose every type that applies.",
+        error_messages=_required("Choose at least one type of exploitation."),
+    )
+    exploitation_location = forms.ChoiceField(
+        choices=ExploitationLocation.choices,
+        widget=forms.RadioSelect,
+        label="Where the exploitation happened",
+        error_messages=_required("Choose where the exploitation happened."),
+    )
+    region = forms.ChoiceField(
+        choices=_blank_first(Region.choices, "Choose a region"),
+        label="Region where the person is now",
+        error_messages=_required("Choose the region where the person is now."),
+    )
+    needs_accommodation = forms.BooleanField(required=False, label="Needs a safe place to stay")
+    emergency = forms.BooleanField(
+        required=False,
+        label="Emergency: needs accommodation today",
+        help_text="Shortens the placement deadline to one day.",
+    )
+    needs_medical = forms.BooleanField(required=False, label="Needs medical care")
+    has_dependants = forms.BooleanField(required=False, label="Has dependants with them")
+    safe_to_contact = forms.BooleanField(
+        required=False, label="It is safe for the care provider to phone the person directly"
+    )
+    contact_phone = forms.CharField(
+        max_length=30,
+        required=False,
+        label="Contact phone (optional)",
+        help_text="Only if it is safe to contact the person.",
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
+    )
+    account = forms.CharField(
+        required=False,
+        label="Your account",
+        help_text="What happened and the indicators of trafficking you saw. At most 15,000 characters.",
+        widget=forms.Textarea(attrs={"rows": 8}),
+    )
+    responder_reference = forms.CharField(max_length=50, required=False, label="Your reference (optional)")
+    crime_reference = forms.CharField(max_length=50, required=False, label="Crime reference (optional)")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["nationality"].choices = _blank_first(nationality_choices(), "Choose a nationality")
+        self.fields["second_nationality"].choices = _blank_first(nationality_choices(), "None")
+        self.fields["languages"].choices = language_choices()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        for field, messages in referral_errors(cleaned).items():
+            if field in self.errors:
+                continue
+            for message in messages:
+                self.add_error(field if field in self.fields else None, message)
+        return cleaned
+
+    def referral_fields(self) -> dict[str, Any]:
+        """The cleaned values as ``submit_referral`` takes them."""
+        fields = {name: self.cleaned_data.get(name) for name in REFERRAL_FIELDS}
+        for name in ("aliases", "second_nationality", "contact_phone", "account"):
+            fields[name] = fields[name] or ""
+        for name in ("responder_reference", "crime_reference"):
+            fields[name] = fields[name] or ""
+        return fields
+
+
+class SubmitAnywayForm(forms.Form):
+    """Carries the responder's confirmation that the likely duplicates are someone else."""
+
+
+class AnonymousNotificationForm(HarbourForm):
+    """Duty to notify (SPEC §3): an adult who does not consent. No name, no date of birth, no contact."""
+
+    gender = forms.ChoiceField(
+        choices=Gender.choices,
+        widget=forms.RadioSelect,
+        label="Gender",
+        error_messages=_required("Choose the person's gender, or unknown."),
+    )
+    nationality = forms.ChoiceField(
+        choices=(),
+        label="Nationality",
+        error_messages=_required("Choose the person's nationality, or stateless or unknown."),
+    )
+    exploitation_types = forms.MultipleChoiceField(
+        choices=ExploitationType.choices,
+        widget=forms.CheckboxSelectMultiple,
+        label="Types of exploitation",
+        help_text="Choose every type that applies.",
+        error_messages=_required("Choose at least one type of exploitation."),
+    )
+    region = forms.ChoiceField(
+        choices=_blank_first(Region.choices, "Choose a region"),
+        label="Region where the person was met",
+        error_messages=_required("Choose the region where you met the person."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["nationality"].choices = _blank_first(nationality_choices(), "Choose a nationality")
+
+
+class CaseFilterForm(forms.Form):
+    """Filters of a case list. Region is offered only to managers."""
+
+    state = forms.ChoiceField(choices=_blank_first(ReferralState.choices, "Any state"), required=False)
+    region = forms.ChoiceField(choices=_blank_first(Region.choices, "Any region"), required=False)
+
+    def __init__(self, *args: Any, with_region: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not with_region:
+            del self.fields["region"]
+
+
+# ------------------------------------------------------------------------------------- transitions
+
+
+class AssessForm(HarbourForm):
+    risk = forms.ChoiceField(
+        choices=Risk.choices,
+        widget=forms.RadioSelect,
+        label="Risk",
+        error_messages=_required("Choose the risk."),
+    )
+    route = forms.ChoiceField(
+        choices=Route.choices,
+        widget=forms.RadioSelect,
+        label="Route",
+        error_messages=_required("Choose the support route."),
+    )
+    notes = forms.CharField(
+        required=False, label="Notes (optional)", widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class DeclineForm(HarbourForm):
+    reason = forms.ChoiceField(
+        choices=_blank_first(DeclineReason.choices, "Choose a reason"),
+        label="Reason for declining",
+        error_messages=_required("Choose why the referral is declined."),
+    )
+    note = forms.CharField(required=False, label="Note (optional)", widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class WithdrawForm(HarbourForm):
+    reason = forms.ChoiceField(
+        choices=_blank_first(WithdrawReason.choices, "Choose a reason"),
+        label="Reason for withdrawing",
+        error_messages=_required("Choose why the referral is withdrawn."),
+    )
+    note = forms.CharField(required=False, label="Note (optional)", widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class OfferForm(HarbourForm):
+    provider = forms.TypedChoiceField(
+        coerce=int,
+        choices=(),
+        label="Care provider",
+        help_text="Suitable providers are listed first, best fit first.",
+        error_messages=_required("Choose the care provider to offer the placement to."),
+    )
+
+    def __init__(self, *args: Any, providers: list[tuple[int, str]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["provider"].choices = _blank_first(list(providers or []), "Choose a provider")
+
+
+class AcceptForm(HarbourForm):
+    """Accepting an offer takes no input; the form carries only the CSRF token."""
+
+
+class RejectForm(HarbourForm):
+    reason = forms.ChoiceField(
+        choices=_blank_first(RejectReason.choices, "Choose a reason"),
+        label="Reason for rejecting",
+        error_messages=_required("Choose why you cannot take this person."),
+    )
+    note = forms.CharField(required=False, label="Note (optional)", widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ProgressForm(HarbourForm):
+    note = forms.CharField(
+        label="Progress note",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages=_required("Write the progress note."),
+    )
+    next_check_in = forms.DateField(
+        required=False,
+        label="Next check-in (optional)",
+        help_text="Leave empty for the usual interval.",
+        widget=DateInput(),
+        error_messages={"invalid": "Enter the next check-in as a real date."},
+    )
+
+    def clean_next_check_in(self) -> datetime.date | None:
+        day = self.cleaned_data.get("next_check_in")
+        if day is not None and day < timezone.localdate():
+            raise forms.ValidationError("The next check-in must be today or later.")
+        return day
+
+
+class MissingForm(HarbourForm):
+    last_seen_at = forms.DateTimeField(
+        label="Last seen at",
+        widget=DateTimeInput(),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+        error_messages={
+            "required": "Enter when the person was last seen.",
+            "invalid": "Enter when the person was last seen as a date and time.",
+        },
+    )
+    note = forms.CharField(required=False, label="Note (optional)", widget=forms.Textarea(attrs={"rows": 3}))
+
+    def clean_last_seen_at(self) -> datetime.datetime:
+        seen = self.cleaned_data["last_seen_at"]
+        if seen > timezone.now():
+            raise forms.ValidationError("The time last seen cannot be in the future.")
+        return seen
+
+
+class FoundForm(HarbourForm):
+    note = forms.CharField(required=False, label="Note (optional)", widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ReallocateForm(HarbourForm):
+    reason = forms.ChoiceField(
+        choices=_blank_first(ReallocateReason.choices, "Choose a reason"),
+        label="Reason for reallocating",
+        error_messages=_required("Choose why the person is reallocated."),
+    )
+    note = forms.CharField(required=False, label="Note (optional)", widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class RecoverForm(HarbourForm):
+    outcome = forms.ChoiceField(
+        choices=_blank_first(RecoveryOutcome.choices, "Choose an outcome"),
+        label="Move-on outcome",
+        error_messages=_required("Choose the person's move-on outcome."),
+    )
+    note = forms.CharField(required=False, label="Note (optional)", widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ExitForm(HarbourForm):
+    reason = forms.ChoiceField(
+        choices=_blank_first(ExitReason.choices, "Choose a reason"),
+        label="Reason for exit",
+        error_messages=_required("Choose why the person left support."),
+    )
+    note = forms.CharField(required=False, label="Note (optional)", widget=forms.Textarea(attrs={"rows": 3}))

@@ -1,0 +1,613 @@
+"""Web pages of the referral workflow: intake, drafts, case lists, queues, the case page and its actions.
+
+Views are thin: cases are looked up through ``referrals.selectors`` (out of scope is a 404, exactly as
+for no such case), every action calls its service in ``referrals.services``, and domain errors are turned
+into form errors or a clear message on the page in one place (``apply_domain_error``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Page, Paginator
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+from django_fsm import can_proceed
+
+from audit.services import record_read
+from care_providers.models import OfferState, PlacementOffer
+from care_providers.selectors import active_placement_for, pending_offer_for, suggested_providers
+
+from . import services
+from .choices import (
+    ExploitationType,
+    ReferralState,
+    language_names,
+    nationality_names,
+)
+from .drafts import discard_draft, get_live_draft, live_drafts, save_draft
+from .exceptions import HarbourError, TransitionNotAllowed
+from .forms import (
+    REFERRAL_FIELDS,
+    AcceptForm,
+    AnonymousNotificationForm,
+    AssessForm,
+    CaseFilterForm,
+    DeclineForm,
+    ExitForm,
+    FoundForm,
+    HarbourForm,
+    MissingForm,
+    OfferForm,
+    ProgressForm,
+    ReallocateForm,
+    RecoverForm,
+    ReferralForm,
+    RejectForm,
+    WithdrawForm,
+)
+from .models import Clock, Deadline, Referral, ReferralDraft
+from .permissions import may_perform, may_see_full_account, may_submit
+from .selectors import (
+    assessed_not_placed,
+    get_visible_referral,
+    likely_duplicates,
+    referral_history,
+    referrals_visible_to,
+    triage_queue,
+)
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+PAGE_SIZE = 50
+MULTI_VALUE_FIELDS = ("languages", "exploitation_types")
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def visible_referral_or_404(user: User, referral_id: int) -> Referral:
+    """The case if the user may see it; a 404, the same as for no such case, otherwise."""
+    try:
+        return get_visible_referral(user, referral_id)
+    except Referral.DoesNotExist as exc:
+        raise Http404("No such case.") from exc
+
+
+def paginate(request: HttpRequest, rows: QuerySet[Any]) -> Page:
+    return Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def open_clock_due(clock: str) -> Subquery:
+    """The due time of the case's open clock of one kind, as a column of a case list."""
+    return Subquery(
+        Deadline.objects.filter(referral=OuterRef("pk"), clock=clock, stopped_at__isnull=True)
+        .order_by("due_at")
+        .values("due_at")[:1]
+    )
+
+
+def next_deadline_due() -> Subquery:
+    return Subquery(
+        Deadline.objects.filter(referral=OuterRef("pk"), stopped_at__isnull=True)
+        .order_by("due_at")
+        .values("due_at")[:1]
+    )
+
+
+STATE_NOW = {
+    ReferralState.RECEIVED: "This referral has not been assessed yet.",
+    ReferralState.ASSESSED: "This referral has already been assessed and is waiting for a placement.",
+    ReferralState.PLACED: "This person is placed with a care provider.",
+    ReferralState.MISSING: "This person has already been reported missing.",
+    ReferralState.RECOVERED: "This person has already recovered and moved on.",
+    ReferralState.DECLINED: "This referral has already been declined.",
+    ReferralState.WITHDRAWN: "This referral has already been withdrawn.",
+    ReferralState.EXITED: "This person has already exited support.",
+}
+
+
+def apply_domain_error(form: HarbourForm, error: HarbourError, referral: Referral | None = None) -> int:
+    """Show a domain error on the form that caused it; answer the HTTP status for the page.
+
+    An error about one field goes on that field. A conflict (the case or offer changed since the page
+    was loaded) says what the case is now, so a second tab or a late answer explains itself.
+    """
+    if error.field and error.field in form.fields:
+        form.add_error(error.field, error.message)
+    elif type(error) is TransitionNotAllowed and referral is not None:
+        now = STATE_NOW.get(ReferralState(referral.state), "")
+        form.add_error(None, f"{now} It changed since you opened the page, so nothing was recorded.".strip())
+    else:
+        form.add_error(None, error.message)
+    return error.status_code
+
+
+# ---------------------------------------------------------------------------------------- intake
+
+
+def _draft_data(post: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name in REFERRAL_FIELDS:
+        if name in MULTI_VALUE_FIELDS:
+            data[name] = post.getlist(name)
+        elif name in post:
+            data[name] = post.get(name)
+    return data
+
+
+def _draft_id(request: HttpRequest) -> int | None:
+    raw = request.POST.get("draft") or request.GET.get("draft")
+    try:
+        return int(raw) if raw else None
+    except ValueError:
+        return None
+
+
+@login_required
+def intake(request: HttpRequest) -> HttpResponse:
+    """The referral form: save a draft, check for likely duplicates, then submit."""
+    user = _user(request)
+    if not may_submit(user):
+        raise PermissionDenied("Only first responders can refer.")
+    draft_id = _draft_id(request)
+    draft: ReferralDraft | None = None
+    if draft_id is not None:
+        try:
+            draft = get_live_draft(user, draft_id)
+        except ReferralDraft.DoesNotExist as exc:
+            raise Http404("No such draft: it may have expired.") from exc
+
+    if request.method != "POST":
+        form = ReferralForm(initial=draft.data if draft else None)
+        return render(request, "referrals/intake.html", {"form": form, "draft": draft})
+
+    action = request.POST.get("action", "submit")
+    if action == "save_draft":
+        draft = save_draft(owner=user, data=_draft_data(request.POST), draft_id=draft_id)
+        messages.success(
+            request,
+            f"Draft saved. It is kept until {timezone.localtime(draft.expires_at):%d %B %Y}.",
+        )
+        return redirect("referrals:drafts")
+
+    form = ReferralForm(request.POST)
+    if not form.is_valid():
+        return render(request, "referrals/intake.html", {"form": form, "draft": draft}, status=400)
+    fields = form.referral_fields()
+    if action != "submit_anyway":
+        duplicates = list(
+            likely_duplicates(
+                user,
+                given_name=fields["given_name"],
+                family_name=fields["family_name"],
+                date_of_birth=fields["date_of_birth"],
+                nationality=fields["nationality"],
+            ).only("id", "reference", "state", "submitted_at")[:10]
+        )
+        if duplicates:
+            context = {"form": form, "draft": draft, "duplicates": duplicates}
+            return render(request, "referrals/intake.html", context)
+    try:
+        referral = services.submit_referral(actor=user, fields=fields)
+    except HarbourError as error:
+        status = apply_domain_error(form, error)
+        return render(request, "referrals/intake.html", {"form": form, "draft": draft}, status=status)
+    if draft is not None:
+        discard_draft(owner=user, draft_id=draft.pk)
+    messages.success(request, f"Referral {referral.reference} submitted. Managers have been told.")
+    return redirect("referrals:case", pk=referral.pk)
+
+
+@login_required
+def drafts(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    if not may_submit(user):
+        raise PermissionDenied("Only first responders have drafts.")
+    return render(request, "referrals/drafts.html", {"drafts": list(live_drafts(user))})
+
+
+@login_required
+@require_POST
+def draft_discard(request: HttpRequest, pk: int) -> HttpResponse:
+    if discard_draft(owner=_user(request), draft_id=pk):
+        messages.success(request, "Draft discarded.")
+    return redirect("referrals:drafts")
+
+
+@login_required
+def anonymous_notification(request: HttpRequest) -> HttpResponse:
+    """Duty to notify: an adult who does not consent, recorded without any personal details."""
+    user = _user(request)
+    if not may_submit(user):
+        raise PermissionDenied("Only first responders can make anonymous notifications.")
+    form = AnonymousNotificationForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.submit_anonymous_notification(actor=user, **form.cleaned_data)
+            except HarbourError as error:
+                status = apply_domain_error(form, error)
+            else:
+                messages.success(request, "Anonymous notification recorded. Thank you.")
+                return redirect("referrals:case_list")
+        else:
+            status = 400
+        return render(request, "referrals/anonymous_notification.html", {"form": form}, status=status)
+    return render(request, "referrals/anonymous_notification.html", {"form": form})
+
+
+# ------------------------------------------------------------------------------------ case lists
+
+
+@login_required
+def case_list(request: HttpRequest) -> HttpResponse:
+    """A responder's organisation's cases, or every case for a manager; filter by state (and region)."""
+    user = _user(request)
+    if not (user.is_first_responder or user.is_manager):
+        raise PermissionDenied("Care providers see their caseload and offers.")
+    filters = CaseFilterForm(request.GET or None, with_region=user.is_manager)
+    cases = referrals_visible_to(user).select_related("organisation")
+    if filters.is_valid():
+        if filters.cleaned_data.get("state"):
+            cases = cases.filter(state=filters.cleaned_data["state"])
+        if filters.cleaned_data.get("region"):
+            cases = cases.filter(region=filters.cleaned_data["region"])
+    cases = cases.annotate(next_due=next_deadline_due()).order_by("-submitted_at", "-id")
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "referrals/case_list.html",
+        {"page": paginate(request, cases), "filters": filters, "query": query.urlencode()},
+    )
+
+
+def _manager_only(user: User) -> None:
+    if not user.is_manager:
+        raise PermissionDenied("Only managers work the queues.")
+
+
+@login_required
+def triage(request: HttpRequest) -> HttpResponse:
+    """Referrals awaiting assessment, oldest first, with the assessment due time."""
+    user = _user(request)
+    _manager_only(user)
+    queue = triage_queue(user).select_related("organisation").annotate(due=open_clock_due(Clock.ASSESSMENT))
+    return render(request, "referrals/triage.html", {"page": paginate(request, queue)})
+
+
+@login_required
+def assessed_queue(request: HttpRequest) -> HttpResponse:
+    """Assessed, not yet placed: oldest first, with the pending offer and its response deadline."""
+    user = _user(request)
+    _manager_only(user)
+    pending = PlacementOffer.objects.filter(referral=OuterRef("pk"), state=OfferState.PENDING)
+    queue = assessed_not_placed(user).annotate(
+        placement_due=open_clock_due(Clock.PLACEMENT),
+        offer_provider=Subquery(pending.values("provider__name")[:1]),
+        offer_due=Subquery(pending.values("response_due_at")[:1]),
+    )
+    return render(request, "referrals/assessed_queue.html", {"page": paginate(request, queue)})
+
+
+# -------------------------------------------------------------------------------------- case page
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    """One action on the case page: its form, its service call and what to say when it is done."""
+
+    title: str
+    button: str
+    form_class: type[HarbourForm]
+    perform: Callable[[int, User, dict[str, Any]], Any]
+    done: str
+    warning: bool = False
+
+
+TRANSITIONS: dict[str, TransitionSpec] = {
+    "assess": TransitionSpec(
+        "Assess",
+        "Assess",
+        AssessForm,
+        lambda pk, actor, data: services.assess_referral(referral_id=pk, actor=actor, **data),
+        "Assessed.",
+    ),
+    "decline": TransitionSpec(
+        "Decline",
+        "Decline referral",
+        DeclineForm,
+        lambda pk, actor, data: services.decline_referral(referral_id=pk, actor=actor, **data),
+        "Declined.",
+        warning=True,
+    ),
+    "withdraw": TransitionSpec(
+        "Withdraw",
+        "Withdraw referral",
+        WithdrawForm,
+        lambda pk, actor, data: services.withdraw_referral(referral_id=pk, actor=actor, **data),
+        "Withdrawn.",
+        warning=True,
+    ),
+    "offer": TransitionSpec(
+        "Offer a placement",
+        "Make the offer",
+        OfferForm,
+        lambda pk, actor, data: services.offer_placement(
+            referral_id=pk, actor=actor, provider_id=data["provider"]
+        ),
+        "Placement offered. The provider has been told.",
+    ),
+    "accept": TransitionSpec(
+        "Accept the offer",
+        "Accept",
+        AcceptForm,
+        lambda pk, actor, data: services.accept_offer(referral_id=pk, actor=actor),
+        "Offer accepted: the person is placed with you.",
+    ),
+    "reject": TransitionSpec(
+        "Reject the offer",
+        "Reject",
+        RejectForm,
+        lambda pk, actor, data: services.reject_offer(referral_id=pk, actor=actor, **data),
+        "Offer rejected. Managers will offer the person elsewhere.",
+        warning=True,
+    ),
+    "record_progress": TransitionSpec(
+        "Record progress",
+        "Save progress note",
+        ProgressForm,
+        lambda pk, actor, data: services.record_progress(referral_id=pk, actor=actor, **data),
+        "Progress note saved.",
+    ),
+    "report_missing": TransitionSpec(
+        "Report missing",
+        "Report missing",
+        MissingForm,
+        lambda pk, actor, data: services.report_missing(referral_id=pk, actor=actor, **data),
+        "Reported missing. Managers and the referring organisation have been alerted.",
+        warning=True,
+    ),
+    "found": TransitionSpec(
+        "Found",
+        "Mark as found",
+        FoundForm,
+        lambda pk, actor, data: services.mark_found(referral_id=pk, actor=actor, **data),
+        "Marked as found.",
+    ),
+    "reallocate": TransitionSpec(
+        "Reallocate",
+        "Reallocate",
+        ReallocateForm,
+        lambda pk, actor, data: services.reallocate_referral(referral_id=pk, actor=actor, **data),
+        "Reallocated: the placement has ended and managers will offer the person elsewhere.",
+        warning=True,
+    ),
+    "recover": TransitionSpec(
+        "Recovered",
+        "Record recovery",
+        RecoverForm,
+        lambda pk, actor, data: services.recover_referral(referral_id=pk, actor=actor, **data),
+        "Recovery recorded.",
+    ),
+    "exit": TransitionSpec(
+        "Exit",
+        "Record exit",
+        ExitForm,
+        lambda pk, actor, data: services.exit_referral(referral_id=pk, actor=actor, **data),
+        "Exit recorded.",
+        warning=True,
+    ),
+}
+
+
+def available_transitions(user: User, referral: Referral, pending_offer: PlacementOffer | None) -> list[str]:
+    """The actions this user may take on this case in its current state."""
+    provider = user.provider
+    names = []
+    for name in TRANSITIONS:
+        if not can_proceed(getattr(referral, name)):
+            continue
+        if name in ("accept", "reject"):
+            if pending_offer is None or provider is None or pending_offer.provider_id != provider.pk:
+                continue
+        elif name == "offer" and pending_offer is not None:
+            continue
+        if may_perform(user, name, referral):
+            names.append(name)
+    return names
+
+
+def _provider_choices(suggestions: list[Any]) -> list[tuple[int, str]]:
+    choices = []
+    for suggestion in suggestions:
+        label = suggestion.provider.name
+        if not suggestion.suitable:
+            label += " (cannot take this person)"
+        choices.append((suggestion.provider.pk, label))
+    return choices
+
+
+def _make_form(name: str, data: Any = None, **kwargs: Any) -> HarbourForm:
+    return TRANSITIONS[name].form_class(data, prefix=name, **kwargs)
+
+
+def history_rows(user: User, referral: Referral) -> list[dict[str, Any]]:
+    """The transition log; a care provider sees the inputs (notes) of its own organisation's actions only."""
+    rows = []
+    for log in referral_history(referral):
+        same_org = log.actor is not None and log.actor.organisation_id == user.organisation_id
+        show_input = not user.is_care_provider or same_org
+        details = [
+            (key.replace("_", " ").capitalize(), value)
+            for key, value in sorted((log.input or {}).items())
+            if show_input and value not in (None, "")
+        ]
+        rows.append({"log": log, "action": log.transition.replace("_", " ").capitalize(), "input": details})
+    return rows
+
+
+def person_details(user: User, referral: Referral) -> list[tuple[str, str]]:
+    """The person's details this user may see (a provider sees only what it needs to support them)."""
+    nationalities = nationality_names()
+    languages = language_names()
+    exploitation = dict(ExploitationType.choices)
+    yes_no = {True: "Yes", False: "No"}
+    rows: list[tuple[str, str]] = [
+        ("Name", f"{referral.given_name} {referral.family_name}"),
+    ]
+    if may_see_full_account(user):
+        rows.append(("Other names", referral.aliases or "None given"))
+    rows += [
+        (
+            "Date of birth",
+            referral.date_of_birth.strftime("%d %B %Y") if referral.date_of_birth else "Not known",
+        ),
+        ("Age estimate", str(referral.age_estimate) if referral.age_estimate is not None else "Not given"),
+        ("Child", yes_no[referral.is_child]),
+        ("Age in doubt", yes_no[referral.age_in_doubt]),
+        ("Gender", referral.get_gender_display()),
+        ("Nationality", nationalities.get(referral.nationality, referral.nationality)),
+        (
+            "Second nationality",
+            nationalities.get(referral.second_nationality, referral.second_nationality) or "None",
+        ),
+        ("Languages", ", ".join(languages.get(code, code) for code in referral.languages)),
+        ("Interpreter needed", yes_no[referral.interpreter_needed]),
+        ("Exploitation", ", ".join(exploitation.get(code, code) for code in referral.exploitation_types)),
+        ("Where exploited", referral.get_exploitation_location_display()),
+        ("Region", referral.get_region_display()),
+        ("Needs accommodation", yes_no[referral.needs_accommodation]),
+        ("Emergency", yes_no[referral.emergency]),
+        ("Needs medical care", yes_no[referral.needs_medical]),
+        ("Has dependants", yes_no[referral.has_dependants]),
+        ("Safe to contact", yes_no[referral.safe_to_contact]),
+    ]
+    if referral.safe_to_contact and referral.contact_phone:
+        rows.append(("Contact phone", referral.contact_phone))
+    if may_see_full_account(user):
+        rows += [
+            ("Responder reference", referral.responder_reference or "None"),
+            ("Crime reference", referral.crime_reference or "None"),
+        ]
+    return rows
+
+
+def case_page(
+    request: HttpRequest,
+    referral: Referral,
+    *,
+    failed: tuple[str, HarbourForm] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """Render the case page, with a failed action's form (and its errors) in place of a blank one."""
+    user = _user(request)
+    pending_offer = pending_offer_for(referral)
+    placement = active_placement_for(referral)
+    actions = available_transitions(user, referral, pending_offer)
+    provider = user.provider
+    if provider is not None:
+        # A provider hears only of its own offer and placement, not of other providers'.
+        pending_offer = pending_offer if pending_offer and pending_offer.provider_id == provider.pk else None
+        placement = placement if placement and placement.provider_id == provider.pk else None
+    if failed is not None and failed[0] not in actions:
+        actions.append(failed[0])
+    suggestions = suggested_providers(referral) if "offer" in actions else []
+    forms: dict[str, HarbourForm] = {}
+    for name in actions:
+        if failed is not None and failed[0] == name:
+            forms[name] = failed[1]
+        elif name == "offer":
+            forms[name] = _make_form(name, providers=_provider_choices(suggestions))
+        else:
+            forms[name] = _make_form(name)
+    record_read(actor=user, referral=referral, what="case page", request=request)
+    context = {
+        "referral": referral,
+        "details": person_details(user, referral),
+        "may_see_full_account": may_see_full_account(user),
+        "deadlines": list(
+            referral.deadlines.filter(stopped_at__isnull=True)
+            .select_related("offer__provider")
+            .order_by("due_at")
+        ),
+        "history": history_rows(user, referral),
+        "pending_offer": pending_offer,
+        "placement": placement,
+        "offers": list(referral.offers.select_related("provider").order_by("-offered_at"))
+        if user.is_manager
+        else [],
+        "suggestions": suggestions,
+        "actions": [(name, TRANSITIONS[name], forms[name]) for name in actions],
+        "failed_form": failed[1] if failed else None,
+        "failed_name": failed[0] if failed else None,
+    }
+    return render(request, "referrals/case.html", context, status=status)
+
+
+@login_required
+def case(request: HttpRequest, pk: int) -> HttpResponse:
+    referral = visible_referral_or_404(_user(request), pk)
+    return case_page(request, referral)
+
+
+def _after_action_url(user: User, referral_id: int) -> str:
+    if referrals_visible_to(user).filter(pk=referral_id).exists():
+        return reverse("referrals:case", kwargs={"pk": referral_id})
+    return reverse("home")
+
+
+@login_required
+@require_POST
+def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
+    """Perform one §4 transition from its form on the case page."""
+    spec = TRANSITIONS.get(transition)
+    if spec is None:
+        raise Http404("No such action.")
+    user = _user(request)
+    referral = visible_referral_or_404(user, pk)
+    kwargs: dict[str, Any] = {}
+    if transition == "offer":
+        kwargs["providers"] = _provider_choices(suggested_providers(referral))
+    form = _make_form(transition, request.POST, **kwargs)
+    status = 400
+    if form.is_valid():
+        try:
+            spec.perform(referral.pk, user, form.cleaned_data)
+        except Referral.DoesNotExist as exc:
+            raise Http404("No such case.") from exc
+        except HarbourError as error:
+            referral = visible_referral_or_404(user, pk)
+            status = apply_domain_error(form, error, referral)
+        else:
+            messages.success(request, f"{referral.reference}: {spec.done}")
+            return redirect(_after_action_url(user, referral.pk))
+    return case_page(request, referral, failed=(transition, form), status=status)
+
+
+def start_page_for(user: User) -> str:
+    """Each role's first page."""
+    if user.is_manager:
+        return reverse("referrals:triage")
+    if user.is_care_provider:
+        return reverse("care_providers:offers")
+    if user.is_first_responder:
+        return reverse("referrals:case_list")
+    if user.is_staff:
+        return reverse("admin:index")
+    raise PermissionDenied("Your account has no role yet; ask an administrator.")

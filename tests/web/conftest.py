@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from accounts.models import User
+from care_providers.models import CareProvider
+from referrals import services
+from referrals.models import Referral
+from tests.factories import CareProviderFactory, manager, provider_user, submitted_referral
+
+
+@pytest.fixture(autouse=True)
+def _password_only_sign_in(settings: Any) -> None:
+    """These tests are about the pages; the second factor has its own tests."""
+    settings.REQUIRE_MFA = False
+
+
+def intake_data(**overrides: Any) -> dict[str, Any]:
+    """A valid referral as the intake form posts it."""
+    data: dict[str, Any] = {
+        "consent": "on",
+        "given_name": "Amina",
+        "family_name": "Haile",
+        "aliases": "",
+        "date_of_birth": "1995-03-14",
+        "age_estimate": "",
+        "gender": "female",
+        "nationality": "ER",
+        "second_nationality": "",
+        "languages": ["ti", "en"],
+        "interpreter_needed": "on",
+        "exploitation_types": ["labour"],
+        "exploitation_location": "both",
+        "region": "london",
+        "needs_accommodation": "on",
+        "safe_to_contact": "on",
+        "contact_phone": "07700 900123",
+        "account": "Found working in a car wash with no pay.",
+        "responder_reference": "",
+        "crime_reference": "",
+        "action": "submit",
+    }
+    for key, value in overrides.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    return data
+
+
+def signed_in(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def offered(provider: CareProvider | None = None, **fields: Any) -> tuple[Referral, CareProvider, User]:
+    """An assessed referral with a pending offer to a provider; returns it, the provider and the manager."""
+    boss = manager()
+    referral = submitted_referral(**fields)
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="medium", route="accommodation")
+    provider = provider or CareProviderFactory()
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk)
+    referral.refresh_from_db()
+    return referral, provider, boss
+
+
+def placed(provider: CareProvider | None = None, **fields: Any) -> tuple[Referral, User, User]:
+    """A referral placed with a provider; returns it, a user of that provider and the manager."""
+    referral, provider, boss = offered(provider, **fields)
+    staff = provider_user(provider)
+    services.accept_offer(referral_id=referral.pk, actor=staff)
+    referral.refresh_from_db()
+    return referral, staff, boss

@@ -1,0 +1,236 @@
+import datetime
+import re
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from referrals.choices import ReferralState
+from referrals.models import AnonymousNotification, Referral, ReferralDraft
+from referrals.tasks import purge_expired_drafts
+from tests.factories import manager, provider_user, responder, submitted_referral
+from tests.web.conftest import intake_data, signed_in
+
+pytestmark = pytest.mark.django_db
+
+INTAKE = reverse("referrals:intake")
+
+
+def error_summary_links(html: str) -> dict[str, str]:
+    """The error summary's links: target id → message."""
+    summary = re.search(r'<div class="error-summary"[^>]*role="alert".*?</div>', html, re.S)
+    assert summary, "no error summary on the page"
+    return {anchor: message for anchor, message in re.findall(r'<a href="#([^"]+)">([^<]+)</a>', summary[0])}
+
+
+def test_a_responder_submits_a_referral_and_lands_on_its_case_page():
+    user = responder()
+    client = signed_in(user)
+    response = client.post(INTAKE, intake_data(), follow=True)
+    referral = Referral.objects.get()
+    assert response.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
+    assert referral.state == ReferralState.RECEIVED
+    assert referral.organisation_id == user.organisation_id
+    assert referral.languages == ["ti", "en"]
+    assert referral.date_of_birth == datetime.date(1995, 3, 14)
+    assert referral.reference in response.content.decode()
+    assert referral.reference in client.get(reverse("referrals:case_list")).content.decode()
+
+
+def test_the_intake_form_labels_every_input_and_ties_hints_to_them():
+    html = signed_in(responder()).get(INTAKE).content.decode()
+    assert '<html lang="en-GB">' in html
+    assert 'href="#main"' in html
+    for input_id in re.findall(r'<(?:input|select|textarea)[^>]*\sid="(id_[^"]+)"', html):
+        assert f'for="{input_id}"' in html, f"{input_id} has no label"
+    assert re.search(r'id="id_account"[^>]*|aria-describedby="id_account_helptext"', html)
+    assert 'aria-describedby="id_account_helptext"' in html
+    assert "<script" not in html
+    assert "style=" not in html
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "anchor", "message_part"),
+    [
+        ({"given_name": ""}, "given_name", "id_given_name", "given name"),
+        ({"family_name": ""}, "family_name", "id_family_name", "family name"),
+        ({"date_of_birth": "", "age_estimate": ""}, "date_of_birth", "id_date_of_birth", "age estimate"),
+        (
+            {"date_of_birth": "", "age_estimate": "130"},
+            "age_estimate",
+            "id_age_estimate",
+            "between 0 and 120",
+        ),
+        ({"date_of_birth": "2099-01-01"}, "date_of_birth", "id_date_of_birth", "in the past"),
+        ({"consent": None}, "consent", "id_consent", "anonymous notification"),
+        ({"gender": None}, "gender", "id_gender_0", "gender"),
+        ({"nationality": "XX"}, "nationality", "id_nationality", "valid choice"),
+        ({"languages": None}, "languages", "id_languages", "language"),
+        ({"languages": ["zz"]}, "languages", "id_languages", "valid choice"),
+        ({"exploitation_types": None}, "exploitation_types", "id_exploitation_types_0", "exploitation"),
+        ({"exploitation_location": None}, "exploitation_location", "id_exploitation_location_0", "where"),
+        ({"region": ""}, "region", "id_region", "region"),
+        ({"safe_to_contact": None}, "contact_phone", "id_contact_phone", "safe"),
+        ({"account": "x" * 15_001}, "account", "id_account", "15,000"),
+    ],
+)
+def test_each_intake_error_is_summarised_with_a_link_to_its_field(overrides, field, anchor, message_part):
+    response = signed_in(responder()).post(INTAKE, intake_data(**overrides))
+    assert response.status_code == 400
+    html = response.content.decode()
+    links = error_summary_links(html)
+    assert anchor in links, links
+    assert message_part.lower() in links[anchor].lower()
+    assert f'id="{anchor}"' in html
+    assert "autofocus" in html
+    assert not Referral.objects.exists()
+
+
+def test_a_child_needs_no_consent():
+    response = signed_in(responder()).post(INTAKE, intake_data(consent=None, date_of_birth="2012-01-01"))
+    assert response.status_code == 302
+    assert Referral.objects.get().is_child
+
+
+def test_a_care_provider_or_manager_cannot_open_the_intake_form():
+    assert signed_in(manager()).get(INTAKE).status_code == 403
+    assert signed_in(provider_user()).get(INTAKE).status_code == 403
+
+
+# ------------------------------------------------------------------------------------------- drafts
+
+
+def test_a_draft_is_saved_without_validation_and_resumes_into_the_form():
+    user = responder()
+    client = signed_in(user)
+    partial = {
+        "given_name": "Amina",
+        "languages": ["ti", "en"],
+        "exploitation_types": ["sexual"],
+        "action": "save_draft",
+    }
+    response = client.post(INTAKE, partial, follow=True)
+    draft = ReferralDraft.objects.get(owner=user)
+    assert response.redirect_chain[-1][0] == reverse("referrals:drafts")
+    assert "Draft saved" in response.content.decode()
+    assert not Referral.objects.exists()
+
+    html = client.get(INTAKE, {"draft": draft.pk}).content.decode()
+    assert re.search(r'name="given_name"[^>]*value="Amina"', html)
+    assert re.search(r'<option value="ti" selected>', html)
+    assert re.search(r'value="sexual"[^>]*checked', html)
+    assert f'name="draft" value="{draft.pk}"' in html
+
+
+def test_the_draft_is_stored_encrypted():
+    user = responder()
+    signed_in(user).post(INTAKE, {"given_name": "Zebedee", "action": "save_draft"})
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT data FROM referrals_referraldraft")
+        (raw,) = cursor.fetchone()
+    assert "Zebedee" not in raw
+
+
+def test_saving_again_updates_the_same_draft_and_submitting_deletes_it():
+    user = responder()
+    client = signed_in(user)
+    client.post(INTAKE, {"given_name": "Amina", "action": "save_draft"})
+    draft = ReferralDraft.objects.get()
+    client.post(
+        INTAKE, {"given_name": "Amina", "family_name": "Haile", "draft": draft.pk, "action": "save_draft"}
+    )
+    assert ReferralDraft.objects.get().data["family_name"] == "Haile"
+    response = client.post(INTAKE, intake_data(draft=str(draft.pk)))
+    assert response.status_code == 302
+    assert not ReferralDraft.objects.exists()
+    assert Referral.objects.count() == 1
+
+
+def test_drafts_expire_after_the_lifetime_and_are_purged(settings):
+    settings.DRAFT_LIFETIME_DAYS = 30
+    user = responder()
+    client = signed_in(user)
+    client.post(INTAKE, {"given_name": "Amina", "action": "save_draft"})
+    draft = ReferralDraft.objects.get()
+    assert draft.expires_at - draft.updated_at == datetime.timedelta(days=30)
+    ReferralDraft.objects.filter(pk=draft.pk).update(
+        expires_at=timezone.now() - datetime.timedelta(seconds=1)
+    )
+
+    assert "Amina" not in client.get(reverse("referrals:drafts")).content.decode()
+    assert client.get(INTAKE, {"draft": draft.pk}).status_code == 404
+    assert purge_expired_drafts() == 1
+    assert not ReferralDraft.objects.exists()
+
+
+def test_a_draft_can_be_discarded_and_is_private_to_its_owner():
+    owner, colleague = responder(), responder()
+    signed_in(owner).post(INTAKE, {"given_name": "Amina", "action": "save_draft"})
+    draft = ReferralDraft.objects.get()
+    other = signed_in(colleague)
+    assert other.get(INTAKE, {"draft": draft.pk}).status_code == 404
+    other.post(reverse("referrals:draft_discard", args=[draft.pk]))
+    assert ReferralDraft.objects.exists()
+    signed_in(owner).post(reverse("referrals:draft_discard", args=[draft.pk]))
+    assert not ReferralDraft.objects.exists()
+
+
+# ------------------------------------------------------------------------------------- duplicates
+
+
+def test_likely_duplicates_are_shown_before_submitting_then_submit_anyway_goes_through():
+    user = responder()
+    earlier = submitted_referral(actor=user)
+    client = signed_in(user)
+
+    response = client.post(INTAKE, intake_data())
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "may already have been referred" in html
+    assert earlier.reference in html
+    assert 'value="submit_anyway"' in html
+    assert Referral.objects.count() == 1
+
+    response = client.post(INTAKE, intake_data(action="submit_anyway"))
+    assert response.status_code == 302
+    assert Referral.objects.count() == 2
+
+
+def test_another_organisations_referral_is_not_shown_as_a_duplicate():
+    earlier = submitted_referral(actor=responder())
+    response = signed_in(responder()).post(INTAKE, intake_data())
+    assert response.status_code == 302
+    assert Referral.objects.exclude(pk=earlier.pk).count() == 1
+
+
+# ------------------------------------------------------------------------------ anonymous notification
+
+
+def test_an_anonymous_notification_records_only_the_four_fields():
+    user = responder()
+    response = signed_in(user).post(
+        reverse("referrals:anonymous_notification"),
+        {
+            "gender": "male",
+            "nationality": "VN",
+            "exploitation_types": ["labour", "criminal"],
+            "region": "wales",
+            "given_name": "Should be ignored",
+        },
+    )
+    assert response.status_code == 302
+    notification = AnonymousNotification.objects.get()
+    assert (notification.gender, notification.nationality, notification.region) == ("male", "VN", "wales")
+    assert notification.exploitation_types == ["labour", "criminal"]
+    assert notification.organisation_id == user.organisation_id
+    assert not Referral.objects.exists()
+
+
+def test_an_incomplete_anonymous_notification_shows_the_error_summary():
+    response = signed_in(responder()).post(reverse("referrals:anonymous_notification"), {"gender": "male"})
+    assert response.status_code == 400
+    links = error_summary_links(response.content.decode())
+    assert set(links) == {"id_nationality", "id_exploitation_types_0", "id_region"}
+    assert not AnonymousNotification.objects.exists()
