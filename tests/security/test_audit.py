@@ -1,0 +1,194 @@
+"""The append-only audit trail: every change and read, with who, when and from where (SPEC §10)."""
+
+import json
+
+import pytest
+from django.db import DatabaseError, transaction
+from django.test import RequestFactory
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from audit.context import AuditContextMiddleware
+from audit.models import AuditAction, AuditEvent
+from audit.services import record_read
+from referrals import services
+from referrals.exceptions import TransitionNotAllowed
+from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
+
+pytestmark = pytest.mark.django_db
+
+
+def served_from(address: str, action):
+    """Run ``action`` as if inside a request from ``address``."""
+    request = RequestFactory().get("/", REMOTE_ADDR=address)
+    outcome = {}
+
+    def view(_request):
+        outcome["value"] = action()
+        return None
+
+    AuditContextMiddleware(view)(request)
+    return outcome["value"]
+
+
+def test_a_transition_writes_who_when_where_and_before_after_without_personal_data():
+    referral = submitted_referral(given_name="Amina", family_name="Haile")
+    boss = manager()
+    served_from(
+        "203.0.113.7",
+        lambda: services.assess_referral(
+            referral_id=referral.pk, actor=boss, risk="high", route="accommodation", notes="Amina fears Haile"
+        ),
+    )
+    event = AuditEvent.objects.get(referral=referral, what="transition: assess")
+    assert (event.actor, event.action, event.ip_address) == (boss, AuditAction.CHANGE, "203.0.113.7")
+    assert event.changes["state"] == {"before": "received", "after": "assessed"}
+    assert event.changes["risk"] == {"after": "high"}
+    assert "Amina" not in json.dumps(event.changes) and "fears" not in json.dumps(event.changes)
+
+
+def test_submission_is_audited_and_outside_a_request_no_address_is_recorded():
+    referral = submitted_referral()
+    event = AuditEvent.objects.get(referral=referral)
+    assert event.what == "transition: submit"
+    assert event.ip_address is None
+    assert event.changes["state"] == {"before": "", "after": "received"}
+
+
+def test_a_refused_transition_leaves_no_audit_row():
+    referral = submitted_referral()
+    boss = manager()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="outreach")
+    count = AuditEvent.objects.count()
+    with pytest.raises(TransitionNotAllowed):
+        services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="outreach")
+    assert AuditEvent.objects.count() == count
+
+
+def test_postgresql_refuses_to_update_or_delete_an_audit_row():
+    event = record_read(actor=manager(), referral=submitted_referral(), what="case page")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(pk=event.pk).update(what="nothing to see")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(pk=event.pk).delete()
+    event.refresh_from_db()
+    assert event.what == "case page"
+
+
+# ------------------------------------------------------------------------------------- web pages
+
+
+def test_a_manager_reads_a_cases_audit_trail_on_the_web(client):
+    referral = submitted_referral()
+    boss = manager()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="high", route="outreach")
+    client.force_login(boss)
+    response = client.get(reverse("referral-audit", args=[referral.pk]), REMOTE_ADDR="198.51.100.4")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "transition: assess" in body and "state: received → assessed" in body
+    assert boss.username in body
+
+
+def test_the_audit_page_is_403_for_a_role_that_sees_the_case_and_404_outside_scope(client):
+    referral = submitted_referral()
+    client.force_login(referral.submitted_by)
+    assert client.get(reverse("referral-audit", args=[referral.pk])).status_code == 403
+    client.force_login(responder())
+    assert client.get(reverse("referral-audit", args=[referral.pk])).status_code == 404
+    client.force_login(provider_user())
+    assert client.get(reverse("referral-audit", args=[referral.pk])).status_code == 404
+
+
+def test_the_case_audit_page_takes_the_same_queries_for_one_event_as_for_fifty(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    boss = manager()
+    referral = submitted_referral()
+    client.force_login(boss)
+    url = reverse("referral-audit", args=[referral.pk])
+    with CaptureQueriesContext(connection) as one:
+        client.get(url)
+    reader = responder()
+    for _ in range(50):
+        record_read(actor=reader, referral=referral, what="case page")
+    with CaptureQueriesContext(connection) as fifty:
+        assert client.get(url).status_code == 200
+    assert len(fifty) == len(one)
+
+
+def test_the_manager_wide_audit_page_filters_by_user_action_and_date(client):
+    boss = manager(username="boss")
+    other = responder(username="someone")
+    referral = submitted_referral(actor=other)
+    record_read(actor=boss, referral=referral, what="case page")
+    client.force_login(boss)
+    response = client.get(reverse("audit-log"), {"username": "boss", "action": "read"})
+    assert response.status_code == 200
+    events = list(response.context["page"].object_list)
+    assert [e.what for e in events] == ["case page"]
+    response = client.get(reverse("audit-log"), {"since": "2001-01-02", "until": "2001-01-01"})
+    assert response.status_code == 400
+    assert "on or after" in response.content.decode()
+
+
+def test_the_manager_wide_audit_page_is_for_managers_only(client):
+    client.force_login(responder())
+    assert client.get(reverse("audit-log")).status_code == 403
+
+
+def test_the_audit_page_lists_with_a_constant_number_of_queries(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    boss = manager()
+    client.force_login(boss)
+    record_read(actor=boss, referral=submitted_referral(), what="case page")
+    with CaptureQueriesContext(connection) as one:
+        client.get(reverse("audit-log"))
+    reader = responder()
+    for _ in range(30):
+        record_read(actor=reader, referral=submitted_referral(actor=reader), what="case page")
+    with CaptureQueriesContext(connection) as many:
+        client.get(reverse("audit-log"))
+    assert len(many) == len(one)
+
+
+# ------------------------------------------------------------------------------------------ API
+
+
+def api_as(user) -> APIClient:
+    api = APIClient()
+    api.force_authenticate(user)
+    return api
+
+
+def test_a_manager_reads_a_cases_audit_trail_through_the_api():
+    referral = submitted_referral()
+    boss = manager()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="medium", route="outreach")
+    response = api_as(boss).get(f"/api/v1/referrals/{referral.pk}/audit/")
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["what"] for r in results] == ["transition: assess", "transition: submit"]
+    assert results[0]["actor"]["username"] == boss.username
+    assert results[0]["changes"]["state"] == {"before": "received", "after": "assessed"}
+
+
+def test_the_audit_api_is_403_for_other_roles_and_404_outside_scope_or_for_no_such_case():
+    referral = submitted_referral()
+    assert api_as(referral.submitted_by).get(f"/api/v1/referrals/{referral.pk}/audit/").status_code == 403
+    assert api_as(responder()).get(f"/api/v1/referrals/{referral.pk}/audit/").status_code == 404
+    assert api_as(manager()).get("/api/v1/referrals/999999/audit/").status_code == 404
+    assert APIClient().get(f"/api/v1/referrals/{referral.pk}/audit/").status_code == 401
+
+
+def test_a_provider_holding_the_placement_cannot_read_the_audit_trail():
+    provider = CareProviderFactory()
+    carer = provider_user(provider)
+    referral = submitted_referral()
+    boss = manager()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="outreach")
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk)
+    assert api_as(carer).get(f"/api/v1/referrals/{referral.pk}/audit/").status_code == 403

@@ -1,0 +1,127 @@
+"""Personal fields are encrypted at rest, keys rotate, and a wrong key fails loudly (SPEC §10)."""
+
+import datetime
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from referrals import services
+from referrals.encryption import DecryptionFailed
+from referrals.models import Referral, ReferralDraft, TransitionLog
+from referrals.selectors import likely_duplicates
+from tests.factories import manager, responder, submitted_referral
+
+pytestmark = pytest.mark.django_db
+
+PERSONAL = {
+    "given_name": "Amina",
+    "family_name": "Haile",
+    "aliases": "Sara",
+    "contact_phone": "07700 900123",
+    "account": "Found working in a car wash with no pay.",
+}
+
+
+def raw_row(table: str, pk: int, *columns: str) -> tuple:
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(table)} WHERE id = %s", [pk]
+        )
+        return cursor.fetchone()
+
+
+def test_the_raw_database_row_holds_no_plaintext_personal_field():
+    referral = submitted_referral(**PERSONAL)
+    row = raw_row(
+        "referrals_referral",
+        referral.pk,
+        "given_name",
+        "family_name",
+        "aliases",
+        "contact_phone",
+        "account",
+        "date_of_birth",
+        "name_digest",
+    )
+    stored = " ".join(str(value) for value in row)
+    for plaintext in [*PERSONAL.values(), "1995-03-14", "amina"]:
+        assert plaintext.lower() not in stored.lower()
+    assert all(str(value).startswith("gAAAA") for value in row[:-1])
+    assert Referral.objects.get(pk=referral.pk).given_name == "Amina"
+
+
+def test_notes_in_the_transition_log_and_drafts_are_encrypted():
+    referral = submitted_referral()
+    services.assess_referral(
+        referral_id=referral.pk, actor=manager(), risk="high", route="outreach", notes="Fears Haile's uncle"
+    )
+    log = TransitionLog.objects.get(referral=referral, transition="assess")
+    draft = ReferralDraft.objects.create(
+        owner=referral.submitted_by,
+        data={"given_name": "Amina"},
+        expires_at=datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC),
+    )
+    assert "uncle" not in raw_row("referrals_transitionlog", log.pk, "input")[0]
+    assert "Amina" not in raw_row("referrals_referraldraft", draft.pk, "data")[0]
+    assert TransitionLog.objects.get(pk=log.pk).input["notes"] == "Fears Haile's uncle"
+
+
+def test_rotation_re_encrypts_everything_so_the_old_key_can_be_removed(settings):
+    old_key = settings.FIELD_ENCRYPTION_KEYS[0]
+    referral = submitted_referral(**PERSONAL)
+    services.assess_referral(referral_id=referral.pk, actor=manager(), risk="low", route="outreach", notes="n")
+    before = raw_row("referrals_referral", referral.pk, "given_name")[0]
+
+    new_key = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
+    call_command("rotate_field_keys", batch_size=1)
+    assert raw_row("referrals_referral", referral.pk, "given_name")[0] != before
+
+    settings.FIELD_ENCRYPTION_KEYS = [new_key]
+    reloaded = Referral.objects.get(pk=referral.pk)
+    assert (reloaded.given_name, reloaded.contact_phone) == ("Amina", "07700 900123")
+    assert reloaded.date_of_birth == datetime.date(1995, 3, 14)
+    assert TransitionLog.objects.get(referral=referral, transition="assess").input["notes"] == "n"
+
+
+def test_rotating_twice_changes_nothing_the_second_time(settings, capsys):
+    referral = submitted_referral()
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), *settings.FIELD_ENCRYPTION_KEYS]
+    call_command("rotate_field_keys")
+    after_first = raw_row("referrals_referral", referral.pk, "given_name")[0]
+    capsys.readouterr()
+    call_command("rotate_field_keys")
+    assert raw_row("referrals_referral", referral.pk, "given_name")[0] == after_first
+    assert "referrals_referral: 1 rows, 0 values re-encrypted" in capsys.readouterr().out
+
+
+def test_a_wrong_key_raises_instead_of_returning_ciphertext(settings):
+    referral = submitted_referral()
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    with pytest.raises(DecryptionFailed):
+        Referral.objects.get(pk=referral.pk)
+
+
+def test_rotation_without_the_old_key_stops_with_a_clear_error(settings):
+    submitted_referral()
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    with pytest.raises(CommandError, match="could not be decrypted"):
+        call_command("rotate_field_keys")
+
+
+def test_duplicates_are_found_through_the_keyed_digest_whatever_the_case_and_accents():
+    first = submitted_referral(given_name="Amína", family_name="HAILE")
+    found = likely_duplicates(
+        first.submitted_by,
+        given_name="amina",
+        family_name="haile",
+        date_of_birth=datetime.date(1995, 3, 14),
+        nationality="GB",
+    )
+    assert list(found) == [first]
+    assert not likely_duplicates(
+        responder(), given_name="amina", family_name="haile", date_of_birth=None, nationality="ER"
+    ).exists()
