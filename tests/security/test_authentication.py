@@ -1,0 +1,106 @@
+"""Login is audited and throttled, sessions expire when idle, API tokens expire (SPEC §10)."""
+
+import datetime
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from accounts.authentication import issue_token
+from audit.models import AuditAction, AuditEvent
+from tests.factories import PASSWORD, manager, responder, submitted_referral
+
+pytestmark = pytest.mark.django_db
+
+LOCKOUT_MESSAGE = "Too many failed attempts; try again in 15 minutes or contact your administrator."
+
+
+def sign_in(client, username: str, password: str):
+    return client.post(reverse("login"), {"username": username, "password": password}, REMOTE_ADDR="192.0.2.10")
+
+
+def test_login_and_logout_are_audited_with_the_address(client):
+    user = responder()
+    assert sign_in(client, user.username, PASSWORD).status_code == 302
+    client.post(reverse("logout"), REMOTE_ADDR="192.0.2.10")
+    events = list(AuditEvent.objects.filter(actor=user).order_by("id").values_list("action", "ip_address"))
+    assert events == [(AuditAction.LOGIN, "192.0.2.10"), (AuditAction.LOGOUT, "192.0.2.10")]
+
+
+def test_a_failed_login_is_audited_with_the_username_as_typed_and_no_password(client):
+    user = responder()
+    response = sign_in(client, user.username, "wrong-password")
+    assert response.status_code == 200
+    event = AuditEvent.objects.get(action=AuditAction.LOGIN_FAILED)
+    assert (event.username, event.actor, event.ip_address) == (user.username, None, "192.0.2.10")
+    assert "wrong-password" not in str(event.changes) + event.what
+
+
+def test_the_failure_message_is_the_same_for_an_unknown_username_and_a_wrong_password(client):
+    user = responder()
+    wrong_password = sign_in(client, user.username, "wrong-password").context["form"].errors
+    unknown_user = sign_in(client, "nobody-here", "wrong-password").context["form"].errors
+    assert wrong_password == unknown_user
+
+
+@pytest.mark.parametrize("username_exists", [True, False])
+def test_five_failures_lock_the_login_out_with_a_clear_message(client, settings, username_exists):
+    settings.AXES_FAILURE_LIMIT = 5
+    user = responder()
+    username = user.username if username_exists else "no-such-user"
+    statuses = [sign_in(client, username, "wrong-password").status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 200, 429]
+    locked = sign_in(client, username, PASSWORD)
+    assert locked.status_code == 429
+    assert LOCKOUT_MESSAGE in locked.content.decode()
+    assert not locked.wsgi_request.user.is_authenticated
+    assert AuditEvent.objects.filter(action=AuditAction.LOCKOUT, username=username).exists()
+
+
+def test_a_lockout_of_one_username_leaves_another_user_free_to_sign_in(client, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    victim, colleague = responder(), responder()
+    for _ in range(3):
+        sign_in(client, victim.username, "wrong-password")
+    assert sign_in(client, colleague.username, PASSWORD).status_code == 302
+
+
+def test_an_idle_session_expires_and_every_request_extends_it(client):
+    user = responder()
+    sign_in(client, user.username, PASSWORD)
+    session = Session.objects.get(session_key=client.session.session_key)
+    Session.objects.filter(pk=session.pk).update(expire_date=timezone.now() + datetime.timedelta(seconds=60))
+    client.get(reverse("home"))
+    extended = Session.objects.get(pk=session.pk).expire_date
+    assert extended > timezone.now() + datetime.timedelta(minutes=25)
+    assert extended <= timezone.now() + datetime.timedelta(minutes=30)
+
+    Session.objects.filter(pk=session.pk).update(expire_date=timezone.now() - datetime.timedelta(seconds=1))
+    response = client.get(reverse("home"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_an_api_token_older_than_its_lifetime_is_refused_with_401(settings):
+    settings.TOKEN_LIFETIME_HOURS = 12
+    boss = manager()
+    referral = submitted_referral()
+    token = issue_token(boss)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert api.get(f"/api/v1/referrals/{referral.pk}/audit/").status_code == 200
+    Token.objects.filter(pk=token.pk).update(created=timezone.now() - datetime.timedelta(hours=12, seconds=1))
+    response = api.get(f"/api/v1/referrals/{referral.pk}/audit/")
+    assert response.status_code == 401
+    assert "expired" in response.json()["detail"]
+
+
+def test_issuing_a_token_replaces_the_old_one():
+    boss = manager()
+    first = issue_token(boss)
+    second = issue_token(boss)
+    assert first.key != second.key
+    assert list(Token.objects.filter(user=boss).values_list("key", flat=True)) == [second.key]
