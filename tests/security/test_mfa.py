@@ -1,0 +1,120 @@
+"""Managers and admins use a second factor (TOTP) when REQUIRE_MFA is on (SPEC §10)."""
+
+import pytest
+from django.urls import reverse
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.mfa import token_login_second_factor_error
+from tests.factories import PASSWORD, manager, responder
+
+pytestmark = pytest.mark.django_db
+
+
+def current_code(device: TOTPDevice) -> str:
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    return f"{totp.token():0{device.digits}d}"
+
+
+def sign_in(client, user):
+    response = client.post(reverse("login"), {"username": user.username, "password": PASSWORD})
+    assert response.status_code == 302
+    return response
+
+
+@pytest.fixture
+def mfa_on(settings):
+    settings.REQUIRE_MFA = True
+
+
+def test_with_mfa_off_a_manager_signs_in_with_a_password_alone(client, settings):
+    settings.REQUIRE_MFA = False
+    sign_in(client, manager())
+    response = client.get(reverse("referrals:triage"))
+    assert response.status_code == 200
+
+
+def test_a_manager_without_a_device_is_sent_to_set_one_up_and_then_gets_in(client, mfa_on):
+    boss = manager()
+    sign_in(client, boss)
+    response = client.get(reverse("referrals:triage"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("mfa-setup"))
+
+    page = client.get(response["Location"])
+    device = TOTPDevice.objects.get(user=boss, confirmed=False)
+    assert page.status_code == 200 and device.config_url in page.content.decode().replace("&amp;", "&")
+
+    done = client.post(reverse("mfa-setup"), {"code": current_code(device), "next": "/triage/"})
+    assert done.status_code == 302 and done["Location"] == "/triage/"
+    assert TOTPDevice.objects.get(pk=device.pk).confirmed
+    assert client.get(reverse("referrals:triage")).status_code == 200
+
+
+def test_a_manager_with_a_device_must_enter_a_code_after_the_password(client, mfa_on):
+    boss = manager()
+    device = TOTPDevice.objects.create(user=boss, name="phone", confirmed=True)
+    sign_in(client, boss)
+    response = client.get(reverse("referrals:case_list"))
+    assert response["Location"].startswith(reverse("mfa-verify"))
+    assert client.post(reverse("mfa-verify"), {"code": current_code(device)}).status_code == 302
+    assert client.get(reverse("referrals:case_list")).status_code == 200
+
+
+def test_a_wrong_code_is_refused_with_a_form_error(client, mfa_on):
+    boss = manager()
+    TOTPDevice.objects.create(user=boss, name="phone", confirmed=True)
+    sign_in(client, boss)
+    response = client.post(reverse("mfa-verify"), {"code": "000000"})
+    assert response.status_code == 400
+    assert "not valid" in response.content.decode()
+    assert client.get(reverse("referrals:case_list")).status_code == 302
+
+
+def test_the_setup_page_does_not_let_a_signed_in_manager_replace_a_confirmed_device(client, mfa_on):
+    boss = manager()
+    TOTPDevice.objects.create(user=boss, name="phone", confirmed=True)
+    sign_in(client, boss)
+    response = client.get(reverse("mfa-setup"))
+    assert response["Location"].startswith(reverse("mfa-verify"))
+    assert TOTPDevice.objects.filter(user=boss).count() == 1
+
+
+def test_admins_need_the_second_factor_too_and_the_admin_site_is_guarded(client, mfa_on):
+    admin = responder(is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    response = client.get("/admin/")
+    assert response.status_code == 302 and response["Location"].startswith(reverse("mfa-setup"))
+
+
+def test_first_responders_are_not_asked_for_a_second_factor(client, mfa_on):
+    sign_in(client, responder())
+    assert client.get(reverse("referrals:case_list")).status_code == 200
+
+
+def test_an_unverified_manager_session_gets_403_from_the_api(client, mfa_on):
+    boss = manager()
+    client.force_login(boss)
+    response = client.get("/api/v1/referrals/1/audit/")
+    assert response.status_code == 403
+    assert "second factor" in response.json()["detail"]
+
+
+def test_an_unverified_session_may_still_sign_out(client, mfa_on):
+    sign_in(client, manager())
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert not response.wsgi_request.user.is_authenticated
+
+
+def test_the_token_endpoint_rule_asks_managers_for_a_valid_code_only_when_mfa_is_on(settings):
+    boss = manager()
+    settings.REQUIRE_MFA = False
+    assert token_login_second_factor_error(boss, None) is None
+    settings.REQUIRE_MFA = True
+    assert "set up" in token_login_second_factor_error(boss, None)
+    device = TOTPDevice.objects.create(user=boss, name="phone", confirmed=True)
+    assert "otp" in token_login_second_factor_error(boss, "")
+    assert "not valid" in token_login_second_factor_error(boss, "123")
+    assert token_login_second_factor_error(boss, current_code(device)) is None
+    assert token_login_second_factor_error(responder(), None) is None
