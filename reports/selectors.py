@@ -1,0 +1,632 @@
+"""The caseload report of SPEC §8: every breakdown a manager is asked for, in a bounded number of queries.
+
+``caseload_report`` runs a fixed set of aggregate queries whatever the size of the caseload: GROUP BY and
+conditional aggregation for the counts, and ``percentile_cont`` for medians and 90th percentiles on
+PostgreSQL. On other databases (SQLite, the embedded default) the percentiles are computed in Python from
+the durations, the same interpolation as ``percentile_cont``. No personal field is read: the overdue list
+carries case references only.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Count,
+    DurationField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce, TruncMonth
+from django.utils import timezone
+
+from accounts.models import FIRST_RESPONDER_KINDS, OrganisationKind
+from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
+from referrals.choices import (
+    OPEN_STATES,
+    ExploitationType,
+    Gender,
+    ReferralState,
+    Region,
+    nationality_names,
+)
+from referrals.models import AnonymousNotification, Clock, Deadline, Referral
+
+OVERDUE_LIST_LIMIT = 200
+AGE_BANDS: tuple[tuple[str, str, int | None, int | None], ...] = (
+    # (key, label, at least this many days in state, fewer than this many days)
+    ("under_7_days", "Under 7 days", None, 7),
+    ("days_7_to_30", "7 to 30 days", 7, 30),
+    ("days_30_to_90", "30 to 90 days", 30, 90),
+    ("over_90_days", "Over 90 days", 90, None),
+)
+OUTCOMES = (
+    ReferralState.RECOVERED,
+    ReferralState.EXITED,
+    ReferralState.MISSING,
+    ReferralState.DECLINED,
+    ReferralState.WITHDRAWN,
+)
+TIMED_CLOCKS = (Clock.ASSESSMENT, Clock.PLACEMENT)
+REFERRING_KINDS = [kind for kind in OrganisationKind if kind in FIRST_RESPONDER_KINDS]
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    """Which referrals a report covers. Dates are inclusive local dates of ``submitted_at``."""
+
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
+    region: str = ""
+    provider_id: int | None = None
+    organisation_kind: str = ""
+
+    def submitted_since(self) -> datetime.datetime | None:
+        return _local_midnight(self.date_from) if self.date_from else None
+
+    def submitted_before(self) -> datetime.datetime | None:
+        return _local_midnight(self.date_to + datetime.timedelta(days=1)) if self.date_to else None
+
+
+def _local_midnight(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time()))
+
+
+def referral_conditions(report_filter: ReportFilter, *, via: str = "") -> Q:
+    """The filter as conditions on referrals, reached from another model through ``via`` (``referral__``)."""
+    conditions = Q()
+    since, before = report_filter.submitted_since(), report_filter.submitted_before()
+    if since is not None:
+        conditions &= Q(**{f"{via}submitted_at__gte": since})
+    if before is not None:
+        conditions &= Q(**{f"{via}submitted_at__lt": before})
+    if report_filter.region:
+        conditions &= Q(**{f"{via}region": report_filter.region})
+    if report_filter.organisation_kind:
+        conditions &= Q(**{f"{via}organisation__kind": report_filter.organisation_kind})
+    if report_filter.provider_id is not None:
+        # A provider's caseload: the referrals offered to it (every placement follows an accepted offer).
+        offered = PlacementOffer.objects.filter(
+            referral_id=OuterRef("referral_id" if via else "pk"), provider_id=report_filter.provider_id
+        )
+        conditions &= Q(Exists(offered))
+    return conditions
+
+
+def anonymous_notification_conditions(report_filter: ReportFilter) -> Q:
+    conditions = Q()
+    since, before = report_filter.submitted_since(), report_filter.submitted_before()
+    if since is not None:
+        conditions &= Q(submitted_at__gte=since)
+    if before is not None:
+        conditions &= Q(submitted_at__lt=before)
+    if report_filter.region:
+        conditions &= Q(region=report_filter.region)
+    if report_filter.organisation_kind:
+        conditions &= Q(organisation__kind=report_filter.organisation_kind)
+    if report_filter.provider_id is not None:
+        # Anonymous notifications never reach a provider: none belong to a provider's caseload.
+        conditions &= Q(pk__in=[])
+    return conditions
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's ``percentile_cont(f) WITHIN GROUP (ORDER BY expr)`` over an interval."""
+
+    function = "PERCENTILE_CONT"
+    name = "PercentileCont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+    def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
+        if not 0 <= fraction <= 1:
+            raise ValueError("A percentile is a fraction between 0 and 1.")
+        super().__init__(expression, fraction=repr(float(fraction)), output_field=DurationField(), **extra)
+
+
+def percentile(values: list[datetime.timedelta], fraction: float) -> datetime.timedelta | None:
+    """Linear interpolation between the closest ranks, as ``percentile_cont`` does."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    lower = int(position)
+    upper = min(lower + 1, len(ordered) - 1)
+    return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
+
+
+def _percentiles_in_database() -> bool:
+    return connection.vendor == "postgresql"
+
+
+# ---------------------------------------------------------------------------------------- the report
+
+
+@dataclass
+class Share:
+    key: str
+    label: str
+    count: int
+    share: float | None
+
+
+@dataclass
+class OpenState:
+    state: str
+    label: str
+    total: int
+    bands: dict[str, int]
+
+
+@dataclass
+class Month:
+    month: datetime.date
+    referrals: int
+    anonymous_notifications: int
+
+
+@dataclass
+class ProviderFigures:
+    provider_id: int
+    name: str
+    active_placements: int
+    beds_in_use: int
+    capacity: int
+    occupancy: float | None
+    pending_offers: int
+    accepted_offers: int
+    answered_offers: int
+    acceptance_rate: float | None
+    median_time_to_accept: datetime.timedelta | None
+
+
+@dataclass
+class Timeliness:
+    clock: str
+    label: str
+    count: int
+    median: datetime.timedelta | None
+    p90: datetime.timedelta | None
+    within_deadline: int
+    decided: int
+    share_within_deadline: float | None
+
+
+@dataclass
+class OverdueClock:
+    reference: str
+    clock: str
+    clock_label: str
+    due_at: datetime.datetime
+    overdue_by: datetime.timedelta
+
+
+@dataclass
+class CaseloadReport:
+    as_at: datetime.datetime
+    report_filter: ReportFilter
+    referrals: int
+    anonymous_notifications: int
+    open_cases: int
+    open_by_state: list[OpenState]
+    monthly: list[Month]
+    nationalities: list[Share]
+    top5: list[Share]
+    top5_share: float | None
+    top10_share: float | None
+    exploitation_types: list[Share]
+    age_groups: list[Share]
+    genders: list[Share]
+    regions: list[Share]
+    organisation_kinds: list[Share]
+    providers: list[ProviderFigures]
+    timeliness: list[Timeliness]
+    overdue_total: int
+    overdue: list[OverdueClock]
+    overdue_by_clock: list[Share]
+    outcomes: list[Share]
+    notes: list[str] = field(default_factory=list)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _shares(counts: dict[str, int], labels: dict[str, str], total: int, *, keep_zero: bool) -> list[Share]:
+    keys = list(labels) if keep_zero else [key for key in labels if counts.get(key)]
+    keys += sorted(key for key in counts if key not in labels and counts[key])
+    rows = [
+        Share(key, labels.get(key, key), counts.get(key, 0), _ratio(counts.get(key, 0), total))
+        for key in keys
+    ]
+    return rows
+
+
+def caseload_report(report_filter: ReportFilter, *, now: datetime.datetime | None = None) -> CaseloadReport:
+    """Every §8 breakdown for the referrals the filter selects. At most 12 queries on any database."""
+    now = now or timezone.now()
+    conditions = referral_conditions(report_filter)
+    referrals = Referral.objects.filter(conditions).order_by()
+
+    totals = _totals(referrals)
+    total = totals["referrals"]
+    open_by_state = _open_by_state(referrals, now)
+    monthly, anonymous_total = _monthly(referrals, report_filter)
+    nationalities = _nationalities(referrals, total)
+    demographics = _demographics(referrals, total)
+    deadline_figures = _deadline_figures(report_filter, now)
+    overdue_total = sum(row["overdue"] for row in deadline_figures.values())
+
+    timeliness = []
+    for clock, label, times in (
+        (Clock.ASSESSMENT, "Time to assessment", totals["to_assessment"]),
+        (Clock.PLACEMENT, "Time to placement", totals["to_placement"]),
+    ):
+        figures = deadline_figures.get(clock, {"met": 0, "missed": 0})
+        decided = figures["met"] + figures["missed"]
+        timeliness.append(
+            Timeliness(
+                clock=clock,
+                label=label,
+                count=times["count"],
+                median=times["median"],
+                p90=times["p90"],
+                within_deadline=figures["met"],
+                decided=decided,
+                share_within_deadline=_ratio(figures["met"], decided),
+            )
+        )
+
+    clock_labels = dict(Clock.choices)
+    overdue_by_clock = [
+        Share(clock, clock_labels[clock], deadline_figures.get(clock, {}).get("overdue", 0), None)
+        for clock in Clock.values
+    ]
+    for row in overdue_by_clock:
+        row.share = _ratio(row.count, overdue_total)
+
+    state_labels = dict(ReferralState.choices)
+    outcomes = [
+        Share(
+            state,
+            state_labels[state],
+            totals["states"].get(state, 0),
+            _ratio(totals["states"].get(state, 0), total),
+        )
+        for state in OUTCOMES
+    ]
+    top5, top10 = nationalities[:5], nationalities[:10]
+    notes = []
+    if report_filter.provider_id is not None:
+        notes.append("Anonymous notifications never reach a provider, so none are counted for one.")
+    return CaseloadReport(
+        as_at=now,
+        report_filter=report_filter,
+        referrals=total,
+        anonymous_notifications=anonymous_total,
+        open_cases=sum(row.total for row in open_by_state),
+        open_by_state=open_by_state,
+        monthly=monthly,
+        nationalities=nationalities,
+        top5=top5,
+        top5_share=_ratio(sum(row.count for row in top5), total),
+        top10_share=_ratio(sum(row.count for row in top10), total),
+        exploitation_types=_exploitation_types(referrals, total),
+        age_groups=demographics["age_groups"],
+        genders=demographics["genders"],
+        regions=demographics["regions"],
+        organisation_kinds=demographics["organisation_kinds"],
+        providers=_providers(report_filter),
+        timeliness=timeliness,
+        overdue_total=overdue_total,
+        overdue=_overdue(report_filter, now),
+        overdue_by_clock=overdue_by_clock,
+        outcomes=outcomes,
+        notes=notes,
+    )
+
+
+def _durations(values: Iterable[datetime.timedelta | None]) -> dict[str, Any]:
+    present = [value for value in values if value is not None]
+    return {"count": len(present), "median": percentile(present, 0.5), "p90": percentile(present, 0.9)}
+
+
+def _totals(referrals: QuerySet[Referral]) -> dict[str, Any]:
+    """Counts by state and the times to assessment and to placement: one query (two without percentiles)."""
+    to_assessment = F("assessed_at") - F("submitted_at")
+    to_placement = F("placed_at") - F("assessed_at")
+    assessed = Q(assessed_at__isnull=False)
+    placed = Q(assessed_at__isnull=False, placed_at__isnull=False)
+    aggregates: dict[str, Any] = {
+        "referrals": Count("pk"),
+        "assessed": Count("pk", filter=assessed),
+        "placed": Count("pk", filter=placed),
+        **{f"state_{state}": Count("pk", filter=Q(state=state)) for state in ReferralState.values},
+    }
+    in_database = _percentiles_in_database()
+    if in_database:
+        aggregates |= {
+            "assessment_median": PercentileCont(to_assessment, 0.5, filter=assessed),
+            "assessment_p90": PercentileCont(to_assessment, 0.9, filter=assessed),
+            "placement_median": PercentileCont(to_placement, 0.5, filter=placed),
+            "placement_p90": PercentileCont(to_placement, 0.9, filter=placed),
+        }
+    row = referrals.aggregate(**aggregates)
+    result: dict[str, Any] = {
+        "referrals": row["referrals"],
+        "states": {state: row[f"state_{state}"] for state in ReferralState.values},
+    }
+    if in_database:
+        result["to_assessment"] = {
+            "count": row["assessed"],
+            "median": row["assessment_median"],
+            "p90": row["assessment_p90"],
+        }
+        result["to_placement"] = {
+            "count": row["placed"],
+            "median": row["placement_median"],
+            "p90": row["placement_p90"],
+        }
+    else:
+        times = list(
+            referrals.filter(assessed).values_list("submitted_at", "assessed_at", "placed_at").iterator()
+        )
+        result["to_assessment"] = _durations(
+            assessed_at - submitted_at for submitted_at, assessed_at, _ in times
+        )
+        result["to_placement"] = _durations(
+            placed_at - assessed_at if placed_at else None for _, assessed_at, placed_at in times
+        )
+    return result
+
+
+def _open_by_state(referrals: QuerySet[Referral], now: datetime.datetime) -> list[OpenState]:
+    """Open cases per state, banded by how long they have been in that state: one query."""
+    band_conditions = {}
+    for key, _label, at_least, fewer_than in AGE_BANDS:
+        condition = Q()
+        if at_least is not None:
+            condition &= Q(state_changed_at__lte=now - datetime.timedelta(days=at_least))
+        if fewer_than is not None:
+            condition &= Q(state_changed_at__gt=now - datetime.timedelta(days=fewer_than))
+        band_conditions[key] = condition
+    rows = {
+        row["state"]: row
+        for row in referrals.filter(state__in=OPEN_STATES)
+        .values("state")
+        .annotate(total=Count("pk"), **{key: Count("pk", filter=c) for key, c in band_conditions.items()})
+    }
+    state_labels = dict(ReferralState.choices)
+    result = []
+    for state in OPEN_STATES:
+        row = rows.get(state, {})
+        result.append(
+            OpenState(
+                state=state,
+                label=state_labels[state],
+                total=row.get("total", 0),
+                bands={key: row.get(key, 0) for key in band_conditions},
+            )
+        )
+    return result
+
+
+def _month_start(value: datetime.date | datetime.datetime) -> datetime.date:
+    if isinstance(value, datetime.datetime):
+        value = timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    return value.replace(day=1)
+
+
+def _months_between(first: datetime.date, last: datetime.date) -> list[datetime.date]:
+    months = []
+    month = first.replace(day=1)
+    while month <= last:
+        months.append(month)
+        month = (month + datetime.timedelta(days=32)).replace(day=1)
+    return months
+
+
+def _monthly(referrals: QuerySet[Referral], report_filter: ReportFilter) -> tuple[list[Month], int]:
+    """Referrals and anonymous notifications per calendar month (local time): one query (a UNION)."""
+    referral_months = (
+        referrals.annotate(month=TruncMonth("submitted_at"), kind=Value("referral"))
+        .values("month", "kind")
+        .annotate(n=Count("pk"))
+        .values_list("month", "kind", "n")
+    )
+    anonymous_months = (
+        AnonymousNotification.objects.filter(anonymous_notification_conditions(report_filter))
+        .order_by()
+        .annotate(month=TruncMonth("submitted_at"), kind=Value("anonymous"))
+        .values("month", "kind")
+        .annotate(n=Count("pk"))
+        .values_list("month", "kind", "n")
+    )
+    counts: dict[str, Counter[datetime.date]] = defaultdict(Counter)
+    for month, kind, n in referral_months.union(anonymous_months, all=True):
+        counts[kind][_month_start(month)] += n
+    present = set(counts["referral"]) | set(counts["anonymous"])
+    first = _month_start(report_filter.date_from) if report_filter.date_from else min(present, default=None)
+    last = _month_start(report_filter.date_to) if report_filter.date_to else max(present, default=None)
+    if first is None or last is None:
+        months: list[datetime.date] = sorted(present)
+    else:
+        months = sorted(set(_months_between(first, last)) | present)
+    monthly = [Month(month, counts["referral"][month], counts["anonymous"][month]) for month in months]
+    return monthly, sum(counts["anonymous"].values())
+
+
+def _nationalities(referrals: QuerySet[Referral], total: int) -> list[Share]:
+    """Every nationality with its count and share of referrals, most frequent first: one query."""
+    names = nationality_names()
+    rows = referrals.values("nationality").annotate(n=Count("pk")).order_by("-n", "nationality")
+    return [
+        Share(
+            row["nationality"],
+            names.get(row["nationality"], row["nationality"]),
+            row["n"],
+            _ratio(row["n"], total),
+        )
+        for row in rows
+    ]
+
+
+def _exploitation_types(referrals: QuerySet[Referral], total: int) -> list[Share]:
+    """Referrals per exploitation type. A referral may name several, so the shares can add up to more
+    than 100%. One query: grouped by the list itself (a few dozen combinations), expanded here."""
+    counts: Counter[str] = Counter()
+    for types, n in (
+        referrals.values("exploitation_types").annotate(n=Count("pk")).values_list("exploitation_types", "n")
+    ):
+        for exploitation_type in set(types or []):
+            counts[exploitation_type] += n
+    return _shares(dict(counts), dict(ExploitationType.choices), total, keep_zero=True)
+
+
+def _demographics(referrals: QuerySet[Referral], total: int) -> dict[str, list[Share]]:
+    """Adult or child, gender, region and referring organisation kind: one query over their combinations."""
+    age: Counter[str] = Counter()
+    gender: Counter[str] = Counter()
+    region: Counter[str] = Counter()
+    kind: Counter[str] = Counter()
+    rows = referrals.values("is_child", "gender", "region", "organisation__kind").annotate(n=Count("pk"))
+    for row in rows:
+        n = row["n"]
+        age["child" if row["is_child"] else "adult"] += n
+        gender[row["gender"]] += n
+        region[row["region"]] += n
+        kind[row["organisation__kind"]] += n
+    kind_labels = {str(k): k.label for k in REFERRING_KINDS}
+    return {
+        "age_groups": _shares(dict(age), {"adult": "Adult", "child": "Child"}, total, keep_zero=True),
+        "genders": _shares(dict(gender), dict(Gender.choices), total, keep_zero=True),
+        "regions": _shares(dict(region), dict(Region.choices), total, keep_zero=True),
+        "organisation_kinds": _shares(dict(kind), kind_labels, total, keep_zero=True),
+    }
+
+
+def _deadline_figures(report_filter: ReportFilter, now: datetime.datetime) -> dict[str, dict[str, int]]:
+    """Per clock: how many stopped in time, how many stopped late or are open past due, and how many are
+    overdue now. One query. A clock stopped by any transition (a decision, a withdrawal) counts as met if
+    it stopped before it was due."""
+    stopped_in_time = Q(stopped_at__isnull=False, stopped_at__lte=F("due_at"))
+    overdue = Q(stopped_at__isnull=True, due_at__lt=now)
+    rows = (
+        Deadline.objects.filter(referral_conditions(report_filter, via="referral__"))
+        .order_by()
+        .values("clock")
+        .annotate(
+            met=Count("pk", filter=stopped_in_time),
+            missed=Count("pk", filter=Q(stopped_at__gt=F("due_at")) | overdue),
+            overdue=Count("pk", filter=overdue),
+        )
+    )
+    return {
+        row["clock"]: {"met": row["met"], "missed": row["missed"], "overdue": row["overdue"]} for row in rows
+    }
+
+
+def _overdue(report_filter: ReportFilter, now: datetime.datetime) -> list[OverdueClock]:
+    """Open clocks past due, most overdue first, by case reference only: one query."""
+    labels = dict(Clock.choices)
+    rows = (
+        Deadline.objects.filter(
+            referral_conditions(report_filter, via="referral__"), stopped_at__isnull=True, due_at__lt=now
+        )
+        .order_by("due_at", "pk")
+        .values_list("referral__reference", "clock", "due_at")[:OVERDUE_LIST_LIMIT]
+    )
+    return [
+        OverdueClock(reference, clock, labels.get(clock, clock), due_at, now - due_at)
+        for reference, clock, due_at in rows
+    ]
+
+
+def _per_provider(queryset: QuerySet[Any], aggregate: Any, default: Any = None) -> Any:
+    """A correlated subquery giving ``aggregate`` over the rows of ``queryset`` for each provider."""
+    per_provider = (
+        queryset.filter(provider_id=OuterRef("pk"))
+        .order_by()
+        .values("provider_id")
+        .annotate(value=aggregate)
+        .values("value")
+    )
+    if default is None:
+        return Subquery(per_provider, output_field=aggregate.output_field)
+    return Coalesce(Subquery(per_provider, output_field=IntegerField()), Value(default))
+
+
+def _providers(report_filter: ReportFilter) -> list[ProviderFigures]:
+    """Every provider's placements and offers among the filtered referrals: one query (two without
+    percentiles). Capacity is configuration; beds in use are active accommodation placements."""
+    # The provider filter picks the row; the other filters select the referrals counted in it.
+    counted = referral_conditions(
+        ReportFilter(**{**report_filter.__dict__, "provider_id": None}), via="referral__"
+    )
+    placements = Placement.objects.filter(counted, ended_at__isnull=True)
+    offers = PlacementOffer.objects.filter(counted)
+    accepted = offers.filter(state=OfferState.ACCEPTED)
+    answered = offers.filter(state__in=[OfferState.ACCEPTED, OfferState.REJECTED, OfferState.EXPIRED])
+    annotations: dict[str, Any] = {
+        "active_placements": _per_provider(placements, Count("pk"), 0),
+        "beds_in_use": _per_provider(placements.exclude(bed_kind=""), Count("pk"), 0),
+        "pending_offers": _per_provider(offers.filter(state=OfferState.PENDING), Count("pk"), 0),
+        "accepted_offers": _per_provider(accepted, Count("pk"), 0),
+        "answered_offers": _per_provider(answered, Count("pk"), 0),
+    }
+    in_database = _percentiles_in_database()
+    if in_database:
+        annotations["median_to_accept"] = _per_provider(
+            accepted, PercentileCont(F("responded_at") - F("offered_at"), 0.5)
+        )
+    providers = CareProvider.objects.order_by("name", "pk")
+    if report_filter.provider_id is not None:
+        providers = providers.filter(pk=report_filter.provider_id)
+    rows = list(
+        providers.annotate(**annotations).values(
+            "pk", "name", "beds_women", "beds_men", "beds_family", *annotations
+        )
+    )
+    if not in_database:
+        times: dict[int, list[datetime.timedelta]] = defaultdict(list)
+        for provider_id, offered_at, responded_at in accepted.filter(responded_at__isnull=False).values_list(
+            "provider_id", "offered_at", "responded_at"
+        ):
+            times[provider_id].append(responded_at - offered_at)
+        for row in rows:
+            row["median_to_accept"] = percentile(times.get(row["pk"], []), 0.5)
+    result = []
+    for row in rows:
+        capacity = row["beds_women"] + row["beds_men"] + row["beds_family"]
+        result.append(
+            ProviderFigures(
+                provider_id=row["pk"],
+                name=row["name"],
+                active_placements=row["active_placements"],
+                beds_in_use=row["beds_in_use"],
+                capacity=capacity,
+                occupancy=_ratio(row["beds_in_use"], capacity),
+                pending_offers=row["pending_offers"],
+                accepted_offers=row["accepted_offers"],
+                answered_offers=row["answered_offers"],
+                acceptance_rate=_ratio(row["accepted_offers"], row["answered_offers"]),
+                median_time_to_accept=row["median_to_accept"],
+            )
+        )
+    return result
+
+
+def provider_choices() -> list[tuple[int, str]]:
+    """Providers a report can be filtered by: one query."""
+    return list(CareProvider.objects.order_by("name", "pk").values_list("pk", "name"))

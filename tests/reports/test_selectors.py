@@ -1,0 +1,256 @@
+"""Every figure of the caseload report, checked against a caseload built by hand (tests/reports/caseload.py)."""
+
+import datetime
+
+import pytest
+
+from reports.selectors import ReportFilter, caseload_report, percentile
+from tests.factories import aware, responder
+
+from .caseload import HOUR, NOW, build_caseload, make_referral
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def caseload():
+    return build_caseload()
+
+
+def shares(rows):
+    return {row.key: (row.count, row.share) for row in rows}
+
+
+def counts(rows):
+    return {row.key: row.count for row in rows if row.count}
+
+
+def test_open_cases_are_counted_per_state_and_banded_by_time_in_that_state(caseload):
+    report = caseload_report(ReportFilter(), now=NOW)
+    assert report.referrals == 8
+    assert report.open_cases == 5
+    by_state = {row.state: (row.total, row.bands) for row in report.open_by_state}
+    assert by_state["received"] == (
+        2,
+        {"under_7_days": 1, "days_7_to_30": 0, "days_30_to_90": 1, "over_90_days": 0},
+    )
+    assert by_state["assessed"] == (
+        1,
+        {"under_7_days": 0, "days_7_to_30": 0, "days_30_to_90": 0, "over_90_days": 1},
+    )
+    assert by_state["placed"] == (
+        1,
+        {"under_7_days": 0, "days_7_to_30": 0, "days_30_to_90": 0, "over_90_days": 1},
+    )
+    assert by_state["missing"] == (
+        1,
+        {"under_7_days": 1, "days_7_to_30": 0, "days_30_to_90": 0, "over_90_days": 0},
+    )
+
+
+def test_referrals_and_anonymous_notifications_are_counted_per_month_and_kept_apart(caseload):
+    report = caseload_report(ReportFilter(), now=NOW)
+    months = {row.month: (row.referrals, row.anonymous_notifications) for row in report.monthly}
+    assert list(months) == [datetime.date(2025, 12, 1)] + [datetime.date(2026, m, 1) for m in range(1, 7)]
+    assert months == {
+        datetime.date(2025, 12, 1): (1, 0),
+        datetime.date(2026, 1, 1): (1, 1),
+        datetime.date(2026, 2, 1): (1, 0),
+        datetime.date(2026, 3, 1): (1, 0),
+        datetime.date(2026, 4, 1): (2, 2),
+        datetime.date(2026, 5, 1): (1, 0),
+        datetime.date(2026, 6, 1): (1, 0),
+    }
+    assert report.anonymous_notifications == 3
+    # Anonymous notifications are never referrals: not in the total, nationalities or regions.
+    assert report.referrals == 8
+    assert sum(row.count for row in report.nationalities) == 8
+    assert sum(row.count for row in report.regions) == 8
+
+
+def test_months_are_local_months_at_the_turn_of_a_month():
+    user = responder()
+    # 23:30 on 31 March in London (BST) is still March, though it is 22:30 UTC.
+    make_referral(submitted_by=user, submitted_at=datetime.datetime(2026, 3, 31, 22, 30, tzinfo=datetime.UTC))
+    report = caseload_report(ReportFilter(), now=NOW)
+    assert [(row.month, row.referrals) for row in report.monthly] == [(datetime.date(2026, 3, 1), 1)]
+
+
+def test_every_nationality_is_listed_with_its_count_and_share_most_frequent_first(caseload):
+    report = caseload_report(ReportFilter(), now=NOW)
+    assert [(row.key, row.label, row.count) for row in report.nationalities] == [
+        ("NG", "Nigeria", 3),
+        ("RO", "Romania", 2),
+        ("VN", "Viet Nam", 2),
+        ("CN", "China", 1),
+    ]
+    assert report.nationalities[0].share == pytest.approx(3 / 8)
+    assert report.top5_share == pytest.approx(1.0)
+    assert report.top10_share == pytest.approx(1.0)
+
+
+def test_top_five_and_top_ten_shares_follow_the_national_statistics_wording():
+    user = responder()
+    # Twelve nationalities: 12 referrals of the first, 11 of the second, … 1 of the twelfth (78 in all).
+    codes = ["NG", "VN", "RO", "CN", "SK", "AL", "ER", "SD", "IQ", "PL", "IN", "GB"]
+    for rank, code in enumerate(codes):
+        for n in range(12 - rank):
+            make_referral(submitted_by=user, submitted_at=aware(2026, 1, 1 + n, 9, 0), nationality=code)
+    report = caseload_report(ReportFilter(), now=NOW)
+    assert [row.key for row in report.top5] == ["NG", "VN", "RO", "CN", "SK"]
+    assert report.top5_share == pytest.approx((12 + 11 + 10 + 9 + 8) / 78)
+    assert report.top10_share == pytest.approx(sum(range(3, 13)) / 78)
+    assert len(report.nationalities) == 12
+
+
+def test_exploitation_types_adults_and_children_gender_region_and_referrer_kind(caseload):
+    report = caseload_report(ReportFilter(), now=NOW)
+    assert counts(report.exploitation_types) == {
+        "sexual": 3,
+        "labour": 3,
+        "criminal": 2,
+        "other": 1,
+        "domestic_servitude": 1,
+    }
+    assert shares(report.exploitation_types)["organ_harvesting"] == (0, 0.0)
+    assert counts(report.age_groups) == {"adult": 6, "child": 2}
+    assert shares(report.age_groups)["child"] == (2, pytest.approx(0.25))
+    assert counts(report.genders) == {"female": 4, "male": 3, "other": 1}
+    assert counts(report.regions) == {"london": 4, "north_west": 1, "wales": 2, "scotland": 1}
+    assert counts(report.organisation_kinds) == {"police": 5, "ngo": 3}
+    assert [row.key for row in report.organisation_kinds] == [
+        "police",
+        "border_force",
+        "local_authority",
+        "government_agency",
+        "ngo",
+    ]
+
+
+def test_per_provider_placements_capacity_occupancy_offers_and_acceptance(caseload):
+    report = caseload_report(ReportFilter(), now=NOW)
+    x, y = report.providers
+    assert (x.name, y.name) == ("Provider X", "Provider Y")
+    assert (x.active_placements, x.beds_in_use, x.capacity) == (1, 1, 4)
+    assert x.occupancy == pytest.approx(0.25)
+    assert x.pending_offers == 1
+    assert (x.accepted_offers, x.answered_offers) == (2, 3)
+    assert x.acceptance_rate == pytest.approx(2 / 3)
+    assert x.median_time_to_accept == 8 * HOUR  # accepted in 4 and 12 hours
+    # Y: an outreach placement takes no bed, and a revoked offer is not an answer.
+    assert (y.active_placements, y.beds_in_use, y.capacity, y.occupancy) == (1, 0, 0, None)
+    assert (y.pending_offers, y.accepted_offers, y.answered_offers, y.acceptance_rate) == (0, 1, 1, 1.0)
+    assert y.median_time_to_accept == 20 * HOUR
+
+
+def test_medians_and_90th_percentiles_of_time_to_assessment_and_to_placement(caseload):
+    report = caseload_report(ReportFilter(), now=NOW)
+    assessment, placement = report.timeliness
+    # Assessed after 10, 20, 30, 40 and 100 hours.
+    assert assessment.count == 5
+    assert assessment.median == 30 * HOUR
+    assert assessment.p90 == 76 * HOUR  # 40 + 0.6 × (100 − 40)
+    # Placed 5, 15 and 25 hours after assessment.
+    assert placement.count == 3
+    assert placement.median == 15 * HOUR
+    assert placement.p90 == 23 * HOUR  # 15 + 0.8 × (25 − 15)
+
+
+def test_share_within_deadline_counts_clocks_met_among_those_decided(caseload):
+    report = caseload_report(ReportFilter(), now=NOW)
+    assessment, placement = report.timeliness
+    # Met: C, D, E, G. Missed: H (late), F (declined late), B (open past due). A is open, not yet due.
+    assert (assessment.within_deadline, assessment.decided) == (4, 7)
+    assert assessment.share_within_deadline == pytest.approx(4 / 7)
+    # Met: D, E. Missed: H (late), C (open past due).
+    assert (placement.within_deadline, placement.decided) == (2, 4)
+    assert placement.share_within_deadline == pytest.approx(0.5)
+
+
+def test_overdue_clocks_are_listed_most_overdue_first_by_reference_only(caseload):
+    report = caseload_report(ReportFilter(), now=NOW)
+    cases = caseload.cases
+    assert report.overdue_total == 4
+    assert [(row.reference, row.clock) for row in report.overdue] == [
+        (cases["C"].reference, "placement"),
+        (cases["B"].reference, "assessment"),
+        (cases["D"].reference, "check_in"),
+        (cases["H"].reference, "missing"),
+    ]
+    assert report.overdue[0].overdue_by == NOW - aware(2026, 3, 6, 18, 0).astimezone(datetime.UTC)
+    assert counts(report.overdue_by_clock) == {"assessment": 1, "placement": 1, "check_in": 1, "missing": 1}
+
+
+def test_outcomes_count_recovered_exited_missing_declined_and_withdrawn(caseload):
+    report = caseload_report(ReportFilter(), now=NOW)
+    assert {row.key: row.count for row in report.outcomes} == {
+        "recovered": 1,
+        "exited": 0,
+        "missing": 1,
+        "declined": 1,
+        "withdrawn": 1,
+    }
+
+
+def test_a_region_filter_narrows_referrals_and_anonymous_notifications_alike(caseload):
+    report = caseload_report(ReportFilter(region="london"), now=NOW)
+    assert report.referrals == 4  # A, B, D, E
+    assert report.anonymous_notifications == 2
+    assert counts(report.regions) == {"london": 4}
+    assert [row.reference for row in report.overdue] == [
+        caseload.cases["B"].reference,
+        caseload.cases["D"].reference,
+    ]
+    x = report.providers[0]
+    assert (x.active_placements, x.pending_offers, x.accepted_offers, x.answered_offers) == (1, 0, 2, 2)
+
+
+def test_a_date_range_covers_whole_local_days_of_submission(caseload):
+    report = caseload_report(
+        ReportFilter(date_from=datetime.date(2026, 2, 1), date_to=datetime.date(2026, 3, 1)), now=NOW
+    )
+    assert report.referrals == 2  # D (1 February) and C (1 March)
+    assert [row.month for row in report.monthly] == [datetime.date(2026, 2, 1), datetime.date(2026, 3, 1)]
+    assert report.anonymous_notifications == 0
+
+
+def test_a_provider_filter_keeps_the_referrals_offered_to_it_and_its_own_row(caseload):
+    report = caseload_report(ReportFilter(provider_id=caseload.x.pk), now=NOW)
+    assert report.referrals == 3  # C, D, E
+    assert [row.name for row in report.providers] == ["Provider X"]
+    assert report.anonymous_notifications == 0
+    assert report.notes
+
+
+def test_a_referring_organisation_kind_filter(caseload):
+    report = caseload_report(ReportFilter(organisation_kind="ngo"), now=NOW)
+    assert report.referrals == 3  # C, E, H
+    assert counts(report.organisation_kinds) == {"ngo": 3}
+    assert report.anonymous_notifications == 1
+
+
+def test_an_empty_caseload_gives_zeros_and_no_shares():
+    report = caseload_report(ReportFilter(), now=NOW)
+    assert report.referrals == 0
+    assert report.monthly == []
+    assert report.nationalities == []
+    assert report.top5_share is None and report.top10_share is None
+    assert all(row.share is None for row in report.genders)
+    assert all(row.median is None and row.share_within_deadline is None for row in report.timeliness)
+    assert report.overdue == [] and report.overdue_total == 0
+
+
+def test_percentile_interpolates_between_ranks_like_percentile_cont():
+    hours = [datetime.timedelta(hours=h) for h in (100, 10, 40, 20, 30)]
+    assert percentile(hours, 0.5) == datetime.timedelta(hours=30)
+    assert percentile(hours, 0.9) == datetime.timedelta(hours=76)
+    assert percentile([datetime.timedelta(hours=3)], 0.9) == datetime.timedelta(hours=3)
+    assert percentile([], 0.5) is None
+
+
+def test_the_python_percentiles_used_without_postgresql_agree_with_the_database(caseload, monkeypatch):
+    in_database = caseload_report(ReportFilter(), now=NOW)
+    monkeypatch.setattr("reports.selectors._percentiles_in_database", lambda: False)
+    in_python = caseload_report(ReportFilter(), now=NOW)
+    assert in_python.timeliness == in_database.timeliness
+    assert in_python.providers == in_database.providers
