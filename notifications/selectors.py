@@ -1,15 +1,34 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import datetime
+
+from django.conf import settings
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from accounts.models import User
 
-from .models import InboxItem
+from .models import DeliveryAttempt, DeliveryState, InboxItem, Notification
 
 
 def inbox_for(user: User) -> QuerySet[InboxItem]:
+    """A user's own inbox, newest first. Nobody sees anyone else's."""
     return InboxItem.objects.filter(user=user).order_by("-created_at", "-id")
 
 
 def unread_count(user: User) -> int:
     return InboxItem.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def undelivered_notifications(now: datetime.datetime | None = None) -> QuerySet[Notification]:
+    """Failed notifications, and pending ones older than NOTIFICATION_STUCK_MINUTES, with their attempts."""
+    now = now or timezone.now()
+    stuck_before = now - datetime.timedelta(minutes=settings.NOTIFICATION_STUCK_MINUTES)
+    return (
+        Notification.objects.filter(
+            Q(state=DeliveryState.FAILED) | Q(state=DeliveryState.PENDING, created_at__lt=stuck_before)
+        )
+        .select_related("organisation")
+        .prefetch_related(Prefetch("delivery_attempts", queryset=DeliveryAttempt.objects.order_by("at")))
+        .order_by("-created_at")
+    )

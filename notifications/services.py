@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import Organisation, OrganisationKind, User
 
@@ -33,6 +35,17 @@ def inbox_message(event: str, reference: str, due_at: datetime.datetime | None =
     return text
 
 
+@dataclass(frozen=True)
+class Announcement:
+    """One event for a set of organisations, as the outbox records it."""
+
+    event: Event
+    organisations: tuple[Organisation, ...]
+    referral_id: int | None = None
+    reference: str = ""
+    due_at: datetime.datetime | None = None
+
+
 def notify(
     *,
     event: Event,
@@ -42,23 +55,48 @@ def notify(
     due_at: datetime.datetime | None = None,
 ) -> list[Notification]:
     """Write the inbox items and outbox rows for an event, and queue delivery after commit."""
-    organisations = {org.pk: org for org in organisations}.values()
-    message = inbox_message(event, reference, due_at)
-    users = User.objects.filter(organisation__in=[org.pk for org in organisations], is_active=True)
-    InboxItem.objects.bulk_create(
-        InboxItem(user_id=user_id, event=event, referral_id=referral_id, reference=reference, message=message)
-        for user_id in users.values_list("pk", flat=True)
+    return notify_many(
+        [
+            Announcement(
+                event=event,
+                organisations=tuple(organisations),
+                referral_id=referral_id,
+                reference=reference,
+                due_at=due_at,
+            )
+        ]
     )
-    outbox = []
-    for org in organisations:
-        if org.notification_emails:
-            outbox.append(Notification(event=event, channel=Channel.EMAIL, organisation=org))
-        if org.webhook_url:
-            outbox.append(Notification(event=event, channel=Channel.WEBHOOK, organisation=org))
-    for row in outbox:
-        row.referral_id = referral_id
-        row.reference = reference
-        row.due_at = due_at
+
+
+def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
+    """Record many events at once in a constant number of queries (the deadline sweep's batches)."""
+    organisations = {org.pk: org for item in announcements for org in item.organisations}
+    if not organisations:
+        return []
+    users_by_org: dict[int, list[int]] = {}
+    users = User.objects.filter(organisation__in=list(organisations), is_active=True)
+    for user_id, organisation_id in users.values_list("pk", "organisation_id"):
+        users_by_org.setdefault(organisation_id, []).append(user_id)
+    inbox: list[InboxItem] = []
+    outbox: list[Notification] = []
+    for item in announcements:
+        message = inbox_message(item.event, item.reference, item.due_at)
+        case = {"referral_id": item.referral_id, "reference": item.reference}
+        for org in {org.pk: org for org in item.organisations}.values():
+            inbox.extend(
+                InboxItem(user_id=user_id, event=item.event, message=message, **case)
+                for user_id in users_by_org.get(org.pk, [])
+            )
+            channels = []
+            if org.notification_emails:
+                channels.append(Channel.EMAIL)
+            if org.webhook_url:
+                channels.append(Channel.WEBHOOK)
+            outbox.extend(
+                Notification(event=item.event, channel=channel, organisation=org, due_at=item.due_at, **case)
+                for channel in channels
+            )
+    InboxItem.objects.bulk_create(inbox)
     Notification.objects.bulk_create(outbox)
     ids = [str(row.pk) for row in outbox]
     if ids:
@@ -66,13 +104,34 @@ def notify(
     return outbox
 
 
-def queue_delivery(notification_ids: list[str]) -> None:
-    """Hand notifications to Celery. A broker failure is logged, not raised: the outbox sweep retries."""
+def queue_delivery(notification_ids: list[str]) -> int:
+    """Hand notifications to Celery; answer how many were queued.
+
+    A broker failure is logged, not raised: the rows stay pending and the outbox sweep sends them. The
+    first failure stops the loop, so a web request pays for at most one failed publish.
+    """
     from .tasks import deliver_notification
 
-    for notification_id in notification_ids:
+    for queued, notification_id in enumerate(notification_ids):
         try:
             deliver_notification.delay(notification_id)
-        except Exception:  # the broker is down; the row stays pending for the sweep
-            logger.warning("Could not queue notification %s; the outbox sweep will send it", notification_id)
-            return
+        except Exception:  # the broker is down; the rows stay pending for the sweep
+            logger.warning(
+                "Could not queue %d notification(s); the outbox sweep will send them",
+                len(notification_ids) - queued,
+            )
+            return queued
+    return len(notification_ids)
+
+
+def mark_read(*, user: User, item_id: int) -> InboxItem:
+    """Mark one of the user's own inbox items read; ``InboxItem.DoesNotExist`` for anyone else's."""
+    item = InboxItem.objects.get(pk=item_id, user=user)
+    if item.read_at is None:
+        item.read_at = timezone.now()
+        item.save(update_fields=["read_at"])
+    return item
+
+
+def mark_all_read(*, user: User) -> int:
+    return InboxItem.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())

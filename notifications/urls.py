@@ -1,3 +1,12 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from . import views
+
+app_name = "notifications"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("inbox/", views.inbox, name="inbox"),
+    path("inbox/<int:item_id>/read/", views.inbox_item_read, name="inbox-item-read"),
+    path("inbox/read-all/", views.inbox_read_all, name="inbox-read-all"),
+    path("notifications/undelivered/", views.undelivered, name="undelivered"),
+]

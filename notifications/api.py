@@ -1,0 +1,45 @@
+"""REST API for the in-app inbox (SPEC §9): a user's own items only."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .models import InboxItem
+from .selectors import inbox_for
+from .services import mark_read
+
+
+class InboxItemSerializer(serializers.ModelSerializer):
+    read = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = InboxItem
+        fields = ["id", "event", "reference", "message", "created_at", "read"]
+        read_only_fields = fields
+
+
+class InboxList(generics.ListAPIView):
+    """The signed-in user's inbox, newest first."""
+
+    serializer_class = InboxItemSerializer
+
+    def get_queryset(self) -> QuerySet[InboxItem]:
+        return inbox_for(self.request.user)
+
+
+class InboxItemRead(APIView):
+    """Mark one of the user's own inbox items read; another user's item is a 404."""
+
+    @extend_schema(request=None, responses=InboxItemSerializer)
+    def post(self, request: Request, item_id: int) -> Response:
+        try:
+            item = mark_read(user=request.user, item_id=item_id)
+        except InboxItem.DoesNotExist:
+            raise NotFound() from None
+        return Response(InboxItemSerializer(item).data)

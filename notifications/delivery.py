@@ -1,0 +1,299 @@
+"""Delivering outbox rows by email and signed webhook, with retries (SPEC §6).
+
+Delivery is at least once. A worker first *claims* a pending row with a conditional UPDATE that pushes
+``next_attempt_at`` past the time a send can take (``NOTIFICATION_CLAIM_SECONDS``), so a second task
+for the same row, or the outbox sweep, leaves it alone while it is in flight; if the worker dies, the
+claim lapses and the sweep sends the row again with the same event id.
+
+Every attempt is logged as a ``DeliveryAttempt`` holding the outcome and an HTTP status or an error
+class, never the body. A failed attempt is retried after an exponential back-off with full jitter,
+both through a Celery countdown and through ``next_attempt_at`` (so the sweep still finds it if the
+broker loses the message). After ``NOTIFICATION_MAX_ATTEMPTS`` the row is ``failed`` and managers get
+an inbox item.
+
+What is sent holds the event, the case reference, the due time and a link: no personal data.
+
+Webhook scheme
+--------------
+``POST`` to the organisation's ``webhook_url`` with ``Content-Type: application/json`` and the body::
+
+    {"id": "<event id>", "event": "offer.made", "reference": "HBR-2026-000042",
+     "due_at": "2026-11-28T16:00:00+00:00" or null, "link": "https://harbour.example/cases/42/",
+     "timestamp": 1795891200}
+
+and the headers
+
+* ``X-Harbour-Event-Id``: the event id, the same on every retry, so a receiver can drop repeats;
+* ``X-Harbour-Timestamp``: Unix seconds when this attempt was signed (also ``timestamp`` in the body);
+* ``X-Harbour-Signature``: ``sha256=`` + hex HMAC-SHA256, keyed with the organisation's webhook secret,
+  of the timestamp, a full stop and the raw body bytes: ``HMAC(secret, f"{timestamp}.".encode() + body)``.
+
+A receiver recomputes the HMAC over the raw body it received, compares it in constant time
+(``hmac.compare_digest``), and rejects timestamps more than a few minutes from its clock to stop
+replays. Any 2xx answer counts as delivered; anything else, a redirect or no answer within
+``WEBHOOK_TIMEOUT_SECONDS`` is retried.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import json
+import logging
+import random
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from accounts.models import OrganisationKind, User
+
+from .models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, Notification
+from .services import queue_delivery
+
+logger = logging.getLogger(__name__)
+
+# A Celery countdown may fire a moment before the stored time; this much early is still on time.
+CLAIM_TOLERANCE = datetime.timedelta(seconds=2)
+REQUEUE_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Outcome:
+    succeeded: bool
+    detail: str
+    # A failure no retry can mend, such as an organisation with no address at all.
+    permanent: bool = False
+
+
+# ------------------------------------------------------------------------------------------ content
+
+
+def case_path(referral_id: int | None) -> str:
+    if referral_id is None:
+        return "/"
+    try:
+        return reverse("referrals:case", kwargs={"pk": referral_id})
+    except NoReverseMatch:
+        return f"/cases/{referral_id}/"
+
+
+def case_link(notification: Notification) -> str:
+    return settings.SITE_URL.rstrip("/") + case_path(notification.referral_id)
+
+
+def email_content(notification: Notification) -> tuple[str, str]:
+    """Subject and body: the event, the case reference, the due time and a link. Nothing else."""
+    label = Event(notification.event).label
+    subject = f"Harbour: {label}" + (f" – {notification.reference}" if notification.reference else "")
+    lines = [label, ""]
+    if notification.reference:
+        lines.append(f"Case: {notification.reference}")
+    if notification.due_at is not None:
+        lines.append(f"Due: {timezone.localtime(notification.due_at):%d %b %Y %H:%M %Z}")
+    lines.append(f"Open the case: {case_link(notification)}")
+    lines += ["", "Sign in to Harbour to see the details."]
+    return subject, "\n".join(lines) + "\n"
+
+
+def webhook_payload(notification: Notification, timestamp: int) -> dict[str, Any]:
+    return {
+        "id": str(notification.pk),
+        "event": notification.event,
+        "reference": notification.reference,
+        "due_at": notification.due_at.isoformat() if notification.due_at else None,
+        "link": case_link(notification),
+        "timestamp": timestamp,
+    }
+
+
+def webhook_signature(secret: str, timestamp: int, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+# ------------------------------------------------------------------------------------------ channels
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer we do not follow: the receiver must answer at its own URL."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
+def send_webhook(notification: Notification) -> Outcome:
+    organisation = notification.organisation
+    url = organisation.webhook_url
+    if not url.startswith(("https://", "http://")):
+        return Outcome(False, "no webhook address", permanent=True)
+    timestamp = int(time.time())
+    body = json.dumps(webhook_payload(notification, timestamp), separators=(",", ":")).encode()
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "Harbour-Webhooks/1",
+            "X-Harbour-Event-Id": str(notification.pk),
+            "X-Harbour-Timestamp": str(timestamp),
+            "X-Harbour-Signature": webhook_signature(organisation.webhook_secret, timestamp, body),
+        },
+    )
+    try:
+        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    return Outcome(200 <= status < 300, f"HTTP {status}")
+
+
+def send_email(notification: Notification) -> Outcome:
+    recipients = list(notification.organisation.notification_emails or [])
+    if not recipients:
+        return Outcome(False, "no email address", permanent=True)
+    subject, body = email_content(notification)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False)
+    return Outcome(True, "sent")
+
+
+SENDERS = {Channel.EMAIL: send_email, Channel.WEBHOOK: send_webhook}
+
+
+# ------------------------------------------------------------------------------------------ delivery
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Exponential back-off with full jitter: uniform in [0, min(cap, base · 2^(attempt-1))]."""
+    ceiling = min(
+        settings.NOTIFICATION_RETRY_MAX_SECONDS,
+        settings.NOTIFICATION_RETRY_BASE_SECONDS * 2 ** max(attempt - 1, 0),
+    )
+    return random.uniform(0, ceiling)
+
+
+def claim(notification_id: str) -> Notification | None:
+    """Take a pending row that is due, or answer None if it is delivered, failed or in flight."""
+    try:
+        pk = uuid.UUID(str(notification_id))
+    except ValueError:
+        return None
+    now = timezone.now()
+    claimed = Notification.objects.filter(
+        pk=pk, state=DeliveryState.PENDING, next_attempt_at__lte=now + CLAIM_TOLERANCE
+    ).update(
+        next_attempt_at=now + datetime.timedelta(seconds=settings.NOTIFICATION_CLAIM_SECONDS),
+        attempts=F("attempts") + 1,
+    )
+    if not claimed:
+        return None
+    return Notification.objects.select_related("organisation").get(pk=pk)
+
+
+def deliver(notification_id: str) -> None:
+    """Send one outbox row if it is still pending. Safe to run twice, and at the same time."""
+    notification = claim(notification_id)
+    if notification is None:
+        return
+    try:
+        outcome = SENDERS[Channel(notification.channel)](notification)
+    except Exception as error:  # any failure to send is an outcome to record and retry
+        outcome = Outcome(False, type(error).__name__)
+    record_outcome(notification, outcome)
+
+
+def record_outcome(notification: Notification, outcome: Outcome) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        DeliveryAttempt.objects.create(
+            notification=notification, at=now, succeeded=outcome.succeeded, detail=outcome.detail[:200]
+        )
+        pending = Notification.objects.filter(pk=notification.pk, state=DeliveryState.PENDING)
+        if outcome.succeeded:
+            pending.update(state=DeliveryState.DELIVERED, delivered_at=now, last_error="")
+            return
+        # Only the holder of the latest claim decides what happens next.
+        ours = pending.filter(attempts=notification.attempts)
+        if outcome.permanent or notification.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
+            if ours.update(state=DeliveryState.FAILED, last_error=outcome.detail[:200]):
+                tell_managers_of_failure(notification)
+            logger.warning(
+                "Notification %s failed after %d attempt(s): %s",
+                notification.pk,
+                notification.attempts,
+                outcome.detail,
+            )
+            return
+        delay = backoff_seconds(notification.attempts)
+        if ours.update(
+            next_attempt_at=now + datetime.timedelta(seconds=delay), last_error=outcome.detail[:200]
+        ):
+            notification_id = str(notification.pk)
+            transaction.on_commit(lambda: schedule_retry(notification_id, delay))
+
+
+def schedule_retry(notification_id: str, delay: float) -> None:
+    from .tasks import deliver_notification
+
+    try:
+        deliver_notification.apply_async((notification_id,), countdown=delay)
+    except Exception:  # the broker is down: next_attempt_at is recorded, so the sweep retries
+        logger.warning("Could not queue the retry of notification %s; the sweep will", notification_id)
+
+
+def tell_managers_of_failure(notification: Notification) -> None:
+    """An inbox item for every manager: not an email, which could fail the same way."""
+    label = Event(notification.event).label
+    where = f"{Channel(notification.channel).label.lower()} to {notification.organisation.name}"
+    message = f"{Event.DELIVERY_FAILED.label}: {notification.reference or label} ({label}, {where})"
+    managers = User.objects.filter(
+        organisation__kind=OrganisationKind.CONTRACTOR, is_active=True
+    ).values_list("pk", flat=True)
+    InboxItem.objects.bulk_create(
+        InboxItem(
+            user_id=user_id,
+            event=Event.DELIVERY_FAILED,
+            referral_id=notification.referral_id,
+            reference=notification.reference,
+            message=message[:300],
+        )
+        for user_id in managers
+    )
+
+
+def requeue_pending(batch_size: int = REQUEUE_BATCH) -> int:
+    """Queue again the pending rows nobody has tried in time (the broker was down, a worker died).
+
+    A row in flight is not due (its claim moved ``next_attempt_at`` on), so it is not picked. A picked
+    row gets ``next_attempt_at = now``: still due for the task queued here, but not picked again by
+    the next sweep until another ``NOTIFICATION_REQUEUE_AFTER_SECONDS`` have passed.
+    """
+    now = timezone.now()
+    cutoff = now - datetime.timedelta(seconds=settings.NOTIFICATION_REQUEUE_AFTER_SECONDS)
+    with transaction.atomic():
+        due = (
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(state=DeliveryState.PENDING, next_attempt_at__lte=cutoff)
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        ids = list(due)
+        if ids:
+            Notification.objects.filter(pk__in=ids).update(next_attempt_at=now)
+    if ids:
+        logger.info("Re-queueing %d pending notification(s)", len(ids))
+    return queue_delivery([str(pk) for pk in ids])

@@ -1,0 +1,60 @@
+"""Web pages: the in-app inbox (everyone) and undelivered notifications (managers)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from .models import InboxItem
+from .selectors import inbox_for, undelivered_notifications
+from .services import mark_all_read, mark_read
+
+PAGE_SIZE = 50
+
+
+def _back_to_inbox(request: HttpRequest) -> HttpResponseRedirect:
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("notifications:inbox")
+    return HttpResponseRedirect(target)
+
+
+@require_GET
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    page = Paginator(inbox_for(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "notifications/inbox.html", {"page": page, "items": page.object_list})
+
+
+@require_POST
+@login_required
+def inbox_item_read(request: HttpRequest, item_id: int) -> HttpResponse:
+    try:
+        mark_read(user=request.user, item_id=item_id)
+    except InboxItem.DoesNotExist:
+        raise Http404("No such inbox item.") from None
+    return _back_to_inbox(request)
+
+
+@require_POST
+@login_required
+def inbox_read_all(request: HttpRequest) -> HttpResponse:
+    mark_all_read(user=request.user)
+    return _back_to_inbox(request)
+
+
+@require_GET
+@login_required
+def undelivered(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_manager:
+        raise PermissionDenied("Only managers can see undelivered notifications.")
+    page = Paginator(undelivered_notifications(), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request, "notifications/undelivered.html", {"page": page, "notifications": page.object_list}
+    )

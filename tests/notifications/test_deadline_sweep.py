@@ -1,0 +1,228 @@
+"""The deadline sweep: each reminder and each escalation once per clock, to the right people (SPEC §5)."""
+
+import datetime
+import threading
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from care_providers.models import OfferState
+from notifications.models import Event, InboxItem, Notification
+from notifications.sweep import sweep_deadlines
+from referrals import services
+from referrals.models import Clock, Deadline
+from tests.factories import CareProviderFactory, manager, provider_user, submitted_referral
+
+pytestmark = pytest.mark.django_db
+
+HOUR = datetime.timedelta(hours=1)
+SECOND = datetime.timedelta(seconds=1)
+
+
+def clock(referral, kind):
+    return Deadline.objects.get(referral=referral, clock=kind, stopped_at__isnull=True)
+
+
+def items(event, user=None):
+    found = InboxItem.objects.filter(event=event)
+    return found.filter(user=user) if user else found
+
+
+def assessed(boss):
+    referral = submitted_referral()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="high", route="accommodation")
+    return referral
+
+
+def offered(boss):
+    referral = assessed(boss)
+    provider = CareProviderFactory()
+    staff = provider_user(provider)
+    offer = services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk)
+    return referral, offer, staff
+
+
+def placed(boss):
+    referral, offer, staff = offered(boss)
+    services.accept_offer(referral_id=referral.pk, actor=staff)
+    return referral, staff
+
+
+def test_the_assessment_reminder_goes_to_managers_once():
+    boss = manager()
+    referral = submitted_referral()
+    assessment = clock(referral, Clock.ASSESSMENT)
+    sweep_deadlines(now=assessment.remind_at - SECOND)
+    assert items(Event.DEADLINE_REMINDER).count() == 0
+
+    sweep_deadlines(now=assessment.remind_at + SECOND)
+    sweep_deadlines(now=assessment.remind_at + 2 * SECOND)
+
+    assert items(Event.DEADLINE_REMINDER, boss).count() == 1
+    assert not items(Event.DEADLINE_REMINDER, referral.submitted_by).exists()
+    assessment.refresh_from_db()
+    assert assessment.reminded_at is not None
+    assert Notification.objects.filter(event=Event.DEADLINE_REMINDER, due_at=assessment.due_at).count() == 1
+
+
+def test_a_breach_escalates_to_managers_once():
+    boss = manager()
+    referral = submitted_referral()
+    assessment = clock(referral, Clock.ASSESSMENT)
+    for minutes in (1, 2, 60):
+        sweep_deadlines(now=assessment.due_at + datetime.timedelta(minutes=minutes))
+    assert items(Event.DEADLINE_BREACHED, boss).count() == 1
+    assert not items(Event.DEADLINE_BREACHED, referral.submitted_by).exists()
+    assessment.refresh_from_db()
+    assert assessment.breached_at is not None and assessment.escalations == 1
+
+
+def test_a_clock_first_seen_after_its_due_time_escalates_without_a_late_reminder():
+    boss = manager()
+    referral = submitted_referral()
+    sweep_deadlines(now=clock(referral, Clock.ASSESSMENT).due_at + HOUR)
+    assert items(Event.DEADLINE_BREACHED, boss).count() == 1
+    assert items(Event.DEADLINE_REMINDER).count() == 0
+
+
+def test_a_clock_stops_when_its_transition_happens():
+    boss = manager()
+    referral = submitted_referral()
+    assessment = clock(referral, Clock.ASSESSMENT)
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="outreach")
+    assessment.refresh_from_db()
+    assert assessment.stopped_at is not None
+
+    sweep_deadlines(now=assessment.remind_at + SECOND)
+    sweep_deadlines(now=assessment.due_at + SECOND)
+    assert not Notification.objects.filter(due_at=assessment.due_at).exists()
+    breached = Notification.objects.filter(event=Event.DEADLINE_BREACHED, due_at=assessment.due_at)
+    assert not breached.exists()
+
+
+def test_the_offer_reminder_goes_to_the_offered_provider():
+    boss = manager()
+    referral, offer, staff = offered(boss)
+    response = clock(referral, Clock.OFFER_RESPONSE)
+    sweep_deadlines(now=response.remind_at + SECOND)
+    assert items(Event.DEADLINE_REMINDER, staff).count() == 1
+    assert not items(Event.DEADLINE_REMINDER, boss).filter(reference=referral.reference).exists()
+
+
+def test_an_unanswered_offer_expires_and_managers_are_told_once():
+    boss = manager()
+    referral, offer, staff = offered(boss)
+    response = clock(referral, Clock.OFFER_RESPONSE)
+    for minutes in (1, 2):
+        sweep_deadlines(now=response.due_at + datetime.timedelta(minutes=minutes))
+    offer.refresh_from_db()
+    assert offer.state == OfferState.EXPIRED
+    assert items(Event.OFFER_EXPIRED, boss).count() == 1
+    assert not items(Event.DEADLINE_BREACHED).filter(reference=referral.reference).exists()
+    response.refresh_from_db()
+    assert response.stopped_at is not None and response.breached_at is not None
+
+
+def test_an_answered_offer_never_expires():
+    boss = manager()
+    referral, offer, staff = offered(boss)
+    response = clock(referral, Clock.OFFER_RESPONSE)
+    services.reject_offer(referral_id=referral.pk, actor=staff, reason="no_capacity")
+    sweep_deadlines(now=response.due_at + HOUR)
+    offer.refresh_from_db()
+    assert offer.state == OfferState.REJECTED
+    assert not items(Event.OFFER_EXPIRED).exists()
+
+
+def test_check_in_and_recovery_review_reminders_go_to_the_placed_provider():
+    boss = manager()
+    referral, staff = placed(boss)
+    check_in = clock(referral, Clock.CHECK_IN)
+    review = clock(referral, Clock.RECOVERY_REVIEW)
+    sweep_deadlines(now=check_in.remind_at + SECOND)
+    assert items(Event.DEADLINE_REMINDER, staff).count() == 1
+    sweep_deadlines(now=review.remind_at + SECOND)
+    assert items(Event.DEADLINE_REMINDER, staff).count() == 2
+    assert not items(Event.DEADLINE_REMINDER, boss).exists()
+
+
+def test_missing_escalates_at_once_and_again_every_repeat_until_found(settings):
+    settings.MISSING_REPEAT_HOURS = 24
+    boss = manager()
+    referral, staff = placed(boss)
+    referrer = referral.submitted_by
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=timezone.now())
+    assert items(Event.PERSON_MISSING, boss).count() == 1
+    assert items(Event.PERSON_MISSING, referrer).count() == 1
+
+    missing = clock(referral, Clock.MISSING)
+    first_due = missing.due_at
+    sweep_deadlines(now=first_due + SECOND)
+    sweep_deadlines(now=first_due + 2 * SECOND)
+    assert items(Event.PERSON_MISSING, boss).count() == 2
+    assert items(Event.PERSON_MISSING, referrer).count() == 2
+    missing.refresh_from_db()
+    assert missing.escalations == 1 and missing.breached_at is None
+    assert missing.due_at == first_due + SECOND + datetime.timedelta(hours=24)
+
+    sweep_deadlines(now=missing.due_at + SECOND)
+    assert items(Event.PERSON_MISSING, boss).count() == 3
+
+    services.mark_found(referral_id=referral.pk, actor=staff)
+    missing.refresh_from_db()
+    assert missing.stopped_at is not None
+    sweep_deadlines(now=missing.due_at + 10 * datetime.timedelta(hours=24))
+    assert items(Event.PERSON_MISSING, boss).count() == 3
+
+
+def test_an_exit_stops_the_missing_escalations():
+    boss = manager()
+    referral, staff = placed(boss)
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=timezone.now())
+    due = clock(referral, Clock.MISSING).due_at
+    services.exit_referral(referral_id=referral.pk, actor=boss, reason="lost_contact")
+    sweep_deadlines(now=due + HOUR)
+    assert items(Event.PERSON_MISSING, boss).count() == 1
+
+
+def test_a_sweep_costs_the_same_queries_for_one_due_clock_as_for_twenty():
+    manager()
+    first = submitted_referral()
+    with CaptureQueriesContext(connection) as one:
+        sweep_deadlines(now=clock(first, Clock.ASSESSMENT).due_at + HOUR)
+    Deadline.objects.update(breached_at=None, reminded_at=None)
+    for _ in range(19):
+        submitted_referral()
+    with CaptureQueriesContext(connection) as twenty:
+        result = sweep_deadlines(now=clock(first, Clock.ASSESSMENT).due_at + HOUR)
+    assert result.breaches == 20
+    assert len(twenty) == len(one)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_at_once_send_each_reminder_once(monkeypatch):
+    monkeypatch.setattr("notifications.services.queue_delivery", lambda ids: len(ids))
+    boss = manager()
+    referrals = [submitted_referral() for _ in range(10)]
+    when = max(clock(r, Clock.ASSESSMENT).remind_at for r in referrals) + SECOND
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def sweep():
+        try:
+            barrier.wait()
+            sweep_deadlines(now=when, batch_size=3)
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert items(Event.DEADLINE_REMINDER, boss).count() == 10

@@ -1,0 +1,246 @@
+"""Delivering the outbox: channels, attempts, retries with back-off, failure and the sweep (SPEC §6)."""
+
+import datetime
+import json
+
+import pytest
+from django.core import mail
+from django.db import transaction
+from django.utils import timezone
+
+from notifications import delivery
+from notifications.delivery import backoff_seconds, claim, deliver, requeue_pending
+from notifications.models import Channel, DeliveryState, Event, InboxItem, Notification
+from notifications.services import queue_delivery
+from referrals import services
+from tests.factories import CareProviderFactory, contractor, manager, responder, submitted_referral
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """Stands in for the broker: records what would be handed to Celery."""
+    sent = {"now": [], "later": []}
+    monkeypatch.setattr(
+        "notifications.tasks.deliver_notification.delay",
+        lambda notification_id: sent["now"].append(notification_id),
+    )
+    monkeypatch.setattr(
+        "notifications.tasks.deliver_notification.apply_async",
+        lambda args, countdown: sent["later"].append((args[0], countdown)),
+    )
+    return sent
+
+
+def email_row(reference=None):
+    referral = submitted_referral()
+    return Notification.objects.get(referral=referral, event=Event.REFERRAL_RECEIVED, channel=Channel.EMAIL)
+
+
+def offer_to_webhook(url, secret="s3cret", boss=None):
+    boss = boss or manager()
+    referral = submitted_referral()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="high", route="accommodation")
+    provider = CareProviderFactory(
+        organisation__webhook_url=url,
+        organisation__webhook_secret=secret,
+        organisation__notification_emails=[],
+    )
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk)
+    return Notification.objects.get(referral=referral, event=Event.OFFER_MADE, channel=Channel.WEBHOOK)
+
+
+def test_an_email_carries_the_event_reference_due_time_and_link_only(settings):
+    settings.SITE_URL = "https://harbour.example"
+    manager()
+    row = email_row()
+    deliver(str(row.pk))
+
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["managers@contractor.test"]
+    assert row.reference in message.subject and "New referral" in message.subject
+    assert f"https://harbour.example/cases/{row.referral_id}/" in message.body
+    row.refresh_from_db()
+    assert row.state == DeliveryState.DELIVERED and row.delivered_at is not None
+    attempt = row.delivery_attempts.get()
+    assert attempt.succeeded and attempt.detail == "sent"
+
+
+def test_a_webhook_is_signed_over_the_timestamp_and_raw_body(webhook_receiver):
+    row = offer_to_webhook(webhook_receiver.url)
+    deliver(str(row.pk))
+
+    (hook,) = webhook_receiver.received
+    assert hook.signature_verifies("s3cret")
+    assert not hook.signature_verifies("another secret")
+    payload = json.loads(hook.body)
+    assert payload == {
+        "id": str(row.pk),
+        "event": "offer.made",
+        "reference": row.reference,
+        "due_at": row.due_at.isoformat(),
+        "link": payload["link"],
+        "timestamp": int(hook.headers["X-Harbour-Timestamp"]),
+    }
+    assert payload["link"].endswith(f"/cases/{row.referral_id}/")
+    assert hook.event_id == str(row.pk)
+    assert hook.headers["Content-Type"] == "application/json"
+    row.refresh_from_db()
+    assert row.state == DeliveryState.DELIVERED
+    assert row.delivery_attempts.get().detail == "HTTP 204"
+
+
+def test_delivering_twice_sends_once(webhook_receiver):
+    row = offer_to_webhook(webhook_receiver.url)
+    deliver(str(row.pk))
+    deliver(str(row.pk))
+    assert len(webhook_receiver.received) == 1
+    assert row.delivery_attempts.count() == 1
+
+
+def test_a_row_in_flight_is_not_sent_by_a_second_worker(webhook_receiver):
+    row = offer_to_webhook(webhook_receiver.url)
+    assert claim(str(row.pk)) is not None  # another worker holds it
+    deliver(str(row.pk))
+    assert webhook_receiver.received == []
+
+
+def test_a_failed_attempt_is_logged_and_retried_later_with_backoff(
+    webhook_receiver, queued, settings, django_capture_on_commit_callbacks
+):
+    settings.NOTIFICATION_RETRY_BASE_SECONDS = 30
+    webhook_receiver.respond = lambda n: 500
+    row = offer_to_webhook(webhook_receiver.url)
+    before = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(str(row.pk))
+
+    row.refresh_from_db()
+    assert row.state == DeliveryState.PENDING and row.attempts == 1 and row.last_error == "HTTP 500"
+    attempt = row.delivery_attempts.get()
+    assert not attempt.succeeded and attempt.detail == "HTTP 500"
+    ((retried_id, countdown),) = queued["later"]
+    assert retried_id == str(row.pk)
+    assert 0 <= countdown <= 30
+    assert before <= row.next_attempt_at <= timezone.now() + datetime.timedelta(seconds=30)
+
+
+def test_an_unreachable_receiver_is_recorded_by_error_class(settings, queued):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 1
+    row = offer_to_webhook("http://127.0.0.1:9/nothing-listens-here")
+    deliver(str(row.pk))
+    row.refresh_from_db()
+    assert row.delivery_attempts.get().detail in {"URLError", "ConnectionRefusedError"}
+
+
+def test_after_the_last_attempt_the_row_fails_and_managers_see_it_in_their_inbox(
+    webhook_receiver, settings, queued
+):
+    settings.NOTIFICATION_MAX_ATTEMPTS = 3
+    webhook_receiver.respond = lambda n: 503
+    boss = manager()
+    row = offer_to_webhook(webhook_receiver.url, boss=boss)
+    for _ in range(5):
+        Notification.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+        deliver(str(row.pk))
+
+    row.refresh_from_db()
+    assert row.state == DeliveryState.FAILED and row.attempts == 3
+    assert len(webhook_receiver.received) == 3
+    assert row.delivery_attempts.filter(succeeded=False).count() == 3
+    alert = InboxItem.objects.get(user=boss, event=Event.DELIVERY_FAILED)
+    assert row.reference in alert.message
+    # Managers are told in the inbox only: no outbox row that could fail the same way.
+    assert not Notification.objects.filter(event=Event.DELIVERY_FAILED).exists()
+
+
+def test_backoff_is_exponential_with_full_jitter_and_capped(settings):
+    settings.NOTIFICATION_RETRY_BASE_SECONDS = 10
+    settings.NOTIFICATION_RETRY_MAX_SECONDS = 60
+    for attempt, ceiling in [(1, 10), (2, 20), (3, 40), (4, 60), (9, 60)]:
+        samples = [backoff_seconds(attempt) for _ in range(300)]
+        assert all(0 <= s <= ceiling for s in samples)
+        assert max(samples) > ceiling / 2  # spread over the whole range, not a fixed delay
+        assert min(samples) < ceiling / 2
+
+
+def test_the_sweep_requeues_rows_left_pending_but_not_fresh_or_in_flight(settings, queued):
+    settings.NOTIFICATION_REQUEUE_AFTER_SECONDS = 30
+    manager()
+    stale, fresh, in_flight = (email_row() for _ in range(3))
+    long_ago = timezone.now() - datetime.timedelta(minutes=5)
+    Notification.objects.filter(pk__in=[stale.pk, in_flight.pk]).update(next_attempt_at=long_ago)
+    claim(str(in_flight.pk))
+
+    assert requeue_pending() == 1
+    assert queued["now"] == [str(stale.pk)]
+    # Picked once: the next sweep leaves it to the task just queued.
+    assert requeue_pending() == 0
+
+
+def test_a_broker_failure_at_commit_is_logged_and_leaves_the_row_pending(
+    monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    def broker_down(notification_id):
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr("notifications.tasks.deliver_notification.delay", broker_down)
+    manager()
+    with django_capture_on_commit_callbacks(execute=True):
+        referral = submitted_referral()
+    assert referral.pk is not None
+    assert Notification.objects.get(referral=referral).state == DeliveryState.PENDING
+    assert "outbox sweep will send" in caplog.text
+
+
+def test_a_transition_that_rolls_back_sends_nothing(django_capture_on_commit_callbacks, queued):
+    manager()
+    actor = responder()
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        submitted_referral(actor)
+        raise RuntimeError("something later in the same change failed")
+    assert callbacks == []
+    assert queued["now"] == []
+    assert not Notification.objects.exists()
+    assert not InboxItem.objects.exists()
+
+
+def test_queue_delivery_stops_at_the_first_broker_failure(monkeypatch):
+    calls = []
+
+    def broker_down(notification_id):
+        calls.append(notification_id)
+        raise ConnectionRefusedError
+
+    monkeypatch.setattr("notifications.tasks.deliver_notification.delay", broker_down)
+    assert queue_delivery(["a", "b", "c"]) == 0
+    assert calls == ["a"]
+
+
+def test_an_organisation_without_an_address_fails_at_once_without_retries(queued):
+    boss = manager()
+    row = email_row()
+    organisation = contractor()
+    organisation.notification_emails = []
+    organisation.save()
+    deliver(str(row.pk))
+    row.refresh_from_db()
+    assert row.state == DeliveryState.FAILED
+    assert queued["later"] == []
+    assert InboxItem.objects.filter(user=boss, event=Event.DELIVERY_FAILED).count() == 1
+
+
+def test_no_attempt_log_or_error_holds_the_message(webhook_receiver):
+    webhook_receiver.respond = lambda n: 500
+    row = offer_to_webhook(webhook_receiver.url)
+    deliver(str(row.pk))
+    row.refresh_from_db()
+    detail = row.delivery_attempts.get().detail
+    assert row.reference not in detail and row.reference not in row.last_error
+    assert delivery.Outcome(False, "HTTP 500").detail == detail

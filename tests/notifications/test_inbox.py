@@ -1,0 +1,185 @@
+"""The in-app inbox on the web and the API, and the managers' page of undelivered notifications."""
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from notifications.models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, Notification
+from tests.factories import contractor, manager, responder
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _password_only_sign_in(settings):
+    settings.REQUIRE_MFA = False
+
+
+def give(user, count, **fields):
+    fields.setdefault("event", Event.REFERRAL_ASSESSED)
+    return InboxItem.objects.bulk_create(
+        InboxItem(
+            user=user, reference=f"HBR-2026-{n:06d}", message=f"Referral assessed: HBR-2026-{n:06d}", **fields
+        )
+        for n in range(count)
+    )
+
+
+def api_for(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_the_api_lists_only_the_users_own_items_in_the_spec_shape():
+    me, someone_else = responder(), responder()
+    give(me, 2)
+    give(someone_else, 3)
+    response = api_for(me).get("/api/v1/inbox/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 2 and set(body) == {"count", "next", "previous", "results"}
+    assert set(body["results"][0]) == {"id", "event", "reference", "message", "created_at", "read"}
+    assert body["results"][0]["read"] is False
+
+
+def test_the_api_inbox_costs_the_same_queries_for_one_item_as_for_fifty(django_assert_num_queries):
+    me = responder()
+    give(me, 1)
+    client = api_for(me)
+    with CaptureQueriesContext(connection) as one:
+        client.get("/api/v1/inbox/")
+    give(me, 49)
+    with CaptureQueriesContext(connection) as fifty:
+        response = client.get("/api/v1/inbox/")
+    assert len(response.json()["results"]) == 50
+    assert len(fifty) == len(one)
+
+
+def test_marking_an_item_read_on_the_api():
+    me = responder()
+    (item,) = give(me, 1)
+    response = api_for(me).post(f"/api/v1/inbox/{item.pk}/read/")
+    assert response.status_code == 200 and response.json()["read"] is True
+    item.refresh_from_db()
+    assert item.read_at is not None
+
+
+def test_another_users_item_is_a_404_on_the_api():
+    me, someone_else = responder(), responder()
+    (theirs,) = give(someone_else, 1)
+    assert api_for(me).post(f"/api/v1/inbox/{theirs.pk}/read/").status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+
+
+def test_the_api_inbox_needs_authentication():
+    assert APIClient().get("/api/v1/inbox/").status_code == 401
+
+
+def test_the_inbox_page_lists_items_and_the_header_counts_unread(client):
+    me = responder()
+    give(me, 3)
+    client.force_login(me)
+    response = client.get(reverse("notifications:inbox"))
+    assert response.status_code == 200
+    assert response.context["inbox_unread"] == 3
+    assert "HBR-2026-000002" in response.text
+    assert '3<span class="visually-hidden"> unread' in response.text
+
+
+def test_the_inbox_page_costs_the_same_queries_for_one_item_as_for_fifty(client):
+    me = responder()
+    give(me, 1)
+    client.force_login(me)
+    with CaptureQueriesContext(connection) as one:
+        client.get(reverse("notifications:inbox"))
+    give(me, 49)
+    with CaptureQueriesContext(connection) as fifty:
+        client.get(reverse("notifications:inbox"))
+    assert len(fifty) == len(one)
+
+
+def test_marking_one_and_all_read_on_the_web(client):
+    me = responder()
+    first, *rest = give(me, 3)
+    client.force_login(me)
+    response = client.post(reverse("notifications:inbox-item-read", args=[first.pk]))
+    assert response.status_code == 302
+    assert InboxItem.objects.filter(user=me, read_at__isnull=True).count() == 2
+    client.post(reverse("notifications:inbox-read-all"))
+    assert not InboxItem.objects.filter(user=me, read_at__isnull=True).exists()
+    assert client.get(reverse("notifications:inbox")).context["inbox_unread"] == 0
+
+
+def test_another_users_item_cannot_be_marked_read_on_the_web(client):
+    me, someone_else = responder(), responder()
+    (theirs,) = give(someone_else, 1)
+    client.force_login(me)
+    assert client.post(reverse("notifications:inbox-item-read", args=[theirs.pk])).status_code == 404
+
+
+def test_the_mark_read_redirect_stays_on_this_site(client):
+    me = responder()
+    (item,) = give(me, 1)
+    client.force_login(me)
+    response = client.post(
+        reverse("notifications:inbox-item-read", args=[item.pk]), {"next": "https://evil.example/"}
+    )
+    assert response["Location"] == reverse("notifications:inbox")
+
+
+def undelivered_rows(count, state=DeliveryState.FAILED, age=datetime.timedelta(hours=1)):
+    org = contractor()
+    rows = Notification.objects.bulk_create(
+        Notification(
+            event=Event.OFFER_MADE,
+            channel=Channel.WEBHOOK,
+            organisation=org,
+            reference=f"HBR-2026-{n:06d}",
+            state=state,
+            created_at=timezone.now() - age,
+            last_error="HTTP 500",
+        )
+        for n in range(count)
+    )
+    DeliveryAttempt.objects.bulk_create(
+        DeliveryAttempt(notification=row, succeeded=False, detail="HTTP 500") for row in rows
+    )
+    return rows
+
+
+def test_managers_see_failed_and_long_pending_notifications_with_their_attempts(client):
+    boss = manager()
+    undelivered_rows(1)
+    undelivered_rows(1, state=DeliveryState.PENDING)
+    fresh = undelivered_rows(1, state=DeliveryState.PENDING, age=datetime.timedelta(seconds=5))
+    undelivered_rows(1, state=DeliveryState.DELIVERED)
+    client.force_login(boss)
+    response = client.get(reverse("notifications:undelivered"))
+    assert response.status_code == 200
+    shown = list(response.context["notifications"])
+    assert {row.state for row in shown} == {DeliveryState.FAILED, DeliveryState.PENDING}
+    assert len(shown) == 2 and fresh[0] not in shown
+    assert "HTTP 500" in response.text
+
+
+def test_the_undelivered_page_costs_the_same_queries_for_one_row_as_for_fifty(client):
+    client.force_login(manager())
+    undelivered_rows(1)
+    with CaptureQueriesContext(connection) as one:
+        client.get(reverse("notifications:undelivered"))
+    undelivered_rows(49)
+    with CaptureQueriesContext(connection) as fifty:
+        client.get(reverse("notifications:undelivered"))
+    assert len(fifty) == len(one)
+
+
+def test_only_managers_see_undelivered_notifications(client):
+    client.force_login(responder())
+    assert client.get(reverse("notifications:undelivered")).status_code == 403

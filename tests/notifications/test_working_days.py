@@ -1,0 +1,78 @@
+"""Working days per nation come from the maintained ``holidays`` calendar (SPEC §5)."""
+
+import datetime
+
+import pytest
+
+from referrals.choices import Nation, Region
+from referrals.deadlines import add_working_days, due_at, is_working_day
+from referrals.models import Clock, Referral
+from tests.factories import aware
+
+D = datetime.date
+
+
+@pytest.mark.parametrize("nation", list(Nation))
+def test_christmas_and_boxing_day_are_not_working_days_in_any_nation(nation):
+    assert not is_working_day(D(2025, 12, 25), nation)
+    assert not is_working_day(D(2025, 12, 26), nation)
+    assert is_working_day(D(2025, 12, 29), nation)
+
+
+@pytest.mark.parametrize("nation", list(Nation))
+def test_boxing_day_on_a_saturday_moves_the_holiday_to_monday(nation):
+    # 26 December 2026 is a Saturday: the bank holiday is Monday 28 December.
+    assert not is_working_day(D(2026, 12, 28), nation)
+
+
+def test_easter_monday_is_a_holiday_in_england_and_wales_but_not_scotland():
+    easter_monday = D(2026, 4, 6)
+    assert not is_working_day(easter_monday, Nation.ENGLAND)
+    assert not is_working_day(easter_monday, Nation.WALES)
+    assert is_working_day(easter_monday, Nation.SCOTLAND)
+
+
+def test_st_andrews_day_is_a_holiday_in_scotland_only():
+    st_andrews_day = D(2026, 11, 30)  # a Monday
+    assert not is_working_day(st_andrews_day, Nation.SCOTLAND)
+    assert is_working_day(st_andrews_day, Nation.ENGLAND)
+    assert is_working_day(st_andrews_day, Nation.NORTHERN_IRELAND)
+
+
+def test_the_battle_of_the_boyne_is_a_holiday_in_northern_ireland_only():
+    boyne = D(2027, 7, 12)  # a Monday
+    assert not is_working_day(boyne, Nation.NORTHERN_IRELAND)
+    assert is_working_day(boyne, Nation.ENGLAND)
+    assert is_working_day(boyne, Nation.SCOTLAND)
+
+
+def test_weekends_are_not_working_days():
+    assert not is_working_day(D(2026, 11, 28), Nation.ENGLAND)
+    assert not is_working_day(D(2026, 11, 29), Nation.ENGLAND)
+
+
+def test_five_working_days_span_the_spring_bank_holiday_weekend():
+    # Friday 22 May 2026; Monday 25 May is the spring bank holiday.
+    assert add_working_days(aware(2026, 5, 22, 10, 0), 5, Nation.ENGLAND) == aware(2026, 6, 1, 10, 0)
+
+
+def test_five_working_days_over_easter_differ_between_england_and_scotland():
+    start = aware(2026, 4, 2, 9, 30)  # Thursday before Good Friday
+    assert add_working_days(start, 5, Nation.ENGLAND) == aware(2026, 4, 13, 9, 30)
+    assert add_working_days(start, 5, Nation.SCOTLAND) == aware(2026, 4, 10, 9, 30)
+
+
+def test_the_assessment_clock_counts_working_days_of_the_case_nation(settings):
+    settings.DEADLINE_ASSESSMENT_WORKING_DAYS = 5
+    start = aware(2026, 4, 2, 9, 30)
+    in_glasgow = Referral(region=Region.SCOTLAND, emergency=False)
+    in_leeds = Referral(region=Region.YORKSHIRE, emergency=False)
+    assert due_at(Clock.ASSESSMENT, in_glasgow, start) == aware(2026, 4, 10, 9, 30)
+    assert due_at(Clock.ASSESSMENT, in_leeds, start) == aware(2026, 4, 13, 9, 30)
+
+
+def test_an_emergency_placement_is_due_in_calendar_hours(settings):
+    settings.DEADLINE_PLACEMENT_EMERGENCY_HOURS = 24
+    start = aware(2026, 12, 24, 15, 0)
+    referral = Referral(region=Region.LONDON, emergency=True)
+    assert due_at(Clock.PLACEMENT, referral, start) == aware(2026, 12, 25, 15, 0)
