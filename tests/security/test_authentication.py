@@ -19,7 +19,9 @@ LOCKOUT_MESSAGE = "Too many failed attempts; try again in 15 minutes or contact 
 
 
 def sign_in(client, username: str, password: str):
-    return client.post(reverse("login"), {"username": username, "password": password}, REMOTE_ADDR="192.0.2.10")
+    return client.post(
+        reverse("login"), {"username": username, "password": password}, REMOTE_ADDR="192.0.2.10"
+    )
 
 
 def test_login_and_logout_are_audited_with_the_address(client):

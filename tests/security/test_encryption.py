@@ -72,7 +72,9 @@ def test_notes_in_the_transition_log_and_drafts_are_encrypted():
 def test_rotation_re_encrypts_everything_so_the_old_key_can_be_removed(settings):
     old_key = settings.FIELD_ENCRYPTION_KEYS[0]
     referral = submitted_referral(**PERSONAL)
-    services.assess_referral(referral_id=referral.pk, actor=manager(), risk="low", route="outreach", notes="n")
+    services.assess_referral(
+        referral_id=referral.pk, actor=manager(), risk="low", route="outreach", notes="n"
+    )
     before = raw_row("referrals_referral", referral.pk, "given_name")[0]
 
     new_key = Fernet.generate_key().decode()

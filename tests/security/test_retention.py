@@ -1,0 +1,118 @@
+"""Retention: closed cases older than the period lose every personal field and keep their statistics."""
+
+import dataclasses
+import datetime
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from audit.models import AuditAction, AuditEvent
+from referrals import services
+from referrals.models import Referral, TransitionLog
+from reports.selectors import ReportFilter, caseload_report
+from tests.factories import manager, submitted_referral
+
+pytestmark = pytest.mark.django_db
+
+
+def closed_years_ago(years: float, **fields) -> Referral:
+    referral = submitted_referral(**fields)
+    services.decline_referral(
+        referral_id=referral.pk, actor=manager(), reason="not_eligible", note="Haile's story did not fit"
+    )
+    closed = timezone.now() - datetime.timedelta(days=int(365.25 * years))
+    Referral.objects.filter(pk=referral.pk).update(closed_at=closed, submitted_at=closed)
+    return Referral.objects.get(pk=referral.pk)
+
+
+def statistics() -> dict:
+    report = dataclasses.asdict(caseload_report(ReportFilter()))
+    keys = ["referrals", "open_cases", "nationalities", "genders", "regions", "age_groups", "outcomes"]
+    return {key: report[key] for key in keys} | {"types": report["exploitation_types"]}
+
+
+def test_retention_blanks_every_personal_field_of_old_closed_cases(capsys):
+    old = closed_years_ago(7, aliases="Sara", crime_reference="CR/1")
+    recent = closed_years_ago(1)
+
+    call_command("apply_retention")
+
+    old = Referral.objects.get(pk=old.pk)
+    assert (old.given_name, old.family_name, old.aliases, old.contact_phone, old.account) == (
+        "",
+        "",
+        "",
+        "",
+        "",
+    )
+    assert old.date_of_birth is None and old.name_digest == "" and old.birth_date_digest == ""
+    assert old.crime_reference == "" and old.anonymised_at is not None
+    assert (old.nationality, old.gender, old.region, old.state) == ("ER", "female", "london", "declined")
+    decline = TransitionLog.objects.get(referral=old, transition="decline")
+    assert decline.input == {"reason": "not_eligible"}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT given_name, account FROM referrals_referral WHERE id = %s", [old.pk])
+        assert cursor.fetchone() == ("", "")
+
+    recent = Referral.objects.get(pk=recent.pk)
+    assert recent.given_name == "Amina" and recent.anonymised_at is None
+    assert "1 anonymised" in capsys.readouterr().out
+
+
+def test_a_dry_run_reports_the_counts_and_changes_nothing(capsys):
+    old = closed_years_ago(7)
+    call_command("apply_retention", "--dry-run")
+    out = capsys.readouterr().out
+    assert "1 would be anonymised" in out and "Dry run" in out
+    assert Referral.objects.get(pk=old.pk).given_name == "Amina"
+    assert not AuditEvent.objects.filter(action=AuditAction.RETENTION).exists()
+
+
+def test_older_than_days_overrides_the_period_and_open_cases_are_never_touched():
+    closed = closed_years_ago(0.1)
+    still_open = submitted_referral()
+    Referral.objects.filter(pk=still_open.pk).update(
+        submitted_at=timezone.now() - datetime.timedelta(days=4000)
+    )
+    call_command("apply_retention", "--older-than-days", "30")
+    assert Referral.objects.get(pk=closed.pk).given_name == ""
+    assert Referral.objects.get(pk=still_open.pk).given_name == "Amina"
+
+
+def test_retention_is_audited_with_counts_only():
+    closed_years_ago(7)
+    call_command("apply_retention")
+    event = AuditEvent.objects.get(action=AuditAction.RETENTION)
+    assert event.changes["referrals"] == 1 and event.changes["transition_entries"] == 2
+    assert event.actor is None
+
+
+def test_running_retention_twice_anonymises_nothing_more(capsys):
+    closed_years_ago(7)
+    call_command("apply_retention")
+    capsys.readouterr()
+    call_command("apply_retention")
+    assert ": 0 anonymised" in capsys.readouterr().out
+
+
+def test_the_caseload_report_counts_anonymised_cases_as_before():
+    closed_years_ago(7, nationality="VN", gender="male", region="wales")
+    closed_years_ago(8, nationality="AL", exploitation_types=["sexual", "criminal"])
+    submitted_referral(nationality="VN")
+    before = statistics()
+    call_command("apply_retention")
+    assert Referral.objects.filter(anonymised_at__isnull=False).count() == 2
+    assert statistics() == before
+
+
+def test_an_anonymised_case_still_opens_on_the_web_and_in_its_audit_trail(client):
+    old = closed_years_ago(7)
+    call_command("apply_retention")
+    boss = manager()
+    client.force_login(boss)
+    assert client.get(reverse("referrals:case", args=[old.pk])).status_code == 200
+    assert client.get(reverse("referral-audit", args=[old.pk])).status_code == 200
+    assert client.get(reverse("referrals:case_list")).status_code == 200
