@@ -35,7 +35,7 @@ from .choices import (
     nationality_names,
 )
 from .drafts import discard_draft, get_live_draft, live_drafts, save_draft
-from .exceptions import HarbourError, TransitionNotAllowed
+from .exceptions import HarbourError, NotPermitted, TransitionNotAllowed
 from .forms import (
     REFERRAL_FIELDS,
     AcceptForm,
@@ -593,6 +593,9 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
             raise Http404("No such case.") from exc
         except HarbourError as error:
             referral = visible_referral_or_404(user, pk)
+            if isinstance(error, NotPermitted) and not can_proceed(getattr(referral, transition)):
+                # The provider's part ended with the state change (an exit, say): that is what to say.
+                error = TransitionNotAllowed(error.message)
             status = apply_domain_error(form, error, referral)
         else:
             messages.success(request, f"{referral.reference}: {spec.done}")

@@ -1,0 +1,280 @@
+"""The case page's actions, driven through the web as a manager, a responder and a care provider."""
+
+import pytest
+from django.urls import reverse
+
+from care_providers.models import OfferState, Placement
+from referrals import services
+from referrals.choices import ReferralState
+from tests.factories import CareProviderFactory, manager, provider_user, submitted_referral
+from tests.web.conftest import offered, placed, signed_in
+
+pytestmark = pytest.mark.django_db
+
+
+def act(client, referral, transition, data=None, **kwargs):
+    return client.post(reverse("referrals:case_action", args=[referral.pk, transition]), data or {}, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------- manager
+
+
+def test_the_triage_queue_lists_received_referrals_oldest_first_with_the_assessment_due_time():
+    first, second = submitted_referral(), submitted_referral()
+    html = signed_in(manager()).get(reverse("referrals:triage")).content.decode()
+    assert html.index(first.reference) < html.index(second.reference)
+    due = first.deadlines.get().due_at
+    from django.utils import timezone
+
+    assert timezone.localtime(due).strftime("%-d %b %Y %H:%M") in html
+
+
+def test_a_manager_assesses_from_the_case_page():
+    referral = submitted_referral()
+    client = signed_in(manager())
+    response = act(
+        client, referral, "assess", {"assess-risk": "high", "assess-route": "accommodation"}, follow=True
+    )
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.ASSESSED
+    assert (referral.risk, referral.route) == ("high", "accommodation")
+    assert "Assessed." in response.content.decode()
+
+
+def test_an_assessment_without_a_risk_shows_the_error_summary_linked_to_the_field():
+    referral = submitted_referral()
+    response = act(signed_in(manager()), referral, "assess", {"assess-route": "outreach"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'href="#id_assess-risk_0"' in html
+    assert 'id="id_assess-risk_0"' in html
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.RECEIVED
+
+
+def test_a_second_assessment_from_a_stale_tab_shows_a_message_not_an_error_page():
+    referral = submitted_referral()
+    client = signed_in(manager())
+    data = {"assess-risk": "low", "assess-route": "outreach"}
+    assert act(client, referral, "assess", data).status_code == 302
+    response = act(client, referral, "assess", data)
+    assert response.status_code == 409
+    assert "already been assessed" in response.content.decode()
+    assert [log.transition for log in referral.transitions.all()].count("assess") == 1
+
+
+def test_a_manager_declines_with_a_reason():
+    referral = submitted_referral()
+    act(
+        signed_in(manager()),
+        referral,
+        "decline",
+        {"decline-reason": "not_eligible", "decline-note": "Out of scope"},
+    )
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.DECLINED
+    assert referral.transitions.last().input == {"reason": "not_eligible", "note": "Out of scope"}
+
+
+def test_the_case_page_ranks_suggested_providers_with_reasons_and_says_why_others_cannot_take():
+    boss = manager()
+    referral = submitted_referral(region="wales")
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="accommodation")
+    good = CareProviderFactory(name="Good Shelter", languages=["ti"])
+    CareProviderFactory(name="Far Away", regions=["london"])
+    html = signed_in(boss).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert html.index("Good Shelter") < html.index("Far Away")
+    assert "speaks Tigrinya" in html
+    assert "does not serve the person&#x27;s region" in html
+    assert f'<option value="{good.pk}">Good Shelter</option>' in html
+
+
+def test_a_manager_offers_a_placement_and_sees_it_in_the_offer_history_and_the_assessed_queue():
+    boss = manager()
+    referral = submitted_referral()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="accommodation")
+    provider = CareProviderFactory(name="Safe Harbour House")
+    client = signed_in(boss)
+    response = act(client, referral, "offer", {"offer-provider": provider.pk}, follow=True)
+    assert referral.offers.get().provider == provider
+    html = response.content.decode()
+    assert "Offer history" in html and "Safe Harbour House" in html
+    queue = client.get(reverse("referrals:assessed")).content.decode()
+    assert referral.reference in queue and "Safe Harbour House" in queue
+
+
+def test_an_offer_to_a_provider_that_cannot_take_the_person_says_why_on_the_field():
+    boss = manager()
+    referral = submitted_referral(region="wales")
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="accommodation")
+    provider = CareProviderFactory(name="London Only", regions=["london"])
+    response = act(signed_in(boss), referral, "offer", {"offer-provider": provider.pk})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'href="#id_offer-provider"' in html
+    assert "does not serve the person" in html
+    assert not referral.offers.exists()
+
+
+def test_a_second_offer_while_one_is_pending_shows_a_message():
+    referral, _provider, boss = offered()
+    other = CareProviderFactory()
+    response = act(signed_in(boss), referral, "offer", {"offer-provider": other.pk})
+    assert response.status_code == 409
+    assert "already has a pending offer" in response.content.decode()
+
+
+def test_the_referring_responder_withdraws_and_the_pending_offer_is_revoked():
+    referral, _provider, _boss = offered()
+    from tests.factories import responder
+
+    client = signed_in(responder(organisation=referral.organisation))
+    act(client, referral, "withdraw", {"withdraw-reason": "consent_withdrawn"})
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.WITHDRAWN
+    assert referral.offers.get().state == OfferState.REVOKED
+
+
+# -------------------------------------------------------------------------------------------- provider
+
+
+def test_the_offers_page_lists_pending_offers_with_their_response_deadline():
+    referral, provider, _boss = offered()
+    html = signed_in(provider_user(provider)).get(reverse("care_providers:offers")).content.decode()
+    assert referral.reference in html
+    from django.utils import timezone
+
+    assert timezone.localtime(referral.offers.get().response_due_at).strftime("%-d %b %Y %H:%M") in html
+
+
+def test_a_provider_accepts_an_offer_and_the_person_joins_its_caseload():
+    referral, provider, _boss = offered()
+    client = signed_in(provider_user(provider))
+    response = act(client, referral, "accept", follow=True)
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.PLACED
+    assert "Offer accepted" in response.content.decode()
+    caseload = client.get(reverse("care_providers:caseload")).content.decode()
+    assert referral.reference in caseload
+
+
+def test_a_second_accept_after_the_first_says_the_offer_was_already_answered():
+    referral, provider, _boss = offered()
+    first, second = signed_in(provider_user(provider)), signed_in(provider_user(provider))
+    assert act(first, referral, "accept").status_code == 302
+    response = act(second, referral, "accept")
+    assert response.status_code == 409
+    assert "already been answered" in response.content.decode()
+    assert Placement.objects.filter(referral=referral).count() == 1
+
+
+def test_a_provider_rejects_with_a_reason_and_then_no_longer_sees_the_case():
+    referral, provider, _boss = offered()
+    client = signed_in(provider_user(provider))
+    response = act(client, referral, "reject", {"reject-reason": "no_capacity", "reject-note": "Full"})
+    assert response.status_code == 302
+    offer = referral.offers.get()
+    assert (offer.state, offer.reject_reason) == (OfferState.REJECTED, "no_capacity")
+    assert client.get(reverse("referrals:case", args=[referral.pk])).status_code == 404
+
+
+def test_rejecting_without_a_reason_is_a_field_error():
+    referral, provider, _boss = offered()
+    response = act(signed_in(provider_user(provider)), referral, "reject", {})
+    assert response.status_code == 400
+    assert 'href="#id_reject-reason"' in response.content.decode()
+    assert referral.offers.get().state == OfferState.PENDING
+
+
+def test_a_provider_records_progress_with_the_next_check_in():
+    referral, staff, _boss = placed()
+    act(
+        signed_in(staff),
+        referral,
+        "record_progress",
+        {"record_progress-note": "Settling in", "record_progress-next_check_in": "2099-01-05"},
+    )
+    log = referral.transitions.last()
+    assert log.transition == "record_progress"
+    assert log.input == {"note": "Settling in", "next_check_in": "2099-01-05"}
+    check_in = referral.deadlines.get(clock="check_in", stopped_at__isnull=True)
+    assert check_in.due_at.date().isoformat() == "2099-01-05"
+
+
+def test_missing_then_found_then_recovered_from_the_provider_portal():
+    referral, staff, _boss = placed()
+    client = signed_in(staff)
+    act(
+        client,
+        referral,
+        "report_missing",
+        {"report_missing-last_seen_at": "2026-01-01T09:30", "report_missing-note": "Did not return"},
+    )
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.MISSING
+    assert referral.reference in client.get(reverse("care_providers:caseload")).content.decode()
+    act(client, referral, "found", {"found-note": "Back"})
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.PLACED
+    act(client, referral, "recover", {"recover-outcome": "independent_living"})
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.RECOVERED
+    assert not Placement.objects.filter(referral=referral, ended_at__isnull=True).exists()
+
+
+def test_exit_frees_the_bed_and_a_second_exit_says_the_person_already_exited():
+    referral, staff, _boss = placed()
+    client = signed_in(staff)
+    assert act(client, referral, "exit", {"exit-reason": "left_support"}).status_code == 302
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.EXITED
+    response = act(client, referral, "exit", {"exit-reason": "left_support"})
+    assert response.status_code == 409
+    assert "already exited" in response.content.decode()
+
+
+def test_reallocate_ends_the_placement_and_the_case_becomes_a_read_only_past_placement():
+    referral, staff, _boss = placed()
+    client = signed_in(staff)
+    act(client, referral, "reallocate", {"reallocate-reason": "needs_changed"})
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.ASSESSED
+    assert referral.reference in client.get(reverse("care_providers:past")).content.decode()
+    html = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert "/record_progress/" not in html and "<summary>" not in html
+
+
+def test_a_missing_report_in_the_future_is_refused_on_its_field():
+    referral, staff, _boss = placed()
+    response = act(
+        signed_in(staff), referral, "report_missing", {"report_missing-last_seen_at": "2999-01-01T09:30"}
+    )
+    assert response.status_code == 400
+    assert 'href="#id_report_missing-last_seen_at"' in response.content.decode()
+
+
+def test_a_manager_may_report_missing_and_exit_from_the_case_page():
+    referral, _staff, boss = placed()
+    client = signed_in(boss)
+    act(client, referral, "report_missing", {"report_missing-last_seen_at": "2026-01-01T09:30"})
+    act(client, referral, "exit", {"exit-reason": "lost_contact"})
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.EXITED
+
+
+def test_an_unknown_action_is_a_404():
+    referral = submitted_referral()
+    assert act(signed_in(manager()), referral, "teleport").status_code == 404
+
+
+def test_a_responder_may_not_assess_and_is_told_so():
+    referral = submitted_referral()
+    from tests.factories import responder
+
+    client = signed_in(responder(organisation=referral.organisation))
+    html = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert "/assess/" not in html
+    response = act(client, referral, "assess", {"assess-risk": "low", "assess-route": "outreach"})
+    assert response.status_code == 403
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.RECEIVED
