@@ -1,0 +1,106 @@
+"""Production settings pass Django's deploy checks; every response carries the security headers."""
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from django.urls import reverse
+
+from tests.factories import manager
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "SECURE_"))}
+    env.update(
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="harbour.example.org",
+        FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        FIELD_HASH_KEY=secrets.token_urlsafe(32),
+        HARBOUR_VAR_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    )
+    for key in ("REQUIRE_MFA", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_SSL_REDIRECT"):
+        env.pop(key, None)
+    env.update(overrides)
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_production_settings_pass_check_deploy_with_no_warnings(tmp_path):
+    result = manage(production_env(tmp_path), "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_check_deploy_fails_when_a_secure_default_is_relaxed(tmp_path):
+    result = manage(
+        production_env(tmp_path, SESSION_COOKIE_SECURE="0"), "check", "--deploy", "--fail-level", "WARNING"
+    )
+    assert result.returncode != 0
+    assert "security.W012" in result.stdout + result.stderr
+
+
+def test_production_defaults_require_mfa_and_https(tmp_path):
+    script = (
+        "from django.conf import settings as s; "
+        "print(s.REQUIRE_MFA, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.SECURE_HSTS_SECONDS)"
+    )
+    result = manage(production_env(tmp_path), "shell", "-c", script)
+    assert result.stdout.strip().splitlines()[-1].split() == ["True", "True", "True", "31536000"], (
+        result.stderr
+    )
+
+
+@pytest.mark.django_db
+def test_pages_carry_a_strict_content_security_policy_and_the_other_security_headers(client):
+    response = client.get(reverse("login"))
+    policy = response["Content-Security-Policy"]
+    assert "default-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+
+
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
+INLINE_HANDLER = re.compile(r"\son[a-z]+\s*=", re.IGNORECASE)
+INLINE_STYLE = re.compile(r"<style[\s>]|\sstyle\s*=", re.IGNORECASE)
+
+
+def assert_no_inline_code(html: str) -> None:
+    assert not INLINE_SCRIPT.search(html), INLINE_SCRIPT.search(html)
+    assert not INLINE_HANDLER.search(html), INLINE_HANDLER.search(html)
+    assert not INLINE_STYLE.search(html), INLINE_STYLE.search(html)
+
+
+@pytest.mark.django_db
+def test_our_pages_need_no_inline_script_or_style_that_the_policy_would_block(client):
+    assert_no_inline_code(client.get(reverse("login")).content.decode())
+    client.force_login(manager())
+    for name in ("referrals:triage", "referrals:case_list", "audit-log"):
+        response = client.get(reverse(name))
+        assert response.status_code == 200
+        assert_no_inline_code(response.content.decode())
+
+
+@pytest.mark.django_db
+def test_the_django_admin_works_under_the_policy(admin_client):
+    response = admin_client.get("/admin/")
+    assert response.status_code == 200
+    assert "Content-Security-Policy" in response
+    assert not INLINE_SCRIPT.search(response.content.decode())
