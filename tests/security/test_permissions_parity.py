@@ -1,0 +1,170 @@
+"""One rule of who sees a case and one of who may act: for every role and every state they agree, and
+the services, the web and the API apply them in the same order (404, then 403, then 409)."""
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from referrals import services
+from referrals.exceptions import HarbourError, NotPermitted
+from referrals.models import Referral
+from referrals.permissions import TRANSITIONS, may_perform
+from referrals.selectors import referrals_visible_to
+from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
+
+pytestmark = pytest.mark.django_db
+
+
+class Rollback(Exception):
+    """Raised to undo a probe transition."""
+
+
+CALLS = {
+    "assess": lambda pk, u: services.assess_referral(referral_id=pk, actor=u, risk="low", route="outreach"),
+    "decline": lambda pk, u: services.decline_referral(referral_id=pk, actor=u, reason="other"),
+    "withdraw": lambda pk, u: services.withdraw_referral(referral_id=pk, actor=u, reason="other"),
+    "offer": lambda pk, u: services.offer_placement(referral_id=pk, actor=u, provider_id=OTHER_PROVIDER[0]),
+    "accept": lambda pk, u: services.accept_offer(referral_id=pk, actor=u),
+    "reject": lambda pk, u: services.reject_offer(referral_id=pk, actor=u, reason="other"),
+    "record_progress": lambda pk, u: services.record_progress(referral_id=pk, actor=u, note="n"),
+    "report_missing": lambda pk, u: services.report_missing(
+        referral_id=pk, actor=u, last_seen_at=timezone.now()
+    ),
+    "found": lambda pk, u: services.mark_found(referral_id=pk, actor=u),
+    "reallocate": lambda pk, u: services.reallocate_referral(referral_id=pk, actor=u, reason="other"),
+    "recover": lambda pk, u: services.recover_referral(referral_id=pk, actor=u, outcome="other"),
+    "exit": lambda pk, u: services.exit_referral(referral_id=pk, actor=u, reason="other"),
+}
+OTHER_PROVIDER: list[int] = []
+
+
+@pytest.fixture
+def world():
+    """Users of every role and relationship, and a case in every state and offer situation."""
+    provider, other_provider = CareProviderFactory(), CareProviderFactory()
+    OTHER_PROVIDER[:] = [other_provider.pk]
+    boss = manager()
+    referrer = responder()
+    users = {
+        "manager": boss,
+        "referring responder": referrer,
+        "other responder": responder(),
+        "involved provider": provider_user(provider),
+        "other provider": provider_user(other_provider),
+        "unaffiliated user": responder(organisation=None),
+    }
+
+    def new() -> int:
+        return submitted_referral(actor=referrer).pk
+
+    def assessed() -> int:
+        pk = new()
+        services.assess_referral(referral_id=pk, actor=boss, risk="low", route="outreach")
+        return pk
+
+    def offered() -> int:
+        pk = assessed()
+        services.offer_placement(referral_id=pk, actor=boss, provider_id=provider.pk)
+        return pk
+
+    def placed() -> int:
+        pk = offered()
+        services.accept_offer(referral_id=pk, actor=users["involved provider"])
+        return pk
+
+    cases = {"received": new(), "assessed": assessed(), "offered": offered(), "placed": placed()}
+    cases["offer rejected"] = offered()
+    services.reject_offer(
+        referral_id=cases["offer rejected"], actor=users["involved provider"], reason="other"
+    )
+    cases["missing"] = placed()
+    services.report_missing(referral_id=cases["missing"], actor=boss, last_seen_at=timezone.now())
+    cases["reallocated"] = placed()
+    services.reallocate_referral(referral_id=cases["reallocated"], actor=boss, reason="other")
+    cases["recovered"] = placed()
+    services.recover_referral(referral_id=cases["recovered"], actor=boss, outcome="other")
+    cases["exited"] = placed()
+    services.exit_referral(referral_id=cases["exited"], actor=boss, reason="other")
+    cases["declined"] = new()
+    services.decline_referral(referral_id=cases["declined"], actor=boss, reason="other")
+    cases["withdrawn"] = new()
+    services.withdraw_referral(referral_id=cases["withdrawn"], actor=referrer, reason="other")
+    return users, cases
+
+
+def outcome_of(transition: str, pk: int, user) -> str:
+    try:
+        with transaction.atomic():
+            CALLS[transition](pk, user)
+            raise Rollback
+    except Rollback:
+        return "done"
+    except Referral.DoesNotExist:
+        return "404"
+    except NotPermitted:
+        return "403"
+    except HarbourError as error:
+        return str(error.status_code)
+
+
+def test_the_predicates_and_the_visibility_selector_agree_for_every_role_and_state(world):
+    users, cases = world
+    for role, user in users.items():
+        visible = set(referrals_visible_to(user).values_list("pk", flat=True))
+        for state, pk in cases.items():
+            referral = Referral.objects.get(pk=pk)
+            pending_to_user = referral.offers.filter(state="pending", provider=user.provider).exists()
+            for transition in TRANSITIONS:
+                allowed = may_perform(user, transition, referral)
+                if transition in ("accept", "reject"):
+                    allowed = allowed and pending_to_user
+                if allowed:
+                    assert pk in visible, f"{role} may {transition} a {state} case they cannot see"
+            outcomes = {t: outcome_of(t, pk, user) for t in TRANSITIONS}
+            if pk not in visible:
+                assert set(outcomes.values()) == {"404"}, (role, state, outcomes)
+                continue
+            for transition, outcome in outcomes.items():
+                if not may_perform(user, transition, referral):
+                    assert outcome == "403", (role, state, transition, outcome)
+                else:
+                    assert outcome in ("done", "409", "400"), (role, state, transition, outcome)
+
+
+def test_visibility_follows_the_roles_of_spec_section_2(world):
+    users, cases = world
+    everything = set(cases.values())
+    assert set(referrals_visible_to(users["manager"]).values_list("pk", flat=True)) == everything
+    assert set(referrals_visible_to(users["referring responder"]).values_list("pk", flat=True)) == everything
+    assert not referrals_visible_to(users["other responder"]).exists()
+    assert not referrals_visible_to(users["other provider"]).exists()
+    assert not referrals_visible_to(users["unaffiliated user"]).exists()
+    involved = {
+        name
+        for name, pk in cases.items()
+        if pk in set(referrals_visible_to(users["involved provider"]).values_list("pk", flat=True))
+    }
+    assert involved == {"offered", "placed", "missing", "reallocated", "recovered", "exited"}
+
+
+def test_a_case_outside_scope_is_404_on_the_web_and_the_api_like_a_missing_id(world):
+    users, cases = world
+    for role, user in users.items():
+        visible = set(referrals_visible_to(user).values_list("pk", flat=True))
+        web, api = Client(), APIClient()
+        web.force_login(user)
+        api.force_authenticate(user)
+        for state, pk in cases.items():
+            if pk in visible:
+                continue
+            assert web.get(f"/cases/{pk}/").status_code == 404, (role, state)
+            assert api.get(f"/api/v1/referrals/{pk}/").status_code == 404, (role, state)
+            assert api.get(f"/api/v1/referrals/{pk}/history/").status_code == 404, (role, state)
+            assert (
+                api.post(f"/api/v1/referrals/{pk}/withdraw/", {"reason": "other"}, format="json").status_code
+                == 404
+            )
+        assert api.get("/api/v1/referrals/99999999/").status_code == 404
+        assert web.get("/cases/99999999/").status_code == 404
