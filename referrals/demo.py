@@ -1,0 +1,1113 @@
+"""Demo data (SPEC §9): the fixed organisations, providers and users, and N realistic referrals.
+
+The fixed data is created or updated by name, so seeding twice never duplicates it. Referrals are
+generated as whole case histories (transition log, offers, placements, deadlines) consistent with the
+§4 workflow and written in batches with ``bulk_create``: the per-referral services would take hours for
+a million cases. Proportions follow the published NRM statistics (DOMAIN.md §5): about three in four
+referrals are male, about 44% are children, the UK, Albania, Vietnam, Eritrea and Sudan lead the
+nationalities, labour and criminal exploitation lead the types, and volumes grow year on year.
+
+Personal fields are encrypted at rest by their model fields, on the way into ``bulk_create``, exactly as
+when a service saves them. Rows are built without ``Model.__init__`` (see ``_row``): at a million cases
+and some ten rows per case, the constructor alone would cost minutes.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime
+import itertools
+import math
+import random
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Model
+from django.db.models.base import ModelState
+from django.utils import timezone
+
+from accounts.models import Organisation, OrganisationKind, Role, User
+from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
+
+from .choices import (
+    BedKind,
+    DeclineReason,
+    ExitReason,
+    ExploitationLocation,
+    Gender,
+    RecoveryOutcome,
+    Region,
+    RejectReason,
+    Risk,
+    Route,
+    Service,
+    WithdrawReason,
+)
+from .choices import ReferralState as S
+from .deadlines import due_at
+from .encryption import keyed_digest
+from .models import AnonymousNotification, Clock, Deadline, ReferenceCounter, Referral, TransitionLog
+from .services import is_child
+
+ALL_REGIONS = [region.value for region in Region]
+DEMO_USERNAMES = ("responder", "responder2", "manager", "provider", "provider2")
+
+# ------------------------------------------------------------------------------------- fixed data
+
+
+@dataclass(frozen=True)
+class OrganisationSpec:
+    name: str
+    kind: str
+    home_region: str | None  # None: a national body, referring from every region
+    weight: float  # share of referrals it submits, within its kind
+
+
+FIRST_RESPONDERS = [
+    OrganisationSpec("Metropolitan Police Service", OrganisationKind.POLICE, Region.LONDON, 5),
+    OrganisationSpec("West Midlands Police", OrganisationKind.POLICE, Region.WEST_MIDLANDS, 3),
+    OrganisationSpec("Greater Manchester Police", OrganisationKind.POLICE, Region.NORTH_WEST, 3),
+    OrganisationSpec("West Yorkshire Police", OrganisationKind.POLICE, Region.YORKSHIRE, 2),
+    OrganisationSpec("Kent Police", OrganisationKind.POLICE, Region.SOUTH_EAST, 2),
+    OrganisationSpec("Thames Valley Police", OrganisationKind.POLICE, Region.SOUTH_EAST, 1.5),
+    OrganisationSpec("Northumbria Police", OrganisationKind.POLICE, Region.NORTH_EAST, 1),
+    OrganisationSpec("Avon and Somerset Constabulary", OrganisationKind.POLICE, Region.SOUTH_WEST, 1),
+    OrganisationSpec("Nottinghamshire Police", OrganisationKind.POLICE, Region.EAST_MIDLANDS, 1),
+    OrganisationSpec("Essex Police", OrganisationKind.POLICE, Region.EAST, 1),
+    OrganisationSpec("South Wales Police", OrganisationKind.POLICE, Region.WALES, 1),
+    OrganisationSpec("Police Scotland", OrganisationKind.POLICE, Region.SCOTLAND, 1.5),
+    OrganisationSpec(
+        "Police Service of Northern Ireland", OrganisationKind.POLICE, Region.NORTHERN_IRELAND, 0.7
+    ),
+    OrganisationSpec("Border Force", OrganisationKind.BORDER_FORCE, None, 1),
+    OrganisationSpec("Home Office Immigration Enforcement", OrganisationKind.GOVERNMENT_AGENCY, None, 3),
+    OrganisationSpec("UK Visas and Immigration", OrganisationKind.GOVERNMENT_AGENCY, None, 2),
+    OrganisationSpec("National Crime Agency", OrganisationKind.GOVERNMENT_AGENCY, None, 0.5),
+    OrganisationSpec("Gangmasters and Labour Abuse Authority", OrganisationKind.GOVERNMENT_AGENCY, None, 0.5),
+    OrganisationSpec("Birmingham City Council", OrganisationKind.LOCAL_AUTHORITY, Region.WEST_MIDLANDS, 2),
+    OrganisationSpec("Manchester City Council", OrganisationKind.LOCAL_AUTHORITY, Region.NORTH_WEST, 1.5),
+    OrganisationSpec("Kent County Council", OrganisationKind.LOCAL_AUTHORITY, Region.SOUTH_EAST, 2),
+    OrganisationSpec("London Borough of Hillingdon", OrganisationKind.LOCAL_AUTHORITY, Region.LONDON, 2),
+    OrganisationSpec("Leeds City Council", OrganisationKind.LOCAL_AUTHORITY, Region.YORKSHIRE, 1),
+    OrganisationSpec("Cardiff Council", OrganisationKind.LOCAL_AUTHORITY, Region.WALES, 0.7),
+    OrganisationSpec("Glasgow City Council", OrganisationKind.LOCAL_AUTHORITY, Region.SCOTLAND, 0.8),
+    OrganisationSpec("Barnardo's", OrganisationKind.NGO, None, 1.5),
+    OrganisationSpec("NSPCC", OrganisationKind.NGO, None, 1),
+    OrganisationSpec("Kalayaan", OrganisationKind.NGO, Region.LONDON, 0.5),
+    OrganisationSpec("Refugee Council", OrganisationKind.NGO, None, 1),
+    OrganisationSpec("New Pathways", OrganisationKind.NGO, Region.WALES, 0.4),
+]
+# Share of referrals by referring organisation kind, close to the published split.
+KIND_SHARE = {
+    OrganisationKind.POLICE: 0.30,
+    OrganisationKind.BORDER_FORCE: 0.08,
+    OrganisationKind.GOVERNMENT_AGENCY: 0.34,
+    OrganisationKind.LOCAL_AUTHORITY: 0.20,
+    OrganisationKind.NGO: 0.08,
+}
+CONTRACTOR = "The Salvation Army Victim Care Contract"
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    name: str
+    regions: tuple[str, ...]
+    services: tuple[str, ...]
+    beds: tuple[int, int, int]  # women, men, family
+    supports_children: bool
+    languages: tuple[str, ...]
+
+
+EVERY_SERVICE = (Service.ACCOMMODATION, Service.OUTREACH)
+PROVIDERS = [
+    # The providers of the demo users `provider` and `provider2`: every region, every service, children.
+    ProviderSpec(
+        "Medaille Trust", tuple(ALL_REGIONS), EVERY_SERVICE, (30, 30, 12), True, ("en", "sq", "vi", "ro")
+    ),
+    ProviderSpec(
+        "Migrant Help", tuple(ALL_REGIONS), EVERY_SERVICE, (30, 30, 12), True, ("en", "ar", "ti", "so", "fa")
+    ),
+    ProviderSpec(
+        "Causeway",
+        ("north_west", "yorkshire", "east_midlands"),
+        EVERY_SERVICE,
+        (14, 18, 4),
+        False,
+        ("en", "pl", "ro"),
+    ),
+    ProviderSpec(
+        "Hestia", ("london", "south_east", "east"), EVERY_SERVICE, (24, 16, 8), False, ("en", "sq", "pt")
+    ),
+    ProviderSpec("BAWSO", ("wales",), EVERY_SERVICE, (10, 6, 4), True, ("en", "cy", "ar")),
+    ProviderSpec("Unseen", ("south_west", "west_midlands"), EVERY_SERVICE, (8, 10, 2), False, ("en", "vi")),
+    ProviderSpec(
+        "Palm Cove Society",
+        ("north_east", "yorkshire", "north_west"),
+        EVERY_SERVICE,
+        (12, 8, 3),
+        False,
+        ("en", "zh"),
+    ),
+    ProviderSpec(
+        "Ashiana Sheffield",
+        ("yorkshire", "east_midlands"),
+        (Service.ACCOMMODATION,),
+        (12, 0, 4),
+        False,
+        ("en", "ur", "bn", "hi"),
+    ),
+    ProviderSpec(
+        "Black Country Women's Aid", ("west_midlands",), EVERY_SERVICE, (16, 0, 6), True, ("en", "pa", "ur")
+    ),
+    ProviderSpec(
+        "The Snowdrop Project",
+        ("yorkshire", "north_east", "east_midlands"),
+        (Service.OUTREACH,),
+        (0, 0, 0),
+        False,
+        ("en",),
+    ),
+    ProviderSpec("TARA Service", ("scotland",), EVERY_SERVICE, (14, 0, 3), False, ("en", "ro", "zh")),
+    ProviderSpec(
+        "Belfast and Lisburn Women's Aid",
+        ("northern_ireland",),
+        EVERY_SERVICE,
+        (10, 0, 4),
+        True,
+        ("en", "pl", "ro"),
+    ),
+    ProviderSpec(
+        "Hope for Justice",
+        ("south_east", "east", "london", "south_west"),
+        EVERY_SERVICE,
+        (10, 20, 4),
+        False,
+        ("en", "ro", "bg"),
+    ),
+]
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-").replace("--", "-")
+
+
+def _email(name: str) -> str:
+    return f"referrals@{_slug(name)}.example.org"
+
+
+@dataclass
+class DemoCast:
+    """The fixed organisations, providers and users that referrals are generated around."""
+
+    responders: list[tuple[OrganisationSpec, Organisation, User]]
+    manager: User
+    providers: list[tuple[CareProvider, User]]
+    demo_provider_ids: frozenset[int]
+
+
+def _organisation(name: str, kind: str) -> Organisation:
+    organisation, _ = Organisation.objects.update_or_create(
+        name=name, defaults={"kind": kind, "notification_emails": [_email(name)]}
+    )
+    return organisation
+
+
+def _user(username: str, *, organisation: Organisation, role: str, password: str | None) -> User:
+    user, created = User.objects.get_or_create(
+        username=username,
+        defaults={"organisation": organisation, "role": role, "email": f"{username}@harbour.example.org"},
+    )
+    user.organisation = organisation
+    user.role = role
+    user.is_active = True
+    if password is not None:
+        user.set_password(password)
+    elif created:
+        user.set_unusable_password()
+    user.save()
+    return user
+
+
+@transaction.atomic
+def seed_cast(*, password: str) -> DemoCast:
+    """Create or update the fixed organisations, providers and users. Safe to run any number of times."""
+    responders = []
+    for spec in FIRST_RESPONDERS:
+        organisation = _organisation(spec.name, spec.kind)
+        username = {"Metropolitan Police Service": "responder", "Border Force": "responder2"}.get(spec.name)
+        user = _user(
+            username or f"intake-{_slug(spec.name)}",
+            organisation=organisation,
+            role=Role.FIRST_RESPONDER,
+            password=password if username else None,
+        )
+        responders.append((spec, organisation, user))
+    contractor = _organisation(CONTRACTOR, OrganisationKind.CONTRACTOR)
+    manager = _user("manager", organisation=contractor, role=Role.MANAGER, password=password)
+    providers = []
+    demo_provider_ids = set()
+    for index, spec in enumerate(PROVIDERS):
+        organisation = _organisation(spec.name, OrganisationKind.CARE_PROVIDER)
+        provider, _ = CareProvider.objects.get_or_create(
+            organisation=organisation,
+            defaults={
+                "name": spec.name,
+                "beds_women": spec.beds[0],
+                "beds_men": spec.beds[1],
+                "beds_family": spec.beds[2],
+            },
+        )
+        provider.name = spec.name
+        provider.regions = list(spec.regions)
+        provider.services = list(spec.services)
+        provider.supports_children = spec.supports_children
+        provider.languages = list(spec.languages)
+        provider.active = True
+        provider.save()
+        username = ("provider", "provider2")[index] if index < 2 else None
+        user = _user(
+            username or f"staff-{_slug(spec.name)}",
+            organisation=organisation,
+            role=Role.CARE_PROVIDER,
+            password=password if username else None,
+        )
+        if username:
+            demo_provider_ids.add(provider.pk)
+        providers.append((provider, user))
+    return DemoCast(responders, manager, providers, frozenset(demo_provider_ids))
+
+
+# ------------------------------------------------------------------------------ weighted choices
+
+
+class Weighted:
+    """Fast repeated weighted choice from a fixed table."""
+
+    def __init__(self, table: Sequence[tuple[Any, float]]) -> None:
+        self.values = [value for value, _ in table]
+        self.cumulative = list(itertools.accumulate(weight for _, weight in table))
+        self.total = self.cumulative[-1]
+
+    def __call__(self, rng: random.Random) -> Any:
+        return self.values[bisect.bisect_right(self.cumulative, rng.random() * self.total)]
+
+
+# Referrals by nationality, after the 2023–2025 NRM statistics; the long tail shares the rest.
+NATIONALITIES: list[tuple[str, float]] = [
+    ("GB", 23),
+    ("AL", 12),
+    ("VN", 9),
+    ("ER", 8),
+    ("SD", 6),
+    ("SO", 4),
+    ("NG", 2.2),
+    ("RO", 2.2),
+    ("CN", 2),
+    ("IN", 2),
+    ("AF", 2),
+    ("IR", 1.8),
+    ("IQ", 1.6),
+    ("EG", 1.4),
+    ("ET", 1.3),
+    ("PK", 1.2),
+    ("PL", 1.2),
+    ("SK", 1),
+    ("BD", 1),
+    ("SY", 0.9),
+    ("KW", 0.5),
+    ("GH", 0.6),
+    ("PH", 0.6),
+    ("LK", 0.5),
+    ("BG", 0.5),
+    ("LT", 0.4),
+    ("UA", 0.5),
+    ("CZ", 0.3),
+    ("HU", 0.3),
+    ("JM", 0.3),
+    ("TR", 0.4),
+    ("GM", 0.3),
+    ("CM", 0.3),
+    ("ZW", 0.3),
+    ("UG", 0.3),
+    ("SL", 0.3),
+    ("MA", 0.3),
+    ("LY", 0.3),
+    ("YE", 0.3),
+    ("GN", 0.3),
+    ("BR", 0.3),
+    ("MY", 0.3),
+    ("TH", 0.3),
+    ("NP", 0.3),
+    ("unknown", 0.6),
+    ("stateless", 0.2),
+]
+# Nationalities whose share moved most over the decade: Albania and Vietnam earlier, the Horn of
+# Africa and Sudan since 2024.
+NATIONALITY_TREND = {"AL": (1.5, 0.8), "VN": (1.3, 1.0), "ER": (0.3, 1.9), "SO": (0.3, 1.9), "SD": (0.4, 1.6)}
+LANGUAGE_OF = {
+    "GB": "en",
+    "AL": "sq",
+    "VN": "vi",
+    "ER": "ti",
+    "SD": "ar",
+    "SO": "so",
+    "NG": "en",
+    "RO": "ro",
+    "CN": "zh",
+    "IN": "hi",
+    "AF": "ps",
+    "IR": "fa",
+    "IQ": "ar",
+    "EG": "ar",
+    "ET": "am",
+    "PK": "ur",
+    "PL": "pl",
+    "SK": "sk",
+    "BD": "bn",
+    "SY": "ar",
+    "KW": "ar",
+    "GH": "en",
+    "PH": "tl",
+    "LK": "ta",
+    "BG": "bg",
+    "LT": "lt",
+    "UA": "uk",
+    "CZ": "cs",
+    "HU": "hu",
+    "JM": "en",
+    "TR": "tr",
+    "GM": "en",
+    "CM": "fr",
+    "ZW": "en",
+    "UG": "en",
+    "SL": "en",
+    "MA": "ar",
+    "LY": "ar",
+    "YE": "ar",
+    "GN": "fr",
+    "BR": "pt",
+    "MY": "ms",
+    "TH": "th",
+    "NP": "ne",
+}
+ADULT_EXPLOITATION = Weighted(
+    [
+        ("labour", 42),
+        ("sexual", 24),
+        ("criminal", 17),
+        ("domestic_servitude", 9),
+        ("other", 7.8),
+        ("organ_harvesting", 0.2),
+    ]
+)
+CHILD_EXPLOITATION = Weighted(
+    [("criminal", 48), ("sexual", 19), ("labour", 19), ("domestic_servitude", 5), ("other", 9)]
+)
+GENDER = Weighted([(Gender.MALE, 76), (Gender.FEMALE, 23), (Gender.OTHER, 0.5), (Gender.UNKNOWN, 0.5)])
+REGION = Weighted(
+    [
+        ("london", 22),
+        ("south_east", 12),
+        ("west_midlands", 10),
+        ("north_west", 11),
+        ("yorkshire", 8),
+        ("east_midlands", 6),
+        ("east", 7),
+        ("south_west", 5),
+        ("north_east", 4),
+        ("wales", 4),
+        ("scotland", 6),
+        ("northern_ireland", 2),
+    ]
+)
+LOCATION = Weighted(
+    [(ExploitationLocation.UK, 55), (ExploitationLocation.OVERSEAS, 28), (ExploitationLocation.BOTH, 17)]
+)
+DECLINE = Weighted([(r, w) for r, w in zip(DeclineReason.values, (5, 2, 3, 1), strict=True)])
+WITHDRAW = Weighted([(r, w) for r, w in zip(WithdrawReason.values, (5, 2, 2, 1), strict=True)])
+OUTCOME = Weighted([(r, w) for r, w in zip(RecoveryOutcome.values, (5, 3, 3, 1, 1), strict=True)])
+EXIT = Weighted([(r, w) for r, w in zip(ExitReason.values, (4, 4, 2, 1), strict=True)])
+REJECT = Weighted([(r, w) for r, w in zip(RejectReason.values, (5, 2, 1, 1), strict=True)])
+
+GIVEN_NAMES = {
+    Gender.MALE: [
+        "Adam",
+        "Ali",
+        "Amir",
+        "Andrei",
+        "Arben",
+        "Bao",
+        "Besnik",
+        "Chen",
+        "Daniel",
+        "David",
+        "Dawit",
+        "Duc",
+        "Emmanuel",
+        "Erion",
+        "Hamid",
+        "Hassan",
+        "Ibrahim",
+        "Ion",
+        "James",
+        "Jamal",
+        "Kevin",
+        "Klodian",
+        "Liam",
+        "Luan",
+        "Mihai",
+        "Minh",
+        "Mohamed",
+        "Musa",
+        "Nam",
+        "Omar",
+        "Petr",
+        "Rahul",
+        "Samuel",
+        "Tesfay",
+        "Thanh",
+        "Tomasz",
+        "Yonas",
+        "Yusuf",
+    ],
+    Gender.FEMALE: [
+        "Aisha",
+        "Alina",
+        "Amina",
+        "Anh",
+        "Ana",
+        "Blessing",
+        "Chloe",
+        "Daniela",
+        "Elena",
+        "Esra",
+        "Fatima",
+        "Grace",
+        "Hana",
+        "Helen",
+        "Ioana",
+        "Jia",
+        "Joy",
+        "Lan",
+        "Linh",
+        "Maria",
+        "Mariam",
+        "Mei",
+        "Merhawit",
+        "Nadia",
+        "Ngoc",
+        "Precious",
+        "Rahel",
+        "Sara",
+        "Sofia",
+        "Zainab",
+    ],
+}
+FAMILY_NAMES = [
+    "Ahmed",
+    "Ali",
+    "Bajrami",
+    "Berhe",
+    "Brown",
+    "Chen",
+    "Dang",
+    "Dumitru",
+    "Evans",
+    "Gashi",
+    "Hoang",
+    "Hussein",
+    "Ibrahim",
+    "Jones",
+    "Kelmendi",
+    "Kowalski",
+    "Le",
+    "Li",
+    "Mohamed",
+    "Mensah",
+    "Nguyen",
+    "Novak",
+    "Okafor",
+    "Osman",
+    "Patel",
+    "Pham",
+    "Popescu",
+    "Rossi",
+    "Said",
+    "Smith",
+    "Tesfaye",
+    "Tran",
+    "Wang",
+    "Wilson",
+    "Yilmaz",
+    "Yusuf",
+    "Zhang",
+]
+ACCOUNTS = [
+    "Found working long hours at a car wash; documents held by the employer; sleeps on site.",
+    "Stopped in a vehicle with cash and phones; says he is paid in debt reduction, not money.",
+    "Disclosed being moved between addresses for sex work; does not know the addresses.",
+    "Arrived by small boat; says a debt for the journey must be worked off on a farm.",
+    "Domestic worker whose passport was kept by the family; not allowed out alone.",
+    "Found in a cannabis grow at a residential property; windows boarded; frightened of the organisers.",
+    "Recruited online for restaurant work; wages withheld; threatened with harm to family at home.",
+    "Child found carrying drugs between towns; older men arrange travel and hold the phone.",
+    "Nail bar worker living above the shop; hands over all earnings; limited English.",
+    "Factory worker recruited with others from the same village; housed in an overcrowded property.",
+]
+
+
+@dataclass
+class Digests:
+    """Keyed digests of the (few) distinct fictitious names and birth dates, computed once each."""
+
+    digests: dict[tuple[str, ...], str] = field(default_factory=dict)
+
+    def __call__(self, *parts: str) -> str:
+        digest = self.digests.get(parts)
+        if digest is None:
+            digest = self.digests[parts] = keyed_digest(*parts)
+        return digest
+
+
+# ---------------------------------------------------------------------------------- the generator
+
+
+@dataclass
+class Occupancy:
+    """Beds in use per provider and kind while generating, so active placements never exceed capacity."""
+
+    used: Counter[tuple[int, str]]
+    capacity: dict[tuple[int, str], int]
+
+    def take(self, provider_id: int, kind: str) -> bool:
+        key = (provider_id, kind)
+        if self.used[key] >= self.capacity.get(key, 0):
+            return False
+        self.used[key] += 1
+        return True
+
+
+@dataclass
+class Batch:
+    referrals: list[Referral] = field(default_factory=list)
+    # Rows that need the referral's id: (index into referrals, unsaved row).
+    logs: list[tuple[int, TransitionLog]] = field(default_factory=list)
+    deadlines: list[tuple[int, Deadline]] = field(default_factory=list)
+    offers: list[tuple[int, PlacementOffer]] = field(default_factory=list)
+    placements: list[tuple[int, int, Placement]] = field(default_factory=list)  # + index into offers
+    offer_deadlines: list[tuple[int, int, Deadline]] = field(default_factory=list)
+
+
+def _hours(hours: float) -> datetime.timedelta:
+    return datetime.timedelta(hours=hours)
+
+
+class ReferralGenerator:
+    """Builds realistic case histories relative to ``now`` and writes them in batches."""
+
+    def __init__(self, cast: DemoCast, *, count: int, now: datetime.datetime, seed: int | None) -> None:
+        self.cast = cast
+        self.now = now
+        self.rng = random.Random(seed)
+        self.digest = Digests()
+        # Ten years for a national-scale load, less for a small demo so every month has cases.
+        years = 10 if count >= 50_000 else max(1, min(10, count // 5_000))
+        self.start = now - datetime.timedelta(days=365 * years)
+        self.span_seconds = (now - self.start).total_seconds()
+        # Volumes grow about 12% a year: sample time by inverting the exponential's distribution.
+        self.growth = 0.12 * years
+        self.recent_share = min(0.08, 400 / max(count, 1))
+        self.responders = Weighted(
+            [
+                (
+                    (spec, organisation, user),
+                    KIND_SHARE[spec.kind] * spec.weight / self._kind_weight(spec.kind),
+                )
+                for spec, organisation, user in cast.responders
+            ]
+        )
+        self.provider_users = {provider.pk: user for provider, user in cast.providers}
+        self.providers = [provider for provider, _ in cast.providers]
+        self.occupancy = self._current_occupancy()
+        self.counters = dict(ReferenceCounter.objects.values_list("year", "last_number"))
+        self.nationalities = {
+            era: Weighted(
+                [(code, weight * NATIONALITY_TREND.get(code, (1, 1))[era]) for code, weight in NATIONALITIES]
+            )
+            for era in (0, 1)
+        }
+        self.nationalities_mid = Weighted(NATIONALITIES)
+
+    def _kind_weight(self, kind: str) -> float:
+        return sum(spec.weight for spec, _, _ in self.cast.responders if spec.kind == kind)
+
+    def _current_occupancy(self) -> Occupancy:
+        used: Counter[tuple[int, str]] = Counter()
+        for row in (
+            Placement.objects.filter(ended_at__isnull=True)
+            .exclude(bed_kind="")
+            .values("provider_id", "bed_kind")
+            .annotate(n=Count("id"))
+        ):
+            used[(row["provider_id"], row["bed_kind"])] = row["n"]
+        capacity = {}
+        for provider in self.providers:
+            # The demo users' providers always keep free beds of every kind (SPEC §9).
+            reserve = 2 if provider.pk in self.cast.demo_provider_ids else 0
+            for kind in BedKind.values:
+                capacity[(provider.pk, kind)] = max(0, provider.capacity(kind) - reserve)
+        return Occupancy(used, capacity)
+
+    # -- sampling
+
+    def _submitted_at(self) -> datetime.datetime:
+        # A share of cases in the last few days, so a small demo has a triage queue and pending work.
+        if self.rng.random() < self.recent_share:
+            return self.now - datetime.timedelta(seconds=self.rng.uniform(60, 4 * 86400))
+        u = self.rng.random()
+        fraction = math.log1p(u * math.expm1(self.growth)) / self.growth
+        return self.start + datetime.timedelta(seconds=fraction * self.span_seconds)
+
+    def _nationality(self, when: datetime.datetime) -> str:
+        if when.year <= 2019:
+            return self.nationalities[0](self.rng)
+        if when.year >= 2024:
+            return self.nationalities[1](self.rng)
+        return self.nationalities_mid(self.rng)
+
+    def _region(self, spec: OrganisationSpec) -> str:
+        if spec.home_region and self.rng.random() < 0.88:
+            return spec.home_region
+        return REGION(self.rng)
+
+    def _reference(self, year: int) -> str:
+        number = self.counters.get(year, 0) + 1
+        self.counters[year] = number
+        return f"HBR-{year}-{number:06d}"
+
+    # -- one case
+
+    def referral(self, batch: Batch) -> None:
+        rng = self.rng
+        spec, organisation, responder = self.responders(rng)
+        submitted = self._submitted_at()
+        child = rng.random() < 0.42
+        gender = GENDER(rng)
+        nationality = self._nationality(submitted)
+        age = rng.randint(10, 17) if child else min(75, 18 + int(rng.expovariate(1 / 12)))
+        age_in_doubt = not child and age < 25 and rng.random() < 0.1
+        birth = None
+        age_estimate = None
+        if rng.random() < 0.65:
+            birth = submitted.date() - datetime.timedelta(days=int(age * 365.25) + rng.randint(1, 360))
+        else:
+            age_estimate = age
+        on = timezone.localdate(submitted)
+        child = is_child(date_of_birth=birth, age_estimate=age_estimate, age_in_doubt=age_in_doubt, on=on)
+        exploitation = CHILD_EXPLOITATION if child else ADULT_EXPLOITATION
+        types = [exploitation(rng)]
+        if rng.random() < 0.12:
+            second = exploitation(rng)
+            if second not in types:
+                types.append(second)
+        language = LANGUAGE_OF.get(nationality, "en")
+        languages = [language] if language == "en" else [language, "en"] if rng.random() < 0.3 else [language]
+        needs_accommodation = rng.random() < (0.7 if child else 0.55)
+        given = rng.choice(GIVEN_NAMES[Gender.FEMALE if gender == Gender.FEMALE else Gender.MALE])
+        family = rng.choice(FAMILY_NAMES)
+        safe_to_contact = rng.random() < 0.6
+        case = SimpleNamespace(
+            reference=self._reference(timezone.localtime(submitted).year),
+            state=S.RECEIVED,
+            state_changed_at=submitted,
+            organisation_id=organisation.pk,
+            submitted_by_id=responder.pk,
+            submitted_at=submitted,
+            consent=not child or rng.random() < 0.8,
+            given_name=given,
+            family_name=family,
+            date_of_birth=birth,
+            age_estimate=age_estimate,
+            age_in_doubt=age_in_doubt,
+            is_child=child,
+            gender=gender,
+            nationality=nationality,
+            languages=languages,
+            interpreter_needed=language != "en",
+            exploitation_types=types,
+            exploitation_location=LOCATION(rng),
+            region=self._region(spec),
+            needs_accommodation=needs_accommodation,
+            emergency=needs_accommodation and rng.random() < 0.2,
+            needs_medical=rng.random() < 0.25,
+            has_dependants=not child and rng.random() < 0.08,
+            safe_to_contact=safe_to_contact,
+            contact_phone=f"07700 900{rng.randint(0, 999):03d}" if safe_to_contact else "",
+            account=rng.choice(ACCOUNTS),
+            responder_reference=f"{_slug(spec.name)[:4].upper()}-{rng.randint(10000, 99999)}",
+            name_digest=self.digest(given, family),
+            birth_date_digest=self.digest(birth.isoformat()) if birth else "",
+        )
+        # The history fills in the workflow fields; the state is set once, when the row is built.
+        index = len(batch.referrals)
+        batch.referrals.append(None)  # type: ignore[arg-type]
+        self._history(batch, index, case, responder)
+        batch.referrals[index] = _row(Referral, **vars(case))
+
+    def _log(self, batch: Batch, index: int, transition: str, from_state: str, to_state: str,
+             actor: User | None, at: datetime.datetime, input: dict[str, Any]) -> None:  # fmt: skip
+        log = _row(
+            TransitionLog,
+            transition=transition,
+            from_state=from_state,
+            to_state=to_state,
+            actor_id=actor.pk if actor else None,
+            at=at,
+            input=input,
+        )
+        batch.logs.append((index, log))
+
+    def _deadline(self, batch: Batch, index: int, referral: Any, clock: Clock,
+                  start: datetime.datetime, stopped: datetime.datetime | None, due: datetime.datetime | None = None,
+                  ) -> Deadline:  # fmt: skip
+        due = due or due_at(clock, referral, start)
+        remind = None if clock == Clock.MISSING else start + (due - start) * 0.8
+        # Clocks already passed were swept when they passed: reminders and breaches are not sent again.
+        until = stopped or self.now
+        deadline = _row(
+            Deadline,
+            clock=clock,
+            started_at=start,
+            due_at=due,
+            remind_at=remind,
+            reminded_at=remind if remind and remind <= until else None,
+            breached_at=due if due <= until else None,
+            stopped_at=stopped,
+        )
+        batch.deadlines.append((index, deadline))
+        return deadline
+
+    def _history(self, batch: Batch, index: int, referral: Any, responder: User) -> None:
+        rng, now, manager = self.rng, self.now, self.cast.manager
+        at = referral.submitted_at
+        self._log(batch, index, "submit", "", S.RECEIVED, responder, at, {})
+        decided = at + _hours(rng.lognormvariate(3.3, 1.0))  # median about a day
+        if decided > now:
+            self._deadline(batch, index, referral, Clock.ASSESSMENT, at, None)
+            return
+        self._deadline(batch, index, referral, Clock.ASSESSMENT, at, decided)
+        roll = rng.random()
+        if roll < 0.07:
+            reason = DECLINE(rng)
+            self._close(
+                batch,
+                index,
+                referral,
+                "decline",
+                S.RECEIVED,
+                S.DECLINED,
+                manager,
+                decided,
+                {"reason": reason, "note": ""},
+            )
+            return
+        if roll < 0.10:
+            self._close(batch, index, referral, "withdraw", S.RECEIVED, S.WITHDRAWN, responder, decided,
+                        {"reason": WITHDRAW(rng), "note": ""})  # fmt: skip
+            return
+        risk = rng.choice(Risk.values)
+        route = Route.ACCOMMODATION if referral.needs_accommodation else Route.OUTREACH
+        referral.risk, referral.route, referral.assessed_at = risk, route, decided
+        referral.state, referral.state_changed_at = S.ASSESSED, decided
+        self._log(
+            batch,
+            index,
+            "assess",
+            S.RECEIVED,
+            S.ASSESSED,
+            manager,
+            decided,
+            {"risk": risk, "route": route, "notes": ""},
+        )
+        self._placement(batch, index, referral, responder, decided)
+
+    def _close(self, batch: Batch, index: int, referral: Any, transition: str, from_state: str,
+               to_state: str, actor: User, at: datetime.datetime, input: dict[str, Any]) -> None:  # fmt: skip
+        referral.state, referral.state_changed_at, referral.closed_at = to_state, at, at
+        self._log(batch, index, transition, from_state, to_state, actor, at, input)
+
+    def _eligible(self, referral: Any) -> list[CareProvider]:
+        service = Service.ACCOMMODATION if referral.route == Route.ACCOMMODATION else Service.OUTREACH
+        return [
+            p
+            for p in self.providers
+            if referral.region in p.regions
+            and service in p.services
+            and (p.supports_children or not referral.is_child)
+        ]
+
+    def _placement(
+        self, batch: Batch, index: int, referral: Any, responder: User, assessed: datetime.datetime
+    ) -> None:
+        rng, now = self.rng, self.now
+        emergency_factor = 0.2 if referral.emergency else 1.0
+        offered = assessed + _hours(rng.lognormvariate(2.5, 1.0) * emergency_factor)
+        placement_clock_stop: datetime.datetime | None = None
+        candidates = self._eligible(referral)
+        if offered > now or not candidates or rng.random() < 0.03:
+            if offered <= now and rng.random() < 0.5:
+                self._close(batch, index, referral, "withdraw", S.ASSESSED, S.WITHDRAWN, responder, offered,
+                            {"reason": WITHDRAW(rng), "note": ""})  # fmt: skip
+                self._deadline(batch, index, referral, Clock.PLACEMENT, assessed, offered)
+                return
+            self._deadline(batch, index, referral, Clock.PLACEMENT, assessed, None)
+            return
+        # An earlier offer turned down now and then, before the one that is accepted.
+        if rng.random() < 0.12:
+            first = rng.choice(candidates)
+            answered = offered + _hours(rng.uniform(0.2, 3.5))
+            if answered > now:
+                self._offer(batch, index, referral, first, offered, None, OfferState.PENDING)
+                self._deadline(batch, index, referral, Clock.PLACEMENT, assessed, None)
+                return
+            self._offer(batch, index, referral, first, offered, answered, OfferState.REJECTED)
+            offered = answered + _hours(rng.uniform(0.5, 24) * emergency_factor)
+        accepted = offered + _hours(rng.uniform(0.1, 3.8))
+        if accepted > now:
+            self._offer(batch, index, referral, rng.choice(candidates), offered, None, OfferState.PENDING)
+            self._deadline(batch, index, referral, Clock.PLACEMENT, assessed, None)
+            return
+        stays = now - accepted < datetime.timedelta(days=400)
+        leaves = accepted + datetime.timedelta(days=rng.lognormvariate(4.2, 0.6))  # median about 67 days
+        active = leaves > now and stays
+        bed_kind = ""
+        if referral.route == Route.ACCOMMODATION:
+            bed_kind = (
+                BedKind.FAMILY
+                if referral.has_dependants
+                else (BedKind.MEN if referral.gender == Gender.MALE else BedKind.WOMEN)
+            )
+        provider = rng.choice(candidates)
+        if active and bed_kind:
+            free = [p for p in candidates if self.occupancy.take(p.pk, bed_kind)]
+            if not free:
+                # No bed anywhere in the region: the person is still waiting for a placement.
+                self._deadline(batch, index, referral, Clock.PLACEMENT, assessed, None)
+                return
+            provider = rng.choice(free)
+            # Put back the beds taken while looking, keeping only the chosen provider's.
+            for other in free:
+                if other is not provider:
+                    self.occupancy.used[(other.pk, bed_kind)] -= 1
+        placement_clock_stop = accepted
+        self._deadline(batch, index, referral, Clock.PLACEMENT, assessed, placement_clock_stop)
+        offer_index = self._offer(batch, index, referral, provider, offered, accepted, OfferState.ACCEPTED)
+        provider_user = self.provider_users[provider.pk]
+        referral.state, referral.state_changed_at, referral.placed_at = S.PLACED, accepted, accepted
+        self._log(batch, index, "accept", S.ASSESSED, S.PLACED, provider_user, accepted, {})
+        ended = None if active else leaves
+        batch.placements.append(
+            (
+                index,
+                offer_index,
+                _row(
+                    Placement, provider_id=provider.pk, bed_kind=bed_kind, started_at=accepted, ended_at=ended
+                ),
+            )
+        )
+        if active:
+            if rng.random() < 0.04:
+                gone = now - _hours(rng.uniform(2, 72))
+                gone = max(gone, accepted + _hours(1))
+                referral.state, referral.state_changed_at = S.MISSING, gone
+                self._log(batch, index, "report_missing", S.PLACED, S.MISSING, provider_user, gone,
+                          {"last_seen_at": gone.isoformat(), "note": ""})  # fmt: skip
+                repeats = int((now - gone).total_seconds() // 3600 // 24)
+                missing = self._deadline(batch, index, referral, Clock.MISSING, gone, None,
+                                         due=gone + _hours(24 * (repeats + 1)))  # fmt: skip
+                missing.escalations = repeats + 1
+                self._deadline(batch, index, referral, Clock.CHECK_IN, accepted, gone)
+                self._deadline(batch, index, referral, Clock.RECOVERY_REVIEW, accepted, None)
+                return
+            check_in_start = max(accepted, now - datetime.timedelta(days=rng.uniform(0, 8)))
+            if check_in_start > accepted:
+                self._log(batch, index, "record_progress", S.PLACED, S.PLACED, provider_user, check_in_start,
+                          {"note": "", "next_check_in": None})  # fmt: skip
+            self._deadline(batch, index, referral, Clock.CHECK_IN, check_in_start, None)
+            self._deadline(batch, index, referral, Clock.RECOVERY_REVIEW, accepted, None)
+            return
+        roll = rng.random()
+        if roll < 0.78:
+            self._close(batch, index, referral, "recover", S.PLACED, S.RECOVERED, provider_user, leaves,
+                        {"outcome": OUTCOME(rng), "note": ""})  # fmt: skip
+        elif roll < 0.94:
+            self._close(batch, index, referral, "exit", S.PLACED, S.EXITED, provider_user, leaves,
+                        {"reason": EXIT(rng), "note": ""})  # fmt: skip
+        else:
+            gone = leaves - datetime.timedelta(days=rng.uniform(1, 10))
+            gone = max(gone, accepted + _hours(1))
+            self._log(batch, index, "report_missing", S.PLACED, S.MISSING, provider_user, gone,
+                      {"last_seen_at": gone.isoformat(), "note": ""})  # fmt: skip
+            self._close(batch, index, referral, "exit", S.MISSING, S.EXITED, provider_user, leaves,
+                        {"reason": ExitReason.LOST_CONTACT, "note": ""})  # fmt: skip
+
+    def _offer(self, batch: Batch, index: int, referral: Any, provider: CareProvider,
+               offered: datetime.datetime, answered: datetime.datetime | None, state: str) -> int:  # fmt: skip
+        manager = self.cast.manager
+        due = offered + datetime.timedelta(minutes=240)
+        offer = _row(
+            PlacementOffer,
+            provider_id=provider.pk,
+            state=state,
+            offered_by_id=manager.pk,
+            offered_at=offered,
+            response_due_at=due,
+            responded_at=answered,
+            reject_reason=REJECT(self.rng) if state == OfferState.REJECTED else "",
+        )
+        offer_index = len(batch.offers)
+        batch.offers.append((index, offer))
+        self._log(batch, index, "offer", S.ASSESSED, S.ASSESSED, manager, offered, {"provider": provider.pk})
+        if state == OfferState.REJECTED:
+            self._log(batch, index, "reject", S.ASSESSED, S.ASSESSED, self.provider_users[provider.pk], answered,
+                      {"reason": offer.reject_reason, "note": ""})  # fmt: skip
+        if state == OfferState.PENDING:
+            # Only the open clock of a pending offer is kept; answered offers carry their own times.
+            remind = offered + (due - offered) * 0.8
+            deadline = _row(
+                Deadline,
+                clock=Clock.OFFER_RESPONSE,
+                started_at=offered,
+                due_at=due,
+                remind_at=remind,
+                reminded_at=remind if remind <= self.now else None,
+            )
+            batch.offer_deadlines.append((index, offer_index, deadline))
+        return offer_index
+
+    # -- writing
+
+    def write(self, batch: Batch) -> None:
+        with transaction.atomic():
+            Referral.objects.bulk_create(batch.referrals)
+            referrals = batch.referrals
+            logs = []
+            for index, log in batch.logs:
+                log.referral_id = referrals[index].pk
+                logs.append(log)
+            TransitionLog.objects.bulk_create(logs)
+            offers = []
+            for index, offer in batch.offers:
+                offer.referral_id = referrals[index].pk
+                offers.append(offer)
+            PlacementOffer.objects.bulk_create(offers)
+            placements = []
+            for index, offer_index, placement in batch.placements:
+                placement.referral_id = referrals[index].pk
+                placement.offer_id = offers[offer_index].pk
+                placements.append(placement)
+            Placement.objects.bulk_create(placements)
+            deadlines = []
+            for index, deadline in batch.deadlines:
+                deadline.referral_id = referrals[index].pk
+                deadlines.append(deadline)
+            for index, offer_index, deadline in batch.offer_deadlines:
+                deadline.referral_id = referrals[index].pk
+                deadline.offer_id = offers[offer_index].pk
+                deadlines.append(deadline)
+            Deadline.objects.bulk_create(deadlines)
+            for year, number in self.counters.items():
+                ReferenceCounter.objects.update_or_create(year=year, defaults={"last_number": number})
+
+    def anonymous_notification(self) -> AnonymousNotification:
+        rng = self.rng
+        spec, organisation, responder = self.responders(rng)
+        submitted = self._submitted_at()
+        return _row(
+            AnonymousNotification,
+            organisation_id=organisation.pk,
+            submitted_by_id=responder.pk,
+            submitted_at=submitted,
+            gender=GENDER(rng),
+            nationality=self._nationality(submitted),
+            exploitation_types=[ADULT_EXPLOITATION(rng)],
+            region=self._region(spec),
+        )
+
+
+_FIELD_DEFAULTS: dict[type[Model], dict[str, Any]] = {}
+
+
+def _row(model: type[Model], **values: Any) -> Any:
+    """An unsaved instance for ``bulk_create``, built without running ``Model.__init__``.
+
+    Every field not given takes its default; callable defaults are evaluated once per model, so the
+    generator passes every time-valued field explicitly.
+    """
+    defaults = _FIELD_DEFAULTS.get(model)
+    if defaults is None:
+        defaults = _FIELD_DEFAULTS[model] = {
+            f.attname: None if f.primary_key else f.get_default() for f in model._meta.concrete_fields
+        }
+    instance = model.__new__(model)
+    instance.__dict__.update(defaults)
+    instance.__dict__.update(values)
+    instance._state = ModelState()
+    return instance
+
+
+def seed_referrals(
+    cast: DemoCast,
+    *,
+    count: int,
+    batch_size: int = 2_000,
+    seed: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    now: datetime.datetime | None = None,
+) -> None:
+    """Generate ``count`` referral histories and about 30% as many anonymous notifications, in batches."""
+    generator = ReferralGenerator(cast, count=count, now=now or timezone.now(), seed=seed)
+    for size in _chunks(count, batch_size):
+        batch = Batch()
+        for _ in range(size):
+            generator.referral(batch)
+        generator.write(batch)
+        AnonymousNotification.objects.bulk_create(
+            [generator.anonymous_notification() for _ in range(round(size * 0.3))]
+        )
+        if progress:
+            progress(size)
+    _raise_capacity_where_needed(cast)
+
+
+def _raise_capacity_where_needed(cast: DemoCast) -> None:
+    """Never leave a provider over capacity; the demo users' providers keep free beds of every kind."""
+    occupied = Counter(
+        {
+            (row["provider_id"], row["bed_kind"]): row["n"]
+            for row in Placement.objects.filter(ended_at__isnull=True)
+            .exclude(bed_kind="")
+            .values("provider_id", "bed_kind")
+            .annotate(n=Count("id"))
+        }
+    )
+    for provider, _ in cast.providers:
+        provider.refresh_from_db()
+        changed = []
+        for kind in BedKind.values:
+            minimum = occupied[(provider.pk, kind)] + (2 if provider.pk in cast.demo_provider_ids else 0)
+            if Service.ACCOMMODATION in provider.services and provider.capacity(kind) < minimum:
+                setattr(provider, f"beds_{kind}", minimum)
+                changed.append(f"beds_{kind}")
+        if changed:
+            provider.save(update_fields=changed)
+
+
+def _chunks(total: int, size: int) -> Iterator[int]:
+    while total > 0:
+        yield min(size, total)
+        total -= size

@@ -1,0 +1,180 @@
+"""``manage.py seed_demo``: the fixed demo cast and consistent, realistic case histories (SPEC §9)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Count, Q
+
+from accounts.models import Organisation, OrganisationKind, Role, User
+from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
+from care_providers.selectors import occupied_beds
+from referrals.choices import OPEN_STATES, BedKind, Region, Service
+from referrals.choices import ReferralState as S
+from referrals.models import AnonymousNotification, Clock, Deadline, Referral, TransitionLog
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "a-demo-password-for-tests"
+
+
+def seed(referrals: int = 0, **options: object) -> None:
+    call_command("seed_demo", password=PASSWORD, referrals=referrals, seed=7, stdout=None, **options)
+
+
+def test_the_five_demo_users_have_their_roles_organisations_and_password() -> None:
+    seed()
+    users = {
+        user.username: user
+        for user in User.objects.filter(
+            username__in=["responder", "responder2", "manager", "provider", "provider2"]
+        ).select_related("organisation")
+    }
+    assert {name: user.role for name, user in users.items()} == {
+        "responder": Role.FIRST_RESPONDER,
+        "responder2": Role.FIRST_RESPONDER,
+        "manager": Role.MANAGER,
+        "provider": Role.CARE_PROVIDER,
+        "provider2": Role.CARE_PROVIDER,
+    }
+    assert users["responder"].organisation != users["responder2"].organisation
+    assert users["provider"].organisation != users["provider2"].organisation
+    assert users["manager"].organisation.kind == OrganisationKind.CONTRACTOR
+    assert users["responder"].organisation.kind in {OrganisationKind.POLICE, OrganisationKind.BORDER_FORCE}
+    assert all(user.check_password(PASSWORD) for user in users.values())
+
+
+def test_demo_providers_serve_everywhere_with_every_service_children_and_free_beds() -> None:
+    seed(referrals=150)
+    for username in ("provider", "provider2"):
+        provider = User.objects.get(username=username).provider
+        assert provider is not None
+        assert set(provider.regions) == set(Region.values)
+        assert set(provider.services) == {Service.ACCOMMODATION, Service.OUTREACH}
+        assert provider.supports_children
+        for kind in BedKind.values:
+            assert occupied_beds(provider, kind) < provider.capacity(kind), (username, kind)
+
+
+def test_every_organisation_kind_is_present_and_every_organisation_has_a_notification_address() -> None:
+    seed()
+    kinds = set(Organisation.objects.values_list("kind", flat=True))
+    assert kinds == set(OrganisationKind.values)
+    assert CareProvider.objects.count() >= 12
+    assert not Organisation.objects.filter(notification_emails=[]).exists()
+
+
+def test_seeding_twice_does_not_duplicate_the_fixed_data() -> None:
+    seed()
+    counts = (Organisation.objects.count(), User.objects.count(), CareProvider.objects.count())
+    seed()
+    assert (Organisation.objects.count(), User.objects.count(), CareProvider.objects.count()) == counts
+
+
+def test_if_empty_generates_referrals_only_the_first_time() -> None:
+    seed(referrals=20, if_empty=True)
+    seed(referrals=20, if_empty=True)
+    assert Referral.objects.count() == 20
+
+
+def test_generated_referrals_have_consistent_workflow_data() -> None:
+    seed(referrals=400)
+    referrals = list(Referral.objects.all())
+    assert len(referrals) == 400
+    assert len({r.reference for r in referrals}) == 400
+    states = Counter(r.state for r in referrals)
+    # Open and closed cases, several outcomes.
+    assert {S.RECEIVED, S.PLACED, S.RECOVERED, S.DECLINED} <= set(states)
+
+    active = Placement.objects.filter(ended_at__isnull=True)
+    placed_ids = {r.pk for r in referrals if r.state in (S.PLACED, S.MISSING)}
+    assert set(active.values_list("referral_id", flat=True)) == placed_ids
+    for r in referrals:
+        if r.state == S.RECEIVED:
+            assert r.assessed_at is None and r.closed_at is None
+        if r.state in (S.ASSESSED, S.PLACED, S.MISSING, S.RECOVERED, S.EXITED):
+            assert r.assessed_at is not None and r.risk and r.route
+            assert r.submitted_at <= r.assessed_at
+        if r.state in (S.PLACED, S.MISSING, S.RECOVERED, S.EXITED):
+            assert r.placed_at is not None and r.assessed_at <= r.placed_at
+        assert (r.closed_at is not None) == (r.state not in OPEN_STATES)
+
+    # Each referral's log starts with submit and ends in its current state.
+    last = {}
+    first = {}
+    for log in TransitionLog.objects.order_by("at", "id"):
+        first.setdefault(log.referral_id, log)
+        last[log.referral_id] = log
+    assert all(first[r.pk].transition == "submit" for r in referrals)
+    assert all(last[r.pk].to_state == r.state for r in referrals)
+
+    # Every accepted offer has a placement; a referral has at most one pending offer.
+    assert not PlacementOffer.objects.filter(state=OfferState.ACCEPTED, placement__isnull=True).exists()
+    pending = Counter(
+        PlacementOffer.objects.filter(state=OfferState.PENDING).values_list("referral_id", flat=True)
+    )
+    assert all(n == 1 for n in pending.values())
+
+    # Open cases have their open clock; closed cases none.
+    open_clocks = Deadline.objects.filter(stopped_at__isnull=True)
+    for r in referrals:
+        clocks = {d.clock for d in open_clocks if d.referral_id == r.pk}
+        if r.state == S.RECEIVED:
+            assert Clock.ASSESSMENT in clocks
+        elif r.state == S.ASSESSED:
+            assert Clock.PLACEMENT in clocks
+        elif r.state == S.PLACED:
+            assert {Clock.CHECK_IN, Clock.RECOVERY_REVIEW} <= clocks
+        elif r.state == S.MISSING:
+            assert Clock.MISSING in clocks
+        else:
+            assert clocks == set()
+
+
+def test_active_placements_never_exceed_capacity() -> None:
+    seed(referrals=400)
+    over = (
+        Placement.objects.filter(ended_at__isnull=True)
+        .exclude(bed_kind="")
+        .values("provider_id", "bed_kind")
+        .annotate(n=Count("id"))
+    )
+    providers = {p.pk: p for p in CareProvider.objects.all()}
+    assert over, "some people are in accommodation"
+    for row in over:
+        assert row["n"] <= providers[row["provider_id"]].capacity(row["bed_kind"])
+
+
+def test_personal_fields_are_encrypted_and_read_back() -> None:
+    seed(referrals=30)
+    referral = Referral.objects.first()
+    assert referral.given_name and referral.family_name and referral.account
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT given_name, account FROM referrals_referral WHERE id = %s", [referral.pk])
+        stored_name, stored_account = cursor.fetchone()
+    assert referral.given_name not in stored_name
+    assert referral.account not in stored_account
+
+
+def test_referrals_spread_like_the_national_statistics() -> None:
+    seed(referrals=1000)
+    total = Referral.objects.count()
+    male = Referral.objects.filter(gender="male").count() / total
+    children = Referral.objects.filter(is_child=True).count() / total
+    assert 0.68 < male < 0.84
+    assert 0.36 < children < 0.52
+    top = [code for code, _ in Counter(Referral.objects.values_list("nationality", flat=True)).most_common(6)]
+    assert top[0] == "GB"
+    assert {"AL", "VN", "ER"} <= set(top)
+    assert len(set(Referral.objects.values_list("region", flat=True))) == len(Region.values)
+    types = Counter(t for ts in Referral.objects.values_list("exploitation_types", flat=True) for t in ts)
+    assert {"labour", "criminal", "sexual"} == {t for t, _ in types.most_common(3)}
+    months = {(d.year, d.month) for d in Referral.objects.values_list("submitted_at", flat=True)}
+    assert len(months) >= 12
+    anonymous = AnonymousNotification.objects.count()
+    assert 0.2 * total < anonymous < 0.4 * total
+    assert not Referral.objects.filter(Q(is_child=False) & Q(consent=False)).exists()

@@ -1,0 +1,79 @@
+"""Settings come from the environment, with safe embedded defaults and a refusal to run insecurely."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parents[1]
+PRINT = (
+    "from django.conf import settings as s; "
+    "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.EMAIL_BACKEND, s.ALLOWED_HOSTS)"
+)
+
+
+def run_settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Load the settings in a fresh interpreter with only ``env`` set (the repository's .env aside)."""
+    clean = {key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG"}}
+    clean.update(HARBOUR_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings", **env)
+    script = f"import django; django.setup(); {PRINT}"
+    return subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
+    )
+
+
+def production(**overrides: str) -> dict[str, str]:
+    env = {
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "FIELD_HASH_KEY": secrets.token_urlsafe(32),
+    }
+    env.update(overrides)
+    return env
+
+
+def test_settings_refuse_to_start_without_a_secret_key_when_debug_is_off(tmp_path: Path) -> None:
+    # An empty value in the environment wins over any .env file.
+    result = run_settings(tmp_path, **production(SECRET_KEY=""))
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_settings_refuse_to_start_without_field_encryption_keys_when_debug_is_off(tmp_path: Path) -> None:
+    result = run_settings(tmp_path, **production(FIELD_ENCRYPTION_KEYS="", FIELD_HASH_KEY=""))
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS" in result.stderr
+
+
+def test_the_embedded_default_is_sqlite_and_an_on_disk_broker(tmp_path: Path) -> None:
+    result = run_settings(tmp_path, **production())
+    assert result.returncode == 0, result.stderr
+    engine, broker, email, _ = result.stdout.split(maxsplit=3)
+    assert engine == "django.db.backends.sqlite3"
+    assert broker == "filesystem://"
+    assert email == "django.core.mail.backends.filebased.EmailBackend"
+    assert (tmp_path / "broker" / "queue").is_dir()
+
+
+def test_database_broker_email_and_hosts_come_from_the_environment(tmp_path: Path) -> None:
+    result = run_settings(
+        tmp_path,
+        **production(
+            DATABASE_URL="postgres://harbour@db.example.org:5432/harbour",
+            CELERY_BROKER_URL="redis://cache.example.org:6379/0",
+            EMAIL_URL="smtp://mail.example.org:1025",
+            ALLOWED_HOSTS="harbour.example.org,www.harbour.example.org",
+        ),
+    )
+    assert result.returncode == 0, result.stderr
+    engine, broker, email, hosts = result.stdout.split(maxsplit=3)
+    assert engine == "django.db.backends.postgresql"
+    assert broker == "redis://cache.example.org:6379/0"
+    assert email == "django.core.mail.backends.smtp.EmailBackend"
+    assert hosts.strip() == "['harbour.example.org', 'www.harbour.example.org']"
