@@ -1,3 +1,7 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from . import api
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("reports/caseload/", api.CaseloadReportView.as_view(), name="api-caseload-report"),
+]

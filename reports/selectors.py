@@ -231,6 +231,7 @@ class CaseloadReport:
     regions: list[Share]
     organisation_kinds: list[Share]
     providers: list[ProviderFigures]
+    provider_choices: list[tuple[int, str]]
     timeliness: list[Timeliness]
     overdue_total: int
     overdue: list[OverdueClock]
@@ -254,18 +255,19 @@ def _shares(counts: dict[str, int], labels: dict[str, str], total: int, *, keep_
 
 
 def caseload_report(report_filter: ReportFilter, *, now: datetime.datetime | None = None) -> CaseloadReport:
-    """Every §8 breakdown for the referrals the filter selects. At most 12 queries on any database."""
+    """Every §8 breakdown for the referrals the filter selects: seven queries on PostgreSQL, nine elsewhere."""
     now = now or timezone.now()
     conditions = referral_conditions(report_filter)
     referrals = Referral.objects.filter(conditions).order_by()
 
-    totals = _totals(referrals)
+    totals = _totals(referrals, now)
     total = totals["referrals"]
-    open_by_state = _open_by_state(referrals, now)
+    open_by_state = totals["open_by_state"]
     monthly, anonymous_total = _monthly(referrals, report_filter)
-    nationalities = _nationalities(referrals, total)
+    nationalities, exploitation_types = _nationalities_and_exploitation_types(referrals, total)
     demographics = _demographics(referrals, total)
     deadline_figures = _deadline_figures(report_filter, now)
+    all_providers = _providers(report_filter)
     overdue_total = sum(row["overdue"] for row in deadline_figures.values())
 
     timeliness = []
@@ -322,12 +324,17 @@ def caseload_report(report_filter: ReportFilter, *, now: datetime.datetime | Non
         top5=top5,
         top5_share=_ratio(sum(row.count for row in top5), total),
         top10_share=_ratio(sum(row.count for row in top10), total),
-        exploitation_types=_exploitation_types(referrals, total),
+        exploitation_types=exploitation_types,
         age_groups=demographics["age_groups"],
         genders=demographics["genders"],
         regions=demographics["regions"],
         organisation_kinds=demographics["organisation_kinds"],
-        providers=_providers(report_filter),
+        providers=[
+            row
+            for row in all_providers
+            if report_filter.provider_id is None or row.provider_id == report_filter.provider_id
+        ],
+        provider_choices=[(row.provider_id, row.name) for row in all_providers],
         timeliness=timeliness,
         overdue_total=overdue_total,
         overdue=_overdue(report_filter, now),
@@ -342,8 +349,22 @@ def _durations(values: Iterable[datetime.timedelta | None]) -> dict[str, Any]:
     return {"count": len(present), "median": percentile(present, 0.5), "p90": percentile(present, 0.9)}
 
 
-def _totals(referrals: QuerySet[Referral]) -> dict[str, Any]:
-    """Counts by state and the times to assessment and to placement: one query (two without percentiles)."""
+def _band_conditions(now: datetime.datetime) -> dict[str, Q]:
+    bands = {}
+    for key, _label, at_least, fewer_than in AGE_BANDS:
+        condition = Q()
+        if at_least is not None:
+            condition &= Q(state_changed_at__lte=now - datetime.timedelta(days=at_least))
+        if fewer_than is not None:
+            condition &= Q(state_changed_at__gt=now - datetime.timedelta(days=fewer_than))
+        bands[key] = condition
+    return bands
+
+
+def _totals(referrals: QuerySet[Referral], now: datetime.datetime) -> dict[str, Any]:
+    """Counts by state, open cases banded by time in their state, and the times to assessment and to
+    placement: one query of conditional aggregates (two without percentiles in the database)."""
+    bands = _band_conditions(now)
     to_assessment = F("assessed_at") - F("submitted_at")
     to_placement = F("placed_at") - F("assessed_at")
     assessed = Q(assessed_at__isnull=False)
@@ -353,6 +374,11 @@ def _totals(referrals: QuerySet[Referral]) -> dict[str, Any]:
         "assessed": Count("pk", filter=assessed),
         "placed": Count("pk", filter=placed),
         **{f"state_{state}": Count("pk", filter=Q(state=state)) for state in ReferralState.values},
+        **{
+            f"open_{state}_{band}": Count("pk", filter=Q(state=state) & condition)
+            for state in OPEN_STATES
+            for band, condition in bands.items()
+        },
     }
     in_database = _percentiles_in_database()
     if in_database:
@@ -366,6 +392,15 @@ def _totals(referrals: QuerySet[Referral]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "referrals": row["referrals"],
         "states": {state: row[f"state_{state}"] for state in ReferralState.values},
+        "open_by_state": [
+            OpenState(
+                state=str(state),
+                label=state.label,
+                total=row[f"state_{state}"],
+                bands={band: row[f"open_{state}_{band}"] for band in bands},
+            )
+            for state in OPEN_STATES
+        ],
     }
     if in_database:
         result["to_assessment"] = {
@@ -387,37 +422,6 @@ def _totals(referrals: QuerySet[Referral]) -> dict[str, Any]:
         )
         result["to_placement"] = _durations(
             placed_at - assessed_at if placed_at else None for _, assessed_at, placed_at in times
-        )
-    return result
-
-
-def _open_by_state(referrals: QuerySet[Referral], now: datetime.datetime) -> list[OpenState]:
-    """Open cases per state, banded by how long they have been in that state: one query."""
-    band_conditions = {}
-    for key, _label, at_least, fewer_than in AGE_BANDS:
-        condition = Q()
-        if at_least is not None:
-            condition &= Q(state_changed_at__lte=now - datetime.timedelta(days=at_least))
-        if fewer_than is not None:
-            condition &= Q(state_changed_at__gt=now - datetime.timedelta(days=fewer_than))
-        band_conditions[key] = condition
-    rows = {
-        row["state"]: row
-        for row in referrals.filter(state__in=OPEN_STATES)
-        .values("state")
-        .annotate(total=Count("pk"), **{key: Count("pk", filter=c) for key, c in band_conditions.items()})
-    }
-    state_labels = dict(ReferralState.choices)
-    result = []
-    for state in OPEN_STATES:
-        row = rows.get(state, {})
-        result.append(
-            OpenState(
-                state=state,
-                label=state_labels[state],
-                total=row.get("total", 0),
-                bands={key: row.get(key, 0) for key in band_conditions},
-            )
         )
     return result
 
@@ -467,31 +471,27 @@ def _monthly(referrals: QuerySet[Referral], report_filter: ReportFilter) -> tupl
     return monthly, sum(counts["anonymous"].values())
 
 
-def _nationalities(referrals: QuerySet[Referral], total: int) -> list[Share]:
-    """Every nationality with its count and share of referrals, most frequent first: one query."""
-    names = nationality_names()
-    rows = referrals.values("nationality").annotate(n=Count("pk")).order_by("-n", "nationality")
-    return [
-        Share(
-            row["nationality"],
-            names.get(row["nationality"], row["nationality"]),
-            row["n"],
-            _ratio(row["n"], total),
-        )
-        for row in rows
-    ]
-
-
-def _exploitation_types(referrals: QuerySet[Referral], total: int) -> list[Share]:
-    """Referrals per exploitation type. A referral may name several, so the shares can add up to more
-    than 100%. One query: grouped by the list itself (a few dozen combinations), expanded here."""
-    counts: Counter[str] = Counter()
-    for types, n in (
-        referrals.values("exploitation_types").annotate(n=Count("pk")).values_list("exploitation_types", "n")
-    ):
+def _nationalities_and_exploitation_types(
+    referrals: QuerySet[Referral], total: int
+) -> tuple[list[Share], list[Share]]:
+    """Every nationality with its count and share of referrals, most frequent first, and the referrals
+    per exploitation type. One query, grouped by nationality and by the list of types itself (a few
+    dozen combinations), expanded here. A referral may name several types, so their shares can add up
+    to more than 100%."""
+    nationality_counts: Counter[str] = Counter()
+    type_counts: Counter[str] = Counter()
+    rows = referrals.values("nationality", "exploitation_types").annotate(n=Count("pk"))
+    for nationality, types, n in rows.values_list("nationality", "exploitation_types", "n"):
+        nationality_counts[nationality] += n
         for exploitation_type in set(types or []):
-            counts[exploitation_type] += n
-    return _shares(dict(counts), dict(ExploitationType.choices), total, keep_zero=True)
+            type_counts[exploitation_type] += n
+    names = nationality_names()
+    nationalities = [
+        Share(code, names.get(code, code), n, _ratio(n, total))
+        for code, n in sorted(nationality_counts.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    exploitation_types = _shares(dict(type_counts), dict(ExploitationType.choices), total, keep_zero=True)
+    return nationalities, exploitation_types
 
 
 def _demographics(referrals: QuerySet[Referral], total: int) -> dict[str, list[Share]]:
@@ -590,9 +590,8 @@ def _providers(report_filter: ReportFilter) -> list[ProviderFigures]:
         annotations["median_to_accept"] = _per_provider(
             accepted, PercentileCont(F("responded_at") - F("offered_at"), 0.5)
         )
+    # Every provider, so the report also yields the choices of its own provider filter.
     providers = CareProvider.objects.order_by("name", "pk")
-    if report_filter.provider_id is not None:
-        providers = providers.filter(pk=report_filter.provider_id)
     rows = list(
         providers.annotate(**annotations).values(
             "pk", "name", "beds_women", "beds_men", "beds_family", *annotations
@@ -628,5 +627,5 @@ def _providers(report_filter: ReportFilter) -> list[ProviderFigures]:
 
 
 def provider_choices() -> list[tuple[int, str]]:
-    """Providers a report can be filtered by: one query."""
+    """Providers a report can be filtered by, for a form shown without a report: one query."""
     return list(CareProvider.objects.order_by("name", "pk").values_list("pk", "name"))

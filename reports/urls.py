@@ -1,3 +1,10 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from . import views
+
+app_name = "reports"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("reports/caseload/", views.caseload, name="caseload"),
+    path("reports/caseload/csv/", views.caseload_csv, name="caseload_csv"),
+]

@@ -1,0 +1,180 @@
+"""``GET /api/v1/reports/caseload/``: the caseload report as JSON, for managers (SPEC §8, §9).
+
+The serializers below both shape the response and describe it in the OpenAPI schema, so the schema
+cannot drift from what is served.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from referrals.choices import Region
+
+from .forms import ReportFilterForm
+from .permissions import may_view_reports
+from .selectors import AGE_BANDS, REFERRING_KINDS, caseload_report
+
+
+class IsManager(BasePermission):
+    message = "Caseload reports are for managers."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return may_view_reports(request.user)
+
+
+@extend_schema_field(OpenApiTypes.DOUBLE)
+class HoursField(serializers.Field):
+    """A duration as a number of hours (two decimals), or null where there is nothing to measure."""
+
+    def to_representation(self, value: datetime.timedelta) -> float:
+        return round(value.total_seconds() / 3600, 2)
+
+
+class ShareField(serializers.FloatField):
+    """A fraction between 0 and 1 (four decimals), or null when the whole is zero."""
+
+    def to_representation(self, value: float) -> float:
+        return round(float(value), 4)
+
+
+class ShareSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    count = serializers.IntegerField()
+    share = ShareField(allow_null=True)
+
+
+class NationalitySerializer(serializers.Serializer):
+    nationality = serializers.CharField(source="key", help_text="ISO 3166-1 alpha-2, stateless or unknown.")
+    name = serializers.CharField(source="label")
+    count = serializers.IntegerField()
+    share = ShareField(allow_null=True, help_text="Share of all referrals matching the filters.")
+
+
+class OpenStateSerializer(serializers.Serializer):
+    state = serializers.CharField()
+    label = serializers.CharField()
+    total = serializers.IntegerField()
+    bands = inline_serializer(
+        name="TimeInStateBands",
+        fields={key: serializers.IntegerField(help_text=label) for key, label, _, _ in AGE_BANDS},
+    )
+
+
+class MonthSerializer(serializers.Serializer):
+    month = serializers.DateField(help_text="The first day of the month (local time).")
+    referrals = serializers.IntegerField()
+    anonymous_notifications = serializers.IntegerField()
+
+
+class ProviderFiguresSerializer(serializers.Serializer):
+    provider = serializers.IntegerField(source="provider_id")
+    name = serializers.CharField()
+    active_placements = serializers.IntegerField()
+    beds_in_use = serializers.IntegerField(help_text="Active accommodation placements.")
+    capacity = serializers.IntegerField(help_text="Beds of every kind.")
+    occupancy = ShareField(allow_null=True, help_text="Beds in use over capacity; null without beds.")
+    pending_offers = serializers.IntegerField()
+    accepted_offers = serializers.IntegerField()
+    answered_offers = serializers.IntegerField(help_text="Accepted, rejected or expired offers.")
+    acceptance_rate = ShareField(allow_null=True)
+    median_time_to_accept_hours = HoursField(source="median_time_to_accept", allow_null=True)
+
+
+class TimelinessSerializer(serializers.Serializer):
+    clock = serializers.CharField()
+    label = serializers.CharField()
+    count = serializers.IntegerField(help_text="Cases measured.")
+    median_hours = HoursField(source="median", allow_null=True)
+    p90_hours = HoursField(source="p90", allow_null=True)
+    within_deadline = serializers.IntegerField(help_text="Clocks that stopped before they were due.")
+    decided = serializers.IntegerField(help_text="Clocks stopped, or open past their due time.")
+    share_within_deadline = ShareField(allow_null=True)
+
+
+class OverdueClockSerializer(serializers.Serializer):
+    reference = serializers.CharField()
+    clock = serializers.CharField()
+    due_at = serializers.DateTimeField()
+    overdue_hours = HoursField(source="overdue_by")
+
+
+class FilterSerializer(serializers.Serializer):
+    date_from = serializers.DateField(allow_null=True)
+    date_to = serializers.DateField(allow_null=True)
+    region = serializers.CharField(allow_blank=True)
+    provider = serializers.IntegerField(source="provider_id", allow_null=True)
+    organisation_kind = serializers.CharField(allow_blank=True)
+
+
+class CaseloadReportSerializer(serializers.Serializer):
+    as_at = serializers.DateTimeField(help_text="When the figures were extracted.")
+    filters = FilterSerializer(source="report_filter")
+    referrals = serializers.IntegerField()
+    anonymous_notifications = serializers.IntegerField(help_text="Counted apart: never part of referrals.")
+    open_cases = serializers.IntegerField()
+    open_by_state = OpenStateSerializer(many=True)
+    monthly = MonthSerializer(many=True)
+    nationalities = NationalitySerializer(many=True, help_text="Every nationality, most frequent first.")
+    top5 = NationalitySerializer(many=True)
+    top5_share = ShareField(allow_null=True)
+    top10_share = ShareField(allow_null=True)
+    exploitation_types = ShareSerializer(many=True, help_text="A referral may name several types.")
+    age_groups = ShareSerializer(many=True)
+    genders = ShareSerializer(many=True)
+    regions = ShareSerializer(many=True)
+    organisation_kinds = ShareSerializer(many=True)
+    providers = ProviderFiguresSerializer(many=True)
+    timeliness = TimelinessSerializer(many=True)
+    overdue_total = serializers.IntegerField(help_text="Every open clock past its due time.")
+    overdue = OverdueClockSerializer(many=True, help_text="The most overdue first, case references only.")
+    overdue_by_clock = ShareSerializer(many=True)
+    outcomes = ShareSerializer(many=True)
+    notes = serializers.ListField(child=serializers.CharField())
+
+
+FILTER_PARAMETERS = [
+    OpenApiParameter("date_from", OpenApiTypes.DATE, description="First day of submission included."),
+    OpenApiParameter("date_to", OpenApiTypes.DATE, description="Last day of submission included."),
+    OpenApiParameter("region", OpenApiTypes.STR, enum=Region.values),
+    OpenApiParameter("provider", OpenApiTypes.INT, description="A care provider's id."),
+    OpenApiParameter("organisation_kind", OpenApiTypes.STR, enum=[str(kind) for kind in REFERRING_KINDS]),
+]
+
+
+class CaseloadReportView(APIView):
+    permission_classes = [IsAuthenticated, IsManager]
+
+    @extend_schema(
+        operation_id="caseload_report",
+        summary="Caseload report",
+        description="Every §8 breakdown for the referrals the filters select. Managers only.",
+        parameters=FILTER_PARAMETERS,
+        responses={
+            200: CaseloadReportSerializer,
+            400: inline_serializer(
+                name="ReportFilterErrors",
+                fields={"field": serializers.ListField(child=serializers.CharField())},
+            ),
+        },
+        tags=["reports"],
+    )
+    def get(self, request: Request) -> Response:
+        form = ReportFilterForm(request.query_params)
+        report = caseload_report(form.report_filter()) if form.is_valid() else None
+        if report is None or not form.check_provider(report.provider_choices):
+            return Response(_field_errors(form.errors), status=400)
+        return Response(CaseloadReportSerializer(report).data)
+
+
+def _field_errors(errors: Any) -> dict[str, list[str]]:
+    return {field: [str(message) for message in messages] for field, messages in errors.items()}

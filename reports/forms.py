@@ -1,0 +1,77 @@
+"""The report filter (SPEC §8): one form, used by the page, the CSV download and the API alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from referrals.choices import Region
+
+from .selectors import REFERRING_KINDS, ReportFilter
+
+
+class ReportFilterForm(forms.Form):
+    use_required_attribute = False
+    date_from = forms.DateField(
+        required=False,
+        label="Submitted from",
+        help_text="First day included, for example 2026-01-01.",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    date_to = forms.DateField(
+        required=False,
+        label="Submitted to",
+        help_text="Last day included.",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    region = forms.ChoiceField(required=False, choices=[("", "All regions"), *Region.choices])
+    # Checked against the providers the report itself lists (``check_provider``), saving a query.
+    provider = forms.IntegerField(required=False, min_value=1, label="Care provider", widget=forms.Select)
+    organisation_kind = forms.ChoiceField(
+        required=False,
+        label="Referring organisation",
+        choices=[("", "All kinds"), *((str(kind), kind.label) for kind in REFERRING_KINDS)],
+    )
+
+    def __init__(self, *args: Any, providers: list[tuple[int, str]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.set_providers(providers or [])
+
+    def set_providers(self, providers: list[tuple[int, str]]) -> None:
+        self.fields["provider"].widget.choices = [("", "All providers"), *providers]
+
+    def check_provider(self, providers: list[tuple[int, str]]) -> bool:
+        """Once the report is computed: offer its providers, and refuse a provider that does not exist."""
+        self.set_providers(providers)
+        chosen = self.cleaned_data.get("provider")
+        if chosen is not None and chosen not in {pk for pk, _ in providers}:
+            self.add_error("provider", "Select a care provider from the list.")
+            return False
+        return True
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        date_from, date_to = cleaned.get("date_from"), cleaned.get("date_to")
+        if date_from and date_to and date_from > date_to:
+            self.add_error("date_to", "The last day must not be before the first day.")
+        return cleaned
+
+    def error_summary(self) -> list[tuple[str, str]]:
+        """(anchor id, message) for every error, in the order of the fields, for the page's summary."""
+        summary = [("", str(message)) for message in self.non_field_errors()]
+        for name in self.fields:
+            bound = self[name]
+            summary.extend((bound.auto_id, str(message)) for message in bound.errors)
+        return summary
+
+    def report_filter(self) -> ReportFilter:
+        """The filter the valid form describes."""
+        data = self.cleaned_data
+        return ReportFilter(
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            region=data.get("region") or "",
+            provider_id=data.get("provider"),
+            organisation_kind=data.get("organisation_kind") or "",
+        )

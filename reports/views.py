@@ -1,0 +1,197 @@
+"""The manager's caseload page and its CSV downloads (SPEC §8). Thin: the selectors compute, the tables
+shape, the charts draw."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.safestring import SafeString
+from django.views.decorators.http import require_GET
+
+from .charts import Bar, bar_chart, trend_chart
+from .forms import ReportFilterForm
+from .permissions import may_view_reports
+from .selectors import CaseloadReport, caseload_report, provider_choices
+from .tables import Table, for_publication, page_value, report_tables, table_csv
+
+NATIONALITIES_CHARTED = 10
+NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
+
+
+@dataclass
+class Section:
+    table: Table
+    chart: SafeString | None
+    cells: list[list[str]]
+
+
+def _share_bars(table: Table, *, limit: int | None = None) -> list[Bar]:
+    rows = table.rows[:limit] if limit else table.rows
+    return [
+        Bar(
+            label=str(row["label"]),
+            value=row["count"],
+            display=f"{row['count']:,}"
+            + (f" ({row['share'] * 100:.1f}%)" if row.get("share") is not None else ""),
+        )
+        for row in rows
+    ]
+
+
+def _chart(table: Table, report: CaseloadReport) -> SafeString | None:
+    chart_id = f"chart-{table.name.replace('_', '-')}"
+    if table.name == "monthly":
+        return trend_chart(
+            chart_id=chart_id,
+            title="Referrals and anonymous notifications per month",
+            description=(
+                f"{report.referrals:,} referrals and {report.anonymous_notifications:,} anonymous notifications "
+                f"over {len(report.monthly)} months. The numbers are in the table beside the chart."
+            ),
+            months=[row.month for row in report.monthly],
+            columns=[row.referrals for row in report.monthly],
+            column_name="Referrals",
+            line=[row.anonymous_notifications for row in report.monthly],
+            line_name="Anonymous notifications",
+        )
+    if table.name == "open_cases":
+        bars = [Bar(row.label, row.total, f"{row.total:,}") for row in report.open_by_state]
+        return bar_chart(
+            chart_id=chart_id,
+            title="Open cases by state",
+            description=", ".join(f"{bar.label}: {bar.display}" for bar in bars) + ".",
+            bars=bars,
+            axis_label="Open cases",
+        )
+    if table.name == "providers":
+        bars = [
+            Bar(str(row["label"]), (row["occupancy"] or 0) * 100, page_value(row["occupancy"], "share"))
+            for row in table.rows
+        ]
+        return bar_chart(
+            chart_id=chart_id,
+            title="Bed occupancy by provider",
+            description="Share of each provider's beds in use. "
+            + ", ".join(f"{b.label}: {b.display}" for b in bars),
+            bars=bars,
+            axis_label="Beds in use (%)",
+        )
+    if table.name == "timeliness":
+        bars = [
+            Bar(
+                str(row["label"]),
+                (row["share_within_deadline"] or 0) * 100,
+                page_value(row["share_within_deadline"], "share"),
+            )
+            for row in table.rows
+        ]
+        return bar_chart(
+            chart_id=chart_id,
+            title="Share of clocks met within the deadline",
+            description=", ".join(f"{bar.label}: {bar.display}" for bar in bars) + ".",
+            bars=bars,
+            axis_label="Within deadline (%)",
+        )
+    if table.name in {
+        "nationalities",
+        "exploitation_types",
+        "age_groups",
+        "genders",
+        "regions",
+        "organisation_kinds",
+        "overdue_by_clock",
+        "outcomes",
+    }:
+        limit = NATIONALITIES_CHARTED if table.name == "nationalities" else None
+        bars = _share_bars(table, limit=limit)
+        title = table.title if limit is None else f"Top {limit} nationalities"
+        return bar_chart(
+            chart_id=chart_id,
+            title=title,
+            description=", ".join(f"{bar.label}: {bar.display}" for bar in bars) + "."
+            if bars
+            else "No referrals.",
+            bars=bars,
+            axis_label="Clocks" if table.name == "overdue_by_clock" else "Referrals",
+        )
+    return None
+
+
+def nationality_statement(report: CaseloadReport) -> str:
+    """The national statistics' wording: "the top five were …; the top ten accounted for X% of referrals"."""
+    if not report.nationalities:
+        return "No referrals match these filters."
+    names = [row.label for row in report.top5]
+    top10 = page_value(report.top10_share, "share")
+    if len(names) == 1:
+        leaders = f"The top nationality was {names[0]}"
+    else:
+        leaders = f"The top {NUMBER_WORDS[len(names)]} were {', '.join(names[:-1])} and {names[-1]}"
+    return f"{leaders}; the top ten accounted for {top10} of referrals."
+
+
+def _forbid_unless_manager(request: HttpRequest) -> None:
+    if not may_view_reports(request.user):
+        raise PermissionDenied("Caseload reports are for managers.")
+
+
+@require_GET
+@login_required
+def caseload(request: HttpRequest) -> HttpResponse:
+    _forbid_unless_manager(request)
+    form = ReportFilterForm(request.GET)
+    context: dict[str, object] = {"form": form}
+    if not form.is_valid():
+        form.set_providers(provider_choices())
+        return render(request, "reports/caseload.html", context, status=400)
+    report = caseload_report(form.report_filter())
+    if not form.check_provider(report.provider_choices):
+        return render(request, "reports/caseload.html", context, status=400)
+    sections = []
+    for table in report_tables(report).values():
+        cells = [
+            [page_value(row.get(column.key), column.kind) for column in table.columns] for row in table.rows
+        ]
+        sections.append(Section(table=table, chart=_chart(table, report), cells=cells))
+    context |= {
+        "report": report,
+        "sections": sections,
+        "nationality_statement": nationality_statement(report),
+        "top5_share": page_value(report.top5_share, "share"),
+    }
+    return render(request, "reports/caseload.html", context)
+
+
+@require_GET
+@login_required
+def caseload_csv(request: HttpRequest) -> HttpResponse:
+    """One table as CSV, chosen by ``table``; ``publication=1`` gives the small-number-suppressed variant."""
+    _forbid_unless_manager(request)
+    form = ReportFilterForm(request.GET)
+    report = caseload_report(form.report_filter()) if form.is_valid() else None
+    if report is None or not form.check_provider(report.provider_choices):
+        errors = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in form.errors.items())
+        return HttpResponseBadRequest(f"Invalid filter. {errors}", content_type="text/plain; charset=utf-8")
+    name = request.GET.get("table", "")
+    publication = request.GET.get("publication") in {"1", "true", "yes"}
+    tables = report_tables(report)
+    if name not in tables:
+        return HttpResponseBadRequest(
+            f"Choose a table: {', '.join(tables)}.", content_type="text/plain; charset=utf-8"
+        )
+    table = tables[name]
+    if publication:
+        try:
+            table = for_publication(table)
+        except ValueError as exc:
+            return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+    stamp = timezone.localtime(report.as_at).strftime("%Y%m%d-%H%M")
+    variant = "-publication" if publication else ""
+    response = HttpResponse(table_csv(table), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="caseload-{name}{variant}-{stamp}.csv"'
+    return response
