@@ -1,0 +1,112 @@
+"""Every list page costs the same number of queries for 1 row as for 50: no N+1."""
+
+from collections.abc import Callable
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts.models import User
+from referrals import services
+from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
+from tests.web.conftest import signed_in
+
+pytestmark = pytest.mark.django_db
+
+
+def queries_for(user: User, url: str) -> int:
+    client = signed_in(user)
+    client.get(url)  # warm the session and any per-process caches
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(captured)
+
+
+def assessed(boss: User, **fields) -> int:
+    referral = submitted_referral(**fields)
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="accommodation")
+    return referral.pk
+
+
+class Caseload:
+    """Builds rows of one list page, one case at a time, for the user who reads the page."""
+
+    def __init__(self, page: str) -> None:
+        self.page = page
+        self.boss = manager()
+        self.provider = CareProviderFactory(beds_women=60)
+        self.provider_staff = provider_user(self.provider)
+        self.responder = responder()
+
+    def reader(self) -> User:
+        return {
+            "case list (responder)": self.responder,
+            "case list (manager)": self.boss,
+            "triage queue": self.boss,
+            "assessed queue": self.boss,
+            "provider offers": self.provider_staff,
+            "provider caseload": self.provider_staff,
+            "provider past placements": self.provider_staff,
+        }[self.page]
+
+    def url(self) -> str:
+        return {
+            "case list (responder)": reverse("referrals:case_list"),
+            "case list (manager)": reverse("referrals:case_list"),
+            "triage queue": reverse("referrals:triage"),
+            "assessed queue": reverse("referrals:assessed"),
+            "provider offers": reverse("care_providers:offers"),
+            "provider caseload": reverse("care_providers:caseload"),
+            "provider past placements": reverse("care_providers:past"),
+        }[self.page]
+
+    def add_row(self) -> None:
+        add: dict[str, Callable[[], None]] = {
+            "case list (responder)": lambda: submitted_referral(actor=self.responder),
+            "case list (manager)": lambda: submitted_referral(),
+            "triage queue": lambda: submitted_referral(),
+            "assessed queue": self._offered,
+            "provider offers": self._offered,
+            "provider caseload": self._placed,
+            "provider past placements": self._past,
+        }
+        add[self.page]()
+
+    def _offered(self) -> int:
+        pk = assessed(self.boss)
+        services.offer_placement(referral_id=pk, actor=self.boss, provider_id=self.provider.pk)
+        return pk
+
+    def _placed(self) -> int:
+        pk = self._offered()
+        services.accept_offer(referral_id=pk, actor=self.provider_staff)
+        return pk
+
+    def _past(self) -> None:
+        pk = self._placed()
+        services.recover_referral(referral_id=pk, actor=self.provider_staff, outcome="independent_living")
+
+
+PAGES = [
+    "case list (responder)",
+    "case list (manager)",
+    "triage queue",
+    "assessed queue",
+    "provider offers",
+    "provider caseload",
+    "provider past placements",
+]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_list_page_costs_the_same_queries_for_one_row_as_for_fifty(page):
+    caseload = Caseload(page)
+    caseload.add_row()
+    one = queries_for(caseload.reader(), caseload.url())
+    for _ in range(49):
+        caseload.add_row()
+    html = signed_in(caseload.reader()).get(caseload.url()).content.decode()
+    assert html.count("/cases/") >= 50
+    assert queries_for(caseload.reader(), caseload.url()) == one

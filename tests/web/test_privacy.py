@@ -1,0 +1,70 @@
+"""Need to know and escaping: what a care provider's page never shows, and free text shown as typed."""
+
+import pytest
+from django.urls import reverse
+
+from referrals import services
+from tests.factories import manager, responder, submitted_referral
+from tests.web.conftest import offered, placed, signed_in
+
+pytestmark = pytest.mark.django_db
+
+HIDDEN = {
+    "account": "Seen at the docks by PC Secret-Account",
+    "crime_reference": "CRIME-REF-998877",
+    "responder_reference": "RESP-REF-112233",
+    "aliases": "Alias-Known-As-Zed",
+}
+XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+@pytest.mark.parametrize("stage", ["offered", "placed"])
+def test_a_care_provider_never_sees_the_account_references_or_aliases(stage):
+    if stage == "offered":
+        referral, provider, _boss = offered(**HIDDEN)
+        from tests.factories import provider_user
+
+        staff = provider_user(provider)
+    else:
+        referral, staff, _boss = placed(**HIDDEN)
+    html = signed_in(staff).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert referral.reference in html
+    assert "Amina" in html  # the name is needed to support the person
+    for value in HIDDEN.values():
+        assert value not in html
+
+
+def test_the_referring_responder_and_managers_see_them():
+    referral = submitted_referral(**HIDDEN)
+    for user in (responder(organisation=referral.organisation), manager()):
+        html = signed_in(user).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+        for value in HIDDEN.values():
+            assert value in html
+
+
+def test_a_provider_does_not_see_another_providers_offer_or_the_managers_notes():
+    referral, staff, boss = placed()
+    services.reallocate_referral(
+        referral_id=referral.pk, actor=boss, reason="needs_changed", note="Manager-only note"
+    )
+    html = signed_in(staff).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert "Manager-only note" not in html
+
+
+def test_html_in_the_account_and_notes_is_shown_escaped():
+    referral = submitted_referral(account=XSS, given_name=XSS)
+    boss = manager()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="outreach", notes=XSS)
+    html = signed_in(boss).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert "<script>alert" not in html
+    assert "<img src=x" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+
+
+def test_html_typed_into_the_intake_form_is_escaped_when_redisplayed():
+    response = signed_in(responder()).post(
+        reverse("referrals:intake"), {"given_name": XSS, "action": "submit"}
+    )
+    html = response.content.decode()
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;" in html

@@ -1,0 +1,38 @@
+import pytest
+from django.urls import reverse
+
+from tests.factories import PASSWORD, manager, provider_user, responder
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("make_user", "start_page"),
+    [
+        (responder, "referrals:case_list"),
+        (manager, "referrals:triage"),
+        (provider_user, "care_providers:offers"),
+    ],
+)
+def test_signing_in_sends_each_role_to_its_start_page(client, make_user, start_page):
+    user = make_user()
+    response = client.post(reverse("login"), {"username": user.username, "password": PASSWORD}, follow=True)
+    assert [url for url, _ in response.redirect_chain][-1] == reverse(start_page)
+    assert response.status_code == 200
+
+
+def test_the_sign_in_page_is_labelled_and_a_wrong_password_is_summarised(client):
+    html = client.get(reverse("login")).content.decode()
+    assert 'for="id_username"' in html and 'for="id_password"' in html
+    user = responder()
+    response = client.post(reverse("login"), {"username": user.username, "password": "wrong password"})
+    html = response.content.decode()
+    assert 'role="alert"' in html
+    assert 'href="#id_username"' in html
+
+
+def test_signing_out_is_a_post_and_ends_the_session(client):
+    client.force_login(responder())
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert client.get(reverse("referrals:case_list")).status_code == 302
