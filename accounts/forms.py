@@ -1,0 +1,57 @@
+"""Forms of the accounts app: organisation settings edited in the admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from .models import Organisation
+
+
+class EmailListField(forms.CharField):
+    """A list of e-mail addresses, typed one a line, stored as a JSON list."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", "One address a line. These receive the organisation's notifications.")
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> str:
+        if isinstance(value, list | tuple):
+            return "\n".join(value)
+        return value or ""
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        if isinstance(value, list | tuple):
+            return list(value)
+        text = super().to_python(value) or ""
+        return [line.strip() for line in text.replace(",", "\n").splitlines() if line.strip()]
+
+    def validate(self, value: list[str]) -> None:  # type: ignore[override]
+        if self.required and not value:
+            raise ValidationError(self.error_messages["required"], code="required")
+        bad = []
+        for address in value:
+            try:
+                validate_email(address)
+            except ValidationError:
+                bad.append(address)
+        if bad:
+            raise ValidationError(f"Not an e-mail address: {', '.join(bad)}.", code="invalid")
+
+
+class OrganisationForm(forms.ModelForm):
+    notification_emails = EmailListField()
+    webhook_url = forms.URLField(
+        required=False, assume_scheme="https", help_text="Optional: signed JSON events are POSTed here."
+    )
+
+    class Meta:
+        model = Organisation
+        fields = ["name", "kind", "notification_emails", "webhook_url", "webhook_secret"]
+        widgets = {"webhook_secret": forms.PasswordInput(render_value=True)}

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from .forms import CareProviderForm
+from .models import CareProvider, Placement, PlacementOffer
+from .selectors import providers_with_occupancy
+
+
+@admin.register(CareProvider)
+class CareProviderAdmin(admin.ModelAdmin):
+    form = CareProviderForm
+    list_display = ["name", "active", "women", "men", "family", "supports_children"]
+    list_filter = ["active", "supports_children"]
+    search_fields = ["name", "organisation__name"]
+    fieldsets = (
+        (None, {"fields": ("organisation", "name", "active")}),
+        ("What it offers", {"fields": ("regions", "services", "supports_children", "languages")}),
+        (
+            "Capacity in beds (occupancy is derived from placements)",
+            {"fields": ("beds_women", "beds_men", "beds_family")},
+        ),
+        ("Notifications", {"fields": ("notification_emails", "webhook_url", "webhook_secret")}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CareProvider]:
+        return providers_with_occupancy().select_related("organisation")
+
+    @admin.display(description="Women's beds (occupied/capacity)")
+    def women(self, provider: Any) -> str:
+        return f"{provider.occupied_women}/{provider.beds_women}"
+
+    @admin.display(description="Men's beds (occupied/capacity)")
+    def men(self, provider: Any) -> str:
+        return f"{provider.occupied_men}/{provider.beds_men}"
+
+    @admin.display(description="Family rooms (occupied/capacity)")
+    def family(self, provider: Any) -> str:
+        return f"{provider.occupied_family}/{provider.beds_family}"
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Offers and placements change only through the workflow's services."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(PlacementOffer)
+class PlacementOfferAdmin(ReadOnlyAdmin):
+    list_display = ["referral", "provider", "state", "offered_at", "response_due_at", "responded_at"]
+    list_filter = ["state", "provider"]
+    list_select_related = ["referral", "provider"]
+    search_fields = ["referral__reference"]
+
+
+@admin.register(Placement)
+class PlacementAdmin(ReadOnlyAdmin):
+    list_display = ["referral", "provider", "bed_kind", "started_at", "ended_at"]
+    list_filter = ["provider", "bed_kind"]
+    list_select_related = ["referral", "provider"]
+    search_fields = ["referral__reference"]

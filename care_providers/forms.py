@@ -1,0 +1,77 @@
+"""The care provider record as the admin edits it: every §2 field, lists as choices, never raw JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.admin.widgets import FilteredSelectMultiple
+
+from accounts.forms import EmailListField
+from accounts.models import OrganisationKind
+from referrals.choices import Region, Service, language_choices
+
+from .models import CareProvider
+
+
+class CareProviderForm(forms.ModelForm):
+    """A provider, with its organisation's notification addresses and webhook edited alongside."""
+
+    regions = forms.MultipleChoiceField(
+        choices=Region.choices, widget=forms.CheckboxSelectMultiple, help_text="Regions served (SPEC §7)."
+    )
+    services = forms.MultipleChoiceField(choices=Service.choices, widget=forms.CheckboxSelectMultiple)
+    languages = forms.MultipleChoiceField(
+        choices=(),
+        required=False,
+        widget=FilteredSelectMultiple("languages", is_stacked=False),
+        help_text="Languages the provider's staff speak.",
+    )
+    notification_emails = EmailListField()
+    webhook_url = forms.URLField(
+        required=False, assume_scheme="https", help_text="Optional: signed JSON events are POSTed here."
+    )
+    webhook_secret = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.PasswordInput(render_value=True),
+        help_text="Shared secret for the HMAC signature.",
+    )
+
+    ORGANISATION_FIELDS = ("notification_emails", "webhook_url", "webhook_secret")
+
+    class Meta:
+        model = CareProvider
+        fields = [
+            "organisation",
+            "name",
+            "active",
+            "regions",
+            "services",
+            "beds_women",
+            "beds_men",
+            "beds_family",
+            "supports_children",
+            "languages",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["languages"].choices = language_choices()
+        if "organisation" in self.fields:
+            self.fields["organisation"].queryset = self.fields["organisation"].queryset.filter(
+                kind=OrganisationKind.CARE_PROVIDER
+            )
+        if self.instance.pk:
+            organisation = self.instance.organisation
+            for name in self.ORGANISATION_FIELDS:
+                self.initial.setdefault(name, getattr(organisation, name))
+
+    def _save_m2m(self) -> None:
+        """Runs after the provider is saved, with or without ``commit`` (the admin saves in two steps)."""
+        super()._save_m2m()
+        organisation = self.instance.organisation
+        organisation.notification_emails = self.cleaned_data.get("notification_emails") or []
+        organisation.webhook_url = self.cleaned_data.get("webhook_url") or ""
+        organisation.webhook_secret = self.cleaned_data.get("webhook_secret") or ""
+        organisation.save(update_fields=list(self.ORGANISATION_FIELDS))

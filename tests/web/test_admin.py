@@ -1,0 +1,93 @@
+import pytest
+from django.urls import reverse
+
+from accounts.models import Organisation, User
+from care_providers.models import CareProvider
+from tests.factories import CareProviderFactory, OrganisationFactory
+from tests.web.conftest import signed_in
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client():
+    return signed_in(User.objects.create_superuser("root", "root@example.test", "a-long-admin-password"))
+
+
+def test_every_provider_field_is_editable_in_the_admin_without_raw_json(admin_client):
+    provider = CareProviderFactory(regions=["london"], services=["outreach"], languages=["en"])
+    url = reverse("admin:care_providers_careprovider_change", args=[provider.pk])
+    form = admin_client.get(url).content.decode()
+    assert 'type="checkbox" name="regions" value="wales"' in form
+    assert 'name="languages"' in form and '<option value="sq"' in form
+
+    response = admin_client.post(
+        url,
+        {
+            "organisation": provider.organisation_id,
+            "name": "Renamed House",
+            "active": "on",
+            "regions": ["wales", "scotland"],
+            "services": ["accommodation", "outreach"],
+            "beds_women": 7,
+            "beds_men": 3,
+            "beds_family": 1,
+            "supports_children": "",
+            "languages": ["sq", "vi"],
+            "notification_emails": "duty@house.test\nmanager@house.test",
+            "webhook_url": "https://house.test/hooks",
+            "webhook_secret": "s3cret",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    provider = CareProvider.objects.select_related("organisation").get(pk=provider.pk)
+    assert provider.name == "Renamed House"
+    assert provider.regions == ["wales", "scotland"]
+    assert provider.services == ["accommodation", "outreach"]
+    assert (provider.beds_women, provider.beds_men, provider.beds_family) == (7, 3, 1)
+    assert provider.supports_children is False
+    assert provider.languages == ["sq", "vi"]
+    assert provider.organisation.notification_emails == ["duty@house.test", "manager@house.test"]
+    assert provider.organisation.webhook_url == "https://house.test/hooks"
+    assert provider.organisation.webhook_secret == "s3cret"
+
+
+def test_an_unknown_region_or_a_bad_email_is_refused(admin_client):
+    provider = CareProviderFactory()
+    url = reverse("admin:care_providers_careprovider_change", args=[provider.pk])
+    response = admin_client.post(
+        url,
+        {
+            "organisation": provider.organisation_id,
+            "name": provider.name,
+            "regions": ["atlantis"],
+            "services": ["accommodation"],
+            "beds_women": 1,
+            "beds_men": 1,
+            "beds_family": 1,
+            "notification_emails": "not-an-address",
+        },
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "atlantis is not one of the available choices" in html
+    assert "Not an e-mail address: not-an-address" in html
+
+
+def test_organisations_and_users_are_editable(admin_client):
+    organisation = OrganisationFactory()
+    response = admin_client.post(
+        reverse("admin:accounts_organisation_change", args=[organisation.pk]),
+        {
+            "name": organisation.name,
+            "kind": "ngo",
+            "notification_emails": "a@ngo.test",
+            "webhook_url": "",
+            "webhook_secret": "",
+        },
+    )
+    assert response.status_code == 302
+    organisation = Organisation.objects.get(pk=organisation.pk)
+    assert (organisation.kind, organisation.notification_emails) == ("ngo", ["a@ngo.test"])
+    assert admin_client.get(reverse("admin:accounts_user_changelist")).status_code == 200
+    assert admin_client.get(reverse("admin:care_providers_careprovider_changelist")).status_code == 200
