@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
 
+from referrals.api.errors import error_responses
 from referrals.models import Referral
 from referrals.selectors import get_visible_referral
 
@@ -33,13 +38,17 @@ class AuditEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-@extend_schema(
-    summary="A case's audit trail",
-    description="Every read of the person's details and every change, newest first. Managers only.",
-    tags=["audit"],
-)
 class ReferralAuditView(generics.ListAPIView):
     serializer_class = AuditEventSerializer
+
+    @extend_schema(
+        summary="A case's audit trail",
+        description="Every read of the person's details and every change, newest first. Managers only.",
+        tags=["audit"],
+        responses={200: AuditEventSerializer(many=True), **error_responses(401, 403, 404, 429)},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[AuditEvent]:
         try:
