@@ -46,12 +46,14 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -193,15 +195,31 @@ def claim(notification_id: str) -> Notification | None:
     except ValueError:
         return None
     now = timezone.now()
-    claimed = Notification.objects.filter(
-        pk=pk, state=DeliveryState.PENDING, next_attempt_at__lte=now + CLAIM_TOLERANCE
-    ).update(
-        next_attempt_at=now + datetime.timedelta(seconds=settings.NOTIFICATION_CLAIM_SECONDS),
-        attempts=F("attempts") + 1,
-    )
-    if not claimed:
-        return None
-    return Notification.objects.select_related("organisation").get(pk=pk)
+    with bookkeeping():
+        claimed = Notification.objects.filter(
+            pk=pk, state=DeliveryState.PENDING, next_attempt_at__lte=now + CLAIM_TOLERANCE
+        ).update(
+            next_attempt_at=now + datetime.timedelta(seconds=settings.NOTIFICATION_CLAIM_SECONDS),
+            attempts=F("attempts") + 1,
+        )
+        if not claimed:
+            return None
+        return Notification.objects.select_related("organisation").get(pk=pk)
+
+
+@contextmanager
+def bookkeeping() -> Iterator[None]:
+    """A transaction for delivery bookkeeping that does not wait for its commit to reach the disk.
+
+    Losing such a commit in a database crash only means a notification is sent again, which
+    at-least-once delivery allows; it saves a disk flush on every claim and every outcome. The
+    changes that matter (the referral and its outbox rows) are committed durably by the services.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
 
 
 def deliver(notification_id: str) -> None:
@@ -218,11 +236,12 @@ def deliver(notification_id: str) -> None:
 
 def record_outcome(notification: Notification, outcome: Outcome) -> None:
     now = timezone.now()
-    with transaction.atomic():
-        DeliveryAttempt.objects.create(
-            notification=notification, at=now, succeeded=outcome.succeeded, detail=outcome.detail[:200]
-        )
-        pending = Notification.objects.filter(pk=notification.pk, state=DeliveryState.PENDING)
+    attempt = DeliveryAttempt(
+        notification=notification, at=now, succeeded=outcome.succeeded, detail=outcome.detail[:200]
+    )
+    pending = Notification.objects.filter(pk=notification.pk, state=DeliveryState.PENDING)
+    with bookkeeping():
+        attempt.save()
         if outcome.succeeded:
             pending.update(state=DeliveryState.DELIVERED, delivered_at=now, last_error="")
             return
