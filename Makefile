@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+DEMO_PASSWORD ?= harbour-demo-2026
+DEMO_REFERRALS ?= 200
+export DEMO_PASSWORD
 
 .PHONY: run test install lint bench
 
@@ -21,9 +24,22 @@ install: $(BIN)/django-admin .env
 	print('FIELD_ENCRYPTION_KEYS=' + base64.urlsafe_b64encode(os.urandom(32)).decode()); \
 	print('FIELD_HASH_KEY=' + secrets.token_urlsafe(32))" > $@
 
+# The embedded default: SQLite and an on-disk Celery broker in var/, no servers to install.
+run: install
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py seed_demo --if-empty --referrals $(DEMO_REFERRALS)
+	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	@echo "Harbour on http://127.0.0.1:8000 with a Celery worker and scheduler; Ctrl-C stops all three."
+	@echo "Demo users: responder, responder2, manager, provider, provider2 (password: $(DEMO_PASSWORD))"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile
+
 test: install
 	$(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Benchmarks against PostgreSQL under gunicorn; see bench/README.md.
+bench: install
+	bench/run

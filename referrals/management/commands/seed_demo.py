@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from accounts.models import User
 from referrals.demo import DEMO_USERNAMES, seed_cast, seed_referrals
-from referrals.models import Referral
 
 
 class Command(BaseCommand):
@@ -30,18 +30,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--if-empty",
             action="store_true",
-            help="Generate referrals only if there are none yet (the fixed data is always brought up to date).",
+            help="Do nothing if the demo data is already there (the first run of `make run` seeds it).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         count: int = options["referrals"]
         if count < 0:
-            self.stderr.write("--referrals must be zero or more.")
-            raise SystemExit(2)
+            raise CommandError("--referrals must be zero or more.")
+        if options["if_empty"] and User.objects.filter(username__in=DEMO_USERNAMES).exists():
+            self.stdout.write("Demo data is already there; nothing to do.")
+            return
         cast = seed_cast(password=options["password"])
-        if options["if_empty"] and Referral.objects.exists():
-            count = 0
-            self.stdout.write("Referrals already exist; no new ones generated.")
         if count:
             with tqdm(
                 total=count,
