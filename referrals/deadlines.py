@@ -58,8 +58,9 @@ def due_at(clock: Clock, referral: Referral, start: datetime.datetime) -> dateti
     if clock == Clock.RECOVERY_REVIEW:
         return start + datetime.timedelta(days=settings.DEADLINE_RECOVERY_REVIEW_DAYS)
     if clock == Clock.MISSING:
-        # Escalates at once; the sweep then moves it on every MISSING_REPEAT_HOURS.
-        return start
+        # The transition itself escalates at once; the sweep escalates again when this is due and
+        # then moves it on by MISSING_REPEAT_HOURS each time.
+        return start + datetime.timedelta(hours=settings.MISSING_REPEAT_HOURS)
     raise ValueError(f"Unknown clock {clock!r}")
 
 

@@ -76,3 +76,10 @@ def test_an_emergency_placement_is_due_in_calendar_hours(settings):
     start = aware(2026, 12, 24, 15, 0)
     referral = Referral(region=Region.LONDON, emergency=True)
     assert due_at(Clock.PLACEMENT, referral, start) == aware(2026, 12, 25, 15, 0)
+
+
+def test_the_missing_clock_is_next_due_one_repeat_after_the_report(settings):
+    # The report itself escalates at once; the clock is for the repeats.
+    settings.MISSING_REPEAT_HOURS = 24
+    start = aware(2026, 12, 24, 15, 0)
+    assert due_at(Clock.MISSING, Referral(region=Region.LONDON), start) == aware(2026, 12, 25, 15, 0)

@@ -1,0 +1,82 @@
+"""No notification carries personal data (SPEC §6): every email and webhook of a whole case is scanned."""
+
+import datetime
+import json
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from notifications.delivery import deliver
+from notifications.models import DeliveryState, Event, InboxItem, Notification
+from notifications.sweep import sweep_deadlines
+from referrals import services
+from referrals.models import Deadline
+from tests.factories import (
+    CareProviderFactory,
+    OrganisationFactory,
+    manager,
+    provider_user,
+    responder,
+    submitted_referral,
+)
+
+from .conftest import personal_data_in
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_email_webhook_and_inbox_item_of_a_whole_case_is_free_of_personal_data(webhook_receiver):
+    hooks = {"organisation__webhook_url": webhook_receiver.url, "organisation__webhook_secret": "s"}
+    referrer = responder(
+        organisation=OrganisationFactory(webhook_url=webhook_receiver.url, webhook_secret="s")
+    )
+    boss = manager()
+    first, second = CareProviderFactory(**hooks), CareProviderFactory(**hooks)
+    first_staff, second_staff = provider_user(first), provider_user(second)
+
+    case = submitted_referral(referrer)
+    services.assess_referral(referral_id=case.pk, actor=boss, risk="high", route="accommodation")
+    services.offer_placement(referral_id=case.pk, actor=boss, provider_id=first.pk)
+    services.reject_offer(referral_id=case.pk, actor=first_staff, reason="no_capacity", note="Amina Haile")
+    services.offer_placement(referral_id=case.pk, actor=boss, provider_id=second.pk)
+    services.accept_offer(referral_id=case.pk, actor=second_staff)
+    services.record_progress(referral_id=case.pk, actor=second_staff, note="Amina settled in")
+    services.report_missing(referral_id=case.pk, actor=second_staff, last_seen_at=timezone.now())
+    services.mark_found(referral_id=case.pk, actor=second_staff)
+    later = max(Deadline.objects.filter(referral=case).values_list("due_at", flat=True))
+    sweep_deadlines(now=later - datetime.timedelta(seconds=1))
+    sweep_deadlines(now=later + datetime.timedelta(days=1))
+    services.reallocate_referral(referral_id=case.pk, actor=boss, reason="needs_changed")
+    services.offer_placement(referral_id=case.pk, actor=boss, provider_id=first.pk)
+    expiring = Deadline.objects.get(referral=case, clock="offer_response", stopped_at__isnull=True)
+    sweep_deadlines(now=expiring.due_at + datetime.timedelta(minutes=1))
+    services.offer_placement(referral_id=case.pk, actor=boss, provider_id=second.pk)
+    services.withdraw_referral(referral_id=case.pk, actor=boss, reason="other", note="Haile, 07700 900123")
+
+    declined = submitted_referral(referrer)
+    services.decline_referral(referral_id=declined.pk, actor=boss, reason="other", note="Amina Haile")
+    for outcome in ("recover", "exit"):
+        other = submitted_referral(referrer)
+        services.assess_referral(referral_id=other.pk, actor=boss, risk="low", route="outreach")
+        services.offer_placement(referral_id=other.pk, actor=boss, provider_id=second.pk)
+        services.accept_offer(referral_id=other.pk, actor=second_staff)
+        if outcome == "recover":
+            services.recover_referral(referral_id=other.pk, actor=boss, outcome="independent_living")
+        else:
+            services.exit_referral(referral_id=other.pk, actor=boss, reason="left_support")
+
+    for row in Notification.objects.all():
+        deliver(str(row.pk))
+
+    assert not Notification.objects.exclude(state=DeliveryState.DELIVERED).exists()
+    expected = set(Event.values) - {Event.DELIVERY_FAILED}
+    assert set(Notification.objects.values_list("event", flat=True)) == expected
+    assert len(webhook_receiver.received) > 0 and len(mail.outbox) > 0
+    for hook in webhook_receiver.received:
+        assert personal_data_in(hook.body.decode()) == []
+        assert set(json.loads(hook.body)) == {"id", "event", "reference", "due_at", "link", "timestamp"}
+    for message in mail.outbox:
+        assert personal_data_in(f"{message.subject}\n{message.body}") == []
+    for message in InboxItem.objects.values_list("message", flat=True):
+        assert personal_data_in(message) == []
