@@ -1,3 +1,7 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from .api import ProviderListView
+
+urlpatterns = [
+    path("providers/", ProviderListView.as_view(), name="api-provider-list"),
+]

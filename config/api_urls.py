@@ -1,4 +1,5 @@
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("", include("accounts.api_urls")),
@@ -7,4 +8,6 @@ urlpatterns = [
     path("", include("care_providers.api_urls")),
     path("", include("notifications.api_urls")),
     path("", include("reports.api_urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -2,15 +2,22 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from referrals.encryption import EncryptedJSONField
+
 
 class IdempotencyRecord(models.Model):
-    """The first response to a POST carrying an ``Idempotency-Key``, replayed for repeats (SPEC §9)."""
+    """The first response to a POST carrying an ``Idempotency-Key``, replayed for repeats (SPEC §9).
+
+    The record is written in the same transaction as the work the request did, so a repeat either
+    waits for that transaction and replays its answer, or finds nothing and does the work itself.
+    Responses carry personal details, so the body is encrypted like the case it describes.
+    """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=200)
     request_fingerprint = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField()
-    response_body = models.JSONField(null=True)
+    response_body = EncryptedJSONField(null=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

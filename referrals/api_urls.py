@@ -1,3 +1,30 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from .api.views import (
+    TRANSITION_VIEWS,
+    AnonymousNotificationListView,
+    ReferralDetailView,
+    ReferralHistoryView,
+    ReferralListView,
+    SuggestedProvidersView,
+)
+
+urlpatterns = [
+    path("referrals/", ReferralListView.as_view(), name="api-referral-list"),
+    path("referrals/<int:pk>/", ReferralDetailView.as_view(), name="api-referral-detail"),
+    path("referrals/<int:pk>/history/", ReferralHistoryView.as_view(), name="api-referral-history"),
+    path(
+        "referrals/<int:pk>/suggested-providers/",
+        SuggestedProvidersView.as_view(),
+        name="api-referral-suggested-providers",
+    ),
+    *(
+        path(f"referrals/<int:pk>/{name}/", view.as_view(), name=f"api-referral-{name.replace('_', '-')}")
+        for name, view in TRANSITION_VIEWS.items()
+    ),
+    path(
+        "anonymous-notifications/",
+        AnonymousNotificationListView.as_view(),
+        name="api-anonymous-notification-list",
+    ),
+]

@@ -6,12 +6,12 @@ import datetime
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from .choices import OPEN_STATES, ReferralState
 from .encryption import keyed_digest
-from .models import Referral, TransitionLog
+from .models import AnonymousNotification, Deadline, Referral, TransitionLog
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -42,9 +42,60 @@ def referrals_visible_to(user: User) -> QuerySet[Referral]:
     return referrals.none()
 
 
+def case_summary_prefetches() -> list[Prefetch]:
+    """What a case summary shows besides the row: the pending offer, the active placement, open clocks.
+
+    Loaded as ``pending_offer_list``, ``active_placement_list`` and ``open_deadline_list``: three
+    queries for a whole page of cases, however long the page.
+    """
+    from care_providers.models import OfferState, Placement, PlacementOffer
+
+    return [
+        Prefetch(
+            "offers",
+            queryset=PlacementOffer.objects.filter(state=OfferState.PENDING),
+            to_attr="pending_offer_list",
+        ),
+        Prefetch(
+            "placements",
+            queryset=Placement.objects.filter(ended_at__isnull=True),
+            to_attr="active_placement_list",
+        ),
+        Prefetch(
+            "deadlines",
+            queryset=Deadline.objects.filter(stopped_at__isnull=True).order_by("due_at", "id"),
+            to_attr="open_deadline_list",
+        ),
+    ]
+
+
+def with_case_summary(referrals: QuerySet[Referral]) -> QuerySet[Referral]:
+    return referrals.prefetch_related(*case_summary_prefetches())
+
+
+def load_case_summary(referral: Referral) -> Referral:
+    """The same as ``with_case_summary`` for one referral already in hand (after a transition)."""
+    for attr in ("pending_offer_list", "active_placement_list", "open_deadline_list"):
+        referral.__dict__.pop(attr, None)
+    prefetch_related_objects([referral], *case_summary_prefetches())
+    return referral
+
+
 def get_visible_referral(user: User, referral_id: int) -> Referral:
     """The referral if the user may see it; ``Referral.DoesNotExist`` otherwise, the same as for no such id."""
     return referrals_visible_to(user).get(pk=referral_id)
+
+
+def anonymous_notifications_visible_to(user: User) -> QuerySet[AnonymousNotification]:
+    """Managers see every anonymous notification; a first responder their organisation's."""
+    notifications = AnonymousNotification.objects.order_by("-submitted_at", "-id")
+    if not user.is_authenticated or not user.is_active:
+        return notifications.none()
+    if user.is_manager:
+        return notifications
+    if user.is_first_responder and user.organisation_id:
+        return notifications.filter(organisation_id=user.organisation_id)
+    return notifications.none()
 
 
 def referral_history(referral: Referral) -> QuerySet[TransitionLog]:

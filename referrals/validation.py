@@ -22,10 +22,59 @@ NO_CONSENT_MESSAGE = (
     "(duty to notify) instead."
 )
 
+# An anonymous notification never holds these (SPEC §3); a request carrying any of them is refused.
+PERSONAL_FIELDS = (
+    "given_name",
+    "family_name",
+    "aliases",
+    "date_of_birth",
+    "age_estimate",
+    "contact_phone",
+    "account",
+    "name",
+    "email",
+    "phone",
+    "address",
+)
+ANONYMOUS_PERSONAL_FIELD_MESSAGE = (
+    "An anonymous notification must not hold personal details such as a name, date of birth or contact "
+    "details. If the person consents (or is a child), make a referral instead."
+)
+
 
 def unknown_codes(codes: Iterable[str], known: Iterable[str]) -> list[str]:
     known = set(known)
     return [code for code in codes if code not in known]
+
+
+def nationality_errors(code: str) -> list[str]:
+    if code and code not in nationality_names():
+        return [f"“{code}” is not a nationality code: use an ISO 3166 two-letter code, stateless or unknown."]
+    return []
+
+
+def exploitation_type_errors(types: list[str]) -> list[str]:
+    messages = [] if types else ["Choose at least one type of exploitation."]
+    for code in unknown_codes(types, ExploitationType.values):
+        messages.append(
+            f"“{code}” is not a type of exploitation: choose from {', '.join(ExploitationType.values)}."
+        )
+    return messages
+
+
+def anonymous_notification_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Field errors for a duty-to-notify report: any personal field is refused (SPEC §3)."""
+    errors: dict[str, list[str]] = {}
+    for field in PERSONAL_FIELDS:
+        if field in data:
+            errors[field] = [ANONYMOUS_PERSONAL_FIELD_MESSAGE]
+    if not data.get("nationality"):
+        errors["nationality"] = ["Choose the person's nationality, or unknown."]
+    elif messages := nationality_errors(data["nationality"]):
+        errors["nationality"] = messages
+    if messages := exploitation_type_errors(data.get("exploitation_types") or []):
+        errors["exploitation_types"] = messages
+    return errors
 
 
 def referral_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -62,12 +111,8 @@ def referral_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:
         add("consent", NO_CONSENT_MESSAGE)
 
     for field in ("nationality", "second_nationality"):
-        code = data.get(field) or ""
-        if code and code not in nationality_names():
-            add(
-                field,
-                f"“{code}” is not a nationality code: use an ISO 3166 two-letter code, stateless or unknown.",
-            )
+        for message in nationality_errors(data.get(field) or ""):
+            add(field, message)
 
     languages = data.get("languages") or []
     if not languages:
@@ -75,14 +120,8 @@ def referral_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:
     for code in unknown_codes(languages, language_names()):
         add("languages", f"“{code}” is not an ISO 639-1 language code, such as en, sq or vi.")
 
-    types = data.get("exploitation_types") or []
-    if not types:
-        add("exploitation_types", "Choose at least one type of exploitation.")
-    for code in unknown_codes(types, ExploitationType.values):
-        add(
-            "exploitation_types",
-            f"“{code}” is not a type of exploitation: choose from {', '.join(ExploitationType.values)}.",
-        )
+    for message in exploitation_type_errors(data.get("exploitation_types") or []):
+        add("exploitation_types", message)
 
     if data.get("contact_phone") and not data.get("safe_to_contact"):
         add("contact_phone", "Only give a phone number if it is safe for the provider to contact the person.")

@@ -1,0 +1,109 @@
+"""The account endpoints of the API: obtaining a token, and who am I."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import authenticate
+from django.core.exceptions import PermissionDenied
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import APIException
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from idempotency.api import IdempotentPostMixin
+from referrals.api.errors import error_responses
+from referrals.api.serializers import OrganisationSerializer, TextField
+from referrals.api.views import IDEMPOTENCY_PARAMETER
+
+from .authentication import issue_token
+from .lockout import lockout_message
+
+BAD_CREDENTIALS = "Unable to log in with the username and password given."
+
+
+class LockedOut(APIException):
+    status_code = 429
+    default_code = "locked_out"
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = TextField(max_length=150)
+    password = TextField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(read_only=True)
+
+
+class ObtainTokenView(IdempotentPostMixin, GenericAPIView):
+    """Exchange a username and password for an API token.
+
+    A failure answers the same whether or not the username exists. Repeated failures lock the username
+    out from that address for a while (429).
+    """
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[Any] = []
+    serializer_class = TokenRequestSerializer
+    throttle_scope = "token"
+    # The user is known only once the password is checked; the key is then claimed for that user.
+    claims_key_after_authentication = False
+
+    def get_throttles(self) -> list[Any]:
+        from rest_framework.throttling import ScopedRateThrottle
+
+        return [*super().get_throttles(), ScopedRateThrottle()]
+
+    @extend_schema(
+        operation_id="auth_token",
+        summary="Obtain an API token: then send Authorization: Token <token>",
+        request=TokenRequestSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: TokenSerializer, **error_responses(400, 409, 415, 429)},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        given = self.get_serializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        try:
+            # The Django request, so that the lockout (django-axes) sees the attempt and its address.
+            user = authenticate(request._request, **given.validated_data)
+        except PermissionDenied as exc:
+            raise LockedOut(lockout_message()) from exc
+        if user is None or not user.is_active:
+            raise serializers.ValidationError({"non_field_errors": [BAD_CREDENTIALS]})
+        self.claim_idempotency_key(request, user)
+        return Response({"token": issue_token(user).key})
+
+
+class MeSerializer(serializers.Serializer):
+    username = serializers.CharField(read_only=True)
+    role = serializers.CharField(read_only=True)
+    organisation = OrganisationSerializer(read_only=True, allow_null=True)
+    provider = serializers.IntegerField(required=False, help_text="Only for a care provider user: its id.")
+
+    def to_representation(self, user: Any) -> dict[str, Any]:
+        data = {
+            "username": user.username,
+            "role": user.role,
+            "organisation": OrganisationSerializer(user.organisation).data if user.organisation else None,
+        }
+        if user.is_care_provider and user.provider is not None:
+            data["provider"] = user.provider.pk
+        return data
+
+
+class MeView(GenericAPIView):
+    serializer_class = MeSerializer
+
+    @extend_schema(
+        operation_id="me",
+        summary="Who you are: role, organisation and (for a care provider) your provider",
+        responses={200: MeSerializer, **error_responses(401, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(self.get_serializer(request.user).data)

@@ -1,0 +1,89 @@
+"""The providers endpoint: capacity and occupancy derived from active placements (SPEC §2, §9)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from referrals.api.errors import error_responses
+from referrals.api.pagination import HarbourPagination
+from referrals.choices import BedKind
+from referrals.exceptions import NotPermitted
+
+from .models import CareProvider
+from .selectors import providers_with_occupancy
+
+BEDS_SCHEMA = {
+    "type": "object",
+    "properties": {kind: {"type": "integer"} for kind in BedKind.values},
+    "required": list(BedKind.values),
+}
+
+
+class ProviderSerializer(serializers.ModelSerializer):
+    capacity = serializers.SerializerMethodField()
+    occupancy = serializers.SerializerMethodField()
+    free = serializers.SerializerMethodField()
+    organisation = serializers.IntegerField(source="organisation_id", read_only=True)
+
+    class Meta:
+        model = CareProvider
+        fields = [
+            "id",
+            "name",
+            "organisation",
+            "regions",
+            "services",
+            "supports_children",
+            "languages",
+            "active",
+            "capacity",
+            "occupancy",
+            "free",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(BEDS_SCHEMA)
+    def get_capacity(self, provider: CareProvider) -> dict[str, int]:
+        return {kind: provider.capacity(kind) for kind in BedKind.values}
+
+    @extend_schema_field(BEDS_SCHEMA)
+    def get_occupancy(self, provider: CareProvider) -> dict[str, int]:
+        """Beds held by active accommodation placements, per kind."""
+        return {kind: getattr(provider, f"occupied_{kind}") for kind in BedKind.values}
+
+    @extend_schema_field(BEDS_SCHEMA)
+    def get_free(self, provider: CareProvider) -> dict[str, int]:
+        return {
+            kind: max(0, provider.capacity(kind) - getattr(provider, f"occupied_{kind}"))
+            for kind in BedKind.values
+        }
+
+
+class ProviderListView(GenericAPIView):
+    serializer_class = ProviderSerializer
+    pagination_class = HarbourPagination
+
+    def get_queryset(self) -> QuerySet[CareProvider]:
+        user: Any = self.request.user
+        providers = providers_with_occupancy()
+        if user.is_manager:
+            return providers
+        if user.is_care_provider and user.provider is not None:
+            return providers.filter(pk=user.provider.pk)
+        raise NotPermitted("Only managers and care providers see providers.")
+
+    @extend_schema(
+        operation_id="providers_list",
+        summary="Care providers with capacity and occupancy per bed kind (managers; a provider sees its own)",
+        responses={200: ProviderSerializer(many=True), **error_responses(401, 403, 404, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)

@@ -1,0 +1,82 @@
+"""The Idempotency-Key header on DRF views: every POST of the API honours it (SPEC §9)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .models import IdempotencyRecord
+from .services import StoredResponse, claim_key, request_fingerprint, settle_key
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+class _Replay(Exception):  # noqa: N818 - control flow, never leaves the view
+    def __init__(self, stored: StoredResponse) -> None:
+        self.stored = stored
+
+
+class IdempotentPostMixin(APIView):
+    """Replays the first successful answer to a POST repeated with the same key by the same user.
+
+    Requests without the header take the ordinary path, untouched. With it, the view's work and the
+    stored answer share one transaction (see ``idempotency.services``). By default the key is claimed
+    once the user is authenticated; a view whose user is known only later (the token view) calls
+    ``claim_idempotency_key`` itself.
+    """
+
+    claims_key_after_authentication = True
+    _idempotency_record: IdempotencyRecord | None = None
+    _idempotency_fingerprint = ""
+
+    def _wants_idempotency(self, request: HttpRequest | Request) -> bool:
+        return request.method == "POST" and HEADER in request.headers
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if not self._wants_idempotency(request):
+            return super().dispatch(request, *args, **kwargs)
+        # Read the raw body now, before the parsers consume the stream.
+        self._idempotency_fingerprint = request_fingerprint(
+            method=request.method or "", path=request.path, body=request.body
+        )
+        with transaction.atomic():
+            response = super().dispatch(request, *args, **kwargs)
+            record = self._idempotency_record
+            if record is not None and not transaction.get_rollback():
+                body = getattr(response, "data", None)
+                if body is not None:
+                    # Store what the client received: dates as strings, exactly as rendered.
+                    body = json.loads(JSONRenderer().render(body))
+                settle_key(record, status=response.status_code, body=body)
+        return response
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if (
+            self.claims_key_after_authentication
+            and self._wants_idempotency(request)
+            and request.user.is_authenticated
+        ):
+            self.claim_idempotency_key(request, request.user)
+
+    def claim_idempotency_key(self, request: Request, user: Any) -> None:
+        """Claim the request's key for ``user``; a repeat ends the request with the first answer."""
+        if not self._wants_idempotency(request):
+            return
+        claimed = claim_key(user=user, key=request.headers[HEADER], fingerprint=self._idempotency_fingerprint)
+        if isinstance(claimed, StoredResponse):
+            raise _Replay(claimed)
+        self._idempotency_record = claimed
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, _Replay):
+            return Response(exc.stored.body, status=exc.stored.status, headers={REPLAYED_HEADER: "true"})
+        return super().handle_exception(exc)

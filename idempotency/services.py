@@ -1,0 +1,105 @@
+"""The Idempotency-Key protocol (SPEC §9): a repeated POST replays the first answer and creates nothing.
+
+A request with a key claims it by inserting its record inside the request's own transaction. A
+concurrent repeat's insert waits on the unique index until that transaction ends: if it committed, the
+repeat reads the stored answer; if it rolled back (or answered with an error, which is not kept), the
+repeat goes ahead itself. So two identical requests at once never both do the work.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .exceptions import IdempotencyKeyInvalid, IdempotencyKeyReused
+from .models import IdempotencyRecord
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+KEY_MAX_LENGTH = 200
+PENDING_STATUS = 0
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: Any
+
+
+def request_fingerprint(*, method: str, path: str, body: bytes) -> str:
+    """A keyed digest of what the request asks for; JSON bodies are compared by meaning, not spacing.
+
+    Keyed, because bodies hold personal details and a plain hash of a short value can be guessed.
+    """
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except (ValueError, UnicodeDecodeError):
+        canonical = body
+    message = method.upper().encode() + b"\x1f" + path.encode() + b"\x1f" + canonical
+    return hmac.new(settings.FIELD_HASH_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def check_key(key: str) -> str:
+    key = key.strip()
+    if not key or len(key) > KEY_MAX_LENGTH or not key.isprintable():
+        raise IdempotencyKeyInvalid(
+            f"The Idempotency-Key header must be 1 to {KEY_MAX_LENGTH} printable characters.",
+            field="Idempotency-Key",
+        )
+    return key
+
+
+def claim_key(
+    *, user: User, key: str, fingerprint: str, attempts: int = 3
+) -> IdempotencyRecord | StoredResponse:
+    """Claim the key for this request, or return the stored answer of the first request that used it.
+
+    Must run inside the transaction that does the request's work. Raises ``IdempotencyKeyReused`` if the
+    key was used for a different request.
+    """
+    key = check_key(key)
+    try:
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(
+                user=user, key=key, request_fingerprint=fingerprint, response_status=PENDING_STATUS
+            )
+    except IntegrityError:
+        pass
+    first = IdempotencyRecord.objects.filter(user=user, key=key).first()
+    if first is None and attempts > 1:
+        # The first request answered with an error and let the key go in the meantime: try again.
+        return claim_key(user=user, key=key, fingerprint=fingerprint, attempts=attempts - 1)
+    if first is None:
+        raise IdempotencyKeyReused("A request with this Idempotency-Key is in progress; try again.")
+    if first.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used for a different request. Use a new key for a new request."
+        )
+    return StoredResponse(status=first.response_status, body=first.response_body)
+
+
+def settle_key(record: IdempotencyRecord, *, status: int, body: Any) -> None:
+    """Keep a successful answer for repeats; let the key go after an error, which changed nothing."""
+    if 200 <= status < 300:
+        record.response_status = status
+        record.response_body = body
+        record.save(update_fields=["response_status", "response_body"])
+    else:
+        record.delete()
+
+
+def purge_expired_keys(*, now: datetime.datetime | None = None) -> int:
+    """Forget answers older than IDEMPOTENCY_KEY_LIFETIME_HOURS."""
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(hours=settings.IDEMPOTENCY_KEY_LIFETIME_HOURS)
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -1,0 +1,107 @@
+"""The one place where errors become HTTP answers (SPEC §9), and their shapes in the schema.
+
+Order of checks, as the views apply them: 401 unauthenticated, 404 outside the user's scope (the same
+answer as for an id that does not exist), 403 a role that may see but not act, 409 a state that does
+not allow the action or a lost race, 400 bad input.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, OperationalError
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.fields import get_error_detail
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from referrals.exceptions import HarbourError
+
+logger = logging.getLogger(__name__)
+
+# PostgreSQL: serialization failure, deadlock, lock not available. The loser of a race hears 409.
+CONFLICT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+CONFLICT_MESSAGE = "Someone else changed this case at the same moment. Reload it and try again."
+
+
+def error_code(exc: HarbourError) -> str:
+    name = type(exc).__name__
+    return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name).lstrip("_")
+
+
+def is_race_lost(exc: Exception) -> bool:
+    """A transaction-level conflict: a constraint another request won, a deadlock, a lock timeout."""
+    if isinstance(exc, IntegrityError):
+        return True
+    if isinstance(exc, OperationalError):
+        sqlstate = getattr(exc.__cause__, "sqlstate", None)
+        return sqlstate in CONFLICT_SQLSTATES or "database is locked" in str(exc)
+    return False
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, plus the domain errors, missing objects and lost races."""
+    if isinstance(exc, HarbourError):
+        if exc.status_code == 400 and exc.field:
+            return Response({exc.field: [exc.message]}, status=400)
+        return Response({"detail": exc.message, "code": error_code(exc)}, status=exc.status_code)
+    if isinstance(exc, ObjectDoesNotExist):
+        exc = NotFound()
+    elif isinstance(exc, DjangoValidationError):
+        exc = ValidationError(detail=get_error_detail(exc))
+    elif is_race_lost(exc):
+        # The class only: the message of a database error can quote personal values.
+        logger.info("A concurrent change won; answered 409 (%s)", type(exc).__name__)
+        return Response({"detail": CONFLICT_MESSAGE, "code": "conflict"}, status=409)
+    return exception_handler(exc, context)
+
+
+# --------------------------------------------------------------------------------- schema of errors
+
+ErrorSerializer = inline_serializer(
+    name="Error",
+    fields={
+        "detail": serializers.CharField(help_text="What went wrong, in words a user can act on."),
+        "code": serializers.CharField(
+            required=False, help_text="A stable code, e.g. transition_not_allowed."
+        ),
+    },
+)
+
+FieldErrorsSchema = {
+    "type": "object",
+    "description": (
+        "Field errors: each invalid field (or Idempotency-Key, or non_field_errors) with a list of messages; "
+        "or detail for a body that is not valid JSON."
+    ),
+    "additionalProperties": {},
+}
+
+_DESCRIPTIONS = {
+    400: "Bad input: field errors that say what to fix.",
+    401: "Not authenticated: send Authorization: Token <token>.",
+    403: "Your role may see this but not do this.",
+    404: "Not found, or outside what you may see (the two are indistinguishable).",
+    409: "The case's state does not allow this, someone else acted first, or the Idempotency-Key was "
+    "used for a different request.",
+    415: "The body must be application/json.",
+    429: "Too many requests; slow down.",
+}
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """Schema entries for the error answers an operation can give."""
+    responses = {}
+    for code in codes:
+        body: Any = FieldErrorsSchema if code == 400 else ErrorSerializer
+        responses[code] = OpenApiResponse(response=body, description=_DESCRIPTIONS[code])
+    return responses
+
+
+READ_ERRORS = (401, 404, 429)
+WRITE_ERRORS = (400, 401, 403, 404, 409, 415, 429)

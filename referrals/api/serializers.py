@@ -1,0 +1,387 @@
+"""Serializers of the referral API: the referral as each caller may see it, intake, and transition inputs."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from referrals.choices import (
+    DeclineReason,
+    ExitReason,
+    ExploitationLocation,
+    Gender,
+    ReallocateReason,
+    RecoveryOutcome,
+    Region,
+    RejectReason,
+    Risk,
+    Route,
+    WithdrawReason,
+)
+from referrals.models import AnonymousNotification, Referral, TransitionLog
+from referrals.permissions import may_see_full_account
+from referrals.validation import (
+    ACCOUNT_MAX_LENGTH,
+    AGE_MAX,
+    ANONYMOUS_PERSONAL_FIELD_MESSAGE,
+    PERSONAL_FIELDS,
+    anonymous_notification_errors,
+    referral_errors,
+)
+
+NOTE_MAX_LENGTH = 5_000
+# Fields only managers and the referring organisation see (SPEC §2, need to know): absent for providers.
+FULL_ACCOUNT_FIELDS = ("account", "crime_reference", "responder_reference", "aliases")
+
+
+def _encodable(value: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise serializers.ValidationError("Enter text without invalid characters.") from exc
+
+
+class TextField(serializers.CharField):
+    """Free text, stored as typed (HTML included: it is escaped where it is shown)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators.append(_encodable)
+
+
+def _note(**kwargs: Any) -> TextField:
+    kwargs.setdefault("required", False)
+    kwargs.setdefault("allow_blank", True)
+    kwargs.setdefault("default", "")
+    return TextField(max_length=NOTE_MAX_LENGTH, trim_whitespace=False, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------- output
+
+
+class OrganisationSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    kind = serializers.CharField(read_only=True)
+
+
+class PendingOfferSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    provider = serializers.IntegerField(source="provider_id", read_only=True)
+    offered_at = serializers.DateTimeField(read_only=True)
+    response_due_at = serializers.DateTimeField(read_only=True)
+
+
+class PlacementSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    provider = serializers.IntegerField(source="provider_id", read_only=True)
+    bed_kind = serializers.CharField(read_only=True, help_text="Empty for outreach.")
+    started_at = serializers.DateTimeField(read_only=True)
+
+
+class DeadlineSerializer(serializers.Serializer):
+    clock = serializers.CharField(read_only=True)
+    due_at = serializers.DateTimeField(read_only=True)
+
+
+class ReferralSerializer(serializers.Serializer):
+    """A referral as the caller may see it. A field the caller may not see is absent, not null.
+
+    Expects the instance(s) prepared by ``referrals.selectors.with_case_summary``.
+    """
+
+    id = serializers.IntegerField(read_only=True)
+    reference = serializers.CharField(read_only=True)
+    state = serializers.CharField(read_only=True)
+    is_child = serializers.BooleanField(read_only=True)
+    organisation = serializers.IntegerField(
+        source="organisation_id", read_only=True, help_text="The referring organisation."
+    )
+    submitted_at = serializers.DateTimeField(read_only=True)
+    state_changed_at = serializers.DateTimeField(read_only=True)
+    consent = serializers.BooleanField(read_only=True)
+    given_name = serializers.CharField(read_only=True)
+    family_name = serializers.CharField(read_only=True)
+    # Not read-only so that the schema marks them optional: care providers never receive them.
+    aliases = serializers.CharField(required=False, help_text="Absent for care providers.")
+    date_of_birth = serializers.DateField(read_only=True, allow_null=True)
+    age_estimate = serializers.IntegerField(read_only=True, allow_null=True)
+    age_in_doubt = serializers.BooleanField(read_only=True)
+    gender = serializers.CharField(read_only=True)
+    nationality = serializers.CharField(read_only=True)
+    second_nationality = serializers.CharField(read_only=True)
+    languages = serializers.ListField(child=serializers.CharField(), read_only=True)
+    interpreter_needed = serializers.BooleanField(read_only=True)
+    exploitation_types = serializers.ListField(child=serializers.CharField(), read_only=True)
+    exploitation_location = serializers.CharField(read_only=True)
+    region = serializers.CharField(read_only=True)
+    needs_accommodation = serializers.BooleanField(read_only=True)
+    emergency = serializers.BooleanField(read_only=True)
+    needs_medical = serializers.BooleanField(read_only=True)
+    has_dependants = serializers.BooleanField(read_only=True)
+    safe_to_contact = serializers.BooleanField(read_only=True)
+    contact_phone = serializers.CharField(read_only=True)
+    account = serializers.CharField(required=False, help_text="Absent for care providers.")
+    responder_reference = serializers.CharField(required=False, help_text="Absent for care providers.")
+    crime_reference = serializers.CharField(required=False, help_text="Absent for care providers.")
+    risk = serializers.CharField(read_only=True, help_text="Set by assessment; empty before.")
+    route = serializers.CharField(read_only=True, help_text="Set by assessment; empty before.")
+    assessed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    placed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    closed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    pending_offer = serializers.SerializerMethodField()
+    placement = serializers.SerializerMethodField()
+    deadlines = serializers.SerializerMethodField()
+
+    def _viewer(self) -> tuple[bool, int | None]:
+        """(may see the full account, the viewer's provider id), worked out once per response."""
+        cached = self.context.get("_viewer")
+        if cached is None:
+            user = self.context["request"].user
+            provider = user.provider
+            cached = (may_see_full_account(user), provider.pk if provider is not None else None)
+            self.context["_viewer"] = cached
+        return cached
+
+    def _own(self, provider_id: int) -> bool:
+        """A care provider sees offers and placements of its own only."""
+        _, viewer_provider = self._viewer()
+        return viewer_provider is None or viewer_provider == provider_id
+
+    @extend_schema_field(PendingOfferSerializer(allow_null=True))
+    def get_pending_offer(self, referral: Referral) -> dict[str, Any] | None:
+        offers = [offer for offer in referral.pending_offer_list if self._own(offer.provider_id)]
+        return PendingOfferSerializer(offers[0]).data if offers else None
+
+    @extend_schema_field(PlacementSummarySerializer(allow_null=True))
+    def get_placement(self, referral: Referral) -> dict[str, Any] | None:
+        placements = [p for p in referral.active_placement_list if self._own(p.provider_id)]
+        return PlacementSummarySerializer(placements[0]).data if placements else None
+
+    @extend_schema_field(DeadlineSerializer(many=True))
+    def get_deadlines(self, referral: Referral) -> list[dict[str, Any]]:
+        return DeadlineSerializer(referral.open_deadline_list, many=True).data
+
+    def to_representation(self, instance: Referral) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        full_account, _ = self._viewer()
+        if not full_account:
+            for field in FULL_ACCOUNT_FIELDS:
+                data.pop(field, None)
+        return data
+
+
+class ActorSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(read_only=True)
+    organisation = OrganisationSerializer(read_only=True, allow_null=True)
+
+
+class HistoryEntrySerializer(serializers.ModelSerializer):
+    actor = ActorSerializer(read_only=True, allow_null=True, help_text="Null when Harbour itself acted.")
+    input = serializers.DictField(read_only=True)
+
+    class Meta:
+        model = TransitionLog
+        fields = ["transition", "from_state", "to_state", "actor", "at", "input"]
+        read_only_fields = fields
+
+
+class SuggestedProviderSerializer(serializers.Serializer):
+    provider = serializers.SerializerMethodField()
+    suitable = serializers.BooleanField(read_only=True, help_text="False: the reasons say why not.")
+    score = serializers.FloatField(read_only=True)
+    free_beds = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Free beds of the kind the person needs (accommodation)."
+    )
+    reasons = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    @extend_schema_field(
+        {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}
+    )
+    def get_provider(self, suggestion: Any) -> dict[str, Any]:
+        return {"id": suggestion.provider.pk, "name": suggestion.provider.name}
+
+
+# ----------------------------------------------------------------------------------------- intake
+
+
+class ReferralCreateSerializer(serializers.Serializer):
+    """The §3 fields. Field types and lengths here; the rules in ``referrals.validation`` (shared)."""
+
+    consent = serializers.BooleanField(default=False, help_text="Must be true for an adult.")
+    given_name = TextField(max_length=100)
+    family_name = TextField(max_length=100)
+    aliases = TextField(max_length=200, required=False, allow_blank=True, default="")
+    date_of_birth = serializers.DateField(required=False, allow_null=True, default=None)
+    age_estimate = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=0,
+        max_value=AGE_MAX,
+        error_messages={
+            "min_value": f"The age estimate must be between 0 and {AGE_MAX}.",
+            "max_value": f"The age estimate must be between 0 and {AGE_MAX}.",
+        },
+        help_text="Required when the date of birth is not known.",
+    )
+    age_in_doubt = serializers.BooleanField(default=False)
+    gender = serializers.ChoiceField(choices=Gender.choices)
+    nationality = TextField(max_length=20, help_text="ISO 3166-1 alpha-2, stateless or unknown.")
+    second_nationality = TextField(max_length=20, required=False, allow_blank=True, default="")
+    languages = serializers.ListField(
+        child=TextField(max_length=20), allow_empty=True, help_text="ISO 639-1 codes; at least one."
+    )
+    interpreter_needed = serializers.BooleanField(default=False)
+    exploitation_types = serializers.ListField(
+        child=TextField(max_length=30), allow_empty=True, help_text="At least one."
+    )
+    exploitation_location = serializers.ChoiceField(choices=ExploitationLocation.choices)
+    region = serializers.ChoiceField(choices=Region.choices)
+    needs_accommodation = serializers.BooleanField(default=False)
+    emergency = serializers.BooleanField(default=False)
+    needs_medical = serializers.BooleanField(default=False)
+    has_dependants = serializers.BooleanField(default=False)
+    safe_to_contact = serializers.BooleanField(default=False)
+    contact_phone = TextField(max_length=50, required=False, allow_blank=True, default="")
+    account = TextField(
+        max_length=ACCOUNT_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=False,
+        error_messages={
+            "max_length": f"The account must be at most {ACCOUNT_MAX_LENGTH:,} characters; shorten it."
+        },
+    )
+    responder_reference = TextField(max_length=50, required=False, allow_blank=True, default="")
+    crime_reference = TextField(max_length=50, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        errors = referral_errors(attrs)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class AnonymousNotificationSerializer(serializers.ModelSerializer):
+    """A duty-to-notify report (SPEC §3). Personal fields are refused, not ignored."""
+
+    gender = serializers.ChoiceField(choices=Gender.choices)
+    nationality = TextField(max_length=20, help_text="ISO 3166-1 alpha-2, stateless or unknown.")
+    exploitation_types = serializers.ListField(child=TextField(max_length=30), allow_empty=True)
+    region = serializers.ChoiceField(choices=Region.choices)
+    organisation = serializers.IntegerField(source="organisation_id", read_only=True)
+
+    class Meta:
+        model = AnonymousNotification
+        fields = [
+            "id",
+            "gender",
+            "nationality",
+            "exploitation_types",
+            "region",
+            "organisation",
+            "submitted_at",
+        ]
+        read_only_fields = ["id", "organisation", "submitted_at"]
+
+    def to_internal_value(self, data: Any) -> Any:
+        # Personal fields are refused alongside any other field error, not after them.
+        personal = {}
+        if isinstance(data, Mapping):
+            personal = {f: [ANONYMOUS_PERSONAL_FIELD_MESSAGE] for f in PERSONAL_FIELDS if f in data}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+            raise serializers.ValidationError({**personal, **detail}) from exc
+        if personal:
+            raise serializers.ValidationError(personal)
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        errors = anonymous_notification_errors(attrs)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+# ------------------------------------------------------------------------------- transition inputs
+
+
+class AssessInput(serializers.Serializer):
+    risk = serializers.ChoiceField(choices=Risk.choices)
+    route = serializers.ChoiceField(choices=Route.choices)
+    notes = _note()
+
+
+class DeclineInput(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=DeclineReason.choices)
+    note = _note()
+
+
+class WithdrawInput(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=WithdrawReason.choices)
+    note = _note()
+
+
+class OfferInput(serializers.Serializer):
+    provider = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="The care provider's id.")
+
+
+class RejectInput(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=RejectReason.choices)
+    note = _note()
+
+
+class RecordProgressInput(serializers.Serializer):
+    note = TextField(max_length=NOTE_MAX_LENGTH, trim_whitespace=False)
+    next_check_in = serializers.DateField(
+        required=False, allow_null=True, default=None, help_text="Restarts the check-in clock to this day."
+    )
+
+    def validate_next_check_in(self, value: datetime.date | None) -> datetime.date | None:
+        if value is not None and value < timezone.localdate():
+            raise serializers.ValidationError("The next check-in must be today or later.")
+        return value
+
+
+class ReportMissingInput(serializers.Serializer):
+    last_seen_at = serializers.DateTimeField()
+    note = _note()
+
+    def validate_last_seen_at(self, value: datetime.datetime) -> datetime.datetime:
+        if value > timezone.now() + datetime.timedelta(minutes=5):
+            raise serializers.ValidationError("The time last seen cannot be in the future.")
+        return value
+
+
+class FoundInput(serializers.Serializer):
+    note = _note()
+
+
+class ReallocateInput(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=ReallocateReason.choices)
+    note = _note()
+
+
+class RecoverInput(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=RecoveryOutcome.choices)
+    note = _note()
+
+
+class ExitInput(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=ExitReason.choices)
+    note = _note()
+
+
+class ReferralFilterSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=Referral._meta.get_field("state").choices, required=False)
+    region = serializers.ChoiceField(choices=Region.choices, required=False)

@@ -1,0 +1,312 @@
+"""The referral API (SPEC §9): intake, lists, the case, its transitions, history and provider suggestions.
+
+Views are thin: they scope through ``referrals_visible_to``, check the role with
+``referrals.permissions``, validate input and call one service. Errors are mapped once, in
+``referrals.api.errors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+from django_fsm import can_proceed
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from audit.services import record_read
+from care_providers.selectors import pending_offer_for, suggested_providers
+from idempotency.api import HEADER, IdempotentPostMixin
+from referrals import services
+from referrals.exceptions import NotPermitted, OfferAlreadyPending, OfferNotPending, TransitionNotAllowed
+from referrals.models import AnonymousNotification, Referral
+from referrals.permissions import may_perform, may_submit
+from referrals.selectors import (
+    anonymous_notifications_visible_to,
+    get_visible_referral,
+    load_case_summary,
+    referral_history,
+    referrals_visible_to,
+    with_case_summary,
+)
+
+from . import serializers as s
+from .errors import READ_ERRORS, WRITE_ERRORS, error_responses
+from .pagination import HarbourPagination
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Any unique string (1-200 characters). A repeat with the same key returns the first answer and "
+        "changes nothing; the same key with a different request is a 409."
+    ),
+)
+
+
+class ReferralListView(IdempotentPostMixin, GenericAPIView):
+    pagination_class = HarbourPagination
+    serializer_class = s.ReferralSerializer
+
+    def get_queryset(self) -> QuerySet[Referral]:
+        return with_case_summary(referrals_visible_to(self.request.user))
+
+    @extend_schema(
+        operation_id="referrals_list",
+        summary="Referrals you may see, newest first",
+        parameters=[s.ReferralFilterSerializer],
+        responses={200: s.ReferralSerializer(many=True), **error_responses(400, 401, 404, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        filters = s.ReferralFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        referrals = self.get_queryset().filter(**filters.validated_data)
+        page = self.paginate_queryset(referrals)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="referrals_create",
+        summary="Submit a referral (first responders)",
+        request=s.ReferralCreateSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: s.ReferralSerializer, **error_responses(400, 401, 403, 409, 415, 429)},
+    )
+    def post(self, request: Request) -> Response:
+        if not may_submit(request.user):
+            raise NotPermitted("Only first responders can submit referrals.")
+        intake = s.ReferralCreateSerializer(data=request.data)
+        intake.is_valid(raise_exception=True)
+        referral = services.submit_referral(actor=request.user, fields=intake.validated_data)
+        data = self.get_serializer(load_case_summary(referral)).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+class ReferralDetailView(GenericAPIView):
+    serializer_class = s.ReferralSerializer
+
+    @extend_schema(
+        operation_id="referrals_retrieve",
+        summary="One referral, with the fields you may see",
+        responses={200: s.ReferralSerializer, **error_responses(*READ_ERRORS)},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        referral = with_case_summary(referrals_visible_to(request.user)).get(pk=pk)
+        record_read(actor=request.user, referral=referral, what="API referral detail", request=request)
+        return Response(self.get_serializer(referral).data)
+
+
+class ReferralHistoryView(GenericAPIView):
+    serializer_class = s.HistoryEntrySerializer
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="referrals_history",
+        summary="Every transition of the referral, oldest first",
+        responses={200: s.HistoryEntrySerializer(many=True), **error_responses(*READ_ERRORS)},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        referral = get_visible_referral(request.user, pk)
+        record_read(actor=request.user, referral=referral, what="API referral history", request=request)
+        return Response(self.get_serializer(referral_history(referral), many=True).data)
+
+
+class SuggestedProvidersView(GenericAPIView):
+    serializer_class = s.SuggestedProviderSerializer
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="referrals_suggested_providers",
+        summary="Providers ranked by fit for the person, with the reasons (managers)",
+        responses={200: s.SuggestedProviderSerializer(many=True), **error_responses(401, 403, 404, 429)},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        referral = get_visible_referral(request.user, pk)
+        if not request.user.is_manager:
+            raise NotPermitted("Only managers see suggested providers.")
+        return Response(self.get_serializer(suggested_providers(referral), many=True).data)
+
+
+# ------------------------------------------------------------------------------------ transitions
+
+
+@dataclass(frozen=True)
+class TransitionEndpoint:
+    """One §4 transition on the API: its input and the service that performs it."""
+
+    name: str
+    summary: str
+    input: type[s.serializers.Serializer] | None
+    perform: Callable[..., Any]
+
+
+def _accept(*, referral_id: int, actor: Any) -> Referral:
+    return services.accept_offer(referral_id=referral_id, actor=actor)
+
+
+def _offer(*, referral_id: int, actor: Any, provider: int) -> Referral:
+    return services.offer_placement(referral_id=referral_id, actor=actor, provider_id=provider).referral
+
+
+TRANSITION_ENDPOINTS = (
+    TransitionEndpoint(
+        "assess", "Assess a received referral (managers)", s.AssessInput, services.assess_referral
+    ),
+    TransitionEndpoint(
+        "decline", "Decline a received referral (managers)", s.DeclineInput, services.decline_referral
+    ),
+    TransitionEndpoint(
+        "withdraw",
+        "Withdraw a referral (referring organisation or managers); revokes a pending offer",
+        s.WithdrawInput,
+        services.withdraw_referral,
+    ),
+    TransitionEndpoint("offer", "Offer the person to a care provider (managers)", s.OfferInput, _offer),
+    TransitionEndpoint("accept", "Accept the pending offer (the offered provider)", None, _accept),
+    TransitionEndpoint(
+        "reject", "Reject the pending offer (the offered provider)", s.RejectInput, services.reject_offer
+    ),
+    TransitionEndpoint(
+        "record_progress",
+        "Record progress; restarts the check-in clock (the placed provider)",
+        s.RecordProgressInput,
+        services.record_progress,
+    ),
+    TransitionEndpoint(
+        "report_missing",
+        "Report the person missing; escalates at once (placed provider or managers)",
+        s.ReportMissingInput,
+        services.report_missing,
+    ),
+    TransitionEndpoint(
+        "found",
+        "The missing person is found (placed provider or managers)",
+        s.FoundInput,
+        services.mark_found,
+    ),
+    TransitionEndpoint(
+        "reallocate",
+        "End the placement and return to assessed (placed provider or managers)",
+        s.ReallocateInput,
+        services.reallocate_referral,
+    ),
+    TransitionEndpoint(
+        "recover",
+        "The person has recovered and moves on (placed provider or managers)",
+        s.RecoverInput,
+        services.recover_referral,
+    ),
+    TransitionEndpoint(
+        "exit", "The person left support (placed provider or managers)", s.ExitInput, services.exit_referral
+    ),
+)
+
+
+def refuse_unless_allowed(user: Any, transition: str, referral: Referral) -> None:
+    """403 for a role that may not, then 409 for a state that does not allow it, before any input
+    is read. The service checks all of this again under the row lock."""
+    if not may_perform(user, transition, referral):
+        raise NotPermitted(f"You may not {transition.replace('_', ' ')} this referral.")
+    if not can_proceed(getattr(referral, transition)):
+        raise TransitionNotAllowed(
+            f"A referral that is {referral.get_state_display().lower()} cannot be "
+            f"{transition.replace('_', ' ')}."
+        )
+    if transition in ("accept", "reject") and pending_offer_for(referral) is None:
+        raise OfferNotPending("This offer has already been answered, has expired or was withdrawn.")
+    if transition == "offer" and pending_offer_for(referral) is not None:
+        raise OfferAlreadyPending("This referral already has a pending offer; wait for the answer.")
+
+
+class ReferralTransitionView(IdempotentPostMixin, GenericAPIView):
+    serializer_class = s.ReferralSerializer
+    endpoint: TransitionEndpoint
+
+    def post(self, request: Request, pk: int) -> Response:
+        referral = get_visible_referral(request.user, pk)
+        refuse_unless_allowed(request.user, self.endpoint.name, referral)
+        values: dict[str, Any] = {}
+        if self.endpoint.input is not None:
+            given = self.endpoint.input(data=request.data)
+            given.is_valid(raise_exception=True)
+            values = dict(given.validated_data)
+        referral = self.endpoint.perform(referral_id=referral.pk, actor=request.user, **values)
+        return Response(self.get_serializer(load_case_summary(referral)).data)
+
+
+def transition_view(endpoint: TransitionEndpoint) -> type[ReferralTransitionView]:
+    @extend_schema(
+        operation_id=f"referrals_{endpoint.name}",
+        summary=endpoint.summary,
+        request=endpoint.input,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: s.ReferralSerializer, **error_responses(*WRITE_ERRORS)},
+    )
+    def post(self: ReferralTransitionView, request: Request, pk: int) -> Response:
+        return ReferralTransitionView.post(self, request, pk)
+
+    return type(
+        f"Referral{endpoint.name.title().replace('_', '')}View",
+        (ReferralTransitionView,),
+        {"endpoint": endpoint, "post": post, "__doc__": endpoint.summary},
+    )
+
+
+TRANSITION_VIEWS = {endpoint.name: transition_view(endpoint) for endpoint in TRANSITION_ENDPOINTS}
+
+
+# ------------------------------------------------------------------------- anonymous notifications
+
+
+class AnonymousNotificationListView(IdempotentPostMixin, GenericAPIView):
+    pagination_class = HarbourPagination
+    serializer_class = s.AnonymousNotificationSerializer
+
+    def get_queryset(self) -> QuerySet[AnonymousNotification]:
+        return anonymous_notifications_visible_to(self.request.user)
+
+    def _refuse_providers(self, request: Request) -> None:
+        if not (request.user.is_manager or request.user.is_first_responder):
+            raise NotPermitted("Anonymous notifications are for first responders and managers.")
+
+    @extend_schema(
+        operation_id="anonymous_notifications_list",
+        summary="Anonymous (duty to notify) notifications you may see",
+        responses={200: s.AnonymousNotificationSerializer(many=True), **error_responses(401, 403, 404, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        self._refuse_providers(request)
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="anonymous_notifications_create",
+        summary="Notify anonymously about an adult who does not consent (first responders)",
+        description="Records no personal details: a request carrying a name, date of birth, contact "
+        "details or an account is refused with a 400 that points to making a referral instead.",
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: s.AnonymousNotificationSerializer, **error_responses(400, 401, 403, 409, 415, 429)},
+    )
+    def post(self, request: Request) -> Response:
+        if not may_submit(request.user):
+            raise NotPermitted("Only first responders can make anonymous notifications.")
+        given = self.get_serializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        notification = services.submit_anonymous_notification(actor=request.user, **given.validated_data)
+        return Response(self.get_serializer(notification).data, status=status.HTTP_201_CREATED)
+
+
+__all__ = [
+    "AnonymousNotificationListView",
+    "ReferralDetailView",
+    "ReferralHistoryView",
+    "ReferralListView",
+    "SuggestedProvidersView",
+    "TRANSITION_VIEWS",
+]

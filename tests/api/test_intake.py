@@ -1,0 +1,193 @@
+"""Submitting referrals and anonymous notifications through the API (SPEC §3)."""
+
+from __future__ import annotations
+
+import pytest
+
+from referrals.models import AnonymousNotification, Referral
+from tests.factories import manager, provider_user, referral_fields, responder
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/referrals/"
+
+
+def as_json(**overrides):
+    fields = referral_fields(**overrides)
+    if hasattr(fields["date_of_birth"], "isoformat"):
+        fields["date_of_birth"] = fields["date_of_birth"].isoformat()
+    return fields
+
+
+def submit(api, user=None, **overrides):
+    return api(user or responder()).post(URL, as_json(**overrides), format="json")
+
+
+def test_create_returns_the_received_referral_with_the_submitted_fields(api):
+    sent = as_json()
+    response = api(responder()).post(URL, sent, format="json")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["state"] == "received"
+    assert body["reference"].startswith("HBR-")
+    assert body["is_child"] is False
+    assert isinstance(body["id"], int)
+    for field, value in sent.items():
+        assert body[field] == value, field
+    assert [d["clock"] for d in body["deadlines"]] == ["assessment"]
+    assert Referral.objects.get(pk=body["id"]).transitions.get().transition == "submit"
+
+
+def test_a_child_needs_no_consent_and_is_flagged(api):
+    response = submit(api, consent=False, date_of_birth=None, age_estimate=15)
+    assert response.status_code == 201
+    assert response.json()["is_child"] is True
+
+
+def test_an_age_in_doubt_is_treated_as_a_child(api):
+    response = submit(api, consent=False, age_in_doubt=True)
+    assert response.status_code == 201
+    assert response.json()["is_child"] is True
+
+
+def test_html_in_free_text_is_stored_as_typed(api):
+    account = '<script>alert("x")</script> & <b>bold</b>'
+    response = submit(api, account=account, given_name="<i>Amina</i>")
+    assert response.status_code == 201
+    referral = Referral.objects.get(pk=response.json()["id"])
+    assert referral.account == account and referral.given_name == "<i>Amina</i>"
+    assert response.json()["account"] == account
+
+
+def test_unknown_fields_are_ignored(api):
+    response = api(responder()).post(URL, {**as_json(), "favourite_colour": "blue"}, format="json")
+    assert response.status_code == 201
+    assert "favourite_colour" not in response.json()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "says"),
+    [
+        ({"consent": False}, "consent", "anonymous notification"),
+        ({"nationality": "XX"}, "nationality", "nationality code"),
+        ({"second_nationality": "Narnia"}, "second_nationality", "nationality code"),
+        ({"languages": ["en", "klingon"]}, "languages", "ISO 639-1"),
+        ({"languages": []}, "languages", "at least one"),
+        ({"exploitation_types": ["piracy"]}, "exploitation_types", "not a type of exploitation"),
+        ({"exploitation_types": []}, "exploitation_types", "at least one"),
+        ({"date_of_birth": None, "age_estimate": None}, "date_of_birth", "age estimate"),
+        ({"date_of_birth": None, "age_estimate": 121}, "age_estimate", "between 0 and 120"),
+        ({"date_of_birth": None, "age_estimate": -1}, "age_estimate", "between 0 and 120"),
+        ({"date_of_birth": "2999-01-01"}, "date_of_birth", "past"),
+        ({"date_of_birth": "1850-01-01"}, "date_of_birth", "over 120"),
+        ({"account": "x" * 15_001}, "account", "15,000"),
+        ({"given_name": "x" * 101}, "given_name", "100"),
+        ({"aliases": "x" * 201}, "aliases", "200"),
+        ({"crime_reference": "x" * 51}, "crime_reference", "50"),
+        ({"gender": "robot"}, "gender", "valid choice"),
+        ({"region": "atlantis"}, "region", "valid choice"),
+        ({"contact_phone": "0770", "safe_to_contact": False}, "contact_phone", "safe"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_bad_input_is_a_400_that_names_the_field_and_says_what_to_do(api, overrides, field, says):
+    response = submit(api, **overrides)
+    assert response.status_code == 400
+    errors = response.json()
+    assert field in errors, errors
+    assert says in " ".join(errors[field])
+    assert not Referral.objects.exists()
+
+
+def test_an_account_of_exactly_15000_characters_is_accepted(api):
+    assert submit(api, account="x" * 15_000).status_code == 201
+
+
+def test_a_missing_required_field_is_named(api):
+    fields = as_json()
+    del fields["given_name"]
+    response = api(responder()).post(URL, fields, format="json")
+    assert response.status_code == 400
+    assert "given_name" in response.json()
+
+
+@pytest.mark.parametrize("role", ["manager", "provider"])
+def test_only_first_responders_submit(api, role):
+    user = manager() if role == "manager" else provider_user()
+    response = submit(api, user)
+    assert response.status_code == 403
+    assert not Referral.objects.exists()
+
+
+def test_role_is_checked_before_input(api):
+    response = api(manager()).post(URL, {"given_name": ""}, format="json")
+    assert response.status_code == 403
+
+
+# ---------------------------------------------------------------------------- anonymous notifications
+
+ANON_URL = "/api/v1/anonymous-notifications/"
+ANONYMOUS = {
+    "gender": "male",
+    "nationality": "VN",
+    "exploitation_types": ["labour", "criminal"],
+    "region": "wales",
+}
+
+
+def test_an_anonymous_notification_is_recorded_without_personal_details(api):
+    user = responder()
+    response = api(user).post(ANON_URL, ANONYMOUS, format="json")
+    assert response.status_code == 201
+    body = response.json()
+    assert {key: body[key] for key in ANONYMOUS} == ANONYMOUS
+    assert body["organisation"] == user.organisation_id
+    notification = AnonymousNotification.objects.get()
+    assert notification.submitted_by == user
+    assert not Referral.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "personal",
+    [
+        {"given_name": "Minh"},
+        {"family_name": "Nguyen"},
+        {"date_of_birth": "1990-01-01"},
+        {"contact_phone": "07700 900123"},
+        {"aliases": "M"},
+        {"account": "Found in a cannabis farm."},
+    ],
+    ids=lambda personal: next(iter(personal)),
+)
+def test_an_anonymous_notification_refuses_any_personal_field(api, personal):
+    response = api(responder()).post(ANON_URL, {**ANONYMOUS, **personal}, format="json")
+    assert response.status_code == 400
+    field = next(iter(personal))
+    assert "make a referral instead" in response.json()[field][0]
+    assert not AnonymousNotification.objects.exists()
+
+
+def test_an_anonymous_notification_names_personal_fields_even_beside_other_errors(api):
+    response = api(responder()).post(ANON_URL, {"given_name": "Minh", "gender": "robot"}, format="json")
+    assert response.status_code == 400
+    assert {"given_name", "gender", "nationality"} <= set(response.json())
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [({"nationality": "XX"}, "nationality"), ({"exploitation_types": ["piracy"]}, "exploitation_types")],
+)
+def test_an_anonymous_notification_checks_its_codes(api, overrides, field):
+    response = api(responder()).post(ANON_URL, {**ANONYMOUS, **overrides}, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_anonymous_notifications_are_listed_to_their_organisation_and_managers(api):
+    mine, theirs = responder(), responder()
+    api(mine).post(ANON_URL, ANONYMOUS, format="json")
+    assert api(mine).get(ANON_URL).json()["count"] == 1
+    assert api(theirs).get(ANON_URL).json()["count"] == 0
+    assert api(manager()).get(ANON_URL).json()["count"] == 1
+    assert api(provider_user()).get(ANON_URL).status_code == 403
+    assert api(manager()).post(ANON_URL, ANONYMOUS, format="json").status_code == 403

@@ -1,0 +1,300 @@
+"""Every transition from every state through the API (SPEC §4), offers and provider need-to-know."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from care_providers.models import OfferState, Placement
+from referrals import services
+from referrals.choices import ReferralState
+from tests.api.cases import STATES, TRANSITIONS, bring_to, transition_url, valid_body
+from tests.factories import CareProviderFactory
+
+pytestmark = pytest.mark.django_db
+
+LEGAL = {
+    "received": {"assess": "assessed", "decline": "declined", "withdraw": "withdrawn"},
+    "assessed": {"withdraw": "withdrawn", "offer": "assessed"},
+    "offered": {"withdraw": "withdrawn", "accept": "placed", "reject": "assessed"},
+    "placed": {
+        "record_progress": "placed",
+        "report_missing": "missing",
+        "reallocate": "assessed",
+        "recover": "recovered",
+        "exit": "exited",
+    },
+    "missing": {"found": "placed", "reallocate": "assessed", "exit": "exited"},
+    "recovered": {},
+    "exited": {},
+    "declined": {},
+    "withdrawn": {},
+}
+# Who acts: the role §4 gives the transition. accept, reject and record_progress belong to the provider;
+# the rest are done by a manager (withdraw by the referring responder).
+PROVIDER_ONLY = {"accept", "reject", "record_progress"}
+# The provider has never been offered these cases (or its offer was revoked): it cannot see them.
+PROVIDER_NEVER_SAW = {"received", "assessed", "declined", "withdrawn"}
+
+
+def actor_for(case, transition):
+    if transition in PROVIDER_ONLY:
+        return case.provider_user
+    if transition == "withdraw":
+        return case.responder
+    return case.manager
+
+
+def expected_for(state, transition):
+    if transition in LEGAL[state]:
+        return 200
+    if transition in PROVIDER_ONLY and state in PROVIDER_NEVER_SAW:
+        return 404
+    if transition == "record_progress" and state in ("offered", "recovered", "exited"):
+        return 403  # only a provider with the person placed now may record progress
+    return 409
+
+
+EDGES = [(state, transition) for state in STATES for transition in TRANSITIONS]
+
+
+@pytest.mark.parametrize(("state", "transition"), EDGES, ids=[f"{s}-{t}" for s, t in EDGES])
+def test_every_transition_from_every_state(api, state, transition):
+    case = bring_to(state)
+    spare = CareProviderFactory()
+    before = case.referral.transitions.count()
+    response = api(actor_for(case, transition)).post(
+        transition_url(case.referral.pk, transition),
+        valid_body(transition, provider_id=spare.pk),
+        format="json",
+    )
+    expected = expected_for(state, transition)
+    assert response.status_code == expected, response.json()
+    referral = case.refresh()
+    if expected == 200:
+        assert response.json()["state"] == LEGAL[state][transition] == referral.state
+        last = referral.transitions.order_by("-at", "-id").first()
+        assert last.transition == transition
+        history = api(case.manager).get(f"/api/v1/referrals/{referral.pk}/history/").json()
+        assert history[-1]["transition"] == transition
+        assert history[-1]["to_state"] == referral.state
+    else:
+        assert referral.transitions.count() == before
+    if expected == 409:
+        assert response.json()["detail"]
+
+
+def test_history_is_chronological_with_actor_and_input(api):
+    case = bring_to("placed")
+    history = api(case.manager).get(f"/api/v1/referrals/{case.referral.pk}/history/").json()
+    assert [entry["transition"] for entry in history] == ["submit", "assess", "offer", "accept"]
+    assess = history[1]
+    assert assess["from_state"] == "received" and assess["to_state"] == "assessed"
+    assert assess["actor"]["username"] == case.manager.username
+    assert assess["actor"]["organisation"]["id"] == case.manager.organisation_id
+    assert assess["input"]["route"] == "accommodation"
+    assert history == sorted(history, key=lambda entry: entry["at"])
+
+
+def test_history_shows_harbour_itself_as_a_null_actor(api):
+    case = bring_to("offered")
+    offer = case.referral.offers.get()
+    assert services.expire_offer(offer_id=offer.pk)
+    history = api(case.manager).get(f"/api/v1/referrals/{case.referral.pk}/history/").json()
+    assert history[-1]["transition"] == "expire_offer"
+    assert history[-1]["actor"] is None
+
+
+# ----------------------------------------------------------------------------------------- offers
+
+
+def offer(api, case, provider_id):
+    return api(case.manager).post(
+        transition_url(case.referral.pk, "offer"), {"provider": provider_id}, format="json"
+    )
+
+
+def test_offer_answers_the_referral_with_its_pending_offer_and_deadline(api):
+    case = bring_to("assessed")
+    response = offer(api, case, case.provider.pk)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["pending_offer"]["provider"] == case.provider.pk
+    assert body["pending_offer"]["response_due_at"]
+    assert "offer_response" in {deadline["clock"] for deadline in body["deadlines"]}
+
+
+@pytest.mark.parametrize(
+    ("provider_kwargs", "referral_kwargs", "says"),
+    [
+        ({"beds_women": 0}, {}, "no free"),
+        ({"regions": ["scotland"]}, {"region": "london"}, "region"),
+        ({"supports_children": False}, {"date_of_birth": None, "age_estimate": 15}, "children"),
+        ({"services": ["outreach"]}, {}, "outreach only"),
+    ],
+    ids=["no-free-bed", "region-not-served", "child-without-child-support", "outreach-only"],
+)
+def test_an_offer_the_provider_cannot_take_is_a_400_on_provider_with_the_reason(
+    api, provider_kwargs, referral_kwargs, says
+):
+    case = bring_to("assessed", **referral_kwargs)
+    unsuitable = CareProviderFactory(**provider_kwargs)
+    response = offer(api, case, unsuitable.pk)
+    assert response.status_code == 400
+    assert says in response.json()["provider"][0]
+    assert not case.referral.offers.exists()
+
+
+def test_an_offer_to_no_such_provider_is_a_400_on_provider(api):
+    case = bring_to("assessed")
+    response = offer(api, case, 987654)
+    assert response.status_code == 400
+    assert "provider" in response.json()
+
+
+def test_a_second_offer_while_one_is_pending_is_a_409(api):
+    case = bring_to("offered")
+    response = offer(api, case, CareProviderFactory().pk)
+    assert response.status_code == 409
+    assert case.referral.offers.filter(state=OfferState.PENDING).count() == 1
+
+
+def test_withdrawal_revokes_the_pending_offer_and_ends_the_providers_access(api):
+    case = bring_to("offered")
+    response = api(case.responder).post(
+        transition_url(case.referral.pk, "withdraw"), valid_body("withdraw"), format="json"
+    )
+    assert response.status_code == 200
+    assert case.referral.offers.get().state == OfferState.REVOKED
+    assert api(case.provider_user).get(f"/api/v1/referrals/{case.referral.pk}/").status_code == 404
+
+
+def test_reallocation_frees_the_bed_and_leaves_no_pending_offer(api):
+    case = bring_to("placed")
+    response = api(case.manager).post(
+        transition_url(case.referral.pk, "reallocate"), valid_body("reallocate"), format="json"
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["state"] == "assessed" and body["placement"] is None and body["pending_offer"] is None
+    assert not Placement.objects.filter(referral=case.referral, ended_at__isnull=True).exists()
+    assert not case.referral.offers.filter(state=OfferState.PENDING).exists()
+    # A new offer can be made straight away.
+    assert offer(api, case, CareProviderFactory().pk).status_code == 200
+
+
+def test_a_rejected_offer_frees_the_referral_for_another_offer(api):
+    case = bring_to("offered")
+    rejected = api(case.provider_user).post(
+        transition_url(case.referral.pk, "reject"), valid_body("reject"), format="json"
+    )
+    assert rejected.status_code == 200
+    assert case.referral.offers.get().reject_reason == "no_capacity"
+    assert offer(api, case, CareProviderFactory().pk).status_code == 200
+
+
+# ------------------------------------------------------------------------- provider need to know
+
+HIDDEN_FROM_PROVIDERS = {"account", "crime_reference", "responder_reference", "aliases"}
+
+
+def detail(api, user, referral):
+    return api(user).get(f"/api/v1/referrals/{referral.pk}/")
+
+
+@pytest.mark.parametrize("ending", ["reject", "expire", "revoke"])
+def test_a_rejected_expired_or_revoked_offer_ends_the_providers_access(api, ending):
+    case = bring_to("offered", crime_reference="CR-1", responder_reference="RR-1", aliases="Ami")
+    assert detail(api, case.provider_user, case.referral).status_code == 200
+    if ending == "reject":
+        services.reject_offer(referral_id=case.referral.pk, actor=case.provider_user, reason="unsuitable")
+    elif ending == "expire":
+        services.expire_offer(offer_id=case.referral.offers.get().pk)
+    else:
+        services.withdraw_referral(referral_id=case.referral.pk, actor=case.manager, reason="duplicate")
+    client = api(case.provider_user)
+    for path in ("", "history/"):
+        assert client.get(f"/api/v1/referrals/{case.referral.pk}/{path}").status_code == 404
+    listed = client.get("/api/v1/referrals/").json()
+    assert listed["count"] == 0
+
+
+@pytest.mark.parametrize("state", ["offered", "placed", "missing"])
+def test_a_provider_sees_the_case_without_the_responders_account_and_references(api, state):
+    case = bring_to(
+        state, crime_reference="CR-1", responder_reference="RR-1", aliases="Ami", account="Seen at…"
+    )
+    body = detail(api, case.provider_user, case.referral).json()
+    assert HIDDEN_FROM_PROVIDERS.isdisjoint(body)
+    assert body["given_name"] == "Amina"
+    listed = api(case.provider_user).get("/api/v1/referrals/").json()["results"]
+    assert HIDDEN_FROM_PROVIDERS.isdisjoint(listed[0])
+    # Managers and the referring organisation see everything.
+    for user in (case.manager, case.responder):
+        full = detail(api, user, case.referral).json()
+        assert full["crime_reference"] == "CR-1" and full["aliases"] == "Ami"
+
+
+@pytest.mark.parametrize("state", ["recovered", "exited"])
+def test_a_past_placement_is_readable_but_no_longer_actionable(api, state):
+    case = bring_to(state)
+    client = api(case.provider_user)
+    assert client.get(f"/api/v1/referrals/{case.referral.pk}/").status_code == 200
+    assert client.get(f"/api/v1/referrals/{case.referral.pk}/history/").status_code == 200
+    for transition in TRANSITIONS:
+        response = client.post(
+            transition_url(case.referral.pk, transition), valid_body(transition, provider_id=1), format="json"
+        )
+        assert response.status_code in (403, 409), (transition, response.status_code)
+    assert case.refresh().state == state
+
+
+def test_a_provider_whose_placement_was_reallocated_no_longer_sees_the_new_offer(api):
+    case = bring_to("placed")
+    services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="needs_changed")
+    other = CareProviderFactory()
+    services.offer_placement(referral_id=case.referral.pk, actor=case.manager, provider_id=other.pk)
+    body = detail(api, case.provider_user, case.referral).json()
+    assert body["state"] == ReferralState.ASSESSED
+    assert body["pending_offer"] is None  # someone else's offer is not its business
+    response = api(case.provider_user).post(transition_url(case.referral.pk, "accept"), {}, format="json")
+    assert response.status_code == 403
+
+
+def test_deadlines_list_the_open_clocks_with_due_times(api):
+    case = bring_to("placed")
+    body = detail(api, case.manager, case.referral).json()
+    clocks = {deadline["clock"]: deadline["due_at"] for deadline in body["deadlines"]}
+    assert set(clocks) == {"check_in", "recovery_review"}
+    assert all(clocks.values())
+    assert body["placement"]["provider"] == case.provider.pk
+
+
+def test_report_missing_refuses_a_time_in_the_future(api):
+    case = bring_to("placed")
+    later = (timezone.now() + timezone.timedelta(days=1)).isoformat()
+    response = api(case.provider_user).post(
+        transition_url(case.referral.pk, "report_missing"), {"last_seen_at": later}, format="json"
+    )
+    assert response.status_code == 400
+    assert "last_seen_at" in response.json()
+
+
+def test_bad_transition_input_is_a_400_naming_the_field(api):
+    case = bring_to("received")
+    response = api(case.manager).post(
+        transition_url(case.referral.pk, "assess"),
+        {"risk": "extreme", "route": "accommodation"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert set(response.json()) == {"risk"}
+    assert case.refresh().state == "received"
+
+
+def test_a_state_conflict_is_reported_before_bad_input(api):
+    case = bring_to("placed")
+    response = api(case.manager).post(
+        transition_url(case.referral.pk, "assess"), {"risk": "?"}, format="json"
+    )
+    assert response.status_code == 409
