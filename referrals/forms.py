@@ -110,7 +110,9 @@ class ReferralForm(HarbourForm):
     consent = forms.BooleanField(
         required=False,
         label="The person consents to being referred",
-        help_text="Needed for an adult. A child (or a person whose age is in doubt) is referred without consent.",
+        help_text=(
+            "Needed for an adult. A child (or a person whose age is in doubt) is referred without consent."
+        ),
     )
     given_name = forms.CharField(
         max_length=100, label="Given name", error_messages=_required("Enter the person's given name.")
@@ -231,10 +233,6 @@ class ReferralForm(HarbourForm):
         for name in ("responder_reference", "crime_reference"):
             fields[name] = fields[name] or ""
         return fields
-
-
-class SubmitAnywayForm(forms.Form):
-    """Carries the responder's confirmation that the likely duplicates are someone else."""
 
 
 class AnonymousNotificationForm(HarbourForm):

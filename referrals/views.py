@@ -170,7 +170,10 @@ def intake(request: HttpRequest) -> HttpResponse:
         try:
             draft = get_live_draft(user, draft_id)
         except ReferralDraft.DoesNotExist as exc:
-            raise Http404("No such draft: it may have expired.") from exc
+            if request.method != "POST":
+                raise Http404("No such draft: it may have expired.") from exc
+            # The draft expired while the form was open: keep what was typed, as a new draft if saved.
+            draft_id = None
 
     if request.method != "POST":
         form = ReferralForm(initial=draft.data if draft else None)
@@ -318,6 +321,8 @@ class TransitionSpec:
     perform: Callable[[int, User, dict[str, Any]], Any]
     done: str
     warning: bool = False
+    # The usual next step: its form starts open on the case page.
+    primary: bool = False
 
 
 TRANSITIONS: dict[str, TransitionSpec] = {
@@ -327,6 +332,7 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         AssessForm,
         lambda pk, actor, data: services.assess_referral(referral_id=pk, actor=actor, **data),
         "Assessed.",
+        primary=True,
     ),
     "decline": TransitionSpec(
         "Decline",
@@ -352,6 +358,7 @@ TRANSITIONS: dict[str, TransitionSpec] = {
             referral_id=pk, actor=actor, provider_id=data["provider"]
         ),
         "Placement offered. The provider has been told.",
+        primary=True,
     ),
     "accept": TransitionSpec(
         "Accept the offer",
@@ -359,6 +366,7 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         AcceptForm,
         lambda pk, actor, data: services.accept_offer(referral_id=pk, actor=actor),
         "Offer accepted: the person is placed with you.",
+        primary=True,
     ),
     "reject": TransitionSpec(
         "Reject the offer",
@@ -374,6 +382,7 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         ProgressForm,
         lambda pk, actor, data: services.record_progress(referral_id=pk, actor=actor, **data),
         "Progress note saved.",
+        primary=True,
     ),
     "report_missing": TransitionSpec(
         "Report missing",
@@ -389,6 +398,7 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         FoundForm,
         lambda pk, actor, data: services.mark_found(referral_id=pk, actor=actor, **data),
         "Marked as found.",
+        primary=True,
     ),
     "reallocate": TransitionSpec(
         "Reallocate",

@@ -234,3 +234,27 @@ def test_an_incomplete_anonymous_notification_shows_the_error_summary():
     links = error_summary_links(response.content.decode())
     assert set(links) == {"id_nationality", "id_exploitation_types_0", "id_region"}
     assert not AnonymousNotification.objects.exists()
+
+
+def test_a_draft_that_expires_while_the_form_is_open_does_not_lose_the_referral():
+    user = responder()
+    client = signed_in(user)
+    client.post(INTAKE, {"given_name": "Amina", "action": "save_draft"})
+    draft = ReferralDraft.objects.get()
+    ReferralDraft.objects.filter(pk=draft.pk).update(
+        expires_at=timezone.now() - datetime.timedelta(seconds=1)
+    )
+    response = client.post(INTAKE, intake_data(draft=str(draft.pk)))
+    assert response.status_code == 302
+    assert Referral.objects.filter(organisation=user.organisation).count() == 1
+
+
+def test_the_responders_case_page_shows_state_reference_deadlines_and_history():
+    user = responder()
+    referral = submitted_referral(actor=user)
+    html = signed_in(user).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert referral.reference in html
+    assert "Received" in html
+    assert "Assessment: due" in html
+    assert "Submit" in html
+    assert "/withdraw/" in html
