@@ -135,3 +135,10 @@ def test_signed_out_visitors_are_sent_to_sign_in(client):
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("login"))
+
+
+def test_the_not_found_page_is_a_full_page_that_does_not_reveal_the_case(case):
+    response = signed_in(responder()).get(reverse("referrals:case", args=[case.pk]))
+    html = response.content.decode()
+    assert response.status_code == 404
+    assert '<html lang="en-GB">' in html and "Page not found" in html
