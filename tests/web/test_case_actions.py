@@ -278,3 +278,25 @@ def test_a_responder_may_not_assess_and_is_told_so():
     assert response.status_code == 403
     referral.refresh_from_db()
     assert referral.state == ReferralState.RECEIVED
+
+
+def test_the_managers_case_list_filters_by_state_and_region():
+    in_london = submitted_referral(region="london")
+    in_wales = submitted_referral(region="wales")
+    declined = submitted_referral(region="wales")
+    boss = manager()
+    services.decline_referral(referral_id=declined.pk, actor=boss, reason="duplicate")
+    client = signed_in(boss)
+    html = client.get(
+        reverse("referrals:case_list"), {"state": "received", "region": "wales"}
+    ).content.decode()
+    assert in_wales.reference in html
+    assert in_london.reference not in html
+    assert declined.reference not in html
+
+
+def test_a_responder_filters_by_state_but_is_offered_no_region_filter():
+    user = submitted_referral().submitted_by
+    html = signed_in(user).get(reverse("referrals:case_list"), {"state": "declined"}).content.decode()
+    assert "No cases match." in html
+    assert 'name="region"' not in html
