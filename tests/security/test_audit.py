@@ -65,6 +65,7 @@ def test_a_refused_transition_leaves_no_audit_row():
     assert AuditEvent.objects.count() == count
 
 
+@pytest.mark.postgres
 def test_postgresql_refuses_to_update_or_delete_an_audit_row():
     event = record_read(actor=manager(), referral=submitted_referral(), what="case page")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
