@@ -1,0 +1,233 @@
+"""Tokens, me, lists and filters, suggestions, providers, the schema and docs, and how errors look."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import IntegrityError, OperationalError
+from psycopg import errors as pg_errors
+from rest_framework.throttling import UserRateThrottle
+
+from referrals import services
+from tests.api.cases import bring_to, transition_url
+from tests.factories import (
+    PASSWORD,
+    CareProviderFactory,
+    manager,
+    provider_user,
+    responder,
+    submitted_referral,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+# ----------------------------------------------------------------------------------------- tokens
+
+
+def test_a_token_is_issued_for_good_credentials_and_opens_the_api(api):
+    user = responder()
+    response = api().post(
+        "/api/v1/auth/token/", {"username": user.username, "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 200
+    token = response.json()["token"]
+    me = api().get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {token}")
+    assert me.status_code == 200 and me.json()["username"] == user.username
+
+
+def test_a_failed_login_does_not_say_whether_the_username_exists(api):
+    user = responder()
+    wrong_password = api().post(
+        "/api/v1/auth/token/", {"username": user.username, "password": "wrong-password-1"}, format="json"
+    )
+    no_such_user = api().post(
+        "/api/v1/auth/token/", {"username": "nobody-at-all", "password": "wrong-password-1"}, format="json"
+    )
+    assert wrong_password.status_code == no_such_user.status_code == 400
+    assert wrong_password.json() == no_such_user.json()
+
+
+def test_an_inactive_user_gets_no_token(api):
+    user = responder(is_active=False)
+    response = api().post(
+        "/api/v1/auth/token/", {"username": user.username, "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 400
+
+
+def test_a_bad_token_is_401(api):
+    response = api().get("/api/v1/referrals/", HTTP_AUTHORIZATION="Token not-a-real-token")
+    assert response.status_code == 401
+
+
+# --------------------------------------------------------------------------------------------- me
+
+
+def test_me_tells_a_responder_their_role_and_organisation_without_a_provider(api):
+    user = responder()
+    body = api(user).get("/api/v1/me/").json()
+    assert body == {
+        "username": user.username,
+        "role": "first_responder",
+        "organisation": {"id": user.organisation.pk, "name": user.organisation.name, "kind": "police"},
+    }
+
+
+def test_me_gives_a_care_provider_user_their_provider(api):
+    provider = CareProviderFactory()
+    body = api(provider_user(provider)).get("/api/v1/me/").json()
+    assert body["role"] == "care_provider"
+    assert body["provider"] == provider.pk
+    assert body["organisation"]["kind"] == "care_provider"
+
+
+# ----------------------------------------------------------------------------------- list, filters
+
+
+def test_the_list_is_paginated_and_filters_by_state_and_region(api):
+    referrer = responder()
+    submitted_referral(referrer, region="wales")
+    submitted_referral(referrer, region="london")
+    bring_to("assessed", responder_user=referrer, region="london")
+    client = api(referrer)
+    body = client.get("/api/v1/referrals/").json()
+    assert set(body) == {"count", "next", "previous", "results"}
+    assert body["count"] == 3
+    assert client.get("/api/v1/referrals/?state=received").json()["count"] == 2
+    assert client.get("/api/v1/referrals/?region=london").json()["count"] == 2
+    assert client.get("/api/v1/referrals/?state=assessed&region=london").json()["count"] == 1
+    paged = client.get("/api/v1/referrals/?page_size=2").json()
+    assert len(paged["results"]) == 2 and paged["next"]
+
+
+@pytest.mark.parametrize("query", ["state=lost", "region=mars"])
+def test_an_unknown_filter_value_is_a_400(api, query):
+    response = api(manager()).get(f"/api/v1/referrals/?{query}")
+    assert response.status_code == 400
+    assert query.split("=")[0] in response.json()
+
+
+def test_a_page_past_the_end_is_a_404(api):
+    assert api(manager()).get("/api/v1/referrals/?page=9").status_code == 404
+
+
+# ------------------------------------------------------------------------------- suggestions, providers
+
+
+def test_managers_get_suggested_providers_ranked_with_reasons(api):
+    case = bring_to("assessed")
+    full = CareProviderFactory(beds_women=0)
+    response = api(case.manager).get(f"/api/v1/referrals/{case.referral.pk}/suggested-providers/")
+    assert response.status_code == 200
+    ranking = response.json()
+    assert ranking[0]["suitable"] is True and ranking[0]["reasons"]
+    unsuitable = next(row for row in ranking if row["provider"]["id"] == full.pk)
+    assert unsuitable["suitable"] is False
+    assert any("no free" in reason for reason in unsuitable["reasons"])
+    assert ranking[-1]["provider"]["id"] == full.pk
+
+
+def test_the_provider_list_shows_capacity_and_derived_occupancy(api):
+    case = bring_to("placed")
+    body = api(case.manager).get("/api/v1/providers/").json()
+    row = next(r for r in body["results"] if r["id"] == case.provider.pk)
+    assert row["capacity"] == {"women": 5, "men": 5, "family": 2}
+    assert row["occupancy"] == {"women": 1, "men": 0, "family": 0}
+    assert row["free"]["women"] == 4
+    services.exit_referral(referral_id=case.referral.pk, actor=case.manager, reason="left_support")
+    body = api(case.manager).get("/api/v1/providers/").json()
+    row = next(r for r in body["results"] if r["id"] == case.provider.pk)
+    assert row["occupancy"]["women"] == 0
+
+
+def test_a_provider_sees_only_itself_and_a_responder_no_providers(api):
+    provider, other = CareProviderFactory(), CareProviderFactory()
+    body = api(provider_user(provider)).get("/api/v1/providers/").json()
+    assert [row["id"] for row in body["results"]] == [provider.pk]
+    assert other.pk not in [row["id"] for row in body["results"]]
+    assert api(responder()).get("/api/v1/providers/").status_code == 403
+
+
+# ------------------------------------------------------------------------------------- bad requests
+
+
+def test_malformed_json_is_a_400(api):
+    response = api(responder()).post(
+        "/api/v1/referrals/", '{"given_name": "A",', content_type="application/json"
+    )
+    assert response.status_code == 400
+
+
+def test_a_form_body_is_a_415(api):
+    response = api(responder()).post(
+        "/api/v1/referrals/", "given_name=A", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 415
+
+
+def test_a_json_array_instead_of_an_object_is_a_400(api):
+    case = bring_to("received")
+    response = api(case.manager).post(transition_url(case.referral.pk, "assess"), [1, 2], format="json")
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        IntegrityError('duplicate key value violates unique constraint "one_pending_offer_per_referral"'),
+        OperationalError("deadlock detected"),
+    ],
+    ids=["integrity", "deadlock"],
+)
+def test_a_lost_race_in_the_database_is_a_409_not_a_500(api, monkeypatch, error):
+    if isinstance(error, OperationalError):
+        error.__cause__ = pg_errors.DeadlockDetected("deadlock detected")
+    case = bring_to("assessed")
+
+    def lose_the_race(**kwargs):
+        raise error
+
+    monkeypatch.setattr(services, "offer_placement", lose_the_race)
+    response = api(case.manager).post(
+        transition_url(case.referral.pk, "offer"), {"provider": case.provider.pk}, format="json"
+    )
+    assert response.status_code == 409
+    assert "Reload" in response.json()["detail"]
+    assert "one_pending_offer" not in response.content.decode()
+
+
+def test_requests_are_throttled_when_over_the_rate(api):
+    original = UserRateThrottle.THROTTLE_RATES
+    UserRateThrottle.THROTTLE_RATES = {**original, "user": "2/minute"}
+    try:
+        client = api(manager())
+        codes = [client.get("/api/v1/me/").status_code for _ in range(3)]
+    finally:
+        UserRateThrottle.THROTTLE_RATES = original
+    assert codes == [200, 200, 429]
+
+
+# ---------------------------------------------------------------------------------- schema and docs
+
+
+def test_the_schema_is_openapi_3_and_documents_every_transition(api):
+    response = api().get("/api/v1/schema/?format=json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    for transition in ("assess", "offer", "accept", "record_progress", "exit"):
+        operation = schema["paths"][f"/api/v1/referrals/{{id}}/{transition}/"]["post"]
+        assert {"200", "401", "403", "404", "409"} <= set(operation["responses"])
+    offer = schema["paths"]["/api/v1/referrals/{id}/offer/"]["post"]
+    body = offer["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert schema["components"]["schemas"][body]["required"] == ["provider"]
+    referral = schema["components"]["schemas"]["Referral"]
+    assert "account" not in referral["required"] and "state" in referral["required"]
+
+
+def test_the_docs_page_loads_its_assets_locally(api):
+    response = api().get("/api/v1/docs/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "swagger-ui" in page
+    assert "cdn" not in page.lower() and "unpkg" not in page

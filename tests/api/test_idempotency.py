@@ -1,0 +1,135 @@
+"""The Idempotency-Key header on every POST (SPEC §9)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+
+from idempotency.models import IdempotencyRecord
+from idempotency.services import purge_expired_keys
+from referrals.models import AnonymousNotification, Referral
+from tests.api.cases import bring_to, transition_url, valid_body
+from tests.factories import PASSWORD, referral_fields, responder
+
+pytestmark = pytest.mark.django_db
+
+
+def body(**overrides):
+    return referral_fields(date_of_birth="1990-05-01", **overrides)
+
+
+def post(client, url, data, key):
+    return client.post(url, data, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+def test_a_repeated_create_returns_the_first_answer_and_creates_nothing(api):
+    client = api(responder())
+    first = post(client, "/api/v1/referrals/", body(), "k-1")
+    again = post(client, "/api/v1/referrals/", body(), "k-1")
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert Referral.objects.count() == 1
+
+
+def test_the_same_key_with_a_different_body_is_a_409(api):
+    client = api(responder())
+    assert post(client, "/api/v1/referrals/", body(), "k-2").status_code == 201
+    response = post(client, "/api/v1/referrals/", body(given_name="Other"), "k-2")
+    assert response.status_code == 409
+    assert "different request" in response.json()["detail"]
+    assert Referral.objects.count() == 1
+
+
+def test_the_same_key_on_a_different_path_is_a_409(api):
+    client = api(responder())
+    assert post(client, "/api/v1/referrals/", body(), "k-3").status_code == 201
+    anonymous = {"gender": "male", "nationality": "VN", "exploitation_types": ["labour"], "region": "wales"}
+    assert post(client, "/api/v1/anonymous-notifications/", anonymous, "k-3").status_code == 409
+    assert not AnonymousNotification.objects.exists()
+
+
+def test_json_spacing_and_key_order_do_not_make_a_different_request(api):
+    client = api(responder())
+    fields = body()
+    compact = json.dumps(fields, separators=(",", ":"))
+    spaced = json.dumps(dict(reversed(list(fields.items()))), indent=2)
+    first = client.post(
+        "/api/v1/referrals/", compact, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-4"
+    )
+    again = client.post(
+        "/api/v1/referrals/", spaced, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-4"
+    )
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert Referral.objects.count() == 1
+
+
+def test_keys_belong_to_one_user(api):
+    first = post(api(responder()), "/api/v1/referrals/", body(), "shared-key")
+    second = post(api(responder()), "/api/v1/referrals/", body(), "shared-key")
+    assert first.status_code == second.status_code == 201
+    assert first.json()["id"] != second.json()["id"]
+
+
+def test_a_repeated_transition_replays_and_records_one_transition(api):
+    case = bring_to("received")
+    client = api(case.manager)
+    url = transition_url(case.referral.pk, "assess")
+    first = post(client, url, valid_body("assess"), "assess-1")
+    again = post(client, url, valid_body("assess"), "assess-1")
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    assert case.referral.transitions.filter(transition="assess").count() == 1
+
+
+def test_an_error_is_not_kept_so_a_corrected_retry_with_the_same_key_works(api):
+    client = api(responder())
+    refused = post(client, "/api/v1/referrals/", body(consent=False), "k-5")
+    assert refused.status_code == 400
+    assert not IdempotencyRecord.objects.exists()
+    assert post(client, "/api/v1/referrals/", body(), "k-5").status_code == 201
+
+
+def test_a_repeated_token_request_returns_the_first_token(api):
+    user = responder()
+    client = api()
+    credentials = {"username": user.username, "password": PASSWORD}
+    first = post(client, "/api/v1/auth/token/", credentials, "login-1")
+    again = post(client, "/api/v1/auth/token/", credentials, "login-1")
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    assert api().get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {first.json()['token']}").status_code == 200
+    # A wrong password never gets a stored token back.
+    wrong = post(client, "/api/v1/auth/token/", {**credentials, "password": "nope"}, "login-1")
+    assert wrong.status_code == 400
+
+
+def test_requests_without_the_header_are_untouched(api):
+    client = api(responder())
+    assert client.post("/api/v1/referrals/", body(), format="json").status_code == 201
+    assert client.post("/api/v1/referrals/", body(), format="json").status_code == 201
+    assert Referral.objects.count() == 2
+    assert not IdempotencyRecord.objects.exists()
+
+
+@pytest.mark.parametrize("key", ["", " ", "x" * 201])
+def test_an_unusable_key_is_a_400(api, key):
+    response = post(api(responder()), "/api/v1/referrals/", body(), key)
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()
+    assert not Referral.objects.exists()
+
+
+def test_stored_answers_are_encrypted_and_expire(api, settings):
+    client = api(responder())
+    post(client, "/api/v1/referrals/", body(given_name="Zainab"), "k-6")
+    record = IdempotencyRecord.objects.get()
+    assert record.response_body["given_name"] == "Zainab"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT response_body FROM idempotency_idempotencyrecord")
+        assert "Zainab" not in cursor.fetchone()[0]
+    settings.IDEMPOTENCY_KEY_LIFETIME_HOURS = 0
+    assert purge_expired_keys() == 1
