@@ -7,6 +7,7 @@ from typing import Any
 
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.authentication import TokenAuthentication
@@ -36,9 +37,18 @@ def token_has_expired(token: Token, *, now: datetime.datetime | None = None) -> 
 
 
 def issue_token(user: Any) -> Token:
-    """A fresh token for the user, replacing any earlier one (so its lifetime starts now)."""
-    Token.objects.filter(user=user).delete()
-    return Token.objects.create(user=user)
+    """A fresh token for the user, replacing any earlier one (so its lifetime starts now).
+
+    Issuing a token is a sign-in to the API, so it is audited as a login (with the caller's address).
+    """
+    from audit.models import AuditAction
+    from audit.services import record_authentication
+
+    with transaction.atomic():
+        Token.objects.filter(user=user).delete()
+        token = Token.objects.create(user=user)
+        record_authentication(action=AuditAction.LOGIN, user=user, what="API token issued")
+    return token
 
 
 class ExpiringTokenAuthentication(TokenAuthentication):
