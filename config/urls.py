@@ -1,3 +1,4 @@
+import environ
 from django.contrib import admin
 from django.urls import include, path
 
@@ -12,3 +13,7 @@ urlpatterns = [
     path("", include("notifications.urls")),
     path("", include("reports.urls")),
 ]
+
+# The benchmark's minimal endpoint (bench/minimal_api.py) exists only in a process started for it.
+if environ.Env().bool("HARBOUR_BENCH", default=False):
+    urlpatterns.append(path("bench/", include("bench.minimal_api")))

@@ -1,0 +1,295 @@
+"""Referral-create benchmark (issue 2): the full API create beside a minimal token-and-insert endpoint.
+
+Run against PostgreSQL (the script drops, creates, migrates and seeds a database of its own):
+
+    .venv/bin/python bench/create_referral.py
+    .venv/bin/python bench/create_referral.py --database-url postgres://postgres@127.0.0.1:5432/harbour_bench_create \\
+        --requests 2000 --concurrency 8 --workers 2 --threads 4
+
+It starts gunicorn itself on a free localhost port (DEBUG off, ``CONN_MAX_AGE`` set so connections
+persist as in a deployment, ``HARBOUR_BENCH=1`` to mount ``bench/minimal_api.py``), obtains a token for
+the demo first responder, and then drives a fixed number of requests from a pool of client threads,
+each with its own keep-alive connection:
+
+(a) ``POST /api/v1/referrals/`` with a valid referral and an ``Idempotency-Key``: validation, the
+    referral with its encrypted fields and reference, the transition log, the assessment clock, the
+    managers' outbox rows and the audit row, all in one transaction (the hand-off to Celery after commit
+    is part of it: the broker is an on-disk folder unless ``CELERY_BROKER_URL`` says otherwise);
+(b) ``POST /bench/ping/``: the same middleware and DRF authentication, one INSERT.
+
+The two run in alternating rounds so that any drift in the machine's load falls on both. It prints
+requests per second, p50 and p95 latency and errors for each, and the ratio of (a) to (b). Target: the
+full create reaches at least 50% of the minimal endpoint's throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+DEMO_PASSWORD = "harbour-bench-demo"
+REFERRAL = {
+    "consent": True,
+    "given_name": "Amina",
+    "family_name": "Haile",
+    "date_of_birth": "1995-03-14",
+    "gender": "female",
+    "nationality": "ER",
+    "languages": ["ti", "en"],
+    "interpreter_needed": True,
+    "exploitation_types": ["labour"],
+    "exploitation_location": "both",
+    "region": "london",
+    "needs_accommodation": True,
+    "safe_to_contact": True,
+    "contact_phone": "07700 900123",
+    "account": "Found working in a car wash with no pay; documents held by the employer.",
+}
+
+
+@dataclass
+class Result:
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def done(self) -> int:
+        return len(self.latencies)
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+
+    @property
+    def throughput(self) -> float:
+        return self.done / self.seconds if self.seconds else 0.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def recreate_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def server_env(database_url: str, var_dir: str) -> dict[str, str]:
+    from cryptography.fernet import Fernet
+
+    env = {key: value for key, value in os.environ.items() if key not in {"DJANGO_SETTINGS_MODULE"}}
+    env.update(
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        FIELD_HASH_KEY=secrets.token_urlsafe(32),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        DATABASE_URL=database_url,
+        HARBOUR_VAR_DIR=var_dir,
+        CONN_MAX_AGE="300",
+        # Plain HTTP on localhost: no redirect to HTTPS.
+        SECURE_SSL_REDIRECT="0",
+        SESSION_COOKIE_SECURE="0",
+        CSRF_COOKIE_SECURE="0",
+        HARBOUR_BENCH="1",
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+
+def create_ping_table(env: dict[str, str]) -> None:
+    script = "from django.db import connection; from bench.minimal_api import CREATE_TABLE; connection.cursor().execute(CREATE_TABLE)"
+    manage(env, "shell", "-c", script)
+
+
+def wait_until_up(port: int, server: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {server.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/api/v1/me/")
+            conn.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit("gunicorn did not answer in time")
+
+
+def obtain_token(port: int) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    body = json.dumps({"username": "responder", "password": DEMO_PASSWORD})
+    conn.request("POST", "/api/v1/auth/token/", body, {"Content-Type": "application/json"})
+    response = conn.getresponse()
+    payload = response.read()
+    if response.status != 200:
+        raise SystemExit(f"no token: {response.status} {payload[:200]!r}")
+    return json.loads(payload)["token"]
+
+
+def drive(
+    port: int, token: str, path: str, body: dict, requests: int, concurrency: int, result: Result
+) -> None:
+    """Send ``requests`` POSTs from ``concurrency`` threads, each on one keep-alive connection."""
+    local = threading.local()
+    encoded = json.dumps(body)
+    lock = threading.Lock()
+
+    def one(_: int) -> None:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        headers = {
+            "Authorization": f"Token {token}",
+            "Content-Type": "application/json",
+            "Idempotency-Key": str(uuid.uuid4()),
+        }
+        started = time.perf_counter()
+        try:
+            conn.request("POST", path, encoded, headers)
+            response = conn.getresponse()
+            payload = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            local.conn = None
+            with lock:
+                result.errors.append(type(exc).__name__)
+            return
+        elapsed = time.perf_counter() - started
+        with lock:
+            if response.status == 201:
+                result.latencies.append(elapsed)
+            else:
+                result.errors.append(f"{response.status} {payload[:120]!r}")
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(one, range(requests)))
+    result.seconds += time.perf_counter() - started
+
+
+def report(results: list[Result], args: argparse.Namespace) -> float:
+    print()
+    print(
+        f"{args.requests} requests per endpoint in {args.rounds} alternating rounds, {args.concurrency} client threads; "
+        f"gunicorn {args.workers} workers x {args.threads} threads, PostgreSQL"
+    )
+    header = f"{'endpoint':<28}{'requests':>9}{'errors':>8}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
+    print(header)
+    print("-" * len(header))
+    for result in results:
+        print(
+            f"{result.name:<28}{result.done:>9}{len(result.errors):>8}{result.throughput:>9.1f}"
+            f"{result.percentile(50):>9.1f}{result.percentile(95):>9.1f}"
+        )
+    full, minimal = results
+    ratio = full.throughput / minimal.throughput if minimal.throughput else 0.0
+    print(f"\nfull create / minimal endpoint throughput: {ratio:.0%} (target: at least 50%)")
+    for result in results:
+        if result.errors:
+            print(f"{result.name}: first errors: {result.errors[:3]}")
+    return ratio
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/harbour_bench_create"
+        ),
+        help="A PostgreSQL database of the benchmark's own: it is dropped and created again.",
+    )
+    parser.add_argument("--requests", type=int, default=2000, help="Requests per endpoint (default 2000).")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="Alternating rounds the requests are split into."
+    )
+    parser.add_argument("--concurrency", type=int, default=8, help="Client threads (default 8).")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2).")
+    parser.add_argument("--threads", type=int, default=4, help="Threads per gunicorn worker (default 4).")
+    parser.add_argument("--seed-referrals", type=int, default=2000, help="Demo referrals seeded first.")
+    args = parser.parse_args()
+    if not args.database_url.startswith(("postgres://", "postgresql://")):
+        raise SystemExit("This benchmark runs against PostgreSQL: pass --database-url postgres://…")
+
+    with tempfile.TemporaryDirectory(prefix="harbour-bench-") as var_dir:
+        env = server_env(args.database_url, var_dir)
+        print(f"Preparing {urlsplit(args.database_url).path.lstrip('/')}: migrate, seed_demo, bench table …")
+        recreate_database(args.database_url)
+        manage(env, "migrate", "--no-input", "-v", "0")
+        manage(env, "seed_demo", "--password", DEMO_PASSWORD, "--referrals", str(args.seed_referrals))
+        create_ping_table(env)
+
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                PYTHON,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(args.workers),
+                "--threads",
+                str(args.threads),
+                "--no-control-socket",
+                "--log-level",
+                "warning",
+            ],  # fmt: skip
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            wait_until_up(port, server)
+            token = obtain_token(port)
+            full = Result("POST /api/v1/referrals/")
+            minimal = Result("POST /bench/ping/ (floor)")
+            # Warm up both: every worker thread opens its database connection and imports its code.
+            drive(port, token, "/bench/ping/", {}, 100, args.concurrency, Result("warm-up"))
+            drive(port, token, "/api/v1/referrals/", REFERRAL, 100, args.concurrency, Result("warm-up"))
+            per_round = max(1, args.requests // args.rounds)
+            for _ in range(args.rounds):
+                drive(port, token, "/bench/ping/", {}, per_round, args.concurrency, minimal)
+                drive(port, token, "/api/v1/referrals/", REFERRAL, per_round, args.concurrency, full)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    ratio = report([full, minimal], args)
+    return 0 if ratio >= 0.5 and not full.errors and not minimal.errors else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
