@@ -116,3 +116,20 @@ def test_an_anonymised_case_still_opens_on_the_web_and_in_its_audit_trail(client
     assert client.get(reverse("referrals:case", args=[old.pk])).status_code == 200
     assert client.get(reverse("referral-audit", args=[old.pk])).status_code == 200
     assert client.get(reverse("referrals:case_list")).status_code == 200
+
+
+def test_an_anonymised_case_reads_through_the_api_with_blank_personal_fields():
+    from rest_framework.test import APIClient
+
+    old = closed_years_ago(7)
+    call_command("apply_retention")
+    api = APIClient()
+    api.force_authenticate(manager())
+    detail = api.get(f"/api/v1/referrals/{old.pk}/")
+    assert detail.status_code == 200
+    assert (detail.json()["given_name"], detail.json()["family_name"]) == ("", "")
+    assert detail.json().get("date_of_birth") is None
+    history = api.get(f"/api/v1/referrals/{old.pk}/history/")
+    assert history.status_code == 200
+    assert "Haile" not in history.content.decode()
+    assert api.get("/api/v1/referrals/").status_code == 200
