@@ -208,6 +208,8 @@ def main() -> None:
                 )
             committed.update({str(row.pk): stamp[0] for row in rows})
 
+        print(f"  (committed and queued {args.count:,} notifications in {time.time() - first_commit:.1f} s)")
+
         def receipts() -> dict[str, float]:
             lines = receipts_path.read_text().splitlines()
             return {event_id: float(at) for event_id, at in (line.split() for line in lines if " " in line)}

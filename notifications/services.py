@@ -31,7 +31,7 @@ def inbox_message(event: str, reference: str, due_at: datetime.datetime | None =
     """The one-line message for an event. Case reference and due time only: never personal data."""
     text = f"{Event(event).label}: {reference}" if reference else Event(event).label
     if due_at is not None:
-        text += f" (due {due_at:%d %b %Y %H:%M})"
+        text += f" (due {timezone.localtime(due_at):%d %b %Y %H:%M})"
     return text
 
 

@@ -13,7 +13,7 @@ from notifications.models import Event, InboxItem, Notification
 from notifications.sweep import sweep_deadlines
 from referrals import services
 from referrals.models import Clock, Deadline
-from tests.factories import CareProviderFactory, manager, provider_user, submitted_referral
+from tests.factories import CareProviderFactory, aware, manager, provider_user, submitted_referral
 
 pytestmark = pytest.mark.django_db
 
@@ -226,3 +226,16 @@ def test_two_sweeps_at_once_send_each_reminder_once(monkeypatch):
         thread.join()
     assert errors == []
     assert items(Event.DEADLINE_REMINDER, boss).count() == 10
+
+
+def test_an_inbox_reminder_shows_the_due_time_in_local_time():
+    boss = manager()
+    referral = submitted_referral()
+    summer_morning = aware(2027, 7, 1, 9, 0)  # 08:00 UTC, during British Summer Time
+    Deadline.objects.filter(referral=referral).update(
+        due_at=summer_morning, remind_at=summer_morning - datetime.timedelta(days=1)
+    )
+    sweep_deadlines(now=summer_morning - datetime.timedelta(hours=2))
+    item = items(Event.DEADLINE_REMINDER, boss).get()
+    assert "(due 01 Jul 2027 09:00)" in item.message
+    assert item.reference == referral.reference
