@@ -193,3 +193,27 @@ def test_a_provider_holding_the_placement_cannot_read_the_audit_trail():
     services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="outreach")
     services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk)
     assert api_as(carer).get(f"/api/v1/referrals/{referral.pk}/audit/").status_code == 403
+
+
+def test_opening_a_case_page_is_audited_and_managers_find_the_audit_trail_linked_from_it(client):
+    referral = submitted_referral()
+    boss = manager()
+    client.force_login(boss)
+    page = client.get(reverse("referrals:case", args=[referral.pk]), REMOTE_ADDR="198.51.100.9")
+    assert reverse("referral-audit", args=[referral.pk]) in page.content.decode()
+    read = AuditEvent.objects.get(referral=referral, action=AuditAction.READ)
+    assert (read.actor, read.ip_address) == (boss, "198.51.100.9")
+    client.force_login(referral.submitted_by)
+    page = client.get(reverse("referrals:case", args=[referral.pk]))
+    assert reverse("referral-audit", args=[referral.pk]) not in page.content.decode()
+
+
+def test_reading_a_case_through_the_api_detail_and_history_is_audited():
+    referral = submitted_referral()
+    boss = manager()
+    api = api_as(boss)
+    api.get(f"/api/v1/referrals/{referral.pk}/", REMOTE_ADDR="198.51.100.10")
+    api.get(f"/api/v1/referrals/{referral.pk}/history/", REMOTE_ADDR="198.51.100.10")
+    reads = AuditEvent.objects.filter(referral=referral, action=AuditAction.READ, actor=boss)
+    assert reads.count() == 2
+    assert set(reads.values_list("ip_address", flat=True)) == {"198.51.100.10"}
