@@ -1,3 +1,12 @@
+"""The Celery app: ``celery -A config worker`` delivers notifications, ``celery -A config beat`` runs the sweeps.
+
+Configuration comes from Django settings (``CELERY_*``): the broker is a folder on disk by default (no
+server needed) or Redis from ``CELERY_BROKER_URL``. Tasks are acknowledged late and re-queued if a worker
+dies; publishing fails fast when the broker is down, because every task the services queue is also
+recorded in the database and swept up by beat (``notifications.tasks.sweep_outbox`` and
+``sweep_deadlines``).
+"""
+
 import os
 
 from celery import Celery

@@ -199,6 +199,9 @@ NOTIFICATION_CLAIM_SECONDS = env.float("NOTIFICATION_CLAIM_SECONDS", default=60)
 NOTIFICATION_REQUEUE_AFTER_SECONDS = env.float("NOTIFICATION_REQUEUE_AFTER_SECONDS", default=30)
 # Managers' page of undelivered notifications lists pending rows older than this, beside failed ones.
 NOTIFICATION_STUCK_MINUTES = env.int("NOTIFICATION_STUCK_MINUTES", default=10)
+if "visibility_timeout" not in CELERY_BROKER_TRANSPORT_OPTIONS and not CELERY_BROKER_URL.startswith("filesystem://"):
+    # A retry waits in a worker until its countdown ends; Redis must not hand it out again meanwhile.
+    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = int(NOTIFICATION_RETRY_MAX_SECONDS) + 600
 
 DRAFT_LIFETIME_DAYS = env.int("DRAFT_LIFETIME_DAYS", default=30)
 DUPLICATE_WINDOW_DAYS = env.int("DUPLICATE_WINDOW_DAYS", default=90)
