@@ -236,6 +236,8 @@ class Deadline(models.Model):
                 condition=Q(stopped_at__isnull=True, breached_at__isnull=True),
             ),
             models.Index(fields=["referral", "clock"], name="deadline_referral_clock"),
+            # The caseload report's overdue list: open clocks, most overdue first.
+            models.Index(fields=["due_at"], name="deadline_open_due", condition=Q(stopped_at__isnull=True)),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -22,18 +22,16 @@ from django.db.models import (
     DurationField,
     Exists,
     F,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from accounts.models import FIRST_RESPONDER_KINDS, OrganisationKind
-from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
+from care_providers.models import CareProvider, OfferState, PlacementOffer
 from referrals.choices import (
     OPEN_STATES,
     ExploitationType,
@@ -553,58 +551,49 @@ def _overdue(report_filter: ReportFilter, now: datetime.datetime) -> list[Overdu
     ]
 
 
-def _per_provider(queryset: QuerySet[Any], aggregate: Any, default: Any = None) -> Any:
-    """A correlated subquery giving ``aggregate`` over the rows of ``queryset`` for each provider."""
-    per_provider = (
-        queryset.filter(provider_id=OuterRef("pk"))
-        .order_by()
-        .values("provider_id")
-        .annotate(value=aggregate)
-        .values("value")
-    )
-    if default is None:
-        return Subquery(per_provider, output_field=aggregate.output_field)
-    return Coalesce(Subquery(per_provider, output_field=IntegerField()), Value(default))
-
-
 def _providers(report_filter: ReportFilter) -> list[ProviderFigures]:
-    """Every provider's placements and offers among the filtered referrals: one query (two without
-    percentiles). Capacity is configuration; beds in use are active accommodation placements."""
+    """Every provider's placements and offers among the filtered referrals: two queries, one pass over
+    the offers (each joined to the placement it led to, if any) and the list of providers; three
+    without percentiles in the database. Capacity is configuration; beds in use are active
+    accommodation placements."""
     # The provider filter picks the row; the other filters select the referrals counted in it.
     counted = referral_conditions(
         ReportFilter(**{**report_filter.__dict__, "provider_id": None}), via="referral__"
     )
-    placements = Placement.objects.filter(counted, ended_at__isnull=True)
-    offers = PlacementOffer.objects.filter(counted)
-    accepted = offers.filter(state=OfferState.ACCEPTED)
-    answered = offers.filter(state__in=[OfferState.ACCEPTED, OfferState.REJECTED, OfferState.EXPIRED])
-    annotations: dict[str, Any] = {
-        "active_placements": _per_provider(placements, Count("pk"), 0),
-        "beds_in_use": _per_provider(placements.exclude(bed_kind=""), Count("pk"), 0),
-        "pending_offers": _per_provider(offers.filter(state=OfferState.PENDING), Count("pk"), 0),
-        "accepted_offers": _per_provider(accepted, Count("pk"), 0),
-        "answered_offers": _per_provider(answered, Count("pk"), 0),
+    active = Q(placement__isnull=False, placement__ended_at__isnull=True)
+    accepted = Q(state=OfferState.ACCEPTED)
+    aggregates: dict[str, Any] = {
+        "active_placements": Count("placement", filter=active),
+        "beds_in_use": Count("placement", filter=active & ~Q(placement__bed_kind="")),
+        "pending_offers": Count("pk", filter=Q(state=OfferState.PENDING)),
+        "accepted_offers": Count("pk", filter=accepted),
+        "answered_offers": Count(
+            "pk", filter=Q(state__in=[OfferState.ACCEPTED, OfferState.REJECTED, OfferState.EXPIRED])
+        ),
     }
     in_database = _percentiles_in_database()
     if in_database:
-        annotations["median_to_accept"] = _per_provider(
-            accepted, PercentileCont(F("responded_at") - F("offered_at"), 0.5)
+        aggregates["median_to_accept"] = PercentileCont(
+            F("responded_at") - F("offered_at"), 0.5, filter=accepted
         )
-    # Every provider, so the report also yields the choices of its own provider filter.
-    providers = CareProvider.objects.order_by("name", "pk")
-    rows = list(
-        providers.annotate(**annotations).values(
-            "pk", "name", "beds_women", "beds_men", "beds_family", *annotations
-        )
-    )
+    offers = PlacementOffer.objects.filter(counted).order_by()
+    per_provider = {row["provider_id"]: row for row in offers.values("provider_id").annotate(**aggregates)}
     if not in_database:
         times: dict[int, list[datetime.timedelta]] = defaultdict(list)
-        for provider_id, offered_at, responded_at in accepted.filter(responded_at__isnull=False).values_list(
-            "provider_id", "offered_at", "responded_at"
-        ):
+        for provider_id, offered_at, responded_at in offers.filter(
+            accepted, responded_at__isnull=False
+        ).values_list("provider_id", "offered_at", "responded_at"):
             times[provider_id].append(responded_at - offered_at)
-        for row in rows:
-            row["median_to_accept"] = percentile(times.get(row["pk"], []), 0.5)
+        for provider_id, row in per_provider.items():
+            row["median_to_accept"] = percentile(times.get(provider_id, []), 0.5)
+    # Every provider, so the report also yields the choices of its own provider filter.
+    rows = []
+    for provider in CareProvider.objects.order_by("name", "pk").values(
+        "pk", "name", "beds_women", "beds_men", "beds_family"
+    ):
+        figures = per_provider.get(provider["pk"], {})
+        rows.append({**provider, **{key: figures.get(key, 0) for key in aggregates}})
+        rows[-1]["median_to_accept"] = figures.get("median_to_accept")
     result = []
     for row in rows:
         capacity = row["beds_women"] + row["beds_men"] + row["beds_family"]
