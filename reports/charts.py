@@ -16,6 +16,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 WIDTH = 640
+BAR_CHART_WIDTH = 480
 BAR_COLOUR = "#1d4f91"
 LINE_COLOUR = "#b3261e"
 AXIS_COLOUR = "#4a4a4a"
@@ -45,9 +46,9 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
-def _open_svg(chart_id: str, title: str, description: str, height: int) -> list[str]:
+def _open_svg(chart_id: str, title: str, description: str, height: int, width: int = WIDTH) -> list[str]:
     return [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="100%" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
         f'role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" class="chart" {FONT}>',
         f'<title id="{chart_id}-title">{escape(title)}</title>',
         f'<desc id="{chart_id}-desc">{escape(description)}</desc>',
@@ -56,12 +57,12 @@ def _open_svg(chart_id: str, title: str, description: str, height: int) -> list[
 
 def bar_chart(*, chart_id: str, title: str, description: str, bars: list[Bar], axis_label: str) -> SafeString:
     """Horizontal bars, one per category, each labelled with its name and its value."""
-    label_width, value_room, row_height, top, bottom = 190, 90, 26, 10, 44
-    plot_left, plot_right = label_width, WIDTH - value_room
+    label_width, value_room, row_height, top, bottom = 160, 115, 26, 10, 44
+    plot_left, plot_right = label_width, BAR_CHART_WIDTH - value_room
     height = top + max(len(bars), 1) * row_height + bottom
     maximum = _nice_maximum(max((bar.value for bar in bars), default=0))
     scale = (plot_right - plot_left) / maximum
-    parts = _open_svg(chart_id, title, description, height)
+    parts = _open_svg(chart_id, title, description, height, BAR_CHART_WIDTH)
     plot_bottom = top + max(len(bars), 1) * row_height
     # Axis with three ticks: 0, half and the maximum.
     for fraction in (0, 0.5, 1):
@@ -91,7 +92,7 @@ def bar_chart(*, chart_id: str, title: str, description: str, bars: list[Bar], a
     for index, bar in enumerate(bars):
         y = top + index * row_height
         width = max(bar.value * scale, 0)
-        label = bar.label if len(bar.label) <= 26 else bar.label[:25] + "…"
+        label = bar.label if len(bar.label) <= 21 else bar.label[:20] + "…"
         parts.append("<g>")
         parts.append(f"<title>{escape(bar.label)}: {escape(bar.display)}</title>")
         parts.append(
