@@ -10,7 +10,13 @@ import datetime
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -46,21 +52,21 @@ class ShareField(serializers.FloatField):
         return round(float(value), 4)
 
 
-class ShareSerializer(serializers.Serializer):
+class ReportShareSerializer(serializers.Serializer):
     key = serializers.CharField()
     label = serializers.CharField()
     count = serializers.IntegerField()
     share = ShareField(allow_null=True)
 
 
-class NationalitySerializer(serializers.Serializer):
+class ReportNationalitySerializer(serializers.Serializer):
     nationality = serializers.CharField(source="key", help_text="ISO 3166-1 alpha-2, stateless or unknown.")
     name = serializers.CharField(source="label")
     count = serializers.IntegerField()
     share = ShareField(allow_null=True, help_text="Share of all referrals matching the filters.")
 
 
-class OpenStateSerializer(serializers.Serializer):
+class ReportOpenStateSerializer(serializers.Serializer):
     state = serializers.CharField()
     label = serializers.CharField()
     total = serializers.IntegerField()
@@ -70,13 +76,13 @@ class OpenStateSerializer(serializers.Serializer):
     )
 
 
-class MonthSerializer(serializers.Serializer):
+class ReportMonthSerializer(serializers.Serializer):
     month = serializers.DateField(help_text="The first day of the month (local time).")
     referrals = serializers.IntegerField()
     anonymous_notifications = serializers.IntegerField()
 
 
-class ProviderFiguresSerializer(serializers.Serializer):
+class ReportProviderFiguresSerializer(serializers.Serializer):
     provider = serializers.IntegerField(source="provider_id")
     name = serializers.CharField()
     active_placements = serializers.IntegerField()
@@ -90,7 +96,7 @@ class ProviderFiguresSerializer(serializers.Serializer):
     median_time_to_accept_hours = HoursField(source="median_time_to_accept", allow_null=True)
 
 
-class TimelinessSerializer(serializers.Serializer):
+class ReportTimelinessSerializer(serializers.Serializer):
     clock = serializers.CharField()
     label = serializers.CharField()
     count = serializers.IntegerField(help_text="Cases measured.")
@@ -101,14 +107,14 @@ class TimelinessSerializer(serializers.Serializer):
     share_within_deadline = ShareField(allow_null=True)
 
 
-class OverdueClockSerializer(serializers.Serializer):
+class ReportOverdueClockSerializer(serializers.Serializer):
     reference = serializers.CharField()
     clock = serializers.CharField()
     due_at = serializers.DateTimeField()
     overdue_hours = HoursField(source="overdue_by")
 
 
-class FilterSerializer(serializers.Serializer):
+class ReportFilterSerializer(serializers.Serializer):
     date_from = serializers.DateField(allow_null=True)
     date_to = serializers.DateField(allow_null=True)
     region = serializers.CharField(allow_blank=True)
@@ -118,27 +124,31 @@ class FilterSerializer(serializers.Serializer):
 
 class CaseloadReportSerializer(serializers.Serializer):
     as_at = serializers.DateTimeField(help_text="When the figures were extracted.")
-    filters = FilterSerializer(source="report_filter")
+    filters = ReportFilterSerializer(source="report_filter")
     referrals = serializers.IntegerField()
     anonymous_notifications = serializers.IntegerField(help_text="Counted apart: never part of referrals.")
     open_cases = serializers.IntegerField()
-    open_by_state = OpenStateSerializer(many=True)
-    monthly = MonthSerializer(many=True)
-    nationalities = NationalitySerializer(many=True, help_text="Every nationality, most frequent first.")
-    top5 = NationalitySerializer(many=True)
+    open_by_state = ReportOpenStateSerializer(many=True)
+    monthly = ReportMonthSerializer(many=True)
+    nationalities = ReportNationalitySerializer(
+        many=True, help_text="Every nationality, most frequent first."
+    )
+    top5 = ReportNationalitySerializer(many=True)
     top5_share = ShareField(allow_null=True)
     top10_share = ShareField(allow_null=True)
-    exploitation_types = ShareSerializer(many=True, help_text="A referral may name several types.")
-    age_groups = ShareSerializer(many=True)
-    genders = ShareSerializer(many=True)
-    regions = ShareSerializer(many=True)
-    organisation_kinds = ShareSerializer(many=True)
-    providers = ProviderFiguresSerializer(many=True)
-    timeliness = TimelinessSerializer(many=True)
+    exploitation_types = ReportShareSerializer(many=True, help_text="A referral may name several types.")
+    age_groups = ReportShareSerializer(many=True)
+    genders = ReportShareSerializer(many=True)
+    regions = ReportShareSerializer(many=True)
+    organisation_kinds = ReportShareSerializer(many=True)
+    providers = ReportProviderFiguresSerializer(many=True)
+    timeliness = ReportTimelinessSerializer(many=True)
     overdue_total = serializers.IntegerField(help_text="Every open clock past its due time.")
-    overdue = OverdueClockSerializer(many=True, help_text="The most overdue first, case references only.")
-    overdue_by_clock = ShareSerializer(many=True)
-    outcomes = ShareSerializer(many=True)
+    overdue = ReportOverdueClockSerializer(
+        many=True, help_text="The most overdue first, case references only."
+    )
+    overdue_by_clock = ReportShareSerializer(many=True)
+    outcomes = ReportShareSerializer(many=True)
     notes = serializers.ListField(child=serializers.CharField())
 
 
@@ -161,10 +171,11 @@ class CaseloadReportView(APIView):
         parameters=FILTER_PARAMETERS,
         responses={
             200: CaseloadReportSerializer,
-            400: inline_serializer(
-                name="ReportFilterErrors",
-                fields={"field": serializers.ListField(child=serializers.CharField())},
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT, description="Invalid filters: each field named with its messages."
             ),
+            401: OpenApiResponse(description="Not signed in."),
+            403: OpenApiResponse(description="Not a manager."),
         },
         tags=["reports"],
     )
