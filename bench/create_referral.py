@@ -245,6 +245,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="harbour-bench-") as var_dir:
         env = server_env(args.database_url, var_dir)
+        Path(var_dir, "static").mkdir()  # the API serves no static files; WhiteNoise wants the folder
         print(f"Preparing {urlsplit(args.database_url).path.lstrip('/')}: migrate, seed_demo, bench table …")
         recreate_database(args.database_url)
         manage(env, "migrate", "--no-input", "-v", "0")
