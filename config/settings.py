@@ -176,6 +176,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-deadlines": {"task": "notifications.tasks.sweep_deadlines", "schedule": DEADLINE_SWEEP_SECONDS},
     "sweep-outbox": {"task": "notifications.tasks.sweep_outbox", "schedule": OUTBOX_SWEEP_SECONDS},
     "purge-expired-drafts": {"task": "referrals.tasks.purge_expired_drafts", "schedule": 3600},
+    "purge-idempotency-keys": {"task": "idempotency.tasks.purge_expired_idempotency_keys", "schedule": 3600},
 }
 
 # Deadlines (SPEC §5). Durations by environment so a deployment or a test can change them.

@@ -47,6 +47,15 @@ def test_a_failed_login_does_not_say_whether_the_username_exists(api):
     assert wrong_password.json() == no_such_user.json()
 
 
+def test_repeated_failures_lock_the_username_out_with_a_429(api):
+    user = responder()
+    wrong = {"username": user.username, "password": "wrong-password-1"}
+    codes = [api().post("/api/v1/auth/token/", wrong, format="json").status_code for _ in range(6)]
+    assert codes[:4] == [400] * 4 and codes[-1] == 429
+    right = {"username": user.username, "password": PASSWORD}
+    assert api().post("/api/v1/auth/token/", right, format="json").status_code == 429
+
+
 def test_an_inactive_user_gets_no_token(api):
     user = responder(is_active=False)
     response = api().post(

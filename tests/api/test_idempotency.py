@@ -133,3 +133,13 @@ def test_stored_answers_are_encrypted_and_expire(api, settings):
         assert "Zainab" not in cursor.fetchone()[0]
     settings.IDEMPOTENCY_KEY_LIFETIME_HOURS = 0
     assert purge_expired_keys() == 1
+
+
+def test_the_periodic_purge_forgets_old_answers(api, settings):
+    from idempotency.tasks import purge_expired_idempotency_keys
+
+    post(api(responder()), "/api/v1/referrals/", body(), "k-7")
+    assert purge_expired_idempotency_keys() == 0
+    settings.IDEMPOTENCY_KEY_LIFETIME_HOURS = 0
+    assert purge_expired_idempotency_keys() == 1
+    assert not IdempotencyRecord.objects.exists()
