@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -15,6 +17,9 @@ from django_otp import login as otp_login
 from audit.services import record_change
 
 from .mfa import confirmed_device, pending_device, verify_code
+
+if TYPE_CHECKING:
+    from .models import User
 
 
 class CodeForm(forms.Form):
@@ -58,7 +63,9 @@ def setup(request: HttpRequest) -> HttpResponse:
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             otp_login(request, device)
-            record_change(actor=request.user, referral=None, what="second factor set up", request=request)
+            record_change(
+                actor=cast("User", request.user), referral=None, what="second factor set up", request=request
+            )
             return HttpResponseRedirect(_next_url(request))
         form.add_error("code", "That code is not valid. Check the time on your phone and try again.")
     secret = device.config_url.split("secret=")[1].split("&")[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db.models import QuerySet
 from django.http import Http404
@@ -19,6 +19,9 @@ from referrals.selectors import get_visible_referral
 from .models import AuditAction, AuditEvent
 from .permissions import may_read_audit_trail
 from .selectors import audit_trail_for
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 
 class AuditActorSerializer(serializers.Serializer):
@@ -52,7 +55,7 @@ class ReferralAuditView(generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[AuditEvent]:
         try:
-            referral = get_visible_referral(self.request.user, self.kwargs["pk"])
+            referral = get_visible_referral(cast("User", self.request.user), self.kwargs["pk"])
         except Referral.DoesNotExist as exc:
             raise Http404("No such referral.") from exc
         if not may_read_audit_trail(self.request.user):

@@ -6,7 +6,7 @@ personal data never enters the audit trail, which is read more widely than the c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.http import HttpRequest
 
@@ -78,7 +78,8 @@ def record_transition(log: TransitionLog) -> AuditEvent:
     """The audit row of one transition, written in the transition's own transaction."""
     referral = log.referral
     changes: dict[str, Any] = {"state": {"before": log.from_state, "after": log.to_state}}
-    for key, value in (log.input or {}).items():
+    inputs = cast(dict[str, Any], log.input or {})
+    for key, value in inputs.items():
         if key in NON_PERSONAL_INPUTS and value not in (None, ""):
             changes[key] = {"after": value}
     return record_change(

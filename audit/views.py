@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -16,6 +18,9 @@ from .forms import AuditFilterForm
 from .permissions import may_read_audit_trail
 from .selectors import audit_events, audit_trail_for
 
+if TYPE_CHECKING:
+    from accounts.models import User
+
 PAGE_SIZE = 100
 
 
@@ -24,7 +29,7 @@ PAGE_SIZE = 100
 def referral_audit(request: HttpRequest, pk: int) -> HttpResponse:
     """Who saw and changed this case. 404 outside the user's scope, 403 for a role that may not read it."""
     try:
-        referral = get_visible_referral(request.user, pk)
+        referral = get_visible_referral(cast("User", request.user), pk)
     except Referral.DoesNotExist as exc:
         raise Http404("No such referral.") from exc
     if not may_read_audit_trail(request.user):

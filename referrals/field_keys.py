@@ -31,7 +31,9 @@ def encrypted_columns() -> Iterator[tuple[type[models.Model], list[str]]]:
     """Every concrete model with encrypted fields, with those fields' column names."""
     for model in apps.get_models():
         columns = [
-            field.column for field in model._meta.concrete_fields if isinstance(field, ENCRYPTED_FIELD_TYPES)
+            str(field.column)
+            for field in model._meta.concrete_fields
+            if isinstance(field, ENCRYPTED_FIELD_TYPES)
         ]
         if columns and not model._meta.proxy:
             yield model, columns
@@ -49,7 +51,7 @@ def rotate_model(model: type[models.Model], columns: list[str], *, batch_size: i
     """Re-encrypt one model's encrypted columns, batch by batch, each batch in its own transaction."""
     quote = connection.ops.quote_name
     table = model._meta.db_table
-    pk = model._meta.pk.column
+    pk = str(model._meta.pk.column)  # type: ignore[union-attr]
     newest = Fernet(settings.FIELD_ENCRYPTION_KEYS[0].encode())
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     select = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -54,7 +55,7 @@ def referrals_due_for_anonymisation(cutoff: datetime.datetime) -> QuerySet[Refer
     return Referral.objects.filter(closed_at__lt=cutoff, anonymised_at__isnull=True)
 
 
-def _without_personal_inputs(entry: dict | None) -> dict:
+def _without_personal_inputs(entry: dict[str, Any] | None) -> dict[str, Any]:
     return {key: value for key, value in (entry or {}).items() if key in NON_PERSONAL_INPUTS}
 
 
@@ -79,7 +80,8 @@ def apply_retention(
                 break
             now = timezone.now()
             for log in TransitionLog.objects.filter(referral_id__in=ids).only("pk", "input"):
-                TransitionLog.objects.filter(pk=log.pk).update(input=_without_personal_inputs(log.input))
+                entry = cast(dict[str, Any], log.input)
+                TransitionLog.objects.filter(pk=log.pk).update(input=_without_personal_inputs(entry))
                 entries += 1
             referrals += Referral.objects.filter(pk__in=ids).update(
                 **PERSONAL_FIELDS_BLANKED, anonymised_at=now
