@@ -21,7 +21,7 @@ STYLE_BLOCK = re.compile(r"<style>(.*?)</style>", re.DOTALL)
 
 def style_hashes(html: str) -> list[str]:
     return [
-        "'sha256-{}'".format(base64.b64encode(hashlib.sha256(block.encode()).digest()).decode())
+        f"'sha256-{base64.b64encode(hashlib.sha256(block.encode()).digest()).decode()}'"
         for block in STYLE_BLOCK.findall(html)
     ]
 
