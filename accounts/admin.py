@@ -27,7 +27,7 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ["username", "email", "first_name", "last_name", "organisation__name"]
     autocomplete_fields = ["organisation"]
     fieldsets = (
-        *DjangoUserAdmin.fieldsets,
+        *(DjangoUserAdmin.fieldsets or ()),
         ("Harbour", {"fields": ("organisation", "role")}),
     )
     add_fieldsets = (

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.admin.widgets import FilteredSelectMultiple
 
 from accounts.forms import EmailListField
-from accounts.models import OrganisationKind
+from accounts.models import Organisation, OrganisationKind
 from referrals.choices import Region, Service, language_choices
 
 from .models import CareProvider
@@ -57,11 +57,10 @@ class CareProviderForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["languages"].choices = language_choices()
+        cast(forms.MultipleChoiceField, self.fields["languages"]).choices = language_choices()
         if "organisation" in self.fields:
-            self.fields["organisation"].queryset = self.fields["organisation"].queryset.filter(
-                kind=OrganisationKind.CARE_PROVIDER
-            )
+            organisations = cast(forms.ModelChoiceField, self.fields["organisation"])
+            organisations.queryset = Organisation.objects.filter(kind=OrganisationKind.CARE_PROVIDER)
         if self.instance.pk:
             organisation = self.instance.organisation
             for name in self.ORGANISATION_FIELDS:
@@ -69,7 +68,7 @@ class CareProviderForm(forms.ModelForm):
 
     def _save_m2m(self) -> None:
         """Runs after the provider is saved, with or without ``commit`` (the admin saves in two steps)."""
-        super()._save_m2m()
+        super()._save_m2m()  # type: ignore[misc]  # ModelForm's, missing from the stubs
         organisation = self.instance.organisation
         organisation.notification_emails = self.cleaned_data.get("notification_emails") or []
         organisation.webhook_url = self.cleaned_data.get("webhook_url") or ""

@@ -33,7 +33,7 @@ def save_draft(*, owner: User, data: Mapping[str, Any], draft_id: int | None = N
     draft = live_drafts(owner).filter(pk=draft_id).first() if draft_id else None
     if draft is None:
         draft = ReferralDraft(owner=owner, created_at=now)
-    draft.data = dict(data)
+    draft.data = dict(data)  # type: ignore[assignment]  # an encrypted JSON field
     draft.updated_at = now
     draft.expires_at = expires_at
     draft.save()

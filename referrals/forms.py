@@ -7,7 +7,7 @@ text into typed values and hand them to the services.
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
@@ -77,6 +77,10 @@ def _blank_first(choices: list[tuple[str, str]], prompt: str) -> list[tuple[str,
     return [("", prompt), *choices]
 
 
+def _choices(form: forms.Form, name: str, choices: list[tuple[Any, str]]) -> None:
+    cast(forms.ChoiceField, form.fields[name]).choices = choices
+
+
 def _required(message: str) -> dict[str, str]:
     return {"required": message}
 
@@ -92,7 +96,7 @@ class HarbourForm(forms.Form):
 
     def error_summary(self) -> list[tuple[str, str]]:
         """(anchor id, message) for every error, in the order of the fields."""
-        summary = [("", message) for message in self.non_field_errors()]
+        summary = [("", str(message)) for message in self.non_field_errors()]
         for name in self.fields:
             bound = self[name]
             if not bound.errors:
@@ -100,7 +104,7 @@ class HarbourForm(forms.Form):
             anchor = bound.auto_id
             if isinstance(bound.field.widget, forms.RadioSelect | forms.CheckboxSelectMultiple):
                 anchor = f"{bound.auto_id}_0"
-            summary.extend((anchor, message) for message in bound.errors)
+            summary.extend((anchor, str(message)) for message in bound.errors)
         return summary
 
 
@@ -212,12 +216,12 @@ class ReferralForm(HarbourForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["nationality"].choices = _blank_first(nationality_choices(), "Choose a nationality")
-        self.fields["second_nationality"].choices = _blank_first(nationality_choices(), "None")
-        self.fields["languages"].choices = language_choices()
+        _choices(self, "nationality", _blank_first(nationality_choices(), "Choose a nationality"))
+        _choices(self, "second_nationality", _blank_first(nationality_choices(), "None"))
+        _choices(self, "languages", language_choices())
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         for field, messages in referral_errors(cleaned).items():
             if field in self.errors:
                 continue
@@ -264,7 +268,7 @@ class AnonymousNotificationForm(HarbourForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["nationality"].choices = _blank_first(nationality_choices(), "Choose a nationality")
+        _choices(self, "nationality", _blank_first(nationality_choices(), "Choose a nationality"))
 
 
 class CaseFilterForm(forms.Form):
@@ -329,7 +333,7 @@ class OfferForm(HarbourForm):
 
     def __init__(self, *args: Any, providers: list[tuple[int, str]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["provider"].choices = _blank_first(list(providers or []), "Choose a provider")
+        _choices(self, "provider", [("", "Choose a provider"), *(providers or [])])
 
 
 class AcceptForm(HarbourForm):

@@ -7,6 +7,7 @@ into form errors or a clear message on the page in one place (``apply_domain_err
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -463,9 +464,10 @@ def history_rows(user: User, referral: Referral) -> list[dict[str, Any]]:
     for log in referral_history(referral):
         same_org = log.actor is not None and log.actor.organisation_id == user.organisation_id
         show_input = not user.is_care_provider or same_org
+        given: dict[str, Any] = log.input or {}  # type: ignore[assignment]  # decrypted JSON
         details = [
             (key.replace("_", " ").capitalize(), value)
-            for key, value in sorted((log.input or {}).items())
+            for key, value in sorted(given.items())
             if show_input and value not in (None, "")
         ]
         rows.append({"log": log, "action": log.transition.replace("_", " ").capitalize(), "input": details})
@@ -483,11 +485,9 @@ def person_details(user: User, referral: Referral) -> list[tuple[str, str]]:
     ]
     if may_see_full_account(user):
         rows.append(("Other names", referral.aliases or "None given"))
+    date_of_birth: datetime.date | None = referral.date_of_birth  # type: ignore[assignment]  # decrypted
     rows += [
-        (
-            "Date of birth",
-            referral.date_of_birth.strftime("%d %B %Y") if referral.date_of_birth else "Not known",
-        ),
+        ("Date of birth", date_of_birth.strftime("%d %B %Y") if date_of_birth else "Not known"),
         ("Age estimate", str(referral.age_estimate) if referral.age_estimate is not None else "Not given"),
         ("Child", yes_no[referral.is_child]),
         ("Age in doubt", yes_no[referral.age_in_doubt]),
