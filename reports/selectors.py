@@ -253,7 +253,7 @@ def _shares(counts: dict[str, int], labels: dict[str, str], total: int, *, keep_
 
 
 def caseload_report(report_filter: ReportFilter, *, now: datetime.datetime | None = None) -> CaseloadReport:
-    """Every §8 breakdown for the referrals the filter selects: seven queries on PostgreSQL, nine elsewhere."""
+    """Every §8 breakdown for the referrals the filter selects: eight queries on PostgreSQL, nine elsewhere."""
     now = now or timezone.now()
     conditions = referral_conditions(report_filter)
     referrals = Referral.objects.filter(conditions).order_by()
@@ -551,10 +551,43 @@ def _overdue(report_filter: ReportFilter, now: datetime.datetime) -> list[Overdu
     ]
 
 
+def _offer_figures_in_python(offers: QuerySet[PlacementOffer]) -> dict[int, dict[str, Any]]:
+    """The per-provider offer figures without percentiles in the database: one query reading every
+    offer (with its placement, if any) and counting here. Slower, and only for the embedded default."""
+    answered_states = {OfferState.ACCEPTED, OfferState.REJECTED, OfferState.EXPIRED}
+    figures: dict[int, dict[str, Any]] = {}
+    times: dict[int, list[datetime.timedelta]] = defaultdict(list)
+    rows = offers.values_list(
+        "provider_id", "state", "offered_at", "responded_at", "placement__pk", "placement__ended_at",
+        "placement__bed_kind",
+    )  # fmt: skip
+    for provider_id, state, offered_at, responded_at, placement, ended_at, bed_kind in rows.iterator():
+        row = figures.setdefault(
+            provider_id,
+            {
+                "active_placements": 0,
+                "beds_in_use": 0,
+                "pending_offers": 0,
+                "accepted_offers": 0,
+                "answered_offers": 0,
+            },
+        )
+        if placement is not None and ended_at is None:
+            row["active_placements"] += 1
+            row["beds_in_use"] += 1 if bed_kind else 0
+        row["pending_offers"] += state == OfferState.PENDING
+        row["accepted_offers"] += state == OfferState.ACCEPTED
+        row["answered_offers"] += state in answered_states
+        if state == OfferState.ACCEPTED and responded_at is not None:
+            times[provider_id].append(responded_at - offered_at)
+    for provider_id, row in figures.items():
+        row["median_to_accept"] = percentile(times[provider_id], 0.5)
+    return figures
+
+
 def _providers(report_filter: ReportFilter) -> list[ProviderFigures]:
     """Every provider's placements and offers among the filtered referrals: two queries, one pass over
-    the offers (each joined to the placement it led to, if any) and the list of providers; three
-    without percentiles in the database. Capacity is configuration; beds in use are active
+    the offers (each joined to the placement it led to, if any) and the list of providers. Capacity is configuration; beds in use are active
     accommodation placements."""
     # The provider filter picks the row; the other filters select the referrals counted in it.
     counted = referral_conditions(
@@ -577,15 +610,12 @@ def _providers(report_filter: ReportFilter) -> list[ProviderFigures]:
             F("responded_at") - F("offered_at"), 0.5, filter=accepted
         )
     offers = PlacementOffer.objects.filter(counted).order_by()
-    per_provider = {row["provider_id"]: row for row in offers.values("provider_id").annotate(**aggregates)}
-    if not in_database:
-        times: dict[int, list[datetime.timedelta]] = defaultdict(list)
-        for provider_id, offered_at, responded_at in offers.filter(
-            accepted, responded_at__isnull=False
-        ).values_list("provider_id", "offered_at", "responded_at"):
-            times[provider_id].append(responded_at - offered_at)
-        for provider_id, row in per_provider.items():
-            row["median_to_accept"] = percentile(times.get(provider_id, []), 0.5)
+    if in_database:
+        per_provider = {
+            row["provider_id"]: row for row in offers.values("provider_id").annotate(**aggregates)
+        }
+    else:
+        per_provider = _offer_figures_in_python(offers)
     # Every provider, so the report also yields the choices of its own provider filter.
     rows = []
     for provider in CareProvider.objects.order_by("name", "pk").values(
