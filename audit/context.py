@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextvars import ContextVar
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 _client_address: ContextVar[str | None] = ContextVar("audit_client_address", default=None)
@@ -21,6 +22,14 @@ def current_client_address() -> str | None:
 
 
 def address_of(request: HttpRequest) -> str | None:
+    """The client's address: the connection's, or behind TRUSTED_PROXY_COUNT proxies the address the
+    outermost of our proxies saw (X-Forwarded-For entries further left are the client's to forge)."""
+    proxies = settings.TRUSTED_PROXY_COUNT
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies and forwarded:
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-min(proxies, len(hops))]
     return request.META.get("REMOTE_ADDR") or None
 
 

@@ -291,14 +291,18 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # Login throttling (django-axes): a lockout after AXES_FAILURE_LIMIT failures of one username from one
-# address, for AXES_COOLOFF_MINUTES. The address is the connection's, never a spoofable header.
+# address, for AXES_COOLOFF_MINUTES. The address is never taken from a header the client can forge.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True  # the audit trail records logins
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
-AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+# Behind a reverse proxy (or several), the client address is taken from X-Forwarded-For as our own
+# proxies wrote it; with none, only the connection's address counts.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if TRUSTED_PROXY_COUNT else ("REMOTE_ADDR",)
 AXES_VERBOSE = False
 
 # API tokens expire TOKEN_LIFETIME_HOURS after they were issued.

@@ -217,3 +217,21 @@ def test_reading_a_case_through_the_api_detail_and_history_is_audited():
     reads = AuditEvent.objects.filter(referral=referral, action=AuditAction.READ, actor=boss)
     assert reads.count() == 2
     assert set(reads.values_list("ip_address", flat=True)) == {"198.51.100.10"}
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "expected"),
+    [
+        (0, "203.0.113.1", "10.0.0.2"),
+        (1, "198.51.100.66, 203.0.113.1", "203.0.113.1"),
+        (2, "198.51.100.66, 203.0.113.1, 10.0.0.9", "203.0.113.1"),
+    ],
+)
+def test_the_recorded_address_trusts_x_forwarded_for_only_from_our_own_proxies(
+    settings, proxies, forwarded, expected
+):
+    from audit.context import address_of
+
+    settings.TRUSTED_PROXY_COUNT = proxies
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
+    assert address_of(request) == expected
