@@ -32,7 +32,12 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["referral", "-at"])]
+        indexes = [
+            models.Index(fields=["referral", "-at"]),
+            # The manager-wide trail is read newest first by id, often filtered by user or action.
+            models.Index(fields=["actor", "-id"], name="audit_event_actor_newest"),
+            models.Index(fields=["action", "-id"], name="audit_event_action_newest"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.what}"

@@ -6,6 +6,7 @@ import datetime
 from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from .models import AuditEvent
 
@@ -22,6 +23,20 @@ def audit_trail_for(referral: Referral) -> QuerySet[AuditEvent]:
     )
 
 
+def _local_midnight(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def audit_events_page(
+    events: QuerySet[AuditEvent], *, before: int | None, size: int
+) -> tuple[list[AuditEvent], int | None]:
+    """One page of events older than the id ``before``, and the id to continue from (None at the end)."""
+    if before is not None:
+        events = events.filter(pk__lt=before)
+    rows = list(events[: size + 1])
+    return rows[:size], (rows[size - 1].pk if len(rows) > size else None)
+
+
 def audit_events(
     *,
     username: str = "",
@@ -30,16 +45,18 @@ def audit_events(
     until: datetime.date | None = None,
     reference: str = "",
 ) -> QuerySet[AuditEvent]:
-    """The whole trail, filtered by user (as signed in or as typed), action, day range and case."""
-    events = AuditEvent.objects.select_related("actor__organisation", "referral").order_by("-at", "-id")
+    """The whole trail, newest first, filtered by user (as signed in or as typed), action, day range
+    (local days) and case. Ordered by id, which follows time, so pages are read by keyset (``before``)
+    rather than by counting a table that grows with every read of every case."""
+    events = AuditEvent.objects.select_related("actor__organisation", "referral").order_by("-id")
     if username:
         events = events.filter(Q(username__iexact=username) | Q(actor__username__iexact=username))
     if action:
         events = events.filter(action=action)
     if since is not None:
-        events = events.filter(at__date__gte=since)
+        events = events.filter(at__gte=_local_midnight(since))
     if until is not None:
-        events = events.filter(at__date__lte=until)
+        events = events.filter(at__lt=_local_midnight(until + datetime.timedelta(days=1)))
     if reference:
         events = events.filter(referral__reference__iexact=reference.strip())
     return events

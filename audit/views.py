@@ -16,7 +16,7 @@ from referrals.selectors import get_visible_referral
 
 from .forms import AuditFilterForm
 from .permissions import may_read_audit_trail
-from .selectors import audit_events, audit_trail_for
+from .selectors import audit_events, audit_events_page, audit_trail_for
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -46,9 +46,15 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Only managers can read the audit trail.")
     form = AuditFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
-    events = audit_events(**{key: value for key, value in filters.items() if value})
-    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    events = audit_events(**{key: value for key, value in filters.items() if value and key != "before"})
+    rows, older = audit_events_page(events, before=filters.get("before"), size=PAGE_SIZE)
     query = request.GET.copy()
-    query.pop("page", None)
-    context = {"form": form, "page": page, "query": query.urlencode()}
+    query.pop("before", None)
+    context = {
+        "form": form,
+        "events": rows,
+        "older": older,
+        "newest": "before" in request.GET,
+        "query": query.urlencode(),
+    }
     return render(request, "audit/audit_log.html", context, status=400 if form.errors else 200)

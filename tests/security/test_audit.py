@@ -127,7 +127,7 @@ def test_the_manager_wide_audit_page_filters_by_user_action_and_date(client):
     client.force_login(boss)
     response = client.get(reverse("audit-log"), {"username": "boss", "action": "read"})
     assert response.status_code == 200
-    events = list(response.context["page"].object_list)
+    events = response.context["events"]
     assert [e.what for e in events] == ["case page"]
     response = client.get(reverse("audit-log"), {"since": "2001-01-02", "until": "2001-01-01"})
     assert response.status_code == 400
@@ -235,3 +235,37 @@ def test_the_recorded_address_trusts_x_forwarded_for_only_from_our_own_proxies(
     settings.TRUSTED_PROXY_COUNT = proxies
     request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
     assert address_of(request) == expected
+
+
+def test_the_manager_wide_trail_pages_by_keyset_from_newest_to_oldest(client):
+    from audit.views import PAGE_SIZE
+
+    boss = manager()
+    referral = submitted_referral()
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(actor=boss, action=AuditAction.READ, referral=referral, what=f"read {n}")
+            for n in range(PAGE_SIZE + 5)
+        ]
+    )
+    client.force_login(boss)
+    first = client.get(reverse("audit-log"), {"action": "read"})
+    assert [e.what for e in first.context["events"]][:2] == [f"read {PAGE_SIZE + 4}", f"read {PAGE_SIZE + 3}"]
+    older = first.context["older"]
+    assert f"before={older}" in first.content.decode()
+    second = client.get(reverse("audit-log"), {"action": "read", "before": older})
+    assert [e.what for e in second.context["events"]] == [f"read {n}" for n in range(4, -1, -1)]
+    assert second.context["older"] is None
+
+
+def test_the_day_filter_counts_whole_local_days():
+    import datetime
+
+    from django.utils import timezone
+
+    from audit.selectors import audit_events
+
+    event = record_read(actor=manager(), referral=submitted_referral(), what="case page")
+    today = timezone.localdate(event.at)
+    assert list(audit_events(since=today, until=today, action="read")) == [event]
+    assert not audit_events(until=today - datetime.timedelta(days=1)).exists()
