@@ -76,7 +76,8 @@ def _path_of(name: str) -> str | None:
 class RequireSecondFactorMiddleware:
     """Sends a password-only manager or admin session to set-up or verification, and nowhere else."""
 
-    EXEMPT_URL_NAMES = ("mfa-setup", "mfa-verify", "login", "logout")
+    # The token endpoint asks for the code itself.
+    EXEMPT_URL_NAMES = ("mfa-setup", "mfa-verify", "login", "logout", "api-token")
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
