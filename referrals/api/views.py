@@ -84,7 +84,7 @@ class ReferralListView(IdempotentPostMixin, GenericAPIView):
         intake = s.ReferralCreateSerializer(data=request.data)
         intake.is_valid(raise_exception=True)
         referral = services.submit_referral(actor=request.user, fields=intake.validated_data)
-        data = self.get_serializer(load_case_summary(referral)).data
+        data = self.get_serializer(load_case_summary(referral, just_submitted=True)).data
         return Response(data, status=status.HTTP_201_CREATED)
 
 
