@@ -6,7 +6,7 @@ import datetime
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Exists, Max, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from .choices import OPEN_STATES, ReferralState
@@ -108,6 +108,25 @@ def anonymous_notifications_visible_to(user: User) -> QuerySet[AnonymousNotifica
 
 def referral_history(referral: Referral) -> QuerySet[TransitionLog]:
     return referral.transitions.select_related("actor__organisation").order_by("at", "id")
+
+
+def referral_history_visible_to(user: User, referral: Referral) -> QuerySet[TransitionLog]:
+    """The history as the user may see it. A care provider whose placement has ended sees the case
+    up to the end of its placement, not what happened after it left (need to know, SPEC §2)."""
+    from care_providers.models import OfferState
+
+    history = referral_history(referral)
+    provider = user.provider
+    if provider is None:
+        return history
+    involved_now = (
+        referral.offers.filter(provider=provider, state=OfferState.PENDING).exists()
+        or referral.placements.filter(provider=provider, ended_at__isnull=True).exists()
+    )
+    if involved_now:
+        return history
+    ended = referral.placements.filter(provider=provider).aggregate(last=Max("ended_at"))["last"]
+    return history.filter(at__lte=ended) if ended is not None else history.none()
 
 
 def triage_queue(user: User) -> QuerySet[Referral]:

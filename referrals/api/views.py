@@ -30,7 +30,7 @@ from referrals.selectors import (
     anonymous_notifications_visible_to,
     get_visible_referral,
     load_case_summary,
-    referral_history,
+    referral_history_visible_to,
     referrals_visible_to,
     with_case_summary,
 )
@@ -114,7 +114,8 @@ class ReferralHistoryView(GenericAPIView):
     def get(self, request: Request, pk: int) -> Response:
         referral = get_visible_referral(request.user, pk)
         record_read(actor=request.user, referral=referral, what="API referral history", request=request)
-        return Response(self.get_serializer(referral_history(referral), many=True).data)
+        history = referral_history_visible_to(request.user, referral)
+        return Response(self.get_serializer(history, many=True).data)
 
 
 class SuggestedProvidersView(GenericAPIView):

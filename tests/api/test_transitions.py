@@ -298,3 +298,14 @@ def test_a_state_conflict_is_reported_before_bad_input(api):
         transition_url(case.referral.pk, "assess"), {"risk": "?"}, format="json"
     )
     assert response.status_code == 409
+
+
+def test_a_past_provider_sees_the_history_only_up_to_the_end_of_its_placement(api):
+    case = bring_to("placed")
+    services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="needs_changed")
+    other = CareProviderFactory()
+    services.offer_placement(referral_id=case.referral.pk, actor=case.manager, provider_id=other.pk)
+    mine = api(case.provider_user).get(f"/api/v1/referrals/{case.referral.pk}/history/").json()
+    assert [entry["transition"] for entry in mine] == ["submit", "assess", "offer", "accept", "reallocate"]
+    everything = api(case.manager).get(f"/api/v1/referrals/{case.referral.pk}/history/").json()
+    assert everything[-1]["transition"] == "offer" and everything[-1]["input"]["provider"] == other.pk
