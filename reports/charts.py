@@ -169,7 +169,7 @@ def trend_chart(
             f'<text x="{left + 8}" y="{top + 20}" font-size="13" fill="{TEXT_COLOUR}">No data</text>'
         )
     label_every = max(1, math.ceil(len(months) / 12))
-    show_values = len(months) <= 12
+    show_values = len(months) <= 18
     points = []
     for index, month in enumerate(months):
         x = left + index * slot
