@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
@@ -9,6 +11,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from accounts.models import User
 
 from .models import InboxItem
 from .selectors import inbox_for
@@ -30,7 +34,7 @@ class InboxList(generics.ListAPIView):
     serializer_class = InboxItemSerializer
 
     def get_queryset(self) -> QuerySet[InboxItem]:
-        return inbox_for(self.request.user)
+        return inbox_for(cast(User, self.request.user))
 
 
 class InboxItemRead(APIView):
@@ -39,7 +43,7 @@ class InboxItemRead(APIView):
     @extend_schema(request=None, responses=InboxItemSerializer)
     def post(self, request: Request, item_id: int) -> Response:
         try:
-            item = mark_read(user=request.user, item_id=item_id)
+            item = mark_read(user=cast(User, request.user), item_id=item_id)
         except InboxItem.DoesNotExist:
             raise NotFound() from None
         return Response(InboxItemSerializer(item).data)

@@ -204,7 +204,7 @@ def remind_batch(now: datetime.datetime, batch_size: int, managers: tuple[Organi
             if deadline.clock in (Clock.ASSESSMENT, Clock.PLACEMENT):
                 recipients = managers
             elif deadline.clock == Clock.OFFER_RESPONSE:
-                recipients = tuple(filter(None, [offer_providers.get(deadline.offer_id)]))
+                recipients = tuple(filter(None, [offer_providers.get(deadline.offer_id or 0)]))
             else:
                 recipients = tuple(filter(None, [placed_providers.get(deadline.referral_id)]))
             announcements.append(

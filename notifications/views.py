@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -11,11 +13,18 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.models import User
+
 from .models import InboxItem
 from .selectors import inbox_for, undelivered_notifications
 from .services import mark_all_read, mark_read
 
 PAGE_SIZE = 50
+
+
+def signed_in_user(request: HttpRequest) -> User:
+    """The user of a view behind ``login_required``."""
+    return cast(User, request.user)
 
 
 def _back_to_inbox(request: HttpRequest) -> HttpResponseRedirect:
@@ -28,7 +37,7 @@ def _back_to_inbox(request: HttpRequest) -> HttpResponseRedirect:
 @require_GET
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
-    page = Paginator(inbox_for(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(inbox_for(signed_in_user(request)), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "notifications/inbox.html", {"page": page, "items": page.object_list})
 
 
@@ -36,7 +45,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @login_required
 def inbox_item_read(request: HttpRequest, item_id: int) -> HttpResponse:
     try:
-        mark_read(user=request.user, item_id=item_id)
+        mark_read(user=signed_in_user(request), item_id=item_id)
     except InboxItem.DoesNotExist:
         raise Http404("No such inbox item.") from None
     return _back_to_inbox(request)
@@ -45,14 +54,14 @@ def inbox_item_read(request: HttpRequest, item_id: int) -> HttpResponse:
 @require_POST
 @login_required
 def inbox_read_all(request: HttpRequest) -> HttpResponse:
-    mark_all_read(user=request.user)
+    mark_all_read(user=signed_in_user(request))
     return _back_to_inbox(request)
 
 
 @require_GET
 @login_required
 def undelivered(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_manager:
+    if not signed_in_user(request).is_manager:
         raise PermissionDenied("Only managers can see undelivered notifications.")
     page = Paginator(undelivered_notifications(), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
