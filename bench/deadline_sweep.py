@@ -8,7 +8,10 @@ Run on PostgreSQL, in a database of its own (the script empties and fills its re
 One run builds two situations in turn and times the same sweep in each:
 
 1. 10,000 open clocks, of which 1,000 are due (500 past their reminder time, 500 past their due time);
-2. the same 1,000 due clocks among 1,000,000 open ones (the rest due in a month).
+2. the same 1,000 due clocks among 1,000,000 open ones.
+
+Of the open clocks that are not due, most are due in a month and ``--escalated-share`` (2%) are overdue
+cases an earlier sweep already escalated, still open until someone acts: the sweep must skip those too.
 
 Rows are generated with set-based SQL (``generate_series``); personal fields hold one encrypted
 placeholder, since the sweep never reads them. Each timing is the median of ``--repeat`` full sweeps
@@ -87,16 +90,52 @@ def add_referrals(first: int, count: int, organisation: Organisation, user: User
 
 
 def add_clocks(
-    first_id: int, last_id: int, clocks: list[str], *, started: str, due: str, remind: str
+    first_id: int,
+    last_id: int,
+    clocks: list[str],
+    *,
+    started: str,
+    due: str,
+    remind: str,
+    escalated: bool = False,
 ) -> None:
+    """Clocks for a range of referrals; ``escalated`` ones were reminded and escalated by an earlier sweep."""
+    done = "now() - interval '1 hour'" if escalated else "NULL"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {Deadline._meta.db_table} (referral_id, clock, started_at, due_at, remind_at, escalations) "
+            f"INSERT INTO {Deadline._meta.db_table} "
+            f"(referral_id, clock, started_at, due_at, remind_at, reminded_at, breached_at, escalations) "
             f"SELECT r.id, c, now() + %s::interval, now() + %s::interval, "
-            f"CASE WHEN c = 'missing' THEN NULL ELSE now() + %s::interval END, 0 "
+            f"CASE WHEN c = 'missing' THEN NULL ELSE now() + %s::interval END, {done}, {done}, 0 "
             f"FROM {Referral._meta.db_table} r CROSS JOIN unnest(%s::text[]) AS c WHERE r.id BETWEEN %s AND %s",
             [started, due, remind, clocks, first_id, last_id],
         )
+
+
+def add_open_clocks(count: int, numbered: int, organisation: Organisation, user: User, share: float) -> int:
+    """``count`` open clocks that are not due: most due in a month, ``share`` of them overdue cases that an
+    earlier sweep already escalated (still open until someone acts). Answers the next referral number."""
+    escalated = int(count * share)
+    if escalated:
+        first, last = add_referrals(numbered, escalated, organisation, user)
+        numbered += escalated
+        add_clocks(
+            first,
+            last,
+            [Clock.ASSESSMENT],
+            started="-9 days",
+            due="-2 days",
+            remind="-3 days",
+            escalated=True,
+        )
+    referrals = (count - escalated) // len(OPEN_CLOCKS)
+    step = 50_000
+    for offset in range(0, referrals, step):
+        size = min(step, referrals - offset)
+        first, last = add_referrals(numbered, size, organisation, user)
+        numbered += size
+        add_clocks(first, last, OPEN_CLOCKS, started="-1 day", due="+30 days", remind="+20 days")
+    return numbered
 
 
 def reset() -> tuple[Organisation, User]:
@@ -160,6 +199,12 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--escalated-share",
+        type=float,
+        default=0.02,
+        help="share of the open clocks that are overdue and already escalated (default 2%%)",
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("Run this on PostgreSQL: set DATABASE_URL to a database of its own.")
@@ -171,12 +216,8 @@ def main() -> None:
     half = first + args.due // 2 - 1
     add_clocks(first, half, [Clock.ASSESSMENT], started="-4 days", due="+1 day", remind="-1 hour")
     add_clocks(half + 1, last, [Clock.PLACEMENT], started="-6 days", due="-1 hour", remind="-1 day")
-    # The rest of the open clocks, six per referral, due in a month.
-    not_due = args.small - args.due
-    numbered = args.due + 1
-    first, last = add_referrals(numbered, not_due // len(OPEN_CLOCKS), organisation, user)
-    numbered += not_due // len(OPEN_CLOCKS)
-    add_clocks(first, last, OPEN_CLOCKS, started="-1 day", due="+30 days", remind="+20 days")
+    # The rest of the open clocks, not due.
+    numbered = add_open_clocks(args.small - args.due, args.due + 1, organisation, user, args.escalated_share)
     analyse()
     print(f"built {open_count():,} open clocks in {time.perf_counter() - started:.1f}s")
 
@@ -185,13 +226,7 @@ def main() -> None:
           f"{small_queries} queries, {small_outcome}")  # fmt: skip
 
     started = time.perf_counter()
-    more = (args.large - args.small) // len(OPEN_CLOCKS)
-    step = 50_000
-    for offset in range(0, more, step):
-        count = min(step, more - offset)
-        first, last = add_referrals(numbered, count, organisation, user)
-        numbered += count
-        add_clocks(first, last, OPEN_CLOCKS, started="-1 day", due="+30 days", remind="+20 days")
+    add_open_clocks(args.large - args.small, numbered, organisation, user, args.escalated_share)
     analyse()
     print(f"grew to {open_count():,} open clocks in {time.perf_counter() - started:.1f}s")
 
