@@ -299,7 +299,8 @@ BUILD_SQL = [
 ]
 
 
-# The floor: the same figures, by hand, in as few passes as PostgreSQL allows.
+# The floor: the same figures by hand, in the fastest formulation found for each (the alternatives
+# tried are noted), fetched with a cursor: no ORM, no Python shaping, no JSON.
 FLOOR_SQL = [
     """
     SELECT count(*),
@@ -331,15 +332,15 @@ FLOOR_SQL = [
     SELECT date_trunc('month', submitted_at AT TIME ZONE 'Europe/London'), 'anonymous', count(*)
     FROM referrals_anonymousnotification GROUP BY 1
     """,
-    "SELECT nationality, count(*) FROM referrals_referral GROUP BY nationality ORDER BY 2 DESC, 1",
-    """
-    SELECT t.type, count(*) FROM referrals_referral r, jsonb_array_elements_text(r.exploitation_types) AS t(type)
-    GROUP BY t.type
-    """,
+    # Nationalities and exploitation types from one pass: the lists of types form a few dozen groups,
+    # cheaper than unnesting every referral's list (measured: about twice as fast here).
+    "SELECT nationality, exploitation_types, count(*) FROM referrals_referral GROUP BY 1, 2",
+    # Adult or child, gender, region and referrer kind from one pass over their combinations (faster
+    # here than GROUPING SETS, which sorts once per set).
     """
     SELECT r.is_child, r.gender, r.region, o.kind, count(*)
     FROM referrals_referral r JOIN accounts_organisation o ON o.id = r.organisation_id
-    GROUP BY GROUPING SETS ((r.is_child), (r.gender), (r.region), (o.kind))
+    GROUP BY 1, 2, 3, 4
     """,
     """
     SELECT clock,
