@@ -21,6 +21,7 @@ from referrals.api.views import IDEMPOTENCY_PARAMETER
 
 from .authentication import issue_token
 from .lockout import lockout_message
+from .mfa import token_login_second_factor_error
 
 BAD_CREDENTIALS = "Unable to log in with the username and password given."
 
@@ -33,6 +34,12 @@ class LockedOut(APIException):
 class TokenRequestSerializer(serializers.Serializer):
     username = TextField(max_length=150)
     password = TextField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
+    otp = serializers.CharField(
+        max_length=8,
+        required=False,
+        allow_blank=True,
+        help_text="Managers and admins, when a second factor is required: the code from the authenticator app.",
+    )
 
 
 class TokenSerializer(serializers.Serializer):
@@ -69,13 +76,18 @@ class ObtainTokenView(IdempotentPostMixin, GenericAPIView):
     def post(self, request: Request) -> Response:
         given = self.get_serializer(data=request.data)
         given.is_valid(raise_exception=True)
+        credentials = dict(given.validated_data)
+        code = credentials.pop("otp", "")
         try:
             # The Django request, so that the lockout (django-axes) sees the attempt and its address.
-            user = authenticate(request._request, **given.validated_data)
+            user = authenticate(request._request, **credentials)
         except PermissionDenied as exc:
             raise LockedOut(lockout_message()) from exc
         if user is None or not user.is_active:
             raise serializers.ValidationError({"non_field_errors": [BAD_CREDENTIALS]})
+        second_factor_error = token_login_second_factor_error(user, code)
+        if second_factor_error:
+            raise serializers.ValidationError({"otp": [second_factor_error]})
         self.claim_idempotency_key(request, user)
         return Response({"token": issue_token(user).key})
 

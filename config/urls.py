@@ -2,6 +2,8 @@ import environ
 from django.contrib import admin
 from django.urls import include, path
 
+handler404 = "referrals.api.errors.page_not_found"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
+from referrals.api.errors import error_responses
 
 from .models import InboxItem
 from .selectors import inbox_for
@@ -36,11 +37,15 @@ class InboxList(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[InboxItem]:
         return inbox_for(cast(User, self.request.user))
 
+    @extend_schema(responses={200: InboxItemSerializer(many=True), **error_responses(401, 404, 429)})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
 
 class InboxItemRead(APIView):
     """Mark one of the user's own inbox items read; another user's item is a 404."""
 
-    @extend_schema(request=None, responses=InboxItemSerializer)
+    @extend_schema(request=None, responses={200: InboxItemSerializer, **error_responses(401, 404, 429)})
     def post(self, request: Request, item_id: int) -> Response:
         try:
             item = mark_read(user=cast(User, request.user), item_id=item_id)

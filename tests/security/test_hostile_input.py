@@ -228,3 +228,11 @@ def test_audit_rows_for_a_hostile_case_hold_no_script(hostile_case):
     event = record_read(actor=users["manager"], referral=referral, what="case page")
     assert "<script>" not in json.dumps(event.changes)
     assert all("<script>" not in json.dumps(e.changes) for e in referral.audit_events.all())
+
+
+def test_an_unknown_api_url_answers_json_404_and_a_web_url_the_house_page(api, client):
+    response = api.post("/api/v1/inbox/not-a-number/read/", {}, format="json")
+    assert response.status_code == 404
+    assert response.json()["detail"] == "Not found."
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")

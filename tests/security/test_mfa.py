@@ -136,3 +136,41 @@ def test_resetting_a_lost_second_factor_sends_the_manager_back_to_setup(client, 
     assert AuditEvent.objects.filter(what=f"second factor reset for {boss.username}").exists()
     sign_in(client, boss)
     assert client.get(reverse("referrals:triage"))["Location"].startswith(reverse("mfa-setup"))
+
+
+def ask_for_token(username: str, **extra):
+    from rest_framework.test import APIClient
+
+    return APIClient().post(
+        "/api/v1/auth/token/", {"username": username, "password": PASSWORD, **extra}, format="json"
+    )
+
+
+def test_with_mfa_on_a_manager_gets_an_api_token_only_with_a_valid_code(mfa_on):
+    boss = manager()
+    device = TOTPDevice.objects.create(user=boss, name="phone", confirmed=True)
+    without = ask_for_token(boss.username)
+    assert without.status_code == 400 and "otp" in without.json()
+    wrong = ask_for_token(boss.username, otp="000000")
+    assert wrong.status_code == 400 and "not valid" in wrong.json()["otp"][0]
+    device.refresh_from_db()
+    device.throttling_failure_count = 0
+    device.throttling_failure_timestamp = None
+    device.save()
+    right = ask_for_token(boss.username, otp=current_code(device))
+    assert right.status_code == 200 and right.json()["token"]
+
+
+def test_with_mfa_on_a_manager_without_a_device_is_told_to_set_one_up_on_the_web(mfa_on):
+    response = ask_for_token(manager().username, otp="123456")
+    assert response.status_code == 400
+    assert "set up" in response.json()["otp"][0]
+
+
+def test_a_first_responder_needs_no_code_for_a_token_even_with_mfa_on(mfa_on):
+    assert ask_for_token(responder().username).status_code == 200
+
+
+def test_with_mfa_off_a_manager_gets_a_token_with_the_password_alone(settings):
+    settings.REQUIRE_MFA = False
+    assert ask_for_token(manager().username).status_code == 200
