@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from django.db import transaction
+from django.db import reset_queries, transaction
 from django.db.models import Count, Model
 from django.db.models.base import ModelState
 from django.utils import timezone
@@ -862,8 +862,10 @@ class ReferralGenerator:
         offered = assessed + _hours(rng.lognormvariate(2.5, 1.0) * emergency_factor)
         placement_clock_stop: datetime.datetime | None = None
         candidates = self._eligible(referral)
-        if offered > now or not candidates or rng.random() < 0.03:
-            if offered <= now and rng.random() < 0.5:
+        # A few recent cases still wait for an offer; an older one that never got one was withdrawn.
+        waiting = now - assessed < datetime.timedelta(days=30) and rng.random() < 0.03
+        if offered > now or not candidates or waiting:
+            if offered <= now and (not waiting or rng.random() < 0.5):
                 self._close(batch, index, referral, "withdraw", S.ASSESSED, S.WITHDRAWN, responder, offered,
                             {"reason": WITHDRAW(rng), "note": ""})  # fmt: skip
                 self._deadline(batch, index, referral, Clock.PLACEMENT, assessed, offered)
@@ -898,10 +900,18 @@ class ReferralGenerator:
         provider = rng.choice(candidates)
         if active and bed_kind:
             free = [p for p in candidates if self.occupancy.take(p.pk, bed_kind)]
-            if not free:
+            if not free and now - assessed < datetime.timedelta(days=14):
                 # No bed anywhere in the region: the person is still waiting for a placement.
                 self._deadline(batch, index, referral, Clock.PLACEMENT, assessed, None)
                 return
+            if not free:
+                # Nobody waits months for a bed: the contractor found one (capacity is raised to match
+                # at the end, see ``_raise_capacity_where_needed``).
+                provider = rng.choice(
+                    [p for p in candidates if p.pk not in self.cast.demo_provider_ids] or candidates
+                )
+                self.occupancy.used[(provider.pk, bed_kind)] += 1
+                free = [provider]
             provider = rng.choice(free)
             # Put back the beds taken while looking, keeping only the chosen provider's.
             for other in free:
@@ -1084,6 +1094,8 @@ def seed_referrals(
             AnonymousNotification.objects.bulk_create(
                 [generator.anonymous_notification() for _ in range(round(size * 0.3))]
             )
+            # With DEBUG on, Django keeps the last 9,000 statements; bulk inserts are megabytes each.
+            reset_queries()
             if progress:
                 progress(size)
     _raise_capacity_where_needed(cast)
