@@ -46,7 +46,7 @@ class Command(BaseCommand):
                 total=count,
                 unit="referral",
                 unit_scale=True,
-                disable=count < 1_000 or None,
+                disable=count < 1_000,
                 file=self.stderr,
                 desc="Seeding",
             ) as bar:
