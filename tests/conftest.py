@@ -1,7 +1,14 @@
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.db import connection
+
+from config.celery import app as celery_app
+from tests.factories import referral_fields
+from tests.notifications.receivers import SmtpReceiver
+from tests.processes import RedisServer, Worker, use_broker
 
 # `.ci/run` sets this: there, a skipped test is a failure, so nothing is silently left out.
 FORBID_SKIPS = os.environ.get("HARBOUR_FORBID_SKIPS") == "1"
@@ -32,6 +39,57 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture(autouse=True)
-def _media_and_mail(settings, tmp_path):
+def _test_settings(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.CELERY_TASK_ALWAYS_EAGER = False
+    # Production-strength hashing costs most of a second per user the factories make.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpReceiver]:
+    receiver = SmtpReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    broker_url, options = celery_app.conf.broker_url, celery_app.conf.broker_transport_options
+    use_broker(server.url)
+    yield server
+    server.stop()
+    celery_app.conf.broker_url, celery_app.conf.broker_transport_options = broker_url, options
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def worker(
+    transactional_db: None, redis_server: RedisServer, smtp: SmtpReceiver, tmp_path: Path, settings
+) -> Iterator[Worker]:
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CELERY_BROKER_URL": redis_server.url,
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp.port}",
+        "HARBOUR_VAR_DIR": str(tmp_path / "var"),
+        "NOTIFICATION_MAX_ATTEMPTS": "3",
+        "NOTIFICATION_RETRY_BASE_SECONDS": "0.2",
+        "NOTIFICATION_RETRY_MAX_SECONDS": "0.5",
+        "NOTIFICATION_CLAIM_SECONDS": "3",
+        "NOTIFICATION_REQUEUE_AFTER_SECONDS": "1",
+        "WEBHOOK_TIMEOUT_SECONDS": "1",
+        "OUTBOX_SWEEP_SECONDS": "1",
+        "DEADLINE_SWEEP_SECONDS": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    handle = Worker(env, tmp_path / "worker.log")
+    yield handle
+    handle.stop()
+    log = handle.log.read_text(errors="replace") if handle.log.exists() else ""
+    for name in (referral_fields()["given_name"], referral_fields()["family_name"]):
+        assert name not in log, "personal data in the worker's log"

@@ -8,204 +8,23 @@ server. Each test polls for the outcome against a deadline; none asserts on timi
 from __future__ import annotations
 
 import datetime
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from care_providers.models import OfferState, PlacementOffer
-from config.celery import app as celery_app
 from notifications.models import Channel, DeliveryState, Event, InboxItem, Notification
 from notifications.sweep import sweep_deadlines
 from referrals import services
 from tests.factories import CareProviderFactory, manager, referral_fields, responder, submitted_referral
 
-from .receivers import SmtpReceiver, WebhookReceiver, wait_for
+from .receivers import WebhookReceiver, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(settings.BASE_DIR)
-CELERY = str(Path(sys.executable).with_name("celery"))
-REDIS_PORTS = range(6390, 6400)
 SECRET = "provider-webhook-secret"
-
-
-class RedisServer:
-    """A throwaway redis-server on its own port, that the test can stop and start again."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = next(p for p in REDIS_PORTS if _port_is_free(p))
-        self.directory = directory
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.directory),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        import redis
-
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
-        wait_for(lambda: _pings(client), timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
-
-
-def _pings(client: object) -> bool:
-    try:
-        return bool(client.ping())  # type: ignore[attr-defined]
-    except Exception:
-        return False
-
-
-def _port_is_free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-class Worker:
-    """``celery -A config worker -B`` in its own process group, pointed at the test database."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    CELERY,
-                    "-A",
-                    "config",
-                    "worker",
-                    "-B",
-                    "-P",
-                    "solo",
-                    "-l",
-                    "INFO",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                    "-s",
-                    self.env["HARBOUR_VAR_DIR"] + "/celerybeat-schedule",
-                ],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def kill(self) -> None:
-        """SIGKILL: no warm shutdown, no acknowledgement, nothing restored to the queue."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-        self.process = None
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-        self.process = None
-
-
-def use_broker(url: str) -> None:
-    """Point this (test) process's Celery app at the test's Redis."""
-    celery_app.conf.broker_url = url
-    celery_app.conf.broker_transport_options = {"socket_connect_timeout": 1, "socket_timeout": 5}
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpReceiver]:
-    receiver = SmtpReceiver().start()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    broker_url, options = celery_app.conf.broker_url, celery_app.conf.broker_transport_options
-    use_broker(server.url)
-    yield server
-    server.stop()
-    celery_app.conf.broker_url, celery_app.conf.broker_transport_options = broker_url, options
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
-@pytest.fixture
-def worker(
-    transactional_db: None, redis_server: RedisServer, smtp: SmtpReceiver, tmp_path: Path, settings
-) -> Iterator[Worker]:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": redis_server.url,
-        "EMAIL_URL": f"smtp://127.0.0.1:{smtp.port}",
-        "HARBOUR_VAR_DIR": str(tmp_path / "var"),
-        "NOTIFICATION_MAX_ATTEMPTS": "3",
-        "NOTIFICATION_RETRY_BASE_SECONDS": "0.2",
-        "NOTIFICATION_RETRY_MAX_SECONDS": "0.5",
-        "NOTIFICATION_CLAIM_SECONDS": "3",
-        "NOTIFICATION_REQUEUE_AFTER_SECONDS": "1",
-        "WEBHOOK_TIMEOUT_SECONDS": "1",
-        "OUTBOX_SWEEP_SECONDS": "1",
-        "DEADLINE_SWEEP_SECONDS": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
-    handle = Worker(env, tmp_path / "worker.log")
-    yield handle
-    handle.stop()
-    log = handle.log.read_text(errors="replace") if handle.log.exists() else ""
-    for name in (referral_fields()["given_name"], referral_fields()["family_name"]):
-        assert name not in log, "personal data in the worker's log"
 
 
 @pytest.fixture

@@ -1,0 +1,238 @@
+"""The three journeys of SPEC §9 in a real browser: first responder, manager, care provider."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page
+
+from notifications.models import Channel, DeliveryState, Notification
+from referrals.models import Referral
+from tests.factories import CareProviderFactory, manager, provider_user, responder
+from tests.notifications.receivers import wait_for
+
+from .conftest import PHONE
+
+pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+REFERENCE = re.compile(r"HBR-\d{4}-\d{6}")
+
+
+def fill_referral(page: Page, *, given_name: str = "Lule", family_name: str = "Tesfay") -> None:
+    """Fill the intake form as a responder would, with a mouse or a finger."""
+    page.get_by_label("Given name").fill(given_name)
+    page.get_by_label("Family name").fill(family_name)
+    page.get_by_label("The person consents to being referred").check()
+    page.get_by_label("Date of birth").fill("1996-05-02")
+    page.get_by_label("Female", exact=True).check()
+    page.get_by_label("Nationality", exact=True).select_option("ER")
+    page.get_by_label("Languages the person speaks").select_option(["ti", "en"])
+    page.get_by_label("Labour").check()
+    page.get_by_label("UK and overseas").check()
+    page.get_by_label("Region where the person is now").select_option("london")
+    page.get_by_label("Needs a safe place to stay").check()
+    page.get_by_label("Your account").fill(
+        "Found at a car wash; <script>alert(1)</script> no pay, documents held."
+    )
+
+
+def inbox_text(journey) -> str:
+    journey.go(re.compile(r"^Inbox"), "inbox")
+    return journey.page.locator("main").inner_text()
+
+
+def test_a_referral_goes_from_intake_to_recovery_through_the_three_journeys(journeys, live_harbour):
+    police = responder(username="pc-jones")
+    boss = manager(username="duty-manager")
+    safe_house = CareProviderFactory(name="Harbour House", organisation__name="Harbour House Trust")
+    provider_user(safe_house, username="harbour-house")
+
+    # First responder: errors first, then a draft, then the referral.
+    officer = journeys("responder")
+    officer.sign_in(police.username)
+    page = officer.go("New referral", "intake form")
+    officer.submit("Submit referral", "intake errors")
+    summary = page.get_by_role("alert")
+    assert "There is a problem" in summary.inner_text()
+    first_error = summary.get_by_role("link").first
+    target = first_error.get_attribute("href").lstrip("#")
+    first_error.click()
+    assert page.evaluate("document.activeElement.id") == target
+
+    page.get_by_label("Given name").fill("Lule")
+    page.get_by_label("Family name").fill("Tesfay")
+    officer.submit("Save draft", "draft saved")
+    officer.go("Cases", "case list before submitting")
+    officer.go("Drafts", "drafts")
+    with page.expect_navigation():
+        page.get_by_role("link", name=re.compile("^Resume")).first.click()
+    officer.look("draft resumed")
+    assert page.get_by_label("Given name").input_value() == "Lule"
+    assert page.get_by_label("Family name").input_value() == "Tesfay"
+
+    fill_referral(page)
+    officer.submit("Submit referral", "referral submitted")
+    reference = REFERENCE.search(page.locator("h1").inner_text()).group(0)
+    assert "<script>" in page.locator("main").inner_text(), "free text is shown escaped, as typed"
+    officer.go("Cases", "case list")
+    assert reference in page.locator("main").inner_text()
+
+    # Manager: triage, assess, offer to the suggested provider.
+    duty = journeys("manager")
+    duty.sign_in(boss.username)
+    page = duty.go("Triage", "triage queue")
+    duty.go(reference, "case to assess")
+    page.locator("#action-assess").get_by_label("High").check()
+    page.locator("#action-assess").get_by_label("Accommodation (safe house)").check()
+    duty.submit("Assess", "assessed", within="#action-assess")
+    assert "Harbour House" in page.locator(".suggestions").inner_text()
+    page.locator("#action-offer").get_by_label("Care provider").select_option(str(safe_house.pk))
+    duty.submit("Make the offer", "offered", within="#action-offer")
+    assert "Offered to Harbour House" in page.locator("main").inner_text()
+
+    # Provider: the offer in the inbox and the offers page; accept; progress; missing; found; recover.
+    house = journeys("provider")
+    house.sign_in("harbour-house")
+    assert reference in inbox_text(house)
+    page = house.go("Offers", "offers waiting")
+    house.go(reference, "offered case")
+    house.submit("Accept", "accepted", within="#action-accept")
+    page.locator("#action-record_progress").get_by_label("Progress note").fill(
+        "Settled in; GP registration booked."
+    )
+    house.submit("Save progress note", "progress recorded", within="#action-record_progress")
+    page.locator("#action-report_missing summary").click()
+    page.locator("#action-report_missing").get_by_label("Last seen at").fill("2026-01-05T21:30")
+    house.submit("Report missing", "reported missing", within="#action-report_missing")
+    house.submit("Mark as found", "found", within="#action-found")
+    page.locator("#action-recover summary").click()
+    page.locator("#action-recover").get_by_label("Move-on outcome").select_option("independent_living")
+    house.submit("Record recovery", "recovered", within="#action-recover")
+    assert Referral.objects.get(reference=reference).state == "recovered"
+    house.go("Caseload", "caseload after recovery")
+
+    # What each journey caused reached the others' inboxes.
+    officer_inbox = inbox_text(officer)
+    for event in ("Referral assessed", "Person placed", "Person reported missing", "recovered"):
+        assert event in officer_inbox and reference in officer_inbox
+    manager_inbox = inbox_text(duty)
+    for event in ("New referral", "Person placed", "Person reported missing"):
+        assert event in manager_inbox
+
+    # Manager, later: the caseload report and the case's audit trail.
+    page = duty.go("Reports", "caseload report")
+    assert page.locator("svg").count() > 0
+    duty.page.goto(f"/cases/{Referral.objects.get(reference=reference).pk}/audit/")
+    duty.look("case audit trail")
+    assert "pc-jones" in page.locator("main").inner_text()
+
+    # The real worker delivered the emails the journey caused.
+    emails = Notification.objects.filter(reference=reference, channel=Channel.EMAIL)
+    wait_for(
+        lambda: emails.exists() and not emails.exclude(state=DeliveryState.DELIVERED).exists(), timeout=60
+    )
+    assert any(reference in message["Subject"] for message in live_harbour.smtp.messages)
+
+
+def test_a_referral_can_be_made_and_assessed_without_javascript(journeys):
+    police = responder(username="no-js-officer")
+    boss = manager(username="no-js-manager")
+
+    officer = journeys("responder-without-javascript", javascript=False)
+    officer.sign_in(police.username)
+    page = officer.go("New referral", "intake form")
+    fill_referral(page, given_name="Besa", family_name="Krasniqi")
+    officer.submit("Submit referral", "referral submitted")
+    reference = REFERENCE.search(page.locator("h1").inner_text()).group(0)
+
+    duty = journeys("manager-without-javascript", javascript=False)
+    duty.sign_in(boss.username)
+    page = duty.go("Triage", "triage queue")
+    duty.go(reference, "case to assess")
+    page.locator("#action-assess").get_by_label("Medium").check()
+    page.locator("#action-assess").get_by_label("Outreach").check()
+    duty.submit("Assess", "assessed", within="#action-assess")
+    assert Referral.objects.get(reference=reference).state == "assessed"
+
+
+def test_the_intake_form_can_be_completed_with_the_keyboard_alone(journeys):
+    police = responder(username="keyboard-officer")
+    officer = journeys("responder-keyboard")
+    officer.sign_in(police.username)
+    page = officer.go("New referral", "intake form")
+    keyboard = page.keyboard
+
+    def tab_to(field_id: str) -> None:
+        for _ in range(400):
+            keyboard.press("Tab")
+            if page.evaluate("document.activeElement.id") == field_id:
+                return
+        raise AssertionError(f"#{field_id} cannot be reached with the Tab key")
+
+    tab_to("id_consent")
+    keyboard.press("Space")
+    tab_to("id_given_name")
+    keyboard.type("Hoa")
+    tab_to("id_family_name")
+    keyboard.type("Nguyen")
+    tab_to("id_age_estimate")
+    keyboard.type("16")
+    tab_to("id_gender_0")  # Tab reaches the radio group; arrow keys choose within it
+    keyboard.press("ArrowDown")
+    tab_to("id_nationality")
+    keyboard.type("Viet")
+    tab_to("id_languages")
+    keyboard.type("Vietnamese")
+    tab_to("id_exploitation_types_2")
+    keyboard.press("Space")
+    tab_to("id_exploitation_location_0")
+    keyboard.press("Space")
+    tab_to("id_region")
+    keyboard.type("West Midlands")
+    tab_to("id_account")
+    keyboard.type("Found in a cannabis grow house.")
+    for _ in range(60):
+        keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent.trim()") == "Submit referral":
+            break
+    with page.expect_navigation():
+        keyboard.press("Enter")
+    officer.look("submitted with the keyboard")
+    reference = REFERENCE.search(page.locator("h1").inner_text()).group(0)
+    referral = Referral.objects.get(reference=reference)
+    assert (referral.nationality, referral.languages, referral.region) == ("VN", ["vi"], "west_midlands")
+    assert referral.is_child and referral.gender == "male" and referral.exploitation_types == ["criminal"]
+
+
+@pytest.mark.parametrize("page_name", ["intake form", "case page", "provider offers"])
+def test_pages_fit_a_phone_screen_without_sideways_scrolling(journeys, page_name):
+    from referrals import services
+    from tests.factories import submitted_referral
+
+    police = responder(username="phone-officer")
+    boss = manager(username="phone-manager")
+    house = CareProviderFactory(name="Phone House")
+    provider_user(house, username="phone-house")
+    referral = submitted_referral(police)
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="accommodation")
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=house.pk)
+
+    username, path = {
+        "intake form": ("phone-officer", "/referrals/new/"),
+        "case page": ("phone-manager", f"/cases/{referral.pk}/"),
+        "provider offers": ("phone-house", "/provider/offers/"),
+    }[page_name]
+    phone = journeys(f"phone-{page_name.replace(' ', '-')}", viewport=PHONE)
+    phone.sign_in(username)
+    phone.page.goto(path)
+    page = phone.look(page_name)
+    for details in page.locator("details").all():
+        details.evaluate("element => element.open = true")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    controls = page.locator("main input:not([type=hidden]), main select, main textarea, main button, main a")
+    for control in controls.all():
+        box = control.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] + 1, (
+            f"{control.evaluate('e => e.outerHTML.slice(0, 120)')} does not fit the screen"
+        )

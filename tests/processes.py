@@ -1,0 +1,136 @@
+"""Real processes that tests start and stop: a Redis server of their own and a Celery worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import redis
+from django.conf import settings
+
+from config.celery import app as celery_app
+from tests.notifications.receivers import wait_for
+
+ROOT = Path(settings.BASE_DIR)
+CELERY = str(Path(sys.executable).with_name("celery"))
+REDIS_PORTS = range(6390, 6400)
+
+
+class RedisServer:
+    """A throwaway redis-server on its own port, that the test can stop and start again."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = next(p for p in REDIS_PORTS if _port_is_free(p))
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
+        wait_for(lambda: _pings(client), timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+def _pings(client: object) -> bool:
+    try:
+        return bool(client.ping())  # type: ignore[attr-defined]
+    except Exception:
+        return False
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+class Worker:
+    """``celery -A config worker -B`` in its own process group, pointed at the test database."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    CELERY,
+                    "-A",
+                    "config",
+                    "worker",
+                    "-B",
+                    "-P",
+                    "solo",
+                    "-l",
+                    "INFO",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    "-s",
+                    self.env["HARBOUR_VAR_DIR"] + "/celerybeat-schedule",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def kill(self) -> None:
+        """SIGKILL: no warm shutdown, no acknowledgement, nothing restored to the queue."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        self.process = None
+
+
+def use_broker(url: str) -> None:
+    """Point this (test) process's Celery app at the test's Redis."""
+    celery_app.conf.broker_url = url
+    celery_app.conf.broker_transport_options = {"socket_connect_timeout": 1, "socket_timeout": 5}
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
