@@ -33,7 +33,12 @@ run: install
 	@echo "Demo users: responder, responder2, manager, provider, provider2 (password: $(DEMO_PASSWORD))"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile
 
-test: install
+# axe-core, injected into pages by the browser tests (which also need Debian's chromium).
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: install node_modules/axe-core/axe.min.js
 	$(BIN)/pytest
 
 lint: install

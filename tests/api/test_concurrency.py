@@ -25,7 +25,7 @@ from tests.factories import (
     submitted_referral,
 )
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def client_for(user) -> APIClient:

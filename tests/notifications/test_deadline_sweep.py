@@ -202,6 +202,7 @@ def test_a_sweep_costs_the_same_queries_for_one_due_clock_as_for_twenty():
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
 def test_two_sweeps_at_once_send_each_reminder_once(monkeypatch):
     monkeypatch.setattr("notifications.services.queue_delivery", lambda ids: len(ids))
     boss = manager()

@@ -22,7 +22,7 @@ from tests.factories import CareProviderFactory, manager, referral_fields, respo
 
 from .receivers import WebhookReceiver, wait_for
 
-pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 SECRET = "provider-webhook-secret"
 

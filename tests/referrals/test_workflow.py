@@ -56,6 +56,7 @@ def test_another_organisation_cannot_see_the_referral_to_act_on_it():
         services.withdraw_referral(referral_id=referral.pk, actor=responder(), reason="duplicate")
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_assessments_give_one_success_and_one_conflict():
     referral = submitted_referral()
