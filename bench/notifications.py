@@ -7,8 +7,11 @@ own Redis on a free port in 6390-6399, its own Celery workers and a local webhoo
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/harbour_bench_notify .venv/bin/python bench/notifications.py
 
 Options: ``--count`` (10,000), ``--workers`` (1 worker process), ``--pool`` (``threads``) and
-``--concurrency`` (8) for each worker, ``--batch`` (notifications per committed transaction, 100).
-Workers run with ``CONN_MAX_AGE=300`` (persistent database connections, as a deployment should).
+``--concurrency`` (8) for each worker, ``--batch`` (notifications per committed transaction, 100),
+``--redis-ports`` (the range to pick the benchmark's Redis port from, 6390-6399). Both halves run on the
+very same worker processes, so pool and concurrency are the same for each. Workers keep their database
+connections (``WORKER_CONN_MAX_AGE``, 300 s by default) and one keep-alive connection per thread to the
+receiver; the receiver is a threading HTTP/1.1 server that keeps connections open.
 
 One run, same broker, same workers:
 
@@ -19,8 +22,9 @@ One run, same broker, same workers:
    in its own process that notes when each event id arrived.
 
 For each it prints tasks per second (from the first publish or commit to the last completion or
-receipt) and the p50/p95 time from publish or commit to completion or receipt; then the ratio of the
-delivery rate to the no-op rate (target: at least 50%).
+receipt) and the p50/p95 time from each task's publish, or from the commit of the transaction that
+wrote each row, to its completion or receipt; then the ratio of the delivery rate to the no-op rate
+(target: at least 50%).
 """
 
 from __future__ import annotations
@@ -104,10 +108,14 @@ def main() -> None:
     parser.add_argument("--pool", default="threads")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument(
+        "--redis-ports", default="6390-6399", help="range to pick the benchmark's own Redis port from"
+    )
     args = parser.parse_args()
+    low, _, high = args.redis_ports.partition("-")
 
     workdir = Path(tempfile.mkdtemp(prefix="harbour-bench-notify-"))
-    redis_port = free_port(range(6390, 6400))
+    redis_port = free_port(range(int(low), int(high or low) + 1))
     broker_url = f"redis://127.0.0.1:{redis_port}/0"
     os.environ["CELERY_BROKER_URL"] = broker_url
     processes: list[subprocess.Popen[bytes]] = []
@@ -157,7 +165,7 @@ def main() -> None:
             },
         )
 
-        env = {**os.environ, "CELERY_BROKER_URL": broker_url, "CONN_MAX_AGE": "300", "LOG_LEVEL": "WARNING",
+        env = {**os.environ, "CELERY_BROKER_URL": broker_url, "LOG_LEVEL": "WARNING",
                "HARBOUR_VAR_DIR": str(workdir / "var")}  # fmt: skip
         for n in range(args.workers):
             processes.append(

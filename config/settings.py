@@ -89,6 +89,10 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'harbour.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# A Celery worker runs tasks back to back, so it keeps each pool thread's connection this long instead
+# (notifications.tasks applies it when the worker starts): connecting per task would cost more than most
+# tasks. A connection that failed is still closed after its task.
+WORKER_CONN_MAX_AGE = env.int("WORKER_CONN_MAX_AGE", default=300)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the web process, worker and scheduler share one file.
     DATABASES["default"]["OPTIONS"] = {

@@ -39,17 +39,18 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import random
+import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -58,7 +59,7 @@ from django.db.models import F
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from accounts.models import OrganisationKind, User
+from accounts.models import Organisation, OrganisationKind, User
 
 from .models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, Notification
 from .services import queue_delivery
@@ -127,14 +128,56 @@ def webhook_signature(secret: str, timestamp: int, body: bytes) -> str:
 # ------------------------------------------------------------------------------------------ channels
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer we do not follow: the receiver must answer at its own URL."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+_connections = threading.local()
 
 
-_opener = urllib.request.build_opener(_NoRedirects)
+def _connection(scheme: str, netloc: str) -> tuple[http.client.HTTPConnection, bool]:
+    """This thread's open connection to the receiver, and whether it has carried a request before.
+
+    A worker sends many webhooks to the same few receivers, so each thread keeps one keep-alive
+    connection per receiver instead of paying for a TCP (and TLS) handshake on every delivery.
+    """
+    pool: dict[tuple[str, str], http.client.HTTPConnection] = _connections.__dict__.setdefault("pool", {})
+    existing = pool.get((scheme, netloc))
+    if existing is not None:
+        return existing, True
+    kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+    fresh = kind(netloc, timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
+    pool[(scheme, netloc)] = fresh
+    return fresh, False
+
+
+def _drop_connection(scheme: str, netloc: str) -> None:
+    connection_ = _connections.__dict__.get("pool", {}).pop((scheme, netloc), None)
+    if connection_ is not None:
+        connection_.close()
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST on this thread's keep-alive connection to the receiver; answer the HTTP status.
+
+    Redirects are not followed: the receiver must answer at its own URL. A connection the receiver
+    closed while it was idle is replaced once; any other failure raises and is an attempt to retry.
+    """
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    while True:
+        connection_, reused = _connection(parts.scheme, parts.netloc)
+        try:
+            connection_.request("POST", target, body=body, headers=headers)
+            response = connection_.getresponse()
+            response.read()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            _drop_connection(parts.scheme, parts.netloc)
+            if reused:
+                continue  # the idle connection had been closed by the receiver: once more on a new one
+            raise
+        except BaseException:
+            _drop_connection(parts.scheme, parts.netloc)
+            raise
+        if response.will_close:
+            _drop_connection(parts.scheme, parts.netloc)
+        return response.status
 
 
 def send_webhook(notification: Notification) -> Outcome:
@@ -144,11 +187,10 @@ def send_webhook(notification: Notification) -> Outcome:
         return Outcome(False, "no webhook address", permanent=True)
     timestamp = int(time.time())
     body = json.dumps(webhook_payload(notification, timestamp), separators=(",", ":")).encode()
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+    status = post(
         url,
-        data=body,
-        method="POST",
-        headers={
+        body,
+        {
             "Content-Type": "application/json",
             "User-Agent": "Harbour-Webhooks/1",
             "X-Harbour-Event-Id": str(notification.pk),
@@ -156,11 +198,6 @@ def send_webhook(notification: Notification) -> Outcome:
             "X-Harbour-Signature": webhook_signature(organisation.webhook_secret, timestamp, body),
         },
     )
-    try:
-        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
-            status = response.status
-    except urllib.error.HTTPError as error:
-        status = error.code
     return Outcome(200 <= status < 300, f"HTTP {status}")
 
 
@@ -188,20 +225,81 @@ def backoff_seconds(attempt: int) -> float:
     return random.uniform(0, ceiling)
 
 
+# Claim a due pending row and read it with what its channels need of its organisation, in one
+# statement: its own transaction when the connection is in autocommit, as in a worker. ``set_config``
+# turns off the commit flush for that transaction only (see ``bookkeeping``); it is evaluated only when
+# a row was claimed, and a transaction that changed nothing has nothing to flush.
+CLAIM_SQL = """
+WITH claimed AS (
+    UPDATE notifications_notification
+       SET next_attempt_at = %(until)s, attempts = attempts + 1
+     WHERE id = %(id)s AND state = 'pending' AND next_attempt_at <= %(due_by)s
+ RETURNING id, event, channel, organisation_id, referral_id, reference, due_at, created_at, attempts
+)
+SELECT claimed.id, claimed.event, claimed.channel, claimed.organisation_id, claimed.referral_id,
+       claimed.reference, claimed.due_at, claimed.created_at, claimed.attempts,
+       organisation.name, organisation.kind, organisation.webhook_url, organisation.webhook_secret,
+       organisation.notification_emails, set_config('synchronous_commit', 'off', true)
+  FROM claimed JOIN accounts_organisation AS organisation ON organisation.id = claimed.organisation_id
+"""
+
+
 def claim(notification_id: str) -> Notification | None:
-    """Take a pending row that is due, or answer None if it is delivered, failed or in flight."""
+    """Take a pending row that is due, or answer None if it is delivered, failed or in flight.
+
+    One conditional UPDATE decides: of two workers claiming the same row at once, PostgreSQL lets
+    only the first match it, so a row is never sent twice at the same time; the claim lasts
+    ``NOTIFICATION_CLAIM_SECONDS`` and then lapses, so a dead worker's row is sent again.
+    """
     try:
         pk = uuid.UUID(str(notification_id))
     except ValueError:
         return None
     now = timezone.now()
-    with bookkeeping():
+    until = now + datetime.timedelta(seconds=settings.NOTIFICATION_CLAIM_SECONDS)
+    if connection.vendor != "postgresql":
+        return _claim_portably(pk, now, until)
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_SQL, {"id": pk, "until": until, "due_by": now + CLAIM_TOLERANCE})
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    (id_, event, channel, organisation_id, referral_id, reference, due_at, created_at, attempts) = row[:9]
+    name, kind, webhook_url, webhook_secret, emails = row[9:14]
+    if isinstance(emails, str):  # a driver that leaves jsonb as text
+        emails = json.loads(emails)
+    organisation = Organisation(
+        id=organisation_id,
+        name=name,
+        kind=kind,
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+        notification_emails=emails,
+    )
+    notification = Notification(
+        id=id_,
+        event=event,
+        channel=channel,
+        organisation=organisation,
+        referral_id=referral_id,
+        reference=reference,
+        due_at=due_at,
+        created_at=created_at,
+        state=DeliveryState.PENDING,
+        attempts=attempts,
+        next_attempt_at=until,
+    )
+    notification._state.adding = False
+    notification._state.db = connection.alias
+    return notification
+
+
+def _claim_portably(pk: uuid.UUID, now: datetime.datetime, until: datetime.datetime) -> Notification | None:
+    """The same claim in two statements, for databases without UPDATE … RETURNING in a CTE."""
+    with transaction.atomic():
         claimed = Notification.objects.filter(
             pk=pk, state=DeliveryState.PENDING, next_attempt_at__lte=now + CLAIM_TOLERANCE
-        ).update(
-            next_attempt_at=now + datetime.timedelta(seconds=settings.NOTIFICATION_CLAIM_SECONDS),
-            attempts=F("attempts") + 1,
-        )
+        ).update(next_attempt_at=until, attempts=F("attempts") + 1)
         if not claimed:
             return None
         return Notification.objects.select_related("organisation").get(pk=pk)
@@ -234,8 +332,24 @@ def deliver(notification_id: str) -> None:
     record_outcome(notification, outcome)
 
 
+# A delivered row and its attempt in one statement, hence one transaction; see CLAIM_SQL for set_config.
+DELIVERED_SQL = """
+WITH delivered AS (
+    UPDATE notifications_notification
+       SET state = 'delivered', delivered_at = %(at)s, last_error = ''
+     WHERE id = %(id)s AND state = 'pending'
+)
+INSERT INTO notifications_deliveryattempt (notification_id, at, succeeded, detail)
+SELECT %(id)s, %(at)s, true, %(detail)s FROM (SELECT set_config('synchronous_commit', 'off', true)) AS flush
+"""
+
+
 def record_outcome(notification: Notification, outcome: Outcome) -> None:
     now = timezone.now()
+    if outcome.succeeded and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(DELIVERED_SQL, {"id": notification.pk, "at": now, "detail": outcome.detail[:200]})
+        return
     attempt = DeliveryAttempt(
         notification=notification, at=now, succeeded=outcome.succeeded, detail=outcome.detail[:200]
     )

@@ -19,6 +19,8 @@ from typing import Any
 class ReceivedWebhook:
     headers: dict[str, str]
     body: bytes
+    # The sender's (host, port): the same for requests that came over one connection.
+    peer: tuple[str, int] = ("", 0)
 
     @property
     def event_id(self) -> str:
@@ -32,9 +34,16 @@ class ReceivedWebhook:
 
 @dataclass
 class WebhookReceiver:
-    """Answers each POST with ``respond(n)`` (n counts from 1): a status code, or None to hang."""
+    """Answers each POST with ``respond(n)`` (n counts from 1): a status code, or None to hang.
+
+    With ``keep_alive`` it speaks HTTP/1.1 and keeps the connection open between requests; with
+    ``drop_idle`` as well it closes each connection after answering without saying so, as a server
+    does that times out idle connections.
+    """
 
     respond: Callable[[int], int | None] = lambda n: 204
+    keep_alive: bool = False
+    drop_idle: bool = False
     received: list[ReceivedWebhook] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -50,10 +59,15 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            @property  # type: ignore[override]
+            def protocol_version(self) -> str:  # read per request: a test may switch it on
+                return "HTTP/1.1" if receiver.keep_alive else "HTTP/1.0"
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                peer = tuple(self.client_address[:2])
                 with receiver._lock:
-                    receiver.received.append(ReceivedWebhook(dict(self.headers.items()), body))
+                    receiver.received.append(ReceivedWebhook(dict(self.headers.items()), body, peer))
                     count = len(receiver.received)
                 status = receiver.respond(count)
                 if status is None:
@@ -62,6 +76,8 @@ class WebhookReceiver:
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+                if receiver.drop_idle:
+                    self.close_connection = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -92,6 +92,48 @@ def test_a_webhook_is_signed_over_the_timestamp_and_raw_body(webhook_receiver):
     assert row.delivery_attempts.get().detail == "HTTP 204"
 
 
+def test_a_delivery_takes_one_statement_to_claim_and_one_to_record(
+    webhook_receiver, django_assert_num_queries
+):
+    row = offer_to_webhook(webhook_receiver.url)
+    with django_assert_num_queries(2):
+        deliver(str(row.pk))
+    row.refresh_from_db()
+    assert row.state == DeliveryState.DELIVERED and row.attempts == 1
+    assert row.delivery_attempts.get().succeeded
+
+
+def test_a_claim_carries_the_organisations_address_and_secret(webhook_receiver, django_assert_num_queries):
+    row = offer_to_webhook(webhook_receiver.url, secret="carried")
+    with django_assert_num_queries(1):
+        claimed = claim(str(row.pk))
+        assert claimed.organisation.webhook_url == webhook_receiver.url
+        assert claimed.organisation.webhook_secret == "carried"
+        assert claimed.attempts == 1 and claimed.reference == row.reference
+
+
+def test_webhooks_to_one_receiver_share_a_keep_alive_connection(webhook_receiver):
+    webhook_receiver.keep_alive = True
+    first, second = offer_to_webhook(webhook_receiver.url), offer_to_webhook(webhook_receiver.url)
+    deliver(str(first.pk))
+    deliver(str(second.pk))
+    assert [hook.event_id for hook in webhook_receiver.received] == [str(first.pk), str(second.pk)]
+    assert webhook_receiver.received[0].peer == webhook_receiver.received[1].peer
+
+
+def test_a_connection_the_receiver_dropped_while_idle_is_replaced(webhook_receiver):
+    webhook_receiver.keep_alive = webhook_receiver.drop_idle = True
+    first, second = offer_to_webhook(webhook_receiver.url), offer_to_webhook(webhook_receiver.url)
+    deliver(str(first.pk))
+    deliver(str(second.pk))
+    assert [hook.event_id for hook in webhook_receiver.received] == [str(first.pk), str(second.pk)]
+    assert webhook_receiver.received[0].peer != webhook_receiver.received[1].peer
+    for row in (first, second):
+        row.refresh_from_db()
+        assert row.state == DeliveryState.DELIVERED
+        assert row.delivery_attempts.get().detail == "HTTP 204"
+
+
 def test_delivering_twice_sends_once(webhook_receiver):
     row = offer_to_webhook(webhook_receiver.url)
     deliver(str(row.pk))
@@ -132,7 +174,7 @@ def test_an_unreachable_receiver_is_recorded_by_error_class(settings, queued):
     row = offer_to_webhook("http://127.0.0.1:9/nothing-listens-here")
     deliver(str(row.pk))
     row.refresh_from_db()
-    assert row.delivery_attempts.get().detail in {"URLError", "ConnectionRefusedError"}
+    assert row.delivery_attempts.get().detail == "ConnectionRefusedError"
 
 
 def test_after_the_last_attempt_the_row_fails_and_managers_see_it_in_their_inbox(
