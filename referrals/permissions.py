@@ -44,16 +44,20 @@ def is_offered_provider(user: User, referral: Referral) -> bool:
     from care_providers.selectors import latest_offer_for
 
     provider = user.provider
+    if provider is None:
+        return False
     offer = latest_offer_for(referral)
-    return provider is not None and offer is not None and offer.provider_id == provider.pk
+    return offer is not None and offer.provider_id == provider.pk
 
 
 def is_placed_provider(user: User, referral: Referral) -> bool:
     from care_providers.selectors import active_placement_for
 
     provider = user.provider
+    if provider is None:
+        return False
     placement = active_placement_for(referral)
-    return provider is not None and placement is not None and placement.provider_id == provider.pk
+    return placement is not None and placement.provider_id == provider.pk
 
 
 def may_perform(user: User, transition: str, referral: Referral) -> bool:

@@ -15,6 +15,7 @@ from .models import AnonymousNotification, Deadline, Referral, TransitionLog
 
 if TYPE_CHECKING:
     from accounts.models import User
+    from care_providers.models import Placement, PlacementOffer
 
 
 def referrals_visible_to(user: User) -> QuerySet[Referral]:
@@ -90,8 +91,19 @@ def load_case_summary(referral: Referral, *, just_submitted: bool = False) -> Re
 
 
 def get_visible_referral(user: User, referral_id: int) -> Referral:
-    """The referral if the user may see it; ``Referral.DoesNotExist`` otherwise, the same as for no such id."""
-    return referrals_visible_to(user).get(pk=referral_id)
+    """The referral if the user may see it; ``Referral.DoesNotExist`` otherwise, the same as for no such id.
+
+    With its referring organisation, which the case page and the audit trail name."""
+    return referrals_visible_to(user).select_related("organisation").get(pk=referral_id)
+
+
+def case_offers(referral: Referral) -> list[PlacementOffer]:
+    """Every offer made for the case, newest first, with its provider; the pending one is among them."""
+    return list(referral.offers.select_related("provider").order_by("-offered_at", "-id"))
+
+
+def active_placement_with_provider(referral: Referral) -> Placement | None:
+    return referral.placements.filter(ended_at__isnull=True).select_related("provider").first()
 
 
 def anonymous_notifications_visible_to(user: User) -> QuerySet[AnonymousNotification]:

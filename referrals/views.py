@@ -26,7 +26,7 @@ from django_fsm import can_proceed
 
 from audit.services import record_read
 from care_providers.models import OfferState, PlacementOffer
-from care_providers.selectors import active_placement_for, pending_offer_for, suggested_providers
+from care_providers.selectors import suggested_providers
 
 from . import services
 from .choices import (
@@ -59,7 +59,9 @@ from .forms import (
 from .models import Clock, Deadline, Referral, ReferralDraft
 from .permissions import may_perform, may_see_full_account, may_submit
 from .selectors import (
+    active_placement_with_provider,
     assessed_not_placed,
+    case_offers,
     get_visible_referral,
     likely_duplicates,
     referral_history,
@@ -527,8 +529,9 @@ def case_page(
 ) -> HttpResponse:
     """Render the case page, with a failed action's form (and its errors) in place of a blank one."""
     user = _user(request)
-    pending_offer = pending_offer_for(referral)
-    placement = active_placement_for(referral)
+    offers = case_offers(referral)
+    pending_offer = next((offer for offer in offers if offer.state == OfferState.PENDING), None)
+    placement = active_placement_with_provider(referral)
     actions = available_transitions(user, referral, pending_offer)
     provider = user.provider
     if provider is not None:
@@ -559,9 +562,7 @@ def case_page(
         "history": history_rows(user, referral),
         "pending_offer": pending_offer,
         "placement": placement,
-        "offers": list(referral.offers.select_related("provider").order_by("-offered_at"))
-        if user.is_manager
-        else [],
+        "offers": offers if user.is_manager else [],
         "suggestions": suggestions,
         "actions": [(name, TRANSITIONS[name], forms[name]) for name in actions],
         "failed_form": failed[1] if failed else None,
