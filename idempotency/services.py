@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection
 from django.utils import timezone
 
 from .exceptions import IdempotencyKeyInvalid, IdempotencyKeyReused
@@ -67,13 +67,11 @@ def claim_key(
     key was used for a different request.
     """
     key = check_key(key)
-    try:
-        with transaction.atomic():
-            return IdempotencyRecord.objects.create(
-                user=user, key=key, request_fingerprint=fingerprint, response_status=PENDING_STATUS
-            )
-    except IntegrityError:
-        pass
+    record = IdempotencyRecord(
+        user=user, key=key, request_fingerprint=fingerprint, response_status=PENDING_STATUS
+    )
+    if _insert_unless_taken(record):
+        return record
     first = IdempotencyRecord.objects.filter(user=user, key=key).first()
     if first is None and attempts > 1:
         # The first request answered with an error and let the key go in the meantime: try again.
@@ -85,6 +83,34 @@ def claim_key(
             "This Idempotency-Key was already used for a different request. Use a new key for a new request."
         )
     return StoredResponse(status=first.response_status, body=first.response_body)
+
+
+def _insert_unless_taken(record: IdempotencyRecord) -> bool:
+    """Insert the record unless its (user, key) is taken; answer whether it was inserted.
+
+    ``INSERT … ON CONFLICT DO NOTHING`` waits, like a plain insert, for a transaction holding the same
+    key to end, and needs no savepoint to survive the conflict (PostgreSQL, and SQLite from 3.35).
+    """
+    meta = IdempotencyRecord._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    conflict = ", ".join(quote(meta.get_field(name).column) for name in ("user", "key"))
+    values = [field.get_db_prep_save(field.pre_save(record, add=True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+            f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {quote(meta.pk.column)}",
+            values,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    record.pk = row[0]
+    record._state.adding = False
+    record._state.db = connection.alias
+    return True
 
 
 def settle_key(record: IdempotencyRecord, *, status: int, body: Any) -> None:

@@ -71,11 +71,16 @@ def start_clock(
     start: datetime.datetime | None = None,
     due: datetime.datetime | None = None,
     offer_id: int | None = None,
+    new_case: bool = False,
 ) -> Deadline:
-    """(Re)start a clock: any open clock of the same kind on the case is stopped first."""
+    """(Re)start a clock: any open clock of the same kind on the case is stopped first.
+
+    ``new_case`` says the referral was created in this transaction, so it has no clock to stop.
+    """
     start = start or timezone.now()
     due = due or due_at(clock, referral, start)
-    stop_clocks(referral, clock)
+    if not new_case:
+        stop_clocks(referral, clock)
     remind = None
     if clock != Clock.MISSING:
         remind = start + (due - start) * settings.DEADLINE_REMINDER_FRACTION

@@ -12,8 +12,7 @@ import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
@@ -22,7 +21,7 @@ from audit.services import record_transition
 from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
 from care_providers.services import check_provider_can_take, reserve_bed
 from notifications.models import Event
-from notifications.services import manager_organisations, notify
+from notifications.services import manager_recipients, notify
 
 from .deadlines import start_clock, stop_clocks
 from .encryption import keyed_digest
@@ -56,10 +55,20 @@ def is_child(
 
 
 def next_reference(year: int) -> str:
-    """The next case reference of the year, such as HBR-2026-004217. Locks the year's counter row."""
-    ReferenceCounter.objects.get_or_create(year=year)
-    ReferenceCounter.objects.filter(year=year).update(last_number=F("last_number") + 1)
-    number = ReferenceCounter.objects.values_list("last_number", flat=True).get(year=year)
+    """The next case reference of the year, such as HBR-2026-004217.
+
+    One statement creates the year's counter or increments it, and locks its row until the transaction
+    ends, so two submissions never share a number (PostgreSQL, and SQLite from 3.35).
+    """
+    table = connection.ops.quote_name(ReferenceCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (year, last_number) VALUES (%s, 1) "  # noqa: S608
+            f"ON CONFLICT (year) DO UPDATE SET last_number = {table}.last_number + 1 "
+            "RETURNING last_number",
+            [year],
+        )
+        (number,) = cursor.fetchone()
     return f"HBR-{year}-{number:06d}"
 
 
@@ -69,7 +78,11 @@ def submit_referral(*, actor: User, fields: dict[str, Any]) -> Referral:
         raise NotPermitted("Only first responders can submit referrals.")
     now = timezone.now()
     date_of_birth = fields.get("date_of_birth")
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction (the API's Idempotency-Key one): a failure here
+    # rolls the whole request back anyway.
+    with transaction.atomic(savepoint=False):
+        # Read before ``next_reference`` locks the year's counter: the lock is held until commit.
+        managers = manager_recipients()
         referral = Referral(
             **fields,
             organisation_id=actor.organisation_id,
@@ -88,13 +101,18 @@ def submit_referral(*, actor: User, fields: dict[str, Any]) -> Referral:
         )
         referral.save()
         _log(referral, actor=actor, transition="submit", from_state="", input={})
-        start_clock(referral, Clock.ASSESSMENT, start=now)
+        deadline = start_clock(referral, Clock.ASSESSMENT, start=now, new_case=True)
         notify(
             event=Event.REFERRAL_RECEIVED,
-            organisations=manager_organisations(),
+            organisations=managers,
             referral_id=referral.pk,
             reference=referral.reference,
         )
+    # The case summary of a new case, as ``referrals.selectors.with_case_summary`` would load it: no
+    # offer, no placement, and the one clock just started.
+    referral.pending_offer_list = []  # type: ignore[attr-defined]
+    referral.active_placement_list = []  # type: ignore[attr-defined]
+    referral.open_deadline_list = [deadline]  # type: ignore[attr-defined]
     return referral
 
 
@@ -223,7 +241,7 @@ def withdraw_referral(*, referral_id: int, actor: User, reason: str, note: str =
         )
         _revoke_pending_offer(referral)
         stop_clocks(referral)
-        _notify_case(Event.REFERRAL_WITHDRAWN, referral, _referrer(referral), *manager_organisations())
+        _notify_case(Event.REFERRAL_WITHDRAWN, referral, _referrer(referral), *manager_recipients())
     return referral
 
 
@@ -282,7 +300,7 @@ def accept_offer(*, referral_id: int, actor: User) -> Referral:
         stop_clocks(referral, Clock.OFFER_RESPONSE, Clock.PLACEMENT)
         start_clock(referral, Clock.CHECK_IN)
         start_clock(referral, Clock.RECOVERY_REVIEW)
-        _notify_case(Event.REFERRAL_PLACED, referral, _referrer(referral), *manager_organisations())
+        _notify_case(Event.REFERRAL_PLACED, referral, _referrer(referral), *manager_recipients())
     return referral
 
 
@@ -304,7 +322,7 @@ def reject_offer(*, referral_id: int, actor: User, reason: str, note: str = "") 
             input={"reason": reason, "note": note},
         )
         stop_clocks(referral, Clock.OFFER_RESPONSE)
-        _notify_case(Event.OFFER_REJECTED, referral, *manager_organisations())
+        _notify_case(Event.OFFER_REJECTED, referral, *manager_recipients())
     return referral
 
 
@@ -333,7 +351,7 @@ def expire_offer(*, offer_id: int) -> bool:
             input={"offer": offer_id},
         )
         stop_clocks(referral, Clock.OFFER_RESPONSE)
-        _notify_case(Event.OFFER_EXPIRED, referral, *manager_organisations())
+        _notify_case(Event.OFFER_EXPIRED, referral, *manager_recipients())
     return True
 
 
@@ -374,7 +392,7 @@ def report_missing(
             start=now,
             due=now + datetime.timedelta(hours=settings.MISSING_REPEAT_HOURS),
         )
-        _notify_case(Event.PERSON_MISSING, referral, _referrer(referral), *manager_organisations())
+        _notify_case(Event.PERSON_MISSING, referral, _referrer(referral), *manager_recipients())
     return referral
 
 
@@ -383,7 +401,7 @@ def mark_found(*, referral_id: int, actor: User, note: str = "") -> Referral:
         referral = _apply(referral_id=referral_id, actor=actor, transition="found", input={"note": note})
         stop_clocks(referral, Clock.MISSING)
         start_clock(referral, Clock.CHECK_IN)
-        _notify_case(Event.PERSON_FOUND, referral, _referrer(referral), *manager_organisations())
+        _notify_case(Event.PERSON_FOUND, referral, _referrer(referral), *manager_recipients())
     return referral
 
 
@@ -398,7 +416,7 @@ def reallocate_referral(*, referral_id: int, actor: User, reason: str, note: str
         )
         _end_placement(referral)
         start_clock(referral, Clock.PLACEMENT)
-        _notify_case(Event.REFERRAL_REALLOCATED, referral, *manager_organisations())
+        _notify_case(Event.REFERRAL_REALLOCATED, referral, *manager_recipients())
     return referral
 
 
@@ -412,7 +430,7 @@ def recover_referral(*, referral_id: int, actor: User, outcome: str, note: str =
         )
         _end_placement(referral)
         stop_clocks(referral)
-        _notify_case(Event.REFERRAL_RECOVERED, referral, _referrer(referral), *manager_organisations())
+        _notify_case(Event.REFERRAL_RECOVERED, referral, _referrer(referral), *manager_recipients())
     return referral
 
 
@@ -423,5 +441,5 @@ def exit_referral(*, referral_id: int, actor: User, reason: str, note: str = "")
         )
         _end_placement(referral)
         stop_clocks(referral)
-        _notify_case(Event.REFERRAL_EXITED, referral, _referrer(referral), *manager_organisations())
+        _notify_case(Event.REFERRAL_EXITED, referral, _referrer(referral), *manager_recipients())
     return referral

@@ -83,8 +83,9 @@ class ReferralListView(IdempotentPostMixin, GenericAPIView):
             raise NotPermitted("Only first responders can submit referrals.")
         intake = s.ReferralCreateSerializer(data=request.data)
         intake.is_valid(raise_exception=True)
+        # The new referral comes with its case summary (its first clock, no offer, no placement).
         referral = services.submit_referral(actor=request.user, fields=intake.validated_data)
-        data = self.get_serializer(load_case_summary(referral, just_submitted=True)).data
+        data = self.get_serializer(referral).data
         return Response(data, status=status.HTTP_201_CREATED)
 
 
