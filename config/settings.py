@@ -91,7 +91,7 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'h
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 # A Celery worker runs tasks back to back, so it keeps each pool thread's connection this long instead
 # (notifications.tasks applies it when the worker starts): connecting per task would cost more than most
-# tasks. A connection that failed is still closed after its task.
+# tasks. A connection that failed is still closed after its task (see CELERY_DB_REUSE_MAX).
 WORKER_CONN_MAX_AGE = env.int("WORKER_CONN_MAX_AGE", default=300)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the web process, worker and scheduler share one file.
@@ -166,6 +166,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
+# Celery's Django fixup closes a worker's database connections around every task unless told to reuse
+# them; notifications.tasks closes one after a task only if it broke or outlived WORKER_CONN_MAX_AGE.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)

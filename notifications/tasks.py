@@ -2,8 +2,8 @@
 
 from typing import Any
 
-from celery import shared_task
-from celery.signals import worker_init
+from celery import Task, shared_task
+from celery.signals import task_postrun, worker_init
 
 
 @worker_init.connect
@@ -11,13 +11,29 @@ def keep_database_connections(**kwargs: Any) -> None:
     """Give the worker persistent database connections (``WORKER_CONN_MAX_AGE``, 300 s by default).
 
     The web process keeps ``CONN_MAX_AGE``; a worker would otherwise open a connection for every
-    task. Celery's Django fixup still closes a connection after a task if it broke or outlived its age.
+    task. With ``CELERY_DB_REUSE_MAX`` set, Celery's Django fixup leaves them open, and
+    ``close_broken_or_old_connections`` closes one after a task if it broke or outlived its age.
     """
     from django.conf import settings
     from django.db import connections
 
     for alias in connections:
         connections.settings[alias]["CONN_MAX_AGE"] = settings.WORKER_CONN_MAX_AGE
+
+
+@task_postrun.connect
+def close_broken_or_old_connections(task: Task | None = None, **kwargs: Any) -> None:
+    """After a task, as Django does after a request: close this thread's connections that failed or aged.
+
+    A task that met a database restart fails and leaves its row pending for the outbox sweep; the next
+    task on the thread connects afresh. Not for eager tasks, which run inside the caller's transaction.
+    """
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        connection.close_if_unusable_or_obsolete()
 
 
 @shared_task(ignore_result=True)
