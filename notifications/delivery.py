@@ -140,6 +140,9 @@ def _connection(scheme: str, netloc: str) -> tuple[http.client.HTTPConnection, b
     pool: dict[tuple[str, str], http.client.HTTPConnection] = _connections.__dict__.setdefault("pool", {})
     existing = pool.get((scheme, netloc))
     if existing is not None:
+        existing.timeout = settings.WEBHOOK_TIMEOUT_SECONDS
+        if existing.sock is not None:
+            existing.sock.settimeout(existing.timeout)
         return existing, True
     kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
     fresh = kind(netloc, timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
