@@ -74,16 +74,8 @@ def with_case_summary(referrals: QuerySet[Referral]) -> QuerySet[Referral]:
     return referrals.prefetch_related(*case_summary_prefetches())
 
 
-def load_case_summary(referral: Referral, *, just_submitted: bool = False) -> Referral:
+def load_case_summary(referral: Referral) -> Referral:
     """The same as ``with_case_summary`` for one referral already in hand (after a transition)."""
-    if just_submitted:
-        # A new referral has no offer or placement yet: only its clocks need reading.
-        referral.pending_offer_list = []  # type: ignore[attr-defined]
-        referral.active_placement_list = []  # type: ignore[attr-defined]
-        referral.open_deadline_list = list(  # type: ignore[attr-defined]
-            referral.deadlines.filter(stopped_at__isnull=True).order_by("due_at", "id")
-        )
-        return referral
     for attr in ("pending_offer_list", "active_placement_list", "open_deadline_list"):
         referral.__dict__.pop(attr, None)
     prefetch_related_objects([referral], *case_summary_prefetches())
