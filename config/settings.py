@@ -174,7 +174,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Publishing after commit must not hold up a web request when the broker is down: fail fast and leave
 # the row to the outbox sweep.
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 DEADLINE_SWEEP_SECONDS = env.int("DEADLINE_SWEEP_SECONDS", default=60)
@@ -207,7 +212,9 @@ NOTIFICATION_CLAIM_SECONDS = env.float("NOTIFICATION_CLAIM_SECONDS", default=60)
 NOTIFICATION_REQUEUE_AFTER_SECONDS = env.float("NOTIFICATION_REQUEUE_AFTER_SECONDS", default=30)
 # Managers' page of undelivered notifications lists pending rows older than this, beside failed ones.
 NOTIFICATION_STUCK_MINUTES = env.int("NOTIFICATION_STUCK_MINUTES", default=10)
-if "visibility_timeout" not in CELERY_BROKER_TRANSPORT_OPTIONS and not CELERY_BROKER_URL.startswith("filesystem://"):
+if "visibility_timeout" not in CELERY_BROKER_TRANSPORT_OPTIONS and not CELERY_BROKER_URL.startswith(
+    "filesystem://"
+):
     # A retry waits in a worker until its countdown ends; Redis must not hand it out again meanwhile.
     CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = int(NOTIFICATION_RETRY_MAX_SECONDS) + 600
 
@@ -309,7 +316,9 @@ AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 # proxies wrote it; with none, only the connection's address counts.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if TRUSTED_PROXY_COUNT else ("REMOTE_ADDR",)
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if TRUSTED_PROXY_COUNT else ("REMOTE_ADDR",)
+)
 AXES_VERBOSE = False
 
 # API tokens expire TOKEN_LIFETIME_HOURS after they were issued.
