@@ -9,6 +9,7 @@ transaction. Web views, API views and Celery tasks all call these functions.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -155,21 +156,26 @@ def _lock_visible(referral_id: int, actor: User) -> Referral:
     return referrals_visible_to(actor).select_for_update(of=("self",)).get(pk=referral_id)
 
 
+def check_transition_allowed(actor: User, transition: str, referral: Referral) -> None:
+    """403 if the actor's role or relationship does not allow the transition, then 409 if the case's
+    state does not. The services check under the row lock; the API also checks before reading input."""
+    if not may_perform(actor, transition, referral):
+        raise NotPermitted(f"You may not {transition.replace('_', ' ')} this referral.")
+    if not can_proceed(getattr(referral, transition)):
+        raise TransitionNotAllowed(
+            f"A referral that is {referral.get_state_display().lower()} cannot be "
+            f"{transition.replace('_', ' ')}: it may have changed since you loaded it."
+        )
+
+
 def _apply(
     *, referral_id: int, actor: User, transition: str, input: dict[str, Any], **kwargs: Any
 ) -> Referral:
     """Lock, check and perform one transition, and log it. Runs inside the caller's transaction."""
     referral = _lock_visible(referral_id, actor)
-    if not may_perform(actor, transition, referral):
-        raise NotPermitted(f"You may not {transition.replace('_', ' ')} this referral.")
-    method = getattr(referral, transition)
-    if not can_proceed(method):
-        raise TransitionNotAllowed(
-            f"A referral that is {referral.get_state_display().lower()} cannot be "
-            f"{transition.replace('_', ' ')}: it may have changed since you loaded it."
-        )
+    check_transition_allowed(actor, transition, referral)
     from_state = referral.state
-    method(**kwargs)
+    getattr(referral, transition)(**kwargs)
     referral.save()
     _log(referral, actor=actor, transition=transition, from_state=from_state, input=input)
     return referral
@@ -443,3 +449,29 @@ def exit_referral(*, referral_id: int, actor: User, reason: str, note: str = "")
         stop_clocks(referral)
         _notify_case(Event.REFERRAL_EXITED, referral, _referrer(referral), *manager_recipients())
     return referral
+
+
+def _offer_to_provider(*, referral_id: int, actor: User, provider: int) -> Referral:
+    return offer_placement(referral_id=referral_id, actor=actor, provider_id=provider).referral
+
+
+# Every §4 transition by its name, each called with the input fields as the forms and the API name them.
+TRANSITION_SERVICES: dict[str, Callable[..., Referral]] = {
+    "assess": assess_referral,
+    "decline": decline_referral,
+    "withdraw": withdraw_referral,
+    "offer": _offer_to_provider,
+    "accept": accept_offer,
+    "reject": reject_offer,
+    "record_progress": record_progress,
+    "report_missing": report_missing,
+    "found": mark_found,
+    "reallocate": reallocate_referral,
+    "recover": recover_referral,
+    "exit": exit_referral,
+}
+
+
+def perform_transition(transition: str, *, referral_id: int, actor: User, **input: Any) -> Referral:
+    """Perform the named transition with its input; answers the referral as it now is."""
+    return TRANSITION_SERVICES[transition](referral_id=referral_id, actor=actor, **input)

@@ -8,7 +8,6 @@ into form errors or a clear message on the page in one place (``apply_domain_err
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -316,12 +315,11 @@ def assessed_queue(request: HttpRequest) -> HttpResponse:
 
 @dataclass(frozen=True)
 class TransitionSpec:
-    """One action on the case page: its form, its service call and what to say when it is done."""
+    """One action on the case page: its form and what to say when it is done."""
 
     title: str
     button: str
     form_class: type[HarbourForm]
-    perform: Callable[[int, User, dict[str, Any]], Any]
     done: str
     warning: bool = False
     # The usual next step: its form starts open on the case page.
@@ -333,7 +331,6 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         "Assess",
         "Assess",
         AssessForm,
-        lambda pk, actor, data: services.assess_referral(referral_id=pk, actor=actor, **data),
         "Assessed.",
         primary=True,
     ),
@@ -341,7 +338,6 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         "Decline",
         "Decline referral",
         DeclineForm,
-        lambda pk, actor, data: services.decline_referral(referral_id=pk, actor=actor, **data),
         "Declined.",
         warning=True,
     ),
@@ -349,7 +345,6 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         "Withdraw",
         "Withdraw referral",
         WithdrawForm,
-        lambda pk, actor, data: services.withdraw_referral(referral_id=pk, actor=actor, **data),
         "Withdrawn.",
         warning=True,
     ),
@@ -357,9 +352,6 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         "Offer a placement",
         "Make the offer",
         OfferForm,
-        lambda pk, actor, data: services.offer_placement(
-            referral_id=pk, actor=actor, provider_id=data["provider"]
-        ),
         "Placement offered. The provider has been told.",
         primary=True,
     ),
@@ -367,7 +359,6 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         "Accept the offer",
         "Accept",
         AcceptForm,
-        lambda pk, actor, data: services.accept_offer(referral_id=pk, actor=actor),
         "Offer accepted: the person is placed with you.",
         primary=True,
     ),
@@ -375,7 +366,6 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         "Reject the offer",
         "Reject",
         RejectForm,
-        lambda pk, actor, data: services.reject_offer(referral_id=pk, actor=actor, **data),
         "Offer rejected. Managers will offer the person elsewhere.",
         warning=True,
     ),
@@ -383,7 +373,6 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         "Record progress",
         "Save progress note",
         ProgressForm,
-        lambda pk, actor, data: services.record_progress(referral_id=pk, actor=actor, **data),
         "Progress note saved.",
         primary=True,
     ),
@@ -391,7 +380,6 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         "Report missing",
         "Report missing",
         MissingForm,
-        lambda pk, actor, data: services.report_missing(referral_id=pk, actor=actor, **data),
         "Reported missing. Managers and the referring organisation have been alerted.",
         warning=True,
     ),
@@ -399,7 +387,6 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         "Found",
         "Mark as found",
         FoundForm,
-        lambda pk, actor, data: services.mark_found(referral_id=pk, actor=actor, **data),
         "Marked as found.",
         primary=True,
     ),
@@ -407,7 +394,6 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         "Reallocate",
         "Reallocate",
         ReallocateForm,
-        lambda pk, actor, data: services.reallocate_referral(referral_id=pk, actor=actor, **data),
         "Reallocated: the placement has ended and managers will offer the person elsewhere.",
         warning=True,
     ),
@@ -415,14 +401,12 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         "Recovered",
         "Record recovery",
         RecoverForm,
-        lambda pk, actor, data: services.recover_referral(referral_id=pk, actor=actor, **data),
         "Recovery recorded.",
     ),
     "exit": TransitionSpec(
         "Exit",
         "Record exit",
         ExitForm,
-        lambda pk, actor, data: services.exit_referral(referral_id=pk, actor=actor, **data),
         "Exit recorded.",
         warning=True,
     ),
@@ -599,7 +583,7 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
     status = 400
     if form.is_valid():
         try:
-            spec.perform(referral.pk, user, form.cleaned_data)
+            services.perform_transition(transition, referral_id=referral.pk, actor=user, **form.cleaned_data)
         except Referral.DoesNotExist as exc:
             raise Http404("No such case.") from exc
         except HarbourError as error:

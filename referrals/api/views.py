@@ -7,12 +7,10 @@ Views are thin: they scope through ``referrals_visible_to``, check the role with
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
-from django_fsm import can_proceed
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
@@ -23,9 +21,9 @@ from audit.services import record_read
 from care_providers.selectors import pending_offer_for, suggested_providers
 from idempotency.api import HEADER, IdempotentPostMixin
 from referrals import services
-from referrals.exceptions import NotPermitted, OfferAlreadyPending, OfferNotPending, TransitionNotAllowed
+from referrals.exceptions import NotPermitted, OfferAlreadyPending, OfferNotPending
 from referrals.models import AnonymousNotification, Referral
-from referrals.permissions import may_perform, may_submit
+from referrals.permissions import may_submit
 from referrals.selectors import (
     anonymous_notifications_visible_to,
     get_visible_referral,
@@ -140,86 +138,57 @@ class SuggestedProvidersView(GenericAPIView):
 
 @dataclass(frozen=True)
 class TransitionEndpoint:
-    """One §4 transition on the API: its input and the service that performs it."""
+    """One §4 transition on the API: its summary and its input."""
 
     name: str
     summary: str
     input: type[s.serializers.Serializer] | None
-    perform: Callable[..., Any]
-
-
-def _accept(*, referral_id: int, actor: Any) -> Referral:
-    return services.accept_offer(referral_id=referral_id, actor=actor)
-
-
-def _offer(*, referral_id: int, actor: Any, provider: int) -> Referral:
-    return services.offer_placement(referral_id=referral_id, actor=actor, provider_id=provider).referral
 
 
 TRANSITION_ENDPOINTS = (
-    TransitionEndpoint(
-        "assess", "Assess a received referral (managers)", s.AssessInput, services.assess_referral
-    ),
-    TransitionEndpoint(
-        "decline", "Decline a received referral (managers)", s.DeclineInput, services.decline_referral
-    ),
+    TransitionEndpoint("assess", "Assess a received referral (managers)", s.AssessInput),
+    TransitionEndpoint("decline", "Decline a received referral (managers)", s.DeclineInput),
     TransitionEndpoint(
         "withdraw",
         "Withdraw a referral (referring organisation or managers); revokes a pending offer",
         s.WithdrawInput,
-        services.withdraw_referral,
     ),
-    TransitionEndpoint("offer", "Offer the person to a care provider (managers)", s.OfferInput, _offer),
-    TransitionEndpoint("accept", "Accept the pending offer (the offered provider)", None, _accept),
-    TransitionEndpoint(
-        "reject", "Reject the pending offer (the offered provider)", s.RejectInput, services.reject_offer
-    ),
+    TransitionEndpoint("offer", "Offer the person to a care provider (managers)", s.OfferInput),
+    TransitionEndpoint("accept", "Accept the pending offer (the offered provider)", None),
+    TransitionEndpoint("reject", "Reject the pending offer (the offered provider)", s.RejectInput),
     TransitionEndpoint(
         "record_progress",
         "Record progress; restarts the check-in clock (the placed provider)",
         s.RecordProgressInput,
-        services.record_progress,
     ),
     TransitionEndpoint(
         "report_missing",
         "Report the person missing; escalates at once (placed provider or managers)",
         s.ReportMissingInput,
-        services.report_missing,
     ),
     TransitionEndpoint(
         "found",
         "The missing person is found (placed provider or managers)",
         s.FoundInput,
-        services.mark_found,
     ),
     TransitionEndpoint(
         "reallocate",
         "End the placement and return to assessed (placed provider or managers)",
         s.ReallocateInput,
-        services.reallocate_referral,
     ),
     TransitionEndpoint(
         "recover",
         "The person has recovered and moves on (placed provider or managers)",
         s.RecoverInput,
-        services.recover_referral,
     ),
-    TransitionEndpoint(
-        "exit", "The person left support (placed provider or managers)", s.ExitInput, services.exit_referral
-    ),
+    TransitionEndpoint("exit", "The person left support (placed provider or managers)", s.ExitInput),
 )
 
 
 def refuse_unless_allowed(user: Any, transition: str, referral: Referral) -> None:
     """403 for a role that may not, then 409 for a state that does not allow it, before any input
     is read. The service checks all of this again under the row lock."""
-    if not may_perform(user, transition, referral):
-        raise NotPermitted(f"You may not {transition.replace('_', ' ')} this referral.")
-    if not can_proceed(getattr(referral, transition)):
-        raise TransitionNotAllowed(
-            f"A referral that is {referral.get_state_display().lower()} cannot be "
-            f"{transition.replace('_', ' ')}."
-        )
+    services.check_transition_allowed(user, transition, referral)
     if transition in ("accept", "reject") and pending_offer_for(referral) is None:
         raise OfferNotPending("This offer has already been answered, has expired or was withdrawn.")
     if transition == "offer" and pending_offer_for(referral) is not None:
@@ -238,7 +207,9 @@ class ReferralTransitionView(IdempotentPostMixin, GenericAPIView):
             given = self.endpoint.input(data=request.data)
             given.is_valid(raise_exception=True)
             values = dict(given.validated_data)
-        referral = self.endpoint.perform(referral_id=referral.pk, actor=request.user, **values)
+        referral = services.perform_transition(
+            self.endpoint.name, referral_id=referral.pk, actor=request.user, **values
+        )
         return Response(self.get_serializer(load_case_summary(referral)).data)
 
 
