@@ -81,6 +81,10 @@ def _choices(form: forms.Form, name: str, choices: list[tuple[Any, str]]) -> Non
     cast(forms.ChoiceField, form.fields[name]).choices = choices
 
 
+def optional_note() -> forms.CharField:
+    return forms.CharField(required=False, label="Note (optional)", widget=forms.Textarea(attrs={"rows": 3}))
+
+
 def _required(message: str) -> dict[str, str]:
     return {"required": message}
 
@@ -310,7 +314,7 @@ class DeclineForm(HarbourForm):
         label="Reason for declining",
         error_messages=_required("Choose why the referral is declined."),
     )
-    note = forms.CharField(required=False, label="Note (optional)", widget=forms.Textarea(attrs={"rows": 3}))
+    note = optional_note()
 
 
 class WithdrawForm(HarbourForm):
@@ -319,7 +323,7 @@ class WithdrawForm(HarbourForm):
         label="Reason for withdrawing",
         error_messages=_required("Choose why the referral is withdrawn."),
     )
-    note = forms.CharField(required=False, label="Note (optional)", widget=forms.Textarea(attrs={"rows": 3}))
+    note = optional_note()
 
 
 class OfferForm(HarbourForm):
@@ -346,7 +350,7 @@ class RejectForm(HarbourForm):
         label="Reason for rejecting",
         error_messages=_required("Choose why you cannot take this person."),
     )
-    note = forms.CharField(required=False, label="Note (optional)", widget=forms.Textarea(attrs={"rows": 3}))
+    note = optional_note()
 
 
 class ProgressForm(HarbourForm):
@@ -380,7 +384,7 @@ class MissingForm(HarbourForm):
             "invalid": "Enter when the person was last seen as a date and time.",
         },
     )
-    note = forms.CharField(required=False, label="Note (optional)", widget=forms.Textarea(attrs={"rows": 3}))
+    note = optional_note()
 
     def clean_last_seen_at(self) -> datetime.datetime:
         seen = self.cleaned_data["last_seen_at"]
@@ -390,7 +394,7 @@ class MissingForm(HarbourForm):
 
 
 class FoundForm(HarbourForm):
-    note = forms.CharField(required=False, label="Note (optional)", widget=forms.Textarea(attrs={"rows": 3}))
+    note = optional_note()
 
 
 class ReallocateForm(HarbourForm):
@@ -399,7 +403,7 @@ class ReallocateForm(HarbourForm):
         label="Reason for reallocating",
         error_messages=_required("Choose why the person is reallocated."),
     )
-    note = forms.CharField(required=False, label="Note (optional)", widget=forms.Textarea(attrs={"rows": 3}))
+    note = optional_note()
 
 
 class RecoverForm(HarbourForm):
@@ -408,7 +412,7 @@ class RecoverForm(HarbourForm):
         label="Move-on outcome",
         error_messages=_required("Choose the person's move-on outcome."),
     )
-    note = forms.CharField(required=False, label="Note (optional)", widget=forms.Textarea(attrs={"rows": 3}))
+    note = optional_note()
 
 
 class ExitForm(HarbourForm):
@@ -417,4 +421,4 @@ class ExitForm(HarbourForm):
         label="Reason for exit",
         error_messages=_required("Choose why the person left support."),
     )
-    note = forms.CharField(required=False, label="Note (optional)", widget=forms.Textarea(attrs={"rows": 3}))
+    note = optional_note()

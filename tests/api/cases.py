@@ -25,20 +25,6 @@ STATES = (
     "declined",
     "withdrawn",
 )
-TRANSITIONS = (
-    "assess",
-    "decline",
-    "withdraw",
-    "offer",
-    "accept",
-    "reject",
-    "record_progress",
-    "report_missing",
-    "found",
-    "reallocate",
-    "recover",
-    "exit",
-)
 
 
 @dataclass

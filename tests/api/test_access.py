@@ -9,7 +9,8 @@ import pytest
 
 from accounts.models import User
 from referrals.models import Referral
-from tests.api.cases import TRANSITIONS, bring_to, transition_url, valid_body
+from referrals.permissions import TRANSITIONS
+from tests.api.cases import bring_to, transition_url, valid_body
 from tests.factories import CareProviderFactory, manager, provider_user, responder
 
 pytestmark = pytest.mark.django_db

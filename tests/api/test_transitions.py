@@ -8,7 +8,8 @@ from django.utils import timezone
 from care_providers.models import OfferState, Placement
 from referrals import services
 from referrals.choices import ReferralState
-from tests.api.cases import STATES, TRANSITIONS, bring_to, transition_url, valid_body
+from referrals.permissions import TRANSITIONS
+from tests.api.cases import STATES, bring_to, transition_url, valid_body
 from tests.factories import CareProviderFactory
 
 pytestmark = pytest.mark.django_db
