@@ -45,6 +45,11 @@ sys.path.insert(0, str(BENCH))  # for report.build, the one caseload builder
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # The manager signs in with force_login: no second factor for the benchmark.
 os.environ["REQUIRE_MFA"] = "False"
+# Measured as deployed, with DEBUG off, but over plain HTTP: the client is in-process.
+os.environ["DEBUG"] = "False"
+os.environ.setdefault("SECURE_SSL_REDIRECT", "False")
+os.environ.setdefault("SESSION_COOKIE_SECURE", "False")
+os.environ.setdefault("CSRF_COOKIE_SECURE", "False")
 
 import django  # noqa: E402
 
