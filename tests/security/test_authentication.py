@@ -1,6 +1,7 @@
 """Login is audited and throttled, sessions expire when idle, API tokens expire (SPEC §10)."""
 
 import datetime
+import time
 
 import pytest
 from django.contrib.sessions.models import Session
@@ -10,6 +11,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.authentication import issue_token
+from accounts.sessions import REFRESHED_AT
 from audit.models import AuditAction, AuditEvent
 from tests.factories import PASSWORD, manager, responder, submitted_referral
 
@@ -70,10 +72,18 @@ def test_a_lockout_of_one_username_leaves_another_user_free_to_sign_in(client, s
     assert sign_in(client, colleague.username, PASSWORD).status_code == 302
 
 
-def test_an_idle_session_expires_and_every_request_extends_it(client):
+def _session_refreshed(client, seconds_ago: float) -> Session:
+    session = client.session
+    session[REFRESHED_AT] = time.time() - seconds_ago
+    session.save()
+    return Session.objects.get(session_key=session.session_key)
+
+
+def test_an_idle_session_expires_and_a_request_extends_it(client, settings):
+    settings.SESSION_REFRESH_SECONDS = 60
     user = responder()
     sign_in(client, user.username, PASSWORD)
-    session = Session.objects.get(session_key=client.session.session_key)
+    session = _session_refreshed(client, seconds_ago=120)
     Session.objects.filter(pk=session.pk).update(expire_date=timezone.now() + datetime.timedelta(seconds=60))
     client.get(reverse("home"))
     extended = Session.objects.get(pk=session.pk).expire_date
@@ -84,6 +94,17 @@ def test_an_idle_session_expires_and_every_request_extends_it(client):
     response = client.get(reverse("home"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+def test_a_request_soon_after_the_last_refresh_does_not_write_the_session(client, settings):
+    settings.SESSION_REFRESH_SECONDS = 60
+    user = responder()
+    sign_in(client, user.username, PASSWORD)
+    session = _session_refreshed(client, seconds_ago=5)
+    expiry = timezone.now() + datetime.timedelta(minutes=10)
+    Session.objects.filter(pk=session.pk).update(expire_date=expiry)
+    client.get(reverse("home"))
+    assert Session.objects.get(pk=session.pk).expire_date == expiry
 
 
 def test_an_api_token_older_than_its_lifetime_is_refused_with_401(settings):

@@ -1,0 +1,31 @@
+"""The idle timeout of web sessions, kept without writing the session on every request."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+REFRESHED_AT = "_harbour_refreshed_at"
+
+
+class SlidingSessionMiddleware:
+    """Extend a signed-in session's expiry at most once every SESSION_REFRESH_SECONDS.
+
+    The session expires SESSION_COOKIE_AGE after its last save, so a user idle for that long is signed
+    out, give or take the refresh interval; busy pages no longer write the session on every request.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is not None and not session.is_empty():
+            now = time.time()
+            if now - session.get(REFRESHED_AT, 0) >= settings.SESSION_REFRESH_SECONDS:
+                session[REFRESHED_AT] = now  # marks the session modified: saved with a new expiry
+        return response
