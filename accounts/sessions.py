@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
 REFRESHED_AT = "_harbour_refreshed_at"
@@ -29,3 +32,11 @@ class SlidingSessionMiddleware:
             if now - session.get(REFRESHED_AT, 0) >= settings.SESSION_REFRESH_SECONDS:
                 session[REFRESHED_AT] = now  # marks the session modified: saved with a new expiry
         return response
+
+
+@receiver(user_logged_in, dispatch_uid="session_refreshed_at_login")
+def session_refreshed_at_login(sender: Any, request: HttpRequest | None, **kwargs: Any) -> None:
+    """Signing in saves the session with a full idle period, so it counts as a refresh."""
+    session = getattr(request, "session", None)
+    if session is not None:
+        session[REFRESHED_AT] = time.time()
