@@ -252,8 +252,7 @@ def test_filters_apply_alike_to_page_csv_and_api(web, api, caseload):
 def test_the_schema_documents_the_report(api):
     api.force_authenticate(manager())
     schema = api.get("/api/v1/schema/", {"format": "json"})
-    if schema.status_code == 404:
-        pytest.skip("the schema endpoint is not routed in this build")
+    assert schema.status_code == 200
     body = schema.json()
     operation = body["paths"]["/api/v1/reports/caseload/"]["get"]
     assert {parameter["name"] for parameter in operation["parameters"]} >= {
