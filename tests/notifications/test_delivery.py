@@ -92,6 +92,7 @@ def test_a_webhook_is_signed_over_the_timestamp_and_raw_body(webhook_receiver):
     assert row.delivery_attempts.get().detail == "HTTP 204"
 
 
+@pytest.mark.postgres  # the one-statement claim (UPDATE … RETURNING with a join) is PostgreSQL's
 def test_a_delivery_takes_one_statement_to_claim_and_one_to_record(
     webhook_receiver, django_assert_num_queries
 ):
@@ -103,6 +104,7 @@ def test_a_delivery_takes_one_statement_to_claim_and_one_to_record(
     assert row.delivery_attempts.get().succeeded
 
 
+@pytest.mark.postgres  # the one-statement claim (UPDATE … RETURNING with a join) is PostgreSQL's
 def test_a_claim_carries_the_organisations_address_and_secret(webhook_receiver, django_assert_num_queries):
     row = offer_to_webhook(webhook_receiver.url, secret="carried")
     with django_assert_num_queries(1):

@@ -30,6 +30,7 @@ class _Task:
         self.request = _Request(is_eager=is_eager)
 
 
+@pytest.mark.postgres  # SQLite's in-memory test database never closes its one connection
 @pytest.mark.django_db(transaction=True)
 def test_after_a_task_a_connection_past_its_age_is_closed_and_a_young_one_kept():
     connection.ensure_connection()
