@@ -54,7 +54,8 @@ from .choices import (
 from .choices import ReferralState as S
 from .deadlines import due_at
 from .encryption import keyed_digest
-from .models import AnonymousNotification, Clock, Deadline, ReferenceCounter, Referral, TransitionLog
+from .models import AnonymousNotification, Clock, Deadline, Referral, TransitionLog
+from .references import format_reference, reserve_numbers
 from .services import is_child
 
 ALL_REGIONS = [region.value for region in Region]
@@ -637,7 +638,6 @@ class ReferralGenerator:
         self.provider_users = {provider.pk: user for provider, user in cast.providers}
         self.providers = [provider for provider, _ in cast.providers]
         self.occupancy = self._current_occupancy()
-        self.counters = dict(ReferenceCounter.objects.values_list("year", "last_number"))
         self.nationalities = {
             era: Weighted(
                 [(code, weight * NATIONALITY_TREND.get(code, (1, 1))[era]) for code, weight in NATIONALITIES]
@@ -688,11 +688,6 @@ class ReferralGenerator:
             return spec.home_region
         return REGION(self.rng)
 
-    def _reference(self, year: int) -> str:
-        number = self.counters.get(year, 0) + 1
-        self.counters[year] = number
-        return f"HBR-{year}-{number:06d}"
-
     # -- one case
 
     def referral(self, batch: Batch) -> None:
@@ -725,7 +720,7 @@ class ReferralGenerator:
         family = rng.choice(FAMILY_NAMES)
         safe_to_contact = rng.random() < 0.6
         case = SimpleNamespace(
-            reference=self._reference(timezone.localtime(submitted).year),
+            reference="",  # numbered when the batch is written
             state=S.RECEIVED,
             state_changed_at=submitted,
             organisation_id=organisation.pk,
@@ -1007,6 +1002,7 @@ class ReferralGenerator:
 
     def write(self, batch: Batch) -> None:
         with transaction.atomic():
+            number_cases(batch.referrals)
             Referral.objects.bulk_create(batch.referrals)
             referrals = batch.referrals
             logs = []
@@ -1034,8 +1030,6 @@ class ReferralGenerator:
                 deadline.offer_id = offers[offer_index].pk
                 deadlines.append(deadline)
             Deadline.objects.bulk_create(deadlines)
-            for year, number in self.counters.items():
-                ReferenceCounter.objects.update_or_create(year=year, defaults={"last_number": number})
 
     def anonymous_notification(self) -> AnonymousNotification:
         rng = self.rng
@@ -1054,6 +1048,16 @@ class ReferralGenerator:
 
 
 _FIELD_DEFAULTS: dict[type[Model], dict[str, Any]] = {}
+
+
+def number_cases(referrals: Sequence[Referral]) -> None:
+    """Give a batch of new cases their references, the numbers of each year reserved at once."""
+    by_year: dict[int, list[Referral]] = {}
+    for referral in referrals:
+        by_year.setdefault(timezone.localtime(referral.submitted_at).year, []).append(referral)
+    for year, cases in by_year.items():
+        for referral, number in zip(cases, reserve_numbers(year, len(cases)), strict=True):
+            referral.reference = format_reference(year, number)
 
 
 def _row(model: type[Model], **values: Any) -> Any:

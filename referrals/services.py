@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
@@ -33,8 +33,9 @@ from .exceptions import (
     ProviderCannotTake,
     TransitionNotAllowed,
 )
-from .models import AnonymousNotification, Clock, ReferenceCounter, Referral, TransitionLog
+from .models import AnonymousNotification, Clock, Referral, TransitionLog
 from .permissions import may_perform, may_submit
+from .references import next_reference
 from .selectors import referrals_visible_to
 
 # ---------------------------------------------------------------------------------------------- intake
@@ -55,24 +56,6 @@ def is_child(
     return age_estimate is not None and age_estimate < 18
 
 
-def next_reference(year: int) -> str:
-    """The next case reference of the year, such as HBR-2026-004217.
-
-    One statement creates the year's counter or increments it, and locks its row until the transaction
-    ends, so two submissions never share a number (PostgreSQL, and SQLite from 3.35).
-    """
-    table = connection.ops.quote_name(ReferenceCounter._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (year, last_number) VALUES (%s, 1) "  # noqa: S608
-            f"ON CONFLICT (year) DO UPDATE SET last_number = {table}.last_number + 1 "
-            "RETURNING last_number",
-            [year],
-        )
-        (number,) = cursor.fetchone()
-    return f"HBR-{year}-{number:06d}"
-
-
 def submit_referral(*, actor: User, fields: dict[str, Any]) -> Referral:
     """Create a referral from validated §3 fields; notify managers; start the assessment clock."""
     if not may_submit(actor):
@@ -82,7 +65,6 @@ def submit_referral(*, actor: User, fields: dict[str, Any]) -> Referral:
     # No savepoint inside a caller's transaction (the API's Idempotency-Key one): a failure here
     # rolls the whole request back anyway.
     with transaction.atomic(savepoint=False):
-        # Read before ``next_reference`` locks the year's counter: the lock is held until commit.
         managers = manager_recipients()
         referral = Referral(
             **fields,

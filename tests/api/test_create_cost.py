@@ -10,15 +10,16 @@ from django.test.utils import CaptureQueriesContext
 
 from notifications.models import InboxItem, Notification
 from notifications.services import manager_recipients
-from referrals.models import Deadline, ReferenceCounter, Referral
+from referrals.models import Deadline, Referral
 from tests.factories import OrganisationFactory, contractor, manager, referral_fields, responder
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/referrals/"
 # Token; the Idempotency-Key's savepoint (in the test's transaction), record and answer; the manager
-# organisations with their users; the reference counter; the referral, transition log, audit row and
-# assessment clock; the inbox items and the outbox rows.
+# organisations with their users; the case number; the referral, transition log, audit row and
+# assessment clock; the inbox items and the outbox rows. (The year's first submission also makes the
+# year's reference sequence, so each test submits once before counting.)
 CREATE_QUERIES = 13
 
 
@@ -35,6 +36,7 @@ def create(client, **headers):
 def test_a_create_costs_a_fixed_number_of_queries_however_many_managers(api, django_assert_max_num_queries):
     manager()
     client = api(responder())
+    assert create(client).status_code == 201
     with django_assert_max_num_queries(CREATE_QUERIES):
         assert create(client).status_code == 201
     for _ in range(5):
@@ -62,14 +64,13 @@ def test_the_create_answer_shows_the_clock_as_stored(api):
     assert body == detail
 
 
-def test_references_count_up_from_the_first_of_the_year(api):
+def test_references_count_up_within_the_year(api):
     client = api(responder())
     first = create(client).json()["reference"]
     second = create(client).json()["reference"]
     year = Referral.objects.get(reference=first).submitted_at.year
-    assert first == f"HBR-{year}-000001"
-    assert second == f"HBR-{year}-000002"
-    assert ReferenceCounter.objects.get(year=year).last_number == 2
+    assert first.startswith(f"HBR-{year}-") and second.startswith(f"HBR-{year}-")
+    assert int(second.rsplit("-", 1)[1]) == int(first.rsplit("-", 1)[1]) + 1
 
 
 def test_manager_recipients_are_the_active_users_of_every_contractor_organisation():

@@ -1,0 +1,76 @@
+"""Case references such as HBR-2026-004217: the year, then a number counting up within the year (SPEC §3).
+
+On PostgreSQL each year has a sequence of its own, made by the year's first submission. Taking a number
+never waits for another transaction, so submissions do not queue behind one another until commit; a
+submission that rolls back leaves a gap, which a unique, human-friendly reference allows. A new year's
+sequence starts after the highest number of that year already in use.
+
+SQLite lets one transaction write at a time anyway: there the year's ``ReferenceCounter`` row is
+incremented inside the submitting transaction.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+
+from .models import ReferenceCounter, Referral
+
+PREFIX = "HBR"
+# The advisory lock under which a year's sequence is made, so two first submissions do not race.
+SEQUENCE_LOCK = 0x4842_5200
+
+
+def format_reference(year: int, number: int) -> str:
+    return f"{PREFIX}-{year}-{number:06d}"
+
+
+def next_reference(year: int) -> str:
+    """The next case reference of the year."""
+    return format_reference(year, reserve_numbers(year, 1)[0])
+
+
+def reserve_numbers(year: int, count: int) -> list[int]:
+    """``count`` case numbers of the year that no other referral has or will get."""
+    if connection.vendor == "postgresql":
+        return _from_sequence(int(year), count)
+    return _from_counter(year, count)
+
+
+def _from_sequence(year: int, count: int) -> list[int]:
+    name = f"referrals_reference_{year}"
+    with connection.cursor() as cursor:
+        numbers = _take(cursor, name, count)
+        if numbers is None:
+            # A second first submission waits here until the first commits, then finds the sequence made.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEQUENCE_LOCK])
+            table = connection.ops.quote_name(Referral._meta.db_table)
+            prefix = f"{PREFIX}-{year}-"
+            cursor.execute(
+                f"SELECT max(substr(reference, %s)::integer) FROM {table} WHERE reference LIKE %s",  # noqa: S608
+                [len(prefix) + 1, f"{prefix}%"],
+            )
+            (highest,) = cursor.fetchone()
+            cursor.execute(f"CREATE SEQUENCE IF NOT EXISTS {name} START WITH {(highest or 0) + 1}")
+            numbers = _take(cursor, name, count)
+    return numbers
+
+
+def _take(cursor, name: str, count: int) -> list[int] | None:
+    """Numbers from the named sequence, or None if it does not exist yet."""
+    cursor.execute("SELECT nextval(to_regclass(%s)) FROM generate_series(1, %s)", [name, count])
+    numbers = [number for (number,) in cursor.fetchall()]
+    return None if numbers[0] is None else numbers
+
+
+def _from_counter(year: int, count: int) -> list[int]:
+    """Increment the year's counter row, which stays locked until the transaction ends."""
+    table = connection.ops.quote_name(ReferenceCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (year, last_number) VALUES (%s, %s) "  # noqa: S608
+            f"ON CONFLICT (year) DO UPDATE SET last_number = {table}.last_number + %s "
+            "RETURNING last_number",
+            [year, count, count],
+        )
+        (last,) = cursor.fetchone()
+    return list(range(last - count + 1, last + 1))
