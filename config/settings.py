@@ -88,6 +88,9 @@ TEMPLATES = [
     },
 ]
 
+# Django's widget templates, with inputs, text areas and selects rendered in Python (same HTML, faster).
+FORM_RENDERER = "referrals.renderers.HarbourFormRenderer"
+
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'harbour.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 # A Celery worker runs tasks back to back, so it keeps each pool thread's connection this long instead
