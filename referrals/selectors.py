@@ -89,13 +89,18 @@ def get_visible_referral(user: User, referral_id: int) -> Referral:
     return referrals_visible_to(user).select_related("organisation").get(pk=referral_id)
 
 
-def case_offers(referral: Referral) -> list[PlacementOffer]:
-    """Every offer made for the case, newest first, with its provider; the pending one is among them."""
-    return list(referral.offers.select_related("provider").order_by("-offered_at", "-id"))
-
-
-def active_placement_with_provider(referral: Referral) -> Placement | None:
-    return referral.placements.filter(ended_at__isnull=True).select_related("provider").first()
+def case_offers_and_placement(referral: Referral) -> tuple[list[PlacementOffer], Placement | None]:
+    """Every offer made for the case, newest first, with its provider, and the active placement, in one
+    query: a placement is made from an accepted offer, so it comes with its offer."""
+    offers = list(referral.offers.select_related("provider", "placement").order_by("-offered_at", "-id"))
+    active = None
+    for offer in offers:
+        placement = getattr(offer, "placement", None)  # None when the offer did not become a placement
+        if placement is not None and placement.ended_at is None:
+            if placement.provider_id == offer.provider_id:
+                placement.provider = offer.provider
+            active = placement
+    return offers, active
 
 
 def anonymous_notifications_visible_to(user: User) -> QuerySet[AnonymousNotification]:

@@ -58,9 +58,8 @@ from .forms import (
 from .models import Clock, Deadline, Referral, ReferralDraft
 from .permissions import may_perform, may_see_full_account, may_submit
 from .selectors import (
-    active_placement_with_provider,
     assessed_not_placed,
-    case_offers,
+    case_offers_and_placement,
     get_visible_referral,
     likely_duplicates,
     referral_history,
@@ -446,17 +445,36 @@ def _make_form(name: str, data: Any = None, **kwargs: Any) -> HarbourForm:
 
 def history_rows(user: User, referral: Referral) -> list[dict[str, Any]]:
     """The transition log; a care provider sees the inputs (notes) of its own organisation's actions only."""
+    logs = referral_history(referral).values(
+        "at", "transition", "from_state", "to_state", "input", "actor_id", "actor__username",
+        "actor__organisation_id", "actor__organisation__name",
+    )  # fmt: skip
     rows = []
-    for log in referral_history(referral):
-        same_org = log.actor is not None and log.actor.organisation_id == user.organisation_id
-        show_input = not user.is_care_provider or same_org
-        given: dict[str, Any] = log.input or {}  # type: ignore[assignment]  # decrypted JSON
-        details = [
-            (key.replace("_", " ").capitalize(), value)
-            for key, value in sorted(given.items())
-            if show_input and value not in (None, "")
-        ]
-        rows.append({"log": log, "action": log.transition.replace("_", " ").capitalize(), "input": details})
+    for log in logs:
+        acted = log["actor_id"] is not None
+        show_input = not user.is_care_provider or (
+            acted and log["actor__organisation_id"] == user.organisation_id
+        )
+        given: dict[str, Any] = log["input"] or {}  # type: ignore[assignment]  # decrypted JSON
+        if not acted:
+            by = "Harbour"
+        elif log["actor__organisation_id"] is None:
+            by = log["actor__username"]
+        else:
+            by = f"{log['actor__username']} ({log['actor__organisation__name']})"
+        rows.append(
+            {
+                "at": log["at"],
+                "action": log["transition"].replace("_", " ").capitalize(),
+                "state": f"{log['from_state']} → {log['to_state']}" if log["from_state"] else log["to_state"],
+                "by": by,
+                "input": [
+                    (key.replace("_", " ").capitalize(), value)
+                    for key, value in sorted(given.items())
+                    if show_input and value not in (None, "")
+                ],
+            }
+        )
     return rows
 
 
@@ -513,9 +531,8 @@ def case_page(
 ) -> HttpResponse:
     """Render the case page, with a failed action's form (and its errors) in place of a blank one."""
     user = _user(request)
-    offers = case_offers(referral)
+    offers, placement = case_offers_and_placement(referral)
     pending_offer = next((offer for offer in offers if offer.state == OfferState.PENDING), None)
-    placement = active_placement_with_provider(referral)
     actions = available_transitions(user, referral, pending_offer)
     provider = user.provider
     if provider is not None:
@@ -538,11 +555,7 @@ def case_page(
         "referral": referral,
         "details": person_details(user, referral),
         "may_see_full_account": may_see_full_account(user),
-        "deadlines": list(
-            referral.deadlines.filter(stopped_at__isnull=True)
-            .select_related("offer__provider")
-            .order_by("due_at")
-        ),
+        "deadlines": list(referral.deadlines.filter(stopped_at__isnull=True).order_by("due_at")),
         "history": history_rows(user, referral),
         "pending_offer": pending_offer,
         "placement": placement,

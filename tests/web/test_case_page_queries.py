@@ -5,6 +5,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.html import escape
 
 from accounts.models import User
 from care_providers.models import CareProvider
@@ -46,9 +47,10 @@ def test_the_case_page_costs_the_same_queries_for_one_offer_as_for_several_and_a
     assert long_queries == short_queries
 
 
-def test_a_manager_on_a_placed_case_reads_its_placement_offers_and_organisation_once() -> None:
+def test_a_manager_on_a_placed_case_reads_its_offers_with_the_placement_and_organisation_once() -> None:
     boss = manager()
-    case = placed_case(boss, [CareProviderFactory(beds_women=10)], progress_notes=1)
+    provider = CareProviderFactory(beds_women=10)
+    case = placed_case(boss, [provider], progress_notes=1)
     url = reverse("referrals:case", kwargs={"pk": case})
     client = signed_in(boss)
     client.get(url)
@@ -58,7 +60,10 @@ def test_a_manager_on_a_placed_case_reads_its_placement_offers_and_organisation_
 
     assert response.status_code == 200
     reads = [query["sql"] for query in captured]
-    assert sum('FROM "care_providers_placement" ' in sql for sql in reads) == 1
-    assert sum('FROM "care_providers_placementoffer" ' in sql for sql in reads) == 1
+    offer_reads = [sql for sql in reads if 'FROM "care_providers_placementoffer" ' in sql]
+    assert len(offer_reads) == 1
+    assert sum('"care_providers_placement"' in sql for sql in reads) == 1
+    assert '"care_providers_placement"' in offer_reads[0]
+    assert f"Placed with {escape(provider.name)} since" in response.content.decode()
     assert not any(sql.startswith('SELECT "accounts_organisation"') for sql in reads)
     assert not any(sql.startswith('SELECT "care_providers_careprovider"') for sql in reads)
