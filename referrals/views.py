@@ -62,7 +62,7 @@ from .selectors import (
     case_offers_and_placement,
     get_visible_referral,
     likely_duplicates,
-    referral_history,
+    referral_history_visible_to,
     referrals_visible_to,
     triage_queue,
 )
@@ -444,8 +444,9 @@ def _make_form(name: str, data: Any = None, **kwargs: Any) -> HarbourForm:
 
 
 def history_rows(user: User, referral: Referral) -> list[dict[str, Any]]:
-    """The transition log; a care provider sees the inputs (notes) of its own organisation's actions only."""
-    logs = referral_history(referral).values(
+    """The transition log as the user may see it (a past provider up to the end of its placement, as in
+    the API); a care provider sees the inputs (notes) of its own organisation's actions only."""
+    logs = referral_history_visible_to(user, referral).values(
         "at", "transition", "from_state", "to_state", "input", "actor_id", "actor__username",
         "actor__organisation_id", "actor__organisation__name",
     )  # fmt: skip

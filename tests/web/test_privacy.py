@@ -1,10 +1,12 @@
 """Need to know and escaping: what a care provider's page never shows, and free text shown as typed."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
 from referrals import services
-from tests.factories import manager, responder, submitted_referral
+from tests.factories import CareProviderFactory, manager, responder, submitted_referral
 from tests.web.conftest import offered, placed, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -68,3 +70,17 @@ def test_html_typed_into_the_intake_form_is_escaped_when_redisplayed():
     html = response.content.decode()
     assert "<script>alert" not in html
     assert "&lt;script&gt;" in html
+
+
+def test_a_past_provider_sees_the_case_history_only_up_to_the_end_of_its_placement():
+    referral, staff, boss = placed()
+    services.reallocate_referral(referral_id=referral.pk, actor=boss, reason="needs_changed")
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=CareProviderFactory().pk)
+    url = reverse("referrals:case", args=[referral.pk])
+
+    def history(user):
+        html = signed_in(user).get(url).content.decode()
+        return re.findall(r'<td data-label="Action">([^<]+)</td>', html)
+
+    assert history(staff) == ["Submit", "Assess", "Offer", "Accept", "Reallocate"]
+    assert history(boss) == ["Submit", "Assess", "Offer", "Accept", "Reallocate", "Offer"]
