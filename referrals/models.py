@@ -158,7 +158,10 @@ class Referral(FSMModelMixin, models.Model):
 
 
 class ReferenceCounter(models.Model):
-    """The last case number issued in a year, so references read HBR-2026-004217."""
+    """The last case number issued in a year, on SQLite (PostgreSQL has a sequence per year instead).
+
+    See ``referrals.references``.
+    """
 
     year = models.PositiveSmallIntegerField(primary_key=True)
     last_number = models.PositiveIntegerField(default=0)

@@ -3,7 +3,8 @@
 On PostgreSQL each year has a sequence of its own, made by the year's first submission. Taking a number
 never waits for another transaction, so submissions do not queue behind one another until commit; a
 submission that rolls back leaves a gap, which a unique, human-friendly reference allows. A new year's
-sequence starts after the highest number of that year already in use.
+sequence starts after the highest number of that year already in use. Making it needs the database
+user's right to create objects in the schema, the right ``migrate`` needs too.
 
 SQLite lets one transaction write at a time anyway: there the year's ``ReferenceCounter`` row is
 incremented inside the submitting transaction.
@@ -11,12 +12,13 @@ incremented inside the submitting transaction.
 
 from __future__ import annotations
 
-from django.db import connection
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 
 from .models import ReferenceCounter, Referral
 
 PREFIX = "HBR"
-# The advisory lock under which a year's sequence is made, so two first submissions do not race.
+# With the year, the advisory lock under which a year's sequence is made (pg_advisory_xact_lock's two keys).
 SEQUENCE_LOCK = 0x4842_5200
 
 
@@ -30,7 +32,7 @@ def next_reference(year: int) -> str:
 
 
 def reserve_numbers(year: int, count: int) -> list[int]:
-    """``count`` case numbers of the year that no other referral has or will get."""
+    """``count`` (at least one) case numbers of the year that no other referral has or will get."""
     if connection.vendor == "postgresql":
         return _from_sequence(int(year), count)
     return _from_counter(year, count)
@@ -40,26 +42,30 @@ def _from_sequence(year: int, count: int) -> list[int]:
     name = f"referrals_reference_{year}"
     with connection.cursor() as cursor:
         numbers = _take(cursor, name, count)
-        if numbers is None:
-            # A second first submission waits here until the first commits, then finds the sequence made.
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEQUENCE_LOCK])
+        if numbers:
+            return numbers
+        # The year's first submission makes the sequence, holding the year's advisory lock until its
+        # transaction ends: a second one waits here for the first to commit, then finds the sequence.
+        with transaction.atomic(savepoint=False):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SEQUENCE_LOCK, year])
             table = connection.ops.quote_name(Referral._meta.db_table)
             prefix = f"{PREFIX}-{year}-"
             cursor.execute(
-                f"SELECT max(substr(reference, %s)::integer) FROM {table} WHERE reference LIKE %s",  # noqa: S608
-                [len(prefix) + 1, f"{prefix}%"],
+                f"SELECT max(substr(reference, %s)::integer) FROM {table} WHERE reference ~ %s",  # noqa: S608
+                [len(prefix) + 1, rf"^{prefix}[0-9]+$"],
             )
             (highest,) = cursor.fetchone()
             cursor.execute(f"CREATE SEQUENCE IF NOT EXISTS {name} START WITH {(highest or 0) + 1}")
             numbers = _take(cursor, name, count)
+    if not numbers:
+        raise RuntimeError(f"The case reference sequence of {year} could not be made.")
     return numbers
 
 
-def _take(cursor, name: str, count: int) -> list[int] | None:
-    """Numbers from the named sequence, or None if it does not exist yet."""
+def _take(cursor: CursorWrapper, name: str, count: int) -> list[int]:
+    """Numbers from the named sequence; none if it does not exist yet."""
     cursor.execute("SELECT nextval(to_regclass(%s)) FROM generate_series(1, %s)", [name, count])
-    numbers = [number for (number,) in cursor.fetchall()]
-    return None if numbers[0] is None else numbers
+    return [number for (number,) in cursor.fetchall() if number is not None]
 
 
 def _from_counter(year: int, count: int) -> list[int]:

@@ -7,6 +7,7 @@ import uuid
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from notifications.models import InboxItem, Notification
 from notifications.services import manager_recipients
@@ -68,7 +69,7 @@ def test_references_count_up_within_the_year(api):
     client = api(responder())
     first = create(client).json()["reference"]
     second = create(client).json()["reference"]
-    year = Referral.objects.get(reference=first).submitted_at.year
+    year = timezone.localdate(Referral.objects.get(reference=first).submitted_at).year
     assert first.startswith(f"HBR-{year}-") and second.startswith(f"HBR-{year}-")
     assert int(second.rsplit("-", 1)[1]) == int(first.rsplit("-", 1)[1]) + 1
 

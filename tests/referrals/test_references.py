@@ -8,20 +8,25 @@ import pytest
 from django.db import connection, transaction
 
 from referrals.models import Referral
-from referrals.references import next_reference, reserve_numbers
+from referrals.references import SEQUENCE_LOCK, next_reference, reserve_numbers
 from tests.factories import submitted_referral
 
 # Years no real case has, so the sequences these tests make can be dropped afterwards.
 YEARS = range(2091, 2095)
 
 
-@pytest.fixture
-def far_years():
-    yield YEARS
+def drop_sequences() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             for year in YEARS:
                 cursor.execute(f"DROP SEQUENCE IF EXISTS referrals_reference_{year}")
+
+
+@pytest.fixture
+def far_years():
+    drop_sequences()
+    yield YEARS
+    drop_sequences()
 
 
 @pytest.mark.django_db
@@ -62,7 +67,7 @@ def in_thread(work):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_submission_in_progress_does_not_hold_up_the_next(far_years):
+def test_a_number_taken_in_an_open_transaction_does_not_hold_up_the_next(far_years):
     year = far_years[2]
     next_reference(year)  # the year's sequence exists, as it does after its first submission
     taken, release = threading.Event(), threading.Event()
@@ -87,9 +92,15 @@ def test_a_submission_in_progress_does_not_hold_up_the_next(far_years):
     assert held["value"] == f"HBR-{year}-000002"
 
 
-def waiting_for_advisory_lock() -> bool:
+def waiting_for_sequence_lock(year: int) -> bool:
+    """Whether a transaction of this database waits for the advisory lock that makes the year's sequence."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND classid = %s AND objid = %s",
+            [SEQUENCE_LOCK, year],
+        )
         return cursor.fetchone()[0] > 0
 
 
@@ -110,7 +121,7 @@ def test_two_first_submissions_of_a_year_at_once_get_different_numbers(far_years
     made.wait(timeout=30)
     # The second waits for the first to commit the sequence it made, then takes the next number.
     second, second_outcome = in_thread(lambda: next_reference(year))
-    while not waiting_for_advisory_lock() and second.is_alive():
+    while not waiting_for_sequence_lock(year) and second.is_alive():
         threading.Event().wait(0.01)
     release.set()
     first.join()
