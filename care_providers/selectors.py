@@ -29,6 +29,10 @@ def latest_offer_for(referral: Referral) -> PlacementOffer | None:
 
 
 def active_placement_for(referral: Referral) -> Placement | None:
+    """The case's active placement; taken from its case summary (``active_placement_list``) if loaded."""
+    loaded = getattr(referral, "active_placement_list", None)
+    if loaded is not None:
+        return loaded[0] if loaded else None
     return referral.placements.filter(ended_at__isnull=True).first()
 
 

@@ -6,7 +6,7 @@ import datetime
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import Exists, Max, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from .choices import OPEN_STATES, ReferralState
@@ -119,22 +119,31 @@ def referral_history(referral: Referral) -> QuerySet[TransitionLog]:
     return referral.transitions.select_related("actor__organisation").order_by("at", "id")
 
 
-def referral_history_visible_to(user: User, referral: Referral) -> QuerySet[TransitionLog]:
+def referral_history_visible_to(
+    user: User, referral: Referral, offers: list[PlacementOffer] | None = None
+) -> QuerySet[TransitionLog]:
     """The history as the user may see it. A care provider whose placement has ended sees the case
-    up to the end of its placement, not what happened after it left (need to know, SPEC §2)."""
+    up to the end of its placement, not what happened after it left (need to know, SPEC §2).
+
+    ``offers``: the case's offers with their placements, as ``case_offers_and_placement`` reads them,
+    if already in hand; otherwise the provider's own are read, in one query.
+    """
     from care_providers.models import OfferState
 
     history = referral_history(referral)
     provider = user.provider
     if provider is None:
         return history
-    involved_now = (
-        referral.offers.filter(provider=provider, state=OfferState.PENDING).exists()
-        or referral.placements.filter(provider=provider, ended_at__isnull=True).exists()
-    )
-    if involved_now:
+    if offers is None:
+        offers = list(referral.offers.filter(provider=provider).select_related("placement"))
+    own = [offer for offer in offers if offer.provider_id == provider.pk]
+    # A placement is made from an accepted offer, so the provider's placements come with its offers.
+    placements = [placement for offer in own if (placement := getattr(offer, "placement", None))]
+    if any(offer.state == OfferState.PENDING for offer in own) or any(
+        placement.ended_at is None for placement in placements
+    ):
         return history
-    ended = referral.placements.filter(provider=provider).aggregate(last=Max("ended_at"))["last"]
+    ended = max((placement.ended_at for placement in placements), default=None)
     return history.filter(at__lte=ended) if ended is not None else history.none()
 
 

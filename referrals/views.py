@@ -443,10 +443,10 @@ def _make_form(name: str, data: Any = None, **kwargs: Any) -> HarbourForm:
     return TRANSITIONS[name].form_class(data, prefix=name, **kwargs)
 
 
-def history_rows(user: User, referral: Referral) -> list[dict[str, Any]]:
+def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -> list[dict[str, Any]]:
     """The transition log as the user may see it (a past provider up to the end of its placement, as in
     the API); a care provider sees the inputs (notes) of its own organisation's actions only."""
-    logs = referral_history_visible_to(user, referral).values(
+    logs = referral_history_visible_to(user, referral, offers).values(
         "at", "transition", "from_state", "to_state", "input", "actor_id", "actor__username",
         "actor__organisation_id", "actor__organisation__name",
     )  # fmt: skip
@@ -533,6 +533,7 @@ def case_page(
     """Render the case page, with a failed action's form (and its errors) in place of a blank one."""
     user = _user(request)
     offers, placement = case_offers_and_placement(referral)
+    referral.active_placement_list = [placement] if placement else []  # type: ignore[attr-defined]
     pending_offer = next((offer for offer in offers if offer.state == OfferState.PENDING), None)
     actions = available_transitions(user, referral, pending_offer)
     provider = user.provider
@@ -557,7 +558,7 @@ def case_page(
         "details": person_details(user, referral),
         "may_see_full_account": may_see_full_account(user),
         "deadlines": list(referral.deadlines.filter(stopped_at__isnull=True).order_by("due_at")),
-        "history": history_rows(user, referral),
+        "history": history_rows(user, referral, offers),
         "pending_offer": pending_offer,
         "placement": placement,
         "offers": offers if user.is_manager else [],

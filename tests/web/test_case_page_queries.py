@@ -67,3 +67,22 @@ def test_a_manager_on_a_placed_case_reads_its_offers_with_the_placement_and_orga
     assert f"Placed with {escape(provider.name)} since" in response.content.decode()
     assert not any(sql.startswith('SELECT "accounts_organisation"') for sql in reads)
     assert not any(sql.startswith('SELECT "care_providers_careprovider"') for sql in reads)
+
+
+def test_a_placed_provider_reads_the_offers_once_and_the_placement_with_them() -> None:
+    boss = manager()
+    provider = CareProviderFactory(beds_women=10)
+    case = placed_case(boss, [provider], progress_notes=1)
+    url = reverse("referrals:case", kwargs={"pk": case})
+    client = signed_in(provider_user(provider))
+    client.get(url)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+
+    assert response.status_code == 200
+    assert "Record progress" in response.content.decode()
+    reads = [query["sql"] for query in captured]
+    assert sum(sql.startswith('SELECT "care_providers_placementoffer"') for sql in reads) == 1
+    assert not any(sql.startswith('SELECT "care_providers_placement"."id"') for sql in reads)
+    assert len(reads) <= 10
