@@ -4,25 +4,40 @@ import re
 
 import pytest
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 from django.forms.renderers import DjangoTemplates
 
+from accounts.forms import OrganisationForm
+from accounts.mfa_views import CodeForm
+from audit.forms import AuditFilterForm
+from care_providers.forms import CareProviderForm
 from referrals import forms as referral_forms
 from referrals.renderers import HarbourFormRenderer
 from referrals.templatetags.form_fields import field_group
+from reports.forms import ReportFilterForm
 
 pytestmark = pytest.mark.django_db
 
-HARBOUR_FORMS = [
-    form_class
-    for form_class in vars(referral_forms).values()
-    if isinstance(form_class, type)
-    and issubclass(form_class, referral_forms.HarbourForm)
-    and form_class is not referral_forms.HarbourForm
+# The renderer serves every form of the project (FORM_RENDERER), the admin's included.
+PROJECT_FORMS = [
+    *(
+        form_class
+        for form_class in vars(referral_forms).values()
+        if isinstance(form_class, type)
+        and issubclass(form_class, forms.Form)
+        and form_class not in (forms.Form, referral_forms.HarbourForm)
+    ),
+    OrganisationForm,
+    CodeForm,
+    AuditFilterForm,
+    CareProviderForm,
+    ReportFilterForm,
+    AuthenticationForm,
 ]
 
 
 def blank_and_with_errors(form_class: type[forms.Form]) -> list[forms.Form]:
-    failed = form_class({"unknown": "<b>"}, prefix="action")
+    failed = form_class(data={"unknown": "<b>"}, prefix="action")
     failed.is_valid()
     for name in failed.fields:
         if not failed[name].errors:
@@ -30,7 +45,7 @@ def blank_and_with_errors(form_class: type[forms.Form]) -> list[forms.Form]:
     return [form_class(), failed]
 
 
-@pytest.mark.parametrize("form_class", HARBOUR_FORMS, ids=lambda form_class: form_class.__name__)
+@pytest.mark.parametrize("form_class", PROJECT_FORMS, ids=lambda form_class: form_class.__name__)
 def test_every_widget_of_every_form_renders_as_djangos_templates_render_it(form_class):
     for form in blank_and_with_errors(form_class):
         for field in form:
@@ -50,6 +65,8 @@ def test_every_widget_of_every_form_renders_as_djangos_templates_render_it(form_
         ),
         (forms.Textarea(attrs={"rows": 3}), "line one\n<script>alert(1)</script>"),
         (forms.Select(choices=[("a", "A & B"), ("Group <1>", [("b", "B"), ("c", "C")])]), "b"),
+        (forms.SelectMultiple(choices=[("a", "A"), ("b", "<B>")]), ["a", "b"]),
+        (forms.NullBooleanSelect(), None),
         (forms.CheckboxInput(), True),
         (forms.NumberInput(), 5),
         (forms.HiddenInput(), "x'y"),
@@ -82,4 +99,6 @@ def test_a_radio_group_is_a_fieldset_whose_legend_is_the_label():
 def test_free_text_in_an_error_message_is_escaped():
     form = referral_forms.FoundForm({}, prefix="found")
     form.add_error("note", "<script>x</script>")
-    assert "<script>x</script>" not in field_group(form["note"])
+    html = field_group(form["note"])
+    assert "<script>x</script>" not in html
+    assert "&lt;script&gt;x&lt;/script&gt;" in html
