@@ -557,7 +557,10 @@ def case_page(
         "referral": referral,
         "details": person_details(user, referral),
         "may_see_full_account": may_see_full_account(user),
-        "deadlines": list(referral.deadlines.filter(stopped_at__isnull=True).order_by("due_at")),
+        # A provider whose placement has ended sees nothing of the case's clocks after it left.
+        "deadlines": list(referral.deadlines.filter(stopped_at__isnull=True).order_by("due_at"))
+        if provider is None or pending_offer or placement
+        else [],
         "history": history_rows(user, referral, offers),
         "pending_offer": pending_offer,
         "placement": placement,

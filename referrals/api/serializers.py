@@ -165,7 +165,13 @@ class ReferralSerializer(serializers.Serializer):
 
     @extend_schema_field(DeadlineSerializer(many=True))
     def get_deadlines(self, referral: Referral) -> list[dict[str, Any]]:
-        return DeadlineSerializer(referral.open_deadline_list, many=True).data
+        _, viewer_provider = self._viewer()
+        involved_now = viewer_provider is None or any(
+            item.provider_id == viewer_provider
+            for item in (*referral.pending_offer_list, *referral.active_placement_list)
+        )
+        # A provider whose placement has ended hears nothing of the case's clocks after it left.
+        return DeadlineSerializer(referral.open_deadline_list if involved_now else [], many=True).data
 
     def to_representation(self, instance: Referral) -> dict[str, Any]:
         data = super().to_representation(instance)

@@ -310,3 +310,9 @@ def test_a_past_provider_sees_the_history_only_up_to_the_end_of_its_placement(ap
     assert [entry["transition"] for entry in mine] == ["submit", "assess", "offer", "accept", "reallocate"]
     everything = api(case.manager).get(f"/api/v1/referrals/{case.referral.pk}/history/").json()
     assert everything[-1]["transition"] == "offer" and everything[-1]["input"]["provider"] == other.pk
+    url = f"/api/v1/referrals/{case.referral.pk}/"
+    assert api(case.provider_user).get(url).json()["deadlines"] == []
+    assert {d["clock"] for d in api(case.manager).get(url).json()["deadlines"]} == {
+        "offer_response",
+        "placement",
+    }

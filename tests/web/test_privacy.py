@@ -84,3 +84,5 @@ def test_a_past_provider_sees_the_case_history_only_up_to_the_end_of_its_placeme
 
     assert history(staff) == ["Submit", "Assess", "Offer", "Accept", "Reallocate"]
     assert history(boss) == ["Submit", "Assess", "Offer", "Accept", "Reallocate", "Offer"]
+    assert "Offer response: due" in signed_in(boss).get(url).content.decode()
+    assert "Offer response: due" not in signed_in(staff).get(url).content.decode()
