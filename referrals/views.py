@@ -20,12 +20,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 from django_fsm import can_proceed
 
 from audit.services import record_read
 from care_providers.models import OfferState, PlacementOffer
-from care_providers.selectors import suggested_providers
+from care_providers.selectors import pending_offer_for, suggested_providers
 
 from . import services
 from .choices import (
@@ -439,10 +439,6 @@ def _provider_choices(suggestions: list[Any]) -> list[tuple[int, str]]:
     return choices
 
 
-def _make_form(name: str, data: Any = None, **kwargs: Any) -> HarbourForm:
-    return TRANSITIONS[name].form_class(data, prefix=name, **kwargs)
-
-
 def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -> list[dict[str, Any]]:
     """The transition log as the user may see it (a past provider up to the end of its placement, as in
     the API); a care provider sees the inputs (notes) of its own organisation's actions only."""
@@ -523,14 +519,8 @@ def person_details(user: User, referral: Referral) -> list[tuple[str, str]]:
     return rows
 
 
-def case_page(
-    request: HttpRequest,
-    referral: Referral,
-    *,
-    failed: tuple[str, HarbourForm] | None = None,
-    status: int = 200,
-) -> HttpResponse:
-    """Render the case page, with a failed action's form (and its errors) in place of a blank one."""
+def case_page(request: HttpRequest, referral: Referral) -> HttpResponse:
+    """Render the case page: the usual next step's form in place, every other action a link to its own."""
     user = _user(request)
     offers, placement = case_offers_and_placement(referral)
     referral.active_placement_list = [placement] if placement else []  # type: ignore[attr-defined]
@@ -541,17 +531,8 @@ def case_page(
         # A provider hears only of its own offer and placement, not of other providers'.
         pending_offer = pending_offer if pending_offer and pending_offer.provider_id == provider.pk else None
         placement = placement if placement and placement.provider_id == provider.pk else None
-    if failed is not None and failed[0] not in actions:
-        actions.append(failed[0])
-    suggestions = suggested_providers(referral) if "offer" in actions else []
-    forms: dict[str, HarbourForm] = {}
-    for name in actions:
-        if failed is not None and failed[0] == name:
-            forms[name] = failed[1]
-        elif name == "offer":
-            forms[name] = _make_form(name, providers=_provider_choices(suggestions))
-        else:
-            forms[name] = _make_form(name)
+    primary = [name for name in actions if TRANSITIONS[name].primary]
+    suggestions = suggested_providers(referral) if "offer" in primary else []
     record_read(actor=user, referral=referral, what="case page", request=request)
     context = {
         "referral": referral,
@@ -566,11 +547,10 @@ def case_page(
         "placement": placement,
         "offers": offers if user.is_manager else [],
         "suggestions": suggestions,
-        "actions": [(name, TRANSITIONS[name], forms[name]) for name in actions],
-        "failed_form": failed[1] if failed else None,
-        "failed_name": failed[0] if failed else None,
+        "forms": [(name, TRANSITIONS[name], _action_form(name, suggestions=suggestions)) for name in primary],
+        "links": [(name, TRANSITIONS[name]) for name in actions if name not in primary],
     }
-    return render(request, "referrals/case.html", context, status=status)
+    return render(request, "referrals/case.html", context)
 
 
 @login_required
@@ -585,35 +565,59 @@ def _after_action_url(user: User, referral_id: int) -> str:
     return reverse("home")
 
 
+def _action_form(name: str, data: Any = None, *, suggestions: list[Any]) -> HarbourForm:
+    kwargs = {"providers": _provider_choices(suggestions)} if name == "offer" else {}
+    return TRANSITIONS[name].form_class(data, prefix=name, **kwargs)
+
+
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
-    """Perform one §4 transition from its form on the case page."""
+    """One §4 transition on a page of its own (GET), performed from its form (POST).
+
+    A form that fails, here or in place on the case page, comes back on this page with its errors.
+    """
     spec = TRANSITIONS.get(transition)
     if spec is None:
         raise Http404("No such action.")
     user = _user(request)
     referral = visible_referral_or_404(user, pk)
-    kwargs: dict[str, Any] = {}
-    if transition == "offer":
-        kwargs["providers"] = _provider_choices(suggested_providers(referral))
-    form = _make_form(transition, request.POST, **kwargs)
-    status = 400
-    if form.is_valid():
-        try:
-            services.perform_transition(transition, referral_id=referral.pk, actor=user, **form.cleaned_data)
-        except Referral.DoesNotExist as exc:
-            raise Http404("No such case.") from exc
-        except HarbourError as error:
-            referral = visible_referral_or_404(user, pk)
-            if isinstance(error, NotPermitted) and not can_proceed(getattr(referral, transition)):
-                # The provider's part ended with the state change (an exit, say): that is what to say.
-                error = TransitionNotAllowed(error.message)
-            status = apply_domain_error(form, error, referral)
-        else:
-            messages.success(request, f"{referral.reference}: {spec.done}")
-            return redirect(_after_action_url(user, referral.pk))
-    return case_page(request, referral, failed=(transition, form), status=status)
+    suggestions = suggested_providers(referral) if transition == "offer" else []
+    status = 200
+    if request.method == "GET":
+        if transition not in available_transitions(user, referral, pending_offer_for(referral)):
+            messages.info(
+                request, f"{referral.reference}: {spec.title.lower()} is not open on this case now."
+            )
+            return redirect("referrals:case", pk=referral.pk)
+        form = _action_form(transition, suggestions=suggestions)
+    else:
+        form = _action_form(transition, request.POST, suggestions=suggestions)
+        status = 400
+        if form.is_valid():
+            try:
+                services.perform_transition(
+                    transition, referral_id=referral.pk, actor=user, **form.cleaned_data
+                )
+            except Referral.DoesNotExist as exc:
+                raise Http404("No such case.") from exc
+            except HarbourError as error:
+                referral = visible_referral_or_404(user, pk)
+                if isinstance(error, NotPermitted) and not can_proceed(getattr(referral, transition)):
+                    # The provider's part ended with the state change (an exit, say): that is what to say.
+                    error = TransitionNotAllowed(error.message)
+                status = apply_domain_error(form, error, referral)
+            else:
+                messages.success(request, f"{referral.reference}: {spec.done}")
+                return redirect(_after_action_url(user, referral.pk))
+    context = {
+        "referral": referral,
+        "name": transition,
+        "spec": spec,
+        "form": form,
+        "suggestions": suggestions,
+    }
+    return render(request, "referrals/case_action.html", context, status=status)
 
 
 def start_page_for(user: User) -> str:

@@ -300,3 +300,50 @@ def test_a_responder_filters_by_state_but_is_offered_no_region_filter():
     html = signed_in(user).get(reverse("referrals:case_list"), {"state": "declined"}).content.decode()
     assert "No cases match." in html
     assert 'name="region"' not in html
+
+
+# ------------------------------------------------------------------------ actions on pages of their own
+
+
+def action_url(referral, transition):
+    return reverse("referrals:case_action", args=[referral.pk, transition])
+
+
+def test_the_usual_next_step_is_in_place_and_every_other_action_a_link_to_its_own_page():
+    referral, staff, boss = placed()
+    html = signed_in(staff).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert 'id="action-record_progress"' in html and 'name="record_progress-note"' in html
+    for transition in ("report_missing", "reallocate", "recover", "exit"):
+        assert f'href="{action_url(referral, transition)}"' in html
+        assert f'name="{transition}-note"' not in html
+
+
+def test_an_action_done_from_its_own_page_goes_back_to_the_case():
+    referral, _staff, boss = placed()
+    client = signed_in(boss)
+    page = client.get(action_url(referral, "reallocate"))
+    assert page.status_code == 200
+    assert "<h1>Reallocate</h1>" in page.content.decode()
+    response = act(client, referral, "reallocate", {"reallocate-reason": "needs_changed"}, follow=True)
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.ASSESSED
+    assert response.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
+
+
+def test_a_failed_action_comes_back_on_its_own_page_with_the_error_summary():
+    referral, staff, _boss = placed()
+    response = act(signed_in(staff), referral, "report_missing", {"report_missing-note": "Gone"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "<title>Error: Report missing: case" in html
+    assert 'href="#id_report_missing-last_seen_at"' in html
+    assert "Gone</textarea>" in html  # what was typed is kept
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.PLACED
+
+
+def test_an_action_that_is_not_open_now_sends_the_user_back_to_the_case_saying_so():
+    referral, _staff, boss = placed()
+    response = signed_in(boss).get(action_url(referral, "assess"), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
+    assert "assess is not open on this case now" in response.content.decode()

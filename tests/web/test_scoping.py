@@ -73,10 +73,12 @@ def test_out_of_scope_roles_get_the_same_404(case, role, page):
 
 @pytest.mark.parametrize("action", CASE_ACTIONS)
 @pytest.mark.parametrize("role", ROLES_OUT_OF_SCOPE)
-def test_out_of_scope_roles_cannot_act_and_get_a_404(case, role, action):
+def test_out_of_scope_roles_cannot_open_an_action_or_act_and_get_a_404(case, role, action):
     name, data = CASE_ACTIONS[action]
-    user = ROLES_OUT_OF_SCOPE[role](case)
-    response = signed_in(user).post(reverse("referrals:case_action", args=[case.pk, name]), data)
+    client = signed_in(ROLES_OUT_OF_SCOPE[role](case))
+    url = reverse("referrals:case_action", args=[case.pk, name])
+    assert client.get(url).status_code == 404
+    response = client.post(url, data)
     assert response.status_code == 404
     case.refresh_from_db()
     assert case.transitions.count() == 3  # submit, assess, offer
