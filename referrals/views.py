@@ -519,9 +519,11 @@ def person_details(user: User, referral: Referral) -> list[tuple[str, str]]:
     return rows
 
 
-def case_page(request: HttpRequest, referral: Referral) -> HttpResponse:
-    """Render the case page: the usual next step's form in place, every other action a link to its own."""
+@login_required
+def case(request: HttpRequest, pk: int) -> HttpResponse:
+    """The case page: the usual next step's form in place, every other action a link to a page of its own."""
     user = _user(request)
+    referral = visible_referral_or_404(user, pk)
     offers, placement = case_offers_and_placement(referral)
     referral.active_placement_list = [placement] if placement else []  # type: ignore[attr-defined]
     pending_offer = next((offer for offer in offers if offer.state == OfferState.PENDING), None)
@@ -551,12 +553,6 @@ def case_page(request: HttpRequest, referral: Referral) -> HttpResponse:
         "links": [(name, TRANSITIONS[name]) for name in actions if name not in primary],
     }
     return render(request, "referrals/case.html", context)
-
-
-@login_required
-def case(request: HttpRequest, pk: int) -> HttpResponse:
-    referral = visible_referral_or_404(_user(request), pk)
-    return case_page(request, referral)
 
 
 def _after_action_url(user: User, referral_id: int) -> str:
