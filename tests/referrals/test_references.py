@@ -65,22 +65,29 @@ def in_thread(work):
     return thread, outcome
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_a_number_taken_in_an_open_transaction_does_not_hold_up_the_next(far_years):
-    year = far_years[2]
-    next_reference(year)  # the year's sequence exists, as it does after its first submission
-    taken, release = threading.Event(), threading.Event()
+def number_in_open_transaction(year: int, release: threading.Event):
+    """A thread that takes a number of the year and keeps its transaction open until ``release``."""
+    taken = threading.Event()
 
-    def open_submission():
+    def take():
         with transaction.atomic():
             number = next_reference(year)
             taken.set()
             release.wait(timeout=30)
         return number
 
-    holder, held = in_thread(open_submission)
+    thread, outcome = in_thread(take)
     taken.wait(timeout=30)
+    return thread, outcome
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_number_taken_in_an_open_transaction_does_not_hold_up_the_next(far_years):
+    year = far_years[2]
+    next_reference(year)  # the year's sequence exists, as it does after its first submission
+    release = threading.Event()
+    holder, held = number_in_open_transaction(year, release)
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             # Anything that waited for the open transaction would fail at once.
@@ -108,17 +115,8 @@ def waiting_for_sequence_lock(year: int) -> bool:
 @pytest.mark.django_db(transaction=True)
 def test_two_first_submissions_of_a_year_at_once_get_different_numbers(far_years):
     year = far_years[3]
-    made, release = threading.Event(), threading.Event()
-
-    def first_of_the_year():
-        with transaction.atomic():
-            number = next_reference(year)
-            made.set()
-            release.wait(timeout=30)
-        return number
-
-    first, first_outcome = in_thread(first_of_the_year)
-    made.wait(timeout=30)
+    release = threading.Event()
+    first, first_outcome = number_in_open_transaction(year, release)
     # The second waits for the first to commit the sequence it made, then takes the next number.
     second, second_outcome = in_thread(lambda: next_reference(year))
     while not waiting_for_sequence_lock(year) and second.is_alive():
