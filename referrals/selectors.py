@@ -97,8 +97,7 @@ def case_offers_and_placement(referral: Referral) -> tuple[list[PlacementOffer],
     for offer in offers:
         placement = getattr(offer, "placement", None)  # None when the offer did not become a placement
         if placement is not None and placement.ended_at is None:
-            if placement.provider_id == offer.provider_id:
-                placement.provider = offer.provider
+            placement.provider = offer.provider  # the provider the accepted offer was made to
             active = placement
     return offers, active
 
