@@ -14,12 +14,18 @@ each with its own keep-alive connection:
 (a) ``POST /api/v1/referrals/`` with a valid referral and an ``Idempotency-Key``: validation, the
     referral with its encrypted fields and reference, the transition log, the assessment clock, the
     managers' outbox rows and the audit row, all in one transaction (the hand-off to Celery after commit
-    is part of it: the broker is an on-disk folder unless ``CELERY_BROKER_URL`` says otherwise);
+    is part of it);
 (b) ``POST /bench/ping/``: the same middleware and DRF authentication, one INSERT.
 
 The two run in alternating rounds so that any drift in the machine's load falls on both. It prints
 requests per second, p50 and p95 latency and errors for each, and the ratio of (a) to (b). Target: the
 full create reaches at least 50% of the minimal endpoint's throughput.
+
+The broker is Redis, as deployed (SPEC §10: PostgreSQL and Redis): ``--broker-url``, by default database
+15 of the local server, which the script empties before and after. Beside the throughput it prints the
+CPU time each request cost in the gunicorn processes, in the database's server processes and in the
+client, read from ``/proc``: on a machine whose cores all three share, the ratio of those totals is the
+ceiling of the throughput ratio.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,12 +71,17 @@ REFERRAL = {
 }
 
 
+CPU_PARTS = ("gunicorn", "PostgreSQL", "client")
+
+
 @dataclass
 class Result:
     name: str
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # CPU seconds spent serving these requests: gunicorn, PostgreSQL, this client.
+    cpu: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CPU_PARTS, 0.0))
 
     @property
     def done(self) -> int:
@@ -82,6 +94,47 @@ class Result:
     @property
     def throughput(self) -> float:
         return self.done / self.seconds if self.seconds else 0.0
+
+
+def process_cpu(matches: Callable[[int, str, int], bool]) -> dict[int, float]:
+    """CPU seconds (user and system) of every process for which ``matches(pid, cmdline, ppid)``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if matches(int(entry.name), cmdline, int(stat[1])):
+            found[int(entry.name)] = (int(stat[11]) + int(stat[12])) / tick
+    return found
+
+
+class CpuMeter:
+    """The CPU time of the server's workers, of the benchmark database's backends and of this process."""
+
+    def __init__(self, server_pid: int, database: str) -> None:
+        self.server_pid = server_pid
+        self.backend = f" {database} "
+
+    def sample(self) -> dict[str, dict[int, float]]:
+        return {
+            "gunicorn": process_cpu(lambda pid, _, ppid: self.server_pid in (pid, ppid)),
+            "PostgreSQL": process_cpu(
+                lambda _, cmd, __: cmd.startswith("postgres: ") and self.backend in cmd
+            ),
+            "client": {0: time.process_time()},
+        }
+
+    @staticmethod
+    def spent(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict[str, float]:
+        return {
+            part: sum(seconds - before[part].get(pid, 0.0) for pid, seconds in after[part].items())
+            for part in CPU_PARTS
+        }
 
 
 def free_port() -> int:
@@ -101,7 +154,7 @@ def recreate_database(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def server_env(database_url: str, var_dir: str) -> dict[str, str]:
+def server_env(database_url: str, broker_url: str, var_dir: str) -> dict[str, str]:
     from cryptography.fernet import Fernet
 
     env = {key: value for key, value in os.environ.items() if key not in {"DJANGO_SETTINGS_MODULE"}}
@@ -112,6 +165,7 @@ def server_env(database_url: str, var_dir: str) -> dict[str, str]:
         FIELD_HASH_KEY=secrets.token_urlsafe(32),
         ALLOWED_HOSTS="127.0.0.1,localhost",
         DATABASE_URL=database_url,
+        CELERY_BROKER_URL=broker_url,
         HARBOUR_VAR_DIR=var_dir,
         CONN_MAX_AGE="300",
         # Plain HTTP on localhost: no redirect to HTTPS.
@@ -122,6 +176,13 @@ def server_env(database_url: str, var_dir: str) -> dict[str, str]:
         LOG_LEVEL="WARNING",
     )
     return env
+
+
+def empty_broker(url: str) -> None:
+    """Drop the queued deliveries: no worker runs during the benchmark, and its database is gone after."""
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
 
 
 def manage(env: dict[str, str], *args: str) -> None:
@@ -160,7 +221,14 @@ def obtain_token(port: int) -> str:
 
 
 def drive(
-    port: int, token: str, path: str, body: dict, requests: int, concurrency: int, result: Result
+    port: int,
+    token: str,
+    path: str,
+    body: dict,
+    requests: int,
+    concurrency: int,
+    result: Result,
+    meter: CpuMeter,
 ) -> None:
     """Send ``requests`` POSTs from ``concurrency`` threads, each on one keep-alive connection."""
     local = threading.local()
@@ -193,10 +261,13 @@ def drive(
             else:
                 result.errors.append(f"{response.status} {payload[:120]!r}")
 
+    cpu_before = meter.sample()
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(one, range(requests)))
     result.seconds += time.perf_counter() - started
+    for part, seconds in meter.spent(cpu_before, meter.sample()).items():
+        result.cpu[part] += seconds
 
 
 def report(results: list[Result], args: argparse.Namespace) -> float:
@@ -213,9 +284,17 @@ def report(results: list[Result], args: argparse.Namespace) -> float:
             f"{result.name:<28}{result.done:>9}{len(result.errors):>8}{result.throughput:>9.1f}"
             f"{result.percentile(50):>9.1f}{result.percentile(95):>9.1f}"
         )
+    print(f"\nCPU per request, ms{'':<11}" + "".join(f"{part:>11}" for part in (*CPU_PARTS, "total")))
+    for result in results:
+        per_request = [result.cpu[part] / max(result.done, 1) * 1000 for part in CPU_PARTS]
+        print(f"{result.name:<28}" + "".join(f"{ms:>11.2f}" for ms in (*per_request, sum(per_request))))
     full, minimal = results
     ratio = full.throughput / minimal.throughput if minimal.throughput else 0.0
-    print(f"\nfull create / minimal endpoint throughput: {ratio:.0%} (target: at least 50%)")
+    cpu_ratio = (
+        sum(minimal.cpu.values()) / minimal.done / (sum(full.cpu.values()) / full.done) if full.done else 0.0
+    )
+    print(f"\nCPU per minimal request / CPU per create: {cpu_ratio:.0%}")
+    print(f"full create / minimal endpoint throughput: {ratio:.0%} (target: at least 50%)")
     for result in results:
         if result.errors:
             print(f"{result.name}: first errors: {result.errors[:3]}")
@@ -231,6 +310,11 @@ def main() -> int:
         ),
         help="A PostgreSQL database of the benchmark's own: it is dropped and created again.",
     )
+    parser.add_argument(
+        "--broker-url",
+        default=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/15"),
+        help="A Redis database of the benchmark's own: it is emptied before and after.",
+    )
     parser.add_argument("--requests", type=int, default=2000, help="Requests per endpoint (default 2000).")
     parser.add_argument(
         "--rounds", type=int, default=4, help="Alternating rounds the requests are split into."
@@ -244,10 +328,11 @@ def main() -> int:
         raise SystemExit("This benchmark runs against PostgreSQL: pass --database-url postgres://…")
 
     with tempfile.TemporaryDirectory(prefix="harbour-bench-") as var_dir:
-        env = server_env(args.database_url, var_dir)
+        env = server_env(args.database_url, args.broker_url, var_dir)
         Path(var_dir, "static").mkdir()  # the API serves no static files; WhiteNoise wants the folder
         print(f"Preparing {urlsplit(args.database_url).path.lstrip('/')}: migrate, seed_demo, bench table …")
         recreate_database(args.database_url)
+        empty_broker(args.broker_url)
         manage(env, "migrate", "--no-input", "-v", "0")
         manage(env, "seed_demo", "--password", DEMO_PASSWORD, "--referrals", str(args.seed_referrals))
         create_ping_table(env)
@@ -276,18 +361,22 @@ def main() -> int:
         try:
             wait_until_up(port, server)
             token = obtain_token(port)
+            meter = CpuMeter(server.pid, urlsplit(args.database_url).path.lstrip("/"))
             full = Result("POST /api/v1/referrals/")
             minimal = Result("POST /bench/ping/ (floor)")
             # Warm up both: every worker thread opens its database connection and imports its code.
-            drive(port, token, "/bench/ping/", {}, 100, args.concurrency, Result("warm-up"))
-            drive(port, token, "/api/v1/referrals/", REFERRAL, 100, args.concurrency, Result("warm-up"))
+            drive(port, token, "/bench/ping/", {}, 100, args.concurrency, Result("warm-up"), meter)
+            drive(
+                port, token, "/api/v1/referrals/", REFERRAL, 100, args.concurrency, Result("warm-up"), meter
+            )
             per_round = max(1, args.requests // args.rounds)
             for _ in range(args.rounds):
-                drive(port, token, "/bench/ping/", {}, per_round, args.concurrency, minimal)
-                drive(port, token, "/api/v1/referrals/", REFERRAL, per_round, args.concurrency, full)
+                drive(port, token, "/bench/ping/", {}, per_round, args.concurrency, minimal, meter)
+                drive(port, token, "/api/v1/referrals/", REFERRAL, per_round, args.concurrency, full, meter)
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
+            empty_broker(args.broker_url)
     ratio = report([full, minimal], args)
     return 0 if ratio >= 0.5 and not full.errors and not minimal.errors else 1
 
