@@ -37,13 +37,10 @@ def test_each_instance_binds_fields_of_its_own(serializer_class):
             assert child.root is first
 
 
-def test_a_list_fields_child_validates_in_its_own_instance():
+def test_a_list_fields_child_validates_through_its_own_copy():
     serializer = ReferralCreateSerializer(data={"languages": ["x" * 21]})
     assert not serializer.is_valid()
-    assert "languages" in serializer.errors
-    assert ReferralCreateSerializer(data={"languages": ["en"]}).fields["languages"].run_validation(
-        ["en"]
-    ) == ["en"]
+    assert serializer.errors["languages"] == {0: ["Ensure this field has no more than 20 characters."]}
 
 
 def test_a_subclass_keeps_prototypes_of_its_own():
