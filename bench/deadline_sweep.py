@@ -77,7 +77,7 @@ def referral_insert_sql(first: int, count: int, organisation: Organisation, user
         params.append(field.get_db_prep_save(field.pre_save(template, add=True), connection))
     sql = (
         f"INSERT INTO {Referral._meta.db_table} ({', '.join(columns)}) "
-        f"SELECT {', '.join(values)} FROM generate_series(%s, %s) AS g"
+        f"SELECT {', '.join(values)} FROM generate_series(%s::bigint, %s::bigint) AS g"
     )
     return sql, [*params, first, first + count - 1]
 

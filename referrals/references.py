@@ -64,7 +64,7 @@ def _from_sequence(year: int, count: int) -> list[int]:
 
 def _take(cursor: CursorWrapper, name: str, count: int) -> list[int]:
     """Numbers from the named sequence; none if it does not exist yet."""
-    cursor.execute("SELECT nextval(to_regclass(%s)) FROM generate_series(1, %s)", [name, count])
+    cursor.execute("SELECT nextval(to_regclass(%s)) FROM generate_series(1, %s::integer)", [name, count])
     return [number for (number,) in cursor.fetchall() if number is not None]
 
 
