@@ -45,6 +45,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# Measured as deployed, with DEBUG off (a checkout's .env turns it on): the workers inherit it.
+os.environ["DEBUG"] = "False"
 
 
 def free_port(candidates: range | None = None) -> int:
