@@ -104,15 +104,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # The server binds the parameters, and prepares a statement once a connection has run it this many
-    # times: parsing and planning then happen once per connection, not once per query. Behind a
-    # transaction-mode pooler that cannot keep prepared statements, set DATABASE_PREPARE_THRESHOLD to
-    # nothing to turn them off.
-    _prepare_threshold = env.str("DATABASE_PREPARE_THRESHOLD", default="5")
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        server_side_binding=True, prepare_threshold=int(_prepare_threshold) if _prepare_threshold else None
-    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
