@@ -60,7 +60,8 @@ class FieldsBuiltOnce(serializers.Serializer):
     DRF gives every instance a deep copy of the declared fields, and deep-copying a field runs its
     constructor again: for the referral's intake and output fields, about 0.8 ms of every create.
     A field keeps no state after construction but what ``bind`` sets, so each instance binds plain
-    copies of the class's prototypes instead (a list field's child is copied with it).
+    copies of the class's prototypes instead, with lists of validators and error messages of their own
+    (a list field's child is copied with it).
     """
 
     def get_fields(self) -> dict[str, serializers.Field]:
@@ -75,6 +76,10 @@ class FieldsBuiltOnce(serializers.Serializer):
 def _unbound_copy(field: serializers.Field) -> serializers.Field:
     clone = field.__class__.__new__(field.__class__)
     clone.__dict__.update(field.__dict__)
+    # What code may still change on an instance's field must not change the class's prototype.
+    if "_validators" in field.__dict__:
+        clone._validators = list(field._validators)
+    clone.error_messages = dict(field.error_messages)
     child = getattr(field, "child", None)
     if isinstance(child, serializers.Field):
         clone.child = _unbound_copy(child)

@@ -43,6 +43,20 @@ def test_a_list_fields_child_validates_through_its_own_copy():
     assert serializer.errors["languages"] == {0: ["Ensure this field has no more than 20 characters."]}
 
 
+def test_a_validator_added_to_one_instances_field_stays_there():
+    first = ReferralCreateSerializer()
+    first.fields["given_name"].validators.append(lambda value: None)
+    first.fields["given_name"].error_messages["blank"] = "Changed."
+    first.fields["languages"].child.validators.append(lambda value: None)
+    second = ReferralCreateSerializer()
+    assert len(second.fields["given_name"].validators) == len(first.fields["given_name"].validators) - 1
+    assert second.fields["given_name"].error_messages["blank"] != "Changed."
+    assert (
+        len(second.fields["languages"].child.validators)
+        == len(first.fields["languages"].child.validators) - 1
+    )
+
+
 def test_a_subclass_keeps_prototypes_of_its_own():
     class Base(FieldsBuiltOnce):
         name = serializers.CharField()
