@@ -21,11 +21,12 @@ The two run in alternating rounds so that any drift in the machine's load falls 
 requests per second, p50 and p95 latency and errors for each, and the ratio of (a) to (b). Target: the
 full create reaches at least 50% of the minimal endpoint's throughput.
 
-The broker is Redis, as deployed (SPEC §10: PostgreSQL and Redis): ``--broker-url``, by default database
-15 of the local server, which the script empties before and after. Beside the throughput it prints the
-CPU time each request cost in the gunicorn processes, in the database's server processes and in the
-client, read from ``/proc``: on a machine whose cores all three share, the ratio of those totals is the
-ceiling of the throughput ratio.
+The broker is Redis, as deployed (SPEC §10: PostgreSQL and Redis): a server of the benchmark's own on a
+free port in 6390-6399. Beside the throughput it prints the CPU time each request cost, read from
+``/proc``: in the gunicorn processes, in the benchmark database's PostgreSQL backends, in the Redis
+server, in the client, and on the whole machine (every busy core, the kernel and PostgreSQL's background
+writers included). Server, database, broker and client share the machine's cores, so when they keep
+them busy the throughput ratio follows the ratio of the machine's CPU per request.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.redis_server import start_redis  # noqa: E402 - after the path is set
+
 PYTHON = sys.executable
 DEMO_PASSWORD = "harbour-bench-demo"
 REFERRAL = {
@@ -71,7 +75,7 @@ REFERRAL = {
 }
 
 
-CPU_PARTS = ("gunicorn", "PostgreSQL", "client")
+CPU_PARTS = ("gunicorn", "PostgreSQL", "Redis", "client", "machine")
 
 
 @dataclass
@@ -80,7 +84,7 @@ class Result:
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    # CPU seconds spent serving these requests: gunicorn, PostgreSQL, this client.
+    # CPU seconds spent serving these requests, by CPU_PARTS.
     cpu: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CPU_PARTS, 0.0))
 
     @property
@@ -113,11 +117,18 @@ def process_cpu(matches: Callable[[int, str, int], bool]) -> dict[int, float]:
     return found
 
 
-class CpuMeter:
-    """The CPU time of the server's workers, of the benchmark database's backends and of this process."""
+def machine_cpu() -> float:
+    """CPU seconds all cores have been busy since boot: user, nice, system, irq and softirq time."""
+    user, nice, system, _idle, _iowait, irq, softirq = Path("/proc/stat").read_text().split()[1:8]
+    return sum(int(ticks) for ticks in (user, nice, system, irq, softirq)) / os.sysconf("SC_CLK_TCK")
 
-    def __init__(self, server_pid: int, database: str) -> None:
+
+class CpuMeter:
+    """CPU time of the server's workers, the benchmark database's backends, Redis, the client, the machine."""
+
+    def __init__(self, server_pid: int, redis_pid: int, database: str) -> None:
         self.server_pid = server_pid
+        self.redis_pid = redis_pid
         self.backend = f" {database} "
 
     def sample(self) -> dict[str, dict[int, float]]:
@@ -126,7 +137,9 @@ class CpuMeter:
             "PostgreSQL": process_cpu(
                 lambda _, cmd, __: cmd.startswith("postgres: ") and self.backend in cmd
             ),
+            "Redis": process_cpu(lambda pid, _, __: pid == self.redis_pid),
             "client": {0: time.process_time()},
+            "machine": {0: machine_cpu()},
         }
 
     @staticmethod
@@ -176,13 +189,6 @@ def server_env(database_url: str, broker_url: str, var_dir: str) -> dict[str, st
         LOG_LEVEL="WARNING",
     )
     return env
-
-
-def empty_broker(url: str) -> None:
-    """Drop the queued deliveries: no worker runs during the benchmark, and its database is gone after."""
-    import redis
-
-    redis.Redis.from_url(url).flushdb()
 
 
 def manage(env: dict[str, str], *args: str) -> None:
@@ -270,6 +276,10 @@ def drive(
         result.cpu[part] += seconds
 
 
+def cpu_per_request(result: Result, part: str) -> float:
+    return result.cpu[part] / result.done * 1000 if result.done else 0.0
+
+
 def report(results: list[Result], args: argparse.Namespace) -> float:
     print()
     print(
@@ -284,16 +294,14 @@ def report(results: list[Result], args: argparse.Namespace) -> float:
             f"{result.name:<28}{result.done:>9}{len(result.errors):>8}{result.throughput:>9.1f}"
             f"{result.percentile(50):>9.1f}{result.percentile(95):>9.1f}"
         )
-    print(f"\nCPU per request, ms{'':<11}" + "".join(f"{part:>11}" for part in (*CPU_PARTS, "total")))
+    print(f"\nCPU per request, ms{'':<9}" + "".join(f"{part:>11}" for part in CPU_PARTS))
     for result in results:
-        per_request = [result.cpu[part] / max(result.done, 1) * 1000 for part in CPU_PARTS]
-        print(f"{result.name:<28}" + "".join(f"{ms:>11.2f}" for ms in (*per_request, sum(per_request))))
+        print(f"{result.name:<28}" + "".join(f"{cpu_per_request(result, part):>11.2f}" for part in CPU_PARTS))
     full, minimal = results
     ratio = full.throughput / minimal.throughput if minimal.throughput else 0.0
-    cpu_ratio = (
-        sum(minimal.cpu.values()) / minimal.done / (sum(full.cpu.values()) / full.done) if full.done else 0.0
-    )
-    print(f"\nCPU per minimal request / CPU per create: {cpu_ratio:.0%}")
+    cpu_full = cpu_per_request(full, "machine")
+    cpu_ratio = cpu_per_request(minimal, "machine") / cpu_full if cpu_full else 0.0
+    print(f"\nmachine CPU per minimal request / per create: {cpu_ratio:.0%}")
     print(f"full create / minimal endpoint throughput: {ratio:.0%} (target: at least 50%)")
     for result in results:
         if result.errors:
@@ -310,11 +318,6 @@ def main() -> int:
         ),
         help="A PostgreSQL database of the benchmark's own: it is dropped and created again.",
     )
-    parser.add_argument(
-        "--broker-url",
-        default=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/15"),
-        help="A Redis database of the benchmark's own: it is emptied before and after.",
-    )
     parser.add_argument("--requests", type=int, default=2000, help="Requests per endpoint (default 2000).")
     parser.add_argument(
         "--rounds", type=int, default=4, help="Alternating rounds the requests are split into."
@@ -328,11 +331,11 @@ def main() -> int:
         raise SystemExit("This benchmark runs against PostgreSQL: pass --database-url postgres://…")
 
     with tempfile.TemporaryDirectory(prefix="harbour-bench-") as var_dir:
-        env = server_env(args.database_url, args.broker_url, var_dir)
+        redis_server, broker_url = start_redis(Path(var_dir))
+        env = server_env(args.database_url, broker_url, var_dir)
         Path(var_dir, "static").mkdir()  # the API serves no static files; WhiteNoise wants the folder
         print(f"Preparing {urlsplit(args.database_url).path.lstrip('/')}: migrate, seed_demo, bench table …")
         recreate_database(args.database_url)
-        empty_broker(args.broker_url)
         manage(env, "migrate", "--no-input", "-v", "0")
         manage(env, "seed_demo", "--password", DEMO_PASSWORD, "--referrals", str(args.seed_referrals))
         create_ping_table(env)
@@ -361,7 +364,7 @@ def main() -> int:
         try:
             wait_until_up(port, server)
             token = obtain_token(port)
-            meter = CpuMeter(server.pid, urlsplit(args.database_url).path.lstrip("/"))
+            meter = CpuMeter(server.pid, redis_server.pid, urlsplit(args.database_url).path.lstrip("/"))
             full = Result("POST /api/v1/referrals/")
             minimal = Result("POST /bench/ping/ (floor)")
             # Warm up both: every worker thread opens its database connection and imports its code.
@@ -369,6 +372,10 @@ def main() -> int:
             drive(
                 port, token, "/api/v1/referrals/", REFERRAL, 100, args.concurrency, Result("warm-up"), meter
             )
+            if not meter.sample()["PostgreSQL"]:
+                raise SystemExit(
+                    "No PostgreSQL backend found by its process title: is update_process_title off?"
+                )
             per_round = max(1, args.requests // args.rounds)
             for _ in range(args.rounds):
                 drive(port, token, "/bench/ping/", {}, per_round, args.concurrency, minimal, meter)
@@ -376,7 +383,8 @@ def main() -> int:
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
-            empty_broker(args.broker_url)
+            redis_server.terminate()
+            redis_server.wait(timeout=30)
     ratio = report([full, minimal], args)
     return 0 if ratio >= 0.5 and not full.errors and not minimal.errors else 1
 

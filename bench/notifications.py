@@ -45,19 +45,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-# Measured as deployed, with DEBUG off (a checkout's .env turns it on): the workers inherit it.
+from bench.redis_server import start_redis  # noqa: E402 - after the path is set
+
+# Measured as deployed, with DEBUG off (a checkout's .env turns it on): the workers inherit it. The keys
+# then come from the environment or .env (`make install` writes one).
 os.environ["DEBUG"] = "False"
 
 
-def free_port(candidates: range | None = None) -> int:
-    for port in candidates or [0]:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return probe.getsockname()[1]
-    raise SystemExit("no free port")
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def receive(port: int, log_path: str) -> None:
@@ -117,19 +115,12 @@ def main() -> None:
     low, _, high = args.redis_ports.partition("-")
 
     workdir = Path(tempfile.mkdtemp(prefix="harbour-bench-notify-"))
-    redis_port = free_port(range(int(low), int(high or low) + 1))
-    broker_url = f"redis://127.0.0.1:{redis_port}/0"
-    os.environ["CELERY_BROKER_URL"] = broker_url
     processes: list[subprocess.Popen[bytes]] = []
     receiver: Process | None = None
     try:
-        processes.append(
-            subprocess.Popen(
-                ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--dir", str(workdir)],
-                stdout=subprocess.DEVNULL,
-            )
-        )  # fmt: skip
+        redis_server, broker_url = start_redis(workdir, range(int(low), int(high or low) + 1))
+        processes.append(redis_server)
+        os.environ["CELERY_BROKER_URL"] = broker_url
         import django
 
         django.setup()
@@ -145,7 +136,6 @@ def main() -> None:
         if connection.vendor != "postgresql":
             raise SystemExit("Run this on PostgreSQL: set DATABASE_URL to a database of its own.")
         results = redis.Redis.from_url(broker_url)
-        wait_until(lambda: _pings(results), 10, "redis")
         call_command("migrate", verbosity=0)
         with connection.cursor() as cursor:
             cursor.execute(
@@ -248,13 +238,6 @@ def main() -> None:
                     process.kill()
         if receiver is not None:
             receiver.terminate()
-
-
-def _pings(client: object) -> bool:
-    try:
-        return bool(client.ping())  # type: ignore[attr-defined]
-    except Exception:
-        return False
 
 
 if __name__ == "__main__":
