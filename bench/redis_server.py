@@ -11,37 +11,28 @@ PORTS = range(6390, 6400)
 
 
 def start_redis(workdir: Path, ports: range = PORTS) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``redis-server`` on the first free port of ``ports``; answer the process and its URL."""
-    port = next((port for port in ports if _free(port)), None)
-    if port is None:
-        raise SystemExit(f"No free port for Redis in {ports.start}-{ports.stop - 1}")
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 10
-    while not _answers(port):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise SystemExit(f"redis-server did not start on port {port}")
-        time.sleep(0.05)
-    return process, f"redis://127.0.0.1:{port}/0"
+    """Start ``redis-server`` on the first port of ``ports`` it can take; answer the process and its URL."""
+    for port in ports:
+        process = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(workdir)],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        if _serving(process, port):
+            return process, f"redis://127.0.0.1:{port}/0"
+        process.kill()
+        process.wait()
+    raise SystemExit(f"redis-server could not start on any port in {ports.start}-{ports.stop - 1}")
 
 
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
+def _serving(process: subprocess.Popen[bytes], port: int, timeout: float = 10) -> bool:
+    """Whether ``process`` answers on ``port``: a server already there reports another process id."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
         try:
-            probe.bind(("127.0.0.1", port))
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
+                conn.sendall(b"INFO server\r\n")
+                return f"process_id:{process.pid}\r".encode() in conn.recv(65536)
         except OSError:
-            return False
-        return True
-
-
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
-            conn.sendall(b"PING\r\n")
-            return conn.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
+            time.sleep(0.05)
+    return False
