@@ -52,7 +52,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.redis_server import start_redis  # noqa: E402 - after the path is set
+from bench.redis_server import running_redis  # noqa: E402 - after the path is set
 
 PYTHON = sys.executable
 DEMO_PASSWORD = "harbour-bench-demo"
@@ -330,8 +330,10 @@ def main() -> int:
     if not args.database_url.startswith(("postgres://", "postgresql://")):
         raise SystemExit("This benchmark runs against PostgreSQL: pass --database-url postgres://…")
 
-    with tempfile.TemporaryDirectory(prefix="harbour-bench-") as var_dir:
-        redis_server, broker_url = start_redis(Path(var_dir))
+    with (
+        tempfile.TemporaryDirectory(prefix="harbour-bench-") as var_dir,
+        running_redis(Path(var_dir)) as (redis_server, broker_url),
+    ):
         env = server_env(args.database_url, broker_url, var_dir)
         Path(var_dir, "static").mkdir()  # the API serves no static files; WhiteNoise wants the folder
         print(f"Preparing {urlsplit(args.database_url).path.lstrip('/')}: migrate, seed_demo, bench table …")
@@ -383,8 +385,6 @@ def main() -> int:
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
-            redis_server.terminate()
-            redis_server.wait(timeout=30)
     ratio = report([full, minimal], args)
     return 0 if ratio >= 0.5 and not full.errors and not minimal.errors else 1
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PORTS = range(6390, 6400)
@@ -23,6 +25,17 @@ def start_redis(workdir: Path, ports: range = PORTS) -> tuple[subprocess.Popen[b
         process.kill()
         process.wait()
     raise SystemExit(f"redis-server could not start on any port in {ports.start}-{ports.stop - 1}")
+
+
+@contextmanager
+def running_redis(workdir: Path, ports: range = PORTS) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``start_redis`` for the length of a ``with`` block."""
+    process, url = start_redis(workdir, ports)
+    try:
+        yield process, url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def _serving(process: subprocess.Popen[bytes], port: int, timeout: float = 10) -> bool:
