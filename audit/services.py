@@ -6,6 +6,7 @@ personal data never enters the audit trail, which is read more widely than the c
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from django.http import HttpRequest
@@ -39,6 +40,19 @@ def record_read(
     """A user saw a person's details (case page, API detail, history, export)."""
     return AuditEvent.objects.create(
         actor=actor, action=action, referral=referral, what=what, ip_address=client_address(request)
+    )
+
+
+def record_reads(
+    *, actor: User, referrals: Iterable[Referral], what: str, request: HttpRequest | None = None
+) -> list[AuditEvent]:
+    """A user saw the details of several people at once (a page of the API list): one row each."""
+    address = client_address(request)
+    return AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(actor=actor, action=AuditAction.READ, referral=referral, what=what, ip_address=address)
+            for referral in referrals
+        ]
     )
 
 

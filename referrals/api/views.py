@@ -17,7 +17,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from audit.services import record_read
+from audit.services import record_read, record_reads
 from care_providers.selectors import pending_offer_for, suggested_providers
 from idempotency.api import HEADER, IdempotentPostMixin
 from referrals import services
@@ -67,6 +67,8 @@ class ReferralListView(IdempotentPostMixin, GenericAPIView):
         filters.is_valid(raise_exception=True)
         referrals = self.get_queryset().filter(**filters.validated_data)
         page = self.paginate_queryset(referrals)
+        # The list carries names and dates of birth: every person on the page is a read (SPEC §10).
+        record_reads(actor=request.user, referrals=page, what="API referral list", request=request)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(

@@ -219,6 +219,18 @@ def test_reading_a_case_through_the_api_detail_and_history_is_audited():
     assert set(reads.values_list("ip_address", flat=True)) == {"198.51.100.10"}
 
 
+def test_listing_cases_through_the_api_audits_a_read_of_each_person_on_the_page():
+    boss = manager()
+    listed = [submitted_referral() for _ in range(3)]
+    response = api_as(boss).get("/api/v1/referrals/?page_size=2", REMOTE_ADDR="198.51.100.11")
+    shown = [item["id"] for item in response.json()["results"]]
+    reads = AuditEvent.objects.filter(action=AuditAction.READ, actor=boss, what="API referral list")
+    assert len(shown) == 2
+    assert sorted(reads.values_list("referral_id", flat=True)) == sorted(shown)
+    assert set(reads.values_list("ip_address", flat=True)) == {"198.51.100.11"}
+    assert {referral.pk for referral in listed} > set(shown)
+
+
 @pytest.mark.parametrize(
     ("proxies", "forwarded", "expected"),
     [
