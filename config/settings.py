@@ -234,7 +234,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "referrals.api.pagination.HarbourPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["referrals.api.errors.HarbourJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # Domain errors, missing objects and lost races become 400/403/404/409 in this one place.
     "EXCEPTION_HANDLER": "referrals.api.errors.api_exception_handler",

@@ -2,6 +2,7 @@ import environ
 from django.contrib import admin
 from django.urls import include, path
 
+handler400 = "referrals.api.errors.bad_request"
 handler404 = "referrals.api.errors.page_not_found"
 
 urlpatterns = [

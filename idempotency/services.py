@@ -42,7 +42,7 @@ def request_fingerprint(*, method: str, path: str, body: bytes) -> str:
     """
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         canonical = body
     message = method.upper().encode() + b"\x1f" + path.encode() + b"\x1f" + canonical
     return hmac.new(settings.FIELD_HASH_KEY.encode(), message, hashlib.sha256).hexdigest()

@@ -10,15 +10,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, ParseError, ValidationError
 from rest_framework.fields import get_error_detail
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -29,6 +31,16 @@ logger = logging.getLogger(__name__)
 # PostgreSQL: serialization failure, deadlock, lock not available. The loser of a race hears 409.
 CONFLICT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 CONFLICT_MESSAGE = "Someone else changed this case at the same moment. Reload it and try again."
+
+
+class HarbourJSONParser(JSONParser):
+    """DRF's JSON parser, with arrays or objects nested too deep for Python refused as a 400."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - the body is nested too deeply.") from None
 
 
 def error_code(exc: HarbourError) -> str:
@@ -107,6 +119,16 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
 
 READ_ERRORS = (401, 404, 429)
 WRITE_ERRORS = (400, 401, 403, 404, 409, 415, 429)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """A request Django refuses before any view (a body over the size limit): JSON under /api/."""
+    if request.path.startswith("/api/"):
+        detail = "Bad request."
+        if isinstance(exception, RequestDataTooBig):
+            detail = f"The request body is larger than the {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes accepted."
+        return JsonResponse({"detail": detail, "code": "bad_request"}, status=400)
+    return defaults.bad_request(request, exception)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -167,6 +167,25 @@ def test_malformed_json_is_a_400(api):
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize("with_key", [False, True], ids=["plain", "idempotency-key"])
+def test_json_nested_too_deep_for_python_is_a_400_not_a_500(api, with_key):
+    headers = {"HTTP_IDEMPOTENCY_KEY": "deep"} if with_key else {}
+    deep = "[" * 5000 + "]" * 5000
+    response = api(responder()).post("/api/v1/referrals/", deep, content_type="application/json", **headers)
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
+
+
+def test_a_body_over_the_size_limit_is_a_json_400(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = '{"account": "' + "x" * 2000 + '"}'
+    response = api(responder()).post(
+        "/api/v1/referrals/", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="big"
+    )
+    assert response.status_code == 400
+    assert "larger than the 1,000 bytes" in response.json()["detail"]
+
+
 def test_a_form_body_is_a_415(api):
     response = api(responder()).post(
         "/api/v1/referrals/", "given_name=A", content_type="application/x-www-form-urlencoded"
