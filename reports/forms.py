@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
 from referrals.choices import Region
 
 from .selectors import REFERRING_KINDS, ReportFilter
+
+
+EARLIEST_DAY = datetime.date(2000, 1, 1)
+
+
+def latest_day() -> datetime.date:
+    """The last day a report may run to: the end of next year (the month list grows with the range)."""
+    return datetime.date(timezone.localdate().year + 1, 12, 31)
 
 
 class ReportFilterForm(forms.Form):
@@ -53,6 +63,11 @@ class ReportFilterForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         date_from, date_to = cleaned.get("date_from"), cleaned.get("date_to")
+        latest = latest_day()
+        for name, day in (("date_from", date_from), ("date_to", date_to)):
+            if day is not None and not EARLIEST_DAY <= day <= latest:
+                self.add_error(name, f"Choose a day from {EARLIEST_DAY:%-d %B %Y} to {latest:%-d %B %Y}.")
+                return cleaned
         if date_from and date_to and date_from > date_to:
             self.add_error("date_to", "The last day must not be before the first day.")
         return cleaned

@@ -13,6 +13,8 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET
 
+from audit.services import record_export
+
 from .charts import Bar, bar_chart, trend_chart
 from .forms import ReportFilterForm
 from .permissions import may_view_reports
@@ -194,4 +196,6 @@ def caseload_csv(request: HttpRequest) -> HttpResponse:
     variant = "-publication" if publication else ""
     response = HttpResponse(table_csv(table), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="caseload-{name}{variant}-{stamp}.csv"'
+    filters = {field: str(value) for field, value in form.cleaned_data.items() if value not in (None, "")}
+    record_export(actor=request.user, what=f"caseload CSV: {name}{variant}", request=request, changes=filters)
     return response

@@ -11,6 +11,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from audit.models import AuditAction, AuditEvent
 from tests.factories import CareProviderFactory, aware, manager, provider_user, responder
 
 from .caseload import build_caseload, more_referrals
@@ -158,6 +159,13 @@ def test_every_table_downloads_as_csv(web, caseload):
     ]
 
 
+def test_a_csv_download_is_audited_as_an_export_with_its_filters(web, caseload):
+    web.get(CSV, {"table": "nationalities", "region": "london", "publication": "1"})
+    export = AuditEvent.objects.get(action=AuditAction.EXPORT)
+    assert (export.actor, export.what) == (caseload.boss, "caseload CSV: nationalities-publication")
+    assert export.changes == {"region": "london"}
+
+
 def test_an_unknown_table_is_a_400(web):
     response = web.get(CSV, {"table": "secrets"})
     assert response.status_code == 400
@@ -231,6 +239,17 @@ def test_a_bad_filter_on_the_api_is_a_400_with_field_errors(api):
     response = api.get(API, {"provider": 987654})
     assert response.status_code == 400
     assert set(response.json()) == {"provider"}
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "1066-10-14"])
+def test_a_day_far_outside_any_caseload_is_a_field_error_on_page_csv_and_api(web, api, day):
+    for response in (
+        web.get(PAGE, {"date_to": day}),
+        web.get(CSV, {"date_to": day}),
+        api.get(API, {"date_to": day}),
+    ):
+        assert response.status_code == 400
+        assert "Choose a day from 1 January 2000" in response.content.decode()
 
 
 def test_filters_apply_alike_to_page_csv_and_api(web, api, caseload):
