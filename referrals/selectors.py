@@ -6,7 +6,7 @@ import datetime
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, prefetch_related_objects
 from django.utils import timezone
 
 from .choices import OPEN_STATES, ReferralState
@@ -18,11 +18,19 @@ if TYPE_CHECKING:
     from care_providers.models import Placement, PlacementOffer
 
 
+# Transitions before its offer that a care provider sees: how the case came to it.
+PROVIDER_CONTEXT_TRANSITIONS = ("submit", "assess")
+# The states a case ends in from a placement: the provider it ended with may still read it.
+CLOSED_FROM_PLACEMENT = (ReferralState.RECOVERED, ReferralState.EXITED)
+
+
 def referrals_visible_to(user: User) -> QuerySet[Referral]:
     """The one rule of who sees which case (SPEC §2).
 
     Managers see every case; a first responder sees their organisation's; a care provider sees a case
-    while an offer to it is pending or while it holds (or held) the placement, and nothing else.
+    while an offer to it is pending, while it holds the placement, and after the person recovered or
+    exited from its placement, and nothing else: once a case is reallocated, the provider it left no
+    longer reads it.
     """
     from care_providers.models import OfferState, Placement, PlacementOffer
 
@@ -38,8 +46,15 @@ def referrals_visible_to(user: User) -> QuerySet[Referral]:
         pending_offer = PlacementOffer.objects.filter(
             referral=OuterRef("pk"), provider=provider, state=OfferState.PENDING
         )
-        placement = Placement.objects.filter(referral=OuterRef("pk"), provider=provider)
-        return referrals.filter(Q(Exists(pending_offer)) | Q(Exists(placement)))
+        placement = Placement.objects.filter(
+            referral=OuterRef("pk"), provider=provider, ended_at__isnull=True
+        )
+        last_placed_with = Placement.objects.filter(referral=OuterRef("pk")).order_by("-started_at", "-id")
+        return referrals.alias(last_provider=Subquery(last_placed_with.values("provider_id")[:1])).filter(
+            Q(Exists(pending_offer))
+            | Q(Exists(placement))
+            | Q(state__in=CLOSED_FROM_PLACEMENT, last_provider=provider.pk)
+        )
     return referrals.none()
 
 
@@ -121,8 +136,9 @@ def referral_history(referral: Referral) -> QuerySet[TransitionLog]:
 def referral_history_visible_to(
     user: User, referral: Referral, offers: list[PlacementOffer] | None = None
 ) -> QuerySet[TransitionLog]:
-    """The history as the user may see it. A care provider whose placement has ended sees the case
-    up to the end of its placement, not what happened after it left (need to know, SPEC §2).
+    """The history as the user may see it. A care provider sees how the case came to it (submission
+    and assessment) and everything from its latest offer onwards (pending, or the one its placement
+    came from): not other providers' offers, refusals or placements (need to know, SPEC §2).
 
     ``offers``: the case's offers with their placements, as ``case_offers_and_placement`` reads them,
     if already in hand; otherwise the provider's own are read, in one query.
@@ -135,15 +151,18 @@ def referral_history_visible_to(
         return history
     if offers is None:
         offers = list(referral.offers.filter(provider=provider).select_related("placement"))
-    own = [offer for offer in offers if offer.provider_id == provider.pk]
-    # A placement is made from an accepted offer, so the provider's placements come with its offers.
-    placements = [placement for offer in own if (placement := getattr(offer, "placement", None))]
-    if any(offer.state == OfferState.PENDING for offer in own) or any(
-        placement.ended_at is None for placement in placements
-    ):
-        return history
-    ended = max((placement.ended_at for placement in placements), default=None)
-    return history.filter(at__lte=ended) if ended is not None else history.none()
+    # The offers through which the provider sees the case: pending, or made into a placement (a
+    # placement is made from an accepted offer, so it comes with its offer).
+    current = [
+        offer
+        for offer in offers
+        if offer.provider_id == provider.pk
+        and (offer.state == OfferState.PENDING or getattr(offer, "placement", None) is not None)
+    ]
+    if not current:
+        return history.none()
+    since = max(offer.offered_at for offer in current)
+    return history.filter(Q(transition__in=PROVIDER_CONTEXT_TRANSITIONS) | Q(at__gte=since))
 
 
 def triage_queue(user: User) -> QuerySet[Referral]:

@@ -235,6 +235,9 @@ def withdraw_referral(*, referral_id: int, actor: User, reason: str, note: str =
 
 def offer_placement(*, referral_id: int, actor: User, provider_id: int) -> PlacementOffer:
     """Offer the person to a provider that can take them; at most one pending offer at a time."""
+    # Before the transition is logged: the log of the offer is never older than the offer (a provider's
+    # view of the history starts at its offer, see ``referral_history_visible_to``).
+    now = timezone.now()
     with transaction.atomic():
         referral = _apply(
             referral_id=referral_id, actor=actor, transition="offer", input={"provider": provider_id}
@@ -245,7 +248,6 @@ def offer_placement(*, referral_id: int, actor: User, provider_id: int) -> Place
         if provider is None:
             raise ProviderCannotTake("There is no such care provider.", field="provider")
         check_provider_can_take(provider, referral)
-        now = timezone.now()
         offer = PlacementOffer(referral=referral, provider=provider, offered_by=actor, offered_at=now)
         deadline = start_clock(referral, Clock.OFFER_RESPONSE, start=now)
         offer.response_due_at = deadline.due_at

@@ -440,8 +440,8 @@ def _provider_choices(suggestions: list[Any]) -> list[tuple[int, str]]:
 
 
 def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -> list[dict[str, Any]]:
-    """The transition log as the user may see it (a past provider up to the end of its placement, as in
-    the API); a care provider sees the inputs (notes) of its own organisation's actions only."""
+    """The transition log as the user may see it (a care provider from its own offer on, as in the
+    API); a care provider sees the inputs (notes) of its own organisation's actions only."""
     logs = referral_history_visible_to(user, referral, offers).values(
         "at", "transition", "from_state", "to_state", "input", "actor_id", "actor__username",
         "actor__organisation_id", "actor__organisation__name",

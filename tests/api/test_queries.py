@@ -39,7 +39,7 @@ def test_the_referral_list_costs_the_same_for_1_and_50_referrals(api, viewer):
     assert body["count"] == 1
     make_cases(49, referrer=referrer, boss=boss, provider=provider)
     fifty, body = queries_for(client, "/api/v1/referrals/")
-    assert len(body["results"]) == (50 if viewer != "provider" else body["count"]) >= 30
+    assert len(body["results"]) == (50 if viewer != "provider" else body["count"]) >= 20
     assert fifty == one
 
 

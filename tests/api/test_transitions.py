@@ -7,10 +7,9 @@ from django.utils import timezone
 
 from care_providers.models import OfferState, Placement
 from referrals import services
-from referrals.choices import ReferralState
 from referrals.permissions import TRANSITIONS
 from tests.api.cases import STATES, bring_to, transition_url, valid_body
-from tests.factories import CareProviderFactory
+from tests.factories import CareProviderFactory, provider_user
 
 pytestmark = pytest.mark.django_db
 
@@ -250,16 +249,17 @@ def test_a_past_placement_is_readable_but_no_longer_actionable(api, state):
     assert case.refresh().state == state
 
 
-def test_a_provider_whose_placement_was_reallocated_no_longer_sees_the_new_offer(api):
+def test_a_provider_whose_placement_was_reallocated_no_longer_sees_the_case(api):
     case = bring_to("placed")
     services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="needs_changed")
     other = CareProviderFactory()
     services.offer_placement(referral_id=case.referral.pk, actor=case.manager, provider_id=other.pk)
-    body = detail(api, case.provider_user, case.referral).json()
-    assert body["state"] == ReferralState.ASSESSED
-    assert body["pending_offer"] is None  # someone else's offer is not its business
-    response = api(case.provider_user).post(transition_url(case.referral.pk, "accept"), {}, format="json")
-    assert response.status_code == 403
+    client = api(case.provider_user)
+    assert client.get(f"/api/v1/referrals/{case.referral.pk}/").status_code == 404
+    assert client.get(f"/api/v1/referrals/{case.referral.pk}/history/").status_code == 404
+    assert client.get("/api/v1/referrals/").json()["count"] == 0
+    response = client.post(transition_url(case.referral.pk, "accept"), {}, format="json")
+    assert response.status_code == 404
 
 
 def test_deadlines_list_the_open_clocks_with_due_times(api):
@@ -301,18 +301,25 @@ def test_a_state_conflict_is_reported_before_bad_input(api):
     assert response.status_code == 409
 
 
-def test_a_past_provider_sees_the_history_only_up_to_the_end_of_its_placement(api):
+def test_a_provider_sees_how_the_case_came_to_it_but_not_other_providers_offers_or_placements(api):
     case = bring_to("placed")
     services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="needs_changed")
-    other = CareProviderFactory()
-    services.offer_placement(referral_id=case.referral.pk, actor=case.manager, provider_id=other.pk)
-    mine = api(case.provider_user).get(f"/api/v1/referrals/{case.referral.pk}/history/").json()
-    assert [entry["transition"] for entry in mine] == ["submit", "assess", "offer", "accept", "reallocate"]
-    everything = api(case.manager).get(f"/api/v1/referrals/{case.referral.pk}/history/").json()
-    assert everything[-1]["transition"] == "offer" and everything[-1]["input"]["provider"] == other.pk
-    url = f"/api/v1/referrals/{case.referral.pk}/"
-    assert api(case.provider_user).get(url).json()["deadlines"] == []
-    assert {d["clock"] for d in api(case.manager).get(url).json()["deadlines"]} == {
-        "offer_response",
-        "placement",
-    }
+    refusing, taking = CareProviderFactory(), CareProviderFactory()
+    services.offer_placement(referral_id=case.referral.pk, actor=case.manager, provider_id=refusing.pk)
+    services.reject_offer(referral_id=case.referral.pk, actor=provider_user(refusing), reason="no_capacity")
+    services.offer_placement(referral_id=case.referral.pk, actor=case.manager, provider_id=taking.pk)
+    url = f"/api/v1/referrals/{case.referral.pk}/history/"
+    seen = api(provider_user(taking)).get(url).json()
+    assert [entry["transition"] for entry in seen] == ["submit", "assess", "offer"]
+    assert seen[-1]["input"]["provider"] == taking.pk
+    everything = api(case.manager).get(url).json()
+    assert [entry["transition"] for entry in everything] == [
+        "submit",
+        "assess",
+        "offer",
+        "accept",
+        "reallocate",
+        "offer",
+        "reject",
+        "offer",
+    ]

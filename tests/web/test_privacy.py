@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from referrals import services
-from tests.factories import CareProviderFactory, manager, responder, submitted_referral
+from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
 from tests.web.conftest import offered, placed, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -72,17 +72,19 @@ def test_html_typed_into_the_intake_form_is_escaped_when_redisplayed():
     assert "&lt;script&gt;" in html
 
 
-def test_a_past_provider_sees_the_case_history_only_up_to_the_end_of_its_placement():
+def test_a_case_reallocated_away_is_gone_for_its_past_provider_and_its_new_one_sees_only_its_own_part():
     referral, staff, boss = placed()
     services.reallocate_referral(referral_id=referral.pk, actor=boss, reason="needs_changed")
-    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=CareProviderFactory().pk)
+    refusing, taking = CareProviderFactory(), CareProviderFactory()
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=refusing.pk)
+    services.reject_offer(referral_id=referral.pk, actor=provider_user(refusing), reason="no_capacity")
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=taking.pk)
     url = reverse("referrals:case", args=[referral.pk])
 
     def history(user):
         html = signed_in(user).get(url).content.decode()
         return re.findall(r'<td data-label="Action">([^<]+)</td>', html)
 
-    assert history(staff) == ["Submit", "Assess", "Offer", "Accept", "Reallocate"]
-    assert history(boss) == ["Submit", "Assess", "Offer", "Accept", "Reallocate", "Offer"]
-    assert "Offer response: due" in signed_in(boss).get(url).content.decode()
-    assert "Offer response: due" not in signed_in(staff).get(url).content.decode()
+    assert signed_in(staff).get(url).status_code == 404
+    assert history(provider_user(taking)) == ["Submit", "Assess", "Offer"]
+    assert history(boss) == ["Submit", "Assess", "Offer", "Accept", "Reallocate", "Offer", "Reject", "Offer"]
