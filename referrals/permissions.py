@@ -79,6 +79,14 @@ def may_submit(user: User) -> bool:
     return user.is_first_responder and user.organisation_id is not None
 
 
+def may_see_transition_input(user: User, actor_organisation_id: int | None) -> bool:
+    """A transition's input (notes, reasons) in the history: a care provider sees its own
+    organisation's only (need to know, SPEC §2); Harbour's own actions have no organisation."""
+    return not user.is_care_provider or (
+        actor_organisation_id is not None and actor_organisation_id == user.organisation_id
+    )
+
+
 def may_see_full_account(user: User) -> bool:
     """The responder's account and references are for managers and the referring organisation only."""
     return not user.is_care_provider

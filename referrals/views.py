@@ -56,7 +56,7 @@ from .forms import (
     WithdrawForm,
 )
 from .models import Clock, Deadline, Referral, ReferralDraft
-from .permissions import may_perform, may_see_full_account, may_submit
+from .permissions import may_perform, may_see_full_account, may_see_transition_input, may_submit
 from .selectors import (
     assessed_not_placed,
     case_offers_and_placement,
@@ -449,9 +449,7 @@ def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -
     rows = []
     for log in logs:
         acted = log["actor_id"] is not None
-        show_input = not user.is_care_provider or (
-            acted and log["actor__organisation_id"] == user.organisation_id
-        )
+        show_input = may_see_transition_input(user, log["actor__organisation_id"])
         given: dict[str, Any] = log["input"] or {}  # type: ignore[assignment]  # decrypted JSON
         if not acted:
             by = "Harbour"

@@ -12,7 +12,6 @@ from referrals.choices import Region
 
 from .selectors import REFERRING_KINDS, ReportFilter
 
-
 EARLIEST_DAY = datetime.date(2000, 1, 1)
 
 

@@ -24,7 +24,7 @@ from referrals.choices import (
     WithdrawReason,
 )
 from referrals.models import AnonymousNotification, Referral, TransitionLog
-from referrals.permissions import may_see_full_account
+from referrals.permissions import may_see_full_account, may_see_transition_input
 from referrals.validation import (
     ACCOUNT_MAX_LENGTH,
     AGE_MAX,
@@ -223,12 +223,21 @@ class ActorSerializer(serializers.Serializer):
 
 class HistoryEntrySerializer(serializers.ModelSerializer):
     actor = ActorSerializer(read_only=True, allow_null=True, help_text="Null when Harbour itself acted.")
-    input = serializers.DictField(read_only=True)
+    input = serializers.DictField(
+        read_only=True, required=False, help_text="Absent for a care provider, except on its own actions."
+    )
 
     class Meta:
         model = TransitionLog
         fields = ["transition", "from_state", "to_state", "actor", "at", "input"]
         read_only_fields = fields
+
+    def to_representation(self, instance: TransitionLog) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        actor_organisation_id = instance.actor.organisation_id if instance.actor is not None else None
+        if not may_see_transition_input(self.context["request"].user, actor_organisation_id):
+            del data["input"]  # absent, not empty: the caller may not see it (SPEC §9)
+        return data
 
 
 class SuggestedProviderSerializer(serializers.Serializer):
