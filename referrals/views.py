@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -23,6 +26,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django_fsm import can_proceed
 
+from accounts.models import User
 from audit.services import record_read
 from care_providers.models import OfferState, PlacementOffer
 from care_providers.selectors import pending_offer_for, suggested_providers
@@ -66,9 +70,6 @@ from .selectors import (
     referrals_visible_to,
     triage_queue,
 )
-
-if TYPE_CHECKING:
-    from accounts.models import User
 
 PAGE_SIZE = 50
 MULTI_VALUE_FIELDS = ("languages", "exploitation_types")
@@ -159,9 +160,58 @@ def _draft_id(request: HttpRequest) -> int | None:
         return None
 
 
-@login_required
+# The intake form carries its owner, signed: if the session ends while the form is open, what was typed
+# is kept as that user's draft instead of being lost at the sign-in page (SPEC §3).
+OWNER_SALT = "referrals.intake.owner"
+OWNER_MAX_AGE = datetime.timedelta(days=1)
+
+
+def _intake_page(
+    request: HttpRequest,
+    form: ReferralForm,
+    draft: ReferralDraft | None,
+    *,
+    status: int = 200,
+    **extra: Any,
+) -> HttpResponse:
+    context = {
+        "form": form,
+        "draft": draft,
+        "owner": signing.dumps(request.user.pk, salt=OWNER_SALT),
+        **extra,
+    }
+    return render(request, "referrals/intake.html", context, status=status)
+
+
+def _intake_owner(request: HttpRequest) -> User | None:
+    """The first responder whose form this is, from its signed ``owner`` field; None if not valid."""
+    try:
+        user_id = signing.loads(request.POST.get("owner", ""), salt=OWNER_SALT, max_age=OWNER_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    owner = User.objects.filter(pk=user_id, is_active=True).select_related("organisation").first()
+    return owner if owner is not None and may_submit(owner) else None
+
+
+def _keep_typed_work(request: HttpRequest) -> HttpResponse:
+    """The session ended while the form was open: save what was typed as its owner's draft, then sign in."""
+    owner = _intake_owner(request) if request.method == "POST" else None
+    if owner is None:
+        return redirect_to_login(request.get_full_path())
+    draft = save_draft(owner=owner, data=_draft_data(request.POST), draft_id=_draft_id(request))
+    minutes = settings.SESSION_COOKIE_AGE // 60
+    messages.info(
+        request,
+        f"You were signed out after {minutes} minutes without activity. What you typed is saved as a "
+        "draft: sign in to carry on.",
+    )
+    return redirect_to_login(f"{reverse('referrals:intake')}?draft={draft.pk}")
+
+
 def intake(request: HttpRequest) -> HttpResponse:
     """The referral form: save a draft, check for likely duplicates, then submit."""
+    if not request.user.is_authenticated:
+        return _keep_typed_work(request)
     user = _user(request)
     if not may_submit(user):
         raise PermissionDenied("Only first responders can refer.")
@@ -177,8 +227,7 @@ def intake(request: HttpRequest) -> HttpResponse:
             draft_id = None
 
     if request.method != "POST":
-        form = ReferralForm(initial=draft.data if draft else None)
-        return render(request, "referrals/intake.html", {"form": form, "draft": draft})
+        return _intake_page(request, ReferralForm(initial=draft.data if draft else None), draft)
 
     action = request.POST.get("action", "submit")
     if action == "save_draft":
@@ -191,7 +240,7 @@ def intake(request: HttpRequest) -> HttpResponse:
 
     form = ReferralForm(request.POST)
     if not form.is_valid():
-        return render(request, "referrals/intake.html", {"form": form, "draft": draft}, status=400)
+        return _intake_page(request, form, draft, status=400)
     fields = form.referral_fields()
     if action != "submit_anyway":
         duplicates = list(
@@ -204,13 +253,12 @@ def intake(request: HttpRequest) -> HttpResponse:
             ).only("id", "reference", "state", "submitted_at")[:10]
         )
         if duplicates:
-            context = {"form": form, "draft": draft, "duplicates": duplicates}
-            return render(request, "referrals/intake.html", context)
+            return _intake_page(request, form, draft, duplicates=duplicates)
     try:
         referral = services.submit_referral(actor=user, fields=fields)
     except HarbourError as error:
         status = apply_domain_error(form, error)
-        return render(request, "referrals/intake.html", {"form": form, "draft": draft}, status=status)
+        return _intake_page(request, form, draft, status=status)
     if draft is not None:
         discard_draft(owner=user, draft_id=draft.pk)
     messages.success(request, f"Referral {referral.reference} submitted. Managers have been told.")

@@ -1,13 +1,16 @@
 import datetime
 import re
+from urllib.parse import quote
 
 import pytest
+from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
 
 from referrals.choices import ReferralState
 from referrals.models import AnonymousNotification, Referral, ReferralDraft
 from referrals.tasks import purge_expired_drafts
+from referrals.views import OWNER_SALT
 from tests.factories import manager, provider_user, responder, submitted_referral
 from tests.web.conftest import intake_data, signed_in
 
@@ -234,6 +237,50 @@ def test_an_incomplete_anonymous_notification_shows_the_error_summary():
     links = error_summary_links(response.content.decode())
     assert set(links) == {"id_nationality", "id_exploitation_types_0", "id_region"}
     assert not AnonymousNotification.objects.exists()
+
+
+def test_with_duplicates_shown_the_forms_default_button_checks_again_rather_than_submitting_anyway():
+    user = responder()
+    submitted_referral(actor=user)
+    html = signed_in(user).post(INTAKE, intake_data()).content.decode()
+    form = html[html.index('<form method="post" action="' + INTAKE) :]
+    # Enter in a field presses the first submit button in the form.
+    first_button = re.search(r'<button type="submit" name="action" value="([^"]+)"', form)
+    assert first_button[1] == "submit"
+
+
+def owner_field(client) -> str:
+    return re.search(r'name="owner" value="([^"]+)"', client.get(INTAKE).content.decode())[1]
+
+
+def test_what_was_typed_when_the_session_ended_is_kept_as_a_draft_for_after_sign_in():
+    user = responder()
+    client = signed_in(user)
+    owner = owner_field(client)
+    client.logout()  # the idle timeout ended the session while the form was open
+    response = client.post(INTAKE, intake_data(owner=owner, account="Typed at length before the timeout."))
+    draft = ReferralDraft.objects.get(owner=user)
+    resume = f"{INTAKE}?draft={draft.pk}"
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={quote(resume)}"
+    assert draft.data["account"] == "Typed at length before the timeout."
+    assert not Referral.objects.exists()
+    page = client.get(response["Location"]).content.decode()
+    assert "What you typed is saved as a draft: sign in to carry on." in page
+    client.force_login(user)
+    assert "Typed at length before the timeout." in client.get(resume).content.decode()
+
+
+@pytest.mark.parametrize("owner", ["", "forged", "a manager"])
+def test_without_a_first_responders_signature_an_expired_form_keeps_nothing(owner):
+    if owner == "a manager":  # signed, but for someone who does not refer
+        owner = signing.dumps(manager().pk, salt=OWNER_SALT)
+    client = signed_in(responder())
+    client.logout()
+    response = client.post(INTAKE, intake_data(owner=owner))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+    assert not ReferralDraft.objects.exists()
 
 
 def test_a_draft_that_expires_while_the_form_is_open_does_not_lose_the_referral():
