@@ -205,6 +205,24 @@ def test_the_intake_form_can_be_completed_with_the_keyboard_alone(journeys):
     assert referral.is_child and referral.gender == "male" and referral.exploitation_types == ["criminal"]
 
 
+def test_enter_in_a_field_after_the_duplicates_notice_checks_again_and_submits_nothing(journeys):
+    police = responder(username="enter-officer")
+    officer = journeys("responder-duplicates")
+    officer.sign_in(police.username)
+    page = officer.go("New referral", "intake form")
+    fill_referral(page, given_name="Ardit", family_name="Hoxha")
+    officer.submit("Submit referral", "first referral")
+    page = officer.go("New referral", "intake form again")
+    fill_referral(page, given_name="Ardit", family_name="Hoxha")
+    officer.submit("Submit referral", "duplicates notice")
+    assert page.get_by_role("heading", name="This person may already have been referred").is_visible()
+    with page.expect_navigation():
+        page.get_by_label("Family name").press("Enter")
+    officer.look("enter pressed")
+    assert page.get_by_role("heading", name="This person may already have been referred").is_visible()
+    assert Referral.objects.filter(organisation=police.organisation).count() == 1
+
+
 @pytest.mark.parametrize("page_name", ["intake form", "case page", "case action", "provider offers"])
 def test_pages_fit_a_phone_screen_without_sideways_scrolling(journeys, page_name):
     from referrals import services
