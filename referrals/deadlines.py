@@ -13,6 +13,9 @@ from .choices import Nation, nation_of
 from .models import Clock, Deadline, Referral
 
 # holidays.UK subdivisions for each nation's bank holidays.
+# A next check-in chosen by date falls due at this local time of that day.
+CHECK_IN_TIME = datetime.time(17, 0)
+
 _SUBDIVISION = {
     Nation.ENGLAND: "ENG",
     Nation.WALES: "WLS",

@@ -29,7 +29,7 @@ from .choices import (
     language_choices,
     nationality_choices,
 )
-from .validation import referral_errors
+from .validation import next_check_in_errors, referral_errors
 
 REFERRAL_FIELDS = (
     "consent",
@@ -369,8 +369,8 @@ class ProgressForm(HarbourForm):
 
     def clean_next_check_in(self) -> datetime.date | None:
         day = self.cleaned_data.get("next_check_in")
-        if day is not None and day < timezone.localdate():
-            raise forms.ValidationError("The next check-in must be today or later.")
+        if errors := next_check_in_errors(day):
+            raise forms.ValidationError(errors)
         return day
 
 

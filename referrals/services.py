@@ -24,7 +24,7 @@ from care_providers.services import check_provider_can_take, reserve_bed
 from notifications.models import Event
 from notifications.services import manager_recipients, notify
 
-from .deadlines import start_clock, stop_clocks
+from .deadlines import CHECK_IN_TIME, start_clock, stop_clocks
 from .encryption import keyed_digest
 from .exceptions import (
     NotPermitted,
@@ -358,7 +358,7 @@ def record_progress(
         )
         due = None
         if next_check_in is not None:
-            due = timezone.make_aware(datetime.datetime.combine(next_check_in, datetime.time(17, 0)))
+            due = timezone.make_aware(datetime.datetime.combine(next_check_in, CHECK_IN_TIME))
         start_clock(referral, Clock.CHECK_IN, due=due)
     return referral
 

@@ -13,6 +13,7 @@ from typing import Any
 from django.utils import timezone
 
 from .choices import ExploitationType, language_names, nationality_names
+from .deadlines import CHECK_IN_TIME
 from .services import is_child
 
 ACCOUNT_MAX_LENGTH = 15_000
@@ -40,6 +41,21 @@ ANONYMOUS_PERSONAL_FIELD_MESSAGE = (
     "An anonymous notification must not hold personal details such as a name, date of birth or contact "
     "details. If the person consents (or is a child), make a referral instead."
 )
+
+
+NEXT_CHECK_IN_MAX_DAYS = 90
+
+
+def next_check_in_errors(day: datetime.date | None) -> list[str]:
+    """A next check-in is due at CHECK_IN_TIME that day: not already past, and not months away."""
+    if day is None:
+        return []
+    now = timezone.localtime()
+    earliest = now.date() if now.time() < CHECK_IN_TIME else now.date() + datetime.timedelta(days=1)
+    latest = now.date() + datetime.timedelta(days=NEXT_CHECK_IN_MAX_DAYS)
+    if earliest <= day <= latest:
+        return []
+    return [f"Choose a next check-in from {earliest:%-d %B %Y} to {latest:%-d %B %Y}."]
 
 
 def unknown_codes(codes: Iterable[str], known: Iterable[str]) -> list[str]:

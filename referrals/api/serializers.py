@@ -31,6 +31,7 @@ from referrals.validation import (
     ANONYMOUS_PERSONAL_FIELD_MESSAGE,
     PERSONAL_FIELDS,
     anonymous_notification_errors,
+    next_check_in_errors,
     referral_errors,
 )
 
@@ -396,8 +397,8 @@ class RecordProgressInput(serializers.Serializer):
     )
 
     def validate_next_check_in(self, value: datetime.date | None) -> datetime.date | None:
-        if value is not None and value < timezone.localdate():
-            raise serializers.ValidationError("The next check-in must be today or later.")
+        if errors := next_check_in_errors(value):
+            raise serializers.ValidationError(errors)
         return value
 
 

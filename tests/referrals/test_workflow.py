@@ -1,9 +1,11 @@
+import datetime
 import threading
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
-from referrals import services
+from referrals import services, validation
 from referrals.choices import ReferralState
 from referrals.exceptions import NotPermitted, TransitionNotAllowed
 from referrals.models import Clock, Referral
@@ -81,3 +83,25 @@ def test_two_concurrent_assessments_give_one_success_and_one_conflict():
         thread.join()
     assert sorted(outcomes) == ["conflict", "ok"]
     assert referral.transitions.filter(transition="assess").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("hour", "days_ahead", "allowed"),
+    [
+        (9, 0, True),  # due at 17:00 today, still ahead
+        (18, 0, False),  # 17:00 today has passed: it would be overdue at once
+        (18, 1, True),
+        (9, -1, False),
+        (9, 90, True),
+        (9, 91, False),  # months away would switch the check-in clock off
+    ],
+)
+def test_a_next_check_in_must_fall_due_after_now_and_within_ninety_days(
+    monkeypatch, hour, days_ahead, allowed
+):
+    now = timezone.make_aware(datetime.datetime(2026, 6, 10, hour, 30))
+    monkeypatch.setattr(validation.timezone, "localtime", lambda *args: now)
+    errors = validation.next_check_in_errors(now.date() + datetime.timedelta(days=days_ahead))
+    assert (errors == []) is allowed
+    if not allowed:
+        assert errors[0].startswith("Choose a next check-in from")

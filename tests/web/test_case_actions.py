@@ -1,7 +1,10 @@
 """The case page's actions, driven through the web as a manager, a responder and a care provider."""
 
+import datetime
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from care_providers.models import OfferState, Placement
 from referrals import services
@@ -188,17 +191,18 @@ def test_rejecting_without_a_reason_is_a_field_error():
 
 def test_a_provider_records_progress_with_the_next_check_in():
     referral, staff, _boss = placed()
+    day = (timezone.localdate() + datetime.timedelta(days=10)).isoformat()
     act(
         signed_in(staff),
         referral,
         "record_progress",
-        {"record_progress-note": "Settling in", "record_progress-next_check_in": "2099-01-05"},
+        {"record_progress-note": "Settling in", "record_progress-next_check_in": day},
     )
     log = referral.transitions.last()
     assert log.transition == "record_progress"
-    assert log.input == {"note": "Settling in", "next_check_in": "2099-01-05"}
+    assert log.input == {"note": "Settling in", "next_check_in": day}
     check_in = referral.deadlines.get(clock="check_in", stopped_at__isnull=True)
-    assert check_in.due_at.date().isoformat() == "2099-01-05"
+    assert timezone.localtime(check_in.due_at).date().isoformat() == day
 
 
 def test_missing_then_found_then_recovered_from_the_provider_portal():
