@@ -224,8 +224,9 @@ class ActorSerializer(serializers.Serializer):
 
 class HistoryEntrySerializer(serializers.ModelSerializer):
     actor = ActorSerializer(read_only=True, allow_null=True, help_text="Null when Harbour itself acted.")
+    # Not read-only so that the schema marks it optional: a care provider sees its own actions' only.
     input = serializers.DictField(
-        read_only=True, required=False, help_text="Absent for a care provider, except on its own actions."
+        required=False, help_text="Absent for a care provider, except on its own actions."
     )
 
     class Meta:
