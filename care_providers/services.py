@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from referrals.models import Referral
 
 
+BED_FOR = {BedKind.WOMEN: "for women", BedKind.MEN: "for men", BedKind.FAMILY: "for a family"}
+
+
 def bed_kind_for(referral: Referral) -> str:
     """The kind of bed a person needs: a family room with dependants, else by gender."""
     if referral.has_dependants:
@@ -36,7 +39,7 @@ def reasons_provider_cannot_take(provider: CareProvider, referral: Referral) -> 
         else:
             kind = bed_kind_for(referral)
             if occupied_beds(provider, kind) >= provider.capacity(kind):
-                reasons.append(f"{provider.name} has no free {BedKind(kind).label.lower()}'s bed.")
+                reasons.append(f"{provider.name} has no free bed {BED_FOR[kind]}.")
     elif Service.OUTREACH not in provider.services:
         reasons.append(f"{provider.name} does not offer outreach.")
     return reasons
@@ -59,5 +62,5 @@ def reserve_bed(provider_id: int, referral: Referral) -> str:
         return ""
     kind = bed_kind_for(referral)
     if occupied_beds(provider, kind) >= provider.capacity(kind):
-        raise NoCapacity(f"{provider.name} has no free {BedKind(kind).label.lower()}'s bed left.")
+        raise NoCapacity(f"{provider.name} has no free bed {BED_FOR[kind]} left.")
     return kind

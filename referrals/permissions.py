@@ -18,20 +18,23 @@ MANAGER_ONLY = frozenset({"assess", "decline", "offer"})
 OFFERED_PROVIDER = frozenset({"accept", "reject"})
 PLACED_PROVIDER_ONLY = frozenset({"record_progress"})
 PLACED_PROVIDER_OR_MANAGER = frozenset({"report_missing", "found", "reallocate", "recover", "exit"})
-TRANSITIONS = (
-    "assess",
-    "decline",
-    "withdraw",
-    "offer",
-    "accept",
-    "reject",
-    "record_progress",
-    "report_missing",
-    "found",
-    "reallocate",
-    "recover",
-    "exit",
-)
+# Each transition in words, for the messages that refuse it: what the user may not do, and what the
+# case cannot be.
+TRANSITION_WORDS = {
+    "assess": ("assess this referral", "assessed"),
+    "decline": ("decline this referral", "declined"),
+    "withdraw": ("withdraw this referral", "withdrawn"),
+    "offer": ("offer this person a placement", "offered a placement"),
+    "accept": ("accept this offer", "accepted by a provider"),
+    "reject": ("reject this offer", "rejected by a provider"),
+    "record_progress": ("record progress for this person", "given a progress note"),
+    "report_missing": ("report this person missing", "reported missing"),
+    "found": ("record this person as found", "recorded as found"),
+    "reallocate": ("reallocate this person", "reallocated"),
+    "recover": ("record this person's recovery", "recorded as recovered"),
+    "exit": ("record this person's exit from support", "exited from support"),
+}
+TRANSITIONS = tuple(TRANSITION_WORDS)
 
 
 def is_referring_responder(user: User, referral: Referral) -> bool:

@@ -34,7 +34,7 @@ from .exceptions import (
     TransitionNotAllowed,
 )
 from .models import AnonymousNotification, Clock, Referral, TransitionLog
-from .permissions import may_perform, may_submit
+from .permissions import TRANSITION_WORDS, may_perform, may_submit
 from .references import next_reference
 from .selectors import referrals_visible_to
 
@@ -141,12 +141,13 @@ def _lock_visible(referral_id: int, actor: User) -> Referral:
 def check_transition_allowed(actor: User, transition: str, referral: Referral) -> None:
     """403 if the actor's role or relationship does not allow the transition, then 409 if the case's
     state does not. The services check under the row lock; the API also checks before reading input."""
+    action, outcome = TRANSITION_WORDS[transition]
     if not may_perform(actor, transition, referral):
-        raise NotPermitted(f"You may not {transition.replace('_', ' ')} this referral.")
+        raise NotPermitted(f"You may not {action}.")
     if not can_proceed(getattr(referral, transition)):
         raise TransitionNotAllowed(
-            f"A referral that is {referral.get_state_display().lower()} cannot be "
-            f"{transition.replace('_', ' ')}: it may have changed since you loaded it."
+            f"A referral that is {referral.get_state_display().lower()} cannot be {outcome}: "
+            "it may have changed since you loaded it."
         )
 
 
