@@ -278,6 +278,12 @@ def accept_offer(*, referral_id: int, actor: User) -> Referral:
         if not may_perform(actor, "accept", referral):
             raise NotPermitted("Only the provider the person was offered to can accept.")
         offer = _lock_pending_offer(referral)
+        if offer.response_due_at is not None and offer.response_due_at <= timezone.now():
+            # The sweep expires it and tells the managers; until then it must not be taken.
+            raise OfferNotPending(
+                f"This offer expired at {timezone.localtime(offer.response_due_at):%H:%M on %-d %B}; "
+                "the managers will look for another placement."
+            )
         bed_kind = reserve_bed(offer.provider_id, referral)
         offer.accept()
         offer.save()

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from care_providers.models import OfferState, Placement
 from referrals import services
+from referrals.choices import ReferralState
 from referrals.permissions import TRANSITIONS
 from tests.api.cases import STATES, bring_to, transition_url, valid_body
 from tests.factories import CareProviderFactory, provider_user
@@ -217,6 +218,16 @@ def test_a_rejected_expired_or_revoked_offer_ends_the_providers_access(api, endi
         assert client.get(f"/api/v1/referrals/{case.referral.pk}/{path}").status_code == 404
     listed = client.get("/api/v1/referrals/").json()
     assert listed["count"] == 0
+
+
+def test_an_offer_past_its_response_time_cannot_be_accepted_before_the_sweep_expires_it(api):
+    case = bring_to("offered")
+    case.referral.offers.update(response_due_at=timezone.now() - timezone.timedelta(minutes=1))
+    response = api(case.provider_user).post(transition_url(case.referral.pk, "accept"), {}, format="json")
+    assert response.status_code == 409
+    assert "This offer expired at" in response.json()["detail"]
+    assert case.refresh().state == ReferralState.ASSESSED
+    assert not Placement.objects.filter(referral=case.referral).exists()
 
 
 @pytest.mark.parametrize("state", ["offered", "placed", "missing"])
