@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .choices import ReferralState
+
 if TYPE_CHECKING:
     from accounts.models import User
 
@@ -88,6 +90,12 @@ def may_see_transition_input(user: User, actor_organisation_id: int | None) -> b
     return not user.is_care_provider or (
         actor_organisation_id is not None and actor_organisation_id == user.organisation_id
     )
+
+
+def may_see_identity(user: User, referral: Referral) -> bool:
+    """Name, date of birth and phone number. A care provider sees a case that is ``assessed`` only
+    through a pending offer to it: it learns who the person is once it has taken them (SPEC §2)."""
+    return not user.is_care_provider or referral.state != ReferralState.ASSESSED
 
 
 def may_see_full_account(user: User) -> bool:

@@ -60,7 +60,13 @@ from .forms import (
     WithdrawForm,
 )
 from .models import Clock, Deadline, Referral, ReferralDraft
-from .permissions import may_perform, may_see_full_account, may_see_transition_input, may_submit
+from .permissions import (
+    may_perform,
+    may_see_full_account,
+    may_see_identity,
+    may_see_transition_input,
+    may_submit,
+)
 from .selectors import (
     assessed_not_placed,
     case_offers_and_placement,
@@ -527,14 +533,20 @@ def person_details(user: User, referral: Referral) -> list[tuple[str, str]]:
     languages = language_names()
     exploitation = dict(ExploitationType.choices)
     yes_no = {True: "Yes", False: "No"}
-    rows: list[tuple[str, str]] = [
-        ("Name", f"{referral.given_name} {referral.family_name}"),
-    ]
+    identity = may_see_identity(user, referral)
+    date_of_birth: datetime.date | None = referral.date_of_birth  # type: ignore[assignment]  # decrypted
+    rows: list[tuple[str, str]] = []
+    if identity:
+        rows.append(("Name", f"{referral.given_name} {referral.family_name}"))
+    else:
+        rows.append(("Name", "Shown once you accept the placement"))
     if may_see_full_account(user):
         rows.append(("Other names", referral.aliases or "None given"))
-    date_of_birth: datetime.date | None = referral.date_of_birth  # type: ignore[assignment]  # decrypted
+    if identity:
+        rows.append(("Date of birth", date_of_birth.strftime("%d %B %Y") if date_of_birth else "Not known"))
+    elif date_of_birth:
+        rows.append(("Age", str(services.age_on(date_of_birth, timezone.localdate()))))
     rows += [
-        ("Date of birth", date_of_birth.strftime("%d %B %Y") if date_of_birth else "Not known"),
         ("Age estimate", str(referral.age_estimate) if referral.age_estimate is not None else "Not given"),
         ("Child", yes_no[referral.is_child]),
         ("Age in doubt", yes_no[referral.age_in_doubt]),
@@ -555,7 +567,7 @@ def person_details(user: User, referral: Referral) -> list[tuple[str, str]]:
         ("Has dependants", yes_no[referral.has_dependants]),
         ("Safe to contact", yes_no[referral.safe_to_contact]),
     ]
-    if referral.safe_to_contact and referral.contact_phone:
+    if identity and referral.safe_to_contact and referral.contact_phone:
         rows.append(("Contact phone", referral.contact_phone))
     if may_see_full_account(user):
         rows += [

@@ -24,7 +24,7 @@ from referrals.choices import (
     WithdrawReason,
 )
 from referrals.models import AnonymousNotification, Referral, TransitionLog
-from referrals.permissions import may_see_full_account, may_see_transition_input
+from referrals.permissions import may_see_full_account, may_see_identity, may_see_transition_input
 from referrals.validation import (
     ACCOUNT_MAX_LENGTH,
     AGE_MAX,
@@ -38,6 +38,9 @@ from referrals.validation import (
 NOTE_MAX_LENGTH = 5_000
 # Fields only managers and the referring organisation see (SPEC §2, need to know): absent for providers.
 FULL_ACCOUNT_FIELDS = ("account", "crime_reference", "responder_reference", "aliases")
+# Who the person is: absent for a care provider that has only been offered them.
+IDENTITY_FIELDS = ("given_name", "family_name", "date_of_birth", "contact_phone")
+IDENTITY_HELP = "Absent for a care provider until it has accepted the person."
 
 
 def _encodable(value: str) -> None:
@@ -139,11 +142,12 @@ class ReferralSerializer(FieldsBuiltOnce):
     submitted_at = serializers.DateTimeField(read_only=True)
     state_changed_at = serializers.DateTimeField(read_only=True)
     consent = serializers.BooleanField(read_only=True)
-    given_name = serializers.CharField(read_only=True)
-    family_name = serializers.CharField(read_only=True)
-    # Not read-only so that the schema marks them optional: care providers never receive them.
+    # Not read-only so that the schema marks them optional: a care provider receives the person's
+    # identity once it has taken them, and the responder's own account never.
+    given_name = serializers.CharField(required=False, help_text=IDENTITY_HELP)
+    family_name = serializers.CharField(required=False, help_text=IDENTITY_HELP)
     aliases = serializers.CharField(required=False, help_text="Absent for care providers.")
-    date_of_birth = serializers.DateField(read_only=True, allow_null=True)
+    date_of_birth = serializers.DateField(required=False, allow_null=True, help_text=IDENTITY_HELP)
     age_estimate = serializers.IntegerField(read_only=True, allow_null=True)
     age_in_doubt = serializers.BooleanField(read_only=True)
     gender = serializers.CharField(read_only=True)
@@ -159,7 +163,7 @@ class ReferralSerializer(FieldsBuiltOnce):
     needs_medical = serializers.BooleanField(read_only=True)
     has_dependants = serializers.BooleanField(read_only=True)
     safe_to_contact = serializers.BooleanField(read_only=True)
-    contact_phone = serializers.CharField(read_only=True)
+    contact_phone = serializers.CharField(required=False, help_text=IDENTITY_HELP)
     account = serializers.CharField(required=False, help_text="Absent for care providers.")
     responder_reference = serializers.CharField(required=False, help_text="Absent for care providers.")
     crime_reference = serializers.CharField(required=False, help_text="Absent for care providers.")
@@ -210,9 +214,11 @@ class ReferralSerializer(FieldsBuiltOnce):
     def to_representation(self, instance: Referral) -> dict[str, Any]:
         data = super().to_representation(instance)
         full_account, _ = self._viewer()
-        if not full_account:
-            for field in FULL_ACCOUNT_FIELDS:
-                data.pop(field, None)
+        hidden = () if full_account else FULL_ACCOUNT_FIELDS
+        if not may_see_identity(self.context["request"].user, instance):
+            hidden += IDENTITY_FIELDS
+        for field in hidden:
+            data.pop(field, None)
         return data
 
 
