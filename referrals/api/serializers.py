@@ -326,6 +326,12 @@ class ReferralCreateSerializer(FieldsBuiltOnce):
         return attrs
 
 
+UNRECORDED_FIELD_MESSAGE = (
+    "An anonymous notification records only gender, nationality, exploitation types and region: leave "
+    "this field out."
+)
+
+
 class AnonymousNotificationSerializer(serializers.ModelSerializer):
     """A duty-to-notify report (SPEC §3). Personal fields are refused, not ignored."""
 
@@ -349,10 +355,17 @@ class AnonymousNotificationSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "organisation", "submitted_at"]
 
     def to_internal_value(self, data: Any) -> Any:
-        # Personal fields are refused alongside any other field error, not after them.
+        # Personal fields are refused alongside any other field error, not after them. Any field it
+        # does not record is refused too: there is no telling that an unknown one is not personal.
         personal = {}
         if isinstance(data, Mapping):
-            personal = {f: [ANONYMOUS_PERSONAL_FIELD_MESSAGE] for f in PERSONAL_FIELDS if f in data}
+            personal = {
+                str(name): [
+                    ANONYMOUS_PERSONAL_FIELD_MESSAGE if name in PERSONAL_FIELDS else UNRECORDED_FIELD_MESSAGE
+                ]
+                for name in data
+                if name in PERSONAL_FIELDS or name not in self.fields
+            }
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as exc:

@@ -167,6 +167,14 @@ def test_an_anonymous_notification_refuses_any_personal_field(api, personal):
     assert not AnonymousNotification.objects.exists()
 
 
+@pytest.mark.parametrize("unknown", [{"surname": "Nguyen"}, {"dob": "1990-01-01"}, {"person": {"name": "Minh"}}])
+def test_an_anonymous_notification_refuses_any_field_it_does_not_record(api, unknown):
+    response = api(responder()).post(ANON_URL, {**ANONYMOUS, **unknown}, format="json")
+    assert response.status_code == 400
+    assert "records only gender, nationality" in response.json()[next(iter(unknown))][0]
+    assert not AnonymousNotification.objects.exists()
+
+
 def test_an_anonymous_notification_names_personal_fields_even_beside_other_errors(api):
     response = api(responder()).post(ANON_URL, {"given_name": "Minh", "gender": "robot"}, format="json")
     assert response.status_code == 400
