@@ -14,10 +14,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from idempotency.api import IdempotentPostMixin
+from idempotency.api import IDEMPOTENCY_PARAMETER, IdempotentPostMixin
 from referrals.api.errors import error_responses
 from referrals.api.serializers import OrganisationSerializer, TextField
-from referrals.api.views import IDEMPOTENCY_PARAMETER
 
 from .authentication import issue_token
 from .lockout import lockout_message

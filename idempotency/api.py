@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,6 +18,17 @@ from .services import StoredResponse, claim_key, request_fingerprint, settle_key
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Any unique string (1-200 characters). A repeat with the same key returns the first answer and "
+        "changes nothing; the same key with a different request is a 409."
+    ),
+)
 
 
 class _Replay(Exception):  # noqa: N818 - control flow, never leaves the view

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
+from idempotency.api import IDEMPOTENCY_PARAMETER, IdempotentPostMixin
 from referrals.api.errors import error_responses
 
 from .models import InboxItem
@@ -42,10 +43,14 @@ class InboxList(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class InboxItemRead(APIView):
+class InboxItemRead(IdempotentPostMixin, APIView):
     """Mark one of the user's own inbox items read; another user's item is a 404."""
 
-    @extend_schema(request=None, responses={200: InboxItemSerializer, **error_responses(401, 404, 429)})
+    @extend_schema(
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: InboxItemSerializer, **error_responses(400, 401, 404, 409, 429)},
+    )
     def post(self, request: Request, item_id: int) -> Response:
         try:
             item = mark_read(user=cast(User, request.user), item_id=item_id)

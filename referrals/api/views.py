@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -19,7 +19,7 @@ from rest_framework.response import Response
 
 from audit.services import record_read, record_reads
 from care_providers.selectors import pending_offer_for, suggested_providers
-from idempotency.api import HEADER, IdempotentPostMixin
+from idempotency.api import IDEMPOTENCY_PARAMETER, IdempotentPostMixin
 from referrals import services
 from referrals.exceptions import NotPermitted, OfferAlreadyPending, OfferNotPending
 from referrals.models import AnonymousNotification, Referral
@@ -36,17 +36,6 @@ from referrals.selectors import (
 from . import serializers as s
 from .errors import READ_ERRORS, WRITE_ERRORS, error_responses
 from .pagination import HarbourPagination
-
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    HEADER,
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description=(
-        "Any unique string (1-200 characters). A repeat with the same key returns the first answer and "
-        "changes nothing; the same key with a different request is a 409."
-    ),
-)
 
 
 class ReferralListView(IdempotentPostMixin, GenericAPIView):

@@ -6,9 +6,12 @@ import json
 
 import pytest
 from django.db import connection
+from django.urls import URLResolver, get_resolver
 
+from idempotency.api import IdempotentPostMixin
 from idempotency.models import IdempotencyRecord
 from idempotency.services import purge_expired_keys
+from notifications.models import InboxItem
 from referrals.models import AnonymousNotification, Referral
 from tests.api.cases import bring_to, transition_url, valid_body
 from tests.factories import PASSWORD, referral_fields, responder
@@ -143,3 +146,31 @@ def test_the_periodic_purge_forgets_old_answers(api, settings):
     settings.IDEMPOTENCY_KEY_LIFETIME_HOURS = 0
     assert purge_expired_idempotency_keys() == 1
     assert not IdempotencyRecord.objects.exists()
+
+
+def api_views(patterns, prefix=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from api_views(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif hasattr(pattern.callback, "cls"):
+            yield prefix + str(pattern.pattern), pattern.callback.cls
+
+
+def test_every_post_of_the_api_honours_the_key():
+    posting = {route: view for route, view in api_views(get_resolver().url_patterns) if hasattr(view, "post")}
+    assert "api/v1/inbox/<int:item_id>/read/" in posting
+    assert all(issubclass(view, IdempotentPostMixin) for view in posting.values()), [
+        route for route, view in posting.items() if not issubclass(view, IdempotentPostMixin)
+    ]
+
+
+def test_marking_an_inbox_item_read_replays_a_repeat_and_refuses_the_key_for_another_item(api):
+    user = responder()
+    first, second = (
+        InboxItem.objects.create(user=user, event="referral.assessed", message="m") for _ in range(2)
+    )
+    client = api(user)
+    assert post(client, f"/api/v1/inbox/{first.pk}/read/", {}, "read-1").status_code == 200
+    again = post(client, f"/api/v1/inbox/{first.pk}/read/", {}, "read-1")
+    assert again.status_code == 200 and again["Idempotent-Replayed"] == "true"
+    assert post(client, f"/api/v1/inbox/{second.pk}/read/", {}, "read-1").status_code == 409

@@ -167,7 +167,9 @@ def test_an_anonymous_notification_refuses_any_personal_field(api, personal):
     assert not AnonymousNotification.objects.exists()
 
 
-@pytest.mark.parametrize("unknown", [{"surname": "Nguyen"}, {"dob": "1990-01-01"}, {"person": {"name": "Minh"}}])
+@pytest.mark.parametrize(
+    "unknown", [{"surname": "Nguyen"}, {"dob": "1990-01-01"}, {"person": {"name": "Minh"}}]
+)
 def test_an_anonymous_notification_refuses_any_field_it_does_not_record(api, unknown):
     response = api(responder()).post(ANON_URL, {**ANONYMOUS, **unknown}, format="json")
     assert response.status_code == 400
