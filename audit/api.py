@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from referrals.api.errors import error_responses
+from referrals.api.serializers import CodeField
 from referrals.models import Referral
 from referrals.selectors import get_visible_referral
 
@@ -32,7 +33,7 @@ class AuditActorSerializer(serializers.Serializer):
 
 class AuditEventSerializer(serializers.ModelSerializer):
     actor = AuditActorSerializer(allow_null=True, read_only=True)
-    action = serializers.ChoiceField(choices=AuditAction.choices)
+    action = CodeField(choices=AuditAction.choices)
     changes = serializers.DictField(child=serializers.JSONField())
 
     class Meta:

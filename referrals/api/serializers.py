@@ -14,6 +14,7 @@ from referrals.choices import (
     DeclineReason,
     ExitReason,
     ExploitationLocation,
+    ExploitationType,
     Gender,
     ReallocateReason,
     RecoveryOutcome,
@@ -36,6 +37,7 @@ from referrals.validation import (
 )
 
 NOTE_MAX_LENGTH = 5_000
+LANGUAGES_MAX = 20
 # Fields only managers and the referring organisation see (SPEC §2, need to know): absent for providers.
 FULL_ACCOUNT_FIELDS = ("account", "crime_reference", "responder_reference", "aliases")
 # Who the person is: absent for a care provider that has only been offered them.
@@ -56,6 +58,15 @@ class TextField(serializers.CharField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.validators.append(_encodable)
+
+
+class CodeField(serializers.ChoiceField):
+    """One of a set of codes; a refusal lists the codes to choose from."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        codes = ", ".join(str(code) for code in self.choices)
+        self.error_messages["invalid_choice"] = f'"{{input}}" is not one of: {codes}.'
 
 
 class FieldsBuiltOnce(serializers.Serializer):
@@ -288,18 +299,25 @@ class ReferralCreateSerializer(FieldsBuiltOnce):
         help_text="Required when the date of birth is not known.",
     )
     age_in_doubt = serializers.BooleanField(default=False)
-    gender = serializers.ChoiceField(choices=Gender.choices)
+    gender = CodeField(choices=Gender.choices)
     nationality = TextField(max_length=20, help_text="ISO 3166-1 alpha-2, stateless or unknown.")
     second_nationality = TextField(max_length=20, required=False, allow_blank=True, default="")
     languages = serializers.ListField(
-        child=TextField(max_length=20), allow_empty=True, help_text="ISO 639-1 codes; at least one."
+        child=TextField(max_length=20),
+        allow_empty=True,
+        max_length=LANGUAGES_MAX,
+        help_text=f"ISO 639-1 codes; at least one, at most {LANGUAGES_MAX}; repeats are dropped.",
+        error_messages={"max_length": f"Choose at most {LANGUAGES_MAX} languages."},
     )
     interpreter_needed = serializers.BooleanField(default=False)
     exploitation_types = serializers.ListField(
-        child=TextField(max_length=30), allow_empty=True, help_text="At least one."
+        child=TextField(max_length=30),
+        allow_empty=True,
+        max_length=len(ExploitationType),
+        help_text="At least one; repeats are dropped.",
     )
-    exploitation_location = serializers.ChoiceField(choices=ExploitationLocation.choices)
-    region = serializers.ChoiceField(choices=Region.choices)
+    exploitation_location = CodeField(choices=ExploitationLocation.choices)
+    region = CodeField(choices=Region.choices)
     needs_accommodation = serializers.BooleanField(default=False)
     emergency = serializers.BooleanField(default=False)
     needs_medical = serializers.BooleanField(default=False)
@@ -319,6 +337,12 @@ class ReferralCreateSerializer(FieldsBuiltOnce):
     responder_reference = TextField(max_length=50, required=False, allow_blank=True, default="")
     crime_reference = TextField(max_length=50, required=False, allow_blank=True, default="")
 
+    def validate_languages(self, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+    def validate_exploitation_types(self, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         errors = referral_errors(attrs)
         if errors:
@@ -335,10 +359,10 @@ UNRECORDED_FIELD_MESSAGE = (
 class AnonymousNotificationSerializer(serializers.ModelSerializer):
     """A duty-to-notify report (SPEC §3). Personal fields are refused, not ignored."""
 
-    gender = serializers.ChoiceField(choices=Gender.choices)
+    gender = CodeField(choices=Gender.choices)
     nationality = TextField(max_length=20, help_text="ISO 3166-1 alpha-2, stateless or unknown.")
     exploitation_types = serializers.ListField(child=TextField(max_length=30), allow_empty=True)
-    region = serializers.ChoiceField(choices=Region.choices)
+    region = CodeField(choices=Region.choices)
     organisation = serializers.IntegerField(source="organisation_id", read_only=True)
 
     class Meta:
@@ -386,18 +410,18 @@ class AnonymousNotificationSerializer(serializers.ModelSerializer):
 
 
 class AssessInput(serializers.Serializer):
-    risk = serializers.ChoiceField(choices=Risk.choices)
-    route = serializers.ChoiceField(choices=Route.choices)
+    risk = CodeField(choices=Risk.choices)
+    route = CodeField(choices=Route.choices)
     notes = _note()
 
 
 class DeclineInput(serializers.Serializer):
-    reason = serializers.ChoiceField(choices=DeclineReason.choices)
+    reason = CodeField(choices=DeclineReason.choices)
     note = _note()
 
 
 class WithdrawInput(serializers.Serializer):
-    reason = serializers.ChoiceField(choices=WithdrawReason.choices)
+    reason = CodeField(choices=WithdrawReason.choices)
     note = _note()
 
 
@@ -406,7 +430,7 @@ class OfferInput(serializers.Serializer):
 
 
 class RejectInput(serializers.Serializer):
-    reason = serializers.ChoiceField(choices=RejectReason.choices)
+    reason = CodeField(choices=RejectReason.choices)
     note = _note()
 
 
@@ -437,20 +461,20 @@ class FoundInput(serializers.Serializer):
 
 
 class ReallocateInput(serializers.Serializer):
-    reason = serializers.ChoiceField(choices=ReallocateReason.choices)
+    reason = CodeField(choices=ReallocateReason.choices)
     note = _note()
 
 
 class RecoverInput(serializers.Serializer):
-    outcome = serializers.ChoiceField(choices=RecoveryOutcome.choices)
+    outcome = CodeField(choices=RecoveryOutcome.choices)
     note = _note()
 
 
 class ExitInput(serializers.Serializer):
-    reason = serializers.ChoiceField(choices=ExitReason.choices)
+    reason = CodeField(choices=ExitReason.choices)
     note = _note()
 
 
 class ReferralFilterSerializer(serializers.Serializer):
-    state = serializers.ChoiceField(choices=Referral._meta.get_field("state").choices, required=False)
-    region = serializers.ChoiceField(choices=Region.choices, required=False)
+    state = CodeField(choices=Referral._meta.get_field("state").choices, required=False)
+    region = CodeField(choices=Region.choices, required=False)

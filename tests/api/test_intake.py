@@ -59,6 +59,13 @@ def test_html_in_free_text_is_stored_as_typed(api):
     assert response.json()["account"] == account
 
 
+def test_repeated_languages_and_exploitation_types_are_kept_once(api):
+    response = submit(api, languages=["en", "ti", "en"], exploitation_types=["labour", "labour"])
+    assert response.status_code == 201
+    referral = Referral.objects.get()
+    assert (referral.languages, referral.exploitation_types) == (["en", "ti"], ["labour"])
+
+
 def test_unknown_fields_are_ignored(api):
     response = api(responder()).post(URL, {**as_json(), "favourite_colour": "blue"}, format="json")
     assert response.status_code == 201
@@ -84,8 +91,9 @@ def test_unknown_fields_are_ignored(api):
         ({"given_name": "x" * 101}, "given_name", "100"),
         ({"aliases": "x" * 201}, "aliases", "200"),
         ({"crime_reference": "x" * 51}, "crime_reference", "50"),
-        ({"gender": "robot"}, "gender", "valid choice"),
-        ({"region": "atlantis"}, "region", "valid choice"),
+        ({"gender": "robot"}, "gender", "is not one of: female, male, other, unknown"),
+        ({"region": "atlantis"}, "region", "is not one of: north_east, north_west"),
+        ({"languages": ["en"] * 21}, "languages", "at most 20 languages"),
         ({"contact_phone": "0770", "safe_to_contact": False}, "contact_phone", "safe"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
