@@ -12,10 +12,10 @@ from django.utils import timezone
 from .choices import Nation, nation_of
 from .models import Clock, Deadline, Referral
 
-# holidays.UK subdivisions for each nation's bank holidays.
 # A next check-in chosen by date falls due at this local time of that day.
 CHECK_IN_TIME = datetime.time(17, 0)
 
+# holidays.UK subdivisions for each nation's bank holidays.
 _SUBDIVISION = {
     Nation.ENGLAND: "ENG",
     Nation.WALES: "WLS",
@@ -34,26 +34,33 @@ def is_working_day(day: datetime.date, nation: Nation) -> bool:
 
 
 def add_working_days(start: datetime.datetime, days: int, nation: Nation) -> datetime.datetime:
-    """The same local time of day, ``days`` working days after ``start`` in that nation."""
+    """The same local time of day, ``days`` working days after ``start`` (before it, if negative)."""
     local = timezone.localtime(start)
     day = local.date()
-    remaining = days
+    step = datetime.timedelta(days=1 if days >= 0 else -1)
+    remaining = abs(days)
     while remaining > 0:
-        day += datetime.timedelta(days=1)
+        day += step
         if is_working_day(day, nation):
             remaining -= 1
     naive = datetime.datetime.combine(day, local.time().replace(tzinfo=None))
     return timezone.make_aware(naive, timezone.get_current_timezone())
 
 
-def due_at(clock: Clock, referral: Referral, start: datetime.datetime) -> datetime.datetime:
-    nation = nation_of(referral.region)
+def working_days_of(clock: Clock, referral: Referral) -> int | None:
+    """How many working days the clock runs for, or None for a clock that counts calendar time."""
     if clock == Clock.ASSESSMENT:
-        return add_working_days(start, settings.DEADLINE_ASSESSMENT_WORKING_DAYS, nation)
-    if clock == Clock.PLACEMENT:
-        if referral.emergency:
-            return start + datetime.timedelta(hours=settings.DEADLINE_PLACEMENT_EMERGENCY_HOURS)
-        return add_working_days(start, settings.DEADLINE_PLACEMENT_WORKING_DAYS, nation)
+        return settings.DEADLINE_ASSESSMENT_WORKING_DAYS
+    if clock == Clock.PLACEMENT and not referral.emergency:
+        return settings.DEADLINE_PLACEMENT_WORKING_DAYS
+    return None
+
+
+def due_at(clock: Clock, referral: Referral, start: datetime.datetime) -> datetime.datetime:
+    if (working_days := working_days_of(clock, referral)) is not None:
+        return add_working_days(start, working_days, nation_of(referral.region))
+    if clock == Clock.PLACEMENT:  # an emergency: a place to stay today
+        return start + datetime.timedelta(hours=settings.DEADLINE_PLACEMENT_EMERGENCY_HOURS)
     if clock == Clock.OFFER_RESPONSE:
         return start + datetime.timedelta(minutes=settings.DEADLINE_OFFER_RESPONSE_MINUTES)
     if clock == Clock.CHECK_IN:
@@ -65,6 +72,20 @@ def due_at(clock: Clock, referral: Referral, start: datetime.datetime) -> dateti
         # then moves it on by MISSING_REPEAT_HOURS each time.
         return start + datetime.timedelta(hours=settings.MISSING_REPEAT_HOURS)
     raise ValueError(f"Unknown clock {clock!r}")
+
+
+def reminder_at(
+    start: datetime.datetime, due: datetime.datetime, *, working_days: int | None, nation: Nation
+) -> datetime.datetime:
+    """When DEADLINE_REMINDER_FRACTION of the clock's span has passed. A clock that counts working
+    days counts its reminder in working days too, so that it never falls on a weekend or a bank
+    holiday: with 5 working days, one working day before the due time."""
+    share_left = 1 - settings.DEADLINE_REMINDER_FRACTION
+    if working_days is None:
+        return due - (due - start) * share_left
+    days_left = round(working_days * share_left, 6)
+    whole = int(days_left)
+    return add_working_days(due, -whole, nation) - datetime.timedelta(days=days_left - whole)
 
 
 def start_clock(
@@ -81,12 +102,14 @@ def start_clock(
     ``new_case`` says the referral was created in this transaction, so it has no clock to stop.
     """
     start = start or timezone.now()
+    # A due time given by the caller (a chosen check-in day) is calendar time.
+    working_days = working_days_of(clock, referral) if due is None else None
     due = due or due_at(clock, referral, start)
     if not new_case:
         stop_clocks(referral, clock)
     remind = None
     if clock != Clock.MISSING:
-        remind = start + (due - start) * settings.DEADLINE_REMINDER_FRACTION
+        remind = reminder_at(start, due, working_days=working_days, nation=nation_of(referral.region))
     return Deadline.objects.create(
         referral=referral, clock=clock, started_at=start, due_at=due, remind_at=remind, offer_id=offer_id
     )

@@ -3,11 +3,12 @@
 import datetime
 
 import pytest
+from django.utils import timezone
 
-from referrals.choices import Nation, Region
-from referrals.deadlines import add_working_days, due_at, is_working_day
+from referrals.choices import Nation, Region, nation_of
+from referrals.deadlines import add_working_days, due_at, is_working_day, reminder_at
 from referrals.models import Clock, Referral
-from tests.factories import aware
+from tests.factories import aware, submitted_referral
 
 D = datetime.date
 
@@ -83,3 +84,34 @@ def test_the_missing_clock_is_next_due_one_repeat_after_the_report(settings):
     settings.MISSING_REPEAT_HOURS = 24
     start = aware(2026, 12, 24, 15, 0)
     assert due_at(Clock.MISSING, Referral(region=Region.LONDON), start) == aware(2026, 12, 25, 15, 0)
+
+
+@pytest.mark.parametrize(
+    ("start", "due", "remind"),
+    [
+        # Monday to Monday: the reminder comes on Friday, not at 00:24 on Sunday.
+        (aware(2026, 12, 7, 10, 0), aware(2026, 12, 14, 10, 0), aware(2026, 12, 11, 10, 0)),
+        # Over Christmas: due Monday 4 January, reminded on the last working day of the year.
+        (aware(2026, 12, 23, 10, 0), aware(2027, 1, 4, 10, 0), aware(2026, 12, 31, 10, 0)),
+    ],
+)
+def test_a_working_day_clock_reminds_on_a_working_day(settings, start, due, remind):
+    settings.DEADLINE_ASSESSMENT_WORKING_DAYS = 5
+    settings.DEADLINE_REMINDER_FRACTION = 0.8
+    assert due_at(Clock.ASSESSMENT, Referral(region=Region.LONDON), start) == due
+    assert reminder_at(start, due, working_days=5, nation=Nation.ENGLAND) == remind
+
+
+def test_a_calendar_clock_reminds_when_its_share_of_the_span_has_passed(settings):
+    settings.DEADLINE_REMINDER_FRACTION = 0.8
+    start = aware(2026, 12, 24, 15, 0)
+    due = aware(2026, 12, 25, 15, 0)
+    assert reminder_at(start, due, working_days=None, nation=Nation.ENGLAND) == aware(2026, 12, 25, 10, 12)
+
+
+@pytest.mark.django_db
+def test_a_submitted_referral_gets_its_reminder_in_working_days():
+    referral = submitted_referral()
+    clock = referral.deadlines.get()
+    assert is_working_day(timezone.localtime(clock.remind_at).date(), nation_of(referral.region))
+    assert add_working_days(clock.remind_at, 1, nation_of(referral.region)) == clock.due_at
