@@ -21,12 +21,16 @@ def unread_count(user: User) -> int:
 
 
 def undelivered_notifications(now: datetime.datetime | None = None) -> QuerySet[Notification]:
-    """Failed notifications, and pending ones older than NOTIFICATION_STUCK_MINUTES, with their attempts."""
+    """Failed notifications, pending ones waiting to be retried after a failed attempt, and pending
+    ones older than NOTIFICATION_STUCK_MINUTES, with their attempts."""
     now = now or timezone.now()
     stuck_before = now - datetime.timedelta(minutes=settings.NOTIFICATION_STUCK_MINUTES)
+    retrying = Q(state=DeliveryState.PENDING, attempts__gt=0) & ~Q(last_error="")
     return (
         Notification.objects.filter(
-            Q(state=DeliveryState.FAILED) | Q(state=DeliveryState.PENDING, created_at__lt=stuck_before)
+            Q(state=DeliveryState.FAILED)
+            | retrying
+            | Q(state=DeliveryState.PENDING, created_at__lt=stuck_before)
         )
         .select_related("organisation")
         .prefetch_related(Prefetch("delivery_attempts", queryset=DeliveryAttempt.objects.order_by("at")))

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from accounts.models import Organisation, OrganisationKind, User
 
-from .models import Channel, Event, InboxItem, Notification
+from .models import Channel, DeliveryState, Event, InboxItem, Notification
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +148,35 @@ def queue_delivery(notification_ids: list[str]) -> int:
             )
             return queued
     return len(notification_ids)
+
+
+def resend_failed(*, actor: User, notification_id: str) -> Notification:
+    """A manager sends a failed notification again (the receiver is back): it starts its retries anew.
+
+    ``Notification.DoesNotExist`` for a notification that has not failed; ``NotPermitted`` for anyone
+    but a manager.
+    """
+    from audit.services import record_change
+    from referrals.exceptions import NotPermitted
+
+    if not actor.is_manager:
+        raise NotPermitted("Only managers can send a notification again.")
+    with transaction.atomic():
+        notification = Notification.objects.select_for_update().get(
+            pk=notification_id, state=DeliveryState.FAILED
+        )
+        notification.state = DeliveryState.PENDING
+        notification.attempts = 0
+        notification.next_attempt_at = timezone.now()
+        notification.last_error = ""
+        notification.save(update_fields=["state", "attempts", "next_attempt_at", "last_error"])
+        record_change(
+            actor=actor,
+            referral=notification.referral,
+            what=f"notification sent again: {notification.event} by {notification.channel}",
+        )
+        transaction.on_commit(lambda: queue_delivery([str(notification.pk)]))
+    return notification
 
 
 def mark_read(*, user: User, item_id: int) -> InboxItem:

@@ -9,4 +9,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("inbox/<int:item_id>/read/", views.inbox_item_read, name="inbox-item-read"),
     path("inbox/read-all/", views.inbox_read_all, name="inbox-read-all"),
     path("notifications/undelivered/", views.undelivered, name="undelivered"),
+    path("notifications/<uuid:notification_id>/resend/", views.resend, name="resend"),
 ]

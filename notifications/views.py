@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import cast
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -14,10 +16,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
+from referrals.exceptions import NotPermitted
 
-from .models import InboxItem
+from .models import InboxItem, Notification
 from .selectors import inbox_for, undelivered_notifications
-from .services import mark_all_read, mark_read
+from .services import mark_all_read, mark_read, resend_failed
 
 PAGE_SIZE = 50
 
@@ -56,6 +59,19 @@ def inbox_item_read(request: HttpRequest, item_id: int) -> HttpResponse:
 def inbox_read_all(request: HttpRequest) -> HttpResponse:
     mark_all_read(user=signed_in_user(request))
     return _back_to_inbox(request)
+
+
+@require_POST
+@login_required
+def resend(request: HttpRequest, notification_id: uuid.UUID) -> HttpResponse:
+    try:
+        resend_failed(actor=signed_in_user(request), notification_id=str(notification_id))
+    except NotPermitted as exc:
+        raise PermissionDenied(str(exc)) from None
+    except Notification.DoesNotExist:
+        raise Http404("No such failed notification.") from None
+    messages.success(request, "Sent again. It is retried as before if the receiver still fails.")
+    return HttpResponseRedirect(reverse("notifications:undelivered"))
 
 
 @require_GET

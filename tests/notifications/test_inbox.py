@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from audit.models import AuditEvent
 from notifications.models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, Notification
 from tests.factories import contractor, manager, responder
 
@@ -167,6 +168,42 @@ def test_managers_see_failed_and_long_pending_notifications_with_their_attempts(
     assert {row.state for row in shown} == {DeliveryState.FAILED, DeliveryState.PENDING}
     assert len(shown) == 2 and fresh[0] not in shown
     assert "HTTP 500" in response.text
+
+
+def test_a_notification_waiting_for_its_next_retry_is_shown_at_once(client):
+    (retrying,) = undelivered_rows(1, state=DeliveryState.PENDING, age=datetime.timedelta(seconds=5))
+    Notification.objects.filter(pk=retrying.pk).update(attempts=2)
+    client.force_login(manager())
+    response = client.get(reverse("notifications:undelivered"))
+    assert [row.pk for row in response.context["notifications"]] == [retrying.pk]
+    assert "Every notification has been delivered" not in response.text
+
+
+def test_a_manager_sends_a_failed_notification_again_and_it_is_audited(
+    client, django_capture_on_commit_callbacks
+):
+    boss = manager()
+    (failed,) = undelivered_rows(1)
+    Notification.objects.filter(pk=failed.pk).update(attempts=12)
+    client.force_login(boss)
+    with django_capture_on_commit_callbacks() as queued:
+        response = client.post(reverse("notifications:resend", args=[failed.pk]))
+    assert response.status_code == 302
+    failed.refresh_from_db()
+    assert (failed.state, failed.attempts, failed.last_error) == (DeliveryState.PENDING, 0, "")
+    assert len(queued) == 1  # handed to Celery after commit
+    assert AuditEvent.objects.filter(actor=boss, what__startswith="notification sent again").exists()
+
+
+def test_only_a_failed_notification_can_be_sent_again_and_only_by_a_manager(client):
+    (failed,) = undelivered_rows(1)
+    (pending,) = undelivered_rows(1, state=DeliveryState.PENDING)
+    client.force_login(responder())
+    assert client.post(reverse("notifications:resend", args=[failed.pk])).status_code == 403
+    client.force_login(manager())
+    assert client.post(reverse("notifications:resend", args=[pending.pk])).status_code == 404
+    failed.refresh_from_db()
+    assert failed.state == DeliveryState.FAILED
 
 
 def test_the_undelivered_page_costs_the_same_queries_for_one_row_as_for_fifty(client):
