@@ -43,6 +43,9 @@ import http.client
 import json
 import logging
 import random
+import smtplib
+import socket
+import ssl
 import threading
 import time
 import uuid
@@ -65,6 +68,25 @@ from .models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, N
 from .services import queue_delivery
 
 logger = logging.getLogger(__name__)
+
+# What a failure to send means, in words a manager can act on; the class name says the rest. Never the
+# exception's message, which may quote what was being sent.
+FAILURES_IN_WORDS: tuple[tuple[type[BaseException], str], ...] = (
+    (ConnectionRefusedError, "the receiver refused the connection"),
+    (TimeoutError, "the receiver did not answer in time"),
+    (socket.gaierror, "the receiver's address was not found"),
+    (ssl.SSLError, "the secure connection failed"),
+    (smtplib.SMTPException, "the mail server refused the email"),
+    (OSError, "the receiver could not be reached"),
+)
+
+
+def failure_in_words(error: BaseException) -> str:
+    for kind, words in FAILURES_IN_WORDS:
+        if isinstance(error, kind):
+            return f"{words} ({type(error).__name__})"
+    return type(error).__name__
+
 
 # A Celery countdown may fire a moment before the stored time; this much early is still on time.
 CLAIM_TOLERANCE = datetime.timedelta(seconds=2)
@@ -331,7 +353,7 @@ def deliver(notification_id: str) -> None:
     try:
         outcome = SENDERS[Channel(notification.channel)](notification)
     except Exception as error:  # any failure to send is an outcome to record and retry
-        outcome = Outcome(False, type(error).__name__)
+        outcome = Outcome(False, failure_in_words(error))
     record_outcome(notification, outcome)
 
 

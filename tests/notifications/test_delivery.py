@@ -171,12 +171,14 @@ def test_a_failed_attempt_is_logged_and_retried_later_with_backoff(
     assert before <= row.next_attempt_at <= timezone.now() + datetime.timedelta(seconds=30)
 
 
-def test_an_unreachable_receiver_is_recorded_by_error_class(settings, queued):
+def test_an_unreachable_receiver_is_recorded_in_words_and_by_error_class(settings, queued):
     settings.WEBHOOK_TIMEOUT_SECONDS = 1
     row = offer_to_webhook("http://127.0.0.1:9/nothing-listens-here")
     deliver(str(row.pk))
     row.refresh_from_db()
-    assert row.delivery_attempts.get().detail == "ConnectionRefusedError"
+    assert (
+        row.delivery_attempts.get().detail == "the receiver refused the connection (ConnectionRefusedError)"
+    )
 
 
 def test_after_the_last_attempt_the_row_fails_and_managers_see_it_in_their_inbox(
