@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from referrals.models import Referral, TransitionLog
 
 # Transition inputs that describe the decision, not the person; free-text notes stay out.
-NON_PERSONAL_INPUTS = frozenset({"risk", "route", "reason", "outcome", "provider", "offer", "next_check_in"})
+NON_PERSONAL_INPUTS = frozenset(
+    {"risk", "route", "reason", "outcome", "provider", "offer", "next_check_in", "recovery_review"}
+)
 
 
 def client_address(request: HttpRequest | None) -> str | None:

@@ -50,9 +50,10 @@ from .choices import (
     Route,
     Service,
     WithdrawReason,
+    nation_of,
 )
 from .choices import ReferralState as S
-from .deadlines import due_at
+from .deadlines import due_at, reminder_at, working_days_of
 from .encryption import keyed_digest
 from .models import AnonymousNotification, Clock, Deadline, Referral, TransitionLog
 from .references import format_reference, reserve_numbers
@@ -773,8 +774,11 @@ class ReferralGenerator:
     def _deadline(self, batch: Batch, index: int, referral: Any, clock: Clock,
                   start: datetime.datetime, stopped: datetime.datetime | None, due: datetime.datetime | None = None,
                   ) -> Deadline:  # fmt: skip
+        working_days = working_days_of(clock, referral) if due is None else None
         due = due or due_at(clock, referral, start)
-        remind = None if clock == Clock.MISSING else start + (due - start) * 0.8
+        remind = None
+        if clock != Clock.MISSING:
+            remind = reminder_at(start, due, working_days=working_days, nation=nation_of(referral.region))
         # Clocks already passed were swept when they passed: reminders and breaches are not sent again.
         until = stopped or self.now
         deadline = _row(
@@ -942,12 +946,19 @@ class ReferralGenerator:
                 self._deadline(batch, index, referral, Clock.CHECK_IN, accepted, gone)
                 self._deadline(batch, index, referral, Clock.RECOVERY_REVIEW, accepted, None)
                 return
+            # Most providers record the day-30 recovery review about on time; a few are late.
+            reviewed = accepted + datetime.timedelta(days=rng.uniform(26, 30) if rng.random() < 0.9 else 34)
+            if reviewed <= now:
+                self._log(batch, index, "record_progress", S.PLACED, S.PLACED, provider_user, reviewed,
+                          {"note": "", "next_check_in": None, "recovery_review": True})  # fmt: skip
+            self._deadline(
+                batch, index, referral, Clock.RECOVERY_REVIEW, accepted, reviewed if reviewed <= now else None
+            )
             check_in_start = max(accepted, now - datetime.timedelta(days=rng.uniform(0, 8)))
             if check_in_start > accepted:
                 self._log(batch, index, "record_progress", S.PLACED, S.PLACED, provider_user, check_in_start,
                           {"note": "", "next_check_in": None})  # fmt: skip
             self._deadline(batch, index, referral, Clock.CHECK_IN, check_in_start, None)
-            self._deadline(batch, index, referral, Clock.RECOVERY_REVIEW, accepted, None)
             return
         roll = rng.random()
         if roll < 0.78:

@@ -367,6 +367,12 @@ class ProgressForm(HarbourForm):
         error_messages={"invalid": "Enter the next check-in as a real date."},
     )
 
+    recovery_review = forms.BooleanField(
+        required=False,
+        label="This note is the recovery review",
+        help_text="The case review at day 30 of the recovery period. It meets the recovery-review deadline.",
+    )
+
     def clean_next_check_in(self) -> datetime.date | None:
         day = self.cleaned_data.get("next_check_in")
         if errors := next_check_in_errors(day):

@@ -353,20 +353,29 @@ def expire_offer(*, offer_id: int) -> bool:
 
 
 def record_progress(
-    *, referral_id: int, actor: User, note: str, next_check_in: datetime.date | None = None
+    *,
+    referral_id: int,
+    actor: User,
+    note: str,
+    next_check_in: datetime.date | None = None,
+    recovery_review: bool = False,
 ) -> Referral:
-    """A progress note from the placed provider; restarts the check-in clock."""
+    """A progress note from the placed provider; restarts the check-in clock. A note that is the
+    recovery review (the case review at day 30 of the recovery period) stops that clock."""
     with transaction.atomic():
-        referral = _apply(
-            referral_id=referral_id,
-            actor=actor,
-            transition="record_progress",
-            input={"note": note, "next_check_in": next_check_in.isoformat() if next_check_in else None},
-        )
+        input: dict[str, Any] = {
+            "note": note,
+            "next_check_in": next_check_in.isoformat() if next_check_in else None,
+        }
+        if recovery_review:
+            input["recovery_review"] = True
+        referral = _apply(referral_id=referral_id, actor=actor, transition="record_progress", input=input)
         due = None
         if next_check_in is not None:
             due = timezone.make_aware(datetime.datetime.combine(next_check_in, CHECK_IN_TIME))
         start_clock(referral, Clock.CHECK_IN, due=due)
+        if recovery_review:
+            stop_clocks(referral, Clock.RECOVERY_REVIEW)
     return referral
 
 

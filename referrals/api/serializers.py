@@ -439,6 +439,10 @@ class RecordProgressInput(serializers.Serializer):
     next_check_in = serializers.DateField(
         required=False, allow_null=True, default=None, help_text="Restarts the check-in clock to this day."
     )
+    recovery_review = serializers.BooleanField(
+        default=False,
+        help_text="This note is the recovery review (day 30): it stops the recovery-review clock.",
+    )
 
     def validate_next_check_in(self, value: datetime.date | None) -> datetime.date | None:
         if errors := next_check_in_errors(value):
