@@ -201,7 +201,7 @@ BUILD_SQL = [
           languages, interpreter_needed, exploitation_types, exploitation_location, region,
           needs_accommodation, emergency, needs_medical, has_dependants, safe_to_contact, contact_phone,
           account, responder_reference, crime_reference, name_digest, birth_date_digest, risk, route,
-          assessed_at, placed_at, closed_at, anonymised_at, organisation_id, submitted_by_id)
+          assessed_at, placed_at, first_placed_at, closed_at, anonymised_at, organisation_id, submitted_by_id)
         SELECT
           c.id, 'BEN-' || lpad(c.id::text, 7, '0'), c.state,
           CASE WHEN c.state = 'missing' THEN c.placed_at + (c.closed_at_or_now - c.placed_at) / 2
@@ -217,7 +217,7 @@ BUILD_SQL = [
           c.r_pick < 0.6, c.r_pick < 0.1, false, false, false, '', '', '', '', md5(c.id::text), '',
           CASE WHEN c.assessed_at IS NULL THEN '' ELSE 'medium' END,
           CASE WHEN c.assessed_at IS NULL THEN '' WHEN c.r_pick < 0.6 THEN 'accommodation' ELSE 'outreach' END,
-          c.assessed_at, c.placed_at, c.closed_at, NULL,
+          c.assessed_at, c.placed_at, c.placed_at, c.closed_at, NULL,
           (%(orgs)s::bigint[])[1 + (c.id %% array_length(%(orgs)s::bigint[], 1))::int], %(user)s
         FROM (SELECT closed.*, coalesce(closed.closed_at, now()) AS closed_at_or_now FROM closed) c
         """,
@@ -310,9 +310,9 @@ FLOOR_SQL = [
            count(*) FILTER (WHERE assessed_at IS NOT NULL),
            percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY assessed_at - submitted_at)
              FILTER (WHERE assessed_at IS NOT NULL),
-           count(*) FILTER (WHERE placed_at IS NOT NULL AND assessed_at IS NOT NULL),
-           percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY placed_at - assessed_at)
-             FILTER (WHERE placed_at IS NOT NULL AND assessed_at IS NOT NULL)
+           count(*) FILTER (WHERE first_placed_at IS NOT NULL AND assessed_at IS NOT NULL),
+           percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY first_placed_at - assessed_at)
+             FILTER (WHERE first_placed_at IS NOT NULL AND assessed_at IS NOT NULL)
     FROM referrals_referral
     """,
     """

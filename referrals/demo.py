@@ -920,7 +920,8 @@ class ReferralGenerator:
         self._deadline(batch, index, referral, Clock.PLACEMENT, assessed, placement_clock_stop)
         offer_index = self._offer(batch, index, referral, provider, offered, accepted, OfferState.ACCEPTED)
         provider_user = self.provider_users[provider.pk]
-        referral.state, referral.state_changed_at, referral.placed_at = S.PLACED, accepted, accepted
+        referral.state, referral.state_changed_at = S.PLACED, accepted
+        referral.placed_at = referral.first_placed_at = accepted
         self._log(batch, index, "accept", S.ASSESSED, S.PLACED, provider_user, accepted, {})
         ended = None if active else leaves
         batch.placements.append(

@@ -74,6 +74,8 @@ class Referral(FSMModelMixin, models.Model):
     route = models.CharField(max_length=20, choices=Route.choices, blank=True, default="")
     assessed_at = models.DateTimeField(null=True, blank=True)
     placed_at = models.DateTimeField(null=True, blank=True)
+    # Kept through reallocations, for the time from assessment to a first placement (SPEC §8).
+    first_placed_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     anonymised_at = models.DateTimeField(null=True, blank=True)
 
@@ -127,6 +129,8 @@ class Referral(FSMModelMixin, models.Model):
     @transition(field=state, source=S.ASSESSED, target=S.PLACED)
     def accept(self) -> None:
         self.placed_at = timezone.now()
+        if self.first_placed_at is None:
+            self.first_placed_at = self.placed_at
         self._entered_state()
 
     @transition(field=state, source=S.PLACED, target=S.PLACED)

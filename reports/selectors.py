@@ -381,9 +381,10 @@ def _totals(referrals: QuerySet[Referral], now: datetime.datetime) -> dict[str, 
     placement: one query of conditional aggregates (two without percentiles in the database)."""
     bands = _band_conditions(now)
     to_assessment = F("assessed_at") - F("submitted_at")
-    to_placement = F("placed_at") - F("assessed_at")
+    # To the first placement: a reallocated case's later placement does not count its earlier one.
+    to_placement = F("first_placed_at") - F("assessed_at")
     assessed = Q(assessed_at__isnull=False)
-    placed = Q(assessed_at__isnull=False, placed_at__isnull=False)
+    placed = Q(assessed_at__isnull=False, first_placed_at__isnull=False)
     aggregates: dict[str, Any] = {
         "referrals": Count("pk"),
         "assessed": Count("pk", filter=assessed),
@@ -428,7 +429,9 @@ def _totals(referrals: QuerySet[Referral], now: datetime.datetime) -> dict[str, 
         }
     else:
         times = list(
-            referrals.filter(assessed).values_list("submitted_at", "assessed_at", "placed_at").iterator()
+            referrals.filter(assessed)
+            .values_list("submitted_at", "assessed_at", "first_placed_at")
+            .iterator()
         )
         result["to_assessment"] = _durations(
             assessed_at - submitted_at for submitted_at, assessed_at, _ in times

@@ -9,7 +9,8 @@ from referrals import services, validation
 from referrals.choices import ReferralState
 from referrals.exceptions import NotPermitted, TransitionNotAllowed
 from referrals.models import Clock, Referral
-from tests.factories import manager, responder, submitted_referral
+from tests.api.cases import bring_to
+from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
 
 pytestmark = pytest.mark.django_db
 
@@ -105,3 +106,14 @@ def test_a_next_check_in_must_fall_due_after_now_and_within_ninety_days(
     assert (errors == []) is allowed
     if not allowed:
         assert errors[0].startswith("Choose a next check-in from")
+
+
+def test_a_reallocated_case_keeps_the_time_of_its_first_placement():
+    case = bring_to("placed")
+    first = case.refresh().first_placed_at
+    services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="needs_changed")
+    other = CareProviderFactory()
+    services.offer_placement(referral_id=case.referral.pk, actor=case.manager, provider_id=other.pk)
+    services.accept_offer(referral_id=case.referral.pk, actor=provider_user(other))
+    referral = case.refresh()
+    assert first is not None and referral.first_placed_at == first < referral.placed_at

@@ -48,6 +48,7 @@ def make_referral(*, submitted_by: User, submitted_at: datetime.datetime, **fiel
         "name_digest": keyed_digest("Secretname", f"Hiddenfamily{number}"),
     }
     values.update(fields)
+    values.setdefault("first_placed_at", values.get("placed_at"))  # never reallocated, unless given
     return Referral.objects.create(**values)
 
 

@@ -156,6 +156,20 @@ def test_medians_and_90th_percentiles_of_time_to_assessment_and_to_placement(cas
     assert placement.p90 == 23 * HOUR  # 15 + 0.8 × (25 − 15)
 
 
+def test_time_to_placement_runs_to_the_first_placement_whatever_came_after():
+    assessed = aware(2026, 3, 2, 9, 0)
+    make_referral(
+        submitted_by=responder(),
+        submitted_at=assessed - HOUR,
+        state="placed",
+        assessed_at=assessed,
+        first_placed_at=assessed + 24 * HOUR,
+        placed_at=assessed + 61 * 24 * HOUR,  # placed again after a reallocation
+    )
+    _assessment, placement = caseload_report(ReportFilter(), now=NOW).timeliness
+    assert (placement.count, placement.median) == (1, 24 * HOUR)
+
+
 def test_share_within_deadline_counts_clocks_met_among_those_decided(caseload):
     report = caseload_report(ReportFilter(), now=NOW)
     assessment, placement = report.timeliness
