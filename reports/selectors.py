@@ -31,7 +31,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from accounts.models import FIRST_RESPONDER_KINDS, OrganisationKind
-from care_providers.models import CareProvider, OfferState, PlacementOffer
+from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
 from referrals.choices import (
     OPEN_STATES,
     ExploitationType,
@@ -576,15 +576,13 @@ def _offer_figures_in_python(offers: QuerySet[PlacementOffer]) -> dict[int, dict
     figures: dict[int, dict[str, Any]] = {}
     times: dict[int, list[datetime.timedelta]] = defaultdict(list)
     rows = offers.values_list(
-        "provider_id", "state", "offered_at", "responded_at", "placement__pk", "placement__ended_at",
-        "placement__bed_kind",
-    )  # fmt: skip
-    for provider_id, state, offered_at, responded_at, placement, ended_at, bed_kind in rows.iterator():
+        "provider_id", "state", "offered_at", "responded_at", "placement__pk", "placement__ended_at"
+    )
+    for provider_id, state, offered_at, responded_at, placement, ended_at in rows.iterator():
         row = figures.setdefault(
             provider_id,
             {
                 "active_placements": 0,
-                "beds_in_use": 0,
                 "pending_offers": 0,
                 "accepted_offers": 0,
                 "answered_offers": 0,
@@ -592,7 +590,6 @@ def _offer_figures_in_python(offers: QuerySet[PlacementOffer]) -> dict[int, dict
         )
         if placement is not None and ended_at is None:
             row["active_placements"] += 1
-            row["beds_in_use"] += 1 if bed_kind else 0
         row["pending_offers"] += state == OfferState.PENDING
         row["accepted_offers"] += state == OfferState.ACCEPTED
         row["answered_offers"] += state in answered_states
@@ -604,9 +601,11 @@ def _offer_figures_in_python(offers: QuerySet[PlacementOffer]) -> dict[int, dict
 
 
 def _providers(report_filter: ReportFilter) -> list[ProviderFigures]:
-    """Every provider's placements and offers among the filtered referrals: two queries, one pass over
-    the offers (each joined to the placement it led to, if any) and the list of providers. Capacity is configuration; beds in use are active
-    accommodation placements."""
+    """Every provider's placements and offers among the filtered referrals, and its beds: three queries
+    (the offers, each joined to the placement it led to; the beds in use; the list of providers).
+    Capacity is configuration; beds in use are active accommodation placements. Beds in use and
+    occupancy are today's whatever the filters: a filtered count of beds against the whole capacity
+    would make a full house look empty."""
     # The provider filter picks the row; the other filters select the referrals counted in it.
     counted = referral_conditions(
         ReportFilter(**{**report_filter.__dict__, "provider_id": None}), via="referral__"
@@ -615,7 +614,6 @@ def _providers(report_filter: ReportFilter) -> list[ProviderFigures]:
     accepted = Q(state=OfferState.ACCEPTED)
     aggregates: dict[str, Any] = {
         "active_placements": Count("placement", filter=active),
-        "beds_in_use": Count("placement", filter=active & ~Q(placement__bed_kind="")),
         "pending_offers": Count("pk", filter=Q(state=OfferState.PENDING)),
         "accepted_offers": Count("pk", filter=accepted),
         "answered_offers": Count(
@@ -634,6 +632,14 @@ def _providers(report_filter: ReportFilter) -> list[ProviderFigures]:
         }
     else:
         per_provider = _offer_figures_in_python(offers)
+    beds_in_use = dict(
+        Placement.objects.filter(ended_at__isnull=True)
+        .exclude(bed_kind="")
+        .order_by()
+        .values("provider_id")
+        .annotate(beds=Count("pk"))
+        .values_list("provider_id", "beds")
+    )
     # Every provider, so the report also yields the choices of its own provider filter.
     rows = []
     for provider in CareProvider.objects.order_by("name", "pk").values(
@@ -650,9 +656,9 @@ def _providers(report_filter: ReportFilter) -> list[ProviderFigures]:
                 provider_id=row["pk"],
                 name=row["name"],
                 active_placements=row["active_placements"],
-                beds_in_use=row["beds_in_use"],
+                beds_in_use=beds_in_use.get(row["pk"], 0),
                 capacity=capacity,
-                occupancy=_ratio(row["beds_in_use"], capacity),
+                occupancy=_ratio(beds_in_use.get(row["pk"], 0), capacity),
                 pending_offers=row["pending_offers"],
                 accepted_offers=row["accepted_offers"],
                 answered_offers=row["answered_offers"],

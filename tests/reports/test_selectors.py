@@ -268,3 +268,10 @@ def test_the_python_percentiles_used_without_postgresql_agree_with_the_database(
     in_python = caseload_report(ReportFilter(), now=NOW)
     assert in_python.timeliness == in_database.timeliness
     assert in_python.providers == in_database.providers
+
+
+def test_beds_in_use_and_occupancy_are_todays_whatever_the_filter(caseload):
+    report = caseload_report(ReportFilter(region="wales"), now=NOW)
+    x = report.providers[0]
+    assert x.active_placements == 0  # its placed person is not in Wales
+    assert (x.beds_in_use, x.capacity, x.occupancy) == (1, 4, pytest.approx(0.25))
