@@ -270,7 +270,7 @@ def _shares(counts: dict[str, int], labels: dict[str, str], total: int, *, keep_
 
 
 def caseload_report(report_filter: ReportFilter, *, now: datetime.datetime | None = None) -> CaseloadReport:
-    """Every §8 breakdown for the referrals the filter selects: eight queries on PostgreSQL, nine elsewhere."""
+    """Every §8 breakdown for the referrals the filter selects: ten queries on PostgreSQL, eleven elsewhere."""
     now = now or timezone.now()
     conditions = referral_conditions(report_filter)
     referrals = Referral.objects.filter(conditions).order_by()
@@ -537,14 +537,16 @@ def _deadline_figures(report_filter: ReportFilter, now: datetime.datetime) -> di
     overdue now. One query. A clock stopped by any transition (a decision, a withdrawal) counts as met if
     it stopped before it was due."""
     stopped_in_time = Q(stopped_at__isnull=False, stopped_at__lte=F("due_at"))
-    overdue = Q(stopped_at__isnull=True, due_at__lt=now)
+    past_due = Q(stopped_at__isnull=True, due_at__lt=now)
+    # A missing person is overdue from the moment they are reported (see ``_overdue``).
+    overdue = past_due | Q(stopped_at__isnull=True, clock=Clock.MISSING)
     rows = (
         Deadline.objects.filter(referral_conditions(report_filter, via="referral__"))
         .order_by()
         .values("clock")
         .annotate(
             met=Count("pk", filter=stopped_in_time),
-            missed=Count("pk", filter=Q(stopped_at__gt=F("due_at")) | overdue),
+            missed=Count("pk", filter=Q(stopped_at__gt=F("due_at")) | past_due),
             overdue=Count("pk", filter=overdue),
         )
     )
@@ -554,18 +556,28 @@ def _deadline_figures(report_filter: ReportFilter, now: datetime.datetime) -> di
 
 
 def _overdue(report_filter: ReportFilter, now: datetime.datetime) -> list[OverdueClock]:
-    """Open clocks past due, most overdue first, by case reference only: one query."""
+    """Open clocks past due, most overdue first, by case reference only: two queries.
+
+    A missing person's clock escalates at once and then moves on by MISSING_REPEAT_HOURS, so it is
+    never long past due: it is listed as overdue since the person was reported missing.
+    """
     labels = dict(Clock.choices)
-    rows = (
-        Deadline.objects.filter(
-            referral_conditions(report_filter, via="referral__"), stopped_at__isnull=True, due_at__lt=now
-        )
+    open_clocks = Deadline.objects.filter(
+        referral_conditions(report_filter, via="referral__"), stopped_at__isnull=True
+    ).values_list("referral__reference", "clock")
+    missing = open_clocks.filter(clock=Clock.MISSING).values_list(
+        "referral__reference", "clock", "started_at"
+    )
+    past_due = (
+        open_clocks.exclude(clock=Clock.MISSING)
+        .filter(due_at__lt=now)
         .order_by("due_at", "pk")
         .values_list("referral__reference", "clock", "due_at")[:OVERDUE_LIST_LIMIT]
     )
+    rows = sorted([*missing[:OVERDUE_LIST_LIMIT], *past_due], key=lambda row: row[2])[:OVERDUE_LIST_LIMIT]
     return [
-        OverdueClock(reference, clock, labels.get(clock, clock), due_at, now - due_at)
-        for reference, clock, due_at in rows
+        OverdueClock(reference, clock, labels.get(clock, clock), since, now - since)
+        for reference, clock, since in rows
     ]
 
 

@@ -4,10 +4,11 @@ import datetime
 
 import pytest
 
+from referrals.models import Clock
 from reports.selectors import ReportFilter, caseload_report, percentile
 from tests.factories import aware, responder
 
-from .caseload import HOUR, NOW, build_caseload, make_referral
+from .caseload import HOUR, NOW, build_caseload, clock, make_referral
 
 pytestmark = pytest.mark.django_db
 
@@ -275,3 +276,12 @@ def test_beds_in_use_and_occupancy_are_todays_whatever_the_filter(caseload):
     x = report.providers[0]
     assert x.active_placements == 0  # its placed person is not in Wales
     assert (x.beds_in_use, x.capacity, x.occupancy) == (1, 4, pytest.approx(0.25))
+
+
+def test_a_missing_person_is_overdue_from_the_moment_they_are_reported(caseload):
+    gone = make_referral(submitted_by=responder(), submitted_at=NOW - 900 * HOUR, state="missing")
+    clock(gone, Clock.MISSING, started=NOW - 3 * HOUR, due=NOW + 21 * HOUR)
+    report = caseload_report(ReportFilter(), now=NOW)
+    (listed,) = [row for row in report.overdue if row.reference == gone.reference]
+    assert (listed.clock, listed.overdue_by) == ("missing", 3 * HOUR)
+    assert {row.key: row.count for row in report.overdue_by_clock}["missing"] == 2  # and case H
