@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
-from referrals.choices import BedKind, RejectReason
+from referrals.choices import BED_FOR, BedKind, RejectReason
 
 
 class CareProvider(models.Model):
@@ -118,6 +118,11 @@ class Placement(models.Model):
 
     def __str__(self) -> str:
         return f"Placement {self.pk}"
+
+    @property
+    def bed_words(self) -> str:
+        """ "a bed for a family"; empty for outreach, which holds no bed."""
+        return f"a bed {BED_FOR[BedKind(self.bed_kind)]}" if self.bed_kind else ""
 
     @property
     def is_active(self) -> bool:

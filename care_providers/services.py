@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from referrals.choices import BedKind, Gender, Route, Service
+from referrals.choices import BED_FOR, BedKind, Gender, Route, Service
 from referrals.exceptions import NoCapacity, ProviderCannotTake
 
 from .models import CareProvider
@@ -12,9 +12,6 @@ from .selectors import occupied_beds
 
 if TYPE_CHECKING:
     from referrals.models import Referral
-
-
-BED_FOR = {BedKind.WOMEN: "for women", BedKind.MEN: "for men", BedKind.FAMILY: "for a family"}
 
 
 def bed_kind_for(referral: Referral) -> str:

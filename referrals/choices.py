@@ -138,6 +138,10 @@ class BedKind(models.TextChoices):
     FAMILY = "family", "Family"
 
 
+# Who a bed of each kind is for, in a sentence: "no free bed for a family".
+BED_FOR = {BedKind.WOMEN: "for women", BedKind.MEN: "for men", BedKind.FAMILY: "for a family"}
+
+
 class Service(models.TextChoices):
     ACCOMMODATION = "accommodation", "Accommodation"
     OUTREACH = "outreach", "Outreach"
