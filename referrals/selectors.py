@@ -175,6 +175,28 @@ def assessed_not_placed(user: User) -> QuerySet[Referral]:
     return referrals_visible_to(user).filter(state=ReferralState.ASSESSED).order_by("assessed_at", "id")
 
 
+def possible_duplicates_of(user: User, referral: Referral) -> QuerySet[Referral]:
+    """Other open cases the user may see, from any organisation, submitted within
+    DUPLICATE_WINDOW_DAYS of this one with the same name and the same date of birth or nationality:
+    the same person referred twice, by two organisations or by one (SPEC §3)."""
+    window = datetime.timedelta(days=settings.DUPLICATE_WINDOW_DAYS)
+    same_birth_or_nationality = Q(nationality=referral.nationality)
+    if referral.birth_date_digest:
+        same_birth_or_nationality |= Q(birth_date_digest=referral.birth_date_digest)
+    return (
+        referrals_visible_to(user)
+        .filter(
+            name_digest=referral.name_digest,
+            state__in=OPEN_STATES,
+            submitted_at__gte=referral.submitted_at - window,
+            submitted_at__lte=referral.submitted_at + window,
+        )
+        .filter(same_birth_or_nationality)
+        .exclude(pk=referral.pk)
+        .order_by("-submitted_at")
+    )
+
+
 def likely_duplicates(
     user: User,
     *,

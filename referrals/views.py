@@ -33,6 +33,7 @@ from care_providers.selectors import pending_offer_for, suggested_providers
 
 from . import services
 from .choices import (
+    OPEN_STATES,
     ExploitationType,
     ReferralState,
     language_names,
@@ -72,6 +73,7 @@ from .selectors import (
     case_offers_and_placement,
     get_visible_referral,
     likely_duplicates,
+    possible_duplicates_of,
     referral_history_visible_to,
     referrals_visible_to,
     triage_queue,
@@ -606,6 +608,13 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "pending_offer": pending_offer,
         "placement": placement,
         "offers": offers if user.is_manager else [],
+        # Managers decide on duplicates (decline: duplicate), whoever referred the person.
+        "duplicates": list(
+            possible_duplicates_of(user, referral).only("id", "reference", "state", "submitted_at")[:10]
+        )
+        if user.is_manager and referral.state in OPEN_STATES
+        else [],
+        "duplicate_window_days": settings.DUPLICATE_WINDOW_DAYS,
         "suggestions": suggestions,
         "forms": [(name, TRANSITIONS[name], _action_form(name, suggestions=suggestions)) for name in primary],
         "links": [(name, TRANSITIONS[name]) for name in actions if name not in primary],

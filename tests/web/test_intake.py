@@ -208,6 +208,18 @@ def test_another_organisations_referral_is_not_shown_as_a_duplicate():
     assert Referral.objects.exclude(pk=earlier.pk).count() == 1
 
 
+def test_managers_see_a_referral_from_another_organisation_as_a_possible_duplicate():
+    earlier = submitted_referral(actor=responder())
+    later = submitted_referral(actor=responder())  # the same person, referred by a second organisation
+    unrelated = submitted_referral(actor=responder(), family_name="Someone-Else")
+    page = signed_in(manager()).get(reverse("referrals:case", args=[later.pk])).content.decode()
+    assert "This person may have been referred more than once" in page
+    assert earlier.reference in page and unrelated.reference not in page
+    # A responder is not shown another organisation's case.
+    own = signed_in(later.submitted_by).get(reverse("referrals:case", args=[later.pk])).content.decode()
+    assert "referred more than once" not in own and earlier.reference not in own
+
+
 # ------------------------------------------------------------------------------ anonymous notification
 
 
