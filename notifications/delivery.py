@@ -25,12 +25,12 @@ and the headers
 
 * ``X-Harbour-Event-Id``: the event id, the same on every retry, so a receiver can drop repeats;
 * ``X-Harbour-Timestamp``: Unix seconds when this attempt was signed (also ``timestamp`` in the body);
-* ``X-Harbour-Signature``: ``sha256=`` + hex HMAC-SHA256, keyed with the organisation's webhook secret,
-  of the timestamp, a full stop and the raw body bytes: ``HMAC(secret, f"{timestamp}.".encode() + body)``.
+* ``X-Harbour-Signature``: ``sha256=`` + hex HMAC-SHA256 over the raw body bytes (SPEC §6), keyed with
+  the organisation's webhook secret: ``HMAC(secret, body)``.
 
-A receiver recomputes the HMAC over the raw body it received, compares it in constant time
-(``hmac.compare_digest``), and rejects timestamps more than a few minutes from its clock to stop
-replays. Any 2xx answer counts as delivered; anything else, a redirect or no answer within
+A receiver recomputes the HMAC over the raw body it received and compares it in constant time
+(``hmac.compare_digest``). The signed body holds the timestamp, so a receiver that rejects one more
+than a few minutes from its clock stops replays. Any 2xx answer counts as delivered; anything else, a redirect or no answer within
 ``WEBHOOK_TIMEOUT_SECONDS`` is retried.
 """
 
@@ -142,9 +142,8 @@ def webhook_payload(notification: Notification, timestamp: int) -> dict[str, Any
     }
 
 
-def webhook_signature(secret: str, timestamp: int, body: bytes) -> str:
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
+def webhook_signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 # ------------------------------------------------------------------------------------------ channels
@@ -220,7 +219,7 @@ def send_webhook(notification: Notification) -> Outcome:
             "User-Agent": "Harbour-Webhooks/1",
             "X-Harbour-Event-Id": str(notification.pk),
             "X-Harbour-Timestamp": str(timestamp),
-            "X-Harbour-Signature": webhook_signature(organisation.webhook_secret, timestamp, body),
+            "X-Harbour-Signature": webhook_signature(organisation.webhook_secret, body),
         },
     )
     return Outcome(200 <= status < 300, f"HTTP {status}")

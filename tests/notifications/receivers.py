@@ -27,8 +27,7 @@ class ReceivedWebhook:
         return self.headers.get("X-Harbour-Event-Id", "")
 
     def signature_verifies(self, secret: str) -> bool:
-        timestamp = self.headers["X-Harbour-Timestamp"]
-        expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + self.body, hashlib.sha256).hexdigest()
+        expected = hmac.new(secret.encode(), self.body, hashlib.sha256).hexdigest()
         return hmac.compare_digest(self.headers["X-Harbour-Signature"], f"sha256={expected}")
 
 

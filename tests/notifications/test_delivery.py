@@ -68,7 +68,7 @@ def test_an_email_carries_the_event_reference_due_time_and_link_only(settings):
     assert attempt.succeeded and attempt.detail == "sent"
 
 
-def test_a_webhook_is_signed_over_the_timestamp_and_raw_body(webhook_receiver):
+def test_a_webhook_is_signed_over_its_raw_body_which_holds_the_timestamp(webhook_receiver):
     row = offer_to_webhook(webhook_receiver.url)
     deliver(str(row.pk))
 
