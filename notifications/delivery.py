@@ -18,7 +18,8 @@ Webhook scheme
 ``POST`` to the organisation's ``webhook_url`` with ``Content-Type: application/json`` and the body::
 
     {"id": "<event id>", "event": "offer.made", "reference": "HBR-2026-000042",
-     "due_at": "2026-11-28T16:00:00+00:00" or null, "link": "https://harbour.example/cases/42/",
+     "due_at": "2026-11-28T16:00:00+00:00" or null, "clock": "check_in" (for deadline.* events) or null,
+     "link": "https://harbour.example/cases/42/",
      "timestamp": 1795891200}
 
 and the headers
@@ -65,7 +66,7 @@ from django.utils import timezone
 from accounts.models import Organisation, OrganisationKind, User
 
 from .models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, Notification
-from .services import queue_delivery
+from .services import clock_label, queue_delivery
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,8 @@ def email_content(notification: Notification) -> tuple[str, str]:
     lines = [label, ""]
     if notification.reference:
         lines.append(f"Case: {notification.reference}")
+    if notification.clock:
+        lines.append(f"Deadline: {clock_label(notification.clock)}")
     if notification.due_at is not None:
         lines.append(f"Due: {timezone.localtime(notification.due_at):%d %b %Y %H:%M %Z}")
     lines.append(f"Open the case: {case_link(notification)}")
@@ -137,6 +140,7 @@ def webhook_payload(notification: Notification, timestamp: int) -> dict[str, Any
         "event": notification.event,
         "reference": notification.reference,
         "due_at": notification.due_at.isoformat() if notification.due_at else None,
+        "clock": notification.clock or None,
         "link": case_link(notification),
         "timestamp": timestamp,
     }
@@ -258,10 +262,10 @@ WITH claimed AS (
     UPDATE notifications_notification
        SET next_attempt_at = %(until)s, attempts = attempts + 1
      WHERE id = %(id)s AND state = 'pending' AND next_attempt_at <= %(due_by)s
- RETURNING id, event, channel, organisation_id, referral_id, reference, due_at, created_at, attempts
+ RETURNING id, event, channel, organisation_id, referral_id, reference, due_at, created_at, attempts, clock
 )
 SELECT claimed.id, claimed.event, claimed.channel, claimed.organisation_id, claimed.referral_id,
-       claimed.reference, claimed.due_at, claimed.created_at, claimed.attempts,
+       claimed.reference, claimed.due_at, claimed.created_at, claimed.attempts, claimed.clock,
        organisation.name, organisation.kind, organisation.webhook_url, organisation.webhook_secret,
        organisation.notification_emails, set_config('synchronous_commit', 'off', true)
   FROM claimed JOIN accounts_organisation AS organisation ON organisation.id = claimed.organisation_id
@@ -288,8 +292,10 @@ def claim(notification_id: str) -> Notification | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    (id_, event, channel, organisation_id, referral_id, reference, due_at, created_at, attempts) = row[:9]
-    name, kind, webhook_url, webhook_secret, emails = row[9:14]
+    (id_, event, channel, organisation_id, referral_id, reference, due_at, created_at, attempts, clock) = row[
+        :10
+    ]
+    name, kind, webhook_url, webhook_secret, emails = row[10:15]
     if isinstance(emails, str):  # a driver that leaves jsonb as text
         emails = json.loads(emails)
     organisation = Organisation(
@@ -308,6 +314,7 @@ def claim(notification_id: str) -> Notification | None:
         referral_id=referral_id,
         reference=reference,
         due_at=due_at,
+        clock=clock,
         created_at=created_at,
         state=DeliveryState.PENDING,
         attempts=attempts,

@@ -58,6 +58,8 @@ class Notification(models.Model):
     )
     reference = models.CharField(max_length=20, blank=True)
     due_at = models.DateTimeField(null=True, blank=True)
+    # For a deadline's reminder or breach: which clock (a case can have several open).
+    clock = models.CharField(max_length=20, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     state = models.CharField(max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -48,9 +48,13 @@ def manager_recipients() -> list[Organisation]:
     return list(organisations.values())
 
 
-def inbox_message(event: str, reference: str, due_at: datetime.datetime | None = None) -> str:
-    """The one-line message for an event. Case reference and due time only: never personal data."""
+def inbox_message(
+    event: str, reference: str, due_at: datetime.datetime | None = None, clock: str = ""
+) -> str:
+    """The one-line message for an event. Case reference, clock and due time only: never personal data."""
     text = f"{Event(event).label}: {reference}" if reference else Event(event).label
+    if clock:
+        text += f", {clock_label(clock).lower()}"
     if due_at is not None:
         text += f" (due {timezone.localtime(due_at):%d %b %Y %H:%M})"
     return text
@@ -65,6 +69,13 @@ class Announcement:
     referral_id: int | None = None
     reference: str = ""
     due_at: datetime.datetime | None = None
+    clock: str = ""
+
+
+def clock_label(clock: str) -> str:
+    from referrals.models import Clock
+
+    return Clock(clock).label
 
 
 def notify(
@@ -106,7 +117,7 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
     inbox: list[InboxItem] = []
     outbox: list[Notification] = []
     for item in announcements:
-        message = inbox_message(item.event, item.reference, item.due_at)
+        message = inbox_message(item.event, item.reference, item.due_at, item.clock)
         case = {"referral_id": item.referral_id, "reference": item.reference}
         for org in {org.pk: org for org in item.organisations}.values():
             inbox.extend(
@@ -119,7 +130,14 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
             if org.webhook_url:
                 channels.append(Channel.WEBHOOK)
             outbox.extend(
-                Notification(event=item.event, channel=channel, organisation=org, due_at=item.due_at, **case)
+                Notification(
+                    event=item.event,
+                    channel=channel,
+                    organisation=org,
+                    due_at=item.due_at,
+                    clock=item.clock,
+                    **case,
+                )
                 for channel in channels
             )
     InboxItem.objects.bulk_create(inbox)

@@ -172,6 +172,7 @@ def escalate_batch(
                         referral_id=referral.pk,
                         reference=referral.reference,
                         due_at=deadline.due_at,
+                        clock=deadline.clock,
                     )
                 )
         if breached:
@@ -214,6 +215,7 @@ def remind_batch(now: datetime.datetime, batch_size: int, managers: tuple[Organi
                     referral_id=deadline.referral_id,
                     reference=deadline.referral.reference,
                     due_at=deadline.due_at,
+                    clock=deadline.clock,
                 )
             )
         Deadline.objects.filter(pk__in=[c.pk for c in clocks]).update(reminded_at=now)

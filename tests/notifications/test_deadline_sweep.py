@@ -146,6 +146,14 @@ def test_check_in_and_recovery_review_reminders_go_to_the_placed_provider():
     sweep_deadlines(now=review.remind_at + SECOND)
     assert items(Event.DEADLINE_REMINDER, staff).count() == 2
     assert not items(Event.DEADLINE_REMINDER, boss).exists()
+    # Each says which deadline it is, in the inbox and in what leaves Harbour.
+    messages = sorted(items(Event.DEADLINE_REMINDER, staff).values_list("message", flat=True))
+    assert [message.split(" (due")[0] for message in messages] == [
+        f"Deadline approaching: {referral.reference}, check-in",
+        f"Deadline approaching: {referral.reference}, recovery review",
+    ]
+    sent = Notification.objects.filter(event=Event.DEADLINE_REMINDER).values_list("clock", flat=True)
+    assert sorted(set(sent)) == ["check_in", "recovery_review"]
 
 
 def test_missing_escalates_at_once_and_again_every_repeat_until_found(settings):

@@ -81,6 +81,7 @@ def test_a_webhook_is_signed_over_its_raw_body_which_holds_the_timestamp(webhook
         "event": "offer.made",
         "reference": row.reference,
         "due_at": row.due_at.isoformat(),
+        "clock": None,
         "link": payload["link"],
         "timestamp": int(hook.headers["X-Harbour-Timestamp"]),
     }
