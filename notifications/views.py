@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
 from referrals.exceptions import NotPermitted
+from referrals.selectors import referrals_visible_to
 
 from .models import InboxItem, Notification
 from .selectors import inbox_for, undelivered_notifications
@@ -40,8 +41,15 @@ def _back_to_inbox(request: HttpRequest) -> HttpResponseRedirect:
 @require_GET
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
-    page = Paginator(inbox_for(signed_in_user(request)), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "notifications/inbox.html", {"page": page, "items": page.object_list})
+    user = signed_in_user(request)
+    page = Paginator(inbox_for(user), PAGE_SIZE).get_page(request.GET.get("page"))
+    # Link only the cases the user may still open (a rejected offer ends a provider's access).
+    cases = {item.referral_id for item in page.object_list if item.referral_id}
+    openable = (
+        set(referrals_visible_to(user).filter(pk__in=cases).values_list("pk", flat=True)) if cases else set()
+    )
+    context = {"page": page, "items": page.object_list, "openable": openable}
+    return render(request, "notifications/inbox.html", context)
 
 
 @require_POST
@@ -52,6 +60,20 @@ def inbox_item_read(request: HttpRequest, item_id: int) -> HttpResponse:
     except InboxItem.DoesNotExist:
         raise Http404("No such inbox item.") from None
     return _back_to_inbox(request)
+
+
+@require_GET
+@login_required
+def inbox_item_open(request: HttpRequest, item_id: int) -> HttpResponse:
+    """Follow an inbox item to its case, reading it on the way, as a mail client does."""
+    user = signed_in_user(request)
+    try:
+        item = mark_read(user=user, item_id=item_id)
+    except InboxItem.DoesNotExist:
+        raise Http404("No such inbox item.") from None
+    if item.referral_id and referrals_visible_to(user).filter(pk=item.referral_id).exists():
+        return HttpResponseRedirect(reverse("referrals:case", args=[item.referral_id]))
+    return HttpResponseRedirect(reverse("notifications:inbox"))
 
 
 @require_POST

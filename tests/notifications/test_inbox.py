@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from notifications.models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, Notification
-from tests.factories import contractor, manager, responder
+from tests.factories import contractor, manager, responder, submitted_referral
 
 pytestmark = pytest.mark.django_db
 
@@ -116,6 +116,33 @@ def test_marking_one_and_all_read_on_the_web(client):
     client.post(reverse("notifications:inbox-read-all"))
     assert not InboxItem.objects.filter(user=me, read_at__isnull=True).exists()
     assert client.get(reverse("notifications:inbox")).context["inbox_unread"] == 0
+
+
+def test_following_an_inbox_item_to_its_case_reads_it(client):
+    referral = submitted_referral()
+    me = referral.submitted_by
+    (about_it,) = give(me, 1, referral=referral)
+    client.force_login(me)
+    html = client.get(reverse("notifications:inbox")).content.decode()
+    opening = reverse("notifications:inbox-item-open", args=[about_it.pk])
+    assert opening in html
+    response = client.get(opening)
+    assert response["Location"] == reverse("referrals:case", args=[referral.pk])
+    about_it.refresh_from_db()
+    assert about_it.read
+
+
+def test_the_inbox_links_only_cases_the_user_may_still_open(client):
+    mine, theirs = submitted_referral(), submitted_referral()
+    me = mine.submitted_by
+    give(me, 1, referral=mine)
+    give(me, 1, referral=theirs)  # e.g. an offer since rejected: the case is no longer the user's
+    client.force_login(me)
+    items = {item.referral_id: item for item in InboxItem.objects.filter(user=me)}
+    html = client.get(reverse("notifications:inbox")).content.decode()
+    assert reverse("notifications:inbox-item-open", args=[items[mine.pk].pk]) in html
+    assert reverse("notifications:inbox-item-open", args=[items[theirs.pk].pk]) not in html
+    assert items[theirs.pk].message in html
 
 
 def test_another_users_item_cannot_be_marked_read_on_the_web(client):

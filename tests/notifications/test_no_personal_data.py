@@ -75,7 +75,15 @@ def test_every_email_webhook_and_inbox_item_of_a_whole_case_is_free_of_personal_
     assert len(webhook_receiver.received) > 0 and len(mail.outbox) > 0
     for hook in webhook_receiver.received:
         assert personal_data_in(hook.body.decode()) == []
-        assert set(json.loads(hook.body)) == {"id", "event", "reference", "due_at", "clock", "link", "timestamp"}
+        assert set(json.loads(hook.body)) == {
+            "id",
+            "event",
+            "reference",
+            "due_at",
+            "clock",
+            "link",
+            "timestamp",
+        }
     for message in mail.outbox:
         assert personal_data_in(f"{message.subject}\n{message.body}") == []
     for message in InboxItem.objects.values_list("message", flat=True):
