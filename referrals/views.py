@@ -18,6 +18,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
+from django.db import models
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -34,8 +35,16 @@ from care_providers.selectors import pending_offer_for, suggested_providers
 from . import services
 from .choices import (
     OPEN_STATES,
+    DeclineReason,
+    ExitReason,
     ExploitationType,
+    ReallocateReason,
+    RecoveryOutcome,
     ReferralState,
+    RejectReason,
+    Risk,
+    Route,
+    WithdrawReason,
     language_names,
     nationality_names,
 )
@@ -495,6 +504,36 @@ def _provider_choices(suggestions: list[Any]) -> list[tuple[int, str]]:
     return choices
 
 
+# How a transition's input reads in the history: the label of each coded value, not the code.
+REASONS_OF = {
+    "decline": DeclineReason,
+    "withdraw": WithdrawReason,
+    "reject": RejectReason,
+    "reallocate": ReallocateReason,
+    "exit": ExitReason,
+}
+INPUT_CHOICES: dict[str, type[models.TextChoices]] = {
+    "risk": Risk,
+    "route": Route,
+    "outcome": RecoveryOutcome,
+}
+
+
+def input_in_words(transition: str, key: str, value: Any, provider_names: dict[int, str]) -> str:
+    choices = REASONS_OF.get(transition) if key == "reason" else INPUT_CHOICES.get(key)
+    if choices is not None and value in choices.values:
+        return str(choices(value).label)
+    if key == "provider":
+        return provider_names.get(value, "a care provider")
+    if value is True:
+        return "Yes"
+    if key == "last_seen_at":
+        return f"{timezone.localtime(datetime.datetime.fromisoformat(value)):%d %B %Y %H:%M}"
+    if key == "next_check_in":
+        return f"{datetime.date.fromisoformat(value):%d %B %Y}"
+    return str(value)
+
+
 def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -> list[dict[str, Any]]:
     """The transition log as the user may see it (a care provider from its own offer on, as in the
     API); a care provider sees the inputs (notes) of its own organisation's actions only."""
@@ -502,6 +541,8 @@ def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -
         "at", "transition", "from_state", "to_state", "input", "actor_id", "actor__username",
         "actor__organisation_id", "actor__organisation__name",
     )  # fmt: skip
+    states = dict(ReferralState.choices)
+    provider_names = {offer.provider_id: offer.provider.name for offer in offers}
     rows = []
     for log in logs:
         acted = log["actor_id"] is not None
@@ -513,16 +554,22 @@ def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -
             by = log["actor__username"]
         else:
             by = f"{log['actor__username']} ({log['actor__organisation__name']})"
+        to_state = states.get(log["to_state"], log["to_state"])
         rows.append(
             {
                 "at": log["at"],
                 "action": log["transition"].replace("_", " ").capitalize(),
-                "state": f"{log['from_state']} → {log['to_state']}" if log["from_state"] else log["to_state"],
+                "state": f"{states.get(log['from_state'], log['from_state'])} → {to_state}"
+                if log["from_state"]
+                else to_state,
                 "by": by,
                 "input": [
-                    (key.replace("_", " ").capitalize(), value)
+                    (
+                        key.replace("_", " ").capitalize(),
+                        input_in_words(log["transition"], key, value, provider_names),
+                    )
                     for key, value in sorted(given.items())
-                    if show_input and value not in (None, "")
+                    if show_input and value not in (None, "", False) and key != "offer"
                 ],
             }
         )

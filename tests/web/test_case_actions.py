@@ -351,3 +351,11 @@ def test_an_action_that_is_not_open_now_sends_the_user_back_to_the_case_saying_s
     response = signed_in(boss).get(action_url(referral, "assess"), follow=True)
     assert response.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
     assert "assess is not open on this case now" in response.content.decode()
+
+
+def test_the_history_reads_in_words_not_codes():
+    referral, provider, boss = offered(CareProviderFactory(name="Medaille House"))
+    services.reject_offer(referral_id=referral.pk, actor=provider_user(provider), reason="no_capacity")
+    html = signed_in(boss).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert "Received → Assessed" in html
+    assert "Medaille House" in html and "No capacity" in html and "no_capacity" not in html
