@@ -223,7 +223,10 @@ def test_enter_in_a_field_after_the_duplicates_notice_checks_again_and_submits_n
     assert Referral.objects.filter(organisation=police.organisation).count() == 1
 
 
-@pytest.mark.parametrize("page_name", ["intake form", "case page", "case action", "provider offers"])
+@pytest.mark.parametrize(
+    "page_name",
+    ["intake form", "case page", "case action", "provider offers", "inbox", "audit trail", "undelivered"],
+)
 def test_pages_fit_a_phone_screen_without_sideways_scrolling(journeys, page_name):
     from referrals import services
     from tests.factories import submitted_referral
@@ -235,12 +238,18 @@ def test_pages_fit_a_phone_screen_without_sideways_scrolling(journeys, page_name
     referral = submitted_referral(police)
     services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="accommodation")
     services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=house.pk)
+    Notification.objects.filter(referral=referral).update(
+        state=DeliveryState.FAILED, attempts=12, last_error="the receiver refused the connection"
+    )
 
     username, path = {
         "intake form": ("phone-officer", "/referrals/new/"),
         "case page": ("phone-manager", f"/cases/{referral.pk}/"),
         "case action": ("phone-manager", f"/cases/{referral.pk}/withdraw/"),
         "provider offers": ("phone-house", "/provider/offers/"),
+        "inbox": ("phone-manager", "/inbox/"),
+        "audit trail": ("phone-manager", "/audit/"),
+        "undelivered": ("phone-manager", "/notifications/undelivered/"),
     }[page_name]
     phone = journeys(f"phone-{page_name.replace(' ', '-')}", viewport=PHONE)
     phone.sign_in(username)
