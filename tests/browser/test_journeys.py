@@ -225,7 +225,16 @@ def test_enter_in_a_field_after_the_duplicates_notice_checks_again_and_submits_n
 
 @pytest.mark.parametrize(
     "page_name",
-    ["intake form", "case page", "case action", "provider offers", "inbox", "audit trail", "undelivered"],
+    [
+        "intake form",
+        "case page",
+        "case action",
+        "provider offers",
+        "inbox",
+        "audit trail",
+        "undelivered",
+        "caseload report",
+    ],
 )
 def test_pages_fit_a_phone_screen_without_sideways_scrolling(journeys, page_name):
     from referrals import services
@@ -250,6 +259,7 @@ def test_pages_fit_a_phone_screen_without_sideways_scrolling(journeys, page_name
         "inbox": ("phone-manager", "/inbox/"),
         "audit trail": ("phone-manager", "/audit/"),
         "undelivered": ("phone-manager", "/notifications/undelivered/"),
+        "caseload report": ("phone-manager", "/reports/caseload/"),
     }[page_name]
     phone = journeys(f"phone-{page_name.replace(' ', '-')}", viewport=PHONE)
     phone.sign_in(username)
