@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView, LogoutView
 from django.http import HttpRequest, HttpResponse
@@ -14,9 +19,26 @@ class HarbourLoginView(LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        # Sent here from a page while still holding a session cookie: the session ended on its own.
+        request = self.request
+        context["timed_out"] = (
+            settings.SESSION_COOKIE_NAME in request.COOKIES
+            and REDIRECT_FIELD_NAME in request.GET
+            and not request.user.is_authenticated
+        )
+        context["idle_minutes"] = settings.SESSION_COOKIE_AGE // 60
+        return context
+
 
 class HarbourLogoutView(LogoutView):
     """Signing out is a POST from the header's form (Django refuses a GET)."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        messages.info(request, "You are signed out.")
+        return response
 
 
 @login_required

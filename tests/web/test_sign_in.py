@@ -1,4 +1,6 @@
 import pytest
+from django.conf import settings
+from django.test import Client
 from django.urls import reverse
 
 from tests.factories import PASSWORD, manager, provider_user, responder
@@ -29,6 +31,7 @@ def test_the_sign_in_page_is_labelled_and_a_wrong_password_is_summarised(client)
     html = response.content.decode()
     assert 'role="alert"' in html
     assert 'href="#id_username"' in html
+    assert "<title>Error: Sign in" in html
 
 
 def test_signing_out_is_a_post_and_ends_the_session(client):
@@ -36,3 +39,18 @@ def test_signing_out_is_a_post_and_ends_the_session(client):
     response = client.post(reverse("logout"))
     assert response.status_code == 302
     assert client.get(reverse("referrals:case_list")).status_code == 302
+
+
+def test_signing_out_says_so(client):
+    client.force_login(responder())
+    page = client.post(reverse("logout"), follow=True).content.decode()
+    assert "You are signed out." in page
+
+
+def test_a_session_that_timed_out_is_explained_at_sign_in(client):
+    client.force_login(responder())
+    client.session.flush()  # what the idle timeout does on the server
+    client.cookies[settings.SESSION_COOKIE_NAME] = "expired-session-key"
+    page = client.get(reverse("referrals:case_list"), follow=True).content.decode()
+    assert "You were signed out after 30 minutes without activity." in page
+    assert "without activity" not in Client().get(reverse("login")).content.decode()
