@@ -47,6 +47,15 @@ def add_working_days(start: datetime.datetime, days: int, nation: Nation) -> dat
     return timezone.make_aware(naive, timezone.get_current_timezone())
 
 
+def add_calendar_days(start: datetime.datetime, days: int) -> datetime.datetime:
+    """The same local time of day, ``days`` days later, across a change of the clocks."""
+    local = timezone.localtime(start)
+    naive = datetime.datetime.combine(
+        local.date() + datetime.timedelta(days=days), local.time().replace(tzinfo=None)
+    )
+    return timezone.make_aware(naive, timezone.get_current_timezone())
+
+
 def working_days_of(clock: Clock, referral: Referral) -> int | None:
     """How many working days the clock runs for, or None for a clock that counts calendar time."""
     if clock == Clock.ASSESSMENT:
@@ -64,9 +73,9 @@ def due_at(clock: Clock, referral: Referral, start: datetime.datetime) -> dateti
     if clock == Clock.OFFER_RESPONSE:
         return start + datetime.timedelta(minutes=settings.DEADLINE_OFFER_RESPONSE_MINUTES)
     if clock == Clock.CHECK_IN:
-        return start + datetime.timedelta(days=settings.DEADLINE_CHECK_IN_DAYS)
+        return add_calendar_days(start, settings.DEADLINE_CHECK_IN_DAYS)
     if clock == Clock.RECOVERY_REVIEW:
-        return start + datetime.timedelta(days=settings.DEADLINE_RECOVERY_REVIEW_DAYS)
+        return add_calendar_days(start, settings.DEADLINE_RECOVERY_REVIEW_DAYS)
     if clock == Clock.MISSING:
         # The transition itself escalates at once; the sweep escalates again when this is due and
         # then moves it on by MISSING_REPEAT_HOURS each time.

@@ -115,3 +115,10 @@ def test_a_submitted_referral_gets_its_reminder_in_working_days():
     clock = referral.deadlines.get()
     assert is_working_day(timezone.localtime(clock.remind_at).date(), nation_of(referral.region))
     assert add_working_days(clock.remind_at, 1, nation_of(referral.region)) == clock.due_at
+
+
+def test_a_calendar_day_clock_keeps_its_local_time_over_the_change_of_the_clocks(settings):
+    settings.DEADLINE_CHECK_IN_DAYS = 7
+    start = aware(2026, 10, 22, 10, 0)  # British Summer Time ends on Sunday 25 October
+    referral = Referral(region=Region.LONDON)
+    assert due_at(Clock.CHECK_IN, referral, start) == aware(2026, 10, 29, 10, 0)
