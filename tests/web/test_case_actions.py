@@ -27,9 +27,16 @@ def test_the_triage_queue_lists_received_referrals_oldest_first_with_the_assessm
     html = signed_in(manager()).get(reverse("referrals:triage")).content.decode()
     assert html.index(first.reference) < html.index(second.reference)
     due = first.deadlines.get().due_at
-    from django.utils import timezone
-
     assert timezone.localtime(due).strftime("%-d %b %Y %H:%M") in html
+    assert "Overdue" not in html
+
+
+def test_lists_mark_a_deadline_that_has_passed():
+    late = submitted_referral()
+    late.deadlines.update(due_at=timezone.now() - datetime.timedelta(hours=1))
+    for user, page in ((manager(), "referrals:triage"), (late.submitted_by, "referrals:case_list")):
+        html = signed_in(user).get(reverse(page)).content.decode()
+        assert '<span class="tag tag-urgent">Overdue</span>' in html, page
 
 
 def test_a_manager_assesses_from_the_case_page():

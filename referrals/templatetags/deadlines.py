@@ -1,0 +1,24 @@
+"""A due time in a list, marked when it has passed, so that no deadline passes unseen (SPEC §5)."""
+
+from __future__ import annotations
+
+import datetime
+
+from django import template
+from django.template.defaultfilters import date as format_date
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+register = template.Library()
+
+
+@register.filter
+def due(moment: datetime.datetime | None) -> SafeString | str:
+    """``12 Dec 2026 10:00``, with an Overdue tag once that time has passed; "None" for no deadline."""
+    if moment is None:
+        return "None"
+    shown = format_date(moment, "j M Y H:i")
+    if moment <= timezone.now():
+        return format_html('{} <span class="tag tag-urgent">Overdue</span>', shown)
+    return shown
