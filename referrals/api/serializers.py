@@ -225,7 +225,7 @@ class ReferralSerializer(FieldsBuiltOnce):
     def to_representation(self, instance: Referral) -> dict[str, Any]:
         data = super().to_representation(instance)
         full_account, _ = self._viewer()
-        hidden = () if full_account else FULL_ACCOUNT_FIELDS
+        hidden: tuple[str, ...] = () if full_account else FULL_ACCOUNT_FIELDS
         if not may_see_identity(self.context["request"].user, instance):
             hidden += IDENTITY_FIELDS
         for field in hidden:
