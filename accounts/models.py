@@ -5,6 +5,8 @@ from typing import TYPE_CHECKING
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
+from referrals.encryption import EncryptedTextField
+
 if TYPE_CHECKING:
     from care_providers.models import CareProvider
 
@@ -37,7 +39,8 @@ class Organisation(models.Model):
         default=list, blank=True, help_text="Addresses that receive this organisation's notifications."
     )
     webhook_url = models.URLField(blank=True, help_text="Optional: signed JSON events are POSTed here.")
-    webhook_secret = models.CharField(max_length=200, blank=True, help_text="Shared secret for the HMAC.")
+    # Encrypted at rest like personal fields: whoever holds it can sign webhooks as Harbour.
+    webhook_secret = EncryptedTextField(blank=True, help_text="Shared secret for the HMAC.")
 
     class Meta:
         ordering = ["name"]

@@ -64,6 +64,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from accounts.models import Organisation, OrganisationKind, User
+from referrals.encryption import decrypt
 
 from .models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, Notification
 from .services import clock_label, queue_delivery
@@ -303,7 +304,7 @@ def claim(notification_id: str) -> Notification | None:
         name=name,
         kind=kind,
         webhook_url=webhook_url,
-        webhook_secret=webhook_secret,
+        webhook_secret=decrypt(webhook_secret) if webhook_secret else "",  # read past the field
         notification_emails=emails,
     )
     notification = Notification(

@@ -11,7 +11,7 @@ from referrals import services
 from referrals.encryption import DecryptionFailed
 from referrals.models import Referral, ReferralDraft, TransitionLog
 from referrals.selectors import likely_duplicates
-from tests.factories import manager, responder, submitted_referral
+from tests.factories import OrganisationFactory, manager, responder, submitted_referral
 
 pytestmark = pytest.mark.django_db
 
@@ -67,6 +67,16 @@ def test_notes_in_the_transition_log_and_drafts_are_encrypted():
     assert "uncle" not in raw_row("referrals_transitionlog", log.pk, "input")[0]
     assert "Amina" not in raw_row("referrals_referraldraft", draft.pk, "data")[0]
     assert TransitionLog.objects.get(pk=log.pk).input["notes"] == "Fears Haile's uncle"
+
+
+def test_an_organisations_webhook_secret_is_encrypted_at_rest():
+    organisation = OrganisationFactory(
+        webhook_url="https://receiver.example/hook", webhook_secret="s3cret-hmac"
+    )
+    (stored,) = raw_row("accounts_organisation", organisation.pk, "webhook_secret")
+    assert stored.startswith("gAAAA") and "s3cret" not in stored
+    organisation.refresh_from_db()
+    assert organisation.webhook_secret == "s3cret-hmac"
 
 
 def test_rotation_re_encrypts_everything_so_the_old_key_can_be_removed(settings):
