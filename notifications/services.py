@@ -17,6 +17,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import Organisation, OrganisationKind, User
+from audit.services import record_change
+from referrals.exceptions import NotPermitted
 
 from .models import Channel, DeliveryState, Event, InboxItem, Notification
 
@@ -174,9 +176,6 @@ def resend_failed(*, actor: User, notification_id: str) -> Notification:
     ``Notification.DoesNotExist`` for a notification that has not failed; ``NotPermitted`` for anyone
     but a manager.
     """
-    from audit.services import record_change
-    from referrals.exceptions import NotPermitted
-
     if not actor.is_manager:
         raise NotPermitted("Only managers can send a notification again.")
     with transaction.atomic():
