@@ -293,9 +293,8 @@ def claim(notification_id: str) -> Notification | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    (id_, event, channel, organisation_id, referral_id, reference, due_at, created_at, attempts, clock) = row[
-        :10
-    ]
+    id_, event, channel, organisation_id, referral_id = row[:5]
+    reference, due_at, created_at, attempts, clock = row[5:10]
     name, kind, webhook_url, webhook_secret, emails = row[10:15]
     if isinstance(emails, str):  # a driver that leaves jsonb as text
         emails = json.loads(emails)

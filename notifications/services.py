@@ -33,7 +33,7 @@ def manager_recipients() -> list[Organisation]:
     """The manager organisations, each with ``active_user_ids`` for its inbox items, in one query.
 
     ``notify`` takes the recipients from there instead of asking the database for them again. What
-    ``notify`` does not read (the webhook secret) is left deferred.
+    ``notify`` does not read (the webhook secret, decrypted on every joined row) is left deferred.
     """
     fields = ["id", "name", "kind", "notification_emails", "webhook_url"]
     rows = manager_organisations().order_by("pk").values_list(*fields, "users__pk", "users__is_active")
