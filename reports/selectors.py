@@ -564,7 +564,7 @@ def _overdue(report_filter: ReportFilter, now: datetime.datetime) -> list[Overdu
     labels = dict(Clock.choices)
     open_clocks = Deadline.objects.filter(
         referral_conditions(report_filter, via="referral__"), stopped_at__isnull=True
-    ).values_list("referral__reference", "clock")
+    )
     missing = open_clocks.filter(clock=Clock.MISSING).values_list(
         "referral__reference", "clock", "started_at"
     )
