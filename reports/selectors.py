@@ -565,8 +565,10 @@ def _overdue(report_filter: ReportFilter, now: datetime.datetime) -> list[Overdu
     open_clocks = Deadline.objects.filter(
         referral_conditions(report_filter, via="referral__"), stopped_at__isnull=True
     )
-    missing = open_clocks.filter(clock=Clock.MISSING).values_list(
-        "referral__reference", "clock", "started_at"
+    missing = (
+        open_clocks.filter(clock=Clock.MISSING)
+        .order_by("started_at", "pk")
+        .values_list("referral__reference", "clock", "started_at")
     )
     past_due = (
         open_clocks.exclude(clock=Clock.MISSING)
