@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from accounts.models import FIRST_RESPONDER_KINDS
+
 from .choices import ReferralState
 
 if TYPE_CHECKING:
@@ -90,6 +92,13 @@ def may_see_transition_input(user: User, actor_organisation_id: int | None) -> b
     return not user.is_care_provider or (
         actor_organisation_id is not None and actor_organisation_id == user.organisation_id
     )
+
+
+def may_see_actor(user: User, actor_organisation_kind: str | None) -> bool:
+    """Who took a step in the history. A care provider is not told who referred the person (the
+    referring organisation is the referrer's and the managers' business): it sees managers' and
+    providers' names, not first responders'."""
+    return not user.is_care_provider or actor_organisation_kind not in FIRST_RESPONDER_KINDS
 
 
 def may_see_identity(user: User, referral: Referral) -> bool:

@@ -72,6 +72,7 @@ from .forms import (
 from .models import Clock, Deadline, Referral, ReferralDraft
 from .permissions import (
     may_perform,
+    may_see_actor,
     may_see_full_account,
     may_see_identity,
     may_see_transition_input,
@@ -539,7 +540,7 @@ def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -
     API); a care provider sees the inputs (notes) of its own organisation's actions only."""
     logs = referral_history_visible_to(user, referral, offers).values(
         "at", "transition", "from_state", "to_state", "input", "actor_id", "actor__username",
-        "actor__organisation_id", "actor__organisation__name",
+        "actor__organisation_id", "actor__organisation__name", "actor__organisation__kind",
     )  # fmt: skip
     states = dict(ReferralState.choices)
     provider_names = {offer.provider_id: offer.provider.name for offer in offers}
@@ -550,6 +551,8 @@ def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -
         given: dict[str, Any] = log["input"] or {}  # type: ignore[assignment]  # decrypted JSON
         if not acted:
             by = "Harbour"
+        elif not may_see_actor(user, log["actor__organisation__kind"]):
+            by = "The referring organisation"
         elif log["actor__organisation_id"] is None:
             by = log["actor__username"]
         else:

@@ -25,7 +25,12 @@ from referrals.choices import (
     WithdrawReason,
 )
 from referrals.models import AnonymousNotification, Referral, TransitionLog
-from referrals.permissions import may_see_full_account, may_see_identity, may_see_transition_input
+from referrals.permissions import (
+    may_see_actor,
+    may_see_full_account,
+    may_see_identity,
+    may_see_transition_input,
+)
 from referrals.validation import (
     ACCOUNT_MAX_LENGTH,
     AGE_MAX,
@@ -240,8 +245,13 @@ class ActorSerializer(serializers.Serializer):
 
 
 class HistoryEntrySerializer(serializers.ModelSerializer):
-    actor = ActorSerializer(read_only=True, allow_null=True, help_text="Null when Harbour itself acted.")
-    # Not read-only so that the schema marks it optional: a care provider sees its own actions' only.
+    # Not read-only so that the schema marks them optional: a care provider is not told which first
+    # responder referred the person, and sees the inputs of its own actions only.
+    actor = ActorSerializer(
+        required=False,
+        allow_null=True,
+        help_text="Null when Harbour itself acted; absent for a care provider when a first responder did.",
+    )
     input = serializers.DictField(
         required=False, help_text="Absent for a care provider, except on its own actions."
     )
@@ -253,9 +263,13 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance: TransitionLog) -> dict[str, Any]:
         data = super().to_representation(instance)
-        actor_organisation_id = instance.actor.organisation_id if instance.actor is not None else None
-        if not may_see_transition_input(self.context["request"].user, actor_organisation_id):
-            del data["input"]  # absent, not empty: the caller may not see it (SPEC §9)
+        viewer = self.context["request"].user
+        organisation = instance.actor.organisation if instance.actor is not None else None
+        # Absent, not empty: what the caller may not see (SPEC §9).
+        if not may_see_transition_input(viewer, organisation.pk if organisation else None):
+            del data["input"]
+        if not may_see_actor(viewer, organisation.kind if organisation else None):
+            del data["actor"]
         return data
 
 

@@ -327,6 +327,8 @@ def test_a_provider_sees_how_the_case_came_to_it_but_not_other_providers_offers_
     seen = api(provider_user(taking)).get(url).json()
     assert [entry["transition"] for entry in seen] == ["submit", "assess", "offer"]
     assert not any("input" in entry for entry in seen)  # the manager's actions: no inputs for a provider
+    assert "actor" not in seen[0]  # who referred the person is not the provider's business
+    assert seen[1]["actor"]["username"] == case.manager.username
     everything = api(case.manager).get(url).json()
     assert [entry["transition"] for entry in everything] == [
         "submit",

@@ -90,4 +90,6 @@ def test_a_case_reallocated_away_is_gone_for_its_past_provider_and_its_new_one_s
 
     assert signed_in(staff).get(url).status_code == 404
     assert history(provider_user(taking)) == ["Submit", "Assess", "Offer"]
+    page = signed_in(provider_user(taking)).get(url).content.decode()
+    assert "The referring organisation" in page and referral.submitted_by.username not in page
     assert history(boss) == ["Submit", "Assess", "Offer", "Accept", "Reallocate", "Offer", "Reject", "Offer"]
