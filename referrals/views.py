@@ -24,7 +24,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 from django_fsm import can_proceed
 
 from accounts.models import User
@@ -292,10 +292,18 @@ def drafts(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def draft_discard(request: HttpRequest, pk: int) -> HttpResponse:
-    if discard_draft(owner=_user(request), draft_id=pk):
-        messages.success(request, "Draft discarded.")
+    """Asks first (GET), then discards (POST): a draft is work that cannot be got back."""
+    user = _user(request)
+    try:
+        draft = get_live_draft(user, pk)
+    except ReferralDraft.DoesNotExist as exc:
+        raise Http404("No such draft: it may have expired.") from exc
+    if request.method != "POST":
+        return render(request, "referrals/draft_discard.html", {"draft": draft})
+    discard_draft(owner=user, draft_id=draft.pk)
+    messages.success(request, "Draft discarded.")
     return redirect("referrals:drafts")
 
 

@@ -174,9 +174,12 @@ def test_a_draft_can_be_discarded_and_is_private_to_its_owner():
     draft = ReferralDraft.objects.get()
     other = signed_in(colleague)
     assert other.get(INTAKE, {"draft": draft.pk}).status_code == 404
-    other.post(reverse("referrals:draft_discard", args=[draft.pk]))
+    assert other.post(reverse("referrals:draft_discard", args=[draft.pk])).status_code == 404
     assert ReferralDraft.objects.exists()
-    signed_in(owner).post(reverse("referrals:draft_discard", args=[draft.pk]))
+    mine = signed_in(owner)
+    asked = mine.get(reverse("referrals:draft_discard", args=[draft.pk]))  # the link asks first
+    assert "Discard this draft?" in asked.content.decode() and ReferralDraft.objects.exists()
+    mine.post(reverse("referrals:draft_discard", args=[draft.pk]))
     assert not ReferralDraft.objects.exists()
 
 
