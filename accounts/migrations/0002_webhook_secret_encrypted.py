@@ -3,27 +3,19 @@ from django.db import migrations
 import referrals.encryption
 
 
-def encrypt_secrets(apps, schema_editor):
-    """Encrypt the secrets stored in clear, through SQL: the field now expects ciphertext."""
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT id, webhook_secret FROM accounts_organisation WHERE webhook_secret <> ''")
-        for pk, secret in cursor.fetchall():
-            cursor.execute(
-                "UPDATE accounts_organisation SET webhook_secret = %s WHERE id = %s",
-                [referrals.encryption.encrypt(secret), pk],
-            )
+def recode_secrets(transform):
+    """Rewrite every stored secret through ``transform``, in SQL: the field's own conversion expects
+    ciphertext, which the rows hold only after the forward step."""
 
+    def run(apps, schema_editor):
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute("SELECT id, webhook_secret FROM accounts_organisation WHERE webhook_secret <> ''")
+            for pk, value in cursor.fetchall():
+                cursor.execute(
+                    "UPDATE accounts_organisation SET webhook_secret = %s WHERE id = %s", [transform(value), pk]
+                )
 
-def decrypt_secrets(apps, schema_editor):
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT id, webhook_secret FROM accounts_organisation WHERE webhook_secret <> ''")
-        for pk, token in cursor.fetchall():
-            cursor.execute(
-                "UPDATE accounts_organisation SET webhook_secret = %s WHERE id = %s",
-                [referrals.encryption.decrypt(token), pk],
-            )
+    return run
 
 
 class Migration(migrations.Migration):
@@ -37,5 +29,7 @@ class Migration(migrations.Migration):
             name="webhook_secret",
             field=referrals.encryption.EncryptedTextField(blank=True, help_text="Shared secret for the HMAC."),
         ),
-        migrations.RunPython(encrypt_secrets, decrypt_secrets),
+        migrations.RunPython(
+            recode_secrets(referrals.encryption.encrypt), recode_secrets(referrals.encryption.decrypt)
+        ),
     ]
