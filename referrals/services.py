@@ -188,10 +188,25 @@ def _revoke_pending_offer(referral: Referral) -> None:
     _notify_case(Event.OFFER_REVOKED, referral, offer.provider.organisation)
 
 
-def _end_placement(referral: Referral) -> None:
-    """Free the bed (if any) and stop the clocks of the placement."""
+def _end_placement(referral: Referral, actor: User) -> tuple[Organisation, ...]:
+    """Free the bed (if any) and stop the clocks of the placement. A missing person's clock runs on
+    until they are placed again or the case closes.
+
+    Answers the placed provider's organisation when someone else ended the placement: it must be told.
+    """
+    provider = _placed_provider_told_of(referral, actor)
     referral.placements.filter(ended_at__isnull=True).update(ended_at=timezone.now())
-    stop_clocks(referral, Clock.CHECK_IN, Clock.RECOVERY_REVIEW, Clock.MISSING)
+    stop_clocks(referral, Clock.CHECK_IN, Clock.RECOVERY_REVIEW)
+    return provider
+
+
+def _placed_provider_told_of(referral: Referral, actor: User) -> tuple[Organisation, ...]:
+    """The organisation of the provider holding the placement, unless the actor belongs to it."""
+    return tuple(
+        Organisation.objects.filter(
+            care_provider__placements__referral=referral, care_provider__placements__ended_at__isnull=True
+        ).exclude(pk=actor.organisation_id)
+    )
 
 
 def assess_referral(*, referral_id: int, actor: User, risk: str, route: str, notes: str = "") -> Referral:
@@ -294,7 +309,8 @@ def accept_offer(*, referral_id: int, actor: User) -> Referral:
         Placement.objects.create(
             referral=referral, provider_id=offer.provider_id, offer=offer, bed_kind=bed_kind
         )
-        stop_clocks(referral, Clock.OFFER_RESPONSE, Clock.PLACEMENT)
+        # A person reallocated while missing is found once a provider takes them again.
+        stop_clocks(referral, Clock.OFFER_RESPONSE, Clock.PLACEMENT, Clock.MISSING)
         start_clock(referral, Clock.CHECK_IN)
         start_clock(referral, Clock.RECOVERY_REVIEW)
         _notify_case(Event.REFERRAL_PLACED, referral, _referrer(referral), *manager_recipients())
@@ -398,7 +414,13 @@ def report_missing(
             start=now,
             due=now + datetime.timedelta(hours=settings.MISSING_REPEAT_HOURS),
         )
-        _notify_case(Event.PERSON_MISSING, referral, _referrer(referral), *manager_recipients())
+        _notify_case(
+            Event.PERSON_MISSING,
+            referral,
+            _referrer(referral),
+            *manager_recipients(),
+            *_placed_provider_told_of(referral, actor),
+        )
     return referral
 
 
@@ -407,7 +429,13 @@ def mark_found(*, referral_id: int, actor: User, note: str = "") -> Referral:
         referral = _apply(referral_id=referral_id, actor=actor, transition="found", input={"note": note})
         stop_clocks(referral, Clock.MISSING)
         start_clock(referral, Clock.CHECK_IN)
-        _notify_case(Event.PERSON_FOUND, referral, _referrer(referral), *manager_recipients())
+        _notify_case(
+            Event.PERSON_FOUND,
+            referral,
+            _referrer(referral),
+            *manager_recipients(),
+            *_placed_provider_told_of(referral, actor),
+        )
     return referral
 
 
@@ -420,9 +448,11 @@ def reallocate_referral(*, referral_id: int, actor: User, reason: str, note: str
             transition="reallocate",
             input={"reason": reason, "note": note},
         )
-        _end_placement(referral)
+        provider = _end_placement(referral, actor)
         start_clock(referral, Clock.PLACEMENT)
-        _notify_case(Event.REFERRAL_REALLOCATED, referral, *manager_recipients())
+        _notify_case(
+            Event.REFERRAL_REALLOCATED, referral, _referrer(referral), *manager_recipients(), *provider
+        )
     return referral
 
 
@@ -434,9 +464,11 @@ def recover_referral(*, referral_id: int, actor: User, outcome: str, note: str =
             transition="recover",
             input={"outcome": outcome, "note": note},
         )
-        _end_placement(referral)
+        provider = _end_placement(referral, actor)
         stop_clocks(referral)
-        _notify_case(Event.REFERRAL_RECOVERED, referral, _referrer(referral), *manager_recipients())
+        _notify_case(
+            Event.REFERRAL_RECOVERED, referral, _referrer(referral), *manager_recipients(), *provider
+        )
     return referral
 
 
@@ -445,9 +477,9 @@ def exit_referral(*, referral_id: int, actor: User, reason: str, note: str = "")
         referral = _apply(
             referral_id=referral_id, actor=actor, transition="exit", input={"reason": reason, "note": note}
         )
-        _end_placement(referral)
+        provider = _end_placement(referral, actor)
         stop_clocks(referral)
-        _notify_case(Event.REFERRAL_EXITED, referral, _referrer(referral), *manager_recipients())
+        _notify_case(Event.REFERRAL_EXITED, referral, _referrer(referral), *manager_recipients(), *provider)
     return referral
 
 

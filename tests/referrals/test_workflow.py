@@ -5,11 +5,13 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from notifications.models import Event, InboxItem
+from notifications.sweep import sweep_deadlines
 from referrals import services, validation
 from referrals.choices import ReferralState
 from referrals.exceptions import NotPermitted, TransitionNotAllowed
 from referrals.models import Clock, Referral
-from tests.api.cases import bring_to
+from tests.api.cases import bring_to, valid_body
 from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
 
 pytestmark = pytest.mark.django_db
@@ -117,3 +119,51 @@ def test_a_reallocated_case_keeps_the_time_of_its_first_placement():
     services.accept_offer(referral_id=case.referral.pk, actor=provider_user(other))
     referral = case.refresh()
     assert first is not None and referral.first_placed_at == first < referral.placed_at
+
+
+def _open_clocks(referral: Referral) -> set[str]:
+    return set(referral.deadlines.filter(stopped_at__isnull=True).values_list("clock", flat=True))
+
+
+def test_a_person_reallocated_while_missing_is_escalated_until_placed_again():
+    case = bring_to("missing")
+    pk = case.referral.pk
+    services.reallocate_referral(referral_id=pk, actor=case.manager, reason="provider_closing")
+    assert _open_clocks(case.referral) == {Clock.MISSING, Clock.PLACEMENT}
+    missing_alerts = InboxItem.objects.filter(referral_id=pk, event=Event.PERSON_MISSING)
+    before = missing_alerts.count()
+    sweep_deadlines(now=timezone.now() + datetime.timedelta(hours=25))
+    assert missing_alerts.count() > before
+
+    services.offer_placement(referral_id=pk, actor=case.manager, provider_id=case.provider.pk)
+    services.accept_offer(referral_id=pk, actor=case.provider_user)
+    assert _open_clocks(case.referral) == {Clock.CHECK_IN, Clock.RECOVERY_REVIEW}
+
+
+@pytest.mark.parametrize(
+    ("state", "transition", "event"),
+    [
+        ("placed", "reallocate", Event.REFERRAL_REALLOCATED),
+        ("placed", "recover", Event.REFERRAL_RECOVERED),
+        ("placed", "exit", Event.REFERRAL_EXITED),
+        ("placed", "report_missing", Event.PERSON_MISSING),
+        ("missing", "found", Event.PERSON_FOUND),
+        ("missing", "exit", Event.REFERRAL_EXITED),
+    ],
+)
+def test_the_placed_provider_is_told_when_a_manager_acts_on_its_placement(state, transition, event):
+    case = bring_to(state)
+    body = valid_body(transition)
+    if transition == "report_missing":
+        body["last_seen_at"] = timezone.now()
+    services.TRANSITION_SERVICES[transition](referral_id=case.referral.pk, actor=case.manager, **body)
+    told = InboxItem.objects.filter(referral_id=case.referral.pk, event=event)
+    assert told.filter(user=case.provider_user).exists()
+
+
+def test_the_provider_is_not_told_of_what_it_did_itself_and_the_referrer_is_told_of_a_reallocation():
+    case = bring_to("placed")
+    services.reallocate_referral(referral_id=case.referral.pk, actor=case.provider_user, reason="other")
+    told = InboxItem.objects.filter(referral_id=case.referral.pk, event=Event.REFERRAL_REALLOCATED)
+    assert told.filter(user=case.responder).exists()
+    assert not told.filter(user=case.provider_user).exists()
