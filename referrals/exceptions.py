@@ -38,5 +38,9 @@ class NotPermitted(HarbourError):
     status_code = 403
 
 
+class RecoveryReviewNotDue(HarbourError):
+    """A note cannot meet the day-30 recovery review before the review is near."""
+
+
 class ProviderCannotTake(HarbourError):
     """The provider cannot take this person: a 400 that says why."""

@@ -29,7 +29,7 @@ from .choices import (
     language_choices,
     nationality_choices,
 )
-from .validation import next_check_in_errors, referral_errors
+from .validation import NOTE_MAX_LENGTH, next_check_in_errors, referral_errors
 
 REFERRAL_FIELDS = (
     "consent",
@@ -81,8 +81,18 @@ def _choices(form: forms.Form, name: str, choices: list[tuple[Any, str]]) -> Non
     cast(forms.ChoiceField, form.fields[name]).choices = choices
 
 
-def optional_note() -> forms.CharField:
-    return forms.CharField(required=False, label="Note (optional)", widget=forms.Textarea(attrs={"rows": 3}))
+def note_field(label: str, *, required_message: str = "", rows: int = 3) -> forms.CharField:
+    """A note given with a transition: optional unless ``required_message`` says what to write."""
+    return forms.CharField(
+        required=bool(required_message),
+        max_length=NOTE_MAX_LENGTH,
+        label=label,
+        widget=forms.Textarea(attrs={"rows": rows}),
+        error_messages={
+            "required": required_message,
+            "max_length": f"Keep the note to {NOTE_MAX_LENGTH:,} characters or fewer.",
+        },
+    )
 
 
 def _required(message: str) -> dict[str, str]:
@@ -303,9 +313,7 @@ class AssessForm(HarbourForm):
         label="Route",
         error_messages=_required("Choose the support route."),
     )
-    notes = forms.CharField(
-        required=False, label="Notes (optional)", widget=forms.Textarea(attrs={"rows": 3})
-    )
+    notes = note_field("Notes (optional)")
 
 
 class DeclineForm(HarbourForm):
@@ -314,7 +322,7 @@ class DeclineForm(HarbourForm):
         label="Reason for declining",
         error_messages=_required("Choose why the referral is declined."),
     )
-    note = optional_note()
+    note = note_field("Note (optional)")
 
 
 class WithdrawForm(HarbourForm):
@@ -323,7 +331,7 @@ class WithdrawForm(HarbourForm):
         label="Reason for withdrawing",
         error_messages=_required("Choose why the referral is withdrawn."),
     )
-    note = optional_note()
+    note = note_field("Note (optional)")
 
 
 class OfferForm(HarbourForm):
@@ -350,15 +358,11 @@ class RejectForm(HarbourForm):
         label="Reason for rejecting",
         error_messages=_required("Choose why you cannot take this person."),
     )
-    note = optional_note()
+    note = note_field("Note (optional)")
 
 
 class ProgressForm(HarbourForm):
-    note = forms.CharField(
-        label="Progress note",
-        widget=forms.Textarea(attrs={"rows": 4}),
-        error_messages=_required("Write the progress note."),
-    )
+    note = note_field("Progress note", required_message="Write the progress note.", rows=4)
     next_check_in = forms.DateField(
         required=False,
         label="Next check-in (optional)",
@@ -370,7 +374,10 @@ class ProgressForm(HarbourForm):
     recovery_review = forms.BooleanField(
         required=False,
         label="This note is the recovery review",
-        help_text="The case review at day 30 of the recovery period. It meets the recovery-review deadline.",
+        help_text=(
+            "The case review at day 30 of the recovery period, recorded from the reminder on. "
+            "It meets the recovery-review deadline."
+        ),
     )
 
     def clean_next_check_in(self) -> datetime.date | None:
@@ -390,7 +397,7 @@ class MissingForm(HarbourForm):
             "invalid": "Enter when the person was last seen as a date and time.",
         },
     )
-    note = optional_note()
+    note = note_field("Note (optional)")
 
     def clean_last_seen_at(self) -> datetime.datetime:
         seen = self.cleaned_data["last_seen_at"]
@@ -400,7 +407,7 @@ class MissingForm(HarbourForm):
 
 
 class FoundForm(HarbourForm):
-    note = optional_note()
+    note = note_field("Note (optional)")
 
 
 class ReallocateForm(HarbourForm):
@@ -409,7 +416,7 @@ class ReallocateForm(HarbourForm):
         label="Reason for reallocating",
         error_messages=_required("Choose why the person is reallocated."),
     )
-    note = optional_note()
+    note = note_field("Note (optional)")
 
 
 class RecoverForm(HarbourForm):
@@ -418,7 +425,7 @@ class RecoverForm(HarbourForm):
         label="Move-on outcome",
         error_messages=_required("Choose the person's move-on outcome."),
     )
-    note = optional_note()
+    note = note_field("Note (optional)")
 
 
 class ExitForm(HarbourForm):
@@ -427,4 +434,4 @@ class ExitForm(HarbourForm):
         label="Reason for exit",
         error_messages=_required("Choose why the person left support."),
     )
-    note = optional_note()
+    note = note_field("Note (optional)")

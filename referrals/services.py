@@ -31,6 +31,7 @@ from .exceptions import (
     OfferAlreadyPending,
     OfferNotPending,
     ProviderCannotTake,
+    RecoveryReviewNotDue,
     TransitionNotAllowed,
 )
 from .models import AnonymousNotification, Clock, Referral, TransitionLog
@@ -391,8 +392,23 @@ def record_progress(
             due = timezone.make_aware(datetime.datetime.combine(next_check_in, CHECK_IN_TIME))
         start_clock(referral, Clock.CHECK_IN, due=due)
         if recovery_review:
-            stop_clocks(referral, Clock.RECOVERY_REVIEW)
+            _meet_recovery_review(referral)
     return referral
+
+
+def _meet_recovery_review(referral: Referral) -> None:
+    """Stop the recovery-review clock, once its reminder has gone: a note on day 1 is not the review."""
+    review = referral.deadlines.filter(clock=Clock.RECOVERY_REVIEW, stopped_at__isnull=True).first()
+    if review is None:
+        raise RecoveryReviewNotDue("This placement has no recovery review waiting.", field="recovery_review")
+    opens_at = review.remind_at or review.due_at
+    if opens_at > timezone.now():
+        raise RecoveryReviewNotDue(
+            f"The recovery review is due on {timezone.localtime(review.due_at):%-d %B %Y}; it can be "
+            f"recorded from {timezone.localtime(opens_at):%-d %B}. Save this note without ticking the box.",
+            field="recovery_review",
+        )
+    stop_clocks(referral, Clock.RECOVERY_REVIEW)
 
 
 def report_missing(

@@ -17,6 +17,8 @@ from .deadlines import CHECK_IN_TIME
 from .services import is_child
 
 ACCOUNT_MAX_LENGTH = 15_000
+# A note or reason given with a transition.
+NOTE_MAX_LENGTH = 5_000
 AGE_MAX = 120
 NO_CONSENT_MESSAGE = (
     "An adult must consent to be referred. If they do not consent, make an anonymous notification "

@@ -35,13 +35,13 @@ from referrals.validation import (
     ACCOUNT_MAX_LENGTH,
     AGE_MAX,
     ANONYMOUS_PERSONAL_FIELD_MESSAGE,
+    NOTE_MAX_LENGTH,
     PERSONAL_FIELDS,
     anonymous_notification_errors,
     next_check_in_errors,
     referral_errors,
 )
 
-NOTE_MAX_LENGTH = 5_000
 LANGUAGES_MAX = 20
 # Fields only managers and the referring organisation see (SPEC §2, need to know): absent for providers.
 FULL_ACCOUNT_FIELDS = ("account", "crime_reference", "responder_reference", "aliases")
@@ -455,7 +455,10 @@ class RecordProgressInput(serializers.Serializer):
     )
     recovery_review = serializers.BooleanField(
         default=False,
-        help_text="This note is the recovery review (day 30): it stops the recovery-review clock.",
+        help_text=(
+            "This note is the recovery review (day 30): it stops the recovery-review clock. Refused "
+            "before the review's reminder is due."
+        ),
     )
 
     def validate_next_check_in(self, value: datetime.date | None) -> datetime.date | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.utils import timezone
 
@@ -340,3 +342,23 @@ def test_a_provider_sees_how_the_case_came_to_it_but_not_other_providers_offers_
         "reject",
         "offer",
     ]
+
+
+def test_a_progress_note_meets_the_recovery_review_only_once_the_review_is_near(api):
+    case = bring_to("placed")
+    url = transition_url(case.referral.pk, "record_progress")
+    body = {"note": "Settling in.", "recovery_review": True}
+    client = api(case.provider_user)
+    early = client.post(url, body, format="json")
+    assert early.status_code == 400
+    assert "can be recorded from" in early.json()["recovery_review"][0]
+    review = case.referral.deadlines.get(clock="recovery_review")
+    assert review.stopped_at is None
+
+    review.remind_at = timezone.now() - datetime.timedelta(minutes=1)
+    review.save(update_fields=["remind_at"])
+    assert client.post(url, body, format="json").status_code == 200
+    review.refresh_from_db()
+    assert review.stopped_at is not None
+    again = client.post(url, body, format="json")
+    assert again.json()["recovery_review"] == ["This placement has no recovery review waiting."]

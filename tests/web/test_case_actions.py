@@ -212,6 +212,24 @@ def test_a_provider_records_progress_with_the_next_check_in():
     assert timezone.localtime(check_in.due_at).date().isoformat() == day
 
 
+def test_a_progress_note_too_long_or_an_early_recovery_review_is_refused_on_its_field_and_kept():
+    referral, staff, _boss = placed()
+    client = signed_in(staff)
+    long_note = "x" * 5_001
+    response = act(client, referral, "record_progress", {"record_progress-note": long_note})
+    assert "Keep the note to 5,000 characters or fewer." in response.content.decode()
+    response = act(
+        client,
+        referral,
+        "record_progress",
+        {"record_progress-note": "Week one", "record_progress-recovery_review": "on"},
+    )
+    page = response.content.decode()
+    assert "can be recorded from" in page
+    assert "Week one" in page
+    assert referral.transitions.last().transition == "accept"
+
+
 def test_missing_then_found_then_recovered_from_the_provider_portal():
     referral, staff, _boss = placed()
     client = signed_in(staff)
