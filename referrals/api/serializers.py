@@ -44,7 +44,7 @@ from referrals.validation import (
 
 LANGUAGES_MAX = 20
 # Fields only managers and the referring organisation see (SPEC §2, need to know): absent for providers.
-FULL_ACCOUNT_FIELDS = ("account", "crime_reference", "responder_reference", "aliases")
+FULL_ACCOUNT_FIELDS = ("account", "crime_reference", "responder_reference", "aliases", "organisation")
 # Who the person is: absent for a care provider that has only been offered them.
 IDENTITY_FIELDS = ("given_name", "family_name", "date_of_birth", "contact_phone")
 IDENTITY_HELP = "Absent for a care provider until it has accepted the person."
@@ -153,13 +153,15 @@ class ReferralSerializer(FieldsBuiltOnce):
     state = serializers.CharField(read_only=True)
     is_child = serializers.BooleanField(read_only=True)
     organisation = serializers.IntegerField(
-        source="organisation_id", read_only=True, help_text="The referring organisation."
+        source="organisation_id",
+        required=False,
+        help_text="The referring organisation. Absent for care providers.",
     )
     submitted_at = serializers.DateTimeField(read_only=True)
     state_changed_at = serializers.DateTimeField(read_only=True)
     consent = serializers.BooleanField(read_only=True)
     # Not read-only so that the schema marks them optional: a care provider receives the person's
-    # identity once it has taken them, and the responder's own account never.
+    # identity once it has taken them, and the responder's own account and organisation never.
     given_name = serializers.CharField(required=False, help_text=IDENTITY_HELP)
     family_name = serializers.CharField(required=False, help_text=IDENTITY_HELP)
     aliases = serializers.CharField(required=False, help_text="Absent for care providers.")

@@ -198,7 +198,7 @@ def test_a_rejected_offer_frees_the_referral_for_another_offer(api):
 
 # ------------------------------------------------------------------------- provider need to know
 
-HIDDEN_FROM_PROVIDERS = {"account", "crime_reference", "responder_reference", "aliases"}
+HIDDEN_FROM_PROVIDERS = {"account", "crime_reference", "responder_reference", "aliases", "organisation"}
 IDENTITY = {"given_name", "family_name", "date_of_birth", "contact_phone"}
 
 
