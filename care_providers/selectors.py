@@ -28,6 +28,12 @@ def latest_offer_for(referral: Referral) -> PlacementOffer | None:
     return referral.offers.order_by("-offered_at", "-id").first()
 
 
+def last_offer_to(provider: CareProvider, referral_id: int) -> PlacementOffer | None:
+    """The provider's latest offer of the referral, with the referral (for its reference)."""
+    offers = provider.offers.filter(referral_id=referral_id).select_related("referral")
+    return offers.order_by("-offered_at", "-id").first()
+
+
 def active_placement_for(referral: Referral) -> Placement | None:
     """The case's active placement; taken from its case summary (``active_placement_list``) if loaded."""
     loaded = getattr(referral, "active_placement_list", None)

@@ -8,6 +8,8 @@ into form errors or a clear message on the page in one place (``apply_domain_err
 from __future__ import annotations
 
 import datetime
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +32,7 @@ from django_fsm import can_proceed
 from accounts.models import User
 from audit.services import record_read
 from care_providers.models import OfferState, PlacementOffer
-from care_providers.selectors import pending_offer_for, suggested_providers
+from care_providers.selectors import last_offer_to, pending_offer_for, suggested_providers
 
 from . import services
 from .choices import (
@@ -106,6 +108,37 @@ def visible_referral_or_404(user: User, referral_id: int) -> Referral:
         return get_visible_referral(user, referral_id)
     except Referral.DoesNotExist as exc:
         raise Http404("No such case.") from exc
+
+
+def ended_offer_words(offer: PlacementOffer) -> str:
+    """Why a care provider can no longer open a case it was offered."""
+    if offer.state == OfferState.EXPIRED:
+        due = timezone.localtime(offer.response_due_at)
+        return f"this offer expired at {due:%H:%M on %-d %B}; the managers will look for another placement."
+    if offer.state == OfferState.REVOKED:
+        return "this offer was withdrawn, because the referral was withdrawn."
+    if offer.state == OfferState.REJECTED:
+        return "you declined this offer."
+    return "this person is no longer placed with you."
+
+
+def explains_an_ended_offer(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A care provider following a link to a case whose offer to it has ended (it expired, was withdrawn
+    or declined, or the placement ended) is told why on its offers page instead of meeting a 404."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, pk: int, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, pk, *args, **kwargs)
+        except Http404:
+            provider = _user(request).provider
+            offer = last_offer_to(provider, pk) if provider is not None else None
+            if offer is None or offer.state == OfferState.PENDING:
+                raise
+            messages.info(request, f"{offer.referral.reference}: {ended_offer_words(offer)}")
+            return redirect("care_providers:offers")
+
+    return wrapper
 
 
 def paginate(request: HttpRequest, rows: QuerySet[Any]) -> Page:
@@ -638,6 +671,7 @@ def person_details(user: User, referral: Referral) -> list[tuple[str, str]]:
 
 
 @login_required
+@explains_an_ended_offer
 def case(request: HttpRequest, pk: int) -> HttpResponse:
     """The case page: the usual next step's form in place, every other action a link to a page of its own."""
     user = _user(request)
@@ -693,6 +727,7 @@ def _action_form(name: str, data: Any = None, *, suggestions: list[Any]) -> Harb
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@explains_an_ended_offer
 def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
     """One §4 transition on a page of its own (GET), performed from its form (POST).
 

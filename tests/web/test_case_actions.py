@@ -185,7 +185,30 @@ def test_a_provider_rejects_with_a_reason_and_then_no_longer_sees_the_case():
     assert response.status_code == 302
     offer = referral.offers.get()
     assert (offer.state, offer.reject_reason) == (OfferState.REJECTED, "no_capacity")
-    assert client.get(reverse("referrals:case", args=[referral.pk])).status_code == 404
+    again = client.get(reverse("referrals:case", args=[referral.pk]), follow=True)
+    assert again.redirect_chain[-1][0] == reverse("care_providers:offers")
+    assert f"{referral.reference}: you declined this offer." in again.content.decode()
+
+
+@pytest.mark.parametrize("ending", ["expire", "withdraw"])
+def test_a_provider_answering_an_offer_that_has_ended_is_told_why_on_its_offers_page(ending):
+    referral, provider, boss = offered()
+    client = signed_in(provider_user(provider))
+    if ending == "expire":
+        services.expire_offer(offer_id=referral.offers.get().pk)
+        words = "this offer expired at"
+    else:
+        services.withdraw_referral(referral_id=referral.pk, actor=boss, reason="duplicate")
+        words = "this offer was withdrawn"
+    for response in (
+        act(client, referral, "accept", follow=True),
+        client.get(reverse("referrals:case", args=[referral.pk]), follow=True),
+    ):
+        assert response.redirect_chain[-1][0] == reverse("care_providers:offers")
+        assert f"{referral.reference}: {words}" in response.content.decode()
+    # A case never offered to the provider is the ordinary 404.
+    stranger = submitted_referral()
+    assert client.get(reverse("referrals:case", args=[stranger.pk])).status_code == 404
 
 
 def test_rejecting_without_a_reason_is_a_field_error():

@@ -88,7 +88,8 @@ def test_a_case_reallocated_away_is_gone_for_its_past_provider_and_its_new_one_s
         html = signed_in(user).get(url).content.decode()
         return re.findall(r'<td data-label="Action">([^<]+)</td>', html)
 
-    assert signed_in(staff).get(url).status_code == 404
+    gone = signed_in(staff).get(url)
+    assert gone.status_code == 302 and gone.url == reverse("care_providers:offers")
     assert history(provider_user(taking)) == ["Submit", "Assess", "Offer"]
     page = signed_in(provider_user(taking)).get(url).content.decode()
     assert "The referring organisation" in page and referral.submitted_by.username not in page
