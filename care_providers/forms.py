@@ -9,9 +9,10 @@ from django.contrib.admin.widgets import FilteredSelectMultiple
 
 from accounts.forms import EmailListField
 from accounts.models import Organisation, OrganisationKind
-from referrals.choices import Region, Service, language_choices
+from referrals.choices import BED_FOR, BedKind, Region, Service, language_choices
 
 from .models import CareProvider
+from .selectors import providers_with_occupancy
 
 
 class CareProviderForm(forms.ModelForm):
@@ -65,6 +66,23 @@ class CareProviderForm(forms.ModelForm):
             organisation = self.instance.organisation
             for name in self.ORGANISATION_FIELDS:
                 self.initial.setdefault(name, getattr(organisation, name))
+
+    def clean(self) -> dict[str, Any]:
+        """Capacity may not fall below the beds people are in now (SPEC §2): they must be moved first."""
+        cleaned = super().clean()
+        if self.instance.pk is None:
+            return cleaned
+        provider = providers_with_occupancy().get(pk=self.instance.pk)
+        for kind in BedKind.values:
+            beds, occupied = cleaned.get(f"beds_{kind}"), getattr(provider, f"occupied_{kind}")
+            if beds is not None and beds < occupied:
+                people = "1 person is" if occupied == 1 else f"{occupied} people are"
+                self.add_error(
+                    f"beds_{kind}",
+                    f"{people} placed in beds {BED_FOR[kind]} now. Reallocate {occupied - beds} before "
+                    f"lowering the capacity to {beds}.",
+                )
+        return cleaned
 
     def _save_m2m(self) -> None:
         """Runs after the provider is saved, with or without ``commit`` (the admin saves in two steps)."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from referrals.choices import BedKind, Route, language_names
+from referrals.choices import BED_FOR, BedKind, Route, language_names
 
 from .models import CareProvider, OfferState, Placement, PlacementOffer
 
@@ -94,11 +94,11 @@ def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
     suggestions = []
     for provider in providers_with_occupancy().filter(active=True):
         blockers = reasons_provider_cannot_take(provider, referral)
-        free = provider.capacity(kind) - getattr(provider, f"occupied_{kind}")
+        free = max(0, provider.capacity(kind) - getattr(provider, f"occupied_{kind}"))
         reasons, score = [], 0.0
         if referral.route == Route.ACCOMMODATION:
             score += min(free, 10)
-            reasons.append(f"{free} free {BedKind(kind).label.lower()}'s bed{'s' if free != 1 else ''}")
+            reasons.append(f"{free} free bed{'s' if free != 1 else ''} {BED_FOR[kind]}")
         shared = sorted(person_languages & set(provider.languages))
         if shared:
             score += 5 * len(shared)

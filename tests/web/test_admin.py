@@ -2,9 +2,9 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Organisation, User
-from care_providers.models import CareProvider
+from care_providers.models import CareProvider, Placement
 from tests.factories import CareProviderFactory, OrganisationFactory
-from tests.web.conftest import signed_in
+from tests.web.conftest import placed, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +72,32 @@ def test_an_unknown_region_or_a_bad_email_is_refused(admin_client):
     html = response.content.decode()
     assert "atlantis is not one of the available choices" in html
     assert "Not an e-mail address: not-an-address" in html
+
+
+def test_capacity_cannot_be_lowered_below_the_beds_people_are_in(admin_client):
+    referral, _staff, _boss = placed()  # a woman, in a bed for women
+    provider = Placement.objects.get(referral=referral).provider
+    url = reverse("admin:care_providers_careprovider_change", args=[provider.pk])
+    response = admin_client.post(
+        url,
+        {
+            "organisation": provider.organisation_id,
+            "name": provider.name,
+            "active": "on",
+            "regions": provider.regions,
+            "services": provider.services,
+            "beds_women": 0,
+            "beds_men": 0,
+            "beds_family": 0,
+            "notification_emails": "duty@house.test",
+        },
+    )
+    assert response.status_code == 200
+    assert (
+        "1 person is placed in beds for women now. Reallocate 1 before lowering" in response.content.decode()
+    )
+    provider.refresh_from_db()
+    assert provider.beds_women > 0
 
 
 def test_organisations_and_users_are_editable(admin_client):
