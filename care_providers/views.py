@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, F, OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from referrals.choices import ReferralState
-from referrals.models import Clock
+from referrals.models import Clock, Deadline
 from referrals.selectors import referrals_visible_to
 from referrals.views import open_clock_due, paginate
 
@@ -53,17 +53,20 @@ def offers(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def caseload(request: HttpRequest) -> HttpResponse:
-    """People placed with this provider (missing included), the next check-in due first."""
+    """People placed with this provider: the missing first, longest missing first, then the next
+    check-in due first."""
     user, provider = _provider_of(request)
     active = Placement.objects.filter(referral=OuterRef("pk"), provider=provider, ended_at__isnull=True)
+    missing = Deadline.objects.filter(referral=OuterRef("pk"), clock=Clock.MISSING, stopped_at__isnull=True)
     people = (
         referrals_visible_to(user)
         .filter(Exists(active), state__in=(ReferralState.PLACED, ReferralState.MISSING))
         .annotate(
             check_in_due=open_clock_due(Clock.CHECK_IN),
+            missing_since=Subquery(missing.values("started_at")[:1]),
             placed_since=Subquery(active.values("started_at")[:1]),
         )
-        .order_by("check_in_due", "id")
+        .order_by(F("missing_since").asc(nulls_last=True), "check_in_due", "id")
     )
     return render(
         request, "care_providers/caseload.html", {"provider": provider, "page": paginate(request, people)}

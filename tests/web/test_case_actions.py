@@ -253,6 +253,19 @@ def test_a_progress_note_too_long_or_an_early_recovery_review_is_refused_on_its_
     assert referral.transitions.last().transition == "accept"
 
 
+def test_the_caseload_lists_missing_people_first_saying_since_when():
+    first, staff, _boss = placed()
+    provider = staff.provider
+    second, _, _ = placed(provider)
+    gone, _, _ = placed(provider)
+    services.report_missing(referral_id=gone.pk, actor=staff, last_seen_at=timezone.now())
+    html = signed_in(staff).get(reverse("care_providers:caseload")).content.decode()
+    rows = html.split("<tbody>")[1].split("</tr>")
+    assert gone.reference in rows[0] and "Missing</span> since" in rows[0]
+    assert first.reference in html and second.reference in html
+    assert ">None<" not in html
+
+
 def test_missing_then_found_then_recovered_from_the_provider_portal():
     referral, staff, _boss = placed()
     client = signed_in(staff)
