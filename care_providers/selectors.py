@@ -84,11 +84,19 @@ def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
 
     Fit is scored on the region (a must), free beds of the right kind (more is better, for an
     accommodation route), languages shared with the person, and how fast the provider has recently
-    accepted offers. Providers that cannot take the person come last, with the reasons.
+    accepted offers. A provider that already rejected this person, or let their offer expire, comes
+    after the others that can take them. Providers that cannot take the person come last, with the
+    reasons.
     """
     from .services import bed_kind_for, reasons_provider_cannot_take
 
     speed = median_minutes_to_accept(timezone.now() - datetime.timedelta(days=RECENT_DAYS))
+    unanswered = {
+        offer.provider_id: offer
+        for offer in referral.offers.filter(state__in=(OfferState.REJECTED, OfferState.EXPIRED)).order_by(
+            "offered_at"
+        )
+    }
     kind = bed_kind_for(referral)
     person_languages = set(referral.languages)
     suggestions = []
@@ -111,6 +119,8 @@ def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
             reasons.append(f"recently accepts in a median of {minutes:.0f} minutes")
         else:
             reasons.append("no recent acceptances to judge speed by")
+        if earlier := unanswered.get(provider.pk):
+            reasons.insert(0, _earlier_offer_words(earlier))
         suggestions.append(
             ProviderSuggestion(
                 provider=provider,
@@ -120,4 +130,14 @@ def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
                 reasons=blockers or reasons,
             )
         )
-    return sorted(suggestions, key=lambda s: (not s.suitable, -s.score, s.provider.name))
+    return sorted(
+        suggestions,
+        key=lambda s: (not s.suitable, s.provider.pk in unanswered, -s.score, s.provider.name),
+    )
+
+
+def _earlier_offer_words(offer: PlacementOffer) -> str:
+    day = timezone.localtime(offer.offered_at)
+    if offer.state == OfferState.EXPIRED:
+        return f"let the offer of this person made on {day:%-d %b} expire"
+    return f"rejected this person on {day:%-d %b} ({offer.get_reject_reason_display().lower()})"
