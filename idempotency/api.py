@@ -67,8 +67,20 @@ class IdempotentPostMixin(APIView):
                 if body is not None:
                     # Store what the client received: dates as strings, exactly as rendered.
                     body = json.loads(JSONRenderer().render(body))
-                settle_key(record, status=response.status_code, body=body)
+                settle_key(
+                    record,
+                    status=response.status_code,
+                    body=body,
+                    referral_id=self.referral_shown_by(response),
+                )
         return response
+
+    def referral_shown_by(self, response: Any) -> int | None:
+        """The case a successful answer shows, kept with it; see ``check_replay``. None by default."""
+        return None
+
+    def check_replay(self, request: Request, stored: StoredResponse) -> None:
+        """Refuse (by raising) or record a replay before it is answered. Nothing by default."""
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -85,6 +97,7 @@ class IdempotentPostMixin(APIView):
             return
         claimed = claim_key(user=user, key=request.headers[HEADER], fingerprint=self._idempotency_fingerprint)
         if isinstance(claimed, StoredResponse):
+            self.check_replay(request, claimed)
             raise _Replay(claimed)
         self._idempotency_record = claimed
 

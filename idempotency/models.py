@@ -18,6 +18,11 @@ class IdempotencyRecord(models.Model):
     request_fingerprint = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField()
     response_body = EncryptedJSONField(null=True)
+    # The case the answer shows, if any: a replay is checked against the user's scope, and retention
+    # deletes the answer with the case's personal details.
+    referral = models.ForeignKey(
+        "referrals.Referral", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

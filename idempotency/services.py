@@ -33,6 +33,7 @@ PENDING_STATUS = 0
 class StoredResponse:
     status: int
     body: Any
+    referral_id: int | None = None
 
 
 def request_fingerprint(*, method: str, path: str, body: bytes) -> str:
@@ -82,7 +83,9 @@ def claim_key(
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used for a different request. Use a new key for a new request."
         )
-    return StoredResponse(status=first.response_status, body=first.response_body)
+    return StoredResponse(
+        status=first.response_status, body=first.response_body, referral_id=first.referral_id
+    )
 
 
 def _insert_unless_taken(record: IdempotencyRecord) -> bool:
@@ -113,12 +116,14 @@ def _insert_unless_taken(record: IdempotencyRecord) -> bool:
     return True
 
 
-def settle_key(record: IdempotencyRecord, *, status: int, body: Any) -> None:
-    """Keep a successful answer for repeats; let the key go after an error, which changed nothing."""
+def settle_key(record: IdempotencyRecord, *, status: int, body: Any, referral_id: int | None = None) -> None:
+    """Keep a successful answer (and the case it shows) for repeats; let the key go after an error,
+    which changed nothing."""
     if 200 <= status < 300:
         record.response_status = status
         record.response_body = body
-        record.save(update_fields=["response_status", "response_body"])
+        record.referral_id = referral_id
+        record.save(update_fields=["response_status", "response_body", "referral"])
     else:
         record.delete()
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import NON_PERSONAL_INPUTS, record_change
+from idempotency.models import IdempotencyRecord
 
 from .models import Referral, TransitionLog
 
@@ -83,6 +84,8 @@ def apply_retention(
                 entry = cast(dict[str, Any], log.input)
                 TransitionLog.objects.filter(pk=log.pk).update(input=_without_personal_inputs(entry))
                 entries += 1
+            # Answers kept for a repeated Idempotency-Key show the person: they go too.
+            IdempotencyRecord.objects.filter(referral_id__in=ids).delete()
             referrals += Referral.objects.filter(pk__in=ids).update(
                 **PERSONAL_FIELDS_BLANKED, anonymised_at=now
             )

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from audit.services import record_read, record_reads
 from care_providers.selectors import pending_offer_for, suggested_providers
 from idempotency.api import IDEMPOTENCY_PARAMETER, IdempotentPostMixin
+from idempotency.services import StoredResponse
 from referrals import services
 from referrals.exceptions import NotPermitted, OfferAlreadyPending, OfferNotPending
 from referrals.models import AnonymousNotification, Referral
@@ -38,7 +39,22 @@ from .errors import READ_ERRORS, WRITE_ERRORS, error_responses
 from .pagination import HarbourPagination
 
 
-class ReferralListView(IdempotentPostMixin, GenericAPIView):
+class AnswersWithCase(IdempotentPostMixin):
+    """A POST answering with a case. Its answer replayed for a repeated ``Idempotency-Key`` shows the
+    person again: only to a user who may still see the case (a 404 otherwise), and audited as a read."""
+
+    def referral_shown_by(self, response: Any) -> int | None:
+        data = getattr(response, "data", None)
+        return data.get("id") if 200 <= response.status_code < 300 and isinstance(data, dict) else None
+
+    def check_replay(self, request: Request, stored: StoredResponse) -> None:
+        if stored.referral_id is None:
+            return
+        referral = get_visible_referral(request.user, stored.referral_id)
+        record_read(actor=request.user, referral=referral, what="API replayed answer", request=request)
+
+
+class ReferralListView(AnswersWithCase, GenericAPIView):
     pagination_class = HarbourPagination
     serializer_class = s.ReferralSerializer
 
@@ -186,7 +202,7 @@ def refuse_unless_allowed(user: Any, transition: str, referral: Referral) -> Non
         raise OfferAlreadyPending("This referral already has a pending offer; wait for the answer.")
 
 
-class ReferralTransitionView(IdempotentPostMixin, GenericAPIView):
+class ReferralTransitionView(AnswersWithCase, GenericAPIView):
     serializer_class = s.ReferralSerializer
     endpoint: TransitionEndpoint
 

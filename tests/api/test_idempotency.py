@@ -8,10 +8,12 @@ import pytest
 from django.db import connection
 from django.urls import URLResolver, get_resolver
 
+from audit.models import AuditAction, AuditEvent
 from idempotency.api import IdempotentPostMixin
 from idempotency.models import IdempotencyRecord
 from idempotency.services import purge_expired_keys
 from notifications.models import InboxItem
+from referrals import services
 from referrals.models import AnonymousNotification, Referral
 from tests.api.cases import bring_to, transition_url, valid_body
 from tests.factories import PASSWORD, referral_fields, responder
@@ -86,6 +88,25 @@ def test_a_repeated_transition_replays_and_records_one_transition(api):
     assert first.status_code == again.status_code == 200
     assert again.json() == first.json()
     assert case.referral.transitions.filter(transition="assess").count() == 1
+
+
+def test_a_replayed_answer_is_a_read_and_only_for_a_user_who_may_still_see_the_case(api):
+    case = bring_to("offered")
+    client = api(case.provider_user)
+    url = transition_url(case.referral.pk, "accept")
+    assert post(client, url, {}, "accept-1").status_code == 200
+    reads = AuditEvent.objects.filter(
+        referral=case.referral, action=AuditAction.READ, actor=case.provider_user
+    )
+    again = post(client, url, {}, "accept-1")
+    assert again.status_code == 200 and again.json()["given_name"] == "Amina"
+    assert reads.filter(what="API replayed answer").count() == 1
+
+    services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="needs_changed")
+    gone = post(client, url, {}, "accept-1")
+    assert gone.status_code == 404
+    assert "given_name" not in gone.json()
+    assert reads.filter(what="API replayed answer").count() == 1
 
 
 def test_an_error_is_not_kept_so_a_corrected_retry_with_the_same_key_works(api):

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
+from idempotency.models import IdempotencyRecord
 from referrals import services
 from referrals.models import Referral, TransitionLog
 from reports.selectors import ReportFilter, caseload_report
@@ -37,6 +38,15 @@ def statistics() -> dict:
 def test_retention_blanks_every_personal_field_of_old_closed_cases(capsys):
     old = closed_years_ago(7, aliases="Sara", crime_reference="CR/1")
     recent = closed_years_ago(1)
+    for referral in (old, recent):  # an answer kept for a repeated Idempotency-Key shows the person
+        IdempotencyRecord.objects.create(
+            user=referral.submitted_by,
+            key=f"k-{referral.pk}",
+            request_fingerprint="f",
+            response_status=201,
+            response_body={"given_name": referral.given_name},
+            referral=referral,
+        )
 
     call_command("apply_retention")
 
@@ -50,6 +60,7 @@ def test_retention_blanks_every_personal_field_of_old_closed_cases(capsys):
     )
     assert old.date_of_birth is None and old.name_digest == "" and old.birth_date_digest == ""
     assert old.crime_reference == "" and old.anonymised_at is not None
+    assert list(IdempotencyRecord.objects.values_list("referral_id", flat=True)) == [recent.pk]
     assert (old.nationality, old.gender, old.region, old.state) == ("ER", "female", "london", "declined")
     decline = TransitionLog.objects.get(referral=old, transition="decline")
     assert decline.input == {"reason": "not_eligible"}
