@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
 from .models import AuditAction
 
@@ -19,6 +21,14 @@ class AuditFilterForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        # The trail starts with Harbour and ends today: far dates are typing slips (and 9999-12-31
+        # would overflow the day after it).
+        earliest, latest = datetime.date(2000, 1, 1), timezone.localdate() + datetime.timedelta(days=366)
+        for name in ("since", "until"):
+            day = cleaned.get(name)
+            if day is not None and not earliest <= day <= latest:
+                self.add_error(name, f"Choose a day from {earliest:%-d %B %Y} to {latest:%-d %B %Y}.")
+                cleaned[name] = None
         since, until = cleaned.get("since"), cleaned.get("until")
         if since and until and since > until:
             self.add_error("until", "The end date must be on or after the start date.")

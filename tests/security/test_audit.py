@@ -132,6 +132,9 @@ def test_the_manager_wide_audit_page_filters_by_user_action_and_date(client):
     response = client.get(reverse("audit-log"), {"since": "2001-01-02", "until": "2001-01-01"})
     assert response.status_code == 400
     assert "on or after" in response.content.decode()
+    response = client.get(reverse("audit-log"), {"until": "9999-12-31"})
+    assert response.status_code == 400
+    assert "Choose a day from 1 January 2000" in response.content.decode()
 
 
 def test_the_manager_wide_audit_page_is_for_managers_only(client):
