@@ -1,4 +1,5 @@
-"""The idle timeout of web sessions, kept without writing the session on every request."""
+"""The idle timeout of web sessions, kept without writing the session on every request, and pages
+that the browser does not keep once the session ends."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import add_never_cache_headers
 
 REFRESHED_AT = "_harbour_refreshed_at"
 
@@ -31,6 +33,21 @@ class SlidingSessionMiddleware:
             now = time.time()
             if now - session.get(REFRESHED_AT, 0) >= settings.SESSION_REFRESH_SECONDS:
                 session[REFRESHED_AT] = now  # marks the session modified: saved with a new expiry
+        return response
+
+
+class NoStoreMiddleware:
+    """Pages and API answers are never stored by the browser or a proxy, unless a view says otherwise:
+    after signing out on a shared computer, Back must not show a person's details again. Static files
+    are served before this (WhiteNoise) and keep their long cache."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not response.has_header("Cache-Control"):
+            add_never_cache_headers(response)
         return response
 
 

@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "audit.context.AuditContextMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "accounts.sessions.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "accounts.sessions.SlidingSessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 from django.urls import reverse
+from rest_framework.test import APIClient
 
-from tests.factories import manager
+from tests.factories import manager, submitted_referral
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -125,3 +126,18 @@ def test_the_api_docs_page_runs_under_the_policy_with_its_script_from_our_origin
     script = client.get(script_src)
     assert script.status_code == 200
     assert "javascript" in script["Content-Type"]
+
+
+@pytest.mark.django_db
+def test_pages_and_api_answers_with_a_persons_details_are_not_stored_by_the_browser(client):
+    referral = submitted_referral()
+    client.force_login(referral.submitted_by)
+    api = APIClient()
+    api.force_authenticate(referral.submitted_by)
+    for response in (
+        client.get(reverse("referrals:case", args=[referral.pk])),
+        api.get(f"/api/v1/referrals/{referral.pk}/"),
+        api.get("/api/v1/referrals/"),
+    ):
+        assert response.status_code == 200
+        assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
