@@ -62,8 +62,9 @@ class Referral(FSMModelMixin, models.Model):
     safe_to_contact = models.BooleanField(default=False)
     contact_phone = EncryptedTextField(blank=True, default="")
     account = EncryptedTextField(blank=True, default="")
-    responder_reference = models.CharField(max_length=50, blank=True, default="")
-    crime_reference = models.CharField(max_length=50, blank=True, default="")
+    # Police and case-file numbers lead straight to the person: encrypted like the account.
+    responder_reference = EncryptedTextField(blank=True, default="")
+    crime_reference = EncryptedTextField(blank=True, default="")
 
     # Keyed digests for duplicate detection without plaintext (SPEC §3, issue: encryption at rest).
     name_digest = models.CharField(max_length=64, db_index=True)

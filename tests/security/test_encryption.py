@@ -21,6 +21,8 @@ PERSONAL = {
     "aliases": "Sara",
     "contact_phone": "07700 900123",
     "account": "Found working in a car wash with no pay.",
+    "responder_reference": "MPS-20931",
+    "crime_reference": "CR/0042/26",
 }
 
 
@@ -43,6 +45,8 @@ def test_the_raw_database_row_holds_no_plaintext_personal_field():
         "aliases",
         "contact_phone",
         "account",
+        "responder_reference",
+        "crime_reference",
         "date_of_birth",
         "name_digest",
     )
