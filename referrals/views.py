@@ -629,13 +629,15 @@ def person_details(user: User, referral: Referral) -> list[tuple[str, str]]:
     identity = may_see_identity(user, referral)
     date_of_birth: datetime.date | None = referral.date_of_birth  # type: ignore[assignment]  # decrypted
     rows: list[tuple[str, str]] = []
-    if identity:
+    if referral.anonymised_at is not None:
+        rows.append(("Name", "Removed under the retention policy"))
+    elif identity:
         rows.append(("Name", f"{referral.given_name} {referral.family_name}"))
     else:
         rows.append(("Name", "Shown once you accept the placement"))
-    if may_see_full_account(user):
+    if may_see_full_account(user) and referral.anonymised_at is None:
         rows.append(("Other names", referral.aliases or "None given"))
-    if identity:
+    if identity and referral.anonymised_at is None:
         rows.append(("Date of birth", date_of_birth.strftime("%d %B %Y") if date_of_birth else "Not known"))
     elif date_of_birth:
         rows.append(("Age", str(services.age_on(date_of_birth, timezone.localdate()))))

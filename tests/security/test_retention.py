@@ -119,12 +119,16 @@ def test_the_caseload_report_counts_anonymised_cases_as_before():
     assert statistics() == before
 
 
-def test_an_anonymised_case_still_opens_on_the_web_and_in_its_audit_trail(client):
+def test_an_anonymised_case_still_opens_on_the_web_saying_its_details_were_removed(client):
     old = closed_years_ago(7)
     call_command("apply_retention")
     boss = manager()
     client.force_login(boss)
-    assert client.get(reverse("referrals:case", args=[old.pk])).status_code == 200
+    page = client.get(reverse("referrals:case", args=[old.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "were removed on" in html and "under the retention policy" in html
+    assert "<dd>Removed under the retention policy</dd>" in html
     assert client.get(reverse("referral-audit", args=[old.pk])).status_code == 200
     assert client.get(reverse("referrals:case_list")).status_code == 200
 
