@@ -61,6 +61,8 @@ from .services import is_child
 
 ALL_REGIONS = [region.value for region in Region]
 DEMO_USERNAMES = ("responder", "responder2", "manager", "provider", "provider2")
+# Cases submitted in the last four days, at the least: a triage queue and offers waiting.
+RECENT_CASES = 20
 
 # ------------------------------------------------------------------------------------- fixed data
 
@@ -626,7 +628,11 @@ class ReferralGenerator:
         self.span_seconds = (now - self.start).total_seconds()
         # Volumes grow about 12% a year: sample time by inverting the exponential's distribution.
         self.growth = 0.12 * years
-        self.recent_share = min(0.08, 400 / max(count, 1))
+        # A small demo would have only a case or two in its last days: enough more are added there for
+        # a triage queue and pending work. A larger one has them anyway, and no spike in its trend.
+        recent = 4 * 86400 / self.span_seconds
+        natural = count * -math.expm1(-self.growth * recent) * math.exp(self.growth) / math.expm1(self.growth)
+        self.recent_share = max(0.0, RECENT_CASES - natural) / max(count, 1)
         self.responders = Weighted(
             [
                 (
@@ -670,7 +676,6 @@ class ReferralGenerator:
     # -- sampling
 
     def _submitted_at(self) -> datetime.datetime:
-        # A share of cases in the last few days, so a small demo has a triage queue and pending work.
         if self.rng.random() < self.recent_share:
             return self.now - datetime.timedelta(seconds=self.rng.uniform(60, 4 * 86400))
         u = self.rng.random()
