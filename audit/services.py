@@ -16,7 +16,7 @@ from .models import AuditAction, AuditEvent
 
 if TYPE_CHECKING:
     from accounts.models import User
-    from referrals.models import Referral, TransitionLog
+    from referrals.models import Referral, ReferralDraft, TransitionLog
 
 # Transition inputs that describe the decision, not the person; free-text notes stay out.
 NON_PERSONAL_INPUTS = frozenset(
@@ -54,6 +54,30 @@ def record_reads(
         [
             AuditEvent(actor=actor, action=AuditAction.READ, referral=referral, what=what, ip_address=address)
             for referral in referrals
+        ]
+    )
+
+
+def draft_label(draft_id: int) -> str:
+    """How the trail names a draft: by its number alone, since everything typed into it is personal."""
+    return f"draft {draft_id}"
+
+
+def record_draft_reads(
+    *, actor: User, drafts: Iterable[ReferralDraft], what: str, request: HttpRequest | None = None
+) -> list[AuditEvent]:
+    """A user saw what was typed into their drafts (a person's details, not yet a referral): one row
+    each, written in one insert, with no referral to point to."""
+    address = client_address(request)
+    return AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                actor=actor,
+                action=AuditAction.READ,
+                what=f"{draft_label(draft.pk)}: {what}",
+                ip_address=address,
+            )
+            for draft in drafts
         ]
     )
 
