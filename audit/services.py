@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
+from django.db.models import Model
 from django.http import HttpRequest
 
 from .context import address_of, current_client_address
@@ -112,6 +113,18 @@ def record_change(
         changes=changes or {},
         ip_address=client_address(request),
     )
+
+
+def record_admin_change(
+    *, actor: User, obj: Model, done: str, changes: dict[str, Any], request: HttpRequest
+) -> AuditEvent:
+    """A change made in the Django admin: ``done`` is added, changed, deleted or password changed.
+
+    The row names the record by its kind, number and name (an organisation's, a user's username);
+    ``changes`` must already leave out secret and personal values (see ``audit.admin``).
+    """
+    what = f"admin: {obj._meta.verbose_name} {obj.pk} ({obj}) {done}"
+    return record_change(actor=actor, referral=None, what=what[:200], changes=changes, request=request)
 
 
 def record_transition(log: TransitionLog) -> AuditEvent:
