@@ -110,6 +110,23 @@ def test_the_old_token_gets_401_once_an_admin_sets_a_new_password(settings):
     assert api.get(ME_URL).status_code == 401
 
 
+def test_the_old_token_gets_401_once_staff_change_their_own_password_in_the_admin(client, settings):
+    settings.REQUIRE_MFA = False
+    user = manager(is_staff=True)
+    api = api_with_token(user)
+    client.force_login(user)
+    response = client.post(
+        reverse("admin:password_change"),
+        {
+            "old_password": PASSWORD,
+            "new_password1": "a-brand-new-passphrase",
+            "new_password2": "a-brand-new-passphrase",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert api.get(ME_URL).status_code == 401
+
+
 def test_the_old_token_gets_401_once_the_password_is_made_unusable():
     user = responder()
     api = api_with_token(user)
