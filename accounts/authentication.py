@@ -51,6 +51,17 @@ def issue_token(user: Any) -> Token:
     return token
 
 
+def revoke_tokens(user: Any, *, why: str) -> int:
+    """End the user's API sign-in at once; audited as a logout when there was a token to revoke."""
+    from audit.models import AuditAction
+    from audit.services import record_authentication
+
+    deleted, _ = Token.objects.filter(user=user).delete()
+    if deleted:
+        record_authentication(action=AuditAction.LOGOUT, user=user, what=f"API token revoked: {why}")
+    return deleted
+
+
 class ExpiringTokenAuthentication(TokenAuthentication):
     """``Authorization: Token …`` whose token is younger than TOKEN_LIFETIME_HOURS."""
 

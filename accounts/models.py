@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AbstractUser
-from django.db import models
+from django.db import models, router, transaction
 
 from referrals.encryption import EncryptedTextField
 
@@ -62,6 +62,28 @@ class User(AbstractUser):
         Organisation, on_delete=models.PROTECT, related_name="users", null=True, blank=True
     )
     role = models.CharField(max_length=20, choices=Role.choices, blank=True)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A new password revokes the user's API token, whichever path set it (``set_password``, the
+        admin's password form, ``changepassword``): a token must not outlive the password it was issued
+        against. Sessions end by themselves, since Django checks them against the password hash."""
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        if not self._password_differs_from_stored(kwargs.get("update_fields"), using):
+            super().save(*args, **kwargs)
+            return
+        from .authentication import revoke_tokens
+
+        with transaction.atomic(using=using):
+            super().save(*args, **kwargs)
+            revoke_tokens(self, why="password changed")
+
+    def _password_differs_from_stored(self, update_fields: Any, using: str) -> bool:
+        if self._state.adding or self.pk is None or "password" in self.get_deferred_fields():
+            return False
+        if update_fields is not None and "password" not in update_fields:
+            return False  # e.g. last_login at sign-in: no need to read the row
+        stored = type(self)._base_manager.using(using).filter(pk=self.pk).values_list("password", flat=True)
+        return stored.first() not in (None, self.password)
 
     @property
     def is_first_responder(self) -> bool:

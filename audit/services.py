@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
+from django.db.models import Model
 from django.http import HttpRequest
 
 from .context import address_of, current_client_address
@@ -16,7 +17,7 @@ from .models import AuditAction, AuditEvent
 
 if TYPE_CHECKING:
     from accounts.models import User
-    from referrals.models import Referral, TransitionLog
+    from referrals.models import Referral, ReferralDraft, TransitionLog
 
 # Transition inputs that describe the decision, not the person; free-text notes stay out.
 NON_PERSONAL_INPUTS = frozenset(
@@ -58,6 +59,30 @@ def record_reads(
     )
 
 
+def draft_label(draft_id: int) -> str:
+    """How the trail names a draft: by its number alone, since everything typed into it is personal."""
+    return f"draft {draft_id}"
+
+
+def record_draft_reads(
+    *, actor: User, drafts: Iterable[ReferralDraft], what: str, request: HttpRequest | None = None
+) -> list[AuditEvent]:
+    """A user saw what was typed into their drafts (a person's details, not yet a referral): one row
+    each, written in one insert, with no referral to point to."""
+    address = client_address(request)
+    return AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                actor=actor,
+                action=AuditAction.READ,
+                what=f"{draft_label(draft.pk)}: {what}",
+                ip_address=address,
+            )
+            for draft in drafts
+        ]
+    )
+
+
 def record_export(
     *, actor: User, what: str, request: HttpRequest | None = None, changes: dict[str, Any] | None = None
 ) -> AuditEvent:
@@ -88,6 +113,18 @@ def record_change(
         changes=changes or {},
         ip_address=client_address(request),
     )
+
+
+def record_admin_change(
+    *, actor: User, obj: Model, done: str, changes: dict[str, Any], request: HttpRequest
+) -> AuditEvent:
+    """A change made in the Django admin: ``done`` is added, changed, deleted or password changed.
+
+    The row names the record by its kind, number and name (an organisation's, a user's username);
+    ``changes`` must already leave out secret and personal values (see ``audit.admin``).
+    """
+    what = f"admin: {obj._meta.verbose_name} {obj.pk} ({obj}) {done}"
+    return record_change(actor=actor, referral=None, what=what[:200], changes=changes, request=request)
 
 
 def record_transition(log: TransitionLog) -> AuditEvent:

@@ -6,14 +6,18 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from audit.admin import AuditedModelAdmin
+
 from .forms import CareProviderForm
 from .models import CareProvider, Placement, PlacementOffer
 from .selectors import providers_with_occupancy
 
 
 @admin.register(CareProvider)
-class CareProviderAdmin(admin.ModelAdmin):
+class CareProviderAdmin(AuditedModelAdmin):
     form = CareProviderForm
+    # The addresses may name people; the webhook secret is withheld by its name.
+    audit_withheld = ("notification_emails",)
     list_display = ["name", "active", "women", "men", "family", "supports_children"]
     list_filter = ["active", "supports_children"]
     search_fields = ["name", "organisation__name"]

@@ -333,6 +333,9 @@ TOKEN_LIFETIME_HOURS = env.int("TOKEN_LIFETIME_HOURS", default=12)
 # A second factor (TOTP) for managers and admins; on by default in production, off in DEBUG/demo.
 REQUIRE_MFA = env.bool("REQUIRE_MFA", default=not DEBUG)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Harbour")
+# The admin lists devices (to remove a lost one) but never shows a device's secret or its QR code: whoever
+# sees either can make that user's codes. Not configurable.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Retention: closed cases lose their personal fields after this many days (six years by default).
 RETENTION_DAYS = env.int("RETENTION_DAYS", default=6 * 365 + 2)

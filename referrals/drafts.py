@@ -1,4 +1,8 @@
-"""A first responder's unfinished referrals: saved as typed, encrypted, and gone after DRAFT_LIFETIME_DAYS."""
+"""A first responder's unfinished referrals: saved as typed, encrypted, and gone after DRAFT_LIFETIME_DAYS.
+
+Saving and discarding a draft are audited like any change (SPEC §10), naming the draft by its number and
+the fields typed into it, never what was typed: the trail is read more widely than the draft.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,19 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+
+from audit.models import AuditAction
+from audit.services import draft_label, record_change
 
 from .models import ReferralDraft
 
 if TYPE_CHECKING:
     from accounts.models import User
+
+    from .models import Referral
 
 
 def live_drafts(owner: User) -> QuerySet[ReferralDraft]:
@@ -26,20 +36,57 @@ def get_live_draft(owner: User, draft_id: int) -> ReferralDraft:
     return live_drafts(owner).get(pk=draft_id)
 
 
+def typed_fields(data: Mapping[str, Any]) -> list[str]:
+    """The names of the fields that hold something: what the audit trail may say about a draft."""
+    return sorted(name for name, value in data.items() if value not in (None, "", [], ()))
+
+
 def save_draft(*, owner: User, data: Mapping[str, Any], draft_id: int | None = None) -> ReferralDraft:
     """Create or update a draft with the form's raw values; each save restarts its lifetime."""
     now = timezone.now()
     expires_at = now + datetime.timedelta(days=settings.DRAFT_LIFETIME_DAYS)
-    draft = live_drafts(owner).filter(pk=draft_id).first() if draft_id else None
-    if draft is None:
-        draft = ReferralDraft(owner=owner, created_at=now)
-    draft.data = dict(data)  # type: ignore[assignment]  # an encrypted JSON field
-    draft.updated_at = now
-    draft.expires_at = expires_at
-    draft.save()
+    with transaction.atomic():
+        draft = live_drafts(owner).filter(pk=draft_id).first() if draft_id else None
+        created = draft is None
+        if draft is None:
+            draft = ReferralDraft(owner=owner, created_at=now)
+        draft.data = dict(data)  # type: ignore[assignment]  # an encrypted JSON field
+        draft.updated_at = now
+        draft.expires_at = expires_at
+        draft.save()
+        record_change(
+            actor=owner,
+            referral=None,
+            what=f"{draft_label(draft.pk)}: {'created' if created else 'saved'}",
+            changes={"fields": typed_fields(data)},
+        )
     return draft
 
 
-def discard_draft(*, owner: User, draft_id: int) -> bool:
-    deleted, _ = ReferralDraft.objects.filter(owner=owner, pk=draft_id).delete()
+def discard_draft(*, owner: User, draft_id: int, submitted_as: Referral | None = None) -> bool:
+    """Delete the owner's draft: discarded by them, or ``submitted_as`` a referral."""
+    with transaction.atomic():
+        deleted, _ = ReferralDraft.objects.filter(owner=owner, pk=draft_id).delete()
+        if deleted:
+            record_change(
+                actor=owner,
+                referral=None,
+                what=f"{draft_label(draft_id)}: {'submitted' if submitted_as else 'discarded'}",
+                changes={"referral": submitted_as.reference} if submitted_as else {},
+            )
     return bool(deleted)
+
+
+def delete_expired_drafts() -> int:
+    """Delete every draft past its lifetime; audited once per run that deleted any."""
+    with transaction.atomic():
+        deleted, _ = ReferralDraft.objects.filter(expires_at__lt=timezone.now()).delete()
+        if deleted:
+            record_change(
+                actor=None,
+                referral=None,
+                action=AuditAction.RETENTION,
+                what="retention: expired drafts deleted",
+                changes={"drafts": deleted},
+            )
+    return deleted

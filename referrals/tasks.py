@@ -1,10 +1,8 @@
 from celery import shared_task
-from django.utils import timezone
 
 
 @shared_task(ignore_result=True)
 def purge_expired_drafts() -> int:
-    from .models import ReferralDraft
+    from .drafts import delete_expired_drafts
 
-    deleted, _ = ReferralDraft.objects.filter(expires_at__lt=timezone.now()).delete()
-    return deleted
+    return delete_expired_drafts()

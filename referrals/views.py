@@ -30,7 +30,7 @@ from django.views.decorators.http import require_http_methods
 from django_fsm import can_proceed
 
 from accounts.models import User
-from audit.services import record_read
+from audit.services import record_draft_reads, record_read
 from care_providers.models import OfferState, PlacementOffer
 from care_providers.selectors import last_offer_to, pending_offer_for, suggested_providers
 
@@ -278,6 +278,8 @@ def intake(request: HttpRequest) -> HttpResponse:
             draft_id = None
 
     if request.method != "POST":
+        if draft is not None:
+            record_draft_reads(actor=user, drafts=[draft], what="intake form", request=request)
         return _intake_page(request, ReferralForm(initial=draft.data if draft else None), draft)
 
     action = request.POST.get("action", "submit")
@@ -311,7 +313,7 @@ def intake(request: HttpRequest) -> HttpResponse:
         status = apply_domain_error(form, error)
         return _intake_page(request, form, draft, status=status)
     if draft is not None:
-        discard_draft(owner=user, draft_id=draft.pk)
+        discard_draft(owner=user, draft_id=draft.pk, submitted_as=referral)
     messages.success(request, f"Referral {referral.reference} submitted. Managers have been told.")
     return redirect("referrals:case", pk=referral.pk)
 
@@ -321,7 +323,9 @@ def drafts(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if not may_submit(user):
         raise PermissionDenied("Only first responders have drafts.")
-    return render(request, "referrals/drafts.html", {"drafts": list(live_drafts(user))})
+    own_drafts = list(live_drafts(user))
+    record_draft_reads(actor=user, drafts=own_drafts, what="drafts list", request=request)
+    return render(request, "referrals/drafts.html", {"drafts": own_drafts})
 
 
 @login_required
@@ -334,6 +338,7 @@ def draft_discard(request: HttpRequest, pk: int) -> HttpResponse:
     except ReferralDraft.DoesNotExist as exc:
         raise Http404("No such draft: it may have expired.") from exc
     if request.method != "POST":
+        record_draft_reads(actor=user, drafts=[draft], what="discard page", request=request)
         return render(request, "referrals/draft_discard.html", {"draft": draft})
     discard_draft(owner=user, draft_id=draft.pk)
     messages.success(request, "Draft discarded.")

@@ -1,9 +1,11 @@
 """The API token endpoint: audited, locked out after repeated failures, throttled (SPEC §10)."""
 
 import pytest
+from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework.throttling import AnonRateThrottle
 
+from accounts.models import User
 from audit.models import AuditAction, AuditEvent
 from tests.factories import PASSWORD, manager, responder
 
@@ -65,3 +67,78 @@ def test_anonymous_callers_meet_the_api_rate_limit(monkeypatch):
     statuses = [api.post(TOKEN_URL, {}, format="json").status_code for _ in range(4)]
     cache.clear()
     assert statuses == [400, 400, 400, 429]
+
+
+# ------------------------------------------------------------------ a new password ends the API sign-in
+
+ME_URL = "/api/v1/me/"
+
+
+def api_with_token(user):
+    api = APIClient()
+    token = ask_for_token(api, user.username, PASSWORD).json()["token"]
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api.get(ME_URL).status_code == 200
+    return api
+
+
+def test_the_old_token_gets_401_once_the_password_is_changed():
+    user = responder()
+    api = api_with_token(user)
+    user.set_password("a-brand-new-passphrase")
+    user.save()
+    assert api.get(ME_URL).status_code == 401
+    event = AuditEvent.objects.filter(actor=user).latest("id")
+    assert (event.action, event.what) == (AuditAction.LOGOUT, "API token revoked: password changed")
+
+
+def test_the_old_token_gets_401_once_an_admin_sets_a_new_password(settings):
+    settings.REQUIRE_MFA = False
+    user = manager()
+    api = api_with_token(user)
+    admin = APIClient()
+    admin.force_login(User.objects.create_superuser("root", "root@example.test", "a-long-admin-password"))
+    response = admin.post(
+        reverse("admin:auth_user_password_change", args=[user.pk]),
+        {
+            "password1": "a-brand-new-passphrase",
+            "password2": "a-brand-new-passphrase",
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert api.get(ME_URL).status_code == 401
+
+
+def test_the_old_token_gets_401_once_staff_change_their_own_password_in_the_admin(client, settings):
+    settings.REQUIRE_MFA = False
+    user = manager(is_staff=True)
+    api = api_with_token(user)
+    client.force_login(user)
+    response = client.post(
+        reverse("admin:password_change"),
+        {
+            "old_password": PASSWORD,
+            "new_password1": "a-brand-new-passphrase",
+            "new_password2": "a-brand-new-passphrase",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert api.get(ME_URL).status_code == 401
+
+
+def test_the_old_token_gets_401_once_the_password_is_made_unusable():
+    user = responder()
+    api = api_with_token(user)
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    assert api.get(ME_URL).status_code == 401
+
+
+def test_saving_a_user_without_a_new_password_keeps_the_token(client):
+    user = responder()
+    api = api_with_token(user)
+    user.first_name = "Renamed"
+    user.save()
+    assert client.login(username=user.username, password=PASSWORD)  # saves last_login
+    assert api.get(ME_URL).status_code == 200

@@ -1,19 +1,25 @@
 """The append-only audit trail: every change and read, with who, when and from where (SPEC §10)."""
 
+import datetime
 import json
 
 import pytest
 from django.db import DatabaseError, transaction
 from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.context import AuditContextMiddleware
 from audit.models import AuditAction, AuditEvent
 from audit.services import record_read
 from referrals import services
+from referrals.drafts import save_draft
 from referrals.exceptions import TransitionNotAllowed
+from referrals.models import Referral, ReferralDraft
+from referrals.tasks import purge_expired_drafts
 from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
+from tests.web.conftest import intake_data
 
 pytestmark = pytest.mark.django_db
 
@@ -284,3 +290,109 @@ def test_the_day_filter_counts_whole_local_days():
     today = timezone.localdate(event.at)
     assert list(audit_events(since=today, until=today, action="read")) == [event]
     assert not audit_events(until=today - datetime.timedelta(days=1)).exists()
+
+
+# ------------------------------------------------------------------------------------------ drafts
+
+DRAFT_PERSONAL = {"given_name": "Zebedee", "family_name": "Quartermain", "contact_phone": "07700 900456"}
+
+
+def save_a_draft(client, draft_id=None) -> ReferralDraft:
+    data = {**DRAFT_PERSONAL, "languages": ["en"], "action": "save_draft"}
+    if draft_id is not None:
+        data["draft"] = draft_id
+    assert client.post(reverse("referrals:intake"), data, REMOTE_ADDR="192.0.2.44").status_code == 302
+    return ReferralDraft.objects.latest("updated_at")
+
+
+def assert_no_personal_data_in(events) -> None:
+    text = json.dumps([[event.what, event.changes] for event in events])
+    for value in DRAFT_PERSONAL.values():
+        assert value not in text
+
+
+def test_every_page_that_shows_a_draft_audits_a_read_of_it_by_number(client):
+    user = responder()
+    client.force_login(user)
+    draft = save_a_draft(client)
+    pages = [
+        (reverse("referrals:drafts"), {}, "drafts list"),
+        (reverse("referrals:intake"), {"draft": draft.pk}, "intake form"),
+        (reverse("referrals:draft_discard", args=[draft.pk]), {}, "discard page"),
+    ]
+    for url, query, page in pages:
+        response = client.get(url, query, REMOTE_ADDR="192.0.2.45")
+        assert response.status_code == 200 and "Zebedee" in response.content.decode()
+        event = AuditEvent.objects.latest("id")
+        assert (event.actor, event.action, event.referral, event.ip_address) == (
+            user,
+            AuditAction.READ,
+            None,
+            "192.0.2.45",
+        )
+        assert event.what == f"draft {draft.pk}: {page}"
+    assert_no_personal_data_in(AuditEvent.objects.all())
+
+
+def test_saving_discarding_and_submitting_drafts_are_audited_without_personal_data(client):
+    user = responder()
+    client.force_login(user)
+    draft = save_a_draft(client)
+    save_a_draft(client, draft_id=draft.pk)
+    client.post(reverse("referrals:draft_discard", args=[draft.pk]), REMOTE_ADDR="192.0.2.46")
+    submitted = save_a_draft(client)
+    client.post(reverse("referrals:intake"), intake_data(draft=str(submitted.pk)))
+    referral = Referral.objects.get()
+
+    changes = AuditEvent.objects.filter(action=AuditAction.CHANGE, referral=None).order_by("id")
+    fields = ["contact_phone", "family_name", "given_name", "languages"]
+    assert [(event.what, event.changes) for event in changes] == [
+        (f"draft {draft.pk}: created", {"fields": fields}),
+        (f"draft {draft.pk}: saved", {"fields": fields}),
+        (f"draft {draft.pk}: discarded", {}),
+        (f"draft {submitted.pk}: created", {"fields": fields}),
+        (f"draft {submitted.pk}: submitted", {"referral": referral.reference}),
+    ]
+    assert {event.actor for event in changes} == {user}
+    assert changes[0].ip_address == "192.0.2.44" and changes[2].ip_address == "192.0.2.46"
+    assert_no_personal_data_in(changes)
+
+
+def test_purging_expired_drafts_is_audited_as_retention():
+    owner = responder()
+    for _ in range(2):
+        save_draft(owner=owner, data=DRAFT_PERSONAL)
+    ReferralDraft.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    assert purge_expired_drafts() == 2
+    event = AuditEvent.objects.latest("id")
+    assert (event.action, event.actor, event.what, event.changes) == (
+        AuditAction.RETENTION,
+        None,
+        "retention: expired drafts deleted",
+        {"drafts": 2},
+    )
+    assert purge_expired_drafts() == 0
+    assert AuditEvent.objects.latest("id") == event  # nothing deleted, nothing to audit
+
+
+def test_the_drafts_page_audits_one_draft_or_fifty_in_one_insert_and_the_same_queries(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    user = responder()
+    client.force_login(user)
+    url = reverse("referrals:drafts")
+    save_draft(owner=user, data=DRAFT_PERSONAL)
+    client.get(url)  # warm the session
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(url).status_code == 200
+    for _ in range(49):
+        save_draft(owner=user, data=DRAFT_PERSONAL)
+    with CaptureQueriesContext(connection) as fifty:
+        assert client.get(url).status_code == 200
+    assert len(fifty) == len(one)
+    for captured in (one, fifty):
+        inserts = [query for query in captured if query["sql"].startswith('INSERT INTO "audit_auditevent"')]
+        assert len(inserts) == 1
+    reads = AuditEvent.objects.filter(action=AuditAction.READ, what__endswith=": drafts list")
+    assert reads.count() == 1 + 1 + 50

@@ -1,0 +1,83 @@
+"""The admin never shows or makes credentials: API token keys and second-factor secrets (SPEC §10)."""
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import NoReverseMatch, reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.authtoken.models import Token
+
+from accounts.authentication import issue_token
+from accounts.models import User
+from tests.factories import manager
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(settings: Any) -> Client:
+    settings.REQUIRE_MFA = False  # these tests are about what the admin shows, not how one signs in
+    client = Client()
+    client.force_login(User.objects.create_superuser("root", "root@example.test", "a-long-admin-password"))
+    return client
+
+
+def every_admin_page(client: Client) -> str:
+    index = client.get(reverse("admin:index"))
+    assert index.status_code == 200
+    return index.content.decode()
+
+
+def test_the_admin_has_no_token_pages_and_shows_no_token_key(admin_client):
+    token = issue_token(manager())
+    with pytest.raises(NoReverseMatch):
+        reverse("admin:authtoken_tokenproxy_changelist")
+    with pytest.raises(NoReverseMatch):
+        reverse("admin:authtoken_tokenproxy_add")
+    assert admin_client.get("/admin/authtoken/tokenproxy/").status_code == 404
+    assert admin_client.get("/admin/authtoken/tokenproxy/add/").status_code == 404
+    html = every_admin_page(admin_client)
+    assert "authtoken" not in html.lower()
+    assert token.key not in html
+    assert Token.objects.count() == 1
+
+
+def test_the_admin_shows_no_authenticator_secret_or_qr_code(admin_client):
+    boss = manager()
+    device = TOTPDevice.objects.create(user=boss, name="Authenticator app", confirmed=True)
+    changelist = admin_client.get(reverse("admin:otp_totp_totpdevice_changelist"))
+    assert changelist.status_code == 200
+    listed = changelist.content.decode()
+    assert boss.username in listed  # the device is listed, so a lost one can be removed
+    assert "qrcode" not in listed.lower()
+    change = admin_client.get(reverse("admin:otp_totp_totpdevice_change", args=[device.pk]))
+    assert change.status_code == 200
+    html = change.content.decode()
+    assert device.key not in html and 'name="key"' not in html
+    assert admin_client.get(reverse("admin:otp_totp_totpdevice_config", args=[device.pk])).status_code == 403
+    assert admin_client.get(reverse("admin:otp_totp_totpdevice_qrcode", args=[device.pk])).status_code == 403
+
+
+def test_the_admin_cannot_set_up_or_move_an_authenticator_app(admin_client):
+    boss, other = manager(), manager()
+    assert admin_client.get(reverse("admin:otp_totp_totpdevice_add")).status_code == 403
+    device = TOTPDevice.objects.create(user=boss, name="Authenticator app", confirmed=True)
+    url = reverse("admin:otp_totp_totpdevice_change", args=[device.pk])
+    response = admin_client.post(
+        url,
+        {
+            "user": other.pk,
+            "name": "Renamed",
+            "confirmed": "on",
+            "step": 30,
+            "t0": 0,
+            "digits": 6,
+            "tolerance": 1,
+            "drift": 0,
+            "throttling_failure_count": 0,
+        },
+    )
+    assert response.status_code == 302  # saved, with the owner left as it was
+    device.refresh_from_db()
+    assert (device.user, device.name) == (boss, "Renamed")
