@@ -45,13 +45,46 @@ class EmailListField(forms.CharField):
             raise ValidationError(f"Not an e-mail address: {', '.join(bad)}.", code="invalid")
 
 
+def webhook_secret_field() -> forms.CharField:
+    """The webhook's shared secret, written but never shown again (not even in the page's source)."""
+    return forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=(
+            "Shared secret for the HMAC signature. It is never shown: leave this empty to keep the current "
+            "one. Removing the webhook URL removes the secret too."
+        ),
+    )
+
+
+def webhook_secret_to_store(*, typed: str, webhook_url: str, organisation: Organisation | None) -> str:
+    """A typed secret replaces the stored one; an empty field keeps it; no webhook, no secret."""
+    if not webhook_url:
+        return ""
+    if typed:
+        return typed
+    return organisation.webhook_secret if organisation is not None and organisation.pk else ""
+
+
 class OrganisationForm(forms.ModelForm):
     notification_emails = EmailListField()
     webhook_url = forms.URLField(
         required=False, assume_scheme="https", help_text="Optional: signed JSON events are POSTed here."
     )
+    webhook_secret = webhook_secret_field()
 
     class Meta:
         model = Organisation
         fields = ["name", "kind", "notification_emails", "webhook_url", "webhook_secret"]
-        widgets = {"webhook_secret": forms.PasswordInput(render_value=True)}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial["webhook_secret"] = ""  # never sent to the browser; empty means "keep it"
+
+    def clean_webhook_secret(self) -> str:
+        return webhook_secret_to_store(
+            typed=self.cleaned_data.get("webhook_secret", ""),
+            webhook_url=self.cleaned_data.get("webhook_url", ""),
+            organisation=self.instance,
+        )

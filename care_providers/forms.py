@@ -7,7 +7,7 @@ from typing import Any, cast
 from django import forms
 from django.contrib.admin.widgets import FilteredSelectMultiple
 
-from accounts.forms import EmailListField
+from accounts.forms import EmailListField, webhook_secret_field, webhook_secret_to_store
 from accounts.models import Organisation, OrganisationKind
 from referrals.choices import BED_FOR, BedKind, Region, Service, language_choices
 
@@ -32,12 +32,7 @@ class CareProviderForm(forms.ModelForm):
     webhook_url = forms.URLField(
         required=False, assume_scheme="https", help_text="Optional: signed JSON events are POSTed here."
     )
-    webhook_secret = forms.CharField(
-        required=False,
-        max_length=200,
-        widget=forms.PasswordInput(render_value=True),
-        help_text="Shared secret for the HMAC signature.",
-    )
+    webhook_secret = webhook_secret_field()
 
     ORGANISATION_FIELDS = ("notification_emails", "webhook_url", "webhook_secret")
 
@@ -64,8 +59,15 @@ class CareProviderForm(forms.ModelForm):
             organisations.queryset = Organisation.objects.filter(kind=OrganisationKind.CARE_PROVIDER)
         if self.instance.pk:
             organisation = self.instance.organisation
-            for name in self.ORGANISATION_FIELDS:
+            for name in ("notification_emails", "webhook_url"):  # the secret is never shown
                 self.initial.setdefault(name, getattr(organisation, name))
+
+    def clean_webhook_secret(self) -> str:
+        return webhook_secret_to_store(
+            typed=self.cleaned_data.get("webhook_secret", ""),
+            webhook_url=self.cleaned_data.get("webhook_url", ""),
+            organisation=self.instance.organisation if self.instance.pk else None,
+        )
 
     def clean(self) -> dict[str, Any]:
         """Capacity may not fall below the beds people are in now (SPEC §2): they must be moved first."""

@@ -100,6 +100,43 @@ def test_capacity_cannot_be_lowered_below_the_beds_people_are_in(admin_client):
     assert provider.beds_women > 0
 
 
+def test_a_webhook_secret_is_never_shown_and_an_empty_field_keeps_it(admin_client):
+    provider = CareProviderFactory(organisation__webhook_url="https://house.test/hooks")
+    organisation = provider.organisation
+    organisation.webhook_secret = "s3cret-never-shown"
+    organisation.save()
+    for url, data in (
+        (
+            reverse("admin:accounts_organisation_change", args=[organisation.pk]),
+            {"name": organisation.name, "kind": organisation.kind, "webhook_url": "https://house.test/hooks"},
+        ),
+        (
+            reverse("admin:care_providers_careprovider_change", args=[provider.pk]),
+            {
+                "organisation": organisation.pk,
+                "name": provider.name,
+                "active": "on",
+                "regions": provider.regions,
+                "services": provider.services,
+                "beds_women": 5,
+                "beds_men": 5,
+                "beds_family": 2,
+                "webhook_url": "https://house.test/hooks",
+            },
+        ),
+    ):
+        assert "s3cret-never-shown" not in admin_client.get(url).content.decode()
+        response = admin_client.post(url, {**data, "webhook_secret": ""})
+        assert response.status_code == 302, response.content.decode()[:2000]
+        organisation.refresh_from_db()
+        assert organisation.webhook_secret == "s3cret-never-shown"
+
+    url = reverse("admin:accounts_organisation_change", args=[organisation.pk])
+    admin_client.post(url, {"name": organisation.name, "kind": organisation.kind, "webhook_url": ""})
+    organisation.refresh_from_db()
+    assert (organisation.webhook_url, organisation.webhook_secret) == ("", "")
+
+
 def test_organisations_and_users_are_editable(admin_client):
     organisation = OrganisationFactory()
     response = admin_client.post(
