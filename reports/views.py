@@ -22,6 +22,8 @@ from .selectors import CaseloadReport, caseload_report, provider_choices
 from .tables import Table, for_publication, page_value, report_tables, table_csv
 
 NATIONALITIES_CHARTED = 10
+# Excel on Windows reads a CSV file as UTF-8 only when it starts with a byte-order mark.
+CSV_BYTE_ORDER_MARK = "\ufeff"
 NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
 
 
@@ -194,7 +196,7 @@ def caseload_csv(request: HttpRequest) -> HttpResponse:
             return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
     stamp = timezone.localtime(report.as_at).strftime("%Y%m%d-%H%M")
     variant = "-publication" if publication else ""
-    response = HttpResponse(table_csv(table), content_type="text/csv; charset=utf-8")
+    response = HttpResponse(CSV_BYTE_ORDER_MARK + table_csv(table), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="caseload-{name}{variant}-{stamp}.csv"'
     filters = {field: str(value) for field, value in form.cleaned_data.items() if value not in (None, "")}
     record_export(actor=request.user, what=f"caseload CSV: {name}{variant}", request=request, changes=filters)

@@ -46,7 +46,9 @@ def api(caseload):
 def read_csv(response):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    return list(csv.reader(io.StringIO(response.content.decode())))
+    body = response.getvalue().decode()
+    assert body.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(body.removeprefix("\ufeff"))))
 
 
 # ------------------------------------------------------------------------------------------- access
@@ -157,6 +159,14 @@ def test_every_table_downloads_as_csv(web, caseload):
         ["VN", "Viet Nam", "2", "25.0"],
         ["CN", "China", "1", "12.5"],
     ]
+
+
+def test_a_csv_download_starts_with_a_byte_order_mark_so_excel_reads_it_as_utf8(web, caseload):
+    caseload.cases["A"].nationality = "TR"
+    caseload.cases["A"].save(update_fields=["nationality"])
+    body = web.get(CSV, {"table": "nationalities"}).getvalue()
+    assert body.startswith(b"\xef\xbb\xbf")
+    assert "Türkiye" in body.decode("utf-8-sig")
 
 
 def test_a_csv_download_is_audited_as_an_export_with_its_filters(web, caseload):
