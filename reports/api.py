@@ -118,7 +118,9 @@ class ReportFilterSerializer(serializers.Serializer):
     date_from = serializers.DateField(allow_null=True)
     date_to = serializers.DateField(allow_null=True)
     region = serializers.CharField(allow_blank=True)
-    provider = serializers.IntegerField(source="provider_id", allow_null=True)
+    provider = serializers.IntegerField(
+        source="provider_id", allow_null=True, help_text="Cases placed with this provider, now or before."
+    )
     organisation_kind = serializers.CharField(allow_blank=True)
 
 
@@ -156,7 +158,12 @@ FILTER_PARAMETERS = [
     OpenApiParameter("date_from", OpenApiTypes.DATE, description="First day of submission included."),
     OpenApiParameter("date_to", OpenApiTypes.DATE, description="Last day of submission included."),
     OpenApiParameter("region", OpenApiTypes.STR, enum=Region.values),
-    OpenApiParameter("provider", OpenApiTypes.INT, description="A care provider's id."),
+    OpenApiParameter(
+        "provider",
+        OpenApiTypes.INT,
+        description="A care provider's id: only the cases placed with it, now or before (not those only "
+        "offered to it).",
+    ),
     OpenApiParameter("organisation_kind", OpenApiTypes.STR, enum=[str(kind) for kind in REFERRING_KINDS]),
 ]
 

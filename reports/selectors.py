@@ -95,11 +95,12 @@ def referral_conditions(report_filter: ReportFilter, *, via: str = "") -> Q:
     if report_filter.organisation_kind:
         conditions &= Q(**{f"{via}organisation__kind": report_filter.organisation_kind})
     if report_filter.provider_id is not None:
-        # A provider's caseload: the referrals offered to it (every placement follows an accepted offer).
-        offered = PlacementOffer.objects.filter(
+        # The cases placed with the provider, now or before; not those it was only offered, which it may
+        # have rejected or which were placed elsewhere.
+        placed = Placement.objects.filter(
             referral_id=OuterRef("referral_id" if via else "pk"), provider_id=report_filter.provider_id
         )
-        conditions &= Q(Exists(offered))
+        conditions &= Q(Exists(placed))
     return conditions
 
 
@@ -326,6 +327,10 @@ def caseload_report(report_filter: ReportFilter, *, now: datetime.datetime | Non
     top5, top10 = nationalities[:5], nationalities[:10]
     notes = []
     if report_filter.provider_id is not None:
+        notes.append(
+            "Cases placed with the provider, now or before: a case since moved to another provider, or "
+            "whose placement has ended, is still counted; a case only offered to it is not."
+        )
         notes.append("Anonymous notifications never reach a provider, so none are counted for one.")
     return CaseloadReport(
         as_at=now,

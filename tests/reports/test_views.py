@@ -267,7 +267,7 @@ def test_filters_apply_alike_to_page_csv_and_api(web, api, caseload):
     for params, expected in (
         ({"region": "london"}, 4),
         ({"organisation_kind": "ngo"}, 3),
-        ({"provider": caseload.x.pk}, 3),
+        ({"provider": caseload.x.pk}, 2),  # placed with X: D and E, not C (only offered)
         ({"provider": other.pk}, 0),
         ({"date_from": "2026-02-01", "date_to": "2026-03-01"}, 2),
     ):
@@ -276,6 +276,14 @@ def test_filters_apply_alike_to_page_csv_and_api(web, api, caseload):
         data = api.get(API, params).json()
         assert page.referrals == int(summary["Referrals"]) == data["referrals"] == expected, params
         assert page.anonymous_notifications == data["anonymous_notifications"], params
+
+
+def test_the_provider_filter_says_it_keeps_the_cases_placed_with_the_provider(web, caseload):
+    html = web.get(PAGE).content.decode()
+    assert '<label for="id_provider">Placed with</label>' in html
+    assert "Cases placed with this provider, now or before." in html
+    html = web.get(PAGE, {"provider": caseload.x.pk}).content.decode()
+    assert "a case only offered to it is not" in html
 
 
 def test_the_schema_documents_the_report(api):
