@@ -110,8 +110,15 @@ class ReportTimelinessSerializer(serializers.Serializer):
 class ReportOverdueClockSerializer(serializers.Serializer):
     reference = serializers.CharField()
     clock = serializers.CharField()
-    due_at = serializers.DateTimeField()
-    overdue_hours = HoursField(source="overdue_by")
+    overdue_since = serializers.DateTimeField(
+        help_text="When the clock became overdue: its due time or, for a missing person, when they were "
+        "reported missing. The list is ordered by it."
+    )
+    due_at = serializers.DateTimeField(
+        help_text="The clock's due time, as in the referral's deadlines. A missing person's clock is due "
+        "at their next escalation, which may be ahead: use overdue_since for when it became overdue."
+    )
+    overdue_hours = HoursField(source="overdue_by", help_text="Hours since overdue_since.")
 
 
 class ReportFilterSerializer(serializers.Serializer):

@@ -224,6 +224,9 @@ class OverdueClock:
     reference: str
     clock: str
     clock_label: str
+    # The due time, or for a missing person when they were reported missing (see ``_overdue``).
+    overdue_since: datetime.datetime
+    # The clock's own due time; a missing person's is their next escalation, which may be ahead.
     due_at: datetime.datetime
     overdue_by: datetime.timedelta
 
@@ -573,18 +576,18 @@ def _overdue(report_filter: ReportFilter, now: datetime.datetime) -> list[Overdu
     missing = (
         open_clocks.filter(clock=Clock.MISSING)
         .order_by("started_at", "pk")
-        .values_list("referral__reference", "clock", "started_at")
+        .values_list("referral__reference", "clock", "started_at", "due_at")
     )
     past_due = (
         open_clocks.exclude(clock=Clock.MISSING)
         .filter(due_at__lt=now)
         .order_by("due_at", "pk")
-        .values_list("referral__reference", "clock", "due_at")[:OVERDUE_LIST_LIMIT]
+        .values_list("referral__reference", "clock", "due_at", "due_at")[:OVERDUE_LIST_LIMIT]
     )
     rows = sorted([*missing[:OVERDUE_LIST_LIMIT], *past_due], key=lambda row: row[2])[:OVERDUE_LIST_LIMIT]
     return [
-        OverdueClock(reference, clock, labels.get(clock, clock), since, now - since)
-        for reference, clock, since in rows
+        OverdueClock(reference, clock, labels.get(clock, clock), since, due_at, now - since)
+        for reference, clock, since, due_at in rows
     ]
 
 

@@ -211,7 +211,7 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
             columns=[
                 Column("reference", "Case reference"),
                 Column("clock_label", "Clock"),
-                Column("due_at", "Was due", "datetime"),
+                Column("overdue_since", "Overdue since", "datetime"),
                 Column("overdue_by", "Overdue by", "duration"),
             ],
             rows=[
@@ -219,12 +219,15 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
                     "reference": row.reference,
                     "clock": row.clock,
                     "clock_label": row.clock_label,
-                    "due_at": row.due_at,
+                    "overdue_since": row.overdue_since,
                     "overdue_by": row.overdue_by,
                 }
                 for row in report.overdue
             ],
             publishable=False,
+            notes=[
+                "A clock is overdue since it was due; a missing person's since they were reported missing."
+            ],
         ),
         _share_table("overdue_by_clock", "Overdue clocks by kind", "Clock", report.overdue_by_clock),
         _share_table("outcomes", "Outcomes", "Outcome", report.outcomes),

@@ -209,8 +209,24 @@ def test_the_publication_csv_shows_counts_of_one_to_four_as_under_five(web, case
 def test_the_overdue_list_names_cases_and_is_not_offered_for_publication(web, caseload):
     assert web.get(CSV, {"table": "overdue", "publication": "1"}).status_code == 400
     rows = read_csv(web.get(CSV, {"table": "overdue"}))
-    assert rows[0] == ["Case reference", "Clock", "Was due", "Overdue by (hours)"]
+    assert rows[0] == ["Case reference", "Clock", "Overdue since", "Overdue by (hours)"]
     assert all(row[0].startswith("HBR-") for row in rows[1:])
+
+
+def test_a_missing_person_is_overdue_since_reported_missing_and_the_json_keeps_the_clocks_due_time(
+    web, api, caseload
+):
+    missing = caseload.cases["H"].reference  # reported missing 10 June 12:00, next escalation 11 June 12:00
+    rows = read_csv(web.get(CSV, {"table": "overdue"}))
+    assert [row[:3] for row in rows if row[0] == missing] == [
+        [missing, "Missing", "2026-06-10T12:00:00+01:00"]
+    ]
+    (listed,) = [row for row in api.get(API).json()["overdue"] if row["reference"] == missing]
+    assert listed["overdue_since"] == "2026-06-10T12:00:00+01:00"
+    assert listed["due_at"] == "2026-06-11T12:00:00+01:00"
+    checked = caseload.cases["B"].reference  # its assessment was due 8 May and is overdue since then
+    (listed,) = [row for row in api.get(API).json()["overdue"] if row["reference"] == checked]
+    assert listed["overdue_since"] == listed["due_at"] == "2026-05-08T09:00:00+01:00"
 
 
 # ---------------------------------------------------------------------------------------------- API
@@ -301,6 +317,9 @@ def test_the_schema_documents_the_report(api):
     }
     report = body["components"]["schemas"]["CaseloadReport"]["properties"]
     assert {"as_at", "nationalities", "top5_share", "top10_share"} <= set(report)
+    overdue = body["components"]["schemas"]["ReportOverdueClock"]["properties"]
+    assert "reported missing" in overdue["overdue_since"]["description"]
+    assert "next escalation" in overdue["due_at"]["description"]
 
 
 # ------------------------------------------------------------------------------------------ queries
