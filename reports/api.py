@@ -27,7 +27,7 @@ from referrals.choices import Region
 
 from .forms import ReportFilterForm
 from .permissions import may_view_reports
-from .selectors import AGE_BANDS, REFERRING_KINDS, caseload_report
+from .selectors import AGE_BANDS, OVERDUE_LIST_LIMIT, REFERRING_KINDS, caseload_report
 
 
 class IsManager(BasePermission):
@@ -108,6 +108,7 @@ class ReportTimelinessSerializer(serializers.Serializer):
 
 
 class ReportOverdueClockSerializer(serializers.Serializer):
+    referral = serializers.IntegerField(source="referral_id", help_text="The case: /api/v1/referrals/{id}/.")
     reference = serializers.CharField()
     clock = serializers.CharField()
     overdue_since = serializers.DateTimeField(
@@ -152,9 +153,17 @@ class CaseloadReportSerializer(serializers.Serializer):
     organisation_kinds = ReportShareSerializer(many=True)
     providers = ReportProviderFiguresSerializer(many=True)
     timeliness = ReportTimelinessSerializer(many=True)
-    overdue_total = serializers.IntegerField(help_text="Every open clock past its due time.")
+    overdue_total = serializers.IntegerField(
+        help_text="Every overdue open clock: past its due time, or a missing person's."
+    )
     overdue = ReportOverdueClockSerializer(
-        many=True, help_text="The most overdue first, case references only."
+        many=True,
+        help_text=f"The most overdue first, case references only: at most {OVERDUE_LIST_LIMIT} of "
+        "overdue_total (see overdue_truncated). The caseload page's CSV download of the overdue table "
+        "lists every one.",
+    )
+    overdue_truncated = serializers.BooleanField(
+        help_text=f"True when overdue lists only the {OVERDUE_LIST_LIMIT} most overdue of overdue_total."
     )
     overdue_by_clock = ReportShareSerializer(many=True)
     outcomes = ReportShareSerializer(many=True)

@@ -9,15 +9,17 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.utils import timezone
 
-from .selectors import AGE_BANDS, CaseloadReport
+from .selectors import AGE_BANDS, CaseloadReport, OverdueClock
 
 SUPPRESSED_COUNT = "<5"
 SUPPRESSED = "suppressed"
+CSV_CHUNK_CHARS = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class Column:
     kind: str = "text"
     # Counts this figure rests on: suppressed for publication when any of them is.
     depends_on: tuple[str, ...] = ()
+    # A URL name taking the row's ``key``: on the page, the cell links there.
+    links_to: str = ""
 
 
 @dataclass
@@ -56,6 +60,19 @@ def _share_table(name: str, title: str, key_label: str, rows: list[Any], **kwarg
         rows=[{"key": row.key, "label": row.label, "count": row.count, "share": row.share} for row in rows],
         **kwargs,
     )
+
+
+def overdue_rows(clocks: Iterable[OverdueClock]) -> Iterator[dict[str, Any]]:
+    """The rows of the overdue table, keyed by referral, for the report's list or for every clock."""
+    for row in clocks:
+        yield {
+            "key": row.referral_id,
+            "reference": row.reference,
+            "clock": row.clock,
+            "clock_label": row.clock_label,
+            "overdue_since": row.overdue_since,
+            "overdue_by": row.overdue_by,
+        }
 
 
 def report_tables(report: CaseloadReport) -> dict[str, Table]:
@@ -209,21 +226,12 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
             name="overdue",
             title="Overdue now",
             columns=[
-                Column("reference", "Case reference"),
+                Column("reference", "Case reference", links_to="referrals:case"),
                 Column("clock_label", "Clock"),
                 Column("overdue_since", "Overdue since", "datetime"),
                 Column("overdue_by", "Overdue by", "duration"),
             ],
-            rows=[
-                {
-                    "reference": row.reference,
-                    "clock": row.clock,
-                    "clock_label": row.clock_label,
-                    "overdue_since": row.overdue_since,
-                    "overdue_by": row.overdue_by,
-                }
-                for row in report.overdue
-            ],
+            rows=list(overdue_rows(report.overdue)),
             publishable=False,
             notes=[
                 "A clock is overdue since it was due; a missing person's since they were reported missing."
@@ -234,9 +242,10 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
     ]
     tables_by_name = {table.name: table for table in tables}
     tables_by_name["overdue_by_clock"].columns[1] = Column("count", "Clocks overdue", "count")
-    if len(report.overdue) < report.overdue_total:
+    if report.overdue_truncated:
         tables_by_name["overdue"].notes.append(
-            f"The {len(report.overdue)} most overdue of {report.overdue_total} are listed."
+            f"The {len(report.overdue):,} most overdue of {report.overdue_total:,} are listed here; "
+            "the CSV download lists every one."
         )
     return tables_by_name
 
@@ -285,13 +294,22 @@ def csv_header(column: Column) -> str:
     return f"{column.label}{suffix}"
 
 
-def table_csv(table: Table) -> str:
+def csv_chunks(columns: list[Column], rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """The header and the rows as CSV, in pieces of about CSV_CHUNK_CHARS, written as the rows are read."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([csv_header(column) for column in table.columns])
-    for row in table.rows:
-        writer.writerow([csv_value(row.get(column.key), column.kind) for column in table.columns])
-    return buffer.getvalue()
+    writer.writerow([csv_header(column) for column in columns])
+    for row in rows:
+        writer.writerow([csv_value(row.get(column.key), column.kind) for column in columns])
+        if buffer.tell() >= CSV_CHUNK_CHARS:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def table_csv(table: Table) -> str:
+    return "".join(csv_chunks(table.columns, table.rows))
 
 
 def page_value(value: Any, kind: str) -> str:

@@ -6,7 +6,7 @@ import pytest
 
 from care_providers.models import OfferState, Placement
 from referrals.models import Clock
-from reports.selectors import ReportFilter, caseload_report, percentile
+from reports.selectors import ReportFilter, caseload_report, overdue_clocks, percentile
 from tests.factories import aware, responder
 
 from .caseload import HOUR, NOW, build_caseload, clock, make_referral, offer
@@ -195,6 +195,21 @@ def test_overdue_clocks_are_listed_most_overdue_first_by_reference_only(caseload
     ]
     assert report.overdue[0].overdue_by == NOW - aware(2026, 3, 6, 18, 0).astimezone(datetime.UTC)
     assert counts(report.overdue_by_clock) == {"assessment": 1, "placement": 1, "check_in": 1, "missing": 1}
+
+
+def test_every_overdue_clock_is_read_for_the_csv_in_the_order_of_the_report_list(caseload):
+    for report_filter in (ReportFilter(), ReportFilter(region="london")):
+        report = caseload_report(report_filter, now=NOW)
+        assert list(overdue_clocks(report_filter, now=NOW)) == report.overdue
+        assert not report.overdue_truncated
+    # A case reported missing at the moment another clock fell due comes first, as in the list.
+    gone = make_referral(submitted_by=responder(), submitted_at=NOW - 900 * HOUR, state="missing")
+    clock(gone, Clock.MISSING, started=aware(2026, 5, 8, 9, 0), due=NOW + HOUR)  # when B's was due
+    report = caseload_report(ReportFilter(), now=NOW)
+    listed = [row.reference for row in report.overdue]
+    assert listed[1:3] == [gone.reference, caseload.cases["B"].reference]
+    assert [row.reference for row in overdue_clocks(ReportFilter(), now=NOW)] == listed
+    assert report.overdue[1].referral_id == gone.pk
 
 
 def test_outcomes_count_recovered_exited_missing_declined_and_withdrawn(caseload):

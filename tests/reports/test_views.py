@@ -1,6 +1,7 @@
 """The caseload page, its CSV downloads and the API: managers only, same filters, same figures, bounded queries."""
 
 import csv
+import datetime
 import io
 import re
 
@@ -12,6 +13,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from audit.models import AuditAction, AuditEvent
+from reports.selectors import OVERDUE_LIST_LIMIT
 from tests.factories import CareProviderFactory, aware, manager, provider_user, responder
 
 from .caseload import build_caseload, more_referrals
@@ -213,6 +215,40 @@ def test_the_overdue_list_names_cases_and_is_not_offered_for_publication(web, ca
     assert all(row[0].startswith("HBR-") for row in rows[1:])
 
 
+def test_the_overdue_csv_lists_every_case_past_due_while_page_and_json_say_they_list_the_most_overdue(
+    web, api, caseload
+):
+    total = api.get(API).json()["overdue_total"] + OVERDUE_LIST_LIMIT + 5
+    more_referrals(OVERDUE_LIST_LIMIT + 5, by=caseload.police, start=aware(2024, 1, 1, 9, 0))
+    rows = read_csv(web.get(CSV, {"table": "overdue"}))[1:]
+    assert len(rows) == len({(row[0], row[1]) for row in rows}) == total
+    since = [datetime.datetime.fromisoformat(row[2]) for row in rows]
+    assert since == sorted(since)  # most overdue first
+    data = api.get(API).json()
+    assert (len(data["overdue"]), data["overdue_total"], data["overdue_truncated"]) == (
+        OVERDUE_LIST_LIMIT,
+        total,
+        True,
+    )
+    assert [row[0] for row in rows[:OVERDUE_LIST_LIMIT]] == [row["reference"] for row in data["overdue"]]
+    html = web.get(PAGE).content.decode()
+    assert f"The {OVERDUE_LIST_LIMIT} most overdue of {total} are listed here" in html
+    assert "the CSV download lists every one." in html
+
+
+def test_a_short_overdue_list_is_whole_and_each_reference_links_to_its_case(web, api, caseload):
+    data = api.get(API).json()
+    assert data["overdue_total"] >= 4  # B, C, D, H (and A once its clock has passed)
+    assert (len(data["overdue"]), data["overdue_truncated"]) == (data["overdue_total"], False)
+    case = caseload.cases["C"]
+    assert data["overdue"][0]["referral"] == case.pk
+    html = web.get(PAGE).content.decode()
+    link = reverse("referrals:case", args=[case.pk])
+    assert f'<th scope="row"><a href="{link}">{case.reference}</a></th>' in html
+    assert "most overdue of" not in html
+    assert web.get(link).status_code == 200
+
+
 def test_a_missing_person_is_overdue_since_reported_missing_and_the_json_keeps_the_clocks_due_time(
     web, api, caseload
 ):
@@ -328,7 +364,9 @@ def test_the_schema_documents_the_report(api):
 def queries_for(client, url):
     with CaptureQueriesContext(connection) as captured:
         response = client.get(url)
-    assert response.status_code == 200
+        assert response.status_code == 200
+        if response.streaming:
+            response.getvalue()  # a CSV is read from the database as it is sent
     return len(captured)
 
 
@@ -339,9 +377,11 @@ def test_the_whole_report_needs_at_most_15_queries_whatever_the_caseload_size(
         web.get(PAGE)
     with django_assert_max_num_queries(MAX_QUERIES):
         api.get(API)
-    small = (queries_for(web, PAGE), queries_for(api, API), queries_for(web, f"{CSV}?table=summary"))
-    more_referrals(60, by=caseload.police, start=aware(2024, 1, 1, 9, 0))
+    urls = (PAGE, API, f"{CSV}?table=summary", f"{CSV}?table=overdue")
+    small = [queries_for(web if url != API else api, url) for url in urls]
+    # Sixty more overdue clocks, and more than the page lists, for a CSV that has them all.
+    more_referrals(OVERDUE_LIST_LIMIT + 60, by=caseload.police, start=aware(2024, 1, 1, 9, 0))
     CareProviderFactory.create_batch(3)
-    larger = (queries_for(web, PAGE), queries_for(api, API), queries_for(web, f"{CSV}?table=summary"))
+    larger = [queries_for(web if url != API else api, url) for url in urls]
     assert small == larger
     assert max(larger) <= MAX_QUERIES
