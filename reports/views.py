@@ -3,6 +3,7 @@ shape, the charts draw."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -185,7 +187,7 @@ def caseload(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def caseload_csv(request: HttpRequest) -> HttpResponse:
+def caseload_csv(request: HttpRequest) -> HttpResponseBase:
     """One table as CSV, chosen by ``table``; ``publication=1`` gives the small-number-suppressed variant."""
     _forbid_unless_manager(request)
     form = ReportFilterForm(request.GET)
@@ -206,7 +208,7 @@ def caseload_csv(request: HttpRequest) -> HttpResponse:
             table = for_publication(table)
         except ValueError as exc:
             return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
-    rows = table.rows
+    rows: Iterable[dict[str, Any]] = table.rows
     if name == "overdue":
         # The page lists the most overdue; the download carries every one, read as it is written.
         rows = overdue_rows(overdue_clocks(form.report_filter(), now=report.as_at))
