@@ -13,10 +13,11 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from audit.models import AuditAction, AuditEvent
-from reports.selectors import OVERDUE_LIST_LIMIT
+from reports.selectors import OVERDUE_LIST_LIMIT, ReportFilter, caseload_report
+from reports.tables import report_tables
 from tests.factories import CareProviderFactory, aware, manager, provider_user, responder
 
-from .caseload import build_caseload, more_referrals
+from .caseload import NOW, build_caseload, make_referral, more_referrals
 
 pytestmark = pytest.mark.django_db
 
@@ -200,12 +201,48 @@ def test_the_publication_csv_shows_counts_of_one_to_four_as_under_five(web, case
         ["SD", "Sudan", "<5", "suppressed"],
     ]
     monthly = read_csv(web.get(CSV, {"table": "monthly", "publication": "1"}))
-    assert ["2026-05", "7", "0"] in monthly  # B and six more: shown as it is
     assert ["2026-04", "<5", "<5"] in monthly
+    # May (B and six more) is 7 of the 14 referrals: shown, it would leave the six other months 7
+    # between them, each 1 or 2.
+    assert ["2026-05", "suppressed", "0"] in monthly
     # Zero is not a small number: it stays 0.
     regions = read_csv(web.get(CSV, {"table": "regions", "publication": "1"}))
     assert ["North East", "0", "0.0"] in regions
     assert ["London", "6", "42.9"] in regions  # 4 + 2 of the six
+
+
+def test_a_publication_csv_never_leaves_a_small_count_to_be_worked_out_from_the_published_total(web):
+    # The reviewer's region: 347 referrals, 69 women, 274 men and 4 of another gender.
+    user = responder()
+    for gender, count in (("female", 69), ("male", 274), ("other", 4)):
+        for n in range(count):
+            make_referral(submitted_by=user, submitted_at=aware(2026, 1, 1 + n % 28, 9, 0), gender=gender,
+                          region="north_east")  # fmt: skip
+    params = {"publication": "1", "region": "north_east"}
+    summary = read_csv(web.get(CSV, {"table": "summary", **params}))
+    assert ["Referrals", "347"] in summary
+    genders = read_csv(web.get(CSV, {"table": "genders", **params}))
+    assert genders[1:] == [
+        ["Female", "suppressed", "suppressed"],  # 347 − 274 − 0 leaves 73 for Female and Other together
+        ["Male", "274", "79.0"],
+        ["Other", "<5", "suppressed"],
+        ["Unknown", "0", "0.0"],
+    ]
+
+
+def test_every_sum_the_publication_relies_on_adds_up_in_the_report(caseload):
+    more_referrals(6, by=caseload.police, start=aware(2026, 5, 10, 9, 0))
+    tables = report_tables(caseload_report(ReportFilter(), now=NOW))
+    value = {
+        (table.name, row["key"], column.key): row[column.key]
+        for table in tables.values()
+        for row in table.rows
+        for column in table.columns
+    }
+    lines = [line for table in tables.values() for line in table.lines]
+    assert len(lines) == 4 + 1 + 2 + 5 + 1 + 2  # bands of each open state, open states, months, …
+    for line in lines:
+        assert value[line.total] == sum(value[part] for part in line.parts), line
 
 
 def test_the_overdue_list_names_cases_and_is_not_offered_for_publication(web, caseload):
