@@ -27,7 +27,7 @@ from referrals.choices import Region
 
 from .forms import ReportFilterForm
 from .permissions import may_view_reports
-from .selectors import AGE_BANDS, REFERRING_KINDS, caseload_report
+from .selectors import AGE_BANDS, OVERDUE_LIST_LIMIT, REFERRING_KINDS, caseload_report
 
 
 class IsManager(BasePermission):
@@ -108,17 +108,27 @@ class ReportTimelinessSerializer(serializers.Serializer):
 
 
 class ReportOverdueClockSerializer(serializers.Serializer):
+    referral = serializers.IntegerField(source="referral_id", help_text="The case: /api/v1/referrals/{id}/.")
     reference = serializers.CharField()
     clock = serializers.CharField()
-    due_at = serializers.DateTimeField()
-    overdue_hours = HoursField(source="overdue_by")
+    overdue_since = serializers.DateTimeField(
+        help_text="When the clock became overdue: its due time or, for a missing person, when they were "
+        "reported missing. The list is ordered by it."
+    )
+    due_at = serializers.DateTimeField(
+        help_text="The clock's due time, as in the referral's deadlines. A missing person's clock is due "
+        "at their next escalation, which may be ahead: use overdue_since for when it became overdue."
+    )
+    overdue_hours = HoursField(source="overdue_by", help_text="Hours since overdue_since.")
 
 
 class ReportFilterSerializer(serializers.Serializer):
     date_from = serializers.DateField(allow_null=True)
     date_to = serializers.DateField(allow_null=True)
     region = serializers.CharField(allow_blank=True)
-    provider = serializers.IntegerField(source="provider_id", allow_null=True)
+    provider = serializers.IntegerField(
+        source="provider_id", allow_null=True, help_text="Cases placed with this provider, now or before."
+    )
     organisation_kind = serializers.CharField(allow_blank=True)
 
 
@@ -143,9 +153,17 @@ class CaseloadReportSerializer(serializers.Serializer):
     organisation_kinds = ReportShareSerializer(many=True)
     providers = ReportProviderFiguresSerializer(many=True)
     timeliness = ReportTimelinessSerializer(many=True)
-    overdue_total = serializers.IntegerField(help_text="Every open clock past its due time.")
+    overdue_total = serializers.IntegerField(
+        help_text="Every overdue open clock: past its due time, or a missing person's."
+    )
     overdue = ReportOverdueClockSerializer(
-        many=True, help_text="The most overdue first, case references only."
+        many=True,
+        help_text=f"The most overdue first, case references only: at most {OVERDUE_LIST_LIMIT} of "
+        "overdue_total (see overdue_truncated). The caseload page's CSV download of the overdue table "
+        "lists every one.",
+    )
+    overdue_truncated = serializers.BooleanField(
+        help_text=f"True when overdue lists only the {OVERDUE_LIST_LIMIT} most overdue of overdue_total."
     )
     overdue_by_clock = ReportShareSerializer(many=True)
     outcomes = ReportShareSerializer(many=True)
@@ -156,7 +174,12 @@ FILTER_PARAMETERS = [
     OpenApiParameter("date_from", OpenApiTypes.DATE, description="First day of submission included."),
     OpenApiParameter("date_to", OpenApiTypes.DATE, description="Last day of submission included."),
     OpenApiParameter("region", OpenApiTypes.STR, enum=Region.values),
-    OpenApiParameter("provider", OpenApiTypes.INT, description="A care provider's id."),
+    OpenApiParameter(
+        "provider",
+        OpenApiTypes.INT,
+        description="A care provider's id: only the cases placed with it, now or before (not those only "
+        "offered to it).",
+    ),
     OpenApiParameter("organisation_kind", OpenApiTypes.STR, enum=[str(kind) for kind in REFERRING_KINDS]),
 ]
 

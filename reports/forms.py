@@ -36,7 +36,13 @@ class ReportFilterForm(forms.Form):
     )
     region = forms.ChoiceField(required=False, choices=[("", "All regions"), *Region.choices])
     # Checked against the providers the report itself lists (``check_provider``), saving a query.
-    provider = forms.IntegerField(required=False, min_value=1, label="Care provider", widget=forms.Select)
+    provider = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="Placed with",
+        help_text="Cases placed with this provider, now or before.",
+        widget=forms.Select,
+    )
     organisation_kind = forms.ChoiceField(
         required=False,
         label="Referring organisation",
@@ -48,7 +54,7 @@ class ReportFilterForm(forms.Form):
         self.set_providers(providers or [])
 
     def set_providers(self, providers: list[tuple[int, str]]) -> None:
-        self.fields["provider"].widget.choices = [("", "All providers"), *providers]
+        self.fields["provider"].widget.choices = [("", "Any provider, or none"), *providers]
 
     def check_provider(self, providers: list[tuple[int, str]]) -> bool:
         """Once the report is computed: offer its providers, and refuse a provider that does not exist."""

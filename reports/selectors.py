@@ -4,14 +4,16 @@
 conditional aggregation for the counts, and ``percentile_cont`` for medians and 90th percentiles on
 PostgreSQL. On other databases (SQLite, the embedded default) the percentiles are computed in Python from
 the durations, the same interpolation as ``percentile_cont``. No personal field is read: the overdue list
-carries case references only.
+carries case references only. The report holds the OVERDUE_LIST_LIMIT most overdue clocks;
+``overdue_clocks`` reads every one, for the CSV download.
 """
 
 from __future__ import annotations
 
 import datetime
+import heapq
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +44,9 @@ from referrals.choices import (
 )
 from referrals.models import AnonymousNotification, Clock, Deadline, Referral
 
+# The page and the JSON list the most overdue clocks; the CSV download carries every one.
 OVERDUE_LIST_LIMIT = 200
+OVERDUE_CSV_CHUNK = 2000
 AGE_BANDS: tuple[tuple[str, str, int | None, int | None], ...] = (
     # (key, label, at least this many days in state, fewer than this many days)
     ("under_7_days", "Under 7 days", None, 7),
@@ -95,11 +99,12 @@ def referral_conditions(report_filter: ReportFilter, *, via: str = "") -> Q:
     if report_filter.organisation_kind:
         conditions &= Q(**{f"{via}organisation__kind": report_filter.organisation_kind})
     if report_filter.provider_id is not None:
-        # A provider's caseload: the referrals offered to it (every placement follows an accepted offer).
-        offered = PlacementOffer.objects.filter(
+        # The cases placed with the provider, now or before; not those it was only offered, which it may
+        # have rejected or which were placed elsewhere.
+        placed = Placement.objects.filter(
             referral_id=OuterRef("referral_id" if via else "pk"), provider_id=report_filter.provider_id
         )
-        conditions &= Q(Exists(offered))
+        conditions &= Q(Exists(placed))
     return conditions
 
 
@@ -220,9 +225,13 @@ class Timeliness:
 
 @dataclass
 class OverdueClock:
+    referral_id: int
     reference: str
     clock: str
     clock_label: str
+    # The due time, or for a missing person when they were reported missing (see ``_overdue``).
+    overdue_since: datetime.datetime
+    # The clock's own due time; a missing person's is their next escalation, which may be ahead.
     due_at: datetime.datetime
     overdue_by: datetime.timedelta
 
@@ -253,6 +262,11 @@ class CaseloadReport:
     overdue_by_clock: list[Share]
     outcomes: list[Share]
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def overdue_truncated(self) -> bool:
+        """Whether ``overdue`` holds only the most overdue of ``overdue_total`` clocks."""
+        return len(self.overdue) < self.overdue_total
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -326,6 +340,10 @@ def caseload_report(report_filter: ReportFilter, *, now: datetime.datetime | Non
     top5, top10 = nationalities[:5], nationalities[:10]
     notes = []
     if report_filter.provider_id is not None:
+        notes.append(
+            "Cases placed with the provider, now or before: a case since moved to another provider, or "
+            "whose placement has ended, is still counted; a case only offered to it is not."
+        )
         notes.append("Anonymous notifications never reach a provider, so none are counted for one.")
     return CaseloadReport(
         as_at=now,
@@ -538,7 +556,7 @@ def _deadline_figures(report_filter: ReportFilter, now: datetime.datetime) -> di
     it stopped before it was due."""
     stopped_in_time = Q(stopped_at__isnull=False, stopped_at__lte=F("due_at"))
     past_due = Q(stopped_at__isnull=True, due_at__lt=now)
-    # A missing person is overdue from the moment they are reported (see ``_overdue``).
+    # A missing person is overdue from the moment they are reported (see ``_open_clocks_overdue``).
     overdue = past_due | Q(stopped_at__isnull=True, clock=Clock.MISSING)
     rows = (
         Deadline.objects.filter(referral_conditions(report_filter, via="referral__"))
@@ -555,32 +573,66 @@ def _deadline_figures(report_filter: ReportFilter, now: datetime.datetime) -> di
     }
 
 
-def _overdue(report_filter: ReportFilter, now: datetime.datetime) -> list[OverdueClock]:
-    """Open clocks past due, most overdue first, by case reference only: two queries.
+_OverdueRow = tuple[int, str, str, datetime.datetime, datetime.datetime]
+
+
+def _open_clocks_overdue(
+    report_filter: ReportFilter, now: datetime.datetime
+) -> tuple[QuerySet[Deadline, _OverdueRow], QuerySet[Deadline, _OverdueRow]]:
+    """The missing people, longest missing first, and the other clocks past due, most overdue first:
+    rows of (referral id, reference, clock, overdue since, due at).
 
     A missing person's clock escalates at once and then moves on by MISSING_REPEAT_HOURS, so it is
-    never long past due: it is listed as overdue since the person was reported missing.
+    never long past due: it is overdue since the person was reported missing.
     """
-    labels = dict(Clock.choices)
     open_clocks = Deadline.objects.filter(
         referral_conditions(report_filter, via="referral__"), stopped_at__isnull=True
     )
     missing = (
         open_clocks.filter(clock=Clock.MISSING)
         .order_by("started_at", "pk")
-        .values_list("referral__reference", "clock", "started_at")
+        .values_list("referral_id", "referral__reference", "clock", "started_at", "due_at")
     )
     past_due = (
         open_clocks.exclude(clock=Clock.MISSING)
         .filter(due_at__lt=now)
         .order_by("due_at", "pk")
-        .values_list("referral__reference", "clock", "due_at")[:OVERDUE_LIST_LIMIT]
+        .values_list("referral_id", "referral__reference", "clock", "due_at", "due_at")
     )
-    rows = sorted([*missing[:OVERDUE_LIST_LIMIT], *past_due], key=lambda row: row[2])[:OVERDUE_LIST_LIMIT]
-    return [
-        OverdueClock(reference, clock, labels.get(clock, clock), since, now - since)
-        for reference, clock, since in rows
-    ]
+    return missing, past_due
+
+
+def _overdue_since(row: _OverdueRow) -> datetime.datetime:
+    return row[3]
+
+
+def _overdue_clock(row: _OverdueRow, now: datetime.datetime, labels: dict[str, str]) -> OverdueClock:
+    referral_id, reference, clock, since, due_at = row
+    return OverdueClock(referral_id, reference, clock, labels.get(clock, clock), since, due_at, now - since)
+
+
+def _overdue(report_filter: ReportFilter, now: datetime.datetime) -> list[OverdueClock]:
+    """The OVERDUE_LIST_LIMIT most overdue open clocks, by case reference only: two queries."""
+    labels = dict(Clock.choices)
+    missing, past_due = _open_clocks_overdue(report_filter, now)
+    most_overdue = [*missing[:OVERDUE_LIST_LIMIT], *past_due[:OVERDUE_LIST_LIMIT]]
+    rows = sorted(most_overdue, key=_overdue_since)[:OVERDUE_LIST_LIMIT]
+    return [_overdue_clock(row, now, labels) for row in rows]
+
+
+def overdue_clocks(report_filter: ReportFilter, *, now: datetime.datetime) -> Iterator[OverdueClock]:
+    """Every overdue open clock, most overdue first, in the order of the report's own list, read in
+    chunks as it is consumed (for the CSV download): two queries, whatever their number."""
+    labels = dict(Clock.choices)
+    missing, past_due = _open_clocks_overdue(report_filter, now)
+    # Both are sorted by when they became overdue; on a tie the missing person comes first, as in the list.
+    rows = heapq.merge(
+        missing.iterator(chunk_size=OVERDUE_CSV_CHUNK),
+        past_due.iterator(chunk_size=OVERDUE_CSV_CHUNK),
+        key=_overdue_since,
+    )
+    for row in rows:
+        yield _overdue_clock(row, now, labels)
 
 
 def _offer_figures_in_python(offers: QuerySet[PlacementOffer]) -> dict[int, dict[str, Any]]:

@@ -1,7 +1,17 @@
 """The report as tables: the same rows for the page, the CSV download and its "for publication" variant.
 
-For publication, counts of 1 to 4 are shown as ``<5``; a share, rate or time that rests on a suppressed
-count is suppressed with it, so it cannot be used to work the count back out.
+For publication, counts of 1 to 4 are shown as ``<5``. The counts add up along lines (a state's time
+bands to its open cases, a breakdown's rows to the summary's referrals, the months to the anonymous
+notifications, …), so a ``<5`` alone on a line could be worked back by subtracting the others from the
+total. Along every line the next smallest counts are suppressed as well, shown as ``suppressed``, until
+the published counts leave each ``<5`` anywhere from 1 to 4 and pin no other suppressed count down;
+where nothing is left to suppress on a line, its total is suppressed. The publishable tables are worked
+out together, so that a total published in one (the summary's) cannot undo another's suppression.
+Lines are checked one at a time, the usual method; where every count of a line is already suppressed
+(a total under 5 split in two), what can be learnt is that each part is smaller than the total.
+
+A share, rate or time is published only when every count it is computed from is published, shares'
+totals included: it then says nothing a reader could not work out from the published counts.
 """
 
 from __future__ import annotations
@@ -9,15 +19,32 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.utils import timezone
 
-from .selectors import AGE_BANDS, CaseloadReport
+from referrals.choices import ReferralState
+
+from .selectors import AGE_BANDS, CaseloadReport, OverdueClock
 
 SUPPRESSED_COUNT = "<5"
 SUPPRESSED = "suppressed"
+CSV_CHUNK_CHARS = 64 * 1024
+
+# A cell of the publication: (table name, row key, column key).
+Cell = tuple[str, Any, str]
+REFERRALS: Cell = ("summary", "referrals", "count")
+OPEN_CASES: Cell = ("summary", "open", "count")
+ANONYMOUS_NOTIFICATIONS: Cell = ("summary", "anonymous_notifications", "count")
+OVERDUE_CLOCKS: Cell = ("summary", "overdue", "count")
+# What a reader knows of a suppressed count, as (least, most): 1 to 4 if shown as <5; at least 5 if
+# suppressed with one (only counts of 5 or more are chosen to go with a <5, never a zero).
+Bounds = tuple[float, float]
+SMALL: Bounds = (1, 4)
+LARGE: Bounds = (5, math.inf)
 
 
 @dataclass(frozen=True)
@@ -28,6 +55,16 @@ class Column:
     kind: str = "text"
     # Counts this figure rests on: suppressed for publication when any of them is.
     depends_on: tuple[str, ...] = ()
+    # A URL name taking the row's ``key``: on the page, the cell links there.
+    links_to: str = ""
+
+
+@dataclass(frozen=True)
+class Line:
+    """Counts that add up to another count, so that any one of them is the total less the others."""
+
+    total: Cell
+    parts: tuple[Cell, ...]
 
 
 @dataclass
@@ -38,13 +75,22 @@ class Table:
     rows: list[dict[str, Any]]
     publishable: bool = True
     notes: list[str] = field(default_factory=list)
+    # The lines this table's counts add up along, to its own counts or to another table's.
+    lines: list[Line] = field(default_factory=list)
+    # The count every share of this table is a fraction of.
+    shares_of: Cell | None = None
+
+    def cells(self, column: str) -> tuple[Cell, ...]:
+        return tuple((self.name, row["key"], column) for row in self.rows)
 
 
 def _hours(value: datetime.timedelta | None) -> float | None:
     return None if value is None else round(value.total_seconds() / 3600, 2)
 
 
-def _share_table(name: str, title: str, key_label: str, rows: list[Any], **kwargs: Any) -> Table:
+def _share_table(
+    name: str, title: str, key_label: str, rows: list[Any], *, shares_of: Cell = REFERRALS, **kwargs: Any
+) -> Table:
     return Table(
         name=name,
         title=title,
@@ -54,8 +100,22 @@ def _share_table(name: str, title: str, key_label: str, rows: list[Any], **kwarg
             Column("share", "Share", "share", ("count",)),
         ],
         rows=[{"key": row.key, "label": row.label, "count": row.count, "share": row.share} for row in rows],
+        shares_of=shares_of,
         **kwargs,
     )
+
+
+def overdue_rows(clocks: Iterable[OverdueClock]) -> Iterator[dict[str, Any]]:
+    """The rows of the overdue table, keyed by referral, for the report's list or for every clock."""
+    for row in clocks:
+        yield {
+            "key": row.referral_id,
+            "reference": row.reference,
+            "clock": row.clock,
+            "clock_label": row.clock_label,
+            "overdue_since": row.overdue_since,
+            "overdue_by": row.overdue_by,
+        }
 
 
 def report_tables(report: CaseloadReport) -> dict[str, Table]:
@@ -99,6 +159,7 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
             ],
             rows=[
                 {
+                    "key": row.month,
                     "month": row.month,
                     "referrals": row.referrals,
                     "anonymous_notifications": row.anonymous_notifications,
@@ -119,6 +180,7 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
                 {"key": row.key, "label": row.label, "count": row.count, "share": row.share}
                 for row in report.nationalities
             ],
+            shares_of=REFERRALS,
         ),
         _share_table(
             "exploitation_types",
@@ -209,55 +271,165 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
             name="overdue",
             title="Overdue now",
             columns=[
-                Column("reference", "Case reference"),
+                Column("reference", "Case reference", links_to="referrals:case"),
                 Column("clock_label", "Clock"),
-                Column("due_at", "Was due", "datetime"),
+                Column("overdue_since", "Overdue since", "datetime"),
                 Column("overdue_by", "Overdue by", "duration"),
             ],
-            rows=[
-                {
-                    "reference": row.reference,
-                    "clock": row.clock,
-                    "clock_label": row.clock_label,
-                    "due_at": row.due_at,
-                    "overdue_by": row.overdue_by,
-                }
-                for row in report.overdue
-            ],
+            rows=list(overdue_rows(report.overdue)),
             publishable=False,
+            notes=[
+                "A clock is overdue since it was due; a missing person's since they were reported missing."
+            ],
         ),
-        _share_table("overdue_by_clock", "Overdue clocks by kind", "Clock", report.overdue_by_clock),
+        _share_table(
+            "overdue_by_clock",
+            "Overdue clocks by kind",
+            "Clock",
+            report.overdue_by_clock,
+            shares_of=OVERDUE_CLOCKS,
+        ),
         _share_table("outcomes", "Outcomes", "Outcome", report.outcomes),
     ]
     tables_by_name = {table.name: table for table in tables}
     tables_by_name["overdue_by_clock"].columns[1] = Column("count", "Clocks overdue", "count")
-    if len(report.overdue) < report.overdue_total:
+    _add_lines(tables_by_name)
+    if report.overdue_truncated:
         tables_by_name["overdue"].notes.append(
-            f"The {len(report.overdue)} most overdue of {report.overdue_total} are listed."
+            f"The {len(report.overdue):,} most overdue of {report.overdue_total:,} are listed here; "
+            "the CSV download lists every one."
         )
     return tables_by_name
+
+
+def _add_lines(tables: dict[str, Table]) -> None:
+    """How the report's counts add up, for secondary suppression: every sum a reader could subtract from."""
+    open_cases, outcomes = tables["open_cases"], tables["outcomes"]
+    for row in open_cases.rows:
+        bands = tuple((open_cases.name, row["key"], key) for key, _, _, _ in AGE_BANDS)
+        open_cases.lines.append(Line((open_cases.name, row["key"], "total"), bands))
+    open_cases.lines.append(Line(OPEN_CASES, open_cases.cells("total")))
+    monthly = tables["monthly"]
+    monthly.lines += [
+        Line(REFERRALS, monthly.cells("referrals")),
+        Line(ANONYMOUS_NOTIFICATIONS, monthly.cells("anonymous_notifications")),
+    ]
+    # Each referral has one of each: nationality, age group, gender, region, referring organisation kind.
+    for name in ("nationalities", "age_groups", "genders", "regions", "organisation_kinds"):
+        tables[name].lines.append(Line(REFERRALS, tables[name].cells("count")))
+    tables["overdue_by_clock"].lines.append(Line(OVERDUE_CLOCKS, tables["overdue_by_clock"].cells("count")))
+    # Every referral is in one state: an open one (counted by open cases) or a final outcome. Missing is
+    # both, the same count in the two tables.
+    missing = str(ReferralState.MISSING)
+    closed = tuple(cell for cell in outcomes.cells("count") if cell[1] != missing)
+    outcomes.lines += [
+        Line(REFERRALS, open_cases.cells("total") + closed),
+        Line((open_cases.name, missing, "total"), ((outcomes.name, missing, "count"),)),
+    ]
 
 
 def _is_small(value: Any) -> bool:
     return isinstance(value, int) and 1 <= value <= 4
 
 
-def for_publication(table: Table) -> Table:
-    """The table with counts of 1 to 4 shown as ``<5`` and the figures resting on them suppressed."""
-    if not table.publishable:
-        raise ValueError(f"The {table.title.lower()} table names cases and is not for publication.")
-    count_keys = {column.key for column in table.columns if column.kind == "count"}
-    rows = []
-    for row in table.rows:
-        small = {key for key in count_keys if _is_small(row.get(key))}
-        published = dict(row)
-        for column in table.columns:
-            if column.key in small:
-                published[column.key] = SUPPRESSED_COUNT
-            elif any(key in small for key in column.depends_on):
-                published[column.key] = SUPPRESSED
-        rows.append(published)
-    return replace(table, rows=rows, notes=[*table.notes, "Counts of 1 to 4 are shown as <5."])
+def _range_left_for(cell: Cell, line: Line, counts: dict[Cell, int], withheld: dict[Cell, Bounds]) -> Bounds:
+    """What the line's published counts leave ``cell`` (a withheld part or total) to be, at most and least."""
+    terms = [(1, part) for part in line.parts] + [(-1, line.total)]
+    # The withheld terms, signed, add up to what the published ones leave over.
+    left_over = -sum(sign * counts[term] for sign, term in terms if term not in withheld)
+    least = most = 0.0
+    for sign, term in terms:
+        if term in withheld and term != cell:
+            low, high = withheld[term]
+            least += sign * (low if sign > 0 else high)
+            most += sign * (high if sign > 0 else low)
+    sign = 1 if cell in line.parts else -1
+    low, high = (left_over - most, left_over - least) if sign > 0 else (least - left_over, most - left_over)
+    return max(low, withheld[cell][0]), min(high, withheld[cell][1])
+
+
+def _gives_away(line: Line, counts: dict[Cell, int], withheld: dict[Cell, Bounds]) -> bool:
+    """Whether the line's published counts pin a withheld count down, or narrow a ``<5`` below 1 to 4."""
+    for cell in (*line.parts, line.total):
+        if cell in withheld:
+            low, high = _range_left_for(cell, line, counts, withheld)
+            if low >= high or (withheld[cell] == SMALL and (low, high) != SMALL):
+                return True
+    return False
+
+
+def _next_to_withhold(line: Line, counts: dict[Cell, int], withheld: dict[Cell, Bounds]) -> Cell | None:
+    """The smallest published count of the line that is not zero (a zero tells nothing), else its total."""
+    published = [cell for cell in line.parts if cell not in withheld and counts[cell] > 0]
+    if published:
+        return min(published, key=lambda cell: counts[cell])
+    if line.total not in withheld and counts[line.total] > 0:
+        return line.total
+    return None
+
+
+def withheld_counts(tables: dict[str, Table]) -> dict[Cell, Bounds]:
+    """Every count of the publishable tables not to be published, with what a reader knows of it: counts
+    of 1 to 4, and the next smallest counts along any line that would give one of them away."""
+    publishable = [table for table in tables.values() if table.publishable]
+    counts = {
+        (table.name, row["key"], column.key): row[column.key]
+        for table in publishable
+        for column in table.columns
+        if column.kind == "count"
+        for row in table.rows
+    }
+    withheld: dict[Cell, Bounds] = {cell: SMALL for cell, n in counts.items() if _is_small(n)}
+    lines = [
+        line
+        for table in publishable
+        for line in table.lines
+        if all(cell in counts for cell in (line.total, *line.parts))
+    ]
+    changed = True
+    while changed:  # a count withheld on one line may give another away: once more, till none does
+        changed = False
+        for line in lines:
+            if _gives_away(line, counts, withheld):
+                cell = _next_to_withhold(line, counts, withheld)
+                if cell is not None:
+                    withheld[cell] = LARGE
+                    changed = True
+    return withheld
+
+
+def for_publication(tables: dict[str, Table]) -> dict[str, Table]:
+    """Every publishable table as it may be published beside the others: counts of 1 to 4 shown as ``<5``,
+    the counts that would give them away and the figures resting on either shown as ``suppressed``."""
+    withheld = withheld_counts(tables)
+    published = {}
+    for table in tables.values():
+        if not table.publishable:
+            continue
+        shares_withheld = table.shares_of in withheld
+        rows = []
+        for row in table.rows:
+            shown = dict(row)
+            for column in table.columns:
+                cell = (table.name, row["key"], column.key)
+                if withheld.get(cell) == SMALL:
+                    shown[column.key] = SUPPRESSED_COUNT
+                elif (
+                    cell in withheld
+                    or any((table.name, row["key"], key) in withheld for key in column.depends_on)
+                    # A share of nothing is nothing, whatever the total.
+                    or (column.kind == "share" and shares_withheld and row.get(column.key) != 0)
+                ):
+                    shown[column.key] = SUPPRESSED
+            rows.append(shown)
+        notes = [*table.notes, "Counts of 1 to 4 are shown as <5."]
+        if any(value == SUPPRESSED for row in rows for value in row.values()):
+            notes.append(
+                "Figures shown as suppressed are withheld so that no count under 5 can be worked out "
+                "from them or from the totals."
+            )
+        published[table.name] = replace(table, rows=rows, notes=notes)
+    return published
 
 
 def csv_value(value: Any, kind: str) -> str:
@@ -282,13 +454,22 @@ def csv_header(column: Column) -> str:
     return f"{column.label}{suffix}"
 
 
-def table_csv(table: Table) -> str:
+def csv_chunks(columns: list[Column], rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """The header and the rows as CSV, in pieces of about CSV_CHUNK_CHARS, written as the rows are read."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([csv_header(column) for column in table.columns])
-    for row in table.rows:
-        writer.writerow([csv_value(row.get(column.key), column.kind) for column in table.columns])
-    return buffer.getvalue()
+    writer.writerow([csv_header(column) for column in columns])
+    for row in rows:
+        writer.writerow([csv_value(row.get(column.key), column.kind) for column in columns])
+        if buffer.tell() >= CSV_CHUNK_CHARS:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def table_csv(table: Table) -> str:
+    return "".join(csv_chunks(table.columns, table.rows))
 
 
 def page_value(value: Any, kind: str) -> str:

@@ -4,7 +4,7 @@ import datetime
 import re
 
 from reports.charts import Bar, bar_chart, trend_chart
-from reports.tables import Column, Table, for_publication, table_csv
+from reports.tables import OPEN_CASES, REFERRALS, Column, Line, Table, for_publication, table_csv
 
 
 def test_a_bar_chart_is_named_described_and_labelled_with_its_values():
@@ -65,13 +65,14 @@ def test_publication_suppresses_small_counts_and_what_rests_on_them():
             Column("capacity", "Beds", "number"),
         ],
         rows=[
-            {"label": "zero", "count": 0, "share": 0.0, "capacity": 3},
-            {"label": "one", "count": 1, "share": 0.01, "capacity": 2},
-            {"label": "four", "count": 4, "share": 0.04, "capacity": 1},
-            {"label": "five", "count": 5, "share": 0.05, "capacity": 4},
+            {"key": "zero", "label": "zero", "count": 0, "share": 0.0, "capacity": 3},
+            {"key": "one", "label": "one", "count": 1, "share": 0.01, "capacity": 2},
+            {"key": "four", "label": "four", "count": 4, "share": 0.04, "capacity": 1},
+            {"key": "five", "label": "five", "count": 5, "share": 0.05, "capacity": 4},
         ],
     )
-    published = for_publication(table)
+    # Counts that add up to nothing published: only the small ones go.
+    (published,) = for_publication({"t": table}).values()
     assert [(row["count"], row["share"], row["capacity"]) for row in published.rows] == [
         (0, 0.0, 3),
         ("<5", "suppressed", 2),
@@ -87,3 +88,127 @@ def test_publication_suppresses_small_counts_and_what_rests_on_them():
     ]
     # The table itself is untouched.
     assert table.rows[1]["count"] == 1
+
+
+# ------------------------------------------------------------------------------ secondary suppression
+
+
+def summary(referrals):
+    return Table(
+        name="summary",
+        title="Summary",
+        columns=[Column("label", "Measure"), Column("count", "Count", "count")],
+        rows=[{"key": "referrals", "label": "Referrals", "count": referrals}],
+    )
+
+
+def breakdown(name, counts):
+    """A table whose counts add up to the summary's referrals, with each one's share of them."""
+    total = sum(counts.values())
+    table = Table(
+        name=name,
+        title=name.title(),
+        columns=[
+            Column("label", "Label"),
+            Column("count", "Referrals", "count"),
+            Column("share", "Share", "share", ("count",)),
+        ],
+        rows=[{"key": key, "label": key, "count": n, "share": n / total} for key, n in counts.items()],
+        shares_of=REFERRALS,
+    )
+    table.lines.append(Line(REFERRALS, table.cells("count")))
+    return table
+
+
+def published_csv(*tables):
+    published = for_publication({table.name: table for table in tables})
+    return {name: table_csv(table).splitlines()[1:] for name, table in published.items()}
+
+
+def test_a_lone_small_count_takes_the_next_smallest_with_it_so_the_total_cannot_give_it_away():
+    # The reviewer's region: with 347 published, 347 − 69 − 274 − 0 gave Other away as 4.
+    genders = breakdown("genders", {"Female": 69, "Male": 274, "Other": 4, "Unknown": 0})
+    published = published_csv(summary(347), genders)
+    assert published["summary"] == ["Referrals,347"]
+    assert published["genders"] == [
+        "Female,suppressed,suppressed",
+        "Male,274,79.0",
+        "Other,<5,suppressed",
+        "Unknown,0,0.0",
+    ]
+    # 347 − 274 − 0 = 73 is Female and Other together; Female is 5 or more, so Other is anything up to 4.
+    notes = for_publication({"summary": summary(347), "genders": genders})["genders"].notes
+    assert "Counts of 1 to 4 are shown as <5." in notes
+    assert any(note.startswith("Figures shown as suppressed are withheld") for note in notes)
+
+
+def test_small_counts_that_add_up_to_too_little_are_not_left_to_give_each_other_away():
+    # 1 and 1 out of a published 92 with 90 published: both are 1.
+    published = published_csv(summary(92), breakdown("genders", {"Female": 90, "Male": 1, "Other": 1}))
+    assert published["genders"] == [
+        "Female,suppressed,suppressed",
+        "Male,<5,suppressed",
+        "Other,<5,suppressed",
+    ]
+    # 2 and 3 out of 5, nothing else: either could be anything from 1 to 4.
+    published = published_csv(summary(5), breakdown("genders", {"Female": 2, "Male": 3, "Other": 0}))
+    assert published["genders"] == ["Female,<5,suppressed", "Male,<5,suppressed", "Other,0,0.0"]
+
+
+def test_a_companion_that_would_narrow_a_small_count_down_takes_another_with_it():
+    # With only 5 beside it, 66 − 60 = 6 would leave the small count at 1: the 60 goes too.
+    published = published_csv(summary(66), breakdown("genders", {"Female": 60, "Male": 5, "Other": 1}))
+    assert published["genders"] == [
+        "Female,suppressed,suppressed",
+        "Male,suppressed,suppressed",
+        "Other,<5,suppressed",
+    ]
+
+
+def test_a_total_that_would_give_its_small_parts_away_is_suppressed_and_every_line_and_share_on_it():
+    genders = breakdown("genders", {"Female": 4, "Male": 4, "Other": 0})
+    regions = breakdown("regions", {"London": 8, "Wales": 0})
+    published = published_csv(summary(8), genders, regions)
+    assert published["summary"] == ["Referrals,suppressed"]
+    assert published["genders"] == ["Female,<5,suppressed", "Male,<5,suppressed", "Other,0,0.0"]
+    # London alone would give the total back, and its share the total with it.
+    assert published["regions"] == ["London,suppressed,suppressed", "Wales,0,0.0"]
+
+
+def test_a_count_suppressed_in_one_table_is_suppressed_wherever_it_or_its_parts_appear():
+    bands = [Column("new", "New", "count"), Column("old", "Old", "count")]
+    open_cases = Table(
+        name="open_cases",
+        title="Open cases",
+        columns=[Column("label", "State"), Column("total", "Open", "count"), *bands],
+        rows=[
+            {"key": "received", "label": "Received", "total": 2, "new": 2, "old": 0},
+            {"key": "missing", "label": "Missing", "total": 18, "new": 11, "old": 7},
+        ],
+    )
+    for row in open_cases.rows:
+        parts = tuple(("open_cases", row["key"], band.key) for band in bands)
+        open_cases.lines.append(Line(("open_cases", row["key"], "total"), parts))
+    open_cases.lines.append(Line(OPEN_CASES, open_cases.cells("total")))
+    outcomes = Table(
+        name="outcomes",
+        title="Outcomes",
+        columns=[Column("label", "Outcome"), Column("count", "Referrals", "count")],
+        rows=[
+            {"key": "missing", "label": "Missing", "count": 18},
+            {"key": "exited", "label": "Exited", "count": 3},
+        ],
+        lines=[Line(("open_cases", "missing", "total"), (("outcomes", "missing", "count"),))],
+    )
+    open_total = Table(
+        name="summary",
+        title="Summary",
+        columns=[Column("label", "Measure"), Column("count", "Count", "count")],
+        rows=[{"key": "open", "label": "Open cases", "count": 20}],
+    )
+    published = published_csv(open_total, open_cases, outcomes)
+    assert published["summary"] == ["Open cases,20"]
+    # 20 − 18 would give the 2 received away; the 18 missing would come back as 11 + 7, and from the
+    # outcomes, where the same people are counted.
+    assert published["open_cases"] == ["Received,<5,<5,0", "Missing,suppressed,11,suppressed"]
+    assert published["outcomes"] == ["Missing,suppressed", "Exited,<5"]

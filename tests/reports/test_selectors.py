@@ -4,11 +4,12 @@ import datetime
 
 import pytest
 
+from care_providers.models import OfferState, Placement
 from referrals.models import Clock
-from reports.selectors import ReportFilter, caseload_report, percentile
+from reports.selectors import ReportFilter, caseload_report, overdue_clocks, percentile
 from tests.factories import aware, responder
 
-from .caseload import HOUR, NOW, build_caseload, clock, make_referral
+from .caseload import HOUR, NOW, build_caseload, clock, make_referral, offer
 
 pytestmark = pytest.mark.django_db
 
@@ -196,6 +197,21 @@ def test_overdue_clocks_are_listed_most_overdue_first_by_reference_only(caseload
     assert counts(report.overdue_by_clock) == {"assessment": 1, "placement": 1, "check_in": 1, "missing": 1}
 
 
+def test_every_overdue_clock_is_read_for_the_csv_in_the_order_of_the_report_list(caseload):
+    for report_filter in (ReportFilter(), ReportFilter(region="london")):
+        report = caseload_report(report_filter, now=NOW)
+        assert list(overdue_clocks(report_filter, now=NOW)) == report.overdue
+        assert not report.overdue_truncated
+    # A case reported missing at the moment another clock fell due comes first, as in the list.
+    gone = make_referral(submitted_by=responder(), submitted_at=NOW - 900 * HOUR, state="missing")
+    clock(gone, Clock.MISSING, started=aware(2026, 5, 8, 9, 0), due=NOW + HOUR)  # when B's was due
+    report = caseload_report(ReportFilter(), now=NOW)
+    listed = [row.reference for row in report.overdue]
+    assert listed[1:3] == [gone.reference, caseload.cases["B"].reference]
+    assert [row.reference for row in overdue_clocks(ReportFilter(), now=NOW)] == listed
+    assert report.overdue[1].referral_id == gone.pk
+
+
 def test_outcomes_count_recovered_exited_missing_declined_and_withdrawn(caseload):
     report = caseload_report(ReportFilter(), now=NOW)
     assert {row.key: row.count for row in report.outcomes} == {
@@ -229,12 +245,35 @@ def test_a_date_range_covers_whole_local_days_of_submission(caseload):
     assert report.anonymous_notifications == 0
 
 
-def test_a_provider_filter_keeps_the_referrals_offered_to_it_and_its_own_row(caseload):
+def test_a_provider_filter_keeps_the_cases_placed_with_it_now_or_before_and_its_own_row(caseload):
     report = caseload_report(ReportFilter(provider_id=caseload.x.pk), now=NOW)
-    assert report.referrals == 3  # C, D, E
+    # D (placed) and E (placement ended); not C, which X rejected once and holds a pending offer for.
+    assert report.referrals == 2
+    assert report.open_cases == 1  # D, the one active placement in X's own row
     assert [row.name for row in report.providers] == ["Provider X"]
+    assert report.providers[0].active_placements == 1
     assert report.anonymous_notifications == 0
-    assert report.notes
+    assert any("placed with the provider" in note for note in report.notes)
+    # Y was offered G (revoked) and placed H.
+    assert caseload_report(ReportFilter(provider_id=caseload.y.pk), now=NOW).referrals == 1
+
+
+def test_a_case_moved_to_another_provider_counts_for_both_and_an_offer_alone_for_neither(caseload):
+    x, y, boss = caseload.x, caseload.y, caseload.boss
+    moved = make_referral(submitted_by=caseload.police, submitted_at=NOW - 100 * HOUR, state="placed")
+    first = offer(moved, x, OfferState.ACCEPTED, offered=NOW - 90 * HOUR, responded=NOW - 89 * HOUR, by=boss)
+    Placement.objects.create(
+        referral=moved, provider=x, offer=first, started_at=NOW - 89 * HOUR, ended_at=NOW - 10 * HOUR
+    )
+    second = offer(moved, y, OfferState.ACCEPTED, offered=NOW - 11 * HOUR, responded=NOW - 10 * HOUR, by=boss)
+    Placement.objects.create(referral=moved, provider=y, offer=second, started_at=NOW - 10 * HOUR)
+    refused = make_referral(submitted_by=caseload.police, submitted_at=NOW - 50 * HOUR, state="assessed")
+    offer(refused, y, OfferState.REJECTED, offered=NOW - 40 * HOUR, responded=NOW - 39 * HOUR, by=boss)
+
+    def placed_with(provider):
+        return caseload_report(ReportFilter(provider_id=provider.pk), now=NOW).referrals
+
+    assert (placed_with(x), placed_with(y)) == (3, 2)  # D, E and moved; H and moved
 
 
 def test_a_referring_organisation_kind_filter(caseload):
@@ -284,4 +323,6 @@ def test_a_missing_person_is_overdue_from_the_moment_they_are_reported(caseload)
     report = caseload_report(ReportFilter(), now=NOW)
     (listed,) = [row for row in report.overdue if row.reference == gone.reference]
     assert (listed.clock, listed.overdue_by) == ("missing", 3 * HOUR)
+    # Overdue since they were reported missing; the clock itself is due at the next escalation.
+    assert (listed.overdue_since, listed.due_at) == (NOW - 3 * HOUR, NOW + 21 * HOUR)
     assert {row.key: row.count for row in report.overdue_by_clock}["missing"] == 2  # and case H

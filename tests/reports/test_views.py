@@ -1,6 +1,7 @@
 """The caseload page, its CSV downloads and the API: managers only, same filters, same figures, bounded queries."""
 
 import csv
+import datetime
 import io
 import re
 
@@ -12,9 +13,11 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from audit.models import AuditAction, AuditEvent
+from reports.selectors import OVERDUE_LIST_LIMIT, ReportFilter, caseload_report
+from reports.tables import report_tables
 from tests.factories import CareProviderFactory, aware, manager, provider_user, responder
 
-from .caseload import build_caseload, more_referrals
+from .caseload import NOW, build_caseload, make_referral, more_referrals
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +49,9 @@ def api(caseload):
 def read_csv(response):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    return list(csv.reader(io.StringIO(response.content.decode())))
+    body = response.getvalue().decode()
+    assert body.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(body.removeprefix("\ufeff"))))
 
 
 # ------------------------------------------------------------------------------------------- access
@@ -159,6 +164,14 @@ def test_every_table_downloads_as_csv(web, caseload):
     ]
 
 
+def test_a_csv_download_starts_with_a_byte_order_mark_so_excel_reads_it_as_utf8(web, caseload):
+    caseload.cases["A"].nationality = "TR"
+    caseload.cases["A"].save(update_fields=["nationality"])
+    body = web.get(CSV, {"table": "nationalities"}).getvalue()
+    assert body.startswith(b"\xef\xbb\xbf")
+    assert "Türkiye" in body.decode("utf-8-sig")
+
+
 def test_a_csv_download_is_audited_as_an_export_with_its_filters(web, caseload):
     web.get(CSV, {"table": "nationalities", "region": "london", "publication": "1"})
     export = AuditEvent.objects.get(action=AuditAction.EXPORT)
@@ -188,19 +201,105 @@ def test_the_publication_csv_shows_counts_of_one_to_four_as_under_five(web, case
         ["SD", "Sudan", "<5", "suppressed"],
     ]
     monthly = read_csv(web.get(CSV, {"table": "monthly", "publication": "1"}))
-    assert ["2026-05", "7", "0"] in monthly  # B and six more: shown as it is
     assert ["2026-04", "<5", "<5"] in monthly
+    # May (B and six more) is 7 of the 14 referrals: shown, it would leave the six other months 7
+    # between them, each 1 or 2.
+    assert ["2026-05", "suppressed", "0"] in monthly
     # Zero is not a small number: it stays 0.
     regions = read_csv(web.get(CSV, {"table": "regions", "publication": "1"}))
     assert ["North East", "0", "0.0"] in regions
     assert ["London", "6", "42.9"] in regions  # 4 + 2 of the six
 
 
+def test_a_publication_csv_never_leaves_a_small_count_to_be_worked_out_from_the_published_total(web):
+    # The reviewer's region: 347 referrals, 69 women, 274 men and 4 of another gender.
+    user = responder()
+    for gender, count in (("female", 69), ("male", 274), ("other", 4)):
+        for n in range(count):
+            make_referral(submitted_by=user, submitted_at=aware(2026, 1, 1 + n % 28, 9, 0), gender=gender,
+                          region="north_east")  # fmt: skip
+    params = {"publication": "1", "region": "north_east"}
+    summary = read_csv(web.get(CSV, {"table": "summary", **params}))
+    assert ["Referrals", "347"] in summary
+    genders = read_csv(web.get(CSV, {"table": "genders", **params}))
+    assert genders[1:] == [
+        ["Female", "suppressed", "suppressed"],  # 347 − 274 − 0 leaves 73 for Female and Other together
+        ["Male", "274", "79.0"],
+        ["Other", "<5", "suppressed"],
+        ["Unknown", "0", "0.0"],
+    ]
+
+
+def test_every_sum_the_publication_relies_on_adds_up_in_the_report(caseload):
+    more_referrals(6, by=caseload.police, start=aware(2026, 5, 10, 9, 0))
+    tables = report_tables(caseload_report(ReportFilter(), now=NOW))
+    value = {
+        (table.name, row["key"], column.key): row[column.key]
+        for table in tables.values()
+        for row in table.rows
+        for column in table.columns
+    }
+    lines = [line for table in tables.values() for line in table.lines]
+    assert len(lines) == 4 + 1 + 2 + 5 + 1 + 2  # bands of each open state, open states, months, …
+    for line in lines:
+        assert value[line.total] == sum(value[part] for part in line.parts), line
+
+
 def test_the_overdue_list_names_cases_and_is_not_offered_for_publication(web, caseload):
     assert web.get(CSV, {"table": "overdue", "publication": "1"}).status_code == 400
     rows = read_csv(web.get(CSV, {"table": "overdue"}))
-    assert rows[0] == ["Case reference", "Clock", "Was due", "Overdue by (hours)"]
+    assert rows[0] == ["Case reference", "Clock", "Overdue since", "Overdue by (hours)"]
     assert all(row[0].startswith("HBR-") for row in rows[1:])
+
+
+def test_the_overdue_csv_lists_every_case_past_due_while_page_and_json_say_they_list_the_most_overdue(
+    web, api, caseload
+):
+    total = api.get(API).json()["overdue_total"] + OVERDUE_LIST_LIMIT + 5
+    more_referrals(OVERDUE_LIST_LIMIT + 5, by=caseload.police, start=aware(2024, 1, 1, 9, 0))
+    rows = read_csv(web.get(CSV, {"table": "overdue"}))[1:]
+    assert len(rows) == len({(row[0], row[1]) for row in rows}) == total
+    since = [datetime.datetime.fromisoformat(row[2]) for row in rows]
+    assert since == sorted(since)  # most overdue first
+    data = api.get(API).json()
+    assert (len(data["overdue"]), data["overdue_total"], data["overdue_truncated"]) == (
+        OVERDUE_LIST_LIMIT,
+        total,
+        True,
+    )
+    assert [row[0] for row in rows[:OVERDUE_LIST_LIMIT]] == [row["reference"] for row in data["overdue"]]
+    html = web.get(PAGE).content.decode()
+    assert f"The {OVERDUE_LIST_LIMIT} most overdue of {total} are listed here" in html
+    assert "the CSV download lists every one." in html
+
+
+def test_a_short_overdue_list_is_whole_and_each_reference_links_to_its_case(web, api, caseload):
+    data = api.get(API).json()
+    assert data["overdue_total"] >= 4  # B, C, D, H (and A once its clock has passed)
+    assert (len(data["overdue"]), data["overdue_truncated"]) == (data["overdue_total"], False)
+    case = caseload.cases["C"]
+    assert data["overdue"][0]["referral"] == case.pk
+    html = web.get(PAGE).content.decode()
+    link = reverse("referrals:case", args=[case.pk])
+    assert f'<th scope="row"><a href="{link}">{case.reference}</a></th>' in html
+    assert "most overdue of" not in html
+    assert web.get(link).status_code == 200
+
+
+def test_a_missing_person_is_overdue_since_reported_missing_and_the_json_keeps_the_clocks_due_time(
+    web, api, caseload
+):
+    missing = caseload.cases["H"].reference  # reported missing 10 June 12:00, next escalation 11 June 12:00
+    rows = read_csv(web.get(CSV, {"table": "overdue"}))
+    assert [row[:3] for row in rows if row[0] == missing] == [
+        [missing, "Missing", "2026-06-10T12:00:00+01:00"]
+    ]
+    (listed,) = [row for row in api.get(API).json()["overdue"] if row["reference"] == missing]
+    assert listed["overdue_since"] == "2026-06-10T12:00:00+01:00"
+    assert listed["due_at"] == "2026-06-11T12:00:00+01:00"
+    checked = caseload.cases["B"].reference  # its assessment was due 8 May and is overdue since then
+    (listed,) = [row for row in api.get(API).json()["overdue"] if row["reference"] == checked]
+    assert listed["overdue_since"] == listed["due_at"] == "2026-05-08T09:00:00+01:00"
 
 
 # ---------------------------------------------------------------------------------------------- API
@@ -257,7 +356,7 @@ def test_filters_apply_alike_to_page_csv_and_api(web, api, caseload):
     for params, expected in (
         ({"region": "london"}, 4),
         ({"organisation_kind": "ngo"}, 3),
-        ({"provider": caseload.x.pk}, 3),
+        ({"provider": caseload.x.pk}, 2),  # placed with X: D and E, not C (only offered)
         ({"provider": other.pk}, 0),
         ({"date_from": "2026-02-01", "date_to": "2026-03-01"}, 2),
     ):
@@ -266,6 +365,14 @@ def test_filters_apply_alike_to_page_csv_and_api(web, api, caseload):
         data = api.get(API, params).json()
         assert page.referrals == int(summary["Referrals"]) == data["referrals"] == expected, params
         assert page.anonymous_notifications == data["anonymous_notifications"], params
+
+
+def test_the_provider_filter_says_it_keeps_the_cases_placed_with_the_provider(web, caseload):
+    html = web.get(PAGE).content.decode()
+    assert '<label for="id_provider">Placed with</label>' in html
+    assert "Cases placed with this provider, now or before." in html
+    html = web.get(PAGE, {"provider": caseload.x.pk}).content.decode()
+    assert "a case only offered to it is not" in html
 
 
 def test_the_schema_documents_the_report(api):
@@ -283,6 +390,9 @@ def test_the_schema_documents_the_report(api):
     }
     report = body["components"]["schemas"]["CaseloadReport"]["properties"]
     assert {"as_at", "nationalities", "top5_share", "top10_share"} <= set(report)
+    overdue = body["components"]["schemas"]["ReportOverdueClock"]["properties"]
+    assert "reported missing" in overdue["overdue_since"]["description"]
+    assert "next escalation" in overdue["due_at"]["description"]
 
 
 # ------------------------------------------------------------------------------------------ queries
@@ -291,7 +401,9 @@ def test_the_schema_documents_the_report(api):
 def queries_for(client, url):
     with CaptureQueriesContext(connection) as captured:
         response = client.get(url)
-    assert response.status_code == 200
+        assert response.status_code == 200
+        if response.streaming:
+            response.getvalue()  # a CSV is read from the database as it is sent
     return len(captured)
 
 
@@ -302,9 +414,11 @@ def test_the_whole_report_needs_at_most_15_queries_whatever_the_caseload_size(
         web.get(PAGE)
     with django_assert_max_num_queries(MAX_QUERIES):
         api.get(API)
-    small = (queries_for(web, PAGE), queries_for(api, API), queries_for(web, f"{CSV}?table=summary"))
-    more_referrals(60, by=caseload.police, start=aware(2024, 1, 1, 9, 0))
+    urls = (PAGE, API, f"{CSV}?table=summary", f"{CSV}?table=overdue")
+    small = [queries_for(web if url != API else api, url) for url in urls]
+    # Sixty more overdue clocks, and more than the page lists, for a CSV that has them all.
+    more_referrals(OVERDUE_LIST_LIMIT + 60, by=caseload.police, start=aware(2024, 1, 1, 9, 0))
     CareProviderFactory.create_batch(3)
-    larger = (queries_for(web, PAGE), queries_for(api, API), queries_for(web, f"{CSV}?table=summary"))
+    larger = [queries_for(web if url != API else api, url) for url in urls]
     assert small == larger
     assert max(larger) <= MAX_QUERIES
