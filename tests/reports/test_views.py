@@ -24,7 +24,9 @@ pytestmark = pytest.mark.django_db
 PAGE = reverse("reports:caseload")
 CSV = reverse("reports:caseload_csv")
 API = "/api/v1/reports/caseload/"
-MAX_QUERIES = 15
+# The session, the user, the report (10 queries on PostgreSQL, 11 on SQLite), the export's audit row,
+# and for the overdue CSV the two reads that stream every overdue clock.
+MAX_QUERIES = 16
 
 
 @pytest.fixture
@@ -407,7 +409,7 @@ def queries_for(client, url):
     return len(captured)
 
 
-def test_the_whole_report_needs_at_most_15_queries_whatever_the_caseload_size(
+def test_the_whole_report_needs_at_most_16_queries_whatever_the_caseload_size(
     web, api, caseload, django_assert_max_num_queries
 ):
     with django_assert_max_num_queries(MAX_QUERIES):
