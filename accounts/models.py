@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth.hashers import is_password_usable
 from django.contrib.auth.models import AbstractUser
 from django.db import models, router, transaction
 
@@ -82,6 +83,10 @@ class User(AbstractUser):
             return False
         if update_fields is not None and "password" not in update_fields:
             return False  # e.g. last_login at sign-in: no need to read the row
+        rehashed = self._password is None and is_password_usable(self.password)
+        if rehashed and update_fields is not None and set(update_fields) == {"password"}:
+            # check_password re-hashing the same password with a newer hasher: not a new password.
+            return False
         stored = type(self)._base_manager.using(using).filter(pk=self.pk).values_list("password", flat=True)
         return stored.first() not in (None, self.password)
 

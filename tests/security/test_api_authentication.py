@@ -1,6 +1,7 @@
 """The API token endpoint: audited, locked out after repeated failures, throttled (SPEC §10)."""
 
 import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework.throttling import AnonRateThrottle
@@ -133,6 +134,21 @@ def test_the_old_token_gets_401_once_the_password_is_made_unusable():
     user.set_unusable_password()
     user.save(update_fields=["password"])
     assert api.get(ME_URL).status_code == 401
+
+
+def test_a_password_rehashed_at_sign_in_by_a_newer_hasher_keeps_the_token(client, settings, monkeypatch):
+    user = responder()  # its password hashed with the tests' MD5 hasher
+    api = api_with_token(user)
+    monkeypatch.setattr(PBKDF2PasswordHasher, "iterations", 1_000)
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
+    assert client.login(username=user.username, password=PASSWORD)
+    user.refresh_from_db()
+    assert user.password.startswith("pbkdf2_sha256$")  # upgraded, as Django does
+    assert api.get(ME_URL).status_code == 200
+    assert not AuditEvent.objects.filter(what__contains="password changed").exists()
 
 
 def test_saving_a_user_without_a_new_password_keeps_the_token(client):
