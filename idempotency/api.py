@@ -32,8 +32,9 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 
 
 class _Replay(Exception):  # noqa: N818 - control flow, never leaves the view
-    def __init__(self, stored: StoredResponse) -> None:
-        self.stored = stored
+    def __init__(self, status: int, body: Any) -> None:
+        self.status = status
+        self.body = body
 
 
 class IdempotentPostMixin(APIView):
@@ -76,11 +77,12 @@ class IdempotentPostMixin(APIView):
         return response
 
     def referral_shown_by(self, response: Any) -> int | None:
-        """The case a successful answer shows, kept with it; see ``check_replay``. None by default."""
+        """The case a successful answer shows, kept with it; see ``replayed_body``. None by default."""
         return None
 
-    def check_replay(self, request: Request, stored: StoredResponse) -> None:
-        """Refuse (by raising) or record a replay before it is answered. Nothing by default."""
+    def replayed_body(self, request: Request, stored: StoredResponse) -> Any:
+        """The body a repeat is answered with: the first answer's, unless a view says otherwise."""
+        return stored.body
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -97,11 +99,10 @@ class IdempotentPostMixin(APIView):
             return
         claimed = claim_key(user=user, key=request.headers[HEADER], fingerprint=self._idempotency_fingerprint)
         if isinstance(claimed, StoredResponse):
-            self.check_replay(request, claimed)
-            raise _Replay(claimed)
+            raise _Replay(claimed.status, self.replayed_body(request, claimed))
         self._idempotency_record = claimed
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, _Replay):
-            return Response(exc.stored.body, status=exc.stored.status, headers={REPLAYED_HEADER: "true"})
+            return Response(exc.body, status=exc.status, headers={REPLAYED_HEADER: "true"})
         return super().handle_exception(exc)

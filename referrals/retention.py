@@ -84,7 +84,8 @@ def apply_retention(
                 entry = cast(dict[str, Any], log.input)
                 TransitionLog.objects.filter(pk=log.pk).update(input=_without_personal_inputs(entry))
                 entries += 1
-            # Answers kept for a repeated Idempotency-Key show the person: they go too.
+            # Answers kept for a repeated Idempotency-Key show the person. They are purged after
+            # IDEMPOTENCY_KEY_LIFETIME_HOURS anyway; a retention period shorter than that takes them too.
             IdempotencyRecord.objects.filter(referral_id__in=ids).delete()
             referrals += Referral.objects.filter(pk__in=ids).update(
                 **PERSONAL_FIELDS_BLANKED, anonymised_at=now

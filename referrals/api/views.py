@@ -38,20 +38,28 @@ from . import serializers as s
 from .errors import READ_ERRORS, WRITE_ERRORS, error_responses
 from .pagination import HarbourPagination
 
+# What a repeat tells a user who has since lost sight of the case: the outcome of its own request.
+REPLAYED_OUT_OF_SCOPE = ("id", "reference", "state")
+
 
 class AnswersWithCase(IdempotentPostMixin):
     """A POST answering with a case. Its answer replayed for a repeated ``Idempotency-Key`` shows the
-    person again: only to a user who may still see the case (a 404 otherwise), and audited as a read."""
+    person again, so it is audited as a read; to a user who can no longer see the case (a provider
+    that rejected the offer or ended the placement) only the case's reference and state are replayed."""
 
     def referral_shown_by(self, response: Any) -> int | None:
         data = getattr(response, "data", None)
         return data.get("id") if 200 <= response.status_code < 300 and isinstance(data, dict) else None
 
-    def check_replay(self, request: Request, stored: StoredResponse) -> None:
+    def replayed_body(self, request: Request, stored: StoredResponse) -> Any:
         if stored.referral_id is None:
-            return
-        referral = get_visible_referral(request.user, stored.referral_id)
+            return stored.body
+        try:
+            referral = get_visible_referral(request.user, stored.referral_id)
+        except Referral.DoesNotExist:
+            return {key: stored.body[key] for key in REPLAYED_OUT_OF_SCOPE if key in stored.body}
         record_read(actor=request.user, referral=referral, what="API replayed answer", request=request)
+        return stored.body
 
 
 class ReferralListView(AnswersWithCase, GenericAPIView):

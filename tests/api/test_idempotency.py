@@ -90,11 +90,12 @@ def test_a_repeated_transition_replays_and_records_one_transition(api):
     assert case.referral.transitions.filter(transition="assess").count() == 1
 
 
-def test_a_replayed_answer_is_a_read_and_only_for_a_user_who_may_still_see_the_case(api):
+def test_a_replayed_answer_is_a_read_and_shows_the_person_only_to_a_user_who_may_still_see_them(api):
     case = bring_to("offered")
     client = api(case.provider_user)
     url = transition_url(case.referral.pk, "accept")
-    assert post(client, url, {}, "accept-1").status_code == 200
+    first = post(client, url, {}, "accept-1")
+    assert first.status_code == 200
     reads = AuditEvent.objects.filter(
         referral=case.referral, action=AuditAction.READ, actor=case.provider_user
     )
@@ -104,9 +105,19 @@ def test_a_replayed_answer_is_a_read_and_only_for_a_user_who_may_still_see_the_c
 
     services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="needs_changed")
     gone = post(client, url, {}, "accept-1")
-    assert gone.status_code == 404
-    assert "given_name" not in gone.json()
+    assert gone.status_code == 200 and gone["Idempotent-Replayed"] == "true"
+    assert gone.json() == {key: first.json()[key] for key in ("id", "reference", "state")}
     assert reads.filter(what="API replayed answer").count() == 1
+
+
+def test_a_provider_repeating_its_own_rejection_gets_the_outcome_again(api):
+    case = bring_to("offered")
+    client = api(case.provider_user)
+    url = transition_url(case.referral.pk, "reject")
+    first = post(client, url, valid_body("reject"), "reject-1")
+    again = post(client, url, valid_body("reject"), "reject-1")
+    assert first.status_code == again.status_code == 200
+    assert again.json() == {"id": case.referral.pk, "reference": case.referral.reference, "state": "assessed"}
 
 
 def test_an_error_is_not_kept_so_a_corrected_retry_with_the_same_key_works(api):
