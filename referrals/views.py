@@ -102,12 +102,16 @@ def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
 
 
+class CaseNotVisible(Http404):
+    """No such case, or not one the user may see: the same 404 either way."""
+
+
 def visible_referral_or_404(user: User, referral_id: int) -> Referral:
     """The case if the user may see it; a 404, the same as for no such case, otherwise."""
     try:
         return get_visible_referral(user, referral_id)
     except Referral.DoesNotExist as exc:
-        raise Http404("No such case.") from exc
+        raise CaseNotVisible("No such case.") from exc
 
 
 def ended_offer_words(offer: PlacementOffer) -> str:
@@ -130,7 +134,7 @@ def explains_an_ended_offer(view: Callable[..., HttpResponse]) -> Callable[..., 
     def wrapper(request: HttpRequest, pk: int, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             return view(request, pk, *args, **kwargs)
-        except Http404:
+        except CaseNotVisible:
             provider = _user(request).provider
             offer = last_offer_to(provider, pk) if provider is not None else None
             if offer is None or offer.state == OfferState.PENDING:
@@ -763,7 +767,7 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                     transition, referral_id=referral.pk, actor=user, **form.cleaned_data
                 )
             except Referral.DoesNotExist as exc:
-                raise Http404("No such case.") from exc
+                raise CaseNotVisible("No such case.") from exc
             except HarbourError as error:
                 referral = visible_referral_or_404(user, pk)
                 if isinstance(error, NotPermitted) and not can_proceed(getattr(referral, transition)):

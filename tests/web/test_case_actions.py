@@ -211,6 +211,12 @@ def test_a_provider_answering_an_offer_that_has_ended_is_told_why_on_its_offers_
     assert client.get(reverse("referrals:case", args=[stranger.pk])).status_code == 404
 
 
+def test_an_unknown_action_on_a_case_the_provider_holds_is_a_404_not_an_ended_offer():
+    referral, staff, _boss = placed()
+    response = signed_in(staff).get(reverse("referrals:case_action", args=[referral.pk, "nonsense"]))
+    assert response.status_code == 404
+
+
 def test_rejecting_without_a_reason_is_a_field_error():
     referral, provider, _boss = offered()
     response = act(signed_in(provider_user(provider)), referral, "reject", {})
