@@ -63,10 +63,14 @@ class CareProviderForm(forms.ModelForm):
                 self.initial.setdefault(name, getattr(organisation, name))
 
     def clean_webhook_secret(self) -> str:
+        # The organisation chosen on this form (it may have changed), whose secret an empty field keeps.
+        organisation = self.cleaned_data.get("organisation") or (
+            self.instance.organisation if self.instance.pk else None
+        )
         return webhook_secret_to_store(
             typed=self.cleaned_data.get("webhook_secret", ""),
             webhook_url=self.cleaned_data.get("webhook_url", ""),
-            organisation=self.instance.organisation if self.instance.pk else None,
+            organisation=organisation,
         )
 
     def clean(self) -> dict[str, Any]:
@@ -74,6 +78,9 @@ class CareProviderForm(forms.ModelForm):
         cleaned = super().clean()
         if self.instance.pk is None:
             return cleaned
+        # Locked, as an acceptance locks it to take a bed, until the admin's transaction ends: no bed
+        # can be taken between this count and the save.
+        CareProvider.objects.select_for_update().filter(pk=self.instance.pk).exists()
         provider = providers_with_occupancy().get(pk=self.instance.pk)
         for kind in BedKind.values:
             beds, occupied = cleaned.get(f"beds_{kind}"), getattr(provider, f"occupied_{kind}")

@@ -137,6 +137,34 @@ def test_a_webhook_secret_is_never_shown_and_an_empty_field_keeps_it(admin_clien
     assert (organisation.webhook_url, organisation.webhook_secret) == ("", "")
 
 
+def test_moving_a_provider_to_another_organisation_keeps_that_organisations_own_secret(admin_client):
+    provider = CareProviderFactory(
+        organisation__webhook_url="https://old.test/hooks", organisation__webhook_secret="old-secret"
+    )
+    other = OrganisationFactory(
+        kind="care_provider", webhook_url="https://new.test/hooks", webhook_secret="new-secret"
+    )
+    url = reverse("admin:care_providers_careprovider_change", args=[provider.pk])
+    response = admin_client.post(
+        url,
+        {
+            "organisation": other.pk,
+            "name": provider.name,
+            "active": "on",
+            "regions": provider.regions,
+            "services": provider.services,
+            "beds_women": 5,
+            "beds_men": 5,
+            "beds_family": 2,
+            "webhook_url": "https://new.test/hooks",
+            "webhook_secret": "",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    other.refresh_from_db()
+    assert other.webhook_secret == "new-secret"
+
+
 def test_organisations_and_users_are_editable(admin_client):
     organisation = OrganisationFactory()
     response = admin_client.post(
