@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django_fsm import FSMField, FSMModelMixin, transition
+from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 
 from .choices import (
     ExploitationLocation,
@@ -142,9 +142,25 @@ class Referral(FSMModelMixin, models.Model):
     def report_missing(self) -> None:
         self._entered_state()
 
-    @transition(field=state, source=S.MISSING, target=S.PLACED)
-    def found(self) -> None:
+    def _still_missing(self) -> bool:
+        """Missing, or reallocated while missing and not placed since: the missing clock still runs."""
+        if self.state == S.MISSING:
+            return True
+        return self.deadlines.filter(clock=Clock.MISSING, stopped_at__isnull=True).exists()
+
+    @transition(
+        field=state,
+        source=[S.MISSING, S.ASSESSED],
+        target=RETURN_VALUE(S.PLACED, S.ASSESSED),
+        conditions=[_still_missing],
+    )
+    def found(self) -> str:
+        """Back in the placement; or, for a person reallocated while missing, found and still waiting
+        for a new placement."""
+        if self.state == S.ASSESSED:
+            return S.ASSESSED
         self._entered_state()
+        return S.PLACED
 
     @transition(field=state, source=[S.PLACED, S.MISSING], target=S.ASSESSED)
     def reallocate(self) -> None:

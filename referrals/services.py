@@ -24,6 +24,7 @@ from care_providers.services import check_provider_can_take, reserve_bed
 from notifications.models import Event
 from notifications.services import manager_recipients, notify
 
+from .choices import ReferralState
 from .deadlines import CHECK_IN_TIME, start_clock, stop_clocks
 from .encryption import keyed_digest
 from .exceptions import (
@@ -189,24 +190,20 @@ def _revoke_pending_offer(referral: Referral) -> None:
     _notify_case(Event.OFFER_REVOKED, referral, offer.provider.organisation)
 
 
-def _end_placement(referral: Referral, actor: User) -> tuple[Organisation, ...]:
+def _end_placement(referral: Referral) -> None:
     """Free the bed (if any) and stop the clocks of the placement. A missing person's clock runs on
-    until they are placed again or the case closes.
-
-    Answers the placed provider's organisation when someone else ended the placement: it must be told.
-    """
-    provider = _placed_provider_told_of(referral, actor)
+    until they are found, placed again or the case closes."""
     referral.placements.filter(ended_at__isnull=True).update(ended_at=timezone.now())
     stop_clocks(referral, Clock.CHECK_IN, Clock.RECOVERY_REVIEW)
-    return provider
 
 
-def _placed_provider_told_of(referral: Referral, actor: User) -> tuple[Organisation, ...]:
-    """The organisation of the provider holding the placement, unless the actor belongs to it."""
+def _placed_provider_organisations(referral: Referral, *, excluding: User) -> tuple[Organisation, ...]:
+    """The organisation of the provider holding the placement, to be told of what another organisation
+    did to it; none if the actor belongs to it."""
     return tuple(
         Organisation.objects.filter(
             care_provider__placements__referral=referral, care_provider__placements__ended_at__isnull=True
-        ).exclude(pk=actor.organisation_id)
+        ).exclude(pk=excluding.organisation_id)
     )
 
 
@@ -435,22 +432,24 @@ def report_missing(
             referral,
             _referrer(referral),
             *manager_recipients(),
-            *_placed_provider_told_of(referral, actor),
+            *_placed_provider_organisations(referral, excluding=actor),
         )
     return referral
 
 
 def mark_found(*, referral_id: int, actor: User, note: str = "") -> Referral:
+    """The person is back: in the placement again, or (reallocated while missing) waiting for a new one."""
     with transaction.atomic():
         referral = _apply(referral_id=referral_id, actor=actor, transition="found", input={"note": note})
         stop_clocks(referral, Clock.MISSING)
-        start_clock(referral, Clock.CHECK_IN)
+        if referral.state == ReferralState.PLACED:
+            start_clock(referral, Clock.CHECK_IN)
         _notify_case(
             Event.PERSON_FOUND,
             referral,
             _referrer(referral),
             *manager_recipients(),
-            *_placed_provider_told_of(referral, actor),
+            *_placed_provider_organisations(referral, excluding=actor),
         )
     return referral
 
@@ -464,7 +463,8 @@ def reallocate_referral(*, referral_id: int, actor: User, reason: str, note: str
             transition="reallocate",
             input={"reason": reason, "note": note},
         )
-        provider = _end_placement(referral, actor)
+        provider = _placed_provider_organisations(referral, excluding=actor)
+        _end_placement(referral)
         start_clock(referral, Clock.PLACEMENT)
         _notify_case(
             Event.REFERRAL_REALLOCATED, referral, _referrer(referral), *manager_recipients(), *provider
@@ -480,7 +480,8 @@ def recover_referral(*, referral_id: int, actor: User, outcome: str, note: str =
             transition="recover",
             input={"outcome": outcome, "note": note},
         )
-        provider = _end_placement(referral, actor)
+        provider = _placed_provider_organisations(referral, excluding=actor)
+        _end_placement(referral)
         stop_clocks(referral)
         _notify_case(
             Event.REFERRAL_RECOVERED, referral, _referrer(referral), *manager_recipients(), *provider
@@ -493,7 +494,8 @@ def exit_referral(*, referral_id: int, actor: User, reason: str, note: str = "")
         referral = _apply(
             referral_id=referral_id, actor=actor, transition="exit", input={"reason": reason, "note": note}
         )
-        provider = _end_placement(referral, actor)
+        provider = _placed_provider_organisations(referral, excluding=actor)
+        _end_placement(referral)
         stop_clocks(referral)
         _notify_case(Event.REFERRAL_EXITED, referral, _referrer(referral), *manager_recipients(), *provider)
     return referral

@@ -183,7 +183,8 @@ TRANSITION_ENDPOINTS = (
     ),
     TransitionEndpoint(
         "found",
-        "The missing person is found (placed provider or managers)",
+        "The missing person is found: back in the placement, or waiting for a new one if reallocated "
+        "while missing (placed provider or managers)",
         s.FoundInput,
     ),
     TransitionEndpoint(

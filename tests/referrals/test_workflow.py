@@ -140,6 +140,24 @@ def test_a_person_reallocated_while_missing_is_escalated_until_placed_again():
     assert _open_clocks(case.referral) == {Clock.CHECK_IN, Clock.RECOVERY_REVIEW}
 
 
+def test_a_person_reallocated_while_missing_can_be_marked_found_while_awaiting_a_placement():
+    case = bring_to("missing")
+    pk = case.referral.pk
+    services.reallocate_referral(referral_id=pk, actor=case.manager, reason="provider_closing")
+    services.mark_found(referral_id=pk, actor=case.manager, note="At the police station")
+    assert case.refresh().state == ReferralState.ASSESSED
+    assert _open_clocks(case.referral) == {Clock.PLACEMENT}
+    assert InboxItem.objects.filter(referral_id=pk, event=Event.PERSON_FOUND, user=case.responder).exists()
+    with pytest.raises(TransitionNotAllowed):  # found once is enough
+        services.mark_found(referral_id=pk, actor=case.manager)
+
+
+def test_an_assessed_case_that_was_never_missing_cannot_be_marked_found():
+    case = bring_to("assessed")
+    with pytest.raises(TransitionNotAllowed):
+        services.mark_found(referral_id=case.referral.pk, actor=case.manager)
+
+
 @pytest.mark.parametrize(
     ("state", "transition", "event"),
     [
