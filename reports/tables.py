@@ -61,9 +61,10 @@ class Column:
 
 @dataclass(frozen=True)
 class Line:
-    """Counts that add up to another count, so that any one of them is the total less the others."""
+    """Counts that add up to the sum of others (their totals, most often one), so that any one of them
+    is the totals less the rest."""
 
-    total: Cell
+    totals: tuple[Cell, ...]
     parts: tuple[Cell, ...]
 
 
@@ -307,25 +308,39 @@ def _add_lines(tables: dict[str, Table]) -> None:
     open_cases, outcomes = tables["open_cases"], tables["outcomes"]
     for row in open_cases.rows:
         bands = tuple((open_cases.name, row["key"], key) for key, _, _, _ in AGE_BANDS)
-        open_cases.lines.append(Line((open_cases.name, row["key"], "total"), bands))
-    open_cases.lines.append(Line(OPEN_CASES, open_cases.cells("total")))
+        open_cases.lines.append(Line(((open_cases.name, row["key"], "total"),), bands))
+    open_cases.lines.append(Line((OPEN_CASES,), open_cases.cells("total")))
     monthly = tables["monthly"]
     monthly.lines += [
-        Line(REFERRALS, monthly.cells("referrals")),
-        Line(ANONYMOUS_NOTIFICATIONS, monthly.cells("anonymous_notifications")),
+        Line((REFERRALS,), monthly.cells("referrals")),
+        Line((ANONYMOUS_NOTIFICATIONS,), monthly.cells("anonymous_notifications")),
     ]
     # Each referral has one of each: nationality, age group, gender, region, referring organisation kind.
     for name in ("nationalities", "age_groups", "genders", "regions", "organisation_kinds"):
-        tables[name].lines.append(Line(REFERRALS, tables[name].cells("count")))
-    tables["overdue_by_clock"].lines.append(Line(OVERDUE_CLOCKS, tables["overdue_by_clock"].cells("count")))
+        tables[name].lines.append(Line((REFERRALS,), tables[name].cells("count")))
+    tables["overdue_by_clock"].lines.append(
+        Line((OVERDUE_CLOCKS,), tables["overdue_by_clock"].cells("count"))
+    )
     # Every referral is in one state: an open one (counted by open cases) or a final outcome. Missing is
     # both, the same count in the two tables.
     missing = str(ReferralState.MISSING)
     closed = tuple(cell for cell in outcomes.cells("count") if cell[1] != missing)
     outcomes.lines += [
-        Line(REFERRALS, open_cases.cells("total") + closed),
-        Line((open_cases.name, missing, "total"), ((outcomes.name, missing, "count"),)),
+        Line((REFERRALS,), open_cases.cells("total") + closed),
+        Line(((open_cases.name, missing, "total"),), ((outcomes.name, missing, "count"),)),
     ]
+    # Each placed or missing person has one active placement: the providers' active placements add up
+    # to the placed and the missing, unless a provider filter keeps only some providers' rows (then the
+    # sum does not hold, and the line is left out).
+    providers = tables["providers"]
+    placed_and_missing = tuple(
+        (open_cases.name, state, "total") for state in (str(ReferralState.PLACED), missing)
+    )
+    active = providers.cells("active_placements")
+    if sum(row["active_placements"] for row in providers.rows) == sum(
+        row["total"] for row in open_cases.rows if row["key"] in (str(ReferralState.PLACED), missing)
+    ):
+        providers.lines.append(Line(placed_and_missing, active))
 
 
 def _is_small(value: Any) -> bool:
@@ -334,7 +349,7 @@ def _is_small(value: Any) -> bool:
 
 def _range_left_for(cell: Cell, line: Line, counts: dict[Cell, int], withheld: dict[Cell, Bounds]) -> Bounds:
     """What the line's published counts leave ``cell`` (a withheld part or total) to be, at most and least."""
-    terms = [(1, part) for part in line.parts] + [(-1, line.total)]
+    terms = [(1, part) for part in line.parts] + [(-1, total) for total in line.totals]
     # The withheld terms, signed, add up to what the published ones leave over.
     left_over = -sum(sign * counts[term] for sign, term in terms if term not in withheld)
     least = most = 0.0
@@ -350,7 +365,7 @@ def _range_left_for(cell: Cell, line: Line, counts: dict[Cell, int], withheld: d
 
 def _gives_away(line: Line, counts: dict[Cell, int], withheld: dict[Cell, Bounds]) -> bool:
     """Whether the line's published counts pin a withheld count down, or narrow a ``<5`` below 1 to 4."""
-    for cell in (*line.parts, line.total):
+    for cell in (*line.parts, *line.totals):
         if cell in withheld:
             low, high = _range_left_for(cell, line, counts, withheld)
             if low >= high or (withheld[cell] == SMALL and (low, high) != SMALL):
@@ -359,12 +374,12 @@ def _gives_away(line: Line, counts: dict[Cell, int], withheld: dict[Cell, Bounds
 
 
 def _next_to_withhold(line: Line, counts: dict[Cell, int], withheld: dict[Cell, Bounds]) -> Cell | None:
-    """The smallest published count of the line that is not zero (a zero tells nothing), else its total."""
-    published = [cell for cell in line.parts if cell not in withheld and counts[cell] > 0]
-    if published:
-        return min(published, key=lambda cell: counts[cell])
-    if line.total not in withheld and counts[line.total] > 0:
-        return line.total
+    """The smallest published count of the line that is not zero (a zero tells nothing), else the
+    smallest of its totals."""
+    for candidates in (line.parts, line.totals):
+        published = [cell for cell in candidates if cell not in withheld and counts[cell] > 0]
+        if published:
+            return min(published, key=lambda cell: counts[cell])
     return None
 
 
@@ -384,7 +399,7 @@ def withheld_counts(tables: dict[str, Table]) -> dict[Cell, Bounds]:
         line
         for table in publishable
         for line in table.lines
-        if all(cell in counts for cell in (line.total, *line.parts))
+        if all(cell in counts for cell in (*line.totals, *line.parts))
     ]
     changed = True
     while changed:  # a count withheld on one line may give another away: once more, till none does

@@ -116,7 +116,7 @@ def breakdown(name, counts):
         rows=[{"key": key, "label": key, "count": n, "share": n / total} for key, n in counts.items()],
         shares_of=REFERRALS,
     )
-    table.lines.append(Line(REFERRALS, table.cells("count")))
+    table.lines.append(Line((REFERRALS,), table.cells("count")))
     return table
 
 
@@ -188,8 +188,8 @@ def test_a_count_suppressed_in_one_table_is_suppressed_wherever_it_or_its_parts_
     )
     for row in open_cases.rows:
         parts = tuple(("open_cases", row["key"], band.key) for band in bands)
-        open_cases.lines.append(Line(("open_cases", row["key"], "total"), parts))
-    open_cases.lines.append(Line(OPEN_CASES, open_cases.cells("total")))
+        open_cases.lines.append(Line((("open_cases", row["key"], "total"),), parts))
+    open_cases.lines.append(Line((OPEN_CASES,), open_cases.cells("total")))
     outcomes = Table(
         name="outcomes",
         title="Outcomes",
@@ -198,7 +198,7 @@ def test_a_count_suppressed_in_one_table_is_suppressed_wherever_it_or_its_parts_
             {"key": "missing", "label": "Missing", "count": 18},
             {"key": "exited", "label": "Exited", "count": 3},
         ],
-        lines=[Line(("open_cases", "missing", "total"), (("outcomes", "missing", "count"),))],
+        lines=[Line((("open_cases", "missing", "total"),), (("outcomes", "missing", "count"),))],
     )
     open_total = Table(
         name="summary",

@@ -14,7 +14,8 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditAction, AuditEvent
 from reports.selectors import OVERDUE_LIST_LIMIT, ReportFilter, caseload_report
-from reports.tables import report_tables
+from reports.tables import for_publication, report_tables
+from tests.api.cases import bring_to
 from tests.factories import CareProviderFactory, aware, manager, provider_user, responder
 
 from .caseload import NOW, build_caseload, make_referral, more_referrals
@@ -242,9 +243,25 @@ def test_every_sum_the_publication_relies_on_adds_up_in_the_report(caseload):
         for column in table.columns
     }
     lines = [line for table in tables.values() for line in table.lines]
-    assert len(lines) == 4 + 1 + 2 + 5 + 1 + 2  # bands of each open state, open states, months, …
+    # Bands of each open state, open states, months, the five breakdowns, clocks by kind, states and
+    # outcomes, and the providers' active placements.
+    assert len(lines) == 4 + 1 + 2 + 5 + 1 + 2 + 1
     for line in lines:
-        assert value[line.total] == sum(value[part] for part in line.parts), line
+        assert sum(value[total] for total in line.totals) == sum(value[part] for part in line.parts), line
+
+
+def test_a_small_count_of_active_placements_cannot_be_worked_back_from_the_placed_and_missing():
+    small = CareProviderFactory(name="Small House", beds_women=9)
+    large = CareProviderFactory(name="Large House", beds_women=9)
+    for provider, people in ((small, 2), (large, 6)):
+        for _ in range(people):
+            bring_to("placed", provider=provider)
+    published = for_publication(report_tables(caseload_report(ReportFilter())))
+    providers = {row["label"]: row["active_placements"] for row in published["providers"].rows}
+    placed = {row["key"]: row["total"] for row in published["open_cases"].rows}["placed"]
+    assert providers["Small House"] == "<5"
+    # Placed (8) less Large House (6) would give Small House's 2: one of them is withheld too.
+    assert providers["Large House"] == "suppressed" or placed == "suppressed"
 
 
 def test_the_overdue_list_names_cases_and_is_not_offered_for_publication(web, caseload):
