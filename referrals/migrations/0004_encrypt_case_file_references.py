@@ -3,21 +3,34 @@ from django.db import migrations
 import referrals.encryption
 
 COLUMNS = ("responder_reference", "crime_reference")
+BATCH = 5_000
 
 
 def recode_references(transform):
-    """Rewrite every stored reference through ``transform``, in SQL: the field's own conversion
-    expects ciphertext, which the rows hold only after the forward step."""
+    """Rewrite every stored reference through ``transform``, in SQL (the field's own conversion expects
+    ciphertext, which the rows hold only after the forward step), a batch of rows at a time: one read
+    and one pipelined write per batch, whatever the number of cases."""
 
     def run(apps, schema_editor):
+        columns = ", ".join(COLUMNS)
+        assignments = ", ".join(f"{column} = %s" for column in COLUMNS)
+        last_id = 0
         with schema_editor.connection.cursor() as cursor:
-            for column in COLUMNS:
-                cursor.execute(f"SELECT id, {column} FROM referrals_referral WHERE {column} <> ''")  # noqa: S608
-                for pk, value in cursor.fetchall():
-                    cursor.execute(
-                        f"UPDATE referrals_referral SET {column} = %s WHERE id = %s",  # noqa: S608
-                        [transform(value), pk],
-                    )
+            while True:
+                cursor.execute(
+                    f"SELECT id, {columns} FROM referrals_referral "  # noqa: S608
+                    "WHERE id > %s AND (responder_reference <> '' OR crime_reference <> '') "
+                    "ORDER BY id LIMIT %s",
+                    [last_id, BATCH],
+                )
+                rows = cursor.fetchall()
+                if not rows:
+                    return
+                cursor.executemany(
+                    f"UPDATE referrals_referral SET {assignments} WHERE id = %s",  # noqa: S608
+                    [[*(transform(value) if value else "" for value in values), pk] for pk, *values in rows],
+                )
+                last_id = rows[-1][0]
 
     return run
 
