@@ -53,8 +53,8 @@ def offers(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def caseload(request: HttpRequest) -> HttpResponse:
-    """People placed with this provider: the missing first, longest missing first, then the next
-    check-in due first."""
+    """People placed with this provider: the missing first, longest gone first (the missing clock
+    starts when they were last seen), then the next check-in due first."""
     user, provider = _provider_of(request)
     active = Placement.objects.filter(referral=OuterRef("pk"), provider=provider, ended_at__isnull=True)
     missing = Deadline.objects.filter(referral=OuterRef("pk"), clock=Clock.MISSING, stopped_at__isnull=True)

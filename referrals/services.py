@@ -421,10 +421,11 @@ def report_missing(
         )
         now = timezone.now()
         stop_clocks(referral, Clock.CHECK_IN)
+        # The clock counts from when the person was last seen; the first repeat is a day from now.
         start_clock(
             referral,
             Clock.MISSING,
-            start=now,
+            start=min(last_seen_at, now),
             due=now + datetime.timedelta(hours=settings.MISSING_REPEAT_HOURS),
         )
         _notify_case(

@@ -113,7 +113,7 @@ class ReportOverdueClockSerializer(serializers.Serializer):
     clock = serializers.CharField()
     overdue_since = serializers.DateTimeField(
         help_text="When the clock became overdue: its due time or, for a missing person, when they were "
-        "reported missing. The list is ordered by it."
+        "last seen. The list is ordered by it."
     )
     due_at = serializers.DateTimeField(
         help_text="The clock's due time, as in the referral's deadlines. A missing person's clock is due "

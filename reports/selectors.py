@@ -229,7 +229,7 @@ class OverdueClock:
     reference: str
     clock: str
     clock_label: str
-    # The due time, or for a missing person when they were reported missing (see ``_overdue``).
+    # The due time, or for a missing person when they were last seen (see ``_overdue``).
     overdue_since: datetime.datetime
     # The clock's own due time; a missing person's is their next escalation, which may be ahead.
     due_at: datetime.datetime
@@ -583,7 +583,7 @@ def _open_clocks_overdue(
     rows of (referral id, reference, clock, overdue since, due at).
 
     A missing person's clock escalates at once and then moves on by MISSING_REPEAT_HOURS, so it is
-    never long past due: it is overdue since the person was reported missing.
+    never long past due: it is overdue since the person was last seen.
     """
     open_clocks = Deadline.objects.filter(
         referral_conditions(report_filter, via="referral__"), stopped_at__isnull=True

@@ -279,9 +279,7 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
             ],
             rows=list(overdue_rows(report.overdue)),
             publishable=False,
-            notes=[
-                "A clock is overdue since it was due; a missing person's since they were reported missing."
-            ],
+            notes=["A clock is overdue since it was due; a missing person's since they were last seen."],
         ),
         _share_table(
             "overdue_by_clock",

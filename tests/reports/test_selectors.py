@@ -323,6 +323,6 @@ def test_a_missing_person_is_overdue_from_the_moment_they_are_reported(caseload)
     report = caseload_report(ReportFilter(), now=NOW)
     (listed,) = [row for row in report.overdue if row.reference == gone.reference]
     assert (listed.clock, listed.overdue_by) == ("missing", 3 * HOUR)
-    # Overdue since they were reported missing; the clock itself is due at the next escalation.
+    # Overdue since they were last seen; the clock itself is due at the next escalation.
     assert (listed.overdue_since, listed.due_at) == (NOW - 3 * HOUR, NOW + 21 * HOUR)
     assert {row.key: row.count for row in report.overdue_by_clock}["missing"] == 2  # and case H

@@ -410,7 +410,7 @@ def test_the_schema_documents_the_report(api):
     report = body["components"]["schemas"]["CaseloadReport"]["properties"]
     assert {"as_at", "nationalities", "top5_share", "top10_share"} <= set(report)
     overdue = body["components"]["schemas"]["ReportOverdueClock"]["properties"]
-    assert "reported missing" in overdue["overdue_since"]["description"]
+    assert "last seen" in overdue["overdue_since"]["description"]
     assert "next escalation" in overdue["due_at"]["description"]
 
 

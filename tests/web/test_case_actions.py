@@ -259,16 +259,21 @@ def test_a_progress_note_too_long_or_an_early_recovery_review_is_refused_on_its_
     assert referral.transitions.last().transition == "accept"
 
 
-def test_the_caseload_lists_missing_people_first_saying_since_when():
-    first, staff, _boss = placed()
+def test_the_caseload_lists_missing_people_first_longest_gone_first_saying_when_last_seen():
+    settled, staff, _boss = placed()
     provider = staff.provider
-    second, _, _ = placed(provider)
-    gone, _, _ = placed(provider)
-    services.report_missing(referral_id=gone.pk, actor=staff, last_seen_at=timezone.now())
+    reported_first, _, _ = placed(provider)
+    gone_longer, _, _ = placed(provider)
+    now = timezone.now()
+    services.report_missing(referral_id=reported_first.pk, actor=staff, last_seen_at=now)
+    last_seen = now - datetime.timedelta(days=2)
+    services.report_missing(referral_id=gone_longer.pk, actor=staff, last_seen_at=last_seen)
     html = signed_in(staff).get(reverse("care_providers:caseload")).content.decode()
     rows = html.split("<tbody>")[1].split("</tr>")
-    assert gone.reference in rows[0] and "Missing</span> since" in rows[0]
-    assert first.reference in html and second.reference in html
+    assert gone_longer.reference in rows[0] and reported_first.reference in rows[1]
+    shown = timezone.localtime(last_seen).strftime("%-d %b %Y %H:%M")
+    assert f"Missing</span> last seen {shown}" in rows[0]
+    assert settled.reference in rows[2]
     assert ">None<" not in html
 
 
