@@ -481,10 +481,6 @@ def csv_chunks(columns: list[Column], rows: Iterable[dict[str, Any]]) -> Iterato
     yield buffer.getvalue()
 
 
-def table_csv(table: Table) -> str:
-    return "".join(csv_chunks(table.columns, table.rows))
-
-
 def page_value(value: Any, kind: str) -> str:
     """A cell as it is shown on the page."""
     if value is None:

@@ -215,7 +215,7 @@ def test_the_publication_csv_shows_counts_of_one_to_four_as_under_five(web, case
 
 
 def test_a_publication_csv_never_leaves_a_small_count_to_be_worked_out_from_the_published_total(web):
-    # The reviewer's region: 347 referrals, 69 women, 274 men and 4 of another gender.
+    # A region of 347 referrals: 69 women, 274 men and 4 of another gender.
     user = responder()
     for gender, count in (("female", 69), ("male", 274), ("other", 4)):
         for n in range(count):

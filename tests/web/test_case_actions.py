@@ -247,6 +247,7 @@ def test_a_progress_note_too_long_or_an_early_recovery_review_is_refused_on_its_
     long_note = "x" * 5_001
     response = act(client, referral, "record_progress", {"record_progress-note": long_note})
     assert "Keep the note to 5,000 characters or fewer." in response.content.decode()
+    assert long_note in response.content.decode()
     response = act(
         client,
         referral,
