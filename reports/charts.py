@@ -17,6 +17,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 WIDTH = 640
 BAR_CHART_WIDTH = 480
+LABEL_CHARACTERS = 26
 BAR_COLOUR = "#1d4f91"
 LINE_COLOUR = "#b3261e"
 AXIS_COLOUR = "#4a4a4a"
@@ -57,7 +58,7 @@ def _open_svg(chart_id: str, title: str, description: str, height: int, width: i
 
 def bar_chart(*, chart_id: str, title: str, description: str, bars: list[Bar], axis_label: str) -> SafeString:
     """Horizontal bars, one per category, each labelled with its name and its value."""
-    label_width, value_room, row_height, top, bottom = 160, 115, 26, 10, 44
+    label_width, value_room, row_height, top, bottom = 200, 115, 26, 10, 44
     plot_left, plot_right = label_width, BAR_CHART_WIDTH - value_room
     height = top + max(len(bars), 1) * row_height + bottom
     maximum = _nice_maximum(max((bar.value for bar in bars), default=0))
@@ -92,7 +93,8 @@ def bar_chart(*, chart_id: str, title: str, description: str, bars: list[Bar], a
     for index, bar in enumerate(bars):
         y = top + index * row_height
         width = max(bar.value * scale, 0)
-        label = bar.label if len(bar.label) <= 21 else bar.label[:20] + "…"
+        # About 7 px a character at 13 px: 26 fit in the label column; the full name is in the title.
+        label = bar.label if len(bar.label) <= LABEL_CHARACTERS else bar.label[: LABEL_CHARACTERS - 1] + "…"
         parts.append("<g>")
         parts.append(f"<title>{escape(bar.label)}: {escape(bar.display)}</title>")
         parts.append(
