@@ -205,5 +205,16 @@ def mark_read(*, user: User, item_id: int) -> InboxItem:
     return item
 
 
+def offer_items_done(*, referral_id: int, provider_organisation_id: int) -> int:
+    """Mark the provider's "placement offered" items of a case read once the offer is answered, expires
+    or is withdrawn: nothing is left to act on, and answered offers must not look as if they waited."""
+    return InboxItem.objects.filter(
+        referral_id=referral_id,
+        event=Event.OFFER_MADE,
+        user__organisation_id=provider_organisation_id,
+        read_at__isnull=True,
+    ).update(read_at=timezone.now())
+
+
 def mark_all_read(*, user: User) -> int:
     return InboxItem.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())

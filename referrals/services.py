@@ -22,7 +22,7 @@ from audit.services import record_transition
 from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
 from care_providers.services import check_provider_can_take, reserve_bed
 from notifications.models import Event
-from notifications.services import manager_recipients, notify
+from notifications.services import manager_recipients, notify, offer_items_done
 
 from .choices import ReferralState
 from .deadlines import CHECK_IN_TIME, start_clock, stop_clocks
@@ -187,6 +187,7 @@ def _revoke_pending_offer(referral: Referral) -> None:
     offer.revoke()
     offer.save()
     stop_clocks(referral, Clock.OFFER_RESPONSE)
+    offer_items_done(referral_id=referral.pk, provider_organisation_id=offer.provider.organisation_id)
     _notify_case(Event.OFFER_REVOKED, referral, offer.provider.organisation)
 
 
@@ -309,6 +310,7 @@ def accept_offer(*, referral_id: int, actor: User) -> Referral:
         )
         # A person reallocated while missing is found once a provider takes them again.
         stop_clocks(referral, Clock.OFFER_RESPONSE, Clock.PLACEMENT, Clock.MISSING)
+        offer_items_done(referral_id=referral.pk, provider_organisation_id=offer.provider.organisation_id)
         start_clock(referral, Clock.CHECK_IN)
         start_clock(referral, Clock.RECOVERY_REVIEW)
         _notify_case(Event.REFERRAL_PLACED, referral, _referrer(referral), *manager_recipients())
@@ -333,6 +335,7 @@ def reject_offer(*, referral_id: int, actor: User, reason: str, note: str = "") 
             input={"reason": reason, "note": note},
         )
         stop_clocks(referral, Clock.OFFER_RESPONSE)
+        offer_items_done(referral_id=referral.pk, provider_organisation_id=offer.provider.organisation_id)
         _notify_case(Event.OFFER_REJECTED, referral, *manager_recipients())
     return referral
 
@@ -344,8 +347,10 @@ def expire_offer(*, offer_id: int) -> bool:
         if offer is None:
             return False
         referral = Referral.objects.select_for_update().get(pk=offer)
-        pending = referral.offers.select_for_update(of=("self",)).filter(
-            pk=offer_id, state=OfferState.PENDING
+        pending = (
+            referral.offers.select_for_update(of=("self",))
+            .select_related("provider")
+            .filter(pk=offer_id, state=OfferState.PENDING)
         )
         pending_offer = pending.first()
         if pending_offer is None or not can_proceed(referral.expire_offer):
@@ -362,6 +367,9 @@ def expire_offer(*, offer_id: int) -> bool:
             input={"offer": offer_id},
         )
         stop_clocks(referral, Clock.OFFER_RESPONSE)
+        offer_items_done(
+            referral_id=referral.pk, provider_organisation_id=pending_offer.provider.organisation_id
+        )
         _notify_case(Event.OFFER_EXPIRED, referral, *manager_recipients())
     return True
 

@@ -11,6 +11,8 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from notifications.models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, Notification
+from referrals import services
+from tests.api.cases import bring_to
 from tests.factories import contractor, manager, responder, submitted_referral
 
 pytestmark = pytest.mark.django_db
@@ -104,6 +106,17 @@ def test_the_inbox_page_costs_the_same_queries_for_one_item_as_for_fifty(client)
     with CaptureQueriesContext(connection) as fifty:
         client.get(reverse("notifications:inbox"))
     assert len(fifty) == len(one)
+
+
+def test_marking_one_read_returns_to_that_item_in_the_inbox_not_the_top(client):
+    me = responder()
+    first, *_ = give(me, 3)
+    client.force_login(me)
+    page = client.get(reverse("notifications:inbox")).content.decode()
+    back = f"{reverse('notifications:inbox')}#item-{first.pk}"
+    assert f'id="item-{first.pk}"' in page and f'value="{back}"' in page
+    response = client.post(reverse("notifications:inbox-item-read", args=[first.pk]), {"next": back})
+    assert response.url == back
 
 
 def test_marking_one_and_all_read_on_the_web(client):
@@ -247,3 +260,22 @@ def test_the_undelivered_page_costs_the_same_queries_for_one_row_as_for_fifty(cl
 def test_only_managers_see_undelivered_notifications(client):
     client.force_login(responder())
     assert client.get(reverse("notifications:undelivered")).status_code == 403
+
+
+@pytest.mark.parametrize("ending", ["accept", "reject", "expire", "withdraw"])
+def test_an_offer_answered_expired_or_withdrawn_no_longer_waits_unread_in_the_providers_inbox(ending):
+    case = bring_to("offered")
+    waiting = InboxItem.objects.filter(
+        referral_id=case.referral.pk, event=Event.OFFER_MADE, user=case.provider_user, read_at__isnull=True
+    )
+    assert waiting.exists()
+    pk = case.referral.pk
+    if ending == "accept":
+        services.accept_offer(referral_id=pk, actor=case.provider_user)
+    elif ending == "reject":
+        services.reject_offer(referral_id=pk, actor=case.provider_user, reason="no_capacity")
+    elif ending == "expire":
+        services.expire_offer(offer_id=case.referral.offers.get().pk)
+    else:
+        services.withdraw_referral(referral_id=pk, actor=case.manager, reason="duplicate")
+    assert not waiting.exists()
