@@ -19,11 +19,13 @@ from accounts.models import User
 from referrals.exceptions import NotPermitted
 from referrals.selectors import referrals_visible_to
 
-from .models import InboxItem, Notification
+from .models import Event, InboxItem, Notification
 from .selectors import inbox_for, undelivered_notifications
 from .services import mark_all_read, mark_read, resend_failed
 
 PAGE_SIZE = 50
+# Inbox items marked urgent: a person is missing, or a deadline has passed.
+URGENT_EVENTS = frozenset({Event.PERSON_MISSING, Event.DEADLINE_BREACHED})
 
 
 def signed_in_user(request: HttpRequest) -> User:
@@ -48,7 +50,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     openable = (
         set(referrals_visible_to(user).filter(pk__in=cases).values_list("pk", flat=True)) if cases else set()
     )
-    context = {"page": page, "items": page.object_list, "openable": openable}
+    context = {"page": page, "items": page.object_list, "openable": openable, "urgent_events": URGENT_EVENTS}
     return render(request, "notifications/inbox.html", context)
 
 

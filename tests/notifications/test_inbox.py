@@ -279,3 +279,11 @@ def test_an_offer_answered_expired_or_withdrawn_no_longer_waits_unread_in_the_pr
     else:
         services.withdraw_referral(referral_id=pk, actor=case.manager, reason="duplicate")
     assert not waiting.exists()
+
+
+def test_a_missing_person_stands_out_in_the_inbox(client):
+    case = bring_to("missing")
+    client.force_login(case.manager)
+    page = client.get(reverse("notifications:inbox")).content.decode()
+    row = next(row for row in page.split("</tr>") if "Person reported missing" in row)
+    assert '<span class="tag tag-urgent">Urgent</span>' in row
