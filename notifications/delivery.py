@@ -129,7 +129,7 @@ def email_content(notification: Notification) -> tuple[str, str]:
     if notification.clock:
         lines.append(f"Deadline: {clock_label(notification.clock)}")
     if notification.due_at is not None:
-        lines.append(f"Due: {timezone.localtime(notification.due_at):%d %b %Y %H:%M %Z}")
+        lines.append(f"Due: {timezone.localtime(notification.due_at):%-d %b %Y %H:%M %Z}")
     lines.append(f"Open the case: {case_link(notification)}")
     lines += ["", "Sign in to Harbour to see the details."]
     return subject, "\n".join(lines) + "\n"

@@ -58,7 +58,7 @@ def inbox_message(
     if clock:
         text += f", {clock_label(clock).lower()}"
     if due_at is not None:
-        text += f" (due {timezone.localtime(due_at):%d %b %Y %H:%M})"
+        text += f" (due {timezone.localtime(due_at):%-d %b %Y %H:%M})"
     return text
 
 

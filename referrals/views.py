@@ -291,7 +291,7 @@ def intake(request: HttpRequest) -> HttpResponse:
         draft = save_draft(owner=user, data=_draft_data(request.POST), draft_id=draft_id)
         messages.success(
             request,
-            f"Draft saved. It is kept until {timezone.localtime(draft.expires_at):%d %B %Y}.",
+            f"Draft saved. It is kept until {timezone.localtime(draft.expires_at):%-d %B %Y}.",
         )
         return redirect("referrals:drafts")
 
@@ -579,9 +579,9 @@ def input_in_words(transition: str, key: str, value: Any, provider_names: dict[i
     if value is True:
         return "Yes"
     if key == "last_seen_at":
-        return f"{timezone.localtime(datetime.datetime.fromisoformat(value)):%d %B %Y %H:%M}"
+        return f"{timezone.localtime(datetime.datetime.fromisoformat(value)):%-d %B %Y %H:%M}"
     if key == "next_check_in":
-        return f"{datetime.date.fromisoformat(value):%d %B %Y}"
+        return f"{datetime.date.fromisoformat(value):%-d %B %Y}"
     return str(value)
 
 
@@ -647,7 +647,7 @@ def person_details(user: User, referral: Referral) -> list[tuple[str, str]]:
     if may_see_full_account(user) and referral.anonymised_at is None:
         rows.append(("Other names", referral.aliases or "None given"))
     if identity and referral.anonymised_at is None:
-        rows.append(("Date of birth", date_of_birth.strftime("%d %B %Y") if date_of_birth else "Not known"))
+        rows.append(("Date of birth", date_of_birth.strftime("%-d %B %Y") if date_of_birth else "Not known"))
     elif date_of_birth:
         rows.append(("Age", str(services.age_on(date_of_birth, timezone.localdate()))))
     rows += [

@@ -492,7 +492,7 @@ def page_value(value: Any, kind: str) -> str:
     if kind == "duration":
         return human_duration(value)
     if kind == "datetime":
-        return timezone.localtime(value).strftime("%d %b %Y %H:%M")
+        return timezone.localtime(value).strftime("%-d %b %Y %H:%M")
     if kind == "month":
         return value.strftime("%b %Y")
     if kind in ("count", "number"):

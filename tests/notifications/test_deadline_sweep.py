@@ -246,5 +246,5 @@ def test_an_inbox_reminder_shows_the_due_time_in_local_time():
     )
     sweep_deadlines(now=summer_morning - datetime.timedelta(hours=2))
     item = items(Event.DEADLINE_REMINDER, boss).get()
-    assert "(due 01 Jul 2027 09:00)" in item.message
+    assert "(due 1 Jul 2027 09:00)" in item.message
     assert item.reference == referral.reference
