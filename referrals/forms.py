@@ -288,8 +288,12 @@ class AnonymousNotificationForm(HarbourForm):
 class CaseFilterForm(forms.Form):
     """Filters of a case list. Region is offered only to managers."""
 
+    reference = forms.CharField(
+        required=False, max_length=20, label="Case reference", help_text="For example HBR-2026-004217."
+    )
     state = forms.ChoiceField(choices=_blank_first(ReferralState.choices, "Any state"), required=False)
     region = forms.ChoiceField(choices=_blank_first(Region.choices, "Any region"), required=False)
+    overdue = forms.BooleanField(required=False, label="Overdue only")
 
     def __init__(self, *args: Any, with_region: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from .choices import OPEN_STATES, ReferralState
 from .encryption import keyed_digest
-from .models import AnonymousNotification, Deadline, Referral, TransitionLog
+from .models import AnonymousNotification, Clock, Deadline, Referral, TransitionLog
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -168,6 +168,13 @@ def referral_history_visible_to(
 def triage_queue(user: User) -> QuerySet[Referral]:
     """Referrals awaiting assessment, oldest first."""
     return referrals_visible_to(user).filter(state=ReferralState.RECEIVED).order_by("submitted_at", "id")
+
+
+def overdue_only(referrals: QuerySet[Referral], *, now: datetime.datetime) -> QuerySet[Referral]:
+    """The cases with a clock past its due time, or a person missing (overdue from the moment they are
+    reported, as in the caseload report)."""
+    open_clocks = Deadline.objects.filter(referral=OuterRef("pk"), stopped_at__isnull=True)
+    return referrals.filter(Exists(open_clocks.filter(Q(due_at__lte=now) | Q(clock=Clock.MISSING))))
 
 
 def assessed_not_placed(user: User) -> QuerySet[Referral]:

@@ -85,6 +85,7 @@ from .selectors import (
     case_offers_and_placement,
     get_visible_referral,
     likely_duplicates,
+    overdue_only,
     possible_duplicates_of,
     referral_history_visible_to,
     referrals_visible_to,
@@ -381,13 +382,19 @@ def case_list(request: HttpRequest) -> HttpResponse:
     if not (user.is_first_responder or user.is_manager):
         raise PermissionDenied("Care providers see their caseload and offers.")
     filters = CaseFilterForm(request.GET or None, with_region=user.is_manager)
-    cases = referrals_visible_to(user).select_related("organisation")
+    cases = referrals_visible_to(user).select_related("organisation").annotate(next_due=next_deadline_due())
+    order: tuple[str, ...] = ("-submitted_at", "-id")
     if filters.is_valid():
-        if filters.cleaned_data.get("state"):
-            cases = cases.filter(state=filters.cleaned_data["state"])
-        if filters.cleaned_data.get("region"):
-            cases = cases.filter(region=filters.cleaned_data["region"])
-    cases = cases.annotate(next_due=next_deadline_due()).order_by("-submitted_at", "-id")
+        chosen = filters.cleaned_data
+        if chosen.get("reference"):
+            cases = cases.filter(reference__iexact=chosen["reference"].strip())
+        if chosen.get("state"):
+            cases = cases.filter(state=chosen["state"])
+        if chosen.get("region"):
+            cases = cases.filter(region=chosen["region"])
+        if chosen.get("overdue"):
+            cases, order = overdue_only(cases, now=timezone.now()), ("next_due", "id")  # earliest due first
+    cases = cases.order_by(*order)
     query = request.GET.copy()
     query.pop("page", None)
     return render(

@@ -372,6 +372,17 @@ def test_the_managers_case_list_filters_by_state_and_region():
     assert declined.reference not in html
 
 
+def test_a_manager_finds_a_case_by_reference_or_lists_only_the_overdue():
+    on_time, late = submitted_referral(), submitted_referral()
+    late.deadlines.update(due_at=timezone.now() - datetime.timedelta(hours=1))
+    client = signed_in(manager())
+    url = reverse("referrals:case_list")
+    found = client.get(url, {"reference": f" {late.reference.lower()} "}).content.decode()
+    assert late.reference in found and on_time.reference not in found
+    overdue = client.get(url, {"overdue": "on"}).content.decode()
+    assert late.reference in overdue and on_time.reference not in overdue
+
+
 def test_a_responder_filters_by_state_but_is_offered_no_region_filter():
     user = submitted_referral().submitted_by
     html = signed_in(user).get(reverse("referrals:case_list"), {"state": "declined"}).content.decode()
