@@ -17,6 +17,7 @@ from referrals.selectors import get_visible_referral
 from .forms import AuditFilterForm
 from .permissions import may_read_audit_trail
 from .selectors import audit_events, audit_events_page, audit_trail_for
+from .wording import trail_rows
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -35,7 +36,8 @@ def referral_audit(request: HttpRequest, pk: int) -> HttpResponse:
     if not may_read_audit_trail(request.user):
         raise PermissionDenied("Only managers can read the audit trail.")
     page = Paginator(audit_trail_for(referral), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "audit/referral_audit.html", {"referral": referral, "page": page})
+    context = {"referral": referral, "page": page, "rows": trail_rows(page.object_list)}
+    return render(request, "audit/referral_audit.html", context)
 
 
 @require_GET
@@ -53,6 +55,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "events": rows,
+        "rows": trail_rows(rows),
         "older": older,
         "newest": "before" in request.GET,
         "query": query.urlencode(),
