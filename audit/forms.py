@@ -6,10 +6,14 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from referrals.forms import HarbourForm
+
 from .models import AuditAction
 
 
-class AuditFilterForm(forms.Form):
+class AuditFilterForm(HarbourForm):
+    """The trail's filters. Its errors are summarised at the top of the page, each linked to its field."""
+
     username = forms.CharField(label="User", required=False, max_length=150)
     action = forms.ChoiceField(
         label="Action", required=False, choices=[("", "Any action"), *AuditAction.choices]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -47,17 +47,20 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     if not may_read_audit_trail(request.user):
         raise PermissionDenied("Only managers can read the audit trail.")
     form = AuditFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    context: dict[str, Any] = {"form": form, "events": [], "rows": [], "older": None, "newest": False}
+    if form.is_bound and not form.is_valid():
+        # Events listed under a filter with an error would be events it does not describe.
+        return render(request, "audit/audit_log.html", context, status=400)
+    filters = form.cleaned_data if form.is_bound else {}
     events = audit_events(**{key: value for key, value in filters.items() if value and key != "before"})
     rows, older = audit_events_page(events, before=filters.get("before"), size=PAGE_SIZE)
     query = request.GET.copy()
     query.pop("before", None)
-    context = {
-        "form": form,
+    context |= {
         "events": rows,
         "rows": trail_rows(rows),
         "older": older,
         "newest": "before" in request.GET,
         "query": query.urlencode(),
     }
-    return render(request, "audit/audit_log.html", context, status=400 if form.errors else 200)
+    return render(request, "audit/audit_log.html", context)

@@ -261,6 +261,37 @@ def test_the_manager_wide_audit_page_filters_by_user_action_and_date(client):
     assert "Choose a day from 1 January 2000" in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("dates", "message"),
+    [
+        ({"since": "2026-11-30", "until": "2026-11-01"}, "The end date must be on or after the start date."),
+        ({"until": "9999-12-31"}, "Choose a day from 1 January 2000"),
+    ],
+)
+def test_a_trail_filter_with_an_error_lists_no_events_and_shows_the_error_as_every_form_does(
+    client, dates, message
+):
+    import re
+
+    boss = manager(username="boss")
+    record_read(actor=boss, referral=submitted_referral(), what="case page")
+    client.force_login(boss)
+    response = client.get(reverse("audit-log"), {"username": "boss", **dates})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert response.context["events"] == [] and "case page" not in html
+    assert "No events are listed until the filters are corrected." in html
+    assert "<title>Error: Audit trail" in html
+    summary = re.search(r'<div class="error-summary".*?</div>', html, re.S)[0]
+    assert re.search(rf'<a href="#id_until">{re.escape(message)}', summary)
+    assert re.search(r'<div class="field field-has-error">\s*<label for="id_until">', html)
+    until = re.search(r'<input[^>]*name="until"[^>]*>', html)[0]
+    assert 'aria-invalid="true"' in until
+    described_by = re.search(r'aria-describedby="([^"]+)"', until)[1].split()
+    assert described_by and all(f'id="{target}"' in html for target in described_by)
+    assert re.search(r'<input[^>]*name="username"[^>]*value="boss"', html)  # the valid filter stays
+
+
 def test_the_manager_wide_audit_page_is_for_managers_only(client):
     client.force_login(responder())
     assert client.get(reverse("audit-log")).status_code == 403
