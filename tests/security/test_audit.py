@@ -292,6 +292,17 @@ def test_a_trail_filter_with_an_error_lists_no_events_and_shows_the_error_as_eve
     assert re.search(r'<input[^>]*name="username"[^>]*value="boss"', html)  # the valid filter stays
 
 
+def test_a_damaged_older_events_link_says_so_without_listing_events(client):
+    boss = manager()
+    record_read(actor=boss, referral=submitted_referral(), what="case page")
+    client.force_login(boss)
+    response = client.get(reverse("audit-log"), {"before": "x"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "The link to older events is damaged." in html and "case page" not in html
+    assert 'href="#id_before"' not in html  # the field is hidden: nothing to go to
+
+
 def test_the_manager_wide_audit_page_is_for_managers_only(client):
     client.force_login(responder())
     assert client.get(reverse("audit-log")).status_code == 403
