@@ -6,10 +6,17 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from referrals.forms import HarbourForm
+
 from .models import AuditAction
 
+# ``before`` comes only from the page's own "Older" link: an error in it is a damaged link.
+BROKEN_PAGE_LINK = "The link to older events is damaged. Filter again to start from the newest."
 
-class AuditFilterForm(forms.Form):
+
+class AuditFilterForm(HarbourForm):
+    """The trail's filters. Its errors are summarised at the top of the page, each linked to its field."""
+
     username = forms.CharField(label="User", required=False, max_length=150)
     action = forms.ChoiceField(
         label="Action", required=False, choices=[("", "Any action"), *AuditAction.choices]
@@ -17,7 +24,12 @@ class AuditFilterForm(forms.Form):
     since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     reference = forms.CharField(label="Case reference", required=False, max_length=20)
-    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    before = forms.IntegerField(
+        required=False,
+        min_value=1,
+        widget=forms.HiddenInput,
+        error_messages={"invalid": BROKEN_PAGE_LINK, "min_value": BROKEN_PAGE_LINK},
+    )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

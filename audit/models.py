@@ -41,15 +41,3 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.what}"
-
-    def change_lines(self) -> list[str]:
-        """``changes`` as lines a person reads: "state: received → assessed", "referrals: 12"."""
-        lines = []
-        for field, change in (self.changes or {}).items():
-            if isinstance(change, dict) and ("before" in change or "after" in change):
-                before, after = change.get("before"), change.get("after")
-                shown = f"{before or '—'} → {after}" if "before" in change else f"{after}"
-            else:
-                shown = str(change)
-            lines.append(f"{field}: {shown}")
-        return lines

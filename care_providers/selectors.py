@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,14 @@ if TYPE_CHECKING:
     from referrals.models import Referral
 
 RECENT_DAYS = 90
+
+
+def provider_names(provider_ids: Iterable[int]) -> dict[int, str]:
+    """The names of these providers, in one query (none for no ids)."""
+    wanted = set(provider_ids)
+    if not wanted:
+        return {}
+    return dict(CareProvider.objects.filter(pk__in=wanted).values_list("pk", "name"))
 
 
 def pending_offer_for(referral: Referral) -> PlacementOffer | None:

@@ -118,6 +118,8 @@ class HarbourForm(forms.Form):
             anchor = bound.auto_id
             if isinstance(bound.field.widget, forms.RadioSelect | forms.CheckboxSelectMultiple):
                 anchor = f"{bound.auto_id}_0"
+            elif bound.is_hidden:  # nothing on the page to go to
+                anchor = ""
             summary.extend((anchor, str(message)) for message in bound.errors)
         return summary
 

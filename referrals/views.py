@@ -20,7 +20,6 @@ from django.contrib.auth.views import redirect_to_login
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
-from django.db import models
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -37,16 +36,8 @@ from care_providers.selectors import last_offer_to, pending_offer_for, suggested
 from . import services
 from .choices import (
     OPEN_STATES,
-    DeclineReason,
-    ExitReason,
     ExploitationType,
-    ReallocateReason,
-    RecoveryOutcome,
     ReferralState,
-    RejectReason,
-    Risk,
-    Route,
-    WithdrawReason,
     language_names,
     nationality_names,
 )
@@ -91,6 +82,7 @@ from .selectors import (
     referrals_visible_to,
     triage_queue,
 )
+from .wording import input_in_words, input_label
 
 PAGE_SIZE = 50
 MULTI_VALUE_FIELDS = ("languages", "exploitation_types")
@@ -562,36 +554,6 @@ def _provider_choices(suggestions: list[Any]) -> list[tuple[int, str]]:
     return choices
 
 
-# How a transition's input reads in the history: the label of each coded value, not the code.
-REASONS_OF = {
-    "decline": DeclineReason,
-    "withdraw": WithdrawReason,
-    "reject": RejectReason,
-    "reallocate": ReallocateReason,
-    "exit": ExitReason,
-}
-INPUT_CHOICES: dict[str, type[models.TextChoices]] = {
-    "risk": Risk,
-    "route": Route,
-    "outcome": RecoveryOutcome,
-}
-
-
-def input_in_words(transition: str, key: str, value: Any, provider_names: dict[int, str]) -> str:
-    choices = REASONS_OF.get(transition) if key == "reason" else INPUT_CHOICES.get(key)
-    if choices is not None and value in choices.values:
-        return str(choices(value).label)
-    if key == "provider":
-        return provider_names.get(value, "a care provider")
-    if value is True:
-        return "Yes"
-    if key == "last_seen_at":
-        return f"{timezone.localtime(datetime.datetime.fromisoformat(value)):%-d %B %Y %H:%M}"
-    if key == "next_check_in":
-        return f"{datetime.date.fromisoformat(value):%-d %B %Y}"
-    return str(value)
-
-
 def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -> list[dict[str, Any]]:
     """The transition log as the user may see it (a care provider from its own offer on, as in the
     API); a care provider sees the inputs (notes) of its own organisation's actions only."""
@@ -625,7 +587,7 @@ def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -
                 "by": by,
                 "input": [
                     (
-                        key.replace("_", " ").capitalize(),
+                        input_label(key),
                         input_in_words(log["transition"], key, value, provider_names),
                     )
                     for key, value in sorted(given.items())

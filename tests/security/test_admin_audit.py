@@ -228,3 +228,20 @@ def test_removing_an_authenticator_app_in_the_admin_is_audited(admin_client):
     assert response.status_code == 302
     assert last_admin_event().what == f"admin: TOTP device {device.pk} ({device}) deleted"
     assert device.key not in trail_text()
+
+
+def test_an_admin_edit_reads_in_words_on_the_managers_trail_page(admin_client, client):
+    organisation = OrganisationFactory(kind="police")
+    user = responder()
+    admin_client.post(
+        reverse("admin:accounts_organisation_change", args=[organisation.pk]),
+        {"name": organisation.name, "kind": "ngo", "notification_emails": "", "webhook_url": ""},
+    )
+    admin_client.post(
+        reverse("admin:accounts_user_change", args=[user.pk]), user_change_data(user, role=Role.MANAGER)
+    )
+    client.force_login(manager())
+    trail = client.get(reverse("audit-log"), {"username": "root"}).content.decode()
+    assert "Kind: Police → NGO" in trail
+    assert "Role: First responder → Manager" in trail
+    assert "kind: police" not in trail and "first_responder" not in trail

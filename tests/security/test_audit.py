@@ -93,8 +93,86 @@ def test_a_manager_reads_a_cases_audit_trail_on_the_web(client):
     response = client.get(reverse("referral-audit", args=[referral.pk]), REMOTE_ADDR="198.51.100.4")
     assert response.status_code == 200
     body = response.content.decode()
-    assert "transition: assess" in body and "state: received → assessed" in body
+    assert "Assessed" in body and "State: Received → Assessed" in body
     assert boss.username in body
+
+
+def test_a_cases_audit_trail_reads_in_words_as_the_case_pages_history_does(client):
+    referral = submitted_referral(given_name="Zebedee")
+    boss = manager()
+    helper = CareProviderFactory(name="Migrant Help")
+    services.assess_referral(
+        referral_id=referral.pk, actor=boss, risk="high", route="accommodation", notes="Zebedee is afraid"
+    )
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=helper.pk)
+    services.reject_offer(referral_id=referral.pk, actor=provider_user(helper), reason="no_capacity")
+    client.force_login(boss)
+    trail = client.get(reverse("referral-audit", args=[referral.pk])).content.decode()
+    for line in (
+        "Submitted",
+        "State: — → Received",
+        "Assessed",
+        "Risk: High",
+        "Route: Accommodation (safe house)",
+        "Offered a placement",
+        "Provider: Migrant Help",
+        "Rejected by a provider",
+        "Reason: No capacity",
+        "State: Assessed → Assessed",
+    ):
+        assert line in trail, line
+    for code in ("transition: ", "provider: ", "no_capacity", "accommodation →", "risk: high"):
+        assert code not in trail, code
+    assert "Zebedee" not in trail and "afraid" not in trail
+    case_page = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert "Provider: Migrant Help" in case_page and "Reason: No capacity" in case_page
+
+
+def test_the_whole_trail_reads_the_filters_of_an_export_in_words(client):
+    boss = manager()
+    helper = CareProviderFactory(name="Migrant Help")
+    client.force_login(boss)
+    filters = {"region": "london", "organisation_kind": "police", "date_from": "2026-01-01"}
+    download = client.get(
+        reverse("reports:caseload_csv"), {"table": "regions", "provider": helper.pk, **filters}
+    )
+    assert download.status_code == 200
+    trail = client.get(reverse("audit-log"), {"action": "export"}).content.decode()
+    for line in (
+        "Region: London",
+        "Referring organisation: Police",
+        "Submitted from: 1 January 2026",
+        "Placed with: Migrant Help",
+    ):
+        assert line in trail, line
+    for code in ("region: ", "organisation_kind", "date_from", "police<", "provider: "):
+        assert code not in trail, code
+
+
+@pytest.mark.parametrize(
+    ("what", "changes", "line"),
+    [
+        ("transition: exit", {"reason": {"after": "moved_out_of_area"}}, "Reason: Moved out of area"),
+        ("transition: recover", {"outcome": {"after": "family_or_friends"}}, "Outcome: Family or friends"),
+        ("transition: record_progress", {"next_check_in": {"after": "2026-12-05"}}, "5 December 2026"),
+        ("transition: record_progress", {"recovery_review": {"after": True}}, "Recovery review: Yes"),
+        ("transition: expire_offer", {"state": {"before": "assessed", "after": "assessed"}}, "Offer expired"),
+        ("clock stopped", {"clock": "offer_response"}, "Clock: Offer response"),
+        ("admin: user 4 (jo) changed", {"role": {"before": "first_responder", "after": "manager"}}, "Role: First responder → Manager"),
+        ("admin: organisation 2 (Acme) changed", {"kind": {"before": "police", "after": "ngo"}}, "Kind: Police → NGO"),
+        ("admin: care provider 3 (Haven) changed", {"regions": {"before": ["london"], "after": ["london", "wales"]}}, "Regions: London → London, Wales"),
+        ("admin: care provider 3 (Haven) changed", {"languages": {"after": ["ti", "en"]}}, "Languages: Tigrinya, English"),
+        ("admin: care provider 3 (Haven) changed", {"supports_children": {"before": False, "after": True}}, "Supports children: No → Yes"),
+        ("draft 7: saved", {"fields": ["family_name", "given_name"]}, "Fields: Family name, Given name"),
+        ("retention: closed cases anonymised", {"cutoff": "2026-01-31T00:00:00+00:00"}, "Cutoff: 31 January 2026"),
+    ],
+)  # fmt: skip
+def test_each_kind_of_change_on_the_trail_reads_in_words(what, changes, line):
+    from audit.wording import trail_rows
+
+    event = AuditEvent.objects.create(action=AuditAction.CHANGE, what=what, changes=changes)
+    [row] = trail_rows([event])
+    assert any(line in shown for shown in [row.what, *row.changes]), (row.what, row.changes)
 
 
 def test_the_audit_page_is_403_for_a_role_that_sees_the_case_and_404_outside_scope(client):
@@ -125,6 +203,46 @@ def test_the_case_audit_page_takes_the_same_queries_for_one_event_as_for_fifty(c
     assert len(fifty) == len(one)
 
 
+def test_both_trail_pages_name_the_providers_of_fifty_rows_in_one_query_as_for_one(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    boss = manager()
+    referral = submitted_referral()
+    client.force_login(boss)
+    pages = [reverse("referral-audit", args=[referral.pk]), reverse("audit-log")]
+
+    def rows_naming_providers(count: int) -> list[str]:
+        providers = CareProviderFactory.create_batch(count)
+        AuditEvent.objects.bulk_create(
+            # An offer names its provider by id; the caseload export records its filter as text.
+            AuditEvent(action=AuditAction.CHANGE, referral=referral, what="transition: offer",
+                       changes={"provider": {"after": provider.pk}})
+            if n % 2 == 0 else
+            AuditEvent(action=AuditAction.EXPORT, actor=boss, what="caseload CSV: regions",
+                       changes={"provider": str(provider.pk)})
+            for n, provider in enumerate(providers)
+        )  # fmt: skip
+        return [provider.name for provider in providers]
+
+    def queries_and_page(url: str) -> tuple[list[str], str]:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        assert response.status_code == 200
+        return [query["sql"] for query in captured], response.content.decode()
+
+    names = rows_naming_providers(1)
+    for url in pages:
+        client.get(url)  # warm the session
+    one = {url: queries_and_page(url)[0] for url in pages}
+    names += rows_naming_providers(49)
+    for url in pages:
+        fifty, page = queries_and_page(url)
+        assert len(fifty) == len(one[url]), url
+        assert sum('FROM "care_providers_careprovider"' in sql for sql in fifty) == 1, url
+    assert all(name in page for name in names)
+
+
 def test_the_manager_wide_audit_page_filters_by_user_action_and_date(client):
     boss = manager(username="boss")
     other = responder(username="someone")
@@ -141,6 +259,48 @@ def test_the_manager_wide_audit_page_filters_by_user_action_and_date(client):
     response = client.get(reverse("audit-log"), {"until": "9999-12-31"})
     assert response.status_code == 400
     assert "Choose a day from 1 January 2000" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("dates", "message"),
+    [
+        ({"since": "2026-11-30", "until": "2026-11-01"}, "The end date must be on or after the start date."),
+        ({"until": "9999-12-31"}, "Choose a day from 1 January 2000"),
+    ],
+)
+def test_a_trail_filter_with_an_error_lists_no_events_and_shows_the_error_as_every_form_does(
+    client, dates, message
+):
+    import re
+
+    boss = manager(username="boss")
+    record_read(actor=boss, referral=submitted_referral(), what="case page")
+    client.force_login(boss)
+    response = client.get(reverse("audit-log"), {"username": "boss", **dates})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert response.context["events"] == [] and "case page" not in html
+    assert "No events are listed until the filters are corrected." in html
+    assert "<title>Error: Audit trail" in html
+    summary = re.search(r'<div class="error-summary".*?</div>', html, re.S)[0]
+    assert re.search(rf'<a href="#id_until">{re.escape(message)}', summary)
+    assert re.search(r'<div class="field field-has-error">\s*<label for="id_until">', html)
+    until = re.search(r'<input[^>]*name="until"[^>]*>', html)[0]
+    assert 'aria-invalid="true"' in until
+    described_by = re.search(r'aria-describedby="([^"]+)"', until)[1].split()
+    assert described_by and all(f'id="{target}"' in html for target in described_by)
+    assert re.search(r'<input[^>]*name="username"[^>]*value="boss"', html)  # the valid filter stays
+
+
+def test_a_damaged_older_events_link_says_so_without_listing_events(client):
+    boss = manager()
+    record_read(actor=boss, referral=submitted_referral(), what="case page")
+    client.force_login(boss)
+    response = client.get(reverse("audit-log"), {"before": "x"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "The link to older events is damaged." in html and "case page" not in html
+    assert 'href="#id_before"' not in html  # the field is hidden: nothing to go to
 
 
 def test_the_manager_wide_audit_page_is_for_managers_only(client):

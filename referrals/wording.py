@@ -1,0 +1,82 @@
+"""The workflow's codes in words: what a transition did, and how its input reads to a person.
+
+The case page's history and the managers' audit trail both show transitions and their input; both word
+them here, so the two say the same ("Provider: Migrant Help", not "provider: 2").
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+from .choices import (
+    DeclineReason,
+    ExitReason,
+    ReallocateReason,
+    RecoveryOutcome,
+    RejectReason,
+    Risk,
+    Route,
+    WithdrawReason,
+)
+from .permissions import TRANSITION_WORDS
+
+# The label of each coded value, not the code. A reason's codes depend on the transition it is for.
+REASONS_OF = {
+    "decline": DeclineReason,
+    "withdraw": WithdrawReason,
+    "reject": RejectReason,
+    "reallocate": ReallocateReason,
+    "exit": ExitReason,
+}
+INPUT_CHOICES: dict[str, type[models.TextChoices]] = {
+    "risk": Risk,
+    "route": Route,
+    "outcome": RecoveryOutcome,
+}
+# What the transitions no user is ever refused did (TRANSITION_WORDS has the others): Harbour records a
+# submission and an offer's running out itself.
+RECORDED_WORDS = {"submit": "submitted", "expire_offer": "offer expired"}
+
+
+def transition_in_words(transition: str) -> str:
+    """What a transition did to the case: "Offered a placement", "Submitted"."""
+    if transition in TRANSITION_WORDS:
+        done = TRANSITION_WORDS[transition][1]
+    else:
+        done = RECORDED_WORDS.get(transition, transition.replace("_", " "))
+    return done[:1].upper() + done[1:]
+
+
+def input_label(key: str) -> str:
+    """The name of a transition's input as a label: "next_check_in" reads "Next check in"."""
+    return key.replace("_", " ").capitalize()
+
+
+def day_in_words(value: str) -> str:
+    """An ISO date ("2026-11-30") as "30 November 2026"."""
+    return f"{datetime.date.fromisoformat(value):%-d %B %Y}"
+
+
+def moment_in_words(value: str) -> str:
+    """An ISO date and time as the local day and time: "30 November 2026 14:05"."""
+    return f"{timezone.localtime(datetime.datetime.fromisoformat(value)):%-d %B %Y %H:%M}"
+
+
+def input_in_words(transition: str, key: str, value: Any, provider_names: dict[int, str]) -> str:
+    """One input of a transition as it reads: a choice by its label, a provider by its name."""
+    choices = REASONS_OF.get(transition) if key == "reason" else INPUT_CHOICES.get(key)
+    if choices is not None and value in choices.values:
+        return str(choices(value).label)
+    if key == "provider":
+        return provider_names.get(value, "a care provider")
+    if value is True:
+        return "Yes"
+    if key == "last_seen_at":
+        return moment_in_words(value)
+    if key == "next_check_in":
+        return day_in_words(value)
+    return str(value)
