@@ -73,6 +73,7 @@ from .forms import (
 )
 from .models import Clock, Deadline, Referral, ReferralDraft
 from .permissions import (
+    TRANSITION_WORDS,
     may_perform,
     may_see_actor,
     may_see_full_account,
@@ -122,13 +123,13 @@ def ended_offer_words(offer: PlacementOffer) -> str:
     if offer.state == OfferState.REVOKED:
         return "this offer was withdrawn, because the referral was withdrawn."
     if offer.state == OfferState.REJECTED:
-        return "you declined this offer."
+        return "you rejected this offer."
     return "this person is no longer placed with you."
 
 
 def explains_an_ended_offer(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """A care provider following a link to a case whose offer to it has ended (it expired, was withdrawn
-    or declined, or the placement ended) is told why on its offers page instead of meeting a 404."""
+    or rejected, or the placement ended) is told why on its offers page instead of meeting a 404."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, pk: int, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -432,6 +433,8 @@ def assessed_queue(request: HttpRequest) -> HttpResponse:
 class TransitionSpec:
     """One action on the case page: its form and what to say when it is done."""
 
+    # What the action does, as a verb ("Record recovery", not "Recovered"): its page's heading and its
+    # link on the case page, shown while the case is still in the state the action leaves.
     title: str
     button: str
     form_class: type[HarbourForm]
@@ -450,14 +453,14 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         primary=True,
     ),
     "decline": TransitionSpec(
-        "Decline",
+        "Decline the referral",
         "Decline referral",
         DeclineForm,
         "Declined.",
         warning=True,
     ),
     "withdraw": TransitionSpec(
-        "Withdraw",
+        "Withdraw the referral",
         "Withdraw referral",
         WithdrawForm,
         "Withdrawn.",
@@ -499,7 +502,7 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         warning=True,
     ),
     "found": TransitionSpec(
-        "Found",
+        "Mark as found",
         "Mark as found",
         FoundForm,
         "Marked as found.",
@@ -513,13 +516,13 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         warning=True,
     ),
     "recover": TransitionSpec(
-        "Recovered",
+        "Record recovery",
         "Record recovery",
         RecoverForm,
         "Recovery recorded.",
     ),
     "exit": TransitionSpec(
-        "Exit",
+        "Record an exit from support",
         "Record exit",
         ExitForm,
         "Exit recorded.",
@@ -543,6 +546,20 @@ def available_transitions(user: User, referral: Referral, pending_offer: Placeme
         if may_perform(user, name, referral):
             names.append(name)
     return names
+
+
+def not_open_words(
+    user: User, referral: Referral, transition: str, pending_offer: PlacementOffer | None
+) -> str:
+    """Why an action the user asked for is not open on the case now, in a sentence."""
+    if transition == "offer" and pending_offer is not None and user.is_manager:
+        return "This referral already has a pending offer; wait for the answer."
+    if transition in ("accept", "reject"):
+        return "This case has no offer waiting for you."
+    action, outcome = TRANSITION_WORDS[transition]
+    if not may_perform(user, transition, referral):
+        return f"You may not {action}."
+    return f"A referral that is {referral.get_state_display().lower()} cannot be {outcome}."
 
 
 def _provider_choices(suggestions: list[Any]) -> list[tuple[int, str]]:
@@ -752,10 +769,10 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
     suggestions = suggested_providers(referral) if transition == "offer" else []
     status = 200
     if request.method == "GET":
-        if transition not in available_transitions(user, referral, pending_offer_for(referral)):
-            messages.info(
-                request, f"{referral.reference}: {spec.title.lower()} is not open on this case now."
-            )
+        pending_offer = pending_offer_for(referral)
+        if transition not in available_transitions(user, referral, pending_offer):
+            why = not_open_words(user, referral, transition, pending_offer)
+            messages.info(request, f"{referral.reference}: {why}")
             return redirect("referrals:case", pk=referral.pk)
         form = _action_form(transition, suggestions=suggestions)
     else:

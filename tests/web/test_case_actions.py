@@ -9,6 +9,7 @@ from django.utils import timezone
 from care_providers.models import OfferState, Placement
 from referrals import services
 from referrals.choices import ReferralState
+from referrals.views import TRANSITIONS
 from tests.factories import CareProviderFactory, manager, provider_user, submitted_referral
 from tests.web.conftest import offered, placed, signed_in
 
@@ -187,7 +188,7 @@ def test_a_provider_rejects_with_a_reason_and_then_no_longer_sees_the_case():
     assert (offer.state, offer.reject_reason) == (OfferState.REJECTED, "no_capacity")
     again = client.get(reverse("referrals:case", args=[referral.pk]), follow=True)
     assert again.redirect_chain[-1][0] == reverse("care_providers:offers")
-    assert f"{referral.reference}: you declined this offer." in again.content.decode()
+    assert f"{referral.reference}: you rejected this offer." in again.content.decode()
 
 
 @pytest.mark.parametrize("ending", ["expire", "withdraw"])
@@ -423,7 +424,48 @@ def test_an_action_that_is_not_open_now_sends_the_user_back_to_the_case_saying_s
     referral, _staff, boss = placed()
     response = signed_in(boss).get(action_url(referral, "assess"), follow=True)
     assert response.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
-    assert "assess is not open on this case now" in response.content.decode()
+    assert f"{referral.reference}: A referral that is placed cannot be assessed." in response.content.decode()
+
+
+def test_an_offer_not_open_to_a_provider_says_there_is_no_offer_waiting_for_it():
+    referral, staff, _boss = placed()
+    response = signed_in(staff).get(action_url(referral, "accept"), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
+    assert f"{referral.reference}: This case has no offer waiting for you." in response.content.decode()
+
+
+def test_an_action_the_user_may_not_take_says_so_in_a_sentence():
+    referral = submitted_referral()
+    from tests.factories import responder
+
+    client = signed_in(responder(organisation=referral.organisation))
+    response = client.get(action_url(referral, "assess"), follow=True)
+    assert f"{referral.reference}: You may not assess this referral." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("transition", "title"),
+    [("recover", "Record recovery"), ("exit", "Record an exit from support"), ("reallocate", "Reallocate")],
+)
+def test_the_action_pages_of_a_placed_case_are_titled_by_what_they_do(transition, title):
+    referral, _staff, boss = placed()
+    client = signed_in(boss)
+    case_page = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert f'href="{action_url(referral, transition)}">{title}</a>' in case_page
+    assert f"<h1>{title}</h1>" in client.get(action_url(referral, transition)).content.decode()
+
+
+def test_a_missing_person_is_marked_as_found_not_shown_a_found_heading():
+    referral, staff, _boss = placed()
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=timezone.now())
+    html = signed_in(staff).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert "<h3>Mark as found</h3>" in html
+    assert "<h3>Found</h3>" not in html
+
+
+def test_no_action_is_titled_with_the_name_of_a_state():
+    states = set(ReferralState.labels)
+    assert [spec.title for spec in TRANSITIONS.values() if spec.title in states] == []
 
 
 def test_the_history_reads_in_words_not_codes():
