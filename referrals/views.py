@@ -51,7 +51,7 @@ from .choices import (
     nationality_names,
 )
 from .drafts import discard_draft, get_live_draft, live_drafts, save_draft
-from .exceptions import HarbourError, NotPermitted, TransitionNotAllowed
+from .exceptions import HarbourError, NotPermitted, OfferAlreadyPending, TransitionNotAllowed
 from .forms import (
     REFERRAL_FIELDS,
     AcceptForm,
@@ -553,7 +553,7 @@ def not_open_words(
 ) -> str:
     """Why an action the user asked for is not open on the case now, in a sentence."""
     if transition == "offer" and pending_offer is not None and user.is_manager:
-        return "This referral already has a pending offer; wait for the answer."
+        return services.offer_already_pending(pending_offer).message
     if transition in ("accept", "reject"):
         return "This case has no offer waiting for you."
     action, outcome = TRANSITION_WORDS[transition]
@@ -785,6 +785,11 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                 )
             except Referral.DoesNotExist as exc:
                 raise CaseNotVisible("No such case.") from exc
+            except OfferAlreadyPending as error:
+                # Offered from another tab meanwhile: the form has nothing left to do; the case page
+                # shows the pending offer.
+                messages.info(request, f"{referral.reference}: {error.message}")
+                return redirect("referrals:case", pk=referral.pk)
             except HarbourError as error:
                 referral = visible_referral_or_404(user, pk)
                 if isinstance(error, NotPermitted) and not can_proceed(getattr(referral, transition)):

@@ -127,12 +127,32 @@ def test_an_offer_to_a_provider_that_cannot_take_the_person_says_why_on_the_fiel
     assert not referral.offers.exists()
 
 
-def test_a_second_offer_while_one_is_pending_shows_a_message():
-    referral, _provider, boss = offered()
+def pending_offer_message(referral) -> str:
+    offer = referral.offers.get(state=OfferState.PENDING)
+    due = timezone.localtime(offer.response_due_at).strftime("%H:%M on %-d %B")
+    return (
+        f"{referral.reference}: This referral already has a pending offer with {offer.provider.name}; "
+        f"its answer is due at {due}. Wait for the answer before offering the person elsewhere."
+    )
+
+
+def test_a_second_offer_from_a_stale_tab_goes_back_to_the_case_naming_the_pending_offer():
+    referral, _provider, boss = offered(CareProviderFactory(name="Medaille Trust"))
     other = CareProviderFactory()
-    response = act(signed_in(boss), referral, "offer", {"offer-provider": other.pk})
-    assert response.status_code == 409
-    assert "already has a pending offer" in response.content.decode()
+    response = act(signed_in(boss), referral, "offer", {"offer-provider": other.pk}, follow=True)
+    assert response.redirect_chain == [(reverse("referrals:case", args=[referral.pk]), 302)]
+    html = response.content.decode()
+    assert pending_offer_message(referral) in html
+    assert 'id="action-offer"' not in html  # no offer form to fill in again
+    assert referral.offers.get(state=OfferState.PENDING).provider.name == "Medaille Trust"
+    assert not referral.offers.filter(provider=other).exists()
+
+
+def test_the_offer_page_of_a_case_with_a_pending_offer_names_it_instead_of_showing_the_form():
+    referral, _provider, boss = offered(CareProviderFactory(name="Medaille Trust"))
+    response = signed_in(boss).get(action_url(referral, "offer"), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
+    assert pending_offer_message(referral) in response.content.decode()
 
 
 def test_the_referring_responder_withdraws_and_the_pending_offer_is_revoked():
