@@ -86,6 +86,7 @@ from .selectors import (
     case_offers_and_placement,
     get_visible_referral,
     likely_duplicates,
+    open_clock_due,
     possible_duplicates_of,
     referral_history_visible_to,
     referrals_visible_to,
@@ -148,15 +149,6 @@ def explains_an_ended_offer(view: Callable[..., HttpResponse]) -> Callable[..., 
 
 def paginate(request: HttpRequest, rows: QuerySet[Any]) -> Page:
     return Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
-def open_clock_due(clock: str) -> Subquery:
-    """The due time of the case's open clock of one kind, as a column of a case list."""
-    return Subquery(
-        Deadline.objects.filter(referral=OuterRef("pk"), clock=clock, stopped_at__isnull=True)
-        .order_by("due_at")
-        .values("due_at")[:1]
-    )
 
 
 def next_deadline_due() -> Subquery:
@@ -412,18 +404,49 @@ def triage(request: HttpRequest) -> HttpResponse:
     return render(request, "referrals/triage.html", {"page": paginate(request, queue)})
 
 
+def moment_words(moment: datetime.datetime) -> str:
+    """A time in a list: "06:08" today, "3 Mar 06:08" earlier this year, "3 Mar 2025 06:08" before."""
+    local, today = timezone.localtime(moment), timezone.localdate()
+    if local.date() == today:
+        return f"{local:%H:%M}"
+    if local.year == today.year:
+        return f"{local:%-d %b %H:%M}"
+    return f"{local:%-d %b %Y %H:%M}"
+
+
+def last_offer_words(offer: PlacementOffer | None) -> str:
+    """What became of a case's latest offer, for the managers' queue: a rejected or expired offer
+    needs a new one, a pending one an answer."""
+    if offer is None:
+        return "None yet"
+    provider = offer.provider.name
+    if offer.state == OfferState.PENDING:
+        due = offer.response_due_at
+        if due <= timezone.now():
+            return f"Pending with {provider}, answer was due {moment_words(due)}"
+        return f"Pending with {provider}, answer due {moment_words(due)}"
+    if offer.state == OfferState.REJECTED:
+        reason = RejectReason(offer.reject_reason).label.lower() if offer.reject_reason else "no reason"
+        when = f", {moment_words(offer.responded_at)}" if offer.responded_at else ""
+        return f"Rejected by {provider}: {reason}{when}"
+    if offer.state == OfferState.EXPIRED:
+        return f"Expired ({provider}), {moment_words(offer.response_due_at)}"
+    if offer.state == OfferState.ACCEPTED:
+        # Back in the queue after a placement: the case was reallocated.
+        return f"Accepted by {provider}, then reallocated"
+    return f"Withdrawn ({provider})"
+
+
 @login_required
 def assessed_queue(request: HttpRequest) -> HttpResponse:
-    """Assessed, not yet placed: oldest first, with the pending offer and its response deadline."""
+    """Assessed, not yet placed: emergencies first, then the placement due soonest, each with what
+    became of its latest offer."""
     user = _user(request)
     _manager_only(user)
-    pending = PlacementOffer.objects.filter(referral=OuterRef("pk"), state=OfferState.PENDING)
-    queue = assessed_not_placed(user).annotate(
-        placement_due=open_clock_due(Clock.PLACEMENT),
-        offer_provider=Subquery(pending.values("provider__name")[:1]),
-        offer_due=Subquery(pending.values("response_due_at")[:1]),
-    )
-    return render(request, "referrals/assessed_queue.html", {"page": paginate(request, queue)})
+    page = paginate(request, assessed_not_placed(user))
+    for case in page.object_list:
+        case.last_offer_words = last_offer_words(next(iter(case.last_offer_list), None))  # type: ignore[attr-defined]
+    return render(request, "referrals/assessed_queue.html", {"page": page})
 
 
 # -------------------------------------------------------------------------------------- case page

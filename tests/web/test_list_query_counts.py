@@ -39,6 +39,7 @@ class Caseload:
         self.provider = CareProviderFactory(beds_women=60)
         self.provider_staff = provider_user(self.provider)
         self.responder = responder()
+        self.rows = 0
 
     def reader(self) -> User:
         return {
@@ -67,12 +68,26 @@ class Caseload:
             "case list (responder)": lambda: submitted_referral(actor=self.responder),
             "case list (manager)": lambda: submitted_referral(),
             "triage queue": lambda: submitted_referral(),
-            "assessed queue": self._offered,
+            "assessed queue": self._waiting_for_placement,
             "provider offers": self._offered,
             "provider caseload": self._placed,
             "provider past placements": self._past,
         }
         add[self.page]()
+        self.rows += 1
+
+    def _waiting_for_placement(self) -> None:
+        """Every kind of latest offer the queue tells in words (none, pending, rejected, expired), on
+        emergencies and children too."""
+        kind = self.rows % 4
+        pk = assessed(self.boss, emergency=self.rows % 3 == 0, age_in_doubt=self.rows % 5 == 0)
+        if kind == 0:
+            return
+        offer = services.offer_placement(referral_id=pk, actor=self.boss, provider_id=self.provider.pk)
+        if kind == 2:
+            services.reject_offer(referral_id=pk, actor=self.provider_staff, reason="no_capacity")
+        elif kind == 3:
+            services.expire_offer(offer_id=offer.pk)
 
     def _offered(self) -> int:
         pk = assessed(self.boss)
