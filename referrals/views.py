@@ -31,12 +31,15 @@ from django_fsm import can_proceed
 
 from accounts.models import User
 from audit.services import record_draft_reads, record_read
-from care_providers.models import OfferState, PlacementOffer
-from care_providers.selectors import last_offer_to, pending_offer_for, suggested_providers
+from care_providers.models import CareProvider, OfferState, PlacementOffer
+from care_providers.selectors import free_beds_of, last_offer_to, pending_offer_for, suggested_providers
+from care_providers.services import bed_needed
 
 from . import services
 from .choices import (
+    BED_FOR,
     OPEN_STATES,
+    BedKind,
     DeclineReason,
     ExitReason,
     ExploitationType,
@@ -51,7 +54,13 @@ from .choices import (
     nationality_names,
 )
 from .drafts import discard_draft, get_live_draft, live_drafts, save_draft
-from .exceptions import HarbourError, NotPermitted, OfferAlreadyPending, TransitionNotAllowed
+from .exceptions import (
+    HarbourError,
+    NoCapacity,
+    NotPermitted,
+    OfferAlreadyPending,
+    TransitionNotAllowed,
+)
 from .forms import (
     REFERRAL_FIELDS,
     AcceptForm,
@@ -738,6 +747,10 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         placement = placement if placement and placement.provider_id == provider.pk else None
     primary = [name for name in actions if TRANSITIONS[name].primary]
     suggestions = suggested_providers(referral) if "offer" in primary else []
+    # Told before pressing Accept, which would fail, with the rejection a click away.
+    no_free_bed = (
+        no_free_bed_words(provider, referral) if provider is not None and "accept" in actions else ""
+    )
     record_read(actor=user, referral=referral, what="case page", request=request)
     context = {
         "referral": referral,
@@ -759,6 +772,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         else [],
         "duplicate_window_days": settings.DUPLICATE_WINDOW_DAYS,
         "suggestions": suggestions,
+        "no_free_bed": no_free_bed,
         "forms": [(name, TRANSITIONS[name], _action_form(name, suggestions=suggestions)) for name in primary],
         "links": [(name, TRANSITIONS[name]) for name in actions if name not in primary],
     }
@@ -771,9 +785,41 @@ def _after_action_url(user: User, referral_id: int) -> str:
     return reverse("home")
 
 
-def _action_form(name: str, data: Any = None, *, suggestions: list[Any]) -> HarbourForm:
+def _action_form(
+    name: str, data: Any = None, *, suggestions: list[Any], initial: dict[str, Any] | None = None
+) -> HarbourForm:
     kwargs = {"providers": _provider_choices(suggestions)} if name == "offer" else {}
-    return TRANSITIONS[name].form_class(data, prefix=name, **kwargs)
+    return TRANSITIONS[name].form_class(data, prefix=name, initial=initial, **kwargs)
+
+
+def _chosen_in_link(request: HttpRequest, name: str) -> dict[str, Any]:
+    """What a link to an action's page chose in advance (``reject/?reason=no_capacity``): the form
+    starts with it; only the form's own fields are taken."""
+    fields = TRANSITIONS[name].form_class.base_fields
+    return {field: value for field, value in request.GET.items() if field in fields}
+
+
+def no_free_bed_words(provider: CareProvider, referral: Referral) -> str:
+    """ "Medaille Trust has no free bed for men." if the provider lacks the bed the person needs;
+    empty if it has one, or the person needs none."""
+    kind = bed_needed(referral)
+    if not kind or free_beds_of(provider)[kind] > 0:
+        return ""
+    return f"{provider.name} has no free bed {BED_FOR[BedKind(kind)]}."
+
+
+def _reject_for_want_of_a_bed(request: HttpRequest, referral: Referral, error: NoCapacity) -> HttpResponse:
+    """Accepting failed for want of a bed. Pressing Accept again would fail the same way, so the page
+    offers the rejection instead, with the reason "no capacity" already chosen."""
+    context = {
+        "referral": referral,
+        "name": "reject",
+        "spec": TRANSITIONS["reject"],
+        "form": _action_form("reject", suggestions=[], initial={"reason": RejectReason.NO_CAPACITY}),
+        "problem": f"{error.message} The offer cannot be accepted until a bed is free. If none will be "
+        "free in time, reject it, so that the managers can offer the person elsewhere.",
+    }
+    return render(request, "referrals/case_action.html", context, status=error.status_code)
 
 
 @login_required
@@ -797,7 +843,7 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
             why = not_open_words(user, referral, transition, pending_offer)
             messages.info(request, f"{referral.reference}: {why}")
             return redirect("referrals:case", pk=referral.pk)
-        form = _action_form(transition, suggestions=suggestions)
+        form = _action_form(transition, suggestions=suggestions, initial=_chosen_in_link(request, transition))
     else:
         form = _action_form(transition, request.POST, suggestions=suggestions)
         status = 400
@@ -813,6 +859,8 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                 # shows the pending offer.
                 messages.info(request, f"{referral.reference}: {error.message}")
                 return redirect("referrals:case", pk=referral.pk)
+            except NoCapacity as error:
+                return _reject_for_want_of_a_bed(request, visible_referral_or_404(user, pk), error)
             except HarbourError as error:
                 referral = visible_referral_or_404(user, pk)
                 if isinstance(error, NotPermitted) and not can_proceed(getattr(referral, transition)):

@@ -238,6 +238,55 @@ def test_an_unknown_action_on_a_case_the_provider_holds_is_a_404_not_an_ended_of
     assert response.status_code == 404
 
 
+def offered_with_the_last_bed_taken():
+    """A man offered to a provider whose one bed for men was taken by another man meanwhile."""
+    provider = CareProviderFactory(name="Medaille Trust", beds_men=1)
+    referral, _provider, _boss = offered(provider, gender="male")
+    placed(provider, gender="male")
+    return referral, provider_user(provider)
+
+
+def test_accepting_with_no_free_bed_offers_the_rejection_with_no_capacity_chosen_not_accept_again():
+    referral, staff = offered_with_the_last_bed_taken()
+    client = signed_in(staff)
+    response = act(client, referral, "accept")
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "Medaille Trust has no free bed for men left." in html
+    assert ">Accept</button>" not in html
+    assert f'action="{action_url(referral, "reject")}"' in html
+    assert '<option value="no_capacity" selected>' in html
+    assert referral.offers.get().state == OfferState.PENDING
+    rejected = act(client, referral, "reject", {"reject-reason": "no_capacity"})
+    assert rejected.status_code == 302
+    offer = referral.offers.get()
+    assert (offer.state, offer.reject_reason) == (OfferState.REJECTED, "no_capacity")
+
+
+def test_the_case_page_warns_a_provider_with_no_free_bed_before_it_accepts_and_links_the_rejection():
+    referral, staff = offered_with_the_last_bed_taken()
+    html = signed_in(staff).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert "Medaille Trust has no free bed for men. Accepting will fail until one is free." in html
+    assert f'href="{action_url(referral, "reject")}?reason=no_capacity"' in html
+
+
+def test_a_provider_with_a_free_bed_is_not_warned():
+    referral, provider, _boss = offered(CareProviderFactory(beds_men=1), gender="male")
+    html = (
+        signed_in(provider_user(provider)).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    )
+    assert 'id="no-free-bed"' not in html
+
+
+def test_a_link_to_the_reject_page_may_choose_the_reason():
+    referral, provider, _boss = offered()
+    client = signed_in(provider_user(provider))
+    html = client.get(action_url(referral, "reject"), {"reason": "no_capacity"}).content.decode()
+    assert '<option value="no_capacity" selected>' in html
+    plain = client.get(action_url(referral, "reject")).content.decode()
+    assert '<option value="" selected>Choose a reason</option>' in plain
+
+
 def test_rejecting_without_a_reason_is_a_field_error():
     referral, provider, _boss = offered()
     response = act(signed_in(provider_user(provider)), referral, "reject", {})
