@@ -678,6 +678,21 @@ def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -
     return rows
 
 
+def age_words(referral: Referral, today: datetime.date) -> str:
+    """The person's age where their date of birth is not shown (a list, a provider before it accepts):
+    "34", "About 30" from an estimate, "Child" if only that is known; "(in doubt)" if it is."""
+    date_of_birth: datetime.date | None = referral.date_of_birth  # type: ignore[assignment]  # decrypted
+    if date_of_birth is not None:
+        words = str(services.age_on(date_of_birth, today))
+    elif referral.age_estimate is not None:
+        words = f"About {referral.age_estimate}"
+    elif referral.is_child:
+        words = "Child"
+    else:
+        return "Not known"
+    return f"{words} (in doubt)" if referral.age_in_doubt else words
+
+
 def person_details(user: User, referral: Referral) -> list[tuple[str, str]]:
     """The person's details this user may see (a provider sees only what it needs to support them)."""
     nationalities = nationality_names()
