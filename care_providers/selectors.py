@@ -60,6 +60,18 @@ def occupied_beds(provider: CareProvider, bed_kind: str) -> int:
     return Placement.objects.filter(provider=provider, bed_kind=bed_kind, ended_at__isnull=True).count()
 
 
+def free_beds_of(provider: CareProvider) -> dict[str, int]:
+    """The provider's free beds of each kind, in one query."""
+    occupied = dict(
+        Placement.objects.filter(provider=provider, ended_at__isnull=True)
+        .exclude(bed_kind="")
+        .order_by()
+        .values_list("bed_kind")
+        .annotate(beds=Count("id"))
+    )
+    return {kind: max(0, provider.capacity(kind) - occupied.get(kind, 0)) for kind in BedKind.values}
+
+
 def providers_with_occupancy() -> QuerySet[CareProvider]:
     """Providers annotated with ``occupied_<kind>`` for every bed kind, in one query."""
     active = Q(placements__ended_at__isnull=True)

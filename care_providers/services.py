@@ -21,6 +21,11 @@ def bed_kind_for(referral: Referral) -> str:
     return BedKind.MEN if referral.gender == Gender.MALE else BedKind.WOMEN
 
 
+def bed_needed(referral: Referral) -> str:
+    """The kind of bed the person needs; "" on the outreach route, which holds no bed."""
+    return bed_kind_for(referral) if referral.route == Route.ACCOMMODATION else ""
+
+
 def reasons_provider_cannot_take(provider: CareProvider, referral: Referral) -> list[str]:
     """Every reason this provider cannot take this person; empty if it can."""
     reasons = []

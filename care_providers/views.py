@@ -13,13 +13,16 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, F, OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
-from referrals.choices import ReferralState
+from referrals.choices import BED_FOR, BedKind, ReferralState
 from referrals.models import Clock, Deadline
 from referrals.selectors import referrals_visible_to
-from referrals.views import open_clock_due, paginate
+from referrals.views import age_words, open_clock_due, paginate
 
 from .models import CareProvider, OfferState, Placement, PlacementOffer
+from .selectors import free_beds_of
+from .services import bed_needed
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -33,9 +36,26 @@ def _provider_of(request: HttpRequest) -> tuple[User, CareProvider]:
     return user, provider
 
 
+# What the offers page shows of a person: enough to decide on an offer, and no name, date of birth
+# (only the age worked from it) or phone, which the provider sees only once it accepts (SPEC §2).
+OFFER_LIST_FIELDS = (
+    "reference",
+    "region",
+    "route",
+    "emergency",
+    "is_child",
+    "age_in_doubt",
+    "age_estimate",
+    "date_of_birth",
+    "gender",
+    "has_dependants",
+)
+
+
 @login_required
 def offers(request: HttpRequest) -> HttpResponse:
-    """Offers waiting for this provider's answer, the soonest deadline first."""
+    """Offers waiting for this provider's answer, the soonest deadline first, each with who the person
+    is in outline (age, gender, the bed they need) and a flag on those it has no free bed for."""
     user, provider = _provider_of(request)
     pending = PlacementOffer.objects.filter(
         referral=OuterRef("pk"), provider=provider, state=OfferState.PENDING
@@ -43,12 +63,20 @@ def offers(request: HttpRequest) -> HttpResponse:
     waiting = (
         referrals_visible_to(user)
         .filter(Exists(pending))
+        .only(*OFFER_LIST_FIELDS)
         .annotate(offer_due=Subquery(pending.values("response_due_at")[:1]))
         .order_by("offer_due", "id")
     )
-    return render(
-        request, "care_providers/offers.html", {"provider": provider, "page": paginate(request, waiting)}
-    )
+    page = paginate(request, waiting)
+    free_beds = free_beds_of(provider)
+    today = timezone.localdate()
+    for case in page.object_list:
+        kind = bed_needed(case)
+        bed_for = BED_FOR[BedKind(kind)] if kind else ""
+        case.age_words = age_words(case, today)  # type: ignore[attr-defined]
+        case.bed_words = f"Bed {bed_for}" if kind else "None (outreach)"  # type: ignore[attr-defined]
+        case.no_free_bed = f"No free bed {bed_for}" if kind and not free_beds[kind] else ""  # type: ignore[attr-defined]
+    return render(request, "care_providers/offers.html", {"provider": provider, "page": page})
 
 
 @login_required

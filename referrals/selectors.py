@@ -6,7 +6,16 @@ import datetime
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, prefetch_related_objects
+from django.db.models import (
+    Exists,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    prefetch_related_objects,
+)
 from django.utils import timezone
 
 from .choices import OPEN_STATES, ReferralState
@@ -177,9 +186,45 @@ def overdue_only(referrals: QuerySet[Referral], *, now: datetime.datetime) -> Qu
     return referrals.filter(Exists(open_clocks.filter(Q(due_at__lte=now) | Q(clock=Clock.MISSING))))
 
 
+def open_clock_due(clock: str) -> Subquery:
+    """The due time of the case's open clock of one kind, as a column of a case list."""
+    return Subquery(
+        Deadline.objects.filter(referral=OuterRef("pk"), clock=clock, stopped_at__isnull=True)
+        .order_by("due_at")
+        .values("due_at")[:1]
+    )
+
+
 def assessed_not_placed(user: User) -> QuerySet[Referral]:
-    """Referrals assessed and waiting for a placement, oldest first."""
-    return referrals_visible_to(user).filter(state=ReferralState.ASSESSED).order_by("assessed_at", "id")
+    """Referrals assessed and waiting for a placement, those needing action first: emergencies, then
+    the placement due soonest (``placement_due``), then the oldest assessment. Each comes with its
+    latest offer, whatever became of it, as ``last_offer_list`` (one query for a page of cases)."""
+    from care_providers.models import PlacementOffer
+
+    latest = PlacementOffer.objects.filter(referral=OuterRef("referral_id")).order_by("-offered_at", "-id")
+    return (
+        referrals_visible_to(user)
+        .filter(state=ReferralState.ASSESSED)
+        .annotate(placement_due=open_clock_due(Clock.PLACEMENT))
+        .order_by("-emergency", F("placement_due").asc(nulls_last=True), "assessed_at", "id")
+        .prefetch_related(
+            Prefetch(
+                "offers",
+                queryset=PlacementOffer.objects.filter(pk=Subquery(latest.values("pk")[:1]))
+                .select_related("provider")
+                .only(
+                    "referral_id",
+                    "state",
+                    "offered_at",
+                    "response_due_at",
+                    "responded_at",
+                    "reject_reason",
+                    "provider__name",
+                ),
+                to_attr="last_offer_list",
+            )
+        )
+    )
 
 
 def possible_duplicates_of(user: User, referral: Referral) -> QuerySet[Referral]:

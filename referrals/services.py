@@ -248,6 +248,16 @@ def withdraw_referral(*, referral_id: int, actor: User, reason: str, note: str =
     return referral
 
 
+def offer_already_pending(offer: PlacementOffer) -> OfferAlreadyPending:
+    """The refusal of a second offer, naming the provider the pending one is with and when its answer
+    is due: a manager offering from a stale page learns where the case stands (only managers offer)."""
+    due = timezone.localtime(offer.response_due_at)
+    return OfferAlreadyPending(
+        f"This referral already has a pending offer with {offer.provider.name}; its answer is due at "
+        f"{due:%H:%M on %-d %B}. Wait for the answer before offering the person elsewhere."
+    )
+
+
 def offer_placement(*, referral_id: int, actor: User, provider_id: int) -> PlacementOffer:
     """Offer the person to a provider that can take them; at most one pending offer at a time."""
     # Before the transition is logged: the log of the offer is never older than the offer (a provider's
@@ -257,8 +267,9 @@ def offer_placement(*, referral_id: int, actor: User, provider_id: int) -> Place
         referral = _apply(
             referral_id=referral_id, actor=actor, transition="offer", input={"provider": provider_id}
         )
-        if referral.offers.filter(state=OfferState.PENDING).exists():
-            raise OfferAlreadyPending("This referral already has a pending offer; wait for the answer.")
+        pending = referral.offers.select_related("provider").filter(state=OfferState.PENDING).first()
+        if pending is not None:
+            raise offer_already_pending(pending)
         provider = CareProvider.objects.select_related("organisation").filter(pk=provider_id).first()
         if provider is None:
             raise ProviderCannotTake("There is no such care provider.", field="provider")

@@ -30,19 +30,29 @@ from django_fsm import can_proceed
 
 from accounts.models import User
 from audit.services import record_draft_reads, record_read
-from care_providers.models import OfferState, PlacementOffer
-from care_providers.selectors import last_offer_to, pending_offer_for, suggested_providers
+from care_providers.models import CareProvider, OfferState, PlacementOffer
+from care_providers.selectors import free_beds_of, last_offer_to, pending_offer_for, suggested_providers
+from care_providers.services import bed_needed
 
 from . import services
 from .choices import (
+    BED_FOR,
     OPEN_STATES,
+    BedKind,
     ExploitationType,
     ReferralState,
+    RejectReason,
     language_names,
     nationality_names,
 )
 from .drafts import discard_draft, get_live_draft, live_drafts, save_draft
-from .exceptions import HarbourError, NotPermitted, TransitionNotAllowed
+from .exceptions import (
+    HarbourError,
+    NoCapacity,
+    NotPermitted,
+    OfferAlreadyPending,
+    TransitionNotAllowed,
+)
 from .forms import (
     REFERRAL_FIELDS,
     AcceptForm,
@@ -64,6 +74,7 @@ from .forms import (
 )
 from .models import Clock, Deadline, Referral, ReferralDraft
 from .permissions import (
+    TRANSITION_WORDS,
     may_perform,
     may_see_actor,
     may_see_full_account,
@@ -76,6 +87,7 @@ from .selectors import (
     case_offers_and_placement,
     get_visible_referral,
     likely_duplicates,
+    open_clock_due,
     overdue_only,
     possible_duplicates_of,
     referral_history_visible_to,
@@ -115,13 +127,13 @@ def ended_offer_words(offer: PlacementOffer) -> str:
     if offer.state == OfferState.REVOKED:
         return "this offer was withdrawn, because the referral was withdrawn."
     if offer.state == OfferState.REJECTED:
-        return "you declined this offer."
+        return "you rejected this offer."
     return "this person is no longer placed with you."
 
 
 def explains_an_ended_offer(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """A care provider following a link to a case whose offer to it has ended (it expired, was withdrawn
-    or declined, or the placement ended) is told why on its offers page instead of meeting a 404."""
+    or rejected, or the placement ended) is told why on its offers page instead of meeting a 404."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, pk: int, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -140,15 +152,6 @@ def explains_an_ended_offer(view: Callable[..., HttpResponse]) -> Callable[..., 
 
 def paginate(request: HttpRequest, rows: QuerySet[Any]) -> Page:
     return Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
-def open_clock_due(clock: str) -> Subquery:
-    """The due time of the case's open clock of one kind, as a column of a case list."""
-    return Subquery(
-        Deadline.objects.filter(referral=OuterRef("pk"), clock=clock, stopped_at__isnull=True)
-        .order_by("due_at")
-        .values("due_at")[:1]
-    )
 
 
 def next_deadline_due() -> Subquery:
@@ -410,18 +413,49 @@ def triage(request: HttpRequest) -> HttpResponse:
     return render(request, "referrals/triage.html", {"page": paginate(request, queue)})
 
 
+def moment_words(moment: datetime.datetime) -> str:
+    """A time in a list: "06:08" today, "3 Mar 06:08" earlier this year, "3 Mar 2025 06:08" before."""
+    local, today = timezone.localtime(moment), timezone.localdate()
+    if local.date() == today:
+        return f"{local:%H:%M}"
+    if local.year == today.year:
+        return f"{local:%-d %b %H:%M}"
+    return f"{local:%-d %b %Y %H:%M}"
+
+
+def last_offer_words(offer: PlacementOffer | None) -> str:
+    """What became of a case's latest offer, for the managers' queue: a rejected or expired offer
+    needs a new one, a pending one an answer."""
+    if offer is None:
+        return "None yet"
+    provider = offer.provider.name
+    if offer.state == OfferState.PENDING:
+        due = offer.response_due_at
+        if due <= timezone.now():
+            return f"Pending with {provider}, answer was due {moment_words(due)}"
+        return f"Pending with {provider}, answer due {moment_words(due)}"
+    if offer.state == OfferState.REJECTED:
+        reason = RejectReason(offer.reject_reason).label.lower() if offer.reject_reason else "no reason"
+        when = f", {moment_words(offer.responded_at)}" if offer.responded_at else ""
+        return f"Rejected by {provider}: {reason}{when}"
+    if offer.state == OfferState.EXPIRED:
+        return f"Expired ({provider}), {moment_words(offer.response_due_at)}"
+    if offer.state == OfferState.ACCEPTED:
+        # Back in the queue after a placement: the case was reallocated.
+        return f"Accepted by {provider}, then reallocated"
+    return f"Withdrawn ({provider})"
+
+
 @login_required
 def assessed_queue(request: HttpRequest) -> HttpResponse:
-    """Assessed, not yet placed: oldest first, with the pending offer and its response deadline."""
+    """Assessed, not yet placed: emergencies first, then the placement due soonest, each with what
+    became of its latest offer."""
     user = _user(request)
     _manager_only(user)
-    pending = PlacementOffer.objects.filter(referral=OuterRef("pk"), state=OfferState.PENDING)
-    queue = assessed_not_placed(user).annotate(
-        placement_due=open_clock_due(Clock.PLACEMENT),
-        offer_provider=Subquery(pending.values("provider__name")[:1]),
-        offer_due=Subquery(pending.values("response_due_at")[:1]),
-    )
-    return render(request, "referrals/assessed_queue.html", {"page": paginate(request, queue)})
+    page = paginate(request, assessed_not_placed(user))
+    for case in page.object_list:
+        case.last_offer_words = last_offer_words(next(iter(case.last_offer_list), None))  # type: ignore[attr-defined]
+    return render(request, "referrals/assessed_queue.html", {"page": page})
 
 
 # -------------------------------------------------------------------------------------- case page
@@ -431,6 +465,8 @@ def assessed_queue(request: HttpRequest) -> HttpResponse:
 class TransitionSpec:
     """One action on the case page: its form and what to say when it is done."""
 
+    # What the action does, as a verb ("Record recovery", not "Recovered"): its page's heading and its
+    # link on the case page, shown while the case is still in the state the action leaves.
     title: str
     button: str
     form_class: type[HarbourForm]
@@ -449,14 +485,14 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         primary=True,
     ),
     "decline": TransitionSpec(
-        "Decline",
+        "Decline the referral",
         "Decline referral",
         DeclineForm,
         "Declined.",
         warning=True,
     ),
     "withdraw": TransitionSpec(
-        "Withdraw",
+        "Withdraw the referral",
         "Withdraw referral",
         WithdrawForm,
         "Withdrawn.",
@@ -498,7 +534,7 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         warning=True,
     ),
     "found": TransitionSpec(
-        "Found",
+        "Mark as found",
         "Mark as found",
         FoundForm,
         "Marked as found.",
@@ -512,13 +548,13 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         warning=True,
     ),
     "recover": TransitionSpec(
-        "Recovered",
+        "Record recovery",
         "Record recovery",
         RecoverForm,
         "Recovery recorded.",
     ),
     "exit": TransitionSpec(
-        "Exit",
+        "Record an exit from support",
         "Record exit",
         ExitForm,
         "Exit recorded.",
@@ -542,6 +578,20 @@ def available_transitions(user: User, referral: Referral, pending_offer: Placeme
         if may_perform(user, name, referral):
             names.append(name)
     return names
+
+
+def not_open_words(
+    user: User, referral: Referral, transition: str, pending_offer: PlacementOffer | None
+) -> str:
+    """Why an action the user asked for is not open on the case now, in a sentence."""
+    if transition == "offer" and pending_offer is not None and user.is_manager:
+        return services.offer_already_pending(pending_offer).message
+    if transition in ("accept", "reject"):
+        return "This case has no offer waiting for you."
+    action, outcome = TRANSITION_WORDS[transition]
+    if not may_perform(user, transition, referral):
+        return f"You may not {action}."
+    return f"A referral that is {referral.get_state_display().lower()} cannot be {outcome}."
 
 
 def _provider_choices(suggestions: list[Any]) -> list[tuple[int, str]]:
@@ -596,6 +646,21 @@ def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -
             }
         )
     return rows
+
+
+def age_words(referral: Referral, today: datetime.date) -> str:
+    """The person's age where their date of birth is not shown (a list, a provider before it accepts):
+    "34", "About 30" from an estimate, "Child" if only that is known; "(in doubt)" if it is."""
+    date_of_birth: datetime.date | None = referral.date_of_birth  # type: ignore[assignment]  # decrypted
+    if date_of_birth is not None:
+        words = str(services.age_on(date_of_birth, today))
+    elif referral.age_estimate is not None:
+        words = f"About {referral.age_estimate}"
+    elif referral.is_child:
+        words = "Child"
+    else:
+        return "Not known"
+    return f"{words} (in doubt)" if referral.age_in_doubt else words
 
 
 def person_details(user: User, referral: Referral) -> list[tuple[str, str]]:
@@ -667,6 +732,10 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         placement = placement if placement and placement.provider_id == provider.pk else None
     primary = [name for name in actions if TRANSITIONS[name].primary]
     suggestions = suggested_providers(referral) if "offer" in primary else []
+    # Told before pressing Accept, which would fail, with the rejection a click away.
+    no_free_bed = (
+        no_free_bed_words(provider, referral) if provider is not None and "accept" in actions else ""
+    )
     record_read(actor=user, referral=referral, what="case page", request=request)
     context = {
         "referral": referral,
@@ -688,6 +757,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         else [],
         "duplicate_window_days": settings.DUPLICATE_WINDOW_DAYS,
         "suggestions": suggestions,
+        "no_free_bed": no_free_bed,
         "forms": [(name, TRANSITIONS[name], _action_form(name, suggestions=suggestions)) for name in primary],
         "links": [(name, TRANSITIONS[name]) for name in actions if name not in primary],
     }
@@ -700,9 +770,41 @@ def _after_action_url(user: User, referral_id: int) -> str:
     return reverse("home")
 
 
-def _action_form(name: str, data: Any = None, *, suggestions: list[Any]) -> HarbourForm:
+def _action_form(
+    name: str, data: Any = None, *, suggestions: list[Any], initial: dict[str, Any] | None = None
+) -> HarbourForm:
     kwargs = {"providers": _provider_choices(suggestions)} if name == "offer" else {}
-    return TRANSITIONS[name].form_class(data, prefix=name, **kwargs)
+    return TRANSITIONS[name].form_class(data, prefix=name, initial=initial, **kwargs)
+
+
+def _chosen_in_link(request: HttpRequest, name: str) -> dict[str, Any]:
+    """What a link to an action's page chose in advance (``reject/?reason=no_capacity``): the form
+    starts with it; only the form's own fields are taken."""
+    fields = TRANSITIONS[name].form_class.base_fields
+    return {field: value for field, value in request.GET.items() if field in fields}
+
+
+def no_free_bed_words(provider: CareProvider, referral: Referral) -> str:
+    """ "Medaille Trust has no free bed for men." if the provider lacks the bed the person needs;
+    empty if it has one, or the person needs none."""
+    kind = bed_needed(referral)
+    if not kind or free_beds_of(provider)[kind] > 0:
+        return ""
+    return f"{provider.name} has no free bed {BED_FOR[BedKind(kind)]}."
+
+
+def _reject_for_want_of_a_bed(request: HttpRequest, referral: Referral, error: NoCapacity) -> HttpResponse:
+    """Accepting failed for want of a bed. Pressing Accept again would fail the same way, so the page
+    offers the rejection instead, with the reason "no capacity" already chosen."""
+    context = {
+        "referral": referral,
+        "name": "reject",
+        "spec": TRANSITIONS["reject"],
+        "form": _action_form("reject", suggestions=[], initial={"reason": RejectReason.NO_CAPACITY}),
+        "problem": f"{error.message} The offer cannot be accepted until a bed is free. If none will be "
+        "free in time, reject it, so that the managers can offer the person elsewhere.",
+    }
+    return render(request, "referrals/case_action.html", context, status=error.status_code)
 
 
 @login_required
@@ -721,12 +823,12 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
     suggestions = suggested_providers(referral) if transition == "offer" else []
     status = 200
     if request.method == "GET":
-        if transition not in available_transitions(user, referral, pending_offer_for(referral)):
-            messages.info(
-                request, f"{referral.reference}: {spec.title.lower()} is not open on this case now."
-            )
+        pending_offer = pending_offer_for(referral)
+        if transition not in available_transitions(user, referral, pending_offer):
+            why = not_open_words(user, referral, transition, pending_offer)
+            messages.info(request, f"{referral.reference}: {why}")
             return redirect("referrals:case", pk=referral.pk)
-        form = _action_form(transition, suggestions=suggestions)
+        form = _action_form(transition, suggestions=suggestions, initial=_chosen_in_link(request, transition))
     else:
         form = _action_form(transition, request.POST, suggestions=suggestions)
         status = 400
@@ -737,6 +839,13 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                 )
             except Referral.DoesNotExist as exc:
                 raise CaseNotVisible("No such case.") from exc
+            except OfferAlreadyPending as error:
+                # Offered from another tab meanwhile: the form has nothing left to do; the case page
+                # shows the pending offer.
+                messages.info(request, f"{referral.reference}: {error.message}")
+                return redirect("referrals:case", pk=referral.pk)
+            except NoCapacity as error:
+                return _reject_for_want_of_a_bed(request, visible_referral_or_404(user, pk), error)
             except HarbourError as error:
                 referral = visible_referral_or_404(user, pk)
                 if isinstance(error, NotPermitted) and not can_proceed(getattr(referral, transition)):

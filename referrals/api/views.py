@@ -22,7 +22,7 @@ from care_providers.selectors import pending_offer_for, suggested_providers
 from idempotency.api import IDEMPOTENCY_PARAMETER, IdempotentPostMixin
 from idempotency.services import StoredResponse
 from referrals import services
-from referrals.exceptions import NotPermitted, OfferAlreadyPending, OfferNotPending
+from referrals.exceptions import NotPermitted, OfferNotPending
 from referrals.models import AnonymousNotification, Referral
 from referrals.permissions import may_submit
 from referrals.selectors import (
@@ -207,8 +207,8 @@ def refuse_unless_allowed(user: Any, transition: str, referral: Referral) -> Non
     services.check_transition_allowed(user, transition, referral)
     if transition in ("accept", "reject") and pending_offer_for(referral) is None:
         raise OfferNotPending("This offer has already been answered, has expired or was withdrawn.")
-    if transition == "offer" and pending_offer_for(referral) is not None:
-        raise OfferAlreadyPending("This referral already has a pending offer; wait for the answer.")
+    if transition == "offer" and (pending := pending_offer_for(referral)) is not None:
+        raise services.offer_already_pending(pending)
 
 
 class ReferralTransitionView(AnswersWithCase, GenericAPIView):

@@ -160,6 +160,8 @@ def test_a_second_offer_while_one_is_pending_is_a_409(api):
     response = offer(api, case, CareProviderFactory().pk)
     assert response.status_code == 409
     assert case.referral.offers.filter(state=OfferState.PENDING).count() == 1
+    pending = case.referral.offers.get(state=OfferState.PENDING)
+    assert f"pending offer with {pending.provider.name}; its answer is due at" in str(response.json())
 
 
 def test_withdrawal_revokes_the_pending_offer_and_ends_the_providers_access(api):

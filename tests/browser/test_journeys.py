@@ -106,7 +106,7 @@ def test_a_referral_goes_from_intake_to_recovery_through_the_three_journeys(jour
     page.get_by_label("Last seen at").fill("2026-01-05T21:30")
     house.submit("Report missing", "reported missing", within="#action-report_missing")
     house.submit("Mark as found", "found", within="#action-found")
-    house.go("Recovered", "record recovery")
+    house.go("Record recovery", "record recovery")
     page.get_by_label("Move-on outcome").select_option("independent_living")
     house.submit("Record recovery", "recovered", within="#action-recover")
     assert Referral.objects.get(reference=reference).state == "recovered"

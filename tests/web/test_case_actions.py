@@ -9,6 +9,7 @@ from django.utils import timezone
 from care_providers.models import OfferState, Placement
 from referrals import services
 from referrals.choices import ReferralState
+from referrals.views import TRANSITIONS
 from tests.factories import CareProviderFactory, manager, provider_user, submitted_referral
 from tests.web.conftest import offered, placed, signed_in
 
@@ -126,12 +127,32 @@ def test_an_offer_to_a_provider_that_cannot_take_the_person_says_why_on_the_fiel
     assert not referral.offers.exists()
 
 
-def test_a_second_offer_while_one_is_pending_shows_a_message():
-    referral, _provider, boss = offered()
+def pending_offer_message(referral) -> str:
+    offer = referral.offers.get(state=OfferState.PENDING)
+    due = timezone.localtime(offer.response_due_at).strftime("%H:%M on %-d %B")
+    return (
+        f"{referral.reference}: This referral already has a pending offer with {offer.provider.name}; "
+        f"its answer is due at {due}. Wait for the answer before offering the person elsewhere."
+    )
+
+
+def test_a_second_offer_from_a_stale_tab_goes_back_to_the_case_naming_the_pending_offer():
+    referral, _provider, boss = offered(CareProviderFactory(name="Medaille Trust"))
     other = CareProviderFactory()
-    response = act(signed_in(boss), referral, "offer", {"offer-provider": other.pk})
-    assert response.status_code == 409
-    assert "already has a pending offer" in response.content.decode()
+    response = act(signed_in(boss), referral, "offer", {"offer-provider": other.pk}, follow=True)
+    assert response.redirect_chain == [(reverse("referrals:case", args=[referral.pk]), 302)]
+    html = response.content.decode()
+    assert pending_offer_message(referral) in html
+    assert 'id="action-offer"' not in html  # no offer form to fill in again
+    assert referral.offers.get(state=OfferState.PENDING).provider.name == "Medaille Trust"
+    assert not referral.offers.filter(provider=other).exists()
+
+
+def test_the_offer_page_of_a_case_with_a_pending_offer_names_it_instead_of_showing_the_form():
+    referral, _provider, boss = offered(CareProviderFactory(name="Medaille Trust"))
+    response = signed_in(boss).get(action_url(referral, "offer"), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
+    assert pending_offer_message(referral) in response.content.decode()
 
 
 def test_the_referring_responder_withdraws_and_the_pending_offer_is_revoked():
@@ -187,7 +208,7 @@ def test_a_provider_rejects_with_a_reason_and_then_no_longer_sees_the_case():
     assert (offer.state, offer.reject_reason) == (OfferState.REJECTED, "no_capacity")
     again = client.get(reverse("referrals:case", args=[referral.pk]), follow=True)
     assert again.redirect_chain[-1][0] == reverse("care_providers:offers")
-    assert f"{referral.reference}: you declined this offer." in again.content.decode()
+    assert f"{referral.reference}: you rejected this offer." in again.content.decode()
 
 
 @pytest.mark.parametrize("ending", ["expire", "withdraw"])
@@ -215,6 +236,55 @@ def test_an_unknown_action_on_a_case_the_provider_holds_is_a_404_not_an_ended_of
     referral, staff, _boss = placed()
     response = signed_in(staff).get(reverse("referrals:case_action", args=[referral.pk, "nonsense"]))
     assert response.status_code == 404
+
+
+def offered_with_the_last_bed_taken():
+    """A man offered to a provider whose one bed for men was taken by another man meanwhile."""
+    provider = CareProviderFactory(name="Medaille Trust", beds_men=1)
+    referral, _provider, _boss = offered(provider, gender="male")
+    placed(provider, gender="male")
+    return referral, provider_user(provider)
+
+
+def test_accepting_with_no_free_bed_offers_the_rejection_with_no_capacity_chosen_not_accept_again():
+    referral, staff = offered_with_the_last_bed_taken()
+    client = signed_in(staff)
+    response = act(client, referral, "accept")
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "Medaille Trust has no free bed for men left." in html
+    assert ">Accept</button>" not in html
+    assert f'action="{action_url(referral, "reject")}"' in html
+    assert '<option value="no_capacity" selected>' in html
+    assert referral.offers.get().state == OfferState.PENDING
+    rejected = act(client, referral, "reject", {"reject-reason": "no_capacity"})
+    assert rejected.status_code == 302
+    offer = referral.offers.get()
+    assert (offer.state, offer.reject_reason) == (OfferState.REJECTED, "no_capacity")
+
+
+def test_the_case_page_warns_a_provider_with_no_free_bed_before_it_accepts_and_links_the_rejection():
+    referral, staff = offered_with_the_last_bed_taken()
+    html = signed_in(staff).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert "Medaille Trust has no free bed for men. Accepting will fail until one is free." in html
+    assert f'href="{action_url(referral, "reject")}?reason=no_capacity"' in html
+
+
+def test_a_provider_with_a_free_bed_is_not_warned():
+    referral, provider, _boss = offered(CareProviderFactory(beds_men=1), gender="male")
+    html = (
+        signed_in(provider_user(provider)).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    )
+    assert 'id="no-free-bed"' not in html
+
+
+def test_a_link_to_the_reject_page_may_choose_the_reason():
+    referral, provider, _boss = offered()
+    client = signed_in(provider_user(provider))
+    html = client.get(action_url(referral, "reject"), {"reason": "no_capacity"}).content.decode()
+    assert '<option value="no_capacity" selected>' in html
+    plain = client.get(action_url(referral, "reject")).content.decode()
+    assert '<option value="" selected>Choose a reason</option>' in plain
 
 
 def test_rejecting_without_a_reason_is_a_field_error():
@@ -434,7 +504,48 @@ def test_an_action_that_is_not_open_now_sends_the_user_back_to_the_case_saying_s
     referral, _staff, boss = placed()
     response = signed_in(boss).get(action_url(referral, "assess"), follow=True)
     assert response.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
-    assert "assess is not open on this case now" in response.content.decode()
+    assert f"{referral.reference}: A referral that is placed cannot be assessed." in response.content.decode()
+
+
+def test_an_offer_not_open_to_a_provider_says_there_is_no_offer_waiting_for_it():
+    referral, staff, _boss = placed()
+    response = signed_in(staff).get(action_url(referral, "accept"), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
+    assert f"{referral.reference}: This case has no offer waiting for you." in response.content.decode()
+
+
+def test_an_action_the_user_may_not_take_says_so_in_a_sentence():
+    referral = submitted_referral()
+    from tests.factories import responder
+
+    client = signed_in(responder(organisation=referral.organisation))
+    response = client.get(action_url(referral, "assess"), follow=True)
+    assert f"{referral.reference}: You may not assess this referral." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("transition", "title"),
+    [("recover", "Record recovery"), ("exit", "Record an exit from support"), ("reallocate", "Reallocate")],
+)
+def test_the_action_pages_of_a_placed_case_are_titled_by_what_they_do(transition, title):
+    referral, _staff, boss = placed()
+    client = signed_in(boss)
+    case_page = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert f'href="{action_url(referral, transition)}">{title}</a>' in case_page
+    assert f"<h1>{title}</h1>" in client.get(action_url(referral, transition)).content.decode()
+
+
+def test_a_missing_person_is_marked_as_found_not_shown_a_found_heading():
+    referral, staff, _boss = placed()
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=timezone.now())
+    html = signed_in(staff).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert "<h3>Mark as found</h3>" in html
+    assert "<h3>Found</h3>" not in html
+
+
+def test_no_action_is_titled_with_the_name_of_a_state():
+    states = set(ReferralState.labels)
+    assert [spec.title for spec in TRANSITIONS.values() if spec.title in states] == []
 
 
 def test_the_history_reads_in_words_not_codes():

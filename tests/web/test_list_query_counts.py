@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import User
+from care_providers.models import CareProvider
 from referrals import services
 from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
 from tests.web.conftest import signed_in
@@ -24,9 +25,9 @@ def queries_for(user: User, url: str) -> int:
     return len(captured)
 
 
-def assessed(boss: User, **fields) -> int:
+def assessed(boss: User, route: str = "accommodation", **fields) -> int:
     referral = submitted_referral(**fields)
-    services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="accommodation")
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route=route)
     return referral.pk
 
 
@@ -39,6 +40,7 @@ class Caseload:
         self.provider = CareProviderFactory(beds_women=60)
         self.provider_staff = provider_user(self.provider)
         self.responder = responder()
+        self.rows = 0
 
     def reader(self) -> User:
         return {
@@ -67,12 +69,43 @@ class Caseload:
             "case list (responder)": lambda: submitted_referral(actor=self.responder),
             "case list (manager)": lambda: submitted_referral(),
             "triage queue": lambda: submitted_referral(),
-            "assessed queue": self._offered,
-            "provider offers": self._offered,
+            "assessed queue": self._waiting_for_placement,
+            "provider offers": self._offered_of_every_kind,
             "provider caseload": self._placed,
             "provider past placements": self._past,
         }
         add[self.page]()
+        self.rows += 1
+
+    def _waiting_for_placement(self) -> None:
+        """Every kind of latest offer the queue tells in words (none, pending, rejected, expired), on
+        emergencies and children too."""
+        kind = self.rows % 4
+        pk = assessed(self.boss, emergency=self.rows % 3 == 0, age_in_doubt=self.rows % 5 == 0)
+        if kind == 0:
+            return
+        offer = services.offer_placement(referral_id=pk, actor=self.boss, provider_id=self.provider.pk)
+        if kind == 2:
+            services.reject_offer(referral_id=pk, actor=self.provider_staff, reason="no_capacity")
+        elif kind == 3:
+            services.expire_offer(offer_id=offer.pk)
+
+    # The people the offers page describes: by age, gender and the bed they need, or none.
+    PEOPLE = (
+        {"gender": "male"},
+        {"gender": "female", "has_dependants": True},
+        {"gender": "other", "date_of_birth": None, "age_estimate": 30},
+        {"gender": "unknown", "date_of_birth": None, "age_in_doubt": True, "emergency": True},
+    )
+
+    def _offered_of_every_kind(self) -> None:
+        """An offer of one of every kind of person in turn, on both routes; the provider has no bed for
+        men left once each is offered, so the men's rows carry that flag."""
+        CareProvider.objects.filter(pk=self.provider.pk).update(beds_men=5)
+        route = "outreach" if self.rows % 5 == 4 else "accommodation"
+        pk = assessed(self.boss, route=route, **self.PEOPLE[self.rows % len(self.PEOPLE)])
+        services.offer_placement(referral_id=pk, actor=self.boss, provider_id=self.provider.pk)
+        CareProvider.objects.filter(pk=self.provider.pk).update(beds_men=0)
 
     def _offered(self) -> int:
         pk = assessed(self.boss)
@@ -109,4 +142,6 @@ def test_a_list_page_costs_the_same_queries_for_one_row_as_for_fifty(page):
         caseload.add_row()
     html = signed_in(caseload.reader()).get(caseload.url()).content.decode()
     assert html.count("/cases/") >= 50
+    if page == "provider offers":
+        assert "No free bed for men" in html and "None (outreach)" in html and "About 30" in html
     assert queries_for(caseload.reader(), caseload.url()) == one

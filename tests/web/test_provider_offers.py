@@ -1,0 +1,88 @@
+"""A care provider's offers page: enough about each person to decide, warned of a bed it lacks, and no
+identity before it accepts."""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User
+from referrals import services
+from referrals.models import Referral
+from tests.factories import CareProviderFactory, manager, provider_user, submitted_referral
+from tests.web.conftest import offered, placed, signed_in
+
+pytestmark = pytest.mark.django_db
+
+
+def offer_rows(staff: User) -> list[str]:
+    html = signed_in(staff).get(reverse("care_providers:offers")).content.decode()
+    return html.split("<tbody>")[1].split("</tbody>")[0].split("</tr>")[:-1]
+
+
+def row_of(rows: list[str], referral: Referral) -> str:
+    [row] = [row for row in rows if f">{referral.reference}</a>" in row]
+    return row
+
+
+def test_the_offers_page_flags_an_offer_of_a_person_the_provider_has_no_free_bed_for():
+    provider = CareProviderFactory(beds_men=1, beds_women=5)
+    man, _, _ = offered(provider, gender="male")
+    woman, _, _ = offered(provider, gender="female")
+    staff = provider_user(provider)
+    assert "No free bed" not in "".join(offer_rows(staff))
+
+    placed(provider, gender="male")  # the one bed for men is taken
+
+    rows = offer_rows(staff)
+    assert '<span class="tag tag-urgent">No free bed for men</span>' in row_of(rows, man)
+    assert "No free bed" not in row_of(rows, woman)
+
+
+def test_the_offers_page_shows_age_gender_and_the_bed_needed_but_not_who_the_person_is():
+    provider = CareProviderFactory()
+    referral, _, _ = offered(
+        provider,
+        gender="female",
+        has_dependants=True,
+        date_of_birth=datetime.date(1995, 3, 14),
+        given_name="Amina",
+        family_name="Haile",
+        contact_phone="07700 900123",
+    )
+    row = row_of(offer_rows(provider_user(provider)), referral)
+    today = timezone.localdate()
+    age = today.year - 1995 - ((today.month, today.day) < (3, 14))
+    assert f'<td data-label="Age">{age}</td>' in row
+    assert '<td data-label="Gender">Female</td>' in row
+    assert '<td data-label="Bed needed">Bed for a family</td>' in row
+    for identity in ("Amina", "Haile", "1995", "14 Mar", "07700"):
+        assert identity not in row
+
+
+@pytest.mark.parametrize(
+    ("fields", "age", "bed"),
+    [
+        ({"date_of_birth": None, "age_estimate": 30, "gender": "male"}, "About 30", "Bed for men"),
+        ({"date_of_birth": None, "age_in_doubt": True}, "Child (in doubt)", "Bed for women"),
+        ({"date_of_birth": None, "gender": "unknown"}, "Not known", "Bed for women"),
+    ],
+)
+def test_the_offers_page_gives_an_estimated_or_unknown_age_in_words(fields, age, bed):
+    provider = CareProviderFactory()
+    referral, _, _ = offered(provider, **fields)
+    row = row_of(offer_rows(provider_user(provider)), referral)
+    assert f'<td data-label="Age">{age}</td>' in row
+    assert f'<td data-label="Bed needed">{bed}</td>' in row
+
+
+def test_an_outreach_offer_needs_no_bed_and_is_never_flagged_for_one():
+    provider = CareProviderFactory(beds_men=0, beds_women=0, beds_family=0)
+    boss = manager()
+    referral = submitted_referral(gender="male")
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="outreach")
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk)
+    row = row_of(offer_rows(provider_user(provider)), referral)
+    assert '<td data-label="Bed needed">None (outreach)</td>' in row
+    assert "No free bed" not in row
