@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from audit.services import record_reads
 from referrals.choices import BED_FOR, BedKind, ReferralState
 from referrals.models import Clock, Deadline
 from referrals.selectors import referrals_visible_to
@@ -96,9 +97,10 @@ def caseload(request: HttpRequest) -> HttpResponse:
         )
         .order_by(F("missing_since").asc(nulls_last=True), "check_in_due", "id")
     )
-    return render(
-        request, "care_providers/caseload.html", {"provider": provider, "page": paginate(request, people)}
-    )
+    page = paginate(request, people)
+    # The list names the people the provider supports: each one shown is a read (SPEC §10).
+    record_reads(actor=user, referrals=page.object_list, what="caseload", request=request)
+    return render(request, "care_providers/caseload.html", {"provider": provider, "page": page})
 
 
 @login_required

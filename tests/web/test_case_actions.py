@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditAction, AuditEvent
 from care_providers.models import OfferState, Placement
 from referrals import services
 from referrals.choices import ReferralState
@@ -346,6 +347,16 @@ def test_the_caseload_lists_missing_people_first_longest_gone_first_saying_when_
     assert f"Missing</span> last seen {shown}" in rows[0]
     assert settled.reference in rows[2]
     assert ">None<" not in html
+
+
+def test_the_caseload_names_the_people_placed_and_each_name_shown_is_an_audited_read():
+    referral, staff, _boss = placed(given_name="Amina", family_name="Haile")
+    html = signed_in(staff).get(reverse("care_providers:caseload")).content.decode()
+    assert '<td data-label="Name">Amina Haile</td>' in html
+    reads = AuditEvent.objects.filter(
+        referral=referral, actor=staff, action=AuditAction.READ, what="caseload"
+    )
+    assert reads.count() == 1
 
 
 def test_missing_then_found_then_recovered_from_the_provider_portal():
