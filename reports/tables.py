@@ -167,6 +167,7 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
                 }
                 for row in report.monthly
             ],
+            notes=_part_months(report),
         ),
         Table(
             name="nationalities",
@@ -299,6 +300,24 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
             "the CSV download lists every one."
         )
     return tables_by_name
+
+
+def _part_months(report: CaseloadReport) -> list[str]:
+    """Notes on the first and last months when the period covers only part of them, so that a short
+    month is not read as a fall."""
+    if not report.monthly:
+        return []
+    today = timezone.localdate(report.as_at)
+    first_day = report.report_filter.date_from
+    last_day = min(report.report_filter.date_to or today, today)
+    notes = []
+    first, last = report.monthly[0].month, report.monthly[-1].month
+    if first_day is not None and first_day > first:
+        notes.append(f"{first:%B %Y} is counted from {first_day:%-d %B} only.")
+    following = (last.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+    if last_day < following - datetime.timedelta(days=1) and last_day >= last:
+        notes.append(f"{last:%B %Y} is counted to {last_day:%-d %B} only.")
+    return notes
 
 
 def _add_lines(tables: dict[str, Table]) -> None:

@@ -441,3 +441,13 @@ def test_the_whole_report_needs_at_most_16_queries_whatever_the_caseload_size(
     larger = [queries_for(web if url != API else api, url) for url in urls]
     assert small == larger
     assert max(larger) <= MAX_QUERIES
+
+
+def test_part_months_at_either_end_of_the_trend_are_noted(caseload):
+    report = caseload_report(ReportFilter(date_from=datetime.date(2026, 4, 10)), now=NOW)
+    notes = report_tables(report)["monthly"].notes
+    assert notes == ["April 2026 is counted from 10 April only.", "June 2026 is counted to 15 June only."]
+    whole = caseload_report(
+        ReportFilter(date_from=datetime.date(2026, 4, 1), date_to=datetime.date(2026, 5, 31)), now=NOW
+    )
+    assert report_tables(whole)["monthly"].notes == []
