@@ -15,7 +15,8 @@ BROKEN_PAGE_LINK = "The link to older events is damaged. Filter again to start f
 
 
 class AuditFilterForm(HarbourForm):
-    """The trail's filters. Its errors are summarised at the top of the page, each linked to its field."""
+    """The trail's filters. Their errors are summarised at the top of the page, each linked to its field
+    (but the hidden ``before``, which only the "Older" link sets)."""
 
     username = forms.CharField(label="User", required=False, max_length=150)
     action = forms.ChoiceField(

@@ -60,9 +60,9 @@ def reserve_bed(provider_id: int, referral: Referral) -> str:
     Returns "" for outreach, which holds no bed.
     """
     provider = CareProvider.objects.select_for_update().get(pk=provider_id)
-    if referral.route != Route.ACCOMMODATION:
+    kind = bed_needed(referral)
+    if not kind:
         return ""
-    kind = bed_kind_for(referral)
     if occupied_beds(provider, kind) >= provider.capacity(kind):
         raise NoCapacity(f"{provider.name} has no free bed {BED_FOR[kind]} left.")
     return kind

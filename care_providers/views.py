@@ -18,8 +18,9 @@ from django.utils import timezone
 from audit.services import record_reads
 from referrals.choices import BED_FOR, BedKind, ReferralState
 from referrals.models import Clock, Deadline
-from referrals.selectors import referrals_visible_to
-from referrals.views import age_words, open_clock_due, paginate
+from referrals.selectors import open_clock_due, referrals_visible_to
+from referrals.views import paginate
+from referrals.wording import age_words
 
 from .models import CareProvider, OfferState, Placement, PlacementOffer
 from .selectors import free_beds_of
@@ -77,6 +78,8 @@ def offers(request: HttpRequest) -> HttpResponse:
         case.age_words = age_words(case, today)  # type: ignore[attr-defined]
         case.bed_words = f"Bed {bed_for}" if kind else "None (outreach)"  # type: ignore[attr-defined]
         case.no_free_bed = f"No free bed {bed_for}" if kind and not free_beds[kind] else ""  # type: ignore[attr-defined]
+    # Each person's age and gender are read from their case: audited, like any read of their details.
+    record_reads(actor=user, referrals=page.object_list, what="offers list", request=request)
     return render(request, "care_providers/offers.html", {"provider": provider, "page": page})
 
 

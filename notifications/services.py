@@ -210,7 +210,9 @@ def offer_items_done(*, referral_id: int, provider_organisation_id: int) -> int:
     or is withdrawn: nothing is left to act on, and answered offers must not look as if they waited."""
     return InboxItem.objects.filter(
         referral_id=referral_id,
-        event=Event.OFFER_MADE,
+        # The offer, and the reminder that its answer is due (a provider is reminded of no other clock
+        # of a case before it takes the person).
+        event__in=(Event.OFFER_MADE, Event.DEADLINE_REMINDER),
         user__organisation_id=provider_organisation_id,
         read_at__isnull=True,
     ).update(read_at=timezone.now())

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db.models import (
+    Case,
     Exists,
     F,
     OuterRef,
@@ -14,6 +15,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    When,
     prefetch_related_objects,
 )
 from django.utils import timezone
@@ -180,10 +182,17 @@ def triage_queue(user: User) -> QuerySet[Referral]:
 
 
 def overdue_only(referrals: QuerySet[Referral], *, now: datetime.datetime) -> QuerySet[Referral]:
-    """The cases with a clock past its due time, or a person missing (overdue from the moment they are
-    reported, as in the caseload report)."""
-    open_clocks = Deadline.objects.filter(referral=OuterRef("pk"), stopped_at__isnull=True)
-    return referrals.filter(Exists(open_clocks.filter(Q(due_at__lte=now) | Q(clock=Clock.MISSING))))
+    """The cases with a clock past its due time, or a person missing, annotated with ``overdue_since``:
+    the earliest such due time, or when the missing person was last seen (as in the caseload report)."""
+    since = Case(When(clock=Clock.MISSING, then=F("started_at")), default=F("due_at"))
+    overdue = (
+        Deadline.objects.filter(referral=OuterRef("pk"), stopped_at__isnull=True)
+        .filter(Q(due_at__lte=now) | Q(clock=Clock.MISSING))
+        .annotate(since=since)
+        .order_by("since")
+        .values("since")[:1]
+    )
+    return referrals.annotate(overdue_since=Subquery(overdue)).filter(overdue_since__isnull=False)
 
 
 def open_clock_due(clock: str) -> Subquery:

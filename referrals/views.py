@@ -94,7 +94,7 @@ from .selectors import (
     referrals_visible_to,
     triage_queue,
 )
-from .wording import input_in_words, input_label
+from .wording import input_in_words, input_label, transition_in_words
 
 PAGE_SIZE = 50
 MULTI_VALUE_FIELDS = ("languages", "exploitation_types")
@@ -372,7 +372,8 @@ def anonymous_notification(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def case_list(request: HttpRequest) -> HttpResponse:
-    """A responder's organisation's cases, or every case for a manager; filter by state (and region)."""
+    """A responder's organisation's cases, or every case for a manager; found by reference, filtered by
+    state (and region), or the overdue ones only, longest overdue first."""
     user = _user(request)
     if not (user.is_first_responder or user.is_manager):
         raise PermissionDenied("Care providers see their caseload and offers.")
@@ -382,13 +383,14 @@ def case_list(request: HttpRequest) -> HttpResponse:
     if filters.is_valid():
         chosen = filters.cleaned_data
         if chosen.get("reference"):
-            cases = cases.filter(reference__iexact=chosen["reference"].strip())
+            # References are upper case: an exact match uses the unique index.
+            cases = cases.filter(reference=chosen["reference"].upper())
         if chosen.get("state"):
             cases = cases.filter(state=chosen["state"])
         if chosen.get("region"):
             cases = cases.filter(region=chosen["region"])
         if chosen.get("overdue"):
-            cases, order = overdue_only(cases, now=timezone.now()), ("next_due", "id")  # earliest due first
+            cases, order = overdue_only(cases, now=timezone.now()), ("overdue_since", "id")  # longest first
     cases = cases.order_by(*order)
     query = request.GET.copy()
     query.pop("page", None)
@@ -435,15 +437,18 @@ def last_offer_words(offer: PlacementOffer | None) -> str:
             return f"Pending with {provider}, answer was due {moment_words(due)}"
         return f"Pending with {provider}, answer due {moment_words(due)}"
     if offer.state == OfferState.REJECTED:
-        reason = RejectReason(offer.reject_reason).label.lower() if offer.reject_reason else "no reason"
+        reason = (
+            RejectReason(offer.reject_reason).label.lower()
+            if offer.reject_reason in RejectReason.values
+            else offer.reject_reason or "no reason"
+        )
         when = f", {moment_words(offer.responded_at)}" if offer.responded_at else ""
         return f"Rejected by {provider}: {reason}{when}"
     if offer.state == OfferState.EXPIRED:
         return f"Expired ({provider}), {moment_words(offer.response_due_at)}"
-    if offer.state == OfferState.ACCEPTED:
-        # Back in the queue after a placement: the case was reallocated.
-        return f"Accepted by {provider}, then reallocated"
-    return f"Withdrawn ({provider})"
+    # Accepted: the case is back in the queue after a placement, so it was reallocated. (A revoked
+    # offer never shows here: offers are revoked only when the referral is withdrawn.)
+    return f"Accepted by {provider}, then reallocated"
 
 
 @login_required
@@ -630,7 +635,7 @@ def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -
         rows.append(
             {
                 "at": log["at"],
-                "action": log["transition"].replace("_", " ").capitalize(),
+                "action": transition_in_words(log["transition"]),
                 "state": f"{states.get(log['from_state'], log['from_state'])} → {to_state}"
                 if log["from_state"]
                 else to_state,
@@ -646,21 +651,6 @@ def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -
             }
         )
     return rows
-
-
-def age_words(referral: Referral, today: datetime.date) -> str:
-    """The person's age where their date of birth is not shown (a list, a provider before it accepts):
-    "34", "About 30" from an estimate, "Child" if only that is known; "(in doubt)" if it is."""
-    date_of_birth: datetime.date | None = referral.date_of_birth  # type: ignore[assignment]  # decrypted
-    if date_of_birth is not None:
-        words = str(services.age_on(date_of_birth, today))
-    elif referral.age_estimate is not None:
-        words = f"About {referral.age_estimate}"
-    elif referral.is_child:
-        words = "Child"
-    else:
-        return "Not known"
-    return f"{words} (in doubt)" if referral.age_in_doubt else words
 
 
 def person_details(user: User, referral: Referral) -> list[tuple[str, str]]:

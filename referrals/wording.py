@@ -7,7 +7,7 @@ them here, so the two say the same ("Provider: Migrant Help", not "provider: 2")
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.utils import timezone
@@ -23,6 +23,10 @@ from .choices import (
     WithdrawReason,
 )
 from .permissions import TRANSITION_WORDS
+from .services import age_on
+
+if TYPE_CHECKING:
+    from .models import Referral
 
 # The label of each coded value, not the code. A reason's codes depend on the transition it is for.
 REASONS_OF = {
@@ -80,3 +84,18 @@ def input_in_words(transition: str, key: str, value: Any, provider_names: dict[i
     if key == "next_check_in":
         return day_in_words(value)
     return str(value)
+
+
+def age_words(referral: Referral, today: datetime.date) -> str:
+    """The person's age where their date of birth is not shown (a list, a provider before it accepts):
+    "34", "About 30" from an estimate, "Child" if only that is known; "(in doubt)" if it is."""
+    date_of_birth: datetime.date | None = referral.date_of_birth  # type: ignore[assignment]  # decrypted
+    if date_of_birth is not None:
+        words = str(age_on(date_of_birth, today))
+    elif referral.age_estimate is not None:
+        words = f"About {referral.age_estimate}"
+    elif referral.is_child:
+        words = "Child"
+    else:
+        return "Not known"
+    return f"{words} (in doubt)" if referral.age_in_doubt else words

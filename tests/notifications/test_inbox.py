@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from notifications.models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, Notification
+from notifications.sweep import sweep_deadlines
 from referrals import services
 from tests.api.cases import bring_to
 from tests.factories import contractor, manager, responder, submitted_referral
@@ -266,9 +267,14 @@ def test_only_managers_see_undelivered_notifications(client):
 def test_an_offer_answered_expired_or_withdrawn_no_longer_waits_unread_in_the_providers_inbox(ending):
     case = bring_to("offered")
     waiting = InboxItem.objects.filter(
-        referral_id=case.referral.pk, event=Event.OFFER_MADE, user=case.provider_user, read_at__isnull=True
+        referral_id=case.referral.pk,
+        user=case.provider_user,
+        event__in=(Event.OFFER_MADE, Event.DEADLINE_REMINDER),
+        read_at__isnull=True,
     )
-    assert waiting.exists()
+    offer = case.referral.offers.get()
+    sweep_deadlines(now=offer.response_due_at - datetime.timedelta(minutes=1))  # the answer is due soon
+    assert waiting.filter(event=Event.DEADLINE_REMINDER).exists()
     pk = case.referral.pk
     if ending == "accept":
         services.accept_offer(referral_id=pk, actor=case.provider_user)

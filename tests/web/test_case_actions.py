@@ -453,15 +453,23 @@ def test_the_managers_case_list_filters_by_state_and_region():
     assert declined.reference not in html
 
 
-def test_a_manager_finds_a_case_by_reference_or_lists_only_the_overdue():
+def test_a_manager_finds_a_case_by_reference_or_lists_only_the_overdue_longest_overdue_first():
     on_time, late = submitted_referral(), submitted_referral()
     late.deadlines.update(due_at=timezone.now() - datetime.timedelta(hours=1))
-    client = signed_in(manager())
+    referral, staff, boss = placed()
+    services.report_missing(
+        referral_id=referral.pk, actor=staff, last_seen_at=timezone.now() - datetime.timedelta(days=3)
+    )
+    client = signed_in(boss)
     url = reverse("referrals:case_list")
     found = client.get(url, {"reference": f" {late.reference.lower()} "}).content.decode()
     assert late.reference in found and on_time.reference not in found
     overdue = client.get(url, {"overdue": "on"}).content.decode()
-    assert late.reference in overdue and on_time.reference not in overdue
+    rows = overdue.split("<tbody>")[1].split("</tr>")
+    # Missing for three days comes before an hour late, and says since when.
+    assert referral.reference in rows[0] and "Overdue</span> since" in rows[0]
+    assert late.reference in rows[1]
+    assert on_time.reference not in overdue
 
 
 def test_a_responder_filters_by_state_but_is_offered_no_region_filter():

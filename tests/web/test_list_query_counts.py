@@ -144,4 +144,6 @@ def test_a_list_page_costs_the_same_queries_for_one_row_as_for_fifty(page):
     assert html.count("/cases/") >= 50
     if page == "provider offers":
         assert "No free bed for men" in html and "None (outreach)" in html and "About 30" in html
+    if page == "assessed queue":  # every kind of latest offer, read from the one prefetch
+        assert all(words in html for words in ("None yet", "Pending with", "Rejected by", "Expired ("))
     assert queries_for(caseload.reader(), caseload.url()) == one

@@ -90,7 +90,16 @@ def test_a_case_reallocated_away_is_gone_for_its_past_provider_and_its_new_one_s
 
     gone = signed_in(staff).get(url)
     assert gone.status_code == 302 and gone.url == reverse("care_providers:offers")
-    assert history(provider_user(taking)) == ["Submit", "Assess", "Offer"]
+    assert history(provider_user(taking)) == ["Submitted", "Assessed", "Offered a placement"]
     page = signed_in(provider_user(taking)).get(url).content.decode()
     assert "The referring organisation" in page and referral.submitted_by.username not in page
-    assert history(boss) == ["Submit", "Assess", "Offer", "Accept", "Reallocate", "Offer", "Reject", "Offer"]
+    assert history(boss) == [
+        "Submitted",
+        "Assessed",
+        "Offered a placement",
+        "Accepted by a provider",
+        "Reallocated",
+        "Offered a placement",
+        "Rejected by a provider",
+        "Offered a placement",
+    ]

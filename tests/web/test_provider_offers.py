@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from audit.models import AuditAction, AuditEvent
 from referrals import services
 from referrals.models import Referral
 from tests.factories import CareProviderFactory, manager, provider_user, submitted_referral
@@ -86,3 +87,12 @@ def test_an_outreach_offer_needs_no_bed_and_is_never_flagged_for_one():
     row = row_of(offer_rows(provider_user(provider)), referral)
     assert '<td data-label="Bed needed">None (outreach)</td>' in row
     assert "No free bed" not in row
+
+
+def test_each_person_on_the_offers_page_is_an_audited_read():
+    referral, provider, _ = offered()
+    staff = provider_user(provider)
+    offer_rows(staff)
+    assert AuditEvent.objects.filter(
+        referral=referral, actor=staff, action=AuditAction.READ, what="offers list"
+    ).exists()
