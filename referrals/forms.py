@@ -287,7 +287,7 @@ class AnonymousNotificationForm(HarbourForm):
         _choices(self, "nationality", _blank_first(nationality_choices(), "Choose a nationality"))
 
 
-class CaseFilterForm(forms.Form):
+class CaseFilterForm(HarbourForm):
     """Filters of a case list. Region is offered only to managers."""
 
     reference = forms.CharField(

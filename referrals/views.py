@@ -391,6 +391,8 @@ def case_list(request: HttpRequest) -> HttpResponse:
             cases = cases.filter(region=chosen["region"])
         if chosen.get("overdue"):
             cases, order = overdue_only(cases, now=timezone.now()), ("overdue_since", "id")  # longest first
+    elif filters.is_bound:
+        cases = cases.none()  # a filter with an error lists nothing rather than everything
     cases = cases.order_by(*order)
     query = request.GET.copy()
     query.pop("page", None)
@@ -398,6 +400,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
         request,
         "referrals/case_list.html",
         {"page": paginate(request, cases), "filters": filters, "query": query.urlencode()},
+        status=400 if filters.errors else 200,
     )
 
 

@@ -472,6 +472,17 @@ def test_a_manager_finds_a_case_by_reference_or_lists_only_the_overdue_longest_o
     assert on_time.reference not in overdue
 
 
+def test_a_case_list_filter_with_an_error_lists_nothing_and_says_why():
+    submitted_referral()
+    response = signed_in(manager()).get(
+        reverse("referrals:case_list"), {"reference": "X" * 21, "overdue": "on"}
+    )
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "<title>Error: " in html and 'href="#id_reference"' in html
+    assert "No cases are listed until the filter is corrected." in html
+
+
 def test_a_responder_filters_by_state_but_is_offered_no_region_filter():
     user = submitted_referral().submitted_by
     html = signed_in(user).get(reverse("referrals:case_list"), {"state": "declined"}).content.decode()
