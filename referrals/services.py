@@ -28,6 +28,7 @@ from .choices import ReferralState
 from .deadlines import CHECK_IN_TIME, start_clock, stop_clocks
 from .encryption import keyed_digest
 from .exceptions import (
+    HarbourError,
     NotPermitted,
     OfferAlreadyPending,
     OfferNotPending,
@@ -140,17 +141,26 @@ def _lock_visible(referral_id: int, actor: User) -> Referral:
     return referrals_visible_to(actor).select_for_update(of=("self",)).get(pk=referral_id)
 
 
-def check_transition_allowed(actor: User, transition: str, referral: Referral) -> None:
-    """403 if the actor's role or relationship does not allow the transition, then 409 if the case's
-    state does not. The services check under the row lock; the API also checks before reading input."""
+def transition_refusal(actor: User, transition: str, referral: Referral) -> HarbourError | None:
+    """Why the actor may not take the transition now: their role or relationship (403), then the case's
+    state (409); None if they may."""
     action, outcome = TRANSITION_WORDS[transition]
     if not may_perform(actor, transition, referral):
-        raise NotPermitted(f"You may not {action}.")
+        return NotPermitted(f"You may not {action}.")
     if not can_proceed(getattr(referral, transition)):
-        raise TransitionNotAllowed(
+        return TransitionNotAllowed(
             f"A referral that is {referral.get_state_display().lower()} cannot be {outcome}: "
             "it may have changed since you loaded it."
         )
+    return None
+
+
+def check_transition_allowed(actor: User, transition: str, referral: Referral) -> None:
+    """Raise the refusal, if any. The services check under the row lock; the API also checks before
+    reading input."""
+    refusal = transition_refusal(actor, transition, referral)
+    if refusal is not None:
+        raise refusal
 
 
 def _apply(
@@ -180,14 +190,20 @@ def _referrer(referral: Referral) -> Organisation:
     return referral.organisation
 
 
+def _offer_done(referral: Referral, offer: PlacementOffer, *also: Clock) -> None:
+    """The offer is answered, expired or revoked: its response clock stops (with any clocks named), and
+    the provider's inbox items asking for an answer are read."""
+    stop_clocks(referral, Clock.OFFER_RESPONSE, *also)
+    offer_items_done(referral_id=referral.pk, provider_organisation_id=offer.provider.organisation_id)
+
+
 def _revoke_pending_offer(referral: Referral) -> None:
     offer = referral.offers.select_for_update().filter(state=OfferState.PENDING).first()
     if offer is None:
         return
     offer.revoke()
     offer.save()
-    stop_clocks(referral, Clock.OFFER_RESPONSE)
-    offer_items_done(referral_id=referral.pk, provider_organisation_id=offer.provider.organisation_id)
+    _offer_done(referral, offer)
     _notify_case(Event.OFFER_REVOKED, referral, offer.provider.organisation)
 
 
@@ -320,8 +336,7 @@ def accept_offer(*, referral_id: int, actor: User) -> Referral:
             referral=referral, provider_id=offer.provider_id, offer=offer, bed_kind=bed_kind
         )
         # A person reallocated while missing is found once a provider takes them again.
-        stop_clocks(referral, Clock.OFFER_RESPONSE, Clock.PLACEMENT, Clock.MISSING)
-        offer_items_done(referral_id=referral.pk, provider_organisation_id=offer.provider.organisation_id)
+        _offer_done(referral, offer, Clock.PLACEMENT, Clock.MISSING)
         start_clock(referral, Clock.CHECK_IN)
         start_clock(referral, Clock.RECOVERY_REVIEW)
         _notify_case(Event.REFERRAL_PLACED, referral, _referrer(referral), *manager_recipients())
@@ -345,8 +360,7 @@ def reject_offer(*, referral_id: int, actor: User, reason: str, note: str = "") 
             from_state=referral.state,
             input={"reason": reason, "note": note},
         )
-        stop_clocks(referral, Clock.OFFER_RESPONSE)
-        offer_items_done(referral_id=referral.pk, provider_organisation_id=offer.provider.organisation_id)
+        _offer_done(referral, offer)
         _notify_case(Event.OFFER_REJECTED, referral, *manager_recipients())
     return referral
 
@@ -377,10 +391,7 @@ def expire_offer(*, offer_id: int) -> bool:
             from_state=referral.state,
             input={"offer": offer_id},
         )
-        stop_clocks(referral, Clock.OFFER_RESPONSE)
-        offer_items_done(
-            referral_id=referral.pk, provider_organisation_id=pending_offer.provider.organisation_id
-        )
+        _offer_done(referral, pending_offer)
         _notify_case(Event.OFFER_EXPIRED, referral, *manager_recipients())
     return True
 

@@ -74,7 +74,6 @@ from .forms import (
 )
 from .models import Clock, Deadline, Referral, ReferralDraft
 from .permissions import (
-    TRANSITION_WORDS,
     may_perform,
     may_see_actor,
     may_see_full_account,
@@ -94,7 +93,7 @@ from .selectors import (
     referrals_visible_to,
     triage_queue,
 )
-from .wording import input_in_words, input_label, transition_in_words
+from .wording import input_in_words, input_label, last_offer_words, transition_in_words
 
 PAGE_SIZE = 50
 MULTI_VALUE_FIELDS = ("languages", "exploitation_types")
@@ -418,42 +417,6 @@ def triage(request: HttpRequest) -> HttpResponse:
     return render(request, "referrals/triage.html", {"page": paginate(request, queue)})
 
 
-def moment_words(moment: datetime.datetime) -> str:
-    """A time in a list: "06:08" today, "3 Mar 06:08" earlier this year, "3 Mar 2025 06:08" before."""
-    local, today = timezone.localtime(moment), timezone.localdate()
-    if local.date() == today:
-        return f"{local:%H:%M}"
-    if local.year == today.year:
-        return f"{local:%-d %b %H:%M}"
-    return f"{local:%-d %b %Y %H:%M}"
-
-
-def last_offer_words(offer: PlacementOffer | None) -> str:
-    """What became of a case's latest offer, for the managers' queue: a rejected or expired offer
-    needs a new one, a pending one an answer."""
-    if offer is None:
-        return "None yet"
-    provider = offer.provider.name
-    if offer.state == OfferState.PENDING:
-        due = offer.response_due_at
-        if due <= timezone.now():
-            return f"Pending with {provider}, answer was due {moment_words(due)}"
-        return f"Pending with {provider}, answer due {moment_words(due)}"
-    if offer.state == OfferState.REJECTED:
-        reason = (
-            RejectReason(offer.reject_reason).label.lower()
-            if offer.reject_reason in RejectReason.values
-            else offer.reject_reason or "no reason"
-        )
-        when = f", {moment_words(offer.responded_at)}" if offer.responded_at else ""
-        return f"Rejected by {provider}: {reason}{when}"
-    if offer.state == OfferState.EXPIRED:
-        return f"Expired ({provider}), {moment_words(offer.response_due_at)}"
-    # Accepted: the case is back in the queue after a placement, so it was reallocated. (A revoked
-    # offer never shows here: offers are revoked only when the referral is withdrawn.)
-    return f"Accepted by {provider}, then reallocated"
-
-
 @login_required
 def assessed_queue(request: HttpRequest) -> HttpResponse:
     """Assessed, not yet placed: emergencies first, then the placement due soonest, each with what
@@ -596,10 +559,8 @@ def not_open_words(
         return services.offer_already_pending(pending_offer).message
     if transition in ("accept", "reject"):
         return "This case has no offer waiting for you."
-    action, outcome = TRANSITION_WORDS[transition]
-    if not may_perform(user, transition, referral):
-        return f"You may not {action}."
-    return f"A referral that is {referral.get_state_display().lower()} cannot be {outcome}."
+    refusal = services.transition_refusal(user, transition, referral)
+    return refusal.message if refusal is not None else f"{TRANSITIONS[transition].title} is not open now."
 
 
 def _provider_choices(suggestions: list[Any]) -> list[tuple[int, str]]:

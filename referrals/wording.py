@@ -1,4 +1,5 @@
-"""The workflow's codes in words: what a transition did, and how its input reads to a person.
+"""The workflow's codes in words: what a transition did, how its input reads to a person, and the short
+phrases of the lists (a person's age, what became of an offer).
 
 The case page's history and the managers' audit trail both show transitions and their input; both word
 them here, so the two say the same ("Provider: Migrant Help", not "provider: 2").
@@ -11,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.utils import timezone
+
+from care_providers.models import OfferState
 
 from .choices import (
     DeclineReason,
@@ -26,6 +29,8 @@ from .permissions import TRANSITION_WORDS
 from .services import age_on
 
 if TYPE_CHECKING:
+    from care_providers.models import PlacementOffer
+
     from .models import Referral
 
 # The label of each coded value, not the code. A reason's codes depend on the transition it is for.
@@ -99,3 +104,39 @@ def age_words(referral: Referral, today: datetime.date) -> str:
     else:
         return "Not known"
     return f"{words} (in doubt)" if referral.age_in_doubt else words
+
+
+def moment_words(moment: datetime.datetime) -> str:
+    """A time in a list: "06:08" today, "3 Mar 06:08" earlier this year, "3 Mar 2025 06:08" before."""
+    local, today = timezone.localtime(moment), timezone.localdate()
+    if local.date() == today:
+        return f"{local:%H:%M}"
+    if local.year == today.year:
+        return f"{local:%-d %b %H:%M}"
+    return f"{local:%-d %b %Y %H:%M}"
+
+
+def last_offer_words(offer: PlacementOffer | None) -> str:
+    """What became of a case's latest offer, for the managers' queue: a rejected or expired offer
+    needs a new one, a pending one an answer."""
+    if offer is None:
+        return "None yet"
+    provider = offer.provider.name
+    if offer.state == OfferState.PENDING:
+        due = offer.response_due_at
+        if due <= timezone.now():
+            return f"Pending with {provider}, answer was due {moment_words(due)}"
+        return f"Pending with {provider}, answer due {moment_words(due)}"
+    if offer.state == OfferState.REJECTED:
+        reason = (
+            RejectReason(offer.reject_reason).label.lower()
+            if offer.reject_reason in RejectReason.values
+            else offer.reject_reason or "no reason"
+        )
+        when = f", {moment_words(offer.responded_at)}" if offer.responded_at else ""
+        return f"Rejected by {provider}: {reason}{when}"
+    if offer.state == OfferState.EXPIRED:
+        return f"Expired ({provider}), {moment_words(offer.response_due_at)}"
+    # Accepted: the case is back in the queue after a placement, so it was reallocated. (A revoked
+    # offer never shows here: offers are revoked only when the referral is withdrawn.)
+    return f"Accepted by {provider}, then reallocated"

@@ -534,7 +534,10 @@ def test_an_action_that_is_not_open_now_sends_the_user_back_to_the_case_saying_s
     referral, _staff, boss = placed()
     response = signed_in(boss).get(action_url(referral, "assess"), follow=True)
     assert response.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
-    assert f"{referral.reference}: A referral that is placed cannot be assessed." in response.content.decode()
+    assert (
+        f"{referral.reference}: A referral that is placed cannot be assessed: it may have changed since you "
+        "loaded it." in response.content.decode()
+    )
 
 
 def test_an_offer_not_open_to_a_provider_says_there_is_no_offer_waiting_for_it():
