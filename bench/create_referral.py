@@ -21,6 +21,10 @@ The two run in alternating rounds so that any drift in the machine's load falls 
 requests per second, p50 and p95 latency and errors for each, and the ratio of (a) to (b). Target: the
 full create reaches at least 50% of the minimal endpoint's throughput.
 
+Then, with the server stopped, ``bench/create_parts.py`` accounts in-process for the create's CPU by part
+(validation, encryption, the answer, the Celery publish, and the database work that is left) and
+prints the ratio a create with those parts could reach even if its database work cost nothing.
+
 The broker is Redis, as deployed (SPEC §10: PostgreSQL and Redis): a server of the benchmark's own on a
 free port in 6390-6399. Beside the throughput it prints the CPU time each request cost, read from
 ``/proc``: in the gunicorn processes, in the benchmark database's PostgreSQL backends, in the Redis
@@ -326,6 +330,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2).")
     parser.add_argument("--threads", type=int, default=4, help="Threads per gunicorn worker (default 4).")
     parser.add_argument("--seed-referrals", type=int, default=2000, help="Demo referrals seeded first.")
+    parser.add_argument(
+        "--no-parts",
+        dest="parts",
+        action="store_false",
+        help="Skip the in-process account of the create's CPU by part (bench/create_parts.py).",
+    )
     args = parser.parse_args()
     if not args.database_url.startswith(("postgres://", "postgresql://")):
         raise SystemExit("This benchmark runs against PostgreSQL: pass --database-url postgres://…")
@@ -385,7 +395,15 @@ def main() -> int:
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
-    ratio = report([full, minimal], args)
+        ratio = report([full, minimal], args)
+        if args.parts:
+            manage(
+                env,
+                "shell",
+                "--no-imports",
+                "-c",
+                f"from bench.create_parts import main; main({token!r}, {args.requests})",
+            )
     return 0 if ratio >= 0.5 and not full.errors and not minimal.errors else 1
 
 
