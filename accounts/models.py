@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.hashers import is_password_usable
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models, router, transaction
 
 from referrals.encryption import EncryptedTextField
@@ -49,11 +50,38 @@ class Organisation(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        """A change of kind must leave every user of the organisation in a role the new kind has."""
+        super().clean()
+        if self.pk is None:
+            return
+        misfits = {
+            Role(role).label.lower()
+            for role in self.users.exclude(role="").values_list("role", flat=True).distinct()
+            if self.kind not in ROLE_ORGANISATION_KINDS[role]
+        }
+        if misfits:
+            raise ValidationError(
+                {
+                    "kind": f"{OrganisationKind(self.kind).label} organisations have no "
+                    f"{' or '.join(sorted(misfits))} users, and this one has some: change their roles first."
+                }
+            )
+
 
 class Role(models.TextChoices):
     FIRST_RESPONDER = "first_responder", "First responder"
     CARE_PROVIDER = "care_provider", "Care provider"
     MANAGER = "manager", "Manager"
+
+
+# The kinds of organisation each role's users work for (SPEC §2). What a user may see follows from the
+# role alone, so a manager's role in a police force would open every case to that force.
+ROLE_ORGANISATION_KINDS: dict[str, frozenset[str]] = {
+    Role.FIRST_RESPONDER: FIRST_RESPONDER_KINDS,
+    Role.CARE_PROVIDER: frozenset({OrganisationKind.CARE_PROVIDER}),
+    Role.MANAGER: frozenset({OrganisationKind.CONTRACTOR}),
+}
 
 
 class User(AbstractUser):
@@ -63,6 +91,22 @@ class User(AbstractUser):
         Organisation, on_delete=models.PROTECT, related_name="users", null=True, blank=True
     )
     role = models.CharField(max_length=20, choices=Role.choices, blank=True)
+
+    def clean(self) -> None:
+        """A role needs an organisation of a kind that has that role (SPEC §2)."""
+        super().clean()
+        if not self.role:
+            return
+        role = Role(self.role).label.lower()
+        if self.organisation_id is None:
+            raise ValidationError({"organisation": f"A {role} belongs to an organisation: choose one."})
+        kind = self.organisation.kind
+        if kind not in ROLE_ORGANISATION_KINDS[self.role]:
+            raise ValidationError(
+                {
+                    "role": f"{OrganisationKind(kind).label} organisations have no {role} users: choose another role or organisation."
+                }
+            )
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         """A new password revokes the user's API token, whichever path set it (``set_password``, the

@@ -238,7 +238,8 @@ def test_an_admin_edit_reads_in_words_on_the_managers_trail_page(admin_client, c
         {"name": organisation.name, "kind": "ngo", "notification_emails": "", "webhook_url": ""},
     )
     admin_client.post(
-        reverse("admin:accounts_user_change", args=[user.pk]), user_change_data(user, role=Role.MANAGER)
+        reverse("admin:accounts_user_change", args=[user.pk]),
+        user_change_data(user, role=Role.MANAGER, organisation=contractor().pk),
     )
     client.force_login(manager())
     trail = client.get(reverse("audit-log"), {"username": "root"}).content.decode()
