@@ -146,6 +146,9 @@ class Referral(FSMModelMixin, models.Model):
         """Missing, or reallocated while missing and not placed since: the missing clock still runs."""
         if self.state == S.MISSING:
             return True
+        open_clocks = getattr(self, "open_deadline_list", None)  # from selectors.with_case_summary
+        if open_clocks is not None:
+            return any(deadline.clock == Clock.MISSING for deadline in open_clocks)
         return self.deadlines.filter(clock=Clock.MISSING, stopped_at__isnull=True).exists()
 
     @transition(
@@ -172,8 +175,18 @@ class Referral(FSMModelMixin, models.Model):
         self.closed_at = timezone.now()
         self._entered_state()
 
-    @transition(field=state, source=[S.PLACED, S.MISSING], target=S.EXITED)
+    def _in_support_or_still_missing(self) -> bool:
+        """Placed or missing; or reallocated while missing, and neither found nor placed since."""
+        return self.state != S.ASSESSED or self._still_missing()
+
+    @transition(
+        field=state,
+        source=[S.PLACED, S.MISSING, S.ASSESSED],
+        target=S.EXITED,
+        conditions=[_in_support_or_still_missing],
+    )
     def exit(self) -> None:
+        """Support ends; also for a person who went missing, was reallocated, and never came back."""
         self.closed_at = timezone.now()
         self._entered_state()
 

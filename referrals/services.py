@@ -526,6 +526,7 @@ def exit_referral(*, referral_id: int, actor: User, reason: str, note: str = "")
             referral_id=referral_id, actor=actor, transition="exit", input={"reason": reason, "note": note}
         )
         provider = _placed_provider_organisations(referral, excluding=actor)
+        _revoke_pending_offer(referral)  # a person reallocated while missing may have one
         _end_placement(referral)
         stop_clocks(referral)
         _notify_case(Event.REFERRAL_EXITED, referral, _referrer(referral), *manager_recipients(), *provider)

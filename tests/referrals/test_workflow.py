@@ -5,6 +5,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from care_providers.models import OfferState
 from notifications.models import Event, InboxItem
 from notifications.sweep import sweep_deadlines
 from referrals import services, validation
@@ -156,6 +157,29 @@ def test_an_assessed_case_that_was_never_missing_cannot_be_marked_found():
     case = bring_to("assessed")
     with pytest.raises(TransitionNotAllowed):
         services.mark_found(referral_id=case.referral.pk, actor=case.manager)
+
+
+def test_a_person_reallocated_while_missing_who_never_comes_back_can_be_exited():
+    case = bring_to("missing")
+    pk = case.referral.pk
+    services.reallocate_referral(referral_id=pk, actor=case.manager, reason="provider_closing")
+    other = CareProviderFactory()
+    offer = services.offer_placement(referral_id=pk, actor=case.manager, provider_id=other.pk)
+    services.exit_referral(referral_id=pk, actor=case.manager, reason="lost_contact")
+    referral = case.refresh()
+    assert referral.state == ReferralState.EXITED and referral.closed_at is not None
+    assert _open_clocks(referral) == set()
+    offer.refresh_from_db()
+    assert offer.state == OfferState.REVOKED
+    alerts = InboxItem.objects.filter(referral_id=pk, event=Event.PERSON_MISSING).count()
+    sweep_deadlines(now=timezone.now() + datetime.timedelta(hours=49))
+    assert InboxItem.objects.filter(referral_id=pk, event=Event.PERSON_MISSING).count() == alerts
+
+
+def test_an_assessed_case_that_was_never_missing_cannot_be_exited():
+    case = bring_to("assessed")
+    with pytest.raises(TransitionNotAllowed):
+        services.exit_referral(referral_id=case.referral.pk, actor=case.manager, reason="lost_contact")
 
 
 @pytest.mark.parametrize(
