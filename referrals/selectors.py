@@ -266,7 +266,8 @@ def likely_duplicates(
     date_of_birth: datetime.date | None,
     nationality: str,
 ) -> QuerySet[Referral]:
-    """Open cases of the last DUPLICATE_WINDOW_DAYS with the same name and the same date of birth or
+    """Cases open at any time in the last DUPLICATE_WINDOW_DAYS (open now, however long ago they were
+    submitted, or closed within the window) with the same name and the same date of birth or
     nationality (SPEC §3), matched through keyed digests, limited to what the user may see."""
     since = timezone.now() - datetime.timedelta(days=settings.DUPLICATE_WINDOW_DAYS)
     same_birth_or_nationality = Q(nationality=nationality)
@@ -274,11 +275,8 @@ def likely_duplicates(
         same_birth_or_nationality |= Q(birth_date_digest=keyed_digest(date_of_birth.isoformat()))
     return (
         referrals_visible_to(user)
-        .filter(
-            name_digest=keyed_digest(given_name, family_name),
-            state__in=OPEN_STATES,
-            submitted_at__gte=since,
-        )
+        .filter(name_digest=keyed_digest(given_name, family_name))
+        .filter(Q(state__in=OPEN_STATES) | Q(closed_at__gte=since))
         .filter(same_birth_or_nationality)
         .order_by("-submitted_at")
     )

@@ -305,7 +305,13 @@ def intake(request: HttpRequest) -> HttpResponse:
             ).only("id", "reference", "state", "submitted_at")[:10]
         )
         if duplicates:
-            return _intake_page(request, form, draft, duplicates=duplicates)
+            return _intake_page(
+                request,
+                form,
+                draft,
+                duplicates=duplicates,
+                duplicate_window_days=settings.DUPLICATE_WINDOW_DAYS,
+            )
     try:
         referral = services.submit_referral(actor=user, fields=fields)
     except HarbourError as error:

@@ -204,6 +204,29 @@ def test_likely_duplicates_are_shown_before_submitting_then_submit_anyway_goes_t
     assert Referral.objects.count() == 2
 
 
+@pytest.mark.parametrize(
+    ("state", "submitted_days_ago", "closed_days_ago", "shown"),
+    [
+        ("placed", 400, None, True),  # in support for over a year: still the likeliest double referral
+        ("exited", 400, 30, True),  # left support a month ago
+        ("exited", 400, 120, False),  # closed before the window
+    ],
+)
+def test_a_case_open_at_any_time_in_the_last_ninety_days_is_a_likely_duplicate(
+    state, submitted_days_ago, closed_days_ago, shown
+):
+    user = responder()
+    earlier = submitted_referral(actor=user)
+    now = timezone.now()
+    closed_at = now - datetime.timedelta(days=closed_days_ago) if closed_days_ago is not None else None
+    Referral.objects.filter(pk=earlier.pk).update(
+        state=state, submitted_at=now - datetime.timedelta(days=submitted_days_ago), closed_at=closed_at
+    )
+    html = signed_in(user).post(INTAKE, intake_data()).content.decode()
+    assert (earlier.reference in html) is shown
+    assert ("open in the last 90 days" in html) is shown
+
+
 def test_another_organisations_referral_is_not_shown_as_a_duplicate():
     earlier = submitted_referral(actor=responder())
     response = signed_in(responder()).post(INTAKE, intake_data())
