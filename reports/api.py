@@ -1,4 +1,5 @@
-"""``GET /api/v1/reports/caseload/``: the caseload report as JSON, for managers (SPEC §8, §9).
+"""``GET /api/v1/reports/caseload/``: the caseload report as JSON, for managers (SPEC §8, §9); and
+``GET /api/v1/reports/overdue/``: every overdue clock, a page at a time.
 
 The serializers below both shape the response and describe it in the OpenAPI schema, so the schema
 cannot drift from what is served.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -18,6 +20,8 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import ListAPIView
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,7 +31,14 @@ from referrals.choices import Region
 
 from .forms import ReportFilterForm
 from .permissions import may_view_reports
-from .selectors import AGE_BANDS, OVERDUE_LIST_LIMIT, REFERRING_KINDS, caseload_report
+from .selectors import (
+    AGE_BANDS,
+    OVERDUE_LIST_LIMIT,
+    REFERRING_KINDS,
+    OverdueClocks,
+    caseload_report,
+    provider_choices,
+)
 
 
 class IsManager(BasePermission):
@@ -159,8 +170,8 @@ class CaseloadReportSerializer(serializers.Serializer):
     overdue = ReportOverdueClockSerializer(
         many=True,
         help_text=f"The most overdue first, case references only: at most {OVERDUE_LIST_LIMIT} of "
-        "overdue_total (see overdue_truncated). The caseload page's CSV download of the overdue table "
-        "lists every one.",
+        "overdue_total (see overdue_truncated). GET /api/v1/reports/overdue/ lists every one, a page at "
+        "a time, and the caseload page's CSV download of the overdue table lists every one at once.",
     )
     overdue_truncated = serializers.BooleanField(
         help_text=f"True when overdue lists only the {OVERDUE_LIST_LIMIT} most overdue of overdue_total."
@@ -208,6 +219,38 @@ class CaseloadReportView(APIView):
         if report is None or not form.check_provider(report.provider_choices):
             return Response(_field_errors(form.errors), status=400)
         return Response(CaseloadReportSerializer(report).data)
+
+
+class OverdueReportView(ListAPIView):
+    """Every overdue open clock of the cases the filters select, most overdue first (SPEC §8)."""
+
+    permission_classes = [IsAuthenticated, IsManager]
+    serializer_class = ReportOverdueClockSerializer
+
+    @extend_schema(
+        operation_id="overdue_report",
+        summary="Every overdue clock, most overdue first",
+        description="The caseload report's overdue list in full, a page at a time, with the same filters. "
+        "Case references only. Managers only.",
+        parameters=FILTER_PARAMETERS,
+        responses={
+            200: ReportOverdueClockSerializer(many=True),
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT, description="Invalid filters: each field named with its messages."
+            ),
+            401: OpenApiResponse(description="Not signed in."),
+            403: OpenApiResponse(description="Not a manager."),
+        },
+        tags=["reports"],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> OverdueClocks:  # type: ignore[override]  # a list the paginator slices
+        form = ReportFilterForm(self.request.query_params)
+        if not form.is_valid() or not form.check_provider(provider_choices()):
+            raise ValidationError(_field_errors(form.errors))
+        return OverdueClocks(form.report_filter(), now=timezone.now())
 
 
 def _field_errors(errors: Any) -> dict[str, list[str]]:

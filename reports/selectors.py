@@ -15,6 +15,7 @@ import heapq
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from django.db import connection
@@ -611,13 +612,27 @@ def _overdue_clock(row: _OverdueRow, now: datetime.datetime, labels: dict[str, s
     return OverdueClock(referral_id, reference, clock, labels.get(clock, clock), since, due_at, now - since)
 
 
+class OverdueClocks:
+    """Every overdue open clock, most overdue first, by case reference only, as a list that a paginator
+    slices: a slice is two queries, each limited to the slice's end; the count is two more."""
+
+    def __init__(self, report_filter: ReportFilter, *, now: datetime.datetime) -> None:
+        self.now = now
+        self.missing, self.past_due = _open_clocks_overdue(report_filter, now)
+        self.labels = dict(Clock.choices)
+
+    def count(self) -> int:
+        return self.missing.count() + self.past_due.count()
+
+    def __getitem__(self, window: slice) -> list[OverdueClock]:
+        end = window.stop
+        rows = heapq.merge(self.missing[:end], self.past_due[:end], key=_overdue_since)
+        return [_overdue_clock(row, self.now, self.labels) for row in islice(rows, window.start, end)]
+
+
 def _overdue(report_filter: ReportFilter, now: datetime.datetime) -> list[OverdueClock]:
     """The OVERDUE_LIST_LIMIT most overdue open clocks, by case reference only: two queries."""
-    labels = dict(Clock.choices)
-    missing, past_due = _open_clocks_overdue(report_filter, now)
-    most_overdue = [*missing[:OVERDUE_LIST_LIMIT], *past_due[:OVERDUE_LIST_LIMIT]]
-    rows = sorted(most_overdue, key=_overdue_since)[:OVERDUE_LIST_LIMIT]
-    return [_overdue_clock(row, now, labels) for row in rows]
+    return OverdueClocks(report_filter, now=now)[:OVERDUE_LIST_LIMIT]
 
 
 def overdue_clocks(report_filter: ReportFilter, *, now: datetime.datetime) -> Iterator[OverdueClock]:

@@ -13,6 +13,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from audit.models import AuditAction, AuditEvent
+from referrals.models import Clock
 from reports.selectors import OVERDUE_LIST_LIMIT, ReportFilter, caseload_report
 from reports.tables import for_publication, report_tables
 from tests.api.cases import bring_to
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.django_db
 PAGE = reverse("reports:caseload")
 CSV = reverse("reports:caseload_csv")
 API = "/api/v1/reports/caseload/"
+OVERDUE = "/api/v1/reports/overdue/"
 # The session, the user, the report (10 queries on PostgreSQL, 11 on SQLite), the export's audit row,
 # and for the overdue CSV the two reads that stream every overdue clock.
 MAX_QUERIES = 16
@@ -290,6 +292,39 @@ def test_the_overdue_csv_lists_every_case_past_due_while_page_and_json_say_they_
     html = web.get(PAGE).content.decode()
     assert f"The {OVERDUE_LIST_LIMIT} most overdue of {total} are listed here" in html
     assert "the CSV download lists every one." in html
+
+
+def test_the_overdue_api_pages_through_every_overdue_clock_in_the_csvs_order(web, api, caseload):
+    more_referrals(OVERDUE_LIST_LIMIT + 5, by=caseload.police, start=aware(2024, 1, 1, 9, 0))
+    every = [(row[0], row[1]) for row in read_csv(web.get(CSV, {"table": "overdue"}))[1:]]
+    listed, page, pages = [], OVERDUE, 0
+    while page:
+        with CaptureQueriesContext(connection) as queries:
+            response = api.get(page, {"page_size": 100} if pages == 0 else None)
+        assert response.status_code == 200, response.json()
+        assert len(queries) <= 6  # the token, the four reads of the page and the count, nothing per row
+        body = response.json()
+        assert body["count"] == len(every)
+        listed += [(row["reference"], Clock(row["clock"]).label) for row in body["results"]]
+        page, pages = body["next"], pages + 1
+    assert listed == every
+    assert pages == -(-len(every) // 100)
+
+
+def test_the_overdue_api_takes_the_reports_filters_and_refuses_bad_ones(api, caseload):
+    london = api.get(OVERDUE, {"region": "london"}).json()
+    assert 0 < london["count"] == api.get(API, {"region": "london"}).json()["overdue_total"]
+    assert london["count"] < api.get(OVERDUE).json()["count"]
+    assert api.get(OVERDUE, {"date_from": "yesterday"}).json() == {"date_from": ["Enter a valid date."]}
+    response = api.get(OVERDUE, {"provider": 999999})
+    assert response.status_code == 400
+    assert response.json() == {"provider": ["Select a care provider from the list."]}
+
+
+def test_the_overdue_api_is_for_managers_only(caseload):
+    client = APIClient()
+    client.force_authenticate(responder())
+    assert client.get(OVERDUE).status_code == 403
 
 
 def test_a_short_overdue_list_is_whole_and_each_reference_links_to_its_case(web, api, caseload):
