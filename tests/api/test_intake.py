@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from referrals.models import AnonymousNotification, Referral
 from tests.factories import manager, provider_user, referral_fields, responder
@@ -70,6 +71,27 @@ def test_unknown_fields_are_ignored(api):
     response = api(responder()).post(URL, {**as_json(), "favourite_colour": "blue"}, format="json")
     assert response.status_code == 201
     assert "favourite_colour" not in response.json()
+
+
+@pytest.mark.parametrize(
+    ("person", "is_child"),
+    [
+        pytest.param({}, False, id="an-adult-sent-as-a-child"),
+        pytest.param(
+            {"consent": False, "date_of_birth": None, "age_estimate": 15}, True, id="a-child-sent-as-an-adult"
+        ),
+    ],
+)
+def test_a_create_ignores_the_state_reference_and_is_child_it_is_sent(api, person, is_child):
+    sent = {**as_json(**person), "state": "placed", "reference": "HBR-1999-000001", "is_child": not is_child}
+    response = api(responder()).post(URL, sent, format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    referral = Referral.objects.get(pk=body["id"])
+    assert body["state"] == referral.state == "received"
+    assert body["is_child"] is referral.is_child is is_child
+    assert body["reference"] == referral.reference
+    assert referral.reference.startswith(f"HBR-{timezone.localdate().year}-")
 
 
 @pytest.mark.parametrize(

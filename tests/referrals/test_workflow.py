@@ -26,6 +26,14 @@ def test_submit_gives_a_received_referral_with_a_reference_and_an_assessment_clo
     assert [log.transition for log in referral.transitions.all()] == ["submit"]
 
 
+def test_the_state_cannot_be_assigned_only_changed_by_a_transition():
+    referral = submitted_referral()
+    # Neither on the case a service hands back nor on one loaded afresh.
+    for instance in (referral, Referral.objects.get(pk=referral.pk)):
+        with pytest.raises(AttributeError, match="Direct state modification is not allowed"):
+            instance.state = ReferralState.PLACED
+
+
 def test_references_are_unique_and_sequential_within_a_year():
     first, second = submitted_referral(), submitted_referral()
     assert int(second.reference[-6:]) == int(first.reference[-6:]) + 1
