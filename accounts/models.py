@@ -102,11 +102,8 @@ class User(AbstractUser):
             raise ValidationError({"organisation": f"A {role} belongs to an organisation: choose one."})
         kind = self.organisation.kind
         if kind not in ROLE_ORGANISATION_KINDS[self.role]:
-            raise ValidationError(
-                {
-                    "role": f"{OrganisationKind(kind).label} organisations have no {role} users: choose another role or organisation."
-                }
-            )
+            message = f"{OrganisationKind(kind).label} organisations have no {role} users"
+            raise ValidationError({"role": f"{message}: choose another role or organisation."})
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         """A new password revokes the user's API token, whichever path set it (``set_password``, the

@@ -5,7 +5,7 @@ conditional aggregation for the counts, and ``percentile_cont`` for medians and 
 PostgreSQL. On other databases (SQLite, the embedded default) the percentiles are computed in Python from
 the durations, the same interpolation as ``percentile_cont``. No personal field is read: the overdue list
 carries case references only. The report holds the OVERDUE_LIST_LIMIT most overdue clocks;
-``overdue_clocks`` reads every one, for the CSV download.
+``OverdueClocks`` has every one, a page at a time for the API or streamed for the CSV download.
 """
 
 from __future__ import annotations
@@ -629,25 +629,21 @@ class OverdueClocks:
         rows = heapq.merge(self.missing[:end], self.past_due[:end], key=_overdue_since)
         return [_overdue_clock(row, self.now, self.labels) for row in islice(rows, window.start, end)]
 
+    def __iter__(self) -> Iterator[OverdueClock]:
+        """Every one, read in chunks as it is consumed (for the CSV download): two queries."""
+        # Both are sorted by when they became overdue; on a tie the missing person comes first.
+        rows = heapq.merge(
+            self.missing.iterator(chunk_size=OVERDUE_CSV_CHUNK),
+            self.past_due.iterator(chunk_size=OVERDUE_CSV_CHUNK),
+            key=_overdue_since,
+        )
+        for row in rows:
+            yield _overdue_clock(row, self.now, self.labels)
+
 
 def _overdue(report_filter: ReportFilter, now: datetime.datetime) -> list[OverdueClock]:
     """The OVERDUE_LIST_LIMIT most overdue open clocks, by case reference only: two queries."""
     return OverdueClocks(report_filter, now=now)[:OVERDUE_LIST_LIMIT]
-
-
-def overdue_clocks(report_filter: ReportFilter, *, now: datetime.datetime) -> Iterator[OverdueClock]:
-    """Every overdue open clock, most overdue first, in the order of the report's own list, read in
-    chunks as it is consumed (for the CSV download): two queries, whatever their number."""
-    labels = dict(Clock.choices)
-    missing, past_due = _open_clocks_overdue(report_filter, now)
-    # Both are sorted by when they became overdue; on a tie the missing person comes first, as in the list.
-    rows = heapq.merge(
-        missing.iterator(chunk_size=OVERDUE_CSV_CHUNK),
-        past_due.iterator(chunk_size=OVERDUE_CSV_CHUNK),
-        key=_overdue_since,
-    )
-    for row in rows:
-        yield _overdue_clock(row, now, labels)
 
 
 def _offer_figures_in_python(offers: QuerySet[PlacementOffer]) -> dict[int, dict[str, Any]]:

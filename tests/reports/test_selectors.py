@@ -6,7 +6,7 @@ import pytest
 
 from care_providers.models import OfferState, Placement
 from referrals.models import Clock
-from reports.selectors import ReportFilter, caseload_report, overdue_clocks, percentile
+from reports.selectors import OverdueClocks, ReportFilter, caseload_report, percentile
 from tests.factories import aware, responder
 
 from .caseload import HOUR, NOW, build_caseload, clock, make_referral, offer
@@ -200,7 +200,7 @@ def test_overdue_clocks_are_listed_most_overdue_first_by_reference_only(caseload
 def test_every_overdue_clock_is_read_for_the_csv_in_the_order_of_the_report_list(caseload):
     for report_filter in (ReportFilter(), ReportFilter(region="london")):
         report = caseload_report(report_filter, now=NOW)
-        assert list(overdue_clocks(report_filter, now=NOW)) == report.overdue
+        assert list(OverdueClocks(report_filter, now=NOW)) == report.overdue
         assert not report.overdue_truncated
     # A case reported missing at the moment another clock fell due comes first, as in the list.
     gone = make_referral(submitted_by=responder(), submitted_at=NOW - 900 * HOUR, state="missing")
@@ -208,7 +208,7 @@ def test_every_overdue_clock_is_read_for_the_csv_in_the_order_of_the_report_list
     report = caseload_report(ReportFilter(), now=NOW)
     listed = [row.reference for row in report.overdue]
     assert listed[1:3] == [gone.reference, caseload.cases["B"].reference]
-    assert [row.reference for row in overdue_clocks(ReportFilter(), now=NOW)] == listed
+    assert [row.reference for row in OverdueClocks(ReportFilter(), now=NOW)] == listed
     assert report.overdue[1].referral_id == gone.pk
 
 
