@@ -240,6 +240,7 @@ class OverdueReportView(ListAPIView):
             ),
             401: OpenApiResponse(description="Not signed in."),
             403: OpenApiResponse(description="Not a manager."),
+            404: OpenApiResponse(description="No such page."),
         },
         tags=["reports"],
     )
