@@ -116,7 +116,9 @@ class HarbourForm(forms.Form):
             if not bound.errors:
                 continue
             anchor = bound.auto_id
-            if isinstance(bound.field.widget, forms.RadioSelect | forms.CheckboxSelectMultiple):
+            if bound.use_fieldset:
+                # A group drawn as a fieldset (radios, checkboxes) is reached at
+                # its first input, which the link then focuses.
                 anchor = f"{bound.auto_id}_0"
             elif bound.is_hidden:  # nothing on the page to go to
                 anchor = ""
