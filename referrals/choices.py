@@ -173,3 +173,15 @@ def language_choices() -> list[tuple[str, str]]:
 @cache
 def language_names() -> dict[str, str]:
     return dict(language_choices())
+
+
+# The languages the intake form offers as checkboxes, before the list of every other one: those of the
+# nationalities referred most to the NRM. DOMAIN.md's statistics: UK (English, as for Nigeria), Albania
+# (Albanian), Vietnam (Vietnamese), Eritrea (Tigrinya), Sudan (Arabic, as for Iraq, Egypt and Syria),
+# Somalia (Somali; second and third with Eritrea in 2025). Then the others regularly in the top twenty:
+# Ethiopia (Amharic), Iran (Persian, close to Afghanistan's Dari), Afghanistan (Pushto), Iraq and Iran
+# (Kurdish), China (Chinese), India (Hindi), Romania and Poland (Romanian, Polish). Kept short on
+# purpose: a long list of checkboxes is the list to scroll again.
+COMMON_LANGUAGES = frozenset(
+    {"en", "sq", "vi", "ti", "so", "ar", "am", "fa", "ps", "ku", "zh", "hi", "ro", "pl"}
+)
