@@ -91,6 +91,12 @@ def test_a_ticked_language_and_one_chosen_from_the_list_are_both_stored_in_the_o
     assert Referral.objects.get().languages == ["en", "ti", "fr"]
 
 
+def test_a_language_posted_twice_is_stored_once_where_it_came_first_as_the_api_stores_it():
+    response = signed_in(responder()).post(INTAKE, intake_data(languages=["ti", "fr", "ti", "en", "fr"]))
+    assert response.status_code == 302
+    assert Referral.objects.get().languages == ["ti", "fr", "en"]
+
+
 def test_the_form_shown_again_with_an_error_keeps_the_ticked_and_the_chosen_languages():
     response = signed_in(responder()).post(INTAKE, intake_data(given_name="", languages=["ti", "fr", "uk"]))
     assert response.status_code == 400
