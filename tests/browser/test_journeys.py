@@ -207,6 +207,35 @@ def test_the_intake_form_can_be_completed_with_the_keyboard_alone(journeys):
     assert referral.is_child and referral.gender == "male" and referral.exploitation_types == ["criminal"]
 
 
+def test_on_a_phone_languages_ticked_and_chosen_from_the_list_survive_an_error_and_are_both_stored(journeys):
+    police = responder(username="phone-languages-officer")
+    phone = journeys("responder-languages-phone", viewport=PHONE)
+    phone.sign_in(police.username)
+    page = phone.go("New referral", "intake form")
+    phone.submit("Submit referral", "intake errors")
+    no_language = page.get_by_role("alert").get_by_role("link", name=re.compile("at least one language"))
+    no_language.click()
+    assert page.evaluate("document.activeElement.id") == "id_languages_0"  # the first checkbox
+
+    languages = page.get_by_role("group", name="Languages the person speaks")
+    languages.get_by_label("Tigrinya", exact=True).check()
+    languages.get_by_label("Other languages").select_option(["it", "fr"])
+    phone.submit("Submit referral", "intake errors again, languages chosen")
+
+    languages = page.get_by_role("group", name="Languages the person speaks")
+    ticked = languages.locator("input[type=checkbox]:checked")
+    assert [box.get_attribute("value") for box in ticked.all()] == ["ti"]
+    chosen = languages.get_by_label("Other languages").evaluate(
+        "list => [...list.selectedOptions].map(o => o.value)"
+    )
+    assert chosen == ["fr", "it"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    fill_referral(page)  # ticks English too
+    phone.submit("Submit referral", "referral submitted")
+    reference = REFERENCE.search(page.locator("h1").inner_text()).group(0)
+    assert Referral.objects.get(reference=reference).languages == ["en", "ti", "fr", "it"]
+
+
 def test_enter_in_a_field_after_the_duplicates_notice_checks_again_and_submits_nothing(journeys):
     police = responder(username="enter-officer")
     officer = journeys("responder-duplicates")
