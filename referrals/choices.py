@@ -173,3 +173,16 @@ def language_choices() -> list[tuple[str, str]]:
 @cache
 def language_names() -> dict[str, str]:
     return dict(language_choices())
+
+
+# The languages the intake form offers as checkboxes, before the list of every other one: those of the
+# nationalities referred most to the NRM. From DOMAIN.md's figures: UK (English), Albania (Albanian),
+# Vietnam (Vietnamese), Eritrea (Tigrinya), Sudan (Arabic) and Somalia (Somali): after the UK, Eritrea
+# and Somalia were the most referred in the second half of 2025. Then the other nationalities often
+# referred, for which DOMAIN.md gives no figures: China (Chinese), Afghanistan (Pushto; Dari is close to
+# Persian), Iran (Persian, Kurdish), Iraq (Arabic, Kurdish), India (Hindi), Nigeria (English), Ethiopia
+# (Amharic), Romania (Romanian), Poland (Polish). Kept short on purpose: a long list of checkboxes is a
+# list to scroll again.
+COMMON_LANGUAGES = frozenset(
+    {"en", "sq", "vi", "ti", "so", "ar", "am", "fa", "ps", "ku", "zh", "hi", "ro", "pl"}
+)

@@ -7,12 +7,17 @@ text into typed values and hand them to the services.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Collection
 from typing import Any, cast
 
 from django import forms
+from django.forms.renderers import BaseRenderer
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from .choices import (
+    COMMON_LANGUAGES,
     DeclineReason,
     ExitReason,
     ExploitationLocation,
@@ -73,6 +78,57 @@ class DateTimeInput(forms.DateTimeInput):
         super().__init__(attrs=attrs, format="%Y-%m-%dT%H:%M")
 
 
+class LanguagePicker(forms.SelectMultiple):
+    """The common languages as checkboxes, then a list of every other language, both under one name.
+
+    A ticked box and a chosen option post alike, as ``name=code``, so ``SelectMultiple``'s
+    ``value_from_datadict`` (``getlist``) gathers both into the one field's value, in the page's order;
+    and a value ticks or selects itself in whichever control offers it. Drawn in a fieldset whose
+    legend is the field's label (``use_fieldset``); the list has a label and a hint of its own.
+    """
+
+    use_fieldset = True
+    other_label = "Other languages"
+    other_hint = (
+        "For a language not listed above. On a computer, hold Ctrl (or Cmd on a Mac) to choose more than one."
+    )
+
+    def __init__(self, common: Collection[str], attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs={"size": 8, **(attrs or {})})
+        self.common = common
+
+    def render(
+        self,
+        name: str,
+        value: Any,
+        attrs: dict[str, Any] | None = None,
+        renderer: BaseRenderer | None = None,
+    ) -> SafeString:
+        # The attributes the form adds (id, aria-invalid, disabled) go on every control; the widget's
+        # own (the list's size) on the list only.
+        shared = dict(attrs or {})
+        box_id = shared.pop("id", None) or f"id_{name}"
+        other_id = f"{box_id}_other"
+        common = [(code, label) for code, label in self.choices if code in self.common]
+        others = [(code, label) for code, label in self.choices if code not in self.common]
+        checkboxes = forms.CheckboxSelectMultiple(choices=common).render(
+            name, value, {**shared, "id": box_id}, renderer
+        )
+        other_attrs = {**self.attrs, **shared, "id": other_id, "aria-describedby": f"{other_id}_helptext"}
+        select = forms.SelectMultiple(choices=others).render(name, value, other_attrs, renderer)
+        return format_html(
+            '<div class="language-picker">\n<div class="language-picker-common">{}</div>\n'
+            '<div class="language-picker-other">\n<label for="{}">{}</label>\n'
+            '<p class="hint" id="{}_helptext">{}</p>\n{}\n</div>\n</div>',
+            checkboxes,
+            other_id,
+            self.other_label,
+            other_id,
+            self.other_hint,
+            select,
+        )
+
+
 def _blank_first(choices: list[tuple[str, str]], prompt: str) -> list[tuple[str, str]]:
     return [("", prompt), *choices]
 
@@ -116,7 +172,9 @@ class HarbourForm(forms.Form):
             if not bound.errors:
                 continue
             anchor = bound.auto_id
-            if isinstance(bound.field.widget, forms.RadioSelect | forms.CheckboxSelectMultiple):
+            if bound.use_fieldset:
+                # A group drawn as a fieldset (radios, checkboxes, the language picker) is reached at
+                # its first input, which the link then focuses.
                 anchor = f"{bound.auto_id}_0"
             elif bound.is_hidden:  # nothing on the page to go to
                 anchor = ""
@@ -180,8 +238,11 @@ class ReferralForm(HarbourForm):
     languages = forms.MultipleChoiceField(
         choices=(),
         label="Languages the person speaks",
-        help_text="Choose at least one. To choose more than one, hold Ctrl (or Cmd on a Mac) as you choose.",
-        widget=forms.SelectMultiple(attrs={"size": 8}),
+        help_text=(
+            "Tick every language the person speaks. If a language is not listed, choose it from "
+            "Other languages."
+        ),
+        widget=LanguagePicker(common=COMMON_LANGUAGES),
         error_messages=_required("Choose at least one language the person speaks."),
     )
     interpreter_needed = forms.BooleanField(required=False, label="An interpreter is needed")
@@ -235,6 +296,11 @@ class ReferralForm(HarbourForm):
         _choices(self, "nationality", _blank_first(nationality_choices(), "Choose a nationality"))
         _choices(self, "second_nationality", _blank_first(nationality_choices(), "None"))
         _choices(self, "languages", language_choices())
+
+    def clean_languages(self) -> list[str]:
+        # Each language once, in the order posted (the page's), as the API keeps them: no control offers
+        # a language twice, but a hand-made post could send one twice.
+        return list(dict.fromkeys(self.cleaned_data["languages"]))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

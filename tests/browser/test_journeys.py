@@ -27,7 +27,9 @@ def fill_referral(page: Page, *, given_name: str = "Lule", family_name: str = "T
     page.get_by_label("Date of birth").fill("1996-05-02")
     page.get_by_label("Female", exact=True).check()
     page.get_by_label("Nationality", exact=True).select_option("ER")
-    page.get_by_label("Languages the person speaks").select_option(["ti", "en"])
+    languages = page.get_by_role("group", name="Languages the person speaks")
+    languages.get_by_label("Tigrinya", exact=True).check()
+    languages.get_by_label("English", exact=True).check()
     page.get_by_label("Labour").check()
     page.get_by_label("UK and overseas").check()
     page.get_by_label("Region where the person is now").select_option("london")
@@ -182,8 +184,8 @@ def test_the_intake_form_can_be_completed_with_the_keyboard_alone(journeys):
     keyboard.press("ArrowDown")
     tab_to("id_nationality")
     keyboard.type("Viet")
-    tab_to("id_languages")
-    keyboard.type("Vietnamese")
+    tab_to(page.get_by_label("Vietnamese", exact=True).get_attribute("id"))  # a checkbox
+    keyboard.press("Space")
     tab_to("id_exploitation_types_2")
     keyboard.press("Space")
     tab_to("id_exploitation_location_0")
@@ -203,6 +205,35 @@ def test_the_intake_form_can_be_completed_with_the_keyboard_alone(journeys):
     referral = Referral.objects.get(reference=reference)
     assert (referral.nationality, referral.languages, referral.region) == ("VN", ["vi"], "west_midlands")
     assert referral.is_child and referral.gender == "male" and referral.exploitation_types == ["criminal"]
+
+
+def test_on_a_phone_languages_ticked_and_chosen_from_the_list_survive_an_error_and_are_both_stored(journeys):
+    police = responder(username="phone-languages-officer")
+    phone = journeys("responder-languages-phone", viewport=PHONE)
+    phone.sign_in(police.username)
+    page = phone.go("New referral", "intake form")
+    phone.submit("Submit referral", "intake errors")
+    no_language = page.get_by_role("alert").get_by_role("link", name=re.compile("at least one language"))
+    no_language.click()
+    assert page.evaluate("document.activeElement.id") == "id_languages_0"  # the first checkbox
+
+    languages = page.get_by_role("group", name="Languages the person speaks")
+    languages.get_by_label("Tigrinya", exact=True).check()
+    languages.get_by_label("Other languages").select_option(["it", "fr"])
+    phone.submit("Submit referral", "intake errors again, languages chosen")
+
+    languages = page.get_by_role("group", name="Languages the person speaks")
+    ticked = languages.locator("input[type=checkbox]:checked")
+    assert [box.get_attribute("value") for box in ticked.all()] == ["ti"]
+    chosen = languages.get_by_label("Other languages").evaluate(
+        "list => [...list.selectedOptions].map(o => o.value)"
+    )
+    assert chosen == ["fr", "it"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    fill_referral(page)  # ticks English too
+    phone.submit("Submit referral", "referral submitted")
+    reference = REFERENCE.search(page.locator("h1").inner_text()).group(0)
+    assert Referral.objects.get(reference=reference).languages == ["en", "ti", "fr", "it"]
 
 
 def test_enter_in_a_field_after_the_duplicates_notice_checks_again_and_submits_nothing(journeys):

@@ -7,7 +7,7 @@ from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
 
-from referrals.choices import ReferralState
+from referrals.choices import COMMON_LANGUAGES, ReferralState, language_choices
 from referrals.models import AnonymousNotification, Referral, ReferralDraft
 from referrals.tasks import purge_expired_drafts
 from referrals.views import OWNER_SALT
@@ -24,6 +24,20 @@ def error_summary_links(html: str) -> dict[str, str]:
     summary = re.search(r'<div class="error-summary"[^>]*role="alert".*?</div>', html, re.S)
     assert summary, "no error summary on the page"
     return {anchor: message for anchor, message in re.findall(r'<a href="#([^"]+)">([^<]+)</a>', summary[0])}
+
+
+def language_controls(html: str) -> tuple[set[str], set[str]]:
+    """The languages ticked among the checkboxes and those selected in the list of the others."""
+    ticked = {
+        code
+        for code, attrs in re.findall(
+            r'<input type="checkbox" name="languages" value="([^"]+)"([^>]*)>', html
+        )
+        if "checked" in attrs
+    }
+    others = re.search(r'<select name="languages"[^>]*>(.*?)</select>', html, re.S)
+    selected = set(re.findall(r'<option value="([^"]+)" selected>', others[1]))
+    return ticked, selected
 
 
 def test_a_responder_submits_a_referral_and_lands_on_its_case_page():
@@ -52,6 +66,53 @@ def test_the_intake_form_labels_every_input_and_ties_hints_to_them():
     assert "style=" not in html
 
 
+def test_the_common_languages_are_checkboxes_and_every_other_language_is_in_the_list_once():
+    html = signed_in(responder()).get(INTAKE).content.decode()
+    picker = re.search(
+        r"<fieldset[^>]*>\s*<legend>Languages the person speaks</legend>.*?</fieldset>", html, re.S
+    )
+    assert picker, "the languages are not a fieldset whose legend is the field's label"
+    checkboxes = re.findall(r'<input type="checkbox" name="languages" value="([^"]+)"', picker[0])
+    others = re.search(r'<select name="languages"[^>]*\bmultiple>(.*?)</select>', picker[0], re.S)
+    listed = re.findall(r'<option value="([^"]+)"', others[1])
+    assert set(checkboxes) == COMMON_LANGUAGES
+    assert len(checkboxes) + len(listed) == len(set(checkboxes) | set(listed))  # none twice
+    assert set(checkboxes) | set(listed) == {code for code, _name in language_choices()}
+    assert '<label for="id_languages_other">Other languages</label>' in picker[0]
+    assert re.search(r'<select [^>]*aria-describedby="id_languages_other_helptext"', picker[0])
+    hint = re.search(r'<p class="hint" id="id_languages_helptext">([^<]+)</p>', picker[0])[1]
+    assert "Other languages" in hint and "Ctrl" not in hint
+
+
+def test_a_ticked_language_and_one_chosen_from_the_list_are_both_stored_in_the_order_of_the_page():
+    # A browser posts the ticked boxes, then the options chosen in the list, each as languages=code.
+    response = signed_in(responder()).post(INTAKE, intake_data(languages=["en", "ti", "fr"]))
+    assert response.status_code == 302
+    assert Referral.objects.get().languages == ["en", "ti", "fr"]
+
+
+def test_a_language_posted_twice_is_stored_once_where_it_came_first_as_the_api_stores_it():
+    response = signed_in(responder()).post(INTAKE, intake_data(languages=["ti", "fr", "ti", "en", "fr"]))
+    assert response.status_code == 302
+    assert Referral.objects.get().languages == ["ti", "fr", "en"]
+
+
+def test_the_form_shown_again_with_an_error_keeps_the_ticked_and_the_chosen_languages():
+    response = signed_in(responder()).post(INTAKE, intake_data(given_name="", languages=["ti", "fr", "uk"]))
+    assert response.status_code == 400
+    assert language_controls(response.content.decode()) == ({"ti"}, {"fr", "uk"})
+
+
+def test_a_resumed_draft_ticks_and_selects_the_languages_it_was_saved_with():
+    user = responder()
+    client = signed_in(user)
+    client.post(INTAKE, {"given_name": "Amina", "languages": ["am", "ti", "it"], "action": "save_draft"})
+    draft = ReferralDraft.objects.get(owner=user)
+    assert draft.data["languages"] == ["am", "ti", "it"]
+    html = client.get(INTAKE, {"draft": draft.pk}).content.decode()
+    assert language_controls(html) == ({"am", "ti"}, {"it"})
+
+
 @pytest.mark.parametrize(
     ("overrides", "field", "anchor", "message_part"),
     [
@@ -68,8 +129,8 @@ def test_the_intake_form_labels_every_input_and_ties_hints_to_them():
         ({"consent": None}, "consent", "id_consent", "anonymous notification"),
         ({"gender": None}, "gender", "id_gender_0", "gender"),
         ({"nationality": "XX"}, "nationality", "id_nationality", "valid choice"),
-        ({"languages": None}, "languages", "id_languages", "language"),
-        ({"languages": ["zz"]}, "languages", "id_languages", "valid choice"),
+        ({"languages": None}, "languages", "id_languages_0", "language"),
+        ({"languages": ["zz"]}, "languages", "id_languages_0", "valid choice"),
         ({"exploitation_types": None}, "exploitation_types", "id_exploitation_types_0", "exploitation"),
         ({"exploitation_location": None}, "exploitation_location", "id_exploitation_location_0", "where"),
         ({"region": ""}, "region", "id_region", "region"),
@@ -120,7 +181,7 @@ def test_a_draft_is_saved_without_validation_and_resumes_into_the_form():
 
     html = client.get(INTAKE, {"draft": draft.pk}).content.decode()
     assert re.search(r'name="given_name"[^>]*value="Amina"', html)
-    assert re.search(r'<option value="ti" selected>', html)
+    assert language_controls(html) == ({"en", "ti"}, set())
     assert re.search(r'value="sexual"[^>]*checked', html)
     assert f'name="draft" value="{draft.pk}"' in html
 
