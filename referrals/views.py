@@ -84,6 +84,7 @@ from .permissions import (
 from .selectors import (
     assessed_not_placed,
     case_offers_and_placement,
+    get_case,
     get_visible_referral,
     likely_duplicates,
     open_clock_due,
@@ -110,10 +111,12 @@ class CaseNotVisible(Http404):
     """No such case, or not one the user may see: the same 404 either way."""
 
 
-def visible_referral_or_404(user: User, referral_id: int) -> Referral:
+def visible_referral_or_404(
+    user: User, referral_id: int, fetch: Callable[[User, int], Referral] = get_visible_referral
+) -> Referral:
     """The case if the user may see it; a 404, the same as for no such case, otherwise."""
     try:
-        return get_visible_referral(user, referral_id)
+        return fetch(user, referral_id)
     except Referral.DoesNotExist as exc:
         raise CaseNotVisible("No such case.") from exc
 
@@ -674,7 +677,7 @@ def person_details(user: User, referral: Referral) -> list[tuple[str, str]]:
 def case(request: HttpRequest, pk: int) -> HttpResponse:
     """The case page: the usual next step's form in place, every other action a link to a page of its own."""
     user = _user(request)
-    referral = visible_referral_or_404(user, pk)
+    referral = visible_referral_or_404(user, pk, get_case)
     offers, placement = case_offers_and_placement(referral)
     referral.active_placement_list = [placement] if placement else []  # type: ignore[attr-defined]
     pending_offer = next((offer for offer in offers if offer.state == OfferState.PENDING), None)
@@ -707,7 +710,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "duplicates": list(
             possible_duplicates_of(user, referral).only("id", "reference", "state", "submitted_at")[:10]
         )
-        if user.is_manager and referral.state in OPEN_STATES
+        if user.is_manager and referral.state in OPEN_STATES and referral.has_namesake  # type: ignore[attr-defined]
         else [],
         "duplicate_window_days": settings.DUPLICATE_WINDOW_DAYS,
         "suggestions": suggestions,
