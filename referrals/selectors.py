@@ -142,6 +142,16 @@ def case_offers_and_placement(referral: Referral) -> tuple[list[PlacementOffer],
     return offers, active
 
 
+def case_open_deadlines(referral: Referral) -> list[Deadline]:
+    """The case's open clocks, soonest first, with only what the case page shows of each (which clock,
+    when it is due, whether it has passed): the page reads them on every view."""
+    return list(
+        Deadline.objects.filter(referral=referral, stopped_at__isnull=True)
+        .order_by("due_at")
+        .only("clock", "due_at", "breached_at")
+    )
+
+
 def anonymous_notifications_visible_to(user: User) -> QuerySet[AnonymousNotification]:
     """Managers see every anonymous notification; a first responder their organisation's."""
     notifications = AnonymousNotification.objects.order_by("-submitted_at", "-id")

@@ -84,6 +84,7 @@ from .permissions import (
 from .selectors import (
     assessed_not_placed,
     case_offers_and_placement,
+    case_open_deadlines,
     get_case,
     get_visible_referral,
     likely_duplicates,
@@ -699,9 +700,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "details": person_details(user, referral),
         "may_see_full_account": may_see_full_account(user),
         # A provider whose placement has ended sees nothing of the case's clocks after it left.
-        "deadlines": list(referral.deadlines.filter(stopped_at__isnull=True).order_by("due_at"))
-        if provider is None or pending_offer or placement
-        else [],
+        "deadlines": case_open_deadlines(referral) if provider is None or pending_offer or placement else [],
         "history": history_rows(user, referral, offers),
         "pending_offer": pending_offer,
         "placement": placement,
