@@ -115,17 +115,20 @@ def get_visible_referral(user: User, referral_id: int) -> Referral:
     return referrals_visible_to(user).select_related("organisation").get(pk=referral_id)
 
 
+# Another case with the same keyed name digest. Built once: each query that uses it takes a copy.
+HAS_NAMESAKE = Exists(Referral.objects.filter(name_digest=OuterRef("name_digest")).exclude(pk=OuterRef("pk")))
+
+
 def get_case(user: User, referral_id: int) -> Referral:
     """``get_visible_referral`` for the case page, which shows a manager the case's possible duplicates.
 
     Every possible duplicate has the same name, and most people have no namesake in the caseload, so for
-    a manager the case comes with ``has_namesake`` (another case with the same keyed name digest, an
-    index lookup in the same query) and the page looks for duplicates only then.
+    a manager the case comes with ``has_namesake`` (an index lookup in the same query) and the page looks
+    for duplicates only then.
     """
     referrals = referrals_visible_to(user).select_related("organisation")
     if user.is_manager:
-        namesakes = Referral.objects.filter(name_digest=OuterRef("name_digest")).exclude(pk=OuterRef("pk"))
-        referrals = referrals.annotate(has_namesake=Exists(namesakes))
+        referrals = referrals.annotate(has_namesake=HAS_NAMESAKE)
     return referrals.get(pk=referral_id)
 
 
