@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db.models import (
@@ -115,8 +115,23 @@ def get_visible_referral(user: User, referral_id: int) -> Referral:
     return referrals_visible_to(user).select_related("organisation").get(pk=referral_id)
 
 
-# Another case with the same keyed name digest. Built once: each query that uses it takes a copy.
+# The case page's reads, built once. Resolving their fields, joins and ordering costs about as much as
+# running them, and only the case changes from one view to the next. Neither a queryset nor an
+# expression is changed in place: each request filters or annotates with a copy, as a class-based
+# view's ``queryset`` is, and these are never evaluated themselves.
+
+# Another case with the same keyed name digest.
 HAS_NAMESAKE = Exists(Referral.objects.filter(name_digest=OuterRef("name_digest")).exclude(pk=OuterRef("pk")))
+# What the page shows of an open clock: which clock, when it is due, whether it has passed.
+_OPEN_DEADLINES_SHOWN = (
+    Deadline.objects.filter(stopped_at__isnull=True).order_by("due_at").only("clock", "due_at", "breached_at")
+)
+# What the page shows of a transition, with who made it.
+CASE_HISTORY_FIELDS = (
+    "at", "transition", "from_state", "to_state", "input", "actor_id", "actor__username",
+    "actor__organisation_id", "actor__organisation__name", "actor__organisation__kind",
+)  # fmt: skip
+_CASE_HISTORY = TransitionLog.objects.order_by("at", "id").values(*CASE_HISTORY_FIELDS)
 
 
 def get_case(user: User, referral_id: int) -> Referral:
@@ -146,13 +161,8 @@ def case_offers_and_placement(referral: Referral) -> tuple[list[PlacementOffer],
 
 
 def case_open_deadlines(referral: Referral) -> list[Deadline]:
-    """The case's open clocks, soonest first, with only what the case page shows of each (which clock,
-    when it is due, whether it has passed): the page reads them on every view."""
-    return list(
-        Deadline.objects.filter(referral=referral, stopped_at__isnull=True)
-        .order_by("due_at")
-        .only("clock", "due_at", "breached_at")
-    )
+    """The case's open clocks, soonest first, with only what the case page shows of each."""
+    return list(_OPEN_DEADLINES_SHOWN.filter(referral=referral))
 
 
 def anonymous_notifications_visible_to(user: User) -> QuerySet[AnonymousNotification]:
@@ -181,9 +191,22 @@ def referral_history_visible_to(
     ``offers``: the case's offers with their placements, as ``case_offers_and_placement`` reads them,
     if already in hand; otherwise the provider's own are read, in one query.
     """
+    return _visible_part(referral_history(referral), user, referral, offers)
+
+
+def case_history_visible_to(
+    user: User, referral: Referral, offers: list[PlacementOffer]
+) -> QuerySet[TransitionLog, dict[str, Any]]:
+    """``referral_history_visible_to`` as the case page reads it: the CASE_HISTORY_FIELDS of each
+    transition."""
+    return _visible_part(_CASE_HISTORY.filter(referral=referral), user, referral, offers)
+
+
+def _visible_part(
+    history: QuerySet[TransitionLog, Any], user: User, referral: Referral, offers: list[PlacementOffer] | None
+) -> QuerySet[TransitionLog, Any]:
     from care_providers.models import OfferState
 
-    history = referral_history(referral)
     provider = user.provider
     if provider is None:
         return history

@@ -83,6 +83,7 @@ from .permissions import (
 )
 from .selectors import (
     assessed_not_placed,
+    case_history_visible_to,
     case_offers_and_placement,
     case_open_deadlines,
     get_case,
@@ -91,7 +92,6 @@ from .selectors import (
     open_clock_due,
     overdue_only,
     possible_duplicates_of,
-    referral_history_visible_to,
     referrals_visible_to,
     triage_queue,
 )
@@ -580,10 +580,7 @@ def _provider_choices(suggestions: list[Any]) -> list[tuple[int, str]]:
 def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -> list[dict[str, Any]]:
     """The transition log as the user may see it (a care provider from its own offer on, as in the
     API); a care provider sees the inputs (notes) of its own organisation's actions only."""
-    logs = referral_history_visible_to(user, referral, offers).values(
-        "at", "transition", "from_state", "to_state", "input", "actor_id", "actor__username",
-        "actor__organisation_id", "actor__organisation__name", "actor__organisation__kind",
-    )  # fmt: skip
+    logs = case_history_visible_to(user, referral, offers)
     states = dict(ReferralState.choices)
     provider_names = {offer.provider_id: offer.provider.name for offer in offers}
     rows = []
