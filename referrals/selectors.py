@@ -20,13 +20,15 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from care_providers.models import PlacementOffer
+
 from .choices import OPEN_STATES, ReferralState
 from .encryption import keyed_digest
 from .models import AnonymousNotification, Clock, Deadline, Referral, TransitionLog
 
 if TYPE_CHECKING:
     from accounts.models import User
-    from care_providers.models import Placement, PlacementOffer
+    from care_providers.models import Placement
 
 
 # Transitions before its offer that a care provider sees: how the case came to it.
@@ -126,6 +128,18 @@ HAS_NAMESAKE = Exists(Referral.objects.filter(name_digest=OuterRef("name_digest"
 _OPEN_DEADLINES_SHOWN = (
     Deadline.objects.filter(stopped_at__isnull=True).order_by("due_at").only("clock", "due_at", "breached_at")
 )
+# What the page, its history and its permission checks read of an offer, of the placement made from
+# it and of the provider (its name): a provider's regions, services and languages, for one, are not.
+CASE_OFFER_FIELDS = (
+    "referral_id", "provider_id", "state", "offered_at", "response_due_at", "responded_at",
+    "reject_reason", "provider__name", "placement__referral_id", "placement__provider_id",
+    "placement__offer_id", "placement__bed_kind", "placement__started_at", "placement__ended_at",
+)  # fmt: skip
+_CASE_OFFERS = (
+    PlacementOffer.objects.select_related("provider", "placement")
+    .only(*CASE_OFFER_FIELDS)
+    .order_by("-offered_at", "-id")
+)
 # What the page shows of a transition, with who made it.
 CASE_HISTORY_FIELDS = (
     "at", "transition", "from_state", "to_state", "input", "actor_id", "actor__username",
@@ -150,7 +164,7 @@ def get_case(user: User, referral_id: int) -> Referral:
 def case_offers_and_placement(referral: Referral) -> tuple[list[PlacementOffer], Placement | None]:
     """Every offer made for the case, newest first, with its provider, and the active placement, in one
     query: a placement is made from an accepted offer, so it comes with its offer."""
-    offers = list(referral.offers.select_related("provider", "placement").order_by("-offered_at", "-id"))
+    offers = list(_CASE_OFFERS.filter(referral=referral))
     active = None
     for offer in offers:
         placement = getattr(offer, "placement", None)  # None when the offer did not become a placement
