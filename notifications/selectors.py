@@ -16,8 +16,12 @@ def inbox_for(user: User) -> QuerySet[InboxItem]:
     return InboxItem.objects.filter(user=user).order_by("-created_at", "-id")
 
 
+# Counted for the header of every page: the query's shape is built once and each count filters a copy.
+_UNREAD = InboxItem.objects.filter(read_at__isnull=True)
+
+
 def unread_count(user: User) -> int:
-    return InboxItem.objects.filter(user=user, read_at__isnull=True).count()
+    return _UNREAD.filter(user=user).count()
 
 
 def undelivered_notifications(now: datetime.datetime | None = None) -> QuerySet[Notification]:

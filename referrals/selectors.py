@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db.models import (
@@ -20,13 +20,15 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from care_providers.models import PlacementOffer
+
 from .choices import OPEN_STATES, ReferralState
 from .encryption import keyed_digest
 from .models import AnonymousNotification, Clock, Deadline, Referral, TransitionLog
 
 if TYPE_CHECKING:
     from accounts.models import User
-    from care_providers.models import Placement, PlacementOffer
+    from care_providers.models import Placement
 
 
 # Transitions before its offer that a care provider sees: how the case came to it.
@@ -115,10 +117,54 @@ def get_visible_referral(user: User, referral_id: int) -> Referral:
     return referrals_visible_to(user).select_related("organisation").get(pk=referral_id)
 
 
+# The case page's reads, built once. Resolving their fields, joins and ordering costs about as much as
+# running them, and only the case changes from one view to the next. Neither a queryset nor an
+# expression is changed in place: each request filters or annotates with a copy, as a class-based
+# view's ``queryset`` is, and these are never evaluated themselves.
+
+# Another case with the same keyed name digest.
+HAS_NAMESAKE = Exists(Referral.objects.filter(name_digest=OuterRef("name_digest")).exclude(pk=OuterRef("pk")))
+# What the page shows of an open clock: which clock, when it is due, whether it has passed.
+_OPEN_DEADLINES_SHOWN = (
+    Deadline.objects.filter(stopped_at__isnull=True).order_by("due_at").only("clock", "due_at", "breached_at")
+)
+# What the page, its history and its permission checks read of an offer, of the placement made from
+# it and of the provider (its name): a provider's regions, services and languages, for one, are not.
+CASE_OFFER_FIELDS = (
+    "referral_id", "provider_id", "state", "offered_at", "response_due_at", "responded_at",
+    "reject_reason", "provider__name", "placement__referral_id", "placement__provider_id",
+    "placement__offer_id", "placement__bed_kind", "placement__started_at", "placement__ended_at",
+)  # fmt: skip
+_CASE_OFFERS = (
+    PlacementOffer.objects.select_related("provider", "placement")
+    .only(*CASE_OFFER_FIELDS)
+    .order_by("-offered_at", "-id")
+)
+# What the page shows of a transition, with who made it.
+CASE_HISTORY_FIELDS = (
+    "at", "transition", "from_state", "to_state", "input", "actor_id", "actor__username",
+    "actor__organisation_id", "actor__organisation__name", "actor__organisation__kind",
+)  # fmt: skip
+_CASE_HISTORY = TransitionLog.objects.order_by("at", "id").values(*CASE_HISTORY_FIELDS)
+
+
+def get_case(user: User, referral_id: int) -> Referral:
+    """``get_visible_referral`` for the case page, which shows a manager the case's possible duplicates.
+
+    Every possible duplicate has the same name, and most people have no namesake in the caseload, so for
+    a manager the case comes with ``has_namesake`` (an index lookup in the same query) and the page looks
+    for duplicates only then.
+    """
+    referrals = referrals_visible_to(user).select_related("organisation")
+    if user.is_manager:
+        referrals = referrals.annotate(has_namesake=HAS_NAMESAKE)
+    return referrals.get(pk=referral_id)
+
+
 def case_offers_and_placement(referral: Referral) -> tuple[list[PlacementOffer], Placement | None]:
     """Every offer made for the case, newest first, with its provider, and the active placement, in one
     query: a placement is made from an accepted offer, so it comes with its offer."""
-    offers = list(referral.offers.select_related("provider", "placement").order_by("-offered_at", "-id"))
+    offers = list(_CASE_OFFERS.filter(referral=referral))
     active = None
     for offer in offers:
         placement = getattr(offer, "placement", None)  # None when the offer did not become a placement
@@ -126,6 +172,11 @@ def case_offers_and_placement(referral: Referral) -> tuple[list[PlacementOffer],
             placement.provider = offer.provider  # the provider the accepted offer was made to
             active = placement
     return offers, active
+
+
+def case_open_deadlines(referral: Referral) -> list[Deadline]:
+    """The case's open clocks, soonest first, with only what the case page shows of each."""
+    return list(_OPEN_DEADLINES_SHOWN.filter(referral=referral))
 
 
 def anonymous_notifications_visible_to(user: User) -> QuerySet[AnonymousNotification]:
@@ -154,9 +205,22 @@ def referral_history_visible_to(
     ``offers``: the case's offers with their placements, as ``case_offers_and_placement`` reads them,
     if already in hand; otherwise the provider's own are read, in one query.
     """
+    return _visible_part(referral_history(referral), user, referral, offers)
+
+
+def case_history_visible_to(
+    user: User, referral: Referral, offers: list[PlacementOffer]
+) -> QuerySet[TransitionLog, dict[str, Any]]:
+    """``referral_history_visible_to`` as the case page reads it: the CASE_HISTORY_FIELDS of each
+    transition."""
+    return _visible_part(_CASE_HISTORY.filter(referral=referral), user, referral, offers)
+
+
+def _visible_part(
+    history: QuerySet[TransitionLog, Any], user: User, referral: Referral, offers: list[PlacementOffer] | None
+) -> QuerySet[TransitionLog, Any]:
     from care_providers.models import OfferState
 
-    history = referral_history(referral)
     provider = user.provider
     if provider is None:
         return history

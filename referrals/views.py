@@ -83,13 +83,15 @@ from .permissions import (
 )
 from .selectors import (
     assessed_not_placed,
+    case_history_visible_to,
     case_offers_and_placement,
+    case_open_deadlines,
+    get_case,
     get_visible_referral,
     likely_duplicates,
     open_clock_due,
     overdue_only,
     possible_duplicates_of,
-    referral_history_visible_to,
     referrals_visible_to,
     triage_queue,
 )
@@ -110,10 +112,12 @@ class CaseNotVisible(Http404):
     """No such case, or not one the user may see: the same 404 either way."""
 
 
-def visible_referral_or_404(user: User, referral_id: int) -> Referral:
+def visible_referral_or_404(
+    user: User, referral_id: int, fetch: Callable[[User, int], Referral] = get_visible_referral
+) -> Referral:
     """The case if the user may see it; a 404, the same as for no such case, otherwise."""
     try:
-        return get_visible_referral(user, referral_id)
+        return fetch(user, referral_id)
     except Referral.DoesNotExist as exc:
         raise CaseNotVisible("No such case.") from exc
 
@@ -582,10 +586,7 @@ def _provider_choices(suggestions: list[Any]) -> list[tuple[int, str]]:
 def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -> list[dict[str, Any]]:
     """The transition log as the user may see it (a care provider from its own offer on, as in the
     API); a care provider sees the inputs (notes) of its own organisation's actions only."""
-    logs = referral_history_visible_to(user, referral, offers).values(
-        "at", "transition", "from_state", "to_state", "input", "actor_id", "actor__username",
-        "actor__organisation_id", "actor__organisation__name", "actor__organisation__kind",
-    )  # fmt: skip
+    logs = case_history_visible_to(user, referral, offers)
     states = dict(ReferralState.choices)
     provider_names = {offer.provider_id: offer.provider.name for offer in offers}
     rows = []
@@ -680,7 +681,7 @@ def person_details(user: User, referral: Referral) -> list[tuple[str, str]]:
 def case(request: HttpRequest, pk: int) -> HttpResponse:
     """The case page: the usual next step's form in place, every other action a link to a page of its own."""
     user = _user(request)
-    referral = visible_referral_or_404(user, pk)
+    referral = visible_referral_or_404(user, pk, get_case)
     offers, placement = case_offers_and_placement(referral)
     referral.active_placement_list = [placement] if placement else []  # type: ignore[attr-defined]
     pending_offer = next((offer for offer in offers if offer.state == OfferState.PENDING), None)
@@ -702,9 +703,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "details": person_details(user, referral),
         "may_see_full_account": may_see_full_account(user),
         # A provider whose placement has ended sees nothing of the case's clocks after it left.
-        "deadlines": list(referral.deadlines.filter(stopped_at__isnull=True).order_by("due_at"))
-        if provider is None or pending_offer or placement
-        else [],
+        "deadlines": case_open_deadlines(referral) if provider is None or pending_offer or placement else [],
         "history": history_rows(user, referral, offers),
         "pending_offer": pending_offer,
         "placement": placement,
@@ -713,7 +712,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "duplicates": list(
             possible_duplicates_of(user, referral).only("id", "reference", "state", "submitted_at")[:10]
         )
-        if user.is_manager and referral.state in OPEN_STATES
+        if user.is_manager and referral.state in OPEN_STATES and referral.has_namesake  # type: ignore[attr-defined]
         else [],
         "duplicate_window_days": settings.DUPLICATE_WINDOW_DAYS,
         "suggestions": suggestions,

@@ -86,3 +86,18 @@ def test_a_placed_provider_reads_the_offers_once_and_the_placement_with_them() -
     assert sum(sql.startswith('SELECT "care_providers_placementoffer"') for sql in reads) == 1
     assert not any(sql.startswith('SELECT "care_providers_placement"."id"') for sql in reads)
     assert len(reads) <= 10
+
+
+def test_a_manager_reads_the_case_once_and_no_duplicates_of_a_person_without_a_namesake() -> None:
+    referral = submitted_referral(family_name="Only-One")
+    url = reverse("referrals:case", kwargs={"pk": referral.pk})
+    client = signed_in(manager())
+    client.get(url)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+
+    assert response.status_code == 200
+    assert "referred more than once" not in response.content.decode()
+    reads = [query["sql"] for query in captured]
+    assert sum(sql.startswith('SELECT "referrals_referral"') for sql in reads) == 1

@@ -307,6 +307,13 @@ def test_managers_see_a_referral_from_another_organisation_as_a_possible_duplica
     assert "referred more than once" not in own and earlier.reference not in own
 
 
+def test_a_namesake_with_another_date_of_birth_and_nationality_is_not_a_possible_duplicate():
+    namesake = submitted_referral(date_of_birth=datetime.date(1980, 1, 2), nationality="VN")
+    referral = submitted_referral()
+    page = signed_in(manager()).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert "referred more than once" not in page and namesake.reference not in page
+
+
 # ------------------------------------------------------------------------------ anonymous notification
 
 
