@@ -5,20 +5,22 @@ from __future__ import annotations
 import datetime
 
 from django import template
-from django.template.defaultfilters import date as format_date
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+
+from .moments import moment as local_time
 
 register = template.Library()
 
 
 @register.filter
 def due(moment: datetime.datetime | None) -> SafeString | str:
-    """``12 Dec 2026 10:00``, with an Overdue tag once that time has passed; "None" for no deadline."""
+    """``12 Dec 2026 10:00`` in local time, with an Overdue tag once that time has passed; "None" for
+    no deadline."""
     if moment is None:
         return "None"
-    shown = format_date(moment, "j M Y H:i")
+    shown = local_time(moment)
     if moment <= timezone.now():
         return format_html('{} <span class="tag tag-urgent">Overdue</span>', shown)
     return shown

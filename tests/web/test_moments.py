@@ -5,6 +5,7 @@ import datetime
 import pytest
 from django.template import Context, Template
 
+from referrals.templatetags.deadlines import due
 from referrals.templatetags.moments import day, moment
 
 UTC = datetime.UTC
@@ -28,3 +29,9 @@ def test_a_time_reads_as_the_date_filter_writes_it_in_local_time(value: datetime
 
 def test_no_time_reads_as_nothing() -> None:
     assert moment(None) == day(None) == ""
+
+
+def test_a_due_time_in_a_list_is_in_local_time() -> None:
+    summer = datetime.datetime(2099, 7, 14, 8, 0, tzinfo=UTC)  # 09:00 in London
+    assert due(summer) == "14 Jul 2099 09:00"
+    assert Template("{% load deadlines %}{{ value|due }}").render(Context({"value": summer})) == due(summer)
