@@ -146,9 +146,6 @@ class Referral(FSMModelMixin, models.Model):
         """Missing, or reallocated while missing and not placed since: the missing clock still runs."""
         if self.state == S.MISSING:
             return True
-        open_clocks = getattr(self, "open_deadline_list", None)  # from selectors.with_case_summary
-        if open_clocks is not None:
-            return any(deadline.clock == Clock.MISSING for deadline in open_clocks)
         return self.deadlines.filter(clock=Clock.MISSING, stopped_at__isnull=True).exists()
 
     @transition(
