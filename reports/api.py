@@ -249,7 +249,11 @@ class OverdueReportView(ListAPIView):
 
     def get_queryset(self) -> OverdueClocks:  # type: ignore[override]  # a list the paginator slices
         form = ReportFilterForm(self.request.query_params)
-        if not form.is_valid() or not form.check_provider(provider_choices()):
+        valid = form.is_valid()
+        # The providers are read only to refuse one that does not exist.
+        if valid and form.cleaned_data.get("provider") is not None:
+            valid = form.check_provider(provider_choices())
+        if not valid:
             raise ValidationError(_field_errors(form.errors))
         return OverdueClocks(form.report_filter(), now=timezone.now())
 

@@ -302,7 +302,7 @@ def test_the_overdue_api_pages_through_every_overdue_clock_in_the_csvs_order(web
         with CaptureQueriesContext(connection) as queries:
             response = api.get(page, {"page_size": 100} if pages == 0 else None)
         assert response.status_code == 200, response.json()
-        assert len(queries) <= 6  # the token, the providers, the count and the page (two each): none per row
+        assert len(queries) <= 5  # the token, the count and the page (two each): none per row
         body = response.json()
         assert body["count"] == len(every)
         listed += [(row["reference"], Clock(row["clock"]).label) for row in body["results"]]
