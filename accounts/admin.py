@@ -2,9 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
@@ -94,3 +98,24 @@ class AuthenticatorAppAdmin(AuditedModelAdmin, TOTPDeviceAdmin):
 if admin.site.is_registered(TOTPDevice):
     admin.site.unregister(TOTPDevice)
 admin.site.register(TOTPDevice, AuthenticatorAppAdmin)
+
+
+class AuditedGroupAdmin(AuditedModelAdmin, DjangoGroupAdmin):
+    """Groups give staff users their permissions in this admin; who changed a group's is in the trail."""
+
+
+admin.site.unregister(Group)
+admin.site.register(Group, AuditedGroupAdmin)
+
+
+class LockoutAdmin(AuditedModelAdmin, AccessAttemptAdmin):
+    """Failed sign-ins that count towards a lockout. Deleting one lets that username sign in again at
+    once, so who did it, and when, is in the trail."""
+
+
+# Sign-ins, sign-outs and failures are in the audit trail (AXES_DISABLE_ACCESS_LOG): django-axes' own
+# logs stay empty and are not shown.
+for model in (AccessAttempt, AccessLog, AccessFailureLog):
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
+admin.site.register(AccessAttempt, LockoutAdmin)

@@ -109,14 +109,9 @@ class AuditedModelAdmin(admin.ModelAdmin):
         )
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["at", "action", "actor", "username", "ip_address", "referral", "what"]
-    list_filter = ["action"]
-    search_fields = ["username", "actor__username", "referral__reference", "what"]
-    date_hierarchy = "at"
-    list_select_related = ["actor", "referral"]
-    readonly_fields = [field.name for field in AuditEvent._meta.fields]
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """Records that only the services write: the admin lists and shows them and changes nothing, so an
+    edit that the trail would not show (a hidden escalation, an inbox message to anyone) cannot happen."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -126,3 +121,12 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyModelAdmin):
+    list_display = ["at", "action", "actor", "username", "ip_address", "referral", "what"]
+    list_filter = ["action"]
+    search_fields = ["username", "actor__username", "referral__reference", "what"]
+    date_hierarchy = "at"
+    list_select_related = ["actor", "referral"]

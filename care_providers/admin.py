@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from audit.admin import AuditedModelAdmin
+from audit.admin import AuditedModelAdmin, ReadOnlyModelAdmin
 
 from .forms import CareProviderForm
 from .models import CareProvider, Placement, PlacementOffer
@@ -47,21 +47,10 @@ class CareProviderAdmin(AuditedModelAdmin):
         return f"{provider.occupied_family}/{provider.beds_family}"
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+@admin.register(PlacementOffer)
+class PlacementOfferAdmin(ReadOnlyModelAdmin):
     """Offers and placements change only through the workflow's services."""
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(PlacementOffer)
-class PlacementOfferAdmin(ReadOnlyAdmin):
     list_display = ["referral", "provider", "state", "offered_at", "response_due_at", "responded_at"]
     list_filter = ["state", "provider"]
     list_select_related = ["referral", "provider"]
@@ -69,7 +58,7 @@ class PlacementOfferAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Placement)
-class PlacementAdmin(ReadOnlyAdmin):
+class PlacementAdmin(ReadOnlyModelAdmin):
     list_display = ["referral", "provider", "bed_kind", "started_at", "ended_at"]
     list_filter = ["provider", "bed_kind"]
     list_select_related = ["referral", "provider"]

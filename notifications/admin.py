@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from audit.admin import ReadOnlyModelAdmin
+
 from .models import DeliveryAttempt, InboxItem, Notification
 
 
@@ -14,17 +16,19 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyModelAdmin):
+    """The outbox, to look into a delivery. A failed notification is sent again from the managers' page
+    of failed notifications, which audits it; nothing here changes a row."""
+
     list_display = ["created_at", "event", "reference", "organisation", "channel", "state", "attempts"]
     list_filter = ["state", "channel", "event"]
     search_fields = ["reference", "id"]
     list_select_related = ["organisation"]
-    readonly_fields = [f.name for f in Notification._meta.fields]
     inlines = [DeliveryAttemptInline]
 
 
 @admin.register(InboxItem)
-class InboxItemAdmin(admin.ModelAdmin):
+class InboxItemAdmin(ReadOnlyModelAdmin):
     list_display = ["created_at", "user", "event", "reference", "read_at"]
     list_filter = ["event"]
     search_fields = ["reference", "user__username"]

@@ -4,6 +4,8 @@ import json
 from typing import Any
 
 import pytest
+from axes.models import AccessAttempt
+from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -11,7 +13,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Organisation, Role, User
 from audit.models import AuditAction, AuditEvent
-from care_providers.models import CareProvider
+from care_providers.models import CareProvider, Placement, PlacementOffer
+from notifications.models import InboxItem, Notification
+from referrals.models import AnonymousNotification
 from tests.factories import CareProviderFactory, OrganisationFactory, contractor, manager, responder
 
 pytestmark = pytest.mark.django_db
@@ -228,6 +232,57 @@ def test_removing_an_authenticator_app_in_the_admin_is_audited(admin_client):
     assert response.status_code == 302
     assert last_admin_event().what == f"admin: TOTP device {device.pk} ({device}) deleted"
     assert device.key not in trail_text()
+
+
+def test_changing_a_groups_permissions_in_the_admin_is_audited(admin_client, root):
+    group = Group.objects.create(name="Configuration")
+    permission = Permission.objects.get(codename="change_careprovider")
+    response = admin_client.post(
+        reverse("admin:auth_group_change", args=[group.pk]),
+        {"name": "Configuration", "permissions": [permission.pk]},
+    )
+    assert response.status_code == 302
+    event = last_admin_event()
+    assert (event.what, event.actor, event.ip_address) == (
+        f"admin: group {group.pk} (Configuration) changed",
+        root,
+        ADDRESS,
+    )
+    assert event.changes == {"permissions": {"before": [], "after": [str(permission)]}}
+
+
+def test_lifting_a_lockout_in_the_admin_is_audited(admin_client, root):
+    attempt = AccessAttempt.objects.create(
+        username="responder",
+        ip_address="203.0.113.9",
+        failures_since_start=5,
+        user_agent="",
+        get_data="",
+        post_data="",
+        http_accept="",
+        path_info="/login/",
+    )
+    response = admin_client.post(
+        reverse("admin:axes_accessattempt_delete", args=[attempt.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 302
+    assert not AccessAttempt.objects.exists()
+    assert last_admin_event().what == f"admin: access attempt {attempt.pk} ({attempt}) deleted"
+
+
+@pytest.mark.parametrize(
+    "model",
+    [Notification, InboxItem, AnonymousNotification, PlacementOffer, Placement, AuditEvent],
+    ids=lambda model: model._meta.model_name,
+)
+def test_records_only_the_services_write_are_read_only_in_the_admin(admin_client, model):
+    """Nothing the trail would not show: a deleted escalation, an edited outbox row, an inbox message."""
+    prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+    listing = admin_client.get(reverse(f"{prefix}_changelist"))
+    assert listing.status_code == 200
+    assert b"delete_selected" not in listing.content
+    assert admin_client.get(reverse(f"{prefix}_add")).status_code == 403
+    assert admin_client.post(reverse(f"{prefix}_delete", args=[1]), {"post": "yes"}).status_code == 403
 
 
 def test_an_admin_edit_reads_in_words_on_the_managers_trail_page(admin_client, client):
