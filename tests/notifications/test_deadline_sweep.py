@@ -156,6 +156,21 @@ def test_check_in_and_recovery_review_reminders_go_to_the_placed_provider():
     assert sorted(set(sent)) == ["check_in", "recovery_review"]
 
 
+def test_a_missing_persons_recovery_review_reminder_waits_until_they_are_found():
+    """The provider cannot record a review while the person is missing (record_progress is refused)."""
+    boss = manager()
+    referral, staff = placed(boss)
+    review = clock(referral, Clock.RECOVERY_REVIEW)
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=timezone.now())
+    sweep_deadlines(now=review.remind_at + SECOND)
+    assert not items(Event.DEADLINE_REMINDER).exists()
+
+    services.mark_found(referral_id=referral.pk, actor=staff)
+    sweep_deadlines(now=review.remind_at + 2 * SECOND)
+    assert items(Event.DEADLINE_REMINDER, staff).count() == 1
+    assert not items(Event.DEADLINE_REMINDER, boss).exists()
+
+
 def test_missing_escalates_at_once_and_again_every_repeat_until_found(settings):
     settings.MISSING_REPEAT_HOURS = 24
     boss = manager()
