@@ -38,12 +38,12 @@ def latest_offer_for(referral: Referral) -> PlacementOffer | None:
 
 
 def last_offer_to(provider: CareProvider, referral_id: int) -> PlacementOffer | None:
-    """The provider's latest offer of the referral, with the referral's reference and nothing else of
-    it: the case itself may be out of the provider's sight now."""
+    """The provider's latest offer of the referral, with the referral's reference and state and nothing
+    else of it: the case itself may be out of the provider's sight now."""
     offers = (
         provider.offers.filter(referral_id=referral_id)
         .select_related("referral")
-        .only("state", "response_due_at", "referral__reference")
+        .only("state", "response_due_at", "referral__reference", "referral__state")
     )
     return offers.order_by("-offered_at", "-id").first()
 

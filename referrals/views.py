@@ -122,13 +122,21 @@ def visible_referral_or_404(
         raise CaseNotVisible("No such case.") from exc
 
 
+# Why a pending offer was revoked, by the state the case went to (referrals.services revokes it there).
+REVOKED_BECAUSE = {
+    ReferralState.WITHDRAWN: ", because the referral was withdrawn",
+    ReferralState.EXITED: ", because the person has left support",
+}
+
+
 def ended_offer_words(offer: PlacementOffer) -> str:
     """Why a care provider can no longer open a case it was offered."""
     if offer.state == OfferState.EXPIRED:
         due = timezone.localtime(offer.response_due_at)
         return f"this offer expired at {due:%H:%M on %-d %B}; the managers will look for another placement."
     if offer.state == OfferState.REVOKED:
-        return "this offer was withdrawn, because the referral was withdrawn."
+        because = REVOKED_BECAUSE.get(offer.referral.state, "")
+        return f"this offer was withdrawn{because}."
     if offer.state == OfferState.REJECTED:
         return "you rejected this offer."
     return "this person is no longer placed with you."

@@ -221,7 +221,7 @@ def test_a_provider_answering_an_offer_that_has_ended_is_told_why_on_its_offers_
         words = "this offer expired at"
     else:
         services.withdraw_referral(referral_id=referral.pk, actor=boss, reason="duplicate")
-        words = "this offer was withdrawn"
+        words = "this offer was withdrawn, because the referral was withdrawn."
     for response in (
         act(client, referral, "accept", follow=True),
         client.get(reverse("referrals:case", args=[referral.pk]), follow=True),
@@ -231,6 +231,20 @@ def test_a_provider_answering_an_offer_that_has_ended_is_told_why_on_its_offers_
     # A case never offered to the provider is the ordinary 404.
     stranger = submitted_referral()
     assert client.get(reverse("referrals:case", args=[stranger.pk])).status_code == 404
+
+
+def test_a_provider_whose_offer_ended_with_an_exit_is_told_the_person_left_support():
+    """A person reallocated while missing, offered elsewhere, then exited: not a withdrawal."""
+    referral, staff, boss = placed()
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=timezone.now())
+    services.reallocate_referral(referral_id=referral.pk, actor=boss, reason="safety_concern")
+    other = CareProviderFactory()
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=other.pk)
+    services.exit_referral(referral_id=referral.pk, actor=boss, reason="lost_contact")
+    response = signed_in(provider_user(other)).get(reverse("referrals:case", args=[referral.pk]), follow=True)
+    page = response.content.decode()
+    assert f"{referral.reference}: this offer was withdrawn, because the person has left support." in page
+    assert "referral was withdrawn" not in page
 
 
 def test_an_unknown_action_on_a_case_the_provider_holds_is_a_404_not_an_ended_offer():
