@@ -449,6 +449,13 @@ def report_missing(
             transition="report_missing",
             input={"last_seen_at": last_seen_at.isoformat(), "note": note},
         )
+        made_on = timezone.localdate(referral.submitted_at)
+        if timezone.localdate(last_seen_at) < made_on:
+            # A mistyped year would put the case at the top of every overdue list, "missing since 1900".
+            raise HarbourError(
+                f"The person cannot have been last seen before the referral was made, on {made_on:%-d %B %Y}.",
+                field="last_seen_at",
+            )
         now = timezone.now()
         stop_clocks(referral, Clock.CHECK_IN)
         # The clock counts from when the person was last seen; the first repeat is a day from now.

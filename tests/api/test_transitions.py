@@ -300,6 +300,20 @@ def test_report_missing_refuses_a_time_in_the_future(api):
     assert "last_seen_at" in response.json()
 
 
+def test_report_missing_refuses_a_time_before_the_referral_was_made(api):
+    case = bring_to("placed")
+    response = api(case.provider_user).post(
+        transition_url(case.referral.pk, "report_missing"),
+        {"last_seen_at": "1900-01-01T00:00:00Z"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "before the referral was made" in response.json()["last_seen_at"][0]
+    case.referral.refresh_from_db()
+    assert case.referral.state == "placed"
+    assert not case.referral.transitions.filter(transition="report_missing").exists()
+
+
 def test_bad_transition_input_is_a_400_naming_the_field(api):
     case = bring_to("received")
     response = api(case.manager).post(

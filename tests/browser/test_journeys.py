@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Page
 
 from notifications.models import Channel, DeliveryState, Notification
@@ -105,7 +106,7 @@ def test_a_referral_goes_from_intake_to_recovery_through_the_three_journeys(jour
     )
     house.submit("Save progress note", "progress recorded", within="#action-record_progress")
     house.go("Report missing", "report missing")
-    page.get_by_label("Last seen at").fill("2026-01-05T21:30")
+    page.get_by_label("Last seen at").fill(f"{timezone.localtime():%Y-%m-%dT%H:%M}")
     house.submit("Report missing", "reported missing", within="#action-report_missing")
     house.submit("Mark as found", "found", within="#action-found")
     house.go("Record recovery", "record recovery")

@@ -10,6 +10,7 @@ from audit.models import AuditAction, AuditEvent
 from care_providers.models import OfferState, Placement
 from referrals import services
 from referrals.choices import ReferralState
+from referrals.models import Referral
 from referrals.views import TRANSITIONS
 from tests.factories import CareProviderFactory, manager, provider_user, submitted_referral
 from tests.web.conftest import offered, placed, signed_in
@@ -345,6 +346,11 @@ def test_a_progress_note_too_long_or_an_early_recovery_review_is_refused_on_its_
     assert referral.transitions.last().transition == "accept"
 
 
+def made_a_week_ago(referral):
+    """A missing person cannot have been last seen before their referral was made."""
+    Referral.objects.filter(pk=referral.pk).update(submitted_at=timezone.now() - datetime.timedelta(days=7))
+
+
 def test_the_caseload_lists_missing_people_first_longest_gone_first_saying_when_last_seen():
     settled, staff, _boss = placed()
     provider = staff.provider
@@ -352,6 +358,7 @@ def test_the_caseload_lists_missing_people_first_longest_gone_first_saying_when_
     gone_longer, _, _ = placed(provider)
     now = timezone.now()
     services.report_missing(referral_id=reported_first.pk, actor=staff, last_seen_at=now)
+    made_a_week_ago(gone_longer)
     last_seen = now - datetime.timedelta(days=2)
     services.report_missing(referral_id=gone_longer.pk, actor=staff, last_seen_at=last_seen)
     html = signed_in(staff).get(reverse("care_providers:caseload")).content.decode()
@@ -380,7 +387,10 @@ def test_missing_then_found_then_recovered_from_the_provider_portal():
         client,
         referral,
         "report_missing",
-        {"report_missing-last_seen_at": "2026-01-01T09:30", "report_missing-note": "Did not return"},
+        {
+            "report_missing-last_seen_at": f"{timezone.localtime():%Y-%m-%dT%H:%M}",
+            "report_missing-note": "Did not return",
+        },
     )
     referral.refresh_from_db()
     assert referral.state == ReferralState.MISSING
@@ -423,6 +433,24 @@ def test_a_missing_report_in_the_future_is_refused_on_its_field():
     )
     assert response.status_code == 400
     assert 'href="#id_report_missing-last_seen_at"' in response.content.decode()
+
+
+def test_a_missing_report_before_the_referral_was_made_is_refused_on_its_field_keeping_the_note():
+    referral, staff, _boss = placed()
+    response = act(
+        signed_in(staff),
+        referral,
+        "report_missing",
+        {"report_missing-last_seen_at": "1926-11-29T09:30", "report_missing-note": "Did not return"},
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    made_on = timezone.localtime(referral.submitted_at)
+    assert f"cannot have been last seen before the referral was made, on {made_on:%-d %B %Y}" in page
+    assert 'href="#id_report_missing-last_seen_at"' in page
+    assert "Did not return" in page
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.PLACED
 
 
 def test_a_manager_may_report_missing_and_exit_from_the_case_page():
@@ -471,6 +499,7 @@ def test_a_manager_finds_a_case_by_reference_or_lists_only_the_overdue_longest_o
     on_time, late = submitted_referral(), submitted_referral()
     late.deadlines.update(due_at=timezone.now() - datetime.timedelta(hours=1))
     referral, staff, boss = placed()
+    made_a_week_ago(referral)
     services.report_missing(
         referral_id=referral.pk, actor=staff, last_seen_at=timezone.now() - datetime.timedelta(days=3)
     )
