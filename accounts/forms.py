@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -45,6 +46,26 @@ class EmailListField(forms.CharField):
             raise ValidationError(f"Not an e-mail address: {', '.join(bad)}.", code="invalid")
 
 
+def refuse_credentials_in_url(url: str) -> None:
+    if url and urlsplit(url).username is not None:
+        raise ValidationError(
+            "Leave the user name and password out of the webhook URL: the signature proves the sender.",
+            code="credentials",
+        )
+
+
+def webhook_url_field() -> forms.URLField:
+    return forms.URLField(
+        required=False,
+        assume_scheme="https",
+        validators=[refuse_credentials_in_url],
+        help_text="Optional: signed JSON events are POSTed here.",
+    )
+
+
+WEBHOOK_SECRET_MIN_LENGTH = 16
+
+
 def webhook_secret_field() -> forms.CharField:
     """The webhook's shared secret, written but never shown again (not even in the page's source)."""
     return forms.CharField(
@@ -59,19 +80,32 @@ def webhook_secret_field() -> forms.CharField:
 
 
 def webhook_secret_to_store(*, typed: str, webhook_url: str, organisation: Organisation | None) -> str:
-    """A typed secret replaces the stored one; an empty field keeps it; no webhook, no secret."""
+    """A typed secret replaces the stored one; an empty field keeps it; no webhook, no secret.
+
+    A webhook needs a secret long enough not to be guessed: the receiver trusts whatever carries a
+    signature made with it, and one made with an empty key anyone can compute.
+    """
     if not webhook_url:
         return ""
     if typed:
+        if len(typed) < WEBHOOK_SECRET_MIN_LENGTH:
+            raise ValidationError(
+                f"Use at least {WEBHOOK_SECRET_MIN_LENGTH} characters, so that nobody can guess it.",
+                code="short",
+            )
         return typed
-    return organisation.webhook_secret if organisation is not None and organisation.pk else ""
+    stored = organisation.webhook_secret if organisation is not None and organisation.pk else ""
+    if not stored:
+        raise ValidationError(
+            "Enter a shared secret for the webhook: the receiver checks each event's signature with it.",
+            code="required",
+        )
+    return stored
 
 
 class OrganisationForm(forms.ModelForm):
     notification_emails = EmailListField()
-    webhook_url = forms.URLField(
-        required=False, assume_scheme="https", help_text="Optional: signed JSON events are POSTed here."
-    )
+    webhook_url = webhook_url_field()
     webhook_secret = webhook_secret_field()
 
     class Meta:

@@ -7,7 +7,7 @@ from typing import Any, cast
 from django import forms
 from django.contrib.admin.widgets import FilteredSelectMultiple
 
-from accounts.forms import EmailListField, webhook_secret_field, webhook_secret_to_store
+from accounts.forms import EmailListField, webhook_secret_field, webhook_secret_to_store, webhook_url_field
 from accounts.models import Organisation, OrganisationKind
 from referrals.choices import BED_FOR, BedKind, Region, Service, language_choices
 
@@ -29,9 +29,7 @@ class CareProviderForm(forms.ModelForm):
         help_text="Languages the provider's staff speak.",
     )
     notification_emails = EmailListField()
-    webhook_url = forms.URLField(
-        required=False, assume_scheme="https", help_text="Optional: signed JSON events are POSTed here."
-    )
+    webhook_url = webhook_url_field()
     webhook_secret = webhook_secret_field()
 
     ORGANISATION_FIELDS = ("notification_emails", "webhook_url", "webhook_secret")

@@ -214,6 +214,9 @@ def send_webhook(notification: Notification) -> Outcome:
     url = organisation.webhook_url
     if not url.startswith(("https://", "http://")):
         return Outcome(False, "no webhook address", permanent=True)
+    if not organisation.webhook_secret:
+        # A signature made with an empty key proves nothing: anyone can compute it.
+        return Outcome(False, "no webhook secret", permanent=True)
     timestamp = int(time.time())
     body = json.dumps(webhook_payload(notification, timestamp), separators=(",", ":")).encode()
     status = post(

@@ -51,7 +51,7 @@ def test_every_provider_field_is_editable_in_the_admin_without_raw_json(admin_cl
             "languages": ["sq", "vi"],
             "notification_emails": "duty@house.test\nmanager@house.test",
             "webhook_url": "https://house.test/hooks",
-            "webhook_secret": "s3cret",
+            "webhook_secret": "s3cret-of-16-chars",
         },
     )
     assert response.status_code == 302, response.content.decode()[:3000]
@@ -64,7 +64,7 @@ def test_every_provider_field_is_editable_in_the_admin_without_raw_json(admin_cl
     assert provider.languages == ["sq", "vi"]
     assert provider.organisation.notification_emails == ["duty@house.test", "manager@house.test"]
     assert provider.organisation.webhook_url == "https://house.test/hooks"
-    assert provider.organisation.webhook_secret == "s3cret"
+    assert provider.organisation.webhook_secret == "s3cret-of-16-chars"
 
 
 def test_an_unknown_region_or_a_bad_email_is_refused(admin_client):
@@ -125,6 +125,35 @@ def test_a_webhook_secret_is_never_shown_and_an_empty_field_keeps_it(admin_clien
 
     url = reverse("admin:accounts_organisation_change", args=[organisation.pk])
     admin_client.post(url, {"name": organisation.name, "kind": organisation.kind, "webhook_url": ""})
+    organisation.refresh_from_db()
+    assert (organisation.webhook_url, organisation.webhook_secret) == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("webhook_url", "webhook_secret", "error"),
+    [
+        ("https://house.test/hooks", "", "Enter a shared secret for the webhook"),
+        ("https://house.test/hooks", "short", "Use at least 16 characters"),
+        ("https://user:pw@house.test/hooks", "a-long-enough-secret", "Leave the user name and password out"),
+    ],
+    ids=["no secret", "short secret", "credentials in the URL"],
+)
+def test_a_webhook_that_anyone_could_sign_or_that_carries_credentials_is_refused(
+    admin_client, webhook_url, webhook_secret, error
+):
+    """A signature made with an empty or guessable key proves nothing to the receiver."""
+    organisation = OrganisationFactory(kind="police")
+    response = admin_client.post(
+        reverse("admin:accounts_organisation_change", args=[organisation.pk]),
+        {
+            "name": organisation.name,
+            "kind": organisation.kind,
+            "webhook_url": webhook_url,
+            "webhook_secret": webhook_secret,
+        },
+    )
+    assert response.status_code == 200
+    assert error in response.content.decode()
     organisation.refresh_from_db()
     assert (organisation.webhook_url, organisation.webhook_secret) == ("", "")
 
