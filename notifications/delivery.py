@@ -31,16 +31,18 @@ and the headers
 
 A receiver recomputes the HMAC over the raw body it received and compares it in constant time
 (``hmac.compare_digest``). The signed body holds the timestamp, so a receiver that rejects one more
-than a few minutes from its clock stops replays. Any 2xx answer counts as delivered; anything else, a redirect or no answer within
-``WEBHOOK_TIMEOUT_SECONDS`` is retried.
+than a few minutes from its clock stops replays. Any 2xx answer counts as delivered; anything else, a
+redirect or no whole answer within ``WEBHOOK_TIMEOUT_SECONDS`` of the start is retried.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import hmac
 import http.client
+import io
 import json
 import logging
 import random
@@ -182,20 +184,56 @@ def _drop_connection(scheme: str, netloc: str) -> None:
         connection_.close()
 
 
+# Of a receiver's answer only this much is read; the rest is dropped with the connection.
+ANSWER_READ_LIMIT = 64 * 1024
+
+
+class _ReaderWithDeadline(socket.SocketIO):
+    """A socket's reading end that gives up at a deadline.
+
+    The socket's timeout bounds each read, not their sum: without a deadline a receiver sending its
+    answer a byte every few seconds would hold the worker's thread, and every notification queued
+    behind it, for as long as it liked.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__(sock, "rb")
+        self._socket = sock
+        self._deadline = deadline
+
+    def readinto(self, buffer: Any) -> int | None:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the answer did not arrive in time")
+        self._socket.settimeout(remaining)
+        return super().readinto(buffer)
+
+
+class _AnswerWithDeadline(http.client.HTTPResponse):
+    def __init__(self, sock: socket.socket, *args: Any, deadline: float, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self.fp.close()  # the plain reader http.client made; the socket stays open
+        self.fp = io.BufferedReader(_ReaderWithDeadline(sock, deadline))
+
+
 def post(url: str, body: bytes, headers: dict[str, str]) -> int:
     """POST on this thread's keep-alive connection to the receiver; answer the HTTP status.
 
-    Redirects are not followed: the receiver must answer at its own URL. A connection the receiver
-    closed while it was idle is replaced once; any other failure raises and is an attempt to retry.
+    The answer must arrive within ``WEBHOOK_TIMEOUT_SECONDS`` of the start, and only its first
+    ``ANSWER_READ_LIMIT`` bytes are read. Redirects are not followed: the receiver must answer at its
+    own URL. A connection the receiver closed while it was idle is replaced once; any other failure
+    raises and is an attempt to retry.
     """
     parts = urlsplit(url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    deadline = time.monotonic() + settings.WEBHOOK_TIMEOUT_SECONDS
     while True:
         connection_, reused = _connection(parts.scheme, parts.netloc)
+        connection_.response_class = functools.partial(_AnswerWithDeadline, deadline=deadline)  # type: ignore[assignment]
         try:
             connection_.request("POST", target, body=body, headers=headers)
             response = connection_.getresponse()
-            response.read()
+            response.read(ANSWER_READ_LIMIT)
         except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
             _drop_connection(parts.scheme, parts.netloc)
             if reused:
@@ -204,7 +242,7 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> int:
         except BaseException:
             _drop_connection(parts.scheme, parts.netloc)
             raise
-        if response.will_close:
+        if response.will_close or not response.isclosed():  # closing, or more answer than is read
             _drop_connection(parts.scheme, parts.netloc)
         return response.status
 

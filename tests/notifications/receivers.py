@@ -33,7 +33,8 @@ class ReceivedWebhook:
 
 @dataclass
 class WebhookReceiver:
-    """Answers each POST with ``respond(n)`` (n counts from 1): a status code, or None to hang.
+    """Answers each POST with ``respond(n)`` (n counts from 1): a status code, or None to hang; and
+    ``body``.
 
     With ``keep_alive`` it speaks HTTP/1.1 and keeps the connection open between requests; with
     ``drop_idle`` as well it closes each connection after answering without saying so, as a server
@@ -43,6 +44,7 @@ class WebhookReceiver:
     respond: Callable[[int], int | None] = lambda n: 204
     keep_alive: bool = False
     drop_idle: bool = False
+    body: bytes = b""
     received: list[ReceivedWebhook] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -73,8 +75,9 @@ class WebhookReceiver:
                     receiver.release.wait(30)
                     return
                 self.send_response(status)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(len(receiver.body)))
                 self.end_headers()
+                self.wfile.write(receiver.body)
                 if receiver.drop_idle:
                     self.close_connection = True
 

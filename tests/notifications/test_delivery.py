@@ -2,6 +2,8 @@
 
 import datetime
 import json
+import socket
+import threading
 
 import pytest
 from django.core import mail
@@ -180,6 +182,66 @@ def test_an_unreachable_receiver_is_recorded_in_words_and_by_error_class(setting
     assert (
         row.delivery_attempts.get().detail == "the receiver refused the connection (ConnectionRefusedError)"
     )
+
+
+@pytest.fixture
+def dripping_receiver():
+    """Answers 200 at once, then sends its 20-byte body a byte every 0.3 s: each read is quick, the
+    whole answer takes six seconds."""
+    server = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def serve() -> None:
+        peer, _address = server.accept()
+        with peer:
+            peer.recv(65536)
+            peer.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n")
+            for _ in range(20):
+                if done.wait(0.3):
+                    return
+                peer.sendall(b".")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/hooks"
+    done.set()
+    thread.join()
+    server.close()
+
+
+def test_a_receiver_that_answers_too_slowly_in_all_is_a_timeout_not_a_held_worker(
+    settings, queued, dripping_receiver
+):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 1
+    row = offer_to_webhook(dripping_receiver)
+    deliver(str(row.pk))
+    row.refresh_from_db()
+    assert row.state == DeliveryState.PENDING
+    assert row.delivery_attempts.get().detail == "the receiver did not answer in time (TimeoutError)"
+
+
+def test_only_the_start_of_a_long_answer_is_read(webhook_receiver, monkeypatch):
+    monkeypatch.setattr(delivery, "ANSWER_READ_LIMIT", 4)
+    webhook_receiver.keep_alive = True
+    webhook_receiver.respond = lambda n: 200
+    webhook_receiver.body = b"a long answer"
+    first, second = offer_to_webhook(webhook_receiver.url), offer_to_webhook(webhook_receiver.url)
+    deliver(str(first.pk))
+    deliver(str(second.pk))
+    # The unread rest made the first connection unusable: the second went on a new one.
+    assert webhook_receiver.received[0].peer != webhook_receiver.received[1].peer
+    second.refresh_from_db()
+    assert second.state == DeliveryState.DELIVERED
+
+
+def test_an_organisation_without_a_webhook_secret_is_never_sent_a_forgeable_signature(
+    webhook_receiver, queued
+):
+    row = offer_to_webhook(webhook_receiver.url, secret="")
+    deliver(str(row.pk))
+    row.refresh_from_db()
+    assert (row.state, row.last_error) == (DeliveryState.FAILED, "no webhook secret")
+    assert webhook_receiver.received == []
 
 
 def test_after_the_last_attempt_the_row_fails_and_managers_see_it_in_their_inbox(
