@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
@@ -65,13 +65,27 @@ class TextField(serializers.CharField):
         self.validators.append(_encodable)
 
 
+def as_typed(value: Any, limit: int = 60) -> str:
+    """What the client sent, to quote in an error: shortened, and with anything UTF-8 cannot carry
+    (a lone surrogate such as "\\ud800" is valid JSON) written as an escape."""
+    text = str(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class CodeField(serializers.ChoiceField):
-    """One of a set of codes; a refusal lists the codes to choose from."""
+    """One of a set of codes; a refusal lists the codes to choose from and quotes what was sent."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         codes = ", ".join(str(code) for code in self.choices)
         self.error_messages["invalid_choice"] = f'"{{input}}" is not one of: {codes}.'
+
+    def fail(self, key: str, **kwargs: Any) -> NoReturn:
+        if "input" in kwargs:
+            kwargs["input"] = as_typed(kwargs["input"])
+        super().fail(key, **kwargs)
 
 
 class FieldsBuiltOnce(serializers.Serializer):
@@ -400,7 +414,7 @@ class AnonymousNotificationSerializer(serializers.ModelSerializer):
         personal = {}
         if isinstance(data, Mapping):
             personal = {
-                str(name): [
+                as_typed(name, limit=200): [
                     ANONYMOUS_PERSONAL_FIELD_MESSAGE if name in PERSONAL_FIELDS else UNRECORDED_FIELD_MESSAGE
                 ]
                 for name in data

@@ -166,6 +166,58 @@ def test_over_long_or_mistyped_api_input_is_a_400_with_the_field_named(api, fiel
     assert field in response.json()
 
 
+LONE_SURROGATE = "\ud800"  # valid in JSON text, but no UTF-8 can carry it
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [
+        ("/api/v1/referrals/", api_body(gender=LONE_SURROGATE), "gender"),
+        ("/api/v1/referrals/", api_body(region=LONE_SURROGATE), "region"),
+        (
+            "/api/v1/referrals/",
+            api_body(exploitation_location=LONE_SURROGATE * 1000),
+            "exploitation_location",
+        ),
+        (
+            "/api/v1/anonymous-notifications/",
+            {
+                "gender": "female",
+                "nationality": "AL",
+                "exploitation_types": ["labour"],
+                "region": LONE_SURROGATE,
+            },
+            "region",
+        ),
+        (
+            "/api/v1/anonymous-notifications/",
+            {
+                "gender": "female",
+                "nationality": "AL",
+                "exploitation_types": ["labour"],
+                "region": "london",
+                LONE_SURROGATE: "x",
+            },
+            "\\ud800",
+        ),
+    ],
+    ids=[
+        "referral gender",
+        "referral region",
+        "long location",
+        "anonymous region",
+        "anonymous unknown field",
+    ],
+)
+def test_input_no_utf8_can_carry_is_quoted_escaped_in_a_400_not_a_500(api, url, body, field):
+    # json.dumps writes the lone surrogate as the escape \ud800, as any client's JSON would.
+    response = api.post(url, json.dumps(body), content_type="application/json")
+    assert response.status_code == 400, response.content
+    errors = json.loads(response.content.decode("utf-8"))
+    assert field in errors
+    assert len(json.dumps(errors)) < 2000
+
+
 def test_malformed_json_is_a_400_with_a_clear_message(api):
     response = api.post("/api/v1/referrals/", '{"given_name": "Amina",', content_type="application/json")
     assert response.status_code == 400
