@@ -46,10 +46,11 @@ class TokenSerializer(serializers.Serializer):
 
 
 class ObtainTokenView(IdempotentPostMixin, GenericAPIView):
-    """Exchange a username and password for an API token.
+    """Exchange a username and password for an API token, valid for TOKEN_LIFETIME_HOURS.
 
-    A failure answers the same whether or not the username exists. Repeated failures lock the username
-    out from that address for a while (429).
+    A user has one token: a new one ends the one issued before, so processes that share an account
+    share its token too. A failure answers the same whether or not the username exists. Repeated
+    failures lock the username out from that address for a while (429).
     """
 
     permission_classes = [AllowAny]
