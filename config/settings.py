@@ -194,6 +194,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-deadlines": {"task": "notifications.tasks.sweep_deadlines", "schedule": DEADLINE_SWEEP_SECONDS},
     "sweep-outbox": {"task": "notifications.tasks.sweep_outbox", "schedule": OUTBOX_SWEEP_SECONDS},
     "purge-expired-drafts": {"task": "referrals.tasks.purge_expired_drafts", "schedule": 3600},
+    "purge-expired-unsent-forms": {"task": "referrals.tasks.purge_expired_unsent_forms", "schedule": 60},
     "purge-idempotency-keys": {"task": "idempotency.tasks.purge_expired_idempotency_keys", "schedule": 3600},
 }
 
@@ -225,6 +226,8 @@ if "visibility_timeout" not in CELERY_BROKER_TRANSPORT_OPTIONS and not CELERY_BR
     CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = int(NOTIFICATION_RETRY_MAX_SECONDS) + 600
 
 DRAFT_LIFETIME_DAYS = env.int("DRAFT_LIFETIME_DAYS", default=30)
+# What was typed into a form sent after the session ended is kept this long for its user to sign in again.
+UNSENT_FORM_LIFETIME_MINUTES = env.int("UNSENT_FORM_LIFETIME_MINUTES", default=10)
 DUPLICATE_WINDOW_DAYS = env.int("DUPLICATE_WINDOW_DAYS", default=90)
 
 REST_FRAMEWORK = {

@@ -301,6 +301,26 @@ class ReferralDraft(models.Model):
         return f"Draft {self.pk}"
 
 
+class UnsentForm(models.Model):
+    """What was typed into a form that arrived after its user's session had ended, kept encrypted for
+    UNSENT_FORM_LIFETIME_MINUTES for that user alone, and deleted once shown to them on the same form."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # The form's address (the path it posts to): it is shown again on the page at that address.
+    form = models.CharField(max_length=200)
+    data = EncryptedJSONField(default=dict)
+    kept_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "form"], name="one_unsent_form_per_owner_and_form")
+        ]
+
+    def __str__(self) -> str:
+        return f"Unsent form {self.pk}"
+
+
 class AnonymousNotification(models.Model):
     """A duty-to-notify report of an adult who did not consent (SPEC §3). Never holds personal details."""
 

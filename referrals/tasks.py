@@ -6,3 +6,10 @@ def purge_expired_drafts() -> int:
     from .drafts import delete_expired_drafts
 
     return delete_expired_drafts()
+
+
+@shared_task(ignore_result=True)
+def purge_expired_unsent_forms() -> int:
+    from .unsent_forms import delete_expired_unsent_forms
+
+    return delete_expired_unsent_forms()

@@ -17,7 +17,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -95,6 +94,7 @@ from .selectors import (
     referrals_visible_to,
     triage_queue,
 )
+from .unsent_forms import initial_from, keep_unsent_form, signed_owner, take_unsent_form, typed_values
 from .wording import input_in_words, input_label, last_offer_words, transition_in_words
 
 PAGE_SIZE = 50
@@ -120,6 +120,56 @@ def visible_referral_or_404(
         return fetch(user, referral_id)
     except Referral.DoesNotExist as exc:
         raise CaseNotVisible("No such case.") from exc
+
+
+def signed_out_words() -> str:
+    return f"You were signed out after {settings.SESSION_COOKIE_AGE // 60} minutes without activity."
+
+
+View = Callable[..., HttpResponse]
+
+
+def login_required_keeping_typed_work(form_of: Callable[..., HarbourForm | None]) -> Callable[[View], View]:
+    """``login_required`` for a form's view, except that a form sent after the session ended keeps what
+    was typed, for the user its signed ``owner`` field names, until they sign in again (SPEC §1).
+
+    ``form_of`` gives the view's unbound form from the view's arguments (None for no form): only that
+    form's fields are kept. The view shows them again with ``show_unsent_form``; nothing is performed.
+    """
+
+    def decorator(view: View) -> View:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.user.is_authenticated:
+                return view(request, *args, **kwargs)
+            owner = signed_owner(request) if request.method == "POST" else None
+            form = form_of(*args, **kwargs) if owner is not None else None
+            typed = typed_values(form, request.POST) if form is not None else {}
+            if owner is not None and typed:
+                keep_unsent_form(owner=owner, form=request.path, data=typed, request=request)
+                messages.info(
+                    request, f"{signed_out_words()} Nothing was sent: sign in again to see what you typed."
+                )
+            return redirect_to_login(request.get_full_path())
+
+        return wrapper
+
+    return decorator
+
+
+def show_unsent_form(request: HttpRequest, form: HarbourForm) -> bool:
+    """Fill the unbound form with what its user typed before their session ended, if that was kept for
+    this form and has not expired, and say so; True if it was."""
+    typed = take_unsent_form(owner=_user(request), form=request.path, request=request)
+    if typed is None:
+        return False
+    form.initial = {**form.initial, **initial_from(form, typed)}
+    messages.warning(
+        request,
+        "You were signed out before this was sent, so nothing was recorded. What you typed is below; "
+        "check it and send it again.",
+    )
+    return True
 
 
 # Why a pending offer was revoked, by the state the case went to (referrals.services revokes it there).
@@ -222,12 +272,6 @@ def _draft_id(request: HttpRequest) -> int | None:
         return None
 
 
-# The intake form carries its owner, signed: if the session ends while the form is open, what was typed
-# is kept as that user's draft instead of being lost at the sign-in page (SPEC §3).
-OWNER_SALT = "referrals.intake.owner"
-OWNER_MAX_AGE = datetime.timedelta(days=1)
-
-
 def _intake_page(
     request: HttpRequest,
     form: ReferralForm,
@@ -236,37 +280,18 @@ def _intake_page(
     status: int = 200,
     **extra: Any,
 ) -> HttpResponse:
-    context = {
-        "form": form,
-        "draft": draft,
-        "owner": signing.dumps(request.user.pk, salt=OWNER_SALT),
-        **extra,
-    }
+    context = {"form": form, "draft": draft, **extra}
     return render(request, "referrals/intake.html", context, status=status)
 
 
-def _intake_owner(request: HttpRequest) -> User | None:
-    """The first responder whose form this is, from its signed ``owner`` field; None if not valid."""
-    try:
-        user_id = signing.loads(request.POST.get("owner", ""), salt=OWNER_SALT, max_age=OWNER_MAX_AGE)
-    except signing.BadSignature:
-        return None
-    owner = User.objects.filter(pk=user_id, is_active=True).select_related("organisation").first()
-    return owner if owner is not None and may_submit(owner) else None
-
-
 def _keep_typed_work(request: HttpRequest) -> HttpResponse:
-    """The session ended while the form was open: save what was typed as its owner's draft, then sign in."""
-    owner = _intake_owner(request) if request.method == "POST" else None
-    if owner is None:
+    """The session ended while the form was open: save what was typed as its owner's draft (SPEC §3),
+    then sign in. Only a first responder's signed form keeps anything."""
+    owner = signed_owner(request) if request.method == "POST" else None
+    if owner is None or not may_submit(owner):
         return redirect_to_login(request.get_full_path())
     draft = save_draft(owner=owner, data=_draft_data(request.POST), draft_id=_draft_id(request))
-    minutes = settings.SESSION_COOKIE_AGE // 60
-    messages.info(
-        request,
-        f"You were signed out after {minutes} minutes without activity. What you typed is saved as a "
-        "draft: sign in to carry on.",
-    )
+    messages.info(request, f"{signed_out_words()} What you typed is saved as a draft: sign in to carry on.")
     return redirect_to_login(f"{reverse('referrals:intake')}?draft={draft.pk}")
 
 
@@ -362,7 +387,7 @@ def draft_discard(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("referrals:drafts")
 
 
-@login_required
+@login_required_keeping_typed_work(AnonymousNotificationForm)
 def anonymous_notification(request: HttpRequest) -> HttpResponse:
     """Duty to notify: an adult who does not consent, recorded without any personal details."""
     user = _user(request)
@@ -381,6 +406,7 @@ def anonymous_notification(request: HttpRequest) -> HttpResponse:
         else:
             status = 400
         return render(request, "referrals/anonymous_notification.html", {"form": form}, status=status)
+    show_unsent_form(request, form)
     return render(request, "referrals/anonymous_notification.html", {"form": form})
 
 
@@ -774,13 +800,19 @@ def _reject_for_want_of_a_bed(request: HttpRequest, referral: Referral, error: N
     return render(request, "referrals/case_action.html", context, status=error.status_code)
 
 
-@login_required
+def _unsent_action_form(pk: int, transition: str) -> HarbourForm | None:
+    return _action_form(transition, suggestions=[]) if transition in TRANSITIONS else None
+
+
+@login_required_keeping_typed_work(_unsent_action_form)
 @require_http_methods(["GET", "POST"])
 @explains_an_ended_offer
 def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
     """One §4 transition on a page of its own (GET), performed from its form (POST).
 
-    A form that fails, here or in place on the case page, comes back on this page with its errors.
+    A form that fails, here or in place on the case page, comes back on this page with its errors. One
+    sent after the session ended comes back on this page once its user has signed in again, filled in
+    as they left it, to check and send again.
     """
     spec = TRANSITIONS.get(transition)
     if spec is None:
@@ -793,9 +825,12 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
         pending_offer = pending_offer_for(referral)
         if transition not in available_transitions(user, referral, pending_offer):
             why = not_open_words(user, referral, transition, pending_offer)
+            if take_unsent_form(owner=user, form=request.path, request=request) is not None:
+                why += " What you typed before you were signed out was not sent, and is not kept."
             messages.info(request, f"{referral.reference}: {why}")
             return redirect("referrals:case", pk=referral.pk)
         form = _action_form(transition, suggestions=suggestions, initial=_chosen_in_link(request, transition))
+        show_unsent_form(request, form)
     else:
         form = _action_form(transition, request.POST, suggestions=suggestions)
         status = 400

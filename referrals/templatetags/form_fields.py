@@ -1,4 +1,4 @@
-"""``{% field_group field %}``: a form field with its label, hint and error message.
+"""``{% field_group field %}``: a form field with its label, hint and error message; ``{% owner_field %}``.
 
 Written in Python rather than as an included template because a page renders it for every field of
 every form it shows (the case page has a form for each action), and an include per field was a
@@ -7,10 +7,14 @@ large part of the page's rendering time.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 from django.forms import BoundField
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+
+from referrals.unsent_forms import OWNER_FIELD, owner_token
 
 register = template.Library()
 
@@ -60,3 +64,15 @@ def field_group(field: BoundField) -> SafeString:
     parts.append(mark_safe("</div>"))
     # Every part is escaped (format_html) or a safe string already (the widget, fixed markup).
     return format_html_join("\n", "{}", ((part,) for part in parts))
+
+
+@register.simple_tag(takes_context=True)
+def owner_field(context: dict[str, Any], form_address: str) -> SafeString:
+    """The form's hidden ``owner`` field, signed for the address it posts to: a form that arrives after
+    the session ended still says whose it was, so what was typed can be kept for them alone."""
+    user = context["request"].user
+    if not user.is_authenticated:
+        return mark_safe("")
+    return format_html(
+        '<input type="hidden" name="{}" value="{}">', OWNER_FIELD, owner_token(user, form_address)
+    )

@@ -9,9 +9,10 @@ from django.utils import timezone
 from playwright.sync_api import Page
 
 from notifications.models import Channel, DeliveryState, Notification
-from referrals.models import Referral
-from tests.factories import CareProviderFactory, manager, provider_user, responder
+from referrals.models import Referral, TransitionLog, UnsentForm
+from tests.factories import PASSWORD, CareProviderFactory, manager, provider_user, responder
 from tests.notifications.receivers import wait_for
+from tests.web.conftest import placed
 
 from .conftest import PHONE
 
@@ -253,6 +254,31 @@ def test_enter_in_a_field_after_the_duplicates_notice_checks_again_and_submits_n
     officer.look("enter pressed")
     assert page.get_by_role("heading", name="This person may already have been referred").is_visible()
     assert Referral.objects.filter(organisation=police.organisation).count() == 1
+
+
+def test_a_progress_note_typed_as_the_session_ended_is_on_the_form_again_after_signing_in(journeys):
+    referral, staff, _ = placed()
+    note = "Sleeping better; asked about college courses in the spring."
+    carer = journeys("provider-signed-out-mid-note")
+    carer.sign_in(staff.username)
+    page = carer.page
+    page.goto(f"/cases/{referral.pk}/record_progress/")
+    carer.look("progress form")
+    page.get_by_label("Progress note").fill(note)
+    carer.context.clear_cookies(name="sessionid")  # the idle timeout, while the note was being typed
+    page = carer.submit("Save progress note", "sent after the session ended")
+    assert page.url.endswith(f"/login/?next=/cases/{referral.pk}/record_progress/")
+    assert page.get_by_text("Nothing was sent: sign in again to see what you typed.").is_visible()
+    page.get_by_label("Username").fill(staff.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page = carer.submit("Sign in", "the note again")
+    assert page.url.endswith(f"/cases/{referral.pk}/record_progress/")
+    assert page.get_by_label("Progress note").input_value() == note
+    assert "check it and send it again" in page.locator(".messages").inner_text()
+    assert not TransitionLog.objects.filter(referral=referral, transition="record_progress").exists()
+    assert not UnsentForm.objects.exists()
+    carer.submit("Save progress note", "the note sent again")
+    assert TransitionLog.objects.get(referral=referral, transition="record_progress").input["note"] == note
 
 
 @pytest.mark.parametrize(

@@ -3,14 +3,13 @@ import re
 from urllib.parse import quote
 
 import pytest
-from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
 
 from referrals.choices import COMMON_LANGUAGES, ReferralState, language_choices
 from referrals.models import AnonymousNotification, Referral, ReferralDraft
 from referrals.tasks import purge_expired_drafts
-from referrals.views import OWNER_SALT
+from referrals.unsent_forms import owner_token
 from tests.factories import manager, provider_user, responder, submitted_referral
 from tests.web.conftest import intake_data, signed_in
 
@@ -380,7 +379,7 @@ def test_what_was_typed_when_the_session_ended_is_kept_as_a_draft_for_after_sign
 @pytest.mark.parametrize("owner", ["", "forged", "a manager"])
 def test_without_a_first_responders_signature_an_expired_form_keeps_nothing(owner):
     if owner == "a manager":  # signed, but for someone who does not refer
-        owner = signing.dumps(manager().pk, salt=OWNER_SALT)
+        owner = owner_token(manager(), INTAKE)
     client = signed_in(responder())
     client.logout()
     response = client.post(INTAKE, intake_data(owner=owner))

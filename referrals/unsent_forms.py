@@ -1,0 +1,143 @@
+"""Forms sent after the session ended: whose they were, and what was typed into them, kept for a moment.
+
+A form carries its owner, signed for the address it posts to (``owner_token``), so that a form that
+arrives after its user's session ended still proves whose it was. What was typed is then kept for that
+user alone, encrypted, for UNSENT_FORM_LIFETIME_MINUTES, and shown to them once, on the same form, after
+they sign in again; nothing is performed for them. The intake keeps it as a draft instead (``drafts``).
+
+The audit trail names what was kept by its number, its form and the fields typed, never what was typed.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.forms import Form
+from django.http import HttpRequest, QueryDict
+from django.utils import timezone
+
+from accounts.models import User
+from audit.models import AuditAction
+from audit.services import record_change
+
+from .models import UnsentForm
+
+if TYPE_CHECKING:
+    from django.utils.datastructures import MultiValueDict
+
+OWNER_FIELD = "owner"
+OWNER_SALT = "referrals.form.owner"
+# A form may be open for long after the session that showed it ended (overnight, say); a day covers that.
+OWNER_MAX_AGE = datetime.timedelta(days=1)
+
+
+def owner_token(user: User, form: str) -> str:
+    """The form's ``owner`` field: the user's id, signed for the address ``form`` posts to and dated."""
+    return signing.dumps(user.pk, salt=f"{OWNER_SALT}:{form}")
+
+
+def signed_owner(request: HttpRequest) -> User | None:
+    """The active user whose form this POST is, from its signed ``owner`` field; None if the field is
+    missing, tampered with, older than OWNER_MAX_AGE or signed for another form."""
+    try:
+        user_id = signing.loads(
+            request.POST.get(OWNER_FIELD, ""), salt=f"{OWNER_SALT}:{request.path}", max_age=OWNER_MAX_AGE
+        )
+    except signing.BadSignature:
+        return None
+    return User.objects.filter(pk=user_id, is_active=True).select_related("organisation").first()
+
+
+def unsent_form_label(unsent_id: int) -> str:
+    """How the trail names what was kept: by its number alone, since what was typed may be personal."""
+    return f"unsent form {unsent_id}"
+
+
+def typed_values(form: Form, posted: MultiValueDict[str, str]) -> dict[str, list[str]]:
+    """The posted values of the form's own fields that hold something, by their names as posted."""
+    typed = {}
+    for name in form.fields:
+        key = form.add_prefix(name)
+        values = [value for value in posted.getlist(key) if value.strip()]
+        if values:
+            typed[key] = values
+    return typed
+
+
+def keep_unsent_form(
+    *, owner: User, form: str, data: Mapping[str, list[str]], request: HttpRequest | None = None
+) -> UnsentForm:
+    """Keep what was typed into the owner's form at address ``form``, replacing anything kept before."""
+    now = timezone.now()
+    with transaction.atomic():
+        # One per user and form: a second press of the button replaces the first, even at the same time.
+        unsent, _ = UnsentForm.objects.update_or_create(  # type: ignore[misc]  # data: encrypted JSON
+            owner=owner,
+            form=form,
+            defaults={
+                "data": dict(data),
+                "kept_at": now,
+                "expires_at": now + datetime.timedelta(minutes=settings.UNSENT_FORM_LIFETIME_MINUTES),
+            },
+        )
+        record_change(
+            actor=owner,
+            referral=None,
+            what=f"{unsent_form_label(unsent.pk)}: kept after the session ended",
+            changes={"form": form, "fields": sorted(data)},
+            request=request,
+        )
+    return unsent
+
+
+def take_unsent_form(*, owner: User, form: str, request: HttpRequest) -> dict[str, list[str]] | None:
+    """What the owner typed into the form at address ``form`` before their session ended, if it has not
+    expired; deleted as it is taken, so that it is shown once (to one request, if two race)."""
+    unsent = UnsentForm.objects.filter(owner=owner, form=form, expires_at__gt=timezone.now()).first()
+    if unsent is None:
+        return None
+    with transaction.atomic():
+        deleted, _ = UnsentForm.objects.filter(pk=unsent.pk).delete()
+        if not deleted:
+            return None
+        record_change(
+            actor=owner,
+            referral=None,
+            action=AuditAction.READ,
+            what=f"{unsent_form_label(unsent.pk)}: shown again on its form",
+            request=request,
+        )
+    return dict(unsent.data)  # type: ignore[arg-type]  # decrypted JSON
+
+
+def initial_from(form: Form, data: Mapping[str, list[str]]) -> dict[str, object]:
+    """The form's initial values from what was posted to it, read as each field's widget reads a POST
+    (a ticked box, several choices, a date)."""
+    posted = QueryDict(mutable=True)
+    for key, values in data.items():
+        posted.setlist(key, values)
+    return {
+        name: field.widget.value_from_datadict(posted, {}, form.add_prefix(name))
+        for name, field in form.fields.items()
+        if form.add_prefix(name) in posted
+    }
+
+
+def delete_expired_unsent_forms() -> int:
+    """Delete everything kept past its lifetime; audited once per run that deleted any."""
+    with transaction.atomic():
+        deleted, _ = UnsentForm.objects.filter(expires_at__lte=timezone.now()).delete()
+        if deleted:
+            record_change(
+                actor=None,
+                referral=None,
+                action=AuditAction.RETENTION,
+                what="retention: expired unsent forms deleted",
+                changes={"unsent_forms": deleted},
+            )
+    return deleted

@@ -1,0 +1,227 @@
+"""A case action or anonymous notification sent after the session ended: what was typed comes back to
+the same user, on the same form, once they sign in again; to nobody else; and nothing is performed."""
+
+import datetime
+import re
+import time
+from unittest import mock
+from urllib.parse import quote
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from referrals import services
+from referrals.choices import ReferralState
+from referrals.models import AnonymousNotification, TransitionLog, UnsentForm
+from referrals.tasks import purge_expired_unsent_forms
+from referrals.unsent_forms import owner_token
+from tests.factories import PASSWORD, manager, provider_user, responder, submitted_referral
+from tests.security.test_encryption import raw_row
+from tests.web.conftest import placed, signed_in
+
+pytestmark = pytest.mark.django_db
+
+NOTE = "Told us tonight that her former employer has been calling her sister."
+SIGNED_OUT = "Nothing was sent: sign in again to see what you typed."
+SHOWN_AGAIN = (
+    "You were signed out before this was sent, so nothing was recorded. What you typed is below; "
+    "check it and send it again."
+)
+
+
+def action_url(referral, transition: str) -> str:
+    return reverse("referrals:case_action", args=[referral.pk, transition])
+
+
+def owner_field(html: str) -> str:
+    return re.search(r'name="owner" value="([^"]+)"', html)[1]
+
+
+def sign_in(client: Client, user, next_url: str):
+    """The sign-in form, as the page the session ended on sent the user there."""
+    return client.post(
+        reverse("login"), {"username": user.username, "password": PASSWORD, "next": next_url}, follow=True
+    )
+
+
+def session_ends(client: Client) -> None:
+    """The idle timeout: the browser keeps its other cookies (CSRF, messages) but the session is gone."""
+    client.cookies.pop("sessionid")
+
+
+def progress_notes(referral) -> int:
+    return TransitionLog.objects.filter(referral=referral, transition="record_progress").count()
+
+
+def progress_sent_after_the_session_ended(note: str = NOTE):
+    """A provider opens the progress form, the session ends, and they press Save progress note."""
+    referral, staff, _ = placed()
+    client = signed_in(staff)
+    url = action_url(referral, "record_progress")
+    owner = owner_field(client.get(url).content.decode())
+    session_ends(client)
+    response = client.post(
+        url, {"owner": owner, "record_progress-note": note, "record_progress-next_check_in": ""}
+    )
+    return referral, staff, client, url, response
+
+
+def test_a_progress_note_sent_after_the_session_ended_comes_back_to_its_author_after_sign_in():
+    referral, staff, client, url, response = progress_sent_after_the_session_ended()
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={quote(url)}"
+    assert SIGNED_OUT in client.get(response["Location"]).content.decode()
+
+    page = sign_in(client, staff, url)
+    html = page.content.decode()
+    assert page.redirect_chain[-1][0] == url
+    assert SHOWN_AGAIN in html
+    assert f"{NOTE}</textarea>" in html
+    # Shown to be checked and sent again, never sent for them: the case may have changed meanwhile.
+    assert progress_notes(referral) == 0
+    assert not UnsentForm.objects.exists()  # deleted once shown
+    again = client.get(url).content.decode()
+    assert NOTE not in again and SHOWN_AGAIN not in again
+
+
+def test_what_is_kept_is_encrypted_short_lived_and_in_no_url_or_audit_row():
+    referral, staff, _, url, response = progress_sent_after_the_session_ended()
+    unsent = UnsentForm.objects.get()
+    assert (unsent.owner, unsent.form) == (staff, url)
+    assert unsent.data == {"record_progress-note": [NOTE]}
+    lifetime = unsent.expires_at - timezone.now()
+    assert datetime.timedelta(minutes=9) < lifetime <= datetime.timedelta(minutes=10)
+    assert "former employer" not in raw_row("referrals_unsentform", unsent.pk, "data")[0]
+    assert "employer" not in response["Location"]
+    kept = AuditEvent.objects.get(what=f"unsent form {unsent.pk}: kept after the session ended")
+    assert kept.actor == staff
+    assert kept.changes == {"form": url, "fields": ["record_progress-note"]}
+    assert not [event for event in AuditEvent.objects.all() if "employer" in str(event.changes)]
+
+
+def test_someone_else_signing_in_on_that_browser_gets_nothing():
+    referral, staff, client, url, _ = progress_sent_after_the_session_ended()
+    colleague = provider_user(staff.provider)  # may record progress on the same case
+    html = sign_in(client, colleague, url).content.decode()
+    assert 'name="record_progress-note"' in html
+    assert NOTE not in html and SHOWN_AGAIN not in html
+    assert UnsentForm.objects.filter(owner=staff).exists()  # still the author's, for a few minutes
+
+
+def test_what_was_kept_is_not_shown_once_it_has_expired_and_the_purge_deletes_it():
+    referral, staff, client, url, _ = progress_sent_after_the_session_ended()
+    UnsentForm.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    html = sign_in(client, staff, url).content.decode()
+    assert NOTE not in html and SHOWN_AGAIN not in html
+    assert purge_expired_unsent_forms() == 1
+    assert not UnsentForm.objects.exists()
+
+
+def a_day_ago(token_of):
+    with mock.patch("django.core.signing.time.time", return_value=time.time() - 86_401):
+        return token_of()
+
+
+@pytest.mark.parametrize(
+    "owner", ["", "forged", "tampered", "expired", "for another case", "for a former user"]
+)
+def test_without_a_valid_owner_signature_a_form_sent_after_the_session_ended_keeps_nothing(owner):
+    referral, staff, _ = placed()
+    other, *_ = placed(staff.provider)
+    url = action_url(referral, "record_progress")
+    token = owner_token(staff, url)
+    owner = {
+        "tampered": token[:-2] + ("aa" if not token.endswith("aa") else "bb"),
+        "expired": a_day_ago(lambda: owner_token(staff, url)),
+        "for another case": owner_token(staff, action_url(other, "record_progress")),
+        "for a former user": owner_token(provider_user(staff.provider, is_active=False), url),
+    }.get(owner, owner)
+    client = Client()
+    response = client.post(url, {"owner": owner, "record_progress-note": NOTE})
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={quote(url)}"
+    assert not UnsentForm.objects.exists()
+    html = sign_in(client, staff, url).content.decode()
+    assert NOTE not in html and SIGNED_OUT not in html and SHOWN_AGAIN not in html
+
+
+def test_pressing_the_button_again_after_the_session_ended_keeps_only_the_last_note():
+    referral, staff, client, url, _ = progress_sent_after_the_session_ended("First go")
+    client.post(url, {"owner": owner_token(staff, url), "record_progress-note": NOTE})
+    assert [unsent.data for unsent in UnsentForm.objects.all()] == [{"record_progress-note": [NOTE]}]
+
+
+def test_a_form_with_nothing_typed_keeps_nothing():
+    referral, staff, _ = placed()
+    url = action_url(referral, "record_progress")
+    Client().post(url, {"owner": owner_token(staff, url), "record_progress-note": "  "})
+    assert not UnsentForm.objects.exists()
+
+
+def test_a_managers_decline_comes_back_with_its_reason_chosen_and_its_note():
+    referral = submitted_referral()
+    boss = manager()
+    client = signed_in(boss)
+    url = action_url(referral, "decline")
+    owner = owner_field(client.get(url).content.decode())
+    session_ends(client)
+    client.post(url, {"owner": owner, "decline-reason": "duplicate", "decline-note": "Same as the March one"})
+    html = sign_in(client, boss, url).content.decode()
+    assert SHOWN_AGAIN in html
+    assert '<option value="duplicate" selected>' in html
+    assert "Same as the March one</textarea>" in html
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.RECEIVED
+
+
+def test_a_note_sent_from_the_form_on_the_case_page_comes_back_on_its_action_page():
+    referral, staff, _ = placed()
+    client = signed_in(staff)
+    case_page = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    form = case_page[case_page.index('id="action-record_progress"') :]
+    session_ends(client)
+    url = action_url(referral, "record_progress")
+    client.post(url, {"owner": owner_field(form), "record_progress-note": NOTE})
+    html = sign_in(client, staff, url).content.decode()
+    assert SHOWN_AGAIN in html and f"{NOTE}</textarea>" in html
+    assert progress_notes(referral) == 0
+
+
+def test_if_the_action_closed_before_sign_in_what_was_typed_is_dropped_and_the_user_told():
+    referral, staff, client, url, _ = progress_sent_after_the_session_ended()
+    colleague = provider_user(staff.provider)
+    services.report_missing(referral_id=referral.pk, actor=colleague, last_seen_at=timezone.now())
+    page = sign_in(client, staff, url)
+    html = page.content.decode()
+    assert page.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
+    assert "What you typed before you were signed out was not sent, and is not kept." in html
+    assert NOTE not in html
+    assert not UnsentForm.objects.exists()
+    assert progress_notes(referral) == 0
+
+
+def test_an_anonymous_notification_comes_back_with_its_choices_ticked():
+    user = responder()
+    client = signed_in(user)
+    url = reverse("referrals:anonymous_notification")
+    owner = owner_field(client.get(url).content.decode())
+    session_ends(client)
+    client.post(
+        url,
+        {
+            "owner": owner,
+            "gender": "female",
+            "nationality": "ER",
+            "exploitation_types": ["labour", "sexual"],
+            "region": "london",
+        },
+    )
+    html = sign_in(client, user, url).content.decode()
+    assert SHOWN_AGAIN in html
+    ticked = set(re.findall(r'name="exploitation_types" value="([^"]+)"[^>]*checked', html))
+    assert ticked == {"labour", "sexual"}
+    assert '<option value="ER" selected>' in html
+    assert not AnonymousNotification.objects.exists()
