@@ -42,5 +42,11 @@ class RecoveryReviewNotDue(HarbourError):
     """A note cannot meet the day-30 recovery review before the review is near."""
 
 
+class NotificationNotFailed(HarbourError):
+    """A notification is sent again only once it has failed: it was already sent again, or delivered."""
+
+    status_code = 409
+
+
 class ProviderCannotTake(HarbourError):
     """The provider cannot take this person: a 400 that says why."""
