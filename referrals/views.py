@@ -270,6 +270,13 @@ def _keep_typed_work(request: HttpRequest) -> HttpResponse:
     return redirect_to_login(f"{reverse('referrals:intake')}?draft={draft.pk}")
 
 
+def draft_gone(request: HttpRequest) -> HttpResponse:
+    """A link to a draft that is not one of the user's live drafts (the back button after submitting,
+    a stale tab): the drafts list says why, in the same words whoever's draft the number was."""
+    messages.info(request, "That draft is no longer kept: it was submitted, discarded or expired.")
+    return redirect("referrals:drafts")
+
+
 def intake(request: HttpRequest) -> HttpResponse:
     """The referral form: save a draft, check for likely duplicates, then submit."""
     if not request.user.is_authenticated:
@@ -282,9 +289,9 @@ def intake(request: HttpRequest) -> HttpResponse:
     if draft_id is not None:
         try:
             draft = get_live_draft(user, draft_id)
-        except ReferralDraft.DoesNotExist as exc:
+        except ReferralDraft.DoesNotExist:
             if request.method != "POST":
-                raise Http404("No such draft: it may have expired.") from exc
+                return draft_gone(request)
             # The draft expired while the form was open: keep what was typed, as a new draft if saved.
             draft_id = None
 
@@ -350,10 +357,12 @@ def drafts(request: HttpRequest) -> HttpResponse:
 def draft_discard(request: HttpRequest, pk: int) -> HttpResponse:
     """Asks first (GET), then discards (POST): a draft is work that cannot be got back."""
     user = _user(request)
+    if not may_submit(user):
+        raise PermissionDenied("Only first responders have drafts.")
     try:
         draft = get_live_draft(user, pk)
-    except ReferralDraft.DoesNotExist as exc:
-        raise Http404("No such draft: it may have expired.") from exc
+    except ReferralDraft.DoesNotExist:
+        return draft_gone(request)
     if request.method != "POST":
         record_draft_reads(actor=user, drafts=[draft], what="discard page", request=request)
         return render(request, "referrals/draft_discard.html", {"draft": draft})
