@@ -307,7 +307,9 @@ def intake(request: HttpRequest) -> HttpResponse:
             request,
             f"Draft saved. It is kept until {timezone.localtime(draft.expires_at):%-d %B %Y}.",
         )
-        return redirect("referrals:drafts")
+        # Back on the form, the draft's number in the address: going back or reloading keeps saving
+        # this draft instead of starting another.
+        return redirect(f"{reverse('referrals:intake')}?draft={draft.pk}")
 
     form = ReferralForm(request.POST)
     if not form.is_valid():

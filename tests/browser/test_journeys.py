@@ -9,7 +9,7 @@ from django.utils import timezone
 from playwright.sync_api import Page
 
 from notifications.models import Channel, DeliveryState, Notification
-from referrals.models import Referral
+from referrals.models import Referral, ReferralDraft
 from tests.factories import CareProviderFactory, manager, provider_user, responder
 from tests.notifications.receivers import wait_for
 
@@ -253,6 +253,31 @@ def test_enter_in_a_field_after_the_duplicates_notice_checks_again_and_submits_n
     officer.look("enter pressed")
     assert page.get_by_role("heading", name="This person may already have been referred").is_visible()
     assert Referral.objects.filter(organisation=police.organisation).count() == 1
+
+
+def test_a_draft_saved_then_come_back_to_and_saved_again_stays_one_draft(journeys):
+    police = responder(username="draft-officer")
+    officer = journeys("responder-draft-saved-twice")
+    officer.sign_in(police.username)
+    page = officer.go("New referral", "intake form")
+    page.get_by_label("Given name").fill("Lule")
+    page = officer.submit("Save draft", "draft saved")
+    assert "Draft saved" in page.get_by_role("status").inner_text()
+    assert page.get_by_label("Given name").input_value() == "Lule", "still on the form"
+    officer.go("Cases", "case list")
+    page.go_back()
+    officer.look("back on the draft")
+    page.get_by_label("Family name").fill("Tesfay")
+    officer.submit("Save draft", "draft saved again")
+    page.reload()
+    page.get_by_label("Other names (optional)").fill("Lula")
+    officer.submit("Save draft", "draft saved after reloading")
+    (draft,) = ReferralDraft.objects.filter(owner=police)
+    assert (draft.data["given_name"], draft.data["family_name"], draft.data["aliases"]) == (
+        "Lule",
+        "Tesfay",
+        "Lula",
+    )
 
 
 @pytest.mark.parametrize(

@@ -175,10 +175,12 @@ def test_a_draft_is_saved_without_validation_and_resumes_into_the_form():
     }
     response = client.post(INTAKE, partial, follow=True)
     draft = ReferralDraft.objects.get(owner=user)
-    assert response.redirect_chain[-1][0] == reverse("referrals:drafts")
+    assert response.redirect_chain == [(f"{INTAKE}?draft={draft.pk}", 302)]
     assert "Draft saved" in response.content.decode()
     assert not Referral.objects.exists()
 
+    html = client.get(reverse("referrals:drafts")).content.decode()
+    assert f"{INTAKE}?draft={draft.pk}" in html
     html = client.get(INTAKE, {"draft": draft.pk}).content.decode()
     assert re.search(r'name="given_name"[^>]*value="Amina"', html)
     assert language_controls(html) == ({"en", "ti"}, set())
@@ -195,6 +197,23 @@ def test_the_draft_is_stored_encrypted():
         cursor.execute("SELECT data FROM referrals_referraldraft")
         (raw,) = cursor.fetchone()
     assert "Zebedee" not in raw
+
+
+def test_a_saved_draft_stays_on_the_form_so_saving_again_keeps_one_draft():
+    user = responder()
+    client = signed_in(user)
+    response = client.post(INTAKE, {"given_name": "Amina", "action": "save_draft"}, follow=True)
+    draft = ReferralDraft.objects.get()
+    html = response.content.decode()
+    assert re.search(r'name="given_name"[^>]*value="Amina"', html)
+    assert f'name="draft" value="{draft.pk}"' in html
+    # Reloaded, or come back to: the address still names the draft, so the form still carries it.
+    html = client.get(response.redirect_chain[-1][0]).content.decode()
+    assert f'name="draft" value="{draft.pk}"' in html
+    client.post(
+        INTAKE, {"given_name": "Amina", "family_name": "Haile", "draft": draft.pk, "action": "save_draft"}
+    )
+    assert ReferralDraft.objects.get().data["family_name"] == "Haile"
 
 
 def test_saving_again_updates_the_same_draft_and_submitting_deletes_it():
