@@ -9,6 +9,7 @@ from django.utils import timezone
 from playwright.sync_api import Page
 
 from notifications.models import Channel, DeliveryState, Notification
+from referrals.drafts import save_draft
 from referrals.models import Referral, ReferralDraft
 from tests.factories import CareProviderFactory, manager, provider_user, responder
 from tests.notifications.receivers import wait_for
@@ -278,6 +279,22 @@ def test_a_draft_saved_then_come_back_to_and_saved_again_stays_one_draft(journey
         "Tesfay",
         "Lula",
     )
+
+
+def test_going_back_to_a_draft_just_submitted_shows_the_drafts_list(journeys):
+    police = responder(username="resume-officer")
+    save_draft(owner=police, data={"given_name": "Lule", "family_name": "Tesfay"})
+    officer = journeys("responder-back-to-submitted-draft")
+    officer.sign_in(police.username)
+    page = officer.go("Drafts", "drafts")
+    officer.go(re.compile("^Resume"), "draft resumed")
+    fill_referral(page)
+    officer.submit("Submit referral", "referral submitted")
+    page.go_back()
+    officer.look("back to the submitted draft")
+    assert page.url.endswith("/referrals/drafts/")
+    assert "That draft is no longer kept" in page.get_by_role("status").inner_text()
+    assert page.get_by_role("heading", name="Your drafts").is_visible()
 
 
 @pytest.mark.parametrize(
