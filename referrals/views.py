@@ -589,6 +589,10 @@ def not_open_words(
     if transition in ("accept", "reject"):
         return "This case has no offer waiting for you."
     refusal = services.transition_refusal(user, transition, referral)
+    if isinstance(refusal, TransitionNotAllowed):
+        # Usually the action was already done (Back, a second tab): say what the case is now, as a
+        # refused POST does.
+        return STATE_NOW.get(ReferralState(referral.state), refusal.message)
     return refusal.message if refusal is not None else f"{TRANSITIONS[transition].title} is not open now."
 
 

@@ -577,10 +577,22 @@ def test_an_action_that_is_not_open_now_sends_the_user_back_to_the_case_saying_s
     referral, _staff, boss = placed()
     response = signed_in(boss).get(action_url(referral, "assess"), follow=True)
     assert response.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
-    assert (
-        f"{referral.reference}: A referral that is placed cannot be assessed: it may have changed since you "
-        "loaded it." in response.content.decode()
-    )
+    assert f"{referral.reference}: This person is placed with a care provider." in response.content.decode()
+
+
+def test_going_back_to_an_action_already_done_says_so_as_a_second_press_does():
+    referral = submitted_referral()
+    client = signed_in(referral.submitted_by)
+    url = action_url(referral, "withdraw")
+    assert client.get(url).status_code == 200  # the page, before the referral is withdrawn
+    act(client, referral, "withdraw", {"withdraw-reason": "consent_withdrawn"})
+    back = client.get(url, follow=True)
+    assert back.redirect_chain == [(reverse("referrals:case", args=[referral.pk]), 302)]
+    assert f"{referral.reference}: This referral has already been withdrawn." in back.content.decode()
+    assert "cannot be withdrawn" not in back.content.decode()
+    again = act(client, referral, "withdraw", {"withdraw-reason": "consent_withdrawn"})
+    assert again.status_code == 409
+    assert "This referral has already been withdrawn." in again.content.decode()
 
 
 def test_an_offer_not_open_to_a_provider_says_there_is_no_offer_waiting_for_it():
