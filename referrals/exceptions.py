@@ -24,6 +24,10 @@ class OfferNotPending(TransitionNotAllowed):
     """The offer was already answered, expired or revoked."""
 
 
+class OfferAlreadyAccepted(OfferNotPending):
+    """The provider answering the offer had already accepted it (from another tab, say)."""
+
+
 class OfferAlreadyPending(TransitionNotAllowed):
     """A referral has at most one pending offer."""
 

@@ -50,6 +50,7 @@ from .exceptions import (
     HarbourError,
     NoCapacity,
     NotPermitted,
+    OfferAlreadyAccepted,
     OfferAlreadyPending,
     TransitionNotAllowed,
 )
@@ -587,6 +588,9 @@ def not_open_words(
     if transition == "offer" and pending_offer is not None and user.is_manager:
         return services.offer_already_pending(pending_offer).message
     if transition in ("accept", "reject"):
+        if pending_offer is None and may_perform(user, transition, referral):
+            # The offer was made to this provider and is answered: say how.
+            return services.offer_not_pending(referral).message
         return "This case has no offer waiting for you."
     refusal = services.transition_refusal(user, transition, referral)
     if isinstance(refusal, TransitionNotAllowed):
@@ -821,9 +825,9 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                 )
             except Referral.DoesNotExist as exc:
                 raise CaseNotVisible("No such case.") from exc
-            except OfferAlreadyPending as error:
-                # Offered from another tab meanwhile: the form has nothing left to do; the case page
-                # shows the pending offer.
+            except (OfferAlreadyPending, OfferAlreadyAccepted) as error:
+                # Offered, or accepted, from another tab meanwhile: the form has nothing left to do; the
+                # case page shows the pending offer or the placement.
                 messages.info(request, f"{referral.reference}: {error.message}")
                 return redirect("referrals:case", pk=referral.pk)
             except NoCapacity as error:
