@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from accounts.models import Organisation, OrganisationKind, User
 from audit.services import record_change
-from referrals.exceptions import NotPermitted
+from referrals.exceptions import NotificationNotFailed, NotPermitted
 
 from .models import Channel, DeliveryState, Event, InboxItem, Notification
 
@@ -173,15 +173,19 @@ def queue_delivery(notification_ids: list[str]) -> int:
 def resend_failed(*, actor: User, notification_id: str) -> Notification:
     """A manager sends a failed notification again (the receiver is back): it starts its retries anew.
 
-    ``Notification.DoesNotExist`` for a notification that has not failed; ``NotPermitted`` for anyone
-    but a manager.
+    ``Notification.DoesNotExist`` for no such notification; ``NotificationNotFailed`` for one that is
+    pending or delivered (sent again from another tab, say); ``NotPermitted`` for anyone but a manager.
     """
     if not actor.is_manager:
         raise NotPermitted("Only managers can send a notification again.")
     with transaction.atomic():
-        notification = Notification.objects.select_for_update().get(
-            pk=notification_id, state=DeliveryState.FAILED
-        )
+        notification = Notification.objects.select_for_update().get(pk=notification_id)
+        if notification.state == DeliveryState.DELIVERED:
+            raise NotificationNotFailed("This notification has already been delivered.")
+        if notification.state != DeliveryState.FAILED:
+            raise NotificationNotFailed(
+                "This notification was already sent again: it is being delivered, with retries."
+            )
         notification.state = DeliveryState.PENDING
         notification.attempts = 0
         notification.next_attempt_at = timezone.now()

@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
-from referrals.exceptions import NotPermitted
+from referrals.exceptions import NotificationNotFailed, NotPermitted
 from referrals.selectors import referrals_visible_to
 
 from .models import Event, InboxItem, Notification
@@ -93,7 +93,11 @@ def resend(request: HttpRequest, notification_id: uuid.UUID) -> HttpResponse:
     except NotPermitted as exc:
         raise PermissionDenied(str(exc)) from None
     except Notification.DoesNotExist:
-        raise Http404("No such failed notification.") from None
+        raise Http404("No such notification.") from None
+    except NotificationNotFailed as exc:
+        # Sent again from another tab, by another manager or by a double press: nothing is left to do.
+        messages.info(request, exc.message)
+        return HttpResponseRedirect(reverse("notifications:undelivered"))
     messages.success(request, "Sent again. It is retried as before if the receiver still fails.")
     return HttpResponseRedirect(reverse("notifications:undelivered"))
 

@@ -24,6 +24,10 @@ class OfferNotPending(TransitionNotAllowed):
     """The offer was already answered, expired or revoked."""
 
 
+class OfferAlreadyAccepted(OfferNotPending):
+    """The provider answering the offer had already accepted it (from another tab, say)."""
+
+
 class OfferAlreadyPending(TransitionNotAllowed):
     """A referral has at most one pending offer."""
 
@@ -40,6 +44,12 @@ class NotPermitted(HarbourError):
 
 class RecoveryReviewNotDue(HarbourError):
     """A note cannot meet the day-30 recovery review before the review is near."""
+
+
+class NotificationNotFailed(HarbourError):
+    """A notification is sent again only once it has failed: it was already sent again, or delivered."""
+
+    status_code = 409
 
 
 class ProviderCannotTake(HarbourError):

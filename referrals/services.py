@@ -20,6 +20,7 @@ from django_fsm import can_proceed
 from accounts.models import Organisation, User
 from audit.services import record_transition
 from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
+from care_providers.selectors import active_placement_for, latest_offer_for
 from care_providers.services import check_provider_can_take, reserve_bed
 from notifications.models import Event
 from notifications.services import manager_recipients, notify, offer_items_done
@@ -30,6 +31,7 @@ from .encryption import keyed_digest
 from .exceptions import (
     HarbourError,
     NotPermitted,
+    OfferAlreadyAccepted,
     OfferAlreadyPending,
     OfferNotPending,
     ProviderCannotTake,
@@ -300,6 +302,23 @@ def offer_placement(*, referral_id: int, actor: User, provider_id: int) -> Place
     return offer
 
 
+def offer_not_pending(referral: Referral) -> OfferNotPending:
+    """Why the provider the case's latest offer was made to can no longer answer it.
+
+    While it sees the case, it accepted the offer (an offer rejected, expired or withdrawn takes the
+    case out of its sight, and the web says which on its offers page).
+    """
+    offer = latest_offer_for(referral)
+    if offer is not None and offer.state == OfferState.ACCEPTED:
+        placement = active_placement_for(referral)
+        if placement is not None and placement.offer_id == offer.pk:
+            return OfferAlreadyAccepted(
+                "You have already accepted this offer: the person is placed with you."
+            )
+        return OfferNotPending("You accepted this offer; the person is no longer placed with you.")
+    return OfferNotPending("This offer has already been answered, has expired or was withdrawn.")
+
+
 def _lock_pending_offer(referral: Referral) -> PlacementOffer:
     offer = (
         referral.offers.select_for_update(of=("self",))
@@ -308,7 +327,7 @@ def _lock_pending_offer(referral: Referral) -> PlacementOffer:
         .first()
     )
     if offer is None:
-        raise OfferNotPending("This offer has already been answered, has expired or was withdrawn.")
+        raise offer_not_pending(referral)
     return offer
 
 

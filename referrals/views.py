@@ -49,6 +49,7 @@ from .exceptions import (
     HarbourError,
     NoCapacity,
     NotPermitted,
+    OfferAlreadyAccepted,
     OfferAlreadyPending,
     TransitionNotAllowed,
 )
@@ -295,6 +296,13 @@ def _keep_typed_work(request: HttpRequest) -> HttpResponse:
     return redirect_to_login(f"{reverse('referrals:intake')}?draft={draft.pk}")
 
 
+def draft_gone(request: HttpRequest) -> HttpResponse:
+    """A link to a draft that is not one of the user's live drafts (the back button after submitting,
+    a stale tab): the drafts list says why, in the same words whoever's draft the number was."""
+    messages.info(request, "That draft is no longer kept: it was submitted, discarded or expired.")
+    return redirect("referrals:drafts")
+
+
 def intake(request: HttpRequest) -> HttpResponse:
     """The referral form: save a draft, check for likely duplicates, then submit."""
     if not request.user.is_authenticated:
@@ -307,9 +315,9 @@ def intake(request: HttpRequest) -> HttpResponse:
     if draft_id is not None:
         try:
             draft = get_live_draft(user, draft_id)
-        except ReferralDraft.DoesNotExist as exc:
+        except ReferralDraft.DoesNotExist:
             if request.method != "POST":
-                raise Http404("No such draft: it may have expired.") from exc
+                return draft_gone(request)
             # The draft expired while the form was open: keep what was typed, as a new draft if saved.
             draft_id = None
 
@@ -325,7 +333,9 @@ def intake(request: HttpRequest) -> HttpResponse:
             request,
             f"Draft saved. It is kept until {timezone.localtime(draft.expires_at):%-d %B %Y}.",
         )
-        return redirect("referrals:drafts")
+        # Back on the form, the draft's number in the address: going back or reloading keeps saving
+        # this draft instead of starting another.
+        return redirect(f"{reverse('referrals:intake')}?draft={draft.pk}")
 
     form = ReferralForm(request.POST)
     if not form.is_valid():
@@ -375,10 +385,12 @@ def drafts(request: HttpRequest) -> HttpResponse:
 def draft_discard(request: HttpRequest, pk: int) -> HttpResponse:
     """Asks first (GET), then discards (POST): a draft is work that cannot be got back."""
     user = _user(request)
+    if not may_submit(user):
+        raise PermissionDenied("Only first responders have drafts.")
     try:
         draft = get_live_draft(user, pk)
-    except ReferralDraft.DoesNotExist as exc:
-        raise Http404("No such draft: it may have expired.") from exc
+    except ReferralDraft.DoesNotExist:
+        return draft_gone(request)
     if request.method != "POST":
         record_draft_reads(actor=user, drafts=[draft], what="discard page", request=request)
         return render(request, "referrals/draft_discard.html", {"draft": draft})
@@ -602,8 +614,15 @@ def not_open_words(
     if transition == "offer" and pending_offer is not None and user.is_manager:
         return services.offer_already_pending(pending_offer).message
     if transition in ("accept", "reject"):
+        if pending_offer is None and may_perform(user, transition, referral):
+            # The offer was made to this provider and is answered: say how.
+            return services.offer_not_pending(referral).message
         return "This case has no offer waiting for you."
     refusal = services.transition_refusal(user, transition, referral)
+    if isinstance(refusal, TransitionNotAllowed):
+        # Usually the action was already done (Back, a second tab): say what the case is now, as a
+        # refused POST does.
+        return STATE_NOW.get(ReferralState(referral.state), refusal.message)
     return refusal.message if refusal is not None else f"{TRANSITIONS[transition].title} is not open now."
 
 
@@ -841,9 +860,9 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                 )
             except Referral.DoesNotExist as exc:
                 raise CaseNotVisible("No such case.") from exc
-            except OfferAlreadyPending as error:
-                # Offered from another tab meanwhile: the form has nothing left to do; the case page
-                # shows the pending offer.
+            except (OfferAlreadyPending, OfferAlreadyAccepted) as error:
+                # Offered, or accepted, from another tab meanwhile: the form has nothing left to do; the
+                # case page shows the pending offer or the placement.
                 messages.info(request, f"{referral.reference}: {error.message}")
                 return redirect("referrals:case", pk=referral.pk)
             except NoCapacity as error:

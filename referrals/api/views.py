@@ -22,7 +22,7 @@ from care_providers.selectors import pending_offer_for, suggested_providers
 from idempotency.api import IDEMPOTENCY_PARAMETER, IdempotentPostMixin
 from idempotency.services import StoredResponse
 from referrals import services
-from referrals.exceptions import NotPermitted, OfferNotPending
+from referrals.exceptions import NotPermitted
 from referrals.models import AnonymousNotification, Referral
 from referrals.permissions import may_submit
 from referrals.selectors import (
@@ -206,7 +206,7 @@ def refuse_unless_allowed(user: Any, transition: str, referral: Referral) -> Non
     is read. The service checks all of this again under the row lock."""
     services.check_transition_allowed(user, transition, referral)
     if transition in ("accept", "reject") and pending_offer_for(referral) is None:
-        raise OfferNotPending("This offer has already been answered, has expired or was withdrawn.")
+        raise services.offer_not_pending(referral)
     if transition == "offer" and (pending := pending_offer_for(referral)) is not None:
         raise services.offer_already_pending(pending)
 

@@ -9,7 +9,8 @@ from django.utils import timezone
 from playwright.sync_api import Page
 
 from notifications.models import Channel, DeliveryState, Notification
-from referrals.models import Referral, TransitionLog, UnsentForm
+from referrals.drafts import save_draft
+from referrals.models import Referral, ReferralDraft, TransitionLog, UnsentForm
 from tests.factories import PASSWORD, CareProviderFactory, manager, provider_user, responder
 from tests.notifications.receivers import wait_for
 from tests.web.conftest import placed
@@ -279,6 +280,47 @@ def test_a_progress_note_typed_as_the_session_ended_is_on_the_form_again_after_s
     assert not UnsentForm.objects.exists()
     carer.submit("Save progress note", "the note sent again")
     assert TransitionLog.objects.get(referral=referral, transition="record_progress").input["note"] == note
+
+
+def test_a_draft_saved_then_come_back_to_and_saved_again_stays_one_draft(journeys):
+    police = responder(username="draft-officer")
+    officer = journeys("responder-draft-saved-twice")
+    officer.sign_in(police.username)
+    page = officer.go("New referral", "intake form")
+    page.get_by_label("Given name").fill("Lule")
+    page = officer.submit("Save draft", "draft saved")
+    assert "Draft saved" in page.get_by_role("status").inner_text()
+    assert page.get_by_label("Given name").input_value() == "Lule", "still on the form"
+    officer.go("Cases", "case list")
+    page.go_back()
+    officer.look("back on the draft")
+    page.get_by_label("Family name").fill("Tesfay")
+    officer.submit("Save draft", "draft saved again")
+    page.reload()
+    page.get_by_label("Other names (optional)").fill("Lula")
+    officer.submit("Save draft", "draft saved after reloading")
+    (draft,) = ReferralDraft.objects.filter(owner=police)
+    assert (draft.data["given_name"], draft.data["family_name"], draft.data["aliases"]) == (
+        "Lule",
+        "Tesfay",
+        "Lula",
+    )
+
+
+def test_going_back_to_a_draft_just_submitted_shows_the_drafts_list(journeys):
+    police = responder(username="resume-officer")
+    save_draft(owner=police, data={"given_name": "Lule", "family_name": "Tesfay"})
+    officer = journeys("responder-back-to-submitted-draft")
+    officer.sign_in(police.username)
+    page = officer.go("Drafts", "drafts")
+    officer.go(re.compile("^Resume"), "draft resumed")
+    fill_referral(page)
+    officer.submit("Submit referral", "referral submitted")
+    page.go_back()
+    officer.look("back to the submitted draft")
+    assert page.url.endswith("/referrals/drafts/")
+    assert "That draft is no longer kept" in page.get_by_role("status").inner_text()
+    assert page.get_by_role("heading", name="Your drafts").is_visible()
 
 
 @pytest.mark.parametrize(

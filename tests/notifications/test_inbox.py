@@ -236,15 +236,45 @@ def test_a_manager_sends_a_failed_notification_again_and_it_is_audited(
     assert AuditEvent.objects.filter(actor=boss, what__startswith="notification sent again").exists()
 
 
-def test_only_a_failed_notification_can_be_sent_again_and_only_by_a_manager(client):
+def test_only_a_manager_can_send_a_notification_again(client):
     (failed,) = undelivered_rows(1)
-    (pending,) = undelivered_rows(1, state=DeliveryState.PENDING)
     client.force_login(responder())
     assert client.post(reverse("notifications:resend", args=[failed.pk])).status_code == 403
-    client.force_login(manager())
-    assert client.post(reverse("notifications:resend", args=[pending.pk])).status_code == 404
     failed.refresh_from_db()
     assert failed.state == DeliveryState.FAILED
+
+
+def test_sending_again_a_notification_already_sent_again_says_so_on_the_undelivered_page(
+    client, django_capture_on_commit_callbacks
+):
+    # Two tabs, two managers or a double press: the first "Send again" sends it, the second is told.
+    (failed,) = undelivered_rows(1)
+    client.force_login(manager())
+    url = reverse("notifications:resend", args=[failed.pk])
+    client.post(url)
+    with django_capture_on_commit_callbacks() as queued:
+        response = client.post(url, follow=True)
+    assert response.redirect_chain == [(reverse("notifications:undelivered"), 302)]
+    assert "This notification was already sent again" in response.text
+    assert "Page not found" not in response.text
+    assert queued == []
+    assert AuditEvent.objects.filter(what__startswith="notification sent again").count() == 1
+
+
+def test_sending_again_a_delivered_notification_says_it_was_delivered(client):
+    (delivered,) = undelivered_rows(1, state=DeliveryState.DELIVERED)
+    client.force_login(manager())
+    response = client.post(reverse("notifications:resend", args=[delivered.pk]), follow=True)
+    assert response.redirect_chain == [(reverse("notifications:undelivered"), 302)]
+    assert "This notification has already been delivered." in response.text
+    delivered.refresh_from_db()
+    assert delivered.state == DeliveryState.DELIVERED
+
+
+def test_sending_again_a_notification_that_does_not_exist_is_a_404(client):
+    client.force_login(manager())
+    missing = "00000000-0000-0000-0000-000000000000"
+    assert client.post(reverse("notifications:resend", args=[missing])).status_code == 404
 
 
 def test_the_undelivered_page_costs_the_same_queries_for_one_row_as_for_fifty(client):

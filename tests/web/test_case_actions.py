@@ -191,14 +191,20 @@ def test_a_provider_accepts_an_offer_and_the_person_joins_its_caseload():
     assert referral.reference in caseload
 
 
-def test_a_second_accept_after_the_first_says_the_offer_was_already_answered():
+ALREADY_ACCEPTED = "You have already accepted this offer: the person is placed with you."
+
+
+@pytest.mark.parametrize("answer", ["accept", "reject"])
+def test_answering_in_a_second_tab_after_accepting_says_the_person_is_placed_and_shows_the_case(answer):
     referral, provider, _boss = offered()
     first, second = signed_in(provider_user(provider)), signed_in(provider_user(provider))
     assert act(first, referral, "accept").status_code == 302
-    response = act(second, referral, "accept")
-    assert response.status_code == 409
-    assert "already been answered" in response.content.decode()
+    response = act(second, referral, answer, {"reject-reason": "no_capacity"}, follow=True)
+    assert response.redirect_chain == [(reverse("referrals:case", args=[referral.pk]), 302)]
+    assert f"{referral.reference}: {ALREADY_ACCEPTED}" in response.content.decode()
+    assert "already been answered" not in response.content.decode()
     assert Placement.objects.filter(referral=referral).count() == 1
+    assert referral.offers.get().state == OfferState.ACCEPTED
 
 
 def test_a_provider_rejects_with_a_reason_and_then_no_longer_sees_the_case():
@@ -577,15 +583,45 @@ def test_an_action_that_is_not_open_now_sends_the_user_back_to_the_case_saying_s
     referral, _staff, boss = placed()
     response = signed_in(boss).get(action_url(referral, "assess"), follow=True)
     assert response.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
+    assert f"{referral.reference}: This person is placed with a care provider." in response.content.decode()
+
+
+def test_going_back_to_an_action_already_done_says_so_as_a_second_press_does():
+    referral = submitted_referral()
+    client = signed_in(referral.submitted_by)
+    url = action_url(referral, "withdraw")
+    assert client.get(url).status_code == 200  # the page, before the referral is withdrawn
+    act(client, referral, "withdraw", {"withdraw-reason": "consent_withdrawn"})
+    back = client.get(url, follow=True)
+    assert back.redirect_chain == [(reverse("referrals:case", args=[referral.pk]), 302)]
+    assert f"{referral.reference}: This referral has already been withdrawn." in back.content.decode()
+    assert "cannot be withdrawn" not in back.content.decode()
+    again = act(client, referral, "withdraw", {"withdraw-reason": "consent_withdrawn"})
+    assert again.status_code == 409
+    assert "This referral has already been withdrawn." in again.content.decode()
+
+
+def test_going_back_to_an_offer_already_accepted_says_the_person_is_placed():
+    referral, staff, _boss = placed()
+    response = signed_in(staff).get(action_url(referral, "accept"), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
+    assert f"{referral.reference}: {ALREADY_ACCEPTED}" in response.content.decode()
+
+
+def test_an_offer_accepted_by_a_provider_the_person_has_since_left_says_so():
+    referral, staff, _boss = placed()
+    services.recover_referral(referral_id=referral.pk, actor=staff, outcome="independent_living")
+    response = signed_in(staff).get(action_url(referral, "accept"), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
     assert (
-        f"{referral.reference}: A referral that is placed cannot be assessed: it may have changed since you "
-        "loaded it." in response.content.decode()
+        f"{referral.reference}: You accepted this offer; the person is no longer placed with you."
+        in response.content.decode()
     )
 
 
-def test_an_offer_not_open_to_a_provider_says_there_is_no_offer_waiting_for_it():
-    referral, staff, _boss = placed()
-    response = signed_in(staff).get(action_url(referral, "accept"), follow=True)
+def test_an_offer_not_made_to_the_user_says_there_is_no_offer_waiting_for_them():
+    referral, _staff, boss = placed()
+    response = signed_in(boss).get(action_url(referral, "accept"), follow=True)
     assert response.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
     assert f"{referral.reference}: This case has no offer waiting for you." in response.content.decode()
 

@@ -174,10 +174,12 @@ def test_a_draft_is_saved_without_validation_and_resumes_into_the_form():
     }
     response = client.post(INTAKE, partial, follow=True)
     draft = ReferralDraft.objects.get(owner=user)
-    assert response.redirect_chain[-1][0] == reverse("referrals:drafts")
+    assert response.redirect_chain == [(f"{INTAKE}?draft={draft.pk}", 302)]
     assert "Draft saved" in response.content.decode()
     assert not Referral.objects.exists()
 
+    html = client.get(reverse("referrals:drafts")).content.decode()
+    assert f"{INTAKE}?draft={draft.pk}" in html
     html = client.get(INTAKE, {"draft": draft.pk}).content.decode()
     assert re.search(r'name="given_name"[^>]*value="Amina"', html)
     assert language_controls(html) == ({"en", "ti"}, set())
@@ -196,6 +198,23 @@ def test_the_draft_is_stored_encrypted():
     assert "Zebedee" not in raw
 
 
+def test_a_saved_draft_stays_on_the_form_so_saving_again_keeps_one_draft():
+    user = responder()
+    client = signed_in(user)
+    response = client.post(INTAKE, {"given_name": "Amina", "action": "save_draft"}, follow=True)
+    draft = ReferralDraft.objects.get()
+    html = response.content.decode()
+    assert re.search(r'name="given_name"[^>]*value="Amina"', html)
+    assert f'name="draft" value="{draft.pk}"' in html
+    # Reloaded, or come back to: the address still names the draft, so the form still carries it.
+    html = client.get(response.redirect_chain[-1][0]).content.decode()
+    assert f'name="draft" value="{draft.pk}"' in html
+    client.post(
+        INTAKE, {"given_name": "Amina", "family_name": "Haile", "draft": draft.pk, "action": "save_draft"}
+    )
+    assert ReferralDraft.objects.get().data["family_name"] == "Haile"
+
+
 def test_saving_again_updates_the_same_draft_and_submitting_deletes_it():
     user = responder()
     client = signed_in(user)
@@ -211,6 +230,37 @@ def test_saving_again_updates_the_same_draft_and_submitting_deletes_it():
     assert Referral.objects.count() == 1
 
 
+def assert_draft_gone(response):
+    """The drafts list, saying the draft is no longer kept, and naming no one."""
+    assert response.redirect_chain == [(reverse("referrals:drafts"), 302)]
+    html = response.content.decode()
+    assert "That draft is no longer kept: it was submitted, discarded or expired." in html
+    assert "Amina" not in html
+
+
+def test_going_back_to_a_draft_just_submitted_lands_on_the_drafts_list():
+    user = responder()
+    client = signed_in(user)
+    client.post(INTAKE, {"given_name": "Amina", "action": "save_draft"})
+    draft = ReferralDraft.objects.get()
+    client.post(INTAKE, intake_data(draft=str(draft.pk)))
+    assert Referral.objects.count() == 1
+    assert_draft_gone(client.get(INTAKE, {"draft": draft.pk}, follow=True))
+
+
+def test_discarding_a_draft_twice_lands_on_the_drafts_list():
+    user = responder()
+    client = signed_in(user)
+    client.post(INTAKE, {"given_name": "Amina", "action": "save_draft"})
+    discard = reverse("referrals:draft_discard", args=[ReferralDraft.objects.get().pk])
+    client.post(discard)
+    assert_draft_gone(client.post(discard, follow=True))
+
+
+def test_only_a_first_responder_has_drafts_to_discard():
+    assert signed_in(manager()).get(reverse("referrals:draft_discard", args=[1])).status_code == 403
+
+
 def test_drafts_expire_after_the_lifetime_and_are_purged(settings):
     settings.DRAFT_LIFETIME_DAYS = 30
     user = responder()
@@ -223,7 +273,7 @@ def test_drafts_expire_after_the_lifetime_and_are_purged(settings):
     )
 
     assert "Amina" not in client.get(reverse("referrals:drafts")).content.decode()
-    assert client.get(INTAKE, {"draft": draft.pk}).status_code == 404
+    assert_draft_gone(client.get(INTAKE, {"draft": draft.pk}, follow=True))
     assert purge_expired_drafts() == 1
     assert not ReferralDraft.objects.exists()
 
@@ -233,8 +283,10 @@ def test_a_draft_can_be_discarded_and_is_private_to_its_owner():
     signed_in(owner).post(INTAKE, {"given_name": "Amina", "action": "save_draft"})
     draft = ReferralDraft.objects.get()
     other = signed_in(colleague)
-    assert other.get(INTAKE, {"draft": draft.pk}).status_code == 404
-    assert other.post(reverse("referrals:draft_discard", args=[draft.pk])).status_code == 404
+    # Told exactly what a stale link of their own would tell them: nothing of the owner's draft.
+    assert_draft_gone(other.get(INTAKE, {"draft": draft.pk}, follow=True))
+    assert_draft_gone(other.get(reverse("referrals:draft_discard", args=[draft.pk]), follow=True))
+    assert_draft_gone(other.post(reverse("referrals:draft_discard", args=[draft.pk]), follow=True))
     assert ReferralDraft.objects.exists()
     mine = signed_in(owner)
     asked = mine.get(reverse("referrals:draft_discard", args=[draft.pk]))  # the link asks first
