@@ -307,7 +307,8 @@ def test_pages_fit_a_phone_screen_without_sideways_scrolling(journeys, page_name
 
 
 # Each cell of a responsive table on a phone, measured in the page: a label taller than its cell (a label
-# laid over the rows below), a value that runs out of its cell, or a cell running into the next.
+# laid over the rows below), a value that runs out of its cell, a cell running into the next, or a label
+# with nothing beside it.
 MEASURE_TABLE_CELLS = """() => {
   const problems = [];
   let labelled = 0;
@@ -318,6 +319,9 @@ MEASURE_TABLE_CELLS = """() => {
       const name = `${cell.dataset.label}: ${cell.textContent.trim().slice(0, 40)}`;
       const label = parseFloat(getComputedStyle(cell, '::before').height) || 0;
       if (label > 0) labelled += 1;
+      if (label > 0 && !cell.textContent.trim() && !cell.querySelector('button, input, select, textarea')) {
+        problems.push(`${cell.dataset.label}: a label with nothing beside it`);
+      }
       if (label > box.height + 0.5) problems.push(`${name}: label ${label}px tall in a cell ${box.height}px tall`);
       const text = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
       while (text.nextNode()) {
@@ -338,7 +342,9 @@ MEASURE_TABLE_CELLS = """() => {
 
 
 @pytest.mark.parametrize("font_size", [16, 24], ids=["default font", "large font"])
-def test_on_a_phone_table_rows_grow_with_their_labels_and_no_cell_runs_into_another(journeys, font_size):
+def test_on_a_phone_table_rows_grow_with_their_labels_and_no_cell_runs_into_another_or_is_bare(
+    journeys, font_size
+):
     from referrals import services
     from tests.factories import submitted_referral
 
