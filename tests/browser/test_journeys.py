@@ -13,7 +13,7 @@ from referrals.models import Referral
 from tests.factories import CareProviderFactory, manager, provider_user, responder
 from tests.notifications.receivers import wait_for
 
-from .conftest import PHONE
+from .conftest import DESKTOP, PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -387,3 +387,51 @@ def test_on_a_phone_table_rows_grow_with_their_labels_and_no_cell_runs_into_anot
             measured = page.evaluate(MEASURE_TABLE_CELLS)
             assert measured["labelled"] > 0, f"{page_name}: no labelled cell to measure"
             assert measured["problems"] == [], f"{page_name} at {font_size}px: {measured['problems']}"
+
+
+# Each chart of the report, measured in the page: a figure that scrolls sideways, a piece of text outside
+# what its figure shows, or text drawn smaller than 10.5 px (11 px, the smallest drawn, shrunk to fit).
+MEASURE_CHARTS = """() => {
+  const problems = [];
+  const figures = [...document.querySelectorAll('.chart-figure')];
+  for (const figure of figures) {
+    const shown = figure.getBoundingClientRect();
+    if (figure.scrollWidth > figure.clientWidth) problems.push(`${figure.ariaLabel} scrolls sideways`);
+    const svg = figure.querySelector('svg');
+    const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    for (const text of svg.querySelectorAll('text')) {
+      const box = text.getBoundingClientRect();
+      if (box.left < shown.left - 0.5 || box.right > shown.right + 0.5) {
+        problems.push(`${figure.ariaLabel}: "${text.textContent}" is cut off`);
+      }
+      const size = parseFloat(text.getAttribute('font-size')) * scale;
+      if (size < 10.5) problems.push(`${figure.ariaLabel}: "${text.textContent}" is ${size.toFixed(1)}px`);
+    }
+  }
+  return {charts: figures.length, problems};
+}"""
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_the_report_charts_show_all_their_text_legibly_without_scrolling_sideways(journeys, viewport):
+    from referrals import services
+    from tests.factories import submitted_referral
+
+    boss = manager(username="charts-manager")
+    house = CareProviderFactory(name="A provider with a name long enough to need most of the width")
+    staff = provider_user(house)
+    for index in range(6):
+        referral = submitted_referral(emergency=index % 2 == 0)
+        if index < 4:
+            services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="accommodation")
+        if index < 2:
+            services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=house.pk)
+            services.accept_offer(referral_id=referral.pk, actor=staff)
+
+    reader = journeys(f"report-charts-{viewport['width']}", viewport=viewport)
+    reader.sign_in(boss.username)
+    page = reader.go("Reports", "caseload report")
+    measured = page.evaluate(MEASURE_CHARTS)
+    assert measured["charts"] >= 10
+    assert measured["problems"] == [], measured["problems"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
