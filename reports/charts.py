@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-WIDTH = 640
-BAR_CHART_WIDTH = 480
-LABEL_CHARACTERS = 26
+# Drawn at a phone's width (343 px inside the page's margins), so that a phone shows a chart at its own
+# size, its text as legible as it was drawn; a wider screen scales it up a little (caseload.css).
+WIDTH = 340
+# About 7 px a character at 13 px: the longest label that fits the width; the full name is in the title.
+LABEL_CHARACTERS = 46
+VALUE_CHARACTER_WIDTH = 7.5  # a bold figure at 13 px, a little over, to place a bar's value
 BAR_COLOUR = "#1d4f91"
 LINE_COLOUR = "#b3261e"
 AXIS_COLOUR = "#4a4a4a"
@@ -47,9 +50,9 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
-def _open_svg(chart_id: str, title: str, description: str, height: int, width: int = WIDTH) -> list[str]:
+def _open_svg(chart_id: str, title: str, description: str, height: int) -> list[str]:
     return [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" '
         f'role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" class="chart" {FONT}>',
         f'<title id="{chart_id}-title">{escape(title)}</title>',
         f'<desc id="{chart_id}-desc">{escape(description)}</desc>',
@@ -57,56 +60,57 @@ def _open_svg(chart_id: str, title: str, description: str, height: int, width: i
 
 
 def bar_chart(*, chart_id: str, title: str, description: str, bars: list[Bar], axis_label: str) -> SafeString:
-    """Horizontal bars, one per category, each labelled with its name and its value."""
-    label_width, value_room, row_height, top, bottom = 200, 115, 26, 10, 44
-    plot_left, plot_right = label_width, BAR_CHART_WIDTH - value_room
+    """Horizontal bars, one per category: its name above the bar, its value at the bar's end (inside the
+    bar where a long bar leaves no room after it)."""
+    row_height, bar_height, top, bottom = 42, 18, 4, 44
+    plot_left, plot_right = 8, WIDTH - 96
     height = top + max(len(bars), 1) * row_height + bottom
     maximum = _nice_maximum(max((bar.value for bar in bars), default=0))
     scale = (plot_right - plot_left) / maximum
-    parts = _open_svg(chart_id, title, description, height, BAR_CHART_WIDTH)
-    plot_bottom = top + max(len(bars), 1) * row_height
-    # Axis with three ticks: 0, half and the maximum.
-    for fraction in (0, 0.5, 1):
-        x = plot_left + fraction * (plot_right - plot_left)
-        parts.append(
-            f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{plot_bottom}" stroke="#d0d0d0" stroke-width="1"/>'
-        )
-        parts.append(
-            f'<text x="{x:.1f}" y="{plot_bottom + 16}" font-size="12" text-anchor="middle" '
-            f'fill="{TEXT_COLOUR}">{escape(_number(maximum * fraction))}</text>'
-        )
+    parts = _open_svg(chart_id, title, description, height)
+    plot_bottom = top + max(len(bars), 1) * row_height + 4
+    # The axis under the bars, with three ticks: 0, half and the maximum.
     parts.append(
         f'<line x1="{plot_left}" y1="{plot_bottom}" x2="{plot_right}" y2="{plot_bottom}" '
         f'stroke="{AXIS_COLOUR}" stroke-width="1"/>'
     )
+    for fraction in (0, 0.5, 1):
+        x = plot_left + fraction * (plot_right - plot_left)
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{plot_bottom}" x2="{x:.1f}" y2="{plot_bottom + 5}" '
+            f'stroke="{AXIS_COLOUR}" stroke-width="1"/>'
+        )
+        parts.append(
+            f'<text x="{x:.1f}" y="{plot_bottom + 18}" font-size="12" text-anchor="middle" '
+            f'fill="{TEXT_COLOUR}">{escape(_number(maximum * fraction))}</text>'
+        )
     parts.append(
-        f'<line x1="{plot_left}" y1="{top}" x2="{plot_left}" y2="{plot_bottom}" stroke="{AXIS_COLOUR}" stroke-width="1"/>'
-    )
-    parts.append(
-        f'<text x="{(plot_left + plot_right) / 2:.1f}" y="{plot_bottom + 36}" font-size="12" '
+        f'<text x="{(plot_left + plot_right) / 2:.1f}" y="{plot_bottom + 38}" font-size="12" '
         f'text-anchor="middle" fill="{TEXT_COLOUR}">{escape(axis_label)}</text>'
     )
     if not bars:
         parts.append(
-            f'<text x="{plot_left + 8}" y="{top + 18}" font-size="13" fill="{TEXT_COLOUR}">No data</text>'
+            f'<text x="{plot_left}" y="{top + 24}" font-size="13" fill="{TEXT_COLOUR}">No data</text>'
         )
     for index, bar in enumerate(bars):
         y = top + index * row_height
         width = max(bar.value * scale, 0)
-        # About 7 px a character at 13 px: 26 fit in the label column; the full name is in the title.
         label = bar.label if len(bar.label) <= LABEL_CHARACTERS else bar.label[: LABEL_CHARACTERS - 1] + "…"
         parts.append("<g>")
         parts.append(f"<title>{escape(bar.label)}: {escape(bar.display)}</title>")
         parts.append(
-            f'<text x="{label_width - 8}" y="{y + 17}" font-size="13" text-anchor="end" '
-            f'fill="{TEXT_COLOUR}">{escape(label)}</text>'
+            f'<text x="{plot_left}" y="{y + 15}" font-size="13" fill="{TEXT_COLOUR}">{escape(label)}</text>'
         )
         parts.append(
-            f'<rect x="{plot_left}" y="{y + 4}" width="{width:.1f}" height="{row_height - 8}" fill="{BAR_COLOUR}"/>'
+            f'<rect x="{plot_left}" y="{y + 21}" width="{width:.1f}" height="{bar_height}" fill="{BAR_COLOUR}"/>'
         )
+        value_end = plot_left + width + 6 + len(bar.display) * VALUE_CHARACTER_WIDTH
+        if value_end <= WIDTH:
+            placed = f'x="{plot_left + width + 6:.1f}" fill="{TEXT_COLOUR}"'
+        else:
+            placed = f'x="{plot_left + width - 6:.1f}" text-anchor="end" fill="#ffffff"'
         parts.append(
-            f'<text x="{plot_left + width + 6:.1f}" y="{y + 17}" font-size="13" font-weight="bold" '
-            f'fill="{TEXT_COLOUR}">{escape(bar.display)}</text>'
+            f'<text {placed} y="{y + 35}" font-size="13" font-weight="bold">{escape(bar.display)}</text>'
         )
         parts.append("</g>")
     parts.append("</svg>")
@@ -125,26 +129,24 @@ def trend_chart(
     line_name: str,
 ) -> SafeString:
     """Monthly columns for one series and a dashed line with square markers for the other."""
-    left, right, top, bottom = 56, 16, 40, 52
+    left, right, top, bottom = 44, 16, 70, 52
     height = 300
     plot_width, plot_height = WIDTH - left - right, height - top - bottom
     plot_bottom = top + plot_height
     maximum = _nice_maximum(max([*columns, *line], default=0))
     slot = plot_width / max(len(months), 1)
     parts = _open_svg(chart_id, title, description, height)
-    # Legend: the series differ in shape and in name, not only in colour.
-    parts.append(f'<rect x="{left}" y="10" width="14" height="14" fill="{BAR_COLOUR}"/>')
+    # Legend, a series a line: the series differ in shape and in name, not only in colour.
+    parts.append(f'<rect x="8" y="6" width="14" height="14" fill="{BAR_COLOUR}"/>')
     parts.append(
-        f'<text x="{left + 20}" y="22" font-size="13" fill="{TEXT_COLOUR}">{escape(column_name)} (columns)</text>'
+        f'<text x="30" y="18" font-size="13" fill="{TEXT_COLOUR}">{escape(column_name)} (columns)</text>'
     )
-    legend_x = left + 250
     parts.append(
-        f'<line x1="{legend_x}" y1="17" x2="{legend_x + 24}" y2="17" stroke="{LINE_COLOUR}" stroke-width="2" '
-        f'stroke-dasharray="5 3"/>'
+        f'<line x1="3" y1="35" x2="27" y2="35" stroke="{LINE_COLOUR}" stroke-width="2" stroke-dasharray="5 3"/>'
     )
-    parts.append(f'<rect x="{legend_x + 8}" y="13" width="8" height="8" fill="{LINE_COLOUR}"/>')
+    parts.append(f'<rect x="11" y="31" width="8" height="8" fill="{LINE_COLOUR}"/>')
     parts.append(
-        f'<text x="{legend_x + 30}" y="22" font-size="13" fill="{TEXT_COLOUR}">{escape(line_name)} (dashed line)</text>'
+        f'<text x="30" y="40" font-size="13" fill="{TEXT_COLOUR}">{escape(line_name)} (dashed line)</text>'
     )
     for fraction in (0, 0.5, 1):
         y = plot_bottom - fraction * plot_height
@@ -162,16 +164,17 @@ def trend_chart(
         f'<line x1="{left}" y1="{plot_bottom}" x2="{WIDTH - right}" y2="{plot_bottom}" '
         f'stroke="{AXIS_COLOUR}" stroke-width="1"/>'
     )
-    parts.append(
-        f'<text x="14" y="{top + plot_height / 2:.1f}" font-size="12" text-anchor="middle" fill="{TEXT_COLOUR}" '
-        f'transform="rotate(-90 14 {top + plot_height / 2:.1f})">Count per month</text>'
-    )
+    parts.append(f'<text x="4" y="{top - 14}" font-size="12" fill="{TEXT_COLOUR}">Count per month</text>')
     if not months:
         parts.append(
             f'<text x="{left + 8}" y="{top + 20}" font-size="13" fill="{TEXT_COLOUR}">No data</text>'
         )
-    label_every = max(1, math.ceil(len(months) / 12))
-    show_values = len(months) <= 18
+    # A month's name ("Nov 2026") is about 50 px wide at 11 px: name every month, or every so many.
+    label_every = next(
+        (step for step in (1, 2, 3, 4, 6, 12) if step * slot >= 54), 12 * math.ceil(54 / (12 * slot))
+    )
+    # A column's value over it where the widest fits its column (about 6.5 px a figure at 11 px).
+    show_values = len(f"{max(columns, default=0):,}") * 6.5 + 2 <= slot
     points = []
     for index, month in enumerate(months):
         x = left + index * slot
@@ -194,8 +197,10 @@ def trend_chart(
         parts.append("</g>")
         if index % label_every == 0:
             text = month.strftime("%b %Y") if label_every < 12 else month.strftime("%Y")
+            # Under its column, but never past the chart's edge.
+            centre = min(x + slot / 2, WIDTH - 27)
             parts.append(
-                f'<text x="{x + slot / 2:.1f}" y="{plot_bottom + 16}" font-size="11" text-anchor="middle" '
+                f'<text x="{centre:.1f}" y="{plot_bottom + 16}" font-size="11" text-anchor="middle" '
                 f'fill="{TEXT_COLOUR}">{escape(text)}</text>'
             )
         points.append((x + slot / 2, plot_bottom - line[index] / maximum * plot_height))

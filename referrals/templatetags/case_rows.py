@@ -42,13 +42,15 @@ def transition_rows(history: list[dict[str, Any]]) -> SafeString:
             f'<span class="history-input">{escape(key)}: {escape(value)}</span> '
             for key, value in row["input"]
         )
+        # With nothing given the cell is empty and unlabelled, so a phone shows no bare "Details".
+        details = f'<td data-label="Details">{given}</td>' if given else "<td></td>"
         rows.append(
             "<tr>"
             f'<td data-label="When">{moment(row["at"])}</td>'
             f'<td data-label="Action">{escape(row["action"])}</td>'
             f'<td data-label="State">{escape(row["state"])}</td>'
             f'<td data-label="By">{escape(row["by"])}</td>'
-            f'<td data-label="Details">{given}</td>'
+            f"{details}"
             "</tr>"
         )
     return mark_safe("\n".join(rows))  # noqa: S308  every value is escaped

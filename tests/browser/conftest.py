@@ -75,13 +75,22 @@ class Journey:
     """One person's pass through Harbour in their own browser context."""
 
     def __init__(
-        self, browser: Browser, base_url: str, name: str, *, javascript: bool = True, viewport=DESKTOP
+        self,
+        browser: Browser,
+        base_url: str,
+        name: str,
+        *,
+        javascript: bool = True,
+        viewport=DESKTOP,
+        font_size: int | None = None,
     ):
         # bypass_csp lets the test inject axe-core; Harbour's own pages carry no inline script.
         self.context = browser.new_context(
             base_url=base_url, java_script_enabled=javascript, viewport=viewport, bypass_csp=True
         )
         self.page: Page = self.context.new_page()
+        self.font_size = font_size
+        self.set_font_size()
         self.name = name
         self.javascript = javascript
         self.shots = 0
@@ -89,11 +98,20 @@ class Journey:
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder.mkdir(parents=True, exist_ok=True)
 
+    def set_font_size(self) -> None:
+        """The default font size a person chose in their browser's settings, if they did: rem and media
+        queries follow it."""
+        if self.font_size is not None:
+            devtools = self.context.new_cdp_session(self.page)
+            devtools.send("Page.setFontSizes", {"fontSizes": {"standard": self.font_size}})
+            devtools.detach()
+
     def look(self, label: str) -> Page:
         """Check the page for serious accessibility problems and save its screenshot."""
         self.shots += 1
         slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
         self.page.screenshot(path=str(self.folder / f"{self.shots:02d}-{slug}.png"), full_page=True)
+        self.set_font_size()  # a full-page screenshot puts the browser's own back
         if self.javascript:
             assert_accessible(self.page)
         return self.page

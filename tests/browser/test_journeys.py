@@ -15,7 +15,7 @@ from tests.factories import PASSWORD, CareProviderFactory, manager, provider_use
 from tests.notifications.receivers import wait_for
 from tests.web.conftest import placed
 
-from .conftest import PHONE
+from .conftest import DESKTOP, PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -372,3 +372,134 @@ def test_pages_fit_a_phone_screen_without_sideways_scrolling(journeys, page_name
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] + 1, (
             f"{control.evaluate('e => e.outerHTML.slice(0, 120)')} does not fit the screen"
         )
+
+
+# Each cell of a responsive table on a phone, measured in the page: a label taller than its cell (a label
+# laid over the rows below), a value that runs out of its cell, a cell running into the next, or a label
+# with nothing beside it.
+MEASURE_TABLE_CELLS = """() => {
+  const problems = [];
+  let labelled = 0;
+  for (const row of document.querySelectorAll('table.responsive tbody tr')) {
+    const cells = [...row.querySelectorAll(':scope > td')].filter(cell => cell.getClientRects().length);
+    cells.forEach((cell, index) => {
+      const box = cell.getBoundingClientRect();
+      const name = `${cell.dataset.label}: ${cell.textContent.trim().slice(0, 40)}`;
+      const label = parseFloat(getComputedStyle(cell, '::before').height) || 0;
+      if (label > 0) labelled += 1;
+      if (label > 0 && !cell.textContent.trim() && !cell.querySelector('button, input, select, textarea')) {
+        problems.push(`${cell.dataset.label}: a label with nothing beside it`);
+      }
+      if (label > box.height + 0.5) problems.push(`${name}: label ${label}px tall in a cell ${box.height}px tall`);
+      const text = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+      while (text.nextNode()) {
+        if (!text.currentNode.data.trim() || text.currentNode.parentElement.closest('.visually-hidden')) continue;
+        const words = document.createRange();
+        words.selectNodeContents(text.currentNode);
+        const value = words.getBoundingClientRect();
+        if (value.bottom > box.bottom + 0.5 || value.right > box.right + 0.5) {
+          problems.push(`${name}: "${text.currentNode.data.trim()}" runs out of its cell`);
+        }
+      }
+      const next = cells[index + 1];
+      if (next && box.bottom > next.getBoundingClientRect().top + 0.5) problems.push(`${name}: runs into the next cell`);
+    });
+  }
+  return {labelled, problems};
+}"""
+
+
+@pytest.mark.parametrize("font_size", [16, 24], ids=["default font", "large font"])
+def test_on_a_phone_table_rows_grow_with_their_labels_and_no_cell_runs_into_another_or_is_bare(
+    journeys, font_size
+):
+    from referrals import services
+    from tests.factories import submitted_referral
+
+    police = responder(username="rows-officer")
+    boss = manager(username="rows-manager")
+    house = CareProviderFactory(name="Rows House")
+    staff = provider_user(house, username="rows-house")
+    cases = [submitted_referral(police).pk for _ in range(5)]
+    for pk in cases[1:]:
+        services.assess_referral(referral_id=pk, actor=boss, risk="low", route="accommodation")
+    for pk in cases[2:]:
+        services.offer_placement(referral_id=pk, actor=boss, provider_id=house.pk)
+    for pk in cases[3:]:
+        services.accept_offer(referral_id=pk, actor=staff)
+    services.recover_referral(referral_id=cases[4], actor=staff, outcome="independent_living")
+    Notification.objects.update(state=DeliveryState.FAILED, attempts=12, last_error="refused")
+
+    pages = {
+        "rows-manager": [
+            ("triage queue", "/triage/"),  # "Assessment due"
+            ("assessed queue", "/assessed/"),
+            ("case list", "/cases/"),
+            ("case page", f"/cases/{cases[4]}/"),  # offer history and history
+            ("audit trail", "/audit/"),  # "Before → after"
+            ("undelivered", "/notifications/undelivered/"),
+        ],
+        "rows-house": [
+            ("provider offers", "/provider/offers/"),
+            ("provider caseload", "/provider/caseload/"),  # "Next check-in due"
+            ("past placements", "/provider/past/"),  # "Placement ended"
+        ],
+    }
+    for username, visits in pages.items():
+        phone = journeys(f"phone-rows-{username}-{font_size}px", viewport=PHONE, font_size=font_size)
+        phone.sign_in(username)
+        for page_name, path in visits:
+            phone.page.goto(path)
+            page = phone.look(page_name)
+            assert page.evaluate("getComputedStyle(document.documentElement).fontSize") == f"{font_size}px"
+            measured = page.evaluate(MEASURE_TABLE_CELLS)
+            assert measured["labelled"] > 0, f"{page_name}: no labelled cell to measure"
+            assert measured["problems"] == [], f"{page_name} at {font_size}px: {measured['problems']}"
+
+
+# Each chart of the report, measured in the page: a figure that scrolls sideways, a piece of text outside
+# what its figure shows, or text drawn smaller than 10.5 px (11 px, the smallest drawn, shrunk to fit).
+MEASURE_CHARTS = """() => {
+  const problems = [];
+  const figures = [...document.querySelectorAll('.chart-figure')];
+  for (const figure of figures) {
+    const shown = figure.getBoundingClientRect();
+    if (figure.scrollWidth > figure.clientWidth) problems.push(`${figure.ariaLabel} scrolls sideways`);
+    const svg = figure.querySelector('svg');
+    const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    for (const text of svg.querySelectorAll('text')) {
+      const box = text.getBoundingClientRect();
+      if (box.left < shown.left - 0.5 || box.right > shown.right + 0.5) {
+        problems.push(`${figure.ariaLabel}: "${text.textContent}" is cut off`);
+      }
+      const size = parseFloat(text.getAttribute('font-size')) * scale;
+      if (size < 10.5) problems.push(`${figure.ariaLabel}: "${text.textContent}" is ${size.toFixed(1)}px`);
+    }
+  }
+  return {charts: figures.length, problems};
+}"""
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_the_report_charts_show_all_their_text_legibly_without_scrolling_sideways(journeys, viewport):
+    from referrals import services
+    from tests.factories import submitted_referral
+
+    boss = manager(username="charts-manager")
+    house = CareProviderFactory(name="A provider with a name long enough to need most of the width")
+    staff = provider_user(house)
+    for index in range(6):
+        referral = submitted_referral(emergency=index % 2 == 0)
+        if index < 4:
+            services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="accommodation")
+        if index < 2:
+            services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=house.pk)
+            services.accept_offer(referral_id=referral.pk, actor=staff)
+
+    reader = journeys(f"report-charts-{viewport['width']}", viewport=viewport)
+    reader.sign_in(boss.username)
+    page = reader.go("Reports", "caseload report")
+    measured = page.evaluate(MEASURE_CHARTS)
+    assert measured["charts"] >= 10
+    assert measured["problems"] == [], measured["problems"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]

@@ -31,6 +31,42 @@ def test_a_bar_chart_is_named_described_and_labelled_with_its_values():
     assert "style=" not in svg
 
 
+def test_a_value_with_no_room_after_its_bar_is_written_inside_the_bar():
+    svg = bar_chart(
+        chart_id="c",
+        title="Shares",
+        description="Two.",
+        bars=[Bar("All", 1000, "1,000 (100.0%)"), Bar("None", 0, "0 (0.0%)")],
+        axis_label="Referrals",
+    )
+    assert (
+        'text-anchor="end" fill="#ffffff" y="39" font-size="13" font-weight="bold">1,000 (100.0%)</text>'
+        in svg
+    )
+    assert 'fill="#1a1a1a" y="81" font-size="13" font-weight="bold">0 (0.0%)</text>' in svg
+
+
+def test_the_trend_names_as_many_months_as_fit_under_its_columns():
+    def named_months(count: int) -> list[str]:
+        months = [datetime.date(2020 + index // 12, index % 12 + 1, 1) for index in range(count)]
+        svg = trend_chart(
+            chart_id="t",
+            title="Per month",
+            description="Months.",
+            months=months,
+            columns=[0] * count,
+            column_name="Referrals",
+            line=[0] * count,
+            line_name="Anonymous notifications",
+        )
+        texts = re.findall(r'font-size="11" text-anchor="middle" fill="#1a1a1a">([^<]+)</text>', svg)
+        return [text for text in texts if text != "0"]  # not the columns' values
+
+    assert named_months(4) == ["Jan 2020", "Feb 2020", "Mar 2020", "Apr 2020"]
+    assert named_months(13) == ["Jan 2020", "Apr 2020", "Jul 2020", "Oct 2020", "Jan 2021"]
+    assert named_months(60) == ["2020", "2021", "2022", "2023", "2024"]
+
+
 def test_an_empty_bar_chart_says_so():
     svg = bar_chart(
         chart_id="c", title="Nothing", description="No referrals.", bars=[], axis_label="Referrals"

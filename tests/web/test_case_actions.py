@@ -42,6 +42,18 @@ def test_lists_mark_a_deadline_that_has_passed():
         assert '<span class="tag tag-urgent">Overdue</span>' in html, page
 
 
+def test_the_case_history_labels_what_was_given_with_a_transition_and_leaves_an_empty_cell_unlabelled():
+    referral = submitted_referral()
+    boss = manager()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="high", route="outreach")
+    html = signed_in(boss).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    history = html.split('id="history-title"')[1].split("</tbody>")[0]
+    submitted, assessed = history.split("<tbody>")[1].split("</tr>")[:2]
+    # Nothing is given with a submission: a phone leaves the empty cell out, with no bare "Details".
+    assert submitted.endswith("<td></td>") and "Details" not in submitted
+    assert '<td data-label="Details"><span class="history-input">Risk: High</span>' in assessed
+
+
 def test_a_manager_assesses_from_the_case_page():
     referral = submitted_referral()
     client = signed_in(manager())

@@ -39,6 +39,7 @@ def test_the_offers_page_flags_an_offer_of_a_person_the_provider_has_no_free_bed
     rows = offer_rows(staff)
     assert '<span class="tag tag-urgent">No free bed for men</span>' in row_of(rows, man)
     assert "No free bed" not in row_of(rows, woman)
+    assert 'data-label="Flags"' not in row_of(rows, woman), "no flags: no bare label on a phone"
 
 
 def test_the_offers_page_shows_age_gender_and_the_bed_needed_but_not_who_the_person_is():

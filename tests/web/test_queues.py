@@ -122,3 +122,25 @@ def test_the_assessed_queue_flags_emergencies_and_children_as_the_triage_queue_d
     assert '<span class="tag tag-urgent">Emergency</span>' in row_of(rows, emergency)
     assert '<span class="tag">Child</span>' in row_of(rows, child)
     assert '<span class="tag' not in row_of(rows, plain)
+
+
+def test_the_queues_label_the_flags_of_a_case_that_has_some_and_leave_the_others_empty():
+    boss = manager()
+    child = submitted_referral(
+        date_of_birth=timezone.localdate().replace(year=timezone.localdate().year - 15)
+    )
+    emergency = submitted_referral(emergency=True)
+    neither = submitted_referral()
+
+    def check(page: str) -> None:
+        html = signed_in(boss).get(reverse(page)).content.decode()
+        rows = html.split("<tbody>")[1].split("</tbody>")[0].split("</tr>")[:-1]
+        assert '<td data-label="Flags"><span class="tag">Child</span> </td>' in row_of(rows, child), page
+        assert '<span class="tag tag-urgent">Emergency</span>' in row_of(rows, emergency), page
+        # A phone leaves an empty cell out, so the row shows no bare "Flags".
+        assert "<td></td>" in row_of(rows, neither) and "Flags" not in row_of(rows, neither), page
+
+    check("referrals:triage")
+    for referral in (child, emergency, neither):
+        services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="outreach")
+    check("referrals:assessed")
