@@ -474,7 +474,12 @@ def test_a_missing_report_before_the_referral_was_made_is_refused_on_its_field_k
 def test_a_manager_may_report_missing_and_exit_from_the_case_page():
     referral, _staff, boss = placed()
     client = signed_in(boss)
-    act(client, referral, "report_missing", {"report_missing-last_seen_at": "2026-01-01T09:30"})
+    last_seen = f"{timezone.localtime():%Y-%m-%dT%H:%M}"
+    assert (
+        act(client, referral, "report_missing", {"report_missing-last_seen_at": last_seen}).status_code == 302
+    )
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.MISSING
     act(client, referral, "exit", {"exit-reason": "lost_contact"})
     referral.refresh_from_db()
     assert referral.state == ReferralState.EXITED
