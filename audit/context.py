@@ -8,6 +8,8 @@ empty and the row records no address.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 from collections.abc import Callable
 from contextvars import ContextVar
 
@@ -23,13 +25,19 @@ def current_client_address() -> str | None:
 
 def address_of(request: HttpRequest) -> str | None:
     """The client's address: the connection's, or behind TRUSTED_PROXY_COUNT proxies the address the
-    outermost of our proxies saw (X-Forwarded-For entries further left are the client's to forge)."""
+    outermost of our proxies saw (X-Forwarded-For entries further left are the client's to forge).
+
+    The audit trail and the login lockout (AXES_CLIENT_IP_CALLABLE) both use it. A forwarded entry that
+    is not an address (TRUSTED_PROXY_COUNT set with no proxy in front) counts for nothing.
+    """
     proxies = settings.TRUSTED_PROXY_COUNT
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if proxies and forwarded:
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
         if hops:
-            return hops[-min(proxies, len(hops))]
+            hop = hops[-min(proxies, len(hops))]
+            with contextlib.suppress(ValueError):
+                return str(ipaddress.ip_address(hop))
     return request.META.get("REMOTE_ADDR") or None
 
 

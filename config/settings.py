@@ -323,12 +323,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True  # the audit trail records logins
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 # Behind a reverse proxy (or several), the client address is taken from X-Forwarded-For as our own
-# proxies wrote it; with none, only the connection's address counts.
+# proxies wrote it; with none, only the connection's address counts. The lockout and the audit trail
+# read it the same way: behind a proxy, a lockout by the proxy's address would lock a username out for
+# everyone.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if TRUSTED_PROXY_COUNT else ("REMOTE_ADDR",)
-)
+AXES_CLIENT_IP_CALLABLE = "audit.context.address_of"
 AXES_VERBOSE = False
 
 # API tokens expire TOKEN_LIFETIME_HOURS after they were issued.

@@ -406,6 +406,8 @@ def test_listing_cases_through_the_api_audits_a_read_of_each_person_on_the_page(
         (0, "203.0.113.1", "10.0.0.2"),
         (1, "198.51.100.66, 203.0.113.1", "203.0.113.1"),
         (2, "198.51.100.66, 203.0.113.1, 10.0.0.9", "203.0.113.1"),
+        # TRUSTED_PROXY_COUNT set with no proxy in front: what the client wrote is not an address.
+        (1, "<script>", "10.0.0.2"),
     ],
 )
 def test_the_recorded_address_trusts_x_forwarded_for_only_from_our_own_proxies(

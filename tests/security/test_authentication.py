@@ -72,6 +72,35 @@ def test_a_lockout_of_one_username_leaves_another_user_free_to_sign_in(client, s
     assert sign_in(client, colleague.username, PASSWORD).status_code == 302
 
 
+def test_behind_our_proxy_a_lockout_is_of_the_attackers_address_not_the_proxys(client, settings):
+    """Everyone comes through the proxy's one address: a lockout by it would lock the user out too."""
+    settings.AXES_FAILURE_LIMIT = 3
+    settings.TRUSTED_PROXY_COUNT = 1
+    user = responder()
+    via_proxy = {"REMOTE_ADDR": "172.18.0.5"}
+    for _ in range(3):
+        client.post(
+            reverse("login"),
+            {"username": user.username, "password": "wrong-password"},
+            HTTP_X_FORWARDED_FOR="198.51.100.1",
+            **via_proxy,
+        )
+    attacker = client.post(
+        reverse("login"),
+        {"username": user.username, "password": PASSWORD},
+        HTTP_X_FORWARDED_FOR="198.51.100.1",
+        **via_proxy,
+    )
+    assert attacker.status_code == 429
+    owner = client.post(
+        reverse("login"),
+        {"username": user.username, "password": PASSWORD},
+        HTTP_X_FORWARDED_FOR="203.0.113.7",
+        **via_proxy,
+    )
+    assert owner.status_code == 302
+
+
 def _session_refreshed(client, seconds_ago: float) -> Session:
     session = client.session
     session[REFRESHED_AT] = time.time() - seconds_ago
