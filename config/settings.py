@@ -8,6 +8,7 @@ import datetime
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -23,6 +24,18 @@ _DEV_SECRET = "harbour-development-only-secret-key-do-not-use-in-production"  # 
 SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET if DEBUG else "")
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+
+
+def _refuse_a_guessable_secret(name: str, value: str, min_length: int) -> None:
+    """With DEBUG off, a secret must be generated: not .env.example's placeholder, not short."""
+    if not DEBUG and ("replace-me" in value or len(value) < min_length):
+        raise ImproperlyConfigured(
+            f"{name} must be a generated secret of at least {min_length} characters when DEBUG is off; "
+            ".env.example says how to make one."
+        )
+
+
+_refuse_a_guessable_secret("SECRET_KEY", SECRET_KEY, 50)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
@@ -142,6 +155,16 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[_DEV_FIELD_KE
 FIELD_HASH_KEY = env.str("FIELD_HASH_KEY", default="harbour-development-hash-key" if DEBUG else "")
 if not FIELD_ENCRYPTION_KEYS or not FIELD_HASH_KEY:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS and FIELD_HASH_KEY must be set when DEBUG is off.")
+_refuse_a_guessable_secret("FIELD_HASH_KEY", FIELD_HASH_KEY, 32)
+# A key that is not one would fail only at the first person's details, with a 500.
+for _key in FIELD_ENCRYPTION_KEYS:
+    try:
+        Fernet(_key)
+    except ValueError:
+        raise ImproperlyConfigured(
+            "Each of FIELD_ENCRYPTION_KEYS must be a Fernet key (32 url-safe base64-encoded bytes); "
+            ".env.example says how to make one."
+        ) from None
 
 # E-mail: EMAIL_URL such as smtp://127.0.0.1:1025; by default messages are written to var/mail.
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="filemail://")

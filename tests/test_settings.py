@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +50,28 @@ def test_settings_refuse_to_start_without_field_encryption_keys_when_debug_is_of
     result = run_settings(tmp_path, **production(FIELD_ENCRYPTION_KEYS="", FIELD_HASH_KEY=""))
     assert result.returncode != 0
     assert "FIELD_ENCRYPTION_KEYS" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "says"),
+    [
+        ("SECRET_KEY", "replace-me", "SECRET_KEY must be a generated secret of at least 50 characters"),
+        ("SECRET_KEY", "short-but-set", "SECRET_KEY must be a generated secret"),
+        (
+            "FIELD_HASH_KEY",
+            "replace-me",
+            "FIELD_HASH_KEY must be a generated secret of at least 32 characters",
+        ),
+        ("FIELD_ENCRYPTION_KEYS", "replace-me", "Each of FIELD_ENCRYPTION_KEYS must be a Fernet key"),
+    ],
+)
+def test_settings_refuse_to_start_with_a_placeholder_or_guessable_key_when_debug_is_off(
+    tmp_path: Path, setting: str, value: str, says: str
+) -> None:
+    """.env.example's placeholders left in place would otherwise start a stack with public keys."""
+    result = run_settings(tmp_path, **production(**{setting: value}))
+    assert result.returncode != 0
+    assert says in result.stderr
 
 
 def test_the_embedded_default_is_sqlite_and_an_on_disk_broker(tmp_path: Path) -> None:
