@@ -219,6 +219,7 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-drafts": {"task": "referrals.tasks.purge_expired_drafts", "schedule": 3600},
     "purge-expired-unsent-forms": {"task": "referrals.tasks.purge_expired_unsent_forms", "schedule": 60},
     "purge-idempotency-keys": {"task": "idempotency.tasks.purge_expired_idempotency_keys", "schedule": 3600},
+    "apply-retention": {"task": "referrals.tasks.anonymise_closed_cases", "schedule": 24 * 3600},
 }
 
 # Deadlines (SPEC §5). Durations by environment so a deployment or a test can change them.

@@ -148,3 +148,15 @@ def test_an_anonymised_case_reads_through_the_api_with_blank_personal_fields():
     assert history.status_code == 200
     assert "Haile" not in history.content.decode()
     assert api.get("/api/v1/referrals/").status_code == 200
+
+
+def test_the_policy_is_applied_daily_by_beat_without_anyone_running_the_command(settings):
+    from referrals.tasks import anonymise_closed_cases
+
+    schedule = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert schedule["referrals.tasks.anonymise_closed_cases"] == 24 * 3600
+    old, recent = closed_years_ago(7), closed_years_ago(1)
+    assert anonymise_closed_cases() == 1
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert old.anonymised_at is not None and recent.anonymised_at is None
