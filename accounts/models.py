@@ -84,6 +84,10 @@ ROLE_ORGANISATION_KINDS: dict[str, frozenset[str]] = {
 }
 
 
+# What a user may do and see: a change to any of them ends the user's API sign-in (see ``User.save``).
+ACCESS_FIELDS = ("password", "role", "organisation_id", "is_staff", "is_superuser")
+
+
 class User(AbstractUser):
     """Every staff user belongs to one organisation and has one role (SPEC §2)."""
 
@@ -106,30 +110,48 @@ class User(AbstractUser):
             raise ValidationError({"role": f"{message}: choose another role or organisation."})
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        """A new password revokes the user's API token, whichever path set it (``set_password``, the
-        admin's password form, ``changepassword``): a token must not outlive the password it was issued
-        against. Sessions end by themselves, since Django checks them against the password hash."""
+        """A new password, role or organisation, or admin rights given or taken, revoke the user's API
+        token, whichever path saved it (``set_password``, the admin's forms, ``changepassword``): a token
+        must not outlive the password it was issued against, nor carry into a role that sees more or
+        needs a second factor it never gave. Sessions are checked again on every request."""
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
-        if not self._password_differs_from_stored(kwargs.get("update_fields"), using):
+        changed = self._access_changed(kwargs.get("update_fields"), using)
+        if changed is None:
             super().save(*args, **kwargs)
             return
         from .authentication import revoke_tokens
 
         with transaction.atomic(using=using):
             super().save(*args, **kwargs)
-            revoke_tokens(self, why="password changed")
+            revoke_tokens(self, why=f"{changed} changed")
 
-    def _password_differs_from_stored(self, update_fields: Any, using: str) -> bool:
-        if self._state.adding or self.pk is None or "password" in self.get_deferred_fields():
-            return False
-        if update_fields is not None and "password" not in update_fields:
-            return False  # e.g. last_login at sign-in: no need to read the row
+    def _access_changed(self, update_fields: Any, using: str) -> str | None:
+        """Which of the password or the access fields this save changes: "password", "access" or None."""
+        if self._state.adding or self.pk is None:
+            return None
+        deferred = self.get_deferred_fields()
+        fields = [
+            field
+            for field in ACCESS_FIELDS
+            if field not in deferred
+            and (
+                update_fields is None or field in update_fields or field.removesuffix("_id") in update_fields
+            )
+        ]
+        if not fields:
+            return None  # e.g. last_login at sign-in: no need to read the row
         rehashed = self._password is None and is_password_usable(self.password)
         if rehashed and update_fields is not None and set(update_fields) == {"password"}:
             # check_password re-hashing the same password with a newer hasher: not a new password.
-            return False
-        stored = type(self)._base_manager.using(using).filter(pk=self.pk).values_list("password", flat=True)
-        return stored.first() not in (None, self.password)
+            return None
+        stored = type(self)._base_manager.using(using).filter(pk=self.pk).values(*fields).first()
+        if stored is None:
+            return None
+        if "password" in stored and stored["password"] != self.password:
+            return "password"
+        if any(stored[field] != getattr(self, field) for field in stored if field != "password"):
+            return "access"
+        return None
 
     @property
     def is_first_responder(self) -> bool:

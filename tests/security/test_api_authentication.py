@@ -6,9 +6,9 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework.throttling import AnonRateThrottle
 
-from accounts.models import User
+from accounts.models import Role, User
 from audit.models import AuditAction, AuditEvent
-from tests.factories import PASSWORD, manager, responder
+from tests.factories import PASSWORD, OrganisationFactory, contractor, manager, responder
 
 pytestmark = pytest.mark.django_db
 
@@ -158,3 +158,25 @@ def test_saving_a_user_without_a_new_password_keeps_the_token(client):
     user.save()
     assert client.login(username=user.username, password=PASSWORD)  # saves last_login
     assert api.get(ME_URL).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["made a manager", "moved to another organisation", "given the admin", "made a superuser"],
+)
+def test_the_old_token_gets_401_once_the_users_access_changes(change):
+    """A token taken as a responder must not carry into a role that sees more or needs a second factor."""
+    user = responder()
+    api = api_with_token(user)
+    if change == "made a manager":
+        user.role, user.organisation = Role.MANAGER, contractor()
+    elif change == "moved to another organisation":
+        user.organisation = OrganisationFactory(kind="police")
+    elif change == "given the admin":
+        user.is_staff = True
+    else:
+        user.is_superuser = True
+    user.save()
+    assert api.get(ME_URL).status_code == 401
+    event = AuditEvent.objects.filter(actor=user).latest("id")
+    assert (event.action, event.what) == (AuditAction.LOGOUT, "API token revoked: access changed")
