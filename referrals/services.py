@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from accounts.models import Organisation, User
-from audit.services import record_transition
+from audit.services import record_change, record_transition
 from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
 from care_providers.selectors import active_placement_for, latest_offer_for
 from care_providers.services import check_provider_can_take, reserve_bed
@@ -110,14 +110,23 @@ def submit_anonymous_notification(
     """Record a duty-to-notify report (SPEC §3). It holds no personal details and enters no workflow."""
     if not may_submit(actor):
         raise NotPermitted("Only first responders can make anonymous notifications.")
-    return AnonymousNotification.objects.create(
-        organisation_id=actor.organisation_id,
-        submitted_by=actor,
-        gender=gender,
-        nationality=nationality,
-        exploitation_types=list(exploitation_types),
-        region=region,
-    )
+    with transaction.atomic():
+        notification = AnonymousNotification.objects.create(
+            organisation_id=actor.organisation_id,
+            submitted_by=actor,
+            gender=gender,
+            nationality=nationality,
+            exploitation_types=list(exploitation_types),
+            region=region,
+        )
+        # Who, when and from where, like every change; none of its four fields is personal.
+        record_change(
+            actor=actor,
+            referral=None,
+            what=f"anonymous notification {notification.pk} submitted",
+            changes={"region": region},
+        )
+    return notification
 
 
 # ---------------------------------------------------------------------------------- the transitions

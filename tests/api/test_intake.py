@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
+from audit.models import AuditAction, AuditEvent
 from referrals.models import AnonymousNotification, Referral
 from tests.factories import manager, provider_user, referral_fields, responder
 
@@ -175,6 +176,9 @@ def test_an_anonymous_notification_is_recorded_without_personal_details(api):
     notification = AnonymousNotification.objects.get()
     assert notification.submitted_by == user
     assert not Referral.objects.exists()
+    audited = AuditEvent.objects.get(what=f"anonymous notification {notification.pk} submitted")
+    assert (audited.actor, audited.action, audited.changes) == (user, AuditAction.CHANGE, {"region": "wales"})
+    assert audited.ip_address is not None
 
 
 @pytest.mark.parametrize(
