@@ -44,12 +44,17 @@ def pending_device(user: Any) -> TOTPDevice:
 
 
 def verify_code(device: TOTPDevice, code: str) -> bool:
-    """Check a code against a device; the device throttles repeated failures itself."""
+    """Check a code against a device; the device throttles repeated failures itself. A refused code is
+    a failed sign-in in the audit trail: it means someone holds the password."""
+    from audit.models import AuditAction
+    from audit.services import record_authentication
+
     code = "".join(str(code or "").split())
-    if not code.isdigit() or not 6 <= len(code) <= 8:
-        return False
     allowed, _ = device.verify_is_allowed()
-    return bool(allowed) and device.verify_token(code)
+    if code.isdigit() and 6 <= len(code) <= 8 and allowed and device.verify_token(code):
+        return True
+    record_authentication(action=AuditAction.LOGIN_FAILED, user=device.user, what="second factor refused")
+    return False
 
 
 def token_login_second_factor_error(user: Any, code: str | None) -> str | None:

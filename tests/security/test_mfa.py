@@ -6,6 +6,7 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.mfa import token_login_second_factor_error
+from audit.models import AuditAction, AuditEvent
 from tests.factories import PASSWORD, manager, responder
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +70,8 @@ def test_a_wrong_code_is_refused_with_a_form_error(client, mfa_on):
     assert response.status_code == 400
     assert "not valid" in response.content.decode()
     assert client.get(reverse("referrals:case_list")).status_code == 302
+    refused = AuditEvent.objects.get(action=AuditAction.LOGIN_FAILED, actor=boss)
+    assert (refused.what, refused.ip_address) == ("second factor refused", "127.0.0.1")
 
 
 def test_the_setup_page_does_not_let_a_signed_in_manager_replace_a_confirmed_device(client, mfa_on):
@@ -153,6 +156,10 @@ def test_with_mfa_on_a_manager_gets_an_api_token_only_with_a_valid_code(mfa_on):
     assert without.status_code == 400 and "otp" in without.json()
     wrong = ask_for_token(boss.username, otp="000000")
     assert wrong.status_code == 400 and "not valid" in wrong.json()["otp"][0]
+    # Someone holds the password: the trail says so.
+    assert AuditEvent.objects.filter(
+        action=AuditAction.LOGIN_FAILED, actor=boss, what="second factor refused"
+    ).exists()
     device.refresh_from_db()
     device.throttling_failure_count = 0
     device.throttling_failure_timestamp = None
