@@ -25,7 +25,7 @@ from accounts.models import User
 from audit.models import AuditAction
 from audit.services import record_change
 
-from .models import UnsentForm
+from .models import Referral, UnsentForm
 
 if TYPE_CHECKING:
     from django.utils.datastructures import MultiValueDict
@@ -70,9 +70,15 @@ def typed_values(form: Form, posted: MultiValueDict[str, str]) -> dict[str, list
 
 
 def keep_unsent_form(
-    *, owner: User, form: str, data: Mapping[str, list[str]], request: HttpRequest | None = None
+    *,
+    owner: User,
+    form: str,
+    data: Mapping[str, list[str]],
+    referral: Referral | None = None,
+    request: HttpRequest | None = None,
 ) -> UnsentForm:
-    """Keep what was typed into the owner's form at address ``form``, replacing anything kept before."""
+    """Keep what was typed into the owner's form at address ``form`` (an action on ``referral``, if
+    any), replacing anything kept before."""
     now = timezone.now()
     with transaction.atomic():
         # One per user and form: a second press of the button replaces the first, even at the same time.
@@ -87,7 +93,7 @@ def keep_unsent_form(
         )
         record_change(
             actor=owner,
-            referral=None,
+            referral=referral,
             what=f"{unsent_form_label(unsent.pk)}: kept after the session ended",
             changes={"form": form, "fields": sorted(data)},
             request=request,
@@ -95,9 +101,12 @@ def keep_unsent_form(
     return unsent
 
 
-def take_unsent_form(*, owner: User, form: str, request: HttpRequest) -> dict[str, list[str]] | None:
+def take_unsent_form(
+    *, owner: User, form: str, request: HttpRequest, referral: Referral | None = None, shown: bool = True
+) -> dict[str, list[str]] | None:
     """What the owner typed into the form at address ``form`` before their session ended, if it has not
-    expired; deleted as it is taken, so that it is shown once (to one request, if two race)."""
+    expired; deleted as it is taken, so that it is shown once (to one request, if two race). Taken with
+    ``shown`` false, it is only deleted: the action it was typed for has closed."""
     unsent = UnsentForm.objects.filter(owner=owner, form=form, expires_at__gt=timezone.now()).first()
     if unsent is None:
         return None
@@ -107,9 +116,10 @@ def take_unsent_form(*, owner: User, form: str, request: HttpRequest) -> dict[st
             return None
         record_change(
             actor=owner,
-            referral=None,
-            action=AuditAction.READ,
-            what=f"{unsent_form_label(unsent.pk)}: shown again on its form",
+            referral=referral,
+            action=AuditAction.READ if shown else AuditAction.CHANGE,
+            what=f"{unsent_form_label(unsent.pk)}: "
+            + ("shown again on its form" if shown else "deleted unseen, its action having closed"),
             request=request,
         )
     return dict(unsent.data)  # type: ignore[arg-type]  # decrypted JSON

@@ -147,7 +147,13 @@ def login_required_keeping_typed_work(form_of: Callable[..., HarbourForm | None]
             form = form_of(*args, **kwargs) if owner is not None else None
             typed = typed_values(form, request.POST) if form is not None else {}
             if owner is not None and typed:
-                keep_unsent_form(owner=owner, form=request.path, data=typed, request=request)
+                # The case the action is on, for the case's own trail (no such case: none).
+                referral = (
+                    Referral.objects.filter(pk=kwargs["pk"]).only("pk").first() if "pk" in kwargs else None
+                )
+                keep_unsent_form(
+                    owner=owner, form=request.path, data=typed, referral=referral, request=request
+                )
                 messages.info(
                     request, f"{signed_out_words()} Nothing was sent: sign in again to see what you typed."
                 )
@@ -158,10 +164,10 @@ def login_required_keeping_typed_work(form_of: Callable[..., HarbourForm | None]
     return decorator
 
 
-def show_unsent_form(request: HttpRequest, form: HarbourForm) -> bool:
+def show_unsent_form(request: HttpRequest, form: HarbourForm, referral: Referral | None = None) -> bool:
     """Fill the unbound form with what its user typed before their session ended, if that was kept for
     this form and has not expired, and say so; True if it was."""
-    typed = take_unsent_form(owner=_user(request), form=request.path, request=request)
+    typed = take_unsent_form(owner=_user(request), form=request.path, request=request, referral=referral)
     if typed is None:
         return False
     form.initial = {**form.initial, **initial_from(form, typed)}
@@ -844,12 +850,15 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
         pending_offer = pending_offer_for(referral)
         if transition not in available_transitions(user, referral, pending_offer):
             why = not_open_words(user, referral, transition, pending_offer)
-            if take_unsent_form(owner=user, form=request.path, request=request) is not None:
+            dropped = take_unsent_form(
+                owner=user, form=request.path, request=request, referral=referral, shown=False
+            )
+            if dropped is not None:
                 why += " What you typed before you were signed out was not sent, and is not kept."
             messages.info(request, f"{referral.reference}: {why}")
             return redirect("referrals:case", pk=referral.pk)
         form = _action_form(transition, suggestions=suggestions, initial=_chosen_in_link(request, transition))
-        show_unsent_form(request, form)
+        show_unsent_form(request, form, referral)
     else:
         form = _action_form(transition, request.POST, suggestions=suggestions)
         status = 400

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from audit.models import AuditEvent
+from audit.models import AuditAction, AuditEvent
 from referrals import services
 from referrals.choices import ReferralState
 from referrals.models import AnonymousNotification, TransitionLog, UnsentForm
@@ -97,7 +97,7 @@ def test_what_is_kept_is_encrypted_short_lived_and_in_no_url_or_audit_row():
     assert "former employer" not in raw_row("referrals_unsentform", unsent.pk, "data")[0]
     assert "employer" not in response["Location"]
     kept = AuditEvent.objects.get(what=f"unsent form {unsent.pk}: kept after the session ended")
-    assert kept.actor == staff
+    assert (kept.actor, kept.referral) == (staff, referral)  # on the case's own trail too
     assert kept.changes == {"form": url, "fields": ["record_progress-note"]}
     assert not [event for event in AuditEvent.objects.all() if "employer" in str(event.changes)]
 
@@ -201,6 +201,10 @@ def test_if_the_action_closed_before_sign_in_what_was_typed_is_dropped_and_the_u
     assert NOTE not in html
     assert not UnsentForm.objects.exists()
     assert progress_notes(referral) == 0
+    # Deleted, not read: the trail says so, on the case.
+    dropped = AuditEvent.objects.get(what__endswith="deleted unseen, its action having closed")
+    assert (dropped.action, dropped.referral) == (AuditAction.CHANGE, referral)
+    assert not AuditEvent.objects.filter(what__endswith="shown again on its form").exists()
 
 
 def test_an_anonymous_notification_comes_back_with_its_choices_ticked():
