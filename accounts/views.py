@@ -14,6 +14,8 @@ from django.shortcuts import redirect
 
 from referrals.views import start_page_for
 
+from .sessions import TIMED_OUT_COOKIE
+
 
 class HarbourLoginView(LoginView):
     template_name = "registration/login.html"
@@ -21,10 +23,10 @@ class HarbourLoginView(LoginView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        # Sent here from a page while still holding a session cookie: the session ended on its own.
+        # Sent here from a page whose session had ended on its own (accounts.sessions marks it).
         request = self.request
         context["timed_out"] = (
-            settings.SESSION_COOKIE_NAME in request.COOKIES
+            TIMED_OUT_COOKIE in request.COOKIES
             and REDIRECT_FIELD_NAME in request.GET
             and not request.user.is_authenticated
         )

@@ -1,5 +1,6 @@
 import pytest
 from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
 
@@ -49,8 +50,18 @@ def test_signing_out_says_so(client):
 
 def test_a_session_that_timed_out_is_explained_at_sign_in(client):
     client.force_login(responder())
-    client.session.flush()  # what the idle timeout does on the server
-    client.cookies[settings.SESSION_COOKIE_NAME] = "expired-session-key"
-    page = client.get(reverse("referrals:case_list"), follow=True).content.decode()
+    Session.objects.all().delete()  # what the idle timeout amounts to on the server
+    to_sign_in = client.get(reverse("referrals:case_list"))
+    # The answer deletes the session cookie, as a browser then does: the sign-in page cannot see it.
+    assert to_sign_in.cookies[settings.SESSION_COOKIE_NAME].value == ""
+    del client.cookies[settings.SESSION_COOKIE_NAME]
+    page = client.get(to_sign_in["Location"]).content.decode()
     assert "You were signed out after 30 minutes without activity." in page
     assert "without activity" not in Client().get(reverse("login")).content.decode()
+
+
+def test_signing_out_is_not_taken_for_a_timeout(client):
+    client.force_login(responder())
+    client.post(reverse("logout"))
+    page = client.get(reverse("referrals:case_list"), follow=True).content.decode()
+    assert "without activity" not in page
