@@ -214,7 +214,10 @@ class ReferralForm(HarbourForm):
     age_estimate = forms.IntegerField(
         required=False,
         label="Age estimate, in years",
-        help_text="Only if the date of birth is not known.",
+        help_text=(
+            "If the date of birth is not known, or the person looks younger than it says. A person under 18 "
+            "by either is treated as a child."
+        ),
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
         error_messages={"invalid": "Enter the age estimate as a whole number of years, such as 24."},
     )

@@ -53,11 +53,15 @@ def age_on(date_of_birth: datetime.date, day: datetime.date) -> int:
 def is_child(
     *, date_of_birth: datetime.date | None, age_estimate: int | None, age_in_doubt: bool, on: datetime.date
 ) -> bool:
-    """Under 18 by date of birth or estimate; an age in doubt is treated as a child (SPEC §3)."""
+    """Under 18 by date of birth or by estimate; an age in doubt is treated as a child (SPEC §3).
+
+    When the date of birth and the estimate disagree, either one saying under 18 is enough: in doubt,
+    safeguarding treats the person as a child.
+    """
     if age_in_doubt:
         return True
-    if date_of_birth is not None:
-        return age_on(date_of_birth, on) < 18
+    if date_of_birth is not None and age_on(date_of_birth, on) < 18:
+        return True
     return age_estimate is not None and age_estimate < 18
 
 

@@ -326,7 +326,10 @@ class ReferralCreateSerializer(FieldsBuiltOnce):
             "min_value": f"The age estimate must be between 0 and {AGE_MAX}.",
             "max_value": f"The age estimate must be between 0 and {AGE_MAX}.",
         },
-        help_text="Required when the date of birth is not known.",
+        help_text=(
+            "Required when the date of birth is not known. A person under 18 by either the date of birth or "
+            "the estimate is treated as a child."
+        ),
     )
     age_in_doubt = serializers.BooleanField(default=False)
     gender = CodeField(choices=Gender.choices)

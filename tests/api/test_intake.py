@@ -51,6 +51,24 @@ def test_an_age_in_doubt_is_treated_as_a_child(api):
     assert response.json()["is_child"] is True
 
 
+def test_an_adult_date_of_birth_with_an_under_18_estimate_needs_no_consent_and_is_a_child(api):
+    response = submit(api, consent=False, date_of_birth="1990-01-01", age_estimate=15)
+    assert response.status_code == 201, response.json()
+    assert response.json()["is_child"] is True
+
+
+@pytest.mark.parametrize(
+    ("date_of_birth", "age_estimate"),
+    [("1990-01-01", 15), ("2015-06-01", 30)],
+    ids=["adult-by-birth-child-by-estimate", "child-by-birth-adult-by-estimate"],
+)
+def test_a_date_of_birth_and_an_estimate_that_disagree_make_a_child(api, date_of_birth, age_estimate):
+    response = submit(api, date_of_birth=date_of_birth, age_estimate=age_estimate)
+    assert response.status_code == 201, response.json()
+    assert response.json()["is_child"] is True
+    assert Referral.objects.get().is_child
+
+
 def test_html_in_free_text_is_stored_as_typed(api):
     account = '<script>alert("x")</script> & <b>bold</b>'
     response = submit(api, account=account, given_name="<i>Amina</i>")

@@ -155,6 +155,27 @@ def test_a_child_needs_no_consent():
     assert Referral.objects.get().is_child
 
 
+def test_an_adult_date_of_birth_with_an_under_18_estimate_is_a_child_who_needs_no_consent():
+    response = signed_in(responder()).post(
+        INTAKE, intake_data(consent=None, date_of_birth="1990-01-01", age_estimate="15")
+    )
+    assert response.status_code == 302
+    assert Referral.objects.get().is_child
+
+
+def test_an_age_estimate_under_18_with_consent_still_makes_a_child():
+    response = signed_in(responder()).post(INTAKE, intake_data(date_of_birth="1990-01-01", age_estimate="15"))
+    assert response.status_code == 302
+    assert Referral.objects.get().is_child
+
+
+def test_the_age_estimate_hint_says_it_counts_beside_a_date_of_birth():
+    html = signed_in(responder()).get(INTAKE).content.decode()
+    hint = re.search(r'<[^>]*id="id_age_estimate_helptext"[^>]*>([^<]+)<', html)[1]
+    assert "Only if the date of birth is not known" not in hint
+    assert "under 18 by either" in hint
+
+
 def test_a_care_provider_or_manager_cannot_open_the_intake_form():
     assert signed_in(manager()).get(INTAKE).status_code == 403
     assert signed_in(provider_user()).get(INTAKE).status_code == 403
