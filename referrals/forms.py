@@ -271,7 +271,7 @@ class ReferralForm(HarbourForm):
     emergency = forms.BooleanField(
         required=False,
         label="Emergency: needs accommodation today",
-        help_text="Shortens the placement deadline to one day.",
+        help_text="Shortens the placement deadline to one day. Tick 'Needs a safe place to stay' too.",
     )
     needs_medical = forms.BooleanField(required=False, label="Needs medical care")
     has_dependants = forms.BooleanField(required=False, label="Has dependants with them")

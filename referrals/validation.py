@@ -25,6 +25,12 @@ NO_CONSENT_MESSAGE = (
     "(duty to notify) instead."
 )
 
+# An emergency starts a one-day placement clock and tops the triage: it means a bed today (SPEC §3, §5).
+EMERGENCY_WITHOUT_ACCOMMODATION_MESSAGE = (
+    "An emergency is a need for accommodation today: tick 'Needs a safe place to stay' too, or untick "
+    "Emergency."
+)
+
 # An anonymous notification never holds these (SPEC §3); a request carrying any of them is refused.
 PERSONAL_FIELDS = (
     "given_name",
@@ -141,6 +147,8 @@ def referral_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:
     for message in exploitation_type_errors(data.get("exploitation_types") or []):
         add("exploitation_types", message)
 
+    if data.get("emergency") and not data.get("needs_accommodation"):
+        add("emergency", EMERGENCY_WITHOUT_ACCOMMODATION_MESSAGE)
     if data.get("contact_phone") and not data.get("safe_to_contact"):
         add("contact_phone", "Only give a phone number if it is safe for the provider to contact the person.")
     if len(data.get("account") or "") > ACCOUNT_MAX_LENGTH:

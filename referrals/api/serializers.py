@@ -352,7 +352,9 @@ class ReferralCreateSerializer(FieldsBuiltOnce):
     exploitation_location = CodeField(choices=ExploitationLocation.choices)
     region = CodeField(choices=Region.choices)
     needs_accommodation = serializers.BooleanField(default=False)
-    emergency = serializers.BooleanField(default=False)
+    emergency = serializers.BooleanField(
+        default=False, help_text="Needs accommodation today; only with needs_accommodation."
+    )
     needs_medical = serializers.BooleanField(default=False)
     has_dependants = serializers.BooleanField(default=False)
     safe_to_contact = serializers.BooleanField(default=False)

@@ -135,6 +135,7 @@ def test_a_create_ignores_the_state_reference_and_is_child_it_is_sent(api, perso
         ({"region": "atlantis"}, "region", "is not one of: north_east, north_west"),
         ({"languages": ["en"] * 21}, "languages", "at most 20 languages"),
         ({"contact_phone": "0770", "safe_to_contact": False}, "contact_phone", "safe"),
+        ({"emergency": True, "needs_accommodation": False}, "emergency", "Needs a safe place to stay"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )
@@ -145,6 +146,12 @@ def test_bad_input_is_a_400_that_names_the_field_and_says_what_to_do(api, overri
     assert field in errors, errors
     assert says in " ".join(errors[field])
     assert not Referral.objects.exists()
+
+
+def test_an_emergency_needing_accommodation_is_accepted(api):
+    response = submit(api, emergency=True, needs_accommodation=True)
+    assert response.status_code == 201, response.json()
+    assert response.json()["emergency"] is True
 
 
 def test_an_account_of_exactly_15000_characters_is_accepted(api):

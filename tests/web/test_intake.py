@@ -134,6 +134,12 @@ def test_a_resumed_draft_ticks_and_selects_the_languages_it_was_saved_with():
         ({"exploitation_location": None}, "exploitation_location", "id_exploitation_location_0", "where"),
         ({"region": ""}, "region", "id_region", "region"),
         ({"safe_to_contact": None}, "contact_phone", "id_contact_phone", "safe"),
+        (
+            {"emergency": "on", "needs_accommodation": None},
+            "emergency",
+            "id_emergency",
+            "Needs a safe place to stay",
+        ),
         ({"account": "x" * 15_001}, "account", "id_account", "15,000"),
     ],
 )
