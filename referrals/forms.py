@@ -34,7 +34,13 @@ from .choices import (
     language_choices,
     nationality_choices,
 )
-from .validation import NOTE_MAX_LENGTH, next_check_in_errors, referral_errors
+from .validation import (
+    CONTACT_PHONE_MAX_LENGTH,
+    CONTACT_PHONE_TOO_LONG_MESSAGE,
+    NOTE_MAX_LENGTH,
+    next_check_in_errors,
+    referral_errors,
+)
 
 REFERRAL_FIELDS = (
     "consent",
@@ -159,10 +165,16 @@ class HarbourForm(forms.Form):
     """A form whose errors the page summarises at the top, each linked to its field.
 
     Browser validation is off (``use_required_attribute``) so every error is reported the same way,
-    by the server, in the summary, with or without JavaScript.
+    by the server, in the summary, with or without JavaScript. For the same reason no input carries a
+    ``maxlength``: a browser silently cuts a longer paste short, where the server says what to shorten.
     """
 
     use_required_attribute = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs.pop("maxlength", None)
 
     def error_summary(self) -> list[tuple[str, str]]:
         """(anchor id, message) for every error, in the order of the fields."""
@@ -279,11 +291,12 @@ class ReferralForm(HarbourForm):
         required=False, label="It is safe for the care provider to phone the person directly"
     )
     contact_phone = forms.CharField(
-        max_length=30,
+        max_length=CONTACT_PHONE_MAX_LENGTH,
         required=False,
         label="Contact phone (optional)",
         help_text="Only if it is safe to contact the person.",
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
+        error_messages={"max_length": CONTACT_PHONE_TOO_LONG_MESSAGE},
     )
     account = forms.CharField(
         required=False,

@@ -17,6 +17,10 @@ from .deadlines import CHECK_IN_TIME
 from .services import is_child
 
 ACCOUNT_MAX_LENGTH = 15_000
+CONTACT_PHONE_MAX_LENGTH = 50
+CONTACT_PHONE_TOO_LONG_MESSAGE = (
+    f"Enter the phone number in {CONTACT_PHONE_MAX_LENGTH} characters or fewer, such as 07700 900123."
+)
 # A note or reason given with a transition.
 NOTE_MAX_LENGTH = 5_000
 AGE_MAX = 120

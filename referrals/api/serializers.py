@@ -35,6 +35,8 @@ from referrals.validation import (
     ACCOUNT_MAX_LENGTH,
     AGE_MAX,
     ANONYMOUS_PERSONAL_FIELD_MESSAGE,
+    CONTACT_PHONE_MAX_LENGTH,
+    CONTACT_PHONE_TOO_LONG_MESSAGE,
     NOTE_MAX_LENGTH,
     PERSONAL_FIELDS,
     anonymous_notification_errors,
@@ -358,7 +360,13 @@ class ReferralCreateSerializer(FieldsBuiltOnce):
     needs_medical = serializers.BooleanField(default=False)
     has_dependants = serializers.BooleanField(default=False)
     safe_to_contact = serializers.BooleanField(default=False)
-    contact_phone = TextField(max_length=50, required=False, allow_blank=True, default="")
+    contact_phone = TextField(
+        max_length=CONTACT_PHONE_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        error_messages={"max_length": CONTACT_PHONE_TOO_LONG_MESSAGE},
+    )
     account = TextField(
         max_length=ACCOUNT_MAX_LENGTH,
         required=False,

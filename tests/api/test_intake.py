@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from referrals.models import AnonymousNotification, Referral
+from referrals.validation import CONTACT_PHONE_TOO_LONG_MESSAGE
 from tests.factories import manager, provider_user, referral_fields, responder
 
 pytestmark = pytest.mark.django_db
@@ -152,6 +153,13 @@ def test_an_emergency_needing_accommodation_is_accepted(api):
     response = submit(api, emergency=True, needs_accommodation=True)
     assert response.status_code == 201, response.json()
     assert response.json()["emergency"] is True
+
+
+def test_a_phone_number_of_50_characters_is_kept_and_a_longer_one_refused_as_on_the_web(api):
+    assert submit(api, contact_phone="0" * 50).status_code == 201
+    response = submit(api, contact_phone="0" * 51)
+    assert response.status_code == 400
+    assert response.json()["contact_phone"] == [CONTACT_PHONE_TOO_LONG_MESSAGE]
 
 
 def test_an_account_of_exactly_15000_characters_is_accepted(api):

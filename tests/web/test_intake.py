@@ -10,6 +10,7 @@ from referrals.choices import COMMON_LANGUAGES, ReferralState, language_choices
 from referrals.models import AnonymousNotification, Referral, ReferralDraft
 from referrals.tasks import purge_expired_drafts
 from referrals.unsent_forms import owner_token
+from referrals.validation import CONTACT_PHONE_TOO_LONG_MESSAGE
 from tests.factories import manager, provider_user, responder, submitted_referral
 from tests.web.conftest import intake_data, signed_in
 
@@ -180,6 +181,26 @@ def test_the_age_estimate_hint_says_it_counts_beside_a_date_of_birth():
     hint = re.search(r'<[^>]*id="id_age_estimate_helptext"[^>]*>([^<]+)<', html)[1]
     assert "Only if the date of birth is not known" not in hint
     assert "under 18 by either" in hint
+
+
+def test_no_input_cuts_a_long_paste_short_so_the_server_says_what_to_shorten():
+    html = signed_in(responder()).get(INTAKE).content.decode()
+    assert "maxlength" not in html
+
+
+def test_a_phone_number_of_up_to_50_characters_is_kept_as_the_api_keeps_it():
+    phone = "+44 (0) 7700 900123 ext. 4567, ask for the duty desk"[:50]
+    response = signed_in(responder()).post(INTAKE, intake_data(contact_phone=phone))
+    assert response.status_code == 302
+    assert Referral.objects.get().contact_phone == phone
+
+
+def test_a_phone_number_over_50_characters_is_refused_with_what_to_do():
+    response = signed_in(responder()).post(INTAKE, intake_data(contact_phone="0" * 51))
+    assert response.status_code == 400
+    message = error_summary_links(response.content.decode())["id_contact_phone"]
+    assert message == CONTACT_PHONE_TOO_LONG_MESSAGE  # the API's message too
+    assert "50 characters or fewer" in message
 
 
 def test_a_care_provider_or_manager_cannot_open_the_intake_form():
