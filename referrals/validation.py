@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from .choices import ExploitationType, language_names, nationality_names
 from .deadlines import CHECK_IN_TIME
-from .services import is_child
+from .services import age_on, is_child
 
 ACCOUNT_MAX_LENGTH = 15_000
 CONTACT_PHONE_MAX_LENGTH = 50
@@ -119,7 +119,7 @@ def referral_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:
         add("date_of_birth", "Enter a date of birth, or an age estimate if it is not known.")
     if date_of_birth is not None and date_of_birth > today:
         add("date_of_birth", "The date of birth must be in the past.")
-    if date_of_birth is not None and today.year - date_of_birth.year > AGE_MAX:
+    if date_of_birth is not None and age_on(date_of_birth, today) > AGE_MAX:
         add("date_of_birth", f"The date of birth gives an age over {AGE_MAX}; check the year.")
     if age_estimate is not None and not 0 <= age_estimate <= AGE_MAX:
         add("age_estimate", f"The age estimate must be between 0 and {AGE_MAX}.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.utils import timezone
 
@@ -160,6 +162,27 @@ def test_a_phone_number_of_50_characters_is_kept_and_a_longer_one_refused_as_on_
     response = submit(api, contact_phone="0" * 51)
     assert response.status_code == 400
     assert response.json()["contact_phone"] == [CONTACT_PHONE_TOO_LONG_MESSAGE]
+
+
+def birthday_years_ago(years: int, *, days_from_today: int) -> datetime.date:
+    """The date of birth whose birthday is ``days_from_today`` away and that makes ``years`` then."""
+    birthday = timezone.localdate() + datetime.timedelta(days=days_from_today)
+    try:
+        return birthday.replace(year=birthday.year - years)
+    except ValueError:  # 29 February in a year that has none
+        return datetime.date(birthday.year - years, 3, 1)
+
+
+def test_a_person_aged_120_whose_birthday_is_still_to_come_is_accepted(api):
+    date_of_birth = birthday_years_ago(121, days_from_today=1)  # 120 today, 121 tomorrow
+    response = submit(api, date_of_birth=date_of_birth.isoformat())
+    assert response.status_code == 201, response.json()
+
+
+def test_a_person_aged_121_is_refused_as_over_120(api):
+    response = submit(api, date_of_birth=birthday_years_ago(121, days_from_today=0).isoformat())
+    assert response.status_code == 400
+    assert "over 120" in " ".join(response.json()["date_of_birth"])
 
 
 def test_an_account_of_exactly_15000_characters_is_accepted(api):

@@ -203,6 +203,16 @@ def test_a_phone_number_over_50_characters_is_refused_with_what_to_do():
     assert "50 characters or fewer" in message
 
 
+def test_a_person_aged_120_whose_birthday_is_still_to_come_is_accepted():
+    birthday = timezone.localdate() + datetime.timedelta(days=1)
+    try:
+        date_of_birth = birthday.replace(year=birthday.year - 121)  # 120 today, 121 tomorrow
+    except ValueError:  # 29 February in a year that has none
+        date_of_birth = datetime.date(birthday.year - 121, 3, 1)
+    response = signed_in(responder()).post(INTAKE, intake_data(date_of_birth=date_of_birth.isoformat()))
+    assert response.status_code == 302
+
+
 def test_a_care_provider_or_manager_cannot_open_the_intake_form():
     assert signed_in(manager()).get(INTAKE).status_code == 403
     assert signed_in(provider_user()).get(INTAKE).status_code == 403
