@@ -320,7 +320,7 @@ class ReferralForm(HarbourForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        for field, messages in referral_errors(cleaned).items():
+        for field, messages in referral_errors(cleaned, unreadable=self.errors.keys()).items():
             if field in self.errors:
                 continue
             for message in messages:

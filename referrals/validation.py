@@ -7,7 +7,7 @@ at a roadside knows how to fix it.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from django.utils import timezone
@@ -105,8 +105,12 @@ def anonymous_notification_errors(data: Mapping[str, Any]) -> dict[str, list[str
     return errors
 
 
-def referral_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Field errors for typed §3 values (dates as dates, lists as lists); empty when valid."""
+def referral_errors(data: Mapping[str, Any], *, unreadable: Collection[str] = ()) -> dict[str, list[str]]:
+    """Field errors for typed §3 values (dates as dates, lists as lists); empty when valid.
+
+    ``unreadable`` names the fields whose value could not be read at all (a form's own field errors):
+    a rule that depends on one of them waits until it is put right, rather than guess at it.
+    """
     errors: dict[str, list[str]] = {}
 
     def add(field: str, message: str) -> None:
@@ -115,7 +119,8 @@ def referral_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:
     today = timezone.localdate()
     date_of_birth: datetime.date | None = data.get("date_of_birth")
     age_estimate: int | None = data.get("age_estimate")
-    if date_of_birth is None and age_estimate is None:
+    age_unreadable = not {"date_of_birth", "age_estimate"}.isdisjoint(unreadable)
+    if date_of_birth is None and age_estimate is None and not age_unreadable:
         add("date_of_birth", "Enter a date of birth, or an age estimate if it is not known.")
     if date_of_birth is not None and date_of_birth > today:
         add("date_of_birth", "The date of birth must be in the past.")
@@ -133,6 +138,7 @@ def referral_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:
     if (
         not child
         and not data.get("consent")
+        and not age_unreadable
         and "date_of_birth" not in errors
         and "age_estimate" not in errors
     ):

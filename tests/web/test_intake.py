@@ -213,6 +213,24 @@ def test_a_person_aged_120_whose_birthday_is_still_to_come_is_accepted():
     assert response.status_code == 302
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"date_of_birth": "", "age_estimate": "12.5"}, id="no-date-of-birth"),
+        pytest.param(
+            {"date_of_birth": "1990-01-01", "age_estimate": "12.5", "consent": None}, id="no-consent"
+        ),
+        pytest.param({"date_of_birth": "1990-02-30", "age_estimate": "", "consent": None}, id="unreal-date"),
+    ],
+)
+def test_an_unreadable_age_gets_only_its_own_error(overrides):
+    response = signed_in(responder()).post(INTAKE, intake_data(**overrides))
+    assert response.status_code == 400
+    links = error_summary_links(response.content.decode())
+    unreadable = "id_age_estimate" if overrides["age_estimate"] else "id_date_of_birth"
+    assert list(links) == [unreadable], links
+
+
 def test_a_care_provider_or_manager_cannot_open_the_intake_form():
     assert signed_in(manager()).get(INTAKE).status_code == 403
     assert signed_in(provider_user()).get(INTAKE).status_code == 403
