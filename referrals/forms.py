@@ -313,11 +313,6 @@ class ReferralForm(HarbourForm):
         _choices(self, "second_nationality", _blank_first(nationality_choices(), "None"))
         _choices(self, "languages", language_choices())
 
-    def clean_languages(self) -> list[str]:
-        # Each language once, in the order posted (the page's), as the API keeps them: no control offers
-        # a language twice, but a hand-made post could send one twice.
-        return list(dict.fromkeys(self.cleaned_data["languages"]))
-
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         for field, messages in referral_errors(cleaned, unreadable=self.errors.keys()).items():

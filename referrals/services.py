@@ -9,7 +9,7 @@ transaction. Web views, API views and Celery tasks all call these functions.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
@@ -65,10 +65,21 @@ def is_child(
     return age_estimate is not None and age_estimate < 18
 
 
+def distinct(codes: Iterable[str]) -> list[str]:
+    """Each code once, where it first came. Languages and exploitation types are sets kept in the order
+    given; a hand-made web post or an API client may send one twice (or thousands of times)."""
+    return list(dict.fromkeys(codes))
+
+
 def submit_referral(*, actor: User, fields: dict[str, Any]) -> Referral:
     """Create a referral from validated §3 fields; notify managers; start the assessment clock."""
     if not may_submit(actor):
         raise NotPermitted("Only first responders can submit referrals.")
+    fields = {
+        **fields,
+        "languages": distinct(fields.get("languages") or []),
+        "exploitation_types": distinct(fields.get("exploitation_types") or []),
+    }
     now = timezone.now()
     date_of_birth = fields.get("date_of_birth")
     # No savepoint inside a caller's transaction (the API's Idempotency-Key one): a failure here
@@ -119,7 +130,7 @@ def submit_anonymous_notification(
         submitted_by=actor,
         gender=gender,
         nationality=nationality,
-        exploitation_types=list(exploitation_types),
+        exploitation_types=distinct(exploitation_types),
         region=region,
     )
 

@@ -14,9 +14,15 @@ from django.utils import timezone
 
 from .choices import ExploitationType, language_names, nationality_names
 from .deadlines import CHECK_IN_TIME
-from .services import age_on, is_child
+from .services import age_on, distinct, is_child
 
 ACCOUNT_MAX_LENGTH = 15_000
+LANGUAGES_MAX = 20
+LANGUAGES_TOO_MANY_MESSAGE = f"Choose at most {LANGUAGES_MAX} languages: the ones the person speaks best."
+# The most items an API list may carry before its repeats are dropped, as the web refuses a post of
+# more than Django's DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000) values: no honest client sends more.
+LIST_ITEMS_MAX = 1_000
+LIST_TOO_LONG_MESSAGE = f"Send each code once, and at most {LIST_ITEMS_MAX:,} items."
 CONTACT_PHONE_MAX_LENGTH = 50
 CONTACT_PHONE_TOO_LONG_MESSAGE = (
     f"Enter the phone number in {CONTACT_PHONE_MAX_LENGTH} characters or fewer, such as 07700 900123."
@@ -72,7 +78,7 @@ def next_check_in_errors(day: datetime.date | None) -> list[str]:
 
 def unknown_codes(codes: Iterable[str], known: Iterable[str]) -> list[str]:
     known = set(known)
-    return [code for code in codes if code not in known]
+    return [code for code in distinct(codes) if code not in known]
 
 
 def nationality_errors(code: str) -> list[str]:
@@ -148,9 +154,11 @@ def referral_errors(data: Mapping[str, Any], *, unreadable: Collection[str] = ()
         for message in nationality_errors(data.get(field) or ""):
             add(field, message)
 
-    languages = data.get("languages") or []
+    languages = distinct(data.get("languages") or [])
     if not languages:
         add("languages", "Choose at least one language the person speaks.")
+    if len(languages) > LANGUAGES_MAX:
+        add("languages", LANGUAGES_TOO_MANY_MESSAGE)
     for code in unknown_codes(languages, language_names()):
         add("languages", f"“{code}” is not an ISO 639-1 language code, such as en, sq or vi.")
 

@@ -14,7 +14,6 @@ from referrals.choices import (
     DeclineReason,
     ExitReason,
     ExploitationLocation,
-    ExploitationType,
     Gender,
     ReallocateReason,
     RecoveryOutcome,
@@ -37,6 +36,9 @@ from referrals.validation import (
     ANONYMOUS_PERSONAL_FIELD_MESSAGE,
     CONTACT_PHONE_MAX_LENGTH,
     CONTACT_PHONE_TOO_LONG_MESSAGE,
+    LANGUAGES_MAX,
+    LIST_ITEMS_MAX,
+    LIST_TOO_LONG_MESSAGE,
     NOTE_MAX_LENGTH,
     PERSONAL_FIELDS,
     anonymous_notification_errors,
@@ -44,7 +46,6 @@ from referrals.validation import (
     referral_errors,
 )
 
-LANGUAGES_MAX = 20
 # Fields only managers and the referring organisation see (SPEC §2, need to know): absent for providers.
 FULL_ACCOUNT_FIELDS = ("account", "crime_reference", "responder_reference", "aliases", "organisation")
 # Who the person is: absent for a care provider that has only been offered them.
@@ -121,6 +122,18 @@ def _unbound_copy(field: serializers.Field) -> serializers.Field:
         clone.child = _unbound_copy(child)
         clone.child.parent = clone
     return clone
+
+
+def code_list(*, max_length: int, help_text: str) -> serializers.ListField:
+    """A list of codes (languages, exploitation types). Repeats are dropped and the number of codes
+    checked by the shared rules; this refuses only a list no honest client would send."""
+    return serializers.ListField(
+        child=TextField(max_length=max_length),
+        allow_empty=True,
+        max_length=LIST_ITEMS_MAX,
+        error_messages={"max_length": LIST_TOO_LONG_MESSAGE},
+        help_text=help_text,
+    )
 
 
 def _note(**kwargs: Any) -> TextField:
@@ -337,20 +350,12 @@ class ReferralCreateSerializer(FieldsBuiltOnce):
     gender = CodeField(choices=Gender.choices)
     nationality = TextField(max_length=20, help_text="ISO 3166-1 alpha-2, stateless or unknown.")
     second_nationality = TextField(max_length=20, required=False, allow_blank=True, default="")
-    languages = serializers.ListField(
-        child=TextField(max_length=20),
-        allow_empty=True,
-        max_length=LANGUAGES_MAX,
+    languages = code_list(
+        max_length=20,
         help_text=f"ISO 639-1 codes; at least one, at most {LANGUAGES_MAX}; repeats are dropped.",
-        error_messages={"max_length": f"Choose at most {LANGUAGES_MAX} languages."},
     )
     interpreter_needed = serializers.BooleanField(default=False)
-    exploitation_types = serializers.ListField(
-        child=TextField(max_length=30),
-        allow_empty=True,
-        max_length=len(ExploitationType),
-        help_text="At least one; repeats are dropped.",
-    )
+    exploitation_types = code_list(max_length=30, help_text="At least one; repeats are dropped.")
     exploitation_location = CodeField(choices=ExploitationLocation.choices)
     region = CodeField(choices=Region.choices)
     needs_accommodation = serializers.BooleanField(default=False)
@@ -380,12 +385,6 @@ class ReferralCreateSerializer(FieldsBuiltOnce):
     responder_reference = TextField(max_length=50, required=False, allow_blank=True, default="")
     crime_reference = TextField(max_length=50, required=False, allow_blank=True, default="")
 
-    def validate_languages(self, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(value))
-
-    def validate_exploitation_types(self, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(value))
-
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         errors = referral_errors(attrs)
         if errors:
@@ -404,7 +403,7 @@ class AnonymousNotificationSerializer(serializers.ModelSerializer):
 
     gender = CodeField(choices=Gender.choices)
     nationality = TextField(max_length=20, help_text="ISO 3166-1 alpha-2, stateless or unknown.")
-    exploitation_types = serializers.ListField(child=TextField(max_length=30), allow_empty=True)
+    exploitation_types = code_list(max_length=30, help_text="At least one; repeats are dropped.")
     region = CodeField(choices=Region.choices)
     organisation = serializers.IntegerField(source="organisation_id", read_only=True)
 

@@ -7,6 +7,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from referrals.choices import language_names
 from referrals.models import AnonymousNotification, Referral
 from referrals.validation import CONTACT_PHONE_TOO_LONG_MESSAGE
 from tests.factories import manager, provider_user, referral_fields, responder
@@ -21,6 +22,9 @@ def as_json(**overrides):
     if hasattr(fields["date_of_birth"], "isoformat"):
         fields["date_of_birth"] = fields["date_of_birth"].isoformat()
     return fields
+
+
+TWENTY_ONE_LANGUAGES = sorted(language_names())[:21]
 
 
 def submit(api, user=None, **overrides):
@@ -88,6 +92,18 @@ def test_repeated_languages_and_exploitation_types_are_kept_once(api):
     assert (referral.languages, referral.exploitation_types) == (["en", "ti"], ["labour"])
 
 
+def test_a_language_sent_many_times_counts_once_towards_the_limit(api):
+    response = submit(api, languages=["en"] * 21 + ["ti"] * 500)
+    assert response.status_code == 201, response.json()
+    assert Referral.objects.get().languages == ["en", "ti"]
+
+
+def test_an_unknown_code_sent_many_times_is_refused_once(api):
+    response = submit(api, exploitation_types=["labour"] + ["piracy"] * 500)
+    assert response.status_code == 400
+    assert len(response.json()["exploitation_types"]) == 1
+
+
 def test_unknown_fields_are_ignored(api):
     response = api(responder()).post(URL, {**as_json(), "favourite_colour": "blue"}, format="json")
     assert response.status_code == 201
@@ -136,7 +152,8 @@ def test_a_create_ignores_the_state_reference_and_is_child_it_is_sent(api, perso
         ({"crime_reference": "x" * 51}, "crime_reference", "50"),
         ({"gender": "robot"}, "gender", "is not one of: female, male, other, unknown"),
         ({"region": "atlantis"}, "region", "is not one of: north_east, north_west"),
-        ({"languages": ["en"] * 21}, "languages", "at most 20 languages"),
+        ({"languages": TWENTY_ONE_LANGUAGES}, "languages", "at most 20 languages"),
+        ({"languages": ["en"] * 1001}, "languages", "at most 1,000 items"),
         ({"contact_phone": "0770", "safe_to_contact": False}, "contact_phone", "safe"),
         ({"emergency": True, "needs_accommodation": False}, "emergency", "Needs a safe place to stay"),
     ],
@@ -231,6 +248,22 @@ def test_an_anonymous_notification_is_recorded_without_personal_details(api):
     notification = AnonymousNotification.objects.get()
     assert notification.submitted_by == user
     assert not Referral.objects.exists()
+
+
+def test_an_anonymous_notification_keeps_each_exploitation_type_once(api):
+    sent = {**ANONYMOUS, "exploitation_types": ["labour"] * 500 + ["criminal", "labour"]}
+    response = api(responder()).post(ANON_URL, sent, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["exploitation_types"] == ["labour", "criminal"]
+    assert AnonymousNotification.objects.get().exploitation_types == ["labour", "criminal"]
+
+
+def test_an_anonymous_notification_refuses_a_list_no_client_would_send(api):
+    sent = {**ANONYMOUS, "exploitation_types": ["labour"] * 5000}
+    response = api(responder()).post(ANON_URL, sent, format="json")
+    assert response.status_code == 400
+    assert response.json()["exploitation_types"] == ["Send each code once, and at most 1,000 items."]
+    assert not AnonymousNotification.objects.exists()
 
 
 @pytest.mark.parametrize(

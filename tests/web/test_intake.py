@@ -10,7 +10,7 @@ from referrals.choices import COMMON_LANGUAGES, ReferralState, language_choices
 from referrals.models import AnonymousNotification, Referral, ReferralDraft
 from referrals.tasks import purge_expired_drafts
 from referrals.unsent_forms import owner_token
-from referrals.validation import CONTACT_PHONE_TOO_LONG_MESSAGE
+from referrals.validation import CONTACT_PHONE_TOO_LONG_MESSAGE, LANGUAGES_TOO_MANY_MESSAGE
 from tests.factories import manager, provider_user, responder, submitted_referral
 from tests.web.conftest import intake_data, signed_in
 
@@ -95,6 +95,22 @@ def test_a_language_posted_twice_is_stored_once_where_it_came_first_as_the_api_s
     response = signed_in(responder()).post(INTAKE, intake_data(languages=["ti", "fr", "ti", "en", "fr"]))
     assert response.status_code == 302
     assert Referral.objects.get().languages == ["ti", "fr", "en"]
+
+
+def test_an_exploitation_type_posted_twice_is_stored_once():
+    response = signed_in(responder()).post(
+        INTAKE, intake_data(exploitation_types=["labour", "sexual", "labour"])
+    )
+    assert response.status_code == 302
+    assert Referral.objects.get().exploitation_types == ["labour", "sexual"]
+
+
+def test_at_most_20_languages_as_in_the_api():
+    languages = sorted(code for code, _name in language_choices())[:21]
+    response = signed_in(responder()).post(INTAKE, intake_data(languages=languages))
+    assert response.status_code == 400
+    assert error_summary_links(response.content.decode())["id_languages_0"] == LANGUAGES_TOO_MANY_MESSAGE
+    assert signed_in(responder()).post(INTAKE, intake_data(languages=languages[:20])).status_code == 302
 
 
 def test_the_form_shown_again_with_an_error_keeps_the_ticked_and_the_chosen_languages():
@@ -462,6 +478,20 @@ def test_an_anonymous_notification_records_only_the_four_fields():
     assert notification.exploitation_types == ["labour", "criminal"]
     assert notification.organisation_id == user.organisation_id
     assert not Referral.objects.exists()
+
+
+def test_an_anonymous_notification_keeps_an_exploitation_type_posted_twice_once():
+    response = signed_in(responder()).post(
+        reverse("referrals:anonymous_notification"),
+        {
+            "gender": "male",
+            "nationality": "VN",
+            "exploitation_types": ["labour", "criminal", "labour"],
+            "region": "wales",
+        },
+    )
+    assert response.status_code == 302
+    assert AnonymousNotification.objects.get().exploitation_types == ["labour", "criminal"]
 
 
 def test_an_incomplete_anonymous_notification_shows_the_error_summary():
