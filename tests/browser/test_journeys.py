@@ -257,6 +257,33 @@ def test_enter_in_a_field_after_the_duplicates_notice_checks_again_and_submits_n
     assert Referral.objects.filter(organisation=police.organisation).count() == 1
 
 
+def test_a_likely_duplicate_opens_in_a_new_tab_and_the_form_keeps_what_was_typed(journeys):
+    police = responder(username="duplicate-tab-officer")
+    officer = journeys("responder-duplicate-tab")
+    officer.sign_in(police.username)
+    page = officer.go("New referral", "intake form")
+    fill_referral(page, given_name="Besnik", family_name="Krasniqi")
+    officer.submit("Submit referral", "first referral")
+    earlier = REFERENCE.search(page.locator("h1").inner_text()).group(0)
+    page = officer.go("New referral", "intake form again")
+    fill_referral(page, given_name="Besnik", family_name="Krasniqi")
+    page.get_by_label("Your account").fill("Met at a bus station, typed with care.")
+    officer.submit("Submit referral", "duplicates notice")
+
+    with officer.context.expect_page() as opened:
+        page.get_by_role("link", name=f"{earlier} (opens in a new tab)").click()
+    case_tab = opened.value
+    case_tab.wait_for_load_state()
+    assert earlier in case_tab.locator("h1").inner_text()
+    assert case_tab.evaluate("window.opener") is None  # rel="noopener"
+    case_tab.close()
+
+    # The form is where it was, with what was typed and no resubmission to confirm.
+    assert page.get_by_role("heading", name="This person may already have been referred").is_visible()
+    assert page.get_by_label("Your account").input_value() == "Met at a bus station, typed with care."
+    officer.look("form still there after the duplicate's tab")
+
+
 def test_a_progress_note_typed_as_the_session_ended_is_on_the_form_again_after_signing_in(journeys):
     referral, staff, _ = placed()
     note = "Sleeping better; asked about college courses in the spring."

@@ -408,6 +408,17 @@ def test_likely_duplicates_are_shown_before_submitting_then_submit_anyway_goes_t
     assert Referral.objects.count() == 2
 
 
+def test_a_likely_duplicates_link_opens_in_a_new_tab_and_says_so():
+    user = responder()
+    earlier = submitted_referral(actor=user)
+    html = signed_in(user).post(INTAKE, intake_data()).content.decode()
+    case_url = reverse("referrals:case", args=[earlier.pk])
+    link = re.search(rf'<a href="{case_url}"([^>]*)>([^<]+)</a>', html)
+    assert link, "no link to the likely duplicate"
+    assert 'target="_blank"' in link[1] and 'rel="noopener"' in link[1]
+    assert link[2] == f"{earlier.reference} (opens in a new tab)"
+
+
 @pytest.mark.parametrize(
     ("state", "submitted_days_ago", "closed_days_ago", "shown"),
     [
