@@ -13,7 +13,7 @@ from typing import Any, cast
 from django import forms
 from django.forms.renderers import BaseRenderer
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from .choices import (
@@ -85,23 +85,30 @@ class DateTimeInput(forms.DateTimeInput):
 
 
 class LanguagePicker(forms.SelectMultiple):
-    """The common languages as checkboxes, then a list of every other language, both under one name.
+    """The common languages as checkboxes, then a few lists of every other language, all under one name.
 
-    A ticked box and a chosen option post alike, as ``name=code``, so ``SelectMultiple``'s
-    ``value_from_datadict`` (``getlist``) gathers both into the one field's value, in the page's order;
-    and a value ticks or selects itself in whichever control offers it. Drawn in a fieldset whose
-    legend is the field's label (``use_fieldset``); the list has a label and a hint of its own.
+    A ticked box and a language chosen in a list post alike, as ``name=code``, so ``SelectMultiple``'s
+    ``value_from_datadict`` (``getlist``) gathers them all into the one field's value, in the page's
+    order, less the lists left at "None"; and a value ticks or selects itself in whichever control
+    offers it. The others are single-choice lists rather than one multiple-choice list: typing a
+    language's name in a multiple-choice list chooses it alone and drops the earlier choices, which
+    keyboard users cannot see happen. Drawn in a fieldset whose legend is the field's label
+    (``use_fieldset``); each list has a label of its own, and the lists share a hint.
     """
 
     use_fieldset = True
-    other_label = "Other languages"
-    other_hint = (
-        "For a language not listed above. On a computer, hold Ctrl (or Cmd on a Mac) to choose more than one."
-    )
+    other_lists = 3
+    other_hint = "For a language not listed above, choose it here: one language in each list."
 
     def __init__(self, common: Collection[str], attrs: dict[str, Any] | None = None) -> None:
-        super().__init__(attrs={"size": 8, **(attrs or {})})
+        super().__init__(attrs=attrs)
         self.common = common
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        value = super().value_from_datadict(data, files, name)
+        if value is None or isinstance(value, str):  # a plain dict's value, as given
+            return value
+        return [code for code in value if code]
 
     def render(
         self,
@@ -110,28 +117,39 @@ class LanguagePicker(forms.SelectMultiple):
         attrs: dict[str, Any] | None = None,
         renderer: BaseRenderer | None = None,
     ) -> SafeString:
-        # The attributes the form adds (id, aria-invalid, disabled) go on every control; the widget's
-        # own (the list's size) on the list only.
+        # The attributes the form adds (id, aria-invalid, disabled) go on every control.
         shared = dict(attrs or {})
         box_id = shared.pop("id", None) or f"id_{name}"
-        other_id = f"{box_id}_other"
+        hint_id = f"{box_id}_other_helptext"
         common = [(code, label) for code, label in self.choices if code in self.common]
         others = [(code, label) for code, label in self.choices if code not in self.common]
+        other_codes = {code for code, _label in others}
+        chosen = [code for code in (value or []) if code in other_codes]
         checkboxes = forms.CheckboxSelectMultiple(choices=common).render(
             name, value, {**shared, "id": box_id}, renderer
         )
-        other_attrs = {**self.attrs, **shared, "id": other_id, "aria-describedby": f"{other_id}_helptext"}
-        select = forms.SelectMultiple(choices=others).render(name, value, other_attrs, renderer)
+        lists = [
+            format_html(
+                '<label for="{}_other_{}">Other language {}</label>\n{}',
+                box_id,
+                number,
+                number,
+                forms.Select(choices=[("", "None"), *others]).render(
+                    name,
+                    chosen[number - 1] if number <= len(chosen) else "",
+                    {**shared, "id": f"{box_id}_other_{number}", "aria-describedby": hint_id},
+                    renderer,
+                ),
+            )
+            for number in range(1, max(self.other_lists, len(chosen)) + 1)
+        ]
         return format_html(
             '<div class="language-picker">\n<div class="language-picker-common">{}</div>\n'
-            '<div class="language-picker-other">\n<label for="{}">{}</label>\n'
-            '<p class="hint" id="{}_helptext">{}</p>\n{}\n</div>\n</div>',
+            '<div class="language-picker-other">\n<p class="hint" id="{}">{}</p>\n{}\n</div>\n</div>',
             checkboxes,
-            other_id,
-            self.other_label,
-            other_id,
+            hint_id,
             self.other_hint,
-            select,
+            format_html_join("\n", "{}", ((item,) for item in lists)),
         )
 
 
@@ -255,7 +273,7 @@ class ReferralForm(HarbourForm):
         label="Languages the person speaks",
         help_text=(
             "Tick every language the person speaks. If a language is not listed, choose it from "
-            "Other languages."
+            "an Other language list."
         ),
         widget=LanguagePicker(common=COMMON_LANGUAGES),
         error_messages=_required("Choose at least one language the person speaks."),

@@ -222,21 +222,39 @@ def test_on_a_phone_languages_ticked_and_chosen_from_the_list_survive_an_error_a
 
     languages = page.get_by_role("group", name="Languages the person speaks")
     languages.get_by_label("Tigrinya", exact=True).check()
-    languages.get_by_label("Other languages").select_option(["it", "fr"])
+    languages.get_by_label("Other language 1").select_option("it")
+    languages.get_by_label("Other language 2").select_option("fr")
     phone.submit("Submit referral", "intake errors again, languages chosen")
 
     languages = page.get_by_role("group", name="Languages the person speaks")
     ticked = languages.locator("input[type=checkbox]:checked")
     assert [box.get_attribute("value") for box in ticked.all()] == ["ti"]
-    chosen = languages.get_by_label("Other languages").evaluate(
-        "list => [...list.selectedOptions].map(o => o.value)"
-    )
-    assert chosen == ["fr", "it"]
+    chosen = [languages.get_by_label(f"Other language {n}").input_value() for n in (1, 2, 3)]
+    assert chosen == ["it", "fr", ""]
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     fill_referral(page)  # ticks English too
     phone.submit("Submit referral", "referral submitted")
     reference = REFERENCE.search(page.locator("h1").inner_text()).group(0)
-    assert Referral.objects.get(reference=reference).languages == ["en", "ti", "fr", "it"]
+    assert Referral.objects.get(reference=reference).languages == ["en", "ti", "it", "fr"]
+
+
+def test_a_keyboard_user_types_other_languages_one_per_list_and_keeps_each(journeys):
+    police = responder(username="keyboard-languages-officer")
+    officer = journeys("responder-keyboard-languages")
+    officer.sign_in(police.username)
+    page = officer.go("New referral", "intake form")
+    fill_referral(page)
+    page.get_by_label("Other language 1").focus()
+    page.keyboard.type("Italian")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "id_languages_other_2"
+    page.keyboard.type("French")
+    chosen = [page.get_by_label(f"Other language {n}").input_value() for n in (1, 2, 3)]
+    assert chosen == ["it", "fr", ""]  # typing in the second list left the first as it was
+    officer.look("other languages typed")
+    officer.submit("Submit referral", "referral submitted")
+    reference = REFERENCE.search(page.locator("h1").inner_text()).group(0)
+    assert Referral.objects.get(reference=reference).languages == ["en", "ti", "it", "fr"]
 
 
 def test_enter_in_a_field_after_the_duplicates_notice_checks_again_and_submits_nothing(journeys):

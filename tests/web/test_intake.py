@@ -26,8 +26,8 @@ def error_summary_links(html: str) -> dict[str, str]:
     return {anchor: message for anchor, message in re.findall(r'<a href="#([^"]+)">([^<]+)</a>', summary[0])}
 
 
-def language_controls(html: str) -> tuple[set[str], set[str]]:
-    """The languages ticked among the checkboxes and those selected in the list of the others."""
+def language_controls(html: str) -> tuple[set[str], list[str]]:
+    """The languages ticked among the checkboxes and those chosen in the lists of the others, in order."""
     ticked = {
         code
         for code, attrs in re.findall(
@@ -35,9 +35,9 @@ def language_controls(html: str) -> tuple[set[str], set[str]]:
         )
         if "checked" in attrs
     }
-    others = re.search(r'<select name="languages"[^>]*>(.*?)</select>', html, re.S)
-    selected = set(re.findall(r'<option value="([^"]+)" selected>', others[1]))
-    return ticked, selected
+    lists = re.findall(r'<select name="languages"[^>]*>(.*?)</select>', html, re.S)
+    chosen = [code for others in lists for code in re.findall(r'<option value="([^"]+)" selected>', others)]
+    return ticked, chosen
 
 
 def test_a_responder_submits_a_referral_and_lands_on_its_case_page():
@@ -66,22 +66,48 @@ def test_the_intake_form_labels_every_input_and_ties_hints_to_them():
     assert "style=" not in html
 
 
-def test_the_common_languages_are_checkboxes_and_every_other_language_is_in_the_list_once():
+def test_the_common_languages_are_checkboxes_and_every_other_language_is_in_each_list_once():
     html = signed_in(responder()).get(INTAKE).content.decode()
     picker = re.search(
         r"<fieldset[^>]*>\s*<legend>Languages the person speaks</legend>.*?</fieldset>", html, re.S
     )
     assert picker, "the languages are not a fieldset whose legend is the field's label"
     checkboxes = re.findall(r'<input type="checkbox" name="languages" value="([^"]+)"', picker[0])
-    others = re.search(r'<select name="languages"[^>]*\bmultiple>(.*?)</select>', picker[0], re.S)
-    listed = re.findall(r'<option value="([^"]+)"', others[1])
+    lists = re.findall(r'<select name="languages" ([^>]*)>(.*?)</select>', picker[0], re.S)
+    assert len(lists) == 3
     assert set(checkboxes) == COMMON_LANGUAGES
-    assert len(checkboxes) + len(listed) == len(set(checkboxes) | set(listed))  # none twice
-    assert set(checkboxes) | set(listed) == {code for code, _name in language_choices()}
-    assert '<label for="id_languages_other">Other languages</label>' in picker[0]
-    assert re.search(r'<select [^>]*aria-describedby="id_languages_other_helptext"', picker[0])
+    for number, (attrs, options) in enumerate(lists, start=1):
+        # A single choice each: typing to choose in one list cannot drop what another holds.
+        assert "multiple" not in attrs
+        assert f'id="id_languages_other_{number}"' in attrs
+        assert 'aria-describedby="id_languages_other_helptext"' in attrs
+        assert f'<label for="id_languages_other_{number}">Other language {number}</label>' in picker[0]
+        listed = re.findall(r'<option value="([^"]*)"', options)
+        assert listed[0] == ""  # None
+        listed = listed[1:]
+        assert len(checkboxes) + len(listed) == len(set(checkboxes) | set(listed))  # none twice
+        assert set(checkboxes) | set(listed) == {code for code, _name in language_choices()}
     hint = re.search(r'<p class="hint" id="id_languages_helptext">([^<]+)</p>', picker[0])[1]
-    assert "Other languages" in hint and "Ctrl" not in hint
+    assert "Other language" in hint and "Ctrl" not in hint
+
+
+def test_lists_left_at_none_add_no_language_and_no_error():
+    response = signed_in(responder()).post(INTAKE, intake_data(languages=["ti", "", "fr", ""]))
+    assert response.status_code == 302
+    assert Referral.objects.get().languages == ["ti", "fr"]
+
+
+def test_a_draft_keeps_no_empty_language_from_the_lists_left_at_none():
+    user = responder()
+    signed_in(user).post(INTAKE, {"given_name": "Amina", "languages": ["", "it", ""], "action": "save_draft"})
+    assert ReferralDraft.objects.get(owner=user).data["languages"] == ["it"]
+
+
+def test_more_languages_than_lists_each_have_a_list_when_the_form_comes_back():
+    others = ["fr", "it", "uk", "de"]
+    response = signed_in(responder()).post(INTAKE, intake_data(given_name="", languages=["ti", *others]))
+    assert response.status_code == 400
+    assert language_controls(response.content.decode()) == ({"ti"}, others)
 
 
 def test_a_ticked_language_and_one_chosen_from_the_list_are_both_stored_in_the_order_of_the_page():
@@ -116,7 +142,7 @@ def test_at_most_20_languages_as_in_the_api():
 def test_the_form_shown_again_with_an_error_keeps_the_ticked_and_the_chosen_languages():
     response = signed_in(responder()).post(INTAKE, intake_data(given_name="", languages=["ti", "fr", "uk"]))
     assert response.status_code == 400
-    assert language_controls(response.content.decode()) == ({"ti"}, {"fr", "uk"})
+    assert language_controls(response.content.decode()) == ({"ti"}, ["fr", "uk"])
 
 
 def test_a_resumed_draft_ticks_and_selects_the_languages_it_was_saved_with():
@@ -126,7 +152,7 @@ def test_a_resumed_draft_ticks_and_selects_the_languages_it_was_saved_with():
     draft = ReferralDraft.objects.get(owner=user)
     assert draft.data["languages"] == ["am", "ti", "it"]
     html = client.get(INTAKE, {"draft": draft.pk}).content.decode()
-    assert language_controls(html) == ({"am", "ti"}, {"it"})
+    assert language_controls(html) == ({"am", "ti"}, ["it"])
 
 
 @pytest.mark.parametrize(
@@ -274,7 +300,7 @@ def test_a_draft_is_saved_without_validation_and_resumes_into_the_form():
     assert f"{INTAKE}?draft={draft.pk}" in html
     html = client.get(INTAKE, {"draft": draft.pk}).content.decode()
     assert re.search(r'name="given_name"[^>]*value="Amina"', html)
-    assert language_controls(html) == ({"en", "ti"}, set())
+    assert language_controls(html) == ({"en", "ti"}, [])
     assert re.search(r'value="sexual"[^>]*checked', html)
     assert f'name="draft" value="{draft.pk}"' in html
 
