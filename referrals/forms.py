@@ -35,9 +35,12 @@ from .choices import (
     nationality_choices,
 )
 from .validation import (
+    ALIASES_MAX_LENGTH,
     CONTACT_PHONE_MAX_LENGTH,
-    CONTACT_PHONE_TOO_LONG_MESSAGE,
+    NAME_MAX_LENGTH,
     NOTE_MAX_LENGTH,
+    REFERENCE_MAX_LENGTH,
+    error_messages,
     next_check_in_errors,
     referral_errors,
 )
@@ -223,23 +226,24 @@ class ReferralForm(HarbourForm):
         ),
     )
     given_name = forms.CharField(
-        max_length=100, label="Given name", error_messages=_required("Enter the person's given name.")
+        max_length=NAME_MAX_LENGTH, label="Given name", error_messages=error_messages("given_name")
     )
     family_name = forms.CharField(
-        max_length=100, label="Family name", error_messages=_required("Enter the person's family name.")
+        max_length=NAME_MAX_LENGTH, label="Family name", error_messages=error_messages("family_name")
     )
     aliases = forms.CharField(
-        max_length=200,
+        max_length=ALIASES_MAX_LENGTH,
         required=False,
         label="Other names (optional)",
         help_text="Names the person was known by during exploitation.",
+        error_messages=error_messages("aliases"),
     )
     date_of_birth = forms.DateField(
         required=False,
         label="Date of birth",
         widget=DateInput(),
         help_text="Leave empty if not known and give an age estimate instead.",
-        error_messages={"invalid": "Enter the date of birth as a real date, for example 14/03/1995."},
+        error_messages=error_messages("date_of_birth"),
     )
     age_estimate = forms.IntegerField(
         required=False,
@@ -249,7 +253,7 @@ class ReferralForm(HarbourForm):
             "by either is treated as a child."
         ),
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
-        error_messages={"invalid": "Enter the age estimate as a whole number of years, such as 24."},
+        error_messages=error_messages("age_estimate"),
     )
     age_in_doubt = forms.BooleanField(
         required=False,
@@ -260,12 +264,10 @@ class ReferralForm(HarbourForm):
         choices=Gender.choices,
         widget=forms.RadioSelect,
         label="Gender",
-        error_messages=_required("Choose the person's gender, or unknown."),
+        error_messages=error_messages("gender"),
     )
     nationality = forms.ChoiceField(
-        choices=(),
-        label="Nationality",
-        error_messages=_required("Choose the person's nationality, or stateless or unknown."),
+        choices=(), label="Nationality", error_messages=error_messages("nationality")
     )
     second_nationality = forms.ChoiceField(choices=(), required=False, label="Second nationality (optional)")
     languages = forms.MultipleChoiceField(
@@ -276,7 +278,7 @@ class ReferralForm(HarbourForm):
             "an Other language list."
         ),
         widget=LanguagePicker(common=COMMON_LANGUAGES),
-        error_messages=_required("Choose at least one language the person speaks."),
+        error_messages=error_messages("languages"),
     )
     interpreter_needed = forms.BooleanField(required=False, label="An interpreter is needed")
     exploitation_types = forms.MultipleChoiceField(
@@ -284,18 +286,18 @@ class ReferralForm(HarbourForm):
         widget=forms.CheckboxSelectMultiple,
         label="Types of exploitation",
         help_text="Choose every type that applies.",
-        error_messages=_required("Choose at least one type of exploitation."),
+        error_messages=error_messages("exploitation_types"),
     )
     exploitation_location = forms.ChoiceField(
         choices=ExploitationLocation.choices,
         widget=forms.RadioSelect,
         label="Where the exploitation happened",
-        error_messages=_required("Choose where the exploitation happened."),
+        error_messages=error_messages("exploitation_location"),
     )
     region = forms.ChoiceField(
         choices=_blank_first(Region.choices, "Choose a region"),
         label="Region where the person is now",
-        error_messages=_required("Choose the region where the person is now."),
+        error_messages=error_messages("region"),
     )
     needs_accommodation = forms.BooleanField(required=False, label="Needs a safe place to stay")
     emergency = forms.BooleanField(
@@ -314,7 +316,7 @@ class ReferralForm(HarbourForm):
         label="Contact phone (optional)",
         help_text="Only if it is safe to contact the person.",
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
-        error_messages={"max_length": CONTACT_PHONE_TOO_LONG_MESSAGE},
+        error_messages=error_messages("contact_phone"),
     )
     account = forms.CharField(
         required=False,
@@ -322,8 +324,18 @@ class ReferralForm(HarbourForm):
         help_text="What happened and the indicators of trafficking you saw. At most 15,000 characters.",
         widget=forms.Textarea(attrs={"rows": 8}),
     )
-    responder_reference = forms.CharField(max_length=50, required=False, label="Your reference (optional)")
-    crime_reference = forms.CharField(max_length=50, required=False, label="Crime reference (optional)")
+    responder_reference = forms.CharField(
+        max_length=REFERENCE_MAX_LENGTH,
+        required=False,
+        label="Your reference (optional)",
+        error_messages=error_messages("responder_reference"),
+    )
+    crime_reference = forms.CharField(
+        max_length=REFERENCE_MAX_LENGTH,
+        required=False,
+        label="Crime reference (optional)",
+        error_messages=error_messages("crime_reference"),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -357,24 +369,24 @@ class AnonymousNotificationForm(HarbourForm):
         choices=Gender.choices,
         widget=forms.RadioSelect,
         label="Gender",
-        error_messages=_required("Choose the person's gender, or unknown."),
+        error_messages=error_messages("gender", anonymous=True),
     )
     nationality = forms.ChoiceField(
         choices=(),
         label="Nationality",
-        error_messages=_required("Choose the person's nationality, or stateless or unknown."),
+        error_messages=error_messages("nationality", anonymous=True),
     )
     exploitation_types = forms.MultipleChoiceField(
         choices=ExploitationType.choices,
         widget=forms.CheckboxSelectMultiple,
         label="Types of exploitation",
         help_text="Choose every type that applies.",
-        error_messages=_required("Choose at least one type of exploitation."),
+        error_messages=error_messages("exploitation_types", anonymous=True),
     )
     region = forms.ChoiceField(
         choices=_blank_first(Region.choices, "Choose a region"),
         label="Region where the person was met",
-        error_messages=_required("Choose the region where you met the person."),
+        error_messages=error_messages("region", anonymous=True),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

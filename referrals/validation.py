@@ -17,6 +17,11 @@ from .deadlines import CHECK_IN_TIME
 from .services import age_on, distinct, is_child
 
 ACCOUNT_MAX_LENGTH = 15_000
+NAME_MAX_LENGTH = 100
+ALIASES_MAX_LENGTH = 200
+REFERENCE_MAX_LENGTH = 50
+# Longer than any nationality or language code; the API refuses more before looking the code up.
+CODE_MAX_LENGTH = 20
 LANGUAGES_MAX = 20
 LANGUAGES_TOO_MANY_MESSAGE = f"Choose at most {LANGUAGES_MAX} languages: the ones the person speaks best."
 # The most items an API list may carry before its repeats are dropped, as the web refuses a post of
@@ -34,6 +39,86 @@ NO_CONSENT_MESSAGE = (
     "An adult must consent to be referred. If they do not consent, make an anonymous notification "
     "(duty to notify) instead."
 )
+
+AGE_ESTIMATE_RANGE_MESSAGE = f"The age estimate must be between 0 and {AGE_MAX}."
+NATIONALITY_REQUIRED_MESSAGE = "Choose the person's nationality, or stateless or unknown."
+LANGUAGES_REQUIRED_MESSAGE = "Choose at least one language the person speaks."
+EXPLOITATION_TYPES_REQUIRED_MESSAGE = "Choose at least one type of exploitation."
+
+
+def too_long(what: str, limit: int) -> str:
+    return f"The {what} must be at most {limit:,} characters; shorten it."
+
+
+def nationality_code_message(what: str) -> str:
+    return f"Enter the {what} as an ISO 3166 two-letter code, stateless or unknown."
+
+
+# What to say when a §3 field is missing, blank, too long or cannot be read, by the names Django's form
+# fields and DRF's serializer fields both give those cases ("required", "max_length", "invalid"...), so
+# that the web form and the API say the same thing. No message may hold "%" or a brace: Django and
+# DRF fill their own placeholders in.
+FIELD_MESSAGES: dict[str, dict[str, str]] = {
+    "given_name": {
+        "required": "Enter the person's given name.",
+        "max_length": too_long("given name", NAME_MAX_LENGTH),
+    },
+    "family_name": {
+        "required": "Enter the person's family name.",
+        "max_length": too_long("family name", NAME_MAX_LENGTH),
+    },
+    "aliases": {"max_length": too_long("other names", ALIASES_MAX_LENGTH)},
+    "date_of_birth": {
+        "invalid": "Enter the date of birth as a real date, for example 14 March 1995 (1995-03-14)."
+    },
+    "age_estimate": {
+        "invalid": "Enter the age estimate as a whole number of years, such as 24.",
+        "max_string_length": AGE_ESTIMATE_RANGE_MESSAGE,
+        "min_value": AGE_ESTIMATE_RANGE_MESSAGE,
+        "max_value": AGE_ESTIMATE_RANGE_MESSAGE,
+    },
+    "gender": {"required": "Choose the person's gender, or unknown."},
+    "nationality": {
+        "required": NATIONALITY_REQUIRED_MESSAGE,
+        "max_length": nationality_code_message("nationality"),
+    },
+    "second_nationality": {"max_length": nationality_code_message("second nationality")},
+    "languages": {
+        "required": LANGUAGES_REQUIRED_MESSAGE,
+        "not_a_list": 'Send the languages as a list of ISO 639-1 codes, such as ["en", "ti"].',
+    },
+    "exploitation_types": {
+        "required": EXPLOITATION_TYPES_REQUIRED_MESSAGE,
+        "not_a_list": 'Send the types of exploitation as a list, such as ["labour"].',
+    },
+    "exploitation_location": {"required": "Choose where the exploitation happened."},
+    "region": {"required": "Choose the region where the person is now."},
+    "contact_phone": {"max_length": CONTACT_PHONE_TOO_LONG_MESSAGE},
+    "account": {"max_length": too_long("account", ACCOUNT_MAX_LENGTH)},
+    "responder_reference": {"max_length": too_long("reference", REFERENCE_MAX_LENGTH)},
+    "crime_reference": {"max_length": too_long("crime reference", REFERENCE_MAX_LENGTH)},
+}
+# An anonymous notification's region is where the responder met the person.
+ANONYMOUS_FIELD_MESSAGES: dict[str, dict[str, str]] = {
+    "gender": FIELD_MESSAGES["gender"],
+    "nationality": FIELD_MESSAGES["nationality"],
+    "exploitation_types": FIELD_MESSAGES["exploitation_types"],
+    "region": {"required": "Choose the region where you met the person."},
+}
+
+
+def error_messages(field: str, *, anonymous: bool = False) -> dict[str, str]:
+    """The messages of a §3 field, as a form field's or a serializer field's ``error_messages``.
+
+    A form says "required" for a field left empty; DRF tells a blank string and a null apart from a
+    missing field, and hears the same message for all three.
+    """
+    messages = dict((ANONYMOUS_FIELD_MESSAGES if anonymous else FIELD_MESSAGES)[field])
+    if "required" in messages:
+        messages.setdefault("blank", messages["required"])
+        messages.setdefault("null", messages["required"])
+    return messages
+
 
 # An emergency starts a one-day placement clock and tops the triage: it means a bed today (SPEC §3, §5).
 EMERGENCY_WITHOUT_ACCOMMODATION_MESSAGE = (
@@ -88,7 +173,7 @@ def nationality_errors(code: str) -> list[str]:
 
 
 def exploitation_type_errors(types: list[str]) -> list[str]:
-    messages = [] if types else ["Choose at least one type of exploitation."]
+    messages = [] if types else [EXPLOITATION_TYPES_REQUIRED_MESSAGE]
     for code in unknown_codes(types, ExploitationType.values):
         messages.append(
             f"“{code}” is not a type of exploitation: choose from {', '.join(ExploitationType.values)}."
@@ -103,7 +188,7 @@ def anonymous_notification_errors(data: Mapping[str, Any]) -> dict[str, list[str
         if field in data:
             errors[field] = [ANONYMOUS_PERSONAL_FIELD_MESSAGE]
     if not data.get("nationality"):
-        errors["nationality"] = ["Choose the person's nationality, or unknown."]
+        errors["nationality"] = [NATIONALITY_REQUIRED_MESSAGE]
     elif messages := nationality_errors(data["nationality"]):
         errors["nationality"] = messages
     if messages := exploitation_type_errors(data.get("exploitation_types") or []):
@@ -133,7 +218,7 @@ def referral_errors(data: Mapping[str, Any], *, unreadable: Collection[str] = ()
     if date_of_birth is not None and age_on(date_of_birth, today) > AGE_MAX:
         add("date_of_birth", f"The date of birth gives an age over {AGE_MAX}; check the year.")
     if age_estimate is not None and not 0 <= age_estimate <= AGE_MAX:
-        add("age_estimate", f"The age estimate must be between 0 and {AGE_MAX}.")
+        add("age_estimate", AGE_ESTIMATE_RANGE_MESSAGE)
 
     child = is_child(
         date_of_birth=date_of_birth,
@@ -156,7 +241,7 @@ def referral_errors(data: Mapping[str, Any], *, unreadable: Collection[str] = ()
 
     languages = distinct(data.get("languages") or [])
     if not languages:
-        add("languages", "Choose at least one language the person speaks.")
+        add("languages", LANGUAGES_REQUIRED_MESSAGE)
     if len(languages) > LANGUAGES_MAX:
         add("languages", LANGUAGES_TOO_MANY_MESSAGE)
     for code in unknown_codes(languages, language_names()):
@@ -170,5 +255,5 @@ def referral_errors(data: Mapping[str, Any], *, unreadable: Collection[str] = ()
     if data.get("contact_phone") and not data.get("safe_to_contact"):
         add("contact_phone", "Only give a phone number if it is safe for the provider to contact the person.")
     if len(data.get("account") or "") > ACCOUNT_MAX_LENGTH:
-        add("account", f"The account must be at most {ACCOUNT_MAX_LENGTH:,} characters; shorten it.")
+        add("account", FIELD_MESSAGES["account"]["max_length"])
     return errors

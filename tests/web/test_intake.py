@@ -1,17 +1,20 @@
 import datetime
 import re
+from html import unescape
 from urllib.parse import quote
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
+from accounts.authentication import issue_token
 from referrals.choices import COMMON_LANGUAGES, ReferralState, language_choices
 from referrals.models import AnonymousNotification, Referral, ReferralDraft
 from referrals.tasks import purge_expired_drafts
 from referrals.unsent_forms import owner_token
 from referrals.validation import CONTACT_PHONE_TOO_LONG_MESSAGE, LANGUAGES_TOO_MANY_MESSAGE
-from tests.factories import manager, provider_user, responder, submitted_referral
+from tests.factories import manager, provider_user, referral_fields, responder, submitted_referral
 from tests.web.conftest import intake_data, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -605,3 +608,85 @@ def test_the_responders_case_page_shows_state_reference_deadlines_and_history():
     assert "Assessment: due" in html
     assert "Submit" in html
     assert "/withdraw/" in html
+
+
+# ------------------------------------------------------------- the same messages on the web and the API
+
+
+def api_errors(url: str, body: dict) -> dict:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(responder()).key}")
+    response = client.post(url, body, format="json")
+    assert response.status_code == 400, response.json()
+    return response.json()
+
+
+def web_error(response, field: str) -> str:
+    assert response.status_code == 400
+    message = re.search(
+        rf'<p class="error-message" id="id_{field}_error"><span class="visually-hidden">Error: </span>(.*?)</p>',
+        response.content.decode(),
+    )
+    assert message, f"no error on {field}"
+    return unescape(message[1])
+
+
+def api_intake(**overrides) -> dict:
+    fields = referral_fields()
+    fields["date_of_birth"] = fields["date_of_birth"].isoformat()
+    for key, value in overrides.items():
+        if value is None:
+            fields.pop(key)
+        else:
+            fields[key] = value
+    return fields
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("given_name", None, "Enter the person's given name."),
+        ("given_name", "", "Enter the person's given name."),
+        ("given_name", "x" * 101, "The given name must be at most 100 characters; shorten it."),
+        ("family_name", "", "Enter the person's family name."),
+        ("aliases", "x" * 201, "The other names must be at most 200 characters; shorten it."),
+        ("date_of_birth", "2000-02-30", "Enter the date of birth as a real date"),
+        ("age_estimate", "twelve", "Enter the age estimate as a whole number of years"),
+        ("gender", None, "Choose the person's gender, or unknown."),
+        ("nationality", "", "Choose the person's nationality, or stateless or unknown."),
+        ("languages", None, "Choose at least one language the person speaks."),
+        ("exploitation_types", None, "Choose at least one type of exploitation."),
+        ("exploitation_location", None, "Choose where the exploitation happened."),
+        ("region", "", "Choose the region where the person is now."),
+        ("account", "x" * 15_001, "The account must be at most 15,000 characters; shorten it."),
+        ("crime_reference", "x" * 51, "The crime reference must be at most 50 characters; shorten it."),
+        ("responder_reference", "x" * 51, "The reference must be at most 50 characters; shorten it."),
+    ],
+)
+def test_a_missing_blank_too_long_or_unreadable_field_gets_the_same_message_on_the_web_and_the_api(
+    field, value, says
+):
+    web = web_error(signed_in(responder()).post(INTAKE, intake_data(**{field: value})), field)
+    api = api_errors("/api/v1/referrals/", api_intake(**{field: value}))
+    assert api[field] == [web]
+    assert web.startswith(says)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("gender", None, "Choose the person's gender, or unknown."),
+        ("nationality", "", "Choose the person's nationality, or stateless or unknown."),
+        ("exploitation_types", None, "Choose at least one type of exploitation."),
+        ("region", "", "Choose the region where you met the person."),
+    ],
+)
+def test_an_anonymous_notification_gets_the_same_message_on_the_web_and_the_api(field, value, says):
+    body = {"gender": "male", "nationality": "VN", "exploitation_types": ["labour"], "region": "wales"}
+    if value is None:
+        del body[field]
+    else:
+        body[field] = value
+    web = web_error(signed_in(responder()).post(reverse("referrals:anonymous_notification"), body), field)
+    api = api_errors("/api/v1/anonymous-notifications/", body)
+    assert api[field] == [web] == [says]
