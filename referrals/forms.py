@@ -13,7 +13,7 @@ from typing import Any, cast
 from django import forms
 from django.forms.renderers import BaseRenderer
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from .choices import (
@@ -34,7 +34,16 @@ from .choices import (
     language_choices,
     nationality_choices,
 )
-from .validation import NOTE_MAX_LENGTH, next_check_in_errors, referral_errors
+from .validation import (
+    ALIASES_MAX_LENGTH,
+    CONTACT_PHONE_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    NOTE_MAX_LENGTH,
+    REFERENCE_MAX_LENGTH,
+    error_messages,
+    next_check_in_errors,
+    referral_errors,
+)
 
 REFERRAL_FIELDS = (
     "consent",
@@ -79,23 +88,30 @@ class DateTimeInput(forms.DateTimeInput):
 
 
 class LanguagePicker(forms.SelectMultiple):
-    """The common languages as checkboxes, then a list of every other language, both under one name.
+    """The common languages as checkboxes, then a few lists of every other language, all under one name.
 
-    A ticked box and a chosen option post alike, as ``name=code``, so ``SelectMultiple``'s
-    ``value_from_datadict`` (``getlist``) gathers both into the one field's value, in the page's order;
-    and a value ticks or selects itself in whichever control offers it. Drawn in a fieldset whose
-    legend is the field's label (``use_fieldset``); the list has a label and a hint of its own.
+    A ticked box and a language chosen in a list post alike, as ``name=code``, so ``SelectMultiple``'s
+    ``value_from_datadict`` (``getlist``) gathers them all into the one field's value, in the page's
+    order, less the lists left at "None"; and a value ticks or selects itself in whichever control
+    offers it. The others are single-choice lists rather than one multiple-choice list: typing a
+    language's name in a multiple-choice list chooses it alone and drops the earlier choices, which
+    keyboard users cannot see happen. Drawn in a fieldset whose legend is the field's label
+    (``use_fieldset``); each list has a label of its own, and the lists share a hint.
     """
 
     use_fieldset = True
-    other_label = "Other languages"
-    other_hint = (
-        "For a language not listed above. On a computer, hold Ctrl (or Cmd on a Mac) to choose more than one."
-    )
+    other_lists = 3
+    other_hint = "For a language not listed above, choose it here: one language in each list."
 
     def __init__(self, common: Collection[str], attrs: dict[str, Any] | None = None) -> None:
-        super().__init__(attrs={"size": 8, **(attrs or {})})
+        super().__init__(attrs=attrs)
         self.common = common
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        value = super().value_from_datadict(data, files, name)
+        if value is None or isinstance(value, str):  # a plain dict's value, as given
+            return value
+        return [code for code in value if code]
 
     def render(
         self,
@@ -104,28 +120,39 @@ class LanguagePicker(forms.SelectMultiple):
         attrs: dict[str, Any] | None = None,
         renderer: BaseRenderer | None = None,
     ) -> SafeString:
-        # The attributes the form adds (id, aria-invalid, disabled) go on every control; the widget's
-        # own (the list's size) on the list only.
+        # The attributes the form adds (id, aria-invalid, disabled) go on every control.
         shared = dict(attrs or {})
         box_id = shared.pop("id", None) or f"id_{name}"
-        other_id = f"{box_id}_other"
+        hint_id = f"{box_id}_other_helptext"
         common = [(code, label) for code, label in self.choices if code in self.common]
         others = [(code, label) for code, label in self.choices if code not in self.common]
+        other_codes = {code for code, _label in others}
+        chosen = [code for code in (value or []) if code in other_codes]
         checkboxes = forms.CheckboxSelectMultiple(choices=common).render(
             name, value, {**shared, "id": box_id}, renderer
         )
-        other_attrs = {**self.attrs, **shared, "id": other_id, "aria-describedby": f"{other_id}_helptext"}
-        select = forms.SelectMultiple(choices=others).render(name, value, other_attrs, renderer)
+        lists = [
+            format_html(
+                '<label for="{}_other_{}">Other language {}</label>\n{}',
+                box_id,
+                number,
+                number,
+                forms.Select(choices=[("", "None"), *others]).render(
+                    name,
+                    chosen[number - 1] if number <= len(chosen) else "",
+                    {**shared, "id": f"{box_id}_other_{number}", "aria-describedby": hint_id},
+                    renderer,
+                ),
+            )
+            for number in range(1, max(self.other_lists, len(chosen)) + 1)
+        ]
         return format_html(
             '<div class="language-picker">\n<div class="language-picker-common">{}</div>\n'
-            '<div class="language-picker-other">\n<label for="{}">{}</label>\n'
-            '<p class="hint" id="{}_helptext">{}</p>\n{}\n</div>\n</div>',
+            '<div class="language-picker-other">\n<p class="hint" id="{}">{}</p>\n{}\n</div>\n</div>',
             checkboxes,
-            other_id,
-            self.other_label,
-            other_id,
+            hint_id,
             self.other_hint,
-            select,
+            format_html_join("\n", "{}", ((item,) for item in lists)),
         )
 
 
@@ -159,10 +186,16 @@ class HarbourForm(forms.Form):
     """A form whose errors the page summarises at the top, each linked to its field.
 
     Browser validation is off (``use_required_attribute``) so every error is reported the same way,
-    by the server, in the summary, with or without JavaScript.
+    by the server, in the summary, with or without JavaScript. For the same reason no input carries a
+    ``maxlength``: a browser silently cuts a longer paste short, where the server says what to shorten.
     """
 
     use_required_attribute = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs.pop("maxlength", None)
 
     def error_summary(self) -> list[tuple[str, str]]:
         """(anchor id, message) for every error, in the order of the fields."""
@@ -193,30 +226,34 @@ class ReferralForm(HarbourForm):
         ),
     )
     given_name = forms.CharField(
-        max_length=100, label="Given name", error_messages=_required("Enter the person's given name.")
+        max_length=NAME_MAX_LENGTH, label="Given name", error_messages=error_messages("given_name")
     )
     family_name = forms.CharField(
-        max_length=100, label="Family name", error_messages=_required("Enter the person's family name.")
+        max_length=NAME_MAX_LENGTH, label="Family name", error_messages=error_messages("family_name")
     )
     aliases = forms.CharField(
-        max_length=200,
+        max_length=ALIASES_MAX_LENGTH,
         required=False,
         label="Other names (optional)",
         help_text="Names the person was known by during exploitation.",
+        error_messages=error_messages("aliases"),
     )
     date_of_birth = forms.DateField(
         required=False,
         label="Date of birth",
         widget=DateInput(),
         help_text="Leave empty if not known and give an age estimate instead.",
-        error_messages={"invalid": "Enter the date of birth as a real date, for example 14/03/1995."},
+        error_messages=error_messages("date_of_birth"),
     )
     age_estimate = forms.IntegerField(
         required=False,
         label="Age estimate, in years",
-        help_text="Only if the date of birth is not known.",
+        help_text=(
+            "If the date of birth is not known, or the person looks younger than it says. A person under 18 "
+            "by either is treated as a child."
+        ),
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
-        error_messages={"invalid": "Enter the age estimate as a whole number of years, such as 24."},
+        error_messages=error_messages("age_estimate"),
     )
     age_in_doubt = forms.BooleanField(
         required=False,
@@ -227,12 +264,10 @@ class ReferralForm(HarbourForm):
         choices=Gender.choices,
         widget=forms.RadioSelect,
         label="Gender",
-        error_messages=_required("Choose the person's gender, or unknown."),
+        error_messages=error_messages("gender"),
     )
     nationality = forms.ChoiceField(
-        choices=(),
-        label="Nationality",
-        error_messages=_required("Choose the person's nationality, or stateless or unknown."),
+        choices=(), label="Nationality", error_messages=error_messages("nationality")
     )
     second_nationality = forms.ChoiceField(choices=(), required=False, label="Second nationality (optional)")
     languages = forms.MultipleChoiceField(
@@ -240,10 +275,10 @@ class ReferralForm(HarbourForm):
         label="Languages the person speaks",
         help_text=(
             "Tick every language the person speaks. If a language is not listed, choose it from "
-            "Other languages."
+            "an Other language list."
         ),
         widget=LanguagePicker(common=COMMON_LANGUAGES),
-        error_messages=_required("Choose at least one language the person speaks."),
+        error_messages=error_messages("languages"),
     )
     interpreter_needed = forms.BooleanField(required=False, label="An interpreter is needed")
     exploitation_types = forms.MultipleChoiceField(
@@ -251,24 +286,24 @@ class ReferralForm(HarbourForm):
         widget=forms.CheckboxSelectMultiple,
         label="Types of exploitation",
         help_text="Choose every type that applies.",
-        error_messages=_required("Choose at least one type of exploitation."),
+        error_messages=error_messages("exploitation_types"),
     )
     exploitation_location = forms.ChoiceField(
         choices=ExploitationLocation.choices,
         widget=forms.RadioSelect,
         label="Where the exploitation happened",
-        error_messages=_required("Choose where the exploitation happened."),
+        error_messages=error_messages("exploitation_location"),
     )
     region = forms.ChoiceField(
         choices=_blank_first(Region.choices, "Choose a region"),
         label="Region where the person is now",
-        error_messages=_required("Choose the region where the person is now."),
+        error_messages=error_messages("region"),
     )
     needs_accommodation = forms.BooleanField(required=False, label="Needs a safe place to stay")
     emergency = forms.BooleanField(
         required=False,
         label="Emergency: needs accommodation today",
-        help_text="Shortens the placement deadline to one day.",
+        help_text="Shortens the placement deadline to one day. Tick 'Needs a safe place to stay' too.",
     )
     needs_medical = forms.BooleanField(required=False, label="Needs medical care")
     has_dependants = forms.BooleanField(required=False, label="Has dependants with them")
@@ -276,11 +311,12 @@ class ReferralForm(HarbourForm):
         required=False, label="It is safe for the care provider to phone the person directly"
     )
     contact_phone = forms.CharField(
-        max_length=30,
+        max_length=CONTACT_PHONE_MAX_LENGTH,
         required=False,
         label="Contact phone (optional)",
         help_text="Only if it is safe to contact the person.",
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
+        error_messages=error_messages("contact_phone"),
     )
     account = forms.CharField(
         required=False,
@@ -288,8 +324,18 @@ class ReferralForm(HarbourForm):
         help_text="What happened and the indicators of trafficking you saw. At most 15,000 characters.",
         widget=forms.Textarea(attrs={"rows": 8}),
     )
-    responder_reference = forms.CharField(max_length=50, required=False, label="Your reference (optional)")
-    crime_reference = forms.CharField(max_length=50, required=False, label="Crime reference (optional)")
+    responder_reference = forms.CharField(
+        max_length=REFERENCE_MAX_LENGTH,
+        required=False,
+        label="Your reference (optional)",
+        error_messages=error_messages("responder_reference"),
+    )
+    crime_reference = forms.CharField(
+        max_length=REFERENCE_MAX_LENGTH,
+        required=False,
+        label="Crime reference (optional)",
+        error_messages=error_messages("crime_reference"),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -297,14 +343,9 @@ class ReferralForm(HarbourForm):
         _choices(self, "second_nationality", _blank_first(nationality_choices(), "None"))
         _choices(self, "languages", language_choices())
 
-    def clean_languages(self) -> list[str]:
-        # Each language once, in the order posted (the page's), as the API keeps them: no control offers
-        # a language twice, but a hand-made post could send one twice.
-        return list(dict.fromkeys(self.cleaned_data["languages"]))
-
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        for field, messages in referral_errors(cleaned).items():
+        for field, messages in referral_errors(cleaned, unreadable=self.errors.keys()).items():
             if field in self.errors:
                 continue
             for message in messages:
@@ -328,24 +369,24 @@ class AnonymousNotificationForm(HarbourForm):
         choices=Gender.choices,
         widget=forms.RadioSelect,
         label="Gender",
-        error_messages=_required("Choose the person's gender, or unknown."),
+        error_messages=error_messages("gender", anonymous=True),
     )
     nationality = forms.ChoiceField(
         choices=(),
         label="Nationality",
-        error_messages=_required("Choose the person's nationality, or stateless or unknown."),
+        error_messages=error_messages("nationality", anonymous=True),
     )
     exploitation_types = forms.MultipleChoiceField(
         choices=ExploitationType.choices,
         widget=forms.CheckboxSelectMultiple,
         label="Types of exploitation",
         help_text="Choose every type that applies.",
-        error_messages=_required("Choose at least one type of exploitation."),
+        error_messages=error_messages("exploitation_types", anonymous=True),
     )
     region = forms.ChoiceField(
         choices=_blank_first(Region.choices, "Choose a region"),
         label="Region where the person was met",
-        error_messages=_required("Choose the region where you met the person."),
+        error_messages=error_messages("region", anonymous=True),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -9,7 +9,7 @@ transaction. Web views, API views and Celery tasks all call these functions.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
@@ -53,18 +53,33 @@ def age_on(date_of_birth: datetime.date, day: datetime.date) -> int:
 def is_child(
     *, date_of_birth: datetime.date | None, age_estimate: int | None, age_in_doubt: bool, on: datetime.date
 ) -> bool:
-    """Under 18 by date of birth or estimate; an age in doubt is treated as a child (SPEC §3)."""
+    """Under 18 by date of birth or by estimate; an age in doubt is treated as a child (SPEC §3).
+
+    When the date of birth and the estimate disagree, either one saying under 18 is enough: in doubt,
+    safeguarding treats the person as a child.
+    """
     if age_in_doubt:
         return True
-    if date_of_birth is not None:
-        return age_on(date_of_birth, on) < 18
+    if date_of_birth is not None and age_on(date_of_birth, on) < 18:
+        return True
     return age_estimate is not None and age_estimate < 18
+
+
+def distinct(codes: Iterable[str]) -> list[str]:
+    """Each code once, where it first came. Languages and exploitation types are sets kept in the order
+    given; a hand-made web post or an API client may send one twice (or thousands of times)."""
+    return list(dict.fromkeys(codes))
 
 
 def submit_referral(*, actor: User, fields: dict[str, Any]) -> Referral:
     """Create a referral from validated §3 fields; notify managers; start the assessment clock."""
     if not may_submit(actor):
         raise NotPermitted("Only first responders can submit referrals.")
+    fields = {
+        **fields,
+        "languages": distinct(fields.get("languages") or []),
+        "exploitation_types": distinct(fields.get("exploitation_types") or []),
+    }
     now = timezone.now()
     date_of_birth = fields.get("date_of_birth")
     # No savepoint inside a caller's transaction (the API's Idempotency-Key one): a failure here
@@ -116,7 +131,7 @@ def submit_anonymous_notification(
             submitted_by=actor,
             gender=gender,
             nationality=nationality,
-            exploitation_types=list(exploitation_types),
+            exploitation_types=distinct(exploitation_types),
             region=region,
         )
         # Who, when and from where, like every change; none of its four fields is personal.

@@ -7,22 +7,123 @@ at a roadside knows how to fix it.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from django.utils import timezone
 
 from .choices import ExploitationType, language_names, nationality_names
 from .deadlines import CHECK_IN_TIME
-from .services import is_child
+from .services import age_on, distinct, is_child
 
 ACCOUNT_MAX_LENGTH = 15_000
+NAME_MAX_LENGTH = 100
+ALIASES_MAX_LENGTH = 200
+REFERENCE_MAX_LENGTH = 50
+# Longer than any nationality or language code; the API refuses more before looking the code up.
+CODE_MAX_LENGTH = 20
+LANGUAGES_MAX = 20
+LANGUAGES_TOO_MANY_MESSAGE = f"Choose at most {LANGUAGES_MAX} languages: the ones the person speaks best."
+# The most items an API list may carry before its repeats are dropped, as the web refuses a post of
+# more than Django's DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000) values: no honest client sends more.
+LIST_ITEMS_MAX = 1_000
+LIST_TOO_LONG_MESSAGE = f"Send each code once, and at most {LIST_ITEMS_MAX:,} items."
+CONTACT_PHONE_MAX_LENGTH = 50
+CONTACT_PHONE_TOO_LONG_MESSAGE = (
+    f"Enter the phone number in {CONTACT_PHONE_MAX_LENGTH} characters or fewer, such as 07700 900123."
+)
 # A note or reason given with a transition.
 NOTE_MAX_LENGTH = 5_000
 AGE_MAX = 120
 NO_CONSENT_MESSAGE = (
     "An adult must consent to be referred. If they do not consent, make an anonymous notification "
     "(duty to notify) instead."
+)
+
+AGE_ESTIMATE_RANGE_MESSAGE = f"The age estimate must be between 0 and {AGE_MAX}."
+NATIONALITY_REQUIRED_MESSAGE = "Choose the person's nationality, or stateless or unknown."
+LANGUAGES_REQUIRED_MESSAGE = "Choose at least one language the person speaks."
+EXPLOITATION_TYPES_REQUIRED_MESSAGE = "Choose at least one type of exploitation."
+
+
+def too_long(what: str, limit: int) -> str:
+    return f"The {what} must be at most {limit:,} characters; shorten it."
+
+
+def nationality_code_message(what: str) -> str:
+    return f"Enter the {what} as an ISO 3166 two-letter code, stateless or unknown."
+
+
+# What to say when a §3 field is missing, blank, too long or cannot be read, by the names Django's form
+# fields and DRF's serializer fields both give those cases ("required", "max_length", "invalid"...), so
+# that the web form and the API say the same thing. No message may hold "%" or a brace: Django and
+# DRF fill their own placeholders in.
+FIELD_MESSAGES: dict[str, dict[str, str]] = {
+    "given_name": {
+        "required": "Enter the person's given name.",
+        "max_length": too_long("given name", NAME_MAX_LENGTH),
+    },
+    "family_name": {
+        "required": "Enter the person's family name.",
+        "max_length": too_long("family name", NAME_MAX_LENGTH),
+    },
+    "aliases": {"max_length": too_long("other names", ALIASES_MAX_LENGTH)},
+    "date_of_birth": {
+        "invalid": "Enter the date of birth as a real date, for example 14 March 1995 (1995-03-14)."
+    },
+    "age_estimate": {
+        "invalid": "Enter the age estimate as a whole number of years, such as 24.",
+        "max_string_length": AGE_ESTIMATE_RANGE_MESSAGE,
+        "min_value": AGE_ESTIMATE_RANGE_MESSAGE,
+        "max_value": AGE_ESTIMATE_RANGE_MESSAGE,
+    },
+    "gender": {"required": "Choose the person's gender, or unknown."},
+    "nationality": {
+        "required": NATIONALITY_REQUIRED_MESSAGE,
+        "max_length": nationality_code_message("nationality"),
+    },
+    "second_nationality": {"max_length": nationality_code_message("second nationality")},
+    "languages": {
+        "required": LANGUAGES_REQUIRED_MESSAGE,
+        "not_a_list": 'Send the languages as a list of ISO 639-1 codes, such as ["en", "ti"].',
+    },
+    "exploitation_types": {
+        "required": EXPLOITATION_TYPES_REQUIRED_MESSAGE,
+        "not_a_list": 'Send the types of exploitation as a list, such as ["labour"].',
+    },
+    "exploitation_location": {"required": "Choose where the exploitation happened."},
+    "region": {"required": "Choose the region where the person is now."},
+    "contact_phone": {"max_length": CONTACT_PHONE_TOO_LONG_MESSAGE},
+    "account": {"max_length": too_long("account", ACCOUNT_MAX_LENGTH)},
+    "responder_reference": {"max_length": too_long("reference", REFERENCE_MAX_LENGTH)},
+    "crime_reference": {"max_length": too_long("crime reference", REFERENCE_MAX_LENGTH)},
+}
+# An anonymous notification's region is where the responder met the person.
+ANONYMOUS_FIELD_MESSAGES: dict[str, dict[str, str]] = {
+    "gender": FIELD_MESSAGES["gender"],
+    "nationality": FIELD_MESSAGES["nationality"],
+    "exploitation_types": FIELD_MESSAGES["exploitation_types"],
+    "region": {"required": "Choose the region where you met the person."},
+}
+
+
+def error_messages(field: str, *, anonymous: bool = False) -> dict[str, str]:
+    """The messages of a §3 field, as a form field's or a serializer field's ``error_messages``.
+
+    A form says "required" for a field left empty; DRF tells a blank string and a null apart from a
+    missing field, and hears the same message for all three.
+    """
+    messages = dict((ANONYMOUS_FIELD_MESSAGES if anonymous else FIELD_MESSAGES)[field])
+    if "required" in messages:
+        messages.setdefault("blank", messages["required"])
+        messages.setdefault("null", messages["required"])
+    return messages
+
+
+# An emergency starts a one-day placement clock and tops the triage: it means a bed today (SPEC §3, §5).
+EMERGENCY_WITHOUT_ACCOMMODATION_MESSAGE = (
+    "An emergency is a need for accommodation today: tick 'Needs a safe place to stay' too, or untick "
+    "Emergency."
 )
 
 # An anonymous notification never holds these (SPEC §3); a request carrying any of them is refused.
@@ -62,7 +163,7 @@ def next_check_in_errors(day: datetime.date | None) -> list[str]:
 
 def unknown_codes(codes: Iterable[str], known: Iterable[str]) -> list[str]:
     known = set(known)
-    return [code for code in codes if code not in known]
+    return [code for code in distinct(codes) if code not in known]
 
 
 def nationality_errors(code: str) -> list[str]:
@@ -72,7 +173,7 @@ def nationality_errors(code: str) -> list[str]:
 
 
 def exploitation_type_errors(types: list[str]) -> list[str]:
-    messages = [] if types else ["Choose at least one type of exploitation."]
+    messages = [] if types else [EXPLOITATION_TYPES_REQUIRED_MESSAGE]
     for code in unknown_codes(types, ExploitationType.values):
         messages.append(
             f"“{code}” is not a type of exploitation: choose from {', '.join(ExploitationType.values)}."
@@ -87,7 +188,7 @@ def anonymous_notification_errors(data: Mapping[str, Any]) -> dict[str, list[str
         if field in data:
             errors[field] = [ANONYMOUS_PERSONAL_FIELD_MESSAGE]
     if not data.get("nationality"):
-        errors["nationality"] = ["Choose the person's nationality, or unknown."]
+        errors["nationality"] = [NATIONALITY_REQUIRED_MESSAGE]
     elif messages := nationality_errors(data["nationality"]):
         errors["nationality"] = messages
     if messages := exploitation_type_errors(data.get("exploitation_types") or []):
@@ -95,8 +196,12 @@ def anonymous_notification_errors(data: Mapping[str, Any]) -> dict[str, list[str
     return errors
 
 
-def referral_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Field errors for typed §3 values (dates as dates, lists as lists); empty when valid."""
+def referral_errors(data: Mapping[str, Any], *, unreadable: Collection[str] = ()) -> dict[str, list[str]]:
+    """Field errors for typed §3 values (dates as dates, lists as lists); empty when valid.
+
+    ``unreadable`` names the fields whose value could not be read at all (a form's own field errors):
+    a rule that depends on one of them waits until it is put right, rather than guess at it.
+    """
     errors: dict[str, list[str]] = {}
 
     def add(field: str, message: str) -> None:
@@ -105,14 +210,15 @@ def referral_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:
     today = timezone.localdate()
     date_of_birth: datetime.date | None = data.get("date_of_birth")
     age_estimate: int | None = data.get("age_estimate")
-    if date_of_birth is None and age_estimate is None:
+    age_unreadable = not {"date_of_birth", "age_estimate"}.isdisjoint(unreadable)
+    if date_of_birth is None and age_estimate is None and not age_unreadable:
         add("date_of_birth", "Enter a date of birth, or an age estimate if it is not known.")
     if date_of_birth is not None and date_of_birth > today:
         add("date_of_birth", "The date of birth must be in the past.")
-    if date_of_birth is not None and today.year - date_of_birth.year > AGE_MAX:
+    if date_of_birth is not None and age_on(date_of_birth, today) > AGE_MAX:
         add("date_of_birth", f"The date of birth gives an age over {AGE_MAX}; check the year.")
     if age_estimate is not None and not 0 <= age_estimate <= AGE_MAX:
-        add("age_estimate", f"The age estimate must be between 0 and {AGE_MAX}.")
+        add("age_estimate", AGE_ESTIMATE_RANGE_MESSAGE)
 
     child = is_child(
         date_of_birth=date_of_birth,
@@ -123,6 +229,7 @@ def referral_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:
     if (
         not child
         and not data.get("consent")
+        and not age_unreadable
         and "date_of_birth" not in errors
         and "age_estimate" not in errors
     ):
@@ -132,17 +239,21 @@ def referral_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:
         for message in nationality_errors(data.get(field) or ""):
             add(field, message)
 
-    languages = data.get("languages") or []
+    languages = distinct(data.get("languages") or [])
     if not languages:
-        add("languages", "Choose at least one language the person speaks.")
+        add("languages", LANGUAGES_REQUIRED_MESSAGE)
+    if len(languages) > LANGUAGES_MAX:
+        add("languages", LANGUAGES_TOO_MANY_MESSAGE)
     for code in unknown_codes(languages, language_names()):
         add("languages", f"“{code}” is not an ISO 639-1 language code, such as en, sq or vi.")
 
     for message in exploitation_type_errors(data.get("exploitation_types") or []):
         add("exploitation_types", message)
 
+    if data.get("emergency") and not data.get("needs_accommodation"):
+        add("emergency", EMERGENCY_WITHOUT_ACCOMMODATION_MESSAGE)
     if data.get("contact_phone") and not data.get("safe_to_contact"):
         add("contact_phone", "Only give a phone number if it is safe for the provider to contact the person.")
     if len(data.get("account") or "") > ACCOUNT_MAX_LENGTH:
-        add("account", f"The account must be at most {ACCOUNT_MAX_LENGTH:,} characters; shorten it.")
+        add("account", FIELD_MESSAGES["account"]["max_length"])
     return errors

@@ -265,7 +265,7 @@ def _draft_data(post: Any) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for name in REFERRAL_FIELDS:
         if name in MULTI_VALUE_FIELDS:
-            data[name] = post.getlist(name)
+            data[name] = [value for value in post.getlist(name) if value]  # not the lists left at None
         elif name in post:
             data[name] = post.get(name)
     return data

@@ -14,7 +14,6 @@ from referrals.choices import (
     DeclineReason,
     ExitReason,
     ExploitationLocation,
-    ExploitationType,
     Gender,
     ReallocateReason,
     RecoveryOutcome,
@@ -34,15 +33,23 @@ from referrals.permissions import (
 from referrals.validation import (
     ACCOUNT_MAX_LENGTH,
     AGE_MAX,
+    ALIASES_MAX_LENGTH,
     ANONYMOUS_PERSONAL_FIELD_MESSAGE,
+    CODE_MAX_LENGTH,
+    CONTACT_PHONE_MAX_LENGTH,
+    LANGUAGES_MAX,
+    LIST_ITEMS_MAX,
+    LIST_TOO_LONG_MESSAGE,
+    NAME_MAX_LENGTH,
     NOTE_MAX_LENGTH,
     PERSONAL_FIELDS,
+    REFERENCE_MAX_LENGTH,
     anonymous_notification_errors,
+    error_messages,
     next_check_in_errors,
     referral_errors,
 )
 
-LANGUAGES_MAX = 20
 # Fields only managers and the referring organisation see (SPEC §2, need to know): absent for providers.
 FULL_ACCOUNT_FIELDS = ("account", "crime_reference", "responder_reference", "aliases", "organisation")
 # Who the person is: absent for a care provider that has only been offered them.
@@ -75,12 +82,19 @@ def as_typed(value: Any, limit: int = 60) -> str:
 
 
 class CodeField(serializers.ChoiceField):
-    """One of a set of codes; a refusal lists the codes to choose from and quotes what was sent."""
+    """One of a set of codes; a refusal lists the codes to choose from and quotes what was sent. An
+    empty string for a required code is a code left out, and answered as one."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         codes = ", ".join(str(code) for code in self.choices)
         self.error_messages["invalid_choice"] = f'"{{input}}" is not one of: {codes}.'
+        self.error_messages.setdefault("blank", self.error_messages["required"])
+
+    def to_internal_value(self, data: Any) -> Any:
+        if data == "" and self.required and not self.allow_blank:
+            self.fail("blank")
+        return super().to_internal_value(data)
 
     def fail(self, key: str, **kwargs: Any) -> NoReturn:
         if "input" in kwargs:
@@ -119,6 +133,20 @@ def _unbound_copy(field: serializers.Field) -> serializers.Field:
         clone.child = _unbound_copy(child)
         clone.child.parent = clone
     return clone
+
+
+def code_list(
+    field: str, *, max_length: int, help_text: str, anonymous: bool = False
+) -> serializers.ListField:
+    """A list of codes (languages, exploitation types). Repeats are dropped and the number of codes
+    checked by the shared rules; this refuses only a list no honest client would send."""
+    return serializers.ListField(
+        child=TextField(max_length=max_length),
+        allow_empty=True,
+        max_length=LIST_ITEMS_MAX,
+        error_messages={**error_messages(field, anonymous=anonymous), "max_length": LIST_TOO_LONG_MESSAGE},
+        help_text=help_text,
+    )
 
 
 def _note(**kwargs: Any) -> TextField:
@@ -309,69 +337,97 @@ class SuggestedProviderSerializer(serializers.Serializer):
 
 
 class ReferralCreateSerializer(FieldsBuiltOnce):
-    """The §3 fields. Field types and lengths here; the rules in ``referrals.validation`` (shared)."""
+    """The §3 fields. Field types and lengths here; the rules and the messages in ``referrals.validation``
+    (shared with the web form)."""
 
     consent = serializers.BooleanField(default=False, help_text="Must be true for an adult.")
-    given_name = TextField(max_length=100)
-    family_name = TextField(max_length=100)
-    aliases = TextField(max_length=200, required=False, allow_blank=True, default="")
-    date_of_birth = serializers.DateField(required=False, allow_null=True, default=None)
+    given_name = TextField(max_length=NAME_MAX_LENGTH, error_messages=error_messages("given_name"))
+    family_name = TextField(max_length=NAME_MAX_LENGTH, error_messages=error_messages("family_name"))
+    aliases = TextField(
+        max_length=ALIASES_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        error_messages=error_messages("aliases"),
+    )
+    date_of_birth = serializers.DateField(
+        required=False, allow_null=True, default=None, error_messages=error_messages("date_of_birth")
+    )
     age_estimate = serializers.IntegerField(
         required=False,
         allow_null=True,
         default=None,
         min_value=0,
         max_value=AGE_MAX,
-        error_messages={
-            "min_value": f"The age estimate must be between 0 and {AGE_MAX}.",
-            "max_value": f"The age estimate must be between 0 and {AGE_MAX}.",
-        },
-        help_text="Required when the date of birth is not known.",
+        error_messages=error_messages("age_estimate"),
+        help_text=(
+            "Required when the date of birth is not known. A person under 18 by either the date of birth or "
+            "the estimate is treated as a child."
+        ),
     )
     age_in_doubt = serializers.BooleanField(default=False)
-    gender = CodeField(choices=Gender.choices)
-    nationality = TextField(max_length=20, help_text="ISO 3166-1 alpha-2, stateless or unknown.")
-    second_nationality = TextField(max_length=20, required=False, allow_blank=True, default="")
-    languages = serializers.ListField(
-        child=TextField(max_length=20),
-        allow_empty=True,
-        max_length=LANGUAGES_MAX,
+    gender = CodeField(choices=Gender.choices, error_messages=error_messages("gender"))
+    nationality = TextField(
+        max_length=CODE_MAX_LENGTH,
+        help_text="ISO 3166-1 alpha-2, stateless or unknown.",
+        error_messages=error_messages("nationality"),
+    )
+    second_nationality = TextField(
+        max_length=CODE_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        error_messages=error_messages("second_nationality"),
+    )
+    languages = code_list(
+        "languages",
+        max_length=CODE_MAX_LENGTH,
         help_text=f"ISO 639-1 codes; at least one, at most {LANGUAGES_MAX}; repeats are dropped.",
-        error_messages={"max_length": f"Choose at most {LANGUAGES_MAX} languages."},
     )
     interpreter_needed = serializers.BooleanField(default=False)
-    exploitation_types = serializers.ListField(
-        child=TextField(max_length=30),
-        allow_empty=True,
-        max_length=len(ExploitationType),
-        help_text="At least one; repeats are dropped.",
+    exploitation_types = code_list(
+        "exploitation_types", max_length=30, help_text="At least one; repeats are dropped."
     )
-    exploitation_location = CodeField(choices=ExploitationLocation.choices)
-    region = CodeField(choices=Region.choices)
+    exploitation_location = CodeField(
+        choices=ExploitationLocation.choices, error_messages=error_messages("exploitation_location")
+    )
+    region = CodeField(choices=Region.choices, error_messages=error_messages("region"))
     needs_accommodation = serializers.BooleanField(default=False)
-    emergency = serializers.BooleanField(default=False)
+    emergency = serializers.BooleanField(
+        default=False, help_text="Needs accommodation today; only with needs_accommodation."
+    )
     needs_medical = serializers.BooleanField(default=False)
     has_dependants = serializers.BooleanField(default=False)
     safe_to_contact = serializers.BooleanField(default=False)
-    contact_phone = TextField(max_length=50, required=False, allow_blank=True, default="")
+    contact_phone = TextField(
+        max_length=CONTACT_PHONE_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        error_messages=error_messages("contact_phone"),
+    )
     account = TextField(
         max_length=ACCOUNT_MAX_LENGTH,
         required=False,
         allow_blank=True,
         default="",
         trim_whitespace=False,
-        error_messages={
-            "max_length": f"The account must be at most {ACCOUNT_MAX_LENGTH:,} characters; shorten it."
-        },
+        error_messages=error_messages("account"),
     )
-    responder_reference = TextField(max_length=50, required=False, allow_blank=True, default="")
-    crime_reference = TextField(max_length=50, required=False, allow_blank=True, default="")
-
-    def validate_languages(self, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(value))
-
-    def validate_exploitation_types(self, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(value))
+    responder_reference = TextField(
+        max_length=REFERENCE_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        error_messages=error_messages("responder_reference"),
+    )
+    crime_reference = TextField(
+        max_length=REFERENCE_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        error_messages=error_messages("crime_reference"),
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         errors = referral_errors(attrs)
@@ -389,10 +445,16 @@ UNRECORDED_FIELD_MESSAGE = (
 class AnonymousNotificationSerializer(serializers.ModelSerializer):
     """A duty-to-notify report (SPEC §3). Personal fields are refused, not ignored."""
 
-    gender = CodeField(choices=Gender.choices)
-    nationality = TextField(max_length=20, help_text="ISO 3166-1 alpha-2, stateless or unknown.")
-    exploitation_types = serializers.ListField(child=TextField(max_length=30), allow_empty=True)
-    region = CodeField(choices=Region.choices)
+    gender = CodeField(choices=Gender.choices, error_messages=error_messages("gender", anonymous=True))
+    nationality = TextField(
+        max_length=CODE_MAX_LENGTH,
+        help_text="ISO 3166-1 alpha-2, stateless or unknown.",
+        error_messages=error_messages("nationality", anonymous=True),
+    )
+    exploitation_types = code_list(
+        "exploitation_types", max_length=30, help_text="At least one; repeats are dropped.", anonymous=True
+    )
+    region = CodeField(choices=Region.choices, error_messages=error_messages("region", anonymous=True))
     organisation = serializers.IntegerField(source="organisation_id", read_only=True)
 
     class Meta:

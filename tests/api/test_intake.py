@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
+from referrals.choices import language_names
 from referrals.models import AnonymousNotification, Referral
+from referrals.validation import CONTACT_PHONE_TOO_LONG_MESSAGE
 from tests.factories import manager, provider_user, referral_fields, responder
 
 pytestmark = pytest.mark.django_db
@@ -19,6 +23,9 @@ def as_json(**overrides):
     if hasattr(fields["date_of_birth"], "isoformat"):
         fields["date_of_birth"] = fields["date_of_birth"].isoformat()
     return fields
+
+
+TWENTY_ONE_LANGUAGES = sorted(language_names())[:21]
 
 
 def submit(api, user=None, **overrides):
@@ -52,6 +59,24 @@ def test_an_age_in_doubt_is_treated_as_a_child(api):
     assert response.json()["is_child"] is True
 
 
+def test_an_adult_date_of_birth_with_an_under_18_estimate_needs_no_consent_and_is_a_child(api):
+    response = submit(api, consent=False, date_of_birth="1990-01-01", age_estimate=15)
+    assert response.status_code == 201, response.json()
+    assert response.json()["is_child"] is True
+
+
+@pytest.mark.parametrize(
+    ("date_of_birth", "age_estimate"),
+    [("1990-01-01", 15), ("2015-06-01", 30)],
+    ids=["adult-by-birth-child-by-estimate", "child-by-birth-adult-by-estimate"],
+)
+def test_a_date_of_birth_and_an_estimate_that_disagree_make_a_child(api, date_of_birth, age_estimate):
+    response = submit(api, date_of_birth=date_of_birth, age_estimate=age_estimate)
+    assert response.status_code == 201, response.json()
+    assert response.json()["is_child"] is True
+    assert Referral.objects.get().is_child
+
+
 def test_html_in_free_text_is_stored_as_typed(api):
     account = '<script>alert("x")</script> & <b>bold</b>'
     response = submit(api, account=account, given_name="<i>Amina</i>")
@@ -66,6 +91,18 @@ def test_repeated_languages_and_exploitation_types_are_kept_once(api):
     assert response.status_code == 201
     referral = Referral.objects.get()
     assert (referral.languages, referral.exploitation_types) == (["en", "ti"], ["labour"])
+
+
+def test_a_language_sent_many_times_counts_once_towards_the_limit(api):
+    response = submit(api, languages=["en"] * 21 + ["ti"] * 500)
+    assert response.status_code == 201, response.json()
+    assert Referral.objects.get().languages == ["en", "ti"]
+
+
+def test_an_unknown_code_sent_many_times_is_refused_once(api):
+    response = submit(api, exploitation_types=["labour"] + ["piracy"] * 500)
+    assert response.status_code == 400
+    assert len(response.json()["exploitation_types"]) == 1
 
 
 def test_unknown_fields_are_ignored(api):
@@ -116,8 +153,10 @@ def test_a_create_ignores_the_state_reference_and_is_child_it_is_sent(api, perso
         ({"crime_reference": "x" * 51}, "crime_reference", "50"),
         ({"gender": "robot"}, "gender", "is not one of: female, male, other, unknown"),
         ({"region": "atlantis"}, "region", "is not one of: north_east, north_west"),
-        ({"languages": ["en"] * 21}, "languages", "at most 20 languages"),
+        ({"languages": TWENTY_ONE_LANGUAGES}, "languages", "at most 20 languages"),
+        ({"languages": ["en"] * 1001}, "languages", "at most 1,000 items"),
         ({"contact_phone": "0770", "safe_to_contact": False}, "contact_phone", "safe"),
+        ({"emergency": True, "needs_accommodation": False}, "emergency", "Needs a safe place to stay"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )
@@ -128,6 +167,40 @@ def test_bad_input_is_a_400_that_names_the_field_and_says_what_to_do(api, overri
     assert field in errors, errors
     assert says in " ".join(errors[field])
     assert not Referral.objects.exists()
+
+
+def test_an_emergency_needing_accommodation_is_accepted(api):
+    response = submit(api, emergency=True, needs_accommodation=True)
+    assert response.status_code == 201, response.json()
+    assert response.json()["emergency"] is True
+
+
+def test_a_phone_number_of_50_characters_is_kept_and_a_longer_one_refused_as_on_the_web(api):
+    assert submit(api, contact_phone="0" * 50).status_code == 201
+    response = submit(api, contact_phone="0" * 51)
+    assert response.status_code == 400
+    assert response.json()["contact_phone"] == [CONTACT_PHONE_TOO_LONG_MESSAGE]
+
+
+def birthday_years_ago(years: int, *, days_from_today: int) -> datetime.date:
+    """The date of birth whose birthday is ``days_from_today`` away and that makes ``years`` then."""
+    birthday = timezone.localdate() + datetime.timedelta(days=days_from_today)
+    try:
+        return birthday.replace(year=birthday.year - years)
+    except ValueError:  # 29 February in a year that has none
+        return datetime.date(birthday.year - years, 3, 1)
+
+
+def test_a_person_aged_120_whose_birthday_is_still_to_come_is_accepted(api):
+    date_of_birth = birthday_years_ago(121, days_from_today=1)  # 120 today, 121 tomorrow
+    response = submit(api, date_of_birth=date_of_birth.isoformat())
+    assert response.status_code == 201, response.json()
+
+
+def test_a_person_aged_121_is_refused_as_over_120(api):
+    response = submit(api, date_of_birth=birthday_years_ago(121, days_from_today=0).isoformat())
+    assert response.status_code == 400
+    assert "over 120" in " ".join(response.json()["date_of_birth"])
 
 
 def test_an_account_of_exactly_15000_characters_is_accepted(api):
@@ -179,6 +252,22 @@ def test_an_anonymous_notification_is_recorded_without_personal_details(api):
     audited = AuditEvent.objects.get(what=f"anonymous notification {notification.pk} submitted")
     assert (audited.actor, audited.action, audited.changes) == (user, AuditAction.CHANGE, {"region": "wales"})
     assert audited.ip_address is not None
+
+
+def test_an_anonymous_notification_keeps_each_exploitation_type_once(api):
+    sent = {**ANONYMOUS, "exploitation_types": ["labour"] * 500 + ["criminal", "labour"]}
+    response = api(responder()).post(ANON_URL, sent, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["exploitation_types"] == ["labour", "criminal"]
+    assert AnonymousNotification.objects.get().exploitation_types == ["labour", "criminal"]
+
+
+def test_an_anonymous_notification_refuses_a_list_no_client_would_send(api):
+    sent = {**ANONYMOUS, "exploitation_types": ["labour"] * 5000}
+    response = api(responder()).post(ANON_URL, sent, format="json")
+    assert response.status_code == 400
+    assert response.json()["exploitation_types"] == ["Send each code once, and at most 1,000 items."]
+    assert not AnonymousNotification.objects.exists()
 
 
 @pytest.mark.parametrize(

@@ -222,21 +222,39 @@ def test_on_a_phone_languages_ticked_and_chosen_from_the_list_survive_an_error_a
 
     languages = page.get_by_role("group", name="Languages the person speaks")
     languages.get_by_label("Tigrinya", exact=True).check()
-    languages.get_by_label("Other languages").select_option(["it", "fr"])
+    languages.get_by_label("Other language 1").select_option("it")
+    languages.get_by_label("Other language 2").select_option("fr")
     phone.submit("Submit referral", "intake errors again, languages chosen")
 
     languages = page.get_by_role("group", name="Languages the person speaks")
     ticked = languages.locator("input[type=checkbox]:checked")
     assert [box.get_attribute("value") for box in ticked.all()] == ["ti"]
-    chosen = languages.get_by_label("Other languages").evaluate(
-        "list => [...list.selectedOptions].map(o => o.value)"
-    )
-    assert chosen == ["fr", "it"]
+    chosen = [languages.get_by_label(f"Other language {n}").input_value() for n in (1, 2, 3)]
+    assert chosen == ["it", "fr", ""]
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     fill_referral(page)  # ticks English too
     phone.submit("Submit referral", "referral submitted")
     reference = REFERENCE.search(page.locator("h1").inner_text()).group(0)
-    assert Referral.objects.get(reference=reference).languages == ["en", "ti", "fr", "it"]
+    assert Referral.objects.get(reference=reference).languages == ["en", "ti", "it", "fr"]
+
+
+def test_a_keyboard_user_types_other_languages_one_per_list_and_keeps_each(journeys):
+    police = responder(username="keyboard-languages-officer")
+    officer = journeys("responder-keyboard-languages")
+    officer.sign_in(police.username)
+    page = officer.go("New referral", "intake form")
+    fill_referral(page)
+    page.get_by_label("Other language 1").focus()
+    page.keyboard.type("Italian")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "id_languages_other_2"
+    page.keyboard.type("French")
+    chosen = [page.get_by_label(f"Other language {n}").input_value() for n in (1, 2, 3)]
+    assert chosen == ["it", "fr", ""]  # typing in the second list left the first as it was
+    officer.look("other languages typed")
+    officer.submit("Submit referral", "referral submitted")
+    reference = REFERENCE.search(page.locator("h1").inner_text()).group(0)
+    assert Referral.objects.get(reference=reference).languages == ["en", "ti", "it", "fr"]
 
 
 def test_enter_in_a_field_after_the_duplicates_notice_checks_again_and_submits_nothing(journeys):
@@ -255,6 +273,33 @@ def test_enter_in_a_field_after_the_duplicates_notice_checks_again_and_submits_n
     officer.look("enter pressed")
     assert page.get_by_role("heading", name="This person may already have been referred").is_visible()
     assert Referral.objects.filter(organisation=police.organisation).count() == 1
+
+
+def test_a_likely_duplicate_opens_in_a_new_tab_and_the_form_keeps_what_was_typed(journeys):
+    police = responder(username="duplicate-tab-officer")
+    officer = journeys("responder-duplicate-tab")
+    officer.sign_in(police.username)
+    page = officer.go("New referral", "intake form")
+    fill_referral(page, given_name="Besnik", family_name="Krasniqi")
+    officer.submit("Submit referral", "first referral")
+    earlier = REFERENCE.search(page.locator("h1").inner_text()).group(0)
+    page = officer.go("New referral", "intake form again")
+    fill_referral(page, given_name="Besnik", family_name="Krasniqi")
+    page.get_by_label("Your account").fill("Met at a bus station, typed with care.")
+    officer.submit("Submit referral", "duplicates notice")
+
+    with officer.context.expect_page() as opened:
+        page.get_by_role("link", name=f"{earlier} (opens in a new tab)").click()
+    case_tab = opened.value
+    case_tab.wait_for_load_state()
+    assert earlier in case_tab.locator("h1").inner_text()
+    assert case_tab.evaluate("window.opener") is None  # rel="noopener"
+    case_tab.close()
+
+    # The form is where it was, with what was typed and no resubmission to confirm.
+    assert page.get_by_role("heading", name="This person may already have been referred").is_visible()
+    assert page.get_by_label("Your account").input_value() == "Met at a bus station, typed with care."
+    officer.look("form still there after the duplicate's tab")
 
 
 def test_a_progress_note_typed_as_the_session_ended_is_on_the_form_again_after_signing_in(journeys):

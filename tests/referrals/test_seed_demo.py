@@ -107,6 +107,10 @@ def test_generated_referrals_have_consistent_workflow_data() -> None:
             assert r.placed_at is not None and r.assessed_at <= r.placed_at
         assert (r.closed_at is not None) == (r.state not in OPEN_STATES)
 
+    # An emergency is a need for accommodation today, as the intake rules require.
+    assert any(r.emergency for r in referrals)
+    assert all(r.needs_accommodation for r in referrals if r.emergency)
+
     # Each referral's log starts with submit and ends in its current state.
     last = {}
     first = {}

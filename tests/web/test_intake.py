@@ -1,16 +1,20 @@
 import datetime
 import re
+from html import unescape
 from urllib.parse import quote
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
+from accounts.authentication import issue_token
 from referrals.choices import COMMON_LANGUAGES, ReferralState, language_choices
 from referrals.models import AnonymousNotification, Referral, ReferralDraft
 from referrals.tasks import purge_expired_drafts
 from referrals.unsent_forms import owner_token
-from tests.factories import manager, provider_user, responder, submitted_referral
+from referrals.validation import CONTACT_PHONE_TOO_LONG_MESSAGE, LANGUAGES_TOO_MANY_MESSAGE
+from tests.factories import manager, provider_user, referral_fields, responder, submitted_referral
 from tests.web.conftest import intake_data, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -25,8 +29,8 @@ def error_summary_links(html: str) -> dict[str, str]:
     return {anchor: message for anchor, message in re.findall(r'<a href="#([^"]+)">([^<]+)</a>', summary[0])}
 
 
-def language_controls(html: str) -> tuple[set[str], set[str]]:
-    """The languages ticked among the checkboxes and those selected in the list of the others."""
+def language_controls(html: str) -> tuple[set[str], list[str]]:
+    """The languages ticked among the checkboxes and those chosen in the lists of the others, in order."""
     ticked = {
         code
         for code, attrs in re.findall(
@@ -34,9 +38,9 @@ def language_controls(html: str) -> tuple[set[str], set[str]]:
         )
         if "checked" in attrs
     }
-    others = re.search(r'<select name="languages"[^>]*>(.*?)</select>', html, re.S)
-    selected = set(re.findall(r'<option value="([^"]+)" selected>', others[1]))
-    return ticked, selected
+    lists = re.findall(r'<select name="languages"[^>]*>(.*?)</select>', html, re.S)
+    chosen = [code for others in lists for code in re.findall(r'<option value="([^"]+)" selected>', others)]
+    return ticked, chosen
 
 
 def test_a_responder_submits_a_referral_and_lands_on_its_case_page():
@@ -65,22 +69,48 @@ def test_the_intake_form_labels_every_input_and_ties_hints_to_them():
     assert "style=" not in html
 
 
-def test_the_common_languages_are_checkboxes_and_every_other_language_is_in_the_list_once():
+def test_the_common_languages_are_checkboxes_and_every_other_language_is_in_each_list_once():
     html = signed_in(responder()).get(INTAKE).content.decode()
     picker = re.search(
         r"<fieldset[^>]*>\s*<legend>Languages the person speaks</legend>.*?</fieldset>", html, re.S
     )
     assert picker, "the languages are not a fieldset whose legend is the field's label"
     checkboxes = re.findall(r'<input type="checkbox" name="languages" value="([^"]+)"', picker[0])
-    others = re.search(r'<select name="languages"[^>]*\bmultiple>(.*?)</select>', picker[0], re.S)
-    listed = re.findall(r'<option value="([^"]+)"', others[1])
+    lists = re.findall(r'<select name="languages" ([^>]*)>(.*?)</select>', picker[0], re.S)
+    assert len(lists) == 3
     assert set(checkboxes) == COMMON_LANGUAGES
-    assert len(checkboxes) + len(listed) == len(set(checkboxes) | set(listed))  # none twice
-    assert set(checkboxes) | set(listed) == {code for code, _name in language_choices()}
-    assert '<label for="id_languages_other">Other languages</label>' in picker[0]
-    assert re.search(r'<select [^>]*aria-describedby="id_languages_other_helptext"', picker[0])
+    for number, (attrs, options) in enumerate(lists, start=1):
+        # A single choice each: typing to choose in one list cannot drop what another holds.
+        assert "multiple" not in attrs
+        assert f'id="id_languages_other_{number}"' in attrs
+        assert 'aria-describedby="id_languages_other_helptext"' in attrs
+        assert f'<label for="id_languages_other_{number}">Other language {number}</label>' in picker[0]
+        listed = re.findall(r'<option value="([^"]*)"', options)
+        assert listed[0] == ""  # None
+        listed = listed[1:]
+        assert len(checkboxes) + len(listed) == len(set(checkboxes) | set(listed))  # none twice
+        assert set(checkboxes) | set(listed) == {code for code, _name in language_choices()}
     hint = re.search(r'<p class="hint" id="id_languages_helptext">([^<]+)</p>', picker[0])[1]
-    assert "Other languages" in hint and "Ctrl" not in hint
+    assert "Other language" in hint and "Ctrl" not in hint
+
+
+def test_lists_left_at_none_add_no_language_and_no_error():
+    response = signed_in(responder()).post(INTAKE, intake_data(languages=["ti", "", "fr", ""]))
+    assert response.status_code == 302
+    assert Referral.objects.get().languages == ["ti", "fr"]
+
+
+def test_a_draft_keeps_no_empty_language_from_the_lists_left_at_none():
+    user = responder()
+    signed_in(user).post(INTAKE, {"given_name": "Amina", "languages": ["", "it", ""], "action": "save_draft"})
+    assert ReferralDraft.objects.get(owner=user).data["languages"] == ["it"]
+
+
+def test_more_languages_than_lists_each_have_a_list_when_the_form_comes_back():
+    others = ["fr", "it", "uk", "de"]
+    response = signed_in(responder()).post(INTAKE, intake_data(given_name="", languages=["ti", *others]))
+    assert response.status_code == 400
+    assert language_controls(response.content.decode()) == ({"ti"}, others)
 
 
 def test_a_ticked_language_and_one_chosen_from_the_list_are_both_stored_in_the_order_of_the_page():
@@ -96,10 +126,26 @@ def test_a_language_posted_twice_is_stored_once_where_it_came_first_as_the_api_s
     assert Referral.objects.get().languages == ["ti", "fr", "en"]
 
 
+def test_an_exploitation_type_posted_twice_is_stored_once():
+    response = signed_in(responder()).post(
+        INTAKE, intake_data(exploitation_types=["labour", "sexual", "labour"])
+    )
+    assert response.status_code == 302
+    assert Referral.objects.get().exploitation_types == ["labour", "sexual"]
+
+
+def test_at_most_20_languages_as_in_the_api():
+    languages = sorted(code for code, _name in language_choices())[:21]
+    response = signed_in(responder()).post(INTAKE, intake_data(languages=languages))
+    assert response.status_code == 400
+    assert error_summary_links(response.content.decode())["id_languages_0"] == LANGUAGES_TOO_MANY_MESSAGE
+    assert signed_in(responder()).post(INTAKE, intake_data(languages=languages[:20])).status_code == 302
+
+
 def test_the_form_shown_again_with_an_error_keeps_the_ticked_and_the_chosen_languages():
     response = signed_in(responder()).post(INTAKE, intake_data(given_name="", languages=["ti", "fr", "uk"]))
     assert response.status_code == 400
-    assert language_controls(response.content.decode()) == ({"ti"}, {"fr", "uk"})
+    assert language_controls(response.content.decode()) == ({"ti"}, ["fr", "uk"])
 
 
 def test_a_resumed_draft_ticks_and_selects_the_languages_it_was_saved_with():
@@ -109,7 +155,7 @@ def test_a_resumed_draft_ticks_and_selects_the_languages_it_was_saved_with():
     draft = ReferralDraft.objects.get(owner=user)
     assert draft.data["languages"] == ["am", "ti", "it"]
     html = client.get(INTAKE, {"draft": draft.pk}).content.decode()
-    assert language_controls(html) == ({"am", "ti"}, {"it"})
+    assert language_controls(html) == ({"am", "ti"}, ["it"])
 
 
 @pytest.mark.parametrize(
@@ -134,6 +180,12 @@ def test_a_resumed_draft_ticks_and_selects_the_languages_it_was_saved_with():
         ({"exploitation_location": None}, "exploitation_location", "id_exploitation_location_0", "where"),
         ({"region": ""}, "region", "id_region", "region"),
         ({"safe_to_contact": None}, "contact_phone", "id_contact_phone", "safe"),
+        (
+            {"emergency": "on", "needs_accommodation": None},
+            "emergency",
+            "id_emergency",
+            "Needs a safe place to stay",
+        ),
         ({"account": "x" * 15_001}, "account", "id_account", "15,000"),
     ],
 )
@@ -153,6 +205,75 @@ def test_a_child_needs_no_consent():
     response = signed_in(responder()).post(INTAKE, intake_data(consent=None, date_of_birth="2012-01-01"))
     assert response.status_code == 302
     assert Referral.objects.get().is_child
+
+
+def test_an_adult_date_of_birth_with_an_under_18_estimate_is_a_child_who_needs_no_consent():
+    response = signed_in(responder()).post(
+        INTAKE, intake_data(consent=None, date_of_birth="1990-01-01", age_estimate="15")
+    )
+    assert response.status_code == 302
+    assert Referral.objects.get().is_child
+
+
+def test_an_age_estimate_under_18_with_consent_still_makes_a_child():
+    response = signed_in(responder()).post(INTAKE, intake_data(date_of_birth="1990-01-01", age_estimate="15"))
+    assert response.status_code == 302
+    assert Referral.objects.get().is_child
+
+
+def test_the_age_estimate_hint_says_it_counts_beside_a_date_of_birth():
+    html = signed_in(responder()).get(INTAKE).content.decode()
+    hint = re.search(r'<[^>]*id="id_age_estimate_helptext"[^>]*>([^<]+)<', html)[1]
+    assert "Only if the date of birth is not known" not in hint
+    assert "under 18 by either" in hint
+
+
+def test_no_input_cuts_a_long_paste_short_so_the_server_says_what_to_shorten():
+    html = signed_in(responder()).get(INTAKE).content.decode()
+    assert "maxlength" not in html
+
+
+def test_a_phone_number_of_up_to_50_characters_is_kept_as_the_api_keeps_it():
+    phone = "+44 (0) 7700 900123 ext. 4567, ask for the duty desk"[:50]
+    response = signed_in(responder()).post(INTAKE, intake_data(contact_phone=phone))
+    assert response.status_code == 302
+    assert Referral.objects.get().contact_phone == phone
+
+
+def test_a_phone_number_over_50_characters_is_refused_with_what_to_do():
+    response = signed_in(responder()).post(INTAKE, intake_data(contact_phone="0" * 51))
+    assert response.status_code == 400
+    message = error_summary_links(response.content.decode())["id_contact_phone"]
+    assert message == CONTACT_PHONE_TOO_LONG_MESSAGE  # the API's message too
+    assert "50 characters or fewer" in message
+
+
+def test_a_person_aged_120_whose_birthday_is_still_to_come_is_accepted():
+    birthday = timezone.localdate() + datetime.timedelta(days=1)
+    try:
+        date_of_birth = birthday.replace(year=birthday.year - 121)  # 120 today, 121 tomorrow
+    except ValueError:  # 29 February in a year that has none
+        date_of_birth = datetime.date(birthday.year - 121, 3, 1)
+    response = signed_in(responder()).post(INTAKE, intake_data(date_of_birth=date_of_birth.isoformat()))
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"date_of_birth": "", "age_estimate": "12.5"}, id="no-date-of-birth"),
+        pytest.param(
+            {"date_of_birth": "1990-01-01", "age_estimate": "12.5", "consent": None}, id="no-consent"
+        ),
+        pytest.param({"date_of_birth": "1990-02-30", "age_estimate": "", "consent": None}, id="unreal-date"),
+    ],
+)
+def test_an_unreadable_age_gets_only_its_own_error(overrides):
+    response = signed_in(responder()).post(INTAKE, intake_data(**overrides))
+    assert response.status_code == 400
+    links = error_summary_links(response.content.decode())
+    unreadable = "id_age_estimate" if overrides["age_estimate"] else "id_date_of_birth"
+    assert list(links) == [unreadable], links
 
 
 def test_a_care_provider_or_manager_cannot_open_the_intake_form():
@@ -182,7 +303,7 @@ def test_a_draft_is_saved_without_validation_and_resumes_into_the_form():
     assert f"{INTAKE}?draft={draft.pk}" in html
     html = client.get(INTAKE, {"draft": draft.pk}).content.decode()
     assert re.search(r'name="given_name"[^>]*value="Amina"', html)
-    assert language_controls(html) == ({"en", "ti"}, set())
+    assert language_controls(html) == ({"en", "ti"}, [])
     assert re.search(r'value="sexual"[^>]*checked', html)
     assert f'name="draft" value="{draft.pk}"' in html
 
@@ -316,6 +437,17 @@ def test_likely_duplicates_are_shown_before_submitting_then_submit_anyway_goes_t
     assert Referral.objects.count() == 2
 
 
+def test_a_likely_duplicates_link_opens_in_a_new_tab_and_says_so():
+    user = responder()
+    earlier = submitted_referral(actor=user)
+    html = signed_in(user).post(INTAKE, intake_data()).content.decode()
+    case_url = reverse("referrals:case", args=[earlier.pk])
+    link = re.search(rf'<a href="{case_url}"([^>]*)>([^<]+)</a>', html)
+    assert link, "no link to the likely duplicate"
+    assert 'target="_blank"' in link[1] and 'rel="noopener"' in link[1]
+    assert link[2] == f"{earlier.reference} (opens in a new tab)"
+
+
 @pytest.mark.parametrize(
     ("state", "submitted_days_ago", "closed_days_ago", "shown"),
     [
@@ -386,6 +518,20 @@ def test_an_anonymous_notification_records_only_the_four_fields():
     assert notification.exploitation_types == ["labour", "criminal"]
     assert notification.organisation_id == user.organisation_id
     assert not Referral.objects.exists()
+
+
+def test_an_anonymous_notification_keeps_an_exploitation_type_posted_twice_once():
+    response = signed_in(responder()).post(
+        reverse("referrals:anonymous_notification"),
+        {
+            "gender": "male",
+            "nationality": "VN",
+            "exploitation_types": ["labour", "criminal", "labour"],
+            "region": "wales",
+        },
+    )
+    assert response.status_code == 302
+    assert AnonymousNotification.objects.get().exploitation_types == ["labour", "criminal"]
 
 
 def test_an_incomplete_anonymous_notification_shows_the_error_summary():
@@ -462,3 +608,85 @@ def test_the_responders_case_page_shows_state_reference_deadlines_and_history():
     assert "Assessment: due" in html
     assert "Submit" in html
     assert "/withdraw/" in html
+
+
+# ------------------------------------------------------------- the same messages on the web and the API
+
+
+def api_errors(url: str, body: dict) -> dict:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(responder()).key}")
+    response = client.post(url, body, format="json")
+    assert response.status_code == 400, response.json()
+    return response.json()
+
+
+def web_error(response, field: str) -> str:
+    assert response.status_code == 400
+    message = re.search(
+        rf'<p class="error-message" id="id_{field}_error"><span class="visually-hidden">Error: </span>(.*?)</p>',
+        response.content.decode(),
+    )
+    assert message, f"no error on {field}"
+    return unescape(message[1])
+
+
+def api_intake(**overrides) -> dict:
+    fields = referral_fields()
+    fields["date_of_birth"] = fields["date_of_birth"].isoformat()
+    for key, value in overrides.items():
+        if value is None:
+            fields.pop(key)
+        else:
+            fields[key] = value
+    return fields
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("given_name", None, "Enter the person's given name."),
+        ("given_name", "", "Enter the person's given name."),
+        ("given_name", "x" * 101, "The given name must be at most 100 characters; shorten it."),
+        ("family_name", "", "Enter the person's family name."),
+        ("aliases", "x" * 201, "The other names must be at most 200 characters; shorten it."),
+        ("date_of_birth", "2000-02-30", "Enter the date of birth as a real date"),
+        ("age_estimate", "twelve", "Enter the age estimate as a whole number of years"),
+        ("gender", None, "Choose the person's gender, or unknown."),
+        ("nationality", "", "Choose the person's nationality, or stateless or unknown."),
+        ("languages", None, "Choose at least one language the person speaks."),
+        ("exploitation_types", None, "Choose at least one type of exploitation."),
+        ("exploitation_location", None, "Choose where the exploitation happened."),
+        ("region", "", "Choose the region where the person is now."),
+        ("account", "x" * 15_001, "The account must be at most 15,000 characters; shorten it."),
+        ("crime_reference", "x" * 51, "The crime reference must be at most 50 characters; shorten it."),
+        ("responder_reference", "x" * 51, "The reference must be at most 50 characters; shorten it."),
+    ],
+)
+def test_a_missing_blank_too_long_or_unreadable_field_gets_the_same_message_on_the_web_and_the_api(
+    field, value, says
+):
+    web = web_error(signed_in(responder()).post(INTAKE, intake_data(**{field: value})), field)
+    api = api_errors("/api/v1/referrals/", api_intake(**{field: value}))
+    assert api[field] == [web]
+    assert web.startswith(says)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("gender", None, "Choose the person's gender, or unknown."),
+        ("nationality", "", "Choose the person's nationality, or stateless or unknown."),
+        ("exploitation_types", None, "Choose at least one type of exploitation."),
+        ("region", "", "Choose the region where you met the person."),
+    ],
+)
+def test_an_anonymous_notification_gets_the_same_message_on_the_web_and_the_api(field, value, says):
+    body = {"gender": "male", "nationality": "VN", "exploitation_types": ["labour"], "region": "wales"}
+    if value is None:
+        del body[field]
+    else:
+        body[field] = value
+    web = web_error(signed_in(responder()).post(reverse("referrals:anonymous_notification"), body), field)
+    api = api_errors("/api/v1/anonymous-notifications/", body)
+    assert api[field] == [web] == [says]
