@@ -72,6 +72,18 @@ class TextField(serializers.CharField):
         self.validators.append(_encodable)
 
 
+def optional_text(field: str, max_length: int, **kwargs: Any) -> TextField:
+    """An optional §3 free-text field: blank when left out, with the web form's messages."""
+    return TextField(
+        max_length=max_length,
+        required=False,
+        allow_blank=True,
+        default="",
+        error_messages=error_messages(field),
+        **kwargs,
+    )
+
+
 def as_typed(value: Any, limit: int = 60) -> str:
     """What the client sent, to quote in an error: shortened, and with anything UTF-8 cannot carry
     (a lone surrogate such as "\\ud800" is valid JSON) written as an escape."""
@@ -343,13 +355,7 @@ class ReferralCreateSerializer(FieldsBuiltOnce):
     consent = serializers.BooleanField(default=False, help_text="Must be true for an adult.")
     given_name = TextField(max_length=NAME_MAX_LENGTH, error_messages=error_messages("given_name"))
     family_name = TextField(max_length=NAME_MAX_LENGTH, error_messages=error_messages("family_name"))
-    aliases = TextField(
-        max_length=ALIASES_MAX_LENGTH,
-        required=False,
-        allow_blank=True,
-        default="",
-        error_messages=error_messages("aliases"),
-    )
+    aliases = optional_text("aliases", ALIASES_MAX_LENGTH)
     date_of_birth = serializers.DateField(
         required=False, allow_null=True, default=None, error_messages=error_messages("date_of_birth")
     )
@@ -399,35 +405,10 @@ class ReferralCreateSerializer(FieldsBuiltOnce):
     needs_medical = serializers.BooleanField(default=False)
     has_dependants = serializers.BooleanField(default=False)
     safe_to_contact = serializers.BooleanField(default=False)
-    contact_phone = TextField(
-        max_length=CONTACT_PHONE_MAX_LENGTH,
-        required=False,
-        allow_blank=True,
-        default="",
-        error_messages=error_messages("contact_phone"),
-    )
-    account = TextField(
-        max_length=ACCOUNT_MAX_LENGTH,
-        required=False,
-        allow_blank=True,
-        default="",
-        trim_whitespace=False,
-        error_messages=error_messages("account"),
-    )
-    responder_reference = TextField(
-        max_length=REFERENCE_MAX_LENGTH,
-        required=False,
-        allow_blank=True,
-        default="",
-        error_messages=error_messages("responder_reference"),
-    )
-    crime_reference = TextField(
-        max_length=REFERENCE_MAX_LENGTH,
-        required=False,
-        allow_blank=True,
-        default="",
-        error_messages=error_messages("crime_reference"),
-    )
+    contact_phone = optional_text("contact_phone", CONTACT_PHONE_MAX_LENGTH)
+    account = optional_text("account", ACCOUNT_MAX_LENGTH, trim_whitespace=False)
+    responder_reference = optional_text("responder_reference", REFERENCE_MAX_LENGTH)
+    crime_reference = optional_text("crime_reference", REFERENCE_MAX_LENGTH)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         errors = referral_errors(attrs)
