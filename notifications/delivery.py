@@ -188,32 +188,39 @@ def _drop_connection(scheme: str, netloc: str) -> None:
 ANSWER_READ_LIMIT = 64 * 1024
 
 
-class _ReaderWithDeadline(socket.SocketIO):
-    """A socket's reading end that gives up at a deadline.
+class _ReaderWithDeadline(io.RawIOBase):
+    """The socket reader http.client made, giving up at a deadline.
 
     The socket's timeout bounds each read, not their sum: without a deadline a receiver sending its
     answer a byte every few seconds would hold the worker's thread, and every notification queued
     behind it, for as long as it liked.
     """
 
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
-        super().__init__(sock, "rb")
+    def __init__(self, raw: Any, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._raw = raw  # it holds its own reference to the socket, as http.client's reader did
         self._socket = sock
         self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
 
     def readinto(self, buffer: Any) -> int | None:
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("the answer did not arrive in time")
         self._socket.settimeout(remaining)
-        return super().readinto(buffer)
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 class _AnswerWithDeadline(http.client.HTTPResponse):
     def __init__(self, sock: socket.socket, *args: Any, deadline: float, **kwargs: Any) -> None:
         super().__init__(sock, *args, **kwargs)
-        self.fp.close()  # the plain reader http.client made; the socket stays open
-        self.fp = io.BufferedReader(_ReaderWithDeadline(sock, deadline))
+        self.fp = io.BufferedReader(_ReaderWithDeadline(self.fp.detach(), sock, deadline))
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> int:

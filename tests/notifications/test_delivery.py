@@ -185,39 +185,57 @@ def test_an_unreachable_receiver_is_recorded_in_words_and_by_error_class(setting
 
 
 @pytest.fixture
-def dripping_receiver():
-    """Answers 200 at once, then sends its 20-byte body a byte every 0.3 s: each read is quick, the
-    whole answer takes six seconds."""
-    server = socket.create_server(("127.0.0.1", 0))
-    done = threading.Event()
+def scripted_receiver():
+    """A receiver that answers one POST with ``parts``: (seconds to wait, bytes to send) in turn."""
+    servers = []
 
-    def serve() -> None:
-        peer, _address = server.accept()
-        with peer:
-            peer.recv(65536)
-            peer.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n")
-            for _ in range(20):
-                if done.wait(0.3):
-                    return
-                peer.sendall(b".")
+    def start(parts: list[tuple[float, bytes]]) -> str:
+        server = socket.create_server(("127.0.0.1", 0))
+        done = threading.Event()
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}/hooks"
-    done.set()
-    thread.join()
-    server.close()
+        def serve() -> None:
+            peer, _address = server.accept()
+            with peer:
+                peer.recv(65536)
+                for wait, data in parts:
+                    if done.wait(wait):
+                        return
+                    peer.sendall(data)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        servers.append((server, done, thread))
+        return f"http://127.0.0.1:{server.getsockname()[1]}/hooks"
+
+    yield start
+    for server, done, thread in servers:
+        done.set()
+        thread.join()
+        server.close()
 
 
 def test_a_receiver_that_answers_too_slowly_in_all_is_a_timeout_not_a_held_worker(
-    settings, queued, dripping_receiver
+    settings, queued, scripted_receiver
 ):
     settings.WEBHOOK_TIMEOUT_SECONDS = 1
-    row = offer_to_webhook(dripping_receiver)
+    # Each read is quick; the whole answer, a byte every 0.3 s, would take six seconds.
+    url = scripted_receiver([(0, b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n"), *[(0.3, b".")] * 20])
+    row = offer_to_webhook(url)
     deliver(str(row.pk))
     row.refresh_from_db()
     assert row.state == DeliveryState.PENDING
     assert row.delivery_attempts.get().detail == "the receiver did not answer in time (TimeoutError)"
+
+
+def test_an_answer_whose_body_follows_on_a_closing_connection_is_read_to_its_end(queued, scripted_receiver):
+    url = scripted_receiver(
+        [(0, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"), (0.2, b"ok")]
+    )
+    row = offer_to_webhook(url)
+    deliver(str(row.pk))
+    row.refresh_from_db()
+    assert row.state == DeliveryState.DELIVERED
+    assert row.delivery_attempts.get().detail == "HTTP 200"
 
 
 def test_only_the_start_of_a_long_answer_is_read(webhook_receiver, monkeypatch):
