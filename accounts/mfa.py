@@ -44,14 +44,22 @@ def pending_device(user: Any) -> TOTPDevice:
 
 
 def verify_code(device: TOTPDevice, code: str) -> bool:
-    """Check a code against a device; the device throttles repeated failures itself. A refused code is
-    a failed sign-in in the audit trail: it means someone holds the password."""
+    """Check a code against a device; the device throttles repeated failures itself."""
+    code = "".join(str(code or "").split())
+    if not code.isdigit() or not 6 <= len(code) <= 8:
+        return False
+    allowed, _ = device.verify_is_allowed()
+    return bool(allowed) and device.verify_token(code)
+
+
+def verify_sign_in_code(device: TOTPDevice, code: str) -> bool:
+    """``verify_code`` for signing in, on the web or at the token endpoint: a refused code there is a
+    failed sign-in in the audit trail, since it means someone holds the password. (A typo while
+    setting a device up is not.)"""
     from audit.models import AuditAction
     from audit.services import record_authentication
 
-    code = "".join(str(code or "").split())
-    allowed, _ = device.verify_is_allowed()
-    if code.isdigit() and 6 <= len(code) <= 8 and allowed and device.verify_token(code):
+    if verify_code(device, code):
         return True
     record_authentication(action=AuditAction.LOGIN_FAILED, user=device.user, what="second factor refused")
     return False
@@ -66,7 +74,7 @@ def token_login_second_factor_error(user: Any, code: str | None) -> str | None:
         return "A second factor is required: set up an authenticator app by signing in on the web first."
     if not code:
         return "A second factor is required: send the 6-digit code from your authenticator app as otp."
-    if not verify_code(device, code):
+    if not verify_sign_in_code(device, code):
         return "The code from the authenticator app is not valid."
     return None
 

@@ -16,7 +16,7 @@ from django_otp import login as otp_login
 
 from audit.services import record_change
 
-from .mfa import confirmed_device, pending_device, verify_code
+from .mfa import confirmed_device, pending_device, verify_code, verify_sign_in_code
 
 if TYPE_CHECKING:
     from .models import User
@@ -83,7 +83,7 @@ def verify(request: HttpRequest) -> HttpResponse:
         return redirect(f"{reverse('mfa-setup')}?next={_next_url(request)}")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if verify_code(device, form.cleaned_data["code"]):
+        if verify_sign_in_code(device, form.cleaned_data["code"]):
             otp_login(request, device)
             return HttpResponseRedirect(_next_url(request))
         form.add_error("code", "That code is not valid, or too many codes were tried: wait and try again.")

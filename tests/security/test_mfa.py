@@ -45,6 +45,12 @@ def test_a_manager_without_a_device_is_sent_to_set_one_up_and_then_gets_in(clien
     page = client.get(response["Location"])
     device = TOTPDevice.objects.get(user=boss, confirmed=False)
     assert page.status_code == 200 and device.config_url in page.content.decode().replace("&amp;", "&")
+    # A typo while setting the app up is not a failed sign-in.
+    assert client.post(reverse("mfa-setup"), {"code": "000000"}).status_code == 400
+    assert not AuditEvent.objects.filter(action=AuditAction.LOGIN_FAILED).exists()
+    device.refresh_from_db()
+    device.throttling_failure_count, device.throttling_failure_timestamp = 0, None
+    device.save()
 
     done = client.post(reverse("mfa-setup"), {"code": current_code(device), "next": "/triage/"})
     assert done.status_code == 302 and done["Location"] == "/triage/"
