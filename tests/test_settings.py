@@ -56,6 +56,7 @@ def test_settings_refuse_to_start_without_field_encryption_keys_when_debug_is_of
     ("setting", "value", "says"),
     [
         ("SECRET_KEY", "replace-me", "SECRET_KEY must be a generated secret of at least 50 characters"),
+        ("SECRET_KEY", "replace-me-" * 6, "SECRET_KEY must be a generated secret"),
         ("SECRET_KEY", "short-but-set", "SECRET_KEY must be a generated secret"),
         (
             "FIELD_HASH_KEY",
