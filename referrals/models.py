@@ -309,7 +309,6 @@ class UnsentForm(models.Model):
     # The form's address (the path it posts to): it is shown again on the page at that address.
     form = models.CharField(max_length=200)
     data = EncryptedJSONField(default=dict)
-    kept_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)
 
     class Meta:

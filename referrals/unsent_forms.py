@@ -79,7 +79,6 @@ def keep_unsent_form(
 ) -> UnsentForm:
     """Keep what was typed into the owner's form at address ``form`` (an action on ``referral``, if
     any), replacing anything kept before."""
-    now = timezone.now()
     with transaction.atomic():
         # One per user and form: a second press of the button replaces the first, even at the same time.
         unsent, _ = UnsentForm.objects.update_or_create(  # type: ignore[misc]  # data: encrypted JSON
@@ -87,8 +86,8 @@ def keep_unsent_form(
             form=form,
             defaults={
                 "data": dict(data),
-                "kept_at": now,
-                "expires_at": now + datetime.timedelta(minutes=settings.UNSENT_FORM_LIFETIME_MINUTES),
+                "expires_at": timezone.now()
+                + datetime.timedelta(minutes=settings.UNSENT_FORM_LIFETIME_MINUTES),
             },
         )
         record_change(

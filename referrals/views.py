@@ -147,10 +147,9 @@ def login_required_keeping_typed_work(form_of: Callable[..., HarbourForm | None]
             form = form_of(*args, **kwargs) if owner is not None else None
             typed = typed_values(form, request.POST) if form is not None else {}
             if owner is not None and typed:
-                # The case the action is on, for the case's own trail (no such case: none).
-                referral = (
-                    Referral.objects.filter(pk=kwargs["pk"]).only("pk").first() if "pk" in kwargs else None
-                )
+                # The case the action is on, for the case's own trail, if the owner still sees it.
+                cases = referrals_visible_to(owner).filter(pk=kwargs["pk"]) if "pk" in kwargs else None
+                referral = cases.only("pk").first() if cases is not None else None
                 keep_unsent_form(
                     owner=owner, form=request.path, data=typed, referral=referral, request=request
                 )
