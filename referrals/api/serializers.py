@@ -378,13 +378,7 @@ class ReferralCreateSerializer(FieldsBuiltOnce):
         help_text="ISO 3166-1 alpha-2, stateless or unknown.",
         error_messages=error_messages("nationality"),
     )
-    second_nationality = TextField(
-        max_length=CODE_MAX_LENGTH,
-        required=False,
-        allow_blank=True,
-        default="",
-        error_messages=error_messages("second_nationality"),
-    )
+    second_nationality = optional_text("second_nationality", CODE_MAX_LENGTH)
     languages = code_list(
         "languages",
         max_length=CODE_MAX_LENGTH,
