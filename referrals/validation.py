@@ -42,6 +42,9 @@ NO_CONSENT_MESSAGE = (
 
 AGE_ESTIMATE_RANGE_MESSAGE = f"The age estimate must be between 0 and {AGE_MAX}."
 NATIONALITY_REQUIRED_MESSAGE = "Choose the person's nationality, or stateless or unknown."
+SECOND_NATIONALITY_REPEATED_MESSAGE = (
+    "The second nationality is the same as the first: choose another, or leave it empty."
+)
 LANGUAGES_REQUIRED_MESSAGE = "Choose at least one language the person speaks."
 EXPLOITATION_TYPES_REQUIRED_MESSAGE = "Choose at least one type of exploitation."
 
@@ -238,6 +241,8 @@ def referral_errors(data: Mapping[str, Any], *, unreadable: Collection[str] = ()
     for field in ("nationality", "second_nationality"):
         for message in nationality_errors(data.get(field) or ""):
             add(field, message)
+    if data.get("second_nationality") and data.get("second_nationality") == data.get("nationality"):
+        add("second_nationality", SECOND_NATIONALITY_REPEATED_MESSAGE)
 
     languages = distinct(data.get("languages") or [])
     if not languages:

@@ -138,6 +138,7 @@ def test_a_create_ignores_the_state_reference_and_is_child_it_is_sent(api, perso
         ({"consent": False}, "consent", "anonymous notification"),
         ({"nationality": "XX"}, "nationality", "nationality code"),
         ({"second_nationality": "Narnia"}, "second_nationality", "nationality code"),
+        ({"nationality": "AL", "second_nationality": "AL"}, "second_nationality", "same as the first"),
         ({"languages": ["en", "klingon"]}, "languages", "ISO 639-1"),
         ({"languages": []}, "languages", "at least one"),
         ({"exploitation_types": ["piracy"]}, "exploitation_types", "not a type of exploitation"),
