@@ -62,11 +62,14 @@ def referrals_visible_to(user: User) -> QuerySet[Referral]:
         placement = Placement.objects.filter(
             referral=OuterRef("pk"), provider=provider, ended_at__isnull=True
         )
-        last_placed_with = Placement.objects.filter(referral=OuterRef("pk")).order_by("-started_at", "-id")
-        return referrals.alias(last_provider=Subquery(last_placed_with.values("provider_id")[:1])).filter(
+        # The placement the case closed from ended with it; one ended earlier was reallocated away.
+        closed_from_placement = Placement.objects.filter(
+            referral=OuterRef("pk"), provider=provider, ended_at__gte=OuterRef("closed_at")
+        )
+        return referrals.filter(
             Q(Exists(pending_offer))
             | Q(Exists(placement))
-            | Q(state__in=CLOSED_FROM_PLACEMENT, last_provider=provider.pk)
+            | Q(Exists(closed_from_placement), state__in=CLOSED_FROM_PLACEMENT)
         )
     return referrals.none()
 

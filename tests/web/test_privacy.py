@@ -4,8 +4,11 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
 
 from referrals import services
+from referrals.selectors import referrals_visible_to
 from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
 from tests.web.conftest import offered, placed, signed_in
 
@@ -103,3 +106,24 @@ def test_a_case_reallocated_away_is_gone_for_its_past_provider_and_its_new_one_s
         "Rejected by a provider",
         "Offered a placement",
     ]
+
+
+@pytest.mark.parametrize("ending", ["recover", "exit"])
+def test_a_provider_keeps_the_case_it_closed_but_not_one_that_closed_after_it_was_reallocated_away(ending):
+    closed_here, staff, boss = placed()
+    reallocated, _other_staff, _boss = placed(provider=staff.provider)
+    services.report_missing(referral_id=reallocated.pk, actor=staff, last_seen_at=timezone.now())
+    services.reallocate_referral(referral_id=reallocated.pk, actor=boss, reason="needs_changed")
+    if ending == "recover":
+        services.recover_referral(referral_id=closed_here.pk, actor=staff, outcome="independent_living")
+    else:
+        services.exit_referral(referral_id=closed_here.pk, actor=staff, reason="left_support")
+    # The person reallocated while missing never came back: the case closes from no placement.
+    services.exit_referral(referral_id=reallocated.pk, actor=boss, reason="lost_contact")
+
+    assert list(referrals_visible_to(staff)) == [closed_here]
+    api = APIClient()
+    api.force_authenticate(staff)
+    assert api.get(f"/api/v1/referrals/{closed_here.pk}/history/").status_code == 200
+    assert api.get(f"/api/v1/referrals/{reallocated.pk}/").status_code == 404
+    assert api.get(f"/api/v1/referrals/{reallocated.pk}/history/").status_code == 404
