@@ -343,11 +343,12 @@ FLOOR_SQL = [
     GROUP BY 1, 2, 3, 4
     """,
     """
-    SELECT clock,
-           count(*) FILTER (WHERE stopped_at IS NOT NULL AND stopped_at <= due_at),
-           count(*) FILTER (WHERE stopped_at > due_at OR (stopped_at IS NULL AND due_at < now())),
-           count(*) FILTER (WHERE stopped_at IS NULL AND due_at < now())
-    FROM referrals_deadline GROUP BY clock
+    SELECT d.clock,
+           count(*) FILTER (WHERE d.stopped_at <= d.due_at
+                            AND NOT (r.state IN ('withdrawn', 'exited') AND d.stopped_at >= r.closed_at)),
+           count(*) FILTER (WHERE d.stopped_at > d.due_at OR (d.stopped_at IS NULL AND d.due_at < now())),
+           count(*) FILTER (WHERE d.stopped_at IS NULL AND d.due_at < now())
+    FROM referrals_deadline d JOIN referrals_referral r ON r.id = d.referral_id GROUP BY d.clock
     """,
     """
     SELECT r.reference, d.clock, d.due_at FROM referrals_deadline d JOIN referrals_referral r ON r.id = d.referral_id

@@ -113,8 +113,13 @@ class ReportTimelinessSerializer(serializers.Serializer):
     count = serializers.IntegerField(help_text="Cases measured.")
     median_hours = HoursField(source="median", allow_null=True)
     p90_hours = HoursField(source="p90", allow_null=True)
-    within_deadline = serializers.IntegerField(help_text="Clocks that stopped before they were due.")
-    decided = serializers.IntegerField(help_text="Clocks stopped, or open past their due time.")
+    within_deadline = serializers.IntegerField(
+        help_text="Clocks stopped before they were due by the step they waited for."
+    )
+    decided = serializers.IntegerField(
+        help_text="Clocks met, stopped late, or open past their due time; not those stopped in time by the case "
+        "being withdrawn or ending."
+    )
     share_within_deadline = ShareField(allow_null=True)
 
 

@@ -553,9 +553,14 @@ def _demographics(referrals: QuerySet[Referral], total: int) -> dict[str, list[S
 
 def _deadline_figures(report_filter: ReportFilter, now: datetime.datetime) -> dict[str, dict[str, int]]:
     """Per clock: how many stopped in time, how many stopped late or are open past due, and how many are
-    overdue now. One query. A clock stopped by any transition (a decision, a withdrawal) counts as met if
-    it stopped before it was due."""
-    stopped_in_time = Q(stopped_at__isnull=False, stopped_at__lte=F("due_at"))
+    overdue now. One query. A clock stopped in time by the case being withdrawn or ending counts
+    neither way: nobody acted on time, nor late. Such a clock stopped with the case, after its
+    ``closed_at``; one stopped by the step it waited for (an assessment, a placement) stopped before."""
+    stopped_with_the_case = Q(
+        referral__state__in=(ReferralState.WITHDRAWN, ReferralState.EXITED),
+        stopped_at__gte=F("referral__closed_at"),
+    )
+    stopped_in_time = Q(stopped_at__isnull=False, stopped_at__lte=F("due_at")) & ~stopped_with_the_case
     past_due = Q(stopped_at__isnull=True, due_at__lt=now)
     # A missing person is overdue from the moment they are reported (see ``_open_clocks_overdue``).
     overdue = past_due | Q(stopped_at__isnull=True, clock=Clock.MISSING)

@@ -266,7 +266,8 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
             notes=[
                 "Time to assessment runs from submission to assessment; time to placement from assessment to "
                 "placement.",
-                "A clock is decided once it stops or passes its due time; it is met if it stopped in time.",
+                "A clock is decided once it stops or passes its due time; it is met if it stopped in time. "
+                "A clock stopped in time by the case being withdrawn or ending is left out.",
             ],
         ),
         Table(

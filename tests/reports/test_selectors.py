@@ -9,7 +9,7 @@ from referrals.models import Clock
 from reports.selectors import OverdueClocks, ReportFilter, caseload_report, percentile
 from tests.factories import aware, responder
 
-from .caseload import HOUR, NOW, build_caseload, clock, make_referral, offer
+from .caseload import DAY, HOUR, NOW, build_caseload, clock, make_referral, offer
 
 pytestmark = pytest.mark.django_db
 
@@ -326,3 +326,29 @@ def test_a_missing_person_is_overdue_from_the_moment_they_are_reported(caseload)
     # Overdue since they were last seen; the clock itself is due at the next escalation.
     assert (listed.overdue_since, listed.due_at) == (NOW - 3 * HOUR, NOW + 21 * HOUR)
     assert {row.key: row.count for row in report.overdue_by_clock}["missing"] == 2  # and case H
+
+
+def test_a_clock_stopped_in_time_by_a_withdrawal_is_neither_met_nor_missed():
+    at = aware(2026, 3, 2, 9, 0)
+    by = responder()
+
+    def case(**fields):
+        return make_referral(submitted_by=by, submitted_at=at, **fields)
+
+    assessed = case(state="assessed", assessed_at=at + 24 * HOUR)
+    clock(assessed, Clock.ASSESSMENT, started=at, due=at + 5 * DAY, stopped=at + 24 * HOUR)
+    withdrawn_at = at + HOUR
+    withdrawn_early = case(state="withdrawn", closed_at=withdrawn_at)
+    clock(withdrawn_early, Clock.ASSESSMENT, started=at, due=at + 5 * DAY, stopped=withdrawn_at)
+    withdrawn_at = at + 6 * DAY
+    withdrawn_late = case(state="withdrawn", closed_at=withdrawn_at)
+    clock(withdrawn_late, Clock.ASSESSMENT, started=at, due=at + 5 * DAY, stopped=withdrawn_at)
+    # Assessed in time, then withdrawn while waiting for a placement.
+    assessed_at, withdrawn_at = at + 2 * HOUR, at + 2 * DAY
+    withdrawn_waiting = case(state="withdrawn", assessed_at=assessed_at, closed_at=withdrawn_at)
+    clock(withdrawn_waiting, Clock.ASSESSMENT, started=at, due=at + 5 * DAY, stopped=assessed_at)
+    clock(withdrawn_waiting, Clock.PLACEMENT, started=assessed_at, due=at + 5 * DAY, stopped=withdrawn_at)
+
+    assessment, placement = caseload_report(ReportFilter(), now=NOW).timeliness
+    assert (assessment.within_deadline, assessment.decided) == (2, 3)
+    assert (placement.within_deadline, placement.decided, placement.share_within_deadline) == (0, 0, None)
