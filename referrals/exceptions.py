@@ -32,6 +32,10 @@ class OfferAlreadyPending(TransitionNotAllowed):
     """A referral has at most one pending offer."""
 
 
+class PersonStillMissing(TransitionNotAllowed):
+    """A person reallocated while missing is offered a placement only once they are found."""
+
+
 class NoCapacity(TransitionNotAllowed):
     """The provider has no free bed of the kind the person needs."""
 

@@ -142,8 +142,8 @@ class Referral(FSMModelMixin, models.Model):
     def report_missing(self) -> None:
         self._entered_state()
 
-    def _still_missing(self) -> bool:
-        """Missing, or reallocated while missing and not placed since: the missing clock still runs."""
+    def still_missing(self) -> bool:
+        """Missing, or reallocated while missing and not found since: the missing clock still runs."""
         if self.state == S.MISSING:
             return True
         return self.deadlines.filter(clock=Clock.MISSING, stopped_at__isnull=True).exists()
@@ -152,7 +152,7 @@ class Referral(FSMModelMixin, models.Model):
         field=state,
         source=[S.MISSING, S.ASSESSED],
         target=RETURN_VALUE(S.PLACED, S.ASSESSED),
-        conditions=[_still_missing],
+        conditions=[still_missing],
     )
     def found(self) -> str:
         """Back in the placement; or, for a person reallocated while missing, found and still waiting
@@ -173,8 +173,8 @@ class Referral(FSMModelMixin, models.Model):
         self._entered_state()
 
     def _in_support_or_still_missing(self) -> bool:
-        """Placed or missing; or reallocated while missing, and neither found nor placed since."""
-        return self.state != S.ASSESSED or self._still_missing()
+        """Placed or missing; or reallocated while missing and not found since."""
+        return self.state != S.ASSESSED or self.still_missing()
 
     @transition(
         field=state,

@@ -34,6 +34,7 @@ from .exceptions import (
     OfferAlreadyAccepted,
     OfferAlreadyPending,
     OfferNotPending,
+    PersonStillMissing,
     ProviderCannotTake,
     RecoveryReviewNotDue,
     TransitionNotAllowed,
@@ -309,6 +310,7 @@ def offer_placement(*, referral_id: int, actor: User, provider_id: int) -> Place
         referral = _apply(
             referral_id=referral_id, actor=actor, transition="offer", input={"provider": provider_id}
         )
+        check_not_missing(referral)
         pending = referral.offers.select_related("provider").filter(state=OfferState.PENDING).first()
         if pending is not None:
             raise offer_already_pending(pending)
@@ -324,6 +326,19 @@ def offer_placement(*, referral_id: int, actor: User, provider_id: int) -> Place
         deadline.save(update_fields=["offer"])
         _notify_case(Event.OFFER_MADE, referral, provider.organisation, due_at=offer.response_due_at)
     return offer
+
+
+STILL_MISSING_MESSAGE = (
+    "This person is still missing: record that they are found before offering a placement."
+)
+
+
+def check_not_missing(referral: Referral) -> None:
+    """A person reallocated while missing is placed again only once found: the ``found`` step tells the
+    referring organisation and stops the escalations, and a provider is never offered someone nobody
+    can reach."""
+    if referral.still_missing():
+        raise PersonStillMissing(STILL_MISSING_MESSAGE)
 
 
 def offer_not_pending(referral: Referral) -> OfferNotPending:
@@ -378,8 +393,7 @@ def accept_offer(*, referral_id: int, actor: User) -> Referral:
         Placement.objects.create(
             referral=referral, provider_id=offer.provider_id, offer=offer, bed_kind=bed_kind
         )
-        # A person reallocated while missing is found once a provider takes them again.
-        _offer_done(referral, offer, Clock.PLACEMENT, Clock.MISSING)
+        _offer_done(referral, offer, Clock.PLACEMENT)
         start_clock(referral, Clock.CHECK_IN)
         start_clock(referral, Clock.RECOVERY_REVIEW)
         _notify_case(Event.REFERRAL_PLACED, referral, _referrer(referral), *manager_recipients())
@@ -576,7 +590,6 @@ def exit_referral(*, referral_id: int, actor: User, reason: str, note: str = "")
             referral_id=referral_id, actor=actor, transition="exit", input={"reason": reason, "note": note}
         )
         provider = _placed_provider_organisations(referral, excluding=actor)
-        _revoke_pending_offer(referral)  # a person reallocated while missing may have one
         _end_placement(referral)
         stop_clocks(referral)
         _notify_case(Event.REFERRAL_EXITED, referral, _referrer(referral), *manager_recipients(), *provider)

@@ -179,10 +179,7 @@ def show_unsent_form(request: HttpRequest, form: HarbourForm, referral: Referral
 
 
 # Why a pending offer was revoked, by the state the case went to (referrals.services revokes it there).
-REVOKED_BECAUSE = {
-    ReferralState.WITHDRAWN: ", because the referral was withdrawn",
-    ReferralState.EXITED: ", because the person has left support",
-}
+REVOKED_BECAUSE = {ReferralState.WITHDRAWN: ", because the referral was withdrawn"}
 
 
 def ended_offer_words(offer: PlacementOffer) -> str:
@@ -598,10 +595,12 @@ TRANSITIONS: dict[str, TransitionSpec] = {
 def available_transitions(user: User, referral: Referral, pending_offer: PlacementOffer | None) -> list[str]:
     """The actions this user may take on this case in its current state."""
     provider = user.provider
+    open_now = [name for name in TRANSITIONS if can_proceed(getattr(referral, name))]
+    if "found" in open_now:
+        # Reallocated while missing: found first, then a new placement (``services.check_not_missing``).
+        open_now = [name for name in open_now if name != "offer"]
     names = []
-    for name in TRANSITIONS:
-        if not can_proceed(getattr(referral, name)):
-            continue
+    for name in open_now:
         if name in ("accept", "reject"):
             if pending_offer is None or provider is None or pending_offer.provider_id != provider.pk:
                 continue
@@ -618,6 +617,8 @@ def not_open_words(
     """Why an action the user asked for is not open on the case now, in a sentence."""
     if transition == "offer" and pending_offer is not None and user.is_manager:
         return services.offer_already_pending(pending_offer).message
+    if transition == "offer" and user.is_manager and referral.still_missing():
+        return services.STILL_MISSING_MESSAGE
     if transition in ("accept", "reject"):
         if pending_offer is None and may_perform(user, transition, referral):
             # The offer was made to this provider and is answered: say how.

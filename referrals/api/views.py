@@ -207,8 +207,10 @@ def refuse_unless_allowed(user: Any, transition: str, referral: Referral) -> Non
     services.check_transition_allowed(user, transition, referral)
     if transition in ("accept", "reject") and pending_offer_for(referral) is None:
         raise services.offer_not_pending(referral)
-    if transition == "offer" and (pending := pending_offer_for(referral)) is not None:
-        raise services.offer_already_pending(pending)
+    if transition == "offer":
+        if (pending := pending_offer_for(referral)) is not None:
+            raise services.offer_already_pending(pending)
+        services.check_not_missing(referral)
 
 
 class ReferralTransitionView(AnswersWithCase, GenericAPIView):

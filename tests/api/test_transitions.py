@@ -164,6 +164,18 @@ def test_a_second_offer_while_one_is_pending_is_a_409(api):
     assert f"pending offer with {pending.provider.name}; its answer is due at" in str(response.json())
 
 
+def test_an_offer_for_a_person_reallocated_while_missing_is_a_409_until_they_are_found(api):
+    case = bring_to("missing")
+    services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="safety_concern")
+    response = offer(api, case, case.provider.pk)
+    assert response.status_code == 409
+    assert "still missing: record that they are found" in str(response.json())
+    assert not case.referral.offers.filter(state=OfferState.PENDING).exists()
+    found = api(case.manager).post(transition_url(case.referral.pk, "found"), {}, format="json")
+    assert found.status_code == 200
+    assert offer(api, case, case.provider.pk).status_code == 200
+
+
 def test_withdrawal_revokes_the_pending_offer_and_ends_the_providers_access(api):
     case = bring_to("offered")
     response = api(case.responder).post(

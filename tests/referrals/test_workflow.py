@@ -5,12 +5,12 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from care_providers.models import OfferState
+from care_providers.models import OfferState, PlacementOffer
 from notifications.models import Event, InboxItem
 from notifications.sweep import sweep_deadlines
 from referrals import services, validation
 from referrals.choices import ReferralState
-from referrals.exceptions import NotPermitted, TransitionNotAllowed
+from referrals.exceptions import NotPermitted, PersonStillMissing, TransitionNotAllowed
 from referrals.models import Clock, Referral
 from tests.api.cases import bring_to, valid_body
 from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
@@ -134,7 +134,7 @@ def _open_clocks(referral: Referral) -> set[str]:
     return set(referral.deadlines.filter(stopped_at__isnull=True).values_list("clock", flat=True))
 
 
-def test_a_person_reallocated_while_missing_is_escalated_until_placed_again():
+def test_a_person_reallocated_while_missing_is_escalated_and_offered_nowhere_until_found():
     case = bring_to("missing")
     pk = case.referral.pk
     services.reallocate_referral(referral_id=pk, actor=case.manager, reason="provider_closing")
@@ -143,7 +143,11 @@ def test_a_person_reallocated_while_missing_is_escalated_until_placed_again():
     before = missing_alerts.count()
     sweep_deadlines(now=timezone.now() + datetime.timedelta(hours=25))
     assert missing_alerts.count() > before
+    with pytest.raises(PersonStillMissing):
+        services.offer_placement(referral_id=pk, actor=case.manager, provider_id=case.provider.pk)
+    assert not PlacementOffer.objects.filter(referral_id=pk, state=OfferState.PENDING).exists()
 
+    services.mark_found(referral_id=pk, actor=case.manager, note="At the police station")
     services.offer_placement(referral_id=pk, actor=case.manager, provider_id=case.provider.pk)
     services.accept_offer(referral_id=pk, actor=case.provider_user)
     assert _open_clocks(case.referral) == {Clock.CHECK_IN, Clock.RECOVERY_REVIEW}
@@ -171,14 +175,10 @@ def test_a_person_reallocated_while_missing_who_never_comes_back_can_be_exited()
     case = bring_to("missing")
     pk = case.referral.pk
     services.reallocate_referral(referral_id=pk, actor=case.manager, reason="provider_closing")
-    other = CareProviderFactory()
-    offer = services.offer_placement(referral_id=pk, actor=case.manager, provider_id=other.pk)
     services.exit_referral(referral_id=pk, actor=case.manager, reason="lost_contact")
     referral = case.refresh()
     assert referral.state == ReferralState.EXITED and referral.closed_at is not None
     assert _open_clocks(referral) == set()
-    offer.refresh_from_db()
-    assert offer.state == OfferState.REVOKED
     alerts = InboxItem.objects.filter(referral_id=pk, event=Event.PERSON_MISSING).count()
     sweep_deadlines(now=timezone.now() + datetime.timedelta(hours=49))
     assert InboxItem.objects.filter(referral_id=pk, event=Event.PERSON_MISSING).count() == alerts

@@ -252,20 +252,6 @@ def test_a_provider_answering_an_offer_that_has_ended_is_told_why_on_its_offers_
     assert client.get(reverse("referrals:case", args=[stranger.pk])).status_code == 404
 
 
-def test_a_provider_whose_offer_ended_with_an_exit_is_told_the_person_left_support():
-    """A person reallocated while missing, offered elsewhere, then exited: not a withdrawal."""
-    referral, staff, boss = placed()
-    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=timezone.now())
-    services.reallocate_referral(referral_id=referral.pk, actor=boss, reason="safety_concern")
-    other = CareProviderFactory()
-    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=other.pk)
-    services.exit_referral(referral_id=referral.pk, actor=boss, reason="lost_contact")
-    response = signed_in(provider_user(other)).get(reverse("referrals:case", args=[referral.pk]), follow=True)
-    page = response.content.decode()
-    assert f"{referral.reference}: this offer was withdrawn, because the person has left support." in page
-    assert "referral was withdrawn" not in page
-
-
 def test_an_unknown_action_on_a_case_the_provider_holds_is_a_404_not_an_ended_offer():
     referral, staff, _boss = placed()
     response = signed_in(staff).get(reverse("referrals:case_action", args=[referral.pk, "nonsense"]))
@@ -561,6 +547,18 @@ def test_a_responder_filters_by_state_but_is_offered_no_region_filter():
 
 def action_url(referral, transition):
     return reverse("referrals:case_action", args=[referral.pk, transition])
+
+
+def test_a_person_reallocated_while_missing_is_marked_found_before_any_offer():
+    referral, staff, boss = placed()
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=timezone.now())
+    services.reallocate_referral(referral_id=referral.pk, actor=boss, reason="safety_concern")
+    client = signed_in(boss)
+    html = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert 'id="action-found"' in html
+    assert action_url(referral, "offer") not in html and 'id="action-offer"' not in html
+    response = client.get(action_url(referral, "offer"), follow=True)
+    assert "This person is still missing: record that they are found" in response.content.decode()
 
 
 def test_the_usual_next_step_is_in_place_and_every_other_action_a_link_to_its_own_page():
