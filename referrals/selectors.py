@@ -244,8 +244,12 @@ def _visible_part(
 
 
 def triage_queue(user: User) -> QuerySet[Referral]:
-    """Referrals awaiting assessment, oldest first."""
-    return referrals_visible_to(user).filter(state=ReferralState.RECEIVED).order_by("submitted_at", "id")
+    """Referrals awaiting assessment: emergencies (a bed needed today) first, then oldest first."""
+    return (
+        referrals_visible_to(user)
+        .filter(state=ReferralState.RECEIVED)
+        .order_by("-emergency", "submitted_at", "id")
+    )
 
 
 def overdue_only(referrals: QuerySet[Referral], *, now: datetime.datetime) -> QuerySet[Referral]:

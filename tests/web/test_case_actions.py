@@ -25,10 +25,11 @@ def act(client, referral, transition, data=None, **kwargs):
 # --------------------------------------------------------------------------------------------- manager
 
 
-def test_the_triage_queue_lists_received_referrals_oldest_first_with_the_assessment_due_time():
+def test_the_triage_queue_lists_emergencies_then_the_oldest_first_with_the_assessment_due_time():
     first, second = submitted_referral(), submitted_referral()
+    emergency = submitted_referral(emergency=True, needs_accommodation=True)
     html = signed_in(manager()).get(reverse("referrals:triage")).content.decode()
-    assert html.index(first.reference) < html.index(second.reference)
+    assert html.index(emergency.reference) < html.index(first.reference) < html.index(second.reference)
     due = first.deadlines.get().due_at
     assert timezone.localtime(due).strftime("%-d %b %Y %H:%M") in html
     assert "Overdue" not in html
