@@ -493,6 +493,13 @@ class ProgressForm(HarbourForm):
         ),
     )
 
+    def __init__(self, *args: Any, recovery_review_open: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Offered only while the review is waiting. A tick sent from a page shown before the review was
+        # recorded stays, to be refused on its field rather than dropped from the note unsaid.
+        if not recovery_review_open and self.add_prefix("recovery_review") not in self.data:
+            del self.fields["recovery_review"]
+
     def clean_next_check_in(self) -> datetime.date | None:
         day = self.cleaned_data.get("next_check_in")
         if errors := next_check_in_errors(day):

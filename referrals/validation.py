@@ -32,6 +32,12 @@ CONTACT_PHONE_MAX_LENGTH = 50
 CONTACT_PHONE_TOO_LONG_MESSAGE = (
     f"Enter the phone number in {CONTACT_PHONE_MAX_LENGTH} characters or fewer, such as 07700 900123."
 )
+# Too few digits for a number a provider could ring; whatever else is typed around them (+, brackets,
+# "ext 12", "after 6pm") is kept, so a responder in the street does not fight the form.
+CONTACT_PHONE_MIN_DIGITS = 7
+CONTACT_PHONE_TOO_FEW_DIGITS_MESSAGE = (
+    f"Enter a phone number with at least {CONTACT_PHONE_MIN_DIGITS} digits, such as 07700 900123."
+)
 # A note or reason given with a transition.
 NOTE_MAX_LENGTH = 5_000
 AGE_MAX = 120
@@ -257,8 +263,11 @@ def referral_errors(data: Mapping[str, Any], *, unreadable: Collection[str] = ()
 
     if data.get("emergency") and not data.get("needs_accommodation"):
         add("emergency", EMERGENCY_WITHOUT_ACCOMMODATION_MESSAGE)
-    if data.get("contact_phone") and not data.get("safe_to_contact"):
+    contact_phone: str = data.get("contact_phone") or ""
+    if contact_phone and not data.get("safe_to_contact"):
         add("contact_phone", "Only give a phone number if it is safe for the provider to contact the person.")
+    elif contact_phone and sum(char.isdecimal() for char in contact_phone) < CONTACT_PHONE_MIN_DIGITS:
+        add("contact_phone", CONTACT_PHONE_TOO_FEW_DIGITS_MESSAGE)
     if len(data.get("account") or "") > ACCOUNT_MAX_LENGTH:
         add("account", FIELD_MESSAGES["account"]["max_length"])
     return errors

@@ -757,12 +757,14 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         no_free_bed_words(provider, referral) if provider is not None and "accept" in actions else ""
     )
     record_read(actor=user, referral=referral, what="case page", request=request)
+    # A provider whose placement has ended sees nothing of the case's clocks after it left.
+    deadlines = case_open_deadlines(referral) if provider is None or pending_offer or placement else []
+    review_open = recovery_review_waiting(deadlines)
     context = {
         "referral": referral,
         "details": person_details(user, referral),
         "may_see_full_account": may_see_full_account(user),
-        # A provider whose placement has ended sees nothing of the case's clocks after it left.
-        "deadlines": case_open_deadlines(referral) if provider is None or pending_offer or placement else [],
+        "deadlines": deadlines,
         "history": history_rows(user, referral, offers),
         "pending_offer": pending_offer,
         "placement": placement,
@@ -776,7 +778,14 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "duplicate_window_days": settings.DUPLICATE_WINDOW_DAYS,
         "suggestions": suggestions,
         "no_free_bed": no_free_bed,
-        "forms": [(name, TRANSITIONS[name], _action_form(name, suggestions=suggestions)) for name in primary],
+        "forms": [
+            (
+                name,
+                TRANSITIONS[name],
+                _action_form(name, suggestions=suggestions, recovery_review_open=review_open),
+            )
+            for name in primary
+        ],
         "links": [(name, TRANSITIONS[name]) for name in actions if name not in primary],
     }
     return render(request, "referrals/case.html", context)
@@ -788,10 +797,24 @@ def _after_action_url(user: User, referral_id: int) -> str:
     return reverse("home")
 
 
+def recovery_review_waiting(deadlines: list[Deadline]) -> bool:
+    """Whether, among the case's open clocks, the recovery review still waits for its note."""
+    return any(deadline.clock == Clock.RECOVERY_REVIEW for deadline in deadlines)
+
+
 def _action_form(
-    name: str, data: Any = None, *, suggestions: list[Any], initial: dict[str, Any] | None = None
+    name: str,
+    data: Any = None,
+    *,
+    suggestions: list[Any],
+    recovery_review_open: bool = True,
+    initial: dict[str, Any] | None = None,
 ) -> HarbourForm:
-    kwargs = {"providers": _provider_choices(suggestions)} if name == "offer" else {}
+    kwargs: dict[str, Any] = {}
+    if name == "offer":
+        kwargs["providers"] = _provider_choices(suggestions)
+    elif name == "record_progress":
+        kwargs["recovery_review_open"] = recovery_review_open
     return TRANSITIONS[name].form_class(data, prefix=name, initial=initial, **kwargs)
 
 
@@ -845,6 +868,7 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
     user = _user(request)
     referral = visible_referral_or_404(user, pk)
     suggestions = suggested_providers(referral) if transition == "offer" else []
+    review_open = transition == "record_progress" and recovery_review_waiting(case_open_deadlines(referral))
     status = 200
     if request.method == "GET":
         pending_offer = pending_offer_for(referral)
@@ -857,10 +881,17 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                 why += " What you typed before you were signed out was not sent, and is not kept."
             messages.info(request, f"{referral.reference}: {why}")
             return redirect("referrals:case", pk=referral.pk)
-        form = _action_form(transition, suggestions=suggestions, initial=_chosen_in_link(request, transition))
+        form = _action_form(
+            transition,
+            suggestions=suggestions,
+            recovery_review_open=review_open,
+            initial=_chosen_in_link(request, transition),
+        )
         show_unsent_form(request, form, referral)
     else:
-        form = _action_form(transition, request.POST, suggestions=suggestions)
+        form = _action_form(
+            transition, request.POST, suggestions=suggestions, recovery_review_open=review_open
+        )
         status = 400
         if form.is_valid():
             try:

@@ -157,6 +157,8 @@ def test_a_create_ignores_the_state_reference_and_is_child_it_is_sent(api, perso
         ({"languages": TWENTY_ONE_LANGUAGES}, "languages", "at most 20 languages"),
         ({"languages": ["en"] * 1001}, "languages", "at most 1,000 items"),
         ({"contact_phone": "0770", "safe_to_contact": False}, "contact_phone", "safe"),
+        ({"contact_phone": "not a phone ###"}, "contact_phone", "at least 7 digits"),
+        ({"contact_phone": "0770 90"}, "contact_phone", "at least 7 digits"),
         ({"emergency": True, "needs_accommodation": False}, "emergency", "Needs a safe place to stay"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
@@ -181,6 +183,15 @@ def test_a_phone_number_of_50_characters_is_kept_and_a_longer_one_refused_as_on_
     response = submit(api, contact_phone="0" * 51)
     assert response.status_code == 400
     assert response.json()["contact_phone"] == [CONTACT_PHONE_TOO_LONG_MESSAGE]
+
+
+@pytest.mark.parametrize(
+    "phone", ["+44 (0)7700 900123", "07700-900-123 ext 12", "0161 496 0000 after 6pm", "4960000"]
+)
+def test_a_phone_number_written_as_people_write_it_is_kept_as_typed(api, phone):
+    response = submit(api, contact_phone=phone)
+    assert response.status_code == 201, response.json()
+    assert Referral.objects.get().contact_phone == phone
 
 
 def birthday_years_ago(years: int, *, days_from_today: int) -> datetime.date:

@@ -389,4 +389,5 @@ def test_a_progress_note_meets_the_recovery_review_only_once_the_review_is_near(
     review.refresh_from_db()
     assert review.stopped_at is not None
     again = client.post(url, body, format="json")
+    assert again.status_code == 400
     assert again.json()["recovery_review"] == ["This placement has no recovery review waiting."]

@@ -351,6 +351,53 @@ def test_a_progress_note_too_long_or_an_early_recovery_review_is_refused_on_its_
     assert referral.transitions.last().transition == "accept"
 
 
+RECOVERY_REVIEW_TICKBOX = 'name="record_progress-recovery_review"'
+
+
+def recovery_review_recorded(referral, staff):
+    referral.deadlines.filter(clock="recovery_review").update(
+        remind_at=timezone.now() - datetime.timedelta(minutes=1)
+    )
+    services.record_progress(referral_id=referral.pk, actor=staff, note="Day 30 review", recovery_review=True)
+
+
+def test_the_recovery_review_tickbox_is_offered_while_the_review_waits_and_not_once_it_is_recorded():
+    referral, staff, _boss = placed()
+    client = signed_in(staff)
+    pages = [
+        reverse("referrals:case", args=[referral.pk]),
+        reverse("referrals:case_action", args=[referral.pk, "record_progress"]),
+    ]
+    for page in pages:
+        html = client.get(page).content.decode()
+        assert RECOVERY_REVIEW_TICKBOX in html, page
+        assert "This note is the recovery review" in html, page
+
+    recovery_review_recorded(referral, staff)
+
+    for page in pages:
+        html = client.get(page).content.decode()
+        assert "Progress note" in html, page
+        assert RECOVERY_REVIEW_TICKBOX not in html, page
+        assert "This note is the recovery review" not in html, page
+
+
+def test_a_recovery_review_ticked_on_a_page_opened_before_it_was_recorded_is_refused_not_dropped():
+    referral, staff, _boss = placed()
+    recovery_review_recorded(referral, staff)
+    response = act(
+        signed_in(staff),
+        referral,
+        "record_progress",
+        {"record_progress-note": "Day 30 review, again", "record_progress-recovery_review": "on"},
+    )
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "This placement has no recovery review waiting." in page
+    assert "Day 30 review, again" in page
+    assert referral.transitions.filter(transition="record_progress").count() == 1
+
+
 def made_a_week_ago(referral):
     """A missing person cannot have been last seen before their referral was made."""
     Referral.objects.filter(pk=referral.pk).update(submitted_at=timezone.now() - datetime.timedelta(days=7))

@@ -13,7 +13,11 @@ from referrals.choices import COMMON_LANGUAGES, ReferralState, language_choices
 from referrals.models import AnonymousNotification, Referral, ReferralDraft
 from referrals.tasks import purge_expired_drafts
 from referrals.unsent_forms import owner_token
-from referrals.validation import CONTACT_PHONE_TOO_LONG_MESSAGE, LANGUAGES_TOO_MANY_MESSAGE
+from referrals.validation import (
+    CONTACT_PHONE_TOO_FEW_DIGITS_MESSAGE,
+    CONTACT_PHONE_TOO_LONG_MESSAGE,
+    LANGUAGES_TOO_MANY_MESSAGE,
+)
 from tests.factories import manager, provider_user, referral_fields, responder, submitted_referral
 from tests.web.conftest import intake_data, signed_in
 
@@ -246,6 +250,14 @@ def test_a_phone_number_over_50_characters_is_refused_with_what_to_do():
     message = error_summary_links(response.content.decode())["id_contact_phone"]
     assert message == CONTACT_PHONE_TOO_LONG_MESSAGE  # the API's message too
     assert "50 characters or fewer" in message
+
+
+def test_a_phone_number_without_7_digits_is_refused_with_what_to_do_as_the_api_refuses_it():
+    response = signed_in(responder()).post(INTAKE, intake_data(contact_phone="not a phone ###"))
+    assert response.status_code == 400
+    message = error_summary_links(response.content.decode())["id_contact_phone"]
+    assert message == CONTACT_PHONE_TOO_FEW_DIGITS_MESSAGE  # the API's message too
+    assert not Referral.objects.exists()
 
 
 def test_a_person_aged_120_whose_birthday_is_still_to_come_is_accepted():
