@@ -339,11 +339,13 @@ def _add_lines(tables: dict[str, Table]) -> None:
     tables["overdue_by_clock"].lines.append(
         Line((OVERDUE_CLOCKS,), tables["overdue_by_clock"].cells("count"))
     )
-    # Every referral is in one state: an open one (counted by open cases) or a final outcome. Missing is
-    # both, the same count in the two tables.
+    # Every referral is open or closed with an outcome: the referrals are the open cases and the closed
+    # outcomes, with the open cases as the summary has them or as their states add up. Missing is open
+    # and an outcome, the same count in the two tables.
     missing = str(ReferralState.MISSING)
     closed = tuple(cell for cell in outcomes.cells("count") if cell[1] != missing)
     outcomes.lines += [
+        Line((REFERRALS,), (OPEN_CASES, *closed)),
         Line((REFERRALS,), open_cases.cells("total") + closed),
         Line(((open_cases.name, missing, "total"),), ((outcomes.name, missing, "count"),)),
     ]
