@@ -5,10 +5,14 @@ bands to its open cases, a breakdown's rows to the summary's referrals, the mont
 notifications, …), so a ``<5`` alone on a line could be worked back by subtracting the others from the
 total. Along every line the next smallest counts are suppressed as well, shown as ``suppressed``, until
 the published counts leave each ``<5`` anywhere from 1 to 4 and pin no other suppressed count down;
-where nothing is left to suppress on a line, its total is suppressed. The publishable tables are worked
-out together, so that a total published in one (the summary's) cannot undo another's suppression.
-Lines are checked one at a time, the usual method; where every count of a line is already suppressed
-(a total under 5 split in two), what can be learnt is that each part is smaller than the total.
+where nothing is left to suppress on a line, its total is suppressed. Lines run across tables (the
+summary's referrals are its open cases and the closed outcomes; the providers' active placements are
+the placed and the missing cases), so the publishable tables are worked out together: a total published
+in one cannot undo another's suppression. Each line is checked on its own for what it leaves a ``<5``
+to be, and all of them together for a suppressed count they pin down: two lines each suppressing two
+counts, one of them shared, give the third away when one is subtracted from the other. Where every
+count of a line is already suppressed (a total under 5 split in two), what can be learnt is that each
+part is smaller than the total.
 
 A share, rate or time is published only when every count it is computed from is published, shares'
 totals included: it then says nothing a reader could not work out from the published counts.
@@ -22,11 +26,13 @@ import io
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import Any
 
 from django.utils import timezone
 
 from referrals.choices import ReferralState
+from referrals.models import Clock
 
 from .selectors import AGE_BANDS, CaseloadReport, OverdueClock
 
@@ -336,17 +342,26 @@ def _add_lines(tables: dict[str, Table]) -> None:
     # Each referral has one of each: nationality, age group, gender, region, referring organisation kind.
     for name in ("nationalities", "age_groups", "genders", "regions", "organisation_kinds"):
         tables[name].lines.append(Line((REFERRALS,), tables[name].cells("count")))
-    tables["overdue_by_clock"].lines.append(
-        Line((OVERDUE_CLOCKS,), tables["overdue_by_clock"].cells("count"))
-    )
-    # Every referral is in one state: an open one (counted by open cases) or a final outcome. Missing is
-    # both, the same count in the two tables.
+    overdue_by_clock = tables["overdue_by_clock"]
+    overdue_by_clock.lines.append(Line((OVERDUE_CLOCKS,), overdue_by_clock.cells("count")))
+    # Every referral is open or closed with an outcome: the referrals are the open cases and the closed
+    # outcomes, with the open cases as the summary has them or as their states add up. Missing is open
+    # and an outcome, the same count in the two tables.
     missing = str(ReferralState.MISSING)
+    missing_cases: Cell = (open_cases.name, missing, "total")
     closed = tuple(cell for cell in outcomes.cells("count") if cell[1] != missing)
     outcomes.lines += [
+        Line((REFERRALS,), (OPEN_CASES, *closed)),
         Line((REFERRALS,), open_cases.cells("total") + closed),
-        Line(((open_cases.name, missing, "total"),), ((outcomes.name, missing, "count"),)),
+        Line((missing_cases,), ((outcomes.name, missing, "count"),)),
     ]
+    # A missing person's clock runs, overdue, from the moment they are reported: the missing clocks are
+    # the missing cases, unless a person reallocated while missing keeps one running in another state.
+    missing_clocks = next(row for row in overdue_by_clock.rows if row["key"] == Clock.MISSING)
+    if missing_clocks["count"] == next(row["total"] for row in open_cases.rows if row["key"] == missing):
+        overdue_by_clock.lines.append(
+            Line((missing_cases,), ((overdue_by_clock.name, missing_clocks["key"], "count"),))
+        )
     # Each placed or missing person has one active placement: the providers' active placements add up
     # to the placed and the missing, unless a provider filter keeps only some providers' rows (then the
     # sum does not hold, and the line is left out).
@@ -359,6 +374,14 @@ def _add_lines(tables: dict[str, Table]) -> None:
         row["total"] for row in open_cases.rows if row["key"] in (str(ReferralState.PLACED), missing)
     ):
         providers.lines.append(Line(placed_and_missing, active))
+    # A provider's beds in use are its active placements less the outreach ones (and, under a filter,
+    # plus those of other referrals): where the two are equal, either gives the other away.
+    for row in providers.rows:
+        if row["beds_in_use"] == row["active_placements"]:
+            beds, placements = (
+                (providers.name, row["key"], key) for key in ("beds_in_use", "active_placements")
+            )
+            providers.lines.append(Line((placements,), (beds,)))
 
 
 def _is_small(value: Any) -> bool:
@@ -401,9 +424,60 @@ def _next_to_withhold(line: Line, counts: dict[Cell, int], withheld: dict[Cell, 
     return None
 
 
+def _worked_out(lines: list[Line], withheld: dict[Cell, Bounds]) -> list[Cell]:
+    """The withheld counts that the lines pin down when added to and subtracted from one another.
+
+    Each line is an equation in its withheld counts, the published ones being known. Gauss-Jordan
+    elimination leaves each equation with a withheld count of its own, in no other: one left alone in
+    its equation is worked out; any other can be traded against the rest of its equation."""
+    reduced: dict[Cell, dict[Cell, Fraction]] = {}  # each equation, by the count of its own
+    for line in lines:
+        row = {
+            cell: Fraction(sign)
+            for sign, cells in ((1, line.parts), (-1, line.totals))
+            for cell in cells
+            if cell in withheld
+        }
+        for pivot, other in reduced.items():
+            if factor := row.get(pivot):
+                for cell, value in other.items():
+                    row[cell] = row.get(cell, 0) - factor * value
+        row = {cell: factor for cell, factor in row.items() if factor}
+        if not row:
+            continue  # nothing new: the sum of lines already read
+        pivot = next(iter(row))
+        row = {cell: factor / row[pivot] for cell, factor in row.items()}
+        for other in reduced.values():
+            if factor := other.get(pivot):
+                for cell, value in row.items():
+                    other[cell] = other.get(cell, 0) - factor * value
+                    if not other[cell]:
+                        del other[cell]
+        reduced[pivot] = row
+    return [pivot for pivot, row in reduced.items() if len(row) == 1]
+
+
+def _companion_for_worked_out(
+    lines: list[Line], counts: dict[Cell, int], withheld: dict[Cell, Bounds]
+) -> Cell | None:
+    """For a withheld count that no line gives away alone but the lines together do, the next count to
+    withhold: the smallest that one of its lines would take."""
+    for cell in _worked_out(lines, withheld):
+        companions = [
+            companion
+            for line in lines
+            if cell in line.parts or cell in line.totals
+            if (companion := _next_to_withhold(line, counts, withheld)) is not None
+        ]
+        if companions:
+            return min(companions, key=lambda companion: counts[companion])
+    return None
+
+
 def withheld_counts(tables: dict[str, Table]) -> dict[Cell, Bounds]:
     """Every count of the publishable tables not to be published, with what a reader knows of it: counts
-    of 1 to 4, and the next smallest counts along any line that would give one of them away."""
+    of 1 to 4, and the next smallest counts along any line that would give one of them away, on its own
+    or with the others."""
     publishable = [table for table in tables.values() if table.publishable]
     counts = {
         (table.name, row["key"], column.key): row[column.key]
@@ -428,6 +502,11 @@ def withheld_counts(tables: dict[str, Table]) -> dict[Cell, Bounds]:
                 if cell is not None:
                     withheld[cell] = LARGE
                     changed = True
+        if not changed:
+            cell = _companion_for_worked_out(lines, counts, withheld)
+            if cell is not None:
+                withheld[cell] = LARGE
+                changed = True
     return withheld
 
 
@@ -459,7 +538,7 @@ def for_publication(tables: dict[str, Table]) -> dict[str, Table]:
         if any(value == SUPPRESSED for row in rows for value in row.values()):
             notes.append(
                 "Figures shown as suppressed are withheld so that no count under 5 can be worked out "
-                "from them or from the totals."
+                "from the published figures, in this table or the report's others."
             )
         published[table.name] = replace(table, rows=rows, notes=notes)
     return published

@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -245,9 +246,11 @@ def test_every_sum_the_publication_relies_on_adds_up_in_the_report(caseload):
         for column in table.columns
     }
     lines = [line for table in tables.values() for line in table.lines]
-    # Bands of each open state, open states, months, the five breakdowns, clocks by kind, states and
-    # outcomes, and the providers' active placements.
-    assert len(lines) == 4 + 1 + 2 + 5 + 1 + 2 + 1
+    # Bands of each open state, open states, months, the five breakdowns, clocks by kind, open cases and
+    # outcomes (as the summary has them and by state, and missing in both), missing clocks and missing
+    # cases, the providers' active placements, and Provider X's, which are its beds in use (Y's one
+    # placement is outreach).
+    assert len(lines) == 4 + 1 + 2 + 5 + 1 + 3 + 1 + 1 + 1
     for line in lines:
         assert sum(value[total] for total in line.totals) == sum(value[part] for part in line.parts), line
 
@@ -264,6 +267,70 @@ def test_a_small_count_of_active_placements_cannot_be_worked_back_from_the_place
     assert providers["Small House"] == "<5"
     # Placed (8) less Large House (6) would give Small House's 2: one of them is withheld too.
     assert providers["Large House"] == "suppressed" or placed == "suppressed"
+
+
+@pytest.fixture
+def web_alone(client):
+    """A manager signed in, with no caseload but the test's own."""
+    client.force_login(manager())
+    return client
+
+
+def published(web, table):
+    """A publication CSV as the first column's label to the rest of its row."""
+    header, *rows = read_csv(web.get(CSV, {"table": table, "publication": "1"}))
+    return {row[0]: dict(zip(header[1:], row[1:], strict=True)) for row in rows}
+
+
+def test_a_small_outcome_cannot_be_worked_out_from_the_referrals_less_the_open_cases_and_other_outcomes(
+    web_alone,
+):
+    # The review's figures: 65 referrals, 24 open (2 received, 10 assessed, 12 placed), 24 recovered,
+    # 9 exited, 5 declined and 3 withdrawn; 65 − 24 − 24 − 9 − 5 gave the withdrawn away.
+    user = responder()
+    yesterday = timezone.now() - datetime.timedelta(days=1)
+    states = {"received": 2, "assessed": 10, "placed": 12, "recovered": 24, "exited": 9, "declined": 5,
+              "withdrawn": 3}  # fmt: skip
+    for state, count in states.items():
+        for _ in range(count):
+            make_referral(submitted_by=user, submitted_at=yesterday, state=state, state_changed_at=yesterday)
+    summary = published(web_alone, "summary")
+    assert (summary["Referrals"]["Count"], summary["Open cases"]["Count"]) == ("65", "24")
+    outcomes = {label: row["Referrals"] for label, row in published(web_alone, "outcomes").items()}
+    # 65 − 24 − 24 = 17 is the exited, declined and withdrawn together: with two of them 5 or more,
+    # the withdrawn are anything from 1 to 4.
+    assert outcomes == {
+        "Recovered": "24",
+        "Exited": "suppressed",
+        "Missing": "0",
+        "Declined": "suppressed",
+        "Withdrawn": "<5",
+    }
+
+
+def test_a_small_count_of_active_placements_cannot_be_worked_back_through_the_open_states_either(web_alone):
+    # 30 open cases: 10 received and 10 assessed, so 10 placed or missing, with Large House (6 placed,
+    # 1 missing) and Small House (2 placed, 1 missing). Open cases less received and assessed less
+    # Large House's 7 would give Small House's 3, though each sum on its own withholds two counts.
+    user = responder()
+    yesterday = timezone.now() - datetime.timedelta(days=1)
+    for state in ("received", "assessed"):
+        for _ in range(10):
+            make_referral(submitted_by=user, submitted_at=yesterday, state=state, state_changed_at=yesterday)
+    large = CareProviderFactory(name="Large House", beds_women=9)
+    small = CareProviderFactory(name="Small House", beds_women=9)
+    for provider, placed in ((large, 6), (small, 2)):
+        for _ in range(placed):
+            bring_to("placed", provider=provider)
+        bring_to("missing", provider=provider)
+    assert published(web_alone, "summary")["Open cases"]["Count"] == "30"
+    open_cases = published(web_alone, "open_cases")
+    assert (open_cases["Received"]["Open cases"], open_cases["Assessed"]["Open cases"]) == ("10", "10")
+    providers = published(web_alone, "providers")
+    assert providers["Small House"]["Active placements"] == "<5"
+    # Large House's placements go too, and its beds in use, which are the same people.
+    assert providers["Large House"]["Active placements"] == "suppressed"
+    assert providers["Large House"]["Beds in use"] == "suppressed"
 
 
 def test_the_overdue_list_names_cases_and_is_not_offered_for_publication(web, caseload):
