@@ -73,8 +73,9 @@ def webhook_secret_field() -> forms.CharField:
         max_length=200,
         widget=forms.PasswordInput(render_value=False),
         help_text=(
-            "Shared secret for the HMAC signature. It is never shown: leave this empty to keep the current "
-            "one. Removing the webhook URL removes the secret too."
+            "Shared secret for the HMAC-SHA256 signature in the X-Harbour-Signature header (the README's "
+            "Webhooks section shows a receiver's check). It is never shown: leave this empty to keep the "
+            "current one. Removing the webhook URL removes the secret too."
         ),
     )
 
