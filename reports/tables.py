@@ -12,7 +12,8 @@ in one cannot undo another's suppression. Each line is checked on its own for wh
 to be, and all of them together for a suppressed count they pin down: two lines each suppressing two
 counts, one of them shared, give the third away when one is subtracted from the other. Where every
 count of a line is already suppressed (a total under 5 split in two), what can be learnt is that each
-part is smaller than the total.
+part is smaller than the total. A line may run through a count no table shows (a provider's active
+placements less its beds in use are its people in outreach): one of 1 to 4 is withheld like a ``<5``.
 
 A share, rate or time is published only when every count it is computed from is published, shares'
 totals included: it then says nothing a reader could not work out from the published counts.
@@ -86,6 +87,9 @@ class Table:
     lines: list[Line] = field(default_factory=list)
     # The count every share of this table is a fraction of.
     shares_of: Cell | None = None
+    # Counts no column shows that its lines run through: the published counts can give them away as
+    # they can a ``<5``, so they are withheld alike when 1 to 4.
+    unpublished: dict[Cell, int] = field(default_factory=dict)
 
     def cells(self, column: str) -> tuple[Cell, ...]:
         return tuple((self.name, row["key"], column) for row in self.rows)
@@ -374,14 +378,22 @@ def _add_lines(tables: dict[str, Table]) -> None:
         row["total"] for row in open_cases.rows if row["key"] in (str(ReferralState.PLACED), missing)
     ):
         providers.lines.append(Line(placed_and_missing, active))
-    # A provider's beds in use are its active placements less the outreach ones (and, under a filter,
-    # plus those of other referrals): where the two are equal, either gives the other away.
+    # An accommodation placement holds a bed and an outreach one none: a provider's placements less its
+    # beds in use are its people in outreach. Beds in use are today's whatever the filters, so under a
+    # date, region or organisation kind filter they also count the beds of referrals it leaves out, and
+    # the difference can run either way (a house with beds only: its beds less placements are those).
     for row in providers.rows:
-        if row["beds_in_use"] == row["active_placements"]:
-            beds, placements = (
-                (providers.name, row["key"], key) for key in ("beds_in_use", "active_placements")
-            )
-            providers.lines.append(Line((placements,), (beds,)))
+        placements, beds, difference = (
+            (providers.name, row["key"], key)
+            for key in ("active_placements", "beds_in_use", "placements_beds_difference")
+        )
+        placements_less_beds = row["active_placements"] - row["beds_in_use"]
+        providers.unpublished[difference] = abs(placements_less_beds)
+        providers.lines.append(
+            Line((placements,), (beds, difference))
+            if placements_less_beds >= 0
+            else Line((beds,), (placements, difference))
+        )
 
 
 def _is_small(value: Any) -> bool:
@@ -486,6 +498,8 @@ def withheld_counts(tables: dict[str, Table]) -> dict[Cell, Bounds]:
         if column.kind == "count"
         for row in table.rows
     }
+    for table in publishable:
+        counts |= table.unpublished
     withheld: dict[Cell, Bounds] = {cell: SMALL for cell, n in counts.items() if _is_small(n)}
     lines = [
         line

@@ -245,12 +245,18 @@ def test_every_sum_the_publication_relies_on_adds_up_in_the_report(caseload):
         for row in table.rows
         for column in table.columns
     }
+    value |= tables["providers"].unpublished
+    # Provider X's one placement holds a bed, Y's is outreach.
+    assert tables["providers"].unpublished == {
+        ("providers", caseload.x.pk, "placements_beds_difference"): 0,
+        ("providers", caseload.y.pk, "placements_beds_difference"): 1,
+    }
     lines = [line for table in tables.values() for line in table.lines]
     # Bands of each open state, open states, months, the five breakdowns, clocks by kind, open cases and
     # outcomes (as the summary has them and by state, and missing in both), missing clocks and missing
-    # cases, the providers' active placements, and Provider X's, which are its beds in use (Y's one
-    # placement is outreach).
-    assert len(lines) == 4 + 1 + 2 + 5 + 1 + 3 + 1 + 1 + 1
+    # cases, the providers' active placements, and each provider's, which are its beds in use and its
+    # people in outreach.
+    assert len(lines) == 4 + 1 + 2 + 5 + 1 + 3 + 1 + 1 + 2
     for line in lines:
         assert sum(value[total] for total in line.totals) == sum(value[part] for part in line.parts), line
 
@@ -331,6 +337,32 @@ def test_a_small_count_of_active_placements_cannot_be_worked_back_through_the_op
     # Large House's placements go too, and its beds in use, which are the same people.
     assert providers["Large House"]["Active placements"] == "suppressed"
     assert providers["Large House"]["Beds in use"] == "suppressed"
+
+
+def test_a_small_count_of_outreach_placements_cannot_be_worked_out_from_placements_less_beds(web_alone):
+    # Medaille Trust: 6 people in its beds and 2 in its outreach support; 8 less 6 gave the 2 away.
+    medaille = CareProviderFactory(name="Medaille Trust", beds_women=9)
+    for route, people in (("accommodation", 6), ("outreach", 2)):
+        for _ in range(people):
+            bring_to("placed", provider=medaille, route=route)
+    row = published(web_alone, "providers")["Medaille Trust"]
+    # Beds of 5 or more would leave at most 3 in outreach: the placements go too.
+    assert (row["Active placements"], row["Beds in use"], row["Occupancy (%)"]) == ("suppressed",) * 3
+
+
+def test_a_filter_cannot_give_away_the_few_in_a_providers_beds_it_leaves_out(web_alone):
+    # A house with beds only: 8 people from London and 2 from the North East in its beds. Filtered to
+    # London, 10 beds in use (today's, whatever the filter) less 8 London placements are the other 2.
+    house = CareProviderFactory(name="Women's House", beds_women=12, services=["accommodation"])
+    for region, people in (("london", 8), ("north_east", 2)):
+        for _ in range(people):
+            bring_to("placed", provider=house, region=region)
+    header, *rows = read_csv(
+        web_alone.get(CSV, {"table": "providers", "publication": "1", "region": "london"})
+    )
+    row = dict(zip(header, rows[0], strict=True))
+    # Placements of 5 or more leave the other 2 anywhere from 1 to 4: they go, today's beds stay.
+    assert (row["Active placements"], row["Beds in use"]) == ("suppressed", "10")
 
 
 def test_the_overdue_list_names_cases_and_is_not_offered_for_publication(web, caseload):
