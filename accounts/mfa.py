@@ -4,6 +4,7 @@ When REQUIRE_MFA is on, a manager, staff user or superuser who signed in with a 
 present a code from an authenticator app before any page is served: without a confirmed device they are
 sent to set one up, with one to enter a code. The API token endpoint asks the same people for an
 ``otp`` code. The session records the verification (django-otp), so it ends with the session.
+Removing a confirmed device ends every session and the API token of its user.
 """
 
 from __future__ import annotations
@@ -13,10 +14,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import NoReverseMatch, reverse
 from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from .authentication import end_sign_ins
 
 TOTP_DEVICE_NAME = "Authenticator app"
 
@@ -41,6 +47,19 @@ def pending_device(user: Any) -> TOTPDevice:
     if device is None:
         device = TOTPDevice.objects.create(user=user, name=TOTP_DEVICE_NAME, confirmed=False)
     return device
+
+
+@receiver(post_delete, sender=TOTPDevice, dispatch_uid="second_factor_removed")
+def second_factor_removed(sender: Any, instance: TOTPDevice, origin: Any = None, **kwargs: Any) -> None:
+    """Whichever path removes a confirmed device (``reset_second_factor``, the admin, a shell), its user
+    is signed out everywhere: a session or token that a lost phone let in must not outlive it, nor set
+    up an authenticator of its own without the password."""
+    if not instance.confirmed:
+        return
+    user_model = get_user_model()
+    if isinstance(origin, user_model) or getattr(origin, "model", None) is user_model:
+        return  # the user is being deleted, and their sessions and token end with them
+    end_sign_ins(instance.user, why="second factor removed")
 
 
 def verify_code(device: TOTPDevice, code: str) -> bool:
