@@ -1,5 +1,7 @@
 """Managers and admins use a second factor (TOTP) when REQUIRE_MFA is on (SPEC §10)."""
 
+import base64
+
 import pytest
 from django.core.management import call_command
 from django.test import Client
@@ -18,6 +20,11 @@ pytestmark = pytest.mark.django_db
 def current_code(device: TOTPDevice) -> str:
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     return f"{totp.token():0{device.digits}d}"
+
+
+def code_for_secret(secret: str) -> str:
+    """The code an authenticator app shows for the secret on the set-up page."""
+    return f"{TOTP(base64.b32decode(secret)).token():06d}"
 
 
 def sign_in(client, user):
@@ -205,6 +212,28 @@ def test_removing_an_authenticator_app_in_the_admin_ends_its_users_token_and_ses
     assert AuditEvent.objects.filter(
         action=AuditAction.LOGOUT, actor=boss, what="API token revoked: second factor removed"
     ).exists()
+
+
+def test_each_set_up_session_is_shown_a_key_of_its_own_and_only_the_confirmed_one_works(mfa_on):
+    boss = manager()
+    owner, onlooker = Client(), Client()
+    sign_in(owner, boss)
+    sign_in(onlooker, boss)
+    owner_secret = owner.get(reverse("mfa-setup")).context["secret"]
+    onlooker_secret = onlooker.get(reverse("mfa-setup")).context["secret"]
+    assert owner_secret != onlooker_secret
+    assert owner.get(reverse("mfa-setup")).context["secret"] == owner_secret  # the same on reload
+
+    confirmed = owner.post(reverse("mfa-setup"), {"code": code_for_secret(owner_secret)})
+    assert confirmed.status_code == 302
+    assert TOTPDevice.objects.filter(user=boss).count() == 1
+
+    # The key the onlooker saw is no second factor: its codes neither set up a device nor get in.
+    attempt = onlooker.post(reverse("mfa-setup"), {"code": code_for_secret(onlooker_secret)})
+    assert attempt["Location"].startswith(reverse("mfa-verify"))
+    refused = onlooker.post(reverse("mfa-verify"), {"code": code_for_secret(onlooker_secret)})
+    assert refused.status_code == 400
+    assert onlooker.get(reverse("referrals:triage")).status_code == 302
 
 
 @pytest.mark.django_db(transaction=True)  # the foreign keys are checked at commit
