@@ -84,7 +84,7 @@ class AuthenticatorAppAdmin(AuditedModelAdmin, TOTPDeviceAdmin):
     OTP_ADMIN_HIDE_SENSITIVE_DATA keeps the key and QR code off the list and change pages. A device is
     set up only by its owner on the set-up page: the admin's add form would show the new key, and moving
     a device to another user would give them a second factor whose key someone else knows. Removing
-    one is audited, as ``reset_second_factor`` is.
+    one is audited, as ``reset_second_factor`` is, and signs its user out everywhere (``accounts.mfa``).
     """
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Organisations and users"
 
     def ready(self) -> None:
-        from . import sessions  # noqa: F401  (connects the login signal)
+        from . import mfa, sessions  # noqa: F401  (connect their signals)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import secrets
 from typing import Any
 
 from axes.backends import AxesStandaloneBackend
@@ -60,6 +61,19 @@ def revoke_tokens(user: Any, *, why: str) -> int:
     if deleted:
         record_authentication(action=AuditAction.LOGOUT, user=user, what=f"API token revoked: {why}")
     return deleted
+
+
+def end_sign_ins(user: Any, *, why: str) -> None:
+    """Sign the user out everywhere: every web session (a new ``session_stamp`` no longer matches the
+    hash they were signed in with) and the API token. Audited as a logout."""
+    from audit.models import AuditAction
+    from audit.services import record_authentication
+
+    with transaction.atomic():
+        user.session_stamp = secrets.token_hex(16)
+        user.save(update_fields=["session_stamp"])
+        record_authentication(action=AuditAction.LOGOUT, user=user, what=f"all sessions ended: {why}")
+        revoke_tokens(user, why=why)
 
 
 class ExpiringTokenAuthentication(TokenAuthentication):

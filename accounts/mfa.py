@@ -4,6 +4,7 @@ When REQUIRE_MFA is on, a manager, staff user or superuser who signed in with a 
 present a code from an authenticator app before any page is served: without a confirmed device they are
 sent to set one up, with one to enter a code. The API token endpoint asks the same people for an
 ``otp`` code. The session records the verification (django-otp), so it ends with the session.
+Removing a confirmed device ends every session and the API token of its user.
 """
 
 from __future__ import annotations
@@ -13,12 +14,21 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import NoReverseMatch, reverse
 from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from .authentication import end_sign_ins
+
 TOTP_DEVICE_NAME = "Authenticator app"
+# Each set-up session is shown a key of its own: one shown to whoever else signed in with the password
+# must never be the key that the owner confirms.
+PENDING_DEVICE_SESSION_KEY = "_harbour_pending_device_id"
 
 
 def second_factor_required_for(user: Any) -> bool:
@@ -35,12 +45,48 @@ def confirmed_device(user: Any) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
 
 
-def pending_device(user: Any) -> TOTPDevice:
-    """The unconfirmed device being set up, created on first visit to the set-up page."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+def pending_device(request: HttpRequest) -> TOTPDevice:
+    """The unconfirmed device this session is setting up, created on its first visit to the set-up page."""
+    device_id = request.session.get(PENDING_DEVICE_SESSION_KEY)
+    device = (
+        None
+        if device_id is None
+        else TOTPDevice.objects.filter(pk=device_id, user=request.user, confirmed=False).first()
+    )
     if device is None:
-        device = TOTPDevice.objects.create(user=user, name=TOTP_DEVICE_NAME, confirmed=False)
+        device = TOTPDevice.objects.create(user=request.user, name=TOTP_DEVICE_NAME, confirmed=False)
+        request.session[PENDING_DEVICE_SESSION_KEY] = device.pk
     return device
+
+
+def confirm_device(device: TOTPDevice) -> bool:
+    """Make a pending device the user's second factor, unless another session confirmed one first.
+
+    The user's other pending devices go: their keys were shown to other sessions, not necessarily the
+    owner's, and must not become a second factor later."""
+    with transaction.atomic():
+        # One confirmation at a time per user, so that two set-up sessions cannot both end with a device.
+        get_user_model().objects.select_for_update().filter(pk=device.user_id).first()
+        if has_confirmed_device(device.user):
+            return False
+        if not TOTPDevice.objects.filter(pk=device.pk, confirmed=False).update(confirmed=True):
+            return False  # removed meanwhile (a reset)
+        TOTPDevice.objects.filter(user_id=device.user_id, confirmed=False).delete()
+    device.confirmed = True
+    return True
+
+
+@receiver(post_delete, sender=TOTPDevice, dispatch_uid="second_factor_removed")
+def second_factor_removed(sender: Any, instance: TOTPDevice, origin: Any = None, **kwargs: Any) -> None:
+    """Whichever path removes a confirmed device (``reset_second_factor``, the admin, a shell), its user
+    is signed out everywhere: a session or token that a lost phone let in must not outlive it, nor set
+    up an authenticator of its own without the password."""
+    if not instance.confirmed:
+        return
+    user_model = get_user_model()
+    if isinstance(origin, user_model) or getattr(origin, "model", None) is user_model:
+        return  # the user is being deleted, and their sessions and token end with them
+    end_sign_ins(instance.user, why="second factor removed")
 
 
 def verify_code(device: TOTPDevice, code: str) -> bool:

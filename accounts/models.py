@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.hashers import is_password_usable
@@ -95,6 +96,10 @@ class User(AbstractUser):
         Organisation, on_delete=models.PROTECT, related_name="users", null=True, blank=True
     )
     role = models.CharField(max_length=20, choices=Role.choices, blank=True)
+    # Part of the session auth hash that Django checks on every request: a new value ends every web
+    # session of the user at once, wherever sessions are stored and without reading them all, and
+    # unlike a new password it leaves the user's own credentials alone (see ``end_sign_ins``).
+    session_stamp = models.CharField(max_length=32, blank=True, default="", editable=False)
 
     def clean(self) -> None:
         """A role needs an organisation of a kind that has that role (SPEC §2)."""
@@ -108,6 +113,14 @@ class User(AbstractUser):
         if kind not in ROLE_ORGANISATION_KINDS[self.role]:
             message = f"{OrganisationKind(kind).label} organisations have no {role} users"
             raise ValidationError({"role": f"{message}: choose another role or organisation."})
+
+    # The stamp need not be secret, only new when it changes: appended to Django's HMAC of the password,
+    # it keeps the hash of sessions from before stamps existed, and SECRET_KEY_FALLBACKS working.
+    def get_session_auth_hash(self) -> str:
+        return super().get_session_auth_hash() + self.session_stamp
+
+    def get_session_auth_fallback_hash(self) -> Iterator[str]:
+        return (hash_ + self.session_stamp for hash_ in super().get_session_auth_fallback_hash())
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         """A new password, role or organisation, or admin rights given or taken, revoke the user's API

@@ -1,13 +1,18 @@
 """Managers and admins use a second factor (TOTP) when REQUIRE_MFA is on (SPEC §10)."""
 
+import base64
+
 import pytest
+from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.test import APIClient
 
 from accounts.mfa import token_login_second_factor_error
 from audit.models import AuditAction, AuditEvent
-from tests.factories import PASSWORD, manager, responder
+from tests.factories import PASSWORD, manager, responder, submitted_referral
 
 pytestmark = pytest.mark.django_db
 
@@ -17,10 +22,26 @@ def current_code(device: TOTPDevice) -> str:
     return f"{totp.token():0{device.digits}d}"
 
 
+def code_for_secret(secret: str) -> str:
+    """The code an authenticator app shows for the secret on the set-up page."""
+    return f"{TOTP(base64.b32decode(secret)).token():06d}"
+
+
 def sign_in(client, user):
     response = client.post(reverse("login"), {"username": user.username, "password": PASSWORD})
     assert response.status_code == 302
     return response
+
+
+def sign_in_with_code(client, user) -> TOTPDevice:
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    sign_in(client, user)
+    assert client.post(reverse("mfa-verify"), {"code": current_code(device)}).status_code == 302
+    return device
+
+
+def sent_to_sign_in(response) -> bool:
+    return response.status_code == 302 and response["Location"].startswith(reverse("login"))
 
 
 @pytest.fixture
@@ -130,7 +151,6 @@ def test_the_token_endpoint_rule_asks_managers_for_a_valid_code_only_when_mfa_is
 
 
 def test_resetting_a_lost_second_factor_sends_the_manager_back_to_setup(client, mfa_on):
-    from django.core.management import call_command
     from rest_framework.authtoken.models import Token
 
     from accounts.authentication import issue_token
@@ -147,9 +167,84 @@ def test_resetting_a_lost_second_factor_sends_the_manager_back_to_setup(client, 
     assert client.get(reverse("referrals:triage"))["Location"].startswith(reverse("mfa-setup"))
 
 
-def ask_for_token(username: str, **extra):
-    from rest_framework.test import APIClient
+def test_resetting_a_second_factor_ends_every_session_so_none_can_set_up_its_own(mfa_on):
+    boss = manager()
+    with_code, password_only = Client(), Client()
+    sign_in_with_code(with_code, boss)
+    sign_in(password_only, boss)
+    assert with_code.get(reverse("referrals:triage")).status_code == 200
 
+    call_command("reset_second_factor", boss.username)
+
+    # Whoever held these sessions (the phone's thief) must sign in with the password again, rather than
+    # being sent to set up an authenticator of their own.
+    for session in (with_code, password_only):
+        assert sent_to_sign_in(session.get(reverse("referrals:triage")))
+        assert sent_to_sign_in(session.get(reverse("mfa-setup")))
+    assert not TOTPDevice.objects.filter(user=boss).exists()
+    assert AuditEvent.objects.filter(
+        action=AuditAction.LOGOUT, actor=boss, what="all sessions ended: second factor removed"
+    ).exists()
+    # The owner signs in again and sets up a new device.
+    owner = Client()
+    sign_in(owner, boss)
+    assert owner.get(reverse("referrals:triage"))["Location"].startswith(reverse("mfa-setup"))
+
+
+def test_removing_an_authenticator_app_in_the_admin_ends_its_users_token_and_sessions(mfa_on):
+    boss = manager()
+    device = TOTPDevice.objects.create(user=boss, name="phone", confirmed=True)
+    api = APIClient()
+    token = ask_for_token(boss.username, otp=current_code(device)).json()["token"]
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    referral = submitted_referral()
+    assert api.get(f"/api/v1/referrals/{referral.pk}/").status_code == 200
+    password_only = Client()
+    sign_in(password_only, boss)
+
+    admin = Client()
+    sign_in_with_code(admin, responder(is_staff=True, is_superuser=True))
+    removed = admin.post(reverse("admin:otp_totp_totpdevice_delete", args=[device.pk]), {"post": "yes"})
+    assert removed.status_code == 302
+
+    assert api.get(f"/api/v1/referrals/{referral.pk}/").status_code == 401
+    assert sent_to_sign_in(password_only.get(reverse("mfa-setup")))
+    assert AuditEvent.objects.filter(
+        action=AuditAction.LOGOUT, actor=boss, what="API token revoked: second factor removed"
+    ).exists()
+
+
+def test_each_set_up_session_is_shown_a_key_of_its_own_and_only_the_confirmed_one_works(mfa_on):
+    boss = manager()
+    owner, onlooker = Client(), Client()
+    sign_in(owner, boss)
+    sign_in(onlooker, boss)
+    owner_secret = owner.get(reverse("mfa-setup")).context["secret"]
+    onlooker_secret = onlooker.get(reverse("mfa-setup")).context["secret"]
+    assert owner_secret != onlooker_secret
+    assert owner.get(reverse("mfa-setup")).context["secret"] == owner_secret  # the same on reload
+
+    confirmed = owner.post(reverse("mfa-setup"), {"code": code_for_secret(owner_secret)})
+    assert confirmed.status_code == 302
+    assert TOTPDevice.objects.filter(user=boss).count() == 1
+
+    # The key the onlooker saw is no second factor: its codes neither set up a device nor get in.
+    attempt = onlooker.post(reverse("mfa-setup"), {"code": code_for_secret(onlooker_secret)})
+    assert attempt["Location"].startswith(reverse("mfa-verify"))
+    refused = onlooker.post(reverse("mfa-verify"), {"code": code_for_secret(onlooker_secret)})
+    assert refused.status_code == 400
+    assert onlooker.get(reverse("referrals:triage")).status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)  # the foreign keys are checked at commit
+def test_a_user_with_an_authenticator_app_can_still_be_deleted():
+    boss = manager()
+    TOTPDevice.objects.create(user=boss, name="phone", confirmed=True)
+    boss.delete()
+    assert not TOTPDevice.objects.exists()
+
+
+def ask_for_token(username: str, **extra):
     return APIClient().post(
         "/api/v1/auth/token/", {"username": username, "password": PASSWORD, **extra}, format="json"
     )
