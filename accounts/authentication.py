@@ -15,6 +15,36 @@ from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
 
+from referrals.encryption import keyed_digest
+
+from .models import User
+
+# How a sign-in with a username that names no user is recorded. A space and "#" cannot be in a username.
+UNKNOWN_USERNAME = "unknown #"
+
+
+def username_as_recorded(typed: str) -> str:
+    """The username a sign-in attempt is recorded under, in the audit trail and the lockout records.
+
+    The username itself when it names a user, matched as the login matches it. Otherwise only a short
+    keyed digest, since what was typed may be a password typed into the wrong box: the digest still
+    tells repeated attempts on one name apart, and the lockout still counts them together.
+    """
+    if not typed:
+        return typed
+    try:
+        return User._default_manager.get_by_natural_key(typed).get_username()
+    except User.DoesNotExist:
+        return UNKNOWN_USERNAME + keyed_digest("sign-in username", typed)[:8]
+
+
+def lockout_username(request: HttpRequest, credentials: dict[str, Any] | None = None) -> str | None:
+    """AXES_USERNAME_CALLABLE: django-axes counts failures by, and stores, the username as recorded.
+    The typed username is found where django-axes would look for it by default."""
+    field = User.USERNAME_FIELD
+    typed = credentials.get(field) if credentials else getattr(request, "data", request.POST).get(field)
+    return None if typed is None else username_as_recorded(str(typed))
+
 
 class LockoutBackend(AxesStandaloneBackend):
     """Refuses a login while its username and address are locked out (django-axes).

@@ -21,7 +21,11 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    username = models.CharField(max_length=150, blank=True, help_text="As typed, for failed logins.")
+    username = models.CharField(
+        max_length=150,
+        blank=True,
+        help_text='For sign-ins: the username, or "unknown #" and a digest when it names no user.',
+    )
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     action = models.CharField(max_length=20, choices=AuditAction.choices)
     referral = models.ForeignKey(

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from accounts.authentication import username_as_recorded
+
 from .models import AuditEvent
 
 if TYPE_CHECKING:
@@ -45,12 +47,14 @@ def audit_events(
     until: datetime.date | None = None,
     reference: str = "",
 ) -> QuerySet[AuditEvent]:
-    """The whole trail, newest first, filtered by user (as signed in or as typed), action, day range
-    (local days) and case. Ordered by id, which follows time, so pages are read by keyset (``before``)
-    rather than by counting a table that grows with every read of every case."""
+    """The whole trail, newest first, filtered by user (as signed in or as typed at a sign-in), action,
+    day range (local days) and case. Ordered by id, which follows time, so pages are read by keyset
+    (``before``) rather than by counting a table that grows with every read of every case."""
     events = AuditEvent.objects.select_related("actor__organisation", "referral").order_by("-id")
     if username:
-        events = events.filter(Q(username__iexact=username) | Q(actor__username__iexact=username))
+        # A sign-in under a name that is no user's is recorded by its digest, found by the name as typed.
+        typed = Q(username__iexact=username) | Q(username=username_as_recorded(username))
+        events = events.filter(typed | Q(actor__username__iexact=username))
     if action:
         events = events.filter(action=action)
     if since is not None:

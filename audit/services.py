@@ -148,7 +148,8 @@ def record_authentication(
     request: HttpRequest | None = None,
     what: str = "",
 ) -> AuditEvent:
-    """Login, logout, a failed login or a lockout. ``username`` is as typed (it may name no user)."""
+    """Login, logout, a failed login or a lockout. ``username`` is as recorded by
+    ``accounts.authentication.username_as_recorded``: never what was typed when it names no user."""
     if user is not None and not username:
         username = user.get_username()
     path = getattr(request, "path", "") if request is not None else ""

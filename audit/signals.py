@@ -9,6 +9,8 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from accounts.authentication import username_as_recorded
+
 from .models import AuditAction
 from .services import record_authentication
 
@@ -34,12 +36,15 @@ def audit_logout(sender: Any, request: Any = None, user: Any = None, **kwargs: A
 def audit_login_failed(
     sender: Any, credentials: dict[str, Any] | None = None, request: Any = None, **kwargs: Any
 ) -> None:
-    username = str((credentials or {}).get("username") or "")
-    record_authentication(action=AuditAction.LOGIN_FAILED, username=username, request=_http_request(request))
+    typed = str((credentials or {}).get("username") or "")
+    record_authentication(
+        action=AuditAction.LOGIN_FAILED, username=username_as_recorded(typed), request=_http_request(request)
+    )
 
 
 @receiver(user_locked_out, dispatch_uid="audit_lockout")
 def audit_lockout(sender: Any, request: Any = None, username: str | None = None, **kwargs: Any) -> None:
+    # django-axes names the username as recorded already (AXES_USERNAME_CALLABLE).
     record_authentication(
         action=AuditAction.LOCKOUT, username=str(username or ""), request=_http_request(request)
     )

@@ -352,6 +352,9 @@ AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 # everyone.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "audit.context.address_of"
+# Failures are counted, and lockouts listed, under the username as the audit trail records it: a name
+# that is no user's is kept only as a keyed digest (it may be a password typed into the wrong box).
+AXES_USERNAME_CALLABLE = "accounts.authentication.lockout_username"
 AXES_VERBOSE = False
 
 # API tokens expire TOKEN_LIFETIME_HOURS after they were issued.

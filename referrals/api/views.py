@@ -24,7 +24,7 @@ from idempotency.services import StoredResponse
 from referrals import services
 from referrals.exceptions import NotPermitted
 from referrals.models import AnonymousNotification, Referral
-from referrals.permissions import may_submit
+from referrals.permissions import may_see_identity, may_submit
 from referrals.selectors import (
     anonymous_notifications_visible_to,
     get_visible_referral,
@@ -98,6 +98,8 @@ class ReferralListView(AnswersWithCase, GenericAPIView):
         intake.is_valid(raise_exception=True)
         # The new referral comes with its case summary (its first clock, no offer, no placement).
         referral = services.submit_referral(actor=request.user, fields=intake.validated_data)
+        # Not audited as a read: the answer shows only what the submitter has just sent, and the
+        # submission's own row in the trail already names them.
         data = self.get_serializer(referral).data
         return Response(data, status=status.HTTP_201_CREATED)
 
@@ -225,10 +227,20 @@ class ReferralTransitionView(AnswersWithCase, GenericAPIView):
             given = self.endpoint.input(data=request.data)
             given.is_valid(raise_exception=True)
             values = dict(given.validated_data)
-        referral = services.perform_transition(
-            self.endpoint.name, referral_id=referral.pk, actor=request.user, **values
+        referral = load_case_summary(
+            services.perform_transition(
+                self.endpoint.name, referral_id=referral.pk, actor=request.user, **values
+            )
         )
-        return Response(self.get_serializer(load_case_summary(referral)).data)
+        if may_see_identity(request.user, referral):
+            # The answer names the person: for a provider accepting, the first time it learns who they are.
+            record_read(
+                actor=request.user,
+                referral=referral,
+                what=f"API {self.endpoint.name} answer",
+                request=request,
+            )
+        return Response(self.get_serializer(referral).data)
 
 
 def transition_view(endpoint: TransitionEndpoint) -> type[ReferralTransitionView]:

@@ -1,6 +1,7 @@
 """The API token endpoint: audited, locked out after repeated failures, throttled (SPEC §10)."""
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -8,6 +9,7 @@ from rest_framework.throttling import AnonRateThrottle
 
 from accounts.models import Role, User
 from audit.models import AuditAction, AuditEvent
+from audit.selectors import audit_events
 from tests.factories import PASSWORD, OrganisationFactory, contractor, manager, responder
 
 pytestmark = pytest.mark.django_db
@@ -33,6 +35,13 @@ def test_a_token_request_is_audited_as_a_login_and_a_failure_as_a_failed_login()
     ]
 
 
+def test_a_password_sent_as_the_username_for_a_token_is_not_kept_in_the_trail_or_the_lockout_records():
+    assert ask_for_token(APIClient(), "MySecretPassw0rd!", "anything").status_code == 400
+    recorded = AuditEvent.objects.get(action=AuditAction.LOGIN_FAILED).username
+    assert recorded.startswith("unknown #") and "MySecretPassw0rd" not in recorded
+    assert AccessAttempt.objects.get().username == recorded
+
+
 @pytest.mark.parametrize("username_exists", [True, False])
 def test_repeated_failures_lock_the_token_endpoint_with_a_json_429(settings, username_exists):
     settings.AXES_FAILURE_LIMIT = 5
@@ -45,7 +54,9 @@ def test_repeated_failures_lock_the_token_endpoint_with_a_json_429(settings, use
     assert locked.json() == {
         "detail": "Too many failed attempts; try again in 15 minutes or contact your administrator."
     }
-    assert AuditEvent.objects.filter(action=AuditAction.LOCKOUT, username=username).exists()
+    # Found by the name as typed, which is kept only when it names a user.
+    assert audit_events(username=username, action=AuditAction.LOCKOUT).exists()
+    assert AuditEvent.objects.filter(username=username).exists() is username_exists
 
 
 def test_the_failure_answer_does_not_reveal_whether_the_username_exists():

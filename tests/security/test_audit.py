@@ -18,7 +18,15 @@ from referrals.drafts import save_draft
 from referrals.exceptions import TransitionNotAllowed
 from referrals.models import Referral, ReferralDraft
 from referrals.tasks import purge_expired_drafts
-from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
+from tests.api.cases import bring_to, transition_url, valid_body
+from tests.factories import (
+    CareProviderFactory,
+    manager,
+    provider_user,
+    referral_fields,
+    responder,
+    submitted_referral,
+)
 from tests.web.conftest import intake_data
 
 pytestmark = pytest.mark.django_db
@@ -398,6 +406,45 @@ def test_listing_cases_through_the_api_audits_a_read_of_each_person_on_the_page(
     assert sorted(reads.values_list("referral_id", flat=True)) == sorted(shown)
     assert set(reads.values_list("ip_address", flat=True)) == {"198.51.100.11"}
     assert {referral.pk for referral in listed} > set(shown)
+
+
+@pytest.mark.parametrize(
+    ("state", "transition", "by", "shows_the_person"),
+    [
+        ("offered", "accept", "provider_user", True),
+        ("received", "assess", "manager", True),
+        ("offered", "reject", "provider_user", False),
+    ],
+)
+def test_a_transition_answer_that_names_the_person_is_audited_as_one_read(
+    state, transition, by, shows_the_person
+):
+    case = bring_to(state, given_name="Amina")
+    user = getattr(case, by)
+    response = api_as(user).post(
+        transition_url(case.referral.pk, transition),
+        valid_body(transition),
+        format="json",
+        REMOTE_ADDR="198.51.100.12",
+    )
+    assert response.status_code == 200
+    assert ("given_name" in response.json()) is shows_the_person
+    reads = AuditEvent.objects.filter(referral=case.referral, action=AuditAction.READ, actor=user)
+    if shows_the_person:
+        assert list(reads.values_list("what", "ip_address")) == [
+            (f"API {transition} answer", "198.51.100.12")
+        ]
+    else:
+        assert not reads.exists()
+
+
+def test_the_create_answer_echoes_what_the_submitter_sent_and_is_not_a_read():
+    user = responder()
+    fields = referral_fields(date_of_birth="1990-05-01")
+    response = api_as(user).post("/api/v1/referrals/", fields, format="json")
+    assert response.status_code == 201 and response.json()["given_name"] == fields["given_name"]
+    events = AuditEvent.objects.filter(referral_id=response.json()["id"])
+    assert list(events.values_list("action", "what")) == [(AuditAction.CHANGE, "transition: submit")]
 
 
 @pytest.mark.parametrize(

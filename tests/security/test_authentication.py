@@ -4,6 +4,7 @@ import datetime
 import time
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib.sessions.models import Session
 from django.urls import reverse
 from django.utils import timezone
@@ -11,8 +12,10 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.authentication import issue_token
+from accounts.models import User
 from accounts.sessions import REFRESHED_AT
 from audit.models import AuditAction, AuditEvent
+from audit.selectors import audit_events
 from tests.factories import PASSWORD, manager, responder, submitted_referral
 
 pytestmark = pytest.mark.django_db
@@ -43,6 +46,39 @@ def test_a_failed_login_is_audited_with_the_username_as_typed_and_no_password(cl
     assert "wrong-password" not in str(event.changes) + event.what
 
 
+def test_a_password_typed_as_the_username_reaches_neither_the_audit_page_nor_the_lockout_records(
+    client, settings
+):
+    settings.REQUIRE_MFA = False  # the admin's lockout list is the point here, not how one signs in
+    assert sign_in(client, "MySecretPassw0rd!", "anything").status_code == 200
+    assert not AccessAttempt.objects.filter(username__contains="MySecretPassw0rd").exists()
+    client.force_login(manager())
+    page = client.get(reverse("audit-log"), {"action": "login_failed"}).content.decode()
+    assert "MySecretPassw0rd!" not in page and "unknown #" in page
+    client.force_login(User.objects.create_superuser("root", "root@example.test", "a-long-admin-password"))
+    lockouts = client.get(reverse("admin:axes_accessattempt_changelist")).content.decode()
+    assert "MySecretPassw0rd!" not in lockouts and "unknown #" in lockouts
+
+
+def test_attempts_on_one_unknown_username_are_told_apart_from_another_and_a_user_is_named(client):
+    user = responder()
+    for username in ("no-such-user", "no-such-user", "somebody-else", user.username):
+        sign_in(client, username, "wrong-password")
+    recorded = list(AuditEvent.objects.order_by("id").values_list("username", flat=True))
+    assert recorded[0] == recorded[1] != recorded[2]
+    assert all(name.startswith("unknown #") for name in recorded[:3]) and recorded[3] == user.username
+    assert "no-such-user" not in str(recorded) and "somebody-else" not in str(recorded)
+
+
+def test_a_lockout_of_a_real_user_names_them_in_the_trail_and_the_lockout_records(client, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    user = responder()
+    for _ in range(3):
+        sign_in(client, user.username, "wrong-password")
+    assert AuditEvent.objects.filter(action=AuditAction.LOCKOUT).get().username == user.username
+    assert AccessAttempt.objects.get().username == user.username
+
+
 def test_the_failure_message_is_the_same_for_an_unknown_username_and_a_wrong_password(client):
     user = responder()
     wrong_password = sign_in(client, user.username, "wrong-password").context["form"].errors
@@ -61,7 +97,9 @@ def test_five_failures_lock_the_login_out_with_a_clear_message(client, settings,
     assert locked.status_code == 429
     assert LOCKOUT_MESSAGE in locked.content.decode()
     assert not locked.wsgi_request.user.is_authenticated
-    assert AuditEvent.objects.filter(action=AuditAction.LOCKOUT, username=username).exists()
+    # Found by the name as typed, which is kept only when it names a user.
+    assert audit_events(username=username, action=AuditAction.LOCKOUT).exists()
+    assert AuditEvent.objects.filter(username=username).exists() is username_exists
 
 
 def test_a_lockout_of_one_username_leaves_another_user_free_to_sign_in(client, settings):
