@@ -38,8 +38,9 @@ from . import serializers as s
 from .errors import READ_ERRORS, WRITE_ERRORS, error_responses
 from .pagination import HarbourPagination
 
-# What a repeat tells a user who has since lost sight of the case: the outcome of its own request.
-REPLAYED_OUT_OF_SCOPE = ("id", "reference", "state")
+# What an answer tells a user who has lost sight of the case (a provider that rejected the offer or
+# ended the placement): the outcome of its own request.
+OUT_OF_SIGHT = ("id", "reference", "state")
 
 
 class AnswersWithCase(IdempotentPostMixin):
@@ -57,7 +58,7 @@ class AnswersWithCase(IdempotentPostMixin):
         try:
             referral = get_visible_referral(request.user, stored.referral_id)
         except Referral.DoesNotExist:
-            return {key: stored.body[key] for key in REPLAYED_OUT_OF_SCOPE if key in stored.body}
+            return {key: stored.body[key] for key in OUT_OF_SIGHT if key in stored.body}
         record_read(actor=request.user, referral=referral, what="API replayed answer", request=request)
         return stored.body
 
@@ -240,7 +241,13 @@ class ReferralTransitionView(AnswersWithCase, GenericAPIView):
                 what=f"API {self.endpoint.name} answer",
                 request=request,
             )
-        return Response(self.get_serializer(referral).data)
+        answer = self.get_serializer(referral).data
+        if (
+            request.user.is_care_provider
+            and not referrals_visible_to(request.user).filter(pk=referral.pk).exists()
+        ):
+            return Response({key: answer[key] for key in OUT_OF_SIGHT})
+        return Response(answer)
 
 
 def transition_view(endpoint: TransitionEndpoint) -> type[ReferralTransitionView]:

@@ -237,6 +237,22 @@ def test_a_rejected_expired_or_revoked_offer_ends_the_providers_access(api, endi
     assert listed["count"] == 0
 
 
+@pytest.mark.parametrize("transition", ["reject", "reallocate"])
+def test_a_provider_whose_action_ends_its_sight_of_the_case_is_answered_with_the_outcome_only(
+    api, transition
+):
+    case = bring_to("offered" if transition == "reject" else "placed")
+    response = api(case.provider_user).post(
+        transition_url(case.referral.pk, transition), valid_body(transition), format="json"
+    )
+    assert response.status_code == 200
+    assert response.json() == {
+        "id": case.referral.pk,
+        "reference": case.referral.reference,
+        "state": "assessed",
+    }
+
+
 def test_an_offer_past_its_response_time_cannot_be_accepted_before_the_sweep_expires_it(api):
     case = bring_to("offered")
     case.referral.offers.update(response_due_at=timezone.now() - timezone.timedelta(minutes=1))
