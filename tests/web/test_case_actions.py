@@ -163,6 +163,19 @@ def test_a_second_offer_from_a_stale_tab_goes_back_to_the_case_naming_the_pendin
     assert not referral.offers.filter(provider=other).exists()
 
 
+def test_suggested_providers_sit_one_heading_level_below_the_page_they_are_on():
+    referral = submitted_referral()
+    boss = manager()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="accommodation")
+    CareProviderFactory()
+    client = signed_in(boss)
+    assert (
+        "<h3>Suggested providers</h3>"
+        in client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    )
+    assert "<h2>Suggested providers</h2>" in client.get(action_url(referral, "offer")).content.decode()
+
+
 def test_the_offer_page_of_a_case_with_a_pending_offer_names_it_instead_of_showing_the_form():
     referral, _provider, boss = offered(CareProviderFactory(name="Medaille Trust"))
     response = signed_in(boss).get(action_url(referral, "offer"), follow=True)
