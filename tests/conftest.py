@@ -61,6 +61,12 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
+@pytest.fixture(autouse=True)
+def _publishing_not_paused(monkeypatch) -> None:
+    """A publish that failed in one test must not leave the next test's notifications to the sweep."""
+    monkeypatch.setattr("notifications.services._publish_paused_until", 0.0)
+
+
 @pytest.fixture
 def worker(
     transactional_db: None, redis_server: RedisServer, smtp: SmtpReceiver, tmp_path: Path, settings

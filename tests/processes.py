@@ -55,8 +55,18 @@ class RedisServer:
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
         wait_for(lambda: _pings(client), timeout=10)
 
+    def hang(self) -> None:
+        """Stop the server as ``kill -STOP`` does: the kernel still accepts connections, nobody answers."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def wake(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process is not None:
+            self.wake()
             self.process.terminate()
             self.process.wait(10)
             self.process = None
