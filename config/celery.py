@@ -2,9 +2,9 @@
 
 Configuration comes from Django settings (``CELERY_*``): the broker is a folder on disk by default (no
 server needed) or Redis from ``CELERY_BROKER_URL``. Tasks are acknowledged late and re-queued if a worker
-dies; publishing fails fast when the broker is down, because every task the services queue is also
-recorded in the database and swept up by beat (``notifications.tasks.sweep_outbox`` and
-``sweep_deadlines``).
+dies; a notification is published once, and not at all for a while after the broker failed, because
+every task the services queue is also recorded in the database and swept up by beat
+(``notifications.tasks.sweep_outbox`` and ``sweep_deadlines``).
 """
 
 import os

@@ -201,8 +201,9 @@ CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-# Publishing after commit must not hold up a web request when the broker is down: fail fast and leave
-# the row to the outbox sweep.
+# For beat's publishes. Notifications are published once, without these retries, and not at all for a
+# while after a failure (notifications.services.publish_delivery): a web request must not wait on a
+# broker that is down or hangs; the outbox sweep sends what was left pending.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 2,
     "interval_start": 0,

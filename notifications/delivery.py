@@ -69,7 +69,7 @@ from accounts.models import Organisation, OrganisationKind, User
 from referrals.encryption import decrypt
 
 from .models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, Notification
-from .services import clock_label, queue_delivery
+from .services import clock_label, publish_delivery, queue_delivery
 
 logger = logging.getLogger(__name__)
 
@@ -459,12 +459,8 @@ def record_outcome(notification: Notification, outcome: Outcome) -> None:
 
 
 def schedule_retry(notification_id: str, delay: float) -> None:
-    from .tasks import deliver_notification
-
-    try:
-        deliver_notification.apply_async((notification_id,), countdown=delay)
-    except Exception:  # the broker is down: next_attempt_at is recorded, so the sweep retries
-        logger.warning("Could not queue the retry of notification %s; the sweep will", notification_id)
+    # Not queued if the broker fails or failed lately: next_attempt_at is recorded, so the sweep retries.
+    publish_delivery(notification_id, countdown=delay)
 
 
 def tell_managers_of_failure(notification: Notification) -> None:
@@ -508,4 +504,6 @@ def requeue_pending(batch_size: int = REQUEUE_BATCH) -> int:
             Notification.objects.filter(pk__in=ids).update(next_attempt_at=now)
     if ids:
         logger.info("Re-queueing %d pending notification(s)", len(ids))
-    return queue_delivery([str(pk) for pk in ids])
+    # Tried even while publishing is paused after a failure: this is how the process learns the broker
+    # is back. What is not queued is picked again after NOTIFICATION_REQUEUE_AFTER_SECONDS.
+    return queue_delivery([str(pk) for pk in ids], despite_pause=True)

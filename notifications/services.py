@@ -2,7 +2,7 @@
 
 ``notify`` must be called inside the transaction of the change that caused the event, so that a change
 that rolls back sends nothing. Delivery is handed to Celery only after commit; if the broker is down
-then, the outbox sweep sends the rows later.
+or hangs then, the outbox sweep sends the rows later.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import datetime
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from time import monotonic
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -150,22 +151,51 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
     return outbox
 
 
-def queue_delivery(notification_ids: list[str]) -> int:
-    """Hand notifications to Celery; answer how many were queued.
+# After a failed publish, this process leaves notifications to the outbox sweep for this long. A broker
+# that hangs (accepts connections, never answers) rather than refuses holds each publish for the socket
+# timeout; without the pause every request after commit would wait that long.
+PUBLISH_PAUSE_SECONDS = 30
+# When publishing may be tried again, by ``monotonic()``. One float: threads racing on it at worst both
+# try the broker once.
+_publish_paused_until = 0.0
 
-    A broker failure is logged, not raised: the rows stay pending and the outbox sweep sends them. The
-    first failure stops the loop, so a web request pays for at most one failed publish.
+
+def publish_delivery(
+    notification_id: str, *, countdown: float | None = None, despite_pause: bool = False
+) -> bool:
+    """Hand one notification to Celery, once: the outbox sweep is the retry. False if it was not handed.
+
+    Not tried while publishing is paused, unless ``despite_pause``: the sweep's way of finding out that
+    the broker is back. A failure is logged and starts the pause (skipping is not logged); a success
+    ends it.
     """
+    global _publish_paused_until
     from .tasks import deliver_notification
 
+    if not despite_pause and monotonic() < _publish_paused_until:
+        return False
+    try:
+        deliver_notification.apply_async((notification_id,), countdown=countdown, retry=False)
+    except Exception as exc:  # the broker is down or hangs; the rows stay pending for the sweep
+        _publish_paused_until = monotonic() + PUBLISH_PAUSE_SECONDS
+        logger.warning(
+            "Could not publish to the broker (%s); for %d s notifications are left to the outbox sweep",
+            type(exc).__name__,
+            PUBLISH_PAUSE_SECONDS,
+        )
+        return False
+    _publish_paused_until = 0.0
+    return True
+
+
+def queue_delivery(notification_ids: list[str], *, despite_pause: bool = False) -> int:
+    """Hand notifications to Celery; answer how many were queued.
+
+    The first failure stops the loop, so a web request pays for at most one failed publish, and none
+    while publishing is paused; the rows not queued stay pending for the outbox sweep.
+    """
     for queued, notification_id in enumerate(notification_ids):
-        try:
-            deliver_notification.delay(notification_id)
-        except Exception:  # the broker is down; the rows stay pending for the sweep
-            logger.warning(
-                "Could not queue %d notification(s); the outbox sweep will send them",
-                len(notification_ids) - queued,
-            )
+        if not publish_delivery(notification_id, despite_pause=despite_pause):
             return queued
     return len(notification_ids)
 

@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from config.celery import app as celery_app
 from tests.factories import referral_fields
 from tests.notifications.receivers import SmtpReceiver
 from tests.processes import RedisServer, Worker, use_broker
@@ -57,13 +56,15 @@ def smtp() -> Iterator[SmtpReceiver]:
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path)
     server.start()
-    broker_url, options = celery_app.conf.broker_url, celery_app.conf.broker_transport_options
-    use_broker(server.url)
-    yield server
+    with use_broker(server.url):
+        yield server
     server.stop()
-    celery_app.conf.broker_url, celery_app.conf.broker_transport_options = broker_url, options
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture(autouse=True)
+def _publishing_not_paused(monkeypatch) -> None:
+    """A publish that failed in one test must not leave the next test's notifications to the sweep."""
+    monkeypatch.setattr("notifications.services._publish_paused_until", 0.0)
 
 
 @pytest.fixture

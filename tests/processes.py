@@ -7,6 +7,8 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import redis
@@ -53,8 +55,18 @@ class RedisServer:
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
         wait_for(lambda: _pings(client), timeout=10)
 
+    def hang(self) -> None:
+        """Stop the server as ``kill -STOP`` does: the kernel still accepts connections, nobody answers."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def wake(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process is not None:
+            self.wake()
             self.process.terminate()
             self.process.wait(10)
             self.process = None
@@ -128,9 +140,27 @@ class Worker:
         self.process = None
 
 
-def use_broker(url: str) -> None:
-    """Point this (test) process's Celery app at the test's Redis."""
-    celery_app.conf.broker_url = url
-    celery_app.conf.broker_transport_options = {"socket_connect_timeout": 1, "socket_timeout": 5}
+@contextmanager
+def use_broker(url: str, socket_timeout: float = 5) -> Iterator[None]:
+    """Have this (test) process publish to ``url`` within the block.
+
+    ``broker_write_url``: Celery takes ``broker_url`` from the environment's ``CELERY_BROKER_URL``
+    before its settings. The connection timeout keeps production's share of the socket timeout (2 s of
+    5 s), so that a publish to a broker that hangs opens one connection and waits on it.
+    """
+    conf = celery_app.conf
+    saved = conf.get("broker_write_url"), conf.broker_transport_options, conf.broker_connection_timeout
+    conf.broker_write_url = url
+    conf.broker_transport_options = {"socket_connect_timeout": 1, "socket_timeout": socket_timeout}
+    conf.broker_connection_timeout = socket_timeout * 0.4
+    _forget_connections()
+    try:
+        yield
+    finally:
+        conf.broker_write_url, conf.broker_transport_options, conf.broker_connection_timeout = saved
+        _forget_connections()
+
+
+def _forget_connections() -> None:
     celery_app._pool = None
     celery_app.amqp._producer_pool = None

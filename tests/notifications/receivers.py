@@ -123,6 +123,56 @@ class SmtpReceiver:
         self.controller.stop()
 
 
+class BlackHole:
+    """A TCP server that accepts every connection and never answers, as a Redis stopped with
+    ``kill -STOP`` or behind a network black hole does."""
+
+    def __init__(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.1)
+        self._peers: list[tuple[str, int]] = []
+        self._probes: list[tuple[str, int]] = []
+        self._accepted: list[socket.socket] = []
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.getsockname()[:2]
+        return f"redis://{host}:{port}/0"
+
+    def start(self) -> BlackHole:
+        self._thread.start()
+        return self
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                connection, peer = self._server.accept()
+            except TimeoutError:
+                continue
+            self._accepted.append(connection)
+            self._peers.append(peer[:2])
+
+    def connections(self) -> int:
+        """How many connections others have opened so far.
+
+        A probe of its own is accepted after every connection opened before it, so none is missed.
+        """
+        with socket.create_connection(self._server.getsockname()[:2]) as probe:
+            mine = probe.getsockname()[:2]
+            self._probes.append(mine)
+            wait_for(lambda: mine in self._peers)
+        return len(self._peers) - len(self._probes)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()
+        self._server.close()
+        for connection in self._accepted:
+            connection.close()
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

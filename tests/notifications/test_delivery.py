@@ -24,14 +24,14 @@ pytestmark = pytest.mark.django_db
 def queued(monkeypatch):
     """Stands in for the broker: records what would be handed to Celery."""
     sent = {"now": [], "later": []}
-    monkeypatch.setattr(
-        "notifications.tasks.deliver_notification.delay",
-        lambda notification_id: sent["now"].append(notification_id),
-    )
-    monkeypatch.setattr(
-        "notifications.tasks.deliver_notification.apply_async",
-        lambda args, countdown: sent["later"].append((args[0], countdown)),
-    )
+
+    def apply_async(args, countdown=None, **options):
+        if countdown is None:
+            sent["now"].append(args[0])
+        else:
+            sent["later"].append((args[0], countdown))
+
+    monkeypatch.setattr("notifications.tasks.deliver_notification.apply_async", apply_async)
     return sent
 
 
@@ -310,16 +310,16 @@ def test_the_sweep_requeues_rows_left_pending_but_not_fresh_or_in_flight(setting
 def test_a_broker_failure_at_commit_is_logged_and_leaves_the_row_pending(
     monkeypatch, caplog, django_capture_on_commit_callbacks
 ):
-    def broker_down(notification_id):
+    def broker_down(args, **options):
         raise ConnectionRefusedError("broker down")
 
-    monkeypatch.setattr("notifications.tasks.deliver_notification.delay", broker_down)
+    monkeypatch.setattr("notifications.tasks.deliver_notification.apply_async", broker_down)
     manager()
     with django_capture_on_commit_callbacks(execute=True):
         referral = submitted_referral()
     assert referral.pk is not None
     assert Notification.objects.get(referral=referral).state == DeliveryState.PENDING
-    assert "outbox sweep will send" in caplog.text
+    assert "left to the outbox sweep" in caplog.text
 
 
 def test_a_transition_that_rolls_back_sends_nothing(django_capture_on_commit_callbacks, queued):
@@ -341,11 +341,11 @@ def test_a_transition_that_rolls_back_sends_nothing(django_capture_on_commit_cal
 def test_queue_delivery_stops_at_the_first_broker_failure(monkeypatch):
     calls = []
 
-    def broker_down(notification_id):
-        calls.append(notification_id)
+    def broker_down(args, **options):
+        calls.append(args[0])
         raise ConnectionRefusedError
 
-    monkeypatch.setattr("notifications.tasks.deliver_notification.delay", broker_down)
+    monkeypatch.setattr("notifications.tasks.deliver_notification.apply_async", broker_down)
     assert queue_delivery(["a", "b", "c"]) == 0
     assert calls == ["a"]
 
