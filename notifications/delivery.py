@@ -8,10 +8,11 @@ inside the claim: a webhook within ``WEBHOOK_TIMEOUT_SECONDS`` (at most half the
 whole SMTP session within half the claim.
 
 Every attempt is logged as a ``DeliveryAttempt`` holding the outcome and an HTTP status or an error
-class, never the body. A failed attempt is retried after an exponential back-off with full jitter,
-both through a Celery countdown and through ``next_attempt_at`` (so the sweep still finds it if the
-broker loses the message). After ``NOTIFICATION_MAX_ATTEMPTS`` the row is ``failed`` and managers get
-an inbox item.
+class, never the body; an attempt whose worker died before its outcome was known is logged as failed
+when the row is next claimed. A failed attempt is retried after an exponential back-off with full
+jitter, both through a Celery countdown and through ``next_attempt_at`` (so the sweep still finds it if
+the broker loses the message). After ``NOTIFICATION_MAX_ATTEMPTS`` the row is ``failed`` and managers
+get an inbox item.
 
 What is sent holds the event, the case reference, the due time and a link: no personal data.
 
@@ -498,11 +499,38 @@ def bookkeeping() -> Iterator[None]:
         yield
 
 
+# Logged for an attempt whose claim was made but whose outcome never was.
+NO_OUTCOME = "no outcome: the worker stopped before it was known"
+
+
+def log_attempts_without_outcome(notification: Notification) -> None:
+    """Log as failed each earlier attempt that was never logged (SPEC §6: every attempt is logged).
+
+    A claim counts an attempt before sending and its log row is written after; a worker killed in
+    between, perhaps after the receiver got the request, leaves ``attempts`` ahead of the log.
+    """
+    missing = notification.attempts - 1 - notification.delivery_attempts.count()
+    if missing <= 0:
+        return
+    now = timezone.now()
+    with bookkeeping():
+        DeliveryAttempt.objects.bulk_create(
+            DeliveryAttempt(notification=notification, at=now, succeeded=False, detail=NO_OUTCOME)
+            for _ in range(missing)
+        )
+        # Listed with the undelivered ones while it is retried, as after any failed attempt.
+        Notification.objects.filter(pk=notification.pk, state=DeliveryState.PENDING).update(
+            last_error=NO_OUTCOME
+        )
+
+
 def deliver(notification_id: str) -> None:
     """Send one outbox row if it is still pending. Safe to run twice, and at the same time."""
     notification = claim(notification_id)
     if notification is None:
         return
+    if notification.attempts > 1:  # only a retry can follow an attempt left unlogged; a first costs nothing
+        log_attempts_without_outcome(notification)
     try:
         outcome = SENDERS[Channel(notification.channel)](notification)
     except Exception as error:  # any failure to send is an outcome to record and retry

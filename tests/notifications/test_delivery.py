@@ -214,6 +214,24 @@ def test_a_row_in_flight_is_not_sent_by_a_second_worker(webhook_receiver):
     assert webhook_receiver.received == []
 
 
+def test_an_attempt_whose_worker_died_is_logged_as_failed_with_no_outcome_when_the_row_is_sent_again(
+    webhook_receiver,
+):
+    row = offer_to_webhook(webhook_receiver.url)
+    assert claim(str(row.pk)) is not None  # a worker claims the row and is killed before it records anything
+    long_ago = timezone.now() - datetime.timedelta(minutes=5)
+    Notification.objects.filter(pk=row.pk).update(next_attempt_at=long_ago)  # its claim lapses
+    deliver(str(row.pk))
+
+    row.refresh_from_db()
+    assert row.state == DeliveryState.DELIVERED and row.attempts == 2
+    attempts = row.delivery_attempts.order_by("at", "pk")
+    assert [(a.succeeded, a.detail) for a in attempts] == [
+        (False, "no outcome: the worker stopped before it was known"),
+        (True, "HTTP 204"),
+    ]
+
+
 def test_a_failed_attempt_is_logged_and_retried_later_with_backoff(
     webhook_receiver, queued, settings, django_capture_on_commit_callbacks
 ):
