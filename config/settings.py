@@ -239,7 +239,14 @@ NOTIFICATION_RETRY_BASE_SECONDS = env.float("NOTIFICATION_RETRY_BASE_SECONDS", d
 NOTIFICATION_RETRY_MAX_SECONDS = env.float("NOTIFICATION_RETRY_MAX_SECONDS", default=3600)
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5)
 # A worker's claim on a row lasts this long (longer than a send can take); then the sweep may resend it.
+# An email's SMTP session may take half of it (notifications.delivery), and so may a webhook: a send
+# outlasting the claim is sent again by a second worker while the first is still sending.
 NOTIFICATION_CLAIM_SECONDS = env.float("NOTIFICATION_CLAIM_SECONDS", default=60)
+if WEBHOOK_TIMEOUT_SECONDS > NOTIFICATION_CLAIM_SECONDS / 2:
+    raise ImproperlyConfigured(
+        "WEBHOOK_TIMEOUT_SECONDS must be at most half of NOTIFICATION_CLAIM_SECONDS, "
+        "or a slow webhook would be sent again while it is still being sent."
+    )
 # The outbox sweep re-queues a pending row this long after it was due and nobody took it.
 NOTIFICATION_REQUEUE_AFTER_SECONDS = env.float("NOTIFICATION_REQUEUE_AFTER_SECONDS", default=30)
 # Managers' page of undelivered notifications lists pending rows older than this, beside failed ones.

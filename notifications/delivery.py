@@ -3,13 +3,16 @@
 Delivery is at least once. A worker first *claims* a pending row with a conditional UPDATE that pushes
 ``next_attempt_at`` past the time a send can take (``NOTIFICATION_CLAIM_SECONDS``), so a second task
 for the same row, or the outbox sweep, leaves it alone while it is in flight; if the worker dies, the
-claim lapses and the sweep sends the row again with the same event id.
+claim lapses and the sweep sends the row again with the same event id. A send therefore ends well
+inside the claim: a webhook within ``WEBHOOK_TIMEOUT_SECONDS`` (at most half the claim), an email's
+whole SMTP session within half the claim.
 
 Every attempt is logged as a ``DeliveryAttempt`` holding the outcome and an HTTP status or an error
-class, never the body. A failed attempt is retried after an exponential back-off with full jitter,
-both through a Celery countdown and through ``next_attempt_at`` (so the sweep still finds it if the
-broker loses the message). After ``NOTIFICATION_MAX_ATTEMPTS`` the row is ``failed`` and managers get
-an inbox item.
+class, never the body; an attempt whose worker died before its outcome was known is logged as failed
+when the row is next claimed. A failed attempt is retried after an exponential back-off with full
+jitter, both through a Celery countdown and through ``next_attempt_at`` (so the sweep still finds it if
+the broker loses the message). After ``NOTIFICATION_MAX_ATTEMPTS`` the row is ``failed`` and managers
+get an inbox item.
 
 What is sent holds the event, the case reference, the due time and a link: no personal data.
 
@@ -45,6 +48,7 @@ import http.client
 import io
 import json
 import logging
+import math
 import random
 import smtplib
 import socket
@@ -60,10 +64,13 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.core.mail.backends import smtp
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection, transaction
 from django.db.models import F
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from accounts.models import Organisation, OrganisationKind, User
 from referrals.encryption import decrypt
@@ -188,28 +195,36 @@ def _drop_connection(scheme: str, netloc: str) -> None:
 ANSWER_READ_LIMIT = 64 * 1024
 
 
+def time_left(deadline: float, at_most: float | None = None) -> float:
+    """Seconds until ``deadline`` (a ``time.monotonic()`` value), no more than ``at_most``; a
+    TimeoutError once it has passed. Set as a socket's timeout before each operation, it bounds their sum.
+    """
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError("the deadline passed")
+    return remaining if at_most is None else min(remaining, at_most)
+
+
 class _ReaderWithDeadline(io.RawIOBase):
-    """The socket reader http.client made, giving up at a deadline.
+    """A socket reader (http.client's or smtplib's) giving up at a deadline.
 
     The socket's timeout bounds each read, not their sum: without a deadline a receiver sending its
     answer a byte every few seconds would hold the worker's thread, and every notification queued
-    behind it, for as long as it liked.
+    behind it, for as long as it liked. ``at_most`` keeps a shorter bound on each read, if any.
     """
 
-    def __init__(self, raw: Any, sock: socket.socket, deadline: float) -> None:
+    def __init__(self, raw: Any, sock: socket.socket, deadline: float, at_most: float | None = None) -> None:
         super().__init__()
-        self._raw = raw  # it holds its own reference to the socket, as http.client's reader did
+        self._raw = raw  # it holds its own reference to the socket, as the reader it replaces did
         self._socket = sock
         self._deadline = deadline
+        self._at_most = at_most
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int | None:
-        remaining = self._deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("the answer did not arrive in time")
-        self._socket.settimeout(remaining)
+        self._socket.settimeout(time_left(self._deadline, self._at_most))
         return self._raw.readinto(buffer)
 
     def close(self) -> None:
@@ -278,12 +293,97 @@ def send_webhook(notification: Notification) -> Outcome:
     return Outcome(200 <= status < 300, f"HTTP {status}")
 
 
+class _SmtpWithDeadline(smtplib.SMTP):
+    """smtplib's client whose whole session, connecting included, ends by ``deadline``.
+
+    Its ``timeout`` (Django's ``EMAIL_TIMEOUT``) bounds each socket operation, not their sum: a mail
+    server answering each command just inside it would hold the worker for as long as it liked. So
+    before each operation the socket may wait only for what is left; a reply is read through the
+    webhook's deadline reader, made again on the TLS socket after STARTTLS.
+    """
+
+    def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
+        self._deadline = deadline
+        super().__init__(*args, **kwargs)
+
+    @property
+    def _each_at_most(self) -> float | None:
+        return self.timeout if isinstance(self.timeout, int | float) else None
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        # For SMTPS the TLS handshake too, which the socket's timeout bounds as a whole.
+        seconds = time_left(self._deadline, self._each_at_most)
+        return super()._get_socket(host, port, seconds)  # type: ignore[misc]
+
+    def send(self, s: Any) -> None:
+        if self.sock is not None:
+            try:
+                self.sock.settimeout(time_left(self._deadline, self._each_at_most))
+            except TimeoutError as error:
+                self.close()  # as smtplib does when a send fails
+                raise smtplib.SMTPServerDisconnected("Server not connected") from error
+        super().send(s)
+
+    def getreply(self) -> tuple[int, bytes]:
+        if self.file is None and self.sock is not None:
+            raw = self.sock.makefile("rb", buffering=0)
+            reader = _ReaderWithDeadline(raw, self.sock, self._deadline, self._each_at_most)
+            self.file = io.BufferedReader(reader)
+        return super().getreply()
+
+
+class _SmtpSslWithDeadline(_SmtpWithDeadline, smtplib.SMTP_SSL):
+    pass
+
+
+class SmtpBackendWithDeadline(smtp.EmailBackend):
+    """Django's SMTP backend with each send, from connecting to QUIT, bounded by ``seconds``."""
+
+    def __init__(self, *, seconds: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.seconds = seconds
+        self.deadline = math.inf
+
+    @property
+    def connection_class(self) -> Any:
+        kind = _SmtpSslWithDeadline if self.use_ssl else _SmtpWithDeadline
+        return functools.partial(kind, deadline=self.deadline)
+
+    def send_messages(self, email_messages: Any) -> int:
+        self.deadline = time.monotonic() + self.seconds
+        try:
+            return super().send_messages(email_messages)
+        except smtplib.SMTPServerDisconnected as error:
+            # smtplib reports a socket that ran out of time as a lost connection.
+            if isinstance(error.__context__, TimeoutError):
+                raise TimeoutError("the mail server did not answer in time") from error
+            raise
+
+
+def email_connection() -> BaseEmailBackend | None:
+    """Django's SMTP backend bounded by half the claim, as a webhook by ``WEBHOOK_TIMEOUT_SECONDS``.
+
+    A send outlasting its claim (and the sweep's wait after it) is sent again by a second worker while
+    the first is still sending. Other backends (file, console, memory) are used as configured.
+    """
+    if import_string(settings.EMAIL_BACKEND) is not smtp.EmailBackend:
+        return None
+    return SmtpBackendWithDeadline(seconds=settings.NOTIFICATION_CLAIM_SECONDS / 2, fail_silently=False)
+
+
 def send_email(notification: Notification) -> Outcome:
     recipients = list(notification.organisation.notification_emails or [])
     if not recipients:
         return Outcome(False, "no email address", permanent=True)
     subject, body = email_content(notification)
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False)
+    send_mail(
+        subject,
+        body,
+        settings.DEFAULT_FROM_EMAIL,
+        recipients,
+        fail_silently=False,
+        connection=email_connection(),
+    )
     return Outcome(True, "sent")
 
 
@@ -399,11 +499,38 @@ def bookkeeping() -> Iterator[None]:
         yield
 
 
+# Logged for an attempt whose claim was made but whose outcome never was.
+NO_OUTCOME = "no outcome: the worker stopped before it was known"
+
+
+def log_attempts_without_outcome(notification: Notification) -> None:
+    """Log as failed each earlier attempt that was never logged (SPEC §6: every attempt is logged).
+
+    A claim counts an attempt before sending and its log row is written after; a worker killed in
+    between, perhaps after the receiver got the request, leaves ``attempts`` ahead of the log.
+    """
+    missing = notification.attempts - 1 - notification.delivery_attempts.count()
+    if missing <= 0:
+        return
+    now = timezone.now()
+    with bookkeeping():
+        DeliveryAttempt.objects.bulk_create(
+            DeliveryAttempt(notification=notification, at=now, succeeded=False, detail=NO_OUTCOME)
+            for _ in range(missing)
+        )
+        # Listed with the undelivered ones while it is retried, as after any failed attempt.
+        Notification.objects.filter(pk=notification.pk, state=DeliveryState.PENDING).update(
+            last_error=NO_OUTCOME
+        )
+
+
 def deliver(notification_id: str) -> None:
     """Send one outbox row if it is still pending. Safe to run twice, and at the same time."""
     notification = claim(notification_id)
     if notification is None:
         return
+    if notification.attempts > 1:  # only a retry can follow an attempt left unlogged; a first costs nothing
+        log_attempts_without_outcome(notification)
     try:
         outcome = SENDERS[Channel(notification.channel)](notification)
     except Exception as error:  # any failure to send is an outcome to record and retry

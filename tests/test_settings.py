@@ -101,3 +101,12 @@ def test_database_broker_email_and_hosts_come_from_the_environment(tmp_path: Pat
     assert broker == "redis://cache.example.org:6379/0"
     assert email == "django.core.mail.backends.smtp.EmailBackend"
     assert hosts.strip() == "['harbour.example.org', 'www.harbour.example.org']"
+
+
+def test_settings_refuse_a_webhook_timeout_over_half_the_claim_on_a_notification(tmp_path: Path) -> None:
+    """A webhook still being sent when its claim lapses would be sent again by a second worker."""
+    result = run_settings(
+        tmp_path, **production(NOTIFICATION_CLAIM_SECONDS="60", WEBHOOK_TIMEOUT_SECONDS="31")
+    )
+    assert result.returncode != 0
+    assert "WEBHOOK_TIMEOUT_SECONDS must be at most half of NOTIFICATION_CLAIM_SECONDS" in result.stderr

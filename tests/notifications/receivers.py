@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import hashlib
 import hmac
+import ipaddress
 import socket
+import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -12,7 +17,13 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 
 @dataclass
@@ -171,6 +182,127 @@ class BlackHole:
         self._server.close()
         for connection in self._accepted:
             connection.close()
+
+
+class SlowSmtpServer:
+    """A real SMTP server on a free local port (a thread with a socket) that waits ``delay`` seconds
+    before each reply, the greeting included, and keeps each message it accepts.
+
+    With ``tls`` "starttls" it offers STARTTLS; with "smtps" it speaks TLS from the start. Its
+    certificate, for 127.0.0.1, is made for it and trusted by ``client_context``.
+    """
+
+    def __init__(self, delay: float, tls: str = "") -> None:
+        self.delay = delay
+        self.tls = tls
+        self.accepted: list[bytes] = []
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._peer: socket.socket | None = None
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        if tls:
+            self._server_context, self.client_context = self_signed_tls()
+
+    def start(self) -> SlowSmtpServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._peer is not None:
+            with contextlib.suppress(OSError):
+                self._peer.shutdown(socket.SHUT_RDWR)  # wakes the thread if it is reading
+        self._thread.join()
+        self._listener.close()
+
+    def _serve(self) -> None:
+        self._listener.settimeout(0.1)  # to see a stop while nobody connects
+        while self._peer is None and not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                self._peer, _address = self._listener.accept()
+        if self._peer is None:
+            return
+        self._peer.settimeout(None)
+        try:
+            self._converse()
+        except (OSError, ValueError):  # the client gave up, or the test ended
+            pass
+        finally:
+            self._peer.close()
+
+    def _secure(self) -> None:
+        self._peer = self._server_context.wrap_socket(self._peer, server_side=True)
+
+    def _converse(self) -> None:
+        if self.tls == "smtps":
+            self._secure()
+        lines = self._peer.makefile("rb")
+        self._reply(b"220 slow.test ESMTP")
+        while line := lines.readline():
+            command = line.strip().upper()
+            if command.startswith((b"EHLO", b"HELO")):
+                self._reply(b"250-slow.test\r\n250 STARTTLS" if self.tls == "starttls" else b"250 slow.test")
+            elif command == b"STARTTLS":
+                self._reply(b"220 go ahead")
+                self._secure()
+                lines = self._peer.makefile("rb")
+            elif command == b"DATA":
+                self._reply(b"354 end with a dot")
+                message = b""
+                while (line := lines.readline()) != b".\r\n":
+                    if not line:
+                        return
+                    message += line
+                self._reply(b"250 accepted")
+                self.accepted.append(message)
+            elif command == b"QUIT":
+                self._reply(b"221 bye")
+                return
+            else:
+                self._reply(b"250 OK")
+
+    def _reply(self, reply: bytes) -> None:
+        if self._stop.wait(self.delay):
+            raise ValueError("stopped")
+        assert self._peer is not None
+        self._peer.sendall(reply + b"\r\n")
+
+
+def self_signed_tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server's TLS context with a new certificate for 127.0.0.1, and a client's that trusts it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = certificate.public_bytes(serialization.Encoding.PEM)
+    with tempfile.TemporaryDirectory() as directory:
+        certificate_file, key_file = Path(directory, "cert.pem"), Path(directory, "key.pem")
+        certificate_file.write_bytes(pem)
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.load_cert_chain(certificate_file, key_file)
+    client = ssl.create_default_context(cadata=pem.decode())
+    return server, client
 
 
 def free_port() -> int:

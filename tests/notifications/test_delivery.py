@@ -7,6 +7,7 @@ import threading
 
 import pytest
 from django.core import mail
+from django.core.mail.backends import smtp
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,6 +17,8 @@ from notifications.models import Channel, DeliveryState, Event, InboxItem, Notif
 from notifications.services import queue_delivery
 from referrals import services
 from tests.factories import CareProviderFactory, contractor, manager, responder, submitted_referral
+
+from .receivers import SlowSmtpServer
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +71,63 @@ def test_an_email_carries_the_event_reference_due_time_and_link_only(settings):
     assert row.state == DeliveryState.DELIVERED and row.delivered_at is not None
     attempt = row.delivery_attempts.get()
     assert attempt.succeeded and attempt.detail == "sent"
+
+
+@pytest.fixture
+def smtp_server(settings, monkeypatch):
+    """Django's SMTP backend sending to a SlowSmtpServer: plain, with STARTTLS or over TLS (SMTPS)."""
+    servers = []
+
+    def start(delay: float, tls: str) -> SlowSmtpServer:
+        server = SlowSmtpServer(delay, tls).start()
+        servers.append(server)
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+        settings.EMAIL_USE_TLS, settings.EMAIL_USE_SSL = tls == "starttls", tls == "smtps"
+        if tls:
+            monkeypatch.setattr(smtp.EmailBackend, "ssl_context", server.client_context)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.mark.parametrize("tls", ["", "starttls", "smtps"])
+def test_an_email_goes_through_an_smtp_server_plain_or_over_tls(smtp_server, tls):
+    server = smtp_server(delay=0, tls=tls)
+    manager()
+    row = email_row()
+    deliver(str(row.pk))
+
+    row.refresh_from_db()
+    assert row.state == DeliveryState.DELIVERED
+    assert row.delivery_attempts.get().detail == "sent"
+    (message,) = server.accepted
+    assert row.reference.encode() in message
+
+
+@pytest.mark.parametrize("tls", ["", "starttls", "smtps"])
+def test_a_mail_server_answering_each_command_in_time_but_too_slowly_in_all_is_given_up_and_retried(
+    settings, smtp_server, queued, tls
+):
+    settings.NOTIFICATION_CLAIM_SECONDS = 2  # an SMTP session may take half of it
+    settings.EMAIL_TIMEOUT = 10
+    # Each reply comes well inside EMAIL_TIMEOUT; the session, with four addresses, would take seconds.
+    server = smtp_server(delay=0.3, tls=tls)
+    manager()
+    row = email_row()
+    organisation = contractor()
+    organisation.notification_emails = [f"desk{n}@contractor.test" for n in range(4)]
+    organisation.save()
+    deliver(str(row.pk))
+
+    row.refresh_from_db()
+    assert row.state == DeliveryState.PENDING and row.attempts == 1
+    attempt = row.delivery_attempts.get()
+    assert not attempt.succeeded
+    assert attempt.detail == "the receiver did not answer in time (TimeoutError)"
+    assert server.accepted == []
 
 
 def test_a_webhook_is_signed_over_its_raw_body_which_holds_the_timestamp(webhook_receiver):
@@ -152,6 +212,24 @@ def test_a_row_in_flight_is_not_sent_by_a_second_worker(webhook_receiver):
     assert claim(str(row.pk)) is not None  # another worker holds it
     deliver(str(row.pk))
     assert webhook_receiver.received == []
+
+
+def test_an_attempt_whose_worker_died_is_logged_as_failed_with_no_outcome_when_the_row_is_sent_again(
+    webhook_receiver,
+):
+    row = offer_to_webhook(webhook_receiver.url)
+    assert claim(str(row.pk)) is not None  # a worker claims the row and is killed before it records anything
+    long_ago = timezone.now() - datetime.timedelta(minutes=5)
+    Notification.objects.filter(pk=row.pk).update(next_attempt_at=long_ago)  # its claim lapses
+    deliver(str(row.pk))
+
+    row.refresh_from_db()
+    assert row.state == DeliveryState.DELIVERED and row.attempts == 2
+    attempts = row.delivery_attempts.order_by("at", "pk")
+    assert [(a.succeeded, a.detail) for a in attempts] == [
+        (False, "no outcome: the worker stopped before it was known"),
+        (True, "HTTP 204"),
+    ]
 
 
 def test_a_failed_attempt_is_logged_and_retried_later_with_backoff(

@@ -118,6 +118,8 @@ def test_a_worker_killed_mid_delivery_delivers_after_restart_with_the_same_event
     row = Notification.objects.get(referral=made.referral, event=Event.OFFER_MADE, channel=Channel.WEBHOOK)
     wait_for(lambda: state_of(row) == DeliveryState.DELIVERED)
     assert [hook.event_id for hook in receiver.received] == [str(row.pk), str(row.pk)]
+    # Both attempts are logged, the first even if its worker died before knowing how it went.
+    assert list(row.delivery_attempts.values_list("succeeded", flat=True)) == [False, True]
 
 
 def test_a_receiver_that_answers_500_then_times_out_is_retried_then_failed_and_shown_to_managers(
