@@ -80,7 +80,10 @@ def _pings(client: object) -> bool:
 
 
 def _port_is_free(port: int) -> bool:
+    """Whether nothing listens on the port. As redis-server binds, with SO_REUSEADDR: connections of
+    a server stopped by an earlier test linger in TIME_WAIT and must not make its port look taken."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
