@@ -13,7 +13,7 @@ never waits on a case someone is changing (that clock is simply picked up next t
 * breach: an escalation to managers, once;
 * an offer's response clock: the offer expires (``referrals.services.expire_offer`` tells managers);
 * ``missing``: an escalation to managers and the referring organisation, then again every
-  ``MISSING_REPEAT_HOURS`` until the person is found, placed again or the case closes (the clock is
+  ``MISSING_REPEAT_HOURS`` until the person is found or the case closes (the clock is
   stopped then); a reallocation does not stop it.
 """
 

@@ -493,11 +493,11 @@ class ProgressForm(HarbourForm):
         ),
     )
 
-    def __init__(self, *args: Any, recovery_review_open: bool = True, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, recovery_review_waiting: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Offered only while the review is waiting. A tick sent from a page shown before the review was
         # recorded stays, to be refused on its field rather than dropped from the note unsaid.
-        if not recovery_review_open and self.add_prefix("recovery_review") not in self.data:
+        if not recovery_review_waiting and self.add_prefix("recovery_review") not in self.data:
             del self.fields["recovery_review"]
 
     def clean_next_check_in(self) -> datetime.date | None:

@@ -236,7 +236,7 @@ def _revoke_pending_offer(referral: Referral) -> None:
 
 def _end_placement(referral: Referral) -> None:
     """Free the bed (if any) and stop the clocks of the placement. A missing person's clock runs on
-    until they are found, placed again or the case closes."""
+    until they are found or the case closes."""
     referral.placements.filter(ended_at__isnull=True).update(ended_at=timezone.now())
     stop_clocks(referral, Clock.CHECK_IN, Clock.RECOVERY_REVIEW)
 
@@ -310,10 +310,10 @@ def offer_placement(*, referral_id: int, actor: User, provider_id: int) -> Place
         referral = _apply(
             referral_id=referral_id, actor=actor, transition="offer", input={"provider": provider_id}
         )
-        check_not_missing(referral)
         pending = referral.offers.select_related("provider").filter(state=OfferState.PENDING).first()
         if pending is not None:
             raise offer_already_pending(pending)
+        check_not_missing(referral)
         provider = CareProvider.objects.select_related("organisation").filter(pk=provider_id).first()
         if provider is None:
             raise ProviderCannotTake("There is no such care provider.", field="provider")
@@ -590,6 +590,7 @@ def exit_referral(*, referral_id: int, actor: User, reason: str, note: str = "")
             referral_id=referral_id, actor=actor, transition="exit", input={"reason": reason, "note": note}
         )
         provider = _placed_provider_organisations(referral, excluding=actor)
+        _revoke_pending_offer(referral)  # a closed case keeps no offer open, whatever came before
         _end_placement(referral)
         stop_clocks(referral)
         _notify_case(Event.REFERRAL_EXITED, referral, _referrer(referral), *manager_recipients(), *provider)

@@ -759,7 +759,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
     record_read(actor=user, referral=referral, what="case page", request=request)
     # A provider whose placement has ended sees nothing of the case's clocks after it left.
     deadlines = case_open_deadlines(referral) if provider is None or pending_offer or placement else []
-    review_open = recovery_review_waiting(deadlines)
+    review_waiting = recovery_review_waits(deadlines)
     context = {
         "referral": referral,
         "details": person_details(user, referral),
@@ -782,7 +782,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
             (
                 name,
                 TRANSITIONS[name],
-                _action_form(name, suggestions=suggestions, recovery_review_open=review_open),
+                _action_form(name, suggestions=suggestions, recovery_review_waiting=review_waiting),
             )
             for name in primary
         ],
@@ -797,7 +797,7 @@ def _after_action_url(user: User, referral_id: int) -> str:
     return reverse("home")
 
 
-def recovery_review_waiting(deadlines: list[Deadline]) -> bool:
+def recovery_review_waits(deadlines: list[Deadline]) -> bool:
     """Whether, among the case's open clocks, the recovery review still waits for its note."""
     return any(deadline.clock == Clock.RECOVERY_REVIEW for deadline in deadlines)
 
@@ -807,14 +807,14 @@ def _action_form(
     data: Any = None,
     *,
     suggestions: list[Any],
-    recovery_review_open: bool = True,
+    recovery_review_waiting: bool = True,
     initial: dict[str, Any] | None = None,
 ) -> HarbourForm:
     kwargs: dict[str, Any] = {}
     if name == "offer":
         kwargs["providers"] = _provider_choices(suggestions)
     elif name == "record_progress":
-        kwargs["recovery_review_open"] = recovery_review_open
+        kwargs["recovery_review_waiting"] = recovery_review_waiting
     return TRANSITIONS[name].form_class(data, prefix=name, initial=initial, **kwargs)
 
 
@@ -868,7 +868,7 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
     user = _user(request)
     referral = visible_referral_or_404(user, pk)
     suggestions = suggested_providers(referral) if transition == "offer" else []
-    review_open = transition == "record_progress" and recovery_review_waiting(case_open_deadlines(referral))
+    review_waiting = transition == "record_progress" and recovery_review_waits(case_open_deadlines(referral))
     status = 200
     if request.method == "GET":
         pending_offer = pending_offer_for(referral)
@@ -884,13 +884,13 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
         form = _action_form(
             transition,
             suggestions=suggestions,
-            recovery_review_open=review_open,
+            recovery_review_waiting=review_waiting,
             initial=_chosen_in_link(request, transition),
         )
         show_unsent_form(request, form, referral)
     else:
         form = _action_form(
-            transition, request.POST, suggestions=suggestions, recovery_review_open=review_open
+            transition, request.POST, suggestions=suggestions, recovery_review_waiting=review_waiting
         )
         status = 400
         if form.is_valid():

@@ -118,7 +118,7 @@ class ReportTimelinessSerializer(serializers.Serializer):
     )
     decided = serializers.IntegerField(
         help_text="Clocks met, stopped late, or open past their due time; not those stopped in time by the case "
-        "being withdrawn or ending."
+        "being withdrawn or exited."
     )
     share_within_deadline = ShareField(allow_null=True)
 

@@ -553,7 +553,7 @@ def _demographics(referrals: QuerySet[Referral], total: int) -> dict[str, list[S
 
 def _deadline_figures(report_filter: ReportFilter, now: datetime.datetime) -> dict[str, dict[str, int]]:
     """Per clock: how many stopped in time, how many stopped late or are open past due, and how many are
-    overdue now. One query. A clock stopped in time by the case being withdrawn or ending counts
+    overdue now. One query. A clock stopped in time by the case being withdrawn or exited counts
     neither way: nobody acted on time, nor late. Such a clock stopped with the case, after its
     ``closed_at``; one stopped by the step it waited for (an assessment, a placement) stopped before."""
     stopped_with_the_case = Q(

@@ -277,7 +277,7 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
                 "Time to assessment runs from submission to assessment; time to placement from assessment to "
                 "placement.",
                 "A clock is decided once it stops or passes its due time; it is met if it stopped in time. "
-                "A clock stopped in time by the case being withdrawn or ending is left out.",
+                "A clock stopped in time by the case being withdrawn or exited is left out.",
             ],
         ),
         Table(
@@ -385,7 +385,7 @@ def _add_lines(tables: dict[str, Table]) -> None:
     for row in providers.rows:
         placements, beds, difference = (
             (providers.name, row["key"], key)
-            for key in ("active_placements", "beds_in_use", "placements_beds_difference")
+            for key in ("active_placements", "beds_in_use", "placements_less_beds_in_use")
         )
         placements_less_beds = row["active_placements"] - row["beds_in_use"]
         providers.unpublished[difference] = abs(placements_less_beds)

@@ -40,7 +40,7 @@ from .pagination import HarbourPagination
 
 # What an answer tells a user who has lost sight of the case (a provider that rejected the offer or
 # ended the placement): the outcome of its own request.
-OUT_OF_SIGHT = ("id", "reference", "state")
+OUT_OF_SIGHT_FIELDS = ("id", "reference", "state")
 
 
 class AnswersWithCase(IdempotentPostMixin):
@@ -58,7 +58,7 @@ class AnswersWithCase(IdempotentPostMixin):
         try:
             referral = get_visible_referral(request.user, stored.referral_id)
         except Referral.DoesNotExist:
-            return {key: stored.body[key] for key in OUT_OF_SIGHT if key in stored.body}
+            return {key: stored.body[key] for key in OUT_OF_SIGHT_FIELDS if key in stored.body}
         record_read(actor=request.user, referral=referral, what="API replayed answer", request=request)
         return stored.body
 
@@ -246,7 +246,7 @@ class ReferralTransitionView(AnswersWithCase, GenericAPIView):
             request.user.is_care_provider
             and not referrals_visible_to(request.user).filter(pk=referral.pk).exists()
         ):
-            return Response({key: answer[key] for key in OUT_OF_SIGHT})
+            return Response({key: answer[key] for key in OUT_OF_SIGHT_FIELDS})
         return Response(answer)
 
 

@@ -248,8 +248,8 @@ def test_every_sum_the_publication_relies_on_adds_up_in_the_report(caseload):
     value |= tables["providers"].unpublished
     # Provider X's one placement holds a bed, Y's is outreach.
     assert tables["providers"].unpublished == {
-        ("providers", caseload.x.pk, "placements_beds_difference"): 0,
-        ("providers", caseload.y.pk, "placements_beds_difference"): 1,
+        ("providers", caseload.x.pk, "placements_less_beds_in_use"): 0,
+        ("providers", caseload.y.pk, "placements_less_beds_in_use"): 1,
     }
     lines = [line for table in tables.values() for line in table.lines]
     # Bands of each open state, open states, months, the five breakdowns, clocks by kind, open cases and
