@@ -68,6 +68,7 @@ from django.core.mail.backends import smtp
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection, transaction
 from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -509,7 +510,10 @@ def log_attempts_without_outcome(notification: Notification) -> None:
     A claim counts an attempt before sending and its log row is written after; a worker killed in
     between, perhaps after the receiver got the request, leaves ``attempts`` ahead of the log.
     """
-    missing = notification.attempts - 1 - notification.delivery_attempts.count()
+    # Since it was last sent again, if it was: ``attempts`` starts again from there.
+    since = Coalesce(F("notification__resent_at"), F("notification__created_at"))
+    logged = DeliveryAttempt.objects.filter(notification_id=notification.pk, at__gte=since).count()
+    missing = notification.attempts - 1 - logged
     if missing <= 0:
         return
     now = timezone.now()

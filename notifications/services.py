@@ -218,9 +218,9 @@ def resend_failed(*, actor: User, notification_id: str) -> Notification:
             )
         notification.state = DeliveryState.PENDING
         notification.attempts = 0
-        notification.next_attempt_at = timezone.now()
+        notification.next_attempt_at = notification.resent_at = timezone.now()
         notification.last_error = ""
-        notification.save(update_fields=["state", "attempts", "next_attempt_at", "last_error"])
+        notification.save(update_fields=["state", "attempts", "next_attempt_at", "resent_at", "last_error"])
         record_change(
             actor=actor,
             referral=notification.referral,

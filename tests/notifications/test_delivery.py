@@ -14,7 +14,7 @@ from django.utils import timezone
 from notifications import delivery
 from notifications.delivery import backoff_seconds, claim, deliver, requeue_pending
 from notifications.models import Channel, DeliveryState, Event, InboxItem, Notification
-from notifications.services import queue_delivery
+from notifications.services import queue_delivery, resend_failed
 from referrals import services
 from tests.factories import CareProviderFactory, contractor, manager, responder, submitted_referral
 
@@ -230,6 +230,26 @@ def test_an_attempt_whose_worker_died_is_logged_as_failed_with_no_outcome_when_t
         (False, "no outcome: the worker stopped before it was known"),
         (True, "HTTP 204"),
     ]
+
+
+def test_after_a_manager_sends_it_again_an_attempt_whose_worker_died_is_still_logged(webhook_receiver):
+    row = offer_to_webhook(webhook_receiver.url)
+    webhook_receiver.respond = lambda n: 500
+    Notification.objects.filter(pk=row.pk).update(attempts=1)
+    delivery.record_outcome(
+        Notification.objects.get(pk=row.pk), delivery.Outcome(False, "HTTP 500", permanent=True)
+    )
+    resend_failed(actor=manager(), notification_id=str(row.pk))
+    webhook_receiver.respond = lambda n: 204
+    assert claim(str(row.pk)) is not None  # the first attempt of the new round; its worker is killed
+    long_ago = timezone.now() - datetime.timedelta(minutes=5)
+    Notification.objects.filter(pk=row.pk).update(next_attempt_at=long_ago)
+    deliver(str(row.pk))
+
+    details = list(
+        Notification.objects.get(pk=row.pk).delivery_attempts.order_by("at", "pk").values_list("detail")
+    )
+    assert details == [("HTTP 500",), ("no outcome: the worker stopped before it was known",), ("HTTP 204",)]
 
 
 def test_a_failed_attempt_is_logged_and_retried_later_with_backoff(
