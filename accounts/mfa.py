@@ -29,6 +29,13 @@ TOTP_DEVICE_NAME = "Authenticator app"
 # Each set-up session is shown a key of its own: one shown to whoever else signed in with the password
 # must never be the key that the owner confirms.
 PENDING_DEVICE_SESSION_KEY = "_harbour_pending_device_id"
+# A user's devices being set up at once, one per session: enough for the owner's phone and laptop, and a
+# bound on rows made by whoever holds the password. The oldest beyond it go (its page asks for a new key).
+PENDING_DEVICES_KEPT = 5
+
+
+class DeviceTaken(Exception):  # noqa: N818 - a state of the set-up, not an error to report
+    """The device being confirmed is gone: another session set one up first, or a reset removed it."""
 
 
 def second_factor_required_for(user: Any) -> bool:
@@ -56,21 +63,35 @@ def pending_device(request: HttpRequest) -> TOTPDevice:
     if device is None:
         device = TOTPDevice.objects.create(user=request.user, name=TOTP_DEVICE_NAME, confirmed=False)
         request.session[PENDING_DEVICE_SESSION_KEY] = device.pk
+        pending = TOTPDevice.objects.filter(user=request.user, confirmed=False).order_by("-created_at", "-pk")
+        TOTPDevice.objects.filter(
+            pk__in=list(pending.values_list("pk", flat=True)[PENDING_DEVICES_KEPT:])
+        ).delete()
     return device
 
 
-def confirm_device(device: TOTPDevice) -> bool:
-    """Make a pending device the user's second factor, unless another session confirmed one first.
+def confirm_device(device: TOTPDevice, code: str) -> bool:
+    """Make a pending device the user's second factor if the code is right; False if it is not.
 
-    The user's other pending devices go: their keys were shown to other sessions, not necessarily the
-    owner's, and must not become a second factor later."""
+    ``DeviceTaken`` if another session confirmed one first or the device was removed. The code is
+    checked with the device's row locked: django-otp saves the device as it checks, which would put
+    back a row removed meanwhile. The user's other pending devices go: their keys were shown to other
+    sessions, not necessarily the owner's, and must not become a second factor later.
+    """
     with transaction.atomic():
         # One confirmation at a time per user, so that two set-up sessions cannot both end with a device.
         get_user_model().objects.select_for_update().filter(pk=device.user_id).first()
-        if has_confirmed_device(device.user):
+        locked = (
+            TOTPDevice.objects.select_for_update()
+            .filter(pk=device.pk, user_id=device.user_id, confirmed=False)
+            .first()
+        )
+        if locked is None or has_confirmed_device(device.user):
+            raise DeviceTaken
+        if not verify_code(locked, code):
             return False
-        if not TOTPDevice.objects.filter(pk=device.pk, confirmed=False).update(confirmed=True):
-            return False  # removed meanwhile (a reset)
+        locked.confirmed = True
+        locked.save(update_fields=["confirmed"])
         TOTPDevice.objects.filter(user_id=device.user_id, confirmed=False).delete()
     device.confirmed = True
     return True

@@ -16,7 +16,7 @@ from django_otp import login as otp_login
 
 from audit.services import record_change
 
-from .mfa import confirm_device, confirmed_device, pending_device, verify_code, verify_sign_in_code
+from .mfa import DeviceTaken, confirm_device, confirmed_device, pending_device, verify_sign_in_code
 
 if TYPE_CHECKING:
     from .models import User
@@ -59,10 +59,12 @@ def setup(request: HttpRequest) -> HttpResponse:
     device = pending_device(request)
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if verify_code(device, form.cleaned_data["code"]):
-            if not confirm_device(device):
-                # Another session of this user set up a device first: its code is asked for instead.
-                return redirect(f"{reverse('mfa-verify')}?next={_next_url(request)}")
+        try:
+            confirmed = confirm_device(device, form.cleaned_data["code"])
+        except DeviceTaken:
+            # Another session of this user set up a device first: its code is asked for instead.
+            return redirect(f"{reverse('mfa-verify')}?next={_next_url(request)}")
+        if confirmed:
             otp_login(request, device)
             record_change(
                 actor=cast("User", request.user), referral=None, what="second factor set up", request=request

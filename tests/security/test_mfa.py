@@ -10,7 +10,7 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
-from accounts.mfa import token_login_second_factor_error
+from accounts.mfa import PENDING_DEVICES_KEPT, token_login_second_factor_error
 from audit.models import AuditAction, AuditEvent
 from tests.factories import PASSWORD, manager, responder, submitted_referral
 
@@ -234,6 +234,19 @@ def test_each_set_up_session_is_shown_a_key_of_its_own_and_only_the_confirmed_on
     refused = onlooker.post(reverse("mfa-verify"), {"code": code_for_secret(onlooker_secret)})
     assert refused.status_code == 400
     assert onlooker.get(reverse("referrals:triage")).status_code == 302
+
+
+def test_sessions_opening_the_set_up_page_keep_at_most_five_keys_the_oldest_going_first(mfa_on):
+    boss = manager()
+    clients = [Client() for _ in range(PENDING_DEVICES_KEPT + 1)]
+    for client in clients:
+        sign_in(client, boss)
+        client.get(reverse("mfa-setup"))
+    assert TOTPDevice.objects.filter(user=boss, confirmed=False).count() == PENDING_DEVICES_KEPT
+    # The first session's key is gone: its page shows a new one, which it can confirm.
+    secret = clients[0].get(reverse("mfa-setup")).context["secret"]
+    assert clients[0].post(reverse("mfa-setup"), {"code": code_for_secret(secret)}).status_code == 302
+    assert list(TOTPDevice.objects.filter(user=boss).values_list("confirmed", flat=True)) == [True]
 
 
 @pytest.mark.django_db(transaction=True)  # the foreign keys are checked at commit
