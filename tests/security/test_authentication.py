@@ -1,10 +1,12 @@
 """Login is audited and throttled, sessions expire when idle, API tokens expire (SPEC §10)."""
 
 import datetime
+import importlib
 import time
 
 import pytest
 from axes.models import AccessAttempt
+from django.apps import apps as django_apps
 from django.contrib.sessions.models import Session
 from django.urls import reverse
 from django.utils import timezone
@@ -194,3 +196,14 @@ def test_issuing_a_token_replaces_the_old_one():
     second = issue_token(boss)
     assert first.key != second.key
     assert list(Token.objects.filter(user=boss).values_list("key", flat=True)) == [second.key]
+
+
+def test_the_migration_forgets_lockout_records_kept_under_a_name_typed_before_names_became_digests():
+    forget = importlib.import_module("accounts.migrations.0004_forget_sign_in_names_of_no_user")
+    user = responder()
+    for username in (user.username, "MySecretPassw0rd!", "unknown #0123abcd"):
+        AccessAttempt.objects.create(username=username, ip_address="192.0.2.1", failures_since_start=1)
+    forget.forget_sign_in_names_of_no_user(django_apps, None)
+    assert sorted(AccessAttempt.objects.values_list("username", flat=True)) == sorted(
+        [user.username, "unknown #0123abcd"]
+    )
