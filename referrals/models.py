@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -283,6 +285,12 @@ class Deadline(models.Model):
 
     def __str__(self) -> str:
         return f"{self.clock} due {self.due_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def met_from(self) -> datetime.datetime:
+        """From when a step may meet the clock ahead of its due time: once its reminder has gone (the
+        recovery review: a note on day 1 is not the review)."""
+        return self.remind_at or self.due_at
 
 
 class ReferralDraft(models.Model):

@@ -485,11 +485,11 @@ def _meet_recovery_review(referral: Referral) -> None:
     review = referral.deadlines.filter(clock=Clock.RECOVERY_REVIEW, stopped_at__isnull=True).first()
     if review is None:
         raise RecoveryReviewNotDue("This placement has no recovery review waiting.", field="recovery_review")
-    opens_at = review.remind_at or review.due_at
-    if opens_at > timezone.now():
+    if review.met_from > timezone.now():
         raise RecoveryReviewNotDue(
             f"The recovery review is due on {timezone.localtime(review.due_at):%-d %B %Y}; it can be "
-            f"recorded from {timezone.localtime(opens_at):%-d %B}. Save this note without ticking the box.",
+            f"recorded from {timezone.localtime(review.met_from):%-d %B}. Save this note without ticking the "
+            "box.",
             field="recovery_review",
         )
     stop_clocks(referral, Clock.RECOVERY_REVIEW)

@@ -798,8 +798,10 @@ def _after_action_url(user: User, referral_id: int) -> str:
 
 
 def recovery_review_waits(deadlines: list[Deadline]) -> bool:
-    """Whether, among the case's open clocks, the recovery review still waits for its note."""
-    return any(deadline.clock == Clock.RECOVERY_REVIEW for deadline in deadlines)
+    """Whether, among the case's open clocks, the recovery review waits for its note now: open, and
+    its reminder gone (``services._meet_recovery_review`` refuses it before)."""
+    now = timezone.now()
+    return any(deadline.clock == Clock.RECOVERY_REVIEW and deadline.met_from <= now for deadline in deadlines)
 
 
 def _action_form(

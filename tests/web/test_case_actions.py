@@ -367,32 +367,39 @@ def test_a_progress_note_too_long_or_an_early_recovery_review_is_refused_on_its_
 RECOVERY_REVIEW_TICKBOX = 'name="record_progress-recovery_review"'
 
 
-def recovery_review_recorded(referral, staff):
+def recovery_review_near(referral):
+    """Its reminder has gone: from now on a note can be the review."""
     referral.deadlines.filter(clock="recovery_review").update(
         remind_at=timezone.now() - datetime.timedelta(minutes=1)
     )
+
+
+def recovery_review_recorded(referral, staff):
+    recovery_review_near(referral)
     services.record_progress(referral_id=referral.pk, actor=staff, note="Day 30 review", recovery_review=True)
 
 
-def test_the_recovery_review_tickbox_is_offered_while_the_review_waits_and_not_once_it_is_recorded():
+def test_the_recovery_review_tickbox_is_offered_from_its_reminder_until_the_review_is_recorded():
     referral, staff, _boss = placed()
     client = signed_in(staff)
     pages = [
         reverse("referrals:case", args=[referral.pk]),
         reverse("referrals:case_action", args=[referral.pk, "record_progress"]),
     ]
-    for page in pages:
-        html = client.get(page).content.decode()
-        assert RECOVERY_REVIEW_TICKBOX in html, page
-        assert "This note is the recovery review" in html, page
 
+    def offered() -> list[bool]:
+        shown = []
+        for page in pages:
+            html = client.get(page).content.decode()
+            assert "Progress note" in html, page
+            shown.append(RECOVERY_REVIEW_TICKBOX in html and "This note is the recovery review" in html)
+        return shown
+
+    assert offered() == [False, False]  # placed today: the review is weeks away
+    recovery_review_near(referral)
+    assert offered() == [True, True]
     recovery_review_recorded(referral, staff)
-
-    for page in pages:
-        html = client.get(page).content.decode()
-        assert "Progress note" in html, page
-        assert RECOVERY_REVIEW_TICKBOX not in html, page
-        assert "This note is the recovery review" not in html, page
+    assert offered() == [False, False]
 
 
 def test_a_recovery_review_ticked_on_a_page_opened_before_it_was_recorded_is_refused_not_dropped():
