@@ -54,6 +54,14 @@ from referrals.validation import (
 FULL_ACCOUNT_FIELDS = ("account", "crime_reference", "responder_reference", "aliases", "organisation")
 # Who the person is: absent for a care provider that has only been offered them.
 IDENTITY_FIELDS = ("given_name", "family_name", "date_of_birth", "contact_phone")
+
+
+def without_hidden_fields(data: dict[str, Any], *, full_account: bool, identity: bool) -> dict[str, Any]:
+    """A referral's JSON less the fields its reader may not see: absent, not null (SPEC §9)."""
+    hidden = (() if full_account else FULL_ACCOUNT_FIELDS) + (() if identity else IDENTITY_FIELDS)
+    return {key: value for key, value in data.items() if key not in hidden}
+
+
 IDENTITY_HELP = "Absent for a care provider until it has accepted the person."
 
 
@@ -286,12 +294,9 @@ class ReferralSerializer(FieldsBuiltOnce):
     def to_representation(self, instance: Referral) -> dict[str, Any]:
         data = super().to_representation(instance)
         full_account, _ = self._viewer()
-        hidden: tuple[str, ...] = () if full_account else FULL_ACCOUNT_FIELDS
-        if not may_see_identity(self.context["request"].user, instance):
-            hidden += IDENTITY_FIELDS
-        for field in hidden:
-            data.pop(field, None)
-        return data
+        return without_hidden_fields(
+            data, full_account=full_account, identity=may_see_identity(self.context["request"].user, instance)
+        )
 
 
 class ActorSerializer(serializers.Serializer):

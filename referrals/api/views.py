@@ -24,7 +24,7 @@ from idempotency.services import StoredResponse
 from referrals import services
 from referrals.exceptions import NotPermitted
 from referrals.models import AnonymousNotification, Referral
-from referrals.permissions import may_see_identity, may_submit
+from referrals.permissions import may_see_full_account, may_see_identity, may_submit
 from referrals.selectors import (
     anonymous_notifications_visible_to,
     get_visible_referral,
@@ -44,9 +44,10 @@ OUT_OF_SIGHT_FIELDS = ("id", "reference", "state")
 
 
 class AnswersWithCase(IdempotentPostMixin):
-    """A POST answering with a case. Its answer replayed for a repeated ``Idempotency-Key`` shows the
-    person again, so it is audited as a read; to a user who can no longer see the case (a provider
-    that rejected the offer or ended the placement) only the case's reference and state are replayed."""
+    """A POST answering with a case. Its answer replayed for a repeated ``Idempotency-Key`` holds only
+    the fields its reader may see of the case now, and one that names the person is audited as a read;
+    to a user who can no longer see the case (a provider that rejected the offer or ended the
+    placement) only the case's reference and state are replayed."""
 
     def referral_shown_by(self, response: Any) -> int | None:
         data = getattr(response, "data", None)
@@ -59,8 +60,14 @@ class AnswersWithCase(IdempotentPostMixin):
             referral = get_visible_referral(request.user, stored.referral_id)
         except Referral.DoesNotExist:
             return {key: stored.body[key] for key in OUT_OF_SIGHT_FIELDS if key in stored.body}
-        record_read(actor=request.user, referral=referral, what="API replayed answer", request=request)
-        return stored.body
+        # A provider reallocated away from the person and offered them again learns who they are
+        # only by accepting again, not by replaying its first acceptance.
+        identity = may_see_identity(request.user, referral)
+        if identity:
+            record_read(actor=request.user, referral=referral, what="API replayed answer", request=request)
+        return s.without_hidden_fields(
+            stored.body, full_account=may_see_full_account(request.user), identity=identity
+        )
 
 
 class ReferralListView(AnswersWithCase, GenericAPIView):

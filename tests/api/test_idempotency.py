@@ -110,6 +110,21 @@ def test_a_replayed_answer_is_a_read_and_shows_the_person_only_to_a_user_who_may
     assert reads.filter(what="API replayed answer").count() == 1
 
 
+def test_a_replayed_acceptance_does_not_name_the_person_to_a_provider_offered_them_again(api):
+    case = bring_to("offered")
+    client = api(case.provider_user)
+    url = transition_url(case.referral.pk, "accept")
+    assert post(client, url, {}, "accept-2").json()["given_name"] == "Amina"
+    services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="needs_changed")
+    services.offer_placement(referral_id=case.referral.pk, actor=case.manager, provider_id=case.provider.pk)
+
+    again = post(client, url, {}, "accept-2")
+    assert again.status_code == 200 and again["Idempotent-Replayed"] == "true"
+    assert not {"given_name", "family_name", "date_of_birth", "contact_phone"} & again.json().keys()
+    assert client.get(f"/api/v1/referrals/{case.referral.pk}/").json().keys() == again.json().keys()
+    assert not AuditEvent.objects.filter(what="API replayed answer").exists()
+
+
 def test_a_provider_repeating_its_own_rejection_gets_the_outcome_again(api):
     case = bring_to("offered")
     client = api(case.provider_user)
