@@ -145,22 +145,23 @@ class Worker:
 
 @contextmanager
 def use_broker(url: str, socket_timeout: float = 5) -> Iterator[None]:
-    """Have this (test) process publish to ``url`` within the block.
+    """Have this (test) process publish to ``url`` within the block, with production's Redis options.
 
     ``broker_write_url``: Celery takes ``broker_url`` from the environment's ``CELERY_BROKER_URL``
-    before its settings. The connection timeout keeps production's share of the socket timeout (2 s of
-    5 s), so that a publish to a broker that hangs opens one connection and waits on it.
+    before its settings.
     """
     conf = celery_app.conf
-    saved = conf.get("broker_write_url"), conf.broker_transport_options, conf.broker_connection_timeout
+    saved = conf.get("broker_write_url"), conf.broker_transport_options
     conf.broker_write_url = url
-    conf.broker_transport_options = {"socket_connect_timeout": 1, "socket_timeout": socket_timeout}
-    conf.broker_connection_timeout = socket_timeout * 0.4
+    conf.broker_transport_options = {
+        **settings.REDIS_BROKER_TRANSPORT_OPTIONS,
+        "socket_timeout": socket_timeout,
+    }
     _forget_connections()
     try:
         yield
     finally:
-        conf.broker_write_url, conf.broker_transport_options, conf.broker_connection_timeout = saved
+        conf.broker_write_url, conf.broker_transport_options = saved
         _forget_connections()
 
 

@@ -136,9 +136,10 @@ class SmtpReceiver:
 
 class BlackHole:
     """A TCP server that accepts every connection and never answers, as a Redis stopped with
-    ``kill -STOP`` or behind a network black hole does."""
+    ``kill -STOP`` or behind a network black hole does; with ``hang_up``, it closes each at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, hang_up: bool = False) -> None:
+        self._hang_up = hang_up
         self._server = socket.create_server(("127.0.0.1", 0))
         self._server.settimeout(0.1)
         self._peers: list[tuple[str, int]] = []
@@ -162,7 +163,10 @@ class BlackHole:
                 connection, peer = self._server.accept()
             except TimeoutError:
                 continue
-            self._accepted.append(connection)
+            if self._hang_up:
+                connection.close()
+            else:
+                self._accepted.append(connection)
             self._peers.append(peer[:2])
 
     def connections(self) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import uuid
 from collections.abc import Iterator
 from time import monotonic
 
@@ -19,7 +20,7 @@ from rest_framework.test import APIClient
 
 from notifications.delivery import deliver, requeue_pending
 from notifications.models import Channel, DeliveryState, Notification
-from notifications.services import PUBLISH_PAUSE_SECONDS
+from notifications.services import PUBLISH_PAUSE_SECONDS, publish_delivery
 from tests.factories import OrganisationFactory, manager, referral_fields, responder
 from tests.processes import RedisServer, use_broker
 
@@ -140,3 +141,15 @@ def test_the_outbox_sweep_tries_the_broker_while_publishing_is_paused_and_sends_
         # The broker answered the sweep: changes publish again at once.
         assert submit()
         assert queued_in(redis_server) > len(rows)
+
+
+def test_a_publish_to_a_broker_that_hangs_up_tries_one_connection():
+    # kombu would otherwise try again, after a pause, until CELERY_BROKER_CONNECTION_TIMEOUT was spent,
+    # with the web request waiting.
+    hangs_up = BlackHole(hang_up=True).start()
+    try:
+        with use_broker(hangs_up.url):
+            assert publish_delivery(str(uuid.uuid4()), despite_pause=True) is False
+        assert hangs_up.connections() == 1
+    finally:
+        hangs_up.stop()
