@@ -117,15 +117,20 @@ def _insert_unless_taken(record: IdempotencyRecord) -> bool:
 
 
 def settle_key(record: IdempotencyRecord, *, status: int, body: Any, referral_id: int | None = None) -> None:
-    """Keep a successful answer (and the case it shows) for repeats; let the key go after an error,
-    which changed nothing."""
-    if 200 <= status < 300:
+    """Keep a successful answer or a redirect (and the case it shows) for repeats; let the key go after
+    an error, which changed nothing."""
+    if 200 <= status < 400:
         record.response_status = status
         record.response_body = body
         record.referral_id = referral_id
         record.save(update_fields=["response_status", "response_body", "referral"])
     else:
-        record.delete()
+        release_key(record)
+
+
+def release_key(record: IdempotencyRecord) -> None:
+    """Let the key go: the request changed nothing, and a repeat may do the work."""
+    record.delete()
 
 
 def purge_expired_keys(*, now: datetime.datetime | None = None) -> int:

@@ -32,6 +32,7 @@ from audit.services import record_draft_reads, record_read
 from care_providers.models import CareProvider, OfferState, PlacementOffer
 from care_providers.selectors import free_beds_of, last_offer_to, pending_offer_for, suggested_providers
 from care_providers.services import bed_needed
+from idempotency.web import sent_once
 
 from . import services
 from .choices import (
@@ -305,6 +306,7 @@ def draft_gone(request: HttpRequest) -> HttpResponse:
     return redirect("referrals:drafts")
 
 
+@sent_once
 def intake(request: HttpRequest) -> HttpResponse:
     """The referral form: save a draft, check for likely duplicates, then submit."""
     if not request.user.is_authenticated:
@@ -402,6 +404,7 @@ def draft_discard(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required_keeping_typed_work(AnonymousNotificationForm)
+@sent_once
 def anonymous_notification(request: HttpRequest) -> HttpResponse:
     """Duty to notify: an adult who does not consent, recorded without any personal details."""
     user = _user(request)
@@ -855,6 +858,7 @@ def _unsent_action_form(pk: int, transition: str) -> HarbourForm | None:
 
 
 @login_required_keeping_typed_work(_unsent_action_form)
+@sent_once
 @require_http_methods(["GET", "POST"])
 @explains_an_ended_offer
 def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:

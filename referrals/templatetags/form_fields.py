@@ -1,4 +1,5 @@
-"""``{% field_group field %}``: a form field with its label, hint and error message; ``{% owner_field %}``.
+"""``{% field_group field %}``: a form field with its label, hint and error message; ``{% owner_field %}``
+and ``{% form_key %}``, the hidden fields of a form that changes a case.
 
 Written in Python rather than as an included template because a page renders it for every field of
 every form it shows (the case page has a form for each action), and an include per field was a
@@ -14,6 +15,7 @@ from django.forms import BoundField
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+from idempotency.web import FORM_KEY_FIELD, new_form_key
 from referrals.unsent_forms import OWNER_FIELD, owner_token
 
 register = template.Library()
@@ -76,3 +78,9 @@ def owner_field(context: dict[str, Any], form_address: str) -> SafeString:
     return format_html(
         '<input type="hidden" name="{}" value="{}">', OWNER_FIELD, owner_token(user, form_address)
     )
+
+
+@register.simple_tag
+def form_key() -> SafeString:
+    """A key of this rendering of the form: sent twice, it does its work once (``idempotency.web``)."""
+    return format_html('<input type="hidden" name="{}" value="{}">', FORM_KEY_FIELD, new_form_key())
