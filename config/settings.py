@@ -333,6 +333,8 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# A form left open while its user signed in again keeps what was typed instead of Django's bare 403.
+CSRF_FAILURE_VIEW = "referrals.views.csrf_failure"
 # Sessions end after 30 minutes without a request. A request moves the expiry on, writing the session
 # at most every SESSION_REFRESH_SECONDS (accounts.sessions) rather than on every request.
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=1800)

@@ -22,7 +22,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import resolve, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_fsm import can_proceed
@@ -145,23 +145,57 @@ def login_required_keeping_typed_work(form_of: Callable[..., HarbourForm | None]
             if request.user.is_authenticated:
                 return view(request, *args, **kwargs)
             owner = signed_owner(request) if request.method == "POST" else None
-            form = form_of(*args, **kwargs) if owner is not None else None
-            typed = typed_values(form, request.POST) if form is not None else {}
-            if owner is not None and typed:
-                # The case the action is on, for the case's own trail, if the owner still sees it.
-                cases = referrals_visible_to(owner).filter(pk=kwargs["pk"]) if "pk" in kwargs else None
-                referral = cases.only("pk").first() if cases is not None else None
-                keep_unsent_form(
-                    owner=owner, form=request.path, data=typed, referral=referral, request=request
-                )
+            if owner is not None and keep_unsent(request, owner, form_of(*args, **kwargs), kwargs):
                 messages.info(
                     request, f"{signed_out_words()} Nothing was sent: sign in again to see what you typed."
                 )
             return redirect_to_login(request.get_full_path())
 
+        wrapper.unsent_form_of = form_of  # type: ignore[attr-defined]  # for csrf_failure
         return wrapper
 
     return decorator
+
+
+def keep_unsent(request: HttpRequest, owner: User, form: HarbourForm | None, kwargs: dict[str, Any]) -> bool:
+    """Keep what was typed into the form for its owner, to be shown on it once they are back; True if
+    anything was typed."""
+    typed = typed_values(form, request.POST) if form is not None else {}
+    if not typed:
+        return False
+    # The case the action is on, for the case's own trail, if the owner still sees it.
+    cases = referrals_visible_to(owner).filter(pk=kwargs["pk"]) if "pk" in kwargs else None
+    referral = cases.only("pk").first() if cases is not None else None
+    keep_unsent_form(owner=owner, form=request.path, data=typed, referral=referral, request=request)
+    return True
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form refused by the CSRF check (``CSRF_FAILURE_VIEW``).
+
+    Signing in gives the browser a new CSRF token, so a form left open while its user signed in again
+    (in another tab, after the session ended) is refused. If the form is the signed-in user's own, what
+    was typed is kept as when a session ends, and they go back to the form to check it and send it
+    again; nothing is performed. Any other refusal gets a page that says what to do.
+    """
+    owner = signed_owner(request) if request.method == "POST" else None
+    if owner is None or owner.pk != request.user.pk:
+        return render(request, "403_csrf.html", status=403)
+    match = resolve(request.path)  # one of Harbour's forms: the owner's signature is for this address
+    if match.view_name == "referrals:intake" and may_submit(owner):
+        draft = save_draft(owner=owner, data=_draft_data(request.POST), draft_id=_draft_id(request))
+        messages.warning(
+            request,
+            "The form was not sent, because you signed in again after opening it. What you typed is "
+            "saved as a draft: check it and send it again.",
+        )
+        return redirect(f"{reverse('referrals:intake')}?draft={draft.pk}")
+    form_of = getattr(match.func, "unsent_form_of", None)
+    if form_of is not None and keep_unsent(
+        request, owner, form_of(*match.args, **match.kwargs), match.kwargs
+    ):
+        return redirect(request.path)
+    return render(request, "403_csrf.html", status=403)
 
 
 def show_unsent_form(request: HttpRequest, form: HarbourForm, referral: Referral | None = None) -> bool:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from audit.models import AuditAction, AuditEvent
 from referrals import services
 from referrals.choices import ReferralState
-from referrals.models import AnonymousNotification, TransitionLog, UnsentForm
+from referrals.models import AnonymousNotification, ReferralDraft, TransitionLog, UnsentForm
 from referrals.tasks import purge_expired_unsent_forms
 from referrals.unsent_forms import owner_token
 from tests.factories import PASSWORD, manager, provider_user, responder, submitted_referral
@@ -229,3 +229,66 @@ def test_an_anonymous_notification_comes_back_with_its_choices_ticked():
     assert ticked == {"labour", "sexual"}
     assert '<option value="ER" selected>' in html
     assert not AnonymousNotification.objects.exists()
+
+
+def csrf_field(html: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)[1]
+
+
+def signed_in_checking_csrf(user) -> Client:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    return client
+
+
+def signs_in_again_elsewhere(client: Client) -> None:
+    """Signing in gives the browser a new CSRF secret; forms already open still carry the old one."""
+    client.cookies["csrftoken"] = "n" * 32
+
+
+def test_a_progress_note_refused_for_a_stale_csrf_token_comes_back_on_its_form():
+    referral, staff, _ = placed()
+    client = signed_in_checking_csrf(staff)
+    url = action_url(referral, "record_progress")
+    html = client.get(url).content.decode()
+    signs_in_again_elsewhere(client)
+    response = client.post(
+        url,
+        {"csrfmiddlewaretoken": csrf_field(html), "owner": owner_field(html), "record_progress-note": NOTE},
+    )
+    assert response.status_code == 302 and response["Location"] == url
+    page = client.get(url).content.decode()
+    assert SHOWN_AGAIN in page and f"{NOTE}</textarea>" in page
+    assert progress_notes(referral) == 0
+
+
+def test_an_intake_refused_for_a_stale_csrf_token_is_kept_as_a_draft():
+    user = responder()
+    client = signed_in_checking_csrf(user)
+    url = reverse("referrals:intake")
+    html = client.get(url).content.decode()
+    signs_in_again_elsewhere(client)
+    response = client.post(
+        url,
+        {
+            "csrfmiddlewaretoken": csrf_field(html),
+            "owner": owner_field(html),
+            "given_name": "Amina",
+            "account": NOTE,
+            "action": "submit",
+        },
+        follow=True,
+    )
+    draft = ReferralDraft.objects.get(owner=user)
+    assert response.redirect_chain == [(f"{url}?draft={draft.pk}", 302)]
+    assert "saved as a draft" in response.content.decode()
+    assert draft.data["account"] == NOTE
+
+
+def test_a_form_refused_for_its_csrf_token_without_its_users_signature_keeps_nothing_and_says_what_to_do():
+    referral, staff, _ = placed()
+    client = signed_in_checking_csrf(staff)
+    response = client.post(action_url(referral, "record_progress"), {"record_progress-note": NOTE})
+    assert response.status_code == 403
+    assert "Go back, reload the page, and send it again." in response.content.decode()
+    assert not UnsentForm.objects.exists()
