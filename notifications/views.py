@@ -8,7 +8,6 @@ from typing import cast
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -18,12 +17,12 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import User
 from referrals.exceptions import NotificationNotFailed, NotPermitted
 from referrals.selectors import referrals_visible_to
+from referrals.views import paginate
 
 from .models import Event, InboxItem, Notification
 from .selectors import inbox_for, undelivered_notifications
 from .services import mark_all_read, mark_read, resend_failed
 
-PAGE_SIZE = 50
 # Inbox items marked urgent: a person is missing, or a deadline has passed.
 URGENT_EVENTS = frozenset({Event.PERSON_MISSING, Event.DEADLINE_BREACHED})
 
@@ -44,7 +43,7 @@ def _back_to_inbox(request: HttpRequest) -> HttpResponseRedirect:
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
-    page = Paginator(inbox_for(user), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, inbox_for(user))
     # Link only the cases the user may still open (a rejected offer ends a provider's access).
     cases = {item.referral_id for item in page.object_list if item.referral_id}
     openable = (
@@ -107,7 +106,7 @@ def resend(request: HttpRequest, notification_id: uuid.UUID) -> HttpResponse:
 def undelivered(request: HttpRequest) -> HttpResponse:
     if not signed_in_user(request).is_manager:
         raise PermissionDenied("Only managers can see undelivered notifications.")
-    page = Paginator(undelivered_notifications(), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, undelivered_notifications())
     return render(
         request, "notifications/undelivered.html", {"page": page, "notifications": page.object_list}
     )

@@ -97,6 +97,15 @@ def test_the_inbox_page_lists_items_and_the_header_counts_unread(client):
     assert '3<span class="visually-hidden"> unread' in response.text
 
 
+def test_a_long_inbox_is_paged_as_every_other_list_is(client):
+    me = responder()
+    give(me, 51)
+    client.force_login(me)
+    first = client.get(reverse("notifications:inbox")).text
+    assert '<nav class="pagination"' in first and "Page 1 of 2 (51 in all)" in first
+    assert 'href="?page=2" rel="next">Next page</a>' in first
+
+
 def test_the_inbox_page_costs_the_same_queries_for_one_item_as_for_fifty(client):
     me = responder()
     give(me, 1)
