@@ -3,6 +3,7 @@ from django.urls import path
 from .api.views import (
     TRANSITION_VIEWS,
     AnonymousNotificationListView,
+    PossibleDuplicatesView,
     ReferralDetailView,
     ReferralHistoryView,
     ReferralListView,
@@ -11,6 +12,11 @@ from .api.views import (
 
 urlpatterns = [
     path("referrals/", ReferralListView.as_view(), name="api-referral-list"),
+    path(
+        "referrals/possible-duplicates/",
+        PossibleDuplicatesView.as_view(),
+        name="api-referral-possible-duplicates",
+    ),
     path("referrals/<int:pk>/", ReferralDetailView.as_view(), name="api-referral-detail"),
     path("referrals/<int:pk>/history/", ReferralHistoryView.as_view(), name="api-referral-history"),
     path(

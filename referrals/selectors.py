@@ -331,6 +331,10 @@ def possible_duplicates_of(user: User, referral: Referral) -> QuerySet[Referral]
     )
 
 
+# The most recent possible duplicates shown to a responder before submitting, on the web and the API.
+LIKELY_DUPLICATES_SHOWN = 10
+
+
 def likely_duplicates(
     user: User,
     *,

@@ -83,6 +83,7 @@ from .permissions import (
     may_submit,
 )
 from .selectors import (
+    LIKELY_DUPLICATES_SHOWN,
     assessed_not_placed,
     case_history_visible_to,
     case_offers_and_placement,
@@ -387,7 +388,7 @@ def intake(request: HttpRequest) -> HttpResponse:
                 family_name=fields["family_name"],
                 date_of_birth=fields["date_of_birth"],
                 nationality=fields["nationality"],
-            ).only("id", "reference", "state", "submitted_at")[:10]
+            ).only("id", "reference", "state", "submitted_at")[:LIKELY_DUPLICATES_SHOWN]
         )
         if duplicates:
             return _intake_page(

@@ -46,6 +46,7 @@ from referrals.validation import (
     REFERENCE_MAX_LENGTH,
     anonymous_notification_errors,
     error_messages,
+    nationality_errors,
     next_check_in_errors,
     referral_errors,
 )
@@ -420,6 +421,33 @@ UNRECORDED_FIELD_MESSAGE = (
     "An anonymous notification records only gender, nationality, exploitation types and region: leave "
     "this field out."
 )
+
+
+class PossibleDuplicatesQuery(serializers.Serializer):
+    """What SPEC §3 matches a person on: the same name, and the same date of birth or nationality."""
+
+    given_name = TextField(max_length=NAME_MAX_LENGTH, error_messages=error_messages("given_name"))
+    family_name = TextField(max_length=NAME_MAX_LENGTH, error_messages=error_messages("family_name"))
+    date_of_birth = serializers.DateField(
+        required=False, allow_null=True, default=None, error_messages=error_messages("date_of_birth")
+    )
+    nationality = TextField(
+        max_length=CODE_MAX_LENGTH,
+        help_text="ISO 3166-1 alpha-2, stateless or unknown.",
+        error_messages=error_messages("nationality"),
+    )
+
+    def validate_nationality(self, value: str) -> str:
+        errors = nationality_errors(value)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+
+class PossibleDuplicateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Referral
+        fields = ["id", "reference", "state", "submitted_at"]
 
 
 class AnonymousNotificationSerializer(serializers.ModelSerializer):

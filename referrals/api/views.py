@@ -26,8 +26,10 @@ from referrals.exceptions import NotPermitted
 from referrals.models import AnonymousNotification, Referral
 from referrals.permissions import may_see_full_account, may_see_identity, may_submit
 from referrals.selectors import (
+    LIKELY_DUPLICATES_SHOWN,
     anonymous_notifications_visible_to,
     get_visible_referral,
+    likely_duplicates,
     load_case_summary,
     referral_history_visible_to,
     referrals_visible_to,
@@ -110,6 +112,38 @@ class ReferralListView(AnswersWithCase, GenericAPIView):
         # submission's own row in the trail already names them.
         data = self.get_serializer(referral).data
         return Response(data, status=status.HTTP_201_CREATED)
+
+
+class PossibleDuplicatesView(IdempotentPostMixin, GenericAPIView):
+    """SPEC §3's duplicate check before submitting, as the intake form shows it. A POST, so that the
+    name is never in an address, where proxies and logs would keep it."""
+
+    serializer_class = s.PossibleDuplicateSerializer
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="referrals_possible_duplicates",
+        summary="Before submitting: cases you may see that may be the same person (first responders)",
+        description=(
+            "Cases open at any time in the last DUPLICATE_WINDOW_DAYS (90) with the same name and the same "
+            f"date of birth or nationality, newest first, at most {LIKELY_DUPLICATES_SHOWN}. Changes nothing."
+        ),
+        request=s.PossibleDuplicatesQuery,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={
+            200: s.PossibleDuplicateSerializer(many=True),
+            **error_responses(400, 401, 403, 409, 415, 429),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        if not may_submit(request.user):
+            raise NotPermitted("Only first responders submit referrals, and look for duplicates first.")
+        query = s.PossibleDuplicatesQuery(data=request.data)
+        query.is_valid(raise_exception=True)
+        duplicates = likely_duplicates(request.user, **query.validated_data).only(
+            "id", "reference", "state", "submitted_at"
+        )
+        return Response(self.get_serializer(duplicates[:LIKELY_DUPLICATES_SHOWN], many=True).data)
 
 
 class ReferralDetailView(GenericAPIView):
