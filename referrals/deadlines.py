@@ -147,7 +147,3 @@ def stop_clocks(referral: Referral, *clocks: Clock) -> int:
     if clocks:
         open_clocks = open_clocks.filter(clock__in=clocks)
     return open_clocks.update(stopped_at=timezone.now())
-
-
-def open_deadlines(referral: Referral) -> list[Deadline]:
-    return list(referral.deadlines.filter(stopped_at__isnull=True).order_by("due_at"))

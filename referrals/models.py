@@ -93,10 +93,6 @@ class Referral(FSMModelMixin, models.Model):
     def __str__(self) -> str:
         return self.reference
 
-    @property
-    def is_open(self) -> bool:
-        return self.state in (S.RECEIVED, S.ASSESSED, S.PLACED, S.MISSING)
-
     def _entered_state(self) -> None:
         self.state_changed_at = timezone.now()
 
