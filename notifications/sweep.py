@@ -7,9 +7,10 @@ same few queries however many clocks are open. Every batch locks its clocks (and
 writes, so two sweeps running at once never send the same reminder or escalation twice, and a sweep
 never waits on a case someone is changing (that clock is simply picked up next time).
 
-* reminder (80% of the span gone, not yet due): to whoever must act: managers for assessment and
-  placement, the offered provider for an offer's response, the placed provider for check-in and
-  recovery review (once the person is found, if they are missing);
+* reminder (``DEADLINE_REMINDER_FRACTION`` of the span gone, not yet due; see ``Deadline``): to
+  whoever must act: managers for assessment and placement, the offered provider for an offer's
+  response, the placed provider for check-in and recovery review (once the person is found, if they
+  are missing);
 * breach: an escalation to managers, once;
 * an offer's response clock: the offer expires (``referrals.services.expire_offer`` tells managers);
 * ``missing``: an escalation to managers and the referring organisation, then again every

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from functools import cache
+import threading
 
 import holidays
 from django.conf import settings
@@ -24,13 +24,30 @@ _SUBDIVISION = {
 }
 
 
-@cache
-def bank_holidays(nation: Nation) -> holidays.HolidayBase:
-    return holidays.country_holidays("GB", subdiv=_SUBDIVISION[nation])
+_bank_holidays: dict[tuple[Nation, int], frozenset[datetime.date]] = {}
+_bank_holidays_lock = threading.Lock()
+
+
+def bank_holidays(nation: Nation, year: int) -> frozenset[datetime.date]:
+    """The nation's bank holidays in ``year``, worked out once per process.
+
+    A holidays calendar fills in a year when first asked about it and is not thread-safe: another
+    thread (gunicorn's, the worker pool's) could see the year as filled before its holidays were added
+    and count a bank holiday as a working day. A year's set is stored only once complete, so a reader
+    without the lock sees all of it or none of it; the lock only keeps two threads from building one.
+    """
+    key = (nation, year)
+    if (dates := _bank_holidays.get(key)) is not None:
+        return dates
+    with _bank_holidays_lock:
+        if (dates := _bank_holidays.get(key)) is None:
+            calendar = holidays.country_holidays("GB", subdiv=_SUBDIVISION[nation], years=year)
+            dates = _bank_holidays[key] = frozenset(calendar)
+    return dates
 
 
 def is_working_day(day: datetime.date, nation: Nation) -> bool:
-    return day.weekday() < 5 and day not in bank_holidays(nation)
+    return day.weekday() < 5 and day not in bank_holidays(nation, day.year)
 
 
 def add_working_days(start: datetime.datetime, days: int, nation: Nation) -> datetime.datetime:
@@ -130,7 +147,3 @@ def stop_clocks(referral: Referral, *clocks: Clock) -> int:
     if clocks:
         open_clocks = open_clocks.filter(clock__in=clocks)
     return open_clocks.update(stopped_at=timezone.now())
-
-
-def open_deadlines(referral: Referral) -> list[Deadline]:
-    return list(referral.deadlines.filter(stopped_at__isnull=True).order_by("due_at"))

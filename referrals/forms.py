@@ -13,6 +13,7 @@ from typing import Any, cast
 from django import forms
 from django.forms.renderers import BaseRenderer
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -85,6 +86,46 @@ class DateTimeInput(forms.DateTimeInput):
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs=attrs, format="%Y-%m-%dT%H:%M")
+
+
+class LocalDateTimeField(forms.DateTimeField):
+    """A date and time read on the local clock, on the nights the clocks change too.
+
+    Django's field refuses a time in the hour repeated in October or skipped in March, so a true time
+    could not be entered. Here a repeated time is its first occurrence (summer time: a person reported
+    missing counts as gone the longer), and a skipped time moves on by the gap (01:30 reads as 02:30 BST).
+    """
+
+    widget = DateTimeInput
+    input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+    def to_python(self, value: Any) -> datetime.datetime | None:
+        if isinstance(value, str):
+            value = self._parse(value.strip())
+        elif isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+            value = datetime.datetime.combine(value, datetime.time())
+        if isinstance(value, datetime.datetime) and timezone.is_naive(value):
+            value = on_local_clock(value)
+        # Given an aware time, Django's field only checks it: no refusal is left to make.
+        return super().to_python(value)
+
+    def _parse(self, text: str) -> datetime.datetime | None:
+        if not text:
+            return None
+        try:
+            parsed = parse_datetime(text)
+        except ValueError:  # well formed but not a real time, such as 25:00
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        # Not ISO 8601: the input formats, read by the temporal base without a time zone.
+        return parsed or super(forms.DateTimeField, self).to_python(text)
+
+
+def on_local_clock(naive: datetime.datetime) -> datetime.datetime:
+    """The moment a local clock showed ``naive``; see ``LocalDateTimeField`` for the change nights."""
+    zone = timezone.get_current_timezone()
+    # fold=0 (PEP 495) picks the first of a repeated time, and reads a skipped time with the offset from
+    # before the gap, which is the gap's length later; the round trip through UTC shows it as such.
+    return naive.replace(tzinfo=zone, fold=0).astimezone(datetime.UTC).astimezone(zone)
 
 
 class LanguagePicker(forms.SelectMultiple):
@@ -508,10 +549,8 @@ class ProgressForm(HarbourForm):
 
 
 class MissingForm(HarbourForm):
-    last_seen_at = forms.DateTimeField(
+    last_seen_at = LocalDateTimeField(
         label="Last seen at",
-        widget=DateTimeInput(),
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
         error_messages={
             "required": "Enter when the person was last seen.",
             "invalid": "Enter when the person was last seen as a date and time.",

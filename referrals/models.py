@@ -93,10 +93,6 @@ class Referral(FSMModelMixin, models.Model):
     def __str__(self) -> str:
         return self.reference
 
-    @property
-    def is_open(self) -> bool:
-        return self.state in (S.RECEIVED, S.ASSESSED, S.PLACED, S.MISSING)
-
     def _entered_state(self) -> None:
         self.state_changed_at = timezone.now()
 
@@ -238,9 +234,11 @@ class Clock(models.TextChoices):
 class Deadline(models.Model):
     """One clock on a case (SPEC §5): data with a due time, swept by a periodic task.
 
-    ``remind_at`` is when 80% of the span has passed. The sweep sets ``reminded_at`` and ``breached_at``
-    once each; the ``missing`` clock instead moves ``due_at`` on after every escalation. A clock stops
-    (``stopped_at``) when the transition it waits for happens.
+    ``remind_at`` is when ``DEADLINE_REMINDER_FRACTION`` of the span has passed, counted in working days
+    for a clock that counts working days, so that it never falls on a weekend or a bank holiday
+    (``deadlines.reminder_at``); the ``missing`` clock has no reminder. The sweep sets ``reminded_at``
+    and ``breached_at`` once each; the ``missing`` clock instead moves ``due_at`` on after every
+    escalation. A clock stops (``stopped_at``) when the transition it waits for happens.
     """
 
     referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="deadlines")

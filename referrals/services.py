@@ -26,7 +26,7 @@ from notifications.models import Event
 from notifications.services import manager_recipients, notify, offer_items_done
 
 from .choices import ReferralState
-from .deadlines import CHECK_IN_TIME, start_clock, stop_clocks
+from .deadlines import CHECK_IN_TIME, due_at, start_clock, stop_clocks
 from .encryption import keyed_digest
 from .exceptions import (
     HarbourError,
@@ -318,12 +318,15 @@ def offer_placement(*, referral_id: int, actor: User, provider_id: int) -> Place
         if provider is None:
             raise ProviderCannotTake("There is no such care provider.", field="provider")
         check_provider_can_take(provider, referral)
-        offer = PlacementOffer(referral=referral, provider=provider, offered_by=actor, offered_at=now)
-        deadline = start_clock(referral, Clock.OFFER_RESPONSE, start=now)
-        offer.response_due_at = deadline.due_at
-        offer.save()
-        deadline.offer = offer
-        deadline.save(update_fields=["offer"])
+        # The offer first, so that its answer clock is created pointing at it: one insert each.
+        offer = PlacementOffer.objects.create(
+            referral=referral,
+            provider=provider,
+            offered_by=actor,
+            offered_at=now,
+            response_due_at=due_at(Clock.OFFER_RESPONSE, referral, now),
+        )
+        start_clock(referral, Clock.OFFER_RESPONSE, start=now, due=offer.response_due_at, offer_id=offer.pk)
         _notify_case(Event.OFFER_MADE, referral, provider.organisation, due_at=offer.response_due_at)
     return offer
 

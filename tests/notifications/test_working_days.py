@@ -1,7 +1,10 @@
 """Working days per nation come from the maintained ``holidays`` calendar (SPEC §5)."""
 
 import datetime
+import sys
+import threading
 
+import holidays
 import pytest
 from django.utils import timezone
 
@@ -45,6 +48,35 @@ def test_the_battle_of_the_boyne_is_a_holiday_in_northern_ireland_only():
     assert not is_working_day(boyne, Nation.NORTHERN_IRELAND)
     assert is_working_day(boyne, Nation.ENGLAND)
     assert is_working_day(boyne, Nation.SCOTLAND)
+
+
+def test_threads_asking_about_a_new_year_at_once_all_see_its_bank_holidays():
+    # Years no other test asks about, so that the threads are the first to. A tiny switch interval
+    # makes the threads interleave often enough to catch a year seen as known before it is filled in.
+    years = range(2050, 2100)
+    weekday_holidays = [
+        day for day in holidays.country_holidays("GB", subdiv="ENG", years=years) if day.weekday() < 5
+    ]
+    threads = 8
+    barrier = threading.Barrier(threads)
+    counted_as_working: list[datetime.date] = []
+
+    def ask() -> None:
+        barrier.wait()
+        counted_as_working.extend(day for day in weekday_holidays if is_working_day(day, Nation.ENGLAND))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        workers = [threading.Thread(target=ask) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert weekday_holidays
+    assert counted_as_working == []
 
 
 def test_weekends_are_not_working_days():

@@ -3,6 +3,7 @@ import threading
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from care_providers.models import OfferState, PlacementOffer
@@ -46,6 +47,21 @@ def test_assess_moves_to_assessed_and_swaps_the_clocks():
     assert referral.state == ReferralState.ASSESSED
     open_clocks = set(referral.deadlines.filter(stopped_at__isnull=True).values_list("clock", flat=True))
     assert open_clocks == {Clock.PLACEMENT}
+
+
+def test_an_offers_answer_clock_is_created_pointing_at_the_offer_not_updated_to_it_afterwards():
+    referral = submitted_referral()
+    boss = manager()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="accommodation")
+    provider = CareProviderFactory()
+    with CaptureQueriesContext(connection) as captured:
+        offer = services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk)
+    clock = referral.deadlines.get(clock=Clock.OFFER_RESPONSE)
+    assert clock.offer == offer
+    assert clock.due_at == offer.response_due_at
+    assert clock.started_at == offer.offered_at
+    writes = [query["sql"] for query in captured if query["sql"].startswith('UPDATE "referrals_deadline"')]
+    assert not [sql for sql in writes if '"offer_id"' in sql.split("WHERE")[0]]
 
 
 def test_assessing_twice_is_refused_as_a_conflict():

@@ -10,9 +10,9 @@ from audit.models import AuditAction, AuditEvent
 from care_providers.models import OfferState, Placement
 from referrals import services
 from referrals.choices import ReferralState
-from referrals.models import Referral
+from referrals.models import Clock, Referral
 from referrals.views import TRANSITIONS
-from tests.factories import CareProviderFactory, manager, provider_user, submitted_referral
+from tests.factories import CareProviderFactory, aware, manager, provider_user, submitted_referral
 from tests.web.conftest import offered, placed, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -523,6 +523,33 @@ def test_a_missing_report_before_the_referral_was_made_is_refused_on_its_field_k
     assert "Did not return" in page
     referral.refresh_from_db()
     assert referral.state == ReferralState.PLACED
+
+
+def _report_missing_at(last_seen: str) -> Referral:
+    referral, staff, _boss = placed()
+    # Made well before the night the clocks changed, so that night is a time it could have happened.
+    Referral.objects.filter(pk=referral.pk).update(submitted_at=aware(2025, 1, 6, 9, 0))
+    response = act(signed_in(staff), referral, "report_missing", {"report_missing-last_seen_at": last_seen})
+    assert response.status_code == 302, response.content.decode()
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.MISSING
+    return referral
+
+
+def test_a_last_seen_time_in_the_hour_repeated_when_the_clocks_go_back_counts_from_its_first_occurrence():
+    # 01:30 happens twice on 26 October 2025: first in summer time (00:30 UTC), then in GMT. The first
+    # counts the person as missing for longer.
+    referral = _report_missing_at("2025-10-26T01:30")
+    started = referral.deadlines.get(clock=Clock.MISSING).started_at
+    assert started == datetime.datetime(2025, 10, 26, 0, 30, tzinfo=datetime.UTC)
+
+
+def test_a_last_seen_time_in_the_hour_skipped_when_the_clocks_go_forward_moves_on_by_the_gap():
+    # 01:30 never happens on 30 March 2025: the clocks go from 01:00 GMT to 02:00 BST. Read as 02:30 BST.
+    referral = _report_missing_at("2025-03-30T01:30")
+    started = referral.deadlines.get(clock=Clock.MISSING).started_at
+    assert started == datetime.datetime(2025, 3, 30, 1, 30, tzinfo=datetime.UTC)
+    assert f"{timezone.localtime(started):%H:%M %Z}" == "02:30 BST"
 
 
 def test_a_manager_may_report_missing_and_exit_from_the_case_page():
