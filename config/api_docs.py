@@ -38,3 +38,12 @@ class ApiDocsView(SpectacularSwaggerSplitView):
 
         response.add_post_render_callback(allow_inline_styles)
         return response
+
+
+def outcome_has_no_other_fields(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """A schema hook: a provider's transition answers ``oneOf`` a referral or its outcome, so a full
+    referral must not also pass for an outcome (``referrals.api.views.REFERRAL_OR_OUTCOME``)."""
+    schemas = result.get("components", {}).get("schemas", {})
+    if "ReferralOutcome" in schemas:
+        schemas["ReferralOutcome"]["additionalProperties"] = False
+    return result

@@ -304,6 +304,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api_docs.outcome_has_no_other_fields",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "DeclineReasonEnum": "referrals.choices.DeclineReason",
         "WithdrawReasonEnum": "referrals.choices.WithdrawReason",

@@ -22,6 +22,7 @@ MANAGER_ONLY = frozenset({"assess", "decline", "offer"})
 OFFERED_PROVIDER = frozenset({"accept", "reject"})
 PLACED_PROVIDER_ONLY = frozenset({"record_progress"})
 PLACED_PROVIDER_OR_MANAGER = frozenset({"report_missing", "found", "reallocate", "recover", "exit"})
+PROVIDER_TRANSITIONS = OFFERED_PROVIDER | PLACED_PROVIDER_ONLY | PLACED_PROVIDER_OR_MANAGER
 # Each transition in words, for the messages that refuse it: what the user may not do, and what the
 # case cannot be.
 TRANSITION_WORDS = {

@@ -423,6 +423,15 @@ UNRECORDED_FIELD_MESSAGE = (
 )
 
 
+class ReferralOutcomeSerializer(serializers.Serializer):
+    """What a care provider is answered once its own action has ended its sight of the case (a
+    rejected offer, a reallocation), or when it repeats such an action's ``Idempotency-Key``."""
+
+    id = serializers.IntegerField(read_only=True)
+    reference = serializers.CharField(read_only=True)
+    state = serializers.CharField(read_only=True)
+
+
 class PossibleDuplicatesQuery(serializers.Serializer):
     """What SPEC §3 matches a person on: the same name, and the same date of birth or nationality."""
 

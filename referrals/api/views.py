@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -24,7 +24,7 @@ from idempotency.services import StoredResponse
 from referrals import services
 from referrals.exceptions import NotPermitted
 from referrals.models import AnonymousNotification, Referral
-from referrals.permissions import may_see_full_account, may_see_identity, may_submit
+from referrals.permissions import PROVIDER_TRANSITIONS, may_see_full_account, may_see_identity, may_submit
 from referrals.selectors import (
     LIKELY_DUPLICATES_SHOWN,
     anonymous_notifications_visible_to,
@@ -291,13 +291,32 @@ class ReferralTransitionView(AnswersWithCase, GenericAPIView):
         return Response(answer)
 
 
+# A care provider's own action can end its sight of the case; it is then answered with the outcome only.
+REFERRAL_OR_OUTCOME = PolymorphicProxySerializer(
+    component_name="ReferralOrOutcome",
+    serializers=[s.ReferralSerializer, s.ReferralOutcomeSerializer],
+    resource_type_field_name=None,
+)
+
+
 def transition_view(endpoint: TransitionEndpoint) -> type[ReferralTransitionView]:
+    by_provider = endpoint.name in PROVIDER_TRANSITIONS
+
     @extend_schema(
         operation_id=f"referrals_{endpoint.name}",
         summary=endpoint.summary,
+        description=(
+            "Answers the updated referral; a care provider that no longer sees the case after its action "
+            "(or when repeating one with an Idempotency-Key) gets only its id, reference and state."
+            if by_provider
+            else "Answers the updated referral."
+        ),
         request=endpoint.input,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: s.ReferralSerializer, **error_responses(*WRITE_ERRORS)},
+        responses={
+            200: REFERRAL_OR_OUTCOME if by_provider else s.ReferralSerializer,
+            **error_responses(*WRITE_ERRORS),
+        },
     )
     def post(self: ReferralTransitionView, request: Request, pk: int) -> Response:
         return ReferralTransitionView.post(self, request, pk)

@@ -134,3 +134,19 @@ def test_the_token_endpoint_answers_within_its_schema_for_any_input(cases_and_to
     operation = next(op.ok() for op in schema.get_all_operations() if op.ok().path.endswith("/auth/token/"))
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
         exercise(operation, mode, {}, None)
+
+
+@pytest.mark.parametrize(
+    ("case_name", "transition", "body"),
+    [("offered", "reject", {"reason": "other"}), ("placed", "reallocate", {"reason": "other"})],
+)
+def test_a_providers_answer_after_losing_sight_of_the_case_is_the_documented_outcome(
+    cases_and_tokens, case_name, transition, body
+):
+    cases, tokens = cases_and_tokens
+    headers = {"Authorization": f"Token {tokens['care_provider']}"}
+    operation = load_schema(tokens["manager"])[f"/api/v1/referrals/{{id}}/{transition}/"]["POST"]
+    case = operation.Case(path_parameters={"id": cases[case_name]}, body=body, media_type="application/json")
+    response = case.call(headers=headers)
+    assert response.status_code == 200 and set(response.json()) == {"id", "reference", "state"}
+    case.validate_response(response, checks=CHECKS, headers=headers)
