@@ -40,6 +40,7 @@ from .validation import (
     CONTACT_PHONE_MAX_LENGTH,
     NAME_MAX_LENGTH,
     NOTE_MAX_LENGTH,
+    PROGRESS_NOTE_REQUIRED_MESSAGE,
     REFERENCE_MAX_LENGTH,
     error_messages,
     next_check_in_errors,
@@ -516,7 +517,7 @@ class RejectForm(HarbourForm):
 
 
 class ProgressForm(HarbourForm):
-    note = note_field("Progress note", required_message="Write the progress note.", rows=4)
+    note = note_field("Progress note", required_message=PROGRESS_NOTE_REQUIRED_MESSAGE, rows=4)
     next_check_in = forms.DateField(
         required=False,
         label="Next check-in (optional)",

@@ -40,6 +40,7 @@ CONTACT_PHONE_TOO_FEW_DIGITS_MESSAGE = (
 )
 # A note or reason given with a transition.
 NOTE_MAX_LENGTH = 5_000
+PROGRESS_NOTE_REQUIRED_MESSAGE = "Write the progress note."
 AGE_MAX = 120
 NO_CONSENT_MESSAGE = (
     "An adult must consent to be referred. If they do not consent, make an anonymous notification "

@@ -43,6 +43,7 @@ from referrals.validation import (
     NAME_MAX_LENGTH,
     NOTE_MAX_LENGTH,
     PERSONAL_FIELDS,
+    PROGRESS_NOTE_REQUIRED_MESSAGE,
     REFERENCE_MAX_LENGTH,
     anonymous_notification_errors,
     error_messages,
@@ -544,7 +545,11 @@ class RejectInput(serializers.Serializer):
 
 
 class RecordProgressInput(serializers.Serializer):
-    note = TextField(max_length=NOTE_MAX_LENGTH, trim_whitespace=False)
+    note = TextField(
+        max_length=NOTE_MAX_LENGTH,
+        trim_whitespace=False,
+        error_messages={"required": PROGRESS_NOTE_REQUIRED_MESSAGE, "blank": PROGRESS_NOTE_REQUIRED_MESSAGE},
+    )
     next_check_in = serializers.DateField(
         required=False, allow_null=True, default=None, help_text="Restarts the check-in clock to this day."
     )
@@ -555,6 +560,12 @@ class RecordProgressInput(serializers.Serializer):
             "before the review's reminder is due."
         ),
     )
+
+    def validate_note(self, value: str) -> str:
+        # Kept as typed, but not blank: the web form refuses spaces alone, and so does the API.
+        if not value.strip():
+            raise serializers.ValidationError(PROGRESS_NOTE_REQUIRED_MESSAGE)
+        return value
 
     def validate_next_check_in(self, value: datetime.date | None) -> datetime.date | None:
         if errors := next_check_in_errors(value):

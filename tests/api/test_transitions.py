@@ -407,3 +407,15 @@ def test_a_progress_note_meets_the_recovery_review_only_once_the_review_is_near(
     again = client.post(url, body, format="json")
     assert again.status_code == 400
     assert again.json()["recovery_review"] == ["This placement has no recovery review waiting."]
+
+
+@pytest.mark.parametrize("note", ["", "   \n  "])
+def test_a_progress_note_of_spaces_alone_is_refused_as_the_web_form_refuses_it(api, note):
+    case = bring_to("placed")
+    check_in = case.referral.deadlines.get(clock="check_in", stopped_at=None)
+    response = api(case.provider_user).post(
+        transition_url(case.referral.pk, "record_progress"), {"note": note}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["note"] == ["Write the progress note."]
+    assert case.referral.deadlines.get(clock="check_in", stopped_at=None) == check_in
