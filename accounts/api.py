@@ -8,6 +8,7 @@ from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import APIException
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
@@ -15,10 +16,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from idempotency.api import IDEMPOTENCY_PARAMETER, IdempotentPostMixin
+from idempotency.exceptions import IdempotencyKeyReused
+from idempotency.services import StoredResponse
 from referrals.api.errors import error_responses
 from referrals.api.serializers import OrganisationSerializer, TextField
 
-from .authentication import issue_token
+from .authentication import issue_token, token_has_expired
 from .lockout import lockout_message
 from .mfa import token_login_second_factor_error
 
@@ -90,6 +93,16 @@ class ObtainTokenView(IdempotentPostMixin, GenericAPIView):
             raise serializers.ValidationError({"otp": [second_factor_error]})
         self.claim_idempotency_key(request, user)
         return Response({"token": issue_token(user).key})
+
+    def replayed_body(self, request: Request, stored: StoredResponse) -> Any:
+        """The first answer's token while it still signs the user in. One replaced by a later sign-in,
+        revoked or expired would be handed out dead: a 409 says to ask again with a new key."""
+        token = Token.objects.filter(key=stored.body.get("token", "")).first()
+        if token is None or token_has_expired(token):
+            raise IdempotencyKeyReused(
+                "The token first given for this Idempotency-Key has ended. Ask again with a new key."
+            )
+        return stored.body
 
 
 class MeSerializer(serializers.Serializer):

@@ -157,6 +157,16 @@ def test_a_repeated_token_request_returns_the_first_token(api):
     assert wrong.status_code == 400
 
 
+def test_a_repeated_token_request_after_the_token_ended_is_a_409_not_a_dead_token(api):
+    user = responder()
+    credentials = {"username": user.username, "password": PASSWORD}
+    assert post(api(), "/api/v1/auth/token/", credentials, "login-2").status_code == 200
+    api().post("/api/v1/auth/token/", credentials, format="json")  # another process signs in
+    again = post(api(), "/api/v1/auth/token/", credentials, "login-2")
+    assert again.status_code == 409
+    assert "Ask again with a new key" in again.json()["detail"]
+
+
 def test_requests_without_the_header_are_untouched(api):
     client = api(responder())
     assert client.post("/api/v1/referrals/", body(), format="json").status_code == 201
