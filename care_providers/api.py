@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from referrals.api.errors import error_responses
 from referrals.api.pagination import HarbourPagination
-from referrals.choices import BedKind
+from referrals.choices import BedKind, Region, Service
 from referrals.exceptions import NotPermitted
 
 from .models import CareProvider
@@ -27,6 +27,20 @@ BEDS_SCHEMA = {
 
 
 class ProviderSerializer(serializers.ModelSerializer):
+    # Lists of codes held in JSON fields, typed here so that the schema says what they hold.
+    regions = serializers.ListField(
+        child=serializers.ChoiceField(choices=Region.choices),
+        read_only=True,
+        help_text="Region codes served (SPEC §7).",
+    )
+    services = serializers.ListField(
+        child=serializers.ChoiceField(choices=Service.choices),
+        read_only=True,
+        help_text="accommodation and/or outreach.",
+    )
+    languages = serializers.ListField(
+        child=serializers.CharField(), read_only=True, help_text="ISO 639-1 codes of languages staff speak."
+    )
     capacity = serializers.SerializerMethodField()
     occupancy = serializers.SerializerMethodField()
     free = serializers.SerializerMethodField()

@@ -314,6 +314,8 @@ SPECTACULAR_SETTINGS = {
         "RejectReasonEnum": "referrals.choices.RejectReason",
         "ReallocateReasonEnum": "referrals.choices.ReallocateReason",
         "ExitReasonEnum": "referrals.choices.ExitReason",
+        "RegionEnum": "referrals.choices.Region",
+        "ServiceEnum": "referrals.choices.Service",
     },
 }
 # Idempotency-Key answers are kept this long, then purged.

@@ -253,6 +253,16 @@ def test_the_schema_is_openapi_3_and_documents_every_transition(api):
     assert "account" not in referral["required"] and "state" in referral["required"]
 
 
+def test_the_schema_says_a_provider_lists_codes_of_known_kinds(api):
+    provider = api().get("/api/v1/schema/?format=json").json()["components"]["schemas"]["Provider"]
+    items = {name: provider["properties"][name]["items"] for name in ("regions", "services", "languages")}
+    assert items == {
+        "regions": {"$ref": "#/components/schemas/RegionEnum"},
+        "services": {"$ref": "#/components/schemas/ServiceEnum"},
+        "languages": {"type": "string"},
+    }
+
+
 def test_the_docs_page_loads_its_assets_locally(api):
     response = api().get("/api/v1/docs/")
     assert response.status_code == 200
