@@ -41,15 +41,24 @@ def typed_fields(data: Mapping[str, Any]) -> list[str]:
     return sorted(name for name, value in data.items() if value not in (None, "", [], ()))
 
 
-def save_draft(*, owner: User, data: Mapping[str, Any], draft_id: int | None = None) -> ReferralDraft:
-    """Create or update a draft with the form's raw values; each save restarts its lifetime."""
+def save_draft(
+    *, owner: User, data: Mapping[str, Any], draft_id: int | None = None, form_key: str = ""
+) -> ReferralDraft:
+    """Create or update a draft with the form's raw values; each save restarts its lifetime.
+
+    The draft is ``draft_id``, or else the one first saved from the form ``form_key`` (the form shown
+    again by the browser's Back button, without the draft's number), or a new one.
+    """
     now = timezone.now()
     expires_at = now + datetime.timedelta(days=settings.DRAFT_LIFETIME_DAYS)
     with transaction.atomic():
-        draft = live_drafts(owner).filter(pk=draft_id).first() if draft_id else None
+        if draft_id:
+            draft = live_drafts(owner).filter(pk=draft_id).first()
+        else:
+            draft = live_drafts(owner).filter(form_key=form_key).first() if form_key else None
         created = draft is None
         if draft is None:
-            draft = ReferralDraft(owner=owner, created_at=now)
+            draft = ReferralDraft(owner=owner, created_at=now, form_key=form_key)
         draft.data = dict(data)  # type: ignore[assignment]  # an encrypted JSON field
         draft.updated_at = now
         draft.expires_at = expires_at

@@ -296,6 +296,9 @@ class ReferralDraft(models.Model):
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="drafts")
     data = EncryptedJSONField(default=dict)
+    # The key of the form it was first saved from (``idempotency.web``): saved again from that same
+    # form, after going Back to it, the draft is updated rather than a second one started.
+    form_key = models.CharField(max_length=40, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)

@@ -32,7 +32,7 @@ from audit.services import record_draft_reads, record_read
 from care_providers.models import CareProvider, OfferState, PlacementOffer
 from care_providers.selectors import free_beds_of, last_offer_to, pending_offer_for, suggested_providers
 from care_providers.services import bed_needed
-from idempotency.web import sent_once
+from idempotency.web import FORM_KEY_FIELD, sent_once
 
 from . import services
 from .choices import (
@@ -367,7 +367,12 @@ def intake(request: HttpRequest) -> HttpResponse:
 
     action = request.POST.get("action", "submit")
     if action == "save_draft":
-        draft = save_draft(owner=user, data=_draft_data(request.POST), draft_id=draft_id)
+        draft = save_draft(
+            owner=user,
+            data=_draft_data(request.POST),
+            draft_id=draft_id,
+            form_key=request.POST.get(FORM_KEY_FIELD, "")[:40],
+        )
         messages.success(
             request,
             f"Draft saved. It is kept until {timezone.localtime(draft.expires_at):%-d %B %Y}.",

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from referrals.choices import ReferralState
-from referrals.models import AnonymousNotification, Referral
+from referrals.models import AnonymousNotification, Referral, ReferralDraft
 from tests.api.test_concurrency import run_at_once
 from tests.factories import manager, responder, submitted_referral
 from tests.web.conftest import intake_data, placed, signed_in
@@ -117,3 +117,15 @@ def test_a_referral_sent_twice_at_once_is_created_once():
     answers = run_at_once([lambda client=client: client.post(INTAKE, data) for client in clients])
     referral = Referral.objects.get()
     assert [answer.url for answer in answers] == [reverse("referrals:case", args=[referral.pk])] * 2
+
+
+def test_a_draft_saved_again_from_the_form_shown_by_back_is_updated_not_doubled():
+    user = responder()
+    client = signed_in(user)
+    key = form_key(client, INTAKE)
+    first = client.post(INTAKE, intake_data(form_key=key, action="save_draft"))
+    # Back: the same form, without the draft's number in its address, changed and saved again.
+    again = client.post(INTAKE, intake_data(form_key=key, action="save_draft", given_name="Aminata"))
+    draft = ReferralDraft.objects.get(owner=user)
+    assert first.url == again.url == f"{INTAKE}?draft={draft.pk}"
+    assert draft.data["given_name"] == "Aminata"
