@@ -50,7 +50,7 @@ def save_draft(*, owner: User, data: Mapping[str, Any], draft_id: int | None = N
         created = draft is None
         if draft is None:
             draft = ReferralDraft(owner=owner, created_at=now)
-        draft.data = dict(data)  # type: ignore[assignment]  # an encrypted JSON field
+        draft.data = dict(data)
         draft.updated_at = now
         draft.expires_at = expires_at
         draft.save()
