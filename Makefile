@@ -41,9 +41,11 @@ node_modules/axe-core/axe.min.js: package.json package-lock.json
 test: install node_modules/axe-core/axe.min.js
 	$(BIN)/pytest
 
+# mypy checks the apps that [tool.mypy] in pyproject.toml lists, with django-stubs and DRF's stubs.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Benchmarks against PostgreSQL under gunicorn; see bench/README.md.
 bench: install

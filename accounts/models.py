@@ -107,7 +107,8 @@ class User(AbstractUser):
         if not self.role:
             return
         role = Role(self.role).label.lower()
-        if self.organisation_id is None:
+        # The organisation is read just below anyway: testing it too tells mypy it is set.
+        if self.organisation_id is None or self.organisation is None:
             raise ValidationError({"organisation": f"A {role} belongs to an organisation: choose one."})
         kind = self.organisation.kind
         if kind not in ROLE_ORGANISATION_KINDS[self.role]:
@@ -153,7 +154,8 @@ class User(AbstractUser):
         ]
         if not fields:
             return None  # e.g. last_login at sign-in: no need to read the row
-        rehashed = self._password is None and is_password_usable(self.password)
+        # Django's own record of a password set since loading, absent from the stubs.
+        rehashed = self._password is None and is_password_usable(self.password)  # type: ignore[attr-defined]
         if rehashed and update_fields is not None and set(update_fields) == {"password"}:
             # check_password re-hashing the same password with a newer hasher: not a new password.
             return None

@@ -73,7 +73,9 @@ class CareProviderForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         """Capacity may not fall below the beds people are in now (SPEC §2): they must be moved first."""
-        cleaned = super().clean()
+        super().clean()
+        # What ModelForm.clean returns; the stubs allow None, which only an overriding clean may give.
+        cleaned = self.cleaned_data
         if self.instance.pk is None:
             return cleaned
         # Locked, as an acceptance locks it to take a bed, until the admin's transaction ends: no bed

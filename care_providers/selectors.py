@@ -101,6 +101,10 @@ def median_minutes_to_accept(since: datetime.datetime) -> dict[int, float]:
         "provider_id", "offered_at", "responded_at"
     )
     for provider_id, offered_at, responded_at in accepted:
+        # accept() records the time, but the column is nullable and no constraint ties it to the state:
+        # an accepted row without it (written outside the workflow) says nothing of the provider's speed.
+        if responded_at is None:
+            continue
         delays.setdefault(provider_id, []).append((responded_at - offered_at).total_seconds() / 60)
     return {provider_id: statistics.median(values) for provider_id, values in delays.items()}
 

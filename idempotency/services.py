@@ -17,12 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import ForeignObjectRel
 from django.utils import timezone
 
 from .exceptions import IdempotencyKeyInvalid, IdempotencyKeyReused
 from .models import IdempotencyRecord
 
 if TYPE_CHECKING:
+    from django.db.models import Field
+
     from accounts.models import User
 
 KEY_MAX_LENGTH = 200
@@ -88,6 +91,14 @@ def claim_key(
     )
 
 
+def _column(field: Field[Any, Any] | ForeignObjectRel) -> str:
+    """The column of one of the record's concrete fields, which Django calls concrete for having one.
+    (The stubs allow any field to be a reverse relation, or to have no column.)"""
+    if isinstance(field, ForeignObjectRel) or field.column is None:
+        raise TypeError(f"{field!r} has no column of its own")
+    return field.column
+
+
 def _insert_unless_taken(record: IdempotencyRecord) -> bool:
     """Insert the record unless its (user, key) is taken; answer whether it was inserted.
 
@@ -97,14 +108,14 @@ def _insert_unless_taken(record: IdempotencyRecord) -> bool:
     meta = IdempotencyRecord._meta
     fields = [field for field in meta.concrete_fields if not field.primary_key]
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
+    columns = ", ".join(quote(_column(field)) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
-    conflict = ", ".join(quote(meta.get_field(name).column) for name in ("user", "key"))
+    conflict = ", ".join(quote(_column(meta.get_field(name))) for name in ("user", "key"))
     values = [field.get_db_prep_save(field.pre_save(record, add=True), connection) for field in fields]
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
-            f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {quote(meta.pk.column)}",
+            f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {quote(_column(meta.pk))}",
             values,
         )
         row = cursor.fetchone()

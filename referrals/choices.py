@@ -138,8 +138,9 @@ class BedKind(models.TextChoices):
     FAMILY = "family", "Family"
 
 
-# Who a bed of each kind is for, in a sentence: "no free bed for a family".
-BED_FOR = {BedKind.WOMEN: "for women", BedKind.MEN: "for men", BedKind.FAMILY: "for a family"}
+# Who a bed of each kind is for, in a sentence: "no free bed for a family". Keyed by str: bed kinds
+# come from the database and forms as plain strings, and a str enum's member hashes as its value.
+BED_FOR: dict[str, str] = {BedKind.WOMEN: "for women", BedKind.MEN: "for men", BedKind.FAMILY: "for a family"}
 
 
 class Service(models.TextChoices):

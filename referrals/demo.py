@@ -110,7 +110,7 @@ FIRST_RESPONDERS = [
     OrganisationSpec("New Pathways", OrganisationKind.NGO, Region.WALES, 0.4),
 ]
 # Share of referrals by referring organisation kind, close to the published split.
-KIND_SHARE = {
+KIND_SHARE: dict[str, float] = {
     OrganisationKind.POLICE: 0.30,
     OrganisationKind.BORDER_FORCE: 0.08,
     OrganisationKind.GOVERNMENT_AGENCY: 0.34,
@@ -258,27 +258,27 @@ def seed_cast(*, password: str) -> DemoCast:
     manager = _user("manager", organisation=contractor, role=Role.MANAGER, password=password)
     providers = []
     demo_provider_ids = set()
-    for index, spec in enumerate(PROVIDERS):
-        organisation = _organisation(spec.name, OrganisationKind.CARE_PROVIDER)
+    for index, provider_spec in enumerate(PROVIDERS):
+        organisation = _organisation(provider_spec.name, OrganisationKind.CARE_PROVIDER)
         provider, _ = CareProvider.objects.get_or_create(
             organisation=organisation,
             defaults={
-                "name": spec.name,
-                "beds_women": spec.beds[0],
-                "beds_men": spec.beds[1],
-                "beds_family": spec.beds[2],
+                "name": provider_spec.name,
+                "beds_women": provider_spec.beds[0],
+                "beds_men": provider_spec.beds[1],
+                "beds_family": provider_spec.beds[2],
             },
         )
-        provider.name = spec.name
-        provider.regions = list(spec.regions)
-        provider.services = list(spec.services)
-        provider.supports_children = spec.supports_children
-        provider.languages = list(spec.languages)
+        provider.name = provider_spec.name
+        provider.regions = list(provider_spec.regions)
+        provider.services = list(provider_spec.services)
+        provider.supports_children = provider_spec.supports_children
+        provider.languages = list(provider_spec.languages)
         provider.active = True
         provider.save()
         username = ("provider", "provider2")[index] if index < 2 else None
         user = _user(
-            username or f"staff-{_slug(spec.name)}",
+            username or f"staff-{_slug(provider_spec.name)}",
             organisation=organisation,
             role=Role.CARE_PROVIDER,
             password=password if username else None,
@@ -999,6 +999,7 @@ class ReferralGenerator:
         batch.offers.append((index, offer))
         self._log(batch, index, "offer", S.ASSESSED, S.ASSESSED, manager, offered, {"provider": provider.pk})
         if state == OfferState.REJECTED:
+            assert answered is not None, "a rejected offer is answered"  # only a pending one is not
             self._log(batch, index, "reject", S.ASSESSED, S.ASSESSED, self.provider_users[provider.pk], answered,
                       {"reason": offer.reject_reason, "note": ""})  # fmt: skip
         if state == OfferState.PENDING:

@@ -59,7 +59,7 @@ def save_draft(
         created = draft is None
         if draft is None:
             draft = ReferralDraft(owner=owner, created_at=now, form_key=form_key)
-        draft.data = dict(data)  # type: ignore[assignment]  # an encrypted JSON field
+        draft.data = dict(data)
         draft.updated_at = now
         draft.expires_at = expires_at
         draft.save()

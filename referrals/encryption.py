@@ -109,6 +109,10 @@ class EncryptedDateField(models.TextField):
 class EncryptedJSONField(models.TextField):
     """A JSON document stored encrypted (free-text notes inside transition inputs, drafts)."""
 
+    # The Python type django-stubs' plugin gives the field: any JSON value, not a TextField's str.
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
+
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
         if not value:
             return None

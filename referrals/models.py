@@ -150,7 +150,7 @@ class Referral(FSMModelMixin, models.Model):
         field=state,
         source=[S.MISSING, S.ASSESSED],
         target=RETURN_VALUE(S.PLACED, S.ASSESSED),
-        conditions=[still_missing],
+        conditions=[still_missing],  # type: ignore[list-item]  # django-fsm: a condition on any Model
     )
     def found(self) -> str:
         """Back in the placement; or, for a person reallocated while missing, found and still waiting
@@ -178,7 +178,7 @@ class Referral(FSMModelMixin, models.Model):
         field=state,
         source=[S.PLACED, S.MISSING, S.ASSESSED],
         target=S.EXITED,
-        conditions=[_in_support_or_still_missing],
+        conditions=[_in_support_or_still_missing],  # type: ignore[list-item]  # as above
     )
     def exit(self) -> None:
         """Support ends; also for a person who went missing, was reallocated, and never came back."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
 from django.db.models import (
@@ -72,6 +72,15 @@ def referrals_visible_to(user: User) -> QuerySet[Referral]:
             | Q(Exists(closed_from_placement), state__in=CLOSED_FROM_PLACEMENT)
         )
     return referrals.none()
+
+
+class ReferralWithCaseSummary(Protocol):
+    """A referral as ``with_case_summary`` or ``load_case_summary`` loaded it: what its model does not
+    declare, the prefetches' lists."""
+
+    pending_offer_list: list[PlacementOffer]
+    active_placement_list: list[Placement]
+    open_deadline_list: list[Deadline]
 
 
 def case_summary_prefetches() -> list[Prefetch]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -89,7 +89,7 @@ def submit_referral(*, actor: User, fields: dict[str, Any]) -> Referral:
         managers = manager_recipients()
         referral = Referral(
             **fields,
-            organisation_id=actor.organisation_id,
+            organisation_id=cast(int, actor.organisation_id),  # may_submit: the actor has one
             submitted_by=actor,
             submitted_at=now,
             state_changed_at=now,
@@ -128,7 +128,7 @@ def submit_anonymous_notification(
         raise NotPermitted("Only first responders can make anonymous notifications.")
     with transaction.atomic():
         notification = AnonymousNotification.objects.create(
-            organisation_id=actor.organisation_id,
+            organisation_id=cast(int, actor.organisation_id),  # may_submit: the actor has one
             submitted_by=actor,
             gender=gender,
             nationality=nationality,
@@ -247,7 +247,7 @@ def _placed_provider_organisations(referral: Referral, *, excluding: User) -> tu
     return tuple(
         Organisation.objects.filter(
             care_provider__placements__referral=referral, care_provider__placements__ended_at__isnull=True
-        ).exclude(pk=excluding.organisation_id)
+        ).exclude(pk=excluding.organisation_id)  # type: ignore[misc]  # None (no organisation) excludes none
     )
 
 

@@ -81,7 +81,7 @@ def keep_unsent_form(
     any), replacing anything kept before."""
     with transaction.atomic():
         # One per user and form: a second press of the button replaces the first, even at the same time.
-        unsent, _ = UnsentForm.objects.update_or_create(  # type: ignore[misc]  # data: encrypted JSON
+        unsent, _ = UnsentForm.objects.update_or_create(
             owner=owner,
             form=form,
             defaults={
@@ -121,7 +121,7 @@ def take_unsent_form(
             + ("shown again on its form" if shown else "deleted unseen, its action having closed"),
             request=request,
         )
-    return dict(unsent.data)  # type: ignore[arg-type]  # decrypted JSON
+    return dict(unsent.data)
 
 
 def initial_from(form: Form, data: Mapping[str, list[str]]) -> dict[str, object]:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
 from .choices import ExploitationType, language_names, nationality_names
 from .deadlines import CHECK_IN_TIME
 from .services import age_on, distinct, is_child
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 ACCOUNT_MAX_LENGTH = 15_000
 NAME_MAX_LENGTH = 100
@@ -117,13 +120,16 @@ ANONYMOUS_FIELD_MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
-def error_messages(field: str, *, anonymous: bool = False) -> dict[str, str]:
+def error_messages(field: str, *, anonymous: bool = False) -> dict[str, StrOrPromise]:
     """The messages of a §3 field, as a form field's or a serializer field's ``error_messages``.
 
     A form says "required" for a field left empty; DRF tells a blank string and a null apart from a
     missing field, and hears the same message for all three.
     """
-    messages = dict((ANONYMOUS_FIELD_MESSAGES if anonymous else FIELD_MESSAGES)[field])
+    # Typed as DRF's fields take them: a dict[str, str] is no dict[str, StrOrPromise].
+    messages: dict[str, StrOrPromise] = dict(
+        (ANONYMOUS_FIELD_MESSAGES if anonymous else FIELD_MESSAGES)[field]
+    )
     if "required" in messages:
         messages.setdefault("blank", messages["required"])
         messages.setdefault("null", messages["required"])

@@ -478,6 +478,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
     if not (user.is_first_responder or user.is_manager):
         raise PermissionDenied("Care providers see their caseload and offers.")
     filters = CaseFilterForm(request.GET or None, with_region=user.is_manager)
+    cases: QuerySet[Referral]  # overdue_only below gives a plain one, not this annotated one
     cases = referrals_visible_to(user).select_related("organisation").annotate(next_due=next_deadline_due())
     order: tuple[str, ...] = ("-submitted_at", "-id")
     if filters.is_valid():

@@ -59,13 +59,14 @@ class HoursField(serializers.Field):
 class ShareField(serializers.FloatField):
     """A fraction between 0 and 1 (four decimals), or null when the whole is zero."""
 
-    def to_representation(self, value: float) -> float:
+    # A FloatField represents a float; the stubs say str.
+    def to_representation(self, value: float) -> float:  # type: ignore[override]
         return round(float(value), 4)
 
 
 class ReportShareSerializer(serializers.Serializer):
     key = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # taken off the class by DRF: not Field.label
     count = serializers.IntegerField()
     share = ShareField(allow_null=True)
 
@@ -79,7 +80,7 @@ class ReportNationalitySerializer(serializers.Serializer):
 
 class ReportOpenStateSerializer(serializers.Serializer):
     state = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # taken off the class by DRF: not Field.label
     total = serializers.IntegerField()
     bands = inline_serializer(
         name="TimeInStateBands",
@@ -109,7 +110,7 @@ class ReportProviderFiguresSerializer(serializers.Serializer):
 
 class ReportTimelinessSerializer(serializers.Serializer):
     clock = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # taken off the class by DRF: not Field.label
     count = serializers.IntegerField(help_text="Cases measured.")
     median_hours = HoursField(source="median", allow_null=True)
     p90_hours = HoursField(source="p90", allow_null=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 import heapq
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -452,11 +452,13 @@ def _totals(referrals: QuerySet[Referral], now: datetime.datetime) -> dict[str, 
             .values_list("submitted_at", "assessed_at", "first_placed_at")
             .iterator()
         )
+        # Every row is assessed (the filter); the checks say so to the type checker.
         result["to_assessment"] = _durations(
-            assessed_at - submitted_at for submitted_at, assessed_at, _ in times
+            assessed_at - submitted_at for submitted_at, assessed_at, _ in times if assessed_at
         )
         result["to_placement"] = _durations(
-            placed_at - assessed_at if placed_at else None for _, assessed_at, placed_at in times
+            placed_at - assessed_at if placed_at and assessed_at else None
+            for _, assessed_at, placed_at in times
         )
     return result
 
@@ -708,6 +710,7 @@ def _providers(report_filter: ReportFilter) -> list[ProviderFigures]:
             F("responded_at") - F("offered_at"), 0.5, filter=accepted
         )
     offers = PlacementOffer.objects.filter(counted).order_by()
+    per_provider: Mapping[int, Mapping[str, Any]]
     if in_database:
         per_provider = {
             row["provider_id"]: row for row in offers.values("provider_id").annotate(**aggregates)
@@ -723,7 +726,7 @@ def _providers(report_filter: ReportFilter) -> list[ProviderFigures]:
         .values_list("provider_id", "beds")
     )
     # Every provider, so the report also yields the choices of its own provider filter.
-    rows = []
+    rows: list[dict[str, Any]] = []
     for provider in CareProvider.objects.order_by("name", "pk").values(
         "pk", "name", "beds_women", "beds_men", "beds_family"
     ):

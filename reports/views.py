@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -25,6 +25,9 @@ from .forms import ReportFilterForm
 from .permissions import may_view_reports
 from .selectors import CaseloadReport, OverdueClocks, caseload_report, provider_choices
 from .tables import Column, Table, csv_chunks, for_publication, overdue_rows, page_value, report_tables
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 NATIONALITIES_CHARTED = 10
 # Excel on Windows reads a CSV file as UTF-8 only when it starts with a byte-order mark.
@@ -193,7 +196,8 @@ def caseload_csv(request: HttpRequest) -> HttpResponseBase:
     form = ReportFilterForm(request.GET)
     report = caseload_report(form.report_filter()) if form.is_valid() else None
     if report is None or not form.check_provider(report.provider_choices):
-        errors = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in form.errors.items())
+        # An ErrorList iterates as its messages, str, not as the errors the stubs say.
+        errors = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in form.errors.items())  # type: ignore[arg-type]
         return HttpResponseBadRequest(f"Invalid filter. {errors}", content_type="text/plain; charset=utf-8")
     name = request.GET.get("table", "")
     publication = request.GET.get("publication") in {"1", "true", "yes"}
@@ -222,5 +226,11 @@ def caseload_csv(request: HttpRequest) -> HttpResponseBase:
     )
     response["Content-Disposition"] = f'attachment; filename="caseload-{name}{variant}-{stamp}.csv"'
     filters = {field: str(value) for field, value in form.cleaned_data.items() if value not in (None, "")}
-    record_export(actor=request.user, what=f"caseload CSV: {name}{variant}", request=request, changes=filters)
+    # login_required: the user is signed in.
+    record_export(
+        actor=cast("User", request.user),
+        what=f"caseload CSV: {name}{variant}",
+        request=request,
+        changes=filters,
+    )
     return response

@@ -30,6 +30,7 @@ from referrals.permissions import (
     may_see_identity,
     may_see_transition_input,
 )
+from referrals.selectors import ReferralWithCaseSummary
 from referrals.validation import (
     ACCOUNT_MAX_LENGTH,
     AGE_MAX,
@@ -148,12 +149,12 @@ def _unbound_copy(field: serializers.Field) -> serializers.Field:
     clone.__dict__.update(field.__dict__)
     # What code may still change on an instance's field must not change the class's prototype.
     if "_validators" in field.__dict__:
-        clone._validators = list(field._validators)
+        clone._validators = list(field._validators)  # type: ignore[attr-defined]  # private to DRF
     clone.error_messages = dict(field.error_messages)
     child = getattr(field, "child", None)
     if isinstance(child, serializers.Field):
-        clone.child = _unbound_copy(child)
-        clone.child.parent = clone
+        clone.child = _unbound_copy(child)  # type: ignore[attr-defined]  # a list field's
+        clone.child.parent = clone  # type: ignore[attr-defined]
     return clone
 
 
@@ -265,7 +266,8 @@ class ReferralSerializer(FieldsBuiltOnce):
             user = self.context["request"].user
             provider = user.provider
             cached = (may_see_full_account(user), provider.pk if provider is not None else None)
-            self.context["_viewer"] = cached
+            # The context is the root serializer's dict: a cache for the whole response's referrals.
+            self.context["_viewer"] = cached  # type: ignore[index]  # typed read-only by the stubs
         return cached
 
     def _own(self, provider_id: int) -> bool:
@@ -274,24 +276,25 @@ class ReferralSerializer(FieldsBuiltOnce):
         return viewer_provider is None or viewer_provider == provider_id
 
     @extend_schema_field(PendingOfferSerializer(allow_null=True))
-    def get_pending_offer(self, referral: Referral) -> dict[str, Any] | None:
+    def get_pending_offer(self, referral: ReferralWithCaseSummary) -> dict[str, Any] | None:
         offers = [offer for offer in referral.pending_offer_list if self._own(offer.provider_id)]
         return PendingOfferSerializer(offers[0]).data if offers else None
 
     @extend_schema_field(PlacementSummarySerializer(allow_null=True))
-    def get_placement(self, referral: Referral) -> dict[str, Any] | None:
+    def get_placement(self, referral: ReferralWithCaseSummary) -> dict[str, Any] | None:
         placements = [p for p in referral.active_placement_list if self._own(p.provider_id)]
         return PlacementSummarySerializer(placements[0]).data if placements else None
 
     @extend_schema_field(DeadlineSerializer(many=True))
-    def get_deadlines(self, referral: Referral) -> list[dict[str, Any]]:
+    def get_deadlines(self, referral: ReferralWithCaseSummary) -> list[dict[str, Any]]:
         _, viewer_provider = self._viewer()
         involved_now = viewer_provider is None or any(
-            item.provider_id == viewer_provider
+            item.provider_id == viewer_provider  # type: ignore[attr-defined]  # mypy joins the two to Model
             for item in (*referral.pending_offer_list, *referral.active_placement_list)
         )
         # A provider whose placement has ended hears nothing of the case's clocks after it left.
-        return DeadlineSerializer(referral.open_deadline_list if involved_now else [], many=True).data
+        deadlines = DeadlineSerializer(referral.open_deadline_list if involved_now else [], many=True)
+        return deadlines.data  # type: ignore[return-value]  # many=True makes a ListSerializer: a list
 
     def to_representation(self, instance: Referral) -> dict[str, Any]:
         data = super().to_representation(instance)

@@ -8,7 +8,7 @@ Views are thin: they scope through ``referrals_visible_to``, check the role with
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
@@ -40,9 +40,17 @@ from . import serializers as s
 from .errors import READ_ERRORS, WRITE_ERRORS, error_responses
 from .pagination import HarbourPagination
 
+if TYPE_CHECKING:
+    from accounts.models import User
+
 # What an answer tells a user who has lost sight of the case (a provider that rejected the offer or
 # ended the placement): the outcome of its own request.
 OUT_OF_SIGHT_FIELDS = ("id", "reference", "state")
+
+
+def _user(request: Request) -> User:
+    """The signed-in user: IsAuthenticated, the default permission of every view here, lets in no other."""
+    return cast("User", request.user)
 
 
 class AnswersWithCase(IdempotentPostMixin):
@@ -59,16 +67,16 @@ class AnswersWithCase(IdempotentPostMixin):
         if stored.referral_id is None:
             return stored.body
         try:
-            referral = get_visible_referral(request.user, stored.referral_id)
+            referral = get_visible_referral(_user(request), stored.referral_id)
         except Referral.DoesNotExist:
             return {key: stored.body[key] for key in OUT_OF_SIGHT_FIELDS if key in stored.body}
         # A provider reallocated away from the person and offered them again learns who they are
         # only by accepting again, not by replaying its first acceptance.
-        identity = may_see_identity(request.user, referral)
+        identity = may_see_identity(_user(request), referral)
         if identity:
-            record_read(actor=request.user, referral=referral, what="API replayed answer", request=request)
+            record_read(actor=_user(request), referral=referral, what="API replayed answer", request=request)
         return s.without_hidden_fields(
-            stored.body, full_account=may_see_full_account(request.user), identity=identity
+            stored.body, full_account=may_see_full_account(_user(request)), identity=identity
         )
 
 
@@ -77,7 +85,7 @@ class ReferralListView(AnswersWithCase, GenericAPIView):
     serializer_class = s.ReferralSerializer
 
     def get_queryset(self) -> QuerySet[Referral]:
-        return with_case_summary(referrals_visible_to(self.request.user))
+        return with_case_summary(referrals_visible_to(_user(self.request)))
 
     @extend_schema(
         operation_id="referrals_list",
@@ -89,9 +97,10 @@ class ReferralListView(AnswersWithCase, GenericAPIView):
         filters = s.ReferralFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         referrals = self.get_queryset().filter(**filters.validated_data)
-        page = self.paginate_queryset(referrals)
+        # Never None: the view has a pagination class.
+        page = cast(list[Referral], self.paginate_queryset(referrals))
         # The list carries names and dates of birth: every person on the page is a read (SPEC §10).
-        record_reads(actor=request.user, referrals=page, what="API referral list", request=request)
+        record_reads(actor=_user(request), referrals=page, what="API referral list", request=request)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
@@ -102,12 +111,12 @@ class ReferralListView(AnswersWithCase, GenericAPIView):
         responses={201: s.ReferralSerializer, **error_responses(400, 401, 403, 409, 415, 429)},
     )
     def post(self, request: Request) -> Response:
-        if not may_submit(request.user):
+        if not may_submit(_user(request)):
             raise NotPermitted("Only first responders can submit referrals.")
         intake = s.ReferralCreateSerializer(data=request.data)
         intake.is_valid(raise_exception=True)
         # The new referral comes with its case summary (its first clock, no offer, no placement).
-        referral = services.submit_referral(actor=request.user, fields=intake.validated_data)
+        referral = services.submit_referral(actor=_user(request), fields=intake.validated_data)
         # Not audited as a read: the answer shows only what the submitter has just sent, and the
         # submission's own row in the trail already names them.
         data = self.get_serializer(referral).data
@@ -136,11 +145,12 @@ class PossibleDuplicatesView(IdempotentPostMixin, GenericAPIView):
         },
     )
     def post(self, request: Request) -> Response:
-        if not may_submit(request.user):
+        user = _user(request)
+        if not may_submit(user):
             raise NotPermitted("Only first responders submit referrals, and look for duplicates first.")
         query = s.PossibleDuplicatesQuery(data=request.data)
         query.is_valid(raise_exception=True)
-        duplicates = likely_duplicates(request.user, **query.validated_data).only(
+        duplicates = likely_duplicates(user, **query.validated_data).only(
             "id", "reference", "state", "submitted_at"
         )
         return Response(self.get_serializer(duplicates[:LIKELY_DUPLICATES_SHOWN], many=True).data)
@@ -155,8 +165,8 @@ class ReferralDetailView(GenericAPIView):
         responses={200: s.ReferralSerializer, **error_responses(*READ_ERRORS)},
     )
     def get(self, request: Request, pk: int) -> Response:
-        referral = with_case_summary(referrals_visible_to(request.user)).get(pk=pk)
-        record_read(actor=request.user, referral=referral, what="API referral detail", request=request)
+        referral = with_case_summary(referrals_visible_to(_user(request))).get(pk=pk)
+        record_read(actor=_user(request), referral=referral, what="API referral detail", request=request)
         return Response(self.get_serializer(referral).data)
 
 
@@ -170,9 +180,9 @@ class ReferralHistoryView(GenericAPIView):
         responses={200: s.HistoryEntrySerializer(many=True), **error_responses(*READ_ERRORS)},
     )
     def get(self, request: Request, pk: int) -> Response:
-        referral = get_visible_referral(request.user, pk)
-        record_read(actor=request.user, referral=referral, what="API referral history", request=request)
-        history = referral_history_visible_to(request.user, referral)
+        referral = get_visible_referral(_user(request), pk)
+        record_read(actor=_user(request), referral=referral, what="API referral history", request=request)
+        history = referral_history_visible_to(_user(request), referral)
         return Response(self.get_serializer(history, many=True).data)
 
 
@@ -186,8 +196,8 @@ class SuggestedProvidersView(GenericAPIView):
         responses={200: s.SuggestedProviderSerializer(many=True), **error_responses(401, 403, 404, 429)},
     )
     def get(self, request: Request, pk: int) -> Response:
-        referral = get_visible_referral(request.user, pk)
-        if not request.user.is_manager:
+        referral = get_visible_referral(_user(request), pk)
+        if not _user(request).is_manager:
             raise NotPermitted("Only managers see suggested providers.")
         return Response(self.get_serializer(suggested_providers(referral), many=True).data)
 
@@ -262,8 +272,8 @@ class ReferralTransitionView(AnswersWithCase, GenericAPIView):
     endpoint: TransitionEndpoint
 
     def post(self, request: Request, pk: int) -> Response:
-        referral = get_visible_referral(request.user, pk)
-        refuse_unless_allowed(request.user, self.endpoint.name, referral)
+        referral = get_visible_referral(_user(request), pk)
+        refuse_unless_allowed(_user(request), self.endpoint.name, referral)
         values: dict[str, Any] = {}
         if self.endpoint.input is not None:
             given = self.endpoint.input(data=request.data)
@@ -271,21 +281,21 @@ class ReferralTransitionView(AnswersWithCase, GenericAPIView):
             values = dict(given.validated_data)
         referral = load_case_summary(
             services.perform_transition(
-                self.endpoint.name, referral_id=referral.pk, actor=request.user, **values
+                self.endpoint.name, referral_id=referral.pk, actor=_user(request), **values
             )
         )
-        if may_see_identity(request.user, referral):
+        if may_see_identity(_user(request), referral):
             # The answer names the person: for a provider accepting, the first time it learns who they are.
             record_read(
-                actor=request.user,
+                actor=_user(request),
                 referral=referral,
                 what=f"API {self.endpoint.name} answer",
                 request=request,
             )
         answer = self.get_serializer(referral).data
         if (
-            request.user.is_care_provider
-            and not referrals_visible_to(request.user).filter(pk=referral.pk).exists()
+            _user(request).is_care_provider
+            and not referrals_visible_to(_user(request)).filter(pk=referral.pk).exists()
         ):
             return Response({key: answer[key] for key in OUT_OF_SIGHT_FIELDS})
         return Response(answer)
@@ -339,10 +349,10 @@ class AnonymousNotificationListView(IdempotentPostMixin, GenericAPIView):
     serializer_class = s.AnonymousNotificationSerializer
 
     def get_queryset(self) -> QuerySet[AnonymousNotification]:
-        return anonymous_notifications_visible_to(self.request.user)
+        return anonymous_notifications_visible_to(_user(self.request))
 
     def _refuse_providers(self, request: Request) -> None:
-        if not (request.user.is_manager or request.user.is_first_responder):
+        if not (_user(request).is_manager or _user(request).is_first_responder):
             raise NotPermitted("Anonymous notifications are for first responders and managers.")
 
     @extend_schema(
@@ -364,11 +374,11 @@ class AnonymousNotificationListView(IdempotentPostMixin, GenericAPIView):
         responses={201: s.AnonymousNotificationSerializer, **error_responses(400, 401, 403, 409, 415, 429)},
     )
     def post(self, request: Request) -> Response:
-        if not may_submit(request.user):
+        if not may_submit(_user(request)):
             raise NotPermitted("Only first responders can make anonymous notifications.")
         given = self.get_serializer(data=request.data)
         given.is_valid(raise_exception=True)
-        notification = services.submit_anonymous_notification(actor=request.user, **given.validated_data)
+        notification = services.submit_anonymous_notification(actor=_user(request), **given.validated_data)
         return Response(self.get_serializer(notification).data, status=status.HTTP_201_CREATED)
 
 
