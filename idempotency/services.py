@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.db import connection
@@ -125,6 +125,30 @@ def _insert_unless_taken(record: IdempotencyRecord) -> bool:
     record._state.adding = False
     record._state.db = connection.alias
     return True
+
+
+def recent_answer(
+    *, user: User, fingerprint: str, since: datetime.datetime
+) -> tuple[datetime.datetime, str] | None:
+    """When and where to the user's latest web form with these values went, if it did its work since
+    ``since`` and a repeat is to be asked about; see ``idempotency.web``."""
+    kept = (
+        IdempotencyRecord.objects.filter(
+            user=user,
+            key__startswith="form:",
+            request_fingerprint=fingerprint,
+            created_at__gte=since,
+            response_status__gte=300,
+        )
+        .order_by("-created_at")
+        .values_list("created_at", "response_body")
+        .first()
+    )
+    if kept is None:
+        return None
+    sent_at, body = kept
+    answer = cast("dict[str, Any]", body)  # a kept web answer: where it went, and whether to ask
+    return (sent_at, answer["location"]) if answer["ask"] else None
 
 
 def settle_key(record: IdempotencyRecord, *, status: int, body: Any, referral_id: int | None = None) -> None:

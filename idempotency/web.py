@@ -1,16 +1,23 @@
 """A web form sent twice does its work once: a double tap on a slow phone, or Back and send again.
 
 Each rendering of a form carries a random ``form_key`` (``{% form_key %}``). The first POST of a key
-claims it, as the API's ``Idempotency-Key`` does (``idempotency.services``), and keeps where it
-redirected to; the same form sent again by the same user, with the same values, goes there too and
-changes nothing, whether it arrives after the first finished or while it runs (it waits for it). A form
-whose first sending did not redirect (its errors were shown) keeps nothing, so it can be corrected and
-sent again; one sent again with other values is a new request.
+claims it, as the API's ``Idempotency-Key`` does (``idempotency.services``), and, if the view says the
+form did its work (``form_done``), keeps where it redirected to. The same form sent again by the same
+user with the same key goes there too and changes nothing, whether it arrives after the first finished
+or while it runs (it waits for it). A form whose first sending did nothing (its errors were shown, or a
+colleague had acted first) keeps nothing, so it can be sent again.
+
+Pages are not cached (``accounts.sessions``), so Back fetches the form again, with a new key, and the
+browser puts back what was typed. The same values sent by the same user to the same form within
+FORM_REPEAT_MINUTES of a sending that did its work are therefore asked about first: they may be a
+second person with the same details, or the first one sent again.
 """
 
 from __future__ import annotations
 
+import datetime
 import functools
+import re
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -19,12 +26,28 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from referrals.unsent_forms import OWNER_FIELD
 
 from .exceptions import IdempotencyKeyReused
-from .services import StoredResponse, claim_key, release_key, request_fingerprint, settle_key
+from .services import (
+    StoredResponse,
+    claim_key,
+    recent_answer,
+    release_key,
+    request_fingerprint,
+    settle_key,
+)
 
 FORM_KEY_FIELD = "form_key"
+# Sent from the page that asks whether the same values are meant to be sent again.
+SEND_AGAIN_FIELD = "send_again"
+# What differs between two renderings of one form, whatever was typed into it.
+PER_RENDERING_FIELDS = frozenset({FORM_KEY_FIELD, SEND_AGAIN_FIELD, OWNER_FIELD, "csrfmiddlewaretoken"})
+FORM_KEY_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,40}")
+FORM_REPEAT_MINUTES = 10
 ALREADY_SENT = "That form had already been sent, so sending it again changed nothing. This is where it went."
 
 View = Callable[..., HttpResponse]
@@ -34,16 +57,32 @@ def new_form_key() -> str:
     return secrets.token_urlsafe(16)
 
 
+def form_done(response: HttpResponse, *, ask_before_repeating: bool = True) -> HttpResponse:
+    """Mark a view's answer as the form having done its work: a repeat of the form goes where it goes.
+
+    ``ask_before_repeating`` false: the same values sent again from a new rendering of the form need no
+    asking, as sending them again changes nothing (saving a draft unchanged).
+    """
+    response.form_done = {"location": response["Location"], "ask": ask_before_repeating}  # type: ignore[attr-defined]
+    return response
+
+
 def sent_once(view: View) -> View:
     """Do a form view's POST once per ``form_key`` and user; a repeat redirects where the first went."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         form_key = request.POST.get(FORM_KEY_FIELD, "") if request.method == "POST" else ""
-        if not form_key or not request.user.is_authenticated:
+        if not FORM_KEY_SHAPE.fullmatch(form_key) or not request.user.is_authenticated:
             return view(request, *args, **kwargs)
-        values = urlencode(sorted((name, value) for name, values in request.POST.lists() for value in values))
-        fingerprint = request_fingerprint(method="POST", path=request.path, body=values.encode())
+        typed = sorted(
+            (name, value)
+            for name, values in request.POST.lists()
+            if name not in PER_RENDERING_FIELDS
+            for value in values
+        )
+        fingerprint = request_fingerprint(method="POST", path=request.path, body=urlencode(typed).encode())
+        earlier = None
         with transaction.atomic():
             try:
                 claimed = claim_key(user=request.user, key=f"form:{form_key}", fingerprint=fingerprint)
@@ -52,12 +91,35 @@ def sent_once(view: View) -> View:
             if isinstance(claimed, StoredResponse):
                 messages.info(request, ALREADY_SENT)
                 return redirect(claimed.body["location"])
-            response = view(request, *args, **kwargs)
-            if claimed is not None and not transaction.get_rollback():
-                if 300 <= response.status_code < 400:
-                    settle_key(claimed, status=response.status_code, body={"location": response["Location"]})
-                else:
-                    release_key(claimed)
+            if not request.POST.get(SEND_AGAIN_FIELD):
+                since = timezone.now() - datetime.timedelta(minutes=FORM_REPEAT_MINUTES)
+                earlier = recent_answer(user=request.user, fingerprint=fingerprint, since=since)
+            if earlier is None:
+                response = view(request, *args, **kwargs)
+                if claimed is not None and not transaction.get_rollback():
+                    done = getattr(response, "form_done", None)
+                    if done is not None:
+                        settle_key(claimed, status=response.status_code, body=done)
+                    else:
+                        release_key(claimed)
+            else:
+                transaction.set_rollback(True)  # the form is not sent: its key stays free
+        if earlier is not None:
+            return ask_before_sending_again(request, typed, earlier)
         return response
 
     return wrapper
+
+
+def ask_before_sending_again(
+    request: HttpRequest, typed: list[tuple[str, str]], earlier: tuple[datetime.datetime, str]
+) -> HttpResponse:
+    """The same values, sent a moment ago: say so, and send them again only if asked to."""
+    sent_at, location = earlier
+    context = {
+        "typed": typed,
+        "owner": request.POST.get(OWNER_FIELD, ""),
+        "sent_at": timezone.localtime(sent_at),
+        "location": location,
+    }
+    return render(request, "idempotency/send_again.html", context)

@@ -32,7 +32,7 @@ from audit.services import record_draft_reads, record_read
 from care_providers.models import CareProvider, OfferState, PlacementOffer
 from care_providers.selectors import free_beds_of, last_offer_to, pending_offer_for, suggested_providers
 from care_providers.services import bed_needed
-from idempotency.web import FORM_KEY_FIELD, sent_once
+from idempotency.web import FORM_KEY_FIELD, form_done, sent_once
 
 from . import services
 from .choices import (
@@ -379,7 +379,9 @@ def intake(request: HttpRequest) -> HttpResponse:
         )
         # Back on the form, the draft's number in the address: going back or reloading keeps saving
         # this draft instead of starting another.
-        return redirect(f"{reverse('referrals:intake')}?draft={draft.pk}")
+        # Saved again unchanged, it is only saved again: nothing to ask about.
+        draft_page = redirect(f"{reverse('referrals:intake')}?draft={draft.pk}")
+        return form_done(draft_page, ask_before_repeating=False)
 
     form = ReferralForm(request.POST)
     if not form.is_valid():
@@ -411,7 +413,7 @@ def intake(request: HttpRequest) -> HttpResponse:
     if draft is not None:
         discard_draft(owner=user, draft_id=draft.pk, submitted_as=referral)
     messages.success(request, f"Referral {referral.reference} submitted. Managers have been told.")
-    return redirect("referrals:case", pk=referral.pk)
+    return form_done(redirect("referrals:case", pk=referral.pk))
 
 
 @login_required
@@ -459,7 +461,7 @@ def anonymous_notification(request: HttpRequest) -> HttpResponse:
                 status = apply_domain_error(form, error)
             else:
                 messages.success(request, "Anonymous notification recorded. Thank you.")
-                return redirect("referrals:case_list")
+                return form_done(redirect("referrals:case_list"))
         else:
             status = 400
         return render(request, "referrals/anonymous_notification.html", {"form": form}, status=status)
@@ -962,7 +964,7 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                 status = apply_domain_error(form, error, referral)
             else:
                 messages.success(request, f"{referral.reference}: {spec.done}")
-                return redirect(_after_action_url(user, referral.pk))
+                return form_done(redirect(_after_action_url(user, referral.pk)))
     context = {
         "referral": referral,
         "name": transition,

@@ -327,6 +327,25 @@ def test_a_progress_note_typed_as_the_session_ended_is_on_the_form_again_after_s
     assert TransitionLog.objects.get(referral=referral, transition="record_progress").input["note"] == note
 
 
+def test_a_progress_note_sent_again_after_going_back_is_asked_about_before_it_is_recorded_twice(journeys):
+    referral, staff, _ = placed()
+    note = "Settled in; seeing a GP on Monday."
+    carer = journeys("provider-back-and-send-again")
+    carer.sign_in(staff.username)
+    page = carer.page
+    page.goto(f"/cases/{referral.pk}/record_progress/")
+    page.get_by_label("Progress note").fill(note)
+    carer.submit("Save progress note", "note saved")
+    page.go_back()
+    carer.look("back on the form, the note put back by the browser")
+    assert page.get_by_label("Progress note").input_value() == note
+    page = carer.submit("Save progress note", "asked before sending again")
+    assert page.get_by_role("heading", name="You sent this a moment ago").is_visible()
+    assert TransitionLog.objects.filter(referral=referral, transition="record_progress").count() == 1
+    carer.submit("Send it again", "sent again on purpose")
+    assert TransitionLog.objects.filter(referral=referral, transition="record_progress").count() == 2
+
+
 def test_a_draft_saved_then_come_back_to_and_saved_again_stays_one_draft(journeys):
     police = responder(username="draft-officer")
     officer = journeys("responder-draft-saved-twice")

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
+from referrals import services
 from referrals.choices import ReferralState
 from referrals.models import AnonymousNotification, Referral, ReferralDraft
 from tests.api.test_concurrency import run_at_once
-from tests.factories import manager, responder, submitted_referral
-from tests.web.conftest import intake_data, placed, signed_in
+from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
+from tests.web.conftest import intake_data, offered, placed, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +131,75 @@ def test_a_draft_saved_again_from_the_form_shown_by_back_is_updated_not_doubled(
     draft = ReferralDraft.objects.get(owner=user)
     assert first.url == again.url == f"{INTAKE}?draft={draft.pk}"
     assert draft.data["given_name"] == "Aminata"
+
+
+def hidden_fields(page: bytes) -> list[tuple[str, str]]:
+    return [
+        (name, unescape(value))
+        for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.decode())
+        if name != "csrfmiddlewaretoken"
+    ]
+
+
+def test_the_same_note_sent_again_from_the_form_fetched_by_back_is_asked_about_first():
+    referral, provider, _ = placed()
+    client = signed_in(provider)
+    url = reverse("referrals:case_action", args=[referral.pk, "record_progress"])
+    note = {"record_progress-note": "Settled in; seeing a GP on Monday."}
+    client.post(url, {**note, "form_key": form_key(client, url)})
+    # Back: the page is fetched again, with a new key, and the browser puts the note back.
+    asked = client.post(url, {**note, "form_key": form_key(client, url)})
+    assert asked.status_code == 200 and b"You sent this a moment ago" in asked.content
+    assert referral.transitions.filter(transition="record_progress").count() == 1
+
+    client.post(url, dict(hidden_fields(asked.content)))
+    assert referral.transitions.filter(transition="record_progress").count() == 2
+
+
+def test_two_anonymous_notifications_with_the_same_details_are_both_recorded_once_confirmed():
+    client = signed_in(responder())
+    url = reverse("referrals:anonymous_notification")
+    details = {"gender": "male", "nationality": "VN", "exploitation_types": ["labour"], "region": "wales"}
+    client.post(url, {**details, "form_key": form_key(client, url)})
+    asked = client.post(url, {**details, "form_key": form_key(client, url)})
+    assert AnonymousNotification.objects.count() == 1
+    fields: dict[str, list[str]] = {}
+    for name, value in hidden_fields(asked.content):
+        fields.setdefault(name, []).append(value)
+    assert client.post(url, fields).status_code == 302
+    assert AnonymousNotification.objects.count() == 2
+
+
+def test_an_offer_refused_while_another_was_pending_can_be_sent_again_once_it_is_answered():
+    referral, first, boss = offered()
+    services.reject_offer(referral_id=referral.pk, actor=provider_user(first), reason="no_capacity")
+    client = signed_in(manager())
+    url = reverse("referrals:case_action", args=[referral.pk, "offer"])
+    mine = CareProviderFactory()
+    data = {"offer-provider": mine.pk, "form_key": form_key(client, url)}
+    # Meanwhile a colleague offers the person elsewhere, and that offer is turned down.
+    colleagues = CareProviderFactory()
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=colleagues.pk)
+    assert "already has a pending offer" in client.post(url, data, follow=True).content.decode()
+    services.reject_offer(referral_id=referral.pk, actor=provider_user(colleagues), reason="no_capacity")
+    client.post(url, data)
+    assert referral.offers.filter(provider=mine, state="pending").exists()
+
+
+@pytest.mark.parametrize("key", ["x" * 250, "a\nb", "short"])
+def test_a_form_key_not_of_harbours_making_is_ignored_not_an_error(key):
+    client = signed_in(responder())
+    assert client.post(INTAKE, intake_data(form_key=key)).status_code == 302
+    assert Referral.objects.count() == 1
+
+
+def test_a_draft_saved_unchanged_again_is_just_saved():
+    user = responder()
+    client = signed_in(user)
+    client.post(INTAKE, intake_data(form_key=form_key(client, INTAKE), action="save_draft"))
+    draft = ReferralDraft.objects.get(owner=user)
+    resumed = f"{INTAKE}?draft={draft.pk}"
+    for _ in range(2):
+        data = intake_data(form_key=form_key(client, resumed), action="save_draft", draft=draft.pk)
+        again = client.post(INTAKE, data)
+        assert again.status_code == 302 and again.url == resumed
