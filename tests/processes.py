@@ -59,6 +59,10 @@ class RedisServer:
         """Stop the server as ``kill -STOP`` does: the kernel still accepts connections, nobody answers."""
         assert self.process is not None
         self.process.send_signal(signal.SIGSTOP)
+        # The signal takes effect when the kernel next schedules the server: until then it still
+        # answers, and a test's "hung" publish would be queued.
+        stat = Path(f"/proc/{self.process.pid}/stat")
+        wait_for(lambda: stat.read_text().rsplit(")", 1)[1].split()[0] == "T")
 
     def wake(self) -> None:
         assert self.process is not None
