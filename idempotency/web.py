@@ -61,7 +61,8 @@ def form_done(response: HttpResponse, *, ask_before_repeating: bool = True) -> H
     """Mark a view's answer as the form having done its work: a repeat of the form goes where it goes.
 
     ``ask_before_repeating`` false: the same values sent again from a new rendering of the form need no
-    asking, as sending them again changes nothing (saving a draft unchanged).
+    asking here, as sending them again changes nothing (saving a draft unchanged) or the view asks in
+    its own way (the intake's possible duplicates).
     """
     response.form_done = {"location": response["Location"], "ask": ask_before_repeating}  # type: ignore[attr-defined]
     return response

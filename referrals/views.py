@@ -413,7 +413,8 @@ def intake(request: HttpRequest) -> HttpResponse:
     if draft is not None:
         discard_draft(owner=user, draft_id=draft.pk, submitted_as=referral)
     messages.success(request, f"Referral {referral.reference} submitted. Managers have been told.")
-    return form_done(redirect("referrals:case", pk=referral.pk))
+    # The same person sent again (after Back, say) meets the duplicates check: no other asking.
+    return form_done(redirect("referrals:case", pk=referral.pk), ask_before_repeating=False)
 
 
 @login_required
