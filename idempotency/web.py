@@ -8,9 +8,10 @@ or while it runs (it waits for it). A form whose first sending did nothing (its 
 colleague had acted first) keeps nothing, so it can be sent again.
 
 Pages are not cached (``accounts.sessions``), so Back fetches the form again, with a new key, and the
-browser puts back what was typed. The same values sent by the same user to the same form within
-FORM_REPEAT_MINUTES of a sending that did its work are therefore asked about first: they may be a
-second person with the same details, or the first one sent again.
+browser puts back what was typed. On a form whose repeat would record the same thing twice (an
+anonymous notification, a progress note: ``form_done(..., ask_before_repeating=True)``), the same values
+sent by the same user within FORM_REPEAT_MINUTES of a sending that did its work are therefore asked
+about first: they may be a second person with the same details, or the first one sent again.
 """
 
 from __future__ import annotations
@@ -57,12 +58,19 @@ def new_form_key() -> str:
     return secrets.token_urlsafe(16)
 
 
-def form_done(response: HttpResponse, *, ask_before_repeating: bool = True) -> HttpResponse:
+def form_key_of(request: HttpRequest) -> str:
+    """The POST's form key, if it is one of Harbour's making; empty otherwise."""
+    form_key = request.POST.get(FORM_KEY_FIELD, "") if request.method == "POST" else ""
+    return form_key if FORM_KEY_SHAPE.fullmatch(form_key) else ""
+
+
+def form_done(response: HttpResponse, *, ask_before_repeating: bool = False) -> HttpResponse:
     """Mark a view's answer as the form having done its work: a repeat of the form goes where it goes.
 
-    ``ask_before_repeating`` false: the same values sent again from a new rendering of the form need no
-    asking here, as sending them again changes nothing (saving a draft unchanged) or the view asks in
-    its own way (the intake's possible duplicates).
+    ``ask_before_repeating``: the same values sent again from a new rendering of the form, soon after,
+    are asked about (see the module's docstring). Only for a form whose repeat would record the same
+    thing twice: most forms change a case's state, and a repeat finds it changed, or is a new step of
+    the case that happens to carry the same values (a second offer rejected for the same reason).
     """
     response.form_done = {"location": response["Location"], "ask": ask_before_repeating}  # type: ignore[attr-defined]
     return response
@@ -73,8 +81,8 @@ def sent_once(view: View) -> View:
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        form_key = request.POST.get(FORM_KEY_FIELD, "") if request.method == "POST" else ""
-        if not FORM_KEY_SHAPE.fullmatch(form_key) or not request.user.is_authenticated:
+        form_key = form_key_of(request)
+        if not form_key or not request.user.is_authenticated:
             return view(request, *args, **kwargs)
         typed = sorted(
             (name, value)
@@ -88,7 +96,10 @@ def sent_once(view: View) -> View:
             try:
                 claimed = claim_key(user=request.user, key=f"form:{form_key}", fingerprint=fingerprint)
             except IdempotencyKeyReused:
-                claimed = None  # sent again with other values: a request of its own
+                # Sent again with other values (after Back, from a form whose browser kept its key): a
+                # request of its own, itself sent once.
+                key = f"form:{form_key}:{fingerprint[:16]}"
+                claimed = claim_key(user=request.user, key=key, fingerprint=fingerprint)
             if isinstance(claimed, StoredResponse):
                 messages.info(request, ALREADY_SENT)
                 return redirect(claimed.body["location"])

@@ -44,18 +44,12 @@ def typed_fields(data: Mapping[str, Any]) -> list[str]:
 def save_draft(
     *, owner: User, data: Mapping[str, Any], draft_id: int | None = None, form_key: str = ""
 ) -> ReferralDraft:
-    """Create or update a draft with the form's raw values; each save restarts its lifetime.
-
-    The draft is ``draft_id``, or else the one first saved from the form ``form_key`` (the form shown
-    again by the browser's Back button, without the draft's number), or a new one.
-    """
+    """Create or update a draft with the form's raw values; each save restarts its lifetime. A new
+    draft remembers ``form_key``, the key of the form it is saved from (``draft_saved_from``)."""
     now = timezone.now()
     expires_at = now + datetime.timedelta(days=settings.DRAFT_LIFETIME_DAYS)
     with transaction.atomic():
-        if draft_id:
-            draft = live_drafts(owner).filter(pk=draft_id).first()
-        else:
-            draft = live_drafts(owner).filter(form_key=form_key).first() if form_key else None
+        draft = live_drafts(owner).filter(pk=draft_id).first() if draft_id else None
         created = draft is None
         if draft is None:
             draft = ReferralDraft(owner=owner, created_at=now, form_key=form_key)
@@ -70,6 +64,11 @@ def save_draft(
             changes={"fields": typed_fields(data)},
         )
     return draft
+
+
+def draft_saved_from(owner: User, form_key: str) -> ReferralDraft | None:
+    """The owner's live draft first saved from the form with this key, if any."""
+    return live_drafts(owner).filter(form_key=form_key).first()
 
 
 def discard_draft(*, owner: User, draft_id: int, submitted_as: Referral | None = None) -> bool:

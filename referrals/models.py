@@ -296,8 +296,8 @@ class ReferralDraft(models.Model):
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="drafts")
     data = EncryptedJSONField(default=dict)
-    # The key of the form it was first saved from (``idempotency.web``): saved again from that same
-    # form, after going Back to it, the draft is updated rather than a second one started.
+    # The key of the form it was first saved from (``idempotency.web``): saved again or submitted from
+    # that same form, after going Back to it, it is this draft that is saved or submitted.
     form_key = models.CharField(max_length=40, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)

@@ -32,7 +32,7 @@ from audit.services import record_draft_reads, record_read
 from care_providers.models import CareProvider, OfferState, PlacementOffer
 from care_providers.selectors import free_beds_of, last_offer_to, pending_offer_for, suggested_providers
 from care_providers.services import bed_needed
-from idempotency.web import FORM_KEY_FIELD, form_done, sent_once
+from idempotency.web import form_done, form_key_of, sent_once
 
 from . import services
 from .choices import (
@@ -45,7 +45,7 @@ from .choices import (
     language_names,
     nationality_names,
 )
-from .drafts import discard_draft, get_live_draft, live_drafts, save_draft
+from .drafts import discard_draft, draft_saved_from, get_live_draft, live_drafts, save_draft
 from .exceptions import (
     HarbourError,
     NoCapacity,
@@ -359,6 +359,10 @@ def intake(request: HttpRequest) -> HttpResponse:
                 return draft_gone(request)
             # The draft expired while the form was open: keep what was typed, as a new draft if saved.
             draft_id = None
+    form_key = form_key_of(request)
+    if draft is None and form_key:
+        # The form shown again by Back, without the draft's number, is still the draft saved from it.
+        draft = draft_saved_from(user, form_key)
 
     if request.method != "POST":
         if draft is not None:
@@ -370,8 +374,8 @@ def intake(request: HttpRequest) -> HttpResponse:
         draft = save_draft(
             owner=user,
             data=_draft_data(request.POST),
-            draft_id=draft_id,
-            form_key=request.POST.get(FORM_KEY_FIELD, "")[:40],
+            draft_id=draft.pk if draft else None,
+            form_key=form_key,
         )
         messages.success(
             request,
@@ -379,9 +383,7 @@ def intake(request: HttpRequest) -> HttpResponse:
         )
         # Back on the form, the draft's number in the address: going back or reloading keeps saving
         # this draft instead of starting another.
-        # Saved again unchanged, it is only saved again: nothing to ask about.
-        draft_page = redirect(f"{reverse('referrals:intake')}?draft={draft.pk}")
-        return form_done(draft_page, ask_before_repeating=False)
+        return form_done(redirect(f"{reverse('referrals:intake')}?draft={draft.pk}"))
 
     form = ReferralForm(request.POST)
     if not form.is_valid():
@@ -413,8 +415,8 @@ def intake(request: HttpRequest) -> HttpResponse:
     if draft is not None:
         discard_draft(owner=user, draft_id=draft.pk, submitted_as=referral)
     messages.success(request, f"Referral {referral.reference} submitted. Managers have been told.")
-    # The same person sent again (after Back, say) meets the duplicates check: no other asking.
-    return form_done(redirect("referrals:case", pk=referral.pk), ask_before_repeating=False)
+    # The same person sent again (after Back, say) meets the duplicates check.
+    return form_done(redirect("referrals:case", pk=referral.pk))
 
 
 @login_required
@@ -462,7 +464,7 @@ def anonymous_notification(request: HttpRequest) -> HttpResponse:
                 status = apply_domain_error(form, error)
             else:
                 messages.success(request, "Anonymous notification recorded. Thank you.")
-                return form_done(redirect("referrals:case_list"))
+                return form_done(redirect("referrals:case_list"), ask_before_repeating=True)
         else:
             status = 400
         return render(request, "referrals/anonymous_notification.html", {"form": form}, status=status)
@@ -965,7 +967,9 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                 status = apply_domain_error(form, error, referral)
             else:
                 messages.success(request, f"{referral.reference}: {spec.done}")
-                return form_done(redirect(_after_action_url(user, referral.pk)))
+                # A progress note is the one action that can be recorded twice over.
+                answer = redirect(_after_action_url(user, referral.pk))
+                return form_done(answer, ask_before_repeating=transition == "record_progress")
     context = {
         "referral": referral,
         "name": transition,

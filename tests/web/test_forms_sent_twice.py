@@ -203,3 +203,38 @@ def test_a_draft_saved_unchanged_again_is_just_saved():
         data = intake_data(form_key=form_key(client, resumed), action="save_draft", draft=draft.pk)
         again = client.post(INTAKE, data)
         assert again.status_code == 302 and again.url == resumed
+
+
+def test_a_second_offer_rejected_for_the_same_reason_is_rejected_without_asking():
+    referral, provider, boss = offered()
+    staff = provider_user(provider)
+    client = signed_in(staff)
+    url = reverse("referrals:case_action", args=[referral.pk, "reject"])
+    reject = {"reject-reason": "no_capacity"}
+    client.post(url, {**reject, "form_key": form_key(client, url)})
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk)
+    again = client.post(url, {**reject, "form_key": form_key(client, url)})
+    assert again.status_code == 302
+    assert not referral.offers.filter(state="pending").exists()
+
+
+def test_a_form_whose_key_saved_a_draft_is_still_submitted_once_when_tapped_twice():
+    user = responder()
+    client = signed_in(user)
+    key = form_key(client, INTAKE)
+    client.post(INTAKE, intake_data(form_key=key, action="save_draft"))
+    # Back to the same form (its key kept by the browser), then Submit tapped twice.
+    first = client.post(INTAKE, intake_data(form_key=key))
+    again = client.post(INTAKE, intake_data(form_key=key))
+    referral = Referral.objects.get()
+    assert first.url == again.url == reverse("referrals:case", args=[referral.pk])
+
+
+def test_a_referral_submitted_from_the_form_its_draft_was_saved_from_takes_the_draft_with_it():
+    user = responder()
+    client = signed_in(user)
+    key = form_key(client, INTAKE)
+    client.post(INTAKE, intake_data(form_key=key, action="save_draft"))
+    client.post(INTAKE, intake_data(form_key=key))
+    assert Referral.objects.count() == 1
+    assert not ReferralDraft.objects.filter(owner=user).exists()
