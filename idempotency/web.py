@@ -108,7 +108,7 @@ def sent_once(view: View) -> View:
                 earlier = recent_answer(user=request.user, fingerprint=fingerprint, since=since)
             if earlier is None:
                 response = view(request, *args, **kwargs)
-                if claimed is not None and not transaction.get_rollback():
+                if not transaction.get_rollback():
                     done = getattr(response, "form_done", None)
                     if done is not None:
                         settle_key(claimed, status=response.status_code, body=done)
