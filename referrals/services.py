@@ -295,6 +295,13 @@ def offer_already_pending(offer: PlacementOffer) -> OfferAlreadyPending:
     """The refusal of a second offer, naming the provider the pending one is with and when its answer
     is due: a manager offering from a stale page learns where the case stands (only managers offer)."""
     due = timezone.localtime(offer.response_due_at)
+    if offer.response_due_at <= timezone.now():
+        # Unanswered in time: the deadline sweep expires it and tells the managers on its next run.
+        return OfferAlreadyPending(
+            f"The offer to {offer.provider.name} ran out unanswered at {due:%H:%M on %-d %B}. Harbour "
+            f"closes it within {settings.DEADLINE_SWEEP_SECONDS} seconds and tells the managers; offer "
+            "the person elsewhere then."
+        )
     return OfferAlreadyPending(
         f"This referral already has a pending offer with {offer.provider.name}; its answer is due at "
         f"{due:%H:%M on %-d %B}. Wait for the answer before offering the person elsewhere."

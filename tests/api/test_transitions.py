@@ -263,6 +263,17 @@ def test_an_offer_past_its_response_time_cannot_be_accepted_before_the_sweep_exp
     assert not Placement.objects.filter(referral=case.referral).exists()
 
 
+def test_a_new_offer_while_one_past_its_answer_time_awaits_the_sweep_says_when_to_offer_again(api):
+    case = bring_to("offered")
+    case.referral.offers.update(response_due_at=timezone.now() - timezone.timedelta(minutes=1))
+    response = api(case.manager).post(
+        transition_url(case.referral.pk, "offer"), {"provider": CareProviderFactory().pk}, format="json"
+    )
+    assert response.status_code == 409
+    assert "ran out unanswered at" in response.json()["detail"]
+    assert "Wait for the answer" not in response.json()["detail"]
+
+
 @pytest.mark.parametrize("state", ["offered", "placed", "missing"])
 def test_a_provider_sees_the_case_without_the_responders_account_and_references(api, state):
     case = bring_to(
