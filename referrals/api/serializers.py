@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
 from collections.abc import Mapping
 from typing import Any, NoReturn
@@ -436,19 +437,18 @@ class ReferralOutcomeSerializer(serializers.Serializer):
     state = serializers.CharField(read_only=True)
 
 
+def intake_field(name: str) -> serializers.Field:
+    """A copy of the intake's own field: asked for the same fact, an endpoint checks it the same way."""
+    return copy.deepcopy(ReferralCreateSerializer._declared_fields[name])
+
+
 class PossibleDuplicatesQuery(serializers.Serializer):
     """What SPEC §3 matches a person on: the same name, and the same date of birth or nationality."""
 
-    given_name = TextField(max_length=NAME_MAX_LENGTH, error_messages=error_messages("given_name"))
-    family_name = TextField(max_length=NAME_MAX_LENGTH, error_messages=error_messages("family_name"))
-    date_of_birth = serializers.DateField(
-        required=False, allow_null=True, default=None, error_messages=error_messages("date_of_birth")
-    )
-    nationality = TextField(
-        max_length=CODE_MAX_LENGTH,
-        help_text="ISO 3166-1 alpha-2, stateless or unknown.",
-        error_messages=error_messages("nationality"),
-    )
+    given_name = intake_field("given_name")
+    family_name = intake_field("family_name")
+    date_of_birth = intake_field("date_of_birth")
+    nationality = intake_field("nationality")
 
     def validate_nationality(self, value: str) -> str:
         errors = nationality_errors(value)
