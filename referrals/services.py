@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable
-from typing import Any, cast
+from typing import Any, TypeGuard, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -196,11 +196,18 @@ def _apply(
     """Lock, check and perform one transition, and log it. Runs inside the caller's transaction."""
     referral = _lock_visible(referral_id, actor)
     check_transition_allowed(actor, transition, referral)
+    _perform(referral, actor=actor, transition=transition, input=input, **kwargs)
+    return referral
+
+
+def _perform(
+    referral: Referral, *, actor: User | None, transition: str, input: dict[str, Any], **kwargs: Any
+) -> None:
+    """Perform one transition on the locked referral, save it and log it."""
     from_state = referral.state
     getattr(referral, transition)(**kwargs)
     referral.save()
     _log(referral, actor=actor, transition=transition, from_state=from_state, input=input)
-    return referral
 
 
 def _notify_case(event: Event, referral: Referral, *organisations: Organisation, **extra: Any) -> None:
@@ -224,8 +231,14 @@ def _offer_done(referral: Referral, offer: PlacementOffer, *also: Clock) -> None
     offer_items_done(referral_id=referral.pk, provider_organisation_id=offer.provider.organisation_id)
 
 
+def _pending_offer(referral: Referral) -> PlacementOffer | None:
+    """The referral's pending offer, locked, with its provider's organisation."""
+    offers = referral.offers.select_for_update(of=("self",)).select_related("provider__organisation")
+    return offers.filter(state=OfferState.PENDING).first()
+
+
 def _revoke_pending_offer(referral: Referral) -> None:
-    offer = referral.offers.select_for_update().filter(state=OfferState.PENDING).first()
+    offer = _pending_offer(referral)
     if offer is None:
         return
     offer.revoke()
@@ -291,40 +304,51 @@ def withdraw_referral(*, referral_id: int, actor: User, reason: str, note: str =
     return referral
 
 
+def offer_awaits_answer(offer: PlacementOffer | None) -> TypeGuard[PlacementOffer]:
+    """Whether a pending offer still awaits its answer: until its answer time. Until then it stands in the
+    way of a new offer; after it, it can no longer be taken, and a new offer expires it first, as the
+    deadline sweep would, so that a manager need not wait for the sweep."""
+    return offer is not None and offer.response_due_at > timezone.now()
+
+
 def offer_already_pending(offer: PlacementOffer) -> OfferAlreadyPending:
     """The refusal of a second offer, naming the provider the pending one is with and when its answer
     is due: a manager offering from a stale page learns where the case stands (only managers offer)."""
-    due = timezone.localtime(offer.response_due_at)
-    if offer.response_due_at <= timezone.now():
-        # Unanswered in time: the deadline sweep expires it and tells the managers on its next run.
-        return OfferAlreadyPending(
-            f"The offer to {offer.provider.name} ran out unanswered at {due:%H:%M on %-d %B}. Harbour "
-            f"closes it within {settings.DEADLINE_SWEEP_SECONDS} seconds and tells the managers; offer "
-            "the person elsewhere then."
-        )
     return OfferAlreadyPending(
         f"This referral already has a pending offer with {offer.provider.name}; its answer is due at "
-        f"{due:%H:%M on %-d %B}. Wait for the answer before offering the person elsewhere."
+        f"{timezone.localtime(offer.response_due_at):%H:%M on %-d %B}. Wait for the answer before offering "
+        "the person elsewhere."
+    )
+
+
+def offer_ran_out(offer: PlacementOffer) -> OfferNotPending:
+    """The refusal of an answer to an offer past its answer time, for the provider it was made to."""
+    return OfferNotPending(
+        f"This offer expired at {timezone.localtime(offer.response_due_at):%H:%M on %-d %B}; "
+        "the managers will look for another placement."
     )
 
 
 def offer_placement(*, referral_id: int, actor: User, provider_id: int) -> PlacementOffer:
-    """Offer the person to a provider that can take them; at most one pending offer at a time."""
+    """Offer the person to a provider that can take them; at most one pending offer at a time. A pending
+    offer past its answer time is expired first, and logged so, before the new offer."""
     # Before the transition is logged: the log of the offer is never older than the offer (a provider's
     # view of the history starts at its offer, see ``referral_history_visible_to``).
     now = timezone.now()
     with transaction.atomic():
-        referral = _apply(
-            referral_id=referral_id, actor=actor, transition="offer", input={"provider": provider_id}
-        )
-        pending = referral.offers.select_related("provider").filter(state=OfferState.PENDING).first()
-        if pending is not None:
+        referral = _lock_visible(referral_id, actor)
+        check_transition_allowed(actor, "offer", referral)
+        pending = _pending_offer(referral)
+        if offer_awaits_answer(pending):
             raise offer_already_pending(pending)
+        if pending is not None:
+            _expire(referral, pending)
         check_not_missing(referral)
         provider = CareProvider.objects.select_related("organisation").filter(pk=provider_id).first()
         if provider is None:
             raise ProviderCannotTake("There is no such care provider.", field="provider")
         check_provider_can_take(provider, referral)
+        _perform(referral, actor=actor, transition="offer", input={"provider": provider_id})
         # The offer first, so that its answer clock is created pointing at it: one insert each.
         offer = PlacementOffer.objects.create(
             referral=referral,
@@ -369,12 +393,7 @@ def offer_not_pending(referral: Referral) -> OfferNotPending:
 
 
 def _lock_pending_offer(referral: Referral) -> PlacementOffer:
-    offer = (
-        referral.offers.select_for_update(of=("self",))
-        .select_related("provider__organisation")
-        .filter(state=OfferState.PENDING)
-        .first()
-    )
+    offer = _pending_offer(referral)
     if offer is None:
         raise offer_not_pending(referral)
     return offer
@@ -387,19 +406,13 @@ def accept_offer(*, referral_id: int, actor: User) -> Referral:
         if not may_perform(actor, "accept", referral):
             raise NotPermitted("Only the provider the person was offered to can accept.")
         offer = _lock_pending_offer(referral)
-        if offer.response_due_at is not None and offer.response_due_at <= timezone.now():
-            # The sweep expires it and tells the managers; until then it must not be taken.
-            raise OfferNotPending(
-                f"This offer expired at {timezone.localtime(offer.response_due_at):%H:%M on %-d %B}; "
-                "the managers will look for another placement."
-            )
+        if not offer_awaits_answer(offer):
+            # The sweep, or the next offer, expires it and tells the managers.
+            raise offer_ran_out(offer)
         bed_kind = reserve_bed(offer.provider_id, referral)
         offer.accept()
         offer.save()
-        from_state = referral.state
-        referral.accept()
-        referral.save()
-        _log(referral, actor=actor, transition="accept", from_state=from_state, input={})
+        _perform(referral, actor=actor, transition="accept", input={})
         Placement.objects.create(
             referral=referral, provider_id=offer.provider_id, offer=offer, bed_kind=bed_kind
         )
@@ -418,15 +431,7 @@ def reject_offer(*, referral_id: int, actor: User, reason: str, note: str = "") 
         offer = _lock_pending_offer(referral)
         offer.reject(reason=reason)
         offer.save()
-        referral.reject()
-        referral.save()
-        _log(
-            referral,
-            actor=actor,
-            transition="reject",
-            from_state=referral.state,
-            input={"reason": reason, "note": note},
-        )
+        _perform(referral, actor=actor, transition="reject", input={"reason": reason, "note": note})
         _offer_done(referral, offer)
         _notify_case(Event.OFFER_REJECTED, referral, *manager_recipients())
     return referral
@@ -439,28 +444,20 @@ def expire_offer(*, offer_id: int) -> bool:
         if offer is None:
             return False
         referral = Referral.objects.select_for_update().get(pk=offer)
-        pending = (
-            referral.offers.select_for_update(of=("self",))
-            .select_related("provider")
-            .filter(pk=offer_id, state=OfferState.PENDING)
-        )
-        pending_offer = pending.first()
-        if pending_offer is None or not can_proceed(referral.expire_offer):
+        pending = _pending_offer(referral)
+        if pending is None or pending.pk != offer_id or not can_proceed(referral.expire_offer):
             return False
-        pending_offer.expire()
-        pending_offer.save()
-        referral.expire_offer()
-        referral.save()
-        _log(
-            referral,
-            actor=None,
-            transition="expire_offer",
-            from_state=referral.state,
-            input={"offer": offer_id},
-        )
-        _offer_done(referral, pending_offer)
-        _notify_case(Event.OFFER_EXPIRED, referral, *manager_recipients())
+        _expire(referral, pending)
     return True
+
+
+def _expire(referral: Referral, offer: PlacementOffer) -> None:
+    """Expire the locked pending offer of the locked referral, unanswered in time, and tell the managers."""
+    offer.expire()
+    offer.save()
+    _perform(referral, actor=None, transition="expire_offer", input={"offer": offer.pk})
+    _offer_done(referral, offer)
+    _notify_case(Event.OFFER_EXPIRED, referral, *manager_recipients())
 
 
 def record_progress(

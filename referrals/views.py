@@ -653,7 +653,9 @@ def available_transitions(user: User, referral: Referral, pending_offer: Placeme
         if name in ("accept", "reject"):
             if pending_offer is None or provider is None or pending_offer.provider_id != provider.pk:
                 continue
-        elif name == "offer" and pending_offer is not None:
+            if name == "accept" and not services.offer_awaits_answer(pending_offer):
+                continue  # past its answer time: it can be declined, not taken
+        elif name == "offer" and services.offer_awaits_answer(pending_offer):
             continue
         if may_perform(user, name, referral):
             names.append(name)
@@ -664,10 +666,12 @@ def not_open_words(
     user: User, referral: Referral, transition: str, pending_offer: PlacementOffer | None
 ) -> str:
     """Why an action the user asked for is not open on the case now, in a sentence."""
-    if transition == "offer" and pending_offer is not None and user.is_manager:
+    if transition == "offer" and services.offer_awaits_answer(pending_offer) and user.is_manager:
         return services.offer_already_pending(pending_offer).message
     if transition == "offer" and user.is_manager and referral.still_missing():
         return services.STILL_MISSING_MESSAGE
+    if transition == "accept" and pending_offer is not None and may_perform(user, transition, referral):
+        return services.offer_ran_out(pending_offer).message
     if transition in ("accept", "reject"):
         if pending_offer is None and may_perform(user, transition, referral):
             # The offer was made to this provider and is answered: say how.
@@ -816,6 +820,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "deadlines": deadlines,
         "history": history_rows(user, referral, offers),
         "pending_offer": pending_offer,
+        "offer_ran_out": pending_offer is not None and not services.offer_awaits_answer(pending_offer),
         "placement": placement,
         "offers": offers if user.is_manager else [],
         # Managers decide on duplicates (decline: duplicate), whoever referred the person.

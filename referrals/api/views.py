@@ -262,7 +262,7 @@ def refuse_unless_allowed(user: Any, transition: str, referral: Referral) -> Non
     if transition in ("accept", "reject") and pending_offer_for(referral) is None:
         raise services.offer_not_pending(referral)
     if transition == "offer":
-        if (pending := pending_offer_for(referral)) is not None:
+        if services.offer_awaits_answer(pending := pending_offer_for(referral)):
             raise services.offer_already_pending(pending)
         services.check_not_missing(referral)
 

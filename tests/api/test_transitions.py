@@ -263,15 +263,29 @@ def test_an_offer_past_its_response_time_cannot_be_accepted_before_the_sweep_exp
     assert not Placement.objects.filter(referral=case.referral).exists()
 
 
-def test_a_new_offer_while_one_past_its_answer_time_awaits_the_sweep_says_when_to_offer_again(api):
+def test_a_new_offer_expires_the_one_past_its_answer_time_without_waiting_for_the_sweep(api):
     case = bring_to("offered")
+    late = case.referral.offers.get()
     case.referral.offers.update(response_due_at=timezone.now() - timezone.timedelta(minutes=1))
+    other = CareProviderFactory()
     response = api(case.manager).post(
-        transition_url(case.referral.pk, "offer"), {"provider": CareProviderFactory().pk}, format="json"
+        transition_url(case.referral.pk, "offer"), {"provider": other.pk}, format="json"
     )
-    assert response.status_code == 409
-    assert "ran out unanswered at" in response.json()["detail"]
-    assert "Wait for the answer" not in response.json()["detail"]
+    assert response.status_code == 200
+    assert response.json()["pending_offer"]["provider"] == other.pk
+    late.refresh_from_db()
+    assert late.state == OfferState.EXPIRED
+    history = [
+        row["transition"]
+        for row in api(case.manager).get(f"/api/v1/referrals/{case.referral.pk}/history/").json()
+    ]
+    assert history[-2:] == ["expire_offer", "offer"]
+    # The late offer's answer clock is stopped; the sweep, coming after, finds nothing to expire.
+    assert [
+        clock.offer_id
+        for clock in case.referral.deadlines.filter(clock="offer_response", stopped_at__isnull=True)
+    ] == [case.referral.offers.get(state=OfferState.PENDING).pk]
+    assert not services.expire_offer(offer_id=late.pk)
 
 
 @pytest.mark.parametrize("state", ["offered", "placed", "missing"])

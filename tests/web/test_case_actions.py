@@ -163,6 +163,20 @@ def test_a_second_offer_from_a_stale_tab_goes_back_to_the_case_naming_the_pendin
     assert not referral.offers.filter(provider=other).exists()
 
 
+def test_an_offer_past_its_answer_time_is_closed_by_the_next_offer_on_the_case_page():
+    referral, _provider, boss = offered(CareProviderFactory(name="Medaille Trust"))
+    referral.offers.update(response_due_at=timezone.now() - datetime.timedelta(minutes=1))
+    client = signed_in(boss)
+    html = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert "no answer came by" in html and "A new offer closes it" in html
+    assert 'id="action-offer"' in html
+    other = CareProviderFactory(name="Snowdrop")
+    response = act(client, referral, "offer", {"offer-provider": other.pk}, follow=True)
+    assert response.status_code == 200
+    assert referral.offers.get(state=OfferState.PENDING).provider == other
+    assert referral.offers.get(provider__name="Medaille Trust").state == OfferState.EXPIRED
+
+
 def test_suggested_providers_sit_one_heading_level_below_the_page_they_are_on():
     referral = submitted_referral()
     boss = manager()
@@ -264,6 +278,20 @@ def test_a_provider_answering_an_offer_that_has_ended_is_told_why_on_its_offers_
     # A case never offered to the provider is the ordinary 404.
     stranger = submitted_referral()
     assert client.get(reverse("referrals:case", args=[stranger.pk])).status_code == 404
+
+
+def test_a_provider_is_told_its_offer_ran_out_and_may_decline_it_but_not_take_it():
+    referral, provider, _boss = offered()
+    referral.offers.update(response_due_at=timezone.now() - datetime.timedelta(minutes=1))
+    client = signed_in(provider_user(provider))
+    html = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert "no answer came by" in html and "A new offer closes it" not in html
+    assert 'id="action-accept"' not in html
+    assert reverse("referrals:case_action", args=[referral.pk, "reject"]) in html
+    response = act(client, referral, "accept")
+    assert response.status_code == 409 and "This offer expired at" in response.content.decode()
+    assert referral.offers.get().state == OfferState.PENDING
+    assert not Placement.objects.filter(referral=referral).exists()
 
 
 def test_an_unknown_action_on_a_case_the_provider_holds_is_a_404_not_an_ended_offer():
