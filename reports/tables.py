@@ -13,7 +13,9 @@ to be, and all of them together for a suppressed count they pin down: two lines 
 counts, one of them shared, give the third away when one is subtracted from the other. Where every
 count of a line is already suppressed (a total under 5 split in two), what can be learnt is that each
 part is smaller than the total. A line may run through a count no table shows (a provider's active
-placements less its beds in use are its people in outreach): one of 1 to 4 is withheld like a ``<5``.
+placements less its beds in use are its people in outreach, its offers answered less those accepted the
+ones it refused or let expire, a clock's decided less its met the missed): one of 1 to 4 is withheld
+like a ``<5``.
 
 A share, rate or time is published only when every count it is computed from is published, shares'
 totals included: it then says nothing a reader could not work out from the published counts.
@@ -383,17 +385,25 @@ def _add_lines(tables: dict[str, Table]) -> None:
     # date, region or organisation kind filter they also count the beds of referrals it leaves out, and
     # the difference can run either way (a house with beds only: its beds less placements are those).
     for row in providers.rows:
-        placements, beds, difference = (
-            (providers.name, row["key"], key)
-            for key in ("active_placements", "beds_in_use", "placements_less_beds_in_use")
-        )
-        placements_less_beds = row["active_placements"] - row["beds_in_use"]
-        providers.unpublished[difference] = abs(placements_less_beds)
-        providers.lines.append(
-            Line((placements,), (beds, difference))
-            if placements_less_beds >= 0
-            else Line((beds,), (placements, difference))
-        )
+        _add_difference(providers, row, "active_placements", "beds_in_use")
+        # An answered offer was accepted or not (rejected, or left to expire).
+        _add_difference(providers, row, "answered_offers", "accepted_offers")
+    # A decided clock was met or missed.
+    for row in tables["timeliness"].rows:
+        _add_difference(tables["timeliness"], row, "decided", "within_deadline")
+
+
+def _add_difference(table: Table, row: dict[str, Any], minuend: str, subtrahend: str) -> None:
+    """The row's two counts less one another, a count of its own that a reader can work out and that is
+    suppressed like the published ones, though not published itself."""
+    first, second, difference = (
+        (table.name, row["key"], key) for key in (minuend, subtrahend, f"{minuend}_less_{subtrahend}")
+    )
+    value = row[minuend] - row[subtrahend]
+    table.unpublished[difference] = abs(value)
+    table.lines.append(
+        Line((first,), (second, difference)) if value >= 0 else Line((second,), (first, difference))
+    )
 
 
 def _is_small(value: Any) -> bool:

@@ -20,7 +20,7 @@ from reports.tables import for_publication, report_tables
 from tests.api.cases import bring_to
 from tests.factories import CareProviderFactory, aware, manager, provider_user, responder
 
-from .caseload import NOW, build_caseload, make_referral, more_referrals
+from .caseload import DAY, NOW, build_caseload, clock, make_referral, more_referrals, offer
 
 pytestmark = pytest.mark.django_db
 
@@ -245,18 +245,21 @@ def test_every_sum_the_publication_relies_on_adds_up_in_the_report(caseload):
         for row in table.rows
         for column in table.columns
     }
-    value |= tables["providers"].unpublished
+    for table in tables.values():
+        value |= table.unpublished
     # Provider X's one placement holds a bed, Y's is outreach.
-    assert tables["providers"].unpublished == {
-        ("providers", caseload.x.pk, "placements_less_beds_in_use"): 0,
-        ("providers", caseload.y.pk, "placements_less_beds_in_use"): 1,
+    assert {
+        cell: count for cell, count in tables["providers"].unpublished.items() if "beds_in_use" in cell[2]
+    } == {
+        ("providers", caseload.x.pk, "active_placements_less_beds_in_use"): 0,
+        ("providers", caseload.y.pk, "active_placements_less_beds_in_use"): 1,
     }
     lines = [line for table in tables.values() for line in table.lines]
     # Bands of each open state, open states, months, the five breakdowns, clocks by kind, open cases and
     # outcomes (as the summary has them and by state, and missing in both), missing clocks and missing
-    # cases, the providers' active placements, and each provider's, which are its beds in use and its
-    # people in outreach.
-    assert len(lines) == 4 + 1 + 2 + 5 + 1 + 3 + 1 + 1 + 2
+    # cases, the providers' active placements; each provider's, which are its beds in use and its people
+    # in outreach, and its offers accepted and not; and each clock's, met and missed.
+    assert len(lines) == 4 + 1 + 2 + 5 + 1 + 3 + 1 + 1 + 2 + 2 + len(tables["timeliness"].rows)
     for line in lines:
         assert sum(value[total] for total in line.totals) == sum(value[part] for part in line.parts), line
 
@@ -273,6 +276,35 @@ def test_a_small_count_of_active_placements_cannot_be_worked_back_from_the_place
     assert providers["Small House"] == "<5"
     # Placed (8) less Large House (6) would give Small House's 2: one of them is withheld too.
     assert providers["Large House"] == "suppressed" or placed == "suppressed"
+
+
+def test_a_few_missed_clocks_or_refused_offers_cannot_be_worked_out_by_subtraction():
+    # 12 assessments decided, 2 of them late; 12 offers answered to one provider, 9 accepted.
+    user, boss = responder(), manager()
+    provider = CareProviderFactory(name="Snowdrop")
+    start = NOW - 60 * DAY
+    for n in range(12):
+        at = start + n * DAY
+        referral = make_referral(submitted_by=user, submitted_at=at, state="assessed", assessed_at=at + DAY)
+        late = n < 2
+        clock(
+            referral, Clock.ASSESSMENT, started=at, due=at + (DAY / 2 if late else 5 * DAY), stopped=at + DAY
+        )
+        offer(
+            referral,
+            provider,
+            "accepted" if n < 9 else "rejected",
+            offered=at + DAY,
+            responded=at + DAY,
+            by=boss,
+        )
+    published = for_publication(report_tables(caseload_report(ReportFilter(), now=NOW)))
+    assessment = next(row for row in published["timeliness"].rows if row["key"] == Clock.ASSESSMENT)
+    assert (assessment["decided"], assessment["within_deadline"]) != (12, 10)
+    assert "suppressed" in (assessment["decided"], assessment["within_deadline"])
+    snowdrop = next(row for row in published["providers"].rows if row["label"] == "Snowdrop")
+    assert "suppressed" in (snowdrop["answered_offers"], snowdrop["accepted_offers"])
+    assert snowdrop["acceptance_rate"] == "suppressed"
 
 
 @pytest.fixture
