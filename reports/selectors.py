@@ -293,7 +293,7 @@ def caseload_report(report_filter: ReportFilter, *, now: datetime.datetime | Non
     totals = _totals(referrals, now)
     total = totals["referrals"]
     open_by_state = totals["open_by_state"]
-    monthly, anonymous_total = _monthly(referrals, report_filter)
+    monthly, anonymous_total = _monthly(referrals, report_filter, timezone.localdate(now))
     nationalities, exploitation_types = _nationalities_and_exploitation_types(referrals, total)
     demographics = _demographics(referrals, total)
     deadline_figures = _deadline_figures(report_filter, now)
@@ -478,8 +478,11 @@ def _months_between(first: datetime.date, last: datetime.date) -> list[datetime.
     return months
 
 
-def _monthly(referrals: QuerySet[Referral], report_filter: ReportFilter) -> tuple[list[Month], int]:
-    """Referrals and anonymous notifications per calendar month (local time): one query (a UNION)."""
+def _monthly(
+    referrals: QuerySet[Referral], report_filter: ReportFilter, today: datetime.date
+) -> tuple[list[Month], int]:
+    """Referrals and anonymous notifications per calendar month (local time): one query (a UNION). A
+    period running on past today stops at this month: the months to come are not months of none."""
     referral_months = (
         referrals.annotate(month=TruncMonth("submitted_at"), kind=Value("referral"))
         .values("month", "kind")
@@ -499,7 +502,11 @@ def _monthly(referrals: QuerySet[Referral], report_filter: ReportFilter) -> tupl
         counts[kind][_month_start(month)] += n
     present = set(counts["referral"]) | set(counts["anonymous"])
     first = _month_start(report_filter.date_from) if report_filter.date_from else min(present, default=None)
-    last = _month_start(report_filter.date_to) if report_filter.date_to else max(present, default=None)
+    last = (
+        min(_month_start(report_filter.date_to), today.replace(day=1))
+        if report_filter.date_to
+        else max(present, default=None)
+    )
     if first is None or last is None:
         months: list[datetime.date] = sorted(present)
     else:

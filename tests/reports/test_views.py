@@ -617,3 +617,11 @@ def test_part_months_at_either_end_of_the_trend_are_noted(caseload):
         ReportFilter(date_from=datetime.date(2026, 4, 1), date_to=datetime.date(2026, 5, 31)), now=NOW
     )
     assert report_tables(whole)["monthly"].notes == []
+
+
+def test_a_period_running_past_today_stops_at_this_month_and_notes_it_as_part(caseload):
+    year = caseload_report(
+        ReportFilter(date_from=datetime.date(2026, 4, 1), date_to=datetime.date(2027, 3, 31)), now=NOW
+    )
+    assert [month.month for month in year.monthly] == [datetime.date(2026, m, 1) for m in (4, 5, 6)]
+    assert report_tables(year)["monthly"].notes == ["June 2026 is counted to 15 June only."]
