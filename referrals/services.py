@@ -322,7 +322,8 @@ def offer_already_pending(offer: PlacementOffer) -> OfferAlreadyPending:
 
 
 def offer_ran_out(offer: PlacementOffer) -> OfferNotPending:
-    """The refusal of an answer to an offer past its answer time, for the provider it was made to."""
+    """The refusal of an answer to an offer past its answer time, for the provider it was made to: it
+    expired unanswered, whatever the answer would have been, and the managers are told so."""
     return OfferNotPending(
         f"This offer expired at {timezone.localtime(offer.response_due_at):%H:%M on %-d %B}; "
         "the managers will look for another placement."
@@ -392,10 +393,14 @@ def offer_not_pending(referral: Referral) -> OfferNotPending:
     return OfferNotPending("This offer has already been answered, has expired or was withdrawn.")
 
 
-def _lock_pending_offer(referral: Referral) -> PlacementOffer:
+def _lock_offer_to_answer(referral: Referral) -> PlacementOffer:
+    """The pending offer, locked, while it awaits its provider's answer. Past its answer time it has
+    expired, to be closed by the sweep or the next offer: it can be neither taken nor turned down."""
     offer = _pending_offer(referral)
     if offer is None:
         raise offer_not_pending(referral)
+    if not offer_awaits_answer(offer):
+        raise offer_ran_out(offer)
     return offer
 
 
@@ -405,10 +410,7 @@ def accept_offer(*, referral_id: int, actor: User) -> Referral:
         referral = _lock_visible(referral_id, actor)
         if not may_perform(actor, "accept", referral):
             raise NotPermitted("Only the provider the person was offered to can accept.")
-        offer = _lock_pending_offer(referral)
-        if not offer_awaits_answer(offer):
-            # The sweep, or the next offer, expires it and tells the managers.
-            raise offer_ran_out(offer)
+        offer = _lock_offer_to_answer(referral)
         bed_kind = reserve_bed(offer.provider_id, referral)
         offer.accept()
         offer.save()
@@ -428,7 +430,7 @@ def reject_offer(*, referral_id: int, actor: User, reason: str, note: str = "") 
         referral = _lock_visible(referral_id, actor)
         if not may_perform(actor, "reject", referral):
             raise NotPermitted("Only the provider the person was offered to can reject.")
-        offer = _lock_pending_offer(referral)
+        offer = _lock_offer_to_answer(referral)
         offer.reject(reason=reason)
         offer.save()
         _perform(referral, actor=actor, transition="reject", input={"reason": reason, "note": note})

@@ -651,10 +651,10 @@ def available_transitions(user: User, referral: Referral, pending_offer: Placeme
     names = []
     for name in open_now:
         if name in ("accept", "reject"):
-            if pending_offer is None or provider is None or pending_offer.provider_id != provider.pk:
+            if provider is None or pending_offer is None or pending_offer.provider_id != provider.pk:
                 continue
-            if name == "accept" and not services.offer_awaits_answer(pending_offer):
-                continue  # past its answer time: it can be declined, not taken
+            if not services.offer_awaits_answer(pending_offer):
+                continue  # past its answer time: expired, whatever the answer
         elif name == "offer" and services.offer_awaits_answer(pending_offer):
             continue
         if may_perform(user, name, referral):
@@ -670,9 +670,9 @@ def not_open_words(
         return services.offer_already_pending(pending_offer).message
     if transition == "offer" and user.is_manager and referral.still_missing():
         return services.STILL_MISSING_MESSAGE
-    if transition == "accept" and pending_offer is not None and may_perform(user, transition, referral):
-        return services.offer_ran_out(pending_offer).message
     if transition in ("accept", "reject"):
+        if pending_offer is not None and may_perform(user, transition, referral):
+            return services.offer_ran_out(pending_offer).message
         if pending_offer is None and may_perform(user, transition, referral):
             # The offer was made to this provider and is answered: say how.
             return services.offer_not_pending(referral).message

@@ -253,13 +253,17 @@ def test_a_provider_whose_action_ends_its_sight_of_the_case_is_answered_with_the
     }
 
 
-def test_an_offer_past_its_response_time_cannot_be_accepted_before_the_sweep_expires_it(api):
+@pytest.mark.parametrize("answer", ["accept", "reject"])
+def test_an_offer_past_its_response_time_cannot_be_answered_before_the_sweep_expires_it(api, answer):
     case = bring_to("offered")
     case.referral.offers.update(response_due_at=timezone.now() - timezone.timedelta(minutes=1))
-    response = api(case.provider_user).post(transition_url(case.referral.pk, "accept"), {}, format="json")
+    response = api(case.provider_user).post(
+        transition_url(case.referral.pk, answer), valid_body(answer), format="json"
+    )
     assert response.status_code == 409
     assert "This offer expired at" in response.json()["detail"]
     assert case.refresh().state == ReferralState.ASSESSED
+    assert case.referral.offers.get().state == OfferState.PENDING
     assert not Placement.objects.filter(referral=case.referral).exists()
 
 

@@ -280,17 +280,17 @@ def test_a_provider_answering_an_offer_that_has_ended_is_told_why_on_its_offers_
     assert client.get(reverse("referrals:case", args=[stranger.pk])).status_code == 404
 
 
-def test_a_provider_is_told_its_offer_ran_out_and_may_decline_it_but_not_take_it():
+@pytest.mark.parametrize("answer", ["accept", "reject"])
+def test_a_provider_is_told_its_offer_ran_out_and_can_no_longer_answer_it(answer):
     referral, provider, _boss = offered()
     referral.offers.update(response_due_at=timezone.now() - datetime.timedelta(minutes=1))
     client = signed_in(provider_user(provider))
     html = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
     assert "no answer came by" in html and "A new offer closes it" not in html
-    assert 'id="action-accept"' not in html
-    assert reverse("referrals:case_action", args=[referral.pk, "reject"]) in html
-    response = act(client, referral, "accept")
+    assert reverse("referrals:case_action", args=[referral.pk, answer]) not in html
+    response = act(client, referral, answer, {"reject-reason": "no_capacity"})
     assert response.status_code == 409 and "This offer expired at" in response.content.decode()
-    assert referral.offers.get().state == OfferState.PENDING
+    assert referral.offers.get().state == OfferState.PENDING  # for the sweep to expire, telling the managers
     assert not Placement.objects.filter(referral=referral).exists()
 
 
