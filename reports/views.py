@@ -39,6 +39,8 @@ NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
 class Cell:
     text: str
     href: str = ""
+    # The column's heading, beside the value where a phone lays a wide table's rows out as blocks.
+    label: str = ""
 
 
 @dataclass
@@ -50,7 +52,7 @@ class Section:
 
 def _cell(row: dict[str, Any], column: Column) -> Cell:
     href = reverse(column.links_to, args=[row["key"]]) if column.links_to else ""
-    return Cell(page_value(row.get(column.key), column.kind), href)
+    return Cell(page_value(row.get(column.key), column.kind), href, column.label)
 
 
 def _share_bars(table: Table, *, limit: int | None = None) -> list[Bar]:
