@@ -118,3 +118,12 @@ def submitted_referral(actor: User | None = None, **overrides: Any) -> Referral:
 
 def aware(*args: int) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime(*args))
+
+
+def birthday_years_ago(years: int, *, days_from_today: int) -> datetime.date:
+    """The date of birth whose birthday is ``days_from_today`` away and that makes ``years`` then."""
+    birthday = timezone.localdate() + datetime.timedelta(days=days_from_today)
+    try:
+        return birthday.replace(year=birthday.year - years)
+    except ValueError:  # 29 February in a year that has none
+        return datetime.date(birthday.year - years, 3, 1)

@@ -32,6 +32,7 @@ from referrals.permissions import (
     may_see_transition_input,
 )
 from referrals.selectors import ReferralWithCaseSummary
+from referrals.services import age_on
 from referrals.validation import (
     ACCOUNT_MAX_LENGTH,
     AGE_MAX,
@@ -232,6 +233,12 @@ class ReferralSerializer(FieldsBuiltOnce):
     family_name = serializers.CharField(required=False, help_text=IDENTITY_HELP)
     aliases = serializers.CharField(required=False, help_text="Absent for care providers.")
     date_of_birth = serializers.DateField(required=False, allow_null=True, help_text=IDENTITY_HELP)
+    age = serializers.SerializerMethodField(
+        help_text=(
+            "The person's age today, from the date of birth; null without one. Unlike the date of birth, "
+            "shown to a care provider before it accepts."
+        )
+    )
     age_estimate = serializers.IntegerField(read_only=True, allow_null=True)
     age_in_doubt = serializers.BooleanField(read_only=True)
     gender = serializers.CharField(read_only=True)
@@ -275,6 +282,11 @@ class ReferralSerializer(FieldsBuiltOnce):
         """A care provider sees offers and placements of its own only."""
         _, viewer_provider = self._viewer()
         return viewer_provider is None or viewer_provider == provider_id
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_age(self, referral: Referral) -> int | None:
+        date_of_birth: datetime.date | None = referral.date_of_birth  # type: ignore[assignment]  # decrypted
+        return age_on(date_of_birth, timezone.localdate()) if date_of_birth is not None else None
 
     @extend_schema_field(PendingOfferSerializer(allow_null=True))
     def get_pending_offer(self, referral: ReferralWithCaseSummary) -> dict[str, Any] | None:

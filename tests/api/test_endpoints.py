@@ -251,6 +251,9 @@ def test_the_schema_is_openapi_3_and_documents_every_transition(api):
     assert schema["components"]["schemas"][body]["required"] == ["provider"]
     referral = schema["components"]["schemas"]["Referral"]
     assert "account" not in referral["required"] and "state" in referral["required"]
+    # The age stands in for the date of birth a provider may not see yet: always there, null without one.
+    assert "age" in referral["required"]
+    assert referral["properties"]["age"]["type"] == "integer" and referral["properties"]["age"]["nullable"]
 
 
 def test_the_schema_says_a_provider_lists_codes_of_known_kinds(api):

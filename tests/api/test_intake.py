@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
-
 import pytest
 from django.utils import timezone
 
@@ -11,7 +9,7 @@ from audit.models import AuditAction, AuditEvent
 from referrals.choices import language_names
 from referrals.models import AnonymousNotification, Referral
 from referrals.validation import CONTACT_PHONE_TOO_LONG_MESSAGE
-from tests.factories import manager, provider_user, referral_fields, responder
+from tests.factories import birthday_years_ago, manager, provider_user, referral_fields, responder
 
 pytestmark = pytest.mark.django_db
 
@@ -192,15 +190,6 @@ def test_a_phone_number_written_as_people_write_it_is_kept_as_typed(api, phone):
     response = submit(api, contact_phone=phone)
     assert response.status_code == 201, response.json()
     assert Referral.objects.get().contact_phone == phone
-
-
-def birthday_years_ago(years: int, *, days_from_today: int) -> datetime.date:
-    """The date of birth whose birthday is ``days_from_today`` away and that makes ``years`` then."""
-    birthday = timezone.localdate() + datetime.timedelta(days=days_from_today)
-    try:
-        return birthday.replace(year=birthday.year - years)
-    except ValueError:  # 29 February in a year that has none
-        return datetime.date(birthday.year - years, 3, 1)
 
 
 def test_a_person_aged_120_whose_birthday_is_still_to_come_is_accepted(api):

@@ -12,7 +12,7 @@ from referrals import services
 from referrals.choices import ReferralState
 from referrals.permissions import TRANSITIONS
 from tests.api.cases import STATES, bring_to, transition_url, valid_body
-from tests.factories import CareProviderFactory, provider_user
+from tests.factories import CareProviderFactory, birthday_years_ago, provider_user
 
 pytestmark = pytest.mark.django_db
 
@@ -309,6 +309,33 @@ def test_a_provider_sees_the_case_without_the_responders_account_and_references(
     for user in (case.manager, case.responder):
         full = detail(api, user, case.referral).json()
         assert full["crime_reference"] == "CR-1" and full["aliases"] == "Ami"
+
+
+# A birthday yesterday, today and tomorrow: 36 years old then.
+AGES_AROUND_A_BIRTHDAY = [(-1, 36), (0, 36), (1, 35)]
+
+
+@pytest.mark.parametrize(("days_to_birthday", "age"), AGES_AROUND_A_BIRTHDAY)
+def test_a_provider_offered_the_person_gets_their_age_today_but_not_their_date_of_birth(
+    api, days_to_birthday, age
+):
+    date_of_birth = birthday_years_ago(36, days_from_today=days_to_birthday)
+    case = bring_to("offered", date_of_birth=date_of_birth, age_estimate=None)
+    client = api(case.provider_user)
+    offered = client.get(f"/api/v1/referrals/{case.referral.pk}/").json()
+    listed = client.get("/api/v1/referrals/").json()["results"][0]
+    for body in (offered, listed):
+        assert body["age"] == age and body["age_estimate"] is None
+        assert "date_of_birth" not in body
+    accepted = client.post(transition_url(case.referral.pk, "accept"), {}, format="json").json()
+    assert accepted["age"] == age and accepted["date_of_birth"] == date_of_birth.isoformat()
+
+
+def test_the_age_is_null_without_a_date_of_birth(api):
+    case = bring_to("offered", date_of_birth=None, age_estimate=30)
+    for user in (case.provider_user, case.manager):
+        body = detail(api, user, case.referral).json()
+        assert body["age"] is None and body["age_estimate"] == 30
 
 
 @pytest.mark.parametrize("state", ["recovered", "exited"])
