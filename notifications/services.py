@@ -121,7 +121,7 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
     outbox: list[Notification] = []
     for item in announcements:
         message = inbox_message(item.event, item.reference, item.due_at, item.clock)
-        case = {"referral_id": item.referral_id, "reference": item.reference}
+        case = {"referral_id": item.referral_id, "reference": item.reference, "clock": item.clock}
         for org in {org.pk: org for org in item.organisations}.values():
             inbox.extend(
                 InboxItem(user_id=user_id, event=item.event, message=message, **case)
@@ -138,7 +138,6 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
                     channel=channel,
                     organisation=org,
                     due_at=item.due_at,
-                    clock=item.clock,
                     **case,
                 )
                 for channel in channels
