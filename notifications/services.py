@@ -121,7 +121,7 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
     outbox: list[Notification] = []
     for item in announcements:
         message = inbox_message(item.event, item.reference, item.due_at, item.clock)
-        case = {"referral_id": item.referral_id, "reference": item.reference}
+        case = {"referral_id": item.referral_id, "reference": item.reference, "clock": item.clock}
         for org in {org.pk: org for org in item.organisations}.values():
             inbox.extend(
                 InboxItem(user_id=user_id, event=item.event, message=message, **case)
@@ -138,7 +138,6 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
                     channel=channel,
                     organisation=org,
                     due_at=item.due_at,
-                    clock=item.clock,
                     **case,
                 )
                 for channel in channels
@@ -241,15 +240,26 @@ def mark_read(*, user: User, item_id: int) -> InboxItem:
 
 def offer_items_done(*, referral_id: int, provider_organisation_id: int) -> int:
     """Mark the provider's "placement offered" items of a case read once the offer is answered, expires
-    or is withdrawn: nothing is left to act on, and answered offers must not look as if they waited."""
+    or is withdrawn: nothing is left to act on, and answered offers must not look as if they waited.
+    (The reminder that the answer is due goes with its clock: ``reminders_done``.)"""
     return InboxItem.objects.filter(
         referral_id=referral_id,
-        # The offer, and the reminder that its answer is due (a provider is reminded of no other clock
-        # of a case before it takes the person).
-        event__in=(Event.OFFER_MADE, Event.DEADLINE_REMINDER),
+        event=Event.OFFER_MADE,
         user__organisation_id=provider_organisation_id,
         read_at__isnull=True,
     ).update(read_at=timezone.now())
+
+
+def reminders_done(*, referral_id: int, clocks: Sequence[str] = ()) -> int:
+    """Mark the reminders of a case's stopped clocks read (of all its clocks if none are named), for
+    whoever got them: the deadline is met or nobody's to meet any more, so nothing is left to act on.
+    Breaches stay unread: a missed deadline is news after the fact."""
+    reminders = InboxItem.objects.filter(
+        referral_id=referral_id, event=Event.DEADLINE_REMINDER, read_at__isnull=True
+    )
+    if clocks:
+        reminders = reminders.filter(clock__in=clocks)
+    return reminders.update(read_at=timezone.now())
 
 
 def mark_all_read(*, user: User) -> int:

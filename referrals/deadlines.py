@@ -9,6 +9,8 @@ import holidays
 from django.conf import settings
 from django.utils import timezone
 
+from notifications.services import reminders_done
+
 from .choices import Nation, nation_of
 from .models import Clock, Deadline, Referral
 
@@ -142,8 +144,13 @@ def start_clock(
 
 
 def stop_clocks(referral: Referral, *clocks: Clock) -> int:
-    """Stop the named open clocks (all of them if none are named)."""
+    """Stop the named open clocks (all of them if none are named), and mark their reminders read."""
     open_clocks = Deadline.objects.filter(referral=referral, stopped_at__isnull=True)
     if clocks:
         open_clocks = open_clocks.filter(clock__in=clocks)
-    return open_clocks.update(stopped_at=timezone.now())
+    stopped = open_clocks.update(stopped_at=timezone.now())
+    # Only when a clock stopped: a clock stopped before had its reminders marked read then, and a
+    # transition that stops nothing (a clock restarted where none ran) costs no query more.
+    if stopped:
+        reminders_done(referral_id=referral.pk, clocks=clocks)
+    return stopped

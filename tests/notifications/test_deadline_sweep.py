@@ -156,6 +156,41 @@ def test_check_in_and_recovery_review_reminders_go_to_the_placed_provider():
     assert sorted(set(sent)) == ["check_in", "recovery_review"]
 
 
+def unread(event, referral, clock):
+    return InboxItem.objects.filter(event=event, referral=referral, clock=clock, read_at__isnull=True)
+
+
+def test_a_check_in_reminder_is_read_once_the_progress_note_meets_it_and_the_review_reminder_waits():
+    boss = manager()
+    referral, staff = placed(boss)
+    sweep_deadlines(now=clock(referral, Clock.CHECK_IN).remind_at + SECOND)
+    sweep_deadlines(now=clock(referral, Clock.RECOVERY_REVIEW).remind_at + SECOND)
+    assert unread(Event.DEADLINE_REMINDER, referral, Clock.CHECK_IN).filter(user=staff).exists()
+    assert unread(Event.DEADLINE_REMINDER, referral, Clock.RECOVERY_REVIEW).filter(user=staff).exists()
+
+    services.record_progress(referral_id=referral.pk, actor=staff, note="Settled in")
+
+    assert not unread(Event.DEADLINE_REMINDER, referral, Clock.CHECK_IN).exists()
+    # A plain note is not the recovery review: that reminder still asks for it.
+    assert unread(Event.DEADLINE_REMINDER, referral, Clock.RECOVERY_REVIEW).filter(user=staff).exists()
+    # The check-in was missed before the note (the second sweep ran past its due time): managers keep that.
+    assert unread(Event.DEADLINE_BREACHED, referral, Clock.CHECK_IN).filter(user=boss).exists()
+
+
+def test_the_managers_assessment_reminder_is_read_once_assessed_and_its_breach_stays_unread():
+    boss = manager()
+    referral = submitted_referral()
+    assessment = clock(referral, Clock.ASSESSMENT)
+    sweep_deadlines(now=assessment.remind_at + SECOND)
+    sweep_deadlines(now=assessment.due_at + SECOND)
+    assert unread(Event.DEADLINE_REMINDER, referral, Clock.ASSESSMENT).filter(user=boss).exists()
+
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="outreach")
+
+    assert not unread(Event.DEADLINE_REMINDER, referral, Clock.ASSESSMENT).exists()
+    assert unread(Event.DEADLINE_BREACHED, referral, Clock.ASSESSMENT).filter(user=boss).exists()
+
+
 def test_a_missing_persons_recovery_review_reminder_waits_until_they_are_found():
     """The provider cannot record a review while the person is missing (record_progress is refused)."""
     boss = manager()

@@ -1,0 +1,37 @@
+"""Inbox items record the clock a deadline's reminder or breach is about, so that stopping the clock marks
+its reminders read. Items written before say the clock only in their message ("…, check-in (due …)"):
+it is read from there, so that reminders already waiting are marked read too when their deadline is met."""
+
+from django.db import migrations, models
+
+# The clocks' labels as inbox messages spell them (lower case), at the time of this migration.
+CLOCK_LABELS = {
+    "assessment": "assessment",
+    "placement": "placement",
+    "offer_response": "offer response",
+    "check_in": "check-in",
+    "recovery_review": "recovery review",
+    "missing": "missing",
+}
+
+
+def clock_from_message(apps, schema_editor):
+    inbox_item = apps.get_model("notifications", "InboxItem")
+    deadline_items = inbox_item.objects.filter(event__in=("deadline.reminder", "deadline.breached"), clock="")
+    for clock, label in CLOCK_LABELS.items():
+        deadline_items.filter(message__contains=f", {label} (due ").update(clock=clock)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("notifications", "0003_notification_resent_at"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="inboxitem",
+            name="clock",
+            field=models.CharField(blank=True, default="", max_length=20),
+        ),
+        migrations.RunPython(clock_from_message, migrations.RunPython.noop),
+    ]
