@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 
 from audit.services import record_change
+from referrals.forms import HarbourForm
 
 from .mfa import DeviceTaken, confirm_device, confirmed_device, pending_device, verify_sign_in_code
 
@@ -22,13 +23,20 @@ if TYPE_CHECKING:
     from .models import User
 
 
-class CodeForm(forms.Form):
+# One message whether the code is missing, short or long: what to type, not how many characters came.
+CODE_MESSAGE = "Enter the 6-digit code from your authenticator app."
+
+
+class CodeForm(HarbourForm):
+    """A HarbourForm, so a wrong code is reported as on every other form: in the summary, on the field."""
+
     code = forms.CharField(
         label="Code from your authenticator app",
         help_text="The 6-digit code shown in the app now.",
         min_length=6,
         max_length=8,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        error_messages={"required": CODE_MESSAGE, "min_length": CODE_MESSAGE, "max_length": CODE_MESSAGE},
     )
 
 

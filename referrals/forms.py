@@ -35,6 +35,7 @@ from .choices import (
     language_choices,
     nationality_choices,
 )
+from .models import CASE_REFERENCE_MAX_LENGTH
 from .validation import (
     ALIASES_MAX_LENGTH,
     CONTACT_PHONE_MAX_LENGTH,
@@ -440,7 +441,16 @@ class CaseFilterForm(HarbourForm):
     """Filters of a case list. Region is offered only to managers."""
 
     reference = forms.CharField(
-        required=False, max_length=20, label="Case reference", help_text="For example HBR-2026-004217."
+        required=False,
+        max_length=CASE_REFERENCE_MAX_LENGTH,
+        label="Case reference",
+        help_text="For example HBR-2026-004217.",
+        error_messages={
+            "max_length": (
+                f"Enter a case reference of at most {CASE_REFERENCE_MAX_LENGTH} characters, "
+                "like HBR-2026-004217."
+            )
+        },
     )
     state = forms.ChoiceField(choices=_blank_first(ReferralState.choices, "Any state"), required=False)
     region = forms.ChoiceField(choices=_blank_first(Region.choices, "Any region"), required=False)

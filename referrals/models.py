@@ -19,6 +19,8 @@ from .choices import (
 from .encryption import EncryptedDateField, EncryptedJSONField, EncryptedTextField
 
 S = ReferralState
+# Room for "HBR-2026-004217" and more; the case list filter names this limit when it refuses a longer one.
+CASE_REFERENCE_MAX_LENGTH = 20
 
 
 class Referral(FSMModelMixin, models.Model):
@@ -28,7 +30,7 @@ class Referral(FSMModelMixin, models.Model):
     the service functions in ``referrals.services``. The methods change this row's fields only.
     """
 
-    reference = models.CharField(max_length=20, unique=True)
+    reference = models.CharField(max_length=CASE_REFERENCE_MAX_LENGTH, unique=True)
     state = FSMField(default=S.RECEIVED, choices=S.choices, protected=True, db_index=True)
     state_changed_at = models.DateTimeField(default=timezone.now)
 

@@ -393,6 +393,7 @@ def test_going_back_to_a_draft_just_submitted_shows_the_drafts_list(journeys):
         "intake form",
         "case page",
         "case action",
+        "case list filter error",
         "provider offers",
         "inbox",
         "audit trail",
@@ -419,6 +420,8 @@ def test_pages_fit_a_phone_screen_without_sideways_scrolling(journeys, page_name
         "intake form": ("phone-officer", "/referrals/new/"),
         "case page": ("phone-manager", f"/cases/{referral.pk}/"),
         "case action": ("phone-manager", f"/cases/{referral.pk}/withdraw/"),
+        # The filter's hint and its error message, beside the other filters.
+        "case list filter error": ("phone-manager", "/cases/?reference=HBR-2026-004217+HBR-2026-004218"),
         "provider offers": ("phone-house", "/provider/offers/"),
         "inbox": ("phone-manager", "/inbox/"),
         "audit trail": ("phone-manager", "/audit/"),

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from accounts.mfa import PENDING_DEVICES_KEPT, token_login_second_factor_error
 from audit.models import AuditAction, AuditEvent
 from tests.factories import PASSWORD, manager, responder, submitted_referral
+from tests.web.conftest import assert_field_error_reported
 
 pytestmark = pytest.mark.django_db
 
@@ -99,6 +100,33 @@ def test_a_wrong_code_is_refused_with_a_form_error(client, mfa_on):
     assert client.get(reverse("referrals:case_list")).status_code == 302
     refused = AuditEvent.objects.get(action=AuditAction.LOGIN_FAILED, actor=boss)
     assert (refused.what, refused.ip_address) == ("second factor refused", "127.0.0.1")
+
+
+@pytest.mark.parametrize(
+    ("page", "code", "message"),
+    [
+        ("mfa-setup", "123", "Enter the 6-digit code from your authenticator app."),
+        ("mfa-setup", "", "Enter the 6-digit code from your authenticator app."),
+        ("mfa-setup", "000000", "That code is not valid. Check the time on your phone and try again."),
+        ("mfa-verify", "123", "Enter the 6-digit code from your authenticator app."),
+        ("mfa-verify", "000000", "That code is not valid, or too many codes were tried: wait and try again."),
+    ],
+)
+def test_a_short_or_wrong_code_is_reported_as_on_every_form_saying_what_to_do(
+    client, mfa_on, page, code, message
+):
+    boss = manager()
+    if page == "mfa-verify":
+        TOTPDevice.objects.create(user=boss, name="phone", confirmed=True)
+    sign_in(client, boss)
+    response = client.post(reverse(page), {"code": code})
+    assert response.status_code == 400
+    assert_field_error_reported(
+        response.content.decode(),
+        field_id="id_code",
+        hint="The 6-digit code shown in the app now.",
+        message=message,
+    )
 
 
 def test_the_setup_page_does_not_let_a_signed_in_manager_replace_a_confirmed_device(client, mfa_on):

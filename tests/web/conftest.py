@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+from html import escape
 from typing import Any
 
 import pytest
@@ -49,6 +51,26 @@ def intake_data(**overrides: Any) -> dict[str, Any]:
         else:
             data[key] = value
     return data
+
+
+def assert_field_error_reported(html: str, *, field_id: str, hint: str, message: str) -> None:
+    """The field's error is reported as on every Harbour form: "Error: " before the page's title; a
+    summary that takes focus and links the message to the field; the field marked invalid and described
+    by its hint and its message, both on the page, the message read out after a hidden "Error: "."""
+    assert "<title>Error: " in html
+    summary = re.search(r'<div class="error-summary"([^>]*)>.*?</div>', html, re.S)
+    assert summary and "autofocus" in summary[1], "no error summary taking focus"
+    assert f'<a href="#{field_id}">{escape(message)}</a>' in summary[0]
+    control = re.search(rf'<(?:input|select|textarea)\b[^>]*\bid="{field_id}"[^>]*>', html)
+    assert control and 'aria-invalid="true"' in control[0]
+    described_by = re.search(r'aria-describedby="([^"]+)"', control[0])
+    assert described_by, f"{field_id} is described by nothing"
+    descriptions = []
+    for target in described_by[1].split():
+        description = re.search(rf'<p [^>]*\bid="{target}"[^>]*>(.*?)</p>', html, re.S)
+        assert description, f"{field_id} is described by {target}, which is not on the page"
+        descriptions.append(description[1])
+    assert descriptions == [escape(hint), f'<span class="visually-hidden">Error: </span>{escape(message)}']
 
 
 def signed_in(user: User) -> Client:

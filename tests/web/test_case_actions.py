@@ -13,7 +13,7 @@ from referrals.choices import ReferralState
 from referrals.models import Clock, Referral
 from referrals.views import TRANSITIONS
 from tests.factories import CareProviderFactory, aware, manager, provider_user, submitted_referral
-from tests.web.conftest import offered, placed, signed_in
+from tests.web.conftest import assert_field_error_reported, offered, placed, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -654,7 +654,12 @@ def test_a_case_list_filter_with_an_error_lists_nothing_and_says_why():
     )
     html = response.content.decode()
     assert response.status_code == 400
-    assert "<title>Error: " in html and 'href="#id_reference"' in html
+    assert_field_error_reported(
+        html,
+        field_id="id_reference",
+        hint="For example HBR-2026-004217.",
+        message="Enter a case reference of at most 20 characters, like HBR-2026-004217.",
+    )
     assert "No cases are listed until the filter is corrected." in html
 
 
