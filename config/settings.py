@@ -108,6 +108,9 @@ FORM_RENDERER = "referrals.renderers.HarbourFormRenderer"
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'harbour.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# A kept connection is checked before a request or task first uses it: one the database dropped while
+# idle (a restart, a failover, an idle timeout) is replaced instead of failing that request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # A Celery worker runs tasks back to back, so it keeps each pool thread's connection this long instead
 # (notifications.tasks applies it when the worker starts): connecting per task would cost more than most
 # tasks. A connection that failed is still closed after its task (see CELERY_DB_REUSE_MAX).
