@@ -22,7 +22,7 @@ from care_providers.selectors import pending_offer_for, suggested_providers
 from idempotency.api import IDEMPOTENCY_PARAMETER, IdempotentPostMixin
 from idempotency.services import StoredResponse
 from referrals import services
-from referrals.exceptions import NotPermitted
+from referrals.exceptions import NotPermitted, TransitionNotAllowed
 from referrals.models import AnonymousNotification, Referral
 from referrals.permissions import PROVIDER_TRANSITIONS, may_see_full_account, may_see_identity, may_submit
 from referrals.selectors import (
@@ -283,11 +283,17 @@ class ReferralTransitionView(AnswersWithCase, GenericAPIView):
             given = self.endpoint.input(data=request.data)
             given.is_valid(raise_exception=True)
             values = dict(given.validated_data)
-        referral = load_case_summary(
-            services.perform_transition(
+        try:
+            changed = services.perform_transition(
                 self.endpoint.name, referral_id=referral.pk, actor=_user(request), **values
             )
-        )
+        except NotPermitted as refusal:
+            # Allowed by the check above, refused under the row lock: a change committed while the request
+            # waited for it (a reallocation, an exit) took the provider's part in the case with it.
+            raise TransitionNotAllowed(
+                f"The case changed while this was being sent: {refusal.message}"
+            ) from refusal
+        referral = load_case_summary(changed)
         if may_see_identity(_user(request), referral):
             # The answer names the person: for a provider accepting, the first time it learns who they are.
             record_read(

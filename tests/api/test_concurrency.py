@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from accounts.authentication import issue_token
@@ -147,3 +147,55 @@ def test_concurrent_offers_to_one_referral_leave_one_pending_offer():
     assert sorted(r.status_code for r in responses) == [200, 409]
     assert case.referral.offers.filter(state=OfferState.PENDING).count() == 1
     services.withdraw_referral(referral_id=case.referral.pk, actor=case.manager, reason="duplicate")
+
+
+def waiting_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def test_a_provider_whose_placement_ends_while_its_request_waits_for_the_case_gets_a_409_not_a_403():
+    case = bring_to("placed")
+    locked, release = threading.Event(), threading.Event()
+
+    def reallocate_while_holding_the_case() -> None:
+        try:
+            with transaction.atomic():
+                Referral.objects.select_for_update().get(pk=case.referral.pk)
+                locked.set()
+                release.wait(30)
+                services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="other")
+        finally:
+            connection.close()
+
+    answers: list[Any] = []
+
+    def recover() -> None:
+        try:
+            answers.append(
+                client_for(case.provider_user).post(
+                    transition_url(case.referral.pk, "recover"), {"outcome": "other"}, format="json"
+                )
+            )
+        finally:
+            connection.close()
+
+    manager_thread = threading.Thread(target=reallocate_while_holding_the_case)
+    manager_thread.start()
+    assert locked.wait(30)
+    provider_thread = threading.Thread(target=recover)
+    provider_thread.start()  # allowed by the API's check, then waits for the case's row
+    for _ in range(300):
+        if waiting_for_a_lock():
+            break
+        threading.Event().wait(0.1)
+    release.set()
+    manager_thread.join(30)
+    provider_thread.join(30)
+    (answer,) = answers
+    assert answer.status_code == 409, answer.json()
+    assert "changed" in answer.json()["detail"]
+    assert case.refresh().state == ReferralState.ASSESSED
