@@ -6,7 +6,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from referrals.forms import HarbourForm
+from referrals.forms import HarbourForm, case_reference_filter
 
 from .models import AuditAction
 
@@ -24,7 +24,7 @@ class AuditFilterForm(HarbourForm):
     )
     since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    reference = forms.CharField(label="Case reference", required=False, max_length=20)
+    reference = case_reference_filter()
     before = forms.IntegerField(
         required=False,
         min_value=1,

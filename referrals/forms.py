@@ -437,10 +437,9 @@ class AnonymousNotificationForm(HarbourForm):
         _choices(self, "nationality", _blank_first(nationality_choices(), "Choose a nationality"))
 
 
-class CaseFilterForm(HarbourForm):
-    """Filters of a case list. Region is offered only to managers."""
-
-    reference = forms.CharField(
+def case_reference_filter() -> forms.CharField:
+    """A list's filter by case reference (the case lists, the audit trail)."""
+    return forms.CharField(
         required=False,
         max_length=CASE_REFERENCE_MAX_LENGTH,
         label="Case reference",
@@ -452,6 +451,12 @@ class CaseFilterForm(HarbourForm):
             )
         },
     )
+
+
+class CaseFilterForm(HarbourForm):
+    """Filters of a case list. Region is offered only to managers."""
+
+    reference = case_reference_filter()
     state = forms.ChoiceField(choices=_blank_first(ReferralState.choices, "Any state"), required=False)
     region = forms.ChoiceField(choices=_blank_first(Region.choices, "Any region"), required=False)
     overdue = forms.BooleanField(required=False, label="Overdue only")

@@ -300,6 +300,20 @@ def test_a_trail_filter_with_an_error_lists_no_events_and_shows_the_error_as_eve
     assert re.search(r'<input[^>]*name="username"[^>]*value="boss"', html)  # the valid filter stays
 
 
+def test_a_too_long_case_reference_on_the_trail_says_what_to_type(client):
+    from tests.web.conftest import assert_field_error_reported
+
+    client.force_login(manager())
+    response = client.get(reverse("audit-log"), {"reference": "HBR-2026-000274 Ana Testova"})
+    assert response.status_code == 400
+    assert_field_error_reported(
+        response.content.decode(),
+        field_id="id_reference",
+        hint="For example HBR-2026-004217.",
+        message="Enter a case reference of at most 20 characters, like HBR-2026-004217.",
+    )
+
+
 def test_a_damaged_older_events_link_says_so_without_listing_events(client):
     boss = manager()
     record_read(actor=boss, referral=submitted_referral(), what="case page")
