@@ -76,9 +76,17 @@ def form_done(response: HttpResponse, *, ask_before_repeating: bool = False) -> 
     return response
 
 
-def sent_once(view: View) -> View:
-    """Do a form view's POST once per ``form_key`` and user; a repeat redirects where the first went."""
+def sent_once(*, shown_at_times: frozenset[str] = frozenset()) -> Callable[[View], View]:
+    """Do a form view's POST once per ``form_key`` and user; a repeat redirects where the first went.
 
+    ``shown_at_times``: fields a form shows only at some moments (the recovery review's tick box, while
+    the review is due). The form fetched again by Back a moment later may lack one, so the values are
+    compared without them: the same note, sent again without the tick box, is still the same note.
+    """
+    return functools.partial(_sent_once, shown_at_times=shown_at_times)
+
+
+def _sent_once(view: View, *, shown_at_times: frozenset[str]) -> View:
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         form_key = form_key_of(request)
@@ -90,7 +98,8 @@ def sent_once(view: View) -> View:
             if name not in PER_RENDERING_FIELDS
             for value in values
         )
-        fingerprint = request_fingerprint(method="POST", path=request.path, body=urlencode(typed).encode())
+        compared = [(name, value) for name, value in typed if name not in shown_at_times]
+        fingerprint = request_fingerprint(method="POST", path=request.path, body=urlencode(compared).encode())
         earlier = None
         with transaction.atomic():
             try:

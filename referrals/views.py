@@ -341,7 +341,7 @@ def draft_gone(request: HttpRequest) -> HttpResponse:
     return redirect("referrals:drafts")
 
 
-@sent_once
+@sent_once()
 def intake(request: HttpRequest) -> HttpResponse:
     """The referral form: save a draft, check for likely duplicates, then submit."""
     if not request.user.is_authenticated:
@@ -449,7 +449,7 @@ def draft_discard(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required_keeping_typed_work(AnonymousNotificationForm)
-@sent_once
+@sent_once()
 def anonymous_notification(request: HttpRequest) -> HttpResponse:
     """Duty to notify: an adult who does not consent, recorded without any personal details."""
     user = _user(request)
@@ -904,12 +904,17 @@ def _reject_for_want_of_a_bed(request: HttpRequest, referral: Referral, error: N
     return render(request, "referrals/case_action.html", context, status=error.status_code)
 
 
+# The progress form's tick box, shown only while the recovery review is due (a form's fields carry its
+# action's name as their prefix).
+RECOVERY_REVIEW_TICK_BOX = "record_progress-recovery_review"
+
+
 def _unsent_action_form(pk: int, transition: str) -> HarbourForm | None:
     return _action_form(transition, suggestions=[]) if transition in TRANSITIONS else None
 
 
 @login_required_keeping_typed_work(_unsent_action_form)
-@sent_once
+@sent_once(shown_at_times=frozenset({RECOVERY_REVIEW_TICK_BOX}))
 @require_http_methods(["GET", "POST"])
 @explains_an_ended_offer
 def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import datetime
 import re
 from html import escape
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import User
 from care_providers.models import CareProvider
@@ -97,3 +99,10 @@ def placed(provider: CareProvider | None = None, **fields: Any) -> tuple[Referra
     services.accept_offer(referral_id=referral.pk, actor=staff)
     referral.refresh_from_db()
     return referral, staff, boss
+
+
+def recovery_review_near(referral: Referral) -> None:
+    """Its reminder has gone: from now on a note can be the review."""
+    referral.deadlines.filter(clock="recovery_review").update(
+        remind_at=timezone.now() - datetime.timedelta(minutes=1)
+    )

@@ -13,7 +13,7 @@ from referrals.choices import ReferralState
 from referrals.models import Clock, Referral
 from referrals.views import TRANSITIONS
 from tests.factories import CareProviderFactory, aware, manager, provider_user, submitted_referral
-from tests.web.conftest import assert_field_error_reported, offered, placed, signed_in
+from tests.web.conftest import assert_field_error_reported, offered, placed, recovery_review_near, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -393,13 +393,6 @@ def test_a_progress_note_too_long_or_an_early_recovery_review_is_refused_on_its_
 
 
 RECOVERY_REVIEW_TICKBOX = 'name="record_progress-recovery_review"'
-
-
-def recovery_review_near(referral):
-    """Its reminder has gone: from now on a note can be the review."""
-    referral.deadlines.filter(clock="recovery_review").update(
-        remind_at=timezone.now() - datetime.timedelta(minutes=1)
-    )
 
 
 def recovery_review_recorded(referral, staff):

@@ -14,7 +14,7 @@ from referrals.choices import ReferralState
 from referrals.models import AnonymousNotification, Referral, ReferralDraft
 from tests.api.test_concurrency import run_at_once
 from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
-from tests.web.conftest import intake_data, offered, placed, signed_in
+from tests.web.conftest import intake_data, offered, placed, recovery_review_near, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -154,6 +154,22 @@ def test_the_same_note_sent_again_from_the_form_fetched_by_back_is_asked_about_f
 
     client.post(url, dict(hidden_fields(asked.content)))
     assert referral.transitions.filter(transition="record_progress").count() == 2
+
+
+def test_the_recovery_review_sent_again_from_the_form_fetched_by_back_is_asked_about_first():
+    referral, provider, _ = placed()
+    recovery_review_near(referral)
+    client = signed_in(provider)
+    url = reverse("referrals:case_action", args=[referral.pk, "record_progress"])
+    note = {"record_progress-note": "Day 30 review: settled, college place from September."}
+    client.post(url, {**note, "record_progress-recovery_review": "on", "form_key": form_key(client, url)})
+    assert referral.deadlines.get(clock="recovery_review").stopped_at is not None
+    # Back: the form is fetched again without its tick box (the review is recorded), the note put back.
+    page = client.get(url).content
+    assert b"record_progress-recovery_review" not in page
+    asked = client.post(url, {**note, "form_key": key_in(page)})
+    assert asked.status_code == 200 and b"You sent this a moment ago" in asked.content
+    assert referral.transitions.filter(transition="record_progress").count() == 1
 
 
 def test_two_anonymous_notifications_with_the_same_details_are_both_recorded_once_confirmed():
