@@ -1,4 +1,4 @@
-# Harbour's image: web (gunicorn), worker and beat all run from it; see docker-compose.yml.
+# Harbour's image: web (gunicorn), worker, sweeper and beat all run from it; see docker-compose.yml.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

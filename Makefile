@@ -1,4 +1,4 @@
-# Harbour: `make run` serves the embedded default with a worker and scheduler; `make test` runs the suite.
+# Harbour: `make run` serves the embedded default with workers and a scheduler; `make test` runs the suite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -29,7 +29,7 @@ run: install
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo --if-empty --referrals $(DEMO_REFERRALS)
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
-	@echo "Harbour on http://$(or $(HARBOUR_BIND),127.0.0.1:8000) with a Celery worker and scheduler; Ctrl-C stops all three."
+	@echo "Harbour on http://$(or $(HARBOUR_BIND),127.0.0.1:8000) with Celery workers for deliveries and sweeps and a scheduler; Ctrl-C stops all four."
 	@echo "Demo users: responder, responder2, manager, provider, provider2 (password: $(DEMO_PASSWORD))"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile
 

@@ -234,6 +234,11 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "idempotency.tasks.purge_expired_idempotency_keys", "schedule": 3600},
     "apply-retention": {"task": "referrals.tasks.anonymise_closed_cases", "schedule": 24 * 3600},
 }
+# Every periodic task goes to a queue of its own, which a worker of its own consumes (the Procfile's and
+# docker-compose.yml's sweeper): deliveries to a mail server or webhook receiver that never answers hold
+# each slot of the default queue's workers for their whole timeout, and a due clock must still be swept
+# every DEADLINE_SWEEP_SECONDS (SPEC §5). Deliveries stay on Celery's default queue.
+CELERY_TASK_ROUTES = {entry["task"]: {"queue": "sweeps"} for entry in CELERY_BEAT_SCHEDULE.values()}
 
 # Deadlines (SPEC §5). Durations by environment so a deployment or a test can change them.
 DEADLINE_ASSESSMENT_WORKING_DAYS = env.int("DEADLINE_ASSESSMENT_WORKING_DAYS", default=5)

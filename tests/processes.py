@@ -1,4 +1,4 @@
-"""Real processes that tests start and stop: a Redis server of their own and a Celery worker."""
+"""Real processes that tests start and stop: a Redis server of their own and Celery workers."""
 
 from __future__ import annotations
 
@@ -95,15 +95,35 @@ def _port_is_free(port: int) -> bool:
         return True
 
 
-class Worker:
-    """``celery -A config worker -B`` in its own process group, pointed at the test database."""
+DELIVERIES_QUEUE = celery_app.conf.task_default_queue
+# Where settings.CELERY_TASK_ROUTES sends the periodic tasks: the queue the Procfile's sweeper consumes.
+SWEEPS_QUEUE = "sweeps"
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+
+class Worker:
+    """``celery -A config worker -B`` in its own process group, pointed at the test database.
+
+    By default it consumes the deliveries' queue and the sweeps' both, as the Procfile's worker and
+    sweeper together do: a sweep sent to a queue no test worker reads would never run. With ``beat``
+    off it only works; one worker of a test schedules.
+    """
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        log: Path,
+        *,
+        queues: tuple[str, ...] = (DELIVERIES_QUEUE, SWEEPS_QUEUE),
+        beat: bool = True,
+    ) -> None:
         self.env = env
         self.log = log
+        self.queues = queues
+        self.beat = beat
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        schedule = ["-B", "-s", self.env["HARBOUR_VAR_DIR"] + "/celerybeat-schedule"] if self.beat else []
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -111,7 +131,9 @@ class Worker:
                     "-A",
                     "config",
                     "worker",
-                    "-B",
+                    "-Q",
+                    ",".join(self.queues),
+                    *schedule,
                     "-P",
                     "solo",
                     "-l",
@@ -119,8 +141,6 @@ class Worker:
                     "--without-gossip",
                     "--without-mingle",
                     "--without-heartbeat",
-                    "-s",
-                    self.env["HARBOUR_VAR_DIR"] + "/celerybeat-schedule",
                 ],
                 cwd=ROOT,
                 env=self.env,

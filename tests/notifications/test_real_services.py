@@ -19,6 +19,7 @@ from notifications.models import Channel, DeliveryState, Event, InboxItem, Notif
 from notifications.sweep import sweep_deadlines
 from referrals import services
 from tests.factories import CareProviderFactory, manager, referral_fields, responder, submitted_referral
+from tests.processes import DELIVERIES_QUEUE, SWEEPS_QUEUE, Worker
 
 from .receivers import WebhookReceiver, wait_for
 
@@ -32,6 +33,16 @@ def receiver() -> Iterator[WebhookReceiver]:
     hooks = WebhookReceiver().start()
     yield hooks
     hooks.stop()
+
+
+@pytest.fixture
+def sweeper(worker: Worker, tmp_path) -> Iterator[Worker]:
+    """The sweeps' own worker, as the Procfile's sweeper; ``worker`` then takes only deliveries (and
+    schedules, as beat does)."""
+    worker.queues = (DELIVERIES_QUEUE,)
+    handle = Worker(worker.env, tmp_path / "sweeper.log", queues=(SWEEPS_QUEUE,), beat=False)
+    yield handle
+    handle.stop()
 
 
 def provider_with_webhook(url: str):
@@ -165,3 +176,27 @@ def test_an_offer_not_answered_in_time_expires_and_managers_are_told_once(worker
     assert InboxItem.objects.filter(user=boss, event=Event.OFFER_EXPIRED).count() == 1
     assert Notification.objects.filter(event=Event.OFFER_EXPIRED).count() == 1
     assert not Notification.objects.filter(event=Event.DEADLINE_BREACHED).exists()
+
+
+def test_offers_expire_on_the_sweepers_worker_while_a_receiver_that_never_answers_holds_deliveries(
+    worker, sweeper, receiver, settings
+):
+    settings.DEADLINE_OFFER_RESPONSE_MINUTES = 0
+    receiver.respond = lambda n: None  # accepts each request and never answers
+    # Each webhook holds the delivery worker for 30 s, as a production receiver that hangs does.
+    worker.env.update(WEBHOOK_TIMEOUT_SECONDS="30", NOTIFICATION_CLAIM_SECONDS="60")
+    boss = manager()
+    provider = provider_with_webhook(receiver.url)
+    offers = [offer(boss, provider) for _ in range(3)]  # their webhooks are queued before any sweep
+    worker.start()
+    sweeper.start()
+
+    wait_for(lambda: receiver.received)  # the delivery worker is held by the first webhook
+    wait_for(
+        lambda: all(PlacementOffer.objects.get(pk=made.pk).state == OfferState.EXPIRED for made in offers),
+        timeout=60,
+    )
+
+    assert len(receiver.received) == 1  # still held by the first: the sweeps ran beside it
+    assert "sweep_deadlines[" in sweeper.log.read_text()  # as Celery logs a task it runs: name[id]
+    assert "sweep_deadlines[" not in worker.log.read_text()

@@ -1,11 +1,23 @@
-"""How a Celery worker is set up for delivery: persistent database connections."""
+"""How Celery workers are set up: persistent database connections, and which queue each task goes to."""
 
 import time
 
 import pytest
 from django.db import connection, connections
 
+from config.celery import app as celery_app
 from notifications.tasks import close_broken_or_old_connections, keep_database_connections
+from tests.processes import DELIVERIES_QUEUE, SWEEPS_QUEUE
+
+
+def queue_of(task_name: str) -> str:
+    return celery_app.amqp.router.route({}, task_name)["queue"].name
+
+
+def test_every_periodic_task_goes_to_the_sweeps_queue_and_deliveries_to_the_default_one():
+    for entry in celery_app.conf.beat_schedule.values():
+        assert queue_of(entry["task"]) == SWEEPS_QUEUE, entry["task"]
+    assert queue_of("notifications.tasks.deliver_notification") == DELIVERIES_QUEUE
 
 
 def test_a_worker_keeps_its_database_connections_for_worker_conn_max_age(settings):
