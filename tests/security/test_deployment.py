@@ -141,3 +141,26 @@ def test_pages_and_api_answers_with_a_persons_details_are_not_stored_by_the_brow
     ):
         assert response.status_code == 200
         assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+
+
+ROOT = Path(__file__).resolve().parents[2]
+HARBOUR_KEYS = {"SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "FIELD_HASH_KEY", "DATABASE_URL"}
+
+
+def env_file_keys(path: Path) -> set[str]:
+    lines = path.read_text().splitlines()
+    return {line.split("=", 1)[0] for line in lines if "=" in line and not line.startswith("#")}
+
+
+def test_compose_gives_harbours_keys_to_harbours_containers_only():
+    import yaml
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    for name, service in services.items():
+        files = [entry["path"] for entry in service.get("env_file", [])]
+        keys = set().union(*(env_file_keys(ROOT / path) for path in files if path.endswith(".example")))
+        if name in ("web", "worker", "sweeper", "beat"):
+            assert keys >= HARBOUR_KEYS, name
+        else:  # the database, the broker and the proxy facing the internet
+            assert not HARBOUR_KEYS & keys, (name, HARBOUR_KEYS & keys)
+            assert not any(path.startswith(".env.docker") for path in files), name
