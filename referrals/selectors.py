@@ -319,21 +319,17 @@ def assessed_not_placed(user: User) -> QuerySet[Referral]:
 
 
 def possible_duplicates_of(user: User, referral: Referral) -> QuerySet[Referral]:
-    """Other open cases the user may see, from any organisation, submitted within
-    DUPLICATE_WINDOW_DAYS of this one with the same name and the same date of birth or nationality:
-    the same person referred twice, by two organisations or by one (SPEC §3)."""
-    window = datetime.timedelta(days=settings.DUPLICATE_WINDOW_DAYS)
+    """Other open cases the user may see, from any organisation, however long ago they were submitted,
+    with the same name and the same date of birth or nationality: the same person referred twice, by two
+    organisations or by one (SPEC §3). Open now is open in the last DUPLICATE_WINDOW_DAYS, as the
+    responder's check before submitting has it (``likely_duplicates``); closed cases are left out here,
+    since only an open one can be closed as the duplicate."""
     same_birth_or_nationality = Q(nationality=referral.nationality)
     if referral.birth_date_digest:
         same_birth_or_nationality |= Q(birth_date_digest=referral.birth_date_digest)
     return (
         referrals_visible_to(user)
-        .filter(
-            name_digest=referral.name_digest,
-            state__in=OPEN_STATES,
-            submitted_at__gte=referral.submitted_at - window,
-            submitted_at__lte=referral.submitted_at + window,
-        )
+        .filter(name_digest=referral.name_digest, state__in=OPEN_STATES)
         .filter(same_birth_or_nationality)
         .exclude(pk=referral.pk)
         .order_by("-submitted_at")

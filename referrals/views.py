@@ -829,7 +829,8 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         )
         if user.is_manager and referral.state in OPEN_STATES and referral.has_namesake  # type: ignore[attr-defined]
         else [],
-        "duplicate_window_days": settings.DUPLICATE_WINDOW_DAYS,
+        # How this case would be closed as the duplicate, in its state: declined or withdrawn (SPEC §4).
+        "duplicate_closing": next((name for name in ("decline", "withdraw") if name in actions), ""),
         "suggestions": suggestions,
         "no_free_bed": no_free_bed,
         "forms": [

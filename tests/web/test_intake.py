@@ -9,6 +9,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.authentication import issue_token
+from referrals import services
 from referrals.choices import COMMON_LANGUAGES, ReferralState, language_choices
 from referrals.models import AnonymousNotification, Referral, ReferralDraft
 from referrals.tasks import purge_expired_drafts
@@ -500,6 +501,25 @@ def test_managers_see_a_referral_from_another_organisation_as_a_possible_duplica
     # A responder is not shown another organisation's case.
     own = signed_in(later.submitted_by).get(reverse("referrals:case", args=[later.pk])).content.decode()
     assert "referred more than once" not in own and earlier.reference not in own
+
+
+def test_a_case_open_for_months_is_shown_to_managers_as_the_responder_was_shown_it():
+    earlier = submitted_referral(actor=responder())
+    services.assess_referral(referral_id=earlier.pk, actor=manager(), risk="low", route="outreach")
+    Referral.objects.filter(pk=earlier.pk).update(submitted_at=timezone.now() - datetime.timedelta(days=130))
+    later = submitted_referral(actor=responder())
+    boss = signed_in(manager())
+    page = boss.get(reverse("referrals:case", args=[later.pk])).content.decode()
+    assert earlier.reference in page
+    # This one is received: it is declined as the duplicate, from a link with the reason chosen.
+    decline = reverse("referrals:case_action", args=[later.pk, "decline"]) + "?reason=duplicate"
+    assert f'href="{decline}"' in page
+    form = boss.get(decline).content.decode()
+    assert re.search(r'<option value="duplicate" selected>', form)
+    # The earlier one is assessed: it would be withdrawn, not declined.
+    page = boss.get(reverse("referrals:case", args=[earlier.pk])).content.decode()
+    assert later.reference in page
+    assert reverse("referrals:case_action", args=[earlier.pk, "withdraw"]) + "?reason=duplicate" in page
 
 
 def test_a_namesake_with_another_date_of_birth_and_nationality_is_not_a_possible_duplicate():
