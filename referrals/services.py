@@ -333,9 +333,6 @@ def offer_ran_out(offer: PlacementOffer) -> OfferNotPending:
 def offer_placement(*, referral_id: int, actor: User, provider_id: int) -> PlacementOffer:
     """Offer the person to a provider that can take them; at most one pending offer at a time. A pending
     offer past its answer time is expired first, and logged so, before the new offer."""
-    # Before the transition is logged: the log of the offer is never older than the offer (a provider's
-    # view of the history starts at its offer, see ``referral_history_visible_to``).
-    now = timezone.now()
     with transaction.atomic():
         referral = _lock_visible(referral_id, actor)
         check_transition_allowed(actor, "offer", referral)
@@ -349,6 +346,10 @@ def offer_placement(*, referral_id: int, actor: User, provider_id: int) -> Place
         if provider is None:
             raise ProviderCannotTake("There is no such care provider.", field="provider")
         check_provider_can_take(provider, referral)
+        # After any expiry is logged and before the offer is: a provider's view of the history starts at
+        # its offer (``referral_history_visible_to``), so it holds the offer's log and not the expiry of
+        # another provider's.
+        now = timezone.now()
         _perform(referral, actor=actor, transition="offer", input={"provider": provider_id})
         # The offer first, so that its answer clock is created pointing at it: one insert each.
         offer = PlacementOffer.objects.create(

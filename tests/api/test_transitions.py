@@ -290,6 +290,9 @@ def test_a_new_offer_expires_the_one_past_its_answer_time_without_waiting_for_th
         for clock in case.referral.deadlines.filter(clock="offer_response", stopped_at__isnull=True)
     ] == [case.referral.offers.get(state=OfferState.PENDING).pk]
     assert not services.expire_offer(offer_id=late.pk)
+    # The new provider sees how the case came to it, and from its own offer on: not the other's expiry.
+    seen = api(provider_user(other)).get(f"/api/v1/referrals/{case.referral.pk}/history/").json()
+    assert [row["transition"] for row in seen] == ["submit", "assess", "offer"]
 
 
 @pytest.mark.parametrize("state", ["offered", "placed", "missing"])
