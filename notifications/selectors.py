@@ -24,6 +24,16 @@ def unread_count(user: User) -> int:
     return _UNREAD.filter(user=user).count()
 
 
+def pending_count() -> int:
+    """Notifications neither delivered nor failed yet, counted on the partial index of pending rows.
+
+    The undelivered page shows it when it lists none: every pending notification is then younger than
+    NOTIFICATION_STUCK_MINUTES, on its way. In the first minutes of a broker or worker outage they pile
+    up here before the list shows any.
+    """
+    return Notification.objects.filter(state=DeliveryState.PENDING).count()
+
+
 def undelivered_notifications(now: datetime.datetime | None = None) -> QuerySet[Notification]:
     """Failed notifications, pending ones waiting to be retried after a failed attempt, and pending
     ones older than NOTIFICATION_STUCK_MINUTES, with their attempts."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import cast
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -20,7 +21,7 @@ from referrals.selectors import referrals_visible_to
 from referrals.views import paginate
 
 from .models import Event, InboxItem, Notification
-from .selectors import inbox_for, undelivered_notifications
+from .selectors import inbox_for, pending_count, undelivered_notifications
 from .services import mark_all_read, mark_read, resend_failed
 
 # Inbox items marked urgent: a person is missing, or a deadline has passed.
@@ -107,6 +108,11 @@ def undelivered(request: HttpRequest) -> HttpResponse:
     if not signed_in_user(request).is_manager:
         raise PermissionDenied("Only managers can see undelivered notifications.")
     page = paginate(request, undelivered_notifications())
-    return render(
-        request, "notifications/undelivered.html", {"page": page, "notifications": page.object_list}
-    )
+    context = {
+        "page": page,
+        "notifications": page.object_list,
+        "stuck_minutes": settings.NOTIFICATION_STUCK_MINUTES,
+        # An empty list does not mean everything was delivered: say how many are still on their way.
+        "in_delivery": pending_count() if not page.object_list else None,
+    }
+    return render(request, "notifications/undelivered.html", context)

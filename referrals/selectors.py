@@ -136,11 +136,12 @@ def get_visible_referral(user: User, referral_id: int) -> Referral:
 
 # Another case with the same keyed name digest.
 HAS_NAMESAKE = Exists(Referral.objects.filter(name_digest=OuterRef("name_digest")).exclude(pk=OuterRef("pk")))
-# What the page shows of an open clock: which clock, when it is due, whether it has passed.
+# What the page shows of an open clock: which clock, when it is due, whether it has passed, and when
+# it started (a missing person's: when last seen, from which they are overdue).
 _OPEN_DEADLINES_SHOWN = (
     Deadline.objects.filter(stopped_at__isnull=True)
     .order_by("due_at")
-    .only("clock", "due_at", "remind_at", "breached_at")
+    .only("clock", "started_at", "due_at", "remind_at", "breached_at")
 )
 # What the page, its history and its permission checks read of an offer, of the placement made from
 # it and of the provider (its name): a provider's regions, services and languages, for one, are not.

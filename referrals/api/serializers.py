@@ -206,6 +206,11 @@ class PlacementSummarySerializer(serializers.Serializer):
 
 class DeadlineSerializer(serializers.Serializer):
     clock = serializers.CharField(read_only=True)
+    started_at = serializers.DateTimeField(
+        read_only=True,
+        help_text="When the clock started. A missing person's clock starts when they were last seen and is "
+        "overdue from then: its due_at is only their next escalation.",
+    )
     due_at = serializers.DateTimeField(read_only=True)
 
 

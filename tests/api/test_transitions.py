@@ -10,6 +10,7 @@ from django.utils import timezone
 from care_providers.models import OfferState, Placement
 from referrals import services
 from referrals.choices import ReferralState
+from referrals.models import Referral
 from referrals.permissions import TRANSITIONS
 from tests.api.cases import STATES, bring_to, transition_url, valid_body
 from tests.factories import CareProviderFactory, birthday_years_ago, provider_user
@@ -375,6 +376,17 @@ def test_deadlines_list_the_open_clocks_with_due_times(api):
     assert set(clocks) == {"check_in", "recovery_review"}
     assert all(clocks.values())
     assert body["placement"]["provider"] == case.provider.pk
+
+
+def test_a_missing_persons_deadline_gives_when_they_were_last_seen_as_well_as_the_next_escalation(api):
+    case = bring_to("placed")
+    last_seen = timezone.now() - datetime.timedelta(hours=30)
+    Referral.objects.filter(pk=case.referral.pk).update(submitted_at=last_seen)  # made before they went
+    services.report_missing(referral_id=case.referral.pk, actor=case.provider_user, last_seen_at=last_seen)
+    body = detail(api, case.manager, case.referral).json()
+    (missing,) = [deadline for deadline in body["deadlines"] if deadline["clock"] == "missing"]
+    assert datetime.datetime.fromisoformat(missing["started_at"]) == last_seen
+    assert datetime.datetime.fromisoformat(missing["due_at"]) > timezone.now()
 
 
 def test_report_missing_refuses_a_time_in_the_future(api):

@@ -229,6 +229,38 @@ def test_a_notification_waiting_for_its_next_retry_is_shown_at_once(client):
     assert "Every notification has been delivered" not in response.text
 
 
+def test_an_empty_undelivered_page_says_how_many_are_being_delivered_not_that_all_were(client, settings):
+    # The first minutes of a broker outage: pending, but not yet old enough to be listed.
+    settings.NOTIFICATION_STUCK_MINUTES = 10
+    org = contractor()
+    Notification.objects.bulk_create(
+        Notification(
+            event=Event.OFFER_MADE,
+            channel=Channel.EMAIL,
+            organisation=org,
+            created_at=timezone.now() - datetime.timedelta(minutes=2),
+        )
+        for _ in range(3)
+    )
+    client.force_login(manager())
+    response = client.get(reverse("notifications:undelivered"))
+    assert list(response.context["notifications"]) == []
+    assert "No notification has failed or waited more than 10 minutes." in response.text
+    assert "3 notifications are being delivered now." in response.text
+    assert "Every notification has been delivered" not in response.text
+
+
+def test_an_empty_undelivered_page_with_nothing_pending_says_every_notification_was_delivered(client):
+    undelivered_rows(1, state=DeliveryState.DELIVERED)
+    client.force_login(manager())
+    with CaptureQueriesContext(connection) as empty:
+        response = client.get(reverse("notifications:undelivered"))
+    assert "Every notification has been delivered." in response.text
+    assert "being delivered now" not in response.text
+    # The list's count, then the one count of pending rows, besides the session and the user.
+    assert sum('FROM "notifications_notification"' in query["sql"] for query in empty) == 2
+
+
 def test_a_manager_sends_a_failed_notification_again_and_it_is_audited(
     client, django_capture_on_commit_callbacks
 ):

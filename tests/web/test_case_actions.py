@@ -11,6 +11,7 @@ from care_providers.models import OfferState, Placement
 from referrals import services
 from referrals.choices import ReferralState
 from referrals.models import Clock, Referral
+from referrals.templatetags.moments import moment
 from referrals.views import TRANSITIONS
 from tests.factories import CareProviderFactory, aware, manager, provider_user, submitted_referral
 from tests.web.conftest import assert_field_error_reported, offered, placed, recovery_review_near, signed_in
@@ -461,6 +462,22 @@ def test_the_caseload_lists_missing_people_first_longest_gone_first_saying_when_
     assert f"Missing</span> last seen {shown}" in rows[0]
     assert settled.reference in rows[2]
     assert ">None<" not in html
+
+
+def test_the_case_page_shows_a_missing_person_overdue_since_last_seen_and_the_next_escalation():
+    referral, staff, boss = placed()
+    made_a_week_ago(referral)
+    last_seen = timezone.now() - datetime.timedelta(days=2)
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=last_seen)
+    next_escalation = referral.deadlines.get(clock=Clock.MISSING).due_at
+    shown = (
+        f'Missing: <span class="tag tag-urgent">Overdue</span> since {moment(last_seen)}, when last seen '
+        f"(2\xa0days ago); next escalation {moment(next_escalation)}"
+    )
+    for viewer in (boss, staff):
+        html = signed_in(viewer).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+        deadlines = html.split('id="deadlines-title"')[1].split("</section>")[0]
+        assert shown in deadlines, viewer
 
 
 def test_the_caseload_names_the_people_placed_and_each_name_shown_is_an_audited_read():
