@@ -813,6 +813,18 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
     # A provider whose placement has ended sees nothing of the case's clocks after it left.
     deadlines = case_open_deadlines(referral) if provider is None or pending_offer or placement else []
     review_waiting = recovery_review_waits(deadlines)
+    # Managers decide on duplicates, whoever referred the person.
+    duplicates = (
+        list(possible_duplicates_of(user, referral).only("id", "reference", "state", "submitted_at")[:10])
+        if user.is_manager and referral.state in OPEN_STATES and referral.has_namesake  # type: ignore[attr-defined]
+        else []
+    )
+    # The later referral is the one closed as the duplicate: on its page, the step that closes it in its
+    # state, declined or withdrawn (SPEC §4).
+    is_later = bool(duplicates) and all(case.submitted_at < referral.submitted_at for case in duplicates)
+    duplicate_closing = (
+        next((name for name in ("decline", "withdraw") if name in actions), "") if is_later else ""
+    )
     context = {
         "referral": referral,
         "details": person_details(user, referral),
@@ -823,14 +835,8 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "offer_ran_out": pending_offer is not None and not services.offer_awaits_answer(pending_offer),
         "placement": placement,
         "offers": offers if user.is_manager else [],
-        # Managers decide on duplicates (decline: duplicate), whoever referred the person.
-        "duplicates": list(
-            possible_duplicates_of(user, referral).only("id", "reference", "state", "submitted_at")[:10]
-        )
-        if user.is_manager and referral.state in OPEN_STATES and referral.has_namesake  # type: ignore[attr-defined]
-        else [],
-        # How this case would be closed as the duplicate, in its state: declined or withdrawn (SPEC §4).
-        "duplicate_closing": next((name for name in ("decline", "withdraw") if name in actions), ""),
+        "duplicates": duplicates,
+        "duplicate_closing": duplicate_closing,
         "suggestions": suggestions,
         "no_free_bed": no_free_bed,
         "forms": [

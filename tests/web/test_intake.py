@@ -516,10 +516,19 @@ def test_a_case_open_for_months_is_shown_to_managers_as_the_responder_was_shown_
     assert f'href="{decline}"' in page
     form = boss.get(decline).content.decode()
     assert re.search(r'<option value="duplicate" selected>', form)
-    # The earlier one is assessed: it would be withdrawn, not declined.
+    # The earlier one lists the later, and offers no step to close itself: the later one is closed.
     page = boss.get(reverse("referrals:case", args=[earlier.pk])).content.decode()
     assert later.reference in page
-    assert reverse("referrals:case_action", args=[earlier.pk, "withdraw"]) + "?reason=duplicate" in page
+    assert "?reason=duplicate" not in page
+
+
+def test_an_assessed_later_referral_is_withdrawn_as_the_duplicate():
+    earlier = submitted_referral(actor=responder())
+    later = submitted_referral(actor=responder())
+    services.assess_referral(referral_id=later.pk, actor=manager(), risk="low", route="outreach")
+    page = signed_in(manager()).get(reverse("referrals:case", args=[later.pk])).content.decode()
+    assert earlier.reference in page
+    assert reverse("referrals:case_action", args=[later.pk, "withdraw"]) + "?reason=duplicate" in page
 
 
 def test_a_namesake_with_another_date_of_birth_and_nationality_is_not_a_possible_duplicate():
