@@ -1,6 +1,7 @@
 """Inbox items record the clock a deadline's reminder or breach is about, so that stopping the clock marks
-its reminders read. Items written before say the clock only in their message ("…, check-in (due …)"):
-it is read from there, so that reminders already waiting are marked read too when their deadline is met."""
+its reminders read. Unread reminders written before say the clock only in their message ("…, check-in
+(due …)"): it is read from there, so that they too are marked read when their deadline is met. Read ones
+and breaches are left as they are: nothing reads their clock."""
 
 from django.db import migrations, models
 
@@ -17,12 +18,16 @@ CLOCK_LABELS = {
 
 def clock_from_message(apps, schema_editor):
     inbox_item = apps.get_model("notifications", "InboxItem")
-    deadline_items = inbox_item.objects.filter(event__in=("deadline.reminder", "deadline.breached"), clock="")
+    waiting = inbox_item.objects.filter(event="deadline.reminder", read_at__isnull=True, clock="")
     for clock, label in CLOCK_LABELS.items():
-        deadline_items.filter(message__contains=f", {label} (due ").update(clock=clock)
+        waiting.filter(message__contains=f", {label} (due ").update(clock=clock)
 
 
 class Migration(migrations.Migration):
+    # Not one transaction: the new column's lock on the inbox (a large table, whose unread count every
+    # signed-in page reads) ends as soon as the column is added, before the unread reminders are filled in.
+    atomic = False
+
     dependencies = [
         ("notifications", "0003_notification_resent_at"),
     ]

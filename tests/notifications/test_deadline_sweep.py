@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from care_providers.models import OfferState
 from notifications.models import Event, InboxItem, Notification
+from notifications.services import inbox_message
 from notifications.sweep import sweep_deadlines
 from referrals import services
 from referrals.models import Clock, Deadline
@@ -298,3 +299,29 @@ def test_an_inbox_reminder_shows_the_due_time_in_local_time():
     item = items(Event.DEADLINE_REMINDER, boss).get()
     assert "(due 1 Jul 2027 09:00)" in item.message
     assert item.reference == referral.reference
+
+
+def test_the_migration_gives_unread_reminders_written_before_it_their_clock_from_their_message():
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("notifications.migrations.0004_inboxitem_clock")
+    referral, boss = submitted_referral(), manager()
+    due = timezone.now()
+    for clock, read_at in ((Clock.CHECK_IN, None), (Clock.OFFER_RESPONSE, None), (Clock.ASSESSMENT, due)):
+        message = inbox_message(Event.DEADLINE_REMINDER, referral.reference, due, clock)
+        InboxItem.objects.create(
+            user=boss, event=Event.DEADLINE_REMINDER, referral=referral, message=message, read_at=read_at
+        )
+    breach = inbox_message(Event.DEADLINE_BREACHED, referral.reference, due, Clock.CHECK_IN)
+    InboxItem.objects.create(user=boss, event=Event.DEADLINE_BREACHED, referral=referral, message=breach)
+    migration.clock_from_message(apps, None)
+    assert sorted(InboxItem.objects.values_list("event", "clock", "read_at")) == sorted(
+        [
+            (Event.DEADLINE_REMINDER, Clock.CHECK_IN, None),
+            (Event.DEADLINE_REMINDER, Clock.OFFER_RESPONSE, None),
+            (Event.DEADLINE_REMINDER, "", due),  # read: nothing reads its clock
+            (Event.DEADLINE_BREACHED, "", None),
+        ]
+    )
