@@ -71,8 +71,10 @@ def offers(request: HttpRequest) -> HttpResponse:
     )
     page = paginate(request, waiting)
     free_beds = free_beds_of(provider)
-    today = timezone.localdate()
+    now = timezone.now()
+    today = timezone.localdate(now)
     for case in page.object_list:
+        case.ran_out = case.offer_due <= now  # type: ignore[attr-defined]
         kind = bed_needed(case)
         bed_for = BED_FOR[BedKind(kind)] if kind else ""
         case.age_words = age_words(case, today)  # type: ignore[attr-defined]

@@ -50,8 +50,8 @@ from .exceptions import (
     HarbourError,
     NoCapacity,
     NotPermitted,
-    OfferAlreadyAccepted,
     OfferAlreadyPending,
+    OfferNotPending,
     TransitionNotAllowed,
 )
 from .forms import (
@@ -969,9 +969,10 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                 )
             except Referral.DoesNotExist as exc:
                 raise CaseNotVisible("No such case.") from exc
-            except (OfferAlreadyPending, OfferAlreadyAccepted) as error:
-                # Offered, or accepted, from another tab meanwhile: the form has nothing left to do; the
-                # case page shows the pending offer or the placement.
+            except (OfferAlreadyPending, OfferNotPending) as error:
+                # Offered from another tab meanwhile, or the offer answered, withdrawn or run out: the form
+                # has nothing left to do; the case page shows the pending offer, the placement or what
+                # became of the offer.
                 messages.info(request, f"{referral.reference}: {error.message}")
                 return redirect("referrals:case", pk=referral.pk)
             except NoCapacity as error:

@@ -289,10 +289,16 @@ def test_a_provider_is_told_its_offer_ran_out_and_can_no_longer_answer_it(answer
     html = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
     assert "no answer came by" in html and "A new offer closes it" not in html
     assert reverse("referrals:case_action", args=[referral.pk, answer]) not in html
-    response = act(client, referral, answer, {"reject-reason": "no_capacity"})
-    assert response.status_code == 409 and "This offer expired at" in response.content.decode()
+    # Sent from a page shown before: back to the case, which says the offer ran out, with no form.
+    response = act(client, referral, answer, {"reject-reason": "no_capacity"}, follow=True)
+    assert response.redirect_chain == [(reverse("referrals:case", args=[referral.pk]), 302)]
+    html = response.content.decode()
+    assert f"{referral.reference}: This offer expired at" in html and "no answer came by" in html
+    assert 'id="action-' not in html and "reject-reason" not in html
     assert referral.offers.get().state == OfferState.PENDING  # for the sweep to expire, telling the managers
     assert not Placement.objects.filter(referral=referral).exists()
+    offers = client.get(reverse("care_providers:offers")).content.decode()
+    assert referral.reference in offers and "Ran out" in offers
 
 
 def test_an_unknown_action_on_a_case_the_provider_holds_is_a_404_not_an_ended_offer():
