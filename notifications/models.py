@@ -106,8 +106,9 @@ class InboxItem(models.Model):
         "referrals.Referral", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     reference = models.CharField(max_length=20, blank=True)
-    # For a deadline's reminder or breach: which clock, so that stopping it marks its reminders read.
-    clock = models.CharField(max_length=20, blank=True, default="")
+    # For a deadline's reminder or breach: which clock, so that stopping it marks its reminders read. A
+    # default in the database too: a release still serving while this one migrates writes no clock.
+    clock = models.CharField(max_length=20, blank=True, default="", db_default="")
     message = models.CharField(max_length=300)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)

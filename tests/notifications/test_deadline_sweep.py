@@ -301,27 +301,44 @@ def test_an_inbox_reminder_shows_the_due_time_in_local_time():
     assert item.reference == referral.reference
 
 
-def test_the_migration_gives_unread_reminders_written_before_it_their_clock_from_their_message():
+def test_the_migration_gives_unread_reminders_their_clock_and_reads_those_whose_deadline_was_met():
     import importlib
 
     from django.apps import apps
 
-    migration = importlib.import_module("notifications.migrations.0004_inboxitem_clock")
-    referral, boss = submitted_referral(), manager()
+    migration = importlib.import_module("notifications.migrations.0005_unread_reminders_clock")
+    referral, boss = submitted_referral(), manager()  # its assessment clock runs; no other does
     due = timezone.now()
-    for clock, read_at in ((Clock.CHECK_IN, None), (Clock.OFFER_RESPONSE, None), (Clock.ASSESSMENT, due)):
-        message = inbox_message(Event.DEADLINE_REMINDER, referral.reference, due, clock)
-        InboxItem.objects.create(
-            user=boss, event=Event.DEADLINE_REMINDER, referral=referral, message=message, read_at=read_at
+
+    def item(event, clock, read_at=None):
+        message = inbox_message(event, referral.reference, due, clock)
+        InboxItem.objects.create(user=boss, event=event, referral=referral, message=message, read_at=read_at)
+
+    item(Event.DEADLINE_REMINDER, Clock.ASSESSMENT)
+    item(Event.DEADLINE_REMINDER, Clock.CHECK_IN)
+    item(Event.DEADLINE_REMINDER, Clock.OFFER_RESPONSE, read_at=due)
+    item(Event.DEADLINE_BREACHED, Clock.CHECK_IN)
+    for _ in range(2):  # run again, as after an interruption: nothing changes
+        migration.clocks_of_unread_reminders(apps, None)
+        rows = InboxItem.objects.values_list("event", "clock", "read_at")
+        assert sorted((event, clock, read_at is not None) for event, clock, read_at in rows) == sorted(
+            [
+                (Event.DEADLINE_REMINDER, Clock.ASSESSMENT, False),  # its deadline still runs
+                (Event.DEADLINE_REMINDER, Clock.CHECK_IN, True),  # met before: read now
+                (Event.DEADLINE_REMINDER, "", True),  # read already: nothing reads its clock
+                (Event.DEADLINE_BREACHED, "", False),
+            ]
         )
-    breach = inbox_message(Event.DEADLINE_BREACHED, referral.reference, due, Clock.CHECK_IN)
-    InboxItem.objects.create(user=boss, event=Event.DEADLINE_BREACHED, referral=referral, message=breach)
-    migration.clock_from_message(apps, None)
-    assert sorted(InboxItem.objects.values_list("event", "clock", "read_at")) == sorted(
-        [
-            (Event.DEADLINE_REMINDER, Clock.CHECK_IN, None),
-            (Event.DEADLINE_REMINDER, Clock.OFFER_RESPONSE, None),
-            (Event.DEADLINE_REMINDER, "", due),  # read: nothing reads its clock
-            (Event.DEADLINE_BREACHED, "", None),
-        ]
-    )
+
+
+def test_an_inbox_item_written_without_a_clock_as_the_release_before_wrote_them_is_stored():
+    # During an upgrade the release still serving names no clock (its code knows none): the database's
+    # default stands in.
+    boss = manager()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO notifications_inboxitem (user_id, event, reference, message, created_at) "
+            "VALUES (%s, 'referral.received', 'HBR-2026-000001', 'New referral: HBR-2026-000001', %s)",
+            [boss.pk, timezone.now()],
+        )
+    assert InboxItem.objects.get(user=boss).clock == ""
