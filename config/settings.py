@@ -10,6 +10,7 @@ from pathlib import Path
 import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -239,6 +240,9 @@ CELERY_BEAT_SCHEDULE = {
 # each slot of the default queue's workers for their whole timeout, and a due clock must still be swept
 # every DEADLINE_SWEEP_SECONDS (SPEC §5). Deliveries stay on Celery's default queue.
 CELERY_TASK_ROUTES = {entry["task"]: {"queue": "sweeps"} for entry in CELERY_BEAT_SCHEDULE.values()}
+# A worker started without --queues consumes both, as every worker did before the split: one started the
+# old way runs the sweeps too, rather than leaving them queued with nobody to run them.
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("sweeps"))
 
 # Deadlines (SPEC §5). Durations by environment so a deployment or a test can change them.
 DEADLINE_ASSESSMENT_WORKING_DAYS = env.int("DEADLINE_ASSESSMENT_WORKING_DAYS", default=5)

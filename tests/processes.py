@@ -103,8 +103,8 @@ SWEEPS_QUEUE = "sweeps"
 class Worker:
     """``celery -A config worker -B`` in its own process group, pointed at the test database.
 
-    By default it consumes the deliveries' queue and the sweeps' both, as the Procfile's worker and
-    sweeper together do: a sweep sent to a queue no test worker reads would never run. With ``beat``
+    By default it is started without ``-Q`` and so consumes every queue (``CELERY_TASK_QUEUES``): the
+    deliveries' and the sweeps' both, as the Procfile's worker and sweeper together do. With ``beat``
     off it only works; one worker of a test schedules.
     """
 
@@ -113,7 +113,7 @@ class Worker:
         env: dict[str, str],
         log: Path,
         *,
-        queues: tuple[str, ...] = (DELIVERIES_QUEUE, SWEEPS_QUEUE),
+        queues: tuple[str, ...] = (),
         beat: bool = True,
     ) -> None:
         self.env = env
@@ -131,8 +131,7 @@ class Worker:
                     "-A",
                     "config",
                     "worker",
-                    "-Q",
-                    ",".join(self.queues),
+                    *(["-Q", ",".join(self.queues)] if self.queues else []),
                     *schedule,
                     "-P",
                     "solo",

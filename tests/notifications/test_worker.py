@@ -18,6 +18,8 @@ def test_every_periodic_task_goes_to_the_sweeps_queue_and_deliveries_to_the_defa
     for entry in celery_app.conf.beat_schedule.values():
         assert queue_of(entry["task"]) == SWEEPS_QUEUE, entry["task"]
     assert queue_of("notifications.tasks.deliver_notification") == DELIVERIES_QUEUE
+    # A worker started without --queues consumes both (the real-worker tests start theirs so).
+    assert {queue.name for queue in celery_app.conf.task_queues} == {DELIVERIES_QUEUE, SWEEPS_QUEUE}
 
 
 def test_a_worker_keeps_its_database_connections_for_worker_conn_max_age(settings):
