@@ -27,6 +27,13 @@ if TYPE_CHECKING:
 CODE_MESSAGE = "Enter the 6-digit code from your authenticator app."
 
 
+class OneTimeCodeInput(forms.TextInput):
+    """A code is good for one use and a few seconds: a refused one is never written back into the page."""
+
+    def format_value(self, value: object) -> None:
+        return None
+
+
 class CodeForm(HarbourForm):
     """A HarbourForm, so a wrong code is reported as on every other form: in the summary, on the field."""
 
@@ -35,7 +42,7 @@ class CodeForm(HarbourForm):
         help_text="The 6-digit code shown in the app now.",
         min_length=6,
         max_length=8,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        widget=OneTimeCodeInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
         error_messages={"required": CODE_MESSAGE, "min_length": CODE_MESSAGE, "max_length": CODE_MESSAGE},
     )
 

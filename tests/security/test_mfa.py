@@ -1,6 +1,7 @@
 """Managers and admins use a second factor (TOTP) when REQUIRE_MFA is on (SPEC §10)."""
 
 import base64
+import re
 
 import pytest
 from django.core.management import call_command
@@ -121,12 +122,13 @@ def test_a_short_or_wrong_code_is_reported_as_on_every_form_saying_what_to_do(
     sign_in(client, boss)
     response = client.post(reverse(page), {"code": code})
     assert response.status_code == 400
+    html = response.content.decode()
     assert_field_error_reported(
-        response.content.decode(),
-        field_id="id_code",
-        hint="The 6-digit code shown in the app now.",
-        message=message,
+        html, field_id="id_code", hint="The 6-digit code shown in the app now.", message=message
     )
+    # A refused code (a right one refused while tries are throttled, say) is not written back.
+    code_input = re.search(r'<input[^>]*name="code"[^>]*>', html)[0]
+    assert "value=" not in code_input
 
 
 def test_the_setup_page_does_not_let_a_signed_in_manager_replace_a_confirmed_device(client, mfa_on):
