@@ -19,6 +19,9 @@ like a ``<5``.
 
 A share, rate or time is published only when every count it is computed from is published, shares'
 totals included: it then says nothing a reader could not work out from the published counts.
+
+All of this holds for one set of filters. Files for two overlapping sets (a month and the month but a
+day) could be subtracted one from the other; the files say to publish one set of filters for a period.
 """
 
 from __future__ import annotations
@@ -558,7 +561,13 @@ def for_publication(tables: dict[str, Table]) -> dict[str, Table]:
                 ):
                     shown[column.key] = SUPPRESSED
             rows.append(shown)
-        notes = [*table.notes, "Counts of 1 to 4 are shown as <5."]
+        notes = [
+            *table.notes,
+            "Counts of 1 to 4 are shown as <5.",
+            # Suppression is worked out for one set of filters: another set's figures are not known here.
+            "Publish one set of filters for a period: figures published for two overlapping sets (two date "
+            "ranges, one inside the other, say) can be subtracted one from the other.",
+        ]
         if any(value == SUPPRESSED for row in rows for value in row.values()):
             notes.append(
                 "Figures shown as suppressed are withheld so that no count under 5 can be worked out "

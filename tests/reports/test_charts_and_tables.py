@@ -179,6 +179,7 @@ def test_a_lone_small_count_takes_the_next_smallest_with_it_so_the_total_cannot_
     # 347 − 274 − 0 = 73 is Female and Other together; Female is 5 or more, so Other is anything up to 4.
     notes = for_publication({"summary": summary(347), "genders": genders})["genders"].notes
     assert "Counts of 1 to 4 are shown as <5." in notes
+    assert any("Publish one set of filters for a period" in note for note in notes)
     assert any(note.startswith("Figures shown as suppressed are withheld") for note in notes)
 
 
