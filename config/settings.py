@@ -240,6 +240,11 @@ CELERY_BEAT_SCHEDULE = {
 # each slot of the default queue's workers for their whole timeout, and a due clock must still be swept
 # every DEADLINE_SWEEP_SECONDS (SPEC §5). Deliveries stay on Celery's default queue.
 CELERY_TASK_ROUTES = {entry["task"]: {"queue": "sweeps"} for entry in CELERY_BEAT_SCHEDULE.values()}
+# A periodic task not run by its next turn is dropped: that turn does its work. A sweeper back after
+# minutes away would otherwise run every sweep beat queued meanwhile, one after another.
+CELERY_BEAT_SCHEDULE = {
+    name: {**entry, "options": {"expires": entry["schedule"]}} for name, entry in CELERY_BEAT_SCHEDULE.items()
+}
 # A worker started without --queues consumes both, as every worker did before the split: one started the
 # old way runs the sweeps too, rather than leaving them queued with nobody to run them.
 CELERY_TASK_QUEUES = (Queue("celery"), Queue("sweeps"))

@@ -17,6 +17,8 @@ def queue_of(task_name: str) -> str:
 def test_every_periodic_task_goes_to_the_sweeps_queue_and_deliveries_to_the_default_one():
     for entry in celery_app.conf.beat_schedule.values():
         assert queue_of(entry["task"]) == SWEEPS_QUEUE, entry["task"]
+        # Not run by its next turn, it is dropped rather than run late beside that turn.
+        assert entry["options"]["expires"] == entry["schedule"], entry["task"]
     assert queue_of("notifications.tasks.deliver_notification") == DELIVERIES_QUEUE
     # A worker started without --queues consumes both (the real-worker tests start theirs so).
     assert {queue.name for queue in celery_app.conf.task_queues} == {DELIVERIES_QUEUE, SWEEPS_QUEUE}
