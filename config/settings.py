@@ -10,7 +10,7 @@ from pathlib import Path
 import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
-from kombu import Queue
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -247,7 +247,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 # A worker started without --queues consumes both, as every worker did before the split: one started the
 # old way runs the sweeps too, rather than leaving them queued with nobody to run them.
-CELERY_TASK_QUEUES = (Queue("celery"), Queue("sweeps"))
+# Each with its own exchange and routing key, as Celery makes a queue it is sent to and does not know.
+CELERY_TASK_QUEUES = tuple(Queue(name, Exchange(name), routing_key=name) for name in ("celery", "sweeps"))
 
 # Deadlines (SPEC §5). Durations by environment so a deployment or a test can change them.
 DEADLINE_ASSESSMENT_WORKING_DAYS = env.int("DEADLINE_ASSESSMENT_WORKING_DAYS", default=5)

@@ -24,6 +24,22 @@ def test_every_periodic_task_goes_to_the_sweeps_queue_and_deliveries_to_the_defa
     assert {queue.name for queue in celery_app.conf.task_queues} == {DELIVERIES_QUEUE, SWEEPS_QUEUE}
 
 
+def test_a_sweep_and_a_delivery_each_land_on_their_own_queue_only(redis_server):
+    import redis
+
+    from notifications.tasks import deliver_notification, sweep_deadlines
+
+    sweep_deadlines.apply_async()
+    deliver_notification.apply_async(("00000000-0000-0000-0000-000000000000",))
+    broker = redis.Redis.from_url(redis_server.url)
+    queued = {
+        queue: [message.decode() for message in broker.lrange(queue, 0, -1)]
+        for queue in (SWEEPS_QUEUE, DELIVERIES_QUEUE)
+    }
+    assert [("sweep_deadlines" in message) for message in queued[SWEEPS_QUEUE]] == [True]
+    assert [("deliver_notification" in message) for message in queued[DELIVERIES_QUEUE]] == [True]
+
+
 def test_a_worker_keeps_its_database_connections_for_worker_conn_max_age(settings):
     settings.WORKER_CONN_MAX_AGE = 123
     before = {alias: connections.settings[alias]["CONN_MAX_AGE"] for alias in connections}
