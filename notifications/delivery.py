@@ -67,8 +67,8 @@ from django.core.mail import send_mail
 from django.core.mail.backends import smtp
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection, transaction
-from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Value
-from django.db.models.functions import Coalesce, Greatest, Least
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -618,23 +618,15 @@ def requeue_pending(batch_size: int = REQUEUE_BATCH) -> int:
     """Queue again the pending rows nobody has tried in time (the broker was down, a worker died).
 
     A row in flight is not due (its claim moved ``next_attempt_at`` on), so it is not picked. A picked
-    row gets ``next_attempt_at = now``: still due for the task queued here, but not picked again until
-    it has waited as long again as it had waited then, from ``NOTIFICATION_REQUEUE_AFTER_SECONDS`` up to
-    ``NOTIFICATION_STUCK_MINUTES``. While no worker takes deliveries (it died, or a receiver holds it),
-    the tasks queued before still wait: each sweep would otherwise add another copy of every waiting row,
-    for the worker to wade through once it is back.
+    row gets ``next_attempt_at = now``: still due for the task queued here, but not picked again by
+    the next sweep until another ``NOTIFICATION_REQUEUE_AFTER_SECONDS`` have passed.
     """
     now = timezone.now()
-    least = datetime.timedelta(seconds=settings.NOTIFICATION_REQUEUE_AFTER_SECONDS)
-    most = max(least, datetime.timedelta(minutes=settings.NOTIFICATION_STUCK_MINUTES))
-    waited = ExpressionWrapper(F("next_attempt_at") - F("created_at"), output_field=DurationField())
-    wait = Greatest(Value(least), Least(waited, Value(most)), output_field=DurationField())
+    cutoff = now - datetime.timedelta(seconds=settings.NOTIFICATION_REQUEUE_AFTER_SECONDS)
     with transaction.atomic():
         due = (
             Notification.objects.select_for_update(skip_locked=True)
-            .filter(state=DeliveryState.PENDING, next_attempt_at__lte=now - least)
-            .alias(requeue_at=ExpressionWrapper(F("next_attempt_at") + wait, output_field=DateTimeField()))
-            .filter(requeue_at__lte=now)
+            .filter(state=DeliveryState.PENDING, next_attempt_at__lte=cutoff)
             .order_by("next_attempt_at")
             .values_list("pk", flat=True)[:batch_size]
         )

@@ -405,26 +405,6 @@ def test_the_sweep_requeues_rows_left_pending_but_not_fresh_or_in_flight(setting
     assert requeue_pending() == 0
 
 
-def test_a_row_left_pending_is_queued_again_ever_less_often_while_no_worker_takes_it(
-    settings, queued, monkeypatch
-):
-    # No worker: the tasks queued for the row wait in the broker. A sweep a minute would add a copy each.
-    settings.NOTIFICATION_REQUEUE_AFTER_SECONDS = 30
-    settings.NOTIFICATION_STUCK_MINUTES = 10
-    manager()
-    row = email_row()
-    created = row.created_at
-    queued_at = []
-    for second in range(0, 3600, 60):  # an hour of sweeps, one a minute
-        monkeypatch.setattr(
-            timezone, "now", lambda second=second: created + datetime.timedelta(seconds=second)
-        )
-        if requeue_pending():
-            queued_at.append(second)
-    # After 30 s, then as long again as it had waited, at most every 10 minutes: 9 copies, not 59.
-    assert queued_at == [60, 120, 240, 480, 960, 1560, 2160, 2760, 3360]
-
-
 def test_a_broker_failure_at_commit_is_logged_and_leaves_the_row_pending(
     monkeypatch, caplog, django_capture_on_commit_callbacks
 ):
