@@ -27,7 +27,14 @@ def clocks_of_unread_reminders(apps, schema_editor):
         reminders = inbox_item.objects.filter(
             event="deadline.reminder", read_at__isnull=True, clock="", message__contains=f", {label} (due "
         )
-        running = deadline.objects.filter(referral_id=OuterRef("referral_id"), clock=clock, stopped_at__isnull=True)
+        # The clock the reminder was about still runs if it started before the reminder; one started
+        # since is a new clock of the kind (a check-in restarted by a progress note, a new offer's).
+        running = deadline.objects.filter(
+            referral_id=OuterRef("referral_id"),
+            clock=clock,
+            stopped_at__isnull=True,
+            started_at__lte=OuterRef("created_at"),
+        )
         reminders.filter(~Exists(running)).update(clock=clock, read_at=now)
         reminders.update(clock=clock)
 

@@ -318,9 +318,21 @@ def test_the_migration_gives_unread_reminders_their_clock_and_reads_those_whose_
     item(Event.DEADLINE_REMINDER, Clock.CHECK_IN)
     item(Event.DEADLINE_REMINDER, Clock.OFFER_RESPONSE, read_at=due)
     item(Event.DEADLINE_BREACHED, Clock.CHECK_IN)
+    # A check-in met by a progress note: its clock stopped, and a new one runs from the note.
+    placed_referral, staff = placed(boss)
+    check_in = clock(placed_referral, Clock.CHECK_IN)
+    message = inbox_message(
+        Event.DEADLINE_REMINDER, placed_referral.reference, check_in.due_at, Clock.CHECK_IN
+    )
+    met = InboxItem.objects.create(
+        user=staff, event=Event.DEADLINE_REMINDER, referral=placed_referral, message=message
+    )
+    services.record_progress(referral_id=placed_referral.pk, actor=staff, note="Settled in")
     for _ in range(2):  # run again, as after an interruption: nothing changes
         migration.clocks_of_unread_reminders(apps, None)
-        rows = InboxItem.objects.values_list("event", "clock", "read_at")
+        met.refresh_from_db()
+        assert (met.clock, met.read_at is not None) == (Clock.CHECK_IN, True)
+        rows = InboxItem.objects.filter(referral=referral).values_list("event", "clock", "read_at")
         assert sorted((event, clock, read_at is not None) for event, clock, read_at in rows) == sorted(
             [
                 (Event.DEADLINE_REMINDER, Clock.ASSESSMENT, False),  # its deadline still runs
