@@ -819,11 +819,17 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         if user.is_manager and referral.state in OPEN_STATES and referral.has_namesake  # type: ignore[attr-defined]
         else []
     )
-    # The later referral is the one closed as the duplicate: on its page, the step that closes it in its
+    # The later referral is the one closed as the duplicate, if it still can be: on its page, or on this
+    # one's when every later one is past closing (placed, say), the step that closes this case in its
     # state, declined or withdrawn (SPEC §4).
-    is_later = bool(duplicates) and all(case.submitted_at < referral.submitted_at for case in duplicates)
+    later_closable = any(
+        case.submitted_at > referral.submitted_at and case.state in CLOSABLE_AS_DUPLICATE
+        for case in duplicates
+    )
     duplicate_closing = (
-        next((name for name in ("decline", "withdraw") if name in actions), "") if is_later else ""
+        next((name for name in ("decline", "withdraw") if name in actions), "")
+        if duplicates and not later_closable
+        else ""
     )
     context = {
         "referral": referral,
@@ -850,6 +856,10 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "links": [(name, TRANSITIONS[name]) for name in actions if name not in primary],
     }
     return render(request, "referrals/case.html", context)
+
+
+# The states a referral can be closed from as a duplicate: declined when received, withdrawn when assessed.
+CLOSABLE_AS_DUPLICATE = (ReferralState.RECEIVED, ReferralState.ASSESSED)
 
 
 def _after_action_url(user: User, referral_id: int) -> str:

@@ -531,6 +531,18 @@ def test_an_assessed_later_referral_is_withdrawn_as_the_duplicate():
     assert reverse("referrals:case_action", args=[later.pk, "withdraw"]) + "?reason=duplicate" in page
 
 
+def test_the_earlier_referral_is_declined_as_the_duplicate_when_the_later_is_already_placed():
+    from tests.api.cases import bring_to
+
+    earlier = submitted_referral(actor=responder())
+    later = bring_to("placed", responder_user=responder()).referral  # the same person, since placed
+    boss = signed_in(manager())
+    page = boss.get(reverse("referrals:case", args=[earlier.pk])).content.decode()
+    assert later.reference in page
+    assert reverse("referrals:case_action", args=[earlier.pk, "decline"]) + "?reason=duplicate" in page
+    assert "?reason=duplicate" not in boss.get(reverse("referrals:case", args=[later.pk])).content.decode()
+
+
 def test_a_namesake_with_another_date_of_birth_and_nationality_is_not_a_possible_duplicate():
     namesake = submitted_referral(date_of_birth=datetime.date(1980, 1, 2), nationality="VN")
     referral = submitted_referral()
