@@ -394,15 +394,22 @@ def offer_not_pending(referral: Referral) -> OfferNotPending:
     return OfferNotPending("This offer has already been answered, has expired or was withdrawn.")
 
 
-def _lock_offer_to_answer(referral: Referral) -> PlacementOffer:
-    """The pending offer, locked, while it awaits its provider's answer. Past its answer time it has
-    expired, to be closed by the sweep or the next offer: it can be neither taken nor turned down."""
-    offer = _pending_offer(referral)
+def answer_refusal(referral: Referral, offer: PlacementOffer | None) -> OfferNotPending | None:
+    """Why the case's pending offer (``offer``) cannot be answered now: there is none (answered, expired
+    or withdrawn), or it is past its answer time, to be closed by the sweep or the next offer, and can be
+    neither taken nor turned down. None while it awaits its answer."""
     if offer is None:
-        raise offer_not_pending(referral)
-    if not offer_awaits_answer(offer):
-        raise offer_ran_out(offer)
-    return offer
+        return offer_not_pending(referral)
+    return None if offer_awaits_answer(offer) else offer_ran_out(offer)
+
+
+def _lock_offer_to_answer(referral: Referral) -> PlacementOffer:
+    """The pending offer, locked, while it awaits its provider's answer (``answer_refusal``)."""
+    offer = _pending_offer(referral)
+    refusal = answer_refusal(referral, offer)
+    if refusal is not None:
+        raise refusal
+    return cast(PlacementOffer, offer)  # answer_refusal: there is one
 
 
 def accept_offer(*, referral_id: int, actor: User) -> Referral:

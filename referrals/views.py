@@ -671,11 +671,10 @@ def not_open_words(
     if transition == "offer" and user.is_manager and referral.still_missing():
         return services.STILL_MISSING_MESSAGE
     if transition in ("accept", "reject"):
-        if pending_offer is not None and may_perform(user, transition, referral):
-            return services.offer_ran_out(pending_offer).message
-        if pending_offer is None and may_perform(user, transition, referral):
-            # The offer was made to this provider and is answered: say how.
-            return services.offer_not_pending(referral).message
+        # The offer was made to this provider, and is answered or past its answer time: say which.
+        unanswerable = services.answer_refusal(referral, pending_offer)
+        if unanswerable is not None and may_perform(user, transition, referral):
+            return unanswerable.message
         return "This case has no offer waiting for you."
     refusal = services.transition_refusal(user, transition, referral)
     if isinstance(refusal, TransitionNotAllowed):

@@ -260,11 +260,9 @@ def refuse_unless_allowed(user: Any, transition: str, referral: Referral) -> Non
     is read. The service checks all of this again under the row lock."""
     services.check_transition_allowed(user, transition, referral)
     if transition in ("accept", "reject"):
-        pending = pending_offer_for(referral)
-        if pending is None:
-            raise services.offer_not_pending(referral)
-        if not services.offer_awaits_answer(pending):
-            raise services.offer_ran_out(pending)
+        refusal = services.answer_refusal(referral, pending_offer_for(referral))
+        if refusal is not None:
+            raise refusal
     if transition == "offer":
         if services.offer_awaits_answer(pending := pending_offer_for(referral)):
             raise services.offer_already_pending(pending)
