@@ -246,8 +246,8 @@ CELERY_BEAT_SCHEDULE = {
     name: {**entry, "options": {"expires": entry["schedule"]}} for name, entry in CELERY_BEAT_SCHEDULE.items()
 }
 # A worker started without --queues consumes both, as every worker did before the split: one started the
-# old way runs the sweeps too, rather than leaving them queued with nobody to run them.
-# Each with its own exchange and routing key, as Celery makes a queue it is sent to and does not know.
+# old way runs the sweeps too, rather than leaving them queued with nobody to run them. Each queue has an
+# exchange and routing key of its own, as Celery gives a queue it makes itself.
 CELERY_TASK_QUEUES = tuple(Queue(name, Exchange(name), routing_key=name) for name in ("celery", "sweeps"))
 
 # Deadlines (SPEC §5). Durations by environment so a deployment or a test can change them.
