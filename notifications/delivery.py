@@ -67,8 +67,8 @@ from django.core.mail import send_mail
 from django.core.mail.backends import smtp
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection, transaction
-from django.db.models import F
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce, Least
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -410,7 +410,7 @@ def backoff_seconds(attempt: int) -> float:
 CLAIM_SQL = """
 WITH claimed AS (
     UPDATE notifications_notification
-       SET next_attempt_at = %(until)s, attempts = attempts + 1
+       SET next_attempt_at = %(until)s, attempts = attempts + 1, requeues = 0
      WHERE id = %(id)s AND state = 'pending' AND next_attempt_at <= %(due_by)s
  RETURNING id, event, channel, organisation_id, referral_id, reference, due_at, created_at, attempts, clock
 )
@@ -479,7 +479,7 @@ def _claim_portably(pk: uuid.UUID, now: datetime.datetime, until: datetime.datet
     with transaction.atomic():
         claimed = Notification.objects.filter(
             pk=pk, state=DeliveryState.PENDING, next_attempt_at__lte=now + CLAIM_TOLERANCE
-        ).update(next_attempt_at=until, attempts=F("attempts") + 1)
+        ).update(next_attempt_at=until, attempts=F("attempts") + 1, requeues=0)
         if not claimed:
             return None
         return Notification.objects.select_related("organisation").get(pk=pk)
@@ -614,27 +614,60 @@ def tell_managers_of_failure(notification: Notification) -> None:
     )
 
 
+def requeue_waits() -> list[datetime.timedelta]:
+    """How long the outbox sweep leaves a row after queueing it 0, 1, 2 … times with no worker taking it.
+
+    ``NOTIFICATION_REQUEUE_AFTER_SECONDS`` first, twice as long after each copy, at most
+    ``NOTIFICATION_STUCK_MINUTES`` (the last wait is for every later copy too).
+    """
+    least = datetime.timedelta(seconds=settings.NOTIFICATION_REQUEUE_AFTER_SECONDS)
+    most = max(least, datetime.timedelta(minutes=settings.NOTIFICATION_STUCK_MINUTES))
+    waits = [least]
+    while waits[-1] < most:
+        waits.append(min(waits[-1] * 2, most))
+    return waits
+
+
 def requeue_pending(batch_size: int = REQUEUE_BATCH) -> int:
     """Queue again the pending rows nobody has tried in time (the broker was down, a worker died).
 
     A row in flight is not due (its claim moved ``next_attempt_at`` on), so it is not picked. A picked
-    row gets ``next_attempt_at = now``: still due for the task queued here, but not picked again by
-    the next sweep until another ``NOTIFICATION_REQUEUE_AFTER_SECONDS`` have passed.
+    row gets ``next_attempt_at = now``: still due for the task queued here. While no worker takes
+    deliveries, the copies queued before are still waiting for one, so each copy waits twice as long
+    as the one before it (``requeue_waits``): an hour's outage leaves some ten copies of a row, not
+    one a minute. A claim starts the count again, and so does ``forget_requeues``.
     """
     now = timezone.now()
-    cutoff = now - datetime.timedelta(seconds=settings.NOTIFICATION_REQUEUE_AFTER_SECONDS)
+    waits = requeue_waits()
+    waited_long_enough = Q(requeues__gte=len(waits) - 1, next_attempt_at__lte=now - waits[-1])
+    for requeues, wait in enumerate(waits[:-1]):
+        waited_long_enough |= Q(requeues=requeues, next_attempt_at__lte=now - wait)
     with transaction.atomic():
         due = (
             Notification.objects.select_for_update(skip_locked=True)
-            .filter(state=DeliveryState.PENDING, next_attempt_at__lte=cutoff)
+            .filter(waited_long_enough, state=DeliveryState.PENDING)
             .order_by("next_attempt_at")
             .values_list("pk", flat=True)[:batch_size]
         )
         ids = list(due)
         if ids:
-            Notification.objects.filter(pk__in=ids).update(next_attempt_at=now)
+            Notification.objects.filter(pk__in=ids).update(
+                next_attempt_at=now, requeues=Least(F("requeues") + 1, len(waits) - 1)
+            )
     if ids:
         logger.info("Re-queueing %d pending notification(s)", len(ids))
     # Tried even while publishing is paused after a failure: this is how the process learns the broker
     # is back. What is not queued is picked again after NOTIFICATION_REQUEUE_AFTER_SECONDS.
-    return queue_delivery([str(pk) for pk in ids], despite_pause=True)
+    queued = queue_delivery([str(pk) for pk in ids], despite_pause=True)
+    if queued < len(ids):
+        forget_requeues()
+    return queued
+
+
+def forget_requeues() -> int:
+    """Wait the shortest time again before queueing any pending row: the copies queued may be lost.
+
+    When the broker fails, or a worker starts (after an outage in which the broker may have restarted
+    empty), the rows' earlier copies may be gone, and the sweep must not wait on them.
+    """
+    return Notification.objects.filter(state=DeliveryState.PENDING, requeues__gt=0).update(requeues=0)

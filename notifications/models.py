@@ -64,6 +64,9 @@ class Notification(models.Model):
     state = models.CharField(max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
+    # How often the outbox sweep has queued it since a worker last took it: each time, the sweep waits
+    # twice as long before the next copy. A default in the database too, for the release before this.
+    requeues = models.PositiveSmallIntegerField(default=0, db_default=0)
     delivered_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=200, blank=True)
     # When a manager last sent it again: ``attempts`` counts from there, its earlier attempts stay logged.

@@ -3,7 +3,7 @@
 from typing import Any
 
 from celery import Task, shared_task
-from celery.signals import task_postrun, worker_init
+from celery.signals import task_postrun, worker_init, worker_ready
 
 
 @worker_init.connect
@@ -19,6 +19,17 @@ def keep_database_connections(**kwargs: Any) -> None:
 
     for alias in connections:
         connections.settings[alias]["CONN_MAX_AGE"] = settings.WORKER_CONN_MAX_AGE
+
+
+@worker_ready.connect
+def requeue_soon(**kwargs: Any) -> None:
+    """A worker is up: the outbox sweep queues every waiting row again after its shortest wait."""
+    from django.db import connections
+
+    from .delivery import forget_requeues
+
+    forget_requeues()
+    connections.close_all()  # this thread runs no tasks
 
 
 @task_postrun.connect

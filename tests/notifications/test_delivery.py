@@ -6,13 +6,15 @@ import socket
 import threading
 
 import pytest
+import redis
 from django.core import mail
 from django.core.mail.backends import smtp
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from notifications import delivery
-from notifications.delivery import backoff_seconds, claim, deliver, requeue_pending
+from notifications.delivery import backoff_seconds, claim, deliver, requeue_pending, requeue_waits
 from notifications.models import Channel, DeliveryState, Event, InboxItem, Notification
 from notifications.services import queue_delivery, resend_failed
 from referrals import services
@@ -403,6 +405,60 @@ def test_the_sweep_requeues_rows_left_pending_but_not_fresh_or_in_flight(setting
     assert queued["now"] == [str(stale.pk)]
     # Picked once: the next sweep leaves it to the task just queued.
     assert requeue_pending() == 0
+
+
+def sweep_every_minute_for(minutes):
+    """The outbox sweep once a minute, with no worker: each row's wait moved back a minute instead."""
+    for _ in range(minutes):
+        Notification.objects.update(next_attempt_at=F("next_attempt_at") - datetime.timedelta(minutes=1))
+        requeue_pending()
+
+
+def test_requeue_waits_double_from_the_first_up_to_the_stuck_time(settings):
+    settings.NOTIFICATION_REQUEUE_AFTER_SECONDS = 30
+    settings.NOTIFICATION_STUCK_MINUTES = 10
+    assert [wait.total_seconds() for wait in requeue_waits()] == [30, 60, 120, 240, 480, 600]
+
+
+def test_while_no_worker_takes_deliveries_each_copy_waits_twice_as_long(settings, redis_server):
+    settings.NOTIFICATION_REQUEUE_AFTER_SECONDS = 30
+    settings.NOTIFICATION_STUCK_MINUTES = 10
+    manager()
+    row = email_row()
+
+    sweep_every_minute_for(60)
+
+    # Queued at minutes 1, 2, 4, 8, 16, then every ten: nine copies in an hour, not sixty.
+    assert redis.Redis.from_url(redis_server.url).llen("celery") == 9
+    row.refresh_from_db()
+    assert row.requeues == len(requeue_waits()) - 1  # counted no further than the longest wait
+
+
+def test_a_claim_starts_the_count_again(settings, redis_server):
+    manager()
+    row = email_row()
+    Notification.objects.filter(pk=row.pk).update(requeues=4, next_attempt_at=timezone.now())
+
+    claim(str(row.pk))
+
+    row.refresh_from_db()
+    assert row.requeues == 0
+
+
+def test_after_the_broker_fails_every_row_waits_the_shortest_time_again(settings, redis_server):
+    settings.NOTIFICATION_REQUEUE_AFTER_SECONDS = 30
+    manager()
+    email_row()
+    due = email_row()
+    Notification.objects.update(requeues=5, next_attempt_at=timezone.now())
+    Notification.objects.filter(pk=due.pk).update(
+        next_attempt_at=timezone.now() - datetime.timedelta(hours=1)
+    )
+    redis_server.stop()
+
+    assert requeue_pending() == 0  # the broker refused: what it held before may be lost with it
+
+    assert list(Notification.objects.values_list("requeues", flat=True)) == [0, 0]
 
 
 def test_a_broker_failure_at_commit_is_logged_and_leaves_the_row_pending(

@@ -114,6 +114,23 @@ def test_a_transition_commits_while_redis_is_down_and_is_delivered_once_redis_is
     assert [hook.event_id for hook in receiver.received] == [str(row.pk)]
 
 
+def test_a_worker_that_starts_sends_at_once_what_the_sweep_had_long_queued_into_a_lost_redis(
+    worker, redis_server, receiver
+):
+    boss = manager()
+    provider = provider_with_webhook(receiver.url)
+    made = offer(boss, provider)
+    row = Notification.objects.get(referral=made.referral, event=Event.OFFER_MADE, channel=Channel.WEBHOOK)
+    # No worker ran for hours: the sweep queued it again and again, and would next wait minutes.
+    Notification.objects.filter(pk=row.pk).update(requeues=9)
+    redis_server.stop()
+    redis_server.start()  # empty: it keeps nothing on disk
+
+    worker.start()
+
+    wait_for(lambda: state_of(row) == DeliveryState.DELIVERED)
+
+
 def test_a_worker_killed_mid_delivery_delivers_after_restart_with_the_same_event_id(worker, receiver):
     receiver.respond = lambda n: None if n == 1 else 204  # the first request never gets an answer
     boss = manager()
