@@ -87,12 +87,19 @@ def may_submit(user: User) -> bool:
     return user.is_first_responder and user.organisation_id is not None
 
 
-def may_see_transition_input(user: User, actor_organisation_id: int | None) -> bool:
-    """A transition's input (notes, reasons) in the history: a care provider sees its own
-    organisation's only (need to know, SPEC §2); Harbour's own actions have no organisation."""
-    return not user.is_care_provider or (
-        actor_organisation_id is not None and actor_organisation_id == user.organisation_id
-    )
+# A care provider's support notes and its answers to offers are between it and the managers: the
+# referring organisation follows the case by its state, and is told when the person goes missing,
+# is found, recovers or leaves support, with what the provider wrote then.
+PROVIDERS_OWN_BUSINESS = frozenset({"record_progress", "reject"})
+
+
+def may_see_transition_input(user: User, transition: str, actor_organisation_id: int | None) -> bool:
+    """A transition's input (notes, reasons) in the history, on need to know (SPEC §2). Managers see
+    every input. A care provider sees its own organisation's only; Harbour's own actions have no
+    organisation. A first responder sees all but another organisation's ``PROVIDERS_OWN_BUSINESS``."""
+    if user.is_care_provider or (transition in PROVIDERS_OWN_BUSINESS and not user.is_manager):
+        return actor_organisation_id is not None and actor_organisation_id == user.organisation_id
+    return True
 
 
 def may_see_actor(user: User, actor_organisation_kind: str | None) -> bool:

@@ -696,14 +696,14 @@ def _provider_choices(suggestions: list[Any]) -> list[tuple[int, str]]:
 
 def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -> list[dict[str, Any]]:
     """The transition log as the user may see it (a care provider from its own offer on, as in the
-    API); a care provider sees the inputs (notes) of its own organisation's actions only."""
+    API), with the inputs (notes) ``may_see_transition_input`` allows."""
     logs = case_history_visible_to(user, referral, offers)
     states = dict(ReferralState.choices)
     provider_names = {offer.provider_id: offer.provider.name for offer in offers}
     rows = []
     for log in logs:
         acted = log["actor_id"] is not None
-        show_input = may_see_transition_input(user, log["actor__organisation_id"])
+        show_input = may_see_transition_input(user, log["transition"], log["actor__organisation_id"])
         given: dict[str, Any] = log["input"] or {}  # type: ignore[assignment]  # decrypted JSON
         if not acted:
             by = "Harbour"

@@ -337,7 +337,11 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
         help_text="Null when Harbour itself acted; absent for a care provider when a first responder did.",
     )
     input = serializers.DictField(
-        required=False, help_text="Absent for a care provider, except on its own actions."
+        required=False,
+        help_text=(
+            "Absent for a care provider, except on its own actions; absent for a first responder on "
+            "a provider's progress notes and answers to offers."
+        ),
     )
 
     class Meta:
@@ -350,7 +354,9 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
         viewer = self.context["request"].user
         organisation = instance.actor.organisation if instance.actor is not None else None
         # Absent, not empty: what the caller may not see (SPEC §9).
-        if not may_see_transition_input(viewer, organisation.pk if organisation else None):
+        if not may_see_transition_input(
+            viewer, instance.transition, organisation.pk if organisation else None
+        ):
             del data["input"]
         if not may_see_actor(viewer, organisation.kind if organisation else None):
             del data["actor"]

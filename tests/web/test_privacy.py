@@ -59,6 +59,39 @@ def test_a_provider_does_not_see_another_providers_offer_or_the_managers_notes()
     assert "Manager-only note" not in html
 
 
+def test_the_referring_responder_follows_the_case_without_the_providers_support_notes_or_answers():
+    referral, provider, boss = offered()
+    first = provider_user(provider)
+    services.reject_offer(
+        referral_id=referral.pk, actor=first, reason="other", note="Turned down: staff rota"
+    )
+    second = CareProviderFactory()
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=second.pk)
+    staff = provider_user(second)
+    services.accept_offer(referral_id=referral.pk, actor=staff)
+    services.record_progress(referral_id=referral.pk, actor=staff, note="Disclosed a health condition")
+    seen = timezone.now()
+    services.report_missing(
+        referral_id=referral.pk, actor=staff, last_seen_at=seen, note="Left in a grey van"
+    )
+    referrer = responder(organisation=referral.organisation)
+
+    html = signed_in(referrer).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    api = APIClient()
+    api.force_authenticate(referrer)
+    history = api.get(f"/api/v1/referrals/{referral.pk}/history/").json()
+
+    for private in ("Turned down: staff rota", "Disclosed a health condition"):
+        assert private not in html
+    assert "Left in a grey van" in html  # what the police need to look for the person
+    inputs = {row["transition"]: row.get("input") for row in history}
+    assert inputs["reject"] is None and inputs["record_progress"] is None  # absent, not empty
+    assert inputs["report_missing"]["note"] == "Left in a grey van"
+    for user in (boss, staff):  # managers see every note; the provider its own
+        html = signed_in(user).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+        assert "Disclosed a health condition" in html
+
+
 def test_html_in_the_account_and_notes_is_shown_escaped():
     referral = submitted_referral(account=XSS, given_name=XSS)
     boss = manager()
