@@ -411,6 +411,8 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Retention: closed cases lose their personal fields after this many days (six years by default).
 RETENTION_DAYS = env.int("RETENTION_DAYS", default=6 * 365 + 2)
+if RETENTION_DAYS < 0:  # a cutoff in the future would anonymise every closed case on the next daily run
+    raise ImproperlyConfigured("RETENTION_DAYS must be 0 or more: the days a closed case is kept.")
 
 LOGGING = {
     "version": 1,

@@ -110,3 +110,10 @@ def test_settings_refuse_a_webhook_timeout_over_half_the_claim_on_a_notification
     )
     assert result.returncode != 0
     assert "WEBHOOK_TIMEOUT_SECONDS must be at most half of NOTIFICATION_CLAIM_SECONDS" in result.stderr
+
+
+def test_settings_refuse_a_negative_retention_period(tmp_path: Path) -> None:
+    """A cutoff in the future would anonymise every closed case on the next daily run."""
+    result = run_settings(tmp_path, **production(RETENTION_DAYS="-30"))
+    assert result.returncode != 0
+    assert "RETENTION_DAYS must be 0 or more" in result.stderr
