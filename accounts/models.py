@@ -127,22 +127,29 @@ class User(AbstractUser):
         """A new password, role or organisation, or admin rights given or taken, revoke the user's API
         token, whichever path saved it (``set_password``, the admin's forms, ``changepassword``): a token
         must not outlive the password it was issued against, nor carry into a role that sees more or
-        needs a second factor it never gave. Sessions are checked again on every request."""
+        needs a second factor it never gave. Sessions are checked again on every request. A new role or
+        organisation also deletes the user's drafts and unsent forms: typed for the old one, they must
+        not be read or submitted in the new."""
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
         changed = self._access_changed(kwargs.get("update_fields"), using)
-        if changed is None:
+        if not changed:
             super().save(*args, **kwargs)
             return
+        from referrals.drafts import delete_drafts_and_unsent_forms
+
         from .authentication import revoke_tokens
 
+        moved = [field.removesuffix("_id") for field in ("organisation_id", "role") if field in changed]
         with transaction.atomic(using=using):
             super().save(*args, **kwargs)
-            revoke_tokens(self, why=f"{changed} changed")
+            revoke_tokens(self, why="password changed" if "password" in changed else "access changed")
+            if moved:
+                delete_drafts_and_unsent_forms(owner=self, why=f"{' and '.join(moved)} changed")
 
-    def _access_changed(self, update_fields: Any, using: str) -> str | None:
-        """Which of the password or the access fields this save changes: "password", "access" or None."""
+    def _access_changed(self, update_fields: Any, using: str) -> set[str]:
+        """The password and access fields (``ACCESS_FIELDS``) this save changes; empty if none."""
         if self._state.adding or self.pk is None:
-            return None
+            return set()
         deferred = self.get_deferred_fields()
         fields = [
             field
@@ -153,20 +160,16 @@ class User(AbstractUser):
             )
         ]
         if not fields:
-            return None  # e.g. last_login at sign-in: no need to read the row
+            return set()  # e.g. last_login at sign-in: no need to read the row
         # Django's own record of a password set since loading, absent from the stubs.
         rehashed = self._password is None and is_password_usable(self.password)  # type: ignore[attr-defined]
         if rehashed and update_fields is not None and set(update_fields) == {"password"}:
             # check_password re-hashing the same password with a newer hasher: not a new password.
-            return None
+            return set()
         stored = type(self)._base_manager.using(using).filter(pk=self.pk).values(*fields).first()
         if stored is None:
-            return None
-        if "password" in stored and stored["password"] != self.password:
-            return "password"
-        if any(stored[field] != getattr(self, field) for field in stored if field != "password"):
-            return "access"
-        return None
+            return set()
+        return {field for field, value in stored.items() if value != getattr(self, field)}
 
     @property
     def is_first_responder(self) -> bool:

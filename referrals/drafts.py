@@ -18,7 +18,7 @@ from django.utils import timezone
 from audit.models import AuditAction
 from audit.services import draft_label, record_change
 
-from .models import ReferralDraft
+from .models import ReferralDraft, UnsentForm
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -98,3 +98,19 @@ def delete_expired_drafts() -> int:
                 changes={"drafts": deleted},
             )
     return deleted
+
+
+def delete_drafts_and_unsent_forms(*, owner: User, why: str) -> None:
+    """Delete everything the owner typed and has not sent, drafts and unsent forms, ``why`` being a
+    change to their access; audited by number, when there was any."""
+    with transaction.atomic():
+        kept = {
+            "drafts": list(ReferralDraft.objects.filter(owner=owner).values_list("pk", flat=True)),
+            "unsent_forms": list(UnsentForm.objects.filter(owner=owner).values_list("pk", flat=True)),
+        }
+        ReferralDraft.objects.filter(pk__in=kept["drafts"]).delete()
+        UnsentForm.objects.filter(pk__in=kept["unsent_forms"]).delete()
+        if deleted := {kind: numbers for kind, numbers in kept.items() if numbers}:
+            record_change(
+                actor=owner, referral=None, what=f"drafts and unsent forms deleted: {why}", changes=deleted
+            )

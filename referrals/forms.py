@@ -41,6 +41,7 @@ from .validation import (
     CONTACT_PHONE_MAX_LENGTH,
     NAME_MAX_LENGTH,
     NOTE_MAX_LENGTH,
+    PERSONAL_FIELDS,
     PROGRESS_NOTE_REQUIRED_MESSAGE,
     REFERENCE_MAX_LENGTH,
     error_messages,
@@ -358,7 +359,7 @@ class ReferralForm(HarbourForm):
         required=False,
         label="Contact phone (optional)",
         help_text="Only if it is safe to contact the person.",
-        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
+        widget=forms.TextInput(attrs={"type": "tel"}),
         error_messages=error_messages("contact_phone"),
     )
     account = forms.CharField(
@@ -385,6 +386,11 @@ class ReferralForm(HarbourForm):
         _choices(self, "nationality", _blank_first(nationality_choices(), "Choose a nationality"))
         _choices(self, "second_nationality", _blank_first(nationality_choices(), "None"))
         _choices(self, "languages", language_choices())
+        # Station computers are shared: a browser must not remember a person's details and offer them
+        # to whoever fills in the next referral there.
+        for name in PERSONAL_FIELDS:
+            if name in self.fields:
+                self.fields[name].widget.attrs["autocomplete"] = "off"
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

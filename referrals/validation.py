@@ -143,6 +143,7 @@ EMERGENCY_WITHOUT_ACCOMMODATION_MESSAGE = (
 )
 
 # An anonymous notification never holds these (SPEC §3); a request carrying any of them is refused.
+# The intake form keeps the browser from remembering them (``ReferralForm``).
 PERSONAL_FIELDS = (
     "given_name",
     "family_name",
@@ -151,6 +152,8 @@ PERSONAL_FIELDS = (
     "age_estimate",
     "contact_phone",
     "account",
+    "responder_reference",
+    "crime_reference",
     "name",
     "email",
     "phone",

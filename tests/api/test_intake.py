@@ -280,6 +280,8 @@ def test_an_anonymous_notification_refuses_a_list_no_client_would_send(api):
         {"contact_phone": "07700 900123"},
         {"aliases": "M"},
         {"account": "Found in a cannabis farm."},
+        {"responder_reference": "PC-4471"},
+        {"crime_reference": "CRIME-2026-0042"},
     ],
     ids=lambda personal: next(iter(personal)),
 )

@@ -9,17 +9,25 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.authentication import issue_token
+from audit.models import AuditEvent
 from referrals import services
 from referrals.choices import COMMON_LANGUAGES, ReferralState, language_choices
-from referrals.models import AnonymousNotification, Referral, ReferralDraft
+from referrals.models import AnonymousNotification, Referral, ReferralDraft, UnsentForm
 from referrals.tasks import purge_expired_drafts
-from referrals.unsent_forms import owner_token
+from referrals.unsent_forms import keep_unsent_form, owner_token
 from referrals.validation import (
     CONTACT_PHONE_TOO_FEW_DIGITS_MESSAGE,
     CONTACT_PHONE_TOO_LONG_MESSAGE,
     LANGUAGES_TOO_MANY_MESSAGE,
 )
-from tests.factories import manager, provider_user, referral_fields, responder, submitted_referral
+from tests.factories import (
+    OrganisationFactory,
+    manager,
+    provider_user,
+    referral_fields,
+    responder,
+    submitted_referral,
+)
 from tests.web.conftest import intake_data, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -427,6 +435,27 @@ def test_a_draft_can_be_discarded_and_is_private_to_its_owner():
     assert "Discard this draft?" in asked.content.decode() and ReferralDraft.objects.exists()
     mine.post(reverse("referrals:draft_discard", args=[draft.pk]))
     assert not ReferralDraft.objects.exists()
+
+
+def test_a_responder_moved_to_another_organisation_keeps_nothing_typed_for_the_old_one():
+    user = responder()
+    client = signed_in(user)
+    client.post(INTAKE, {"given_name": "Amina", "action": "save_draft"})
+    draft = ReferralDraft.objects.get()
+    referral = submitted_referral(actor=user)
+    withdraw = reverse("referrals:case_action", args=[referral.pk, "withdraw"])
+    unsent = keep_unsent_form(owner=user, form=withdraw, data={"withdraw-note": ["Amina went home."]})
+
+    user.organisation = OrganisationFactory()
+    user.save()
+
+    assert "Amina" not in client.get(reverse("referrals:drafts")).content.decode()
+    assert_draft_gone(client.get(INTAKE, {"draft": draft.pk}, follow=True))
+    assert_draft_gone(client.get(reverse("referrals:draft_discard", args=[draft.pk]), follow=True))
+    assert not ReferralDraft.objects.exists()
+    assert not UnsentForm.objects.exists()
+    event = AuditEvent.objects.get(what="drafts and unsent forms deleted: organisation changed")
+    assert (event.actor, event.changes) == (user, {"drafts": [draft.pk], "unsent_forms": [unsent.pk]})
 
 
 # ------------------------------------------------------------------------------------- duplicates

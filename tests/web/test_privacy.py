@@ -1,6 +1,7 @@
 """Need to know and escaping: what a care provider's page never shows, and free text shown as typed."""
 
 import re
+from html.parser import HTMLParser
 
 import pytest
 from django.urls import reverse
@@ -8,7 +9,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from referrals import services
+from referrals.forms import ReferralForm
+from referrals.retention import PERSONAL_FIELDS_BLANKED
 from referrals.selectors import referrals_visible_to
+from referrals.validation import PERSONAL_FIELDS
 from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
 from tests.web.conftest import offered, placed, signed_in
 
@@ -100,6 +104,38 @@ def test_html_in_the_account_and_notes_is_shown_escaped():
     assert "<script>alert" not in html
     assert "<img src=x" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+
+
+class FormControls(HTMLParser):
+    """The attributes of a page's forms, and of its controls by name (the first control of each)."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.forms: list[dict[str, str | None]] = []
+        self.controls: dict[str, dict[str, str | None]] = {}
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag == "form":
+            self.forms.append(named)
+        elif tag in {"input", "textarea", "select"} and named.get("name"):
+            self.controls.setdefault(str(named["name"]), named)
+
+
+# Every field of the intake that the project counts as personal, whichever list counts it: the one the
+# anonymous notification refuses, or the one retention blanks.
+PERSONAL_INTAKE_FIELDS = sorted(
+    (set(PERSONAL_FIELDS) | set(PERSONAL_FIELDS_BLANKED)) & set(ReferralForm.base_fields)
+)
+
+
+@pytest.mark.parametrize("field", PERSONAL_INTAKE_FIELDS)
+def test_a_shared_computers_browser_is_asked_not_to_remember_a_personal_field_of_the_intake(field):
+    page = FormControls(signed_in(responder()).get(reverse("referrals:intake")).content.decode())
+    intake = [form for form in page.forms if form.get("action") == reverse("referrals:intake")]
+    assert [form.get("autocomplete") for form in intake] == ["off"]
+    assert page.controls[field].get("autocomplete") == "off"
 
 
 def test_html_typed_into_the_intake_form_is_escaped_when_redisplayed():
