@@ -16,6 +16,8 @@ from .models import Clock, Deadline, Referral
 
 # A next check-in chosen by date falls due at this local time of that day.
 CHECK_IN_TIME = datetime.time(17, 0)
+# A clock of one working day is reminded at this local time of its due day, when due later.
+REMINDER_MORNING = datetime.time(9, 0)
 
 # holidays.UK subdivisions for each nation's bank holidays.
 _SUBDIVISION = {
@@ -105,15 +107,25 @@ def due_at(clock: Clock, referral: Referral, start: datetime.datetime) -> dateti
 def reminder_at(
     start: datetime.datetime, due: datetime.datetime, *, working_days: int | None, nation: Nation
 ) -> datetime.datetime:
-    """When DEADLINE_REMINDER_FRACTION of the clock's span has passed. A clock that counts working
-    days counts its reminder in working days too, so that it never falls on a weekend or a bank
-    holiday: with 5 working days, one working day before the due time."""
+    """When DEADLINE_REMINDER_FRACTION of the clock's span has passed.
+
+    A clock that counts working days is reminded in whole working days, at its due time of day, so
+    never on a weekend or a bank holiday nor at night for a clock due by day: as many working days
+    before the due time as come nearest the share of the span left, at least one and never back to its
+    start (with 5 working days, one). A clock of one working day has no day between: it is reminded on
+    its due day at REMINDER_MORNING, or at the start of that day when due before then.
+    """
     share_left = 1 - settings.DEADLINE_REMINDER_FRACTION
     if working_days is None:
         return due - (due - start) * share_left
-    days_left = round(working_days * share_left, 6)
-    whole = int(days_left)
-    return add_working_days(due, -whole, nation) - datetime.timedelta(days=days_left - whole)
+    if working_days > 1:
+        days_before = min(max(round(working_days * share_left), 1), working_days - 1)
+        return add_working_days(due, -days_before, nation)
+    due_day = timezone.localtime(due).date()
+    morning = timezone.make_aware(datetime.datetime.combine(due_day, REMINDER_MORNING))
+    if morning < due:
+        return morning
+    return timezone.make_aware(datetime.datetime.combine(due_day, datetime.time()))
 
 
 def start_clock(

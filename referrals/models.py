@@ -236,9 +236,9 @@ class Clock(models.TextChoices):
 class Deadline(models.Model):
     """One clock on a case (SPEC §5): data with a due time, swept by a periodic task.
 
-    ``remind_at`` is when ``DEADLINE_REMINDER_FRACTION`` of the span has passed, counted in working days
-    for a clock that counts working days, so that it never falls on a weekend or a bank holiday
-    (``deadlines.reminder_at``); the ``missing`` clock has no reminder. The sweep sets ``reminded_at``
+    ``remind_at`` is when ``DEADLINE_REMINDER_FRACTION`` of the span has passed, in whole working days
+    at the due time of day for a clock that counts working days, so that it never falls on a weekend or
+    a bank holiday (``deadlines.reminder_at``); the ``missing`` clock has no reminder. The sweep sets ``reminded_at``
     and ``breached_at`` once each; the ``missing`` clock instead moves ``due_at`` on after every
     escalation. A clock stops (``stopped_at``) when the transition it waits for happens.
     """

@@ -16,14 +16,18 @@ class Migration(migrations.Migration):
             name='first_placed_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
-        # Cases placed before: their first placement's start.
+        # Cases placed before, in care now or not (a reallocated case waiting for its next placement
+        # has no placed_at): their first placement's start.
         migrations.RunSQL(
             """
             UPDATE referrals_referral SET first_placed_at = (
                 SELECT min(started_at) FROM care_providers_placement
                 WHERE care_providers_placement.referral_id = referrals_referral.id
             )
-            WHERE placed_at IS NOT NULL OR closed_at IS NOT NULL
+            WHERE EXISTS (
+                SELECT 1 FROM care_providers_placement
+                WHERE care_providers_placement.referral_id = referrals_referral.id
+            )
             """,
             migrations.RunSQL.noop,
         ),

@@ -127,11 +127,37 @@ def test_the_missing_clock_is_next_due_one_repeat_after_the_report(settings):
         (aware(2026, 12, 23, 10, 0), aware(2027, 1, 4, 10, 0), aware(2026, 12, 31, 10, 0)),
     ],
 )
-def test_a_working_day_clock_reminds_on_a_working_day(settings, start, due, remind):
+def test_a_five_working_day_clock_is_reminded_one_working_day_before_due(settings, start, due, remind):
     settings.DEADLINE_ASSESSMENT_WORKING_DAYS = 5
     settings.DEADLINE_REMINDER_FRACTION = 0.8
     assert due_at(Clock.ASSESSMENT, Referral(region=Region.LONDON), start) == due
     assert reminder_at(start, due, working_days=5, nation=Nation.ENGLAND) == remind
+
+
+# Thursday 31 December 2026 to Wednesday 6 January 2027, over New Year's Day and a weekend.
+A_WEEK_OF_STARTS = [aware(2026, 12, 31, 10, 0) + datetime.timedelta(days=n) for n in range(7)]
+
+
+@pytest.mark.parametrize("working_days", [1, 2, 3, 4, 5, 7, 10])
+@pytest.mark.parametrize("start", A_WEEK_OF_STARTS, ids=lambda start: start.strftime("%a %d %b"))
+def test_a_working_day_clock_is_reminded_by_day_on_a_working_day_before_due(settings, working_days, start):
+    settings.DEADLINE_ASSESSMENT_WORKING_DAYS = working_days
+    settings.DEADLINE_REMINDER_FRACTION = 0.8
+    due = due_at(Clock.ASSESSMENT, Referral(region=Region.LONDON), start)
+    remind = reminder_at(start, due, working_days=working_days, nation=Nation.ENGLAND)
+    local = timezone.localtime(remind)
+    assert is_working_day(local.date(), Nation.ENGLAND)
+    assert datetime.time(9, 0) <= local.time() < datetime.time(17, 0)
+    assert start < remind < due
+    if working_days > 1:  # a whole working day before due, where the span has one after its start
+        assert add_working_days(remind, 1, Nation.ENGLAND) <= due
+
+
+def test_a_one_working_day_clock_due_before_the_morning_is_reminded_at_the_start_of_its_due_day(settings):
+    settings.DEADLINE_REMINDER_FRACTION = 0.8
+    start = aware(2027, 1, 2, 7, 0)  # a Saturday
+    due = aware(2027, 1, 4, 7, 0)
+    assert reminder_at(start, due, working_days=1, nation=Nation.ENGLAND) == aware(2027, 1, 4, 0, 0)
 
 
 def test_a_calendar_clock_reminds_when_its_share_of_the_span_has_passed(settings):

@@ -1,8 +1,9 @@
 import datetime
+import importlib
 import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, migrations
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -13,7 +14,7 @@ from referrals import services, validation
 from referrals.choices import ReferralState
 from referrals.exceptions import NotPermitted, PersonStillMissing, TransitionNotAllowed
 from referrals.models import Clock, Referral
-from tests.api.cases import bring_to, valid_body
+from tests.api.cases import Case, bring_to, valid_body
 from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
 
 pytestmark = pytest.mark.django_db
@@ -135,15 +136,55 @@ def test_a_next_check_in_must_fall_due_after_now_and_within_ninety_days(
         assert errors[0].startswith("Choose a next check-in from")
 
 
-def test_a_reallocated_case_keeps_the_time_of_its_first_placement():
-    case = bring_to("placed")
-    first = case.refresh().first_placed_at
+def _placed_again(case: Case) -> None:
     services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="needs_changed")
     other = CareProviderFactory()
     services.offer_placement(referral_id=case.referral.pk, actor=case.manager, provider_id=other.pk)
     services.accept_offer(referral_id=case.referral.pk, actor=provider_user(other))
+
+
+def test_a_reallocated_case_keeps_the_time_of_its_first_placement():
+    case = bring_to("placed")
+    first = case.refresh().first_placed_at
+    _placed_again(case)
     referral = case.refresh()
     assert first is not None and referral.first_placed_at == first < referral.placed_at
+
+
+def _run_migration_sql(name: str) -> None:
+    migration = importlib.import_module(f"referrals.migrations.{name}").Migration
+    with connection.cursor() as cursor:
+        for operation in migration.operations:
+            if isinstance(operation, migrations.RunSQL):
+                cursor.execute(operation.sql)
+
+
+@pytest.mark.parametrize(
+    "name", ["0003_referral_first_placed_at", "0007_first_placed_at_of_reallocated_cases"]
+)
+def test_the_migrations_give_a_case_reallocated_and_waiting_the_start_of_its_first_placement(name):
+    case = bring_to("placed")
+    services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="needs_changed")
+    Referral.objects.filter(pk=case.referral.pk).update(first_placed_at=None)  # as 0003 found or left it
+    for _ in range(2):  # run again, as after an interruption: nothing changes
+        _run_migration_sql(name)
+        assert case.refresh().first_placed_at == case.referral.placements.get().started_at
+
+
+def test_the_repair_migration_corrects_a_first_placement_recorded_late_and_leaves_the_rest():
+    placed_again, placed_once = bring_to("placed"), bring_to("placed")
+    never_placed = bring_to("assessed")
+    # Reallocated with no first placement, as 0003 left it: its next acceptance recorded the second
+    # placement as its first.
+    Referral.objects.filter(pk=placed_again.referral.pk).update(first_placed_at=None)
+    _placed_again(placed_again)
+    recorded_once = placed_once.refresh().first_placed_at
+    for _ in range(2):
+        _run_migration_sql("0007_first_placed_at_of_reallocated_cases")
+        first = placed_again.referral.placements.order_by("started_at").values_list("started_at", flat=True)
+        assert placed_again.refresh().first_placed_at == first[0]
+        assert placed_once.refresh().first_placed_at == recorded_once
+        assert never_placed.refresh().first_placed_at is None
 
 
 def _open_clocks(referral: Referral) -> set[str]:
