@@ -1,6 +1,8 @@
 import datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from care_providers.models import PlacementOffer
@@ -91,3 +93,19 @@ def test_only_offers_that_may_still_take_a_bed_of_the_same_kind_count_as_already
     assert busy_row.reasons[0] == "2 free beds for women, 1 already offered"
     outreach = bring_to("assessed", boss=boss, route="outreach")
     assert next(s for s in suggested_providers(outreach.refresh()) if s.provider == busy).offered_beds is None
+
+
+def test_suggestions_cost_the_same_queries_for_one_provider_as_for_several_with_offers_waiting():
+    boss = manager()
+    case = bring_to("assessed", boss=boss)
+    bring_to("offered", boss=boss)
+    with CaptureQueriesContext(connection) as one:
+        suggested_providers(case.refresh())
+    for _ in range(4):
+        bring_to("offered", boss=boss)
+
+    with CaptureQueriesContext(connection) as several:
+        ranked = suggested_providers(case.refresh())
+
+    assert len([s for s in ranked if s.offered_beds]) == 5
+    assert len(several) == len(one)
