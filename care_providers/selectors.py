@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import statistics
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -91,7 +92,14 @@ class ProviderSuggestion:
     suitable: bool
     score: float
     free_beds: int | None
+    # How many other people have been offered a bed of that kind there and may still take one.
+    offered_beds: int | None
     reasons: list[str] = field(default_factory=list)
+
+    @property
+    def beds_all_offered(self) -> bool:
+        """Every free bed is offered to someone else: this person gets one only if an offer is turned down."""
+        return 0 < (self.free_beds or 0) <= (self.offered_beds or 0)
 
 
 def median_minutes_to_accept(since: datetime.datetime) -> dict[int, float]:
@@ -109,14 +117,33 @@ def median_minutes_to_accept(since: datetime.datetime) -> dict[int, float]:
     return {provider_id: statistics.median(values) for provider_id, values in delays.items()}
 
 
+def beds_on_offer(referral: Referral, bed_kind: str) -> Counter[int]:
+    """Per provider, the other people offered a bed of this kind whose offer still awaits its answer,
+    in one query. Each may take one of the provider's free beds; an offer past its answer time cannot."""
+    from .services import bed_kind_for
+
+    offers = (
+        PlacementOffer.objects.filter(
+            state=OfferState.PENDING,
+            response_due_at__gt=timezone.now(),
+            referral__route=Route.ACCOMMODATION,
+        )
+        .exclude(referral=referral)
+        .select_related("referral")
+        .only("provider_id", "referral__has_dependants", "referral__gender")
+    )
+    return Counter(offer.provider_id for offer in offers if bed_kind_for(offer.referral) == bed_kind)
+
+
 def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
     """Every active provider, those that can take the person first, best fit first (SPEC §4).
 
-    Fit is scored on the region (a must), free beds of the right kind (more is better, for an
-    accommodation route), languages shared with the person, and how fast the provider has recently
-    accepted offers. A provider that already rejected this person, or let their offer expire, comes
-    after the others that can take them. Providers that cannot take the person come last, with the
-    reasons.
+    Fit is scored on the region (a must), free beds of the right kind not already offered to other
+    people (more is better, for an accommodation route), languages shared with the person, and how fast
+    the provider has recently accepted offers. A provider whose free beds are all offered to others comes
+    after those with a bed not yet offered: it can take the person only if one of those offers is turned
+    down. A provider that already rejected this person, or let their offer expire, comes after the others
+    that can take them. Providers that cannot take the person come last, with the reasons.
     """
     from .services import bed_kind_for, reasons_provider_cannot_take
 
@@ -128,15 +155,18 @@ def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
         )
     }
     kind = bed_kind_for(referral)
+    accommodation = referral.route == Route.ACCOMMODATION
+    on_offer = beds_on_offer(referral, kind) if accommodation else Counter[int]()
     person_languages = set(referral.languages)
     suggestions = []
     for provider in providers_with_occupancy().filter(active=True):
         blockers = reasons_provider_cannot_take(provider, referral)
         free = max(0, provider.capacity(kind) - getattr(provider, f"occupied_{kind}"))
+        offered = on_offer[provider.pk]
         reasons, score = [], 0.0
-        if referral.route == Route.ACCOMMODATION:
-            score += min(free, 10)
-            reasons.append(f"{free} free bed{'s' if free != 1 else ''} {BED_FOR[kind]}")
+        if accommodation:
+            score += min(max(0, free - offered), 10)
+            reasons.append(_free_beds_words(free, offered, kind))
         shared = sorted(person_languages & set(provider.languages))
         if shared:
             score += 5 * len(shared)
@@ -156,14 +186,31 @@ def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
                 provider=provider,
                 suitable=not blockers,
                 score=round(score, 2) if not blockers else 0.0,
-                free_beds=free if referral.route == Route.ACCOMMODATION else None,
+                free_beds=free if accommodation else None,
+                offered_beds=offered if accommodation else None,
                 reasons=blockers or reasons,
             )
         )
     return sorted(
         suggestions,
-        key=lambda s: (not s.suitable, s.provider.pk in unanswered, -s.score, s.provider.name),
+        key=lambda s: (
+            not s.suitable,
+            s.provider.pk in unanswered,
+            s.beds_all_offered,
+            -s.score,
+            s.provider.name,
+        ),
     )
+
+
+def _free_beds_words(free: int, offered: int, kind: str) -> str:
+    words = f"{free} free bed{'s' if free != 1 else ''} {BED_FOR[kind]}"
+    if not offered:
+        return words
+    words += f", {offered} already offered"
+    if offered >= free:
+        words += ": a bed is free for this person only if one of those offers is turned down"
+    return words
 
 
 def _earlier_offer_words(offer: PlacementOffer) -> str:

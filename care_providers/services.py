@@ -40,7 +40,11 @@ def reasons_provider_cannot_take(provider: CareProvider, referral: Referral) -> 
             reasons.append(f"{provider.name} offers outreach only; the route is accommodation.")
         else:
             kind = bed_kind_for(referral)
-            if occupied_beds(provider, kind) >= provider.capacity(kind):
+            # Suggestions rank every provider, loaded with their occupancy: no query per provider.
+            occupied = getattr(provider, f"occupied_{kind}", None)
+            if occupied is None:
+                occupied = occupied_beds(provider, kind)
+            if occupied >= provider.capacity(kind):
                 reasons.append(f"{provider.name} has no free bed {BED_FOR[kind]}.")
     elif Service.OUTREACH not in provider.services:
         reasons.append(f"{provider.name} does not offer outreach.")

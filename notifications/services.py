@@ -250,6 +250,21 @@ def offer_items_done(*, referral_id: int, provider_organisation_id: int) -> int:
     ).update(read_at=timezone.now())
 
 
+# What the managers' items of a case ask of them: to assess the new referral, or to offer the person
+# again after an offer came to nothing. Only managers get these events (SPEC §6).
+MANAGERS_ASKED = (Event.REFERRAL_RECEIVED, Event.OFFER_REJECTED, Event.OFFER_EXPIRED)
+
+
+def manager_items_done(*, referral_id: int, events: Sequence[str] = MANAGERS_ASKED) -> int:
+    """Mark the managers' items of a case read once what they ask is done (the referral assessed or
+    declined, the person offered again) or nobody's to do any more (the case closed), for every manager
+    who got them, in one update. (Reminders go with their clocks: ``reminders_done``; breaches stay
+    unread.)"""
+    return InboxItem.objects.filter(referral_id=referral_id, event__in=events, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+
+
 def reminders_done(*, referral_id: int, clocks: Sequence[str] = ()) -> int:
     """Mark the reminders of a case's stopped clocks read (of all its clocks if none are named), for
     whoever got them: the deadline is met or nobody's to meet any more, so nothing is left to act on.

@@ -23,7 +23,7 @@ from care_providers.models import CareProvider, OfferState, Placement, Placement
 from care_providers.selectors import active_placement_for, latest_offer_for
 from care_providers.services import check_provider_can_take, reserve_bed
 from notifications.models import Event
-from notifications.services import manager_recipients, notify, offer_items_done
+from notifications.services import manager_items_done, manager_recipients, notify, offer_items_done
 
 from .choices import ReferralState
 from .deadlines import CHECK_IN_TIME, due_at, start_clock, stop_clocks
@@ -247,6 +247,13 @@ def _revoke_pending_offer(referral: Referral) -> None:
     _notify_case(Event.OFFER_REVOKED, referral, offer.provider.organisation)
 
 
+def _close(referral: Referral) -> None:
+    """The case is closed: its clocks stop, and nothing is left for the managers to act on in its inbox
+    items."""
+    stop_clocks(referral)
+    manager_items_done(referral_id=referral.pk)
+
+
 def _end_placement(referral: Referral) -> None:
     """Free the bed (if any) and stop the clocks of the placement. A missing person's clock runs on
     until they are found or the case closes."""
@@ -275,6 +282,7 @@ def assess_referral(*, referral_id: int, actor: User, risk: str, route: str, not
             route=route,
         )
         stop_clocks(referral, Clock.ASSESSMENT)
+        manager_items_done(referral_id=referral.pk, events=(Event.REFERRAL_RECEIVED,))
         start_clock(referral, Clock.PLACEMENT)
         _notify_case(Event.REFERRAL_ASSESSED, referral, _referrer(referral))
     return referral
@@ -285,7 +293,7 @@ def decline_referral(*, referral_id: int, actor: User, reason: str, note: str = 
         referral = _apply(
             referral_id=referral_id, actor=actor, transition="decline", input={"reason": reason, "note": note}
         )
-        stop_clocks(referral)
+        _close(referral)
         _notify_case(Event.REFERRAL_DECLINED, referral, _referrer(referral))
     return referral
 
@@ -299,7 +307,7 @@ def withdraw_referral(*, referral_id: int, actor: User, reason: str, note: str =
             input={"reason": reason, "note": note},
         )
         _revoke_pending_offer(referral)
-        stop_clocks(referral)
+        _close(referral)
         _notify_case(Event.REFERRAL_WITHDRAWN, referral, _referrer(referral), *manager_recipients())
     return referral
 
@@ -361,6 +369,8 @@ def offer_placement(*, referral_id: int, actor: User, provider_id: int) -> Place
         )
         start_clock(referral, Clock.OFFER_RESPONSE, start=now, due=offer.response_due_at, offer_id=offer.pk)
         _notify_case(Event.OFFER_MADE, referral, provider.organisation, due_at=offer.response_due_at)
+        # Including the expiry just recorded: the person is offered again.
+        manager_items_done(referral_id=referral.pk, events=(Event.OFFER_REJECTED, Event.OFFER_EXPIRED))
     return offer
 
 
@@ -594,7 +604,7 @@ def recover_referral(*, referral_id: int, actor: User, outcome: str, note: str =
         )
         provider = _placed_provider_organisations(referral, excluding=actor)
         _end_placement(referral)
-        stop_clocks(referral)
+        _close(referral)
         _notify_case(
             Event.REFERRAL_RECOVERED, referral, _referrer(referral), *manager_recipients(), *provider
         )
@@ -609,7 +619,7 @@ def exit_referral(*, referral_id: int, actor: User, reason: str, note: str = "")
         provider = _placed_provider_organisations(referral, excluding=actor)
         _revoke_pending_offer(referral)  # a closed case keeps no offer open, whatever came before
         _end_placement(referral)
-        stop_clocks(referral)
+        _close(referral)
         _notify_case(Event.REFERRAL_EXITED, referral, _referrer(referral), *manager_recipients(), *provider)
     return referral
 

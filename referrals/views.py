@@ -690,6 +690,8 @@ def _provider_choices(suggestions: list[Any]) -> list[tuple[int, str]]:
         label = suggestion.provider.name
         if not suggestion.suitable:
             label += " (cannot take this person)"
+        elif suggestion.beds_all_offered:
+            label += " (every free bed already offered)"
         choices.append((suggestion.provider.pk, label))
     return choices
 

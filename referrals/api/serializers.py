@@ -368,7 +368,17 @@ class SuggestedProviderSerializer(serializers.Serializer):
     suitable = serializers.BooleanField(read_only=True, help_text="False: the reasons say why not.")
     score = serializers.FloatField(read_only=True)
     free_beds = serializers.IntegerField(
-        read_only=True, allow_null=True, help_text="Free beds of the kind the person needs (accommodation)."
+        read_only=True,
+        allow_null=True,
+        help_text="Free beds of the kind the person needs (accommodation), whether offered or not.",
+    )
+    offered_beds = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="How many other people have been offered a bed of that kind at this provider and may still "
+        "take one: offers awaiting their answer (accommodation). When it reaches free_beds, the provider "
+        "ranks after those with a bed not yet offered, and can take the person only if an offer is turned "
+        "down.",
     )
     reasons = serializers.ListField(child=serializers.CharField(), read_only=True)
 

@@ -136,6 +136,16 @@ def test_managers_get_suggested_providers_ranked_with_reasons(api):
     assert ranking[-1]["provider"]["id"] == full.pk
 
 
+def test_suggested_providers_say_how_many_of_the_free_beds_are_already_offered(api):
+    provider = CareProviderFactory(beds_women=3)
+    bring_to("offered", provider=provider)
+    case = bring_to("assessed")
+    ranking = api(case.manager).get(f"/api/v1/referrals/{case.referral.pk}/suggested-providers/").json()
+    row = next(row for row in ranking if row["provider"]["id"] == provider.pk)
+    assert (row["free_beds"], row["offered_beds"]) == (3, 1)
+    assert row["reasons"][0] == "3 free beds for women, 1 already offered"
+
+
 def test_the_provider_list_shows_capacity_and_derived_occupancy(api):
     case = bring_to("placed")
     body = api(case.manager).get("/api/v1/providers/").json()

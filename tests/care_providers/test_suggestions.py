@@ -1,13 +1,15 @@
 import datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from care_providers.models import PlacementOffer
 from care_providers.selectors import median_minutes_to_accept, suggested_providers
 from referrals import services
 from tests.api.cases import bring_to
-from tests.factories import CareProviderFactory
+from tests.factories import CareProviderFactory, manager
 
 pytestmark = pytest.mark.django_db
 
@@ -50,3 +52,60 @@ def test_an_accepted_offer_without_a_response_time_is_left_out_of_the_acceptance
     # The case is still offered to providers, ranked without a speed for the unrecorded one.
     case = bring_to("assessed")
     assert {s.provider for s in suggested_providers(case.refresh())} >= {quick, unrecorded}
+
+
+def test_a_provider_whose_free_beds_are_all_offered_to_others_comes_after_one_with_a_bed_not_yet_offered():
+    boss = manager()
+    # Sharing both the person's languages would put it first on score alone.
+    busy = CareProviderFactory(name="Busy House", beds_women=3, languages=["ti", "en"])
+    for _ in range(3):
+        bring_to("offered", provider=busy, boss=boss)
+    quiet = CareProviderFactory(name="Quiet House", beds_women=1)
+    case = bring_to("assessed", boss=boss)
+
+    ranked = [s for s in suggested_providers(case.refresh()) if s.provider in (busy, quiet)]
+
+    assert [s.provider for s in ranked] == [quiet, busy]
+    assert ranked[1].suitable  # still offerable: an offer may be turned down
+    assert (ranked[1].free_beds, ranked[1].offered_beds) == (3, 3)
+    assert ranked[1].reasons[0] == (
+        "3 free beds for women, 3 already offered: a bed is free for this person only if one of those "
+        "offers is turned down"
+    )
+    assert (ranked[0].offered_beds, ranked[0].reasons[0]) == (0, "1 free bed for women")
+
+
+def test_only_offers_that_may_still_take_a_bed_of_the_same_kind_count_as_already_offered():
+    boss = manager()
+    busy = CareProviderFactory(name="Busy House", beds_women=2, beds_men=2)
+    bring_to("offered", provider=busy, boss=boss)  # a woman: counts
+    bring_to("offered", provider=busy, boss=boss, gender="male")  # a man's bed
+    bring_to("offered", provider=busy, boss=boss, route="outreach")  # no bed
+    late = bring_to("offered", provider=busy, boss=boss)  # past its answer time: can take no bed
+    late.referral.offers.update(response_due_at=timezone.now() - datetime.timedelta(minutes=1))
+    # The person's own offer, past its answer time, which the next offer closes.
+    case = bring_to("offered", provider=busy, boss=boss)
+    case.referral.offers.update(response_due_at=timezone.now() - datetime.timedelta(minutes=1))
+
+    busy_row = next(s for s in suggested_providers(case.refresh()) if s.provider == busy)
+
+    assert (busy_row.free_beds, busy_row.offered_beds) == (2, 1)
+    assert busy_row.reasons[0] == "2 free beds for women, 1 already offered"
+    outreach = bring_to("assessed", boss=boss, route="outreach")
+    assert next(s for s in suggested_providers(outreach.refresh()) if s.provider == busy).offered_beds is None
+
+
+def test_suggestions_cost_the_same_queries_for_one_provider_as_for_several_with_offers_waiting():
+    boss = manager()
+    case = bring_to("assessed", boss=boss)
+    bring_to("offered", boss=boss)
+    with CaptureQueriesContext(connection) as one:
+        suggested_providers(case.refresh())
+    for _ in range(4):
+        bring_to("offered", boss=boss)
+
+    with CaptureQueriesContext(connection) as several:
+        ranked = suggested_providers(case.refresh())
+
+    assert len([s for s in ranked if s.offered_beds]) == 5
+    assert len(several) == len(one)

@@ -14,7 +14,7 @@ from notifications.models import Channel, DeliveryAttempt, DeliveryState, Event,
 from notifications.sweep import sweep_deadlines
 from referrals import services
 from tests.api.cases import bring_to
-from tests.factories import contractor, manager, responder, submitted_referral
+from tests.factories import CareProviderFactory, contractor, manager, responder, submitted_referral
 
 pytestmark = pytest.mark.django_db
 
@@ -364,3 +364,54 @@ def test_a_missing_person_stands_out_in_the_inbox(client):
     page = client.get(reverse("notifications:inbox")).content.decode()
     row = next(row for row in page.split("</tr>") if "Person reported missing" in row)
     assert '<span class="tag tag-urgent">Urgent</span>' in row
+
+
+def unread(referral, event):
+    return InboxItem.objects.filter(referral=referral, event=event, read_at__isnull=True)
+
+
+@pytest.mark.parametrize("dealt_with", ["assess", "decline", "withdraw"])
+def test_a_new_referral_no_longer_waits_unread_for_any_manager_once_one_has_dealt_with_it(dealt_with):
+    one, other = manager(), manager()
+    case = bring_to("received", boss=one)
+    assert {item.user for item in unread(case.referral, Event.REFERRAL_RECEIVED)} >= {one, other}
+    deadline = case.referral.deadlines.get()
+    sweep_deadlines(now=deadline.due_at + datetime.timedelta(minutes=1))  # the assessment is late
+    pk = case.referral.pk
+    if dealt_with == "assess":
+        services.assess_referral(referral_id=pk, actor=one, risk="low", route="accommodation")
+    elif dealt_with == "decline":
+        services.decline_referral(referral_id=pk, actor=one, reason="not_eligible")
+    else:
+        services.withdraw_referral(referral_id=pk, actor=case.responder, reason="duplicate")
+    assert not unread(case.referral, Event.REFERRAL_RECEIVED).exists()
+    # A missed deadline stays news until each manager reads it.
+    assert {item.user for item in unread(case.referral, Event.DEADLINE_BREACHED)} >= {one, other}
+
+
+@pytest.mark.parametrize("came_to_nothing", ["reject", "expire"])
+@pytest.mark.parametrize("then", ["offer again", "withdraw"])
+def test_an_offer_that_came_to_nothing_no_longer_waits_unread_once_the_case_moves_on(came_to_nothing, then):
+    one, other = manager(), manager()
+    case = bring_to("offered", boss=one)
+    pk = case.referral.pk
+    if came_to_nothing == "reject":
+        services.reject_offer(referral_id=pk, actor=case.provider_user, reason="no_capacity")
+    else:
+        services.expire_offer(offer_id=case.referral.offers.get().pk)
+    event = Event.OFFER_REJECTED if came_to_nothing == "reject" else Event.OFFER_EXPIRED
+    assert {item.user for item in unread(case.referral, event)} >= {one, other}
+    if then == "offer again":
+        services.offer_placement(referral_id=pk, actor=other, provider_id=CareProviderFactory().pk)
+    else:
+        services.withdraw_referral(referral_id=pk, actor=one, reason="referred_elsewhere")
+    assert not unread(case.referral, event).exists()
+
+
+def test_an_offer_past_its_answer_time_closed_by_the_next_offer_leaves_no_unread_expiry():
+    boss = manager()
+    case = bring_to("offered", boss=boss)
+    case.referral.offers.update(response_due_at=timezone.now() - datetime.timedelta(minutes=1))
+    services.offer_placement(referral_id=case.referral.pk, actor=boss, provider_id=CareProviderFactory().pk)
+    assert InboxItem.objects.filter(referral=case.referral, event=Event.OFFER_EXPIRED, user=boss).exists()
+    assert not unread(case.referral, Event.OFFER_EXPIRED).exists()

@@ -116,6 +116,19 @@ def test_the_case_page_ranks_suggested_providers_with_reasons_and_says_why_other
     assert f'<option value="{good.pk}">Good Shelter</option>' in html
 
 
+def test_the_case_page_says_how_many_free_beds_are_already_offered_and_marks_a_provider_with_none_left():
+    full_up = CareProviderFactory(name="Full Up House", beds_women=2)
+    offered(full_up)
+    offered(full_up)
+    boss = manager()
+    referral = submitted_referral(region="wales")
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="accommodation")
+    html = signed_in(boss).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert "2 free beds for women, 2 already offered" in html
+    assert '<strong>Full Up House</strong>\n      <span class="tag">Every free bed offered</span>' in html
+    assert f'<option value="{full_up.pk}">Full Up House (every free bed already offered)</option>' in html
+
+
 def test_a_manager_offers_a_placement_and_sees_it_in_the_offer_history_and_the_assessed_queue():
     boss = manager()
     referral = submitted_referral()
