@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from audit.services import record_reads
 from referrals.choices import BED_FOR, BedKind, ReferralState
-from referrals.models import Clock, Deadline
-from referrals.selectors import open_clock_due, referrals_visible_to
+from referrals.models import Clock
+from referrals.selectors import missing_since, open_clock_due, referrals_visible_to
 from referrals.views import paginate
 from referrals.wording import age_words
 
@@ -91,13 +91,12 @@ def caseload(request: HttpRequest) -> HttpResponse:
     starts when they were last seen), then the next check-in due first."""
     user, provider = _provider_of(request)
     active = Placement.objects.filter(referral=OuterRef("pk"), provider=provider, ended_at__isnull=True)
-    missing = Deadline.objects.filter(referral=OuterRef("pk"), clock=Clock.MISSING, stopped_at__isnull=True)
     people = (
         referrals_visible_to(user)
         .filter(Exists(active), state__in=(ReferralState.PLACED, ReferralState.MISSING))
         .annotate(
             check_in_due=open_clock_due(Clock.CHECK_IN),
-            missing_since=Subquery(missing.values("started_at")[:1]),
+            missing_since=missing_since(),
             placed_since=Subquery(active.values("started_at")[:1]),
         )
         .order_by(F("missing_since").asc(nulls_last=True), "check_in_due", "id")

@@ -264,9 +264,9 @@ def triage_queue(user: User) -> QuerySet[Referral]:
     )
 
 
-def overdue_only(referrals: QuerySet[Referral], *, now: datetime.datetime) -> QuerySet[Referral]:
-    """The cases with a clock past its due time, or a person missing, annotated with ``overdue_since``:
-    the earliest such due time, or when the missing person was last seen (as in the caseload report)."""
+def with_overdue_since(referrals: QuerySet[Referral], *, now: datetime.datetime) -> QuerySet[Referral]:
+    """The cases annotated with ``overdue_since``: the earliest due time of a clock past it, or when a
+    missing person was last seen (as in the caseload report); None for a case overdue on no clock."""
     since = Case(When(clock=Clock.MISSING, then=F("started_at")), default=F("due_at"))
     overdue = (
         Deadline.objects.filter(referral=OuterRef("pk"), stopped_at__isnull=True)
@@ -275,7 +275,25 @@ def overdue_only(referrals: QuerySet[Referral], *, now: datetime.datetime) -> Qu
         .order_by("since")
         .values("since")[:1]
     )
-    return referrals.annotate(overdue_since=Subquery(overdue)).filter(overdue_since__isnull=False)
+    return referrals.annotate(overdue_since=Subquery(overdue))
+
+
+def open_missing_clock() -> QuerySet[Deadline]:
+    """The case's missing clock while it runs, for a subquery on a list of cases: the person is missing,
+    or was reallocated while missing and not found since (``Referral.still_missing``)."""
+    return Deadline.objects.filter(referral=OuterRef("pk"), clock=Clock.MISSING, stopped_at__isnull=True)
+
+
+def missing_since() -> Subquery:
+    """When the case's missing person was last seen (their missing clock's start), as a column of a case
+    list; None while no one is missing."""
+    return Subquery(open_missing_clock().values("started_at")[:1])
+
+
+def missing_now() -> Q:
+    """The cases whose person is missing now: reported missing, or reallocated while missing and waiting,
+    assessed, to be found. The state is compared first, so the clock is looked up for assessed cases only."""
+    return Q(state=ReferralState.MISSING) | Q(state=ReferralState.ASSESSED) & Q(Exists(open_missing_clock()))
 
 
 def open_clock_due(clock: str) -> Subquery:
@@ -289,15 +307,17 @@ def open_clock_due(clock: str) -> Subquery:
 
 def assessed_not_placed(user: User) -> QuerySet[Referral]:
     """Referrals assessed and waiting for a placement, those needing action first: emergencies, then
-    the placement due soonest (``placement_due``), then the oldest assessment. Each comes with its
-    latest offer, whatever became of it, as ``last_offer_list`` (one query for a page of cases)."""
+    the placement due soonest (``placement_due``), then the oldest assessment. A person reallocated
+    while missing has no placement due until found, and comes with when they were last seen
+    (``missing_since``). Each comes with its latest offer, whatever became of it, as ``last_offer_list``
+    (one query for a page of cases)."""
     from care_providers.models import PlacementOffer
 
     latest = PlacementOffer.objects.filter(referral=OuterRef("referral_id")).order_by("-offered_at", "-id")
     return (
         referrals_visible_to(user)
         .filter(state=ReferralState.ASSESSED)
-        .annotate(placement_due=open_clock_due(Clock.PLACEMENT))
+        .annotate(placement_due=open_clock_due(Clock.PLACEMENT), missing_since=missing_since())
         .order_by("-emergency", F("placement_due").asc(nulls_last=True), "assessed_at", "id")
         .prefetch_related(
             Prefetch(

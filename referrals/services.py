@@ -566,6 +566,8 @@ def mark_found(*, referral_id: int, actor: User, note: str = "") -> Referral:
         stop_clocks(referral, Clock.MISSING)
         if referral.state == ReferralState.PLACED:
             start_clock(referral, Clock.CHECK_IN)
+        else:  # reallocated while missing: only now can a placement be offered (``check_not_missing``)
+            start_clock(referral, Clock.PLACEMENT)
         _notify_case(
             Event.PERSON_FOUND,
             referral,
@@ -577,7 +579,9 @@ def mark_found(*, referral_id: int, actor: User, note: str = "") -> Referral:
 
 
 def reallocate_referral(*, referral_id: int, actor: User, reason: str, note: str = "") -> Referral:
-    """The placement ends and frees its bed; the referral goes back to assessed for a new offer."""
+    """The placement ends and frees its bed; the referral goes back to assessed for a new offer. A person
+    reallocated while missing is offered nowhere until found (``check_not_missing``), so their placement
+    clock starts only then (``mark_found``): until then no one could meet it."""
     with transaction.atomic():
         referral = _apply(
             referral_id=referral_id,
@@ -587,7 +591,8 @@ def reallocate_referral(*, referral_id: int, actor: User, reason: str, note: str
         )
         provider = _placed_provider_organisations(referral, excluding=actor)
         _end_placement(referral)
-        start_clock(referral, Clock.PLACEMENT)
+        if not referral.still_missing():
+            start_clock(referral, Clock.PLACEMENT)
         _notify_case(
             Event.REFERRAL_REALLOCATED, referral, _referrer(referral), *manager_recipients(), *provider
         )

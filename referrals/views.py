@@ -19,7 +19,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import resolve, reverse
@@ -91,11 +91,12 @@ from .selectors import (
     get_case,
     get_visible_referral,
     likely_duplicates,
+    missing_now,
     open_clock_due,
-    overdue_only,
     possible_duplicates_of,
     referrals_visible_to,
     triage_queue,
+    with_overdue_since,
 )
 from .unsent_forms import initial_from, keep_unsent_form, signed_owner, take_unsent_form, typed_values
 from .wording import input_in_words, input_label, last_offer_words, transition_in_words
@@ -478,25 +479,32 @@ def anonymous_notification(request: HttpRequest) -> HttpResponse:
 @login_required
 def case_list(request: HttpRequest) -> HttpResponse:
     """A responder's organisation's cases, or every case for a manager; found by reference, filtered by
-    state (and region), or the overdue ones only, longest overdue first."""
+    state (and region), or the overdue ones only, longest overdue first. A case overdue shows since when;
+    a missing person's, since last seen. The missing are also those reallocated while missing and not
+    found since."""
     user = _user(request)
     if not (user.is_first_responder or user.is_manager):
         raise PermissionDenied("Care providers see their caseload and offers.")
     filters = CaseFilterForm(request.GET or None, with_region=user.is_manager)
-    cases: QuerySet[Referral]  # overdue_only below gives a plain one, not this annotated one
-    cases = referrals_visible_to(user).select_related("organisation").annotate(next_due=next_deadline_due())
+    cases = with_overdue_since(
+        referrals_visible_to(user).select_related("organisation").annotate(next_due=next_deadline_due()),
+        now=timezone.now(),
+    )
     order: tuple[str, ...] = ("-submitted_at", "-id")
     if filters.is_valid():
         chosen = filters.cleaned_data
         if chosen.get("reference"):
             # References are upper case: an exact match uses the unique index.
             cases = cases.filter(reference=chosen["reference"].upper())
-        if chosen.get("state"):
+        if chosen.get("state") == ReferralState.MISSING:
+            cases = cases.filter(missing_now())
+        elif chosen.get("state"):
             cases = cases.filter(state=chosen["state"])
         if chosen.get("region"):
             cases = cases.filter(region=chosen["region"])
         if chosen.get("overdue"):
-            cases, order = overdue_only(cases, now=timezone.now()), ("overdue_since", "id")  # longest first
+            cases = cases.filter(Q(overdue_since__isnull=False))
+            order = ("overdue_since", "id")  # longest first
     elif filters.is_bound:
         cases = cases.none()  # a filter with an error lists nothing rather than everything
     cases = cases.order_by(*order)

@@ -164,6 +164,10 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
                 {"key": row.state, "label": row.label, "total": row.total, **row.bands}
                 for row in report.open_by_state
             ],
+            notes=[
+                "A person reallocated while missing is counted as missing, not assessed, until found, "
+                "for the time since the reallocation."
+            ],
         ),
         Table(
             name="monthly",
@@ -364,16 +368,17 @@ def _add_lines(tables: dict[str, Table]) -> None:
         Line((REFERRALS,), open_cases.cells("total") + closed),
         Line((missing_cases,), ((outcomes.name, missing, "count"),)),
     ]
-    # A missing person's clock runs, overdue, from the moment they are reported: the missing clocks are
-    # the missing cases, unless a person reallocated while missing keeps one running in another state.
+    # A missing person's clock runs, overdue, from the moment they are reported until they are found or
+    # the case closes: the missing clocks are the missing cases, those reallocated while missing too
+    # (checked all the same: a line that does not hold would mislead the suppression).
     missing_clocks = next(row for row in overdue_by_clock.rows if row["key"] == Clock.MISSING)
     if missing_clocks["count"] == next(row["total"] for row in open_cases.rows if row["key"] == missing):
         overdue_by_clock.lines.append(
             Line((missing_cases,), ((overdue_by_clock.name, missing_clocks["key"], "count"),))
         )
     # Each placed or missing person has one active placement: the providers' active placements add up
-    # to the placed and the missing, unless a provider filter keeps only some providers' rows (then the
-    # sum does not hold, and the line is left out).
+    # to the placed and the missing, unless a provider filter keeps only some providers' rows or a person
+    # reallocated while missing has none (then the sum does not hold, and the line is left out).
     providers = tables["providers"]
     placed_and_missing = tuple(
         (open_cases.name, state, "total") for state in (str(ReferralState.PLACED), missing)

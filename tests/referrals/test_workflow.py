@@ -195,7 +195,7 @@ def test_a_person_reallocated_while_missing_is_escalated_and_offered_nowhere_unt
     case = bring_to("missing")
     pk = case.referral.pk
     services.reallocate_referral(referral_id=pk, actor=case.manager, reason="provider_closing")
-    assert _open_clocks(case.referral) == {Clock.MISSING, Clock.PLACEMENT}
+    assert _open_clocks(case.referral) == {Clock.MISSING}
     missing_alerts = InboxItem.objects.filter(referral_id=pk, event=Event.PERSON_MISSING)
     before = missing_alerts.count()
     sweep_deadlines(now=timezone.now() + datetime.timedelta(hours=25))
@@ -208,6 +208,28 @@ def test_a_person_reallocated_while_missing_is_escalated_and_offered_nowhere_unt
     services.offer_placement(referral_id=pk, actor=case.manager, provider_id=case.provider.pk)
     services.accept_offer(referral_id=pk, actor=case.provider_user)
     assert _open_clocks(case.referral) == {Clock.CHECK_IN, Clock.RECOVERY_REVIEW}
+
+
+def test_a_person_reallocated_while_missing_has_no_placement_deadline_until_found():
+    case = bring_to("missing")
+    pk = case.referral.pk
+    services.reallocate_referral(referral_id=pk, actor=case.manager, reason="provider_closing")
+    # Well past the placement deadline: nobody may offer a placement yet, so nothing is overdue but the
+    # missing person.
+    sweep_deadlines(now=timezone.now() + datetime.timedelta(days=10))
+    assert _open_clocks(case.referral) == {Clock.MISSING}
+    assert not InboxItem.objects.filter(referral_id=pk, event=Event.DEADLINE_BREACHED).exists()
+
+    services.mark_found(referral_id=pk, actor=case.manager, note="At the police station")
+    found_at = case.referral.transitions.get(transition="found").at
+    placement = case.referral.deadlines.get(clock=Clock.PLACEMENT, stopped_at__isnull=True)
+    assert placement.started_at >= found_at
+
+
+def test_a_reallocation_from_a_placement_starts_the_placement_deadline_at_once():
+    case = bring_to("placed")
+    services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="needs_changed")
+    assert _open_clocks(case.referral) == {Clock.PLACEMENT}
 
 
 def test_a_person_reallocated_while_missing_can_be_marked_found_while_awaiting_a_placement():

@@ -7,6 +7,7 @@ import pytest
 from care_providers.models import OfferState, Placement
 from referrals.models import Clock
 from reports.selectors import OverdueClocks, ReportFilter, caseload_report, percentile
+from reports.tables import report_tables
 from tests.factories import aware, responder
 
 from .caseload import DAY, HOUR, NOW, build_caseload, clock, make_referral, offer
@@ -48,6 +49,34 @@ def test_open_cases_are_counted_per_state_and_banded_by_time_in_that_state(casel
         1,
         {"under_7_days": 1, "days_7_to_30": 0, "days_30_to_90": 0, "over_90_days": 0},
     )
+
+
+def test_a_person_reallocated_while_missing_is_counted_missing_not_assessed_until_found(caseload):
+    gone = make_referral(
+        submitted_by=responder(),
+        submitted_at=NOW - 60 * DAY,
+        state="assessed",
+        assessed_at=NOW - 50 * DAY,
+        state_changed_at=NOW - 2 * DAY,  # reallocated two days ago
+    )
+    missing = clock(gone, Clock.MISSING, started=NOW - 3 * DAY, due=NOW + HOUR)
+    report = caseload_report(ReportFilter(), now=NOW)
+    by_state = {row.state: (row.total, row.bands) for row in report.open_by_state}
+    assert by_state["missing"] == (
+        2,
+        {"under_7_days": 2, "days_7_to_30": 0, "days_30_to_90": 0, "over_90_days": 0},
+    )
+    assert by_state["assessed"][0] == 1
+    assert report.open_cases == 6
+    assert counts(report.outcomes)["missing"] == 2
+    assert "counted as missing, not assessed" in " ".join(report_tables(report)["open_cases"].notes)
+
+    missing.stopped_at = NOW - HOUR  # found
+    missing.save()
+    report = caseload_report(ReportFilter(), now=NOW)
+    by_state = {row.state: row.total for row in report.open_by_state}
+    assert (by_state["missing"], by_state["assessed"]) == (1, 2)
+    assert counts(report.outcomes)["missing"] == 1
 
 
 def test_referrals_and_anonymous_notifications_are_counted_per_month_and_kept_apart(caseload):

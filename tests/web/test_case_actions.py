@@ -676,6 +676,26 @@ def test_a_manager_finds_a_case_by_reference_or_lists_only_the_overdue_longest_o
     assert on_time.reference not in overdue
 
 
+def test_the_case_list_shows_a_person_reallocated_while_missing_as_missing_and_overdue_since_last_seen():
+    referral, staff, boss = placed()
+    made_a_week_ago(referral)
+    last_seen = timezone.now() - datetime.timedelta(days=3)
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=last_seen)
+    services.reallocate_referral(referral_id=referral.pk, actor=boss, reason="safety_concern")
+    waiting, _, _ = placed()
+    services.reallocate_referral(referral_id=waiting.pk, actor=boss, reason="needs_changed")
+    client = signed_in(boss)
+    url = reverse("referrals:case_list")
+    shown = f'<span class="tag tag-urgent">Overdue</span> since {moment(last_seen)}'
+    for filters in ({}, {"state": "missing"}, {"overdue": "on"}):
+        html = client.get(url, filters).content.decode()
+        [row] = [row for row in html.split("</tr>") if f">{referral.reference}</a>" in row]
+        assert shown in row, filters
+    missing = client.get(url, {"state": "missing"}).content.decode()
+    assert waiting.reference not in missing
+    assert referral.reference not in client.get(url, {"state": "placed"}).content.decode()
+
+
 def test_a_case_list_filter_with_an_error_lists_nothing_and_says_why():
     submitted_referral()
     response = signed_in(manager()).get(

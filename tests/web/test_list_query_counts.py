@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import User
 from care_providers.models import CareProvider
@@ -79,12 +80,17 @@ class Caseload:
 
     def _waiting_for_placement(self) -> None:
         """Every kind of latest offer the queue tells in words (none, pending, rejected, expired), on
-        emergencies and children too."""
+        emergencies and children too, and people reallocated while missing."""
         kind = self.rows % 4
         pk = assessed(self.boss, emergency=self.rows % 3 == 0, age_in_doubt=self.rows % 5 == 0)
         if kind == 0:
             return
         offer = services.offer_placement(referral_id=pk, actor=self.boss, provider_id=self.provider.pk)
+        if self.rows % 6 == 5:
+            services.accept_offer(referral_id=pk, actor=self.provider_staff)
+            services.report_missing(referral_id=pk, actor=self.provider_staff, last_seen_at=timezone.now())
+            services.reallocate_referral(referral_id=pk, actor=self.boss, reason="safety_concern")
+            return
         if kind == 2:
             services.reject_offer(referral_id=pk, actor=self.provider_staff, reason="no_capacity")
         elif kind == 3:
@@ -146,4 +152,5 @@ def test_a_list_page_costs_the_same_queries_for_one_row_as_for_fifty(page):
         assert "No free bed for men" in html and "None (outreach)" in html and "About 30" in html
     if page == "assessed queue":  # every kind of latest offer, read from the one prefetch
         assert all(words in html for words in ("None yet", "Pending with", "Rejected by", "Expired ("))
+        assert "Missing</span> since" in html
     assert queries_for(caseload.reader(), caseload.url()) == one

@@ -9,8 +9,9 @@ from django.utils import timezone
 from accounts.models import User
 from referrals import services
 from referrals.models import Clock, Referral
+from referrals.templatetags.moments import moment
 from tests.factories import CareProviderFactory, manager, provider_user, submitted_referral
-from tests.web.conftest import signed_in
+from tests.web.conftest import placed, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -144,3 +145,23 @@ def test_the_queues_label_the_flags_of_a_case_that_has_some_and_leave_the_others
     for referral in (child, emergency, neither):
         services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="outreach")
     check("referrals:assessed")
+
+
+def test_the_assessed_queue_flags_a_person_reallocated_while_missing_and_gives_no_placement_due_time():
+    referral, staff, boss = placed()
+    last_seen = timezone.now() - datetime.timedelta(minutes=30)
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=last_seen)
+    services.reallocate_referral(referral_id=referral.pk, actor=boss, reason="safety_concern")
+    waiting = assessed(boss)
+
+    rows = queue_rows(boss)
+    row = row_of(rows, referral)
+    assert f'<span class="tag tag-urgent">Missing</span> since {moment(last_seen)}, when last seen' in row
+    assert '<td data-label="Placement due">None until found</td>' in row
+    assert "Missing" not in row_of(rows, waiting)
+
+    services.mark_found(referral_id=referral.pk, actor=boss)
+    row = row_of(queue_rows(boss), referral)
+    assert "Missing" not in row
+    due = referral.deadlines.get(clock=Clock.PLACEMENT, stopped_at__isnull=True).due_at
+    assert f'<td data-label="Placement due">{moment(due)}</td>' in row
