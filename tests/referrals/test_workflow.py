@@ -12,6 +12,7 @@ from notifications.models import Event, InboxItem
 from notifications.sweep import sweep_deadlines
 from referrals import services, validation
 from referrals.choices import ReferralState
+from referrals.deadlines import start_clock
 from referrals.exceptions import NotPermitted, PersonStillMissing, TransitionNotAllowed
 from referrals.models import Clock, Referral
 from tests.api.cases import Case, bring_to, valid_body
@@ -224,6 +225,18 @@ def test_a_person_reallocated_while_missing_has_no_placement_deadline_until_foun
     found_at = case.referral.transitions.get(transition="found").at
     placement = case.referral.deadlines.get(clock=Clock.PLACEMENT, stopped_at__isnull=True)
     assert placement.started_at >= found_at
+
+
+def test_the_migration_removes_the_placement_clock_an_earlier_release_started_while_missing():
+    reallocated, waiting = bring_to("missing"), bring_to("assessed")
+    services.reallocate_referral(
+        referral_id=reallocated.referral.pk, actor=reallocated.manager, reason="other"
+    )
+    start_clock(reallocated.referral, Clock.PLACEMENT)  # as the release before this one did
+    for _ in range(2):
+        _run_migration_sql("0008_no_placement_clock_while_missing")
+        assert _open_clocks(reallocated.referral) == {Clock.MISSING}
+        assert _open_clocks(waiting.referral) == {Clock.PLACEMENT}
 
 
 def test_a_reallocation_from_a_placement_starts_the_placement_deadline_at_once():
