@@ -652,6 +652,30 @@ def test_a_draft_that_expires_while_the_form_is_open_does_not_lose_the_referral(
     assert Referral.objects.filter(organisation=user.organisation).count() == 1
 
 
+# A browser sends each line break of a textarea as "\r\n"; a JSON client sends "\n".
+ACCOUNT_IN_LINES = "\n".join(["Made to work unpaid."] * 700)  # 14,699 characters; 15,398 with "\r\n"
+
+
+def test_an_account_with_line_breaks_is_counted_and_stored_as_through_the_api():
+    assert len(ACCOUNT_IN_LINES) < 15_000 < len(ACCOUNT_IN_LINES.replace("\n", "\r\n"))
+    user = responder()
+    response = signed_in(user).post(INTAKE, intake_data(account=ACCOUNT_IN_LINES.replace("\n", "\r\n")))
+    assert response.status_code == 302
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user).key}")
+    fields = api_intake(account=ACCOUNT_IN_LINES, given_name="Selam")
+    assert api.post("/api/v1/referrals/", fields, format="json").status_code == 201
+    assert [referral.account for referral in Referral.objects.all()] == [ACCOUNT_IN_LINES] * 2
+
+
+def test_an_account_too_long_says_by_how_much_counting_each_line_break_once():
+    too_long = ACCOUNT_IN_LINES + "\r\n" + "x" * 400  # 15,100 characters, each line break one
+    response = signed_in(responder()).post(INTAKE, intake_data(account=too_long))
+    assert web_error(response, "account") == (
+        "The account must be at most 15,000 characters; it is 15,100 characters: remove 100."
+    )
+
+
 def test_the_responders_case_page_shows_state_reference_deadlines_and_history():
     user = responder()
     referral = submitted_referral(actor=user)
@@ -711,7 +735,11 @@ def api_intake(**overrides) -> dict:
         ("exploitation_types", None, "Choose at least one type of exploitation."),
         ("exploitation_location", None, "Choose where the exploitation happened."),
         ("region", "", "Choose the region where the person is now."),
-        ("account", "x" * 15_001, "The account must be at most 15,000 characters; shorten it."),
+        (
+            "account",
+            "x" * 15_001,
+            "The account must be at most 15,000 characters; it is 15,001 characters: remove 1.",
+        ),
         ("crime_reference", "x" * 51, "The crime reference must be at most 50 characters; shorten it."),
         ("responder_reference", "x" * 51, "The reference must be at most 50 characters; shorten it."),
     ],
