@@ -291,7 +291,11 @@ class ReferralForm(HarbourForm):
         required=False,
         label="Date of birth",
         widget=DateInput(),
-        help_text="Leave empty if not known and give an age estimate instead.",
+        # A date input takes a whole date or nothing: a browser sends a year alone as an empty field.
+        help_text=(
+            "Leave empty if not known, or if only the year or an approximate age is known: give an age "
+            "estimate instead, and if the person may be under 18, tick “may be under 18” below."
+        ),
         error_messages=error_messages("date_of_birth"),
     )
     age_estimate = forms.IntegerField(
