@@ -477,6 +477,17 @@ def anonymous_notification(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if not may_submit(user):
         raise PermissionDenied("Only first responders can make anonymous notifications.")
+    if request.POST.get("action") == "from_referral":
+        # The referral form refused for want of consent, sent here by its button: this form starts with
+        # the fields the two share, and nothing else posted is read, kept or shown.
+        form = AnonymousNotificationForm()
+        form.initial = initial_from(form, typed_values(form, request.POST))
+        messages.info(
+            request,
+            "Gender, nationality, types of exploitation and region are taken from the referral form; "
+            "nothing else from it is kept. Check them and send the notification.",
+        )
+        return render(request, "referrals/anonymous_notification.html", {"form": form})
     form = AnonymousNotificationForm(request.POST or None)
     if request.method == "POST":
         if form.is_valid():

@@ -9,9 +9,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.authentication import issue_token
+from audit.models import AuditEvent
 from referrals import services
 from referrals.choices import COMMON_LANGUAGES, ReferralState, language_choices
-from referrals.models import AnonymousNotification, Referral, ReferralDraft
+from referrals.models import AnonymousNotification, Referral, ReferralDraft, UnsentForm
 from referrals.tasks import purge_expired_drafts
 from referrals.unsent_forms import owner_token
 from referrals.validation import (
@@ -580,6 +581,63 @@ def test_an_anonymous_notification_records_only_the_four_fields():
     assert notification.exploitation_types == ["labour", "criminal"]
     assert notification.organisation_id == user.organisation_id
     assert not Referral.objects.exists()
+
+
+def hidden_value(html: str, name: str) -> str:
+    return re.search(rf'name="{name}" value="([^"]+)"', html)[1]
+
+
+def test_an_adult_who_does_not_consent_is_notified_anonymously_without_typing_the_four_fields_again():
+    client = signed_in(responder())
+    typed = intake_data(consent=None, exploitation_types=["labour", "criminal"])
+    refused = client.post(INTAKE, typed).content.decode()
+    button = re.search(
+        r'<button type="submit" name="action" value="([a-z_]+)" formaction="([^"]+)"[^>]*>'
+        r"Make an anonymous notification instead</button>",
+        refused,
+    )
+    assert button, "no way on to an anonymous notification beside the consent error"
+    # Pressed, the button sends the whole form, as typed, to its own address.
+    sent = {**typed, "action": button[1], "owner": hidden_value(refused, "owner")}
+    page = client.post(button[2], {**sent, "form_key": hidden_value(refused, "form_key")})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "<h1>Anonymous notification (duty to notify)</h1>" in html
+    assert re.search(r'name="gender" value="female"[^>]*checked', html)
+    assert '<option value="ER" selected>' in html and '<option value="london" selected>' in html
+    assert set(re.findall(r'name="exploitation_types" value="([^"]+)"[^>]*checked', html)) == {
+        "labour",
+        "criminal",
+    }
+    for personal in ("Amina", "Haile", "1995-03-14", "07700 900123", "car wash"):
+        assert personal not in html
+    assert "error-summary" not in html  # not yet sent: nothing to refuse
+    assert not (
+        AnonymousNotification.objects.exists()
+        or Referral.objects.exists()
+        or ReferralDraft.objects.exists()
+        or UnsentForm.objects.exists()
+    )
+    assert not [event for event in AuditEvent.objects.all() if "Amina" in f"{event.what} {event.changes}"]
+
+    notification = {"form_key": hidden_value(html, "form_key"), "owner": hidden_value(html, "owner")}
+    for name in ("gender", "nationality", "region"):
+        notification[name] = typed[name]
+    notification["exploitation_types"] = typed["exploitation_types"]
+    assert client.post(button[2], notification).status_code == 302
+    recorded = AnonymousNotification.objects.get()
+    assert (recorded.gender, recorded.nationality, recorded.region) == ("female", "ER", "london")
+    assert recorded.exploitation_types == ["labour", "criminal"]
+
+
+def test_the_way_on_to_an_anonymous_notification_is_offered_only_for_want_of_consent():
+    client = signed_in(responder())
+    for refused in (
+        intake_data(gender=None),
+        intake_data(consent=None, date_of_birth="2012-01-01", region=""),
+    ):
+        html = client.post(INTAKE, refused).content.decode()
+        assert "Make an anonymous notification instead" not in html
 
 
 def test_an_anonymous_notification_keeps_an_exploitation_type_posted_twice_once():
