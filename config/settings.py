@@ -286,7 +286,7 @@ if "visibility_timeout" not in CELERY_BROKER_TRANSPORT_OPTIONS and not CELERY_BR
 
 DRAFT_LIFETIME_DAYS = env.int("DRAFT_LIFETIME_DAYS", default=30)
 # What was typed into a form sent after the session ended is kept this long for its user to sign in again.
-UNSENT_FORM_LIFETIME_MINUTES = env.int("UNSENT_FORM_LIFETIME_MINUTES", default=10)
+UNSENT_FORM_LIFETIME_MINUTES = env.int("UNSENT_FORM_LIFETIME_MINUTES", default=60)
 DUPLICATE_WINDOW_DAYS = env.int("DUPLICATE_WINDOW_DAYS", default=90)
 
 REST_FRAMEWORK = {
@@ -385,6 +385,11 @@ CONTENT_SECURITY_POLICY = {
 # address, for AXES_COOLOFF_MINUTES. The address is never taken from a header the client can forge.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+if datetime.timedelta(minutes=UNSENT_FORM_LIFETIME_MINUTES) <= AXES_COOLOFF_TIME:
+    raise ImproperlyConfigured(
+        "UNSENT_FORM_LIFETIME_MINUTES must be longer than AXES_COOLOFF_MINUTES, or a user who mistypes "
+        "their password until locked out loses what they typed before they can sign in again."
+    )
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True  # the audit trail records logins

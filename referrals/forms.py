@@ -37,10 +37,11 @@ from .choices import (
 )
 from .models import CASE_REFERENCE_MAX_LENGTH
 from .validation import (
+    ACCOUNT_LENGTH,
     ALIASES_MAX_LENGTH,
     CONTACT_PHONE_MAX_LENGTH,
     NAME_MAX_LENGTH,
-    NOTE_MAX_LENGTH,
+    NOTE_LENGTH,
     PERSONAL_FIELDS,
     PROGRESS_NOTE_REQUIRED_MESSAGE,
     REFERENCE_MAX_LENGTH,
@@ -208,17 +209,22 @@ def _choices(form: forms.Form, name: str, choices: list[tuple[Any, str]]) -> Non
     cast(forms.ChoiceField, form.fields[name]).choices = choices
 
 
+class MultilineTextField(forms.CharField):
+    """Text typed into a textarea, each line break kept as one "\n", as the API has it: a browser sends
+    every line break as "\r\n", which would count twice against the text's length limit."""
+
+    def to_python(self, value: Any) -> str:
+        return cast(str, super().to_python(value)).replace("\r\n", "\n").replace("\r", "\n")
+
+
 def note_field(label: str, *, required_message: str = "", rows: int = 3) -> forms.CharField:
     """A note given with a transition: optional unless ``required_message`` says what to write."""
-    return forms.CharField(
+    return MultilineTextField(
         required=bool(required_message),
-        max_length=NOTE_MAX_LENGTH,
+        validators=[NOTE_LENGTH],
         label=label,
         widget=forms.Textarea(attrs={"rows": rows}),
-        error_messages={
-            "required": required_message,
-            "max_length": f"Keep the note to {NOTE_MAX_LENGTH:,} characters or fewer.",
-        },
+        error_messages={"required": required_message},
     )
 
 
@@ -286,7 +292,11 @@ class ReferralForm(HarbourForm):
         required=False,
         label="Date of birth",
         widget=DateInput(),
-        help_text="Leave empty if not known and give an age estimate instead.",
+        # A date input takes a whole date or nothing: a browser sends a year alone as an empty field.
+        help_text=(
+            "Leave empty if not known, or if only the year or an approximate age is known: give an age "
+            "estimate instead, and if the person may be under 18, tick “may be under 18” below."
+        ),
         error_messages=error_messages("date_of_birth"),
     )
     age_estimate = forms.IntegerField(
@@ -362,8 +372,9 @@ class ReferralForm(HarbourForm):
         widget=forms.TextInput(attrs={"type": "tel"}),
         error_messages=error_messages("contact_phone"),
     )
-    account = forms.CharField(
+    account = MultilineTextField(
         required=False,
+        validators=[ACCOUNT_LENGTH],
         label="Your account",
         help_text="What happened and the indicators of trafficking you saw. At most 15,000 characters.",
         widget=forms.Textarea(attrs={"rows": 8}),

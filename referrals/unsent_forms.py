@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from django.utils.datastructures import MultiValueDict
 
 OWNER_FIELD = "owner"
+# In the address its owner is sent back to after signing in: when what was kept expires (a Unix time), so
+# that the form can say it was deleted, should they sign in later than that.
+KEPT_UNTIL_PARAMETER = "kept_until"
 OWNER_SALT = "referrals.form.owner"
 # A form may be open for long after the session that showed it ended (overnight, say); a day covers that.
 OWNER_MAX_AGE = datetime.timedelta(days=1)
@@ -122,6 +125,19 @@ def take_unsent_form(
             request=request,
         )
     return dict(unsent.data)
+
+
+def address_after_sign_in(request: HttpRequest, unsent: UnsentForm) -> str:
+    """The form's own address, saying until when what was typed into it is kept."""
+    query = request.GET.copy()
+    query[KEPT_UNTIL_PARAMETER] = f"{unsent.expires_at.timestamp():.0f}"
+    return f"{request.path}?{query.urlencode()}"
+
+
+def kept_copy_expired(request: HttpRequest) -> bool:
+    """Whether the address says that what was typed into the form was kept until a time now past."""
+    kept_until = request.GET.get(KEPT_UNTIL_PARAMETER, "")
+    return kept_until.isdecimal() and int(kept_until) <= timezone.now().timestamp()
 
 
 def initial_from(form: Form, data: Mapping[str, list[str]]) -> dict[str, object]:

@@ -10,6 +10,8 @@ import datetime
 from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 
 from .choices import ExploitationType, language_names, nationality_names
@@ -63,6 +65,27 @@ def too_long(what: str, limit: int) -> str:
     return f"The {what} must be at most {limit:,} characters; shorten it."
 
 
+class LengthLimit(MaxLengthValidator):
+    """The length check of a long text (an account, a note), for a form field and a serializer field
+    alike; a refusal says by how much the text is over, which no one can count by eye in pages of text."""
+
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(limit)
+        self.what = what
+
+    def __call__(self, value: str) -> None:
+        if len(value) > self.limit_value:
+            raise ValidationError(
+                f"The {self.what} must be at most {self.limit_value:,} characters; it is {len(value):,} "
+                f"characters: remove {len(value) - self.limit_value:,}.",
+                code=self.code,
+            )
+
+
+ACCOUNT_LENGTH = LengthLimit("account", ACCOUNT_MAX_LENGTH)
+NOTE_LENGTH = LengthLimit("note", NOTE_MAX_LENGTH)
+
+
 def nationality_code_message(what: str) -> str:
     return f"Enter the {what} as an ISO 3166 two-letter code, stateless or unknown."
 
@@ -107,7 +130,6 @@ FIELD_MESSAGES: dict[str, dict[str, str]] = {
     "exploitation_location": {"required": "Choose where the exploitation happened."},
     "region": {"required": "Choose the region where the person is now."},
     "contact_phone": {"max_length": CONTACT_PHONE_TOO_LONG_MESSAGE},
-    "account": {"max_length": too_long("account", ACCOUNT_MAX_LENGTH)},
     "responder_reference": {"max_length": too_long("reference", REFERENCE_MAX_LENGTH)},
     "crime_reference": {"max_length": too_long("crime reference", REFERENCE_MAX_LENGTH)},
 }
@@ -278,6 +300,4 @@ def referral_errors(data: Mapping[str, Any], *, unreadable: Collection[str] = ()
         add("contact_phone", "Only give a phone number if it is safe for the provider to contact the person.")
     elif contact_phone and sum(char.isdecimal() for char in contact_phone) < CONTACT_PHONE_MIN_DIGITS:
         add("contact_phone", CONTACT_PHONE_TOO_FEW_DIGITS_MESSAGE)
-    if len(data.get("account") or "") > ACCOUNT_MAX_LENGTH:
-        add("account", FIELD_MESSAGES["account"]["max_length"])
     return errors

@@ -73,7 +73,7 @@ from .forms import (
     RejectForm,
     WithdrawForm,
 )
-from .models import Clock, Deadline, Referral, ReferralDraft
+from .models import Clock, Deadline, Referral, ReferralDraft, UnsentForm
 from .permissions import (
     may_perform,
     may_see_actor,
@@ -98,7 +98,15 @@ from .selectors import (
     triage_queue,
     with_overdue_since,
 )
-from .unsent_forms import initial_from, keep_unsent_form, signed_owner, take_unsent_form, typed_values
+from .unsent_forms import (
+    address_after_sign_in,
+    initial_from,
+    keep_unsent_form,
+    kept_copy_expired,
+    signed_owner,
+    take_unsent_form,
+    typed_values,
+)
 from .wording import input_in_words, input_label, last_offer_words, transition_in_words
 
 PAGE_SIZE = 50
@@ -147,11 +155,17 @@ def login_required_keeping_typed_work(form_of: Callable[..., HarbourForm | None]
             if request.user.is_authenticated:
                 return view(request, *args, **kwargs)
             owner = signed_owner(request) if request.method == "POST" else None
-            if owner is not None and keep_unsent(request, owner, form_of(*args, **kwargs), kwargs):
-                messages.info(
-                    request, f"{signed_out_words()} Nothing was sent: sign in again to see what you typed."
-                )
-            return redirect_to_login(request.get_full_path())
+            unsent = (
+                keep_unsent(request, owner, form_of(*args, **kwargs), kwargs) if owner is not None else None
+            )
+            if unsent is None:
+                return redirect_to_login(request.get_full_path())
+            messages.info(
+                request,
+                f"{signed_out_words()} Nothing was sent: sign in again within "
+                f"{settings.UNSENT_FORM_LIFETIME_MINUTES} minutes to see what you typed.",
+            )
+            return redirect_to_login(address_after_sign_in(request, unsent))
 
         wrapper.unsent_form_of = form_of  # type: ignore[attr-defined]  # for csrf_failure
         return wrapper
@@ -159,17 +173,18 @@ def login_required_keeping_typed_work(form_of: Callable[..., HarbourForm | None]
     return decorator
 
 
-def keep_unsent(request: HttpRequest, owner: User, form: HarbourForm | None, kwargs: dict[str, Any]) -> bool:
-    """Keep what was typed into the form for its owner, to be shown on it once they are back; True if
-    anything was typed."""
+def keep_unsent(
+    request: HttpRequest, owner: User, form: HarbourForm | None, kwargs: dict[str, Any]
+) -> UnsentForm | None:
+    """Keep what was typed into the form for its owner, to be shown on it once they are back; None if
+    nothing was typed."""
     typed = typed_values(form, request.POST) if form is not None else {}
     if not typed:
-        return False
+        return None
     # The case the action is on, for the case's own trail, if the owner still sees it.
     cases = referrals_visible_to(owner).filter(pk=kwargs["pk"]) if "pk" in kwargs else None
     referral = cases.only("pk").first() if cases is not None else None
-    keep_unsent_form(owner=owner, form=request.path, data=typed, referral=referral, request=request)
-    return True
+    return keep_unsent_form(owner=owner, form=request.path, data=typed, referral=referral, request=request)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
@@ -193,8 +208,9 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
         )
         return redirect(f"{reverse('referrals:intake')}?draft={draft.pk}")
     form_of = getattr(match.func, "unsent_form_of", None)
-    if form_of is not None and keep_unsent(
-        request, owner, form_of(*match.args, **match.kwargs), match.kwargs
+    if (
+        form_of is not None
+        and keep_unsent(request, owner, form_of(*match.args, **match.kwargs), match.kwargs) is not None
     ):
         return redirect(request.path)
     return render(request, "403_csrf.html", status=403)
@@ -202,9 +218,15 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 def show_unsent_form(request: HttpRequest, form: HarbourForm, referral: Referral | None = None) -> bool:
     """Fill the unbound form with what its user typed before their session ended, if that was kept for
-    this form and has not expired, and say so; True if it was."""
+    this form and has not expired, and say so; True if it was. Say so too if it has expired."""
     typed = take_unsent_form(owner=_user(request), form=request.path, request=request, referral=referral)
     if typed is None:
+        if kept_copy_expired(request):
+            messages.warning(
+                request,
+                f"What you typed was kept for {settings.UNSENT_FORM_LIFETIME_MINUTES} minutes and has been "
+                "deleted, so nothing was recorded: fill in the form again.",
+            )
         return False
     form.initial = {**form.initial, **initial_from(form, typed)}
     messages.warning(
@@ -456,6 +478,17 @@ def anonymous_notification(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if not may_submit(user):
         raise PermissionDenied("Only first responders can make anonymous notifications.")
+    if request.POST.get("action") == "from_referral":
+        # The referral form refused for want of consent, sent here by its button: this form starts with
+        # the fields the two share, and nothing else posted is read, kept or shown.
+        form = AnonymousNotificationForm()
+        form.initial = initial_from(form, typed_values(form, request.POST))
+        messages.info(
+            request,
+            "Gender, nationality, types of exploitation and region are taken from the referral form; "
+            "nothing else from it is kept. Check them and send the notification.",
+        )
+        return render(request, "referrals/anonymous_notification.html", {"form": form})
     form = AnonymousNotificationForm(request.POST or None)
     if request.method == "POST":
         if form.is_valid():

@@ -117,3 +117,13 @@ def test_settings_refuse_a_negative_retention_period(tmp_path: Path) -> None:
     result = run_settings(tmp_path, **production(RETENTION_DAYS="-30"))
     assert result.returncode != 0
     assert "RETENTION_DAYS must be 0 or more" in result.stderr
+
+
+def test_settings_refuse_to_keep_unsent_forms_no_longer_than_a_login_lockout(tmp_path: Path) -> None:
+    """A user locked out of signing in would lose what they typed before they could sign in again."""
+    result = run_settings(
+        tmp_path, **production(AXES_COOLOFF_MINUTES="30", UNSENT_FORM_LIFETIME_MINUTES="30")
+    )
+    assert result.returncode != 0
+    assert "UNSENT_FORM_LIFETIME_MINUTES must be longer than AXES_COOLOFF_MINUTES" in result.stderr
+    assert run_settings(tmp_path, **production(AXES_COOLOFF_MINUTES="30")).returncode == 0

@@ -34,7 +34,7 @@ from referrals.permissions import (
 from referrals.selectors import ReferralWithCaseSummary
 from referrals.services import age_on
 from referrals.validation import (
-    ACCOUNT_MAX_LENGTH,
+    ACCOUNT_LENGTH,
     AGE_MAX,
     ALIASES_MAX_LENGTH,
     ANONYMOUS_PERSONAL_FIELD_MESSAGE,
@@ -44,7 +44,7 @@ from referrals.validation import (
     LIST_ITEMS_MAX,
     LIST_TOO_LONG_MESSAGE,
     NAME_MAX_LENGTH,
-    NOTE_MAX_LENGTH,
+    NOTE_LENGTH,
     PERSONAL_FIELDS,
     PROGRESS_NOTE_REQUIRED_MESSAGE,
     REFERENCE_MAX_LENGTH,
@@ -178,7 +178,7 @@ def _note(**kwargs: Any) -> TextField:
     kwargs.setdefault("required", False)
     kwargs.setdefault("allow_blank", True)
     kwargs.setdefault("default", "")
-    return TextField(max_length=NOTE_MAX_LENGTH, trim_whitespace=False, **kwargs)
+    return TextField(validators=[NOTE_LENGTH], trim_whitespace=False, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------- output
@@ -444,7 +444,9 @@ class ReferralCreateSerializer(FieldsBuiltOnce):
     has_dependants = serializers.BooleanField(default=False)
     safe_to_contact = serializers.BooleanField(default=False)
     contact_phone = optional_text("contact_phone", CONTACT_PHONE_MAX_LENGTH)
-    account = optional_text("account", ACCOUNT_MAX_LENGTH, trim_whitespace=False)
+    account = TextField(
+        required=False, allow_blank=True, default="", trim_whitespace=False, validators=[ACCOUNT_LENGTH]
+    )
     responder_reference = optional_text("responder_reference", REFERENCE_MAX_LENGTH)
     crime_reference = optional_text("crime_reference", REFERENCE_MAX_LENGTH)
 
@@ -582,7 +584,7 @@ class RejectInput(serializers.Serializer):
 
 class RecordProgressInput(serializers.Serializer):
     note = TextField(
-        max_length=NOTE_MAX_LENGTH,
+        validators=[NOTE_LENGTH],
         trim_whitespace=False,
         error_messages={"required": PROGRESS_NOTE_REQUIRED_MESSAGE, "blank": PROGRESS_NOTE_REQUIRED_MESSAGE},
     )

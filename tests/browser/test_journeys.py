@@ -313,12 +313,15 @@ def test_a_progress_note_typed_as_the_session_ended_is_on_the_form_again_after_s
     page.get_by_label("Progress note").fill(note)
     carer.context.clear_cookies(name="sessionid")  # the idle timeout, while the note was being typed
     page = carer.submit("Save progress note", "sent after the session ended")
-    assert page.url.endswith(f"/login/?next=/cases/{referral.pk}/record_progress/")
-    assert page.get_by_text("Nothing was sent: sign in again to see what you typed.").is_visible()
+    # Back to the form after signing in, with when what was typed expires.
+    assert f"/login/?next=/cases/{referral.pk}/record_progress/%3Fkept_until%3D" in page.url
+    assert page.get_by_text(
+        "Nothing was sent: sign in again within 60 minutes to see what you typed."
+    ).is_visible()
     page.get_by_label("Username").fill(staff.username)
     page.get_by_label("Password").fill(PASSWORD)
     page = carer.submit("Sign in", "the note again")
-    assert page.url.endswith(f"/cases/{referral.pk}/record_progress/")
+    assert f"/cases/{referral.pk}/record_progress/?kept_until=" in page.url
     assert page.get_by_label("Progress note").input_value() == note
     assert "check it and send it again" in page.locator(".messages").inner_text()
     assert not TransitionLog.objects.filter(referral=referral, transition="record_progress").exists()

@@ -398,7 +398,8 @@ def test_a_progress_note_too_long_or_an_early_recovery_review_is_refused_on_its_
     client = signed_in(staff)
     long_note = "x" * 5_001
     response = act(client, referral, "record_progress", {"record_progress-note": long_note})
-    assert "Keep the note to 5,000 characters or fewer." in response.content.decode()
+    message = "The note must be at most 5,000 characters; it is 5,001 characters: remove 1."
+    assert message in response.content.decode()
     assert long_note in response.content.decode()
     response = act(
         client,
@@ -410,6 +411,15 @@ def test_a_progress_note_too_long_or_an_early_recovery_review_is_refused_on_its_
     assert "can be recorded from" in page
     assert "Week one" in page
     assert referral.transitions.last().transition == "accept"
+
+
+def test_a_note_with_line_breaks_counts_each_once_and_is_stored_with_them_as_the_api_stores_it():
+    referral, staff, _boss = placed()
+    note = "\n".join(["Settling in; she calls her sister every evening."] * 102)  # 4,997; 5,098 with "\r\n"
+    posted = {"record_progress-note": note.replace("\n", "\r\n")}  # as a browser sends a textarea
+    response = act(signed_in(staff), referral, "record_progress", posted)
+    assert response.status_code == 302
+    assert referral.transitions.last().input["note"] == note
 
 
 RECOVERY_REVIEW_TICKBOX = 'name="record_progress-recovery_review"'

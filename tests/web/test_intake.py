@@ -82,6 +82,15 @@ def test_the_intake_form_labels_every_input_and_ties_hints_to_them():
     assert "style=" not in html
 
 
+def test_the_date_of_birth_hint_says_to_give_an_age_estimate_when_only_the_year_or_an_age_is_known():
+    """A date input sends a year alone as nothing at all, so the hint says what to do instead."""
+    html = signed_in(responder()).get(INTAKE).content.decode()
+    hint = re.search(r'<p class="hint" id="id_date_of_birth_helptext">(.*?)</p>', html)[1]
+    assert "only the year or an approximate age is known" in hint
+    assert "give an age estimate instead, and if the person may be under 18, tick" in hint
+    assert 'aria-describedby="id_date_of_birth_helptext"' in html
+
+
 def test_the_common_languages_are_checkboxes_and_every_other_language_is_in_each_list_once():
     html = signed_in(responder()).get(INTAKE).content.decode()
     picker = re.search(
@@ -602,6 +611,63 @@ def test_an_anonymous_notification_records_only_the_four_fields():
     assert not Referral.objects.exists()
 
 
+def hidden_value(html: str, name: str) -> str:
+    return re.search(rf'name="{name}" value="([^"]+)"', html)[1]
+
+
+def test_an_adult_who_does_not_consent_is_notified_anonymously_without_typing_the_four_fields_again():
+    client = signed_in(responder())
+    typed = intake_data(consent=None, exploitation_types=["labour", "criminal"])
+    refused = client.post(INTAKE, typed).content.decode()
+    button = re.search(
+        r'<button type="submit" name="action" value="([a-z_]+)" formaction="([^"]+)"[^>]*>'
+        r"Make an anonymous notification instead</button>",
+        refused,
+    )
+    assert button, "no way on to an anonymous notification beside the consent error"
+    # Pressed, the button sends the whole form, as typed, to its own address.
+    sent = {**typed, "action": button[1], "owner": hidden_value(refused, "owner")}
+    page = client.post(button[2], {**sent, "form_key": hidden_value(refused, "form_key")})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "<h1>Anonymous notification (duty to notify)</h1>" in html
+    assert re.search(r'name="gender" value="female"[^>]*checked', html)
+    assert '<option value="ER" selected>' in html and '<option value="london" selected>' in html
+    assert set(re.findall(r'name="exploitation_types" value="([^"]+)"[^>]*checked', html)) == {
+        "labour",
+        "criminal",
+    }
+    for personal in ("Amina", "Haile", "1995-03-14", "07700 900123", "car wash"):
+        assert personal not in html
+    assert "error-summary" not in html  # not yet sent: nothing to refuse
+    assert not (
+        AnonymousNotification.objects.exists()
+        or Referral.objects.exists()
+        or ReferralDraft.objects.exists()
+        or UnsentForm.objects.exists()
+    )
+    assert not [event for event in AuditEvent.objects.all() if "Amina" in f"{event.what} {event.changes}"]
+
+    notification = {"form_key": hidden_value(html, "form_key"), "owner": hidden_value(html, "owner")}
+    for name in ("gender", "nationality", "region"):
+        notification[name] = typed[name]
+    notification["exploitation_types"] = typed["exploitation_types"]
+    assert client.post(button[2], notification).status_code == 302
+    recorded = AnonymousNotification.objects.get()
+    assert (recorded.gender, recorded.nationality, recorded.region) == ("female", "ER", "london")
+    assert recorded.exploitation_types == ["labour", "criminal"]
+
+
+def test_the_way_on_to_an_anonymous_notification_is_offered_only_for_want_of_consent():
+    client = signed_in(responder())
+    for refused in (
+        intake_data(gender=None),
+        intake_data(consent=None, date_of_birth="2012-01-01", region=""),
+    ):
+        html = client.post(INTAKE, refused).content.decode()
+        assert "Make an anonymous notification instead" not in html
+
+
 def test_an_anonymous_notification_keeps_an_exploitation_type_posted_twice_once():
     response = signed_in(responder()).post(
         reverse("referrals:anonymous_notification"),
@@ -681,6 +747,30 @@ def test_a_draft_that_expires_while_the_form_is_open_does_not_lose_the_referral(
     assert Referral.objects.filter(organisation=user.organisation).count() == 1
 
 
+# A browser sends each line break of a textarea as "\r\n"; a JSON client sends "\n".
+ACCOUNT_IN_LINES = "\n".join(["Made to work unpaid."] * 700)  # 14,699 characters; 15,398 with "\r\n"
+
+
+def test_an_account_with_line_breaks_is_counted_and_stored_as_through_the_api():
+    assert len(ACCOUNT_IN_LINES) < 15_000 < len(ACCOUNT_IN_LINES.replace("\n", "\r\n"))
+    user = responder()
+    response = signed_in(user).post(INTAKE, intake_data(account=ACCOUNT_IN_LINES.replace("\n", "\r\n")))
+    assert response.status_code == 302
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user).key}")
+    fields = api_intake(account=ACCOUNT_IN_LINES, given_name="Selam")
+    assert api.post("/api/v1/referrals/", fields, format="json").status_code == 201
+    assert [referral.account for referral in Referral.objects.all()] == [ACCOUNT_IN_LINES] * 2
+
+
+def test_an_account_too_long_says_by_how_much_counting_each_line_break_once():
+    too_long = ACCOUNT_IN_LINES + "\r\n" + "x" * 400  # 15,100 characters, each line break one
+    response = signed_in(responder()).post(INTAKE, intake_data(account=too_long))
+    assert web_error(response, "account") == (
+        "The account must be at most 15,000 characters; it is 15,100 characters: remove 100."
+    )
+
+
 def test_the_responders_case_page_shows_state_reference_deadlines_and_history():
     user = responder()
     referral = submitted_referral(actor=user)
@@ -740,7 +830,11 @@ def api_intake(**overrides) -> dict:
         ("exploitation_types", None, "Choose at least one type of exploitation."),
         ("exploitation_location", None, "Choose where the exploitation happened."),
         ("region", "", "Choose the region where the person is now."),
-        ("account", "x" * 15_001, "The account must be at most 15,000 characters; shorten it."),
+        (
+            "account",
+            "x" * 15_001,
+            "The account must be at most 15,000 characters; it is 15,001 characters: remove 1.",
+        ),
         ("crime_reference", "x" * 51, "The crime reference must be at most 50 characters; shorten it."),
         ("responder_reference", "x" * 51, "The reference must be at most 50 characters; shorten it."),
     ],

@@ -5,9 +5,12 @@ import datetime
 import re
 import time
 from unittest import mock
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -25,10 +28,14 @@ from tests.web.conftest import placed, signed_in
 pytestmark = pytest.mark.django_db
 
 NOTE = "Told us tonight that her former employer has been calling her sister."
-SIGNED_OUT = "Nothing was sent: sign in again to see what you typed."
+SIGNED_OUT = "Nothing was sent: sign in again within 60 minutes to see what you typed."
 SHOWN_AGAIN = (
     "You were signed out before this was sent, so nothing was recorded. What you typed is below; "
     "check it and send it again."
+)
+EXPIRED = (
+    "What you typed was kept for 60 minutes and has been deleted, so nothing was recorded: fill in the "
+    "form again."
 )
 
 
@@ -56,6 +63,11 @@ def progress_notes(referral) -> int:
     return TransitionLog.objects.filter(referral=referral, transition="record_progress").count()
 
 
+def next_of(response) -> str:
+    """Where the sign-in page a response sent the user to takes them once signed in."""
+    return parse_qs(urlsplit(response["Location"]).query)["next"][0]
+
+
 def progress_sent_after_the_session_ended(note: str = NOTE):
     """A provider opens the progress form, the session ends, and they press Save progress note."""
     referral, staff, _ = placed()
@@ -72,19 +84,20 @@ def progress_sent_after_the_session_ended(note: str = NOTE):
 def test_a_progress_note_sent_after_the_session_ended_comes_back_to_its_author_after_sign_in():
     referral, staff, client, url, response = progress_sent_after_the_session_ended()
     assert response.status_code == 302
-    assert response["Location"] == f"{reverse('login')}?next={quote(url)}"
+    kept_until = f"{UnsentForm.objects.get().expires_at.timestamp():.0f}"
+    assert response["Location"] == f"{reverse('login')}?next={quote(f'{url}?kept_until={kept_until}')}"
     assert SIGNED_OUT in client.get(response["Location"]).content.decode()
 
-    page = sign_in(client, staff, url)
+    page = sign_in(client, staff, next_of(response))
     html = page.content.decode()
-    assert page.redirect_chain[-1][0] == url
+    assert page.redirect_chain[-1][0] == f"{url}?kept_until={kept_until}"
     assert SHOWN_AGAIN in html
     assert f"{NOTE}</textarea>" in html
     # Shown to be checked and sent again, never sent for them: the case may have changed meanwhile.
     assert progress_notes(referral) == 0
     assert not UnsentForm.objects.exists()  # deleted once shown
-    again = client.get(url).content.decode()
-    assert NOTE not in again and SHOWN_AGAIN not in again
+    again = client.get(next_of(response)).content.decode()  # reloaded: shown once, and not expired
+    assert NOTE not in again and SHOWN_AGAIN not in again and EXPIRED not in again
 
 
 def test_what_is_kept_is_encrypted_short_lived_and_in_no_url_or_audit_row():
@@ -93,7 +106,7 @@ def test_what_is_kept_is_encrypted_short_lived_and_in_no_url_or_audit_row():
     assert (unsent.owner, unsent.form) == (staff, url)
     assert unsent.data == {"record_progress-note": [NOTE]}
     lifetime = unsent.expires_at - timezone.now()
-    assert datetime.timedelta(minutes=9) < lifetime <= datetime.timedelta(minutes=10)
+    assert datetime.timedelta(minutes=59) < lifetime <= datetime.timedelta(minutes=60)
     assert "former employer" not in raw_row("referrals_unsentform", unsent.pk, "data")[0]
     assert "employer" not in response["Location"]
     kept = AuditEvent.objects.get(what=f"unsent form {unsent.pk}: kept after the session ended")
@@ -113,11 +126,30 @@ def test_someone_else_signing_in_on_that_browser_gets_nothing():
 
 def test_what_was_kept_is_not_shown_once_it_has_expired_and_the_purge_deletes_it():
     referral, staff, client, url, _ = progress_sent_after_the_session_ended()
-    UnsentForm.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
-    html = sign_in(client, staff, url).content.decode()
+    expired = timezone.now() - datetime.timedelta(seconds=1)
+    UnsentForm.objects.update(expires_at=expired)
+    # Signing in too late, by the address the sign-in page was given: it says until when it was kept.
+    html = sign_in(client, staff, f"{url}?kept_until={expired.timestamp():.0f}").content.decode()
     assert NOTE not in html and SHOWN_AGAIN not in html
+    assert EXPIRED in html  # said on the form, rather than an empty form and no word why
     assert purge_expired_unsent_forms() == 1
     assert not UnsentForm.objects.exists()
+
+
+def test_a_user_locked_out_for_mistyping_their_password_gets_what_they_typed_back_after_the_lockout():
+    referral, staff, client, url, response = progress_sent_after_the_session_ended()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(
+            reverse("login"), {"username": staff.username, "password": "not it", "next": next_of(response)}
+        )
+    assert sign_in(client, staff, next_of(response)).status_code == 429  # the right password, too soon
+    # The lockout runs its course: the failures and what was kept, as they are when it has.
+    later = settings.AXES_COOLOFF_TIME + datetime.timedelta(minutes=1)
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - later)
+    UnsentForm.objects.update(expires_at=F("expires_at") - later)
+    html = sign_in(client, staff, next_of(response)).content.decode()
+    assert SHOWN_AGAIN in html and f"{NOTE}</textarea>" in html
+    assert progress_notes(referral) == 0
 
 
 def a_day_ago(token_of):
