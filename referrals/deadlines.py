@@ -16,8 +16,9 @@ from .models import Clock, Deadline, Referral
 
 # A next check-in chosen by date falls due at this local time of that day.
 CHECK_IN_TIME = datetime.time(17, 0)
-# A clock of one working day is reminded at this local time of its due day, when due later.
-REMINDER_MORNING = datetime.time(9, 0)
+# A clock of one working day is reminded at one of these local times: in the afternoon of the working
+# day before its due day, or on the morning of its due day.
+REMINDER_TIMES = (datetime.time(16, 0), datetime.time(9, 0))
 
 # holidays.UK subdivisions for each nation's bank holidays.
 _SUBDIVISION = {
@@ -112,20 +113,22 @@ def reminder_at(
     A clock that counts working days is reminded in whole working days, at its due time of day, so
     never on a weekend or a bank holiday nor at night for a clock due by day: as many working days
     before the due time as come nearest the share of the span left, at least one and never back to its
-    start (with 5 working days, one). A clock of one working day has no day between: it is reminded on
-    its due day at REMINDER_MORNING, or at the start of that day when due before then.
+    start (with 5 working days, one). A clock of one working day has no day between: it is reminded in
+    the afternoon of the working day before its due day, or else on the morning of its due day
+    (``REMINDER_TIMES``), whichever first falls after its start and before it is due; failing both (a
+    clock started and due early in the morning), when its share of the span has passed.
     """
     share_left = 1 - settings.DEADLINE_REMINDER_FRACTION
-    if working_days is None:
-        return due - (due - start) * share_left
-    if working_days > 1:
+    if working_days is not None and working_days > 1:
         days_before = min(max(round(working_days * share_left), 1), working_days - 1)
         return add_working_days(due, -days_before, nation)
-    due_day = timezone.localtime(due).date()
-    morning = timezone.make_aware(datetime.datetime.combine(due_day, REMINDER_MORNING))
-    if morning < due:
-        return morning
-    return timezone.make_aware(datetime.datetime.combine(due_day, datetime.time()))
+    if working_days == 1:
+        days = (timezone.localtime(add_working_days(due, -1, nation)).date(), timezone.localtime(due).date())
+        for day, time in zip(days, REMINDER_TIMES, strict=True):
+            reminder = timezone.make_aware(datetime.datetime.combine(day, time))
+            if start < reminder < due:
+                return reminder
+    return due - (due - start) * share_left
 
 
 def start_clock(

@@ -153,11 +153,20 @@ def test_a_working_day_clock_is_reminded_by_day_on_a_working_day_before_due(sett
         assert add_working_days(remind, 1, Nation.ENGLAND) <= due
 
 
-def test_a_one_working_day_clock_due_before_the_morning_is_reminded_at_the_start_of_its_due_day(settings):
+@pytest.mark.parametrize(
+    ("start", "remind"),
+    [
+        (aware(2027, 1, 4, 8, 0), aware(2027, 1, 4, 16, 0)),  # Monday morning: that afternoon
+        (aware(2027, 1, 4, 16, 30), aware(2027, 1, 5, 9, 0)),  # Monday after 16:00: Tuesday morning
+        (aware(2027, 1, 2, 10, 0), aware(2027, 1, 4, 9, 0)),  # Saturday: Monday morning, before due
+        (aware(2027, 1, 2, 7, 0), aware(2027, 1, 3, 21, 24)),  # due Monday 07:00: the span's share
+    ],
+)
+def test_a_one_working_day_clock_is_reminded_by_day_where_the_span_allows(settings, start, remind):
+    settings.DEADLINE_ASSESSMENT_WORKING_DAYS = 1
     settings.DEADLINE_REMINDER_FRACTION = 0.8
-    start = aware(2027, 1, 2, 7, 0)  # a Saturday
-    due = aware(2027, 1, 4, 7, 0)
-    assert reminder_at(start, due, working_days=1, nation=Nation.ENGLAND) == aware(2027, 1, 4, 0, 0)
+    due = due_at(Clock.ASSESSMENT, Referral(region=Region.LONDON), start)
+    assert reminder_at(start, due, working_days=1, nation=Nation.ENGLAND) == remind
 
 
 def test_a_calendar_clock_reminds_when_its_share_of_the_span_has_passed(settings):
