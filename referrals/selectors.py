@@ -290,10 +290,18 @@ def missing_since() -> Subquery:
     return Subquery(open_missing_clock().values("started_at")[:1])
 
 
-def missing_now() -> Q:
-    """The cases whose person is missing now: reported missing, or reallocated while missing and waiting,
-    assessed, to be found. The state is compared first, so the clock is looked up for assessed cases only."""
-    return Q(state=ReferralState.MISSING) | Q(state=ReferralState.ASSESSED) & Q(Exists(open_missing_clock()))
+def in_state(state: str) -> Q:
+    """The cases in a state as the person's situation has it: a person reallocated while missing and
+    not found since is missing, not assessed, though their state field says assessed (which the API's
+    ``?state=`` filter goes by). The state is compared first, so the clock is looked up for assessed
+    cases only."""
+    if state == ReferralState.MISSING:
+        return Q(state=ReferralState.MISSING) | Q(state=ReferralState.ASSESSED) & Q(
+            Exists(open_missing_clock())
+        )
+    if state == ReferralState.ASSESSED:
+        return Q(state=ReferralState.ASSESSED) & ~Q(Exists(open_missing_clock()))
+    return Q(state=state)
 
 
 def open_clock_due(clock: str) -> Subquery:

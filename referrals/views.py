@@ -90,8 +90,8 @@ from .selectors import (
     case_open_deadlines,
     get_case,
     get_visible_referral,
+    in_state,
     likely_duplicates,
-    missing_now,
     open_clock_due,
     possible_duplicates_of,
     referrals_visible_to,
@@ -529,10 +529,8 @@ def case_list(request: HttpRequest) -> HttpResponse:
         if chosen.get("reference"):
             # References are upper case: an exact match uses the unique index.
             cases = cases.filter(reference=chosen["reference"].upper())
-        if chosen.get("state") == ReferralState.MISSING:
-            cases = cases.filter(missing_now())
-        elif chosen.get("state"):
-            cases = cases.filter(state=chosen["state"])
+        if chosen.get("state"):
+            cases = cases.filter(in_state(chosen["state"]))
         if chosen.get("region"):
             cases = cases.filter(region=chosen["region"])
         if chosen.get("overdue"):

@@ -44,7 +44,7 @@ from referrals.choices import (
     nationality_names,
 )
 from referrals.models import AnonymousNotification, Clock, Deadline, Referral
-from referrals.selectors import missing_now, open_missing_clock
+from referrals.selectors import in_state
 
 # The page and the JSON list the most overdue clocks; the CSV download carries every one.
 OVERDUE_LIST_LIMIT = 200
@@ -396,16 +396,6 @@ def _band_conditions(now: datetime.datetime) -> dict[str, Q]:
     return bands
 
 
-def _in_state() -> dict[str, Q]:
-    """Which cases the report counts in each state: a person reallocated while missing and not found
-    since is missing, not assessed, though their state field says assessed (and the API's ``?state=``
-    filter goes by it)."""
-    in_state = {state: Q(state=state) for state in ReferralState.values}
-    in_state[ReferralState.MISSING] = missing_now()
-    in_state[ReferralState.ASSESSED] &= ~Q(Exists(open_missing_clock()))
-    return in_state
-
-
 def _totals(referrals: QuerySet[Referral], now: datetime.datetime) -> dict[str, Any]:
     """Counts by state, open cases banded by time in their state, and the times to assessment and to
     placement: one query of conditional aggregates (two without percentiles in the database)."""
@@ -415,14 +405,14 @@ def _totals(referrals: QuerySet[Referral], now: datetime.datetime) -> dict[str, 
     to_placement = F("first_placed_at") - F("assessed_at")
     assessed = Q(assessed_at__isnull=False)
     placed = Q(assessed_at__isnull=False, first_placed_at__isnull=False)
-    in_state = _in_state()
+    by_state = {state: in_state(state) for state in ReferralState.values}
     aggregates: dict[str, Any] = {
         "referrals": Count("pk"),
         "assessed": Count("pk", filter=assessed),
         "placed": Count("pk", filter=placed),
-        **{f"state_{state}": Count("pk", filter=in_state[state]) for state in ReferralState.values},
+        **{f"state_{state}": Count("pk", filter=by_state[state]) for state in ReferralState.values},
         **{
-            f"open_{state}_{band}": Count("pk", filter=in_state[state] & condition)
+            f"open_{state}_{band}": Count("pk", filter=by_state[state] & condition)
             for state in OPEN_STATES
             for band, condition in bands.items()
         },

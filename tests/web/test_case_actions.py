@@ -703,6 +703,8 @@ def test_the_case_list_shows_a_person_reallocated_while_missing_as_missing_and_o
         assert shown in row, filters
     missing = client.get(url, {"state": "missing"}).content.decode()
     assert waiting.reference not in missing
+    assessed = client.get(url, {"state": "assessed"}).content.decode()
+    assert waiting.reference in assessed and referral.reference not in assessed  # in one list, as the report
     assert referral.reference not in client.get(url, {"state": "placed"}).content.decode()
 
 
