@@ -40,20 +40,26 @@ OWNER_MAX_AGE = datetime.timedelta(days=1)
 
 
 def owner_token(user: User, form: str) -> str:
-    """The form's ``owner`` field: the user's id, signed for the address ``form`` posts to and dated."""
-    return signing.dumps(user.pk, salt=f"{OWNER_SALT}:{form}")
+    """The form's ``owner`` field: the user's id, organisation and role, signed for the address ``form``
+    posts to and dated."""
+    return signing.dumps([user.pk, user.organisation_id, user.role], salt=f"{OWNER_SALT}:{form}")
 
 
 def signed_owner(request: HttpRequest) -> User | None:
     """The active user whose form this POST is, from its signed ``owner`` field; None if the field is
-    missing, tampered with, older than OWNER_MAX_AGE or signed for another form."""
+    missing, tampered with, older than OWNER_MAX_AGE or signed for another form, or if the user has
+    moved to another organisation or role since: what they typed for the old one is not theirs now."""
     try:
-        user_id = signing.loads(
+        user_id, organisation_id, role = signing.loads(
             request.POST.get(OWNER_FIELD, ""), salt=f"{OWNER_SALT}:{request.path}", max_age=OWNER_MAX_AGE
         )
-    except signing.BadSignature:
+    except (signing.BadSignature, TypeError, ValueError):  # an older token holds the id alone
         return None
-    return User.objects.filter(pk=user_id, is_active=True).select_related("organisation").first()
+    return (
+        User.objects.filter(pk=user_id, organisation_id=organisation_id, role=role, is_active=True)
+        .select_related("organisation")
+        .first()
+    )
 
 
 def unsent_form_label(unsent_id: int) -> str:

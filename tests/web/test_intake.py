@@ -4,6 +4,7 @@ from html import unescape
 from urllib.parse import quote
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -465,6 +466,18 @@ def test_a_responder_moved_to_another_organisation_keeps_nothing_typed_for_the_o
     assert not UnsentForm.objects.exists()
     event = AuditEvent.objects.get(what="drafts and unsent forms deleted: organisation changed")
     assert (event.actor, event.changes) == (user, {"drafts": [draft.pk], "unsent_forms": [unsent.pk]})
+
+
+def test_an_intake_opened_before_a_move_and_sent_after_the_session_ended_is_not_kept():
+    user = responder()
+    owner = owner_token(user, INTAKE)  # the form was open in a tab when the admin moved them
+    user.organisation = OrganisationFactory()
+    user.save()
+
+    response = Client().post(INTAKE, {"owner": owner, "given_name": "Amina", "action": "save_draft"})
+
+    assert response.status_code == 302
+    assert not ReferralDraft.objects.exists()
 
 
 # ------------------------------------------------------------------------------------- duplicates
