@@ -276,6 +276,8 @@ if WEBHOOK_TIMEOUT_SECONDS > NOTIFICATION_CLAIM_SECONDS / 2:
     )
 # The outbox sweep re-queues a pending row this long after it was due and nobody took it.
 NOTIFICATION_REQUEUE_AFTER_SECONDS = env.float("NOTIFICATION_REQUEUE_AFTER_SECONDS", default=30)
+if NOTIFICATION_REQUEUE_AFTER_SECONDS <= 0:  # each copy waits twice as long as the one before it
+    raise ImproperlyConfigured("NOTIFICATION_REQUEUE_AFTER_SECONDS must be more than 0.")
 # Managers' page of undelivered notifications lists pending rows older than this, beside failed ones.
 NOTIFICATION_STUCK_MINUTES = env.int("NOTIFICATION_STUCK_MINUTES", default=10)
 if "visibility_timeout" not in CELERY_BROKER_TRANSPORT_OPTIONS and not CELERY_BROKER_URL.startswith(

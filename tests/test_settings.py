@@ -127,3 +127,10 @@ def test_settings_refuse_to_keep_unsent_forms_no_longer_than_a_login_lockout(tmp
     assert result.returncode != 0
     assert "UNSENT_FORM_LIFETIME_MINUTES must be longer than AXES_COOLOFF_MINUTES" in result.stderr
     assert run_settings(tmp_path, **production(AXES_COOLOFF_MINUTES="30")).returncode == 0
+
+
+def test_settings_refuse_a_requeue_wait_of_zero(tmp_path: Path) -> None:
+    """The outbox sweep doubles the wait after each copy: from nothing it would never reach its cap."""
+    result = run_settings(tmp_path, **production(NOTIFICATION_REQUEUE_AFTER_SECONDS="0"))
+    assert result.returncode != 0
+    assert "NOTIFICATION_REQUEUE_AFTER_SECONDS must be more than 0" in result.stderr
