@@ -7,8 +7,16 @@ user with the same key goes there too and changes nothing, whether it arrives af
 or while it runs (it waits for it). A form whose first sending did nothing (its errors were shown, or a
 colleague had acted first) keeps nothing, so it can be sent again.
 
-Pages are not cached (``accounts.sessions``), so Back fetches the form again, with a new key, and the
-browser puts back what was typed. On a form whose repeat would record the same thing twice (an
+Pages are not cached (``accounts.sessions``), so Back fetches the form again, and the browser puts back
+what was typed but not the hidden fields. The key is therefore in the page's address too: a form's
+page without one is sent to the same address with a new one (``?form=<key>``), and Back, fetching that
+address, gets the form with the same key, still tied to what was sent with it (a draft, a referral). The
+form posts to an address of its own (``?send=<key>``): a sending to the page's own address that fails
+(the phone offline for a moment) would replace the page in the browser's history, and Back would go to
+the page before it, losing the form. A form shown again with its errors keeps the key it was sent with,
+so a failed sending from there, which does replace that page, goes Back to the form's page, same key.
+
+A form opened again has a new key. On a form whose repeat would record the same thing twice (an
 anonymous notification, a progress note: ``form_done(..., ask_before_repeating=True)``), the same values
 sent by the same user within FORM_REPEAT_MINUTES of a sending that did its work are therefore asked
 about first: they may be a second person with the same details, or the first one sent again.
@@ -43,6 +51,9 @@ from .services import (
 )
 
 FORM_KEY_FIELD = "form_key"
+# Where the key is in the address of a form's page, and in the address the form posts to.
+FORM_PAGE_PARAMETER = "form"
+SENDING_PARAMETER = "send"
 # Sent from the page that asks whether the same values are meant to be sent again.
 SEND_AGAIN_FIELD = "send_again"
 # What differs between two renderings of one form, whatever was typed into it.
@@ -64,6 +75,25 @@ def form_key_of(request: HttpRequest) -> str:
     return form_key if FORM_KEY_SHAPE.fullmatch(form_key) else ""
 
 
+def shown_form_key(request: HttpRequest) -> str:
+    """The key of a form a page shows: the key it was sent with, on a page that answers the sending (with
+    its errors, say); the key in the page's address; or a new one (a page of several forms)."""
+    form_key = form_key_of(request) or request.GET.get(FORM_PAGE_PARAMETER, "")
+    return form_key if FORM_KEY_SHAPE.fullmatch(form_key) else new_form_key()
+
+
+def sending_address(form_address: str, form_key: str) -> str:
+    """Where the form with this key posts to: its address, marked as a sending."""
+    return f"{form_address}?{urlencode({SENDING_PARAMETER: form_key})}"
+
+
+def _page_with_a_key(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop(SENDING_PARAMETER, None)  # fetched after signing in again, the address a form was sent to
+    query[FORM_PAGE_PARAMETER] = new_form_key()
+    return f"{request.path}?{query.urlencode()}"
+
+
 def form_done(response: HttpResponse, *, ask_before_repeating: bool = False) -> HttpResponse:
     """Mark a view's answer as the form having done its work: a repeat of the form goes where it goes.
 
@@ -77,7 +107,8 @@ def form_done(response: HttpResponse, *, ask_before_repeating: bool = False) -> 
 
 
 def sent_once(*, shown_at_times: frozenset[str] = frozenset()) -> Callable[[View], View]:
-    """Do a form view's POST once per ``form_key`` and user; a repeat redirects where the first went.
+    """Do a form view's POST once per ``form_key`` and user; a repeat redirects where the first went. The
+    form's page is sent to an address with a key of its own first (see the module's docstring).
 
     ``shown_at_times``: fields a form shows only at some moments (the recovery review's tick box, while
     the review is due). The form fetched again by Back a moment later may lack one, so the values are
@@ -89,8 +120,12 @@ def sent_once(*, shown_at_times: frozenset[str] = frozenset()) -> Callable[[View
 def _sent_once(view: View, *, shown_at_times: frozenset[str]) -> View:
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return view(request, *args, **kwargs)
+        if request.method == "GET" and not FORM_KEY_SHAPE.fullmatch(request.GET.get(FORM_PAGE_PARAMETER, "")):
+            return redirect(_page_with_a_key(request))
         form_key = form_key_of(request)
-        if not form_key or not request.user.is_authenticated:
+        if not form_key:
             return view(request, *args, **kwargs)
         typed = sorted(
             (name, value)
@@ -139,7 +174,6 @@ def ask_before_sending_again(
     sent_at, location = earlier
     context = {
         "typed": typed,
-        "owner": request.POST.get(OWNER_FIELD, ""),
         "sent_at": timezone.localtime(sent_at),
         "location": location,
     }

@@ -1,5 +1,5 @@
-"""``{% field_group field %}``: a form field with its label, hint and error message; ``{% owner_field %}``
-and ``{% form_key %}``, the hidden fields of a form that changes a case.
+"""``{% field_group field %}``: a form field with its label, hint and error message; ``{% form_start %}``,
+the start of a form that changes a case, with its hidden fields.
 
 Written in Python rather than as an included template because a page renders it for every field of
 every form it shows (the case page has a form for each action), and an include per field was a
@@ -15,7 +15,7 @@ from django.forms import BoundField
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from idempotency.web import FORM_KEY_FIELD, new_form_key
+from idempotency.web import FORM_KEY_FIELD, sending_address, shown_form_key
 from referrals.unsent_forms import OWNER_FIELD, owner_token
 
 register = template.Library()
@@ -69,18 +69,24 @@ def field_group(field: BoundField) -> SafeString:
 
 
 @register.simple_tag(takes_context=True)
-def owner_field(context: dict[str, Any], form_address: str) -> SafeString:
-    """The form's hidden ``owner`` field, signed for the address it posts to: a form that arrives after
-    the session ended still says whose it was, so what was typed can be kept for them alone."""
-    user = context["request"].user
-    if not user.is_authenticated:
-        return mark_safe("")
-    return format_html(
-        '<input type="hidden" name="{}" value="{}">', OWNER_FIELD, owner_token(user, form_address)
-    )
+def form_start(context: dict[str, Any], form_address: str) -> SafeString:
+    """``<form>``, posting to an address of its own, not the page's, with the form's hidden fields. The
+    browser is asked not to remember what is typed: a person's details and notes, on shared computers.
 
-
-@register.simple_tag
-def form_key() -> SafeString:
-    """A key of this rendering of the form: sent twice, it does its work once (``idempotency.web``)."""
-    return format_html('<input type="hidden" name="{}" value="{}">', FORM_KEY_FIELD, new_form_key())
+    ``owner``, signed for ``form_address``: a form that arrives after the session ended still says whose
+    it was, so what was typed can be kept for them alone. ``form_key``, the key of the form shown
+    (``idempotency.web``): sent twice, it does its work once.
+    """
+    request = context["request"]
+    form_key = shown_form_key(request)
+    parts = [
+        format_html(
+            '<form method="post" action="{}" novalidate autocomplete="off">',
+            sending_address(form_address, form_key),
+        ),
+        format_html('<input type="hidden" name="{}" value="{}">', FORM_KEY_FIELD, form_key),
+    ]
+    if request.user.is_authenticated:
+        owner = owner_token(request.user, form_address)
+        parts.append(format_html('<input type="hidden" name="{}" value="{}">', OWNER_FIELD, owner))
+    return format_html_join("\n", "{}", ((part,) for part in parts))

@@ -321,7 +321,7 @@ def test_a_progress_note_typed_as_the_session_ended_is_on_the_form_again_after_s
     page.get_by_label("Username").fill(staff.username)
     page.get_by_label("Password").fill(PASSWORD)
     page = carer.submit("Sign in", "the note again")
-    assert f"/cases/{referral.pk}/record_progress/?kept_until=" in page.url
+    assert f"/cases/{referral.pk}/record_progress/?kept_until=" in page.url and "&form=" in page.url
     assert page.get_by_label("Progress note").input_value() == note
     assert "check it and send it again" in page.locator(".messages").inner_text()
     assert not TransitionLog.objects.filter(referral=referral, transition="record_progress").exists()
@@ -330,7 +330,9 @@ def test_a_progress_note_typed_as_the_session_ended_is_on_the_form_again_after_s
     assert TransitionLog.objects.get(referral=referral, transition="record_progress").input["note"] == note
 
 
-def test_a_progress_note_sent_again_after_going_back_is_asked_about_before_it_is_recorded_twice(journeys):
+def test_a_progress_note_sent_again_after_going_back_is_recorded_once_and_the_same_note_anew_asked_about(
+    journeys,
+):
     referral, staff, _ = placed()
     note = "Settled in; seeing a GP on Monday."
     carer = journeys("provider-back-and-send-again")
@@ -342,6 +344,11 @@ def test_a_progress_note_sent_again_after_going_back_is_asked_about_before_it_is
     page.go_back()
     carer.look("back on the form, the note put back by the browser")
     assert page.get_by_label("Progress note").input_value() == note
+    page = carer.submit("Save progress note", "the same form sent again")
+    assert "That form had already been sent" in page.locator(".messages").inner_text()
+    assert TransitionLog.objects.filter(referral=referral, transition="record_progress").count() == 1
+    page.goto(f"/cases/{referral.pk}/record_progress/")  # the form opened anew, the same note typed
+    page.get_by_label("Progress note").fill(note)
     page = carer.submit("Save progress note", "asked before sending again")
     assert page.get_by_role("heading", name="You sent this a moment ago").is_visible()
     assert TransitionLog.objects.filter(referral=referral, transition="record_progress").count() == 1
@@ -372,6 +379,42 @@ def test_a_draft_saved_then_come_back_to_and_saved_again_stays_one_draft(journey
         "Tesfay",
         "Lula",
     )
+
+
+def test_a_referral_sent_while_offline_is_on_the_form_again_after_going_back(journeys):
+    police = responder(username="offline-officer")
+    phone = journeys("responder-offline", viewport=PHONE)
+    phone.sign_in(police.username)
+    page = phone.go("New referral", "intake form")
+    fill_referral(page)
+    for button in ("Submit referral", "Save draft"):
+        phone.context.set_offline(True)
+        page.get_by_role("button", name=button, exact=True).click()
+        page.wait_for_url(lambda url: not url.startswith("http"))  # the browser's own error page
+        phone.context.set_offline(False)
+        page.go_back()
+        phone.look(f"back after {button} while offline")
+        assert "/referrals/new/" in page.url, "Back comes to the form, not the page before it"
+        assert page.get_by_label("Given name").input_value() == "Lule"
+        assert page.get_by_label("Your account").input_value().startswith("Found at a car wash")
+        assert page.get_by_label("Region where the person is now").input_value() == "london"
+    assert not Referral.objects.exists() and not ReferralDraft.objects.exists()
+
+
+def test_a_referral_submitted_after_going_back_from_its_saved_draft_leaves_no_draft(journeys):
+    police = responder(username="back-from-draft-officer")
+    phone = journeys("responder-back-from-draft", viewport=PHONE)
+    phone.sign_in(police.username)
+    page = phone.go("New referral", "intake form")
+    fill_referral(page)
+    phone.submit("Save draft", "draft saved")
+    page.go_back()
+    phone.look("back on the form before the draft was saved")
+    assert page.get_by_label("Given name").input_value() == "Lule"
+    phone.submit("Submit referral", "referral submitted")
+    reference = REFERENCE.search(page.locator("h1").inner_text()).group(0)
+    assert Referral.objects.get(reference=reference).given_name == "Lule"
+    assert not ReferralDraft.objects.exists()
 
 
 def test_going_back_to_a_draft_just_submitted_shows_the_drafts_list(journeys):

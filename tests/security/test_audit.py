@@ -544,7 +544,7 @@ def test_every_page_that_shows_a_draft_audits_a_read_of_it_by_number(client):
         (reverse("referrals:draft_discard", args=[draft.pk]), {}, "discard page"),
     ]
     for url, query, page in pages:
-        response = client.get(url, query, REMOTE_ADDR="192.0.2.45")
+        response = client.get(url, query, follow=True, REMOTE_ADDR="192.0.2.45")
         assert response.status_code == 200 and "Zebedee" in response.content.decode()
         event = AuditEvent.objects.latest("id")
         assert (event.actor, event.action, event.referral, event.ip_address) == (

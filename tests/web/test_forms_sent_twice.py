@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from html import unescape
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
@@ -29,7 +30,17 @@ def key_in(page: bytes) -> str:
 
 
 def form_key(client: Client, url: str) -> str:
-    return key_in(client.get(url).content)
+    return key_in(client.get(url, follow=True).content)
+
+
+def test_a_forms_page_has_its_key_in_its_address_so_back_brings_the_same_key_and_it_posts_elsewhere():
+    client = signed_in(responder())
+    opened = client.get(INTAKE)
+    assert opened.status_code == 302
+    key = parse_qs(urlsplit(opened.url).query)["form"][0]
+    page = client.get(opened.url).content  # as Back fetches it again
+    assert key_in(page) == key and key_in(client.get(opened.url).content) == key
+    assert f'action="{INTAKE}?send={key}"'.encode() in page  # not the page's own address
 
 
 def test_a_referral_sent_twice_is_created_once_and_both_answers_go_to_its_case():
@@ -141,13 +152,13 @@ def hidden_fields(page: bytes) -> list[tuple[str, str]]:
     ]
 
 
-def test_the_same_note_sent_again_from_the_form_fetched_by_back_is_asked_about_first():
+def test_the_same_note_sent_again_from_the_form_opened_anew_is_asked_about_first():
     referral, provider, _ = placed()
     client = signed_in(provider)
     url = reverse("referrals:case_action", args=[referral.pk, "record_progress"])
     note = {"record_progress-note": "Settled in; seeing a GP on Monday."}
     client.post(url, {**note, "form_key": form_key(client, url)})
-    # Back: the page is fetched again, with a new key, and the browser puts the note back.
+    # The form opened anew, with a new key, and the same note typed into it.
     asked = client.post(url, {**note, "form_key": form_key(client, url)})
     assert asked.status_code == 200 and b"You sent this a moment ago" in asked.content
     assert referral.transitions.filter(transition="record_progress").count() == 1
@@ -156,7 +167,7 @@ def test_the_same_note_sent_again_from_the_form_fetched_by_back_is_asked_about_f
     assert referral.transitions.filter(transition="record_progress").count() == 2
 
 
-def test_the_recovery_review_sent_again_from_the_form_fetched_by_back_is_asked_about_first():
+def test_the_recovery_review_sent_again_from_the_form_opened_anew_is_asked_about_first():
     referral, provider, _ = placed()
     recovery_review_near(referral)
     client = signed_in(provider)
@@ -164,8 +175,8 @@ def test_the_recovery_review_sent_again_from_the_form_fetched_by_back_is_asked_a
     note = {"record_progress-note": "Day 30 review: settled, college place from September."}
     client.post(url, {**note, "record_progress-recovery_review": "on", "form_key": form_key(client, url)})
     assert referral.deadlines.get(clock="recovery_review").stopped_at is not None
-    # Back: the form is fetched again without its tick box (the review is recorded), the note put back.
-    page = client.get(url).content
+    # The form opened anew is without its tick box (the review is recorded); the same note typed.
+    page = client.get(url, follow=True).content
     assert b"record_progress-recovery_review" not in page
     asked = client.post(url, {**note, "form_key": key_in(page)})
     assert asked.status_code == 200 and b"You sent this a moment ago" in asked.content

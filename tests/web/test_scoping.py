@@ -77,7 +77,7 @@ def test_out_of_scope_roles_cannot_open_an_action_or_act_and_get_a_404(case, rol
     name, data = CASE_ACTIONS[action]
     client = signed_in(ROLES_OUT_OF_SCOPE[role](case))
     url = reverse("referrals:case_action", args=[case.pk, name])
-    assert client.get(url).status_code == 404
+    assert client.get(url, follow=True).status_code == 404
     response = client.post(url, data)
     assert response.status_code == 404
     case.refresh_from_db()

@@ -73,7 +73,7 @@ def progress_sent_after_the_session_ended(note: str = NOTE):
     referral, staff, _ = placed()
     client = signed_in(staff)
     url = action_url(referral, "record_progress")
-    owner = owner_field(client.get(url).content.decode())
+    owner = owner_field(client.get(url, follow=True).content.decode())
     session_ends(client)
     response = client.post(
         url, {"owner": owner, "record_progress-note": note, "record_progress-next_check_in": ""}
@@ -90,13 +90,13 @@ def test_a_progress_note_sent_after_the_session_ended_comes_back_to_its_author_a
 
     page = sign_in(client, staff, next_of(response))
     html = page.content.decode()
-    assert page.redirect_chain[-1][0] == f"{url}?kept_until={kept_until}"
+    assert page.redirect_chain[-1][0].startswith(f"{url}?kept_until={kept_until}&form=")
     assert SHOWN_AGAIN in html
     assert f"{NOTE}</textarea>" in html
     # Shown to be checked and sent again, never sent for them: the case may have changed meanwhile.
     assert progress_notes(referral) == 0
     assert not UnsentForm.objects.exists()  # deleted once shown
-    again = client.get(next_of(response)).content.decode()  # reloaded: shown once, and not expired
+    again = client.get(next_of(response), follow=True).content.decode()  # reloaded: shown once, not expired
     assert NOTE not in again and SHOWN_AGAIN not in again and EXPIRED not in again
 
 
@@ -198,7 +198,7 @@ def test_a_managers_decline_comes_back_with_its_reason_chosen_and_its_note():
     boss = manager()
     client = signed_in(boss)
     url = action_url(referral, "decline")
-    owner = owner_field(client.get(url).content.decode())
+    owner = owner_field(client.get(url, follow=True).content.decode())
     session_ends(client)
     client.post(url, {"owner": owner, "decline-reason": "duplicate", "decline-note": "Same as the March one"})
     html = sign_in(client, boss, url).content.decode()
@@ -243,7 +243,7 @@ def test_an_anonymous_notification_comes_back_with_its_choices_ticked():
     user = responder()
     client = signed_in(user)
     url = reverse("referrals:anonymous_notification")
-    owner = owner_field(client.get(url).content.decode())
+    owner = owner_field(client.get(url, follow=True).content.decode())
     session_ends(client)
     client.post(
         url,
@@ -282,14 +282,14 @@ def test_a_progress_note_refused_for_a_stale_csrf_token_comes_back_on_its_form()
     referral, staff, _ = placed()
     client = signed_in_checking_csrf(staff)
     url = action_url(referral, "record_progress")
-    html = client.get(url).content.decode()
+    html = client.get(url, follow=True).content.decode()
     signs_in_again_elsewhere(client)
     response = client.post(
         url,
         {"csrfmiddlewaretoken": csrf_field(html), "owner": owner_field(html), "record_progress-note": NOTE},
     )
     assert response.status_code == 302 and response["Location"] == url
-    page = client.get(url).content.decode()
+    page = client.get(url, follow=True).content.decode()
     assert SHOWN_AGAIN in page and f"{NOTE}</textarea>" in page
     assert progress_notes(referral) == 0
 
@@ -298,7 +298,7 @@ def test_an_intake_refused_for_a_stale_csrf_token_is_kept_as_a_draft():
     user = responder()
     client = signed_in_checking_csrf(user)
     url = reverse("referrals:intake")
-    html = client.get(url).content.decode()
+    html = client.get(url, follow=True).content.decode()
     signs_in_again_elsewhere(client)
     response = client.post(
         url,
@@ -312,7 +312,7 @@ def test_an_intake_refused_for_a_stale_csrf_token_is_kept_as_a_draft():
         follow=True,
     )
     draft = ReferralDraft.objects.get(owner=user)
-    assert response.redirect_chain == [(f"{url}?draft={draft.pk}", 302)]
+    assert response.redirect_chain[0] == (f"{url}?draft={draft.pk}", 302)
     assert "saved as a draft" in response.content.decode()
     assert draft.data["account"] == NOTE
 
