@@ -32,7 +32,7 @@ from audit.services import record_draft_reads, record_read
 from care_providers.models import CareProvider, OfferState, PlacementOffer
 from care_providers.selectors import free_beds_of, last_offer_to, pending_offer_for, suggested_providers
 from care_providers.services import bed_needed
-from idempotency.web import form_done, form_key_of, sent_once
+from idempotency.web import form_done, form_key_of, sent_once, shown_form_key
 
 from . import services
 from .choices import (
@@ -383,9 +383,10 @@ def intake(request: HttpRequest) -> HttpResponse:
             # The draft expired while the form was open: keep what was typed, as a new draft if saved.
             draft_id = None
     form_key = form_key_of(request)
-    if draft is None and form_key:
-        # The form shown again by Back, without the draft's number, is still the draft saved from it.
-        draft = draft_saved_from(user, form_key)
+    if draft is None:
+        # The form shown again by Back, without the draft's number, is still the draft saved from it; so
+        # is its address opened again later, which shows that draft rather than a blank form.
+        draft = draft_saved_from(user, shown_form_key(request))
 
     if request.method != "POST":
         if draft is not None:

@@ -43,6 +43,21 @@ def test_a_forms_page_has_its_key_in_its_address_so_back_brings_the_same_key_and
     assert f'action="{INTAKE}?send={key}"'.encode() in page  # not the page's own address
 
 
+def test_a_forms_address_opened_again_while_its_draft_is_kept_shows_that_draft_not_a_blank_form():
+    """The keyed address may come back from the browser's history days later, for another person: the
+    form shows the draft saved from it, so a second person's details never overwrite it unseen."""
+    client = signed_in(responder())
+    opened = client.get(INTAKE)
+    key = parse_qs(urlsplit(opened.url).query)["form"][0]
+    client.post(INTAKE, {"form_key": key, "given_name": "Amina", "action": "save_draft"})
+    draft = ReferralDraft.objects.get()
+
+    page = client.get(opened.url).content.decode()
+
+    assert 'value="Amina"' in page
+    assert f'<input type="hidden" name="draft" value="{draft.pk}">' in page
+
+
 def test_a_referral_sent_twice_is_created_once_and_both_answers_go_to_its_case():
     client = signed_in(responder())
     data = intake_data(form_key=form_key(client, INTAKE))
