@@ -398,9 +398,10 @@ class ReferralForm(HarbourForm):
         _choices(self, "second_nationality", _blank_first(nationality_choices(), "None"))
         _choices(self, "languages", language_choices())
         # Station computers are shared: a browser must not remember a person's details and offer them
-        # to whoever fills in the next referral there.
+        # to whoever fills in the next referral there. It keeps no text area's (the account), and
+        # "off" also stops it restoring a field on Back: only the one-line fields get it.
         for name in PERSONAL_FIELDS:
-            if name in self.fields:
+            if name in self.fields and not isinstance(self.fields[name].widget, forms.Textarea):
                 self.fields[name].widget.attrs["autocomplete"] = "off"
 
     def clean(self) -> dict[str, Any]:

@@ -70,8 +70,7 @@ def field_group(field: BoundField) -> SafeString:
 
 @register.simple_tag(takes_context=True)
 def form_start(context: dict[str, Any], form_address: str) -> SafeString:
-    """``<form>``, posting to an address of its own, not the page's, with the form's hidden fields. The
-    browser is asked not to remember what is typed: a person's details and notes, on shared computers.
+    """``<form>``, posting to an address of its own, not the page's, with the form's hidden fields.
 
     ``owner``, signed for ``form_address``: a form that arrives after the session ended still says whose
     it was, so what was typed can be kept for them alone. ``form_key``, the key of the form shown
@@ -80,10 +79,7 @@ def form_start(context: dict[str, Any], form_address: str) -> SafeString:
     request = context["request"]
     form_key = shown_form_key(request)
     parts = [
-        format_html(
-            '<form method="post" action="{}" novalidate autocomplete="off">',
-            sending_address(form_address, form_key),
-        ),
+        format_html('<form method="post" action="{}" novalidate>', sending_address(form_address, form_key)),
         format_html('<input type="hidden" name="{}" value="{}">', FORM_KEY_FIELD, form_key),
     ]
     if request.user.is_authenticated:
