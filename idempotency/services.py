@@ -127,6 +127,11 @@ def _insert_unless_taken(record: IdempotencyRecord) -> bool:
     return True
 
 
+def keys_claimed_before(*, user: User, prefix: str, before: datetime.datetime) -> bool:
+    """Whether the user claimed a key starting with ``prefix`` before ``before``."""
+    return IdempotencyRecord.objects.filter(user=user, key__startswith=prefix, created_at__lt=before).exists()
+
+
 def recent_answer(
     *, user: User, fingerprint: str, since: datetime.datetime
 ) -> tuple[datetime.datetime, str] | None:

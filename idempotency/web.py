@@ -29,7 +29,7 @@ import functools
 import re
 import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -44,11 +44,15 @@ from .exceptions import IdempotencyKeyReused
 from .services import (
     StoredResponse,
     claim_key,
+    keys_claimed_before,
     recent_answer,
     release_key,
     request_fingerprint,
     settle_key,
 )
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 FORM_KEY_FIELD = "form_key"
 # Where the key is in the address of a form's page, and in the address the form posts to.
@@ -87,6 +91,18 @@ def sending_address(form_address: str, form_key: str) -> str:
     return f"{form_address}?{urlencode({SENDING_PARAMETER: form_key})}"
 
 
+def _page_key_still_the_forms(request: HttpRequest, user: User) -> bool:
+    """Whether the key in a form page's address still stands for the form typed there: Back to it soon
+    after a sending. A key sent more than FORM_REPEAT_MINUTES ago is an address opened again later (the
+    browser's history offers it), a new form: with the old key, the same note sent again would be
+    taken for the first one sent twice, and the draft saved from it would be the one typed into."""
+    form_key = request.GET.get(FORM_PAGE_PARAMETER, "")
+    if not FORM_KEY_SHAPE.fullmatch(form_key):
+        return False
+    since = timezone.now() - datetime.timedelta(minutes=FORM_REPEAT_MINUTES)
+    return not keys_claimed_before(user=user, prefix=f"form:{form_key}", before=since)
+
+
 def _page_with_a_key(request: HttpRequest) -> str:
     query = request.GET.copy()
     query.pop(SENDING_PARAMETER, None)  # fetched after signing in again, the address a form was sent to
@@ -122,7 +138,7 @@ def _sent_once(view: View, *, shown_at_times: frozenset[str]) -> View:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
             return view(request, *args, **kwargs)
-        if request.method == "GET" and not FORM_KEY_SHAPE.fullmatch(request.GET.get(FORM_PAGE_PARAMETER, "")):
+        if request.method == "GET" and not _page_key_still_the_forms(request, request.user):
             return redirect(_page_with_a_key(request))
         form_key = form_key_of(request)
         if not form_key:

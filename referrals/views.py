@@ -383,9 +383,10 @@ def intake(request: HttpRequest) -> HttpResponse:
             # The draft expired while the form was open: keep what was typed, as a new draft if saved.
             draft_id = None
     form_key = form_key_of(request)
-    if draft is None:
-        # The form shown again by Back, without the draft's number, is still the draft saved from it; so
-        # is its address opened again later, which shows that draft rather than a blank form.
+    if draft is None and request.method != "POST":
+        # The form shown again by Back, without the draft's number, is still the draft saved from it
+        # (``sent_once`` gives a key sent long ago way to a new one). Not for a sending: another tab
+        # with the same address may be another person, and their form never says it is that draft.
         draft = draft_saved_from(user, shown_form_key(request))
 
     if request.method != "POST":

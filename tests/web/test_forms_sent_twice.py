@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
@@ -9,7 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
+from idempotency.models import IdempotencyRecord
 from referrals import services
 from referrals.choices import ReferralState
 from referrals.models import AnonymousNotification, Referral, ReferralDraft
@@ -43,19 +46,51 @@ def test_a_forms_page_has_its_key_in_its_address_so_back_brings_the_same_key_and
     assert f'action="{INTAKE}?send={key}"'.encode() in page  # not the page's own address
 
 
-def test_a_forms_address_opened_again_while_its_draft_is_kept_shows_that_draft_not_a_blank_form():
-    """The keyed address may come back from the browser's history days later, for another person: the
-    form shows the draft saved from it, so a second person's details never overwrite it unseen."""
+def sent_long_ago() -> None:
+    """As if every form was sent more than FORM_REPEAT_MINUTES ago."""
+    IdempotencyRecord.objects.update(created_at=timezone.now() - datetime.timedelta(hours=2))
+
+
+def test_back_to_a_form_just_saved_as_a_draft_shows_that_draft_and_later_a_new_form():
     client = signed_in(responder())
     opened = client.get(INTAKE)
     key = parse_qs(urlsplit(opened.url).query)["form"][0]
     client.post(INTAKE, {"form_key": key, "given_name": "Amina", "action": "save_draft"})
     draft = ReferralDraft.objects.get()
 
-    page = client.get(opened.url).content.decode()
+    back = client.get(opened.url).content.decode()  # Back, a moment later
+    assert 'value="Amina"' in back
+    assert f'<input type="hidden" name="draft" value="{draft.pk}">' in back
 
-    assert 'value="Amina"' in page
-    assert f'<input type="hidden" name="draft" value="{draft.pk}">' in page
+    sent_long_ago()  # the address, offered again by the browser's history another night
+    later = client.get(opened.url, follow=True)
+    assert key_in(later.content) != key and 'value="Amina"' not in later.content.decode()
+
+
+def test_a_form_sent_from_another_tab_with_the_same_address_leaves_the_draft_saved_from_it():
+    client = signed_in(responder())
+    opened = client.get(INTAKE)
+    key = parse_qs(urlsplit(opened.url).query)["form"][0]
+    client.post(INTAKE, {"form_key": key, "given_name": "Amina", "action": "save_draft"})
+
+    client.post(INTAKE, intake_data(form_key=key, given_name="Berhane"))  # a second tab, another person
+
+    assert Referral.objects.get().given_name == "Berhane"
+    assert ReferralDraft.objects.get().data["given_name"] == "Amina"
+
+
+def test_an_action_forms_address_opened_again_later_records_the_same_note_again():
+    referral, provider, _ = placed()
+    client = signed_in(provider)
+    opened = client.get(reverse("referrals:case_action", args=[referral.pk, "record_progress"]))
+    note = {"record_progress-note": "No change.", "form_key": key_in(client.get(opened.url).content)}
+    client.post(opened.url, note)
+    sent_long_ago()
+
+    note["form_key"] = key_in(client.get(opened.url, follow=True).content)  # from the history, a week on
+    client.post(opened.url, note)
+
+    assert referral.transitions.filter(transition="record_progress").count() == 2
 
 
 def test_a_referral_sent_twice_is_created_once_and_both_answers_go_to_its_case():
@@ -152,8 +187,10 @@ def test_a_draft_saved_again_from_the_form_shown_by_back_is_updated_not_doubled(
     client = signed_in(user)
     key = form_key(client, INTAKE)
     first = client.post(INTAKE, intake_data(form_key=key, action="save_draft"))
-    # Back: the same form, without the draft's number in its address, changed and saved again.
-    again = client.post(INTAKE, intake_data(form_key=key, action="save_draft", given_name="Aminata"))
+    # Back fetches the form again, without the draft's number in its address: it is still the draft's.
+    back = dict(hidden_fields(client.get(f"{INTAKE}?form={key}").content))
+    changed = intake_data(form_key=key, draft=back["draft"], action="save_draft", given_name="Aminata")
+    again = client.post(INTAKE, changed)
     draft = ReferralDraft.objects.get(owner=user)
     assert first.url == again.url == f"{INTAKE}?draft={draft.pk}"
     assert draft.data["given_name"] == "Aminata"
@@ -277,6 +314,7 @@ def test_a_referral_submitted_from_the_form_its_draft_was_saved_from_takes_the_d
     client = signed_in(user)
     key = form_key(client, INTAKE)
     client.post(INTAKE, intake_data(form_key=key, action="save_draft"))
-    client.post(INTAKE, intake_data(form_key=key))
+    back = dict(hidden_fields(client.get(f"{INTAKE}?form={key}").content))  # Back fetches the form again
+    client.post(INTAKE, intake_data(form_key=key, draft=back["draft"]))
     assert Referral.objects.count() == 1
     assert not ReferralDraft.objects.filter(owner=user).exists()
