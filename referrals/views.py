@@ -334,6 +334,15 @@ def _draft_id(request: HttpRequest) -> int | None:
         return None
 
 
+def _live_draft_or_none(user: User, draft_id: int | None) -> ReferralDraft | None:
+    if draft_id is None:
+        return None
+    try:
+        return get_live_draft(user, draft_id)
+    except ReferralDraft.DoesNotExist:
+        return None
+
+
 def _intake_page(
     request: HttpRequest,
     form: ReferralForm,
@@ -480,17 +489,25 @@ def anonymous_notification(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if not may_submit(user):
         raise PermissionDenied("Only first responders can make anonymous notifications.")
+    # A draft of the referral the person did not consent to: deleted once the notification is sent.
+    draft = _live_draft_or_none(user, _draft_id(request))
+    context: dict[str, Any] = {"draft": draft}
     if request.POST.get("action") == "from_referral":
         # The referral form refused for want of consent, sent here by its button: this form starts with
         # the fields the two share, and nothing else posted is read, kept or shown.
         form = AnonymousNotificationForm()
         form.initial = initial_from(form, typed_values(form, request.POST))
+        kept = (
+            "the draft saved from it is deleted when you send the notification"
+            if draft
+            else "nothing else from it is kept"
+        )
         messages.info(
             request,
             "Gender, nationality, types of exploitation and region are taken from the referral form; "
-            "nothing else from it is kept. Check them and send the notification.",
+            f"{kept}. Check them and send the notification.",
         )
-        return render(request, "referrals/anonymous_notification.html", {"form": form})
+        return render(request, "referrals/anonymous_notification.html", {"form": form, **context})
     form = AnonymousNotificationForm(request.POST or None)
     if request.method == "POST":
         if form.is_valid():
@@ -499,11 +516,15 @@ def anonymous_notification(request: HttpRequest) -> HttpResponse:
             except HarbourError as error:
                 status = apply_domain_error(form, error)
             else:
+                if draft is not None:
+                    discard_draft(owner=user, draft_id=draft.pk)
                 messages.success(request, "Anonymous notification recorded. Thank you.")
                 return form_done(redirect("referrals:case_list"), ask_before_repeating=True)
         else:
             status = 400
-        return render(request, "referrals/anonymous_notification.html", {"form": form}, status=status)
+        return render(
+            request, "referrals/anonymous_notification.html", {"form": form, **context}, status=status
+        )
     show_unsent_form(request, form)
     return render(request, "referrals/anonymous_notification.html", {"form": form})
 

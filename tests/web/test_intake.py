@@ -671,6 +671,25 @@ def test_an_adult_who_does_not_consent_is_notified_anonymously_without_typing_th
     assert recorded.exploitation_types == ["labour", "criminal"]
 
 
+def test_a_draft_of_the_referral_an_adult_did_not_consent_to_goes_when_the_notification_is_sent():
+    client = signed_in(responder())
+    typed = intake_data(consent=None)
+    client.post(INTAKE, {**typed, "action": "save_draft"})
+    draft = ReferralDraft.objects.get()
+    refused = client.post(INTAKE, {**typed, "draft": draft.pk}).content.decode()
+    button = re.search(r'value="(from_referral)" formaction="([^"]+)"', refused)
+    sent = {**typed, "draft": draft.pk, "action": button[1], "owner": hidden_value(refused, "owner")}
+
+    html = client.post(button[2], {**sent, "form_key": hidden_value(refused, "form_key")}).content.decode()
+
+    assert "the draft saved from it is deleted when you send the notification" in html
+    notification = {name: typed[name] for name in ("gender", "nationality", "region", "exploitation_types")}
+    for name in ("form_key", "owner", "draft"):
+        notification[name] = hidden_value(html, name)
+    assert client.post(button[2], notification).status_code == 302
+    assert AnonymousNotification.objects.exists() and not ReferralDraft.objects.exists()
+
+
 def test_the_way_on_to_an_anonymous_notification_is_offered_only_for_want_of_consent():
     client = signed_in(responder())
     for refused in (
