@@ -92,6 +92,7 @@ from .selectors import (
     get_visible_referral,
     in_state,
     likely_duplicates,
+    missing_since,
     open_clock_due,
     possible_duplicates_of,
     referrals_visible_to,
@@ -543,7 +544,9 @@ def case_list(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Care providers see their caseload and offers.")
     filters = CaseFilterForm(request.GET or None, with_region=user.is_manager)
     cases = with_overdue_since(
-        referrals_visible_to(user).select_related("organisation").annotate(next_due=next_deadline_due()),
+        referrals_visible_to(user)
+        .select_related("organisation")
+        .annotate(next_due=next_deadline_due(), missing_since=missing_since()),
         now=timezone.now(),
     )
     order: tuple[str, ...] = ("-submitted_at", "-id")
@@ -899,6 +902,9 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "details": person_details(user, referral),
         "may_see_full_account": may_see_full_account(user),
         "deadlines": deadlines,
+        # Reallocated while missing: the state says assessed, but the person is not found yet.
+        "missing_while_assessed": referral.state == ReferralState.ASSESSED
+        and any(deadline.clock == Clock.MISSING for deadline in deadlines),
         "history": history_rows(user, referral, offers),
         "pending_offer": pending_offer,
         "offer_ran_out": pending_offer is not None and not services.offer_awaits_answer(pending_offer),

@@ -691,7 +691,7 @@ def test_a_manager_finds_a_case_by_reference_or_lists_only_the_overdue_longest_o
     assert on_time.reference not in overdue
 
 
-def test_the_case_list_shows_a_person_reallocated_while_missing_as_missing_and_overdue_since_last_seen():
+def test_the_case_list_and_page_show_a_person_reallocated_while_missing_as_missing_and_overdue_since_last_seen():
     referral, staff, boss = placed()
     made_a_week_ago(referral)
     last_seen = timezone.now() - datetime.timedelta(days=3)
@@ -706,8 +706,16 @@ def test_the_case_list_shows_a_person_reallocated_while_missing_as_missing_and_o
         html = client.get(url, filters).content.decode()
         [row] = [row for row in html.split("</tr>") if f">{referral.reference}</a>" in row]
         assert shown in row, filters
+        assert 'Assessed</span> <span class="tag tag-urgent">Missing</span>' in row, filters
     missing = client.get(url, {"state": "missing"}).content.decode()
     assert waiting.reference not in missing
+    everything = client.get(url).content.decode().split("</tr>")
+    [waiting_row] = [row for row in everything if f">{waiting.reference}</a>" in row]
+    assert "tag-urgent" not in waiting_row
+    case_page = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert 'Assessed</span> <span class="tag tag-urgent">Missing</span></h1>' in case_page
+    waiting_page = client.get(reverse("referrals:case", args=[waiting.pk])).content.decode()
+    assert "Assessed</span></h1>" in waiting_page
     assessed = client.get(url, {"state": "assessed"}).content.decode()
     assert waiting.reference in assessed and referral.reference not in assessed  # in one list, as the report
     assert referral.reference not in client.get(url, {"state": "placed"}).content.decode()
