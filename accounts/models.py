@@ -86,7 +86,7 @@ ROLE_ORGANISATION_KINDS: dict[str, frozenset[str]] = {
 
 
 # What a user may do and see: a change to any of them ends the user's API sign-in (see ``User.save``).
-ACCESS_FIELDS = ("password", "role", "organisation_id", "is_staff", "is_superuser")
+ACCESS_FIELDS = ("password", "role", "organisation_id", "is_active", "is_staff", "is_superuser")
 
 
 class User(AbstractUser):
@@ -129,7 +129,8 @@ class User(AbstractUser):
         must not outlive the password it was issued against, nor carry into a role that sees more or
         needs a second factor it never gave. Sessions are checked again on every request. A new role or
         organisation also deletes the user's drafts and unsent forms: typed for the old one, they must
-        not be read or submitted in the new."""
+        not be read or submitted in the new; and so does deactivation, after which nobody could open
+        them."""
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
         changed = self._access_changed(kwargs.get("update_fields"), using)
         if not changed:
@@ -145,6 +146,8 @@ class User(AbstractUser):
             revoke_tokens(self, why="password changed" if "password" in changed else "access changed")
             if moved:
                 delete_drafts_and_unsent_forms(owner=self, why=f"{' and '.join(moved)} changed")
+            elif "is_active" in changed and not self.is_active:
+                delete_drafts_and_unsent_forms(owner=self, why="deactivated")
 
     def _access_changed(self, update_fields: Any, using: str) -> set[str]:
         """The password and access fields (``ACCESS_FIELDS``) this save changes; empty if none."""

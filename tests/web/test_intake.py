@@ -468,6 +468,25 @@ def test_a_responder_moved_to_another_organisation_keeps_nothing_typed_for_the_o
     assert (event.actor, event.changes) == (user, {"drafts": [draft.pk], "unsent_forms": [unsent.pk]})
 
 
+def test_a_deactivated_responders_drafts_and_unsent_forms_are_deleted_and_reactivation_keeps_new_ones():
+    user = responder()
+    signed_in(user).post(INTAKE, {"given_name": "Amina", "action": "save_draft"})
+    unsent = keep_unsent_form(owner=user, form=INTAKE, data={"given_name": ["Amina"]})
+    draft = ReferralDraft.objects.get()
+
+    user.is_active = False
+    user.save()
+
+    assert not ReferralDraft.objects.exists() and not UnsentForm.objects.exists()
+    event = AuditEvent.objects.get(what="drafts and unsent forms deleted: deactivated")
+    assert event.changes == {"drafts": [draft.pk], "unsent_forms": [unsent.pk]}
+    user.is_active = True
+    user.save()
+    signed_in(user).post(INTAKE, {"given_name": "Amina", "action": "save_draft"})
+    user.save()  # nothing changed: the new draft stays
+    assert ReferralDraft.objects.count() == 1
+
+
 def test_an_intake_opened_before_a_move_and_sent_after_the_session_ended_is_not_kept():
     user = responder()
     owner = owner_token(user, INTAKE)  # the form was open in a tab when the admin moved them
