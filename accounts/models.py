@@ -130,12 +130,13 @@ class User(AbstractUser):
         needs a second factor it never gave. Sessions are checked again on every request. A new role or
         organisation also deletes the user's drafts and unsent forms: typed for the old one, they must
         not be read or submitted in the new; and so does deactivation, after which nobody could open
-        them."""
+        them. A move also empties the user's inbox, which told of the old one's cases."""
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
         changed = self._access_changed(kwargs.get("update_fields"), using)
         if not changed:
             super().save(*args, **kwargs)
             return
+        from notifications.services import empty_inbox
         from referrals.drafts import delete_drafts_and_unsent_forms
 
         from .authentication import revoke_tokens
@@ -145,7 +146,9 @@ class User(AbstractUser):
             super().save(*args, **kwargs)
             revoke_tokens(self, why="password changed" if "password" in changed else "access changed")
             if moved:
-                delete_drafts_and_unsent_forms(owner=self, why=f"{' and '.join(moved)} changed")
+                why = f"{' and '.join(moved)} changed"
+                delete_drafts_and_unsent_forms(owner=self, why=why)
+                empty_inbox(user=self, why=why)
             elif "is_active" in changed and not self.is_active:
                 delete_drafts_and_unsent_forms(owner=self, why="deactivated")
 

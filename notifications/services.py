@@ -279,3 +279,12 @@ def reminders_done(*, referral_id: int, clocks: Sequence[str] = ()) -> int:
 
 def mark_all_read(*, user: User) -> int:
     return InboxItem.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+
+
+def empty_inbox(*, user: User, why: str) -> int:
+    """Delete every inbox item of a user moved to another organisation or role: they told of the old
+    one's cases, which the user no longer sees. Audited by number, when there was any."""
+    deleted, _ = InboxItem.objects.filter(user=user).delete()
+    if deleted:
+        record_change(actor=user, referral=None, what=f"inbox emptied: {why}", changes={"items": deleted})
+    return deleted

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts.authentication import issue_token
 from audit.models import AuditEvent
+from notifications.models import Event, InboxItem
 from referrals import services
 from referrals.choices import COMMON_LANGUAGES, ReferralState, language_choices
 from referrals.models import AnonymousNotification, Referral, ReferralDraft, UnsentForm
@@ -447,7 +448,7 @@ def test_a_draft_can_be_discarded_and_is_private_to_its_owner():
     assert not ReferralDraft.objects.exists()
 
 
-def test_a_responder_moved_to_another_organisation_keeps_nothing_typed_for_the_old_one():
+def test_a_responder_moved_to_another_organisation_keeps_nothing_typed_for_or_told_of_the_old_one():
     user = responder()
     client = signed_in(user)
     client.post(INTAKE, {"given_name": "Amina", "action": "save_draft"})
@@ -455,6 +456,7 @@ def test_a_responder_moved_to_another_organisation_keeps_nothing_typed_for_the_o
     referral = submitted_referral(actor=user)
     withdraw = reverse("referrals:case_action", args=[referral.pk, "withdraw"])
     unsent = keep_unsent_form(owner=user, form=withdraw, data={"withdraw-note": ["Amina went home."]})
+    InboxItem.objects.create(user=user, event=Event.REFERRAL_DECLINED, referral_id=referral.pk)
 
     user.organisation = OrganisationFactory()
     user.save()
@@ -466,6 +468,8 @@ def test_a_responder_moved_to_another_organisation_keeps_nothing_typed_for_the_o
     assert not UnsentForm.objects.exists()
     event = AuditEvent.objects.get(what="drafts and unsent forms deleted: organisation changed")
     assert (event.actor, event.changes) == (user, {"drafts": [draft.pk], "unsent_forms": [unsent.pk]})
+    assert not InboxItem.objects.filter(user=user).exists()  # it told of the old organisation's cases
+    assert AuditEvent.objects.filter(what="inbox emptied: organisation changed").exists()
 
 
 def test_a_deactivated_responders_drafts_and_unsent_forms_are_deleted_and_reactivation_keeps_new_ones():
