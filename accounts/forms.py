@@ -1,4 +1,4 @@
-"""Forms of the accounts app: organisation settings edited in the admin."""
+"""Forms of the accounts app: organisation settings edited in the admin, and a user's own password."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
+from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+
+from referrals.forms import HarbourForm
 
 from .models import Organisation
 
@@ -123,3 +126,7 @@ class OrganisationForm(forms.ModelForm):
             webhook_url=self.cleaned_data.get("webhook_url", ""),
             organisation=self.instance,
         )
+
+
+class OwnPasswordForm(PasswordChangeForm, HarbourForm):
+    """Django's change of one's own password, its errors summarised at the top of the page."""

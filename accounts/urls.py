@@ -6,4 +6,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.home, name="home"),
     path("login/", views.HarbourLoginView.as_view(), name="login"),
     path("logout/", views.HarbourLogoutView.as_view(), name="logout"),
+    path("password/", views.HarbourPasswordChangeView.as_view(), name="password_change"),
 ]

@@ -1,4 +1,5 @@
-"""Signing in and out, and the home page that sends each role to its start page."""
+"""Signing in and out, changing one's own password, and the home page that sends each role to its
+start page."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView, LogoutView
+from django.contrib.auth.views import LoginView, LogoutView, PasswordChangeView
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse_lazy
 
+from audit.services import record_change
 from referrals.views import start_page_for
 
+from .forms import OwnPasswordForm
 from .sessions import TIMED_OUT_COOKIE
 
 
@@ -40,6 +45,27 @@ class HarbourLogoutView(LogoutView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = super().post(request, *args, **kwargs)
         messages.info(request, "You are signed out.")
+        return response
+
+
+class HarbourPasswordChangeView(PasswordChangeView):
+    """A user changes their own password, say when they fear it is known to someone else. Saving it
+    revokes their API token (``User.save``) and ends every other session of theirs; this one goes on."""
+
+    form_class = OwnPasswordForm
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("home")
+
+    def form_valid(self, form: OwnPasswordForm) -> HttpResponse:  # type: ignore[override]
+        with transaction.atomic():
+            response = super().form_valid(form)
+            record_change(actor=form.user, referral=None, what="password changed", request=self.request)
+        messages.success(self.request, "Your password is changed. You are signed out everywhere else.")
+        return response
+
+    def form_invalid(self, form: OwnPasswordForm) -> HttpResponse:  # type: ignore[override]
+        response = super().form_invalid(form)
+        response.status_code = 400
         return response
 
 

@@ -207,3 +207,31 @@ def test_the_migration_forgets_lockout_records_kept_under_a_name_typed_before_na
     assert sorted(AccessAttempt.objects.values_list("username", flat=True)) == sorted(
         [user.username, "unknown #0123abcd"]
     )
+
+
+def test_a_user_changes_their_own_password_ending_their_other_sign_ins(client):
+    user = responder()
+    assert sign_in(client, user.username, PASSWORD).status_code == 302
+    elsewhere = APIClient()
+    assert sign_in(elsewhere, user.username, PASSWORD).status_code == 302
+    token = issue_token(user)
+    page = reverse("password_change")
+    assert f'href="{page}"' in client.get(reverse("referrals:case_list")).content.decode()
+
+    wrong = client.post(page, {"old_password": "not-it", "new_password1": "x", "new_password2": "y"})
+    assert wrong.status_code == 400
+    html = wrong.content.decode()
+    assert 'href="#id_old_password"' in html and 'href="#id_new_password2"' in html  # the error summary
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+
+    new = "harbour-renewed-password-2026"
+    changed = client.post(page, {"old_password": PASSWORD, "new_password1": new, "new_password2": new})
+    assert changed.status_code == 302
+    assert "Your password is changed" in client.get(changed["Location"], follow=True).content.decode()
+    user.refresh_from_db()
+    assert user.check_password(new)
+    assert client.get(reverse("referrals:case_list")).status_code == 200  # still signed in here
+    assert elsewhere.get(reverse("referrals:case_list")).status_code == 302  # not there
+    assert not Token.objects.filter(key=token.key).exists()
+    assert AuditEvent.objects.filter(actor=user, what="password changed").exists()
