@@ -8,6 +8,7 @@ import pytest
 from axes.models import AccessAttempt
 from django.apps import apps as django_apps
 from django.contrib.sessions.models import Session
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -235,3 +236,17 @@ def test_a_user_changes_their_own_password_ending_their_other_sign_ins(client):
     assert elsewhere.get(reverse("referrals:case_list")).status_code == 302  # not there
     assert not Token.objects.filter(key=token.key).exists()
     assert AuditEvent.objects.filter(actor=user, what="password changed").exists()
+
+
+def test_expired_sessions_are_deleted_daily_by_beat(client, settings):
+    from accounts.tasks import clear_expired_sessions
+
+    schedule = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert schedule["accounts.tasks.clear_expired_sessions"] == 24 * 3600
+    client.force_login(responder())
+    Session.objects.update(expire_date=timezone.now() - datetime.timedelta(seconds=1))
+    live = Client()
+    live.force_login(responder())
+    clear_expired_sessions()
+    assert Session.objects.count() == 1
+    assert live.get(reverse("referrals:case_list")).status_code == 200
