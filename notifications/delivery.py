@@ -14,7 +14,7 @@ jitter, both through a Celery countdown and through ``next_attempt_at`` (so the 
 the broker loses the message). After ``NOTIFICATION_MAX_ATTEMPTS`` the row is ``failed`` and managers
 get an inbox item.
 
-What is sent holds the event, the case reference, the due time and a link: no personal data.
+What is sent holds the event, the case reference, the due or last-seen time and a link: no personal data.
 
 Webhook scheme
 --------------
@@ -22,6 +22,7 @@ Webhook scheme
 
     {"id": "<event id>", "event": "offer.made", "reference": "HBR-2026-000042",
      "due_at": "2026-11-28T16:00:00+00:00" or null, "clock": "check_in" (for deadline.* events) or null,
+     "last_seen_at": "2026-11-27T22:15:00+00:00" (for referral.still_missing) or null,
      "link": "https://harbour.example/cases/42/",
      "timestamp": 1795891200}
 
@@ -130,7 +131,8 @@ def case_link(notification: Notification) -> str:
 
 
 def email_content(notification: Notification) -> tuple[str, str]:
-    """Subject and body: the event, the case reference, the due time and a link. Nothing else."""
+    """Subject and body: the event, the case reference, the due or last-seen time and a link. Nothing
+    else."""
     label = Event(notification.event).label
     subject = f"Harbour: {label}" + (f" – {notification.reference}" if notification.reference else "")
     lines = [label, ""]
@@ -138,6 +140,8 @@ def email_content(notification: Notification) -> tuple[str, str]:
         lines.append(f"Case: {notification.reference}")
     if notification.clock:
         lines.append(f"Deadline: {clock_label(notification.clock)}")
+    if notification.last_seen_at is not None:
+        lines.append(f"Last seen: {timezone.localtime(notification.last_seen_at):%-d %b %Y %H:%M %Z}")
     if notification.due_at is not None:
         lines.append(f"Due: {timezone.localtime(notification.due_at):%-d %b %Y %H:%M %Z}")
     lines.append(f"Open the case: {case_link(notification)}")
@@ -152,6 +156,7 @@ def webhook_payload(notification: Notification, timestamp: int) -> dict[str, Any
         "reference": notification.reference,
         "due_at": notification.due_at.isoformat() if notification.due_at else None,
         "clock": notification.clock or None,
+        "last_seen_at": notification.last_seen_at.isoformat() if notification.last_seen_at else None,
         "link": case_link(notification),
         "timestamp": timestamp,
     }
@@ -412,10 +417,12 @@ WITH claimed AS (
     UPDATE notifications_notification
        SET next_attempt_at = %(until)s, attempts = attempts + 1, requeues = 0
      WHERE id = %(id)s AND state = 'pending' AND next_attempt_at <= %(due_by)s
- RETURNING id, event, channel, organisation_id, referral_id, reference, due_at, created_at, attempts, clock
+ RETURNING id, event, channel, organisation_id, referral_id, reference, due_at, created_at, attempts, clock,
+           last_seen_at
 )
 SELECT claimed.id, claimed.event, claimed.channel, claimed.organisation_id, claimed.referral_id,
        claimed.reference, claimed.due_at, claimed.created_at, claimed.attempts, claimed.clock,
+       claimed.last_seen_at,
        organisation.name, organisation.kind, organisation.webhook_url, organisation.webhook_secret,
        organisation.notification_emails, set_config('synchronous_commit', 'off', true)
   FROM claimed JOIN accounts_organisation AS organisation ON organisation.id = claimed.organisation_id
@@ -443,8 +450,8 @@ def claim(notification_id: str) -> Notification | None:
     if row is None:
         return None
     id_, event, channel, organisation_id, referral_id = row[:5]
-    reference, due_at, created_at, attempts, clock = row[5:10]
-    name, kind, webhook_url, webhook_secret, emails = row[10:15]
+    reference, due_at, created_at, attempts, clock, last_seen_at = row[5:11]
+    name, kind, webhook_url, webhook_secret, emails = row[11:16]
     if isinstance(emails, str):  # a driver that leaves jsonb as text
         emails = json.loads(emails)
     organisation = Organisation(
@@ -464,6 +471,7 @@ def claim(notification_id: str) -> Notification | None:
         reference=reference,
         due_at=due_at,
         clock=clock,
+        last_seen_at=last_seen_at,
         created_at=created_at,
         state=DeliveryState.PENDING,
         attempts=attempts,
