@@ -76,6 +76,7 @@ from django.utils.module_loading import import_string
 
 from accounts.models import Organisation, OrganisationKind, User
 from referrals.encryption import decrypt
+from referrals.local_time import local_time
 
 from .models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, Notification
 from .services import clock_label, publish_delivery, queue_delivery
@@ -130,6 +131,10 @@ def case_link(notification: Notification) -> str:
     return settings.SITE_URL.rstrip("/") + case_path(notification.referral_id)
 
 
+# An email's times always name their zone.
+EMAIL_MOMENT = "%-d %b %Y %H:%M %Z"
+
+
 def email_content(notification: Notification) -> tuple[str, str]:
     """Subject and body: the event, the case reference, the due or last-seen time and a link. Nothing
     else."""
@@ -141,9 +146,9 @@ def email_content(notification: Notification) -> tuple[str, str]:
     if notification.clock:
         lines.append(f"Deadline: {clock_label(notification.clock)}")
     if notification.last_seen_at is not None:
-        lines.append(f"Last seen: {timezone.localtime(notification.last_seen_at):%-d %b %Y %H:%M %Z}")
+        lines.append(f"Last seen: {local_time(notification.last_seen_at, EMAIL_MOMENT)}")
     if notification.due_at is not None:
-        lines.append(f"Due: {timezone.localtime(notification.due_at):%-d %b %Y %H:%M %Z}")
+        lines.append(f"Due: {local_time(notification.due_at, EMAIL_MOMENT)}")
     lines.append(f"Open the case: {case_link(notification)}")
     lines += ["", "Sign in to Harbour to see the details."]
     return subject, "\n".join(lines) + "\n"

@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.models import Organisation, OrganisationKind, User
 from audit.services import record_change
 from referrals.exceptions import NotificationNotFailed, NotPermitted
+from referrals.local_time import MOMENT, local_time
 
 from .models import Channel, DeliveryState, Event, InboxItem, Notification
 
@@ -64,9 +65,9 @@ def inbox_message(
     if clock:
         text += f", {clock_label(clock).lower()}"
     if last_seen_at is not None:
-        text += f", last seen {timezone.localtime(last_seen_at):%-d %b %Y %H:%M}"
+        text += f", last seen {local_time(last_seen_at, MOMENT)}"
     if due_at is not None:
-        text += f" (due {timezone.localtime(due_at):%-d %b %Y %H:%M})"
+        text += f" (due {local_time(due_at, MOMENT)})"
     return text
 
 
