@@ -14,7 +14,7 @@ jitter, both through a Celery countdown and through ``next_attempt_at`` (so the 
 the broker loses the message). After ``NOTIFICATION_MAX_ATTEMPTS`` the row is ``failed`` and managers
 get an inbox item.
 
-What is sent holds the event, the case reference, the due time and a link: no personal data.
+What is sent holds the event, the case reference, the due or last-seen time and a link: no personal data.
 
 Webhook scheme
 --------------
@@ -22,6 +22,7 @@ Webhook scheme
 
     {"id": "<event id>", "event": "offer.made", "reference": "HBR-2026-000042",
      "due_at": "2026-11-28T16:00:00+00:00" or null, "clock": "check_in" (for deadline.* events) or null,
+     "last_seen_at": "2026-11-27T22:15:00+00:00" (for referral.still_missing) or null,
      "link": "https://harbour.example/cases/42/",
      "timestamp": 1795891200}
 
@@ -75,6 +76,7 @@ from django.utils.module_loading import import_string
 
 from accounts.models import Organisation, OrganisationKind, User
 from referrals.encryption import decrypt
+from referrals.local_time import local_time
 
 from .models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, Notification
 from .services import clock_label, publish_delivery, queue_delivery
@@ -129,8 +131,13 @@ def case_link(notification: Notification) -> str:
     return settings.SITE_URL.rstrip("/") + case_path(notification.referral_id)
 
 
+# An email's times always name their zone.
+EMAIL_MOMENT = "%-d %b %Y %H:%M %Z"
+
+
 def email_content(notification: Notification) -> tuple[str, str]:
-    """Subject and body: the event, the case reference, the due time and a link. Nothing else."""
+    """Subject and body: the event, the case reference, the due or last-seen time and a link. Nothing
+    else."""
     label = Event(notification.event).label
     subject = f"Harbour: {label}" + (f" – {notification.reference}" if notification.reference else "")
     lines = [label, ""]
@@ -138,8 +145,10 @@ def email_content(notification: Notification) -> tuple[str, str]:
         lines.append(f"Case: {notification.reference}")
     if notification.clock:
         lines.append(f"Deadline: {clock_label(notification.clock)}")
+    if notification.last_seen_at is not None:
+        lines.append(f"Last seen: {local_time(notification.last_seen_at, EMAIL_MOMENT)}")
     if notification.due_at is not None:
-        lines.append(f"Due: {timezone.localtime(notification.due_at):%-d %b %Y %H:%M %Z}")
+        lines.append(f"Due: {local_time(notification.due_at, EMAIL_MOMENT)}")
     lines.append(f"Open the case: {case_link(notification)}")
     lines += ["", "Sign in to Harbour to see the details."]
     return subject, "\n".join(lines) + "\n"
@@ -152,6 +161,7 @@ def webhook_payload(notification: Notification, timestamp: int) -> dict[str, Any
         "reference": notification.reference,
         "due_at": notification.due_at.isoformat() if notification.due_at else None,
         "clock": notification.clock or None,
+        "last_seen_at": notification.last_seen_at.isoformat() if notification.last_seen_at else None,
         "link": case_link(notification),
         "timestamp": timestamp,
     }
@@ -412,10 +422,12 @@ WITH claimed AS (
     UPDATE notifications_notification
        SET next_attempt_at = %(until)s, attempts = attempts + 1, requeues = 0
      WHERE id = %(id)s AND state = 'pending' AND next_attempt_at <= %(due_by)s
- RETURNING id, event, channel, organisation_id, referral_id, reference, due_at, created_at, attempts, clock
+ RETURNING id, event, channel, organisation_id, referral_id, reference, due_at, created_at, attempts, clock,
+           last_seen_at
 )
 SELECT claimed.id, claimed.event, claimed.channel, claimed.organisation_id, claimed.referral_id,
        claimed.reference, claimed.due_at, claimed.created_at, claimed.attempts, claimed.clock,
+       claimed.last_seen_at,
        organisation.name, organisation.kind, organisation.webhook_url, organisation.webhook_secret,
        organisation.notification_emails, set_config('synchronous_commit', 'off', true)
   FROM claimed JOIN accounts_organisation AS organisation ON organisation.id = claimed.organisation_id
@@ -443,8 +455,8 @@ def claim(notification_id: str) -> Notification | None:
     if row is None:
         return None
     id_, event, channel, organisation_id, referral_id = row[:5]
-    reference, due_at, created_at, attempts, clock = row[5:10]
-    name, kind, webhook_url, webhook_secret, emails = row[10:15]
+    reference, due_at, created_at, attempts, clock, last_seen_at = row[5:11]
+    name, kind, webhook_url, webhook_secret, emails = row[11:16]
     if isinstance(emails, str):  # a driver that leaves jsonb as text
         emails = json.loads(emails)
     organisation = Organisation(
@@ -464,6 +476,7 @@ def claim(notification_id: str) -> Notification | None:
         reference=reference,
         due_at=due_at,
         clock=clock,
+        last_seen_at=last_seen_at,
         created_at=created_at,
         state=DeliveryState.PENDING,
         attempts=attempts,

@@ -19,6 +19,8 @@ class Event(models.TextChoices):
     OFFER_EXPIRED = "offer.expired", "Placement offer expired"
     REFERRAL_PLACED = "referral.placed", "Person placed"
     PERSON_MISSING = "referral.missing", "Person reported missing"
+    # The missing clock's repeat (SPEC §5): the same episode, not a new disappearance.
+    STILL_MISSING = "referral.still_missing", "Person still missing"
     PERSON_FOUND = "referral.found", "Missing person found"
     REFERRAL_REALLOCATED = "referral.reallocated", "Placement ended for reallocation"
     REFERRAL_RECOVERED = "referral.recovered", "Person recovered and moved on"
@@ -44,7 +46,7 @@ class Notification(models.Model):
 
     Written in the same transaction as the change that caused it; delivered by Celery after commit;
     re-sent by the outbox sweep while still pending. ``id`` is the event id receivers use to drop repeats.
-    Holds no personal data: only the event, the case reference, the due time and a link.
+    Holds no personal data: only the event, the case reference, the due or last-seen time and a link.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -60,6 +62,8 @@ class Notification(models.Model):
     due_at = models.DateTimeField(null=True, blank=True)
     # For a deadline's reminder or breach: which clock (a case can have several open).
     clock = models.CharField(max_length=20, blank=True, default="")
+    # For a repeated missing escalation: since when the person has been missing.
+    last_seen_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     state = models.CharField(max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.models import Organisation, OrganisationKind, User
 from audit.services import record_change
 from referrals.exceptions import NotificationNotFailed, NotPermitted
+from referrals.local_time import MOMENT, local_time
 
 from .models import Channel, DeliveryState, Event, InboxItem, Notification
 
@@ -52,14 +53,21 @@ def manager_recipients() -> list[Organisation]:
 
 
 def inbox_message(
-    event: str, reference: str, due_at: datetime.datetime | None = None, clock: str = ""
+    event: str,
+    reference: str,
+    due_at: datetime.datetime | None = None,
+    clock: str = "",
+    last_seen_at: datetime.datetime | None = None,
 ) -> str:
-    """The one-line message for an event. Case reference, clock and due time only: never personal data."""
+    """The one-line message for an event. Case reference, clock, due and last-seen times only: never
+    personal data."""
     text = f"{Event(event).label}: {reference}" if reference else Event(event).label
     if clock:
         text += f", {clock_label(clock).lower()}"
+    if last_seen_at is not None:
+        text += f", last seen {local_time(last_seen_at, MOMENT)}"
     if due_at is not None:
-        text += f" (due {timezone.localtime(due_at):%-d %b %Y %H:%M})"
+        text += f" (due {local_time(due_at, MOMENT)})"
     return text
 
 
@@ -73,6 +81,7 @@ class Announcement:
     reference: str = ""
     due_at: datetime.datetime | None = None
     clock: str = ""
+    last_seen_at: datetime.datetime | None = None
 
 
 def clock_label(clock: str) -> str:
@@ -120,7 +129,7 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
     inbox: list[InboxItem] = []
     outbox: list[Notification] = []
     for item in announcements:
-        message = inbox_message(item.event, item.reference, item.due_at, item.clock)
+        message = inbox_message(item.event, item.reference, item.due_at, item.clock, item.last_seen_at)
         case = {"referral_id": item.referral_id, "reference": item.reference, "clock": item.clock}
         for org in {org.pk: org for org in item.organisations}.values():
             inbox.extend(
@@ -138,6 +147,7 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
                     channel=channel,
                     organisation=org,
                     due_at=item.due_at,
+                    last_seen_at=item.last_seen_at,
                     **case,
                 )
                 for channel in channels

@@ -15,7 +15,9 @@ never waits on a case someone is changing (that clock is simply picked up next t
 * an offer's response clock: the offer expires (``referrals.services.expire_offer`` tells managers);
 * ``missing``: an escalation to managers and the referring organisation, then again every
   ``MISSING_REPEAT_HOURS`` until the person is found or the case closes (the clock is
-  stopped then); a reallocation does not stop it.
+  stopped then); a reallocation does not stop it. ``report_missing`` sends the first; the sweep sends
+  the repeats, as "still missing" with the time the person was last seen (the clock's start), so
+  nobody takes a day-old episode for a new disappearance.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ MAX_BATCHES = 50
 DEADLINE_FIELDS = (
     "id",
     "clock",
+    "started_at",
     "due_at",
     "offer_id",
     "referral",
@@ -164,10 +167,11 @@ def escalate_batch(
                 missing.append(deadline.pk)
                 announcements.append(
                     Announcement(
-                        event=Event.PERSON_MISSING,
+                        event=Event.STILL_MISSING,
                         organisations=(*managers, referrers[referral.organisation_id]),
                         referral_id=referral.pk,
                         reference=referral.reference,
+                        last_seen_at=deadline.started_at,
                     )
                 )
             else:

@@ -25,7 +25,7 @@ from .selectors import inbox_for, pending_count, undelivered_notifications
 from .services import mark_all_read, mark_read, resend_failed
 
 # Inbox items marked urgent: a person is missing, or a deadline has passed.
-URGENT_EVENTS = frozenset({Event.PERSON_MISSING, Event.DEADLINE_BREACHED})
+URGENT_EVENTS = frozenset({Event.PERSON_MISSING, Event.STILL_MISSING, Event.DEADLINE_BREACHED})
 
 
 def signed_in_user(request: HttpRequest) -> User:

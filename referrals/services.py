@@ -39,6 +39,7 @@ from .exceptions import (
     RecoveryReviewNotDue,
     TransitionNotAllowed,
 )
+from .local_time import local_time
 from .models import AnonymousNotification, Clock, Referral, TransitionLog
 from .permissions import TRANSITION_WORDS, may_perform, may_submit
 from .references import next_reference
@@ -324,7 +325,7 @@ def offer_already_pending(offer: PlacementOffer) -> OfferAlreadyPending:
     is due: a manager offering from a stale page learns where the case stands (only managers offer)."""
     return OfferAlreadyPending(
         f"This referral already has a pending offer with {offer.provider.name}; its answer is due at "
-        f"{timezone.localtime(offer.response_due_at):%H:%M on %-d %B}. Wait for the answer before offering "
+        f"{local_time(offer.response_due_at, '%H:%M on %-d %B')}. Wait for the answer before offering "
         "the person elsewhere."
     )
 
@@ -333,7 +334,7 @@ def offer_ran_out(offer: PlacementOffer) -> OfferNotPending:
     """The refusal of an answer to an offer past its answer time, for the provider it was made to: it
     expired unanswered, whatever the answer would have been, and the managers are told so."""
     return OfferNotPending(
-        f"This offer expired at {timezone.localtime(offer.response_due_at):%H:%M on %-d %B}; "
+        f"This offer expired at {local_time(offer.response_due_at, '%H:%M on %-d %B')}; "
         "the managers will look for another placement."
     )
 

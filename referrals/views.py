@@ -73,6 +73,7 @@ from .forms import (
     RejectForm,
     WithdrawForm,
 )
+from .local_time import local_time
 from .models import Clock, Deadline, Referral, ReferralDraft, UnsentForm
 from .permissions import (
     may_perform,
@@ -245,8 +246,8 @@ REVOKED_BECAUSE = {ReferralState.WITHDRAWN: ", because the referral was withdraw
 def ended_offer_words(offer: PlacementOffer) -> str:
     """Why a care provider can no longer open a case it was offered."""
     if offer.state == OfferState.EXPIRED:
-        due = timezone.localtime(offer.response_due_at)
-        return f"this offer expired at {due:%H:%M on %-d %B}; the managers will look for another placement."
+        due = local_time(offer.response_due_at, "%H:%M on %-d %B")
+        return f"this offer expired at {due}; the managers will look for another placement."
     if offer.state == OfferState.REVOKED:
         because = REVOKED_BECAUSE.get(offer.referral.state, "")
         return f"this offer was withdrawn{because}."

@@ -25,6 +25,7 @@ from .choices import (
     Route,
     WithdrawReason,
 )
+from .local_time import MOMENT, local_time
 from .permissions import TRANSITION_WORDS
 from .services import age_on
 
@@ -72,7 +73,7 @@ def day_in_words(value: str) -> str:
 
 def moment_in_words(value: str) -> str:
     """An ISO date and time as the local day and time: "30 November 2026 14:05"."""
-    return f"{timezone.localtime(datetime.datetime.fromisoformat(value)):%-d %B %Y %H:%M}"
+    return local_time(datetime.datetime.fromisoformat(value), "%-d %B %Y %H:%M")
 
 
 def input_in_words(transition: str, key: str, value: Any, provider_names: dict[int, str]) -> str:
@@ -110,10 +111,10 @@ def moment_words(moment: datetime.datetime) -> str:
     """A time in a list: "06:08" today, "3 Mar 06:08" earlier this year, "3 Mar 2025 06:08" before."""
     local, today = timezone.localtime(moment), timezone.localdate()
     if local.date() == today:
-        return f"{local:%H:%M}"
+        return local_time(local, "%H:%M")
     if local.year == today.year:
-        return f"{local:%-d %b %H:%M}"
-    return f"{local:%-d %b %Y %H:%M}"
+        return local_time(local, "%-d %b %H:%M")
+    return local_time(local, MOMENT)
 
 
 def last_offer_words(offer: PlacementOffer | None) -> str:

@@ -38,6 +38,7 @@ from typing import Any
 from django.utils import timezone
 
 from referrals.choices import ReferralState
+from referrals.local_time import MOMENT, local_time
 from referrals.models import Clock
 
 from .selectors import AGE_BANDS, CaseloadReport, OverdueClock
@@ -629,7 +630,7 @@ def page_value(value: Any, kind: str) -> str:
     if kind == "duration":
         return human_duration(value)
     if kind == "datetime":
-        return timezone.localtime(value).strftime("%-d %b %Y %H:%M")
+        return local_time(value, MOMENT)
     if kind == "month":
         return value.strftime("%b %Y")
     if kind in ("count", "number"):

@@ -9,18 +9,18 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from .moments import moment as local_time
+from .moments import moment
 
 register = template.Library()
 
 
 @register.filter
-def due(moment: datetime.datetime | None) -> SafeString | str:
+def due(due_at: datetime.datetime | None) -> SafeString | str:
     """``12 Dec 2026 10:00`` in local time, with an Overdue tag once that time has passed; "None" for
     no deadline."""
-    if moment is None:
+    if due_at is None:
         return "None"
-    shown = local_time(moment)
-    if moment <= timezone.now():
+    shown = moment(due_at)
+    if due_at <= timezone.now():
         return format_html('{} <span class="tag tag-urgent">Overdue</span>', shown)
     return shown

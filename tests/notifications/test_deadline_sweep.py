@@ -1,19 +1,22 @@
 """The deadline sweep: each reminder and each escalation once per clock, to the right people (SPEC §5)."""
 
 import datetime
+import json
 import threading
 
 import pytest
+from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from care_providers.models import OfferState
+from notifications.delivery import deliver
 from notifications.models import Event, InboxItem, Notification
 from notifications.services import inbox_message
 from notifications.sweep import sweep_deadlines
 from referrals import services
-from referrals.models import Clock, Deadline
+from referrals.models import Clock, Deadline, Referral
 from tests.factories import CareProviderFactory, aware, manager, provider_user, submitted_referral
 
 pytestmark = pytest.mark.django_db
@@ -220,20 +223,46 @@ def test_missing_escalates_at_once_and_again_every_repeat_until_found(settings):
     first_due = missing.due_at
     sweep_deadlines(now=first_due + SECOND)
     sweep_deadlines(now=first_due + 2 * SECOND)
-    assert items(Event.PERSON_MISSING, boss).count() == 2
-    assert items(Event.PERSON_MISSING, referrer).count() == 2
+    assert items(Event.STILL_MISSING, boss).count() == 1
+    assert items(Event.STILL_MISSING, referrer).count() == 1
     missing.refresh_from_db()
     assert missing.escalations == 1 and missing.breached_at is None
     assert missing.due_at == first_due + SECOND + datetime.timedelta(hours=24)
 
     sweep_deadlines(now=missing.due_at + SECOND)
-    assert items(Event.PERSON_MISSING, boss).count() == 3
+    assert items(Event.STILL_MISSING, boss).count() == 2
 
     services.mark_found(referral_id=referral.pk, actor=staff)
     missing.refresh_from_db()
     assert missing.stopped_at is not None
     sweep_deadlines(now=missing.due_at + 10 * datetime.timedelta(hours=24))
-    assert items(Event.PERSON_MISSING, boss).count() == 3
+    assert items(Event.STILL_MISSING, boss).count() == 2
+    assert items(Event.PERSON_MISSING, boss).count() == 1
+
+
+def test_a_repeated_missing_escalation_says_the_person_is_still_missing_and_since_when(webhook_receiver):
+    boss = manager()
+    referral, staff = placed(boss)
+    referrer = referral.submitted_by
+    referrer.organisation.webhook_url, referrer.organisation.webhook_secret = webhook_receiver.url, "s3cret"
+    referrer.organisation.save()
+    Referral.objects.filter(pk=referral.pk).update(submitted_at=aware(2026, 3, 1, 9, 0))  # made in March
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=aware(2026, 3, 3, 6, 8))
+    sweep_deadlines(now=clock(referral, Clock.MISSING).due_at + SECOND)
+
+    reported = f"Person reported missing: {referral.reference}"
+    still = f"Person still missing: {referral.reference}, last seen 3 Mar 2026 06:08"
+    for user in (boss, referrer):
+        alerts = InboxItem.objects.filter(user=user, event__in=(Event.PERSON_MISSING, Event.STILL_MISSING))
+        assert list(alerts.order_by("id").values_list("message", flat=True)) == [reported, still]
+    for row in Notification.objects.filter(event=Event.STILL_MISSING):
+        deliver(str(row.pk))
+    (email,) = [message for message in mail.outbox if message.to == ["managers@contractor.test"]]
+    assert email.subject == f"Harbour: Person still missing – {referral.reference}"
+    assert "Last seen: 3 Mar 2026 06:08 GMT" in email.body
+    (hook,) = [json.loads(hook.body) for hook in webhook_receiver.received]
+    assert hook["event"] == "referral.still_missing"
+    assert hook["last_seen_at"] == "2026-03-03T06:08:00+00:00"
 
 
 def test_an_exit_stops_the_missing_escalations():
@@ -244,6 +273,7 @@ def test_an_exit_stops_the_missing_escalations():
     services.exit_referral(referral_id=referral.pk, actor=boss, reason="lost_contact")
     sweep_deadlines(now=due + HOUR)
     assert items(Event.PERSON_MISSING, boss).count() == 1
+    assert not items(Event.STILL_MISSING).exists()
 
 
 def test_a_sweep_costs_the_same_queries_for_one_due_clock_as_for_twenty():

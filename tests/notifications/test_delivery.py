@@ -146,6 +146,7 @@ def test_a_webhook_is_signed_over_its_raw_body_which_holds_the_timestamp(webhook
         "reference": row.reference,
         "due_at": row.due_at.isoformat(),
         "clock": None,
+        "last_seen_at": None,
         "link": payload["link"],
         "timestamp": int(hook.headers["X-Harbour-Timestamp"]),
     }

@@ -13,6 +13,7 @@ from audit.models import AuditEvent
 from notifications.models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, Notification
 from notifications.sweep import sweep_deadlines
 from referrals import services
+from referrals.models import Clock
 from tests.api.cases import bring_to
 from tests.factories import CareProviderFactory, contractor, manager, responder, submitted_referral
 
@@ -358,11 +359,14 @@ def test_an_offer_answered_expired_or_withdrawn_no_longer_waits_unread_in_the_pr
     assert not waiting.exists()
 
 
-def test_a_missing_person_stands_out_in_the_inbox(client):
+@pytest.mark.parametrize("alert", ["Person reported missing", "Person still missing"])
+def test_a_missing_person_stands_out_in_the_inbox(client, alert):
     case = bring_to("missing")
+    repeat_due = case.referral.deadlines.get(clock=Clock.MISSING).due_at
+    sweep_deadlines(now=repeat_due + datetime.timedelta(seconds=1))
     client.force_login(case.manager)
     page = client.get(reverse("notifications:inbox")).content.decode()
-    row = next(row for row in page.split("</tr>") if "Person reported missing" in row)
+    row = next(row for row in page.split("</tr>") if alert in row)
     assert '<span class="tag tag-urgent">Urgent</span>' in row
 
 

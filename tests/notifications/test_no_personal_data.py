@@ -43,6 +43,8 @@ def test_every_email_webhook_and_inbox_item_of_a_whole_case_is_free_of_personal_
     services.accept_offer(referral_id=case.pk, actor=second_staff)
     services.record_progress(referral_id=case.pk, actor=second_staff, note="Amina settled in")
     services.report_missing(referral_id=case.pk, actor=second_staff, last_seen_at=timezone.now())
+    repeat_due = Deadline.objects.get(referral=case, clock="missing").due_at
+    sweep_deadlines(now=repeat_due + datetime.timedelta(seconds=1))
     services.mark_found(referral_id=case.pk, actor=second_staff)
     later = max(Deadline.objects.filter(referral=case).values_list("due_at", flat=True))
     sweep_deadlines(now=later - datetime.timedelta(seconds=1))
@@ -81,6 +83,7 @@ def test_every_email_webhook_and_inbox_item_of_a_whole_case_is_free_of_personal_
             "reference",
             "due_at",
             "clock",
+            "last_seen_at",
             "link",
             "timestamp",
         }

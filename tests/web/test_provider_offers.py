@@ -97,3 +97,15 @@ def test_each_person_on_the_offers_page_is_an_audited_read():
     assert AuditEvent.objects.filter(
         referral=referral, actor=staff, action=AuditAction.READ, what="offers list"
     ).exists()
+
+
+def test_answers_due_in_the_hour_the_clocks_go_back_say_which_of_the_two_they_are():
+    provider = CareProviderFactory()
+    first, _, _ = offered(provider)
+    second, _, _ = offered(provider)
+    # 01:30 on the night the clocks go back, then 01:30 again an hour later.
+    first.offers.update(response_due_at=datetime.datetime(2099, 10, 25, 0, 30, tzinfo=datetime.UTC))
+    second.offers.update(response_due_at=datetime.datetime(2099, 10, 25, 1, 30, tzinfo=datetime.UTC))
+    rows = offer_rows(provider_user(provider))
+    assert '<td data-label="Answer due">25 Oct 2099 01:30 BST</td>' in row_of(rows, first)
+    assert '<td data-label="Answer due">25 Oct 2099 01:30 GMT</td>' in row_of(rows, second)
