@@ -37,9 +37,9 @@ def open_clock(referral, clock):
         pytest.param(
             Region.LONDON, aware(2026, 6, 11, 10, 0), aware(2026, 6, 18, 10, 0), id="thursday-to-thursday"
         ),
-        # From a Saturday, Monday to Friday: five working days, not seven calendar days.
+        # From a Saturday, counted from Monday 09:00: five whole working days, Monday to Friday.
         pytest.param(
-            Region.LONDON, aware(2026, 6, 13, 11, 0), aware(2026, 6, 19, 11, 0), id="saturday-to-friday"
+            Region.LONDON, aware(2026, 6, 13, 11, 0), aware(2026, 6, 22, 9, 0), id="saturday-to-monday"
         ),
         # Over Easter, Easter Monday is a bank holiday in England but not in Scotland.
         pytest.param(
@@ -58,6 +58,26 @@ def test_a_placement_is_due_five_working_days_of_the_case_nation_after_the_asses
     now_is(assessed_at)
     services.assess_referral(referral_id=referral.pk, actor=manager(), risk="medium", route="accommodation")
     assert open_clock(referral, Clock.PLACEMENT).due_at == due
+
+
+@pytest.mark.parametrize(
+    ("first", "later"),
+    [
+        # Friday 23:00, then Saturday 00:30.
+        pytest.param(aware(2026, 6, 12, 23, 0), aware(2026, 6, 13, 0, 30), id="over-a-weekend"),
+        # The same, before the spring bank holiday on Monday 25 May.
+        pytest.param(aware(2026, 5, 22, 23, 0), aware(2026, 5, 23, 0, 30), id="over-a-bank-holiday"),
+    ],
+)
+def test_a_referral_received_later_is_never_due_for_assessment_earlier(now_is, first, later):
+    now_is(first)
+    earlier_referral = submitted_referral()
+    now_is(later)
+    later_referral = submitted_referral()
+    assert (
+        open_clock(later_referral, Clock.ASSESSMENT).due_at
+        > open_clock(earlier_referral, Clock.ASSESSMENT).due_at
+    )
 
 
 def test_an_offer_must_be_answered_within_four_calendar_hours(now_is):
