@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from referrals import services
 from referrals.choices import Region
+from referrals.exceptions import RecoveryReviewNotDue
 from referrals.models import Clock, Deadline
 from tests.factories import CareProviderFactory, aware, manager, provider_user, submitted_referral
 
@@ -103,3 +104,20 @@ def test_the_recovery_review_is_due_thirty_calendar_days_after_the_placement(now
     now_is(aware(2026, 6, 1, 10, 0))  # a Monday
     services.accept_offer(referral_id=referral.pk, actor=staff)
     assert open_clock(referral, Clock.RECOVERY_REVIEW).due_at == aware(2026, 7, 1, 10, 0)
+
+
+def test_an_early_recovery_review_is_refused_with_the_time_it_can_be_recorded_from(now_is):
+    boss = manager()
+    provider = CareProviderFactory()
+    staff = provider_user(provider)
+    now_is(aware(2026, 6, 1, 14, 0))
+    referral = submitted_referral(emergency=False)
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="medium", route="accommodation")
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk)
+    now_is(aware(2026, 6, 1, 15, 0))  # placed at 15:00
+    services.accept_offer(referral_id=referral.pk, actor=staff)
+    # Due 1 July at 15:00 and reminded at 15:00 on 25 June: that morning, it is refused until the afternoon.
+    now_is(aware(2026, 6, 25, 10, 0))
+    with pytest.raises(RecoveryReviewNotDue) as refused:
+        services.record_progress(referral_id=referral.pk, actor=staff, note="Review", recovery_review=True)
+    assert "it can be recorded from 15:00 on 25 June." in refused.value.message
