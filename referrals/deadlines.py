@@ -16,9 +16,12 @@ from .models import Clock, Deadline, Referral
 
 # A next check-in chosen by date falls due at this local time of that day.
 CHECK_IN_TIME = datetime.time(17, 0)
+# The local time a working day starts: a working-day clock started before it, or on a day that is not
+# a working day, counts from it.
+WORKING_DAY_START = datetime.time(9, 0)
 # A clock of one working day is reminded at one of these local times: in the afternoon of the working
-# day before its due day, or on the morning of its due day.
-REMINDER_TIMES = (datetime.time(16, 0), datetime.time(9, 0))
+# day before its due day, or at the start of its due day.
+REMINDER_TIMES = (datetime.time(16, 0), WORKING_DAY_START)
 
 # holidays.UK subdivisions for each nation's bank holidays.
 _SUBDIVISION = {
@@ -56,17 +59,27 @@ def is_working_day(day: datetime.date, nation: Nation) -> bool:
 
 
 def add_working_days(start: datetime.datetime, days: int, nation: Nation) -> datetime.datetime:
-    """The same local time of day, ``days`` working days after ``start`` (before it, if negative)."""
+    """``days`` working days after ``start``, at its local time of day (before it, if negative).
+
+    Counting forward, a start on a day that is not a working day counts from ``WORKING_DAY_START`` on
+    the next working day: kept at its own time, a referral received at 00:30 on Saturday would be due
+    at 00:30 on Friday, with four working days to act, earlier than one received at 23:00 on Friday. A
+    start before ``WORKING_DAY_START`` on a working day counts from it too, or one at 08:00 on Monday
+    would be due before Saturday's. So a later start is never due earlier.
+    """
     local = timezone.localtime(start)
-    day = local.date()
+    day, time = local.date(), local.time().replace(tzinfo=None)
+    if days > 0 and (not is_working_day(day, nation) or time < WORKING_DAY_START):
+        while not is_working_day(day, nation):
+            day += datetime.timedelta(days=1)
+        time = WORKING_DAY_START
     step = datetime.timedelta(days=1 if days >= 0 else -1)
     remaining = abs(days)
     while remaining > 0:
         day += step
         if is_working_day(day, nation):
             remaining -= 1
-    naive = datetime.datetime.combine(day, local.time().replace(tzinfo=None))
-    return timezone.make_aware(naive, timezone.get_current_timezone())
+    return timezone.make_aware(datetime.datetime.combine(day, time), timezone.get_current_timezone())
 
 
 def add_calendar_days(start: datetime.datetime, days: int) -> datetime.datetime:
@@ -114,9 +127,9 @@ def reminder_at(
     never on a weekend or a bank holiday nor at night for a clock due by day: as many working days
     before the due time as come nearest the share of the span left, at least one and never back to its
     start (with 5 working days, one). A clock of one working day has no day between: it is reminded in
-    the afternoon of the working day before its due day, or else on the morning of its due day
-    (``REMINDER_TIMES``), whichever first falls after its start and before it is due; failing both (a
-    clock started and due early in the morning), when its share of the span has passed.
+    the afternoon of the working day before its due day, or else at the start of its due day
+    (``REMINDER_TIMES``), whichever first falls after its start and before it is due: one does, as the
+    clock counts from the start of a working day (``add_working_days``).
     """
     share_left = 1 - settings.DEADLINE_REMINDER_FRACTION
     if working_days is not None and working_days > 1:

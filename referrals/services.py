@@ -516,8 +516,8 @@ def _meet_recovery_review(referral: Referral) -> None:
     if review.met_from > timezone.now():
         raise RecoveryReviewNotDue(
             f"The recovery review is due on {timezone.localtime(review.due_at):%-d %B %Y}; it can be "
-            f"recorded from {timezone.localtime(review.met_from):%-d %B}. Save this note without ticking the "
-            "box.",
+            f"recorded from {local_time(review.met_from, '%H:%M on %-d %B')}. Save this note without "
+            "ticking the box.",
             field="recovery_review",
         )
     stop_clocks(referral, Clock.RECOVERY_REVIEW)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from care_providers.models import OfferState, Placement
 from referrals import services
 from referrals.choices import ReferralState
+from referrals.local_time import local_time
 from referrals.models import Referral
 from referrals.permissions import TRANSITIONS
 from tests.api.cases import STATES, bring_to, transition_url, valid_body
@@ -466,8 +467,9 @@ def test_a_progress_note_meets_the_recovery_review_only_once_the_review_is_near(
     client = api(case.provider_user)
     early = client.post(url, body, format="json")
     assert early.status_code == 400
-    assert "can be recorded from" in early.json()["recovery_review"][0]
     review = case.referral.deadlines.get(clock="recovery_review")
+    recorded_from = f"can be recorded from {local_time(review.met_from, '%H:%M on %-d %B')}."
+    assert recorded_from in early.json()["recovery_review"][0]
     assert review.stopped_at is None
 
     review.remind_at = timezone.now() - datetime.timedelta(minutes=1)

@@ -1,6 +1,7 @@
 """Working days per nation come from the maintained ``holidays`` calendar (SPEC §5)."""
 
 import datetime
+import itertools
 import sys
 import threading
 
@@ -89,6 +90,77 @@ def test_five_working_days_span_the_spring_bank_holiday_weekend():
     assert add_working_days(aware(2026, 5, 22, 10, 0), 5, Nation.ENGLAND) == aware(2026, 6, 1, 10, 0)
 
 
+@pytest.mark.parametrize(
+    ("start", "due"),
+    [
+        # Friday 23:00 is on a working day: due at 23:00 five working days on.
+        (aware(2026, 6, 12, 23, 0), aware(2026, 6, 19, 23, 0)),
+        # 90 minutes later, Saturday 00:30, counts from Monday 09:00: due the Monday after, not Friday 00:30.
+        (aware(2026, 6, 13, 0, 30), aware(2026, 6, 22, 9, 0)),
+        # Monday 08:00 counts from 09:00 too, or it would be due before Saturday's.
+        (aware(2026, 6, 15, 8, 0), aware(2026, 6, 22, 9, 0)),
+        # The spring bank holiday, Monday 25 May: from it, or the weekend before, counting starts on Tuesday.
+        (aware(2026, 5, 23, 0, 30), aware(2026, 6, 2, 9, 0)),
+        (aware(2026, 5, 25, 14, 0), aware(2026, 6, 2, 9, 0)),
+    ],
+)
+def test_a_start_outside_a_working_day_counts_from_nine_on_the_next(start, due):
+    assert add_working_days(start, 5, Nation.ENGLAND) == due
+
+
+def half_hours(first: datetime.datetime, weeks: int) -> list[datetime.datetime]:
+    """Every half hour from ``first`` on, stepped in UTC so that no hour is skipped or seen once only
+    on the nights the clocks change."""
+    first = first.astimezone(datetime.UTC)
+    return [first + datetime.timedelta(minutes=30 * n) for n in range(weeks * 7 * 48)]
+
+
+# Three weeks over the start of British Summer Time (29 March 2026) and Easter (bank holidays on Good
+# Friday 3 April and, but for Scotland, Easter Monday 6 April), and three over its end (25 October).
+HALF_HOURS_OVER_THE_CHANGES_OF_THE_CLOCKS = pytest.mark.parametrize(
+    "starts",
+    [
+        pytest.param(half_hours(aware(2026, 3, 23, 0, 0), 3), id="spring"),
+        pytest.param(half_hours(aware(2026, 10, 19, 0, 0), 3), id="autumn"),
+    ],
+)
+
+
+@HALF_HOURS_OVER_THE_CHANGES_OF_THE_CLOCKS
+@pytest.mark.parametrize("working_days", [1, 5])
+@pytest.mark.parametrize("nation", [Nation.ENGLAND, Nation.SCOTLAND])
+def test_a_later_start_is_never_due_earlier(nation, working_days, starts):
+    dues = [add_working_days(start, working_days, nation) for start in starts]
+    due_earlier = [
+        (earlier_start, later_start)
+        for (earlier_start, earlier_due), (later_start, later_due) in itertools.pairwise(zip(starts, dues))
+        if later_due < earlier_due
+    ]
+    assert due_earlier == []
+
+
+@HALF_HOURS_OVER_THE_CHANGES_OF_THE_CLOCKS
+@pytest.mark.parametrize("working_days", [1, 5])
+@pytest.mark.parametrize("nation", [Nation.ENGLAND, Nation.SCOTLAND])
+def test_a_start_in_a_working_day_keeps_its_time_and_one_outside_is_due_with_the_next_nine_oclock(
+    nation, working_days, starts
+):
+    due_of_next_nine_oclock = None
+    for start in reversed(starts):
+        local = timezone.localtime(start)
+        due = timezone.localtime(add_working_days(start, working_days, nation))
+        if is_working_day(local.date(), nation) and local.time() >= datetime.time(9, 0):
+            # As many working days after the start's day as the clock runs, up to the due day.
+            days_after = range(1, (due.date() - local.date()).days + 1)
+            days = [local.date() + datetime.timedelta(days=n) for n in days_after]
+            assert sum(is_working_day(day, nation) for day in days) == working_days
+            assert is_working_day(due.date(), nation) and due.time() == local.time()
+            if local.time() == datetime.time(9, 0):
+                due_of_next_nine_oclock = due
+        elif due_of_next_nine_oclock is not None:  # not the nights after the last nine o'clock
+            assert due == due_of_next_nine_oclock
+
+
 def test_five_working_days_over_easter_differ_between_england_and_scotland():
     start = aware(2026, 4, 2, 9, 30)  # Thursday before Good Friday
     assert add_working_days(start, 5, Nation.ENGLAND) == aware(2026, 4, 13, 9, 30)
@@ -134,12 +206,17 @@ def test_a_five_working_day_clock_is_reminded_one_working_day_before_due(setting
     assert reminder_at(start, due, working_days=5, nation=Nation.ENGLAND) == remind
 
 
-# Thursday 31 December 2026 to Wednesday 6 January 2027, over New Year's Day and a weekend.
-A_WEEK_OF_STARTS = [aware(2026, 12, 31, 10, 0) + datetime.timedelta(days=n) for n in range(7)]
+# Thursday 31 December 2026 to Wednesday 6 January 2027, over New Year's Day and a weekend, by day and
+# by night (a night start counts from the next working day's start, so it too is reminded by day).
+A_WEEK_OF_STARTS = [
+    aware(2026, 12, 31, hour, minute) + datetime.timedelta(days=n)
+    for n in range(7)
+    for hour, minute in [(10, 0), (0, 30)]
+]
 
 
 @pytest.mark.parametrize("working_days", [1, 2, 3, 4, 5, 7, 10])
-@pytest.mark.parametrize("start", A_WEEK_OF_STARTS, ids=lambda start: start.strftime("%a %d %b"))
+@pytest.mark.parametrize("start", A_WEEK_OF_STARTS, ids=lambda start: start.strftime("%a %d %b %H:%M"))
 def test_a_working_day_clock_is_reminded_by_day_on_a_working_day_before_due(settings, working_days, start):
     settings.DEADLINE_ASSESSMENT_WORKING_DAYS = working_days
     settings.DEADLINE_REMINDER_FRACTION = 0.8
@@ -158,8 +235,9 @@ def test_a_working_day_clock_is_reminded_by_day_on_a_working_day_before_due(sett
     [
         (aware(2027, 1, 4, 8, 0), aware(2027, 1, 4, 16, 0)),  # Monday morning: that afternoon
         (aware(2027, 1, 4, 16, 30), aware(2027, 1, 5, 9, 0)),  # Monday after 16:00: Tuesday morning
-        (aware(2027, 1, 2, 10, 0), aware(2027, 1, 4, 9, 0)),  # Saturday: Monday morning, before due
-        (aware(2027, 1, 2, 7, 0), aware(2027, 1, 3, 21, 24)),  # due Monday 07:00: the span's share
+        # Saturday, by day or by night: counted from Monday 09:00 and due Tuesday 09:00, so Monday afternoon.
+        (aware(2027, 1, 2, 10, 0), aware(2027, 1, 4, 16, 0)),
+        (aware(2027, 1, 2, 7, 0), aware(2027, 1, 4, 16, 0)),
     ],
 )
 def test_a_one_working_day_clock_is_reminded_by_day_where_the_span_allows(settings, start, remind):

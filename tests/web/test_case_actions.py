@@ -10,6 +10,7 @@ from audit.models import AuditAction, AuditEvent
 from care_providers.models import OfferState, Placement
 from referrals import services
 from referrals.choices import ReferralState
+from referrals.local_time import local_time
 from referrals.models import Clock, Referral
 from referrals.templatetags.moments import moment
 from referrals.views import TRANSITIONS
@@ -413,7 +414,8 @@ def test_a_progress_note_too_long_or_an_early_recovery_review_is_refused_on_its_
         {"record_progress-note": "Week one", "record_progress-recovery_review": "on"},
     )
     page = response.content.decode()
-    assert "can be recorded from" in page
+    review = referral.deadlines.get(clock="recovery_review")
+    assert f"can be recorded from {local_time(review.met_from, '%H:%M on %-d %B')}." in page
     assert "Week one" in page
     assert referral.transitions.last().transition == "accept"
 
