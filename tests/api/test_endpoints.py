@@ -8,12 +8,15 @@ from psycopg import errors as pg_errors
 from rest_framework.throttling import UserRateThrottle
 
 from referrals import services
+from referrals.choices import ReferralState
+from referrals.models import Referral
 from tests.api.cases import bring_to, transition_url
 from tests.factories import (
     PASSWORD,
     CareProviderFactory,
     manager,
     provider_user,
+    referral_fields,
     responder,
     submitted_referral,
 )
@@ -88,6 +91,58 @@ def test_me_gives_a_care_provider_user_their_provider(api):
     assert body["role"] == "care_provider"
     assert body["provider"] == provider.pk
     assert body["organisation"]["kind"] == "care_provider"
+
+
+# ------------------------------------------------------------------- addresses without their slash
+
+# A redirect would be followed as a GET: a POST answered with the list, and nothing submitted.
+debug_on_and_off = pytest.mark.parametrize("debug", [False, True], ids=["debug-off", "debug-on"])
+
+
+@debug_on_and_off
+def test_a_referral_posted_without_the_trailing_slash_is_submitted(api, settings, debug):
+    settings.DEBUG = debug
+    response = api(responder()).post("/api/v1/referrals", referral_fields(), format="json")
+    assert response.status_code == 201, response.content
+    assert Referral.objects.get().pk == response.json()["id"]
+
+
+@debug_on_and_off
+def test_the_list_without_the_trailing_slash_is_the_list(api, settings, debug):
+    settings.DEBUG = debug
+    referrer = responder()
+    submitted_referral(referrer)
+    response = api(referrer).get("/api/v1/referrals")
+    assert response.status_code == 200
+    assert response.json()["count"] == 1
+
+
+@debug_on_and_off
+def test_a_transition_posted_without_the_trailing_slash_is_made(api, settings, debug):
+    settings.DEBUG = debug
+    case = bring_to("received")
+    url = transition_url(case.referral.pk, "assess").rstrip("/")
+    response = api(case.manager).post(url, {"risk": "low", "route": "outreach"}, format="json")
+    assert response.status_code == 200, response.content
+    assert case.refresh().state == ReferralState.ASSESSED
+
+
+@debug_on_and_off
+def test_a_token_asked_for_without_the_trailing_slash_is_issued(api, settings, debug):
+    settings.DEBUG = debug
+    user = responder()
+    response = api().post(
+        "/api/v1/auth/token", {"username": user.username, "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    me = api().get("/api/v1/me", HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
+    assert me.status_code == 200 and me.json()["username"] == user.username
+
+
+def test_a_web_page_without_the_trailing_slash_still_redirects_to_it(client):
+    client.force_login(manager())
+    response = client.get("/cases")
+    assert (response.status_code, response["Location"]) == (301, "/cases/")
 
 
 # ----------------------------------------------------------------------------------- list, filters
@@ -253,6 +308,8 @@ def test_the_schema_is_openapi_3_and_documents_every_transition(api):
     assert response.status_code == 200
     schema = response.json()
     assert schema["openapi"].startswith("3.")
+    # Each path once, with its slash, though the API also answers it without.
+    assert all(path.endswith("/") for path in schema["paths"])
     for transition in ("assess", "offer", "accept", "record_progress", "exit"):
         operation = schema["paths"][f"/api/v1/referrals/{{id}}/{transition}/"]["post"]
         assert {"200", "401", "403", "404", "409"} <= set(operation["responses"])
