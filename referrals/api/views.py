@@ -37,7 +37,7 @@ from referrals.selectors import (
 )
 
 from . import serializers as s
-from .errors import READ_ERRORS, WRITE_ERRORS, error_responses
+from .errors import CASE_CONFLICT_MESSAGE, READ_ERRORS, WRITE_ERRORS, error_responses
 from .pagination import HarbourPagination
 
 if TYPE_CHECKING:
@@ -58,6 +58,8 @@ class AnswersWithCase(IdempotentPostMixin):
     the fields its reader may see of the case now, and one that names the person is audited as a read;
     to a user who can no longer see the case (a provider that rejected the offer or ended the
     placement) only the case's reference and state are replayed."""
+
+    conflict_message = CASE_CONFLICT_MESSAGE
 
     def referral_shown_by(self, response: Any) -> int | None:
         data = getattr(response, "data", None)

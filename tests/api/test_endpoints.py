@@ -7,6 +7,7 @@ from django.db import IntegrityError, OperationalError
 from psycopg import errors as pg_errors
 from rest_framework.throttling import UserRateThrottle
 
+from accounts import api as accounts_api
 from referrals import services
 from referrals.choices import ReferralState
 from referrals.models import Referral
@@ -287,6 +288,20 @@ def test_a_lost_race_in_the_database_is_a_409_not_a_500(api, monkeypatch, error)
     assert response.status_code == 409
     assert "Reload" in response.json()["detail"]
     assert "one_pending_offer" not in response.content.decode()
+
+
+def test_a_lost_race_outside_a_case_does_not_speak_of_a_case(api, monkeypatch):
+    user = responder()
+
+    def lose_the_race(*args, **kwargs):
+        raise IntegrityError('duplicate key value violates unique constraint "authtoken_token_user_id_key"')
+
+    monkeypatch.setattr(accounts_api, "issue_token", lose_the_race)
+    response = api().post(
+        "/api/v1/auth/token/", {"username": user.username, "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 409
+    assert "case" not in response.json()["detail"]
 
 
 def test_requests_are_throttled_when_over_the_rate(api):
