@@ -379,7 +379,8 @@ class AnonymousNotificationListView(IdempotentPostMixin, GenericAPIView):
         operation_id="anonymous_notifications_create",
         summary="Notify anonymously about an adult who does not consent (first responders)",
         description="Records no personal details: a request carrying a name, date of birth, contact "
-        "details or an account is refused with a 400 that points to making a referral instead.",
+        "details or an account is refused with a 400 that points to making a referral instead. Other "
+        "unknown fields are ignored, as everywhere in the API.",
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={201: s.AnonymousNotificationSerializer, **error_responses(400, 401, 403, 409, 415, 429)},
     )
