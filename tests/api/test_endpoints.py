@@ -146,6 +146,20 @@ def test_a_web_page_without_the_trailing_slash_still_redirects_to_it(client):
     assert (response.status_code, response["Location"]) == (301, "/cases/")
 
 
+# ------------------------------------------------------------------------------------------ OPTIONS
+
+
+@pytest.mark.parametrize("transition", [None, "assess"], ids=["create", "transition"])
+def test_options_names_the_allowed_methods_but_describes_no_fields(api, transition):
+    referral = submitted_referral()
+    url = transition_url(referral.pk, transition) if transition else "/api/v1/referrals/"
+    response = api(manager()).options(url)
+    assert response.status_code == 200
+    assert "POST" in response["Allow"]
+    # The view's serializer is its answer's: its fields would be offered as the input.
+    assert "actions" not in response.json()
+
+
 # ----------------------------------------------------------------------------------- list, filters
 
 
