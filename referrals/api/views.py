@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 from django.db.models import QuerySet
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -92,11 +93,21 @@ class ReferralListView(AnswersWithCase, GenericAPIView):
     @extend_schema(
         operation_id="referrals_list",
         summary="Referrals you may see, newest first",
+        description="Filters by one state and one region at a time, as the case list does: a filter "
+        "given twice (?state=placed&state=missing) is a 400.",
         parameters=[s.ReferralFilterSerializer],
         responses={200: s.ReferralSerializer(many=True), **error_responses(400, 401, 404, 429)},
     )
     def get(self, request: Request) -> Response:
         filters = s.ReferralFilterSerializer(data=request.query_params)
+        # The query's last value would be used alone, the others silently dropped.
+        repeated = {
+            name: [f"Filter by one {name} at a time."]
+            for name in request.query_params
+            if name in filters.fields and len(request.query_params.getlist(name)) > 1
+        }
+        if repeated:
+            raise ValidationError(repeated)
         filters.is_valid(raise_exception=True)
         referrals = self.get_queryset().filter(**filters.validated_data)
         # Never None: the view has a pagination class.

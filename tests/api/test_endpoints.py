@@ -186,6 +186,14 @@ def test_an_unknown_filter_value_is_a_400(api, query):
     assert query.split("=")[0] in response.json()
 
 
+@pytest.mark.parametrize("query", ["state=placed&state=missing", "region=london&region=wales"])
+def test_a_filter_given_twice_is_a_400_not_the_last_value_alone(api, query):
+    response = api(manager()).get(f"/api/v1/referrals/?{query}")
+    assert response.status_code == 400
+    name = query.split("=")[0]
+    assert response.json()[name] == [f"Filter by one {name} at a time."]
+
+
 def test_a_page_past_the_end_is_a_404(api):
     assert api(manager()).get("/api/v1/referrals/?page=9").status_code == 404
 
