@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
@@ -52,7 +53,7 @@ class ObtainTokenView(IdempotentPostMixin, GenericAPIView):
     """Exchange a username and password for an API token, valid for TOKEN_LIFETIME_HOURS.
 
     A user has one token: a new one ends the one issued before, so processes that share an account
-    share its token too. A failure answers the same whether or not the username exists. Repeated
+    share its token too. Requests at the same moment are all answered with the one token. A failure answers the same whether or not the username exists. Repeated
     failures lock the username out from that address for a while (429).
     """
 
@@ -77,6 +78,8 @@ class ObtainTokenView(IdempotentPostMixin, GenericAPIView):
         auth=[],
     )
     def post(self, request: Request) -> Response:
+        # Before the password check, which takes most of the request: see issue_token.
+        asked_at = timezone.now()
         given = self.get_serializer(data=request.data)
         given.is_valid(raise_exception=True)
         credentials = dict(given.validated_data)
@@ -92,7 +95,7 @@ class ObtainTokenView(IdempotentPostMixin, GenericAPIView):
         if second_factor_error:
             raise serializers.ValidationError({"otp": [second_factor_error]})
         self.claim_idempotency_key(request, user)
-        return Response({"token": issue_token(user).key})
+        return Response({"token": issue_token(user, asked_at=asked_at).key})
 
     def replayed_body(self, request: Request, stored: StoredResponse) -> Any:
         """The first answer's token while it still signs the user in. One replaced by a later sign-in,

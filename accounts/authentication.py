@@ -67,17 +67,25 @@ def token_has_expired(token: Token, *, now: datetime.datetime | None = None) -> 
     return (now or timezone.now()) >= token_expires_at(token)
 
 
-def issue_token(user: Any) -> Token:
+def issue_token(user: Any, *, asked_at: datetime.datetime | None = None) -> Token:
     """A fresh token for the user, replacing any earlier one (so its lifetime starts now).
+
+    A user has one token, so requests for it at the same moment queue on the user's row. One that
+    finds a token issued since it was asked for (``asked_at``, by default now) answers with that
+    token: replacing it would end the token another of those requests has just answered with.
 
     Issuing a token is a sign-in to the API, so it is audited as a login (with the caller's address).
     """
     from audit.models import AuditAction
     from audit.services import record_authentication
 
+    asked_at = asked_at or timezone.now()
     with transaction.atomic():
-        Token.objects.filter(user=user).delete()
-        token = Token.objects.create(user=user)
+        User._default_manager.select_for_update().get(pk=user.pk)
+        token = Token.objects.filter(user=user, created__gt=asked_at).first()
+        if token is None:
+            Token.objects.filter(user=user).delete()
+            token = Token.objects.create(user=user)
         record_authentication(action=AuditAction.LOGIN, user=user, what="API token issued")
     return token
 

@@ -68,6 +68,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before CommonMiddleware, whose APPEND_SLASH would redirect an API address without its slash.
+    "config.api_paths.OptionalTrailingSlashMiddleware",
     "audit.context.AuditContextMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -303,6 +305,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PARSER_CLASSES": ["referrals.api.errors.HarbourJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_METADATA_CLASS": "referrals.api.metadata.WithoutFieldsMetadata",
     # Domain errors, missing objects and lost races become 400/403/404/409 in this one place.
     "EXCEPTION_HANDLER": "referrals.api.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [

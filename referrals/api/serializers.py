@@ -457,12 +457,6 @@ class ReferralCreateSerializer(FieldsBuiltOnce):
         return attrs
 
 
-UNRECORDED_FIELD_MESSAGE = (
-    "An anonymous notification records only gender, nationality, exploitation types and region: leave "
-    "this field out."
-)
-
-
 class ReferralOutcomeSerializer(serializers.Serializer):
     """What a care provider is answered once its own action has ended its sight of the case (a
     rejected offer, a reallocation), or when it repeats such an action's ``Idempotency-Key``."""
@@ -527,17 +521,11 @@ class AnonymousNotificationSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "organisation", "submitted_at"]
 
     def to_internal_value(self, data: Any) -> Any:
-        # Personal fields are refused alongside any other field error, not after them. Any field it
-        # does not record is refused too: there is no telling that an unknown one is not personal.
+        # Personal fields are refused alongside any other field error, not after them. Other unknown
+        # fields are ignored, as everywhere in the API (SPEC §9): only the declared fields are stored.
         personal = {}
         if isinstance(data, Mapping):
-            personal = {
-                as_typed(name, limit=200): [
-                    ANONYMOUS_PERSONAL_FIELD_MESSAGE if name in PERSONAL_FIELDS else UNRECORDED_FIELD_MESSAGE
-                ]
-                for name in data
-                if name in PERSONAL_FIELDS or name not in self.fields
-            }
+            personal = {name: [ANONYMOUS_PERSONAL_FIELD_MESSAGE] for name in data if name in PERSONAL_FIELDS}
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as exc:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 from django.db.models import QuerySet
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -37,7 +38,7 @@ from referrals.selectors import (
 )
 
 from . import serializers as s
-from .errors import READ_ERRORS, WRITE_ERRORS, error_responses
+from .errors import CASE_CONFLICT_MESSAGE, READ_ERRORS, WRITE_ERRORS, error_responses
 from .pagination import HarbourPagination
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ class AnswersWithCase(IdempotentPostMixin):
     the fields its reader may see of the case now, and one that names the person is audited as a read;
     to a user who can no longer see the case (a provider that rejected the offer or ended the
     placement) only the case's reference and state are replayed."""
+
+    conflict_message = CASE_CONFLICT_MESSAGE
 
     def referral_shown_by(self, response: Any) -> int | None:
         data = getattr(response, "data", None)
@@ -90,11 +93,21 @@ class ReferralListView(AnswersWithCase, GenericAPIView):
     @extend_schema(
         operation_id="referrals_list",
         summary="Referrals you may see, newest first",
+        description="Filters by one state and one region at a time, as the case list does: a filter "
+        "given twice (?state=placed&state=missing) is a 400.",
         parameters=[s.ReferralFilterSerializer],
         responses={200: s.ReferralSerializer(many=True), **error_responses(400, 401, 404, 429)},
     )
     def get(self, request: Request) -> Response:
         filters = s.ReferralFilterSerializer(data=request.query_params)
+        # The query's last value would be used alone, the others silently dropped.
+        repeated = {
+            name: [f"Filter by one {name} at a time."]
+            for name in request.query_params
+            if name in filters.fields and len(request.query_params.getlist(name)) > 1
+        }
+        if repeated:
+            raise ValidationError(repeated)
         filters.is_valid(raise_exception=True)
         referrals = self.get_queryset().filter(**filters.validated_data)
         # Never None: the view has a pagination class.
@@ -377,7 +390,8 @@ class AnonymousNotificationListView(IdempotentPostMixin, GenericAPIView):
         operation_id="anonymous_notifications_create",
         summary="Notify anonymously about an adult who does not consent (first responders)",
         description="Records no personal details: a request carrying a name, date of birth, contact "
-        "details or an account is refused with a 400 that points to making a referral instead.",
+        "details or an account is refused with a 400 that points to making a referral instead. Other "
+        "unknown fields are ignored, as everywhere in the API.",
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={201: s.AnonymousNotificationSerializer, **error_responses(400, 401, 403, 409, 415, 429)},
     )

@@ -17,6 +17,7 @@ from referrals.choices import ReferralState
 from referrals.models import Referral
 from tests.api.cases import bring_to, transition_url
 from tests.factories import (
+    PASSWORD,
     CareProviderFactory,
     manager,
     provider_user,
@@ -149,12 +150,17 @@ def test_concurrent_offers_to_one_referral_leave_one_pending_offer():
     services.withdraw_referral(referral_id=case.referral.pk, actor=case.manager, reason="duplicate")
 
 
-def waiting_for_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0] > 0
+def wait_until_waiting_for_a_lock(sessions: int = 1) -> None:
+    """Until that many sessions of this database wait for a lock (or 30 seconds, to fail rather than hang)."""
+    for _ in range(300):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0] >= sessions:
+                return
+        threading.Event().wait(0.1)
 
 
 def test_a_provider_whose_placement_ends_while_its_request_waits_for_the_case_gets_a_409_not_a_403():
@@ -188,10 +194,7 @@ def test_a_provider_whose_placement_ends_while_its_request_waits_for_the_case_ge
     assert locked.wait(30)
     provider_thread = threading.Thread(target=recover)
     provider_thread.start()  # allowed by the API's check, then waits for the case's row
-    for _ in range(300):
-        if waiting_for_a_lock():
-            break
-        threading.Event().wait(0.1)
+    wait_until_waiting_for_a_lock()
     release.set()
     manager_thread.join(30)
     provider_thread.join(30)
@@ -199,3 +202,41 @@ def test_a_provider_whose_placement_ends_while_its_request_waits_for_the_case_ge
     assert answer.status_code == 409, answer.json()
     assert "changed" in answer.json()["detail"]
     assert case.refresh().state == ReferralState.ASSESSED
+
+
+def test_token_requests_for_one_user_at_the_same_moment_all_get_the_one_token_that_works():
+    user = responder()
+    credentials = {"username": user.username, "password": PASSWORD}
+    issuing, release = threading.Event(), threading.Event()
+
+    def issue_while_the_others_ask() -> None:
+        try:
+            with transaction.atomic():
+                issue_token(user)
+                issuing.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    answers: list[Any] = [None] * 4
+
+    def ask(index: int) -> None:
+        try:
+            answers[index] = APIClient().post("/api/v1/auth/token/", credentials, format="json")
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=issue_while_the_others_ask)
+    holder.start()
+    assert issuing.wait(30)
+    askers = [threading.Thread(target=ask, args=(index,)) for index in range(len(answers))]
+    for asker in askers:
+        asker.start()
+    wait_until_waiting_for_a_lock(sessions=len(askers))
+    release.set()
+    for thread in (holder, *askers):
+        thread.join(30)
+    assert [answer.status_code for answer in answers] == [200] * len(answers), [a.json() for a in answers]
+    for token in {answer.json()["token"] for answer in answers}:
+        me = APIClient().get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {token}")
+        assert me.status_code == 200

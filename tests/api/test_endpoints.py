@@ -7,13 +7,17 @@ from django.db import IntegrityError, OperationalError
 from psycopg import errors as pg_errors
 from rest_framework.throttling import UserRateThrottle
 
+from accounts import api as accounts_api
 from referrals import services
+from referrals.choices import ReferralState
+from referrals.models import Referral
 from tests.api.cases import bring_to, transition_url
 from tests.factories import (
     PASSWORD,
     CareProviderFactory,
     manager,
     provider_user,
+    referral_fields,
     responder,
     submitted_referral,
 )
@@ -90,6 +94,72 @@ def test_me_gives_a_care_provider_user_their_provider(api):
     assert body["organisation"]["kind"] == "care_provider"
 
 
+# ------------------------------------------------------------------- addresses without their slash
+
+# A redirect would be followed as a GET: a POST answered with the list, and nothing submitted.
+debug_on_and_off = pytest.mark.parametrize("debug", [False, True], ids=["debug-off", "debug-on"])
+
+
+@debug_on_and_off
+def test_a_referral_posted_without_the_trailing_slash_is_submitted(api, settings, debug):
+    settings.DEBUG = debug
+    response = api(responder()).post("/api/v1/referrals", referral_fields(), format="json")
+    assert response.status_code == 201, response.content
+    assert Referral.objects.get().pk == response.json()["id"]
+
+
+@debug_on_and_off
+def test_the_list_without_the_trailing_slash_is_the_list(api, settings, debug):
+    settings.DEBUG = debug
+    referrer = responder()
+    submitted_referral(referrer)
+    response = api(referrer).get("/api/v1/referrals")
+    assert response.status_code == 200
+    assert response.json()["count"] == 1
+
+
+@debug_on_and_off
+def test_a_transition_posted_without_the_trailing_slash_is_made(api, settings, debug):
+    settings.DEBUG = debug
+    case = bring_to("received")
+    url = transition_url(case.referral.pk, "assess").rstrip("/")
+    response = api(case.manager).post(url, {"risk": "low", "route": "outreach"}, format="json")
+    assert response.status_code == 200, response.content
+    assert case.refresh().state == ReferralState.ASSESSED
+
+
+@debug_on_and_off
+def test_a_token_asked_for_without_the_trailing_slash_is_issued(api, settings, debug):
+    settings.DEBUG = debug
+    user = responder()
+    response = api().post(
+        "/api/v1/auth/token", {"username": user.username, "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    me = api().get("/api/v1/me", HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
+    assert me.status_code == 200 and me.json()["username"] == user.username
+
+
+def test_a_web_page_without_the_trailing_slash_still_redirects_to_it(client):
+    client.force_login(manager())
+    response = client.get("/cases")
+    assert (response.status_code, response["Location"]) == (301, "/cases/")
+
+
+# ------------------------------------------------------------------------------------------ OPTIONS
+
+
+@pytest.mark.parametrize("transition", [None, "assess"], ids=["create", "transition"])
+def test_options_names_the_allowed_methods_but_describes_no_fields(api, transition):
+    referral = submitted_referral()
+    url = transition_url(referral.pk, transition) if transition else "/api/v1/referrals/"
+    response = api(manager()).options(url)
+    assert response.status_code == 200
+    assert "POST" in response["Allow"]
+    # The view's serializer is its answer's: its fields would be offered as the input.
+    assert "actions" not in response.json()
+
+
 # ----------------------------------------------------------------------------------- list, filters
 
 
@@ -114,6 +184,14 @@ def test_an_unknown_filter_value_is_a_400(api, query):
     response = api(manager()).get(f"/api/v1/referrals/?{query}")
     assert response.status_code == 400
     assert query.split("=")[0] in response.json()
+
+
+@pytest.mark.parametrize("query", ["state=placed&state=missing", "region=london&region=wales"])
+def test_a_filter_given_twice_is_a_400_not_the_last_value_alone(api, query):
+    response = api(manager()).get(f"/api/v1/referrals/?{query}")
+    assert response.status_code == 400
+    name = query.split("=")[0]
+    assert response.json()[name] == [f"Filter by one {name} at a time."]
 
 
 def test_a_page_past_the_end_is_a_404(api):
@@ -234,6 +312,20 @@ def test_a_lost_race_in_the_database_is_a_409_not_a_500(api, monkeypatch, error)
     assert "one_pending_offer" not in response.content.decode()
 
 
+def test_a_lost_race_outside_a_case_does_not_speak_of_a_case(api, monkeypatch):
+    user = responder()
+
+    def lose_the_race(*args, **kwargs):
+        raise IntegrityError('duplicate key value violates unique constraint "authtoken_token_user_id_key"')
+
+    monkeypatch.setattr(accounts_api, "issue_token", lose_the_race)
+    response = api().post(
+        "/api/v1/auth/token/", {"username": user.username, "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 409
+    assert "case" not in response.json()["detail"]
+
+
 def test_requests_are_throttled_when_over_the_rate(api):
     original = UserRateThrottle.THROTTLE_RATES
     UserRateThrottle.THROTTLE_RATES = {**original, "user": "2/minute"}
@@ -253,6 +345,8 @@ def test_the_schema_is_openapi_3_and_documents_every_transition(api):
     assert response.status_code == 200
     schema = response.json()
     assert schema["openapi"].startswith("3.")
+    # Each path once, with its slash, though the API also answers it without.
+    assert all(path.endswith("/") for path in schema["paths"])
     for transition in ("assess", "offer", "accept", "record_progress", "exit"):
         operation = schema["paths"][f"/api/v1/referrals/{{id}}/{transition}/"]["post"]
         assert {"200", "401", "403", "404", "409"} <= set(operation["responses"])
