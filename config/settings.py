@@ -233,7 +233,7 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-drafts": {"task": "referrals.tasks.purge_expired_drafts", "schedule": 3600},
     "purge-expired-unsent-forms": {"task": "referrals.tasks.purge_expired_unsent_forms", "schedule": 60},
     "purge-idempotency-keys": {"task": "idempotency.tasks.purge_expired_idempotency_keys", "schedule": 3600},
-    "apply-retention": {"task": "referrals.tasks.anonymise_closed_cases", "schedule": 24 * 3600},
+    "apply-retention": {"task": "referrals.tasks.anonymise_closed_cases", "schedule": 3600},
     "clear-expired-sessions": {"task": "accounts.tasks.clear_expired_sessions", "schedule": 24 * 3600},
 }
 # Every periodic task goes to a queue of its own, which a worker of its own consumes (the Procfile's and
@@ -419,8 +419,13 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Retention: closed cases lose their personal fields after this many days (six years by default).
 RETENTION_DAYS = env.int("RETENTION_DAYS", default=6 * 365 + 2)
-if RETENTION_DAYS < 0:  # a cutoff in the future would anonymise every closed case on the next daily run
+if RETENTION_DAYS < 0:  # a cutoff in the future would anonymise every closed case on the next run
     raise ImproperlyConfigured("RETENTION_DAYS must be 0 or more: the days a closed case is kept.")
+# Each hourly run anonymises at most this many batches of 500 cases, so that it holds the sweeper (and
+# with it the deadline and outbox sweeps) for seconds, not for as long as a backlog takes.
+RETENTION_BATCHES_PER_RUN = env.int("RETENTION_BATCHES_PER_RUN", default=4)
+if RETENTION_BATCHES_PER_RUN < 1:
+    raise ImproperlyConfigured("RETENTION_BATCHES_PER_RUN must be 1 or more, or no case is ever anonymised.")
 
 LOGGING = {
     "version": 1,

@@ -113,10 +113,17 @@ def test_settings_refuse_a_webhook_timeout_over_half_the_claim_on_a_notification
 
 
 def test_settings_refuse_a_negative_retention_period(tmp_path: Path) -> None:
-    """A cutoff in the future would anonymise every closed case on the next daily run."""
+    """A cutoff in the future would anonymise every closed case on the next run."""
     result = run_settings(tmp_path, **production(RETENTION_DAYS="-30"))
     assert result.returncode != 0
     assert "RETENTION_DAYS must be 0 or more" in result.stderr
+
+
+def test_settings_refuse_retention_runs_that_would_do_nothing(tmp_path: Path) -> None:
+    """With no batch a run, beat's retention would never anonymise a case, and say nothing."""
+    result = run_settings(tmp_path, **production(RETENTION_BATCHES_PER_RUN="0"))
+    assert result.returncode != 0
+    assert "RETENTION_BATCHES_PER_RUN must be 1 or more" in result.stderr
 
 
 def test_settings_refuse_to_keep_unsent_forms_no_longer_than_a_login_lockout(tmp_path: Path) -> None:
