@@ -108,6 +108,13 @@ TEMPLATES = [
 FORM_RENDERER = "referrals.renderers.HarbourFormRenderer"
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'harbour.sqlite3'}")}
+# The example password left in both .env.example's DATABASE_URL and .env.postgres.example would work:
+# PostgreSQL was started with it, and anyone who has read the examples can connect.
+if not DEBUG and "replace-me" in str(DATABASES["default"].get("PASSWORD", "")):
+    raise ImproperlyConfigured(
+        "DATABASE_URL's password is still the example's replace-me: set a generated one when DEBUG is off, "
+        "the same as POSTGRES_PASSWORD in .env.postgres."
+    )
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 # A kept connection is checked before a request or task first uses it: one the database dropped while
 # idle (a restart, a failover, an idle timeout) is replaced instead of failing that request.
