@@ -6,6 +6,7 @@ from config.health import healthz
 
 handler400 = "referrals.api.errors.bad_request"
 handler404 = "referrals.api.errors.page_not_found"
+handler500 = "config.health.server_error"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
