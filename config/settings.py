@@ -110,6 +110,13 @@ TEMPLATES = [
 FORM_RENDERER = "referrals.renderers.HarbourFormRenderer"
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'harbour.sqlite3'}")}
+# The example password left in both .env.example's DATABASE_URL and .env.postgres.example would work:
+# PostgreSQL was started with it, and anyone who has read the examples can connect.
+if not DEBUG and "replace-me" in str(DATABASES["default"].get("PASSWORD", "")):
+    raise ImproperlyConfigured(
+        "DATABASE_URL's password is still the example's replace-me: set a generated one when DEBUG is off, "
+        "the same as POSTGRES_PASSWORD in .env.postgres."
+    )
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 # A kept connection is checked before a request or task first uses it: one the database dropped while
 # idle (a restart, a failover, an idle timeout) is replaced instead of failing that request.
@@ -235,7 +242,7 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-drafts": {"task": "referrals.tasks.purge_expired_drafts", "schedule": 3600},
     "purge-expired-unsent-forms": {"task": "referrals.tasks.purge_expired_unsent_forms", "schedule": 60},
     "purge-idempotency-keys": {"task": "idempotency.tasks.purge_expired_idempotency_keys", "schedule": 3600},
-    "apply-retention": {"task": "referrals.tasks.anonymise_closed_cases", "schedule": 24 * 3600},
+    "apply-retention": {"task": "referrals.tasks.anonymise_closed_cases", "schedule": 3600},
     "clear-expired-sessions": {"task": "accounts.tasks.clear_expired_sessions", "schedule": 24 * 3600},
 }
 # Every periodic task goes to a queue of its own, which a worker of its own consumes (the Procfile's and
@@ -353,6 +360,8 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+# A health checker asks gunicorn directly, over plain HTTP (config.health).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
     # Only behind a proxy that sets (and overwrites) X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -422,8 +431,13 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Retention: closed cases lose their personal fields after this many days (six years by default).
 RETENTION_DAYS = env.int("RETENTION_DAYS", default=6 * 365 + 2)
-if RETENTION_DAYS < 0:  # a cutoff in the future would anonymise every closed case on the next daily run
+if RETENTION_DAYS < 0:  # a cutoff in the future would anonymise every closed case on the next run
     raise ImproperlyConfigured("RETENTION_DAYS must be 0 or more: the days a closed case is kept.")
+# Each hourly run anonymises at most this many batches of 500 cases, so that it holds the sweeper (and
+# with it the deadline and outbox sweeps) for seconds, not for as long as a backlog takes.
+RETENTION_BATCHES_PER_RUN = env.int("RETENTION_BATCHES_PER_RUN", default=4)
+if RETENTION_BATCHES_PER_RUN < 1:
+    raise ImproperlyConfigured("RETENTION_BATCHES_PER_RUN must be 1 or more, or no case is ever anonymised.")
 
 LOGGING = {
     "version": 1,

@@ -17,8 +17,12 @@ def purge_expired_unsent_forms() -> int:
 
 @shared_task(ignore_result=True)
 def anonymise_closed_cases() -> int:
-    """The retention policy, applied daily: cases closed longer than RETENTION_DAYS ago lose their
-    personal fields (``manage.py apply_retention`` does the same on demand)."""
+    """The retention policy, applied hourly by beat: cases closed longer than RETENTION_DAYS ago lose
+    their personal fields, at most RETENTION_BATCHES_PER_RUN batches a run so that the sweeper is soon
+    free for the deadline and outbox sweeps; a backlog drains over the runs that follow.
+    ``manage.py apply_retention`` does every due case at once, on demand."""
+    from django.conf import settings
+
     from .retention import apply_retention
 
-    return apply_retention().referrals
+    return apply_retention(max_batches=settings.RETENTION_BATCHES_PER_RUN).referrals

@@ -75,6 +75,16 @@ def test_settings_refuse_to_start_with_a_placeholder_or_guessable_key_when_debug
     assert says in result.stderr
 
 
+def test_settings_refuse_the_example_database_password_when_debug_is_off(tmp_path: Path) -> None:
+    """.env.example's DATABASE_URL and .env.postgres.example's password agree, so a stack started
+    from both would work, with a password anyone who read them knows."""
+    example = "postgres://harbour:replace-me@postgres:5432/harbour"
+    result = run_settings(tmp_path, **production(DATABASE_URL=example))
+    assert result.returncode != 0
+    assert "DATABASE_URL's password is still the example's replace-me" in result.stderr
+    assert run_settings(tmp_path, **production(DEBUG="1", DATABASE_URL=example)).returncode == 0
+
+
 def test_the_embedded_default_is_sqlite_and_an_on_disk_broker(tmp_path: Path) -> None:
     result = run_settings(tmp_path, **production())
     assert result.returncode == 0, result.stderr
@@ -113,10 +123,17 @@ def test_settings_refuse_a_webhook_timeout_over_half_the_claim_on_a_notification
 
 
 def test_settings_refuse_a_negative_retention_period(tmp_path: Path) -> None:
-    """A cutoff in the future would anonymise every closed case on the next daily run."""
+    """A cutoff in the future would anonymise every closed case on the next run."""
     result = run_settings(tmp_path, **production(RETENTION_DAYS="-30"))
     assert result.returncode != 0
     assert "RETENTION_DAYS must be 0 or more" in result.stderr
+
+
+def test_settings_refuse_retention_runs_that_would_do_nothing(tmp_path: Path) -> None:
+    """With no batch a run, beat's retention would never anonymise a case, and say nothing."""
+    result = run_settings(tmp_path, **production(RETENTION_BATCHES_PER_RUN="0"))
+    assert result.returncode != 0
+    assert "RETENTION_BATCHES_PER_RUN must be 1 or more" in result.stderr
 
 
 def test_settings_refuse_to_keep_unsent_forms_no_longer_than_a_login_lockout(tmp_path: Path) -> None:

@@ -164,3 +164,42 @@ def test_compose_gives_harbours_keys_to_harbours_containers_only():
         else:  # the database, the broker and the proxy facing the internet
             assert not HARBOUR_KEYS & keys, (name, HARBOUR_KEYS & keys)
             assert not any(path.startswith(".env.docker") for path in files), name
+
+
+def celery_command_lines() -> dict[str, str]:
+    """The shell lines that start Celery: the Procfile's (which honcho hands to a shell) and
+    docker-compose.yml's, as the container's shell receives them (compose turns ``$$`` into ``$``)."""
+    import yaml
+
+    lines = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, command = line.split(": ", 1)
+        if command.startswith("celery "):
+            lines[f"Procfile {name}"] = command
+    for name, service in yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"].items():
+        command = service.get("command")
+        if command and "celery " in " ".join(command):
+            assert command[:2] == ["sh", "-c"], (
+                name
+            )  # so that the level comes from the container's environment
+            lines[f"compose {name}"] = command[2].replace("$$", "$")
+    return lines
+
+
+@pytest.mark.parametrize(("level", "passed"), [("WARNING", "WARNING"), (None, "INFO")])
+def test_the_worker_sweeper_and_beat_log_at_log_level(level, passed):
+    """LOG_LEVEL (INFO when unset) is the level Celery is started with, as it is the web process's."""
+    env = {"PATH": os.environ["PATH"]} | ({"LOG_LEVEL": level} if level else {})
+    lines = celery_command_lines()
+    assert {"Procfile worker", "Procfile sweeper", "Procfile beat"} <= set(lines)
+    assert {"compose worker", "compose sweeper", "compose beat"} <= set(lines)
+    for name, line in lines.items():
+        # Run as the shell would run it, with echo in place of celery: what celery would be given.
+        shown = subprocess.run(
+            ["sh", "-c", re.sub(r"\bcelery -A", "echo celery -A", line, count=1)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert shown[shown.index("--loglevel") + 1] == passed, (name, shown)

@@ -1,7 +1,8 @@
 """Re-encrypt every personal field under the first key of FIELD_ENCRYPTION_KEYS.
 
-Rotation: put the new key first in FIELD_ENCRYPTION_KEYS (keeping the old one after it), run this
-command, then remove the old key.
+Rotation: put the new key first in FIELD_ENCRYPTION_KEYS (keeping the old one after it) in every
+process, run this command, then remove the old key (README, "Rotating the encryption key"). Run before
+every process has the new key, it leaves values that the processes without it cannot read.
 """
 
 from typing import Any

@@ -1,0 +1,70 @@
+"""Whether Harbour reaches its database: ``/healthz`` for a health checker, and a 503 rather than a 500
+for the requests that meet an outage."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template import loader
+from django.views import defaults
+
+logger = logging.getLogger(__name__)
+
+# What an unavailable answer tells a client to wait before trying again.
+RETRY_AFTER_SECONDS = 30
+UNAVAILABLE_MESSAGE = "Harbour cannot reach its database just now; try again shortly."
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    """200 while the database answers ``SELECT 1``, 503 while it does not.
+
+    Without authentication, since a health checker has none, and saying nothing about any case. Not
+    logged either way: the checker asks every few seconds, and the check itself shows an outage.
+    """
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return _not_logged(HttpResponse("database unavailable\n", status=503, content_type="text/plain"))
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's 500 handler (``handler500``), except for a database that cannot be reached (refused
+    or lost connections): 503 with Retry-After, as JSON under /api/ and a plain page elsewhere, since
+    the client did nothing wrong and may simply try again.
+
+    Django calls it while handling the error, wherever it was raised (a view, or the session read
+    in middleware), so ``sys.exc_info`` holds it. Logged here, once a request, as one line naming the
+    error's class only: the message of a database error can quote personal values.
+    """
+    error = sys.exc_info()[1]
+    if not isinstance(error, OperationalError | InterfaceError):
+        return defaults.server_error(request)
+    # A middleware that reads the session again on the way out meets the outage a second time.
+    if not getattr(request, "database_unavailable", False):
+        request.database_unavailable = True  # type: ignore[attr-defined]
+        logger.error(
+            "Database unavailable; answered 503 to %s %s (%s)",
+            request.method,
+            request.path,
+            type(error.__cause__ or error).__name__,
+        )
+    if request.path.startswith("/api/"):
+        response: HttpResponse = JsonResponse(
+            {"detail": UNAVAILABLE_MESSAGE, "code": "unavailable"}, status=503
+        )
+    else:
+        # Rendered without the request: the context processors would query the database.
+        response = HttpResponse(loader.render_to_string("503.html"), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return _not_logged(response)
+
+
+def _not_logged(response: HttpResponse) -> HttpResponse:
+    # django.request logs every answer of 400 or more unless it is marked as logged already.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
