@@ -190,16 +190,25 @@ class OrganisationSerializer(serializers.Serializer):
     kind = serializers.CharField(read_only=True)
 
 
-class PendingOfferSerializer(serializers.Serializer):
+# An offer or a placement, with its provider's id and name. The case page names the provider to everyone
+# who sees the offer or placement, and a first responder could not look the id up: the provider list is
+# for managers and providers. (A comment, not a docstring: the schema would describe both with it.)
+class ProvidersPartSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
-    provider = serializers.IntegerField(source="provider_id", read_only=True)
+    provider = serializers.IntegerField(
+        source="provider_id", read_only=True, help_text="The care provider's id."
+    )
+    provider_name = serializers.CharField(
+        source="provider.name", read_only=True, help_text="The care provider's name."
+    )
+
+
+class PendingOfferSerializer(ProvidersPartSerializer):
     offered_at = serializers.DateTimeField(read_only=True)
     response_due_at = serializers.DateTimeField(read_only=True)
 
 
-class PlacementSummarySerializer(serializers.Serializer):
-    id = serializers.IntegerField(read_only=True)
-    provider = serializers.IntegerField(source="provider_id", read_only=True)
+class PlacementSummarySerializer(ProvidersPartSerializer):
     bed_kind = serializers.CharField(read_only=True, help_text="Empty for outreach.")
     started_at = serializers.DateTimeField(read_only=True)
 

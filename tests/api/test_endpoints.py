@@ -198,6 +198,23 @@ def test_a_page_past_the_end_is_a_404(api):
     assert api(manager()).get("/api/v1/referrals/?page=9").status_code == 404
 
 
+# ---------------------------------------------------------------------------------- the case shown
+
+
+@pytest.mark.parametrize("viewer", ["responder", "manager", "provider_user"])
+@pytest.mark.parametrize(("state", "part"), [("offered", "pending_offer"), ("placed", "placement")])
+def test_the_case_names_the_provider_it_is_offered_to_or_placed_with_as_the_case_page_does(
+    api, viewer, state, part
+):
+    case = bring_to(state)
+    client = api(getattr(case, viewer))
+    detail = client.get(f"/api/v1/referrals/{case.referral.pk}/").json()
+    (listed,) = client.get("/api/v1/referrals/").json()["results"]
+    for shown in (detail, listed):
+        assert shown[part]["provider"] == case.provider.pk
+        assert shown[part]["provider_name"] == case.provider.name
+
+
 # ------------------------------------------------------------------------------- suggestions, providers
 
 
