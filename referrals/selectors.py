@@ -293,9 +293,9 @@ def missing_since() -> Subquery:
 
 def in_state(state: str) -> Q:
     """The cases in a state as the person's situation has it: a person reallocated while missing and
-    not found since is missing, not assessed, though their state field says assessed (which the API's
-    ``?state=`` filter goes by). The state is compared first, so the clock is looked up for assessed
-    cases only."""
+    not found since is missing, not assessed, though their state field says assessed. The web's case
+    list, the API's ``?state=`` and the caseload report all count them so. The state is compared first,
+    so the clock is looked up for assessed cases only."""
     if state == ReferralState.MISSING:
         return Q(state=ReferralState.MISSING) | Q(state=ReferralState.ASSESSED) & Q(
             Exists(open_missing_clock())

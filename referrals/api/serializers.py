@@ -24,7 +24,7 @@ from referrals.choices import (
     Route,
     WithdrawReason,
 )
-from referrals.models import AnonymousNotification, Referral, TransitionLog
+from referrals.models import AnonymousNotification, Clock, Referral, TransitionLog
 from referrals.permissions import (
     may_see_actor,
     may_see_full_account,
@@ -223,6 +223,10 @@ class DeadlineSerializer(serializers.Serializer):
     due_at = serializers.DateTimeField(read_only=True)
 
 
+# Formats a date-time worked out by a method field as a DateTimeField formats the others.
+DATE_TIME = serializers.DateTimeField()
+
+
 class ReferralSerializer(FieldsBuiltOnce):
     """A referral as the caller may see it. A field the caller may not see is absent, not null.
 
@@ -277,6 +281,12 @@ class ReferralSerializer(FieldsBuiltOnce):
     assessed_at = serializers.DateTimeField(read_only=True, allow_null=True)
     placed_at = serializers.DateTimeField(read_only=True, allow_null=True)
     closed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    missing_since = serializers.SerializerMethodField(
+        help_text=(
+            "When the person was last seen, while they are missing: reported missing, or reallocated while "
+            "missing and not found since (their state is then assessed). Null otherwise."
+        )
+    )
     pending_offer = serializers.SerializerMethodField()
     placement = serializers.SerializerMethodField()
     deadlines = serializers.SerializerMethodField()
@@ -301,6 +311,21 @@ class ReferralSerializer(FieldsBuiltOnce):
     def get_age(self, referral: Referral) -> int | None:
         date_of_birth: datetime.date | None = referral.date_of_birth  # type: ignore[assignment]  # decrypted
         return age_on(date_of_birth, timezone.localdate()) if date_of_birth is not None else None
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_missing_since(self, referral: ReferralWithCaseSummary) -> str | None:
+        # The missing clock runs from when the person was last seen until they are found or leave
+        # support: the same test as the web's (``referrals.selectors.missing_since``), read from the
+        # clocks already loaded.
+        started = next(
+            (
+                deadline.started_at
+                for deadline in referral.open_deadline_list
+                if deadline.clock == Clock.MISSING
+            ),
+            None,
+        )
+        return None if started is None else DATE_TIME.to_representation(started)
 
     @extend_schema_field(PendingOfferSerializer(allow_null=True))
     def get_pending_offer(self, referral: ReferralWithCaseSummary) -> dict[str, Any] | None:
@@ -638,5 +663,13 @@ class ExitInput(serializers.Serializer):
 
 
 class ReferralFilterSerializer(serializers.Serializer):
-    state = CodeField(choices=Referral._meta.get_field("state").choices, required=False)
+    state = CodeField(
+        choices=Referral._meta.get_field("state").choices,
+        required=False,
+        help_text=(
+            "The cases in this state as the web's case list has it: missing also lists people reallocated "
+            "while missing and not found since (their state says assessed, and missing_since is set), and "
+            "assessed leaves them out."
+        ),
+    )
     region = CodeField(choices=Region.choices, required=False)

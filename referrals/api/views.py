@@ -30,6 +30,7 @@ from referrals.selectors import (
     LIKELY_DUPLICATES_SHOWN,
     anonymous_notifications_visible_to,
     get_visible_referral,
+    in_state,
     likely_duplicates,
     load_case_summary,
     referral_history_visible_to,
@@ -109,7 +110,13 @@ class ReferralListView(AnswersWithCase, GenericAPIView):
         if repeated:
             raise ValidationError(repeated)
         filters.is_valid(raise_exception=True)
-        referrals = self.get_queryset().filter(**filters.validated_data)
+        chosen = filters.validated_data
+        referrals = self.get_queryset()
+        if "state" in chosen:
+            # As the web's case list filters: the missing include those reallocated while missing.
+            referrals = referrals.filter(in_state(chosen["state"]))
+        if "region" in chosen:
+            referrals = referrals.filter(region=chosen["region"])
         # Never None: the view has a pagination class.
         page = cast(list[Referral], self.paginate_queryset(referrals))
         # The list carries names and dates of birth: every person on the page is a read (SPEC §10).

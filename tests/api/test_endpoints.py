@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.db import IntegrityError, OperationalError
+from django.urls import reverse
 from psycopg import errors as pg_errors
 from rest_framework.throttling import UserRateThrottle
 
@@ -177,6 +180,27 @@ def test_the_list_is_paginated_and_filters_by_state_and_region(api):
     assert client.get("/api/v1/referrals/?state=assessed&region=london").json()["count"] == 1
     paged = client.get("/api/v1/referrals/?page_size=2").json()
     assert len(paged["results"]) == 2 and paged["next"]
+
+
+def test_a_person_reallocated_while_missing_is_listed_as_missing_since_last_seen_as_on_the_web(api, client):
+    gone = bring_to("missing")
+    last_seen = gone.referral.deadlines.get(clock="missing").started_at
+    services.reallocate_referral(referral_id=gone.referral.pk, actor=gone.manager, reason="safety_concern")
+    waiting = bring_to("placed", responder_user=gone.responder, boss=gone.manager)
+    services.reallocate_referral(referral_id=waiting.referral.pk, actor=gone.manager, reason="needs_changed")
+    api_client, url = api(gone.responder), "/api/v1/referrals/"
+    client.force_login(gone.responder)
+    for state, listed in (("missing", gone), ("assessed", waiting)):
+        (shown,) = api_client.get(f"{url}?state={state}").json()["results"]
+        assert shown["id"] == listed.referral.pk, state
+        web = client.get(reverse("referrals:case_list"), {"state": state}).content.decode()
+        assert listed.referral.reference in web, state
+    cases = {case["id"]: case for case in api_client.get(url).json()["results"]}
+    assert cases[gone.referral.pk]["state"] == "assessed"
+    assert datetime.datetime.fromisoformat(cases[gone.referral.pk]["missing_since"]) == last_seen
+    assert cases[waiting.referral.pk]["missing_since"] is None
+    detail = api_client.get(f"{url}{gone.referral.pk}/").json()
+    assert detail["missing_since"] == cases[gone.referral.pk]["missing_since"]
 
 
 @pytest.mark.parametrize("query", ["state=lost", "region=mars"])
