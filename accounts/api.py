@@ -20,11 +20,12 @@ from idempotency.api import IDEMPOTENCY_PARAMETER, IdempotentPostMixin
 from idempotency.exceptions import IdempotencyKeyReused
 from idempotency.services import StoredResponse
 from referrals.api.errors import error_responses
-from referrals.api.serializers import OrganisationSerializer, TextField
+from referrals.api.serializers import OrganisationSerializer, TextField, shown_code
 
 from .authentication import issue_token, token_has_expired
 from .lockout import lockout_message
 from .mfa import token_login_second_factor_error
+from .models import Role
 
 BAD_CREDENTIALS = "Unable to log in with the username and password given."
 
@@ -110,7 +111,9 @@ class ObtainTokenView(IdempotentPostMixin, GenericAPIView):
 
 class MeSerializer(serializers.Serializer):
     username = serializers.CharField(read_only=True)
-    role = serializers.CharField(read_only=True)
+    role = shown_code(
+        Role.choices, allow_blank=True, help_text="Empty for a user with no role, such as an administrator."
+    )
     organisation = OrganisationSerializer(read_only=True, allow_null=True)
     provider = serializers.IntegerField(required=False, help_text="Only for a care provider user: its id.")
 

@@ -411,6 +411,45 @@ def test_the_schema_says_a_provider_lists_codes_of_known_kinds(api):
     }
 
 
+def codes_allowed(schema, component, prop):
+    """The values an enum property allows, through its $ref, allOf or oneOf (a blank one included)."""
+    schemas = schema["components"]["schemas"]
+    found = schemas[component]["properties"][prop]
+    found = found.get("items", found)
+    parts = found.get("oneOf") or found.get("allOf") or [found]
+    return {
+        code
+        for part in parts
+        for code in (schemas[part["$ref"].rsplit("/", 1)[-1]] if "$ref" in part else part).get("enum", [None])
+    }
+
+
+def test_the_schema_gives_every_code_in_an_answer_as_an_enum(api):
+    schema = api().get("/api/v1/schema/?format=json").json()
+    assert codes_allowed(schema, "Referral", "state") == {
+        "received", "assessed", "placed", "missing", "recovered", "declined", "withdrawn", "exited",
+    }  # fmt: skip
+    assert codes_allowed(schema, "Referral", "gender") == {"female", "male", "other", "unknown"}
+    assert "london" in codes_allowed(schema, "Referral", "region")
+    assert codes_allowed(schema, "Referral", "exploitation_location") == {"uk", "overseas", "both"}
+    assert "domestic_servitude" in codes_allowed(schema, "Referral", "exploitation_types")
+    assert codes_allowed(schema, "Referral", "risk") == {"low", "medium", "high", ""}
+    assert codes_allowed(schema, "Referral", "route") == {"accommodation", "outreach", ""}
+    assert "missing" in codes_allowed(schema, "Deadline", "clock")
+    assert {"submit", "assess", "expire_offer", "exit"} <= codes_allowed(schema, "HistoryEntry", "transition")
+    assert "" in codes_allowed(schema, "HistoryEntry", "from_state")
+    assert "" not in codes_allowed(schema, "HistoryEntry", "to_state")
+    assert codes_allowed(schema, "Me", "role") == {"first_responder", "care_provider", "manager", ""}
+    assert {"police", "care_provider", "contractor"} <= codes_allowed(schema, "Organisation", "kind")
+
+
+def test_the_schema_publishes_the_limit_on_languages_the_server_keeps(api):
+    schema = api().get("/api/v1/schema/?format=json").json()
+    assert (
+        schema["components"]["schemas"]["ReferralCreateRequest"]["properties"]["languages"]["maxItems"] == 20
+    )
+
+
 def test_the_docs_page_loads_its_assets_locally(api):
     response = api().get("/api/v1/docs/")
     assert response.status_code == 200
