@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import datetime
+import inspect
 
 import pytest
 from django.db import IntegrityError, OperationalError
 from django.urls import reverse
 from psycopg import errors as pg_errors
+from rest_framework.authtoken.models import Token
 from rest_framework.throttling import UserRateThrottle
 
 from accounts import api as accounts_api
+from accounts.authentication import token_expires_at
+from idempotency.api import IdempotentPostMixin
 from referrals import services
+from referrals.api.views import AnswersWithCase
 from referrals.choices import ReferralState
 from referrals.models import Referral
 from tests.api.cases import bring_to, transition_url
@@ -40,6 +45,16 @@ def test_a_token_is_issued_for_good_credentials_and_opens_the_api(api):
     token = response.json()["token"]
     me = api().get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {token}")
     assert me.status_code == 200 and me.json()["username"] == user.username
+
+
+def test_the_token_comes_with_when_it_expires(api, settings):
+    settings.TOKEN_LIFETIME_HOURS = 3
+    user = responder()
+    credentials = {"username": user.username, "password": PASSWORD}
+    body = api().post("/api/v1/auth/token/", credentials, format="json").json()
+    token = Token.objects.get(key=body["token"])
+    assert datetime.datetime.fromisoformat(body["expires_at"]) == token_expires_at(token)
+    assert token_expires_at(token) - token.created == datetime.timedelta(hours=3)
 
 
 def test_a_failed_login_does_not_say_whether_the_username_exists(api):
@@ -448,6 +463,25 @@ def test_the_schema_publishes_the_limit_on_languages_the_server_keeps(api):
     assert (
         schema["components"]["schemas"]["ReferralCreateRequest"]["properties"]["languages"]["maxItems"] == 20
     )
+
+
+def test_every_operation_is_described_for_integrators_not_by_a_mixins_docstring(api):
+    internal = {inspect.getdoc(AnswersWithCase), inspect.getdoc(IdempotentPostMixin)}
+    schema = api().get("/api/v1/schema/?format=json").json()
+    operations = {op["operationId"]: op for path in schema["paths"].values() for op in path.values()}
+    for name, operation in operations.items():
+        assert operation.get("description") not in internal, name
+    for name in ("referrals_list", "referrals_create", "anonymous_notifications_list"):
+        assert operations[name]["description"], name
+
+
+def test_every_post_documents_the_header_that_marks_a_replayed_answer(api):
+    schema = api().get("/api/v1/schema/?format=json").json()
+    posts = {path: ops["post"] for path, ops in schema["paths"].items() if "post" in ops}
+    assert "/api/v1/referrals/" in posts and "/api/v1/auth/token/" in posts
+    for path, operation in posts.items():
+        (success,) = [code for code in operation["responses"] if code.startswith("2")]
+        assert "Idempotent-Replayed" in operation["responses"][success].get("headers", {}), path
 
 
 def test_the_docs_page_loads_its_assets_locally(api):
