@@ -490,3 +490,8 @@ def test_the_docs_page_loads_its_assets_locally(api):
     page = response.content.decode()
     assert "swagger-ui" in page
     assert "cdn" not in page.lower() and "unpkg" not in page
+
+
+def test_the_docs_page_says_its_language_for_screen_readers(api):
+    page = api().get("/api/v1/docs/").content.decode()
+    assert page.startswith('<!DOCTYPE html>\n<html lang="en-GB">')
