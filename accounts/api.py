@@ -16,15 +16,16 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from idempotency.api import IDEMPOTENCY_PARAMETER, IdempotentPostMixin
+from idempotency.api import IDEMPOTENCY_PARAMETERS, IdempotentPostMixin
 from idempotency.exceptions import IdempotencyKeyReused
 from idempotency.services import StoredResponse
 from referrals.api.errors import error_responses
-from referrals.api.serializers import OrganisationSerializer, TextField
+from referrals.api.serializers import OrganisationSerializer, TextField, shown_code
 
-from .authentication import issue_token, token_has_expired
+from .authentication import issue_token, token_expires_at, token_has_expired
 from .lockout import lockout_message
 from .mfa import token_login_second_factor_error
+from .models import Role
 
 BAD_CREDENTIALS = "Unable to log in with the username and password given."
 
@@ -47,6 +48,11 @@ class TokenRequestSerializer(serializers.Serializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(read_only=True)
+    expires_at = serializers.DateTimeField(
+        read_only=True,
+        help_text="When the token stops working (TOKEN_LIFETIME_HOURS after it was issued, 12 by default): "
+        "ask for a new one before then.",
+    )
 
 
 class ObtainTokenView(IdempotentPostMixin, GenericAPIView):
@@ -73,7 +79,7 @@ class ObtainTokenView(IdempotentPostMixin, GenericAPIView):
         operation_id="auth_token",
         summary="Obtain an API token: then send Authorization: Token <token>",
         request=TokenRequestSerializer,
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=IDEMPOTENCY_PARAMETERS,
         responses={200: TokenSerializer, **error_responses(400, 409, 415, 429)},
         auth=[],
     )
@@ -95,7 +101,8 @@ class ObtainTokenView(IdempotentPostMixin, GenericAPIView):
         if second_factor_error:
             raise serializers.ValidationError({"otp": [second_factor_error]})
         self.claim_idempotency_key(request, user)
-        return Response({"token": issue_token(user, asked_at=asked_at).key})
+        token = issue_token(user, asked_at=asked_at)
+        return Response(TokenSerializer({"token": token.key, "expires_at": token_expires_at(token)}).data)
 
     def replayed_body(self, request: Request, stored: StoredResponse) -> Any:
         """The first answer's token while it still signs the user in. One replaced by a later sign-in,
@@ -110,7 +117,9 @@ class ObtainTokenView(IdempotentPostMixin, GenericAPIView):
 
 class MeSerializer(serializers.Serializer):
     username = serializers.CharField(read_only=True)
-    role = serializers.CharField(read_only=True)
+    role = shown_code(
+        Role.choices, allow_blank=True, help_text="Empty for a user with no role, such as an administrator."
+    )
     organisation = OrganisationSerializer(read_only=True, allow_null=True)
     provider = serializers.IntegerField(required=False, help_text="Only for a care provider user: its id.")
 

@@ -27,6 +27,9 @@ def style_hashes(html: str) -> list[str]:
 
 
 class ApiDocsView(SpectacularSwaggerSplitView):
+    # drf-spectacular's page, but in English for screen readers: its <html> has no lang.
+    template_name = "api_docs.html"
+
     @extend_schema(exclude=True)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         response = super().get(request, *args, **kwargs)

@@ -347,6 +347,9 @@ SPECTACULAR_SETTINGS = {
         "ExitReasonEnum": "referrals.choices.ExitReason",
         "RegionEnum": "referrals.choices.Region",
         "ServiceEnum": "referrals.choices.Service",
+        "StateEnum": "referrals.choices.ReferralState",
+        "ExploitationTypeEnum": "referrals.choices.ExploitationType",
+        "OrganisationKindEnum": "accounts.models.OrganisationKind",
     },
 }
 # Idempotency-Key answers are kept this long, then purged.

@@ -19,16 +19,30 @@ from .services import StoredResponse, claim_key, request_fingerprint, settle_key
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    HEADER,
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description=(
-        "Any unique string (1-200 characters). A repeat with the same key returns the first answer and "
-        "changes nothing; the same key with a different request is a 409."
+# What every POST of the API documents: the header a client may send, and the one a repeat is answered with.
+IDEMPOTENCY_PARAMETERS = [
+    OpenApiParameter(
+        HEADER,
+        str,
+        OpenApiParameter.HEADER,
+        required=False,
+        description=(
+            "Any unique string (1-200 characters). A repeat with the same key returns the first answer and "
+            "changes nothing; the same key with a different request is a 409."
+        ),
     ),
-)
+    OpenApiParameter(
+        REPLAYED_HEADER,
+        str,
+        OpenApiParameter.HEADER,
+        response=[200, 201],
+        enum=["true"],
+        description=(
+            "true when this answer is the first answer to an earlier request with the same Idempotency-Key, "
+            "replayed: nothing was done this time. Absent otherwise."
+        ),
+    ),
+]
 
 
 class _Replay(Exception):  # noqa: N818 - control flow, never leaves the view

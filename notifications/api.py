@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
-from idempotency.api import IDEMPOTENCY_PARAMETER, IdempotentPostMixin
+from idempotency.api import IDEMPOTENCY_PARAMETERS, IdempotentPostMixin
 from referrals.api.errors import error_responses
 
 from .models import InboxItem
@@ -48,7 +48,7 @@ class InboxItemRead(IdempotentPostMixin, APIView):
 
     @extend_schema(
         request=None,
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=IDEMPOTENCY_PARAMETERS,
         responses={200: InboxItemSerializer, **error_responses(400, 401, 404, 409, 429)},
     )
     def post(self, request: Request, item_id: int) -> Response:

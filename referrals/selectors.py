@@ -84,7 +84,8 @@ class ReferralWithCaseSummary(Protocol):
 
 
 def case_summary_prefetches() -> list[Prefetch]:
-    """What a case summary shows besides the row: the pending offer, the active placement, open clocks.
+    """What a case summary shows besides the row: the pending offer, the active placement (each with
+    its provider, which the summary names), open clocks.
 
     Loaded as ``pending_offer_list``, ``active_placement_list`` and ``open_deadline_list``: three
     queries for a whole page of cases, however long the page.
@@ -94,12 +95,12 @@ def case_summary_prefetches() -> list[Prefetch]:
     return [
         Prefetch(
             "offers",
-            queryset=PlacementOffer.objects.filter(state=OfferState.PENDING),
+            queryset=PlacementOffer.objects.filter(state=OfferState.PENDING).select_related("provider"),
             to_attr="pending_offer_list",
         ),
         Prefetch(
             "placements",
-            queryset=Placement.objects.filter(ended_at__isnull=True),
+            queryset=Placement.objects.filter(ended_at__isnull=True).select_related("provider"),
             to_attr="active_placement_list",
         ),
         Prefetch(
@@ -292,9 +293,9 @@ def missing_since() -> Subquery:
 
 def in_state(state: str) -> Q:
     """The cases in a state as the person's situation has it: a person reallocated while missing and
-    not found since is missing, not assessed, though their state field says assessed (which the API's
-    ``?state=`` filter goes by). The state is compared first, so the clock is looked up for assessed
-    cases only."""
+    not found since is missing, not assessed, though their state field says assessed. The web's case
+    list, the API's ``?state=`` and the caseload report all count them so. The state is compared first,
+    so the clock is looked up for assessed cases only."""
     if state == ReferralState.MISSING:
         return Q(state=ReferralState.MISSING) | Q(state=ReferralState.ASSESSED) & Q(
             Exists(open_missing_clock())

@@ -11,21 +11,25 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.models import OrganisationKind
 from referrals.choices import (
     DeclineReason,
     ExitReason,
     ExploitationLocation,
+    ExploitationType,
     Gender,
     ReallocateReason,
     RecoveryOutcome,
+    ReferralState,
     Region,
     RejectReason,
     Risk,
     Route,
     WithdrawReason,
 )
-from referrals.models import AnonymousNotification, Referral, TransitionLog
+from referrals.models import AnonymousNotification, Clock, Referral, TransitionLog
 from referrals.permissions import (
+    TRANSITIONS,
     may_see_actor,
     may_see_full_account,
     may_see_identity,
@@ -54,6 +58,7 @@ from referrals.validation import (
     next_check_in_errors,
     referral_errors,
 )
+from referrals.wording import RECORDED_WORDS, transition_in_words
 
 # Fields only managers and the referring organisation see (SPEC §2, need to know): absent for providers.
 FULL_ACCOUNT_FIELDS = ("account", "crime_reference", "responder_reference", "aliases", "organisation")
@@ -161,17 +166,35 @@ def _unbound_copy(field: serializers.Field) -> serializers.Field:
 
 
 def code_list(
-    field: str, *, max_length: int, help_text: str, anonymous: bool = False
+    field: str,
+    *,
+    max_length: int,
+    help_text: str,
+    anonymous: bool = False,
+    field_class: type[serializers.ListField] = serializers.ListField,
 ) -> serializers.ListField:
     """A list of codes (languages, exploitation types). Repeats are dropped and the number of codes
     checked by the shared rules; this refuses only a list no honest client would send."""
-    return serializers.ListField(
+    return field_class(
         child=TextField(max_length=max_length),
         allow_empty=True,
         max_length=LIST_ITEMS_MAX,
         error_messages={**error_messages(field, anonymous=anonymous), "max_length": LIST_TOO_LONG_MESSAGE},
         help_text=help_text,
     )
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "minLength": 1, "maxLength": CODE_MAX_LENGTH},
+        "maxItems": LANGUAGES_MAX,
+    }
+)
+class LanguageCodes(serializers.ListField):
+    """The person's languages, published with the limit the shared rules set on distinct codes rather
+    than the longer list the field lets through (repeats are dropped first): a client that keeps to the
+    schema is never refused for the length."""
 
 
 def _note(**kwargs: Any) -> TextField:
@@ -184,34 +207,52 @@ def _note(**kwargs: Any) -> TextField:
 # ---------------------------------------------------------------------------------------- output
 
 
+def shown_code(choices: Any, **kwargs: Any) -> serializers.ChoiceField:
+    """A code in an answer: read-only, and published as an enum, so that generated clients get one."""
+    return serializers.ChoiceField(choices=choices, read_only=True, **kwargs)
+
+
 class OrganisationSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(read_only=True)
-    kind = serializers.CharField(read_only=True)
+    kind = shown_code(OrganisationKind.choices)
 
 
-class PendingOfferSerializer(serializers.Serializer):
+# An offer or a placement, with its provider's id and name. The case page names the provider to everyone
+# who sees the offer or placement, and a first responder could not look the id up: the provider list is
+# for managers and providers. (A comment, not a docstring: the schema would describe both with it.)
+class ProvidersPartSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
-    provider = serializers.IntegerField(source="provider_id", read_only=True)
+    provider = serializers.IntegerField(
+        source="provider_id", read_only=True, help_text="The care provider's id."
+    )
+    provider_name = serializers.CharField(
+        source="provider.name", read_only=True, help_text="The care provider's name."
+    )
+
+
+class PendingOfferSerializer(ProvidersPartSerializer):
     offered_at = serializers.DateTimeField(read_only=True)
     response_due_at = serializers.DateTimeField(read_only=True)
 
 
-class PlacementSummarySerializer(serializers.Serializer):
-    id = serializers.IntegerField(read_only=True)
-    provider = serializers.IntegerField(source="provider_id", read_only=True)
+class PlacementSummarySerializer(ProvidersPartSerializer):
     bed_kind = serializers.CharField(read_only=True, help_text="Empty for outreach.")
     started_at = serializers.DateTimeField(read_only=True)
 
 
 class DeadlineSerializer(serializers.Serializer):
-    clock = serializers.CharField(read_only=True)
+    clock = shown_code(Clock.choices)
     started_at = serializers.DateTimeField(
         read_only=True,
         help_text="When the clock started. A missing person's clock starts when they were last seen and is "
         "overdue from then: its due_at is only their next escalation.",
     )
     due_at = serializers.DateTimeField(read_only=True)
+
+
+# Formats a date-time worked out by a method field as a DateTimeField formats the others.
+DATE_TIME = serializers.DateTimeField()
 
 
 class ReferralSerializer(FieldsBuiltOnce):
@@ -222,7 +263,7 @@ class ReferralSerializer(FieldsBuiltOnce):
 
     id = serializers.IntegerField(read_only=True)
     reference = serializers.CharField(read_only=True)
-    state = serializers.CharField(read_only=True)
+    state = shown_code(ReferralState.choices)
     is_child = serializers.BooleanField(read_only=True)
     organisation = serializers.IntegerField(
         source="organisation_id",
@@ -246,14 +287,14 @@ class ReferralSerializer(FieldsBuiltOnce):
     )
     age_estimate = serializers.IntegerField(read_only=True, allow_null=True)
     age_in_doubt = serializers.BooleanField(read_only=True)
-    gender = serializers.CharField(read_only=True)
+    gender = shown_code(Gender.choices)
     nationality = serializers.CharField(read_only=True)
     second_nationality = serializers.CharField(read_only=True)
     languages = serializers.ListField(child=serializers.CharField(), read_only=True)
     interpreter_needed = serializers.BooleanField(read_only=True)
-    exploitation_types = serializers.ListField(child=serializers.CharField(), read_only=True)
-    exploitation_location = serializers.CharField(read_only=True)
-    region = serializers.CharField(read_only=True)
+    exploitation_types = serializers.ListField(child=shown_code(ExploitationType.choices), read_only=True)
+    exploitation_location = shown_code(ExploitationLocation.choices)
+    region = shown_code(Region.choices)
     needs_accommodation = serializers.BooleanField(read_only=True)
     emergency = serializers.BooleanField(read_only=True)
     needs_medical = serializers.BooleanField(read_only=True)
@@ -263,11 +304,17 @@ class ReferralSerializer(FieldsBuiltOnce):
     account = serializers.CharField(required=False, help_text="Absent for care providers.")
     responder_reference = serializers.CharField(required=False, help_text="Absent for care providers.")
     crime_reference = serializers.CharField(required=False, help_text="Absent for care providers.")
-    risk = serializers.CharField(read_only=True, help_text="Set by assessment; empty before.")
-    route = serializers.CharField(read_only=True, help_text="Set by assessment; empty before.")
+    risk = shown_code(Risk.choices, allow_blank=True, help_text="Set by assessment; empty before.")
+    route = shown_code(Route.choices, allow_blank=True, help_text="Set by assessment; empty before.")
     assessed_at = serializers.DateTimeField(read_only=True, allow_null=True)
     placed_at = serializers.DateTimeField(read_only=True, allow_null=True)
     closed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    missing_since = serializers.SerializerMethodField(
+        help_text=(
+            "When the person was last seen, while they are missing: reported missing, or reallocated while "
+            "missing and not found since (their state is then assessed). Null otherwise."
+        )
+    )
     pending_offer = serializers.SerializerMethodField()
     placement = serializers.SerializerMethodField()
     deadlines = serializers.SerializerMethodField()
@@ -292,6 +339,21 @@ class ReferralSerializer(FieldsBuiltOnce):
     def get_age(self, referral: Referral) -> int | None:
         date_of_birth: datetime.date | None = referral.date_of_birth  # type: ignore[assignment]  # decrypted
         return age_on(date_of_birth, timezone.localdate()) if date_of_birth is not None else None
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_missing_since(self, referral: ReferralWithCaseSummary) -> str | None:
+        # The missing clock runs from when the person was last seen until they are found or leave
+        # support: the same test as the web's (``referrals.selectors.missing_since``), read from the
+        # clocks already loaded.
+        started = next(
+            (
+                deadline.started_at
+                for deadline in referral.open_deadline_list
+                if deadline.clock == Clock.MISSING
+            ),
+            None,
+        )
+        return None if started is None else DATE_TIME.to_representation(started)
 
     @extend_schema_field(PendingOfferSerializer(allow_null=True))
     def get_pending_offer(self, referral: ReferralWithCaseSummary) -> dict[str, Any] | None:
@@ -328,7 +390,18 @@ class ActorSerializer(serializers.Serializer):
     organisation = OrganisationSerializer(read_only=True, allow_null=True)
 
 
+# Every transition the history records, in words: the users' (SPEC §4), and those Harbour records itself.
+RECORDED_TRANSITIONS = [(name, transition_in_words(name)) for name in (*TRANSITIONS, *RECORDED_WORDS)]
+
+
 class HistoryEntrySerializer(serializers.ModelSerializer):
+    transition = shown_code(
+        RECORDED_TRANSITIONS,
+        help_text="A §4 transition; submit when the referral was made, expire_offer when Harbour expired "
+        "an offer left unanswered (with a null actor).",
+    )
+    from_state = shown_code(ReferralState.choices, allow_blank=True, help_text="Empty for submit.")
+    to_state = shown_code(ReferralState.choices)
     # Not read-only so that the schema marks them optional: a care provider is not told which first
     # responder referred the person, and sees the inputs of its own actions only.
     actor = ActorSerializer(
@@ -427,6 +500,7 @@ class ReferralCreateSerializer(FieldsBuiltOnce):
         "languages",
         max_length=CODE_MAX_LENGTH,
         help_text=f"ISO 639-1 codes; at least one, at most {LANGUAGES_MAX}; repeats are dropped.",
+        field_class=LanguageCodes,
     )
     interpreter_needed = serializers.BooleanField(default=False)
     exploitation_types = code_list(
@@ -463,7 +537,7 @@ class ReferralOutcomeSerializer(serializers.Serializer):
 
     id = serializers.IntegerField(read_only=True)
     reference = serializers.CharField(read_only=True)
-    state = serializers.CharField(read_only=True)
+    state = shown_code(ReferralState.choices)
 
 
 def intake_field(name: str) -> serializers.Field:
@@ -629,5 +703,13 @@ class ExitInput(serializers.Serializer):
 
 
 class ReferralFilterSerializer(serializers.Serializer):
-    state = CodeField(choices=Referral._meta.get_field("state").choices, required=False)
+    state = CodeField(
+        choices=Referral._meta.get_field("state").choices,
+        required=False,
+        help_text=(
+            "The cases in this state as the web's case list has it: missing also lists people reallocated "
+            "while missing and not found since (their state says assessed, and missing_since is set), and "
+            "assessed leaves them out."
+        ),
+    )
     region = CodeField(choices=Region.choices, required=False)

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from audit.services import record_read, record_reads
 from care_providers.selectors import pending_offer_for, suggested_providers
-from idempotency.api import IDEMPOTENCY_PARAMETER, IdempotentPostMixin
+from idempotency.api import IDEMPOTENCY_PARAMETERS, IdempotentPostMixin
 from idempotency.services import StoredResponse
 from referrals import services
 from referrals.exceptions import NotPermitted, TransitionNotAllowed
@@ -30,6 +30,7 @@ from referrals.selectors import (
     LIKELY_DUPLICATES_SHOWN,
     anonymous_notifications_visible_to,
     get_visible_referral,
+    in_state,
     likely_duplicates,
     load_case_summary,
     referral_history_visible_to,
@@ -93,8 +94,14 @@ class ReferralListView(AnswersWithCase, GenericAPIView):
     @extend_schema(
         operation_id="referrals_list",
         summary="Referrals you may see, newest first",
-        description="Filters by one state and one region at a time, as the case list does: a filter "
-        "given twice (?state=placed&state=missing) is a 400.",
+        description=(
+            "The referrals you may see, newest first, a page at a time: a manager sees every one, a first "
+            "responder their organisation's, a care provider those offered to it or placed with it (and "
+            "those closed from its placement). state filters as the web's case list does: missing includes "
+            "a person reallocated while missing and not found since, whose state says assessed. One state "
+            "and one region at a time: a filter given twice (?state=placed&state=missing) is a 400. Each "
+            "referral holds only the fields you may see; one you may not is absent, not null."
+        ),
         parameters=[s.ReferralFilterSerializer],
         responses={200: s.ReferralSerializer(many=True), **error_responses(400, 401, 404, 429)},
     )
@@ -109,7 +116,13 @@ class ReferralListView(AnswersWithCase, GenericAPIView):
         if repeated:
             raise ValidationError(repeated)
         filters.is_valid(raise_exception=True)
-        referrals = self.get_queryset().filter(**filters.validated_data)
+        chosen = filters.validated_data
+        referrals = self.get_queryset()
+        if "state" in chosen:
+            # As the web's case list filters: the missing include those reallocated while missing.
+            referrals = referrals.filter(in_state(chosen["state"]))
+        if "region" in chosen:
+            referrals = referrals.filter(region=chosen["region"])
         # Never None: the view has a pagination class.
         page = cast(list[Referral], self.paginate_queryset(referrals))
         # The list carries names and dates of birth: every person on the page is a read (SPEC §10).
@@ -119,8 +132,14 @@ class ReferralListView(AnswersWithCase, GenericAPIView):
     @extend_schema(
         operation_id="referrals_create",
         summary="Submit a referral (first responders)",
+        description=(
+            "Submits a referral and answers with the new case: its id, reference, state "
+            "(received) and its first clock. Look for the person's open cases first with "
+            "referrals_possible_duplicates. Send an Idempotency-Key so that a request repeated after a "
+            "lost answer submits nothing twice."
+        ),
         request=s.ReferralCreateSerializer,
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=IDEMPOTENCY_PARAMETERS,
         responses={201: s.ReferralSerializer, **error_responses(400, 401, 403, 409, 415, 429)},
     )
     def post(self, request: Request) -> Response:
@@ -151,7 +170,7 @@ class PossibleDuplicatesView(IdempotentPostMixin, GenericAPIView):
             f"date of birth or nationality, newest first, at most {LIKELY_DUPLICATES_SHOWN}. Changes nothing."
         ),
         request=s.PossibleDuplicatesQuery,
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=IDEMPOTENCY_PARAMETERS,
         responses={
             200: s.PossibleDuplicateSerializer(many=True),
             **error_responses(400, 401, 403, 409, 415, 429),
@@ -343,7 +362,7 @@ def transition_view(endpoint: TransitionEndpoint) -> type[ReferralTransitionView
             else "Answers the updated referral."
         ),
         request=endpoint.input,
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=IDEMPOTENCY_PARAMETERS,
         responses={
             200: REFERRAL_OR_OUTCOME if by_provider else s.ReferralSerializer,
             **error_responses(*WRITE_ERRORS),
@@ -379,6 +398,11 @@ class AnonymousNotificationListView(IdempotentPostMixin, GenericAPIView):
     @extend_schema(
         operation_id="anonymous_notifications_list",
         summary="Anonymous (duty to notify) notifications you may see",
+        description=(
+            "The anonymous notifications you may see, newest first, a page at a time: a manager sees every "
+            "one, a first responder their organisation's; care providers are refused (403). They hold no "
+            "personal details."
+        ),
         responses={200: s.AnonymousNotificationSerializer(many=True), **error_responses(401, 403, 404, 429)},
     )
     def get(self, request: Request) -> Response:
@@ -392,7 +416,7 @@ class AnonymousNotificationListView(IdempotentPostMixin, GenericAPIView):
         description="Records no personal details: a request carrying a name, date of birth, contact "
         "details or an account is refused with a 400 that points to making a referral instead. Other "
         "unknown fields are ignored, as everywhere in the API.",
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=IDEMPOTENCY_PARAMETERS,
         responses={201: s.AnonymousNotificationSerializer, **error_responses(400, 401, 403, 409, 415, 429)},
     )
     def post(self, request: Request) -> Response:

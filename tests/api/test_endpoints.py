@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import datetime
+import inspect
+
 import pytest
 from django.db import IntegrityError, OperationalError
+from django.urls import reverse
 from psycopg import errors as pg_errors
+from rest_framework.authtoken.models import Token
 from rest_framework.throttling import UserRateThrottle
 
 from accounts import api as accounts_api
+from accounts.authentication import token_expires_at
+from idempotency.api import IdempotentPostMixin
 from referrals import services
+from referrals.api.views import AnswersWithCase
 from referrals.choices import ReferralState
 from referrals.models import Referral
 from tests.api.cases import bring_to, transition_url
@@ -37,6 +45,16 @@ def test_a_token_is_issued_for_good_credentials_and_opens_the_api(api):
     token = response.json()["token"]
     me = api().get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {token}")
     assert me.status_code == 200 and me.json()["username"] == user.username
+
+
+def test_the_token_comes_with_when_it_expires(api, settings):
+    settings.TOKEN_LIFETIME_HOURS = 3
+    user = responder()
+    credentials = {"username": user.username, "password": PASSWORD}
+    body = api().post("/api/v1/auth/token/", credentials, format="json").json()
+    token = Token.objects.get(key=body["token"])
+    assert datetime.datetime.fromisoformat(body["expires_at"]) == token_expires_at(token)
+    assert token_expires_at(token) - token.created == datetime.timedelta(hours=3)
 
 
 def test_a_failed_login_does_not_say_whether_the_username_exists(api):
@@ -179,6 +197,27 @@ def test_the_list_is_paginated_and_filters_by_state_and_region(api):
     assert len(paged["results"]) == 2 and paged["next"]
 
 
+def test_a_person_reallocated_while_missing_is_listed_as_missing_since_last_seen_as_on_the_web(api, client):
+    gone = bring_to("missing")
+    last_seen = gone.referral.deadlines.get(clock="missing").started_at
+    services.reallocate_referral(referral_id=gone.referral.pk, actor=gone.manager, reason="safety_concern")
+    waiting = bring_to("placed", responder_user=gone.responder, boss=gone.manager)
+    services.reallocate_referral(referral_id=waiting.referral.pk, actor=gone.manager, reason="needs_changed")
+    api_client, url = api(gone.responder), "/api/v1/referrals/"
+    client.force_login(gone.responder)
+    for state, listed in (("missing", gone), ("assessed", waiting)):
+        (shown,) = api_client.get(f"{url}?state={state}").json()["results"]
+        assert shown["id"] == listed.referral.pk, state
+        web = client.get(reverse("referrals:case_list"), {"state": state}).content.decode()
+        assert listed.referral.reference in web, state
+    cases = {case["id"]: case for case in api_client.get(url).json()["results"]}
+    assert cases[gone.referral.pk]["state"] == "assessed"
+    assert datetime.datetime.fromisoformat(cases[gone.referral.pk]["missing_since"]) == last_seen
+    assert cases[waiting.referral.pk]["missing_since"] is None
+    detail = api_client.get(f"{url}{gone.referral.pk}/").json()
+    assert detail["missing_since"] == cases[gone.referral.pk]["missing_since"]
+
+
 @pytest.mark.parametrize("query", ["state=lost", "region=mars"])
 def test_an_unknown_filter_value_is_a_400(api, query):
     response = api(manager()).get(f"/api/v1/referrals/?{query}")
@@ -196,6 +235,23 @@ def test_a_filter_given_twice_is_a_400_not_the_last_value_alone(api, query):
 
 def test_a_page_past_the_end_is_a_404(api):
     assert api(manager()).get("/api/v1/referrals/?page=9").status_code == 404
+
+
+# ---------------------------------------------------------------------------------- the case shown
+
+
+@pytest.mark.parametrize("viewer", ["responder", "manager", "provider_user"])
+@pytest.mark.parametrize(("state", "part"), [("offered", "pending_offer"), ("placed", "placement")])
+def test_the_case_names_the_provider_it_is_offered_to_or_placed_with_as_the_case_page_does(
+    api, viewer, state, part
+):
+    case = bring_to(state)
+    client = api(getattr(case, viewer))
+    detail = client.get(f"/api/v1/referrals/{case.referral.pk}/").json()
+    (listed,) = client.get("/api/v1/referrals/").json()["results"]
+    for shown in (detail, listed):
+        assert shown[part]["provider"] == case.provider.pk
+        assert shown[part]["provider_name"] == case.provider.name
 
 
 # ------------------------------------------------------------------------------- suggestions, providers
@@ -370,9 +426,72 @@ def test_the_schema_says_a_provider_lists_codes_of_known_kinds(api):
     }
 
 
+def codes_allowed(schema, component, prop):
+    """The values an enum property allows, through its $ref, allOf or oneOf (a blank one included)."""
+    schemas = schema["components"]["schemas"]
+    found = schemas[component]["properties"][prop]
+    found = found.get("items", found)
+    parts = found.get("oneOf") or found.get("allOf") or [found]
+    return {
+        code
+        for part in parts
+        for code in (schemas[part["$ref"].rsplit("/", 1)[-1]] if "$ref" in part else part).get("enum", [None])
+    }
+
+
+def test_the_schema_gives_every_code_in_an_answer_as_an_enum(api):
+    schema = api().get("/api/v1/schema/?format=json").json()
+    assert codes_allowed(schema, "Referral", "state") == {
+        "received", "assessed", "placed", "missing", "recovered", "declined", "withdrawn", "exited",
+    }  # fmt: skip
+    assert codes_allowed(schema, "Referral", "gender") == {"female", "male", "other", "unknown"}
+    assert "london" in codes_allowed(schema, "Referral", "region")
+    assert codes_allowed(schema, "Referral", "exploitation_location") == {"uk", "overseas", "both"}
+    assert "domestic_servitude" in codes_allowed(schema, "Referral", "exploitation_types")
+    assert codes_allowed(schema, "Referral", "risk") == {"low", "medium", "high", ""}
+    assert codes_allowed(schema, "Referral", "route") == {"accommodation", "outreach", ""}
+    assert "missing" in codes_allowed(schema, "Deadline", "clock")
+    assert {"submit", "assess", "expire_offer", "exit"} <= codes_allowed(schema, "HistoryEntry", "transition")
+    assert "" in codes_allowed(schema, "HistoryEntry", "from_state")
+    assert "" not in codes_allowed(schema, "HistoryEntry", "to_state")
+    assert codes_allowed(schema, "Me", "role") == {"first_responder", "care_provider", "manager", ""}
+    assert {"police", "care_provider", "contractor"} <= codes_allowed(schema, "Organisation", "kind")
+
+
+def test_the_schema_publishes_the_limit_on_languages_the_server_keeps(api):
+    schema = api().get("/api/v1/schema/?format=json").json()
+    assert (
+        schema["components"]["schemas"]["ReferralCreateRequest"]["properties"]["languages"]["maxItems"] == 20
+    )
+
+
+def test_every_operation_is_described_for_integrators_not_by_a_mixins_docstring(api):
+    internal = {inspect.getdoc(AnswersWithCase), inspect.getdoc(IdempotentPostMixin)}
+    schema = api().get("/api/v1/schema/?format=json").json()
+    operations = {op["operationId"]: op for path in schema["paths"].values() for op in path.values()}
+    for name, operation in operations.items():
+        assert operation.get("description") not in internal, name
+    for name in ("referrals_list", "referrals_create", "anonymous_notifications_list"):
+        assert operations[name]["description"], name
+
+
+def test_every_post_documents_the_header_that_marks_a_replayed_answer(api):
+    schema = api().get("/api/v1/schema/?format=json").json()
+    posts = {path: ops["post"] for path, ops in schema["paths"].items() if "post" in ops}
+    assert "/api/v1/referrals/" in posts and "/api/v1/auth/token/" in posts
+    for path, operation in posts.items():
+        (success,) = [code for code in operation["responses"] if code.startswith("2")]
+        assert "Idempotent-Replayed" in operation["responses"][success].get("headers", {}), path
+
+
 def test_the_docs_page_loads_its_assets_locally(api):
     response = api().get("/api/v1/docs/")
     assert response.status_code == 200
     page = response.content.decode()
     assert "swagger-ui" in page
     assert "cdn" not in page.lower() and "unpkg" not in page
+
+
+def test_the_docs_page_says_its_language_for_screen_readers(api):
+    page = api().get("/api/v1/docs/").content.decode()
+    assert page.startswith('<!DOCTYPE html>\n<html lang="en-GB">')
