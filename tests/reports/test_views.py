@@ -20,7 +20,17 @@ from reports.tables import for_publication, report_tables
 from tests.api.cases import bring_to
 from tests.factories import CareProviderFactory, aware, manager, provider_user, responder
 
-from .caseload import DAY, NOW, build_caseload, clock, make_referral, more_referrals, offer
+from .caseload import (
+    DAY,
+    NOW,
+    anonymous_notification,
+    build_caseload,
+    clock,
+    make_referral,
+    more_referrals,
+    offer,
+)
+from .disclosure import given_away
 
 pytestmark = pytest.mark.django_db
 
@@ -366,9 +376,43 @@ def test_a_small_count_of_active_placements_cannot_be_worked_back_through_the_op
     assert (open_cases["Received"]["Open cases"], open_cases["Assessed"]["Open cases"]) == ("10", "10")
     providers = published(web_alone, "providers")
     assert providers["Small House"]["Active placements"] == "<5"
-    # Large House's placements go too, and its beds in use, which are the same people.
+    # Large House's placements go too: its 7 beds in use say it has 7 or more.
     assert providers["Large House"]["Active placements"] == "suppressed"
-    assert providers["Large House"]["Beds in use"] == "suppressed"
+    assert given_away(report_tables(caseload_report(ReportFilter()))) == []
+
+
+def test_a_few_months_of_one_anonymous_notification_each_under_a_small_total_are_not_given_away(web_alone):
+    # One anonymous notification in each of four months, and six referrals: shown as <5 under a total
+    # of <5, with 0 in the months between, the four months would be 1 each.
+    user = responder()
+    now = timezone.now()
+    for months_ago in (1, 3, 5, 7):
+        anonymous_notification(by=user, at=now - datetime.timedelta(days=30 * months_ago))
+    for _ in range(6):
+        make_referral(submitted_by=user, submitted_at=now - datetime.timedelta(days=2))
+    summary = published(web_alone, "summary")
+    months = [row["Anonymous notifications"] for row in published(web_alone, "monthly").values()]
+    assert sorted(set(months)) == ["0", "<5"] and months.count("<5") == 4
+    # The total is suppressed instead: the four months are 4 to 16 together, each anything from 1 to 4.
+    assert summary["Anonymous notifications (not referrals)"]["Count"] == "suppressed"
+    assert given_away(report_tables(caseload_report(ReportFilter()))) == []
+
+
+def test_no_count_is_narrowed_by_what_other_tables_tell_of_a_suppressed_total(web_alone):
+    # Ten referrals in Wales: the age groups put them at 10 at most (Adult <5, Child 6), the outcomes
+    # at 10 at least (Recovered 7, three more of <5): each of them would be known.
+    kinds = ["local_authority"] * 5 + ["government_agency"] * 2 + ["ngo"] * 2 + ["police"]
+    users = {kind: responder(organisation__kind=kind) for kind in set(kinds)}
+    nationalities = ["VN", "VN", "VN", "AL", "ER", "IQ", "NG", "SD", "YE", "unknown"]
+    people = [("recovered", "male", True)] * 6 + [("recovered", "male", False)]
+    people += [("received", "female", False), ("declined", "female", False), ("withdrawn", "female", False)]
+    now = timezone.now()
+    for n, ((state, gender, child), kind, nationality) in enumerate(zip(people, kinds, nationalities)):
+        at = now - datetime.timedelta(days=2 + 31 * (n % 6))
+        make_referral(submitted_by=users[kind], submitted_at=at, state_changed_at=at, state=state,
+                      gender=gender, is_child=child, nationality=nationality, region="wales")  # fmt: skip
+    tables = report_tables(caseload_report(ReportFilter(region="wales")))
+    assert given_away(tables) == []
 
 
 def test_a_small_count_of_outreach_placements_cannot_be_worked_out_from_placements_less_beds(web_alone):
