@@ -5,7 +5,8 @@ bands to its open cases, a breakdown's rows to the summary's referrals, the mont
 notifications, …), and a reader who knows the lines can work a ``<5`` back from the others, or narrow
 it: 66 referrals less 60 less 5 leave the ``<5`` beside them at 1; four ``<5`` months under a ``<5``
 total are 1 each. Lines run across tables (the summary's referrals are its open cases and the closed
-outcomes; the providers' active placements are the placed and the missing cases), and what one line
+outcomes; the providers' active placements are the placed and the missing cases; the timeliness
+table's cases are the referrals less those never assessed, or those ever placed), and what one line
 tells of a count carries to every other it is on: Adult ``<5`` and Child 6 put the referrals at 10 at
 most, Recovered 7 and three outcomes of ``<5`` at 10 at least, so 10, and each of those ``<5`` is 1.
 
@@ -408,6 +409,53 @@ def _add_lines(tables: dict[str, Table]) -> None:
     # A decided clock was met or missed.
     for row in tables["timeliness"].rows:
         _add_difference(tables["timeliness"], row, "decided", "within_deadline")
+    _add_cases_lines(tables)
+
+
+def _add_cases_lines(tables: dict[str, Table]) -> None:
+    """The timeliness table's cases as the referrals and outcomes give them. A referral never assessed
+    is received, declined (only a received one can be) or withdrawn before assessment; one ever placed
+    is placed, missing, recovered or exited, or was placed and has been reallocated since. The withdrawn
+    before assessment and the reallocated are counts of their own that no table shows; a line is left
+    out where the figures do not bear it out (it would mislead the suppression)."""
+    timeliness, open_cases, outcomes = tables["timeliness"], tables["open_cases"], tables["outcomes"]
+    referrals = next(row["count"] for row in tables["summary"].rows if row["key"] == REFERRALS[1])
+    states: dict[str, tuple[Cell, int]] = {
+        row["key"]: ((outcomes.name, row["key"], "count"), row["count"]) for row in outcomes.rows
+    } | {row["key"]: ((open_cases.name, row["key"], "total"), row["total"]) for row in open_cases.rows}
+    for row in timeliness.rows:
+        cases: Cell = (timeliness.name, row["key"], "count")
+        if row["key"] == Clock.ASSESSMENT:
+            never = ReferralState.RECEIVED, ReferralState.DECLINED
+            before = referrals - row["count"] - sum(states[state][1] for state in never)
+            withdrawn, withdrawn_count = states[ReferralState.WITHDRAWN]
+            if 0 <= before <= withdrawn_count:
+                withdrawn_before, withdrawn_after = (
+                    (timeliness.name, row["key"], f"withdrawn_{when}_assessment")
+                    for when in ("before", "after")
+                )
+                timeliness.unpublished |= {
+                    withdrawn_before: before,
+                    withdrawn_after: withdrawn_count - before,
+                }
+                timeliness.lines += [
+                    Line((REFERRALS,), (cases, *(states[state][0] for state in never), withdrawn_before)),
+                    Line((withdrawn,), (withdrawn_before, withdrawn_after)),
+                ]
+        elif row["key"] == Clock.PLACEMENT:
+            placed = (
+                ReferralState.PLACED,
+                ReferralState.MISSING,
+                ReferralState.RECOVERED,
+                ReferralState.EXITED,
+            )
+            reallocated = row["count"] - sum(states[state][1] for state in placed)
+            if reallocated >= 0:
+                reallocated_cell = (timeliness.name, row["key"], "placed_and_reallocated")
+                timeliness.unpublished[reallocated_cell] = reallocated
+                timeliness.lines.append(
+                    Line((cases,), (*(states[state][0] for state in placed), reallocated_cell))
+                )
 
 
 def _add_difference(table: Table, row: dict[str, Any], minuend: str, subtrahend: str) -> None:

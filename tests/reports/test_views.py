@@ -268,8 +268,19 @@ def test_every_sum_the_publication_relies_on_adds_up_in_the_report(caseload):
     # Bands of each open state, open states, months, the five breakdowns, clocks by kind, open cases and
     # outcomes (as the summary has them and by state, and missing in both), missing clocks and missing
     # cases, the providers' active placements; each provider's, which are its beds in use and its people
-    # in outreach, and its offers accepted and not; and each clock's, met and missed.
-    assert len(lines) == 4 + 1 + 2 + 5 + 1 + 3 + 1 + 1 + 2 + 2 + len(tables["timeliness"].rows)
+    # in outreach, and its offers accepted and not; each clock's, met and missed; and the cases assessed
+    # (with the withdrawn before and after assessment) and placed.
+    assert len(lines) == 4 + 1 + 2 + 5 + 1 + 3 + 1 + 1 + 2 + 2 + len(tables["timeliness"].rows) + 3
+    # G was withdrawn after its assessment; no case has been placed and reallocated since.
+    assert {
+        cell[1:]: count
+        for cell, count in tables["timeliness"].unpublished.items()
+        if "decided" not in cell[2]
+    } == {
+        (Clock.ASSESSMENT, "withdrawn_before_assessment"): 0,
+        (Clock.ASSESSMENT, "withdrawn_after_assessment"): 1,
+        (Clock.PLACEMENT, "placed_and_reallocated"): 0,
+    }
     for line in lines:
         assert sum(value[total] for total in line.totals) == sum(value[part] for part in line.parts), line
 
@@ -413,6 +424,22 @@ def test_no_count_is_narrowed_by_what_other_tables_tell_of_a_suppressed_total(we
                       gender=gender, is_child=child, nationality=nationality, region="wales")  # fmt: skip
     tables = report_tables(caseload_report(ReportFilter(region="wales")))
     assert given_away(tables) == []
+
+
+def test_the_cases_assessed_cannot_give_away_the_few_never_assessed(web_alone):
+    # 27 referrals assessed and 3 declined: the referrals less the cases timed to assessment are the
+    # received, the declined and the withdrawn before assessment.
+    user = responder()
+    yesterday = timezone.now() - datetime.timedelta(days=1)
+    for state, count in (("assessed", 27), ("declined", 3)):
+        for _ in range(count):
+            make_referral(submitted_by=user, submitted_at=yesterday - DAY, state=state, state_changed_at=yesterday,
+                          assessed_at=yesterday if state == "assessed" else None)  # fmt: skip
+    assert published(web_alone, "summary")["Referrals"]["Count"] == "30"
+    assert published(web_alone, "outcomes")["Declined"]["Referrals"] == "<5"
+    # Shown, 30 − 27 would give the 3 declined away (none received or withdrawn).
+    assert published(web_alone, "timeliness")["Time to assessment"]["Cases"] == "suppressed"
+    assert given_away(report_tables(caseload_report(ReportFilter()))) == []
 
 
 def test_a_small_count_of_outreach_placements_cannot_be_worked_out_from_placements_less_beds(web_alone):
