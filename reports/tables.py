@@ -2,20 +2,28 @@
 
 For publication, counts of 1 to 4 are shown as ``<5``. The counts add up along lines (a state's time
 bands to its open cases, a breakdown's rows to the summary's referrals, the months to the anonymous
-notifications, …), so a ``<5`` alone on a line could be worked back by subtracting the others from the
-total. Along every line the next smallest counts are suppressed as well, shown as ``suppressed``, until
-the published counts leave each ``<5`` anywhere from 1 to 4 and pin no other suppressed count down;
-where nothing is left to suppress on a line, its total is suppressed. Lines run across tables (the
-summary's referrals are its open cases and the closed outcomes; the providers' active placements are
-the placed and the missing cases), so the publishable tables are worked out together: a total published
-in one cannot undo another's suppression. Each line is checked on its own for what it leaves a ``<5``
-to be, and all of them together for a suppressed count they pin down: two lines each suppressing two
-counts, one of them shared, give the third away when one is subtracted from the other. Where every
-count of a line is already suppressed (a total under 5 split in two), what can be learnt is that each
-part is smaller than the total. A line may run through a count no table shows (a provider's active
-placements less its beds in use are its people in outreach, its offers answered less those accepted the
-ones it refused or let expire, a clock's decided less its met the missed): one of 1 to 4 is withheld
-like a ``<5``.
+notifications, …), and a reader who knows the lines can work a ``<5`` back from the others, or narrow
+it: 66 referrals less 60 less 5 leave the ``<5`` beside them at 1; four ``<5`` months under a ``<5``
+total are 1 each. Lines run across tables (the summary's referrals are its open cases and the closed
+outcomes; the providers' active placements are the placed and the missing cases; the timeliness
+table's cases are the referrals less those never assessed, or those ever placed), and what one line
+tells of a count carries to every other it is on: Adult ``<5`` and Child 6 put the referrals at 10 at
+most, Recovered 7 and three outcomes of ``<5`` at 10 at least, so 10, and each of those ``<5`` is 1.
+
+So the publishable tables are read together, as such a reader would. Each withheld count starts as what
+the reader knows of it: 1 to 4 for a ``<5``, anything for a suppressed count (a reader is taken to know
+that one of 5 or more is 5 or more, which errs on the safe side). Each line narrows its withheld counts
+from what is known of the others, again and again until none narrows any further (interval constraint
+propagation), and the lines solved together pin what they settle exactly (two lines each suppressing
+two counts, one of them shared, give the third away when one is subtracted from the other). While a
+``<5`` is left narrower than 1 to 4, or a suppressed count fewer than four values to be, one more count
+is suppressed, shown as ``suppressed``: on the line that narrowed it, or one that narrowed the counts
+that line reads it from, the smallest published count whose suppression would widen it, parts before
+totals; else a zero; else a ``<5`` (a ``<5`` total over ``<5`` parts). A line may run through a count
+no table shows (a provider's active placements less its beds in use are its people in outreach, its
+offers answered less those accepted the ones it refused or let expire, a clock's decided less its met
+the missed): the reader knows nothing of it, but one of 1 to 4 is kept from being narrowed like a
+``<5``. It all works on the aggregated tables, a few hundred counts whatever the number of referrals.
 
 A share, rate or time is published only when every count it is computed from is published, shares'
 totals included: it then says nothing a reader could not work out from the published counts.
@@ -30,6 +38,7 @@ import csv
 import datetime
 import io
 import math
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -53,11 +62,12 @@ REFERRALS: Cell = ("summary", "referrals", "count")
 OPEN_CASES: Cell = ("summary", "open", "count")
 ANONYMOUS_NOTIFICATIONS: Cell = ("summary", "anonymous_notifications", "count")
 OVERDUE_CLOCKS: Cell = ("summary", "overdue", "count")
-# What a reader knows of a suppressed count, as (least, most): 1 to 4 if shown as <5; at least 5 if
-# suppressed with one (only counts of 5 or more are chosen to go with a <5, never a zero).
+# What a reader knows of a withheld count, as (least, most): 1 to 4 if shown as <5; anything if suppressed
+# or not shown at all, though at least 5 if suppressed and of 5 or more (see _suppressed).
 Bounds = tuple[float, float]
 SMALL: Bounds = (1, 4)
 LARGE: Bounds = (5, math.inf)
+ANY: Bounds = (0, math.inf)
 
 
 @dataclass(frozen=True)
@@ -400,6 +410,53 @@ def _add_lines(tables: dict[str, Table]) -> None:
     # A decided clock was met or missed.
     for row in tables["timeliness"].rows:
         _add_difference(tables["timeliness"], row, "decided", "within_deadline")
+    _add_cases_lines(tables)
+
+
+def _add_cases_lines(tables: dict[str, Table]) -> None:
+    """The timeliness table's cases as the referrals and outcomes give them. A referral never assessed
+    is received, declined (only a received one can be) or withdrawn before assessment; one ever placed
+    is placed, missing, recovered or exited, or was placed and has been reallocated since. The withdrawn
+    before assessment and the reallocated are counts of their own that no table shows; a line is left
+    out where the figures do not bear it out (it would mislead the suppression)."""
+    timeliness, open_cases, outcomes = tables["timeliness"], tables["open_cases"], tables["outcomes"]
+    referrals = next(row["count"] for row in tables["summary"].rows if row["key"] == REFERRALS[1])
+    states: dict[str, tuple[Cell, int]] = {
+        row["key"]: ((outcomes.name, row["key"], "count"), row["count"]) for row in outcomes.rows
+    } | {row["key"]: ((open_cases.name, row["key"], "total"), row["total"]) for row in open_cases.rows}
+    for row in timeliness.rows:
+        cases: Cell = (timeliness.name, row["key"], "count")
+        if row["key"] == Clock.ASSESSMENT:
+            never = ReferralState.RECEIVED, ReferralState.DECLINED
+            before = referrals - row["count"] - sum(states[state][1] for state in never)
+            withdrawn, withdrawn_count = states[ReferralState.WITHDRAWN]
+            if 0 <= before <= withdrawn_count:
+                withdrawn_before, withdrawn_after = (
+                    (timeliness.name, row["key"], f"withdrawn_{when}_assessment")
+                    for when in ("before", "after")
+                )
+                timeliness.unpublished |= {
+                    withdrawn_before: before,
+                    withdrawn_after: withdrawn_count - before,
+                }
+                timeliness.lines += [
+                    Line((REFERRALS,), (cases, *(states[state][0] for state in never), withdrawn_before)),
+                    Line((withdrawn,), (withdrawn_before, withdrawn_after)),
+                ]
+        elif row["key"] == Clock.PLACEMENT:
+            placed = (
+                ReferralState.PLACED,
+                ReferralState.MISSING,
+                ReferralState.RECOVERED,
+                ReferralState.EXITED,
+            )
+            reallocated = row["count"] - sum(states[state][1] for state in placed)
+            if reallocated >= 0:
+                reallocated_cell = (timeliness.name, row["key"], "placed_and_reallocated")
+                timeliness.unpublished[reallocated_cell] = reallocated
+                timeliness.lines.append(
+                    Line((cases,), (*(states[state][0] for state in placed), reallocated_cell))
+                )
 
 
 def _add_difference(table: Table, row: dict[str, Any], minuend: str, subtrahend: str) -> None:
@@ -419,40 +476,54 @@ def _is_small(value: Any) -> bool:
     return isinstance(value, int) and 1 <= value <= 4
 
 
-def _range_left_for(cell: Cell, line: Line, counts: dict[Cell, int], withheld: dict[Cell, Bounds]) -> Bounds:
-    """What the line's published counts leave ``cell`` (a withheld part or total) to be, at most and least."""
-    terms = [(1, part) for part in line.parts] + [(-1, total) for total in line.totals]
-    # The withheld terms, signed, add up to what the published ones leave over.
-    left_over = -sum(sign * counts[term] for sign, term in terms if term not in withheld)
-    least = most = 0.0
-    for sign, term in terms:
-        if term in withheld and term != cell:
-            low, high = withheld[term]
-            least += sign * (low if sign > 0 else high)
-            most += sign * (high if sign > 0 else low)
-    sign = 1 if cell in line.parts else -1
-    low, high = (left_over - most, left_over - least) if sign > 0 else (least - left_over, most - left_over)
-    return max(low, withheld[cell][0]), min(high, withheld[cell][1])
+def _suppressed(count: int) -> Bounds:
+    """What a reader is taken to know of a count shown as suppressed. It could be anything, zero and
+    1 to 4 included (where 0 or <5 would give a small count away), but one of 5 or more is taken to be
+    known as 5 or more: granting a reader more than they know errs on the safe side."""
+    return LARGE if count >= 5 else ANY
 
 
-def _gives_away(line: Line, counts: dict[Cell, int], withheld: dict[Cell, Bounds]) -> bool:
-    """Whether the line's published counts pin a withheld count down, or narrow a ``<5`` below 1 to 4."""
-    for cell in (*line.parts, *line.totals):
-        if cell in withheld:
-            low, high = _range_left_for(cell, line, counts, withheld)
-            if low >= high or (withheld[cell] == SMALL and (low, high) != SMALL):
-                return True
-    return False
+def _signed(line: Line) -> list[tuple[int, Cell]]:
+    """The line as terms that add up to nothing: its parts, and its totals taken away."""
+    return [(1, part) for part in line.parts] + [(-1, total) for total in line.totals]
 
 
-def _next_to_withhold(line: Line, counts: dict[Cell, int], withheld: dict[Cell, Bounds]) -> Cell | None:
-    """The smallest published count of the line that is not zero (a zero tells nothing), else the
-    smallest of its totals."""
-    for candidates in (line.parts, line.totals):
-        published = [cell for cell in candidates if cell not in withheld and counts[cell] > 0]
-        if published:
-            return min(published, key=lambda cell: counts[cell])
-    return None
+def _ranges_along(
+    terms: list[tuple[int, Cell]], counts: dict[Cell, int], known: dict[Cell, Bounds]
+) -> dict[Cell, Bounds]:
+    """What a line (as its signed terms) leaves each of its withheld counts to be, given what is known of
+    the others: a term is minus the others, so it lies between minus their most and minus their least."""
+    least: float = 0
+    most: float = 0
+    unbounded_below = unbounded_above = 0
+    withheld = []
+    for sign, cell in terms:
+        if cell not in known:
+            least += sign * counts[cell]
+            most += sign * counts[cell]
+            continue
+        low, high = known[cell] if sign > 0 else (-known[cell][1], -known[cell][0])
+        if low == -math.inf:
+            unbounded_below += 1
+        else:
+            least += low
+        if high == math.inf:
+            unbounded_above += 1
+        else:
+            most += high
+        withheld.append((sign, cell, low, high))
+    ranges = {}
+    for sign, cell, low, high in withheld:
+        if unbounded_below > (low == -math.inf):
+            others_least: float = -math.inf
+        else:
+            others_least = least - (0 if low == -math.inf else low)
+        if unbounded_above > (high == math.inf):
+            others_most: float = math.inf
+        else:
+            others_most = most - (0 if high == math.inf else high)
+        ranges[cell] = (-others_most, -others_least) if sign > 0 else (others_least, others_most)
+    return ranges
 
 
 def _worked_out(lines: list[Line], withheld: dict[Cell, Bounds]) -> list[Cell]:
@@ -463,12 +534,7 @@ def _worked_out(lines: list[Line], withheld: dict[Cell, Bounds]) -> list[Cell]:
     its equation is worked out; any other can be traded against the rest of its equation."""
     reduced: dict[Cell, dict[Cell, Fraction]] = {}  # each equation, by the count of its own
     for line in lines:
-        row = {
-            cell: Fraction(sign)
-            for sign, cells in ((1, line.parts), (-1, line.totals))
-            for cell in cells
-            if cell in withheld
-        }
+        row = {cell: Fraction(sign) for sign, cell in _signed(line) if cell in withheld}
         for pivot, other in reduced.items():
             if factor := row.get(pivot):
                 for cell, value in other.items():
@@ -488,27 +554,149 @@ def _worked_out(lines: list[Line], withheld: dict[Cell, Bounds]) -> list[Cell]:
     return [pivot for pivot, row in reduced.items() if len(row) == 1]
 
 
-def _companion_for_worked_out(
-    lines: list[Line], counts: dict[Cell, int], withheld: dict[Cell, Bounds]
-) -> Cell | None:
-    """For a withheld count that no line gives away alone but the lines together do, the next count to
-    withhold: the smallest that one of its lines would take."""
-    for cell in _worked_out(lines, withheld):
-        companions = [
-            companion
-            for line in lines
-            if cell in line.parts or cell in line.totals
-            if (companion := _next_to_withhold(line, counts, withheld)) is not None
+@dataclass
+class _Reading:
+    """What a reader works out of the withheld counts: what they knew of each to start with, the least and
+    most each can be, and the line that last narrowed each end (none where the lines solved together pin
+    it)."""
+
+    withheld: dict[Cell, Bounds]
+    known: dict[Cell, Bounds]
+    narrowed_by: dict[tuple[Cell, int], int] = field(default_factory=dict)
+
+
+class _Reader:
+    """A reader of the publication who knows every line its counts add up along and reads them all
+    together: what they can work out of the withheld counts, and what else to withhold when too much."""
+
+    def __init__(self, counts: dict[Cell, int], shown: set[Cell], lines: list[Line]) -> None:
+        self.counts, self.shown, self.lines = counts, shown, lines
+        self.order = {cell: index for index, cell in enumerate(counts)}
+        self.terms = [_signed(line) for line in lines]
+        self.lines_through: dict[Cell, list[int]] = {cell: [] for cell in counts}
+        for index, terms in enumerate(self.terms):
+            for _, cell in terms:
+                self.lines_through[cell].append(index)
+
+    def read(self, withheld: dict[Cell, Bounds]) -> _Reading:
+        """What the reader knows of each withheld count to start with, narrowed by each line in turn from
+        what is known of its other counts, again and again until no line narrows any further (interval
+        constraint propagation: what one line gives away is carried to every other); then the counts the
+        lines pin down when solved together pinned, and narrowed from again."""
+        reading = _Reading(withheld, dict(withheld))
+        self._narrow(reading, {index for cell in withheld for index in self.lines_through[cell]})
+        pinned = [
+            cell
+            for cell in _worked_out(self.lines, withheld)
+            if reading.known[cell][0] != reading.known[cell][1]
         ]
-        if companions:
-            return min(companions, key=lambda companion: counts[companion])
-    return None
+        for cell in pinned:
+            reading.known[cell] = (self.counts[cell], self.counts[cell])
+        self._narrow(reading, {index for cell in pinned for index in self.lines_through[cell]})
+        return reading
+
+    def _narrow(self, reading: _Reading, lines: set[int]) -> None:
+        """Each of the lines narrows what it can, and each line through a count narrowed is read again."""
+        known = reading.known
+        waiting = deque(sorted(lines))
+        while waiting:
+            index = waiting.popleft()
+            lines.discard(index)
+            for cell, (low, high) in _ranges_along(self.terms[index], self.counts, known).items():
+                if low <= known[cell][0] and high >= known[cell][1]:
+                    continue
+                if low > known[cell][0]:
+                    reading.narrowed_by[cell, 0] = index
+                if high < known[cell][1]:
+                    reading.narrowed_by[cell, 1] = index
+                known[cell] = (max(known[cell][0], low), min(known[cell][1], high))
+                for other in self.lines_through[cell]:
+                    if other not in lines:
+                        waiting.append(other)
+                        lines.add(other)
+
+    def learns(self, cell: Cell, reading: _Reading) -> bool:
+        """Whether the reader learns too much of a withheld count: a ``<5`` (or a count no table shows of
+        1 to 4) anything narrower than 1 to 4; a suppressed count fewer than the four values a ``<5``
+        could be. Counts of 0 or 5 or more that no table shows are there only to be read through."""
+        low, high = reading.known[cell]
+        if reading.withheld[cell] == SMALL:
+            return (low, high) != SMALL
+        return (cell in self.shown or _is_small(self.counts[cell])) and high - low < 3
+
+    def next_to_withhold(self, cell: Cell, reading: _Reading) -> tuple[Cell, Bounds] | None:
+        """What else to withhold, with what a reader is then taken to know of it, for a count the reader
+        learns too much of: the cheapest count whose withholding would widen what a line narrowing it
+        reads, else (where the lines solved together pin it) the cheapest on any of its lines; None if
+        nothing is left to withhold."""
+        anywhere = [(index, cell, end) for index in self.lines_through[cell] for end in (0, 1)]
+        return self._cheapest(self._reasons(cell, reading), reading) or self._cheapest(
+            anywhere, reading, widening=False
+        )
+
+    def _reasons(self, cell: Cell, reading: _Reading) -> list[tuple[int, Cell, int]]:
+        """Why the reader knows so much of a count, as (line, count, end): the line that narrowed each end
+        of it (0 its least, 1 its most), then the lines that narrowed the ends of others that line reads
+        it from, and so on."""
+        known, withheld = reading.known, reading.withheld
+        waiting = deque((cell, end) for end in (0, 1) if known[cell][end] != withheld[cell][end])
+        seen, found = set(waiting), []
+        while waiting:
+            cell, end = waiting.popleft()
+            index = reading.narrowed_by.get((cell, end))
+            if index is None:
+                continue  # pinned by the lines solved together
+            found.append((index, cell, end))
+            sign = 1 if cell in self.lines[index].parts else -1
+            for other_sign, other in self.terms[index]:
+                other_end = _read_end(end, sign, other_sign)
+                if (
+                    other in withheld
+                    and known[other][other_end] != withheld[other][other_end]
+                    and (other, other_end) not in seen
+                ):
+                    seen.add((other, other_end))
+                    waiting.append((other, other_end))
+        return found
+
+    def _cheapest(
+        self, reasons: list[tuple[int, Cell, int]], reading: _Reading, *, widening: bool = True
+    ) -> tuple[Cell, Bounds] | None:
+        """The cheapest count to withhold on the lines of the reasons, with what a reader is then taken to
+        know of it: the smallest published count, parts before totals (the finer figures), else a zero,
+        else a ``<5`` shown as suppressed instead, a total first (a ``<5`` total over ``<5`` parts gives
+        them away). With ``widening``, only one that widens the end of the count the line reads it for."""
+        best: tuple[tuple[int, int, int], Cell, Bounds] | None = None
+        for index, narrowed, end in reasons:
+            sign = 1 if narrowed in self.lines[index].parts else -1
+            for other_sign, other in self.terms[index]:
+                count = self.counts[other]
+                if other not in reading.withheld:
+                    rank, prior = ((other_sign < 0, count) if count else (2, 0)), _suppressed(count)
+                elif reading.withheld[other] == SMALL and other in self.shown:
+                    rank, prior = (3, other_sign > 0), ANY
+                else:
+                    continue
+                now = reading.known.get(other, (count, count))
+                read = _read_end(end, sign, other_sign)
+                widens = prior[0] < now[0] if read == 0 else prior[1] > now[1]
+                key = (*rank, self.order[other])
+                if (widens or not widening) and (best is None or key < best[0]):
+                    best = (key, other, prior)
+        return None if best is None else (best[1], best[2])
+
+
+def _read_end(end: int, sign: int, other_sign: int) -> int:
+    """Which end of another count on a line a count's least (0) or most (1) is read from: its most from
+    the least of the others on its side of the sum and the most of those on the other side, its least
+    the other way round."""
+    return 1 - end if other_sign == sign else end
 
 
 def withheld_counts(tables: dict[str, Table]) -> dict[Cell, Bounds]:
-    """Every count of the publishable tables not to be published, with what a reader knows of it: counts
-    of 1 to 4, and the next smallest counts along any line that would give one of them away, on its own
-    or with the others."""
+    """Every count of the publishable tables not to be published, with what a reader is taken to know of
+    it: counts of 1 to 4, the counts no table shows, and as many more as it takes for a reader of every
+    line together to learn nothing more of any of them."""
     publishable = [table for table in tables.values() if table.publishable]
     counts = {
         (table.name, row["key"], column.key): row[column.key]
@@ -517,29 +705,34 @@ def withheld_counts(tables: dict[str, Table]) -> dict[Cell, Bounds]:
         if column.kind == "count"
         for row in table.rows
     }
+    shown = set(counts)
     for table in publishable:
         counts |= table.unpublished
-    withheld: dict[Cell, Bounds] = {cell: SMALL for cell, n in counts.items() if _is_small(n)}
+    withheld: dict[Cell, Bounds] = {
+        cell: SMALL if _is_small(count) else ANY
+        for cell, count in counts.items()
+        if _is_small(count) or cell not in shown
+    }
     lines = [
         line
         for table in publishable
         for line in table.lines
         if all(cell in counts for cell in (*line.totals, *line.parts))
     ]
-    changed = True
-    while changed:  # a count withheld on one line may give another away: once more, till none does
-        changed = False
-        for line in lines:
-            if _gives_away(line, counts, withheld):
-                cell = _next_to_withhold(line, counts, withheld)
-                if cell is not None:
-                    withheld[cell] = LARGE
-                    changed = True
-        if not changed:
-            cell = _companion_for_worked_out(lines, counts, withheld)
-            if cell is not None:
-                withheld[cell] = LARGE
-                changed = True
+    reader = _Reader(counts, shown, lines)
+    reading = reader.read(withheld)
+    beyond_help: set[Cell] = set()  # nothing is left on its lines to withhold
+    while learnt := [
+        cell
+        for cell in counts
+        if cell in withheld and cell not in beyond_help and reader.learns(cell, reading)
+    ]:
+        companion = reader.next_to_withhold(learnt[0], reading)
+        if companion is None:
+            beyond_help.add(learnt[0])
+        else:
+            withheld = {**withheld, companion[0]: companion[1]}
+            reading = reader.read(withheld)
     return withheld
 
 
@@ -569,7 +762,7 @@ def for_publication(tables: dict[str, Table]) -> dict[str, Table]:
             rows.append(shown)
         notes = [
             *table.notes,
-            "Counts of 1 to 4 are shown as <5.",
+            "Counts of 1 to 4 are shown as <5, or as suppressed where even that would give them away.",
             # Suppression is worked out for one set of filters: another set's figures are not known here.
             "Publish one set of filters for a period: figures published for two overlapping sets (two date "
             "ranges, one inside the other, say) can be subtracted one from the other.",
@@ -577,7 +770,8 @@ def for_publication(tables: dict[str, Table]) -> dict[str, Table]:
         if any(value == SUPPRESSED for row in rows for value in row.values()):
             notes.append(
                 "Figures shown as suppressed are withheld so that no count under 5 can be worked out "
-                "from the published figures, in this table or the report's others."
+                "from the published figures, in this table or the report's others; a suppressed figure "
+                "may be any count, zero included."
             )
         published[table.name] = replace(table, rows=rows, notes=notes)
     return published

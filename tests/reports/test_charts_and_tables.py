@@ -1,10 +1,23 @@
 """The SVG charts and the publication rules of the tables, on their own."""
 
 import datetime
+import random
 import re
 
 from reports.charts import Bar, bar_chart, trend_chart
-from reports.tables import OPEN_CASES, REFERRALS, Column, Line, Table, csv_chunks, for_publication
+from reports.tables import (
+    ANONYMOUS_NOTIFICATIONS,
+    OPEN_CASES,
+    REFERRALS,
+    Column,
+    Line,
+    Table,
+    csv_chunks,
+    for_publication,
+    report_tables,
+)
+
+from .disclosure import given_away, random_caseload
 
 
 def table_csv(table: Table) -> str:
@@ -178,7 +191,7 @@ def test_a_lone_small_count_takes_the_next_smallest_with_it_so_the_total_cannot_
     ]
     # 347 − 274 − 0 = 73 is Female and Other together; Female is 5 or more, so Other is anything up to 4.
     notes = for_publication({"summary": summary(347), "genders": genders})["genders"].notes
-    assert "Counts of 1 to 4 are shown as <5." in notes
+    assert "Counts of 1 to 4 are shown as <5, or as suppressed where even that would give them away." in notes
     assert any("Publish one set of filters for a period" in note for note in notes)
     assert any(note.startswith("Figures shown as suppressed are withheld") for note in notes)
 
@@ -196,12 +209,13 @@ def test_small_counts_that_add_up_to_too_little_are_not_left_to_give_each_other_
     assert published["genders"] == ["Female,<5,suppressed", "Male,<5,suppressed", "Other,0,0.0"]
 
 
-def test_a_companion_that_would_narrow_a_small_count_down_takes_another_with_it():
-    # With only 5 beside it, 66 − 60 = 6 would leave the small count at 1: the 60 goes too.
+def test_a_companion_that_would_still_narrow_a_small_count_down_is_passed_over_for_the_next():
+    # Suppressed, the 5 beside it is still 5 or more: 66 − 60 = 6 would leave the small count at 1. The
+    # 60 goes instead: 66 − 5 = 61 is the two together, the small count anything from 1 to 4.
     published = published_csv(summary(66), breakdown("genders", {"Female": 60, "Male": 5, "Other": 1}))
     assert published["genders"] == [
         "Female,suppressed,suppressed",
-        "Male,suppressed,suppressed",
+        "Male,5,7.6",
         "Other,<5,suppressed",
     ]
 
@@ -253,3 +267,75 @@ def test_a_count_suppressed_in_one_table_is_suppressed_wherever_it_or_its_parts_
     # outcomes, where the same people are counted.
     assert published["open_cases"] == ["Received,<5,<5,0", "Missing,suppressed,11,suppressed"]
     assert published["outcomes"] == ["Missing,suppressed", "Exited,<5"]
+
+
+# ------------------------------------------------------------------------ every line read together
+
+
+def test_small_months_under_a_small_total_are_not_left_to_be_one_each():
+    # Four anonymous notifications, one in each of four months: four months of at least 1 under a total
+    # of at most 4 are 1 each, and a zero suppressed beside them would be 0. The total goes instead.
+    summary_table = Table(
+        name="summary",
+        title="Summary",
+        columns=[Column("label", "Measure"), Column("count", "Count", "count")],
+        rows=[{"key": "anonymous_notifications", "label": "Anonymous notifications", "count": 4}],
+    )
+    months = {"2026-01": 1, "2026-02": 0, "2026-03": 1, "2026-04": 0, "2026-05": 1, "2026-06": 1}
+    monthly = Table(
+        name="monthly",
+        title="Monthly",
+        columns=[Column("label", "Month"), Column("anonymous_notifications", "Anonymous", "count")],
+        rows=[{"key": key, "label": key, "anonymous_notifications": n} for key, n in months.items()],
+    )
+    monthly.lines.append(Line((ANONYMOUS_NOTIFICATIONS,), monthly.cells("anonymous_notifications")))
+    published = published_csv(summary_table, monthly)
+    assert published["summary"] == ["Anonymous notifications,suppressed"]
+    assert published["monthly"] == [
+        "2026-01,<5",
+        "2026-02,0",
+        "2026-03,<5",
+        "2026-04,0",
+        "2026-05,<5",
+        "2026-06,<5",
+    ]
+    assert given_away({"summary": summary_table, "monthly": monthly}) == []
+
+
+def test_what_one_line_tells_of_a_suppressed_total_is_carried_to_every_other_line_on_it():
+    # Ten referrals, one a month; 4 adults and 6 children; 1 open, 7 recovered, 1 declined, 1 withdrawn.
+    # Ten months of at least 1 put the referrals at 10 at least, Adult <5 and Child 6 at 10 at most:
+    # 10, and the adults 4. Shown, 10 − 7 would leave the open, declined and withdrawn 1 each.
+    summary_table = Table(
+        name="summary",
+        title="Summary",
+        columns=[Column("label", "Measure"), Column("count", "Count", "count")],
+        rows=[
+            {"key": "referrals", "label": "Referrals", "count": 10},
+            {"key": "open", "label": "Open cases", "count": 1},
+        ],
+    )
+    monthly = breakdown("monthly", {f"2026-{month:02d}": 1 for month in range(1, 11)})
+    age_groups = breakdown("age_groups", {"Adult": 4, "Child": 6})
+    outcomes = breakdown("outcomes", {"Recovered": 7, "Declined": 1, "Withdrawn": 1, "Exited": 0})
+    outcomes.lines = [Line((REFERRALS,), (OPEN_CASES, *outcomes.cells("count")))]
+    tables = {table.name: table for table in (summary_table, monthly, age_groups, outcomes)}
+    published = published_csv(*tables.values())
+    assert published["summary"] == ["Referrals,suppressed", "Open cases,<5"]
+    assert published["age_groups"] == ["Adult,<5,suppressed", "Child,suppressed,suppressed"]
+    assert published["outcomes"] == [
+        "Recovered,suppressed,suppressed",
+        "Declined,<5,suppressed",
+        "Withdrawn,<5,suppressed",
+        "Exited,0,0.0",
+    ]
+    assert given_away(tables) == []
+
+
+def test_no_random_caseload_leaves_a_reader_of_every_line_to_narrow_a_withheld_count():
+    # Small caseloads, where suppression has the most to do, each checked by a reader who knows nothing
+    # of how the counts were chosen: no <5 narrower than 1 to 4, no suppressed count left fewer than four
+    # values to be.
+    for seed in range(200):
+        tables = report_tables(random_caseload(random.Random(seed)))
+        assert given_away(tables) == [], f"seed {seed}"

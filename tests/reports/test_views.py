@@ -20,7 +20,17 @@ from reports.tables import for_publication, report_tables
 from tests.api.cases import bring_to
 from tests.factories import CareProviderFactory, aware, manager, provider_user, responder
 
-from .caseload import DAY, NOW, build_caseload, clock, make_referral, more_referrals, offer
+from .caseload import (
+    DAY,
+    NOW,
+    anonymous_notification,
+    build_caseload,
+    clock,
+    make_referral,
+    more_referrals,
+    offer,
+)
+from .disclosure import given_away
 
 pytestmark = pytest.mark.django_db
 
@@ -258,8 +268,19 @@ def test_every_sum_the_publication_relies_on_adds_up_in_the_report(caseload):
     # Bands of each open state, open states, months, the five breakdowns, clocks by kind, open cases and
     # outcomes (as the summary has them and by state, and missing in both), missing clocks and missing
     # cases, the providers' active placements; each provider's, which are its beds in use and its people
-    # in outreach, and its offers accepted and not; and each clock's, met and missed.
-    assert len(lines) == 4 + 1 + 2 + 5 + 1 + 3 + 1 + 1 + 2 + 2 + len(tables["timeliness"].rows)
+    # in outreach, and its offers accepted and not; each clock's, met and missed; and the cases assessed
+    # (with the withdrawn before and after assessment) and placed.
+    assert len(lines) == 4 + 1 + 2 + 5 + 1 + 3 + 1 + 1 + 2 + 2 + len(tables["timeliness"].rows) + 3
+    # G was withdrawn after its assessment; no case has been placed and reallocated since.
+    assert {
+        cell[1:]: count
+        for cell, count in tables["timeliness"].unpublished.items()
+        if "decided" not in cell[2]
+    } == {
+        (Clock.ASSESSMENT, "withdrawn_before_assessment"): 0,
+        (Clock.ASSESSMENT, "withdrawn_after_assessment"): 1,
+        (Clock.PLACEMENT, "placed_and_reallocated"): 0,
+    }
     for line in lines:
         assert sum(value[total] for total in line.totals) == sum(value[part] for part in line.parts), line
 
@@ -366,9 +387,59 @@ def test_a_small_count_of_active_placements_cannot_be_worked_back_through_the_op
     assert (open_cases["Received"]["Open cases"], open_cases["Assessed"]["Open cases"]) == ("10", "10")
     providers = published(web_alone, "providers")
     assert providers["Small House"]["Active placements"] == "<5"
-    # Large House's placements go too, and its beds in use, which are the same people.
+    # Large House's placements go too: its 7 beds in use say it has 7 or more.
     assert providers["Large House"]["Active placements"] == "suppressed"
-    assert providers["Large House"]["Beds in use"] == "suppressed"
+    assert given_away(report_tables(caseload_report(ReportFilter()))) == []
+
+
+def test_a_few_months_of_one_anonymous_notification_each_under_a_small_total_are_not_given_away(web_alone):
+    # One anonymous notification in each of four months, and six referrals: shown as <5 under a total
+    # of <5, with 0 in the months between, the four months would be 1 each.
+    user = responder()
+    now = timezone.now()
+    for months_ago in (1, 3, 5, 7):
+        anonymous_notification(by=user, at=now - datetime.timedelta(days=30 * months_ago))
+    for _ in range(6):
+        make_referral(submitted_by=user, submitted_at=now - datetime.timedelta(days=2))
+    summary = published(web_alone, "summary")
+    months = [row["Anonymous notifications"] for row in published(web_alone, "monthly").values()]
+    assert sorted(set(months)) == ["0", "<5"] and months.count("<5") == 4
+    # The total is suppressed instead: the four months are 4 to 16 together, each anything from 1 to 4.
+    assert summary["Anonymous notifications (not referrals)"]["Count"] == "suppressed"
+    assert given_away(report_tables(caseload_report(ReportFilter()))) == []
+
+
+def test_no_count_is_narrowed_by_what_other_tables_tell_of_a_suppressed_total(web_alone):
+    # Ten referrals in Wales: the age groups put them at 10 at most (Adult <5, Child 6), the outcomes
+    # at 10 at least (Recovered 7, three more of <5): each of them would be known.
+    kinds = ["local_authority"] * 5 + ["government_agency"] * 2 + ["ngo"] * 2 + ["police"]
+    users = {kind: responder(organisation__kind=kind) for kind in set(kinds)}
+    nationalities = ["VN", "VN", "VN", "AL", "ER", "IQ", "NG", "SD", "YE", "unknown"]
+    people = [("recovered", "male", True)] * 6 + [("recovered", "male", False)]
+    people += [("received", "female", False), ("declined", "female", False), ("withdrawn", "female", False)]
+    now = timezone.now()
+    for n, ((state, gender, child), kind, nationality) in enumerate(zip(people, kinds, nationalities)):
+        at = now - datetime.timedelta(days=2 + 31 * (n % 6))
+        make_referral(submitted_by=users[kind], submitted_at=at, state_changed_at=at, state=state,
+                      gender=gender, is_child=child, nationality=nationality, region="wales")  # fmt: skip
+    tables = report_tables(caseload_report(ReportFilter(region="wales")))
+    assert given_away(tables) == []
+
+
+def test_the_cases_assessed_cannot_give_away_the_few_never_assessed(web_alone):
+    # 27 referrals assessed and 3 declined: the referrals less the cases timed to assessment are the
+    # received, the declined and the withdrawn before assessment.
+    user = responder()
+    yesterday = timezone.now() - datetime.timedelta(days=1)
+    for state, count in (("assessed", 27), ("declined", 3)):
+        for _ in range(count):
+            make_referral(submitted_by=user, submitted_at=yesterday - DAY, state=state, state_changed_at=yesterday,
+                          assessed_at=yesterday if state == "assessed" else None)  # fmt: skip
+    assert published(web_alone, "summary")["Referrals"]["Count"] == "30"
+    assert published(web_alone, "outcomes")["Declined"]["Referrals"] == "<5"
+    # Shown, 30 − 27 would give the 3 declined away (none received or withdrawn).
+    assert published(web_alone, "timeliness")["Time to assessment"]["Cases"] == "suppressed"
+    assert given_away(report_tables(caseload_report(ReportFilter()))) == []
 
 
 def test_a_small_count_of_outreach_placements_cannot_be_worked_out_from_placements_less_beds(web_alone):
