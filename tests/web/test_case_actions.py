@@ -249,17 +249,24 @@ def test_a_provider_accepts_an_offer_and_the_person_joins_its_caseload():
     assert referral.reference in caseload
 
 
-ALREADY_ACCEPTED = "You have already accepted this offer: the person is placed with you."
+def already_accepted(referral, by) -> str:
+    """What a provider answering an offer its organisation accepted is told: who accepted it, and when."""
+    offer = referral.offers.get(state=OfferState.ACCEPTED)
+    return (
+        f"This offer was accepted by {by.username} at "
+        f"{local_time(offer.responded_at, '%H:%M on %-d %B')}: the person is placed with you."
+    )
 
 
 @pytest.mark.parametrize("answer", ["accept", "reject"])
-def test_answering_in_a_second_tab_after_accepting_says_the_person_is_placed_and_shows_the_case(answer):
+def test_answering_after_a_colleague_accepted_says_who_did_and_when_and_shows_the_case(answer):
     referral, provider, _boss = offered()
-    first, second = signed_in(provider_user(provider)), signed_in(provider_user(provider))
+    colleague = provider_user(provider)
+    first, second = signed_in(colleague), signed_in(provider_user(provider))
     assert act(first, referral, "accept").status_code == 302
     response = act(second, referral, answer, {"reject-reason": "no_capacity"}, follow=True)
     assert response.redirect_chain == [(reverse("referrals:case", args=[referral.pk]), 302)]
-    assert f"{referral.reference}: {ALREADY_ACCEPTED}" in response.content.decode()
+    assert f"{referral.reference}: {already_accepted(referral, colleague)}" in response.content.decode()
     assert "already been answered" not in response.content.decode()
     assert Placement.objects.filter(referral=referral).count() == 1
     assert referral.offers.get().state == OfferState.ACCEPTED
@@ -825,7 +832,7 @@ def test_going_back_to_an_offer_already_accepted_says_the_person_is_placed():
     referral, staff, _boss = placed()
     response = signed_in(staff).get(action_url(referral, "accept"), follow=True)
     assert response.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
-    assert f"{referral.reference}: {ALREADY_ACCEPTED}" in response.content.decode()
+    assert f"{referral.reference}: {already_accepted(referral, staff)}" in response.content.decode()
 
 
 def test_an_offer_accepted_by_a_provider_the_person_has_since_left_says_so():
