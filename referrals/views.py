@@ -24,6 +24,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import resolve, reverse
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods
 from django_fsm import can_proceed
 
@@ -258,7 +259,9 @@ def ended_offer_words(offer: PlacementOffer) -> str:
 
 def explains_an_ended_offer(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """A care provider following a link to a case whose offer to it has ended (it expired, was withdrawn
-    or rejected, or the placement ended) is told why on its offers page instead of meeting a 404."""
+    or rejected, or the placement ended) is told why on its offers page instead of meeting a 404. A
+    rejection with a note, sent once the offer ended, is shown again instead (``rejection_not_recorded``).
+    """
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, pk: int, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -269,10 +272,42 @@ def explains_an_ended_offer(view: Callable[..., HttpResponse]) -> Callable[..., 
             offer = last_offer_to(provider, pk) if provider is not None else None
             if offer is None or offer.state == OfferState.PENDING:
                 raise
+            if request.method == "POST" and kwargs.get("transition") == "reject":
+                form = _action_form("reject", request.POST, suggestions=[])
+                if holds_a_note(form):
+                    return rejection_not_recorded(
+                        request, offer.referral, form, capfirst(ended_offer_words(offer))
+                    )
             messages.info(request, f"{offer.referral.reference}: {ended_offer_words(offer)}")
             return redirect("care_providers:offers")
 
     return wrapper
+
+
+def holds_a_note(form: HarbourForm) -> bool:
+    """Whether a note was typed into the posted form. A rejection's is the one text an answer to an
+    offer carries (a safety concern, say): not to be thrown away unsaid when the answer is refused."""
+    return bool(form.data.get(form.add_prefix("note"), "").strip())
+
+
+def rejection_not_recorded(
+    request: HttpRequest, referral: Referral, form: HarbourForm, why: str
+) -> HttpResponse:
+    """A rejection refused because the offer no longer awaits it (it ran out, was withdrawn, or a
+    colleague answered first), shown again as it was typed, saying so at the top (409). Harbour cannot
+    record the note with the offer now, so the caseworker is told how to get it to the managers: as a
+    progress note if a colleague took the person, which the managers read, or by other means otherwise.
+    """
+    if may_perform(_user(request), "record_progress", referral):
+        how = "To pass your note on to the managers, copy it into a progress note on the case."
+    else:
+        how = (
+            "Harbour cannot pass your note on now: copy it and give it to the managers another way, "
+            f"quoting case {referral.reference}."
+        )
+    form.add_error(None, f"Your rejection was not recorded: {why} {how}")
+    context = {"referral": referral, "name": "reject", "spec": TRANSITIONS["reject"], "form": form}
+    return render(request, "referrals/case_action.html", context, status=TransitionNotAllowed.status_code)
 
 
 def paginate(request: HttpRequest, rows: QuerySet[Any]) -> Page:
@@ -1050,6 +1085,8 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
             except Referral.DoesNotExist as exc:
                 raise CaseNotVisible("No such case.") from exc
             except (OfferAlreadyPending, OfferNotPending) as error:
+                if transition == "reject" and holds_a_note(form):
+                    return rejection_not_recorded(request, referral, form, error.message)
                 # Offered from another tab meanwhile, or the offer answered, withdrawn or run out: the form
                 # has nothing left to do; the case page shows the pending offer, the placement or what
                 # became of the offer.

@@ -1,6 +1,8 @@
 """The case page's actions, driven through the web as a manager, a responder and a care provider."""
 
 import datetime
+import re
+from html import escape
 
 import pytest
 from django.urls import reverse
@@ -313,7 +315,8 @@ def test_a_provider_is_told_its_offer_ran_out_and_can_no_longer_answer_it(answer
     html = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
     assert "no answer came by" in html and "A new offer closes it" not in html
     assert reverse("referrals:case_action", args=[referral.pk, answer]) not in html
-    # Sent from a page shown before: back to the case, which says the offer ran out, with no form.
+    # Sent from a page shown before, with nothing typed: back to the case, which says the offer ran out,
+    # with no form.
     response = act(client, referral, answer, {"reject-reason": "no_capacity"}, follow=True)
     assert response.redirect_chain == [(reverse("referrals:case", args=[referral.pk]), 302)]
     html = response.content.decode()
@@ -323,6 +326,56 @@ def test_a_provider_is_told_its_offer_ran_out_and_can_no_longer_answer_it(answer
     assert not Placement.objects.filter(referral=referral).exists()
     offers = client.get(reverse("care_providers:offers")).content.decode()
     assert referral.reference in offers and "Ran out" in offers
+
+
+CONCERN = "Safety: her trafficker's associates live two streets from our London house."
+
+
+def reject_with_a_concern(client, referral):
+    return act(client, referral, "reject", {"reject-reason": "safety_concern", "reject-note": CONCERN})
+
+
+def assert_rejection_shown_again(response, *, saying: str) -> None:
+    """The rejection form is back with the note as typed, the refusal at the top of the page."""
+    assert response.status_code == 409
+    html = response.content.decode()
+    summary = re.search(r'<div class="error-summary".*?</div>', html, re.S)
+    assert summary and f"Your rejection was not recorded: {escape(saying)}" in summary[0]
+    assert re.search(
+        r'<textarea name="reject-note"[^>]*>\s*' + re.escape(escape(CONCERN)) + "</textarea>", html
+    )
+    assert '<option value="safety_concern" selected>' in html
+
+
+@pytest.mark.parametrize("swept", [False, True], ids=["ran out", "expired by the sweep"])
+def test_a_rejection_with_a_note_sent_after_the_offer_ran_out_is_shown_again_not_dropped(swept):
+    referral, provider, _boss = offered()
+    client = signed_in(provider_user(provider))
+    offer = referral.offers.get()
+    offer.response_due_at = timezone.now() - datetime.timedelta(seconds=1)
+    offer.save(update_fields=["response_due_at"])
+    if swept:  # the case is out of the provider's sight by the time the form arrives
+        services.expire_offer(offer_id=offer.pk)
+    response = reject_with_a_concern(client, referral)
+    assert_rejection_shown_again(response, saying=services.offer_ran_out(offer).message)
+    assert (
+        f"give it to the managers another way, quoting case {referral.reference}."
+        in response.content.decode()
+    )
+    offer.refresh_from_db()
+    assert offer.state == (OfferState.EXPIRED if swept else OfferState.PENDING)
+    assert not referral.transitions.filter(transition="reject").exists()
+
+
+def test_a_rejection_with_a_note_sent_after_a_colleague_accepted_is_shown_again_pointing_to_a_progress_note():
+    referral, provider, _boss = offered()
+    colleague = provider_user(provider)
+    client = signed_in(provider_user(provider))
+    services.accept_offer(referral_id=referral.pk, actor=colleague)
+    response = reject_with_a_concern(client, referral)
+    assert_rejection_shown_again(response, saying=already_accepted(referral, colleague))
+    assert "copy it into a progress note on the case" in response.content.decode()
+    assert referral.offers.get().state == OfferState.ACCEPTED
 
 
 def test_an_unknown_action_on_a_case_the_provider_holds_is_a_404_not_an_ended_offer():
