@@ -806,7 +806,13 @@ def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -
     rows = []
     for log in logs:
         acted = log["actor_id"] is not None
-        show_input = may_see_transition_input(user, log["transition"], log["actor__organisation_id"])
+        show_input = may_see_transition_input(
+            user,
+            log["transition"],
+            log["actor__organisation_id"],
+            log["actor__organisation__kind"],
+            from_current_offer=log.get("from_current_offer", False),
+        )
         given: dict[str, Any] = log["input"] or {}  # type: ignore[assignment]  # decrypted JSON
         if not acted:
             by = "Harbour"
