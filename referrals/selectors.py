@@ -310,13 +310,22 @@ def in_state(state: str) -> Q:
     return Q(state=state)
 
 
+def _open_clock(clock: str) -> QuerySet[Deadline]:
+    """The case's open clock of one kind, for a subquery on a list of cases."""
+    return Deadline.objects.filter(referral=OuterRef("pk"), clock=clock, stopped_at__isnull=True).order_by(
+        "due_at"
+    )
+
+
 def open_clock_due(clock: str) -> Subquery:
     """The due time of the case's open clock of one kind, as a column of a case list."""
-    return Subquery(
-        Deadline.objects.filter(referral=OuterRef("pk"), clock=clock, stopped_at__isnull=True)
-        .order_by("due_at")
-        .values("due_at")[:1]
-    )
+    return Subquery(_open_clock(clock).values("due_at")[:1])
+
+
+def open_clock_reminder(clock: str) -> Subquery:
+    """When the reminder of the case's open clock of one kind goes, as a column of a case list: the
+    clock is due soon from then (SPEC §5)."""
+    return Subquery(_open_clock(clock).values("remind_at")[:1])
 
 
 def assessed_not_placed(user: User) -> QuerySet[Referral]:
