@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from accounts.models import FIRST_RESPONDER_KINDS, OrganisationKind
 
 from .choices import ReferralState
+from .models import Clock
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -116,6 +117,17 @@ def may_see_transition_input(
     if transition in PROVIDERS_OWN_BUSINESS and not user.is_manager:
         return own
     return True
+
+
+# The clocks a care provider has to meet: answering its offer, then supporting the person. The
+# assessment and placement clocks are the managers'.
+PROVIDER_CLOCKS = frozenset({Clock.OFFER_RESPONSE, Clock.CHECK_IN, Clock.RECOVERY_REVIEW, Clock.MISSING})
+
+
+def may_see_clock(user: User, clock: str) -> bool:
+    """Whether the case page lists this open clock for the user. A care provider is shown only the
+    clocks it has to meet: the managers' placement clock, beside its own offer, read as its deadline."""
+    return not user.is_care_provider or clock in PROVIDER_CLOCKS
 
 
 def may_see_actor(user: User, actor_organisation_kind: str | None) -> bool:

@@ -79,6 +79,7 @@ from .models import Clock, Deadline, Referral, ReferralDraft, UnsentForm
 from .permissions import (
     may_perform,
     may_see_actor,
+    may_see_clock,
     may_see_full_account,
     may_see_identity,
     may_see_transition_input,
@@ -919,7 +920,11 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
     )
     record_read(actor=user, referral=referral, what="case page", request=request)
     # A provider whose placement has ended sees nothing of the case's clocks after it left.
-    deadlines = case_open_deadlines(referral) if provider is None or pending_offer or placement else []
+    deadlines = (
+        [deadline for deadline in case_open_deadlines(referral) if may_see_clock(user, deadline.clock)]
+        if provider is None or pending_offer or placement
+        else []
+    )
     review_waiting = recovery_review_waits(deadlines)
     # Managers decide on duplicates, whoever referred the person.
     duplicates = (

@@ -240,6 +240,19 @@ def test_the_offers_page_lists_pending_offers_with_their_response_deadline():
     assert timezone.localtime(referral.offers.get().response_due_at).strftime("%-d %b %Y %H:%M") in html
 
 
+def open_deadlines(html: str) -> list[str]:
+    """The clocks the case page lists under "Open deadlines", by name."""
+    section = html.split('id="deadlines-title"')[1].split("</section>")[0]
+    return re.findall(r"<li>([^:<]+):", section)
+
+
+def test_a_provider_is_shown_only_the_clocks_it_has_to_meet_not_the_managers_placement_clock():
+    referral, provider, boss = offered()
+    url = reverse("referrals:case", args=[referral.pk])
+    assert open_deadlines(signed_in(boss).get(url).content.decode()) == ["Offer response", "Placement"]
+    assert open_deadlines(signed_in(provider_user(provider)).get(url).content.decode()) == ["Offer response"]
+
+
 def test_a_provider_accepts_an_offer_and_the_person_joins_its_caseload():
     referral, provider, _boss = offered()
     client = signed_in(provider_user(provider))
