@@ -654,6 +654,11 @@ class TransitionSpec:
     warning: bool = False
     # The usual next step: its form starts open on the case page.
     primary: bool = False
+    # What to say when done instead of ``done`` if the person was missing: nobody can be offered a
+    # placement until they are found.
+    done_while_missing: str = ""
+    # What to know before doing it, on the action's own page: what it cannot undo.
+    notice: str = ""
 
 
 TRANSITIONS: dict[str, TransitionSpec] = {
@@ -726,6 +731,11 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         ReallocateForm,
         "Reallocated: the placement has ended and managers will offer the person elsewhere.",
         warning=True,
+        done_while_missing="Reallocated: the placement has ended. The person is still missing: managers "
+        "will offer them a placement once they are found.",
+        notice="Reallocating ends the placement: the care provider can then no longer open this case or "
+        "record anything on it. If the person is missing and comes back to the provider, the provider "
+        "tells the managers, who record them found.",
     ),
     "recover": TransitionSpec(
         "Record recovery",
@@ -1112,7 +1122,10 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                     error = TransitionNotAllowed(error.message)
                 status = apply_domain_error(form, error, referral)
             else:
-                messages.success(request, f"{referral.reference}: {spec.done}")
+                # ``referral`` is the case as it was before the action, in the state the action left.
+                was_missing = referral.state == ReferralState.MISSING
+                done = spec.done_while_missing if was_missing and spec.done_while_missing else spec.done
+                messages.success(request, f"{referral.reference}: {done}")
                 # A progress note is the one action that can be recorded twice over.
                 answer = redirect(_after_action_url(user, referral.pk))
                 return form_done(answer, ask_before_repeating=transition == "record_progress")

@@ -645,6 +645,22 @@ def test_reallocate_ends_the_placement_and_the_case_becomes_a_read_only_past_pla
     assert "/record_progress/" not in html and "<summary>" not in html
 
 
+@pytest.mark.parametrize("missing", [False, True], ids=["placed", "missing"])
+def test_reallocating_says_first_that_the_provider_loses_the_case_and_after_what_comes_next(missing):
+    referral, staff, _boss = placed()
+    if missing:
+        services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=timezone.now())
+    client = signed_in(staff)
+    page = client.get(action_url(referral, "reallocate"), follow=True).content.decode()
+    assert "the care provider can then no longer open this case or record anything on it" in page
+    assert "the provider tells the managers, who record them found" in page
+    response = act(client, referral, "reallocate", {"reallocate-reason": "safety_concern"}, follow=True)
+    html = response.content.decode()
+    still_missing = "The person is still missing: managers will offer them a placement once they are found."
+    assert (still_missing in html) is missing
+    assert ("managers will offer the person elsewhere" in html) is not missing
+
+
 def test_a_missing_report_in_the_future_is_refused_on_its_field():
     referral, staff, _boss = placed()
     response = act(
