@@ -1107,7 +1107,9 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                 raise CaseNotVisible("No such case.") from exc
             except (OfferAlreadyPending, OfferNotPending) as error:
                 if transition == "reject" and holds_a_note(form):
-                    return rejection_not_recorded(request, referral, form, error.message)
+                    # The case as it is now (placed with a colleague's acceptance, say), if still seen.
+                    current = visible_referral_or_404(user, pk)
+                    return rejection_not_recorded(request, current, form, error.message)
                 # Offered from another tab meanwhile, or the offer answered, withdrawn or run out: the form
                 # has nothing left to do; the case page shows the pending offer, the placement or what
                 # became of the offer.

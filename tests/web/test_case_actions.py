@@ -388,6 +388,7 @@ def test_a_rejection_with_a_note_sent_after_a_colleague_accepted_is_shown_again_
     response = reject_with_a_concern(client, referral)
     assert_rejection_shown_again(response, saying=already_accepted(referral, colleague))
     assert "copy it into a progress note on the case" in response.content.decode()
+    assert '<span class="state state-placed">Placed</span>' in response.content.decode()
     assert referral.offers.get().state == OfferState.ACCEPTED
 
 
