@@ -18,7 +18,7 @@ from django.utils import timezone
 from audit.services import record_reads
 from referrals.choices import BED_FOR, BedKind, ReferralState
 from referrals.models import Clock
-from referrals.selectors import missing_since, open_clock_due, referrals_visible_to
+from referrals.selectors import missing_since, open_clock_due, open_clock_reminder, referrals_visible_to
 from referrals.views import paginate
 from referrals.wording import age_words
 
@@ -54,10 +54,19 @@ OFFER_LIST_FIELDS = (
 )
 
 
+def free_beds_words(provider: CareProvider, free_beds: dict[str, int]) -> str:
+    """ "3 for women, 0 for men, 1 for a family": what the provider can still take, to read before
+    answering its offers; empty for a provider with no beds at all (outreach only)."""
+    if not any(provider.capacity(kind) for kind in BedKind.values):
+        return ""
+    return ", ".join(f"{free_beds[kind]} {BED_FOR[BedKind(kind)]}" for kind in BedKind.values)
+
+
 @login_required
 def offers(request: HttpRequest) -> HttpResponse:
     """Offers waiting for this provider's answer, the soonest deadline first, each with who the person
-    is in outline (age, gender, the bed they need) and a flag on those it has no free bed for."""
+    is in outline (age, gender, the bed they need), how long is left to answer (due soon once the
+    offer's reminder has gone) and a flag on those it has no free bed for; above them, the free beds."""
     user, provider = _provider_of(request)
     pending = PlacementOffer.objects.filter(
         referral=OuterRef("pk"), provider=provider, state=OfferState.PENDING
@@ -66,7 +75,10 @@ def offers(request: HttpRequest) -> HttpResponse:
         referrals_visible_to(user)
         .filter(Exists(pending))
         .only(*OFFER_LIST_FIELDS)
-        .annotate(offer_due=Subquery(pending.values("response_due_at")[:1]))
+        .annotate(
+            offer_due=Subquery(pending.values("response_due_at")[:1]),
+            offer_remind_at=open_clock_reminder(Clock.OFFER_RESPONSE),
+        )
         .order_by("offer_due", "id")
     )
     page = paginate(request, waiting)
@@ -75,6 +87,9 @@ def offers(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate(now)
     for case in page.object_list:
         case.ran_out = case.offer_due <= now  # type: ignore[attr-defined]
+        # Due soon from the reminder that tells the provider to answer.
+        reminded = case.offer_remind_at is not None and case.offer_remind_at <= now  # type: ignore[attr-defined]
+        case.due_soon = reminded and not case.ran_out  # type: ignore[attr-defined]
         kind = bed_needed(case)
         bed_for = BED_FOR[BedKind(kind)] if kind else ""
         case.age_words = age_words(case, today)  # type: ignore[attr-defined]
@@ -82,7 +97,8 @@ def offers(request: HttpRequest) -> HttpResponse:
         case.no_free_bed = f"No free bed {bed_for}" if kind and not free_beds[kind] else ""  # type: ignore[attr-defined]
     # Each person's age and gender are read from their case: audited, like any read of their details.
     record_reads(actor=user, referrals=page.object_list, what="offers list", request=request)
-    return render(request, "care_providers/offers.html", {"provider": provider, "page": page})
+    context = {"provider": provider, "page": page, "free_beds": free_beds_words(provider, free_beds)}
+    return render(request, "care_providers/offers.html", context)
 
 
 @login_required

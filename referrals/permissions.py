@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from accounts.models import FIRST_RESPONDER_KINDS
+from accounts.models import FIRST_RESPONDER_KINDS, OrganisationKind
 
 from .choices import ReferralState
+from .models import Clock
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -93,13 +94,40 @@ def may_submit(user: User) -> bool:
 PROVIDERS_OWN_BUSINESS = frozenset({"record_progress", "reject"})
 
 
-def may_see_transition_input(user: User, transition: str, actor_organisation_id: int | None) -> bool:
+def may_see_transition_input(
+    user: User,
+    transition: str,
+    actor_organisation_id: int | None,
+    actor_organisation_kind: str | None,
+    *,
+    from_current_offer: bool,
+) -> bool:
     """A transition's input (notes, reasons) in the history, on need to know (SPEC §2). Managers see
-    every input. A care provider sees its own organisation's only; Harbour's own actions have no
-    organisation. A first responder sees all but another organisation's ``PROVIDERS_OWN_BUSINESS``."""
-    if user.is_care_provider or (transition in PROVIDERS_OWN_BUSINESS and not user.is_manager):
-        return actor_organisation_id is not None and actor_organisation_id == user.organisation_id
+    every input. A first responder sees all but another organisation's ``PROVIDERS_OWN_BUSINESS``.
+
+    A care provider sees its own organisation's, and the managers' made from its latest current offer
+    on (``from_current_offer``, as ``selectors.referral_history_visible_to`` marks them): the provider
+    supporting the person is to read what a manager wrote on reporting them missing ("do not
+    approach…"), found or reallocated, as the referrer does. Not the managers' notes from before (the
+    assessment, another provider's time), nor the referrer's or another provider's; Harbour's own
+    actions have no organisation."""
+    own = actor_organisation_id is not None and actor_organisation_id == user.organisation_id
+    if user.is_care_provider:
+        return own or (from_current_offer and actor_organisation_kind == OrganisationKind.CONTRACTOR)
+    if transition in PROVIDERS_OWN_BUSINESS and not user.is_manager:
+        return own
     return True
+
+
+# The clocks a care provider has to meet: answering its offer, then supporting the person. The
+# assessment and placement clocks are the managers'.
+PROVIDER_CLOCKS = frozenset({Clock.OFFER_RESPONSE, Clock.CHECK_IN, Clock.RECOVERY_REVIEW, Clock.MISSING})
+
+
+def may_see_clock(user: User, clock: str) -> bool:
+    """Whether the case page lists this open clock for the user. A care provider is shown only the
+    clocks it has to meet: the managers' placement clock, beside its own offer, read as its deadline."""
+    return not user.is_care_provider or clock in PROVIDER_CLOCKS
 
 
 def may_see_actor(user: User, actor_organisation_kind: str | None) -> bool:

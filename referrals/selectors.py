@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
 from django.db.models import (
+    BooleanField,
     Case,
     Exists,
+    ExpressionWrapper,
     F,
     OuterRef,
     Prefetch,
@@ -216,7 +218,9 @@ def referral_history_visible_to(
 ) -> QuerySet[TransitionLog]:
     """The history as the user may see it. A care provider sees how the case came to it (submission
     and assessment) and everything from its latest offer onwards (pending, or the one its placement
-    came from): not other providers' offers, refusals or placements (need to know, SPEC §2).
+    came from): not other providers' offers, refusals or placements (need to know, SPEC §2). For a care
+    provider each step comes with ``from_current_offer``, whether it is of that latest offer's time:
+    whose inputs it may read then is ``permissions.may_see_transition_input``'s to say.
 
     ``offers``: the case's offers with their placements, as ``case_offers_and_placement`` reads them,
     if already in hand; otherwise the provider's own are read, in one query.
@@ -253,7 +257,9 @@ def _visible_part(
     if not current:
         return history.none()
     since = max(offer.offered_at for offer in current)
-    return history.filter(Q(transition__in=PROVIDER_CONTEXT_TRANSITIONS) | Q(at__gte=since))
+    return history.filter(Q(transition__in=PROVIDER_CONTEXT_TRANSITIONS) | Q(at__gte=since)).annotate(
+        from_current_offer=ExpressionWrapper(Q(at__gte=since), output_field=BooleanField())
+    )
 
 
 def triage_queue(user: User) -> QuerySet[Referral]:
@@ -305,13 +311,22 @@ def in_state(state: str) -> Q:
     return Q(state=state)
 
 
+def _open_clock(clock: str) -> QuerySet[Deadline]:
+    """The case's open clock of one kind, for a subquery on a list of cases."""
+    return Deadline.objects.filter(referral=OuterRef("pk"), clock=clock, stopped_at__isnull=True).order_by(
+        "due_at"
+    )
+
+
 def open_clock_due(clock: str) -> Subquery:
     """The due time of the case's open clock of one kind, as a column of a case list."""
-    return Subquery(
-        Deadline.objects.filter(referral=OuterRef("pk"), clock=clock, stopped_at__isnull=True)
-        .order_by("due_at")
-        .values("due_at")[:1]
-    )
+    return Subquery(_open_clock(clock).values("due_at")[:1])
+
+
+def open_clock_reminder(clock: str) -> Subquery:
+    """When the reminder of the case's open clock of one kind goes, as a column of a case list: the
+    clock is due soon from then (SPEC §5)."""
+    return Subquery(_open_clock(clock).values("remind_at")[:1])
 
 
 def assessed_not_placed(user: User) -> QuerySet[Referral]:

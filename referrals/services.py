@@ -392,14 +392,23 @@ def offer_not_pending(referral: Referral) -> OfferNotPending:
     """Why the provider the case's latest offer was made to can no longer answer it.
 
     While it sees the case, it accepted the offer (an offer rejected, expired or withdrawn takes the
-    case out of its sight, and the web says which on its offers page).
+    case out of its sight, and the web says which on its offers page). Who accepted it, and when, is
+    said: a caseworker about to reject may be hearing only now that a colleague took the person.
     """
     offer = latest_offer_for(referral)
     if offer is not None and offer.state == OfferState.ACCEPTED:
         placement = active_placement_for(referral)
         if placement is not None and placement.offer_id == offer.pk:
+            accepted_by = (
+                referral.transitions.filter(transition="accept")
+                .order_by("-at", "-id")
+                .values_list("actor__username", flat=True)
+                .first()
+            )
+            # An accepted offer has the time of its answer.
+            accepted_at = local_time(cast(datetime.datetime, offer.responded_at), "%H:%M on %-d %B")
             return OfferAlreadyAccepted(
-                "You have already accepted this offer: the person is placed with you."
+                f"This offer was accepted by {accepted_by} at {accepted_at}: the person is placed with you."
             )
         return OfferNotPending("You accepted this offer; the person is no longer placed with you.")
     return OfferNotPending("This offer has already been answered, has expired or was withdrawn.")

@@ -24,6 +24,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import resolve, reverse
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods
 from django_fsm import can_proceed
 
@@ -78,6 +79,7 @@ from .models import Clock, Deadline, Referral, ReferralDraft, UnsentForm
 from .permissions import (
     may_perform,
     may_see_actor,
+    may_see_clock,
     may_see_full_account,
     may_see_identity,
     may_see_transition_input,
@@ -258,7 +260,9 @@ def ended_offer_words(offer: PlacementOffer) -> str:
 
 def explains_an_ended_offer(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """A care provider following a link to a case whose offer to it has ended (it expired, was withdrawn
-    or rejected, or the placement ended) is told why on its offers page instead of meeting a 404."""
+    or rejected, or the placement ended) is told why on its offers page instead of meeting a 404. A
+    rejection with a note, sent once the offer ended, is shown again instead (``rejection_not_recorded``).
+    """
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, pk: int, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -269,10 +273,42 @@ def explains_an_ended_offer(view: Callable[..., HttpResponse]) -> Callable[..., 
             offer = last_offer_to(provider, pk) if provider is not None else None
             if offer is None or offer.state == OfferState.PENDING:
                 raise
+            if request.method == "POST" and kwargs.get("transition") == "reject":
+                form = _action_form("reject", request.POST, suggestions=[])
+                if holds_a_note(form):
+                    return rejection_not_recorded(
+                        request, offer.referral, form, capfirst(ended_offer_words(offer))
+                    )
             messages.info(request, f"{offer.referral.reference}: {ended_offer_words(offer)}")
             return redirect("care_providers:offers")
 
     return wrapper
+
+
+def holds_a_note(form: HarbourForm) -> bool:
+    """Whether a note was typed into the posted form. A rejection's is the one text an answer to an
+    offer carries (a safety concern, say): not to be thrown away unsaid when the answer is refused."""
+    return bool(form.data.get(form.add_prefix("note"), "").strip())
+
+
+def rejection_not_recorded(
+    request: HttpRequest, referral: Referral, form: HarbourForm, why: str
+) -> HttpResponse:
+    """A rejection refused because the offer no longer awaits it (it ran out, was withdrawn, or a
+    colleague answered first), shown again as it was typed, saying so at the top (409). Harbour cannot
+    record the note with the offer now, so the caseworker is told how to get it to the managers: as a
+    progress note if a colleague took the person, which the managers read, or by other means otherwise.
+    """
+    if may_perform(_user(request), "record_progress", referral):
+        how = "To pass your note on to the managers, copy it into a progress note on the case."
+    else:
+        how = (
+            "Harbour cannot pass your note on now: copy it and give it to the managers another way, "
+            f"quoting case {referral.reference}."
+        )
+    form.add_error(None, f"Your rejection was not recorded: {why} {how}")
+    context = {"referral": referral, "name": "reject", "spec": TRANSITIONS["reject"], "form": form}
+    return render(request, "referrals/case_action.html", context, status=TransitionNotAllowed.status_code)
 
 
 def paginate(request: HttpRequest, rows: QuerySet[Any]) -> Page:
@@ -618,6 +654,11 @@ class TransitionSpec:
     warning: bool = False
     # The usual next step: its form starts open on the case page.
     primary: bool = False
+    # What to say when done instead of ``done`` if the person was missing: nobody can be offered a
+    # placement until they are found.
+    done_while_missing: str = ""
+    # What to know before doing it, on the action's own page: what it cannot undo.
+    notice: str = ""
 
 
 TRANSITIONS: dict[str, TransitionSpec] = {
@@ -690,6 +731,11 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         ReallocateForm,
         "Reallocated: the placement has ended and managers will offer the person elsewhere.",
         warning=True,
+        done_while_missing="Reallocated: the placement has ended. The person is still missing: managers "
+        "will offer them a placement once they are found.",
+        notice="Reallocating ends the placement: the care provider can then no longer open this case or "
+        "record anything on it. If the person is missing and comes back to the provider, the provider "
+        "tells the managers, who record them found.",
     ),
     "recover": TransitionSpec(
         "Record recovery",
@@ -771,7 +817,13 @@ def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -
     rows = []
     for log in logs:
         acted = log["actor_id"] is not None
-        show_input = may_see_transition_input(user, log["transition"], log["actor__organisation_id"])
+        show_input = may_see_transition_input(
+            user,
+            log["transition"],
+            log["actor__organisation_id"],
+            log["actor__organisation__kind"],
+            from_current_offer=log.get("from_current_offer", False),
+        )
         given: dict[str, Any] = log["input"] or {}  # type: ignore[assignment]  # decrypted JSON
         if not acted:
             by = "Harbour"
@@ -878,7 +930,11 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
     )
     record_read(actor=user, referral=referral, what="case page", request=request)
     # A provider whose placement has ended sees nothing of the case's clocks after it left.
-    deadlines = case_open_deadlines(referral) if provider is None or pending_offer or placement else []
+    deadlines = (
+        [deadline for deadline in case_open_deadlines(referral) if may_see_clock(user, deadline.clock)]
+        if provider is None or pending_offer or placement
+        else []
+    )
     review_waiting = recovery_review_waits(deadlines)
     # Managers decide on duplicates, whoever referred the person.
     duplicates = (
@@ -1050,6 +1106,10 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
             except Referral.DoesNotExist as exc:
                 raise CaseNotVisible("No such case.") from exc
             except (OfferAlreadyPending, OfferNotPending) as error:
+                if transition == "reject" and holds_a_note(form):
+                    # The case as it is now (placed with a colleague's acceptance, say), if still seen.
+                    current = visible_referral_or_404(user, pk)
+                    return rejection_not_recorded(request, current, form, error.message)
                 # Offered from another tab meanwhile, or the offer answered, withdrawn or run out: the form
                 # has nothing left to do; the case page shows the pending offer, the placement or what
                 # became of the offer.
@@ -1064,7 +1124,10 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                     error = TransitionNotAllowed(error.message)
                 status = apply_domain_error(form, error, referral)
             else:
-                messages.success(request, f"{referral.reference}: {spec.done}")
+                # ``referral`` is the case as it was before the action, in the state the action left.
+                was_missing = referral.state == ReferralState.MISSING
+                done = spec.done_while_missing if was_missing and spec.done_while_missing else spec.done
+                messages.success(request, f"{referral.reference}: {done}")
                 # A progress note is the one action that can be recorded twice over.
                 answer = redirect(_after_action_url(user, referral.pk))
                 return form_done(answer, ask_before_repeating=transition == "record_progress")

@@ -403,7 +403,8 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
     from_state = shown_code(ReferralState.choices, allow_blank=True, help_text="Empty for submit.")
     to_state = shown_code(ReferralState.choices)
     # Not read-only so that the schema marks them optional: a care provider is not told which first
-    # responder referred the person, and sees the inputs of its own actions only.
+    # responder referred the person, and sees the inputs of its own actions and the managers' since its
+    # current offer only.
     actor = ActorSerializer(
         required=False,
         allow_null=True,
@@ -412,8 +413,9 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
     input = serializers.DictField(
         required=False,
         help_text=(
-            "Absent for a care provider, except on its own actions; absent for a first responder on "
-            "a provider's progress notes and answers to offers."
+            "Absent for a care provider, except on its own actions and on the managers' since its "
+            "current offer; absent for a first responder on a provider's progress notes and answers to "
+            "offers."
         ),
     )
 
@@ -428,7 +430,11 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
         organisation = instance.actor.organisation if instance.actor is not None else None
         # Absent, not empty: what the caller may not see (SPEC §9).
         if not may_see_transition_input(
-            viewer, instance.transition, organisation.pk if organisation else None
+            viewer,
+            instance.transition,
+            organisation.pk if organisation else None,
+            organisation.kind if organisation else None,
+            from_current_offer=getattr(instance, "from_current_offer", False),
         ):
             del data["input"]
         if not may_see_actor(viewer, organisation.kind if organisation else None):

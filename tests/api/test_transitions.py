@@ -444,7 +444,9 @@ def test_a_provider_sees_how_the_case_came_to_it_but_not_other_providers_offers_
     url = f"/api/v1/referrals/{case.referral.pk}/history/"
     seen = api(provider_user(taking)).get(url).json()
     assert [entry["transition"] for entry in seen] == ["submit", "assess", "offer"]
-    assert not any("input" in entry for entry in seen)  # the manager's actions: no inputs for a provider
+    # How the case came to it, without the managers' inputs (the assessment); theirs from its offer on.
+    assert ["input" in entry for entry in seen] == [False, False, True]
+    assert seen[2]["input"] == {"provider": taking.pk}
     assert "actor" not in seen[0]  # who referred the person is not the provider's business
     assert seen[1]["actor"]["username"] == case.manager.username
     everything = api(case.manager).get(url).json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 
 import pytest
@@ -330,6 +331,36 @@ def test_a_progress_note_typed_as_the_session_ended_is_on_the_form_again_after_s
     assert not UnsentForm.objects.exists()
     carer.submit("Save progress note", "the note sent again")
     assert TransitionLog.objects.get(referral=referral, transition="record_progress").input["note"] == note
+
+
+def test_on_a_phone_a_rejection_sent_after_the_offer_ran_out_keeps_its_note_and_reallocating_warns_first(
+    journeys,
+):
+    from referrals import services
+    from tests.web.conftest import offered
+
+    referral, house, _ = offered()
+    staff = provider_user(house)
+    concern = "Her trafficker's associates live two streets from our London house."
+    carer = journeys("phone-provider-late-answer", viewport=PHONE)
+    carer.sign_in(staff.username)
+    page = carer.page
+    page.goto(f"/cases/{referral.pk}/reject/")
+    carer.look("rejection form")
+    page.get_by_label("Reason for rejecting").select_option("safety_concern")
+    page.get_by_label("Note (optional)").fill(concern)
+    referral.offers.update(response_due_at=timezone.now() - datetime.timedelta(seconds=1))
+    page = carer.submit("Reject", "rejection not recorded", within="main")
+    assert "Your rejection was not recorded: This offer expired" in page.get_by_role("alert").inner_text()
+    assert page.get_by_label("Note (optional)").input_value() == concern
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert not TransitionLog.objects.filter(referral=referral, transition="reject").exists()
+
+    placed_case, _, _ = placed(house)
+    services.report_missing(referral_id=placed_case.pk, actor=staff, last_seen_at=timezone.now())
+    page.goto(f"/cases/{placed_case.pk}/reallocate/")
+    page = carer.look("reallocate a missing person")
+    assert "can then no longer open this case" in page.locator(".notice").inner_text()
 
 
 def test_a_progress_note_sent_again_after_going_back_is_recorded_once_and_the_same_note_anew_asked_about(

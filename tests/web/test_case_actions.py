@@ -1,6 +1,8 @@
 """The case page's actions, driven through the web as a manager, a responder and a care provider."""
 
 import datetime
+import re
+from html import escape
 
 import pytest
 from django.urls import reverse
@@ -238,6 +240,19 @@ def test_the_offers_page_lists_pending_offers_with_their_response_deadline():
     assert timezone.localtime(referral.offers.get().response_due_at).strftime("%-d %b %Y %H:%M") in html
 
 
+def open_deadlines(html: str) -> list[str]:
+    """The clocks the case page lists under "Open deadlines", by name."""
+    section = html.split('id="deadlines-title"')[1].split("</section>")[0]
+    return re.findall(r"<li>([^:<]+):", section)
+
+
+def test_a_provider_is_shown_only_the_clocks_it_has_to_meet_not_the_managers_placement_clock():
+    referral, provider, boss = offered()
+    url = reverse("referrals:case", args=[referral.pk])
+    assert open_deadlines(signed_in(boss).get(url).content.decode()) == ["Offer response", "Placement"]
+    assert open_deadlines(signed_in(provider_user(provider)).get(url).content.decode()) == ["Offer response"]
+
+
 def test_a_provider_accepts_an_offer_and_the_person_joins_its_caseload():
     referral, provider, _boss = offered()
     client = signed_in(provider_user(provider))
@@ -249,17 +264,24 @@ def test_a_provider_accepts_an_offer_and_the_person_joins_its_caseload():
     assert referral.reference in caseload
 
 
-ALREADY_ACCEPTED = "You have already accepted this offer: the person is placed with you."
+def already_accepted(referral, by) -> str:
+    """What a provider answering an offer its organisation accepted is told: who accepted it, and when."""
+    offer = referral.offers.get(state=OfferState.ACCEPTED)
+    return (
+        f"This offer was accepted by {by.username} at "
+        f"{local_time(offer.responded_at, '%H:%M on %-d %B')}: the person is placed with you."
+    )
 
 
 @pytest.mark.parametrize("answer", ["accept", "reject"])
-def test_answering_in_a_second_tab_after_accepting_says_the_person_is_placed_and_shows_the_case(answer):
+def test_answering_after_a_colleague_accepted_says_who_did_and_when_and_shows_the_case(answer):
     referral, provider, _boss = offered()
-    first, second = signed_in(provider_user(provider)), signed_in(provider_user(provider))
+    colleague = provider_user(provider)
+    first, second = signed_in(colleague), signed_in(provider_user(provider))
     assert act(first, referral, "accept").status_code == 302
     response = act(second, referral, answer, {"reject-reason": "no_capacity"}, follow=True)
     assert response.redirect_chain == [(reverse("referrals:case", args=[referral.pk]), 302)]
-    assert f"{referral.reference}: {ALREADY_ACCEPTED}" in response.content.decode()
+    assert f"{referral.reference}: {already_accepted(referral, colleague)}" in response.content.decode()
     assert "already been answered" not in response.content.decode()
     assert Placement.objects.filter(referral=referral).count() == 1
     assert referral.offers.get().state == OfferState.ACCEPTED
@@ -306,7 +328,8 @@ def test_a_provider_is_told_its_offer_ran_out_and_can_no_longer_answer_it(answer
     html = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
     assert "no answer came by" in html and "A new offer closes it" not in html
     assert reverse("referrals:case_action", args=[referral.pk, answer]) not in html
-    # Sent from a page shown before: back to the case, which says the offer ran out, with no form.
+    # Sent from a page shown before, with nothing typed: back to the case, which says the offer ran out,
+    # with no form.
     response = act(client, referral, answer, {"reject-reason": "no_capacity"}, follow=True)
     assert response.redirect_chain == [(reverse("referrals:case", args=[referral.pk]), 302)]
     html = response.content.decode()
@@ -316,6 +339,57 @@ def test_a_provider_is_told_its_offer_ran_out_and_can_no_longer_answer_it(answer
     assert not Placement.objects.filter(referral=referral).exists()
     offers = client.get(reverse("care_providers:offers")).content.decode()
     assert referral.reference in offers and "Ran out" in offers
+
+
+CONCERN = "Safety: her trafficker's associates live two streets from our London house."
+
+
+def reject_with_a_concern(client, referral):
+    return act(client, referral, "reject", {"reject-reason": "safety_concern", "reject-note": CONCERN})
+
+
+def assert_rejection_shown_again(response, *, saying: str) -> None:
+    """The rejection form is back with the note as typed, the refusal at the top of the page."""
+    assert response.status_code == 409
+    html = response.content.decode()
+    summary = re.search(r'<div class="error-summary".*?</div>', html, re.S)
+    assert summary and f"Your rejection was not recorded: {escape(saying)}" in summary[0]
+    assert re.search(
+        r'<textarea name="reject-note"[^>]*>\s*' + re.escape(escape(CONCERN)) + "</textarea>", html
+    )
+    assert '<option value="safety_concern" selected>' in html
+
+
+@pytest.mark.parametrize("swept", [False, True], ids=["ran out", "expired by the sweep"])
+def test_a_rejection_with_a_note_sent_after_the_offer_ran_out_is_shown_again_not_dropped(swept):
+    referral, provider, _boss = offered()
+    client = signed_in(provider_user(provider))
+    offer = referral.offers.get()
+    offer.response_due_at = timezone.now() - datetime.timedelta(seconds=1)
+    offer.save(update_fields=["response_due_at"])
+    if swept:  # the case is out of the provider's sight by the time the form arrives
+        services.expire_offer(offer_id=offer.pk)
+    response = reject_with_a_concern(client, referral)
+    assert_rejection_shown_again(response, saying=services.offer_ran_out(offer).message)
+    assert (
+        f"give it to the managers another way, quoting case {referral.reference}."
+        in response.content.decode()
+    )
+    offer.refresh_from_db()
+    assert offer.state == (OfferState.EXPIRED if swept else OfferState.PENDING)
+    assert not referral.transitions.filter(transition="reject").exists()
+
+
+def test_a_rejection_with_a_note_sent_after_a_colleague_accepted_is_shown_again_pointing_to_a_progress_note():
+    referral, provider, _boss = offered()
+    colleague = provider_user(provider)
+    client = signed_in(provider_user(provider))
+    services.accept_offer(referral_id=referral.pk, actor=colleague)
+    response = reject_with_a_concern(client, referral)
+    assert_rejection_shown_again(response, saying=already_accepted(referral, colleague))
+    assert "copy it into a progress note on the case" in response.content.decode()
+    assert '<span class="state state-placed">Placed</span>' in response.content.decode()
+    assert referral.offers.get().state == OfferState.ACCEPTED
 
 
 def test_an_unknown_action_on_a_case_the_provider_holds_is_a_404_not_an_ended_offer():
@@ -572,6 +646,22 @@ def test_reallocate_ends_the_placement_and_the_case_becomes_a_read_only_past_pla
     assert "/record_progress/" not in html and "<summary>" not in html
 
 
+@pytest.mark.parametrize("missing", [False, True], ids=["placed", "missing"])
+def test_reallocating_says_first_that_the_provider_loses_the_case_and_after_what_comes_next(missing):
+    referral, staff, _boss = placed()
+    if missing:
+        services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=timezone.now())
+    client = signed_in(staff)
+    page = client.get(action_url(referral, "reallocate"), follow=True).content.decode()
+    assert "the care provider can then no longer open this case or record anything on it" in page
+    assert "the provider tells the managers, who record them found" in page
+    response = act(client, referral, "reallocate", {"reallocate-reason": "safety_concern"}, follow=True)
+    html = response.content.decode()
+    still_missing = "The person is still missing: managers will offer them a placement once they are found."
+    assert (still_missing in html) is missing
+    assert ("managers will offer the person elsewhere" in html) is not missing
+
+
 def test_a_missing_report_in_the_future_is_refused_on_its_field():
     referral, staff, _boss = placed()
     response = act(
@@ -825,7 +915,7 @@ def test_going_back_to_an_offer_already_accepted_says_the_person_is_placed():
     referral, staff, _boss = placed()
     response = signed_in(staff).get(action_url(referral, "accept"), follow=True)
     assert response.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
-    assert f"{referral.reference}: {ALREADY_ACCEPTED}" in response.content.decode()
+    assert f"{referral.reference}: {already_accepted(referral, staff)}" in response.content.decode()
 
 
 def test_an_offer_accepted_by_a_provider_the_person_has_since_left_says_so():

@@ -1,6 +1,7 @@
 """Need to know and escaping: what a care provider's page never shows, and free text shown as typed."""
 
 import re
+from html import escape
 from html.parser import HTMLParser
 
 import pytest
@@ -11,10 +12,18 @@ from rest_framework.test import APIClient
 
 from referrals import services
 from referrals.forms import ReferralForm
+from referrals.permissions import may_see_transition_input
 from referrals.retention import PERSONAL_FIELDS_BLANKED
 from referrals.selectors import referrals_visible_to
 from referrals.validation import PERSONAL_FIELDS
-from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
+from tests.factories import (
+    CareProviderFactory,
+    OrganisationFactory,
+    manager,
+    provider_user,
+    responder,
+    submitted_referral,
+)
 from tests.web.conftest import offered, placed, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -55,13 +64,72 @@ def test_the_referring_responder_and_managers_see_them():
             assert value in html
 
 
-def test_a_provider_does_not_see_another_providers_offer_or_the_managers_notes():
+def test_a_provider_reallocated_away_does_not_see_the_managers_note_on_it():
     referral, staff, boss = placed()
     services.reallocate_referral(
         referral_id=referral.pk, actor=boss, reason="needs_changed", note="Manager-only note"
     )
     html = signed_in(staff).get(reverse("referrals:case", args=[referral.pk])).content.decode()
     assert "Manager-only note" not in html
+
+
+DO_NOT_APPROACH = "Seen with the alleged trafficker at Victoria coach station; do not approach"
+
+
+def test_the_placed_provider_reads_the_managers_notes_from_its_offer_on_in_the_page_and_the_api():
+    boss = manager()
+    referral = submitted_referral()
+    services.assess_referral(
+        referral_id=referral.pk, actor=boss, risk="high", route="accommodation", notes="Assessor's own view"
+    )
+    provider = CareProviderFactory()
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk)
+    staff = provider_user(provider)
+    services.accept_offer(referral_id=referral.pk, actor=staff)
+    services.report_missing(
+        referral_id=referral.pk, actor=boss, last_seen_at=timezone.now(), note=DO_NOT_APPROACH
+    )
+    services.mark_found(referral_id=referral.pk, actor=boss, note="Found by police; back at the house")
+
+    html = signed_in(staff).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    api = APIClient()
+    api.force_authenticate(staff)
+    inputs = {
+        row["transition"]: row.get("input")
+        for row in api.get(f"/api/v1/referrals/{referral.pk}/history/").json()
+    }
+
+    for note in (DO_NOT_APPROACH, "Found by police; back at the house"):
+        assert escape(note) in html
+    assert inputs["report_missing"]["note"] == DO_NOT_APPROACH
+    assert inputs["found"]["note"] == "Found by police; back at the house"
+    # Not how the managers assessed the referral, before the case came to the provider.
+    assert "Assessor&#x27;s own view" not in html and inputs["assess"] is None
+
+
+@pytest.mark.parametrize(
+    ("actor_kind", "from_current_offer", "shown"),
+    [
+        ("contractor", True, True),
+        ("contractor", False, False),  # the assessment, or another provider's time
+        ("police", True, False),  # the referrer
+        ("care_provider", True, False),  # another provider
+    ],
+)
+def test_a_provider_reads_only_its_own_inputs_and_the_managers_from_its_offer_on(
+    actor_kind, from_current_offer, shown
+):
+    staff = provider_user()
+    other = OrganisationFactory(kind=actor_kind)
+    assert (
+        may_see_transition_input(
+            staff, "report_missing", other.pk, actor_kind, from_current_offer=from_current_offer
+        )
+        is shown
+    )
+    assert may_see_transition_input(
+        staff, "reject", staff.organisation_id, "care_provider", from_current_offer=from_current_offer
+    )
 
 
 def test_the_referring_responder_follows_the_case_without_the_providers_support_notes_or_answers():

@@ -2,6 +2,7 @@
 identity before it accepts."""
 
 import datetime
+import re
 
 import pytest
 from django.urls import reverse
@@ -10,7 +11,7 @@ from django.utils import timezone
 from accounts.models import User
 from audit.models import AuditAction, AuditEvent
 from referrals import services
-from referrals.models import Referral
+from referrals.models import Clock, Referral
 from tests.factories import CareProviderFactory, manager, provider_user, submitted_referral
 from tests.web.conftest import offered, placed, signed_in
 
@@ -107,5 +108,36 @@ def test_answers_due_in_the_hour_the_clocks_go_back_say_which_of_the_two_they_ar
     first.offers.update(response_due_at=datetime.datetime(2099, 10, 25, 0, 30, tzinfo=datetime.UTC))
     second.offers.update(response_due_at=datetime.datetime(2099, 10, 25, 1, 30, tzinfo=datetime.UTC))
     rows = offer_rows(provider_user(provider))
-    assert '<td data-label="Answer due">25 Oct 2099 01:30 BST</td>' in row_of(rows, first)
-    assert '<td data-label="Answer due">25 Oct 2099 01:30 GMT</td>' in row_of(rows, second)
+    assert '<td data-label="Answer due">25 Oct 2099 01:30 BST (in ' in row_of(rows, first)
+    assert '<td data-label="Answer due">25 Oct 2099 01:30 GMT (in ' in row_of(rows, second)
+
+
+def test_the_offers_page_says_how_long_is_left_and_marks_an_offer_due_soon_once_its_reminder_went():
+    provider = CareProviderFactory()
+    waiting, soon, ran_out = offered(provider)[0], offered(provider)[0], offered(provider)[0]
+    now = timezone.now()
+    soon.deadlines.filter(clock=Clock.OFFER_RESPONSE).update(remind_at=now - datetime.timedelta(minutes=1))
+    soon.offers.update(response_due_at=now + datetime.timedelta(minutes=25))
+    ran_out.offers.update(response_due_at=now - datetime.timedelta(minutes=1))
+
+    rows = offer_rows(provider_user(provider))
+    assert re.search(r"\(in \d\shours?(, \d+\sminutes?)?\)", row_of(rows, waiting))
+    assert re.search(
+        r"\(in \d+\sminutes?\) <span class=\"tag tag-urgent\">Due soon</span>", row_of(rows, soon)
+    )
+    assert "Due soon" not in row_of(rows, waiting)
+    assert '<span class="tag">Ran out</span>' in row_of(rows, ran_out)
+    assert "(in " not in row_of(rows, ran_out) and "Due soon" not in row_of(rows, ran_out)
+
+
+def test_the_offers_page_says_how_many_beds_of_each_kind_are_free():
+    provider = CareProviderFactory(beds_women=5, beds_men=1, beds_family=2)
+    placed(provider, gender="male")
+    html = signed_in(provider_user(provider)).get(reverse("care_providers:offers")).content.decode()
+    assert "<p>Free beds now: 5 for women, 0 for men, 2 for a family.</p>" in html
+
+
+def test_an_outreach_only_provider_is_told_of_no_beds():
+    provider = CareProviderFactory(beds_women=0, beds_men=0, beds_family=0)
+    html = signed_in(provider_user(provider)).get(reverse("care_providers:offers")).content.decode()
+    assert "Free beds" not in html
