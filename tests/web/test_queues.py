@@ -10,6 +10,7 @@ from accounts.models import User
 from referrals import services
 from referrals.models import Clock, Referral
 from referrals.templatetags.moments import moment
+from referrals.wording import moment_words
 from tests.factories import CareProviderFactory, manager, provider_user, submitted_referral
 from tests.web.conftest import placed, signed_in
 
@@ -35,10 +36,6 @@ def queue_rows(boss: User) -> list[str]:
 def row_of(rows: list[str], referral: Referral) -> str:
     [row] = [row for row in rows if f">{referral.reference}</a>" in row]
     return row
-
-
-def hh_mm(moment: datetime.datetime) -> str:
-    return timezone.localtime(moment).strftime("%H:%M")
 
 
 def test_the_assessed_queue_says_in_words_what_became_of_each_cases_latest_offer():
@@ -68,10 +65,12 @@ def test_the_assessed_queue_says_in_words_what_became_of_each_cases_latest_offer
     rows = queue_rows(boss)
     assert '<td data-label="Last offer">None yet</td>' in row_of(rows, never_offered)
     responded = rejected.offers.get(provider=medaille).responded_at
-    assert f"Rejected by Medaille Trust: no capacity, {hh_mm(responded)}" in row_of(rows, rejected)
+    assert f"Rejected by Medaille Trust: no capacity, {moment_words(responded)}" in row_of(rows, rejected)
     due = expired.offers.get().response_due_at
-    assert f"Expired (Migrant Help), {hh_mm(due)}" in row_of(rows, expired)
-    assert f"Pending with Medaille Trust, answer due {hh_mm(offer.response_due_at)}" in row_of(rows, pending)
+    assert f"Expired (Migrant Help), {moment_words(due)}" in row_of(rows, expired)
+    assert f"Pending with Medaille Trust, answer due {moment_words(offer.response_due_at)}" in row_of(
+        rows, pending
+    )
     assert ">None<" not in "".join(rows)
 
 
