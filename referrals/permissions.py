@@ -125,8 +125,9 @@ PROVIDER_CLOCKS = frozenset({Clock.OFFER_RESPONSE, Clock.CHECK_IN, Clock.RECOVER
 
 
 def may_see_clock(user: User, clock: str) -> bool:
-    """Whether the case page lists this open clock for the user. A care provider is shown only the
-    clocks it has to meet: the managers' placement clock, beside its own offer, read as its deadline."""
+    """Whether the case page and the API list this open clock for the user. A care provider is shown
+    only the clocks it has to meet: the managers' placement clock, beside its own offer, read as its
+    deadline."""
     return not user.is_care_provider or clock in PROVIDER_CLOCKS
 
 

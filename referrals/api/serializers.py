@@ -31,6 +31,7 @@ from referrals.models import AnonymousNotification, Clock, Referral, TransitionL
 from referrals.permissions import (
     TRANSITIONS,
     may_see_actor,
+    may_see_clock,
     may_see_full_account,
     may_see_identity,
     may_see_transition_input,
@@ -372,8 +373,11 @@ class ReferralSerializer(FieldsBuiltOnce):
             item.provider_id == viewer_provider  # type: ignore[attr-defined]  # mypy joins the two to Model
             for item in (*referral.pending_offer_list, *referral.active_placement_list)
         )
-        # A provider whose placement has ended hears nothing of the case's clocks after it left.
-        deadlines = DeadlineSerializer(referral.open_deadline_list if involved_now else [], many=True)
+        # A provider whose placement has ended hears nothing of the case's clocks after it left, and
+        # one involved hears of the clocks it has to meet, as on the case page.
+        user = self.context["request"].user
+        shown = [deadline for deadline in referral.open_deadline_list if may_see_clock(user, deadline.clock)]
+        deadlines = DeadlineSerializer(shown if involved_now else [], many=True)
         return deadlines.data  # type: ignore[return-value]  # many=True makes a ListSerializer: a list
 
     def to_representation(self, instance: Referral) -> dict[str, Any]:

@@ -251,6 +251,12 @@ def test_a_provider_is_shown_only_the_clocks_it_has_to_meet_not_the_managers_pla
     url = reverse("referrals:case", args=[referral.pk])
     assert open_deadlines(signed_in(boss).get(url).content.decode()) == ["Offer response", "Placement"]
     assert open_deadlines(signed_in(provider_user(provider)).get(url).content.decode()) == ["Offer response"]
+    api = f"/api/v1/referrals/{referral.pk}/"
+    for user, clocks in (
+        (boss, {"offer_response", "placement"}),
+        (provider_user(provider), {"offer_response"}),
+    ):
+        assert {deadline["clock"] for deadline in signed_in(user).get(api).json()["deadlines"]} == clocks
 
 
 def test_a_provider_accepts_an_offer_and_the_person_joins_its_caseload():
