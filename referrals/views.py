@@ -11,7 +11,7 @@ import datetime
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import messages
@@ -254,7 +254,15 @@ def ended_offer_words(offer: PlacementOffer) -> str:
         because = REVOKED_BECAUSE.get(offer.referral.state, "")
         return f"this offer was withdrawn{because}."
     if offer.state == OfferState.REJECTED:
-        return "you rejected this offer."
+        # Said by whom: a caseworker may be hearing only now that a colleague turned the person down.
+        rejected_by = (
+            offer.referral.transitions.filter(transition="reject", at__gte=offer.offered_at)
+            .order_by("-at", "-id")
+            .values_list("actor__username", flat=True)
+            .first()
+        )
+        at = local_time(cast(datetime.datetime, offer.responded_at), "%H:%M on %-d %B")
+        return f"this offer was rejected by {rejected_by} at {at}."
     return "this person is no longer placed with you."
 
 

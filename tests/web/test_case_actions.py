@@ -293,16 +293,20 @@ def test_answering_after_a_colleague_accepted_says_who_did_and_when_and_shows_th
     assert referral.offers.get().state == OfferState.ACCEPTED
 
 
-def test_a_provider_rejects_with_a_reason_and_then_no_longer_sees_the_case():
+def test_a_provider_rejects_with_a_reason_and_then_no_one_there_sees_the_case_but_is_told_who_rejected_it():
     referral, provider, _boss = offered()
-    client = signed_in(provider_user(provider))
-    response = act(client, referral, "reject", {"reject-reason": "no_capacity", "reject-note": "Full"})
+    caseworker, colleague = provider_user(provider), provider_user(provider)
+    response = act(
+        signed_in(caseworker), referral, "reject", {"reject-reason": "no_capacity", "reject-note": "Full"}
+    )
     assert response.status_code == 302
     offer = referral.offers.get()
     assert (offer.state, offer.reject_reason) == (OfferState.REJECTED, "no_capacity")
-    again = client.get(reverse("referrals:case", args=[referral.pk]), follow=True)
+    again = signed_in(colleague).get(reverse("referrals:case", args=[referral.pk]), follow=True)
     assert again.redirect_chain[-1][0] == reverse("care_providers:offers")
-    assert f"{referral.reference}: you rejected this offer." in again.content.decode()
+    at = local_time(offer.responded_at, "%H:%M on %-d %B")
+    told = f"{referral.reference}: this offer was rejected by {caseworker.username} at {at}."
+    assert told in again.content.decode()
 
 
 @pytest.mark.parametrize("ending", ["expire", "withdraw"])
