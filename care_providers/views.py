@@ -20,7 +20,7 @@ from referrals.choices import BED_FOR, BedKind, ReferralState
 from referrals.models import Clock
 from referrals.selectors import missing_since, open_clock_due, open_clock_reminder, referrals_visible_to
 from referrals.views import paginate
-from referrals.wording import age_words
+from referrals.wording import age_words, time_left_words
 
 from .models import CareProvider, OfferState, Placement, PlacementOffer
 from .selectors import free_beds_of
@@ -87,6 +87,7 @@ def offers(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate(now)
     for case in page.object_list:
         case.ran_out = case.offer_due <= now  # type: ignore[attr-defined]
+        case.time_left = time_left_words(case.offer_due, now)  # type: ignore[attr-defined]
         # Due soon from the reminder that tells the provider to answer.
         reminded = case.offer_remind_at is not None and case.offer_remind_at <= now  # type: ignore[attr-defined]
         case.due_soon = reminded and not case.ran_out  # type: ignore[attr-defined]

@@ -2,14 +2,11 @@ import environ
 from django.contrib import admin
 from django.urls import include, path
 
-from config.health import healthz
-
 handler400 = "referrals.api.errors.bad_request"
 handler404 = "referrals.api.errors.page_not_found"
 handler500 = "config.health.server_error"
 
 urlpatterns = [
-    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
     path("", include("accounts.urls")),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.utils import timezone
+from django.utils.timesince import timeuntil
 
 from care_providers.models import OfferState
 
@@ -115,6 +116,15 @@ def moment_words(moment: datetime.datetime) -> str:
     if local.year == today.year:
         return local_time(local, "%-d %b %H:%M")
     return local_time(local, MOMENT)
+
+
+def time_left_words(due_at: datetime.datetime, now: datetime.datetime) -> str:
+    """How long is left before a time still to come: "2 hours, 5 minutes" as Django's ``timeuntil``
+    says it, but "less than a minute" in the last minute, which ``timeuntil`` calls "0 minutes" as if
+    nothing were left. Given the ``now`` the page decided the time has not yet come with."""
+    if due_at - now < datetime.timedelta(minutes=1):
+        return "less than a minute"
+    return timeuntil(due_at, now)
 
 
 def last_offer_words(offer: PlacementOffer | None) -> str:

@@ -47,6 +47,18 @@ def test_healthz_answers_200_over_plain_http_without_signing_in_or_a_log_line(cl
     assert caplog.records == []
 
 
+def test_healthz_answers_200_to_a_load_balancer_asking_for_the_address_it_reached(client, settings, caplog):
+    # Kubernetes and ALB probes name the target's IP as Host, which no ALLOWED_HOSTS entry covers.
+    settings.DEBUG = False
+    settings.ALLOWED_HOSTS = ["harbour.example.org"]
+    settings.SECURE_SSL_REDIRECT = True
+    with caplog.at_level(logging.INFO):
+        response = client.get("/healthz", headers={"host": "10.0.3.17:8000"})
+    assert response.status_code == 200
+    assert response.content == b"ok\n"
+    assert caplog.records == []
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_healthz_answers_503_while_the_database_refuses_connections(client, caplog):

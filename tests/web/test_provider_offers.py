@@ -12,6 +12,7 @@ from accounts.models import User
 from audit.models import AuditAction, AuditEvent
 from referrals import services
 from referrals.models import Clock, Referral
+from referrals.wording import time_left_words
 from tests.factories import CareProviderFactory, manager, provider_user, submitted_referral
 from tests.web.conftest import offered, placed, signed_in
 
@@ -128,6 +129,27 @@ def test_the_offers_page_says_how_long_is_left_and_marks_an_offer_due_soon_once_
     assert "Due soon" not in row_of(rows, waiting)
     assert '<span class="tag">Ran out</span>' in row_of(rows, ran_out)
     assert "(in " not in row_of(rows, ran_out) and "Due soon" not in row_of(rows, ran_out)
+
+
+def test_an_offer_due_within_the_minute_is_due_in_less_than_a_minute_not_in_0_minutes():
+    provider = CareProviderFactory()
+    referral, _, _ = offered(provider)
+    referral.offers.update(response_due_at=timezone.now() + datetime.timedelta(seconds=30))
+    assert "(in less than a minute)" in row_of(offer_rows(provider_user(provider)), referral)
+
+
+@pytest.mark.parametrize(
+    "left, words",
+    [
+        (datetime.timedelta(seconds=1), "less than a minute"),
+        (datetime.timedelta(seconds=59), "less than a minute"),
+        (datetime.timedelta(minutes=1), "1\xa0minute"),
+        (datetime.timedelta(hours=2, minutes=5), "2\xa0hours, 5\xa0minutes"),
+    ],
+)
+def test_the_time_left_reads_as_timeuntil_says_it_but_for_the_last_minute(left, words):
+    now = datetime.datetime(2026, 3, 3, 6, 8, tzinfo=datetime.UTC)
+    assert time_left_words(now + left, now) == words
 
 
 def test_the_offers_page_says_how_many_beds_of_each_kind_are_free():
