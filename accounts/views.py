@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth import REDIRECT_FIELD_NAME, logout
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import LoginView, LogoutView, PasswordChangeView
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -19,6 +21,7 @@ from audit.services import record_change
 from referrals.views import start_page_for
 
 from .forms import OwnPasswordForm
+from .lockout import lockout_response
 from .sessions import TIMED_OUT_COOKIE
 
 
@@ -50,11 +53,30 @@ class HarbourLogoutView(LogoutView):
 
 class HarbourPasswordChangeView(PasswordChangeView):
     """A user changes their own password, say when they fear it is known to someone else. Saving it
-    revokes their API token (``User.save``) and ends every other session of theirs; this one goes on."""
+    revokes their API token (``User.save``) and ends every other session of theirs; this one goes on.
+
+    The current password asked for here is a sign-in's password: a session left open must not let
+    whoever sits at it guess the password without limit. A wrong one is a failed login for the user,
+    counted by django-axes and audited as any other; once the user is locked out, this session ends
+    and the answer is the sign-in's lockout page.
+    """
 
     form_class = OwnPasswordForm
     template_name = "accounts/password_change.html"
     success_url = reverse_lazy("home")
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not AxesProxyHandler.is_allowed(request, self._credentials()):
+            return self._locked_out()
+        return super().post(request, *args, **kwargs)
+
+    def _credentials(self) -> dict[str, str]:
+        # What a failed login reports: the username, never a password (accounts.authentication).
+        return {"username": self.request.user.get_username()}
+
+    def _locked_out(self) -> HttpResponse:
+        logout(self.request)
+        return lockout_response(self.request)
 
     def form_valid(self, form: OwnPasswordForm) -> HttpResponse:  # type: ignore[override]
         with transaction.atomic():
@@ -64,6 +86,10 @@ class HarbourPasswordChangeView(PasswordChangeView):
         return response
 
     def form_invalid(self, form: OwnPasswordForm) -> HttpResponse:  # type: ignore[override]
+        if form.has_error("old_password", "password_incorrect"):
+            user_login_failed.send(sender=__name__, credentials=self._credentials(), request=self.request)
+            if getattr(self.request, "axes_locked_out", False):
+                return self._locked_out()
         response = super().form_invalid(form)
         response.status_code = 400
         return response
