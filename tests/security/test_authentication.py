@@ -276,6 +276,17 @@ def test_a_session_of_a_locked_out_user_cannot_change_the_password_even_with_the
     assert user.check_password(PASSWORD)
 
 
+def test_an_empty_password_form_says_which_box_is_empty(client):
+    client.force_login(responder())
+    response = client.post(reverse("password_change"), {})
+    assert response.status_code == 400
+    html = response.content.decode()
+    for message in ("Enter your current password.", "Enter a new password.", "Enter the new password again."):
+        assert html.count(message) == 2  # in the summary and at its field
+    assert "This field is required." not in html
+    assert not AuditEvent.objects.filter(action=AuditAction.LOGIN_FAILED).exists()
+
+
 def test_expired_sessions_are_deleted_daily_by_beat(client, settings):
     from accounts.tasks import clear_expired_sessions
 
