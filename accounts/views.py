@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME, logout
 from django.contrib.auth.decorators import login_required
@@ -22,7 +21,7 @@ from referrals.views import start_page_for
 
 from .forms import OwnPasswordForm
 from .lockout import lockout_response
-from .sessions import TIMED_OUT_COOKIE
+from .sessions import SIGNED_OUT_COOKIE, signed_out_words
 
 
 class HarbourLoginView(LoginView):
@@ -31,14 +30,14 @@ class HarbourLoginView(LoginView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        # Sent here from a page whose session had ended on its own (accounts.sessions marks it).
+        # Sent here from a page whose session had ended (accounts.sessions marks it, and why).
         request = self.request
-        context["timed_out"] = (
-            TIMED_OUT_COOKIE in request.COOKIES
+        if (
+            SIGNED_OUT_COOKIE in request.COOKIES
             and REDIRECT_FIELD_NAME in request.GET
             and not request.user.is_authenticated
-        )
-        context["idle_minutes"] = settings.SESSION_COOKIE_AGE // 60
+        ):
+            context["signed_out"] = signed_out_words(request.COOKIES[SIGNED_OUT_COOKIE])
         return context
 
 
