@@ -130,3 +130,15 @@ class OrganisationForm(forms.ModelForm):
 
 class OwnPasswordForm(PasswordChangeForm, HarbourForm):
     """Django's change of one's own password, its errors summarised at the top of the page."""
+
+    # Each says which box is empty: the summary lists them apart from the fields they belong to.
+    REQUIRED_MESSAGES = {
+        "old_password": "Enter your current password.",
+        "new_password1": "Enter a new password.",
+        "new_password2": "Enter the new password again.",
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, message in self.REQUIRED_MESSAGES.items():
+            self.fields[name].error_messages["required"] = message

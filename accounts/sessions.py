@@ -1,5 +1,5 @@
-"""The idle timeout of web sessions, kept without writing the session on every request, and pages
-that the browser does not keep once the session ends."""
+"""The idle timeout of web sessions, kept without writing the session on every request, what a user
+whose session ended is told, and pages that the browser does not keep once the session ends."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
@@ -16,8 +17,37 @@ from django.shortcuts import resolve_url
 from django.utils.cache import add_never_cache_headers
 
 REFRESHED_AT = "_harbour_refreshed_at"
-# Set on the way to the sign-in page when the browser's session had ended on its own (see below).
-TIMED_OUT_COOKIE = "harbour_timed_out"
+# Set on the way to the sign-in page when the browser's session had ended (see below), to why it ended.
+SIGNED_OUT_COOKIE = "harbour_signed_out"
+IDLE = "idle"
+SIGNED_OUT_EVERYWHERE = "everywhere"
+# Set on the request by SlidingSessionMiddleware: whether it came with a signed-in session.
+_CAME_SIGNED_IN = "_harbour_came_signed_in"
+
+
+def why_signed_out(request: HttpRequest) -> str:
+    """Why a request that is not signed in, from a browser that had a session, has none.
+
+    A session Django still holds but empties on reading it ended because its auth hash no longer
+    matches the user's: a new password, or ``end_sign_ins``. One the server no longer has at all
+    expired after the idle timeout (nothing else deletes a session without a request of its own).
+    """
+    if not getattr(request, _CAME_SIGNED_IN, False):
+        return IDLE
+    user = getattr(request, "user", None)  # reading it checks the session's hash
+    signed_in = user is not None and user.is_authenticated
+    return SIGNED_OUT_EVERYWHERE if not signed_in and request.session.is_empty() else IDLE
+
+
+def signed_out_words(why: str) -> str:
+    """What the user is told of a session that ended (``why_signed_out``): one ended by a change they may
+    not have made is worth reporting, so it is not passed off as idleness."""
+    if why == SIGNED_OUT_EVERYWHERE:
+        return (
+            "You were signed out because your password or sign-in settings were changed. "
+            "If you did not change them, contact your administrator."
+        )
+    return f"You were signed out after {settings.SESSION_COOKIE_AGE // 60} minutes without activity."
 
 
 class SlidingSessionMiddleware:
@@ -31,10 +61,12 @@ class SlidingSessionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
         session = getattr(request, "session", None)
         if session is None:
-            return response
+            return self.get_response(request)
+        # Read before the authentication middleware checks the session's hash, which empties it.
+        setattr(request, _CAME_SIGNED_IN, SESSION_KEY in session)
+        response = self.get_response(request)
         if not session.is_empty():
             now = time.time()
             if now - session.get(REFRESHED_AT, 0) >= settings.SESSION_REFRESH_SECONDS:
@@ -44,11 +76,11 @@ class SlidingSessionMiddleware:
             and settings.SESSION_COOKIE_NAME in request.COOKIES
             and _to_sign_in(response)
         ):
-            # The browser held a session the server no longer has: it ended on its own. This answer
-            # deletes the session cookie, so the sign-in page learns it from a marker of its own.
+            # The browser held a session that has ended. This answer deletes the session cookie, so
+            # the sign-in page learns why from a marker of its own.
             response.set_cookie(
-                TIMED_OUT_COOKIE,
-                "1",
+                SIGNED_OUT_COOKIE,
+                why_signed_out(request),
                 max_age=60,
                 secure=settings.SESSION_COOKIE_SECURE,
                 httponly=True,

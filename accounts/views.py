@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
+from axes.handlers.proxy import AxesProxyHandler
 from django.contrib import messages
-from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth import REDIRECT_FIELD_NAME, logout
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import LoginView, LogoutView, PasswordChangeView
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -19,7 +20,8 @@ from audit.services import record_change
 from referrals.views import start_page_for
 
 from .forms import OwnPasswordForm
-from .sessions import TIMED_OUT_COOKIE
+from .lockout import lockout_response
+from .sessions import SIGNED_OUT_COOKIE, signed_out_words
 
 
 class HarbourLoginView(LoginView):
@@ -28,14 +30,14 @@ class HarbourLoginView(LoginView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        # Sent here from a page whose session had ended on its own (accounts.sessions marks it).
+        # Sent here from a page whose session had ended (accounts.sessions marks it, and why).
         request = self.request
-        context["timed_out"] = (
-            TIMED_OUT_COOKIE in request.COOKIES
+        if (
+            SIGNED_OUT_COOKIE in request.COOKIES
             and REDIRECT_FIELD_NAME in request.GET
             and not request.user.is_authenticated
-        )
-        context["idle_minutes"] = settings.SESSION_COOKIE_AGE // 60
+        ):
+            context["signed_out"] = signed_out_words(request.COOKIES[SIGNED_OUT_COOKIE])
         return context
 
 
@@ -50,11 +52,30 @@ class HarbourLogoutView(LogoutView):
 
 class HarbourPasswordChangeView(PasswordChangeView):
     """A user changes their own password, say when they fear it is known to someone else. Saving it
-    revokes their API token (``User.save``) and ends every other session of theirs; this one goes on."""
+    revokes their API token (``User.save``) and ends every other session of theirs; this one goes on.
+
+    The current password asked for here is a sign-in's password: a session left open must not let
+    whoever sits at it guess the password without limit. A wrong one is a failed login for the user,
+    counted by django-axes and audited as any other; once the user is locked out, this session ends
+    and the answer is the sign-in's lockout page.
+    """
 
     form_class = OwnPasswordForm
     template_name = "accounts/password_change.html"
     success_url = reverse_lazy("home")
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not AxesProxyHandler.is_allowed(request, self._credentials()):
+            return self._locked_out()
+        return super().post(request, *args, **kwargs)
+
+    def _credentials(self) -> dict[str, str]:
+        # What a failed login reports: the username, never a password (accounts.authentication).
+        return {"username": self.request.user.get_username()}
+
+    def _locked_out(self) -> HttpResponse:
+        logout(self.request)
+        return lockout_response(self.request)
 
     def form_valid(self, form: OwnPasswordForm) -> HttpResponse:  # type: ignore[override]
         with transaction.atomic():
@@ -64,6 +85,10 @@ class HarbourPasswordChangeView(PasswordChangeView):
         return response
 
     def form_invalid(self, form: OwnPasswordForm) -> HttpResponse:  # type: ignore[override]
+        if form.has_error("old_password", "password_incorrect"):
+            user_login_failed.send(sender=__name__, credentials=self._credentials(), request=self.request)
+            if getattr(self.request, "axes_locked_out", False):
+                return self._locked_out()
         response = super().form_invalid(form)
         response.status_code = 400
         return response

@@ -411,6 +411,9 @@ if datetime.timedelta(minutes=UNSENT_FORM_LIFETIME_MINUTES) <= AXES_COOLOFF_TIME
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True  # the audit trail records logins
+# django-axes keeps a failed attempt's form, masking only these (and "password"): the change of one's
+# own password counts a wrong current password as a failed login (accounts.views).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "old_password", "new_password1", "new_password2"]
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 # Behind a reverse proxy (or several), the client address is taken from X-Forwarded-For as our own
 # proxies wrote it; with none, only the connection's address counts. The lockout and the audit trail

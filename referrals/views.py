@@ -29,6 +29,7 @@ from django.views.decorators.http import require_http_methods
 from django_fsm import can_proceed
 
 from accounts.models import User
+from accounts.sessions import signed_out_words, why_signed_out
 from audit.services import record_draft_reads, record_read
 from care_providers.models import CareProvider, OfferState, PlacementOffer
 from care_providers.selectors import free_beds_of, last_offer_to, pending_offer_for, suggested_providers
@@ -138,10 +139,6 @@ def visible_referral_or_404(
         raise CaseNotVisible("No such case.") from exc
 
 
-def signed_out_words() -> str:
-    return f"You were signed out after {settings.SESSION_COOKIE_AGE // 60} minutes without activity."
-
-
 View = Callable[..., HttpResponse]
 
 
@@ -166,7 +163,7 @@ def login_required_keeping_typed_work(form_of: Callable[..., HarbourForm | None]
                 return redirect_to_login(request.get_full_path())
             messages.info(
                 request,
-                f"{signed_out_words()} Nothing was sent: sign in again within "
+                f"{signed_out_words(why_signed_out(request))} Nothing was sent: sign in again within "
                 f"{settings.UNSENT_FORM_LIFETIME_MINUTES} minutes to see what you typed.",
             )
             return redirect_to_login(address_after_sign_in(request, unsent))
@@ -408,7 +405,10 @@ def _keep_typed_work(request: HttpRequest) -> HttpResponse:
     if owner is None or not may_submit(owner):
         return redirect_to_login(request.get_full_path())
     draft = save_draft(owner=owner, data=_draft_data(request.POST), draft_id=_draft_id(request))
-    messages.info(request, f"{signed_out_words()} What you typed is saved as a draft: sign in to carry on.")
+    messages.info(
+        request,
+        f"{signed_out_words(why_signed_out(request))} What you typed is saved as a draft: sign in to carry on.",
+    )
     return redirect_to_login(f"{reverse('referrals:intake')}?draft={draft.pk}")
 
 

@@ -238,6 +238,55 @@ def test_a_user_changes_their_own_password_ending_their_other_sign_ins(client):
     assert AuditEvent.objects.filter(actor=user, what="password changed").exists()
 
 
+def change_password(client, old: str, new: str = "harbour-renewed-password-2026"):
+    return client.post(
+        reverse("password_change"),
+        {"old_password": old, "new_password1": new, "new_password2": new},
+        REMOTE_ADDR="192.0.2.10",
+    )
+
+
+def test_guessing_the_current_password_locks_the_user_out_and_ends_the_session(client, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    user = responder()
+    assert sign_in(client, user.username, PASSWORD).status_code == 302
+    statuses = [change_password(client, f"guess-{guess}").status_code for guess in range(3)]
+    assert statuses == [400, 400, 429]
+    assert client.get(reverse("referrals:case_list")).status_code == 302  # signed out
+    failures = AuditEvent.objects.filter(action=AuditAction.LOGIN_FAILED)
+    assert list(failures.values_list("username", "what")) == [(user.username, reverse("password_change"))] * 3
+    assert AuditEvent.objects.filter(action=AuditAction.LOCKOUT, username=user.username).exists()
+    assert "guess-" not in AccessAttempt.objects.get(username=user.username).post_data
+    locked = sign_in(client, user.username, PASSWORD)
+    assert locked.status_code == 429 and LOCKOUT_MESSAGE in locked.content.decode()
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+
+
+def test_a_session_of_a_locked_out_user_cannot_change_the_password_even_with_the_right_one(client, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    user = responder()
+    client.force_login(user)
+    for _ in range(3):
+        sign_in(Client(), user.username, "wrong-password")
+    refused = change_password(client, PASSWORD)
+    assert refused.status_code == 429 and LOCKOUT_MESSAGE in refused.content.decode()
+    assert client.get(reverse("referrals:case_list")).status_code == 302
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+
+
+def test_an_empty_password_form_says_which_box_is_empty(client):
+    client.force_login(responder())
+    response = client.post(reverse("password_change"), {})
+    assert response.status_code == 400
+    html = response.content.decode()
+    for message in ("Enter your current password.", "Enter a new password.", "Enter the new password again."):
+        assert html.count(message) == 2  # in the summary and at its field
+    assert "This field is required." not in html
+    assert not AuditEvent.objects.filter(action=AuditAction.LOGIN_FAILED).exists()
+
+
 def test_expired_sessions_are_deleted_daily_by_beat(client, settings):
     from accounts.tasks import clear_expired_sessions
 

@@ -4,6 +4,7 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
 
+from accounts.authentication import end_sign_ins
 from tests.factories import PASSWORD, manager, provider_user, responder
 
 pytestmark = pytest.mark.django_db
@@ -51,12 +52,10 @@ def test_signing_out_says_so(client):
 def test_a_session_that_timed_out_is_explained_at_sign_in(client):
     client.force_login(responder())
     Session.objects.all().delete()  # what the idle timeout amounts to on the server
-    to_sign_in = client.get(reverse("referrals:case_list"))
     # The answer deletes the session cookie, as a browser then does: the sign-in page cannot see it.
-    assert to_sign_in.cookies[settings.SESSION_COOKIE_NAME].value == ""
-    del client.cookies[settings.SESSION_COOKIE_NAME]
-    page = client.get(to_sign_in["Location"]).content.decode()
+    page = sign_in_page_after_the_session_ended(client)
     assert "You were signed out after 30 minutes without activity." in page
+    assert CHANGED_ELSEWHERE not in page
     assert "without activity" not in Client().get(reverse("login")).content.decode()
 
 
@@ -65,3 +64,38 @@ def test_signing_out_is_not_taken_for_a_timeout(client):
     client.post(reverse("logout"))
     page = client.get(reverse("referrals:case_list"), follow=True).content.decode()
     assert "without activity" not in page
+
+
+CHANGED_ELSEWHERE = (
+    "You were signed out because your password or sign-in settings were changed. "
+    "If you did not change them, contact your administrator."
+)
+
+
+def sign_in_page_after_the_session_ended(client: Client) -> str:
+    """The sign-in page a case list sends a browser to, the session cookie deleted as the answer says."""
+    to_sign_in = client.get(reverse("referrals:case_list"))
+    assert to_sign_in.cookies[settings.SESSION_COOKIE_NAME].value == ""
+    del client.cookies[settings.SESSION_COOKIE_NAME]
+    return client.get(to_sign_in["Location"]).content.decode()
+
+
+def test_a_device_signed_out_by_a_password_change_elsewhere_is_told_so_not_that_it_was_idle(client):
+    user = responder()
+    client.force_login(user)
+    here = Client()
+    here.force_login(user)
+    new = "harbour-renewed-password-2026"
+    here.post(
+        reverse("password_change"), {"old_password": PASSWORD, "new_password1": new, "new_password2": new}
+    )
+    page = sign_in_page_after_the_session_ended(client)
+    assert CHANGED_ELSEWHERE in page and "without activity" not in page
+
+
+def test_a_device_signed_out_everywhere_without_a_new_password_is_not_told_it_was_idle(client):
+    user = responder()
+    client.force_login(user)
+    end_sign_ins(user, why="second factor removed")
+    page = sign_in_page_after_the_session_ended(client)
+    assert CHANGED_ELSEWHERE in page and "without activity" not in page

@@ -86,7 +86,8 @@ def test_a_progress_note_sent_after_the_session_ended_comes_back_to_its_author_a
     assert response.status_code == 302
     kept_until = f"{UnsentForm.objects.get().expires_at.timestamp():.0f}"
     assert response["Location"] == f"{reverse('login')}?next={quote(f'{url}?kept_until={kept_until}')}"
-    assert SIGNED_OUT in client.get(response["Location"]).content.decode()
+    told = client.get(response["Location"]).content.decode()
+    assert SIGNED_OUT in told and "You were signed out after 30 minutes without activity." in told
 
     page = sign_in(client, staff, next_of(response))
     html = page.content.decode()
@@ -113,6 +114,20 @@ def test_what_is_kept_is_encrypted_short_lived_and_in_no_url_or_audit_row():
     assert (kept.actor, kept.referral) == (staff, referral)  # on the case's own trail too
     assert kept.changes == {"form": url, "fields": ["record_progress-note"]}
     assert not [event for event in AuditEvent.objects.all() if "employer" in str(event.changes)]
+
+
+def test_a_form_sent_after_a_password_change_elsewhere_says_why_the_session_ended():
+    referral, staff, _ = placed()
+    client = signed_in(staff)
+    url = action_url(referral, "record_progress")
+    owner = owner_field(client.get(url, follow=True).content.decode())
+    staff.set_password("harbour-renewed-password-2026")
+    staff.save()
+    response = client.post(url, {"owner": owner, "record_progress-note": NOTE})
+    page = client.get(response["Location"]).content.decode()
+    assert SIGNED_OUT in page
+    assert "because your password or sign-in settings were changed" in page
+    assert "without activity" not in page
 
 
 def test_someone_else_signing_in_on_that_browser_gets_nothing():
