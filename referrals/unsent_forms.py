@@ -11,7 +11,7 @@ The audit trail names what was kept by its number, its form and the fields typed
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -110,14 +110,22 @@ def keep_unsent_form(
 
 
 def take_unsent_form(
-    *, owner: User, form: str, request: HttpRequest, referral: Referral | None = None, shown: bool = True
+    *,
+    owner: User,
+    form: str,
+    request: HttpRequest,
+    referral: Referral | None = None,
+    shown: bool | Callable[[Mapping[str, list[str]]], bool] = True,
 ) -> dict[str, list[str]] | None:
     """What the owner typed into the form at address ``form`` before their session ended, if it has not
     expired; deleted as it is taken, so that it is shown once (to one request, if two race). Taken with
-    ``shown`` false, it is only deleted: the action it was typed for has closed."""
+    ``shown`` false, it is only deleted: the action it was typed for has closed. ``shown`` may instead
+    say, from what was typed, whether it is shown, so that the trail says truly which it was."""
     unsent = UnsentForm.objects.filter(owner=owner, form=form, expires_at__gt=timezone.now()).first()
     if unsent is None:
         return None
+    if callable(shown):
+        shown = shown(unsent.data)
     with transaction.atomic():
         deleted, _ = UnsentForm.objects.filter(pk=unsent.pk).delete()
         if not deleted:
@@ -146,12 +154,18 @@ def kept_copy_expired(request: HttpRequest) -> bool:
     return kept_until.isdecimal() and int(kept_until) <= timezone.now().timestamp()
 
 
-def initial_from(form: Form, data: Mapping[str, list[str]]) -> dict[str, object]:
-    """The form's initial values from what was posted to it, read as each field's widget reads a POST
-    (a ticked box, several choices, a date)."""
+def as_posted(data: Mapping[str, list[str]]) -> QueryDict:
+    """What was kept, as the POST it was taken from."""
     posted = QueryDict(mutable=True)
     for key, values in data.items():
         posted.setlist(key, values)
+    return posted
+
+
+def initial_from(form: Form, data: Mapping[str, list[str]]) -> dict[str, object]:
+    """The form's initial values from what was posted to it, read as each field's widget reads a POST
+    (a ticked box, several choices, a date)."""
+    posted = as_posted(data)
     return {
         name: field.widget.value_from_datadict(posted, {}, form.add_prefix(name))
         for name, field in form.fields.items()

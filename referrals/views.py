@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -105,6 +105,7 @@ from .selectors import (
 )
 from .unsent_forms import (
     address_after_sign_in,
+    as_posted,
     initial_from,
     keep_unsent_form,
     kept_copy_expired,
@@ -266,7 +267,8 @@ def ended_offer_words(offer: PlacementOffer) -> str:
 def explains_an_ended_offer(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """A care provider following a link to a case whose offer to it has ended (it expired, was withdrawn
     or rejected, or the placement ended) is told why on its offers page instead of meeting a 404. A
-    rejection with a note, sent once the offer ended, is shown again instead (``rejection_not_recorded``).
+    rejection with a note, sent once the offer ended, or kept from before the session ended, is shown
+    again instead (``rejection_not_recorded``).
     """
 
     @functools.wraps(view)
@@ -284,10 +286,50 @@ def explains_an_ended_offer(view: Callable[..., HttpResponse]) -> Callable[..., 
                     return rejection_not_recorded(
                         request, offer.referral, form, capfirst(ended_offer_words(offer))
                     )
+            if request.method == "GET":
+                return closed_action_answer(
+                    request,
+                    offer.referral,
+                    kwargs.get("transition", ""),
+                    ended_offer_words(offer),
+                    then=reverse("care_providers:offers"),
+                )
             messages.info(request, f"{offer.referral.reference}: {ended_offer_words(offer)}")
             return redirect("care_providers:offers")
 
     return wrapper
+
+
+def kept_rejection_with_a_note(transition: str, typed: Mapping[str, list[str]]) -> HarbourForm | None:
+    """The rejection form as it was sent, if what was kept (``typed``) was sent to it and holds a note."""
+    if transition != "reject":
+        return None
+    form = _action_form("reject", as_posted(typed), suggestions=[])
+    return form if holds_a_note(form) else None
+
+
+def closed_action_answer(
+    request: HttpRequest, referral: Referral, transition: str, why: str, *, then: str
+) -> HttpResponse:
+    """Opening an action that has closed (``why``) leads to the page ``then``, which says why. What the
+    user typed into it before their session ended is taken: a rejection holding a note comes back
+    refused (``rejection_not_recorded``), as it does when sent too late, since its note (a safety
+    concern, say) is not to be lost unsaid; anything else is deleted unseen, and the user told.
+    """
+    typed = take_unsent_form(
+        owner=_user(request),
+        form=request.path,
+        request=request,
+        referral=referral,
+        shown=lambda typed: kept_rejection_with_a_note(transition, typed) is not None,
+    )
+    if typed is not None:
+        rejection = kept_rejection_with_a_note(transition, typed)
+        if rejection is not None:
+            return rejection_not_recorded(request, referral, rejection, capfirst(why))
+        why += " What you typed before you were signed out was not sent, and is not kept."
+    messages.info(request, f"{referral.reference}: {why}")
+    return redirect(then)
 
 
 def holds_a_note(form: HarbourForm) -> bool:
@@ -1087,13 +1129,9 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
         pending_offer = pending_offer_for(referral)
         if transition not in available_transitions(user, referral, pending_offer):
             why = not_open_words(user, referral, transition, pending_offer)
-            dropped = take_unsent_form(
-                owner=user, form=request.path, request=request, referral=referral, shown=False
+            return closed_action_answer(
+                request, referral, transition, why, then=reverse("referrals:case", args=[referral.pk])
             )
-            if dropped is not None:
-                why += " What you typed before you were signed out was not sent, and is not kept."
-            messages.info(request, f"{referral.reference}: {why}")
-            return redirect("referrals:case", pk=referral.pk)
         form = _action_form(
             transition,
             suggestions=suggestions,

@@ -25,7 +25,13 @@ from idempotency.services import StoredResponse
 from referrals import services
 from referrals.exceptions import NotPermitted, TransitionNotAllowed
 from referrals.models import AnonymousNotification, Referral
-from referrals.permissions import PROVIDER_TRANSITIONS, may_see_full_account, may_see_identity, may_submit
+from referrals.permissions import (
+    PROVIDER_TRANSITIONS,
+    may_perform,
+    may_see_full_account,
+    may_see_identity,
+    may_submit,
+)
 from referrals.selectors import (
     LIKELY_DUPLICATES_SHOWN,
     anonymous_notifications_visible_to,
@@ -289,12 +295,14 @@ TRANSITION_ENDPOINTS = (
 
 def refuse_unless_allowed(user: Any, transition: str, referral: Referral) -> None:
     """403 for a role that may not, then 409 for a state that does not allow it, before any input
-    is read. The service checks all of this again under the row lock."""
-    services.check_transition_allowed(user, transition, referral)
-    if transition in ("accept", "reject"):
+    is read. The service checks all of this again under the row lock. The offered provider's answer
+    is refused for what became of the offer (who accepted it, and when; that it ran out) before the
+    case's state, as the web says it: the state alone would not say that a colleague took the person."""
+    if transition in ("accept", "reject") and may_perform(user, transition, referral):
         refusal = services.answer_refusal(referral, pending_offer_for(referral))
         if refusal is not None:
             raise refusal
+    services.check_transition_allowed(user, transition, referral)
     if transition == "offer":
         if services.offer_awaits_answer(pending := pending_offer_for(referral)):
             raise services.offer_already_pending(pending)

@@ -269,6 +269,24 @@ def test_an_offer_past_its_response_time_cannot_be_answered_before_the_sweep_exp
     assert not Placement.objects.filter(referral=case.referral).exists()
 
 
+@pytest.mark.parametrize("answer", ["accept", "reject"])
+def test_answering_an_offer_a_colleague_accepted_says_who_accepted_it_and_when(api, answer):
+    case = bring_to("offered")
+    colleague = provider_user(case.provider)
+    services.accept_offer(referral_id=case.referral.pk, actor=colleague)
+    response = api(case.provider_user).post(
+        transition_url(case.referral.pk, answer),
+        {"reason": "safety_concern", "note": "Her trafficker lives nearby."},
+        format="json",
+    )
+    assert response.status_code == 409
+    accepted_at = local_time(case.referral.offers.get().responded_at, "%H:%M on %-d %B")
+    assert response.json()["detail"] == (
+        f"This offer was accepted by {colleague.username} at {accepted_at}: the person is placed with you."
+    )
+    assert not case.referral.transitions.filter(transition="reject").exists()
+
+
 def test_a_new_offer_expires_the_one_past_its_answer_time_without_waiting_for_the_sweep(api):
     case = bring_to("offered")
     late = case.referral.offers.get()

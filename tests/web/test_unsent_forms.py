@@ -23,7 +23,8 @@ from referrals.tasks import purge_expired_unsent_forms
 from referrals.unsent_forms import owner_token
 from tests.factories import PASSWORD, manager, provider_user, responder, submitted_referral
 from tests.security.test_encryption import raw_row
-from tests.web.conftest import placed, signed_in
+from tests.web.conftest import offered, placed, signed_in
+from tests.web.test_case_actions import CONCERN, already_accepted, assert_rejection_shown_again
 
 pytestmark = pytest.mark.django_db
 
@@ -252,6 +253,56 @@ def test_if_the_action_closed_before_sign_in_what_was_typed_is_dropped_and_the_u
     dropped = AuditEvent.objects.get(what__endswith="deleted unseen, its action having closed")
     assert (dropped.action, dropped.referral) == (AuditAction.CHANGE, referral)
     assert not AuditEvent.objects.filter(what__endswith="shown again on its form").exists()
+
+
+@pytest.mark.parametrize("meanwhile", ["ran out", "expired by the sweep", "colleague accepted"])
+def test_a_rejection_note_kept_after_the_session_ended_comes_back_refused_if_the_offer_closed_before_sign_in(
+    meanwhile,
+):
+    referral, provider, _boss = offered()
+    staff = provider_user(provider)
+    client = signed_in(staff)
+    url = action_url(referral, "reject")
+    owner = owner_field(client.get(url, follow=True).content.decode())
+    session_ends(client)
+    response = client.post(url, {"owner": owner, "reject-reason": "safety_concern", "reject-note": CONCERN})
+    offer = referral.offers.get()
+    if meanwhile == "colleague accepted":
+        colleague = provider_user(provider)
+        services.accept_offer(referral_id=referral.pk, actor=colleague)
+        saying = already_accepted(referral, colleague)
+    else:
+        offer.response_due_at = timezone.now() - datetime.timedelta(minutes=1)
+        offer.save(update_fields=["response_due_at"])
+        saying = services.offer_ran_out(offer).message
+        if meanwhile == "expired by the sweep":  # the case is out of the provider's sight
+            services.expire_offer(offer_id=offer.pk)
+    page = sign_in(client, staff, next_of(response))
+    # Not on the case page or the offers page, saying it is lost: on the form, refused, with the note.
+    assert page.redirect_chain[-1][0].startswith(f"{url}?kept_until=")
+    assert_rejection_shown_again(page, saying=saying)
+    assert "is not kept" not in page.content.decode()
+    assert not UnsentForm.objects.exists()
+    assert AuditEvent.objects.filter(what__endswith="shown again on its form").exists()
+    assert not referral.transitions.filter(transition="reject").exists()
+
+
+def test_a_rejection_without_a_note_kept_for_an_offer_the_sweep_expired_is_dropped_and_the_provider_told():
+    referral, provider, _boss = offered()
+    staff = provider_user(provider)
+    client = signed_in(staff)
+    url = action_url(referral, "reject")
+    owner = owner_field(client.get(url, follow=True).content.decode())
+    session_ends(client)
+    response = client.post(url, {"owner": owner, "reject-reason": "no_capacity"})
+    referral.offers.update(response_due_at=timezone.now() - datetime.timedelta(minutes=1))
+    services.expire_offer(offer_id=referral.offers.get().pk)
+    page = sign_in(client, staff, next_of(response))
+    assert page.redirect_chain[-1][0] == reverse("care_providers:offers")
+    html = page.content.decode()
+    assert f"{referral.reference}: this offer expired at" in html
+    assert "What you typed before you were signed out was not sent, and is not kept." in html
+    assert not UnsentForm.objects.exists()
 
 
 def test_an_anonymous_notification_comes_back_with_its_choices_ticked():
