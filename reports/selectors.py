@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import (
     Aggregate,
     Count,
@@ -286,8 +286,20 @@ def _shares(counts: dict[str, int], labels: dict[str, str], total: int, *, keep_
 
 
 def caseload_report(report_filter: ReportFilter, *, now: datetime.datetime | None = None) -> CaseloadReport:
-    """Every §8 breakdown for the referrals the filter selects: ten queries on PostgreSQL, eleven elsewhere."""
-    now = now or timezone.now()
+    """Every §8 breakdown for the referrals the filter selects: ten queries on PostgreSQL, eleven elsewhere.
+
+    The queries read one snapshot of the database (on PostgreSQL a repeatable-read transaction, which
+    must be the outermost), so that a referral submitted meanwhile is in every figure or in none, and
+    the totals are the sums of their breakdowns."""
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(savepoint=False):  # it only reads: nothing to roll back to
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        return _caseload_report(report_filter, now=now or timezone.now())
+
+
+def _caseload_report(report_filter: ReportFilter, *, now: datetime.datetime) -> CaseloadReport:
     conditions = referral_conditions(report_filter)
     referrals = Referral.objects.filter(conditions).order_by()
 

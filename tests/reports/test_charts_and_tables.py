@@ -1,8 +1,11 @@
 """The SVG charts and the publication rules of the tables, on their own."""
 
+import dataclasses
 import datetime
 import random
 import re
+
+import pytest
 
 from reports.charts import Bar, bar_chart, trend_chart
 from reports.tables import (
@@ -339,3 +342,16 @@ def test_no_random_caseload_leaves_a_reader_of_every_line_to_narrow_a_withheld_c
     for seed in range(200):
         tables = report_tables(random_caseload(random.Random(seed)))
         assert given_away(tables) == [], f"seed {seed}"
+
+
+@pytest.mark.parametrize("breakdown", ["regions", "age_groups", "genders", "nationalities"])
+def test_publication_ends_when_a_breakdown_does_not_add_up_to_its_total(breakdown):
+    # Read as if it did, such a line pushed the least and most of its counts apart for ever (seeds 19,
+    # 26, 33 and 42 among these never finished). The report reads one snapshot, so this is a guard.
+    for seed in range(60):
+        report = random_caseload(random.Random(seed))
+        rows = list(getattr(report, breakdown))
+        if rows:
+            largest = max(range(len(rows)), key=lambda index: rows[index].count)
+            rows[largest] = dataclasses.replace(rows[largest], count=rows[largest].count + 1)
+        for_publication(report_tables(dataclasses.replace(report, **{breakdown: rows})))
