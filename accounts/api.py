@@ -59,8 +59,9 @@ class ObtainTokenView(IdempotentPostMixin, GenericAPIView):
     """Exchange a username and password for an API token, valid for TOKEN_LIFETIME_HOURS.
 
     A user has one token: a new one ends the one issued before, so processes that share an account
-    share its token too. Requests at the same moment are all answered with the one token. A failure answers the same whether or not the username exists. Repeated
-    failures lock the username out from that address for a while (429).
+    share its token too. Requests at the same moment are all answered with the one token. A failure
+    answers the same whether or not the username exists. Repeated failures lock the username out from
+    that address for a while (429).
     """
 
     permission_classes = [AllowAny]
