@@ -165,7 +165,9 @@ EMERGENCY_WITHOUT_ACCOMMODATION_MESSAGE = (
 )
 
 # An anonymous notification never holds these (SPEC §3); a request carrying any of them is refused.
-# The intake form keeps the browser from remembering them (``ReferralForm``).
+# Beside the referral's own personal fields come the names other systems give such details, so that an
+# integration sending a name under its own word is told it is using the wrong form. The intake form
+# keeps the browser from remembering those of its fields among them (``ReferralForm``).
 PERSONAL_FIELDS = (
     "given_name",
     "family_name",
@@ -177,8 +179,17 @@ PERSONAL_FIELDS = (
     "responder_reference",
     "crime_reference",
     "name",
+    "first_name",
+    "last_name",
+    "forename",
+    "surname",
+    "full_name",
+    "dob",
+    "birth_date",
     "email",
     "phone",
+    "phone_number",
+    "mobile",
     "address",
 )
 ANONYMOUS_PERSONAL_FIELD_MESSAGE = (

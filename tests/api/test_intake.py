@@ -282,6 +282,10 @@ def test_an_anonymous_notification_refuses_a_list_no_client_would_send(api):
         {"account": "Found in a cannabis farm."},
         {"responder_reference": "PC-4471"},
         {"crime_reference": "CRIME-2026-0042"},
+        {"first_name": "Minh"},
+        {"surname": "Nguyen"},
+        {"dob": "1990-01-01"},
+        {"mobile": "07700 900123"},
     ],
     ids=lambda personal: next(iter(personal)),
 )
