@@ -255,17 +255,26 @@ def test_if_the_action_closed_before_sign_in_what_was_typed_is_dropped_and_the_u
     assert not AuditEvent.objects.filter(what__endswith="shown again on its form").exists()
 
 
-@pytest.mark.parametrize("meanwhile", ["ran out", "expired by the sweep", "colleague accepted"])
-def test_a_rejection_note_kept_after_the_session_ended_comes_back_refused_if_the_offer_closed_before_sign_in(
-    meanwhile,
-):
+def rejection_sent_after_the_session_ended(data: dict):
+    """An offer's rejection, opened signed in and sent (``data``) once the session had ended: the
+    referral, its provider, the caseworker, their client, the form's address and the answer."""
     referral, provider, _boss = offered()
     staff = provider_user(provider)
     client = signed_in(staff)
     url = action_url(referral, "reject")
     owner = owner_field(client.get(url, follow=True).content.decode())
     session_ends(client)
-    response = client.post(url, {"owner": owner, "reject-reason": "safety_concern", "reject-note": CONCERN})
+    response = client.post(url, {"owner": owner, **data})
+    return referral, provider, staff, client, url, response
+
+
+@pytest.mark.parametrize("meanwhile", ["ran out", "expired by the sweep", "colleague accepted"])
+def test_a_rejection_note_kept_after_the_session_ended_comes_back_refused_if_the_offer_closed_before_sign_in(
+    meanwhile,
+):
+    referral, provider, staff, client, url, response = rejection_sent_after_the_session_ended(
+        {"reject-reason": "safety_concern", "reject-note": CONCERN}
+    )
     offer = referral.offers.get()
     if meanwhile == "colleague accepted":
         colleague = provider_user(provider)
@@ -288,13 +297,9 @@ def test_a_rejection_note_kept_after_the_session_ended_comes_back_refused_if_the
 
 
 def test_a_rejection_without_a_note_kept_for_an_offer_the_sweep_expired_is_dropped_and_the_provider_told():
-    referral, provider, _boss = offered()
-    staff = provider_user(provider)
-    client = signed_in(staff)
-    url = action_url(referral, "reject")
-    owner = owner_field(client.get(url, follow=True).content.decode())
-    session_ends(client)
-    response = client.post(url, {"owner": owner, "reject-reason": "no_capacity"})
+    referral, _provider, staff, client, _url, response = rejection_sent_after_the_session_ended(
+        {"reject-reason": "no_capacity"}
+    )
     referral.offers.update(response_due_at=timezone.now() - datetime.timedelta(minutes=1))
     services.expire_offer(offer_id=referral.offers.get().pk)
     page = sign_in(client, staff, next_of(response))
