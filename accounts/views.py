@@ -57,7 +57,7 @@ class HarbourPasswordChangeView(PasswordChangeView):
     The current password asked for here is a sign-in's password: a session left open must not let
     whoever sits at it guess the password without limit. A wrong one is a failed login for the user,
     counted by django-axes and audited as any other; once the user is locked out, this session ends
-    and the answer is the sign-in's lockout page.
+    and the answer is the sign-in's lockout page. The right one clears the failures, as a sign-in does.
     """
 
     form_class = OwnPasswordForm
@@ -81,6 +81,7 @@ class HarbourPasswordChangeView(PasswordChangeView):
         with transaction.atomic():
             response = super().form_valid(form)
             record_change(actor=form.user, referral=None, what="password changed", request=self.request)
+            AxesProxyHandler.get_implementation().reset_user_attempts(self.request, self._credentials())
         messages.success(self.request, "Your password is changed. You are signed out everywhere else.")
         return response
 

@@ -263,6 +263,16 @@ def test_guessing_the_current_password_locks_the_user_out_and_ends_the_session(c
     assert user.check_password(PASSWORD)
 
 
+def test_the_right_current_password_clears_earlier_failures_as_a_sign_in_does(client, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    user = responder()
+    assert sign_in(client, user.username, PASSWORD).status_code == 302
+    assert [change_password(client, f"guess-{guess}").status_code for guess in range(2)] == [400, 400]
+    assert change_password(client, PASSWORD).status_code == 302
+    assert not AccessAttempt.objects.filter(username=user.username).exists()
+    assert sign_in(Client(), user.username, "wrong-password").status_code == 200  # one failure, not the third
+
+
 def test_a_session_of_a_locked_out_user_cannot_change_the_password_even_with_the_right_one(client, settings):
     settings.AXES_FAILURE_LIMIT = 3
     user = responder()
