@@ -436,7 +436,12 @@ LOCATION = Weighted(
     [(ExploitationLocation.UK, 55), (ExploitationLocation.OVERSEAS, 28), (ExploitationLocation.BOTH, 17)]
 )
 DECLINE = Weighted([(r, w) for r, w in zip(DeclineReason.values, (5, 2, 3, 1), strict=True)])
-WITHDRAW = Weighted([(r, w) for r, w in zip(WithdrawReason.values, (5, 2, 2, 1), strict=True)])
+WITHDRAW_WEIGHTS = list(zip(WithdrawReason.values, (5, 2, 2, 1), strict=True))
+# A child's referral needs no consent, and is never withdrawn for want of it (``withdraw_referral``).
+WITHDRAW = {
+    False: Weighted(WITHDRAW_WEIGHTS),
+    True: Weighted([(r, w) for r, w in WITHDRAW_WEIGHTS if r != WithdrawReason.CONSENT_WITHDRAWN]),
+}
 OUTCOME = Weighted([(r, w) for r, w in zip(RecoveryOutcome.values, (5, 3, 3, 1, 1), strict=True)])
 EXIT = Weighted([(r, w) for r, w in zip(ExitReason.values, (4, 4, 2, 1), strict=True)])
 REJECT = Weighted([(r, w) for r, w in zip(RejectReason.values, (5, 2, 1, 1), strict=True)])
@@ -825,7 +830,7 @@ class ReferralGenerator:
             return
         if roll < 0.10:
             self._close(batch, index, referral, "withdraw", S.RECEIVED, S.WITHDRAWN, responder, decided,
-                        {"reason": WITHDRAW(rng), "note": ""})  # fmt: skip
+                        {"reason": WITHDRAW[referral.is_child](rng), "note": ""})  # fmt: skip
             return
         risk = rng.choice(Risk.values)
         route = Route.ACCOMMODATION if referral.needs_accommodation else Route.OUTREACH
@@ -871,7 +876,7 @@ class ReferralGenerator:
         if offered > now or not candidates or waiting:
             if offered <= now and (not waiting or rng.random() < 0.5):
                 self._close(batch, index, referral, "withdraw", S.ASSESSED, S.WITHDRAWN, responder, offered,
-                            {"reason": WITHDRAW(rng), "note": ""})  # fmt: skip
+                            {"reason": WITHDRAW[referral.is_child](rng), "note": ""})  # fmt: skip
                 self._deadline(batch, index, referral, Clock.PLACEMENT, assessed, offered)
                 return
             self._deadline(batch, index, referral, Clock.PLACEMENT, assessed, None)

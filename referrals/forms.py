@@ -521,6 +521,16 @@ class WithdrawForm(HarbourForm):
     )
     note = note_field("Note (optional)")
 
+    def __init__(self, *args: Any, child: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if child:
+            # A child needs no consent: the reason is not offered. Only the list shown loses it, so that
+            # a post that sends it anyway hears why from ``services.withdraw_referral``, as the API does.
+            cast(forms.Select, self.fields["reason"].widget).choices = _blank_first(
+                [code for code in WithdrawReason.choices if code[0] != WithdrawReason.CONSENT_WITHDRAWN],
+                "Choose a reason",
+            )
+
 
 class OfferForm(HarbourForm):
     provider = forms.TypedChoiceField(

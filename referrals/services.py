@@ -25,7 +25,7 @@ from care_providers.services import check_provider_can_take, reserve_bed
 from notifications.models import Event
 from notifications.services import manager_items_done, manager_recipients, notify, offer_items_done
 
-from .choices import ReferralState
+from .choices import ReferralState, WithdrawReason
 from .deadlines import CHECK_IN_TIME, due_at, start_clock, stop_clocks
 from .encryption import keyed_digest
 from .exceptions import (
@@ -299,6 +299,13 @@ def decline_referral(*, referral_id: int, actor: User, reason: str, note: str = 
     return referral
 
 
+CHILD_CONSENT_WITHDRAWN_MESSAGE = (
+    "A child's referral needs no consent, so it is not withdrawn because consent was withdrawn. Choose "
+    "“Referred elsewhere” if another service, such as the local authority, now supports the child, or "
+    "“Duplicate” or “Other” with a note."
+)
+
+
 def withdraw_referral(*, referral_id: int, actor: User, reason: str, note: str = "") -> Referral:
     with transaction.atomic():
         referral = _apply(
@@ -307,6 +314,9 @@ def withdraw_referral(*, referral_id: int, actor: User, reason: str, note: str =
             transition="withdraw",
             input={"reason": reason, "note": note},
         )
+        if referral.is_child and reason == WithdrawReason.CONSENT_WITHDRAWN:
+            # A child is referred whether or not they consent (SPEC §3): their no must not end their care.
+            raise HarbourError(CHILD_CONSENT_WITHDRAWN_MESSAGE, field="reason")
         _revoke_pending_offer(referral)
         _close(referral)
         _notify_case(Event.REFERRAL_WITHDRAWN, referral, _referrer(referral), *manager_recipients())

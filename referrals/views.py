@@ -1058,12 +1058,15 @@ def _action_form(
     suggestions: list[Any],
     recovery_review_waiting: bool = True,
     initial: dict[str, Any] | None = None,
+    child: bool = False,
 ) -> HarbourForm:
     kwargs: dict[str, Any] = {}
     if name == "offer":
         kwargs["providers"] = _provider_choices(suggestions)
     elif name == "record_progress":
         kwargs["recovery_review_waiting"] = recovery_review_waiting
+    elif name == "withdraw":
+        kwargs["child"] = child
     return TRANSITIONS[name].form_class(data, prefix=name, initial=initial, **kwargs)
 
 
@@ -1137,11 +1140,16 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
             suggestions=suggestions,
             recovery_review_waiting=review_waiting,
             initial=_chosen_in_link(request, transition),
+            child=referral.is_child,
         )
         show_unsent_form(request, form, referral)
     else:
         form = _action_form(
-            transition, request.POST, suggestions=suggestions, recovery_review_waiting=review_waiting
+            transition,
+            request.POST,
+            suggestions=suggestions,
+            recovery_review_waiting=review_waiting,
+            child=referral.is_child,
         )
         status = 400
         if form.is_valid():

@@ -641,7 +641,10 @@ class DeclineInput(serializers.Serializer):
 
 
 class WithdrawInput(serializers.Serializer):
-    reason = CodeField(choices=WithdrawReason.choices)
+    reason = CodeField(
+        choices=WithdrawReason.choices,
+        help_text="consent_withdrawn is refused for a child (is_child): a child's referral needs no consent.",
+    )
     note = _note()
 
 

@@ -188,6 +188,23 @@ def test_withdrawal_revokes_the_pending_offer_and_ends_the_providers_access(api)
     assert api(case.provider_user).get(f"/api/v1/referrals/{case.referral.pk}/").status_code == 404
 
 
+@pytest.mark.parametrize("state", ["received", "offered"])
+def test_a_childs_referral_is_not_withdrawn_because_consent_was_withdrawn(api, state):
+    case = bring_to(state, date_of_birth=None, age_estimate=15, consent=False)
+    url = transition_url(case.referral.pk, "withdraw")
+    response = api(case.responder).post(url, {"reason": "consent_withdrawn"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"reason": [services.CHILD_CONSENT_WITHDRAWN_MESSAGE]}
+    assert "needs no consent" in services.CHILD_CONSENT_WITHDRAWN_MESSAGE
+    assert "Referred elsewhere" in services.CHILD_CONSENT_WITHDRAWN_MESSAGE
+    assert case.refresh().state == ("received" if state == "received" else "assessed")
+    assert not case.referral.transitions.filter(transition="withdraw").exists()
+    assert not case.referral.offers.exclude(state=OfferState.PENDING).exists()
+    referred = api(case.responder).post(url, {"reason": "referred_elsewhere"}, format="json")
+    assert referred.status_code == 200
+    assert referred.json()["state"] == "withdrawn"
+
+
 def test_reallocation_frees_the_bed_and_leaves_no_pending_offer(api):
     case = bring_to("placed")
     response = api(case.manager).post(

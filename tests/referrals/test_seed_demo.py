@@ -192,3 +192,12 @@ def test_referrals_spread_like_the_national_statistics() -> None:
     anonymous = AnonymousNotification.objects.count()
     assert 0.2 * total < anonymous < 0.4 * total
     assert not Referral.objects.filter(Q(is_child=False) & Q(consent=False)).exists()
+
+
+def test_no_generated_child_is_withdrawn_because_consent_was_withdrawn() -> None:
+    seed(referrals=700)
+    withdrawals = TransitionLog.objects.filter(transition="withdraw").select_related("referral")
+    reasons = {(log.referral.is_child, log.input["reason"]) for log in withdrawals}
+    assert (False, "consent_withdrawn") in reasons
+    assert {reason for child, reason in reasons if child} - {"consent_withdrawn"}
+    assert (True, "consent_withdrawn") not in reasons

@@ -228,6 +228,32 @@ def test_the_referring_responder_withdraws_and_the_pending_offer_is_revoked():
     assert referral.offers.get().state == OfferState.REVOKED
 
 
+def test_the_withdraw_form_offers_consent_withdrawn_for_an_adult_only():
+    adult = submitted_referral()
+    child = submitted_referral(date_of_birth=None, age_estimate=16, consent=False)
+    for referral, offered_there in ((adult, True), (child, False)):
+        client = signed_in(referral.submitted_by)
+        html = client.get(action_url(referral, "withdraw"), follow=True).content.decode()
+        assert '<option value="referred_elsewhere">' in html
+        assert ('<option value="consent_withdrawn">' in html) is offered_there
+
+
+def test_a_childs_referral_sent_to_be_withdrawn_for_consent_withdrawn_says_why_not_on_the_reason():
+    referral = submitted_referral(date_of_birth=None, age_estimate=16, consent=False)
+    client = signed_in(referral.submitted_by)
+    response = act(client, referral, "withdraw", {"withdraw-reason": "consent_withdrawn"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    message = escape(services.CHILD_CONSENT_WITHDRAWN_MESSAGE)
+    assert f'<a href="#id_withdraw-reason">{message}</a>' in html
+    assert f'<span class="visually-hidden">Error: </span>{message}</p>' in html
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.RECEIVED
+    act(client, referral, "withdraw", {"withdraw-reason": "referred_elsewhere"})
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.WITHDRAWN
+
+
 # -------------------------------------------------------------------------------------------- provider
 
 
