@@ -983,7 +983,9 @@ class ReferralGenerator:
             gone = max(gone, accepted + _hours(1))
             self._log(batch, index, "report_missing", S.PLACED, S.MISSING, provider_user, gone,
                       {"last_seen_at": gone.isoformat(), "note": ""})  # fmt: skip
-            self._close(batch, index, referral, "exit", S.MISSING, S.EXITED, provider_user, leaves,
+            # A missing child's case is closed by a manager alone (``permissions.may_perform``).
+            closer = self.cast.manager if referral.is_child else provider_user
+            self._close(batch, index, referral, "exit", S.MISSING, S.EXITED, closer, leaves,
                         {"reason": ExitReason.LOST_CONTACT, "note": ""})  # fmt: skip
 
     def _offer(self, batch: Batch, index: int, referral: Any, provider: CareProvider,

@@ -289,7 +289,11 @@ TRANSITION_ENDPOINTS = (
         "The person has recovered and moves on (placed provider or managers)",
         s.RecoverInput,
     ),
-    TransitionEndpoint("exit", "The person left support (placed provider or managers)", s.ExitInput),
+    TransitionEndpoint(
+        "exit",
+        "The person left support (placed provider or managers; only managers for a missing child)",
+        s.ExitInput,
+    ),
 )
 
 

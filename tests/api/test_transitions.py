@@ -12,7 +12,7 @@ from referrals import services
 from referrals.choices import ReferralState
 from referrals.local_time import local_time
 from referrals.models import Referral
-from referrals.permissions import TRANSITIONS
+from referrals.permissions import MISSING_CHILD_EXIT_MESSAGE, TRANSITIONS
 from tests.api.cases import STATES, bring_to, transition_url, valid_body
 from tests.factories import CareProviderFactory, birthday_years_ago, provider_user
 
@@ -447,6 +447,32 @@ def test_report_missing_refuses_a_time_before_the_referral_was_made(api):
     case.referral.refresh_from_db()
     assert case.referral.state == "placed"
     assert not case.referral.transitions.filter(transition="report_missing").exists()
+
+
+CHILD = {"date_of_birth": None, "age_estimate": 15, "consent": False}
+
+
+def test_only_a_manager_closes_a_missing_childs_case(api):
+    case = bring_to("missing", **CHILD)
+    url = transition_url(case.referral.pk, "exit")
+    refused = api(case.provider_user).post(url, valid_body("exit"), format="json")
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": MISSING_CHILD_EXIT_MESSAGE, "code": "not_permitted"}
+    assert case.refresh().state == "missing"
+    assert case.referral.deadlines.filter(clock="missing", stopped_at__isnull=True).exists()
+    closed = api(case.manager).post(url, valid_body("exit"), format="json")
+    assert closed.status_code == 200
+    assert closed.json()["state"] == "exited"
+
+
+@pytest.mark.parametrize(("state", "child"), [("missing", False), ("placed", True)])
+def test_the_placed_provider_still_records_an_exit_of_a_missing_adult_or_a_placed_child(api, state, child):
+    case = bring_to(state, **(CHILD if child else {}))
+    response = api(case.provider_user).post(
+        transition_url(case.referral.pk, "exit"), valid_body("exit"), format="json"
+    )
+    assert response.status_code == 200
+    assert case.refresh().state == "exited"
 
 
 def test_bad_transition_input_is_a_400_naming_the_field(api):

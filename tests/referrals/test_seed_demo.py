@@ -201,3 +201,14 @@ def test_no_generated_child_is_withdrawn_because_consent_was_withdrawn() -> None
     assert (False, "consent_withdrawn") in reasons
     assert {reason for child, reason in reasons if child} - {"consent_withdrawn"}
     assert (True, "consent_withdrawn") not in reasons
+
+
+def test_a_generated_missing_childs_case_is_closed_by_a_manager() -> None:
+    seed(referrals=3000)
+    exits = TransitionLog.objects.filter(transition="exit", from_state=S.MISSING).select_related(
+        "referral", "actor"
+    )
+    roles = {(log.referral.is_child, log.actor.role) for log in exits}
+    assert (True, Role.MANAGER) in roles
+    assert (False, Role.CARE_PROVIDER) in roles
+    assert (True, Role.CARE_PROVIDER) not in roles

@@ -14,6 +14,7 @@ from referrals import services
 from referrals.choices import ReferralState
 from referrals.local_time import local_time
 from referrals.models import Clock, Referral
+from referrals.permissions import MISSING_CHILD_EXIT_MESSAGE
 from referrals.templatetags.moments import moment
 from referrals.views import TRANSITIONS
 from tests.factories import CareProviderFactory, aware, manager, provider_user, submitted_referral
@@ -877,6 +878,35 @@ def test_a_responder_filters_by_state_but_is_offered_no_region_filter():
 
 def action_url(referral, transition):
     return reverse("referrals:case_action", args=[referral.pk, transition])
+
+
+def test_a_provider_is_not_offered_the_exit_of_a_missing_child_which_a_manager_records():
+    referral, staff, boss = placed(date_of_birth=None, age_estimate=15, consent=False)
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=timezone.now())
+    client = signed_in(staff)
+    exit_link = f'href="{action_url(referral, "exit")}"'
+    case_page = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert exit_link not in case_page
+    opened = client.get(action_url(referral, "exit"), follow=True)
+    assert opened.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
+    assert escape(f"{referral.reference}: {MISSING_CHILD_EXIT_MESSAGE}") in opened.content.decode()
+    sent = act(client, referral, "exit", {"exit-reason": "lost_contact"})
+    assert sent.status_code == 403
+    assert escape(MISSING_CHILD_EXIT_MESSAGE) in sent.content.decode()
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.MISSING
+    managers = signed_in(boss)
+    assert exit_link in managers.get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    act(managers, referral, "exit", {"exit-reason": "lost_contact"})
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.EXITED
+
+
+def test_a_provider_is_still_offered_the_exit_of_a_missing_adult():
+    referral, staff, _boss = placed()
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=timezone.now())
+    case_page = signed_in(staff).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert f'href="{action_url(referral, "exit")}"' in case_page
 
 
 def test_a_person_reallocated_while_missing_is_marked_found_before_any_offer():
