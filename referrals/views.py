@@ -600,7 +600,7 @@ def anonymous_notification(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             try:
-                services.submit_anonymous_notification(actor=user, **form.cleaned_data)
+                services.submit_anonymous_notification(actor=user, **form.notification_fields())
             except HarbourError as error:
                 status = apply_domain_error(form, error)
             else:

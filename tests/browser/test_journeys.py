@@ -472,6 +472,7 @@ def test_going_back_to_a_draft_just_submitted_shows_the_drafts_list(journeys):
     "page_name",
     [
         "intake form",
+        "anonymous notification",
         "case page",
         "case action",
         "case list filter error",
@@ -499,6 +500,7 @@ def test_pages_fit_a_phone_screen_without_sideways_scrolling(journeys, page_name
 
     username, path = {
         "intake form": ("phone-officer", "/referrals/new/"),
+        "anonymous notification": ("phone-officer", "/anonymous-notifications/new/"),
         "case page": ("phone-manager", f"/cases/{referral.pk}/"),
         "case action": ("phone-manager", f"/cases/{referral.pk}/withdraw/"),
         # The filter's hint and its error message, beside the other filters.
