@@ -850,6 +850,38 @@ def test_the_case_list_and_page_show_a_person_reallocated_while_missing_as_missi
     assert referral.reference not in client.get(url, {"state": "placed"}).content.decode()
 
 
+CHILD_TAG = '<span class="tag">Child</span>'
+
+
+def row_for(html: str, referral) -> str:
+    [row] = [row for row in html.split("</tr>") if f">{referral.reference}</a>" in row]
+    return row
+
+
+def test_every_list_of_cases_and_the_case_heading_flag_a_child_beside_the_state():
+    house = CareProviderFactory()
+    child, staff, boss = placed(house, date_of_birth=None, age_estimate=16, consent=False)
+    adult, _, _ = placed(house, actor=child.submitted_by)
+    past_child, _, _ = placed(house, date_of_birth=None, age_in_doubt=True)
+    services.recover_referral(referral_id=past_child.pk, actor=staff, outcome="other_support")
+    lists = (
+        (child.submitted_by, reverse("referrals:case_list")),
+        (boss, reverse("referrals:case_list")),
+        (staff, reverse("care_providers:caseload")),
+    )
+    for user, url in lists:
+        html = signed_in(user).get(url).content.decode()
+        assert f"Placed</span> {CHILD_TAG}</td>" in row_for(html, child), url
+        assert CHILD_TAG not in row_for(html, adult), url
+    past = signed_in(staff).get(reverse("care_providers:past")).content.decode()
+    assert f">Recovered {CHILD_TAG}</td>" in row_for(past, past_child)
+    for user in (child.submitted_by, boss, staff):
+        client = signed_in(user)
+        heading = client.get(reverse("referrals:case", args=[child.pk])).content.decode().split("</h1>")[0]
+        assert heading.endswith(f"Placed</span> {CHILD_TAG}"), user
+        assert CHILD_TAG not in client.get(reverse("referrals:case", args=[adult.pk])).content.decode()
+
+
 def test_a_case_list_filter_with_an_error_lists_nothing_and_says_why():
     submitted_referral()
     response = signed_in(manager()).get(
