@@ -7,7 +7,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from care_providers.models import OfferState, Placement
+from care_providers.models import CareProvider, OfferState, Placement
 from referrals import services
 from referrals.choices import ReferralState
 from referrals.local_time import local_time
@@ -148,6 +148,26 @@ def test_an_offer_the_provider_cannot_take_is_a_400_on_provider_with_the_reason(
     assert response.status_code == 400
     assert says in response.json()["provider"][0]
     assert not case.referral.offers.exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [({"supports_children": False}, "does not support children"), ({"regions": ["scotland"]}, "region")],
+    ids=["children-no-longer-supported", "region-no-longer-served"],
+)
+def test_accepting_an_offer_the_provider_can_no_longer_take_is_a_409_and_the_offer_stays_pending(
+    api, change, says
+):
+    case = bring_to("offered", date_of_birth=None, age_estimate=15, consent=False, region="london")
+    CareProvider.objects.filter(pk=case.provider.pk).update(**change)
+    response = api(case.provider_user).post(transition_url(case.referral.pk, "accept"), {}, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "provider_no_longer_suitable"
+    assert response.json()["detail"].startswith("This offer can no longer be accepted: ")
+    assert says in response.json()["detail"]
+    assert case.refresh().state == "assessed"
+    assert case.referral.offers.get().state == OfferState.PENDING
+    assert not Placement.objects.filter(referral=case.referral).exists()
 
 
 def test_an_offer_to_no_such_provider_is_a_400_on_provider(api):

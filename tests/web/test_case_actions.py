@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
-from care_providers.models import OfferState, Placement
+from care_providers.models import CareProvider, OfferState, Placement
 from referrals import services
 from referrals.choices import ReferralState
 from referrals.local_time import local_time
@@ -460,6 +460,24 @@ def test_accepting_with_no_free_bed_offers_the_rejection_with_no_capacity_chosen
     assert rejected.status_code == 302
     offer = referral.offers.get()
     assert (offer.state, offer.reject_reason) == (OfferState.REJECTED, "no_capacity")
+
+
+def test_accepting_a_child_once_the_provider_no_longer_supports_children_offers_the_rejection_as_unsuitable():
+    provider = CareProviderFactory(name="Medaille Trust")
+    referral, _provider, _boss = offered(provider, date_of_birth=None, age_estimate=15, consent=False)
+    CareProvider.objects.filter(pk=provider.pk).update(supports_children=False)
+    client = signed_in(provider_user(provider))
+    response = act(client, referral, "accept")
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert (
+        "This offer can no longer be accepted: Medaille Trust does not support children. Reject it, so that "
+        "the managers can offer the person elsewhere."
+    ) in html
+    assert ">Accept</button>" not in html
+    assert '<option value="unsuitable" selected>' in html
+    assert referral.offers.get().state == OfferState.PENDING
+    assert not Placement.objects.filter(referral=referral).exists()
 
 
 def test_the_case_page_warns_a_provider_with_no_free_bed_before_it_accepts_and_links_the_rejection():
