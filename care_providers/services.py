@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from referrals.choices import BED_FOR, BedKind, Gender, Route, Service
-from referrals.exceptions import NoCapacity, ProviderCannotTake
+from referrals.exceptions import NoCapacity, ProviderCannotTake, ProviderNoLongerSuitable
 
 from .models import CareProvider
 from .selectors import occupied_beds
@@ -26,8 +26,8 @@ def bed_needed(referral: Referral) -> str:
     return bed_kind_for(referral) if referral.route == Route.ACCOMMODATION else ""
 
 
-def reasons_provider_cannot_take(provider: CareProvider, referral: Referral) -> list[str]:
-    """Every reason this provider cannot take this person; empty if it can."""
+def reasons_provider_cannot_support(provider: CareProvider, referral: Referral) -> list[str]:
+    """Every reason this provider cannot support this person, free beds aside; empty if it can."""
     reasons = []
     if not provider.active:
         reasons.append(f"{provider.name} is not taking referrals.")
@@ -38,16 +38,22 @@ def reasons_provider_cannot_take(provider: CareProvider, referral: Referral) -> 
     if referral.route == Route.ACCOMMODATION:
         if Service.ACCOMMODATION not in provider.services:
             reasons.append(f"{provider.name} offers outreach only; the route is accommodation.")
-        else:
-            kind = bed_kind_for(referral)
-            # Suggestions rank every provider, loaded with their occupancy: no query per provider.
-            occupied = getattr(provider, f"occupied_{kind}", None)
-            if occupied is None:
-                occupied = occupied_beds(provider, kind)
-            if occupied >= provider.capacity(kind):
-                reasons.append(f"{provider.name} has no free bed {BED_FOR[kind]}.")
     elif Service.OUTREACH not in provider.services:
         reasons.append(f"{provider.name} does not offer outreach.")
+    return reasons
+
+
+def reasons_provider_cannot_take(provider: CareProvider, referral: Referral) -> list[str]:
+    """Every reason this provider cannot take this person; empty if it can."""
+    reasons = reasons_provider_cannot_support(provider, referral)
+    if referral.route == Route.ACCOMMODATION and Service.ACCOMMODATION in provider.services:
+        kind = bed_kind_for(referral)
+        # Suggestions rank every provider, loaded with their occupancy: no query per provider.
+        occupied = getattr(provider, f"occupied_{kind}", None)
+        if occupied is None:
+            occupied = occupied_beds(provider, kind)
+        if occupied >= provider.capacity(kind):
+            reasons.append(f"{provider.name} has no free bed {BED_FOR[kind]}.")
     return reasons
 
 
@@ -58,12 +64,16 @@ def check_provider_can_take(provider: CareProvider, referral: Referral) -> None:
 
 
 def reserve_bed(provider_id: int, referral: Referral) -> str:
-    """Lock the provider and return the bed kind to hold, or raise ``NoCapacity``.
+    """Lock the provider and return the bed kind to hold, or raise ``ProviderNoLongerSuitable`` or
+    ``NoCapacity``.
 
-    The provider row lock serialises acceptances for one provider, so two can never take its last bed.
-    Returns "" for outreach, which holds no bed.
+    The provider row lock serialises acceptances for one provider, so two can never take its last bed,
+    and the provider is read as it is now: one changed since the offer (that stopped supporting
+    children, say) is checked again as an offer is. Returns "" for outreach, which holds no bed.
     """
     provider = CareProvider.objects.select_for_update().get(pk=provider_id)
+    if reasons := reasons_provider_cannot_support(provider, referral):
+        raise ProviderNoLongerSuitable(f"This offer can no longer be accepted: {' '.join(reasons)}")
     kind = bed_needed(referral)
     if not kind:
         return ""

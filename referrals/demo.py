@@ -415,6 +415,18 @@ ADULT_EXPLOITATION = Weighted(
 CHILD_EXPLOITATION = Weighted(
     [("criminal", 48), ("sexual", 19), ("labour", 19), ("domestic_servitude", 5), ("other", 9)]
 )
+# Children referred are mostly 15 to 17, as in the NRM statistics; younger ones fewer with each year.
+CHILD_AGE = Weighted([(17, 30), (16, 25), (15, 17), (14, 10), (13, 7), (12, 5), (11, 3), (10, 3)])
+# The share of each kind of first responder's referrals that are of children: local authorities, whose
+# children's services meet most of them, refer a larger share of the children than of the adults, and
+# the Home Office's agencies and Border Force a smaller one. About 42% overall, with KIND_SHARE.
+CHILD_SHARE: dict[str, float] = {
+    OrganisationKind.POLICE: 0.42,
+    OrganisationKind.BORDER_FORCE: 0.22,
+    OrganisationKind.GOVERNMENT_AGENCY: 0.25,
+    OrganisationKind.LOCAL_AUTHORITY: 0.80,
+    OrganisationKind.NGO: 0.40,
+}
 GENDER = Weighted([(Gender.MALE, 76), (Gender.FEMALE, 23), (Gender.OTHER, 0.5), (Gender.UNKNOWN, 0.5)])
 REGION = Weighted(
     [
@@ -436,7 +448,12 @@ LOCATION = Weighted(
     [(ExploitationLocation.UK, 55), (ExploitationLocation.OVERSEAS, 28), (ExploitationLocation.BOTH, 17)]
 )
 DECLINE = Weighted([(r, w) for r, w in zip(DeclineReason.values, (5, 2, 3, 1), strict=True)])
-WITHDRAW = Weighted([(r, w) for r, w in zip(WithdrawReason.values, (5, 2, 2, 1), strict=True)])
+WITHDRAW_WEIGHTS = list(zip(WithdrawReason.values, (5, 2, 2, 1), strict=True))
+# A child's referral needs no consent, and is never withdrawn for want of it (``withdraw_referral``).
+WITHDRAW = {
+    False: Weighted(WITHDRAW_WEIGHTS),
+    True: Weighted([(r, w) for r, w in WITHDRAW_WEIGHTS if r != WithdrawReason.CONSENT_WITHDRAWN]),
+}
 OUTCOME = Weighted([(r, w) for r, w in zip(RecoveryOutcome.values, (5, 3, 3, 1, 1), strict=True)])
 EXIT = Weighted([(r, w) for r, w in zip(ExitReason.values, (4, 4, 2, 1), strict=True)])
 REJECT = Weighted([(r, w) for r, w in zip(RejectReason.values, (5, 2, 1, 1), strict=True)])
@@ -554,18 +571,62 @@ FAMILY_NAMES = [
     "Yusuf",
     "Zhang",
 ]
-ACCOUNTS = [
-    "Found working long hours at a car wash; documents held by the employer; sleeps on site.",
-    "Stopped in a vehicle with cash and phones; says he is paid in debt reduction, not money.",
-    "Disclosed being moved between addresses for sex work; does not know the addresses.",
-    "Arrived by small boat; says a debt for the journey must be worked off on a farm.",
-    "Domestic worker whose passport was kept by the family; not allowed out alone.",
-    "Found in a cannabis grow at a residential property; windows boarded; frightened of the organisers.",
-    "Recruited online for restaurant work; wages withheld; threatened with harm to family at home.",
-    "Child found carrying drugs between towns; older men arrange travel and hold the phone.",
-    "Nail bar worker living above the shop; hands over all earnings; limited English.",
-    "Factory worker recruited with others from the same village; housed in an overcrowded property.",
-]
+# The responder's account, by whether the person is a child and by their first type of exploitation, so
+# that it fits them: no adult found carrying drugs as a child, no sexual exploitation told as factory work.
+ACCOUNTS: dict[bool, dict[str, list[str]]] = {
+    False: {  # adults
+        "labour": [
+            "Found working long hours at a car wash; documents held by the employer; sleeps on site.",
+            "Arrived by small boat; says a debt for the journey must be worked off on a farm.",
+            "Recruited online for restaurant work; wages withheld; threatened with harm to family at home.",
+            "Nail bar worker living above the shop; hands over all earnings; limited English.",
+            "Factory worker recruited with others from the same village; housed in an overcrowded property.",
+        ],
+        "sexual": [
+            "Disclosed being moved between addresses for sex work; does not know the addresses.",
+            "Promised a job abroad, then made to see clients in short-let flats; passport and phone taken.",
+            "Advertised online for sex by others who keep the money; moved to a new town every few weeks.",
+        ],
+        "criminal": [
+            "Stopped in a vehicle with cash and phones; says the pay is debt reduction, not money.",
+            "Found in a cannabis grow in a house; windows boarded; frightened of the organisers.",
+            "Made to open bank accounts and claim benefits for others; a landlord keeps the cards.",
+        ],
+        "domestic_servitude": [
+            "Domestic worker whose passport was kept by the family; not allowed out alone.",
+            "Cooks and cleans for a household from dawn to midnight without pay; sleeps in the kitchen.",
+        ],
+        "organ_harvesting": [
+            "Offered work abroad, then pressed to sell a kidney to pay for the journey; taken for tests.",
+        ],
+        "other": [
+            "Made to beg outside stations and hand over the takings; moved between cities by a group.",
+            "Married against their will and kept at home; not allowed to contact their own family.",
+        ],
+    },
+    True: {  # children
+        "criminal": [
+            "Child found carrying drugs between towns; older men arrange travel and hold the phone.",
+            "Found in a flat far from home after being reported missing; says a drugs debt is owed.",
+            "Found locked in a cannabis grow; brought to the UK in a lorry and told the journey is owed.",
+        ],
+        "sexual": [
+            "Groomed online by an older man; taken to parties in hotels and given alcohol and drugs.",
+            "Missing from care several times; seen getting into cars with older men; unexplained gifts.",
+        ],
+        "labour": [
+            "Working at a car wash instead of going to school; lives with the owner, who keeps the pay.",
+            "Found working in a nail bar; looks much younger than the age given; the owner speaks for them.",
+        ],
+        "domestic_servitude": [
+            "Brought to the UK to look after a relative's children; not at school; sleeps on the floor.",
+        ],
+        "other": [
+            "Made to beg in city centres with adults who are not family; moved between cities.",
+            "Kept from school by relatives who have promised them in marriage; travel abroad being arranged.",
+        ],
+    },
+}
 
 
 @dataclass
@@ -700,10 +761,10 @@ class ReferralGenerator:
         rng = self.rng
         spec, organisation, responder = self.responders(rng)
         submitted = self._submitted_at()
-        child = rng.random() < 0.42
+        child = rng.random() < CHILD_SHARE[spec.kind]
         gender = GENDER(rng)
         nationality = self._nationality(submitted)
-        age = rng.randint(10, 17) if child else min(75, 18 + int(rng.expovariate(1 / 12)))
+        age = CHILD_AGE(rng) if child else min(75, 18 + int(rng.expovariate(1 / 12)))
         age_in_doubt = not child and age < 25 and rng.random() < 0.1
         birth = None
         age_estimate = None
@@ -752,7 +813,7 @@ class ReferralGenerator:
             has_dependants=not child and rng.random() < 0.08,
             safe_to_contact=safe_to_contact,
             contact_phone=f"07700 900{rng.randint(0, 999):03d}" if safe_to_contact else "",
-            account=rng.choice(ACCOUNTS),
+            account=rng.choice(ACCOUNTS[child][types[0]]),
             responder_reference=f"{_slug(spec.name)[:4].upper()}-{rng.randint(10000, 99999)}",
             name_digest=self.digest(given, family),
             birth_date_digest=self.digest(birth.isoformat()) if birth else "",
@@ -825,7 +886,7 @@ class ReferralGenerator:
             return
         if roll < 0.10:
             self._close(batch, index, referral, "withdraw", S.RECEIVED, S.WITHDRAWN, responder, decided,
-                        {"reason": WITHDRAW(rng), "note": ""})  # fmt: skip
+                        {"reason": WITHDRAW[referral.is_child](rng), "note": ""})  # fmt: skip
             return
         risk = rng.choice(Risk.values)
         route = Route.ACCOMMODATION if referral.needs_accommodation else Route.OUTREACH
@@ -871,7 +932,7 @@ class ReferralGenerator:
         if offered > now or not candidates or waiting:
             if offered <= now and (not waiting or rng.random() < 0.5):
                 self._close(batch, index, referral, "withdraw", S.ASSESSED, S.WITHDRAWN, responder, offered,
-                            {"reason": WITHDRAW(rng), "note": ""})  # fmt: skip
+                            {"reason": WITHDRAW[referral.is_child](rng), "note": ""})  # fmt: skip
                 self._deadline(batch, index, referral, Clock.PLACEMENT, assessed, offered)
                 return
             self._deadline(batch, index, referral, Clock.PLACEMENT, assessed, None)
@@ -978,7 +1039,9 @@ class ReferralGenerator:
             gone = max(gone, accepted + _hours(1))
             self._log(batch, index, "report_missing", S.PLACED, S.MISSING, provider_user, gone,
                       {"last_seen_at": gone.isoformat(), "note": ""})  # fmt: skip
-            self._close(batch, index, referral, "exit", S.MISSING, S.EXITED, provider_user, leaves,
+            # A missing child's case is closed by a manager alone (``permissions.may_perform``).
+            closer = self.cast.manager if referral.is_child else provider_user
+            self._close(batch, index, referral, "exit", S.MISSING, S.EXITED, closer, leaves,
                         {"reason": ExitReason.LOST_CONTACT, "note": ""})  # fmt: skip
 
     def _offer(self, batch: Batch, index: int, referral: Any, provider: CareProvider,

@@ -40,6 +40,11 @@ class NoCapacity(TransitionNotAllowed):
     """The provider has no free bed of the kind the person needs."""
 
 
+class ProviderNoLongerSuitable(TransitionNotAllowed):
+    """The provider changed since it was offered the person, and can no longer take them: it stopped
+    supporting children, say."""
+
+
 class NotPermitted(HarbourError):
     """The user may see the case but not perform this action."""
 

@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from django import forms
 from django.forms.renderers import BaseRenderer
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
@@ -424,8 +425,19 @@ class ReferralForm(HarbourForm):
 
 
 class AnonymousNotificationForm(HarbourForm):
-    """Duty to notify (SPEC §3): an adult who does not consent. No name, no date of birth, no contact."""
+    """Duty to notify (SPEC §3): an adult who does not consent. No name, no date of birth, no contact.
 
+    The responder confirms first that the person is an adult: a child, or anyone who may be under 18,
+    is referred without consent, never notified (DOMAIN.md §2.2).
+    """
+
+    adult = forms.BooleanField(
+        label="The person is 18 or over and their age is not in doubt",
+        error_messages=_required(
+            "Confirm that the person is 18 or over and their age is not in doubt. If they may be under 18, "
+            "make a referral instead."
+        ),
+    )
     gender = forms.ChoiceField(
         choices=Gender.choices,
         widget=forms.RadioSelect,
@@ -453,6 +465,15 @@ class AnonymousNotificationForm(HarbourForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _choices(self, "nationality", _blank_first(nationality_choices(), "Choose a nationality"))
+        self.fields["adult"].help_text = format_html(
+            "A child, or anyone whose age is in doubt, must be referred instead (no consent is needed): "
+            '<a href="{}">make a referral</a>.',
+            reverse("referrals:intake"),
+        )
+
+    def notification_fields(self) -> dict[str, Any]:
+        """The cleaned values as ``submit_anonymous_notification`` takes them: all but the confirmation."""
+        return {name: value for name, value in self.cleaned_data.items() if name != "adult"}
 
 
 def case_reference_filter() -> forms.CharField:
@@ -520,6 +541,16 @@ class WithdrawForm(HarbourForm):
         error_messages=_required("Choose why the referral is withdrawn."),
     )
     note = note_field("Note (optional)")
+
+    def __init__(self, *args: Any, child: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if child:
+            # A child needs no consent: the reason is not offered. Only the list shown loses it, so that
+            # a post that sends it anyway hears why from ``services.withdraw_referral``, as the API does.
+            cast(forms.Select, self.fields["reason"].widget).choices = _blank_first(
+                [code for code in WithdrawReason.choices if code[0] != WithdrawReason.CONSENT_WITHDRAWN],
+                "Choose a reason",
+            )
 
 
 class OfferForm(HarbourForm):

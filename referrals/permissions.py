@@ -69,9 +69,23 @@ def is_placed_provider(user: User, referral: Referral) -> bool:
     return placement is not None and placement.provider_id == provider.pk
 
 
+MISSING_CHILD_EXIT_MESSAGE = (
+    "A manager must close a missing child's case: closing it stops the alerts to the managers and the "
+    "referring organisation. Record the child as found when they come back, or ask the managers to "
+    "close the case."
+)
+
+
+def is_missing_child(referral: Referral) -> bool:
+    return referral.is_child and referral.state == ReferralState.MISSING
+
+
 def may_perform(user: User, transition: str, referral: Referral) -> bool:
     """Whether the user's role and relationship to the case allow this transition."""
     if transition in MANAGER_ONLY:
+        return user.is_manager
+    if transition == "exit" and is_missing_child(referral):
+        # Exiting stops the escalations: for a missing child, a manager's decision, not the provider's.
         return user.is_manager
     if transition == "withdraw":
         return user.is_manager or is_referring_responder(user, referral)

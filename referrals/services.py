@@ -25,7 +25,7 @@ from care_providers.services import check_provider_can_take, reserve_bed
 from notifications.models import Event
 from notifications.services import manager_items_done, manager_recipients, notify, offer_items_done
 
-from .choices import ReferralState
+from .choices import ReferralState, WithdrawReason
 from .deadlines import CHECK_IN_TIME, due_at, start_clock, stop_clocks
 from .encryption import keyed_digest
 from .exceptions import (
@@ -41,7 +41,14 @@ from .exceptions import (
 )
 from .local_time import local_time
 from .models import AnonymousNotification, Clock, Referral, TransitionLog
-from .permissions import TRANSITION_WORDS, may_perform, may_submit
+from .permissions import (
+    MISSING_CHILD_EXIT_MESSAGE,
+    TRANSITION_WORDS,
+    is_missing_child,
+    is_placed_provider,
+    may_perform,
+    may_submit,
+)
 from .references import next_reference
 from .selectors import referrals_visible_to
 
@@ -174,6 +181,8 @@ def transition_refusal(actor: User, transition: str, referral: Referral) -> Harb
     state (409); None if they may."""
     action, outcome = TRANSITION_WORDS[transition]
     if not may_perform(actor, transition, referral):
+        if transition == "exit" and is_missing_child(referral) and is_placed_provider(actor, referral):
+            return NotPermitted(MISSING_CHILD_EXIT_MESSAGE)
         return NotPermitted(f"You may not {action}.")
     if not can_proceed(getattr(referral, transition)):
         return TransitionNotAllowed(
@@ -299,6 +308,13 @@ def decline_referral(*, referral_id: int, actor: User, reason: str, note: str = 
     return referral
 
 
+CHILD_CONSENT_WITHDRAWN_MESSAGE = (
+    "A child's referral needs no consent, so it is not withdrawn because consent was withdrawn. Choose "
+    "“Referred elsewhere” if another service, such as the local authority, now supports the child, or "
+    "“Duplicate” or “Other” with a note."
+)
+
+
 def withdraw_referral(*, referral_id: int, actor: User, reason: str, note: str = "") -> Referral:
     with transaction.atomic():
         referral = _apply(
@@ -307,6 +323,9 @@ def withdraw_referral(*, referral_id: int, actor: User, reason: str, note: str =
             transition="withdraw",
             input={"reason": reason, "note": note},
         )
+        if referral.is_child and reason == WithdrawReason.CONSENT_WITHDRAWN:
+            # A child is referred whether or not they consent (SPEC §3): their no must not end their care.
+            raise HarbourError(CHILD_CONSENT_WITHDRAWN_MESSAGE, field="reason")
         _revoke_pending_offer(referral)
         _close(referral)
         _notify_case(Event.REFERRAL_WITHDRAWN, referral, _referrer(referral), *manager_recipients())

@@ -48,7 +48,8 @@ NOTE_MAX_LENGTH = 5_000
 PROGRESS_NOTE_REQUIRED_MESSAGE = "Write the progress note."
 AGE_MAX = 120
 NO_CONSENT_MESSAGE = (
-    "An adult must consent to be referred. If they do not consent, make an anonymous notification "
+    "An adult must consent to be referred. If the person may be under 18, tick “may be under 18” (age in "
+    "doubt): then no consent is needed. Otherwise, if they do not consent, make an anonymous notification "
     "(duty to notify) instead."
 )
 
@@ -196,6 +197,31 @@ ANONYMOUS_PERSONAL_FIELD_MESSAGE = (
     "An anonymous notification must not hold personal details such as a name, date of birth or contact "
     "details. If the person consents (or is a child), make a referral instead."
 )
+# Duty to notify is for adults only (DOMAIN.md §2.2): a request that gives the person's age, or says they
+# are or may be a child, is refused too, whatever the age, pointing to the referral a child needs.
+AGE_FIELDS = (
+    "age",
+    "age_estimate",
+    "age_in_doubt",
+    "is_child",
+    "child",
+    "is_minor",
+    "minor",
+    "under_18",
+    "adult_or_child",
+    "age_group",
+    "age_range",
+)
+ANONYMOUS_AGE_FIELD_MESSAGE = (
+    "An anonymous notification is for an adult only: a child, or anyone who may be under 18, must be "
+    "referred, not notified. Make a referral instead: a child needs no consent."
+)
+# Every field an anonymous notification refuses, with what it says; an age estimate is personal, and
+# refused as an age.
+ANONYMOUS_REFUSED_FIELDS: dict[str, str] = {
+    **dict.fromkeys(PERSONAL_FIELDS, ANONYMOUS_PERSONAL_FIELD_MESSAGE),
+    **dict.fromkeys(AGE_FIELDS, ANONYMOUS_AGE_FIELD_MESSAGE),
+}
 
 
 NEXT_CHECK_IN_MAX_DAYS = 90
@@ -234,11 +260,11 @@ def exploitation_type_errors(types: list[str]) -> list[str]:
 
 
 def anonymous_notification_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Field errors for a duty-to-notify report: any personal field is refused (SPEC §3)."""
+    """Field errors for a duty-to-notify report: any personal field, or any age, is refused (SPEC §3)."""
     errors: dict[str, list[str]] = {}
-    for field in PERSONAL_FIELDS:
+    for field, message in ANONYMOUS_REFUSED_FIELDS.items():
         if field in data:
-            errors[field] = [ANONYMOUS_PERSONAL_FIELD_MESSAGE]
+            errors[field] = [message]
     if not data.get("nationality"):
         errors["nationality"] = [NATIONALITY_REQUIRED_MESSAGE]
     elif messages := nationality_errors(data["nationality"]):

@@ -54,6 +54,7 @@ from .exceptions import (
     NotPermitted,
     OfferAlreadyPending,
     OfferNotPending,
+    ProviderNoLongerSuitable,
     TransitionNotAllowed,
 )
 from .forms import (
@@ -600,7 +601,7 @@ def anonymous_notification(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             try:
-                services.submit_anonymous_notification(actor=user, **form.cleaned_data)
+                services.submit_anonymous_notification(actor=user, **form.notification_fields())
             except HarbourError as error:
                 status = apply_domain_error(form, error)
             else:
@@ -1058,12 +1059,15 @@ def _action_form(
     suggestions: list[Any],
     recovery_review_waiting: bool = True,
     initial: dict[str, Any] | None = None,
+    child: bool = False,
 ) -> HarbourForm:
     kwargs: dict[str, Any] = {}
     if name == "offer":
         kwargs["providers"] = _provider_choices(suggestions)
     elif name == "record_progress":
         kwargs["recovery_review_waiting"] = recovery_review_waiting
+    elif name == "withdraw":
+        kwargs["child"] = child
     return TRANSITIONS[name].form_class(data, prefix=name, initial=initial, **kwargs)
 
 
@@ -1083,16 +1087,23 @@ def no_free_bed_words(provider: CareProvider, referral: Referral) -> str:
     return f"{provider.name} has no free bed {BED_FOR[BedKind(kind)]}."
 
 
-def _reject_for_want_of_a_bed(request: HttpRequest, referral: Referral, error: NoCapacity) -> HttpResponse:
-    """Accepting failed for want of a bed. Pressing Accept again would fail the same way, so the page
-    offers the rejection instead, with the reason "no capacity" already chosen."""
+def _reject_instead(
+    request: HttpRequest, referral: Referral, error: NoCapacity | ProviderNoLongerSuitable
+) -> HttpResponse:
+    """Accepting failed for want of a bed, or because the provider can no longer take the person (it
+    stopped supporting children, say). Pressing Accept again would fail the same way, so the page offers
+    the rejection instead, with its reason already chosen: "no capacity", or "unsuitable"."""
+    if isinstance(error, NoCapacity):
+        reason = RejectReason.NO_CAPACITY
+        what_now = "The offer cannot be accepted until a bed is free. If none will be free in time, reject it"
+    else:
+        reason, what_now = RejectReason.UNSUITABLE, "Reject it"
     context = {
         "referral": referral,
         "name": "reject",
         "spec": TRANSITIONS["reject"],
-        "form": _action_form("reject", suggestions=[], initial={"reason": RejectReason.NO_CAPACITY}),
-        "problem": f"{error.message} The offer cannot be accepted until a bed is free. If none will be "
-        "free in time, reject it, so that the managers can offer the person elsewhere.",
+        "form": _action_form("reject", suggestions=[], initial={"reason": reason}),
+        "problem": f"{error.message} {what_now}, so that the managers can offer the person elsewhere.",
     }
     return render(request, "referrals/case_action.html", context, status=error.status_code)
 
@@ -1137,11 +1148,16 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
             suggestions=suggestions,
             recovery_review_waiting=review_waiting,
             initial=_chosen_in_link(request, transition),
+            child=referral.is_child,
         )
         show_unsent_form(request, form, referral)
     else:
         form = _action_form(
-            transition, request.POST, suggestions=suggestions, recovery_review_waiting=review_waiting
+            transition,
+            request.POST,
+            suggestions=suggestions,
+            recovery_review_waiting=review_waiting,
+            child=referral.is_child,
         )
         status = 400
         if form.is_valid():
@@ -1161,8 +1177,8 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                 # became of the offer.
                 messages.info(request, f"{referral.reference}: {error.message}")
                 return redirect("referrals:case", pk=referral.pk)
-            except NoCapacity as error:
-                return _reject_for_want_of_a_bed(request, visible_referral_or_404(user, pk), error)
+            except (NoCapacity, ProviderNoLongerSuitable) as error:
+                return _reject_instead(request, visible_referral_or_404(user, pk), error)
             except HarbourError as error:
                 referral = visible_referral_or_404(user, pk)
                 if isinstance(error, NotPermitted) and not can_proceed(getattr(referral, transition)):

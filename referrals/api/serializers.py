@@ -42,7 +42,7 @@ from referrals.validation import (
     ACCOUNT_LENGTH,
     AGE_MAX,
     ALIASES_MAX_LENGTH,
-    ANONYMOUS_PERSONAL_FIELD_MESSAGE,
+    ANONYMOUS_REFUSED_FIELDS,
     CODE_MAX_LENGTH,
     CONTACT_PHONE_MAX_LENGTH,
     LANGUAGES_MAX,
@@ -50,7 +50,6 @@ from referrals.validation import (
     LIST_TOO_LONG_MESSAGE,
     NAME_MAX_LENGTH,
     NOTE_LENGTH,
-    PERSONAL_FIELDS,
     PROGRESS_NOTE_REQUIRED_MESSAGE,
     REFERENCE_MAX_LENGTH,
     anonymous_notification_errors,
@@ -605,11 +604,14 @@ class AnonymousNotificationSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "organisation", "submitted_at"]
 
     def to_internal_value(self, data: Any) -> Any:
-        # Personal fields are refused alongside any other field error, not after them. Other unknown
-        # fields are ignored, as everywhere in the API (SPEC §9): only the declared fields are stored.
+        # Personal fields and ages are refused alongside any other field error, not after them. Other
+        # unknown fields are ignored, as everywhere in the API (SPEC §9): only the declared fields are
+        # stored.
         personal = {}
         if isinstance(data, Mapping):
-            personal = {name: [ANONYMOUS_PERSONAL_FIELD_MESSAGE] for name in data if name in PERSONAL_FIELDS}
+            personal = {
+                name: [ANONYMOUS_REFUSED_FIELDS[name]] for name in data if name in ANONYMOUS_REFUSED_FIELDS
+            }
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as exc:
@@ -641,7 +643,10 @@ class DeclineInput(serializers.Serializer):
 
 
 class WithdrawInput(serializers.Serializer):
-    reason = CodeField(choices=WithdrawReason.choices)
+    reason = CodeField(
+        choices=WithdrawReason.choices,
+        help_text="consent_withdrawn is refused for a child (is_child): a child's referral needs no consent.",
+    )
     note = _note()
 
 

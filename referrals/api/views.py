@@ -289,7 +289,11 @@ TRANSITION_ENDPOINTS = (
         "The person has recovered and moves on (placed provider or managers)",
         s.RecoverInput,
     ),
-    TransitionEndpoint("exit", "The person left support (placed provider or managers)", s.ExitInput),
+    TransitionEndpoint(
+        "exit",
+        "The person left support (placed provider or managers; only managers for a missing child)",
+        s.ExitInput,
+    ),
 )
 
 
@@ -422,8 +426,10 @@ class AnonymousNotificationListView(IdempotentPostMixin, GenericAPIView):
         operation_id="anonymous_notifications_create",
         summary="Notify anonymously about an adult who does not consent (first responders)",
         description="Records no personal details: a request carrying a name, date of birth, contact "
-        "details or an account is refused with a 400 that points to making a referral instead. Other "
-        "unknown fields are ignored, as everywhere in the API.",
+        "details or an account is refused with a 400 that points to making a referral instead, and so is "
+        "one giving an age or saying the person is or may be a child (age, age_estimate, age_in_doubt, "
+        "is_child and the like): duty to notify is for adults only. Other unknown fields are ignored, as "
+        "everywhere in the API.",
         parameters=IDEMPOTENCY_PARAMETERS,
         responses={201: s.AnonymousNotificationSerializer, **error_responses(400, 401, 403, 409, 415, 429)},
     )

@@ -8,7 +8,7 @@ from django.utils import timezone
 from audit.models import AuditAction, AuditEvent
 from referrals.choices import language_names
 from referrals.models import AnonymousNotification, Referral
-from referrals.validation import CONTACT_PHONE_TOO_LONG_MESSAGE
+from referrals.validation import ANONYMOUS_AGE_FIELD_MESSAGE, CONTACT_PHONE_TOO_LONG_MESSAGE
 from tests.factories import birthday_years_ago, manager, provider_user, referral_fields, responder
 
 pytestmark = pytest.mark.django_db
@@ -294,6 +294,29 @@ def test_an_anonymous_notification_refuses_any_personal_field(api, personal):
     assert response.status_code == 400
     field = next(iter(personal))
     assert "make a referral instead" in response.json()[field][0]
+    assert not AnonymousNotification.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "age",
+    [
+        {"is_child": True},
+        {"age_in_doubt": True},
+        {"age": 16},
+        {"age_estimate": 30},
+        {"is_minor": False},
+        {"under_18": True},
+    ],
+    ids=lambda age: next(iter(age)),
+)
+def test_an_anonymous_notification_refuses_any_age_saying_a_child_is_referred_not_notified(api, age):
+    response = api(responder()).post(ANON_URL, {**ANONYMOUS, **age}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {next(iter(age)): [ANONYMOUS_AGE_FIELD_MESSAGE]}
+    assert (
+        "a child, or anyone who may be under 18, must be referred, not notified"
+        in ANONYMOUS_AGE_FIELD_MESSAGE
+    )
     assert not AnonymousNotification.objects.exists()
 
 

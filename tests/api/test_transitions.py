@@ -7,12 +7,12 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from care_providers.models import OfferState, Placement
+from care_providers.models import CareProvider, OfferState, Placement
 from referrals import services
 from referrals.choices import ReferralState
 from referrals.local_time import local_time
 from referrals.models import Referral
-from referrals.permissions import TRANSITIONS
+from referrals.permissions import MISSING_CHILD_EXIT_MESSAGE, TRANSITIONS
 from tests.api.cases import STATES, bring_to, transition_url, valid_body
 from tests.factories import CareProviderFactory, birthday_years_ago, provider_user
 
@@ -150,6 +150,26 @@ def test_an_offer_the_provider_cannot_take_is_a_400_on_provider_with_the_reason(
     assert not case.referral.offers.exists()
 
 
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [({"supports_children": False}, "does not support children"), ({"regions": ["scotland"]}, "region")],
+    ids=["children-no-longer-supported", "region-no-longer-served"],
+)
+def test_accepting_an_offer_the_provider_can_no_longer_take_is_a_409_and_the_offer_stays_pending(
+    api, change, says
+):
+    case = bring_to("offered", date_of_birth=None, age_estimate=15, consent=False, region="london")
+    CareProvider.objects.filter(pk=case.provider.pk).update(**change)
+    response = api(case.provider_user).post(transition_url(case.referral.pk, "accept"), {}, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "provider_no_longer_suitable"
+    assert response.json()["detail"].startswith("This offer can no longer be accepted: ")
+    assert says in response.json()["detail"]
+    assert case.refresh().state == "assessed"
+    assert case.referral.offers.get().state == OfferState.PENDING
+    assert not Placement.objects.filter(referral=case.referral).exists()
+
+
 def test_an_offer_to_no_such_provider_is_a_400_on_provider(api):
     case = bring_to("assessed")
     response = offer(api, case, 987654)
@@ -186,6 +206,23 @@ def test_withdrawal_revokes_the_pending_offer_and_ends_the_providers_access(api)
     assert response.status_code == 200
     assert case.referral.offers.get().state == OfferState.REVOKED
     assert api(case.provider_user).get(f"/api/v1/referrals/{case.referral.pk}/").status_code == 404
+
+
+@pytest.mark.parametrize("state", ["received", "offered"])
+def test_a_childs_referral_is_not_withdrawn_because_consent_was_withdrawn(api, state):
+    case = bring_to(state, date_of_birth=None, age_estimate=15, consent=False)
+    url = transition_url(case.referral.pk, "withdraw")
+    response = api(case.responder).post(url, {"reason": "consent_withdrawn"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"reason": [services.CHILD_CONSENT_WITHDRAWN_MESSAGE]}
+    assert "needs no consent" in services.CHILD_CONSENT_WITHDRAWN_MESSAGE
+    assert "Referred elsewhere" in services.CHILD_CONSENT_WITHDRAWN_MESSAGE
+    assert case.refresh().state == ("received" if state == "received" else "assessed")
+    assert not case.referral.transitions.filter(transition="withdraw").exists()
+    assert not case.referral.offers.exclude(state=OfferState.PENDING).exists()
+    referred = api(case.responder).post(url, {"reason": "referred_elsewhere"}, format="json")
+    assert referred.status_code == 200
+    assert referred.json()["state"] == "withdrawn"
 
 
 def test_reallocation_frees_the_bed_and_leaves_no_pending_offer(api):
@@ -430,6 +467,32 @@ def test_report_missing_refuses_a_time_before_the_referral_was_made(api):
     case.referral.refresh_from_db()
     assert case.referral.state == "placed"
     assert not case.referral.transitions.filter(transition="report_missing").exists()
+
+
+CHILD = {"date_of_birth": None, "age_estimate": 15, "consent": False}
+
+
+def test_only_a_manager_closes_a_missing_childs_case(api):
+    case = bring_to("missing", **CHILD)
+    url = transition_url(case.referral.pk, "exit")
+    refused = api(case.provider_user).post(url, valid_body("exit"), format="json")
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": MISSING_CHILD_EXIT_MESSAGE, "code": "not_permitted"}
+    assert case.refresh().state == "missing"
+    assert case.referral.deadlines.filter(clock="missing", stopped_at__isnull=True).exists()
+    closed = api(case.manager).post(url, valid_body("exit"), format="json")
+    assert closed.status_code == 200
+    assert closed.json()["state"] == "exited"
+
+
+@pytest.mark.parametrize(("state", "child"), [("missing", False), ("placed", True)])
+def test_the_placed_provider_still_records_an_exit_of_a_missing_adult_or_a_placed_child(api, state, child):
+    case = bring_to(state, **(CHILD if child else {}))
+    response = api(case.provider_user).post(
+        transition_url(case.referral.pk, "exit"), valid_body("exit"), format="json"
+    )
+    assert response.status_code == 200
+    assert case.refresh().state == "exited"
 
 
 def test_bad_transition_input_is_a_400_naming_the_field(api):

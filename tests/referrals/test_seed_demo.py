@@ -7,13 +7,16 @@ from collections import Counter
 import pytest
 from django.core.management import call_command
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from accounts.models import Organisation, OrganisationKind, Role, User
 from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
 from care_providers.selectors import occupied_beds
 from referrals.choices import OPEN_STATES, BedKind, Region, Service
 from referrals.choices import ReferralState as S
+from referrals.demo import ACCOUNTS
 from referrals.models import AnonymousNotification, Clock, Deadline, Referral, TransitionLog
+from referrals.services import age_on
 
 pytestmark = pytest.mark.django_db
 
@@ -192,3 +195,53 @@ def test_referrals_spread_like_the_national_statistics() -> None:
     anonymous = AnonymousNotification.objects.count()
     assert 0.2 * total < anonymous < 0.4 * total
     assert not Referral.objects.filter(Q(is_child=False) & Q(consent=False)).exists()
+
+
+def test_no_generated_child_is_withdrawn_because_consent_was_withdrawn() -> None:
+    seed(referrals=700)
+    withdrawals = TransitionLog.objects.filter(transition="withdraw").select_related("referral")
+    reasons = {(log.referral.is_child, log.input["reason"]) for log in withdrawals}
+    assert (False, "consent_withdrawn") in reasons
+    assert {reason for child, reason in reasons if child} - {"consent_withdrawn"}
+    assert (True, "consent_withdrawn") not in reasons
+
+
+def test_a_generated_missing_childs_case_is_closed_by_a_manager() -> None:
+    seed(referrals=3000)
+    exits = TransitionLog.objects.filter(transition="exit", from_state=S.MISSING).select_related(
+        "referral", "actor"
+    )
+    roles = {(log.referral.is_child, log.actor.role) for log in exits}
+    assert (True, Role.MANAGER) in roles
+    assert (False, Role.CARE_PROVIDER) in roles
+    assert (True, Role.CARE_PROVIDER) not in roles
+
+
+def age_when_referred(referral: Referral) -> int:
+    if referral.date_of_birth is None:
+        return referral.age_estimate
+    return age_on(referral.date_of_birth, timezone.localdate(referral.submitted_at))
+
+
+def test_generated_children_are_mostly_15_to_17_and_referred_most_by_local_authorities() -> None:
+    seed(referrals=700)
+    referrals = list(Referral.objects.select_related("organisation"))
+    ages = Counter(age_when_referred(r) for r in referrals if r.is_child and not r.age_in_doubt)
+    assert min(ages) >= 10 and max(ages) == 17
+    assert sum(ages[age] for age in (15, 16, 17)) > 0.6 * ages.total()
+
+    def local_authority_share(children: bool) -> float:
+        group = [r for r in referrals if r.is_child == children]
+        return sum(r.organisation.kind == OrganisationKind.LOCAL_AUTHORITY for r in group) / len(group)
+
+    assert local_authority_share(children=True) > 3 * local_authority_share(children=False)
+
+
+def test_a_generated_account_fits_the_persons_age_and_type_of_exploitation() -> None:
+    seed(referrals=700)
+    for referral in Referral.objects.all():
+        assert referral.account in ACCOUNTS[referral.is_child][referral.exploitation_types[0]]
+        if not referral.is_child:
+            assert "Child" not in referral.account
+        if referral.exploitation_types[0] == "sexual":
+            assert not any(work in referral.account for work in ("Factory", "farm", "car wash", "nail bar"))

@@ -9,11 +9,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
-from care_providers.models import OfferState, Placement
+from care_providers.models import CareProvider, OfferState, Placement
 from referrals import services
 from referrals.choices import ReferralState
 from referrals.local_time import local_time
 from referrals.models import Clock, Referral
+from referrals.permissions import MISSING_CHILD_EXIT_MESSAGE
 from referrals.templatetags.moments import moment
 from referrals.views import TRANSITIONS
 from tests.factories import CareProviderFactory, aware, manager, provider_user, submitted_referral
@@ -228,6 +229,32 @@ def test_the_referring_responder_withdraws_and_the_pending_offer_is_revoked():
     assert referral.offers.get().state == OfferState.REVOKED
 
 
+def test_the_withdraw_form_offers_consent_withdrawn_for_an_adult_only():
+    adult = submitted_referral()
+    child = submitted_referral(date_of_birth=None, age_estimate=16, consent=False)
+    for referral, offered_there in ((adult, True), (child, False)):
+        client = signed_in(referral.submitted_by)
+        html = client.get(action_url(referral, "withdraw"), follow=True).content.decode()
+        assert '<option value="referred_elsewhere">' in html
+        assert ('<option value="consent_withdrawn">' in html) is offered_there
+
+
+def test_a_childs_referral_sent_to_be_withdrawn_for_consent_withdrawn_says_why_not_on_the_reason():
+    referral = submitted_referral(date_of_birth=None, age_estimate=16, consent=False)
+    client = signed_in(referral.submitted_by)
+    response = act(client, referral, "withdraw", {"withdraw-reason": "consent_withdrawn"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    message = escape(services.CHILD_CONSENT_WITHDRAWN_MESSAGE)
+    assert f'<a href="#id_withdraw-reason">{message}</a>' in html
+    assert f'<span class="visually-hidden">Error: </span>{message}</p>' in html
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.RECEIVED
+    act(client, referral, "withdraw", {"withdraw-reason": "referred_elsewhere"})
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.WITHDRAWN
+
+
 # -------------------------------------------------------------------------------------------- provider
 
 
@@ -433,6 +460,24 @@ def test_accepting_with_no_free_bed_offers_the_rejection_with_no_capacity_chosen
     assert rejected.status_code == 302
     offer = referral.offers.get()
     assert (offer.state, offer.reject_reason) == (OfferState.REJECTED, "no_capacity")
+
+
+def test_accepting_a_child_once_the_provider_no_longer_supports_children_offers_the_rejection_as_unsuitable():
+    provider = CareProviderFactory(name="Medaille Trust")
+    referral, _provider, _boss = offered(provider, date_of_birth=None, age_estimate=15, consent=False)
+    CareProvider.objects.filter(pk=provider.pk).update(supports_children=False)
+    client = signed_in(provider_user(provider))
+    response = act(client, referral, "accept")
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert (
+        "This offer can no longer be accepted: Medaille Trust does not support children. Reject it, so that "
+        "the managers can offer the person elsewhere."
+    ) in html
+    assert ">Accept</button>" not in html
+    assert '<option value="unsuitable" selected>' in html
+    assert referral.offers.get().state == OfferState.PENDING
+    assert not Placement.objects.filter(referral=referral).exists()
 
 
 def test_the_case_page_warns_a_provider_with_no_free_bed_before_it_accepts_and_links_the_rejection():
@@ -823,6 +868,38 @@ def test_the_case_list_and_page_show_a_person_reallocated_while_missing_as_missi
     assert referral.reference not in client.get(url, {"state": "placed"}).content.decode()
 
 
+CHILD_TAG = '<span class="tag">Child</span>'
+
+
+def row_for(html: str, referral) -> str:
+    [row] = [row for row in html.split("</tr>") if f">{referral.reference}</a>" in row]
+    return row
+
+
+def test_every_list_of_cases_and_the_case_heading_flag_a_child_beside_the_state():
+    house = CareProviderFactory()
+    child, staff, boss = placed(house, date_of_birth=None, age_estimate=16, consent=False)
+    adult, _, _ = placed(house, actor=child.submitted_by)
+    past_child, _, _ = placed(house, date_of_birth=None, age_in_doubt=True)
+    services.recover_referral(referral_id=past_child.pk, actor=staff, outcome="other_support")
+    lists = (
+        (child.submitted_by, reverse("referrals:case_list")),
+        (boss, reverse("referrals:case_list")),
+        (staff, reverse("care_providers:caseload")),
+    )
+    for user, url in lists:
+        html = signed_in(user).get(url).content.decode()
+        assert f"Placed</span> {CHILD_TAG}</td>" in row_for(html, child), url
+        assert CHILD_TAG not in row_for(html, adult), url
+    past = signed_in(staff).get(reverse("care_providers:past")).content.decode()
+    assert f">Recovered {CHILD_TAG}</td>" in row_for(past, past_child)
+    for user in (child.submitted_by, boss, staff):
+        client = signed_in(user)
+        heading = client.get(reverse("referrals:case", args=[child.pk])).content.decode().split("</h1>")[0]
+        assert heading.endswith(f"Placed</span> {CHILD_TAG}"), user
+        assert CHILD_TAG not in client.get(reverse("referrals:case", args=[adult.pk])).content.decode()
+
+
 def test_a_case_list_filter_with_an_error_lists_nothing_and_says_why():
     submitted_referral()
     response = signed_in(manager()).get(
@@ -851,6 +928,35 @@ def test_a_responder_filters_by_state_but_is_offered_no_region_filter():
 
 def action_url(referral, transition):
     return reverse("referrals:case_action", args=[referral.pk, transition])
+
+
+def test_a_provider_is_not_offered_the_exit_of_a_missing_child_which_a_manager_records():
+    referral, staff, boss = placed(date_of_birth=None, age_estimate=15, consent=False)
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=timezone.now())
+    client = signed_in(staff)
+    exit_link = f'href="{action_url(referral, "exit")}"'
+    case_page = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert exit_link not in case_page
+    opened = client.get(action_url(referral, "exit"), follow=True)
+    assert opened.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
+    assert escape(f"{referral.reference}: {MISSING_CHILD_EXIT_MESSAGE}") in opened.content.decode()
+    sent = act(client, referral, "exit", {"exit-reason": "lost_contact"})
+    assert sent.status_code == 403
+    assert escape(MISSING_CHILD_EXIT_MESSAGE) in sent.content.decode()
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.MISSING
+    managers = signed_in(boss)
+    assert exit_link in managers.get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    act(managers, referral, "exit", {"exit-reason": "lost_contact"})
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.EXITED
+
+
+def test_a_provider_is_still_offered_the_exit_of_a_missing_adult():
+    referral, staff, _boss = placed()
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=timezone.now())
+    case_page = signed_in(staff).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert f'href="{action_url(referral, "exit")}"' in case_page
 
 
 def test_a_person_reallocated_while_missing_is_marked_found_before_any_offer():

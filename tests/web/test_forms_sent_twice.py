@@ -160,6 +160,7 @@ def test_an_anonymous_notification_sent_twice_is_recorded_once():
     client = signed_in(responder())
     url = reverse("referrals:anonymous_notification")
     data = {
+        "adult": "on",
         "gender": "male",
         "nationality": "VN",
         "exploitation_types": ["labour"],
@@ -238,7 +239,13 @@ def test_the_recovery_review_sent_again_from_the_form_opened_anew_is_asked_about
 def test_two_anonymous_notifications_with_the_same_details_are_both_recorded_once_confirmed():
     client = signed_in(responder())
     url = reverse("referrals:anonymous_notification")
-    details = {"gender": "male", "nationality": "VN", "exploitation_types": ["labour"], "region": "wales"}
+    details = {
+        "adult": "on",
+        "gender": "male",
+        "nationality": "VN",
+        "exploitation_types": ["labour"],
+        "region": "wales",
+    }
     client.post(url, {**details, "form_key": form_key(client, url)})
     asked = client.post(url, {**details, "form_key": form_key(client, url)})
     assert AnonymousNotification.objects.count() == 1

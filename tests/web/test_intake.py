@@ -632,6 +632,7 @@ def test_an_anonymous_notification_records_only_the_four_fields():
     response = signed_in(user).post(
         reverse("referrals:anonymous_notification"),
         {
+            "adult": "on",
             "gender": "male",
             "nationality": "VN",
             "exploitation_types": ["labour", "criminal"],
@@ -684,7 +685,12 @@ def test_an_adult_who_does_not_consent_is_notified_anonymously_without_typing_th
     )
     assert not [event for event in AuditEvent.objects.all() if "Amina" in f"{event.what} {event.changes}"]
 
-    notification = {"form_key": hidden_value(html, "form_key"), "owner": hidden_value(html, "owner")}
+    assert not re.search(r'name="adult"[^>]*checked', html)  # the responder confirms it, not the referral
+    notification = {
+        "form_key": hidden_value(html, "form_key"),
+        "owner": hidden_value(html, "owner"),
+        "adult": "on",
+    }
     for name in ("gender", "nationality", "region"):
         notification[name] = typed[name]
     notification["exploitation_types"] = typed["exploitation_types"]
@@ -707,6 +713,7 @@ def test_a_draft_of_the_referral_an_adult_did_not_consent_to_goes_when_the_notif
 
     assert "the draft saved from it is deleted when you send the notification" in html
     notification = {name: typed[name] for name in ("gender", "nationality", "region", "exploitation_types")}
+    notification["adult"] = "on"
     for name in ("form_key", "owner", "draft"):
         notification[name] = hidden_value(html, name)
     assert client.post(button[2], notification).status_code == 302
@@ -727,6 +734,7 @@ def test_an_anonymous_notification_keeps_an_exploitation_type_posted_twice_once(
     response = signed_in(responder()).post(
         reverse("referrals:anonymous_notification"),
         {
+            "adult": "on",
             "gender": "male",
             "nationality": "VN",
             "exploitation_types": ["labour", "criminal", "labour"],
@@ -738,11 +746,39 @@ def test_an_anonymous_notification_keeps_an_exploitation_type_posted_twice_once(
 
 
 def test_an_incomplete_anonymous_notification_shows_the_error_summary():
-    response = signed_in(responder()).post(reverse("referrals:anonymous_notification"), {"gender": "male"})
+    response = signed_in(responder()).post(
+        reverse("referrals:anonymous_notification"), {"adult": "on", "gender": "male"}
+    )
     assert response.status_code == 400
     links = error_summary_links(response.content.decode())
     assert set(links) == {"id_nationality", "id_exploitation_types_0", "id_region"}
     assert not AnonymousNotification.objects.exists()
+
+
+def test_an_anonymous_notification_is_sent_only_once_the_person_is_confirmed_an_adult():
+    client = signed_in(responder())
+    url = reverse("referrals:anonymous_notification")
+    form = client.get(url, follow=True).content.decode()
+    assert re.search(
+        r'<input type="checkbox" name="adult" aria-describedby="id_adult_helptext" id="id_adult">', form
+    )
+    assert "The person is 18 or over and their age is not in doubt" in form
+    hint = re.search(r'<p class="hint" id="id_adult_helptext">(.*?)</p>', form)[1]
+    assert "A child, or anyone whose age is in doubt, must be referred instead" in hint
+    assert f'<a href="{INTAKE}">make a referral</a>' in hint
+    details = {"gender": "male", "nationality": "VN", "exploitation_types": ["labour"], "region": "wales"}
+    response = client.post(url, details)
+    assert response.status_code == 400
+    html = response.content.decode()
+    unticked = "Confirm that the person is 18 or over and their age is not in doubt."
+    assert set(error_summary_links(html)) == {"id_adult"}
+    assert error_summary_links(html)["id_adult"].startswith(unticked)
+    box = re.search(r'<input type="checkbox" name="adult"([^>]*)>', html)[1]
+    assert 'aria-invalid="true"' in box and 'aria-describedby="id_adult_helptext id_adult_error"' in box
+    assert '<p class="error-message" id="id_adult_error">' in html
+    assert not AnonymousNotification.objects.exists()
+    assert client.post(url, {**details, "adult": "on"}).status_code == 302
+    assert AnonymousNotification.objects.exists()
 
 
 def test_with_duplicates_shown_the_forms_default_button_checks_again_rather_than_submitting_anyway():
@@ -921,3 +957,12 @@ def test_an_anonymous_notification_gets_the_same_message_on_the_web_and_the_api(
     web = web_error(signed_in(responder()).post(reverse("referrals:anonymous_notification"), body), field)
     api = api_errors("/api/v1/anonymous-notifications/", body)
     assert api[field] == [web] == [says]
+
+
+def test_the_consent_error_says_to_tick_age_in_doubt_if_the_person_may_be_under_18():
+    web = web_error(signed_in(responder()).post(INTAKE, intake_data(consent=None)), "consent")
+    api = api_errors("/api/v1/referrals/", api_intake(consent=False))
+    assert api["consent"] == [web]
+    assert "If the person may be under 18, tick “may be under 18” (age in doubt)" in web
+    assert "no consent is needed" in web
+    assert web.endswith("make an anonymous notification (duty to notify) instead.")

@@ -67,9 +67,11 @@ class Caseload:
 
     def add_row(self) -> None:
         add: dict[str, Callable[[], None]] = {
-            "case list (responder)": lambda: submitted_referral(actor=self.responder),
-            "case list (manager)": lambda: submitted_referral(),
-            "triage queue": lambda: submitted_referral(),
+            "case list (responder)": lambda: submitted_referral(
+                actor=self.responder, **self._child_now_and_then()
+            ),
+            "case list (manager)": lambda: submitted_referral(**self._child_now_and_then()),
+            "triage queue": lambda: submitted_referral(**self._child_now_and_then()),
             "assessed queue": self._waiting_for_placement,
             "provider offers": self._offered_of_every_kind,
             "provider caseload": self._placed,
@@ -113,8 +115,12 @@ class Caseload:
         services.offer_placement(referral_id=pk, actor=self.boss, provider_id=self.provider.pk)
         CareProvider.objects.filter(pk=self.provider.pk).update(beds_men=0)
 
+    def _child_now_and_then(self) -> dict[str, bool]:
+        """Every fifth person may be under 18: each list flags the children."""
+        return {"age_in_doubt": self.rows % 5 == 0}
+
     def _offered(self) -> int:
-        pk = assessed(self.boss)
+        pk = assessed(self.boss, **self._child_now_and_then())
         services.offer_placement(referral_id=pk, actor=self.boss, provider_id=self.provider.pk)
         return pk
 
@@ -148,6 +154,7 @@ def test_a_list_page_costs_the_same_queries_for_one_row_as_for_fifty(page):
         caseload.add_row()
     html = signed_in(caseload.reader()).get(caseload.url()).content.decode()
     assert html.count("/cases/") >= 50
+    assert '<span class="tag">Child</span>' in html
     if page == "provider offers":
         assert "No free bed for men" in html and "None (outreach)" in html and "About 30" in html
     if page == "assessed queue":  # every kind of latest offer, read from the one prefetch
