@@ -470,10 +470,10 @@ def reject_offer(*, referral_id: int, actor: User, reason: str, note: str = "") 
 def expire_offer(*, offer_id: int) -> bool:
     """Harbour itself expires an offer whose response clock ran out. Safe to run twice."""
     with transaction.atomic():
-        offer = PlacementOffer.objects.filter(pk=offer_id).values_list("referral_id", flat=True).first()
-        if offer is None:
+        referral_id = PlacementOffer.objects.filter(pk=offer_id).values_list("referral_id", flat=True).first()
+        if referral_id is None:
             return False
-        referral = Referral.objects.select_for_update().get(pk=offer)
+        referral = Referral.objects.select_for_update().get(pk=referral_id)
         pending = _pending_offer(referral)
         if pending is None or pending.pk != offer_id or not can_proceed(referral.expire_offer):
             return False
