@@ -402,6 +402,64 @@ def test_a_rejection_with_a_note_sent_after_a_colleague_accepted_is_shown_again_
     assert referral.offers.get().state == OfferState.ACCEPTED
 
 
+def refusal_shown(response) -> str:
+    """The error summary at the top of a refused form."""
+    assert response.status_code == 409
+    return re.search(r'<div class="error-summary".*?</div>', response.content.decode(), re.S)[0]
+
+
+def test_a_missing_report_sent_after_the_case_was_reallocated_is_shown_again_saying_to_phone_the_managers():
+    referral, staff, boss = placed(given_name="Amina", family_name="Haile")
+    client = signed_in(staff)
+    last_seen = f"{timezone.localtime():%Y-%m-%dT%H:%M}"
+    services.reallocate_referral(referral_id=referral.pk, actor=boss, reason="needs_changed")
+    response = act(
+        client,
+        referral,
+        "report_missing",
+        {"report_missing-last_seen_at": last_seen, "report_missing-note": "Did not come back from college"},
+    )
+    summary = refusal_shown(response)
+    assert "was not recorded: This person is no longer placed with you." in summary
+    assert "not told anyone that the person is missing: phone the managers now" in summary
+    assert f"quoting case {referral.reference}." in summary
+    html = response.content.decode()
+    assert re.search(
+        r'<textarea name="report_missing-note"[^>]*>\s*Did not come back from college</textarea>', html
+    )
+    assert f'value="{last_seen}"' in html
+    # Of the case it no longer holds, the provider is shown its reference and nothing else.
+    assert "state-assessed" not in html and "Amina" not in html and "Haile" not in html
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.ASSESSED
+    assert not referral.transitions.filter(transition="report_missing").exists()
+
+
+@pytest.mark.parametrize("transition", ["record_progress", "found", "recover", "exit", "reallocate"])
+def test_a_note_sent_after_the_case_was_reallocated_is_shown_again_not_recorded(transition):
+    referral, staff, boss = placed()
+    client = signed_in(staff)
+    services.reallocate_referral(referral_id=referral.pk, actor=boss, reason="needs_changed")
+    response = act(client, referral, transition, {f"{transition}-note": CONCERN})
+    summary = refusal_shown(response)
+    assert "was not recorded: This person is no longer placed with you." in summary
+    assert f"give it to the managers another way, quoting case {referral.reference}." in summary
+    assert re.search(
+        rf'<textarea name="{transition}-note"[^>]*>\s*' + re.escape(escape(CONCERN)) + "</textarea>",
+        response.content.decode(),
+    )
+    assert referral.transitions.order_by("-at", "-id").values_list("transition", flat=True)[0] == "reallocate"
+
+
+def test_an_action_with_nothing_typed_sent_after_the_case_was_reallocated_says_why_on_the_offers_page():
+    referral, staff, boss = placed()
+    client = signed_in(staff)
+    services.reallocate_referral(referral_id=referral.pk, actor=boss, reason="needs_changed")
+    response = act(client, referral, "recover", {"recover-outcome": "independent_living"}, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("care_providers:offers")
+    assert f"{referral.reference}: this person is no longer placed with you." in response.content.decode()
+
+
 def test_an_unknown_action_on_a_case_the_provider_holds_is_a_404_not_an_ended_offer():
     referral, staff, _boss = placed()
     response = signed_in(staff).get(
