@@ -536,20 +536,19 @@ def report_missing(
     *, referral_id: int, actor: User, last_seen_at: datetime.datetime, note: str = ""
 ) -> Referral:
     """Escalates at once to managers and the referring organisation, then every MISSING_REPEAT_HOURS."""
+    from .validation import last_seen_errors  # it imports this module
+
     with transaction.atomic():
-        referral = _apply(
-            referral_id=referral_id,
+        referral = _lock_visible(referral_id, actor)
+        check_transition_allowed(actor, "report_missing", referral)
+        if errors := last_seen_errors(referral, last_seen_at):
+            raise HarbourError(" ".join(errors), field="last_seen_at")
+        _perform(
+            referral,
             actor=actor,
             transition="report_missing",
             input={"last_seen_at": last_seen_at.isoformat(), "note": note},
         )
-        made_on = timezone.localdate(referral.submitted_at)
-        if timezone.localdate(last_seen_at) < made_on:
-            # A mistyped year would put the case at the top of every overdue list, "missing since 1900".
-            raise HarbourError(
-                f"The person cannot have been last seen before the referral was made, on {made_on:%-d %B %Y}.",
-                field="last_seen_at",
-            )
         now = timezone.now()
         stop_clocks(referral, Clock.CHECK_IN)
         # The clock counts from when the person was last seen; the first repeat is a day from now.

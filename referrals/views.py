@@ -1104,12 +1104,15 @@ def _action_form(
     suggestions: list[Any],
     recovery_review_waiting: bool = True,
     initial: dict[str, Any] | None = None,
+    referral: Referral | None = None,
 ) -> HarbourForm:
     kwargs: dict[str, Any] = {}
     if name == "offer":
         kwargs["providers"] = _provider_choices(suggestions)
     elif name == "record_progress":
         kwargs["recovery_review_waiting"] = recovery_review_waiting
+    elif name == "report_missing":
+        kwargs["referral"] = referral
     return TRANSITIONS[name].form_class(data, prefix=name, initial=initial, **kwargs)
 
 
@@ -1187,7 +1190,11 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
         show_unsent_form(request, form, referral)
     else:
         form = _action_form(
-            transition, request.POST, suggestions=suggestions, recovery_review_waiting=review_waiting
+            transition,
+            request.POST,
+            suggestions=suggestions,
+            recovery_review_waiting=review_waiting,
+            referral=referral,
         )
         status = 400
         if form.is_valid():

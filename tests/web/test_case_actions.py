@@ -739,6 +739,20 @@ def test_a_missing_report_in_the_future_is_refused_on_its_field():
     assert 'href="#id_report_missing-last_seen_at"' in response.content.decode()
 
 
+def test_a_missing_report_a_few_minutes_ahead_of_harbours_clock_is_recorded_as_the_api_records_it():
+    referral, staff, _boss = placed()
+    ahead = timezone.localtime() + datetime.timedelta(minutes=3)  # the provider's phone runs fast
+    response = act(
+        signed_in(staff),
+        referral,
+        "report_missing",
+        {"report_missing-last_seen_at": f"{ahead:%Y-%m-%dT%H:%M}"},
+    )
+    assert response.status_code == 302
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.MISSING
+
+
 def test_a_missing_report_before_the_referral_was_made_is_refused_on_its_field_keeping_the_note():
     referral, staff, _boss = placed()
     response = act(
