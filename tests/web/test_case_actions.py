@@ -703,15 +703,25 @@ def test_exit_frees_the_bed_and_a_second_exit_says_the_person_already_exited():
     assert "already exited" in response.content.decode()
 
 
-def test_reallocate_ends_the_placement_and_the_case_becomes_a_read_only_past_placement():
+def past_placement_rows(client) -> list[str]:
+    """The references in the rows of the provider's past placements table."""
+    html = client.get(reverse("care_providers:past")).content.decode()
+    return re.findall(r'<td data-label="Reference"><a href="[^"]*">([^<]+)</a></td>', html)
+
+
+def test_reallocating_ends_the_placement_and_the_provider_no_longer_lists_or_opens_the_case():
     referral, staff, _boss = placed()
+    recovered, _, _ = placed(staff.provider)
+    services.recover_referral(referral_id=recovered.pk, actor=staff, outcome="independent_living")
     client = signed_in(staff)
     act(client, referral, "reallocate", {"reallocate-reason": "needs_changed"})
     referral.refresh_from_db()
     assert referral.state == ReferralState.ASSESSED
-    assert referral.reference in client.get(reverse("care_providers:past")).content.decode()
-    html = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
-    assert "/record_progress/" not in html and "<summary>" not in html
+    # A past placement it closed stays listed, read-only; the one reallocated away is gone.
+    assert past_placement_rows(client) == [recovered.reference]
+    response = client.get(reverse("referrals:case", args=[referral.pk]), follow=True)
+    assert response.redirect_chain == [(reverse("care_providers:offers"), 302)]
+    assert f"{referral.reference}: this person is no longer placed with you." in response.content.decode()
 
 
 @pytest.mark.parametrize("missing", [False, True], ids=["placed", "missing"])
