@@ -19,7 +19,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import resolve, reverse
@@ -90,18 +90,17 @@ from .selectors import (
     LIKELY_DUPLICATES_SHOWN,
     assessed_not_placed,
     case_history_visible_to,
+    case_list_of,
     case_offers_and_placement,
     case_open_deadlines,
     get_case,
     get_visible_referral,
     in_state,
     likely_duplicates,
-    missing_since,
     open_clock_due,
     possible_duplicates_of,
     referrals_visible_to,
     triage_queue,
-    with_overdue_since,
 )
 from .unsent_forms import (
     address_after_sign_in,
@@ -408,14 +407,6 @@ def paginate(request: HttpRequest, rows: QuerySet[Any]) -> Page:
     return Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
-def next_deadline_due() -> Subquery:
-    return Subquery(
-        Deadline.objects.filter(referral=OuterRef("pk"), stopped_at__isnull=True)
-        .order_by("due_at")
-        .values("due_at")[:1]
-    )
-
-
 STATE_NOW = {
     ReferralState.RECEIVED: "This referral has not been assessed yet.",
     ReferralState.ASSESSED: "This referral has already been assessed and is waiting for a placement.",
@@ -676,12 +667,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
     if not (user.is_first_responder or user.is_manager):
         raise PermissionDenied("Care providers see their caseload and offers.")
     filters = CaseFilterForm(request.GET or None, with_region=user.is_manager)
-    cases = with_overdue_since(
-        referrals_visible_to(user)
-        .select_related("organisation")
-        .annotate(next_due=next_deadline_due(), missing_since=missing_since()),
-        now=timezone.now(),
-    )
+    cases = case_list_of(user, now=timezone.now())
     order: tuple[str, ...] = ("-submitted_at", "-id")
     if filters.is_valid():
         chosen = filters.cleaned_data
