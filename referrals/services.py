@@ -598,12 +598,16 @@ def reallocate_referral(*, referral_id: int, actor: User, reason: str, note: str
             transition="reallocate",
             input={"reason": reason, "note": note},
         )
-        provider = _placed_provider_organisations(referral, excluding=actor)
+        provider_organisations = _placed_provider_organisations(referral, excluding=actor)
         _end_placement(referral)
         if not referral.still_missing():
             start_clock(referral, Clock.PLACEMENT)
         _notify_case(
-            Event.REFERRAL_REALLOCATED, referral, _referrer(referral), *manager_recipients(), *provider
+            Event.REFERRAL_REALLOCATED,
+            referral,
+            _referrer(referral),
+            *manager_recipients(),
+            *provider_organisations,
         )
     return referral
 
@@ -616,11 +620,15 @@ def recover_referral(*, referral_id: int, actor: User, outcome: str, note: str =
             transition="recover",
             input={"outcome": outcome, "note": note},
         )
-        provider = _placed_provider_organisations(referral, excluding=actor)
+        provider_organisations = _placed_provider_organisations(referral, excluding=actor)
         _end_placement(referral)
         _close(referral)
         _notify_case(
-            Event.REFERRAL_RECOVERED, referral, _referrer(referral), *manager_recipients(), *provider
+            Event.REFERRAL_RECOVERED,
+            referral,
+            _referrer(referral),
+            *manager_recipients(),
+            *provider_organisations,
         )
     return referral
 
@@ -630,11 +638,17 @@ def exit_referral(*, referral_id: int, actor: User, reason: str, note: str = "")
         referral = _apply(
             referral_id=referral_id, actor=actor, transition="exit", input={"reason": reason, "note": note}
         )
-        provider = _placed_provider_organisations(referral, excluding=actor)
+        provider_organisations = _placed_provider_organisations(referral, excluding=actor)
         _revoke_pending_offer(referral)  # a closed case keeps no offer open, whatever came before
         _end_placement(referral)
         _close(referral)
-        _notify_case(Event.REFERRAL_EXITED, referral, _referrer(referral), *manager_recipients(), *provider)
+        _notify_case(
+            Event.REFERRAL_EXITED,
+            referral,
+            _referrer(referral),
+            *manager_recipients(),
+            *provider_organisations,
+        )
     return referral
 
 
