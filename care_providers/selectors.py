@@ -9,14 +9,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from referrals.choices import BED_FOR, BedKind, Route, language_names
+from referrals.choices import BED_FOR, BedKind, ReferralState, Route, language_names
+from referrals.models import Clock
+from referrals.selectors import missing_since, open_clock_due, open_clock_reminder, referrals_visible_to
 
 from .models import CareProvider, OfferState, Placement, PlacementOffer
 
 if TYPE_CHECKING:
+    from accounts.models import User
     from referrals.models import Referral
 
 RECENT_DAYS = 90
@@ -47,6 +50,79 @@ def last_offer_to(provider: CareProvider, referral_id: int) -> PlacementOffer | 
         .only("state", "response_due_at", "referral__reference", "referral__state")
     )
     return offers.order_by("-offered_at", "-id").first()
+
+
+# What the offers page shows of a person: enough to decide on an offer, and no name, date of birth
+# (only the age worked from it) or phone, which the provider sees only once it accepts (SPEC §2).
+OFFER_LIST_FIELDS = (
+    "reference",
+    "region",
+    "route",
+    "emergency",
+    "is_child",
+    "age_in_doubt",
+    "age_estimate",
+    "date_of_birth",
+    "gender",
+    "has_dependants",
+)
+
+
+def _pending_offers_to(provider: CareProvider) -> QuerySet[PlacementOffer]:
+    """The provider's pending offer of the case in the outer query."""
+    return PlacementOffer.objects.filter(referral=OuterRef("pk"), provider=provider, state=OfferState.PENDING)
+
+
+def _placements_with(provider: CareProvider, *, ended: bool) -> QuerySet[Placement]:
+    """The provider's placements, ended or active, of the case in the outer query."""
+    return Placement.objects.filter(referral=OuterRef("pk"), provider=provider, ended_at__isnull=not ended)
+
+
+def offers_awaiting_answer(user: User, provider: CareProvider) -> QuerySet[Referral]:
+    """The cases offered to the provider and awaiting its answer, the soonest due first, with
+    ``OFFER_LIST_FIELDS`` only, ``offer_due`` and the offer's reminder time ``offer_remind_at``."""
+    pending = _pending_offers_to(provider)
+    return (
+        referrals_visible_to(user)
+        .filter(Exists(pending))
+        .only(*OFFER_LIST_FIELDS)
+        .annotate(
+            offer_due=Subquery(pending.values("response_due_at")[:1]),
+            offer_remind_at=open_clock_reminder(Clock.OFFER_RESPONSE),
+        )
+        .order_by("offer_due", "id")
+    )
+
+
+def caseload_of(user: User, provider: CareProvider) -> QuerySet[Referral]:
+    """The people placed with the provider: the missing first, longest gone first, then the next
+    check-in due first; with ``check_in_due``, ``missing_since`` and ``placed_since``."""
+    active = _placements_with(provider, ended=False)
+    return (
+        referrals_visible_to(user)
+        .filter(Exists(active), state__in=(ReferralState.PLACED, ReferralState.MISSING))
+        .annotate(
+            check_in_due=open_clock_due(Clock.CHECK_IN),
+            missing_since=missing_since(),
+            placed_since=Subquery(active.values("started_at")[:1]),
+        )
+        .order_by(F("missing_since").asc(nulls_last=True), "check_in_due", "id")
+    )
+
+
+def past_placements_of(user: User, provider: CareProvider) -> QuerySet[Referral]:
+    """The cases whose placement with the provider has ended, the latest ended first, with ``ended_at``.
+    Not one placed with it again, or offered to it again, which its caseload or offers page lists."""
+    ended = _placements_with(provider, ended=True)
+    return (
+        referrals_visible_to(user)
+        .filter(Exists(ended))
+        .exclude(Exists(_placements_with(provider, ended=False)))
+        .exclude(Exists(_pending_offers_to(provider)))
+        .only("reference", "state")  # what the list shows: nothing personal, nothing to decrypt
+        .annotate(ended_at=Subquery(ended.order_by("-ended_at").values("ended_at")[:1]))
+        .order_by("-ended_at", "-id")
+    )
 
 
 def active_placement_for(referral: Referral) -> Placement | None:

@@ -1,7 +1,8 @@
 """The care provider portal: offers waiting, the caseload of people placed, and past placements.
 
-Each list starts from ``referrals_visible_to`` so a provider never lists a case it may not see; the case
-page and its actions are the shared ones in ``referrals.views``.
+Each list is a selector (``care_providers.selectors``) that starts from ``referrals_visible_to``, so a
+provider never lists a case it may not see; the case page and its actions are the shared ones in
+``referrals.views``.
 """
 
 from __future__ import annotations
@@ -10,20 +11,17 @@ from typing import TYPE_CHECKING
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, F, OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from audit.services import record_reads
-from referrals.choices import BED_FOR, BedKind, ReferralState
-from referrals.models import Clock
-from referrals.selectors import missing_since, open_clock_due, open_clock_reminder, referrals_visible_to
+from referrals.choices import BED_FOR, BedKind
 from referrals.views import paginate
 from referrals.wording import age_words, time_left_words
 
-from .models import CareProvider, OfferState, Placement, PlacementOffer
-from .selectors import free_beds_of
+from .models import CareProvider
+from .selectors import caseload_of, free_beds_of, offers_awaiting_answer, past_placements_of
 from .services import bed_needed
 
 if TYPE_CHECKING:
@@ -36,22 +34,6 @@ def _provider_of(request: HttpRequest) -> tuple[User, CareProvider]:
     if provider is None:
         raise PermissionDenied("These pages are for care providers.")
     return user, provider
-
-
-# What the offers page shows of a person: enough to decide on an offer, and no name, date of birth
-# (only the age worked from it) or phone, which the provider sees only once it accepts (SPEC §2).
-OFFER_LIST_FIELDS = (
-    "reference",
-    "region",
-    "route",
-    "emergency",
-    "is_child",
-    "age_in_doubt",
-    "age_estimate",
-    "date_of_birth",
-    "gender",
-    "has_dependants",
-)
 
 
 def free_beds_words(provider: CareProvider, free_beds: dict[str, int]) -> str:
@@ -68,19 +50,7 @@ def offers(request: HttpRequest) -> HttpResponse:
     is in outline (age, gender, the bed they need), how long is left to answer (due soon once the
     offer's reminder has gone) and a flag on those it has no free bed for; above them, the free beds."""
     user, provider = _provider_of(request)
-    pending = PlacementOffer.objects.filter(
-        referral=OuterRef("pk"), provider=provider, state=OfferState.PENDING
-    )
-    waiting = (
-        referrals_visible_to(user)
-        .filter(Exists(pending))
-        .only(*OFFER_LIST_FIELDS)
-        .annotate(
-            offer_due=Subquery(pending.values("response_due_at")[:1]),
-            offer_remind_at=open_clock_reminder(Clock.OFFER_RESPONSE),
-        )
-        .order_by("offer_due", "id")
-    )
+    waiting = offers_awaiting_answer(user, provider)
     page = paginate(request, waiting)
     free_beds = free_beds_of(provider)
     now = timezone.now()
@@ -107,17 +77,7 @@ def caseload(request: HttpRequest) -> HttpResponse:
     """People placed with this provider: the missing first, longest gone first (the missing clock
     starts when they were last seen), then the next check-in due first."""
     user, provider = _provider_of(request)
-    active = Placement.objects.filter(referral=OuterRef("pk"), provider=provider, ended_at__isnull=True)
-    people = (
-        referrals_visible_to(user)
-        .filter(Exists(active), state__in=(ReferralState.PLACED, ReferralState.MISSING))
-        .annotate(
-            check_in_due=open_clock_due(Clock.CHECK_IN),
-            missing_since=missing_since(),
-            placed_since=Subquery(active.values("started_at")[:1]),
-        )
-        .order_by(F("missing_since").asc(nulls_last=True), "check_in_due", "id")
-    )
+    people = caseload_of(user, provider)
     page = paginate(request, people)
     # The list names the people the provider supports: each one shown is a read (SPEC §10).
     record_reads(actor=user, referrals=page.object_list, what="caseload", request=request)
@@ -128,15 +88,7 @@ def caseload(request: HttpRequest) -> HttpResponse:
 def past_placements(request: HttpRequest) -> HttpResponse:
     """People this provider supported before; their case pages are read-only."""
     user, provider = _provider_of(request)
-    ended = Placement.objects.filter(referral=OuterRef("pk"), provider=provider, ended_at__isnull=False)
-    active = Placement.objects.filter(referral=OuterRef("pk"), provider=provider, ended_at__isnull=True)
-    people = (
-        referrals_visible_to(user)
-        .filter(Exists(ended))
-        .exclude(Exists(active))
-        .annotate(ended_at=Subquery(ended.order_by("-ended_at").values("ended_at")[:1]))
-        .order_by("-ended_at", "-id")
-    )
+    people = past_placements_of(user, provider)
     return render(
         request, "care_providers/past.html", {"provider": provider, "page": paginate(request, people)}
     )

@@ -123,27 +123,28 @@ def reminder_due(now: datetime.datetime) -> QuerySet[Deadline]:
 
 
 def expire_offers(now: datetime.datetime, batch_size: int) -> int:
-    """Expire the offers whose response clock ran out; ``expire_offer`` tells managers, once."""
+    """Expire the offers whose response clock ran out, each in a transaction of its own; ``expire_offer``
+    tells managers, once. A clock whose case is locked is left to the next sweep, like every other."""
     from referrals.services import expire_offer
 
-    due = list(
-        breach_due(now)
-        .filter(clock=Clock.OFFER_RESPONSE)
-        .order_by("due_at")
-        .values_list("pk", "offer_id")[:batch_size]
-    )
-    for deadline_id, offer_id in due:
+    expired = 0
+    while expired < batch_size:
         with transaction.atomic():
-            # expire_offer locks the case, checks the offer is still pending and stops this clock;
-            # a second sweep finds the offer no longer pending and tells nobody.
-            if offer_id is not None:
-                expire_offer(offer_id=offer_id)
-            Deadline.objects.filter(pk=deadline_id, breached_at__isnull=True).update(
+            # The clock and its case, locked; another sweep's clocks and cases being changed are skipped.
+            deadline = _locked(breach_due(now).filter(clock=Clock.OFFER_RESPONSE)).order_by("due_at").first()
+            if deadline is None:
+                break
+            # expire_offer checks the offer is still pending (answered meanwhile, it tells nobody) and
+            # stops this clock; the case is already locked here, so it does not wait for it.
+            if deadline.offer_id is not None:
+                expire_offer(offer_id=deadline.offer_id)
+            Deadline.objects.filter(pk=deadline.pk).update(
                 breached_at=now,
                 reminded_at=Coalesce("reminded_at", now),
                 stopped_at=Coalesce("stopped_at", now),
             )
-    return len(due)
+        expired += 1
+    return expired
 
 
 def escalate_batch(

@@ -48,12 +48,6 @@ class ReferralState(models.TextChoices):
 
 
 OPEN_STATES = (ReferralState.RECEIVED, ReferralState.ASSESSED, ReferralState.PLACED, ReferralState.MISSING)
-TERMINAL_STATES = (
-    ReferralState.RECOVERED,
-    ReferralState.DECLINED,
-    ReferralState.WITHDRAWN,
-    ReferralState.EXITED,
-)
 
 
 class Gender(models.TextChoices):

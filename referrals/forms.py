@@ -36,7 +36,7 @@ from .choices import (
     language_choices,
     nationality_choices,
 )
-from .models import CASE_REFERENCE_MAX_LENGTH
+from .models import CASE_REFERENCE_MAX_LENGTH, Referral
 from .validation import (
     ACCOUNT_LENGTH,
     ALIASES_MAX_LENGTH,
@@ -47,6 +47,7 @@ from .validation import (
     PROGRESS_NOTE_REQUIRED_MESSAGE,
     REFERENCE_MAX_LENGTH,
     error_messages,
+    last_seen_errors,
     next_check_in_errors,
     referral_errors,
 )
@@ -623,10 +624,16 @@ class MissingForm(HarbourForm):
     )
     note = note_field("Note (optional)")
 
+    def __init__(self, *args: Any, referral: Referral | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The case the person is missing from. A form only shown, never sent on, has none; the service
+        # checks the same rules again.
+        self.referral = referral
+
     def clean_last_seen_at(self) -> datetime.datetime:
         seen = self.cleaned_data["last_seen_at"]
-        if seen > timezone.now():
-            raise forms.ValidationError("The time last seen cannot be in the future.")
+        if self.referral is not None and (errors := last_seen_errors(self.referral, seen)):
+            raise forms.ValidationError(errors)
         return seen
 
 

@@ -489,10 +489,10 @@ def reject_offer(*, referral_id: int, actor: User, reason: str, note: str = "") 
 def expire_offer(*, offer_id: int) -> bool:
     """Harbour itself expires an offer whose response clock ran out. Safe to run twice."""
     with transaction.atomic():
-        offer = PlacementOffer.objects.filter(pk=offer_id).values_list("referral_id", flat=True).first()
-        if offer is None:
+        referral_id = PlacementOffer.objects.filter(pk=offer_id).values_list("referral_id", flat=True).first()
+        if referral_id is None:
             return False
-        referral = Referral.objects.select_for_update().get(pk=offer)
+        referral = Referral.objects.select_for_update().get(pk=referral_id)
         pending = _pending_offer(referral)
         if pending is None or pending.pk != offer_id or not can_proceed(referral.expire_offer):
             return False
@@ -555,20 +555,19 @@ def report_missing(
     *, referral_id: int, actor: User, last_seen_at: datetime.datetime, note: str = ""
 ) -> Referral:
     """Escalates at once to managers and the referring organisation, then every MISSING_REPEAT_HOURS."""
+    from .validation import last_seen_errors  # it imports this module
+
     with transaction.atomic():
-        referral = _apply(
-            referral_id=referral_id,
+        referral = _lock_visible(referral_id, actor)
+        check_transition_allowed(actor, "report_missing", referral)
+        if errors := last_seen_errors(referral, last_seen_at):
+            raise HarbourError(" ".join(errors), field="last_seen_at")
+        _perform(
+            referral,
             actor=actor,
             transition="report_missing",
             input={"last_seen_at": last_seen_at.isoformat(), "note": note},
         )
-        made_on = timezone.localdate(referral.submitted_at)
-        if timezone.localdate(last_seen_at) < made_on:
-            # A mistyped year would put the case at the top of every overdue list, "missing since 1900".
-            raise HarbourError(
-                f"The person cannot have been last seen before the referral was made, on {made_on:%-d %B %Y}.",
-                field="last_seen_at",
-            )
         now = timezone.now()
         stop_clocks(referral, Clock.CHECK_IN)
         # The clock counts from when the person was last seen; the first repeat is a day from now.
@@ -618,12 +617,16 @@ def reallocate_referral(*, referral_id: int, actor: User, reason: str, note: str
             transition="reallocate",
             input={"reason": reason, "note": note},
         )
-        provider = _placed_provider_organisations(referral, excluding=actor)
+        provider_organisations = _placed_provider_organisations(referral, excluding=actor)
         _end_placement(referral)
         if not referral.still_missing():
             start_clock(referral, Clock.PLACEMENT)
         _notify_case(
-            Event.REFERRAL_REALLOCATED, referral, _referrer(referral), *manager_recipients(), *provider
+            Event.REFERRAL_REALLOCATED,
+            referral,
+            _referrer(referral),
+            *manager_recipients(),
+            *provider_organisations,
         )
     return referral
 
@@ -636,11 +639,15 @@ def recover_referral(*, referral_id: int, actor: User, outcome: str, note: str =
             transition="recover",
             input={"outcome": outcome, "note": note},
         )
-        provider = _placed_provider_organisations(referral, excluding=actor)
+        provider_organisations = _placed_provider_organisations(referral, excluding=actor)
         _end_placement(referral)
         _close(referral)
         _notify_case(
-            Event.REFERRAL_RECOVERED, referral, _referrer(referral), *manager_recipients(), *provider
+            Event.REFERRAL_RECOVERED,
+            referral,
+            _referrer(referral),
+            *manager_recipients(),
+            *provider_organisations,
         )
     return referral
 
@@ -650,11 +657,17 @@ def exit_referral(*, referral_id: int, actor: User, reason: str, note: str = "")
         referral = _apply(
             referral_id=referral_id, actor=actor, transition="exit", input={"reason": reason, "note": note}
         )
-        provider = _placed_provider_organisations(referral, excluding=actor)
+        provider_organisations = _placed_provider_organisations(referral, excluding=actor)
         _revoke_pending_offer(referral)  # a closed case keeps no offer open, whatever came before
         _end_placement(referral)
         _close(referral)
-        _notify_case(Event.REFERRAL_EXITED, referral, _referrer(referral), *manager_recipients(), *provider)
+        _notify_case(
+            Event.REFERRAL_EXITED,
+            referral,
+            _referrer(referral),
+            *manager_recipients(),
+            *provider_organisations,
+        )
     return referral
 
 

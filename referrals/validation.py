@@ -21,6 +21,8 @@ from .services import age_on, distinct, is_child
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
+    from .models import Referral
+
 ACCOUNT_MAX_LENGTH = 15_000
 NAME_MAX_LENGTH = 100
 ALIASES_MAX_LENGTH = 200
@@ -237,6 +239,24 @@ def next_check_in_errors(day: datetime.date | None) -> list[str]:
     if earliest <= day <= latest:
         return []
     return [f"Choose a next check-in from {earliest:%-d %B %Y} to {latest:%-d %B %Y}."]
+
+
+# The clocks of a provider's phone or an API client may run a few minutes ahead of Harbour's: a person
+# seen "just now" by that clock must not be refused as seen in the future.
+LAST_SEEN_CLOCK_SKEW = datetime.timedelta(minutes=5)
+
+
+def last_seen_errors(referral: Referral, seen: datetime.datetime) -> list[str]:
+    """When a missing person was last seen: not in the future, and not before the referral was made."""
+    if seen > timezone.now() + LAST_SEEN_CLOCK_SKEW:
+        return ["The time last seen cannot be in the future."]
+    made_on = timezone.localdate(referral.submitted_at)
+    if timezone.localdate(seen) < made_on:
+        # A mistyped year would put the case at the top of every overdue list, "missing since 1900".
+        return [
+            f"The person cannot have been last seen before the referral was made, on {made_on:%-d %B %Y}."
+        ]
+    return []
 
 
 def unknown_codes(codes: Iterable[str], known: Iterable[str]) -> list[str]:

@@ -19,7 +19,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import resolve, reverse
@@ -91,18 +91,17 @@ from .selectors import (
     LIKELY_DUPLICATES_SHOWN,
     assessed_not_placed,
     case_history_visible_to,
+    case_list_of,
     case_offers_and_placement,
     case_open_deadlines,
     get_case,
     get_visible_referral,
     in_state,
     likely_duplicates,
-    missing_since,
     open_clock_due,
     possible_duplicates_of,
     referrals_visible_to,
     triage_queue,
-    with_overdue_since,
 )
 from .unsent_forms import (
     address_after_sign_in,
@@ -267,9 +266,9 @@ def ended_offer_words(offer: PlacementOffer) -> str:
 
 def explains_an_ended_offer(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """A care provider following a link to a case whose offer to it has ended (it expired, was withdrawn
-    or rejected, or the placement ended) is told why on its offers page instead of meeting a 404. A
-    rejection with a note, sent once the offer ended, or kept from before the session ended, is shown
-    again instead (``rejection_not_recorded``).
+    or rejected, or the placement ended) is told why on its offers page instead of meeting a 404. An
+    action with something typed into it (``holds_typed_text``), sent once the case left the provider's
+    hands or kept from before the session ended, is shown again instead, refused (``not_recorded``).
     """
 
     @functools.wraps(view)
@@ -281,19 +280,20 @@ def explains_an_ended_offer(view: Callable[..., HttpResponse]) -> Callable[..., 
             offer = last_offer_to(provider, pk) if provider is not None else None
             if offer is None or offer.state == OfferState.PENDING:
                 raise
-            if request.method == "POST" and kwargs.get("transition") == "reject":
-                form = _action_form("reject", request.POST, suggestions=[])
-                if holds_a_note(form):
-                    return rejection_not_recorded(
-                        request, offer.referral, form, capfirst(ended_offer_words(offer))
-                    )
+            transition = kwargs.get("transition", "")
+            if request.method == "POST":
+                form = typed_action_form(transition, request.POST)
+                if form is not None:
+                    why = capfirst(ended_offer_words(offer))
+                    return not_recorded(request, offer.referral, transition, form, why, in_sight=False)
             if request.method == "GET":
                 return closed_action_answer(
                     request,
                     offer.referral,
-                    kwargs.get("transition", ""),
+                    transition,
                     ended_offer_words(offer),
                     then=reverse("care_providers:offers"),
+                    in_sight=False,
                 )
             messages.info(request, f"{offer.referral.reference}: {ended_offer_words(offer)}")
             return redirect("care_providers:offers")
@@ -301,74 +301,111 @@ def explains_an_ended_offer(view: Callable[..., HttpResponse]) -> Callable[..., 
     return wrapper
 
 
-def kept_rejection_with_a_note(transition: str, typed: Mapping[str, list[str]]) -> HarbourForm | None:
-    """The rejection form as it was sent, if what was kept (``typed``) was sent to it and holds a note."""
-    if transition != "reject":
-        return None
-    form = _action_form("reject", as_posted(typed), suggestions=[])
-    return form if holds_a_note(form) else None
-
-
 def closed_action_answer(
-    request: HttpRequest, referral: Referral, transition: str, why: str, *, then: str
+    request: HttpRequest, referral: Referral, transition: str, why: str, *, then: str, in_sight: bool = True
 ) -> HttpResponse:
     """Opening an action that has closed (``why``) leads to the page ``then``, which says why. What the
-    user typed into it before their session ended is taken: a rejection holding a note comes back
-    refused (``rejection_not_recorded``), as it does when sent too late, since its note (a safety
-    concern, say) is not to be lost unsaid; anything else is deleted unseen, and the user told.
+    user typed into it before their session ended is taken. It comes back refused (``not_recorded``), as
+    it does when sent too late, if the action can no longer be taken by the user at all: the case has
+    left their hands (``in_sight`` false), or it was the answer to an offer that closed. Anything else
+    (typed for a case the user still holds, whose state moved on) is deleted unseen, and the user told.
     """
+
+    def form_to_show(typed: Mapping[str, list[str]]) -> HarbourForm | None:
+        if in_sight and transition != "reject":
+            return None
+        return typed_action_form(transition, as_posted(typed))
+
     typed = take_unsent_form(
         owner=_user(request),
         form=request.path,
         request=request,
         referral=referral,
-        shown=lambda typed: kept_rejection_with_a_note(transition, typed) is not None,
+        shown=lambda typed: form_to_show(typed) is not None,
     )
     if typed is not None:
-        rejection = kept_rejection_with_a_note(transition, typed)
-        if rejection is not None:
-            return rejection_not_recorded(request, referral, rejection, capfirst(why))
+        form = form_to_show(typed)
+        if form is not None:
+            return not_recorded(request, referral, transition, form, capfirst(why), in_sight=in_sight)
         why += " What you typed before you were signed out was not sent, and is not kept."
     messages.info(request, f"{referral.reference}: {why}")
     return redirect(then)
 
 
-def holds_a_note(form: HarbourForm) -> bool:
-    """Whether a note was typed into the posted form. A rejection's is the one text an answer to an
-    offer carries (a safety concern, say): not to be thrown away unsaid when the answer is refused."""
-    return bool(form.data.get(form.add_prefix("note"), "").strip())
+# The fields of an action's form that hold what its user typed, not a choice from a list: a note (a
+# safety concern, say), when the person was last seen. Refused, such a form is not thrown away unsaid.
+TYPED_FIELDS = ("note", "notes", "last_seen_at")
 
 
-def rejection_not_recorded(
-    request: HttpRequest, referral: Referral, form: HarbourForm, why: str
+def holds_typed_text(form: HarbourForm) -> bool:
+    """Whether something was typed into the posted form's ``TYPED_FIELDS``."""
+    return any(
+        form.data.get(form.add_prefix(name), "").strip() for name in TYPED_FIELDS if name in form.fields
+    )
+
+
+def typed_action_form(transition: str, data: Mapping[str, Any]) -> HarbourForm | None:
+    """The action's form as it was sent (``data``), if something was typed into it."""
+    if transition not in TRANSITIONS:
+        return None
+    form = _action_form(transition, data, suggestions=[], recovery_review_waiting=False)
+    return form if holds_typed_text(form) else None
+
+
+# What the actions a care provider may find closed under it record (a provider is the one user whose
+# cases leave its hands), as "Your … was not recorded" names it.
+NOT_RECORDED_WORDS = {
+    "reject": "rejection",
+    "record_progress": "progress note",
+    "report_missing": "report that the person is missing",
+    "found": "report that the person is found",
+    "reallocate": "reallocation",
+    "recover": "record of the recovery",
+    "exit": "record of the exit from support",
+}
+
+
+def not_recorded(
+    request: HttpRequest,
+    referral: Referral,
+    transition: str,
+    form: HarbourForm,
+    why: str,
+    *,
+    in_sight: bool = True,
 ) -> HttpResponse:
-    """A rejection refused because the offer no longer awaits it (it ran out, was withdrawn, or a
-    colleague answered first), shown again as it was typed, saying so at the top (409). Harbour cannot
-    record the note with the offer now, so the caseworker is told how to get it to the managers: as a
-    progress note if a colleague took the person, which the managers read, or by other means otherwise.
+    """An action refused because it can no longer be taken by the user (the offer no longer awaits its
+    answer, or the case has left the provider's hands), shown again as it was typed, saying so at the top
+    (409). Harbour cannot record what was typed now, so the user is told how to get it to the managers: a
+    missing person by phone at once, a note as a progress note if a colleague took the person, which the
+    managers read, or by other means otherwise. A case out of the user's sight (``in_sight`` false) shows
+    its reference alone.
     """
-    if may_perform(_user(request), "record_progress", referral):
+    if transition == "report_missing":
+        how = (
+            "Harbour has not told anyone that the person is missing: phone the managers now to tell them, "
+            f"quoting case {referral.reference}."
+        )
+    elif in_sight and may_perform(_user(request), "record_progress", referral):
         how = "To pass your note on to the managers, copy it into a progress note on the case."
     else:
         how = (
             "Harbour cannot pass your note on now: copy it and give it to the managers another way, "
             f"quoting case {referral.reference}."
         )
-    form.add_error(None, f"Your rejection was not recorded: {why} {how}")
-    context = {"referral": referral, "name": "reject", "spec": TRANSITIONS["reject"], "form": form}
+    form.add_error(None, f"Your {NOT_RECORDED_WORDS[transition]} was not recorded: {why} {how}")
+    context = {
+        "referral": referral,
+        "name": transition,
+        "spec": TRANSITIONS[transition],
+        "form": form,
+        "out_of_sight": not in_sight,
+    }
     return render(request, "referrals/case_action.html", context, status=TransitionNotAllowed.status_code)
 
 
 def paginate(request: HttpRequest, rows: QuerySet[Any]) -> Page:
     return Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
-def next_deadline_due() -> Subquery:
-    return Subquery(
-        Deadline.objects.filter(referral=OuterRef("pk"), stopped_at__isnull=True)
-        .order_by("due_at")
-        .values("due_at")[:1]
-    )
 
 
 STATE_NOW = {
@@ -631,12 +668,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
     if not (user.is_first_responder or user.is_manager):
         raise PermissionDenied("Care providers see their caseload and offers.")
     filters = CaseFilterForm(request.GET or None, with_region=user.is_manager)
-    cases = with_overdue_since(
-        referrals_visible_to(user)
-        .select_related("organisation")
-        .annotate(next_due=next_deadline_due(), missing_since=missing_since()),
-        now=timezone.now(),
-    )
+    cases = case_list_of(user, now=timezone.now())
     order: tuple[str, ...] = ("-submitted_at", "-id")
     if filters.is_valid():
         chosen = filters.cleaned_data
@@ -1059,7 +1091,7 @@ def _action_form(
     suggestions: list[Any],
     recovery_review_waiting: bool = True,
     initial: dict[str, Any] | None = None,
-    child: bool = False,
+    referral: Referral | None = None,
 ) -> HarbourForm:
     kwargs: dict[str, Any] = {}
     if name == "offer":
@@ -1067,7 +1099,9 @@ def _action_form(
     elif name == "record_progress":
         kwargs["recovery_review_waiting"] = recovery_review_waiting
     elif name == "withdraw":
-        kwargs["child"] = child
+        kwargs["child"] = referral is not None and referral.is_child
+    elif name == "report_missing":
+        kwargs["referral"] = referral
     return TRANSITIONS[name].form_class(data, prefix=name, initial=initial, **kwargs)
 
 
@@ -1148,7 +1182,7 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
             suggestions=suggestions,
             recovery_review_waiting=review_waiting,
             initial=_chosen_in_link(request, transition),
-            child=referral.is_child,
+            referral=referral,
         )
         show_unsent_form(request, form, referral)
     else:
@@ -1157,7 +1191,7 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
             request.POST,
             suggestions=suggestions,
             recovery_review_waiting=review_waiting,
-            child=referral.is_child,
+            referral=referral,
         )
         status = 400
         if form.is_valid():
@@ -1168,10 +1202,10 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
             except Referral.DoesNotExist as exc:
                 raise CaseNotVisible("No such case.") from exc
             except (OfferAlreadyPending, OfferNotPending) as error:
-                if transition == "reject" and holds_a_note(form):
+                if holds_typed_text(form):  # a rejection's note
                     # The case as it is now (placed with a colleague's acceptance, say), if still seen.
                     current = visible_referral_or_404(user, pk)
-                    return rejection_not_recorded(request, current, form, error.message)
+                    return not_recorded(request, current, transition, form, error.message)
                 # Offered from another tab meanwhile, or the offer answered, withdrawn or run out: the form
                 # has nothing left to do; the case page shows the pending offer, the placement or what
                 # became of the offer.

@@ -54,6 +54,7 @@ from referrals.validation import (
     REFERENCE_MAX_LENGTH,
     anonymous_notification_errors,
     error_messages,
+    last_seen_errors,
     nationality_errors,
     next_check_in_errors,
     referral_errors,
@@ -693,8 +694,8 @@ class ReportMissingInput(serializers.Serializer):
     note = _note()
 
     def validate_last_seen_at(self, value: datetime.datetime) -> datetime.datetime:
-        if value > timezone.now() + datetime.timedelta(minutes=5):
-            raise serializers.ValidationError("The time last seen cannot be in the future.")
+        if errors := last_seen_errors(self.context["referral"], value):
+            raise serializers.ValidationError(errors)
         return value
 
 

@@ -322,7 +322,7 @@ class ReferralTransitionView(AnswersWithCase, GenericAPIView):
         refuse_unless_allowed(_user(request), self.endpoint.name, referral)
         values: dict[str, Any] = {}
         if self.endpoint.input is not None:
-            given = self.endpoint.input(data=request.data)
+            given = self.endpoint.input(data=request.data, context={"referral": referral})
             given.is_valid(raise_exception=True)
             values = dict(given.validated_data)
         try:

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 from django.core import mail
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -316,6 +316,46 @@ def test_two_sweeps_at_once_send_each_reminder_once(monkeypatch):
         thread.join()
     assert errors == []
     assert items(Event.DEADLINE_REMINDER, boss).count() == 10
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_an_offer_whose_case_is_locked_waits_for_the_next_sweep_and_holds_up_no_other_escalation(
+    monkeypatch,
+):
+    monkeypatch.setattr("notifications.services.queue_delivery", lambda ids: len(ids))
+    boss = manager()
+    locked_case, offer, _ = offered(boss)
+    other = submitted_referral()
+    when = (
+        max(clock(locked_case, Clock.OFFER_RESPONSE).due_at, clock(other, Clock.ASSESSMENT).due_at) + SECOND
+    )
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_case() -> None:
+        try:
+            with transaction.atomic():
+                Referral.objects.select_for_update().get(pk=locked_case.pk)
+                holding.set()
+                release.wait(30)  # a sweep that waits for the case would expire the offer after this
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_case)
+    holder.start()
+    try:
+        assert holding.wait(30)
+        result = sweep_deadlines(now=when)
+        offer.refresh_from_db()
+        assert offer.state == OfferState.PENDING
+        assert items(Event.DEADLINE_BREACHED, boss).filter(referral=other, clock=Clock.ASSESSMENT).exists()
+        assert result.offers_expired == 0
+    finally:
+        release.set()
+        holder.join(30)
+    assert sweep_deadlines(now=when).offers_expired == 1
+    offer.refresh_from_db()
+    assert offer.state == OfferState.EXPIRED
 
 
 def test_an_inbox_reminder_shows_the_due_time_in_local_time():

@@ -13,7 +13,7 @@ from notifications.sweep import sweep_deadlines
 from referrals import services, validation
 from referrals.choices import ReferralState
 from referrals.deadlines import start_clock
-from referrals.exceptions import NotPermitted, PersonStillMissing, TransitionNotAllowed
+from referrals.exceptions import HarbourError, NotPermitted, PersonStillMissing, TransitionNotAllowed
 from referrals.models import Clock, Referral
 from tests.api.cases import Case, bring_to, valid_body
 from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
@@ -135,6 +135,38 @@ def test_a_next_check_in_must_fall_due_after_now_and_within_ninety_days(
     assert (errors == []) is allowed
     if not allowed:
         assert errors[0].startswith("Choose a next check-in from")
+
+
+@pytest.mark.parametrize(
+    ("seen", "refusal"),
+    [
+        (datetime.timedelta(hours=-1), None),
+        (datetime.timedelta(minutes=4), None),  # read from a clock a few minutes fast
+        (datetime.timedelta(minutes=6), "The time last seen cannot be in the future."),
+        (datetime.timedelta(days=-2), "The person cannot have been last seen before the referral was made"),
+    ],
+)
+def test_a_missing_person_is_last_seen_after_the_referral_was_made_and_at_most_a_few_minutes_ahead(
+    seen, refusal
+):
+    referral = submitted_referral()
+    Referral.objects.filter(pk=referral.pk).update(submitted_at=timezone.now() - datetime.timedelta(days=1))
+    referral.refresh_from_db()
+    errors = validation.last_seen_errors(referral, timezone.now() + seen)
+    assert errors == [] if refusal is None else errors[0].startswith(refusal)
+
+
+def test_reporting_missing_refuses_a_last_seen_time_in_the_future_and_records_nothing():
+    case = bring_to("placed")
+    with pytest.raises(HarbourError) as refused:
+        services.report_missing(
+            referral_id=case.referral.pk,
+            actor=case.provider_user,
+            last_seen_at=timezone.now() + datetime.timedelta(days=1),
+        )
+    assert refused.value.field == "last_seen_at"
+    assert case.refresh().state == ReferralState.PLACED
+    assert not case.referral.transitions.filter(transition="report_missing").exists()
 
 
 def _placed_again(case: Case) -> None:

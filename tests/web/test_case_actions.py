@@ -429,6 +429,64 @@ def test_a_rejection_with_a_note_sent_after_a_colleague_accepted_is_shown_again_
     assert referral.offers.get().state == OfferState.ACCEPTED
 
 
+def refusal_shown(response) -> str:
+    """The error summary at the top of a refused form."""
+    assert response.status_code == 409
+    return re.search(r'<div class="error-summary".*?</div>', response.content.decode(), re.S)[0]
+
+
+def test_a_missing_report_sent_after_the_case_was_reallocated_is_shown_again_saying_to_phone_the_managers():
+    referral, staff, boss = placed(given_name="Amina", family_name="Haile")
+    client = signed_in(staff)
+    last_seen = f"{timezone.localtime():%Y-%m-%dT%H:%M}"
+    services.reallocate_referral(referral_id=referral.pk, actor=boss, reason="needs_changed")
+    response = act(
+        client,
+        referral,
+        "report_missing",
+        {"report_missing-last_seen_at": last_seen, "report_missing-note": "Did not come back from college"},
+    )
+    summary = refusal_shown(response)
+    assert "was not recorded: This person is no longer placed with you." in summary
+    assert "not told anyone that the person is missing: phone the managers now" in summary
+    assert f"quoting case {referral.reference}." in summary
+    html = response.content.decode()
+    assert re.search(
+        r'<textarea name="report_missing-note"[^>]*>\s*Did not come back from college</textarea>', html
+    )
+    assert f'value="{last_seen}"' in html
+    # Of the case it no longer holds, the provider is shown its reference and nothing else.
+    assert "state-assessed" not in html and "Amina" not in html and "Haile" not in html
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.ASSESSED
+    assert not referral.transitions.filter(transition="report_missing").exists()
+
+
+@pytest.mark.parametrize("transition", ["record_progress", "found", "recover", "exit", "reallocate"])
+def test_a_note_sent_after_the_case_was_reallocated_is_shown_again_not_recorded(transition):
+    referral, staff, boss = placed()
+    client = signed_in(staff)
+    services.reallocate_referral(referral_id=referral.pk, actor=boss, reason="needs_changed")
+    response = act(client, referral, transition, {f"{transition}-note": CONCERN})
+    summary = refusal_shown(response)
+    assert "was not recorded: This person is no longer placed with you." in summary
+    assert f"give it to the managers another way, quoting case {referral.reference}." in summary
+    assert re.search(
+        rf'<textarea name="{transition}-note"[^>]*>\s*' + re.escape(escape(CONCERN)) + "</textarea>",
+        response.content.decode(),
+    )
+    assert referral.transitions.order_by("-at", "-id").values_list("transition", flat=True)[0] == "reallocate"
+
+
+def test_an_action_with_nothing_typed_sent_after_the_case_was_reallocated_says_why_on_the_offers_page():
+    referral, staff, boss = placed()
+    client = signed_in(staff)
+    services.reallocate_referral(referral_id=referral.pk, actor=boss, reason="needs_changed")
+    response = act(client, referral, "recover", {"recover-outcome": "independent_living"}, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("care_providers:offers")
+    assert f"{referral.reference}: this person is no longer placed with you." in response.content.decode()
+
+
 def test_an_unknown_action_on_a_case_the_provider_holds_is_a_404_not_an_ended_offer():
     referral, staff, _boss = placed()
     response = signed_in(staff).get(
@@ -690,15 +748,25 @@ def test_exit_frees_the_bed_and_a_second_exit_says_the_person_already_exited():
     assert "already exited" in response.content.decode()
 
 
-def test_reallocate_ends_the_placement_and_the_case_becomes_a_read_only_past_placement():
+def past_placement_rows(client) -> list[str]:
+    """The references in the rows of the provider's past placements table."""
+    html = client.get(reverse("care_providers:past")).content.decode()
+    return re.findall(r'<td data-label="Reference"><a href="[^"]*">([^<]+)</a></td>', html)
+
+
+def test_reallocating_ends_the_placement_and_the_provider_no_longer_lists_or_opens_the_case():
     referral, staff, _boss = placed()
+    recovered, _, _ = placed(staff.provider)
+    services.recover_referral(referral_id=recovered.pk, actor=staff, outcome="independent_living")
     client = signed_in(staff)
     act(client, referral, "reallocate", {"reallocate-reason": "needs_changed"})
     referral.refresh_from_db()
     assert referral.state == ReferralState.ASSESSED
-    assert referral.reference in client.get(reverse("care_providers:past")).content.decode()
-    html = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
-    assert "/record_progress/" not in html and "<summary>" not in html
+    # A past placement it closed stays listed, read-only; the one reallocated away is gone.
+    assert past_placement_rows(client) == [recovered.reference]
+    response = client.get(reverse("referrals:case", args=[referral.pk]), follow=True)
+    assert response.redirect_chain == [(reverse("care_providers:offers"), 302)]
+    assert f"{referral.reference}: this person is no longer placed with you." in response.content.decode()
 
 
 @pytest.mark.parametrize("missing", [False, True], ids=["placed", "missing"])
@@ -724,6 +792,20 @@ def test_a_missing_report_in_the_future_is_refused_on_its_field():
     )
     assert response.status_code == 400
     assert 'href="#id_report_missing-last_seen_at"' in response.content.decode()
+
+
+def test_a_missing_report_a_few_minutes_ahead_of_harbours_clock_is_recorded_as_the_api_records_it():
+    referral, staff, _boss = placed()
+    ahead = timezone.localtime() + datetime.timedelta(minutes=3)  # the provider's phone runs fast
+    response = act(
+        signed_in(staff),
+        referral,
+        "report_missing",
+        {"report_missing-last_seen_at": f"{ahead:%Y-%m-%dT%H:%M}"},
+    )
+    assert response.status_code == 302
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.MISSING
 
 
 def test_a_missing_report_before_the_referral_was_made_is_refused_on_its_field_keeping_the_note():

@@ -1,6 +1,7 @@
 """Every list page costs the same number of queries for 1 row as for 50: no N+1."""
 
 from collections.abc import Callable
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -10,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from care_providers.models import CareProvider
-from referrals import services
+from referrals import encryption, services
 from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
 from tests.web.conftest import signed_in
 
@@ -161,3 +162,25 @@ def test_a_list_page_costs_the_same_queries_for_one_row_as_for_fifty(page):
         assert all(words in html for words in ("None yet", "Pending with", "Rejected by", "Expired ("))
         assert "Missing</span> since" in html
     assert queries_for(caseload.reader(), caseload.url()) == one
+
+
+@pytest.mark.parametrize("page", ["case list (responder)", "case list (manager)", "provider past placements"])
+def test_a_list_page_decrypts_none_of_the_personal_fields_it_does_not_show(page):
+    caseload = Caseload(page)
+    caseload.add_row()
+    client = signed_in(caseload.reader())
+    with mock.patch("referrals.encryption.decrypt", wraps=encryption.decrypt) as decrypt:
+        html = client.get(caseload.url()).content.decode()
+    assert html.count("/cases/") >= 1
+    assert decrypt.call_count == 0
+
+
+def test_the_audit_trail_decrypts_none_of_the_personal_fields_of_the_cases_it_lists():
+    boss = manager()
+    referral = submitted_referral()
+    client = signed_in(boss)
+    client.get(reverse("referrals:case", args=[referral.pk]))  # a read of the case, in the trail
+    with mock.patch("referrals.encryption.decrypt", wraps=encryption.decrypt) as decrypt:
+        html = client.get(reverse("audit-log")).content.decode()
+    assert f">{referral.reference}</a>" in html
+    assert decrypt.call_count == 0

@@ -15,6 +15,7 @@ from referrals.models import Clock, Referral
 from referrals.wording import time_left_words
 from tests.factories import CareProviderFactory, manager, provider_user, submitted_referral
 from tests.web.conftest import offered, placed, signed_in
+from tests.web.test_case_actions import past_placement_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -163,3 +164,11 @@ def test_an_outreach_only_provider_is_told_of_no_beds():
     provider = CareProviderFactory(beds_women=0, beds_men=0, beds_family=0)
     html = signed_in(provider_user(provider)).get(reverse("care_providers:offers")).content.decode()
     assert "Free beds" not in html
+
+
+def test_a_person_offered_again_to_the_provider_they_left_is_an_offer_not_a_past_placement():
+    referral, staff, boss = placed()
+    services.reallocate_referral(referral_id=referral.pk, actor=staff, reason="needs_changed")
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=staff.provider.pk)
+    assert [row for row in offer_rows(staff) if f">{referral.reference}</a>" in row]
+    assert referral.reference not in past_placement_rows(signed_in(staff))

@@ -255,6 +255,22 @@ def test_if_the_action_closed_before_sign_in_what_was_typed_is_dropped_and_the_u
     assert not AuditEvent.objects.filter(what__endswith="shown again on its form").exists()
 
 
+def test_a_note_kept_after_the_session_ended_comes_back_refused_if_the_case_was_reallocated_before_sign_in():
+    referral, staff, client, url, response = progress_sent_after_the_session_ended()
+    services.reallocate_referral(referral_id=referral.pk, actor=manager(), reason="needs_changed")
+    page = sign_in(client, staff, next_of(response))
+    # Not on the offers page, saying it is lost: on the form, refused, with the note.
+    assert page.redirect_chain[-1][0].startswith(f"{url}?kept_until=")
+    assert page.status_code == 409
+    html = page.content.decode()
+    assert "Your progress note was not recorded: This person is no longer placed with you." in html
+    assert f"{NOTE}</textarea>" in html
+    assert "is not kept" not in html
+    assert not UnsentForm.objects.exists()
+    assert AuditEvent.objects.filter(what__endswith="shown again on its form").exists()
+    assert progress_notes(referral) == 0
+
+
 def rejection_sent_after_the_session_ended(data: dict):
     """An offer's rejection, opened signed in and sent (``data``) once the session had ended: the
     referral, its provider, the caseworker, their client, the form's address and the answer."""
