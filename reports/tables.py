@@ -55,6 +55,8 @@ from .selectors import AGE_BANDS, CaseloadReport, OverdueClock
 SUPPRESSED_COUNT = "<5"
 SUPPRESSED = "suppressed"
 CSV_CHUNK_CHARS = 64 * 1024
+# A spreadsheet runs text starting with one of these as a formula (OWASP: CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 # A cell of the publication: (table name, row key, column key).
 Cell = tuple[str, Any, str]
@@ -780,12 +782,19 @@ def for_publication(tables: dict[str, Table]) -> dict[str, Table]:
     return published
 
 
+def csv_text(text: str) -> str:
+    """Text as it is written to CSV: behind a quote where a spreadsheet would run it as a formula (a
+    provider named ``=HYPERLINK(…)``), so that it is read as the text it is."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
 def csv_value(value: Any, kind: str) -> str:
-    """A cell as it is written to CSV: shares as percentages, durations in hours."""
+    """A cell as it is written to CSV: shares as percentages, durations in hours, text never as a formula
+    (a number, negative too, is not text)."""
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        return csv_text(value)
     if kind == "share":
         return f"{value * 100:.1f}"
     if kind == "duration":

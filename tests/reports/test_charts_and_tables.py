@@ -16,6 +16,7 @@ from reports.tables import (
     Line,
     Table,
     csv_chunks,
+    csv_value,
     for_publication,
     report_tables,
 )
@@ -144,6 +145,19 @@ def test_publication_suppresses_small_counts_and_what_rests_on_them():
     ]
     # The table itself is untouched.
     assert table.rows[1]["count"] == 1
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_text_that_a_spreadsheet_would_run_as_a_formula_is_quoted(start):
+    assert csv_value(f"{start}1+1", "text") == f"'{start}1+1"
+
+
+def test_csv_numbers_negative_ones_too_are_written_as_numbers_not_quoted_text():
+    assert [csv_value(-3, "number"), csv_value(-0.25, "share"), csv_value("Wales", "text")] == [
+        "-3",
+        "-25.0",
+        "Wales",
+    ]
 
 
 # ------------------------------------------------------------------------------ secondary suppression

@@ -188,6 +188,14 @@ def test_a_csv_download_starts_with_a_byte_order_mark_so_excel_reads_it_as_utf8(
     assert "Türkiye" in body.decode("utf-8-sig")
 
 
+def test_a_name_a_spreadsheet_would_run_as_a_formula_is_written_to_csv_as_text(web, caseload):
+    evil = '=HYPERLINK("https://evil.example/","x")'
+    CareProviderFactory(name=evil)
+    for params in ({"table": "providers"}, {"table": "providers", "publication": "1"}):
+        labels = [row[0] for row in read_csv(web.get(CSV, params))]
+        assert "'" + evil in labels and evil not in labels, params
+
+
 def test_a_csv_download_is_audited_as_an_export_with_its_filters(web, caseload):
     web.get(CSV, {"table": "nationalities", "region": "london", "publication": "1"})
     export = AuditEvent.objects.get(action=AuditAction.EXPORT)
