@@ -495,8 +495,14 @@ def _months_between(first: datetime.date, last: datetime.date) -> list[datetime.
 def _monthly(
     referrals: QuerySet[Referral], report_filter: ReportFilter, today: datetime.date
 ) -> tuple[list[Month], int]:
-    """Referrals and anonymous notifications per calendar month (local time): one query (a UNION). A
-    period running on past today stops at this month: the months to come are not months of none."""
+    """Referrals and anonymous notifications per calendar month (local time): one query (a UNION).
+
+    Every month of the period is listed, those with none too. Without a last day the period runs to
+    this month, so that the months since the last referral show as the months of none they are; a
+    period running on past today stops at this month: the months to come are not months of none.
+    Without a first day it starts at the first month with a referral or an anonymous notification the
+    filters select: the months before say nothing of what the filters select (a provider's months
+    before it took its first case)."""
     referral_months = (
         referrals.annotate(month=TruncMonth("submitted_at"), kind=Value("referral"))
         .values("month", "kind")
@@ -516,15 +522,10 @@ def _monthly(
         counts[kind][_month_start(month)] += n
     present = set(counts["referral"]) | set(counts["anonymous"])
     first = _month_start(report_filter.date_from) if report_filter.date_from else min(present, default=None)
-    last = (
-        min(_month_start(report_filter.date_to), today.replace(day=1))
-        if report_filter.date_to
-        else max(present, default=None)
-    )
-    if first is None or last is None:
-        months: list[datetime.date] = sorted(present)
-    else:
-        months = sorted(set(_months_between(first, last)) | present)
+    last = today.replace(day=1)
+    if report_filter.date_to:
+        last = min(_month_start(report_filter.date_to), last)
+    months = sorted(set(_months_between(first, last) if first else []) | present)
     monthly = [Month(month, counts["referral"][month], counts["anonymous"][month]) for month in months]
     return monthly, sum(counts["anonymous"].values())
 

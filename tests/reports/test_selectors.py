@@ -99,12 +99,29 @@ def test_referrals_and_anonymous_notifications_are_counted_per_month_and_kept_ap
     assert sum(row.count for row in report.regions) == 8
 
 
+def test_the_trend_runs_to_this_month_through_the_months_of_none_since_the_last_referral(caseload):
+    # North West's one referral, C, came in March: April to June had none, and the trend says so.
+    report = caseload_report(ReportFilter(region="north_west"), now=NOW)
+    assert [(row.month, row.referrals, row.anonymous_notifications) for row in report.monthly] == [
+        (datetime.date(2026, 3, 1), 1, 0),
+        (datetime.date(2026, 4, 1), 0, 0),
+        (datetime.date(2026, 5, 1), 0, 0),
+        (datetime.date(2026, 6, 1), 0, 0),
+    ]
+    # From a first day with no last day, the months of none run to this month all the same.
+    since = caseload_report(ReportFilter(region="north_west", date_from=datetime.date(2026, 1, 1)), now=NOW)
+    assert [row.month for row in since.monthly] == [datetime.date(2026, month, 1) for month in range(1, 7)]
+
+
 def test_months_are_local_months_at_the_turn_of_a_month():
     user = responder()
     # 23:30 on 31 March in London (BST) is still March, though it is 22:30 UTC.
     make_referral(submitted_by=user, submitted_at=datetime.datetime(2026, 3, 31, 22, 30, tzinfo=datetime.UTC))
     report = caseload_report(ReportFilter(), now=NOW)
-    assert [(row.month, row.referrals) for row in report.monthly] == [(datetime.date(2026, 3, 1), 1)]
+    assert [(row.month, row.referrals) for row in report.monthly][:2] == [
+        (datetime.date(2026, 3, 1), 1),
+        (datetime.date(2026, 4, 1), 0),
+    ]
 
 
 def test_every_nationality_is_listed_with_its_count_and_share_most_frequent_first(caseload):
