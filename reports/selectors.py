@@ -49,12 +49,26 @@ from referrals.selectors import in_state
 # The page and the JSON list the most overdue clocks; the CSV download carries every one.
 OVERDUE_LIST_LIMIT = 200
 OVERDUE_CSV_CHUNK = 2000
-AGE_BANDS: tuple[tuple[str, str, int | None, int | None], ...] = (
-    # (key, label, at least this many days in state, fewer than this many days)
-    ("under_7_days", "Under 7 days", None, 7),
-    ("days_7_to_30", "7 to 30 days", 7, 30),
-    ("days_30_to_90", "30 to 90 days", 30, 90),
-    ("over_90_days", "Over 90 days", 90, None),
+
+
+def _band_label(at_least: int | None, fewer_than: int | None) -> str:
+    """A band's name from its bounds in whole days, so that each count of days is named by one band."""
+    if at_least is None:
+        return f"Under {fewer_than} days"
+    if fewer_than is None:
+        return f"{at_least} days or more"
+    return f"{at_least} to {fewer_than - 1} days"
+
+
+# (key, label, at least this many days in state, fewer than this many days). The keys are the API's.
+AGE_BANDS: tuple[tuple[str, str, int | None, int | None], ...] = tuple(
+    (key, _band_label(at_least, fewer_than), at_least, fewer_than)
+    for key, at_least, fewer_than in (
+        ("under_7_days", None, 7),
+        ("days_7_to_30", 7, 30),
+        ("days_30_to_90", 30, 90),
+        ("over_90_days", 90, None),
+    )
 )
 OUTCOMES = (
     ReferralState.RECOVERED,

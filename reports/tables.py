@@ -55,6 +55,9 @@ from .selectors import AGE_BANDS, CaseloadReport, OverdueClock
 SUPPRESSED_COUNT = "<5"
 SUPPRESSED = "suppressed"
 CSV_CHUNK_CHARS = 64 * 1024
+# A date and time a spreadsheet reads as one, in UK time (``local_time`` adds the zone only to the hour
+# that happens twice, when the clocks go back).
+CSV_MOMENT = "%Y-%m-%d %H:%M"
 # A spreadsheet runs text starting with one of these as a formula (OWASP: CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -796,18 +799,18 @@ def csv_value(value: Any, kind: str) -> str:
     if isinstance(value, str):
         return csv_text(value)
     if kind == "share":
-        return f"{value * 100:.1f}"
+        return percentage(value)
     if kind == "duration":
         return f"{_hours(value):.2f}"
     if kind == "datetime":
-        return timezone.localtime(value).isoformat()
+        return local_time(value, CSV_MOMENT)
     if kind == "month":
         return value.strftime("%Y-%m")
     return str(value)
 
 
 def csv_header(column: Column) -> str:
-    suffix = {"share": " (%)", "duration": " (hours)"}.get(column.kind, "")
+    suffix = {"share": " (%)", "duration": " (hours)", "datetime": " (UK time)"}.get(column.kind, "")
     return f"{column.label}{suffix}"
 
 
@@ -832,7 +835,7 @@ def page_value(value: Any, kind: str) -> str:
     if isinstance(value, str):
         return value
     if kind == "share":
-        return f"{value * 100:.1f}%"
+        return f"{percentage(value)}%"
     if kind == "duration":
         return human_duration(value)
     if kind == "datetime":
@@ -842,6 +845,13 @@ def page_value(value: Any, kind: str) -> str:
     if kind in ("count", "number"):
         return f"{value:,}"
     return str(value)
+
+
+def percentage(share: float) -> str:
+    """A share as a percentage to one decimal; one of something that rounds to 0.0 as ``<0.1``, so that
+    it is not read as none."""
+    shown = f"{share * 100:.1f}"
+    return "<0.1" if share > 0 and shown == "0.0" else shown
 
 
 def human_duration(value: datetime.timedelta) -> str:

@@ -62,7 +62,7 @@ def _share_bars(table: Table, *, limit: int | None = None) -> list[Bar]:
             label=str(row["label"]),
             value=row["count"],
             display=f"{row['count']:,}"
-            + (f" ({row['share'] * 100:.1f}%)" if row.get("share") is not None else ""),
+            + (f" ({page_value(row['share'], 'share')})" if row.get("share") is not None else ""),
         )
         for row in rows
     ]

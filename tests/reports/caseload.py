@@ -124,7 +124,7 @@ def build_caseload() -> Caseload:
     )
     clock(cases["A"], Clock.ASSESSMENT, started=at, due=aware(2026, 6, 19, 12, 0))
 
-    # B: received 1 May (45 days: band 30 to 90 days), a child; assessment overdue since 8 May.
+    # B: received 1 May (45 days: band 30 to 89 days), a child; assessment overdue since 8 May.
     at = aware(2026, 5, 1, 9, 0)
     cases["B"] = make_referral(
         submitted_by=police,

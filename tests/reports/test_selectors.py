@@ -6,7 +6,7 @@ import pytest
 
 from care_providers.models import OfferState, Placement
 from referrals.models import Clock
-from reports.selectors import OverdueClocks, ReportFilter, caseload_report, percentile
+from reports.selectors import AGE_BANDS, OverdueClocks, ReportFilter, caseload_report, percentile
 from reports.tables import report_tables
 from tests.factories import aware, responder
 
@@ -49,6 +49,21 @@ def test_open_cases_are_counted_per_state_and_banded_by_time_in_that_state(casel
         1,
         {"under_7_days": 1, "days_7_to_30": 0, "days_30_to_90": 0, "over_90_days": 0},
     )
+
+
+def test_each_count_of_days_in_a_state_falls_in_the_one_band_that_names_it():
+    user = responder()
+    for days in (6.9, 7, 29.9, 30, 89.9, 90):
+        make_referral(submitted_by=user, submitted_at=NOW - 100 * DAY, state_changed_at=NOW - days * DAY)
+    report = caseload_report(ReportFilter(), now=NOW)
+    (received,) = [row for row in report.open_by_state if row.state == "received"]
+    labels = {key: label for key, label, _, _ in AGE_BANDS}
+    assert {labels[key]: count for key, count in received.bands.items()} == {
+        "Under 7 days": 1,  # 6.9
+        "7 to 29 days": 2,  # 7 and 29.9
+        "30 to 89 days": 2,  # 30 and 89.9
+        "90 days or more": 1,  # 90
+    }
 
 
 def test_a_person_reallocated_while_missing_is_counted_missing_not_assessed_until_found(caseload):
