@@ -1,5 +1,5 @@
 """``GET /api/v1/reports/caseload/``: the caseload report as JSON, for managers (SPEC §8, §9); and
-``GET /api/v1/reports/overdue/``: every overdue clock, a page at a time.
+``GET /api/v1/reports/overdue/``: every overdue case, a page at a time.
 
 The serializers below both shape the response and describe it in the OpenAPI schema, so the schema
 cannot drift from what is served.
@@ -35,7 +35,7 @@ from .selectors import (
     AGE_BANDS,
     OVERDUE_LIST_LIMIT,
     REFERRING_KINDS,
-    OverdueClocks,
+    OverdueCases,
     caseload_report,
     provider_choices,
 )
@@ -124,12 +124,12 @@ class ReportTimelinessSerializer(serializers.Serializer):
     share_within_deadline = ShareField(allow_null=True)
 
 
-class ReportOverdueClockSerializer(serializers.Serializer):
+class ReportOverdueCaseSerializer(serializers.Serializer):
     referral = serializers.IntegerField(source="referral_id", help_text="The case: /api/v1/referrals/{id}/.")
     reference = serializers.CharField()
-    clock = serializers.CharField()
+    clock = serializers.CharField(help_text="The case's most overdue clock.")
     overdue_since = serializers.DateTimeField(
-        help_text="When the clock became overdue: its due time or, for a missing person, when they were "
+        help_text="When that clock became overdue: its due time or, for a missing person, when they were "
         "last seen. The list is ordered by it."
     )
     due_at = serializers.DateTimeField(
@@ -137,6 +137,9 @@ class ReportOverdueClockSerializer(serializers.Serializer):
         "at their next escalation, which may be ahead: use overdue_since for when it became overdue."
     )
     overdue_hours = HoursField(source="overdue_by", help_text="Hours since overdue_since.")
+    also_overdue = serializers.ListField(
+        child=serializers.CharField(), help_text="The case's other overdue clocks, most overdue first."
+    )
 
 
 class ReportFilterSerializer(serializers.Serializer):
@@ -171,9 +174,10 @@ class CaseloadReportSerializer(serializers.Serializer):
     providers = ReportProviderFiguresSerializer(many=True)
     timeliness = ReportTimelinessSerializer(many=True)
     overdue_total = serializers.IntegerField(
-        help_text="Every overdue open clock: past its due time, or a missing person's."
+        help_text="The cases with an overdue open clock (past its due time, or a missing person's), each "
+        "counted once."
     )
-    overdue = ReportOverdueClockSerializer(
+    overdue = ReportOverdueCaseSerializer(
         many=True,
         help_text=f"The most overdue first, case references only: at most {OVERDUE_LIST_LIMIT} of "
         "overdue_total (see overdue_truncated). GET /api/v1/reports/overdue/ lists every one, a page at "
@@ -182,7 +186,11 @@ class CaseloadReportSerializer(serializers.Serializer):
     overdue_truncated = serializers.BooleanField(
         help_text=f"True when overdue lists only the {OVERDUE_LIST_LIMIT} most overdue of overdue_total."
     )
-    overdue_by_clock = ReportShareSerializer(many=True)
+    overdue_by_clock = ReportShareSerializer(
+        many=True,
+        help_text="The cases overdue on each clock, with their share of overdue_total: a case with more "
+        "than one clock overdue is counted under each.",
+    )
     outcomes = ReportShareSerializer(many=True)
     notes = serializers.ListField(child=serializers.CharField())
 
@@ -228,19 +236,19 @@ class CaseloadReportView(APIView):
 
 
 class OverdueReportView(ListAPIView):
-    """Every overdue open clock of the cases the filters select, most overdue first (SPEC §8)."""
+    """Every case the filters select with an overdue open clock, most overdue first (SPEC §8)."""
 
     permission_classes = [IsAuthenticated, IsManager]
-    serializer_class = ReportOverdueClockSerializer
+    serializer_class = ReportOverdueCaseSerializer
 
     @extend_schema(
         operation_id="overdue_report",
-        summary="Every overdue clock, most overdue first",
+        summary="Every overdue case, most overdue first",
         description="The caseload report's overdue list in full, a page at a time, with the same filters. "
         "Case references only. Managers only.",
         parameters=FILTER_PARAMETERS,
         responses={
-            200: ReportOverdueClockSerializer(many=True),
+            200: ReportOverdueCaseSerializer(many=True),
             400: OpenApiResponse(
                 OpenApiTypes.OBJECT, description="Invalid filters: each field named with its messages."
             ),
@@ -253,7 +261,7 @@ class OverdueReportView(ListAPIView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self) -> OverdueClocks:  # type: ignore[override]  # a list the paginator slices
+    def get_queryset(self) -> OverdueCases:  # type: ignore[override]  # a list the paginator slices
         form = ReportFilterForm(self.request.query_params)
         valid = form.is_valid()
         # The providers are read only to refuse one that does not exist.
@@ -261,7 +269,7 @@ class OverdueReportView(ListAPIView):
             valid = form.check_provider(provider_choices())
         if not valid:
             raise ValidationError(_field_errors(form.errors))
-        return OverdueClocks(form.report_filter(), now=timezone.now())
+        return OverdueCases(form.report_filter(), now=timezone.now())
 
 
 def _field_errors(errors: Any) -> dict[str, list[str]]:

@@ -4,31 +4,32 @@
 conditional aggregation for the counts, and ``percentile_cont`` for medians and 90th percentiles on
 PostgreSQL. On other databases (SQLite, the embedded default) the percentiles are computed in Python from
 the durations, the same interpolation as ``percentile_cont``. No personal field is read: the overdue list
-carries case references only. The report holds the OVERDUE_LIST_LIMIT most overdue clocks;
-``OverdueClocks`` has every one, a page at a time for the API or streamed for the CSV download.
+carries case references only. The report holds the OVERDUE_LIST_LIMIT most overdue cases; ``OverdueCases``
+has every one, a page at a time for the API or streamed for the CSV download.
 """
 
 from __future__ import annotations
 
 import datetime
-import heapq
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import (
     Aggregate,
+    Case,
     Count,
     DurationField,
     Exists,
     F,
+    Min,
     OuterRef,
     Q,
     QuerySet,
     Value,
+    When,
 )
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
@@ -46,7 +47,7 @@ from referrals.choices import (
 from referrals.models import AnonymousNotification, Clock, Deadline, Referral
 from referrals.selectors import in_state
 
-# The page and the JSON list the most overdue clocks; the CSV download carries every one.
+# The page and the JSON list the most overdue cases; the CSV download carries every one.
 OVERDUE_LIST_LIMIT = 200
 OVERDUE_CSV_CHUNK = 2000
 
@@ -240,16 +241,19 @@ class Timeliness:
 
 
 @dataclass
-class OverdueClock:
+class OverdueCase:
     referral_id: int
     reference: str
+    # Its most overdue clock.
     clock: str
     clock_label: str
-    # The due time, or for a missing person when they were last seen (see ``_overdue``).
+    # The due time, or for a missing person when they were last seen (see ``_overdue_cases``).
     overdue_since: datetime.datetime
     # The clock's own due time; a missing person's is their next escalation, which may be ahead.
     due_at: datetime.datetime
     overdue_by: datetime.timedelta
+    # Its other overdue clocks, most overdue first.
+    also_overdue: list[str]
 
 
 @dataclass
@@ -274,14 +278,14 @@ class CaseloadReport:
     provider_choices: list[tuple[int, str]]
     timeliness: list[Timeliness]
     overdue_total: int
-    overdue: list[OverdueClock]
+    overdue: list[OverdueCase]
     overdue_by_clock: list[Share]
     outcomes: list[Share]
     notes: list[str] = field(default_factory=list)
 
     @property
     def overdue_truncated(self) -> bool:
-        """Whether ``overdue`` holds only the most overdue of ``overdue_total`` clocks."""
+        """Whether ``overdue`` holds only the most overdue of ``overdue_total`` cases."""
         return len(self.overdue) < self.overdue_total
 
 
@@ -325,7 +329,8 @@ def _caseload_report(report_filter: ReportFilter, *, now: datetime.datetime) -> 
     demographics = _demographics(referrals, total)
     deadline_figures = _deadline_figures(report_filter, now)
     all_providers = _providers(report_filter)
-    overdue_total = sum(row["overdue"] for row in deadline_figures.values())
+    overdue_cases = OverdueCases(report_filter, now=now)
+    overdue_total = overdue_cases.count()
 
     timeliness = []
     for clock, label, times in (
@@ -398,7 +403,7 @@ def _caseload_report(report_filter: ReportFilter, *, now: datetime.datetime) -> 
         provider_choices=[(row.provider_id, row.name) for row in all_providers],
         timeliness=timeliness,
         overdue_total=overdue_total,
-        overdue=_overdue(report_filter, now),
+        overdue=overdue_cases[:OVERDUE_LIST_LIMIT],
         overdue_by_clock=overdue_by_clock,
         outcomes=outcomes,
         notes=notes,
@@ -600,7 +605,7 @@ def _deadline_figures(report_filter: ReportFilter, now: datetime.datetime) -> di
     )
     stopped_in_time = Q(stopped_at__isnull=False, stopped_at__lte=F("due_at")) & ~stopped_with_the_case
     past_due = Q(stopped_at__isnull=True, due_at__lt=now)
-    # A missing person is overdue from the moment they are reported (see ``_open_clocks_overdue``).
+    # A missing person is overdue from the moment they are reported (see ``_overdue_cases``).
     overdue = past_due | Q(stopped_at__isnull=True, clock=Clock.MISSING)
     rows = (
         Deadline.objects.filter(referral_conditions(report_filter, via="referral__"))
@@ -617,76 +622,71 @@ def _deadline_figures(report_filter: ReportFilter, now: datetime.datetime) -> di
     }
 
 
-_OverdueRow = tuple[int, str, str, datetime.datetime, datetime.datetime]
+# A missing person comes first among clocks overdue since the same moment.
+OVERDUE_CLOCKS = sorted(Clock.values, key=lambda clock: clock != Clock.MISSING)
 
 
-def _open_clocks_overdue(
-    report_filter: ReportFilter, now: datetime.datetime
-) -> tuple[QuerySet[Deadline, _OverdueRow], QuerySet[Deadline, _OverdueRow]]:
-    """The missing people, longest missing first, and the other clocks past due, most overdue first:
-    rows of (referral id, reference, clock, overdue since, due at).
+def _overdue_cases(report_filter: ReportFilter, now: datetime.datetime) -> QuerySet[Deadline, Any]:
+    """Every case with an open clock overdue, one row each, most overdue first: its reference, when each
+    of its clocks became overdue (None for one that is not) and when the first did.
 
-    A missing person's clock escalates at once and then moves on by MISSING_REPEAT_HOURS, so it is
-    never long past due: it is overdue since the person was last seen.
+    A clock is overdue since its due time. A missing person's clock escalates at once and then moves on
+    by MISSING_REPEAT_HOURS, so it is never long past due: it is overdue since the person was last seen.
+    A case has at most one open clock of each kind.
     """
-    open_clocks = Deadline.objects.filter(
-        referral_conditions(report_filter, via="referral__"), stopped_at__isnull=True
+    overdue_since = Case(When(clock=Clock.MISSING, then=F("started_at")), default=F("due_at"))
+    return (
+        Deadline.objects.filter(
+            referral_conditions(report_filter, via="referral__"),
+            Q(clock=Clock.MISSING) | Q(due_at__lt=now),
+            stopped_at__isnull=True,
+        )
+        .order_by()
+        .values("referral_id", "referral__reference")
+        .annotate(
+            overdue_since=Min(overdue_since),
+            missing_due_at=Min("due_at", filter=Q(clock=Clock.MISSING)),
+            **{f"since_{clock}": Min(overdue_since, filter=Q(clock=clock)) for clock in Clock.values},
+        )
+        .order_by("overdue_since", F(f"since_{Clock.MISSING}").asc(nulls_last=True), "referral_id")
     )
-    missing = (
-        open_clocks.filter(clock=Clock.MISSING)
-        .order_by("started_at", "pk")
-        .values_list("referral_id", "referral__reference", "clock", "started_at", "due_at")
+
+
+def _overdue_case(row: dict[str, Any], now: datetime.datetime, labels: dict[str, str]) -> OverdueCase:
+    since_each = {clock: row[f"since_{clock}"] for clock in OVERDUE_CLOCKS if row[f"since_{clock}"]}
+    clock, *others = sorted(since_each, key=since_each.__getitem__)
+    since = since_each[clock]
+    return OverdueCase(
+        referral_id=row["referral_id"],
+        reference=row["referral__reference"],
+        clock=clock,
+        clock_label=labels[clock],
+        overdue_since=since,
+        due_at=row["missing_due_at"] if clock == Clock.MISSING else since,
+        overdue_by=now - since,
+        also_overdue=others,
     )
-    past_due = (
-        open_clocks.exclude(clock=Clock.MISSING)
-        .filter(due_at__lt=now)
-        .order_by("due_at", "pk")
-        .values_list("referral_id", "referral__reference", "clock", "due_at", "due_at")
-    )
-    return missing, past_due
 
 
-def _overdue_since(row: _OverdueRow) -> datetime.datetime:
-    return row[3]
-
-
-def _overdue_clock(row: _OverdueRow, now: datetime.datetime, labels: dict[str, str]) -> OverdueClock:
-    referral_id, reference, clock, since, due_at = row
-    return OverdueClock(referral_id, reference, clock, labels.get(clock, clock), since, due_at, now - since)
-
-
-class OverdueClocks:
-    """Every overdue open clock, most overdue first, by case reference only, as a list that a paginator
-    slices: a slice is two queries, each limited to the slice's end; the count is two more."""
+class OverdueCases:
+    """Every case with an overdue open clock, most overdue first, by case reference only, as a list that
+    a paginator slices: a slice is one query, limited to the slice; the count is one more."""
 
     def __init__(self, report_filter: ReportFilter, *, now: datetime.datetime) -> None:
         self.now = now
-        self.missing, self.past_due = _open_clocks_overdue(report_filter, now)
+        self.rows = _overdue_cases(report_filter, now)
         self.labels = dict(Clock.choices)
 
     def count(self) -> int:
-        return self.missing.count() + self.past_due.count()
+        return self.rows.count()
 
-    def __getitem__(self, window: slice) -> list[OverdueClock]:
-        end = window.stop
-        rows = heapq.merge(self.missing[:end], self.past_due[:end], key=_overdue_since)
-        return [_overdue_clock(row, self.now, self.labels) for row in islice(rows, window.start, end)]
+    def __getitem__(self, window: slice) -> list[OverdueCase]:
+        return [_overdue_case(row, self.now, self.labels) for row in self.rows[window]]
 
-    def __iter__(self) -> Iterator[OverdueClock]:
-        """Every one, read in chunks as it is consumed (for the CSV download): two queries."""
-        # Both are sorted by when they became overdue; on a tie the missing person comes first.
-        rows = heapq.merge(
-            self.missing.iterator(chunk_size=OVERDUE_CSV_CHUNK),
-            self.past_due.iterator(chunk_size=OVERDUE_CSV_CHUNK),
-            key=_overdue_since,
-        )
-        for row in rows:
-            yield _overdue_clock(row, self.now, self.labels)
-
-
-def _overdue(report_filter: ReportFilter, now: datetime.datetime) -> list[OverdueClock]:
-    """The OVERDUE_LIST_LIMIT most overdue open clocks, by case reference only: two queries."""
-    return OverdueClocks(report_filter, now=now)[:OVERDUE_LIST_LIMIT]
+    def __iter__(self) -> Iterator[OverdueCase]:
+        """Every one, read in chunks as it is consumed (for the CSV download): one query."""
+        for row in self.rows.iterator(chunk_size=OVERDUE_CSV_CHUNK):
+            yield _overdue_case(row, self.now, self.labels)
 
 
 def _offer_figures_in_python(offers: QuerySet[PlacementOffer]) -> dict[int, dict[str, Any]]:

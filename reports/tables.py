@@ -50,7 +50,7 @@ from referrals.choices import ReferralState
 from referrals.local_time import MOMENT, local_time
 from referrals.models import Clock
 
-from .selectors import AGE_BANDS, CaseloadReport, OverdueClock
+from .selectors import AGE_BANDS, CaseloadReport, OverdueCase
 
 SUPPRESSED_COUNT = "<5"
 SUPPRESSED = "suppressed"
@@ -66,7 +66,7 @@ Cell = tuple[str, Any, str]
 REFERRALS: Cell = ("summary", "referrals", "count")
 OPEN_CASES: Cell = ("summary", "open", "count")
 ANONYMOUS_NOTIFICATIONS: Cell = ("summary", "anonymous_notifications", "count")
-OVERDUE_CLOCKS: Cell = ("summary", "overdue", "count")
+OVERDUE_CASES: Cell = ("summary", "overdue", "count")
 # What a reader knows of a withheld count, as (least, most): 1 to 4 if shown as <5; anything if suppressed
 # or not shown at all, though at least 5 if suppressed and of 5 or more (see _suppressed).
 Bounds = tuple[float, float]
@@ -137,9 +137,10 @@ def _share_table(
     )
 
 
-def overdue_rows(clocks: Iterable[OverdueClock]) -> Iterator[dict[str, Any]]:
-    """The rows of the overdue table, keyed by referral, for the report's list or for every clock."""
-    for row in clocks:
+def overdue_rows(cases: Iterable[OverdueCase]) -> Iterator[dict[str, Any]]:
+    """The rows of the overdue table, keyed by referral, for the report's list or for every case."""
+    labels = dict(Clock.choices)
+    for row in cases:
         yield {
             "key": row.referral_id,
             "reference": row.reference,
@@ -147,6 +148,7 @@ def overdue_rows(clocks: Iterable[OverdueClock]) -> Iterator[dict[str, Any]]:
             "clock_label": row.clock_label,
             "overdue_since": row.overdue_since,
             "overdue_by": row.overdue_by,
+            "also_overdue": ", ".join(labels[clock] for clock in row.also_overdue),
         }
 
 
@@ -165,7 +167,7 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
                     "label": "Anonymous notifications (not referrals)",
                     "count": report.anonymous_notifications,
                 },
-                {"key": "overdue", "label": "Clocks overdue now", "count": report.overdue_total},
+                {"key": "overdue", "label": "Cases overdue now", "count": report.overdue_total},
             ],
         ),
         Table(
@@ -310,25 +312,34 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
             title="Overdue now",
             columns=[
                 Column("reference", "Case reference", links_to="referrals:case"),
-                Column("clock_label", "Clock"),
+                Column("clock_label", "Most overdue clock"),
                 Column("overdue_since", "Overdue since", "datetime"),
                 Column("overdue_by", "Overdue by", "duration"),
+                Column("also_overdue", "Also overdue"),
             ],
             rows=list(overdue_rows(report.overdue)),
             publishable=False,
-            notes=["A clock is overdue since it was due; a missing person's since they were last seen."],
+            notes=[
+                "Each case is listed once, under its most overdue clock, with its other overdue clocks "
+                "beside it.",
+                "A clock is overdue since it was due; a missing person's since they were last seen.",
+            ],
         ),
         _share_table(
             "overdue_by_clock",
-            "Overdue clocks by kind",
+            "Overdue cases by clock",
             "Clock",
             report.overdue_by_clock,
-            shares_of=OVERDUE_CLOCKS,
+            shares_of=OVERDUE_CASES,
+            notes=[
+                "A case with more than one clock overdue is counted under each, so the shares of the cases "
+                "overdue can add up to more than 100%."
+            ],
         ),
         _share_table("outcomes", "Outcomes", "Outcome", report.outcomes),
     ]
     tables_by_name = {table.name: table for table in tables}
-    tables_by_name["overdue_by_clock"].columns[1] = Column("count", "Clocks overdue", "count")
+    tables_by_name["overdue_by_clock"].columns[1] = Column("count", "Cases overdue", "count")
     _add_lines(tables_by_name)
     if report.overdue_truncated:
         tables_by_name["overdue"].notes.append(
@@ -372,7 +383,6 @@ def _add_lines(tables: dict[str, Table]) -> None:
     for name in ("nationalities", "age_groups", "genders", "regions", "organisation_kinds"):
         tables[name].lines.append(Line((REFERRALS,), tables[name].cells("count")))
     overdue_by_clock = tables["overdue_by_clock"]
-    overdue_by_clock.lines.append(Line((OVERDUE_CLOCKS,), overdue_by_clock.cells("count")))
     # Every referral is open or closed with an outcome: the referrals are the open cases and the closed
     # outcomes, with the open cases as the summary has them or as their states add up. Missing is open
     # and an outcome, the same count in the two tables.

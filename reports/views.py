@@ -23,7 +23,7 @@ from audit.services import record_export
 from .charts import Bar, bar_chart, trend_chart
 from .forms import ReportFilterForm
 from .permissions import may_view_reports
-from .selectors import CaseloadReport, OverdueClocks, caseload_report, provider_choices
+from .selectors import CaseloadReport, OverdueCases, caseload_report, provider_choices
 from .tables import Column, Table, csv_chunks, for_publication, overdue_rows, page_value, report_tables
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ def _chart(table: Table, report: CaseloadReport) -> SafeString | None:
             if bars
             else "No referrals.",
             bars=bars,
-            axis_label="Clocks" if table.name == "overdue_by_clock" else "Referrals",
+            axis_label="Cases overdue" if table.name == "overdue_by_clock" else "Referrals",
         )
     return None
 
@@ -220,7 +220,7 @@ def caseload_csv(request: HttpRequest) -> HttpResponseBase:
     rows: Iterable[dict[str, Any]] = table.rows
     if name == "overdue":
         # The page lists the most overdue; the download carries every one, read as it is written.
-        rows = overdue_rows(OverdueClocks(form.report_filter(), now=report.as_at))
+        rows = overdue_rows(OverdueCases(form.report_filter(), now=report.as_at))
     stamp = timezone.localtime(report.as_at).strftime("%Y%m%d-%H%M")
     variant = "-publication" if publication else ""
     response = StreamingHttpResponse(

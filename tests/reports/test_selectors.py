@@ -6,7 +6,7 @@ import pytest
 
 from care_providers.models import OfferState, Placement
 from referrals.models import Clock
-from reports.selectors import AGE_BANDS, OverdueClocks, ReportFilter, caseload_report, percentile
+from reports.selectors import AGE_BANDS, OverdueCases, ReportFilter, caseload_report, percentile
 from reports.tables import report_tables
 from tests.factories import aware, responder
 
@@ -244,7 +244,7 @@ def test_share_within_deadline_counts_clocks_met_among_those_decided(caseload):
     assert placement.share_within_deadline == pytest.approx(0.5)
 
 
-def test_overdue_clocks_are_listed_most_overdue_first_by_reference_only(caseload):
+def test_overdue_cases_are_listed_most_overdue_first_by_reference_only(caseload):
     report = caseload_report(ReportFilter(), now=NOW)
     cases = caseload.cases
     assert report.overdue_total == 4
@@ -258,10 +258,28 @@ def test_overdue_clocks_are_listed_most_overdue_first_by_reference_only(caseload
     assert counts(report.overdue_by_clock) == {"assessment": 1, "placement": 1, "check_in": 1, "missing": 1}
 
 
-def test_every_overdue_clock_is_read_for_the_csv_in_the_order_of_the_report_list(caseload):
+def test_a_case_with_two_clocks_overdue_is_listed_once_under_the_most_overdue_naming_the_other(caseload):
+    placed = caseload.cases["D"]  # its check-in is overdue since 1 June
+    clock(placed, Clock.RECOVERY_REVIEW, started=aware(2026, 2, 2, 9, 0), due=aware(2026, 3, 3, 9, 0))
+    report = caseload_report(ReportFilter(), now=NOW)
+    cases = caseload.cases
+    assert report.overdue_total == 4
+    assert [(row.reference, row.clock, row.also_overdue) for row in report.overdue] == [
+        (placed.reference, "recovery_review", ["check_in"]),
+        (cases["C"].reference, "placement", []),
+        (cases["B"].reference, "assessment", []),
+        (cases["H"].reference, "missing", []),
+    ]
+    assert report.overdue[0].overdue_since == report.overdue[0].due_at == aware(2026, 3, 3, 9, 0)
+    # Each clock still counts under its kind; the shares are of the cases overdue.
+    assert shares(report.overdue_by_clock)["check_in"] == shares(report.overdue_by_clock)["recovery_review"]
+    assert shares(report.overdue_by_clock)["check_in"] == (1, 0.25)
+
+
+def test_every_overdue_case_is_read_for_the_csv_in_the_order_of_the_report_list(caseload):
     for report_filter in (ReportFilter(), ReportFilter(region="london")):
         report = caseload_report(report_filter, now=NOW)
-        assert list(OverdueClocks(report_filter, now=NOW)) == report.overdue
+        assert list(OverdueCases(report_filter, now=NOW)) == report.overdue
         assert not report.overdue_truncated
     # A case reported missing at the moment another clock fell due comes first, as in the list.
     gone = make_referral(submitted_by=responder(), submitted_at=NOW - 900 * HOUR, state="missing")
@@ -269,7 +287,7 @@ def test_every_overdue_clock_is_read_for_the_csv_in_the_order_of_the_report_list
     report = caseload_report(ReportFilter(), now=NOW)
     listed = [row.reference for row in report.overdue]
     assert listed[1:3] == [gone.reference, caseload.cases["B"].reference]
-    assert [row.reference for row in OverdueClocks(ReportFilter(), now=NOW)] == listed
+    assert [row.reference for row in OverdueCases(ReportFilter(), now=NOW)] == listed
     assert report.overdue[1].referral_id == gone.pk
 
 

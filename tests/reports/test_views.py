@@ -273,12 +273,11 @@ def test_every_sum_the_publication_relies_on_adds_up_in_the_report(caseload):
         ("providers", caseload.y.pk, "active_placements_less_beds_in_use"): 1,
     }
     lines = [line for table in tables.values() for line in table.lines]
-    # Bands of each open state, open states, months, the five breakdowns, clocks by kind, open cases and
-    # outcomes (as the summary has them and by state, and missing in both), missing clocks and missing
+    # Bands of each open state, open states, months, the five breakdowns, open cases and outcomes (as the summary has them and by state, and missing in both), missing clocks and missing
     # cases, the providers' active placements; each provider's, which are its beds in use and its people
     # in outreach, and its offers accepted and not; each clock's, met and missed; and the cases assessed
     # (with the withdrawn before and after assessment) and placed.
-    assert len(lines) == 4 + 1 + 2 + 5 + 1 + 3 + 1 + 1 + 2 + 2 + len(tables["timeliness"].rows) + 3
+    assert len(lines) == 4 + 1 + 2 + 5 + 3 + 1 + 1 + 2 + 2 + len(tables["timeliness"].rows) + 3
     # G was withdrawn after its assessment; no case has been placed and reallocated since.
     assert {
         cell[1:]: count
@@ -479,7 +478,13 @@ def test_a_filter_cannot_give_away_the_few_in_a_providers_beds_it_leaves_out(web
 def test_the_overdue_list_names_cases_and_is_not_offered_for_publication(web, caseload):
     assert web.get(CSV, {"table": "overdue", "publication": "1"}).status_code == 400
     rows = read_csv(web.get(CSV, {"table": "overdue"}))
-    assert rows[0] == ["Case reference", "Clock", "Overdue since (UK time)", "Overdue by (hours)"]
+    assert rows[0] == [
+        "Case reference",
+        "Most overdue clock",
+        "Overdue since (UK time)",
+        "Overdue by (hours)",
+        "Also overdue",
+    ]
     assert all(row[0].startswith("HBR-") for row in rows[1:])
 
 
@@ -504,7 +509,7 @@ def test_the_overdue_csv_lists_every_case_past_due_while_page_and_json_say_they_
     assert "the CSV download lists every one." in html
 
 
-def test_the_overdue_api_pages_through_every_overdue_clock_in_the_csvs_order(web, api, caseload):
+def test_the_overdue_api_pages_through_every_overdue_case_in_the_csvs_order(web, api, caseload):
     more_referrals(OVERDUE_LIST_LIMIT + 5, by=caseload.police, start=aware(2024, 1, 1, 9, 0))
     every = [(row[0], row[1]) for row in read_csv(web.get(CSV, {"table": "overdue"}))[1:]]
     listed, page, pages = [], OVERDUE, 0
@@ -512,7 +517,7 @@ def test_the_overdue_api_pages_through_every_overdue_clock_in_the_csvs_order(web
         with CaptureQueriesContext(connection) as queries:
             response = api.get(page, {"page_size": 100} if pages == 0 else None)
         assert response.status_code == 200, response.json()
-        assert len(queries) <= 5  # the token, the count and the page (two each): none per row
+        assert len(queries) <= 3  # the token, the count and the page: none per row
         body = response.json()
         assert body["count"] == len(every)
         listed += [(row["reference"], Clock(row["clock"]).label) for row in body["results"]]
@@ -548,6 +553,31 @@ def test_a_short_overdue_list_is_whole_and_each_reference_links_to_its_case(web,
     assert f'<th scope="row"><a href="{link}">{case.reference}</a></th>' in html
     assert "most overdue of" not in html
     assert web.get(link).status_code == 200
+
+
+def test_a_case_with_two_clocks_overdue_counts_once_under_its_most_overdue_on_page_csv_and_api(
+    web, api, caseload
+):
+    cases = api.get(API).json()["overdue_total"]  # B, C, D and H (and A once its clock has passed)
+    placed = caseload.cases["D"]  # its check-in is overdue since 1 June; its recovery review since 3 March
+    clock(placed, Clock.RECOVERY_REVIEW, started=aware(2026, 2, 2, 9, 0), due=aware(2026, 3, 3, 9, 0))
+    summary = {row[0]: row[1] for row in read_csv(web.get(CSV, {"table": "summary"}))}
+    data = api.get(API).json()
+    assert int(summary["Cases overdue now"]) == data["overdue_total"] == cases
+    page = web.get(PAGE)
+    assert page.context["report"].overdue_total == cases and "Cases overdue now" in page.content.decode()
+    listed = [row for row in read_csv(web.get(CSV, {"table": "overdue"}))[1:] if row[0] == placed.reference]
+    assert listed == [[placed.reference, "Recovery review", "2026-03-03 09:00", listed[0][3], "Check-in"]]
+    (case,) = [row for row in data["overdue"] if row["reference"] == placed.reference]
+    assert (case["clock"], case["overdue_since"], case["also_overdue"]) == (
+        "recovery_review",
+        "2026-03-03T09:00:00Z",
+        ["check_in"],
+    )
+    assert [row["reference"] for row in data["overdue"]][0] == placed.reference  # the most overdue case
+    assert api.get(OVERDUE).json()["results"] == data["overdue"]
+    by_clock = {row[0]: row[1:] for row in read_csv(web.get(CSV, {"table": "overdue_by_clock"}))[1:]}
+    assert by_clock["Check-in"] == by_clock["Recovery review"] == ["1", f"{100 / cases:.1f}"]
 
 
 def test_a_missing_person_is_overdue_since_reported_missing_and_the_json_keeps_the_clocks_due_time(
@@ -652,7 +682,7 @@ def test_the_schema_documents_the_report(api):
     }
     report = body["components"]["schemas"]["CaseloadReport"]["properties"]
     assert {"as_at", "nationalities", "top5_share", "top10_share"} <= set(report)
-    overdue = body["components"]["schemas"]["ReportOverdueClock"]["properties"]
+    overdue = body["components"]["schemas"]["ReportOverdueCase"]["properties"]
     assert "last seen" in overdue["overdue_since"]["description"]
     assert "next escalation" in overdue["due_at"]["description"]
 
