@@ -35,6 +35,7 @@ from .selectors import (
     AGE_BANDS,
     OVERDUE_LIST_LIMIT,
     REFERRING_KINDS,
+    TIMELINESS,
     OverdueCases,
     caseload_report,
     provider_choices,
@@ -109,19 +110,32 @@ class ReportProviderFiguresSerializer(serializers.Serializer):
 
 
 class ReportTimelinessSerializer(serializers.Serializer):
+    key = serializers.ChoiceField(choices=[key for key, *_ in TIMELINESS])
     clock = serializers.CharField()
     label = serializers.CharField()  # type: ignore[assignment]  # taken off the class by DRF: not Field.label
-    count = serializers.IntegerField(help_text="Cases measured.")
-    median_hours = HoursField(source="median", allow_null=True)
-    p90_hours = HoursField(source="p90", allow_null=True)
+    count = serializers.IntegerField(
+        help_text="Cases assessed, or placed (to their first placement): those the median and 90th "
+        "percentile are of."
+    )
+    median_hours = HoursField(source="median", allow_null=True, help_text="Of the cases assessed or placed.")
+    p90_hours = HoursField(source="p90", allow_null=True, help_text="Of the cases assessed or placed.")
+    waiting = serializers.IntegerField(
+        help_text="Open cases still waiting now: received and not yet assessed, or assessed and never placed."
+    )
+    longest_wait_hours = HoursField(
+        source="longest_wait",
+        allow_null=True,
+        help_text="The longest wait so far of the cases still waiting.",
+    )
     within_deadline = serializers.IntegerField(
-        help_text="Clocks stopped before they were due by the step they waited for."
+        help_text="Clocks (not cases: a placement clock for each placement) stopped before they were due by "
+        "the step they waited for."
     )
     decided = serializers.IntegerField(
         help_text="Clocks met, stopped late, or open past their due time; not those stopped in time by the case "
         "being withdrawn or exited."
     )
-    share_within_deadline = ShareField(allow_null=True)
+    share_within_deadline = ShareField(allow_null=True, help_text="Clocks met of those decided.")
 
 
 class ReportOverdueCaseSerializer(serializers.Serializer):

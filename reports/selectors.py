@@ -78,7 +78,12 @@ OUTCOMES = (
     ReferralState.DECLINED,
     ReferralState.WITHDRAWN,
 )
-TIMED_CLOCKS = (Clock.ASSESSMENT, Clock.PLACEMENT)
+# The timeliness rows: (key, clock, label, emergency cases only, standard ones only, or either: None).
+TIMELINESS: tuple[tuple[str, Clock, str, bool | None], ...] = (
+    ("assessment", Clock.ASSESSMENT, "Time to assessment", None),
+    ("placement_emergency", Clock.PLACEMENT, "Time to placement: emergency", True),
+    ("placement_standard", Clock.PLACEMENT, "Time to placement: standard", False),
+)
 REFERRING_KINDS = [kind for kind in OrganisationKind if kind in FIRST_RESPONDER_KINDS]
 
 
@@ -230,11 +235,17 @@ class ProviderFigures:
 
 @dataclass
 class Timeliness:
+    key: str
     clock: str
     label: str
+    # The cases assessed (or placed), and the median and 90th percentile of their times.
     count: int
     median: datetime.timedelta | None
     p90: datetime.timedelta | None
+    # The open cases still waiting to be assessed (or placed for the first time), and the longest wait.
+    waiting: int
+    longest_wait: datetime.timedelta | None
+    # Clocks, not cases: a person placed again after a reallocation has a placement clock each time.
     within_deadline: int
     decided: int
     share_within_deadline: float | None
@@ -333,19 +344,20 @@ def _caseload_report(report_filter: ReportFilter, *, now: datetime.datetime) -> 
     overdue_total = overdue_cases.count()
 
     timeliness = []
-    for clock, label, times in (
-        (Clock.ASSESSMENT, "Time to assessment", totals["to_assessment"]),
-        (Clock.PLACEMENT, "Time to placement", totals["to_placement"]),
-    ):
-        figures = deadline_figures.get(clock, {"met": 0, "missed": 0})
+    for key, clock, label, emergency in TIMELINESS:
+        times = totals["times"][key]
+        figures = _clock_figures(deadline_figures, clock, emergency)
         decided = figures["met"] + figures["missed"]
         timeliness.append(
             Timeliness(
+                key=key,
                 clock=clock,
                 label=label,
                 count=times["count"],
                 median=times["median"],
                 p90=times["p90"],
+                waiting=times["waiting"],
+                longest_wait=times["longest_wait"],
                 within_deadline=figures["met"],
                 decided=decided,
                 share_within_deadline=_ratio(figures["met"], decided),
@@ -354,7 +366,7 @@ def _caseload_report(report_filter: ReportFilter, *, now: datetime.datetime) -> 
 
     clock_labels = dict(Clock.choices)
     overdue_by_clock = [
-        Share(clock, clock_labels[clock], deadline_figures.get(clock, {}).get("overdue", 0), None)
+        Share(clock, clock_labels[clock], _clock_figures(deadline_figures, clock)["overdue"], None)
         for clock in Clock.values
     ]
     for row in overdue_by_clock:
@@ -428,19 +440,13 @@ def _band_conditions(now: datetime.datetime) -> dict[str, Q]:
 
 
 def _totals(referrals: QuerySet[Referral], now: datetime.datetime) -> dict[str, Any]:
-    """Counts by state, open cases banded by time in their state, and the times to assessment and to
-    placement: one query of conditional aggregates (two without percentiles in the database)."""
+    """Counts by state, open cases banded by time in their state, and per timeliness row the times to
+    assessment or to placement, and the cases still waiting: one query of conditional aggregates (two
+    without percentiles in the database)."""
     bands = _band_conditions(now)
-    to_assessment = F("assessed_at") - F("submitted_at")
-    # To the first placement: a reallocated case's later placement does not count its earlier one.
-    to_placement = F("first_placed_at") - F("assessed_at")
-    assessed = Q(assessed_at__isnull=False)
-    placed = Q(assessed_at__isnull=False, first_placed_at__isnull=False)
     by_state = {state: in_state(state) for state in ReferralState.values}
     aggregates: dict[str, Any] = {
         "referrals": Count("pk"),
-        "assessed": Count("pk", filter=assessed),
-        "placed": Count("pk", filter=placed),
         **{f"state_{state}": Count("pk", filter=by_state[state]) for state in ReferralState.values},
         **{
             f"open_{state}_{band}": Count("pk", filter=by_state[state] & condition)
@@ -449,11 +455,26 @@ def _totals(referrals: QuerySet[Referral], now: datetime.datetime) -> dict[str, 
         },
     }
     in_database = _percentiles_in_database()
-    if in_database:
+    for key, clock, _label, emergency in TIMELINESS:
+        cases = Q() if emergency is None else Q(emergency=emergency)
+        if clock == Clock.ASSESSMENT:
+            done, time_taken = Q(assessed_at__isnull=False), F("assessed_at") - F("submitted_at")
+            waiting, waiting_since = Q(state=ReferralState.RECEIVED), "submitted_at"
+        else:
+            # To the first placement: a reallocated case's later placement does not count its earlier one.
+            done = Q(assessed_at__isnull=False, first_placed_at__isnull=False)
+            time_taken = F("first_placed_at") - F("assessed_at")
+            waiting, waiting_since = (
+                Q(state=ReferralState.ASSESSED, first_placed_at__isnull=True),
+                "assessed_at",
+            )
         aggregates |= {
-            "assessment_percentiles": PercentilesCont(to_assessment, (0.5, 0.9), filter=assessed),
-            "placement_percentiles": PercentilesCont(to_placement, (0.5, 0.9), filter=placed),
+            f"{key}_count": Count("pk", filter=cases & done),
+            f"{key}_waiting": Count("pk", filter=cases & waiting),
+            f"{key}_waiting_since": Min(waiting_since, filter=cases & waiting),
         }
+        if in_database:
+            aggregates[f"{key}_percentiles"] = PercentilesCont(time_taken, (0.5, 0.9), filter=cases & done)
     row = referrals.aggregate(**aggregates)
     result: dict[str, Any] = {
         "referrals": row["referrals"],
@@ -467,32 +488,30 @@ def _totals(referrals: QuerySet[Referral], now: datetime.datetime) -> dict[str, 
             )
             for state in OPEN_STATES
         ],
+        "times": {
+            key: {
+                "count": row[f"{key}_count"],
+                "median": (row.get(f"{key}_percentiles") or [None, None])[0],
+                "p90": (row.get(f"{key}_percentiles") or [None, None])[1],
+                "waiting": row[f"{key}_waiting"],
+                "longest_wait": now - since if (since := row[f"{key}_waiting_since"]) else None,
+            }
+            for key, *_ in TIMELINESS
+        },
     }
-    if in_database:
-        result["to_assessment"] = {
-            "count": row["assessed"],
-            "median": (row["assessment_percentiles"] or [None, None])[0],
-            "p90": (row["assessment_percentiles"] or [None, None])[1],
-        }
-        result["to_placement"] = {
-            "count": row["placed"],
-            "median": (row["placement_percentiles"] or [None, None])[0],
-            "p90": (row["placement_percentiles"] or [None, None])[1],
-        }
-    else:
+    if not in_database:
         times = list(
-            referrals.filter(assessed)
-            .values_list("submitted_at", "assessed_at", "first_placed_at")
+            referrals.filter(assessed_at__isnull=False)
+            .values_list("submitted_at", "assessed_at", "first_placed_at", "emergency")
             .iterator()
         )
-        # Every row is assessed (the filter); the checks say so to the type checker.
-        result["to_assessment"] = _durations(
-            assessed_at - submitted_at for submitted_at, assessed_at, _ in times if assessed_at
-        )
-        result["to_placement"] = _durations(
-            placed_at - assessed_at if placed_at and assessed_at else None
-            for _, assessed_at, placed_at in times
-        )
+        for key, clock, _label, emergency in TIMELINESS:
+            spans = (
+                (submitted_at, assessed_at) if clock == Clock.ASSESSMENT else (assessed_at, placed_at)
+                for submitted_at, assessed_at, placed_at, urgent in times
+                if emergency in (None, urgent)
+            )
+            result["times"][key] |= _durations(end - start if start and end else None for start, end in spans)
     return result
 
 
@@ -594,9 +613,11 @@ def _demographics(referrals: QuerySet[Referral], total: int) -> dict[str, list[S
     }
 
 
-def _deadline_figures(report_filter: ReportFilter, now: datetime.datetime) -> dict[str, dict[str, int]]:
-    """Per clock: how many stopped in time, how many stopped late or are open past due, and how many are
-    overdue now. One query. A clock stopped in time by the case being withdrawn or exited counts
+def _deadline_figures(
+    report_filter: ReportFilter, now: datetime.datetime
+) -> dict[tuple[str, bool], dict[str, int]]:
+    """Per clock, of emergency cases and of the others: how many stopped in time, how many stopped late
+    or are open past due, and how many are overdue now. One query. A clock stopped in time by the case being withdrawn or exited counts
     neither way: nobody acted on time, nor late. Such a clock stopped with the case, after its
     ``closed_at``; one stopped by the step it waited for (an assessment, a placement) stopped before."""
     stopped_with_the_case = Q(
@@ -610,7 +631,7 @@ def _deadline_figures(report_filter: ReportFilter, now: datetime.datetime) -> di
     rows = (
         Deadline.objects.filter(referral_conditions(report_filter, via="referral__"))
         .order_by()
-        .values("clock")
+        .values("clock", "referral__emergency")
         .annotate(
             met=Count("pk", filter=stopped_in_time),
             missed=Count("pk", filter=Q(stopped_at__gt=F("due_at")) | past_due),
@@ -618,8 +639,20 @@ def _deadline_figures(report_filter: ReportFilter, now: datetime.datetime) -> di
         )
     )
     return {
-        row["clock"]: {"met": row["met"], "missed": row["missed"], "overdue": row["overdue"]} for row in rows
+        (row["clock"], row["referral__emergency"]): {key: row[key] for key in ("met", "missed", "overdue")}
+        for row in rows
     }
+
+
+def _clock_figures(
+    figures: dict[tuple[str, bool], dict[str, int]], clock: str, emergency: bool | None = None
+) -> Counter[str]:
+    """One clock's deadline figures, of the emergency cases or the others only, or of both (None)."""
+    total: Counter[str] = Counter({"met": 0, "missed": 0, "overdue": 0})
+    for (kind, urgent), counts in figures.items():
+        if kind == clock and emergency in (None, urgent):
+            total.update(counts)
+    return total
 
 
 # A missing person comes first among clocks overdue since the same moment.

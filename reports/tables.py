@@ -6,9 +6,10 @@ notifications, …), and a reader who knows the lines can work a ``<5`` back fro
 it: 66 referrals less 60 less 5 leave the ``<5`` beside them at 1; four ``<5`` months under a ``<5``
 total are 1 each. Lines run across tables (the summary's referrals are its open cases and the closed
 outcomes; the providers' active placements are the placed and the missing cases; the timeliness
-table's cases are the referrals less those never assessed, or those ever placed), and what one line
-tells of a count carries to every other it is on: Adult ``<5`` and Child 6 put the referrals at 10 at
-most, Recovered 7 and three outcomes of ``<5`` at 10 at least, so 10, and each of those ``<5`` is 1.
+table's cases are the referrals less those never assessed, or those ever placed, and its cases waiting
+are the received, or some of the assessed), and what one line tells of a count carries to every other
+it is on: Adult ``<5`` and Child 6 put the referrals at 10 at most, Recovered 7 and three outcomes of
+``<5`` at 10 at least, so 10, and each of those ``<5`` is 1.
 
 So the publishable tables are read together, as such a reader would. Each withheld count starts as what
 the reader knows of it: 1 to 4 for a ``<5``, anything for a suppressed count (a reader is taken to know
@@ -44,9 +45,12 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
+from django.conf import settings
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from referrals.choices import ReferralState
+from referrals.deadlines import WORKING_DAY_START
 from referrals.local_time import MOMENT, local_time
 from referrals.models import Clock
 
@@ -280,20 +284,27 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
             title="Timeliness",
             columns=[
                 Column("label", "Measure"),
-                Column("count", "Cases", "count"),
-                Column("median", "Median", "duration", ("count",)),
-                Column("p90", "90th percentile", "duration", ("count",)),
+                Column("count", "Cases assessed or placed", "count"),
+                Column("median", "Median, of those assessed or placed", "duration", ("count",)),
+                Column("p90", "90th percentile, of those assessed or placed", "duration", ("count",)),
+                Column("waiting", "Cases still waiting now", "count"),
+                Column("longest_wait", "Longest wait so far", "duration", ("waiting",)),
                 Column("within_deadline", "Clocks met", "count"),
                 Column("decided", "Clocks decided", "count"),
-                Column("share_within_deadline", "Within deadline", "share", ("within_deadline", "decided")),
+                Column(
+                    "share_within_deadline", "Clocks within deadline", "share", ("within_deadline", "decided")
+                ),
             ],
             rows=[
                 {
-                    "key": row.clock,
+                    "key": row.key,
+                    "clock": row.clock,
                     "label": row.label,
                     "count": row.count,
                     "median": row.median,
                     "p90": row.p90,
+                    "waiting": row.waiting,
+                    "longest_wait": row.longest_wait,
                     "within_deadline": row.within_deadline,
                     "decided": row.decided,
                     "share_within_deadline": row.share_within_deadline,
@@ -302,9 +313,13 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
             ],
             notes=[
                 "Time to assessment runs from submission to assessment; time to placement from assessment to "
-                "placement.",
-                "A clock is decided once it stops or passes its due time; it is met if it stopped in time. "
-                "A clock stopped in time by the case being withdrawn or exited is left out.",
+                "the first placement. The median and 90th percentile are of the cases assessed or placed "
+                "only: the cases still waiting are beside them, with the longest wait so far.",
+                "The clock columns count clocks, not cases: a person placed again after a reallocation has a "
+                "placement clock for each placement. A clock is decided once it stops or passes its due "
+                "time; it is met if it stopped in time. A clock stopped in time by the case being withdrawn "
+                "or exited is left out.",
+                _deadlines_note(),
             ],
         ),
         Table(
@@ -347,6 +362,21 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
             "the CSV download lists every one."
         )
     return tables_by_name
+
+
+def _deadlines_note() -> str:
+    """The deadlines as they are set (SPEC §5), so that the share within them can be read."""
+    assessment = settings.DEADLINE_ASSESSMENT_WORKING_DAYS
+    placement = settings.DEADLINE_PLACEMENT_WORKING_DAYS
+    emergency = settings.DEADLINE_PLACEMENT_EMERGENCY_HOURS
+    return (
+        f"Deadlines: an assessment is due {assessment} working day{pluralize(assessment)} after "
+        f"submission; a standard placement {placement} working day{pluralize(placement)} after "
+        f"assessment; an emergency placement {emergency} hour{pluralize(emergency)} after assessment. "
+        "Working days are those of the case's nation (no weekends, nor its bank holidays), counted from "
+        f"the clock's start or, for one started before {WORKING_DAY_START:%H:%M} or on a day that is not a "
+        f"working day, from the next {WORKING_DAY_START:%H:%M} on a working day."
+    )
 
 
 def _part_months(report: CaseloadReport) -> list[str]:
@@ -431,47 +461,60 @@ def _add_lines(tables: dict[str, Table]) -> None:
 def _add_cases_lines(tables: dict[str, Table]) -> None:
     """The timeliness table's cases as the referrals and outcomes give them. A referral never assessed
     is received, declined (only a received one can be) or withdrawn before assessment; one ever placed
-    is placed, missing, recovered or exited, or was placed and has been reallocated since. The withdrawn
-    before assessment and the reallocated are counts of their own that no table shows; a line is left
+    is placed, missing, recovered or exited, or was placed and has been reallocated since. The cases
+    waiting to be assessed are the received ones; those waiting to be placed for the first time are
+    among the assessed, with those waiting again after a reallocation. The withdrawn before assessment,
+    the reallocated and those waiting again are counts of their own that no table shows; a line is left
     out where the figures do not bear it out (it would mislead the suppression)."""
     timeliness, open_cases, outcomes = tables["timeliness"], tables["open_cases"], tables["outcomes"]
     referrals = next(row["count"] for row in tables["summary"].rows if row["key"] == REFERRALS[1])
     states: dict[str, tuple[Cell, int]] = {
         row["key"]: ((outcomes.name, row["key"], "count"), row["count"]) for row in outcomes.rows
     } | {row["key"]: ((open_cases.name, row["key"], "total"), row["total"]) for row in open_cases.rows}
-    for row in timeliness.rows:
-        cases: Cell = (timeliness.name, row["key"], "count")
-        if row["key"] == Clock.ASSESSMENT:
-            never = ReferralState.RECEIVED, ReferralState.DECLINED
-            before = referrals - row["count"] - sum(states[state][1] for state in never)
-            withdrawn, withdrawn_count = states[ReferralState.WITHDRAWN]
-            if 0 <= before <= withdrawn_count:
-                withdrawn_before, withdrawn_after = (
-                    (timeliness.name, row["key"], f"withdrawn_{when}_assessment")
-                    for when in ("before", "after")
-                )
-                timeliness.unpublished |= {
-                    withdrawn_before: before,
-                    withdrawn_after: withdrawn_count - before,
-                }
-                timeliness.lines += [
-                    Line((REFERRALS,), (cases, *(states[state][0] for state in never), withdrawn_before)),
-                    Line((withdrawn,), (withdrawn_before, withdrawn_after)),
-                ]
-        elif row["key"] == Clock.PLACEMENT:
-            placed = (
-                ReferralState.PLACED,
-                ReferralState.MISSING,
-                ReferralState.RECOVERED,
-                ReferralState.EXITED,
+
+    def cell(row: dict[str, Any], column: str) -> Cell:
+        return (timeliness.name, row["key"], column)
+
+    assessment = next(row for row in timeliness.rows if row["clock"] == Clock.ASSESSMENT)
+    never = ReferralState.RECEIVED, ReferralState.DECLINED
+    before = referrals - assessment["count"] - sum(states[state][1] for state in never)
+    withdrawn, withdrawn_count = states[ReferralState.WITHDRAWN]
+    if 0 <= before <= withdrawn_count:
+        withdrawn_before, withdrawn_after = (
+            cell(assessment, f"withdrawn_{when}_assessment") for when in ("before", "after")
+        )
+        timeliness.unpublished |= {withdrawn_before: before, withdrawn_after: withdrawn_count - before}
+        timeliness.lines += [
+            Line(
+                (REFERRALS,),
+                (cell(assessment, "count"), *(states[state][0] for state in never), withdrawn_before),
+            ),
+            Line((withdrawn,), (withdrawn_before, withdrawn_after)),
+        ]
+    received, received_count = states[ReferralState.RECEIVED]
+    if assessment["waiting"] == received_count:
+        timeliness.lines.append(Line((received,), (cell(assessment, "waiting"),)))
+
+    placement = [row for row in timeliness.rows if row["clock"] == Clock.PLACEMENT]
+    placed = (ReferralState.PLACED, ReferralState.MISSING, ReferralState.RECOVERED, ReferralState.EXITED)
+    reallocated = sum(row["count"] for row in placement) - sum(states[state][1] for state in placed)
+    if reallocated >= 0:
+        reallocated_cell = (timeliness.name, Clock.PLACEMENT, "placed_and_reallocated")
+        timeliness.unpublished[reallocated_cell] = reallocated
+        timeliness.lines.append(
+            Line(
+                tuple(cell(row, "count") for row in placement),
+                (*(states[state][0] for state in placed), reallocated_cell),
             )
-            reallocated = row["count"] - sum(states[state][1] for state in placed)
-            if reallocated >= 0:
-                reallocated_cell = (timeliness.name, row["key"], "placed_and_reallocated")
-                timeliness.unpublished[reallocated_cell] = reallocated
-                timeliness.lines.append(
-                    Line((cases,), (*(states[state][0] for state in placed), reallocated_cell))
-                )
+        )
+    assessed, assessed_count = states[ReferralState.ASSESSED]
+    waiting_again = assessed_count - sum(row["waiting"] for row in placement)
+    if waiting_again >= 0:
+        waiting_again_cell = (timeliness.name, Clock.PLACEMENT, "waiting_again_after_reallocation")
+        timeliness.unpublished[waiting_again_cell] = waiting_again
+        timeliness.lines.append(
+            Line((assessed,), (*(cell(row, "waiting") for row in placement), waiting_again_cell))
+        )
 
 
 def _add_difference(table: Table, row: dict[str, Any], minuend: str, subtrahend: str) -> None:

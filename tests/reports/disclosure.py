@@ -175,13 +175,31 @@ def random_caseload(rng: random.Random) -> CaseloadReport:
     # Placed once, then reallocated: assessed again.
     ever_placed = sum(by_state[state] for state in ("placed", "missing", "recovered", "exited"))
     ever_placed += rng.randint(0, by_state["assessed"])
+    emergencies = rng.randint(0, ever_placed)
+    # Waiting for a first placement: some of the assessed, the others placed before.
+    waiting_emergency = rng.randint(0, by_state["assessed"])
+    waiting_standard = rng.randint(0, by_state["assessed"] - waiting_emergency)
     timeliness = []
-    for clock, cases in ((Clock.ASSESSMENT, assessed), (Clock.PLACEMENT, ever_placed)):
-        decided = rng.randint(0, cases)
+    for key, clock, cases, waiting in (
+        ("assessment", Clock.ASSESSMENT, assessed, by_state["received"]),
+        ("placement_emergency", Clock.PLACEMENT, emergencies, waiting_emergency),
+        ("placement_standard", Clock.PLACEMENT, ever_placed - emergencies, waiting_standard),
+    ):
+        decided = rng.randint(0, cases + waiting)
         met = rng.randint(0, decided)
         timeliness.append(
             Timeliness(
-                str(clock), clock.label, cases, None, None, met, decided, met / decided if decided else None
+                key=key,
+                clock=str(clock),
+                label=key,
+                count=cases,
+                median=datetime.timedelta(hours=3) if cases else None,
+                p90=datetime.timedelta(hours=9) if cases else None,
+                waiting=waiting,
+                longest_wait=datetime.timedelta(days=2) if waiting else None,
+                within_deadline=met,
+                decided=decided,
+                share_within_deadline=met / decided if decided else None,
             )
         )
     overdue = Counter({str(clock): rng.choice([0, 0, 1, 3, 6]) for clock in Clock})

@@ -208,15 +208,28 @@ def test_per_provider_placements_capacity_occupancy_offers_and_acceptance(caselo
 
 def test_medians_and_90th_percentiles_of_time_to_assessment_and_to_placement(caseload):
     report = caseload_report(ReportFilter(), now=NOW)
-    assessment, placement = report.timeliness
+    assessment, emergency, standard = report.timeliness
     # Assessed after 10, 20, 30, 40 and 100 hours.
     assert assessment.count == 5
     assert assessment.median == 30 * HOUR
     assert assessment.p90 == 76 * HOUR  # 40 + 0.6 × (100 − 40)
-    # Placed 5, 15 and 25 hours after assessment.
-    assert placement.count == 3
-    assert placement.median == 15 * HOUR
-    assert placement.p90 == 23 * HOUR  # 15 + 0.8 × (25 − 15)
+    # Emergencies placed 5 (D) and 25 (H) hours after assessment; E, not one, 15 hours after.
+    assert (emergency.count, emergency.median, emergency.p90) == (2, 15 * HOUR, 23 * HOUR)  # 5 + 0.9 × 20
+    assert (standard.count, standard.median, standard.p90) == (1, 15 * HOUR, 15 * HOUR)
+
+
+def test_beside_the_medians_are_the_cases_still_waiting_and_the_longest_wait_so_far(caseload):
+    assessment, emergency, standard = caseload_report(ReportFilter(), now=NOW).timeliness
+    # A and B await assessment, B since 1 May; C awaits its first placement since 1 March, 18:00 (GMT).
+    c_assessed = aware(2026, 3, 1, 18, 0).astimezone(datetime.UTC)
+    assert (assessment.waiting, assessment.longest_wait) == (2, NOW - aware(2026, 5, 1, 9, 0))
+    assert (standard.waiting, standard.longest_wait) == (1, NOW - c_assessed)
+    assert (emergency.waiting, emergency.longest_wait) == (0, None)
+    # Placed before and waiting again after a reallocation: not waiting for a first placement.
+    make_referral(submitted_by=responder(), submitted_at=NOW - 90 * DAY, state="assessed",
+                  assessed_at=NOW - 80 * DAY, first_placed_at=NOW - 70 * DAY)  # fmt: skip
+    standard = caseload_report(ReportFilter(), now=NOW).timeliness[2]
+    assert (standard.waiting, standard.longest_wait) == (1, NOW - c_assessed)
 
 
 def test_time_to_placement_runs_to_the_first_placement_whatever_came_after():
@@ -229,19 +242,19 @@ def test_time_to_placement_runs_to_the_first_placement_whatever_came_after():
         first_placed_at=assessed + 24 * HOUR,
         placed_at=assessed + 61 * 24 * HOUR,  # placed again after a reallocation
     )
-    _assessment, placement = caseload_report(ReportFilter(), now=NOW).timeliness
+    _assessment, _emergency, placement = caseload_report(ReportFilter(), now=NOW).timeliness
     assert (placement.count, placement.median) == (1, 24 * HOUR)
 
 
 def test_share_within_deadline_counts_clocks_met_among_those_decided(caseload):
     report = caseload_report(ReportFilter(), now=NOW)
-    assessment, placement = report.timeliness
+    assessment, emergency, standard = report.timeliness
     # Met: C, D, E, G. Missed: H (late), F (declined late), B (open past due). A is open, not yet due.
     assert (assessment.within_deadline, assessment.decided) == (4, 7)
     assert assessment.share_within_deadline == pytest.approx(4 / 7)
-    # Met: D, E. Missed: H (late), C (open past due).
-    assert (placement.within_deadline, placement.decided) == (2, 4)
-    assert placement.share_within_deadline == pytest.approx(0.5)
+    # Emergencies, met: D; missed: H (late). The others, met: E; missed: C (open past due).
+    assert (emergency.within_deadline, emergency.decided, emergency.share_within_deadline) == (1, 2, 0.5)
+    assert (standard.within_deadline, standard.decided, standard.share_within_deadline) == (1, 2, 0.5)
 
 
 def test_overdue_cases_are_listed_most_overdue_first_by_reference_only(caseload):
@@ -428,6 +441,6 @@ def test_a_clock_stopped_in_time_by_a_withdrawal_is_neither_met_nor_missed():
     clock(withdrawn_waiting, Clock.ASSESSMENT, started=at, due=at + 5 * DAY, stopped=assessed_at)
     clock(withdrawn_waiting, Clock.PLACEMENT, started=assessed_at, due=at + 5 * DAY, stopped=withdrawn_at)
 
-    assessment, placement = caseload_report(ReportFilter(), now=NOW).timeliness
+    assessment, _emergency, placement = caseload_report(ReportFilter(), now=NOW).timeliness
     assert (assessment.within_deadline, assessment.decided) == (2, 3)
     assert (placement.within_deadline, placement.decided, placement.share_within_deadline) == (0, 0, None)

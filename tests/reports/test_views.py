@@ -273,12 +273,13 @@ def test_every_sum_the_publication_relies_on_adds_up_in_the_report(caseload):
         ("providers", caseload.y.pk, "active_placements_less_beds_in_use"): 1,
     }
     lines = [line for table in tables.values() for line in table.lines]
-    # Bands of each open state, open states, months, the five breakdowns, open cases and outcomes (as the summary has them and by state, and missing in both), missing clocks and missing
-    # cases, the providers' active placements; each provider's, which are its beds in use and its people
-    # in outreach, and its offers accepted and not; each clock's, met and missed; and the cases assessed
-    # (with the withdrawn before and after assessment) and placed.
-    assert len(lines) == 4 + 1 + 2 + 5 + 3 + 1 + 1 + 2 + 2 + len(tables["timeliness"].rows) + 3
-    # G was withdrawn after its assessment; no case has been placed and reallocated since.
+    # Bands of each open state, open states, months, the five breakdowns, open cases and outcomes (as the
+    # summary has them and by state, and missing in both), missing clocks and missing cases, the
+    # providers' active placements; each provider's, which are its beds in use and its people in
+    # outreach, and its offers accepted and not; each timeliness row's clocks, met and missed; the cases
+    # assessed (with the withdrawn before and after assessment) and placed; and the cases waiting.
+    assert len(lines) == 4 + 1 + 2 + 5 + 3 + 1 + 1 + 2 + 2 + len(tables["timeliness"].rows) + 3 + 2
+    # G was withdrawn after its assessment; no case has been placed and reallocated since, nor waits again.
     assert {
         cell[1:]: count
         for cell, count in tables["timeliness"].unpublished.items()
@@ -287,6 +288,7 @@ def test_every_sum_the_publication_relies_on_adds_up_in_the_report(caseload):
         (Clock.ASSESSMENT, "withdrawn_before_assessment"): 0,
         (Clock.ASSESSMENT, "withdrawn_after_assessment"): 1,
         (Clock.PLACEMENT, "placed_and_reallocated"): 0,
+        (Clock.PLACEMENT, "waiting_again_after_reallocation"): 0,
     }
     for line in lines:
         assert sum(value[total] for total in line.totals) == sum(value[part] for part in line.parts), line
@@ -327,7 +329,7 @@ def test_a_few_missed_clocks_or_refused_offers_cannot_be_worked_out_by_subtracti
             by=boss,
         )
     published = for_publication(report_tables(caseload_report(ReportFilter(), now=NOW)))
-    assessment = next(row for row in published["timeliness"].rows if row["key"] == Clock.ASSESSMENT)
+    assessment = next(row for row in published["timeliness"].rows if row["clock"] == Clock.ASSESSMENT)
     assert (assessment["decided"], assessment["within_deadline"]) != (12, 10)
     assert "suppressed" in (assessment["decided"], assessment["within_deadline"])
     snowdrop = next(row for row in published["providers"].rows if row["label"] == "Snowdrop")
@@ -445,7 +447,27 @@ def test_the_cases_assessed_cannot_give_away_the_few_never_assessed(web_alone):
     assert published(web_alone, "summary")["Referrals"]["Count"] == "30"
     assert published(web_alone, "outcomes")["Declined"]["Referrals"] == "<5"
     # Shown, 30 − 27 would give the 3 declined away (none received or withdrawn).
-    assert published(web_alone, "timeliness")["Time to assessment"]["Cases"] == "suppressed"
+    assert (
+        published(web_alone, "timeliness")["Time to assessment"]["Cases assessed or placed"] == "suppressed"
+    )
+    assert given_away(report_tables(caseload_report(ReportFilter()))) == []
+
+
+def test_the_cases_waiting_for_assessment_are_withheld_with_the_received_cases_they_are(web_alone):
+    # 7 received and 3 assessed: 10 open less 7 received would give the 3 assessed away, so the 7 are
+    # suppressed; the 7 waiting for assessment, the same cases, would give them back.
+    user = responder()
+    yesterday = timezone.now() - datetime.timedelta(days=1)
+    for state, count in (("received", 7), ("assessed", 3)):
+        for _ in range(count):
+            assessed_at = yesterday if state == "assessed" else None
+            make_referral(submitted_by=user, submitted_at=yesterday - DAY, state=state,
+                          state_changed_at=yesterday, assessed_at=assessed_at)  # fmt: skip
+    assert published(web_alone, "open_cases")["Received"]["Open cases"] == "suppressed"
+    timeliness = published(web_alone, "timeliness")
+    assert timeliness["Time to assessment"]["Cases still waiting now"] == "suppressed"
+    assert timeliness["Time to assessment"]["Longest wait so far (hours)"] == "suppressed"
+    assert timeliness["Time to placement: standard"]["Cases still waiting now"] == "<5"
     assert given_away(report_tables(caseload_report(ReportFilter()))) == []
 
 
@@ -621,6 +643,63 @@ def test_the_api_returns_the_report_with_nationalities_shares_and_extraction_tim
     assert [row["reference"] for row in data["overdue"]][0] == caseload.cases["C"].reference
     assert "given_name" not in response.content.decode()
     assert "Secretname" not in response.content.decode()
+
+
+def test_timeliness_shows_who_still_waits_and_emergencies_apart_alike_on_page_csv_and_api(web, api, caseload):
+    header, *rows = read_csv(web.get(CSV, {"table": "timeliness"}))
+    assert header == [
+        "Measure",
+        "Cases assessed or placed",
+        "Median, of those assessed or placed (hours)",
+        "90th percentile, of those assessed or placed (hours)",
+        "Cases still waiting now",
+        "Longest wait so far (hours)",
+        "Clocks met",
+        "Clocks decided",
+        "Clocks within deadline (%)",
+    ]
+    csv_rows = {row[0]: row[1:] for row in rows}
+    data = {row["label"]: row for row in api.get(API).json()["timeliness"]}
+    assert (
+        list(csv_rows)
+        == list(data)
+        == [
+            "Time to assessment",
+            "Time to placement: emergency",
+            "Time to placement: standard",
+        ]
+    )
+    for label, row in data.items():
+        assert [int(csv_rows[label][0]), int(csv_rows[label][3])] == [row["count"], row["waiting"]], label
+        assert float(csv_rows[label][4] or 0) == pytest.approx(row["longest_wait_hours"] or 0, abs=0.01), (
+            label
+        )
+    # C awaits its first placement: not an emergency. D and H were emergencies, both placed.
+    assert (
+        data["Time to placement: standard"]["waiting"],
+        data["Time to placement: emergency"]["waiting"],
+    ) == (1, 0)
+    assert (
+        data["Time to placement: emergency"]["count"],
+        data["Time to placement: emergency"]["decided"],
+    ) == (2, 2)
+    html = web.get(PAGE).content.decode()
+    assert "Cases still waiting now" in html and "Time to placement: emergency" in html
+
+
+def test_the_timeliness_table_says_what_each_deadline_is_as_configured(web, caseload, settings):
+    settings.DEADLINE_PLACEMENT_EMERGENCY_HOURS = 12
+    settings.DEADLINE_ASSESSMENT_WORKING_DAYS = 3
+    (note,) = [note for note in report_tables(caseload_report(ReportFilter()))["timeliness"].notes
+               if note.startswith("Deadlines:")]  # fmt: skip
+    assert note == (
+        "Deadlines: an assessment is due 3 working days after submission; a standard placement 5 working "
+        "days after assessment; an emergency placement 12 hours after assessment. Working days are those "
+        "of the case's nation (no weekends, nor its bank holidays), counted from the clock's start or, for "
+        "one started before 09:00 or on a day that is not a working day, from the next 09:00 on a working "
+        "day."
+    )
+    assert "an emergency placement 12 hours after assessment" in web.get(PAGE).content.decode()
 
 
 def test_a_bad_filter_on_the_api_is_a_400_with_field_errors(api):
