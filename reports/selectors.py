@@ -71,6 +71,8 @@ AGE_BANDS: tuple[tuple[str, str, int | None, int | None], ...] = tuple(
         ("over_90_days", 90, None),
     )
 )
+# The outcomes row of the people ever reported missing, after the row of those missing now.
+WENT_MISSING = "went_missing"
 OUTCOMES = (
     ReferralState.RECOVERED,
     ReferralState.EXITED,
@@ -373,15 +375,17 @@ def _caseload_report(report_filter: ReportFilter, *, now: datetime.datetime) -> 
         row.share = _ratio(row.count, overdue_total)
 
     state_labels = dict(ReferralState.choices)
-    outcomes = [
-        Share(
-            state,
-            state_labels[state],
-            totals["states"].get(state, 0),
-            _ratio(totals["states"].get(state, 0), total),
-        )
-        for state in OUTCOMES
-    ]
+    outcomes = []
+    for state in OUTCOMES:
+        count = totals["states"].get(state, 0)
+        if state == ReferralState.MISSING:
+            outcomes.append(Share(state, "Missing now", count, _ratio(count, total)))
+            went_missing = _clock_figures(deadline_figures, Clock.MISSING)["cases"]
+            outcomes.append(
+                Share(WENT_MISSING, "Went missing at any time", went_missing, _ratio(went_missing, total))
+            )
+        else:
+            outcomes.append(Share(state, state_labels[state], count, _ratio(count, total)))
     top5, top10 = nationalities[:5], nationalities[:10]
     notes = []
     if report_filter.provider_id is not None:
@@ -617,9 +621,11 @@ def _deadline_figures(
     report_filter: ReportFilter, now: datetime.datetime
 ) -> dict[tuple[str, bool], dict[str, int]]:
     """Per clock, of emergency cases and of the others: how many stopped in time, how many stopped late
-    or are open past due, and how many are overdue now. One query. A clock stopped in time by the case being withdrawn or exited counts
-    neither way: nobody acted on time, nor late. Such a clock stopped with the case, after its
-    ``closed_at``; one stopped by the step it waited for (an assessment, a placement) stopped before."""
+    or are open past due, how many are overdue now, and for the missing clock how many cases ever had
+    one (a person reported missing twice has had two). One query. A clock stopped in time by the case being
+    withdrawn or exited counts neither way: nobody acted on time, nor late. Such a clock stopped with the
+    case, after its ``closed_at``; one stopped by the step it waited for (an assessment, a placement)
+    stopped before."""
     stopped_with_the_case = Q(
         referral__state__in=(ReferralState.WITHDRAWN, ReferralState.EXITED),
         stopped_at__gte=F("referral__closed_at"),
@@ -636,10 +642,17 @@ def _deadline_figures(
             met=Count("pk", filter=stopped_in_time),
             missed=Count("pk", filter=Q(stopped_at__gt=F("due_at")) | past_due),
             overdue=Count("pk", filter=overdue),
+            # Only the missing clocks' cases are read: a distinct count of every clock's would cost a sort.
+            cases=Count("referral", distinct=True, filter=Q(clock=Clock.MISSING)),
         )
     )
     return {
-        (row["clock"], row["referral__emergency"]): {key: row[key] for key in ("met", "missed", "overdue")}
+        (row["clock"], row["referral__emergency"]): {
+            "met": row["met"],
+            "missed": row["missed"],
+            "overdue": row["overdue"],
+            "cases": row["cases"],
+        }
         for row in rows
     }
 
@@ -648,7 +661,7 @@ def _clock_figures(
     figures: dict[tuple[str, bool], dict[str, int]], clock: str, emergency: bool | None = None
 ) -> Counter[str]:
     """One clock's deadline figures, of the emergency cases or the others only, or of both (None)."""
-    total: Counter[str] = Counter({"met": 0, "missed": 0, "overdue": 0})
+    total: Counter[str] = Counter()  # none: 0
     for (kind, urgent), counts in figures.items():
         if kind == clock and emergency in (None, urgent):
             total.update(counts)

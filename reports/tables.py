@@ -54,7 +54,7 @@ from referrals.deadlines import WORKING_DAY_START
 from referrals.local_time import MOMENT, local_time
 from referrals.models import Clock
 
-from .selectors import AGE_BANDS, CaseloadReport, OverdueCase
+from .selectors import AGE_BANDS, WENT_MISSING, CaseloadReport, OverdueCase
 
 SUPPRESSED_COUNT = "<5"
 SUPPRESSED = "suppressed"
@@ -125,7 +125,14 @@ def _hours(value: datetime.timedelta | None) -> float | None:
 
 
 def _share_table(
-    name: str, title: str, key_label: str, rows: list[Any], *, shares_of: Cell = REFERRALS, **kwargs: Any
+    name: str,
+    title: str,
+    key_label: str,
+    rows: list[Any],
+    *,
+    shares_of: Cell = REFERRALS,
+    share_label: str = "Share",
+    **kwargs: Any,
 ) -> Table:
     return Table(
         name=name,
@@ -133,7 +140,7 @@ def _share_table(
         columns=[
             Column("label", key_label),
             Column("count", "Referrals", "count"),
-            Column("share", "Share", "share", ("count",)),
+            Column("share", share_label, "share", ("count",)),
         ],
         rows=[{"key": row.key, "label": row.label, "count": row.count, "share": row.share} for row in rows],
         shares_of=shares_of,
@@ -351,7 +358,18 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
                 "overdue can add up to more than 100%."
             ],
         ),
-        _share_table("outcomes", "Outcomes", "Outcome", report.outcomes),
+        _share_table(
+            "outcomes",
+            "Outcomes",
+            "Outcome",
+            report.outcomes,
+            share_label="Share of all referrals, open included",
+            notes=[
+                "Missing now counts the people missing today; went missing at any time, every referral ever "
+                "reported missing, found since or not.",
+                "The shares are of all referrals, open cases included: not rates of recovery or of exit.",
+            ],
+        ),
     ]
     tables_by_name = {table.name: table for table in tables}
     tables_by_name["overdue_by_clock"].columns[1] = Column("count", "Cases overdue", "count")
@@ -418,12 +436,19 @@ def _add_lines(tables: dict[str, Table]) -> None:
     # and an outcome, the same count in the two tables.
     missing = str(ReferralState.MISSING)
     missing_cases: Cell = (open_cases.name, missing, "total")
-    closed = tuple(cell for cell in outcomes.cells("count") if cell[1] != missing)
+    missing_now, went_missing = (outcomes.name, missing, "count"), (outcomes.name, WENT_MISSING, "count")
+    closed = tuple(cell for cell in outcomes.cells("count") if cell not in (missing_now, went_missing))
     outcomes.lines += [
         Line((REFERRALS,), (OPEN_CASES, *closed)),
         Line((REFERRALS,), open_cases.cells("total") + closed),
-        Line((missing_cases,), ((outcomes.name, missing, "count"),)),
+        Line((missing_cases,), (missing_now,)),
     ]
+    # The people who went missing are those missing now and those found (or whose case closed) since.
+    counts = {row["key"]: row["count"] for row in outcomes.rows}
+    if counts[WENT_MISSING] >= counts[missing]:
+        no_longer: Cell = (outcomes.name, WENT_MISSING, "no_longer_missing")
+        outcomes.unpublished[no_longer] = counts[WENT_MISSING] - counts[missing]
+        outcomes.lines.append(Line((went_missing,), (missing_now, no_longer)))
     # A missing person's clock runs, overdue, from the moment they are reported until they are found or
     # the case closes: the missing clocks are the missing cases, those reallocated while missing too
     # (checked all the same: a line that does not hold would mislead the suppression).

@@ -21,6 +21,7 @@ from reports.selectors import (
     AGE_BANDS,
     OUTCOMES,
     REFERRING_KINDS,
+    WENT_MISSING,
     CaseloadReport,
     Month,
     OpenState,
@@ -202,6 +203,12 @@ def random_caseload(rng: random.Random) -> CaseloadReport:
                 share_within_deadline=met / decided if decided else None,
             )
         )
+    # The missing now, and some of the placed, recovered or exited found since.
+    outcomes = by_state.copy()
+    found = by_state["placed"] + by_state["recovered"] + by_state["exited"]
+    outcomes[WENT_MISSING] = by_state["missing"] + rng.randint(0, found)
+    outcome_keys = [str(state) for state in OUTCOMES]
+    outcome_keys.insert(outcome_keys.index(ReferralState.MISSING) + 1, WENT_MISSING)
     overdue = Counter({str(clock): rng.choice([0, 0, 1, 3, 6]) for clock in Clock})
     overdue[str(Clock.MISSING)] = by_state["missing"]
     overdue_total = sum(overdue.values())
@@ -239,5 +246,5 @@ def random_caseload(rng: random.Random) -> CaseloadReport:
         overdue_total=overdue_total,
         overdue=[],
         overdue_by_clock=_shares(overdue, list(Clock.values), overdue_total),
-        outcomes=_shares(by_state, [str(state) for state in OUTCOMES], total),
+        outcomes=_shares(outcomes, outcome_keys, total),
     )

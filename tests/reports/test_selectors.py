@@ -306,13 +306,27 @@ def test_every_overdue_case_is_read_for_the_csv_in_the_order_of_the_report_list(
 
 def test_outcomes_count_recovered_exited_missing_declined_and_withdrawn(caseload):
     report = caseload_report(ReportFilter(), now=NOW)
-    assert {row.key: row.count for row in report.outcomes} == {
-        "recovered": 1,
-        "exited": 0,
-        "missing": 1,
-        "declined": 1,
-        "withdrawn": 1,
-    }
+    assert [(row.label, row.count) for row in report.outcomes] == [
+        ("Recovered", 1),
+        ("Exited", 0),
+        ("Missing now", 1),
+        ("Went missing at any time", 1),
+        ("Declined", 1),
+        ("Withdrawn", 1),
+    ]
+
+
+def test_everyone_ever_reported_missing_is_counted_once_found_or_not(caseload):
+    # E, recovered, went missing twice in its placement and was found each time; D once, and was found.
+    recovered, placed = caseload.cases["E"], caseload.cases["D"]
+    for person, start in ((recovered, aware(2026, 2, 10, 9, 0)), (recovered, aware(2026, 3, 1, 9, 0)),
+                          (placed, aware(2026, 3, 1, 9, 0))):  # fmt: skip
+        clock(person, Clock.MISSING, started=start, due=start + DAY, stopped=start + 2 * HOUR)
+    outcomes = {row.key: (row.label, row.count) for row in caseload_report(ReportFilter(), now=NOW).outcomes}
+    assert outcomes["missing"] == ("Missing now", 1)  # H
+    assert outcomes["went_missing"] == ("Went missing at any time", 3)  # H, E and D
+    london = caseload_report(ReportFilter(region="london"), now=NOW).outcomes
+    assert {row.key: row.count for row in london}["went_missing"] == 2  # E and D
 
 
 def test_a_region_filter_narrows_referrals_and_anonymous_notifications_alike(caseload):

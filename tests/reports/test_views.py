@@ -274,11 +274,12 @@ def test_every_sum_the_publication_relies_on_adds_up_in_the_report(caseload):
     }
     lines = [line for table in tables.values() for line in table.lines]
     # Bands of each open state, open states, months, the five breakdowns, open cases and outcomes (as the
-    # summary has them and by state, and missing in both), missing clocks and missing cases, the
+    # summary has them and by state, missing in both, and those who went missing: missing now and
+    # since found), missing clocks and missing cases, the
     # providers' active placements; each provider's, which are its beds in use and its people in
     # outreach, and its offers accepted and not; each timeliness row's clocks, met and missed; the cases
     # assessed (with the withdrawn before and after assessment) and placed; and the cases waiting.
-    assert len(lines) == 4 + 1 + 2 + 5 + 3 + 1 + 1 + 2 + 2 + len(tables["timeliness"].rows) + 3 + 2
+    assert len(lines) == 4 + 1 + 2 + 5 + 4 + 1 + 1 + 2 + 2 + len(tables["timeliness"].rows) + 3 + 2
     # G was withdrawn after its assessment; no case has been placed and reallocated since, nor waits again.
     assert {
         cell[1:]: count
@@ -370,7 +371,8 @@ def test_a_small_outcome_cannot_be_worked_out_from_the_referrals_less_the_open_c
     assert outcomes == {
         "Recovered": "24",
         "Exited": "suppressed",
-        "Missing": "0",
+        "Missing now": "0",
+        "Went missing at any time": "0",
         "Declined": "suppressed",
         "Withdrawn": "<5",
     }
@@ -700,6 +702,25 @@ def test_the_timeliness_table_says_what_each_deadline_is_as_configured(web, case
         "day."
     )
     assert "an emergency placement 12 hours after assessment" in web.get(PAGE).content.decode()
+
+
+def test_outcomes_say_who_is_missing_now_and_who_ever_went_missing_and_what_the_shares_are_of(
+    web, api, caseload
+):
+    header, *rows = read_csv(web.get(CSV, {"table": "outcomes"}))
+    assert header == ["Outcome", "Referrals", "Share of all referrals, open included (%)"]
+    assert [row[:2] for row in rows] == [
+        ["Recovered", "1"],
+        ["Exited", "0"],
+        ["Missing now", "1"],
+        ["Went missing at any time", "1"],
+        ["Declined", "1"],
+        ["Withdrawn", "1"],
+    ]
+    assert {row["key"]: row["label"] for row in api.get(API).json()["outcomes"]}["went_missing"] == (
+        "Went missing at any time"
+    )
+    assert "Share of all referrals, open included" in web.get(PAGE).content.decode()
 
 
 def test_a_bad_filter_on_the_api_is_a_400_with_field_errors(api):
