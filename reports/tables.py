@@ -30,7 +30,8 @@ A share, rate or time is published only when every count it is computed from is 
 totals included: it then says nothing a reader could not work out from the published counts.
 
 All of this holds for one set of filters. Files for two overlapping sets (a month and the month but a
-day) could be subtracted one from the other; the files say to publish one set of filters for a period.
+day) could be subtracted one from the other; the files say which filters they hold, and to publish one
+set of filters for a period.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ from django.conf import settings
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
-from referrals.choices import ReferralState
+from accounts.models import OrganisationKind
+from referrals.choices import ReferralState, Region
 from referrals.deadlines import WORKING_DAY_START
 from referrals.local_time import MOMENT, local_time
 from referrals.models import Clock
@@ -376,8 +378,8 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
     _add_lines(tables_by_name)
     if report.overdue_truncated:
         tables_by_name["overdue"].notes.append(
-            f"The {len(report.overdue):,} most overdue of {report.overdue_total:,} are listed here; "
-            "the CSV download lists every one."
+            f"The caseload page lists the {len(report.overdue):,} most overdue of {report.overdue_total:,} "
+            "cases; its CSV download, every one."
         )
     return tables_by_name
 
@@ -822,6 +824,14 @@ def withheld_counts(tables: dict[str, Table]) -> dict[Cell, Bounds]:
     return withheld
 
 
+PUBLICATION_NOTES = (
+    "Counts of 1 to 4 are shown as <5, or as suppressed where even that would give them away.",
+    # Suppression is worked out for one set of filters: another set's figures are not known here.
+    "Publish one set of filters for a period: figures published for two overlapping sets (two date "
+    "ranges, one inside the other, say) can be subtracted one from the other.",
+)
+
+
 def for_publication(tables: dict[str, Table]) -> dict[str, Table]:
     """Every publishable table as it may be published beside the others: counts of 1 to 4 shown as ``<5``,
     the counts that would give them away and the figures resting on either shown as ``suppressed``."""
@@ -846,13 +856,7 @@ def for_publication(tables: dict[str, Table]) -> dict[str, Table]:
                 ):
                     shown[column.key] = SUPPRESSED
             rows.append(shown)
-        notes = [
-            *table.notes,
-            "Counts of 1 to 4 are shown as <5, or as suppressed where even that would give them away.",
-            # Suppression is worked out for one set of filters: another set's figures are not known here.
-            "Publish one set of filters for a period: figures published for two overlapping sets (two date "
-            "ranges, one inside the other, say) can be subtracted one from the other.",
-        ]
+        notes = [*table.notes, *PUBLICATION_NOTES]
         if any(value == SUPPRESSED for row in rows for value in row.values()):
             notes.append(
                 "Figures shown as suppressed are withheld so that no count under 5 can be worked out "
@@ -892,10 +896,44 @@ def csv_header(column: Column) -> str:
     return f"{column.label}{suffix}"
 
 
-def csv_chunks(columns: list[Column], rows: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """The header and the rows as CSV, in pieces of about CSV_CHUNK_CHARS, written as the rows are read."""
+def filters_applied(report: CaseloadReport) -> str:
+    """The report's filters in words, for a file that must say which figures it holds."""
+    applied = report.report_filter
+    described = []
+    if applied.date_from:
+        described.append(f"submitted from {applied.date_from:%-d %B %Y}")
+    if applied.date_to:
+        described.append(f"submitted to {applied.date_to:%-d %B %Y}")
+    if applied.region:
+        described.append(f"region {Region(applied.region).label}")
+    if applied.provider_id is not None:
+        described.append(f"placed with {dict(report.provider_choices)[applied.provider_id]}")
+    if applied.organisation_kind:
+        described.append(f"referring organisation {OrganisationKind(applied.organisation_kind).label}")
+    return "; ".join(described) or "none: all of the UK"
+
+
+def csv_preamble(report: CaseloadReport, table: Table, *, publication: bool) -> list[list[str]]:
+    """What a downloaded table is, as rows above it: the report and table, the filters, when, the notes."""
+    title = f"{table.title} (for publication)" if publication else table.title
+    return [
+        ["Caseload report", title],
+        ["Filters", filters_applied(report)],
+        ["As at (UK time)", local_time(report.as_at, CSV_MOMENT)],
+        *(["Note", note] for note in table.notes),
+    ]
+
+
+def csv_chunks(
+    columns: list[Column], rows: Iterable[dict[str, Any]], *, preamble: Iterable[list[str]] = ()
+) -> Iterator[str]:
+    """The preamble, a blank row, the header and the rows as CSV, in pieces of about CSV_CHUNK_CHARS,
+    written as the rows are read."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
+    # No preamble cell starts with a name (a provider's follows "placed with"): none can run as a formula.
+    if preamble := list(preamble):
+        writer.writerows([*preamble, []])
     writer.writerow([csv_header(column) for column in columns])
     for row in rows:
         writer.writerow([csv_value(row.get(column.key), column.kind) for column in columns])

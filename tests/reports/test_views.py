@@ -62,12 +62,20 @@ def api(caseload):
     return client
 
 
-def read_csv(response):
+def read_csv_file(response):
+    """Every row of a CSV download: what it is, a blank row, then the table."""
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     body = response.getvalue().decode()
     assert body.startswith("\ufeff")
+    assert "\n" not in body.replace("\r\n", "")  # CRLF line ends only
     return list(csv.reader(io.StringIO(body.removeprefix("\ufeff"))))
+
+
+def read_csv(response):
+    """The table of a CSV download, its header first."""
+    rows = read_csv_file(response)
+    return rows[rows.index([]) + 1 :]
 
 
 # ------------------------------------------------------------------------------------------- access
@@ -194,6 +202,37 @@ def test_a_name_a_spreadsheet_would_run_as_a_formula_is_written_to_csv_as_text(w
     for params in ({"table": "providers"}, {"table": "providers", "publication": "1"}):
         labels = [row[0] for row in read_csv(web.get(CSV, params))]
         assert "'" + evil in labels and evil not in labels, params
+
+
+def test_a_csv_download_says_above_its_table_what_it_holds_whose_filters_when_and_its_notes(web, caseload):
+    caseload.x.name = "=HYPERLINK(1)"
+    caseload.x.save(update_fields=["name"])
+    params = {"table": "outcomes", "region": "london", "provider": caseload.x.pk, "publication": "1"}
+    rows = read_csv_file(web.get(CSV, params))
+    blank = rows.index([])
+    preamble = rows[:blank]
+    assert preamble[0] == ["Caseload report", "Outcomes (for publication)"]
+    assert preamble[1] == ["Filters", "region London; placed with =HYPERLINK(1)"]  # not first: text
+    assert preamble[2][0] == "As at (UK time)"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", preamble[2][1])
+    notes = [row[1] for row in preamble[3:]]
+    assert all(row[0] == "Note" for row in preamble[3:])
+    assert notes[:2] == report_tables(caseload_report(ReportFilter()))["outcomes"].notes
+    assert "Counts of 1 to 4 are shown as <5, or as suppressed where even that would give them away." in notes
+    assert any(note.startswith("Publish one set of filters for a period") for note in notes)
+    assert rows[blank + 1] == ["Outcome", "Referrals", "Share of all referrals, open included (%)"]
+    unfiltered = read_csv_file(web.get(CSV, {"table": "summary"}))
+    assert unfiltered[:2] == [["Caseload report", "Summary"], ["Filters", "none: all of the UK"]]
+    dated = read_csv_file(
+        web.get(CSV, {"table": "summary", "date_from": "2026-01-01", "organisation_kind": "ngo"})
+    )
+    assert dated[1] == ["Filters", "submitted from 1 January 2026; referring organisation NGO"]
+
+
+def test_the_page_says_what_the_csv_for_publication_must_be_read_with(web, caseload):
+    html = web.get(PAGE).content.decode()
+    assert "Publish one set of filters for a period" in html
+    assert "Counts of 1 to 4 are shown as &lt;5" in html
 
 
 def test_a_csv_download_is_audited_as_an_export_with_its_filters(web, caseload):
@@ -529,8 +568,8 @@ def test_the_overdue_csv_lists_every_case_past_due_while_page_and_json_say_they_
     )
     assert [row[0] for row in rows[:OVERDUE_LIST_LIMIT]] == [row["reference"] for row in data["overdue"]]
     html = web.get(PAGE).content.decode()
-    assert f"The {OVERDUE_LIST_LIMIT} most overdue of {total} are listed here" in html
-    assert "the CSV download lists every one." in html
+    assert f"The caseload page lists the {OVERDUE_LIST_LIMIT} most overdue of {total} cases" in html
+    assert "its CSV download, every one." in html
 
 
 def test_the_overdue_api_pages_through_every_overdue_case_in_the_csvs_order(web, api, caseload):
