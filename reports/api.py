@@ -175,13 +175,20 @@ class CaseloadReportSerializer(serializers.Serializer):
     open_by_state = ReportOpenStateSerializer(many=True)
     monthly = ReportMonthSerializer(many=True)
     nationalities = ReportNationalitySerializer(
-        many=True, help_text="Every nationality, most frequent first."
+        many=True,
+        help_text="Every nationality, most frequent first; a person with two is counted under the first "
+        "given.",
     )
     top5 = ReportNationalitySerializer(many=True)
     top5_share = ShareField(allow_null=True)
     top10_share = ShareField(allow_null=True)
     exploitation_types = ReportShareSerializer(many=True, help_text="A referral may name several types.")
-    age_groups = ReportShareSerializer(many=True)
+    age_groups = ReportShareSerializer(
+        many=True, help_text="A person whose age is in doubt is counted as a child (see age_in_doubt)."
+    )
+    age_in_doubt = ReportShareSerializer(
+        help_text="The children whose age is in doubt: counted among age_groups' children, not beside them."
+    )
     genders = ReportShareSerializer(many=True)
     regions = ReportShareSerializer(many=True)
     organisation_kinds = ReportShareSerializer(many=True)

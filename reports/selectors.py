@@ -71,6 +71,8 @@ AGE_BANDS: tuple[tuple[str, str, int | None, int | None], ...] = tuple(
         ("over_90_days", 90, None),
     )
 )
+# The age groups' row of the children whose age is in doubt, after the children's.
+AGE_IN_DOUBT = "age_in_doubt"
 # The outcomes row of the people ever reported missing, after the row of those missing now.
 WENT_MISSING = "went_missing"
 OUTCOMES = (
@@ -284,6 +286,8 @@ class CaseloadReport:
     top10_share: float | None
     exploitation_types: list[Share]
     age_groups: list[Share]
+    # The children whose age is in doubt: among the age groups' children, not beside them.
+    age_in_doubt: Share
     genders: list[Share]
     regions: list[Share]
     organisation_kinds: list[Share]
@@ -339,7 +343,7 @@ def _caseload_report(report_filter: ReportFilter, *, now: datetime.datetime) -> 
     open_by_state = totals["open_by_state"]
     monthly, anonymous_total = _monthly(referrals, report_filter, timezone.localdate(now))
     nationalities, exploitation_types = _nationalities_and_exploitation_types(referrals, total)
-    demographics = _demographics(referrals, total)
+    demographics, age_in_doubt = _demographics(referrals, total)
     deadline_figures = _deadline_figures(report_filter, now)
     all_providers = _providers(report_filter)
     overdue_cases = OverdueCases(report_filter, now=now)
@@ -408,6 +412,7 @@ def _caseload_report(report_filter: ReportFilter, *, now: datetime.datetime) -> 
         top10_share=_ratio(sum(row.count for row in top10), total),
         exploitation_types=exploitation_types,
         age_groups=demographics["age_groups"],
+        age_in_doubt=age_in_doubt,
         genders=demographics["genders"],
         regions=demographics["regions"],
         organisation_kinds=demographics["organisation_kinds"],
@@ -595,16 +600,21 @@ def _nationalities_and_exploitation_types(
     return nationalities, exploitation_types
 
 
-def _demographics(referrals: QuerySet[Referral], total: int) -> dict[str, list[Share]]:
-    """Adult or child, gender, region and referring organisation kind: one query over their combinations."""
+def _demographics(referrals: QuerySet[Referral], total: int) -> tuple[dict[str, list[Share]], Share]:
+    """Adult or child, gender, region and referring organisation kind, and the children whose age is in
+    doubt (counted as children, as safeguarding treats them): one query over their combinations."""
     age: Counter[str] = Counter()
     gender: Counter[str] = Counter()
     region: Counter[str] = Counter()
     kind: Counter[str] = Counter()
-    rows = referrals.values("is_child", "gender", "region", "organisation__kind").annotate(n=Count("pk"))
+    in_doubt = 0
+    rows = referrals.values("is_child", "age_in_doubt", "gender", "region", "organisation__kind").annotate(
+        n=Count("pk")
+    )
     for row in rows:
         n = row["n"]
         age["child" if row["is_child"] else "adult"] += n
+        in_doubt += n if row["is_child"] and row["age_in_doubt"] else 0
         gender[row["gender"]] += n
         region[row["region"]] += n
         kind[row["organisation__kind"]] += n
@@ -614,7 +624,7 @@ def _demographics(referrals: QuerySet[Referral], total: int) -> dict[str, list[S
         "genders": _shares(dict(gender), dict(Gender.choices), total, keep_zero=True),
         "regions": _shares(dict(region), dict(Region.choices), total, keep_zero=True),
         "organisation_kinds": _shares(dict(kind), kind_labels, total, keep_zero=True),
-    }
+    }, Share(AGE_IN_DOUBT, "Of the children: age in doubt", in_doubt, _ratio(in_doubt, total))
 
 
 def _deadline_figures(

@@ -56,7 +56,7 @@ from referrals.deadlines import WORKING_DAY_START
 from referrals.local_time import MOMENT, local_time
 from referrals.models import Clock
 
-from .selectors import AGE_BANDS, WENT_MISSING, CaseloadReport, OverdueCase
+from .selectors import AGE_BANDS, AGE_IN_DOUBT, WENT_MISSING, CaseloadReport, OverdueCase
 
 SUPPRESSED_COUNT = "<5"
 SUPPRESSED = "suppressed"
@@ -233,6 +233,7 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
                 for row in report.nationalities
             ],
             shares_of=REFERRALS,
+            notes=["A person with two nationalities is counted once, under the first one given."],
         ),
         _share_table(
             "exploitation_types",
@@ -241,7 +242,16 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
             report.exploitation_types,
             notes=["A referral may name several types, so the shares can add up to more than 100%."],
         ),
-        _share_table("age_groups", "Adults and children", "Age group", report.age_groups),
+        _share_table(
+            "age_groups",
+            "Adults and children",
+            "Age group",
+            [*report.age_groups, report.age_in_doubt],
+            notes=[
+                "A person whose age is in doubt is counted as a child, as safeguarding treats them: the last "
+                "row says how many of the children they are."
+            ],
+        ),
         _share_table("genders", "Gender", "Gender", report.genders),
         _share_table("regions", "Region", "Region", report.regions),
         _share_table(
@@ -430,8 +440,19 @@ def _add_lines(tables: dict[str, Table]) -> None:
         Line((ANONYMOUS_NOTIFICATIONS,), monthly.cells("anonymous_notifications")),
     ]
     # Each referral has one of each: nationality, age group, gender, region, referring organisation kind.
+    age_groups = tables["age_groups"]
+    in_doubt: Cell = (age_groups.name, AGE_IN_DOUBT, "count")
     for name in ("nationalities", "age_groups", "genders", "regions", "organisation_kinds"):
-        tables[name].lines.append(Line((REFERRALS,), tables[name].cells("count")))
+        tables[name].lines.append(
+            Line((REFERRALS,), tuple(cell for cell in tables[name].cells("count") if cell != in_doubt))
+        )
+    # The children whose age is in doubt are some of the children.
+    children = next(row["count"] for row in age_groups.rows if row["key"] == "child")
+    in_doubt_count = next(row["count"] for row in age_groups.rows if row["key"] == AGE_IN_DOUBT)
+    if in_doubt_count <= children:
+        not_in_doubt: Cell = (age_groups.name, "child", "age_not_in_doubt")
+        age_groups.unpublished[not_in_doubt] = children - in_doubt_count
+        age_groups.lines.append(Line(((age_groups.name, "child", "count"),), (in_doubt, not_in_doubt)))
     overdue_by_clock = tables["overdue_by_clock"]
     # Every referral is open or closed with an outcome: the referrals are the open cases and the closed
     # outcomes, with the open cases as the summary has them or as their states add up. Missing is open

@@ -19,6 +19,7 @@ from referrals.choices import OPEN_STATES, Gender, ReferralState, Region
 from referrals.models import Clock
 from reports.selectors import (
     AGE_BANDS,
+    AGE_IN_DOUBT,
     OUTCOMES,
     REFERRING_KINDS,
     WENT_MISSING,
@@ -237,6 +238,9 @@ def random_caseload(rng: random.Random) -> CaseloadReport:
         top10_share=None,
         exploitation_types=[],
         age_groups=_shares(count("age"), ["adult", "child"], total),
+        age_in_doubt=_shares(
+            Counter({AGE_IN_DOUBT: rng.randint(0, count("age")["child"])}), [AGE_IN_DOUBT], total
+        )[0],
         genders=_shares(count("gender"), list(Gender.values), total),
         regions=_shares(count("region"), list(Region.values), total),
         organisation_kinds=_shares(count("kind"), [str(kind) for kind in REFERRING_KINDS], total),

@@ -178,6 +178,7 @@ def test_exploitation_types_adults_and_children_gender_region_and_referrer_kind(
     assert shares(report.exploitation_types)["organ_harvesting"] == (0, 0.0)
     assert counts(report.age_groups) == {"adult": 6, "child": 2}
     assert shares(report.age_groups)["child"] == (2, pytest.approx(0.25))
+    assert (report.age_in_doubt.count, report.age_in_doubt.share) == (0, 0.0)
     assert counts(report.genders) == {"female": 4, "male": 3, "other": 1}
     assert counts(report.regions) == {"london": 4, "north_west": 1, "wales": 2, "scotland": 1}
     assert counts(report.organisation_kinds) == {"police": 5, "ngo": 3}
@@ -380,6 +381,13 @@ def test_a_case_moved_to_another_provider_counts_for_both_and_an_offer_alone_for
         return caseload_report(ReportFilter(provider_id=provider.pk), now=NOW).referrals
 
     assert (placed_with(x), placed_with(y)) == (3, 2)  # D, E and moved; H and moved
+
+
+def test_the_children_whose_age_is_in_doubt_are_counted_among_the_children(caseload):
+    make_referral(submitted_by=caseload.police, submitted_at=NOW - DAY, is_child=True, age_in_doubt=True)
+    report = caseload_report(ReportFilter(), now=NOW)
+    assert counts(report.age_groups) == {"adult": 6, "child": 3}
+    assert (report.age_in_doubt.label, report.age_in_doubt.count) == ("Of the children: age in doubt", 1)
 
 
 def test_a_referring_organisation_kind_filter(caseload):

@@ -312,13 +312,13 @@ def test_every_sum_the_publication_relies_on_adds_up_in_the_report(caseload):
         ("providers", caseload.y.pk, "active_placements_less_beds_in_use"): 1,
     }
     lines = [line for table in tables.values() for line in table.lines]
-    # Bands of each open state, open states, months, the five breakdowns, open cases and outcomes (as the
-    # summary has them and by state, missing in both, and those who went missing: missing now and
-    # since found), missing clocks and missing cases, the
-    # providers' active placements; each provider's, which are its beds in use and its people in
-    # outreach, and its offers accepted and not; each timeliness row's clocks, met and missed; the cases
-    # assessed (with the withdrawn before and after assessment) and placed; and the cases waiting.
-    assert len(lines) == 4 + 1 + 2 + 5 + 4 + 1 + 1 + 2 + 2 + len(tables["timeliness"].rows) + 3 + 2
+    # Bands of each open state, open states, months, the five breakdowns and the children whose age is in
+    # doubt among the children, open cases and outcomes (as the summary has them and by state, missing
+    # in both, and those who went missing: missing now and since found), missing clocks and missing
+    # cases, the providers' active placements; each provider's, which are its beds in use and its people
+    # in outreach, and its offers accepted and not; each timeliness row's clocks, met and missed; the
+    # cases assessed (with the withdrawn before and after assessment) and placed; and the cases waiting.
+    assert len(lines) == 4 + 1 + 2 + 5 + 1 + 4 + 1 + 1 + 2 + 2 + len(tables["timeliness"].rows) + 3 + 2
     # G was withdrawn after its assessment; no case has been placed and reallocated since, nor waits again.
     assert {
         cell[1:]: count
@@ -760,6 +760,44 @@ def test_outcomes_say_who_is_missing_now_and_who_ever_went_missing_and_what_the_
         "Went missing at any time"
     )
     assert "Share of all referrals, open included" in web.get(PAGE).content.decode()
+
+
+def test_the_age_groups_and_nationalities_say_how_age_in_doubt_and_two_nationalities_are_counted(
+    web, api, caseload
+):
+    make_referral(submitted_by=caseload.police, submitted_at=NOW - DAY, is_child=True, age_in_doubt=True,
+                  nationality="NG", second_nationality="GB")  # fmt: skip
+    rows = read_csv_file(web.get(CSV, {"table": "age_groups"}))
+    assert ["Note", "A person whose age is in doubt is counted as a child, as safeguarding treats them: the "
+            "last row says how many of the children they are."] in rows  # fmt: skip
+    assert [row[:2] for row in rows[rows.index([]) + 2 :]] == [
+        ["Adult", "6"],
+        ["Child", "3"],
+        ["Of the children: age in doubt", "1"],
+    ]
+    assert api.get(API).json()["age_in_doubt"]["count"] == 1
+    nationalities = read_csv_file(web.get(CSV, {"table": "nationalities"}))
+    assert [
+        "Note",
+        "A person with two nationalities is counted once, under the first one given.",
+    ] in nationalities
+    table = nationalities[nationalities.index([]) + 1 :]
+    assert ["NG", "Nigeria", "4", "44.4"] in table and "GB" not in [row[0] for row in table]
+    html = web.get(PAGE).content.decode()
+    assert "A person whose age is in doubt is counted as a child" in html
+    assert "counted once, under the first one given" in html
+
+
+def test_the_few_children_whose_age_is_not_in_doubt_cannot_be_worked_out_from_those_whose_age_is(web_alone):
+    # 7 children, 6 of whose age is in doubt: 7 less 6 would give away the 1 whose age is not.
+    user = responder()
+    for in_doubt in [True] * 6 + [False]:
+        make_referral(
+            submitted_by=user, submitted_at=timezone.now() - DAY, is_child=True, age_in_doubt=in_doubt
+        )
+    ages = published(web_alone, "age_groups")
+    assert "suppressed" in (ages["Child"]["Referrals"], ages["Of the children: age in doubt"]["Referrals"])
+    assert given_away(report_tables(caseload_report(ReportFilter()))) == []
 
 
 def test_a_bad_filter_on_the_api_is_a_400_with_field_errors(api):
