@@ -350,9 +350,16 @@ FLOOR_SQL = [
            count(*) FILTER (WHERE d.stopped_at IS NULL AND d.due_at < now())
     FROM referrals_deadline d JOIN referrals_referral r ON r.id = d.referral_id GROUP BY d.clock
     """,
+    # The overdue cases, each once, most overdue first, and how many there are.
     """
-    SELECT r.reference, d.clock, d.due_at FROM referrals_deadline d JOIN referrals_referral r ON r.id = d.referral_id
-    WHERE d.stopped_at IS NULL AND d.due_at < now() ORDER BY d.due_at, d.id LIMIT 200
+    WITH overdue AS (
+      SELECT d.referral_id, min(CASE WHEN d.clock = 'missing' THEN d.started_at ELSE d.due_at END) AS since,
+             array_agg(d.clock) AS clocks
+      FROM referrals_deadline d
+      WHERE d.stopped_at IS NULL AND (d.clock = 'missing' OR d.due_at < now()) GROUP BY d.referral_id
+    )
+    SELECT r.reference, o.since, o.clocks, count(*) OVER ()
+    FROM overdue o JOIN referrals_referral r ON r.id = o.referral_id ORDER BY o.since, o.referral_id LIMIT 200
     """,
     """
     WITH placements AS (

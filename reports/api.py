@@ -1,5 +1,5 @@
 """``GET /api/v1/reports/caseload/``: the caseload report as JSON, for managers (SPEC §8, §9); and
-``GET /api/v1/reports/overdue/``: every overdue clock, a page at a time.
+``GET /api/v1/reports/overdue/``: every overdue case, a page at a time.
 
 The serializers below both shape the response and describe it in the OpenAPI schema, so the schema
 cannot drift from what is served.
@@ -35,7 +35,8 @@ from .selectors import (
     AGE_BANDS,
     OVERDUE_LIST_LIMIT,
     REFERRING_KINDS,
-    OverdueClocks,
+    TIMELINESS,
+    OverdueCases,
     caseload_report,
     provider_choices,
 )
@@ -109,27 +110,40 @@ class ReportProviderFiguresSerializer(serializers.Serializer):
 
 
 class ReportTimelinessSerializer(serializers.Serializer):
+    key = serializers.ChoiceField(choices=[key for key, *_ in TIMELINESS])
     clock = serializers.CharField()
     label = serializers.CharField()  # type: ignore[assignment]  # taken off the class by DRF: not Field.label
-    count = serializers.IntegerField(help_text="Cases measured.")
-    median_hours = HoursField(source="median", allow_null=True)
-    p90_hours = HoursField(source="p90", allow_null=True)
+    count = serializers.IntegerField(
+        help_text="Cases assessed, or placed (to their first placement): those the median and 90th "
+        "percentile are of."
+    )
+    median_hours = HoursField(source="median", allow_null=True, help_text="Of the cases assessed or placed.")
+    p90_hours = HoursField(source="p90", allow_null=True, help_text="Of the cases assessed or placed.")
+    waiting = serializers.IntegerField(
+        help_text="Open cases still waiting now: received and not yet assessed, or assessed and never placed."
+    )
+    longest_wait_hours = HoursField(
+        source="longest_wait",
+        allow_null=True,
+        help_text="The longest wait so far of the cases still waiting.",
+    )
     within_deadline = serializers.IntegerField(
-        help_text="Clocks stopped before they were due by the step they waited for."
+        help_text="Clocks (not cases: a placement clock for each placement) stopped before they were due by "
+        "the step they waited for."
     )
     decided = serializers.IntegerField(
         help_text="Clocks met, stopped late, or open past their due time; not those stopped in time by the case "
         "being withdrawn or exited."
     )
-    share_within_deadline = ShareField(allow_null=True)
+    share_within_deadline = ShareField(allow_null=True, help_text="Clocks met of those decided.")
 
 
-class ReportOverdueClockSerializer(serializers.Serializer):
+class ReportOverdueCaseSerializer(serializers.Serializer):
     referral = serializers.IntegerField(source="referral_id", help_text="The case: /api/v1/referrals/{id}/.")
     reference = serializers.CharField()
-    clock = serializers.CharField()
+    clock = serializers.CharField(help_text="The case's most overdue clock.")
     overdue_since = serializers.DateTimeField(
-        help_text="When the clock became overdue: its due time or, for a missing person, when they were "
+        help_text="When that clock became overdue: its due time or, for a missing person, when they were "
         "last seen. The list is ordered by it."
     )
     due_at = serializers.DateTimeField(
@@ -137,6 +151,9 @@ class ReportOverdueClockSerializer(serializers.Serializer):
         "at their next escalation, which may be ahead: use overdue_since for when it became overdue."
     )
     overdue_hours = HoursField(source="overdue_by", help_text="Hours since overdue_since.")
+    also_overdue = serializers.ListField(
+        child=serializers.CharField(), help_text="The case's other overdue clocks, most overdue first."
+    )
 
 
 class ReportFilterSerializer(serializers.Serializer):
@@ -158,22 +175,30 @@ class CaseloadReportSerializer(serializers.Serializer):
     open_by_state = ReportOpenStateSerializer(many=True)
     monthly = ReportMonthSerializer(many=True)
     nationalities = ReportNationalitySerializer(
-        many=True, help_text="Every nationality, most frequent first."
+        many=True,
+        help_text="Every nationality, most frequent first; a person with two is counted under the first "
+        "given.",
     )
     top5 = ReportNationalitySerializer(many=True)
     top5_share = ShareField(allow_null=True)
     top10_share = ShareField(allow_null=True)
     exploitation_types = ReportShareSerializer(many=True, help_text="A referral may name several types.")
-    age_groups = ReportShareSerializer(many=True)
+    age_groups = ReportShareSerializer(
+        many=True, help_text="A person whose age is in doubt is counted as a child (see age_in_doubt)."
+    )
+    age_in_doubt = ReportShareSerializer(
+        help_text="The children whose age is in doubt: counted among age_groups' children, not beside them."
+    )
     genders = ReportShareSerializer(many=True)
     regions = ReportShareSerializer(many=True)
     organisation_kinds = ReportShareSerializer(many=True)
     providers = ReportProviderFiguresSerializer(many=True)
     timeliness = ReportTimelinessSerializer(many=True)
     overdue_total = serializers.IntegerField(
-        help_text="Every overdue open clock: past its due time, or a missing person's."
+        help_text="The cases with an overdue open clock (past its due time, or a missing person's), each "
+        "counted once."
     )
-    overdue = ReportOverdueClockSerializer(
+    overdue = ReportOverdueCaseSerializer(
         many=True,
         help_text=f"The most overdue first, case references only: at most {OVERDUE_LIST_LIMIT} of "
         "overdue_total (see overdue_truncated). GET /api/v1/reports/overdue/ lists every one, a page at "
@@ -182,7 +207,11 @@ class CaseloadReportSerializer(serializers.Serializer):
     overdue_truncated = serializers.BooleanField(
         help_text=f"True when overdue lists only the {OVERDUE_LIST_LIMIT} most overdue of overdue_total."
     )
-    overdue_by_clock = ReportShareSerializer(many=True)
+    overdue_by_clock = ReportShareSerializer(
+        many=True,
+        help_text="The cases overdue on each clock, with their share of overdue_total: a case with more "
+        "than one clock overdue is counted under each.",
+    )
     outcomes = ReportShareSerializer(many=True)
     notes = serializers.ListField(child=serializers.CharField())
 
@@ -228,19 +257,19 @@ class CaseloadReportView(APIView):
 
 
 class OverdueReportView(ListAPIView):
-    """Every overdue open clock of the cases the filters select, most overdue first (SPEC §8)."""
+    """Every case the filters select with an overdue open clock, most overdue first (SPEC §8)."""
 
     permission_classes = [IsAuthenticated, IsManager]
-    serializer_class = ReportOverdueClockSerializer
+    serializer_class = ReportOverdueCaseSerializer
 
     @extend_schema(
         operation_id="overdue_report",
-        summary="Every overdue clock, most overdue first",
+        summary="Every overdue case, most overdue first",
         description="The caseload report's overdue list in full, a page at a time, with the same filters. "
         "Case references only. Managers only.",
         parameters=FILTER_PARAMETERS,
         responses={
-            200: ReportOverdueClockSerializer(many=True),
+            200: ReportOverdueCaseSerializer(many=True),
             400: OpenApiResponse(
                 OpenApiTypes.OBJECT, description="Invalid filters: each field named with its messages."
             ),
@@ -253,7 +282,7 @@ class OverdueReportView(ListAPIView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self) -> OverdueClocks:  # type: ignore[override]  # a list the paginator slices
+    def get_queryset(self) -> OverdueCases:  # type: ignore[override]  # a list the paginator slices
         form = ReportFilterForm(self.request.query_params)
         valid = form.is_valid()
         # The providers are read only to refuse one that does not exist.
@@ -261,7 +290,7 @@ class OverdueReportView(ListAPIView):
             valid = form.check_provider(provider_choices())
         if not valid:
             raise ValidationError(_field_errors(form.errors))
-        return OverdueClocks(form.report_filter(), now=timezone.now())
+        return OverdueCases(form.report_filter(), now=timezone.now())
 
 
 def _field_errors(errors: Any) -> dict[str, list[str]]:

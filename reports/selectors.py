@@ -4,31 +4,32 @@
 conditional aggregation for the counts, and ``percentile_cont`` for medians and 90th percentiles on
 PostgreSQL. On other databases (SQLite, the embedded default) the percentiles are computed in Python from
 the durations, the same interpolation as ``percentile_cont``. No personal field is read: the overdue list
-carries case references only. The report holds the OVERDUE_LIST_LIMIT most overdue clocks;
-``OverdueClocks`` has every one, a page at a time for the API or streamed for the CSV download.
+carries case references only. The report holds the OVERDUE_LIST_LIMIT most overdue cases; ``OverdueCases``
+has every one, a page at a time for the API or streamed for the CSV download.
 """
 
 from __future__ import annotations
 
 import datetime
-import heapq
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import (
     Aggregate,
+    Case,
     Count,
     DurationField,
     Exists,
     F,
+    Min,
     OuterRef,
     Q,
     QuerySet,
     Value,
+    When,
 )
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
@@ -46,16 +47,34 @@ from referrals.choices import (
 from referrals.models import AnonymousNotification, Clock, Deadline, Referral
 from referrals.selectors import in_state
 
-# The page and the JSON list the most overdue clocks; the CSV download carries every one.
+# The page and the JSON list the most overdue cases; the CSV download carries every one.
 OVERDUE_LIST_LIMIT = 200
 OVERDUE_CSV_CHUNK = 2000
-AGE_BANDS: tuple[tuple[str, str, int | None, int | None], ...] = (
-    # (key, label, at least this many days in state, fewer than this many days)
-    ("under_7_days", "Under 7 days", None, 7),
-    ("days_7_to_30", "7 to 30 days", 7, 30),
-    ("days_30_to_90", "30 to 90 days", 30, 90),
-    ("over_90_days", "Over 90 days", 90, None),
+
+
+def _band_label(at_least: int | None, fewer_than: int | None) -> str:
+    """A band's name from its bounds in whole days, so that each count of days is named by one band."""
+    if at_least is None:
+        return f"Under {fewer_than} days"
+    if fewer_than is None:
+        return f"{at_least} days or more"
+    return f"{at_least} to {fewer_than - 1} days"
+
+
+# (key, label, at least this many days in state, fewer than this many days). The keys are the API's.
+AGE_BANDS: tuple[tuple[str, str, int | None, int | None], ...] = tuple(
+    (key, _band_label(at_least, fewer_than), at_least, fewer_than)
+    for key, at_least, fewer_than in (
+        ("under_7_days", None, 7),
+        ("days_7_to_30", 7, 30),
+        ("days_30_to_90", 30, 90),
+        ("over_90_days", 90, None),
+    )
 )
+# The age groups' row of the children whose age is in doubt, after the children's.
+AGE_IN_DOUBT = "age_in_doubt"
+# The outcomes row of the people ever reported missing, after the row of those missing now.
+WENT_MISSING = "went_missing"
 OUTCOMES = (
     ReferralState.RECOVERED,
     ReferralState.EXITED,
@@ -63,7 +82,12 @@ OUTCOMES = (
     ReferralState.DECLINED,
     ReferralState.WITHDRAWN,
 )
-TIMED_CLOCKS = (Clock.ASSESSMENT, Clock.PLACEMENT)
+# The timeliness rows: (key, clock, label, emergency cases only, standard ones only, or either: None).
+TIMELINESS: tuple[tuple[str, Clock, str, bool | None], ...] = (
+    ("assessment", Clock.ASSESSMENT, "Time to assessment", None),
+    ("placement_emergency", Clock.PLACEMENT, "Time to placement: emergency", True),
+    ("placement_standard", Clock.PLACEMENT, "Time to placement: standard", False),
+)
 REFERRING_KINDS = [kind for kind in OrganisationKind if kind in FIRST_RESPONDER_KINDS]
 
 
@@ -215,27 +239,36 @@ class ProviderFigures:
 
 @dataclass
 class Timeliness:
+    key: str
     clock: str
     label: str
+    # The cases assessed (or placed), and the median and 90th percentile of their times.
     count: int
     median: datetime.timedelta | None
     p90: datetime.timedelta | None
+    # The open cases still waiting to be assessed (or placed for the first time), and the longest wait.
+    waiting: int
+    longest_wait: datetime.timedelta | None
+    # Clocks, not cases: a person placed again after a reallocation has a placement clock each time.
     within_deadline: int
     decided: int
     share_within_deadline: float | None
 
 
 @dataclass
-class OverdueClock:
+class OverdueCase:
     referral_id: int
     reference: str
+    # Its most overdue clock.
     clock: str
     clock_label: str
-    # The due time, or for a missing person when they were last seen (see ``_overdue``).
+    # The due time, or for a missing person when they were last seen (see ``_overdue_cases``).
     overdue_since: datetime.datetime
     # The clock's own due time; a missing person's is their next escalation, which may be ahead.
     due_at: datetime.datetime
     overdue_by: datetime.timedelta
+    # Its other overdue clocks, most overdue first.
+    also_overdue: list[str]
 
 
 @dataclass
@@ -253,6 +286,8 @@ class CaseloadReport:
     top10_share: float | None
     exploitation_types: list[Share]
     age_groups: list[Share]
+    # The children whose age is in doubt: among the age groups' children, not beside them.
+    age_in_doubt: Share
     genders: list[Share]
     regions: list[Share]
     organisation_kinds: list[Share]
@@ -260,14 +295,14 @@ class CaseloadReport:
     provider_choices: list[tuple[int, str]]
     timeliness: list[Timeliness]
     overdue_total: int
-    overdue: list[OverdueClock]
+    overdue: list[OverdueCase]
     overdue_by_clock: list[Share]
     outcomes: list[Share]
     notes: list[str] = field(default_factory=list)
 
     @property
     def overdue_truncated(self) -> bool:
-        """Whether ``overdue`` holds only the most overdue of ``overdue_total`` clocks."""
+        """Whether ``overdue`` holds only the most overdue of ``overdue_total`` cases."""
         return len(self.overdue) < self.overdue_total
 
 
@@ -308,25 +343,27 @@ def _caseload_report(report_filter: ReportFilter, *, now: datetime.datetime) -> 
     open_by_state = totals["open_by_state"]
     monthly, anonymous_total = _monthly(referrals, report_filter, timezone.localdate(now))
     nationalities, exploitation_types = _nationalities_and_exploitation_types(referrals, total)
-    demographics = _demographics(referrals, total)
+    demographics, age_in_doubt = _demographics(referrals, total)
     deadline_figures = _deadline_figures(report_filter, now)
     all_providers = _providers(report_filter)
-    overdue_total = sum(row["overdue"] for row in deadline_figures.values())
+    overdue_cases = OverdueCases(report_filter, now=now)
+    overdue_total = overdue_cases.count()
 
     timeliness = []
-    for clock, label, times in (
-        (Clock.ASSESSMENT, "Time to assessment", totals["to_assessment"]),
-        (Clock.PLACEMENT, "Time to placement", totals["to_placement"]),
-    ):
-        figures = deadline_figures.get(clock, {"met": 0, "missed": 0})
+    for key, clock, label, emergency in TIMELINESS:
+        times = totals["times"][key]
+        figures = _clock_figures(deadline_figures, clock, emergency)
         decided = figures["met"] + figures["missed"]
         timeliness.append(
             Timeliness(
+                key=key,
                 clock=clock,
                 label=label,
                 count=times["count"],
                 median=times["median"],
                 p90=times["p90"],
+                waiting=times["waiting"],
+                longest_wait=times["longest_wait"],
                 within_deadline=figures["met"],
                 decided=decided,
                 share_within_deadline=_ratio(figures["met"], decided),
@@ -335,22 +372,24 @@ def _caseload_report(report_filter: ReportFilter, *, now: datetime.datetime) -> 
 
     clock_labels = dict(Clock.choices)
     overdue_by_clock = [
-        Share(clock, clock_labels[clock], deadline_figures.get(clock, {}).get("overdue", 0), None)
+        Share(clock, clock_labels[clock], _clock_figures(deadline_figures, clock)["overdue"], None)
         for clock in Clock.values
     ]
     for row in overdue_by_clock:
         row.share = _ratio(row.count, overdue_total)
 
     state_labels = dict(ReferralState.choices)
-    outcomes = [
-        Share(
-            state,
-            state_labels[state],
-            totals["states"].get(state, 0),
-            _ratio(totals["states"].get(state, 0), total),
-        )
-        for state in OUTCOMES
-    ]
+    outcomes = []
+    for state in OUTCOMES:
+        count = totals["states"].get(state, 0)
+        if state == ReferralState.MISSING:
+            outcomes.append(Share(state, "Missing now", count, _ratio(count, total)))
+            went_missing = _clock_figures(deadline_figures, Clock.MISSING)["cases"]
+            outcomes.append(
+                Share(WENT_MISSING, "Went missing at any time", went_missing, _ratio(went_missing, total))
+            )
+        else:
+            outcomes.append(Share(state, state_labels[state], count, _ratio(count, total)))
     top5, top10 = nationalities[:5], nationalities[:10]
     notes = []
     if report_filter.provider_id is not None:
@@ -373,6 +412,7 @@ def _caseload_report(report_filter: ReportFilter, *, now: datetime.datetime) -> 
         top10_share=_ratio(sum(row.count for row in top10), total),
         exploitation_types=exploitation_types,
         age_groups=demographics["age_groups"],
+        age_in_doubt=age_in_doubt,
         genders=demographics["genders"],
         regions=demographics["regions"],
         organisation_kinds=demographics["organisation_kinds"],
@@ -384,7 +424,7 @@ def _caseload_report(report_filter: ReportFilter, *, now: datetime.datetime) -> 
         provider_choices=[(row.provider_id, row.name) for row in all_providers],
         timeliness=timeliness,
         overdue_total=overdue_total,
-        overdue=_overdue(report_filter, now),
+        overdue=overdue_cases[:OVERDUE_LIST_LIMIT],
         overdue_by_clock=overdue_by_clock,
         outcomes=outcomes,
         notes=notes,
@@ -409,19 +449,13 @@ def _band_conditions(now: datetime.datetime) -> dict[str, Q]:
 
 
 def _totals(referrals: QuerySet[Referral], now: datetime.datetime) -> dict[str, Any]:
-    """Counts by state, open cases banded by time in their state, and the times to assessment and to
-    placement: one query of conditional aggregates (two without percentiles in the database)."""
+    """Counts by state, open cases banded by time in their state, and per timeliness row the times to
+    assessment or to placement, and the cases still waiting: one query of conditional aggregates (two
+    without percentiles in the database)."""
     bands = _band_conditions(now)
-    to_assessment = F("assessed_at") - F("submitted_at")
-    # To the first placement: a reallocated case's later placement does not count its earlier one.
-    to_placement = F("first_placed_at") - F("assessed_at")
-    assessed = Q(assessed_at__isnull=False)
-    placed = Q(assessed_at__isnull=False, first_placed_at__isnull=False)
     by_state = {state: in_state(state) for state in ReferralState.values}
     aggregates: dict[str, Any] = {
         "referrals": Count("pk"),
-        "assessed": Count("pk", filter=assessed),
-        "placed": Count("pk", filter=placed),
         **{f"state_{state}": Count("pk", filter=by_state[state]) for state in ReferralState.values},
         **{
             f"open_{state}_{band}": Count("pk", filter=by_state[state] & condition)
@@ -430,11 +464,26 @@ def _totals(referrals: QuerySet[Referral], now: datetime.datetime) -> dict[str, 
         },
     }
     in_database = _percentiles_in_database()
-    if in_database:
+    for key, clock, _label, emergency in TIMELINESS:
+        cases = Q() if emergency is None else Q(emergency=emergency)
+        if clock == Clock.ASSESSMENT:
+            done, time_taken = Q(assessed_at__isnull=False), F("assessed_at") - F("submitted_at")
+            waiting, waiting_since = Q(state=ReferralState.RECEIVED), "submitted_at"
+        else:
+            # To the first placement: a reallocated case's later placement does not count its earlier one.
+            done = Q(assessed_at__isnull=False, first_placed_at__isnull=False)
+            time_taken = F("first_placed_at") - F("assessed_at")
+            waiting, waiting_since = (
+                Q(state=ReferralState.ASSESSED, first_placed_at__isnull=True),
+                "assessed_at",
+            )
         aggregates |= {
-            "assessment_percentiles": PercentilesCont(to_assessment, (0.5, 0.9), filter=assessed),
-            "placement_percentiles": PercentilesCont(to_placement, (0.5, 0.9), filter=placed),
+            f"{key}_count": Count("pk", filter=cases & done),
+            f"{key}_waiting": Count("pk", filter=cases & waiting),
+            f"{key}_waiting_since": Min(waiting_since, filter=cases & waiting),
         }
+        if in_database:
+            aggregates[f"{key}_percentiles"] = PercentilesCont(time_taken, (0.5, 0.9), filter=cases & done)
     row = referrals.aggregate(**aggregates)
     result: dict[str, Any] = {
         "referrals": row["referrals"],
@@ -448,32 +497,30 @@ def _totals(referrals: QuerySet[Referral], now: datetime.datetime) -> dict[str, 
             )
             for state in OPEN_STATES
         ],
+        "times": {
+            key: {
+                "count": row[f"{key}_count"],
+                "median": (row.get(f"{key}_percentiles") or [None, None])[0],
+                "p90": (row.get(f"{key}_percentiles") or [None, None])[1],
+                "waiting": row[f"{key}_waiting"],
+                "longest_wait": now - since if (since := row[f"{key}_waiting_since"]) else None,
+            }
+            for key, *_ in TIMELINESS
+        },
     }
-    if in_database:
-        result["to_assessment"] = {
-            "count": row["assessed"],
-            "median": (row["assessment_percentiles"] or [None, None])[0],
-            "p90": (row["assessment_percentiles"] or [None, None])[1],
-        }
-        result["to_placement"] = {
-            "count": row["placed"],
-            "median": (row["placement_percentiles"] or [None, None])[0],
-            "p90": (row["placement_percentiles"] or [None, None])[1],
-        }
-    else:
+    if not in_database:
         times = list(
-            referrals.filter(assessed)
-            .values_list("submitted_at", "assessed_at", "first_placed_at")
+            referrals.filter(assessed_at__isnull=False)
+            .values_list("submitted_at", "assessed_at", "first_placed_at", "emergency")
             .iterator()
         )
-        # Every row is assessed (the filter); the checks say so to the type checker.
-        result["to_assessment"] = _durations(
-            assessed_at - submitted_at for submitted_at, assessed_at, _ in times if assessed_at
-        )
-        result["to_placement"] = _durations(
-            placed_at - assessed_at if placed_at and assessed_at else None
-            for _, assessed_at, placed_at in times
-        )
+        for key, clock, _label, emergency in TIMELINESS:
+            spans = (
+                (submitted_at, assessed_at) if clock == Clock.ASSESSMENT else (assessed_at, placed_at)
+                for submitted_at, assessed_at, placed_at, urgent in times
+                if emergency in (None, urgent)
+            )
+            result["times"][key] |= _durations(end - start if start and end else None for start, end in spans)
     return result
 
 
@@ -495,8 +542,14 @@ def _months_between(first: datetime.date, last: datetime.date) -> list[datetime.
 def _monthly(
     referrals: QuerySet[Referral], report_filter: ReportFilter, today: datetime.date
 ) -> tuple[list[Month], int]:
-    """Referrals and anonymous notifications per calendar month (local time): one query (a UNION). A
-    period running on past today stops at this month: the months to come are not months of none."""
+    """Referrals and anonymous notifications per calendar month (local time): one query (a UNION).
+
+    Every month of the period is listed, those with none too. Without a last day the period runs to
+    this month, so that the months since the last referral show as the months of none they are; a
+    period running on past today stops at this month: the months to come are not months of none.
+    Without a first day it starts at the first month with a referral or an anonymous notification the
+    filters select: the months before say nothing of what the filters select (a provider's months
+    before it took its first case)."""
     referral_months = (
         referrals.annotate(month=TruncMonth("submitted_at"), kind=Value("referral"))
         .values("month", "kind")
@@ -516,15 +569,10 @@ def _monthly(
         counts[kind][_month_start(month)] += n
     present = set(counts["referral"]) | set(counts["anonymous"])
     first = _month_start(report_filter.date_from) if report_filter.date_from else min(present, default=None)
-    last = (
-        min(_month_start(report_filter.date_to), today.replace(day=1))
-        if report_filter.date_to
-        else max(present, default=None)
-    )
-    if first is None or last is None:
-        months: list[datetime.date] = sorted(present)
-    else:
-        months = sorted(set(_months_between(first, last)) | present)
+    last = today.replace(day=1)
+    if report_filter.date_to:
+        last = min(_month_start(report_filter.date_to), last)
+    months = sorted(set(_months_between(first, last) if first else []) | present)
     monthly = [Month(month, counts["referral"][month], counts["anonymous"][month]) for month in months]
     return monthly, sum(counts["anonymous"].values())
 
@@ -552,16 +600,21 @@ def _nationalities_and_exploitation_types(
     return nationalities, exploitation_types
 
 
-def _demographics(referrals: QuerySet[Referral], total: int) -> dict[str, list[Share]]:
-    """Adult or child, gender, region and referring organisation kind: one query over their combinations."""
+def _demographics(referrals: QuerySet[Referral], total: int) -> tuple[dict[str, list[Share]], Share]:
+    """Adult or child, gender, region and referring organisation kind, and the children whose age is in
+    doubt (counted as children, as safeguarding treats them): one query over their combinations."""
     age: Counter[str] = Counter()
     gender: Counter[str] = Counter()
     region: Counter[str] = Counter()
     kind: Counter[str] = Counter()
-    rows = referrals.values("is_child", "gender", "region", "organisation__kind").annotate(n=Count("pk"))
+    in_doubt = 0
+    rows = referrals.values("is_child", "age_in_doubt", "gender", "region", "organisation__kind").annotate(
+        n=Count("pk")
+    )
     for row in rows:
         n = row["n"]
         age["child" if row["is_child"] else "adult"] += n
+        in_doubt += n if row["is_child"] and row["age_in_doubt"] else 0
         gender[row["gender"]] += n
         region[row["region"]] += n
         kind[row["organisation__kind"]] += n
@@ -571,107 +624,125 @@ def _demographics(referrals: QuerySet[Referral], total: int) -> dict[str, list[S
         "genders": _shares(dict(gender), dict(Gender.choices), total, keep_zero=True),
         "regions": _shares(dict(region), dict(Region.choices), total, keep_zero=True),
         "organisation_kinds": _shares(dict(kind), kind_labels, total, keep_zero=True),
-    }
+    }, Share(AGE_IN_DOUBT, "Of the children: age in doubt", in_doubt, _ratio(in_doubt, total))
 
 
-def _deadline_figures(report_filter: ReportFilter, now: datetime.datetime) -> dict[str, dict[str, int]]:
-    """Per clock: how many stopped in time, how many stopped late or are open past due, and how many are
-    overdue now. One query. A clock stopped in time by the case being withdrawn or exited counts
-    neither way: nobody acted on time, nor late. Such a clock stopped with the case, after its
-    ``closed_at``; one stopped by the step it waited for (an assessment, a placement) stopped before."""
+def _deadline_figures(
+    report_filter: ReportFilter, now: datetime.datetime
+) -> dict[tuple[str, bool], dict[str, int]]:
+    """Per clock, of emergency cases and of the others: how many stopped in time, how many stopped late
+    or are open past due, how many are overdue now, and for the missing clock how many cases ever had
+    one (a person reported missing twice has had two). One query. A clock stopped in time by the case being
+    withdrawn or exited counts neither way: nobody acted on time, nor late. Such a clock stopped with the
+    case, after its ``closed_at``; one stopped by the step it waited for (an assessment, a placement)
+    stopped before."""
     stopped_with_the_case = Q(
         referral__state__in=(ReferralState.WITHDRAWN, ReferralState.EXITED),
         stopped_at__gte=F("referral__closed_at"),
     )
     stopped_in_time = Q(stopped_at__isnull=False, stopped_at__lte=F("due_at")) & ~stopped_with_the_case
     past_due = Q(stopped_at__isnull=True, due_at__lt=now)
-    # A missing person is overdue from the moment they are reported (see ``_open_clocks_overdue``).
+    # A missing person is overdue from the moment they are reported (see ``_overdue_cases``).
     overdue = past_due | Q(stopped_at__isnull=True, clock=Clock.MISSING)
     rows = (
         Deadline.objects.filter(referral_conditions(report_filter, via="referral__"))
         .order_by()
-        .values("clock")
+        .values("clock", "referral__emergency")
         .annotate(
             met=Count("pk", filter=stopped_in_time),
             missed=Count("pk", filter=Q(stopped_at__gt=F("due_at")) | past_due),
             overdue=Count("pk", filter=overdue),
+            # Only the missing clocks' cases are read: a distinct count of every clock's would cost a sort.
+            cases=Count("referral", distinct=True, filter=Q(clock=Clock.MISSING)),
         )
     )
     return {
-        row["clock"]: {"met": row["met"], "missed": row["missed"], "overdue": row["overdue"]} for row in rows
+        (row["clock"], row["referral__emergency"]): {
+            "met": row["met"],
+            "missed": row["missed"],
+            "overdue": row["overdue"],
+            "cases": row["cases"],
+        }
+        for row in rows
     }
 
 
-_OverdueRow = tuple[int, str, str, datetime.datetime, datetime.datetime]
+def _clock_figures(
+    figures: dict[tuple[str, bool], dict[str, int]], clock: str, emergency: bool | None = None
+) -> Counter[str]:
+    """One clock's deadline figures, of the emergency cases or the others only, or of both (None)."""
+    total: Counter[str] = Counter()  # none: 0
+    for (kind, urgent), counts in figures.items():
+        if kind == clock and emergency in (None, urgent):
+            total.update(counts)
+    return total
 
 
-def _open_clocks_overdue(
-    report_filter: ReportFilter, now: datetime.datetime
-) -> tuple[QuerySet[Deadline, _OverdueRow], QuerySet[Deadline, _OverdueRow]]:
-    """The missing people, longest missing first, and the other clocks past due, most overdue first:
-    rows of (referral id, reference, clock, overdue since, due at).
+# A missing person comes first among clocks overdue since the same moment.
+OVERDUE_CLOCKS = sorted(Clock.values, key=lambda clock: clock != Clock.MISSING)
 
-    A missing person's clock escalates at once and then moves on by MISSING_REPEAT_HOURS, so it is
-    never long past due: it is overdue since the person was last seen.
+
+def _overdue_cases(report_filter: ReportFilter, now: datetime.datetime) -> QuerySet[Deadline, Any]:
+    """Every case with an open clock overdue, one row each, most overdue first: its reference, when each
+    of its clocks became overdue (None for one that is not) and when the first did.
+
+    A clock is overdue since its due time. A missing person's clock escalates at once and then moves on
+    by MISSING_REPEAT_HOURS, so it is never long past due: it is overdue since the person was last seen.
+    A case has at most one open clock of each kind.
     """
-    open_clocks = Deadline.objects.filter(
-        referral_conditions(report_filter, via="referral__"), stopped_at__isnull=True
+    overdue_since = Case(When(clock=Clock.MISSING, then=F("started_at")), default=F("due_at"))
+    return (
+        Deadline.objects.filter(
+            referral_conditions(report_filter, via="referral__"),
+            Q(clock=Clock.MISSING) | Q(due_at__lt=now),
+            stopped_at__isnull=True,
+        )
+        .order_by()
+        .values("referral_id", "referral__reference")
+        .annotate(
+            overdue_since=Min(overdue_since),
+            missing_due_at=Min("due_at", filter=Q(clock=Clock.MISSING)),
+            **{f"since_{clock}": Min(overdue_since, filter=Q(clock=clock)) for clock in Clock.values},
+        )
+        .order_by("overdue_since", F(f"since_{Clock.MISSING}").asc(nulls_last=True), "referral_id")
     )
-    missing = (
-        open_clocks.filter(clock=Clock.MISSING)
-        .order_by("started_at", "pk")
-        .values_list("referral_id", "referral__reference", "clock", "started_at", "due_at")
+
+
+def _overdue_case(row: dict[str, Any], now: datetime.datetime, labels: dict[str, str]) -> OverdueCase:
+    since_each = {clock: row[f"since_{clock}"] for clock in OVERDUE_CLOCKS if row[f"since_{clock}"]}
+    clock, *others = sorted(since_each, key=since_each.__getitem__)
+    since = since_each[clock]
+    return OverdueCase(
+        referral_id=row["referral_id"],
+        reference=row["referral__reference"],
+        clock=clock,
+        clock_label=labels[clock],
+        overdue_since=since,
+        due_at=row["missing_due_at"] if clock == Clock.MISSING else since,
+        overdue_by=now - since,
+        also_overdue=others,
     )
-    past_due = (
-        open_clocks.exclude(clock=Clock.MISSING)
-        .filter(due_at__lt=now)
-        .order_by("due_at", "pk")
-        .values_list("referral_id", "referral__reference", "clock", "due_at", "due_at")
-    )
-    return missing, past_due
 
 
-def _overdue_since(row: _OverdueRow) -> datetime.datetime:
-    return row[3]
-
-
-def _overdue_clock(row: _OverdueRow, now: datetime.datetime, labels: dict[str, str]) -> OverdueClock:
-    referral_id, reference, clock, since, due_at = row
-    return OverdueClock(referral_id, reference, clock, labels.get(clock, clock), since, due_at, now - since)
-
-
-class OverdueClocks:
-    """Every overdue open clock, most overdue first, by case reference only, as a list that a paginator
-    slices: a slice is two queries, each limited to the slice's end; the count is two more."""
+class OverdueCases:
+    """Every case with an overdue open clock, most overdue first, by case reference only, as a list that
+    a paginator slices: a slice is one query, limited to the slice; the count is one more."""
 
     def __init__(self, report_filter: ReportFilter, *, now: datetime.datetime) -> None:
         self.now = now
-        self.missing, self.past_due = _open_clocks_overdue(report_filter, now)
+        self.rows = _overdue_cases(report_filter, now)
         self.labels = dict(Clock.choices)
 
     def count(self) -> int:
-        return self.missing.count() + self.past_due.count()
+        return self.rows.count()
 
-    def __getitem__(self, window: slice) -> list[OverdueClock]:
-        end = window.stop
-        rows = heapq.merge(self.missing[:end], self.past_due[:end], key=_overdue_since)
-        return [_overdue_clock(row, self.now, self.labels) for row in islice(rows, window.start, end)]
+    def __getitem__(self, window: slice) -> list[OverdueCase]:
+        return [_overdue_case(row, self.now, self.labels) for row in self.rows[window]]
 
-    def __iter__(self) -> Iterator[OverdueClock]:
-        """Every one, read in chunks as it is consumed (for the CSV download): two queries."""
-        # Both are sorted by when they became overdue; on a tie the missing person comes first.
-        rows = heapq.merge(
-            self.missing.iterator(chunk_size=OVERDUE_CSV_CHUNK),
-            self.past_due.iterator(chunk_size=OVERDUE_CSV_CHUNK),
-            key=_overdue_since,
-        )
-        for row in rows:
-            yield _overdue_clock(row, self.now, self.labels)
-
-
-def _overdue(report_filter: ReportFilter, now: datetime.datetime) -> list[OverdueClock]:
-    """The OVERDUE_LIST_LIMIT most overdue open clocks, by case reference only: two queries."""
-    return OverdueClocks(report_filter, now=now)[:OVERDUE_LIST_LIMIT]
+    def __iter__(self) -> Iterator[OverdueCase]:
+        """Every one, read in chunks as it is consumed (for the CSV download): one query."""
+        for row in self.rows.iterator(chunk_size=OVERDUE_CSV_CHUNK):
+            yield _overdue_case(row, self.now, self.labels)
 
 
 def _offer_figures_in_python(offers: QuerySet[PlacementOffer]) -> dict[int, dict[str, Any]]:

@@ -6,9 +6,10 @@ notifications, …), and a reader who knows the lines can work a ``<5`` back fro
 it: 66 referrals less 60 less 5 leave the ``<5`` beside them at 1; four ``<5`` months under a ``<5``
 total are 1 each. Lines run across tables (the summary's referrals are its open cases and the closed
 outcomes; the providers' active placements are the placed and the missing cases; the timeliness
-table's cases are the referrals less those never assessed, or those ever placed), and what one line
-tells of a count carries to every other it is on: Adult ``<5`` and Child 6 put the referrals at 10 at
-most, Recovered 7 and three outcomes of ``<5`` at 10 at least, so 10, and each of those ``<5`` is 1.
+table's cases are the referrals less those never assessed, or those ever placed, and its cases waiting
+are the received, or some of the assessed), and what one line tells of a count carries to every other
+it is on: Adult ``<5`` and Child 6 put the referrals at 10 at most, Recovered 7 and three outcomes of
+``<5`` at 10 at least, so 10, and each of those ``<5`` is 1.
 
 So the publishable tables are read together, as such a reader would. Each withheld count starts as what
 the reader knows of it: 1 to 4 for a ``<5``, anything for a suppressed count (a reader is taken to know
@@ -29,7 +30,8 @@ A share, rate or time is published only when every count it is computed from is 
 totals included: it then says nothing a reader could not work out from the published counts.
 
 All of this holds for one set of filters. Files for two overlapping sets (a month and the month but a
-day) could be subtracted one from the other; the files say to publish one set of filters for a period.
+day) could be subtracted one from the other; the files say which filters they hold, and to publish one
+set of filters for a period.
 """
 
 from __future__ import annotations
@@ -44,24 +46,33 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
+from django.conf import settings
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
-from referrals.choices import ReferralState
+from accounts.models import OrganisationKind
+from referrals.choices import ReferralState, Region
+from referrals.deadlines import WORKING_DAY_START
 from referrals.local_time import MOMENT, local_time
 from referrals.models import Clock
 
-from .selectors import AGE_BANDS, CaseloadReport, OverdueClock
+from .selectors import AGE_BANDS, AGE_IN_DOUBT, WENT_MISSING, CaseloadReport, OverdueCase
 
 SUPPRESSED_COUNT = "<5"
 SUPPRESSED = "suppressed"
 CSV_CHUNK_CHARS = 64 * 1024
+# A date and time a spreadsheet reads as one, in UK time (``local_time`` adds the zone only to the hour
+# that happens twice, when the clocks go back).
+CSV_MOMENT = "%Y-%m-%d %H:%M"
+# A spreadsheet runs text starting with one of these as a formula (OWASP: CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 # A cell of the publication: (table name, row key, column key).
 Cell = tuple[str, Any, str]
 REFERRALS: Cell = ("summary", "referrals", "count")
 OPEN_CASES: Cell = ("summary", "open", "count")
 ANONYMOUS_NOTIFICATIONS: Cell = ("summary", "anonymous_notifications", "count")
-OVERDUE_CLOCKS: Cell = ("summary", "overdue", "count")
+OVERDUE_CASES: Cell = ("summary", "overdue", "count")
 # What a reader knows of a withheld count, as (least, most): 1 to 4 if shown as <5; anything if suppressed
 # or not shown at all, though at least 5 if suppressed and of 5 or more (see _suppressed).
 Bounds = tuple[float, float]
@@ -116,7 +127,14 @@ def _hours(value: datetime.timedelta | None) -> float | None:
 
 
 def _share_table(
-    name: str, title: str, key_label: str, rows: list[Any], *, shares_of: Cell = REFERRALS, **kwargs: Any
+    name: str,
+    title: str,
+    key_label: str,
+    rows: list[Any],
+    *,
+    shares_of: Cell = REFERRALS,
+    share_label: str = "Share",
+    **kwargs: Any,
 ) -> Table:
     return Table(
         name=name,
@@ -124,7 +142,7 @@ def _share_table(
         columns=[
             Column("label", key_label),
             Column("count", "Referrals", "count"),
-            Column("share", "Share", "share", ("count",)),
+            Column("share", share_label, "share", ("count",)),
         ],
         rows=[{"key": row.key, "label": row.label, "count": row.count, "share": row.share} for row in rows],
         shares_of=shares_of,
@@ -132,9 +150,10 @@ def _share_table(
     )
 
 
-def overdue_rows(clocks: Iterable[OverdueClock]) -> Iterator[dict[str, Any]]:
-    """The rows of the overdue table, keyed by referral, for the report's list or for every clock."""
-    for row in clocks:
+def overdue_rows(cases: Iterable[OverdueCase]) -> Iterator[dict[str, Any]]:
+    """The rows of the overdue table, keyed by referral, for the report's list or for every case."""
+    labels = dict(Clock.choices)
+    for row in cases:
         yield {
             "key": row.referral_id,
             "reference": row.reference,
@@ -142,6 +161,7 @@ def overdue_rows(clocks: Iterable[OverdueClock]) -> Iterator[dict[str, Any]]:
             "clock_label": row.clock_label,
             "overdue_since": row.overdue_since,
             "overdue_by": row.overdue_by,
+            "also_overdue": ", ".join(labels[clock] for clock in row.also_overdue),
         }
 
 
@@ -160,7 +180,7 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
                     "label": "Anonymous notifications (not referrals)",
                     "count": report.anonymous_notifications,
                 },
-                {"key": "overdue", "label": "Clocks overdue now", "count": report.overdue_total},
+                {"key": "overdue", "label": "Cases overdue now", "count": report.overdue_total},
             ],
         ),
         Table(
@@ -213,6 +233,7 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
                 for row in report.nationalities
             ],
             shares_of=REFERRALS,
+            notes=["A person with two nationalities is counted once, under the first one given."],
         ),
         _share_table(
             "exploitation_types",
@@ -221,7 +242,16 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
             report.exploitation_types,
             notes=["A referral may name several types, so the shares can add up to more than 100%."],
         ),
-        _share_table("age_groups", "Adults and children", "Age group", report.age_groups),
+        _share_table(
+            "age_groups",
+            "Adults and children",
+            "Age group",
+            [*report.age_groups, report.age_in_doubt],
+            notes=[
+                "A person whose age is in doubt is counted as a child, as safeguarding treats them: the last "
+                "row says how many of the children they are."
+            ],
+        ),
         _share_table("genders", "Gender", "Gender", report.genders),
         _share_table("regions", "Region", "Region", report.regions),
         _share_table(
@@ -273,20 +303,27 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
             title="Timeliness",
             columns=[
                 Column("label", "Measure"),
-                Column("count", "Cases", "count"),
-                Column("median", "Median", "duration", ("count",)),
-                Column("p90", "90th percentile", "duration", ("count",)),
+                Column("count", "Cases assessed or placed", "count"),
+                Column("median", "Median, of those assessed or placed", "duration", ("count",)),
+                Column("p90", "90th percentile, of those assessed or placed", "duration", ("count",)),
+                Column("waiting", "Cases still waiting now", "count"),
+                Column("longest_wait", "Longest wait so far", "duration", ("waiting",)),
                 Column("within_deadline", "Clocks met", "count"),
                 Column("decided", "Clocks decided", "count"),
-                Column("share_within_deadline", "Within deadline", "share", ("within_deadline", "decided")),
+                Column(
+                    "share_within_deadline", "Clocks within deadline", "share", ("within_deadline", "decided")
+                ),
             ],
             rows=[
                 {
-                    "key": row.clock,
+                    "key": row.key,
+                    "clock": row.clock,
                     "label": row.label,
                     "count": row.count,
                     "median": row.median,
                     "p90": row.p90,
+                    "waiting": row.waiting,
+                    "longest_wait": row.longest_wait,
                     "within_deadline": row.within_deadline,
                     "decided": row.decided,
                     "share_within_deadline": row.share_within_deadline,
@@ -295,9 +332,13 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
             ],
             notes=[
                 "Time to assessment runs from submission to assessment; time to placement from assessment to "
-                "placement.",
-                "A clock is decided once it stops or passes its due time; it is met if it stopped in time. "
-                "A clock stopped in time by the case being withdrawn or exited is left out.",
+                "the first placement. The median and 90th percentile are of the cases assessed or placed "
+                "only: the cases still waiting are beside them, with the longest wait so far.",
+                "The clock columns count clocks, not cases: a person placed again after a reallocation has a "
+                "placement clock for each placement. A clock is decided once it stops or passes its due "
+                "time; it is met if it stopped in time. A clock stopped in time by the case being withdrawn "
+                "or exited is left out.",
+                _deadlines_note(),
             ],
         ),
         Table(
@@ -305,32 +346,67 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
             title="Overdue now",
             columns=[
                 Column("reference", "Case reference", links_to="referrals:case"),
-                Column("clock_label", "Clock"),
+                Column("clock_label", "Most overdue clock"),
                 Column("overdue_since", "Overdue since", "datetime"),
                 Column("overdue_by", "Overdue by", "duration"),
+                Column("also_overdue", "Also overdue"),
             ],
             rows=list(overdue_rows(report.overdue)),
             publishable=False,
-            notes=["A clock is overdue since it was due; a missing person's since they were last seen."],
+            notes=[
+                "Each case is listed once, under its most overdue clock, with its other overdue clocks "
+                "beside it.",
+                "A clock is overdue since it was due; a missing person's since they were last seen.",
+            ],
         ),
         _share_table(
             "overdue_by_clock",
-            "Overdue clocks by kind",
+            "Overdue cases by clock",
             "Clock",
             report.overdue_by_clock,
-            shares_of=OVERDUE_CLOCKS,
+            shares_of=OVERDUE_CASES,
+            notes=[
+                "A case with more than one clock overdue is counted under each, so the shares of the cases "
+                "overdue can add up to more than 100%."
+            ],
         ),
-        _share_table("outcomes", "Outcomes", "Outcome", report.outcomes),
+        _share_table(
+            "outcomes",
+            "Outcomes",
+            "Outcome",
+            report.outcomes,
+            share_label="Share of all referrals, open included",
+            notes=[
+                "Missing now counts the people missing today; went missing at any time, every referral ever "
+                "reported missing, found since or not.",
+                "The shares are of all referrals, open cases included: not rates of recovery or of exit.",
+            ],
+        ),
     ]
     tables_by_name = {table.name: table for table in tables}
-    tables_by_name["overdue_by_clock"].columns[1] = Column("count", "Clocks overdue", "count")
+    tables_by_name["overdue_by_clock"].columns[1] = Column("count", "Cases overdue", "count")
     _add_lines(tables_by_name)
     if report.overdue_truncated:
         tables_by_name["overdue"].notes.append(
-            f"The {len(report.overdue):,} most overdue of {report.overdue_total:,} are listed here; "
-            "the CSV download lists every one."
+            f"The caseload page lists the {len(report.overdue):,} most overdue of {report.overdue_total:,} "
+            "cases; its CSV download, every one."
         )
     return tables_by_name
+
+
+def _deadlines_note() -> str:
+    """The deadlines as they are set (SPEC §5), so that the share within them can be read."""
+    assessment = settings.DEADLINE_ASSESSMENT_WORKING_DAYS
+    placement = settings.DEADLINE_PLACEMENT_WORKING_DAYS
+    emergency = settings.DEADLINE_PLACEMENT_EMERGENCY_HOURS
+    return (
+        f"Deadlines: an assessment is due {assessment} working day{pluralize(assessment)} after "
+        f"submission; a standard placement {placement} working day{pluralize(placement)} after "
+        f"assessment; an emergency placement {emergency} hour{pluralize(emergency)} after assessment. "
+        "Working days are those of the case's nation (no weekends, nor its bank holidays), counted from "
+        f"the clock's start or, for one started before {WORKING_DAY_START:%H:%M} or on a day that is not a "
+        f"working day, from the next {WORKING_DAY_START:%H:%M} on a working day."
+    )
 
 
 def _part_months(report: CaseloadReport) -> list[str]:
@@ -364,21 +440,38 @@ def _add_lines(tables: dict[str, Table]) -> None:
         Line((ANONYMOUS_NOTIFICATIONS,), monthly.cells("anonymous_notifications")),
     ]
     # Each referral has one of each: nationality, age group, gender, region, referring organisation kind.
+    age_groups = tables["age_groups"]
+    in_doubt: Cell = (age_groups.name, AGE_IN_DOUBT, "count")
     for name in ("nationalities", "age_groups", "genders", "regions", "organisation_kinds"):
-        tables[name].lines.append(Line((REFERRALS,), tables[name].cells("count")))
+        tables[name].lines.append(
+            Line((REFERRALS,), tuple(cell for cell in tables[name].cells("count") if cell != in_doubt))
+        )
+    # The children whose age is in doubt are some of the children.
+    children = next(row["count"] for row in age_groups.rows if row["key"] == "child")
+    in_doubt_count = next(row["count"] for row in age_groups.rows if row["key"] == AGE_IN_DOUBT)
+    if in_doubt_count <= children:
+        not_in_doubt: Cell = (age_groups.name, "child", "age_not_in_doubt")
+        age_groups.unpublished[not_in_doubt] = children - in_doubt_count
+        age_groups.lines.append(Line(((age_groups.name, "child", "count"),), (in_doubt, not_in_doubt)))
     overdue_by_clock = tables["overdue_by_clock"]
-    overdue_by_clock.lines.append(Line((OVERDUE_CLOCKS,), overdue_by_clock.cells("count")))
     # Every referral is open or closed with an outcome: the referrals are the open cases and the closed
     # outcomes, with the open cases as the summary has them or as their states add up. Missing is open
     # and an outcome, the same count in the two tables.
     missing = str(ReferralState.MISSING)
     missing_cases: Cell = (open_cases.name, missing, "total")
-    closed = tuple(cell for cell in outcomes.cells("count") if cell[1] != missing)
+    missing_now, went_missing = (outcomes.name, missing, "count"), (outcomes.name, WENT_MISSING, "count")
+    closed = tuple(cell for cell in outcomes.cells("count") if cell not in (missing_now, went_missing))
     outcomes.lines += [
         Line((REFERRALS,), (OPEN_CASES, *closed)),
         Line((REFERRALS,), open_cases.cells("total") + closed),
-        Line((missing_cases,), ((outcomes.name, missing, "count"),)),
+        Line((missing_cases,), (missing_now,)),
     ]
+    # The people who went missing are those missing now and those found (or whose case closed) since.
+    counts = {row["key"]: row["count"] for row in outcomes.rows}
+    if counts[WENT_MISSING] >= counts[missing]:
+        no_longer: Cell = (outcomes.name, WENT_MISSING, "no_longer_missing")
+        outcomes.unpublished[no_longer] = counts[WENT_MISSING] - counts[missing]
+        outcomes.lines.append(Line((went_missing,), (missing_now, no_longer)))
     # A missing person's clock runs, overdue, from the moment they are reported until they are found or
     # the case closes: the missing clocks are the missing cases, those reallocated while missing too
     # (checked all the same: a line that does not hold would mislead the suppression).
@@ -416,47 +509,60 @@ def _add_lines(tables: dict[str, Table]) -> None:
 def _add_cases_lines(tables: dict[str, Table]) -> None:
     """The timeliness table's cases as the referrals and outcomes give them. A referral never assessed
     is received, declined (only a received one can be) or withdrawn before assessment; one ever placed
-    is placed, missing, recovered or exited, or was placed and has been reallocated since. The withdrawn
-    before assessment and the reallocated are counts of their own that no table shows; a line is left
+    is placed, missing, recovered or exited, or was placed and has been reallocated since. The cases
+    waiting to be assessed are the received ones; those waiting to be placed for the first time are
+    among the assessed, with those waiting again after a reallocation. The withdrawn before assessment,
+    the reallocated and those waiting again are counts of their own that no table shows; a line is left
     out where the figures do not bear it out (it would mislead the suppression)."""
     timeliness, open_cases, outcomes = tables["timeliness"], tables["open_cases"], tables["outcomes"]
     referrals = next(row["count"] for row in tables["summary"].rows if row["key"] == REFERRALS[1])
     states: dict[str, tuple[Cell, int]] = {
         row["key"]: ((outcomes.name, row["key"], "count"), row["count"]) for row in outcomes.rows
     } | {row["key"]: ((open_cases.name, row["key"], "total"), row["total"]) for row in open_cases.rows}
-    for row in timeliness.rows:
-        cases: Cell = (timeliness.name, row["key"], "count")
-        if row["key"] == Clock.ASSESSMENT:
-            never = ReferralState.RECEIVED, ReferralState.DECLINED
-            before = referrals - row["count"] - sum(states[state][1] for state in never)
-            withdrawn, withdrawn_count = states[ReferralState.WITHDRAWN]
-            if 0 <= before <= withdrawn_count:
-                withdrawn_before, withdrawn_after = (
-                    (timeliness.name, row["key"], f"withdrawn_{when}_assessment")
-                    for when in ("before", "after")
-                )
-                timeliness.unpublished |= {
-                    withdrawn_before: before,
-                    withdrawn_after: withdrawn_count - before,
-                }
-                timeliness.lines += [
-                    Line((REFERRALS,), (cases, *(states[state][0] for state in never), withdrawn_before)),
-                    Line((withdrawn,), (withdrawn_before, withdrawn_after)),
-                ]
-        elif row["key"] == Clock.PLACEMENT:
-            placed = (
-                ReferralState.PLACED,
-                ReferralState.MISSING,
-                ReferralState.RECOVERED,
-                ReferralState.EXITED,
+
+    def cell(row: dict[str, Any], column: str) -> Cell:
+        return (timeliness.name, row["key"], column)
+
+    assessment = next(row for row in timeliness.rows if row["clock"] == Clock.ASSESSMENT)
+    never = ReferralState.RECEIVED, ReferralState.DECLINED
+    before = referrals - assessment["count"] - sum(states[state][1] for state in never)
+    withdrawn, withdrawn_count = states[ReferralState.WITHDRAWN]
+    if 0 <= before <= withdrawn_count:
+        withdrawn_before, withdrawn_after = (
+            cell(assessment, f"withdrawn_{when}_assessment") for when in ("before", "after")
+        )
+        timeliness.unpublished |= {withdrawn_before: before, withdrawn_after: withdrawn_count - before}
+        timeliness.lines += [
+            Line(
+                (REFERRALS,),
+                (cell(assessment, "count"), *(states[state][0] for state in never), withdrawn_before),
+            ),
+            Line((withdrawn,), (withdrawn_before, withdrawn_after)),
+        ]
+    received, received_count = states[ReferralState.RECEIVED]
+    if assessment["waiting"] == received_count:
+        timeliness.lines.append(Line((received,), (cell(assessment, "waiting"),)))
+
+    placement = [row for row in timeliness.rows if row["clock"] == Clock.PLACEMENT]
+    placed = (ReferralState.PLACED, ReferralState.MISSING, ReferralState.RECOVERED, ReferralState.EXITED)
+    reallocated = sum(row["count"] for row in placement) - sum(states[state][1] for state in placed)
+    if reallocated >= 0:
+        reallocated_cell = (timeliness.name, Clock.PLACEMENT, "placed_and_reallocated")
+        timeliness.unpublished[reallocated_cell] = reallocated
+        timeliness.lines.append(
+            Line(
+                tuple(cell(row, "count") for row in placement),
+                (*(states[state][0] for state in placed), reallocated_cell),
             )
-            reallocated = row["count"] - sum(states[state][1] for state in placed)
-            if reallocated >= 0:
-                reallocated_cell = (timeliness.name, row["key"], "placed_and_reallocated")
-                timeliness.unpublished[reallocated_cell] = reallocated
-                timeliness.lines.append(
-                    Line((cases,), (*(states[state][0] for state in placed), reallocated_cell))
-                )
+        )
+    assessed, assessed_count = states[ReferralState.ASSESSED]
+    waiting_again = assessed_count - sum(row["waiting"] for row in placement)
+    if waiting_again >= 0:
+        waiting_again_cell = (timeliness.name, Clock.PLACEMENT, "waiting_again_after_reallocation")
+        timeliness.unpublished[waiting_again_cell] = waiting_again
+        timeliness.lines.append(
+            Line((assessed,), (*(cell(row, "waiting") for row in placement), waiting_again_cell))
+        )
 
 
 def _add_difference(table: Table, row: dict[str, Any], minuend: str, subtrahend: str) -> None:
@@ -739,6 +845,14 @@ def withheld_counts(tables: dict[str, Table]) -> dict[Cell, Bounds]:
     return withheld
 
 
+PUBLICATION_NOTES = (
+    "Counts of 1 to 4 are shown as <5, or as suppressed where even that would give them away.",
+    # Suppression is worked out for one set of filters: another set's figures are not known here.
+    "Publish one set of filters for a period: figures published for two overlapping sets (two date "
+    "ranges, one inside the other, say) can be subtracted one from the other.",
+)
+
+
 def for_publication(tables: dict[str, Table]) -> dict[str, Table]:
     """Every publishable table as it may be published beside the others: counts of 1 to 4 shown as ``<5``,
     the counts that would give them away and the figures resting on either shown as ``suppressed``."""
@@ -763,13 +877,7 @@ def for_publication(tables: dict[str, Table]) -> dict[str, Table]:
                 ):
                     shown[column.key] = SUPPRESSED
             rows.append(shown)
-        notes = [
-            *table.notes,
-            "Counts of 1 to 4 are shown as <5, or as suppressed where even that would give them away.",
-            # Suppression is worked out for one set of filters: another set's figures are not known here.
-            "Publish one set of filters for a period: figures published for two overlapping sets (two date "
-            "ranges, one inside the other, say) can be subtracted one from the other.",
-        ]
+        notes = [*table.notes, *PUBLICATION_NOTES]
         if any(value == SUPPRESSED for row in rows for value in row.values()):
             notes.append(
                 "Figures shown as suppressed are withheld so that no count under 5 can be worked out "
@@ -780,32 +888,73 @@ def for_publication(tables: dict[str, Table]) -> dict[str, Table]:
     return published
 
 
+def csv_text(text: str) -> str:
+    """Text as it is written to CSV: behind a quote where a spreadsheet would run it as a formula (a
+    provider named ``=HYPERLINK(…)``), so that it is read as the text it is."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
 def csv_value(value: Any, kind: str) -> str:
-    """A cell as it is written to CSV: shares as percentages, durations in hours."""
+    """A cell as it is written to CSV: shares as percentages, durations in hours, text never as a formula
+    (a number, negative too, is not text)."""
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        return csv_text(value)
     if kind == "share":
-        return f"{value * 100:.1f}"
+        return percentage(value)
     if kind == "duration":
         return f"{_hours(value):.2f}"
     if kind == "datetime":
-        return timezone.localtime(value).isoformat()
+        return local_time(value, CSV_MOMENT)
     if kind == "month":
         return value.strftime("%Y-%m")
     return str(value)
 
 
 def csv_header(column: Column) -> str:
-    suffix = {"share": " (%)", "duration": " (hours)"}.get(column.kind, "")
+    suffix = {"share": " (%)", "duration": " (hours)", "datetime": " (UK time)"}.get(column.kind, "")
     return f"{column.label}{suffix}"
 
 
-def csv_chunks(columns: list[Column], rows: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """The header and the rows as CSV, in pieces of about CSV_CHUNK_CHARS, written as the rows are read."""
+def filters_applied(report: CaseloadReport) -> str:
+    """The report's filters in words, for a file that must say which figures it holds."""
+    applied = report.report_filter
+    described = []
+    if applied.date_from:
+        described.append(f"submitted from {applied.date_from:%-d %B %Y}")
+    if applied.date_to:
+        described.append(f"submitted to {applied.date_to:%-d %B %Y}")
+    if applied.region:
+        described.append(f"region {Region(applied.region).label}")
+    if applied.provider_id is not None:
+        described.append(f"placed with {dict(report.provider_choices)[applied.provider_id]}")
+    if applied.organisation_kind:
+        described.append(f"referring organisation {OrganisationKind(applied.organisation_kind).label}")
+    return "; ".join(described) or "none: all of the UK"
+
+
+def csv_preamble(report: CaseloadReport, table: Table, *, publication: bool) -> list[list[str]]:
+    """What a downloaded table is, as rows above it: the report and table, the filters, when, the notes."""
+    title = f"{table.title} (for publication)" if publication else table.title
+    return [
+        ["Caseload report", title],
+        ["Filters", filters_applied(report)],
+        ["As at (UK time)", local_time(report.as_at, CSV_MOMENT)],
+        *(["Note", note] for note in table.notes),
+    ]
+
+
+def csv_chunks(
+    columns: list[Column], rows: Iterable[dict[str, Any]], *, preamble: Iterable[list[str]] = ()
+) -> Iterator[str]:
+    """The preamble, a blank row, the header and the rows as CSV, in pieces of about CSV_CHUNK_CHARS,
+    written as the rows are read."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
+    # No preamble cell starts with a name (a provider's follows "placed with"): none can run as a formula.
+    if preamble := list(preamble):
+        writer.writerows([*preamble, []])
     writer.writerow([csv_header(column) for column in columns])
     for row in rows:
         writer.writerow([csv_value(row.get(column.key), column.kind) for column in columns])
@@ -823,7 +972,7 @@ def page_value(value: Any, kind: str) -> str:
     if isinstance(value, str):
         return value
     if kind == "share":
-        return f"{value * 100:.1f}%"
+        return f"{percentage(value)}%"
     if kind == "duration":
         return human_duration(value)
     if kind == "datetime":
@@ -833,6 +982,13 @@ def page_value(value: Any, kind: str) -> str:
     if kind in ("count", "number"):
         return f"{value:,}"
     return str(value)
+
+
+def percentage(share: float) -> str:
+    """A share as a percentage to one decimal; one of something that rounds to 0.0 as ``<0.1``, so that
+    it is not read as none."""
+    shown = f"{share * 100:.1f}"
+    return "<0.1" if share > 0 and shown == "0.0" else shown
 
 
 def human_duration(value: datetime.timedelta) -> str:

@@ -23,8 +23,18 @@ from audit.services import record_export
 from .charts import Bar, bar_chart, trend_chart
 from .forms import ReportFilterForm
 from .permissions import may_view_reports
-from .selectors import CaseloadReport, OverdueClocks, caseload_report, provider_choices
-from .tables import Column, Table, csv_chunks, for_publication, overdue_rows, page_value, report_tables
+from .selectors import CaseloadReport, OverdueCases, caseload_report, provider_choices
+from .tables import (
+    PUBLICATION_NOTES,
+    Column,
+    Table,
+    csv_chunks,
+    csv_preamble,
+    for_publication,
+    overdue_rows,
+    page_value,
+    report_tables,
+)
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -62,7 +72,7 @@ def _share_bars(table: Table, *, limit: int | None = None) -> list[Bar]:
             label=str(row["label"]),
             value=row["count"],
             display=f"{row['count']:,}"
-            + (f" ({row['share'] * 100:.1f}%)" if row.get("share") is not None else ""),
+            + (f" ({page_value(row['share'], 'share')})" if row.get("share") is not None else ""),
         )
         for row in rows
     ]
@@ -142,7 +152,7 @@ def _chart(table: Table, report: CaseloadReport) -> SafeString | None:
             if bars
             else "No referrals.",
             bars=bars,
-            axis_label="Clocks" if table.name == "overdue_by_clock" else "Referrals",
+            axis_label="Cases overdue" if table.name == "overdue_by_clock" else "Referrals",
         )
     return None
 
@@ -186,6 +196,7 @@ def caseload(request: HttpRequest) -> HttpResponse:
         "sections": sections,
         "nationality_statement": nationality_statement(report),
         "top5_share": page_value(report.top5_share, "share"),
+        "publication_notes": PUBLICATION_NOTES,
     }
     return render(request, "reports/caseload.html", context)
 
@@ -220,11 +231,13 @@ def caseload_csv(request: HttpRequest) -> HttpResponseBase:
     rows: Iterable[dict[str, Any]] = table.rows
     if name == "overdue":
         # The page lists the most overdue; the download carries every one, read as it is written.
-        rows = overdue_rows(OverdueClocks(form.report_filter(), now=report.as_at))
+        rows = overdue_rows(OverdueCases(form.report_filter(), now=report.as_at))
     stamp = timezone.localtime(report.as_at).strftime("%Y%m%d-%H%M")
     variant = "-publication" if publication else ""
+    preamble = csv_preamble(report, table, publication=publication)
     response = StreamingHttpResponse(
-        chain([CSV_BYTE_ORDER_MARK], csv_chunks(table.columns, rows)), content_type="text/csv; charset=utf-8"
+        chain([CSV_BYTE_ORDER_MARK], csv_chunks(table.columns, rows, preamble=preamble)),
+        content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="caseload-{name}{variant}-{stamp}.csv"'
     filters = {field: str(value) for field, value in form.cleaned_data.items() if value not in (None, "")}

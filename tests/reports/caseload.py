@@ -124,7 +124,7 @@ def build_caseload() -> Caseload:
     )
     clock(cases["A"], Clock.ASSESSMENT, started=at, due=aware(2026, 6, 19, 12, 0))
 
-    # B: received 1 May (45 days: band 30 to 90 days), a child; assessment overdue since 8 May.
+    # B: received 1 May (45 days: band 30 to 89 days), a child; assessment overdue since 8 May.
     at = aware(2026, 5, 1, 9, 0)
     cases["B"] = make_referral(
         submitted_by=police,
@@ -148,13 +148,13 @@ def build_caseload() -> Caseload:
     offer(cases["C"], x, OfferState.REJECTED, offered=assessed + HOUR, responded=assessed + 2 * HOUR, by=boss)
     offer(cases["C"], x, OfferState.PENDING, offered=assessed + 3 * HOUR, by=boss)
 
-    # D: a child assessed after 20 hours, placed with X 5 hours later in a women's bed (accepted in 4 hours);
-    # the check-in clock is overdue since 1 June.
+    # D: a child, an emergency, assessed after 20 hours, placed with X 5 hours later in a women's bed
+    # (accepted in 4 hours); the check-in clock is overdue since 1 June.
     at = aware(2026, 2, 1, 8, 0)
     assessed, placed = at + 20 * HOUR, at + 25 * HOUR
     cases["D"] = make_referral(
         submitted_by=police, submitted_at=at, state="placed", state_changed_at=placed, assessed_at=assessed,
-        placed_at=placed, is_child=True, exploitation_types=["sexual"], route="accommodation",
+        placed_at=placed, is_child=True, exploitation_types=["sexual"], route="accommodation", emergency=True,
     )  # fmt: skip
     clock(cases["D"], Clock.ASSESSMENT, started=at, due=at + 5 * DAY, stopped=assessed)
     clock(cases["D"], Clock.PLACEMENT, started=assessed, due=assessed + DAY, stopped=placed)
@@ -204,14 +204,15 @@ def build_caseload() -> Caseload:
     clock(cases["G"], Clock.ASSESSMENT, started=at, due=at + 5 * DAY, stopped=assessed)
     offer(cases["G"], y, OfferState.REVOKED, offered=assessed + HOUR, by=boss)
 
-    # H: missing since 10 June (band under 7 days); assessed after 100 hours (late), placed with Y on
-    # outreach 25 hours later (late; accepted in 20 hours); the missing clock is overdue since 11 June.
+    # H: missing since 10 June (band under 7 days); assessed after 100 hours (late), an emergency placed
+    # with Y on outreach 25 hours later (late; accepted in 20 hours); the missing clock is overdue since
+    # 11 June.
     at = aware(2025, 12, 1, 10, 0)
     assessed, placed = at + 100 * HOUR, at + 125 * HOUR
     cases["H"] = make_referral(
         submitted_by=ngo, submitted_at=at, state="missing", state_changed_at=aware(2026, 6, 10, 12, 0),
         assessed_at=assessed, placed_at=placed, nationality="CN", region="scotland", gender="male",
-        exploitation_types=["criminal"], route="outreach",
+        exploitation_types=["criminal"], route="outreach", emergency=True,
     )  # fmt: skip
     clock(cases["H"], Clock.ASSESSMENT, started=at, due=at + 72 * HOUR, stopped=assessed)
     clock(cases["H"], Clock.PLACEMENT, started=assessed, due=assessed + DAY, stopped=placed)

@@ -19,8 +19,10 @@ from referrals.choices import OPEN_STATES, Gender, ReferralState, Region
 from referrals.models import Clock
 from reports.selectors import (
     AGE_BANDS,
+    AGE_IN_DOUBT,
     OUTCOMES,
     REFERRING_KINDS,
+    WENT_MISSING,
     CaseloadReport,
     Month,
     OpenState,
@@ -175,15 +177,39 @@ def random_caseload(rng: random.Random) -> CaseloadReport:
     # Placed once, then reallocated: assessed again.
     ever_placed = sum(by_state[state] for state in ("placed", "missing", "recovered", "exited"))
     ever_placed += rng.randint(0, by_state["assessed"])
+    emergencies = rng.randint(0, ever_placed)
+    # Waiting for a first placement: some of the assessed, the others placed before.
+    waiting_emergency = rng.randint(0, by_state["assessed"])
+    waiting_standard = rng.randint(0, by_state["assessed"] - waiting_emergency)
     timeliness = []
-    for clock, cases in ((Clock.ASSESSMENT, assessed), (Clock.PLACEMENT, ever_placed)):
-        decided = rng.randint(0, cases)
+    for key, clock, cases, waiting in (
+        ("assessment", Clock.ASSESSMENT, assessed, by_state["received"]),
+        ("placement_emergency", Clock.PLACEMENT, emergencies, waiting_emergency),
+        ("placement_standard", Clock.PLACEMENT, ever_placed - emergencies, waiting_standard),
+    ):
+        decided = rng.randint(0, cases + waiting)
         met = rng.randint(0, decided)
         timeliness.append(
             Timeliness(
-                str(clock), clock.label, cases, None, None, met, decided, met / decided if decided else None
+                key=key,
+                clock=str(clock),
+                label=key,
+                count=cases,
+                median=datetime.timedelta(hours=3) if cases else None,
+                p90=datetime.timedelta(hours=9) if cases else None,
+                waiting=waiting,
+                longest_wait=datetime.timedelta(days=2) if waiting else None,
+                within_deadline=met,
+                decided=decided,
+                share_within_deadline=met / decided if decided else None,
             )
         )
+    # The missing now, and some of the placed, recovered or exited found since.
+    outcomes = by_state.copy()
+    found = by_state["placed"] + by_state["recovered"] + by_state["exited"]
+    outcomes[WENT_MISSING] = by_state["missing"] + rng.randint(0, found)
+    outcome_keys = [str(state) for state in OUTCOMES]
+    outcome_keys.insert(outcome_keys.index(ReferralState.MISSING) + 1, WENT_MISSING)
     overdue = Counter({str(clock): rng.choice([0, 0, 1, 3, 6]) for clock in Clock})
     overdue[str(Clock.MISSING)] = by_state["missing"]
     overdue_total = sum(overdue.values())
@@ -212,6 +238,9 @@ def random_caseload(rng: random.Random) -> CaseloadReport:
         top10_share=None,
         exploitation_types=[],
         age_groups=_shares(count("age"), ["adult", "child"], total),
+        age_in_doubt=_shares(
+            Counter({AGE_IN_DOUBT: rng.randint(0, count("age")["child"])}), [AGE_IN_DOUBT], total
+        )[0],
         genders=_shares(count("gender"), list(Gender.values), total),
         regions=_shares(count("region"), list(Region.values), total),
         organisation_kinds=_shares(count("kind"), [str(kind) for kind in REFERRING_KINDS], total),
@@ -221,5 +250,5 @@ def random_caseload(rng: random.Random) -> CaseloadReport:
         overdue_total=overdue_total,
         overdue=[],
         overdue_by_clock=_shares(overdue, list(Clock.values), overdue_total),
-        outcomes=_shares(by_state, [str(state) for state in OUTCOMES], total),
+        outcomes=_shares(outcomes, outcome_keys, total),
     )

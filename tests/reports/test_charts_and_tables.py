@@ -16,9 +16,12 @@ from reports.tables import (
     Line,
     Table,
     csv_chunks,
+    csv_value,
     for_publication,
+    page_value,
     report_tables,
 )
+from reports.views import _share_bars
 
 from .disclosure import given_away, random_caseload
 
@@ -144,6 +147,37 @@ def test_publication_suppresses_small_counts_and_what_rests_on_them():
     ]
     # The table itself is untouched.
     assert table.rows[1]["count"] == 1
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_text_that_a_spreadsheet_would_run_as_a_formula_is_quoted(start):
+    assert csv_value(f"{start}1+1", "text") == f"'{start}1+1"
+
+
+def test_csv_numbers_negative_ones_too_are_written_as_numbers_not_quoted_text():
+    assert [csv_value(-3, "number"), csv_value(-0.25, "share"), csv_value("Wales", "text")] == [
+        "-3",
+        "-25.0",
+        "Wales",
+    ]
+
+
+def test_a_share_of_some_that_rounds_to_nothing_reads_under_a_tenth_of_a_percent_not_zero():
+    # 1 nationality of 2,500 referrals is 0.04%: "0.0%" would read as none.
+    assert (page_value(1 / 2500, "share"), csv_value(1 / 2500, "share")) == ("<0.1%", "<0.1")
+    assert (page_value(0.0, "share"), csv_value(0.0, "share")) == ("0.0%", "0.0")
+    assert (page_value(1 / 2000, "share"), csv_value(1 / 2000, "share")) == ("0.1%", "0.1")
+    table = breakdown("nationalities", {"NG": 2499, "ER": 1})
+    assert [bar.display for bar in _share_bars(table)] == ["2,499 (100.0%)", "1 (<0.1%)"]
+
+
+def test_a_csv_date_and_time_is_one_a_spreadsheet_reads_in_uk_time_and_its_header_says_so():
+    column = Column("overdue_since", "Overdue since", "datetime")
+    summer = datetime.datetime(2026, 6, 10, 11, 0, 0, 123456, tzinfo=datetime.UTC)
+    winter = datetime.datetime(2026, 1, 10, 11, 0, tzinfo=datetime.UTC)
+    assert table_csv(Table("t", "T", [column], [{"overdue_since": summer}, {"overdue_since": winter}])).split(
+        "\r\n"
+    ) == ["Overdue since (UK time)", "2026-06-10 12:00", "2026-01-10 11:00", ""]
 
 
 # ------------------------------------------------------------------------------ secondary suppression

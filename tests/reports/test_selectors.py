@@ -6,7 +6,7 @@ import pytest
 
 from care_providers.models import OfferState, Placement
 from referrals.models import Clock
-from reports.selectors import OverdueClocks, ReportFilter, caseload_report, percentile
+from reports.selectors import AGE_BANDS, OverdueCases, ReportFilter, caseload_report, percentile
 from reports.tables import report_tables
 from tests.factories import aware, responder
 
@@ -49,6 +49,21 @@ def test_open_cases_are_counted_per_state_and_banded_by_time_in_that_state(casel
         1,
         {"under_7_days": 1, "days_7_to_30": 0, "days_30_to_90": 0, "over_90_days": 0},
     )
+
+
+def test_each_count_of_days_in_a_state_falls_in_the_one_band_that_names_it():
+    user = responder()
+    for days in (6.9, 7, 29.9, 30, 89.9, 90):
+        make_referral(submitted_by=user, submitted_at=NOW - 100 * DAY, state_changed_at=NOW - days * DAY)
+    report = caseload_report(ReportFilter(), now=NOW)
+    (received,) = [row for row in report.open_by_state if row.state == "received"]
+    labels = {key: label for key, label, _, _ in AGE_BANDS}
+    assert {labels[key]: count for key, count in received.bands.items()} == {
+        "Under 7 days": 1,  # 6.9
+        "7 to 29 days": 2,  # 7 and 29.9
+        "30 to 89 days": 2,  # 30 and 89.9
+        "90 days or more": 1,  # 90
+    }
 
 
 def test_a_person_reallocated_while_missing_is_counted_missing_not_assessed_until_found(caseload):
@@ -99,12 +114,29 @@ def test_referrals_and_anonymous_notifications_are_counted_per_month_and_kept_ap
     assert sum(row.count for row in report.regions) == 8
 
 
+def test_the_trend_runs_to_this_month_through_the_months_of_none_since_the_last_referral(caseload):
+    # North West's one referral, C, came in March: April to June had none, and the trend says so.
+    report = caseload_report(ReportFilter(region="north_west"), now=NOW)
+    assert [(row.month, row.referrals, row.anonymous_notifications) for row in report.monthly] == [
+        (datetime.date(2026, 3, 1), 1, 0),
+        (datetime.date(2026, 4, 1), 0, 0),
+        (datetime.date(2026, 5, 1), 0, 0),
+        (datetime.date(2026, 6, 1), 0, 0),
+    ]
+    # From a first day with no last day, the months of none run to this month all the same.
+    since = caseload_report(ReportFilter(region="north_west", date_from=datetime.date(2026, 1, 1)), now=NOW)
+    assert [row.month for row in since.monthly] == [datetime.date(2026, month, 1) for month in range(1, 7)]
+
+
 def test_months_are_local_months_at_the_turn_of_a_month():
     user = responder()
     # 23:30 on 31 March in London (BST) is still March, though it is 22:30 UTC.
     make_referral(submitted_by=user, submitted_at=datetime.datetime(2026, 3, 31, 22, 30, tzinfo=datetime.UTC))
     report = caseload_report(ReportFilter(), now=NOW)
-    assert [(row.month, row.referrals) for row in report.monthly] == [(datetime.date(2026, 3, 1), 1)]
+    assert [(row.month, row.referrals) for row in report.monthly][:2] == [
+        (datetime.date(2026, 3, 1), 1),
+        (datetime.date(2026, 4, 1), 0),
+    ]
 
 
 def test_every_nationality_is_listed_with_its_count_and_share_most_frequent_first(caseload):
@@ -146,6 +178,7 @@ def test_exploitation_types_adults_and_children_gender_region_and_referrer_kind(
     assert shares(report.exploitation_types)["organ_harvesting"] == (0, 0.0)
     assert counts(report.age_groups) == {"adult": 6, "child": 2}
     assert shares(report.age_groups)["child"] == (2, pytest.approx(0.25))
+    assert (report.age_in_doubt.count, report.age_in_doubt.share) == (0, 0.0)
     assert counts(report.genders) == {"female": 4, "male": 3, "other": 1}
     assert counts(report.regions) == {"london": 4, "north_west": 1, "wales": 2, "scotland": 1}
     assert counts(report.organisation_kinds) == {"police": 5, "ngo": 3}
@@ -176,15 +209,28 @@ def test_per_provider_placements_capacity_occupancy_offers_and_acceptance(caselo
 
 def test_medians_and_90th_percentiles_of_time_to_assessment_and_to_placement(caseload):
     report = caseload_report(ReportFilter(), now=NOW)
-    assessment, placement = report.timeliness
+    assessment, emergency, standard = report.timeliness
     # Assessed after 10, 20, 30, 40 and 100 hours.
     assert assessment.count == 5
     assert assessment.median == 30 * HOUR
     assert assessment.p90 == 76 * HOUR  # 40 + 0.6 × (100 − 40)
-    # Placed 5, 15 and 25 hours after assessment.
-    assert placement.count == 3
-    assert placement.median == 15 * HOUR
-    assert placement.p90 == 23 * HOUR  # 15 + 0.8 × (25 − 15)
+    # Emergencies placed 5 (D) and 25 (H) hours after assessment; E, not one, 15 hours after.
+    assert (emergency.count, emergency.median, emergency.p90) == (2, 15 * HOUR, 23 * HOUR)  # 5 + 0.9 × 20
+    assert (standard.count, standard.median, standard.p90) == (1, 15 * HOUR, 15 * HOUR)
+
+
+def test_beside_the_medians_are_the_cases_still_waiting_and_the_longest_wait_so_far(caseload):
+    assessment, emergency, standard = caseload_report(ReportFilter(), now=NOW).timeliness
+    # A and B await assessment, B since 1 May; C awaits its first placement since 1 March, 18:00 (GMT).
+    c_assessed = aware(2026, 3, 1, 18, 0).astimezone(datetime.UTC)
+    assert (assessment.waiting, assessment.longest_wait) == (2, NOW - aware(2026, 5, 1, 9, 0))
+    assert (standard.waiting, standard.longest_wait) == (1, NOW - c_assessed)
+    assert (emergency.waiting, emergency.longest_wait) == (0, None)
+    # Placed before and waiting again after a reallocation: not waiting for a first placement.
+    make_referral(submitted_by=responder(), submitted_at=NOW - 90 * DAY, state="assessed",
+                  assessed_at=NOW - 80 * DAY, first_placed_at=NOW - 70 * DAY)  # fmt: skip
+    standard = caseload_report(ReportFilter(), now=NOW).timeliness[2]
+    assert (standard.waiting, standard.longest_wait) == (1, NOW - c_assessed)
 
 
 def test_time_to_placement_runs_to_the_first_placement_whatever_came_after():
@@ -197,22 +243,22 @@ def test_time_to_placement_runs_to_the_first_placement_whatever_came_after():
         first_placed_at=assessed + 24 * HOUR,
         placed_at=assessed + 61 * 24 * HOUR,  # placed again after a reallocation
     )
-    _assessment, placement = caseload_report(ReportFilter(), now=NOW).timeliness
+    _assessment, _emergency, placement = caseload_report(ReportFilter(), now=NOW).timeliness
     assert (placement.count, placement.median) == (1, 24 * HOUR)
 
 
 def test_share_within_deadline_counts_clocks_met_among_those_decided(caseload):
     report = caseload_report(ReportFilter(), now=NOW)
-    assessment, placement = report.timeliness
+    assessment, emergency, standard = report.timeliness
     # Met: C, D, E, G. Missed: H (late), F (declined late), B (open past due). A is open, not yet due.
     assert (assessment.within_deadline, assessment.decided) == (4, 7)
     assert assessment.share_within_deadline == pytest.approx(4 / 7)
-    # Met: D, E. Missed: H (late), C (open past due).
-    assert (placement.within_deadline, placement.decided) == (2, 4)
-    assert placement.share_within_deadline == pytest.approx(0.5)
+    # Emergencies, met: D; missed: H (late). The others, met: E; missed: C (open past due).
+    assert (emergency.within_deadline, emergency.decided, emergency.share_within_deadline) == (1, 2, 0.5)
+    assert (standard.within_deadline, standard.decided, standard.share_within_deadline) == (1, 2, 0.5)
 
 
-def test_overdue_clocks_are_listed_most_overdue_first_by_reference_only(caseload):
+def test_overdue_cases_are_listed_most_overdue_first_by_reference_only(caseload):
     report = caseload_report(ReportFilter(), now=NOW)
     cases = caseload.cases
     assert report.overdue_total == 4
@@ -226,10 +272,28 @@ def test_overdue_clocks_are_listed_most_overdue_first_by_reference_only(caseload
     assert counts(report.overdue_by_clock) == {"assessment": 1, "placement": 1, "check_in": 1, "missing": 1}
 
 
-def test_every_overdue_clock_is_read_for_the_csv_in_the_order_of_the_report_list(caseload):
+def test_a_case_with_two_clocks_overdue_is_listed_once_under_the_most_overdue_naming_the_other(caseload):
+    placed = caseload.cases["D"]  # its check-in is overdue since 1 June
+    clock(placed, Clock.RECOVERY_REVIEW, started=aware(2026, 2, 2, 9, 0), due=aware(2026, 3, 3, 9, 0))
+    report = caseload_report(ReportFilter(), now=NOW)
+    cases = caseload.cases
+    assert report.overdue_total == 4
+    assert [(row.reference, row.clock, row.also_overdue) for row in report.overdue] == [
+        (placed.reference, "recovery_review", ["check_in"]),
+        (cases["C"].reference, "placement", []),
+        (cases["B"].reference, "assessment", []),
+        (cases["H"].reference, "missing", []),
+    ]
+    assert report.overdue[0].overdue_since == report.overdue[0].due_at == aware(2026, 3, 3, 9, 0)
+    # Each clock still counts under its kind; the shares are of the cases overdue.
+    assert shares(report.overdue_by_clock)["check_in"] == shares(report.overdue_by_clock)["recovery_review"]
+    assert shares(report.overdue_by_clock)["check_in"] == (1, 0.25)
+
+
+def test_every_overdue_case_is_read_for_the_csv_in_the_order_of_the_report_list(caseload):
     for report_filter in (ReportFilter(), ReportFilter(region="london")):
         report = caseload_report(report_filter, now=NOW)
-        assert list(OverdueClocks(report_filter, now=NOW)) == report.overdue
+        assert list(OverdueCases(report_filter, now=NOW)) == report.overdue
         assert not report.overdue_truncated
     # A case reported missing at the moment another clock fell due comes first, as in the list.
     gone = make_referral(submitted_by=responder(), submitted_at=NOW - 900 * HOUR, state="missing")
@@ -237,19 +301,33 @@ def test_every_overdue_clock_is_read_for_the_csv_in_the_order_of_the_report_list
     report = caseload_report(ReportFilter(), now=NOW)
     listed = [row.reference for row in report.overdue]
     assert listed[1:3] == [gone.reference, caseload.cases["B"].reference]
-    assert [row.reference for row in OverdueClocks(ReportFilter(), now=NOW)] == listed
+    assert [row.reference for row in OverdueCases(ReportFilter(), now=NOW)] == listed
     assert report.overdue[1].referral_id == gone.pk
 
 
 def test_outcomes_count_recovered_exited_missing_declined_and_withdrawn(caseload):
     report = caseload_report(ReportFilter(), now=NOW)
-    assert {row.key: row.count for row in report.outcomes} == {
-        "recovered": 1,
-        "exited": 0,
-        "missing": 1,
-        "declined": 1,
-        "withdrawn": 1,
-    }
+    assert [(row.label, row.count) for row in report.outcomes] == [
+        ("Recovered", 1),
+        ("Exited", 0),
+        ("Missing now", 1),
+        ("Went missing at any time", 1),
+        ("Declined", 1),
+        ("Withdrawn", 1),
+    ]
+
+
+def test_everyone_ever_reported_missing_is_counted_once_found_or_not(caseload):
+    # E, recovered, went missing twice in its placement and was found each time; D once, and was found.
+    recovered, placed = caseload.cases["E"], caseload.cases["D"]
+    for person, start in ((recovered, aware(2026, 2, 10, 9, 0)), (recovered, aware(2026, 3, 1, 9, 0)),
+                          (placed, aware(2026, 3, 1, 9, 0))):  # fmt: skip
+        clock(person, Clock.MISSING, started=start, due=start + DAY, stopped=start + 2 * HOUR)
+    outcomes = {row.key: (row.label, row.count) for row in caseload_report(ReportFilter(), now=NOW).outcomes}
+    assert outcomes["missing"] == ("Missing now", 1)  # H
+    assert outcomes["went_missing"] == ("Went missing at any time", 3)  # H, E and D
+    london = caseload_report(ReportFilter(region="london"), now=NOW).outcomes
+    assert {row.key: row.count for row in london}["went_missing"] == 2  # E and D
 
 
 def test_a_region_filter_narrows_referrals_and_anonymous_notifications_alike(caseload):
@@ -303,6 +381,13 @@ def test_a_case_moved_to_another_provider_counts_for_both_and_an_offer_alone_for
         return caseload_report(ReportFilter(provider_id=provider.pk), now=NOW).referrals
 
     assert (placed_with(x), placed_with(y)) == (3, 2)  # D, E and moved; H and moved
+
+
+def test_the_children_whose_age_is_in_doubt_are_counted_among_the_children(caseload):
+    make_referral(submitted_by=caseload.police, submitted_at=NOW - DAY, is_child=True, age_in_doubt=True)
+    report = caseload_report(ReportFilter(), now=NOW)
+    assert counts(report.age_groups) == {"adult": 6, "child": 3}
+    assert (report.age_in_doubt.label, report.age_in_doubt.count) == ("Of the children: age in doubt", 1)
 
 
 def test_a_referring_organisation_kind_filter(caseload):
@@ -378,6 +463,6 @@ def test_a_clock_stopped_in_time_by_a_withdrawal_is_neither_met_nor_missed():
     clock(withdrawn_waiting, Clock.ASSESSMENT, started=at, due=at + 5 * DAY, stopped=assessed_at)
     clock(withdrawn_waiting, Clock.PLACEMENT, started=assessed_at, due=at + 5 * DAY, stopped=withdrawn_at)
 
-    assessment, placement = caseload_report(ReportFilter(), now=NOW).timeliness
+    assessment, _emergency, placement = caseload_report(ReportFilter(), now=NOW).timeliness
     assert (assessment.within_deadline, assessment.decided) == (2, 3)
     assert (placement.within_deadline, placement.decided, placement.share_within_deadline) == (0, 0, None)

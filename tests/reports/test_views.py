@@ -62,12 +62,20 @@ def api(caseload):
     return client
 
 
-def read_csv(response):
+def read_csv_file(response):
+    """Every row of a CSV download: what it is, a blank row, then the table."""
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     body = response.getvalue().decode()
     assert body.startswith("\ufeff")
+    assert "\n" not in body.replace("\r\n", "")  # CRLF line ends only
     return list(csv.reader(io.StringIO(body.removeprefix("\ufeff"))))
+
+
+def read_csv(response):
+    """The table of a CSV download, its header first."""
+    rows = read_csv_file(response)
+    return rows[rows.index([]) + 1 :]
 
 
 # ------------------------------------------------------------------------------------------- access
@@ -188,6 +196,45 @@ def test_a_csv_download_starts_with_a_byte_order_mark_so_excel_reads_it_as_utf8(
     assert "Türkiye" in body.decode("utf-8-sig")
 
 
+def test_a_name_a_spreadsheet_would_run_as_a_formula_is_written_to_csv_as_text(web, caseload):
+    evil = '=HYPERLINK("https://evil.example/","x")'
+    CareProviderFactory(name=evil)
+    for params in ({"table": "providers"}, {"table": "providers", "publication": "1"}):
+        labels = [row[0] for row in read_csv(web.get(CSV, params))]
+        assert "'" + evil in labels and evil not in labels, params
+
+
+def test_a_csv_download_says_above_its_table_what_it_holds_whose_filters_when_and_its_notes(web, caseload):
+    caseload.x.name = "=HYPERLINK(1)"
+    caseload.x.save(update_fields=["name"])
+    params = {"table": "outcomes", "region": "london", "provider": caseload.x.pk, "publication": "1"}
+    rows = read_csv_file(web.get(CSV, params))
+    blank = rows.index([])
+    preamble = rows[:blank]
+    assert preamble[0] == ["Caseload report", "Outcomes (for publication)"]
+    assert preamble[1] == ["Filters", "region London; placed with =HYPERLINK(1)"]  # not first: text
+    assert preamble[2][0] == "As at (UK time)"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", preamble[2][1])
+    notes = [row[1] for row in preamble[3:]]
+    assert all(row[0] == "Note" for row in preamble[3:])
+    assert notes[:2] == report_tables(caseload_report(ReportFilter()))["outcomes"].notes
+    assert "Counts of 1 to 4 are shown as <5, or as suppressed where even that would give them away." in notes
+    assert any(note.startswith("Publish one set of filters for a period") for note in notes)
+    assert rows[blank + 1] == ["Outcome", "Referrals", "Share of all referrals, open included (%)"]
+    unfiltered = read_csv_file(web.get(CSV, {"table": "summary"}))
+    assert unfiltered[:2] == [["Caseload report", "Summary"], ["Filters", "none: all of the UK"]]
+    dated = read_csv_file(
+        web.get(CSV, {"table": "summary", "date_from": "2026-01-01", "organisation_kind": "ngo"})
+    )
+    assert dated[1] == ["Filters", "submitted from 1 January 2026; referring organisation NGO"]
+
+
+def test_the_page_says_what_the_csv_for_publication_must_be_read_with(web, caseload):
+    html = web.get(PAGE).content.decode()
+    assert "Publish one set of filters for a period" in html
+    assert "Counts of 1 to 4 are shown as &lt;5" in html
+
+
 def test_a_csv_download_is_audited_as_an_export_with_its_filters(web, caseload):
     web.get(CSV, {"table": "nationalities", "region": "london", "publication": "1"})
     export = AuditEvent.objects.get(action=AuditAction.EXPORT)
@@ -265,13 +312,14 @@ def test_every_sum_the_publication_relies_on_adds_up_in_the_report(caseload):
         ("providers", caseload.y.pk, "active_placements_less_beds_in_use"): 1,
     }
     lines = [line for table in tables.values() for line in table.lines]
-    # Bands of each open state, open states, months, the five breakdowns, clocks by kind, open cases and
-    # outcomes (as the summary has them and by state, and missing in both), missing clocks and missing
+    # Bands of each open state, open states, months, the five breakdowns and the children whose age is in
+    # doubt among the children, open cases and outcomes (as the summary has them and by state, missing
+    # in both, and those who went missing: missing now and since found), missing clocks and missing
     # cases, the providers' active placements; each provider's, which are its beds in use and its people
-    # in outreach, and its offers accepted and not; each clock's, met and missed; and the cases assessed
-    # (with the withdrawn before and after assessment) and placed.
-    assert len(lines) == 4 + 1 + 2 + 5 + 1 + 3 + 1 + 1 + 2 + 2 + len(tables["timeliness"].rows) + 3
-    # G was withdrawn after its assessment; no case has been placed and reallocated since.
+    # in outreach, and its offers accepted and not; each timeliness row's clocks, met and missed; the
+    # cases assessed (with the withdrawn before and after assessment) and placed; and the cases waiting.
+    assert len(lines) == 4 + 1 + 2 + 5 + 1 + 4 + 1 + 1 + 2 + 2 + len(tables["timeliness"].rows) + 3 + 2
+    # G was withdrawn after its assessment; no case has been placed and reallocated since, nor waits again.
     assert {
         cell[1:]: count
         for cell, count in tables["timeliness"].unpublished.items()
@@ -280,6 +328,7 @@ def test_every_sum_the_publication_relies_on_adds_up_in_the_report(caseload):
         (Clock.ASSESSMENT, "withdrawn_before_assessment"): 0,
         (Clock.ASSESSMENT, "withdrawn_after_assessment"): 1,
         (Clock.PLACEMENT, "placed_and_reallocated"): 0,
+        (Clock.PLACEMENT, "waiting_again_after_reallocation"): 0,
     }
     for line in lines:
         assert sum(value[total] for total in line.totals) == sum(value[part] for part in line.parts), line
@@ -320,7 +369,7 @@ def test_a_few_missed_clocks_or_refused_offers_cannot_be_worked_out_by_subtracti
             by=boss,
         )
     published = for_publication(report_tables(caseload_report(ReportFilter(), now=NOW)))
-    assessment = next(row for row in published["timeliness"].rows if row["key"] == Clock.ASSESSMENT)
+    assessment = next(row for row in published["timeliness"].rows if row["clock"] == Clock.ASSESSMENT)
     assert (assessment["decided"], assessment["within_deadline"]) != (12, 10)
     assert "suppressed" in (assessment["decided"], assessment["within_deadline"])
     snowdrop = next(row for row in published["providers"].rows if row["label"] == "Snowdrop")
@@ -361,7 +410,8 @@ def test_a_small_outcome_cannot_be_worked_out_from_the_referrals_less_the_open_c
     assert outcomes == {
         "Recovered": "24",
         "Exited": "suppressed",
-        "Missing": "0",
+        "Missing now": "0",
+        "Went missing at any time": "0",
         "Declined": "suppressed",
         "Withdrawn": "<5",
     }
@@ -438,7 +488,27 @@ def test_the_cases_assessed_cannot_give_away_the_few_never_assessed(web_alone):
     assert published(web_alone, "summary")["Referrals"]["Count"] == "30"
     assert published(web_alone, "outcomes")["Declined"]["Referrals"] == "<5"
     # Shown, 30 − 27 would give the 3 declined away (none received or withdrawn).
-    assert published(web_alone, "timeliness")["Time to assessment"]["Cases"] == "suppressed"
+    assert (
+        published(web_alone, "timeliness")["Time to assessment"]["Cases assessed or placed"] == "suppressed"
+    )
+    assert given_away(report_tables(caseload_report(ReportFilter()))) == []
+
+
+def test_the_cases_waiting_for_assessment_are_withheld_with_the_received_cases_they_are(web_alone):
+    # 7 received and 3 assessed: 10 open less 7 received would give the 3 assessed away, so the 7 are
+    # suppressed; the 7 waiting for assessment, the same cases, would give them back.
+    user = responder()
+    yesterday = timezone.now() - datetime.timedelta(days=1)
+    for state, count in (("received", 7), ("assessed", 3)):
+        for _ in range(count):
+            assessed_at = yesterday if state == "assessed" else None
+            make_referral(submitted_by=user, submitted_at=yesterday - DAY, state=state,
+                          state_changed_at=yesterday, assessed_at=assessed_at)  # fmt: skip
+    assert published(web_alone, "open_cases")["Received"]["Open cases"] == "suppressed"
+    timeliness = published(web_alone, "timeliness")
+    assert timeliness["Time to assessment"]["Cases still waiting now"] == "suppressed"
+    assert timeliness["Time to assessment"]["Longest wait so far (hours)"] == "suppressed"
+    assert timeliness["Time to placement: standard"]["Cases still waiting now"] == "<5"
     assert given_away(report_tables(caseload_report(ReportFilter()))) == []
 
 
@@ -471,7 +541,13 @@ def test_a_filter_cannot_give_away_the_few_in_a_providers_beds_it_leaves_out(web
 def test_the_overdue_list_names_cases_and_is_not_offered_for_publication(web, caseload):
     assert web.get(CSV, {"table": "overdue", "publication": "1"}).status_code == 400
     rows = read_csv(web.get(CSV, {"table": "overdue"}))
-    assert rows[0] == ["Case reference", "Clock", "Overdue since", "Overdue by (hours)"]
+    assert rows[0] == [
+        "Case reference",
+        "Most overdue clock",
+        "Overdue since (UK time)",
+        "Overdue by (hours)",
+        "Also overdue",
+    ]
     assert all(row[0].startswith("HBR-") for row in rows[1:])
 
 
@@ -492,11 +568,11 @@ def test_the_overdue_csv_lists_every_case_past_due_while_page_and_json_say_they_
     )
     assert [row[0] for row in rows[:OVERDUE_LIST_LIMIT]] == [row["reference"] for row in data["overdue"]]
     html = web.get(PAGE).content.decode()
-    assert f"The {OVERDUE_LIST_LIMIT} most overdue of {total} are listed here" in html
-    assert "the CSV download lists every one." in html
+    assert f"The caseload page lists the {OVERDUE_LIST_LIMIT} most overdue of {total} cases" in html
+    assert "its CSV download, every one." in html
 
 
-def test_the_overdue_api_pages_through_every_overdue_clock_in_the_csvs_order(web, api, caseload):
+def test_the_overdue_api_pages_through_every_overdue_case_in_the_csvs_order(web, api, caseload):
     more_referrals(OVERDUE_LIST_LIMIT + 5, by=caseload.police, start=aware(2024, 1, 1, 9, 0))
     every = [(row[0], row[1]) for row in read_csv(web.get(CSV, {"table": "overdue"}))[1:]]
     listed, page, pages = [], OVERDUE, 0
@@ -504,7 +580,7 @@ def test_the_overdue_api_pages_through_every_overdue_clock_in_the_csvs_order(web
         with CaptureQueriesContext(connection) as queries:
             response = api.get(page, {"page_size": 100} if pages == 0 else None)
         assert response.status_code == 200, response.json()
-        assert len(queries) <= 5  # the token, the count and the page (two each): none per row
+        assert len(queries) <= 3  # the token, the count and the page: none per row
         body = response.json()
         assert body["count"] == len(every)
         listed += [(row["reference"], Clock(row["clock"]).label) for row in body["results"]]
@@ -542,14 +618,37 @@ def test_a_short_overdue_list_is_whole_and_each_reference_links_to_its_case(web,
     assert web.get(link).status_code == 200
 
 
+def test_a_case_with_two_clocks_overdue_counts_once_under_its_most_overdue_on_page_csv_and_api(
+    web, api, caseload
+):
+    cases = api.get(API).json()["overdue_total"]  # B, C, D and H (and A once its clock has passed)
+    placed = caseload.cases["D"]  # its check-in is overdue since 1 June; its recovery review since 3 March
+    clock(placed, Clock.RECOVERY_REVIEW, started=aware(2026, 2, 2, 9, 0), due=aware(2026, 3, 3, 9, 0))
+    summary = {row[0]: row[1] for row in read_csv(web.get(CSV, {"table": "summary"}))}
+    data = api.get(API).json()
+    assert int(summary["Cases overdue now"]) == data["overdue_total"] == cases
+    page = web.get(PAGE)
+    assert page.context["report"].overdue_total == cases and "Cases overdue now" in page.content.decode()
+    listed = [row for row in read_csv(web.get(CSV, {"table": "overdue"}))[1:] if row[0] == placed.reference]
+    assert listed == [[placed.reference, "Recovery review", "2026-03-03 09:00", listed[0][3], "Check-in"]]
+    (case,) = [row for row in data["overdue"] if row["reference"] == placed.reference]
+    assert (case["clock"], case["overdue_since"], case["also_overdue"]) == (
+        "recovery_review",
+        "2026-03-03T09:00:00Z",
+        ["check_in"],
+    )
+    assert [row["reference"] for row in data["overdue"]][0] == placed.reference  # the most overdue case
+    assert api.get(OVERDUE).json()["results"] == data["overdue"]
+    by_clock = {row[0]: row[1:] for row in read_csv(web.get(CSV, {"table": "overdue_by_clock"}))[1:]}
+    assert by_clock["Check-in"] == by_clock["Recovery review"] == ["1", f"{100 / cases:.1f}"]
+
+
 def test_a_missing_person_is_overdue_since_reported_missing_and_the_json_keeps_the_clocks_due_time(
     web, api, caseload
 ):
     missing = caseload.cases["H"].reference  # reported missing 10 June 12:00, next escalation 11 June 12:00
     rows = read_csv(web.get(CSV, {"table": "overdue"}))
-    assert [row[:3] for row in rows if row[0] == missing] == [
-        [missing, "Missing", "2026-06-10T12:00:00+01:00"]
-    ]
+    assert [row[:3] for row in rows if row[0] == missing] == [[missing, "Missing", "2026-06-10 12:00"]]
     (listed,) = [row for row in api.get(API).json()["overdue"] if row["reference"] == missing]
     assert listed["overdue_since"] == "2026-06-10T12:00:00+01:00"
     assert listed["due_at"] == "2026-06-11T12:00:00+01:00"
@@ -585,6 +684,120 @@ def test_the_api_returns_the_report_with_nationalities_shares_and_extraction_tim
     assert [row["reference"] for row in data["overdue"]][0] == caseload.cases["C"].reference
     assert "given_name" not in response.content.decode()
     assert "Secretname" not in response.content.decode()
+
+
+def test_timeliness_shows_who_still_waits_and_emergencies_apart_alike_on_page_csv_and_api(web, api, caseload):
+    header, *rows = read_csv(web.get(CSV, {"table": "timeliness"}))
+    assert header == [
+        "Measure",
+        "Cases assessed or placed",
+        "Median, of those assessed or placed (hours)",
+        "90th percentile, of those assessed or placed (hours)",
+        "Cases still waiting now",
+        "Longest wait so far (hours)",
+        "Clocks met",
+        "Clocks decided",
+        "Clocks within deadline (%)",
+    ]
+    csv_rows = {row[0]: row[1:] for row in rows}
+    data = {row["label"]: row for row in api.get(API).json()["timeliness"]}
+    assert (
+        list(csv_rows)
+        == list(data)
+        == [
+            "Time to assessment",
+            "Time to placement: emergency",
+            "Time to placement: standard",
+        ]
+    )
+    for label, row in data.items():
+        assert [int(csv_rows[label][0]), int(csv_rows[label][3])] == [row["count"], row["waiting"]], label
+        assert float(csv_rows[label][4] or 0) == pytest.approx(row["longest_wait_hours"] or 0, abs=0.01), (
+            label
+        )
+    # C awaits its first placement: not an emergency. D and H were emergencies, both placed.
+    assert (
+        data["Time to placement: standard"]["waiting"],
+        data["Time to placement: emergency"]["waiting"],
+    ) == (1, 0)
+    assert (
+        data["Time to placement: emergency"]["count"],
+        data["Time to placement: emergency"]["decided"],
+    ) == (2, 2)
+    html = web.get(PAGE).content.decode()
+    assert "Cases still waiting now" in html and "Time to placement: emergency" in html
+
+
+def test_the_timeliness_table_says_what_each_deadline_is_as_configured(web, caseload, settings):
+    settings.DEADLINE_PLACEMENT_EMERGENCY_HOURS = 12
+    settings.DEADLINE_ASSESSMENT_WORKING_DAYS = 3
+    (note,) = [note for note in report_tables(caseload_report(ReportFilter()))["timeliness"].notes
+               if note.startswith("Deadlines:")]  # fmt: skip
+    assert note == (
+        "Deadlines: an assessment is due 3 working days after submission; a standard placement 5 working "
+        "days after assessment; an emergency placement 12 hours after assessment. Working days are those "
+        "of the case's nation (no weekends, nor its bank holidays), counted from the clock's start or, for "
+        "one started before 09:00 or on a day that is not a working day, from the next 09:00 on a working "
+        "day."
+    )
+    assert "an emergency placement 12 hours after assessment" in web.get(PAGE).content.decode()
+
+
+def test_outcomes_say_who_is_missing_now_and_who_ever_went_missing_and_what_the_shares_are_of(
+    web, api, caseload
+):
+    header, *rows = read_csv(web.get(CSV, {"table": "outcomes"}))
+    assert header == ["Outcome", "Referrals", "Share of all referrals, open included (%)"]
+    assert [row[:2] for row in rows] == [
+        ["Recovered", "1"],
+        ["Exited", "0"],
+        ["Missing now", "1"],
+        ["Went missing at any time", "1"],
+        ["Declined", "1"],
+        ["Withdrawn", "1"],
+    ]
+    assert {row["key"]: row["label"] for row in api.get(API).json()["outcomes"]}["went_missing"] == (
+        "Went missing at any time"
+    )
+    assert "Share of all referrals, open included" in web.get(PAGE).content.decode()
+
+
+def test_the_age_groups_and_nationalities_say_how_age_in_doubt_and_two_nationalities_are_counted(
+    web, api, caseload
+):
+    make_referral(submitted_by=caseload.police, submitted_at=NOW - DAY, is_child=True, age_in_doubt=True,
+                  nationality="NG", second_nationality="GB")  # fmt: skip
+    rows = read_csv_file(web.get(CSV, {"table": "age_groups"}))
+    assert ["Note", "A person whose age is in doubt is counted as a child, as safeguarding treats them: the "
+            "last row says how many of the children they are."] in rows  # fmt: skip
+    assert [row[:2] for row in rows[rows.index([]) + 2 :]] == [
+        ["Adult", "6"],
+        ["Child", "3"],
+        ["Of the children: age in doubt", "1"],
+    ]
+    assert api.get(API).json()["age_in_doubt"]["count"] == 1
+    nationalities = read_csv_file(web.get(CSV, {"table": "nationalities"}))
+    assert [
+        "Note",
+        "A person with two nationalities is counted once, under the first one given.",
+    ] in nationalities
+    table = nationalities[nationalities.index([]) + 1 :]
+    assert ["NG", "Nigeria", "4", "44.4"] in table and "GB" not in [row[0] for row in table]
+    html = web.get(PAGE).content.decode()
+    assert "A person whose age is in doubt is counted as a child" in html
+    assert "counted once, under the first one given" in html
+
+
+def test_the_few_children_whose_age_is_not_in_doubt_cannot_be_worked_out_from_those_whose_age_is(web_alone):
+    # 7 children, 6 of whose age is in doubt: 7 less 6 would give away the 1 whose age is not.
+    user = responder()
+    for in_doubt in [True] * 6 + [False]:
+        make_referral(
+            submitted_by=user, submitted_at=timezone.now() - DAY, is_child=True, age_in_doubt=in_doubt
+        )
+    ages = published(web_alone, "age_groups")
+    assert "suppressed" in (ages["Child"]["Referrals"], ages["Of the children: age in doubt"]["Referrals"])
+    assert given_away(report_tables(caseload_report(ReportFilter()))) == []
 
 
 def test_a_bad_filter_on_the_api_is_a_400_with_field_errors(api):
@@ -646,7 +859,7 @@ def test_the_schema_documents_the_report(api):
     }
     report = body["components"]["schemas"]["CaseloadReport"]["properties"]
     assert {"as_at", "nationalities", "top5_share", "top10_share"} <= set(report)
-    overdue = body["components"]["schemas"]["ReportOverdueClock"]["properties"]
+    overdue = body["components"]["schemas"]["ReportOverdueCase"]["properties"]
     assert "last seen" in overdue["overdue_since"]["description"]
     assert "next escalation" in overdue["due_at"]["description"]
 
