@@ -45,7 +45,7 @@ from referrals.choices import (
     nationality_names,
 )
 from referrals.models import AnonymousNotification, Clock, Deadline, Referral
-from referrals.selectors import in_state
+from referrals.selectors import in_state, open_missing_clock
 
 # The page and the JSON list the most overdue cases; the CSV download carries every one.
 OVERDUE_LIST_LIMIT = 200
@@ -436,23 +436,41 @@ def _durations(values: Iterable[datetime.timedelta | None]) -> dict[str, Any]:
     return {"count": len(present), "median": percentile(present, 0.5), "p90": percentile(present, 0.9)}
 
 
-def _band_conditions(now: datetime.datetime) -> dict[str, Q]:
+def _band_conditions(now: datetime.datetime, since: str) -> dict[str, Q]:
+    """Per age band, the condition that the time held in the field ``since`` falls in it."""
     bands = {}
     for key, _label, at_least, fewer_than in AGE_BANDS:
         condition = Q()
         if at_least is not None:
-            condition &= Q(state_changed_at__lte=now - datetime.timedelta(days=at_least))
+            condition &= Q(**{f"{since}__lte": now - datetime.timedelta(days=at_least)})
         if fewer_than is not None:
-            condition &= Q(state_changed_at__gt=now - datetime.timedelta(days=fewer_than))
+            condition &= Q(**{f"{since}__gt": now - datetime.timedelta(days=fewer_than)})
         bands[key] = condition
     return bands
+
+
+def _time_in_state_bands(now: datetime.datetime) -> dict[str, dict[str, Q]]:
+    """Per open state, the cases in each age band of their time in it. A missing person's time counts
+    from when they were last seen (their missing clock's start), as on the case list and the overdue
+    list, not from when they were reported missing or reallocated."""
+    in_band = _band_conditions(now, "state_changed_at")
+    last_seen_in = _band_conditions(now, "started_at")
+    return {
+        state: {
+            band: Q(Exists(open_missing_clock().filter(last_seen_in[band])))
+            if state == ReferralState.MISSING
+            else in_band[band]
+            for band in in_band
+        }
+        for state in OPEN_STATES
+    }
 
 
 def _totals(referrals: QuerySet[Referral], now: datetime.datetime) -> dict[str, Any]:
     """Counts by state, open cases banded by time in their state, and per timeliness row the times to
     assessment or to placement, and the cases still waiting: one query of conditional aggregates (two
     without percentiles in the database)."""
-    bands = _band_conditions(now)
+    bands = _time_in_state_bands(now)
     by_state = {state: in_state(state) for state in ReferralState.values}
     aggregates: dict[str, Any] = {
         "referrals": Count("pk"),
@@ -460,7 +478,7 @@ def _totals(referrals: QuerySet[Referral], now: datetime.datetime) -> dict[str, 
         **{
             f"open_{state}_{band}": Count("pk", filter=by_state[state] & condition)
             for state in OPEN_STATES
-            for band, condition in bands.items()
+            for band, condition in bands[state].items()
         },
     }
     in_database = _percentiles_in_database()
@@ -493,7 +511,7 @@ def _totals(referrals: QuerySet[Referral], now: datetime.datetime) -> dict[str, 
                 state=str(state),
                 label=state.label,
                 total=row[f"state_{state}"],
-                bands={band: row[f"open_{state}_{band}"] for band in bands},
+                bands={band: row[f"open_{state}_{band}"] for band in bands[state]},
             )
             for state in OPEN_STATES
         ],

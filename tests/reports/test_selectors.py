@@ -94,6 +94,22 @@ def test_a_person_reallocated_while_missing_is_counted_missing_not_assessed_unti
     assert counts(report.outcomes)["missing"] == 1
 
 
+def test_a_missing_person_is_banded_by_the_time_since_they_were_last_seen():
+    user = responder()
+    for state in ("missing", "assessed"):  # reported missing, or reallocated while missing, yesterday
+        gone = make_referral(
+            submitted_by=user,
+            submitted_at=NOW - 60 * DAY,
+            state=state,
+            assessed_at=NOW - 50 * DAY,
+            state_changed_at=NOW - DAY,
+        )
+        clock(gone, Clock.MISSING, started=NOW - 40 * DAY, due=NOW + HOUR)  # last seen 40 days ago
+    report = caseload_report(ReportFilter(), now=NOW)
+    (missing,) = [row for row in report.open_by_state if row.state == "missing"]
+    assert (missing.total, missing.bands["days_30_to_90"], missing.bands["under_7_days"]) == (2, 2, 0)
+
+
 def test_referrals_and_anonymous_notifications_are_counted_per_month_and_kept_apart(caseload):
     report = caseload_report(ReportFilter(), now=NOW)
     months = {row.month: (row.referrals, row.anonymous_notifications) for row in report.monthly}
