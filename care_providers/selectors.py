@@ -119,7 +119,7 @@ def past_placements_of(user: User, provider: CareProvider) -> QuerySet[Referral]
         .filter(Exists(ended))
         .exclude(Exists(_placements_with(provider, ended=False)))
         .exclude(Exists(_pending_offers_to(provider)))
-        .only("reference", "state")  # what the list shows: nothing personal, nothing to decrypt
+        .only("reference", "state", "is_child")  # what the list shows: nothing personal, nothing to decrypt
         .annotate(ended_at=Subquery(ended.order_by("-ended_at").values("ended_at")[:1]))
         .order_by("-ended_at", "-id")
     )

@@ -302,7 +302,7 @@ def next_deadline_due() -> Subquery:
 
 # What the case list shows of a case: none of its encrypted personal fields, which a page of fifty
 # would otherwise decrypt (the account alone up to 15,000 characters each) to show none of them.
-CASE_LIST_FIELDS = ("reference", "state", "submitted_at", "region", "organisation__name")
+CASE_LIST_FIELDS = ("reference", "state", "is_child", "submitted_at", "region", "organisation__name")
 
 
 def case_list_of(user: User, *, now: datetime.datetime) -> QuerySet[Referral]:
