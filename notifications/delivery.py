@@ -24,7 +24,13 @@ Webhook scheme
      "due_at": "2026-11-28T16:00:00+00:00" or null, "clock": "check_in" (for deadline.* events) or null,
      "last_seen_at": "2026-11-27T22:15:00+00:00" (for referral.still_missing) or null,
      "link": "https://harbour.example/cases/42/",
+     "occurred_at": "2026-11-27T16:00:00.123456+00:00", "sequence": 7,
      "timestamp": 1795891200}
+
+``occurred_at`` is when the event happened (UTC) and ``sequence`` its place among its case's events
+(one more than the case's event before it; 0 for events recorded before Harbour numbered them):
+retries deliver events out of order, so a receiver ignores an event older than the last one it applied
+for that case. ``timestamp`` is when this attempt was signed.
 
 and the headers
 
@@ -136,13 +142,15 @@ EMAIL_MOMENT = "%-d %b %Y %H:%M %Z"
 
 
 def email_content(notification: Notification) -> tuple[str, str]:
-    """Subject and body: the event, the case reference, the due or last-seen time and a link. Nothing
-    else."""
+    """Subject and body: the event, the case reference, when it happened, the due or last-seen time and
+    a link. Nothing else."""
     label = Event(notification.event).label
     subject = f"Harbour: {label}" + (f" – {notification.reference}" if notification.reference else "")
     lines = [label, ""]
     if notification.reference:
         lines.append(f"Case: {notification.reference}")
+    # A retried email arrives after later ones: when it happened puts it back in its place.
+    lines.append(f"Happened: {local_time(notification.created_at, EMAIL_MOMENT)}")
     if notification.clock:
         lines.append(f"Deadline: {clock_label(notification.clock)}")
     if notification.last_seen_at is not None:
@@ -163,6 +171,8 @@ def webhook_payload(notification: Notification, timestamp: int) -> dict[str, Any
         "clock": notification.clock or None,
         "last_seen_at": notification.last_seen_at.isoformat() if notification.last_seen_at else None,
         "link": case_link(notification),
+        "occurred_at": notification.created_at.astimezone(datetime.UTC).isoformat(),
+        "sequence": notification.sequence,
         "timestamp": timestamp,
     }
 
@@ -423,11 +433,11 @@ WITH claimed AS (
        SET next_attempt_at = %(until)s, attempts = attempts + 1, requeues = 0
      WHERE id = %(id)s AND state = 'pending' AND next_attempt_at <= %(due_by)s
  RETURNING id, event, channel, organisation_id, referral_id, reference, due_at, created_at, attempts, clock,
-           last_seen_at
+           last_seen_at, sequence
 )
 SELECT claimed.id, claimed.event, claimed.channel, claimed.organisation_id, claimed.referral_id,
        claimed.reference, claimed.due_at, claimed.created_at, claimed.attempts, claimed.clock,
-       claimed.last_seen_at,
+       claimed.last_seen_at, claimed.sequence,
        organisation.name, organisation.kind, organisation.webhook_url, organisation.webhook_secret,
        organisation.notification_emails, set_config('synchronous_commit', 'off', true)
   FROM claimed JOIN accounts_organisation AS organisation ON organisation.id = claimed.organisation_id
@@ -455,8 +465,8 @@ def claim(notification_id: str) -> Notification | None:
     if row is None:
         return None
     id_, event, channel, organisation_id, referral_id = row[:5]
-    reference, due_at, created_at, attempts, clock, last_seen_at = row[5:11]
-    name, kind, webhook_url, webhook_secret, emails = row[11:16]
+    reference, due_at, created_at, attempts, clock, last_seen_at, sequence = row[5:12]
+    name, kind, webhook_url, webhook_secret, emails = row[12:17]
     if isinstance(emails, str):  # a driver that leaves jsonb as text
         emails = json.loads(emails)
     organisation = Organisation(
@@ -478,6 +488,7 @@ def claim(notification_id: str) -> Notification | None:
         clock=clock,
         last_seen_at=last_seen_at,
         created_at=created_at,
+        sequence=sequence,
         state=DeliveryState.PENDING,
         attempts=attempts,
         next_attempt_at=until,

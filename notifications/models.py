@@ -65,6 +65,10 @@ class Notification(models.Model):
     # For a repeated missing escalation: since when the person has been missing.
     last_seen_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The case's events in the order they happened, for receivers to put retried deliveries back in
+    # order: one more than the case's last, given by ``notify_many`` under the case's row lock (0 for
+    # events recorded before it was, older than every later one).
+    sequence = models.PositiveIntegerField(default=0, db_default=0)
     state = models.CharField(max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)

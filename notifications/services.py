@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from time import monotonic
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from accounts.models import Organisation, OrganisationKind, User
@@ -126,11 +126,17 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
         users = User.objects.filter(organisation__in=unknown, is_active=True)
         for user_id, organisation_id in users.values_list("pk", "organisation_id"):
             users_by_org.setdefault(organisation_id, []).append(user_id)
+    last_sequence = last_sequences(
+        {item.referral_id for item in announcements if item.referral_id is not None}
+    )
     inbox: list[InboxItem] = []
     outbox: list[Notification] = []
     for item in announcements:
         message = inbox_message(item.event, item.reference, item.due_at, item.clock, item.last_seen_at)
         case = {"referral_id": item.referral_id, "reference": item.reference, "clock": item.clock}
+        sequence = 0
+        if item.referral_id is not None:
+            sequence = last_sequence[item.referral_id] = last_sequence.get(item.referral_id, 0) + 1
         for org in {org.pk: org for org in item.organisations}.values():
             inbox.extend(
                 InboxItem(user_id=user_id, event=item.event, message=message, **case)
@@ -148,6 +154,7 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
                     organisation=org,
                     due_at=item.due_at,
                     last_seen_at=item.last_seen_at,
+                    sequence=sequence,
                     **case,
                 )
                 for channel in channels
@@ -158,6 +165,25 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
     if ids:
         transaction.on_commit(lambda: queue_delivery(ids))
     return outbox
+
+
+def last_sequences(referral_ids: set[int]) -> dict[int, int]:
+    """Each case's last event's ``sequence``, for the next to follow it.
+
+    Every caller of ``notify`` holds the case's row lock (a transition locks it, the deadline sweep
+    locks it with its clocks), so a case's events are numbered one after another, in the order they
+    are committed.
+    """
+    if not referral_ids:
+        return {}
+    rows = (
+        Notification.objects.filter(referral_id__in=referral_ids)
+        .values("referral_id")
+        .annotate(last=Max("sequence"))
+        .values_list("referral_id", "last")
+        .order_by()
+    )
+    return dict(rows)
 
 
 # After a failed publish, this process leaves notifications to the outbox sweep for this long. A broker

@@ -17,8 +17,19 @@ from notifications import delivery
 from notifications.delivery import backoff_seconds, claim, deliver, requeue_pending, requeue_waits
 from notifications.models import Channel, DeliveryState, Event, InboxItem, Notification
 from notifications.services import queue_delivery, resend_failed
+from notifications.sweep import sweep_deadlines
 from referrals import services
-from tests.factories import CareProviderFactory, contractor, manager, responder, submitted_referral
+from referrals.local_time import local_time
+from referrals.models import Deadline
+from tests.factories import (
+    CareProviderFactory,
+    OrganisationFactory,
+    contractor,
+    manager,
+    provider_user,
+    responder,
+    submitted_referral,
+)
 
 from .receivers import SlowSmtpServer
 
@@ -69,6 +80,7 @@ def test_an_email_carries_the_event_reference_due_time_and_link_only(settings):
     assert message.to == ["managers@contractor.test"]
     assert row.reference in message.subject and "New referral" in message.subject
     assert f"https://harbour.example/cases/{row.referral_id}/" in message.body
+    assert f"Happened: {local_time(row.created_at, delivery.EMAIL_MOMENT)}" in message.body
     row.refresh_from_db()
     assert row.state == DeliveryState.DELIVERED and row.delivered_at is not None
     attempt = row.delivery_attempts.get()
@@ -148,14 +160,77 @@ def test_a_webhook_is_signed_over_its_raw_body_which_holds_the_timestamp(webhook
         "clock": None,
         "last_seen_at": None,
         "link": payload["link"],
+        "occurred_at": row.created_at.astimezone(datetime.UTC).isoformat(),
+        "sequence": row.sequence,
         "timestamp": int(hook.headers["X-Harbour-Timestamp"]),
     }
+    assert payload["occurred_at"].endswith("+00:00")
     assert payload["link"].endswith(f"/cases/{row.referral_id}/")
     assert hook.event_id == str(row.pk)
     assert hook.headers["Content-Type"] == "application/json"
     row.refresh_from_db()
     assert row.state == DeliveryState.DELIVERED
     assert row.delivery_attempts.get().detail == "HTTP 204"
+
+
+def test_a_missing_event_retried_after_the_found_one_says_it_happened_before_it(webhook_receiver, queued):
+    webhook_receiver.respond = lambda n: 500 if n == 1 else 204
+    referrer = responder(
+        organisation=OrganisationFactory(webhook_url=webhook_receiver.url, webhook_secret="s")
+    )
+    boss = manager()
+    provider = CareProviderFactory()
+    case = submitted_referral(referrer)
+    services.assess_referral(referral_id=case.pk, actor=boss, risk="high", route="accommodation")
+    services.offer_placement(referral_id=case.pk, actor=boss, provider_id=provider.pk)
+    services.accept_offer(referral_id=case.pk, actor=provider_user(provider))
+    services.report_missing(referral_id=case.pk, actor=boss, last_seen_at=timezone.now())
+    services.mark_found(referral_id=case.pk, actor=boss)
+    hooks = Notification.objects.filter(referral=case, channel=Channel.WEBHOOK)
+    missing, found = hooks.get(event=Event.PERSON_MISSING), hooks.get(event=Event.PERSON_FOUND)
+
+    deliver(str(missing.pk))  # refused: retried later
+    deliver(str(found.pk))
+    Notification.objects.filter(pk=missing.pk).update(next_attempt_at=timezone.now())
+    deliver(str(missing.pk))
+
+    events = [json.loads(hook.body) for hook in webhook_receiver.received[1:]]
+    assert [event["event"] for event in events] == ["referral.found", "referral.missing"]
+    found_event, missing_event = events
+    assert missing_event["sequence"] < found_event["sequence"]
+    assert missing_event["occurred_at"] < found_event["occurred_at"]
+
+
+def test_each_event_of_a_case_is_numbered_after_the_one_before_it_the_sweeps_included(queued):
+    referrer = responder(
+        organisation=OrganisationFactory(webhook_url="https://hooks.test/", webhook_secret="s")
+    )
+    boss = manager()
+    provider = CareProviderFactory()
+    case = submitted_referral(referrer)
+    other = submitted_referral(referrer)
+    services.assess_referral(referral_id=case.pk, actor=boss, risk="high", route="accommodation")
+    services.offer_placement(referral_id=case.pk, actor=boss, provider_id=provider.pk)
+    services.accept_offer(referral_id=case.pk, actor=provider_user(provider))
+    services.report_missing(referral_id=case.pk, actor=boss, last_seen_at=timezone.now())
+    repeat_due = Deadline.objects.get(referral=case, clock="missing").due_at
+    sweep_deadlines(now=repeat_due + datetime.timedelta(seconds=1))
+    services.mark_found(referral_id=case.pk, actor=boss)
+
+    rows = Notification.objects.filter(
+        referral=case, organisation=referrer.organisation, channel=Channel.WEBHOOK
+    )
+    in_order = list(rows.order_by("created_at").values_list("event", "sequence"))
+    assert [event for event, _ in in_order] == [
+        "referral.assessed",
+        "referral.placed",
+        "referral.missing",
+        "referral.still_missing",
+        "referral.found",
+    ]
+    sequences = [sequence for _, sequence in in_order]
+    assert sequences == sorted(set(sequences))
+    assert Notification.objects.filter(referral=other).get(channel=Channel.EMAIL).sequence == 1
 
 
 @pytest.mark.postgres  # the one-statement claim (UPDATE … RETURNING with a join) is PostgreSQL's
