@@ -72,7 +72,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import send_mail
 from django.core.mail.backends import smtp
-from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.message import sanitize_address
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Least
@@ -323,9 +323,16 @@ class _SmtpWithDeadline(smtplib.SMTP):
     webhook's deadline reader, made again on the TLS socket after STARTTLS.
     """
 
-    def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, deadline: float, refused: dict[str, Any], **kwargs: Any) -> None:
         self._deadline = deadline
+        self._refused = refused
         super().__init__(*args, **kwargs)
+
+    def sendmail(self, *args: Any, **kwargs: Any) -> dict[str, tuple[int, bytes]]:
+        # What Django's backend drops: the recipients refused while others were accepted.
+        refused = super().sendmail(*args, **kwargs)
+        self._refused.update(refused)
+        return refused
 
     @property
     def _each_at_most(self) -> float | None:
@@ -358,17 +365,19 @@ class _SmtpSslWithDeadline(_SmtpWithDeadline, smtplib.SMTP_SSL):
 
 
 class SmtpBackendWithDeadline(smtp.EmailBackend):
-    """Django's SMTP backend with each send, from connecting to QUIT, bounded by ``seconds``."""
+    """Django's SMTP backend with each send, from connecting to QUIT, bounded by ``seconds``, and
+    ``refused`` the recipients the mail server refused while accepting others (Django ignores them)."""
 
     def __init__(self, *, seconds: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.seconds = seconds
         self.deadline = math.inf
+        self.refused: dict[str, tuple[int, bytes]] = {}
 
     @property
     def connection_class(self) -> Any:
         kind = _SmtpSslWithDeadline if self.use_ssl else _SmtpWithDeadline
-        return functools.partial(kind, deadline=self.deadline)
+        return functools.partial(kind, deadline=self.deadline, refused=self.refused)
 
     def send_messages(self, email_messages: Any) -> int:
         self.deadline = time.monotonic() + self.seconds
@@ -381,7 +390,7 @@ class SmtpBackendWithDeadline(smtp.EmailBackend):
             raise
 
 
-def email_connection() -> BaseEmailBackend | None:
+def email_connection() -> SmtpBackendWithDeadline | None:
     """Django's SMTP backend bounded by half the claim, as a webhook by ``WEBHOOK_TIMEOUT_SECONDS``.
 
     A send outlasting its claim (and the sweep's wait after it) is sent again by a second worker while
@@ -393,19 +402,41 @@ def email_connection() -> BaseEmailBackend | None:
 
 
 def send_email(notification: Notification) -> Outcome:
-    recipients = list(notification.organisation.notification_emails or [])
-    if not recipients:
+    """Email the organisation's addresses that do not have it yet.
+
+    A mail server refusing some addresses and accepting others leaves the accepted ones in
+    ``delivered_to`` and the attempt failed, to be retried to the others (the addresses themselves
+    are never in the attempt's log).
+    """
+    addresses = list(notification.organisation.notification_emails or [])
+    if not addresses:
         return Outcome(False, "no email address", permanent=True)
+    recipients = [address for address in addresses if address not in notification.delivered_to]
+    if not recipients:  # an address refused before was removed: every other one has it
+        return Outcome(True, "sent")
     subject, body = email_content(notification)
-    send_mail(
-        subject,
-        body,
-        settings.DEFAULT_FROM_EMAIL,
-        recipients,
-        fail_silently=False,
-        connection=email_connection(),
-    )
-    return Outcome(True, "sent")
+    connection = email_connection()
+    try:
+        send_mail(
+            subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False, connection=connection
+        )
+    except smtplib.SMTPRecipientsRefused as error:  # every one of them
+        refused = error.recipients
+    else:
+        refused = connection.refused if connection is not None else {}
+    if not refused:
+        return Outcome(True, "sent")
+    accepted = [
+        address
+        for address in recipients
+        if sanitize_address(address, settings.DEFAULT_CHARSET) not in refused
+    ]
+    if accepted:
+        Notification.objects.filter(pk=notification.pk).update(
+            delivered_to=[*notification.delivered_to, *accepted]
+        )
+    addresses_in_all = f"{len(recipients)} address" + ("es" if len(recipients) > 1 else "")
+    return Outcome(False, f"the mail server refused {len(recipients) - len(accepted)} of {addresses_in_all}")
 
 
 SENDERS = {Channel.EMAIL: send_email, Channel.WEBHOOK: send_webhook}
@@ -433,11 +464,11 @@ WITH claimed AS (
        SET next_attempt_at = %(until)s, attempts = attempts + 1, requeues = 0
      WHERE id = %(id)s AND state = 'pending' AND next_attempt_at <= %(due_by)s
  RETURNING id, event, channel, organisation_id, referral_id, reference, due_at, created_at, attempts, clock,
-           last_seen_at, sequence
+           last_seen_at, sequence, delivered_to
 )
 SELECT claimed.id, claimed.event, claimed.channel, claimed.organisation_id, claimed.referral_id,
        claimed.reference, claimed.due_at, claimed.created_at, claimed.attempts, claimed.clock,
-       claimed.last_seen_at, claimed.sequence,
+       claimed.last_seen_at, claimed.sequence, claimed.delivered_to,
        organisation.name, organisation.kind, organisation.webhook_url, organisation.webhook_secret,
        organisation.notification_emails, set_config('synchronous_commit', 'off', true)
   FROM claimed JOIN accounts_organisation AS organisation ON organisation.id = claimed.organisation_id
@@ -465,10 +496,10 @@ def claim(notification_id: str) -> Notification | None:
     if row is None:
         return None
     id_, event, channel, organisation_id, referral_id = row[:5]
-    reference, due_at, created_at, attempts, clock, last_seen_at, sequence = row[5:12]
-    name, kind, webhook_url, webhook_secret, emails = row[12:17]
+    reference, due_at, created_at, attempts, clock, last_seen_at, sequence, delivered_to = row[5:13]
+    name, kind, webhook_url, webhook_secret, emails = row[13:18]
     if isinstance(emails, str):  # a driver that leaves jsonb as text
-        emails = json.loads(emails)
+        emails, delivered_to = json.loads(emails), json.loads(delivered_to)
     organisation = Organisation(
         id=organisation_id,
         name=name,
@@ -489,6 +520,7 @@ def claim(notification_id: str) -> Notification | None:
         last_seen_at=last_seen_at,
         created_at=created_at,
         sequence=sequence,
+        delivered_to=delivered_to,
         state=DeliveryState.PENDING,
         attempts=attempts,
         next_attempt_at=until,

@@ -76,6 +76,9 @@ class Notification(models.Model):
     # twice as long before the next copy. A default in the database too, for the release before this.
     requeues = models.PositiveSmallIntegerField(default=0, db_default=0)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # The organisation's addresses that accepted the email while the mail server refused others: its
+    # retries go to the others only, so those that have it do not get it again.
+    delivered_to = models.JSONField(default=list, blank=True, db_default=[])
     last_error = models.CharField(max_length=200, blank=True)
     # When a manager last sent it again: ``attempts`` counts from there, its earlier attempts stay logged.
     resent_at = models.DateTimeField(null=True, blank=True)

@@ -121,6 +121,66 @@ def test_an_email_goes_through_an_smtp_server_plain_or_over_tls(smtp_server, tls
     assert row.reference.encode() in message
 
 
+def harbours_log(caplog) -> str:
+    """What Harbour logged, without the test mail server's own log of the conversation."""
+    return "\n".join(record.getMessage() for record in caplog.records if not record.name.startswith("mail."))
+
+
+@pytest.fixture
+def mail_server(settings, smtp_receiver):
+    """Django's SMTP backend sending to a real SMTP server, and the managers' two addresses."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_receiver.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    organisation = contractor()
+    organisation.notification_emails = ["desk@contractor.test", "duty@contractor.test"]
+    organisation.save()
+    return smtp_receiver
+
+
+def test_an_address_the_mail_server_refuses_fails_the_attempt_and_only_it_is_sent_the_retry(
+    mail_server, queued, caplog
+):
+    mail_server.refuse = {"duty@contractor.test"}
+    manager()
+    row = email_row()
+    deliver(str(row.pk))
+
+    row.refresh_from_db()
+    assert row.state == DeliveryState.PENDING and row.attempts == 1
+    assert row.last_error == "the mail server refused 1 of 2 addresses"
+    assert [(a.succeeded, a.detail) for a in row.delivery_attempts.all()] == [
+        (False, "the mail server refused 1 of 2 addresses")
+    ]
+
+    mail_server.refuse = set()
+    Notification.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+    deliver(str(row.pk))
+
+    row.refresh_from_db()
+    assert row.state == DeliveryState.DELIVERED
+    assert mail_server.recipients == [["desk@contractor.test"], ["duty@contractor.test"]]
+    assert "contractor.test" not in harbours_log(caplog)
+
+
+def test_an_address_refused_on_every_attempt_fails_the_row_and_managers_see_it(
+    mail_server, queued, settings, caplog
+):
+    settings.NOTIFICATION_MAX_ATTEMPTS = 2
+    mail_server.refuse = {"duty@contractor.test"}
+    boss = manager()
+    row = email_row()
+    for _ in range(2):
+        Notification.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+        deliver(str(row.pk))
+
+    row.refresh_from_db()
+    assert (row.state, row.last_error) == (DeliveryState.FAILED, "the mail server refused 1 of 1 address")
+    assert mail_server.recipients == [["desk@contractor.test"]]
+    assert InboxItem.objects.filter(user=boss, event=Event.DELIVERY_FAILED, reference=row.reference).exists()
+    assert "contractor.test" not in harbours_log(caplog)
+
+
 @pytest.mark.parametrize("tls", ["", "starttls", "smtps"])
 def test_a_mail_server_answering_each_command_in_time_but_too_slowly_in_all_is_given_up_and_retried(
     settings, smtp_server, queued, tls
