@@ -8,10 +8,10 @@ inside the claim: a webhook within ``WEBHOOK_TIMEOUT_SECONDS`` (at most half the
 whole SMTP session within half the claim.
 
 Every attempt is logged as a ``DeliveryAttempt`` holding the outcome and an HTTP status or an error
-class, never the body; an attempt whose worker died before its outcome was known is logged as failed
-when the row is next claimed. A failed attempt is retried after an exponential back-off with full
-jitter, both through a Celery countdown and through ``next_attempt_at`` (so the sweep still finds it if
-the broker loses the message). After ``NOTIFICATION_MAX_ATTEMPTS`` the row is ``failed`` and managers
+class, never the body; an attempt whose worker died, or lost its database connection, before its
+outcome was recorded is logged as failed, at the time it was claimed, when the row is next claimed. A
+failed attempt is retried after an exponential back-off with full jitter, both through a Celery
+countdown and through ``next_attempt_at`` (so the sweep still finds it if the broker loses the message). After ``NOTIFICATION_MAX_ATTEMPTS`` the row is ``failed`` and managers
 get an inbox item.
 
 What is sent holds the event, the case reference, the due or last-seen time and a link: no personal data.
@@ -459,19 +459,22 @@ def backoff_seconds(attempt: int) -> float:
 # turns off the commit flush for that transaction only (see ``bookkeeping``); it is evaluated only when
 # a row was claimed, and a transaction that changed nothing has nothing to flush.
 CLAIM_SQL = """
-WITH claimed AS (
+WITH previous AS (
+    SELECT claimed_at FROM notifications_notification WHERE id = %(id)s
+), claimed AS (
     UPDATE notifications_notification
-       SET next_attempt_at = %(until)s, attempts = attempts + 1, requeues = 0
+       SET next_attempt_at = %(until)s, attempts = attempts + 1, requeues = 0, claimed_at = %(now)s
      WHERE id = %(id)s AND state = 'pending' AND next_attempt_at <= %(due_by)s
  RETURNING id, event, channel, organisation_id, referral_id, reference, due_at, created_at, attempts, clock,
            last_seen_at, sequence, delivered_to
 )
 SELECT claimed.id, claimed.event, claimed.channel, claimed.organisation_id, claimed.referral_id,
        claimed.reference, claimed.due_at, claimed.created_at, claimed.attempts, claimed.clock,
-       claimed.last_seen_at, claimed.sequence, claimed.delivered_to,
+       claimed.last_seen_at, claimed.sequence, claimed.delivered_to, previous.claimed_at,
        organisation.name, organisation.kind, organisation.webhook_url, organisation.webhook_secret,
        organisation.notification_emails, set_config('synchronous_commit', 'off', true)
   FROM claimed JOIN accounts_organisation AS organisation ON organisation.id = claimed.organisation_id
+       CROSS JOIN previous
 """
 
 
@@ -491,13 +494,14 @@ def claim(notification_id: str) -> Notification | None:
     if connection.vendor != "postgresql":
         return _claim_portably(pk, now, until)
     with connection.cursor() as cursor:
-        cursor.execute(CLAIM_SQL, {"id": pk, "until": until, "due_by": now + CLAIM_TOLERANCE})
+        cursor.execute(CLAIM_SQL, {"id": pk, "now": now, "until": until, "due_by": now + CLAIM_TOLERANCE})
         row = cursor.fetchone()
     if row is None:
         return None
     id_, event, channel, organisation_id, referral_id = row[:5]
     reference, due_at, created_at, attempts, clock, last_seen_at, sequence, delivered_to = row[5:13]
-    name, kind, webhook_url, webhook_secret, emails = row[13:18]
+    claimed_before = row[13]
+    name, kind, webhook_url, webhook_secret, emails = row[14:19]
     if isinstance(emails, str):  # a driver that leaves jsonb as text
         emails, delivered_to = json.loads(emails), json.loads(delivered_to)
     organisation = Organisation(
@@ -524,7 +528,9 @@ def claim(notification_id: str) -> Notification | None:
         state=DeliveryState.PENDING,
         attempts=attempts,
         next_attempt_at=until,
+        claimed_at=now,
     )
+    notification.claimed_before = claimed_before
     notification._state.adding = False
     notification._state.db = connection.alias
     return notification
@@ -533,12 +539,15 @@ def claim(notification_id: str) -> Notification | None:
 def _claim_portably(pk: uuid.UUID, now: datetime.datetime, until: datetime.datetime) -> Notification | None:
     """The same claim in two statements, for databases without UPDATE … RETURNING in a CTE."""
     with transaction.atomic():
-        claimed = Notification.objects.filter(
+        due = Notification.objects.filter(
             pk=pk, state=DeliveryState.PENDING, next_attempt_at__lte=now + CLAIM_TOLERANCE
-        ).update(next_attempt_at=until, attempts=F("attempts") + 1, requeues=0)
-        if not claimed:
+        )
+        claimed_before = due.values_list("claimed_at", flat=True).first()
+        if not due.update(next_attempt_at=until, attempts=F("attempts") + 1, requeues=0, claimed_at=now):
             return None
-        return Notification.objects.select_related("organisation").get(pk=pk)
+        notification = Notification.objects.select_related("organisation").get(pk=pk)
+        notification.claimed_before = claimed_before
+        return notification
 
 
 @contextmanager
@@ -557,14 +566,17 @@ def bookkeeping() -> Iterator[None]:
 
 
 # Logged for an attempt whose claim was made but whose outcome never was.
-NO_OUTCOME = "no outcome: the worker stopped before it was known"
+NO_OUTCOME = "outcome not recorded (the worker or its database connection was lost)"
 
 
 def log_attempts_without_outcome(notification: Notification) -> None:
     """Log as failed each earlier attempt that was never logged (SPEC §6: every attempt is logged).
 
     A claim counts an attempt before sending and its log row is written after; a worker killed in
-    between, perhaps after the receiver got the request, leaves ``attempts`` ahead of the log.
+    between, or one that lost its database connection, perhaps after the receiver got the request,
+    leaves ``attempts`` ahead of the log. Such an attempt is logged at the time it was claimed (one
+    lost before that one, which only a worker killed between two claims and their logging leaves, at
+    that time too: it was no later).
     """
     # Since it was last sent again, if it was: ``attempts`` starts again from there.
     since = Coalesce(F("notification__resent_at"), F("notification__created_at"))
@@ -572,10 +584,10 @@ def log_attempts_without_outcome(notification: Notification) -> None:
     missing = notification.attempts - 1 - logged
     if missing <= 0:
         return
-    now = timezone.now()
+    at = notification.claimed_before or timezone.now()  # or claimed before claims were timed
     with bookkeeping():
         DeliveryAttempt.objects.bulk_create(
-            DeliveryAttempt(notification=notification, at=now, succeeded=False, detail=NO_OUTCOME)
+            DeliveryAttempt(notification=notification, at=at, succeeded=False, detail=NO_OUTCOME)
             for _ in range(missing)
         )
         # Listed with the undelivered ones while it is retried, as after any failed attempt.

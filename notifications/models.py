@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 import uuid
 
 from django.conf import settings
@@ -75,6 +76,8 @@ class Notification(models.Model):
     # How often the outbox sweep has queued it since a worker last took it: each time, the sweep waits
     # twice as long before the next copy. A default in the database too, for the release before this.
     requeues = models.PositiveSmallIntegerField(default=0, db_default=0)
+    # When a worker last claimed it: an attempt whose outcome was never recorded is logged at that time.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     # The organisation's addresses that accepted the email while the mail server refused others: its
     # retries go to the others only, so those that have it do not get it again.
@@ -82,6 +85,9 @@ class Notification(models.Model):
     last_error = models.CharField(max_length=200, blank=True)
     # When a manager last sent it again: ``attempts`` counts from there, its earlier attempts stay logged.
     resent_at = models.DateTimeField(null=True, blank=True)
+
+    # On the instance ``notifications.delivery.claim`` answers: when it was claimed before that claim.
+    claimed_before: datetime.datetime | None = None
 
     class Meta:
         ordering = ["-created_at"]

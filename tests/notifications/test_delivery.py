@@ -9,7 +9,7 @@ import pytest
 import redis
 from django.core import mail
 from django.core.mail.backends import smtp
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -18,6 +18,7 @@ from notifications.delivery import backoff_seconds, claim, deliver, requeue_pend
 from notifications.models import Channel, DeliveryState, Event, InboxItem, Notification
 from notifications.services import queue_delivery, resend_failed
 from notifications.sweep import sweep_deadlines
+from notifications.tasks import deliver_notification
 from referrals import services
 from referrals.local_time import local_time
 from referrals.models import Deadline
@@ -365,9 +366,54 @@ def test_an_attempt_whose_worker_died_is_logged_as_failed_with_no_outcome_when_t
     assert row.state == DeliveryState.DELIVERED and row.attempts == 2
     attempts = row.delivery_attempts.order_by("at", "pk")
     assert [(a.succeeded, a.detail) for a in attempts] == [
-        (False, "no outcome: the worker stopped before it was known"),
+        (False, delivery.NO_OUTCOME),
         (True, "HTTP 204"),
     ]
+
+
+def test_an_attempt_whose_outcome_was_not_recorded_is_logged_at_the_time_it_was_claimed(webhook_receiver):
+    row = offer_to_webhook(webhook_receiver.url)
+    lost = claim(str(row.pk))
+    assert lost is not None  # and its worker loses its database connection before it records anything
+    long_ago = timezone.now() - datetime.timedelta(minutes=5)
+    Notification.objects.filter(pk=row.pk).update(next_attempt_at=long_ago)
+    deliver(str(row.pk))
+
+    first, second = Notification.objects.get(pk=row.pk).delivery_attempts.order_by("at", "pk")
+    assert (first.succeeded, first.detail, first.at) == (
+        False,
+        "outcome not recorded (the worker or its database connection was lost)",
+        lost.claimed_at,
+    )
+    assert second.succeeded and second.at > lost.claimed_at
+
+
+def test_a_database_failure_while_recording_an_outcome_logs_one_line_and_leaves_the_row_to_the_sweep(
+    webhook_receiver, queued, monkeypatch, caplog, settings
+):
+    row = offer_to_webhook(webhook_receiver.url)
+
+    def database_gone(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(delivery, "record_outcome", database_gone)
+        deliver_notification(str(row.pk))  # the task, as a worker runs it: it does not raise
+
+    (line,) = [record for record in caplog.records if record.name == "notifications.tasks"]
+    assert line.getMessage() == (
+        f"Notification {row.pk} left for the outbox sweep: the database failed (OperationalError)"
+    )
+    assert line.exc_info is None
+    row.refresh_from_db()
+    assert row.state == DeliveryState.PENDING and row.attempts == 1
+    assert not row.delivery_attempts.exists()
+
+    # Once its claim has lapsed, and the sweep's wait after it, the sweep queues it again.
+    wait = datetime.timedelta(seconds=settings.NOTIFICATION_REQUEUE_AFTER_SECONDS + 1)
+    Notification.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now() - wait)
+    requeue_pending()
+    assert queued["now"] == [str(row.pk)]
 
 
 def test_after_a_manager_sends_it_again_an_attempt_whose_worker_died_is_still_logged(webhook_receiver):
@@ -387,7 +433,7 @@ def test_after_a_manager_sends_it_again_an_attempt_whose_worker_died_is_still_lo
     details = list(
         Notification.objects.get(pk=row.pk).delivery_attempts.order_by("at", "pk").values_list("detail")
     )
-    assert details == [("HTTP 500",), ("no outcome: the worker stopped before it was known",), ("HTTP 204",)]
+    assert details == [("HTTP 500",), (delivery.NO_OUTCOME,), ("HTTP 204",)]
 
 
 def test_a_failed_attempt_is_logged_and_retried_later_with_backoff(
