@@ -84,7 +84,7 @@ from accounts.models import Organisation, OrganisationKind, User
 from referrals.encryption import decrypt
 from referrals.local_time import local_time
 
-from .models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, Notification
+from .models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, Notification, WebhookCooloff
 from .services import clock_label, publish_delivery, queue_delivery
 
 logger = logging.getLogger(__name__)
@@ -472,9 +472,11 @@ SELECT claimed.id, claimed.event, claimed.channel, claimed.organisation_id, clai
        claimed.reference, claimed.due_at, claimed.created_at, claimed.attempts, claimed.clock,
        claimed.last_seen_at, claimed.sequence, claimed.delivered_to, previous.claimed_at,
        organisation.name, organisation.kind, organisation.webhook_url, organisation.webhook_secret,
-       organisation.notification_emails, set_config('synchronous_commit', 'off', true)
+       organisation.notification_emails, cooloff.until, set_config('synchronous_commit', 'off', true)
   FROM claimed JOIN accounts_organisation AS organisation ON organisation.id = claimed.organisation_id
        CROSS JOIN previous
+       LEFT JOIN notifications_webhookcooloff AS cooloff
+              ON cooloff.organisation_id = claimed.organisation_id AND claimed.channel = 'webhook'
 """
 
 
@@ -501,7 +503,7 @@ def claim(notification_id: str) -> Notification | None:
     id_, event, channel, organisation_id, referral_id = row[:5]
     reference, due_at, created_at, attempts, clock, last_seen_at, sequence, delivered_to = row[5:13]
     claimed_before = row[13]
-    name, kind, webhook_url, webhook_secret, emails = row[14:19]
+    name, kind, webhook_url, webhook_secret, emails, cools_off_until = row[14:20]
     if isinstance(emails, str):  # a driver that leaves jsonb as text
         emails, delivered_to = json.loads(emails), json.loads(delivered_to)
     organisation = Organisation(
@@ -531,6 +533,7 @@ def claim(notification_id: str) -> Notification | None:
         claimed_at=now,
     )
     notification.claimed_before = claimed_before
+    notification.receiver_cools_off_until = cools_off_until
     notification._state.adding = False
     notification._state.db = connection.alias
     return notification
@@ -547,6 +550,9 @@ def _claim_portably(pk: uuid.UUID, now: datetime.datetime, until: datetime.datet
             return None
         notification = Notification.objects.select_related("organisation").get(pk=pk)
         notification.claimed_before = claimed_before
+        if notification.channel == Channel.WEBHOOK:
+            cooloff = WebhookCooloff.objects.filter(organisation_id=notification.organisation_id)
+            notification.receiver_cools_off_until = cooloff.values_list("until", flat=True).first()
         return notification
 
 
@@ -603,11 +609,42 @@ def deliver(notification_id: str) -> None:
         return
     if notification.attempts > 1:  # only a retry can follow an attempt left unlogged; a first costs nothing
         log_attempts_without_outcome(notification)
+    cools_off_until = notification.receiver_cools_off_until
+    if cools_off_until is not None and cools_off_until > timezone.now():
+        defer_while_cooling_off(notification, cools_off_until)
+        return
     try:
         outcome = SENDERS[Channel(notification.channel)](notification)
     except Exception as error:  # any failure to send is an outcome to record and retry
         outcome = Outcome(False, failure_in_words(error))
+        if notification.channel == Channel.WEBHOOK and isinstance(error, RECEIVER_DOWN):
+            cool_off(notification.organisation_id)
     record_outcome(notification, outcome)
+
+
+# A webhook receiver failing so is likely to fail the next delivery the same way: it cools off.
+RECEIVER_DOWN = (TimeoutError, ConnectionRefusedError)
+
+
+def cool_off(organisation_id: int) -> None:
+    """Hold the organisation's webhook deliveries for ``WEBHOOK_COOLOFF_SECONDS``: one receiver that
+    hangs must not hold every worker slot, and so every other organisation's alerts, for its timeout."""
+    until = timezone.now() + datetime.timedelta(seconds=settings.WEBHOOK_COOLOFF_SECONDS)
+    WebhookCooloff.objects.update_or_create(organisation_id=organisation_id, defaults={"until": until})
+
+
+def defer_while_cooling_off(notification: Notification, until: datetime.datetime) -> None:
+    """Put a claimed row back, not counting the attempt its claim counted, until its receiver's
+    cool-off has ended; spread over a cool-off after that, so the rows held back do not all try the
+    receiver at once."""
+    delay = (until - timezone.now()).total_seconds() + random.uniform(0, settings.WEBHOOK_COOLOFF_SECONDS)
+    ours = Notification.objects.filter(
+        pk=notification.pk, state=DeliveryState.PENDING, attempts=notification.attempts
+    )
+    if ours.update(
+        attempts=F("attempts") - 1, next_attempt_at=timezone.now() + datetime.timedelta(seconds=delay)
+    ):
+        schedule_retry(str(notification.pk), delay)
 
 
 # A delivered row and its attempt in one statement, hence one transaction; see CLAIM_SQL for set_config.

@@ -86,8 +86,10 @@ class Notification(models.Model):
     # When a manager last sent it again: ``attempts`` counts from there, its earlier attempts stay logged.
     resent_at = models.DateTimeField(null=True, blank=True)
 
-    # On the instance ``notifications.delivery.claim`` answers: when it was claimed before that claim.
+    # On the instance ``notifications.delivery.claim`` answers: when it was claimed before that claim,
+    # and for a webhook, until when its receiver cools off (``WebhookCooloff``) if it ever did.
     claimed_before: datetime.datetime | None = None
+    receiver_cools_off_until: datetime.datetime | None = None
 
     class Meta:
         ordering = ["-created_at"]
@@ -100,6 +102,20 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.organisation_id} ({self.channel})"
+
+
+class WebhookCooloff(models.Model):
+    """An organisation's webhook receiver that timed out or refused the connection: until ``until``, its
+    deliveries wait instead of each holding a worker's slot for the timeout (``WEBHOOK_COOLOFF_SECONDS``).
+    In the database, so that every worker process sees it."""
+
+    organisation = models.OneToOneField(
+        "accounts.Organisation", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id} until {self.until}"
 
 
 class DeliveryAttempt(models.Model):

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from notifications import delivery
 from notifications.delivery import backoff_seconds, claim, deliver, requeue_pending, requeue_waits
-from notifications.models import Channel, DeliveryState, Event, InboxItem, Notification
+from notifications.models import Channel, DeliveryState, Event, InboxItem, Notification, WebhookCooloff
 from notifications.services import queue_delivery, resend_failed
 from notifications.sweep import sweep_deadlines
 from notifications.tasks import deliver_notification
@@ -32,7 +32,7 @@ from tests.factories import (
     submitted_referral,
 )
 
-from .receivers import SlowSmtpServer
+from .receivers import SlowSmtpServer, WebhookReceiver
 
 pytestmark = pytest.mark.django_db
 
@@ -456,6 +456,50 @@ def test_a_failed_attempt_is_logged_and_retried_later_with_backoff(
     assert before <= row.next_attempt_at <= timezone.now() + datetime.timedelta(seconds=30)
 
 
+def test_after_a_receiver_hangs_its_next_delivery_waits_out_the_cooloff_while_others_go_through(
+    settings, queued
+):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 0.5
+    settings.WEBHOOK_COOLOFF_SECONDS = 60
+    hanging, healthy = WebhookReceiver(respond=lambda n: None).start(), WebhookReceiver().start()
+    try:
+        boss = manager()
+        first = offer_to_webhook(hanging.url, boss=boss)
+        organisation = first.organisation
+        second = Notification.objects.create(
+            event=Event.OFFER_REVOKED, channel=Channel.WEBHOOK, organisation=organisation
+        )
+        other = offer_to_webhook(healthy.url, boss=boss)
+
+        deliver(str(first.pk))  # the receiver hangs past the timeout
+        deliver(str(second.pk))
+        deliver(str(other.pk))
+    finally:
+        hanging.stop()
+        healthy.stop()
+
+    assert [hook.event_id for hook in hanging.received] == [str(first.pk)]
+    first.refresh_from_db()
+    assert first.delivery_attempts.get().detail == "the receiver did not answer in time (TimeoutError)"
+    second.refresh_from_db()
+    assert (second.state, second.attempts) == (DeliveryState.PENDING, 0)
+    assert not second.delivery_attempts.exists()
+    cooloff_ends = WebhookCooloff.objects.get(organisation=organisation).until
+    assert cooloff_ends <= second.next_attempt_at <= cooloff_ends + datetime.timedelta(seconds=60)
+    assert [notification_id for notification_id, _ in queued["later"]] == [str(second.pk)]
+    assert [hook.event_id for hook in healthy.received] == [str(other.pk)]
+    assert Notification.objects.get(pk=other.pk).state == DeliveryState.DELIVERED
+
+
+def test_a_receiver_is_tried_again_once_its_cooloff_has_ended(webhook_receiver, queued):
+    row = offer_to_webhook(webhook_receiver.url)
+    WebhookCooloff.objects.create(
+        organisation=row.organisation, until=timezone.now() - datetime.timedelta(seconds=1)
+    )
+    deliver(str(row.pk))
+    assert Notification.objects.get(pk=row.pk).state == DeliveryState.DELIVERED
+
+
 def test_an_unreachable_receiver_is_recorded_in_words_and_by_error_class(settings, queued):
     settings.WEBHOOK_TIMEOUT_SECONDS = 1
     row = offer_to_webhook("http://127.0.0.1:9/nothing-listens-here")
@@ -464,6 +508,7 @@ def test_an_unreachable_receiver_is_recorded_in_words_and_by_error_class(setting
     assert (
         row.delivery_attempts.get().detail == "the receiver refused the connection (ConnectionRefusedError)"
     )
+    assert WebhookCooloff.objects.get(organisation=row.organisation).until > timezone.now()
 
 
 @pytest.fixture
