@@ -41,8 +41,9 @@ and the headers
 
 A receiver recomputes the HMAC over the raw body it received and compares it in constant time
 (``hmac.compare_digest``). The signed body holds the timestamp, so a receiver that rejects one more
-than a few minutes from its clock stops replays. Any 2xx answer counts as delivered; anything else, a
-redirect or no whole answer within ``WEBHOOK_TIMEOUT_SECONDS`` of the start is retried.
+than a few minutes from its clock stops replays. Any 2xx answer counts as delivered, and 410 Gone fails
+at once; anything else, a redirect or no whole answer within ``WEBHOOK_TIMEOUT_SECONDS`` of the start
+is retried.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ import datetime
 import functools
 import hashlib
 import hmac
+import http
 import http.client
 import io
 import json
@@ -311,7 +313,8 @@ def send_webhook(notification: Notification) -> Outcome:
             "X-Harbour-Signature": webhook_signature(organisation.webhook_secret, body),
         },
     )
-    return Outcome(200 <= status < 300, f"HTTP {status}")
+    # 410 Gone is the receiver saying it is gone for good; any other refusal may be mended in time.
+    return Outcome(200 <= status < 300, f"HTTP {status}", permanent=status == http.HTTPStatus.GONE)
 
 
 class _SmtpWithDeadline(smtplib.SMTP):

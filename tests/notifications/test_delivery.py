@@ -589,6 +589,27 @@ def test_an_organisation_without_a_webhook_secret_is_never_sent_a_forgeable_sign
     assert webhook_receiver.received == []
 
 
+def test_a_receiver_answering_410_gone_fails_at_once_and_managers_see_it(webhook_receiver, queued):
+    webhook_receiver.respond = lambda n: 410
+    boss = manager()
+    row = offer_to_webhook(webhook_receiver.url, boss=boss)
+    deliver(str(row.pk))
+
+    row.refresh_from_db()
+    assert (row.state, row.attempts, row.last_error) == (DeliveryState.FAILED, 1, "HTTP 410")
+    assert InboxItem.objects.filter(user=boss, event=Event.DELIVERY_FAILED, reference=row.reference).exists()
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_a_receiver_refusing_otherwise_is_retried(webhook_receiver, queued, status):
+    webhook_receiver.respond = lambda n: status
+    row = offer_to_webhook(webhook_receiver.url)
+    deliver(str(row.pk))
+
+    row.refresh_from_db()
+    assert (row.state, row.last_error) == (DeliveryState.PENDING, f"HTTP {status}")
+
+
 def test_after_the_last_attempt_the_row_fails_and_managers_see_it_in_their_inbox(
     webhook_receiver, settings, queued
 ):
