@@ -251,18 +251,44 @@ def resend_failed(*, actor: User, notification_id: str) -> Notification:
             raise NotificationNotFailed(
                 "This notification was already sent again: it is being delivered, with retries."
             )
+        _send_again(actor, [notification])
+    return notification
+
+
+def resend_all_failed(*, actor: User, organisation_id: int, channel: str) -> int:
+    """A manager sends again every failed notification to one organisation by one channel (its receiver
+    is back); answers how many. Audited one by one, as ``resend_failed``."""
+    if not actor.is_manager:
+        raise NotPermitted("Only managers can send notifications again.")
+    with transaction.atomic():
+        failed = list(
+            Notification.objects.select_for_update(of=("self",))
+            .select_related("referral")
+            .filter(organisation_id=organisation_id, channel=channel, state=DeliveryState.FAILED)
+        )
+        _send_again(actor, failed)
+    return len(failed)
+
+
+def _send_again(actor: User, notifications: list[Notification]) -> None:
+    """Start the locked failed rows' retries anew (``attempts`` counts from ``resent_at``), audit each and
+    queue them after commit."""
+    now = timezone.now()
+    for notification in notifications:
         notification.state = DeliveryState.PENDING
         notification.attempts = 0
-        notification.next_attempt_at = notification.resent_at = timezone.now()
+        notification.next_attempt_at = notification.resent_at = now
         notification.last_error = ""
-        notification.save(update_fields=["state", "attempts", "next_attempt_at", "resent_at", "last_error"])
         record_change(
             actor=actor,
             referral=notification.referral,
             what=f"notification sent again: {notification.event} by {notification.channel}",
         )
-        transaction.on_commit(lambda: queue_delivery([str(notification.pk)]))
-    return notification
+    Notification.objects.bulk_update(
+        notifications, ["state", "attempts", "next_attempt_at", "resent_at", "last_error"]
+    )
+    ids = [str(notification.pk) for notification in notifications]
+    transaction.on_commit(lambda: queue_delivery(ids))
 
 
 def mark_read(*, user: User, item_id: int) -> InboxItem:
