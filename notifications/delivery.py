@@ -8,10 +8,10 @@ inside the claim: a webhook within ``WEBHOOK_TIMEOUT_SECONDS`` (at most half the
 whole SMTP session within half the claim.
 
 Every attempt is logged as a ``DeliveryAttempt`` holding the outcome and an HTTP status or an error
-class, never the body; an attempt whose worker died before its outcome was known is logged as failed
-when the row is next claimed. A failed attempt is retried after an exponential back-off with full
-jitter, both through a Celery countdown and through ``next_attempt_at`` (so the sweep still finds it if
-the broker loses the message). After ``NOTIFICATION_MAX_ATTEMPTS`` the row is ``failed`` and managers
+class, never the body; an attempt whose worker died, or lost its database connection, before its
+outcome was recorded is logged as failed, at the time it was claimed, when the row is next claimed. A
+failed attempt is retried after an exponential back-off with full jitter, both through a Celery
+countdown and through ``next_attempt_at`` (so the sweep still finds it if the broker loses the message). After ``NOTIFICATION_MAX_ATTEMPTS`` the row is ``failed`` and managers
 get an inbox item.
 
 What is sent holds the event, the case reference, the due or last-seen time and a link: no personal data.
@@ -24,7 +24,13 @@ Webhook scheme
      "due_at": "2026-11-28T16:00:00+00:00" or null, "clock": "check_in" (for deadline.* events) or null,
      "last_seen_at": "2026-11-27T22:15:00+00:00" (for referral.still_missing) or null,
      "link": "https://harbour.example/cases/42/",
+     "occurred_at": "2026-11-27T16:00:00.123456+00:00", "sequence": 7,
      "timestamp": 1795891200}
+
+``occurred_at`` is when the event happened (UTC) and ``sequence`` its place among its case's events
+(one more than the case's event before it; 0 for events recorded before Harbour numbered them):
+retries deliver events out of order, so a receiver ignores an event older than the last one it applied
+for that case. ``timestamp`` is when this attempt was signed.
 
 and the headers
 
@@ -35,8 +41,9 @@ and the headers
 
 A receiver recomputes the HMAC over the raw body it received and compares it in constant time
 (``hmac.compare_digest``). The signed body holds the timestamp, so a receiver that rejects one more
-than a few minutes from its clock stops replays. Any 2xx answer counts as delivered; anything else, a
-redirect or no whole answer within ``WEBHOOK_TIMEOUT_SECONDS`` of the start is retried.
+than a few minutes from its clock stops replays. Any 2xx answer counts as delivered, and 410 Gone fails
+at once; anything else, a redirect or no whole answer within ``WEBHOOK_TIMEOUT_SECONDS`` of the start
+is retried.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ import datetime
 import functools
 import hashlib
 import hmac
+import http
 import http.client
 import io
 import json
@@ -66,7 +74,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import send_mail
 from django.core.mail.backends import smtp
-from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.message import sanitize_address
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Least
@@ -78,7 +86,7 @@ from accounts.models import Organisation, OrganisationKind, User
 from referrals.encryption import decrypt
 from referrals.local_time import local_time
 
-from .models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, Notification
+from .models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, Notification, WebhookCooloff
 from .services import clock_label, publish_delivery, queue_delivery
 
 logger = logging.getLogger(__name__)
@@ -136,13 +144,15 @@ EMAIL_MOMENT = "%-d %b %Y %H:%M %Z"
 
 
 def email_content(notification: Notification) -> tuple[str, str]:
-    """Subject and body: the event, the case reference, the due or last-seen time and a link. Nothing
-    else."""
+    """Subject and body: the event, the case reference, when it happened, the due or last-seen time and
+    a link. Nothing else."""
     label = Event(notification.event).label
     subject = f"Harbour: {label}" + (f" – {notification.reference}" if notification.reference else "")
     lines = [label, ""]
     if notification.reference:
         lines.append(f"Case: {notification.reference}")
+    # A retried email arrives after later ones: when it happened puts it back in its place.
+    lines.append(f"Happened: {local_time(notification.created_at, EMAIL_MOMENT)}")
     if notification.clock:
         lines.append(f"Deadline: {clock_label(notification.clock)}")
     if notification.last_seen_at is not None:
@@ -163,6 +173,8 @@ def webhook_payload(notification: Notification, timestamp: int) -> dict[str, Any
         "clock": notification.clock or None,
         "last_seen_at": notification.last_seen_at.isoformat() if notification.last_seen_at else None,
         "link": case_link(notification),
+        "occurred_at": notification.created_at.astimezone(datetime.UTC).isoformat(),
+        "sequence": notification.sequence,
         "timestamp": timestamp,
     }
 
@@ -301,7 +313,8 @@ def send_webhook(notification: Notification) -> Outcome:
             "X-Harbour-Signature": webhook_signature(organisation.webhook_secret, body),
         },
     )
-    return Outcome(200 <= status < 300, f"HTTP {status}")
+    # 410 Gone is the receiver saying it is gone for good; any other refusal may be mended in time.
+    return Outcome(200 <= status < 300, f"HTTP {status}", permanent=status == http.HTTPStatus.GONE)
 
 
 class _SmtpWithDeadline(smtplib.SMTP):
@@ -313,9 +326,16 @@ class _SmtpWithDeadline(smtplib.SMTP):
     webhook's deadline reader, made again on the TLS socket after STARTTLS.
     """
 
-    def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, deadline: float, refused: dict[str, Any], **kwargs: Any) -> None:
         self._deadline = deadline
+        self._refused = refused
         super().__init__(*args, **kwargs)
+
+    def sendmail(self, *args: Any, **kwargs: Any) -> dict[str, tuple[int, bytes]]:
+        # What Django's backend drops: the recipients refused while others were accepted.
+        refused = super().sendmail(*args, **kwargs)
+        self._refused.update(refused)
+        return refused
 
     @property
     def _each_at_most(self) -> float | None:
@@ -348,17 +368,19 @@ class _SmtpSslWithDeadline(_SmtpWithDeadline, smtplib.SMTP_SSL):
 
 
 class SmtpBackendWithDeadline(smtp.EmailBackend):
-    """Django's SMTP backend with each send, from connecting to QUIT, bounded by ``seconds``."""
+    """Django's SMTP backend with each send, from connecting to QUIT, bounded by ``seconds``, and
+    ``refused`` the recipients the mail server refused while accepting others (Django ignores them)."""
 
     def __init__(self, *, seconds: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.seconds = seconds
         self.deadline = math.inf
+        self.refused: dict[str, tuple[int, bytes]] = {}
 
     @property
     def connection_class(self) -> Any:
         kind = _SmtpSslWithDeadline if self.use_ssl else _SmtpWithDeadline
-        return functools.partial(kind, deadline=self.deadline)
+        return functools.partial(kind, deadline=self.deadline, refused=self.refused)
 
     def send_messages(self, email_messages: Any) -> int:
         self.deadline = time.monotonic() + self.seconds
@@ -371,7 +393,7 @@ class SmtpBackendWithDeadline(smtp.EmailBackend):
             raise
 
 
-def email_connection() -> BaseEmailBackend | None:
+def email_connection() -> SmtpBackendWithDeadline | None:
     """Django's SMTP backend bounded by half the claim, as a webhook by ``WEBHOOK_TIMEOUT_SECONDS``.
 
     A send outlasting its claim (and the sweep's wait after it) is sent again by a second worker while
@@ -383,19 +405,41 @@ def email_connection() -> BaseEmailBackend | None:
 
 
 def send_email(notification: Notification) -> Outcome:
-    recipients = list(notification.organisation.notification_emails or [])
-    if not recipients:
+    """Email the organisation's addresses that do not have it yet.
+
+    A mail server refusing some addresses and accepting others leaves the accepted ones in
+    ``delivered_to`` and the attempt failed, to be retried to the others (the addresses themselves
+    are never in the attempt's log).
+    """
+    addresses = list(notification.organisation.notification_emails or [])
+    if not addresses:
         return Outcome(False, "no email address", permanent=True)
+    recipients = [address for address in addresses if address not in notification.delivered_to]
+    if not recipients:  # an address refused before was removed: every other one has it
+        return Outcome(True, "sent")
     subject, body = email_content(notification)
-    send_mail(
-        subject,
-        body,
-        settings.DEFAULT_FROM_EMAIL,
-        recipients,
-        fail_silently=False,
-        connection=email_connection(),
-    )
-    return Outcome(True, "sent")
+    connection = email_connection()
+    try:
+        send_mail(
+            subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False, connection=connection
+        )
+    except smtplib.SMTPRecipientsRefused as error:  # every one of them
+        refused = error.recipients
+    else:
+        refused = connection.refused if connection is not None else {}
+    if not refused:
+        return Outcome(True, "sent")
+    accepted = [
+        address
+        for address in recipients
+        if sanitize_address(address, settings.DEFAULT_CHARSET) not in refused
+    ]
+    if accepted:
+        Notification.objects.filter(pk=notification.pk).update(
+            delivered_to=[*notification.delivered_to, *accepted]
+        )
+    addresses_in_all = f"{len(recipients)} address" + ("es" if len(recipients) > 1 else "")
+    return Outcome(False, f"the mail server refused {len(recipients) - len(accepted)} of {addresses_in_all}")
 
 
 SENDERS = {Channel.EMAIL: send_email, Channel.WEBHOOK: send_webhook}
@@ -418,19 +462,24 @@ def backoff_seconds(attempt: int) -> float:
 # turns off the commit flush for that transaction only (see ``bookkeeping``); it is evaluated only when
 # a row was claimed, and a transaction that changed nothing has nothing to flush.
 CLAIM_SQL = """
-WITH claimed AS (
+WITH previous AS (
+    SELECT claimed_at FROM notifications_notification WHERE id = %(id)s
+), claimed AS (
     UPDATE notifications_notification
-       SET next_attempt_at = %(until)s, attempts = attempts + 1, requeues = 0
+       SET next_attempt_at = %(until)s, attempts = attempts + 1, requeues = 0, claimed_at = %(now)s
      WHERE id = %(id)s AND state = 'pending' AND next_attempt_at <= %(due_by)s
  RETURNING id, event, channel, organisation_id, referral_id, reference, due_at, created_at, attempts, clock,
-           last_seen_at
+           last_seen_at, sequence, delivered_to
 )
 SELECT claimed.id, claimed.event, claimed.channel, claimed.organisation_id, claimed.referral_id,
        claimed.reference, claimed.due_at, claimed.created_at, claimed.attempts, claimed.clock,
-       claimed.last_seen_at,
+       claimed.last_seen_at, claimed.sequence, claimed.delivered_to, previous.claimed_at,
        organisation.name, organisation.kind, organisation.webhook_url, organisation.webhook_secret,
-       organisation.notification_emails, set_config('synchronous_commit', 'off', true)
+       organisation.notification_emails, cooloff.until, set_config('synchronous_commit', 'off', true)
   FROM claimed JOIN accounts_organisation AS organisation ON organisation.id = claimed.organisation_id
+       CROSS JOIN previous
+       LEFT JOIN notifications_webhookcooloff AS cooloff
+              ON cooloff.organisation_id = claimed.organisation_id AND claimed.channel = 'webhook'
 """
 
 
@@ -450,15 +499,16 @@ def claim(notification_id: str) -> Notification | None:
     if connection.vendor != "postgresql":
         return _claim_portably(pk, now, until)
     with connection.cursor() as cursor:
-        cursor.execute(CLAIM_SQL, {"id": pk, "until": until, "due_by": now + CLAIM_TOLERANCE})
+        cursor.execute(CLAIM_SQL, {"id": pk, "now": now, "until": until, "due_by": now + CLAIM_TOLERANCE})
         row = cursor.fetchone()
     if row is None:
         return None
     id_, event, channel, organisation_id, referral_id = row[:5]
-    reference, due_at, created_at, attempts, clock, last_seen_at = row[5:11]
-    name, kind, webhook_url, webhook_secret, emails = row[11:16]
+    reference, due_at, created_at, attempts, clock, last_seen_at, sequence, delivered_to = row[5:13]
+    claimed_before = row[13]
+    name, kind, webhook_url, webhook_secret, emails, cools_off_until = row[14:20]
     if isinstance(emails, str):  # a driver that leaves jsonb as text
-        emails = json.loads(emails)
+        emails, delivered_to = json.loads(emails), json.loads(delivered_to)
     organisation = Organisation(
         id=organisation_id,
         name=name,
@@ -478,10 +528,15 @@ def claim(notification_id: str) -> Notification | None:
         clock=clock,
         last_seen_at=last_seen_at,
         created_at=created_at,
+        sequence=sequence,
+        delivered_to=delivered_to,
         state=DeliveryState.PENDING,
         attempts=attempts,
         next_attempt_at=until,
+        claimed_at=now,
     )
+    notification.claimed_before = claimed_before
+    notification.receiver_cools_off_until = cools_off_until
     notification._state.adding = False
     notification._state.db = connection.alias
     return notification
@@ -490,12 +545,18 @@ def claim(notification_id: str) -> Notification | None:
 def _claim_portably(pk: uuid.UUID, now: datetime.datetime, until: datetime.datetime) -> Notification | None:
     """The same claim in two statements, for databases without UPDATE … RETURNING in a CTE."""
     with transaction.atomic():
-        claimed = Notification.objects.filter(
+        due = Notification.objects.filter(
             pk=pk, state=DeliveryState.PENDING, next_attempt_at__lte=now + CLAIM_TOLERANCE
-        ).update(next_attempt_at=until, attempts=F("attempts") + 1, requeues=0)
-        if not claimed:
+        )
+        claimed_before = due.values_list("claimed_at", flat=True).first()
+        if not due.update(next_attempt_at=until, attempts=F("attempts") + 1, requeues=0, claimed_at=now):
             return None
-        return Notification.objects.select_related("organisation").get(pk=pk)
+        notification = Notification.objects.select_related("organisation").get(pk=pk)
+        notification.claimed_before = claimed_before
+        if notification.channel == Channel.WEBHOOK:
+            cooloff = WebhookCooloff.objects.filter(organisation_id=notification.organisation_id)
+            notification.receiver_cools_off_until = cooloff.values_list("until", flat=True).first()
+        return notification
 
 
 @contextmanager
@@ -514,14 +575,17 @@ def bookkeeping() -> Iterator[None]:
 
 
 # Logged for an attempt whose claim was made but whose outcome never was.
-NO_OUTCOME = "no outcome: the worker stopped before it was known"
+NO_OUTCOME = "outcome not recorded (the worker or its database connection was lost)"
 
 
 def log_attempts_without_outcome(notification: Notification) -> None:
     """Log as failed each earlier attempt that was never logged (SPEC §6: every attempt is logged).
 
     A claim counts an attempt before sending and its log row is written after; a worker killed in
-    between, perhaps after the receiver got the request, leaves ``attempts`` ahead of the log.
+    between, or one that lost its database connection, perhaps after the receiver got the request,
+    leaves ``attempts`` ahead of the log. Such an attempt is logged at the time it was claimed (one
+    lost before that one, which only a worker killed between two claims and their logging leaves, at
+    that time too: it was no later).
     """
     # Since it was last sent again, if it was: ``attempts`` starts again from there.
     since = Coalesce(F("notification__resent_at"), F("notification__created_at"))
@@ -529,10 +593,10 @@ def log_attempts_without_outcome(notification: Notification) -> None:
     missing = notification.attempts - 1 - logged
     if missing <= 0:
         return
-    now = timezone.now()
+    at = notification.claimed_before or timezone.now()  # or claimed before claims were timed
     with bookkeeping():
         DeliveryAttempt.objects.bulk_create(
-            DeliveryAttempt(notification=notification, at=now, succeeded=False, detail=NO_OUTCOME)
+            DeliveryAttempt(notification=notification, at=at, succeeded=False, detail=NO_OUTCOME)
             for _ in range(missing)
         )
         # Listed with the undelivered ones while it is retried, as after any failed attempt.
@@ -548,11 +612,42 @@ def deliver(notification_id: str) -> None:
         return
     if notification.attempts > 1:  # only a retry can follow an attempt left unlogged; a first costs nothing
         log_attempts_without_outcome(notification)
+    cools_off_until = notification.receiver_cools_off_until
+    if cools_off_until is not None and cools_off_until > timezone.now():
+        defer_while_cooling_off(notification, cools_off_until)
+        return
     try:
         outcome = SENDERS[Channel(notification.channel)](notification)
     except Exception as error:  # any failure to send is an outcome to record and retry
         outcome = Outcome(False, failure_in_words(error))
+        if notification.channel == Channel.WEBHOOK and isinstance(error, RECEIVER_DOWN):
+            cool_off(notification.organisation_id)
     record_outcome(notification, outcome)
+
+
+# A webhook receiver failing so is likely to fail the next delivery the same way: it cools off.
+RECEIVER_DOWN = (TimeoutError, ConnectionRefusedError)
+
+
+def cool_off(organisation_id: int) -> None:
+    """Hold the organisation's webhook deliveries for ``WEBHOOK_COOLOFF_SECONDS``: one receiver that
+    hangs must not hold every worker slot, and so every other organisation's alerts, for its timeout."""
+    until = timezone.now() + datetime.timedelta(seconds=settings.WEBHOOK_COOLOFF_SECONDS)
+    WebhookCooloff.objects.update_or_create(organisation_id=organisation_id, defaults={"until": until})
+
+
+def defer_while_cooling_off(notification: Notification, until: datetime.datetime) -> None:
+    """Put a claimed row back, not counting the attempt its claim counted, until its receiver's
+    cool-off has ended; spread over a cool-off after that, so the rows held back do not all try the
+    receiver at once."""
+    delay = (until - timezone.now()).total_seconds() + random.uniform(0, settings.WEBHOOK_COOLOFF_SECONDS)
+    ours = Notification.objects.filter(
+        pk=notification.pk, state=DeliveryState.PENDING, attempts=notification.attempts
+    )
+    if ours.update(
+        attempts=F("attempts") - 1, next_attempt_at=timezone.now() + datetime.timedelta(seconds=delay)
+    ):
+        schedule_retry(str(notification.pk), delay)
 
 
 # A delivered row and its attempt in one statement, hence one transaction; see CLAIM_SQL for set_config.

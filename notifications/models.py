@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 import uuid
 
 from django.conf import settings
@@ -65,16 +66,30 @@ class Notification(models.Model):
     # For a repeated missing escalation: since when the person has been missing.
     last_seen_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The case's events in the order they happened, for receivers to put retried deliveries back in
+    # order: one more than the case's last, given by ``notify_many`` under the case's row lock (0 for
+    # events recorded before it was, older than every later one).
+    sequence = models.PositiveIntegerField(default=0, db_default=0)
     state = models.CharField(max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     # How often the outbox sweep has queued it since a worker last took it: each time, the sweep waits
     # twice as long before the next copy. A default in the database too, for the release before this.
     requeues = models.PositiveSmallIntegerField(default=0, db_default=0)
+    # When a worker last claimed it: an attempt whose outcome was never recorded is logged at that time.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # The organisation's addresses that accepted the email while the mail server refused others: its
+    # retries go to the others only, so those that have it do not get it again.
+    delivered_to = models.JSONField(default=list, blank=True, db_default=[])
     last_error = models.CharField(max_length=200, blank=True)
     # When a manager last sent it again: ``attempts`` counts from there, its earlier attempts stay logged.
     resent_at = models.DateTimeField(null=True, blank=True)
+
+    # On the instance ``notifications.delivery.claim`` answers: when it was claimed before that claim,
+    # and for a webhook, until when its receiver cools off (``WebhookCooloff``) if it ever did.
+    claimed_before: datetime.datetime | None = None
+    receiver_cools_off_until: datetime.datetime | None = None
 
     class Meta:
         ordering = ["-created_at"]
@@ -87,6 +102,20 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.organisation_id} ({self.channel})"
+
+
+class WebhookCooloff(models.Model):
+    """An organisation's webhook receiver that timed out or refused the connection: until ``until``, its
+    deliveries wait instead of each holding a worker's slot for the timeout (``WEBHOOK_COOLOFF_SECONDS``).
+    In the database, so that every worker process sees it."""
+
+    organisation = models.OneToOneField(
+        "accounts.Organisation", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id} until {self.until}"
 
 
 class DeliveryAttempt(models.Model):

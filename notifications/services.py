@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from time import monotonic
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from accounts.models import Organisation, OrganisationKind, User
@@ -126,11 +126,17 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
         users = User.objects.filter(organisation__in=unknown, is_active=True)
         for user_id, organisation_id in users.values_list("pk", "organisation_id"):
             users_by_org.setdefault(organisation_id, []).append(user_id)
+    last_sequence = last_sequences(
+        {item.referral_id for item in announcements if item.referral_id is not None}
+    )
     inbox: list[InboxItem] = []
     outbox: list[Notification] = []
     for item in announcements:
         message = inbox_message(item.event, item.reference, item.due_at, item.clock, item.last_seen_at)
         case = {"referral_id": item.referral_id, "reference": item.reference, "clock": item.clock}
+        sequence = 0
+        if item.referral_id is not None:
+            sequence = last_sequence[item.referral_id] = last_sequence.get(item.referral_id, 0) + 1
         for org in {org.pk: org for org in item.organisations}.values():
             inbox.extend(
                 InboxItem(user_id=user_id, event=item.event, message=message, **case)
@@ -148,6 +154,7 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
                     organisation=org,
                     due_at=item.due_at,
                     last_seen_at=item.last_seen_at,
+                    sequence=sequence,
                     **case,
                 )
                 for channel in channels
@@ -158,6 +165,25 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
     if ids:
         transaction.on_commit(lambda: queue_delivery(ids))
     return outbox
+
+
+def last_sequences(referral_ids: set[int]) -> dict[int, int]:
+    """Each case's last event's ``sequence``, for the next to follow it.
+
+    Every caller of ``notify`` holds the case's row lock (a transition locks it, the deadline sweep
+    locks it with its clocks), so a case's events are numbered one after another, in the order they
+    are committed.
+    """
+    if not referral_ids:
+        return {}
+    rows = (
+        Notification.objects.filter(referral_id__in=referral_ids)
+        .values("referral_id")
+        .annotate(last=Max("sequence"))
+        .values_list("referral_id", "last")
+        .order_by()
+    )
+    return dict(rows)
 
 
 # After a failed publish, this process leaves notifications to the outbox sweep for this long. A broker
@@ -225,18 +251,44 @@ def resend_failed(*, actor: User, notification_id: str) -> Notification:
             raise NotificationNotFailed(
                 "This notification was already sent again: it is being delivered, with retries."
             )
+        _send_again(actor, [notification])
+    return notification
+
+
+def resend_all_failed(*, actor: User, organisation_id: int, channel: str) -> int:
+    """A manager sends again every failed notification to one organisation by one channel (its receiver
+    is back); answers how many. Audited one by one, as ``resend_failed``."""
+    if not actor.is_manager:
+        raise NotPermitted("Only managers can send notifications again.")
+    with transaction.atomic():
+        failed = list(
+            Notification.objects.select_for_update(of=("self",))
+            .select_related("referral")
+            .filter(organisation_id=organisation_id, channel=channel, state=DeliveryState.FAILED)
+        )
+        _send_again(actor, failed)
+    return len(failed)
+
+
+def _send_again(actor: User, notifications: list[Notification]) -> None:
+    """Start the locked failed rows' retries anew (``attempts`` counts from ``resent_at``), audit each and
+    queue them after commit."""
+    now = timezone.now()
+    for notification in notifications:
         notification.state = DeliveryState.PENDING
         notification.attempts = 0
-        notification.next_attempt_at = notification.resent_at = timezone.now()
+        notification.next_attempt_at = notification.resent_at = now
         notification.last_error = ""
-        notification.save(update_fields=["state", "attempts", "next_attempt_at", "resent_at", "last_error"])
         record_change(
             actor=actor,
             referral=notification.referral,
             what=f"notification sent again: {notification.event} by {notification.channel}",
         )
-        transaction.on_commit(lambda: queue_delivery([str(notification.pk)]))
-    return notification
+    Notification.objects.bulk_update(
+        notifications, ["state", "attempts", "next_attempt_at", "resent_at", "last_error"]
+    )
+    ids = [str(notification.pk) for notification in notifications]
+    transaction.on_commit(lambda: queue_delivery(ids))
 
 
 def mark_read(*, user: User, item_id: int) -> InboxItem:

@@ -1,9 +1,12 @@
 """Celery tasks: thin wrappers that take ids and call services. Each is safe to run twice."""
 
+import logging
 from typing import Any
 
 from celery import Task, shared_task
 from celery.signals import task_postrun, worker_init, worker_ready
+
+logger = logging.getLogger(__name__)
 
 
 @worker_init.connect
@@ -49,9 +52,21 @@ def close_broken_or_old_connections(task: Task | None = None, **kwargs: Any) -> 
 
 @shared_task(ignore_result=True)
 def deliver_notification(notification_id: str) -> None:
+    """Deliver one notification. A database that fails meanwhile leaves the row pending: once its claim
+    lapses, the outbox sweep queues it again, and the attempt is logged as one without an outcome."""
+    from django.db import InterfaceError, OperationalError
+
     from .delivery import deliver
 
-    deliver(notification_id)
+    try:
+        deliver(notification_id)
+    except (OperationalError, InterfaceError) as error:
+        # One line: a traceback per task while the database is down says nothing more.
+        logger.warning(
+            "Notification %s left for the outbox sweep: the database failed (%s)",
+            notification_id,
+            type(error).__name__,
+        )
 
 
 @shared_task(ignore_result=True)

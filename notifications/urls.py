@@ -11,4 +11,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("inbox/read-all/", views.inbox_read_all, name="inbox-read-all"),
     path("notifications/undelivered/", views.undelivered, name="undelivered"),
     path("notifications/<uuid:notification_id>/resend/", views.resend, name="resend"),
+    path("notifications/undelivered/resend/", views.resend_all, name="resend-all"),
 ]

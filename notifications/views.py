@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -20,9 +20,9 @@ from referrals.exceptions import NotificationNotFailed, NotPermitted
 from referrals.selectors import referrals_visible_to
 from referrals.views import paginate
 
-from .models import Event, InboxItem, Notification
+from .models import Channel, Event, InboxItem, Notification
 from .selectors import inbox_for, pending_count, undelivered_notifications
-from .services import mark_all_read, mark_read, resend_failed
+from .services import mark_all_read, mark_read, resend_all_failed, resend_failed
 
 # Inbox items marked urgent: a person is missing, or a deadline has passed.
 URGENT_EVENTS = frozenset({Event.PERSON_MISSING, Event.STILL_MISSING, Event.DEADLINE_BREACHED})
@@ -99,6 +99,28 @@ def resend(request: HttpRequest, notification_id: uuid.UUID) -> HttpResponse:
         messages.info(request, exc.message)
         return HttpResponseRedirect(reverse("notifications:undelivered"))
     messages.success(request, "Sent again. It is retried as before if the receiver still fails.")
+    return HttpResponseRedirect(reverse("notifications:undelivered"))
+
+
+@require_POST
+@login_required
+def resend_all(request: HttpRequest) -> HttpResponse:
+    """Send again every failed notification to one organisation by one channel."""
+    organisation_id, channel = request.POST.get("organisation", ""), request.POST.get("channel", "")
+    if not organisation_id.isdigit() or channel not in Channel.values:
+        return HttpResponseBadRequest("Choose an organisation and a channel.")
+    try:
+        count = resend_all_failed(
+            actor=signed_in_user(request), organisation_id=int(organisation_id), channel=channel
+        )
+    except NotPermitted as exc:
+        raise PermissionDenied(str(exc)) from None
+    if count:
+        messages.success(
+            request, f"{count} sent again. They are retried as before if the receiver still fails."
+        )
+    else:
+        messages.info(request, "None of them had failed any more: they were already sent again.")
     return HttpResponseRedirect(reverse("notifications:undelivered"))
 
 

@@ -108,19 +108,32 @@ class WebhookReceiver:
 
 
 class SmtpReceiver:
-    """A real SMTP server (aiosmtpd) on a free local port that keeps every message it is sent."""
+    """A real SMTP server (aiosmtpd) on a free local port that keeps every message it is sent, and the
+    recipients each was accepted for; it refuses the addresses in ``refuse`` (550), accepting the others.
+    """
 
     def __init__(self) -> None:
         from aiosmtpd.controller import Controller
 
         self.messages: list[Message] = []
         self.raw: list[bytes] = []
+        self.recipients: list[list[str]] = []
+        self.refuse: set[str] = set()
         receiver = self
 
         class Handler:
+            async def handle_RCPT(
+                self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+            ) -> str:
+                if address in receiver.refuse:
+                    return "550 5.1.1 No such mailbox"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 receiver.raw.append(envelope.content)
                 receiver.messages.append(message_from_bytes(envelope.content))
+                receiver.recipients.append(list(envelope.rcpt_tos))
                 return "250 OK"
 
         self.port = free_port()

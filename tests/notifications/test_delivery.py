@@ -9,18 +9,30 @@ import pytest
 import redis
 from django.core import mail
 from django.core.mail.backends import smtp
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from notifications import delivery
 from notifications.delivery import backoff_seconds, claim, deliver, requeue_pending, requeue_waits
-from notifications.models import Channel, DeliveryState, Event, InboxItem, Notification
+from notifications.models import Channel, DeliveryState, Event, InboxItem, Notification, WebhookCooloff
 from notifications.services import queue_delivery, resend_failed
+from notifications.sweep import sweep_deadlines
+from notifications.tasks import deliver_notification
 from referrals import services
-from tests.factories import CareProviderFactory, contractor, manager, responder, submitted_referral
+from referrals.local_time import local_time
+from referrals.models import Deadline
+from tests.factories import (
+    CareProviderFactory,
+    OrganisationFactory,
+    contractor,
+    manager,
+    provider_user,
+    responder,
+    submitted_referral,
+)
 
-from .receivers import SlowSmtpServer
+from .receivers import SlowSmtpServer, WebhookReceiver
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +81,7 @@ def test_an_email_carries_the_event_reference_due_time_and_link_only(settings):
     assert message.to == ["managers@contractor.test"]
     assert row.reference in message.subject and "New referral" in message.subject
     assert f"https://harbour.example/cases/{row.referral_id}/" in message.body
+    assert f"Happened: {local_time(row.created_at, delivery.EMAIL_MOMENT)}" in message.body
     row.refresh_from_db()
     assert row.state == DeliveryState.DELIVERED and row.delivered_at is not None
     attempt = row.delivery_attempts.get()
@@ -107,6 +120,66 @@ def test_an_email_goes_through_an_smtp_server_plain_or_over_tls(smtp_server, tls
     assert row.delivery_attempts.get().detail == "sent"
     (message,) = server.accepted
     assert row.reference.encode() in message
+
+
+def harbours_log(caplog) -> str:
+    """What Harbour logged, without the test mail server's own log of the conversation."""
+    return "\n".join(record.getMessage() for record in caplog.records if not record.name.startswith("mail."))
+
+
+@pytest.fixture
+def mail_server(settings, smtp_receiver):
+    """Django's SMTP backend sending to a real SMTP server, and the managers' two addresses."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_receiver.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    organisation = contractor()
+    organisation.notification_emails = ["desk@contractor.test", "duty@contractor.test"]
+    organisation.save()
+    return smtp_receiver
+
+
+def test_an_address_the_mail_server_refuses_fails_the_attempt_and_only_it_is_sent_the_retry(
+    mail_server, queued, caplog
+):
+    mail_server.refuse = {"duty@contractor.test"}
+    manager()
+    row = email_row()
+    deliver(str(row.pk))
+
+    row.refresh_from_db()
+    assert row.state == DeliveryState.PENDING and row.attempts == 1
+    assert row.last_error == "the mail server refused 1 of 2 addresses"
+    assert [(a.succeeded, a.detail) for a in row.delivery_attempts.all()] == [
+        (False, "the mail server refused 1 of 2 addresses")
+    ]
+
+    mail_server.refuse = set()
+    Notification.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+    deliver(str(row.pk))
+
+    row.refresh_from_db()
+    assert row.state == DeliveryState.DELIVERED
+    assert mail_server.recipients == [["desk@contractor.test"], ["duty@contractor.test"]]
+    assert "contractor.test" not in harbours_log(caplog)
+
+
+def test_an_address_refused_on_every_attempt_fails_the_row_and_managers_see_it(
+    mail_server, queued, settings, caplog
+):
+    settings.NOTIFICATION_MAX_ATTEMPTS = 2
+    mail_server.refuse = {"duty@contractor.test"}
+    boss = manager()
+    row = email_row()
+    for _ in range(2):
+        Notification.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+        deliver(str(row.pk))
+
+    row.refresh_from_db()
+    assert (row.state, row.last_error) == (DeliveryState.FAILED, "the mail server refused 1 of 1 address")
+    assert mail_server.recipients == [["desk@contractor.test"]]
+    assert InboxItem.objects.filter(user=boss, event=Event.DELIVERY_FAILED, reference=row.reference).exists()
+    assert "contractor.test" not in harbours_log(caplog)
 
 
 @pytest.mark.parametrize("tls", ["", "starttls", "smtps"])
@@ -148,14 +221,77 @@ def test_a_webhook_is_signed_over_its_raw_body_which_holds_the_timestamp(webhook
         "clock": None,
         "last_seen_at": None,
         "link": payload["link"],
+        "occurred_at": row.created_at.astimezone(datetime.UTC).isoformat(),
+        "sequence": row.sequence,
         "timestamp": int(hook.headers["X-Harbour-Timestamp"]),
     }
+    assert payload["occurred_at"].endswith("+00:00")
     assert payload["link"].endswith(f"/cases/{row.referral_id}/")
     assert hook.event_id == str(row.pk)
     assert hook.headers["Content-Type"] == "application/json"
     row.refresh_from_db()
     assert row.state == DeliveryState.DELIVERED
     assert row.delivery_attempts.get().detail == "HTTP 204"
+
+
+def test_a_missing_event_retried_after_the_found_one_says_it_happened_before_it(webhook_receiver, queued):
+    webhook_receiver.respond = lambda n: 500 if n == 1 else 204
+    referrer = responder(
+        organisation=OrganisationFactory(webhook_url=webhook_receiver.url, webhook_secret="s")
+    )
+    boss = manager()
+    provider = CareProviderFactory()
+    case = submitted_referral(referrer)
+    services.assess_referral(referral_id=case.pk, actor=boss, risk="high", route="accommodation")
+    services.offer_placement(referral_id=case.pk, actor=boss, provider_id=provider.pk)
+    services.accept_offer(referral_id=case.pk, actor=provider_user(provider))
+    services.report_missing(referral_id=case.pk, actor=boss, last_seen_at=timezone.now())
+    services.mark_found(referral_id=case.pk, actor=boss)
+    hooks = Notification.objects.filter(referral=case, channel=Channel.WEBHOOK)
+    missing, found = hooks.get(event=Event.PERSON_MISSING), hooks.get(event=Event.PERSON_FOUND)
+
+    deliver(str(missing.pk))  # refused: retried later
+    deliver(str(found.pk))
+    Notification.objects.filter(pk=missing.pk).update(next_attempt_at=timezone.now())
+    deliver(str(missing.pk))
+
+    events = [json.loads(hook.body) for hook in webhook_receiver.received[1:]]
+    assert [event["event"] for event in events] == ["referral.found", "referral.missing"]
+    found_event, missing_event = events
+    assert missing_event["sequence"] < found_event["sequence"]
+    assert missing_event["occurred_at"] < found_event["occurred_at"]
+
+
+def test_each_event_of_a_case_is_numbered_after_the_one_before_it_the_sweeps_included(queued):
+    referrer = responder(
+        organisation=OrganisationFactory(webhook_url="https://hooks.test/", webhook_secret="s")
+    )
+    boss = manager()
+    provider = CareProviderFactory()
+    case = submitted_referral(referrer)
+    other = submitted_referral(referrer)
+    services.assess_referral(referral_id=case.pk, actor=boss, risk="high", route="accommodation")
+    services.offer_placement(referral_id=case.pk, actor=boss, provider_id=provider.pk)
+    services.accept_offer(referral_id=case.pk, actor=provider_user(provider))
+    services.report_missing(referral_id=case.pk, actor=boss, last_seen_at=timezone.now())
+    repeat_due = Deadline.objects.get(referral=case, clock="missing").due_at
+    sweep_deadlines(now=repeat_due + datetime.timedelta(seconds=1))
+    services.mark_found(referral_id=case.pk, actor=boss)
+
+    rows = Notification.objects.filter(
+        referral=case, organisation=referrer.organisation, channel=Channel.WEBHOOK
+    )
+    in_order = list(rows.order_by("created_at").values_list("event", "sequence"))
+    assert [event for event, _ in in_order] == [
+        "referral.assessed",
+        "referral.placed",
+        "referral.missing",
+        "referral.still_missing",
+        "referral.found",
+    ]
+    sequences = [sequence for _, sequence in in_order]
+    assert sequences == sorted(set(sequences))
+    assert Notification.objects.filter(referral=other).get(channel=Channel.EMAIL).sequence == 1
 
 
 @pytest.mark.postgres  # the one-statement claim (UPDATE … RETURNING with a join) is PostgreSQL's
@@ -230,9 +366,54 @@ def test_an_attempt_whose_worker_died_is_logged_as_failed_with_no_outcome_when_t
     assert row.state == DeliveryState.DELIVERED and row.attempts == 2
     attempts = row.delivery_attempts.order_by("at", "pk")
     assert [(a.succeeded, a.detail) for a in attempts] == [
-        (False, "no outcome: the worker stopped before it was known"),
+        (False, delivery.NO_OUTCOME),
         (True, "HTTP 204"),
     ]
+
+
+def test_an_attempt_whose_outcome_was_not_recorded_is_logged_at_the_time_it_was_claimed(webhook_receiver):
+    row = offer_to_webhook(webhook_receiver.url)
+    lost = claim(str(row.pk))
+    assert lost is not None  # and its worker loses its database connection before it records anything
+    long_ago = timezone.now() - datetime.timedelta(minutes=5)
+    Notification.objects.filter(pk=row.pk).update(next_attempt_at=long_ago)
+    deliver(str(row.pk))
+
+    first, second = Notification.objects.get(pk=row.pk).delivery_attempts.order_by("at", "pk")
+    assert (first.succeeded, first.detail, first.at) == (
+        False,
+        "outcome not recorded (the worker or its database connection was lost)",
+        lost.claimed_at,
+    )
+    assert second.succeeded and second.at > lost.claimed_at
+
+
+def test_a_database_failure_while_recording_an_outcome_logs_one_line_and_leaves_the_row_to_the_sweep(
+    webhook_receiver, queued, monkeypatch, caplog, settings
+):
+    row = offer_to_webhook(webhook_receiver.url)
+
+    def database_gone(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(delivery, "record_outcome", database_gone)
+        deliver_notification(str(row.pk))  # the task, as a worker runs it: it does not raise
+
+    (line,) = [record for record in caplog.records if record.name == "notifications.tasks"]
+    assert line.getMessage() == (
+        f"Notification {row.pk} left for the outbox sweep: the database failed (OperationalError)"
+    )
+    assert line.exc_info is None
+    row.refresh_from_db()
+    assert row.state == DeliveryState.PENDING and row.attempts == 1
+    assert not row.delivery_attempts.exists()
+
+    # Once its claim has lapsed, and the sweep's wait after it, the sweep queues it again.
+    wait = datetime.timedelta(seconds=settings.NOTIFICATION_REQUEUE_AFTER_SECONDS + 1)
+    Notification.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now() - wait)
+    requeue_pending()
+    assert queued["now"] == [str(row.pk)]
 
 
 def test_after_a_manager_sends_it_again_an_attempt_whose_worker_died_is_still_logged(webhook_receiver):
@@ -252,7 +433,7 @@ def test_after_a_manager_sends_it_again_an_attempt_whose_worker_died_is_still_lo
     details = list(
         Notification.objects.get(pk=row.pk).delivery_attempts.order_by("at", "pk").values_list("detail")
     )
-    assert details == [("HTTP 500",), ("no outcome: the worker stopped before it was known",), ("HTTP 204",)]
+    assert details == [("HTTP 500",), (delivery.NO_OUTCOME,), ("HTTP 204",)]
 
 
 def test_a_failed_attempt_is_logged_and_retried_later_with_backoff(
@@ -275,6 +456,50 @@ def test_a_failed_attempt_is_logged_and_retried_later_with_backoff(
     assert before <= row.next_attempt_at <= timezone.now() + datetime.timedelta(seconds=30)
 
 
+def test_after_a_receiver_hangs_its_next_delivery_waits_out_the_cooloff_while_others_go_through(
+    settings, queued
+):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 0.5
+    settings.WEBHOOK_COOLOFF_SECONDS = 60
+    hanging, healthy = WebhookReceiver(respond=lambda n: None).start(), WebhookReceiver().start()
+    try:
+        boss = manager()
+        first = offer_to_webhook(hanging.url, boss=boss)
+        organisation = first.organisation
+        second = Notification.objects.create(
+            event=Event.OFFER_REVOKED, channel=Channel.WEBHOOK, organisation=organisation
+        )
+        other = offer_to_webhook(healthy.url, boss=boss)
+
+        deliver(str(first.pk))  # the receiver hangs past the timeout
+        deliver(str(second.pk))
+        deliver(str(other.pk))
+    finally:
+        hanging.stop()
+        healthy.stop()
+
+    assert [hook.event_id for hook in hanging.received] == [str(first.pk)]
+    first.refresh_from_db()
+    assert first.delivery_attempts.get().detail == "the receiver did not answer in time (TimeoutError)"
+    second.refresh_from_db()
+    assert (second.state, second.attempts) == (DeliveryState.PENDING, 0)
+    assert not second.delivery_attempts.exists()
+    cooloff_ends = WebhookCooloff.objects.get(organisation=organisation).until
+    assert cooloff_ends <= second.next_attempt_at <= cooloff_ends + datetime.timedelta(seconds=60)
+    assert [notification_id for notification_id, _ in queued["later"]] == [str(second.pk)]
+    assert [hook.event_id for hook in healthy.received] == [str(other.pk)]
+    assert Notification.objects.get(pk=other.pk).state == DeliveryState.DELIVERED
+
+
+def test_a_receiver_is_tried_again_once_its_cooloff_has_ended(webhook_receiver, queued):
+    row = offer_to_webhook(webhook_receiver.url)
+    WebhookCooloff.objects.create(
+        organisation=row.organisation, until=timezone.now() - datetime.timedelta(seconds=1)
+    )
+    deliver(str(row.pk))
+    assert Notification.objects.get(pk=row.pk).state == DeliveryState.DELIVERED
+
+
 def test_an_unreachable_receiver_is_recorded_in_words_and_by_error_class(settings, queued):
     settings.WEBHOOK_TIMEOUT_SECONDS = 1
     row = offer_to_webhook("http://127.0.0.1:9/nothing-listens-here")
@@ -283,6 +508,7 @@ def test_an_unreachable_receiver_is_recorded_in_words_and_by_error_class(setting
     assert (
         row.delivery_attempts.get().detail == "the receiver refused the connection (ConnectionRefusedError)"
     )
+    assert WebhookCooloff.objects.get(organisation=row.organisation).until > timezone.now()
 
 
 @pytest.fixture
@@ -361,6 +587,27 @@ def test_an_organisation_without_a_webhook_secret_is_never_sent_a_forgeable_sign
     row.refresh_from_db()
     assert (row.state, row.last_error) == (DeliveryState.FAILED, "no webhook secret")
     assert webhook_receiver.received == []
+
+
+def test_a_receiver_answering_410_gone_fails_at_once_and_managers_see_it(webhook_receiver, queued):
+    webhook_receiver.respond = lambda n: 410
+    boss = manager()
+    row = offer_to_webhook(webhook_receiver.url, boss=boss)
+    deliver(str(row.pk))
+
+    row.refresh_from_db()
+    assert (row.state, row.attempts, row.last_error) == (DeliveryState.FAILED, 1, "HTTP 410")
+    assert InboxItem.objects.filter(user=boss, event=Event.DELIVERY_FAILED, reference=row.reference).exists()
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_a_receiver_refusing_otherwise_is_retried(webhook_receiver, queued, status):
+    webhook_receiver.respond = lambda n: status
+    row = offer_to_webhook(webhook_receiver.url)
+    deliver(str(row.pk))
+
+    row.refresh_from_db()
+    assert (row.state, row.last_error) == (DeliveryState.PENDING, f"HTTP {status}")
 
 
 def test_after_the_last_attempt_the_row_fails_and_managers_see_it_in_their_inbox(

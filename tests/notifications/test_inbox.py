@@ -1,9 +1,12 @@
 """The in-app inbox on the web and the API, and the managers' page of undelivered notifications."""
 
+import contextlib
 import datetime
+from unittest import mock
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -186,6 +189,17 @@ def test_the_mark_read_redirect_stays_on_this_site(client):
     assert response["Location"] == reverse("notifications:inbox")
 
 
+@contextlib.contextmanager
+def mock_publish():
+    """Stands in for the broker: the ids handed to Celery."""
+    published: list[str] = []
+    with mock.patch(
+        "notifications.tasks.deliver_notification.apply_async",
+        lambda args, **options: published.append(args[0]),
+    ):
+        yield published
+
+
 def undelivered_rows(count, state=DeliveryState.FAILED, age=datetime.timedelta(hours=1)):
     org = contractor()
     rows = Notification.objects.bulk_create(
@@ -276,6 +290,58 @@ def test_a_manager_sends_a_failed_notification_again_and_it_is_audited(
     assert (failed.state, failed.attempts, failed.last_error) == (DeliveryState.PENDING, 0, "")
     assert len(queued) == 1  # handed to Celery after commit
     assert AuditEvent.objects.filter(actor=boss, what__startswith="notification sent again").exists()
+
+
+def test_a_manager_sends_all_failed_notifications_to_one_organisation_by_one_channel_again_audited(
+    client, django_capture_on_commit_callbacks
+):
+    boss = manager()
+    failed = undelivered_rows(3)
+    organisation = failed[0].organisation
+    by_email = Notification.objects.create(
+        event=Event.OFFER_MADE, channel=Channel.EMAIL, organisation=organisation, state=DeliveryState.FAILED
+    )
+    elsewhere = Notification.objects.create(
+        event=Event.OFFER_MADE,
+        channel=Channel.WEBHOOK,
+        organisation=CareProviderFactory().organisation,
+        state=DeliveryState.FAILED,
+    )
+    client.force_login(boss)
+    page = client.get(reverse("notifications:undelivered")).text
+    assert f'action="{reverse("notifications:resend-all")}"' in page and "Send all again" in page
+
+    with mock_publish() as published, django_capture_on_commit_callbacks(execute=True) as queued:
+        response = client.post(
+            reverse("notifications:resend-all"), {"organisation": organisation.pk, "channel": "webhook"}
+        )
+    assert response.status_code == 302
+    assert len(queued) == 1 and sorted(published) == sorted(str(row.pk) for row in failed)
+    states = dict(Notification.objects.values_list("pk", "state"))
+    assert [states[row.pk] for row in failed] == [DeliveryState.PENDING] * 3
+    assert (states[by_email.pk], states[elsewhere.pk]) == (DeliveryState.FAILED, DeliveryState.FAILED)
+    assert (
+        AuditEvent.objects.filter(actor=boss, what="notification sent again: offer.made by webhook").count()
+        == 3
+    )
+    assert "3 sent again" in client.get(reverse("notifications:undelivered")).text
+
+
+def test_only_a_manager_can_send_all_failed_notifications_again_by_a_form_post(client):
+    (failed,) = undelivered_rows(1)
+    form = {"organisation": failed.organisation_id, "channel": "webhook"}
+    url = reverse("notifications:resend-all")
+    client.force_login(responder())
+    assert client.post(url, form).status_code == 403
+    client.force_login(manager())
+    assert client.get(url, form).status_code == 405
+    assert client.post(url, {**form, "channel": "carrier pigeon"}).status_code == 400
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(manager())
+    assert strict.post(url, form).status_code == 403
+    failed.refresh_from_db()
+    assert failed.state == DeliveryState.FAILED
+    assert not AuditEvent.objects.filter(what__startswith="notification sent again").exists()
 
 
 def test_only_a_manager_can_send_a_notification_again(client):

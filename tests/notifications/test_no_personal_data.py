@@ -85,6 +85,8 @@ def test_every_email_webhook_and_inbox_item_of_a_whole_case_is_free_of_personal_
             "clock",
             "last_seen_at",
             "link",
+            "occurred_at",
+            "sequence",
             "timestamp",
         }
     for message in mail.outbox:
