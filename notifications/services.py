@@ -82,6 +82,7 @@ class Announcement:
     due_at: datetime.datetime | None = None
     clock: str = ""
     last_seen_at: datetime.datetime | None = None
+    first_of_case: bool = False  # a new case's first event: no earlier one to follow
 
 
 def clock_label(clock: str) -> str:
@@ -97,6 +98,7 @@ def notify(
     referral_id: int | None = None,
     reference: str = "",
     due_at: datetime.datetime | None = None,
+    first_of_case: bool = False,
 ) -> list[Notification]:
     """Write the inbox items and outbox rows for an event, and queue delivery after commit."""
     return notify_many(
@@ -107,6 +109,7 @@ def notify(
                 referral_id=referral_id,
                 reference=reference,
                 due_at=due_at,
+                first_of_case=first_of_case,
             )
         ]
     )
@@ -127,7 +130,11 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
         for user_id, organisation_id in users.values_list("pk", "organisation_id"):
             users_by_org.setdefault(organisation_id, []).append(user_id)
     last_sequence = last_sequences(
-        {item.referral_id for item in announcements if item.referral_id is not None}
+        {
+            item.referral_id
+            for item in announcements
+            if item.referral_id is not None and not item.first_of_case
+        }
     )
     inbox: list[InboxItem] = []
     outbox: list[Notification] = []

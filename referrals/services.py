@@ -119,6 +119,7 @@ def submit_referral(*, actor: User, fields: dict[str, Any]) -> Referral:
             organisations=managers,
             referral_id=referral.pk,
             reference=referral.reference,
+            first_of_case=True,
         )
     # The case summary of a new case, as ``referrals.selectors.with_case_summary`` would load it: no
     # offer, no placement, and the one clock just started.

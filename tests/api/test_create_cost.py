@@ -19,9 +19,10 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/referrals/"
 # Token; the Idempotency-Key's savepoint (in the test's transaction), record and answer; the manager
 # organisations with their users; the case number; the referral, transition log, audit row and
-# assessment clock; the case's last event number, the inbox items and the outbox rows. (The year's
-# first submission also makes the year's reference sequence, so each test submits once before counting.)
-CREATE_QUERIES = 14
+# assessment clock; the inbox items and the outbox rows (a new case's first event needs no look-up of
+# the one before). (The year's first submission also makes the year's reference sequence, so each test
+# submits once before counting.)
+CREATE_QUERIES = 13
 
 
 def payload() -> dict:
