@@ -2,7 +2,7 @@
 
 A request with a key claims it by inserting its record inside the request's own transaction. A
 concurrent repeat's insert waits on the unique index until that transaction ends: if it committed, the
-repeat reads the stored answer; if it rolled back (or answered with an error, which is not kept), the
+repeat reads the stored answer; if it rolled back (or let the key go, see ``settle_key``'s callers), the
 repeat goes ahead itself. So two identical requests at once never both do the work.
 """
 
@@ -78,7 +78,7 @@ def claim_key(
         return record
     first = IdempotencyRecord.objects.filter(user=user, key=key).first()
     if first is None and attempts > 1:
-        # The first request answered with an error and let the key go in the meantime: try again.
+        # The first request let the key go in the meantime: try again.
         return claim_key(user=user, key=key, fingerprint=fingerprint, attempts=attempts - 1)
     if first is None:
         raise IdempotencyKeyReused("A request with this Idempotency-Key is in progress; try again.")
@@ -157,15 +157,11 @@ def recent_answer(
 
 
 def settle_key(record: IdempotencyRecord, *, status: int, body: Any, referral_id: int | None = None) -> None:
-    """Keep a successful answer or a redirect (and the case it shows) for repeats; let the key go after
-    an error, which changed nothing."""
-    if 200 <= status < 400:
-        record.response_status = status
-        record.response_body = body
-        record.referral_id = referral_id
-        record.save(update_fields=["response_status", "response_body", "referral"])
-    else:
-        release_key(record)
+    """Keep the answer (and the case it shows) for repeats."""
+    record.response_status = status
+    record.response_body = body
+    record.referral_id = referral_id
+    record.save(update_fields=["response_status", "response_body", "referral"])
 
 
 def release_key(record: IdempotencyRecord) -> None:

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 # PostgreSQL: serialization failure, deadlock, lock not available. The loser of a race hears 409.
 CONFLICT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+CONFLICT_CODE = "conflict"
 CONFLICT_MESSAGE = "Another request changed the same thing at the same moment. Try again."
 # A view that changes a case sets ``conflict_message`` to this; other views have nothing to reload.
 CASE_CONFLICT_MESSAGE = "Someone else changed this case at the same moment. Reload it and try again."
@@ -74,7 +75,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         # The class only: the message of a database error can quote personal values.
         logger.info("A concurrent change won; answered 409 (%s)", type(exc).__name__)
         message = getattr(context.get("view"), "conflict_message", CONFLICT_MESSAGE)
-        return Response({"detail": message, "code": "conflict"}, status=409)
+        return Response({"detail": message, "code": CONFLICT_CODE}, status=409)
     return exception_handler(exc, context)
 
 

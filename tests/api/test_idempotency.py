@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from unittest.mock import Mock
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.urls import URLResolver, get_resolver
+from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
 from idempotency.api import IdempotentPostMixin
@@ -16,7 +18,7 @@ from notifications.models import InboxItem
 from referrals import services
 from referrals.models import AnonymousNotification, Referral
 from tests.api.cases import bring_to, transition_url, valid_body
-from tests.factories import PASSWORD, referral_fields, responder
+from tests.factories import PASSWORD, provider_user, referral_fields, responder
 
 pytestmark = pytest.mark.django_db
 
@@ -141,6 +143,51 @@ def test_an_error_is_not_kept_so_a_corrected_retry_with_the_same_key_works(api):
     assert refused.status_code == 400
     assert not IdempotencyRecord.objects.exists()
     assert post(client, "/api/v1/referrals/", body(), "k-5").status_code == 201
+
+
+def test_a_refused_found_repeated_after_the_person_went_missing_again_replays_the_refusal(api):
+    case = bring_to("missing")
+    client = api(case.provider_user)
+    url = transition_url(case.referral.pk, "found")
+    services.mark_found(referral_id=case.referral.pk, actor=case.manager)  # a colleague was first
+    refused = post(client, url, valid_body("found"), "found-1")
+    assert refused.status_code == 409 and refused.json()["code"] == "transition_not_allowed"
+
+    services.report_missing(referral_id=case.referral.pk, actor=case.manager, last_seen_at=timezone.now())
+    again = post(client, url, valid_body("found"), "found-1")
+    assert again.status_code == 409 and again["Idempotent-Replayed"] == "true"
+    assert again.json() == refused.json()
+    assert case.refresh().state == "missing"
+
+
+def test_an_acceptance_refused_after_a_colleague_rejected_does_not_place_the_person_offered_again(api):
+    case = bring_to("offered")
+    client = api(case.provider_user)
+    url = transition_url(case.referral.pk, "accept")
+    colleague = provider_user(case.provider)
+    services.reject_offer(referral_id=case.referral.pk, actor=colleague, reason="no_capacity")
+    refused = post(client, url, {}, "accept-3")
+    assert refused.status_code == 404
+
+    services.offer_placement(referral_id=case.referral.pk, actor=case.manager, provider_id=case.provider.pk)
+    again = post(client, url, {}, "accept-3")
+    assert again.status_code == 404 and again["Idempotent-Replayed"] == "true"
+    assert case.refresh().state == "assessed"
+    assert case.referral.offers.get(state="pending").provider == case.provider
+
+
+def test_a_lost_race_is_not_kept_so_the_retry_does_the_work(api, monkeypatch):
+    case = bring_to("received")
+    client = api(case.manager)
+    url = transition_url(case.referral.pk, "assess")
+    with monkeypatch.context() as race:
+        race.setattr(services, "perform_transition", Mock(side_effect=IntegrityError))
+        lost = post(client, url, valid_body("assess"), "assess-2")
+    assert lost.status_code == 409 and lost.json()["code"] == "conflict"
+    assert not IdempotencyRecord.objects.exists()
+    retried = post(client, url, valid_body("assess"), "assess-2")
+    assert retried.status_code == 200 and "Idempotent-Replayed" not in retried
+    assert case.refresh().state == "assessed"
 
 
 def test_a_repeated_token_request_returns_the_first_token(api):
