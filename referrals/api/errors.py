@@ -22,6 +22,7 @@ from rest_framework.exceptions import NotFound, ParseError, ValidationError
 from rest_framework.fields import get_error_detail
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
+from rest_framework.utils import json
 from rest_framework.views import exception_handler
 
 from referrals.exceptions import HarbourError
@@ -37,13 +38,22 @@ CASE_CONFLICT_MESSAGE = "Someone else changed this case at the same moment. Relo
 
 
 class HarbourJSONParser(JSONParser):
-    """DRF's JSON parser, with arrays or objects nested too deep for Python refused as a 400."""
+    """DRF's JSON parser, reading every body as UTF-8, byte order mark or not, whatever charset its
+    Content-Type names: JSON is UTF-8 (RFC 8259), and a client's label saying otherwise is a mistake
+    that would garble every accented name. A body that is not UTF-8, or nested too deep for Python, is a
+    400."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         try:
-            return super().parse(stream, media_type, parser_context)
+            text = stream.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ParseError("JSON parse error - the body is not UTF-8, as JSON must be.") from None
+        try:
+            return json.loads(text, parse_constant=json.strict_constant if self.strict else None)
         except RecursionError:
             raise ParseError("JSON parse error - the body is nested too deeply.") from None
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
 
 
 def error_code(exc: HarbourError) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import inspect
+import json
 
 import pytest
 from django.db import IntegrityError, OperationalError
@@ -309,6 +310,33 @@ def test_malformed_json_is_a_400(api):
         "/api/v1/referrals/", '{"given_name": "A",', content_type="application/json"
     )
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=iso-8859-1", "application/json; charset=utf-16"]
+)
+def test_a_json_body_is_read_as_utf_8_whatever_charset_it_is_labelled_with(api, content_type):
+    body = json.dumps(referral_fields(given_name="Zoë", date_of_birth="1990-05-01"), ensure_ascii=False)
+    response = api(responder()).post("/api/v1/referrals/", body.encode(), content_type=content_type)
+    assert response.status_code == 201
+    assert Referral.objects.get().given_name == "Zoë"
+
+
+def test_a_json_body_starting_with_a_byte_order_mark_is_read(api):
+    body = json.dumps(referral_fields(given_name="Zoë", date_of_birth="1990-05-01")).encode("utf-8-sig")
+    response = api(responder()).post("/api/v1/referrals/", body, content_type="application/json")
+    assert response.status_code == 201
+    assert Referral.objects.get().given_name == "Zoë"
+
+
+def test_a_body_that_is_not_utf_8_is_a_400_that_says_so(api):
+    body = json.dumps(referral_fields(given_name="Zoë", date_of_birth="1990-05-01"), ensure_ascii=False)
+    response = api(responder()).post(
+        "/api/v1/referrals/", body.encode("latin-1"), content_type="application/json; charset=iso-8859-1"
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == "JSON parse error - the body is not UTF-8, as JSON must be."
+    assert not Referral.objects.exists()
 
 
 @pytest.mark.parametrize("with_key", [False, True], ids=["plain", "idempotency-key"])
