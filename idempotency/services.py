@@ -169,6 +169,12 @@ def release_key(record: IdempotencyRecord) -> None:
     record.delete()
 
 
+def forget_answers(*, user: User) -> None:
+    """Delete every answer kept for the user's keys, when what they may see changes: a replay must not
+    show what the old organisation or role showed (its cases, in a duplicate check)."""
+    IdempotencyRecord.objects.filter(user=user).delete()
+
+
 def purge_expired_keys(*, now: datetime.datetime | None = None) -> int:
     """Forget answers older than IDEMPOTENCY_KEY_LIFETIME_HOURS."""
     now = now or timezone.now()

@@ -18,7 +18,14 @@ from notifications.models import InboxItem
 from referrals import services
 from referrals.models import AnonymousNotification, Referral
 from tests.api.cases import bring_to, transition_url, valid_body
-from tests.factories import PASSWORD, provider_user, referral_fields, responder
+from tests.factories import (
+    PASSWORD,
+    OrganisationFactory,
+    provider_user,
+    referral_fields,
+    responder,
+    submitted_referral,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -188,6 +195,38 @@ def test_a_lost_race_is_not_kept_so_the_retry_does_the_work(api, monkeypatch):
     retried = post(client, url, valid_body("assess"), "assess-2")
     assert retried.status_code == 200 and "Idempotent-Replayed" not in retried
     assert case.refresh().state == "assessed"
+
+
+def test_a_user_moved_to_another_organisation_is_not_replayed_the_old_ones_cases(api):
+    user = responder()
+    case = submitted_referral(responder(organisation=user.organisation))
+    duplicates = {
+        "given_name": "Amina",
+        "family_name": "Haile",
+        "date_of_birth": "1995-03-14",
+        "nationality": "ER",
+    }
+    url = "/api/v1/referrals/possible-duplicates/"
+    assert [row["reference"] for row in post(api(user), url, duplicates, "dup-1").json()] == [case.reference]
+
+    user.organisation = OrganisationFactory()
+    user.save()
+    again = post(api(user), url, duplicates, "dup-1")
+    assert again.status_code == 200 and "Idempotent-Replayed" not in again
+    assert again.json() == []
+
+
+@pytest.mark.parametrize(
+    "change", [("role", "care_provider"), ("is_active", False)], ids=["role", "deactivated"]
+)
+def test_a_new_role_or_deactivation_forgets_the_users_kept_answers(api, change):
+    user = responder()
+    other = responder()
+    for who in (user, other):
+        post(api(who), "/api/v1/referrals/", body(), "k-8")
+    setattr(user, *change)
+    user.save()
+    assert list(IdempotencyRecord.objects.values_list("user", flat=True)) == [other.pk]
 
 
 def test_a_repeated_token_request_returns_the_first_token(api):
