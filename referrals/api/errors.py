@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound, ParseError, ValidationError
+from rest_framework.exceptions import ErrorDetail, NotFound, ParseError, ValidationError
 from rest_framework.fields import get_error_detail
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -86,7 +86,14 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         logger.info("A concurrent change won; answered 409 (%s)", type(exc).__name__)
         message = getattr(context.get("view"), "conflict_message", CONFLICT_MESSAGE)
         return Response({"detail": message, "code": CONFLICT_CODE}, status=409)
-    return exception_handler(exc, context)
+    response = exception_handler(exc, context)
+    # DRF's own errors (not signed in, throttled, a body that is not JSON…) say what went wrong in words
+    # only; their code goes next to the words, as for the errors above. Field errors are left as they are.
+    if response is not None and isinstance(response.data, dict):
+        detail = response.data.get("detail")
+        if isinstance(detail, ErrorDetail):
+            response.data["code"] = detail.code
+    return response
 
 
 # --------------------------------------------------------------------------------- schema of errors
@@ -96,7 +103,7 @@ ErrorSerializer = inline_serializer(
     fields={
         "detail": serializers.CharField(help_text="What went wrong, in words a user can act on."),
         "code": serializers.CharField(
-            required=False, help_text="A stable code, e.g. transition_not_allowed."
+            help_text="A stable code, e.g. transition_not_allowed, not_authenticated, token_expired."
         ),
     },
 )
@@ -105,7 +112,7 @@ FieldErrorsSchema = {
     "type": "object",
     "description": (
         "Field errors: each invalid field (or Idempotency-Key, or non_field_errors) with a list of messages; "
-        "or detail for a body that is not valid JSON."
+        "or detail and code (parse_error) for a body that is not valid JSON."
     ),
     "additionalProperties": {},
 }
@@ -136,13 +143,16 @@ WRITE_ERRORS = (400, 401, 403, 404, 409, 415, 429)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """A request Django refuses before any view (a body over the size limit): JSON under /api/."""
-    if request.path.startswith("/api/"):
-        detail = "Bad request."
-        if isinstance(exception, RequestDataTooBig):
-            detail = f"The request body is larger than the {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes accepted."
-        return JsonResponse({"detail": detail, "code": "bad_request"}, status=400)
-    return defaults.bad_request(request, exception)
+    """A request Django refuses before any view: JSON under /api/, and 413 for a body over the size
+    limit, which a client sends again only made smaller."""
+    if not request.path.startswith("/api/"):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        detail = (
+            f"The request body is larger than the {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes accepted."
+        )
+        return JsonResponse({"detail": detail, "code": "request_too_large"}, status=413)
+    return JsonResponse({"detail": "Bad request.", "code": "bad_request"}, status=400)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -87,11 +87,6 @@ def test_an_inactive_user_gets_no_token(api):
     assert response.status_code == 400
 
 
-def test_a_bad_token_is_401(api):
-    response = api().get("/api/v1/referrals/", HTTP_AUTHORIZATION="Token not-a-real-token")
-    assert response.status_code == 401
-
-
 # --------------------------------------------------------------------------------------------- me
 
 
@@ -234,10 +229,6 @@ def test_a_filter_given_twice_is_a_400_not_the_last_value_alone(api, query):
     assert response.json()[name] == [f"Filter by one {name} at a time."]
 
 
-def test_a_page_past_the_end_is_a_404(api):
-    assert api(manager()).get("/api/v1/referrals/?page=9").status_code == 404
-
-
 # ---------------------------------------------------------------------------------- the case shown
 
 
@@ -305,13 +296,6 @@ def test_a_provider_sees_only_itself_and_a_responder_no_providers(api):
 # ------------------------------------------------------------------------------------- bad requests
 
 
-def test_malformed_json_is_a_400(api):
-    response = api(responder()).post(
-        "/api/v1/referrals/", '{"given_name": "A",', content_type="application/json"
-    )
-    assert response.status_code == 400
-
-
 @pytest.mark.parametrize(
     "content_type", ["application/json; charset=iso-8859-1", "application/json; charset=utf-16"]
 )
@@ -346,23 +330,6 @@ def test_json_nested_too_deep_for_python_is_a_400_not_a_500(api, with_key):
     response = api(responder()).post("/api/v1/referrals/", deep, content_type="application/json", **headers)
     assert response.status_code == 400
     assert "nested too deeply" in response.json()["detail"]
-
-
-def test_a_body_over_the_size_limit_is_a_json_400(api, settings):
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
-    body = '{"account": "' + "x" * 2000 + '"}'
-    response = api(responder()).post(
-        "/api/v1/referrals/", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="big"
-    )
-    assert response.status_code == 400
-    assert "larger than the 1,000 bytes" in response.json()["detail"]
-
-
-def test_a_form_body_is_a_415(api):
-    response = api(responder()).post(
-        "/api/v1/referrals/", "given_name=A", content_type="application/x-www-form-urlencoded"
-    )
-    assert response.status_code == 415
 
 
 def test_a_json_array_instead_of_an_object_is_a_400(api):
