@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, cast
 from django.db.models import QuerySet
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -113,14 +112,7 @@ class ReferralListView(AnswersWithCase, GenericAPIView):
     )
     def get(self, request: Request) -> Response:
         filters = s.ReferralFilterSerializer(data=request.query_params)
-        # The query's last value would be used alone, the others silently dropped.
-        repeated = {
-            name: [f"Filter by one {name} at a time."]
-            for name in request.query_params
-            if name in filters.fields and len(request.query_params.getlist(name)) > 1
-        }
-        if repeated:
-            raise ValidationError(repeated)
+        s.refuse_repeated_filters(request.query_params, filters.fields)
         filters.is_valid(raise_exception=True)
         chosen = filters.validated_data
         referrals = self.get_queryset()

@@ -229,6 +229,17 @@ def test_a_filter_given_twice_is_a_400_not_the_last_value_alone(api, query):
     assert response.json()[name] == [f"Filter by one {name} at a time."]
 
 
+@pytest.mark.parametrize("report", ["caseload", "overdue"])
+@pytest.mark.parametrize(
+    "query", ["region=london&region=wales", "organisation_kind=police&organisation_kind=ngo"]
+)
+def test_a_report_filter_given_twice_is_a_400_not_the_last_value_alone(api, report, query):
+    response = api(manager()).get(f"/api/v1/reports/{report}/?{query}")
+    assert response.status_code == 400
+    name = query.split("=")[0]
+    assert response.json() == {name: [f"Filter by one {name} at a time."]}
+
+
 # ---------------------------------------------------------------------------------- the case shown
 
 
