@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from django.db import transaction
@@ -11,6 +12,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from referrals.api.errors import CONFLICT_CODE
@@ -33,8 +35,9 @@ IDEMPOTENCY_PARAMETERS = [
         required=False,
         description=(
             "Any unique string (1-200 characters). A repeat with the same key returns the first answer, a "
-            "refusal (403, 404, 409) too, and changes nothing; the same key with a different request is a "
-            "409. A 400, a 409 with code conflict, a 429 or a 5xx is not kept: the key may be sent again."
+            "refusal (403, 404, 409) too, and changes nothing; the same key with a different request (fields "
+            "the operation ignores aside) is a 409. A 400, a 409 with code conflict, a 429 or a 5xx is not "
+            "kept: the key may be sent again."
         ),
     ),
     OpenApiParameter(
@@ -49,6 +52,11 @@ IDEMPOTENCY_PARAMETERS = [
         ),
     ),
 ]
+
+
+def fields_read_by(serializer_class: type[Serializer[Any]]) -> frozenset[str]:
+    """The keys of a body a serializer takes: its writable fields."""
+    return frozenset(name for name, field in serializer_class().fields.items() if not field.read_only)
 
 
 class _Replay(Exception):  # noqa: N818 - control flow, never leaves the view
@@ -89,7 +97,7 @@ class IdempotentPostMixin(APIView):
             return super().dispatch(request, *args, **kwargs)
         # Read the raw body now, before the parsers consume the stream.
         self._idempotency_fingerprint = request_fingerprint(
-            method=request.method or "", path=request.path, body=request.body
+            method=request.method or "", path=request.path, body=request.body, fields=self.body_fields()
         )
         with transaction.atomic():
             response = super().dispatch(request, *args, **kwargs)
@@ -109,6 +117,12 @@ class IdempotentPostMixin(APIView):
                 else:
                     release_key(record)
         return response
+
+    def body_fields(self) -> Collection[str] | None:
+        """The top-level keys of the body the view reads, which tell one request from another: a repeat
+        that differs only in others, ignored as everywhere in the API (SPEC §9), is the same request.
+        None by default: every key."""
+        return None
 
     def referral_shown_by(self, response: Any) -> int | None:
         """The case a successful answer shows, kept with it; see ``replayed_body``. None by default."""

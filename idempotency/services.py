@@ -12,6 +12,7 @@ import datetime
 import hashlib
 import hmac
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -39,13 +40,17 @@ class StoredResponse:
     referral_id: int | None = None
 
 
-def request_fingerprint(*, method: str, path: str, body: bytes) -> str:
-    """A keyed digest of what the request asks for; JSON bodies are compared by meaning, not spacing.
+def request_fingerprint(*, method: str, path: str, body: bytes, fields: Collection[str] | None = None) -> str:
+    """A keyed digest of what the request asks for; JSON bodies are compared by meaning, not spacing,
+    and, given the ``fields`` a view reads, without the other top-level keys, which it ignores.
 
     Keyed, because bodies hold personal details and a plain hash of a short value can be guessed.
     """
     try:
-        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+        asked = json.loads(body)
+        if fields is not None and isinstance(asked, dict):
+            asked = {name: value for name, value in asked.items() if name in fields}
+        canonical = json.dumps(asked, sort_keys=True, separators=(",", ":")).encode()
     except (ValueError, UnicodeDecodeError, RecursionError):
         canonical = body
     message = method.upper().encode() + b"\x1f" + path.encode() + b"\x1f" + canonical
@@ -84,7 +89,8 @@ def claim_key(
         raise IdempotencyKeyReused("A request with this Idempotency-Key is in progress; try again.")
     if first.request_fingerprint != fingerprint:
         raise IdempotencyKeyReused(
-            "This Idempotency-Key was already used for a different request. Use a new key for a new request."
+            "This Idempotency-Key was already used for a different request. If this is a retry, send exactly "
+            "the first request's body; if it is a new request, use a new key."
         )
     return StoredResponse(
         status=first.response_status, body=first.response_body, referral_id=first.referral_id

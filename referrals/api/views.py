@@ -19,7 +19,7 @@ from rest_framework.response import Response
 
 from audit.services import record_read, record_reads
 from care_providers.selectors import pending_offer_for, suggested_providers
-from idempotency.api import IDEMPOTENCY_PARAMETERS, IdempotentPostMixin
+from idempotency.api import IDEMPOTENCY_PARAMETERS, IdempotentPostMixin, fields_read_by
 from idempotency.services import StoredResponse
 from referrals import services
 from referrals.exceptions import NotPermitted, TransitionNotAllowed
@@ -42,6 +42,7 @@ from referrals.selectors import (
     referrals_visible_to,
     with_case_summary,
 )
+from referrals.validation import PERSONAL_FIELDS
 
 from . import serializers as s
 from .errors import CASE_CONFLICT_MESSAGE, READ_ERRORS, WRITE_ERRORS, error_responses
@@ -95,6 +96,9 @@ class ReferralListView(AnswersWithCase, GenericAPIView):
 
     def get_queryset(self) -> QuerySet[Referral]:
         return with_case_summary(referrals_visible_to(_user(self.request)))
+
+    def body_fields(self) -> frozenset[str]:
+        return fields_read_by(s.ReferralCreateSerializer)
 
     @extend_schema(
         operation_id="referrals_list",
@@ -159,6 +163,9 @@ class PossibleDuplicatesView(IdempotentPostMixin, GenericAPIView):
 
     serializer_class = s.PossibleDuplicateSerializer
     pagination_class = None
+
+    def body_fields(self) -> frozenset[str]:
+        return fields_read_by(s.PossibleDuplicatesQuery)
 
     @extend_schema(
         operation_id="referrals_possible_duplicates",
@@ -305,6 +312,9 @@ class ReferralTransitionView(AnswersWithCase, GenericAPIView):
     serializer_class = s.ReferralSerializer
     endpoint: TransitionEndpoint
 
+    def body_fields(self) -> frozenset[str]:
+        return frozenset() if self.endpoint.input is None else fields_read_by(self.endpoint.input)
+
     def post(self, request: Request, pk: int) -> Response:
         referral = get_visible_referral(_user(request), pk)
         refuse_unless_allowed(_user(request), self.endpoint.name, referral)
@@ -390,6 +400,10 @@ class AnonymousNotificationListView(IdempotentPostMixin, GenericAPIView):
 
     def get_queryset(self) -> QuerySet[AnonymousNotification]:
         return anonymous_notifications_visible_to(_user(self.request))
+
+    def body_fields(self) -> frozenset[str]:
+        # The personal fields too, which are read to be refused.
+        return fields_read_by(s.AnonymousNotificationSerializer) | set(PERSONAL_FIELDS)
 
     def _refuse_providers(self, request: Request) -> None:
         if not (_user(request).is_manager or _user(request).is_first_responder):

@@ -48,13 +48,40 @@ def test_a_repeated_create_returns_the_first_answer_and_creates_nothing(api):
     assert Referral.objects.count() == 1
 
 
-def test_the_same_key_with_a_different_body_is_a_409(api):
+def test_the_same_key_with_a_different_body_is_a_409_that_says_how_to_retry(api):
     client = api(responder())
     assert post(client, "/api/v1/referrals/", body(), "k-2").status_code == 201
     response = post(client, "/api/v1/referrals/", body(given_name="Other"), "k-2")
     assert response.status_code == 409
-    assert "different request" in response.json()["detail"]
+    assert response.json()["detail"] == (
+        "This Idempotency-Key was already used for a different request. If this is a retry, send exactly "
+        "the first request's body; if it is a new request, use a new key."
+    )
     assert Referral.objects.count() == 1
+
+
+def test_a_retry_differing_only_in_fields_the_api_ignores_is_the_same_request(api):
+    client = api(responder())
+    first = post(client, "/api/v1/referrals/", body(), "k-9")
+    again = post(client, "/api/v1/referrals/", {**body(), "client_sent_at": "2026-11-30T10:00:00Z"}, "k-9")
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert Referral.objects.count() == 1
+
+    case = bring_to("offered")
+    provider = api(case.provider_user)
+    url = transition_url(case.referral.pk, "accept")
+    assert post(provider, url, {"attempt": 1}, "accept-4").status_code == 200
+    again = post(provider, url, {"attempt": 2}, "accept-4")
+    assert again.status_code == 200 and again["Idempotent-Replayed"] == "true"
+
+
+def test_a_personal_field_added_to_an_anonymous_notification_is_a_different_request(api):
+    client = api(responder())
+    anonymous = {"gender": "male", "nationality": "VN", "exploitation_types": ["labour"], "region": "wales"}
+    assert post(client, "/api/v1/anonymous-notifications/", anonymous, "k-10").status_code == 201
+    again = post(client, "/api/v1/anonymous-notifications/", {**anonymous, "given_name": "Minh"}, "k-10")
+    assert again.status_code == 409 and again.json()["code"] == "idempotency_key_reused"
 
 
 def test_the_same_key_on_a_different_path_is_a_409(api):
