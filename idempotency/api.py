@@ -95,10 +95,6 @@ class IdempotentPostMixin(APIView):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         if not self._wants_idempotency(request):
             return super().dispatch(request, *args, **kwargs)
-        # Read the raw body now, before the parsers consume the stream.
-        self._idempotency_fingerprint = request_fingerprint(
-            method=request.method or "", path=request.path, body=request.body, fields=self.body_fields()
-        )
         with transaction.atomic():
             response = super().dispatch(request, *args, **kwargs)
             record = self._idempotency_record
@@ -134,11 +130,14 @@ class IdempotentPostMixin(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        if (
-            self.claims_key_after_authentication
-            and self._wants_idempotency(request)
-            and request.user.is_authenticated
-        ):
+        if not self._wants_idempotency(request):
+            return
+        # Read the raw body once the user is authenticated (a request without a token hears so first,
+        # whatever its body) and before the parsers consume the stream.
+        self._idempotency_fingerprint = request_fingerprint(
+            method=request.method or "", path=request.path, body=request.body, fields=self.body_fields()
+        )
+        if self.claims_key_after_authentication and request.user.is_authenticated:
             self.claim_idempotency_key(request, request.user)
 
     def claim_idempotency_key(self, request: Request, user: Any) -> None:

@@ -106,6 +106,16 @@ def test_an_unexpected_error_is_a_json_500_server_error_not_the_html_page(monkey
 
 
 @pytest.mark.parametrize("with_key", [False, True], ids=["plain", "idempotency-key"])
+def test_a_body_over_the_size_limit_without_a_token_is_a_401_first(api, settings, with_key):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    headers = {"HTTP_IDEMPOTENCY_KEY": "big"} if with_key else {}
+    body = '{"account": "' + "x" * 2000 + '"}'
+    response = api().post("/api/v1/referrals/", body, content_type="application/json", **headers)
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize("with_key", [False, True], ids=["plain", "idempotency-key"])
 def test_a_body_over_the_size_limit_is_a_413(api, settings, with_key):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     headers = {"HTTP_IDEMPOTENCY_KEY": "big"} if with_key else {}
