@@ -16,7 +16,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from idempotency.api import IDEMPOTENCY_PARAMETERS, IdempotentPostMixin
+from idempotency.api import IDEMPOTENCY_PARAMETERS, IdempotentPostMixin, fields_read_by
 from idempotency.exceptions import IdempotencyKeyReused
 from idempotency.services import StoredResponse
 from referrals.api.errors import error_responses
@@ -70,6 +70,9 @@ class ObtainTokenView(IdempotentPostMixin, GenericAPIView):
     throttle_scope = "token"
     # The user is known only once the password is checked; the key is then claimed for that user.
     claims_key_after_authentication = False
+
+    def body_fields(self) -> frozenset[str]:
+        return fields_read_by(TokenRequestSerializer)
 
     def get_throttles(self) -> list[Any]:
         from rest_framework.throttling import ScopedRateThrottle

@@ -120,5 +120,5 @@ class ExpiringTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
         user, token = super().authenticate_credentials(key)
         if token_has_expired(token):
-            raise AuthenticationFailed("Token has expired; request a new one.")
+            raise AuthenticationFailed("Token has expired; request a new one.", code="token_expired")
         return user, token

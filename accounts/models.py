@@ -130,12 +130,14 @@ class User(AbstractUser):
         needs a second factor it never gave. Sessions are checked again on every request. A new role or
         organisation also deletes the user's drafts and unsent forms: typed for the old one, they must
         not be read or submitted in the new; and so does deactivation, after which nobody could open
-        them. A move also empties the user's inbox, which told of the old one's cases."""
+        them. A move also empties the user's inbox, which told of the old one's cases. Both forget the
+        answers kept for the user's Idempotency-Keys, which showed what the old access saw."""
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
         changed = self._access_changed(kwargs.get("update_fields"), using)
         if not changed:
             super().save(*args, **kwargs)
             return
+        from idempotency.services import forget_answers
         from notifications.services import empty_inbox
         from referrals.drafts import delete_drafts_and_unsent_forms
 
@@ -149,8 +151,10 @@ class User(AbstractUser):
                 why = f"{' and '.join(moved)} changed"
                 delete_drafts_and_unsent_forms(owner=self, why=why)
                 empty_inbox(user=self, why=why)
+                forget_answers(user=self)
             elif "is_active" in changed and not self.is_active:
                 delete_drafts_and_unsent_forms(owner=self, why="deactivated")
+                forget_answers(user=self)
 
     def _access_changed(self, update_fields: Any, using: str) -> set[str]:
         """The password and access fields (``ACCESS_FIELDS``) this save changes; empty if none."""

@@ -19,6 +19,7 @@ HEALTHZ_PATH = "/healthz"
 # What an unavailable answer tells a client to wait before trying again.
 RETRY_AFTER_SECONDS = 30
 UNAVAILABLE_MESSAGE = "Harbour cannot reach its database just now; try again shortly."
+SERVER_ERROR_MESSAGE = "Harbour failed to answer this request. The error is logged for its maintainers."
 
 
 class HealthCheckMiddleware:
@@ -55,9 +56,10 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """Django's 500 handler (``handler500``), except for a database that cannot be reached (refused
-    or lost connections): 503 with Retry-After, as JSON under /api/ and a plain page elsewhere, since
-    the client did nothing wrong and may simply try again.
+    """Django's 500 handler (``handler500``), as JSON under /api/, where a client reads the code of
+    every error; except for a database that cannot be reached (refused or lost connections): 503 with
+    Retry-After, as JSON under /api/ and a plain page elsewhere, since the client did nothing wrong
+    and may simply try again.
 
     Django calls it while handling the error, wherever it was raised (a view, or the session read
     in middleware), so ``sys.exc_info`` holds it. Logged here, once a request, as one line naming the
@@ -65,6 +67,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
     """
     error = sys.exc_info()[1]
     if not isinstance(error, OperationalError | InterfaceError):
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": SERVER_ERROR_MESSAGE, "code": "server_error"}, status=500)
         return defaults.server_error(request)
     # A middleware that reads the session again on the way out meets the outage a second time.
     if not getattr(request, "database_unavailable", False):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from django.db import transaction
@@ -11,13 +12,19 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
+from referrals.api.errors import CONFLICT_CODE
+
 from .models import IdempotencyRecord
-from .services import StoredResponse, claim_key, request_fingerprint, settle_key
+from .services import StoredResponse, claim_key, release_key, request_fingerprint, settle_key
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
+# Refusals given once the view began its work: a role that may not act, a case out of sight, a state or
+# an offer that does not allow it. A lost race, also a 409, is told apart by its code.
+STANDING_REFUSALS = (403, 404, 409)
 
 # What every POST of the API documents: the header a client may send, and the one a repeat is answered with.
 IDEMPOTENCY_PARAMETERS = [
@@ -27,15 +34,17 @@ IDEMPOTENCY_PARAMETERS = [
         OpenApiParameter.HEADER,
         required=False,
         description=(
-            "Any unique string (1-200 characters). A repeat with the same key returns the first answer and "
-            "changes nothing; the same key with a different request is a 409."
+            "Any unique string (1-200 characters). A repeat with the same key returns the first answer, a "
+            "refusal (403, 404, 409) too, and changes nothing; the same key with a different request (fields "
+            "the operation ignores aside) is a 409. A 400, a 409 with code conflict, a 429 or a 5xx is not "
+            "kept: the key may be sent again."
         ),
     ),
     OpenApiParameter(
         REPLAYED_HEADER,
         str,
         OpenApiParameter.HEADER,
-        response=[200, 201],
+        response=[200, 201, *STANDING_REFUSALS],
         enum=["true"],
         description=(
             "true when this answer is the first answer to an earlier request with the same Idempotency-Key, "
@@ -45,14 +54,30 @@ IDEMPOTENCY_PARAMETERS = [
 ]
 
 
+def fields_read_by(serializer_class: type[Serializer[Any]]) -> frozenset[str]:
+    """The keys of a body a serializer takes: its writable fields."""
+    return frozenset(name for name, field in serializer_class().fields.items() if not field.read_only)
+
+
 class _Replay(Exception):  # noqa: N818 - control flow, never leaves the view
     def __init__(self, status: int, body: Any) -> None:
         self.status = status
         self.body = body
 
 
+def answer_stands(status: int, body: Any) -> bool:
+    """Whether a repeat with the same key gets this answer again, as Stripe's keys do. A refusal stands
+    too: a repeat after the case moved on (the person missing again, the offer made again) must not do
+    what the first request was refused. The key is let go after an answer that asks for the request to
+    be sent again: bad input to correct, a lost race, too many requests, a failure."""
+    if status in STANDING_REFUSALS:
+        return not (isinstance(body, dict) and body.get("code") == CONFLICT_CODE)
+    return status < 400
+
+
 class IdempotentPostMixin(APIView):
-    """Replays the first successful answer to a POST repeated with the same key by the same user.
+    """Replays the first answer to a POST repeated with the same key by the same user (see
+    ``answer_stands``).
 
     Requests without the header take the ordinary path, untouched. With it, the view's work and the
     stored answer share one transaction (see ``idempotency.services``). By default the key is claimed
@@ -70,10 +95,6 @@ class IdempotentPostMixin(APIView):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         if not self._wants_idempotency(request):
             return super().dispatch(request, *args, **kwargs)
-        # Read the raw body now, before the parsers consume the stream.
-        self._idempotency_fingerprint = request_fingerprint(
-            method=request.method or "", path=request.path, body=request.body
-        )
         with transaction.atomic():
             response = super().dispatch(request, *args, **kwargs)
             record = self._idempotency_record
@@ -82,13 +103,22 @@ class IdempotentPostMixin(APIView):
                 if body is not None:
                     # Store what the client received: dates as strings, exactly as rendered.
                     body = json.loads(JSONRenderer().render(body))
-                settle_key(
-                    record,
-                    status=response.status_code,
-                    body=body,
-                    referral_id=self.referral_shown_by(response),
-                )
+                if answer_stands(response.status_code, body):
+                    settle_key(
+                        record,
+                        status=response.status_code,
+                        body=body,
+                        referral_id=self.referral_shown_by(response),
+                    )
+                else:
+                    release_key(record)
         return response
+
+    def body_fields(self) -> Collection[str] | None:
+        """The top-level keys of the body the view reads, which tell one request from another: a repeat
+        that differs only in others, ignored as everywhere in the API (SPEC §9), is the same request.
+        None by default: every key."""
+        return None
 
     def referral_shown_by(self, response: Any) -> int | None:
         """The case a successful answer shows, kept with it; see ``replayed_body``. None by default."""
@@ -100,11 +130,14 @@ class IdempotentPostMixin(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        if (
-            self.claims_key_after_authentication
-            and self._wants_idempotency(request)
-            and request.user.is_authenticated
-        ):
+        if not self._wants_idempotency(request):
+            return
+        # Read the raw body once the user is authenticated (a request without a token hears so first,
+        # whatever its body) and before the parsers consume the stream.
+        self._idempotency_fingerprint = request_fingerprint(
+            method=request.method or "", path=request.path, body=request.body, fields=self.body_fields()
+        )
+        if self.claims_key_after_authentication and request.user.is_authenticated:
             self.claim_idempotency_key(request, request.user)
 
     def claim_idempotency_key(self, request: Request, user: Any) -> None:

@@ -2,7 +2,7 @@
 
 A request with a key claims it by inserting its record inside the request's own transaction. A
 concurrent repeat's insert waits on the unique index until that transaction ends: if it committed, the
-repeat reads the stored answer; if it rolled back (or answered with an error, which is not kept), the
+repeat reads the stored answer; if it rolled back (or let the key go, see ``settle_key``'s callers), the
 repeat goes ahead itself. So two identical requests at once never both do the work.
 """
 
@@ -12,6 +12,7 @@ import datetime
 import hashlib
 import hmac
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -39,13 +40,17 @@ class StoredResponse:
     referral_id: int | None = None
 
 
-def request_fingerprint(*, method: str, path: str, body: bytes) -> str:
-    """A keyed digest of what the request asks for; JSON bodies are compared by meaning, not spacing.
+def request_fingerprint(*, method: str, path: str, body: bytes, fields: Collection[str] | None = None) -> str:
+    """A keyed digest of what the request asks for; JSON bodies are compared by meaning, not spacing,
+    and, given the ``fields`` a view reads, without the other top-level keys, which it ignores.
 
     Keyed, because bodies hold personal details and a plain hash of a short value can be guessed.
     """
     try:
-        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+        asked = json.loads(body)
+        if fields is not None and isinstance(asked, dict):
+            asked = {name: value for name, value in asked.items() if name in fields}
+        canonical = json.dumps(asked, sort_keys=True, separators=(",", ":")).encode()
     except (ValueError, UnicodeDecodeError, RecursionError):
         canonical = body
     message = method.upper().encode() + b"\x1f" + path.encode() + b"\x1f" + canonical
@@ -78,13 +83,14 @@ def claim_key(
         return record
     first = IdempotencyRecord.objects.filter(user=user, key=key).first()
     if first is None and attempts > 1:
-        # The first request answered with an error and let the key go in the meantime: try again.
+        # The first request let the key go in the meantime: try again.
         return claim_key(user=user, key=key, fingerprint=fingerprint, attempts=attempts - 1)
     if first is None:
         raise IdempotencyKeyReused("A request with this Idempotency-Key is in progress; try again.")
     if first.request_fingerprint != fingerprint:
         raise IdempotencyKeyReused(
-            "This Idempotency-Key was already used for a different request. Use a new key for a new request."
+            "This Idempotency-Key was already used for a different request. If this is a retry, send exactly "
+            "the first request's body; if it is a new request, use a new key."
         )
     return StoredResponse(
         status=first.response_status, body=first.response_body, referral_id=first.referral_id
@@ -157,20 +163,22 @@ def recent_answer(
 
 
 def settle_key(record: IdempotencyRecord, *, status: int, body: Any, referral_id: int | None = None) -> None:
-    """Keep a successful answer or a redirect (and the case it shows) for repeats; let the key go after
-    an error, which changed nothing."""
-    if 200 <= status < 400:
-        record.response_status = status
-        record.response_body = body
-        record.referral_id = referral_id
-        record.save(update_fields=["response_status", "response_body", "referral"])
-    else:
-        release_key(record)
+    """Keep the answer (and the case it shows) for repeats."""
+    record.response_status = status
+    record.response_body = body
+    record.referral_id = referral_id
+    record.save(update_fields=["response_status", "response_body", "referral"])
 
 
 def release_key(record: IdempotencyRecord) -> None:
     """Let the key go: the request changed nothing, and a repeat may do the work."""
     record.delete()
+
+
+def forget_answers(*, user: User) -> None:
+    """Delete every answer kept for the user's keys, when what they may see changes: a replay must not
+    show what the old organisation or role showed (its cases, in a duplicate check)."""
+    IdempotencyRecord.objects.filter(user=user).delete()
 
 
 def purge_expired_keys(*, now: datetime.datetime | None = None) -> int:

@@ -46,6 +46,9 @@ class InboxList(generics.ListAPIView):
 class InboxItemRead(IdempotentPostMixin, APIView):
     """Mark one of the user's own inbox items read; another user's item is a 404."""
 
+    def body_fields(self) -> frozenset[str]:
+        return frozenset()  # none: the item is in the address
+
     @extend_schema(
         request=None,
         parameters=IDEMPOTENCY_PARAMETERS,

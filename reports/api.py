@@ -27,6 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from referrals.api.serializers import refuse_repeated_filters
 from referrals.choices import Region
 
 from .forms import ReportFilterForm
@@ -249,6 +250,7 @@ class CaseloadReportView(APIView):
         tags=["reports"],
     )
     def get(self, request: Request) -> Response:
+        refuse_repeated_filters(request.query_params, ReportFilterForm.base_fields)
         form = ReportFilterForm(request.query_params)
         report = caseload_report(form.report_filter()) if form.is_valid() else None
         if report is None or not form.check_provider(report.provider_choices):
@@ -283,6 +285,7 @@ class OverdueReportView(ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> OverdueCases:  # type: ignore[override]  # a list the paginator slices
+        refuse_repeated_filters(self.request.query_params, ReportFilterForm.base_fields)
         form = ReportFilterForm(self.request.query_params)
         valid = form.is_valid()
         # The providers are read only to refuse one that does not exist.

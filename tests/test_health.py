@@ -110,7 +110,7 @@ def test_any_other_error_is_still_answered_with_the_500_page(rf):
     try:
         raise ValueError("a defect, not an outage")
     except ValueError:
-        response = server_error(rf.get("/api/v1/referrals/"))
+        response = server_error(rf.get("/referrals/"))
     assert response.status_code == 500
     assert "Sorry, something went wrong" in response.content.decode()
     assert not response.has_header("Retry-After")

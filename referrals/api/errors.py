@@ -18,10 +18,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound, ParseError, ValidationError
+from rest_framework.exceptions import ErrorDetail, NotFound, ParseError, ValidationError
 from rest_framework.fields import get_error_detail
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
+from rest_framework.utils import json
 from rest_framework.views import exception_handler
 
 from referrals.exceptions import HarbourError
@@ -30,19 +31,29 @@ logger = logging.getLogger(__name__)
 
 # PostgreSQL: serialization failure, deadlock, lock not available. The loser of a race hears 409.
 CONFLICT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+CONFLICT_CODE = "conflict"
 CONFLICT_MESSAGE = "Another request changed the same thing at the same moment. Try again."
 # A view that changes a case sets ``conflict_message`` to this; other views have nothing to reload.
 CASE_CONFLICT_MESSAGE = "Someone else changed this case at the same moment. Reload it and try again."
 
 
 class HarbourJSONParser(JSONParser):
-    """DRF's JSON parser, with arrays or objects nested too deep for Python refused as a 400."""
+    """DRF's JSON parser, reading every body as UTF-8, byte order mark or not, whatever charset its
+    Content-Type names: JSON is UTF-8 (RFC 8259), and a client's label saying otherwise is a mistake
+    that would garble every accented name. A body that is not UTF-8, or nested too deep for Python, is a
+    400."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         try:
-            return super().parse(stream, media_type, parser_context)
+            text = stream.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ParseError("JSON parse error - the body is not UTF-8, as JSON must be.") from None
+        try:
+            return json.loads(text, parse_constant=json.strict_constant if self.strict else None)
         except RecursionError:
             raise ParseError("JSON parse error - the body is nested too deeply.") from None
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
 
 
 def error_code(exc: HarbourError) -> str:
@@ -74,8 +85,15 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         # The class only: the message of a database error can quote personal values.
         logger.info("A concurrent change won; answered 409 (%s)", type(exc).__name__)
         message = getattr(context.get("view"), "conflict_message", CONFLICT_MESSAGE)
-        return Response({"detail": message, "code": "conflict"}, status=409)
-    return exception_handler(exc, context)
+        return Response({"detail": message, "code": CONFLICT_CODE}, status=409)
+    response = exception_handler(exc, context)
+    # DRF's own errors (not signed in, throttled, a body that is not JSON…) say what went wrong in words
+    # only; their code goes next to the words, as for the errors above. Field errors are left as they are.
+    if response is not None and isinstance(response.data, dict):
+        detail = response.data.get("detail")
+        if isinstance(detail, ErrorDetail):
+            response.data["code"] = detail.code
+    return response
 
 
 # --------------------------------------------------------------------------------- schema of errors
@@ -85,7 +103,7 @@ ErrorSerializer = inline_serializer(
     fields={
         "detail": serializers.CharField(help_text="What went wrong, in words a user can act on."),
         "code": serializers.CharField(
-            required=False, help_text="A stable code, e.g. transition_not_allowed."
+            help_text="A stable code, e.g. transition_not_allowed, not_authenticated, token_expired."
         ),
     },
 )
@@ -94,7 +112,7 @@ FieldErrorsSchema = {
     "type": "object",
     "description": (
         "Field errors: each invalid field (or Idempotency-Key, or non_field_errors) with a list of messages; "
-        "or detail for a body that is not valid JSON."
+        "or detail and code (parse_error) for a body that is not valid JSON."
     ),
     "additionalProperties": {},
 }
@@ -125,13 +143,16 @@ WRITE_ERRORS = (400, 401, 403, 404, 409, 415, 429)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """A request Django refuses before any view (a body over the size limit): JSON under /api/."""
-    if request.path.startswith("/api/"):
-        detail = "Bad request."
-        if isinstance(exception, RequestDataTooBig):
-            detail = f"The request body is larger than the {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes accepted."
-        return JsonResponse({"detail": detail, "code": "bad_request"}, status=400)
-    return defaults.bad_request(request, exception)
+    """A request Django refuses before any view: JSON under /api/, and 413 for a body over the size
+    limit, which a client sends again only made smaller."""
+    if not request.path.startswith("/api/"):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        detail = (
+            f"The request body is larger than the {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes accepted."
+        )
+        return JsonResponse({"detail": detail, "code": "request_too_large"}, status=413)
+    return JsonResponse({"detail": "Bad request.", "code": "bad_request"}, status=400)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import copy
 import datetime
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import Any, NoReturn
 
+from django.http import QueryDict
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -729,3 +730,15 @@ class ReferralFilterSerializer(serializers.Serializer):
         ),
     )
     region = CodeField(choices=Region.choices, required=False)
+
+
+def refuse_repeated_filters(query: QueryDict, filters: Container[str]) -> None:
+    """A 400 for a filter given twice (``?region=london&region=wales``): the query's last value would
+    be used alone, the others silently dropped."""
+    repeated = {
+        name: [f"Filter by one {name} at a time."]
+        for name in query
+        if name in filters and len(query.getlist(name)) > 1
+    }
+    if repeated:
+        raise serializers.ValidationError(repeated)

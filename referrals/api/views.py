@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING, Any, cast
 from django.db.models import QuerySet
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from audit.services import record_read, record_reads
 from care_providers.selectors import pending_offer_for, suggested_providers
-from idempotency.api import IDEMPOTENCY_PARAMETERS, IdempotentPostMixin
+from idempotency.api import IDEMPOTENCY_PARAMETERS, IdempotentPostMixin, fields_read_by
 from idempotency.services import StoredResponse
 from referrals import services
 from referrals.exceptions import NotPermitted, TransitionNotAllowed
@@ -43,6 +42,7 @@ from referrals.selectors import (
     referrals_visible_to,
     with_case_summary,
 )
+from referrals.validation import PERSONAL_FIELDS
 
 from . import serializers as s
 from .errors import CASE_CONFLICT_MESSAGE, READ_ERRORS, WRITE_ERRORS, error_responses
@@ -97,6 +97,9 @@ class ReferralListView(AnswersWithCase, GenericAPIView):
     def get_queryset(self) -> QuerySet[Referral]:
         return with_case_summary(referrals_visible_to(_user(self.request)))
 
+    def body_fields(self) -> frozenset[str]:
+        return fields_read_by(s.ReferralCreateSerializer)
+
     @extend_schema(
         operation_id="referrals_list",
         summary="Referrals you may see, newest first",
@@ -113,14 +116,7 @@ class ReferralListView(AnswersWithCase, GenericAPIView):
     )
     def get(self, request: Request) -> Response:
         filters = s.ReferralFilterSerializer(data=request.query_params)
-        # The query's last value would be used alone, the others silently dropped.
-        repeated = {
-            name: [f"Filter by one {name} at a time."]
-            for name in request.query_params
-            if name in filters.fields and len(request.query_params.getlist(name)) > 1
-        }
-        if repeated:
-            raise ValidationError(repeated)
+        s.refuse_repeated_filters(request.query_params, filters.fields)
         filters.is_valid(raise_exception=True)
         chosen = filters.validated_data
         referrals = self.get_queryset()
@@ -167,6 +163,9 @@ class PossibleDuplicatesView(IdempotentPostMixin, GenericAPIView):
 
     serializer_class = s.PossibleDuplicateSerializer
     pagination_class = None
+
+    def body_fields(self) -> frozenset[str]:
+        return fields_read_by(s.PossibleDuplicatesQuery)
 
     @extend_schema(
         operation_id="referrals_possible_duplicates",
@@ -317,6 +316,9 @@ class ReferralTransitionView(AnswersWithCase, GenericAPIView):
     serializer_class = s.ReferralSerializer
     endpoint: TransitionEndpoint
 
+    def body_fields(self) -> frozenset[str]:
+        return frozenset() if self.endpoint.input is None else fields_read_by(self.endpoint.input)
+
     def post(self, request: Request, pk: int) -> Response:
         referral = get_visible_referral(_user(request), pk)
         refuse_unless_allowed(_user(request), self.endpoint.name, referral)
@@ -402,6 +404,10 @@ class AnonymousNotificationListView(IdempotentPostMixin, GenericAPIView):
 
     def get_queryset(self) -> QuerySet[AnonymousNotification]:
         return anonymous_notifications_visible_to(_user(self.request))
+
+    def body_fields(self) -> frozenset[str]:
+        # The personal fields too, which are read to be refused.
+        return fields_read_by(s.AnonymousNotificationSerializer) | set(PERSONAL_FIELDS)
 
     def _refuse_providers(self, request: Request) -> None:
         if not (_user(request).is_manager or _user(request).is_first_responder):

@@ -140,7 +140,7 @@ def test_role_endpoint_scope(api, role, endpoint, scope):
         response = client.post(transition_url(referral_id, endpoint), body, format="json")
     assert response.status_code == expected, response.json()
     if expected == 404:
-        assert response.json() == {"detail": "Not found."}
+        assert response.json() == {"detail": "Not found.", "code": "not_found"}
 
 
 def test_out_of_scope_is_the_same_404_as_a_missing_id(api):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import inspect
+import json
 
 import pytest
 from django.db import IntegrityError, OperationalError
@@ -84,11 +85,6 @@ def test_an_inactive_user_gets_no_token(api):
         "/api/v1/auth/token/", {"username": user.username, "password": PASSWORD}, format="json"
     )
     assert response.status_code == 400
-
-
-def test_a_bad_token_is_401(api):
-    response = api().get("/api/v1/referrals/", HTTP_AUTHORIZATION="Token not-a-real-token")
-    assert response.status_code == 401
 
 
 # --------------------------------------------------------------------------------------------- me
@@ -233,8 +229,15 @@ def test_a_filter_given_twice_is_a_400_not_the_last_value_alone(api, query):
     assert response.json()[name] == [f"Filter by one {name} at a time."]
 
 
-def test_a_page_past_the_end_is_a_404(api):
-    assert api(manager()).get("/api/v1/referrals/?page=9").status_code == 404
+@pytest.mark.parametrize("report", ["caseload", "overdue"])
+@pytest.mark.parametrize(
+    "query", ["region=london&region=wales", "organisation_kind=police&organisation_kind=ngo"]
+)
+def test_a_report_filter_given_twice_is_a_400_not_the_last_value_alone(api, report, query):
+    response = api(manager()).get(f"/api/v1/reports/{report}/?{query}")
+    assert response.status_code == 400
+    name = query.split("=")[0]
+    assert response.json() == {name: [f"Filter by one {name} at a time."]}
 
 
 # ---------------------------------------------------------------------------------- the case shown
@@ -304,11 +307,31 @@ def test_a_provider_sees_only_itself_and_a_responder_no_providers(api):
 # ------------------------------------------------------------------------------------- bad requests
 
 
-def test_malformed_json_is_a_400(api):
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=iso-8859-1", "application/json; charset=utf-16"]
+)
+def test_a_json_body_is_read_as_utf_8_whatever_charset_it_is_labelled_with(api, content_type):
+    body = json.dumps(referral_fields(given_name="Zoë", date_of_birth="1990-05-01"), ensure_ascii=False)
+    response = api(responder()).post("/api/v1/referrals/", body.encode(), content_type=content_type)
+    assert response.status_code == 201
+    assert Referral.objects.get().given_name == "Zoë"
+
+
+def test_a_json_body_starting_with_a_byte_order_mark_is_read(api):
+    body = json.dumps(referral_fields(given_name="Zoë", date_of_birth="1990-05-01")).encode("utf-8-sig")
+    response = api(responder()).post("/api/v1/referrals/", body, content_type="application/json")
+    assert response.status_code == 201
+    assert Referral.objects.get().given_name == "Zoë"
+
+
+def test_a_body_that_is_not_utf_8_is_a_400_that_says_so(api):
+    body = json.dumps(referral_fields(given_name="Zoë", date_of_birth="1990-05-01"), ensure_ascii=False)
     response = api(responder()).post(
-        "/api/v1/referrals/", '{"given_name": "A",', content_type="application/json"
+        "/api/v1/referrals/", body.encode("latin-1"), content_type="application/json; charset=iso-8859-1"
     )
     assert response.status_code == 400
+    assert response.json()["detail"] == "JSON parse error - the body is not UTF-8, as JSON must be."
+    assert not Referral.objects.exists()
 
 
 @pytest.mark.parametrize("with_key", [False, True], ids=["plain", "idempotency-key"])
@@ -318,23 +341,6 @@ def test_json_nested_too_deep_for_python_is_a_400_not_a_500(api, with_key):
     response = api(responder()).post("/api/v1/referrals/", deep, content_type="application/json", **headers)
     assert response.status_code == 400
     assert "nested too deeply" in response.json()["detail"]
-
-
-def test_a_body_over_the_size_limit_is_a_json_400(api, settings):
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
-    body = '{"account": "' + "x" * 2000 + '"}'
-    response = api(responder()).post(
-        "/api/v1/referrals/", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="big"
-    )
-    assert response.status_code == 400
-    assert "larger than the 1,000 bytes" in response.json()["detail"]
-
-
-def test_a_form_body_is_a_415(api):
-    response = api(responder()).post(
-        "/api/v1/referrals/", "given_name=A", content_type="application/x-www-form-urlencoded"
-    )
-    assert response.status_code == 415
 
 
 def test_a_json_array_instead_of_an_object_is_a_400(api):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from unittest.mock import Mock
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.urls import URLResolver, get_resolver
+from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
 from idempotency.api import IdempotentPostMixin
@@ -16,7 +18,14 @@ from notifications.models import InboxItem
 from referrals import services
 from referrals.models import AnonymousNotification, Referral
 from tests.api.cases import bring_to, transition_url, valid_body
-from tests.factories import PASSWORD, referral_fields, responder
+from tests.factories import (
+    PASSWORD,
+    OrganisationFactory,
+    provider_user,
+    referral_fields,
+    responder,
+    submitted_referral,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -39,13 +48,40 @@ def test_a_repeated_create_returns_the_first_answer_and_creates_nothing(api):
     assert Referral.objects.count() == 1
 
 
-def test_the_same_key_with_a_different_body_is_a_409(api):
+def test_the_same_key_with_a_different_body_is_a_409_that_says_how_to_retry(api):
     client = api(responder())
     assert post(client, "/api/v1/referrals/", body(), "k-2").status_code == 201
     response = post(client, "/api/v1/referrals/", body(given_name="Other"), "k-2")
     assert response.status_code == 409
-    assert "different request" in response.json()["detail"]
+    assert response.json()["detail"] == (
+        "This Idempotency-Key was already used for a different request. If this is a retry, send exactly "
+        "the first request's body; if it is a new request, use a new key."
+    )
     assert Referral.objects.count() == 1
+
+
+def test_a_retry_differing_only_in_fields_the_api_ignores_is_the_same_request(api):
+    client = api(responder())
+    first = post(client, "/api/v1/referrals/", body(), "k-9")
+    again = post(client, "/api/v1/referrals/", {**body(), "client_sent_at": "2026-11-30T10:00:00Z"}, "k-9")
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert Referral.objects.count() == 1
+
+    case = bring_to("offered")
+    provider = api(case.provider_user)
+    url = transition_url(case.referral.pk, "accept")
+    assert post(provider, url, {"attempt": 1}, "accept-4").status_code == 200
+    again = post(provider, url, {"attempt": 2}, "accept-4")
+    assert again.status_code == 200 and again["Idempotent-Replayed"] == "true"
+
+
+def test_a_personal_field_added_to_an_anonymous_notification_is_a_different_request(api):
+    client = api(responder())
+    anonymous = {"gender": "male", "nationality": "VN", "exploitation_types": ["labour"], "region": "wales"}
+    assert post(client, "/api/v1/anonymous-notifications/", anonymous, "k-10").status_code == 201
+    again = post(client, "/api/v1/anonymous-notifications/", {**anonymous, "given_name": "Minh"}, "k-10")
+    assert again.status_code == 409 and again.json()["code"] == "idempotency_key_reused"
 
 
 def test_the_same_key_on_a_different_path_is_a_409(api):
@@ -141,6 +177,83 @@ def test_an_error_is_not_kept_so_a_corrected_retry_with_the_same_key_works(api):
     assert refused.status_code == 400
     assert not IdempotencyRecord.objects.exists()
     assert post(client, "/api/v1/referrals/", body(), "k-5").status_code == 201
+
+
+def test_a_refused_found_repeated_after_the_person_went_missing_again_replays_the_refusal(api):
+    case = bring_to("missing")
+    client = api(case.provider_user)
+    url = transition_url(case.referral.pk, "found")
+    services.mark_found(referral_id=case.referral.pk, actor=case.manager)  # a colleague was first
+    refused = post(client, url, valid_body("found"), "found-1")
+    assert refused.status_code == 409 and refused.json()["code"] == "transition_not_allowed"
+
+    services.report_missing(referral_id=case.referral.pk, actor=case.manager, last_seen_at=timezone.now())
+    again = post(client, url, valid_body("found"), "found-1")
+    assert again.status_code == 409 and again["Idempotent-Replayed"] == "true"
+    assert again.json() == refused.json()
+    assert case.refresh().state == "missing"
+
+
+def test_an_acceptance_refused_after_a_colleague_rejected_does_not_place_the_person_offered_again(api):
+    case = bring_to("offered")
+    client = api(case.provider_user)
+    url = transition_url(case.referral.pk, "accept")
+    colleague = provider_user(case.provider)
+    services.reject_offer(referral_id=case.referral.pk, actor=colleague, reason="no_capacity")
+    refused = post(client, url, {}, "accept-3")
+    assert refused.status_code == 404
+
+    services.offer_placement(referral_id=case.referral.pk, actor=case.manager, provider_id=case.provider.pk)
+    again = post(client, url, {}, "accept-3")
+    assert again.status_code == 404 and again["Idempotent-Replayed"] == "true"
+    assert case.refresh().state == "assessed"
+    assert case.referral.offers.get(state="pending").provider == case.provider
+
+
+def test_a_lost_race_is_not_kept_so_the_retry_does_the_work(api, monkeypatch):
+    case = bring_to("received")
+    client = api(case.manager)
+    url = transition_url(case.referral.pk, "assess")
+    with monkeypatch.context() as race:
+        race.setattr(services, "perform_transition", Mock(side_effect=IntegrityError))
+        lost = post(client, url, valid_body("assess"), "assess-2")
+    assert lost.status_code == 409 and lost.json()["code"] == "conflict"
+    assert not IdempotencyRecord.objects.exists()
+    retried = post(client, url, valid_body("assess"), "assess-2")
+    assert retried.status_code == 200 and "Idempotent-Replayed" not in retried
+    assert case.refresh().state == "assessed"
+
+
+def test_a_user_moved_to_another_organisation_is_not_replayed_the_old_ones_cases(api):
+    user = responder()
+    case = submitted_referral(responder(organisation=user.organisation))
+    duplicates = {
+        "given_name": "Amina",
+        "family_name": "Haile",
+        "date_of_birth": "1995-03-14",
+        "nationality": "ER",
+    }
+    url = "/api/v1/referrals/possible-duplicates/"
+    assert [row["reference"] for row in post(api(user), url, duplicates, "dup-1").json()] == [case.reference]
+
+    user.organisation = OrganisationFactory()
+    user.save()
+    again = post(api(user), url, duplicates, "dup-1")
+    assert again.status_code == 200 and "Idempotent-Replayed" not in again
+    assert again.json() == []
+
+
+@pytest.mark.parametrize(
+    "change", [("role", "care_provider"), ("is_active", False)], ids=["role", "deactivated"]
+)
+def test_a_new_role_or_deactivation_forgets_the_users_kept_answers(api, change):
+    user = responder()
+    other = responder()
+    for who in (user, other):
+        post(api(who), "/api/v1/referrals/", body(), "k-8")
+    setattr(user, *change)
+    user.save()
+    assert list(IdempotencyRecord.objects.values_list("user", flat=True)) == [other.pk]
 
 
 def test_a_repeated_token_request_returns_the_first_token(api):
