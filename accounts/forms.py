@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
-from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
@@ -129,7 +129,11 @@ class OrganisationForm(forms.ModelForm):
 
 
 class OwnPasswordForm(PasswordChangeForm, HarbourForm):
-    """Django's change of one's own password, its errors summarised at the top of the page."""
+    """Django's change of one's own password, its errors summarised at the top of the page.
+
+    A new password too short or too common is reported at the new password, where its rules are given,
+    not at the box that repeats it (Django's choice); not matching it is the repeat's error.
+    """
 
     # Each says which box is empty: the summary lists them apart from the fields they belong to.
     REQUIRED_MESSAGES = {
@@ -142,3 +146,11 @@ class OwnPasswordForm(PasswordChangeForm, HarbourForm):
         super().__init__(*args, **kwargs)
         for name, message in self.REQUIRED_MESSAGES.items():
             self.fields[name].error_messages["required"] = message
+        # The page's heading and what a change does are read first, not skipped for the first box.
+        self.fields["old_password"].widget.attrs.pop("autofocus", None)
+
+    def clean(self) -> dict[str, Any] | None:
+        self.validate_passwords("new_password1", "new_password2")
+        self.validate_password_for_user(self.user, "new_password1")
+        # Past SetPasswordForm.clean, which would check the repeated password against the rules again.
+        return super(SetPasswordForm, self).clean()
