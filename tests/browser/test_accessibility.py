@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from referrals import services
-from tests.factories import CareProviderFactory, manager, provider_user, submitted_referral
+from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
+
+from .conftest import DESKTOP, PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -54,3 +56,39 @@ def test_in_a_contrast_theme_a_focused_link_shows_its_outline_and_underline_and_
         }"""
     )
     assert drawn["colours"] == 4 and drawn["shapes"] > 0 and drawn["off"] == [], drawn
+
+
+# Where a link of the error summary left its field: the top of its label (or legend) and the bottom of its
+# error message, above it, and its own top, against the window.
+FIELD_IN_VIEW = """() => {
+  const field = document.activeElement.closest('.field');
+  const label = field.querySelector('label, legend').getBoundingClientRect();
+  const error = field.querySelector('.error-message').getBoundingClientRect();
+  const top = document.activeElement.getBoundingClientRect().top;
+  return {id: document.activeElement.id, label: label.top, error: error.bottom, top, height: innerHeight};
+}"""
+
+
+@pytest.mark.parametrize(
+    ("viewport", "font_size"),
+    [(PHONE, None), ({"width": 320, "height": 568}, None), (PHONE, 24), (DESKTOP, None)],
+    ids=["phone", "small phone", "phone with a large font", "desktop"],
+)
+def test_a_link_of_the_error_summary_shows_its_field_with_its_label_hint_and_message(
+    journeys, viewport, font_size
+):
+    name = f"summary-links-{viewport['width']}-{font_size or 16}"
+    police = responder(username=name)
+    officer = journeys(name, viewport=viewport, font_size=font_size)
+    officer.sign_in(police.username)
+    page = officer.go("New referral", "intake form")
+    officer.submit("Submit referral", "intake errors")
+    links = page.get_by_role("alert").get_by_role("link")
+    hidden = []
+    for index in range(links.count()):
+        page.evaluate("window.scrollTo(0, 0)")
+        links.nth(index).click()
+        shown = page.evaluate(FIELD_IN_VIEW)
+        if shown["label"] < 0 or not shown["error"] < shown["top"] < shown["height"]:
+            hidden.append(shown)
+    assert links.count() > 5 and hidden == []
