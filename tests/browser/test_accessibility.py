@@ -92,3 +92,40 @@ def test_a_link_of_the_error_summary_shows_its_field_with_its_label_hint_and_mes
         if shown["label"] < 0 or not shown["error"] < shown["top"] < shown["height"]:
             hidden.append(shown)
     assert links.count() > 5 and hidden == []
+
+
+# Each table of the report: whether it scrolls sideways in its box, whether the keyboard can reach the box
+# (as it must, to scroll it), and whether the box is a region, named for its table.
+MEASURE_TABLE_BOXES = """() => [...document.querySelectorAll('.table-scroll')].map(box => ({
+  table: box.querySelector('caption').textContent,
+  scrolls: box.scrollWidth > box.clientWidth,
+  stop: box.tabIndex === 0,
+  region: box.getAttribute('role') === 'region' && box.getAttribute('aria-label') === `${box.querySelector('caption').textContent} table`,
+}))"""
+
+
+def test_only_the_report_tables_wide_enough_to_scroll_sideways_are_stops_of_the_tab_key(journeys):
+    boss = manager(username="report-tables-manager")
+    house = CareProviderFactory(name="A provider with a name long enough to need most of the width")
+    staff = provider_user(house)
+    for index in range(4):
+        referral = submitted_referral()
+        services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="accommodation")
+        if index < 2:
+            services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=house.pk)
+            services.accept_offer(referral_id=referral.pk, actor=staff)
+
+    scrolled, stops = set(), set()
+    for font_size in (16, 24):
+        reader = journeys(f"report-table-stops-{font_size}px", font_size=font_size)
+        reader.sign_in(boss.username)
+        page = reader.go("Reports", "caseload report")
+        for width in (320, 375, 641, 700, 800, 960, 1024, 1280, 1600):
+            page.set_viewport_size({"width": width, "height": 900})
+            boxes = page.evaluate(MEASURE_TABLE_BOXES)
+            assert len(boxes) > 10 and all(box["stop"] == box["region"] for box in boxes)
+            unreachable = [box["table"] for box in boxes if box["scrolls"] and not box["stop"]]
+            assert unreachable == [], f"{width}px wide at {font_size}px"
+            scrolled |= {box["table"] for box in boxes if box["scrolls"]}
+            stops |= {box["table"] for box in boxes if box["stop"]}
+    assert scrolled == stops == {"Care providers", "Timeliness"}
