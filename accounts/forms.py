@@ -1,4 +1,5 @@
-"""Forms of the accounts app: organisation settings edited in the admin, and a user's own password."""
+"""Forms of the accounts app: organisation settings edited in the admin, signing in, and a user's own
+password."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
-from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
@@ -129,7 +130,11 @@ class OrganisationForm(forms.ModelForm):
 
 
 class OwnPasswordForm(PasswordChangeForm, HarbourForm):
-    """Django's change of one's own password, its errors summarised at the top of the page."""
+    """Django's change of one's own password, its errors summarised at the top of the page.
+
+    A new password too short or too common is reported at the new password, where its rules are given,
+    not at the box that repeats it (Django's choice); not matching it is the repeat's error.
+    """
 
     # Each says which box is empty: the summary lists them apart from the fields they belong to.
     REQUIRED_MESSAGES = {
@@ -142,3 +147,30 @@ class OwnPasswordForm(PasswordChangeForm, HarbourForm):
         super().__init__(*args, **kwargs)
         for name, message in self.REQUIRED_MESSAGES.items():
             self.fields[name].error_messages["required"] = message
+        # The page's heading and what a change does are read first, not skipped for the first box.
+        self.fields["old_password"].widget.attrs.pop("autofocus", None)
+
+    def clean(self) -> dict[str, Any] | None:
+        self.validate_passwords("new_password1", "new_password2")
+        self.validate_password_for_user(self.user, "new_password1")
+        # Past SetPasswordForm.clean, which would check the repeated password against the rules again.
+        return super(SetPasswordForm, self).clean()
+
+
+class SignInForm(AuthenticationForm, HarbourForm):
+    """Django's sign-in, its errors summarised and shown at their fields as on every Harbour form."""
+
+    REQUIRED_MESSAGES = {"username": "Enter your username.", "password": "Enter your password."}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, message in self.REQUIRED_MESSAGES.items():
+            self.fields[name].error_messages["required"] = message
+        # Why the user was signed out, above the form, is read first; and AuthenticationForm sets the
+        # maxlength that HarbourForm leaves out, after it.
+        for attribute in ("autofocus", "maxlength"):
+            self.fields["username"].widget.attrs.pop(attribute, None)
+
+    def error_summary(self) -> list[tuple[str, str]]:
+        """A wrong username or password is the form's error: its link goes to the first box."""
+        return [(anchor or self["username"].auto_id, message) for anchor, message in super().error_summary()]

@@ -19,12 +19,13 @@ from django.urls import reverse_lazy
 from audit.services import record_change
 from referrals.views import start_page_for
 
-from .forms import OwnPasswordForm
+from .forms import OwnPasswordForm, SignInForm
 from .lockout import lockout_response
 from .sessions import SIGNED_OUT_COOKIE, signed_out_words
 
 
 class HarbourLoginView(LoginView):
+    authentication_form = SignInForm
     template_name = "registration/login.html"
     redirect_authenticated_user = True
 

@@ -51,7 +51,10 @@ def field_group(field: BoundField) -> SafeString:
     else:
         parts.append(label)
     if field.help_text:
-        parts.append(format_html('<p class="hint" id="{}_helptext">{}</p>', field.auto_id, field.help_text))
+        # A div, not a p: a hint may be a list (Django's password rules), which a p cannot hold.
+        parts.append(
+            format_html('<div class="hint" id="{}_helptext">{}</div>', field.auto_id, field.help_text)
+        )
     if field.errors:
         messages = format_html_join(
             mark_safe("<br>"),

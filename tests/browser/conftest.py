@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from django.conf import settings as django_settings
@@ -83,10 +83,16 @@ class Journey:
         javascript: bool = True,
         viewport=DESKTOP,
         font_size: int | None = None,
+        forced_colors: Literal["active", "none"] = "none",
     ):
         # bypass_csp lets the test inject axe-core; Harbour's own pages carry no inline script.
+        # forced_colors="active" is a Windows contrast theme: the browser draws in its own few colours.
         self.context = browser.new_context(
-            base_url=base_url, java_script_enabled=javascript, viewport=viewport, bypass_csp=True
+            base_url=base_url,
+            java_script_enabled=javascript,
+            viewport=viewport,
+            bypass_csp=True,
+            forced_colors=forced_colors,
         )
         self.page: Page = self.context.new_page()
         self.font_size = font_size

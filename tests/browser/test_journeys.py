@@ -464,7 +464,9 @@ def test_going_back_to_a_draft_just_submitted_shows_the_drafts_list(journeys):
     page.go_back()
     officer.look("back to the submitted draft")
     assert page.url.endswith("/referrals/drafts/")
-    assert "That draft is no longer kept" in page.get_by_role("status").inner_text()
+    gone = page.get_by_role("alert")  # read first: it has the focus
+    assert "That draft is no longer kept" in gone.inner_text()
+    assert gone.evaluate("message => message === document.activeElement")
     assert page.get_by_role("heading", name="Your drafts").is_visible()
 
 

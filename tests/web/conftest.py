@@ -69,9 +69,9 @@ def assert_field_error_reported(html: str, *, field_id: str, hint: str, message:
     assert described_by, f"{field_id} is described by nothing"
     descriptions = []
     for target in described_by[1].split():
-        description = re.search(rf'<p [^>]*\bid="{target}"[^>]*>(.*?)</p>', html, re.S)
+        description = re.search(rf'<(p|div) [^>]*\bid="{target}"[^>]*>(.*?)</\1>', html, re.S)
         assert description, f"{field_id} is described by {target}, which is not on the page"
-        descriptions.append(description[1])
+        descriptions.append(description[2])
     assert descriptions == [escape(hint), f'<span class="visually-hidden">Error: </span>{escape(message)}']
 
 

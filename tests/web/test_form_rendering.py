@@ -4,10 +4,9 @@ import re
 
 import pytest
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
 from django.forms.renderers import DjangoTemplates
 
-from accounts.forms import OrganisationForm
+from accounts.forms import OrganisationForm, SignInForm
 from accounts.mfa_views import CodeForm
 from audit.forms import AuditFilterForm
 from care_providers.forms import CareProviderForm
@@ -32,7 +31,7 @@ PROJECT_FORMS = [
     AuditFilterForm,
     CareProviderForm,
     ReportFilterForm,
-    AuthenticationForm,
+    SignInForm,
 ]
 
 

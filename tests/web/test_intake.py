@@ -87,7 +87,7 @@ def test_the_intake_form_labels_every_input_and_ties_hints_to_them():
 def test_the_date_of_birth_hint_says_to_give_an_age_estimate_when_only_the_year_or_an_age_is_known():
     """A date input sends a year alone as nothing at all, so the hint says what to do instead."""
     html = signed_in(responder()).get(INTAKE, follow=True).content.decode()
-    hint = re.search(r'<p class="hint" id="id_date_of_birth_helptext">(.*?)</p>', html)[1]
+    hint = re.search(r'<div class="hint" id="id_date_of_birth_helptext">(.*?)</div>', html)[1]
     assert "only the year or an approximate age is known" in hint
     assert "give an age estimate instead, and if the person may be under 18, tick" in hint
     assert 'aria-describedby="id_date_of_birth_helptext"' in html
@@ -114,7 +114,7 @@ def test_the_common_languages_are_checkboxes_and_every_other_language_is_in_each
         listed = listed[1:]
         assert len(checkboxes) + len(listed) == len(set(checkboxes) | set(listed))  # none twice
         assert set(checkboxes) | set(listed) == {code for code, _name in language_choices()}
-    hint = re.search(r'<p class="hint" id="id_languages_helptext">([^<]+)</p>', picker[0])[1]
+    hint = re.search(r'<div class="hint" id="id_languages_helptext">([^<]+)</div>', picker[0])[1]
     assert "Other language" in hint and "Ctrl" not in hint
 
 

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.conf import settings
 from django.contrib.sessions.models import Session
@@ -34,6 +36,26 @@ def test_the_sign_in_page_is_labelled_and_a_wrong_password_is_summarised(client)
     assert 'role="alert"' in html
     assert 'href="#id_username"' in html
     assert "<title>Error: Sign in" in html
+
+
+def test_signing_in_with_empty_boxes_says_at_each_box_what_to_enter(client):
+    html = client.post(reverse("login"), {"username": "", "password": ""}).content.decode()
+    assert "This field is required." not in html
+    for name, message in (("username", "Enter your username."), ("password", "Enter your password.")):
+        assert f'<a href="#id_{name}">{message}</a>' in html  # the summary's link to the box
+        box = re.search(rf'<input[^>]*\bid="id_{name}"[^>]*>', html)[0]
+        assert 'aria-invalid="true"' in box and f'aria-describedby="id_{name}_error"' in box
+        error = re.search(rf'<p class="error-message" id="id_{name}_error">(.*?)</p>', html)[1]
+        assert error == f'<span class="visually-hidden">Error: </span>{message}'
+    assert html.count("autofocus") == 1  # the summary's
+
+
+def test_the_sign_in_page_is_read_from_its_heading_and_why_the_user_was_signed_out(client):
+    client.force_login(responder())
+    Session.objects.all().delete()
+    page = sign_in_page_after_the_session_ended(client)
+    assert "autofocus" not in page
+    assert page.index("<h1>") < page.index("without activity") < page.index('id="id_username"')
 
 
 def test_signing_out_is_a_post_and_ends_the_session(client):

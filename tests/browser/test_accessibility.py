@@ -1,0 +1,131 @@
+"""What assistive technology and the ways people set up their browsers need of Harbour's pages, beyond
+what axe-core checks on every page of the journeys."""
+
+from __future__ import annotations
+
+import pytest
+
+from referrals import services
+from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
+
+from .conftest import DESKTOP, PHONE
+
+pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def test_in_a_contrast_theme_a_focused_link_shows_its_outline_and_underline_and_charts_keep_showing(journeys):
+    boss = manager(username="contrast-manager")
+    house = CareProviderFactory(name="Contrast House")
+    staff = provider_user(house)
+    for index in range(3):
+        referral = submitted_referral()
+        services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="accommodation")
+        if index == 0:
+            services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=house.pk)
+            services.accept_offer(referral_id=referral.pk, actor=staff)
+
+    reader = journeys("contrast-theme", forced_colors="active")
+    reader.sign_in(boss.username)
+    page = reader.go("Reports", "caseload report")
+    for _ in range(10):  # to the first link of the main menu, with the keyboard: it shows its focus
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.closest('nav') !== null"):
+            break
+    focused = page.evaluate(
+        """() => { const style = getComputedStyle(document.activeElement);
+                   return [document.activeElement.tagName, style.outlineStyle, style.textDecorationLine]; }"""
+    )
+    assert focused[0] == "A" and focused[1] != "none" and "underline" in focused[2], focused
+
+    # Every shape and word of the charts is drawn in the theme's colours, not in those of charts.py.
+    drawn = page.evaluate(
+        """() => {
+          const colours = new Set(['CanvasText', 'Canvas', 'Highlight', 'GrayText'].map(name => {
+            const swatch = document.createElement('span');
+            swatch.style.color = name;
+            document.body.append(swatch);
+            return getComputedStyle(swatch).color;
+          }));
+          const off = [];
+          for (const shape of document.querySelectorAll('svg.chart text, svg.chart rect, svg.chart line, svg.chart polyline')) {
+            const style = getComputedStyle(shape);
+            const paint = shape.tagName === 'line' || shape.tagName === 'polyline' ? style.stroke : style.fill;
+            if (!colours.has(paint)) off.push(`${shape.tagName} ${paint}`);
+          }
+          return {colours: colours.size, shapes: document.querySelectorAll('svg.chart rect').length, off};
+        }"""
+    )
+    assert drawn["colours"] == 4 and drawn["shapes"] > 0 and drawn["off"] == [], drawn
+
+
+# Where a link of the error summary left its field: the top of its label (or legend) and the bottom of its
+# error message, above it, and its own top, against the window.
+FIELD_IN_VIEW = """() => {
+  const field = document.activeElement.closest('.field');
+  const label = field.querySelector('label, legend').getBoundingClientRect();
+  const error = field.querySelector('.error-message').getBoundingClientRect();
+  const top = document.activeElement.getBoundingClientRect().top;
+  return {id: document.activeElement.id, label: label.top, error: error.bottom, top, height: innerHeight};
+}"""
+
+
+@pytest.mark.parametrize(
+    ("viewport", "font_size"),
+    [(PHONE, None), ({"width": 320, "height": 568}, None), (PHONE, 24), (DESKTOP, None)],
+    ids=["phone", "small phone", "phone with a large font", "desktop"],
+)
+def test_a_link_of_the_error_summary_shows_its_field_with_its_label_hint_and_message(
+    journeys, viewport, font_size
+):
+    name = f"summary-links-{viewport['width']}-{font_size or 16}"
+    police = responder(username=name)
+    officer = journeys(name, viewport=viewport, font_size=font_size)
+    officer.sign_in(police.username)
+    page = officer.go("New referral", "intake form")
+    officer.submit("Submit referral", "intake errors")
+    links = page.get_by_role("alert").get_by_role("link")
+    hidden = []
+    for index in range(links.count()):
+        page.evaluate("window.scrollTo(0, 0)")
+        links.nth(index).click()
+        shown = page.evaluate(FIELD_IN_VIEW)
+        if shown["label"] < 0 or not shown["error"] < shown["top"] < shown["height"]:
+            hidden.append(shown)
+    assert links.count() > 5 and hidden == []
+
+
+# Each table of the report: whether it scrolls sideways in its box, whether the keyboard can reach the box
+# (as it must, to scroll it), and whether the box is a region, named for its table.
+MEASURE_TABLE_BOXES = """() => [...document.querySelectorAll('.table-scroll')].map(box => ({
+  table: box.querySelector('caption').textContent,
+  scrolls: box.scrollWidth > box.clientWidth,
+  stop: box.tabIndex === 0,
+  region: box.getAttribute('role') === 'region' && box.getAttribute('aria-label') === `${box.querySelector('caption').textContent} table`,
+}))"""
+
+
+def test_only_the_report_tables_wide_enough_to_scroll_sideways_are_stops_of_the_tab_key(journeys):
+    boss = manager(username="report-tables-manager")
+    house = CareProviderFactory(name="A provider with a name long enough to need most of the width")
+    staff = provider_user(house)
+    for index in range(4):
+        referral = submitted_referral()
+        services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="accommodation")
+        if index < 2:
+            services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=house.pk)
+            services.accept_offer(referral_id=referral.pk, actor=staff)
+
+    scrolled, stops = set(), set()
+    for font_size in (16, 24):
+        reader = journeys(f"report-table-stops-{font_size}px", font_size=font_size)
+        reader.sign_in(boss.username)
+        page = reader.go("Reports", "caseload report")
+        for width in (320, 375, 641, 700, 800, 960, 1024, 1280, 1600):
+            page.set_viewport_size({"width": width, "height": 900})
+            boxes = page.evaluate(MEASURE_TABLE_BOXES)
+            assert len(boxes) > 10 and all(box["stop"] == box["region"] for box in boxes)
+            unreachable = [box["table"] for box in boxes if box["scrolls"] and not box["stop"]]
+            assert unreachable == [], f"{width}px wide at {font_size}px"
+            scrolled |= {box["table"] for box in boxes if box["scrolls"]}
+            stops |= {box["table"] for box in boxes if box["stop"]}
+    assert scrolled == stops == {"Care providers", "Timeliness"}
