@@ -1,5 +1,6 @@
-"""The idle timeout of web sessions, kept without writing the session on every request, what a user
-whose session ended is told, and pages that the browser does not keep once the session ends."""
+"""The idle timeout of web sessions, kept without writing the session on every request, how long a
+session has left, what a user whose session ended is told, and pages that the browser does not keep once
+the session ends."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.signals import user_logged_in
+from django.contrib.sessions.backends.base import SessionBase
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
@@ -68,9 +70,8 @@ class SlidingSessionMiddleware:
         setattr(request, _CAME_SIGNED_IN, SESSION_KEY in session)
         response = self.get_response(request)
         if not session.is_empty():
-            now = time.time()
-            if now - session.get(REFRESHED_AT, 0) >= settings.SESSION_REFRESH_SECONDS:
-                session[REFRESHED_AT] = now  # marks the session modified: saved with a new expiry
+            if _refresh_due(session):
+                extend_session(session)
         elif (
             request.method == "GET"
             and settings.SESSION_COOKIE_NAME in request.COOKIES
@@ -87,6 +88,25 @@ class SlidingSessionMiddleware:
                 samesite="Lax",
             )
         return response
+
+
+def _refresh_due(session: SessionBase) -> bool:
+    return time.time() - session.get(REFRESHED_AT, 0) >= settings.SESSION_REFRESH_SECONDS
+
+
+def extend_session(session: SessionBase) -> None:
+    """Give the session a full idle period from now."""
+    session[REFRESHED_AT] = time.time()  # marks the session modified: saved with a new expiry
+
+
+def seconds_left(request: HttpRequest) -> int:
+    """How long the signed-in session lasts, from the answer to this request, without another request:
+    the whole idle period if the answer extends it (``SlidingSessionMiddleware``), else what is left of
+    the one its last extension gave."""
+    session = request.session
+    if _refresh_due(session):
+        return settings.SESSION_COOKIE_AGE
+    return round(settings.SESSION_COOKIE_AGE - (time.time() - session[REFRESHED_AT]))
 
 
 def _to_sign_in(response: HttpResponse) -> bool:
@@ -115,4 +135,4 @@ def session_refreshed_at_login(sender: Any, request: HttpRequest | None, **kwarg
     """Signing in saves the session with a full idle period, so it counts as a refresh."""
     session = getattr(request, "session", None)
     if session is not None:
-        session[REFRESHED_AT] = time.time()
+        extend_session(session)

@@ -1,5 +1,5 @@
-"""Signing in and out, changing one's own password, and the home page that sends each role to its
-start page."""
+"""Signing in and out, staying signed in, changing one's own password, and the home page that sends each
+role to its start page."""
 
 from __future__ import annotations
 
@@ -12,16 +12,17 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import LoginView, LogoutView, PasswordChangeView
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse_lazy
+from django.views.decorators.http import require_GET
 
 from audit.services import record_change
 from referrals.views import start_page_for
 
 from .forms import OwnPasswordForm, SignInForm
 from .lockout import lockout_response
-from .sessions import SIGNED_OUT_COOKIE, signed_out_words
+from .sessions import SIGNED_OUT_COOKIE, extend_session, seconds_left, signed_out_words
 
 
 class HarbourLoginView(LoginView):
@@ -94,6 +95,18 @@ class HarbourPasswordChangeView(PasswordChangeView):
         response = super().form_invalid(form)
         response.status_code = 400
         return response
+
+
+@require_GET
+def stay_signed_in(request: HttpRequest) -> JsonResponse:
+    """The "Stay signed in" of the warning a page gives before its session ends without activity
+    (``static/js/session-timeout.js``). Any request extends the session, but at most once every
+    SESSION_REFRESH_SECONDS: this one extends it whenever it comes. Answers how long the session now
+    lasts, 0 once it has ended."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"seconds_left": 0})
+    extend_session(request.session)
+    return JsonResponse({"seconds_left": seconds_left(request)})
 
 
 @login_required

@@ -1,5 +1,6 @@
 """``{% field_group field %}``: a form field with its label, hint and error message; ``{% form_start %}``,
-the start of a form that changes a case, with its hidden fields.
+the start of a form that changes a case, with its hidden fields; ``{% session_limit %}``, what becomes of
+the form if the session ends.
 
 Written in Python rather than as an included template because a page renders it for every field of
 every form it shows (the case page has a form for each action), and an include per field was a
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.conf import settings
 from django.forms import BoundField
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
@@ -69,6 +71,24 @@ def field_group(field: BoundField) -> SafeString:
     parts.append(mark_safe("</div>"))
     # Every part is escaped (format_html) or a safe string already (the widget, fixed markup).
     return format_html_join("\n", "{}", ((part,) for part in parts))
+
+
+@register.simple_tag
+def session_limit(*, kept_as_draft: bool = False) -> str:
+    """What a form page says of the session's idle limit, for a user whose browser runs no script and so
+    gives no warning, and of a form sent after it: kept for its user, not lost (the intake as a draft,
+    ``referrals.views.intake``; any other form for a while, ``login_required_keeping_typed_work``)."""
+    if kept_as_draft:
+        kept = "is saved as a draft, for you to carry on with once you sign in again"
+    else:
+        kept = (
+            f"is not recorded, but kept for {settings.UNSENT_FORM_LIFETIME_MINUTES} minutes for you to "
+            "check and send again once you sign in"
+        )
+    return (
+        f"You are signed out after {settings.SESSION_COOKIE_AGE // 60} minutes without activity; "
+        f"what you send after that {kept}."
+    )
 
 
 @register.simple_tag(takes_context=True)

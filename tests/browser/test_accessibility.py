@@ -4,6 +4,7 @@ what axe-core checks on every page of the journeys."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.sessions.models import Session
 
 from referrals import services
 from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
@@ -129,3 +130,26 @@ def test_only_the_report_tables_wide_enough_to_scroll_sideways_are_stops_of_the_
             scrolled |= {box["table"] for box in boxes if box["scrolls"]}
             stops |= {box["table"] for box in boxes if box["stop"]}
     assert scrolled == stops == {"Care providers", "Timeliness"}
+
+
+def test_before_the_session_ends_a_dialog_warns_and_staying_signed_in_keeps_the_session(journeys, settings):
+    settings.SESSION_COOKIE_AGE = 125  # the warning comes two minutes before: 5 seconds after a page opens
+    police = responder(username="idle-officer")
+    officer = journeys("session-ending")
+    officer.sign_in(police.username)
+    page = officer.page
+    warning = page.get_by_role("alertdialog", name="You are about to be signed out")
+    warning.wait_for(timeout=15_000)
+    officer.look("about to be signed out")
+    assert "You will be signed out in 2 minutes unless you continue." in warning.inner_text()
+    stay = warning.get_by_role("button", name="Stay signed in")
+    assert stay.evaluate("button => button === document.activeElement")
+
+    session_key = next(
+        cookie["value"] for cookie in officer.context.cookies() if cookie["name"] == "sessionid"
+    )
+    ending = Session.objects.get(session_key=session_key).expire_date
+    page.keyboard.press("Enter")
+    warning.wait_for(state="hidden")
+    # A page's own request extends the session at most once a minute; this one did, five seconds in.
+    assert Session.objects.get(session_key=session_key).expire_date > ending
