@@ -318,15 +318,12 @@ CHILD_CONSENT_WITHDRAWN_MESSAGE = (
 
 def withdraw_referral(*, referral_id: int, actor: User, reason: str, note: str = "") -> Referral:
     with transaction.atomic():
-        referral = _apply(
-            referral_id=referral_id,
-            actor=actor,
-            transition="withdraw",
-            input={"reason": reason, "note": note},
-        )
+        referral = _lock_visible(referral_id, actor)
+        check_transition_allowed(actor, "withdraw", referral)
         if referral.is_child and reason == WithdrawReason.CONSENT_WITHDRAWN:
             # A child is referred whether or not they consent (SPEC §3): their no must not end their care.
             raise HarbourError(CHILD_CONSENT_WITHDRAWN_MESSAGE, field="reason")
+        _perform(referral, actor=actor, transition="withdraw", input={"reason": reason, "note": note})
         _revoke_pending_offer(referral)
         _close(referral)
         _notify_case(Event.REFERRAL_WITHDRAWN, referral, _referrer(referral), *manager_recipients())
