@@ -639,7 +639,12 @@ def test_a_case_with_two_clocks_overdue_counts_once_under_its_most_overdue_on_pa
         ["check_in"],
     )
     assert [row["reference"] for row in data["overdue"]][0] == placed.reference  # the most overdue case
-    assert api.get(OVERDUE).json()["results"] == data["overdue"]
+
+    # The two answers are read moments apart: the hours overdue may have moved on by a hundredth.
+    def without_hours(rows):
+        return [{key: value for key, value in row.items() if key != "overdue_hours"} for row in rows]
+
+    assert without_hours(api.get(OVERDUE).json()["results"]) == without_hours(data["overdue"])
     by_clock = {row[0]: row[1:] for row in read_csv(web.get(CSV, {"table": "overdue_by_clock"}))[1:]}
     assert by_clock["Check-in"] == by_clock["Recovery review"] == ["1", f"{100 / cases:.1f}"]
 

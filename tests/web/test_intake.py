@@ -764,7 +764,7 @@ def test_an_anonymous_notification_is_sent_only_once_the_person_is_confirmed_an_
         r'<input type="checkbox" name="adult" aria-describedby="id_adult_helptext" id="id_adult">', form
     )
     assert "The person is 18 or over and their age is not in doubt" in form
-    hint = re.search(r'<p class="hint" id="id_adult_helptext">(.*?)</p>', form)[1]
+    hint = re.search(r'<div class="hint" id="id_adult_helptext">(.*?)</div>', form)[1]
     assert "A child, or anyone whose age is in doubt, must be referred instead" in hint
     assert f'<a href="{INTAKE}">make a referral</a>' in hint
     details = {"gender": "male", "nationality": "VN", "exploitation_types": ["labour"], "region": "wales"}
