@@ -14,16 +14,22 @@ from .conftest import DESKTOP, PHONE
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
+def assessed_cases(boss, staff, house, *, assessed: int, placed: int) -> None:
+    """Cases assessed by ``boss``, the first ``placed`` of them placed with ``house`` by ``staff``: a report
+    with figures in every table."""
+    for index in range(assessed):
+        referral = submitted_referral()
+        services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="accommodation")
+        if index < placed:
+            services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=house.pk)
+            services.accept_offer(referral_id=referral.pk, actor=staff)
+
+
 def test_in_a_contrast_theme_a_focused_link_shows_its_outline_and_underline_and_charts_keep_showing(journeys):
     boss = manager(username="contrast-manager")
     house = CareProviderFactory(name="Contrast House")
     staff = provider_user(house)
-    for index in range(3):
-        referral = submitted_referral()
-        services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="accommodation")
-        if index == 0:
-            services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=house.pk)
-            services.accept_offer(referral_id=referral.pk, actor=staff)
+    assessed_cases(boss, staff, house, assessed=3, placed=1)
 
     reader = journeys("contrast-theme", forced_colors="active")
     reader.sign_in(boss.username)
@@ -109,12 +115,7 @@ def test_only_the_report_tables_wide_enough_to_scroll_sideways_are_stops_of_the_
     boss = manager(username="report-tables-manager")
     house = CareProviderFactory(name="A provider with a name long enough to need most of the width")
     staff = provider_user(house)
-    for index in range(4):
-        referral = submitted_referral()
-        services.assess_referral(referral_id=referral.pk, actor=boss, risk="low", route="accommodation")
-        if index < 2:
-            services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=house.pk)
-            services.accept_offer(referral_id=referral.pk, actor=staff)
+    assessed_cases(boss, staff, house, assessed=4, placed=2)
 
     scrolled, stops = set(), set()
     for font_size in (16, 24):
