@@ -42,7 +42,7 @@ from referrals.selectors import (
     referrals_visible_to,
     with_case_summary,
 )
-from referrals.validation import PERSONAL_FIELDS
+from referrals.validation import ANONYMOUS_REFUSED_FIELDS
 
 from . import serializers as s
 from .errors import CASE_CONFLICT_MESSAGE, READ_ERRORS, WRITE_ERRORS, error_responses
@@ -406,8 +406,8 @@ class AnonymousNotificationListView(IdempotentPostMixin, GenericAPIView):
         return anonymous_notifications_visible_to(_user(self.request))
 
     def body_fields(self) -> frozenset[str]:
-        # The personal fields too, which are read to be refused.
-        return fields_read_by(s.AnonymousNotificationSerializer) | set(PERSONAL_FIELDS)
+        # The personal and age fields too, which are read to be refused.
+        return fields_read_by(s.AnonymousNotificationSerializer) | set(ANONYMOUS_REFUSED_FIELDS)
 
     def _refuse_providers(self, request: Request) -> None:
         if not (_user(request).is_manager or _user(request).is_first_responder):

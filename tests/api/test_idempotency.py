@@ -76,11 +76,12 @@ def test_a_retry_differing_only_in_fields_the_api_ignores_is_the_same_request(ap
     assert again.status_code == 200 and again["Idempotent-Replayed"] == "true"
 
 
-def test_a_personal_field_added_to_an_anonymous_notification_is_a_different_request(api):
+@pytest.mark.parametrize("refused", [{"given_name": "Minh"}, {"is_child": True, "age": 15}])
+def test_a_refused_field_added_to_an_anonymous_notification_is_a_different_request(api, refused):
     client = api(responder())
     anonymous = {"gender": "male", "nationality": "VN", "exploitation_types": ["labour"], "region": "wales"}
     assert post(client, "/api/v1/anonymous-notifications/", anonymous, "k-10").status_code == 201
-    again = post(client, "/api/v1/anonymous-notifications/", {**anonymous, "given_name": "Minh"}, "k-10")
+    again = post(client, "/api/v1/anonymous-notifications/", {**anonymous, **refused}, "k-10")
     assert again.status_code == 409 and again.json()["code"] == "idempotency_key_reused"
 
 
