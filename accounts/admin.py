@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from typing import Any
-
 from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
@@ -11,7 +9,6 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import TokenProxy
 
@@ -19,7 +16,7 @@ from audit.admin import AuditedModelAdmin
 from audit.services import record_admin_change
 
 from .forms import OrganisationForm
-from .models import Organisation, User
+from .models import AuthenticatorApp, Organisation, User
 
 # API tokens are obtained only by signing in through the API (accounts.api). In the admin a staff user
 # could read every live key, or create one for a manager and act as them without password or MFA.
@@ -78,26 +75,37 @@ class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
         return response
 
 
-class AuthenticatorAppAdmin(AuditedModelAdmin, TOTPDeviceAdmin):
+@admin.register(AuthenticatorApp)
+class AuthenticatorAppAdmin(AuditedModelAdmin):
     """Authenticator apps, listed so that a lost one can be removed; no secret is ever shown.
 
-    OTP_ADMIN_HIDE_SENSITIVE_DATA keeps the key and QR code off the list and change pages. A device is
-    set up only by its owner on the set-up page: the admin's add form would show the new key, and moving
-    a device to another user would give them a second factor whose key someone else knows. Removing
-    one is audited, as ``reset_second_factor`` is, and signs its user out everywhere (``accounts.mfa``).
+    Neither the key nor a QR code is on any page: whoever sees either can make the user's codes. A
+    device is set up only by its owner on the set-up page, and moving one to another user would give
+    them a second factor whose key someone else knows. Removing one is audited, as
+    ``reset_second_factor`` is, and signs its user out everywhere (``accounts.mfa``).
     """
+
+    list_display = ["user", "name", "created_at", "last_used_at", "confirmed"]
+    list_filter = ["created_at", "last_used_at", "confirmed"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "user__email"]
+    radio_fields = {"digits": admin.HORIZONTAL}
+    fieldsets = [
+        ("Identity", {"fields": ["user", "name", "confirmed"]}),
+        ("Timestamps", {"fields": ["created_at", "last_used_at"]}),
+        ("Configuration", {"fields": ["step", "t0", "digits", "tolerance"]}),
+        ("State", {"fields": ["drift"]}),
+        ("Throttling", {"fields": ["throttling_failure_timestamp", "throttling_failure_count"]}),
+    ]
+    readonly_fields = ["user", "created_at", "last_used_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        readonly = list(super().get_readonly_fields(request, obj))
-        return [*readonly, "user"] if obj is not None else readonly
 
-
+# django-otp's own TOTP devices are no longer used (their keys were in clear): accounts.AuthenticatorApp.
 if admin.site.is_registered(TOTPDevice):
     admin.site.unregister(TOTPDevice)
-admin.site.register(TOTPDevice, AuthenticatorAppAdmin)
 
 
 class AuditedGroupAdmin(AuditedModelAdmin, DjangoGroupAdmin):

@@ -21,9 +21,9 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import NoReverseMatch, reverse
 from django_otp import user_has_device
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .authentication import end_sign_ins
+from .models import AuthenticatorApp
 
 TOTP_DEVICE_NAME = "Authenticator app"
 # Each set-up session is shown a key of its own: one shown to whoever else signed in with the password
@@ -48,29 +48,31 @@ def has_confirmed_device(user: Any) -> bool:
     return user_has_device(user, confirmed=True)
 
 
-def confirmed_device(user: Any) -> TOTPDevice | None:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+def confirmed_device(user: Any) -> AuthenticatorApp | None:
+    return AuthenticatorApp.objects.filter(user=user, confirmed=True).order_by("pk").first()
 
 
-def pending_device(request: HttpRequest) -> TOTPDevice:
+def pending_device(request: HttpRequest) -> AuthenticatorApp:
     """The unconfirmed device this session is setting up, created on its first visit to the set-up page."""
     device_id = request.session.get(PENDING_DEVICE_SESSION_KEY)
     device = (
         None
         if device_id is None
-        else TOTPDevice.objects.filter(pk=device_id, user=request.user, confirmed=False).first()
+        else AuthenticatorApp.objects.filter(pk=device_id, user=request.user, confirmed=False).first()
     )
     if device is None:
-        device = TOTPDevice.objects.create(user=request.user, name=TOTP_DEVICE_NAME, confirmed=False)
+        device = AuthenticatorApp.objects.create(user=request.user, name=TOTP_DEVICE_NAME, confirmed=False)
         request.session[PENDING_DEVICE_SESSION_KEY] = device.pk
-        pending = TOTPDevice.objects.filter(user=request.user, confirmed=False).order_by("-created_at", "-pk")
-        TOTPDevice.objects.filter(
+        pending = AuthenticatorApp.objects.filter(user=request.user, confirmed=False).order_by(
+            "-created_at", "-pk"
+        )
+        AuthenticatorApp.objects.filter(
             pk__in=list(pending.values_list("pk", flat=True)[PENDING_DEVICES_KEPT:])
         ).delete()
     return device
 
 
-def confirm_device(device: TOTPDevice, code: str) -> bool:
+def confirm_device(device: AuthenticatorApp, code: str) -> bool:
     """Make a pending device the user's second factor if the code is right; False if it is not.
 
     ``DeviceTaken`` if another session confirmed one first or the device was removed. The code is
@@ -82,7 +84,7 @@ def confirm_device(device: TOTPDevice, code: str) -> bool:
         # One confirmation at a time per user, so that two set-up sessions cannot both end with a device.
         get_user_model().objects.select_for_update().filter(pk=device.user_id).first()
         locked = (
-            TOTPDevice.objects.select_for_update()
+            AuthenticatorApp.objects.select_for_update()
             .filter(pk=device.pk, user_id=device.user_id, confirmed=False)
             .first()
         )
@@ -92,13 +94,13 @@ def confirm_device(device: TOTPDevice, code: str) -> bool:
             return False
         locked.confirmed = True
         locked.save(update_fields=["confirmed"])
-        TOTPDevice.objects.filter(user_id=device.user_id, confirmed=False).delete()
+        AuthenticatorApp.objects.filter(user_id=device.user_id, confirmed=False).delete()
     device.confirmed = True
     return True
 
 
-@receiver(post_delete, sender=TOTPDevice, dispatch_uid="second_factor_removed")
-def second_factor_removed(sender: Any, instance: TOTPDevice, origin: Any = None, **kwargs: Any) -> None:
+@receiver(post_delete, sender=AuthenticatorApp, dispatch_uid="second_factor_removed")
+def second_factor_removed(sender: Any, instance: AuthenticatorApp, origin: Any = None, **kwargs: Any) -> None:
     """Whichever path removes a confirmed device (``reset_second_factor``, the admin, a shell), its user
     is signed out everywhere: a session or token that a lost phone let in must not outlive it, nor set
     up an authenticator of its own without the password."""
@@ -110,7 +112,7 @@ def second_factor_removed(sender: Any, instance: TOTPDevice, origin: Any = None,
     end_sign_ins(instance.user, why="second factor removed")
 
 
-def verify_code(device: TOTPDevice, code: str) -> bool:
+def verify_code(device: AuthenticatorApp, code: str) -> bool:
     """Check a code against a device; the device throttles repeated failures itself."""
     code = "".join(str(code or "").split())
     if not code.isdigit() or not 6 <= len(code) <= 8:
@@ -119,7 +121,7 @@ def verify_code(device: TOTPDevice, code: str) -> bool:
     return bool(allowed) and device.verify_token(code)
 
 
-def verify_sign_in_code(device: TOTPDevice, code: str) -> bool:
+def verify_sign_in_code(device: AuthenticatorApp, code: str) -> bool:
     """``verify_code`` for signing in, on the web or at the token endpoint: a refused code there is a
     failed sign-in in the audit trail, since it means someone holds the password. (A typo while
     setting a device up is not.)"""

@@ -1,12 +1,20 @@
 from __future__ import annotations
 
+import time
+from base64 import b32encode
+from binascii import unhexlify
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
+from django.conf import settings
 from django.contrib.auth.hashers import is_password_usable
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models, router, transaction
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
+from django_otp.oath import TOTP
+from django_otp.util import random_hex
 
 from referrals.encryption import EncryptedTextField
 
@@ -89,7 +97,8 @@ ROLE_ORGANISATION_KINDS: dict[str, frozenset[str]] = {
 ACCESS_FIELDS = ("password", "role", "organisation_id", "is_active", "is_staff", "is_superuser")
 
 
-class User(AbstractUser):
+# django-otp is untyped, so the stubs cannot see the authenticator apps' side of their user field.
+class User(AbstractUser):  # type: ignore[django-manager-missing]
     """Every staff user belongs to one organisation and has one role (SPEC §2)."""
 
     organisation = models.ForeignKey(
@@ -199,3 +208,84 @@ class User(AbstractUser):
         if not self.is_care_provider or self.organisation is None:
             return None
         return getattr(self.organisation, "care_provider", None)
+
+
+def new_authenticator_key() -> str:
+    """A new TOTP secret: 20 random bytes, hex-encoded (as django-otp's TOTP devices have them)."""
+    return str(random_hex(20))
+
+
+class AuthenticatorApp(TimestampMixin, ThrottlingMixin, Device):
+    """The authenticator app of a manager or admin: their second factor (``accounts.mfa``).
+
+    django-otp's TOTP device with its secret encrypted at rest under FIELD_ENCRYPTION_KEYS, like personal
+    fields: whoever holds the secret makes the user's codes, so a database backup must not hold it.
+    Rotated with the other encrypted fields (``rotate_field_keys``).
+    """
+
+    key = EncryptedTextField(default=new_authenticator_key, help_text="The hex-encoded secret, encrypted.")
+    step = models.PositiveSmallIntegerField(default=30, help_text="The time step in seconds.")
+    t0 = models.BigIntegerField(default=0, help_text="The Unix time at which to begin counting steps.")
+    digits = models.PositiveSmallIntegerField(
+        choices=[(6, 6), (8, 8)], default=6, help_text="The number of digits to expect in a code."
+    )
+    tolerance = models.PositiveSmallIntegerField(
+        default=1, help_text="The number of time steps in the past or future to allow."
+    )
+    drift = models.SmallIntegerField(
+        default=0, help_text="The number of time steps the app is known to deviate from our clock."
+    )
+    # A code is good once: only a code of a later time step than the last one accepted is.
+    last_t = models.BigIntegerField(
+        default=-1, help_text="The time step of the last code accepted; the next must be of a later one."
+    )
+
+    class Meta(Device.Meta):
+        verbose_name = "authenticator app"
+
+    @property
+    def bin_key(self) -> bytes:
+        return unhexlify(self.key.encode())
+
+    def verify_token(self, token: Any) -> bool:
+        """django-otp's TOTP check: a right code of a time step after the last one used, unless throttled."""
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        try:
+            code = int(token)
+        except (TypeError, ValueError):
+            verified = False
+        else:
+            totp = TOTP(self.bin_key, self.step, self.t0, self.digits, self.drift)
+            totp.time = time.time()
+            verified = bool(totp.verify(code, self.tolerance, self.last_t + 1))
+            if verified:
+                self.last_t = totp.t()
+                self.drift = totp.drift
+                self.throttle_reset(commit=False)
+                self.set_last_used_timestamp(commit=False)
+                self.save()
+        if not verified:
+            self.throttle_increment(commit=True)
+        return verified
+
+    def get_throttle_factor(self) -> int:
+        return int(getattr(settings, "OTP_TOTP_THROTTLE_FACTOR", 1))
+
+    @property
+    def config_url(self) -> str:
+        """The otpauth:// address an authenticator app reads from the set-up page's QR code."""
+        issuer = settings.OTP_TOTP_ISSUER.replace(":", "")
+        label = f"{issuer}:{self.user.get_username()}" if issuer else self.user.get_username()
+        params = urlencode(
+            {
+                "secret": b32encode(self.bin_key),
+                "algorithm": "SHA1",
+                "digits": self.digits,
+                "period": self.step,
+            }
+        )
+        if issuer:
+            params += f"&issuer={quote(issuer)}"
+        return f"otpauth://totp/{quote(label)}?{params}"

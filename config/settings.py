@@ -434,8 +434,9 @@ TOKEN_LIFETIME_HOURS = env.int("TOKEN_LIFETIME_HOURS", default=12)
 # A second factor (TOTP) for managers and admins; on by default in production, off in DEBUG/demo.
 REQUIRE_MFA = env.bool("REQUIRE_MFA", default=not DEBUG)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Harbour")
-# The admin lists devices (to remove a lost one) but never shows a device's secret or its QR code: whoever
-# sees either can make that user's codes. Not configurable.
+# Second factors are accounts.AuthenticatorApp, whose admin never shows a secret or QR code. django-otp's
+# own TOTP plugin stays installed for its migrations (accounts moved its devices out); should its admin
+# pages ever be registered, they too must never show either: whoever sees one can make that user's codes.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Retention: closed cases lose their personal fields after this many days (six years by default).

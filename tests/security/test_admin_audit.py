@@ -9,9 +9,8 @@ from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import Organisation, Role, User
+from accounts.models import AuthenticatorApp, Organisation, Role, User
 from audit.models import AuditAction, AuditEvent
 from care_providers.models import CareProvider, Placement, PlacementOffer
 from notifications.models import InboxItem, Notification
@@ -225,12 +224,12 @@ def test_deleting_in_the_admin_is_audited_one_row_per_record(admin_client, root)
 
 
 def test_removing_an_authenticator_app_in_the_admin_is_audited(admin_client):
-    device = TOTPDevice.objects.create(user=manager(), name="Authenticator app", confirmed=True)
+    device = AuthenticatorApp.objects.create(user=manager(), name="Authenticator app", confirmed=True)
     response = admin_client.post(
-        reverse("admin:otp_totp_totpdevice_delete", args=[device.pk]), {"post": "yes"}
+        reverse("admin:accounts_authenticatorapp_delete", args=[device.pk]), {"post": "yes"}
     )
     assert response.status_code == 302
-    assert last_admin_event().what == f"admin: TOTP device {device.pk} ({device}) deleted"
+    assert last_admin_event().what == f"admin: authenticator app {device.pk} ({device}) deleted"
     assert device.key not in trail_text()
 
 

@@ -7,6 +7,7 @@ from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from accounts.models import AuthenticatorApp
 from referrals import services
 from referrals.encryption import DecryptionFailed
 from referrals.models import Referral, ReferralDraft, TransitionLog
@@ -101,6 +102,20 @@ def test_rotation_re_encrypts_everything_so_the_old_key_can_be_removed(settings)
     assert (reloaded.given_name, reloaded.contact_phone) == ("Amina", "07700 900123")
     assert reloaded.date_of_birth == datetime.date(1995, 3, 14)
     assert TransitionLog.objects.get(referral=referral, transition="assess").input["notes"] == "n"
+
+
+def test_rotation_re_encrypts_authenticator_keys_so_the_old_key_can_be_removed(settings):
+    old_key = settings.FIELD_ENCRYPTION_KEYS[0]
+    device = AuthenticatorApp.objects.create(user=manager(), name="Authenticator app", confirmed=True)
+    before = raw_row("accounts_authenticatorapp", device.pk, "key")[0]
+
+    new_key = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
+    call_command("rotate_field_keys")
+    assert raw_row("accounts_authenticatorapp", device.pk, "key")[0] != before
+
+    settings.FIELD_ENCRYPTION_KEYS = [new_key]
+    assert AuthenticatorApp.objects.get(pk=device.pk).key == device.key
 
 
 def test_rotating_twice_changes_nothing_the_second_time(settings, capsys):

@@ -5,6 +5,8 @@ import re
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.urls import reverse
 from django_otp.oath import TOTP
@@ -12,6 +14,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from accounts.mfa import PENDING_DEVICES_KEPT, token_login_second_factor_error
+from accounts.models import AuthenticatorApp
 from audit.models import AuditAction, AuditEvent
 from tests.factories import PASSWORD, manager, responder, submitted_referral
 from tests.web.conftest import assert_field_error_reported
@@ -19,7 +22,7 @@ from tests.web.conftest import assert_field_error_reported
 pytestmark = pytest.mark.django_db
 
 
-def current_code(device: TOTPDevice) -> str:
+def current_code(device: AuthenticatorApp) -> str:
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     return f"{totp.token():0{device.digits}d}"
 
@@ -35,8 +38,8 @@ def sign_in(client, user):
     return response
 
 
-def sign_in_with_code(client, user) -> TOTPDevice:
-    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+def sign_in_with_code(client, user) -> AuthenticatorApp:
+    device = AuthenticatorApp.objects.create(user=user, name="phone", confirmed=True)
     sign_in(client, user)
     assert client.post(reverse("mfa-verify"), {"code": current_code(device)}).status_code == 302
     return device
@@ -66,7 +69,7 @@ def test_a_manager_without_a_device_is_sent_to_set_one_up_and_then_gets_in(clien
     assert response["Location"].startswith(reverse("mfa-setup"))
 
     page = client.get(response["Location"])
-    device = TOTPDevice.objects.get(user=boss, confirmed=False)
+    device = AuthenticatorApp.objects.get(user=boss, confirmed=False)
     assert page.status_code == 200 and device.config_url in page.content.decode().replace("&amp;", "&")
     # A typo while setting the app up is not a failed sign-in.
     assert client.post(reverse("mfa-setup"), {"code": "000000"}).status_code == 400
@@ -77,13 +80,13 @@ def test_a_manager_without_a_device_is_sent_to_set_one_up_and_then_gets_in(clien
 
     done = client.post(reverse("mfa-setup"), {"code": current_code(device), "next": "/triage/"})
     assert done.status_code == 302 and done["Location"] == "/triage/"
-    assert TOTPDevice.objects.get(pk=device.pk).confirmed
+    assert AuthenticatorApp.objects.get(pk=device.pk).confirmed
     assert client.get(reverse("referrals:triage")).status_code == 200
 
 
 def test_a_manager_with_a_device_must_enter_a_code_after_the_password(client, mfa_on):
     boss = manager()
-    device = TOTPDevice.objects.create(user=boss, name="phone", confirmed=True)
+    device = AuthenticatorApp.objects.create(user=boss, name="phone", confirmed=True)
     sign_in(client, boss)
     response = client.get(reverse("referrals:case_list"))
     assert response["Location"].startswith(reverse("mfa-verify"))
@@ -93,7 +96,7 @@ def test_a_manager_with_a_device_must_enter_a_code_after_the_password(client, mf
 
 def test_a_wrong_code_is_refused_with_a_form_error(client, mfa_on):
     boss = manager()
-    TOTPDevice.objects.create(user=boss, name="phone", confirmed=True)
+    AuthenticatorApp.objects.create(user=boss, name="phone", confirmed=True)
     sign_in(client, boss)
     response = client.post(reverse("mfa-verify"), {"code": "000000"})
     assert response.status_code == 400
@@ -118,7 +121,7 @@ def test_a_short_or_wrong_code_is_reported_as_on_every_form_saying_what_to_do(
 ):
     boss = manager()
     if page == "mfa-verify":
-        TOTPDevice.objects.create(user=boss, name="phone", confirmed=True)
+        AuthenticatorApp.objects.create(user=boss, name="phone", confirmed=True)
     sign_in(client, boss)
     response = client.post(reverse(page), {"code": code})
     assert response.status_code == 400
@@ -133,11 +136,11 @@ def test_a_short_or_wrong_code_is_reported_as_on_every_form_saying_what_to_do(
 
 def test_the_setup_page_does_not_let_a_signed_in_manager_replace_a_confirmed_device(client, mfa_on):
     boss = manager()
-    TOTPDevice.objects.create(user=boss, name="phone", confirmed=True)
+    AuthenticatorApp.objects.create(user=boss, name="phone", confirmed=True)
     sign_in(client, boss)
     response = client.get(reverse("mfa-setup"))
     assert response["Location"].startswith(reverse("mfa-verify"))
-    assert TOTPDevice.objects.filter(user=boss).count() == 1
+    assert AuthenticatorApp.objects.filter(user=boss).count() == 1
 
 
 def test_admins_need_the_second_factor_too_and_the_admin_site_is_guarded(client, mfa_on):
@@ -173,7 +176,7 @@ def test_the_token_endpoint_rule_asks_managers_for_a_valid_code_only_when_mfa_is
     assert token_login_second_factor_error(boss, None) is None
     settings.REQUIRE_MFA = True
     assert "set up" in token_login_second_factor_error(boss, None)
-    device = TOTPDevice.objects.create(user=boss, name="phone", confirmed=True)
+    device = AuthenticatorApp.objects.create(user=boss, name="phone", confirmed=True)
     assert "otp" in token_login_second_factor_error(boss, "")
     assert "not valid" in token_login_second_factor_error(boss, "123")
     assert token_login_second_factor_error(boss, current_code(device)) is None
@@ -187,10 +190,10 @@ def test_resetting_a_lost_second_factor_sends_the_manager_back_to_setup(client, 
     from audit.models import AuditEvent
 
     boss = manager()
-    TOTPDevice.objects.create(user=boss, name="phone", confirmed=True)
+    AuthenticatorApp.objects.create(user=boss, name="phone", confirmed=True)
     issue_token(boss)
     call_command("reset_second_factor", boss.username)
-    assert not TOTPDevice.objects.filter(user=boss).exists()
+    assert not AuthenticatorApp.objects.filter(user=boss).exists()
     assert not Token.objects.filter(user=boss).exists()
     assert AuditEvent.objects.filter(what=f"second factor reset for {boss.username}").exists()
     sign_in(client, boss)
@@ -211,7 +214,7 @@ def test_resetting_a_second_factor_ends_every_session_so_none_can_set_up_its_own
     for session in (with_code, password_only):
         assert sent_to_sign_in(session.get(reverse("referrals:triage")))
         assert sent_to_sign_in(session.get(reverse("mfa-setup")))
-    assert not TOTPDevice.objects.filter(user=boss).exists()
+    assert not AuthenticatorApp.objects.filter(user=boss).exists()
     assert AuditEvent.objects.filter(
         action=AuditAction.LOGOUT, actor=boss, what="all sessions ended: second factor removed"
     ).exists()
@@ -223,7 +226,7 @@ def test_resetting_a_second_factor_ends_every_session_so_none_can_set_up_its_own
 
 def test_removing_an_authenticator_app_in_the_admin_ends_its_users_token_and_sessions(mfa_on):
     boss = manager()
-    device = TOTPDevice.objects.create(user=boss, name="phone", confirmed=True)
+    device = AuthenticatorApp.objects.create(user=boss, name="phone", confirmed=True)
     api = APIClient()
     token = ask_for_token(boss.username, otp=current_code(device)).json()["token"]
     api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
@@ -234,7 +237,7 @@ def test_removing_an_authenticator_app_in_the_admin_ends_its_users_token_and_ses
 
     admin = Client()
     sign_in_with_code(admin, responder(is_staff=True, is_superuser=True))
-    removed = admin.post(reverse("admin:otp_totp_totpdevice_delete", args=[device.pk]), {"post": "yes"})
+    removed = admin.post(reverse("admin:accounts_authenticatorapp_delete", args=[device.pk]), {"post": "yes"})
     assert removed.status_code == 302
 
     assert api.get(f"/api/v1/referrals/{referral.pk}/").status_code == 401
@@ -256,7 +259,7 @@ def test_each_set_up_session_is_shown_a_key_of_its_own_and_only_the_confirmed_on
 
     confirmed = owner.post(reverse("mfa-setup"), {"code": code_for_secret(owner_secret)})
     assert confirmed.status_code == 302
-    assert TOTPDevice.objects.filter(user=boss).count() == 1
+    assert AuthenticatorApp.objects.filter(user=boss).count() == 1
 
     # The key the onlooker saw is no second factor: its codes neither set up a device nor get in.
     attempt = onlooker.post(reverse("mfa-setup"), {"code": code_for_secret(onlooker_secret)})
@@ -272,19 +275,90 @@ def test_sessions_opening_the_set_up_page_keep_at_most_five_keys_the_oldest_goin
     for client in clients:
         sign_in(client, boss)
         client.get(reverse("mfa-setup"))
-    assert TOTPDevice.objects.filter(user=boss, confirmed=False).count() == PENDING_DEVICES_KEPT
+    assert AuthenticatorApp.objects.filter(user=boss, confirmed=False).count() == PENDING_DEVICES_KEPT
     # The first session's key is gone: its page shows a new one, which it can confirm.
     secret = clients[0].get(reverse("mfa-setup")).context["secret"]
     assert clients[0].post(reverse("mfa-setup"), {"code": code_for_secret(secret)}).status_code == 302
-    assert list(TOTPDevice.objects.filter(user=boss).values_list("confirmed", flat=True)) == [True]
+    assert list(AuthenticatorApp.objects.filter(user=boss).values_list("confirmed", flat=True)) == [True]
+
+
+def test_a_code_that_let_someone_in_is_refused_when_used_again(mfa_on):
+    boss = manager()
+    device = AuthenticatorApp.objects.create(user=boss, name="phone", confirmed=True)
+    first, second = Client(), Client()
+    sign_in(first, boss)
+    sign_in(second, boss)
+    code = current_code(device)
+    assert first.post(reverse("mfa-verify"), {"code": code}).status_code == 302
+    assert second.post(reverse("mfa-verify"), {"code": code}).status_code == 400
+    assert second.get(reverse("referrals:triage")).status_code == 302
+
+
+def test_after_a_wrong_code_even_the_right_one_is_refused_for_a_while(client, mfa_on, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 60
+    boss = manager()
+    device = AuthenticatorApp.objects.create(user=boss, name="phone", confirmed=True)
+    sign_in(client, boss)
+    assert client.post(reverse("mfa-verify"), {"code": "000000"}).status_code == 400
+    assert client.post(reverse("mfa-verify"), {"code": current_code(device)}).status_code == 400
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 1  # a refused try while throttled is not counted
+
+
+def test_the_database_holds_no_form_of_an_enrolled_authenticator_key(client, mfa_on):
+    boss = manager()
+    sign_in(client, boss)
+    secret = client.get(reverse("mfa-setup")).context["secret"]
+    assert client.post(reverse("mfa-setup"), {"code": code_for_secret(secret)}).status_code == 302
+    hex_key = base64.b32decode(secret).hex()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM accounts_authenticatorapp")
+        rows = cursor.fetchall()
+    stored = " ".join(str(value) for row in rows for value in row)
+    assert len(rows) == 1 and AuthenticatorApp.objects.get().confirmed
+    for form in (secret, secret.lower(), hex_key, hex_key.upper()):
+        assert form not in stored
+
+
+@pytest.mark.django_db(transaction=True)  # the migrations run back and forth
+def test_an_authenticator_app_set_up_before_keys_were_encrypted_keeps_working(mfa_on):
+    executor = MigrationExecutor(connection)
+    executor.migrate([("accounts", "0005_authenticator_app_with_encrypted_key")])
+    boss = manager()
+    enrolled = TOTPDevice.objects.create(user=boss, name="Authenticator app", confirmed=True, drift=1)
+    pending = TOTPDevice.objects.create(user=manager(), name="Authenticator app", confirmed=False)
+
+    MigrationExecutor(connection).migrate([("accounts", "0006_move_totp_devices_to_authenticator_apps")])
+
+    assert not TOTPDevice.objects.exists()
+    moved = AuthenticatorApp.objects.get(pk=enrolled.pk)
+    assert (moved.user, moved.confirmed, moved.drift, moved.created_at) == (
+        boss,
+        True,
+        1,
+        enrolled.created_at,
+    )
+    assert not AuthenticatorApp.objects.get(pk=pending.pk, user=pending.user).confirmed
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT key FROM accounts_authenticatorapp")
+        assert all(enrolled.key not in key and pending.key not in key for (key,) in cursor.fetchall())
+    # The manager's app goes on showing codes of the same secret, and they let the manager in.
+    client = Client()
+    sign_in(client, boss)
+    code = f"{TOTP(bytes.fromhex(enrolled.key), drift=1).token():06d}"
+    assert client.post(reverse("mfa-verify"), {"code": code}).status_code == 302
+    assert client.get(reverse("referrals:triage")).status_code == 200
+    # New devices are numbered after the moved ones.
+    assert AuthenticatorApp.objects.create(user=manager(), name="Authenticator app").pk > pending.pk
 
 
 @pytest.mark.django_db(transaction=True)  # the foreign keys are checked at commit
 def test_a_user_with_an_authenticator_app_can_still_be_deleted():
     boss = manager()
-    TOTPDevice.objects.create(user=boss, name="phone", confirmed=True)
+    AuthenticatorApp.objects.create(user=boss, name="phone", confirmed=True)
     boss.delete()
-    assert not TOTPDevice.objects.exists()
+    assert not AuthenticatorApp.objects.exists()
 
 
 def ask_for_token(username: str, **extra):
@@ -295,7 +369,7 @@ def ask_for_token(username: str, **extra):
 
 def test_with_mfa_on_a_manager_gets_an_api_token_only_with_a_valid_code(mfa_on):
     boss = manager()
-    device = TOTPDevice.objects.create(user=boss, name="phone", confirmed=True)
+    device = AuthenticatorApp.objects.create(user=boss, name="phone", confirmed=True)
     without = ask_for_token(boss.username)
     assert without.status_code == 400 and "otp" in without.json()
     wrong = ask_for_token(boss.username, otp="000000")

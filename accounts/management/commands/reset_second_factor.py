@@ -8,8 +8,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.models import AuthenticatorApp
 from audit.services import record_change
 
 
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"There is no user {username!r}.")
         with transaction.atomic():
-            removed, _ = TOTPDevice.objects.filter(user=user).delete()
+            removed, _ = AuthenticatorApp.objects.filter(user=user).delete()
             record_change(
                 actor=None, referral=None, what=f"second factor reset for {user.username}", changes={}
             )
