@@ -113,12 +113,15 @@ def second_factor_removed(sender: Any, instance: AuthenticatorApp, origin: Any =
 
 
 def verify_code(device: AuthenticatorApp, code: str) -> bool:
-    """Check a code against a device; the device throttles repeated failures itself."""
+    """Check a code against a device; the device throttles repeated failures itself. The row is locked
+    while it is checked, so that one code posted twice at once lets in only one of the two."""
     code = "".join(str(code or "").split())
     if not code.isdigit() or not 6 <= len(code) <= 8:
         return False
-    allowed, _ = device.verify_is_allowed()
-    return bool(allowed) and device.verify_token(code)
+    with transaction.atomic():
+        locked = AuthenticatorApp.objects.select_for_update().get(pk=device.pk)
+        allowed, _ = locked.verify_is_allowed()
+        return bool(allowed) and locked.verify_token(code)
 
 
 def verify_sign_in_code(device: AuthenticatorApp, code: str) -> bool:

@@ -2,18 +2,20 @@
 
 import base64
 import re
+import threading
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.db.models.signals import pre_save
 from django.test import Client
 from django.urls import reverse
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
-from accounts.mfa import PENDING_DEVICES_KEPT, token_login_second_factor_error
+from accounts.mfa import PENDING_DEVICES_KEPT, token_login_second_factor_error, verify_code
 from accounts.models import AuthenticatorApp
 from audit.models import AuditAction, AuditEvent
 from tests.factories import PASSWORD, manager, responder, submitted_referral
@@ -292,6 +294,42 @@ def test_a_code_that_let_someone_in_is_refused_when_used_again(mfa_on):
     assert first.post(reverse("mfa-verify"), {"code": code}).status_code == 302
     assert second.post(reverse("mfa-verify"), {"code": code}).status_code == 400
     assert second.get(reverse("referrals:triage")).status_code == 302
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_code_posted_twice_at_once_lets_in_only_one():
+    device = AuthenticatorApp.objects.create(user=manager(), name="phone", confirmed=True)
+    code = current_code(device)
+    first_saving, second_done = threading.Event(), threading.Event()
+    results: dict[str, bool] = {}
+
+    def hold_the_first_save(sender, instance, **kwargs):
+        # The first check pauses between accepting the code and saving it, as a slow request would.
+        if threading.current_thread().name == "first":
+            first_saving.set()
+            second_done.wait(timeout=1)
+
+    def check(name: str) -> None:
+        try:
+            if name == "second":
+                first_saving.wait(timeout=5)
+            results[name] = verify_code(AuthenticatorApp.objects.get(pk=device.pk), code)
+            if name == "second":
+                second_done.set()
+        finally:
+            connection.close()
+
+    pre_save.connect(hold_the_first_save, sender=AuthenticatorApp)
+    try:
+        threads = [threading.Thread(target=check, args=(name,), name=name) for name in ("first", "second")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        pre_save.disconnect(hold_the_first_save, sender=AuthenticatorApp)
+    assert results == {"first": True, "second": False}
 
 
 def test_after_a_wrong_code_even_the_right_one_is_refused_for_a_while(client, mfa_on, settings):
