@@ -5,6 +5,7 @@ import secrets
 
 import pytest
 from cryptography.fernet import Fernet
+from django.core import checks
 from django.core.management import CommandError, call_command
 from django.db import connection
 
@@ -190,3 +191,40 @@ def test_while_the_old_hash_key_is_a_fallback_cases_under_either_key_are_duplica
     case = get_case(user, first.pk)
     assert case.has_namesake
     assert list(possible_duplicates_of(user, case)) == [second]
+
+
+def deploy_check_messages():
+    return checks.run_checks(include_deployment_checks=True, tags=["harbour"])
+
+
+def test_the_deploy_check_passes_when_the_stored_digests_are_under_the_hash_key():
+    submitted_referral()
+    assert deploy_check_messages() == []
+
+
+def test_the_deploy_check_flags_digests_the_configured_hash_key_did_not_make(settings):
+    submitted_referral(**PERSONAL)
+    settings.FIELD_HASH_KEY = secrets.token_urlsafe(32)
+
+    [message] = deploy_check_messages()
+
+    assert (message.id, message.level) == ("harbour.E002", checks.ERROR)
+    assert "1 of 1 cases" in message.msg
+    assert "Amina" not in message.msg + message.hint
+
+
+def test_the_deploy_check_warns_until_digests_under_a_fallback_key_are_recomputed(settings):
+    submitted_referral()
+    settings.FIELD_HASH_KEY_FALLBACKS = [settings.FIELD_HASH_KEY]
+    settings.FIELD_HASH_KEY = secrets.token_urlsafe(32)
+    assert [message.id for message in deploy_check_messages()] == ["harbour.W001"]
+
+    call_command("rehash_digests")
+
+    assert deploy_check_messages() == []
+
+
+def test_the_deploy_check_flags_personal_fields_no_encryption_key_decrypts(settings):
+    submitted_referral()
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    assert [message.id for message in deploy_check_messages()] == ["harbour.E001"]
