@@ -172,6 +172,11 @@ FIELD_HASH_KEY = env.str("FIELD_HASH_KEY", default="harbour-development-hash-key
 if not FIELD_ENCRYPTION_KEYS or not FIELD_HASH_KEY:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS and FIELD_HASH_KEY must be set when DEBUG is off.")
 _refuse_a_guessable_secret("FIELD_HASH_KEY", FIELD_HASH_KEY, 32)
+# Earlier hash keys, while ``manage.py rehash_digests`` recomputes the stored digests under
+# FIELD_HASH_KEY: until then, lookups also match digests made under these (README, "Keys").
+FIELD_HASH_KEY_FALLBACKS = env.list("FIELD_HASH_KEY_FALLBACKS", default=[])
+for _key in FIELD_HASH_KEY_FALLBACKS:
+    _refuse_a_guessable_secret("FIELD_HASH_KEY_FALLBACKS", _key, 32)
 # A key that is not one would fail only at the first person's details, with a 500.
 for _key in FIELD_ENCRYPTION_KEYS:
     try:

@@ -3,6 +3,10 @@
 Values are encrypted with MultiFernet: the first key of ``FIELD_ENCRYPTION_KEYS`` encrypts, every key
 decrypts, so keys can be rotated (``manage.py rotate_field_keys``). A value that no key decrypts raises
 ``DecryptionFailed``; ciphertext is never handed back as if it were text.
+
+Digests are HMACs under ``FIELD_HASH_KEY``. They are stored, so a new key matches none of them until
+``manage.py rehash_digests`` has recomputed them; meanwhile ``FIELD_HASH_KEY_FALLBACKS`` keeps the
+earlier keys matching.
 """
 
 from __future__ import annotations
@@ -60,10 +64,32 @@ def normalise(text: str) -> str:
     return " ".join(letters.casefold().split())
 
 
-def keyed_digest(*parts: str) -> str:
-    """HMAC-SHA256 of the normalised parts: equal inputs match, the digest reveals nothing without the key."""
+def keyed_digest(*parts: str, key: str | None = None) -> str:
+    """HMAC-SHA256 of the normalised parts: equal inputs match, the digest reveals nothing without the key.
+
+    Under FIELD_HASH_KEY unless another ``key`` is given."""
     message = "\x1f".join(normalise(part) for part in parts).encode()
-    return hmac.new(settings.FIELD_HASH_KEY.encode(), message, hashlib.sha256).hexdigest()
+    return hmac.new((key or settings.FIELD_HASH_KEY).encode(), message, hashlib.sha256).hexdigest()
+
+
+def hash_keys() -> list[str]:
+    """FIELD_HASH_KEY, then the earlier keys a stored digest may still be under until it is recomputed."""
+    return [settings.FIELD_HASH_KEY, *settings.FIELD_HASH_KEY_FALLBACKS]
+
+
+def keyed_digests(*parts: str) -> list[str]:
+    """The parts' digest under each of ``hash_keys()``: what a stored digest of them may be."""
+    return [keyed_digest(*parts, key=key) for key in hash_keys()]
+
+
+def name_digest(given_name: str, family_name: str, *, key: str | None = None) -> str:
+    """The digest of a person's name that duplicate detection matches (SPEC §3)."""
+    return keyed_digest(given_name, family_name, key=key)
+
+
+def birth_date_digest(date_of_birth: datetime.date | None, *, key: str | None = None) -> str:
+    """The digest of a date of birth, or "" without one."""
+    return keyed_digest(date_of_birth.isoformat(), key=key) if date_of_birth else ""
 
 
 class EncryptedTextField(models.TextField):

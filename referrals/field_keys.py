@@ -1,4 +1,5 @@
-"""Re-encrypting personal fields under the newest key of FIELD_ENCRYPTION_KEYS (key rotation).
+"""Re-encrypting personal fields under the newest key of FIELD_ENCRYPTION_KEYS (key rotation), and
+recomputing the stored digests under FIELD_HASH_KEY (``rehash_referrals``).
 
 Rotation works on the stored tokens directly, in batches of rows locked for update, so values are never
 decrypted into Python objects and a concurrent write cannot be lost. A token already encrypted under
@@ -8,14 +9,20 @@ the newest key is left as it is, so running the rotation twice changes nothing t
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.apps import apps
 from django.conf import settings
 from django.db import connection, models, transaction
 
-from .encryption import EncryptedDateField, EncryptedJSONField, EncryptedTextField, rotate
+from .encryption import (
+    EncryptedDateField,
+    EncryptedJSONField,
+    EncryptedTextField,
+    rotate,
+)
+from .models import Referral
 
 ENCRYPTED_FIELD_TYPES = (EncryptedTextField, EncryptedDateField, EncryptedJSONField)
 
@@ -86,3 +93,51 @@ def rotate_model(model: type[models.Model], columns: list[str], *, batch_size: i
 
 def rotate_all(*, batch_size: int = 500) -> list[RotationResult]:
     return [rotate_model(model, columns, batch_size=batch_size) for model, columns in encrypted_columns()]
+
+
+@dataclass(frozen=True)
+class RehashProgress:
+    cases: int
+    cases_done: int = 0
+    digests_recomputed: int = 0
+
+
+# What recomputing a case's digests reads and writes of it.
+DIGESTED_FIELDS = ("given_name", "family_name", "date_of_birth", "name_digest", "birth_date_digest")
+
+
+def rehash_referrals(*, batch_size: int = 500) -> Iterator[RehashProgress]:
+    """Recompute the name and date-of-birth digests of every case still holding them, from its decrypted
+    fields, under FIELD_HASH_KEY; yields the progress after each batch.
+
+    Batches of rows locked for update, each in its own transaction, so a concurrent write is not lost;
+    digests already under FIELD_HASH_KEY are left as they are, so running it twice changes nothing the
+    second time. Anonymised cases have no name left to digest, and no digests.
+    """
+    cases = Referral.objects.filter(anonymised_at__isnull=True)
+    progress = RehashProgress(cases=cases.count())
+    last_pk = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                cases.filter(pk__gt=last_pk)
+                .order_by("pk")
+                .select_for_update()
+                .only(*DIGESTED_FIELDS)[:batch_size]
+            )
+            changed = []
+            for referral in batch:
+                digests = referral.person_digests()
+                if digests != (referral.name_digest, referral.birth_date_digest):
+                    referral.name_digest, referral.birth_date_digest = digests
+                    changed.append(referral)
+            Referral.objects.bulk_update(changed, ["name_digest", "birth_date_digest"])
+        progress = replace(
+            progress,
+            cases_done=progress.cases_done + len(batch),
+            digests_recomputed=progress.digests_recomputed + len(changed),
+        )
+        yield progress
+        if len(batch) < batch_size:
+            return
+        last_pk = batch[-1].pk

@@ -16,7 +16,13 @@ from .choices import (
     Risk,
     Route,
 )
-from .encryption import EncryptedDateField, EncryptedJSONField, EncryptedTextField
+from .encryption import (
+    EncryptedDateField,
+    EncryptedJSONField,
+    EncryptedTextField,
+    birth_date_digest,
+    name_digest,
+)
 
 S = ReferralState
 # Room for "HBR-2026-004217" and more; the case list filter names this limit when it refuses a longer one.
@@ -94,6 +100,15 @@ class Referral(FSMModelMixin, models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+    def person_digests(self, *, key: str | None = None) -> tuple[str, str]:
+        """The name and date-of-birth digests of the person's (decrypted) fields, under FIELD_HASH_KEY or
+        ``key``: what ``name_digest`` and ``birth_date_digest`` hold while they are up to date."""
+        date_of_birth: datetime.date | None = self.date_of_birth  # type: ignore[assignment]  # decrypted
+        return (
+            name_digest(self.given_name, self.family_name, key=key),
+            birth_date_digest(date_of_birth, key=key),
+        )
 
     def _entered_state(self) -> None:
         self.state_changed_at = timezone.now()

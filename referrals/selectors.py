@@ -17,6 +17,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Value,
     When,
     prefetch_related_objects,
 )
@@ -25,7 +26,7 @@ from django.utils import timezone
 from care_providers.models import PlacementOffer
 
 from .choices import OPEN_STATES, ReferralState
-from .encryption import keyed_digest
+from .encryption import hash_keys, keyed_digests
 from .models import AnonymousNotification, Clock, Deadline, Referral, TransitionLog
 
 if TYPE_CHECKING:
@@ -175,7 +176,9 @@ def get_case(user: User, referral_id: int) -> Referral:
     """
     referrals = referrals_visible_to(user).select_related("organisation")
     if user.is_manager:
-        referrals = referrals.annotate(has_namesake=HAS_NAMESAKE)
+        # While FIELD_HASH_KEY is being changed, a namesake's stored digest may be under the other key.
+        changing_key = bool(settings.FIELD_HASH_KEY_FALLBACKS)
+        referrals = referrals.annotate(has_namesake=Value(True) if changing_key else HAS_NAMESAKE)
     return referrals.get(pk=referral_id)
 
 
@@ -396,12 +399,15 @@ def possible_duplicates_of(user: User, referral: Referral) -> QuerySet[Referral]
     organisations or by one (SPEC §3). Open now is open in the last DUPLICATE_WINDOW_DAYS, as the
     responder's check before submitting has it (``likely_duplicates``); closed cases are left out here,
     since only an open one can be closed as the duplicate."""
+    # From the case's own name and date of birth, not its stored digests: while FIELD_HASH_KEY is being
+    # changed, the other cases' digests may be under either key.
+    names, birth_dates = zip(*(referral.person_digests(key=key) for key in hash_keys()), strict=True)
     same_birth_or_nationality = Q(nationality=referral.nationality)
-    if referral.birth_date_digest:
-        same_birth_or_nationality |= Q(birth_date_digest=referral.birth_date_digest)
+    if referral.date_of_birth is not None:
+        same_birth_or_nationality |= Q(birth_date_digest__in=birth_dates)
     return (
         referrals_visible_to(user)
-        .filter(name_digest=referral.name_digest, state__in=OPEN_STATES)
+        .filter(name_digest__in=names, state__in=OPEN_STATES)
         .filter(same_birth_or_nationality)
         .exclude(pk=referral.pk)
         .order_by("-submitted_at")
@@ -426,10 +432,10 @@ def likely_duplicates(
     since = timezone.now() - datetime.timedelta(days=settings.DUPLICATE_WINDOW_DAYS)
     same_birth_or_nationality = Q(nationality=nationality)
     if date_of_birth is not None:
-        same_birth_or_nationality |= Q(birth_date_digest=keyed_digest(date_of_birth.isoformat()))
+        same_birth_or_nationality |= Q(birth_date_digest__in=keyed_digests(date_of_birth.isoformat()))
     return (
         referrals_visible_to(user)
-        .filter(name_digest=keyed_digest(given_name, family_name))
+        .filter(name_digest__in=keyed_digests(given_name, family_name))
         .filter(Q(state__in=OPEN_STATES) | Q(closed_at__gte=since))
         .filter(same_birth_or_nationality)
         .order_by("-submitted_at")

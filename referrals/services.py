@@ -27,7 +27,7 @@ from notifications.services import manager_items_done, manager_recipients, notif
 
 from .choices import ReferralState, WithdrawReason
 from .deadlines import CHECK_IN_TIME, due_at, start_clock, stop_clocks
-from .encryption import keyed_digest
+from .encryption import birth_date_digest, name_digest
 from .exceptions import (
     HarbourError,
     NotPermitted,
@@ -108,8 +108,8 @@ def submit_referral(*, actor: User, fields: dict[str, Any]) -> Referral:
                 age_in_doubt=fields.get("age_in_doubt", False),
                 on=timezone.localdate(now),
             ),
-            name_digest=keyed_digest(fields["given_name"], fields["family_name"]),
-            birth_date_digest=keyed_digest(date_of_birth.isoformat()) if date_of_birth else "",
+            name_digest=name_digest(fields["given_name"], fields["family_name"]),
+            birth_date_digest=birth_date_digest(date_of_birth),
         )
         referral.save()
         _log(referral, actor=actor, transition="submit", from_state="", input={})

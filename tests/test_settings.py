@@ -64,6 +64,7 @@ def test_settings_refuse_to_start_without_field_encryption_keys_when_debug_is_of
             "FIELD_HASH_KEY must be a generated secret of at least 32 characters",
         ),
         ("FIELD_ENCRYPTION_KEYS", "replace-me", "Each of FIELD_ENCRYPTION_KEYS must be a Fernet key"),
+        ("FIELD_HASH_KEY_FALLBACKS", "replace-me", "FIELD_HASH_KEY_FALLBACKS must be a generated secret"),
     ],
 )
 def test_settings_refuse_to_start_with_a_placeholder_or_guessable_key_when_debug_is_off(

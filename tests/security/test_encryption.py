@@ -1,9 +1,11 @@
 """Personal fields are encrypted at rest, keys rotate, and a wrong key fails loudly (SPEC §10)."""
 
 import datetime
+import secrets
 
 import pytest
 from cryptography.fernet import Fernet
+from django.core import checks
 from django.core.management import CommandError, call_command
 from django.db import connection
 
@@ -11,7 +13,7 @@ from accounts.models import AuthenticatorApp
 from referrals import services
 from referrals.encryption import DecryptionFailed
 from referrals.models import Referral, ReferralDraft, TransitionLog
-from referrals.selectors import likely_duplicates
+from referrals.selectors import get_case, likely_duplicates, possible_duplicates_of
 from tests.factories import OrganisationFactory, manager, responder, submitted_referral
 
 pytestmark = pytest.mark.django_db
@@ -156,3 +158,88 @@ def test_duplicates_are_found_through_the_keyed_digest_whatever_the_case_and_acc
     assert not likely_duplicates(
         responder(), given_name="amina", family_name="haile", date_of_birth=None, nationality="ER"
     ).exists()
+
+
+def same_person_as(referral, user):
+    """The intake's check for the person of ``referral``, as ``user`` would make it."""
+    return likely_duplicates(
+        user,
+        given_name=referral.given_name,
+        family_name=referral.family_name,
+        date_of_birth=referral.date_of_birth,
+        nationality=referral.nationality,
+    )
+
+
+def test_after_the_hash_key_changes_rehash_digests_makes_duplicates_found_again(settings, capsys):
+    referral = submitted_referral(**PERSONAL)
+    settings.FIELD_HASH_KEY = secrets.token_urlsafe(32)
+    assert not same_person_as(referral, manager()).exists()
+
+    call_command("rehash_digests", batch_size=1)
+
+    assert list(same_person_as(referral, manager())) == [referral]
+    assert "1 of 1 cases, 1 recomputed" in capsys.readouterr().out
+
+
+def test_rehashing_twice_changes_nothing_the_second_time(settings, capsys):
+    referral = submitted_referral()
+    settings.FIELD_HASH_KEY = secrets.token_urlsafe(32)
+    call_command("rehash_digests")
+    after_first = raw_row("referrals_referral", referral.pk, "name_digest", "birth_date_digest")
+    capsys.readouterr()
+    call_command("rehash_digests")
+    assert raw_row("referrals_referral", referral.pk, "name_digest", "birth_date_digest") == after_first
+    assert "1 of 1 cases, 0 recomputed" in capsys.readouterr().out
+
+
+def test_while_the_old_hash_key_is_a_fallback_cases_under_either_key_are_duplicates(settings):
+    old_key = settings.FIELD_HASH_KEY
+    first = submitted_referral(**PERSONAL)
+    settings.FIELD_HASH_KEY = secrets.token_urlsafe(32)
+    settings.FIELD_HASH_KEY_FALLBACKS = [old_key]
+    second = submitted_referral(**PERSONAL)
+    user = manager()
+
+    assert set(same_person_as(first, user)) == {first, second}
+    assert list(possible_duplicates_of(user, get_case(user, second.pk))) == [first]
+    case = get_case(user, first.pk)
+    assert case.has_namesake
+    assert list(possible_duplicates_of(user, case)) == [second]
+
+
+def deploy_check_messages():
+    return checks.run_checks(include_deployment_checks=True, tags=["harbour"])
+
+
+def test_the_deploy_check_passes_when_the_stored_digests_are_under_the_hash_key():
+    submitted_referral()
+    assert deploy_check_messages() == []
+
+
+def test_the_deploy_check_flags_digests_the_configured_hash_key_did_not_make(settings):
+    submitted_referral(**PERSONAL)
+    settings.FIELD_HASH_KEY = secrets.token_urlsafe(32)
+
+    [message] = deploy_check_messages()
+
+    assert (message.id, message.level) == ("harbour.E002", checks.ERROR)
+    assert "1 of 1 cases" in message.msg
+    assert "Amina" not in message.msg + message.hint
+
+
+def test_the_deploy_check_warns_until_digests_under_a_fallback_key_are_recomputed(settings):
+    submitted_referral()
+    settings.FIELD_HASH_KEY_FALLBACKS = [settings.FIELD_HASH_KEY]
+    settings.FIELD_HASH_KEY = secrets.token_urlsafe(32)
+    assert [message.id for message in deploy_check_messages()] == ["harbour.W001"]
+
+    call_command("rehash_digests")
+
+    assert deploy_check_messages() == []
+
+
+def test_the_deploy_check_flags_personal_fields_no_encryption_key_decrypts(settings):
+    submitted_referral()
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    assert [message.id for message in deploy_check_messages()] == ["harbour.E001"]
