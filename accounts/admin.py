@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
@@ -16,7 +18,25 @@ from audit.admin import AuditedModelAdmin
 from audit.services import record_admin_change
 
 from .forms import OrganisationForm
-from .models import AuthenticatorApp, Organisation, User
+from .models import AuthenticatorApp, Organisation, OrganisationKind, Role, User
+
+# Who may grant what in the admin. A staff user who is not a superuser may look after the accounts of
+# first responders and care providers, and organisations other than the contractor, and nothing more:
+# admin rights (superuser, staff, groups, permissions), the manager role, which sees every case, and the
+# contractor kind, whose users are managers, are given only by a superuser. Accounts that hold any of
+# them, their own included, are not theirs to change, nor to set the password of: that would take them
+# over, or let them raise themselves.
+ADMIN_RIGHTS_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
+
+
+def grants_everything(request: HttpRequest) -> bool:
+    return bool(getattr(request.user, "is_superuser", False))
+
+
+def is_privileged(user: User) -> bool:
+    """Whether the account holds something only a superuser may grant."""
+    return user.is_superuser or user.is_staff or user.role == Role.MANAGER
+
 
 # API tokens are obtained only by signing in through the API (accounts.api). In the admin a staff user
 # could read every live key, or create one for a manager and act as them without password or MFA.
@@ -32,6 +52,20 @@ class OrganisationAdmin(AuditedModelAdmin):
     list_display = ["name", "kind", "has_webhook"]
     list_filter = ["kind"]
     search_fields = ["name"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.kind == OrganisationKind.CONTRACTOR and not grants_everything(request):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "kind" and not grants_everything(request):
+            kwargs["choices"] = [
+                (value, label)
+                for value, label in db_field.get_choices()
+                if value != OrganisationKind.CONTRACTOR
+            ]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     @admin.display(boolean=True, description="Webhook")
     def has_webhook(self, organisation: Organisation) -> bool:
@@ -55,6 +89,26 @@ class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
     )
     # Personal details: the trail says they changed, not to what. Passwords are withheld by their name.
     audit_withheld = ("first_name", "last_name", "email")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Also guards the password form. Others see a privileged account, and their own, read-only."""
+        own_or_privileged = obj is not None and (obj.pk == request.user.pk or is_privileged(obj))
+        if own_or_privileged and not grants_everything(request):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if grants_everything(request):
+            return readonly
+        return [*readonly, *(name for name in ADMIN_RIGHTS_FIELDS if name not in readonly)]
+
+    def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "role" and not grants_everything(request):
+            kwargs["choices"] = [
+                (value, label) for value, label in db_field.get_choices() if value != Role.MANAGER
+            ]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
         """The admin's password form, audited when it set a new password or removed it."""
@@ -109,7 +163,15 @@ if admin.site.is_registered(TOTPDevice):
 
 
 class AuditedGroupAdmin(AuditedModelAdmin, DjangoGroupAdmin):
-    """Groups give staff users their permissions in this admin; who changed a group's is in the trail."""
+    """Groups give staff users their permissions in this admin; who changed a group's is in the trail.
+    Only a superuser makes or changes one: a staff user could otherwise give their own group any
+    permission."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return grants_everything(request) and super().has_add_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return grants_everything(request) and super().has_change_permission(request, obj)
 
 
 admin.site.unregister(Group)

@@ -66,6 +66,27 @@ def save_draft(
     return draft
 
 
+def keep_draft_from_lapsed_session(*, owner: User, data: Mapping[str, Any]) -> ReferralDraft:
+    """Keep an intake form sent after its owner's session lapsed as a new draft, never in place of one
+    they saved before: whoever sent it, it destroys nothing."""
+    now = timezone.now()
+    with transaction.atomic():
+        draft = ReferralDraft.objects.create(
+            owner=owner,
+            data=dict(data),
+            created_at=now,
+            updated_at=now,
+            expires_at=now + datetime.timedelta(days=settings.DRAFT_LIFETIME_DAYS),
+        )
+        record_change(
+            actor=owner,
+            referral=None,
+            what=f"{draft_label(draft.pk)}: kept from a lapsed session",
+            changes={"fields": typed_fields(data)},
+        )
+    return draft
+
+
 def draft_saved_from(owner: User, form_key: str) -> ReferralDraft | None:
     """The owner's live draft first saved from the form with this key, if any."""
     return live_drafts(owner).filter(form_key=form_key).first()

@@ -338,9 +338,8 @@ class UnsentForm(models.Model):
     expires_at = models.DateTimeField(db_index=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["owner", "form"], name="one_unsent_form_per_owner_and_form")
-        ]
+        # Several per user and form: each one sent after the session ended is kept, none replaced.
+        indexes = [models.Index(fields=["owner", "form"], name="unsent_form_owner_form")]
 
     def __str__(self) -> str:
         return f"Unsent form {self.pk}"

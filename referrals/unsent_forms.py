@@ -1,9 +1,13 @@
 """Forms sent after the session ended: whose they were, and what was typed into them, kept for a moment.
 
 A form carries its owner, signed for the address it posts to (``owner_token``), so that a form that
-arrives after its user's session ended still proves whose it was. What was typed is then kept for that
+arrives after its user's session ended still proves whose it was. The signature holds the user's session
+auth hash, so that a new password or ``end_sign_ins`` voids it, and the session key of the page that showed
+the form: the browser still sends that session's cookie once the session has lapsed, and nobody else has
+it, so a copy of the page's ``owner`` value is of no use elsewhere. What was typed is then kept for that
 user alone, encrypted, for UNSENT_FORM_LIFETIME_MINUTES, and shown to them once, on the same form, after
-they sign in again; nothing is performed for them. The intake keeps it as a draft instead (``drafts``).
+they sign in again; nothing is performed for them. Each such form is kept apart, never in place of one
+kept before. The intake keeps it as a new draft instead (``drafts``).
 
 The audit trail names what was kept by its number, its form and the fields typed, never what was typed.
 """
@@ -20,6 +24,7 @@ from django.db import transaction
 from django.forms import Form
 from django.http import HttpRequest, QueryDict
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts.models import User
 from audit.models import AuditAction
@@ -39,27 +44,66 @@ OWNER_SALT = "referrals.form.owner"
 OWNER_MAX_AGE = datetime.timedelta(days=1)
 
 
-def owner_token(user: User, form: str) -> str:
-    """The form's ``owner`` field: the user's id, organisation and role, signed for the address ``form``
-    posts to and dated."""
-    return signing.dumps([user.pk, user.organisation_id, user.role], salt=f"{OWNER_SALT}:{form}")
+def _sign_in_digest(user: User) -> str:
+    """Changes with the user's password and ``session_stamp``; not the hash itself, which is shown."""
+    return salted_hmac(f"{OWNER_SALT}:sign-in", user.get_session_auth_hash()).hexdigest()
 
 
-def signed_owner(request: HttpRequest) -> User | None:
-    """The active user whose form this POST is, from its signed ``owner`` field; None if the field is
-    missing, tampered with, older than OWNER_MAX_AGE or signed for another form, or if the user has
-    moved to another organisation or role since: what they typed for the old one is not theirs now."""
+def _browser_digest(session_key: str) -> str:
+    """Names the session that showed the form, without showing its key (the page is no secret)."""
+    return salted_hmac(f"{OWNER_SALT}:browser", session_key).hexdigest()
+
+
+def owner_token(user: User, form: str, session_key: str) -> str:
+    """The form's ``owner`` field: the user's id, organisation, role and sign-in, and the session showing
+    it, signed for the address ``form`` posts to and dated."""
+    return signing.dumps(
+        [user.pk, user.organisation_id, user.role, _sign_in_digest(user), _browser_digest(session_key)],
+        salt=f"{OWNER_SALT}:{form}",
+    )
+
+
+def _owner_and_browser(request: HttpRequest) -> tuple[User, str] | None:
     try:
-        user_id, organisation_id, role = signing.loads(
+        user_id, organisation_id, role, sign_in, browser = signing.loads(
             request.POST.get(OWNER_FIELD, ""), salt=f"{OWNER_SALT}:{request.path}", max_age=OWNER_MAX_AGE
         )
-    except (signing.BadSignature, TypeError, ValueError):  # an older token holds the id alone
+    except (signing.BadSignature, TypeError, ValueError):  # an older token holds less
         return None
-    return (
+    user = (
         User.objects.filter(pk=user_id, organisation_id=organisation_id, role=role, is_active=True)
         .select_related("organisation")
         .first()
     )
+    if user is None or not constant_time_compare(sign_in, _sign_in_digest(user)):
+        return None
+    return user, browser
+
+
+def signed_owner(request: HttpRequest) -> User | None:
+    """The active user whose form this POST is, from its signed ``owner`` field, sent by the browser
+    whose session showed it; None if the field is missing, tampered with, older than OWNER_MAX_AGE or
+    signed for another form, if it comes from another browser, if the user's password or sign-ins have
+    changed since, or if they have moved to another organisation or role: what they typed for the old
+    one is not theirs now."""
+    signed = _owner_and_browser(request)
+    session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME, "")
+    if (
+        signed is None
+        or not session_key
+        or not constant_time_compare(signed[1], _browser_digest(session_key))
+    ):
+        return None
+    return signed[0]
+
+
+def signed_in_owner(request: HttpRequest) -> User | None:
+    """The signed-in user, if this POST's ``owner`` field is theirs and still valid (as ``signed_owner``),
+    from whichever of their sessions: signing in again gave the browser a new one."""
+    signed = _owner_and_browser(request)
+    if signed is None or signed[0].pk != request.user.pk:
+        return None
+    return signed[0]
 
 
 def unsent_form_label(unsent_id: int) -> str:
@@ -87,22 +131,18 @@ def keep_unsent_form(
     request: HttpRequest | None = None,
 ) -> UnsentForm:
     """Keep what was typed into the owner's form at address ``form`` (an action on ``referral``, if
-    any), replacing anything kept before."""
+    any), beside anything kept before: nothing typed earlier is replaced."""
     with transaction.atomic():
-        # One per user and form: a second press of the button replaces the first, even at the same time.
-        unsent, _ = UnsentForm.objects.update_or_create(
+        unsent = UnsentForm.objects.create(
             owner=owner,
             form=form,
-            defaults={
-                "data": dict(data),
-                "expires_at": timezone.now()
-                + datetime.timedelta(minutes=settings.UNSENT_FORM_LIFETIME_MINUTES),
-            },
+            data=dict(data),
+            expires_at=timezone.now() + datetime.timedelta(minutes=settings.UNSENT_FORM_LIFETIME_MINUTES),
         )
         record_change(
             actor=owner,
             referral=referral,
-            what=f"{unsent_form_label(unsent.pk)}: kept after the session ended",
+            what=f"{unsent_form_label(unsent.pk)}: kept from a lapsed session",
             changes={"form": form, "fields": sorted(data)},
             request=request,
         )
@@ -118,10 +158,15 @@ def take_unsent_form(
     shown: bool | Callable[[Mapping[str, list[str]]], bool] = True,
 ) -> dict[str, list[str]] | None:
     """What the owner typed into the form at address ``form`` before their session ended, if it has not
-    expired; deleted as it is taken, so that it is shown once (to one request, if two race). Taken with
+    expired, the latest first; deleted as it is taken, so that it is shown once (to one request, if two
+    race), and any kept earlier is shown next time. Taken with
     ``shown`` false, it is only deleted: the action it was typed for has closed. ``shown`` may instead
     say, from what was typed, whether it is shown, so that the trail says truly which it was."""
-    unsent = UnsentForm.objects.filter(owner=owner, form=form, expires_at__gt=timezone.now()).first()
+    unsent = (
+        UnsentForm.objects.filter(owner=owner, form=form, expires_at__gt=timezone.now())
+        .order_by("-pk")
+        .first()
+    )
     if unsent is None:
         return None
     if callable(shown):

@@ -29,7 +29,7 @@ from django.views.decorators.http import require_http_methods
 from django_fsm import can_proceed
 
 from accounts.models import User
-from accounts.sessions import signed_out_words, why_signed_out
+from accounts.sessions import SIGNED_OUT_EVERYWHERE, signed_out_words, why_signed_out
 from audit.services import record_draft_reads, record_read
 from care_providers.models import CareProvider, OfferState, PlacementOffer
 from care_providers.selectors import free_beds_of, last_offer_to, pending_offer_for, suggested_providers
@@ -47,7 +47,14 @@ from .choices import (
     language_names,
     nationality_names,
 )
-from .drafts import discard_draft, draft_saved_from, get_live_draft, live_drafts, save_draft
+from .drafts import (
+    discard_draft,
+    draft_saved_from,
+    get_live_draft,
+    keep_draft_from_lapsed_session,
+    live_drafts,
+    save_draft,
+)
 from .exceptions import (
     HarbourError,
     NoCapacity,
@@ -109,6 +116,7 @@ from .unsent_forms import (
     initial_from,
     keep_unsent_form,
     kept_copy_expired,
+    signed_in_owner,
     signed_owner,
     take_unsent_form,
     typed_values,
@@ -161,7 +169,7 @@ def login_required_keeping_typed_work(form_of: Callable[..., HarbourForm | None]
                 keep_unsent(request, owner, form_of(*args, **kwargs), kwargs) if owner is not None else None
             )
             if unsent is None:
-                return redirect_to_login(request.get_full_path())
+                return _to_sign_in_unkept(request)
             messages.info(
                 request,
                 f"{signed_out_words(why_signed_out(request))} Nothing was sent: sign in again within "
@@ -173,6 +181,14 @@ def login_required_keeping_typed_work(form_of: Callable[..., HarbourForm | None]
         return wrapper
 
     return decorator
+
+
+def _to_sign_in_unkept(request: HttpRequest) -> HttpResponse:
+    """To the sign-in page, keeping nothing. A session ended by a new password or ``end_sign_ins`` voids
+    the form's ``owner``; its user is still told so, as that may be someone else's doing."""
+    if request.method == "POST" and why_signed_out(request) == SIGNED_OUT_EVERYWHERE:
+        messages.info(request, f"{signed_out_words(SIGNED_OUT_EVERYWHERE)} Nothing was sent or kept.")
+    return redirect_to_login(request.get_full_path())
 
 
 def keep_unsent(
@@ -197,8 +213,8 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     was typed is kept as when a session ends, and they go back to the form to check it and send it
     again; nothing is performed. Any other refusal gets a page that says what to do.
     """
-    owner = signed_owner(request) if request.method == "POST" else None
-    if owner is None or owner.pk != request.user.pk:
+    owner = signed_in_owner(request) if request.method == "POST" else None
+    if owner is None:
         return render(request, "403_csrf.html", status=403)
     match = resolve(request.path)  # one of Harbour's forms: the owner's signature is for this address
     if match.view_name == "referrals:intake" and may_submit(owner):
@@ -480,11 +496,12 @@ def _intake_page(
 
 def _keep_typed_work(request: HttpRequest) -> HttpResponse:
     """The session ended while the form was open: save what was typed as its owner's draft (SPEC §3),
-    then sign in. Only a first responder's signed form keeps anything."""
+    then sign in. Only a first responder's signed form keeps anything, and as a new draft: the draft
+    the form was opened from, if any, is left as it was."""
     owner = signed_owner(request) if request.method == "POST" else None
     if owner is None or not may_submit(owner):
-        return redirect_to_login(request.get_full_path())
-    draft = save_draft(owner=owner, data=_draft_data(request.POST), draft_id=_draft_id(request))
+        return _to_sign_in_unkept(request)
+    draft = keep_draft_from_lapsed_session(owner=owner, data=_draft_data(request.POST))
     messages.info(
         request,
         f"{signed_out_words(why_signed_out(request))} What you typed is saved as a draft: sign in to carry on.",

@@ -106,6 +106,6 @@ def form_start(context: dict[str, Any], form_address: str) -> SafeString:
         format_html('<input type="hidden" name="{}" value="{}">', FORM_KEY_FIELD, form_key),
     ]
     if request.user.is_authenticated:
-        owner = owner_token(request.user, form_address)
+        owner = owner_token(request.user, form_address, request.session.session_key or "")
         parts.append(format_html('<input type="hidden" name="{}" value="{}">', OWNER_FIELD, owner))
     return format_html_join("\n", "{}", ((part,) for part in parts))

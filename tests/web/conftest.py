@@ -81,6 +81,12 @@ def signed_in(user: User) -> Client:
     return client
 
 
+def session_lapses(client: Client) -> None:
+    """The idle timeout: the server no longer has the session, but the browser still sends its cookie
+    (it lasts until the browser closes), as it does its others (CSRF, messages)."""
+    client.session.delete()
+
+
 def offered(provider: CareProvider | None = None, **fields: Any) -> tuple[Referral, CareProvider, User]:
     """An assessed referral with a pending offer to a provider; returns it, the provider and the manager."""
     boss = manager()

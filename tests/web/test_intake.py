@@ -30,7 +30,7 @@ from tests.factories import (
     responder,
     submitted_referral,
 )
-from tests.web.conftest import intake_data, signed_in
+from tests.web.conftest import intake_data, session_lapses, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -494,11 +494,13 @@ def test_a_deactivated_responders_drafts_and_unsent_forms_are_deleted_and_reacti
 
 def test_an_intake_opened_before_a_move_and_sent_after_the_session_ended_is_not_kept():
     user = responder()
-    owner = owner_token(user, INTAKE)  # the form was open in a tab when the admin moved them
+    client = signed_in(user)
+    owner = owner_field(client)  # the form was open in a tab when the admin moved them
     user.organisation = OrganisationFactory()
     user.save()
+    session_lapses(client)
 
-    response = Client().post(INTAKE, {"owner": owner, "given_name": "Amina", "action": "save_draft"})
+    response = client.post(INTAKE, {"owner": owner, "given_name": "Amina", "action": "save_draft"})
 
     assert response.status_code == 302
     assert not ReferralDraft.objects.exists()
@@ -800,9 +802,11 @@ def test_what_was_typed_when_the_session_ended_is_kept_as_a_draft_for_after_sign
     user = responder()
     client = signed_in(user)
     owner = owner_field(client)
-    client.logout()  # the idle timeout ended the session while the form was open
+    session_lapses(client)  # the idle timeout ended the session while the form was open
     response = client.post(INTAKE, intake_data(owner=owner, account="Typed at length before the timeout."))
     draft = ReferralDraft.objects.get(owner=user)
+    kept = AuditEvent.objects.get(what=f"draft {draft.pk}: kept from a lapsed session")
+    assert kept.actor == user
     resume = f"{INTAKE}?draft={draft.pk}"
     assert response.status_code == 302
     assert response["Location"] == f"{reverse('login')}?next={quote(resume)}"
@@ -814,12 +818,40 @@ def test_what_was_typed_when_the_session_ended_is_kept_as_a_draft_for_after_sign
     assert "Typed at length before the timeout." in client.get(resume, follow=True).content.decode()
 
 
+def test_a_draft_sent_after_the_session_ended_is_kept_as_a_new_draft_leaving_the_saved_one_as_it_was():
+    user = responder()
+    client = signed_in(user)
+    client.post(INTAKE, {"given_name": "Amina", "family_name": "Haile", "action": "save_draft"})
+    saved = ReferralDraft.objects.get()
+    page = client.get(f"{INTAKE}?draft={saved.pk}", follow=True).content.decode()
+    owner = re.search(r'name="owner" value="([^"]+)"', page)[1]
+    session_lapses(client)
+    response = client.post(
+        f"{INTAKE}?draft={saved.pk}",
+        {"owner": owner, "draft": saved.pk, "given_name": "Overwritten", "action": "save_draft"},
+    )
+    kept = ReferralDraft.objects.exclude(pk=saved.pk).get()
+    assert response["Location"] == f"{reverse('login')}?next={quote(f'{INTAKE}?draft={kept.pk}')}"
+    assert ReferralDraft.objects.get(pk=saved.pk).data["given_name"] == "Amina"
+    assert kept.data["given_name"] == "Overwritten"
+
+
+def test_a_copied_owner_value_keeps_no_draft_from_a_browser_that_never_signed_in():
+    user = responder()
+    owner = owner_field(signed_in(user))
+    stranger = Client()
+    stranger.get(reverse("login"))
+    response = stranger.post(INTAKE, {"owner": owner, "given_name": "Planted", "action": "submit"})
+    assert response["Location"].startswith(reverse("login"))
+    assert not ReferralDraft.objects.exists()
+
+
 @pytest.mark.parametrize("owner", ["", "forged", "a manager"])
 def test_without_a_first_responders_signature_an_expired_form_keeps_nothing(owner):
-    if owner == "a manager":  # signed, but for someone who does not refer
-        owner = owner_token(manager(), INTAKE)
     client = signed_in(responder())
-    client.logout()
+    if owner == "a manager":  # signed, but for someone who does not refer
+        owner = owner_token(manager(), INTAKE, client.session.session_key)
+    session_lapses(client)
     response = client.post(INTAKE, intake_data(owner=owner))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))

@@ -15,6 +15,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.authentication import end_sign_ins
 from audit.models import AuditAction, AuditEvent
 from referrals import services
 from referrals.choices import ReferralState
@@ -23,7 +24,7 @@ from referrals.tasks import purge_expired_unsent_forms
 from referrals.unsent_forms import owner_token
 from tests.factories import PASSWORD, manager, provider_user, responder, submitted_referral
 from tests.security.test_encryption import raw_row
-from tests.web.conftest import offered, placed, signed_in
+from tests.web.conftest import offered, placed, session_lapses, signed_in
 from tests.web.test_case_actions import CONCERN, already_accepted, assert_rejection_shown_again
 
 pytestmark = pytest.mark.django_db
@@ -55,11 +56,6 @@ def sign_in(client: Client, user, next_url: str):
     )
 
 
-def session_ends(client: Client) -> None:
-    """The idle timeout: the browser keeps its other cookies (CSRF, messages) but the session is gone."""
-    client.cookies.pop("sessionid")
-
-
 def progress_notes(referral) -> int:
     return TransitionLog.objects.filter(referral=referral, transition="record_progress").count()
 
@@ -75,7 +71,7 @@ def progress_sent_after_the_session_ended(note: str = NOTE):
     client = signed_in(staff)
     url = action_url(referral, "record_progress")
     owner = owner_field(client.get(url, follow=True).content.decode())
-    session_ends(client)
+    session_lapses(client)
     response = client.post(
         url, {"owner": owner, "record_progress-note": note, "record_progress-next_check_in": ""}
     )
@@ -111,13 +107,13 @@ def test_what_is_kept_is_encrypted_short_lived_and_in_no_url_or_audit_row():
     assert datetime.timedelta(minutes=59) < lifetime <= datetime.timedelta(minutes=60)
     assert "former employer" not in raw_row("referrals_unsentform", unsent.pk, "data")[0]
     assert "employer" not in response["Location"]
-    kept = AuditEvent.objects.get(what=f"unsent form {unsent.pk}: kept after the session ended")
+    kept = AuditEvent.objects.get(what=f"unsent form {unsent.pk}: kept from a lapsed session")
     assert (kept.actor, kept.referral) == (staff, referral)  # on the case's own trail too
     assert kept.changes == {"form": url, "fields": ["record_progress-note"]}
     assert not [event for event in AuditEvent.objects.all() if "employer" in str(event.changes)]
 
 
-def test_a_form_sent_after_a_password_change_elsewhere_says_why_the_session_ended():
+def test_a_form_sent_after_a_password_change_elsewhere_keeps_nothing_and_says_why_the_session_ended():
     referral, staff, _ = placed()
     client = signed_in(staff)
     url = action_url(referral, "record_progress")
@@ -125,10 +121,11 @@ def test_a_form_sent_after_a_password_change_elsewhere_says_why_the_session_ende
     staff.set_password("harbour-renewed-password-2026")
     staff.save()
     response = client.post(url, {"owner": owner, "record_progress-note": NOTE})
+    assert not UnsentForm.objects.exists()  # the new password voids the form's owner
     page = client.get(response["Location"]).content.decode()
-    assert SIGNED_OUT in page
     assert "because your password or sign-in settings were changed" in page
-    assert "without activity" not in page
+    assert "Nothing was sent or kept." in page
+    assert SIGNED_OUT not in page and "without activity" not in page
 
 
 def test_someone_else_signing_in_on_that_browser_gets_nothing():
@@ -174,20 +171,41 @@ def a_day_ago(token_of):
 
 
 @pytest.mark.parametrize(
-    "owner", ["", "forged", "tampered", "expired", "for another case", "for a former user"]
+    "case",
+    [
+        "",
+        "forged",
+        "tampered",
+        "expired",
+        "for another case",
+        "for a former user",
+        "from another browser",
+        "after a password change",
+        "after signing out everywhere",
+    ],
 )
-def test_without_a_valid_owner_signature_a_form_sent_after_the_session_ended_keeps_nothing(owner):
+def test_without_a_valid_owner_signature_a_form_sent_after_the_session_ended_keeps_nothing(case):
     referral, staff, _ = placed()
     other, *_ = placed(staff.provider)
     url = action_url(referral, "record_progress")
-    token = owner_token(staff, url)
+    client = signed_in(staff)
+    key = client.session.session_key
+    token = owner_token(staff, url, key)
     owner = {
         "tampered": token[:-2] + ("aa" if not token.endswith("aa") else "bb"),
-        "expired": a_day_ago(lambda: owner_token(staff, url)),
-        "for another case": owner_token(staff, action_url(other, "record_progress")),
-        "for a former user": owner_token(provider_user(staff.provider, is_active=False), url),
-    }.get(owner, owner)
-    client = Client()
+        "expired": a_day_ago(lambda: owner_token(staff, url, key)),
+        "for another case": owner_token(staff, action_url(other, "record_progress"), key),
+        "for a former user": owner_token(provider_user(staff.provider, is_active=False), url, key),
+        "from another browser": owner_token(staff, url, signed_in(staff).session.session_key),
+        "after a password change": token,
+        "after signing out everywhere": token,
+    }.get(case, case)
+    if case == "after a password change":
+        staff.set_password("harbour-renewed-password-2026")
+        staff.save()
+    if case == "after signing out everywhere":
+        end_sign_ins(staff, why="signed out everywhere")
+    session_lapses(client)
     response = client.post(url, {"owner": owner, "record_progress-note": NOTE})
     assert response.status_code == 302
     assert response["Location"] == f"{reverse('login')}?next={quote(url)}"
@@ -196,16 +214,43 @@ def test_without_a_valid_owner_signature_a_form_sent_after_the_session_ended_kee
     assert NOTE not in html and SIGNED_OUT not in html and SHOWN_AGAIN not in html
 
 
-def test_pressing_the_button_again_after_the_session_ended_keeps_only_the_last_note():
-    referral, staff, client, url, _ = progress_sent_after_the_session_ended("First go")
-    client.post(url, {"owner": owner_token(staff, url), "record_progress-note": NOTE})
-    assert [unsent.data for unsent in UnsentForm.objects.all()] == [{"record_progress-note": [NOTE]}]
+def test_a_copied_owner_value_keeps_nothing_for_a_browser_that_never_signed_in():
+    referral, staff, _ = placed()
+    client = signed_in(staff)
+    url = action_url(referral, "record_progress")
+    owner = owner_field(client.get(url, follow=True).content.decode())
+    stranger = Client()
+    stranger.get(reverse("login"))  # a session cookie of its own, as any visitor has
+    response = stranger.post(url, {"owner": owner, "record_progress-note": "Planted"})
+    assert response["Location"] == f"{reverse('login')}?next={quote(url)}"
+    assert not UnsentForm.objects.exists()
+
+
+def test_pressing_the_button_twice_after_the_session_ended_keeps_both_notes_the_last_shown_first():
+    referral, staff, _ = placed()
+    client = signed_in(staff)
+    url = action_url(referral, "record_progress")
+    owner = owner_field(client.get(url, follow=True).content.decode())
+    session_key = client.cookies["sessionid"].value
+    session_lapses(client)
+    for note in ("First go", NOTE):  # both presses sent before the first answer came back
+        client.cookies["sessionid"] = session_key
+        client.post(url, {"owner": owner, "record_progress-note": note})
+    assert sorted(unsent.data["record_progress-note"][0] for unsent in UnsentForm.objects.all()) == sorted(
+        ["First go", NOTE]
+    )
+    assert f"{NOTE}</textarea>" in sign_in(client, staff, url).content.decode()
+    assert "First go</textarea>" in client.get(url, follow=True).content.decode()
+    assert not UnsentForm.objects.exists()
 
 
 def test_a_form_with_nothing_typed_keeps_nothing():
     referral, staff, _ = placed()
     url = action_url(referral, "record_progress")
-    Client().post(url, {"owner": owner_token(staff, url), "record_progress-note": "  "})
+    client = signed_in(staff)
+    owner = owner_field(client.get(url, follow=True).content.decode())
+    session_lapses(client)
+    client.post(url, {"owner": owner, "record_progress-note": "  "})
     assert not UnsentForm.objects.exists()
 
 
@@ -215,7 +260,7 @@ def test_a_managers_decline_comes_back_with_its_reason_chosen_and_its_note():
     client = signed_in(boss)
     url = action_url(referral, "decline")
     owner = owner_field(client.get(url, follow=True).content.decode())
-    session_ends(client)
+    session_lapses(client)
     client.post(url, {"owner": owner, "decline-reason": "duplicate", "decline-note": "Same as the March one"})
     html = sign_in(client, boss, url).content.decode()
     assert SHOWN_AGAIN in html
@@ -230,7 +275,7 @@ def test_a_note_sent_from_the_form_on_the_case_page_comes_back_on_its_action_pag
     client = signed_in(staff)
     case_page = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
     form = case_page[case_page.index('id="action-record_progress"') :]
-    session_ends(client)
+    session_lapses(client)
     url = action_url(referral, "record_progress")
     client.post(url, {"owner": owner_field(form), "record_progress-note": NOTE})
     html = sign_in(client, staff, url).content.decode()
@@ -279,7 +324,7 @@ def rejection_sent_after_the_session_ended(data: dict):
     client = signed_in(staff)
     url = action_url(referral, "reject")
     owner = owner_field(client.get(url, follow=True).content.decode())
-    session_ends(client)
+    session_lapses(client)
     response = client.post(url, {"owner": owner, **data})
     return referral, provider, staff, client, url, response
 
@@ -331,7 +376,7 @@ def test_an_anonymous_notification_comes_back_with_its_choices_ticked():
     client = signed_in(user)
     url = reverse("referrals:anonymous_notification")
     owner = owner_field(client.get(url, follow=True).content.decode())
-    session_ends(client)
+    session_lapses(client)
     client.post(
         url,
         {
