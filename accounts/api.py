@@ -9,7 +9,6 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import APIException
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
@@ -22,7 +21,7 @@ from idempotency.services import StoredResponse
 from referrals.api.errors import error_responses
 from referrals.api.serializers import OrganisationSerializer, TextField, shown_code
 
-from .authentication import issue_token, token_expires_at, token_has_expired
+from .authentication import issue_token
 from .lockout import lockout_message
 from .mfa import token_login_second_factor_error
 from .models import Role
@@ -58,10 +57,14 @@ class TokenSerializer(serializers.Serializer):
 class ObtainTokenView(IdempotentPostMixin, GenericAPIView):
     """Exchange a username and password for an API token, valid for TOKEN_LIFETIME_HOURS.
 
-    A user has one token: a new one ends the one issued before, so processes that share an account
-    share its token too. Requests at the same moment are all answered with the one token. A failure
-    answers the same whether or not the username exists. Repeated failures lock the username out from
-    that address for a while (429).
+    A user has one token: a new one ends those issued before, so processes that share an account
+    share its token too. Requests at the same moment each get a token that works. A failure answers the
+    same whether or not the username exists. Repeated failures lock the username out from that address
+    for a while (429).
+
+    The token is shown once, in this answer: only a digest of it is kept. So a repeat with the same
+    Idempotency-Key as a request that got a token issues nothing new and is a 409; ask again with a new
+    key for a new token.
     """
 
     permission_classes = [AllowAny]
@@ -105,16 +108,20 @@ class ObtainTokenView(IdempotentPostMixin, GenericAPIView):
         if second_factor_error:
             raise serializers.ValidationError({"otp": [second_factor_error]})
         self.claim_idempotency_key(request, user)
-        token = issue_token(user, asked_at=asked_at)
-        return Response(TokenSerializer({"token": token.key, "expires_at": token_expires_at(token)}).data)
+        issued = issue_token(user, asked_at=asked_at)
+        return Response(TokenSerializer({"token": issued.key, "expires_at": issued.expires_at}).data)
+
+    def kept_body(self, body: Any) -> Any:
+        """The answer without its token, which is never stored (see ``replayed_body``)."""
+        return {field: value for field, value in body.items() if field != "token"}
 
     def replayed_body(self, request: Request, stored: StoredResponse) -> Any:
-        """The first answer's token while it still signs the user in. One replaced by a later sign-in,
-        revoked or expired would be handed out dead: a 409 says to ask again with a new key."""
-        token = Token.objects.filter(key=stored.body.get("token", "")).first()
-        if token is None or token_has_expired(token):
+        """A token is shown only in the answer that issued it: a repeat of a request that got one is
+        told so, and a new key gets a new token (ending the first)."""
+        if stored.status < 400:
             raise IdempotencyKeyReused(
-                "The token first given for this Idempotency-Key has ended. Ask again with a new key."
+                "A token is shown only once, in the first answer to its Idempotency-Key. "
+                "Ask again with a new key for a new token."
             )
         return stored.body
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from axes.backends import AxesStandaloneBackend
@@ -12,12 +14,11 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.authentication import TokenAuthentication
-from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
 
 from referrals.encryption import keyed_digest
 
-from .models import User
+from .models import ApiToken, User
 
 # How a sign-in with a username that names no user is recorded. A space and "#" cannot be in a username.
 UNKNOWN_USERNAME = "unknown #"
@@ -59,20 +60,38 @@ class LockoutBackend(AxesStandaloneBackend):
         return super().authenticate(request, *args, **kwargs)
 
 
-def token_expires_at(token: Token) -> datetime.datetime:
+def token_digest(key: str) -> str:
+    """What is kept of a token: its SHA-256, by which a token presented is found."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def token_expires_at(token: ApiToken) -> datetime.datetime:
     return token.created + datetime.timedelta(hours=settings.TOKEN_LIFETIME_HOURS)
 
 
-def token_has_expired(token: Token, *, now: datetime.datetime | None = None) -> bool:
+def token_has_expired(token: ApiToken, *, now: datetime.datetime | None = None) -> bool:
     return (now or timezone.now()) >= token_expires_at(token)
 
 
-def issue_token(user: Any, *, asked_at: datetime.datetime | None = None) -> Token:
-    """A fresh token for the user, replacing any earlier one (so its lifetime starts now).
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token just issued: the only moment its ``key`` is known, to be shown to whoever signed in."""
 
-    A user has one token, so requests for it at the same moment queue on the user's row. One that
-    finds a token issued since it was asked for (``asked_at``, by default now) answers with that
-    token: replacing it would end the token another of those requests has just answered with.
+    key: str
+    api_token: ApiToken
+
+    @property
+    def expires_at(self) -> datetime.datetime:
+        return token_expires_at(self.api_token)
+
+
+def issue_token(user: Any, *, asked_at: datetime.datetime | None = None) -> IssuedToken:
+    """A fresh token for the user, ending every token issued before it was asked for (``asked_at``, by
+    default now), so that a user has one token and its lifetime starts now.
+
+    Requests at the same moment queue on the user's row. Each gets a token of its own: one issued since
+    another was asked for is left working, since that request's client has just been given it, and only
+    its key, never kept, could be handed out again. The next request ends them all.
 
     Issuing a token is a sign-in to the API, so it is audited as a login (with the caller's address).
     """
@@ -80,14 +99,13 @@ def issue_token(user: Any, *, asked_at: datetime.datetime | None = None) -> Toke
     from audit.services import record_authentication
 
     asked_at = asked_at or timezone.now()
+    key = secrets.token_urlsafe(32)
     with transaction.atomic():
         User._default_manager.select_for_update().get(pk=user.pk)
-        token = Token.objects.filter(user=user, created__gt=asked_at).first()
-        if token is None:
-            Token.objects.filter(user=user).delete()
-            token = Token.objects.create(user=user)
+        ApiToken.objects.filter(user=user, created__lte=asked_at).delete()
+        api_token = ApiToken.objects.create(user=user, digest=token_digest(key))
         record_authentication(action=AuditAction.LOGIN, user=user, what="API token issued")
-    return token
+    return IssuedToken(key=key, api_token=api_token)
 
 
 def revoke_tokens(user: Any, *, why: str) -> int:
@@ -95,7 +113,7 @@ def revoke_tokens(user: Any, *, why: str) -> int:
     from audit.models import AuditAction
     from audit.services import record_authentication
 
-    deleted, _ = Token.objects.filter(user=user).delete()
+    deleted, _ = ApiToken.objects.filter(user=user).delete()
     if deleted:
         record_authentication(action=AuditAction.LOGOUT, user=user, what=f"API token revoked: {why}")
     return deleted
@@ -115,10 +133,14 @@ def end_sign_ins(user: Any, *, why: str) -> None:
 
 
 class ExpiringTokenAuthentication(TokenAuthentication):
-    """``Authorization: Token …`` whose token is younger than TOKEN_LIFETIME_HOURS."""
+    """``Authorization: Token …`` whose token is younger than TOKEN_LIFETIME_HOURS, found by its digest."""
 
-    def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
-        user, token = super().authenticate_credentials(key)
+    def authenticate_credentials(self, key: str) -> tuple[Any, ApiToken]:
+        token = ApiToken.objects.select_related("user").filter(digest=token_digest(key)).first()
+        if token is None:
+            raise AuthenticationFailed("Invalid token.")
+        if not token.user.is_active:
+            raise AuthenticationFailed("User inactive or deleted.")
         if token_has_expired(token):
             raise AuthenticationFailed("Token has expired; request a new one.", code="token_expired")
-        return user, token
+        return token.user, token

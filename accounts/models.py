@@ -12,6 +12,7 @@ from django.contrib.auth.hashers import is_password_usable
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models, router, transaction
+from django.utils import timezone
 from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 from django_otp.oath import TOTP
 from django_otp.util import random_hex
@@ -289,3 +290,20 @@ class AuthenticatorApp(TimestampMixin, ThrottlingMixin, Device):
         if issuer:
             params += f"&issuer={quote(issuer)}"
         return f"otpauth://totp/{quote(label)}?{params}"
+
+
+class ApiToken(models.Model):
+    """A sign-in to the API (``Authorization: Token …``), ended TOKEN_LIFETIME_HOURS after ``created``.
+
+    Only a SHA-256 digest of the token is kept: the token itself is shown once, in the answer that issued
+    it, so the database, its replicas and backups hold nothing to sign in with. The token is random
+    (256 bits), so the digest cannot be turned back into it. Not in the admin: tokens are obtained only by
+    signing in through the API, with the password and any second factor.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self) -> str:
+        return f"API token of {self.user} issued {self.created:%Y-%m-%d %H:%M}"

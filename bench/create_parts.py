@@ -28,11 +28,12 @@ from collections.abc import Callable
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
+from accounts.authentication import token_digest
+from accounts.models import ApiToken
 from bench.create_referral import REFERRAL
 from idempotency.services import request_fingerprint
 from notifications.tasks import deliver_notification
@@ -47,7 +48,7 @@ BODY = json.dumps(REFERRAL)
 
 def main(token: str, requests: int = 2000) -> None:
     """Measure with the API token of a first responder; ``requests`` of each, split into rounds."""
-    user = Token.objects.select_related("user").get(key=token).user
+    user = ApiToken.objects.select_related("user").get(digest=token_digest(token)).user
     client = Client(HTTP_HOST="localhost")  # one of the server's ALLOWED_HOSTS
     headers = {"Authorization": f"Token {token}"}
 

@@ -107,7 +107,7 @@ class IdempotentPostMixin(APIView):
                     settle_key(
                         record,
                         status=response.status_code,
-                        body=body,
+                        body=self.kept_body(body) if response.status_code < 400 else body,
                         referral_id=self.referral_shown_by(response),
                     )
                 else:
@@ -123,6 +123,11 @@ class IdempotentPostMixin(APIView):
     def referral_shown_by(self, response: Any) -> int | None:
         """The case a successful answer shows, kept with it; see ``replayed_body``. None by default."""
         return None
+
+    def kept_body(self, body: Any) -> Any:
+        """What is stored of a successful answer: all of it, unless a view says otherwise (a secret shown
+        once is not kept to be shown again)."""
+        return body
 
     def replayed_body(self, request: Request, stored: StoredResponse) -> Any:
         """The body a repeat is answered with: the first answer's, unless a view says otherwise."""

@@ -204,7 +204,7 @@ def test_a_provider_whose_placement_ends_while_its_request_waits_for_the_case_ge
     assert case.refresh().state == ReferralState.ASSESSED
 
 
-def test_token_requests_for_one_user_at_the_same_moment_all_get_the_one_token_that_works():
+def test_token_requests_for_one_user_at_the_same_moment_each_get_a_token_that_works():
     user = responder()
     credentials = {"username": user.username, "password": PASSWORD}
     issuing, release = threading.Event(), threading.Event()

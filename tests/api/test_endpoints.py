@@ -10,11 +10,11 @@ import pytest
 from django.db import IntegrityError, OperationalError
 from django.urls import reverse
 from psycopg import errors as pg_errors
-from rest_framework.authtoken.models import Token
 from rest_framework.throttling import UserRateThrottle
 
 from accounts import api as accounts_api
-from accounts.authentication import token_expires_at
+from accounts.authentication import token_digest, token_expires_at
+from accounts.models import ApiToken
 from idempotency.api import IdempotentPostMixin
 from referrals import services
 from referrals.api.views import AnswersWithCase
@@ -53,7 +53,7 @@ def test_the_token_comes_with_when_it_expires(api, settings):
     user = responder()
     credentials = {"username": user.username, "password": PASSWORD}
     body = api().post("/api/v1/auth/token/", credentials, format="json").json()
-    token = Token.objects.get(key=body["token"])
+    token = ApiToken.objects.get(digest=token_digest(body["token"]))
     assert datetime.datetime.fromisoformat(body["expires_at"]) == token_expires_at(token)
     assert token_expires_at(token) - token.created == datetime.timedelta(hours=3)
 
@@ -378,7 +378,7 @@ def test_a_lost_race_outside_a_case_does_not_speak_of_a_case(api, monkeypatch):
     user = responder()
 
     def lose_the_race(*args, **kwargs):
-        raise IntegrityError('duplicate key value violates unique constraint "authtoken_token_user_id_key"')
+        raise IntegrityError('duplicate key value violates unique constraint "accounts_apitoken_digest_key"')
 
     monkeypatch.setattr(accounts_api, "issue_token", lose_the_race)
     response = api().post(

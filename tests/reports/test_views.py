@@ -10,9 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.authentication import issue_token
 from audit.models import AuditAction, AuditEvent
 from referrals.models import Clock
 from reports.selectors import OVERDUE_LIST_LIMIT, ReportFilter, caseload_report
@@ -57,8 +57,7 @@ def web(client, caseload):
 @pytest.fixture
 def api(caseload):
     client = APIClient()
-    token = Token.objects.create(user=caseload.boss)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(caseload.boss).key}")
     return client
 
 
@@ -88,7 +87,7 @@ def test_first_responders_and_providers_get_403_on_page_csv_and_api(client, make
     assert client.get(PAGE).status_code == 403
     assert client.get(CSV, {"table": "nationalities"}).status_code == 403
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user).key}")
     assert api.get(API).status_code == 403
 
 

@@ -7,10 +7,9 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
-from rest_framework.authtoken.models import Token
 
 from accounts.authentication import issue_token
-from accounts.models import AuthenticatorApp, User
+from accounts.models import ApiToken, AuthenticatorApp, User
 from tests.factories import manager
 
 pytestmark = pytest.mark.django_db
@@ -30,18 +29,21 @@ def admin_index(client: Client) -> str:
     return index.content.decode()
 
 
-def test_the_admin_has_no_token_pages_and_shows_no_token_key(admin_client):
-    token = issue_token(manager())
-    with pytest.raises(NoReverseMatch):
-        reverse("admin:authtoken_tokenproxy_changelist")
-    with pytest.raises(NoReverseMatch):
-        reverse("admin:authtoken_tokenproxy_add")
+def test_the_admin_has_no_token_pages_and_shows_no_token_or_digest(admin_client):
+    boss = manager()
+    token = issue_token(boss)
+    for name in ("changelist", "add"):
+        with pytest.raises(NoReverseMatch):
+            reverse(f"admin:accounts_apitoken_{name}")
+        with pytest.raises(NoReverseMatch):
+            reverse(f"admin:authtoken_tokenproxy_{name}")
+    assert admin_client.get("/admin/accounts/apitoken/").status_code == 404
     assert admin_client.get("/admin/authtoken/tokenproxy/").status_code == 404
-    assert admin_client.get("/admin/authtoken/tokenproxy/add/").status_code == 404
-    html = admin_index(admin_client)
-    assert "authtoken" not in html.lower()
-    assert token.key not in html
-    assert Token.objects.count() == 1
+    index = admin_index(admin_client)
+    assert "apitoken" not in index.lower() and "authtoken" not in index.lower()
+    html = index + admin_client.get(reverse("admin:accounts_user_change", args=[boss.pk])).content.decode()
+    assert token.key not in html and token.api_token.digest not in html
+    assert ApiToken.objects.count() == 1
 
 
 def test_the_admin_shows_no_authenticator_secret_or_qr_code(admin_client):

@@ -8,14 +8,14 @@ import pytest
 from axes.models import AccessAttempt
 from django.apps import apps as django_apps
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from accounts.authentication import issue_token
-from accounts.models import User
+from accounts.authentication import issue_token, token_digest
+from accounts.models import ApiToken, User
 from accounts.sessions import REFRESHED_AT
 from audit.models import AuditAction, AuditEvent
 from audit.selectors import audit_events
@@ -185,18 +185,51 @@ def test_an_api_token_older_than_its_lifetime_is_refused_with_401(settings):
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     assert api.get(f"/api/v1/referrals/{referral.pk}/audit/").status_code == 200
-    Token.objects.filter(pk=token.pk).update(created=timezone.now() - datetime.timedelta(hours=12, seconds=1))
+    ApiToken.objects.filter(pk=token.api_token.pk).update(
+        created=timezone.now() - datetime.timedelta(hours=12, seconds=1)
+    )
     response = api.get(f"/api/v1/referrals/{referral.pk}/audit/")
     assert response.status_code == 401
     assert "expired" in response.json()["detail"]
 
 
-def test_issuing_a_token_replaces_the_old_one():
+def test_a_new_token_request_ends_the_old_token():
     boss = manager()
     first = issue_token(boss)
     second = issue_token(boss)
     assert first.key != second.key
-    assert list(Token.objects.filter(user=boss).values_list("key", flat=True)) == [second.key]
+    assert list(ApiToken.objects.filter(user=boss).values_list("digest", flat=True)) == [
+        token_digest(second.key)
+    ]
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {first.key}")
+    assert api.get("/api/v1/me/").status_code == 401
+    api.credentials(HTTP_AUTHORIZATION=f"Token {second.key}")
+    assert api.get("/api/v1/me/").status_code == 200
+
+
+def test_the_database_never_holds_a_token_only_its_digest_which_does_not_sign_in():
+    credentials = {"username": manager().username, "password": PASSWORD}
+    token = APIClient().post("/api/v1/auth/token/", credentials, format="json").json()["token"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM accounts_apitoken")
+        stored = repr(cursor.fetchall())
+    assert token not in stored
+    (digest,) = ApiToken.objects.values_list("digest", flat=True)
+    assert digest in stored
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {digest}")
+    assert api.get("/api/v1/me/").status_code == 401
+
+
+def test_the_migration_drops_the_tokens_kept_in_plaintext():
+    migration = importlib.import_module("accounts.migrations.0007_keep_only_digests_of_api_tokens")
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, user_id bigint)")
+        cursor.execute("INSERT INTO authtoken_token VALUES ('41bb5a313226bf4bee1d62aec4c536fa0e36201e', 1)")
+        for statement in migration.DROP_PLAINTEXT_TOKENS:
+            cursor.execute(statement)
+        assert "authtoken_token" not in connection.introspection.table_names(cursor)
 
 
 def test_the_migration_forgets_lockout_records_kept_under_a_name_typed_before_names_became_digests():
@@ -234,7 +267,7 @@ def test_a_user_changes_their_own_password_ending_their_other_sign_ins(client):
     assert user.check_password(new)
     assert client.get(reverse("referrals:case_list")).status_code == 200  # still signed in here
     assert elsewhere.get(reverse("referrals:case_list")).status_code == 302  # not there
-    assert not Token.objects.filter(key=token.key).exists()
+    assert not ApiToken.objects.filter(pk=token.api_token.pk).exists()
     assert AuditEvent.objects.filter(actor=user, what="password changed").exists()
 
 

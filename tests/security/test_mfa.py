@@ -186,9 +186,8 @@ def test_the_token_endpoint_rule_asks_managers_for_a_valid_code_only_when_mfa_is
 
 
 def test_resetting_a_lost_second_factor_sends_the_manager_back_to_setup(client, mfa_on):
-    from rest_framework.authtoken.models import Token
-
     from accounts.authentication import issue_token
+    from accounts.models import ApiToken
     from audit.models import AuditEvent
 
     boss = manager()
@@ -196,7 +195,7 @@ def test_resetting_a_lost_second_factor_sends_the_manager_back_to_setup(client, 
     issue_token(boss)
     call_command("reset_second_factor", boss.username)
     assert not AuthenticatorApp.objects.filter(user=boss).exists()
-    assert not Token.objects.filter(user=boss).exists()
+    assert not ApiToken.objects.filter(user=boss).exists()
     assert AuditEvent.objects.filter(what=f"second factor reset for {boss.username}").exists()
     sign_in(client, boss)
     assert client.get(reverse("referrals:triage"))["Location"].startswith(reverse("mfa-setup"))
