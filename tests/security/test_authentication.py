@@ -223,7 +223,7 @@ def test_the_database_never_holds_a_token_only_its_digest_which_does_not_sign_in
 
 
 def test_the_migration_drops_the_tokens_kept_in_plaintext():
-    migration = importlib.import_module("accounts.migrations.0007_keep_only_digests_of_api_tokens")
+    migration = importlib.import_module("accounts.migrations.0005_keep_only_digests_of_api_tokens")
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, user_id bigint)")
         cursor.execute("INSERT INTO authtoken_token VALUES ('41bb5a313226bf4bee1d62aec4c536fa0e36201e', 1)")

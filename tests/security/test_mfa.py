@@ -361,12 +361,12 @@ def test_the_database_holds_no_form_of_an_enrolled_authenticator_key(client, mfa
 @pytest.mark.django_db(transaction=True)  # the migrations run back and forth
 def test_an_authenticator_app_set_up_before_keys_were_encrypted_keeps_working(mfa_on):
     executor = MigrationExecutor(connection)
-    executor.migrate([("accounts", "0005_authenticator_app_with_encrypted_key")])
+    executor.migrate([("accounts", "0006_authenticator_app_with_encrypted_key")])
     boss = manager()
     enrolled = TOTPDevice.objects.create(user=boss, name="Authenticator app", confirmed=True, drift=1)
     pending = TOTPDevice.objects.create(user=manager(), name="Authenticator app", confirmed=False)
 
-    MigrationExecutor(connection).migrate([("accounts", "0006_move_totp_devices_to_authenticator_apps")])
+    MigrationExecutor(connection).migrate([("accounts", "0007_move_totp_devices_to_authenticator_apps")])
 
     assert not TOTPDevice.objects.exists()
     moved = AuthenticatorApp.objects.get(pk=enrolled.pk)

@@ -16,7 +16,7 @@ DROP_PLAINTEXT_TOKENS = (
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0006_move_totp_devices_to_authenticator_apps"),
+        ("accounts", "0004_forget_sign_in_names_of_no_user"),
     ]
 
     operations = [

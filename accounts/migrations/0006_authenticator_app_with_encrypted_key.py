@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0004_forget_sign_in_names_of_no_user'),
+        ('accounts', '0005_keep_only_digests_of_api_tokens'),
     ]
 
     operations = [

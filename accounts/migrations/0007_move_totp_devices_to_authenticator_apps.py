@@ -46,7 +46,7 @@ def move_devices(source_label, target_label):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0005_authenticator_app_with_encrypted_key"),
+        ("accounts", "0006_authenticator_app_with_encrypted_key"),
         ("otp_totp", "0003_add_timestamps"),
     ]
 
