@@ -196,8 +196,9 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
                 for row in report.open_by_state
             ],
             notes=[
-                "A person reallocated while missing is counted as missing, not assessed, until found, "
-                "for the time since the reallocation."
+                "A missing person's time is counted from when they were last seen. A person reallocated "
+                "while missing is counted as missing, not assessed, until found, for the time since they "
+                "were last seen."
             ],
         ),
         Table(

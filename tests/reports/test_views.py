@@ -915,3 +915,14 @@ def test_a_period_running_past_today_stops_at_this_month_and_notes_it_as_part(ca
     )
     assert [month.month for month in year.monthly] == [datetime.date(2026, m, 1) for m in (4, 5, 6)]
     assert report_tables(year)["monthly"].notes == ["June 2026 is counted to 15 June only."]
+
+
+def test_the_note_on_missing_people_says_their_time_counts_from_when_they_were_last_seen_on_page_and_csv(
+    web, caseload
+):
+    page = web.get(PAGE).text
+    preamble = read_csv_file(web.get(CSV, {"table": "open_cases"}))
+    csv_notes = [row[1] for row in preamble[: preamble.index([])] if row[0] == "Note"]
+    for notes in (page, " ".join(csv_notes)):
+        assert "for the time since they were last seen." in notes
+        assert "since the reallocation" not in notes
