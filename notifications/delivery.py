@@ -87,6 +87,7 @@ from referrals.encryption import decrypt
 from referrals.local_time import local_time
 
 from .models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, Notification, WebhookCooloff
+from .selectors import why_outdated
 from .services import clock_label, publish_delivery, queue_delivery
 
 logger = logging.getLogger(__name__)
@@ -612,6 +613,9 @@ def deliver(notification_id: str) -> None:
         return
     if notification.attempts > 1:  # only a retry can follow an attempt left unlogged; a first costs nothing
         log_attempts_without_outcome(notification)
+    if why := why_outdated(notification):
+        drop_outdated(notification, why)
+        return
     cools_off_until = notification.receiver_cools_off_until
     if cools_off_until is not None and cools_off_until > timezone.now():
         defer_while_cooling_off(notification, cools_off_until)
@@ -623,6 +627,19 @@ def deliver(notification_id: str) -> None:
         if notification.channel == Channel.WEBHOOK and isinstance(error, RECEIVER_DOWN):
             cool_off(notification.organisation_id)
     record_outcome(notification, outcome)
+
+
+def drop_outdated(notification: Notification, why: str) -> None:
+    """Not send a claimed row that is no longer current, however late it comes (a broker back after an
+    outage, a retry, the outbox sweep): a provider asked to answer an offer already closed, or reminded
+    of a deadline already met, would act on something over. Logged as an attempt not made."""
+    detail = f"not sent: no longer current ({why})"
+    with bookkeeping():
+        DeliveryAttempt.objects.create(notification=notification, succeeded=False, detail=detail)
+        Notification.objects.filter(pk=notification.pk, state=DeliveryState.PENDING).update(
+            state=DeliveryState.OUTDATED, last_error=detail
+        )
+    logger.info("Notification %s not sent: no longer current (%s)", notification.pk, why)
 
 
 # A webhook receiver failing so is likely to fail the next delivery the same way: it cools off.

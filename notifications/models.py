@@ -40,6 +40,8 @@ class DeliveryState(models.TextChoices):
     PENDING = "pending", "Pending"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"
+    # Not sent: what it told of was over by the time a worker took it (``selectors.outdated_because``).
+    OUTDATED = "outdated", "Not sent: no longer current"
 
 
 class Notification(models.Model):

@@ -19,10 +19,11 @@ from django.utils import timezone
 
 from accounts.models import Organisation, OrganisationKind, User
 from audit.services import record_change
-from referrals.exceptions import NotificationNotFailed, NotPermitted
+from referrals.exceptions import NotificationNotFailed, NotificationOutdated, NotPermitted
 from referrals.local_time import MOMENT, local_time
 
 from .models import Channel, DeliveryState, Event, InboxItem, Notification
+from .selectors import why_outdated, with_currency
 
 logger = logging.getLogger(__name__)
 
@@ -246,7 +247,8 @@ def resend_failed(*, actor: User, notification_id: str) -> Notification:
     """A manager sends a failed notification again (the receiver is back): it starts its retries anew.
 
     ``Notification.DoesNotExist`` for no such notification; ``NotificationNotFailed`` for one that is
-    pending or delivered (sent again from another tab, say); ``NotPermitted`` for anyone but a manager.
+    pending or delivered (sent again from another tab, say); ``NotificationOutdated`` for one no longer
+    current (``selectors.outdated_because``); ``NotPermitted`` for anyone but a manager.
     """
     if not actor.is_manager:
         raise NotPermitted("Only managers can send a notification again.")
@@ -258,23 +260,36 @@ def resend_failed(*, actor: User, notification_id: str) -> Notification:
             raise NotificationNotFailed(
                 "This notification was already sent again: it is being delivered, with retries."
             )
+        if why := why_outdated(notification):
+            raise NotificationOutdated(
+                f"This notification is no longer current ({why}): it is not sent again."
+            )
         _send_again(actor, [notification])
     return notification
 
 
-def resend_all_failed(*, actor: User, organisation_id: int, channel: str) -> int:
+@dataclass(frozen=True)
+class SentAgain:
+    """What "Send all again" did: how many it sent again, how many it left as no longer current."""
+
+    sent: int
+    outdated: int
+
+
+def resend_all_failed(*, actor: User, organisation_id: int, channel: str) -> SentAgain:
     """A manager sends again every failed notification to one organisation by one channel (its receiver
-    is back); answers how many. Audited one by one, as ``resend_failed``."""
+    is back), but those no longer current. Audited one by one, as ``resend_failed``."""
     if not actor.is_manager:
         raise NotPermitted("Only managers can send notifications again.")
     with transaction.atomic():
         failed = list(
-            Notification.objects.select_for_update(of=("self",))
+            with_currency(Notification.objects.select_for_update(of=("self",)))
             .select_related("referral")
             .filter(organisation_id=organisation_id, channel=channel, state=DeliveryState.FAILED)
         )
-        _send_again(actor, failed)
-    return len(failed)
+        current = [notification for notification in failed if not notification.outdated_because]  # type: ignore[attr-defined]
+        _send_again(actor, current)
+    return SentAgain(sent=len(current), outdated=len(failed) - len(current))
 
 
 def _send_again(actor: User, notifications: list[Notification]) -> None:

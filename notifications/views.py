@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
-from referrals.exceptions import NotificationNotFailed, NotPermitted
+from referrals.exceptions import NotificationNotFailed, NotificationOutdated, NotPermitted
 from referrals.selectors import referrals_visible_to
 from referrals.views import paginate
 
@@ -98,6 +98,9 @@ def resend(request: HttpRequest, notification_id: uuid.UUID) -> HttpResponse:
         # Sent again from another tab, by another manager or by a double press: nothing is left to do.
         messages.info(request, exc.message)
         return HttpResponseRedirect(reverse("notifications:undelivered"))
+    except NotificationOutdated as exc:
+        messages.error(request, exc.message)
+        return HttpResponseRedirect(reverse("notifications:undelivered"))
     messages.success(request, "Sent again. It is retried as before if the receiver still fails.")
     return HttpResponseRedirect(reverse("notifications:undelivered"))
 
@@ -105,20 +108,25 @@ def resend(request: HttpRequest, notification_id: uuid.UUID) -> HttpResponse:
 @require_POST
 @login_required
 def resend_all(request: HttpRequest) -> HttpResponse:
-    """Send again every failed notification to one organisation by one channel."""
+    """Send again every failed notification to one organisation by one channel, but those no longer
+    current."""
     organisation_id, channel = request.POST.get("organisation", ""), request.POST.get("channel", "")
     if not organisation_id.isdigit() or channel not in Channel.values:
         return HttpResponseBadRequest("Choose an organisation and a channel.")
     try:
-        count = resend_all_failed(
+        done = resend_all_failed(
             actor=signed_in_user(request), organisation_id=int(organisation_id), channel=channel
         )
     except NotPermitted as exc:
         raise PermissionDenied(str(exc)) from None
-    if count:
+    skipped = f" {done.outdated} skipped: no longer current." if done.outdated else ""
+    if done.sent:
         messages.success(
-            request, f"{count} sent again. They are retried as before if the receiver still fails."
+            request,
+            f"{done.sent} sent again. They are retried as before if the receiver still fails.{skipped}",
         )
+    elif done.outdated:
+        messages.info(request, f"None sent again.{skipped}")
     else:
         messages.info(request, "None of them had failed any more: they were already sent again.")
     return HttpResponseRedirect(reverse("notifications:undelivered"))

@@ -61,5 +61,11 @@ class NotificationNotFailed(HarbourError):
     status_code = 409
 
 
+class NotificationOutdated(HarbourError):
+    """A notification no longer current (its offer closed, its clock stopped…) is not sent again."""
+
+    status_code = 409
+
+
 class ProviderCannotTake(HarbourError):
     """The provider cannot take this person: a 400 that says why."""

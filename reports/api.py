@@ -167,6 +167,15 @@ class ReportFilterSerializer(serializers.Serializer):
     organisation_kind = serializers.CharField(allow_blank=True)
 
 
+class ReportTopTieSerializer(serializers.Serializer):
+    top = serializers.IntegerField(help_text="5 or 10.")
+    place = serializers.IntegerField(help_text="The place the tied nationalities share, from 1.")
+    count = serializers.IntegerField(help_text="The referrals of each tied nationality.")
+    tied = serializers.IntegerField(help_text="How many nationalities share the place.")
+    listed = serializers.IntegerField(help_text="How many of them the top lists, the first by country code.")
+    note = serializers.CharField(help_text="The same in words, as under the report's nationalities table.")
+
+
 class CaseloadReportSerializer(serializers.Serializer):
     as_at = serializers.DateTimeField(help_text="When the figures were extracted.")
     filters = ReportFilterSerializer(source="report_filter")
@@ -180,9 +189,19 @@ class CaseloadReportSerializer(serializers.Serializer):
         help_text="Every nationality, most frequent first; a person with two is counted under the first "
         "given.",
     )
-    top5 = ReportNationalitySerializer(many=True)
-    top5_share = ShareField(allow_null=True)
-    top10_share = ShareField(allow_null=True)
+    top5 = ReportNationalitySerializer(
+        many=True,
+        help_text="The first five of nationalities: a tie across 5th place is broken by country code.",
+    )
+    top5_share = ShareField(allow_null=True, help_text="The share of top5 (see nationality_ties).")
+    top10_share = ShareField(
+        allow_null=True, help_text="The share of the first ten of nationalities (see nationality_ties)."
+    )
+    nationality_ties = ReportTopTieSerializer(
+        many=True,
+        help_text="Each tie the top five or the top ten cuts through: the top lists the first of the tied "
+        "nationalities by country code, and its share counts only those. Empty when neither cuts a tie.",
+    )
     exploitation_types = ReportShareSerializer(many=True, help_text="A referral may name several types.")
     age_groups = ReportShareSerializer(
         many=True, help_text="A person whose age is in doubt is counted as a child (see age_in_doubt)."

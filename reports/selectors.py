@@ -271,6 +271,52 @@ class OverdueCase:
     also_overdue: list[str]
 
 
+@dataclass(frozen=True)
+class TopTie:
+    """Nationalities tied across the last place of the top five or ten: it lists ``listed`` of them, the
+    first by country code, and its share counts only those."""
+
+    top: int  # 5 or 10
+    place: int  # the place they share, from 1
+    count: int  # the referrals of each
+    tied: int  # how many share it
+    listed: int  # how many of them the top lists
+
+    @property
+    def note(self) -> str:
+        """ "Nine nationalities share 6th place with 1 referral each; the top ten lists five of them, …"."""
+        referrals = "referral" if self.count == 1 else "referrals"
+        return (
+            f"{_in_words(self.tied).capitalize()} nationalities share {_ordinal(self.place)} place with "
+            f"{self.count} {referrals} each; the top {_in_words(self.top)} lists {_in_words(self.listed)} of "
+            "them, by country code, and its share counts only those."
+        )
+
+
+_NUMBERS_IN_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def _in_words(number: int) -> str:
+    return _NUMBERS_IN_WORDS[number - 1] if 1 <= number <= len(_NUMBERS_IN_WORDS) else str(number)
+
+
+def _ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def ties_across_the_top(nationalities: list[Share], tops: tuple[int, ...] = (5, 10)) -> list[TopTie]:
+    """The ties the top five and the top ten cut through (``nationalities`` most frequent first)."""
+    ties = []
+    for top in tops:
+        if len(nationalities) <= top or nationalities[top - 1].count != nationalities[top].count:
+            continue
+        count = nationalities[top - 1].count
+        places = [place for place, row in enumerate(nationalities) if row.count == count]
+        ties.append(TopTie(top, places[0] + 1, count, len(places), top - places[0]))
+    return ties
+
+
 @dataclass
 class CaseloadReport:
     as_at: datetime.datetime
@@ -299,6 +345,8 @@ class CaseloadReport:
     overdue_by_clock: list[Share]
     outcomes: list[Share]
     notes: list[str] = field(default_factory=list)
+    # The ties the top five and the top ten cut through, which they break by country code.
+    nationality_ties: list[TopTie] = field(default_factory=list)
 
     @property
     def overdue_truncated(self) -> bool:
@@ -428,6 +476,7 @@ def _caseload_report(report_filter: ReportFilter, *, now: datetime.datetime) -> 
         overdue_by_clock=overdue_by_clock,
         outcomes=outcomes,
         notes=notes,
+        nationality_ties=ties_across_the_top(nationalities),
     )
 
 

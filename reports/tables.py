@@ -117,6 +117,8 @@ class Table:
     # Counts no column shows that its lines run through: the published counts can give them away as
     # they can a ``<5``, so they are withheld alike when 1 to 4.
     unpublished: dict[Cell, int] = field(default_factory=dict)
+    # Of ``notes``, those left out of the variant for publication: they name counts it may withhold.
+    unpublished_notes: list[str] = field(default_factory=list)
 
     def cells(self, column: str) -> tuple[Cell, ...]:
         return tuple((self.name, row["key"], column) for row in self.rows)
@@ -196,8 +198,9 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
                 for row in report.open_by_state
             ],
             notes=[
-                "A person reallocated while missing is counted as missing, not assessed, until found, "
-                "for the time since the reallocation."
+                "A missing person's time is counted from when they were last seen. A person reallocated "
+                "while missing is counted as missing, not assessed, until found, for the time since they "
+                "were last seen."
             ],
         ),
         Table(
@@ -233,7 +236,11 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
                 for row in report.nationalities
             ],
             shares_of=REFERRALS,
-            notes=["A person with two nationalities is counted once, under the first one given."],
+            notes=[
+                "A person with two nationalities is counted once, under the first one given.",
+                *(tie.note for tie in report.nationality_ties),
+            ],
+            unpublished_notes=[tie.note for tie in report.nationality_ties],
         ),
         _share_table(
             "exploitation_types",
@@ -877,7 +884,7 @@ def for_publication(tables: dict[str, Table]) -> dict[str, Table]:
                 ):
                     shown[column.key] = SUPPRESSED
             rows.append(shown)
-        notes = [*table.notes, *PUBLICATION_NOTES]
+        notes = [*(note for note in table.notes if note not in table.unpublished_notes), *PUBLICATION_NOTES]
         if any(value == SUPPRESSED for row in rows for value in row.values()):
             notes.append(
                 "Figures shown as suppressed are withheld so that no count under 5 can be worked out "

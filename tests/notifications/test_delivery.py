@@ -234,7 +234,33 @@ def test_a_webhook_is_signed_over_its_raw_body_which_holds_the_timestamp(webhook
     assert row.delivery_attempts.get().detail == "HTTP 204"
 
 
-def test_a_missing_event_retried_after_the_found_one_says_it_happened_before_it(webhook_receiver, queued):
+def test_an_event_retried_after_a_later_one_says_it_happened_before_it(webhook_receiver, queued):
+    webhook_receiver.respond = lambda n: 500 if n == 1 else 204
+    referrer = responder(
+        organisation=OrganisationFactory(webhook_url=webhook_receiver.url, webhook_secret="s")
+    )
+    boss = manager()
+    provider = CareProviderFactory()
+    case = submitted_referral(referrer)
+    services.assess_referral(referral_id=case.pk, actor=boss, risk="high", route="accommodation")
+    services.offer_placement(referral_id=case.pk, actor=boss, provider_id=provider.pk)
+    services.accept_offer(referral_id=case.pk, actor=provider_user(provider))
+    hooks = Notification.objects.filter(referral=case, channel=Channel.WEBHOOK)
+    assessed, placed = hooks.get(event=Event.REFERRAL_ASSESSED), hooks.get(event=Event.REFERRAL_PLACED)
+
+    deliver(str(assessed.pk))  # refused: retried later
+    deliver(str(placed.pk))
+    Notification.objects.filter(pk=assessed.pk).update(next_attempt_at=timezone.now())
+    deliver(str(assessed.pk))
+
+    events = [json.loads(hook.body) for hook in webhook_receiver.received[1:]]
+    assert [event["event"] for event in events] == ["referral.placed", "referral.assessed"]
+    placed_event, assessed_event = events
+    assert assessed_event["sequence"] < placed_event["sequence"]
+    assert assessed_event["occurred_at"] < placed_event["occurred_at"]
+
+
+def test_a_missing_alert_still_undelivered_once_the_person_is_found_is_not_sent(webhook_receiver, queued):
     webhook_receiver.respond = lambda n: 500 if n == 1 else 204
     referrer = responder(
         organisation=OrganisationFactory(webhook_url=webhook_receiver.url, webhook_secret="s")
@@ -246,20 +272,34 @@ def test_a_missing_event_retried_after_the_found_one_says_it_happened_before_it(
     services.offer_placement(referral_id=case.pk, actor=boss, provider_id=provider.pk)
     services.accept_offer(referral_id=case.pk, actor=provider_user(provider))
     services.report_missing(referral_id=case.pk, actor=boss, last_seen_at=timezone.now())
-    services.mark_found(referral_id=case.pk, actor=boss)
-    hooks = Notification.objects.filter(referral=case, channel=Channel.WEBHOOK)
-    missing, found = hooks.get(event=Event.PERSON_MISSING), hooks.get(event=Event.PERSON_FOUND)
-
+    missing = Notification.objects.get(referral=case, event=Event.PERSON_MISSING, channel=Channel.WEBHOOK)
     deliver(str(missing.pk))  # refused: retried later
-    deliver(str(found.pk))
+    services.mark_found(referral_id=case.pk, actor=boss)
     Notification.objects.filter(pk=missing.pk).update(next_attempt_at=timezone.now())
     deliver(str(missing.pk))
 
-    events = [json.loads(hook.body) for hook in webhook_receiver.received[1:]]
-    assert [event["event"] for event in events] == ["referral.found", "referral.missing"]
-    found_event, missing_event = events
-    assert missing_event["sequence"] < found_event["sequence"]
-    assert missing_event["occurred_at"] < found_event["occurred_at"]
+    assert len(webhook_receiver.received) == 1
+    missing.refresh_from_db()
+    assert missing.state == DeliveryState.OUTDATED
+
+
+def test_a_placement_offer_queued_before_it_expired_is_not_sent_when_a_worker_takes_it(
+    webhook_receiver, queued
+):
+    # The broker was down while the offer ran out: its copy comes to a worker once the broker is back.
+    row = offer_to_webhook(webhook_receiver.url)
+    offer = row.referral.offers.get()
+    sweep_deadlines(now=offer.response_due_at + datetime.timedelta(seconds=1))
+    offer.refresh_from_db()
+    assert offer.state == "expired"
+
+    deliver(str(row.pk))
+    assert webhook_receiver.received == []
+    row.refresh_from_db()
+    assert row.state == DeliveryState.OUTDATED
+    assert row.get_state_display() == "Not sent: no longer current"
+    assert row.delivery_attempts.get().detail == "not sent: no longer current (offer closed)"
+    assert not InboxItem.objects.filter(event=Event.DELIVERY_FAILED).exists()
 
 
 def test_each_event_of_a_case_is_numbered_after_the_one_before_it_the_sweeps_included(queued):
@@ -295,11 +335,11 @@ def test_each_event_of_a_case_is_numbered_after_the_one_before_it_the_sweeps_inc
 
 
 @pytest.mark.postgres  # the one-statement claim (UPDATE … RETURNING with a join) is PostgreSQL's
-def test_a_delivery_takes_one_statement_to_claim_and_one_to_record(
+def test_a_delivery_takes_one_statement_to_claim_one_to_check_the_offer_is_pending_and_one_to_record(
     webhook_receiver, django_assert_num_queries
 ):
     row = offer_to_webhook(webhook_receiver.url)
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):
         deliver(str(row.pk))
     row.refresh_from_db()
     assert row.state == DeliveryState.DELIVERED and row.attempts == 1

@@ -485,3 +485,54 @@ def test_an_offer_past_its_answer_time_closed_by_the_next_offer_leaves_no_unread
     services.offer_placement(referral_id=case.referral.pk, actor=boss, provider_id=CareProviderFactory().pk)
     assert InboxItem.objects.filter(referral=case.referral, event=Event.OFFER_EXPIRED, user=boss).exists()
     assert not unread(case.referral, Event.OFFER_EXPIRED).exists()
+
+
+def failed_by_email(case, event):
+    """The case's ``event`` by email, failed after every retry."""
+    row = Notification.objects.get(referral=case.referral, event=event, channel=Channel.EMAIL)
+    Notification.objects.filter(pk=row.pk).update(state=DeliveryState.FAILED, last_error="HTTP 500")
+    return row
+
+
+def test_a_failed_offer_no_longer_pending_is_listed_as_no_longer_current_and_not_sent_again(
+    client, django_capture_on_commit_callbacks
+):
+    case = bring_to("offered")
+    offered = failed_by_email(case, Event.OFFER_MADE)
+    services.reject_offer(referral_id=case.referral.pk, actor=case.provider_user, reason="no_capacity")
+    client.force_login(case.manager)
+    page = client.get(reverse("notifications:undelivered")).text
+    assert "No longer current: offer closed." in page
+    assert reverse("notifications:resend", args=[offered.pk]) not in page
+    assert "Send all again" not in page
+
+    with django_capture_on_commit_callbacks() as queued:
+        response = client.post(reverse("notifications:resend", args=[offered.pk]), follow=True)
+    assert "This notification is no longer current (offer closed): it is not sent again." in response.text
+    assert queued == []
+    offered.refresh_from_db()
+    assert offered.state == DeliveryState.FAILED
+    assert not AuditEvent.objects.filter(what__startswith="notification sent again").exists()
+
+
+def test_send_all_again_skips_the_notifications_no_longer_current_and_says_how_many(
+    client, django_capture_on_commit_callbacks
+):
+    provider = CareProviderFactory()
+    answered, waiting = bring_to("offered", provider=provider), bring_to("offered", provider=provider)
+    closed, pending = failed_by_email(answered, Event.OFFER_MADE), failed_by_email(waiting, Event.OFFER_MADE)
+    services.reject_offer(referral_id=answered.referral.pk, actor=answered.provider_user, reason="unsuitable")
+    client.force_login(manager())
+    with mock_publish() as published, django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("notifications:resend-all"),
+            {"organisation": provider.organisation_id, "channel": "email"},
+            follow=True,
+        )
+    assert (
+        "1 sent again. They are retried as before if the receiver still fails. 1 skipped: no longer current."
+        in (response.text)
+    )
+    assert published == [str(pending.pk)]
+    states = dict(Notification.objects.values_list("pk", "state"))
+    assert (states[closed.pk], states[pending.pk]) == (DeliveryState.FAILED, DeliveryState.PENDING)

@@ -182,6 +182,39 @@ def test_top_five_and_top_ten_shares_follow_the_national_statistics_wording():
     assert len(report.nationalities) == 12
 
 
+def tied_nationalities():
+    """ER and GB 3 each; AL, CN, LK and VN 2 each (3rd to 6th); nine with 1 each (7th to 15th): 23."""
+    user = responder()
+    counts = {"ER": 3, "GB": 3, "AL": 2, "CN": 2, "LK": 2, "VN": 2}
+    counts |= dict.fromkeys(["IN", "IQ", "IR", "NG", "PK", "RO", "SD", "SO", "SY"], 1)
+    for code, count in counts.items():
+        for n in range(count):
+            make_referral(submitted_by=user, submitted_at=aware(2026, 6, 1 + n, 9, 0), nationality=code)
+
+
+def test_a_tie_across_the_last_place_of_the_top_five_or_ten_is_noted_with_the_shares_kept():
+    tied_nationalities()
+    report = caseload_report(ReportFilter(), now=NOW)
+    assert [row.key for row in report.top5] == ["ER", "GB", "AL", "CN", "LK"]
+    assert report.top5_share == pytest.approx(12 / 23) and report.top10_share == pytest.approx(18 / 23)
+    five, ten = report.nationality_ties
+    assert (five.top, five.place, five.count, five.tied, five.listed) == (5, 3, 2, 4, 3)
+    assert (ten.top, ten.place, ten.count, ten.tied, ten.listed) == (10, 7, 1, 9, 4)
+    assert ten.note == (
+        "Nine nationalities share 7th place with 1 referral each; the top ten lists four of them, by "
+        "country code, and its share counts only those."
+    )
+    assert report_tables(report)["nationalities"].notes[1:] == [five.note, ten.note]
+
+
+def test_no_tie_is_noted_where_the_top_five_and_ten_end_between_two_counts(caseload):
+    report = caseload_report(ReportFilter(), now=NOW)
+    assert report.nationality_ties == []
+    assert report_tables(report)["nationalities"].notes == [
+        "A person with two nationalities is counted once, under the first one given."
+    ]
+
+
 def test_exploitation_types_adults_and_children_gender_region_and_referrer_kind(caseload):
     report = caseload_report(ReportFilter(), now=NOW)
     assert counts(report.exploitation_types) == {

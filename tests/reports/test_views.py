@@ -914,3 +914,41 @@ def test_a_period_running_past_today_stops_at_this_month_and_notes_it_as_part(ca
     )
     assert [month.month for month in year.monthly] == [datetime.date(2026, m, 1) for m in (4, 5, 6)]
     assert report_tables(year)["monthly"].notes == ["June 2026 is counted to 15 June only."]
+
+
+def test_the_note_on_missing_people_says_their_time_counts_from_when_they_were_last_seen_on_page_and_csv(
+    web, caseload
+):
+    page = web.get(PAGE).text
+    preamble = read_csv_file(web.get(CSV, {"table": "open_cases"}))
+    csv_notes = [row[1] for row in preamble[: preamble.index([])] if row[0] == "Note"]
+    for notes in (page, " ".join(csv_notes)):
+        assert "for the time since they were last seen." in notes
+        assert "since the reallocation" not in notes
+
+
+def test_a_tie_across_the_top_ten_is_noted_on_page_csv_and_api_but_not_in_the_publication_csv(
+    web, api, caseload
+):
+    # Today's referrals, apart from the caseload's: nine nationalities with 1 each from 6th place.
+    user, now = responder(), timezone.now()
+    counts = {"ER": 3, "GB": 3, "AL": 2, "LK": 2, "VN": 2}
+    counts |= dict.fromkeys(["IN", "IQ", "IR", "NG", "PK", "RO", "SD", "SO", "SY"], 1)
+    for code, count in counts.items():
+        for _ in range(count):
+            make_referral(submitted_by=user, submitted_at=now, nationality=code)
+    filters = {"date_from": timezone.localdate(now).isoformat()}
+    note = (
+        "Nine nationalities share 6th place with 1 referral each; the top ten lists five of them, by "
+        "country code, and its share counts only those."
+    )
+    assert note in web.get(PAGE, filters).text
+    plain = read_csv_file(web.get(CSV, {**filters, "table": "nationalities"}))
+    assert ["Note", note] in plain
+    published = read_csv_file(web.get(CSV, {**filters, "table": "nationalities", "publication": "1"}))
+    assert not any("place" in row[1] for row in published[: published.index([])])
+    body = api.get(API, filters).json()
+    assert body["nationality_ties"] == [
+        {"top": 10, "place": 6, "count": 1, "tied": 9, "listed": 5, "note": note}
+    ]
+    assert body["top10_share"] == pytest.approx(17 / 21, abs=1e-3)
