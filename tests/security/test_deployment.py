@@ -27,6 +27,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         FIELD_HASH_KEY=secrets.token_urlsafe(32),
         HARBOUR_VAR_DIR=str(tmp_path),
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        EMAIL_URL="smtp+tls://harbour:a-relay-password@mail.example.org:587",
     )
     for key in ("REQUIRE_MFA", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_SSL_REDIRECT"):
         env.pop(key, None)
@@ -44,6 +45,16 @@ def test_production_settings_pass_check_deploy_with_no_warnings(tmp_path):
     result = manage(production_env(tmp_path), "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("email_url", ["filemail://", "consolemail://", "memorymail://"])
+def test_check_deploy_warns_when_email_goes_nowhere_with_debug_off(tmp_path, email_url):
+    """Notifications would be recorded as delivered while nobody receives them."""
+    result = manage(
+        production_env(tmp_path, EMAIL_URL=email_url), "check", "--deploy", "--fail-level", "WARNING"
+    )
+    assert result.returncode != 0
+    assert "notifications.W001" in result.stdout + result.stderr
 
 
 def test_check_deploy_fails_when_a_secure_default_is_relaxed(tmp_path):
