@@ -170,11 +170,30 @@ def test_compose_gives_harbours_keys_to_harbours_containers_only():
     for name, service in services.items():
         files = [entry["path"] for entry in service.get("env_file", [])]
         keys = set().union(*(env_file_keys(ROOT / path) for path in files if path.endswith(".example")))
-        if name in ("web", "worker", "sweeper", "beat"):
+        if name in ("migrate", "web", "worker", "sweeper", "beat"):
             assert keys >= HARBOUR_KEYS, name
         else:  # the database, the broker and the proxy facing the internet
             assert not HARBOUR_KEYS & keys, (name, HARBOUR_KEYS & keys)
             assert not any(path.startswith(".env.docker") for path in files), name
+
+
+def test_compose_migrates_once_before_web_worker_sweeper_and_beat_start():
+    """Two web containers migrating as they start race: one crashes, migrations are recorded twice."""
+    import yaml
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    migrate = services["migrate"]
+    assert migrate["command"] == ["python", "manage.py", "migrate", "--no-input"]
+    assert migrate["restart"] == "no"  # a one-shot: restarted, it would never complete
+    for name in ("web", "worker", "sweeper", "beat"):
+        assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    starts_migrating = [
+        name
+        for name, service in services.items()
+        if name != "migrate" and "migrate" in str(service.get("command"))
+    ]
+    assert starts_migrating == []
+    assert "migrate" not in (ROOT / "Dockerfile").read_text().split("CMD", 1)[1]
 
 
 def celery_command_lines() -> dict[str, str]:
