@@ -5,6 +5,7 @@ newcomer can run the whole service, worker and scheduler included, with nothing 
 """
 
 import datetime
+import ssl
 from pathlib import Path
 
 import environ
@@ -215,6 +216,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = dict(REDIS_BROKER_TRANSPORT_OPTIONS)
+# kombu turns certificate checks off for a bare rediss:// (managed Redis with TLS), so anyone on the
+# path could read and inject tasks: they are required unless the URL's ssl_cert_reqs says otherwise.
+if CELERY_BROKER_URL.startswith("rediss://") and "ssl_cert_reqs=" not in CELERY_BROKER_URL:
+    CELERY_BROKER_USE_SSL = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = env.int("CELERY_BROKER_CONNECTION_MAX_RETRIES", default=None)
 CELERY_TASK_IGNORE_RESULT = True

@@ -18,11 +18,12 @@ PRINT = (
 )
 
 
-def run_settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """Load the settings in a fresh interpreter with only ``env`` set (the repository's .env aside)."""
+def run_settings(tmp_path: Path, show: str = PRINT, **env: str) -> subprocess.CompletedProcess[str]:
+    """Load the settings in a fresh interpreter with only ``env`` set (the repository's .env aside) and
+    run ``show``."""
     clean = {key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG"}}
     clean.update(HARBOUR_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings", **env)
-    script = f"import django; django.setup(); {PRINT}"
+    script = f"import django; django.setup(); {show}"
     return subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
     )
@@ -151,3 +152,21 @@ def test_settings_refuse_a_requeue_wait_of_zero(tmp_path: Path) -> None:
     result = run_settings(tmp_path, **production(NOTIFICATION_REQUEUE_AFTER_SECONDS="0"))
     assert result.returncode != 0
     assert "NOTIFICATION_REQUEUE_AFTER_SECONDS must be more than 0" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "verify"),
+    [
+        ("rediss://:a%40password@redis.example.org:6380/0", "CERT_REQUIRED"),
+        ("rediss://redis.example.org:6380/0?ssl_cert_reqs=required", "CERT_REQUIRED"),
+        ("rediss://redis.example.org:6380/0?ssl_cert_reqs=none", "CERT_NONE"),  # the URL's own choice
+    ],
+)
+def test_a_tls_broker_verifies_its_certificate_unless_the_url_says_otherwise(
+    tmp_path: Path, url: str, verify: str
+) -> None:
+    """kombu's own default for a bare rediss:// is no check: anyone on the path could read and inject tasks."""
+    show = "from config.celery import app; print(app.connection_for_write().ssl['ssl_cert_reqs'].name)"
+    result = run_settings(tmp_path, show, **production(CELERY_BROKER_URL=url))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == verify
