@@ -456,7 +456,13 @@ if RETENTION_BATCHES_PER_RUN < 1:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # Celery (worker, sweeper, beat) logs through this too: config.celery hands it its logging.
+    "formatters": {
+        "plain": {
+            "()": "config.log_format.UtcFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }

@@ -170,3 +170,27 @@ def test_a_tls_broker_verifies_its_certificate_unless_the_url_says_otherwise(
     result = run_settings(tmp_path, show, **production(CELERY_BROKER_URL=url))
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == verify
+
+
+# 2026-07-01 12:00 UTC: 13:00 in London, where Django sets the process's time zone.
+FORMAT_A_RECORD = (
+    "import logging; "
+    "record = logging.makeLogRecord({'name': 'harbour', 'levelno': 20, 'levelname': 'INFO', 'msg': 'swept', "
+    "'created': 1782907200.0, 'msecs': 0.0}); "
+    "print(logging.getLogger().handlers[0].format(record)); print(logging.getLogger().level)"
+)
+
+
+def test_log_lines_are_stamped_in_utc_with_the_offset_as_gunicorns_are(tmp_path: Path) -> None:
+    """London local time without an offset repeats an hour every October and is an hour off gunicorn's."""
+    result = run_settings(tmp_path, FORMAT_A_RECORD, **production())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "2026-07-01 12:00:00.000 +0000 INFO harbour swept"
+
+
+def test_celery_logs_in_the_web_processs_format_at_its_own_level(tmp_path: Path) -> None:
+    """The worker, sweeper and beat set up logging as Celery starts them, with --loglevel."""
+    show = f"from config.celery import app; app.log.setup(loglevel='WARNING'); {FORMAT_A_RECORD}"
+    result = run_settings(tmp_path, show, **production())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["2026-07-01 12:00:00.000 +0000 INFO harbour swept", "30"]
