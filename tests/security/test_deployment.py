@@ -196,6 +196,18 @@ def test_compose_migrates_once_before_web_worker_sweeper_and_beat_start():
     assert "migrate" not in (ROOT / "Dockerfile").read_text().split("CMD", 1)[1]
 
 
+def test_caddy_trusts_forwarded_headers_only_from_the_load_balancer_ranges_it_is_given():
+    """Caddy discards the X-Forwarded-For of a peer it does not trust: behind a load balancer, every user
+    would be recorded with the balancer's address. Unset, it must trust nobody's."""
+    caddyfile = (ROOT / "Caddyfile").read_text()
+    global_options = caddyfile.split("{$HARBOUR_HOST}", 1)[0]
+    assert re.search(r"servers \{\s*trusted_proxies static \{\$LOAD_BALANCER_RANGES\}\s*\}", global_options)
+    example = (ROOT / ".env.proxy.example").read_text()
+    assert "LOAD_BALANCER_RANGES" in example and "LOAD_BALANCER_RANGES" not in env_file_keys(
+        ROOT / ".env.proxy.example"
+    )
+
+
 def celery_command_lines() -> dict[str, str]:
     """The shell lines that start Celery: the Procfile's (which honcho hands to a shell) and
     docker-compose.yml's, as the container's shell receives them (compose turns ``$$`` into ``$``)."""
