@@ -194,3 +194,12 @@ def test_celery_logs_in_the_web_processs_format_at_its_own_level(tmp_path: Path)
     result = run_settings(tmp_path, show, **production())
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["2026-07-01 12:00:00.000 +0000 INFO harbour swept", "30"]
+
+
+def test_former_secret_keys_come_from_the_environment(tmp_path: Path) -> None:
+    """SECRET_KEY can be replaced without signing everyone out: the former one stays a fallback."""
+    former = secrets.token_urlsafe(50)
+    show = "from django.conf import settings; print(settings.SECRET_KEY_FALLBACKS == [" + repr(former) + "])"
+    result = run_settings(tmp_path, show, **production(SECRET_KEY_FALLBACKS=former))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "True"
