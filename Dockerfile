@@ -1,4 +1,5 @@
-# Harbour's image: web (gunicorn), worker, sweeper and beat all run from it; see docker-compose.yml.
+# Harbour's image: migrate (once), web (gunicorn), worker, sweeper and beat all run from it; see
+# docker-compose.yml. The default command only serves: it applies no migrations.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -5,6 +5,7 @@ newcomer can run the whole service, worker and scheduler included, with nothing 
 """
 
 import datetime
+import ssl
 from pathlib import Path
 
 import environ
@@ -37,6 +38,9 @@ def _refuse_a_guessable_secret(name: str, value: str, min_length: int) -> None:
 
 
 _refuse_a_guessable_secret("SECRET_KEY", SECRET_KEY, 50)
+# Former keys, still accepted for what they signed (sessions, the owner of a form left open), so that
+# SECRET_KEY can be replaced without signing everyone out; each can go a day later.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
@@ -219,6 +223,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = dict(REDIS_BROKER_TRANSPORT_OPTIONS)
+# kombu turns certificate checks off for a bare rediss:// (managed Redis with TLS), so anyone on the
+# path could read and inject tasks: they are required unless the URL's ssl_cert_reqs says otherwise.
+if CELERY_BROKER_URL.startswith("rediss://") and "ssl_cert_reqs=" not in CELERY_BROKER_URL:
+    CELERY_BROKER_USE_SSL = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = env.int("CELERY_BROKER_CONNECTION_MAX_RETRIES", default=None)
 CELERY_TASK_IGNORE_RESULT = True
@@ -456,7 +464,13 @@ if RETENTION_BATCHES_PER_RUN < 1:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # Celery (worker, sweeper, beat) logs through this too: config.celery hands it its logging.
+    "formatters": {
+        "plain": {
+            "()": "config.log_format.UtcFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }

@@ -18,11 +18,12 @@ PRINT = (
 )
 
 
-def run_settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """Load the settings in a fresh interpreter with only ``env`` set (the repository's .env aside)."""
+def run_settings(tmp_path: Path, show: str = PRINT, **env: str) -> subprocess.CompletedProcess[str]:
+    """Load the settings in a fresh interpreter with only ``env`` set (the repository's .env aside) and
+    run ``show``."""
     clean = {key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG"}}
     clean.update(HARBOUR_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings", **env)
-    script = f"import django; django.setup(); {PRINT}"
+    script = f"import django; django.setup(); {show}"
     return subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
     )
@@ -152,3 +153,54 @@ def test_settings_refuse_a_requeue_wait_of_zero(tmp_path: Path) -> None:
     result = run_settings(tmp_path, **production(NOTIFICATION_REQUEUE_AFTER_SECONDS="0"))
     assert result.returncode != 0
     assert "NOTIFICATION_REQUEUE_AFTER_SECONDS must be more than 0" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "verify"),
+    [
+        ("rediss://:a%40password@redis.example.org:6380/0", "CERT_REQUIRED"),
+        ("rediss://redis.example.org:6380/0?ssl_cert_reqs=required", "CERT_REQUIRED"),
+        ("rediss://redis.example.org:6380/0?ssl_cert_reqs=none", "CERT_NONE"),  # the URL's own choice
+    ],
+)
+def test_a_tls_broker_verifies_its_certificate_unless_the_url_says_otherwise(
+    tmp_path: Path, url: str, verify: str
+) -> None:
+    """kombu's own default for a bare rediss:// is no check: anyone on the path could read and inject tasks."""
+    show = "from config.celery import app; print(app.connection_for_write().ssl['ssl_cert_reqs'].name)"
+    result = run_settings(tmp_path, show, **production(CELERY_BROKER_URL=url))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == verify
+
+
+# 2026-07-01 12:00 UTC: 13:00 in London, where Django sets the process's time zone.
+FORMAT_A_RECORD = (
+    "import logging; "
+    "record = logging.makeLogRecord({'name': 'harbour', 'levelno': 20, 'levelname': 'INFO', 'msg': 'swept', "
+    "'created': 1782907200.0, 'msecs': 0.0}); "
+    "print(logging.getLogger().handlers[0].format(record)); print(logging.getLogger().level)"
+)
+
+
+def test_log_lines_are_stamped_in_utc_with_the_offset_as_gunicorns_are(tmp_path: Path) -> None:
+    """London local time without an offset repeats an hour every October and is an hour off gunicorn's."""
+    result = run_settings(tmp_path, FORMAT_A_RECORD, **production())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "2026-07-01 12:00:00.000 +0000 INFO harbour swept"
+
+
+def test_celery_logs_in_the_web_processs_format_at_its_own_level(tmp_path: Path) -> None:
+    """The worker, sweeper and beat set up logging as Celery starts them, with --loglevel."""
+    show = f"from config.celery import app; app.log.setup(loglevel='WARNING'); {FORMAT_A_RECORD}"
+    result = run_settings(tmp_path, show, **production())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["2026-07-01 12:00:00.000 +0000 INFO harbour swept", "30"]
+
+
+def test_former_secret_keys_come_from_the_environment(tmp_path: Path) -> None:
+    """SECRET_KEY can be replaced without signing everyone out: the former one stays a fallback."""
+    former = secrets.token_urlsafe(50)
+    show = "from django.conf import settings; print(settings.SECRET_KEY_FALLBACKS == [" + repr(former) + "])"
+    result = run_settings(tmp_path, show, **production(SECRET_KEY_FALLBACKS=former))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "True"

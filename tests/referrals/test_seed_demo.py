@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -65,6 +65,34 @@ def test_demo_providers_serve_everywhere_with_every_service_children_and_free_be
         assert provider.supports_children
         for kind in BedKind.values:
             assert occupied_beds(provider, kind) < provider.capacity(kind), (username, kind)
+
+
+@pytest.mark.parametrize(
+    ("password", "says"),
+    [
+        ("harbour-demo-2026", "the default is published"),
+        (None, "the default is published"),  # the README's command, without --password
+        ("harbour", "--password must be strong"),
+    ],
+)
+def test_with_debug_off_demo_users_are_not_given_a_published_or_weak_password(
+    settings, monkeypatch, password: str | None, says: str
+) -> None:
+    """The demo manager sees every case, and whoever knows its password enrols their own second factor."""
+    settings.DEBUG = False
+    monkeypatch.delenv("DEMO_PASSWORD", raising=False)
+    options = {} if password is None else {"password": password}
+    with pytest.raises(CommandError, match=says):
+        call_command("seed_demo", referrals=0, stdout=None, **options)
+    assert not User.objects.exists()
+
+
+def test_with_debug_on_the_demo_users_get_the_published_password(settings, monkeypatch) -> None:
+    """make run (DEBUG on) seeds with the password the README gives."""
+    settings.DEBUG = True
+    monkeypatch.delenv("DEMO_PASSWORD", raising=False)
+    call_command("seed_demo", referrals=0, stdout=None)
+    assert User.objects.get(username="manager").check_password("harbour-demo-2026")
 
 
 def test_every_organisation_kind_is_present_and_every_organisation_has_a_notification_address() -> None:

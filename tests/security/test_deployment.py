@@ -27,6 +27,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         FIELD_HASH_KEY=secrets.token_urlsafe(32),
         HARBOUR_VAR_DIR=str(tmp_path),
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        EMAIL_URL="smtp+tls://harbour:a-relay-password@mail.example.org:587",
     )
     for key in ("REQUIRE_MFA", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_SSL_REDIRECT"):
         env.pop(key, None)
@@ -44,6 +45,16 @@ def test_production_settings_pass_check_deploy_with_no_warnings(tmp_path):
     result = manage(production_env(tmp_path), "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("email_url", ["filemail://", "consolemail://", "memorymail://"])
+def test_check_deploy_warns_when_email_goes_nowhere_with_debug_off(tmp_path, email_url):
+    """Notifications would be recorded as delivered while nobody receives them."""
+    result = manage(
+        production_env(tmp_path, EMAIL_URL=email_url), "check", "--deploy", "--fail-level", "WARNING"
+    )
+    assert result.returncode != 0
+    assert "notifications.W001" in result.stdout + result.stderr
 
 
 def test_check_deploy_fails_when_a_secure_default_is_relaxed(tmp_path):
@@ -159,11 +170,42 @@ def test_compose_gives_harbours_keys_to_harbours_containers_only():
     for name, service in services.items():
         files = [entry["path"] for entry in service.get("env_file", [])]
         keys = set().union(*(env_file_keys(ROOT / path) for path in files if path.endswith(".example")))
-        if name in ("web", "worker", "sweeper", "beat"):
+        if name in ("migrate", "web", "worker", "sweeper", "beat"):
             assert keys >= HARBOUR_KEYS, name
         else:  # the database, the broker and the proxy facing the internet
             assert not HARBOUR_KEYS & keys, (name, HARBOUR_KEYS & keys)
             assert not any(path.startswith(".env.docker") for path in files), name
+
+
+def test_compose_migrates_once_before_web_worker_sweeper_and_beat_start():
+    """Two web containers migrating as they start race: one crashes, migrations are recorded twice."""
+    import yaml
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    migrate = services["migrate"]
+    assert migrate["command"] == ["python", "manage.py", "migrate", "--no-input"]
+    assert migrate["restart"] == "no"  # a one-shot: restarted, it would never complete
+    for name in ("web", "worker", "sweeper", "beat"):
+        assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    starts_migrating = [
+        name
+        for name, service in services.items()
+        if name != "migrate" and "migrate" in str(service.get("command"))
+    ]
+    assert starts_migrating == []
+    assert "migrate" not in (ROOT / "Dockerfile").read_text().split("CMD", 1)[1]
+
+
+def test_caddy_trusts_forwarded_headers_only_from_the_load_balancer_ranges_it_is_given():
+    """Caddy discards the X-Forwarded-For of a peer it does not trust: behind a load balancer, every user
+    would be recorded with the balancer's address. Unset, it must trust nobody's."""
+    caddyfile = (ROOT / "Caddyfile").read_text()
+    global_options = caddyfile.split("{$HARBOUR_HOST}", 1)[0]
+    assert re.search(r"servers \{\s*trusted_proxies static \{\$LOAD_BALANCER_RANGES\}\s*\}", global_options)
+    example = (ROOT / ".env.proxy.example").read_text()
+    assert "LOAD_BALANCER_RANGES" in example and "LOAD_BALANCER_RANGES" not in env_file_keys(
+        ROOT / ".env.proxy.example"
+    )
 
 
 def celery_command_lines() -> dict[str, str]:

@@ -5,11 +5,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from accounts.models import User
 from referrals.demo import DEMO_USERNAMES, seed_cast, seed_referrals
+
+# In the README, the Makefile and CI: anyone can sign in with it, so it is for DEBUG (make run) only.
+PUBLISHED_PASSWORD = "harbour-demo-2026"  # noqa: S105
 
 
 class Command(BaseCommand):
@@ -21,8 +27,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--password",
-            default=os.environ.get("DEMO_PASSWORD", "harbour-demo-2026"),
-            help="Password of the five demo users (default: $DEMO_PASSWORD or harbour-demo-2026).",
+            default=os.environ.get("DEMO_PASSWORD", PUBLISHED_PASSWORD),
+            help=(
+                f"Password of the five demo users (default: $DEMO_PASSWORD or {PUBLISHED_PASSWORD}). With DEBUG "
+                "off it must be a strong password of your own: the default is published."
+            ),
         )
         parser.add_argument("--referrals", type=int, default=200, help="How many referrals to generate.")
         parser.add_argument("--batch-size", type=int, default=2_000, help="Referrals written per batch.")
@@ -40,6 +49,8 @@ class Command(BaseCommand):
         if options["if_empty"] and User.objects.filter(username__in=DEMO_USERNAMES).exists():
             self.stdout.write("Demo data is already there; nothing to do.")
             return
+        if not settings.DEBUG:
+            refuse_a_guessable_password(options["password"])
         cast = seed_cast(password=options["password"])
         if count:
             with tqdm(
@@ -63,3 +74,17 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Demo users: {', '.join(DEMO_USERNAMES)}; password: {options['password']}")
         )
+
+
+def refuse_a_guessable_password(password: str) -> None:
+    """Outside DEBUG the demo manager sees every case, and whoever has its password enrols their own
+    second factor: the published password, or one the password validators refuse, would open the caseload."""
+    if password == PUBLISHED_PASSWORD:
+        raise CommandError(
+            "With DEBUG off, the demo users need a strong --password of your own: the default is published. "
+            "Seed demo data only into a throw-away trial, never where real cases are kept."
+        )
+    try:
+        validate_password(password)
+    except ValidationError as error:
+        raise CommandError("With DEBUG off, --password must be strong: " + " ".join(error.messages)) from None
