@@ -89,6 +89,7 @@ def offers_awaiting_answer(user: User, provider: CareProvider) -> QuerySet[Refer
         .annotate(
             offer_due=Subquery(pending.values("response_due_at")[:1]),
             offer_remind_at=open_clock_reminder(Clock.OFFER_RESPONSE),
+            offer_note=Subquery(pending.values("note")[:1]),
         )
         .order_by("offer_due", "id")
     )

@@ -44,6 +44,11 @@ def free_beds_words(provider: CareProvider, free_beds: dict[str, int]) -> str:
     return ", ".join(f"{free_beds[kind]} {BED_FOR[BedKind(kind)]}" for kind in BedKind.values)
 
 
+# The longest note from the managers the offers list shows in full; a longer one is read on the case
+# page, as a card of the list on a phone would otherwise grow to a page.
+NOTE_SHOWN_IN_LIST = 200
+
+
 @login_required
 def offers(request: HttpRequest) -> HttpResponse:
     """Offers waiting for this provider's answer, the soonest deadline first, each with who the person
@@ -66,6 +71,8 @@ def offers(request: HttpRequest) -> HttpResponse:
         case.age_words = age_words(case, today)  # type: ignore[attr-defined]
         case.bed_words = f"Bed {bed_for}" if kind else "None (outreach)"  # type: ignore[attr-defined]
         case.no_free_bed = f"No free bed {bed_for}" if kind and not free_beds[kind] else ""  # type: ignore[attr-defined]
+        note = case.offer_note or ""  # type: ignore[attr-defined]
+        case.note_shown = note if len(note) <= NOTE_SHOWN_IN_LIST else ""  # type: ignore[attr-defined]
     # Each person's age and gender are read from their case: audited, like any read of their details.
     record_reads(actor=user, referrals=page.object_list, what="offers list", request=request)
     context = {"provider": provider, "page": page, "free_beds": free_beds_words(provider, free_beds)}

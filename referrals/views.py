@@ -28,10 +28,10 @@ from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods
 from django_fsm import can_proceed
 
-from accounts.models import User
+from accounts.models import OrganisationKind, User
 from accounts.sessions import signed_out_words, why_signed_out
 from audit.services import record_draft_reads, record_read
-from care_providers.models import CareProvider, OfferState, PlacementOffer
+from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
 from care_providers.selectors import free_beds_of, last_offer_to, pending_offer_for, suggested_providers
 from care_providers.services import bed_needed
 from idempotency.web import form_done, form_key_of, sent_once, shown_form_key
@@ -1049,6 +1049,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "pending_offer": pending_offer,
         "offer_ran_out": pending_offer is not None and not services.offer_awaits_answer(pending_offer),
         "placement": placement,
+        "offer_note": offer_note_for(user, pending_offer, placement, offers),
         "offers": offers if user.is_manager else [],
         "duplicates": duplicates,
         "duplicate_closing": duplicate_closing,
@@ -1065,6 +1066,27 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "links": [(name, TRANSITIONS[name]) for name in actions if name not in primary],
     }
     return render(request, "referrals/case.html", context)
+
+
+def offer_note_for(
+    user: User,
+    pending_offer: PlacementOffer | None,
+    placement: Placement | None,
+    offers: list[PlacementOffer],
+) -> str:
+    """The managers' note to the provider on the offer the case page shows (pending, or the one the
+    placement came from), if the user may read it: a manager's input since the current offer, under the
+    history's rule (``may_see_transition_input``). Empty when there is none."""
+    offer = pending_offer
+    if offer is None and placement is not None:
+        offer = next((offer for offer in offers if offer.pk == placement.offer_id), None)
+    if offer is None or not offer.note:
+        return ""
+    if not may_see_transition_input(
+        user, "offer", None, OrganisationKind.CONTRACTOR, from_current_offer=True
+    ):
+        return ""
+    return offer.note
 
 
 # The states a referral can be closed from as a duplicate: declined when received, withdrawn when assessed.

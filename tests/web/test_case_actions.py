@@ -147,6 +147,22 @@ def test_a_manager_offers_a_placement_and_sees_it_in_the_offer_history_and_the_a
     assert referral.reference in queue and "Safe Harbour House" in queue
 
 
+def test_a_manager_offers_with_a_note_of_what_the_provider_needs_to_know():
+    boss = manager()
+    referral = submitted_referral()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="high", route="accommodation")
+    provider = CareProviderFactory()
+    client = signed_in(boss)
+    form = client.get(action_url(referral, "offer"), follow=True).content.decode()
+    assert 'name="offer-note"' in form and "keep the person safe" in form
+    note = "Do not contact her brother.\r\nNeeds a ground-floor room."
+    data = {"offer-provider": provider.pk, "offer-note": note}
+    assert act(client, referral, "offer", data).status_code == 302
+    assert referral.offers.get().note == "Do not contact her brother.\nNeeds a ground-floor room."
+    too_long = act(signed_in(boss), submitted_referral(), "offer", {"offer-note": "x" * 5001})
+    assert too_long.status_code == 400 and 'href="#id_offer-note"' in too_long.content.decode()
+
+
 def test_an_offer_to_a_provider_that_cannot_take_the_person_says_why_on_the_field():
     boss = manager()
     referral = submitted_referral(region="wales")

@@ -113,7 +113,9 @@ class Caseload:
         CareProvider.objects.filter(pk=self.provider.pk).update(beds_men=5)
         route = "outreach" if self.rows % 5 == 4 else "accommodation"
         pk = assessed(self.boss, route=route, **self.PEOPLE[self.rows % len(self.PEOPLE)])
-        services.offer_placement(referral_id=pk, actor=self.boss, provider_id=self.provider.pk)
+        # A note for the provider now and then, shown on the list, read with the offer's other columns.
+        note = "Keep away from her old address." if self.rows % 3 == 0 else ""
+        services.offer_placement(referral_id=pk, actor=self.boss, provider_id=self.provider.pk, note=note)
         CareProvider.objects.filter(pk=self.provider.pk).update(beds_men=0)
 
     def _child_now_and_then(self) -> dict[str, bool]:
