@@ -79,8 +79,10 @@ def _placements_with(provider: CareProvider, *, ended: bool) -> QuerySet[Placeme
 
 
 def offers_awaiting_answer(user: User, provider: CareProvider) -> QuerySet[Referral]:
-    """The cases offered to the provider and awaiting its answer, the soonest due first, with
-    ``OFFER_LIST_FIELDS`` only, ``offer_due`` and the offer's reminder time ``offer_remind_at``."""
+    """The cases offered to the provider and awaiting its answer, the most urgent first: emergencies (a
+    bed needed today), then children, then the soonest answer due. With ``OFFER_LIST_FIELDS`` only,
+    ``offer_due``, the offer's reminder time ``offer_remind_at`` and the managers' note to the provider
+    ``offer_note`` (decrypted as the offer's own field is)."""
     pending = _pending_offers_to(provider)
     return (
         referrals_visible_to(user)
@@ -91,7 +93,7 @@ def offers_awaiting_answer(user: User, provider: CareProvider) -> QuerySet[Refer
             offer_remind_at=open_clock_reminder(Clock.OFFER_RESPONSE),
             offer_note=Subquery(pending.values("note")[:1]),
         )
-        .order_by("offer_due", "id")
+        .order_by("-emergency", "-is_child", "offer_due", "id")
     )
 
 

@@ -51,9 +51,10 @@ NOTE_SHOWN_IN_LIST = 200
 
 @login_required
 def offers(request: HttpRequest) -> HttpResponse:
-    """Offers waiting for this provider's answer, the soonest deadline first, each with who the person
-    is in outline (age, gender, the bed they need), how long is left to answer (due soon once the
-    offer's reminder has gone) and a flag on those it has no free bed for; above them, the free beds."""
+    """Offers waiting for this provider's answer, the most urgent first (emergencies, then children,
+    then the answer due soonest), each with who the person is in outline (age, gender, the bed they
+    need), how long is left to answer (due soon once the offer's reminder has gone), a flag on those it
+    has no free bed for and the managers' note if short; above them, the free beds."""
     user, provider = _provider_of(request)
     waiting = offers_awaiting_answer(user, provider)
     page = paginate(request, waiting)

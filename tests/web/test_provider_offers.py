@@ -174,6 +174,22 @@ def test_a_person_offered_again_to_the_provider_they_left_is_an_offer_not_a_past
     assert referral.reference not in past_placement_rows(signed_in(staff))
 
 
+def test_the_offers_page_lists_emergencies_first_then_children_then_the_answer_due_soonest():
+    provider = CareProviderFactory(supports_children=True)
+    routine, _, _ = offered(provider)
+    child, _, _ = offered(provider, date_of_birth=None, age_in_doubt=True)
+    emergency, _, _ = offered(provider, emergency=True)
+    later_routine, _, _ = offered(provider)
+    # The routine offer made first is due first among the routine ones.
+    later_routine.offers.update(
+        response_due_at=routine.offers.get().response_due_at + datetime.timedelta(hours=1)
+    )
+    html = signed_in(provider_user(provider)).get(reverse("care_providers:offers")).content.decode()
+    shown = re.findall(r">(HBR-[0-9-]+)</a>", html)
+    assert shown == [emergency.reference, child.reference, routine.reference, later_routine.reference]
+    assert "emergencies first, then children, then the answer due soonest" in html
+
+
 def test_the_offers_page_shows_a_short_note_from_the_managers_and_sends_a_long_one_to_the_case_page():
     provider, boss = CareProviderFactory(), manager()
     noted = []
