@@ -99,13 +99,18 @@ def offers_awaiting_answer(user: User, provider: CareProvider) -> QuerySet[Refer
 
 def caseload_of(user: User, provider: CareProvider) -> QuerySet[Referral]:
     """The people placed with the provider: the missing first, longest gone first, then the next
-    check-in due first; with ``check_in_due``, ``missing_since`` and ``placed_since``."""
+    check-in due first; with ``check_in_due``, ``missing_since``, ``placed_since``, the recovery review's
+    due time ``review_due`` (None once it is met) and the two clocks' reminder times ``check_in_remind_at``
+    and ``review_remind_at``, from which each is due soon."""
     active = _placements_with(provider, ended=False)
     return (
         referrals_visible_to(user)
         .filter(Exists(active), state__in=(ReferralState.PLACED, ReferralState.MISSING))
         .annotate(
             check_in_due=open_clock_due(Clock.CHECK_IN),
+            check_in_remind_at=open_clock_reminder(Clock.CHECK_IN),
+            review_due=open_clock_due(Clock.RECOVERY_REVIEW),
+            review_remind_at=open_clock_reminder(Clock.RECOVERY_REVIEW),
             missing_since=missing_since(),
             placed_since=Subquery(active.values("started_at")[:1]),
         )

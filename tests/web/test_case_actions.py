@@ -313,6 +313,31 @@ def test_a_provider_accepts_an_offer_and_the_person_joins_its_caseload():
     assert referral.reference in caseload
 
 
+def test_the_caseload_shows_when_each_recovery_review_is_due_marked_due_soon_then_overdue():
+    provider = CareProviderFactory()
+    on_time, staff, _ = placed(provider)
+    near, _, _ = placed(provider)
+    late, _, _ = placed(provider)
+    recovery_review_near(near)
+    late.deadlines.filter(clock=Clock.RECOVERY_REVIEW).update(
+        due_at=timezone.now() - datetime.timedelta(hours=1)
+    )
+    html = signed_in(staff).get(reverse("care_providers:caseload")).content.decode()
+    assert '<th scope="col">Recovery review due</th>' in html
+    rows = {
+        referral: re.search(rf">{referral.reference}</a>.*?</tr>", html, re.S)[0]
+        for referral in (on_time, near, late)
+    }
+    cells = {
+        referral: re.search(r'<td data-label="Recovery review due">(.*?)</td>', row)[1]
+        for referral, row in rows.items()
+    }
+    due = on_time.deadlines.get(clock=Clock.RECOVERY_REVIEW).due_at
+    assert cells[on_time] == moment(due)
+    assert cells[near].endswith('<span class="tag tag-urgent">Due soon</span>')
+    assert cells[late].endswith('<span class="tag tag-urgent">Overdue</span>')
+
+
 def already_accepted(referral, by) -> str:
     """What a provider answering an offer its organisation accepted is told: who accepted it, and when."""
     offer = referral.offers.get(state=OfferState.ACCEPTED)

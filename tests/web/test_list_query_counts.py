@@ -160,6 +160,9 @@ def test_a_list_page_costs_the_same_queries_for_one_row_as_for_fifty(page):
     assert '<span class="tag">Child</span>' in html
     if page == "provider offers":
         assert "No free bed for men" in html and "None (outreach)" in html and "About 30" in html
+        assert "Keep away from her old address." in html
+    if page == "provider caseload":
+        assert html.count('data-label="Recovery review due"') >= 50
     if page == "assessed queue":  # every kind of latest offer, read from the one prefetch
         assert all(words in html for words in ("None yet", "Pending with", "Rejected by", "Expired ("))
         assert "Missing</span> since" in html
