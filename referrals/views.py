@@ -113,7 +113,7 @@ from .unsent_forms import (
     take_unsent_form,
     typed_values,
 )
-from .wording import input_in_words, input_label, last_offer_words, transition_in_words
+from .wording import age_words, input_in_words, input_label, last_offer_words, transition_in_words
 
 PAGE_SIZE = 50
 MULTI_VALUE_FIELDS = ("languages", "exploitation_types")
@@ -396,6 +396,8 @@ def not_recorded(
     form.add_error(None, f"Your {NOT_RECORDED_WORDS[transition]} was not recorded: {why} {how}")
     context = {
         "referral": referral,
+        # Out of sight, the case is its reference alone: who the person is is no longer the user's.
+        "person": who_the_person_is(_user(request), referral) if in_sight else "",
         "name": transition,
         "spec": TRANSITIONS[transition],
         "form": form,
@@ -990,6 +992,18 @@ def person_details(user: User, referral: Referral) -> list[tuple[str, str]]:
     return rows
 
 
+def who_the_person_is(user: User, referral: Referral) -> str:
+    """ "Merhawit Tran, 34": the person's name and age, beside the case reference wherever the user acts
+    on them, so that no one reports the wrong person missing; empty if the user may not see who they are
+    (``may_see_identity``) or the name was removed under the retention policy. For pages and messages
+    only, never a notification or a log."""
+    if referral.anonymised_at is not None or not may_see_identity(user, referral):
+        return ""
+    name = f"{referral.given_name} {referral.family_name}"
+    age = age_words(referral, timezone.localdate())
+    return name if age == "Not known" else f"{name}, {age[0].lower()}{age[1:]}"
+
+
 @login_required
 @explains_an_ended_offer
 def case(request: HttpRequest, pk: int) -> HttpResponse:
@@ -1039,6 +1053,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
     )
     context = {
         "referral": referral,
+        "person": who_the_person_is(user, referral),
         "details": person_details(user, referral),
         "may_see_full_account": may_see_full_account(user),
         "deadlines": deadlines,
@@ -1156,6 +1171,7 @@ def _reject_instead(
         reason, what_now = RejectReason.UNSUITABLE, "Reject it"
     context = {
         "referral": referral,
+        "person": who_the_person_is(_user(request), referral),
         "name": "reject",
         "spec": TRANSITIONS["reject"],
         "form": _action_form("reject", suggestions=[], initial={"reason": reason}),
@@ -1218,7 +1234,7 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
         status = 400
         if form.is_valid():
             try:
-                services.perform_transition(
+                after = services.perform_transition(
                     transition, referral_id=referral.pk, actor=user, **form.cleaned_data
                 )
             except Referral.DoesNotExist as exc:
@@ -1245,12 +1261,15 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                 # ``referral`` is the case as it was before the action, in the state the action left.
                 was_missing = referral.state == ReferralState.MISSING
                 done = spec.done_while_missing if was_missing and spec.done_while_missing else spec.done
-                messages.success(request, f"{referral.reference}: {done}")
+                # Named as the user may see the person now (a provider once it has accepted them).
+                person = who_the_person_is(user, after)
+                messages.success(request, f"{referral.reference}{f' ({person})' if person else ''}: {done}")
                 # A progress note is the one action that can be recorded twice over.
                 answer = redirect(_after_action_url(user, referral.pk))
                 return form_done(answer, ask_before_repeating=transition == "record_progress")
     context = {
         "referral": referral,
+        "person": who_the_person_is(user, referral),
         "name": transition,
         "spec": spec,
         "form": form,

@@ -338,6 +338,45 @@ def test_the_caseload_shows_when_each_recovery_review_is_due_marked_due_soon_the
     assert cells[late].endswith('<span class="tag tag-urgent">Overdue</span>')
 
 
+PERSON_ACTIONS = ("report_missing", "record_progress", "recover", "exit", "reallocate")
+
+
+def test_the_case_heading_and_every_action_page_name_the_person_to_whoever_may_see_who_they_are():
+    referral, staff, boss = placed(given_name="Merhawit", family_name="Tran")
+    age = services.age_on(referral.date_of_birth, timezone.localdate())
+    for user in (staff, boss):
+        client = signed_in(user)
+        case = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
+        assert re.search(rf"<h1>Case {referral.reference}: Merhawit Tran, {age} <span", case)
+        for transition in PERSON_ACTIONS if user == staff else set(PERSON_ACTIONS) - {"record_progress"}:
+            page = client.get(action_url(referral, transition), follow=True).content.decode()
+            assert f"Case {referral.reference}: <strong>Merhawit Tran, {age}</strong>" in page, transition
+
+
+def test_an_offered_provider_is_not_told_the_name_on_the_case_heading_or_the_answer_pages():
+    referral, provider, _boss = offered(given_name="Merhawit", family_name="Tran")
+    client = signed_in(provider_user(provider))
+    pages = [client.get(reverse("referrals:case", args=[referral.pk])).content.decode()]
+    pages += [
+        client.get(action_url(referral, answer), follow=True).content.decode()
+        for answer in ("accept", "reject")
+    ]
+    assert pages[0].count("Merhawit") == 0 and f"<h1>Case {referral.reference} <span" in pages[0]
+    assert all("Merhawit" not in page and "Tran" not in page for page in pages)
+
+
+def test_the_message_after_an_action_names_the_person_once_the_user_may_see_who_they_are():
+    referral, provider, _boss = offered(given_name="Merhawit", family_name="Tran")
+    client = signed_in(provider_user(provider))
+    accepted = act(client, referral, "accept", follow=True).content.decode()
+    assert re.search(rf"{referral.reference} \(Merhawit Tran, \d+\): Offer accepted", accepted)
+    noted = act(client, referral, "record_progress", {"record_progress-note": "Settled in."}, follow=True)
+    assert re.search(rf"{referral.reference} \(Merhawit Tran, \d+\): ", noted.content.decode())
+    # A provider reallocating the person no longer sees who they are: the reference alone.
+    moved = act(client, referral, "reallocate", {"reallocate-reason": "needs_changed"}, follow=True)
+    assert f"{referral.reference}: Reallocated" in moved.content.decode()
+
+
 def already_accepted(referral, by) -> str:
     """What a provider answering an offer its organisation accepted is told: who accepted it, and when."""
     offer = referral.offers.get(state=OfferState.ACCEPTED)
