@@ -1246,7 +1246,10 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                     return not_recorded(request, current, transition, form, error.message)
                 # Offered from another tab meanwhile, or the offer answered, withdrawn or run out: the form
                 # has nothing left to do; the case page shows the pending offer, the placement or what
-                # became of the offer.
+                # became of the offer. A provider the case has left (a colleague rejected it) hears what
+                # became of it from ``explains_an_ended_offer`` alone, not this guess as well.
+                if not referrals_visible_to(user).filter(pk=pk).exists():
+                    raise CaseNotVisible("No such case.") from error
                 messages.info(request, f"{referral.reference}: {error.message}")
                 return redirect("referrals:case", pk=referral.pk)
             except (NoCapacity, ProviderNoLongerSuitable) as error:

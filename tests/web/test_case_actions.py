@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
 from care_providers.models import CareProvider, OfferState, Placement
-from referrals import services
+from referrals import services, views
 from referrals.choices import ReferralState
 from referrals.local_time import local_time
 from referrals.models import Clock, Referral
@@ -336,6 +336,35 @@ def test_the_caseload_shows_when_each_recovery_review_is_due_marked_due_soon_the
     assert cells[on_time] == moment(due)
     assert cells[near].endswith('<span class="tag tag-urgent">Due soon</span>')
     assert cells[late].endswith('<span class="tag tag-urgent">Overdue</span>')
+
+
+def test_an_accepting_worker_whose_colleague_rejected_the_offer_at_once_is_told_once_who_did_and_when(
+    monkeypatch,
+):
+    referral, provider, _boss = offered()
+    rejecting, accepting = provider_user(provider), provider_user(provider)
+    assert act(signed_in(rejecting), referral, "reject", {"reject-reason": "unsuitable"}).status_code == 302
+    # The race: the acceptance read the case, and locked its row, before the rejection was committed.
+    real_visible = views.visible_referral_or_404
+    calls = []
+
+    def read_before_the_rejection(user, pk, *args):
+        calls.append(pk)
+        return Referral.objects.get(pk=pk) if len(calls) == 1 else real_visible(user, pk, *args)
+
+    monkeypatch.setattr(views, "visible_referral_or_404", read_before_the_rejection)
+    monkeypatch.setattr(
+        services,
+        "_lock_visible",
+        lambda referral_id, actor: Referral.objects.select_for_update().get(pk=referral_id),
+    )
+    response = act(signed_in(accepting), referral, "accept", follow=True)
+    assert response.redirect_chain[-1][0] == reverse("care_providers:offers")
+    html = response.content.decode()
+    at = local_time(referral.offers.get().responded_at, "%H:%M on %-d %B")
+    assert f"{referral.reference}: this offer was rejected by {rejecting.username} at {at}." in html
+    assert "already been answered" not in html and "withdrawn" not in html
+    assert html.count(referral.reference) == 1
 
 
 PERSON_ACTIONS = ("report_missing", "record_progress", "recover", "exit", "reallocate")
