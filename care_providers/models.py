@@ -7,6 +7,7 @@ from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from referrals.choices import BED_FOR, BedKind, RejectReason
+from referrals.encryption import EncryptedTextField
 
 
 class CareProvider(models.Model):
@@ -54,6 +55,10 @@ class PlacementOffer(FSMModelMixin, models.Model):
     response_due_at = models.DateTimeField()
     responded_at = models.DateTimeField(null=True, blank=True)
     reject_reason = models.CharField(max_length=20, choices=RejectReason.choices, blank=True, default="")
+    # What the managers tell the provider with the offer: the risks and needs it must know to decide and
+    # to keep the person safe. Also in the offer's transition input; kept here for the offer's readers.
+    # Encrypted, as every note about the person is.
+    note = EncryptedTextField(blank=True, default="")
 
     class Meta:
         ordering = ["-offered_at", "-id"]

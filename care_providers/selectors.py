@@ -79,8 +79,10 @@ def _placements_with(provider: CareProvider, *, ended: bool) -> QuerySet[Placeme
 
 
 def offers_awaiting_answer(user: User, provider: CareProvider) -> QuerySet[Referral]:
-    """The cases offered to the provider and awaiting its answer, the soonest due first, with
-    ``OFFER_LIST_FIELDS`` only, ``offer_due`` and the offer's reminder time ``offer_remind_at``."""
+    """The cases offered to the provider and awaiting its answer, the most urgent first: emergencies (a
+    bed needed today), then children, then the soonest answer due. With ``OFFER_LIST_FIELDS`` only,
+    ``offer_due``, the offer's reminder time ``offer_remind_at`` and the managers' note to the provider
+    ``offer_note`` (decrypted as the offer's own field is)."""
     pending = _pending_offers_to(provider)
     return (
         referrals_visible_to(user)
@@ -89,20 +91,26 @@ def offers_awaiting_answer(user: User, provider: CareProvider) -> QuerySet[Refer
         .annotate(
             offer_due=Subquery(pending.values("response_due_at")[:1]),
             offer_remind_at=open_clock_reminder(Clock.OFFER_RESPONSE),
+            offer_note=Subquery(pending.values("note")[:1]),
         )
-        .order_by("offer_due", "id")
+        .order_by("-emergency", "-is_child", "offer_due", "id")
     )
 
 
 def caseload_of(user: User, provider: CareProvider) -> QuerySet[Referral]:
     """The people placed with the provider: the missing first, longest gone first, then the next
-    check-in due first; with ``check_in_due``, ``missing_since`` and ``placed_since``."""
+    check-in due first; with ``check_in_due``, ``missing_since``, ``placed_since``, the recovery review's
+    due time ``review_due`` (None once it is met) and the two clocks' reminder times ``check_in_remind_at``
+    and ``review_remind_at``, from which each is due soon."""
     active = _placements_with(provider, ended=False)
     return (
         referrals_visible_to(user)
         .filter(Exists(active), state__in=(ReferralState.PLACED, ReferralState.MISSING))
         .annotate(
             check_in_due=open_clock_due(Clock.CHECK_IN),
+            check_in_remind_at=open_clock_reminder(Clock.CHECK_IN),
+            review_due=open_clock_due(Clock.RECOVERY_REVIEW),
+            review_remind_at=open_clock_reminder(Clock.RECOVERY_REVIEW),
             missing_since=missing_since(),
             placed_since=Subquery(active.values("started_at")[:1]),
         )

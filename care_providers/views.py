@@ -44,11 +44,17 @@ def free_beds_words(provider: CareProvider, free_beds: dict[str, int]) -> str:
     return ", ".join(f"{free_beds[kind]} {BED_FOR[BedKind(kind)]}" for kind in BedKind.values)
 
 
+# The longest note from the managers the offers list shows in full; a longer one is read on the case
+# page, as a card of the list on a phone would otherwise grow to a page.
+NOTE_SHOWN_IN_LIST = 200
+
+
 @login_required
 def offers(request: HttpRequest) -> HttpResponse:
-    """Offers waiting for this provider's answer, the soonest deadline first, each with who the person
-    is in outline (age, gender, the bed they need), how long is left to answer (due soon once the
-    offer's reminder has gone) and a flag on those it has no free bed for; above them, the free beds."""
+    """Offers waiting for this provider's answer, the most urgent first (emergencies, then children,
+    then the answer due soonest), each with who the person is in outline (age, gender, the bed they
+    need), how long is left to answer (due soon once the offer's reminder has gone), a flag on those it
+    has no free bed for and the managers' note if short; above them, the free beds."""
     user, provider = _provider_of(request)
     waiting = offers_awaiting_answer(user, provider)
     page = paginate(request, waiting)
@@ -66,6 +72,8 @@ def offers(request: HttpRequest) -> HttpResponse:
         case.age_words = age_words(case, today)  # type: ignore[attr-defined]
         case.bed_words = f"Bed {bed_for}" if kind else "None (outreach)"  # type: ignore[attr-defined]
         case.no_free_bed = f"No free bed {bed_for}" if kind and not free_beds[kind] else ""  # type: ignore[attr-defined]
+        note = case.offer_note or ""  # type: ignore[attr-defined]
+        case.note_shown = note if len(note) <= NOTE_SHOWN_IN_LIST else ""  # type: ignore[attr-defined]
     # Each person's age and gender are read from their case: audited, like any read of their details.
     record_reads(actor=user, referrals=page.object_list, what="offers list", request=request)
     context = {"provider": provider, "page": page, "free_beds": free_beds_words(provider, free_beds)}

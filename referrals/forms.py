@@ -43,6 +43,7 @@ from .validation import (
     CONTACT_PHONE_MAX_LENGTH,
     NAME_MAX_LENGTH,
     NOTE_LENGTH,
+    OFFER_NOTE_HELP,
     PERSONAL_FIELDS,
     PROGRESS_NOTE_REQUIRED_MESSAGE,
     REFERENCE_MAX_LENGTH,
@@ -219,12 +220,15 @@ class MultilineTextField(forms.CharField):
         return cast(str, super().to_python(value)).replace("\r\n", "\n").replace("\r", "\n")
 
 
-def note_field(label: str, *, required_message: str = "", rows: int = 3) -> forms.CharField:
+def note_field(
+    label: str, *, required_message: str = "", rows: int = 3, help_text: str = ""
+) -> forms.CharField:
     """A note given with a transition: optional unless ``required_message`` says what to write."""
     return MultilineTextField(
         required=bool(required_message),
         validators=[NOTE_LENGTH],
         label=label,
+        help_text=help_text,
         widget=forms.Textarea(attrs={"rows": rows}),
         error_messages={"required": required_message},
     )
@@ -562,6 +566,7 @@ class OfferForm(HarbourForm):
         help_text="Suitable providers are listed first, best fit first.",
         error_messages=_required("Choose the care provider to offer the placement to."),
     )
+    note = note_field("For the provider (optional)", help_text=OFFER_NOTE_HELP)
 
     def __init__(self, *args: Any, providers: list[tuple[int, str]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

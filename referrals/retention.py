@@ -3,7 +3,7 @@
 What stays is what the caseload reports count: state, dates, nationality, gender, region, age band
 (``is_child``), exploitation types, route and risk, organisation and provider. What goes is everything
 that identifies or describes the person: names, aliases, date of birth, phone, account, references,
-the keyed digests, and the free-text notes inside the transition log.
+the keyed digests, and the free-text notes inside the transition log and on placement offers.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import NON_PERSONAL_INPUTS, record_change
+from care_providers.models import PlacementOffer
 from idempotency.models import IdempotencyRecord
 
 from .models import Referral, TransitionLog
@@ -128,6 +129,7 @@ def _anonymise_batch(due: QuerySet[Referral], batch_size: int) -> tuple[int, int
         # Answers kept for a repeated Idempotency-Key show the person. They are purged after
         # IDEMPOTENCY_KEY_LIFETIME_HOURS anyway; a retention period shorter than that takes them too.
         IdempotencyRecord.objects.filter(referral_id__in=ids).delete()
+        PlacementOffer.objects.filter(referral_id__in=ids).exclude(note="").update(note="")
         anonymised = Referral.objects.filter(pk__in=ids).update(
             **PERSONAL_FIELDS_BLANKED, anonymised_at=timezone.now()
         )

@@ -151,7 +151,7 @@ _OPEN_DEADLINES_SHOWN = (
 # it and of the provider (its name): a provider's regions, services and languages, for one, are not.
 CASE_OFFER_FIELDS = (
     "referral_id", "provider_id", "state", "offered_at", "response_due_at", "responded_at",
-    "reject_reason", "provider__name", "placement__referral_id", "placement__provider_id",
+    "reject_reason", "note", "provider__name", "placement__referral_id", "placement__provider_id",
     "placement__offer_id", "placement__bed_kind", "placement__started_at", "placement__ended_at",
 )  # fmt: skip
 _CASE_OFFERS = (

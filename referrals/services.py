@@ -356,9 +356,12 @@ def offer_ran_out(offer: PlacementOffer) -> OfferNotPending:
     )
 
 
-def offer_placement(*, referral_id: int, actor: User, provider_id: int) -> PlacementOffer:
+def offer_placement(*, referral_id: int, actor: User, provider_id: int, note: str = "") -> PlacementOffer:
     """Offer the person to a provider that can take them; at most one pending offer at a time. A pending
-    offer past its answer time is expired first, and logged so, before the new offer."""
+    offer past its answer time is expired first, and logged so, before the new offer.
+
+    ``note``: what the provider needs to know to decide and to keep the person safe (risks, needs), which
+    it reads with the offer; the responder's account and the assessment's notes are not for it."""
     with transaction.atomic():
         referral = _lock_visible(referral_id, actor)
         check_transition_allowed(actor, "offer", referral)
@@ -376,7 +379,7 @@ def offer_placement(*, referral_id: int, actor: User, provider_id: int) -> Place
         # its offer (``referral_history_visible_to``), so it holds the offer's log and not the expiry of
         # another provider's.
         now = timezone.now()
-        _perform(referral, actor=actor, transition="offer", input={"provider": provider_id})
+        _perform(referral, actor=actor, transition="offer", input={"provider": provider_id, "note": note})
         # The offer first, so that its answer clock is created pointing at it: one insert each.
         offer = PlacementOffer.objects.create(
             referral=referral,
@@ -384,6 +387,7 @@ def offer_placement(*, referral_id: int, actor: User, provider_id: int) -> Place
             offered_by=actor,
             offered_at=now,
             response_due_at=due_at(Clock.OFFER_RESPONSE, referral, now),
+            note=note,
         )
         start_clock(referral, Clock.OFFER_RESPONSE, start=now, due=offer.response_due_at, offer_id=offer.pk)
         _notify_case(Event.OFFER_MADE, referral, provider.organisation, due_at=offer.response_due_at)
@@ -669,8 +673,8 @@ def exit_referral(*, referral_id: int, actor: User, reason: str, note: str = "")
     return referral
 
 
-def _offer_to_provider(*, referral_id: int, actor: User, provider: int) -> Referral:
-    return offer_placement(referral_id=referral_id, actor=actor, provider_id=provider).referral
+def _offer_to_provider(*, referral_id: int, actor: User, provider: int, note: str = "") -> Referral:
+    return offer_placement(referral_id=referral_id, actor=actor, provider_id=provider, note=note).referral
 
 
 # Every §4 transition by its name, each called with the input fields as the forms and the API name them.

@@ -48,6 +48,13 @@ CONTACT_PHONE_TOO_FEW_DIGITS_MESSAGE = (
 # A note or reason given with a transition.
 NOTE_MAX_LENGTH = 5_000
 PROGRESS_NOTE_REQUIRED_MESSAGE = "Write the progress note."
+# The provider never reads the responder's account or the assessment's notes: the offer's note is how
+# it learns what it must know to decide and to keep the person safe.
+OFFER_NOTE_HELP = (
+    "What the provider needs to know to decide and to keep the person safe: risks (people to keep away, "
+    "addresses to avoid), health and other needs. The provider reads it with the offer, before it answers; "
+    "it never sees the account or the assessment's notes."
+)
 AGE_MAX = 120
 NO_CONSENT_MESSAGE = (
     "An adult must consent to be referred. If the person may be under 18, tick “may be under 18” (age in "

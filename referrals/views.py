@@ -28,10 +28,10 @@ from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods
 from django_fsm import can_proceed
 
-from accounts.models import User
+from accounts.models import OrganisationKind, User
 from accounts.sessions import SIGNED_OUT_EVERYWHERE, signed_out_words, why_signed_out
 from audit.services import record_draft_reads, record_read
-from care_providers.models import CareProvider, OfferState, PlacementOffer
+from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
 from care_providers.selectors import free_beds_of, last_offer_to, pending_offer_for, suggested_providers
 from care_providers.services import bed_needed
 from idempotency.web import form_done, form_key_of, sent_once, shown_form_key
@@ -121,7 +121,7 @@ from .unsent_forms import (
     take_unsent_form,
     typed_values,
 )
-from .wording import input_in_words, input_label, last_offer_words, transition_in_words
+from .wording import age_words, input_in_words, input_label, last_offer_words, transition_in_words
 
 PAGE_SIZE = 50
 MULTI_VALUE_FIELDS = ("languages", "exploitation_types")
@@ -412,6 +412,8 @@ def not_recorded(
     form.add_error(None, f"Your {NOT_RECORDED_WORDS[transition]} was not recorded: {why} {how}")
     context = {
         "referral": referral,
+        # Out of sight, the case is its reference alone: who the person is is no longer the user's.
+        "person": who_the_person_is(_user(request), referral) if in_sight else "",
         "name": transition,
         "spec": TRANSITIONS[transition],
         "form": form,
@@ -1007,6 +1009,18 @@ def person_details(user: User, referral: Referral) -> list[tuple[str, str]]:
     return rows
 
 
+def who_the_person_is(user: User, referral: Referral) -> str:
+    """ "Merhawit Tran, 34": the person's name and age, beside the case reference wherever the user acts
+    on them, so that no one reports the wrong person missing; empty if the user may not see who they are
+    (``may_see_identity``) or the name was removed under the retention policy. For pages and messages
+    only, never a notification or a log."""
+    if referral.anonymised_at is not None or not may_see_identity(user, referral):
+        return ""
+    name = f"{referral.given_name} {referral.family_name}"
+    age = age_words(referral, timezone.localdate())
+    return name if age == "Not known" else f"{name}, {age[0].lower()}{age[1:]}"
+
+
 @login_required
 @explains_an_ended_offer
 def case(request: HttpRequest, pk: int) -> HttpResponse:
@@ -1056,6 +1070,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
     )
     context = {
         "referral": referral,
+        "person": who_the_person_is(user, referral),
         "details": person_details(user, referral),
         "may_see_full_account": may_see_full_account(user),
         "deadlines": deadlines,
@@ -1066,6 +1081,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "pending_offer": pending_offer,
         "offer_ran_out": pending_offer is not None and not services.offer_awaits_answer(pending_offer),
         "placement": placement,
+        "offer_note": offer_note_for(user, pending_offer, placement, offers),
         "offers": offers if user.is_manager else [],
         "duplicates": duplicates,
         "duplicate_closing": duplicate_closing,
@@ -1082,6 +1098,27 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "links": [(name, TRANSITIONS[name]) for name in actions if name not in primary],
     }
     return render(request, "referrals/case.html", context)
+
+
+def offer_note_for(
+    user: User,
+    pending_offer: PlacementOffer | None,
+    placement: Placement | None,
+    offers: list[PlacementOffer],
+) -> str:
+    """The managers' note to the provider on the offer the case page shows (pending, or the one the
+    placement came from), if the user may read it: a manager's input since the current offer, under the
+    history's rule (``may_see_transition_input``). Empty when there is none."""
+    offer = pending_offer
+    if offer is None and placement is not None:
+        offer = next((offer for offer in offers if offer.pk == placement.offer_id), None)
+    if offer is None or not offer.note:
+        return ""
+    if not may_see_transition_input(
+        user, "offer", None, OrganisationKind.CONTRACTOR, from_current_offer=True
+    ):
+        return ""
+    return offer.note
 
 
 # The states a referral can be closed from as a duplicate: declined when received, withdrawn when assessed.
@@ -1151,6 +1188,7 @@ def _reject_instead(
         reason, what_now = RejectReason.UNSUITABLE, "Reject it"
     context = {
         "referral": referral,
+        "person": who_the_person_is(_user(request), referral),
         "name": "reject",
         "spec": TRANSITIONS["reject"],
         "form": _action_form("reject", suggestions=[], initial={"reason": reason}),
@@ -1213,7 +1251,7 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
         status = 400
         if form.is_valid():
             try:
-                services.perform_transition(
+                after = services.perform_transition(
                     transition, referral_id=referral.pk, actor=user, **form.cleaned_data
                 )
             except Referral.DoesNotExist as exc:
@@ -1225,7 +1263,10 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                     return not_recorded(request, current, transition, form, error.message)
                 # Offered from another tab meanwhile, or the offer answered, withdrawn or run out: the form
                 # has nothing left to do; the case page shows the pending offer, the placement or what
-                # became of the offer.
+                # became of the offer. A provider the case has left (a colleague rejected it) hears what
+                # became of it from ``explains_an_ended_offer`` alone, not this guess as well.
+                if not referrals_visible_to(user).filter(pk=pk).exists():
+                    raise CaseNotVisible("No such case.") from error
                 messages.info(request, f"{referral.reference}: {error.message}")
                 return redirect("referrals:case", pk=referral.pk)
             except (NoCapacity, ProviderNoLongerSuitable) as error:
@@ -1240,12 +1281,15 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                 # ``referral`` is the case as it was before the action, in the state the action left.
                 was_missing = referral.state == ReferralState.MISSING
                 done = spec.done_while_missing if was_missing and spec.done_while_missing else spec.done
-                messages.success(request, f"{referral.reference}: {done}")
+                # Named as the user may see the person now (a provider once it has accepted them).
+                person = who_the_person_is(user, after)
+                messages.success(request, f"{referral.reference}{f' ({person})' if person else ''}: {done}")
                 # A progress note is the one action that can be recorded twice over.
                 answer = redirect(_after_action_url(user, referral.pk))
                 return form_done(answer, ask_before_repeating=transition == "record_progress")
     context = {
         "referral": referral,
+        "person": who_the_person_is(user, referral),
         "name": transition,
         "spec": spec,
         "form": form,

@@ -51,6 +51,7 @@ from referrals.validation import (
     LIST_TOO_LONG_MESSAGE,
     NAME_MAX_LENGTH,
     NOTE_LENGTH,
+    OFFER_NOTE_HELP,
     PROGRESS_NOTE_REQUIRED_MESSAGE,
     REFERENCE_MAX_LENGTH,
     anonymous_notification_errors,
@@ -236,6 +237,10 @@ class ProvidersPartSerializer(serializers.Serializer):
 class PendingOfferSerializer(ProvidersPartSerializer):
     offered_at = serializers.DateTimeField(read_only=True)
     response_due_at = serializers.DateTimeField(read_only=True)
+    note = serializers.CharField(
+        read_only=True,
+        help_text="What the managers told the provider with the offer (risks, needs); empty if nothing.",
+    )
 
 
 class PlacementSummarySerializer(ProvidersPartSerializer):
@@ -360,7 +365,15 @@ class ReferralSerializer(FieldsBuiltOnce):
     @extend_schema_field(PendingOfferSerializer(allow_null=True))
     def get_pending_offer(self, referral: ReferralWithCaseSummary) -> dict[str, Any] | None:
         offers = [offer for offer in referral.pending_offer_list if self._own(offer.provider_id)]
-        return PendingOfferSerializer(offers[0]).data if offers else None
+        if not offers:
+            return None
+        data = PendingOfferSerializer(offers[0]).data
+        # A manager's input, of the offer the viewer sees the case through: the one rule of the history's.
+        if not may_see_transition_input(
+            self.context["request"].user, "offer", None, OrganisationKind.CONTRACTOR, from_current_offer=True
+        ):
+            data["note"] = ""
+        return data
 
     @extend_schema_field(PlacementSummarySerializer(allow_null=True))
     def get_placement(self, referral: ReferralWithCaseSummary) -> dict[str, Any] | None:
@@ -419,8 +432,8 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
         required=False,
         help_text=(
             "Absent for a care provider, except on its own actions and on the managers' since its "
-            "current offer; absent for a first responder on a provider's progress notes and answers to "
-            "offers."
+            "current offer (that offer's note among them); absent for a first responder on a provider's "
+            "progress notes and answers to offers."
         ),
     )
 
@@ -654,6 +667,7 @@ class WithdrawInput(serializers.Serializer):
 
 class OfferInput(serializers.Serializer):
     provider = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="The care provider's id.")
+    note = _note(help_text=OFFER_NOTE_HELP)
 
 
 class RejectInput(serializers.Serializer):

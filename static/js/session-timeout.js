@@ -17,7 +17,7 @@
     }, wait * 1000);
   };
 
-  dialog.querySelector("button").addEventListener("click", async () => {
+  const staySignedIn = async () => {
     let secondsLeft = 0;
     try {
       const answer = await fetch(dialog.dataset.refresh, { credentials: "same-origin" });
@@ -30,7 +30,16 @@
       warnIn(secondsLeft);
     } else {
       message.textContent = dialog.dataset.failed;
+      if (!dialog.open) dialog.showModal(); // closed by Esc all the same: the failure must be seen
     }
+  };
+
+  dialog.querySelector("button").addEventListener("click", staySignedIn);
+  // Esc is the keyboard's way to dismiss a dialog. Dismissing this one must not leave the session to
+  // end unsaid: Esc stays signed in, as the button does, and the dialog closes only once that is done.
+  dialog.addEventListener("cancel", (event) => {
+    event.preventDefault();
+    staySignedIn();
   });
 
   warnIn(Number(dialog.dataset.secondsLeft));

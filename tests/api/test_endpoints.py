@@ -415,6 +415,10 @@ def test_the_schema_is_openapi_3_and_documents_every_transition(api):
     offer = schema["paths"]["/api/v1/referrals/{id}/offer/"]["post"]
     body = offer["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert schema["components"]["schemas"][body]["required"] == ["provider"]
+    note = schema["components"]["schemas"][body]["properties"]["note"]
+    assert note["maxLength"] == 5000 and "keep the person safe" in note["description"]
+    pending = schema["components"]["schemas"]["PendingOffer"]["properties"]
+    assert "note" in pending
     referral = schema["components"]["schemas"]["Referral"]
     assert "account" not in referral["required"] and "state" in referral["required"]
     # The age stands in for the date of birth a provider may not see yet: always there, null without one.

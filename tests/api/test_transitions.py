@@ -129,6 +129,61 @@ def test_offer_answers_the_referral_with_its_pending_offer_and_deadline(api):
     assert "offer_response" in {deadline["clock"] for deadline in body["deadlines"]}
 
 
+SAFETY_NOTE = "Trafficker found her last address: never give it out. Needs a GP for diabetes."
+
+
+def test_the_offered_provider_reads_the_managers_note_with_the_offer_before_and_after_it_accepts(api):
+    case = bring_to("assessed")
+    response = api(case.manager).post(
+        transition_url(case.referral.pk, "offer"),
+        {"provider": case.provider.pk, "note": SAFETY_NOTE},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert response.json()["pending_offer"]["note"] == SAFETY_NOTE
+    provider = api(case.provider_user)
+    case_url, history_url = (
+        f"/api/v1/referrals/{case.referral.pk}/",
+        f"/api/v1/referrals/{case.referral.pk}/history/",
+    )
+    assert provider.get(case_url).json()["pending_offer"]["note"] == SAFETY_NOTE
+    [offered] = [entry for entry in provider.get(history_url).json() if entry["transition"] == "offer"]
+    assert offered["input"] == {"provider": case.provider.pk, "note": SAFETY_NOTE}
+    assert provider.post(transition_url(case.referral.pk, "accept"), {}, format="json").status_code == 200
+    [offered] = [entry for entry in provider.get(history_url).json() if entry["transition"] == "offer"]
+    assert offered["input"]["note"] == SAFETY_NOTE
+
+
+def test_the_provider_the_person_moves_to_never_reads_the_note_made_for_the_one_before(api):
+    case = bring_to("assessed")
+    services.offer_placement(
+        referral_id=case.referral.pk, actor=case.manager, provider_id=case.provider.pk, note=SAFETY_NOTE
+    )
+    services.accept_offer(referral_id=case.referral.pk, actor=case.provider_user)
+    services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="safety_concern")
+    taking = CareProviderFactory()
+    services.offer_placement(
+        referral_id=case.referral.pk, actor=case.manager, provider_id=taking.pk, note="Keep her phone off."
+    )
+    client = api(provider_user(taking))
+    seen = client.get(f"/api/v1/referrals/{case.referral.pk}/").content.decode()
+    seen += client.get(f"/api/v1/referrals/{case.referral.pk}/history/").content.decode()
+    assert "Keep her phone off." in seen
+    assert "Trafficker" not in seen
+
+
+def test_an_offers_note_longer_than_any_note_is_a_400_on_note(api):
+    case = bring_to("assessed")
+    response = api(case.manager).post(
+        transition_url(case.referral.pk, "offer"),
+        {"provider": case.provider.pk, "note": "x" * 5001},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "note" in response.json()
+    assert not case.referral.offers.exists()
+
+
 @pytest.mark.parametrize(
     ("provider_kwargs", "referral_kwargs", "says"),
     [
@@ -527,7 +582,7 @@ def test_a_provider_sees_how_the_case_came_to_it_but_not_other_providers_offers_
     assert [entry["transition"] for entry in seen] == ["submit", "assess", "offer"]
     # How the case came to it, without the managers' inputs (the assessment); theirs from its offer on.
     assert ["input" in entry for entry in seen] == [False, False, True]
-    assert seen[2]["input"] == {"provider": taking.pk}
+    assert seen[2]["input"] == {"provider": taking.pk, "note": ""}
     assert "actor" not in seen[0]  # who referred the person is not the provider's business
     assert seen[1]["actor"]["username"] == case.manager.username
     everything = api(case.manager).get(url).json()

@@ -154,3 +154,23 @@ def test_before_the_session_ends_a_dialog_warns_and_staying_signed_in_keeps_the_
     warning.wait_for(state="hidden")
     # A page's own request extends the session at most once a minute; this one did, five seconds in.
     assert Session.objects.get(session_key=session_key).expire_date > ending
+
+
+def test_escape_on_the_session_warning_stays_signed_in_rather_than_leaving_the_session_to_end(
+    journeys, settings
+):
+    settings.SESSION_COOKIE_AGE = 125  # the warning comes two minutes before: 5 seconds after a page opens
+    police = responder(username="escaping-officer")
+    officer = journeys("session-warning-escaped")
+    officer.sign_in(police.username)
+    page = officer.page
+    warning = page.get_by_role("alertdialog", name="You are about to be signed out")
+    warning.wait_for(timeout=15_000)
+    session_key = next(
+        cookie["value"] for cookie in officer.context.cookies() if cookie["name"] == "sessionid"
+    )
+    ending = Session.objects.get(session_key=session_key).expire_date
+    page.keyboard.press("Escape")
+    warning.wait_for(state="hidden")
+    # Esc, the keyboard's way to dismiss a dialog, did what the button does: the session goes on.
+    assert Session.objects.get(session_key=session_key).expire_date > ending

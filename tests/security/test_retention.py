@@ -18,7 +18,7 @@ from referrals.models import Referral, TransitionLog
 from referrals.retention import apply_retention
 from referrals.tasks import anonymise_closed_cases
 from reports.selectors import ReportFilter, caseload_report
-from tests.factories import manager, submitted_referral
+from tests.factories import CareProviderFactory, manager, submitted_referral
 
 pytestmark = pytest.mark.django_db
 
@@ -91,6 +91,31 @@ def test_retention_blanks_every_personal_field_of_old_closed_cases(capsys):
     recent = Referral.objects.get(pk=recent.pk)
     assert recent.given_name == "Amina" and recent.anonymised_at is None
     assert "1 anonymised" in capsys.readouterr().out
+
+
+def test_retention_blanks_the_managers_note_on_an_old_cases_offers():
+    boss, provider = manager(), CareProviderFactory()
+    referrals = []
+    for years in (7, 1):
+        referral = submitted_referral()
+        services.assess_referral(referral_id=referral.pk, actor=boss, risk="high", route="accommodation")
+        services.offer_placement(
+            referral_id=referral.pk,
+            actor=boss,
+            provider_id=provider.pk,
+            note="Trafficker knows Haile's address",
+        )
+        services.withdraw_referral(referral_id=referral.pk, actor=boss, reason="referred_elsewhere")
+        closed = timezone.now() - datetime.timedelta(days=int(365.25 * years))
+        Referral.objects.filter(pk=referral.pk).update(closed_at=closed, submitted_at=closed)
+        referrals.append(referral)
+    old, recent = referrals
+
+    apply_retention()
+
+    assert old.offers.get().note == ""
+    assert TransitionLog.objects.get(referral=old, transition="offer").input == {"provider": provider.pk}
+    assert recent.offers.get().note == "Trafficker knows Haile's address"
 
 
 def test_a_dry_run_reports_the_counts_and_changes_nothing(capsys):

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
 from care_providers.models import CareProvider, OfferState, Placement
-from referrals import services
+from referrals import services, views
 from referrals.choices import ReferralState
 from referrals.local_time import local_time
 from referrals.models import Clock, Referral
@@ -145,6 +145,22 @@ def test_a_manager_offers_a_placement_and_sees_it_in_the_offer_history_and_the_a
     assert "Offer history" in html and "Safe Harbour House" in html
     queue = client.get(reverse("referrals:assessed")).content.decode()
     assert referral.reference in queue and "Safe Harbour House" in queue
+
+
+def test_a_manager_offers_with_a_note_of_what_the_provider_needs_to_know():
+    boss = manager()
+    referral = submitted_referral()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="high", route="accommodation")
+    provider = CareProviderFactory()
+    client = signed_in(boss)
+    form = client.get(action_url(referral, "offer"), follow=True).content.decode()
+    assert 'name="offer-note"' in form and "keep the person safe" in form
+    note = "Do not contact her brother.\r\nNeeds a ground-floor room."
+    data = {"offer-provider": provider.pk, "offer-note": note}
+    assert act(client, referral, "offer", data).status_code == 302
+    assert referral.offers.get().note == "Do not contact her brother.\nNeeds a ground-floor room."
+    too_long = act(signed_in(boss), submitted_referral(), "offer", {"offer-note": "x" * 5001})
+    assert too_long.status_code == 400 and 'href="#id_offer-note"' in too_long.content.decode()
 
 
 def test_an_offer_to_a_provider_that_cannot_take_the_person_says_why_on_the_field():
@@ -295,6 +311,99 @@ def test_a_provider_accepts_an_offer_and_the_person_joins_its_caseload():
     assert "Offer accepted" in response.content.decode()
     caseload = client.get(reverse("care_providers:caseload")).content.decode()
     assert referral.reference in caseload
+
+
+def test_the_caseload_shows_when_each_recovery_review_is_due_marked_due_soon_then_overdue():
+    provider = CareProviderFactory()
+    on_time, staff, _ = placed(provider)
+    near, _, _ = placed(provider)
+    late, _, _ = placed(provider)
+    recovery_review_near(near)
+    late.deadlines.filter(clock=Clock.RECOVERY_REVIEW).update(
+        due_at=timezone.now() - datetime.timedelta(hours=1)
+    )
+    html = signed_in(staff).get(reverse("care_providers:caseload")).content.decode()
+    assert '<th scope="col">Recovery review due</th>' in html
+    rows = {
+        referral: re.search(rf">{referral.reference}</a>.*?</tr>", html, re.S)[0]
+        for referral in (on_time, near, late)
+    }
+    cells = {
+        referral: re.search(r'<td data-label="Recovery review due">(.*?)</td>', row)[1]
+        for referral, row in rows.items()
+    }
+    due = on_time.deadlines.get(clock=Clock.RECOVERY_REVIEW).due_at
+    assert cells[on_time] == moment(due)
+    assert cells[near].endswith('<span class="tag tag-urgent">Due soon</span>')
+    assert cells[late].endswith('<span class="tag tag-urgent">Overdue</span>')
+
+
+def test_an_accepting_worker_whose_colleague_rejected_the_offer_at_once_is_told_once_who_did_and_when(
+    monkeypatch,
+):
+    referral, provider, _boss = offered()
+    rejecting, accepting = provider_user(provider), provider_user(provider)
+    assert act(signed_in(rejecting), referral, "reject", {"reject-reason": "unsuitable"}).status_code == 302
+    # The race: the acceptance read the case, and locked its row, before the rejection was committed.
+    real_visible = views.visible_referral_or_404
+    calls = []
+
+    def read_before_the_rejection(user, pk, *args):
+        calls.append(pk)
+        return Referral.objects.get(pk=pk) if len(calls) == 1 else real_visible(user, pk, *args)
+
+    monkeypatch.setattr(views, "visible_referral_or_404", read_before_the_rejection)
+    monkeypatch.setattr(
+        services,
+        "_lock_visible",
+        lambda referral_id, actor: Referral.objects.select_for_update().get(pk=referral_id),
+    )
+    response = act(signed_in(accepting), referral, "accept", follow=True)
+    assert response.redirect_chain[-1][0] == reverse("care_providers:offers")
+    html = response.content.decode()
+    at = local_time(referral.offers.get().responded_at, "%H:%M on %-d %B")
+    assert f"{referral.reference}: this offer was rejected by {rejecting.username} at {at}." in html
+    assert "already been answered" not in html and "withdrawn" not in html
+    assert html.count(referral.reference) == 1
+
+
+PERSON_ACTIONS = ("report_missing", "record_progress", "recover", "exit", "reallocate")
+
+
+def test_the_case_heading_and_every_action_page_name_the_person_to_whoever_may_see_who_they_are():
+    referral, staff, boss = placed(given_name="Merhawit", family_name="Tran")
+    age = services.age_on(referral.date_of_birth, timezone.localdate())
+    for user in (staff, boss):
+        client = signed_in(user)
+        case = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
+        assert re.search(rf"<h1>Case {referral.reference}: Merhawit Tran, {age} <span", case)
+        for transition in PERSON_ACTIONS if user == staff else set(PERSON_ACTIONS) - {"record_progress"}:
+            page = client.get(action_url(referral, transition), follow=True).content.decode()
+            assert f"Case {referral.reference}: <strong>Merhawit Tran, {age}</strong>" in page, transition
+
+
+def test_an_offered_provider_is_not_told_the_name_on_the_case_heading_or_the_answer_pages():
+    referral, provider, _boss = offered(given_name="Merhawit", family_name="Tran")
+    client = signed_in(provider_user(provider))
+    pages = [client.get(reverse("referrals:case", args=[referral.pk])).content.decode()]
+    pages += [
+        client.get(action_url(referral, answer), follow=True).content.decode()
+        for answer in ("accept", "reject")
+    ]
+    assert pages[0].count("Merhawit") == 0 and f"<h1>Case {referral.reference} <span" in pages[0]
+    assert all("Merhawit" not in page and "Tran" not in page for page in pages)
+
+
+def test_the_message_after_an_action_names_the_person_once_the_user_may_see_who_they_are():
+    referral, provider, _boss = offered(given_name="Merhawit", family_name="Tran")
+    client = signed_in(provider_user(provider))
+    accepted = act(client, referral, "accept", follow=True).content.decode()
+    assert re.search(rf"{referral.reference} \(Merhawit Tran, \d+\): Offer accepted", accepted)
+    noted = act(client, referral, "record_progress", {"record_progress-note": "Settled in."}, follow=True)
+    assert re.search(rf"{referral.reference} \(Merhawit Tran, \d+\): ", noted.content.decode())
+    # A provider reallocating the person no longer sees who they are: the reference alone.
+    moved = act(client, referral, "reallocate", {"reallocate-reason": "needs_changed"}, follow=True)
+    assert f"{referral.reference}: Reallocated" in moved.content.decode()
 
 
 def already_accepted(referral, by) -> str:

@@ -113,7 +113,9 @@ class Caseload:
         CareProvider.objects.filter(pk=self.provider.pk).update(beds_men=5)
         route = "outreach" if self.rows % 5 == 4 else "accommodation"
         pk = assessed(self.boss, route=route, **self.PEOPLE[self.rows % len(self.PEOPLE)])
-        services.offer_placement(referral_id=pk, actor=self.boss, provider_id=self.provider.pk)
+        # A note for the provider now and then, shown on the list, read with the offer's other columns.
+        note = "Keep away from her old address." if self.rows % 3 == 0 else ""
+        services.offer_placement(referral_id=pk, actor=self.boss, provider_id=self.provider.pk, note=note)
         CareProvider.objects.filter(pk=self.provider.pk).update(beds_men=0)
 
     def _child_now_and_then(self) -> dict[str, bool]:
@@ -158,6 +160,9 @@ def test_a_list_page_costs_the_same_queries_for_one_row_as_for_fifty(page):
     assert '<span class="tag">Child</span>' in html
     if page == "provider offers":
         assert "No free bed for men" in html and "None (outreach)" in html and "About 30" in html
+        assert "Keep away from her old address." in html
+    if page == "provider caseload":
+        assert html.count('data-label="Recovery review due"') >= 50
     if page == "assessed queue":  # every kind of latest offer, read from the one prefetch
         assert all(words in html for words in ("None yet", "Pending with", "Rejected by", "Expired ("))
         assert "Missing</span> since" in html

@@ -172,3 +172,64 @@ def test_a_person_offered_again_to_the_provider_they_left_is_an_offer_not_a_past
     services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=staff.provider.pk)
     assert [row for row in offer_rows(staff) if f">{referral.reference}</a>" in row]
     assert referral.reference not in past_placement_rows(signed_in(staff))
+
+
+def test_the_offers_page_lists_emergencies_first_then_children_then_the_answer_due_soonest():
+    provider = CareProviderFactory(supports_children=True)
+    routine, _, _ = offered(provider)
+    child, _, _ = offered(provider, date_of_birth=None, age_in_doubt=True)
+    emergency, _, _ = offered(provider, emergency=True)
+    later_routine, _, _ = offered(provider)
+    # The routine offer made first is due first among the routine ones.
+    later_routine.offers.update(
+        response_due_at=routine.offers.get().response_due_at + datetime.timedelta(hours=1)
+    )
+    html = signed_in(provider_user(provider)).get(reverse("care_providers:offers")).content.decode()
+    shown = re.findall(r">(HBR-[0-9-]+)</a>", html)
+    assert shown == [emergency.reference, child.reference, routine.reference, later_routine.reference]
+    assert "emergencies first, then children, then the answer due soonest" in html
+
+
+def test_the_offers_page_shows_a_short_note_from_the_managers_and_sends_a_long_one_to_the_case_page():
+    provider, boss = CareProviderFactory(), manager()
+    noted = []
+    for note in ("Do not contact the man at her old address.", "Trafficker knows the area. " * 10, ""):
+        referral = submitted_referral()
+        services.assess_referral(referral_id=referral.pk, actor=boss, risk="high", route="accommodation")
+        services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk, note=note)
+        noted.append(referral)
+    rows = offer_rows(provider_user(provider))
+    assert "Do not contact the man at her old address." in row_of(rows, noted[0])
+    long_row = row_of(rows, noted[1])
+    assert "Trafficker" not in long_row and "read it on the case page before you answer" in long_row
+    assert '<td data-label="Note from the managers">None</td>' in row_of(rows, noted[2])
+
+
+def test_the_offered_provider_reads_the_managers_note_on_the_case_page_before_and_after_it_accepts():
+    provider, boss = CareProviderFactory(), manager()
+    referral = submitted_referral()
+    services.assess_referral(
+        referral_id=referral.pk,
+        actor=boss,
+        risk="high",
+        route="accommodation",
+        notes="Managers only: see account",
+    )
+    services.offer_placement(
+        referral_id=referral.pk,
+        actor=boss,
+        provider_id=provider.pk,
+        note="Trafficker found her last address.",
+    )
+    staff = provider_user(provider)
+    url = reverse("referrals:case", args=[referral.pk])
+    for accepted in (False, True):
+        html = signed_in(staff).get(url).content.decode()
+        note = html.split('id="offer-note"')[1].split("</div>")[0]
+        assert "Trafficker found her last address." in note
+        history = html.split('id="history-title"')[1]
+        assert "Note: Trafficker found her last address." in history
+        # The assessment's notes were written for the managers, and may retell the account.
+        assert "Managers only" not in html
+        if not accepted:
+            services.accept_offer(referral_id=referral.pk, actor=staff)
