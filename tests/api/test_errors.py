@@ -138,7 +138,23 @@ def test_a_page_past_the_last_is_empty_with_the_count_not_a_404(api, url):
     body = response.json()
     assert body["count"] == client.get(url).json()["count"]
     assert body["results"] == [] and body["next"] is None
-    assert body["previous"].endswith(f"{url}?page=2&page_size=2")
+
+
+@pytest.mark.parametrize(
+    ("page_size", "last_page_query"), [("2", "?page=2&page_size=2"), ("3", "?page_size=3")]
+)
+def test_a_page_far_past_the_last_links_back_to_the_last_page_with_rows(api, page_size, last_page_query):
+    for _ in range(3):
+        submitted_referral(responder())
+    response = api(manager()).get(f"/api/v1/referrals/?page_size={page_size}&page=9999")
+    body = response.json()
+    assert body["results"] == [] and body["next"] is None
+    assert body["previous"].endswith(f"/api/v1/referrals/{last_page_query}")
+
+
+def test_a_page_past_the_end_of_a_list_without_rows_links_back_nowhere(api):
+    response = api(manager()).get("/api/v1/reports/overdue/?page=9999")
+    assert response.json() == {"count": 0, "next": None, "previous": None, "results": []}
 
 
 @pytest.mark.parametrize("page", ["0", "-1", "abc"])
