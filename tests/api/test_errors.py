@@ -35,10 +35,21 @@ def test_an_expired_token_is_a_401_of_its_own_code(api, settings):
     assert response.json() == {"detail": "Token has expired; request a new one.", "code": "token_expired"}
 
 
-def test_a_role_the_report_is_not_for_is_a_403_permission_denied(api):
-    response = api(responder()).get("/api/v1/reports/caseload/")
+@pytest.mark.parametrize(
+    ("address", "says"),
+    [
+        ("/api/v1/reports/caseload/", "Caseload reports are for managers."),
+        ("/api/v1/reports/overdue/", "Caseload reports are for managers."),
+        ("/api/v1/referrals/{case}/audit/", "Only managers can read the audit trail."),
+        ("/api/v1/providers/", "Only managers and care providers see providers."),
+    ],
+)
+def test_a_role_an_endpoint_is_not_for_is_a_403_not_permitted_on_every_endpoint(api, address, says):
+    user = responder()
+    case = submitted_referral(user)
+    response = api(user).get(address.format(case=case.pk))
     assert response.status_code == 403
-    assert response.json() == {"detail": "Caseload reports are for managers.", "code": "permission_denied"}
+    assert response.json() == {"detail": says, "code": "not_permitted"}
 
 
 def test_a_case_out_of_sight_is_a_404_not_found(api):
