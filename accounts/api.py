@@ -22,7 +22,7 @@ from referrals.api.errors import error_responses
 from referrals.api.serializers import OrganisationSerializer, TextField, shown_code
 
 from .authentication import issue_token
-from .lockout import lockout_message
+from .lockout import LOCKOUT_CODE, lockout_message
 from .mfa import token_login_second_factor_error
 from .models import Role
 
@@ -31,7 +31,7 @@ BAD_CREDENTIALS = "Unable to log in with the username and password given."
 
 class LockedOut(APIException):
     status_code = 429
-    default_code = "locked_out"
+    default_code = LOCKOUT_CODE
 
 
 class TokenRequestSerializer(serializers.Serializer):

@@ -9,6 +9,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+# The API's code for the answer, beside its words, as every API error has one.
+LOCKOUT_CODE = "locked_out"
+
 
 def lockout_minutes() -> int:
     return max(1, math.ceil(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
@@ -25,7 +28,7 @@ def lockout_response(
 ) -> HttpResponse:
     """429 everywhere: JSON for the API, the login page with the message for the web."""
     if request.path.startswith("/api/"):
-        response = JsonResponse({"detail": lockout_message()}, status=429)
+        response = JsonResponse({"detail": lockout_message(), "code": LOCKOUT_CODE}, status=429)
         response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
         return response
     return render(

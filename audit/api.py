@@ -8,12 +8,12 @@ from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from referrals.api.errors import error_responses
 from referrals.api.serializers import CodeField
+from referrals.exceptions import NotPermitted
 from referrals.models import Referral
 from referrals.selectors import get_visible_referral
 
@@ -60,5 +60,5 @@ class ReferralAuditView(generics.ListAPIView):
         except Referral.DoesNotExist as exc:
             raise Http404("No such referral.") from exc
         if not may_read_audit_trail(self.request.user):
-            raise PermissionDenied("Only managers can read the audit trail.")
+            raise NotPermitted("Only managers can read the audit trail.")
         return audit_trail_for(referral)

@@ -335,6 +335,7 @@ def referral_errors(data: Mapping[str, Any], *, unreadable: Collection[str] = ()
         not child
         and not data.get("consent")
         and not age_unreadable
+        and "age_in_doubt" not in unreadable
         and "date_of_birth" not in errors
         and "age_estimate" not in errors
     ):
@@ -357,10 +358,14 @@ def referral_errors(data: Mapping[str, Any], *, unreadable: Collection[str] = ()
     for message in exploitation_type_errors(data.get("exploitation_types") or []):
         add("exploitation_types", message)
 
-    if data.get("emergency") and not data.get("needs_accommodation"):
+    if (
+        data.get("emergency")
+        and not data.get("needs_accommodation")
+        and "needs_accommodation" not in unreadable
+    ):
         add("emergency", EMERGENCY_WITHOUT_ACCOMMODATION_MESSAGE)
     contact_phone: str = data.get("contact_phone") or ""
-    if contact_phone and not data.get("safe_to_contact"):
+    if contact_phone and not data.get("safe_to_contact") and "safe_to_contact" not in unreadable:
         add("contact_phone", "Only give a phone number if it is safe for the provider to contact the person.")
     elif contact_phone and sum(char.isdecimal() for char in contact_phone) < CONTACT_PHONE_MIN_DIGITS:
         add("contact_phone", CONTACT_PHONE_TOO_FEW_DIGITS_MESSAGE)

@@ -353,6 +353,28 @@ def closed_action_answer(
 TYPED_FIELDS = ("note", "notes", "last_seen_at")
 
 
+def closed_action_refused(
+    request: HttpRequest, referral: Referral, transition: str, refusal: HarbourError
+) -> HttpResponse:
+    """A form sent to an action the user may not take (403) or the case's state has closed (409): refused
+    with why, without the form, so that nothing looks still to be done. A note typed into it is shown
+    again to be copied, as when an offer closes under a provider (``not_recorded``)."""
+    if isinstance(refusal, NotPermitted) and can_proceed(getattr(referral, transition)):
+        why, status = refusal.message, refusal.status_code
+    else:
+        # The state closed it, or ended the user's part in the case (a provider's, at an exit): say what
+        # the case is now, as the page does when opened.
+        why = STATE_NOW.get(ReferralState(referral.state), refusal.message)
+        status = TransitionNotAllowed.status_code
+    typed = typed_action_form(transition, request.POST) if transition in NOT_RECORDED_WORDS else None
+    if typed is not None:
+        answer = not_recorded(request, referral, transition, typed, why)
+        answer.status_code = status
+        return answer
+    context = {"referral": referral, "name": transition, "spec": TRANSITIONS[transition], "problem": why}
+    return render(request, "referrals/case_action.html", context, status=status)
+
+
 def holds_typed_text(form: HarbourForm) -> bool:
     """Whether something was typed into the posted form's ``TYPED_FIELDS``."""
     return any(
@@ -1222,6 +1244,14 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
         raise Http404("No such action.")
     user = _user(request)
     referral = visible_referral_or_404(user, pk)
+    # Before the form is read: what it says cannot matter once the action is closed (Back, then the form
+    # sent again after it was done). An answer to an offer closes with the offer, and says how below.
+    if (
+        request.method == "POST"
+        and transition not in ("accept", "reject")
+        and (refusal := services.transition_refusal(user, transition, referral))
+    ):
+        return closed_action_refused(request, referral, transition, refusal)
     suggestions = suggested_providers(referral) if transition == "offer" else []
     review_waiting = transition == "record_progress" and recovery_review_waits(case_open_deadlines(referral))
     status = 200

@@ -27,6 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from referrals.api.errors import error_responses
 from referrals.api.serializers import refuse_repeated_filters
 from referrals.choices import Region
 
@@ -45,6 +46,7 @@ from .selectors import (
 
 class IsManager(BasePermission):
     message = "Caseload reports are for managers."
+    code = "not_permitted"  # the code of every other refusal of a role (``NotPermitted``)
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         return may_view_reports(request.user)
@@ -263,8 +265,7 @@ class CaseloadReportView(APIView):
             400: OpenApiResponse(
                 OpenApiTypes.OBJECT, description="Invalid filters: each field named with its messages."
             ),
-            401: OpenApiResponse(description="Not signed in."),
-            403: OpenApiResponse(description="Not a manager."),
+            **error_responses(401, 403, 429),
         },
         tags=["reports"],
     )
@@ -294,9 +295,7 @@ class OverdueReportView(ListAPIView):
             400: OpenApiResponse(
                 OpenApiTypes.OBJECT, description="Invalid filters: each field named with its messages."
             ),
-            401: OpenApiResponse(description="Not signed in."),
-            403: OpenApiResponse(description="Not a manager."),
-            404: OpenApiResponse(description="No such page."),
+            **error_responses(401, 403, 404, 429),
         },
         tags=["reports"],
     )

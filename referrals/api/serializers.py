@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import copy
 import datetime
-from collections.abc import Container, Mapping
+from collections.abc import Collection, Container, Mapping
 from typing import Any, NoReturn
 
 from django.http import QueryDict
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import SkipField
 
 from accounts.models import OrganisationKind
 from referrals.choices import (
@@ -489,7 +490,45 @@ class SuggestedProviderSerializer(serializers.Serializer):
 # ----------------------------------------------------------------------------------------- intake
 
 
-class ReferralCreateSerializer(FieldsBuiltOnce):
+class IntakeRules(serializers.Serializer):
+    """An intake whose shared rules (``referrals.validation``, the web form's) are checked beside its
+    fields' own errors, as the web form checks them: a 400 names every error of the request at once,
+    not a round at a time. A rule that needs a field whose value could not be read waits for it."""
+
+    def rule_errors(self, values: Mapping[str, Any], *, unreadable: Collection[str]) -> dict[str, list[str]]:
+        raise NotImplementedError
+
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            values = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if not isinstance(data, Mapping) or not isinstance(exc.detail, dict):
+                raise
+            field_errors = exc.detail
+            readable = self.readable_values(data, unreadable=field_errors.keys())
+            rule_errors = self.rule_errors(readable, unreadable=field_errors.keys())
+            # A field's own error says what to put right first; a rule's about it would guess.
+            also = {field: messages for field, messages in rule_errors.items() if field not in field_errors}
+            raise serializers.ValidationError({**field_errors, **also}) from exc
+        errors = self.rule_errors(values, unreadable=())
+        if errors:
+            raise serializers.ValidationError(errors)
+        return values
+
+    def readable_values(self, data: Mapping[str, Any], *, unreadable: Collection[str]) -> dict[str, Any]:
+        """The values of the fields that were read, as ``to_internal_value`` would give them."""
+        values: dict[str, Any] = {}
+        for field in self._writable_fields:
+            if field.field_name in unreadable:
+                continue
+            try:
+                self.set_value(values, field.source_attrs, field.run_validation(field.get_value(data)))
+            except SkipField:
+                continue
+        return values
+
+
+class ReferralCreateSerializer(IntakeRules, FieldsBuiltOnce):
     """The §3 fields. Field types and lengths here; the rules and the messages in ``referrals.validation``
     (shared with the web form)."""
 
@@ -548,11 +587,8 @@ class ReferralCreateSerializer(FieldsBuiltOnce):
     responder_reference = optional_text("responder_reference", REFERENCE_MAX_LENGTH)
     crime_reference = optional_text("crime_reference", REFERENCE_MAX_LENGTH)
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        errors = referral_errors(attrs)
-        if errors:
-            raise serializers.ValidationError(errors)
-        return attrs
+    def rule_errors(self, values: Mapping[str, Any], *, unreadable: Collection[str]) -> dict[str, list[str]]:
+        return referral_errors(values, unreadable=unreadable)
 
 
 class ReferralOutcomeSerializer(serializers.Serializer):
@@ -590,7 +626,7 @@ class PossibleDuplicateSerializer(serializers.ModelSerializer):
         fields = ["id", "reference", "state", "submitted_at"]
 
 
-class AnonymousNotificationSerializer(serializers.ModelSerializer):
+class AnonymousNotificationSerializer(IntakeRules, serializers.ModelSerializer):
     """A duty-to-notify report (SPEC §3). Personal fields are refused, not ignored."""
 
     gender = CodeField(choices=Gender.choices, error_messages=error_messages("gender", anonymous=True))
@@ -636,11 +672,8 @@ class AnonymousNotificationSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(personal)
         return value
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        errors = anonymous_notification_errors(attrs)
-        if errors:
-            raise serializers.ValidationError(errors)
-        return attrs
+    def rule_errors(self, values: Mapping[str, Any], *, unreadable: Collection[str]) -> dict[str, list[str]]:
+        return anonymous_notification_errors(values)
 
 
 # ------------------------------------------------------------------------------- transition inputs

@@ -73,8 +73,9 @@ def test_a_failed_login_does_not_say_whether_the_username_exists(api):
 def test_repeated_failures_lock_the_username_out_with_a_429(api):
     user = responder()
     wrong = {"username": user.username, "password": "wrong-password-1"}
-    codes = [api().post("/api/v1/auth/token/", wrong, format="json").status_code for _ in range(6)]
-    assert codes[:4] == [400] * 4 and codes[-1] == 429
+    answers = [api().post("/api/v1/auth/token/", wrong, format="json") for _ in range(6)]
+    assert [answer.status_code for answer in answers[:4]] == [400] * 4 and answers[-1].status_code == 429
+    assert answers[-1].json()["code"] == "locked_out"
     right = {"username": user.username, "password": PASSWORD}
     assert api().post("/api/v1/auth/token/", right, format="json").status_code == 429
 
@@ -483,6 +484,18 @@ def test_every_operation_is_described_for_integrators_not_by_a_mixins_docstring(
         assert operation.get("description") not in internal, name
     for name in ("referrals_list", "referrals_create", "anonymous_notifications_list"):
         assert operations[name]["description"], name
+
+
+def test_every_error_answer_is_documented_with_its_body(api):
+    schema = api().get("/api/v1/schema/?format=json").json()
+    error = {"$ref": "#/components/schemas/Error"}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for status, answer in operation["responses"].items():
+                if int(status) >= 400:
+                    assert "application/json" in answer.get("content", {}), (method, path, status)
+                if int(status) > 400:
+                    assert answer["content"]["application/json"]["schema"] == error, (method, path, status)
 
 
 def test_every_post_documents_the_header_that_marks_a_replayed_answer(api):

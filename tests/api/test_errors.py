@@ -35,10 +35,21 @@ def test_an_expired_token_is_a_401_of_its_own_code(api, settings):
     assert response.json() == {"detail": "Token has expired; request a new one.", "code": "token_expired"}
 
 
-def test_a_role_the_report_is_not_for_is_a_403_permission_denied(api):
-    response = api(responder()).get("/api/v1/reports/caseload/")
+@pytest.mark.parametrize(
+    ("address", "says"),
+    [
+        ("/api/v1/reports/caseload/", "Caseload reports are for managers."),
+        ("/api/v1/reports/overdue/", "Caseload reports are for managers."),
+        ("/api/v1/referrals/{case}/audit/", "Only managers can read the audit trail."),
+        ("/api/v1/providers/", "Only managers and care providers see providers."),
+    ],
+)
+def test_a_role_an_endpoint_is_not_for_is_a_403_not_permitted_on_every_endpoint(api, address, says):
+    user = responder()
+    case = submitted_referral(user)
+    response = api(user).get(address.format(case=case.pk))
     assert response.status_code == 403
-    assert response.json() == {"detail": "Caseload reports are for managers.", "code": "permission_denied"}
+    assert response.json() == {"detail": says, "code": "not_permitted"}
 
 
 def test_a_case_out_of_sight_is_a_404_not_found(api):
@@ -138,7 +149,23 @@ def test_a_page_past_the_last_is_empty_with_the_count_not_a_404(api, url):
     body = response.json()
     assert body["count"] == client.get(url).json()["count"]
     assert body["results"] == [] and body["next"] is None
-    assert body["previous"].endswith(f"{url}?page=2&page_size=2")
+
+
+@pytest.mark.parametrize(
+    ("page_size", "last_page_query"), [("2", "?page=2&page_size=2"), ("3", "?page_size=3")]
+)
+def test_a_page_far_past_the_last_links_back_to_the_last_page_with_rows(api, page_size, last_page_query):
+    for _ in range(3):
+        submitted_referral(responder())
+    response = api(manager()).get(f"/api/v1/referrals/?page_size={page_size}&page=9999")
+    body = response.json()
+    assert body["results"] == [] and body["next"] is None
+    assert body["previous"].endswith(f"/api/v1/referrals/{last_page_query}")
+
+
+def test_a_page_past_the_end_of_a_list_without_rows_links_back_nowhere(api):
+    response = api(manager()).get("/api/v1/reports/overdue/?page=9999")
+    assert response.json() == {"count": 0, "next": None, "previous": None, "results": []}
 
 
 @pytest.mark.parametrize("page", ["0", "-1", "abc"])

@@ -170,6 +170,60 @@ def test_bad_input_is_a_400_that_names_the_field_and_says_what_to_do(api, overri
     assert not Referral.objects.exists()
 
 
+def test_a_body_wrong_in_several_ways_gets_every_error_in_one_400(api):
+    response = submit(
+        api,
+        consent=False,
+        nationality="xx",
+        languages=["zz"],
+        region="mars",
+        gender="robot",
+        needs_accommodation=False,
+        emergency=True,
+        safe_to_contact=False,
+    )
+    assert response.status_code == 400
+    errors = response.json()
+    assert set(errors) == {
+        "consent",
+        "nationality",
+        "languages",
+        "region",
+        "gender",
+        "emergency",
+        "contact_phone",
+    }
+    assert "“zz” is not an ISO 639-1 language code" in " ".join(errors["languages"])
+    assert not Referral.objects.exists()
+
+
+def test_a_field_left_out_is_named_beside_the_rules_the_other_fields_break(api):
+    fields = as_json(languages=["zz"], safe_to_contact=False)
+    del fields["region"]
+    response = api(responder()).post(URL, fields, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == {"region", "languages", "contact_phone"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"safe_to_contact": "perhaps"}, "safe_to_contact"),  # the phone rule needs it
+        ({"needs_accommodation": "perhaps", "emergency": True}, "needs_accommodation"),
+        ({"age_in_doubt": "perhaps", "consent": False}, "age_in_doubt"),  # the consent rule needs it
+        ({"date_of_birth": "not a date", "consent": False}, "date_of_birth"),
+        ({"languages": "ti"}, "languages"),
+        ({"nationality": ["ER"], "second_nationality": "ER"}, "nationality"),
+        ({"exploitation_types": {"labour": True}}, "exploitation_types"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_a_rule_that_needs_a_field_that_could_not_be_read_waits_for_it(api, overrides, field):
+    response = submit(api, **overrides)
+    assert response.status_code == 400
+    assert set(response.json()) == {field}
+
+
 def test_an_emergency_needing_accommodation_is_accepted(api):
     response = submit(api, emergency=True, needs_accommodation=True)
     assert response.status_code == 201, response.json()
@@ -333,6 +387,13 @@ def test_an_anonymous_notification_names_personal_fields_even_beside_other_error
     response = api(responder()).post(ANON_URL, {"given_name": "Minh", "gender": "robot"}, format="json")
     assert response.status_code == 400
     assert {"given_name", "gender", "nationality"} <= set(response.json())
+
+
+def test_an_anonymous_notification_names_a_bad_code_beside_a_bad_choice(api):
+    wrong = {**ANONYMOUS, "nationality": "XX", "exploitation_types": ["piracy"], "region": "mars"}
+    response = api(responder()).post(ANON_URL, wrong, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == {"nationality", "exploitation_types", "region"}
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,8 @@ def test_repeated_failures_lock_the_token_endpoint_with_a_json_429(settings, use
     locked = ask_for_token(api, username, PASSWORD)
     assert locked.status_code == 429
     assert locked.json() == {
-        "detail": "Too many failed attempts; try again in 15 minutes or contact your administrator."
+        "detail": "Too many failed attempts; try again in 15 minutes or contact your administrator.",
+        "code": "locked_out",
     }
     # Found by the name as typed, which is kept only when it names a user.
     assert audit_events(username=username, action=AuditAction.LOCKOUT).exists()

@@ -12,6 +12,7 @@ import os
 
 import pytest
 import schemathesis
+from django.conf import settings
 from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
@@ -149,4 +150,26 @@ def test_a_providers_answer_after_losing_sight_of_the_case_is_the_documented_out
     case = operation.Case(path_parameters={"id": cases[case_name]}, body=body, media_type="application/json")
     response = case.call(headers=headers)
     assert response.status_code == 200 and set(response.json()) == {"id", "reference", "state"}
+    case.validate_response(response, checks=CHECKS, headers=headers)
+
+
+def test_the_lockout_of_the_token_endpoint_is_the_documented_error(cases_and_tokens):
+    _, tokens = cases_and_tokens
+    operation = load_schema(tokens["manager"])["/api/v1/auth/token/"]["POST"]
+    wrong = {"username": "someone", "password": "not-the-password"}
+    case = operation.Case(body=wrong, media_type="application/json")
+    answers = [case.call() for _ in range(settings.AXES_FAILURE_LIMIT + 1)]
+    assert answers[-1].status_code == 429
+    case.validate_response(answers[-1], checks=CHECKS)
+
+
+@pytest.mark.parametrize("report", ["caseload", "overdue"])
+@pytest.mark.parametrize("role", [None, "first_responder", "care_provider"])
+def test_a_report_refused_to_anyone_but_a_manager_is_the_documented_error(cases_and_tokens, report, role):
+    _, tokens = cases_and_tokens
+    headers = {"Authorization": f"Token {tokens[role]}"} if role else {}
+    operation = load_schema(tokens["manager"])[f"/api/v1/reports/{report}/"]["GET"]
+    case = operation.Case()
+    response = case.call(headers=headers)
+    assert response.status_code == (403 if role else 401)
     case.validate_response(response, checks=CHECKS, headers=headers)

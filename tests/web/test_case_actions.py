@@ -1218,6 +1218,41 @@ def test_going_back_to_an_action_already_done_says_so_as_a_second_press_does():
     assert "This referral has already been withdrawn." in again.content.decode()
 
 
+def test_a_form_sent_again_to_an_action_already_done_is_refused_without_the_form_whatever_it_holds():
+    referral = submitted_referral()
+    client = signed_in(referral.submitted_by)
+    assert act(client, referral, "withdraw", {"withdraw-reason": "other"}).status_code == 302
+    again = act(client, referral, "withdraw", {"withdraw-reason": ""})  # Back to the refused form, sent
+    assert again.status_code == 409
+    html = again.content.decode()
+    assert "This referral has already been withdrawn." in html
+    assert "Choose why" not in html
+    assert 'id="action-withdraw"' not in html and TRANSITIONS["withdraw"].button not in html
+    assert [log.transition for log in referral.transitions.all()].count("withdraw") == 1
+
+
+def test_an_action_the_role_may_not_take_is_refused_before_its_form_is_checked():
+    referral = submitted_referral()
+    response = act(signed_in(referral.submitted_by), referral, "assess", {"assess-risk": ""})
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "You may not assess" in html
+    assert 'id="action-assess"' not in html
+    assert "assess-risk" not in html
+
+
+def test_a_note_sent_to_an_action_the_case_has_closed_is_shown_again_as_not_recorded():
+    referral, staff, boss = placed()
+    client = signed_in(staff)
+    services.exit_referral(referral_id=referral.pk, actor=boss, reason="other")
+    response = act(client, referral, "record_progress", {"record_progress-note": "Settling in"})
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "Your progress note was not recorded: This person has already exited support." in html
+    assert "Settling in</textarea>" in html
+    assert not referral.transitions.filter(transition="record_progress").exists()
+
+
 def test_going_back_to_an_offer_already_accepted_says_the_person_is_placed():
     referral, staff, _boss = placed()
     response = signed_in(staff).get(action_url(referral, "accept"), follow=True)
