@@ -18,6 +18,7 @@ from django.utils import timezone
 from audit.models import AuditAction
 from audit.services import draft_label, record_change
 
+from .exceptions import DraftChangedElsewhere
 from .models import ReferralDraft, UnsentForm
 
 if TYPE_CHECKING:
@@ -41,18 +42,36 @@ def typed_fields(data: Mapping[str, Any]) -> list[str]:
     return sorted(name for name, value in data.items() if value not in (None, "", [], ()))
 
 
+def fields_that_differ(one: Mapping[str, Any], other: Mapping[str, Any]) -> list[str]:
+    """The names of the fields two drafts' values differ in, a field left empty in one and absent from
+    the other being the same."""
+    names = sorted(set(one) | set(other))
+    return [name for name in names if (one.get(name) or None) != (other.get(name) or None)]
+
+
 def save_draft(
-    *, owner: User, data: Mapping[str, Any], draft_id: int | None = None, form_key: str = ""
+    *,
+    owner: User,
+    data: Mapping[str, Any],
+    draft_id: int | None = None,
+    version: int | None = None,
+    form_key: str = "",
 ) -> ReferralDraft:
-    """Create or update a draft with the form's raw values; each save restarts its lifetime. A new
-    draft remembers ``form_key``, the key of the form it is saved from (``draft_saved_from``)."""
+    """Create or update a draft with the form's raw values; each save restarts its lifetime and counts a
+    version. A new draft remembers ``form_key``, the key of the form it is saved from
+    (``draft_saved_from``). ``version`` is the draft's version the form was loaded from: if the draft
+    has been saved since, it is left as it is and ``DraftChangedElsewhere`` raised."""
     now = timezone.now()
     expires_at = now + datetime.timedelta(days=settings.DRAFT_LIFETIME_DAYS)
     with transaction.atomic():
-        draft = live_drafts(owner).filter(pk=draft_id).first() if draft_id else None
+        draft = live_drafts(owner).select_for_update().filter(pk=draft_id).first() if draft_id else None
         created = draft is None
         if draft is None:
             draft = ReferralDraft(owner=owner, created_at=now, form_key=form_key)
+        elif draft.version != version:
+            raise DraftChangedElsewhere(draft)
+        else:
+            draft.version += 1
         draft.data = dict(data)
         draft.updated_at = now
         draft.expires_at = expires_at
@@ -66,9 +85,10 @@ def save_draft(
     return draft
 
 
-def keep_draft_from_lapsed_session(*, owner: User, data: Mapping[str, Any]) -> ReferralDraft:
-    """Keep an intake form sent after its owner's session lapsed as a new draft, never in place of one
-    they saved before: whoever sent it, it destroys nothing."""
+def keep_as_new_draft(*, owner: User, data: Mapping[str, Any], why: str) -> ReferralDraft:
+    """Keep an intake form's values as a new draft, never in place of one saved before: sent after its
+    owner's session lapsed, or from an older version of a draft changed elsewhere since. ``why`` says
+    which, for the trail ("from a lapsed session")."""
     now = timezone.now()
     with transaction.atomic():
         draft = ReferralDraft.objects.create(
@@ -81,7 +101,7 @@ def keep_draft_from_lapsed_session(*, owner: User, data: Mapping[str, Any]) -> R
         record_change(
             actor=owner,
             referral=None,
-            what=f"{draft_label(draft.pk)}: kept from a lapsed session",
+            what=f"{draft_label(draft.pk)}: kept {why}",
             changes={"fields": typed_fields(data)},
         )
     return draft
@@ -92,10 +112,15 @@ def draft_saved_from(owner: User, form_key: str) -> ReferralDraft | None:
     return live_drafts(owner).filter(form_key=form_key).first()
 
 
-def discard_draft(*, owner: User, draft_id: int, submitted_as: Referral | None = None) -> bool:
-    """Delete the owner's draft: discarded by them, or ``submitted_as`` a referral."""
+def discard_draft(
+    *, owner: User, draft_id: int, version: int | None, submitted_as: Referral | None = None
+) -> bool:
+    """Delete the owner's draft: discarded by them, or ``submitted_as`` a referral; only in the
+    ``version`` they saw, so that a draft changed elsewhere since is kept. True if it was deleted."""
+    if version is None:  # a form that does not say which version it saw: not one to delete
+        return False
     with transaction.atomic():
-        deleted, _ = ReferralDraft.objects.filter(owner=owner, pk=draft_id).delete()
+        deleted, _ = ReferralDraft.objects.filter(owner=owner, pk=draft_id, version=version).delete()
         if deleted:
             record_change(
                 actor=owner,

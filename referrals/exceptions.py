@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import ReferralDraft
+
 
 class HarbourError(Exception):
     """Base of the domain errors. ``status_code`` is what the API answers."""
@@ -69,3 +74,14 @@ class NotificationOutdated(HarbourError):
 
 class ProviderCannotTake(HarbourError):
     """The provider cannot take this person: a 400 that says why."""
+
+
+class DraftChangedElsewhere(HarbourError):
+    """The draft was saved again (on another device, say) since the form was loaded from it: the form's
+    older version may neither replace it nor be submitted in its name. ``draft`` is the draft as it is."""
+
+    status_code = 409
+
+    def __init__(self, draft: ReferralDraft) -> None:
+        super().__init__("The draft was changed elsewhere after this form was loaded from it.")
+        self.draft = draft

@@ -319,6 +319,9 @@ class ReferralDraft(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)
+    # Counts its saves. The form carries the version it was loaded from: a save or submit from an older
+    # one (the draft changed on another device since) neither replaces nor deletes it.
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["-updated_at"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -24,13 +25,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import resolve, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods
 from django_fsm import can_proceed
 
 from accounts.models import OrganisationKind, User
 from accounts.sessions import SIGNED_OUT_EVERYWHERE, signed_out_words, why_signed_out
-from audit.services import record_draft_reads, record_read
+from audit.services import draft_label, record_draft_reads, record_read
 from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
 from care_providers.selectors import free_beds_of, last_offer_to, pending_offer_for, suggested_providers
 from care_providers.services import bed_needed
@@ -50,12 +52,14 @@ from .choices import (
 from .drafts import (
     discard_draft,
     draft_saved_from,
+    fields_that_differ,
     get_live_draft,
-    keep_draft_from_lapsed_session,
+    keep_as_new_draft,
     live_drafts,
     save_draft,
 )
 from .exceptions import (
+    DraftChangedElsewhere,
     HarbourError,
     NoCapacity,
     NotPermitted,
@@ -124,6 +128,8 @@ from .unsent_forms import (
 from .wording import age_words, input_in_words, input_label, last_offer_words, transition_in_words
 
 PAGE_SIZE = 50
+# A draft's version as the form carries it: in the range of the database's integer column.
+DRAFT_VERSION_SHAPE = re.compile(r"[0-9]{1,9}")
 MULTI_VALUE_FIELDS = ("languages", "exploitation_types")
 
 
@@ -218,12 +224,20 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
         return render(request, "403_csrf.html", status=403)
     match = resolve(request.path)  # one of Harbour's forms: the owner's signature is for this address
     if match.view_name == "referrals:intake" and may_submit(owner):
-        draft = save_draft(owner=owner, data=_draft_data(request.POST), draft_id=_draft_id(request))
         messages.warning(
             request,
             "The form was not sent, because you signed in again after opening it. What you typed is "
             "saved as a draft: check it and send it again.",
         )
+        try:
+            draft = save_draft(
+                owner=owner,
+                data=_draft_data(request.POST),
+                draft_id=_draft_id(request),
+                version=_loaded_version(request),
+            )
+        except DraftChangedElsewhere as changed:
+            return _kept_apart_from(request, owner, changed.draft, submitting=False)
         return redirect(f"{reverse('referrals:intake')}?draft={draft.pk}")
     form_of = getattr(match.func, "unsent_form_of", None)
     if (
@@ -497,6 +511,58 @@ def _draft_id(request: HttpRequest) -> int | None:
         return None
 
 
+def _loaded_version(request: HttpRequest) -> int | None:
+    """The version of the draft the posted form was loaded from; None if it does not say (a page older
+    than versions), which matches none."""
+    raw = request.POST.get("draft_version", "")
+    return int(raw) if DRAFT_VERSION_SHAPE.fullmatch(raw) else None
+
+
+def _when_saved(draft: ReferralDraft) -> str:
+    """When the draft was last saved: the time, and the day too if not today."""
+    today = timezone.localdate() == timezone.localtime(draft.updated_at).date()
+    return local_time(draft.updated_at, "%H:%M" if today else "%H:%M on %-d %b %Y")
+
+
+def _kept_apart_from(
+    request: HttpRequest, user: User, newer: ReferralDraft, *, submitting: bool
+) -> HttpResponse:
+    """The form was loaded from an older version of ``newer``, saved again since (on another device, say):
+    what was sent is kept as a new draft, ``newer`` is left as it is, and the user is shown both, which
+    is newer, and the fields they differ in. Nothing is submitted."""
+    data = _draft_data(request.POST)
+    kept = keep_as_new_draft(
+        owner=user, data=data, why=f"apart from {draft_label(newer.pk)}, changed since the form was loaded"
+    )
+    intake_address = reverse("referrals:intake")
+    differ = set(fields_that_differ(data, newer.data))
+    differ_labels = [str(field.label) for name, field in ReferralForm.base_fields.items() if name in differ]
+    when = _when_saved(newer)
+    if submitting:
+        outcome, sent, then = (
+            "Not submitted",
+            "sent",
+            "Compare them, submit the one you want and discard the other.",
+        )
+    else:
+        outcome, sent, then = "Saved as a new draft", "saved", "Keep the one you want and discard the other."
+    message = format_html(
+        "{}: the draft you opened was changed on another device at {}, after you opened it. Both versions "
+        'are kept: what you {} is <a href="{}">this draft</a>, and the other device\'s version, saved at {} '
+        'and newer than the one you started from, is <a href="{}">the other draft</a>. {} {}',
+        outcome,
+        when,
+        sent,
+        f"{intake_address}?draft={kept.pk}",
+        when,
+        f"{intake_address}?draft={newer.pk}",
+        f"They differ in: {'; '.join(differ_labels)}." if differ else "They hold the same values.",
+        then,
+    )
+    messages.warning(request, message)
+    return form_done(redirect(f"{intake_address}?draft={kept.pk}"))
+
+
 def _live_draft_or_none(user: User, draft_id: int | None) -> ReferralDraft | None:
     if draft_id is None:
         return None
@@ -525,7 +591,7 @@ def _keep_typed_work(request: HttpRequest) -> HttpResponse:
     owner = signed_owner(request) if request.method == "POST" else None
     if owner is None or not may_submit(owner):
         return _to_sign_in_unkept(request)
-    draft = keep_draft_from_lapsed_session(owner=owner, data=_draft_data(request.POST))
+    draft = keep_as_new_draft(owner=owner, data=_draft_data(request.POST), why="from a lapsed session")
     messages.info(
         request,
         f"{signed_out_words(why_signed_out(request))} What you typed is saved as a draft: sign in to carry on.",
@@ -572,12 +638,16 @@ def intake(request: HttpRequest) -> HttpResponse:
 
     action = request.POST.get("action", "submit")
     if action == "save_draft":
-        draft = save_draft(
-            owner=user,
-            data=_draft_data(request.POST),
-            draft_id=draft.pk if draft else None,
-            form_key=form_key,
-        )
+        try:
+            draft = save_draft(
+                owner=user,
+                data=_draft_data(request.POST),
+                draft_id=draft.pk if draft else None,
+                version=_loaded_version(request),
+                form_key=form_key,
+            )
+        except DraftChangedElsewhere as changed:
+            return _kept_apart_from(request, user, changed.draft, submitting=False)
         messages.success(
             request,
             f"Draft saved. It is kept until {timezone.localtime(draft.expires_at):%-d %B %Y}.",
@@ -586,6 +656,9 @@ def intake(request: HttpRequest) -> HttpResponse:
         # this draft instead of starting another.
         return form_done(redirect(f"{reverse('referrals:intake')}?draft={draft.pk}"))
 
+    if draft is not None and draft.version != _loaded_version(request):
+        # Submitted from an older version of the draft: neither it nor the newer one is lost.
+        return _kept_apart_from(request, user, draft, submitting=True)
     form = ReferralForm(request.POST)
     if not form.is_valid():
         return _intake_page(request, form, draft, status=400)
@@ -613,9 +686,20 @@ def intake(request: HttpRequest) -> HttpResponse:
     except HarbourError as error:
         status = apply_domain_error(form, error)
         return _intake_page(request, form, draft, status=status)
-    if draft is not None:
-        discard_draft(owner=user, draft_id=draft.pk, submitted_as=referral)
     messages.success(request, f"Referral {referral.reference} submitted. Managers have been told.")
+    if draft is not None and not discard_draft(
+        owner=user, draft_id=draft.pk, version=draft.version, submitted_as=referral
+    ):
+        # Saved again elsewhere while this was being submitted: the newer version is kept.
+        messages.warning(
+            request,
+            format_html(
+                "The draft it was submitted from was changed on another device meanwhile, so it is kept: "
+                '<a href="{}?draft={}">open the changed draft</a>, then submit or discard it.',
+                reverse("referrals:intake"),
+                draft.pk,
+            ),
+        )
     # The same person sent again (after Back, say) meets the duplicates check.
     return form_done(redirect("referrals:case", pk=referral.pk))
 
@@ -644,9 +728,21 @@ def draft_discard(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method != "POST":
         record_draft_reads(actor=user, drafts=[draft], what="discard page", request=request)
         return render(request, "referrals/draft_discard.html", {"draft": draft})
-    discard_draft(owner=user, draft_id=draft.pk)
-    messages.success(request, "Draft discarded.")
+    if discard_draft(owner=user, draft_id=draft.pk, version=_loaded_version(request)):
+        messages.success(request, "Draft discarded.")
+    else:
+        messages.warning(
+            request,
+            f"The draft was not discarded: it was changed on another device at {_when_saved(draft)}, after "
+            "you opened the page to discard it. Open it to see what it holds now.",
+        )
     return redirect("referrals:drafts")
+
+
+DRAFT_KEPT_AFTER_NOTIFICATION = (
+    "The draft of the referral was changed on another device after you opened it, so it is kept: it is "
+    "on your drafts list, to discard if you no longer need it."
+)
 
 
 @login_required_keeping_typed_work(AnonymousNotificationForm)
@@ -658,7 +754,8 @@ def anonymous_notification(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Only first responders can make anonymous notifications.")
     # A draft of the referral the person did not consent to: deleted once the notification is sent.
     draft = _live_draft_or_none(user, _draft_id(request))
-    context: dict[str, Any] = {"draft": draft}
+    # The version of the draft the referral form was loaded from: only that version goes with the notification.
+    context: dict[str, Any] = {"draft": draft, "draft_version": _loaded_version(request)}
     if request.POST.get("action") == "from_referral":
         # The referral form refused for want of consent, sent here by its button: this form starts with
         # the fields the two share, and nothing else posted is read, kept or shown.
@@ -683,9 +780,11 @@ def anonymous_notification(request: HttpRequest) -> HttpResponse:
             except HarbourError as error:
                 status = apply_domain_error(form, error)
             else:
-                if draft is not None:
-                    discard_draft(owner=user, draft_id=draft.pk)
                 messages.success(request, "Anonymous notification recorded. Thank you.")
+                if draft is not None and not discard_draft(
+                    owner=user, draft_id=draft.pk, version=context["draft_version"]
+                ):
+                    messages.warning(request, DRAFT_KEPT_AFTER_NOTIFICATION)
                 return form_done(redirect("referrals:case_list"), ask_before_repeating=True)
         else:
             status = 400

@@ -418,6 +418,34 @@ def test_a_draft_saved_then_come_back_to_and_saved_again_stays_one_draft(journey
     )
 
 
+def test_a_draft_open_on_a_phone_and_a_desktop_loses_nothing_typed_on_either(journeys):
+    police = responder(username="two-devices-officer")
+    phone = journeys("responder-draft-on-the-phone", viewport=PHONE)
+    phone.sign_in(police.username)
+    page = phone.go("New referral", "intake form")
+    fill_referral(page)
+    page.get_by_label("Your account").fill("Short note from the scene.")
+    phone.submit("Save draft", "draft saved at the scene")
+    desktop = journeys("responder-draft-at-the-station")
+    desktop.sign_in(police.username)
+    desktop.go("Drafts", "drafts")
+    station = desktop.go(re.compile("^Resume"), "draft resumed at the station")
+    station.get_by_label("Your account").fill("Full account typed at the station.")
+    desktop.submit("Save draft", "draft saved at the station")
+
+    page = phone.submit("Submit referral", "submitted from the page still open on the phone")
+    assert not Referral.objects.exists()
+    notice = page.locator(".messages").inner_text()
+    assert "Not submitted: the draft you opened was changed on another device" in notice
+    assert page.get_by_label("Your account").input_value() == "Short note from the scene."
+    page = phone.go("the other draft", "the station's version, opened on the phone")
+    assert page.get_by_label("Your account").input_value() == "Full account typed at the station."
+    phone.submit("Submit referral", "the station's version submitted")
+    assert Referral.objects.get().account == "Full account typed at the station."
+    (kept,) = ReferralDraft.objects.filter(owner=police)
+    assert kept.data["account"] == "Short note from the scene."
+
+
 def test_a_referral_sent_while_offline_is_on_the_form_again_after_going_back(journeys):
     police = responder(username="offline-officer")
     phone = journeys("responder-offline", viewport=PHONE)

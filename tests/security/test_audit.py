@@ -520,10 +520,10 @@ def test_the_day_filter_counts_whole_local_days():
 DRAFT_PERSONAL = {"given_name": "Zebedee", "family_name": "Quartermain", "contact_phone": "07700 900456"}
 
 
-def save_a_draft(client, draft_id=None) -> ReferralDraft:
+def save_a_draft(client, draft: ReferralDraft | None = None) -> ReferralDraft:
     data = {**DRAFT_PERSONAL, "languages": ["en"], "action": "save_draft"}
-    if draft_id is not None:
-        data["draft"] = draft_id
+    if draft is not None:
+        data.update(draft=draft.pk, draft_version=draft.version)
     assert client.post(reverse("referrals:intake"), data, REMOTE_ADDR="192.0.2.44").status_code == 302
     return ReferralDraft.objects.latest("updated_at")
 
@@ -561,10 +561,14 @@ def test_saving_discarding_and_submitting_drafts_are_audited_without_personal_da
     user = responder()
     client.force_login(user)
     draft = save_a_draft(client)
-    save_a_draft(client, draft_id=draft.pk)
-    client.post(reverse("referrals:draft_discard", args=[draft.pk]), REMOTE_ADDR="192.0.2.46")
+    draft = save_a_draft(client, draft)
+    client.post(
+        reverse("referrals:draft_discard", args=[draft.pk]),
+        {"draft_version": draft.version},
+        REMOTE_ADDR="192.0.2.46",
+    )
     submitted = save_a_draft(client)
-    client.post(reverse("referrals:intake"), intake_data(draft=str(submitted.pk)))
+    client.post(reverse("referrals:intake"), intake_data(draft=str(submitted.pk), draft_version="1"))
     referral = Referral.objects.get()
 
     changes = AuditEvent.objects.filter(action=AuditAction.CHANGE, referral=None).order_by("id")

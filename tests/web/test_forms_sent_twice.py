@@ -190,7 +190,13 @@ def test_a_draft_saved_again_from_the_form_shown_by_back_is_updated_not_doubled(
     first = client.post(INTAKE, intake_data(form_key=key, action="save_draft"))
     # Back fetches the form again, without the draft's number in its address: it is still the draft's.
     back = dict(hidden_fields(client.get(f"{INTAKE}?form={key}").content))
-    changed = intake_data(form_key=key, draft=back["draft"], action="save_draft", given_name="Aminata")
+    changed = intake_data(
+        form_key=key,
+        draft=back["draft"],
+        draft_version=back["draft_version"],
+        action="save_draft",
+        given_name="Aminata",
+    )
     again = client.post(INTAKE, changed)
     draft = ReferralDraft.objects.get(owner=user)
     assert first.url == again.url == f"{INTAKE}?draft={draft.pk}"
@@ -285,8 +291,10 @@ def test_a_draft_saved_unchanged_again_is_just_saved():
     client.post(INTAKE, intake_data(form_key=form_key(client, INTAKE), action="save_draft"))
     draft = ReferralDraft.objects.get(owner=user)
     resumed = f"{INTAKE}?draft={draft.pk}"
-    for _ in range(2):
-        data = intake_data(form_key=form_key(client, resumed), action="save_draft", draft=draft.pk)
+    for version in (1, 2):
+        data = intake_data(
+            form_key=form_key(client, resumed), action="save_draft", draft=draft.pk, draft_version=version
+        )
         again = client.post(INTAKE, data)
         assert again.status_code == 302 and again.url == resumed
 
@@ -322,6 +330,6 @@ def test_a_referral_submitted_from_the_form_its_draft_was_saved_from_takes_the_d
     key = form_key(client, INTAKE)
     client.post(INTAKE, intake_data(form_key=key, action="save_draft"))
     back = dict(hidden_fields(client.get(f"{INTAKE}?form={key}").content))  # Back fetches the form again
-    client.post(INTAKE, intake_data(form_key=key, draft=back["draft"]))
+    client.post(INTAKE, intake_data(form_key=key, draft=back["draft"], draft_version=back["draft_version"]))
     assert Referral.objects.count() == 1
     assert not ReferralDraft.objects.filter(owner=user).exists()

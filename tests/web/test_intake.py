@@ -14,6 +14,8 @@ from audit.models import AuditEvent
 from notifications.models import Event, InboxItem
 from referrals import services
 from referrals.choices import COMMON_LANGUAGES, ReferralState, language_choices
+from referrals.drafts import save_draft
+from referrals.local_time import local_time
 from referrals.models import AnonymousNotification, Referral, ReferralDraft, UnsentForm
 from referrals.tasks import purge_expired_drafts
 from referrals.unsent_forms import keep_unsent_form, owner_token
@@ -363,8 +365,9 @@ def test_a_saved_draft_stays_on_the_form_so_saving_again_keeps_one_draft():
     # Reloaded, or come back to: the address still names the draft, so the form still carries it.
     html = client.get(response.redirect_chain[-1][0], follow=True).content.decode()
     assert f'name="draft" value="{draft.pk}"' in html
+    saved_again = {"given_name": "Amina", "family_name": "Haile", "action": "save_draft"}
     client.post(
-        INTAKE, {"given_name": "Amina", "family_name": "Haile", "draft": draft.pk, "action": "save_draft"}
+        INTAKE, {**saved_again, "draft": draft.pk, "draft_version": hidden_value(html, "draft_version")}
     )
     assert ReferralDraft.objects.get().data["family_name"] == "Haile"
 
@@ -374,11 +377,11 @@ def test_saving_again_updates_the_same_draft_and_submitting_deletes_it():
     client = signed_in(user)
     client.post(INTAKE, {"given_name": "Amina", "action": "save_draft"})
     draft = ReferralDraft.objects.get()
-    client.post(
-        INTAKE, {"given_name": "Amina", "family_name": "Haile", "draft": draft.pk, "action": "save_draft"}
-    )
-    assert ReferralDraft.objects.get().data["family_name"] == "Haile"
-    response = client.post(INTAKE, intake_data(draft=str(draft.pk)))
+    saved_again = {"given_name": "Amina", "family_name": "Haile", "action": "save_draft"}
+    client.post(INTAKE, {**saved_again, "draft": draft.pk, "draft_version": draft.version})
+    draft.refresh_from_db()
+    assert (draft.data["family_name"], draft.version) == ("Haile", 2)
+    response = client.post(INTAKE, intake_data(draft=str(draft.pk), draft_version=str(draft.version)))
     assert response.status_code == 302
     assert not ReferralDraft.objects.exists()
     assert Referral.objects.count() == 1
@@ -397,7 +400,7 @@ def test_going_back_to_a_draft_just_submitted_lands_on_the_drafts_list():
     client = signed_in(user)
     client.post(INTAKE, {"given_name": "Amina", "action": "save_draft"})
     draft = ReferralDraft.objects.get()
-    client.post(INTAKE, intake_data(draft=str(draft.pk)))
+    client.post(INTAKE, intake_data(draft=str(draft.pk), draft_version=str(draft.version)))
     assert Referral.objects.count() == 1
     assert_draft_gone(client.get(INTAKE, {"draft": draft.pk}, follow=True))
 
@@ -407,8 +410,8 @@ def test_discarding_a_draft_twice_lands_on_the_drafts_list():
     client = signed_in(user)
     client.post(INTAKE, {"given_name": "Amina", "action": "save_draft"})
     discard = reverse("referrals:draft_discard", args=[ReferralDraft.objects.get().pk])
-    client.post(discard)
-    assert_draft_gone(client.post(discard, follow=True))
+    client.post(discard, {"draft_version": "1"})
+    assert_draft_gone(client.post(discard, {"draft_version": "1"}, follow=True))
 
 
 def test_only_a_first_responder_has_drafts_to_discard():
@@ -445,8 +448,189 @@ def test_a_draft_can_be_discarded_and_is_private_to_its_owner():
     mine = signed_in(owner)
     asked = mine.get(reverse("referrals:draft_discard", args=[draft.pk]))  # the link asks first
     assert "Discard this draft?" in asked.content.decode() and ReferralDraft.objects.exists()
-    mine.post(reverse("referrals:draft_discard", args=[draft.pk]))
+    mine.post(reverse("referrals:draft_discard", args=[draft.pk]), {"draft_version": draft.version})
     assert not ReferralDraft.objects.exists()
+
+
+# A draft open on two devices of the same officer: the phone at the scene, the desktop at the station.
+
+
+def opened(client: Client, draft: ReferralDraft) -> dict[str, str]:
+    """The draft's number and version as its form carries them, opened on the client's device now."""
+    page = client.get(INTAKE, {"draft": draft.pk}, follow=True).content.decode()
+    return {name: hidden_value(page, name) for name in ("draft", "draft_version")}
+
+
+def saved_at(draft: ReferralDraft) -> str:
+    draft.refresh_from_db()
+    return local_time(draft.updated_at, "%H:%M")
+
+
+def test_a_draft_saved_from_a_page_older_than_another_devices_save_is_kept_as_a_new_draft_beside_it():
+    user = responder()
+    phone, desktop = signed_in(user), signed_in(user)
+    phone.post(INTAKE, {"given_name": "Elena", "family_name": "Marin", "action": "save_draft"})
+    draft = ReferralDraft.objects.get()
+    on_phone = opened(phone, draft)
+    at_station = {
+        "given_name": "Elena",
+        "family_name": "Marin",
+        "account": "Long account.",
+        "nationality": "RO",
+    }
+    desktop.post(INTAKE, {**at_station, **opened(desktop, draft), "action": "save_draft"})
+
+    at_scene = {
+        "given_name": "Elena",
+        "family_name": "Marin",
+        "safe_to_contact": "on",
+        "contact_phone": "07700 900123",
+    }
+    response = phone.post(INTAKE, {**at_scene, **on_phone, "action": "save_draft"}, follow=True)
+
+    draft.refresh_from_db()
+    assert (draft.data["account"], draft.data["nationality"], draft.version) == ("Long account.", "RO", 2)
+    kept = ReferralDraft.objects.exclude(pk=draft.pk).get()
+    assert (kept.data["contact_phone"], kept.data.get("account")) == ("07700 900123", None)
+    assert response.redirect_chain[0] == (f"{INTAKE}?draft={kept.pk}", 302)
+    html = unescape(response.content.decode())
+    assert (
+        f"Saved as a new draft: the draft you opened was changed on another device at {saved_at(draft)}"
+        in html
+    )
+    assert f'what you saved is <a href="{INTAKE}?draft={kept.pk}">this draft</a>' in html
+    assert (
+        f'and newer than the one you started from, is <a href="{INTAKE}?draft={draft.pk}">the other draft</a>'
+        in html
+    )
+    differ = "Nationality; It is safe for the care provider to phone the person directly; Contact phone (optional); Your account"
+    assert f"They differ in: {differ}." in html
+    assert "Draft saved." not in html
+    event = AuditEvent.objects.get(what__startswith=f"draft {kept.pk}: kept")
+    assert (
+        event.what == f"draft {kept.pk}: kept apart from draft {draft.pk}, changed since the form was loaded"
+    )
+
+
+@pytest.mark.parametrize("version", [None, "", "abc", "²", "99999999999"])
+def test_a_draft_saved_from_a_form_that_does_not_say_its_version_is_kept_as_a_new_draft(version):
+    user = responder()
+    client = signed_in(user)
+    client.post(INTAKE, {"given_name": "Elena", "action": "save_draft"})
+    draft = ReferralDraft.objects.get()
+    loaded = {"draft": draft.pk} | ({} if version is None else {"draft_version": version})
+    response = client.post(INTAKE, {"given_name": "Ioana", **loaded, "action": "save_draft"})
+    assert response.status_code == 302
+    assert ReferralDraft.objects.get(pk=draft.pk).data["given_name"] == "Elena"
+    assert ReferralDraft.objects.exclude(pk=draft.pk).get().data["given_name"] == "Ioana"
+
+
+def test_a_referral_submitted_from_a_page_older_than_another_devices_save_is_refused_and_loses_nothing():
+    user = responder()
+    phone, desktop = signed_in(user), signed_in(user)
+    phone.post(INTAKE, intake_data(account="Short note from the scene.", action="save_draft"))
+    draft = ReferralDraft.objects.get()
+    on_phone = opened(phone, draft)
+    full = intake_data(account="Full account typed at the station.", crime_reference="CRIS-4455")
+    desktop.post(INTAKE, {**full, **opened(desktop, draft), "action": "save_draft"})
+
+    response = phone.post(
+        INTAKE, {**intake_data(account="Short note from the scene."), **on_phone}, follow=True
+    )
+
+    assert not Referral.objects.exists()
+    draft.refresh_from_db()
+    assert (draft.data["account"], draft.data["crime_reference"]) == (
+        "Full account typed at the station.",
+        "CRIS-4455",
+    )
+    kept = ReferralDraft.objects.exclude(pk=draft.pk).get()
+    assert kept.data["account"] == "Short note from the scene."
+    assert response.redirect_chain[-1][0].startswith(f"{INTAKE}?draft={kept.pk}")
+    html = unescape(response.content.decode())
+    assert f"Not submitted: the draft you opened was changed on another device at {saved_at(draft)}" in html
+    assert f'what you sent is <a href="{INTAKE}?draft={kept.pk}">this draft</a>' in html
+    assert (
+        f'<a href="{INTAKE}?draft={draft.pk}">the other draft</a>. They differ in: Your account; Crime reference (optional).'
+        in html
+    )
+    assert "Compare them, submit the one you want and discard the other." in html
+    assert "Short note from the scene.</textarea>" in html  # what was sent, on the form again
+
+    # The desktop's version is the one submitted: that draft goes, the phone's stays.
+    desktop.post(INTAKE, {**full, **opened(desktop, draft)})
+    assert Referral.objects.get().crime_reference == "CRIS-4455"
+    assert list(ReferralDraft.objects.all()) == [kept]
+
+
+def test_a_draft_saved_on_another_device_while_its_referral_is_being_submitted_is_kept(monkeypatch):
+    user = responder()
+    phone = signed_in(user)
+    phone.post(INTAKE, intake_data(account="Short note from the scene.", action="save_draft"))
+    draft = ReferralDraft.objects.get()
+    on_phone = opened(phone, draft)
+    submit_referral = services.submit_referral
+
+    def saved_elsewhere_meanwhile(**kwargs):
+        save_draft(owner=user, data={"account": "Full account."}, draft_id=draft.pk, version=draft.version)
+        return submit_referral(**kwargs)
+
+    monkeypatch.setattr(services, "submit_referral", saved_elsewhere_meanwhile)
+    response = phone.post(
+        INTAKE, {**intake_data(account="Short note from the scene."), **on_phone}, follow=True
+    )
+
+    assert Referral.objects.get().account == "Short note from the scene."
+    assert ReferralDraft.objects.get(pk=draft.pk).data["account"] == "Full account."
+    html = unescape(response.content.decode())
+    assert "The draft it was submitted from was changed on another device meanwhile, so it is kept" in html
+    assert f'<a href="{INTAKE}?draft={draft.pk}">open the changed draft</a>' in html
+
+
+def test_a_draft_changed_on_another_device_since_its_discard_page_was_opened_is_not_discarded():
+    user = responder()
+    phone, desktop = signed_in(user), signed_in(user)
+    phone.post(INTAKE, {"given_name": "Elena", "action": "save_draft"})
+    draft = ReferralDraft.objects.get()
+    discard = reverse("referrals:draft_discard", args=[draft.pk])
+    asked = phone.get(discard).content.decode()
+    desktop.post(
+        INTAKE,
+        {"given_name": "Elena", "account": "Long account.", **opened(desktop, draft), "action": "save_draft"},
+    )
+
+    response = phone.post(discard, {"draft_version": hidden_value(asked, "draft_version")}, follow=True)
+
+    assert ReferralDraft.objects.get().data["account"] == "Long account."
+    html = unescape(response.content.decode())
+    assert f"The draft was not discarded: it was changed on another device at {saved_at(draft)}" in html
+
+
+def test_a_draft_changed_on_another_device_is_kept_when_an_anonymous_notification_is_sent_instead():
+    user = responder()
+    phone, desktop = signed_in(user), signed_in(user)
+    typed = intake_data(consent=None)
+    phone.post(INTAKE, {**typed, "action": "save_draft"})
+    draft = ReferralDraft.objects.get()
+    refused = phone.post(INTAKE, {**typed, **opened(phone, draft)}).content.decode()
+    desktop.post(
+        INTAKE, {**typed, "account": "Long account.", **opened(desktop, draft), "action": "save_draft"}
+    )
+    button = re.search(r'value="(from_referral)" formaction="([^"]+)"', refused)
+    sent = {**typed, "action": button[1], "owner": hidden_value(refused, "owner")}
+    for name in ("form_key", "draft", "draft_version"):
+        sent[name] = hidden_value(refused, name)
+    html = phone.post(button[2], sent).content.decode()
+    notification = {name: typed[name] for name in ("gender", "nationality", "region", "exploitation_types")}
+    notification["adult"] = "on"
+    for name in ("form_key", "owner", "draft", "draft_version"):
+        notification[name] = hidden_value(html, name)
+
+    response = phone.post(button[2], notification, follow=True)
+
+    assert AnonymousNotification.objects.exists()
+    assert ReferralDraft.objects.get().data["account"] == "Long account."
+    assert "changed on another device after you opened it, so it is kept" in response.content.decode()
 
 
 def test_a_responder_moved_to_another_organisation_keeps_nothing_typed_for_or_told_of_the_old_one():
@@ -708,16 +892,17 @@ def test_a_draft_of_the_referral_an_adult_did_not_consent_to_goes_when_the_notif
     typed = intake_data(consent=None)
     client.post(INTAKE, {**typed, "action": "save_draft"})
     draft = ReferralDraft.objects.get()
-    refused = client.post(INTAKE, {**typed, "draft": draft.pk}).content.decode()
+    loaded = {"draft": draft.pk, "draft_version": draft.version}
+    refused = client.post(INTAKE, {**typed, **loaded}).content.decode()
     button = re.search(r'value="(from_referral)" formaction="([^"]+)"', refused)
-    sent = {**typed, "draft": draft.pk, "action": button[1], "owner": hidden_value(refused, "owner")}
+    sent = {**typed, **loaded, "action": button[1], "owner": hidden_value(refused, "owner")}
 
     html = client.post(button[2], {**sent, "form_key": hidden_value(refused, "form_key")}).content.decode()
 
     assert "the draft saved from it is deleted when you send the notification" in html
     notification = {name: typed[name] for name in ("gender", "nationality", "region", "exploitation_types")}
     notification["adult"] = "on"
-    for name in ("form_key", "owner", "draft"):
+    for name in ("form_key", "owner", "draft", "draft_version"):
         notification[name] = hidden_value(html, name)
     assert client.post(button[2], notification).status_code == 302
     assert AnonymousNotification.objects.exists() and not ReferralDraft.objects.exists()

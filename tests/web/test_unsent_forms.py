@@ -449,6 +449,43 @@ def test_an_intake_refused_for_a_stale_csrf_token_is_kept_as_a_draft():
     assert draft.data["account"] == NOTE
 
 
+def test_an_intake_refused_for_a_stale_csrf_token_keeps_a_draft_changed_since_on_another_device_as_it_is():
+    user = responder()
+    client = signed_in_checking_csrf(user)
+    url = reverse("referrals:intake")
+    desktop = signed_in(user)
+    desktop.post(url, {"given_name": "Amina", "action": "save_draft"})
+    draft = ReferralDraft.objects.get()
+    html = client.get(f"{url}?draft={draft.pk}", follow=True).content.decode()
+    page = desktop.get(f"{url}?draft={draft.pk}", follow=True).content.decode()
+    version = re.search(r'name="draft_version" value="(\d+)"', page)[1]
+    desktop.post(
+        url,
+        {
+            "given_name": "Amina",
+            "account": NOTE,
+            "draft": draft.pk,
+            "draft_version": version,
+            "action": "save_draft",
+        },
+    )
+    signs_in_again_elsewhere(client)
+
+    sent = {"given_name": "Amina", "family_name": "Haile", "action": "save_draft"}
+    loaded = {"draft": draft.pk, "draft_version": re.search(r'name="draft_version" value="(\d+)"', html)[1]}
+    response = client.post(
+        url,
+        {"csrfmiddlewaretoken": csrf_field(html), "owner": owner_field(html), **sent, **loaded},
+        follow=True,
+    )
+
+    assert ReferralDraft.objects.get(pk=draft.pk).data["account"] == NOTE
+    kept = ReferralDraft.objects.exclude(pk=draft.pk).get()
+    assert kept.data["family_name"] == "Haile"
+    assert response.redirect_chain[0] == (f"{url}?draft={kept.pk}", 302)
+    assert "the draft you opened was changed on another device" in response.content.decode()
+
+
 def test_a_form_refused_for_its_csrf_token_without_its_users_signature_keeps_nothing_and_says_what_to_do():
     referral, staff, _ = placed()
     client = signed_in_checking_csrf(staff)
