@@ -159,7 +159,9 @@ def test_a_manager_offers_with_a_note_of_what_the_provider_needs_to_know():
     data = {"offer-provider": provider.pk, "offer-note": note}
     assert act(client, referral, "offer", data).status_code == 302
     assert referral.offers.get().note == "Do not contact her brother.\nNeeds a ground-floor room."
-    too_long = act(signed_in(boss), submitted_referral(), "offer", {"offer-note": "x" * 5001})
+    other = submitted_referral()
+    services.assess_referral(referral_id=other.pk, actor=boss, risk="low", route="outreach")
+    too_long = act(client, other, "offer", {"offer-provider": provider.pk, "offer-note": "x" * 5001})
     assert too_long.status_code == 400 and 'href="#id_offer-note"' in too_long.content.decode()
 
 
