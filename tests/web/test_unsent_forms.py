@@ -10,6 +10,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.db.models import F
 from django.test import Client
 from django.urls import reverse
@@ -21,7 +23,7 @@ from referrals import services
 from referrals.choices import ReferralState
 from referrals.models import AnonymousNotification, ReferralDraft, TransitionLog, UnsentForm
 from referrals.tasks import purge_expired_unsent_forms
-from referrals.unsent_forms import owner_token
+from referrals.unsent_forms import keep_unsent_form, owner_token
 from tests.factories import PASSWORD, manager, provider_user, responder, submitted_referral
 from tests.security.test_encryption import raw_row
 from tests.web.conftest import offered, placed, session_lapses, signed_in
@@ -493,3 +495,25 @@ def test_a_form_refused_for_its_csrf_token_without_its_users_signature_keeps_not
     assert response.status_code == 403
     assert "Go back, reload the page, and send it again." in response.content.decode()
     assert not UnsentForm.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)  # the migrations run back and forth
+def test_going_back_to_one_unsent_form_per_owner_and_form_keeps_the_latest_of_each():
+    referral, staff, _ = placed()
+    url = action_url(referral, "record_progress")
+    for note in ("First go", NOTE):
+        latest = keep_unsent_form(owner=staff, form=url, data={"record_progress-note": [note]})
+    elsewhere = keep_unsent_form(owner=staff, form=f"{url}x", data={"record_progress-note": ["Other"]})
+    executor = MigrationExecutor(connection)
+    try:
+        executor.migrate([("referrals", "0008_no_placement_clock_while_missing")])
+        assert set(UnsentForm.objects.values_list("pk", flat=True)) == {latest.pk, elsewhere.pk}
+        executor = MigrationExecutor(connection)
+        executor.migrate([("referrals", "0009_several_unsent_forms_per_owner_and_form")])
+        again = keep_unsent_form(owner=staff, form=url, data={"record_progress-note": ["Again"]})
+        assert UnsentForm.objects.filter(owner=staff, form=url).count() == 2
+        assert UnsentForm.objects.get(pk=again.pk).data == {"record_progress-note": ["Again"]}
+        assert UnsentForm.objects.get(pk=latest.pk).data == {"record_progress-note": [NOTE]}
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
