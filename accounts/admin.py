@@ -23,8 +23,9 @@ from .models import AuthenticatorApp, Organisation, OrganisationKind, Role, User
 # first responders and care providers, and organisations other than the contractor, and nothing more:
 # admin rights (superuser, staff, groups, permissions), the manager role, which sees every case, and the
 # contractor kind, whose users are managers, are given only by a superuser. Accounts that hold any of
-# them, their own included, are not theirs to change, nor to set the password of: that would take them
-# over, or let them raise themselves.
+# them, their own included, are not theirs to change, to delete, to set the password of, nor to remove
+# the authenticator app of: that would take them over, lock a superuser or manager out, or let them
+# raise themselves.
 ADMIN_RIGHTS_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
 
 
@@ -35,6 +36,14 @@ def grants_everything(request: HttpRequest) -> bool:
 def is_privileged(user: User) -> bool:
     """Whether the account holds something only a superuser may grant."""
     return user.is_superuser or user.is_staff or user.role == Role.MANAGER
+
+
+def may_look_after(request: HttpRequest, account: User | None) -> bool:
+    """Whether the admin user may change or delete ``account`` (None: accounts in general): a superuser
+    any; anyone else neither a privileged account nor their own."""
+    if account is None or grants_everything(request):
+        return True
+    return account.pk != request.user.pk and not is_privileged(account)
 
 
 @admin.register(Organisation)
@@ -85,10 +94,15 @@ class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         """Also guards the password form. Others see a privileged account, and their own, read-only."""
-        own_or_privileged = obj is not None and (obj.pk == request.user.pk or is_privileged(obj))
-        if own_or_privileged and not grants_everything(request):
+        if not may_look_after(request, obj):
             return False
         return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Also asked of each account "delete selected" would delete: one refused refuses them all."""
+        if not may_look_after(request, obj):
+            return False
+        return super().has_delete_permission(request, obj)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         readonly = list(super().get_readonly_fields(request, obj))
@@ -128,8 +142,10 @@ class AuthenticatorAppAdmin(AuditedModelAdmin):
 
     Neither the key nor a QR code is on any page: whoever sees either can make the user's codes. A
     device is set up only by its owner on the set-up page, and moving one to another user would give
-    them a second factor whose key someone else knows. Removing one is audited, as
-    ``reset_second_factor`` is, and signs its user out everywhere (``accounts.mfa``).
+    them a second factor whose key someone else knows. Nothing of one is changed here either: a wider
+    tolerance or other digits would weaken or break its codes. A lost one is removed (or reset with
+    ``reset_second_factor``); removing one is audited, as ``reset_second_factor`` is, and signs its user
+    out everywhere (``accounts.mfa``), so only a superuser removes a privileged account's.
     """
 
     list_display = ["user", "name", "created_at", "last_used_at", "confirmed"]
@@ -148,6 +164,14 @@ class AuthenticatorAppAdmin(AuditedModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and not may_look_after(request, obj.user):
+            return False
+        return super().has_delete_permission(request, obj)
 
 
 # django-otp's own TOTP devices are no longer used (their keys were in clear): accounts.AuthenticatorApp.

@@ -1,9 +1,11 @@
 """The idle timeout of web sessions, kept without writing the session on every request, how long a
-session has left, what a user whose session ended is told, and pages that the browser does not keep once
-the session ends."""
+session has left, what a user whose session ended is told, pages that the browser does not keep once
+the session ends, and the key of the browser a user signed in on, which outlives the session."""
 
 from __future__ import annotations
 
+import re
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +13,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
-from django.contrib.auth.signals import user_logged_in
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.contrib.sessions.backends.base import SessionBase
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
@@ -25,6 +27,18 @@ IDLE = "idle"
 SIGNED_OUT_EVERYWHERE = "everywhere"
 # Set on the request by SlidingSessionMiddleware: whether it came with a signed-in session.
 _CAME_SIGNED_IN = "_harbour_came_signed_in"
+# A random key of the browser, in a cookie of its own, given when its user signs in and taken back when
+# they sign out. A form shown in it carries a digest of it (``referrals.unsent_forms``): a form sent
+# after the session lapsed is known to come from the browser that showed it. The session's own key
+# cannot serve: Django deletes its cookie in the answer to the first request after the lapse, so a
+# second form, sent from another tab, would arrive without it.
+BROWSER_KEY_COOKIE = "harbour_browser"
+BROWSER_KEY_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
+# Where the session cookie lasts until the browser closes, so does the key; otherwise for as long as a
+# form may be left open (``referrals.unsent_forms.OWNER_MAX_AGE``).
+BROWSER_KEY_MAX_AGE = 24 * 60 * 60
+# Set on the request: the browser key its answer gives the browser, or "" for none (signed out).
+_BROWSER_KEY_GIVEN = "_harbour_browser_key_given"
 
 
 def why_signed_out(request: HttpRequest) -> str:
@@ -128,6 +142,67 @@ class NoStoreMiddleware:
         if not response.has_header("Cache-Control"):
             add_never_cache_headers(response)
         return response
+
+
+def browser_key(request: HttpRequest) -> str:
+    """The key of the browser the request came from: a new one, given with the answer, if it has none."""
+    given = getattr(request, _BROWSER_KEY_GIVEN, None)
+    if given:
+        return given
+    key = request.COOKIES.get(BROWSER_KEY_COOKIE, "")
+    if given is None and BROWSER_KEY_SHAPE.fullmatch(key):
+        return key
+    return _give_browser_key(request)
+
+
+def _give_browser_key(request: HttpRequest) -> str:
+    key = secrets.token_urlsafe(32)
+    setattr(request, _BROWSER_KEY_GIVEN, key)
+    return key
+
+
+class BrowserKeyMiddleware:
+    """Give the browser the key its request was given (``browser_key``), or take it back. The cookie is
+    the session cookie's kind: HttpOnly, Secure as it is, SameSite Lax, and gone when the browser closes
+    (or after BROWSER_KEY_MAX_AGE)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        given = getattr(request, _BROWSER_KEY_GIVEN, None)
+        if given:
+            response.set_cookie(
+                BROWSER_KEY_COOKIE,
+                given,
+                max_age=None if settings.SESSION_EXPIRE_AT_BROWSER_CLOSE else BROWSER_KEY_MAX_AGE,
+                path=settings.SESSION_COOKIE_PATH,
+                domain=settings.SESSION_COOKIE_DOMAIN,
+                secure=settings.SESSION_COOKIE_SECURE,
+                httponly=True,
+                samesite="Lax",
+            )
+        elif given == "" and BROWSER_KEY_COOKIE in request.COOKIES:
+            response.delete_cookie(
+                BROWSER_KEY_COOKIE, path=settings.SESSION_COOKIE_PATH, domain=settings.SESSION_COOKIE_DOMAIN
+            )
+        return response
+
+
+@receiver(user_logged_in, dispatch_uid="browser_key_at_login")
+def browser_key_at_login(sender: Any, request: HttpRequest | None, **kwargs: Any) -> None:
+    """Each sign-in gives the browser a new key, as it does a new session key: a key someone set in the
+    browser before is not the one its forms carry."""
+    if request is not None:
+        _give_browser_key(request)
+
+
+@receiver(user_logged_out, dispatch_uid="browser_key_at_logout")
+def browser_key_at_logout(sender: Any, request: HttpRequest | None, **kwargs: Any) -> None:
+    """Signing out takes the key back: a form of theirs still open there keeps nothing once sent."""
+    if request is not None:
+        setattr(request, _BROWSER_KEY_GIVEN, "")
 
 
 @receiver(user_logged_in, dispatch_uid="session_refreshed_at_login")

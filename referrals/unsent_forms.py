@@ -2,9 +2,10 @@
 
 A form carries its owner, signed for the address it posts to (``owner_token``), so that a form that
 arrives after its user's session ended still proves whose it was. The signature holds the user's session
-auth hash, so that a new password or ``end_sign_ins`` voids it, and the session key of the page that showed
-the form: the browser still sends that session's cookie once the session has lapsed, and nobody else has
-it, so a copy of the page's ``owner`` value is of no use elsewhere. What was typed is then kept for that
+auth hash, so that a new password or ``end_sign_ins`` voids it, and the key of the browser that showed the
+form (``accounts.sessions.browser_key``, given at sign-in): the browser goes on sending it after the session
+has lapsed, from every tab, and nobody else has it, so a copy of the page's ``owner`` value is of no use
+elsewhere, nor after signing out there. What was typed is then kept for that
 user alone, encrypted, for UNSENT_FORM_LIFETIME_MINUTES, and shown to them once, on the same form, after
 they sign in again; nothing is performed for them. Each such form is kept apart, never in place of one
 kept before. The intake keeps it as a new draft instead (``drafts``).
@@ -27,6 +28,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts.models import User
+from accounts.sessions import BROWSER_KEY_COOKIE
 from audit.models import AuditAction
 from audit.services import record_change
 
@@ -40,7 +42,8 @@ OWNER_FIELD = "owner"
 # that the form can say it was deleted, should they sign in later than that.
 KEPT_UNTIL_PARAMETER = "kept_until"
 OWNER_SALT = "referrals.form.owner"
-# A form may be open for long after the session that showed it ended (overnight, say); a day covers that.
+# A form may be open for long after the session that showed it ended (overnight, say); a day covers that
+# (and ``accounts.sessions.BROWSER_KEY_MAX_AGE``).
 OWNER_MAX_AGE = datetime.timedelta(days=1)
 
 
@@ -49,16 +52,16 @@ def _sign_in_digest(user: User) -> str:
     return salted_hmac(f"{OWNER_SALT}:sign-in", user.get_session_auth_hash()).hexdigest()
 
 
-def _browser_digest(session_key: str) -> str:
-    """Names the session that showed the form, without showing its key (the page is no secret)."""
-    return salted_hmac(f"{OWNER_SALT}:browser", session_key).hexdigest()
+def _browser_digest(browser_key: str) -> str:
+    """Names the browser that showed the form, without showing its key (the page is no secret)."""
+    return salted_hmac(f"{OWNER_SALT}:browser", browser_key).hexdigest()
 
 
-def owner_token(user: User, form: str, session_key: str) -> str:
-    """The form's ``owner`` field: the user's id, organisation, role and sign-in, and the session showing
+def owner_token(user: User, form: str, browser_key: str) -> str:
+    """The form's ``owner`` field: the user's id, organisation, role and sign-in, and the browser showing
     it, signed for the address ``form`` posts to and dated."""
     return signing.dumps(
-        [user.pk, user.organisation_id, user.role, _sign_in_digest(user), _browser_digest(session_key)],
+        [user.pk, user.organisation_id, user.role, _sign_in_digest(user), _browser_digest(browser_key)],
         salt=f"{OWNER_SALT}:{form}",
     )
 
@@ -82,16 +85,16 @@ def _owner_and_browser(request: HttpRequest) -> tuple[User, str] | None:
 
 def signed_owner(request: HttpRequest) -> User | None:
     """The active user whose form this POST is, from its signed ``owner`` field, sent by the browser
-    whose session showed it; None if the field is missing, tampered with, older than OWNER_MAX_AGE or
-    signed for another form, if it comes from another browser, if the user's password or sign-ins have
-    changed since, or if they have moved to another organisation or role: what they typed for the old
-    one is not theirs now."""
+    that showed it; None if the field is missing, tampered with, older than OWNER_MAX_AGE or signed for
+    another form, if it comes from another browser or one signed out since, if the user's password or
+    sign-ins have changed since, or if they have moved to another organisation or role: what they typed
+    for the old one is not theirs now."""
     signed = _owner_and_browser(request)
-    session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME, "")
+    browser_key = request.COOKIES.get(BROWSER_KEY_COOKIE, "")
     if (
         signed is None
-        or not session_key
-        or not constant_time_compare(signed[1], _browser_digest(session_key))
+        or not browser_key
+        or not constant_time_compare(signed[1], _browser_digest(browser_key))
     ):
         return None
     return signed[0]

@@ -2,6 +2,15 @@
 
 from django.conf import settings
 from django.db import migrations, models
+from django.db.models import Exists, OuterRef
+
+
+def keep_only_the_newest_per_owner_and_form(apps, schema_editor):
+    """Before the one-per-owner-and-form constraint returns: the latest kept of each owner's form stays
+    (the one shown first), the earlier ones go. They are kept for minutes, so little is lost."""
+    UnsentForm = apps.get_model("referrals", "UnsentForm")
+    newer = UnsentForm.objects.filter(owner=OuterRef("owner"), form=OuterRef("form"), pk__gt=OuterRef("pk"))
+    UnsentForm.objects.filter(Exists(newer)).delete()
 
 
 class Migration(migrations.Migration):
@@ -16,6 +25,8 @@ class Migration(migrations.Migration):
             model_name='unsentform',
             name='one_unsent_form_per_owner_and_form',
         ),
+        # Reversed after the index is removed and before the constraint returns.
+        migrations.RunPython(migrations.RunPython.noop, keep_only_the_newest_per_owner_and_form),
         migrations.AddIndex(
             model_name='unsentform',
             index=models.Index(fields=['owner', 'form'], name='unsent_form_owner_form'),

@@ -17,6 +17,7 @@ from django.forms import BoundField
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+from accounts.sessions import browser_key
 from idempotency.web import FORM_KEY_FIELD, sending_address, shown_form_key
 from referrals.unsent_forms import OWNER_FIELD, owner_token
 
@@ -106,6 +107,6 @@ def form_start(context: dict[str, Any], form_address: str) -> SafeString:
         format_html('<input type="hidden" name="{}" value="{}">', FORM_KEY_FIELD, form_key),
     ]
     if request.user.is_authenticated:
-        owner = owner_token(request.user, form_address, request.session.session_key or "")
+        owner = owner_token(request.user, form_address, browser_key(request))
         parts.append(format_html('<input type="hidden" name="{}" value="{}">', OWNER_FIELD, owner))
     return format_html_join("\n", "{}", ((part,) for part in parts))

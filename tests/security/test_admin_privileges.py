@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import OrganisationKind, Role, User
+from accounts.models import AuthenticatorApp, OrganisationKind, Role, User
 from tests.factories import OrganisationFactory, contractor, manager, responder
 
 pytestmark = pytest.mark.django_db
@@ -232,3 +232,100 @@ def test_a_staff_user_cannot_give_their_group_more_permissions_in_the_admin(sett
     added = client.post(reverse("admin:auth_group_add"), {"name": "All", "permissions": everything})
     assert added.status_code == 403
     assert not Group.objects.filter(name="All").exists()
+
+
+def test_a_staff_user_cannot_delete_their_own_or_a_managers_or_a_superusers_account_in_the_admin(settings):
+    settings.REQUIRE_MFA = False
+    user = staff_user("view_user", "delete_user")
+    client = Client()
+    client.force_login(user)
+    root = User.objects.create_superuser("root", "root@example.test", "a-long-admin-password")
+    for account in (user, manager(), root, responder(is_staff=True)):
+        url = reverse("admin:accounts_user_delete", args=[account.pk])
+        assert client.get(url).status_code == 403
+        assert client.post(url, {"post": "yes"}).status_code == 403
+        assert User.objects.filter(pk=account.pk).exists()
+    tidied = responder()
+    response = client.post(reverse("admin:accounts_user_delete", args=[tidied.pk]), {"post": "yes"})
+    assert response.status_code == 302  # tidying away responders' accounts is the help desk's work
+    assert not User.objects.filter(pk=tidied.pk).exists()
+
+
+def test_delete_selected_refuses_a_selection_holding_a_privileged_account(settings):
+    settings.REQUIRE_MFA = False
+    user = staff_user("view_user", "delete_user")
+    client = Client()
+    client.force_login(user)
+    boss, leaver = manager(), responder()
+    response = client.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "delete_selected", "_selected_action": [boss.pk, leaver.pk], "post": "yes"},
+    )
+    assert response.status_code == 403
+    assert User.objects.filter(pk__in=[boss.pk, leaver.pk]).count() == 2
+
+
+def authenticator_app_data(**overrides: Any) -> dict[str, Any]:
+    data = {
+        "name": "Authenticator app",
+        "confirmed": "on",
+        "step": 30,
+        "t0": 0,
+        "digits": 6,
+        "tolerance": 1,
+        "drift": 0,
+        "throttling_failure_count": 0,
+    }
+    data.update(overrides)
+    return data
+
+
+def test_no_one_changes_an_authenticator_app_in_the_admin(settings):
+    settings.REQUIRE_MFA = False
+    user = staff_user("view_authenticatorapp", "change_authenticatorapp", "delete_authenticatorapp")
+    root = User.objects.create_superuser("root", "root@example.test", "a-long-admin-password")
+    for admin_user in (user, root):
+        client = Client()
+        client.force_login(admin_user)
+        for owner in (manager(), responder()):
+            app = AuthenticatorApp.objects.create(user=owner, name="Authenticator app", confirmed=True)
+            url = reverse("admin:accounts_authenticatorapp_change", args=[app.pk])
+            assert 'name="tolerance"' not in client.get(url).content.decode()  # shown read-only
+            response = client.post(url, authenticator_app_data(tolerance=32000, digits=8, confirmed=""))
+            assert response.status_code == 403
+            app.refresh_from_db()
+            assert (app.tolerance, app.digits, app.confirmed) == (1, 6, True)
+
+
+def test_only_a_superuser_deletes_a_privileged_accounts_authenticator_app_in_the_admin(settings):
+    settings.REQUIRE_MFA = False
+    user = staff_user("view_authenticatorapp", "delete_authenticatorapp")
+    client = Client()
+    client.force_login(user)
+    root = User.objects.create_superuser("root", "root@example.test", "a-long-admin-password")
+    for owner in (user, manager(), root):
+        app = AuthenticatorApp.objects.create(user=owner, name="Authenticator app", confirmed=True)
+        url = reverse("admin:accounts_authenticatorapp_delete", args=[app.pk])
+        assert client.post(url, {"post": "yes"}).status_code == 403
+        assert AuthenticatorApp.objects.filter(pk=app.pk).exists()
+    bulk = client.post(
+        reverse("admin:accounts_authenticatorapp_changelist"),
+        {
+            "action": "delete_selected",
+            "_selected_action": list(AuthenticatorApp.objects.values_list("pk", flat=True)),
+            "post": "yes",
+        },
+    )
+    assert bulk.status_code == 403
+    assert AuthenticatorApp.objects.count() == 3
+    lost = AuthenticatorApp.objects.create(user=responder(), name="Authenticator app", confirmed=True)
+    response = client.post(reverse("admin:accounts_authenticatorapp_delete", args=[lost.pk]), {"post": "yes"})
+    assert response.status_code == 302  # a responder's lost phone is the help desk's to remove
+    assert not AuthenticatorApp.objects.filter(pk=lost.pk).exists()
+    client.force_login(root)
+    boss_app = AuthenticatorApp.objects.get(user__role=Role.MANAGER)
+    response = client.post(
+        reverse("admin:accounts_authenticatorapp_delete", args=[boss_app.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 302
+    assert not AuthenticatorApp.objects.filter(pk=boss_app.pk).exists()

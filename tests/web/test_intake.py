@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.authentication import issue_token
+from accounts.sessions import BROWSER_KEY_COOKIE
 from audit.models import AuditEvent
 from notifications.models import Event, InboxItem
 from referrals import services
@@ -1034,8 +1035,9 @@ def test_a_copied_owner_value_keeps_no_draft_from_a_browser_that_never_signed_in
 @pytest.mark.parametrize("owner", ["", "forged", "a manager"])
 def test_without_a_first_responders_signature_an_expired_form_keeps_nothing(owner):
     client = signed_in(responder())
-    if owner == "a manager":  # signed, but for someone who does not refer
-        owner = owner_token(manager(), INTAKE, client.session.session_key)
+    if owner == "a manager":  # signed, but for someone who does not refer, in this browser
+        client.get(INTAKE, follow=True)
+        owner = owner_token(manager(), INTAKE, client.cookies[BROWSER_KEY_COOKIE].value)
     session_lapses(client)
     response = client.post(INTAKE, intake_data(owner=owner))
     assert response.status_code == 302

@@ -3,6 +3,7 @@ the same user, on the same form, once they sign in again; to nobody else; and no
 
 import datetime
 import re
+import secrets
 import time
 from unittest import mock
 from urllib.parse import parse_qs, quote, urlsplit
@@ -10,18 +11,21 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.authentication import end_sign_ins
+from accounts.sessions import BROWSER_KEY_COOKIE
 from audit.models import AuditAction, AuditEvent
 from referrals import services
 from referrals.choices import ReferralState
 from referrals.models import AnonymousNotification, ReferralDraft, TransitionLog, UnsentForm
 from referrals.tasks import purge_expired_unsent_forms
-from referrals.unsent_forms import owner_token
+from referrals.unsent_forms import keep_unsent_form, owner_token
 from tests.factories import PASSWORD, manager, provider_user, responder, submitted_referral
 from tests.security.test_encryption import raw_row
 from tests.web.conftest import offered, placed, session_lapses, signed_in
@@ -182,6 +186,7 @@ def a_day_ago(token_of):
         "from another browser",
         "after a password change",
         "after signing out everywhere",
+        "after signing out there",
     ],
 )
 def test_without_a_valid_owner_signature_a_form_sent_after_the_session_ended_keeps_nothing(case):
@@ -189,14 +194,16 @@ def test_without_a_valid_owner_signature_a_form_sent_after_the_session_ended_kee
     other, *_ = placed(staff.provider)
     url = action_url(referral, "record_progress")
     client = signed_in(staff)
-    key = client.session.session_key
+    client.get(url, follow=True)  # the form, shown in this browser
+    key = client.cookies[BROWSER_KEY_COOKIE].value
     token = owner_token(staff, url, key)
     owner = {
         "tampered": token[:-2] + ("aa" if not token.endswith("aa") else "bb"),
         "expired": a_day_ago(lambda: owner_token(staff, url, key)),
         "for another case": owner_token(staff, action_url(other, "record_progress"), key),
         "for a former user": owner_token(provider_user(staff.provider, is_active=False), url, key),
-        "from another browser": owner_token(staff, url, signed_in(staff).session.session_key),
+        "from another browser": owner_token(staff, url, secrets.token_urlsafe(32)),
+        "after signing out there": token,
         "after a password change": token,
         "after signing out everywhere": token,
     }.get(case, case)
@@ -205,6 +212,8 @@ def test_without_a_valid_owner_signature_a_form_sent_after_the_session_ended_kee
         staff.save()
     if case == "after signing out everywhere":
         end_sign_ins(staff, why="signed out everywhere")
+    if case == "after signing out there":
+        client.post(reverse("logout"))
     session_lapses(client)
     response = client.post(url, {"owner": owner, "record_progress-note": NOTE})
     assert response.status_code == 302
@@ -226,15 +235,20 @@ def test_a_copied_owner_value_keeps_nothing_for_a_browser_that_never_signed_in()
     assert not UnsentForm.objects.exists()
 
 
-def test_pressing_the_button_twice_after_the_session_ended_keeps_both_notes_the_last_shown_first():
+@pytest.mark.parametrize("second_press", ["before the first answer came back", "after it"])
+def test_pressing_the_button_twice_after_the_session_ended_keeps_both_notes_the_last_shown_first(
+    second_press,
+):
     referral, staff, _ = placed()
     client = signed_in(staff)
     url = action_url(referral, "record_progress")
     owner = owner_field(client.get(url, follow=True).content.decode())
-    session_key = client.cookies["sessionid"].value
+    cookies_sent = {name: cookie.value for name, cookie in client.cookies.items()}
     session_lapses(client)
-    for note in ("First go", NOTE):  # both presses sent before the first answer came back
-        client.cookies["sessionid"] = session_key
+    for note in ("First go", NOTE):
+        if second_press == "before the first answer came back":
+            for name, value in cookies_sent.items():  # the first answer's cookies are not in yet
+                client.cookies[name] = value
         client.post(url, {"owner": owner, "record_progress-note": note})
     assert sorted(unsent.data["record_progress-note"][0] for unsent in UnsentForm.objects.all()) == sorted(
         ["First go", NOTE]
@@ -242,6 +256,41 @@ def test_pressing_the_button_twice_after_the_session_ended_keeps_both_notes_the_
     assert f"{NOTE}</textarea>" in sign_in(client, staff, url).content.decode()
     assert "First go</textarea>" in client.get(url, follow=True).content.decode()
     assert not UnsentForm.objects.exists()
+
+
+def test_two_forms_open_in_two_tabs_and_sent_after_the_session_ended_are_both_kept():
+    referral, staff, _ = placed()
+    other, *_ = placed(staff.provider)
+    client = signed_in(staff)
+    tabs = [
+        (action_url(case, "record_progress"), note) for case, note in ((referral, NOTE), (other, "Other"))
+    ]
+    owners = [owner_field(client.get(url, follow=True).content.decode()) for url, _ in tabs]
+    session_lapses(client)
+    for (url, note), owner in zip(tabs, owners, strict=True):
+        response = client.post(url, {"owner": owner, "record_progress-note": note})
+        assert "?kept_until=" in next_of(response)
+        assert SIGNED_OUT in client.get(response["Location"]).content.decode()
+    assert (
+        settings.SESSION_COOKIE_NAME not in client.cookies
+        or not client.cookies[settings.SESSION_COOKIE_NAME].value
+    )
+    (first_url, first_note), (second_url, second_note) = tabs
+    assert f"{first_note}</textarea>" in sign_in(client, staff, first_url).content.decode()
+    assert f"{second_note}</textarea>" in client.get(second_url, follow=True).content.decode()
+    assert progress_notes(referral) == progress_notes(other) == 0
+
+
+def test_the_browser_key_is_given_at_sign_in_in_a_cookie_of_its_own_and_taken_back_at_sign_out():
+    staff = provider_user()
+    client = Client()
+    signed = client.post(reverse("login"), {"username": staff.username, "password": PASSWORD})
+    cookie = signed.cookies[BROWSER_KEY_COOKIE]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["max-age"] == ""  # till closed
+    assert cookie["secure"] == (True if settings.SESSION_COOKIE_SECURE else "")
+    again = Client().post(reverse("login"), {"username": staff.username, "password": PASSWORD})
+    assert again.cookies[BROWSER_KEY_COOKIE].value != cookie.value  # one of its own for each sign-in
+    assert client.post(reverse("logout")).cookies[BROWSER_KEY_COOKIE].value == ""
 
 
 def test_a_form_with_nothing_typed_keeps_nothing():
@@ -493,3 +542,25 @@ def test_a_form_refused_for_its_csrf_token_without_its_users_signature_keeps_not
     assert response.status_code == 403
     assert "Go back, reload the page, and send it again." in response.content.decode()
     assert not UnsentForm.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)  # the migrations run back and forth
+def test_going_back_to_one_unsent_form_per_owner_and_form_keeps_the_latest_of_each():
+    referral, staff, _ = placed()
+    url = action_url(referral, "record_progress")
+    for note in ("First go", NOTE):
+        latest = keep_unsent_form(owner=staff, form=url, data={"record_progress-note": [note]})
+    elsewhere = keep_unsent_form(owner=staff, form=f"{url}x", data={"record_progress-note": ["Other"]})
+    executor = MigrationExecutor(connection)
+    try:
+        executor.migrate([("referrals", "0008_no_placement_clock_while_missing")])
+        assert set(UnsentForm.objects.values_list("pk", flat=True)) == {latest.pk, elsewhere.pk}
+        executor = MigrationExecutor(connection)
+        executor.migrate([("referrals", "0009_several_unsent_forms_per_owner_and_form")])
+        again = keep_unsent_form(owner=staff, form=url, data={"record_progress-note": ["Again"]})
+        assert UnsentForm.objects.filter(owner=staff, form=url).count() == 2
+        assert UnsentForm.objects.get(pk=again.pk).data == {"record_progress-note": ["Again"]}
+        assert UnsentForm.objects.get(pk=latest.pk).data == {"record_progress-note": [NOTE]}
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
