@@ -336,8 +336,45 @@ def test_the_caseload_shows_when_each_recovery_review_is_due_marked_due_soon_the
     }
     due = on_time.deadlines.get(clock=Clock.RECOVERY_REVIEW).due_at
     assert cells[on_time] == moment(due)
-    assert cells[near].endswith('<span class="tag tag-urgent">Due soon</span>')
+    # Told apart at a glance: the two tags have styles of their own (static/css: amber and dashed, red).
+    assert cells[near].endswith('<span class="tag tag-soon">Due soon</span>')
     assert cells[late].endswith('<span class="tag tag-urgent">Overdue</span>')
+
+
+def caseload_order(client) -> list[str]:
+    """The caseload's references, top to bottom."""
+    html = client.get(reverse("care_providers:caseload")).content.decode()
+    return re.findall(r'<td data-label="Reference"><a [^>]*>([^<]+)</a>', html)
+
+
+def test_the_caseload_puts_an_overdue_recovery_review_above_check_ins_due_later():
+    provider = CareProviderFactory()
+    first, staff, _ = placed(provider)
+    second, _, _ = placed(provider)
+    reviewed_late, _, _ = placed(provider)
+    now = timezone.now()
+    for hours, referral in ((1, first), (2, second)):
+        referral.deadlines.filter(clock=Clock.CHECK_IN).update(due_at=now + datetime.timedelta(hours=hours))
+    reviewed_late.deadlines.filter(clock=Clock.CHECK_IN).update(due_at=now + datetime.timedelta(days=3))
+    reviewed_late.deadlines.filter(clock=Clock.RECOVERY_REVIEW).update(
+        due_at=now - datetime.timedelta(hours=1)
+    )
+    client = signed_in(staff)
+    assert caseload_order(client) == [reviewed_late.reference, first.reference, second.reference]
+    html = client.get(reverse("care_providers:caseload")).content.decode()
+    assert "then whoever has the soonest check-in or recovery review due" in html
+
+
+def test_a_recovery_review_done_reads_done_on_its_day_on_the_caseload_never_none():
+    provider = CareProviderFactory()
+    reviewed, staff, _ = placed(provider)
+    recovery_review_near(reviewed)
+    services.record_progress(referral_id=reviewed.pk, actor=staff, note="Settled in.", recovery_review=True)
+    html = signed_in(staff).get(reverse("care_providers:caseload")).content.decode()
+    row = re.search(rf">{reviewed.reference}</a>.*?</tr>", html, re.S)[0]
+    done = reviewed.deadlines.get(clock=Clock.RECOVERY_REVIEW).stopped_at
+    assert f'<td data-label="Recovery review due">Done on {timezone.localtime(done):%-d %b %Y}</td>' in row
+    assert "None" not in html
 
 
 def test_an_accepting_worker_whose_colleague_rejected_the_offer_at_once_is_told_once_who_did_and_when(

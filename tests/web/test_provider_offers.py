@@ -124,9 +124,7 @@ def test_the_offers_page_says_how_long_is_left_and_marks_an_offer_due_soon_once_
 
     rows = offer_rows(provider_user(provider))
     assert re.search(r"\(in \d\shours?(, \d+\sminutes?)?\)", row_of(rows, waiting))
-    assert re.search(
-        r"\(in \d+\sminutes?\) <span class=\"tag tag-urgent\">Due soon</span>", row_of(rows, soon)
-    )
+    assert re.search(r"\(in \d+\sminutes?\) <span class=\"tag tag-soon\">Due soon</span>", row_of(rows, soon))
     assert "Due soon" not in row_of(rows, waiting)
     assert '<span class="tag">Ran out</span>' in row_of(rows, ran_out)
     assert "(in " not in row_of(rows, ran_out) and "Due soon" not in row_of(rows, ran_out)
