@@ -1031,9 +1031,16 @@ def _provider_choices(suggestions: list[Any]) -> list[tuple[int, str]]:
     return choices
 
 
-def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -> list[dict[str, Any]]:
+# What the history says of an offer's note that the case page shows in full above it.
+NOTE_SHOWN_ABOVE = "shown above, under Note from the managers"
+
+
+def history_rows(
+    user: User, referral: Referral, offers: list[PlacementOffer], *, note_shown: str = ""
+) -> list[dict[str, Any]]:
     """The transition log as the user may see it (a care provider from its own offer on, as in the
-    API), with the inputs (notes) ``may_see_transition_input`` allows."""
+    API), with the inputs (notes) ``may_see_transition_input`` allows. The offer's note the page shows
+    above (``note_shown``) is not repeated: a long note would take the page twice over."""
     logs = case_history_visible_to(user, referral, offers)
     states = dict(ReferralState.choices)
     provider_names = {offer.provider_id: offer.provider.name for offer in offers}
@@ -1068,7 +1075,12 @@ def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -
                 "input": [
                     (
                         input_label(key),
-                        input_in_words(log["transition"], key, value, provider_names),
+                        NOTE_SHOWN_ABOVE
+                        if note_shown
+                        and log["transition"] == "offer"
+                        and key == "note"
+                        and value == note_shown
+                        else input_in_words(log["transition"], key, value, provider_names),
                     )
                     for key, value in sorted(given.items())
                     if show_input and value not in (None, "", False) and key != "offer"
@@ -1171,6 +1183,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         else []
     )
     review_waiting = recovery_review_waits(deadlines)
+    offer_note = offer_note_for(user, pending_offer, placement, offers)
     # Managers decide on duplicates, whoever referred the person.
     duplicates = (
         list(possible_duplicates_of(user, referral).only("id", "reference", "state", "submitted_at")[:10])
@@ -1198,11 +1211,11 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         # Reallocated while missing: the state says assessed, but the person is not found yet.
         "missing_while_assessed": referral.state == ReferralState.ASSESSED
         and any(deadline.clock == Clock.MISSING for deadline in deadlines),
-        "history": history_rows(user, referral, offers),
+        "history": history_rows(user, referral, offers, note_shown=offer_note),
         "pending_offer": pending_offer,
         "offer_ran_out": pending_offer is not None and not services.offer_awaits_answer(pending_offer),
         "placement": placement,
-        "offer_note": offer_note_for(user, pending_offer, placement, offers),
+        "offer_note": offer_note,
         "offers": offers if user.is_manager else [],
         "duplicates": duplicates,
         "duplicate_closing": duplicate_closing,
@@ -1423,6 +1436,10 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
         "spec": spec,
         "form": form,
         "suggestions": suggestions,
+        # The provider answers with the managers' note in front of it, as on the case page.
+        "offer_note": offer_note_for(user, pending_offer_for(referral), None, [])
+        if transition in ("accept", "reject")
+        else "",
     }
     return render(request, "referrals/case_action.html", context, status=status)
 
