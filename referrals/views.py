@@ -1143,7 +1143,7 @@ def person_details(user: User, referral: Referral) -> list[tuple[str, str]]:
 
 
 def who_the_person_is(user: User, referral: Referral) -> str:
-    """ "Merhawit Tran, 34": the person's name and age, beside the case reference wherever the user acts
+    """ "Merhawit Tran, aged 34": the person's name and age, beside the case reference wherever the user acts
     on them, so that no one reports the wrong person missing; empty if the user may not see who they are
     (``may_see_identity``) or the name was removed under the retention policy. For pages and messages
     only, never a notification or a log."""
@@ -1151,7 +1151,11 @@ def who_the_person_is(user: User, referral: Referral) -> str:
         return ""
     name = f"{referral.given_name} {referral.family_name}"
     age = age_words(referral, timezone.localdate())
-    return name if age == "Not known" else f"{name}, {age[0].lower()}{age[1:]}"
+    if age == "Not known":
+        return name
+    if age.startswith("Child"):
+        return f"{name}, a child{age.removeprefix('Child')}"
+    return f"{name}, aged {age[0].lower()}{age[1:]}"  # "aged 34", "aged about 30 (in doubt)"
 
 
 @login_required
