@@ -591,7 +591,12 @@ def _keep_typed_work(request: HttpRequest) -> HttpResponse:
     owner = signed_owner(request) if request.method == "POST" else None
     if owner is None or not may_submit(owner):
         return _to_sign_in_unkept(request)
-    draft = keep_as_new_draft(owner=owner, data=_draft_data(request.POST), why="from a lapsed session")
+    draft = keep_as_new_draft(
+        owner=owner,
+        data=_draft_data(request.POST),
+        why="from a lapsed session",
+        unless_same_as=_live_draft_or_none(owner, _draft_id(request)),
+    )
     messages.info(
         request,
         f"{signed_out_words(why_signed_out(request))} What you typed is saved as a draft: sign in to carry on.",
