@@ -10,11 +10,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from referrals.choices import BED_FOR, BedKind, ReferralState, Route, language_names
 from referrals.models import Clock
-from referrals.selectors import missing_since, open_clock_due, open_clock_reminder, referrals_visible_to
+from referrals.selectors import (
+    clock_last_stopped,
+    missing_since,
+    open_clock_due,
+    open_clock_reminder,
+    referrals_visible_to,
+)
 
 from .models import CareProvider, OfferState, Placement, PlacementOffer
 
@@ -98,10 +105,12 @@ def offers_awaiting_answer(user: User, provider: CareProvider) -> QuerySet[Refer
 
 
 def caseload_of(user: User, provider: CareProvider) -> QuerySet[Referral]:
-    """The people placed with the provider: the missing first, longest gone first, then the next
-    check-in due first; with ``check_in_due``, ``missing_since``, ``placed_since``, the recovery review's
-    due time ``review_due`` (None once it is met) and the two clocks' reminder times ``check_in_remind_at``
-    and ``review_remind_at``, from which each is due soon."""
+    """The people placed with the provider, the most urgent first: the missing, longest gone first, then
+    whoever has the soonest of a check-in and a recovery review due (``next_due``), so that an overdue
+    review comes to the top as an overdue check-in does. With ``check_in_due``, ``missing_since``,
+    ``placed_since``, the recovery review's due time ``review_due`` (None once it is met, and then
+    ``review_done_at``) and the two clocks' reminder times ``check_in_remind_at`` and
+    ``review_remind_at``, from which each is due soon."""
     active = _placements_with(provider, ended=False)
     return (
         referrals_visible_to(user)
@@ -111,10 +120,13 @@ def caseload_of(user: User, provider: CareProvider) -> QuerySet[Referral]:
             check_in_remind_at=open_clock_reminder(Clock.CHECK_IN),
             review_due=open_clock_due(Clock.RECOVERY_REVIEW),
             review_remind_at=open_clock_reminder(Clock.RECOVERY_REVIEW),
+            review_done_at=clock_last_stopped(Clock.RECOVERY_REVIEW),
             missing_since=missing_since(),
             placed_since=Subquery(active.values("started_at")[:1]),
         )
-        .order_by(F("missing_since").asc(nulls_last=True), "check_in_due", "id")
+        # PostgreSQL's LEAST passes over a NULL: a case with one clock open is ordered by that one.
+        .annotate(next_due=Least("check_in_due", "review_due"))
+        .order_by(F("missing_since").asc(nulls_last=True), F("next_due").asc(nulls_last=True), "id")
     )
 
 

@@ -110,21 +110,32 @@ def why_outdated(notification: Notification) -> str:
     return row.values_list(outdated_because(), flat=True).first() or ""
 
 
-def undelivered_notifications(now: datetime.datetime | None = None) -> QuerySet[Notification]:
-    """Failed notifications, pending ones waiting to be retried after a failed attempt, and pending
-    ones older than NOTIFICATION_STUCK_MINUTES, with their attempts and ``outdated_because``."""
+def _undelivered(now: datetime.datetime | None) -> QuerySet[Notification]:
     now = now or timezone.now()
     stuck_before = now - datetime.timedelta(minutes=settings.NOTIFICATION_STUCK_MINUTES)
     retrying = Q(state=DeliveryState.PENDING, attempts__gt=0) & ~Q(last_error="")
-    return (
-        with_currency(
-            Notification.objects.filter(
-                Q(state=DeliveryState.FAILED)
-                | retrying
-                | Q(state=DeliveryState.PENDING, created_at__lt=stuck_before)
-            )
+    return with_currency(
+        Notification.objects.filter(
+            Q(state=DeliveryState.FAILED)
+            | retrying
+            | Q(state=DeliveryState.PENDING, created_at__lt=stuck_before)
         )
+    )
+
+
+def undelivered_notifications(now: datetime.datetime | None = None) -> QuerySet[Notification]:
+    """Failed notifications, pending ones waiting to be retried after a failed attempt, and pending
+    ones older than NOTIFICATION_STUCK_MINUTES, with their attempts: those still current only. One no
+    longer current needs nothing done and is never sent (``undelivered_no_longer_current``)."""
+    return (
+        _undelivered(now)
+        .filter(Q(outdated_because=""))  # the annotation of with_currency
         .select_related("organisation")
         .prefetch_related(Prefetch("delivery_attempts", queryset=DeliveryAttempt.objects.order_by("at")))
         .order_by("-created_at")
     )
+
+
+def undelivered_no_longer_current(now: datetime.datetime | None = None) -> int:
+    """How many undelivered notifications are no longer current: left off the managers' list."""
+    return _undelivered(now).exclude(Q(outdated_because="")).count()

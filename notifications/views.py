@@ -21,7 +21,7 @@ from referrals.selectors import referrals_visible_to
 from referrals.views import paginate
 
 from .models import Channel, Event, InboxItem, Notification
-from .selectors import inbox_for, pending_count, undelivered_notifications
+from .selectors import inbox_for, pending_count, undelivered_no_longer_current, undelivered_notifications
 from .services import mark_all_read, mark_read, resend_all_failed, resend_failed
 
 # Inbox items marked urgent: a person is missing, or a deadline has passed.
@@ -142,6 +142,7 @@ def undelivered(request: HttpRequest) -> HttpResponse:
         "page": page,
         "notifications": page.object_list,
         "stuck_minutes": settings.NOTIFICATION_STUCK_MINUTES,
+        "no_longer_current": undelivered_no_longer_current(),
         # An empty list does not mean everything was delivered: say how many are still on their way.
         "in_delivery": pending_count() if not page.object_list else None,
     }

@@ -85,10 +85,15 @@ def save_draft(
     return draft
 
 
-def keep_as_new_draft(*, owner: User, data: Mapping[str, Any], why: str) -> ReferralDraft:
+def keep_as_new_draft(
+    *, owner: User, data: Mapping[str, Any], why: str, unless_same_as: ReferralDraft | None = None
+) -> ReferralDraft:
     """Keep an intake form's values as a new draft, never in place of one saved before: sent after its
     owner's session lapsed, or from an older version of a draft changed elsewhere since. ``why`` says
-    which, for the trail ("from a lapsed session")."""
+    which, for the trail ("from a lapsed session"). Values the same as ``unless_same_as`` (the draft the
+    form was opened from, unchanged) are already kept there: that draft is returned, and no copy made."""
+    if unless_same_as is not None and not fields_that_differ(data, unless_same_as.data):
+        return unless_same_as
     now = timezone.now()
     with transaction.atomic():
         draft = ReferralDraft.objects.create(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -328,6 +329,12 @@ class ReferralDraft(models.Model):
 
     def __str__(self) -> str:
         return f"Draft {self.pk}"
+
+    @property
+    def person_name(self) -> str:
+        """The person's name as typed so far; empty if none is."""
+        data: dict[str, Any] = self.data  # type: ignore[assignment]  # decrypted
+        return " ".join(str(data.get(name) or "").strip() for name in ("given_name", "family_name")).strip()
 
 
 class UnsentForm(models.Model):

@@ -353,6 +353,12 @@ def open_clock_due(clock: str) -> Subquery:
     return Subquery(_open_clock(clock).values("due_at")[:1])
 
 
+def clock_last_stopped(clock: str) -> Subquery:
+    """When the case's clock of one kind last stopped, as a column of a case list; None if none has."""
+    stopped = Deadline.objects.filter(referral=OuterRef("pk"), clock=clock, stopped_at__isnull=False)
+    return Subquery(stopped.order_by("-stopped_at").values("stopped_at")[:1])
+
+
 def open_clock_reminder(clock: str) -> Subquery:
     """When the reminder of the case's open clock of one kind goes, as a column of a case list: the
     clock is due soon from then (SPEC §5)."""

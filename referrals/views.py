@@ -591,7 +591,12 @@ def _keep_typed_work(request: HttpRequest) -> HttpResponse:
     owner = signed_owner(request) if request.method == "POST" else None
     if owner is None or not may_submit(owner):
         return _to_sign_in_unkept(request)
-    draft = keep_as_new_draft(owner=owner, data=_draft_data(request.POST), why="from a lapsed session")
+    draft = keep_as_new_draft(
+        owner=owner,
+        data=_draft_data(request.POST),
+        why="from a lapsed session",
+        unless_same_as=_live_draft_or_none(owner, _draft_id(request)),
+    )
     messages.info(
         request,
         f"{signed_out_words(why_signed_out(request))} What you typed is saved as a draft: sign in to carry on.",
@@ -1031,9 +1036,16 @@ def _provider_choices(suggestions: list[Any]) -> list[tuple[int, str]]:
     return choices
 
 
-def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -> list[dict[str, Any]]:
+# What the history says of an offer's note that the case page shows in full above it.
+NOTE_SHOWN_ABOVE = "shown above, under Note from the managers"
+
+
+def history_rows(
+    user: User, referral: Referral, offers: list[PlacementOffer], *, note_shown: str = ""
+) -> list[dict[str, Any]]:
     """The transition log as the user may see it (a care provider from its own offer on, as in the
-    API), with the inputs (notes) ``may_see_transition_input`` allows."""
+    API), with the inputs (notes) ``may_see_transition_input`` allows. The offer's note the page shows
+    above (``note_shown``) is not repeated: a long note would take the page twice over."""
     logs = case_history_visible_to(user, referral, offers)
     states = dict(ReferralState.choices)
     provider_names = {offer.provider_id: offer.provider.name for offer in offers}
@@ -1068,7 +1080,12 @@ def history_rows(user: User, referral: Referral, offers: list[PlacementOffer]) -
                 "input": [
                     (
                         input_label(key),
-                        input_in_words(log["transition"], key, value, provider_names),
+                        NOTE_SHOWN_ABOVE
+                        if note_shown
+                        and log["transition"] == "offer"
+                        and key == "note"
+                        and value == note_shown
+                        else input_in_words(log["transition"], key, value, provider_names),
                     )
                     for key, value in sorted(given.items())
                     if show_input and value not in (None, "", False) and key != "offer"
@@ -1131,7 +1148,7 @@ def person_details(user: User, referral: Referral) -> list[tuple[str, str]]:
 
 
 def who_the_person_is(user: User, referral: Referral) -> str:
-    """ "Merhawit Tran, 34": the person's name and age, beside the case reference wherever the user acts
+    """ "Merhawit Tran, aged 34": the person's name and age, beside the case reference wherever the user acts
     on them, so that no one reports the wrong person missing; empty if the user may not see who they are
     (``may_see_identity``) or the name was removed under the retention policy. For pages and messages
     only, never a notification or a log."""
@@ -1139,7 +1156,11 @@ def who_the_person_is(user: User, referral: Referral) -> str:
         return ""
     name = f"{referral.given_name} {referral.family_name}"
     age = age_words(referral, timezone.localdate())
-    return name if age == "Not known" else f"{name}, {age[0].lower()}{age[1:]}"
+    if age == "Not known":
+        return name
+    if age.startswith("Child"):
+        return f"{name}, a child{age.removeprefix('Child')}"
+    return f"{name}, aged {age[0].lower()}{age[1:]}"  # "aged 34", "aged about 30 (in doubt)"
 
 
 @login_required
@@ -1171,6 +1192,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         else []
     )
     review_waiting = recovery_review_waits(deadlines)
+    offer_note = offer_note_for(user, pending_offer, placement, offers)
     # Managers decide on duplicates, whoever referred the person.
     duplicates = (
         list(possible_duplicates_of(user, referral).only("id", "reference", "state", "submitted_at")[:10])
@@ -1198,11 +1220,11 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         # Reallocated while missing: the state says assessed, but the person is not found yet.
         "missing_while_assessed": referral.state == ReferralState.ASSESSED
         and any(deadline.clock == Clock.MISSING for deadline in deadlines),
-        "history": history_rows(user, referral, offers),
+        "history": history_rows(user, referral, offers, note_shown=offer_note),
         "pending_offer": pending_offer,
         "offer_ran_out": pending_offer is not None and not services.offer_awaits_answer(pending_offer),
         "placement": placement,
-        "offer_note": offer_note_for(user, pending_offer, placement, offers),
+        "offer_note": offer_note,
         "offers": offers if user.is_manager else [],
         "duplicates": duplicates,
         "duplicate_closing": duplicate_closing,
@@ -1423,6 +1445,10 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
         "spec": spec,
         "form": form,
         "suggestions": suggestions,
+        # The provider answers with the managers' note in front of it, as on the case page.
+        "offer_note": offer_note_for(user, pending_offer_for(referral), None, [])
+        if transition in ("accept", "reject")
+        else "",
     }
     return render(request, "referrals/case_action.html", context, status=status)
 

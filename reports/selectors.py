@@ -274,33 +274,60 @@ class OverdueCase:
 @dataclass(frozen=True)
 class TopTie:
     """Nationalities tied across the last place of the top five or ten: it lists ``listed`` of them, the
-    first by country code, and its share counts only those."""
+    first by country code, and its share counts only those. ``names`` are all of them, those listed
+    first."""
 
     top: int  # 5 or 10
     place: int  # the place they share, from 1
     count: int  # the referrals of each
     tied: int  # how many share it
     listed: int  # how many of them the top lists
+    names: tuple[str, ...] = ()
+
+    @property
+    def listed_names(self) -> tuple[str, ...]:
+        return self.names[: self.listed]
+
+    @property
+    def left_out_names(self) -> tuple[str, ...]:
+        return self.names[self.listed :]
 
     @property
     def note(self) -> str:
-        """ "Nine nationalities share 6th place with 1 referral each; the top ten lists five of them, …"."""
+        """ "Albania and Sudan share 5th place with 4 referrals each. Only one of them fits in the top
+        five: Albania, chosen because its country code comes first alphabetically, not because it has
+        more referrals; the top five's share counts Albania only." """
         referrals = "referral" if self.count == 1 else "referrals"
+        listed = in_a_list(self.listed_names)
+        one = self.listed == 1
         return (
-            f"{_in_words(self.tied).capitalize()} nationalities share {_ordinal(self.place)} place with "
-            f"{self.count} {referrals} each; the top {_in_words(self.top)} lists {_in_words(self.listed)} of "
-            "them, by country code, and its share counts only those."
+            f"{in_a_list(self.names)} share {ordinal(self.place)} place with {self.count} {referrals} each. "
+            f"Only {in_words(self.listed)} of them {'fits' if one else 'fit'} in the top {in_words(self.top)}: "
+            f"{listed}, chosen because {'its country code comes' if one else 'their country codes come'} "
+            f"first alphabetically, not because {'it has' if one else 'they have'} more referrals; the top "
+            f"{in_words(self.top)}'s share counts {listed if one else f'those {in_words(self.listed)}'} only."
         )
+
+
+def in_a_list(names: Iterable[str]) -> str:
+    """ "Albania, China and Sudan"; "Iraq; Iran, Islamic Republic of; and Nigeria" where a name has a
+    comma of its own."""
+    names = list(names)
+    if len(names) == 1:
+        return names[0]
+    if any("," in name for name in names):
+        return f"{'; '.join(names[:-1])}; and {names[-1]}"
+    return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 _NUMBERS_IN_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 
-def _in_words(number: int) -> str:
+def in_words(number: int) -> str:
     return _NUMBERS_IN_WORDS[number - 1] if 1 <= number <= len(_NUMBERS_IN_WORDS) else str(number)
 
 
-def _ordinal(number: int) -> str:
+def ordinal(number: int) -> str:
     suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
     return f"{number}{suffix}"
 
@@ -313,7 +340,8 @@ def ties_across_the_top(nationalities: list[Share], tops: tuple[int, ...] = (5, 
             continue
         count = nationalities[top - 1].count
         places = [place for place, row in enumerate(nationalities) if row.count == count]
-        ties.append(TopTie(top, places[0] + 1, count, len(places), top - places[0]))
+        names = tuple(nationalities[place].label for place in places)
+        ties.append(TopTie(top, places[0] + 1, count, len(places), top - places[0], names))
     return ties
 
 

@@ -23,7 +23,16 @@ from audit.services import record_export
 from .charts import Bar, bar_chart, trend_chart
 from .forms import ReportFilterForm
 from .permissions import may_view_reports
-from .selectors import CaseloadReport, OverdueCases, caseload_report, provider_choices
+from .selectors import (
+    CaseloadReport,
+    OverdueCases,
+    TopTie,
+    caseload_report,
+    in_a_list,
+    in_words,
+    ordinal,
+    provider_choices,
+)
 from .tables import (
     PUBLICATION_NOTES,
     Column,
@@ -158,16 +167,35 @@ def _chart(table: Table, report: CaseloadReport) -> SafeString | None:
 
 
 def nationality_statement(report: CaseloadReport) -> str:
-    """The national statistics' wording: "the top five were …; the top ten accounted for X% of referrals"."""
+    """The national statistics' wording: "the top five were …; the top ten accounted for X% of referrals",
+    saying there which of the top's last places are shared with nationalities left out of it."""
     if not report.nationalities:
         return "No referrals match these filters."
     names = [row.label for row in report.top5]
     top10 = page_value(report.top10_share, "share")
+    ties = {tie.top: tie for tie in report.nationality_ties}
     if len(names) == 1:
         leaders = f"The top nationality was {names[0]}"
     else:
-        leaders = f"The top {NUMBER_WORDS[len(names)]} were {', '.join(names[:-1])} and {names[-1]}"
-    return f"{leaders}; the top ten accounted for {top10} of referrals."
+        leaders = f"The top {NUMBER_WORDS[len(names)]} were {in_a_list(names)}"
+    if five := ties.get(5):
+        leaders += f" ({_tied_with_the_left_out(five)})"
+    ten = ties.get(10)
+    counting = (
+        f", counting {in_words(ten.listed)} of the {in_words(ten.tied)} nationalities tied for "
+        f"{ordinal(ten.place)}"
+        if ten
+        else ""
+    )
+    return f"{leaders}; the top ten accounted for {top10} of referrals{counting}."
+
+
+def _tied_with_the_left_out(tie: TopTie) -> str:
+    """ "Albania tied for 5th with Sudan, 4 referrals each": the places of a top shared with others."""
+    left_out = tie.left_out_names
+    others = in_a_list(left_out) if len(left_out) <= 3 else f"{in_words(len(left_out))} others"
+    referrals = "referral" if tie.count == 1 else "referrals"
+    return f"{in_a_list(tie.listed_names)} tied for {ordinal(tie.place)} with {others}, {tie.count} {referrals} each"
 
 
 def _forbid_unless_manager(request: HttpRequest) -> None:

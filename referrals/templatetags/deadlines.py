@@ -18,13 +18,13 @@ register = template.Library()
 def due(due_at: datetime.datetime | None, remind_at: datetime.datetime | None = None) -> SafeString | str:
     """``12 Dec 2026 10:00`` in local time, with an Overdue tag once that time has passed, and, given the
     clock's reminder time (``{{ case.check_in_due|due:case.check_in_remind_at }}``), a Due soon tag once
-    the reminder has gone (SPEC §5); "None" for no deadline."""
+    the reminder has gone (SPEC §5); "No deadline" for none."""
     if due_at is None:
-        return "None"
+        return "No deadline"
     shown = moment(due_at)
     now = timezone.now()
     if due_at <= now:
         return format_html('{} <span class="tag tag-urgent">Overdue</span>', shown)
     if remind_at is not None and remind_at <= now:
-        return format_html('{} <span class="tag tag-urgent">Due soon</span>', shown)
+        return format_html('{} <span class="tag tag-soon">Due soon</span>', shown)
     return shown

@@ -7,7 +7,14 @@ import pytest
 from django.contrib.sessions.models import Session
 
 from referrals import services
-from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
+from tests.factories import (
+    PASSWORD,
+    CareProviderFactory,
+    manager,
+    provider_user,
+    responder,
+    submitted_referral,
+)
 
 from .conftest import DESKTOP, PHONE
 
@@ -154,6 +161,61 @@ def test_before_the_session_ends_a_dialog_warns_and_staying_signed_in_keeps_the_
     warning.wait_for(state="hidden")
     # A page's own request extends the session at most once a minute; this one did, five seconds in.
     assert Session.objects.get(session_key=session_key).expire_date > ending
+
+
+def test_the_session_warning_counts_down_then_says_the_session_ended_and_signs_in_back_to_the_page(
+    journeys, settings
+):
+    settings.SESSION_COOKIE_AGE = 300  # the warning comes two minutes before: 3 minutes after a page opens
+    police = responder(username="lapsed-officer")
+    officer = journeys("session-warning-ended")
+    officer.sign_in(police.username)
+    page = officer.page
+    page.clock.install()  # the page's timers run on the test's clock from here
+    page.goto("/referrals/drafts/")
+    page.clock.fast_forward("03:01")
+    warning = page.get_by_role("alertdialog", name="You are about to be signed out")
+    warning.wait_for()
+    text = page.locator("#session-warning-text")
+    assert text.inner_text() == "You will be signed out in 2 minutes unless you continue."
+    page.clock.fast_forward("01:02")
+    assert text.inner_text() == "You will be signed out in less than a minute unless you continue."
+
+    page.clock.fast_forward("01:00")  # the session's time is up
+    ended = page.get_by_role("alertdialog", name="You have been signed out")
+    ended.wait_for()
+    assert "Sign in again to carry on here." in text.inner_text()
+    assert "2 minutes" not in ended.inner_text()
+    assert not ended.get_by_role("button", name="Stay signed in").is_visible()
+    sign_in = ended.get_by_role("link", name="Sign in again")
+    assert sign_in.evaluate("link => link === document.activeElement")
+    officer.look("session ended")
+
+    Session.objects.all().delete()  # the server ended it too, as its own clock says
+    with page.expect_navigation():
+        sign_in.click()
+    page.get_by_label("Username").fill(police.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    assert page.url.endswith("/referrals/drafts/")  # back where they were
+
+
+def test_when_staying_signed_in_fails_the_session_warning_offers_to_sign_in_again(journeys, settings):
+    settings.SESSION_COOKIE_AGE = 125  # the warning comes two minutes before: 5 seconds after a page opens
+    police = responder(username="refused-officer")
+    officer = journeys("session-warning-failed")
+    officer.sign_in(police.username)
+    page = officer.page
+    warning = page.get_by_role("alertdialog", name="You are about to be signed out")
+    warning.wait_for(timeout=15_000)
+    Session.objects.all().delete()  # ended meanwhile: signed out everywhere, say
+    page.keyboard.press("Enter")
+    sign_in = warning.get_by_role("link", name="Sign in again")
+    sign_in.wait_for()
+    assert "Harbour could not keep you signed in." in warning.inner_text()
+    assert sign_in.get_attribute("href").startswith("/login/?next=")
+    officer.look("staying signed in failed")
 
 
 def test_escape_on_the_session_warning_stays_signed_in_rather_than_leaving_the_session_to_end(

@@ -272,8 +272,9 @@ def test_an_empty_undelivered_page_with_nothing_pending_says_every_notification_
         response = client.get(reverse("notifications:undelivered"))
     assert "Every notification has been delivered." in response.text
     assert "being delivered now" not in response.text
-    # The list's count, then the one count of pending rows, besides the session and the user.
-    assert sum('FROM "notifications_notification"' in query["sql"] for query in empty) == 2
+    # The list's count, the count of those no longer current, then the one count of pending rows,
+    # besides the session and the user.
+    assert sum('FROM "notifications_notification"' in query["sql"] for query in empty) == 3
 
 
 def test_a_manager_sends_a_failed_notification_again_and_it_is_audited(
@@ -494,17 +495,22 @@ def failed_by_email(case, event):
     return row
 
 
-def test_a_failed_offer_no_longer_pending_is_listed_as_no_longer_current_and_not_sent_again(
+def test_a_failed_offer_no_longer_pending_is_left_off_the_undelivered_list_counted_and_not_sent_again(
     client, django_capture_on_commit_callbacks
 ):
     case = bring_to("offered")
     offered = failed_by_email(case, Event.OFFER_MADE)
-    services.reject_offer(referral_id=case.referral.pk, actor=case.provider_user, reason="no_capacity")
     client.force_login(case.manager)
+    before = client.get(reverse("notifications:undelivered")).text
+    assert reverse("notifications:resend", args=[offered.pk]) in before
+    services.reject_offer(referral_id=case.referral.pk, actor=case.provider_user, reason="no_capacity")
     page = client.get(reverse("notifications:undelivered")).text
-    assert "No longer current: offer closed." in page
+    # Nothing to do about it: not a row on the page a manager checks for receivers that need attention.
     assert reverse("notifications:resend", args=[offered.pk]) not in page
+    assert case.referral.reference not in page
     assert "Send all again" not in page
+    assert "1 undelivered notification is no longer current, so not shown." in page
+    assert "No notification still current has failed" in page
 
     with django_capture_on_commit_callbacks() as queued:
         response = client.post(reverse("notifications:resend", args=[offered.pk]), follow=True)

@@ -8,6 +8,7 @@ from care_providers.models import OfferState, Placement
 from referrals.models import Clock
 from reports.selectors import AGE_BANDS, OverdueCases, ReportFilter, caseload_report, percentile
 from reports.tables import report_tables
+from reports.views import nationality_statement
 from tests.factories import aware, responder
 
 from .caseload import DAY, HOUR, NOW, build_caseload, clock, make_referral, offer
@@ -200,11 +201,44 @@ def test_a_tie_across_the_last_place_of_the_top_five_or_ten_is_noted_with_the_sh
     five, ten = report.nationality_ties
     assert (five.top, five.place, five.count, five.tied, five.listed) == (5, 3, 2, 4, 3)
     assert (ten.top, ten.place, ten.count, ten.tied, ten.listed) == (10, 7, 1, 9, 4)
+    assert five.note == (
+        "Albania, China, Sri Lanka and Viet Nam share 3rd place with 2 referrals each. Only three of them "
+        "fit in the top five: Albania, China and Sri Lanka, chosen because their country codes come first "
+        "alphabetically, not because they have more referrals; the top five's share counts those three only."
+    )
     assert ten.note == (
-        "Nine nationalities share 7th place with 1 referral each; the top ten lists four of them, by "
-        "country code, and its share counts only those."
+        "India; Iraq; Iran, Islamic Republic of; Nigeria; Pakistan; Romania; Sudan; Somalia; and Syrian Arab "
+        "Republic share 7th place with 1 referral each. Only four of them fit in the top ten: India; Iraq; "
+        "Iran, Islamic Republic of; and Nigeria, chosen because their country codes come first "
+        "alphabetically, not because they have more referrals; the top ten's share counts those four only."
     )
     assert report_tables(report)["nationalities"].notes[1:] == [five.note, ten.note]
+
+
+def test_a_tie_across_the_fifth_place_is_said_where_the_statement_names_the_top_five():
+    user = responder()
+    for code, count in {"GB": 3, "ER": 3, "SO": 3, "VN": 3, "AL": 2, "SD": 2, "CN": 1}.items():
+        for n in range(count):
+            make_referral(submitted_by=user, submitted_at=aware(2026, 6, 1 + n, 9, 0), nationality=code)
+    report = caseload_report(ReportFilter(), now=NOW)
+    assert nationality_statement(report) == (
+        "The top five were Eritrea, United Kingdom, Somalia, Viet Nam and Albania (Albania tied for 5th "
+        "with Sudan, 2 referrals each); the top ten accounted for 100.0% of referrals."
+    )
+    (five,) = report.nationality_ties
+    assert five.note == (
+        "Albania and Sudan share 5th place with 2 referrals each. Only one of them fits in the top five: "
+        "Albania, chosen because its country code comes first alphabetically, not because it has more "
+        "referrals; the top five's share counts Albania only."
+    )
+
+
+def test_a_tie_across_the_tenth_place_is_said_with_the_top_tens_share():
+    tied_nationalities()
+    statement = nationality_statement(caseload_report(ReportFilter(), now=NOW))
+    assert statement.endswith(
+        "the top ten accounted for 78.3% of referrals, counting four of the nine nationalities tied for 7th."
+    )
 
 
 def test_no_tie_is_noted_where_the_top_five_and_ten_end_between_two_counts(caseload):

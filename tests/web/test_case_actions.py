@@ -336,8 +336,45 @@ def test_the_caseload_shows_when_each_recovery_review_is_due_marked_due_soon_the
     }
     due = on_time.deadlines.get(clock=Clock.RECOVERY_REVIEW).due_at
     assert cells[on_time] == moment(due)
-    assert cells[near].endswith('<span class="tag tag-urgent">Due soon</span>')
+    # Told apart at a glance: the two tags have styles of their own (static/css: amber and dashed, red).
+    assert cells[near].endswith('<span class="tag tag-soon">Due soon</span>')
     assert cells[late].endswith('<span class="tag tag-urgent">Overdue</span>')
+
+
+def caseload_order(client) -> list[str]:
+    """The caseload's references, top to bottom."""
+    html = client.get(reverse("care_providers:caseload")).content.decode()
+    return re.findall(r'<td data-label="Reference"><a [^>]*>([^<]+)</a>', html)
+
+
+def test_the_caseload_puts_an_overdue_recovery_review_above_check_ins_due_later():
+    provider = CareProviderFactory()
+    first, staff, _ = placed(provider)
+    second, _, _ = placed(provider)
+    reviewed_late, _, _ = placed(provider)
+    now = timezone.now()
+    for hours, referral in ((1, first), (2, second)):
+        referral.deadlines.filter(clock=Clock.CHECK_IN).update(due_at=now + datetime.timedelta(hours=hours))
+    reviewed_late.deadlines.filter(clock=Clock.CHECK_IN).update(due_at=now + datetime.timedelta(days=3))
+    reviewed_late.deadlines.filter(clock=Clock.RECOVERY_REVIEW).update(
+        due_at=now - datetime.timedelta(hours=1)
+    )
+    client = signed_in(staff)
+    assert caseload_order(client) == [reviewed_late.reference, first.reference, second.reference]
+    html = client.get(reverse("care_providers:caseload")).content.decode()
+    assert "then whoever has the soonest check-in or recovery review due" in html
+
+
+def test_a_recovery_review_done_reads_done_on_its_day_on_the_caseload_never_none():
+    provider = CareProviderFactory()
+    reviewed, staff, _ = placed(provider)
+    recovery_review_near(reviewed)
+    services.record_progress(referral_id=reviewed.pk, actor=staff, note="Settled in.", recovery_review=True)
+    html = signed_in(staff).get(reverse("care_providers:caseload")).content.decode()
+    row = re.search(rf">{reviewed.reference}</a>.*?</tr>", html, re.S)[0]
+    done = reviewed.deadlines.get(clock=Clock.RECOVERY_REVIEW).stopped_at
+    assert f'<td data-label="Recovery review due">Done on {timezone.localtime(done):%-d %b %Y}</td>' in row
+    assert "None" not in html
 
 
 def test_an_accepting_worker_whose_colleague_rejected_the_offer_at_once_is_told_once_who_did_and_when(
@@ -378,10 +415,24 @@ def test_the_case_heading_and_every_action_page_name_the_person_to_whoever_may_s
     for user in (staff, boss):
         client = signed_in(user)
         case = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
-        assert re.search(rf"<h1>Case {referral.reference}: Merhawit Tran, {age} <span", case)
+        assert re.search(
+            rf'<h1>Case {referral.reference}: Merhawit Tran, aged {age} <span class="case-state">'
+            r'<span class="visually-hidden">State: </span><span class="state',
+            case,
+        )
         for transition in PERSON_ACTIONS if user == staff else set(PERSON_ACTIONS) - {"record_progress"}:
             page = client.get(action_url(referral, transition), follow=True).content.decode()
-            assert f"Case {referral.reference}: <strong>Merhawit Tran, {age}</strong>" in page, transition
+            assert f"Case {referral.reference}: <strong>Merhawit Tran, aged {age}</strong>" in page, (
+                transition
+            )
+
+
+def test_the_case_heading_says_an_estimated_age_as_aged_about():
+    referral, _staff, boss = placed(
+        given_name="Merhawit", family_name="Tran", date_of_birth=None, age_estimate=30
+    )
+    case = signed_in(boss).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert f"<h1>Case {referral.reference}: Merhawit Tran, aged about 30 <span" in case
 
 
 def test_an_offered_provider_is_not_told_the_name_on_the_case_heading_or_the_answer_pages():
@@ -400,9 +451,9 @@ def test_the_message_after_an_action_names_the_person_once_the_user_may_see_who_
     referral, provider, _boss = offered(given_name="Merhawit", family_name="Tran")
     client = signed_in(provider_user(provider))
     accepted = act(client, referral, "accept", follow=True).content.decode()
-    assert re.search(rf"{referral.reference} \(Merhawit Tran, \d+\): Offer accepted", accepted)
+    assert re.search(rf"{referral.reference} \(Merhawit Tran, aged \d+\): Offer accepted", accepted)
     noted = act(client, referral, "record_progress", {"record_progress-note": "Settled in."}, follow=True)
-    assert re.search(rf"{referral.reference} \(Merhawit Tran, \d+\): ", noted.content.decode())
+    assert re.search(rf"{referral.reference} \(Merhawit Tran, aged \d+\): ", noted.content.decode())
     # A provider reallocating the person no longer sees who they are: the reference alone.
     moved = act(client, referral, "reallocate", {"reallocate-reason": "needs_changed"}, follow=True)
     assert f"{referral.reference}: Reallocated" in moved.content.decode()
@@ -1053,9 +1104,9 @@ def test_the_case_list_and_page_show_a_person_reallocated_while_missing_as_missi
     [waiting_row] = [row for row in everything if f">{waiting.reference}</a>" in row]
     assert "tag-urgent" not in waiting_row
     case_page = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
-    assert 'Assessed</span> <span class="tag tag-urgent">Missing</span></h1>' in case_page
+    assert 'Assessed</span> <span class="tag tag-urgent">Missing</span></span></h1>' in case_page
     waiting_page = client.get(reverse("referrals:case", args=[waiting.pk])).content.decode()
-    assert "Assessed</span></h1>" in waiting_page
+    assert "Assessed</span></span></h1>" in waiting_page
     assessed = client.get(url, {"state": "assessed"}).content.decode()
     assert waiting.reference in assessed and referral.reference not in assessed  # in one list, as the report
     assert referral.reference not in client.get(url, {"state": "placed"}).content.decode()
@@ -1089,7 +1140,7 @@ def test_every_list_of_cases_and_the_case_heading_flag_a_child_beside_the_state(
     for user in (child.submitted_by, boss, staff):
         client = signed_in(user)
         heading = client.get(reverse("referrals:case", args=[child.pk])).content.decode().split("</h1>")[0]
-        assert heading.endswith(f"Placed</span> {CHILD_TAG}"), user
+        assert heading.endswith(f"Placed</span> {CHILD_TAG}</span>"), user
         assert CHILD_TAG not in client.get(reverse("referrals:case", args=[adult.pk])).content.decode()
 
 

@@ -1022,6 +1022,50 @@ def test_a_draft_sent_after_the_session_ended_is_kept_as_a_new_draft_leaving_the
     assert kept.data["given_name"] == "Overwritten"
 
 
+def test_a_draft_sent_unchanged_after_the_session_ended_keeps_no_second_copy():
+    user = responder()
+    client = signed_in(user)
+    client.post(INTAKE, {"given_name": "Amina", "family_name": "Haile", "action": "save_draft"})
+    saved = ReferralDraft.objects.get()
+    page = client.get(f"{INTAKE}?draft={saved.pk}", follow=True).content.decode()
+    owner = re.search(r'name="owner" value="([^"]+)"', page)[1]
+    session_lapses(client)
+    response = client.post(
+        f"{INTAKE}?draft={saved.pk}",
+        {
+            "owner": owner,
+            "draft": saved.pk,
+            "given_name": "Amina",
+            "family_name": "Haile",
+            "action": "save_draft",
+        },
+    )
+    assert ReferralDraft.objects.get() == saved
+    assert response["Location"] == f"{reverse('login')}?next={quote(f'{INTAKE}?draft={saved.pk}')}"
+
+
+def test_the_drafts_list_tells_two_drafts_of_one_person_apart_by_the_second_saved_in_each_links_name():
+    user = responder()
+    client = signed_in(user)
+    for account in ("First version.", "Second version."):
+        client.post(
+            INTAKE,
+            {"given_name": "Amina", "family_name": "Haile", "account": account, "action": "save_draft"},
+        )
+    older, newer = ReferralDraft.objects.order_by("pk")
+    ReferralDraft.objects.filter(pk=older.pk).update(
+        updated_at=newer.updated_at - datetime.timedelta(seconds=7)
+    )
+    older.refresh_from_db()
+    html = client.get(reverse("referrals:drafts")).content.decode()
+    names = re.findall(r'>Resume<span class="visually-hidden">([^<]*)</span>', html)
+    assert names == [
+        f" the draft for Amina Haile, saved {local_time(draft.updated_at, '%-d %b %Y %H:%M:%S')}"
+        for draft in (newer, older)
+    ]
+    assert len(set(names)) == 2
+
+
 def test_a_copied_owner_value_keeps_no_draft_from_a_browser_that_never_signed_in():
     user = responder()
     owner = owner_field(signed_in(user))

@@ -124,9 +124,7 @@ def test_the_offers_page_says_how_long_is_left_and_marks_an_offer_due_soon_once_
 
     rows = offer_rows(provider_user(provider))
     assert re.search(r"\(in \d\shours?(, \d+\sminutes?)?\)", row_of(rows, waiting))
-    assert re.search(
-        r"\(in \d+\sminutes?\) <span class=\"tag tag-urgent\">Due soon</span>", row_of(rows, soon)
-    )
+    assert re.search(r"\(in \d+\sminutes?\) <span class=\"tag tag-soon\">Due soon</span>", row_of(rows, soon))
     assert "Due soon" not in row_of(rows, waiting)
     assert '<span class="tag">Ran out</span>' in row_of(rows, ran_out)
     assert "(in " not in row_of(rows, ran_out) and "Due soon" not in row_of(rows, ran_out)
@@ -202,7 +200,7 @@ def test_the_offers_page_shows_a_short_note_from_the_managers_and_sends_a_long_o
     assert "Do not contact the man at her old address." in row_of(rows, noted[0])
     long_row = row_of(rows, noted[1])
     assert "Trafficker" not in long_row and "read it on the case page before you answer" in long_row
-    assert '<td data-label="Note from the managers">None</td>' in row_of(rows, noted[2])
+    assert '<td data-label="Note from the managers">No note</td>' in row_of(rows, noted[2])
 
 
 def test_the_offered_provider_reads_the_managers_note_on_the_case_page_before_and_after_it_accepts():
@@ -227,9 +225,31 @@ def test_the_offered_provider_reads_the_managers_note_on_the_case_page_before_an
         html = signed_in(staff).get(url).content.decode()
         note = html.split('id="offer-note"')[1].split("</div>")[0]
         assert "Trafficker found her last address." in note
+        assert "<h3>Note from the managers</h3>" in note
+        # Once on the page: the history points to it rather than repeating a note of any length.
         history = html.split('id="history-title"')[1]
-        assert "Note: Trafficker found her last address." in history
+        assert "Trafficker" not in history
+        assert "Note: shown above, under Note from the managers" in history
         # The assessment's notes were written for the managers, and may retell the account.
         assert "Managers only" not in html
         if not accepted:
             services.accept_offer(referral_id=referral.pk, actor=staff)
+
+
+def test_the_accept_and_reject_pages_show_the_managers_note_to_the_provider_answering():
+    provider, boss = CareProviderFactory(), manager()
+    referral = submitted_referral()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="high", route="accommodation")
+    services.offer_placement(
+        referral_id=referral.pk,
+        actor=boss,
+        provider_id=provider.pk,
+        note="Keep her away from the car wash.\nShe has a phone.",
+    )
+    client = signed_in(provider_user(provider))
+    for answer in ("accept", "reject"):
+        url = reverse("referrals:case_action", args=[referral.pk, answer])
+        html = client.get(url, follow=True).content.decode()
+        note = html.split('id="offer-note"')[1].split("</div>")[0]
+        assert "<h2>Note from the managers</h2>" in note
+        assert "Keep her away from the car wash.<br>She has a phone." in note
