@@ -97,7 +97,7 @@ def outdated_because() -> Case:
     )
 
 
-def with_currency(notifications: QuerySet[Notification]) -> QuerySet[Notification]:
+def with_outdated_because(notifications: QuerySet[Notification]) -> QuerySet[Notification]:
     """The notifications, each with ``outdated_because`` ("" while current)."""
     return notifications.annotate(outdated_because=outdated_because())
 
@@ -117,7 +117,7 @@ def undelivered_notifications(now: datetime.datetime | None = None) -> QuerySet[
     stuck_before = now - datetime.timedelta(minutes=settings.NOTIFICATION_STUCK_MINUTES)
     retrying = Q(state=DeliveryState.PENDING, attempts__gt=0) & ~Q(last_error="")
     return (
-        with_currency(
+        with_outdated_because(
             Notification.objects.filter(
                 Q(state=DeliveryState.FAILED)
                 | retrying
