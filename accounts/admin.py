@@ -152,7 +152,6 @@ class AuthenticatorAppAdmin(AuditedModelAdmin):
     list_filter = ["created_at", "last_used_at", "confirmed"]
     list_select_related = ["user"]
     search_fields = ["user__username", "user__email"]
-    radio_fields = {"digits": admin.HORIZONTAL}
     fieldsets = [
         ("Identity", {"fields": ["user", "name", "confirmed"]}),
         ("Timestamps", {"fields": ["created_at", "last_used_at"]}),

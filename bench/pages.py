@@ -59,9 +59,8 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
-from report import build  # noqa: E402
+from report import MANAGER_TOKEN, build  # noqa: E402
 
-TOKEN = "bench-report-manager-token-000000000000"  # made by build()
 TARGET_RATIO = 2
 
 
@@ -212,7 +211,7 @@ def main() -> None:
 
     web = Client(HTTP_HOST="localhost")
     web.force_login(User.objects.get(username="bench-manager"))
-    api = Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Token {TOKEN}")
+    api = Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Token {MANAGER_TOKEN}")
     pairs = [
         ("triage queue", "/triage/", "/api/v1/referrals/?state=received"),
         ("case page", f"/cases/{case_id}/", f"/api/v1/referrals/{case_id}/"),

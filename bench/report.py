@@ -53,6 +53,8 @@ REGIONS = [
 NATIONALITIES = ["GB", "AL", "VN", "ER", "SD", "RO", "IQ", "NG", "CN", "IR", "AF", "PL", "IN", "PK", "EG",
                  "SY", "ET", "KW", "LT", "SK", "BG", "UA", "GH", "BD", "TR", "unknown", "stateless"]  # fmt: skip
 PROVIDERS = 12
+# The bench manager's API token, known in advance for the timed API calls (``pages.py`` too).
+MANAGER_TOKEN = "bench-report-manager-token-000000000000"  # noqa: S105
 TARGET_RATIO = 2
 
 
@@ -86,10 +88,8 @@ def build(referrals: int, resume_from: str | None = None) -> None:
     manager, _ = User.objects.get_or_create(
         username="bench-manager", defaults={"role": Role.MANAGER, "organisation": contractor}
     )
-    # A token known in advance, for the timed API calls: only its digest is stored, as for any token.
-    ApiToken.objects.get_or_create(
-        user=manager, digest=token_digest("bench-report-manager-token-000000000000")
-    )
+    # Only its digest is stored, as for any token.
+    ApiToken.objects.get_or_create(user=manager, digest=token_digest(MANAGER_TOKEN))
     providers = []
     for n in range(PROVIDERS):
         org, _ = Organisation.objects.get_or_create(
@@ -395,9 +395,7 @@ def floor() -> int:
 
 
 def served(client: Client) -> dict[str, Any]:
-    response = client.get(
-        "/api/v1/reports/caseload/", HTTP_AUTHORIZATION="Token bench-report-manager-token-000000000000"
-    )
+    response = client.get("/api/v1/reports/caseload/", HTTP_AUTHORIZATION=f"Token {MANAGER_TOKEN}")
     if response.status_code != 200:
         sys.exit(f"The API answered {response.status_code}: {response.content[:500]!r}")
     return json.loads(response.content)

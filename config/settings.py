@@ -38,8 +38,9 @@ def _refuse_a_guessable_secret(name: str, value: str, min_length: int) -> None:
 
 
 _refuse_a_guessable_secret("SECRET_KEY", SECRET_KEY, 50)
-# Former keys, still accepted for what they signed (sessions, the owner of a form left open), so that
-# SECRET_KEY can be replaced without signing everyone out; each can go a day later.
+# Former keys, still accepted for what they signed, so that SECRET_KEY can be replaced without signing
+# everyone out; each can go a day later. Not for a form left open: its owner field holds a digest of the
+# sign-in made with SECRET_KEY alone (``referrals.unsent_forms``).
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

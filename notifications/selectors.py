@@ -97,7 +97,7 @@ def outdated_because() -> Case:
     )
 
 
-def with_currency(notifications: QuerySet[Notification]) -> QuerySet[Notification]:
+def with_outdated_because(notifications: QuerySet[Notification]) -> QuerySet[Notification]:
     """The notifications, each with ``outdated_because`` ("" while current)."""
     return notifications.annotate(outdated_because=outdated_because())
 
@@ -114,7 +114,7 @@ def _undelivered(now: datetime.datetime | None) -> QuerySet[Notification]:
     now = now or timezone.now()
     stuck_before = now - datetime.timedelta(minutes=settings.NOTIFICATION_STUCK_MINUTES)
     retrying = Q(state=DeliveryState.PENDING, attempts__gt=0) & ~Q(last_error="")
-    return with_currency(
+    return with_outdated_because(
         Notification.objects.filter(
             Q(state=DeliveryState.FAILED)
             | retrying
@@ -129,7 +129,7 @@ def undelivered_notifications(now: datetime.datetime | None = None) -> QuerySet[
     longer current needs nothing done and is never sent (``undelivered_no_longer_current``)."""
     return (
         _undelivered(now)
-        .filter(Q(outdated_because=""))  # the annotation of with_currency
+        .filter(Q(outdated_because=""))  # the annotation of with_outdated_because
         .select_related("organisation")
         .prefetch_related(Prefetch("delivery_attempts", queryset=DeliveryAttempt.objects.order_by("at")))
         .order_by("-created_at")

@@ -23,7 +23,7 @@ from referrals.exceptions import NotificationNotFailed, NotificationOutdated, No
 from referrals.local_time import MOMENT, local_time
 
 from .models import Channel, DeliveryState, Event, InboxItem, Notification
-from .selectors import why_outdated, with_currency
+from .selectors import why_outdated, with_outdated_because
 
 logger = logging.getLogger(__name__)
 
@@ -283,7 +283,7 @@ def resend_all_failed(*, actor: User, organisation_id: int, channel: str) -> Sen
         raise NotPermitted("Only managers can send notifications again.")
     with transaction.atomic():
         failed = list(
-            with_currency(Notification.objects.select_for_update(of=("self",)))
+            with_outdated_because(Notification.objects.select_for_update(of=("self",)))
             .select_related("referral")
             .filter(organisation_id=organisation_id, channel=channel, state=DeliveryState.FAILED)
         )

@@ -77,11 +77,6 @@ def hash_keys() -> list[str]:
     return [settings.FIELD_HASH_KEY, *settings.FIELD_HASH_KEY_FALLBACKS]
 
 
-def keyed_digests(*parts: str) -> list[str]:
-    """The parts' digest under each of ``hash_keys()``: what a stored digest of them may be."""
-    return [keyed_digest(*parts, key=key) for key in hash_keys()]
-
-
 def name_digest(given_name: str, family_name: str, *, key: str | None = None) -> str:
     """The digest of a person's name that duplicate detection matches (SPEC §3)."""
     return keyed_digest(given_name, family_name, key=key)

@@ -133,6 +133,13 @@ def may_see_transition_input(
     return True
 
 
+def may_read_offer_note(user: User) -> bool:
+    """Whether the user reads the managers' note on an offer they see: the history's rule for the
+    managers' input since the current offer (``may_see_transition_input``), so the page, the API and
+    the history agree."""
+    return may_see_transition_input(user, "offer", None, OrganisationKind.CONTRACTOR, from_current_offer=True)
+
+
 # The clocks a care provider has to meet: answering its offer, then supporting the person. The
 # assessment and placement clocks are the managers'.
 PROVIDER_CLOCKS = frozenset({Clock.OFFER_RESPONSE, Clock.CHECK_IN, Clock.RECOVERY_REVIEW, Clock.MISSING})

@@ -26,7 +26,7 @@ from django.utils import timezone
 from care_providers.models import PlacementOffer
 
 from .choices import OPEN_STATES, ReferralState
-from .encryption import hash_keys, keyed_digests
+from .encryption import birth_date_digest, hash_keys, name_digest
 from .models import AnonymousNotification, Clock, Deadline, Referral, TransitionLog
 
 if TYPE_CHECKING:
@@ -436,12 +436,15 @@ def likely_duplicates(
     submitted, or closed within the window) with the same name and the same date of birth or
     nationality (SPEC §3), matched through keyed digests, limited to what the user may see."""
     since = timezone.now() - datetime.timedelta(days=settings.DUPLICATE_WINDOW_DAYS)
+    # Under each hash key a stored digest may be under, while FIELD_HASH_KEY is being changed.
+    keys = hash_keys()
     same_birth_or_nationality = Q(nationality=nationality)
     if date_of_birth is not None:
-        same_birth_or_nationality |= Q(birth_date_digest__in=keyed_digests(date_of_birth.isoformat()))
+        birth_dates = [birth_date_digest(date_of_birth, key=key) for key in keys]
+        same_birth_or_nationality |= Q(birth_date_digest__in=birth_dates)
     return (
         referrals_visible_to(user)
-        .filter(name_digest__in=keyed_digests(given_name, family_name))
+        .filter(name_digest__in=[name_digest(given_name, family_name, key=key) for key in keys])
         .filter(Q(state__in=OPEN_STATES) | Q(closed_at__gte=since))
         .filter(same_birth_or_nationality)
         .order_by("-submitted_at")

@@ -30,7 +30,7 @@ from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods
 from django_fsm import can_proceed
 
-from accounts.models import OrganisationKind, User
+from accounts.models import User
 from accounts.sessions import SIGNED_OUT_EVERYWHERE, signed_out_words, why_signed_out
 from audit.services import draft_label, record_draft_reads, record_read
 from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
@@ -91,6 +91,7 @@ from .local_time import local_time
 from .models import Clock, Deadline, Referral, ReferralDraft, UnsentForm
 from .permissions import (
     may_perform,
+    may_read_offer_note,
     may_see_actor,
     may_see_clock,
     may_see_full_account,
@@ -1251,15 +1252,11 @@ def offer_note_for(
 ) -> str:
     """The managers' note to the provider on the offer the case page shows (pending, or the one the
     placement came from), if the user may read it: a manager's input since the current offer, under the
-    history's rule (``may_see_transition_input``). Empty when there is none."""
+    history's rule (``permissions.may_read_offer_note``). Empty when there is none."""
     offer = pending_offer
     if offer is None and placement is not None:
-        offer = next((offer for offer in offers if offer.pk == placement.offer_id), None)
-    if offer is None or not offer.note:
-        return ""
-    if not may_see_transition_input(
-        user, "offer", None, OrganisationKind.CONTRACTOR, from_current_offer=True
-    ):
+        offer = next((placed for placed in offers if placed.pk == placement.offer_id), None)
+    if offer is None or not may_read_offer_note(user):
         return ""
     return offer.note
 

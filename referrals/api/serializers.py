@@ -32,6 +32,7 @@ from referrals.choices import (
 from referrals.models import AnonymousNotification, Clock, Referral, TransitionLog
 from referrals.permissions import (
     TRANSITIONS,
+    may_read_offer_note,
     may_see_actor,
     may_see_clock,
     may_see_full_account,
@@ -369,10 +370,7 @@ class ReferralSerializer(FieldsBuiltOnce):
         if not offers:
             return None
         data = PendingOfferSerializer(offers[0]).data
-        # A manager's input, of the offer the viewer sees the case through: the one rule of the history's.
-        if not may_see_transition_input(
-            self.context["request"].user, "offer", None, OrganisationKind.CONTRACTOR, from_current_offer=True
-        ):
+        if not may_read_offer_note(self.context["request"].user):
             data["note"] = ""
         return data
 

@@ -14,25 +14,25 @@ from tests.api.cases import bring_to
 pytestmark = pytest.mark.django_db
 
 
-def why(case, event, **fields):
+def reasons_outdated(case, event, **fields):
     rows = Notification.objects.filter(referral=case.referral, event=event, **fields)
     return {why_outdated(row) for row in rows}
 
 
 def test_a_placement_offer_is_current_while_pending_only():
     case = bring_to("offered")
-    assert why(case, Event.OFFER_MADE) == {""}
+    assert reasons_outdated(case, Event.OFFER_MADE) == {""}
     services.accept_offer(referral_id=case.referral.pk, actor=case.provider_user)
-    assert why(case, Event.OFFER_MADE) == {"offer closed"}
+    assert reasons_outdated(case, Event.OFFER_MADE) == {"offer closed"}
 
 
 def test_a_reminder_is_current_while_its_clock_runs_only():
     case = bring_to("offered")
     offer = case.referral.offers.get()
     sweep_deadlines(now=offer.response_due_at - datetime.timedelta(minutes=1))
-    assert why(case, Event.DEADLINE_REMINDER) == {""}
+    assert reasons_outdated(case, Event.DEADLINE_REMINDER) == {""}
     services.accept_offer(referral_id=case.referral.pk, actor=case.provider_user)
-    assert why(case, Event.DEADLINE_REMINDER) == {"clock stopped"}
+    assert reasons_outdated(case, Event.DEADLINE_REMINDER) == {"clock stopped"}
 
 
 def test_a_missing_persons_alerts_are_current_while_missing_even_reallocated_and_not_once_found():
@@ -40,35 +40,35 @@ def test_a_missing_persons_alerts_are_current_while_missing_even_reallocated_and
     repeat_due = Deadline.objects.get(referral=case.referral, clock=Clock.MISSING).due_at
     sweep_deadlines(now=repeat_due + datetime.timedelta(seconds=1))
     alerts = (Event.PERSON_MISSING, Event.STILL_MISSING)
-    assert why(case, Event.STILL_MISSING) == {""}
+    assert reasons_outdated(case, Event.STILL_MISSING) == {""}
     services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="safety_concern")
-    assert why(case, Event.PERSON_MISSING) | why(case, Event.STILL_MISSING) == {""}
+    assert reasons_outdated(case, Event.PERSON_MISSING) | reasons_outdated(case, Event.STILL_MISSING) == {""}
     services.mark_found(referral_id=case.referral.pk, actor=case.manager)
-    assert {reason for event in alerts for reason in why(case, event)} == {"no longer missing"}
+    assert {reason for event in alerts for reason in reasons_outdated(case, event)} == {"no longer missing"}
 
 
 def test_a_breach_is_current_while_the_case_is_open_only():
     case = bring_to("placed")
     check_in = Deadline.objects.get(referral=case.referral, clock=Clock.CHECK_IN, stopped_at__isnull=True)
     sweep_deadlines(now=check_in.due_at + datetime.timedelta(seconds=1))
-    assert why(case, Event.DEADLINE_BREACHED) == {""}
+    assert reasons_outdated(case, Event.DEADLINE_BREACHED) == {""}
     services.exit_referral(referral_id=case.referral.pk, actor=case.provider_user, reason="left_support")
-    assert why(case, Event.DEADLINE_BREACHED) == {"case closed"}
+    assert reasons_outdated(case, Event.DEADLINE_BREACHED) == {"case closed"}
 
 
 def test_a_new_referral_is_current_until_assessed_or_closed():
     assessed, declined = bring_to("received"), bring_to("received")
-    assert why(assessed, Event.REFERRAL_RECEIVED) == {""}
+    assert reasons_outdated(assessed, Event.REFERRAL_RECEIVED) == {""}
     services.assess_referral(
         referral_id=assessed.referral.pk, actor=assessed.manager, risk="low", route="outreach"
     )
     services.decline_referral(referral_id=declined.referral.pk, actor=declined.manager, reason="not_eligible")
-    assert why(assessed, Event.REFERRAL_RECEIVED) == {"already assessed"}
-    assert why(declined, Event.REFERRAL_RECEIVED) == {"case closed"}
+    assert reasons_outdated(assessed, Event.REFERRAL_RECEIVED) == {"already assessed"}
+    assert reasons_outdated(declined, Event.REFERRAL_RECEIVED) == {"case closed"}
 
 
 def test_news_of_something_done_stays_current_once_the_case_is_closed():
     case = bring_to("placed")
     services.exit_referral(referral_id=case.referral.pk, actor=case.provider_user, reason="left_support")
     for event in (Event.REFERRAL_ASSESSED, Event.REFERRAL_PLACED, Event.REFERRAL_EXITED):
-        assert why(case, event) == {""}, event
+        assert reasons_outdated(case, event) == {""}, event

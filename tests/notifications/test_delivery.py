@@ -234,17 +234,21 @@ def test_a_webhook_is_signed_over_its_raw_body_which_holds_the_timestamp(webhook
     assert row.delivery_attempts.get().detail == "HTTP 204"
 
 
-def test_an_event_retried_after_a_later_one_says_it_happened_before_it(webhook_receiver, queued):
-    webhook_receiver.respond = lambda n: 500 if n == 1 else 204
-    referrer = responder(
-        organisation=OrganisationFactory(webhook_url=webhook_receiver.url, webhook_secret="s")
-    )
+def placed_by_a_referrer_with_a_webhook(url):
+    """A placed case whose referrer has a webhook at ``url``, and its manager."""
+    referrer = responder(organisation=OrganisationFactory(webhook_url=url, webhook_secret="s"))
     boss = manager()
     provider = CareProviderFactory()
     case = submitted_referral(referrer)
     services.assess_referral(referral_id=case.pk, actor=boss, risk="high", route="accommodation")
     services.offer_placement(referral_id=case.pk, actor=boss, provider_id=provider.pk)
     services.accept_offer(referral_id=case.pk, actor=provider_user(provider))
+    return case, boss
+
+
+def test_an_event_retried_after_a_later_one_says_it_happened_before_it(webhook_receiver, queued):
+    webhook_receiver.respond = lambda n: 500 if n == 1 else 204
+    case, boss = placed_by_a_referrer_with_a_webhook(webhook_receiver.url)
     hooks = Notification.objects.filter(referral=case, channel=Channel.WEBHOOK)
     assessed, placed = hooks.get(event=Event.REFERRAL_ASSESSED), hooks.get(event=Event.REFERRAL_PLACED)
 
@@ -262,15 +266,7 @@ def test_an_event_retried_after_a_later_one_says_it_happened_before_it(webhook_r
 
 def test_a_missing_alert_still_undelivered_once_the_person_is_found_is_not_sent(webhook_receiver, queued):
     webhook_receiver.respond = lambda n: 500 if n == 1 else 204
-    referrer = responder(
-        organisation=OrganisationFactory(webhook_url=webhook_receiver.url, webhook_secret="s")
-    )
-    boss = manager()
-    provider = CareProviderFactory()
-    case = submitted_referral(referrer)
-    services.assess_referral(referral_id=case.pk, actor=boss, risk="high", route="accommodation")
-    services.offer_placement(referral_id=case.pk, actor=boss, provider_id=provider.pk)
-    services.accept_offer(referral_id=case.pk, actor=provider_user(provider))
+    case, boss = placed_by_a_referrer_with_a_webhook(webhook_receiver.url)
     services.report_missing(referral_id=case.pk, actor=boss, last_seen_at=timezone.now())
     missing = Notification.objects.get(referral=case, event=Event.PERSON_MISSING, channel=Channel.WEBHOOK)
     deliver(str(missing.pk))  # refused: retried later

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import AuthenticatorApp, OrganisationKind, Role, User
+from accounts.models import AuthenticatorApp, Organisation, OrganisationKind, Role, User
 from tests.factories import OrganisationFactory, contractor, manager, responder
 
 pytestmark = pytest.mark.django_db
@@ -24,9 +24,23 @@ def staff_user(*codenames: str) -> User:
     return user
 
 
-@pytest.fixture
-def helpdesk(settings: Any) -> User:
+@pytest.fixture(autouse=True)
+def no_second_factor(settings: Any) -> None:
     settings.REQUIRE_MFA = False  # these tests are about what the admin allows, not how one signs in
+
+
+def superuser() -> User:
+    return User.objects.create_superuser("root", "root@example.test", "a-long-admin-password")
+
+
+def signed_in(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def helpdesk() -> User:
     return staff_user(
         "view_user", "change_user", "add_user", "view_organisation", "change_organisation", "add_organisation"
     )
@@ -34,9 +48,7 @@ def helpdesk(settings: Any) -> User:
 
 @pytest.fixture
 def helpdesk_client(helpdesk: User) -> Client:
-    client = Client()
-    client.force_login(helpdesk)
-    return client
+    return signed_in(helpdesk)
 
 
 def change_data(user: User, **overrides: Any) -> dict[str, Any]:
@@ -98,7 +110,7 @@ def test_a_staff_user_cannot_make_themselves_superuser_or_manager_in_the_admin(h
 def test_a_staff_user_cannot_set_their_own_or_a_managers_or_a_superusers_password_in_the_admin(
     helpdesk, helpdesk_client
 ):
-    root = User.objects.create_superuser("root", "root@example.test", "a-long-admin-password")
+    root = superuser()
     others = [helpdesk, manager(), root, responder(is_staff=True)]
     for user in others:
         before = User.objects.get(pk=user.pk).password
@@ -108,7 +120,7 @@ def test_a_staff_user_cannot_set_their_own_or_a_managers_or_a_superusers_passwor
 
 def test_a_staff_user_cannot_change_a_manager_or_a_superuser_in_the_admin(helpdesk, helpdesk_client):
     boss = manager()
-    root = User.objects.create_superuser("root", "root@example.test", "a-long-admin-password")
+    root = superuser()
     for user in (boss, root):
         url = reverse("admin:accounts_user_change", args=[user.pk])
         response = helpdesk_client.post(url, change_data(user, email="taken-over@x.test", is_active=""))
@@ -162,11 +174,9 @@ def test_a_staff_user_cannot_add_a_superuser_or_a_manager_in_the_admin(helpdesk_
     assert (user.is_superuser, user.is_staff, user.role) == (False, False, Role.FIRST_RESPONDER)
 
 
-def test_a_superuser_still_grants_admin_rights_and_the_manager_role(settings):
-    settings.REQUIRE_MFA = False
-    root = User.objects.create_superuser("root", "root@example.test", "a-long-admin-password")
-    client = Client()
-    client.force_login(root)
+def test_a_superuser_still_grants_admin_rights_and_the_manager_role():
+    root = superuser()
+    client = signed_in(root)
     user = responder()
     response = client.post(
         reverse("admin:accounts_user_change", args=[user.pk]),
@@ -205,7 +215,7 @@ def test_a_staff_user_cannot_make_an_organisation_the_contractor_or_change_the_c
         organisation_data(police, name="Second contractor", kind=OrganisationKind.CONTRACTOR),
     )
     assert added.status_code == 200 and "kind" in added.context["adminform"].form.errors
-    assert not police.__class__.objects.filter(name="Second contractor").exists()
+    assert not Organisation.objects.filter(name="Second contractor").exists()
     the_contractor = contractor()
     response = helpdesk_client.post(
         reverse("admin:accounts_organisation_change", args=[the_contractor.pk]),
@@ -216,13 +226,11 @@ def test_a_staff_user_cannot_make_an_organisation_the_contractor_or_change_the_c
     assert the_contractor.kind == OrganisationKind.CONTRACTOR
 
 
-def test_a_staff_user_cannot_give_their_group_more_permissions_in_the_admin(settings):
-    settings.REQUIRE_MFA = False
+def test_a_staff_user_cannot_give_their_group_more_permissions_in_the_admin():
     user = staff_user("view_group", "change_group", "add_group")
     group = Group.objects.create(name="Help desk")
     user.groups.add(group)
-    client = Client()
-    client.force_login(user)
+    client = signed_in(user)
     everything = list(Permission.objects.values_list("pk", flat=True))
     response = client.post(
         reverse("admin:auth_group_change", args=[group.pk]), {"name": "Help desk", "permissions": everything}
@@ -234,12 +242,10 @@ def test_a_staff_user_cannot_give_their_group_more_permissions_in_the_admin(sett
     assert not Group.objects.filter(name="All").exists()
 
 
-def test_a_staff_user_cannot_delete_their_own_or_a_managers_or_a_superusers_account_in_the_admin(settings):
-    settings.REQUIRE_MFA = False
+def test_a_staff_user_cannot_delete_their_own_or_a_managers_or_a_superusers_account_in_the_admin():
     user = staff_user("view_user", "delete_user")
-    client = Client()
-    client.force_login(user)
-    root = User.objects.create_superuser("root", "root@example.test", "a-long-admin-password")
+    client = signed_in(user)
+    root = superuser()
     for account in (user, manager(), root, responder(is_staff=True)):
         url = reverse("admin:accounts_user_delete", args=[account.pk])
         assert client.get(url).status_code == 403
@@ -251,11 +257,9 @@ def test_a_staff_user_cannot_delete_their_own_or_a_managers_or_a_superusers_acco
     assert not User.objects.filter(pk=tidied.pk).exists()
 
 
-def test_delete_selected_refuses_a_selection_holding_a_privileged_account(settings):
-    settings.REQUIRE_MFA = False
+def test_delete_selected_refuses_a_selection_holding_a_privileged_account():
     user = staff_user("view_user", "delete_user")
-    client = Client()
-    client.force_login(user)
+    client = signed_in(user)
     boss, leaver = manager(), responder()
     response = client.post(
         reverse("admin:accounts_user_changelist"),
@@ -280,13 +284,11 @@ def authenticator_app_data(**overrides: Any) -> dict[str, Any]:
     return data
 
 
-def test_no_one_changes_an_authenticator_app_in_the_admin(settings):
-    settings.REQUIRE_MFA = False
+def test_no_one_changes_an_authenticator_app_in_the_admin():
     user = staff_user("view_authenticatorapp", "change_authenticatorapp", "delete_authenticatorapp")
-    root = User.objects.create_superuser("root", "root@example.test", "a-long-admin-password")
+    root = superuser()
     for admin_user in (user, root):
-        client = Client()
-        client.force_login(admin_user)
+        client = signed_in(admin_user)
         for owner in (manager(), responder()):
             app = AuthenticatorApp.objects.create(user=owner, name="Authenticator app", confirmed=True)
             url = reverse("admin:accounts_authenticatorapp_change", args=[app.pk])
@@ -297,12 +299,10 @@ def test_no_one_changes_an_authenticator_app_in_the_admin(settings):
             assert (app.tolerance, app.digits, app.confirmed) == (1, 6, True)
 
 
-def test_only_a_superuser_deletes_a_privileged_accounts_authenticator_app_in_the_admin(settings):
-    settings.REQUIRE_MFA = False
+def test_only_a_superuser_deletes_a_privileged_accounts_authenticator_app_in_the_admin():
     user = staff_user("view_authenticatorapp", "delete_authenticatorapp")
-    client = Client()
-    client.force_login(user)
-    root = User.objects.create_superuser("root", "root@example.test", "a-long-admin-password")
+    client = signed_in(user)
+    root = superuser()
     for owner in (user, manager(), root):
         app = AuthenticatorApp.objects.create(user=owner, name="Authenticator app", confirmed=True)
         url = reverse("admin:accounts_authenticatorapp_delete", args=[app.pk])
