@@ -55,11 +55,10 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
-from report import MANAGER_TOKEN, build  # noqa: E402
+from report import MANAGER_TOKEN, prepare  # noqa: E402
 
 TARGET_RATIO = 2
 
@@ -182,11 +181,7 @@ def main() -> None:
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("The benchmark runs on PostgreSQL: set DATABASE_URL.")
-    if args.build:
-        build(args.referrals)
-    else:
-        # Data built by an earlier release meets this one's schema.
-        call_command("migrate", verbosity=0, skip_checks=True)
+    prepare(args.referrals, build_first=args.build)
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM referrals_referral WHERE given_name = 'bench' LIMIT 1")
         if cursor.fetchone():

@@ -58,14 +58,29 @@ MANAGER_TOKEN = "bench-report-manager-token-000000000000"  # noqa: S105
 TARGET_RATIO = 2
 
 
+def prepare(referrals: int, *, build_first: bool, resume_from: str | None = None) -> None:
+    """Build the cases (or finish a build), or bring data built by an earlier release to this one's
+    schema; then issue the bench manager's token afresh: a token lives TOKEN_LIFETIME_HOURS, and data
+    built one day is measured again on another."""
+    from accounts.authentication import token_digest
+    from accounts.models import ApiToken, User
+
+    if build_first or resume_from:
+        build(referrals, resume_from)
+    else:
+        call_command("migrate", verbosity=0, skip_checks=True)
+    manager = User.objects.get(username="bench-manager")
+    ApiToken.objects.filter(user=manager).delete()
+    ApiToken.objects.create(user=manager, digest=token_digest(MANAGER_TOKEN))  # only its digest is kept
+
+
 def build(referrals: int, resume_from: str | None = None) -> None:
     """Migrate and fill the database with ``referrals`` generated cases (or finish a build that stopped
     before the step ``resume_from``)."""
     if connection.vendor != "postgresql":
         sys.exit("The benchmark runs on PostgreSQL: set DATABASE_URL.")
     call_command("migrate", verbosity=0, skip_checks=True)
-    from accounts.authentication import token_digest
-    from accounts.models import ApiToken, Organisation, Role, User
+    from accounts.models import Organisation, Role, User
     from care_providers.models import CareProvider
 
     steps = [label for label, _ in BUILD_SQL]
@@ -88,8 +103,6 @@ def build(referrals: int, resume_from: str | None = None) -> None:
     manager, _ = User.objects.get_or_create(
         username="bench-manager", defaults={"role": Role.MANAGER, "organisation": contractor}
     )
-    # Only its digest is stored, as for any token.
-    ApiToken.objects.get_or_create(user=manager, digest=token_digest(MANAGER_TOKEN))
     providers = []
     for n in range(PROVIDERS):
         org, _ = Organisation.objects.get_or_create(
@@ -437,11 +450,7 @@ def main() -> None:
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("The benchmark runs on PostgreSQL: set DATABASE_URL.")
-    if args.build or args.resume_from:
-        build(args.referrals, args.resume_from)
-    else:
-        # Data built by an earlier release meets this one's schema.
-        call_command("migrate", verbosity=0, skip_checks=True)
+    prepare(args.referrals, build_first=args.build, resume_from=args.resume_from)
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*), min(submitted_at), max(submitted_at) FROM referrals_referral")
