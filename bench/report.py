@@ -241,19 +241,20 @@ BUILD_SQL = [
         "offers",
         """
         INSERT INTO care_providers_placementoffer
-          (state, offered_at, response_due_at, responded_at, reject_reason, offered_by_id, provider_id, referral_id)
+          (state, offered_at, response_due_at, responded_at, reject_reason, offered_by_id, provider_id, referral_id,
+           note)
         SELECT 'accepted', r.placed_at - interval '1 hour' * (1 + (r.id %% 7)), r.placed_at + interval '4 hours',
                r.placed_at, '', %(user)s,
-               (%(providers)s::bigint[])[1 + (r.id %% array_length(%(providers)s::bigint[], 1))::int], r.id
+               (%(providers)s::bigint[])[1 + (r.id %% array_length(%(providers)s::bigint[], 1))::int], r.id, ''
         FROM referrals_referral r WHERE r.placed_at IS NOT NULL
         UNION ALL
         SELECT 'rejected', r.assessed_at + interval '10 minutes', r.assessed_at + interval '250 minutes',
                r.assessed_at + interval '2 hours', 'no_capacity', %(user)s,
-               (%(providers)s::bigint[])[1 + ((r.id + 5) %% array_length(%(providers)s::bigint[], 1))::int], r.id
+               (%(providers)s::bigint[])[1 + ((r.id + 5) %% array_length(%(providers)s::bigint[], 1))::int], r.id, ''
         FROM referrals_referral r WHERE r.assessed_at IS NOT NULL AND r.id %% 5 = 0
         UNION ALL
         SELECT 'pending', now() - interval '1 hour', now() + interval '3 hours', NULL, '', %(user)s,
-               (%(providers)s::bigint[])[1 + ((r.id + 3) %% array_length(%(providers)s::bigint[], 1))::int], r.id
+               (%(providers)s::bigint[])[1 + ((r.id + 3) %% array_length(%(providers)s::bigint[], 1))::int], r.id, ''
         FROM referrals_referral r WHERE r.state = 'assessed' AND r.id %% 3 = 0
         """,
     ),
