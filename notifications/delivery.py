@@ -11,8 +11,8 @@ Every attempt is logged as a ``DeliveryAttempt`` holding the outcome and an HTTP
 class, never the body; an attempt whose worker died, or lost its database connection, before its
 outcome was recorded is logged as failed, at the time it was claimed, when the row is next claimed. A
 failed attempt is retried after an exponential back-off with full jitter, both through a Celery
-countdown and through ``next_attempt_at`` (so the sweep still finds it if the broker loses the message). After ``NOTIFICATION_MAX_ATTEMPTS`` the row is ``failed`` and managers
-get an inbox item.
+countdown and through ``next_attempt_at`` (so the sweep still finds it if the broker loses the
+message). After ``NOTIFICATION_MAX_ATTEMPTS`` the row is ``failed`` and managers get an inbox item.
 
 What is sent holds the event, the case reference, the due or last-seen time and a link: no personal data.
 

@@ -12,7 +12,7 @@ from accounts.models import Organisation, OrganisationKind, Role, User
 from care_providers.models import CareProvider
 from referrals.choices import ExploitationLocation, Gender, Region, Service
 from referrals.models import Referral
-from referrals.services import submit_referral
+from referrals.services import assess_referral, offer_placement, submit_referral
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -114,6 +114,14 @@ def referral_fields(**overrides: Any) -> dict[str, Any]:
 
 def submitted_referral(actor: User | None = None, **overrides: Any) -> Referral:
     return submit_referral(actor=actor or responder(), fields=referral_fields(**overrides))
+
+
+def offered_with_a_note(boss: User, provider: CareProvider, note: str) -> Referral:
+    """A referral assessed for accommodation and offered to ``provider`` with the managers' ``note``."""
+    referral = submitted_referral()
+    assess_referral(referral_id=referral.pk, actor=boss, risk="high", route="accommodation")
+    offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk, note=note)
+    return referral
 
 
 def aware(*args: int) -> datetime.datetime:

@@ -140,27 +140,34 @@ def test_only_the_report_tables_wide_enough_to_scroll_sideways_are_stops_of_the_
     assert scrolled == stops == {"Care providers", "Timeliness"}
 
 
-def test_before_the_session_ends_a_dialog_warns_and_staying_signed_in_keeps_the_session(journeys, settings):
+def warned_of_the_session_end(journeys, settings, name: str):
+    """A first responder signed in, once the page warns that their session is about to end."""
     settings.SESSION_COOKIE_AGE = 125  # the warning comes two minutes before: 5 seconds after a page opens
-    police = responder(username="idle-officer")
-    officer = journeys("session-ending")
-    officer.sign_in(police.username)
-    page = officer.page
-    warning = page.get_by_role("alertdialog", name="You are about to be signed out")
+    officer = journeys(name)
+    officer.sign_in(responder(username=name).username)
+    warning = officer.page.get_by_role("alertdialog", name="You are about to be signed out")
     warning.wait_for(timeout=15_000)
+    return officer, warning
+
+
+def session_of(officer) -> Session:
+    key = next(cookie["value"] for cookie in officer.context.cookies() if cookie["name"] == "sessionid")
+    return Session.objects.get(session_key=key)
+
+
+def test_before_the_session_ends_a_dialog_warns_and_staying_signed_in_keeps_the_session(journeys, settings):
+    officer, warning = warned_of_the_session_end(journeys, settings, "session-ending")
+    page = officer.page
     officer.look("about to be signed out")
     assert "You will be signed out in 2 minutes unless you continue." in warning.inner_text()
     stay = warning.get_by_role("button", name="Stay signed in")
     assert stay.evaluate("button => button === document.activeElement")
 
-    session_key = next(
-        cookie["value"] for cookie in officer.context.cookies() if cookie["name"] == "sessionid"
-    )
-    ending = Session.objects.get(session_key=session_key).expire_date
+    ending = session_of(officer).expire_date
     page.keyboard.press("Enter")
     warning.wait_for(state="hidden")
     # A page's own request extends the session at most once a minute; this one did, five seconds in.
-    assert Session.objects.get(session_key=session_key).expire_date > ending
+    assert session_of(officer).expire_date > ending
 
 
 def test_the_session_warning_counts_down_then_says_the_session_ended_and_signs_in_back_to_the_page(
@@ -202,13 +209,8 @@ def test_the_session_warning_counts_down_then_says_the_session_ended_and_signs_i
 
 
 def test_when_staying_signed_in_fails_the_session_warning_offers_to_sign_in_again(journeys, settings):
-    settings.SESSION_COOKIE_AGE = 125  # the warning comes two minutes before: 5 seconds after a page opens
-    police = responder(username="refused-officer")
-    officer = journeys("session-warning-failed")
-    officer.sign_in(police.username)
+    officer, warning = warned_of_the_session_end(journeys, settings, "session-warning-failed")
     page = officer.page
-    warning = page.get_by_role("alertdialog", name="You are about to be signed out")
-    warning.wait_for(timeout=15_000)
     Session.objects.all().delete()  # ended meanwhile: signed out everywhere, say
     page.keyboard.press("Enter")
     sign_in = warning.get_by_role("link", name="Sign in again")
@@ -221,18 +223,10 @@ def test_when_staying_signed_in_fails_the_session_warning_offers_to_sign_in_agai
 def test_escape_on_the_session_warning_stays_signed_in_rather_than_leaving_the_session_to_end(
     journeys, settings
 ):
-    settings.SESSION_COOKIE_AGE = 125  # the warning comes two minutes before: 5 seconds after a page opens
-    police = responder(username="escaping-officer")
-    officer = journeys("session-warning-escaped")
-    officer.sign_in(police.username)
+    officer, warning = warned_of_the_session_end(journeys, settings, "session-warning-escaped")
     page = officer.page
-    warning = page.get_by_role("alertdialog", name="You are about to be signed out")
-    warning.wait_for(timeout=15_000)
-    session_key = next(
-        cookie["value"] for cookie in officer.context.cookies() if cookie["name"] == "sessionid"
-    )
-    ending = Session.objects.get(session_key=session_key).expire_date
+    ending = session_of(officer).expire_date
     page.keyboard.press("Escape")
     warning.wait_for(state="hidden")
     # Esc, the keyboard's way to dismiss a dialog, did what the button does: the session goes on.
-    assert Session.objects.get(session_key=session_key).expire_date > ending
+    assert session_of(officer).expire_date > ending

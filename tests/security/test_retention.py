@@ -18,7 +18,7 @@ from referrals.models import Referral, TransitionLog
 from referrals.retention import apply_retention
 from referrals.tasks import anonymise_closed_cases
 from reports.selectors import ReportFilter, caseload_report
-from tests.factories import CareProviderFactory, manager, submitted_referral
+from tests.factories import CareProviderFactory, manager, offered_with_a_note, submitted_referral
 
 pytestmark = pytest.mark.django_db
 
@@ -97,14 +97,7 @@ def test_retention_blanks_the_managers_note_on_an_old_cases_offers():
     boss, provider = manager(), CareProviderFactory()
     referrals = []
     for years in (7, 1):
-        referral = submitted_referral()
-        services.assess_referral(referral_id=referral.pk, actor=boss, risk="high", route="accommodation")
-        services.offer_placement(
-            referral_id=referral.pk,
-            actor=boss,
-            provider_id=provider.pk,
-            note="Trafficker knows Haile's address",
-        )
+        referral = offered_with_a_note(boss, provider, "Trafficker knows Haile's address")
         services.withdraw_referral(referral_id=referral.pk, actor=boss, reason="referred_elsewhere")
         closed = timezone.now() - datetime.timedelta(days=int(365.25 * years))
         Referral.objects.filter(pk=referral.pk).update(closed_at=closed, submitted_at=closed)

@@ -1004,14 +1004,20 @@ def test_what_was_typed_when_the_session_ended_is_kept_as_a_draft_for_after_sign
     assert "Typed at length before the timeout." in client.get(resume, follow=True).content.decode()
 
 
-def test_a_draft_sent_after_the_session_ended_is_kept_as_a_new_draft_leaving_the_saved_one_as_it_was():
-    user = responder()
-    client = signed_in(user)
+def draft_open_as_the_session_lapses(client) -> tuple[ReferralDraft, str]:
+    """A draft of Amina Haile saved, then opened again, and the session ending before it is sent: the
+    draft and the form's owner value."""
     client.post(INTAKE, {"given_name": "Amina", "family_name": "Haile", "action": "save_draft"})
     saved = ReferralDraft.objects.get()
     page = client.get(f"{INTAKE}?draft={saved.pk}", follow=True).content.decode()
     owner = re.search(r'name="owner" value="([^"]+)"', page)[1]
     session_lapses(client)
+    return saved, owner
+
+
+def test_a_draft_sent_after_the_session_ended_is_kept_as_a_new_draft_leaving_the_saved_one_as_it_was():
+    client = signed_in(responder())
+    saved, owner = draft_open_as_the_session_lapses(client)
     response = client.post(
         f"{INTAKE}?draft={saved.pk}",
         {"owner": owner, "draft": saved.pk, "given_name": "Overwritten", "action": "save_draft"},
@@ -1023,13 +1029,8 @@ def test_a_draft_sent_after_the_session_ended_is_kept_as_a_new_draft_leaving_the
 
 
 def test_a_draft_sent_unchanged_after_the_session_ended_keeps_no_second_copy():
-    user = responder()
-    client = signed_in(user)
-    client.post(INTAKE, {"given_name": "Amina", "family_name": "Haile", "action": "save_draft"})
-    saved = ReferralDraft.objects.get()
-    page = client.get(f"{INTAKE}?draft={saved.pk}", follow=True).content.decode()
-    owner = re.search(r'name="owner" value="([^"]+)"', page)[1]
-    session_lapses(client)
+    client = signed_in(responder())
+    saved, owner = draft_open_as_the_session_lapses(client)
     response = client.post(
         f"{INTAKE}?draft={saved.pk}",
         {

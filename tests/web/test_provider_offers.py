@@ -13,7 +13,13 @@ from audit.models import AuditAction, AuditEvent
 from referrals import services
 from referrals.models import Clock, Referral
 from referrals.wording import time_left_words
-from tests.factories import CareProviderFactory, manager, provider_user, submitted_referral
+from tests.factories import (
+    CareProviderFactory,
+    manager,
+    offered_with_a_note,
+    provider_user,
+    submitted_referral,
+)
 from tests.web.conftest import offered, placed, signed_in
 from tests.web.test_case_actions import past_placement_rows
 
@@ -238,14 +244,7 @@ def test_the_offered_provider_reads_the_managers_note_on_the_case_page_before_an
 
 def test_the_accept_and_reject_pages_show_the_managers_note_to_the_provider_answering():
     provider, boss = CareProviderFactory(), manager()
-    referral = submitted_referral()
-    services.assess_referral(referral_id=referral.pk, actor=boss, risk="high", route="accommodation")
-    services.offer_placement(
-        referral_id=referral.pk,
-        actor=boss,
-        provider_id=provider.pk,
-        note="Keep her away from the car wash.\nShe has a phone.",
-    )
+    referral = offered_with_a_note(boss, provider, "Keep her away from the car wash.\nShe has a phone.")
     client = signed_in(provider_user(provider))
     for answer in ("accept", "reject"):
         url = reverse("referrals:case_action", args=[referral.pk, answer])
