@@ -381,7 +381,7 @@ def closed_action_refused(
         # the case is now, as the page does when opened.
         why = STATE_NOW.get(ReferralState(referral.state), refusal.message)
         status = TransitionNotAllowed.status_code
-    typed = typed_action_form(transition, request.POST) if transition in NOT_RECORDED_WORDS else None
+    typed = typed_action_form(transition, request.POST)
     if typed is not None:
         answer = not_recorded(request, referral, transition, typed, why)
         answer.status_code = status
@@ -405,9 +405,13 @@ def typed_action_form(transition: str, data: Mapping[str, Any]) -> HarbourForm |
     return form if holds_typed_text(form) else None
 
 
-# What the actions a care provider may find closed under it record (a provider is the one user whose
-# cases leave its hands), as "Your … was not recorded" names it.
+# What each action whose form holds typed text (``TYPED_FIELDS``) records, as "Your … was not recorded"
+# names it when the action has closed under its user.
 NOT_RECORDED_WORDS = {
+    "assess": "assessment",
+    "decline": "decline",
+    "withdraw": "withdrawal",
+    "offer": "offer",
     "reject": "rejection",
     "record_progress": "progress note",
     "report_missing": "report that the person is missing",
@@ -427,30 +431,37 @@ def not_recorded(
     *,
     in_sight: bool = True,
 ) -> HttpResponse:
-    """An action refused because it can no longer be taken by the user (the offer no longer awaits its
-    answer, or the case has left the provider's hands), shown again as it was typed, saying so at the top
-    (409). Harbour cannot record what was typed now, so the user is told how to get it to the managers: a
-    missing person by phone at once, a note as a progress note if a colleague took the person, which the
-    managers read, or by other means otherwise. A case out of the user's sight (``in_sight`` false) shows
-    its reference alone.
+    """An action refused because it can no longer be taken by the user (the case's state moved on under
+    them, the offer no longer awaits its answer, or the case has left the provider's hands), shown again
+    as it was typed, saying so at the top (409). Harbour cannot record what was typed now, so the user is
+    told how to get it to the managers (a manager, to the other managers): a person nobody knows is
+    missing by phone at once, a note as a progress note if the provider can still write one, an offer's
+    note with the next offer, by other means otherwise. A case out of the user's sight (``in_sight``
+    false) shows its reference alone.
     """
-    if transition == "report_missing":
+    user = _user(request)
+    managers = "the other managers" if user.is_manager else "the managers"
+    if transition == "report_missing" and not referral.still_missing():
         how = (
-            "Harbour has not told anyone that the person is missing: phone the managers now to tell them, "
+            f"Harbour has not told anyone that the person is missing: phone {managers} now to tell them, "
             f"quoting case {referral.reference}."
         )
-    elif in_sight and may_perform(_user(request), "record_progress", referral):
+    elif transition == "offer":
+        how = "Copy your note for the provider, to give it with the next offer."
+    elif (
+        in_sight and may_perform(user, "record_progress", referral) and can_proceed(referral.record_progress)
+    ):
         how = "To pass your note on to the managers, copy it into a progress note on the case."
     else:
         how = (
-            "Harbour cannot pass your note on now: copy it and give it to the managers another way, "
+            f"Harbour cannot pass your note on now: copy it and give it to {managers} another way, "
             f"quoting case {referral.reference}."
         )
     form.add_error(None, f"Your {NOT_RECORDED_WORDS[transition]} was not recorded: {why} {how}")
     context = {
         "referral": referral,
         # Out of sight, the case is its reference alone: who the person is is no longer the user's.
-        "person": who_the_person_is(_user(request), referral) if in_sight else "",
+        "person": who_the_person_is(user, referral) if in_sight else "",
         "name": transition,
         "spec": TRANSITIONS[transition],
         "form": form,
@@ -1424,6 +1435,9 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                 if isinstance(error, NotPermitted) and not can_proceed(getattr(referral, transition)):
                     # The provider's part ended with the state change (an exit, say): that is what to say.
                     error = TransitionNotAllowed(error.message)
+                if type(error) is TransitionNotAllowed and holds_typed_text(form):
+                    # Another user's action closed it after the check above (a lost race): as if sent after.
+                    return closed_action_refused(request, referral, transition, error)
                 status = apply_domain_error(form, error, referral)
             else:
                 # ``referral`` is the case as it was before the action, in the state the action left.
