@@ -457,6 +457,8 @@ def not_recorded(
             f"Harbour cannot pass your note on now: copy it and give it to {managers} another way, "
             f"quoting case {referral.reference}."
         )
+    # Nothing in the form can be recorded now, so what it lacks (a reason not chosen, say) goes unsaid.
+    form.errors.clear()
     form.add_error(None, f"Your {NOT_RECORDED_WORDS[transition]} was not recorded: {why} {how}")
     context = {
         "referral": referral,
@@ -1374,12 +1376,15 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
     user = _user(request)
     referral = visible_referral_or_404(user, pk)
     # Before the form is read: what it says cannot matter once the action is closed (Back, then the form
-    # sent again after it was done). An answer to an offer closes with the offer, and says how below.
-    if (
-        request.method == "POST"
-        and transition not in ("accept", "reject")
-        and (refusal := services.transition_refusal(user, transition, referral))
-    ):
+    # sent again after it was done), not even a reason left unchosen. An answer to an offer closes with
+    # the offer.
+    if request.method == "POST" and transition in ("accept", "reject"):
+        if may_perform(user, transition, referral) and (
+            unanswerable := services.answer_refusal(referral, pending_offer_for(referral))
+        ):
+            sent = _action_form(transition, request.POST, suggestions=[])
+            return closed_offer_answer(request, referral, transition, sent, unanswerable)
+    elif request.method == "POST" and (refusal := services.transition_refusal(user, transition, referral)):
         return closed_action_refused(request, referral, transition, refusal)
     suggestions = suggested_providers(referral) if transition == "offer" else []
     review_waiting = transition == "record_progress" and recovery_review_waits(case_open_deadlines(referral))
@@ -1416,18 +1421,7 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
             except Referral.DoesNotExist as exc:
                 raise CaseNotVisible("No such case.") from exc
             except (OfferAlreadyPending, OfferNotPending) as error:
-                if holds_typed_text(form):  # a rejection's note
-                    # The case as it is now (placed with a colleague's acceptance, say), if still seen.
-                    current = visible_referral_or_404(user, pk)
-                    return not_recorded(request, current, transition, form, error.message)
-                # Offered from another tab meanwhile, or the offer answered, withdrawn or run out: the form
-                # has nothing left to do; the case page shows the pending offer, the placement or what
-                # became of the offer. A provider the case has left (a colleague rejected it) hears what
-                # became of it from ``explains_an_ended_offer`` alone, not this guess as well.
-                if not referrals_visible_to(user).filter(pk=pk).exists():
-                    raise CaseNotVisible("No such case.") from error
-                messages.info(request, f"{referral.reference}: {error.message}")
-                return redirect("referrals:case", pk=referral.pk)
+                return closed_offer_answer(request, referral, transition, form, error)
             except (NoCapacity, ProviderNoLongerSuitable) as error:
                 return _reject_instead(request, visible_referral_or_404(user, pk), error)
             except HarbourError as error:
@@ -1462,6 +1456,25 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
         else "",
     }
     return render(request, "referrals/case_action.html", context, status=status)
+
+
+def closed_offer_answer(
+    request: HttpRequest, referral: Referral, transition: str, form: HarbourForm, error: TransitionNotAllowed
+) -> HttpResponse:
+    """An offer made from another tab meanwhile (``OfferAlreadyPending``), or an answer to an offer
+    answered, withdrawn or run out (``OfferNotPending``). A note typed into the form comes back refused
+    (``not_recorded``). Otherwise the form has nothing left to do: the case page shows the pending offer,
+    the placement or what became of the offer. A provider the case has left (a colleague rejected it)
+    hears what became of it from ``explains_an_ended_offer`` alone, not this guess as well."""
+    user = _user(request)
+    if holds_typed_text(form):
+        # The case as it is now (placed with a colleague's acceptance, say), if still seen.
+        current = visible_referral_or_404(user, referral.pk)
+        return not_recorded(request, current, transition, form, error.message)
+    if not referrals_visible_to(user).filter(pk=referral.pk).exists():
+        raise CaseNotVisible("No such case.") from error
+    messages.info(request, f"{referral.reference}: {error.message}")
+    return redirect("referrals:case", pk=referral.pk)
 
 
 def start_page_for(user: User) -> str:

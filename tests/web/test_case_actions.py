@@ -591,6 +591,32 @@ def test_a_rejection_with_a_note_sent_after_a_colleague_accepted_is_shown_again_
     assert referral.offers.get().state == OfferState.ACCEPTED
 
 
+@pytest.mark.parametrize("swept", [False, True], ids=["ran out", "expired by the sweep"])
+@pytest.mark.parametrize("note", ["", CONCERN], ids=["nothing typed", "a note"])
+def test_a_rejection_with_no_reason_chosen_sent_after_the_offer_ran_out_says_first_that_it_is_over(
+    note, swept
+):
+    referral, provider, _boss = offered()
+    client = signed_in(provider_user(provider))
+    offer = referral.offers.get()
+    offer.response_due_at = timezone.now() - datetime.timedelta(seconds=1)
+    offer.save(update_fields=["response_due_at"])
+    if swept:
+        services.expire_offer(offer_id=offer.pk)
+    response = act(client, referral, "reject", {"reject-reason": "", "reject-note": note}, follow=True)
+    html = response.content.decode()
+    # The reason cannot matter any more: it is not asked for.
+    assert "Choose why you cannot take this person." not in html
+    if note:
+        summary = assert_shown_again(response, "reject-note", CONCERN)
+        assert f"Your rejection was not recorded: {services.offer_ran_out(offer).message}" in summary
+    else:
+        to = reverse("care_providers:offers") if swept else reverse("referrals:case", args=[referral.pk])
+        assert response.redirect_chain == [(to, 302)]
+        assert f"{referral.reference}: {services.offer_ran_out(offer).message}".lower() in html.lower()
+    assert not referral.transitions.filter(transition="reject").exists()
+
+
 def refusal_shown(response) -> str:
     """The error summary at the top of a refused form."""
     assert response.status_code == 409
