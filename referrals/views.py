@@ -336,26 +336,20 @@ def closed_action_answer(
     request: HttpRequest, referral: Referral, transition: str, why: str, *, then: str, in_sight: bool = True
 ) -> HttpResponse:
     """Opening an action that has closed (``why``) leads to the page ``then``, which says why. What the
-    user typed into it before their session ended is taken. It comes back refused (``not_recorded``), as
-    it does when sent too late, if the action can no longer be taken by the user at all: the case has
-    left their hands (``in_sight`` false), or it was the answer to an offer that closed. Anything else
-    (typed for a case the user still holds, whose state moved on) is deleted unseen, and the user told.
+    user typed into it before their session ended is taken. If it holds typed text (``typed_action_form``)
+    it comes back refused (``not_recorded``), as it does when sent too late, whoever the user and whatever
+    closed the action; ``in_sight`` false if the case has left their hands. Anything else (choices alone)
+    is deleted unseen, and the user told.
     """
-
-    def form_to_show(typed: Mapping[str, list[str]]) -> HarbourForm | None:
-        if in_sight and transition != "reject":
-            return None
-        return typed_action_form(transition, as_posted(typed))
-
     typed = take_unsent_form(
         owner=_user(request),
         form=request.path,
         request=request,
         referral=referral,
-        shown=lambda typed: form_to_show(typed) is not None,
+        shown=lambda typed: typed_action_form(transition, as_posted(typed)) is not None,
     )
     if typed is not None:
-        form = form_to_show(typed)
+        form = typed_action_form(transition, as_posted(typed))
         if form is not None:
             return not_recorded(request, referral, transition, form, capfirst(why), in_sight=in_sight)
         why += " What you typed before you were signed out was not sent, and is not kept."
