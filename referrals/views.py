@@ -336,26 +336,20 @@ def closed_action_answer(
     request: HttpRequest, referral: Referral, transition: str, why: str, *, then: str, in_sight: bool = True
 ) -> HttpResponse:
     """Opening an action that has closed (``why``) leads to the page ``then``, which says why. What the
-    user typed into it before their session ended is taken. It comes back refused (``not_recorded``), as
-    it does when sent too late, if the action can no longer be taken by the user at all: the case has
-    left their hands (``in_sight`` false), or it was the answer to an offer that closed. Anything else
-    (typed for a case the user still holds, whose state moved on) is deleted unseen, and the user told.
+    user typed into it before their session ended is taken. If it holds typed text (``typed_action_form``)
+    it comes back refused (``not_recorded``), as it does when sent too late, whoever the user and whatever
+    closed the action; ``in_sight`` false if the case has left their hands. Anything else (choices alone)
+    is deleted unseen, and the user told.
     """
-
-    def form_to_show(typed: Mapping[str, list[str]]) -> HarbourForm | None:
-        if in_sight and transition != "reject":
-            return None
-        return typed_action_form(transition, as_posted(typed))
-
     typed = take_unsent_form(
         owner=_user(request),
         form=request.path,
         request=request,
         referral=referral,
-        shown=lambda typed: form_to_show(typed) is not None,
+        shown=lambda typed: typed_action_form(transition, as_posted(typed)) is not None,
     )
     if typed is not None:
-        form = form_to_show(typed)
+        form = typed_action_form(transition, as_posted(typed))
         if form is not None:
             return not_recorded(request, referral, transition, form, capfirst(why), in_sight=in_sight)
         why += " What you typed before you were signed out was not sent, and is not kept."
@@ -381,7 +375,7 @@ def closed_action_refused(
         # the case is now, as the page does when opened.
         why = STATE_NOW.get(ReferralState(referral.state), refusal.message)
         status = TransitionNotAllowed.status_code
-    typed = typed_action_form(transition, request.POST) if transition in NOT_RECORDED_WORDS else None
+    typed = typed_action_form(transition, request.POST)
     if typed is not None:
         answer = not_recorded(request, referral, transition, typed, why)
         answer.status_code = status
@@ -405,9 +399,13 @@ def typed_action_form(transition: str, data: Mapping[str, Any]) -> HarbourForm |
     return form if holds_typed_text(form) else None
 
 
-# What the actions a care provider may find closed under it record (a provider is the one user whose
-# cases leave its hands), as "Your … was not recorded" names it.
+# What each action whose form holds typed text (``TYPED_FIELDS``) records, as "Your … was not recorded"
+# names it when the action has closed under its user.
 NOT_RECORDED_WORDS = {
+    "assess": "assessment",
+    "decline": "decline",
+    "withdraw": "withdrawal",
+    "offer": "offer",
     "reject": "rejection",
     "record_progress": "progress note",
     "report_missing": "report that the person is missing",
@@ -427,30 +425,39 @@ def not_recorded(
     *,
     in_sight: bool = True,
 ) -> HttpResponse:
-    """An action refused because it can no longer be taken by the user (the offer no longer awaits its
-    answer, or the case has left the provider's hands), shown again as it was typed, saying so at the top
-    (409). Harbour cannot record what was typed now, so the user is told how to get it to the managers: a
-    missing person by phone at once, a note as a progress note if a colleague took the person, which the
-    managers read, or by other means otherwise. A case out of the user's sight (``in_sight`` false) shows
-    its reference alone.
+    """An action refused because it can no longer be taken by the user (the case's state moved on under
+    them, the offer no longer awaits its answer, or the case has left the provider's hands), shown again
+    as it was typed, saying so at the top (409). Harbour cannot record what was typed now, so the user is
+    told how to get it to the managers (a manager, to the other managers): a person nobody knows is
+    missing by phone at once, a note as a progress note if the provider can still write one, an offer's
+    note with the next offer, by other means otherwise. A case out of the user's sight (``in_sight``
+    false) shows its reference alone.
     """
-    if transition == "report_missing":
+    user = _user(request)
+    managers = "the other managers" if user.is_manager else "the managers"
+    if transition == "report_missing" and not referral.still_missing():
         how = (
-            "Harbour has not told anyone that the person is missing: phone the managers now to tell them, "
+            f"Harbour has not told anyone that the person is missing: phone {managers} now to tell them, "
             f"quoting case {referral.reference}."
         )
-    elif in_sight and may_perform(_user(request), "record_progress", referral):
+    elif transition == "offer":
+        how = "Copy your note for the provider, to give it with the next offer."
+    elif (
+        in_sight and may_perform(user, "record_progress", referral) and can_proceed(referral.record_progress)
+    ):
         how = "To pass your note on to the managers, copy it into a progress note on the case."
     else:
         how = (
-            "Harbour cannot pass your note on now: copy it and give it to the managers another way, "
+            f"Harbour cannot pass your note on now: copy it and give it to {managers} another way, "
             f"quoting case {referral.reference}."
         )
+    # Nothing in the form can be recorded now, so what it lacks (a reason not chosen, say) goes unsaid.
+    form.errors.clear()
     form.add_error(None, f"Your {NOT_RECORDED_WORDS[transition]} was not recorded: {why} {how}")
     context = {
         "referral": referral,
         # Out of sight, the case is its reference alone: who the person is is no longer the user's.
-        "person": who_the_person_is(_user(request), referral) if in_sight else "",
+        "person": who_the_person_is(user, referral) if in_sight else "",
         "name": transition,
         "spec": TRANSITIONS[transition],
         "form": form,
@@ -1363,12 +1370,15 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
     user = _user(request)
     referral = visible_referral_or_404(user, pk)
     # Before the form is read: what it says cannot matter once the action is closed (Back, then the form
-    # sent again after it was done). An answer to an offer closes with the offer, and says how below.
-    if (
-        request.method == "POST"
-        and transition not in ("accept", "reject")
-        and (refusal := services.transition_refusal(user, transition, referral))
-    ):
+    # sent again after it was done), not even a reason left unchosen. An answer to an offer closes with
+    # the offer.
+    if request.method == "POST" and transition in ("accept", "reject"):
+        if may_perform(user, transition, referral) and (
+            unanswerable := services.answer_refusal(referral, pending_offer_for(referral))
+        ):
+            sent = _action_form(transition, request.POST, suggestions=[])
+            return closed_offer_answer(request, referral, transition, sent, unanswerable)
+    elif request.method == "POST" and (refusal := services.transition_refusal(user, transition, referral)):
         return closed_action_refused(request, referral, transition, refusal)
     suggestions = suggested_providers(referral) if transition == "offer" else []
     review_waiting = transition == "record_progress" and recovery_review_waits(case_open_deadlines(referral))
@@ -1405,18 +1415,7 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
             except Referral.DoesNotExist as exc:
                 raise CaseNotVisible("No such case.") from exc
             except (OfferAlreadyPending, OfferNotPending) as error:
-                if holds_typed_text(form):  # a rejection's note
-                    # The case as it is now (placed with a colleague's acceptance, say), if still seen.
-                    current = visible_referral_or_404(user, pk)
-                    return not_recorded(request, current, transition, form, error.message)
-                # Offered from another tab meanwhile, or the offer answered, withdrawn or run out: the form
-                # has nothing left to do; the case page shows the pending offer, the placement or what
-                # became of the offer. A provider the case has left (a colleague rejected it) hears what
-                # became of it from ``explains_an_ended_offer`` alone, not this guess as well.
-                if not referrals_visible_to(user).filter(pk=pk).exists():
-                    raise CaseNotVisible("No such case.") from error
-                messages.info(request, f"{referral.reference}: {error.message}")
-                return redirect("referrals:case", pk=referral.pk)
+                return closed_offer_answer(request, referral, transition, form, error)
             except (NoCapacity, ProviderNoLongerSuitable) as error:
                 return _reject_instead(request, visible_referral_or_404(user, pk), error)
             except HarbourError as error:
@@ -1424,6 +1423,9 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                 if isinstance(error, NotPermitted) and not can_proceed(getattr(referral, transition)):
                     # The provider's part ended with the state change (an exit, say): that is what to say.
                     error = TransitionNotAllowed(error.message)
+                if type(error) is TransitionNotAllowed and holds_typed_text(form):
+                    # Another user's action closed it after the check above (a lost race): as if sent after.
+                    return closed_action_refused(request, referral, transition, error)
                 status = apply_domain_error(form, error, referral)
             else:
                 # ``referral`` is the case as it was before the action, in the state the action left.
@@ -1448,6 +1450,25 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
         else "",
     }
     return render(request, "referrals/case_action.html", context, status=status)
+
+
+def closed_offer_answer(
+    request: HttpRequest, referral: Referral, transition: str, form: HarbourForm, error: TransitionNotAllowed
+) -> HttpResponse:
+    """An offer made from another tab meanwhile (``OfferAlreadyPending``), or an answer to an offer
+    answered, withdrawn or run out (``OfferNotPending``). A note typed into the form comes back refused
+    (``not_recorded``). Otherwise the form has nothing left to do: the case page shows the pending offer,
+    the placement or what became of the offer. A provider the case has left (a colleague rejected it)
+    hears what became of it from ``explains_an_ended_offer`` alone, not this guess as well."""
+    user = _user(request)
+    if holds_typed_text(form):
+        # The case as it is now (placed with a colleague's acceptance, say), if still seen.
+        current = visible_referral_or_404(user, referral.pk)
+        return not_recorded(request, current, transition, form, error.message)
+    if not referrals_visible_to(user).filter(pk=referral.pk).exists():
+        raise CaseNotVisible("No such case.") from error
+    messages.info(request, f"{referral.reference}: {error.message}")
+    return redirect("referrals:case", pk=referral.pk)
 
 
 def start_page_for(user: User) -> str:

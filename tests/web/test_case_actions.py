@@ -591,6 +591,32 @@ def test_a_rejection_with_a_note_sent_after_a_colleague_accepted_is_shown_again_
     assert referral.offers.get().state == OfferState.ACCEPTED
 
 
+@pytest.mark.parametrize("swept", [False, True], ids=["ran out", "expired by the sweep"])
+@pytest.mark.parametrize("note", ["", CONCERN], ids=["nothing typed", "a note"])
+def test_a_rejection_with_no_reason_chosen_sent_after_the_offer_ran_out_says_first_that_it_is_over(
+    note, swept
+):
+    referral, provider, _boss = offered()
+    client = signed_in(provider_user(provider))
+    offer = referral.offers.get()
+    offer.response_due_at = timezone.now() - datetime.timedelta(seconds=1)
+    offer.save(update_fields=["response_due_at"])
+    if swept:
+        services.expire_offer(offer_id=offer.pk)
+    response = act(client, referral, "reject", {"reject-reason": "", "reject-note": note}, follow=True)
+    html = response.content.decode()
+    # The reason cannot matter any more: it is not asked for.
+    assert "Choose why you cannot take this person." not in html
+    if note:
+        summary = assert_shown_again(response, "reject-note", CONCERN)
+        assert f"Your rejection was not recorded: {services.offer_ran_out(offer).message}" in summary
+    else:
+        to = reverse("care_providers:offers") if swept else reverse("referrals:case", args=[referral.pk])
+        assert response.redirect_chain == [(to, 302)]
+        assert f"{referral.reference}: {services.offer_ran_out(offer).message}".lower() in html.lower()
+    assert not referral.transitions.filter(transition="reject").exists()
+
+
 def refusal_shown(response) -> str:
     """The error summary at the top of a refused form."""
     assert response.status_code == 409
@@ -1304,6 +1330,121 @@ def test_a_note_sent_to_an_action_the_case_has_closed_is_shown_again_as_not_reco
     assert "Your progress note was not recorded: This person has already exited support." in html
     assert "Settling in</textarea>" in html
     assert not referral.transitions.filter(transition="record_progress").exists()
+
+
+def assert_shown_again(response, field: str, typed: str) -> str:
+    """The form is back with what was typed into ``field``, refused (409): the refusal at the top."""
+    summary = refusal_shown(response)
+    assert re.search(
+        rf'<textarea name="{field}"[^>]*>\s*' + re.escape(escape(typed)) + "</textarea>",
+        response.content.decode(),
+    )
+    return summary
+
+
+MANAGERS_NOTE = "Her solicitor says she will only speak to a woman caseworker."
+
+
+def test_a_managers_assessment_notes_sent_after_a_colleague_declined_are_shown_again_not_recorded():
+    referral = submitted_referral()
+    services.decline_referral(referral_id=referral.pk, actor=manager(), reason="duplicate")
+    response = act(
+        signed_in(manager()),
+        referral,
+        "assess",
+        {"assess-risk": "high", "assess-route": "accommodation", "assess-notes": MANAGERS_NOTE},
+    )
+    summary = assert_shown_again(response, "assess-notes", MANAGERS_NOTE)
+    assert "Your assessment was not recorded: This referral has already been declined." in summary
+    assert f"give it to the other managers another way, quoting case {referral.reference}." in summary
+    assert not referral.transitions.filter(transition="assess").exists()
+
+
+@pytest.mark.parametrize("when", ["before it was sent", "as it was sent"])
+def test_a_decline_note_sent_when_a_colleague_assessed_the_referral_is_shown_again_not_recorded(
+    when, monkeypatch
+):
+    referral = submitted_referral()
+    colleague = manager()
+
+    def colleague_assesses():
+        services.assess_referral(referral_id=referral.pk, actor=colleague, risk="low", route="outreach")
+
+    if when == "before it was sent":
+        colleague_assesses()
+    else:  # after the page checked the case, before the service locked it: the race is lost
+        perform = services.perform_transition
+
+        def after_the_colleague(*args, **kwargs):
+            colleague_assesses()
+            return perform(*args, **kwargs)
+
+        monkeypatch.setattr(services, "perform_transition", after_the_colleague)
+    response = act(
+        signed_in(manager()),
+        referral,
+        "decline",
+        {"decline-reason": "not_eligible", "decline-note": MANAGERS_NOTE},
+    )
+    summary = assert_shown_again(response, "decline-note", MANAGERS_NOTE)
+    assert (
+        "Your decline was not recorded: This referral has already been assessed and is waiting for a placement."
+        in summary
+    )
+    assert '<option value="not_eligible" selected>' in response.content.decode()
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.ASSESSED
+    assert not referral.transitions.filter(transition="decline").exists()
+
+
+def test_a_responders_withdrawal_note_sent_after_the_referral_was_declined_is_shown_again_not_recorded():
+    referral = submitted_referral()
+    services.decline_referral(referral_id=referral.pk, actor=manager(), reason="insufficient_information")
+    note = "She has moved to her aunt's in Leeds and asked us to stop."
+    response = act(
+        signed_in(referral.submitted_by),
+        referral,
+        "withdraw",
+        {"withdraw-reason": "referred_elsewhere", "withdraw-note": note},
+    )
+    summary = assert_shown_again(response, "withdraw-note", note)
+    assert "Your withdrawal was not recorded: This referral has already been declined." in summary
+    assert f"copy it and give it to the managers another way, quoting case {referral.reference}." in summary
+    assert not referral.transitions.filter(transition="withdraw").exists()
+
+
+def test_an_offer_note_sent_from_a_stale_tab_while_another_offer_is_pending_is_shown_again_not_recorded():
+    referral, _provider, boss = offered(CareProviderFactory(name="Medaille Trust"))
+    other = CareProviderFactory()
+    response = act(
+        signed_in(boss), referral, "offer", {"offer-provider": other.pk, "offer-note": MANAGERS_NOTE}
+    )
+    summary = assert_shown_again(response, "offer-note", MANAGERS_NOTE)
+    pending = pending_offer_message(referral).removeprefix(f"{referral.reference}: ")
+    assert f"Your offer was not recorded: {pending}" in summary
+    assert "Copy your note for the provider, to give it with the next offer." in summary
+    assert not referral.offers.filter(provider=other).exists()
+
+
+def test_a_managers_missing_report_sent_after_the_provider_made_one_does_not_say_nobody_was_told():
+    referral, staff, boss = placed()
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=timezone.now())
+    response = act(
+        signed_in(boss),
+        referral,
+        "report_missing",
+        {
+            "report_missing-last_seen_at": f"{timezone.localtime():%Y-%m-%dT%H:%M}",
+            "report_missing-note": "At Victoria",
+        },
+    )
+    summary = assert_shown_again(response, "report_missing-note", "At Victoria")
+    assert (
+        "Your report that the person is missing was not recorded: This person has already been reported missing."
+        in summary
+    )
+    assert "not told anyone" not in summary
+    assert referral.transitions.filter(transition="report_missing").count() == 1
 
 
 def test_going_back_to_an_offer_already_accepted_says_the_person_is_placed():

@@ -69,15 +69,24 @@ def next_of(response) -> str:
     return parse_qs(urlsplit(response["Location"]).query)["next"][0]
 
 
+def sent_after_the_session_ended(user, referral, transition: str, data: dict):
+    """The user opens the action's form signed in, the session ends, and they send it (``data``): their
+    client, the form's address and the answer."""
+    client = signed_in(user)
+    url = action_url(referral, transition)
+    owner = owner_field(client.get(url, follow=True).content.decode())
+    session_lapses(client)
+    return client, url, client.post(url, {"owner": owner, **data})
+
+
 def progress_sent_after_the_session_ended(note: str = NOTE):
     """A provider opens the progress form, the session ends, and they press Save progress note."""
     referral, staff, _ = placed()
-    client = signed_in(staff)
-    url = action_url(referral, "record_progress")
-    owner = owner_field(client.get(url, follow=True).content.decode())
-    session_lapses(client)
-    response = client.post(
-        url, {"owner": owner, "record_progress-note": note, "record_progress-next_check_in": ""}
+    client, url, response = sent_after_the_session_ended(
+        staff,
+        referral,
+        "record_progress",
+        {"record_progress-note": note, "record_progress-next_check_in": ""},
     )
     return referral, staff, client, url, response
 
@@ -332,17 +341,69 @@ def test_a_note_sent_from_the_form_on_the_case_page_comes_back_on_its_action_pag
     assert progress_notes(referral) == 0
 
 
-def test_if_the_action_closed_before_sign_in_what_was_typed_is_dropped_and_the_user_told():
-    referral, staff, client, url, _ = progress_sent_after_the_session_ended()
+def assert_kept_note_refused(page, url: str, *, saying: str) -> str:
+    """Signed in again, the user is on the form, refused (409, ``saying``), with the note as they typed
+    it; nothing is kept any more. The page, to check further."""
+    assert page.redirect_chain[-1][0].startswith(f"{url}?kept_until=")
+    assert page.status_code == 409
+    html = page.content.decode()
+    assert saying in html
+    assert f"{NOTE}</textarea>" in html
+    assert "is not kept" not in html
+    assert not UnsentForm.objects.exists()
+    assert AuditEvent.objects.filter(what__endswith="shown again on its form").exists()
+    return html
+
+
+def test_a_note_kept_after_the_session_ended_comes_back_refused_if_the_action_closed_before_sign_in():
+    referral, staff, client, url, response = progress_sent_after_the_session_ended()
     colleague = provider_user(staff.provider)
     services.report_missing(referral_id=referral.pk, actor=colleague, last_seen_at=timezone.now())
-    page = sign_in(client, staff, url)
+    html = assert_kept_note_refused(
+        sign_in(client, staff, next_of(response)),
+        url,
+        saying="Your progress note was not recorded: This person has already been reported missing.",
+    )
+    # No progress note can be written while the person is missing.
+    assert "copy it and give it to the managers another way" in html
+    assert progress_notes(referral) == 0
+
+
+def managers_form_sent_after_the_session_ended(transition: str, data: dict):
+    """A manager opens an action on a new referral, the session ends, and they send it (``data``): the
+    referral, the manager, their client, the form's address and the answer."""
+    referral = submitted_referral()
+    boss = manager()
+    client, url, response = sent_after_the_session_ended(boss, referral, transition, data)
+    return referral, boss, client, url, response
+
+
+def test_a_managers_assessment_notes_kept_after_the_session_ended_come_back_refused_if_a_colleague_declined():
+    referral, boss, client, url, response = managers_form_sent_after_the_session_ended(
+        "assess", {"assess-risk": "high", "assess-route": "accommodation", "assess-notes": NOTE}
+    )
+    services.decline_referral(referral_id=referral.pk, actor=manager(), reason="duplicate")
+    assert_kept_note_refused(
+        sign_in(client, boss, next_of(response)),
+        url,
+        saying="Your assessment was not recorded: This referral has already been declined.",
+    )
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.DECLINED
+
+
+def test_if_the_action_closed_before_sign_in_choices_alone_are_dropped_and_the_user_told():
+    referral, boss, client, url, response = managers_form_sent_after_the_session_ended(
+        "decline", {"decline-reason": "duplicate"}
+    )
+    services.assess_referral(referral_id=referral.pk, actor=manager(), risk="low", route="outreach")
+    page = sign_in(client, boss, next_of(response))
     html = page.content.decode()
     assert page.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
     assert "What you typed before you were signed out was not sent, and is not kept." in html
-    assert NOTE not in html
+    assert 'id="action-decline"' not in html
     assert not UnsentForm.objects.exists()
-    assert progress_notes(referral) == 0
+    assert not referral.transitions.filter(transition="decline").exists()
     # Deleted, not read: the trail says so, on the case.
     dropped = AuditEvent.objects.get(what__endswith="deleted unseen, its action having closed")
     assert (dropped.action, dropped.referral) == (AuditAction.CHANGE, referral)
@@ -352,16 +413,12 @@ def test_if_the_action_closed_before_sign_in_what_was_typed_is_dropped_and_the_u
 def test_a_note_kept_after_the_session_ended_comes_back_refused_if_the_case_was_reallocated_before_sign_in():
     referral, staff, client, url, response = progress_sent_after_the_session_ended()
     services.reallocate_referral(referral_id=referral.pk, actor=manager(), reason="needs_changed")
-    page = sign_in(client, staff, next_of(response))
     # Not on the offers page, saying it is lost: on the form, refused, with the note.
-    assert page.redirect_chain[-1][0].startswith(f"{url}?kept_until=")
-    assert page.status_code == 409
-    html = page.content.decode()
-    assert "Your progress note was not recorded: This person is no longer placed with you." in html
-    assert f"{NOTE}</textarea>" in html
-    assert "is not kept" not in html
-    assert not UnsentForm.objects.exists()
-    assert AuditEvent.objects.filter(what__endswith="shown again on its form").exists()
+    assert_kept_note_refused(
+        sign_in(client, staff, next_of(response)),
+        url,
+        saying="Your progress note was not recorded: This person is no longer placed with you.",
+    )
     assert progress_notes(referral) == 0
 
 
@@ -370,11 +427,7 @@ def rejection_sent_after_the_session_ended(data: dict):
     referral, its provider, the caseworker, their client, the form's address and the answer."""
     referral, provider, _boss = offered()
     staff = provider_user(provider)
-    client = signed_in(staff)
-    url = action_url(referral, "reject")
-    owner = owner_field(client.get(url, follow=True).content.decode())
-    session_lapses(client)
-    response = client.post(url, {"owner": owner, **data})
+    client, url, response = sent_after_the_session_ended(staff, referral, "reject", data)
     return referral, provider, staff, client, url, response
 
 
