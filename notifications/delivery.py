@@ -12,7 +12,8 @@ class, never the body; an attempt whose worker died, or lost its database connec
 outcome was recorded is logged as failed, at the time it was claimed, when the row is next claimed. A
 failed attempt is retried after an exponential back-off with full jitter, both through a Celery
 countdown and through ``next_attempt_at`` (so the sweep still finds it if the broker loses the
-message). After ``NOTIFICATION_MAX_ATTEMPTS`` the row is ``failed`` and managers get an inbox item.
+message). After ``NOTIFICATION_MAX_ATTEMPTS``, or at once for a failure no retry mends, the row is
+``failed`` and managers get an inbox item.
 
 What is sent holds the event, the case reference, the due or last-seen time and a link: no personal data.
 
@@ -41,9 +42,9 @@ and the headers
 
 A receiver recomputes the HMAC over the raw body it received and compares it in constant time
 (``hmac.compare_digest``). The signed body holds the timestamp, so a receiver that rejects one more
-than a few minutes from its clock stops replays. Any 2xx answer counts as delivered, and 410 Gone fails
-at once; anything else, a redirect or no whole answer within ``WEBHOOK_TIMEOUT_SECONDS`` of the start
-is retried.
+than a few minutes from its clock stops replays. Any 2xx answer counts as delivered; 401, 403, 404 and
+410 fail at once (``REFUSALS_TO_MEND_HERE``); anything else, a redirect or no whole answer within
+``WEBHOOK_TIMEOUT_SECONDS`` of the start is retried.
 """
 
 from __future__ import annotations
@@ -293,6 +294,17 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> int:
         return response.status
 
 
+# Answers no retry mends: a wrong secret, or an address with no receiver. The notification fails at once,
+# so managers hear of it within minutes, not after hours of retries. Any other answer (408, 429, 5xx …)
+# may mend itself and is retried.
+REFUSALS_TO_MEND_HERE: dict[int, str] = {
+    http.HTTPStatus.UNAUTHORIZED: "check the webhook secret",
+    http.HTTPStatus.FORBIDDEN: "check the webhook secret",
+    http.HTTPStatus.NOT_FOUND: "check the webhook address",
+    http.HTTPStatus.GONE: "check the webhook address",
+}
+
+
 def send_webhook(notification: Notification) -> Outcome:
     organisation = notification.organisation
     url = organisation.webhook_url
@@ -314,8 +326,11 @@ def send_webhook(notification: Notification) -> Outcome:
             "X-Harbour-Signature": webhook_signature(organisation.webhook_secret, body),
         },
     )
-    # 410 Gone is the receiver saying it is gone for good; any other refusal may be mended in time.
-    return Outcome(200 <= status < 300, f"HTTP {status}", permanent=status == http.HTTPStatus.GONE)
+    if 200 <= status < 300:
+        return Outcome(True, f"HTTP {status}")
+    if advice := REFUSALS_TO_MEND_HERE.get(status):
+        return Outcome(False, f"the receiver refused it (HTTP {status}): {advice}", permanent=True)
+    return Outcome(False, f"HTTP {status}")
 
 
 class _SmtpWithDeadline(smtplib.SMTP):

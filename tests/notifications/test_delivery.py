@@ -11,6 +11,7 @@ from django.core import mail
 from django.core.mail.backends import smtp
 from django.db import OperationalError, transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 
 from notifications import delivery
@@ -625,25 +626,41 @@ def test_an_organisation_without_a_webhook_secret_is_never_sent_a_forgeable_sign
     assert webhook_receiver.received == []
 
 
-def test_a_receiver_answering_410_gone_fails_at_once_and_managers_see_it(webhook_receiver, queued):
-    webhook_receiver.respond = lambda n: 410
+REFUSED_FOR_GOOD = {
+    401: "the receiver refused it (HTTP 401): check the webhook secret",
+    403: "the receiver refused it (HTTP 403): check the webhook secret",
+    404: "the receiver refused it (HTTP 404): check the webhook address",
+    410: "the receiver refused it (HTTP 410): check the webhook address",
+}
+
+
+@pytest.mark.parametrize(("status", "reason"), REFUSED_FOR_GOOD.items())
+def test_a_receiver_refusing_it_for_good_fails_it_at_once_with_the_reason_and_managers_see_it(
+    webhook_receiver, queued, settings, client, status, reason
+):
+    webhook_receiver.respond = lambda n: status
     boss = manager()
     row = offer_to_webhook(webhook_receiver.url, boss=boss)
     deliver(str(row.pk))
 
     row.refresh_from_db()
-    assert (row.state, row.attempts, row.last_error) == (DeliveryState.FAILED, 1, "HTTP 410")
+    assert (row.state, row.attempts, row.last_error) == (DeliveryState.FAILED, 1, reason)
+    assert [(a.succeeded, a.detail) for a in row.delivery_attempts.all()] == [(False, reason)]
+    assert len(webhook_receiver.received) == 1
     assert InboxItem.objects.filter(user=boss, event=Event.DELIVERY_FAILED, reference=row.reference).exists()
+    settings.REQUIRE_MFA = False
+    client.force_login(boss)
+    assert reason in client.get(reverse("notifications:undelivered")).text
 
 
-@pytest.mark.parametrize("status", [401, 403, 404])
-def test_a_receiver_refusing_otherwise_is_retried(webhook_receiver, queued, status):
+@pytest.mark.parametrize("status", [408, 429, 500, 503])
+def test_a_receiver_answering_what_may_mend_itself_is_retried(webhook_receiver, queued, status):
     webhook_receiver.respond = lambda n: status
     row = offer_to_webhook(webhook_receiver.url)
     deliver(str(row.pk))
 
     row.refresh_from_db()
-    assert (row.state, row.last_error) == (DeliveryState.PENDING, f"HTTP {status}")
+    assert (row.state, row.attempts, row.last_error) == (DeliveryState.PENDING, 1, f"HTTP {status}")
 
 
 def test_after_the_last_attempt_the_row_fails_and_managers_see_it_in_their_inbox(
