@@ -13,7 +13,7 @@ outcome was recorded is logged as failed, at the time it was claimed, when the r
 failed attempt is retried after an exponential back-off with full jitter, both through a Celery
 countdown and through ``next_attempt_at`` (so the sweep still finds it if the broker loses the
 message). After ``NOTIFICATION_MAX_ATTEMPTS``, or at once for a failure no retry mends, the row is
-``failed`` and managers get an inbox item.
+``failed`` and managers are told in their inbox, once per outage (``tell_managers_of_failure``).
 
 What is sent holds the event, the case reference, the due or last-seen time and a link: no personal data.
 
@@ -735,23 +735,59 @@ def schedule_retry(notification_id: str, delay: float) -> None:
 
 
 def tell_managers_of_failure(notification: Notification) -> None:
-    """An inbox item for every manager: not an email, which could fail the same way."""
-    label = Event(notification.event).label
-    where = f"{Channel(notification.channel).label.lower()} to {notification.organisation.name}"
-    message = f"{Event.DELIVERY_FAILED.label}: {notification.reference or label} ({label}, {where})"
-    managers = User.objects.filter(
-        organisation__kind=OrganisationKind.CONTRACTOR, is_active=True
-    ).values_list("pk", flat=True)
+    """Tell every manager in the inbox: not by email, which could fail the same way.
+
+    Once per outage: a manager with an unread item for a failure to the same organisation by the same
+    channel has it count this one ("… and 12 more") instead of a new item; once read, the next failure
+    makes a new one. Their list of undelivered notifications still shows each failed notification.
+    """
+    # One failure to an organisation told at a time, so that two workers failing at once do not both add
+    # an item; no key update, so that it does not wait for the outbox rows being written for it.
+    list(
+        Organisation.objects.select_for_update(no_key=True)
+        .filter(pk=notification.organisation_id)
+        .values("pk")
+    )
+    managers = set(
+        User.objects.filter(organisation__kind=OrganisationKind.CONTRACTOR, is_active=True).values_list(
+            "pk", flat=True
+        )
+    )
+    told = list(
+        InboxItem.objects.filter(
+            user_id__in=managers,
+            event=Event.DELIVERY_FAILED,
+            read_at__isnull=True,
+            notification__organisation_id=notification.organisation_id,
+            notification__channel=notification.channel,
+        ).select_related("notification__organisation")
+    )
+    for item in told:
+        assert item.notification is not None  # as the filter asked
+        item.failures += 1
+        item.message = failure_message(item.notification, item.failures)
+    InboxItem.objects.bulk_update(told, ["failures", "message"])
     InboxItem.objects.bulk_create(
         InboxItem(
             user_id=user_id,
             event=Event.DELIVERY_FAILED,
             referral_id=notification.referral_id,
             reference=notification.reference,
-            message=message[:300],
+            notification=notification,
+            failures=1,
+            message=failure_message(notification, 1),
         )
-        for user_id in managers
+        for user_id in managers - {item.user_id for item in told}
     )
+
+
+def failure_message(first: Notification, failures: int) -> str:
+    """The first failed notification of an outage, and how many failed after it: no personal data."""
+    label = Event(first.event).label
+    where = f"{Channel(first.channel).label.lower()} to {first.organisation.name}"
+    more = f" and {failures - 1} more" if failures > 1 else ""
+    message = f"{Event.DELIVERY_FAILED.label}: {first.reference or label} ({label}, {where})"
+    return message[: 300 - len(more)] + more
 
 
 def requeue_waits() -> list[datetime.timedelta]:

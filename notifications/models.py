@@ -148,6 +148,13 @@ class InboxItem(models.Model):
     # default in the database too: a release still serving while this one migrates writes no clock.
     clock = models.CharField(max_length=20, blank=True, default="", db_default="")
     message = models.CharField(max_length=300)
+    # For a failed delivery: the first failed notification it tells of, whose organisation and channel
+    # the later failures of the same outage are counted against (``failures``) while it is unread.
+    notification = models.ForeignKey(
+        Notification, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # A default in the database too, for the release before this one, which writes none.
+    failures = models.PositiveIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 from notifications import delivery
 from notifications.delivery import backoff_seconds, claim, deliver, requeue_pending, requeue_waits
 from notifications.models import Channel, DeliveryState, Event, InboxItem, Notification, WebhookCooloff
-from notifications.services import queue_delivery, resend_failed
+from notifications.services import mark_read, queue_delivery, resend_failed
 from notifications.sweep import sweep_deadlines
 from notifications.tasks import deliver_notification
 from referrals import services
@@ -69,6 +69,22 @@ def offer_to_webhook(url, secret="s3cret", boss=None):
     )
     services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk)
     return Notification.objects.get(referral=referral, event=Event.OFFER_MADE, channel=Channel.WEBHOOK)
+
+
+def webhooks_to_one_receiver(url, count):
+    """``count`` pending webhooks to one organisation, whose receiver is at ``url``: an offer, then
+    updates to other cases."""
+    first = offer_to_webhook(url)
+    others = [
+        Notification.objects.create(
+            event=Event.REFERRAL_REALLOCATED,
+            channel=Channel.WEBHOOK,
+            organisation=first.organisation,
+            reference=f"HBR-2026-99000{n}",
+        )
+        for n in range(1, count)
+    ]
+    return [first, *others]
 
 
 def test_an_email_carries_the_event_reference_due_time_and_link_only(settings):
@@ -661,6 +677,64 @@ def test_a_receiver_answering_what_may_mend_itself_is_retried(webhook_receiver, 
 
     row.refresh_from_db()
     assert (row.state, row.attempts, row.last_error) == (DeliveryState.PENDING, 1, f"HTTP {status}")
+
+
+def failed_delivery_items(user):
+    return list(InboxItem.objects.filter(user=user, event=Event.DELIVERY_FAILED).order_by("pk"))
+
+
+def test_an_outage_of_one_receiver_is_one_inbox_item_for_each_manager_counting_every_failure(
+    webhook_receiver, queued, settings, client
+):
+    webhook_receiver.respond = lambda n: 401
+    boss, deputy = manager(), manager()
+    rows = webhooks_to_one_receiver(webhook_receiver.url, 4)
+    for row in rows:
+        deliver(str(row.pk))
+
+    first = rows[0]
+    for user in (boss, deputy):
+        (item,) = failed_delivery_items(user)
+        assert item.message == (
+            f"Notification could not be delivered: {first.reference} "
+            f"(Placement offered, webhook to {first.organisation.name}) and 3 more"
+        )
+        assert (item.reference, item.read) == (first.reference, False)
+    # The managers' list still shows every failed notification.
+    settings.REQUIRE_MFA = False
+    client.force_login(boss)
+    page = client.get(reverse("notifications:undelivered")).text
+    assert all(row.reference in page for row in rows)
+
+
+def test_after_a_manager_reads_it_the_next_failure_is_a_new_item_and_each_organisation_and_channel_has_its_own(
+    webhook_receiver, queued
+):
+    webhook_receiver.respond = lambda n: 404
+    boss, deputy = manager(), manager()
+    first, second = webhooks_to_one_receiver(webhook_receiver.url, 2)
+    deliver(str(first.pk))
+    (read,) = failed_delivery_items(boss)
+    mark_read(user=boss, item_id=read.pk)
+    deliver(str(second.pk))
+    unreachable = email_row()  # to the managers' own organisation, which has no address now
+    organisation = contractor()
+    organisation.notification_emails = []
+    organisation.save()
+    deliver(str(unreachable.pk))
+
+    failed = "Notification could not be delivered"
+    where = f"webhook to {first.organisation.name}"
+    by_email = f"{failed}: {unreachable.reference} (New referral, email to {organisation.name})"
+    assert [(item.message, item.read) for item in failed_delivery_items(boss)] == [
+        (f"{failed}: {first.reference} (Placement offered, {where})", True),
+        (f"{failed}: {second.reference} (Placement ended for reallocation, {where})", False),
+        (by_email, False),
+    ]
+    assert [item.message for item in failed_delivery_items(deputy)] == [
+        f"{failed}: {first.reference} (Placement offered, {where}) and 1 more",
+        by_email,
+    ]
 
 
 def test_after_the_last_attempt_the_row_fails_and_managers_see_it_in_their_inbox(
