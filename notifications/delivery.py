@@ -15,6 +15,11 @@ countdown and through ``next_attempt_at`` (so the sweep still finds it if the br
 message). After ``NOTIFICATION_MAX_ATTEMPTS``, or at once for a failure no retry mends, the row is
 ``failed`` and managers are told in their inbox, once per outage (``tell_managers_of_failure``).
 
+A webhook receiver that timed out or refused the connection cools off (``cool_off``): its organisation's
+webhooks wait, without using an attempt, for ``WEBHOOK_COOLOFF_SECONDS``. Then one delivery probes it
+(``probe_or_wait``) while the others wait on: if it reaches the receiver, the cool-off is over and they
+go, spread over a cool-off; if it too times out or is refused, the cool-off starts again.
+
 What is sent holds the event, the case reference, the due or last-seen time and a link: no personal data.
 
 Webhook scheme
@@ -632,15 +637,21 @@ def deliver(notification_id: str) -> None:
         drop_outdated(notification, why)
         return
     cools_off_until = notification.receiver_cools_off_until
-    if cools_off_until is not None and cools_off_until > timezone.now():
+    if cools_off_until is not None and cools_off_until <= timezone.now():
+        cools_off_until = probe_or_wait(notification)
+    if cools_off_until is not None:
         defer_while_cooling_off(notification, cools_off_until)
         return
+    receiver_down = False
     try:
         outcome = SENDERS[Channel(notification.channel)](notification)
     except Exception as error:  # any failure to send is an outcome to record and retry
         outcome = Outcome(False, failure_in_words(error))
-        if notification.channel == Channel.WEBHOOK and isinstance(error, RECEIVER_DOWN):
-            cool_off(notification.organisation_id)
+        receiver_down = notification.channel == Channel.WEBHOOK and isinstance(error, RECEIVER_DOWN)
+    if receiver_down:
+        cool_off(notification.organisation_id)
+    elif notification.receiver_cools_off_until is not None:
+        end_cool_off(notification)
     record_outcome(notification, outcome)
 
 
@@ -666,6 +677,30 @@ def cool_off(organisation_id: int) -> None:
     hangs must not hold every worker slot, and so every other organisation's alerts, for its timeout."""
     until = timezone.now() + datetime.timedelta(seconds=settings.WEBHOOK_COOLOFF_SECONDS)
     WebhookCooloff.objects.update_or_create(organisation_id=organisation_id, defaults={"until": until})
+
+
+def probe_or_wait(notification: Notification) -> datetime.datetime | None:
+    """Once a receiver's cool-off has ended, let one delivery alone try it (half-open): answer None if this
+    one probes the receiver, or the cool-off is over; else until when this one waits.
+
+    The probe holds the cool-off for as long as its claim (``next_attempt_at``), in one conditional
+    UPDATE: of several workers finding the cool-off ended, PostgreSQL lets only the first match it. The
+    probe then ends the cool-off or starts it again; a probe whose worker died lets go when its claim
+    lapses, and the next delivery probes.
+    """
+    cooloff = WebhookCooloff.objects.filter(organisation_id=notification.organisation_id)
+    if cooloff.filter(until__lte=timezone.now()).update(until=notification.next_attempt_at):
+        return None
+    return cooloff.values_list("until", flat=True).first()
+
+
+def end_cool_off(notification: Notification) -> None:
+    """The probe did not find the receiver down (it answered, even with an error): its cool-off is over,
+    and the deliveries held back go at the times they were given, spread over a cool-off. Only the probe's
+    own hold ends: one started again since (another delivery that timed out meanwhile) stays."""
+    WebhookCooloff.objects.filter(
+        organisation_id=notification.organisation_id, until=notification.next_attempt_at
+    ).delete()
 
 
 def defer_while_cooling_off(notification: Notification, until: datetime.datetime) -> None:

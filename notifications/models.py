@@ -109,7 +109,9 @@ class Notification(models.Model):
 class WebhookCooloff(models.Model):
     """An organisation's webhook receiver that timed out or refused the connection: until ``until``, its
     deliveries wait instead of each holding a worker's slot for the timeout (``WEBHOOK_COOLOFF_SECONDS``).
-    In the database, so that every worker process sees it."""
+    Once ``until`` has passed, one delivery probes the receiver, holding ``until`` for as long as its
+    claim; the row is deleted once the receiver answers (``notifications.delivery.probe_or_wait``). In
+    the database, so that every worker process sees it."""
 
     organisation = models.OneToOneField(
         "accounts.Organisation", on_delete=models.CASCADE, primary_key=True, related_name="+"

@@ -9,7 +9,7 @@ import pytest
 import redis
 from django.core import mail
 from django.core.mail.backends import smtp
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -33,7 +33,7 @@ from tests.factories import (
     submitted_referral,
 )
 
-from .receivers import SlowSmtpServer, WebhookReceiver
+from .receivers import SlowSmtpServer, WebhookReceiver, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -551,6 +551,86 @@ def test_a_receiver_is_tried_again_once_its_cooloff_has_ended(webhook_receiver, 
     )
     deliver(str(row.pk))
     assert Notification.objects.get(pk=row.pk).state == DeliveryState.DELIVERED
+    assert not WebhookCooloff.objects.exists()  # the receiver answered: its deliveries go as before
+
+
+def test_once_a_cooloff_has_ended_one_delivery_probes_the_receiver_and_if_its_worker_dies_the_next_does(
+    webhook_receiver, queued
+):
+    probe, held = webhooks_to_one_receiver(webhook_receiver.url, 2)
+    WebhookCooloff.objects.create(
+        organisation=probe.organisation, until=timezone.now() - datetime.timedelta(seconds=1)
+    )
+    probing = claim(str(probe.pk))
+    assert delivery.probe_or_wait(probing) is None  # a worker probes the receiver …
+    deliver(str(held.pk))
+
+    assert webhook_receiver.received == []  # … and the others wait for it, not counting an attempt
+    held.refresh_from_db()
+    assert (held.state, held.attempts) == (DeliveryState.PENDING, 0)
+    assert held.next_attempt_at >= probing.next_attempt_at
+
+    # That worker dies: once its claim lapses, the next delivery probes the receiver.
+    WebhookCooloff.objects.update(until=timezone.now() - datetime.timedelta(seconds=1))
+    Notification.objects.filter(pk=held.pk).update(next_attempt_at=timezone.now())
+    deliver(str(held.pk))
+    assert [hook.event_id for hook in webhook_receiver.received] == [str(held.pk)]
+    assert not WebhookCooloff.objects.exists()
+
+
+def deliver_on_another_worker(notification_id: str) -> threading.Thread:
+    def work() -> None:
+        try:
+            deliver(notification_id)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    return worker
+
+
+@pytest.mark.django_db(transaction=True)  # the probe is sent by another thread, on its own connection
+@pytest.mark.parametrize("answers", [True, False], ids=["receiver answers", "receiver still hangs"])
+def test_the_others_wait_while_a_probe_is_with_the_receiver_then_go_or_wait_out_a_new_cooloff(
+    settings, queued, answers
+):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 20 if answers else 0.5
+    settings.WEBHOOK_COOLOFF_SECONDS = 600
+    probe_answered = threading.Event()
+    # The probe (the first request) has its answer when the test says, or none at all.
+    receiver = WebhookReceiver(
+        respond=lambda n: 204 if n > 1 or (answers and probe_answered.wait(30)) else None
+    ).start()
+    try:
+        probe, held = webhooks_to_one_receiver(receiver.url, 2)
+        WebhookCooloff.objects.create(
+            organisation=probe.organisation, until=timezone.now() - datetime.timedelta(seconds=1)
+        )
+        worker = deliver_on_another_worker(str(probe.pk))
+        wait_for(lambda: receiver.received)
+        deliver(str(held.pk))  # while the probe is with the receiver
+        probe_answered.set()
+        worker.join()
+
+        assert [hook.event_id for hook in receiver.received] == [str(probe.pk)]
+        held.refresh_from_db()
+        assert (held.state, held.attempts) == (DeliveryState.PENDING, 0)
+        Notification.objects.filter(pk=held.pk).update(next_attempt_at=timezone.now())  # its time comes
+        deliver(str(held.pk))
+    finally:
+        probe_answered.set()
+        receiver.stop()
+
+    held.refresh_from_db()
+    if answers:
+        assert Notification.objects.get(pk=probe.pk).state == DeliveryState.DELIVERED
+        assert held.state == DeliveryState.DELIVERED
+        assert [hook.event_id for hook in receiver.received] == [str(probe.pk), str(held.pk)]
+    else:
+        assert WebhookCooloff.objects.get(organisation=probe.organisation).until > timezone.now()  # again
+        assert (held.state, held.attempts) == (DeliveryState.PENDING, 0)
+        assert [hook.event_id for hook in receiver.received] == [str(probe.pk)]
 
 
 def test_an_unreachable_receiver_is_recorded_in_words_and_by_error_class(settings, queued):
