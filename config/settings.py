@@ -292,7 +292,8 @@ NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=12)
 NOTIFICATION_RETRY_BASE_SECONDS = env.float("NOTIFICATION_RETRY_BASE_SECONDS", default=30)
 NOTIFICATION_RETRY_MAX_SECONDS = env.float("NOTIFICATION_RETRY_MAX_SECONDS", default=3600)
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5)
-# After a webhook receiver times out or refuses the connection, its deliveries wait this long.
+# After a webhook receiver times out or refuses the connection, its deliveries wait this long; then one
+# probes it, and the others wait on until it has answered.
 WEBHOOK_COOLOFF_SECONDS = env.float("WEBHOOK_COOLOFF_SECONDS", default=60)
 # A worker's claim on a row lasts this long (longer than a send can take); then the sweep may resend it.
 # An email's SMTP session may take half of it (notifications.delivery), and so may a webhook: a send

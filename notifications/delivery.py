@@ -12,7 +12,13 @@ class, never the body; an attempt whose worker died, or lost its database connec
 outcome was recorded is logged as failed, at the time it was claimed, when the row is next claimed. A
 failed attempt is retried after an exponential back-off with full jitter, both through a Celery
 countdown and through ``next_attempt_at`` (so the sweep still finds it if the broker loses the
-message). After ``NOTIFICATION_MAX_ATTEMPTS`` the row is ``failed`` and managers get an inbox item.
+message). After ``NOTIFICATION_MAX_ATTEMPTS``, or at once for a failure no retry mends, the row is
+``failed`` and managers are told in their inbox, once per outage (``tell_managers_of_failure``).
+
+A webhook receiver that timed out or refused the connection cools off (``cool_off``): its organisation's
+webhooks wait, without using an attempt, for ``WEBHOOK_COOLOFF_SECONDS``. Then one delivery probes it
+(``probe_or_wait``) while the others wait on: if it reaches the receiver, the cool-off is over and they
+go, spread over a cool-off; if it too times out or is refused, the cool-off starts again.
 
 What is sent holds the event, the case reference, the due or last-seen time and a link: no personal data.
 
@@ -41,9 +47,9 @@ and the headers
 
 A receiver recomputes the HMAC over the raw body it received and compares it in constant time
 (``hmac.compare_digest``). The signed body holds the timestamp, so a receiver that rejects one more
-than a few minutes from its clock stops replays. Any 2xx answer counts as delivered, and 410 Gone fails
-at once; anything else, a redirect or no whole answer within ``WEBHOOK_TIMEOUT_SECONDS`` of the start
-is retried.
+than a few minutes from its clock stops replays. Any 2xx answer counts as delivered; 401, 403, 404 and
+410 fail at once (``REFUSALS_TO_MEND_HERE``); anything else, a redirect or no whole answer within
+``WEBHOOK_TIMEOUT_SECONDS`` of the start is retried.
 """
 
 from __future__ import annotations
@@ -293,6 +299,17 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> int:
         return response.status
 
 
+# Answers no retry mends: a wrong secret, or an address with no receiver. The notification fails at once,
+# so managers hear of it within minutes, not after hours of retries. Any other answer (408, 429, 5xx …)
+# may mend itself and is retried.
+REFUSALS_TO_MEND_HERE: dict[int, str] = {
+    http.HTTPStatus.UNAUTHORIZED: "check the webhook secret",
+    http.HTTPStatus.FORBIDDEN: "check the webhook secret",
+    http.HTTPStatus.NOT_FOUND: "check the webhook address",
+    http.HTTPStatus.GONE: "check the webhook address",
+}
+
+
 def send_webhook(notification: Notification) -> Outcome:
     organisation = notification.organisation
     url = organisation.webhook_url
@@ -314,8 +331,11 @@ def send_webhook(notification: Notification) -> Outcome:
             "X-Harbour-Signature": webhook_signature(organisation.webhook_secret, body),
         },
     )
-    # 410 Gone is the receiver saying it is gone for good; any other refusal may be mended in time.
-    return Outcome(200 <= status < 300, f"HTTP {status}", permanent=status == http.HTTPStatus.GONE)
+    if 200 <= status < 300:
+        return Outcome(True, f"HTTP {status}")
+    if advice := REFUSALS_TO_MEND_HERE.get(status):
+        return Outcome(False, f"the receiver refused it (HTTP {status}): {advice}", permanent=True)
+    return Outcome(False, f"HTTP {status}")
 
 
 class _SmtpWithDeadline(smtplib.SMTP):
@@ -617,15 +637,21 @@ def deliver(notification_id: str) -> None:
         drop_outdated(notification, why)
         return
     cools_off_until = notification.receiver_cools_off_until
-    if cools_off_until is not None and cools_off_until > timezone.now():
+    if cools_off_until is not None and cools_off_until <= timezone.now():
+        cools_off_until = probe_or_wait(notification)
+    if cools_off_until is not None:
         defer_while_cooling_off(notification, cools_off_until)
         return
+    receiver_down = False
     try:
         outcome = SENDERS[Channel(notification.channel)](notification)
     except Exception as error:  # any failure to send is an outcome to record and retry
         outcome = Outcome(False, failure_in_words(error))
-        if notification.channel == Channel.WEBHOOK and isinstance(error, RECEIVER_DOWN):
-            cool_off(notification.organisation_id)
+        receiver_down = notification.channel == Channel.WEBHOOK and isinstance(error, RECEIVER_DOWN)
+    if receiver_down:
+        cool_off(notification.organisation_id)
+    elif notification.receiver_cools_off_until is not None:
+        end_cool_off(notification)
     record_outcome(notification, outcome)
 
 
@@ -651,6 +677,30 @@ def cool_off(organisation_id: int) -> None:
     hangs must not hold every worker slot, and so every other organisation's alerts, for its timeout."""
     until = timezone.now() + datetime.timedelta(seconds=settings.WEBHOOK_COOLOFF_SECONDS)
     WebhookCooloff.objects.update_or_create(organisation_id=organisation_id, defaults={"until": until})
+
+
+def probe_or_wait(notification: Notification) -> datetime.datetime | None:
+    """Once a receiver's cool-off has ended, let one delivery alone try it (half-open): answer None if this
+    one probes the receiver, or the cool-off is over; else until when this one waits.
+
+    The probe holds the cool-off for as long as its claim (``next_attempt_at``), in one conditional
+    UPDATE: of several workers finding the cool-off ended, PostgreSQL lets only the first match it. The
+    probe then ends the cool-off or starts it again; a probe whose worker died lets go when its claim
+    lapses, and the next delivery probes.
+    """
+    cooloff = WebhookCooloff.objects.filter(organisation_id=notification.organisation_id)
+    if cooloff.filter(until__lte=timezone.now()).update(until=notification.next_attempt_at):
+        return None
+    return cooloff.values_list("until", flat=True).first()
+
+
+def end_cool_off(notification: Notification) -> None:
+    """The probe did not find the receiver down (it answered, even with an error): its cool-off is over,
+    and the deliveries held back go at the times they were given, spread over a cool-off. Only the probe's
+    own hold ends: one started again since (another delivery that timed out meanwhile) stays."""
+    WebhookCooloff.objects.filter(
+        organisation_id=notification.organisation_id, until=notification.next_attempt_at
+    ).delete()
 
 
 def defer_while_cooling_off(notification: Notification, until: datetime.datetime) -> None:
@@ -720,23 +770,59 @@ def schedule_retry(notification_id: str, delay: float) -> None:
 
 
 def tell_managers_of_failure(notification: Notification) -> None:
-    """An inbox item for every manager: not an email, which could fail the same way."""
-    label = Event(notification.event).label
-    where = f"{Channel(notification.channel).label.lower()} to {notification.organisation.name}"
-    message = f"{Event.DELIVERY_FAILED.label}: {notification.reference or label} ({label}, {where})"
-    managers = User.objects.filter(
-        organisation__kind=OrganisationKind.CONTRACTOR, is_active=True
-    ).values_list("pk", flat=True)
+    """Tell every manager in the inbox: not by email, which could fail the same way.
+
+    Once per outage: a manager with an unread item for a failure to the same organisation by the same
+    channel has it count this one ("… and 12 more") instead of a new item; once read, the next failure
+    makes a new one. Their list of undelivered notifications still shows each failed notification.
+    """
+    # One failure to an organisation told at a time, so that two workers failing at once do not both add
+    # an item; no key update, so that it does not wait for the outbox rows being written for it.
+    list(
+        Organisation.objects.select_for_update(no_key=True)
+        .filter(pk=notification.organisation_id)
+        .values("pk")
+    )
+    managers = set(
+        User.objects.filter(organisation__kind=OrganisationKind.CONTRACTOR, is_active=True).values_list(
+            "pk", flat=True
+        )
+    )
+    told = list(
+        InboxItem.objects.filter(
+            user_id__in=managers,
+            event=Event.DELIVERY_FAILED,
+            read_at__isnull=True,
+            notification__organisation_id=notification.organisation_id,
+            notification__channel=notification.channel,
+        ).select_related("notification__organisation")
+    )
+    for item in told:
+        assert item.notification is not None  # as the filter asked
+        item.failures += 1
+        item.message = failure_message(item.notification, item.failures)
+    InboxItem.objects.bulk_update(told, ["failures", "message"])
     InboxItem.objects.bulk_create(
         InboxItem(
             user_id=user_id,
             event=Event.DELIVERY_FAILED,
             referral_id=notification.referral_id,
             reference=notification.reference,
-            message=message[:300],
+            notification=notification,
+            failures=1,
+            message=failure_message(notification, 1),
         )
-        for user_id in managers
+        for user_id in managers - {item.user_id for item in told}
     )
+
+
+def failure_message(first: Notification, failures: int) -> str:
+    """The first failed notification of an outage, and how many failed after it: no personal data."""
+    label = Event(first.event).label
+    where = f"{Channel(first.channel).label.lower()} to {first.organisation.name}"
+    more = f" and {failures - 1} more" if failures > 1 else ""
+    message = f"{Event.DELIVERY_FAILED.label}: {first.reference or label} ({label}, {where})"
+    return message[: 300 - len(more)] + more
 
 
 def requeue_waits() -> list[datetime.timedelta]:

@@ -109,7 +109,9 @@ class Notification(models.Model):
 class WebhookCooloff(models.Model):
     """An organisation's webhook receiver that timed out or refused the connection: until ``until``, its
     deliveries wait instead of each holding a worker's slot for the timeout (``WEBHOOK_COOLOFF_SECONDS``).
-    In the database, so that every worker process sees it."""
+    Once ``until`` has passed, one delivery probes the receiver, holding ``until`` for as long as its
+    claim; the row is deleted once the receiver answers (``notifications.delivery.probe_or_wait``). In
+    the database, so that every worker process sees it."""
 
     organisation = models.OneToOneField(
         "accounts.Organisation", on_delete=models.CASCADE, primary_key=True, related_name="+"
@@ -148,6 +150,13 @@ class InboxItem(models.Model):
     # default in the database too: a release still serving while this one migrates writes no clock.
     clock = models.CharField(max_length=20, blank=True, default="", db_default="")
     message = models.CharField(max_length=300)
+    # For a failed delivery: the first failed notification it tells of, whose organisation and channel
+    # the later failures of the same outage are counted against (``failures``) while it is unread.
+    notification = models.ForeignKey(
+        Notification, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # A default in the database too, for the release before this one, which writes none.
+    failures = models.PositiveIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
 

@@ -9,14 +9,15 @@ import pytest
 import redis
 from django.core import mail
 from django.core.mail.backends import smtp
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 
 from notifications import delivery
 from notifications.delivery import backoff_seconds, claim, deliver, requeue_pending, requeue_waits
 from notifications.models import Channel, DeliveryState, Event, InboxItem, Notification, WebhookCooloff
-from notifications.services import queue_delivery, resend_failed
+from notifications.services import mark_read, queue_delivery, resend_failed
 from notifications.sweep import sweep_deadlines
 from notifications.tasks import deliver_notification
 from referrals import services
@@ -32,7 +33,7 @@ from tests.factories import (
     submitted_referral,
 )
 
-from .receivers import SlowSmtpServer, WebhookReceiver
+from .receivers import SlowSmtpServer, WebhookReceiver, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +69,22 @@ def offer_to_webhook(url, secret="s3cret", boss=None):
     )
     services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk)
     return Notification.objects.get(referral=referral, event=Event.OFFER_MADE, channel=Channel.WEBHOOK)
+
+
+def webhooks_to_one_receiver(url, count):
+    """``count`` pending webhooks to one organisation, whose receiver is at ``url``: an offer, then
+    updates to other cases."""
+    first = offer_to_webhook(url)
+    others = [
+        Notification.objects.create(
+            event=Event.REFERRAL_REALLOCATED,
+            channel=Channel.WEBHOOK,
+            organisation=first.organisation,
+            reference=f"HBR-2026-99000{n}",
+        )
+        for n in range(1, count)
+    ]
+    return [first, *others]
 
 
 def test_an_email_carries_the_event_reference_due_time_and_link_only(settings):
@@ -534,6 +551,86 @@ def test_a_receiver_is_tried_again_once_its_cooloff_has_ended(webhook_receiver, 
     )
     deliver(str(row.pk))
     assert Notification.objects.get(pk=row.pk).state == DeliveryState.DELIVERED
+    assert not WebhookCooloff.objects.exists()  # the receiver answered: its deliveries go as before
+
+
+def test_once_a_cooloff_has_ended_one_delivery_probes_the_receiver_and_if_its_worker_dies_the_next_does(
+    webhook_receiver, queued
+):
+    probe, held = webhooks_to_one_receiver(webhook_receiver.url, 2)
+    WebhookCooloff.objects.create(
+        organisation=probe.organisation, until=timezone.now() - datetime.timedelta(seconds=1)
+    )
+    probing = claim(str(probe.pk))
+    assert delivery.probe_or_wait(probing) is None  # a worker probes the receiver …
+    deliver(str(held.pk))
+
+    assert webhook_receiver.received == []  # … and the others wait for it, not counting an attempt
+    held.refresh_from_db()
+    assert (held.state, held.attempts) == (DeliveryState.PENDING, 0)
+    assert held.next_attempt_at >= probing.next_attempt_at
+
+    # That worker dies: once its claim lapses, the next delivery probes the receiver.
+    WebhookCooloff.objects.update(until=timezone.now() - datetime.timedelta(seconds=1))
+    Notification.objects.filter(pk=held.pk).update(next_attempt_at=timezone.now())
+    deliver(str(held.pk))
+    assert [hook.event_id for hook in webhook_receiver.received] == [str(held.pk)]
+    assert not WebhookCooloff.objects.exists()
+
+
+def deliver_on_another_worker(notification_id: str) -> threading.Thread:
+    def work() -> None:
+        try:
+            deliver(notification_id)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    return worker
+
+
+@pytest.mark.django_db(transaction=True)  # the probe is sent by another thread, on its own connection
+@pytest.mark.parametrize("answers", [True, False], ids=["receiver answers", "receiver still hangs"])
+def test_the_others_wait_while_a_probe_is_with_the_receiver_then_go_or_wait_out_a_new_cooloff(
+    settings, queued, answers
+):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 20 if answers else 0.5
+    settings.WEBHOOK_COOLOFF_SECONDS = 600
+    probe_answered = threading.Event()
+    # The probe (the first request) has its answer when the test says, or none at all.
+    receiver = WebhookReceiver(
+        respond=lambda n: 204 if n > 1 or (answers and probe_answered.wait(30)) else None
+    ).start()
+    try:
+        probe, held = webhooks_to_one_receiver(receiver.url, 2)
+        WebhookCooloff.objects.create(
+            organisation=probe.organisation, until=timezone.now() - datetime.timedelta(seconds=1)
+        )
+        worker = deliver_on_another_worker(str(probe.pk))
+        wait_for(lambda: receiver.received)
+        deliver(str(held.pk))  # while the probe is with the receiver
+        probe_answered.set()
+        worker.join()
+
+        assert [hook.event_id for hook in receiver.received] == [str(probe.pk)]
+        held.refresh_from_db()
+        assert (held.state, held.attempts) == (DeliveryState.PENDING, 0)
+        Notification.objects.filter(pk=held.pk).update(next_attempt_at=timezone.now())  # its time comes
+        deliver(str(held.pk))
+    finally:
+        probe_answered.set()
+        receiver.stop()
+
+    held.refresh_from_db()
+    if answers:
+        assert Notification.objects.get(pk=probe.pk).state == DeliveryState.DELIVERED
+        assert held.state == DeliveryState.DELIVERED
+        assert [hook.event_id for hook in receiver.received] == [str(probe.pk), str(held.pk)]
+    else:
+        assert WebhookCooloff.objects.get(organisation=probe.organisation).until > timezone.now()  # again
+        assert (held.state, held.attempts) == (DeliveryState.PENDING, 0)
+        assert [hook.event_id for hook in receiver.received] == [str(probe.pk)]
 
 
 def test_an_unreachable_receiver_is_recorded_in_words_and_by_error_class(settings, queued):
@@ -625,25 +722,99 @@ def test_an_organisation_without_a_webhook_secret_is_never_sent_a_forgeable_sign
     assert webhook_receiver.received == []
 
 
-def test_a_receiver_answering_410_gone_fails_at_once_and_managers_see_it(webhook_receiver, queued):
-    webhook_receiver.respond = lambda n: 410
+REFUSED_FOR_GOOD = {
+    401: "the receiver refused it (HTTP 401): check the webhook secret",
+    403: "the receiver refused it (HTTP 403): check the webhook secret",
+    404: "the receiver refused it (HTTP 404): check the webhook address",
+    410: "the receiver refused it (HTTP 410): check the webhook address",
+}
+
+
+@pytest.mark.parametrize(("status", "reason"), REFUSED_FOR_GOOD.items())
+def test_a_receiver_refusing_it_for_good_fails_it_at_once_with_the_reason_and_managers_see_it(
+    webhook_receiver, queued, settings, client, status, reason
+):
+    webhook_receiver.respond = lambda n: status
     boss = manager()
     row = offer_to_webhook(webhook_receiver.url, boss=boss)
     deliver(str(row.pk))
 
     row.refresh_from_db()
-    assert (row.state, row.attempts, row.last_error) == (DeliveryState.FAILED, 1, "HTTP 410")
+    assert (row.state, row.attempts, row.last_error) == (DeliveryState.FAILED, 1, reason)
+    assert [(a.succeeded, a.detail) for a in row.delivery_attempts.all()] == [(False, reason)]
+    assert len(webhook_receiver.received) == 1
     assert InboxItem.objects.filter(user=boss, event=Event.DELIVERY_FAILED, reference=row.reference).exists()
+    settings.REQUIRE_MFA = False
+    client.force_login(boss)
+    assert reason in client.get(reverse("notifications:undelivered")).text
 
 
-@pytest.mark.parametrize("status", [401, 403, 404])
-def test_a_receiver_refusing_otherwise_is_retried(webhook_receiver, queued, status):
+@pytest.mark.parametrize("status", [408, 429, 500, 503])
+def test_a_receiver_answering_what_may_mend_itself_is_retried(webhook_receiver, queued, status):
     webhook_receiver.respond = lambda n: status
     row = offer_to_webhook(webhook_receiver.url)
     deliver(str(row.pk))
 
     row.refresh_from_db()
-    assert (row.state, row.last_error) == (DeliveryState.PENDING, f"HTTP {status}")
+    assert (row.state, row.attempts, row.last_error) == (DeliveryState.PENDING, 1, f"HTTP {status}")
+
+
+def failed_delivery_items(user):
+    return list(InboxItem.objects.filter(user=user, event=Event.DELIVERY_FAILED).order_by("pk"))
+
+
+def test_an_outage_of_one_receiver_is_one_inbox_item_for_each_manager_counting_every_failure(
+    webhook_receiver, queued, settings, client
+):
+    webhook_receiver.respond = lambda n: 401
+    boss, deputy = manager(), manager()
+    rows = webhooks_to_one_receiver(webhook_receiver.url, 4)
+    for row in rows:
+        deliver(str(row.pk))
+
+    first = rows[0]
+    for user in (boss, deputy):
+        (item,) = failed_delivery_items(user)
+        assert item.message == (
+            f"Notification could not be delivered: {first.reference} "
+            f"(Placement offered, webhook to {first.organisation.name}) and 3 more"
+        )
+        assert (item.reference, item.read) == (first.reference, False)
+    # The managers' list still shows every failed notification.
+    settings.REQUIRE_MFA = False
+    client.force_login(boss)
+    page = client.get(reverse("notifications:undelivered")).text
+    assert all(row.reference in page for row in rows)
+
+
+def test_after_a_manager_reads_it_the_next_failure_is_a_new_item_and_each_organisation_and_channel_has_its_own(
+    webhook_receiver, queued
+):
+    webhook_receiver.respond = lambda n: 404
+    boss, deputy = manager(), manager()
+    first, second = webhooks_to_one_receiver(webhook_receiver.url, 2)
+    deliver(str(first.pk))
+    (read,) = failed_delivery_items(boss)
+    mark_read(user=boss, item_id=read.pk)
+    deliver(str(second.pk))
+    unreachable = email_row()  # to the managers' own organisation, which has no address now
+    organisation = contractor()
+    organisation.notification_emails = []
+    organisation.save()
+    deliver(str(unreachable.pk))
+
+    failed = "Notification could not be delivered"
+    where = f"webhook to {first.organisation.name}"
+    by_email = f"{failed}: {unreachable.reference} (New referral, email to {organisation.name})"
+    assert [(item.message, item.read) for item in failed_delivery_items(boss)] == [
+        (f"{failed}: {first.reference} (Placement offered, {where})", True),
+        (f"{failed}: {second.reference} (Placement ended for reallocation, {where})", False),
+        (by_email, False),
+    ]
+    assert [item.message for item in failed_delivery_items(deputy)] == [
+        f"{failed}: {first.reference} (Placement offered, {where}) and 1 more",
+        by_email,
+    ]
 
 
 def test_after_the_last_attempt_the_row_fails_and_managers_see_it_in_their_inbox(
