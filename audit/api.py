@@ -49,7 +49,7 @@ class ReferralAuditView(generics.ListAPIView):
         summary="A case's audit trail",
         description="Every read of the person's details and every change, newest first. Managers only.",
         tags=["audit"],
-        responses={200: AuditEventSerializer(many=True), **error_responses(401, 403, 404, 429)},
+        responses={200: AuditEventSerializer(many=True), **error_responses(400, 401, 403, 404, 429)},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)

@@ -96,7 +96,7 @@ class ProviderListView(GenericAPIView):
     @extend_schema(
         operation_id="providers_list",
         summary="Care providers with capacity and occupancy per bed kind (managers; a provider sees its own)",
-        responses={200: ProviderSerializer(many=True), **error_responses(401, 403, 404, 429)},
+        responses={200: ProviderSerializer(many=True), **error_responses(400, 401, 403, 429)},
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())

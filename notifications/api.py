@@ -38,7 +38,7 @@ class InboxList(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[InboxItem]:
         return inbox_for(cast(User, self.request.user))
 
-    @extend_schema(responses={200: InboxItemSerializer(many=True), **error_responses(401, 404, 429)})
+    @extend_schema(responses={200: InboxItemSerializer(many=True), **error_responses(400, 401, 429)})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 

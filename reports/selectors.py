@@ -820,8 +820,8 @@ def _overdue_case(row: dict[str, Any], now: datetime.datetime, labels: dict[str,
 
 
 class OverdueCases:
-    """Every case with an overdue open clock, most overdue first, by case reference only, as a list that
-    a paginator slices: a slice is one query, limited to the slice; the count is one more."""
+    """Every case with an overdue open clock, most overdue first, by case reference only: ``rows`` for the
+    API to page through (a page is one query; the count is one more), a slice of them, or all of them."""
 
     def __init__(self, report_filter: ReportFilter, *, now: datetime.datetime) -> None:
         self.now = now
@@ -832,7 +832,11 @@ class OverdueCases:
         return self.rows.count()
 
     def __getitem__(self, window: slice) -> list[OverdueCase]:
-        return [_overdue_case(row, self.now, self.labels) for row in self.rows[window]]
+        return self.shown(self.rows[window])
+
+    def shown(self, rows: Iterable[dict[str, Any]]) -> list[OverdueCase]:
+        """The cases of some of ``rows``."""
+        return [_overdue_case(row, self.now, self.labels) for row in rows]
 
     def __iter__(self) -> Iterator[OverdueCase]:
         """Every one, read in chunks as it is consumed (for the CSV download): one query."""

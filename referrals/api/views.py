@@ -112,7 +112,7 @@ class ReferralListView(AnswersWithCase, GenericAPIView):
             "referral holds only the fields you may see; one you may not is absent, not null."
         ),
         parameters=[s.ReferralFilterSerializer],
-        responses={200: s.ReferralSerializer(many=True), **error_responses(400, 401, 404, 429)},
+        responses={200: s.ReferralSerializer(many=True), **error_responses(400, 401, 429)},
     )
     def get(self, request: Request) -> Response:
         filters = s.ReferralFilterSerializer(data=request.query_params)
@@ -421,7 +421,7 @@ class AnonymousNotificationListView(IdempotentPostMixin, GenericAPIView):
             "one, a first responder their organisation's; care providers are refused (403). They hold no "
             "personal details."
         ),
-        responses={200: s.AnonymousNotificationSerializer(many=True), **error_responses(401, 403, 404, 429)},
+        responses={200: s.AnonymousNotificationSerializer(many=True), **error_responses(400, 401, 403, 429)},
     )
     def get(self, request: Request) -> Response:
         self._refuse_providers(request)

@@ -137,39 +137,3 @@ def test_a_body_over_the_size_limit_is_a_413(api, settings, with_key):
         "detail": "The request body is larger than the 1,000 bytes accepted.",
         "code": "request_too_large",
     }
-
-
-@pytest.mark.parametrize("url", ["/api/v1/referrals/", "/api/v1/reports/overdue/"])
-def test_a_page_past_the_last_is_empty_with_the_count_not_a_404(api, url):
-    for _ in range(3):
-        submitted_referral(responder())
-    client = api(manager())
-    response = client.get(f"{url}?page_size=2&page=3")
-    assert response.status_code == 200
-    body = response.json()
-    assert body["count"] == client.get(url).json()["count"]
-    assert body["results"] == [] and body["next"] is None
-
-
-@pytest.mark.parametrize(
-    ("page_size", "last_page_query"), [("2", "?page=2&page_size=2"), ("3", "?page_size=3")]
-)
-def test_a_page_far_past_the_last_links_back_to_the_last_page_with_rows(api, page_size, last_page_query):
-    for _ in range(3):
-        submitted_referral(responder())
-    response = api(manager()).get(f"/api/v1/referrals/?page_size={page_size}&page=9999")
-    body = response.json()
-    assert body["results"] == [] and body["next"] is None
-    assert body["previous"].endswith(f"/api/v1/referrals/{last_page_query}")
-
-
-def test_a_page_past_the_end_of_a_list_without_rows_links_back_nowhere(api):
-    response = api(manager()).get("/api/v1/reports/overdue/?page=9999")
-    assert response.json() == {"count": 0, "next": None, "previous": None, "results": []}
-
-
-@pytest.mark.parametrize("page", ["0", "-1", "abc"])
-def test_a_page_that_is_not_a_whole_number_from_1_is_a_404_page_not_found(api, page):
-    response = api(manager()).get(f"/api/v1/referrals/?page={page}")
-    assert response.status_code == 404
-    assert response.json() == {"detail": "Invalid page.", "code": "page_not_found"}
