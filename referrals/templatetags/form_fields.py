@@ -76,9 +76,10 @@ def field_group(field: BoundField) -> SafeString:
 
 @register.simple_tag
 def session_limit(*, kept_as_draft: bool = False) -> str:
-    """What a form page says of the session's idle limit, for a user whose browser runs no script and so
-    gives no warning, and of a form sent after it: kept for its user, not lost (the intake as a draft,
-    ``referrals.views.intake``; any other form for a while, ``login_required_keeping_typed_work``)."""
+    """What a page with forms (a form page, the case page) says of the session's idle limit, for a user
+    whose browser runs no script and so gives no warning, and of a form sent after it: kept for its user,
+    not lost (the intake as a draft, ``referrals.views.intake``; any other form for a while,
+    ``login_required_keeping_typed_work``)."""
     if kept_as_draft:
         kept = "is saved as a draft, for you to carry on with once you sign in again"
     else:

@@ -1,7 +1,12 @@
 /* Before a signed-in session ends without activity (SESSION_IDLE_SECONDS), the page says so and offers to
    stay signed in (WCAG 2.2.1). The time left is counted down in words, and once it has run out the
    warning says the user was signed out and offers to sign in again, back to this page. Without
-   JavaScript, the form pages state the limit in words. */
+   JavaScript, the form pages state the limit in words.
+
+   The tabs of a browser share one session, so they tell each other what they learn of it through
+   localStorage (its storage event reaches the others): when the session now ends, from a page's answer
+   or "Stay signed in", and that the user signed out. Only those times are stored. Where the browser
+   refuses storage, each tab counts down on its own. */
 (() => {
   "use strict";
   const dialog = document.getElementById("session-warning");
@@ -11,12 +16,24 @@
   const stay = dialog.querySelector("button.session-stay");
   const close = dialog.querySelector("button.session-close");
   const signIn = dialog.querySelector("a.session-sign-in");
+  const signOut = document.querySelector("form.sign-out");
   const warnBefore = Number(dialog.dataset.warnBefore);
   const saidTitle = title.textContent;
+  const ENDS_AT = "harbour-session-ends-at";
+  const SIGNED_OUT_AT = "harbour-signed-out-at";
   let endsAt = 0;
+  let warning = false;
   let ended = false;
   let timer;
   let ticker;
+
+  const tellOtherTabs = (key, time) => {
+    try {
+      localStorage.setItem(key, String(time));
+    } catch {
+      // Storage refused: the other tabs count down on their own, as this one does.
+    }
+  };
 
   // "2 minutes", "1 minute", then "less than a minute": the live region speaks only when the words change.
   const timeLeftInWords = (seconds) => {
@@ -29,11 +46,12 @@
     if (message.textContent !== words) message.textContent = words;
   };
 
-  const signedOut = () => {
+  const signedOut = (words) => {
+    clearTimeout(timer);
     clearInterval(ticker);
     ended = true;
     title.textContent = "You have been signed out";
-    say(dialog.dataset.ended);
+    say(words);
     stay.hidden = true;
     signIn.hidden = false;
     close.hidden = false;
@@ -44,24 +62,44 @@
   const tick = () => {
     const secondsLeft = Math.round((endsAt - Date.now()) / 1000);
     if (secondsLeft <= 0) {
-      signedOut();
+      signedOut(dialog.dataset.ended);
       return;
     }
     say(`You will be signed out in ${timeLeftInWords(secondsLeft)} unless you continue.`);
   };
 
-  const warnIn = (secondsLeft) => {
+  const warn = () => {
+    warning = true;
+    title.textContent = saidTitle;
+    signIn.hidden = true;
+    tick();
+    if (ended) return;
+    ticker = setInterval(tick, 1000);
+    if (!dialog.open) dialog.showModal(); // focuses its button
+  };
+
+  // The session now ends at `time`. A warning shown goes on counting down to it, unless it is far enough
+  // off not to warn yet: then the warning closes, to come again in time.
+  const endAt = (time) => {
+    endsAt = time;
     clearTimeout(timer);
-    clearInterval(ticker);
-    endsAt = Date.now() + secondsLeft * 1000;
-    const wait = Math.max(secondsLeft - warnBefore, 0);
-    timer = setTimeout(() => {
-      title.textContent = saidTitle;
-      signIn.hidden = true;
+    const wait = time - warnBefore * 1000 - Date.now();
+    if (wait > 0) {
+      clearInterval(ticker);
+      warning = false;
+      if (dialog.open) dialog.close();
+      timer = setTimeout(warn, wait);
+    } else if (warning) {
       tick();
-      ticker = setInterval(tick, 1000);
-      if (!dialog.open) dialog.showModal(); // focuses its button
-    }, wait * 1000);
+    } else {
+      warn();
+    }
+  };
+
+  const endIn = (secondsLeft) => {
+    const time = Date.now() + secondsLeft * 1000;
+    tellOtherTabs(ENDS_AT, time);
+    endAt(time);
   };
 
   const staySignedIn = async () => {
@@ -72,11 +110,12 @@
     } catch {
       // Offline, or an answer that is not the session's (a sign-in page): not kept signed in.
     }
+    if (ended) return; // said to have ended meanwhile (signed out in another tab, say): that stands
     if (secondsLeft > 0) {
-      dialog.close();
-      warnIn(secondsLeft);
+      endIn(secondsLeft);
     } else {
       clearInterval(ticker);
+      warning = false;
       say(dialog.dataset.failed);
       signIn.hidden = false; // the way back in, if the session has in fact ended
       if (!dialog.open) dialog.showModal(); // closed by Esc all the same: the failure must be seen
@@ -94,5 +133,14 @@
     staySignedIn();
   });
 
-  warnIn(Number(dialog.dataset.secondsLeft));
+  // What another tab learnt. Once this one has said the session ended, that stands, even if another tab
+  // signs in again: this page belongs to the session that ended, and "Sign in again" comes back to it.
+  window.addEventListener("storage", (event) => {
+    if (ended || event.newValue === null) return;
+    if (event.key === SIGNED_OUT_AT) signedOut(dialog.dataset.signedOut);
+    else if (event.key === ENDS_AT) endAt(Number(event.newValue));
+  });
+  if (signOut) signOut.addEventListener("submit", () => tellOtherTabs(SIGNED_OUT_AT, Date.now()));
+
+  endIn(Number(dialog.dataset.secondsLeft));
 })();

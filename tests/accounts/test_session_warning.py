@@ -79,3 +79,19 @@ def test_form_pages_state_the_time_limit_and_what_becomes_of_a_form_sent_after_i
     referral, staff, _ = placed()
     action = reverse("referrals:case_action", args=[referral.pk, "record_progress"])
     assert limit + kept in signed_in(staff).get(action, follow=True).content.decode()
+
+
+def test_the_case_page_states_the_time_limit_above_its_forms_in_place_and_only_where_it_has_them(settings):
+    settings.SESSION_COOKIE_AGE, settings.UNSENT_FORM_LIFETIME_MINUTES = 1200, 45
+    limit = (
+        "You are signed out after 20 minutes without activity; what you send after that is not recorded, "
+        "but kept for 45 minutes for you to check and send again once you sign in."
+    )
+    referral, staff, _ = placed()
+    case = reverse("referrals:case", args=[referral.pk])
+    html = signed_in(staff).get(case).content.decode()
+    assert 'id="action-record_progress"' in html
+    assert html.index(limit) < html.index('id="action-record_progress"')
+    # The referring officer has nothing to send on a placed case: no form, so no limit to state.
+    html = signed_in(referral.submitted_by).get(case).content.decode()
+    assert 'class="action"' not in html and limit not in html

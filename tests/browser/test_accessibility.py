@@ -16,7 +16,7 @@ from tests.factories import (
     submitted_referral,
 )
 
-from .conftest import DESKTOP, PHONE
+from .conftest import DESKTOP, PHONE, assert_accessible
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -230,3 +230,69 @@ def test_escape_on_the_session_warning_stays_signed_in_rather_than_leaving_the_s
     warning.wait_for(state="hidden")
     # Esc, the keyboard's way to dismiss a dialog, did what the button does: the session goes on.
     assert session_of(officer).expire_date > ending
+
+
+def two_tabs_signed_in(journeys, settings, name: str):
+    """A first responder signed in with two tabs of one browser open, their timers on the test's clock:
+    the drafts list, and the intake form left open."""
+    settings.SESSION_COOKIE_AGE = 300  # the warning comes two minutes before: 3 minutes after a page opens
+    settings.SESSION_REFRESH_SECONDS = 0  # every page extends the session
+    officer = journeys(name)
+    officer.sign_in(responder(username=name).username)
+    officer.context.clock.install()
+    drafts = officer.page
+    drafts.goto("/referrals/drafts/")
+    intake = officer.context.new_page()
+    intake.goto("/referrals/new/")
+    return officer, drafts, intake
+
+
+def warning_in(page):
+    return page.get_by_role("alertdialog", name="You are about to be signed out")
+
+
+def test_working_in_one_tab_or_staying_signed_in_there_keeps_the_warning_away_in_the_others(
+    journeys, settings
+):
+    officer, drafts, intake = two_tabs_signed_in(journeys, settings, "session-tabs")
+    officer.context.clock.fast_forward("03:01")
+    warning_in(drafts).wait_for()
+    warning_in(intake).wait_for()
+
+    # Work in one tab, which extends the session: the form left open in the other stops warning, and
+    # past the end its own page had counted to, it is still signed in, warned again two minutes before.
+    drafts.goto("/cases/")
+    warning_in(intake).wait_for(state="hidden")
+    officer.context.clock.fast_forward("03:01")
+    warning_in(intake).wait_for()
+    text = intake.locator("#session-warning-text")
+    assert text.inner_text() == "You will be signed out in 2 minutes unless you continue."
+    warning_in(drafts).wait_for()
+
+    # "Stay signed in" in the form's tab: the warning goes from both.
+    warning_in(intake).get_by_role("button", name="Stay signed in").click()
+    warning_in(intake).wait_for(state="hidden")
+    warning_in(drafts).wait_for(state="hidden")
+    officer.context.clock.fast_forward("02:59")
+    assert not warning_in(drafts).is_visible() and not warning_in(intake).is_visible()
+
+
+def test_signing_out_in_one_tab_says_so_in_the_others_at_once(journeys, settings):
+    officer, drafts, intake = two_tabs_signed_in(journeys, settings, "session-tabs-signed-out")
+    intake.get_by_label("Given name").fill("Lule")
+    with drafts.expect_navigation():
+        drafts.get_by_role("button", name="Sign out").click()
+
+    ended = intake.get_by_role("alertdialog", name="You have been signed out")
+    ended.wait_for()
+    assert intake.locator("#session-warning-text").inner_text() == (
+        "You signed out in another tab or window. Sign in again to carry on here. "
+        "Anything you typed on this page is still on it: close this message to see it."
+    )
+    assert not ended.get_by_role("button", name="Stay signed in").is_visible()
+    sign_in = ended.get_by_role("link", name="Sign in again")
+    assert sign_in.evaluate("link => link === document.activeElement")
+    assert sign_in.get_attribute("href").startswith("/login/?next=/referrals/new/")
+    assert_accessible(intake)
+    ended.get_by_role("button", name="Close").click()
+    assert intake.get_by_label("Given name").input_value() == "Lule"
