@@ -20,6 +20,7 @@ from referrals.models import AnonymousNotification, Referral
 from tests.api.cases import bring_to, transition_url, valid_body
 from tests.factories import (
     PASSWORD,
+    CareProviderFactory,
     OrganisationFactory,
     provider_user,
     referral_fields,
@@ -285,7 +286,10 @@ def test_requests_without_the_header_are_untouched(api):
     assert not IdempotencyRecord.objects.exists()
 
 
-@pytest.mark.parametrize("key", ["", " ", "x" * 201])
+UNUSABLE_KEYS = ["", " ", "x" * 201]
+
+
+@pytest.mark.parametrize("key", UNUSABLE_KEYS)
 def test_an_unusable_key_is_a_400(api, key):
     response = post(api(responder()), "/api/v1/referrals/", body(), key)
     assert response.status_code == 400
@@ -341,3 +345,27 @@ def test_marking_an_inbox_item_read_replays_a_repeat_and_refuses_the_key_for_ano
     again = post(client, f"/api/v1/inbox/{first.pk}/read/", {}, "read-1")
     assert again.status_code == 200 and again["Idempotent-Replayed"] == "true"
     assert post(client, f"/api/v1/inbox/{second.pk}/read/", {}, "read-1").status_code == 409
+
+
+@pytest.mark.parametrize("key", UNUSABLE_KEYS)
+@pytest.mark.parametrize(
+    "url",
+    ["/api/v1/referrals/", "/api/v1/referrals/possible-duplicates/", "/api/v1/anonymous-notifications/"],
+)
+def test_an_unusable_key_from_a_role_that_may_not_submit_gets_the_403(api, url, key):
+    response = post(api(provider_user(CareProviderFactory())), url, body(), key)
+    assert response.status_code == 403 and response.json()["code"] == "not_permitted"
+
+
+@pytest.mark.parametrize("key", [*UNUSABLE_KEYS, "read-2"])
+def test_another_users_inbox_item_is_the_same_404_whatever_the_key(api, key):
+    user = responder()
+    mine = InboxItem.objects.create(user=user, event="referral.assessed", message="m")
+    theirs = InboxItem.objects.create(user=responder(), event="referral.assessed", message="m")
+    client = api(user)
+    assert post(client, f"/api/v1/inbox/{mine.pk}/read/", {}, "read-2").status_code == 200
+    plain = client.post(f"/api/v1/inbox/{theirs.pk}/read/", {}, format="json")
+    keyed = post(client, f"/api/v1/inbox/{theirs.pk}/read/", {}, key)
+    assert plain.status_code == keyed.status_code == 404
+    assert keyed.content == plain.content
+    assert InboxItem.objects.get(pk=theirs.pk).read_at is None
