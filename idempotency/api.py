@@ -16,7 +16,9 @@ from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from referrals.api.errors import CONFLICT_CODE
+from referrals.exceptions import HarbourError
 
+from .exceptions import IdempotencyKeyInvalid, IdempotencyKeyReused
 from .models import IdempotencyRecord
 from .services import StoredResponse, claim_key, release_key, request_fingerprint, settle_key
 
@@ -36,8 +38,10 @@ IDEMPOTENCY_PARAMETERS = [
         description=(
             "Any unique string (1-200 characters). A repeat with the same key returns the first answer, a "
             "refusal (403, 404, 409) too, and changes nothing; the same key with a different request (fields "
-            "the operation ignores aside) is a 409. A 400, a 409 with code conflict, a 429 or a 5xx is not "
-            "kept: the key may be sent again."
+            "the operation ignores aside) is a 409. That 409, and the 400 for a key that is not 1-200 "
+            "characters, come only after the operation's own 401, 404 and 403 (and a 409 for the case's "
+            "state): a case you may not see is the same 404 with or without a key. A 400, a 409 with code "
+            "conflict, a 429 or a 5xx is not kept: the key may be sent again."
         ),
     ),
     OpenApiParameter(
@@ -83,11 +87,17 @@ class IdempotentPostMixin(APIView):
     stored answer share one transaction (see ``idempotency.services``). By default the key is claimed
     once the user is authenticated; a view whose user is known only later (the token view) calls
     ``claim_idempotency_key`` itself.
+
+    A key claimed that way and found unusable (malformed, or used for a different request) is refused
+    only when the view calls ``refuse_unusable_idempotency_key``, once it has found what the request is
+    about and checked the role, and before it does any work: a case out of sight is then the same 404
+    with or without a key, and a role that may not act hears its 403 first (SPEC §9's order).
     """
 
     claims_key_after_authentication = True
     _idempotency_record: IdempotencyRecord | None = None
     _idempotency_fingerprint = ""
+    _idempotency_refusal: HarbourError | None = None
 
     def _wants_idempotency(self, request: HttpRequest | Request) -> bool:
         return request.method == "POST" and HEADER in request.headers
@@ -143,7 +153,18 @@ class IdempotentPostMixin(APIView):
             method=request.method or "", path=request.path, body=request.body, fields=self.body_fields()
         )
         if self.claims_key_after_authentication and request.user.is_authenticated:
-            self.claim_idempotency_key(request, request.user)
+            # Claimed now, so that a repeat is answered as the first request was even once the case has
+            # moved on or out of sight; a refusal of the key waits for the view's own refusals.
+            try:
+                self.claim_idempotency_key(request, request.user)
+            except (IdempotencyKeyInvalid, IdempotencyKeyReused) as refusal:
+                self._idempotency_refusal = refusal
+
+    def refuse_unusable_idempotency_key(self) -> None:
+        """Refuse a key found unusable when claimed (400 malformed, 409 used for a different request or
+        still in progress). The POST handler calls it after its own 404 and 403, before its work."""
+        if self._idempotency_refusal is not None:
+            raise self._idempotency_refusal
 
     def claim_idempotency_key(self, request: Request, user: Any) -> None:
         """Claim the request's key for ``user``; a repeat ends the request with the first answer."""

@@ -55,8 +55,8 @@ class InboxItemRead(IdempotentPostMixin, APIView):
         responses={200: InboxItemSerializer, **error_responses(400, 401, 404, 409, 429)},
     )
     def post(self, request: Request, item_id: int) -> Response:
-        try:
-            item = mark_read(user=cast(User, request.user), item_id=item_id)
-        except InboxItem.DoesNotExist:
-            raise NotFound() from None
-        return Response(InboxItemSerializer(item).data)
+        user = cast(User, request.user)
+        if not inbox_for(user).filter(pk=item_id).exists():
+            raise NotFound()
+        self.refuse_unusable_idempotency_key()
+        return Response(InboxItemSerializer(mark_read(user=user, item_id=item_id)).data)

@@ -2,7 +2,9 @@
 
 Order of checks, as the views apply them: 401 unauthenticated, 404 outside the user's scope (the same
 answer as for an id that does not exist), 403 a role that may see but not act, 409 a state that does
-not allow the action or a lost race, 400 bad input.
+not allow the action or a lost race, 400 bad input. An unusable Idempotency-Key (a 400, or a 409 for a
+key sent before with another request) is refused after the view's own 404, 403 and 409 of the case's
+state (see ``IdempotentPostMixin``).
 """
 
 from __future__ import annotations

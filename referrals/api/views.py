@@ -147,6 +147,7 @@ class ReferralListView(AnswersWithCase, GenericAPIView):
     def post(self, request: Request) -> Response:
         if not may_submit(_user(request)):
             raise NotPermitted("Only first responders can submit referrals.")
+        self.refuse_unusable_idempotency_key()
         intake = s.ReferralCreateSerializer(data=request.data)
         intake.is_valid(raise_exception=True)
         # The new referral comes with its case summary (its first clock, no offer, no placement).
@@ -185,6 +186,7 @@ class PossibleDuplicatesView(IdempotentPostMixin, GenericAPIView):
         user = _user(request)
         if not may_submit(user):
             raise NotPermitted("Only first responders submit referrals, and look for duplicates first.")
+        self.refuse_unusable_idempotency_key()
         query = s.PossibleDuplicatesQuery(data=request.data)
         query.is_valid(raise_exception=True)
         duplicates = likely_duplicates(user, **query.validated_data).only(
@@ -322,6 +324,7 @@ class ReferralTransitionView(AnswersWithCase, GenericAPIView):
     def post(self, request: Request, pk: int) -> Response:
         referral = get_visible_referral(_user(request), pk)
         refuse_unless_allowed(_user(request), self.endpoint.name, referral)
+        self.refuse_unusable_idempotency_key()
         values: dict[str, Any] = {}
         if self.endpoint.input is not None:
             given = self.endpoint.input(data=request.data, context={"referral": referral})
@@ -442,6 +445,7 @@ class AnonymousNotificationListView(IdempotentPostMixin, GenericAPIView):
     def post(self, request: Request) -> Response:
         if not may_submit(_user(request)):
             raise NotPermitted("Only first responders can make anonymous notifications.")
+        self.refuse_unusable_idempotency_key()
         given = self.get_serializer(data=request.data)
         given.is_valid(raise_exception=True)
         notification = services.submit_anonymous_notification(actor=_user(request), **given.validated_data)

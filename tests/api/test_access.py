@@ -170,3 +170,43 @@ def test_unauthenticated_requests_get_401_before_anything_else(api):
     response = anonymous.post(transition_url(world.offered.pk, "accept"), {}, format="json")
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Token")
+
+
+def keyed_post(client, referral_id: int, transition: str, key: str):
+    return client.post(
+        transition_url(referral_id, transition),
+        valid_body(transition),
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+
+
+@pytest.mark.parametrize("key", ["", "x" * 201], ids=["empty", "too-long"])
+@pytest.mark.parametrize("target", ["out-of-scope", "missing"])
+def test_an_unusable_idempotency_key_to_a_case_out_of_sight_is_the_same_404_as_without_one(api, key, target):
+    world = build_world()
+    referral_id = world.offered.pk if target == "out-of-scope" else MISSING_ID
+    client = api(world.responder_other_org)
+    plain = client.post(transition_url(referral_id, "withdraw"), valid_body("withdraw"), format="json")
+    keyed = keyed_post(client, referral_id, "withdraw", key)
+    assert plain.status_code == keyed.status_code == 404
+    assert keyed.content == plain.content
+
+
+def test_an_unusable_idempotency_key_from_a_role_that_may_see_but_not_act_gets_the_403(api):
+    world = build_world()
+    response = keyed_post(api(world.responder_same_org), world.offered.pk, "assess", " ")
+    assert response.status_code == 403
+    assert response.json()["code"] == "not_permitted"
+
+
+def test_a_key_used_for_another_request_is_told_only_after_the_404_and_the_403(api):
+    world = build_world()
+    client = api(world.responder_same_org)
+    assert keyed_post(client, world.offered.pk, "withdraw", "used").status_code == 200
+    hidden = keyed_post(client, world.other_org.pk, "withdraw", "used")
+    missing = keyed_post(client, MISSING_ID, "withdraw", "used")
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.content == missing.content
+    forbidden = keyed_post(client, world.placed.pk, "assess", "used")
+    assert forbidden.status_code == 403 and forbidden.json()["code"] == "not_permitted"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 from unittest.mock import Mock
 
 import pytest
@@ -10,6 +13,7 @@ from django.db import IntegrityError, connection
 from django.urls import URLResolver, get_resolver
 from django.utils import timezone
 
+from accounts.models import ApiToken, User
 from audit.models import AuditAction, AuditEvent
 from idempotency.api import IdempotentPostMixin
 from idempotency.models import IdempotencyRecord
@@ -18,8 +22,10 @@ from notifications.models import InboxItem
 from referrals import services
 from referrals.models import AnonymousNotification, Referral
 from tests.api.cases import bring_to, transition_url, valid_body
+from tests.api.test_transitions import LEGAL, actor_for
 from tests.factories import (
     PASSWORD,
+    CareProviderFactory,
     OrganisationFactory,
     provider_user,
     referral_fields,
@@ -285,7 +291,13 @@ def test_requests_without_the_header_are_untouched(api):
     assert not IdempotencyRecord.objects.exists()
 
 
-@pytest.mark.parametrize("key", ["", " ", "x" * 201])
+UNUSABLE_KEYS = ["", " ", "x" * 201]
+UNUSABLE_KEY_ERROR = {
+    "Idempotency-Key": ["The Idempotency-Key header must be 1 to 200 printable characters."]
+}
+
+
+@pytest.mark.parametrize("key", UNUSABLE_KEYS)
 def test_an_unusable_key_is_a_400(api, key):
     response = post(api(responder()), "/api/v1/referrals/", body(), key)
     assert response.status_code == 400
@@ -323,8 +335,12 @@ def api_views(patterns, prefix=""):
             yield prefix + str(pattern.pattern), pattern.callback.cls
 
 
+def posting_routes():
+    return {route: view for route, view in api_views(get_resolver().url_patterns) if hasattr(view, "post")}
+
+
 def test_every_post_of_the_api_honours_the_key():
-    posting = {route: view for route, view in api_views(get_resolver().url_patterns) if hasattr(view, "post")}
+    posting = posting_routes()
     assert "api/v1/inbox/<int:item_id>/read/" in posting
     assert all(issubclass(view, IdempotentPostMixin) for view in posting.values()), [
         route for route, view in posting.items() if not issubclass(view, IdempotentPostMixin)
@@ -341,3 +357,80 @@ def test_marking_an_inbox_item_read_replays_a_repeat_and_refuses_the_key_for_ano
     again = post(client, f"/api/v1/inbox/{first.pk}/read/", {}, "read-1")
     assert again.status_code == 200 and again["Idempotent-Replayed"] == "true"
     assert post(client, f"/api/v1/inbox/{second.pk}/read/", {}, "read-1").status_code == 409
+
+
+@dataclass
+class AllowedPost:
+    """A POST its user may make, and what it would change, read before and after."""
+
+    user: User | None
+    url: str
+    body: dict[str, Any]
+    outcome: Callable[[], Any]
+
+
+def allowed_post(route: str) -> AllowedPost:
+    if route.startswith("api/v1/referrals/<int:pk>/"):
+        transition = route.split("/")[-2]
+        case = bring_to(next(state for state, legal in LEGAL.items() if transition in legal))
+        return AllowedPost(
+            actor_for(case, transition),
+            transition_url(case.referral.pk, transition),
+            valid_body(transition, provider_id=CareProviderFactory().pk),
+            lambda: (case.refresh().state, case.referral.transitions.count()),
+        )
+    if route == "api/v1/inbox/<int:item_id>/read/":
+        item = InboxItem.objects.create(user=responder(), event="referral.assessed", message="m")
+        return AllowedPost(
+            item.user,
+            f"/api/v1/inbox/{item.pk}/read/",
+            {},
+            lambda: InboxItem.objects.get(pk=item.pk).read_at,
+        )
+    if route == "api/v1/auth/token/":
+        user = responder()
+        credentials = {"username": user.username, "password": PASSWORD}
+        return AllowedPost(None, "/api/v1/auth/token/", credentials, ApiToken.objects.count)
+    anonymous = {"gender": "male", "nationality": "VN", "exploitation_types": ["labour"], "region": "wales"}
+    return {
+        "api/v1/referrals/": AllowedPost(responder(), "/api/v1/referrals/", body(), Referral.objects.count),
+        "api/v1/referrals/possible-duplicates/": AllowedPost(
+            responder(), "/api/v1/referrals/possible-duplicates/", body(), IdempotencyRecord.objects.count
+        ),
+        "api/v1/anonymous-notifications/": AllowedPost(
+            responder(), "/api/v1/anonymous-notifications/", anonymous, AnonymousNotification.objects.count
+        ),
+    }[route]
+
+
+@pytest.mark.parametrize("route", sorted(posting_routes()))
+def test_an_unusable_key_on_any_post_its_user_may_make_is_a_400_that_does_nothing(api, route):
+    allowed = allowed_post(route)
+    before = allowed.outcome()
+    response = post(api(allowed.user), allowed.url, allowed.body, " ")
+    assert response.status_code == 400 and response.json() == UNUSABLE_KEY_ERROR
+    assert allowed.outcome() == before
+
+
+@pytest.mark.parametrize("key", UNUSABLE_KEYS)
+@pytest.mark.parametrize(
+    "url",
+    ["/api/v1/referrals/", "/api/v1/referrals/possible-duplicates/", "/api/v1/anonymous-notifications/"],
+)
+def test_an_unusable_key_from_a_role_that_may_not_submit_gets_the_403(api, url, key):
+    response = post(api(provider_user(CareProviderFactory())), url, body(), key)
+    assert response.status_code == 403 and response.json()["code"] == "not_permitted"
+
+
+@pytest.mark.parametrize("key", [*UNUSABLE_KEYS, "read-2"])
+def test_another_users_inbox_item_is_the_same_404_whatever_the_key(api, key):
+    user = responder()
+    mine = InboxItem.objects.create(user=user, event="referral.assessed", message="m")
+    theirs = InboxItem.objects.create(user=responder(), event="referral.assessed", message="m")
+    client = api(user)
+    assert post(client, f"/api/v1/inbox/{mine.pk}/read/", {}, "read-2").status_code == 200
+    plain = client.post(f"/api/v1/inbox/{theirs.pk}/read/", {}, format="json")
+    keyed = post(client, f"/api/v1/inbox/{theirs.pk}/read/", {}, key)
+    assert plain.status_code == keyed.status_code == 404
+    assert keyed.content == plain.content
+    assert InboxItem.objects.get(pk=theirs.pk).read_at is None
