@@ -788,20 +788,24 @@ def tell_managers_of_failure(notification: Notification) -> None:
             "pk", flat=True
         )
     )
-    told = list(
-        InboxItem.objects.filter(
-            user_id__in=managers,
-            event=Event.DELIVERY_FAILED,
-            read_at__isnull=True,
-            notification__organisation_id=notification.organisation_id,
-            notification__channel=notification.channel,
-        ).select_related("notification__organisation")
-    )
-    for item in told:
+    unread = InboxItem.objects.filter(
+        user_id__in=managers,
+        event=Event.DELIVERY_FAILED,
+        read_at__isnull=True,
+        notification__organisation_id=notification.organisation_id,
+        notification__channel=notification.channel,
+    ).select_related("notification__organisation")
+    told: set[int] = set()
+    for item in unread:
         assert item.notification is not None  # as the filter asked
-        item.failures += 1
-        item.message = failure_message(item.notification, item.failures)
-    InboxItem.objects.bulk_update(told, ["failures", "message"])
+        # Counted only if still unread: the organisation lock does not hold back a manager reading the
+        # item meanwhile, and a failure counted on an item already read would never reach them. Such a
+        # manager gets a new item below instead.
+        counted = InboxItem.objects.filter(pk=item.pk, failures=item.failures, read_at__isnull=True).update(
+            failures=item.failures + 1, message=failure_message(item.notification, item.failures + 1)
+        )
+        if counted:
+            told.add(item.user_id)
     InboxItem.objects.bulk_create(
         InboxItem(
             user_id=user_id,
@@ -812,7 +816,7 @@ def tell_managers_of_failure(notification: Notification) -> None:
             failures=1,
             message=failure_message(notification, 1),
         )
-        for user_id in managers - {item.user_id for item in told}
+        for user_id in managers - told
     )
 
 

@@ -817,6 +817,37 @@ def test_after_a_manager_reads_it_the_next_failure_is_a_new_item_and_each_organi
     ]
 
 
+def test_a_failure_counted_while_the_manager_reads_the_item_is_a_new_unread_item(
+    webhook_receiver, queued, monkeypatch
+):
+    webhook_receiver.respond = lambda n: 401
+    boss, deputy = manager(), manager()
+    first, second = webhooks_to_one_receiver(webhook_receiver.url, 2)
+    deliver(str(first.pk))
+    (read,) = failed_delivery_items(boss)
+    counted = delivery.failure_message
+
+    def manager_reads_meanwhile(notification, failures):
+        # The manager's click lands after the unread items are looked up, before the count is written.
+        if failures > 1:
+            mark_read(user=boss, item_id=read.pk)
+        return counted(notification, failures)
+
+    monkeypatch.setattr(delivery, "failure_message", manager_reads_meanwhile)
+    deliver(str(second.pk))
+
+    failed = "Notification could not be delivered"
+    where = f"webhook to {first.organisation.name}"
+    assert [(item.message, item.read) for item in failed_delivery_items(boss)] == [
+        (f"{failed}: {first.reference} (Placement offered, {where})", True),
+        (f"{failed}: {second.reference} (Placement ended for reallocation, {where})", False),
+    ]
+    # A manager who has not read theirs still has one item counting both.
+    assert [(item.message, item.read) for item in failed_delivery_items(deputy)] == [
+        (f"{failed}: {first.reference} (Placement offered, {where}) and 1 more", False),
+    ]
+
+
 def test_after_the_last_attempt_the_row_fails_and_managers_see_it_in_their_inbox(
     webhook_receiver, settings, queued
 ):
