@@ -58,10 +58,10 @@ class SortKey:
         return SortKey(self.name, not self.descending, not self.nulls_last)
 
     def ordering(self) -> OrderBy:
-        # Explicit only where it differs from PostgreSQL's own, so that the list's indexes still serve.
-        if self.descending:
-            return F(self.name).desc(nulls_last=self.nulls_last or None)
-        return F(self.name).asc(nulls_first=not self.nulls_last or None)
+        # Always explicit, so that every database orders as ``after`` assumes: SQLite puts NULLs first
+        # going up, PostgreSQL last. Where it is PostgreSQL's own placement, the list's indexes still serve.
+        placement = {"nulls_last": True} if self.nulls_last else {"nulls_first": True}
+        return OrderBy(F(self.name), descending=self.descending, **placement)
 
     def equal(self, value: Any) -> Q:
         return Q(**{f"{self.name}__isnull": True}) if value is None else Q(**{self.name: value})
