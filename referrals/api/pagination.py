@@ -18,7 +18,7 @@ from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F, Field, Model, OrderBy, Q, QuerySet
-from django.db.models.expressions import Combinable
+from django.db.models.expressions import Col, Combinable
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -42,20 +42,25 @@ class SortKey:
     name: str
     descending: bool
     nulls_last: bool
+    # False for a column that cannot hold NULL: its bounds need no NULL case, which would keep an index
+    # from starting a range scan at them.
+    nullable: bool
 
     @classmethod
-    def of(cls, term: str | Combinable) -> SortKey:
+    def of(cls, term: str | Combinable, rows: QuerySet[Any]) -> SortKey:
         if isinstance(term, str):
             descending = term.startswith("-")
-            return cls(term.removeprefix("-"), descending, nulls_last=not descending)
+            name = term.removeprefix("-")
+            return cls(name, descending, nulls_last=not descending, nullable=_may_be_null(rows, name))
         ordered = term.asc() if isinstance(term, F) else term
         if isinstance(ordered, OrderBy) and isinstance(ordered.expression, F):
+            name = _name_of(ordered.expression)
             nulls_last = bool(ordered.nulls_last) or (not ordered.nulls_first and not ordered.descending)
-            return cls(_name_of(ordered.expression), ordered.descending, nulls_last)
+            return cls(name, ordered.descending, nulls_last, nullable=_may_be_null(rows, name))
         raise ImproperlyConfigured(f"A paginated list orders by named fields only, not by {term!r}.")
 
     def reversed(self) -> SortKey:
-        return SortKey(self.name, not self.descending, not self.nulls_last)
+        return SortKey(self.name, not self.descending, not self.nulls_last, self.nullable)
 
     def ordering(self) -> OrderBy:
         # Always explicit, so that every database orders as ``after`` assumes: SQLite puts NULLs first
@@ -71,8 +76,25 @@ class SortKey:
         if value is None:
             # NULLs last: nothing comes after one (an empty IN matches no row).
             return Q(pk__in=[]) if self.nulls_last else Q(**{f"{self.name}__isnull": False})
-        beyond = Q(**{f"{self.name}__{'lt' if self.descending else 'gt'}": value})
-        return beyond | Q(**{f"{self.name}__isnull": True}) if self.nulls_last else beyond
+        return self._with_nulls_after(Q(**{f"{self.name}__{'lt' if self.descending else 'gt'}": value}))
+
+    def reached(self, value: Any) -> Q:
+        """The rows this term alone puts level with ``value`` or after it, as the one comparison an index
+        on the term can start a range scan from (PostgreSQL reads ``a < v OR a = v`` from the start of
+        the index and filters every row before the page)."""
+        if value is None:
+            return self.equal(None) if self.nulls_last else Q()
+        return self._with_nulls_after(Q(**{f"{self.name}__{'lte' if self.descending else 'gte'}": value}))
+
+    def _with_nulls_after(self, condition: Q) -> Q:
+        return condition | self.equal(None) if self.nulls_last and self.nullable else condition
+
+
+def _may_be_null(rows: QuerySet[Any], name: str) -> bool:
+    """Whether ``name`` can be NULL in ``rows``. Only a column of the list's own table says so for sure:
+    an aggregate's field is its column's, yet over no row it is NULL (the overdue report's ``since_*``)."""
+    term = _resolved(rows, name)
+    return not (isinstance(term, Col) and term.target.model is rows.model) or term.target.null
 
 
 def _name_of(expression: F) -> str:
@@ -82,7 +104,7 @@ def _name_of(expression: F) -> str:
 def _keys_of(rows: QuerySet[Any]) -> list[SortKey]:
     query = rows.query
     terms = query.order_by or (query.get_meta().ordering or () if query.default_ordering else ())
-    keys = [SortKey.of(term) for term in terms]
+    keys = [SortKey.of(term, rows) for term in terms]
     if query.values_select:
         # Rows of values (grouped, as the overdue report's): adding the primary key would split the
         # groups, so their own order must already end in a key unique among them.
@@ -90,12 +112,16 @@ def _keys_of(rows: QuerySet[Any]) -> list[SortKey]:
             raise ImproperlyConfigured("A paginated list of values must have an order.")
         return keys
     if not any(key.name in ("pk", query.get_meta().pk.attname) for key in keys):
-        keys.append(SortKey("pk", keys[-1].descending if keys else False, nulls_last=True))
+        keys.append(SortKey("pk", keys[-1].descending if keys else False, nulls_last=True, nullable=False))
     return keys
 
 
+def _resolved(rows: QuerySet[Any], name: str) -> Any:
+    return F(name).resolve_expression(rows.query.chain())
+
+
 def _field_of(rows: QuerySet[Any], name: str) -> Field[Any, Any]:
-    return F(name).resolve_expression(rows.query.chain()).output_field
+    return _resolved(rows, name).output_field
 
 
 def _written(value: Any) -> Any:
@@ -165,8 +191,8 @@ class HarbourPagination(CursorPagination):
         for key, value in zip(keys, position, strict=True):
             after |= level & key.after(value)
             level &= key.equal(value)
-        # Level with or past the first term too: a bound an index on that term can start from.
-        return (keys[0].after(position[0]) | keys[0].equal(position[0])) & after
+        # Level with or past it on the first term too: a bound an index on that term can start from.
+        return keys[0].reached(position[0]) & after
 
     def _read_cursor(self, request: Request, rows: QuerySet[Any]) -> PageStart:
         written = request.query_params.get(self.cursor_query_param)
