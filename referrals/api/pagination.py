@@ -2,9 +2,11 @@
 
 A page is the rows after (or before) the last (or first) row of the page the client saw, in the list's
 own order, not the rows at an offset: a case that leaves the list meanwhile (a manager assessed it) or
-joins it ahead of the client's place shifts no other row, so no row that stays on the list is skipped
-or repeated. The order is the list's own, with the primary key added as the tie-breaker, so that every
-row has a place of its own.
+joins it ahead of the client's place shifts no other row, so no row that stays on the list and keeps its
+place in the order is skipped or repeated. The order is the list's own, with the primary key added as
+the tie-breaker, so that every row has a place of its own. A row whose key changes while the list is
+walked moves: the overdue report orders by how long a case has been overdue, which a check-in or an
+earlier last-seen time changes, so there a case can come twice or be passed over.
 """
 
 from __future__ import annotations
