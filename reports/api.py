@@ -288,7 +288,10 @@ class OverdueReportView(GenericAPIView):
         operation_id="overdue_report",
         summary="Every overdue case, most overdue first",
         description="The caseload report's overdue list in full, a page at a time, with the same filters. "
-        "Case references only. Managers only.",
+        "Case references only. Managers only. The list is ordered by a moving key, how long each case has "
+        "been overdue: a case can appear twice or be passed over if it changes while being walked (a "
+        "check-in recorded, an earlier last-seen time), so a client wanting a consistent picture reads it "
+        "again from the top.",
         parameters=FILTER_PARAMETERS,
         responses={
             200: ReportOverdueCaseSerializer(many=True),

@@ -2,9 +2,11 @@
 
 A page is the rows after (or before) the last (or first) row of the page the client saw, in the list's
 own order, not the rows at an offset: a case that leaves the list meanwhile (a manager assessed it) or
-joins it ahead of the client's place shifts no other row, so no row that stays on the list is skipped
-or repeated. The order is the list's own, with the primary key added as the tie-breaker, so that every
-row has a place of its own.
+joins it ahead of the client's place shifts no other row, so no row that stays on the list and keeps its
+place in the order is skipped or repeated. The order is the list's own, with the primary key added as
+the tie-breaker, so that every row has a place of its own. A row whose key changes while the list is
+walked moves: the overdue report orders by how long a case has been overdue, which a check-in or an
+earlier last-seen time changes, so there a case can come twice or be passed over.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F, Field, Model, OrderBy, Q, QuerySet
-from django.db.models.expressions import Combinable
+from django.db.models.expressions import Col, Combinable
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -42,26 +44,31 @@ class SortKey:
     name: str
     descending: bool
     nulls_last: bool
+    # False for a column that cannot hold NULL: its bounds need no NULL case, which would keep an index
+    # from starting a range scan at them.
+    nullable: bool
 
     @classmethod
-    def of(cls, term: str | Combinable) -> SortKey:
+    def of(cls, term: str | Combinable, rows: QuerySet[Any]) -> SortKey:
         if isinstance(term, str):
             descending = term.startswith("-")
-            return cls(term.removeprefix("-"), descending, nulls_last=not descending)
+            name = term.removeprefix("-")
+            return cls(name, descending, nulls_last=not descending, nullable=_may_be_null(rows, name))
         ordered = term.asc() if isinstance(term, F) else term
         if isinstance(ordered, OrderBy) and isinstance(ordered.expression, F):
+            name = _name_of(ordered.expression)
             nulls_last = bool(ordered.nulls_last) or (not ordered.nulls_first and not ordered.descending)
-            return cls(_name_of(ordered.expression), ordered.descending, nulls_last)
+            return cls(name, ordered.descending, nulls_last, nullable=_may_be_null(rows, name))
         raise ImproperlyConfigured(f"A paginated list orders by named fields only, not by {term!r}.")
 
     def reversed(self) -> SortKey:
-        return SortKey(self.name, not self.descending, not self.nulls_last)
+        return SortKey(self.name, not self.descending, not self.nulls_last, self.nullable)
 
     def ordering(self) -> OrderBy:
-        # Explicit only where it differs from PostgreSQL's own, so that the list's indexes still serve.
-        if self.descending:
-            return F(self.name).desc(nulls_last=self.nulls_last or None)
-        return F(self.name).asc(nulls_first=not self.nulls_last or None)
+        # Always explicit, so that every database orders as ``after`` assumes: SQLite puts NULLs first
+        # going up, PostgreSQL last. Where it is PostgreSQL's own placement, the list's indexes still serve.
+        placement = {"nulls_last": True} if self.nulls_last else {"nulls_first": True}
+        return OrderBy(F(self.name), descending=self.descending, **placement)
 
     def equal(self, value: Any) -> Q:
         return Q(**{f"{self.name}__isnull": True}) if value is None else Q(**{self.name: value})
@@ -71,8 +78,25 @@ class SortKey:
         if value is None:
             # NULLs last: nothing comes after one (an empty IN matches no row).
             return Q(pk__in=[]) if self.nulls_last else Q(**{f"{self.name}__isnull": False})
-        beyond = Q(**{f"{self.name}__{'lt' if self.descending else 'gt'}": value})
-        return beyond | Q(**{f"{self.name}__isnull": True}) if self.nulls_last else beyond
+        return self._with_nulls_after(Q(**{f"{self.name}__{'lt' if self.descending else 'gt'}": value}))
+
+    def reached(self, value: Any) -> Q:
+        """The rows this term alone puts level with ``value`` or after it, as the one comparison an index
+        on the term can start a range scan from (PostgreSQL reads ``a < v OR a = v`` from the start of
+        the index and filters every row before the page)."""
+        if value is None:
+            return self.equal(None) if self.nulls_last else Q()
+        return self._with_nulls_after(Q(**{f"{self.name}__{'lte' if self.descending else 'gte'}": value}))
+
+    def _with_nulls_after(self, condition: Q) -> Q:
+        return condition | self.equal(None) if self.nulls_last and self.nullable else condition
+
+
+def _may_be_null(rows: QuerySet[Any], name: str) -> bool:
+    """Whether ``name`` can be NULL in ``rows``. Only a column of the list's own table says so for sure:
+    an aggregate's field is its column's, yet over no row it is NULL (the overdue report's ``since_*``)."""
+    term = _resolved(rows, name)
+    return not (isinstance(term, Col) and term.target.model is rows.model) or term.target.null
 
 
 def _name_of(expression: F) -> str:
@@ -82,7 +106,7 @@ def _name_of(expression: F) -> str:
 def _keys_of(rows: QuerySet[Any]) -> list[SortKey]:
     query = rows.query
     terms = query.order_by or (query.get_meta().ordering or () if query.default_ordering else ())
-    keys = [SortKey.of(term) for term in terms]
+    keys = [SortKey.of(term, rows) for term in terms]
     if query.values_select:
         # Rows of values (grouped, as the overdue report's): adding the primary key would split the
         # groups, so their own order must already end in a key unique among them.
@@ -90,12 +114,16 @@ def _keys_of(rows: QuerySet[Any]) -> list[SortKey]:
             raise ImproperlyConfigured("A paginated list of values must have an order.")
         return keys
     if not any(key.name in ("pk", query.get_meta().pk.attname) for key in keys):
-        keys.append(SortKey("pk", keys[-1].descending if keys else False, nulls_last=True))
+        keys.append(SortKey("pk", keys[-1].descending if keys else False, nulls_last=True, nullable=False))
     return keys
 
 
+def _resolved(rows: QuerySet[Any], name: str) -> Any:
+    return F(name).resolve_expression(rows.query.chain())
+
+
 def _field_of(rows: QuerySet[Any], name: str) -> Field[Any, Any]:
-    return F(name).resolve_expression(rows.query.chain()).output_field
+    return _resolved(rows, name).output_field
 
 
 def _written(value: Any) -> Any:
@@ -165,8 +193,8 @@ class HarbourPagination(CursorPagination):
         for key, value in zip(keys, position, strict=True):
             after |= level & key.after(value)
             level &= key.equal(value)
-        # Level with or past the first term too: a bound an index on that term can start from.
-        return (keys[0].after(position[0]) | keys[0].equal(position[0])) & after
+        # Level with or past it on the first term too: a bound an index on that term can start from.
+        return keys[0].reached(position[0]) & after
 
     def _read_cursor(self, request: Request, rows: QuerySet[Any]) -> PageStart:
         written = request.query_params.get(self.cursor_query_param)
