@@ -348,7 +348,13 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Harbour API",
-    "DESCRIPTION": "Victim care referrals: intake, assessment, placement and recovery.",
+    "DESCRIPTION": (
+        "Victim care referrals: intake, assessment, placement and recovery.\n\n"
+        "Lists are paged: `{count, next, previous, results}`, 50 rows a page unless `page_size` says "
+        "otherwise (at most 200). Follow `next` and `previous` as given: they carry an opaque `cursor` and "
+        "the request's filters, and a row that stays on the list is never skipped or repeated while it "
+        "changes. `?page=` other than 1 is refused with a 400."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -34,6 +34,10 @@ from rest_framework.views import APIView
 CURSOR_SALT = "harbour.api.cursor"
 INVALID_CURSOR = "This cursor is not one this list gave: follow the next and previous links as they are."
 PAGE_REFUSED = "Lists are paged with the cursor of their next and previous links, not by page number."
+# A client written for page numbers asks for the first page as page 1 and may keep that in its requests:
+# that is the first page, and the next links lead on. Any other number is refused, not answered with the
+# first page, which such a client would ask for again and again.
+FIRST_PAGE = "1"
 
 
 @dataclass(frozen=True)
@@ -148,11 +152,13 @@ class PageStart:
 class HarbourPagination(CursorPagination):
     """``{count, next, previous, results}``: ``count`` the whole filtered list, ``next`` and ``previous``
     links with an opaque ``cursor`` and the request's filters; ``?page_size=`` up to 200. A cursor this
-    list did not give is a 400 on ``cursor``; ``?page=`` is a 400 that says to follow the links."""
+    list did not give is a 400 on ``cursor``; ``?page=`` other than 1 is a 400 that says to follow the
+    links."""
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+    page_size_query_description = "Rows per page: 50 unless given, at most 200 (a larger number gives 200)."
     cursor_query_description = "Where the page starts: the cursor of a next or previous link, as given."
     page_query_param = "page"
 
@@ -161,7 +167,7 @@ class HarbourPagination(CursorPagination):
     ) -> list[Any] | None:
         if not isinstance(queryset, QuerySet):
             raise ImproperlyConfigured("HarbourPagination pages querysets only.")
-        if self.page_query_param in request.query_params:
+        if request.query_params.get(self.page_query_param, FIRST_PAGE) != FIRST_PAGE:
             raise ValidationError({self.page_query_param: [PAGE_REFUSED]})
         self.request, self.address = request, request.build_absolute_uri()
         self.page_size = cast(int, self.get_page_size(request))  # never None: there is a default

@@ -248,6 +248,15 @@ def test_a_page_number_is_a_400_that_says_to_follow_the_links(api, url):
     assert response.json() == {"page": [PAGE_REFUSED]}
 
 
+def test_page_one_is_the_first_page_and_its_next_link_leads_on(api):
+    """A client written for page numbers starts at page 1 and keeps the parameter: it reads on."""
+    boss = manager()
+    cases = [submitted_referral(responder()) for _ in range(3)]
+    pages = walk(api(boss), "/api/v1/referrals/?page=1&page_size=2")
+    assert len(pages) == 2
+    assert sorted(ids(pages)) == sorted(case.pk for case in cases)
+
+
 def test_the_schema_describes_the_cursor_of_every_list(api):
     schema = api().get("/api/v1/schema/?format=json").json()
     lists = [
