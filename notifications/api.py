@@ -28,6 +28,12 @@ class InboxItemSerializer(serializers.ModelSerializer):
         model = InboxItem
         fields = ["id", "event", "reference", "message", "created_at", "read"]
         read_only_fields = fields
+        extra_kwargs = {
+            "created_at": {
+                "help_text": "When the item last changed: an unread item counting failed deliveries "
+                "(notification.failed) moves to the latest failure, back to the top of the inbox."
+            }
+        }
 
 
 class InboxList(generics.ListAPIView):

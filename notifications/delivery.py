@@ -748,7 +748,7 @@ def record_outcome(notification: Notification, outcome: Outcome) -> None:
         ours = pending.filter(attempts=notification.attempts)
         if outcome.permanent or notification.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
             if ours.update(state=DeliveryState.FAILED, last_error=outcome.detail[:200]):
-                tell_managers_of_failure(notification)
+                tell_managers_of_failure(notification, reason=outcome.detail[:200])
             logger.warning(
                 "Notification %s failed after %d attempt(s): %s",
                 notification.pk,
@@ -769,12 +769,14 @@ def schedule_retry(notification_id: str, delay: float) -> None:
     publish_delivery(notification_id, countdown=delay)
 
 
-def tell_managers_of_failure(notification: Notification) -> None:
-    """Tell every manager in the inbox: not by email, which could fail the same way.
+def tell_managers_of_failure(notification: Notification, *, reason: str) -> None:
+    """Tell every manager in the inbox, with the ``reason`` it failed: not by email, which could fail the
+    same way.
 
     Once per outage: a manager with an unread item for a failure to the same organisation by the same
-    channel has it count this one ("… and 12 more") instead of a new item; once read, the next failure
-    makes a new one. Their list of undelivered notifications still shows each failed notification.
+    channel has it count this one ("… and 12 more"), with this reason, instead of a new item; once read,
+    the next failure makes a new one. Their list of undelivered notifications still shows each failed
+    notification.
     """
     # One failure to an organisation told at a time, so that two workers failing at once do not both add
     # an item; no key update, so that it does not wait for the outbox rows being written for it.
@@ -796,13 +798,16 @@ def tell_managers_of_failure(notification: Notification) -> None:
         notification__channel=notification.channel,
     ).select_related("notification__organisation")
     told: set[int] = set()
+    now = timezone.now()
     for item in unread:
         assert item.notification is not None  # as the filter asked
         # Counted only if still unread: the organisation lock does not hold back a manager reading the
         # item meanwhile, and a failure counted on an item already read would never reach them. Such a
-        # manager gets a new item below instead.
+        # manager gets a new item below instead. Dated now, it comes back to the top of the inbox as news.
         counted = InboxItem.objects.filter(pk=item.pk, failures=item.failures, read_at__isnull=True).update(
-            failures=item.failures + 1, message=failure_message(item.notification, item.failures + 1)
+            failures=item.failures + 1,
+            message=failure_message(item.notification, item.failures + 1, reason),
+            created_at=now,
         )
         if counted:
             told.add(item.user_id)
@@ -814,19 +819,22 @@ def tell_managers_of_failure(notification: Notification) -> None:
             reference=notification.reference,
             notification=notification,
             failures=1,
-            message=failure_message(notification, 1),
+            message=failure_message(notification, 1, reason),
         )
         for user_id in managers - told
     )
 
 
-def failure_message(first: Notification, failures: int) -> str:
-    """The first failed notification of an outage, and how many failed after it: no personal data."""
+def failure_message(first: Notification, failures: int, reason: str) -> str:
+    """The first failed notification of an outage, how many failed after it, and why the latest failed
+    (``last_error``, which holds no personal data), cut to fit the item's 300 characters: the head goes
+    first, since the undelivered list names every failed notification but the manager must know why."""
     label = Event(first.event).label
     where = f"{Channel(first.channel).label.lower()} to {first.organisation.name}"
     more = f" and {failures - 1} more" if failures > 1 else ""
+    tail = f"{more}: {reason}"
     message = f"{Event.DELIVERY_FAILED.label}: {first.reference or label} ({label}, {where})"
-    return message[: 300 - len(more)] + more
+    return message[: 300 - len(tail)] + tail
 
 
 def requeue_waits() -> list[datetime.timedelta]:

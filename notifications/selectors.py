@@ -110,25 +110,27 @@ def why_outdated(notification: Notification) -> str:
     return row.values_list(outdated_because(), flat=True).first() or ""
 
 
-def _undelivered(now: datetime.datetime | None) -> QuerySet[Notification]:
+def _undelivered(now: datetime.datetime | None, organisation_id: int | None) -> QuerySet[Notification]:
     now = now or timezone.now()
     stuck_before = now - datetime.timedelta(minutes=settings.NOTIFICATION_STUCK_MINUTES)
     retrying = Q(state=DeliveryState.PENDING, attempts__gt=0) & ~Q(last_error="")
-    return with_outdated_because(
-        Notification.objects.filter(
-            Q(state=DeliveryState.FAILED)
-            | retrying
-            | Q(state=DeliveryState.PENDING, created_at__lt=stuck_before)
-        )
+    undelivered = Notification.objects.filter(
+        Q(state=DeliveryState.FAILED) | retrying | Q(state=DeliveryState.PENDING, created_at__lt=stuck_before)
     )
+    if organisation_id is not None:
+        undelivered = undelivered.filter(organisation_id=organisation_id)
+    return with_outdated_because(undelivered)
 
 
-def undelivered_notifications(now: datetime.datetime | None = None) -> QuerySet[Notification]:
+def undelivered_notifications(
+    now: datetime.datetime | None = None, organisation_id: int | None = None
+) -> QuerySet[Notification]:
     """Failed notifications, pending ones waiting to be retried after a failed attempt, and pending
-    ones older than NOTIFICATION_STUCK_MINUTES, with their attempts: those still current only. One no
-    longer current needs nothing done and is never sent (``undelivered_no_longer_current``)."""
+    ones older than NOTIFICATION_STUCK_MINUTES, with their attempts: those still current only, to one
+    organisation if given. One no longer current needs nothing done and is never sent
+    (``undelivered_no_longer_current``)."""
     return (
-        _undelivered(now)
+        _undelivered(now, organisation_id)
         .filter(Q(outdated_because=""))  # the annotation of with_outdated_because
         .select_related("organisation")
         .prefetch_related(Prefetch("delivery_attempts", queryset=DeliveryAttempt.objects.order_by("at")))
@@ -136,6 +138,9 @@ def undelivered_notifications(now: datetime.datetime | None = None) -> QuerySet[
     )
 
 
-def undelivered_no_longer_current(now: datetime.datetime | None = None) -> int:
-    """How many undelivered notifications are no longer current: left off the managers' list."""
-    return _undelivered(now).exclude(Q(outdated_because="")).count()
+def undelivered_no_longer_current(
+    now: datetime.datetime | None = None, organisation_id: int | None = None
+) -> int:
+    """How many undelivered notifications (to one organisation if given) are no longer current: left off
+    the managers' list."""
+    return _undelivered(now, organisation_id).exclude(Q(outdated_because="")).count()

@@ -10,12 +10,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.models import User
+from accounts.models import Organisation, User
 from referrals.exceptions import NotificationNotFailed, NotificationOutdated, NotPermitted
 from referrals.selectors import referrals_visible_to
 from referrals.views import paginate
@@ -50,7 +50,13 @@ def inbox(request: HttpRequest) -> HttpResponse:
     openable = (
         set(referrals_visible_to(user).filter(pk__in=cases).values_list("pk", flat=True)) if cases else set()
     )
-    context = {"page": page, "items": page.object_list, "openable": openable, "urgent_events": URGENT_EVENTS}
+    context = {
+        "page": page,
+        "items": page.object_list,
+        "openable": openable,
+        "urgent_events": URGENT_EVENTS,
+        "delivery_failed": Event.DELIVERY_FAILED,
+    }
     return render(request, "notifications/inbox.html", context)
 
 
@@ -67,12 +73,20 @@ def inbox_item_read(request: HttpRequest, item_id: int) -> HttpResponse:
 @require_GET
 @login_required
 def inbox_item_open(request: HttpRequest, item_id: int) -> HttpResponse:
-    """Follow an inbox item to its case, reading it on the way, as a mail client does."""
+    """Follow an inbox item to its case, reading it on the way, as a mail client does; one telling of
+    failed deliveries to the undelivered notifications to that organisation, with why and "Send all
+    again"."""
     user = signed_in_user(request)
     try:
         item = mark_read(user=user, item_id=item_id)
     except InboxItem.DoesNotExist:
         raise Http404("No such inbox item.") from None
+    if item.event == Event.DELIVERY_FAILED and user.is_manager:
+        undelivered = reverse("notifications:undelivered")
+        # An item written before failures were counted names no notification: then the whole list.
+        if item.notification is not None:
+            undelivered += f"?organisation={item.notification.organisation_id}"
+        return HttpResponseRedirect(undelivered)
     if item.referral_id and referrals_visible_to(user).filter(pk=item.referral_id).exists():
         return HttpResponseRedirect(reverse("referrals:case", args=[item.referral_id]))
     return HttpResponseRedirect(reverse("notifications:inbox"))
@@ -135,14 +149,24 @@ def resend_all(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def undelivered(request: HttpRequest) -> HttpResponse:
+    """Undelivered notifications, to one organisation with ``?organisation=<id>`` (from an inbox item)."""
     if not signed_in_user(request).is_manager:
         raise PermissionDenied("Only managers can see undelivered notifications.")
-    page = paginate(request, undelivered_notifications())
+    organisation_id = request.GET.get("organisation")
+    organisation = None
+    if organisation_id is not None:
+        if not organisation_id.isdigit():
+            return HttpResponseBadRequest("Choose an organisation by its number.")
+        organisation = get_object_or_404(Organisation, pk=organisation_id)
+    only = organisation.pk if organisation else None
+    page = paginate(request, undelivered_notifications(organisation_id=only))
     context = {
         "page": page,
         "notifications": page.object_list,
+        "organisation": organisation,
+        "query": f"organisation={only}" if only else "",
         "stuck_minutes": settings.NOTIFICATION_STUCK_MINUTES,
-        "no_longer_current": undelivered_no_longer_current(),
+        "no_longer_current": undelivered_no_longer_current(organisation_id=only),
         # An empty list does not mean everything was delivered: say how many are still on their way.
         "in_delivery": pending_count() if not page.object_list else None,
     }

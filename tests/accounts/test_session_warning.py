@@ -63,6 +63,18 @@ def test_a_signed_in_page_says_how_long_its_session_has_left_for_its_warning(set
     assert seconds_left_on(client.get(reverse("referrals:case_list")).content.decode()) == 1800  # extended
 
 
+@pytest.mark.parametrize(("idle_seconds", "warned_before"), [(1800, 120), (240, 120), (120, 60), (61, 30)])
+def test_a_page_warns_two_minutes_before_its_session_ends_or_halfway_through_a_shorter_idle_limit(
+    settings, idle_seconds, warned_before
+):
+    # Warned two minutes before a session of two minutes, a page would open with the warning.
+    settings.SESSION_COOKIE_AGE = idle_seconds
+    html = signed_in(responder()).get(reverse("referrals:case_list")).content.decode()
+    assert re.search(r'<dialog id="session-warning"[^>]*data-warn-before="(\d+)"', html)[1] == str(
+        warned_before
+    )
+
+
 def test_a_page_signed_out_gives_no_warning():
     html = Client().get(reverse("login")).content.decode()
     assert "session-warning" not in html and "session-timeout.js" not in html

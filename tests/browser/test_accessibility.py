@@ -142,11 +142,14 @@ def test_only_the_report_tables_wide_enough_to_scroll_sideways_are_stops_of_the_
 
 def warned_of_the_session_end(journeys, settings, name: str):
     """A first responder signed in, once the page warns that their session is about to end."""
-    settings.SESSION_COOKIE_AGE = 125  # the warning comes two minutes before: 5 seconds after a page opens
+    settings.SESSION_COOKIE_AGE = 300  # the warning comes two minutes before: 3 minutes after a page opens
     officer = journeys(name)
     officer.sign_in(responder(username=name).username)
+    officer.context.clock.install()  # the page's timers run on the test's clock from here
+    officer.page.goto("/referrals/drafts/")
+    officer.context.clock.fast_forward("03:01")
     warning = officer.page.get_by_role("alertdialog", name="You are about to be signed out")
-    warning.wait_for(timeout=15_000)
+    warning.wait_for()
     return officer, warning
 
 
@@ -166,7 +169,7 @@ def test_before_the_session_ends_a_dialog_warns_and_staying_signed_in_keeps_the_
     ending = session_of(officer).expire_date
     page.keyboard.press("Enter")
     warning.wait_for(state="hidden")
-    # A page's own request extends the session at most once a minute; this one did, five seconds in.
+    # A page's own request extends the session at most once a minute; this one did, just after the page's.
     assert session_of(officer).expire_date > ending
 
 
@@ -206,6 +209,26 @@ def test_the_session_warning_counts_down_then_says_the_session_ended_and_signs_i
     with page.expect_navigation():
         page.get_by_role("button", name="Sign in").click()
     assert page.url.endswith("/referrals/drafts/")  # back where they were
+
+
+def test_with_an_idle_limit_of_two_minutes_a_page_opens_without_the_warning_and_warns_halfway(
+    journeys, settings
+):
+    settings.SESSION_COOKIE_AGE = 120
+    officer = journeys("session-warning-short")
+    officer.sign_in(responder(username="short-session-officer").username)
+    page = officer.page
+    page.clock.install()
+    page.goto("/referrals/drafts/")
+    warning = page.get_by_role("alertdialog", name="You are about to be signed out")
+    assert not warning.is_visible()
+    page.clock.fast_forward("00:59")
+    assert not warning.is_visible()
+    page.clock.fast_forward("00:02")
+    warning.wait_for()
+    assert (
+        warning.inner_text().count("You will be signed out in less than a minute unless you continue.") == 1
+    )
 
 
 def test_when_staying_signed_in_fails_the_session_warning_offers_to_sign_in_again(journeys, settings):

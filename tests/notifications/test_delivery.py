@@ -17,6 +17,7 @@ from django.utils import timezone
 from notifications import delivery
 from notifications.delivery import backoff_seconds, claim, deliver, requeue_pending, requeue_waits
 from notifications.models import Channel, DeliveryState, Event, InboxItem, Notification, WebhookCooloff
+from notifications.selectors import inbox_for
 from notifications.services import mark_read, queue_delivery, resend_failed
 from notifications.sweep import sweep_deadlines
 from notifications.tasks import deliver_notification
@@ -777,7 +778,8 @@ def test_an_outage_of_one_receiver_is_one_inbox_item_for_each_manager_counting_e
         (item,) = failed_delivery_items(user)
         assert item.message == (
             f"Notification could not be delivered: {first.reference} "
-            f"(Placement offered, webhook to {first.organisation.name}) and 3 more"
+            f"(Placement offered, webhook to {first.organisation.name}) and 3 more: "
+            "the receiver refused it (HTTP 401): check the webhook secret"
         )
         assert (item.reference, item.read) == (first.reference, False)
     # The managers' list still shows every failed notification.
@@ -805,14 +807,17 @@ def test_after_a_manager_reads_it_the_next_failure_is_a_new_item_and_each_organi
 
     failed = "Notification could not be delivered"
     where = f"webhook to {first.organisation.name}"
-    by_email = f"{failed}: {unreachable.reference} (New referral, email to {organisation.name})"
+    why = "the receiver refused it (HTTP 404): check the webhook address"
+    by_email = (
+        f"{failed}: {unreachable.reference} (New referral, email to {organisation.name}): no email address"
+    )
     assert [(item.message, item.read) for item in failed_delivery_items(boss)] == [
-        (f"{failed}: {first.reference} (Placement offered, {where})", True),
-        (f"{failed}: {second.reference} (Placement ended for reallocation, {where})", False),
+        (f"{failed}: {first.reference} (Placement offered, {where}): {why}", True),
+        (f"{failed}: {second.reference} (Placement ended for reallocation, {where}): {why}", False),
         (by_email, False),
     ]
     assert [item.message for item in failed_delivery_items(deputy)] == [
-        f"{failed}: {first.reference} (Placement offered, {where}) and 1 more",
+        f"{failed}: {first.reference} (Placement offered, {where}) and 1 more: {why}",
         by_email,
     ]
 
@@ -827,25 +832,63 @@ def test_a_failure_counted_while_the_manager_reads_the_item_is_a_new_unread_item
     (read,) = failed_delivery_items(boss)
     counted = delivery.failure_message
 
-    def manager_reads_meanwhile(notification, failures):
+    def manager_reads_meanwhile(notification, failures, reason):
         # The manager's click lands after the unread items are looked up, before the count is written.
         if failures > 1:
             mark_read(user=boss, item_id=read.pk)
-        return counted(notification, failures)
+        return counted(notification, failures, reason)
 
     monkeypatch.setattr(delivery, "failure_message", manager_reads_meanwhile)
     deliver(str(second.pk))
 
     failed = "Notification could not be delivered"
     where = f"webhook to {first.organisation.name}"
+    why = "the receiver refused it (HTTP 401): check the webhook secret"
     assert [(item.message, item.read) for item in failed_delivery_items(boss)] == [
-        (f"{failed}: {first.reference} (Placement offered, {where})", True),
-        (f"{failed}: {second.reference} (Placement ended for reallocation, {where})", False),
+        (f"{failed}: {first.reference} (Placement offered, {where}): {why}", True),
+        (f"{failed}: {second.reference} (Placement ended for reallocation, {where}): {why}", False),
     ]
     # A manager who has not read theirs still has one item counting both.
     assert [(item.message, item.read) for item in failed_delivery_items(deputy)] == [
-        (f"{failed}: {first.reference} (Placement offered, {where}) and 1 more", False),
+        (f"{failed}: {first.reference} (Placement offered, {where}) and 1 more: {why}", False),
     ]
+
+
+def test_an_item_counting_an_outage_says_why_the_latest_failed_and_comes_back_to_the_top_of_the_inbox(
+    webhook_receiver, queued, settings, client
+):
+    webhook_receiver.respond = lambda n: 401
+    boss = manager()
+    first, second = webhooks_to_one_receiver(webhook_receiver.url, 2)
+    deliver(str(first.pk))
+    (item,) = failed_delivery_items(boss)
+    newer = InboxItem.objects.get(user=boss, referral=submitted_referral(), event=Event.REFERRAL_RECEIVED)
+    assert list(inbox_for(boss)[:2]) == [newer, item]  # the new referral is above the outage's item
+
+    webhook_receiver.respond = lambda n: 404  # the secret was mended, the address moved meanwhile
+    deliver(str(second.pk))
+
+    (counted,) = failed_delivery_items(boss)
+    assert counted.message.endswith(
+        " and 1 more: the receiver refused it (HTTP 404): check the webhook address"
+    )
+    assert inbox_for(boss).first() == counted
+    settings.REQUIRE_MFA = False
+    client.force_login(boss)
+    page = client.get(reverse("notifications:inbox")).text
+    assert page.index(f'id="item-{counted.pk}"') < page.index(f'id="item-{newer.pk}"')
+
+
+def test_a_long_reason_leaves_the_count_and_itself_whole_in_the_items_300_characters():
+    first = Notification(
+        event=Event.OFFER_MADE,
+        channel=Channel.WEBHOOK,
+        organisation=OrganisationFactory(name="N" * 200),
+        reference="HBR-2026-000001",
+    )
+    message = delivery.failure_message(first, 40, "R" * 200)
+    assert len(message) == 300
+    assert message.endswith(" and 39 more: " + "R" * 200)
 
 
 def test_after_the_last_attempt_the_row_fails_and_managers_see_it_in_their_inbox(

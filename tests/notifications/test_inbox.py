@@ -18,7 +18,14 @@ from notifications.sweep import sweep_deadlines
 from referrals import services
 from referrals.models import Clock
 from tests.api.cases import bring_to
-from tests.factories import CareProviderFactory, contractor, manager, responder, submitted_referral
+from tests.factories import (
+    CareProviderFactory,
+    OrganisationFactory,
+    contractor,
+    manager,
+    responder,
+    submitted_referral,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -200,13 +207,12 @@ def mock_publish():
         yield published
 
 
-def undelivered_rows(count, state=DeliveryState.FAILED, age=datetime.timedelta(hours=1)):
-    org = contractor()
+def undelivered_rows(count, state=DeliveryState.FAILED, age=datetime.timedelta(hours=1), organisation=None):
     rows = Notification.objects.bulk_create(
         Notification(
             event=Event.OFFER_MADE,
             channel=Channel.WEBHOOK,
-            organisation=org,
+            organisation=organisation or contractor(),
             reference=f"HBR-2026-{n:06d}",
             state=state,
             created_at=timezone.now() - age,
@@ -395,6 +401,43 @@ def test_the_undelivered_page_costs_the_same_queries_for_one_row_as_for_fifty(cl
     with CaptureQueriesContext(connection) as fifty:
         client.get(reverse("notifications:undelivered"))
     assert len(fifty) == len(one)
+
+
+def test_an_item_telling_of_failed_deliveries_opens_the_undelivered_notifications_to_that_organisation(
+    client,
+):
+    boss = manager()
+    police, council = OrganisationFactory(), OrganisationFactory()
+    to_police = undelivered_rows(51, organisation=police)
+    undelivered_rows(1, organisation=council)
+    (item,) = give(
+        boss, 1, event=Event.DELIVERY_FAILED, referral=submitted_referral(), notification=to_police[0]
+    )
+    client.force_login(boss)
+    opening = reverse("notifications:inbox-item-open", args=[item.pk])
+    assert (
+        f'<a href="{opening}">Undelivered notifications</a>'
+        in client.get(reverse("notifications:inbox")).text
+    )
+
+    response = client.get(opening)
+    assert response["Location"] == f"{reverse('notifications:undelivered')}?organisation={police.pk}"
+    item.refresh_from_db()
+    assert item.read
+    page = client.get(response["Location"])
+    assert f"Only those to {police.name} are shown." in page.text
+    assert {row.organisation for row in page.context["notifications"]} == {police}
+    assert page.context["page"].paginator.count == 51
+    assert f'href="?organisation={police.pk}&amp;page=2"' in page.text  # the next page keeps to it
+
+
+@pytest.mark.parametrize(("organisation", "status"), [("police", 400), ("0", 404)])
+def test_the_undelivered_notifications_to_an_organisation_that_is_not_one_are_refused(
+    client, organisation, status
+):
+    client.force_login(manager())
+    response = client.get(reverse("notifications:undelivered"), {"organisation": organisation})
+    assert response.status_code == status
 
 
 def test_only_managers_see_undelivered_notifications(client):
