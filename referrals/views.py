@@ -437,19 +437,36 @@ def not_recorded(
     as it was typed, saying so at the top (409), to be copied: nothing on the page sends it again, as that
     could only be refused again. Harbour cannot record what was typed now, so the user is told how to get
     it to the managers (a manager, to the other managers): a person nobody knows is missing by phone at
-    once, a note as a progress note if the provider can still write one, an offer's note with the next
-    offer, by other means otherwise. A case out of the user's sight (``in_sight`` false) shows its
-    reference alone, and the way on is the offers page.
+    once; an offer's note by phone to the provider deciding on another offer now, or with the next offer
+    while one can still be made; a decline's note with a withdrawal if the case can still be withdrawn; a
+    note as a progress note if the provider can still write one; by other means otherwise. A case out of
+    the user's sight (``in_sight`` false) shows its reference alone, and the way on is the offers page.
     """
     user = _user(request)
     managers = "the other managers" if user.is_manager else "the managers"
+    may_offer = transition == "offer" and may_perform(user, "offer", referral) and can_proceed(referral.offer)
+    pending = pending_offer_for(referral) if may_offer else None
     if transition == "report_missing" and not referral.still_missing():
         how = (
             f"Harbour has not told anyone that the person is missing: phone {managers} now to tell them, "
             f"quoting case {referral.reference}."
         )
-    elif transition == "offer":
+    elif services.offer_awaits_answer(pending):
+        # The safety concerns it holds are for whoever decides on the person now. Only a manager may
+        # offer, and a manager sees every offer, so the provider is named.
+        how = (
+            f"{pending.provider.name} has not seen your note: phone them with it now, quoting case "
+            f"{referral.reference}, or give it with the next offer if they reject the person."
+        )
+    elif may_offer:
         how = "Copy your note for the provider, to give it with the next offer."
+    elif (
+        transition == "decline" and may_perform(user, "withdraw", referral) and can_proceed(referral.withdraw)
+    ):
+        how = (
+            "To close the case with your note, withdraw the referral instead, copying your note into "
+            "the withdrawal."
+        )
     elif (
         in_sight and may_perform(user, "record_progress", referral) and can_proceed(referral.record_progress)
     ):

@@ -1411,6 +1411,7 @@ def test_a_decline_note_sent_when_a_colleague_assessed_the_referral_is_shown_aga
         "Your decline was not recorded: This referral has already been assessed and is waiting for a placement."
         in summary
     )
+    assert "To close the case with your note, withdraw the referral instead" in summary
     assert_only_to_copy(response, "decline", {"Reason for declining": "Not eligible"})
     referral.refresh_from_db()
     assert referral.state == ReferralState.ASSESSED
@@ -1442,9 +1443,28 @@ def test_an_offer_note_sent_from_a_stale_tab_while_another_offer_is_pending_is_s
     summary = assert_shown_again(response, "offer-note", MANAGERS_NOTE)
     pending = pending_offer_message(referral).removeprefix(f"{referral.reference}: ")
     assert f"Your offer was not recorded: {pending}" in summary
-    assert "Copy your note for the provider, to give it with the next offer." in summary
+    # The provider deciding now is the one the note's safety concerns are for.
+    assert (
+        f"Medaille Trust has not seen your note: phone them with it now, quoting case {referral.reference}, "
+        "or give it with the next offer if they reject the person."
+    ) in summary
     assert_only_to_copy(response, "offer", {"Care provider": other.name})
     assert not referral.offers.filter(provider=other).exists()
+
+
+def test_an_offer_note_refused_because_the_referral_was_withdrawn_does_not_promise_a_next_offer():
+    referral, provider, boss = offered()
+    services.withdraw_referral(referral_id=referral.pk, actor=boss, reason="consent_withdrawn")
+    response = act(
+        signed_in(boss), referral, "offer", {"offer-provider": provider.pk, "offer-note": MANAGERS_NOTE}
+    )
+    summary = assert_shown_again(response, "offer-note", MANAGERS_NOTE)
+    assert "Your offer was not recorded: This referral has already been withdrawn." in summary
+    assert "next offer" not in summary
+    assert (
+        "Harbour cannot pass your note on now: copy it and give it to the other managers another way"
+        in summary
+    )
 
 
 def test_a_refused_assessment_is_shown_to_copy_without_a_button_that_sends_it_again():
