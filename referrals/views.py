@@ -7,6 +7,7 @@ into form errors or a clear message on the page in one place (``apply_domain_err
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import re
@@ -34,7 +35,13 @@ from accounts.models import User
 from accounts.sessions import SIGNED_OUT_EVERYWHERE, signed_out_words, why_signed_out
 from audit.services import draft_label, record_draft_reads, record_read
 from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
-from care_providers.selectors import free_beds_of, last_offer_to, pending_offer_for, suggested_providers
+from care_providers.selectors import (
+    free_beds_of,
+    last_offer_to,
+    pending_offer_for,
+    provider_names,
+    suggested_providers,
+)
 from care_providers.services import bed_needed
 from idempotency.web import form_done, form_key_of, sent_once, shown_form_key
 
@@ -427,21 +434,39 @@ def not_recorded(
 ) -> HttpResponse:
     """An action refused because it can no longer be taken by the user (the case's state moved on under
     them, the offer no longer awaits its answer, or the case has left the provider's hands), shown again
-    as it was typed, saying so at the top (409). Harbour cannot record what was typed now, so the user is
-    told how to get it to the managers (a manager, to the other managers): a person nobody knows is
-    missing by phone at once, a note as a progress note if the provider can still write one, an offer's
-    note with the next offer, by other means otherwise. A case out of the user's sight (``in_sight``
-    false) shows its reference alone.
+    as it was typed, saying so at the top (409), to be copied: nothing on the page sends it again, as that
+    could only be refused again. Harbour cannot record what was typed now, so the user is told how to get
+    it to the managers (a manager, to the other managers): a person nobody knows is missing by phone at
+    once; an offer's note by phone to the provider deciding on another offer now, or with the next offer
+    while one can still be made; a decline's note with a withdrawal if the case can still be withdrawn; a
+    note as a progress note if the provider can still write one; by other means otherwise. A case out of
+    the user's sight (``in_sight`` false) shows its reference alone, and the way on is the offers page.
     """
     user = _user(request)
     managers = "the other managers" if user.is_manager else "the managers"
+    may_offer = transition == "offer" and may_perform(user, "offer", referral) and can_proceed(referral.offer)
+    pending = pending_offer_for(referral) if may_offer else None
     if transition == "report_missing" and not referral.still_missing():
         how = (
             f"Harbour has not told anyone that the person is missing: phone {managers} now to tell them, "
             f"quoting case {referral.reference}."
         )
-    elif transition == "offer":
+    elif services.offer_awaits_answer(pending):
+        # The safety concerns it holds are for whoever decides on the person now. Only a manager may
+        # offer, and a manager sees every offer, so the provider is named.
+        how = (
+            f"{pending.provider.name} has not seen your note: phone them with it now, quoting case "
+            f"{referral.reference}, or give it with the next offer if they reject the person."
+        )
+    elif may_offer:
         how = "Copy your note for the provider, to give it with the next offer."
+    elif (
+        transition == "decline" and may_perform(user, "withdraw", referral) and can_proceed(referral.withdraw)
+    ):
+        how = (
+            "To close the case with your note, withdraw the referral instead, copying your note into "
+            "the withdrawal."
+        )
     elif (
         in_sight and may_perform(user, "record_progress", referral) and can_proceed(referral.record_progress)
     ):
@@ -454,6 +479,9 @@ def not_recorded(
     # Nothing in the form can be recorded now, so what it lacks (a reason not chosen, say) goes unsaid.
     form.errors.clear()
     form.add_error(None, f"Your {NOT_RECORDED_WORDS[transition]} was not recorded: {why} {how}")
+    for name in TYPED_FIELDS:
+        if name in form.fields:
+            form.fields[name].widget.attrs["readonly"] = True
     context = {
         "referral": referral,
         # Out of sight, the case is its reference alone: who the person is is no longer the user's.
@@ -461,9 +489,35 @@ def not_recorded(
         "name": transition,
         "spec": TRANSITIONS[transition],
         "form": form,
+        "refused": True,
+        "chosen": chosen_in_words(transition, form),
         "out_of_sight": not in_sight,
     }
     return render(request, "referrals/case_action.html", context, status=TransitionNotAllowed.status_code)
+
+
+def chosen_in_words(transition: str, form: HarbourForm) -> list[tuple[str, str]]:
+    """What was chosen in a refused form, beside what was typed into it (``TYPED_FIELDS``, shown as it
+    was typed), as it reads: ("Reason for declining", "Not eligible"), ("Care provider", "Migrant Help").
+    A value that reads as nothing (a date that is no date, from a page altered) is given as it was sent."""
+    chosen = {
+        name: form[name].data
+        for name in form.fields
+        if name not in TYPED_FIELDS and form[name].data not in (None, "", False)
+    }
+    names: dict[int, str] = {}
+    if "provider" in chosen:
+        with contextlib.suppress(ValueError):
+            chosen["provider"] = int(chosen["provider"])
+            names = provider_names([chosen["provider"]])
+    words = []
+    for name, value in chosen.items():
+        try:
+            said = input_in_words(transition, name, value, names)
+        except ValueError:
+            said = str(value)
+        words.append((str(form.fields[name].label), said))
+    return words
 
 
 def paginate(request: HttpRequest, rows: QuerySet[Any]) -> Page:

@@ -357,6 +357,10 @@ def test_on_a_phone_a_rejection_sent_after_the_offer_ran_out_keeps_its_note_and_
     page = carer.submit("Reject", "rejection not recorded", within="main")
     assert "Your rejection was not recorded: This offer expired" in page.get_by_role("alert").inner_text()
     assert page.get_by_label("Note (optional)").input_value() == concern
+    # To copy, not to send again: pressing Reject once more could only be refused again.
+    assert not page.get_by_label("Note (optional)").is_editable()
+    assert page.get_by_role("button", name="Reject").count() == 0
+    assert page.get_by_role("link", name="Back to the case").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert not TransitionLog.objects.filter(referral=referral, transition="reject").exists()
 

@@ -556,7 +556,7 @@ def assert_rejection_shown_again(response, *, saying: str) -> None:
     assert re.search(
         r'<textarea name="reject-note"[^>]*>\s*' + re.escape(escape(CONCERN)) + "</textarea>", html
     )
-    assert '<option value="safety_concern" selected>' in html
+    assert_only_to_copy(response, "reject", {"Reason for rejecting": "Safety concern"})
 
 
 @pytest.mark.parametrize("swept", [False, True], ids=["ran out", "expired by the sweep"])
@@ -570,9 +570,17 @@ def test_a_rejection_with_a_note_sent_after_the_offer_ran_out_is_shown_again_not
         services.expire_offer(offer_id=offer.pk)
     response = reject_with_a_concern(client, referral)
     assert_rejection_shown_again(response, saying=services.offer_ran_out(offer).message)
+    html = response.content.decode()
+    assert f"give it to the managers another way, quoting case {referral.reference}." in html
+    # The way on: the case while the provider still sees it, its offers (which say why) once it does not.
+    way_on = (
+        ("Back to your offers", "care_providers:offers", [])
+        if swept
+        else ("Back to the case", "referrals:case", [referral.pk])
+    )
     assert (
-        f"give it to the managers another way, quoting case {referral.reference}."
-        in response.content.decode()
+        f'<a class="button button-secondary" href="{reverse(way_on[1], args=way_on[2])}">{way_on[0]}</a>'
+        in html
     )
     offer.refresh_from_db()
     assert offer.state == (OfferState.EXPIRED if swept else OfferState.PENDING)
@@ -615,6 +623,18 @@ def test_a_rejection_with_no_reason_chosen_sent_after_the_offer_ran_out_says_fir
         assert response.redirect_chain == [(to, 302)]
         assert f"{referral.reference}: {services.offer_ran_out(offer).message}".lower() in html.lower()
     assert not referral.transitions.filter(transition="reject").exists()
+
+
+def assert_only_to_copy(response, transition: str, chosen: dict[str, str]) -> str:
+    """A refused form is shown to copy from: its choices in words, no form that sends the action (it
+    could only be refused again) and nothing of the session's time limit. Returns the page."""
+    html = response.content.decode()
+    for label, words in chosen.items():
+        assert f"<dt>{label}</dt><dd>{escape(words)}</dd>" in html
+    assert not re.search(rf'<form[^>]*action="[^"]*/{transition}/', html)
+    assert "<select" not in html and 'type="radio"' not in html
+    assert "You are signed out after" not in html
+    return html
 
 
 def refusal_shown(response) -> str:
@@ -1391,7 +1411,8 @@ def test_a_decline_note_sent_when_a_colleague_assessed_the_referral_is_shown_aga
         "Your decline was not recorded: This referral has already been assessed and is waiting for a placement."
         in summary
     )
-    assert '<option value="not_eligible" selected>' in response.content.decode()
+    assert "To close the case with your note, withdraw the referral instead" in summary
+    assert_only_to_copy(response, "decline", {"Reason for declining": "Not eligible"})
     referral.refresh_from_db()
     assert referral.state == ReferralState.ASSESSED
     assert not referral.transitions.filter(transition="decline").exists()
@@ -1422,8 +1443,46 @@ def test_an_offer_note_sent_from_a_stale_tab_while_another_offer_is_pending_is_s
     summary = assert_shown_again(response, "offer-note", MANAGERS_NOTE)
     pending = pending_offer_message(referral).removeprefix(f"{referral.reference}: ")
     assert f"Your offer was not recorded: {pending}" in summary
-    assert "Copy your note for the provider, to give it with the next offer." in summary
+    # The provider deciding now is the one the note's safety concerns are for.
+    assert (
+        f"Medaille Trust has not seen your note: phone them with it now, quoting case {referral.reference}, "
+        "or give it with the next offer if they reject the person."
+    ) in summary
+    assert_only_to_copy(response, "offer", {"Care provider": other.name})
     assert not referral.offers.filter(provider=other).exists()
+
+
+def test_an_offer_note_refused_because_the_referral_was_withdrawn_does_not_promise_a_next_offer():
+    referral, provider, boss = offered()
+    services.withdraw_referral(referral_id=referral.pk, actor=boss, reason="consent_withdrawn")
+    response = act(
+        signed_in(boss), referral, "offer", {"offer-provider": provider.pk, "offer-note": MANAGERS_NOTE}
+    )
+    summary = assert_shown_again(response, "offer-note", MANAGERS_NOTE)
+    assert "Your offer was not recorded: This referral has already been withdrawn." in summary
+    assert "next offer" not in summary
+    assert (
+        "Harbour cannot pass your note on now: copy it and give it to the other managers another way"
+        in summary
+    )
+
+
+def test_a_refused_assessment_is_shown_to_copy_without_a_button_that_sends_it_again():
+    referral = submitted_referral()
+    services.assess_referral(referral_id=referral.pk, actor=manager(), risk="low", route="outreach")
+    response = act(
+        signed_in(manager()),
+        referral,
+        "assess",
+        {"assess-risk": "high", "assess-route": "accommodation", "assess-notes": MANAGERS_NOTE},
+    )
+    assert_shown_again(response, "assess-notes", MANAGERS_NOTE)
+    html = assert_only_to_copy(response, "assess", {"Risk": "High", "Route": "Accommodation (safe house)"})
+    assert re.search(r'<label for="id_assess-notes">Notes \(optional\)</label>', html)
+    assert re.search(r'<textarea name="assess-notes"[^>]*readonly', html)
+    case = reverse("referrals:case", args=[referral.pk])
+    assert f'<a class="button button-secondary" href="{case}">Back to the case</a>' in html
+    assert '<button type="submit" class="button">Assess</button>' not in html
 
 
 def test_a_managers_missing_report_sent_after_the_provider_made_one_does_not_say_nobody_was_told():
