@@ -260,6 +260,7 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-unsent-forms": {"task": "referrals.tasks.purge_expired_unsent_forms", "schedule": 60},
     "purge-idempotency-keys": {"task": "idempotency.tasks.purge_expired_idempotency_keys", "schedule": 3600},
     "apply-retention": {"task": "referrals.tasks.anonymise_closed_cases", "schedule": 3600},
+    "tell-of-those-now-18": {"task": "referrals.tasks.tell_of_those_now_18", "schedule": 24 * 3600},
     "clear-expired-sessions": {"task": "accounts.tasks.clear_expired_sessions", "schedule": 24 * 3600},
 }
 # Every periodic task goes to a queue of its own, which a worker of its own consumes (the Procfile's and

@@ -26,6 +26,8 @@ class Event(models.TextChoices):
     REFERRAL_REALLOCATED = "referral.reallocated", "Placement ended for reallocation"
     REFERRAL_RECOVERED = "referral.recovered", "Person recovered and moved on"
     REFERRAL_EXITED = "referral.exited", "Person exited support"
+    # A person referred as a child has turned 18: their support continues only with their consent.
+    PERSON_NOW_18 = "referral.now_18", "Person now 18"
     DEADLINE_REMINDER = "deadline.reminder", "Deadline approaching"
     DEADLINE_BREACHED = "deadline.breached", "Deadline passed"
     DELIVERY_FAILED = "notification.failed", "Notification could not be delivered"

@@ -45,6 +45,7 @@ EVENTS_THAT_GO_OUT_OF_DATE = frozenset(
         Event.PERSON_MISSING,
         Event.STILL_MISSING,
         Event.DEADLINE_BREACHED,
+        Event.PERSON_NOW_18,
     }
 )
 
@@ -55,7 +56,8 @@ def outdated_because() -> Case:
     Not current, so neither sent again nor delivered late: a placement offer no longer pending (its
     provider would be asked to answer a closed offer); a reminder whose clock has stopped or moved on;
     a missing person's alert once they are no longer missing (the "found" notification follows it);
-    a new referral once assessed, declined or withdrawn; a breach once the case is closed.
+    a new referral once assessed, declined or withdrawn; a breach, or a person's turning 18, once the
+    case is closed.
     """
     from care_providers.models import OfferState, PlacementOffer
     from referrals.choices import OPEN_STATES, ReferralState
@@ -85,7 +87,7 @@ def outdated_because() -> Case:
         When(Q(event=Event.DEADLINE_REMINDER) & ~Exists(clock_running), then=Value("clock stopped")),
         When(Q(event__in=missing_events) & ~Exists(still_missing), then=Value("no longer missing")),
         When(
-            Q(event__in=(Event.REFERRAL_RECEIVED, Event.DEADLINE_BREACHED)) & closed,
+            Q(event__in=(Event.REFERRAL_RECEIVED, Event.DEADLINE_BREACHED, Event.PERSON_NOW_18)) & closed,
             then=Value("case closed"),
         ),
         When(

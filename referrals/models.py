@@ -30,6 +30,15 @@ S = ReferralState
 CASE_REFERENCE_MAX_LENGTH = 20
 
 
+def eighteenth_birthday(date_of_birth: datetime.date) -> datetime.date:
+    """The day a person born on ``date_of_birth`` turns 18: for a birthday on 29 February, 1 March
+    in a year without one, as ``services.age_on`` counts."""
+    try:
+        return date_of_birth.replace(year=date_of_birth.year + 18)
+    except ValueError:
+        return datetime.date(date_of_birth.year + 18, 3, 1)
+
+
 class Referral(FSMModelMixin, models.Model):
     """A person referred for care, moving through the §4 workflow.
 
@@ -90,6 +99,10 @@ class Referral(FSMModelMixin, models.Model):
     first_placed_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     anonymised_at = models.DateTimeField(null=True, blank=True)
+    # Whether the managers and the placed provider were told the person is now 18
+    # (``referrals.coming_of_age``). Not when: that would date the birthday in clear. A default in the
+    # database too, for the release before this one, which writes none.
+    told_now_18 = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["-submitted_at", "-id"]
@@ -110,6 +123,18 @@ class Referral(FSMModelMixin, models.Model):
             name_digest(self.given_name, self.family_name, key=key),
             birth_date_digest(date_of_birth, key=key),
         )
+
+    @property
+    def turns_18_on(self) -> datetime.date | None:
+        """The day a person referred as a child by their date of birth turns 18 (SPEC §3); None for
+        anyone else: an adult, a child by an age estimate alone (which could be a year out), or one
+        treated as a child because their age is in doubt though their date of birth says 18 or over.
+        Personal data, as the date of birth is."""
+        date_of_birth: datetime.date | None = self.date_of_birth  # type: ignore[assignment]  # decrypted
+        if not self.is_child or date_of_birth is None:
+            return None
+        birthday = eighteenth_birthday(date_of_birth)
+        return birthday if birthday > timezone.localdate(self.submitted_at) else None
 
     def _entered_state(self) -> None:
         self.state_changed_at = timezone.now()

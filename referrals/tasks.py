@@ -26,3 +26,12 @@ def anonymise_closed_cases() -> int:
     from .retention import apply_retention
 
     return apply_retention(max_batches=settings.RETENTION_BATCHES_PER_RUN).referrals
+
+
+@shared_task(ignore_result=True)
+def tell_of_those_now_18() -> int:
+    """Daily, by beat: the managers and the placed provider hear of each child in support who has
+    turned 18, once per case (``referrals.coming_of_age``)."""
+    from .coming_of_age import tell_of_those_now_18 as tell
+
+    return tell()

@@ -133,7 +133,15 @@ from .unsent_forms import (
     take_unsent_form,
     typed_values,
 )
-from .wording import age_words, input_in_words, input_label, last_offer_words, transition_in_words
+from .wording import (
+    NOW_18,
+    age_words,
+    coming_of_age_words,
+    input_in_words,
+    input_label,
+    last_offer_words,
+    transition_in_words,
+)
 
 PAGE_SIZE = 50
 # A draft's version as the form carries it: in the range of the database's integer column.
@@ -1176,6 +1184,9 @@ def person_details(user: User, referral: Referral) -> list[tuple[str, str]]:
         rows.append(("Other names", referral.aliases or "None given"))
     if identity and referral.anonymised_at is None:
         rows.append(("Date of birth", date_of_birth.strftime("%-d %B %Y") if date_of_birth else "Not known"))
+        if turns_18_on := referral.turns_18_on:
+            turned = turns_18_on <= timezone.localdate()
+            rows.append(("Turned 18 on" if turned else "Turns 18 on", turns_18_on.strftime("%-d %B %Y")))
     elif date_of_birth:
         rows.append(("Age", str(services.age_on(date_of_birth, timezone.localdate()))))
     rows += [
@@ -1277,6 +1288,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "referral": referral,
         "person": who_the_person_is(user, referral),
         "details": person_details(user, referral),
+        "now_18": coming_of_age_words(referral, timezone.localdate()) == NOW_18,
         "may_see_full_account": may_see_full_account(user),
         "deadlines": deadlines,
         # Reallocated while missing: the state says assessed, but the person is not found yet.

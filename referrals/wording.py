@@ -17,6 +17,7 @@ from django.utils.timesince import timeuntil
 from care_providers.models import OfferState
 
 from .choices import (
+    OPEN_STATES,
     DeclineReason,
     ExitReason,
     ReallocateReason,
@@ -106,6 +107,25 @@ def age_words(referral: Referral, today: datetime.date) -> str:
     else:
         return "Not known"
     return f"{words} (in doubt)" if referral.age_in_doubt else words
+
+
+# How long before a child's 18th birthday the lists say they turn 18 soon.
+TURNS_18_SOON_DAYS = 30
+NOW_18, TURNS_18_SOON = "Now 18", "Turns 18 soon"
+
+
+def coming_of_age_words(referral: Referral, today: datetime.date) -> str:
+    """ "Now 18" while the case of a person referred as a child by their date of birth is open and they
+    have turned 18, "Turns 18 soon" in the last ``TURNS_18_SOON_DAYS`` before; "" otherwise (an adult, a
+    child by an age estimate alone, a closed case). Says no more than the age does."""
+    turns_18_on = referral.turns_18_on
+    if turns_18_on is None or referral.state not in OPEN_STATES:
+        return ""
+    if turns_18_on <= today:
+        return NOW_18
+    if (turns_18_on - today).days <= TURNS_18_SOON_DAYS:
+        return TURNS_18_SOON
+    return ""
 
 
 def moment_words(moment: datetime.datetime) -> str:

@@ -135,3 +135,17 @@ def birthday_years_ago(years: int, *, days_from_today: int) -> datetime.date:
         return birthday.replace(year=birthday.year - years)
     except ValueError:  # 29 February in a year that has none
         return datetime.date(birthday.year - years, 3, 1)
+
+
+def referred_as_a_child_turning_18(referral: Referral, *, days_from_today: int) -> Referral:
+    """``referral`` made the case of a child by their date of birth, referred 60 days ago, whose 18th
+    birthday is ``days_from_today`` away (gone if negative, by less than 60 days): a child's case
+    open long enough for the birthday to come, without waiting for it."""
+    assert days_from_today > -60
+    Referral.objects.filter(pk=referral.pk).update(
+        is_child=True,
+        date_of_birth=birthday_years_ago(18, days_from_today=days_from_today),
+        submitted_at=timezone.now() - datetime.timedelta(days=60),
+    )
+    referral.refresh_from_db()
+    return referral

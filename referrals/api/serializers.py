@@ -68,7 +68,7 @@ from referrals.wording import RECORDED_WORDS, transition_in_words
 # Fields only managers and the referring organisation see (SPEC §2, need to know): absent for providers.
 FULL_ACCOUNT_FIELDS = ("account", "crime_reference", "responder_reference", "aliases", "organisation")
 # Who the person is: absent for a care provider that has only been offered them.
-IDENTITY_FIELDS = ("given_name", "family_name", "date_of_birth", "contact_phone")
+IDENTITY_FIELDS = ("given_name", "family_name", "date_of_birth", "turns_18_on", "contact_phone")
 
 
 def without_hidden_fields(data: dict[str, Any], *, full_account: bool, identity: bool) -> dict[str, Any]:
@@ -293,6 +293,16 @@ class ReferralSerializer(FieldsBuiltOnce):
             "The person's age today, from the date of birth; null without one. Unlike the date of birth, "
             "shown to a care provider before it accepts."
         )
+    )
+    turns_18_on = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text=(
+            "The day a person referred as a child by their date of birth turns 18; null for anyone else, "
+            "a child known by an age estimate alone included. From that day their support continues as an "
+            "adult's only with their consent. Absent, as the date of birth is, for a care provider until "
+            "it has accepted the person."
+        ),
     )
     age_estimate = serializers.IntegerField(read_only=True, allow_null=True)
     age_in_doubt = serializers.BooleanField(read_only=True)

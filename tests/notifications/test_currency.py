@@ -8,8 +8,10 @@ from notifications.models import Event, Notification
 from notifications.selectors import why_outdated
 from notifications.sweep import sweep_deadlines
 from referrals import services
+from referrals.coming_of_age import tell_of_those_now_18
 from referrals.models import Clock, Deadline
 from tests.api.cases import bring_to
+from tests.factories import referred_as_a_child_turning_18
 
 pytestmark = pytest.mark.django_db
 
@@ -54,6 +56,15 @@ def test_a_breach_is_current_while_the_case_is_open_only():
     assert reasons_outdated(case, Event.DEADLINE_BREACHED) == {""}
     services.exit_referral(referral_id=case.referral.pk, actor=case.provider_user, reason="left_support")
     assert reasons_outdated(case, Event.DEADLINE_BREACHED) == {"case closed"}
+
+
+def test_news_of_a_person_now_18_is_current_while_the_case_is_open_only():
+    case = bring_to("placed")
+    referred_as_a_child_turning_18(case.referral, days_from_today=0)
+    tell_of_those_now_18()
+    assert reasons_outdated(case, Event.PERSON_NOW_18) == {""}
+    services.recover_referral(referral_id=case.referral.pk, actor=case.manager, outcome="other_support")
+    assert reasons_outdated(case, Event.PERSON_NOW_18) == {"case closed"}
 
 
 def test_a_new_referral_is_current_until_assessed_or_closed():

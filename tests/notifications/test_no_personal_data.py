@@ -11,10 +11,12 @@ from notifications.delivery import deliver
 from notifications.models import DeliveryState, Event, InboxItem, Notification
 from notifications.sweep import sweep_deadlines
 from referrals import services
+from referrals.coming_of_age import tell_of_those_now_18
 from referrals.models import Deadline
 from tests.factories import (
     CareProviderFactory,
     OrganisationFactory,
+    birthday_years_ago,
     manager,
     provider_user,
     responder,
@@ -71,6 +73,12 @@ def test_every_email_webhook_and_inbox_item_of_a_whole_case_is_free_of_personal_
             services.recover_referral(referral_id=other.pk, actor=boss, outcome="independent_living")
         else:
             services.exit_referral(referral_id=other.pk, actor=boss, reason="left_support")
+
+    child = submitted_referral(referrer, date_of_birth=birthday_years_ago(18, days_from_today=1))
+    services.assess_referral(referral_id=child.pk, actor=boss, risk="high", route="accommodation")
+    services.offer_placement(referral_id=child.pk, actor=boss, provider_id=second.pk)
+    services.accept_offer(referral_id=child.pk, actor=second_staff)
+    tell_of_those_now_18(today=timezone.localdate() + datetime.timedelta(days=1))
 
     for row in Notification.objects.all():
         deliver(str(row.pk))

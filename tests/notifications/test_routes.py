@@ -9,6 +9,7 @@ from accounts.models import User
 from notifications.models import Event, InboxItem, Notification
 from notifications.sweep import sweep_deadlines
 from referrals import services
+from referrals.coming_of_age import tell_of_those_now_18
 from tests.api.cases import Case, bring_to
 from tests.factories import (
     CareProviderFactory,
@@ -16,6 +17,7 @@ from tests.factories import (
     manager,
     provider_user,
     referral_fields,
+    referred_as_a_child_turning_18,
     responder,
 )
 
@@ -64,6 +66,11 @@ def accept(case: Case) -> None:
     services.accept_offer(referral_id=case.referral.pk, actor=case.provider_user)
 
 
+def turn_18(case: Case) -> None:
+    referred_as_a_child_turning_18(case.referral, days_from_today=-1)
+    tell_of_those_now_18()
+
+
 @pytest.mark.parametrize(
     ("state", "action", "event", "told"),
     [
@@ -96,6 +103,8 @@ def accept(case: Case) -> None:
         ),
         # §6 says the referring organisation; §4's accept adds the managers.
         pytest.param("offered", accept, Event.REFERRAL_PLACED, {"referrer", "managers"}, id="placed"),
+        # Those who must ask for the adult's consent and find them a placement for adults if need be.
+        pytest.param("placed", turn_18, Event.PERSON_NOW_18, {"managers", "provider"}, id="now-18"),
     ],
 )
 def test_each_event_reaches_the_organisations_the_spec_names_and_no_one_else(state, action, event, told):

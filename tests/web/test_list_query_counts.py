@@ -1,6 +1,7 @@
 """Every list page costs the same number of queries for 1 row as for 50: no N+1."""
 
 from collections.abc import Callable
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -12,7 +13,14 @@ from django.utils import timezone
 from accounts.models import User
 from care_providers.models import CareProvider
 from referrals import encryption, services
-from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
+from tests.factories import (
+    CareProviderFactory,
+    birthday_years_ago,
+    manager,
+    provider_user,
+    responder,
+    submitted_referral,
+)
 from tests.web.conftest import signed_in
 
 pytestmark = pytest.mark.django_db
@@ -85,7 +93,7 @@ class Caseload:
         """Every kind of latest offer the queue tells in words (none, pending, rejected, expired), on
         emergencies and children too, and people reallocated while missing."""
         kind = self.rows % 4
-        pk = assessed(self.boss, emergency=self.rows % 3 == 0, age_in_doubt=self.rows % 5 == 0)
+        pk = assessed(self.boss, emergency=self.rows % 3 == 0, **self._child_now_and_then())
         if kind == 0:
             return
         offer = services.offer_placement(referral_id=pk, actor=self.boss, provider_id=self.provider.pk)
@@ -118,9 +126,13 @@ class Caseload:
         services.offer_placement(referral_id=pk, actor=self.boss, provider_id=self.provider.pk, note=note)
         CareProvider.objects.filter(pk=self.provider.pk).update(beds_men=0)
 
-    def _child_now_and_then(self) -> dict[str, bool]:
-        """Every fifth person may be under 18: each list flags the children."""
-        return {"age_in_doubt": self.rows % 5 == 0}
+    def _child_now_and_then(self) -> dict[str, Any]:
+        """Every fifth person may be under 18, and every seventh is a child who turns 18 soon: each list
+        flags the children, and the caseload and the managers' queues those turning 18."""
+        fields: dict[str, Any] = {"age_in_doubt": self.rows % 5 == 0}
+        if self.rows % 7 == 3:
+            fields["date_of_birth"] = birthday_years_ago(18, days_from_today=10)
+        return fields
 
     def _offered(self) -> int:
         pk = assessed(self.boss, **self._child_now_and_then())
@@ -158,6 +170,8 @@ def test_a_list_page_costs_the_same_queries_for_one_row_as_for_fifty(page):
     html = signed_in(caseload.reader()).get(caseload.url()).content.decode()
     assert html.count("/cases/") >= 50
     assert '<span class="tag">Child</span>' in html
+    if page in ("triage queue", "assessed queue", "provider caseload"):
+        assert "Turns 18 soon</span>" in html
     if page == "provider offers":
         assert "No free bed for men" in html and "None (outreach)" in html and "About 30" in html
         assert "Keep away from her old address." in html
