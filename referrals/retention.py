@@ -3,7 +3,8 @@
 What stays is what the caseload reports count: state, dates, nationality, gender, region, age band
 (``is_child``), exploitation types, route and risk, organisation and provider. What goes is everything
 that identifies or describes the person: names, aliases, date of birth, phone, account, references,
-the keyed digests, and the free-text notes inside the transition log and on placement offers.
+the keyed digests, the free-text notes inside the transition log and on placement offers, and the
+notifications that the person turned 18 (their time dates the birthday).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from audit.models import AuditAction
 from audit.services import NON_PERSONAL_INPUTS, record_change
 from care_providers.models import PlacementOffer
 from idempotency.models import IdempotencyRecord
+from notifications.models import Event, InboxItem, Notification
 
 from .models import Referral, TransitionLog
 
@@ -130,6 +132,9 @@ def _anonymise_batch(due: QuerySet[Referral], batch_size: int) -> tuple[int, int
         # IDEMPOTENCY_KEY_LIFETIME_HOURS anyway; a retention period shorter than that takes them too.
         IdempotencyRecord.objects.filter(referral_id__in=ids).delete()
         PlacementOffer.objects.filter(referral_id__in=ids).exclude(note="").update(note="")
+        # When the person was told of as now 18 dates their birthday to within a day.
+        Notification.objects.filter(referral_id__in=ids, event=Event.PERSON_NOW_18).delete()
+        InboxItem.objects.filter(referral_id__in=ids, event=Event.PERSON_NOW_18).delete()
         anonymised = Referral.objects.filter(pk__in=ids).update(
             **PERSONAL_FIELDS_BLANKED, anonymised_at=timezone.now()
         )

@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
 from idempotency.models import IdempotencyRecord
+from notifications.models import Event, InboxItem, Notification
+from notifications.services import notify
 from referrals import services
 from referrals.models import Referral, TransitionLog
 from referrals.retention import apply_retention
@@ -109,6 +111,28 @@ def test_retention_blanks_the_managers_note_on_an_old_cases_offers():
     assert old.offers.get().note == ""
     assert TransitionLog.objects.get(referral=old, transition="offer").input == {"provider": provider.pk}
     assert recent.offers.get().note == "Trafficker knows Haile's address"
+
+
+def test_retention_removes_the_notices_that_date_the_persons_18th_birthday():
+    cases = {years: closed_years_ago(years) for years in (7, 1)}
+    for referral in cases.values():
+        for event in (Event.PERSON_NOW_18, Event.REFERRAL_DECLINED):
+            notify(
+                event=event,
+                organisations=[manager().organisation],
+                referral_id=referral.pk,
+                reference=referral.reference,
+            )
+
+    apply_retention()
+
+    def events(referral: Referral) -> set[str]:
+        told = Notification.objects.filter(referral=referral).values_list("event", flat=True)
+        return set(told) | set(InboxItem.objects.filter(referral=referral).values_list("event", flat=True))
+
+    assert Event.PERSON_NOW_18 not in events(cases[7])
+    assert Event.REFERRAL_DECLINED in events(cases[7])
+    assert Event.PERSON_NOW_18 in events(cases[1])
 
 
 def test_a_dry_run_reports_the_counts_and_changes_nothing(capsys):
