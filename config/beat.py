@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 # The advisory lock of the beat that schedules (pg_try_advisory_lock's one 64-bit key, "HBEAT" in ASCII:
 # a key space apart from the two-key lock of referrals.references).
 BEAT_LOCK = 0x48_4245_4154
-# How often a standby asks for the lock again: also how soon it takes over, and how soon it stops.
+# How often a standby asks for the lock again: how soon it takes over once the holder stops.
 STANDBY_POLL_SECONDS = 5.0
 
 
