@@ -1,5 +1,6 @@
 """The Celery app: ``celery -A config worker`` delivers notifications, ``celery -A config beat`` schedules the
-sweeps, and a worker of their own (``--queues sweeps``, settings.CELERY_TASK_ROUTES) runs them.
+sweeps (one beat at a time on PostgreSQL: ``config.beat``), and a worker of their own (``--queues sweeps``,
+settings.CELERY_TASK_ROUTES) runs them.
 
 Configuration comes from Django settings (``CELERY_*``): the broker is a folder on disk by default (no
 server needed) or Redis from ``CELERY_BROKER_URL``. Tasks are acknowledged late and re-queued if a worker

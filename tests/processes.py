@@ -100,47 +100,21 @@ DELIVERIES_QUEUE = celery_app.conf.task_default_queue
 SWEEPS_QUEUE = "sweeps"
 
 
-class Worker:
-    """``celery -A config worker -B`` in its own process group, pointed at the test database.
+class CeleryProcess:
+    """A ``celery -A config …`` command in its own process group, pointed at the test database."""
 
-    By default it is started without ``-Q`` and so consumes every queue (``CELERY_TASK_QUEUES``): the
-    deliveries' and the sweeps' both, as the Procfile's worker and sweeper together do. With ``beat``
-    off it only works; one worker of a test schedules.
-    """
-
-    def __init__(
-        self,
-        env: dict[str, str],
-        log: Path,
-        *,
-        queues: tuple[str, ...] = (),
-        beat: bool = True,
-    ) -> None:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
         self.env = env
         self.log = log
-        self.queues = queues
-        self.beat = beat
         self.process: subprocess.Popen[bytes] | None = None
 
+    def arguments(self) -> list[str]:
+        raise NotImplementedError
+
     def start(self) -> None:
-        schedule = ["-B", "-s", self.env["HARBOUR_VAR_DIR"] + "/celerybeat-schedule"] if self.beat else []
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [
-                    CELERY,
-                    "-A",
-                    "config",
-                    "worker",
-                    *(["-Q", ",".join(self.queues)] if self.queues else []),
-                    *schedule,
-                    "-P",
-                    "solo",
-                    "-l",
-                    "INFO",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                ],
+                [CELERY, "-A", "config", *self.arguments(), "-l", "INFO"],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
@@ -164,6 +138,46 @@ class Worker:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
         self.process = None
+
+
+class Worker(CeleryProcess):
+    """``celery -A config worker -B``.
+
+    By default it is started without ``-Q`` and so consumes every queue (``CELERY_TASK_QUEUES``): the
+    deliveries' and the sweeps' both, as the Procfile's worker and sweeper together do. With ``beat``
+    off it only works; one worker of a test schedules.
+    """
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        log: Path,
+        *,
+        queues: tuple[str, ...] = (),
+        beat: bool = True,
+    ) -> None:
+        super().__init__(env, log)
+        self.queues = queues
+        self.beat = beat
+
+    def arguments(self) -> list[str]:
+        return [
+            "worker",
+            *(["-Q", ",".join(self.queues)] if self.queues else []),
+            *(["-B", "-s", self.env["HARBOUR_VAR_DIR"] + "/celerybeat-schedule"] if self.beat else []),
+            "-P",
+            "solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+
+
+class Beat(CeleryProcess):
+    """``celery -A config beat``, as the Procfile starts it, with the schedule file in HARBOUR_VAR_DIR."""
+
+    def arguments(self) -> list[str]:
+        return ["beat"]
 
 
 @contextmanager
