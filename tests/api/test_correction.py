@@ -113,5 +113,5 @@ def test_the_schema_documents_the_correction(api):
     body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     component = schema["components"]["schemas"][body]
     assert component["required"] == ["reason"]
-    assert {"date_of_birth", "age_in_doubt", "contact_phone"} <= set(component["properties"])
-    assert "consent" not in component["properties"]
+    assert {"consent", "date_of_birth", "age_in_doubt", "contact_phone"} <= set(component["properties"])
+    assert "region" not in component["properties"]

@@ -89,6 +89,20 @@ def test_an_age_assessment_that_finds_a_child_an_adult_makes_the_case_an_adults(
     assert not referral.is_child
 
 
+def test_a_child_referred_without_consent_is_an_adult_only_with_their_consent():
+    referral = submitted_referral(age_in_doubt=True, consent=False)
+    responder_ = responder(organisation=referral.organisation)
+    with pytest.raises(HarbourError) as refused:
+        correct(referral, responder_, reason="age_assessment", age_in_doubt=False)
+    assert refused.value.field == "consent"
+    assert "withdraw the referral" in str(refused.value)
+    referral.refresh_from_db()
+    assert referral.is_child and not referral.transitions.filter(transition="correct").exists()
+    correct(referral, responder_, reason="age_assessment", age_in_doubt=False, consent=True)
+    referral.refresh_from_db()
+    assert referral.consent and not referral.is_child
+
+
 def test_the_child_is_worked_out_as_at_the_submission_not_today():
     """Referred 60 days ago by someone whose corrected date of birth made them 17 then and 18 now."""
     referral = referred_as_a_child_turning_18(submitted_referral(), days_from_today=-5)

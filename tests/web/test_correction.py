@@ -22,6 +22,7 @@ def correct_url(referral: Referral) -> str:
 def as_posted(referral: Referral, **overrides) -> dict:
     """The correction form as its user sends it: the case's details, with ``overrides``."""
     data = {
+        "consent": "on" if referral.consent else "",
         "given_name": referral.given_name,
         "family_name": referral.family_name,
         "aliases": referral.aliases,
