@@ -19,9 +19,10 @@ if TYPE_CHECKING:
     from accounts.models import User
     from referrals.models import Referral, ReferralDraft, TransitionLog
 
-# Transition inputs that describe the decision, not the person; free-text notes stay out.
+# Transition inputs that describe the decision, not the person (a correction's ``fields`` are the names
+# of the details corrected, never their values); free-text notes stay out.
 NON_PERSONAL_INPUTS = frozenset(
-    {"risk", "route", "reason", "outcome", "provider", "offer", "next_check_in", "recovery_review"}
+    {"risk", "route", "reason", "outcome", "provider", "offer", "next_check_in", "recovery_review", "fields"}
 )
 
 

@@ -33,6 +33,9 @@ Webhook scheme
      "occurred_at": "2026-11-27T16:00:00.123456+00:00", "sequence": 7,
      "timestamp": 1795891200}
 
+and, for ``referral.corrected`` only, ``"child": true`` or ``false``: whether the person is now treated
+as a child (which every receiver of it already sees), never the details corrected.
+
 ``occurred_at`` is when the event happened (UTC) and ``sequence`` its place among its case's events
 (one more than the case's event before it; 0 for events recorded before Harbour numbered them):
 retries deliver events out of order, so a receiver ignores an event older than the last one it applied
@@ -166,13 +169,25 @@ def email_content(notification: Notification) -> tuple[str, str]:
         lines.append(f"Last seen: {local_time(notification.last_seen_at, EMAIL_MOMENT)}")
     if notification.due_at is not None:
         lines.append(f"Due: {local_time(notification.due_at, EMAIL_MOMENT)}")
+    if (child := treated_as_child(notification)) is not None:
+        lines.append(f"Treated as a child: {'Yes' if child else 'No'}")
     lines.append(f"Open the case: {case_link(notification)}")
     lines += ["", "Sign in to Harbour to see the details."]
     return subject, "\n".join(lines) + "\n"
 
 
+def treated_as_child(notification: Notification) -> bool | None:
+    """For a correction of the person's details, whether the case now treats them as a child (an age
+    assessment is the usual correction); None for any other event."""
+    if notification.event != Event.REFERRAL_CORRECTED or notification.referral_id is None:
+        return None
+    from referrals.models import Referral
+
+    return Referral.objects.filter(pk=notification.referral_id).values_list("is_child", flat=True).first()
+
+
 def webhook_payload(notification: Notification, timestamp: int) -> dict[str, Any]:
-    return {
+    payload = {
         "id": str(notification.pk),
         "event": notification.event,
         "reference": notification.reference,
@@ -184,6 +199,9 @@ def webhook_payload(notification: Notification, timestamp: int) -> dict[str, Any
         "sequence": notification.sequence,
         "timestamp": timestamp,
     }
+    if (child := treated_as_child(notification)) is not None:
+        payload["child"] = child
+    return payload
 
 
 def webhook_signature(secret: str, body: bytes) -> str:

@@ -28,6 +28,9 @@ class Event(models.TextChoices):
     REFERRAL_EXITED = "referral.exited", "Person exited support"
     # A person referred as a child has turned 18: their support continues only with their consent.
     PERSON_NOW_18 = "referral.now_18", "Person now 18"
+    # The person's details were corrected (an age assessment, say): whether they are now treated as a
+    # child goes with it, the details themselves never.
+    REFERRAL_CORRECTED = "referral.corrected", "Details corrected"
     DEADLINE_REMINDER = "deadline.reminder", "Deadline approaching"
     DEADLINE_BREACHED = "deadline.breached", "Deadline passed"
     DELIVERY_FAILED = "notification.failed", "Notification could not be delivered"

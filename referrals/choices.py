@@ -97,6 +97,13 @@ class WithdrawReason(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class CorrectionReason(models.TextChoices):
+    AGE_ASSESSMENT = "age_assessment", "Age assessment"
+    TYPING_ERROR = "typing_error", "Typing error"
+    NEW_INFORMATION = "new_information", "New information"
+    OTHER = "other", "Other"
+
+
 class RejectReason(models.TextChoices):
     NO_CAPACITY = "no_capacity", "No capacity"
     UNSUITABLE = "unsuitable", "Unsuitable"

@@ -56,6 +56,10 @@ class NotPermitted(HarbourError):
     status_code = 403
 
 
+class NothingToCorrect(HarbourError):
+    """A correction that would change none of the person's details: nothing is recorded."""
+
+
 class RecoveryReviewNotDue(HarbourError):
     """A note cannot meet the day-30 recovery review before the review is near."""
 

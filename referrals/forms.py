@@ -6,6 +6,7 @@ text into typed values and hand them to the services.
 
 from __future__ import annotations
 
+import copy
 import datetime
 from collections.abc import Collection
 from typing import Any, cast
@@ -20,6 +21,7 @@ from django.utils.safestring import SafeString
 
 from .choices import (
     COMMON_LANGUAGES,
+    CorrectionReason,
     DeclineReason,
     ExitReason,
     ExploitationLocation,
@@ -41,12 +43,15 @@ from .validation import (
     ACCOUNT_LENGTH,
     ALIASES_MAX_LENGTH,
     CONTACT_PHONE_MAX_LENGTH,
+    CORRECTABLE_FIELDS,
+    CORRECTION_NOTE_LENGTH,
     NAME_MAX_LENGTH,
     NOTE_LENGTH,
     OFFER_NOTE_HELP,
     PERSONAL_FIELDS,
     PROGRESS_NOTE_REQUIRED_MESSAGE,
     REFERENCE_MAX_LENGTH,
+    correction_errors,
     error_messages,
     last_seen_errors,
     next_check_in_errors,
@@ -671,3 +676,57 @@ class ExitForm(HarbourForm):
         error_messages=_required("Choose why the person left support."),
     )
     note = note_field("Note (optional)")
+
+
+class CorrectForm(HarbourForm):
+    """The person's details a correction may change, as the intake asks for them (its own fields, with
+    their labels, hints and messages), filled in with what the case holds; a reason and a note.
+
+    The intake's rules are checked on the case as it will be once corrected; the service checks them
+    again under the row lock. A form only shown, never sent on, has no case (``referral``)."""
+
+    reason = forms.ChoiceField(
+        choices=_blank_first(CorrectionReason.choices, "Choose a reason"),
+        label="Reason for the correction",
+        help_text="An age assessment is the local authority's finding on whether the person is a child.",
+        error_messages=_required("Choose why the details are corrected."),
+    )
+    note = MultilineTextField(
+        required=False,
+        validators=[CORRECTION_NOTE_LENGTH],
+        label="Note (optional)",
+        help_text="What was corrected and why, for the history. At most 1,000 characters.",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args: Any, referral: Referral | None = None, **kwargs: Any) -> None:
+        if referral is not None and not kwargs.get("initial"):
+            kwargs["initial"] = {name: getattr(referral, name) for name in CORRECTABLE_FIELDS}
+        super().__init__(*args, **kwargs)
+        self.referral = referral
+        _choices(self, "nationality", _blank_first(nationality_choices(), "Choose a nationality"))
+        _choices(self, "second_nationality", _blank_first(nationality_choices(), "None"))
+        _choices(self, "languages", language_choices())
+        # As on the intake form: a shared computer's browser must not remember the person's details.
+        for name in PERSONAL_FIELDS:
+            if name in self.fields:
+                self.fields[name].widget.attrs["autocomplete"] = "off"
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.referral is None:
+            return cleaned
+        changes = {name: cleaned[name] for name in CORRECTABLE_FIELDS if name in cleaned}
+        errors = correction_errors(self.referral, changes, unreadable=self.errors.keys())
+        for field, messages in errors.items():
+            if field not in self.errors:
+                for message in messages:
+                    self.add_error(field, message)
+        return cleaned
+
+
+# The intake's own fields first, in its order: asked for the same fact, the form checks it the same way.
+CorrectForm.base_fields = {
+    **{name: copy.deepcopy(ReferralForm.base_fields[name]) for name in CORRECTABLE_FIELDS},
+    **CorrectForm.base_fields,
+}

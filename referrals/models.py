@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 
 from .choices import (
+    OPEN_STATES,
     ExploitationLocation,
     Gender,
     ReferralState,
@@ -212,6 +213,21 @@ class Referral(FSMModelMixin, models.Model):
     def recover(self) -> None:
         self.closed_at = timezone.now()
         self._entered_state()
+
+    @transition(field=state, source=list(OPEN_STATES), target=None)
+    def correct(self, *, changes: dict[str, Any], child: bool) -> None:
+        """Correct the person's details (``services.correct_referral`` checks and words them); the state
+        does not change. The digests follow the name and date of birth, so that duplicate detection
+        finds the person as corrected; ``child`` is the case's ``is_child`` as at its submission. A child
+        whose 18th birthday the correction puts after today is told of it again when it comes
+        (``referrals.coming_of_age``)."""
+        for name, value in changes.items():
+            setattr(self, name, value)
+        self.name_digest, self.birth_date_digest = self.person_digests()
+        self.is_child = child
+        turns_18_on = self.turns_18_on
+        if turns_18_on is None or turns_18_on > timezone.localdate():
+            self.told_now_18 = False
 
     def _in_support_or_still_missing(self) -> bool:
         """Placed or missing; or reallocated while missing and not found since."""

@@ -39,6 +39,7 @@ TRANSITION_WORDS = {
     "reallocate": ("reallocate this person", "reallocated"),
     "recover": ("record this person's recovery", "recorded as recovered"),
     "exit": ("record this person's exit from support", "exited from support"),
+    "correct": ("correct this person's details", "corrected"),
 }
 TRANSITIONS = tuple(TRANSITION_WORDS)
 
@@ -95,6 +96,9 @@ def may_perform(user: User, transition: str, referral: Referral) -> bool:
         return is_placed_provider(user, referral)
     if transition in PLACED_PROVIDER_OR_MANAGER:
         return user.is_manager or is_placed_provider(user, referral)
+    if transition == "correct":
+        # A provider tells the managers what is wrong; the referrer and the managers put it right.
+        return user.is_manager or is_referring_responder(user, referral)
     raise ValueError(f"Unknown transition {transition!r}")
 
 

@@ -30,6 +30,7 @@ from .deadlines import CHECK_IN_TIME, due_at, start_clock, stop_clocks
 from .encryption import birth_date_digest, name_digest
 from .exceptions import (
     HarbourError,
+    NothingToCorrect,
     NotPermitted,
     OfferAlreadyAccepted,
     OfferAlreadyPending,
@@ -673,6 +674,72 @@ def exit_referral(*, referral_id: int, actor: User, reason: str, note: str = "")
     return referral
 
 
+NOTHING_TO_CORRECT_MESSAGE = (
+    "Nothing changed: the details sent are those the case already holds. Change the details that are "
+    "wrong, then send the correction."
+)
+
+
+def _as_stored(name: str, value: Any) -> Any:
+    """A corrected value as the referral stores it: text never None, languages each once."""
+    if name == "languages":
+        return distinct(value or [])
+    if name in ("aliases", "second_nationality", "contact_phone"):
+        return value or ""
+    return value
+
+
+def correct_referral(
+    *, referral_id: int, actor: User, reason: str, note: str = "", **fields: Any
+) -> Referral:
+    """Correct the person's details (``validation.CORRECTABLE_FIELDS``): only the fields sent, and of
+    those only the ones that differ, change. The state does not; the log names the fields changed,
+    never their values. Whether the person is a child is worked out again as at the submission, and the
+    provider of a pending offer or of the placement is told (with the managers, when the referring
+    organisation corrected it)."""
+    from .validation import CORRECTABLE_FIELDS, correction_errors  # it imports this module
+
+    if unknown := set(fields) - set(CORRECTABLE_FIELDS):
+        raise ValueError(f"Not correctable: {sorted(unknown)}")
+    with transaction.atomic():
+        referral = _lock_visible(referral_id, actor)
+        check_transition_allowed(actor, "correct", referral)
+        changes = {
+            name: _as_stored(name, fields[name])
+            for name in CORRECTABLE_FIELDS
+            if name in fields and _as_stored(name, fields[name]) != getattr(referral, name)
+        }
+        if not changes:
+            raise NothingToCorrect(NOTHING_TO_CORRECT_MESSAGE)
+        # Checked again under the lock: the case may have been corrected since the input was read.
+        if errors := correction_errors(referral, changes):
+            field, messages = next(iter(errors.items()))
+            raise HarbourError(" ".join(messages), field=field)
+        corrected = {**{name: getattr(referral, name) for name in CORRECTABLE_FIELDS}, **changes}
+        child = is_child(
+            date_of_birth=corrected["date_of_birth"],
+            age_estimate=corrected["age_estimate"],
+            age_in_doubt=corrected["age_in_doubt"],
+            on=timezone.localdate(referral.submitted_at),
+        )
+        _perform(
+            referral,
+            actor=actor,
+            transition="correct",
+            input={"reason": reason, "note": note, "fields": list(changes)},
+            changes=changes,
+            child=child,
+        )
+        pending = _pending_offer(referral)
+        told = [
+            *([pending.provider.organisation] if pending is not None else []),
+            *_placed_provider_organisations(referral, excluding=actor),
+            *(manager_recipients() if not actor.is_manager else []),
+        ]
+        _notify_case(Event.REFERRAL_CORRECTED, referral, *told)
+    return referral
+
+
 def _offer_to_provider(*, referral_id: int, actor: User, provider: int, note: str = "") -> Referral:
     return offer_placement(referral_id=referral_id, actor=actor, provider_id=provider, note=note).referral
 
@@ -691,6 +758,7 @@ TRANSITION_SERVICES: dict[str, Callable[..., Referral]] = {
     "reallocate": reallocate_referral,
     "recover": recover_referral,
     "exit": exit_referral,
+    "correct": correct_referral,
 }
 
 

@@ -61,6 +61,11 @@ NO_CONSENT_MESSAGE = (
     "doubt): then no consent is needed. Otherwise, if they do not consent, make an anonymous notification "
     "(duty to notify) instead."
 )
+CORRECTED_ADULT_NO_CONSENT_MESSAGE = (
+    "As corrected, the person is an adult, and an adult must consent to be referred: tick that they consent "
+    "if they do. If they do not, withdraw the referral (consent withdrawn) and make an anonymous "
+    "notification (duty to notify) instead."
+)
 
 AGE_ESTIMATE_RANGE_MESSAGE = f"The age estimate must be between 0 and {AGE_MAX}."
 NATIONALITY_REQUIRED_MESSAGE = "Choose the person's nationality, or stateless or unknown."
@@ -94,6 +99,8 @@ class LengthLimit(MaxLengthValidator):
 
 ACCOUNT_LENGTH = LengthLimit("account", ACCOUNT_MAX_LENGTH)
 NOTE_LENGTH = LengthLimit("note", NOTE_MAX_LENGTH)
+CORRECTION_NOTE_MAX_LENGTH = 1_000
+CORRECTION_NOTE_LENGTH = LengthLimit("note", CORRECTION_NOTE_MAX_LENGTH)
 
 
 def nationality_code_message(what: str) -> str:
@@ -370,3 +377,48 @@ def referral_errors(data: Mapping[str, Any], *, unreadable: Collection[str] = ()
     elif contact_phone and sum(char.isdecimal() for char in contact_phone) < CONTACT_PHONE_MIN_DIGITS:
         add("contact_phone", CONTACT_PHONE_TOO_FEW_DIGITS_MESSAGE)
     return errors
+
+
+# The person's details a correction may change once the referral is submitted (a name misspelt, a phone
+# number changed, an age assessment), in the order the intake asks for them. Consent, the region, the
+# needs that decide the route and the exploitation are not corrected this way. Consent is, so that an age
+# assessment that finds a child an adult can record the adult's consent, which the intake's rules then ask.
+CORRECTABLE_FIELDS = (
+    "consent",
+    "given_name",
+    "family_name",
+    "aliases",
+    "date_of_birth",
+    "age_estimate",
+    "age_in_doubt",
+    "gender",
+    "nationality",
+    "second_nationality",
+    "languages",
+    "interpreter_needed",
+    "needs_medical",
+    "has_dependants",
+    "safe_to_contact",
+    "contact_phone",
+)
+# The §3 fields the rules of a correctable field read besides it.
+_RULE_FIELDS = (*CORRECTABLE_FIELDS, "exploitation_types", "needs_accommodation", "emergency")
+
+
+def corrected_values(referral: Referral, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The referral's §3 fields as they will be once ``changes`` are made."""
+    return {**{name: getattr(referral, name) for name in _RULE_FIELDS}, **changes}
+
+
+def correction_errors(
+    referral: Referral, changes: Mapping[str, Any], *, unreadable: Collection[str] = ()
+) -> dict[str, list[str]]:
+    """Field errors for a correction: the intake's rules (``referral_errors``) on the record as it will
+    be after it, so that "a date of birth or an age estimate" and "a phone number only if it is safe to
+    call" and "an adult consents" hold of the corrected case. Only the errors of the fields a correction
+    may change are its own: the rest are as they were submitted."""
+    errors = referral_errors(corrected_values(referral, changes), unreadable=unreadable)
+    if "consent" in errors:
+        # The intake's advice (a notification instead) comes too late for a referral already made.
+        errors["consent"] = [CORRECTED_ADULT_NO_CONSENT_MESSAGE]
+    return {field: messages for field, messages in errors.items() if field in CORRECTABLE_FIELDS}

@@ -81,6 +81,7 @@ from .forms import (
     AnonymousNotificationForm,
     AssessForm,
     CaseFilterForm,
+    CorrectForm,
     DeclineForm,
     ExitForm,
     FoundForm,
@@ -137,6 +138,7 @@ from .wording import (
     NOW_18,
     age_words,
     coming_of_age_words,
+    corrected_fields_in_words,
     input_in_words,
     input_label,
     last_offer_words,
@@ -374,7 +376,18 @@ def closed_action_answer(
 
 # The fields of an action's form that hold what its user typed, not a choice from a list: a note (a
 # safety concern, say), when the person was last seen. Refused, such a form is not thrown away unsaid.
-TYPED_FIELDS = ("note", "notes", "last_seen_at")
+TYPED_FIELDS = (
+    "note",
+    "notes",
+    "last_seen_at",
+    # A correction's details, typed from the person or a local authority's age assessment.
+    "given_name",
+    "family_name",
+    "aliases",
+    "date_of_birth",
+    "age_estimate",
+    "contact_phone",
+)
 
 
 def closed_action_refused(
@@ -428,6 +441,7 @@ NOT_RECORDED_WORDS = {
     "reallocate": "reallocation",
     "recover": "record of the recovery",
     "exit": "record of the exit from support",
+    "correct": "correction",
 }
 
 
@@ -1048,6 +1062,15 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         "Exit recorded.",
         warning=True,
     ),
+    "correct": TransitionSpec(
+        "Correct details",
+        "Save the correction",
+        CorrectForm,
+        "Details corrected.",
+        notice="Change only what is wrong: the case's state does not change. The history records which "
+        "details were corrected and why, not what they were. The provider offered the person or "
+        "supporting them is told that the details changed.",
+    ),
 }
 
 
@@ -1139,10 +1162,16 @@ def history_rows(
         else:
             by = f"{log['actor__username']} ({log['actor__organisation__name']})"
         to_state = states.get(log["to_state"], log["to_state"])
+        action = transition_in_words(log["transition"])
+        if log["transition"] == "correct" and show_input:
+            # "Details corrected (age assessment): date of birth, age in doubt": names, never values.
+            reason = input_in_words("correct", "reason", given.get("reason"), provider_names)
+            action = f"{action} ({reason.lower()}): {corrected_fields_in_words(given.get('fields') or [])}"
+            given = {"note": given.get("note")}
         rows.append(
             {
                 "at": log["at"],
-                "action": transition_in_words(log["transition"]),
+                "action": action,
                 "state": f"{states.get(log['from_state'], log['from_state'])} → {to_state}"
                 if log["from_state"]
                 else to_state,
@@ -1251,6 +1280,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         # A provider hears only of its own offer and placement, not of other providers'.
         pending_offer = pending_offer if pending_offer and pending_offer.provider_id == provider.pk else None
         placement = placement if placement and placement.provider_id == provider.pk else None
+    child_unsupported = child_unsupported_words(referral, pending_offer, placement)
     primary = [name for name in actions if TRANSITIONS[name].primary]
     suggestions = suggested_providers(referral) if "offer" in primary else []
     # Told before pressing Accept, which would fail, with the rejection a click away.
@@ -1289,6 +1319,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "person": who_the_person_is(user, referral),
         "details": person_details(user, referral),
         "now_18": coming_of_age_words(referral, timezone.localdate()) == NOW_18,
+        "child_unsupported": child_unsupported,
         "may_see_full_account": may_see_full_account(user),
         "deadlines": deadlines,
         # Reallocated while missing: the state says assessed, but the person is not found yet.
@@ -1315,6 +1346,28 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "links": [(name, TRANSITIONS[name]) for name in actions if name not in primary],
     }
     return render(request, "referrals/case.html", context)
+
+
+def child_unsupported_words(
+    referral: Referral, pending_offer: PlacementOffer | None, placement: Placement | None
+) -> str:
+    """For a child (as a correction can make a case), that the provider of the pending offer or of the
+    placement does not support children, with what to do; empty otherwise. Whoever sees the case sees
+    its offer or placement: a provider, only its own."""
+    if not referral.is_child or referral.state not in OPEN_STATES:
+        return ""
+    if placement is not None and not placement.provider.supports_children:
+        return (
+            f"This person is treated as a child, and {placement.provider.name}, where they are placed, does "
+            "not support children. The managers should reallocate them to a provider that does."
+        )
+    if pending_offer is not None and not pending_offer.provider.supports_children:
+        return (
+            f"This person is treated as a child, and {pending_offer.provider.name}, offered the person, does "
+            "not support children. It cannot accept them: the managers should make a new offer to a provider "
+            "that supports children once this one is answered or has run out."
+        )
+    return ""
 
 
 def offer_note_for(
@@ -1367,7 +1420,7 @@ def _action_form(
         kwargs["recovery_review_waiting"] = recovery_review_waiting
     elif name == "withdraw":
         kwargs["child"] = referral is not None and referral.is_child
-    elif name == "report_missing":
+    elif name in ("report_missing", "correct"):
         kwargs["referral"] = referral
     return TRANSITIONS[name].form_class(data, prefix=name, initial=initial, **kwargs)
 

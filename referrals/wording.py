@@ -18,6 +18,7 @@ from care_providers.models import OfferState
 
 from .choices import (
     OPEN_STATES,
+    CorrectionReason,
     DeclineReason,
     ExitReason,
     ReallocateReason,
@@ -43,6 +44,7 @@ REASONS_OF = {
     "reject": RejectReason,
     "reallocate": ReallocateReason,
     "exit": ExitReason,
+    "correct": CorrectionReason,
 }
 INPUT_CHOICES: dict[str, type[models.TextChoices]] = {
     "risk": Risk,
@@ -52,11 +54,23 @@ INPUT_CHOICES: dict[str, type[models.TextChoices]] = {
 # What the transitions no user is ever refused did (TRANSITION_WORDS has the others): Harbour records a
 # submission and an offer's running out itself.
 RECORDED_WORDS = {"submit": "submitted", "expire_offer": "offer expired"}
+# What the history calls a step whose refusal words ("cannot be corrected") say too little there.
+HISTORY_WORDS = {"correct": "details corrected"}
+# The person's details a correction names, as the history and the audit trail say them: names only,
+# never a value.
+CORRECTED_FIELD_WORDS = {"aliases": "other names", "needs_medical": "needs medical care"}
+
+
+def corrected_fields_in_words(fields: list[str]) -> str:
+    """ "date of birth, age in doubt": the fields a correction changed."""
+    return ", ".join(CORRECTED_FIELD_WORDS.get(name, name.replace("_", " ")) for name in fields)
 
 
 def transition_in_words(transition: str) -> str:
     """What a transition did to the case: "Offered a placement", "Submitted"."""
-    if transition in TRANSITION_WORDS:
+    if transition in HISTORY_WORDS:
+        done = HISTORY_WORDS[transition]
+    elif transition in TRANSITION_WORDS:
         done = TRANSITION_WORDS[transition][1]
     else:
         done = RECORDED_WORDS.get(transition, transition.replace("_", " "))
@@ -85,6 +99,8 @@ def input_in_words(transition: str, key: str, value: Any, provider_names: dict[i
         return str(choices(value).label)
     if key == "provider":
         return provider_names.get(value, "a care provider")
+    if key == "fields" and isinstance(value, list):
+        return corrected_fields_in_words(value)
     if value is True:
         return "Yes"
     if key == "last_seen_at":

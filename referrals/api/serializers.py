@@ -15,6 +15,7 @@ from rest_framework.fields import SkipField
 
 from accounts.models import OrganisationKind
 from referrals.choices import (
+    CorrectionReason,
     DeclineReason,
     ExitReason,
     ExploitationLocation,
@@ -48,6 +49,8 @@ from referrals.validation import (
     ANONYMOUS_REFUSED_FIELDS,
     CODE_MAX_LENGTH,
     CONTACT_PHONE_MAX_LENGTH,
+    CORRECTABLE_FIELDS,
+    CORRECTION_NOTE_LENGTH,
     LANGUAGES_MAX,
     LIST_ITEMS_MAX,
     LIST_TOO_LONG_MESSAGE,
@@ -57,6 +60,7 @@ from referrals.validation import (
     PROGRESS_NOTE_REQUIRED_MESSAGE,
     REFERENCE_MAX_LENGTH,
     anonymous_notification_errors,
+    correction_errors,
     error_messages,
     last_seen_errors,
     nationality_errors,
@@ -206,7 +210,8 @@ def _note(**kwargs: Any) -> TextField:
     kwargs.setdefault("required", False)
     kwargs.setdefault("allow_blank", True)
     kwargs.setdefault("default", "")
-    return TextField(validators=[NOTE_LENGTH], trim_whitespace=False, **kwargs)
+    kwargs.setdefault("validators", [NOTE_LENGTH])
+    return TextField(trim_whitespace=False, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------- output
@@ -772,6 +777,30 @@ class RecoverInput(serializers.Serializer):
 class ExitInput(serializers.Serializer):
     reason = CodeField(choices=ExitReason.choices)
     note = _note()
+
+
+def correctable_field(name: str) -> serializers.Field:
+    """The intake's own field (``intake_field``), optional and without a default: a correction changes
+    only what it sends."""
+    field = intake_field(name)
+    field.required = False
+    field.default = serializers.empty
+    return field
+
+
+class CorrectInput(IntakeRules, serializers.Serializer):
+    """A correction of the person's details: any of the correctable fields, each checked as the intake
+    checks it, and the intake's rules on the case as it will be once corrected."""
+
+    reason = CodeField(choices=CorrectionReason.choices)
+    note = _note(validators=[CORRECTION_NOTE_LENGTH])
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {**{name: correctable_field(name) for name in CORRECTABLE_FIELDS}, **super().get_fields()}
+
+    def rule_errors(self, values: Mapping[str, Any], *, unreadable: Collection[str]) -> dict[str, list[str]]:
+        changes = {name: value for name, value in values.items() if name in CORRECTABLE_FIELDS}
+        return correction_errors(self.context["referral"], changes, unreadable=unreadable)
 
 
 class ReferralFilterSerializer(serializers.Serializer):

@@ -295,6 +295,12 @@ TRANSITION_ENDPOINTS = (
         "The person left support (placed provider or managers; only managers for a missing child)",
         s.ExitInput,
     ),
+    TransitionEndpoint(
+        "correct",
+        "Correct the person's details, such as after an age assessment; the state does not change "
+        "(referring organisation or managers, while the case is open)",
+        s.CorrectInput,
+    ),
 )
 
 

@@ -104,6 +104,11 @@ def valid_body(transition: str, *, provider_id: int | None = None) -> dict[str, 
         "reallocate": {"reason": "needs_changed", "note": ""},
         "recover": {"outcome": "independent_living", "note": ""},
         "exit": {"reason": "left_support", "note": ""},
+        "correct": {
+            "reason": "typing_error",
+            "note": "Misspelt at intake.",
+            "family_name": "Haile-Corrected",
+        },
     }[transition]
 
 

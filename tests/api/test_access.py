@@ -69,8 +69,8 @@ SCOPES = {
 # What each role gets on a referral in its scope: X is offered (assessed with a pending offer), Y is
 # placed, Z is received. Anything not listed is 403: the role may see the case but not do this.
 IN_SCOPE_TRANSITIONS = {
-    "responder_same_org": {"withdraw": 200},
-    "responder_other_org": {"withdraw": 200},
+    "responder_same_org": {"withdraw": 200, "correct": 200},
+    "responder_other_org": {"withdraw": 200, "correct": 200},
     "manager": {
         "assess": 409,
         "decline": 409,
@@ -81,6 +81,7 @@ IN_SCOPE_TRANSITIONS = {
         "reallocate": 409,
         "recover": 409,
         "exit": 409,
+        "correct": 200,
     },
     "offered_provider": {"accept": 200, "reject": 200},
     "placed_provider": {

@@ -19,17 +19,18 @@ from tests.factories import CareProviderFactory, birthday_years_ago, provider_us
 pytestmark = pytest.mark.django_db
 
 LEGAL = {
-    "received": {"assess": "assessed", "decline": "declined", "withdraw": "withdrawn"},
-    "assessed": {"withdraw": "withdrawn", "offer": "assessed"},
-    "offered": {"withdraw": "withdrawn", "accept": "placed", "reject": "assessed"},
+    "received": {"assess": "assessed", "decline": "declined", "withdraw": "withdrawn", "correct": "received"},
+    "assessed": {"withdraw": "withdrawn", "offer": "assessed", "correct": "assessed"},
+    "offered": {"withdraw": "withdrawn", "accept": "placed", "reject": "assessed", "correct": "assessed"},
     "placed": {
+        "correct": "placed",
         "record_progress": "placed",
         "report_missing": "missing",
         "reallocate": "assessed",
         "recover": "recovered",
         "exit": "exited",
     },
-    "missing": {"found": "placed", "reallocate": "assessed", "exit": "exited"},
+    "missing": {"found": "placed", "reallocate": "assessed", "exit": "exited", "correct": "missing"},
     "recovered": {},
     "exited": {},
     "declined": {},

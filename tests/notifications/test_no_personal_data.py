@@ -79,6 +79,15 @@ def test_every_email_webhook_and_inbox_item_of_a_whole_case_is_free_of_personal_
     services.offer_placement(referral_id=child.pk, actor=boss, provider_id=second.pk)
     services.accept_offer(referral_id=child.pk, actor=second_staff)
     tell_of_those_now_18(today=timezone.localdate() + datetime.timedelta(days=1))
+    services.correct_referral(
+        referral_id=child.pk,
+        actor=referrer,
+        reason="age_assessment",
+        note="Amina Haile, born 14/03/1995",
+        given_name="Amina",
+        family_name="Haile-Tesfay",
+        age_in_doubt=True,
+    )
 
     for row in Notification.objects.all():
         deliver(str(row.pk))
@@ -89,7 +98,9 @@ def test_every_email_webhook_and_inbox_item_of_a_whole_case_is_free_of_personal_
     assert len(webhook_receiver.received) > 0 and len(mail.outbox) > 0
     for hook in webhook_receiver.received:
         assert personal_data_in(hook.body.decode()) == []
-        assert set(json.loads(hook.body)) == {
+        body = json.loads(hook.body)
+        # Whether the person is now treated as a child, which every receiver of a correction sees.
+        assert set(body) - {"child"} == {
             "id",
             "event",
             "reference",
@@ -101,6 +112,7 @@ def test_every_email_webhook_and_inbox_item_of_a_whole_case_is_free_of_personal_
             "sequence",
             "timestamp",
         }
+        assert ("child" in body) == (body["event"] == Event.REFERRAL_CORRECTED)
     for message in mail.outbox:
         assert personal_data_in(f"{message.subject}\n{message.body}") == []
     for message in InboxItem.objects.values_list("message", flat=True):

@@ -36,6 +36,9 @@ CALLS = {
     "reallocate": lambda pk, u: services.reallocate_referral(referral_id=pk, actor=u, reason="other"),
     "recover": lambda pk, u: services.recover_referral(referral_id=pk, actor=u, outcome="other"),
     "exit": lambda pk, u: services.exit_referral(referral_id=pk, actor=u, reason="other"),
+    "correct": lambda pk, u: services.correct_referral(
+        referral_id=pk, actor=u, reason="typing_error", family_name="Haile-Corrected"
+    ),
 }
 OTHER_PROVIDER: list[int] = []
 

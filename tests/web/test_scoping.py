@@ -37,6 +37,7 @@ CASE_ACTIONS = {
     "withdraw": ("withdraw", {"withdraw-reason": "duplicate"}),
     "accept": ("accept", {}),
     "report missing": ("report_missing", {"report_missing-last_seen_at": "2026-01-01T10:00"}),
+    "correct details": ("correct", {"correct-given_name": "Amena", "correct-reason": "typing_error"}),
 }
 
 
@@ -82,6 +83,15 @@ def test_out_of_scope_roles_cannot_open_an_action_or_act_and_get_a_404(case, rol
     assert response.status_code == 404
     case.refresh_from_db()
     assert case.transitions.count() == 3  # submit, assess, offer
+
+
+def test_the_offered_provider_sees_the_case_but_may_not_correct_it(case):
+    client = signed_in(_offered_provider(case))
+    url = reverse("referrals:case_action", args=[case.pk, "correct"])
+    response = client.post(url, {"correct-given_name": "Amena", "correct-reason": "typing_error"})
+    assert response.status_code == 403
+    case.refresh_from_db()
+    assert case.given_name == "Amina" and case.transitions.count() == 3
 
 
 LIST_PAGES = {

@@ -1,0 +1,117 @@
+"""POST /api/v1/referrals/<id>/correct/: the person's details corrected after submission."""
+
+import pytest
+
+from referrals.models import Referral
+from tests.api.cases import bring_to, transition_url
+from tests.factories import birthday_years_ago, manager, responder, submitted_referral
+
+pytestmark = pytest.mark.django_db
+
+
+def correct(client, referral: Referral, body: dict, **headers):
+    return client.post(transition_url(referral.pk, "correct"), body, format="json", **headers)
+
+
+def test_a_correction_answers_the_referral_as_the_detail_endpoint_shows_it(api):
+    referral = submitted_referral()
+    client = api(referral.submitted_by)
+    body = {
+        "reason": "age_assessment",
+        "note": "The local authority's age assessment.",
+        "date_of_birth": birthday_years_ago(16, days_from_today=20).isoformat(),
+    }
+    response = correct(client, referral, body)
+    assert response.status_code == 200, response.json()
+    answer = response.json()
+    assert answer["is_child"] is True and answer["state"] == "received"
+    assert answer["date_of_birth"] == body["date_of_birth"]
+    assert answer == client.get(f"/api/v1/referrals/{referral.pk}/").json()
+
+
+def test_the_history_shows_the_correction_with_field_names_only(api):
+    case = bring_to("assessed")
+    response = correct(api(case.manager), case.referral, {"reason": "typing_error", "given_name": "Amena"})
+    assert response.status_code == 200
+    history = api(case.manager).get(f"/api/v1/referrals/{case.referral.pk}/history/").json()
+    entry = history[-1]
+    assert (entry["transition"], entry["from_state"], entry["to_state"]) == (
+        "correct",
+        "assessed",
+        "assessed",
+    )
+    assert entry["input"] == {"reason": "typing_error", "note": "", "fields": ["given_name"]}
+
+
+def test_bad_input_is_a_400_with_the_intakes_field_errors(api):
+    referral = submitted_referral()
+    response = correct(
+        api(manager()),
+        referral,
+        {"given_name": "", "age_estimate": 200, "nationality": "XX", "note": "x" * 1001},
+    )
+    assert response.status_code == 400
+    errors = response.json()
+    assert errors["given_name"] == ["Enter the person's given name."]
+    assert errors["age_estimate"] == ["The age estimate must be between 0 and 120."]
+    assert "nationality" in errors and "reason" in errors
+    assert "1,000" in errors["note"][0]
+    referral.refresh_from_db()
+    assert referral.given_name == "Amina"
+
+
+def test_the_rules_apply_to_the_record_as_it_will_be(api):
+    referral = submitted_referral()  # safe to contact, with a phone number
+    client = api(manager())
+    response = correct(client, referral, {"reason": "new_information", "safe_to_contact": False})
+    assert response.status_code == 400
+    assert list(response.json()) == ["contact_phone"]
+    response = correct(client, referral, {"reason": "new_information", "date_of_birth": None})
+    assert list(response.json()) == ["date_of_birth"]
+    response = correct(
+        client, referral, {"reason": "new_information", "safe_to_contact": False, "contact_phone": ""}
+    )
+    assert response.status_code == 200
+
+
+def test_a_correction_that_changes_nothing_is_a_400_saying_so(api):
+    referral = submitted_referral()
+    response = correct(api(manager()), referral, {"reason": "typing_error", "given_name": "Amina"})
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("Nothing changed")
+    assert not referral.transitions.filter(transition="correct").exists()
+
+
+def test_a_closed_case_is_a_409_and_a_provider_a_403_and_another_organisation_a_404(api):
+    closed = bring_to("recovered")
+    response = correct(api(closed.manager), closed.referral, {"reason": "other", "given_name": "Amena"})
+    assert response.status_code == 409
+    assert "cannot be corrected" in response.json()["detail"]
+    placed = bring_to("placed")
+    response = correct(api(placed.provider_user), placed.referral, {"reason": "other", "given_name": "Amena"})
+    assert response.status_code == 403
+    response = correct(api(responder()), placed.referral, {"reason": "other", "given_name": "Amena"})
+    assert response.status_code == 404
+
+
+def test_a_correction_repeated_with_its_idempotency_key_is_made_once(api):
+    referral = submitted_referral()
+    client = api(manager())
+    body = {"reason": "typing_error", "family_name": "Hailemariam"}
+    first = correct(client, referral, body, HTTP_IDEMPOTENCY_KEY="correct-1")
+    again = correct(client, referral, body, HTTP_IDEMPOTENCY_KEY="correct-1")
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    assert referral.transitions.filter(transition="correct").count() == 1
+
+
+def test_the_schema_documents_the_correction(api):
+    schema = api().get("/api/v1/schema/?format=json").json()
+    operation = schema["paths"]["/api/v1/referrals/{id}/correct/"]["post"]
+    assert {"200", "400", "401", "403", "404", "409"} <= set(operation["responses"])
+    assert "Idempotency-Key" in {parameter["name"] for parameter in operation["parameters"]}
+    body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    component = schema["components"]["schemas"][body]
+    assert component["required"] == ["reason"]
+    assert {"consent", "date_of_birth", "age_in_doubt", "contact_phone"} <= set(component["properties"])
+    assert "region" not in component["properties"]

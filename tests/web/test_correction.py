@@ -1,0 +1,150 @@
+"""The case page's "Correct details" action: a form filled in with the case's details, the intake's
+errors, the history's words, and the warning for a child placed where children are not supported."""
+
+from html import escape
+
+import pytest
+from django.urls import reverse
+
+from referrals import services
+from referrals.models import Referral
+from referrals.templatetags.form_fields import session_limit
+from tests.factories import CareProviderFactory, birthday_years_ago, manager, submitted_referral
+from tests.web.conftest import placed, signed_in
+
+pytestmark = pytest.mark.django_db
+
+
+def correct_url(referral: Referral) -> str:
+    return reverse("referrals:case_action", args=[referral.pk, "correct"])
+
+
+def as_posted(referral: Referral, **overrides) -> dict:
+    """The correction form as its user sends it: the case's details, with ``overrides``."""
+    data = {
+        "consent": "on" if referral.consent else "",
+        "given_name": referral.given_name,
+        "family_name": referral.family_name,
+        "aliases": referral.aliases,
+        "date_of_birth": referral.date_of_birth.isoformat() if referral.date_of_birth else "",
+        "age_estimate": "" if referral.age_estimate is None else str(referral.age_estimate),
+        "age_in_doubt": "on" if referral.age_in_doubt else "",
+        "gender": referral.gender,
+        "nationality": referral.nationality,
+        "second_nationality": referral.second_nationality,
+        "languages": list(referral.languages),
+        "interpreter_needed": "on" if referral.interpreter_needed else "",
+        "needs_medical": "on" if referral.needs_medical else "",
+        "has_dependants": "on" if referral.has_dependants else "",
+        "safe_to_contact": "on" if referral.safe_to_contact else "",
+        "contact_phone": referral.contact_phone,
+        "reason": "typing_error",
+        "note": "",
+        **overrides,
+    }
+    # An unticked box is not sent at all.
+    return {f"correct-{name}": value for name, value in data.items() if value != ""}
+
+
+def test_the_referrer_and_the_managers_get_the_link_and_a_provider_does_not():
+    referral, staff, boss = placed()
+    case_url = reverse("referrals:case", args=[referral.pk])
+    for user in (referral.submitted_by, boss):
+        html = signed_in(user).get(case_url).content.decode()
+        assert f'href="{correct_url(referral)}"' in html and "Correct details" in html
+    assert f'href="{correct_url(referral)}"' not in signed_in(staff).get(case_url).content.decode()
+
+
+def test_the_form_is_filled_in_with_the_cases_details_and_says_the_session_limit():
+    referral = submitted_referral(aliases="Mimi")
+    response = signed_in(manager()).get(correct_url(referral), follow=True)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<h1>Correct details</h1>" in html
+    assert 'name="correct-given_name" value="Amina"' in html
+    assert 'name="correct-aliases" value="Mimi"' in html
+    assert 'name="correct-date_of_birth" value="1995-03-14"' in html
+    assert 'name="correct-contact_phone" value="07700 900123"' in html
+    assert 'for="id_correct-reason"' in html and "Age assessment" in html
+    assert escape(session_limit()) in html
+
+
+def test_errors_are_summarised_and_linked_to_their_fields_with_nothing_lost():
+    referral = submitted_referral()
+    data = as_posted(referral, given_name="", safe_to_contact="", reason="", note="From the passport.")
+    response = signed_in(manager()).post(correct_url(referral), data)
+    assert response.status_code == 400
+    html = response.content.decode()
+    given_name_message = escape("Enter the person's given name.")
+    assert f'<a href="#id_correct-given_name">{given_name_message}</a>' in html
+    assert '<a href="#id_correct-contact_phone">' in html
+    assert '<a href="#id_correct-reason">' in html
+    assert "From the passport." in html and 'value="07700 900123"' in html
+    referral.refresh_from_db()
+    assert referral.given_name == "Amina"
+
+
+def test_a_correction_goes_back_to_the_case_page_which_names_the_fields_in_the_history():
+    referral = submitted_referral()
+    client = signed_in(referral.submitted_by)
+    data = as_posted(
+        referral,
+        reason="age_assessment",
+        date_of_birth=birthday_years_ago(16, days_from_today=30).isoformat(),
+        age_in_doubt="on",
+    )
+    response = client.post(correct_url(referral), data, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
+    html = response.content.decode()
+    assert "Details corrected." in html
+    assert "Details corrected (age assessment): date of birth, age in doubt" in html
+    referral.refresh_from_db()
+    assert referral.is_child and referral.age_in_doubt
+
+
+def test_a_form_sent_unchanged_says_nothing_changed():
+    referral = submitted_referral()
+    response = signed_in(manager()).post(correct_url(referral), as_posted(referral))
+    assert response.status_code == 400
+    assert "Nothing changed" in response.content.decode()
+    assert not referral.transitions.filter(transition="correct").exists()
+
+
+def test_a_child_placed_with_a_provider_for_adults_is_corrected_and_the_page_warns():
+    adults_only = CareProviderFactory(supports_children=False)
+    referral, staff, boss = placed(adults_only)
+    services.correct_referral(
+        referral_id=referral.pk,
+        actor=boss,
+        reason="age_assessment",
+        date_of_birth=birthday_years_ago(15, days_from_today=100),
+    )
+    referral.refresh_from_db()
+    assert referral.is_child
+    for user in (boss, staff):
+        html = signed_in(user).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+        assert 'id="child-unsupported"' in html
+        assert f"{escape(adults_only.name)}, where they are placed, does not support children" in html
+        assert "reallocate" in html
+
+
+def test_no_warning_where_the_provider_supports_children():
+    referral, _staff, boss = placed(CareProviderFactory(supports_children=True), age_in_doubt=True)
+    html = signed_in(boss).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert 'id="child-unsupported"' not in html
+
+
+def test_a_correction_sent_after_the_case_closed_comes_back_with_what_was_typed():
+    referral = submitted_referral()
+    boss = manager()
+    client = signed_in(boss)
+    page = client.get(correct_url(referral), follow=True)
+    assert page.status_code == 200
+    services.decline_referral(referral_id=referral.pk, actor=boss, reason="not_eligible")
+    response = client.post(correct_url(referral), as_posted(referral, family_name="Hailemariam"))
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "Your correction was not recorded" in html
+    assert 'value="Hailemariam"' in html
+    referral.refresh_from_db()
+    assert referral.family_name == "Haile"
