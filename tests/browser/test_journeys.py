@@ -13,7 +13,14 @@ from playwright.sync_api import Page
 from notifications.models import Channel, DeliveryState, Notification
 from referrals.drafts import save_draft
 from referrals.models import Referral, ReferralDraft, TransitionLog, UnsentForm
-from tests.factories import PASSWORD, CareProviderFactory, manager, provider_user, responder
+from tests.factories import (
+    PASSWORD,
+    CareProviderFactory,
+    birthday_years_ago,
+    manager,
+    provider_user,
+    responder,
+)
 from tests.notifications.receivers import wait_for
 from tests.web.conftest import placed
 
@@ -369,6 +376,33 @@ def test_on_a_phone_a_rejection_sent_after_the_offer_ran_out_keeps_its_note_and_
     page.goto(f"/cases/{placed_case.pk}/reallocate/")
     page = carer.look("reallocate a missing person")
     assert "can then no longer open this case" in page.locator(".notice").inner_text()
+
+
+def test_on_a_phone_an_age_assessment_makes_an_adults_case_a_childs_and_the_safe_house_is_told(journeys):
+    house = CareProviderFactory(name="Elm House", supports_children=False)
+    referral, staff, _ = placed(house)
+    officer = journeys("phone-age-assessment", viewport=PHONE)
+    officer.sign_in(referral.submitted_by.username)
+    page = officer.page
+    page.goto(f"/cases/{referral.pk}/")
+    officer.look("case before the age assessment")
+    page = officer.go("Correct details", "correction form")
+    assert page.get_by_label("Given name").input_value() == referral.given_name
+    born = birthday_years_ago(16, days_from_today=40)
+    page.get_by_label("Date of birth").fill(born.isoformat())
+    page.get_by_label("Reason for the correction").select_option("age_assessment")
+    page = officer.submit("Save the correction", "details corrected", within="main")
+    main = page.locator("main").inner_text()
+    assert "Details corrected (age assessment): date of birth" in main
+    history = page.get_by_role("region", name="History").inner_text()
+    assert born.isoformat() not in history and f"{born:%-d %B %Y}" not in history, "names, never values"
+    assert "Elm House, where they are placed, does not support children" in main
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert Referral.objects.get(pk=referral.pk).is_child
+
+    carer = journeys("provider-told-of-correction")
+    carer.sign_in(staff.username)
+    assert "Details corrected" in inbox_text(carer)
 
 
 def test_a_progress_note_sent_again_after_going_back_is_recorded_once_and_the_same_note_anew_asked_about(
