@@ -427,6 +427,27 @@ CHILD_SHARE: dict[str, float] = {
     OrganisationKind.LOCAL_AUTHORITY: 0.80,
     OrganisationKind.NGO: 0.40,
 }
+# The local authorities whose children's services a child is referred to first, a few in each region. In
+# Northern Ireland children's social services are run by the Health and Social Care Trusts.
+LOCAL_AUTHORITIES: dict[str, tuple[str, ...]] = {
+    Region.NORTH_EAST: ("Newcastle City Council", "Sunderland City Council", "Durham County Council"),
+    Region.NORTH_WEST: ("Manchester City Council", "Liverpool City Council", "Lancashire County Council"),
+    Region.YORKSHIRE: ("Leeds City Council", "Sheffield City Council", "City of Bradford Council"),
+    Region.EAST_MIDLANDS: ("Nottingham City Council", "Leicester City Council", "Derbyshire County Council"),
+    Region.WEST_MIDLANDS: ("Birmingham City Council", "Coventry City Council", "Sandwell Council"),
+    Region.EAST: ("Essex County Council", "Norfolk County Council", "Peterborough City Council"),
+    Region.LONDON: ("London Borough of Hillingdon", "London Borough of Croydon", "Westminster City Council"),
+    Region.SOUTH_EAST: ("Kent County Council", "Hampshire County Council", "Portsmouth City Council"),
+    Region.SOUTH_WEST: ("Bristol City Council", "Devon County Council", "Plymouth City Council"),
+    Region.WALES: ("Cardiff Council", "Swansea Council", "Newport City Council"),
+    Region.SCOTLAND: ("Glasgow City Council", "City of Edinburgh Council", "Aberdeen City Council"),
+    Region.NORTHERN_IRELAND: (
+        "Belfast Health and Social Care Trust",
+        "South Eastern Health and Social Care Trust",
+    ),
+}
+# Whom the responder reached there; the numbers are in Ofcom's range for drama (01632 960000-960999).
+LOCAL_AUTHORITY_CONTACTS = ("Duty social worker", "Children's services duty team", "Emergency duty team")
 GENDER = Weighted([(Gender.MALE, 76), (Gender.FEMALE, 23), (Gender.OTHER, 0.5), (Gender.UNKNOWN, 0.5)])
 REGION = Weighted(
     [
@@ -786,6 +807,19 @@ class ReferralGenerator:
         given = rng.choice(GIVEN_NAMES[Gender.FEMALE if gender == Gender.FEMALE else Gender.MALE])
         family = rng.choice(FAMILY_NAMES)
         safe_to_contact = rng.random() < 0.6
+        local_authority = local_authority_contact = ""
+        region = self._region(spec)
+        if child:
+            # A council referring a child told its own children's services.
+            local_authority = (
+                spec.name
+                if spec.kind == OrganisationKind.LOCAL_AUTHORITY
+                else rng.choice(LOCAL_AUTHORITIES[region])
+            )
+            if rng.random() < 0.85:
+                local_authority_contact = (
+                    f"{rng.choice(LOCAL_AUTHORITY_CONTACTS)}, 01632 960{rng.randint(0, 999):03d}"
+                )
         case = SimpleNamespace(
             reference="",  # numbered when the batch is written
             state=S.RECEIVED,
@@ -800,13 +834,15 @@ class ReferralGenerator:
             age_estimate=age_estimate,
             age_in_doubt=age_in_doubt,
             is_child=child,
+            local_authority=local_authority,
+            local_authority_contact=local_authority_contact,
             gender=gender,
             nationality=nationality,
             languages=languages,
             interpreter_needed=language != "en",
             exploitation_types=types,
             exploitation_location=LOCATION(rng),
-            region=self._region(spec),
+            region=region,
             needs_accommodation=needs_accommodation,
             emergency=needs_accommodation and rng.random() < 0.2,
             needs_medical=rng.random() < 0.25,

@@ -45,6 +45,8 @@ from .validation import (
     CONTACT_PHONE_MAX_LENGTH,
     CORRECTABLE_FIELDS,
     CORRECTION_NOTE_LENGTH,
+    LOCAL_AUTHORITY_CONTACT_MAX_LENGTH,
+    LOCAL_AUTHORITY_MAX_LENGTH,
     NAME_MAX_LENGTH,
     NOTE_LENGTH,
     OFFER_NOTE_HELP,
@@ -67,6 +69,8 @@ REFERRAL_FIELDS = (
     "age_estimate",
     "age_in_doubt",
     "gender",
+    "local_authority",
+    "local_authority_contact",
     "nationality",
     "second_nationality",
     "languages",
@@ -331,6 +335,29 @@ class ReferralForm(HarbourForm):
         label="Gender",
         error_messages=error_messages("gender"),
     )
+    local_authority = forms.CharField(
+        max_length=LOCAL_AUTHORITY_MAX_LENGTH,
+        required=False,
+        label="Local authority whose children's services you told",
+        help_text=(
+            "Only for a child or a person who may be under 18: the council whose children's services you "
+            "referred them to first, such as Kent County Council. Leave empty for an adult."
+        ),
+        error_messages=error_messages("local_authority"),
+        # Where a child is, nearly: blanked at retention like the personal fields, and a shared station
+        # computer's browser does not offer it to the next responder either.
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    local_authority_contact = forms.CharField(
+        max_length=LOCAL_AUTHORITY_CONTACT_MAX_LENGTH,
+        required=False,
+        label="Children's services contact (optional)",
+        help_text=(
+            "Who there knows of the child, and how to reach them: a social worker's name, phone or email, "
+            "or the duty team's number."
+        ),
+        error_messages=error_messages("local_authority_contact"),
+    )
     nationality = forms.ChoiceField(
         choices=(), label="Nationality", error_messages=error_messages("nationality")
     )
@@ -427,7 +454,14 @@ class ReferralForm(HarbourForm):
     def referral_fields(self) -> dict[str, Any]:
         """The cleaned values as ``submit_referral`` takes them."""
         fields = {name: self.cleaned_data.get(name) for name in REFERRAL_FIELDS}
-        for name in ("aliases", "second_nationality", "contact_phone", "account"):
+        for name in (
+            "aliases",
+            "local_authority",
+            "local_authority_contact",
+            "second_nationality",
+            "contact_phone",
+            "account",
+        ):
             fields[name] = fields[name] or ""
         for name in ("responder_reference", "crime_reference"):
             fields[name] = fields[name] or ""

@@ -36,6 +36,18 @@ LANGUAGES_TOO_MANY_MESSAGE = f"Choose at most {LANGUAGES_MAX} languages: the one
 LIST_ITEMS_MAX = 1_000
 LIST_TOO_LONG_MESSAGE = f"Send each code once, and at most {LIST_ITEMS_MAX:,} items."
 CONTACT_PHONE_MAX_LENGTH = 50
+LOCAL_AUTHORITY_MAX_LENGTH = 100
+LOCAL_AUTHORITY_CONTACT_MAX_LENGTH = 200
+# A child is referred to the local authority's children's services first, then to the NRM (DOMAIN.md
+# §2.1): the managers placing the child coordinate with them.
+LOCAL_AUTHORITY_REQUIRED_MESSAGE = (
+    "Name the local authority whose children's services you told. A child must be referred to "
+    "children's services first."
+)
+LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE = (
+    "Leave the local authority and its contact empty for an adult: they belong to a child's referral "
+    "only. If the person may be under 18, tick “may be under 18” (age in doubt)."
+)
 CONTACT_PHONE_TOO_LONG_MESSAGE = (
     f"Enter the phone number in {CONTACT_PHONE_MAX_LENGTH} characters or fewer, such as 07700 900123."
 )
@@ -147,6 +159,10 @@ FIELD_MESSAGES: dict[str, dict[str, str]] = {
     "exploitation_location": {"required": "Choose where the exploitation happened."},
     "region": {"required": "Choose the region where the person is now."},
     "contact_phone": {"max_length": CONTACT_PHONE_TOO_LONG_MESSAGE},
+    "local_authority": {"max_length": too_long("local authority's name", LOCAL_AUTHORITY_MAX_LENGTH)},
+    "local_authority_contact": {
+        "max_length": too_long("children's services contact", LOCAL_AUTHORITY_CONTACT_MAX_LENGTH)
+    },
     "responder_reference": {"max_length": too_long("reference", REFERENCE_MAX_LENGTH)},
     "crime_reference": {"max_length": too_long("crime reference", REFERENCE_MAX_LENGTH)},
 }
@@ -192,6 +208,7 @@ PERSONAL_FIELDS = (
     "date_of_birth",
     "age_estimate",
     "contact_phone",
+    "local_authority_contact",
     "account",
     "responder_reference",
     "crime_reference",
@@ -227,6 +244,8 @@ AGE_FIELDS = (
     "adult_or_child",
     "age_group",
     "age_range",
+    # Children's services are told of a child only.
+    "local_authority",
 )
 ANONYMOUS_AGE_FIELD_MESSAGE = (
     "An anonymous notification is for an adult only: a child, or anyone who may be under 18, must be "
@@ -308,6 +327,19 @@ def anonymous_notification_errors(data: Mapping[str, Any]) -> dict[str, list[str
     return errors
 
 
+def local_authority_errors(data: Mapping[str, Any], *, child: bool) -> dict[str, str]:
+    """A child's local authority is required; an adult's referral holds neither it nor its contact."""
+    if child:
+        if not (data.get("local_authority") or "").strip():
+            return {"local_authority": LOCAL_AUTHORITY_REQUIRED_MESSAGE}
+        return {}
+    return {
+        field: LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE
+        for field in ("local_authority", "local_authority_contact")
+        if (data.get(field) or "").strip()
+    }
+
+
 def referral_errors(data: Mapping[str, Any], *, unreadable: Collection[str] = ()) -> dict[str, list[str]]:
     """Field errors for typed §3 values (dates as dates, lists as lists); empty when valid.
 
@@ -338,15 +370,21 @@ def referral_errors(data: Mapping[str, Any], *, unreadable: Collection[str] = ()
         age_in_doubt=bool(data.get("age_in_doubt")),
         on=today,
     )
-    if (
-        not child
-        and not data.get("consent")
-        and not age_unreadable
+    # Whether the person is an adult or a child is known only from an age that could be read and is
+    # right; an age in doubt makes a child whatever the age says.
+    age_known = bool(data.get("age_in_doubt")) or (
+        not age_unreadable
         and "age_in_doubt" not in unreadable
         and "date_of_birth" not in errors
         and "age_estimate" not in errors
-    ):
+        and (date_of_birth is not None or age_estimate is not None)
+    )
+    if not child and not data.get("consent") and age_known:
         add("consent", NO_CONSENT_MESSAGE)
+    if age_known:
+        for field, message in local_authority_errors(data, child=child).items():
+            if field not in unreadable:
+                add(field, message)
 
     for field in ("nationality", "second_nationality"):
         for message in nationality_errors(data.get(field) or ""):

@@ -1239,6 +1239,13 @@ def person_details(user: User, referral: Referral) -> list[tuple[str, str]]:
         ("Has dependants", yes_no[referral.has_dependants]),
         ("Safe to contact", yes_no[referral.safe_to_contact]),
     ]
+    if identity and referral.anonymised_at is None and (referral.is_child or referral.local_authority):
+        # Whom in children's services to coordinate a child's placement with. A child referred before
+        # Harbour asked has neither.
+        rows += [
+            ("Local authority", referral.local_authority or "Not recorded"),
+            ("Children's services contact", referral.local_authority_contact or "None given"),
+        ]
     if identity and referral.safe_to_contact and referral.contact_phone:
         rows.append(("Contact phone", referral.contact_phone))
     if may_see_full_account(user):

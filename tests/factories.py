@@ -91,6 +91,8 @@ def referral_fields(**overrides: Any) -> dict[str, Any]:
         "age_estimate": None,
         "age_in_doubt": False,
         "gender": Gender.FEMALE,
+        "local_authority": "",
+        "local_authority_contact": "",
         "nationality": "ER",
         "second_nationality": "",
         "languages": ["ti", "en"],

@@ -54,6 +54,8 @@ from referrals.validation import (
     LANGUAGES_MAX,
     LIST_ITEMS_MAX,
     LIST_TOO_LONG_MESSAGE,
+    LOCAL_AUTHORITY_CONTACT_MAX_LENGTH,
+    LOCAL_AUTHORITY_MAX_LENGTH,
     NAME_MAX_LENGTH,
     NOTE_LENGTH,
     OFFER_NOTE_HELP,
@@ -72,7 +74,15 @@ from referrals.wording import RECORDED_WORDS, transition_in_words
 # Fields only managers and the referring organisation see (SPEC §2, need to know): absent for providers.
 FULL_ACCOUNT_FIELDS = ("account", "crime_reference", "responder_reference", "aliases", "organisation")
 # Who the person is: absent for a care provider that has only been offered them.
-IDENTITY_FIELDS = ("given_name", "family_name", "date_of_birth", "turns_18_on", "contact_phone")
+IDENTITY_FIELDS = (
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "turns_18_on",
+    "contact_phone",
+    "local_authority",
+    "local_authority_contact",
+)
 
 
 def without_hidden_fields(data: dict[str, Any], *, full_account: bool, identity: bool) -> dict[str, Any]:
@@ -325,6 +335,17 @@ class ReferralSerializer(FieldsBuiltOnce):
     has_dependants = serializers.BooleanField(read_only=True)
     safe_to_contact = serializers.BooleanField(read_only=True)
     contact_phone = serializers.CharField(required=False, help_text=IDENTITY_HELP)
+    local_authority = serializers.CharField(
+        required=False,
+        help_text=(
+            "For a child: the local authority whose children's services the first responder told; empty "
+            f"for an adult, and for a child referred before it was asked. {IDENTITY_HELP}"
+        ),
+    )
+    local_authority_contact = serializers.CharField(
+        required=False,
+        help_text=f"Whom in those children's services to reach, and how; may be empty. {IDENTITY_HELP}",
+    )
     account = serializers.CharField(required=False, help_text="Absent for care providers.")
     responder_reference = serializers.CharField(required=False, help_text="Absent for care providers.")
     crime_reference = serializers.CharField(required=False, help_text="Absent for care providers.")
@@ -594,6 +615,23 @@ class ReferralCreateSerializer(IntakeRules, FieldsBuiltOnce):
     has_dependants = serializers.BooleanField(default=False)
     safe_to_contact = serializers.BooleanField(default=False)
     contact_phone = optional_text("contact_phone", CONTACT_PHONE_MAX_LENGTH)
+    local_authority = optional_text(
+        "local_authority",
+        LOCAL_AUTHORITY_MAX_LENGTH,
+        help_text=(
+            "Required for a child (is_child: under 18 by the date of birth or the estimate, or age_in_doubt): "
+            "the local authority whose children's services you told, as a child is referred to them first. "
+            "Refused for an adult."
+        ),
+    )
+    local_authority_contact = optional_text(
+        "local_authority_contact",
+        LOCAL_AUTHORITY_CONTACT_MAX_LENGTH,
+        help_text=(
+            "For a child, optional: whom in those children's services to reach (a social worker's name, "
+            "phone or email). Refused for an adult."
+        ),
+    )
     account = TextField(
         required=False, allow_blank=True, default="", trim_whitespace=False, validators=[ACCOUNT_LENGTH]
     )

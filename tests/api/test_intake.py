@@ -8,7 +8,12 @@ from django.utils import timezone
 from audit.models import AuditAction, AuditEvent
 from referrals.choices import language_names
 from referrals.models import AnonymousNotification, Referral
-from referrals.validation import ANONYMOUS_AGE_FIELD_MESSAGE, CONTACT_PHONE_TOO_LONG_MESSAGE
+from referrals.validation import (
+    ANONYMOUS_AGE_FIELD_MESSAGE,
+    CONTACT_PHONE_TOO_LONG_MESSAGE,
+    LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE,
+    LOCAL_AUTHORITY_REQUIRED_MESSAGE,
+)
 from tests.factories import birthday_years_ago, manager, provider_user, referral_fields, responder
 
 pytestmark = pytest.mark.django_db
@@ -46,19 +51,23 @@ def test_create_returns_the_received_referral_with_the_submitted_fields(api):
 
 
 def test_a_child_needs_no_consent_and_is_flagged(api):
-    response = submit(api, consent=False, date_of_birth=None, age_estimate=15)
+    response = submit(
+        api, consent=False, date_of_birth=None, age_estimate=15, local_authority="Kent County Council"
+    )
     assert response.status_code == 201
     assert response.json()["is_child"] is True
 
 
 def test_an_age_in_doubt_is_treated_as_a_child(api):
-    response = submit(api, consent=False, age_in_doubt=True)
+    response = submit(api, consent=False, age_in_doubt=True, local_authority="Kent County Council")
     assert response.status_code == 201
     assert response.json()["is_child"] is True
 
 
 def test_an_adult_date_of_birth_with_an_under_18_estimate_needs_no_consent_and_is_a_child(api):
-    response = submit(api, consent=False, date_of_birth="1990-01-01", age_estimate=15)
+    response = submit(
+        api, consent=False, date_of_birth="1990-01-01", age_estimate=15, local_authority="Kent County Council"
+    )
     assert response.status_code == 201, response.json()
     assert response.json()["is_child"] is True
 
@@ -69,7 +78,9 @@ def test_an_adult_date_of_birth_with_an_under_18_estimate_needs_no_consent_and_i
     ids=["adult-by-birth-child-by-estimate", "child-by-birth-adult-by-estimate"],
 )
 def test_a_date_of_birth_and_an_estimate_that_disagree_make_a_child(api, date_of_birth, age_estimate):
-    response = submit(api, date_of_birth=date_of_birth, age_estimate=age_estimate)
+    response = submit(
+        api, date_of_birth=date_of_birth, age_estimate=age_estimate, local_authority="Kent County Council"
+    )
     assert response.status_code == 201, response.json()
     assert response.json()["is_child"] is True
     assert Referral.objects.get().is_child
@@ -114,7 +125,14 @@ def test_unknown_fields_are_ignored(api):
     [
         pytest.param({}, False, id="an-adult-sent-as-a-child"),
         pytest.param(
-            {"consent": False, "date_of_birth": None, "age_estimate": 15}, True, id="a-child-sent-as-an-adult"
+            {
+                "consent": False,
+                "date_of_birth": None,
+                "age_estimate": 15,
+                "local_authority": "Kent County Council",
+            },
+            True,
+            id="a-child-sent-as-an-adult",
         ),
     ],
 )
@@ -336,6 +354,7 @@ def test_an_anonymous_notification_refuses_a_list_no_client_would_send(api):
         {"account": "Found in a cannabis farm."},
         {"responder_reference": "PC-4471"},
         {"crime_reference": "CRIME-2026-0042"},
+        {"local_authority_contact": "Duty social worker, 01632 960000"},
         {"first_name": "Minh"},
         {"surname": "Nguyen"},
         {"dob": "1990-01-01"},
@@ -360,6 +379,7 @@ def test_an_anonymous_notification_refuses_any_personal_field(api, personal):
         {"age_estimate": 30},
         {"is_minor": False},
         {"under_18": True},
+        {"local_authority": "Kent County Council"},
     ],
     ids=lambda age: next(iter(age)),
 )
@@ -414,3 +434,70 @@ def test_anonymous_notifications_are_listed_to_their_organisation_and_managers(a
     assert api(manager()).get(ANON_URL).json()["count"] == 1
     assert api(provider_user()).get(ANON_URL).status_code == 403
     assert api(manager()).post(ANON_URL, ANONYMOUS, format="json").status_code == 403
+
+
+# ---------------------------------------------------------------------- a child's children's services
+
+COUNCIL = "London Borough of Hillingdon"
+CONTACT = "Priya Shah, duty social worker, 01632 960215"
+
+
+@pytest.mark.parametrize(
+    "age",
+    [
+        pytest.param({"date_of_birth": None, "age_estimate": 15}, id="by-estimate"),
+        pytest.param({"date_of_birth": "2012-01-01"}, id="by-date-of-birth"),
+        pytest.param({"age_in_doubt": True}, id="an-adult-by-date-of-birth-in-doubt"),
+    ],
+)
+def test_a_child_without_a_local_authority_is_refused_saying_to_tell_childrens_services_first(api, age):
+    response = submit(api, consent=False, local_authority_contact=CONTACT, **age)
+    assert response.status_code == 400
+    assert response.json() == {"local_authority": [LOCAL_AUTHORITY_REQUIRED_MESSAGE]}
+    assert not Referral.objects.exists()
+
+
+def test_a_child_with_a_local_authority_is_created_and_shows_it_to_the_referrer_and_managers(api):
+    response = submit(
+        api, consent=False, age_in_doubt=True, local_authority=COUNCIL, local_authority_contact=CONTACT
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["is_child"], body["local_authority"], body["local_authority_contact"]) == (
+        True,
+        COUNCIL,
+        CONTACT,
+    )
+    referral = Referral.objects.get()
+    assert (referral.local_authority, referral.local_authority_contact) == (COUNCIL, CONTACT)
+    for user in (referral.submitted_by, manager()):
+        shown = api(user).get(f"{URL}{referral.pk}/").json()
+        assert (shown["local_authority"], shown["local_authority_contact"]) == (COUNCIL, CONTACT)
+        listed = api(user).get(URL).json()["results"][0]
+        assert (listed["local_authority"], listed["local_authority_contact"]) == (COUNCIL, CONTACT)
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        {"local_authority": COUNCIL},
+        {"local_authority_contact": CONTACT},
+        {"local_authority": COUNCIL, "local_authority_contact": CONTACT},
+    ],
+)
+def test_an_adult_with_a_local_authority_or_contact_is_refused_on_each_field(api, sent):
+    response = submit(api, **sent)
+    assert response.status_code == 400
+    assert response.json() == dict.fromkeys(sent, [LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE])
+
+
+def test_an_adult_leaves_both_empty(api):
+    response = submit(api)
+    assert response.status_code == 201
+    assert (response.json()["local_authority"], response.json()["local_authority_contact"]) == ("", "")
+
+
+def test_a_local_authority_is_not_guessed_at_while_the_age_cannot_be_read(api):
+    response = submit(api, date_of_birth="not a date", local_authority=COUNCIL)
+    assert response.status_code == 400
+    assert set(response.json()) == {"date_of_birth"}

@@ -308,7 +308,14 @@ def test_a_rejected_offer_frees_the_referral_for_another_offer(api):
 # ------------------------------------------------------------------------- provider need to know
 
 HIDDEN_FROM_PROVIDERS = {"account", "crime_reference", "responder_reference", "aliases", "organisation"}
-IDENTITY = {"given_name", "family_name", "date_of_birth", "contact_phone"}
+IDENTITY = {
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "contact_phone",
+    "local_authority",
+    "local_authority_contact",
+}
 
 
 def detail(api, user, referral):

@@ -194,6 +194,8 @@ def test_the_intake_form_can_be_completed_with_the_keyboard_alone(journeys):
     keyboard.type("16")
     tab_to("id_gender_0")  # Tab reaches the radio group; arrow keys choose within it
     keyboard.press("ArrowDown")
+    tab_to("id_local_authority")  # a child: the children's services told come first
+    keyboard.type("Birmingham City Council")
     tab_to("id_nationality")
     keyboard.type("Viet")
     tab_to(page.get_by_label("Vietnamese", exact=True).get_attribute("id"))  # a checkbox
@@ -217,6 +219,7 @@ def test_the_intake_form_can_be_completed_with_the_keyboard_alone(journeys):
     referral = Referral.objects.get(reference=reference)
     assert (referral.nationality, referral.languages, referral.region) == ("VN", ["vi"], "west_midlands")
     assert referral.is_child and referral.gender == "male" and referral.exploitation_types == ["criminal"]
+    assert referral.local_authority == "Birmingham City Council"
 
 
 def test_on_a_phone_languages_ticked_and_chosen_from_the_list_survive_an_error_and_are_both_stored(journeys):

@@ -12,10 +12,16 @@ from tests.factories import referral_fields
 from .receivers import SmtpReceiver, WebhookReceiver
 
 _PERSON = referral_fields()
+# A child's local authority and the social worker there, whom notifications never name either.
+CHILDRENS_SERVICES = {
+    "local_authority": "Slough Borough Council",
+    "local_authority_contact": "Jo Okafor, duty social worker, 01632 960123",
+}
 
 
 def personal_data_in(text: str) -> list[str]:
-    """The factories' personal details that appear in ``text`` (names, date of birth, phone, account)."""
+    """The factories' personal details that appear in ``text`` (names, date of birth, phone, account, a
+    child's local authority and contact there)."""
     dob: datetime.date = _PERSON["date_of_birth"]
     needles = [
         _PERSON["given_name"],
@@ -23,6 +29,11 @@ def personal_data_in(text: str) -> list[str]:
         _PERSON["contact_phone"],
         _PERSON["contact_phone"].replace(" ", ""),
         _PERSON["account"],
+        CHILDRENS_SERVICES["local_authority"],
+        CHILDRENS_SERVICES["local_authority_contact"],
+        "Okafor",
+        "01632 960123",
+        "01632960123",
         dob.isoformat(),
         dob.strftime("%d/%m/%Y"),
         dob.strftime("%d %b %Y"),

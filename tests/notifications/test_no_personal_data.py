@@ -23,7 +23,7 @@ from tests.factories import (
     submitted_referral,
 )
 
-from .conftest import personal_data_in
+from .conftest import CHILDRENS_SERVICES, personal_data_in
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +74,9 @@ def test_every_email_webhook_and_inbox_item_of_a_whole_case_is_free_of_personal_
         else:
             services.exit_referral(referral_id=other.pk, actor=boss, reason="left_support")
 
-    child = submitted_referral(referrer, date_of_birth=birthday_years_ago(18, days_from_today=1))
+    child = submitted_referral(
+        referrer, date_of_birth=birthday_years_ago(18, days_from_today=1), **CHILDRENS_SERVICES
+    )
     services.assess_referral(referral_id=child.pk, actor=boss, risk="high", route="accommodation")
     services.offer_placement(referral_id=child.pk, actor=boss, provider_id=second.pk)
     services.accept_offer(referral_id=child.pk, actor=second_staff)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
@@ -14,7 +15,7 @@ from care_providers.models import CareProvider, OfferState, Placement, Placement
 from care_providers.selectors import occupied_beds
 from referrals.choices import OPEN_STATES, BedKind, Region, Service
 from referrals.choices import ReferralState as S
-from referrals.demo import ACCOUNTS
+from referrals.demo import ACCOUNTS, FIRST_RESPONDERS, LOCAL_AUTHORITIES
 from referrals.models import AnonymousNotification, Clock, Deadline, Referral, TransitionLog
 from referrals.services import age_on
 
@@ -203,6 +204,22 @@ def test_personal_fields_are_encrypted_and_read_back() -> None:
         stored_name, stored_account = cursor.fetchone()
     assert referral.given_name not in stored_name
     assert referral.account not in stored_account
+
+
+def test_a_generated_child_names_a_local_authority_and_a_contact_at_a_drama_number_and_an_adult_neither():
+    seed(referrals=150)
+    referrals = list(Referral.objects.all())
+    children = [r for r in referrals if r.is_child]
+    assert children and len(children) < len(referrals)
+    councils = {name for names in LOCAL_AUTHORITIES.values() for name in names} | {
+        spec.name for spec in FIRST_RESPONDERS if spec.kind == OrganisationKind.LOCAL_AUTHORITY
+    }
+    assert {r.local_authority for r in children} <= councils
+    contacts = [r.local_authority_contact for r in children if r.local_authority_contact]
+    assert contacts and all(re.fullmatch(r"[A-Za-z' ]+, 01632 960\d{3}", contact) for contact in contacts)
+    assert all(
+        (r.local_authority, r.local_authority_contact) == ("", "") for r in referrals if not r.is_child
+    )
 
 
 def test_referrals_spread_like_the_national_statistics() -> None:

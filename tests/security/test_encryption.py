@@ -26,7 +26,10 @@ PERSONAL = {
     "account": "Found working in a car wash with no pay.",
     "responder_reference": "MPS-20931",
     "crime_reference": "CR/0042/26",
+    "local_authority_contact": "Duty social worker, 01632 960123",
 }
+# The local authority and its contact are a child's.
+A_CHILD = {"age_in_doubt": True, "local_authority": "Kent County Council"}
 
 
 def raw_row(table: str, pk: int, *columns: str) -> tuple:
@@ -39,7 +42,7 @@ def raw_row(table: str, pk: int, *columns: str) -> tuple:
 
 
 def test_the_raw_database_row_holds_no_plaintext_personal_field():
-    referral = submitted_referral(**PERSONAL)
+    referral = submitted_referral(**PERSONAL, **A_CHILD)
     row = raw_row(
         "referrals_referral",
         referral.pk,
@@ -50,6 +53,7 @@ def test_the_raw_database_row_holds_no_plaintext_personal_field():
         "account",
         "responder_reference",
         "crime_reference",
+        "local_authority_contact",
         "date_of_birth",
         "name_digest",
     )
@@ -88,7 +92,7 @@ def test_an_organisations_webhook_secret_is_encrypted_at_rest():
 
 def test_rotation_re_encrypts_everything_so_the_old_key_can_be_removed(settings):
     old_key = settings.FIELD_ENCRYPTION_KEYS[0]
-    referral = submitted_referral(**PERSONAL)
+    referral = submitted_referral(**PERSONAL, **A_CHILD)
     services.assess_referral(
         referral_id=referral.pk, actor=manager(), risk="low", route="outreach", notes="n"
     )
@@ -103,6 +107,7 @@ def test_rotation_re_encrypts_everything_so_the_old_key_can_be_removed(settings)
     reloaded = Referral.objects.get(pk=referral.pk)
     assert (reloaded.given_name, reloaded.contact_phone) == ("Amina", "07700 900123")
     assert reloaded.date_of_birth == datetime.date(1995, 3, 14)
+    assert reloaded.local_authority_contact == PERSONAL["local_authority_contact"]
     assert TransitionLog.objects.get(referral=referral, transition="assess").input["notes"] == "n"
 
 

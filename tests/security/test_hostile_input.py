@@ -21,6 +21,8 @@ FREE_TEXT_FIELDS = (
     "family_name",
     "aliases",
     "contact_phone",
+    "local_authority",
+    "local_authority_contact",
     "account",
     "responder_reference",
     "crime_reference",
@@ -28,7 +30,8 @@ FREE_TEXT_FIELDS = (
 
 
 def hostile_fields(**overrides):
-    fields = referral_fields(**{name: f"{name} {XSS}"[:100] for name in FREE_TEXT_FIELDS})
+    # A child, whose referral holds a local authority and a contact there.
+    fields = referral_fields(age_in_doubt=True, **{name: f"{name} {XSS}"[:100] for name in FREE_TEXT_FIELDS})
     fields["responder_reference"] = XSS[:50]
     fields["crime_reference"] = XSS[:50]
     fields.update(overrides)
@@ -152,6 +155,8 @@ def api_body(**overrides):
         ("aliases", "B" * 201),
         ("account", "C" * 15_001),
         ("crime_reference", "D" * 51),
+        ("local_authority", "E" * 101),
+        ("local_authority_contact", "F" * 201),
         ("given_name", "nul\x00byte"),
         ("date_of_birth", "1995-02-30"),
         ("age_estimate", 10**30),

@@ -301,3 +301,22 @@ def test_a_run_passes_over_a_case_another_transaction_holds_and_the_next_run_tak
     assert Referral.objects.get(pk=held.pk).anonymised_at is None
     assert apply_retention().referrals == 1
     assert Referral.objects.get(pk=held.pk).given_name == ""
+
+
+def test_retention_blanks_a_childs_local_authority_and_the_contact_there():
+    old = closed_years_ago(
+        7,
+        age_in_doubt=True,
+        local_authority="Kent County Council",
+        local_authority_contact="Duty social worker, 01632 960777",
+    )
+    recent = closed_years_ago(
+        1, age_in_doubt=True, local_authority="Kent County Council", local_authority_contact="Duty team"
+    )
+
+    call_command("apply_retention")
+
+    old = Referral.objects.get(pk=old.pk)
+    assert (old.local_authority, old.local_authority_contact, old.is_child) == ("", "", True)
+    recent = Referral.objects.get(pk=recent.pk)
+    assert (recent.local_authority, recent.local_authority_contact) == ("Kent County Council", "Duty team")

@@ -32,6 +32,8 @@ def intake_data(**overrides: Any) -> dict[str, Any]:
         "date_of_birth": "1995-03-14",
         "age_estimate": "",
         "gender": "female",
+        "local_authority": "",
+        "local_authority_contact": "",
         "nationality": "ER",
         "second_nationality": "",
         "languages": ["ti", "en"],

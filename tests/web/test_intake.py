@@ -230,21 +230,29 @@ def test_each_intake_error_is_summarised_with_a_link_to_its_field(overrides, fie
 
 
 def test_a_child_needs_no_consent():
-    response = signed_in(responder()).post(INTAKE, intake_data(consent=None, date_of_birth="2012-01-01"))
+    response = signed_in(responder()).post(
+        INTAKE, intake_data(consent=None, date_of_birth="2012-01-01", local_authority="Kent County Council")
+    )
     assert response.status_code == 302
     assert Referral.objects.get().is_child
 
 
 def test_an_adult_date_of_birth_with_an_under_18_estimate_is_a_child_who_needs_no_consent():
     response = signed_in(responder()).post(
-        INTAKE, intake_data(consent=None, date_of_birth="1990-01-01", age_estimate="15")
+        INTAKE,
+        intake_data(
+            consent=None, date_of_birth="1990-01-01", age_estimate="15", local_authority="Kent County Council"
+        ),
     )
     assert response.status_code == 302
     assert Referral.objects.get().is_child
 
 
 def test_an_age_estimate_under_18_with_consent_still_makes_a_child():
-    response = signed_in(responder()).post(INTAKE, intake_data(date_of_birth="1990-01-01", age_estimate="15"))
+    response = signed_in(responder()).post(
+        INTAKE,
+        intake_data(date_of_birth="1990-01-01", age_estimate="15", local_authority="Kent County Council"),
+    )
     assert response.status_code == 302
     assert Referral.objects.get().is_child
 
