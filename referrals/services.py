@@ -684,7 +684,13 @@ def _as_stored(name: str, value: Any) -> Any:
     """A corrected value as the referral stores it: text never None, languages each once."""
     if name == "languages":
         return distinct(value or [])
-    if name in ("aliases", "second_nationality", "contact_phone"):
+    if name in (
+        "aliases",
+        "second_nationality",
+        "local_authority",
+        "local_authority_contact",
+        "contact_phone",
+    ):
         return value or ""
     return value
 

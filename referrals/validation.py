@@ -340,11 +340,15 @@ def local_authority_errors(data: Mapping[str, Any], *, child: bool) -> dict[str,
     }
 
 
-def referral_errors(data: Mapping[str, Any], *, unreadable: Collection[str] = ()) -> dict[str, list[str]]:
+def referral_errors(
+    data: Mapping[str, Any], *, unreadable: Collection[str] = (), child_on: datetime.date | None = None
+) -> dict[str, list[str]]:
     """Field errors for typed §3 values (dates as dates, lists as lists); empty when valid.
 
     ``unreadable`` names the fields whose value could not be read at all (a form's own field errors):
-    a rule that depends on one of them waits until it is put right, rather than guess at it.
+    a rule that depends on one of them waits until it is put right, rather than guess at it. Whether the
+    person is a child is as on ``child_on``: today for a referral being made, the submission's day for
+    one being corrected, which stays a child's case after the 18th birthday.
     """
     errors: dict[str, list[str]] = {}
 
@@ -368,7 +372,7 @@ def referral_errors(data: Mapping[str, Any], *, unreadable: Collection[str] = ()
         date_of_birth=date_of_birth,
         age_estimate=age_estimate,
         age_in_doubt=bool(data.get("age_in_doubt")),
-        on=today,
+        on=child_on or today,
     )
     # Whether the person is an adult or a child is known only from an age that could be read and is
     # right; an age in doubt makes a child whatever the age says.
@@ -430,6 +434,8 @@ CORRECTABLE_FIELDS = (
     "age_estimate",
     "age_in_doubt",
     "gender",
+    "local_authority",
+    "local_authority_contact",
     "nationality",
     "second_nationality",
     "languages",
@@ -454,9 +460,18 @@ def correction_errors(
     """Field errors for a correction: the intake's rules (``referral_errors``) on the record as it will
     be after it, so that "a date of birth or an age estimate" and "a phone number only if it is safe to
     call" and "an adult consents" hold of the corrected case. Only the errors of the fields a correction
-    may change are its own: the rest are as they were submitted."""
-    errors = referral_errors(corrected_values(referral, changes), unreadable=unreadable)
+    may change are its own: the rest are as they were submitted. The local authority told of a person
+    taken for a child stays on record if an age assessment finds them an adult; it cannot be added then.
+    """
+    errors = referral_errors(
+        corrected_values(referral, changes),
+        unreadable=unreadable,
+        child_on=timezone.localdate(referral.submitted_at),
+    )
     if "consent" in errors:
         # The intake's advice (a notification instead) comes too late for a referral already made.
         errors["consent"] = [CORRECTED_ADULT_NO_CONSENT_MESSAGE]
+    for name in ("local_authority", "local_authority_contact"):
+        if name not in changes and errors.get(name) == [LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE]:
+            del errors[name]
     return {field: messages for field, messages in errors.items() if field in CORRECTABLE_FIELDS}

@@ -386,6 +386,8 @@ TYPED_FIELDS = (
     "aliases",
     "date_of_birth",
     "age_estimate",
+    "local_authority",
+    "local_authority_contact",
     "contact_phone",
 )
 

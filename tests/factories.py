@@ -146,6 +146,7 @@ def referred_as_a_child_turning_18(referral: Referral, *, days_from_today: int) 
     assert days_from_today > -60
     Referral.objects.filter(pk=referral.pk).update(
         is_child=True,
+        local_authority=referral.local_authority or "Leeds",
         date_of_birth=birthday_years_ago(18, days_from_today=days_from_today),
         submitted_at=timezone.now() - datetime.timedelta(days=60),
     )

@@ -20,6 +20,7 @@ def test_a_correction_answers_the_referral_as_the_detail_endpoint_shows_it(api):
         "reason": "age_assessment",
         "note": "The local authority's age assessment.",
         "date_of_birth": birthday_years_ago(16, days_from_today=20).isoformat(),
+        "local_authority": "Newham",
     }
     response = correct(client, referral, body)
     assert response.status_code == 200, response.json()

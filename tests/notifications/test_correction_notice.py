@@ -26,6 +26,7 @@ def test_the_provider_hears_the_case_was_corrected_and_that_the_person_is_now_a_
         note="Amina Haile is 16, says the local authority.",
         family_name="Hailemariam",
         date_of_birth=new_birthday,
+        local_authority="Newham",
     )
     notifications = Notification.objects.filter(referral=case.referral, event=Event.REFERRAL_CORRECTED)
     assert {row.organisation_id for row in notifications} == {

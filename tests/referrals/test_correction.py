@@ -71,12 +71,45 @@ def test_an_age_assessment_that_finds_an_adult_a_child_makes_the_case_a_childs()
         reason="age_assessment",
         date_of_birth=birthday_years_ago(16, days_from_today=40),
         age_in_doubt=True,
+        local_authority="Newham",
     )
     referral = case.refresh()
     assert referral.is_child and referral.state == "placed"
     log = referral.transitions.order_by("-at", "-id").first()
     assert (log.transition, log.from_state, log.to_state) == ("correct", "placed", "placed")
-    assert log.input == {"reason": "age_assessment", "note": "", "fields": ["date_of_birth", "age_in_doubt"]}
+    assert log.input == {
+        "reason": "age_assessment",
+        "note": "",
+        "fields": ["date_of_birth", "age_in_doubt", "local_authority"],
+    }
+
+
+def test_a_case_made_a_childs_names_the_local_authority_told():
+    referral = submitted_referral()
+    with pytest.raises(HarbourError) as refused:
+        correct(referral, manager(), reason="age_assessment", age_in_doubt=True)
+    assert refused.value.field == "local_authority"
+    assert not referral.transitions.filter(transition="correct").exists()
+
+
+def test_a_child_found_an_adult_keeps_the_local_authority_told_which_cannot_be_added_to_an_adults():
+    referral = submitted_referral(age_in_doubt=True, local_authority="Leeds")
+    correct(referral, manager(), reason="age_assessment", age_in_doubt=False)
+    referral.refresh_from_db()
+    assert not referral.is_child and referral.local_authority == "Leeds"
+    with pytest.raises(HarbourError) as refused:
+        correct(referral, manager(), local_authority_contact="Duty social worker")
+    assert refused.value.field == "local_authority_contact"
+
+
+def test_a_child_now_18_is_corrected_under_a_childs_rules_as_referred():
+    """No consent and a local authority: right for the child referred, though 18 by now."""
+    referral = referred_as_a_child_turning_18(
+        submitted_referral(consent=False, local_authority="Leeds"), days_from_today=-5
+    )
+    correct(referral, manager(), contact_phone="07700 900555")
+    referral.refresh_from_db()
+    assert referral.contact_phone == "07700 900555" and referral.is_child
 
 
 def test_an_age_assessment_that_finds_a_child_an_adult_makes_the_case_an_adults():

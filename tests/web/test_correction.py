@@ -92,6 +92,7 @@ def test_a_correction_goes_back_to_the_case_page_which_names_the_fields_in_the_h
         reason="age_assessment",
         date_of_birth=birthday_years_ago(16, days_from_today=30).isoformat(),
         age_in_doubt="on",
+        local_authority="Newham",
     )
     response = client.post(correct_url(referral), data, follow=True)
     assert response.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
@@ -118,6 +119,7 @@ def test_a_child_placed_with_a_provider_for_adults_is_corrected_and_the_page_war
         actor=boss,
         reason="age_assessment",
         date_of_birth=birthday_years_ago(15, days_from_today=100),
+        local_authority="Newham",
     )
     referral.refresh_from_db()
     assert referral.is_child
