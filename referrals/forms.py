@@ -750,8 +750,7 @@ class CorrectForm(HarbourForm):
         cleaned = super().clean() or {}
         if self.referral is None:
             return cleaned
-        changes = {name: cleaned[name] for name in CORRECTABLE_FIELDS if name in cleaned}
-        errors = correction_errors(self.referral, changes, unreadable=self.errors.keys())
+        errors = correction_errors(self.referral, cleaned, unreadable=self.errors.keys())
         for field, messages in errors.items():
             if field not in self.errors:
                 for message in messages:

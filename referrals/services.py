@@ -676,23 +676,9 @@ def exit_referral(*, referral_id: int, actor: User, reason: str, note: str = "")
 
 NOTHING_TO_CORRECT_MESSAGE = (
     "Nothing changed: the details sent are those the case already holds. Change the details that are "
-    "wrong, then send the correction."
+    "wrong, then send the correction. Only the person's details are corrected this way; anything else "
+    "sent is not."
 )
-
-
-def _as_stored(name: str, value: Any) -> Any:
-    """A corrected value as the referral stores it: text never None, languages each once."""
-    if name == "languages":
-        return distinct(value or [])
-    if name in (
-        "aliases",
-        "second_nationality",
-        "local_authority",
-        "local_authority_contact",
-        "contact_phone",
-    ):
-        return value or ""
-    return value
 
 
 def correct_referral(
@@ -703,18 +689,14 @@ def correct_referral(
     never their values. Whether the person is a child is worked out again as at the submission, and the
     provider of a pending offer or of the placement is told (with the managers, when the referring
     organisation corrected it)."""
-    from .validation import CORRECTABLE_FIELDS, correction_errors  # it imports this module
+    from .validation import CORRECTABLE_FIELDS, correction_errors, corrections  # it imports this module
 
     if unknown := set(fields) - set(CORRECTABLE_FIELDS):
         raise ValueError(f"Not correctable: {sorted(unknown)}")
     with transaction.atomic():
         referral = _lock_visible(referral_id, actor)
         check_transition_allowed(actor, "correct", referral)
-        changes = {
-            name: _as_stored(name, fields[name])
-            for name in CORRECTABLE_FIELDS
-            if name in fields and _as_stored(name, fields[name]) != getattr(referral, name)
-        }
+        changes = corrections(referral, fields)
         if not changes:
             raise NothingToCorrect(NOTHING_TO_CORRECT_MESSAGE)
         # Checked again under the lock: the case may have been corrected since the input was read.

@@ -75,8 +75,13 @@ NO_CONSENT_MESSAGE = (
 )
 CORRECTED_ADULT_NO_CONSENT_MESSAGE = (
     "As corrected, the person is an adult, and an adult must consent to be referred: tick that they consent "
-    "if they do. If they do not, withdraw the referral (consent withdrawn) and make an anonymous "
-    "notification (duty to notify) instead."
+    "if they do. If they do not, withdraw the referral, with the reason “other” and the age assessment in "
+    "the note, and make an anonymous notification (duty to notify) instead."
+)
+AGES_DISAGREE_MESSAGE = (
+    "The date of birth and the age estimate of {estimate} disagree on whether the person was under 18 when "
+    "referred, and either one makes a child. Clear the estimate now that the date of birth is known, or put "
+    "right whichever is wrong."
 )
 
 AGE_ESTIMATE_RANGE_MESSAGE = f"The age estimate must be between 0 and {AGE_MAX}."
@@ -449,29 +454,84 @@ CORRECTABLE_FIELDS = (
 _RULE_FIELDS = (*CORRECTABLE_FIELDS, "exploitation_types", "needs_accommodation", "emergency")
 
 
+# Text a correction stores as empty, never None.
+_TEXT_FIELDS = (
+    "aliases",
+    "second_nationality",
+    "local_authority",
+    "local_authority_contact",
+    "contact_phone",
+)
+
+
+def as_stored(name: str, value: Any) -> Any:
+    """A corrected value as the referral stores it: text never None, languages each once."""
+    if name == "languages":
+        return distinct(value or [])
+    if name in _TEXT_FIELDS:
+        return value or ""
+    return value
+
+
+def corrections(referral: Referral, sent: Mapping[str, Any]) -> dict[str, Any]:
+    """Of the correctable details sent, those that differ from what the case holds, as it will store
+    them. A form sends every detail; only these are the correction."""
+    return {
+        name: value
+        for name in CORRECTABLE_FIELDS
+        if name in sent and (value := as_stored(name, sent[name])) != getattr(referral, name)
+    }
+
+
 def corrected_values(referral: Referral, changes: Mapping[str, Any]) -> dict[str, Any]:
     """The referral's §3 fields as they will be once ``changes`` are made."""
     return {**{name: getattr(referral, name) for name in _RULE_FIELDS}, **changes}
 
 
 def correction_errors(
-    referral: Referral, changes: Mapping[str, Any], *, unreadable: Collection[str] = ()
+    referral: Referral, sent: Mapping[str, Any], *, unreadable: Collection[str] = ()
 ) -> dict[str, list[str]]:
     """Field errors for a correction: the intake's rules (``referral_errors``) on the record as it will
-    be after it, so that "a date of birth or an age estimate" and "a phone number only if it is safe to
-    call" and "an adult consents" hold of the corrected case. Only the errors of the fields a correction
-    may change are its own: the rest are as they were submitted. The local authority told of a person
-    taken for a child stays on record if an age assessment finds them an adult; it cannot be added then.
+    be after it, so that "a date of birth or an age estimate", "a phone number only if it is safe to
+    call", "an adult consents" and "a child's local authority" hold of the corrected case.
+
+    Whether the person is a child is as at the submission. An error the case had before is not the
+    correction's: a child referred before the local authority was asked has their phone corrected
+    without naming one. The authority told of a person taken for a child stays on record if an age
+    assessment finds them an adult; it cannot be added then. And a date of birth and an age estimate
+    that disagree on whether the person was a child are refused, since either makes a child.
     """
-    errors = referral_errors(
-        corrected_values(referral, changes),
-        unreadable=unreadable,
-        child_on=timezone.localdate(referral.submitted_at),
-    )
+    changes = corrections(referral, sent)
+    referred_on = timezone.localdate(referral.submitted_at)
+    before = referral_errors(corrected_values(referral, {}), child_on=referred_on)
+    values = corrected_values(referral, changes)
+    after = referral_errors(values, unreadable=unreadable, child_on=referred_on)
+    errors = {
+        field: new
+        for field, messages in after.items()
+        if field in CORRECTABLE_FIELDS
+        and (new := [message for message in messages if message not in before.get(field, [])])
+    }
     if "consent" in errors:
         # The intake's advice (a notification instead) comes too late for a referral already made.
         errors["consent"] = [CORRECTED_ADULT_NO_CONSENT_MESSAGE]
     for name in ("local_authority", "local_authority_contact"):
         if name not in changes and errors.get(name) == [LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE]:
             del errors[name]
-    return {field: messages for field, messages in errors.items() if field in CORRECTABLE_FIELDS}
+    if not _AGE_DETAILS.isdisjoint(changes) and (message := _ages_disagree(values, referred_on)):
+        errors.setdefault("age_estimate", []).append(message)
+    return errors
+
+
+_AGE_DETAILS = frozenset({"date_of_birth", "age_estimate", "age_in_doubt"})
+
+
+def _ages_disagree(values: Mapping[str, Any], referred_on: datetime.date) -> str:
+    """Why a date of birth and an age estimate that disagree on whether the person was under 18 when
+    referred cannot both stand, unless the age is in doubt anyway; empty if they agree."""
+    born, estimate = values["date_of_birth"], values["age_estimate"]
+    if values["age_in_doubt"] or born is None or estimate is None:
+        return ""
+    if (age_on(born, referred_on) < 18) == (estimate < 18):
+        return ""
+    return AGES_DISAGREE_MESSAGE.format(estimate=estimate)

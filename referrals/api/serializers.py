@@ -837,8 +837,7 @@ class CorrectInput(IntakeRules, serializers.Serializer):
         return {**{name: correctable_field(name) for name in CORRECTABLE_FIELDS}, **super().get_fields()}
 
     def rule_errors(self, values: Mapping[str, Any], *, unreadable: Collection[str]) -> dict[str, list[str]]:
-        changes = {name: value for name, value in values.items() if name in CORRECTABLE_FIELDS}
-        return correction_errors(self.context["referral"], changes, unreadable=unreadable)
+        return correction_errors(self.context["referral"], values, unreadable=unreadable)
 
 
 class ReferralFilterSerializer(serializers.Serializer):

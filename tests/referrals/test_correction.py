@@ -250,3 +250,12 @@ def test_a_managers_correction_tells_the_placed_provider_not_the_managers():
         )
     )
     assert told == {case.provider.organisation_id}
+
+
+def test_a_child_referred_before_the_local_authority_was_asked_is_corrected_without_naming_one():
+    referral = submitted_referral(age_in_doubt=True)  # a child with no local authority on record
+    assert referral.is_child and referral.local_authority == ""
+    correct(referral, responder(organisation=referral.organisation), aliases="Bobby", safe_to_contact=False,
+            contact_phone="")  # fmt: skip
+    referral.refresh_from_db()
+    assert referral.aliases == "Bobby" and not referral.safe_to_contact

@@ -30,6 +30,8 @@ def as_posted(referral: Referral, **overrides) -> dict:
         "age_estimate": "" if referral.age_estimate is None else str(referral.age_estimate),
         "age_in_doubt": "on" if referral.age_in_doubt else "",
         "gender": referral.gender,
+        "local_authority": referral.local_authority,
+        "local_authority_contact": referral.local_authority_contact,
         "nationality": referral.nationality,
         "second_nationality": referral.second_nationality,
         "languages": list(referral.languages),
@@ -150,3 +152,45 @@ def test_a_correction_sent_after_the_case_closed_comes_back_with_what_was_typed(
     assert 'value="Hailemariam"' in html
     referral.refresh_from_db()
     assert referral.family_name == "Haile"
+
+
+def test_an_age_assessment_finding_a_child_an_adult_keeps_the_local_authority_the_form_sends_back():
+    referral = submitted_referral(
+        age_in_doubt=True,
+        age_estimate=17,
+        date_of_birth=None,
+        consent=False,
+        local_authority="Kent County Council",
+        local_authority_contact="Duty social worker",
+    )
+    data = as_posted(
+        referral,
+        reason="age_assessment",
+        date_of_birth=birthday_years_ago(19, days_from_today=-40).isoformat(),
+        age_estimate="",
+        age_in_doubt="",
+        consent="on",
+    )
+    response = signed_in(manager()).post(correct_url(referral), data)
+    assert response.status_code == 302, response.content.decode()
+    referral.refresh_from_db()
+    assert not referral.is_child and referral.consent
+    assert (referral.local_authority, referral.local_authority_contact) == (
+        "Kent County Council",
+        "Duty social worker",
+    )
+
+
+def test_a_date_of_birth_that_makes_an_adult_beside_an_estimate_that_makes_a_child_is_refused():
+    referral = submitted_referral(age_in_doubt=True, age_estimate=17, date_of_birth=None)
+    data = as_posted(
+        referral,
+        reason="age_assessment",
+        date_of_birth=birthday_years_ago(19, days_from_today=-40).isoformat(),
+        age_in_doubt="",
+    )
+    response = signed_in(manager()).post(correct_url(referral), data)
+    assert response.status_code == 400
+    assert "disagree on whether the person was under 18" in response.content.decode()
+    referral.refresh_from_db()
+    assert referral.age_in_doubt and not referral.transitions.filter(transition="correct").exists()
