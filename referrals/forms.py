@@ -729,7 +729,10 @@ class CorrectForm(HarbourForm):
         required=False,
         validators=[CORRECTION_NOTE_LENGTH],
         label="Note (optional)",
-        help_text="What was corrected and why, for the history. At most 1,000 characters.",
+        help_text=(
+            "Why, for the history: who assessed the age, say. Not the details themselves, old or new: the "
+            "case holds them. At most 1,000 characters."
+        ),
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 

@@ -1142,6 +1142,7 @@ def history_rows(
     API), with the inputs (notes) ``may_see_transition_input`` allows. The offer's note the page shows
     above (``note_shown``) is not repeated: a long note would take the page twice over."""
     logs = case_history_visible_to(user, referral, offers)
+    identity = may_see_identity(user, referral)
     states = dict(ReferralState.choices)
     provider_names = {offer.provider_id: offer.provider.name for offer in offers}
     rows = []
@@ -1169,13 +1170,14 @@ def history_rows(
             # "Details corrected (age assessment): date of birth, age in doubt": names, never values.
             reason = input_in_words("correct", "reason", given.get("reason"), provider_names)
             action = f"{action} ({reason.lower()}): {corrected_fields_in_words(given.get('fields') or [])}"
-            given = {"note": given.get("note")}
+            # Its note may say what a detail was ("Smyth, not Smith"): for whoever sees who the person is.
+            given = {"note": given.get("note")} if identity else {}
         rows.append(
             {
                 "at": log["at"],
                 "action": action,
                 "state": f"{states.get(log['from_state'], log['from_state'])} → {to_state}"
-                if log["from_state"]
+                if log["from_state"] not in ("", log["to_state"])
                 else to_state,
                 "by": by,
                 "input": [

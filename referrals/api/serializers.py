@@ -451,7 +451,7 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
     transition = shown_code(
         RECORDED_TRANSITIONS,
         help_text="A §4 transition; submit when the referral was made, expire_offer when Harbour expired "
-        "an offer left unanswered (with a null actor).",
+        "an offer left unanswered (with a null actor), correct when the person's details were corrected.",
     )
     from_state = shown_code(ReferralState.choices, allow_blank=True, help_text="Empty for submit.")
     to_state = shown_code(ReferralState.choices)
@@ -468,7 +468,9 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
         help_text=(
             "Absent for a care provider, except on its own actions and on the managers' since its "
             "current offer (that offer's note among them); absent for a first responder on a provider's "
-            "progress notes and answers to offers."
+            "progress notes and answers to offers. A correction's is its reason, the names of the fields "
+            "it changed (never their values) and its note, which a provider only offered the person does "
+            "not get."
         ),
     )
 
@@ -490,6 +492,10 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
             from_current_offer=getattr(instance, "from_current_offer", False),
         ):
             del data["input"]
+        elif instance.transition == "correct" and not self.context["identity"]:
+            # A correction's note may say what a detail was ("Smyth, not Smith"), which only whoever
+            # sees who the person is may read.
+            data["input"].pop("note", None)
         if not may_see_actor(viewer, organisation.kind if organisation else None):
             del data["actor"]
         return data

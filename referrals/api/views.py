@@ -222,7 +222,8 @@ class ReferralHistoryView(GenericAPIView):
         referral = get_visible_referral(_user(request), pk)
         record_read(actor=_user(request), referral=referral, what="API referral history", request=request)
         history = referral_history_visible_to(_user(request), referral)
-        return Response(self.get_serializer(history, many=True).data)
+        context = {**self.get_serializer_context(), "identity": may_see_identity(_user(request), referral)}
+        return Response(self.get_serializer(history, many=True, context=context).data)
 
 
 class SuggestedProvidersView(GenericAPIView):

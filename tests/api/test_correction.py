@@ -2,9 +2,11 @@
 
 import pytest
 
+from referrals import services
 from referrals.models import Referral
 from tests.api.cases import bring_to, transition_url
-from tests.factories import birthday_years_ago, manager, responder, submitted_referral
+from tests.factories import birthday_years_ago, manager, provider_user, responder, submitted_referral
+from tests.web.conftest import offered
 
 pytestmark = pytest.mark.django_db
 
@@ -116,3 +118,19 @@ def test_the_schema_documents_the_correction(api):
     assert component["required"] == ["reason"]
     assert {"consent", "date_of_birth", "age_in_doubt", "contact_phone"} <= set(component["properties"])
     assert "region" not in component["properties"]
+
+
+def test_the_history_gives_a_provider_only_offered_the_person_a_corrections_fields_not_its_note(api):
+    referral, provider, boss = offered()
+    services.correct_referral(
+        referral_id=referral.pk,
+        actor=boss,
+        reason="typing_error",
+        family_name="Smyth",
+        note="Smyth, not Smith",
+    )
+    url = f"/api/v1/referrals/{referral.pk}/history/"
+    [entry] = [e for e in api(provider_user(provider)).get(url).json() if e["transition"] == "correct"]
+    assert entry["input"] == {"reason": "typing_error", "fields": ["family_name"]}
+    [entry] = [e for e in api(boss).get(url).json() if e["transition"] == "correct"]
+    assert entry["input"]["note"] == "Smyth, not Smith"

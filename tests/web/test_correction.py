@@ -9,8 +9,14 @@ from django.urls import reverse
 from referrals import services
 from referrals.models import Referral
 from referrals.templatetags.form_fields import session_limit
-from tests.factories import CareProviderFactory, birthday_years_ago, manager, submitted_referral
-from tests.web.conftest import placed, signed_in
+from tests.factories import (
+    CareProviderFactory,
+    birthday_years_ago,
+    manager,
+    provider_user,
+    submitted_referral,
+)
+from tests.web.conftest import offered, placed, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -194,3 +200,26 @@ def test_a_date_of_birth_that_makes_an_adult_beside_an_estimate_that_makes_a_chi
     assert "disagree on whether the person was under 18" in response.content.decode()
     referral.refresh_from_db()
     assert referral.age_in_doubt and not referral.transitions.filter(transition="correct").exists()
+
+
+def test_a_provider_only_offered_the_person_reads_which_details_were_corrected_not_the_note():
+    referral, provider, boss = offered()
+    services.correct_referral(
+        referral_id=referral.pk,
+        actor=boss,
+        reason="typing_error",
+        family_name="Smyth",
+        note="Smyth, not Smith",
+    )
+    case_url = reverse("referrals:case", args=[referral.pk])
+    html = signed_in(provider_user(provider)).get(case_url).content.decode()
+    assert "Details corrected (typing error): family name" in html
+    assert "Smyth" not in html
+    assert "Smyth, not Smith" in signed_in(boss).get(case_url).content.decode()
+
+
+def test_a_correction_in_the_history_reads_as_the_state_it_left_the_case_in():
+    referral = submitted_referral()
+    services.correct_referral(referral_id=referral.pk, actor=manager(), reason="typing_error", aliases="Mimi")
+    html = signed_in(manager()).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert "Received → Received" not in html
