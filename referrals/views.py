@@ -7,7 +7,6 @@ into form errors or a clear message on the page in one place (``apply_domain_err
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import functools
 import re
@@ -15,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -522,26 +522,38 @@ def not_recorded(
 
 def chosen_in_words(transition: str, form: HarbourForm) -> list[tuple[str, str]]:
     """What was chosen in a refused form, beside what was typed into it (``TYPED_FIELDS``, shown as it
-    was typed), as it reads: ("Reason for declining", "Not eligible"), ("Care provider", "Migrant Help").
-    A value that reads as nothing (a date that is no date, from a page altered) is given as it was sent."""
-    chosen = {
-        name: form[name].data
-        for name in form.fields
-        if name not in TYPED_FIELDS and form[name].data not in (None, "", False)
-    }
-    names: dict[int, str] = {}
-    if "provider" in chosen:
-        with contextlib.suppress(ValueError):
-            chosen["provider"] = int(chosen["provider"])
-            names = provider_names([chosen["provider"]])
+    was typed), as it reads: ("Reason for declining", "Not eligible"), ("Care provider", "Migrant Help"),
+    ("Languages the person speaks", "Vietnamese, English"), a box ticked or not as "Yes" or "No". A value
+    that reads as nothing (a date that is no date, from a page altered) is given as it was sent."""
     words = []
-    for name, value in chosen.items():
-        try:
-            said = input_in_words(transition, name, value, names)
-        except ValueError:
-            said = str(value)
-        words.append((str(form.fields[name].label), said))
+    for name, field in form.fields.items():
+        value = form[name].data
+        if name in TYPED_FIELDS or (value in (None, "", []) and not isinstance(field, forms.BooleanField)):
+            continue
+        labels = choice_labels(field)
+        if isinstance(field, forms.BooleanField):
+            said = "Yes" if value else "No"
+        elif labels and isinstance(value, list):
+            said = ", ".join(str(labels.get(item, item)) for item in value)
+        elif labels and value in labels:
+            said = str(labels[value])
+        elif name == "provider" and str(value).isdecimal():
+            said = provider_names([int(value)]).get(int(value), str(value))
+        else:
+            said = input_in_words(transition, name, value, {})
+        words.append((str(field.label), said))
     return words
+
+
+def choice_labels(field: forms.Field) -> dict[Any, Any]:
+    """A choice field's labels by value, its groups' included; empty for a field of no choices."""
+    labels: dict[Any, Any] = {}
+    for value, label in getattr(field, "choices", ()):
+        if isinstance(label, list | tuple):
+            labels.update((str(inner), inner_label) for inner, inner_label in label)
+        else:
+            labels[str(value)] = label
+    return labels
 
 
 def paginate(request: HttpRequest, rows: QuerySet[Any]) -> Page:

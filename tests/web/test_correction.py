@@ -156,6 +156,10 @@ def test_a_correction_sent_after_the_case_closed_comes_back_with_what_was_typed(
     html = response.content.decode()
     assert "Your correction was not recorded" in html
     assert 'value="Hailemariam"' in html
+    # What was chosen, as the form words it, unticked boxes too, to copy.
+    assert "<dt>Languages the person speaks</dt><dd>Tigrinya, English</dd>" in html
+    assert "<dt>Nationality</dt><dd>Eritrea</dd>" in html
+    assert "<dt>Needs medical care</dt><dd>No</dd>" in html
     referral.refresh_from_db()
     assert referral.family_name == "Haile"
 
