@@ -698,6 +698,12 @@ class AssessInput(serializers.Serializer):
     notes = _note()
 
 
+class ReassessInput(AssessInput):
+    """A new risk and route for a person waiting for a placement, as when their needs changed: the
+    assessment's own fields, both sent. A 400 says "Nothing changed" if neither differs from the case's.
+    Suggested providers and offers follow the new route."""
+
+
 class DeclineInput(serializers.Serializer):
     reason = CodeField(choices=DeclineReason.choices)
     note = _note()
