@@ -90,6 +90,7 @@ from .forms import (
     OfferForm,
     ProgressForm,
     ReallocateForm,
+    ReassessForm,
     RecoverForm,
     ReferralForm,
     RejectForm,
@@ -442,6 +443,7 @@ NOT_RECORDED_WORDS = {
     "recover": "record of the recovery",
     "exit": "record of the exit from support",
     "correct": "correction",
+    "reassess": "change of assessment",
 }
 
 
@@ -489,6 +491,13 @@ def not_recorded(
             "To close the case with your note, withdraw the referral instead, copying your note into "
             "the withdrawal."
         )
+    elif (
+        transition == "reassess"
+        and may_perform(user, "reassess", referral)
+        and can_proceed(referral.reassess)
+    ):
+        # Still assessed: refused for an offer awaiting its answer, after which it can be changed.
+        how = "Copy your notes, to change the assessment with them once the offer is answered or has run out."
     elif (
         in_sight and may_perform(user, "record_progress", referral) and can_proceed(referral.record_progress)
     ):
@@ -1002,6 +1011,15 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         "Placement offered. The provider has been told.",
         primary=True,
     ),
+    "reassess": TransitionSpec(
+        "Change assessment",
+        "Save the new assessment",
+        ReassessForm,
+        "Assessment changed.",
+        notice="For a person whose needs changed while they wait for a placement: a bed now, or outreach "
+        "support only, or a higher risk. The case stays assessed and its placement deadline does not "
+        "change. Providers are suggested, and offers checked, for the new route.",
+    ),
     "accept": TransitionSpec(
         "Accept the offer",
         "Accept",
@@ -1088,7 +1106,7 @@ def available_transitions(user: User, referral: Referral, pending_offer: Placeme
                 continue
             if not services.offer_awaits_answer(pending_offer):
                 continue  # past its answer time: expired, whatever the answer
-        elif name == "offer" and services.offer_awaits_answer(pending_offer):
+        elif name in ("offer", "reassess") and services.offer_awaits_answer(pending_offer):
             continue
         if may_perform(user, name, referral):
             names.append(name)
@@ -1101,6 +1119,8 @@ def not_open_words(
     """Why an action the user asked for is not open on the case now, in a sentence."""
     if transition == "offer" and services.offer_awaits_answer(pending_offer) and user.is_manager:
         return services.offer_already_pending(pending_offer).message
+    if transition == "reassess" and services.offer_awaits_answer(pending_offer) and user.is_manager:
+        return services.offer_awaits_answer_before_reassessing(pending_offer).message
     if transition == "offer" and user.is_manager and referral.still_missing():
         return services.STILL_MISSING_MESSAGE
     if transition in ("accept", "reject"):
@@ -1420,7 +1440,7 @@ def _action_form(
         kwargs["recovery_review_waiting"] = recovery_review_waiting
     elif name == "withdraw":
         kwargs["child"] = referral is not None and referral.is_child
-    elif name in ("report_missing", "correct"):
+    elif name in ("report_missing", "correct", "reassess"):
         kwargs["referral"] = referral
     return TRANSITIONS[name].form_class(data, prefix=name, initial=initial, **kwargs)
 
