@@ -741,7 +741,13 @@ def correct_referral(
     those only the ones that differ, change. The state does not; the log names the fields changed,
     never their values. Whether the person is a child is worked out again as at the submission, and the
     provider of a pending offer or of the placement is told (with the managers, when the referring
-    organisation corrected it)."""
+    organisation corrected it).
+
+    A new region is saved even if that provider does not serve it: the case page says so
+    (``views.provider_misfit_words``), and the offer can no longer be accepted (``reserve_bed``). Nor
+    does it move a running clock: the nation whose bank holidays a clock skips (``deadlines.nation_of``)
+    is read when the clock starts, so the placement clock keeps the due time it was given, and the clocks
+    started after count the new region's."""
     from .validation import CORRECTABLE_FIELDS, correction_errors  # it imports this module
 
     if unknown := set(fields) - set(CORRECTABLE_FIELDS):

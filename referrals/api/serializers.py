@@ -585,7 +585,11 @@ class ReferralCreateSerializer(IntakeRules, FieldsBuiltOnce):
     exploitation_location = CodeField(
         choices=ExploitationLocation.choices, error_messages=error_messages("exploitation_location")
     )
-    region = CodeField(choices=Region.choices, error_messages=error_messages("region"))
+    region = CodeField(
+        choices=Region.choices,
+        error_messages=error_messages("region"),
+        help_text="Where the person is now (SPEC §3); providers are suggested and offered among those serving it.",
+    )
     needs_accommodation = serializers.BooleanField(default=False)
     emergency = serializers.BooleanField(
         default=False, help_text="Needs accommodation today; only with needs_accommodation."
