@@ -100,3 +100,10 @@ def test_the_schema_documents_the_reassessment(api):
     assert "Nothing changed" in component["description"]
     history = schema["components"]["schemas"]["HistoryEntry"]["properties"]["transition"]
     assert "reassess" in str(history)
+
+
+def test_a_pending_offer_is_refused_before_the_body_is_read(api):
+    case = bring_to("offered")
+    response = reassess(api(case.manager), case.referral, {"risk": "extreme"})
+    assert response.status_code == 409
+    assert "Wait for the answer" in response.json()["detail"]
