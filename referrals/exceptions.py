@@ -60,6 +60,10 @@ class NothingToCorrect(HarbourError):
     """A correction that would change none of the person's details: nothing is recorded."""
 
 
+class AssessmentUnchanged(HarbourError):
+    """A change of assessment to the risk and route the case already has: nothing is recorded."""
+
+
 class RecoveryReviewNotDue(HarbourError):
     """A note cannot meet the day-30 recovery review before the review is near."""
 

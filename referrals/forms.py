@@ -569,6 +569,17 @@ class AssessForm(HarbourForm):
     notes = note_field("Notes (optional)")
 
 
+class ReassessForm(AssessForm):
+    """A new assessment of a person waiting for a placement: the assessment's own fields, filled in with
+    the case's risk and route (``referral``) to change what changed. A form only shown, never sent on,
+    has no case."""
+
+    def __init__(self, *args: Any, referral: Referral | None = None, **kwargs: Any) -> None:
+        if referral is not None and not kwargs.get("initial"):
+            kwargs["initial"] = {"risk": referral.risk, "route": referral.route}
+        super().__init__(*args, **kwargs)
+
+
 class DeclineForm(HarbourForm):
     reason = forms.ChoiceField(
         choices=_blank_first(DeclineReason.choices, "Choose a reason"),

@@ -153,6 +153,14 @@ class Referral(FSMModelMixin, models.Model):
         self.assessed_at = timezone.now()
         self._entered_state()
 
+    @transition(field=state, source=S.ASSESSED, target=S.ASSESSED)
+    def reassess(self, *, risk: str, route: str) -> None:
+        """The managers change the assessment while the person waits for a placement (their needs
+        changed); the referral stays assessed. ``assessed_at`` keeps the first assessment's time, from
+        which the reports count the time to a first placement (SPEC §8)."""
+        self.risk = risk
+        self.route = route
+
     @transition(field=state, source=S.RECEIVED, target=S.DECLINED)
     def decline(self) -> None:
         self.closed_at = timezone.now()

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from .models import Referral
 
-MANAGER_ONLY = frozenset({"assess", "decline", "offer"})
+MANAGER_ONLY = frozenset({"assess", "decline", "offer", "reassess"})
 OFFERED_PROVIDER = frozenset({"accept", "reject"})
 PLACED_PROVIDER_ONLY = frozenset({"record_progress"})
 PLACED_PROVIDER_OR_MANAGER = frozenset({"report_missing", "found", "reallocate", "recover", "exit"})
@@ -31,6 +31,7 @@ TRANSITION_WORDS = {
     "decline": ("decline this referral", "declined"),
     "withdraw": ("withdraw this referral", "withdrawn"),
     "offer": ("offer this person a placement", "offered a placement"),
+    "reassess": ("change this person's assessment", "reassessed"),
     "accept": ("accept this offer", "accepted by a provider"),
     "reject": ("reject this offer", "rejected by a provider"),
     "record_progress": ("record progress for this person", "given a progress note"),

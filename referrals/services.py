@@ -29,6 +29,7 @@ from .choices import ReferralState, WithdrawReason
 from .deadlines import CHECK_IN_TIME, due_at, start_clock, stop_clocks
 from .encryption import birth_date_digest, name_digest
 from .exceptions import (
+    AssessmentUnchanged,
     HarbourError,
     NothingToCorrect,
     NotPermitted,
@@ -410,6 +411,50 @@ def check_not_missing(referral: Referral) -> None:
         raise PersonStillMissing(STILL_MISSING_MESSAGE)
 
 
+ASSESSMENT_UNCHANGED_MESSAGE = (
+    "Nothing changed: this is the risk and the route the case already has. Choose the new risk or route, "
+    "or leave the assessment as it is."
+)
+
+
+def offer_awaits_answer_before_reassessing(offer: PlacementOffer) -> OfferAlreadyPending:
+    """The refusal of a change of assessment while an offer awaits its answer: the provider was offered
+    the person as assessed now, and decides on that (only managers reassess)."""
+    return OfferAlreadyPending(
+        f"This referral has a pending offer with {offer.provider.name}; its answer is due at "
+        f"{local_time(offer.response_due_at, '%H:%M on %-d %B')}. Wait for the answer, or for the offer to "
+        "run out, before changing the assessment: the provider was offered the person as assessed now."
+    )
+
+
+def reassess_referral(*, referral_id: int, actor: User, risk: str, route: str, notes: str = "") -> Referral:
+    """The managers change the risk or the route of a person waiting for a placement, as when their
+    needs changed (a reallocation's ``needs_changed``): suggestions and offers follow the new route.
+
+    Not while an offer awaits its answer; a pending offer past its answer time is expired first, as
+    ``offer_placement`` does. The placement clock runs on with its due time: the person is still
+    waiting. Nobody is told: the assessment is the managers' own decision, and no notification says it."""
+    with transaction.atomic():
+        referral = _lock_visible(referral_id, actor)
+        check_transition_allowed(actor, "reassess", referral)
+        pending = _pending_offer(referral)
+        if offer_awaits_answer(pending):
+            raise offer_awaits_answer_before_reassessing(pending)
+        if (risk, route) == (referral.risk, referral.route):
+            raise AssessmentUnchanged(ASSESSMENT_UNCHANGED_MESSAGE)
+        if pending is not None:
+            _expire(referral, pending)
+        _perform(
+            referral,
+            actor=actor,
+            transition="reassess",
+            input={"risk": risk, "route": route, "notes": notes},
+            risk=risk,
+            route=route,
+        )
+    return referral
+
+
 def offer_not_pending(referral: Referral) -> OfferNotPending:
     """Why the provider the case's latest offer was made to can no longer answer it.
 
@@ -688,7 +733,13 @@ def correct_referral(
     those only the ones that differ, change. The state does not; the log names the fields changed,
     never their values. Whether the person is a child is worked out again as at the submission, and the
     provider of a pending offer or of the placement is told (with the managers, when the referring
-    organisation corrected it)."""
+    organisation corrected it).
+
+    A new region is saved even if that provider does not serve it: the case page says so
+    (``views.provider_misfit_words``), and the offer can no longer be accepted (``reserve_bed``). Nor
+    does it move a running clock: the nation whose bank holidays a clock skips (``deadlines.nation_of``)
+    is read when the clock starts, so the placement clock keeps the due time it was given, and the clocks
+    started after count the new region's."""
     from .validation import CORRECTABLE_FIELDS, correction_errors, corrections  # it imports this module
 
     if unknown := set(fields) - set(CORRECTABLE_FIELDS):
@@ -735,6 +786,7 @@ def _offer_to_provider(*, referral_id: int, actor: User, provider: int, note: st
 # Every §4 transition by its name, each called with the input fields as the forms and the API name them.
 TRANSITION_SERVICES: dict[str, Callable[..., Referral]] = {
     "assess": assess_referral,
+    "reassess": reassess_referral,
     "decline": decline_referral,
     "withdraw": withdraw_referral,
     "offer": _offer_to_provider,

@@ -427,9 +427,11 @@ def referral_errors(
 
 
 # The person's details a correction may change once the referral is submitted (a name misspelt, a phone
-# number changed, an age assessment), in the order the intake asks for them. Consent, the region, the
-# needs that decide the route and the exploitation are not corrected this way. Consent is, so that an age
-# assessment that finds a child an adult can record the adult's consent, which the intake's rules then ask.
+# number changed, an age assessment, a move to another region), in the order the intake asks for them.
+# The needs that decide the route and the exploitation are not corrected this way (a manager changes the
+# route itself: ``services.reassess_referral``). Consent is, so that an age assessment that finds a child
+# an adult can record the adult's consent, which the intake's rules then ask. The region is where the
+# person is now (SPEC §3), which changes when they move or are moved for their safety.
 CORRECTABLE_FIELDS = (
     "consent",
     "given_name",
@@ -445,6 +447,7 @@ CORRECTABLE_FIELDS = (
     "second_nationality",
     "languages",
     "interpreter_needed",
+    "region",
     "needs_medical",
     "has_dependants",
     "safe_to_contact",

@@ -90,6 +90,7 @@ from .forms import (
     OfferForm,
     ProgressForm,
     ReallocateForm,
+    ReassessForm,
     RecoverForm,
     ReferralForm,
     RejectForm,
@@ -444,6 +445,7 @@ NOT_RECORDED_WORDS = {
     "recover": "record of the recovery",
     "exit": "record of the exit from support",
     "correct": "correction",
+    "reassess": "change of assessment",
 }
 
 
@@ -491,6 +493,13 @@ def not_recorded(
             "To close the case with your note, withdraw the referral instead, copying your note into "
             "the withdrawal."
         )
+    elif (
+        transition == "reassess"
+        and may_perform(user, "reassess", referral)
+        and can_proceed(referral.reassess)
+    ):
+        # Still assessed: refused for an offer awaiting its answer, after which it can be changed.
+        how = "Copy your notes, to change the assessment with them once the offer is answered or has run out."
     elif (
         in_sight and may_perform(user, "record_progress", referral) and can_proceed(referral.record_progress)
     ):
@@ -1016,6 +1025,15 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         "Placement offered. The provider has been told.",
         primary=True,
     ),
+    "reassess": TransitionSpec(
+        "Change assessment",
+        "Save the new assessment",
+        ReassessForm,
+        "Assessment changed.",
+        notice="For a person whose needs changed while they wait for a placement: a bed now, or outreach "
+        "support only, or a higher risk. The case stays assessed and its placement deadline does not "
+        "change. Providers are suggested, and offers checked, for the new route.",
+    ),
     "accept": TransitionSpec(
         "Accept the offer",
         "Accept",
@@ -1102,7 +1120,7 @@ def available_transitions(user: User, referral: Referral, pending_offer: Placeme
                 continue
             if not services.offer_awaits_answer(pending_offer):
                 continue  # past its answer time: expired, whatever the answer
-        elif name == "offer" and services.offer_awaits_answer(pending_offer):
+        elif name in ("offer", "reassess") and services.offer_awaits_answer(pending_offer):
             continue
         if may_perform(user, name, referral):
             names.append(name)
@@ -1115,6 +1133,8 @@ def not_open_words(
     """Why an action the user asked for is not open on the case now, in a sentence."""
     if transition == "offer" and services.offer_awaits_answer(pending_offer) and user.is_manager:
         return services.offer_already_pending(pending_offer).message
+    if transition == "reassess" and services.offer_awaits_answer(pending_offer) and user.is_manager:
+        return services.offer_awaits_answer_before_reassessing(pending_offer).message
     if transition == "offer" and user.is_manager and referral.still_missing():
         return services.STILL_MISSING_MESSAGE
     if transition in ("accept", "reject"):
@@ -1303,7 +1323,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         # A provider hears only of its own offer and placement, not of other providers'.
         pending_offer = pending_offer if pending_offer and pending_offer.provider_id == provider.pk else None
         placement = placement if placement and placement.provider_id == provider.pk else None
-    child_unsupported = child_unsupported_words(referral, pending_offer, placement)
+    provider_misfit = provider_misfit_words(referral, pending_offer, placement)
     primary = [name for name in actions if TRANSITIONS[name].primary]
     suggestions = suggested_providers(referral) if "offer" in primary else []
     # Told before pressing Accept, which would fail, with the rejection a click away.
@@ -1342,7 +1362,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "person": who_the_person_is(user, referral),
         "details": person_details(user, referral),
         "now_18": coming_of_age_words(referral, timezone.localdate()) == NOW_18,
-        "child_unsupported": child_unsupported,
+        "provider_misfit": provider_misfit,
         "may_see_full_account": may_see_full_account(user),
         "deadlines": deadlines,
         # Reallocated while missing: the state says assessed, but the person is not found yet.
@@ -1371,24 +1391,34 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "referrals/case.html", context)
 
 
-def child_unsupported_words(
+def provider_misfit_words(
     referral: Referral, pending_offer: PlacementOffer | None, placement: Placement | None
 ) -> str:
-    """For a child (as a correction can make a case), that the provider of the pending offer or of the
-    placement does not support children, with what to do; empty otherwise. Whoever sees the case sees
-    its offer or placement: a provider, only its own."""
-    if not referral.is_child or referral.state not in OPEN_STATES:
+    """What the provider of the placement or of the pending offer no longer fits, as a correction can
+    change the person: a child with a provider that does not support children, a person now in a region
+    it does not serve; with what to do. Empty if it fits. Whoever sees the case sees its offer or
+    placement: a provider, only its own."""
+    if referral.state not in OPEN_STATES:
         return ""
-    if placement is not None and not placement.provider.supports_children:
+    for held, where in ((placement, "where they are placed"), (pending_offer, "offered the person")):
+        if held is None:
+            continue
+        provider = held.provider
+        person, lacking = [], []
+        if referral.is_child and not provider.supports_children:
+            person.append("is treated as a child")
+            lacking.append("support children")
+        if referral.region not in provider.regions:
+            person.append(f"is now in {referral.get_region_display()}")
+            lacking.append(f"serve {referral.get_region_display()}")
+        if not lacking:
+            continue
+        fit = f"This person {' and '.join(person)}, and {provider.name}, {where}, does not {' or '.join(lacking)}."
+        if held is placement:
+            return f"{fit} The managers should reallocate them to a provider that does."
         return (
-            f"This person is treated as a child, and {placement.provider.name}, where they are placed, does "
-            "not support children. The managers should reallocate them to a provider that does."
-        )
-    if pending_offer is not None and not pending_offer.provider.supports_children:
-        return (
-            f"This person is treated as a child, and {pending_offer.provider.name}, offered the person, does "
-            "not support children. It cannot accept them: the managers should make a new offer to a provider "
-            "that supports children once this one is answered or has run out."
+            f"{fit} It cannot accept them: the managers should make a new offer to a provider that does once "
+            "this one is answered or has run out."
         )
     return ""
 
@@ -1443,7 +1473,7 @@ def _action_form(
         kwargs["recovery_review_waiting"] = recovery_review_waiting
     elif name == "withdraw":
         kwargs["child"] = referral is not None and referral.is_child
-    elif name in ("report_missing", "correct"):
+    elif name in ("report_missing", "correct", "reassess"):
         kwargs["referral"] = referral
     return TRANSITIONS[name].form_class(data, prefix=name, initial=initial, **kwargs)
 

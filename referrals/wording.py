@@ -55,7 +55,7 @@ INPUT_CHOICES: dict[str, type[models.TextChoices]] = {
 # submission and an offer's running out itself.
 RECORDED_WORDS = {"submit": "submitted", "expire_offer": "offer expired"}
 # What the history calls a step whose refusal words ("cannot be corrected") say too little there.
-HISTORY_WORDS = {"correct": "details corrected"}
+HISTORY_WORDS = {"correct": "details corrected", "reassess": "assessment changed"}
 # The person's details a correction names, as the history and the audit trail say them: names only,
 # never a value.
 CORRECTED_FIELD_WORDS = {"aliases": "other names", "needs_medical": "needs medical care"}

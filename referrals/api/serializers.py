@@ -612,7 +612,11 @@ class ReferralCreateSerializer(IntakeRules, FieldsBuiltOnce):
     exploitation_location = CodeField(
         choices=ExploitationLocation.choices, error_messages=error_messages("exploitation_location")
     )
-    region = CodeField(choices=Region.choices, error_messages=error_messages("region"))
+    region = CodeField(
+        choices=Region.choices,
+        error_messages=error_messages("region"),
+        help_text="Where the person is now (SPEC §3); providers are suggested and offered among those serving it.",
+    )
     needs_accommodation = serializers.BooleanField(default=False)
     emergency = serializers.BooleanField(
         default=False, help_text="Needs accommodation today; only with needs_accommodation."
@@ -740,6 +744,12 @@ class AssessInput(serializers.Serializer):
     risk = CodeField(choices=Risk.choices)
     route = CodeField(choices=Route.choices)
     notes = _note()
+
+
+class ReassessInput(AssessInput):
+    """A new risk and route for a person waiting for a placement, as when their needs changed: the
+    assessment's own fields, both sent. A 400 says "Nothing changed" if neither differs from the case's.
+    Suggested providers and offers follow the new route."""
 
 
 class DeclineInput(serializers.Serializer):

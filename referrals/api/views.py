@@ -256,6 +256,13 @@ class TransitionEndpoint:
 
 TRANSITION_ENDPOINTS = (
     TransitionEndpoint("assess", "Assess a received referral (managers)", s.AssessInput),
+    TransitionEndpoint(
+        "reassess",
+        "Change the risk or route of an assessed referral waiting for a placement, as when the person's "
+        "needs changed; the state does not change and the placement clock runs on (managers; a 409 while "
+        "an offer awaits its answer)",
+        s.ReassessInput,
+    ),
     TransitionEndpoint("decline", "Decline a received referral (managers)", s.DeclineInput),
     TransitionEndpoint(
         "withdraw",
@@ -319,6 +326,8 @@ def refuse_unless_allowed(user: Any, transition: str, referral: Referral) -> Non
         if services.offer_awaits_answer(pending := pending_offer_for(referral)):
             raise services.offer_already_pending(pending)
         services.check_not_missing(referral)
+    if transition == "reassess" and services.offer_awaits_answer(pending := pending_offer_for(referral)):
+        raise services.offer_awaits_answer_before_reassessing(pending)
 
 
 class ReferralTransitionView(AnswersWithCase, GenericAPIView):

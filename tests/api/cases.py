@@ -93,6 +93,8 @@ def valid_body(transition: str, *, provider_id: int | None = None) -> dict[str, 
         "decline": {"reason": "not_eligible", "note": "No indicators."},
         "withdraw": {"reason": "consent_withdrawn", "note": ""},
         "offer": {"provider": provider_id},
+        # ``bring_to`` assesses on the accommodation route: the person now wants outreach only.
+        "reassess": {"risk": "high", "route": "outreach", "notes": "Now staying with her sister."},
         "accept": {},
         "reject": {"reason": "no_capacity", "note": "Full this week."},
         "record_progress": {

@@ -76,6 +76,7 @@ IN_SCOPE_TRANSITIONS = {
         "decline": 409,
         "withdraw": 200,
         "offer": 409,  # an offer is already pending
+        "reassess": 409,  # likewise
         "report_missing": 409,
         "found": 409,
         "reallocate": 409,

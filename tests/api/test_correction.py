@@ -117,7 +117,21 @@ def test_the_schema_documents_the_correction(api):
     component = schema["components"]["schemas"][body]
     assert component["required"] == ["reason"]
     assert {"consent", "date_of_birth", "age_in_doubt", "contact_phone"} <= set(component["properties"])
-    assert "region" not in component["properties"]
+    # Where the person is now, which changes when they move or are moved for their safety.
+    assert "Where the person is now" in component["properties"]["region"]["description"]
+    assert "exploitation_types" not in component["properties"]
+
+
+def test_the_region_where_the_person_is_now_is_corrected(api):
+    case = bring_to("assessed")
+    body = {"reason": "new_information", "region": "north_west"}
+    response = api(manager()).post(transition_url(case.referral.pk, "correct"), body, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["region"] == "north_west"
+    bad = api(manager()).post(
+        transition_url(case.referral.pk, "correct"), {"reason": "other", "region": "atlantis"}, format="json"
+    )
+    assert bad.status_code == 400 and "region" in bad.json()
 
 
 def test_the_history_gives_a_provider_only_offered_the_person_a_corrections_fields_not_its_note(api):

@@ -23,6 +23,9 @@ class Rollback(Exception):
 
 CALLS = {
     "assess": lambda pk, u: services.assess_referral(referral_id=pk, actor=u, risk="low", route="outreach"),
+    "reassess": lambda pk, u: services.reassess_referral(
+        referral_id=pk, actor=u, risk="high", route="accommodation"
+    ),
     "decline": lambda pk, u: services.decline_referral(referral_id=pk, actor=u, reason="other"),
     "withdraw": lambda pk, u: services.withdraw_referral(referral_id=pk, actor=u, reason="other"),
     "offer": lambda pk, u: services.offer_placement(referral_id=pk, actor=u, provider_id=OTHER_PROVIDER[0]),

@@ -42,6 +42,7 @@ def as_posted(referral: Referral, **overrides) -> dict:
         "second_nationality": referral.second_nationality,
         "languages": list(referral.languages),
         "interpreter_needed": "on" if referral.interpreter_needed else "",
+        "region": referral.region,
         "needs_medical": "on" if referral.needs_medical else "",
         "has_dependants": "on" if referral.has_dependants else "",
         "safe_to_contact": "on" if referral.safe_to_contact else "",
@@ -133,7 +134,7 @@ def test_a_child_placed_with_a_provider_for_adults_is_corrected_and_the_page_war
     assert referral.is_child
     for user in (boss, staff):
         html = signed_in(user).get(reverse("referrals:case", args=[referral.pk])).content.decode()
-        assert 'id="child-unsupported"' in html
+        assert 'id="provider-misfit"' in html
         assert f"{escape(adults_only.name)}, where they are placed, does not support children" in html
         assert "reallocate" in html
 
@@ -141,7 +142,7 @@ def test_a_child_placed_with_a_provider_for_adults_is_corrected_and_the_page_war
 def test_no_warning_where_the_provider_supports_children():
     referral, _staff, boss = placed(CareProviderFactory(supports_children=True), age_in_doubt=True)
     html = signed_in(boss).get(reverse("referrals:case", args=[referral.pk])).content.decode()
-    assert 'id="child-unsupported"' not in html
+    assert 'id="provider-misfit"' not in html
 
 
 def test_a_correction_sent_after_the_case_closed_comes_back_with_what_was_typed():

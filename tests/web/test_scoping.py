@@ -38,6 +38,7 @@ CASE_ACTIONS = {
     "accept": ("accept", {}),
     "report missing": ("report_missing", {"report_missing-last_seen_at": "2026-01-01T10:00"}),
     "correct details": ("correct", {"correct-given_name": "Amena", "correct-reason": "typing_error"}),
+    "change assessment": ("reassess", {"reassess-risk": "high", "reassess-route": "outreach"}),
 }
 
 
@@ -92,6 +93,16 @@ def test_the_offered_provider_sees_the_case_but_may_not_correct_it(case):
     assert response.status_code == 403
     case.refresh_from_db()
     assert case.given_name == "Amina" and case.transitions.count() == 3
+
+
+@pytest.mark.parametrize("role", ["referring responder", "offered provider"])
+def test_roles_that_see_the_case_but_are_not_managers_may_not_change_its_assessment(case, role):
+    client = signed_in(ROLES_IN_SCOPE[role](case))
+    url = reverse("referrals:case_action", args=[case.pk, "reassess"])
+    response = client.post(url, {"reassess-risk": "high", "reassess-route": "outreach"})
+    assert response.status_code == 403
+    case.refresh_from_db()
+    assert case.route == "accommodation" and case.transitions.count() == 3
 
 
 LIST_PAGES = {
