@@ -770,10 +770,12 @@ def correct_referral(
             child=child,
         )
         pending = _pending_offer(referral)
+        # The referring organisation hears when someone else corrected what it submitted.
         told = [
             *([pending.provider.organisation] if pending is not None else []),
             *_placed_provider_organisations(referral, excluding=actor),
             *(manager_recipients() if not actor.is_manager else []),
+            *([_referrer(referral)] if actor.organisation_id != referral.organisation_id else []),
         ]
         _notify_case(Event.REFERRAL_CORRECTED, referral, *told)
     return referral

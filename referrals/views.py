@@ -1323,7 +1323,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         # A provider hears only of its own offer and placement, not of other providers'.
         pending_offer = pending_offer if pending_offer and pending_offer.provider_id == provider.pk else None
         placement = placement if placement and placement.provider_id == provider.pk else None
-    provider_misfit = provider_misfit_words(referral, pending_offer, placement)
+    provider_misfit = provider_misfit_words(user, referral, pending_offer, placement)
     primary = [name for name in actions if TRANSITIONS[name].primary]
     suggestions = suggested_providers(referral) if "offer" in primary else []
     # Told before pressing Accept, which would fail, with the rejection a click away.
@@ -1392,12 +1392,12 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def provider_misfit_words(
-    referral: Referral, pending_offer: PlacementOffer | None, placement: Placement | None
+    user: User, referral: Referral, pending_offer: PlacementOffer | None, placement: Placement | None
 ) -> str:
     """What the provider of the placement or of the pending offer no longer fits, as a correction can
     change the person: a child with a provider that does not support children, a person now in a region
-    it does not serve; with what to do. Empty if it fits. Whoever sees the case sees its offer or
-    placement: a provider, only its own."""
+    it does not serve; with what to do, said to the provider itself where it is the one to act. Empty if
+    it fits. Whoever sees the case sees its offer or placement: a provider, only its own."""
     if referral.state not in OPEN_STATES:
         return ""
     for held, where in ((placement, "where they are placed"), (pending_offer, "offered the person")):
@@ -1415,7 +1415,14 @@ def provider_misfit_words(
             continue
         fit = f"This person {' and '.join(person)}, and {provider.name}, {where}, does not {' or '.join(lacking)}."
         if held is placement:
+            if user.is_care_provider:
+                return f"{fit} Call the managers: they will reallocate them to a provider that does."
             return f"{fit} The managers should reallocate them to a provider that does."
+        if user.is_care_provider:
+            return (
+                f"{fit} It cannot accept them: reject the offer (unsuitable), so that the managers can offer "
+                "them to a provider that does at once."
+            )
         return (
             f"{fit} It cannot accept them: the managers should make a new offer to a provider that does once "
             "this one is answered or has run out."

@@ -52,8 +52,9 @@ def test_an_adult_corrected_is_said_to_be_no_child_and_other_events_carry_no_suc
     services.correct_referral(
         referral_id=case.referral.pk, actor=case.manager, reason="typing_error", given_name="Amena"
     )
-    corrected = Notification.objects.get(referral=case.referral, event=Event.REFERRAL_CORRECTED)
-    assert corrected.organisation_id == case.provider.organisation_id
+    corrected = Notification.objects.get(
+        referral=case.referral, event=Event.REFERRAL_CORRECTED, organisation=case.provider.organisation
+    )
     assert "Treated as a child: No" in email_content(corrected)[1]
     assert webhook_payload(corrected, 0)["child"] is False
     offered = Notification.objects.filter(referral=case.referral, event=Event.OFFER_MADE).first()

@@ -241,7 +241,7 @@ def test_the_provider_and_the_managers_are_told_when_the_referrer_corrects():
     assert told == {case.provider.organisation_id, case.manager.organisation_id}
 
 
-def test_a_managers_correction_tells_the_placed_provider_not_the_managers():
+def test_a_managers_correction_tells_the_placed_provider_and_the_referrer_not_the_managers():
     case = bring_to("placed")
     correct(case.referral, case.manager, given_name="Amena")
     told = set(
@@ -249,7 +249,7 @@ def test_a_managers_correction_tells_the_placed_provider_not_the_managers():
             "organisation_id", flat=True
         )
     )
-    assert told == {case.provider.organisation_id}
+    assert told == {case.provider.organisation_id, case.referral.organisation_id}
 
 
 def test_a_child_referred_before_the_local_authority_was_asked_is_corrected_without_naming_one():

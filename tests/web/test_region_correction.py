@@ -72,7 +72,7 @@ def test_a_pending_offer_to_a_provider_outside_the_new_region_is_kept_and_the_pa
             )
             in html
         )
-        assert "make a new offer" in html
+        assert ("reject the offer" if user is staff else "make a new offer") in html
     # Nor can the provider take the person now: it would support them where it does not work.
     with pytest.raises(ProviderNoLongerSuitable, match="does not serve the person's region"):
         services.accept_offer(referral_id=referral.pk, actor=staff)
@@ -86,6 +86,7 @@ def test_a_child_moved_out_of_the_region_of_their_placement_is_told_of_both():
         actor=boss,
         reason="age_assessment",
         date_of_birth=birthday_years_ago(15, days_from_today=100),
+        local_authority="Glasgow City Council",
         region="scotland",
     )
     html = case_page(boss, referral)
@@ -101,3 +102,29 @@ def test_no_notice_while_the_provider_serves_the_new_region():
     referral, _staff, boss = placed(provider)
     services.correct_referral(referral_id=referral.pk, actor=boss, reason="new_information", region="wales")
     assert 'id="provider-misfit"' not in case_page(boss, referral)
+
+
+def test_the_provider_offered_a_child_it_cannot_support_is_told_to_reject_and_the_placed_one_to_call():
+    offered_to = CareProviderFactory(supports_children=False)
+    referral, _offered_to, boss = offered(offered_to)
+    services.correct_referral(
+        referral_id=referral.pk,
+        actor=boss,
+        reason="age_assessment",
+        age_in_doubt=True,
+        local_authority="Newham",
+    )
+    html = case_page(provider_user(offered_to), referral)
+    assert "reject the offer (unsuitable), so that the managers can offer them" in html
+    assert "reject the offer" not in case_page(boss, referral)
+
+    house = CareProviderFactory(supports_children=False)
+    placed_case, staff, boss = placed(house)
+    services.correct_referral(
+        referral_id=placed_case.pk,
+        actor=boss,
+        reason="age_assessment",
+        age_in_doubt=True,
+        local_authority="Leeds",
+    )
+    assert "Call the managers: they will reallocate them" in case_page(staff, placed_case)
