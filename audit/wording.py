@@ -20,7 +20,14 @@ from care_providers.selectors import provider_names
 from referrals.choices import BedKind, ReferralState, Region, Service, language_names
 from referrals.forms import ReferralForm
 from referrals.models import Clock
-from referrals.wording import day_in_words, input_in_words, input_label, moment_in_words, transition_in_words
+from referrals.wording import (
+    corrected_fields_in_words,
+    day_in_words,
+    input_in_words,
+    input_label,
+    moment_in_words,
+    transition_in_words,
+)
 from reports.forms import ReportFilterForm
 
 from .models import AuditAction, AuditEvent
@@ -111,6 +118,8 @@ def _in_words(key: str, value: Any, *, transition: str, providers: dict[int, str
         return ", ".join(_in_words(key, item, transition=transition, providers=providers) for item in value)
     if value is None or value == "":
         return "—"
+    if key == "fields" and transition == "correct":  # the details corrected, as the history names them
+        return corrected_fields_in_words([value])
     if key == "fields":  # the fields a draft holds something in, by name
         field = ReferralForm.base_fields.get(value)
         return str(field.label) if field is not None and field.label else input_label(value)

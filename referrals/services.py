@@ -179,6 +179,9 @@ def _lock_visible(referral_id: int, actor: User) -> Referral:
     return referrals_visible_to(actor).select_for_update(of=("self",)).get(pk=referral_id)
 
 
+CLOSED_NOT_CORRECTED = "The details of a closed case can no longer be corrected."
+
+
 def transition_refusal(actor: User, transition: str, referral: Referral) -> HarbourError | None:
     """Why the actor may not take the transition now: their role or relationship (403), then the case's
     state (409); None if they may."""
@@ -188,6 +191,10 @@ def transition_refusal(actor: User, transition: str, referral: Referral) -> Harb
             return NotPermitted(MISSING_CHILD_EXIT_MESSAGE)
         return NotPermitted(f"You may not {action}.")
     if not can_proceed(getattr(referral, transition)):
+        if transition == "correct":  # only a closed case cannot be, and it may have closed long ago
+            return TransitionNotAllowed(
+                f"A referral that is {referral.get_state_display().lower()} is closed. {CLOSED_NOT_CORRECTED}"
+            )
         return TransitionNotAllowed(
             f"A referral that is {referral.get_state_display().lower()} cannot be {outcome}: "
             "it may have changed since you loaded it."

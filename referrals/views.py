@@ -1147,7 +1147,8 @@ def not_open_words(
     if isinstance(refusal, TransitionNotAllowed):
         # Usually the action was already done (Back, a second tab): say what the case is now, as a
         # refused POST does.
-        return STATE_NOW.get(ReferralState(referral.state), refusal.message)
+        now = STATE_NOW.get(ReferralState(referral.state), refusal.message)
+        return f"{now} {services.CLOSED_NOT_CORRECTED}" if transition == "correct" else now
     return refusal.message if refusal is not None else f"{TRANSITIONS[transition].title} is not open now."
 
 

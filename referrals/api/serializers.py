@@ -833,12 +833,27 @@ class ExitInput(serializers.Serializer):
     note = _note()
 
 
+# Where a correction's rule differs from the intake's.
+CORRECTION_HELP = {
+    "local_authority": (
+        "Required of a correction that makes the person a child: the local authority whose children's "
+        "services were told. One recorded stays if an age assessment finds the person an adult; none can be "
+        "added to an adult's case."
+    ),
+    "local_authority_contact": (
+        "Whom in those children's services to reach. One recorded stays if an age assessment finds the "
+        "person an adult; none can be added to an adult's case."
+    ),
+}
+
+
 def correctable_field(name: str) -> serializers.Field:
     """The intake's own field (``intake_field``), optional and without a default: a correction changes
     only what it sends."""
     field = intake_field(name)
     field.required = False
     field.default = serializers.empty
+    field.help_text = CORRECTION_HELP.get(name, field.help_text)
     return field
 
 

@@ -89,7 +89,7 @@ def test_a_closed_case_is_a_409_and_a_provider_a_403_and_another_organisation_a_
     closed = bring_to("recovered")
     response = correct(api(closed.manager), closed.referral, {"reason": "other", "given_name": "Amena"})
     assert response.status_code == 409
-    assert "cannot be corrected" in response.json()["detail"]
+    assert "The details of a closed case can no longer be corrected." in response.json()["detail"]
     placed = bring_to("placed")
     response = correct(api(placed.provider_user), placed.referral, {"reason": "other", "given_name": "Amena"})
     assert response.status_code == 403

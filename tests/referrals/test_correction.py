@@ -191,7 +191,9 @@ def test_a_closed_case_cannot_be_corrected(state):
     with pytest.raises(TransitionNotAllowed) as refused:
         correct(case.referral, case.manager, given_name="Amena")
     assert refused.value.status_code == 409
-    assert "cannot be corrected" in refused.value.message
+    assert f"that is {state} is closed. The details of a closed case can no longer be corrected." in (
+        refused.value.message
+    )
     assert case.refresh().given_name == "Amina"
 
 

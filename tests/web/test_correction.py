@@ -228,3 +228,26 @@ def test_a_correction_in_the_history_reads_as_the_state_it_left_the_case_in():
     services.correct_referral(referral_id=referral.pk, actor=manager(), reason="typing_error", aliases="Mimi")
     html = signed_in(manager()).get(reverse("referrals:case", args=[referral.pk])).content.decode()
     assert "Received → Received" not in html
+
+
+def test_the_correction_page_of_a_closed_case_says_its_details_can_no_longer_be_corrected():
+    referral = submitted_referral()
+    boss = manager()
+    services.decline_referral(referral_id=referral.pk, actor=boss, reason="not_eligible")
+    response = signed_in(boss).get(correct_url(referral), follow=True)
+    assert "The details of a closed case can no longer be corrected." in response.content.decode()
+
+
+def test_the_audit_trail_names_the_details_corrected_as_the_history_does():
+    referral = submitted_referral()
+    boss = manager()
+    services.correct_referral(
+        referral_id=referral.pk,
+        actor=boss,
+        reason="age_assessment",
+        age_in_doubt=True,
+        local_authority="Leeds",
+    )
+    html = signed_in(boss).get(reverse("referral-audit", args=[referral.pk])).content.decode()
+    assert "age in doubt, local authority" in html
+    assert "whatever their stated age" not in html
