@@ -760,6 +760,9 @@ class CorrectForm(HarbourForm):
             if name in self.fields:
                 self.fields[name].widget.attrs["autocomplete"] = "off"
 
+    def sections(self) -> list[tuple[str, list[forms.BoundField]]]:
+        return [(heading, [self[name] for name in names]) for heading, names in CORRECT_FORM_SECTIONS]
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if self.referral is None:
@@ -773,7 +776,23 @@ class CorrectForm(HarbourForm):
 
 
 # The intake's own fields first, in its order: asked for the same fact, the form checks it the same way.
-CorrectForm.base_fields = {
+# The form in parts under headings, why first: a phone's long page is scrolled through by heading, and
+# the reason it asks for is not left at the bottom.
+CORRECT_FORM_SECTIONS = (
+    ("Why the details are corrected", ("reason", "note")),
+    ("The person", ("given_name", "family_name", "aliases", "gender")),
+    ("Age and consent", ("date_of_birth", "age_estimate", "age_in_doubt", "consent")),
+    ("Children's services", ("local_authority", "local_authority_contact")),
+    ("Nationality and languages", ("nationality", "second_nationality", "languages", "interpreter_needed")),
+    ("Where the person is now", ("region",)),
+    ("Needs and contact", ("needs_medical", "has_dependants", "safe_to_contact", "contact_phone")),
+)
+# The intake's own fields: asked for the same fact, the form checks it the same way. In the sections'
+# order, which names every field once (``tests/web/test_correction.py``).
+_correct_fields = {
     **{name: copy.deepcopy(ReferralForm.base_fields[name]) for name in CORRECTABLE_FIELDS},
     **CorrectForm.base_fields,
+}
+CorrectForm.base_fields = {
+    name: _correct_fields[name] for _, names in CORRECT_FORM_SECTIONS for name in names
 }

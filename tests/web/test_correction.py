@@ -7,8 +7,10 @@ import pytest
 from django.urls import reverse
 
 from referrals import services
+from referrals.forms import CORRECT_FORM_SECTIONS
 from referrals.models import Referral
 from referrals.templatetags.form_fields import session_limit
+from referrals.validation import CORRECTABLE_FIELDS
 from tests.factories import (
     CareProviderFactory,
     birthday_years_ago,
@@ -251,3 +253,13 @@ def test_the_audit_trail_names_the_details_corrected_as_the_history_does():
     html = signed_in(boss).get(reverse("referral-audit", args=[referral.pk])).content.decode()
     assert "age in doubt, local authority" in html
     assert "whatever their stated age" not in html
+
+
+def test_the_form_asks_why_first_then_every_correctable_detail_once_under_a_heading():
+    names = [name for _, names in CORRECT_FORM_SECTIONS for name in names]
+    assert names[:2] == ["reason", "note"]
+    assert sorted(names) == sorted({*CORRECTABLE_FIELDS, "reason", "note"})
+    html = signed_in(manager()).get(correct_url(submitted_referral()), follow=True).content.decode()
+    headings = [heading for heading, _ in CORRECT_FORM_SECTIONS]
+    assert all(f"<h2>{escape(heading)}</h2>" in html for heading in headings)
+    assert html.index('name="correct-reason"') < html.index('name="correct-given_name"')
