@@ -785,7 +785,17 @@ CORRECT_FORM_SECTIONS = (
     ("Children's services", ("local_authority", "local_authority_contact")),
     ("Nationality and languages", ("nationality", "second_nationality", "languages", "interpreter_needed")),
     ("Where the person is now", ("region",)),
-    ("Needs and contact", ("needs_medical", "has_dependants", "safe_to_contact", "contact_phone")),
+    (
+        "Needs and contact",
+        (
+            "needs_accommodation",
+            "emergency",
+            "needs_medical",
+            "has_dependants",
+            "safe_to_contact",
+            "contact_phone",
+        ),
+    ),
 )
 # The intake's own fields: asked for the same fact, the form checks it the same way. In the sections'
 # order, which names every field once (``tests/web/test_correction.py``).
@@ -796,3 +806,5 @@ _correct_fields = {
 CorrectForm.base_fields = {
     name: _correct_fields[name] for _, names in CORRECT_FORM_SECTIONS for name in names
 }
+# Asked of whoever records an age assessment, not only of the responder who referred the person.
+CorrectForm.base_fields["local_authority"].label = "Local authority whose children's services were told"

@@ -180,6 +180,10 @@ def _lock_visible(referral_id: int, actor: User) -> Referral:
 
 
 CLOSED_NOT_CORRECTED = "The details of a closed case can no longer be corrected."
+REASSESS_ONCE_REALLOCATED = (
+    "The assessment of a person in a placement is changed once they are reallocated: reallocate them (their "
+    "needs changed), then change the assessment before the next offer."
+)
 
 
 def transition_refusal(actor: User, transition: str, referral: Referral) -> HarbourError | None:
@@ -195,6 +199,8 @@ def transition_refusal(actor: User, transition: str, referral: Referral) -> Harb
             return TransitionNotAllowed(
                 f"A referral that is {referral.get_state_display().lower()} is closed. {CLOSED_NOT_CORRECTED}"
             )
+        if transition == "reassess" and referral.state in (ReferralState.PLACED, ReferralState.MISSING):
+            return TransitionNotAllowed(REASSESS_ONCE_REALLOCATED)
         return TransitionNotAllowed(
             f"A referral that is {referral.get_state_display().lower()} cannot be {outcome}: "
             "it may have changed since you loaded it."

@@ -73,11 +73,6 @@ NO_CONSENT_MESSAGE = (
     "doubt): then no consent is needed. Otherwise, if they do not consent, make an anonymous notification "
     "(duty to notify) instead."
 )
-CORRECTED_ADULT_NO_CONSENT_MESSAGE = (
-    "As corrected, the person is an adult, and an adult must consent to be referred: tick that they consent "
-    "if they do. If they do not, withdraw the referral, with the reason “other” and the age assessment in "
-    "the note, and make an anonymous notification (duty to notify) instead."
-)
 AGES_DISAGREE_MESSAGE = (
     "The date of birth and the age estimate of {estimate} disagree on whether the person was under 18 when "
     "referred, and either one makes a child. Clear the estimate now that the date of birth is known, or put "
@@ -428,10 +423,10 @@ def referral_errors(
 
 # The person's details a correction may change once the referral is submitted (a name misspelt, a phone
 # number changed, an age assessment, a move to another region), in the order the intake asks for them.
-# The needs that decide the route and the exploitation are not corrected this way (a manager changes the
-# route itself: ``services.reassess_referral``). Consent is, so that an age assessment that finds a child
-# an adult can record the adult's consent, which the intake's rules then ask. The region is where the
-# person is now (SPEC §3), which changes when they move or are moved for their safety.
+# The exploitation is not corrected this way, nor the route (a manager changes it:
+# ``services.reassess_referral``); whether the person needs a bed, and today, is. Consent is,
+# so that a child referred without it whom an age assessment finds an adult can give it. The region is
+# where the person is now (SPEC §3), which changes when they move or are moved for their safety.
 CORRECTABLE_FIELDS = (
     "consent",
     "given_name",
@@ -448,13 +443,15 @@ CORRECTABLE_FIELDS = (
     "languages",
     "interpreter_needed",
     "region",
+    "needs_accommodation",
+    "emergency",
     "needs_medical",
     "has_dependants",
     "safe_to_contact",
     "contact_phone",
 )
 # The §3 fields the rules of a correctable field read besides it.
-_RULE_FIELDS = (*CORRECTABLE_FIELDS, "exploitation_types", "needs_accommodation", "emergency")
+_RULE_FIELDS = (*CORRECTABLE_FIELDS, "exploitation_types")
 
 
 # Text a correction stores as empty, never None.
@@ -482,8 +479,13 @@ def corrections(referral: Referral, sent: Mapping[str, Any]) -> dict[str, Any]:
     return {
         name: value
         for name in CORRECTABLE_FIELDS
-        if name in sent and (value := as_stored(name, sent[name])) != getattr(referral, name)
+        if name in sent and not _same(name, value := as_stored(name, sent[name]), getattr(referral, name))
     }
+
+
+def _same(name: str, sent: Any, held: Any) -> bool:
+    """Whether a detail sent is the one the case holds: languages in any order are the same languages."""
+    return set(sent) == set(held) if name == "languages" else sent == held
 
 
 def corrected_values(referral: Referral, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -496,7 +498,9 @@ def correction_errors(
 ) -> dict[str, list[str]]:
     """Field errors for a correction: the intake's rules (``referral_errors``) on the record as it will
     be after it, so that "a date of birth or an age estimate", "a phone number only if it is safe to
-    call", "an adult consents" and "a child's local authority" hold of the corrected case.
+    call" and "a child's local authority" hold of the corrected case. Not "an adult consents": a child
+    referred without consent whom an age assessment finds an adult is recorded as one, and the case page
+    asks for their consent or the end of the referral (``views.consent_words``), as for a child turned 18.
 
     Whether the person is a child is as at the submission. An error the case had before is not the
     correction's: a child referred before the local authority was asked has their phone corrected
@@ -515,9 +519,7 @@ def correction_errors(
         if field in CORRECTABLE_FIELDS
         and (new := [message for message in messages if message not in before.get(field, [])])
     }
-    if "consent" in errors:
-        # The intake's advice (a notification instead) comes too late for a referral already made.
-        errors["consent"] = [CORRECTED_ADULT_NO_CONSENT_MESSAGE]
+    errors.pop("consent", None)
     for name in ("local_authority", "local_authority_contact"):
         if name not in changes and errors.get(name) == [LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE]:
             del errors[name]

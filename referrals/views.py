@@ -1148,7 +1148,11 @@ def not_open_words(
         # Usually the action was already done (Back, a second tab): say what the case is now, as a
         # refused POST does.
         now = STATE_NOW.get(ReferralState(referral.state), refusal.message)
-        return f"{now} {services.CLOSED_NOT_CORRECTED}" if transition == "correct" else now
+        if transition == "correct":
+            return f"{now} {services.CLOSED_NOT_CORRECTED}"
+        if refusal.message == services.REASSESS_ONCE_REALLOCATED:
+            return f"{now} {refusal.message}"
+        return now
     return refusal.message if refusal is not None else f"{TRANSITIONS[transition].title} is not open now."
 
 
@@ -1363,6 +1367,8 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "person": who_the_person_is(user, referral),
         "details": person_details(user, referral),
         "now_18": coming_of_age_words(referral, timezone.localdate()) == NOW_18,
+        # An adult without consent: a child referred without it whom an age assessment found an adult.
+        "consent_missing": referral.state in OPEN_STATES and not referral.is_child and not referral.consent,
         "provider_misfit": provider_misfit,
         "may_see_full_account": may_see_full_account(user),
         "deadlines": deadlines,

@@ -148,3 +148,12 @@ def test_the_history_gives_a_provider_only_offered_the_person_a_corrections_fiel
     assert entry["input"] == {"reason": "typing_error", "fields": ["family_name"]}
     [entry] = [e for e in api(boss).get(url).json() if e["transition"] == "correct"]
     assert entry["input"]["note"] == "Smyth, not Smith"
+
+
+def test_a_placed_persons_assessment_is_changed_once_they_are_reallocated(api):
+    case = bring_to("placed")
+    response = api(case.manager).post(
+        transition_url(case.referral.pk, "reassess"), {"risk": "high", "route": "outreach"}, format="json"
+    )
+    assert response.status_code == 409
+    assert "reallocate them" in response.json()["detail"]

@@ -393,7 +393,7 @@ def test_on_a_phone_an_age_assessment_makes_an_adults_case_a_childs_and_the_safe
     assert page.get_by_label("Given name").input_value() == referral.given_name
     born = birthday_years_ago(16, days_from_today=40)
     page.get_by_label("Date of birth").fill(born.isoformat())
-    page.get_by_label("Local authority whose children's services you told").fill("Newham")
+    page.get_by_label("Local authority whose children's services were told").fill("Newham")
     page.get_by_label("Reason for the correction").select_option("age_assessment")
     page = officer.submit("Save the correction", "details corrected", within="main")
     main = page.locator("main").inner_text()

@@ -122,18 +122,21 @@ def test_an_age_assessment_that_finds_a_child_an_adult_makes_the_case_an_adults(
     assert not referral.is_child
 
 
-def test_a_child_referred_without_consent_is_an_adult_only_with_their_consent():
+def test_a_child_referred_without_consent_found_an_adult_is_recorded_as_one_and_may_then_consent():
     referral = submitted_referral(age_in_doubt=True, consent=False)
     responder_ = responder(organisation=referral.organisation)
-    with pytest.raises(HarbourError) as refused:
-        correct(referral, responder_, reason="age_assessment", age_in_doubt=False)
-    assert refused.value.field == "consent"
-    assert "withdraw the referral" in str(refused.value)
+    correct(referral, responder_, reason="age_assessment", age_in_doubt=False)
     referral.refresh_from_db()
-    assert referral.is_child and not referral.transitions.filter(transition="correct").exists()
-    correct(referral, responder_, reason="age_assessment", age_in_doubt=False, consent=True)
+    assert not referral.is_child and not referral.consent
+    correct(referral, responder_, reason="new_information", consent=True)
     referral.refresh_from_db()
-    assert referral.consent and not referral.is_child
+    assert referral.consent
+
+
+def test_languages_sent_in_another_order_are_no_correction():
+    referral = submitted_referral(languages=["ti", "en"])
+    with pytest.raises(NothingToCorrect):
+        correct(referral, manager(), languages=["en", "ti"])
 
 
 def test_the_child_is_worked_out_as_at_the_submission_not_today():

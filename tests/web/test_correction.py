@@ -45,6 +45,8 @@ def as_posted(referral: Referral, **overrides) -> dict:
         "languages": list(referral.languages),
         "interpreter_needed": "on" if referral.interpreter_needed else "",
         "region": referral.region,
+        "needs_accommodation": "on" if referral.needs_accommodation else "",
+        "emergency": "on" if referral.emergency else "",
         "needs_medical": "on" if referral.needs_medical else "",
         "has_dependants": "on" if referral.has_dependants else "",
         "safe_to_contact": "on" if referral.safe_to_contact else "",
@@ -263,3 +265,24 @@ def test_the_form_asks_why_first_then_every_correctable_detail_once_under_a_head
     headings = [heading for heading, _ in CORRECT_FORM_SECTIONS]
     assert all(f"<h2>{escape(heading)}</h2>" in html for heading in headings)
     assert html.index('name="correct-reason"') < html.index('name="correct-given_name"')
+
+
+def test_an_adult_found_by_an_age_assessment_without_consent_is_asked_for_it_on_the_case_page():
+    referral, staff, boss = placed(age_in_doubt=True, consent=False, local_authority="Leeds")
+    case_url = reverse("referrals:case", args=[referral.pk])
+    assert 'id="consent-missing"' not in signed_in(boss).get(case_url).content.decode()
+    services.correct_referral(
+        referral_id=referral.pk, actor=boss, reason="age_assessment", age_in_doubt=False
+    )
+    for user in (boss, staff, referral.submitted_by):
+        assert 'id="consent-missing"' in signed_in(user).get(case_url).content.decode()
+    services.correct_referral(referral_id=referral.pk, actor=boss, reason="new_information", consent=True)
+    assert 'id="consent-missing"' not in signed_in(boss).get(case_url).content.decode()
+
+
+def test_an_emergency_that_is_no_longer_one_is_corrected():
+    referral = submitted_referral(needs_accommodation=True, emergency=True)
+    data = as_posted(referral, reason="new_information", emergency="")
+    assert signed_in(manager()).post(correct_url(referral), data).status_code == 302
+    referral.refresh_from_db()
+    assert referral.needs_accommodation and not referral.emergency
