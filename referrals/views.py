@@ -549,7 +549,10 @@ def chosen_in_words(transition: str, form: HarbourForm) -> list[tuple[str, str]]
         elif name == "provider" and str(value).isdecimal():
             said = provider_names([int(value)]).get(int(value), str(value))
         else:
-            said = input_in_words(transition, name, value, {})
+            try:
+                said = input_in_words(transition, name, value, {})
+            except ValueError:  # a date that is no date
+                said = str(value)
         words.append((str(field.label), said))
     return words
 

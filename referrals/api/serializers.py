@@ -492,7 +492,7 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
             from_current_offer=getattr(instance, "from_current_offer", False),
         ):
             del data["input"]
-        elif instance.transition == "correct" and not self.context["identity"]:
+        elif instance.transition == "correct" and not self.context.get("identity", False):
             # A correction's note may say what a detail was ("Smyth, not Smith"), which only whoever
             # sees who the person is may read.
             data["input"].pop("note", None)

@@ -42,7 +42,7 @@ def test_the_provider_hears_the_case_was_corrected_and_that_the_person_is_now_a_
         for text in (subject, body, payload):
             assert personal_data_in(text) == []
             assert "Hailemariam" not in text and new_birthday.isoformat() not in text
-            assert "local authority" not in text
+            assert "Newham" not in text
     messages = InboxItem.objects.filter(event=Event.REFERRAL_CORRECTED).values_list("message", flat=True)
     assert all(message == f"Details corrected: {case.referral.reference}" for message in messages)
 

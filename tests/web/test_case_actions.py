@@ -1571,3 +1571,14 @@ def test_the_history_reads_in_words_not_codes():
     html = signed_in(boss).get(reverse("referrals:case", args=[referral.pk])).content.decode()
     assert "Received → Assessed" in html
     assert "Medaille House" in html and "No capacity" in html and "no_capacity" not in html
+
+
+def test_a_refused_form_with_a_date_that_is_no_date_shows_it_as_sent():
+    referral, staff, boss = placed()
+    services.exit_referral(referral_id=referral.pk, actor=boss, reason="left_support")
+    response = signed_in(staff).post(
+        reverse("referrals:case_action", args=[referral.pk, "record_progress"]),
+        {"record_progress-note": "Safe, eating well", "record_progress-next_check_in": "31/12/2026"},
+    )
+    assert response.status_code == 409
+    assert "31/12/2026" in response.content.decode()

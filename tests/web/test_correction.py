@@ -231,6 +231,7 @@ def test_a_correction_in_the_history_reads_as_the_state_it_left_the_case_in():
     referral = submitted_referral()
     services.correct_referral(referral_id=referral.pk, actor=manager(), reason="typing_error", aliases="Mimi")
     html = signed_in(manager()).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert "Details corrected (typing error): other names" in html
     assert "Received → Received" not in html
 
 
