@@ -60,6 +60,13 @@ class NothingToCorrect(HarbourError):
     """A correction that would change none of the person's details: nothing is recorded."""
 
 
+class CorrectedSince(HarbourError):
+    """A correction from a form opened before another correction of the case: made, it would put back
+    what the other changed."""
+
+    status_code = 409
+
+
 class AssessmentUnchanged(HarbourError):
     """A change of assessment to the risk and route the case already has: nothing is recorded."""
 

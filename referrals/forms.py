@@ -747,9 +747,14 @@ class CorrectForm(HarbourForm):
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 
+    # The correction the form was opened after (``services.correct_referral``): its details are as they
+    # were then.
+    corrected_up_to = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
+
     def __init__(self, *args: Any, referral: Referral | None = None, **kwargs: Any) -> None:
         if referral is not None and not kwargs.get("initial"):
             kwargs["initial"] = {name: getattr(referral, name) for name in CORRECTABLE_FIELDS}
+            kwargs["initial"]["corrected_up_to"] = referral.last_correction()
         super().__init__(*args, **kwargs)
         self.referral = referral
         _choices(self, "nationality", _blank_first(nationality_choices(), "Choose a nationality"))
@@ -804,7 +809,8 @@ _correct_fields = {
     **CorrectForm.base_fields,
 }
 CorrectForm.base_fields = {
-    name: _correct_fields[name] for _, names in CORRECT_FORM_SECTIONS for name in names
+    **{name: _correct_fields[name] for _, names in CORRECT_FORM_SECTIONS for name in names},
+    "corrected_up_to": _correct_fields["corrected_up_to"],
 }
 # Asked of whoever records an age assessment, not only of the responder who referred the person.
 CorrectForm.base_fields["local_authority"].label = "Local authority whose children's services were told"

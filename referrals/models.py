@@ -243,6 +243,11 @@ class Referral(FSMModelMixin, models.Model):
         if turns_18_on is None or turns_18_on > timezone.localdate():
             self.told_now_18 = False
 
+    def last_correction(self) -> int:
+        """The id of the case's latest correction (0 if none): what a correction form was opened after."""
+        latest = self.transitions.filter(transition="correct").order_by("-pk").values_list("pk", flat=True)
+        return latest.first() or 0
+
     def _in_support_or_still_missing(self) -> bool:
         """Placed or missing; or reallocated while missing and not found since."""
         return self.state != S.ASSESSED or self.still_missing()

@@ -30,6 +30,7 @@ from .deadlines import CHECK_IN_TIME, due_at, start_clock, stop_clocks
 from .encryption import birth_date_digest, name_digest
 from .exceptions import (
     AssessmentUnchanged,
+    CorrectedSince,
     HarbourError,
     NothingToCorrect,
     NotPermitted,
@@ -739,14 +740,30 @@ NOTHING_TO_CORRECT_MESSAGE = (
 )
 
 
+CORRECTED_SINCE_MESSAGE = (
+    "Someone corrected this person's details after you opened this form, and sending it would have put "
+    "back what they changed."
+)
+
+
 def correct_referral(
-    *, referral_id: int, actor: User, reason: str, note: str = "", **fields: Any
+    *,
+    referral_id: int,
+    actor: User,
+    reason: str,
+    note: str = "",
+    corrected_up_to: int | None = None,
+    **fields: Any,
 ) -> Referral:
     """Correct the person's details (``validation.CORRECTABLE_FIELDS``): only the fields sent, and of
     those only the ones that differ, change. The state does not; the log names the fields changed,
     never their values. Whether the person is a child is worked out again as at the submission, and the
-    provider of a pending offer or of the placement is told (with the managers, when the referring
-    organisation corrected it).
+    provider of a pending offer or of the placement is told, with the managers when the referring
+    organisation corrected it and the referring organisation when someone else did.
+
+    A form sends every detail, as it was when the form was opened after the correction
+    ``corrected_up_to``: if another correction came since, the form's stale details would undo it, so
+    it is refused (409). The API sends only what it changes (``corrected_up_to`` None).
 
     A new region is saved even if that provider does not serve it: the case page says so
     (``views.provider_misfit_words``), and the offer can no longer be accepted (``reserve_bed``). Nor
@@ -756,10 +773,12 @@ def correct_referral(
     from .validation import CORRECTABLE_FIELDS, correction_errors, corrections  # it imports this module
 
     if unknown := set(fields) - set(CORRECTABLE_FIELDS):
-        raise ValueError(f"Not correctable: {sorted(unknown)}")
+        raise TypeError(f"Not correctable: {sorted(unknown)}")
     with transaction.atomic():
         referral = _lock_visible(referral_id, actor)
         check_transition_allowed(actor, "correct", referral)
+        if corrected_up_to is not None and corrected_up_to != referral.last_correction():
+            raise CorrectedSince(CORRECTED_SINCE_MESSAGE)
         changes = corrections(referral, fields)
         if not changes:
             raise NothingToCorrect(NOTHING_TO_CORRECT_MESSAGE)

@@ -66,6 +66,7 @@ from .drafts import (
     save_draft,
 )
 from .exceptions import (
+    CorrectedSince,
     DraftChangedElsewhere,
     HarbourError,
     NoCapacity,
@@ -500,6 +501,8 @@ def not_recorded(
     ):
         # Still assessed: refused for an offer awaiting its answer, after which it can be changed.
         how = "Copy your notes, to change the assessment with them once the offer is answered or has run out."
+    elif transition == "correct" and may_perform(user, "correct", referral) and can_proceed(referral.correct):
+        how = "Open “Correct details” again, which holds the details as they are now, and make your correction there."
     elif (
         in_sight and may_perform(user, "record_progress", referral) and can_proceed(referral.record_progress)
     ):
@@ -1612,6 +1615,8 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                 if isinstance(error, NotPermitted) and not can_proceed(getattr(referral, transition)):
                     # The provider's part ended with the state change (an exit, say): that is what to say.
                     error = TransitionNotAllowed(error.message)
+                if isinstance(error, CorrectedSince):
+                    return not_recorded(request, referral, transition, form, error.message)
                 if type(error) is TransitionNotAllowed and holds_typed_text(form):
                     # Another user's action closed it after the check above (a lost race): as if sent after.
                     return closed_action_refused(request, referral, transition, error)

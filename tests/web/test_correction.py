@@ -53,6 +53,7 @@ def as_posted(referral: Referral, **overrides) -> dict:
         "contact_phone": referral.contact_phone,
         "reason": "typing_error",
         "note": "",
+        "corrected_up_to": str(referral.last_correction()),
         **overrides,
     }
     # An unticked box is not sent at all.
@@ -287,3 +288,28 @@ def test_an_emergency_that_is_no_longer_one_is_corrected():
     assert signed_in(manager()).post(correct_url(referral), data).status_code == 302
     referral.refresh_from_db()
     assert referral.needs_accommodation and not referral.emergency
+
+
+def test_a_form_opened_before_another_correction_does_not_undo_it():
+    referral = submitted_referral(family_name="Haile")
+    officer = signed_in(referral.submitted_by)
+    page = officer.get(correct_url(referral), follow=True).content.decode()
+    assert f'name="correct-corrected_up_to" value="{referral.last_correction()}"' in page
+    stale = as_posted(referral, contact_phone="07700 900777")
+    services.correct_referral(
+        referral_id=referral.pk, actor=manager(), reason="typing_error", family_name="Hailemariam"
+    )
+
+    response = officer.post(correct_url(referral), stale)
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "Your correction was not recorded: Someone corrected this person" in html
+    assert "Open “Correct details” again" in html
+    assert 'value="07700 900777"' in html
+    referral.refresh_from_db()
+    assert (referral.family_name, referral.contact_phone) == ("Hailemariam", "07700 900123")
+
+    fresh = as_posted(referral, contact_phone="07700 900777")
+    assert officer.post(correct_url(referral), fresh).status_code == 302
+    referral.refresh_from_db()
+    assert (referral.family_name, referral.contact_phone) == ("Hailemariam", "07700 900777")
