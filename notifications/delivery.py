@@ -33,8 +33,8 @@ Webhook scheme
      "occurred_at": "2026-11-27T16:00:00.123456+00:00", "sequence": 7,
      "timestamp": 1795891200}
 
-and, for ``referral.corrected`` only, ``"child": true`` or ``false``: whether the person is now treated
-as a child (which every receiver of it already sees), never the details corrected.
+and, for ``referral.corrected`` only, ``"child": true`` or ``false``: whether the correction left the
+person treated as a child (which every receiver of it already sees), never the details corrected.
 
 ``occurred_at`` is when the event happened (UTC) and ``sequence`` its place among its case's events
 (one more than the case's event before it; 0 for events recorded before Harbour numbered them):
@@ -169,21 +169,11 @@ def email_content(notification: Notification) -> tuple[str, str]:
         lines.append(f"Last seen: {local_time(notification.last_seen_at, EMAIL_MOMENT)}")
     if notification.due_at is not None:
         lines.append(f"Due: {local_time(notification.due_at, EMAIL_MOMENT)}")
-    if (child := treated_as_child(notification)) is not None:
-        lines.append(f"Treated as a child: {'Yes' if child else 'No'}")
+    if notification.child is not None:
+        lines.append(f"Treated as a child: {'Yes' if notification.child else 'No'}")
     lines.append(f"Open the case: {case_link(notification)}")
     lines += ["", "Sign in to Harbour to see the details."]
     return subject, "\n".join(lines) + "\n"
-
-
-def treated_as_child(notification: Notification) -> bool | None:
-    """For a correction of the person's details, whether the case now treats them as a child (an age
-    assessment is the usual correction); None for any other event."""
-    if notification.event != Event.REFERRAL_CORRECTED or notification.referral_id is None:
-        return None
-    from referrals.models import Referral
-
-    return Referral.objects.filter(pk=notification.referral_id).values_list("is_child", flat=True).first()
 
 
 def webhook_payload(notification: Notification, timestamp: int) -> dict[str, Any]:
@@ -199,8 +189,8 @@ def webhook_payload(notification: Notification, timestamp: int) -> dict[str, Any
         "sequence": notification.sequence,
         "timestamp": timestamp,
     }
-    if (child := treated_as_child(notification)) is not None:
-        payload["child"] = child
+    if notification.child is not None:
+        payload["child"] = notification.child
     return payload
 
 
@@ -508,11 +498,11 @@ WITH previous AS (
        SET next_attempt_at = %(until)s, attempts = attempts + 1, requeues = 0, claimed_at = %(now)s
      WHERE id = %(id)s AND state = 'pending' AND next_attempt_at <= %(due_by)s
  RETURNING id, event, channel, organisation_id, referral_id, reference, due_at, created_at, attempts, clock,
-           last_seen_at, sequence, delivered_to
+           last_seen_at, sequence, delivered_to, child
 )
 SELECT claimed.id, claimed.event, claimed.channel, claimed.organisation_id, claimed.referral_id,
        claimed.reference, claimed.due_at, claimed.created_at, claimed.attempts, claimed.clock,
-       claimed.last_seen_at, claimed.sequence, claimed.delivered_to, previous.claimed_at,
+       claimed.last_seen_at, claimed.sequence, claimed.delivered_to, claimed.child, previous.claimed_at,
        organisation.name, organisation.kind, organisation.webhook_url, organisation.webhook_secret,
        organisation.notification_emails, cooloff.until, set_config('synchronous_commit', 'off', true)
   FROM claimed JOIN accounts_organisation AS organisation ON organisation.id = claimed.organisation_id
@@ -543,9 +533,9 @@ def claim(notification_id: str) -> Notification | None:
     if row is None:
         return None
     id_, event, channel, organisation_id, referral_id = row[:5]
-    reference, due_at, created_at, attempts, clock, last_seen_at, sequence, delivered_to = row[5:13]
-    claimed_before = row[13]
-    name, kind, webhook_url, webhook_secret, emails, cools_off_until = row[14:20]
+    reference, due_at, created_at, attempts, clock, last_seen_at, sequence, delivered_to, child = row[5:14]
+    claimed_before = row[14]
+    name, kind, webhook_url, webhook_secret, emails, cools_off_until = row[15:21]
     if isinstance(emails, str):  # a driver that leaves jsonb as text
         emails, delivered_to = json.loads(emails), json.loads(delivered_to)
     organisation = Organisation(
@@ -566,6 +556,7 @@ def claim(notification_id: str) -> Notification | None:
         due_at=due_at,
         clock=clock,
         last_seen_at=last_seen_at,
+        child=child,
         created_at=created_at,
         sequence=sequence,
         delivered_to=delivered_to,

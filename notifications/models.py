@@ -72,6 +72,9 @@ class Notification(models.Model):
     clock = models.CharField(max_length=20, blank=True, default="")
     # For a repeated missing escalation: since when the person has been missing.
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # For a correction of the person's details: whether it left them treated as a child, as it did then,
+    # not as a later correction may have.
+    child = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # The case's events in the order they happened, for receivers to put retried deliveries back in
     # order: one more than the case's last, given by ``notify_many`` under the case's row lock (0 for

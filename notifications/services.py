@@ -83,6 +83,7 @@ class Announcement:
     due_at: datetime.datetime | None = None
     clock: str = ""
     last_seen_at: datetime.datetime | None = None
+    child: bool | None = None
     first_of_case: bool = False  # a new case's first event: no earlier one to follow
 
 
@@ -99,6 +100,7 @@ def notify(
     referral_id: int | None = None,
     reference: str = "",
     due_at: datetime.datetime | None = None,
+    child: bool | None = None,
     first_of_case: bool = False,
 ) -> list[Notification]:
     """Write the inbox items and outbox rows for an event, and queue delivery after commit."""
@@ -110,6 +112,7 @@ def notify(
                 referral_id=referral_id,
                 reference=reference,
                 due_at=due_at,
+                child=child,
                 first_of_case=first_of_case,
             )
         ]
@@ -162,6 +165,7 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
                     organisation=org,
                     due_at=item.due_at,
                     last_seen_at=item.last_seen_at,
+                    child=item.child,
                     sequence=sequence,
                     **case,
                 )

@@ -809,7 +809,7 @@ def correct_referral(
             *(manager_recipients() if not actor.is_manager else []),
             *([_referrer(referral)] if actor.organisation_id != referral.organisation_id else []),
         ]
-        _notify_case(Event.REFERRAL_CORRECTED, referral, *told)
+        _notify_case(Event.REFERRAL_CORRECTED, referral, *told, child=referral.is_child)
     return referral
 
 

@@ -60,3 +60,22 @@ def test_an_adult_corrected_is_said_to_be_no_child_and_other_events_carry_no_suc
     offered = Notification.objects.filter(referral=case.referral, event=Event.OFFER_MADE).first()
     assert "child" not in webhook_payload(offered, 0)
     assert "Treated as a child" not in email_content(offered)[1]
+
+
+def test_a_correction_delivered_late_says_what_it_did_not_what_a_later_one_did():
+    case = bring_to("placed")
+    services.correct_referral(
+        referral_id=case.referral.pk,
+        actor=case.manager,
+        reason="age_assessment",
+        age_in_doubt=True,
+        local_authority="Newham",
+    )
+    services.correct_referral(
+        referral_id=case.referral.pk, actor=case.manager, reason="age_assessment", age_in_doubt=False
+    )
+    first, second = Notification.objects.filter(
+        referral=case.referral, event=Event.REFERRAL_CORRECTED, organisation=case.provider.organisation
+    ).order_by("sequence")
+    assert webhook_payload(first, 0)["child"] is True
+    assert webhook_payload(second, 0)["child"] is False
