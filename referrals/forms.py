@@ -53,40 +53,13 @@ from .validation import (
     PERSONAL_FIELDS,
     PROGRESS_NOTE_REQUIRED_MESSAGE,
     REFERENCE_MAX_LENGTH,
+    REFERRAL_FIELDS,
+    as_stored,
     correction_errors,
     error_messages,
     last_seen_errors,
     next_check_in_errors,
     referral_errors,
-)
-
-REFERRAL_FIELDS = (
-    "consent",
-    "given_name",
-    "family_name",
-    "aliases",
-    "date_of_birth",
-    "age_estimate",
-    "age_in_doubt",
-    "gender",
-    "local_authority",
-    "local_authority_contact",
-    "nationality",
-    "second_nationality",
-    "languages",
-    "interpreter_needed",
-    "exploitation_types",
-    "exploitation_location",
-    "region",
-    "needs_accommodation",
-    "emergency",
-    "needs_medical",
-    "has_dependants",
-    "safe_to_contact",
-    "contact_phone",
-    "account",
-    "responder_reference",
-    "crime_reference",
 )
 
 
@@ -453,19 +426,7 @@ class ReferralForm(HarbourForm):
 
     def referral_fields(self) -> dict[str, Any]:
         """The cleaned values as ``submit_referral`` takes them."""
-        fields = {name: self.cleaned_data.get(name) for name in REFERRAL_FIELDS}
-        for name in (
-            "aliases",
-            "local_authority",
-            "local_authority_contact",
-            "second_nationality",
-            "contact_phone",
-            "account",
-        ):
-            fields[name] = fields[name] or ""
-        for name in ("responder_reference", "crime_reference"):
-            fields[name] = fields[name] or ""
-        return fields
+        return {name: as_stored(name, self.cleaned_data.get(name)) for name in REFERRAL_FIELDS}
 
 
 class AnonymousNotificationForm(HarbourForm):

@@ -421,13 +421,8 @@ def referral_errors(
     return errors
 
 
-# The person's details a correction may change once the referral is submitted (a name misspelt, a phone
-# number changed, an age assessment, a move to another region), in the order the intake asks for them.
-# The exploitation is not corrected this way, nor the route (a manager changes it:
-# ``services.reassess_referral``); whether the person needs a bed, and today, is. Consent is,
-# so that a child referred without it whom an age assessment finds an adult can give it. The region is
-# where the person is now (SPEC §3), which changes when they move or are moved for their safety.
-CORRECTABLE_FIELDS = (
+# The §3 fields of a referral, in the order the intake asks for them.
+REFERRAL_FIELDS = (
     "consent",
     "given_name",
     "family_name",
@@ -442,6 +437,8 @@ CORRECTABLE_FIELDS = (
     "second_nationality",
     "languages",
     "interpreter_needed",
+    "exploitation_types",
+    "exploitation_location",
     "region",
     "needs_accommodation",
     "emergency",
@@ -449,26 +446,47 @@ CORRECTABLE_FIELDS = (
     "has_dependants",
     "safe_to_contact",
     "contact_phone",
+    "account",
+    "responder_reference",
+    "crime_reference",
 )
+
+# The person's details a correction may change once the referral is submitted (a name misspelt, a phone
+# number changed, an age assessment, a move to another region): every §3 field but what happened to the
+# person and the responder's account and references, which are the referral as made. Nor the route (a
+# manager changes it: ``services.reassess_referral``); whether the person needs a bed, and today, is.
+# Consent is, so that a child referred without it whom an age assessment finds an adult can give it. The
+# region is where the person is now (SPEC §3), which changes when they move or are moved for their safety.
+NOT_CORRECTABLE = (
+    "exploitation_types",
+    "exploitation_location",
+    "account",
+    "responder_reference",
+    "crime_reference",
+)
+CORRECTABLE_FIELDS = tuple(name for name in REFERRAL_FIELDS if name not in NOT_CORRECTABLE)
 # The §3 fields the rules of a correctable field read besides it.
 _RULE_FIELDS = (*CORRECTABLE_FIELDS, "exploitation_types")
 
 
-# Text a correction stores as empty, never None.
-_TEXT_FIELDS = (
+# §3 text stored as empty, never None.
+TEXT_FIELDS = (
     "aliases",
-    "second_nationality",
     "local_authority",
     "local_authority_contact",
+    "second_nationality",
     "contact_phone",
+    "account",
+    "responder_reference",
+    "crime_reference",
 )
 
 
 def as_stored(name: str, value: Any) -> Any:
-    """A corrected value as the referral stores it: text never None, languages each once."""
+    """A §3 value as the referral stores it: text never None, languages each once."""
     if name == "languages":
         return distinct(value or [])
-    if name in _TEXT_FIELDS:
+    if name in TEXT_FIELDS:
         return value or ""
     return value
 

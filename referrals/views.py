@@ -77,7 +77,6 @@ from .exceptions import (
     TransitionNotAllowed,
 )
 from .forms import (
-    REFERRAL_FIELDS,
     AcceptForm,
     AnonymousNotificationForm,
     AssessForm,
@@ -136,6 +135,7 @@ from .unsent_forms import (
     take_unsent_form,
     typed_values,
 )
+from .validation import REFERRAL_FIELDS
 from .wording import (
     NOW_18,
     age_words,
