@@ -381,11 +381,7 @@ def offer_placement(*, referral_id: int, actor: User, provider_id: int, note: st
     with transaction.atomic():
         referral = _lock_visible(referral_id, actor)
         check_transition_allowed(actor, "offer", referral)
-        pending = _pending_offer(referral)
-        if offer_awaits_answer(pending):
-            raise offer_already_pending(pending)
-        if pending is not None:
-            _expire(referral, pending)
+        _settle_pending_offer(referral, "offer")
         check_not_missing(referral)
         provider = CareProvider.objects.select_related("organisation").filter(pk=provider_id).first()
         if provider is None:
@@ -441,6 +437,30 @@ def offer_awaits_answer_before_reassessing(offer: PlacementOffer) -> OfferAlread
     )
 
 
+def pending_offer_refusal(transition: str, offer: PlacementOffer | None) -> OfferAlreadyPending | None:
+    """Why ``transition`` waits for the answer to the case's pending ``offer``: a second offer (one at a
+    time), a change of assessment (the provider decides on the person as assessed now). None if it need
+    not wait: no offer awaits its answer, or the transition does not depend on it."""
+    if not offer_awaits_answer(offer):
+        return None
+    if transition == "offer":
+        return offer_already_pending(offer)
+    if transition == "reassess":
+        return offer_awaits_answer_before_reassessing(offer)
+    return None
+
+
+def _settle_pending_offer(referral: Referral, transition: str) -> None:
+    """Before a new offer or a change of assessment of the locked referral: refused while its pending
+    offer awaits its answer (``pending_offer_refusal``); one past its answer time is expired first, and
+    logged so."""
+    pending = _pending_offer(referral)
+    if refusal := pending_offer_refusal(transition, pending):
+        raise refusal
+    if pending is not None:
+        _expire(referral, pending)
+
+
 def reassess_referral(*, referral_id: int, actor: User, risk: str, route: str, notes: str = "") -> Referral:
     """The managers change the risk or the route of a person waiting for a placement, as when their
     needs changed (a reallocation's ``needs_changed``): suggestions and offers follow the new route.
@@ -451,13 +471,9 @@ def reassess_referral(*, referral_id: int, actor: User, risk: str, route: str, n
     with transaction.atomic():
         referral = _lock_visible(referral_id, actor)
         check_transition_allowed(actor, "reassess", referral)
-        pending = _pending_offer(referral)
-        if offer_awaits_answer(pending):
-            raise offer_awaits_answer_before_reassessing(pending)
+        _settle_pending_offer(referral, "reassess")
         if (risk, route) == (referral.risk, referral.route):
             raise AssessmentUnchanged(ASSESSMENT_UNCHANGED_MESSAGE)
-        if pending is not None:
-            _expire(referral, pending)
         _perform(
             referral,
             actor=actor,

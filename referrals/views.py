@@ -1126,7 +1126,7 @@ def available_transitions(user: User, referral: Referral, pending_offer: Placeme
                 continue
             if not services.offer_awaits_answer(pending_offer):
                 continue  # past its answer time: expired, whatever the answer
-        elif name in ("offer", "reassess") and services.offer_awaits_answer(pending_offer):
+        elif services.pending_offer_refusal(name, pending_offer):
             continue
         if may_perform(user, name, referral):
             names.append(name)
@@ -1137,10 +1137,8 @@ def not_open_words(
     user: User, referral: Referral, transition: str, pending_offer: PlacementOffer | None
 ) -> str:
     """Why an action the user asked for is not open on the case now, in a sentence."""
-    if transition == "offer" and services.offer_awaits_answer(pending_offer) and user.is_manager:
-        return services.offer_already_pending(pending_offer).message
-    if transition == "reassess" and services.offer_awaits_answer(pending_offer) and user.is_manager:
-        return services.offer_awaits_answer_before_reassessing(pending_offer).message
+    if user.is_manager and (waits := services.pending_offer_refusal(transition, pending_offer)):
+        return waits.message
     if transition == "offer" and user.is_manager and referral.still_missing():
         return services.STILL_MISSING_MESSAGE
     if transition in ("accept", "reject"):

@@ -322,12 +322,12 @@ def refuse_unless_allowed(user: Any, transition: str, referral: Referral) -> Non
         if refusal is not None:
             raise refusal
     services.check_transition_allowed(user, transition, referral)
+    if transition in ("offer", "reassess") and (
+        waits := services.pending_offer_refusal(transition, pending_offer_for(referral))
+    ):
+        raise waits
     if transition == "offer":
-        if services.offer_awaits_answer(pending := pending_offer_for(referral)):
-            raise services.offer_already_pending(pending)
         services.check_not_missing(referral)
-    if transition == "reassess" and services.offer_awaits_answer(pending := pending_offer_for(referral)):
-        raise services.offer_awaits_answer_before_reassessing(pending)
 
 
 class ReferralTransitionView(AnswersWithCase, GenericAPIView):
