@@ -503,6 +503,11 @@ def not_recorded(
         how = "Copy your notes, to change the assessment with them once the offer is answered or has run out."
     elif transition == "correct" and may_perform(user, "correct", referral) and can_proceed(referral.correct):
         how = "Open “Correct details” again, which holds the details as they are now, and make your correction there."
+    elif transition == "correct":
+        how = (
+            f"{services.CLOSED_NOT_CORRECTED} Copy what you need and give it to {managers} another way, "
+            f"quoting case {referral.reference}."
+        )
     elif (
         in_sight and may_perform(user, "record_progress", referral) and can_proceed(referral.record_progress)
     ):
@@ -540,7 +545,11 @@ def chosen_in_words(transition: str, form: HarbourForm) -> list[tuple[str, str]]
     words = []
     for name, field in form.fields.items():
         value = form[name].data
-        if name in TYPED_FIELDS or (value in (None, "", []) and not isinstance(field, forms.BooleanField)):
+        if (
+            name in TYPED_FIELDS
+            or field.widget.is_hidden
+            or (value in (None, "", []) and not isinstance(field, forms.BooleanField))
+        ):
             continue
         labels = choice_labels(field)
         if isinstance(field, forms.BooleanField):
@@ -1371,8 +1380,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "person": who_the_person_is(user, referral),
         "details": person_details(user, referral),
         "now_18": coming_of_age_words(referral, timezone.localdate()) == NOW_18,
-        # An adult without consent: a child referred without it whom an age assessment found an adult.
-        "consent_missing": referral.state in OPEN_STATES and not referral.is_child and not referral.consent,
+        "consent_missing": consent_missing_words(user, referral),
         "provider_misfit": provider_misfit,
         "may_see_full_account": may_see_full_account(user),
         "deadlines": deadlines,
@@ -1400,6 +1408,27 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "links": [(name, TRANSITIONS[name]) for name in actions if name not in primary],
     }
     return render(request, "referrals/case.html", context)
+
+
+def consent_missing_words(user: User, referral: Referral) -> str:
+    """For an open case of an adult without consent (a child referred without it whom an age assessment
+    found an adult), that their support continues only with their consent, and what the user can do
+    about it; empty otherwise."""
+    if referral.state not in OPEN_STATES or referral.is_child or referral.consent:
+        return ""
+    said = (
+        "No consent: this person was referred as a child, without their consent, and is now known to be an "
+        "adult. Their support continues only with their own consent."
+    )
+    if not may_perform(user, "correct", referral):
+        return f"{said} Tell the managers whether they give it."
+    if referral.state in (ReferralState.RECEIVED, ReferralState.ASSESSED) and not referral.still_missing():
+        ends = "withdraw the referral"
+    elif user.is_manager:
+        ends = "record their exit from support"
+    else:
+        ends = "tell the managers, who record their exit from support"
+    return f"{said} Once they give it, record it with “Correct details”; if they do not, {ends}."
 
 
 def provider_misfit_words(

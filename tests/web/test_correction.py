@@ -1,6 +1,7 @@
 """The case page's "Correct details" action: a form filled in with the case's details, the intake's
 errors, the history's words, and the warning for a child placed where children are not supported."""
 
+import re
 from html import escape
 
 import pytest
@@ -162,6 +163,7 @@ def test_a_correction_sent_after_the_case_closed_comes_back_with_what_was_typed(
     html = response.content.decode()
     assert "Your correction was not recorded" in html
     assert 'value="Hailemariam"' in html
+    assert "The details of a closed case can no longer be corrected. Copy what you need" in html
     # What was chosen, as the form words it, unticked boxes too, to copy.
     assert "<dt>Languages the person speaks</dt><dd>Tigrinya, English</dd>" in html
     assert "<dt>Nationality</dt><dd>Eritrea</dd>" in html
@@ -276,8 +278,13 @@ def test_an_adult_found_by_an_age_assessment_without_consent_is_asked_for_it_on_
     services.correct_referral(
         referral_id=referral.pk, actor=boss, reason="age_assessment", age_in_doubt=False
     )
-    for user in (boss, staff, referral.submitted_by):
-        assert 'id="consent-missing"' in signed_in(user).get(case_url).content.decode()
+    pages = {
+        user: signed_in(user).get(case_url).content.decode() for user in (boss, staff, referral.submitted_by)
+    }
+    assert all('id="consent-missing"' in page for page in pages.values())
+    assert "if they do not, record their exit from support" in pages[boss]
+    assert "Tell the managers whether they give it." in pages[staff]
+    assert "tell the managers, who record their exit from support" in pages[referral.submitted_by]
     services.correct_referral(referral_id=referral.pk, actor=boss, reason="new_information", consent=True)
     assert 'id="consent-missing"' not in signed_in(boss).get(case_url).content.decode()
 
@@ -305,6 +312,7 @@ def test_a_form_opened_before_another_correction_does_not_undo_it():
     html = response.content.decode()
     assert "Your correction was not recorded: Someone corrected this person" in html
     assert "Open “Correct details” again" in html
+    assert "None" not in re.findall(r"<dt>([^<]*)</dt>", html), "the form's hidden field is not a choice"
     assert 'value="07700 900777"' in html
     referral.refresh_from_db()
     assert (referral.family_name, referral.contact_phone) == ("Hailemariam", "07700 900123")
