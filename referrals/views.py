@@ -53,6 +53,7 @@ from .choices import (
     ExploitationType,
     ReferralState,
     RejectReason,
+    Route,
     language_names,
     nationality_names,
 )
@@ -1382,6 +1383,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "now_18": coming_of_age_words(referral, timezone.localdate()) == NOW_18,
         "consent_missing": consent_missing_words(user, referral),
         "provider_misfit": provider_misfit,
+        "route_misfit": route_misfit_words(user, referral, pending_offer),
         "may_see_full_account": may_see_full_account(user),
         "deadlines": deadlines,
         # Reallocated while missing: the state says assessed, but the person is not found yet.
@@ -1408,6 +1410,21 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "links": [(name, TRANSITIONS[name]) for name in actions if name not in primary],
     }
     return render(request, "referrals/case.html", context)
+
+
+def route_misfit_words(user: User, referral: Referral, pending_offer: PlacementOffer | None) -> str:
+    """For a manager, while a new assessment could follow: that the person's need of a safe place to stay,
+    corrected since the assessment, no longer matches its route. Empty otherwise."""
+    if not (user.is_manager and referral.state == ReferralState.ASSESSED and referral.route):
+        return ""
+    if (referral.route == Route.ACCOMMODATION) == referral.needs_accommodation:
+        return ""
+    need = "needs" if referral.needs_accommodation else "does not need"
+    then = " once the offer is answered or has run out" if services.offer_awaits_answer(pending_offer) else ""
+    return (
+        f"The person {need} a safe place to stay, and the route is {referral.get_route_display().lower()}: "
+        f"change the assessment{then} if the route should change."
+    )
 
 
 def consent_missing_words(user: User, referral: Referral) -> str:

@@ -321,3 +321,20 @@ def test_a_form_opened_before_another_correction_does_not_undo_it():
     assert officer.post(correct_url(referral), fresh).status_code == 302
     referral.refresh_from_db()
     assert (referral.family_name, referral.contact_phone) == ("Hailemariam", "07700 900777")
+
+
+def test_a_need_of_a_safe_place_corrected_against_the_route_points_the_manager_to_a_new_assessment():
+    referral = submitted_referral(needs_accommodation=True)
+    boss = manager()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="high", route="accommodation")
+    case_url = reverse("referrals:case", args=[referral.pk])
+    assert 'id="route-misfit"' not in signed_in(boss).get(case_url).content.decode()
+    services.correct_referral(
+        referral_id=referral.pk,
+        actor=referral.submitted_by,
+        reason="new_information",
+        needs_accommodation=False,
+    )
+    html = signed_in(boss).get(case_url).content.decode()
+    assert "does not need a safe place to stay, and the route is accommodation" in html
+    assert 'id="route-misfit"' not in signed_in(referral.submitted_by).get(case_url).content.decode()
