@@ -741,7 +741,6 @@ class CorrectForm(HarbourForm):
         return cleaned
 
 
-# The intake's own fields first, in its order: asked for the same fact, the form checks it the same way.
 # The form in parts under headings, why first: a phone's long page is scrolled through by heading, and
 # the reason it asks for is not left at the bottom.
 CORRECT_FORM_SECTIONS = (

@@ -518,7 +518,7 @@ def correction_errors(
     be after it, so that "a date of birth or an age estimate", "a phone number only if it is safe to
     call" and "a child's local authority" hold of the corrected case. Not "an adult consents": a child
     referred without consent whom an age assessment finds an adult is recorded as one, and the case page
-    asks for their consent or the end of the referral (``views.consent_words``), as for a child turned 18.
+    asks for their consent or the end of the referral (``views.consent_missing_words``), as for a child turned 18.
 
     Whether the person is a child is as at the submission. An error the case had before is not the
     correction's: a child referred before the local authority was asked has their phone corrected
