@@ -54,7 +54,7 @@ INPUT_CHOICES: dict[str, type[models.TextChoices]] = {
 # What the transitions no user is ever refused did (TRANSITION_WORDS has the others): Harbour records a
 # submission and an offer's running out itself.
 RECORDED_WORDS = {"submit": "submitted", "expire_offer": "offer expired"}
-# What the history calls a step whose refusal words ("cannot be corrected") say too little there.
+# What the history calls the steps that leave the state as it was: "reassessed" says too little there.
 HISTORY_WORDS = {"correct": "details corrected", "reassess": "assessment changed"}
 # The person's details a correction names, as the history and the audit trail say them: names only,
 # never a value.
