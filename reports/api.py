@@ -209,7 +209,8 @@ class CaseloadReportSerializer(serializers.Serializer):
         many=True, help_text="A person whose age is in doubt is counted as a child (see age_in_doubt)."
     )
     age_in_doubt = ReportShareSerializer(
-        help_text="The children whose age is in doubt: counted among age_groups' children, not beside them."
+        help_text="The children whose age is in doubt: counted among age_groups' children, not beside them, and "
+        "their share is of the children."
     )
     genders = ReportShareSerializer(many=True)
     regions = ReportShareSerializer(many=True)

@@ -719,7 +719,7 @@ def _demographics(referrals: QuerySet[Referral], total: int) -> tuple[dict[str, 
         "genders": _shares(dict(gender), dict(Gender.choices), total, keep_zero=True),
         "regions": _shares(dict(region), dict(Region.choices), total, keep_zero=True),
         "organisation_kinds": _shares(dict(kind), kind_labels, total, keep_zero=True),
-    }, Share(AGE_IN_DOUBT, "Of the children: age in doubt", in_doubt, _ratio(in_doubt, total))
+    }, Share(AGE_IN_DOUBT, "Of the children: age in doubt", in_doubt, _ratio(in_doubt, age["child"]))
 
 
 def _deadline_figures(

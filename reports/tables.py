@@ -112,8 +112,9 @@ class Table:
     notes: list[str] = field(default_factory=list)
     # The lines this table's counts add up along, to its own counts or to another table's.
     lines: list[Line] = field(default_factory=list)
-    # The count every share of this table is a fraction of.
+    # The count every share of this table is a fraction of, but for the rows keyed in ``row_shares_of``.
     shares_of: Cell | None = None
+    row_shares_of: dict[str, Cell] = field(default_factory=dict)
     # Counts no column shows that its lines run through: the published counts can give them away as
     # they can a ``<5``, so they are withheld alike when 1 to 4.
     unpublished: dict[Cell, int] = field(default_factory=dict)
@@ -256,8 +257,9 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
             [*report.age_groups, report.age_in_doubt],
             notes=[
                 "A person whose age is in doubt is counted as a child, as safeguarding treats them: the last "
-                "row says how many of the children they are."
+                "row says how many of the children they are, and its share is of the children."
             ],
+            row_shares_of={AGE_IN_DOUBT: ("age_groups", "child", "count")},
         ),
         _share_table("genders", "Gender", "Gender", report.genders),
         _share_table("regions", "Region", "Region", report.regions),
@@ -868,9 +870,9 @@ def for_publication(tables: dict[str, Table]) -> dict[str, Table]:
     for table in tables.values():
         if not table.publishable:
             continue
-        shares_withheld = table.shares_of in withheld
         rows = []
         for row in table.rows:
+            shares_withheld = table.row_shares_of.get(row["key"], table.shares_of) in withheld
             shown = dict(row)
             for column in table.columns:
                 cell = (table.name, row["key"], column.key)

@@ -239,7 +239,9 @@ def random_caseload(rng: random.Random) -> CaseloadReport:
         exploitation_types=[],
         age_groups=_shares(count("age"), ["adult", "child"], total),
         age_in_doubt=_shares(
-            Counter({AGE_IN_DOUBT: rng.randint(0, count("age")["child"])}), [AGE_IN_DOUBT], total
+            Counter({AGE_IN_DOUBT: rng.randint(0, count("age")["child"])}),
+            [AGE_IN_DOUBT],
+            count("age")["child"],
         )[0],
         genders=_shares(count("gender"), list(Gender.values), total),
         regions=_shares(count("region"), list(Region.values), total),

@@ -215,6 +215,20 @@ def published_csv(*tables):
     return {name: table_csv(table).splitlines()[1:] for name, table in published.items()}
 
 
+def test_a_share_of_another_count_than_the_tables_is_withheld_with_that_count():
+    # 43 referrals: 3 adults, so the 40 children are withheld too, or 43 − 40 would give the adults away.
+    # The 10 children whose age is in doubt are published, but their share of the children is not:
+    # 10 / 0.25 would give the 40 away.
+    age_groups = breakdown("age_groups", {"adult": 3, "child": 40})
+    age_groups.rows.append({"key": "in_doubt", "label": "in_doubt", "count": 10, "share": 10 / 40})
+    age_groups.row_shares_of = {"in_doubt": ("age_groups", "child", "count")}
+    assert published_csv(summary(43), age_groups)["age_groups"] == [
+        "adult,<5,suppressed",
+        "child,suppressed,suppressed",
+        "in_doubt,10,suppressed",
+    ]
+
+
 def test_a_lone_small_count_takes_the_next_smallest_with_it_so_the_total_cannot_give_it_away():
     # A region of 347 referrals: with 347 published, 347 − 69 − 274 − 0 would give Other away as 4.
     genders = breakdown("genders", {"Female": 69, "Male": 274, "Other": 4, "Unknown": 0})

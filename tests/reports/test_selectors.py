@@ -471,6 +471,7 @@ def test_the_children_whose_age_is_in_doubt_are_counted_among_the_children(casel
     report = caseload_report(ReportFilter(), now=NOW)
     assert counts(report.age_groups) == {"adult": 6, "child": 3}
     assert (report.age_in_doubt.label, report.age_in_doubt.count) == ("Of the children: age in doubt", 1)
+    assert report.age_in_doubt.share == pytest.approx(1 / 3)  # of the 3 children, not the 9 referrals
 
 
 def test_a_referring_organisation_kind_filter(caseload):

@@ -774,7 +774,7 @@ def test_the_age_groups_and_nationalities_say_how_age_in_doubt_and_two_nationali
                   nationality="NG", second_nationality="GB")  # fmt: skip
     rows = read_csv_file(web.get(CSV, {"table": "age_groups"}))
     assert ["Note", "A person whose age is in doubt is counted as a child, as safeguarding treats them: the "
-            "last row says how many of the children they are."] in rows  # fmt: skip
+            "last row says how many of the children they are, and its share is of the children."] in rows  # fmt: skip
     assert [row[:2] for row in rows[rows.index([]) + 2 :]] == [
         ["Adult", "6"],
         ["Child", "3"],
