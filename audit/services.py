@@ -22,7 +22,18 @@ if TYPE_CHECKING:
 # Transition inputs that describe the decision, not the person (a correction's ``fields`` are the names
 # of the details corrected, never their values); free-text notes stay out.
 NON_PERSONAL_INPUTS = frozenset(
-    {"risk", "route", "reason", "outcome", "provider", "offer", "next_check_in", "recovery_review", "fields"}
+    {
+        "risk",
+        "route",
+        "reason",
+        "outcome",
+        "provider",
+        "offer",
+        "next_check_in",
+        "recovery_review",
+        "fields",
+        "placement_due",
+    }
 )
 
 

@@ -144,6 +144,43 @@ def reminder_at(
     return due - (due - start) * share_left
 
 
+def retime_placement_clock(referral: Referral) -> Deadline | None:
+    """Re-time the case's open placement clock to a corrected ``emergency`` (whether the person needs a
+    place to stay today), in the caller's transaction: the clock moved, or None if none runs or its due
+    time stays.
+
+    Now an emergency, it is due by the earlier of its due time and ``DEADLINE_PLACEMENT_EMERGENCY_HOURS``
+    from now, and reminded within that span. No longer one, it is due as if it had started so, from its
+    own start (with the bank holidays of the region the case is in now). Not yet due after that, it is
+    reminded and escalated again at its new times; still past due, it keeps the escalation it had (or
+    the next sweep sends it), so that managers are not told twice of one missed deadline. The reminders
+    sent of its old due time are read: a new one comes for the new.
+    """
+    clock = referral.deadlines.filter(clock=Clock.PLACEMENT, stopped_at__isnull=True).first()
+    if clock is None:
+        return None
+    now = timezone.now()
+    if referral.emergency:
+        start, due = now, min(clock.due_at, due_at(Clock.PLACEMENT, referral, now))
+    else:
+        start = clock.started_at
+        due = due_at(Clock.PLACEMENT, referral, start)
+    if due == clock.due_at:
+        return None
+    clock.due_at = due
+    clock.remind_at = reminder_at(
+        start,
+        due,
+        working_days=working_days_of(Clock.PLACEMENT, referral),
+        nation=nation_of(referral.region),
+    )
+    if due > now:
+        clock.reminded_at = clock.breached_at = None
+    clock.save(update_fields=["due_at", "remind_at", "reminded_at", "breached_at"])
+    reminders_done(referral_id=referral.pk, clocks=(Clock.PLACEMENT,))
+    return clock
+
+
 def start_clock(
     referral: Referral,
     clock: Clock,

@@ -26,7 +26,7 @@ from notifications.models import Event
 from notifications.services import manager_items_done, manager_recipients, notify, offer_items_done
 
 from .choices import ReferralState, WithdrawReason
-from .deadlines import CHECK_IN_TIME, due_at, start_clock, stop_clocks
+from .deadlines import CHECK_IN_TIME, due_at, retime_placement_clock, start_clock, stop_clocks
 from .encryption import birth_date_digest, name_digest
 from .exceptions import (
     AssessmentUnchanged,
@@ -785,7 +785,9 @@ def correct_referral(
     (``views.provider_misfit_words``), and the offer can no longer be accepted (``reserve_bed``). Nor
     does it move a running clock: the nation whose bank holidays a clock skips (``deadlines.nation_of``)
     is read when the clock starts, so the placement clock keeps the due time it was given, and the clocks
-    started after count the new region's."""
+    started after count the new region's. A change of whether the person needs a place today does move
+    the running placement clock (``deadlines.retime_placement_clock``): a deadline kept from before
+    would pass unseen, or escalate a case no longer urgent. The log then holds its new due time."""
     from .validation import CORRECTABLE_FIELDS, correction_errors, corrections  # it imports this module
 
     if unknown := set(fields) - set(CORRECTABLE_FIELDS):
@@ -809,14 +811,14 @@ def correct_referral(
             age_in_doubt=corrected["age_in_doubt"],
             on=timezone.localdate(referral.submitted_at),
         )
-        _perform(
-            referral,
-            actor=actor,
-            transition="correct",
-            input={"reason": reason, "note": note, "fields": list(changes)},
-            changes=changes,
-            child=child,
-        )
+        referral.correct(changes=changes, child=child)
+        referral.save()
+        input: dict[str, Any] = {"reason": reason, "note": note, "fields": list(changes)}
+        # Whether the person needs a place today is what the placement clock's due time depends on.
+        if "emergency" in changes and (placement := retime_placement_clock(referral)) is not None:
+            input["placement_due"] = placement.due_at.isoformat()
+        # The state stays as it was.
+        _log(referral, actor=actor, transition="correct", from_state=referral.state, input=input)
         pending = _pending_offer(referral)
         # The referring organisation hears when someone else corrected what it submitted.
         told = [

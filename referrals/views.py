@@ -141,7 +141,7 @@ from .wording import (
     NOW_18,
     age_words,
     coming_of_age_words,
-    corrected_fields_in_words,
+    correction_in_words,
     input_in_words,
     input_label,
     last_offer_words,
@@ -1219,8 +1219,7 @@ def history_rows(
         action = transition_in_words(log["transition"])
         if log["transition"] == "correct" and show_input:
             # "Details corrected (age assessment): date of birth, age in doubt": names, never values.
-            reason = input_in_words("correct", "reason", given.get("reason"), provider_names)
-            action = f"{action} ({reason.lower()}): {corrected_fields_in_words(given.get('fields') or [])}"
+            action = correction_in_words(given)
             # Its note may say what a detail was ("Smyth, not Smith"): for whoever sees who the person is.
             given = {"note": given.get("note")} if identity else {}
         rows.append(

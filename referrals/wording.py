@@ -66,6 +66,18 @@ def corrected_fields_in_words(fields: list[str]) -> str:
     return ", ".join(CORRECTED_FIELD_WORDS.get(name, name.replace("_", " ")) for name in fields)
 
 
+def correction_in_words(input: dict[str, Any]) -> str:
+    """ "Details corrected (new information): emergency. The placement is now due 1 December 2026
+    14:05": the fields a correction changed, never their values, and where it moved the placement clock
+    (``deadlines.retime_placement_clock``)."""
+    reason = input_in_words("correct", "reason", input.get("reason"), {}).lower()
+    fields = corrected_fields_in_words(input.get("fields") or [])
+    words = f"{transition_in_words('correct')} ({reason}): {fields}"
+    if due := input.get("placement_due"):
+        words += f". The placement is now due {moment_in_words(due)}"
+    return words
+
+
 def transition_in_words(transition: str) -> str:
     """What a transition did to the case: "Offered a placement", "Submitted"."""
     if transition in HISTORY_WORDS:
@@ -103,7 +115,7 @@ def input_in_words(transition: str, key: str, value: Any, provider_names: dict[i
         return corrected_fields_in_words(value)
     if value is True:
         return "Yes"
-    if key == "last_seen_at":
+    if key in ("last_seen_at", "placement_due"):
         return moment_in_words(value)
     if key == "next_check_in":
         return day_in_words(value)

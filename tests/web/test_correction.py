@@ -7,9 +7,11 @@ from html import escape
 import pytest
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from referrals import services
 from referrals.forms import CORRECT_FORM_SECTIONS
-from referrals.models import Referral
+from referrals.local_time import MOMENT, local_time
+from referrals.models import Clock, Referral
 from referrals.templatetags.form_fields import session_limit
 from referrals.validation import CORRECTABLE_FIELDS
 from tests.factories import (
@@ -338,3 +340,59 @@ def test_a_need_of_a_safe_place_corrected_against_the_route_points_the_manager_t
     html = signed_in(boss).get(case_url).content.decode()
     assert "does not need a safe place to stay, and the route is accommodation" in html
     assert 'id="route-misfit"' not in signed_in(referral.submitted_by).get(case_url).content.decode()
+
+
+def test_a_correction_that_moves_the_placement_clock_says_so_in_the_history_and_the_page_shows_its_due_time():
+    referral = submitted_referral(needs_accommodation=True)
+    boss = manager()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="high", route="accommodation")
+    was_due = referral.deadlines.get(clock=Clock.PLACEMENT, stopped_at__isnull=True).due_at
+    data = as_posted(referral, reason="new_information", emergency="on")
+    assert signed_in(referral.submitted_by).post(correct_url(referral), data).status_code == 302
+    due = referral.deadlines.get(clock=Clock.PLACEMENT, stopped_at__isnull=True).due_at
+    assert due < was_due
+    case_url = reverse("referrals:case", args=[referral.pk])
+    for user in (boss, referral.submitted_by):
+        html = signed_in(user).get(case_url).content.decode()
+        assert (
+            "Details corrected (new information): emergency. The placement is now due "
+            f"{local_time(due, '%-d %B %Y %H:%M')}"
+        ) in html
+        assert f"Placement: due {local_time(due, MOMENT)}" in html
+        assert local_time(was_due, MOMENT) not in html
+    # The audit trail has the new due time, and of the person nothing but the fields' names.
+    audited = AuditEvent.objects.filter(referral_id=referral.pk, what="transition: correct").get()
+    assert audited.changes["placement_due"] == {"after": due.isoformat()}
+    assert audited.changes["fields"] == {"after": ["emergency"]}
+
+
+def test_a_case_no_longer_needing_a_place_today_is_flagged_an_emergency_nowhere():
+    boss = manager()
+    waiting = submitted_referral(emergency=True)
+    provider = CareProviderFactory()
+    staff = provider_user(provider)
+    offered_to, *_ = offered(provider, emergency=True)
+    assessed = submitted_referral(emergency=True)
+    services.assess_referral(referral_id=assessed.pk, actor=boss, risk="high", route="accommodation")
+    pages = {
+        waiting: (boss, reverse("referrals:triage")),
+        assessed: (boss, reverse("referrals:assessed")),
+        offered_to: (staff, reverse("care_providers:offers")),
+    }
+    tag = '<span class="tag tag-urgent">Emergency</span>'
+    for referral, (user, page) in pages.items():
+        assert tag in signed_in(user).get(page).content.decode()
+    for referral, correction in (
+        (waiting, {"needs_accommodation": "", "emergency": ""}),
+        (assessed, {"emergency": ""}),
+        (offered_to, {"needs_accommodation": "", "emergency": ""}),
+    ):
+        data = as_posted(referral, reason="new_information", **correction)
+        assert signed_in(boss).post(correct_url(referral), data).status_code == 302
+    for referral, (user, page) in pages.items():
+        html = signed_in(user).get(page).content.decode()
+        assert referral.reference in html and tag not in html, page
+        case_page = signed_in(user).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+        assert re.search(r"<dt>Emergency</dt>\s*<dd>No</dd>", case_page), referral
+        api = signed_in(user).get(f"/api/v1/referrals/{referral.pk}/").json()
+        assert api["emergency"] is False
