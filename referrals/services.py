@@ -161,7 +161,13 @@ def submit_anonymous_notification(
 
 
 def _log(
-    referral: Referral, *, actor: User | None, transition: str, from_state: str, input: dict[str, Any]
+    referral: Referral,
+    *,
+    actor: User | None,
+    transition: str,
+    from_state: str,
+    input: dict[str, Any],
+    before: dict[str, Any] | None = None,
 ) -> None:
     log = TransitionLog.objects.create(
         referral=referral,
@@ -172,7 +178,7 @@ def _log(
         input=input,
     )
     # The audit row (who, when, from which address, before and after) in the same transaction.
-    record_transition(log)
+    record_transition(log, before=before)
 
 
 def _lock_visible(referral_id: int, actor: User) -> Referral:
@@ -228,13 +234,20 @@ def _apply(
 
 
 def _perform(
-    referral: Referral, *, actor: User | None, transition: str, input: dict[str, Any], **kwargs: Any
+    referral: Referral,
+    *,
+    actor: User | None,
+    transition: str,
+    input: dict[str, Any],
+    before: dict[str, Any] | None = None,
+    **kwargs: Any,
 ) -> None:
-    """Perform one transition on the locked referral, save it and log it."""
+    """Perform one transition on the locked referral, save it and log it; ``before`` holds what the
+    inputs it names replace, for the audit row."""
     from_state = referral.state
     getattr(referral, transition)(**kwargs)
     referral.save()
-    _log(referral, actor=actor, transition=transition, from_state=from_state, input=input)
+    _log(referral, actor=actor, transition=transition, from_state=from_state, input=input, before=before)
 
 
 def _notify_case(event: Event, referral: Referral, *organisations: Organisation, **extra: Any) -> None:
@@ -479,6 +492,7 @@ def reassess_referral(*, referral_id: int, actor: User, risk: str, route: str, n
             actor=actor,
             transition="reassess",
             input={"risk": risk, "route": route, "notes": notes},
+            before={"risk": referral.risk, "route": referral.route},
             risk=risk,
             route=route,
         )
