@@ -139,14 +139,16 @@ def record_admin_change(
     return record_change(actor=actor, referral=None, what=what[:200], changes=changes, request=request)
 
 
-def record_transition(log: TransitionLog) -> AuditEvent:
-    """The audit row of one transition, written in the transition's own transaction."""
+def record_transition(log: TransitionLog, *, before: dict[str, Any] | None = None) -> AuditEvent:
+    """The audit row of one transition, written in the transition's own transaction. ``before`` holds
+    what inputs replaced (a changed assessment's risk and route), each recorded with its input."""
     referral = log.referral
     changes: dict[str, Any] = {"state": {"before": log.from_state, "after": log.to_state}}
     inputs = cast(dict[str, Any], log.input or {})
+    before = before or {}
     for key, value in inputs.items():
         if key in NON_PERSONAL_INPUTS and value not in (None, ""):
-            changes[key] = {"after": value}
+            changes[key] = {"before": before[key], "after": value} if key in before else {"after": value}
     return record_change(
         actor=log.actor, referral=referral, what=f"transition: {log.transition}", changes=changes
     )

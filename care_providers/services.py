@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from referrals.choices import BED_FOR, BedKind, Gender, Route, Service
+from referrals.choices import BED_FOR, BedKind, Gender, Misfit, Route, Service
 from referrals.exceptions import NoCapacity, ProviderCannotTake, ProviderNoLongerSuitable
 
 from .models import CareProvider
@@ -26,15 +26,25 @@ def bed_needed(referral: Referral) -> str:
     return bed_kind_for(referral) if referral.route == Route.ACCOMMODATION else ""
 
 
+def provider_misfits(provider: CareProvider, referral: Referral) -> list[Misfit]:
+    """What of the person this provider does not take: a child where it supports no children, a region
+    it does not serve. A correction can bring either about after the offer or the placement."""
+    misfits = []
+    if referral.is_child and not provider.supports_children:
+        misfits.append(Misfit.CHILDREN)
+    if referral.region not in provider.regions:
+        misfits.append(Misfit.REGION)
+    return misfits
+
+
 def reasons_provider_cannot_support(provider: CareProvider, referral: Referral) -> list[str]:
     """Every reason this provider cannot support this person, free beds aside; empty if it can."""
     reasons = []
     if not provider.active:
         reasons.append(f"{provider.name} is not taking referrals.")
-    if referral.region not in provider.regions:
-        reasons.append(f"{provider.name} does not serve the person's region.")
-    if referral.is_child and not provider.supports_children:
-        reasons.append(f"{provider.name} does not support children.")
+    reasons += [
+        f"{provider.name} does not {misfit.label}." for misfit in provider_misfits(provider, referral)
+    ]
     if referral.route == Route.ACCOMMODATION:
         if Service.ACCOMMODATION not in provider.services:
             reasons.append(f"{provider.name} offers outreach only; the route is accommodation.")

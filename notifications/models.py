@@ -29,7 +29,7 @@ class Event(models.TextChoices):
     # A person referred as a child has turned 18: their support continues only with their consent.
     PERSON_NOW_18 = "referral.now_18", "Person now 18"
     # The person's details were corrected (an age assessment, say): whether they are now treated as a
-    # child goes with it, the details themselves never.
+    # child goes with it, and what the provider holding the case no longer fits, the details never.
     REFERRAL_CORRECTED = "referral.corrected", "Details corrected"
     DEADLINE_REMINDER = "deadline.reminder", "Deadline approaching"
     DEADLINE_BREACHED = "deadline.breached", "Deadline passed"
@@ -75,6 +75,11 @@ class Notification(models.Model):
     # For a correction of the person's details: whether it left them treated as a child, as it did then,
     # not as a later correction may have.
     child = models.BooleanField(null=True, blank=True)
+    # For a correction that left the provider of the pending offer or of the placement unable to take the
+    # person, as it did then: ``{"provider_of": "offer" or "placement", "lacking": ["children", "region"],
+    # "region": the region it does not serve}`` (``referrals.services.misfit_notice``). Codes, never
+    # personal data.
+    misfit = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # The case's events in the order they happened, for receivers to put retried deliveries back in
     # order: one more than the case's last, given by ``notify_many`` under the case's row lock (0 for

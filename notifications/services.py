@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from time import monotonic
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Max, QuerySet
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 from accounts.models import Organisation, OrganisationKind, User
 from audit.services import record_change
+from referrals.choices import misfits_in_words
 from referrals.exceptions import NotificationNotFailed, NotificationOutdated, NotPermitted
 from referrals.local_time import MOMENT, local_time
 
@@ -59,9 +61,11 @@ def inbox_message(
     due_at: datetime.datetime | None = None,
     clock: str = "",
     last_seen_at: datetime.datetime | None = None,
+    misfit: dict[str, Any] | None = None,
+    kind: str = "",
 ) -> str:
-    """The one-line message for an event. Case reference, clock, due and last-seen times only: never
-    personal data."""
+    """The one-line message for an event, for an organisation of that ``kind``. Case reference, clock,
+    due and last-seen times, and what a correction left the provider unable to do: never personal data."""
     text = f"{Event(event).label}: {reference}" if reference else Event(event).label
     if clock:
         text += f", {clock_label(clock).lower()}"
@@ -69,7 +73,45 @@ def inbox_message(
         text += f", last seen {local_time(last_seen_at, MOMENT)}"
     if due_at is not None:
         text += f" (due {local_time(due_at, MOMENT)})"
+    if misfit:
+        text += f". {misfit_words(misfit, kind)}"
     return text
+
+
+# What a correction that left the provider of the pending offer or of the placement unable to take the
+# person asks of whom: the webhook's ``action`` and the words. The managers make a new offer (once the
+# pending one is answered or has run out: one offer at a time) or reallocate; the offer's provider
+# rejects it, which lets them offer again at once.
+MISFIT_ACTIONS: dict[tuple[str, str], tuple[str | None, str]] = {
+    (OrganisationKind.CONTRACTOR, "offer"): (
+        "offer_again",
+        "make a new offer to a provider that does once this one is answered or has run out",
+    ),
+    (OrganisationKind.CONTRACTOR, "placement"): ("reallocate", "reallocate them to a provider that does"),
+    (OrganisationKind.CARE_PROVIDER, "offer"): (
+        "reject_offer",
+        "reject the offer (unsuitable), so that the managers can offer them to a provider that does at once",
+    ),
+}
+# Everyone else has nothing to do: they hear what the managers will do.
+MANAGERS_WILL = {
+    "offer": "the managers will offer them to a provider that does",
+    "placement": "the managers will reallocate them to a provider that does",
+}
+
+
+def misfit_action(misfit: dict[str, Any], kind: str) -> tuple[str | None, str]:
+    """The code and the words of what an organisation of that ``kind`` is to do about the ``misfit`` a
+    correction left (``Notification.misfit``); no code where it has nothing to do."""
+    return MISFIT_ACTIONS.get((kind, misfit["provider_of"]), (None, MANAGERS_WILL[misfit["provider_of"]]))
+
+
+def misfit_words(misfit: dict[str, Any], kind: str) -> str:
+    """What a ``misfit`` asks of an organisation of that ``kind``, in a sentence: "The provider offered the
+    person does not serve London: make a new offer …"."""
+    holder = "offered the person" if misfit["provider_of"] == "offer" else "where they are placed"
+    lacking = misfits_in_words(misfit["lacking"], misfit.get("region", ""))
+    return f"The provider {holder} does not {lacking}: {misfit_action(misfit, kind)[1]}."
 
 
 @dataclass(frozen=True)
@@ -84,6 +126,7 @@ class Announcement:
     clock: str = ""
     last_seen_at: datetime.datetime | None = None
     child: bool | None = None
+    misfit: dict[str, Any] | None = None
     first_of_case: bool = False  # a new case's first event: no earlier one to follow
 
 
@@ -101,6 +144,7 @@ def notify(
     reference: str = "",
     due_at: datetime.datetime | None = None,
     child: bool | None = None,
+    misfit: dict[str, Any] | None = None,
     first_of_case: bool = False,
 ) -> list[Notification]:
     """Write the inbox items and outbox rows for an event, and queue delivery after commit."""
@@ -113,6 +157,7 @@ def notify(
                 reference=reference,
                 due_at=due_at,
                 child=child,
+                misfit=misfit,
                 first_of_case=first_of_case,
             )
         ]
@@ -143,12 +188,15 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
     inbox: list[InboxItem] = []
     outbox: list[Notification] = []
     for item in announcements:
-        message = inbox_message(item.event, item.reference, item.due_at, item.clock, item.last_seen_at)
+        said = (item.event, item.reference, item.due_at, item.clock, item.last_seen_at)
+        message = inbox_message(*said)
         case = {"referral_id": item.referral_id, "reference": item.reference, "clock": item.clock}
         sequence = 0
         if item.referral_id is not None:
             sequence = last_sequence[item.referral_id] = last_sequence.get(item.referral_id, 0) + 1
         for org in {org.pk: org for org in item.organisations}.values():
+            if item.misfit:  # what it asks depends on who reads it
+                message = inbox_message(*said, misfit=item.misfit, kind=org.kind)
             inbox.extend(
                 InboxItem(user_id=user_id, event=item.event, message=message, **case)
                 for user_id in users_by_org.get(org.pk, [])
@@ -166,6 +214,7 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
                     due_at=item.due_at,
                     last_seen_at=item.last_seen_at,
                     child=item.child,
+                    misfit=item.misfit,
                     sequence=sequence,
                     **case,
                 )

@@ -1,5 +1,6 @@
 """Reference data of the referral domain (SPEC §3, §4, §7)."""
 
+from collections.abc import Iterable
 from functools import cache
 
 import pycountry
@@ -109,6 +110,22 @@ class RejectReason(models.TextChoices):
     UNSUITABLE = "unsuitable", "Unsuitable"
     SAFETY_CONCERN = "safety_concern", "Safety concern"
     OTHER = "other", "Other"
+
+
+class Misfit(models.TextChoices):
+    """Why a provider cannot take a person whatever its beds and services (a correction can bring either
+    about after the offer or the placement), each labelled as what the provider does not do."""
+
+    CHILDREN = "children", "support children"
+    REGION = "region", "serve the person's region"
+
+
+def misfits_in_words(misfits: Iterable[str], region: str) -> str:
+    """What a provider does not do for the person in ``region``: "support children or serve London"."""
+    return " or ".join(
+        f"serve {Region(region).label}" if misfit == Misfit.REGION else Misfit(misfit).label
+        for misfit in misfits
+    )
 
 
 class ReallocateReason(models.TextChoices):

@@ -21,11 +21,11 @@ from accounts.models import Organisation, User
 from audit.services import record_change, record_transition
 from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
 from care_providers.selectors import active_placement_for, latest_offer_for
-from care_providers.services import check_provider_can_take, reserve_bed
+from care_providers.services import check_provider_can_take, provider_misfits, reserve_bed
 from notifications.models import Event
 from notifications.services import manager_items_done, manager_recipients, notify, offer_items_done
 
-from .choices import ReferralState, WithdrawReason
+from .choices import Misfit, ReferralState, WithdrawReason
 from .deadlines import CHECK_IN_TIME, due_at, retime_placement_clock, start_clock, stop_clocks
 from .encryption import birth_date_digest, name_digest
 from .exceptions import (
@@ -161,7 +161,13 @@ def submit_anonymous_notification(
 
 
 def _log(
-    referral: Referral, *, actor: User | None, transition: str, from_state: str, input: dict[str, Any]
+    referral: Referral,
+    *,
+    actor: User | None,
+    transition: str,
+    from_state: str,
+    input: dict[str, Any],
+    before: dict[str, Any] | None = None,
 ) -> None:
     log = TransitionLog.objects.create(
         referral=referral,
@@ -172,7 +178,7 @@ def _log(
         input=input,
     )
     # The audit row (who, when, from which address, before and after) in the same transaction.
-    record_transition(log)
+    record_transition(log, before=before)
 
 
 def _lock_visible(referral_id: int, actor: User) -> Referral:
@@ -228,13 +234,20 @@ def _apply(
 
 
 def _perform(
-    referral: Referral, *, actor: User | None, transition: str, input: dict[str, Any], **kwargs: Any
+    referral: Referral,
+    *,
+    actor: User | None,
+    transition: str,
+    input: dict[str, Any],
+    before: dict[str, Any] | None = None,
+    **kwargs: Any,
 ) -> None:
-    """Perform one transition on the locked referral, save it and log it."""
+    """Perform one transition on the locked referral, save it and log it; ``before`` holds what the
+    inputs it names replace, for the audit row."""
     from_state = referral.state
     getattr(referral, transition)(**kwargs)
     referral.save()
-    _log(referral, actor=actor, transition=transition, from_state=from_state, input=input)
+    _log(referral, actor=actor, transition=transition, from_state=from_state, input=input, before=before)
 
 
 def _notify_case(event: Event, referral: Referral, *organisations: Organisation, **extra: Any) -> None:
@@ -479,6 +492,7 @@ def reassess_referral(*, referral_id: int, actor: User, risk: str, route: str, n
             actor=actor,
             transition="reassess",
             input={"risk": risk, "route": route, "notes": notes},
+            before={"risk": referral.risk, "route": referral.route},
             risk=risk,
             route=route,
         )
@@ -775,7 +789,8 @@ def correct_referral(
     those only the ones that differ, change. The state does not; the log names the fields changed,
     never their values. Whether the person is a child is worked out again as at the submission, and the
     provider of a pending offer or of the placement is told, with the managers when the referring
-    organisation corrected it and the referring organisation when someone else did.
+    organisation corrected it or when that provider does not take the person as corrected
+    (``misfit_notice``), and the referring organisation when someone else did.
 
     A form sends every detail, as it was when the form was opened after the correction
     ``corrected_up_to``: if another correction came since, the form's stale details would undo it, so
@@ -820,15 +835,33 @@ def correct_referral(
         # The state stays as it was.
         _log(referral, actor=actor, transition="correct", from_state=referral.state, input=input)
         pending = _pending_offer(referral)
-        # The referring organisation hears when someone else corrected what it submitted.
+        misfit = misfit_notice(referral, pending, active_placement_for(referral))
+        # The referring organisation hears when someone else corrected what it submitted; the managers
+        # when the referrer did, or when it leaves them a new offer or a reallocation to make.
         told = [
             *([pending.provider.organisation] if pending is not None else []),
             *_placed_provider_organisations(referral, excluding=actor),
-            *(manager_recipients() if not actor.is_manager else []),
+            *(manager_recipients() if misfit or not actor.is_manager else []),
             *([_referrer(referral)] if actor.organisation_id != referral.organisation_id else []),
         ]
-        _notify_case(Event.REFERRAL_CORRECTED, referral, *told, child=referral.is_child)
+        _notify_case(Event.REFERRAL_CORRECTED, referral, *told, child=referral.is_child, misfit=misfit)
     return referral
+
+
+def misfit_notice(
+    referral: Referral, pending_offer: PlacementOffer | None, placement: Placement | None
+) -> dict[str, Any] | None:
+    """What a correction's notification says of the provider of the pending offer or of the placement
+    when the person as corrected is one it does not take (``provider_misfits``), as
+    ``Notification.misfit`` holds it; None while it fits."""
+    for provider_of, held in (("offer", pending_offer), ("placement", placement)):
+        if held is None or not (misfits := provider_misfits(held.provider, referral)):
+            continue
+        notice: dict[str, Any] = {"provider_of": provider_of, "lacking": [misfit.value for misfit in misfits]}
+        if Misfit.REGION in misfits:
+            notice["region"] = referral.region
+        return notice
+    return None
 
 
 def _offer_to_provider(*, referral_id: int, actor: User, provider: int, note: str = "") -> Referral:

@@ -42,7 +42,7 @@ from care_providers.selectors import (
     provider_names,
     suggested_providers,
 )
-from care_providers.services import bed_needed
+from care_providers.services import bed_needed, provider_misfits
 from idempotency.web import form_done, form_key_of, sent_once, shown_form_key
 
 from . import services
@@ -51,10 +51,12 @@ from .choices import (
     OPEN_STATES,
     BedKind,
     ExploitationType,
+    Misfit,
     ReferralState,
     RejectReason,
     Route,
     language_names,
+    misfits_in_words,
     nationality_names,
 )
 from .drafts import (
@@ -1460,16 +1462,15 @@ def provider_misfit_words(
         if held is None:
             continue
         provider = held.provider
-        person, lacking = [], []
-        if referral.is_child and not provider.supports_children:
-            person.append("is treated as a child")
-            lacking.append("support children")
-        if referral.region not in provider.regions:
-            person.append(f"is now in {referral.get_region_display()}")
-            lacking.append(f"serve {referral.get_region_display()}")
-        if not lacking:
+        misfits = provider_misfits(provider, referral)
+        if not misfits:
             continue
-        fit = f"This person {' and '.join(person)}, and {provider.name}, {where}, does not {' or '.join(lacking)}."
+        region = referral.get_region_display()
+        person = {Misfit.CHILDREN: "is treated as a child", Misfit.REGION: f"is now in {region}"}
+        fit = (
+            f"This person {' and '.join(person[misfit] for misfit in misfits)}, and {provider.name}, {where}, "
+            f"does not {misfits_in_words(misfits, referral.region)}."
+        )
         if held is placement:
             if user.is_care_provider:
                 return f"{fit} Call the managers: they will reallocate them to a provider that does."

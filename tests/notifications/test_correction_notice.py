@@ -4,12 +4,14 @@ is now treated as a child; never the details corrected."""
 import json
 
 import pytest
+from django.core import mail
 
-from notifications.delivery import email_content, webhook_payload
-from notifications.models import Event, InboxItem, Notification
+from notifications.delivery import EMAIL_MOMENT, claim, deliver, email_content, webhook_payload
+from notifications.models import Channel, Event, InboxItem, Notification
 from referrals import services
+from referrals.local_time import local_time
 from tests.api.cases import bring_to
-from tests.factories import birthday_years_ago
+from tests.factories import CareProviderFactory, birthday_years_ago
 
 from .conftest import personal_data_in
 
@@ -79,3 +81,94 @@ def test_a_correction_delivered_late_says_what_it_did_not_what_a_later_one_did()
     ).order_by("sequence")
     assert webhook_payload(first, 0)["child"] is True
     assert webhook_payload(second, 0)["child"] is False
+
+
+def corrected_rows(case, organisation, channel=Channel.EMAIL):
+    return Notification.objects.filter(
+        referral=case.referral, event=Event.REFERRAL_CORRECTED, organisation=organisation, channel=channel
+    ).order_by("sequence")
+
+
+def test_a_manager_moving_a_person_out_of_the_offered_providers_regions_has_the_managers_offer_again_and_the_provider_reject_it(
+    settings,
+):
+    settings.SITE_URL = "https://harbour.example"
+    case = bring_to("offered", provider=CareProviderFactory(regions=["london"]))
+    services.correct_referral(
+        referral_id=case.referral.pk, actor=case.manager, reason="new_information", region="scotland"
+    )
+    reference = case.referral.reference
+    to_managers = (
+        "The provider offered the person does not serve Scotland: make a new offer to a provider that does "
+        "once this one is answered or has run out."
+    )
+    to_provider = (
+        "The provider offered the person does not serve Scotland: reject the offer (unsuitable), so that the "
+        "managers can offer them to a provider that does at once."
+    )
+    managers, provider = case.manager.organisation, case.provider.organisation
+    for organisation, words in ((managers, to_managers), (provider, to_provider)):
+        deliver(str(corrected_rows(case, organisation).get().pk))
+        items = InboxItem.objects.filter(event=Event.REFERRAL_CORRECTED, user__organisation=organisation)
+        assert set(items.values_list("message", flat=True)) == {f"Details corrected: {reference}. {words}"}
+    managers_email, providers_email = mail.outbox
+    happened = local_time(corrected_rows(case, managers).get().created_at, EMAIL_MOMENT)
+    assert managers_email.to == ["managers@contractor.test"]
+    assert managers_email.body == (
+        "Details corrected\n\n"
+        f"Case: {reference}\n"
+        f"Happened: {happened}\n"
+        "Treated as a child: No\n"
+        f"{to_managers}\n"
+        f"Open the case: https://harbour.example/cases/{case.referral.pk}/\n\n"
+        "Sign in to Harbour to see the details.\n"
+    )
+    assert to_provider in providers_email.body.splitlines()
+    for message in (managers_email, providers_email):
+        assert case.provider.name not in message.body
+
+
+def test_a_child_found_in_a_placement_for_adults_has_the_managers_reallocate_them_by_email_and_webhook():
+    case = bring_to("placed", provider=CareProviderFactory(supports_children=False))
+    contractor = case.manager.organisation
+    contractor.webhook_url, contractor.webhook_secret = "https://managers.example/hook", "s" * 16
+    contractor.save()
+    services.correct_referral(
+        referral_id=case.referral.pk,
+        actor=case.manager,
+        reason="age_assessment",
+        date_of_birth=birthday_years_ago(16, days_from_today=30),
+        local_authority="Newham",
+    )
+    webhook = claim(str(corrected_rows(case, contractor, Channel.WEBHOOK).get().pk))
+    assert webhook is not None
+    assert webhook_payload(webhook, 0)["misfit"] == {
+        "provider_of": "placement",
+        "lacking": ["children"],
+        "action": "reallocate",
+    }
+    deliver(str(corrected_rows(case, contractor).get().pk))
+    (email,) = mail.outbox
+    assert (
+        "The provider where they are placed does not support children: reallocate them to a provider that does."
+        in email.body
+    )
+    providers = webhook_payload(corrected_rows(case, case.provider.organisation).get(), 0)["misfit"]
+    assert providers["action"] is None
+    assert personal_data_in(json.dumps(webhook_payload(webhook, 0))) == []
+
+
+def test_a_correction_delivered_late_tells_of_the_misfit_it_left_not_that_a_later_one_mended_it():
+    case = bring_to("offered", provider=CareProviderFactory(regions=["london"]))
+    for region in ("scotland", "london"):
+        services.correct_referral(
+            referral_id=case.referral.pk, actor=case.manager, reason="new_information", region=region
+        )
+    (to_managers,) = corrected_rows(case, case.manager.organisation)  # the one that fits told them nothing
+    deliver(str(to_managers.pk))
+    assert "does not serve Scotland: make a new offer" in mail.outbox[0].body
+    moved, moved_back = corrected_rows(case, case.provider.organisation)
+    deliver(str(moved_back.pk))
+    assert "does not" not in mail.outbox[1].body
+    assert webhook_payload(moved, 0)["misfit"]["region"] == "scotland"
+    assert "misfit" not in webhook_payload(moved_back, 0)

@@ -66,7 +66,7 @@ def test_the_log_holds_risk_route_and_notes_and_the_audit_keeps_the_notes_out():
     }
     audit = AuditEvent.objects.get(referral=case.referral, what="transition: reassess")
     assert audit.actor == case.manager
-    assert audit.changes["route"] == {"after": "outreach"}
+    assert audit.changes["route"] == {"before": "accommodation", "after": "outreach"}
     assert "sister" not in str(audit.changes)
 
 

@@ -136,6 +136,19 @@ def test_a_cases_audit_trail_reads_in_words_as_the_case_pages_history_does(clien
     assert "Provider: Migrant Help" in case_page and "Reason: No capacity" in case_page
 
 
+def test_a_changed_assessment_shows_the_risk_and_route_before_and_after(client):
+    referral = submitted_referral()
+    boss = manager()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="medium", route="accommodation")
+    services.reassess_referral(referral_id=referral.pk, actor=boss, risk="high", route="outreach")
+    client.force_login(boss)
+    trail = client.get(reverse("referral-audit", args=[referral.pk])).content.decode()
+    changed = trail[trail.index("Assessment changed") :]
+    assert "Risk: Medium → High" in changed
+    assert "Route: Accommodation (safe house) → Outreach" in changed
+    assert "State: Assessed → Assessed" in changed
+
+
 def test_the_whole_trail_reads_the_filters_of_an_export_in_words(client):
     boss = manager()
     helper = CareProviderFactory(name="Migrant Help")
