@@ -39,6 +39,7 @@ from care_providers.models import CareProvider, OfferState, Placement, Placement
 from . import encryption
 from .choices import (
     BedKind,
+    CorrectionReason,
     DeclineReason,
     ExitReason,
     ExploitationLocation,
@@ -58,6 +59,7 @@ from .encryption import keyed_digest
 from .models import AnonymousNotification, Clock, Deadline, Referral, TransitionLog
 from .references import format_reference, reserve_numbers
 from .services import is_child
+from .validation import CORRECTABLE_FIELDS
 
 ALL_REGIONS = [region.value for region in Region]
 DEMO_USERNAMES = ("responder", "responder2", "manager", "provider", "provider2")
@@ -477,6 +479,21 @@ WITHDRAW = {
 }
 OUTCOME = Weighted([(r, w) for r, w in zip(RecoveryOutcome.values, (5, 3, 3, 1, 1), strict=True)])
 EXIT = Weighted([(r, w) for r, w in zip(ExitReason.values, (4, 4, 2, 1), strict=True)])
+# Corrections and changes of assessment. DOMAIN.md gives no rates: these are the demo's own. Most people
+# whose age is in doubt have it assessed by the local authority within weeks, about half of them found
+# adults; a few referred as children on an age estimate alone (no papers) are found adults, and fewer
+# young adults children.
+AGE_IN_DOUBT_ASSESSED = 0.7
+CHILD_BY_ESTIMATE_FOUND_ADULT = 0.08
+YOUNG_ADULT_BY_ESTIMATE_FOUND_CHILD = 0.04
+NAME_MISTYPED = 0.03
+NEW_PHONE = 0.03
+MOVED_REGION = 0.015
+# Of the people assessed, those whose needs change while they wait for an offer; of those, the share who
+# now need a bed, or now want outreach only (the rest: their risk changed).
+REASSESSED = 0.05
+ROUTE_CHANGED = 0.3
+AGE_DETAILS = ("date_of_birth", "age_estimate", "age_in_doubt")
 REJECT = Weighted([(r, w) for r, w in zip(RejectReason.values, (5, 2, 1, 1), strict=True)])
 
 GIVEN_NAMES = {
@@ -734,6 +751,8 @@ class ReferralGenerator:
             for era in (0, 1)
         }
         self.nationalities_mid = Weighted(NATIONALITIES)
+        # The case being generated's corrections, as (when, reason, the details as corrected).
+        self.corrections: list[tuple[datetime.datetime, str, dict[str, Any]]] = []
 
     def _kind_weight(self, kind: str) -> float:
         return sum(spec.weight for spec, _, _ in self.cast.responders if spec.kind == kind)
@@ -851,14 +870,123 @@ class ReferralGenerator:
             contact_phone=f"07700 900{rng.randint(0, 999):03d}" if safe_to_contact else "",
             account=rng.choice(ACCOUNTS[child][types[0]]),
             responder_reference=f"{_slug(spec.name)[:4].upper()}-{rng.randint(10000, 99999)}",
-            name_digest=self.digest(given, family),
-            birth_date_digest=self.digest(birth.isoformat()) if birth else "",
         )
         # The history fills in the workflow fields; the state is set once, when the row is built.
         index = len(batch.referrals)
         batch.referrals.append(None)  # type: ignore[arg-type]
+        first_log = len(batch.logs)
+        found = self._age_assessment(case)
+        child_as_found = found is not None and is_child(
+            **{name: found.get(name, getattr(case, name)) for name in AGE_DETAILS}, on=on
+        )
+        # A child's rules (a provider for children, no consent to withdraw, a manager closing the case of
+        # a missing child) hold of both the child referred and the child found, before and after.
+        case.is_child = child or child_as_found
+        self.corrections.clear()
         self._history(batch, index, case, responder)
+        case.is_child = child
+        self._correct_details(batch, index, case, responder, found, child_as_found, first_log)
+        case.name_digest = self.digest(case.given_name, case.family_name)
+        case.birth_date_digest = self.digest(case.date_of_birth.isoformat()) if case.date_of_birth else ""
         batch.referrals[index] = _row(Referral, **vars(case))
+
+    def _age_assessment(self, case: Any) -> dict[str, Any] | None:
+        """The age details a local authority's age assessment will find, if the person has one."""
+        rng = self.rng
+        if case.age_in_doubt:
+            if rng.random() >= AGE_IN_DOUBT_ASSESSED:
+                return None
+            if rng.random() < 0.5:  # an adult, as the age given says
+                return {"age_in_doubt": False}
+            return {"age_in_doubt": False, **self._assessed_age(case, rng.choice((15, 16, 17)))}
+        if case.age_estimate is None or case.age_estimate < 15:
+            return None
+        if case.is_child:
+            if rng.random() >= CHILD_BY_ESTIMATE_FOUND_ADULT:
+                return None
+            return self._assessed_age(case, rng.randint(18, 22))
+        if case.age_estimate > 20 or rng.random() >= YOUNG_ADULT_BY_ESTIMATE_FOUND_CHILD:
+            return None
+        # A child is referred to the local authority's children's services first: it is named now.
+        contact = f"{rng.choice(LOCAL_AUTHORITY_CONTACTS)}, 01632 960{rng.randint(0, 999):03d}"
+        return {
+            **self._assessed_age(case, rng.choice((15, 16, 17))),
+            "local_authority": rng.choice(LOCAL_AUTHORITIES[case.region]),
+            "local_authority_contact": contact if rng.random() < 0.85 else "",
+        }
+
+    def _assessed_age(self, case: Any, age: int) -> dict[str, Any]:
+        """An assessed age, as a date of birth where the referral gave one, else as an estimate."""
+        if case.date_of_birth is None:
+            return {"age_estimate": age}
+        days = int(age * 365.25) + self.rng.randint(1, 360)
+        return {"date_of_birth": timezone.localdate(case.submitted_at) - datetime.timedelta(days=days)}
+
+    def _correct_details(self, batch: Batch, index: int, case: Any, responder: User,
+                         found: dict[str, Any] | None, child_as_found: bool, first_log: int) -> None:  # fmt: skip
+        """Corrections while the case is open: an age assessment weeks after the referral, a name
+        mistyped, a phone or a region learnt later, and those a change of assessment asked for. The case
+        holds the details as last corrected; each log names the fields, never their values."""
+        rng = self.rng
+        at = case.submitted_at
+        corrections = self.corrections
+        if found is not None:
+            assessed = at + datetime.timedelta(days=rng.uniform(7, 56))
+            corrections.append((assessed, CorrectionReason.AGE_ASSESSMENT, found))
+            if not child_as_found and not case.consent:
+                # Found an adult: their support goes on only with their own consent, given soon after.
+                given = assessed + datetime.timedelta(days=rng.uniform(1, 14))
+                corrections.append((given, CorrectionReason.NEW_INFORMATION, {"consent": True}))
+        if rng.random() < NAME_MISTYPED:
+            names = rng.choice((("given_name",), ("family_name",), ("given_name", "family_name")))
+            # The names generated are the right ones; the typing errors were in what was first sent.
+            when = at + datetime.timedelta(days=rng.uniform(0.1, 10))
+            corrections.append(
+                (when, CorrectionReason.TYPING_ERROR, {name: getattr(case, name) for name in names})
+            )
+        if rng.random() < NEW_PHONE:
+            phone = {"safe_to_contact": True, "contact_phone": f"07700 900{rng.randint(0, 999):03d}"}
+            when = at + datetime.timedelta(days=rng.uniform(1, 60))
+            corrections.append((when, CorrectionReason.NEW_INFORMATION, phone))
+        if rng.random() < MOVED_REGION and (region := self._moved_to(batch, index, case)):
+            when = at + datetime.timedelta(days=rng.uniform(1, 90))
+            corrections.append((when, CorrectionReason.NEW_INFORMATION, {"region": region}))
+        if not corrections:
+            return
+        closed = getattr(case, "closed_at", None) or self.now
+        history = sorted((log.at, log.to_state) for _, log in batch.logs[first_log:])
+        for when, reason, changes in sorted(corrections, key=lambda correction: correction[0]):
+            if when >= closed:
+                continue
+            changed = [
+                name
+                for name in CORRECTABLE_FIELDS
+                if name in changes
+                and (reason == CorrectionReason.TYPING_ERROR or changes[name] != getattr(case, name))
+            ]
+            if not changed:
+                continue
+            for name in changed:
+                setattr(case, name, changes[name])
+            if reason == CorrectionReason.AGE_ASSESSMENT:
+                case.is_child = child_as_found
+            state = history[bisect.bisect_right(history, when, key=lambda log: log[0]) - 1][1]
+            actor = responder if rng.random() < 0.5 else self.cast.manager
+            self._log(batch, index, "correct", state, state, actor, when,
+                      {"reason": reason, "note": "", "fields": changed})  # fmt: skip
+
+    def _moved_to(self, batch: Batch, index: int, case: Any) -> str | None:
+        """A region the person may have moved to for their safety: in the same nation (the clocks keep
+        their bank holidays), and served by every provider they were offered to."""
+        offered = {offer.provider_id for offer_index, offer in batch.offers if offer_index == index}
+        serving = [p.regions for p in self.providers if p.pk in offered]
+        nation = nation_of(case.region)
+        regions = [
+            region
+            for region in ALL_REGIONS
+            if region != case.region and nation_of(region) == nation and all(region in r for r in serving)
+        ]
+        return self.rng.choice(regions) if regions else None
 
     def _log(self, batch: Batch, index: int, transition: str, from_state: str, to_state: str,
              actor: User | None, at: datetime.datetime, input: dict[str, Any]) -> None:  # fmt: skip
@@ -945,6 +1073,24 @@ class ReferralGenerator:
         referral.state, referral.state_changed_at, referral.closed_at = to_state, at, at
         self._log(batch, index, transition, from_state, to_state, actor, at, input)
 
+    def _reassess(
+        self, batch: Batch, index: int, referral: Any, assessed: datetime.datetime, at: datetime.datetime
+    ) -> None:
+        """The person's needs changed while they waited for an offer: their risk, or, with the need of a
+        safe place to stay corrected just before, their route (not an emergency's: that is a bed today)."""
+        rng = self.rng
+        risk, route = referral.risk, referral.route
+        if rng.random() < ROUTE_CHANGED and not referral.emergency:
+            route = Route.OUTREACH if route == Route.ACCOMMODATION else Route.ACCOMMODATION
+            needs = {"needs_accommodation": route == Route.ACCOMMODATION}
+            corrected = at - (at - assessed) * rng.uniform(0.1, 0.5)
+            self.corrections.append((corrected, CorrectionReason.NEW_INFORMATION, needs))
+        else:
+            risk = rng.choice([other for other in Risk.values if other != risk])
+        referral.risk, referral.route = risk, route
+        self._log(batch, index, "reassess", S.ASSESSED, S.ASSESSED, self.cast.manager, at,
+                  {"risk": risk, "route": route, "notes": ""})  # fmt: skip
+
     def _eligible(self, referral: Any) -> list[CareProvider]:
         service = Service.ACCOMMODATION if referral.route == Route.ACCOMMODATION else Service.OUTREACH
         return [
@@ -961,6 +1107,10 @@ class ReferralGenerator:
         rng, now = self.rng, self.now
         emergency_factor = 0.2 if referral.emergency else 1.0
         offered = assessed + _hours(rng.lognormvariate(2.5, 1.0) * emergency_factor)
+        if rng.random() < REASSESSED and (changed := min(offered, now)) > assessed:
+            self._reassess(
+                batch, index, referral, assessed, assessed + (changed - assessed) * rng.uniform(0.3, 0.9)
+            )
         placement_clock_stop: datetime.datetime | None = None
         candidates = self._eligible(referral)
         # A few recent cases still wait for an offer; an older one that never got one was withdrawn.

@@ -42,6 +42,7 @@ from .models import CASE_REFERENCE_MAX_LENGTH, Referral
 from .validation import (
     ACCOUNT_LENGTH,
     ALIASES_MAX_LENGTH,
+    ASSESSMENT_NOTES_HELP,
     CONTACT_PHONE_MAX_LENGTH,
     CORRECTABLE_FIELDS,
     CORRECTION_NOTE_LENGTH,
@@ -527,7 +528,7 @@ class AssessForm(HarbourForm):
         label="Route",
         error_messages=_required("Choose the support route."),
     )
-    notes = note_field("Notes (optional)")
+    notes = note_field("Notes (optional)", help_text=ASSESSMENT_NOTES_HELP)
 
 
 class ReassessForm(AssessForm):

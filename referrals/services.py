@@ -208,6 +208,11 @@ def transition_refusal(actor: User, transition: str, referral: Referral) -> Harb
             )
         if transition == "reassess" and referral.state in (ReferralState.PLACED, ReferralState.MISSING):
             return TransitionNotAllowed(REASSESS_ONCE_REALLOCATED)
+        if transition == "reassess":  # in the history's words ("Assessment changed"), not "reassessed"
+            return TransitionNotAllowed(
+                f"A referral that is {referral.get_state_display().lower()} cannot have its assessment changed: "
+                "it may have changed since you loaded it."
+            )
         return TransitionNotAllowed(
             f"A referral that is {referral.get_state_display().lower()} cannot be {outcome}: "
             "it may have changed since you loaded it."

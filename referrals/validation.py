@@ -67,6 +67,11 @@ OFFER_NOTE_HELP = (
     "addresses to avoid), health and other needs. The provider reads it with the offer, before it answers; "
     "it never sees the account or the assessment's notes."
 )
+# Who reads an assessment's notes, and a change of assessment's (``permissions.may_see_transition_input``).
+ASSESSMENT_NOTES_HELP = (
+    "The managers and the referring organisation read these notes in the case's history; a care provider "
+    "never does: what it needs to know goes in the note with the offer."
+)
 AGE_MAX = 120
 NO_CONSENT_MESSAGE = (
     "An adult must consent to be referred. If the person may be under 18, tick “may be under 18” (age in "

@@ -534,42 +534,56 @@ def not_recorded(
         "spec": TRANSITIONS[transition],
         "form": form,
         "refused": True,
-        "chosen": chosen_in_words(transition, form),
+        "sent": what_was_sent(transition, form),
         "out_of_sight": not in_sight,
     }
     return render(request, "referrals/case_action.html", context, status=TransitionNotAllowed.status_code)
 
 
-def chosen_in_words(transition: str, form: HarbourForm) -> list[tuple[str, str]]:
-    """What was chosen in a refused form, beside what was typed into it (``TYPED_FIELDS``, shown as it
-    was typed), as it reads: ("Reason for declining", "Not eligible"), ("Care provider", "Migrant Help"),
-    ("Languages the person speaks", "Vietnamese, English"), a box ticked or not as "Yes" or "No". A value
-    that reads as nothing (a date that is no date, from a page altered) is given as it was sent."""
-    words = []
+def what_was_sent(
+    transition: str, form: HarbourForm
+) -> list[tuple[list[tuple[str, str]], forms.BoundField | None]]:
+    """What a refused form sent, in the form's order (a correction's in its sections'): each typed
+    field (``TYPED_FIELDS``, read-only, shown as it was typed) on its own, and the choices between them
+    in words, as runs of (label, words)."""
+    parts: list[tuple[list[tuple[str, str]], forms.BoundField | None]] = []
     for name, field in form.fields.items():
-        value = form[name].data
-        if (
-            name in TYPED_FIELDS
-            or field.widget.is_hidden
-            or (value in (None, "", []) and not isinstance(field, forms.BooleanField))
-        ):
-            continue
-        labels = choice_labels(field)
-        if isinstance(field, forms.BooleanField):
-            said = "Yes" if value else "No"
-        elif labels and isinstance(value, list):
-            said = ", ".join(str(labels.get(item, item)) for item in value)
-        elif labels and value in labels:
-            said = str(labels[value])
-        elif name == "provider" and str(value).isdecimal():
-            said = provider_names([int(value)]).get(int(value), str(value))
-        else:
-            try:
-                said = input_in_words(transition, name, value, {})
-            except ValueError:  # a date that is no date
-                said = str(value)
-        words.append((str(field.label), said))
-    return words
+        if field.widget.attrs.get("readonly"):
+            parts.append(([], form[name]))
+        elif (words := chosen_in_words(transition, form, name)) is not None:
+            if parts and parts[-1][1] is None:
+                parts[-1][0].append((str(field.label), words))
+            else:
+                parts.append(([(str(field.label), words)], None))
+    return parts
+
+
+def chosen_in_words(transition: str, form: HarbourForm, name: str) -> str | None:
+    """What was chosen in a field of a refused form as it reads: "Not eligible" for a reason for
+    declining, "Migrant Help" for a care provider, "Vietnamese, English" for the languages the person
+    speaks, a box ticked or not as "Yes" or "No"; None for a field typed into, hidden or left empty. A
+    value that reads as nothing (a date that is no date, from a page altered) is given as it was sent."""
+    field = form.fields[name]
+    value = form[name].data
+    if (
+        name in TYPED_FIELDS
+        or field.widget.is_hidden
+        or (value in (None, "", []) and not isinstance(field, forms.BooleanField))
+    ):
+        return None
+    labels = choice_labels(field)
+    if isinstance(field, forms.BooleanField):
+        return "Yes" if value else "No"
+    if labels and isinstance(value, list):
+        return ", ".join(str(labels.get(item, item)) for item in value)
+    if labels and value in labels:
+        return str(labels[value])
+    if name == "provider" and str(value).isdecimal():
+        return provider_names([int(value)]).get(int(value), str(value))
+    try:
+        return input_in_words(transition, name, value, {})
+    except ValueError:  # a date that is no date
+        return str(value)
 
 
 def choice_labels(field: forms.Field) -> dict[Any, Any]:

@@ -75,7 +75,10 @@ def test_not_a_manager_is_403_out_of_scope_404_not_assessed_409(api):
     received = bring_to("received")
     response = reassess(api(received.manager), received.referral, NEW)
     assert response.status_code == 409
-    assert "cannot be reassessed" in response.json()["detail"]
+    # In the history's words.
+    assert response.json()["detail"] == (
+        "A referral that is received cannot have its assessment changed: it may have changed since you loaded it."
+    )
 
 
 def test_a_reassessment_repeated_with_its_idempotency_key_is_made_once(api):

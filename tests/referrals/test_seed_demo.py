@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 
@@ -13,11 +14,12 @@ from django.utils import timezone
 from accounts.models import Organisation, OrganisationKind, Role, User
 from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
 from care_providers.selectors import occupied_beds
-from referrals.choices import OPEN_STATES, BedKind, Region, Service
+from referrals.choices import OPEN_STATES, BedKind, CorrectionReason, Region, Route, Service
 from referrals.choices import ReferralState as S
 from referrals.demo import ACCOUNTS, FIRST_RESPONDERS, LOCAL_AUTHORITIES
 from referrals.models import AnonymousNotification, Clock, Deadline, Referral, TransitionLog
-from referrals.services import age_on
+from referrals.services import age_on, is_child
+from referrals.validation import CORRECTABLE_FIELDS, corrected_values, referral_errors
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +34,12 @@ def _fast_password_hashing(settings) -> None:
 
 def seed(referrals: int = 0, **options: object) -> None:
     call_command("seed_demo", password=PASSWORD, referrals=referrals, seed=7, stdout=None, **options)
+
+
+def age_assessed() -> set[int]:
+    """The cases an age assessment corrected (the logs' input is encrypted: read in Python)."""
+    corrections = TransitionLog.objects.filter(transition="correct")
+    return {log.referral_id for log in corrections if log.input["reason"] == CorrectionReason.AGE_ASSESSMENT}
 
 
 def test_the_five_demo_users_have_their_roles_organisations_and_password() -> None:
@@ -217,8 +225,13 @@ def test_a_generated_child_names_a_local_authority_and_a_contact_at_a_drama_numb
     assert {r.local_authority for r in children} <= councils
     contacts = [r.local_authority_contact for r in children if r.local_authority_contact]
     assert contacts and all(re.fullmatch(r"[A-Za-z' ]+, 01632 960\d{3}", contact) for contact in contacts)
+    # The authority told of a person referred as a child stays on record once an age assessment finds
+    # them an adult.
+    assessed = age_assessed()
     assert all(
-        (r.local_authority, r.local_authority_contact) == ("", "") for r in referrals if not r.is_child
+        (r.local_authority, r.local_authority_contact) == ("", "")
+        for r in referrals
+        if not r.is_child and r.pk not in assessed
     )
 
 
@@ -239,7 +252,9 @@ def test_referrals_spread_like_the_national_statistics() -> None:
     assert len(months) >= 12
     anonymous = AnonymousNotification.objects.count()
     assert 0.2 * total < anonymous < 0.4 * total
-    assert not Referral.objects.filter(Q(is_child=False) & Q(consent=False)).exists()
+    # An adult without consent is one referred as a child: an age assessment found them an adult.
+    adults_without_consent = Referral.objects.filter(Q(is_child=False) & Q(consent=False))
+    assert set(adults_without_consent.values_list("pk", flat=True)) <= age_assessed()
 
 
 def test_no_generated_child_is_withdrawn_because_consent_was_withdrawn() -> None:
@@ -284,9 +299,75 @@ def test_generated_children_are_mostly_15_to_17_and_referred_most_by_local_autho
 
 def test_a_generated_account_fits_the_persons_age_and_type_of_exploitation() -> None:
     seed(referrals=700)
+    assessed = age_assessed()
     for referral in Referral.objects.all():
-        assert referral.account in ACCOUNTS[referral.is_child][referral.exploitation_types[0]]
-        if not referral.is_child:
+        # The account was written of the person as referred, before an age assessment said otherwise.
+        as_referred = (True, False) if referral.pk in assessed else (referral.is_child,)
+        assert any(
+            referral.account in ACCOUNTS[child].get(referral.exploitation_types[0], [])
+            for child in as_referred
+        )
+        if True not in as_referred:
             assert "Child" not in referral.account
         if referral.exploitation_types[0] == "sexual":
             assert not any(work in referral.account for work in ("Factory", "farm", "car wash", "nail bar"))
+
+
+def test_generated_corrections_and_changes_of_assessment_leave_each_case_as_corrected() -> None:
+    seed(referrals=2500)
+    logs: dict[int, list[TransitionLog]] = {}
+    for log in TransitionLog.objects.order_by("at", "id"):
+        logs.setdefault(log.referral_id, []).append(log)
+    corrections = [log for history in logs.values() for log in history if log.transition == "correct"]
+    reasons = Counter(log.input["reason"] for log in corrections)
+    assert {
+        CorrectionReason.AGE_ASSESSMENT,
+        CorrectionReason.TYPING_ERROR,
+        CorrectionReason.NEW_INFORMATION,
+    } <= set(reasons)
+    fields = Counter(name for log in corrections for name in log.input["fields"])
+    assert {"given_name", "contact_phone", "region", "needs_accommodation", "consent"} <= set(fields)
+    assessed = age_assessed()
+    referrals = Referral.objects.in_bulk(logs)
+    found_adult = [
+        r for pk, r in referrals.items() if pk in assessed and not r.is_child and r.local_authority
+    ]
+    found_child = [
+        r
+        for r in referrals.values()
+        if any("local_authority" in log.input["fields"] for log in logs[r.pk] if log.transition == "correct")
+    ]
+    assert found_adult and found_child
+    for referral in referrals.values():
+        referred_on = timezone.localdate(referral.submitted_at)
+        # The stored details are the corrected ones: whether a child, the digests, the intake's rules.
+        assert referral.is_child == is_child(
+            date_of_birth=referral.date_of_birth,
+            age_estimate=referral.age_estimate,
+            age_in_doubt=referral.age_in_doubt,
+            on=referred_on,
+        )
+        assert (referral.name_digest, referral.birth_date_digest) == referral.person_digests()
+        errors = referral_errors(corrected_values(referral, {}), child_on=referred_on)
+        if referral.pk in assessed and not referral.is_child:
+            errors.pop("consent", None)
+            errors.pop("local_authority", None)
+            errors.pop("local_authority_contact", None)
+        assert errors == {}, referral.reference
+        history = logs[referral.pk]
+        for before, log in itertools.pairwise(history):
+            if log.transition in ("correct", "reassess"):
+                # Taken in the state the case was in, while it was open, and leaving it there.
+                assert log.from_state == log.to_state == before.to_state in OPEN_STATES
+        for log in history:
+            if log.transition == "correct":
+                assert log.input["fields"] == [
+                    name for name in CORRECTABLE_FIELDS if name in log.input["fields"]
+                ]
+        changes = [log for log in history if log.transition == "reassess"]
+        if changes:
+            assert changes[-1].input["route"] == referral.route and changes[-1].input["risk"] == referral.risk
+            assert (referral.route == Route.ACCOMMODATION) == referral.needs_accommodation
+            # Not while an offer awaits its answer: before the first offer.
+            offers = [log for log in history if log.transition == "offer"]
+            assert not offers or changes[0].at < offers[0].at

@@ -427,6 +427,29 @@ def test_the_case_heading_and_every_action_page_name_the_person_to_whoever_may_s
             )
 
 
+def test_every_action_page_tags_a_child_beside_the_reference_as_the_case_heading_does():
+    child = {
+        "date_of_birth": None,
+        "age_estimate": 15,
+        "consent": False,
+        "local_authority": "Kent County Council",
+    }
+    received, boss = submitted_referral(**child), manager()
+    referral, staff, _boss = placed(**child)
+    client = signed_in(boss)
+    tag = '<span class="tag">Child</span>'
+    assert tag in client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    for case, transition in [
+        *[(received, name) for name in ("assess", "decline", "withdraw", "correct")],
+        *[(referral, name) for name in ("report_missing", "reallocate", "exit", "correct")],
+    ]:
+        page = client.get(action_url(case, transition), follow=True).content.decode()
+        meta = page.split('<p class="meta">Case ', 1)[1].split("</p>", 1)[0]
+        assert tag in meta, transition
+    adult = submitted_referral()
+    assert tag not in client.get(action_url(adult, "assess"), follow=True).content.decode()
+
+
 def test_the_case_heading_says_an_estimated_age_as_aged_about():
     referral, _staff, boss = placed(
         given_name="Merhawit", family_name="Tran", date_of_birth=None, age_estimate=30

@@ -174,6 +174,35 @@ def test_a_correction_sent_after_the_case_closed_comes_back_with_what_was_typed(
     assert referral.family_name == "Haile"
 
 
+def test_a_refused_correction_gives_what_was_sent_in_the_order_of_the_forms_sections():
+    referral = submitted_referral()
+    boss = manager()
+    services.decline_referral(referral_id=referral.pk, actor=boss, reason="not_eligible")
+    response = signed_in(boss).post(
+        correct_url(referral), as_posted(referral, note="Spelling from the passport")
+    )
+    assert response.status_code == 409
+    sent = response.content.decode().split('id="sent-title"')[1]
+    # Each field once, as a choice in words or as it was typed: the reason before its note, the names
+    # before the age, the region before the needs and the phone.
+    order = [
+        sent.index(mark)
+        for mark in (
+            "<dt>Reason for the correction</dt>",
+            'name="correct-note"',
+            'name="correct-given_name"',
+            "<dt>Gender</dt>",
+            'name="correct-date_of_birth"',
+            "<dt>The person consents",
+            "<dt>Nationality</dt>",
+            "<dt>Region where the person is now",
+            "<dt>Needs medical care</dt>",
+            'name="correct-contact_phone"',
+        )
+    ]
+    assert order == sorted(order)
+
+
 def test_an_age_assessment_finding_a_child_an_adult_keeps_the_local_authority_the_form_sends_back():
     referral = submitted_referral(
         age_in_doubt=True,

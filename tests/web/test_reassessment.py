@@ -10,6 +10,7 @@ from django.urls import reverse
 from referrals import services
 from referrals.choices import Service
 from referrals.models import Referral
+from referrals.validation import ASSESSMENT_NOTES_HELP
 from tests.factories import CareProviderFactory, manager, submitted_referral
 from tests.web.conftest import offered, signed_in
 
@@ -63,6 +64,20 @@ def test_the_form_is_prefilled_with_the_current_risk_and_route():
     assert "<h1>Change assessment</h1>" in html
     assert checked(html, "reassess-risk") == "medium"
     assert checked(html, "reassess-route") == "outreach"
+
+
+def test_the_notes_say_as_the_assessments_do_that_the_referring_organisation_reads_them():
+    referral, boss = assessed()
+    client = signed_in(boss)
+    hint = escape(ASSESSMENT_NOTES_HELP)
+    assert hint in client.get(reassess_url(referral), follow=True).content.decode()
+    received = submitted_referral()
+    assess_page = client.get(reverse("referrals:case_action", args=[received.pk, "assess"]), follow=True)
+    assert hint in assess_page.content.decode()
+    # As it says: the referrer reads the notes in the history.
+    data = {"reassess-risk": "high", "reassess-route": "accommodation", "reassess-notes": "Threatened again"}
+    assert client.post(reassess_url(referral), data).status_code == 302
+    assert "Threatened again" in signed_in(referral.submitted_by).get(case_url(referral)).content.decode()
 
 
 def test_a_new_route_goes_back_to_the_case_page_with_the_history_and_suggestions_following_it():
