@@ -529,7 +529,7 @@ def not_recorded(
     context = {
         "referral": referral,
         # Out of sight, the case is its reference alone: who the person is is no longer the user's.
-        "person": who_the_person_is(user, referral) if in_sight else "",
+        "person": person_shown(request, referral, transition) if in_sight else "",
         "name": transition,
         "spec": TRANSITIONS[transition],
         "form": form,
@@ -1342,6 +1342,17 @@ def who_the_person_is(user: User, referral: Referral) -> str:
     return f"{name}, aged {age[0].lower()}{age[1:]}"  # "aged 34", "aged about 30 (in doubt)"
 
 
+def person_shown(request: HttpRequest, referral: Referral, transition: str) -> str:
+    """``who_the_person_is`` for an action's page (its form, or the form shown again refused): when the
+    page names the person, a read of their details in the audit trail, as the case page's (SPEC §10). The
+    correction's form shows every detail it corrects besides."""
+    user = _user(request)
+    person = who_the_person_is(user, referral)
+    if person:
+        record_read(actor=user, referral=referral, what=f"{transition} page", request=request)
+    return person
+
+
 @login_required
 @explains_an_ended_offer
 def case(request: HttpRequest, pk: int) -> HttpResponse:
@@ -1585,7 +1596,7 @@ def _reject_instead(
         reason, what_now = RejectReason.UNSUITABLE, "Reject it"
     context = {
         "referral": referral,
-        "person": who_the_person_is(_user(request), referral),
+        "person": person_shown(request, referral, "reject"),
         "name": "reject",
         "spec": TRANSITIONS["reject"],
         "form": _action_form("reject", suggestions=[], initial={"reason": reason}),
@@ -1691,7 +1702,7 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                 return form_done(answer, ask_before_repeating=transition == "record_progress")
     context = {
         "referral": referral,
-        "person": who_the_person_is(user, referral),
+        "person": person_shown(request, referral, transition),
         "name": transition,
         "spec": spec,
         "form": form,
