@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+from collections.abc import Collection, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,6 +14,8 @@ from django.core.exceptions import ValidationError
 from django.db import router, transaction
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+
+from referrals.encryption import ENCRYPTED_FIELD_TYPES
 
 from .models import AuditEvent
 from .services import record_admin_change
@@ -34,7 +37,55 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-class AuditedModelAdmin(admin.ModelAdmin):
+def _without(names: Collection[str], fields: Sequence[Any]) -> list[Any]:
+    """A fieldset's fields less ``names``, fields shown on one line included."""
+    kept = []
+    for field in fields:
+        if isinstance(field, list | tuple):
+            field = [name for name in field if name not in names]
+            if not field:
+                continue
+        elif field in names:
+            continue
+        kept.append(field)
+    return kept
+
+
+class EncryptedFieldsHiddenAdmin(admin.ModelAdmin):
+    """No page of this admin shows the value of an encrypted field (``referrals.encryption``): a person's
+    details, a note about them, a secret. The admin is for configuration, and what it shows is not read
+    into the audit trail. Such a field is left off every page and list, but on a form that changes the
+    record and gives it a field of its own, which takes a new value without showing the one stored (a
+    webhook secret's box): never on a page that only shows the record, which would show the value."""
+
+    def encrypted_fields(self) -> set[str]:
+        return {
+            field.name for field in self.model._meta.get_fields() if isinstance(field, ENCRYPTED_FIELD_TYPES)
+        }
+
+    def hidden_fields(self, request: HttpRequest, obj: Any = None) -> set[str]:
+        """The encrypted fields the record's page leaves off: all but a changing form's own fields."""
+        editable = (
+            self.has_change_permission(request, obj) if obj is not None else self.has_add_permission(request)
+        )
+        if not editable:
+            return self.encrypted_fields()
+        return self.encrypted_fields() - (
+            set(self.form.declared_fields) - set(self.get_readonly_fields(request, obj))
+        )
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        hidden = self.hidden_fields(request, obj)
+        return [
+            (title, {**options, "fields": _without(hidden, options["fields"])})
+            for title, options in super().get_fieldsets(request, obj)
+        ]
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        return _without(self.encrypted_fields(), super().get_list_display(request))
+
+
+class AuditedModelAdmin(EncryptedFieldsHiddenAdmin):
     """Every add, change and delete made through this admin goes into the append-only trail (SPEC §10),
     with who, from where, the fields changed and their values before and after.
 
@@ -109,7 +160,7 @@ class AuditedModelAdmin(admin.ModelAdmin):
         )
 
 
-class ReadOnlyModelAdmin(admin.ModelAdmin):
+class ReadOnlyModelAdmin(EncryptedFieldsHiddenAdmin):
     """Records that only the services write: the admin lists and shows them and changes nothing, so an
     edit that the trail would not show (a hidden escalation, an inbox message to anyone) cannot happen."""
 

@@ -146,3 +146,8 @@ class EncryptedJSONField(models.TextField):
         if value is None:
             return None
         return encrypt(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+# Every kind of encrypted field: key rotation finds the columns to re-encrypt by them, and the admin the
+# fields it never shows.
+ENCRYPTED_FIELD_TYPES = (EncryptedTextField, EncryptedDateField, EncryptedJSONField)

@@ -16,15 +16,8 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connection, models, transaction
 
-from .encryption import (
-    EncryptedDateField,
-    EncryptedJSONField,
-    EncryptedTextField,
-    rotate,
-)
+from .encryption import ENCRYPTED_FIELD_TYPES, rotate
 from .models import Referral
-
-ENCRYPTED_FIELD_TYPES = (EncryptedTextField, EncryptedDateField, EncryptedJSONField)
 
 
 @dataclass

@@ -69,10 +69,11 @@ class Referral(FSMModelMixin, models.Model):
     age_in_doubt = models.BooleanField(default=False)
     is_child = models.BooleanField(default=False)
     # A child is referred to the local authority's children's services first (safeguarding), and the
-    # NRM form asks which one and whom there: the managers placing the child coordinate with them. The
-    # contact names a person (a social worker, their phone or email): encrypted like the phone. Defaults
-    # in the database too, for the release before this one, which writes neither.
-    local_authority = models.CharField(max_length=100, blank=True, default="", db_default="")
+    # NRM form asks which one and whom there: the managers placing the child coordinate with them. Both
+    # are encrypted: the authority narrows where a child is far more than the region, and the contact
+    # names a person (a social worker, their phone or email). Their length is the intake's to check
+    # (``validation``). Defaults in the database too, for a release before them, which writes neither.
+    local_authority = EncryptedTextField(blank=True, default="", db_default="")
     local_authority_contact = EncryptedTextField(blank=True, default="", db_default="")
     gender = models.CharField(max_length=10, choices=Gender.choices)
     nationality = models.CharField(max_length=9)

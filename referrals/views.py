@@ -529,7 +529,7 @@ def not_recorded(
     context = {
         "referral": referral,
         # Out of sight, the case is its reference alone: who the person is is no longer the user's.
-        "person": who_the_person_is(user, referral) if in_sight else "",
+        "person": person_shown(request, referral, transition) if in_sight else "",
         "name": transition,
         "spec": TRANSITIONS[transition],
         "form": form,
@@ -1329,8 +1329,8 @@ def person_details(user: User, referral: Referral) -> list[tuple[str, str]]:
 def who_the_person_is(user: User, referral: Referral) -> str:
     """ "Merhawit Tran, aged 34": the person's name and age, beside the case reference wherever the user acts
     on them, so that no one reports the wrong person missing; empty if the user may not see who they are
-    (``may_see_identity``) or the name was removed under the retention policy. For pages and messages
-    only, never a notification or a log."""
+    (``may_see_identity``) or the name was removed under the retention policy. For pages only, never a
+    message (it waits in a cookie or the session, in clear), a notification or a log."""
     if referral.anonymised_at is not None or not may_see_identity(user, referral):
         return ""
     name = f"{referral.given_name} {referral.family_name}"
@@ -1340,6 +1340,17 @@ def who_the_person_is(user: User, referral: Referral) -> str:
     if age.startswith("Child"):
         return f"{name}, a child{age.removeprefix('Child')}"
     return f"{name}, aged {age[0].lower()}{age[1:]}"  # "aged 34", "aged about 30 (in doubt)"
+
+
+def person_shown(request: HttpRequest, referral: Referral, transition: str) -> str:
+    """``who_the_person_is`` for an action's page (its form, or the form shown again refused): when the
+    page names the person, a read of their details in the audit trail, as the case page's (SPEC §10). The
+    correction's form shows every detail it corrects besides."""
+    user = _user(request)
+    person = who_the_person_is(user, referral)
+    if person:
+        record_read(actor=user, referral=referral, what=f"{transition} page", request=request)
+    return person
 
 
 @login_required
@@ -1585,7 +1596,7 @@ def _reject_instead(
         reason, what_now = RejectReason.UNSUITABLE, "Reject it"
     context = {
         "referral": referral,
-        "person": who_the_person_is(_user(request), referral),
+        "person": person_shown(request, referral, "reject"),
         "name": "reject",
         "spec": TRANSITIONS["reject"],
         "form": _action_form("reject", suggestions=[], initial={"reason": reason}),
@@ -1659,7 +1670,7 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
         status = 400
         if form.is_valid():
             try:
-                after = services.perform_transition(
+                services.perform_transition(
                     transition, referral_id=referral.pk, actor=user, **form.cleaned_data
                 )
             except Referral.DoesNotExist as exc:
@@ -1683,15 +1694,15 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                 # ``referral`` is the case as it was before the action, in the state the action left.
                 was_missing = referral.state == ReferralState.MISSING
                 done = spec.done_while_missing if was_missing and spec.done_while_missing else spec.done
-                # Named as the user may see the person now (a provider once it has accepted them).
-                person = who_the_person_is(user, after)
-                messages.success(request, f"{referral.reference}{f' ({person})' if person else ''}: {done}")
+                # The reference alone: a message waits in a cookie (signed, not encrypted) or the session.
+                # The case page it leads to names the person to whoever may see who they are.
+                messages.success(request, f"{referral.reference}: {done}")
                 # A progress note is the one action that can be recorded twice over.
                 answer = redirect(_after_action_url(user, referral.pk))
                 return form_done(answer, ask_before_repeating=transition == "record_progress")
     context = {
         "referral": referral,
-        "person": who_the_person_is(user, referral),
+        "person": person_shown(request, referral, transition),
         "name": transition,
         "spec": spec,
         "form": form,

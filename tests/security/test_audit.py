@@ -474,6 +474,63 @@ def test_the_create_answer_echoes_what_the_submitter_sent_and_is_not_a_read():
     assert list(events.values_list("action", "what")) == [(AuditAction.CHANGE, "transition: submit")]
 
 
+def action_page(referral: Referral, transition: str) -> str:
+    return reverse("referrals:case_action", args=[referral.pk, transition])
+
+
+@pytest.mark.parametrize(
+    ("state", "by", "transition", "names_the_person"),
+    [
+        ("placed", "provider_user", "record_progress", True),
+        ("placed", "provider_user", "report_missing", True),
+        ("placed", "provider_user", "reallocate", True),
+        ("placed", "provider_user", "recover", True),
+        ("placed", "provider_user", "exit", True),
+        ("missing", "manager", "found", True),
+        ("received", "manager", "assess", True),
+        ("received", "responder", "correct", True),
+        # Who the person is comes to a provider with taking them, not with the offer.
+        ("offered", "provider_user", "accept", False),
+        ("offered", "provider_user", "reject", False),
+    ],
+)
+def test_opening_an_action_page_that_names_the_person_is_audited_as_one_read(
+    client, state, by, transition, names_the_person
+):
+    case = bring_to(state, given_name="Amina", family_name="Haile")
+    user = getattr(case, by)
+    client.force_login(user)
+    page = client.get(action_page(case.referral, transition), follow=True, REMOTE_ADDR="198.51.100.13")
+    html = page.content.decode()
+    assert page.status_code == 200 and ("Amina Haile" in html) is names_the_person
+    if transition == "correct":  # the form comes filled with every detail it corrects
+        assert 'value="07700 900123"' in html
+    reads = AuditEvent.objects.filter(referral=case.referral, action=AuditAction.READ, actor=user)
+    expected = [(f"{transition} page", "198.51.100.13")] if names_the_person else []
+    assert list(reads.values_list("what", "ip_address")) == expected
+
+
+@pytest.mark.parametrize(
+    ("state", "by", "transition", "sent", "status"),
+    [
+        # Shown again with its errors.
+        ("placed", "provider_user", "report_missing", {"report_missing-note": "Gone"}, 400),
+        # Shown again refused, to be copied: the case moved on before it arrived.
+        ("declined", "responder", "withdraw", {"withdraw-reason": "other", "withdraw-note": "Moved"}, 409),
+    ],
+)
+def test_an_action_form_shown_again_naming_the_person_is_audited_as_one_read(
+    client, state, by, transition, sent, status
+):
+    case = bring_to(state, given_name="Amina", family_name="Haile")
+    user = getattr(case, by)
+    client.force_login(user)
+    page = client.post(action_page(case.referral, transition), sent)
+    assert page.status_code == status and "Amina Haile" in page.content.decode()
+    reads = AuditEvent.objects.filter(referral=case.referral, action=AuditAction.READ, actor=user)
+    assert list(reads.values_list("what", flat=True)) == [f"{transition} page"]
+
+
 @pytest.mark.parametrize(
     ("proxies", "forwarded", "expected"),
     [

@@ -8,6 +8,7 @@ from cryptography.fernet import Fernet
 from django.core import checks
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from accounts.models import AuthenticatorApp
 from referrals import services
@@ -53,12 +54,13 @@ def test_the_raw_database_row_holds_no_plaintext_personal_field():
         "account",
         "responder_reference",
         "crime_reference",
+        "local_authority",
         "local_authority_contact",
         "date_of_birth",
         "name_digest",
     )
     stored = " ".join(str(value) for value in row)
-    for plaintext in [*PERSONAL.values(), "1995-03-14", "amina"]:
+    for plaintext in [*PERSONAL.values(), A_CHILD["local_authority"], "1995-03-14", "amina"]:
         assert plaintext.lower() not in stored.lower()
     assert all(str(value).startswith("gAAAA") for value in row[:-1])
     assert Referral.objects.get(pk=referral.pk).given_name == "Amina"
@@ -108,7 +110,28 @@ def test_rotation_re_encrypts_everything_so_the_old_key_can_be_removed(settings)
     assert (reloaded.given_name, reloaded.contact_phone) == ("Amina", "07700 900123")
     assert reloaded.date_of_birth == datetime.date(1995, 3, 14)
     assert reloaded.local_authority_contact == PERSONAL["local_authority_contact"]
+    assert reloaded.local_authority == A_CHILD["local_authority"]
     assert TransitionLog.objects.get(referral=referral, transition="assess").input["notes"] == "n"
+
+
+@pytest.mark.django_db(transaction=True)  # the migrations run back and forth
+def test_a_local_authority_stored_in_clear_is_encrypted_by_the_migration_and_decrypted_back():
+    executor = MigrationExecutor(connection)
+    executor.migrate([("referrals", "0012_referral_local_authority")])
+    referral = submitted_referral(age_in_doubt=True, local_authority="")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE referrals_referral SET local_authority = %s WHERE id = %s",
+            ["Kent County Council", referral.pk],
+        )
+    MigrationExecutor(connection).migrate([("referrals", "0013_encrypt_local_authority")])
+    (stored,) = raw_row("referrals_referral", referral.pk, "local_authority")
+    assert stored.startswith("gAAAA") and "Kent" not in stored
+    assert Referral.objects.get(pk=referral.pk).local_authority == "Kent County Council"
+    MigrationExecutor(connection).migrate([("referrals", "0012_referral_local_authority")])
+    assert raw_row("referrals_referral", referral.pk, "local_authority") == ("Kent County Council",)
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def test_rotation_re_encrypts_authenticator_keys_so_the_old_key_can_be_removed(settings):
