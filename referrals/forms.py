@@ -291,8 +291,8 @@ class ReferralForm(HarbourForm):
         required=False,
         label="Age estimate, in years",
         help_text=(
-            "If the date of birth is not known, or the person looks younger than it says. A person under 18 "
-            "by either is treated as a child."
+            "If the date of birth is not known, or the person looks younger than it says. If one of the two "
+            "is under 18 and the other is not, tick “may be under 18” below: the person is treated as a child."
         ),
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
         error_messages=error_messages("age_estimate"),

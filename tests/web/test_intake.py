@@ -237,31 +237,26 @@ def test_a_child_needs_no_consent():
     assert Referral.objects.get().is_child
 
 
-def test_an_adult_date_of_birth_with_an_under_18_estimate_is_a_child_who_needs_no_consent():
+def test_an_adult_date_of_birth_with_an_under_18_estimate_and_the_age_in_doubt_needs_no_consent():
     response = signed_in(responder()).post(
         INTAKE,
         intake_data(
-            consent=None, date_of_birth="1990-01-01", age_estimate="15", local_authority="Kent County Council"
+            consent=None,
+            date_of_birth="1990-01-01",
+            age_estimate="15",
+            age_in_doubt="on",
+            local_authority="Kent County Council",
         ),
     )
     assert response.status_code == 302
     assert Referral.objects.get().is_child
 
 
-def test_an_age_estimate_under_18_with_consent_still_makes_a_child():
-    response = signed_in(responder()).post(
-        INTAKE,
-        intake_data(date_of_birth="1990-01-01", age_estimate="15", local_authority="Kent County Council"),
-    )
-    assert response.status_code == 302
-    assert Referral.objects.get().is_child
-
-
-def test_the_age_estimate_hint_says_it_counts_beside_a_date_of_birth():
+def test_the_age_estimate_hint_says_to_tick_the_age_in_doubt_when_it_disagrees_with_the_date_of_birth():
     html = signed_in(responder()).get(INTAKE, follow=True).content.decode()
     hint = re.search(r'<[^>]*id="id_age_estimate_helptext"[^>]*>([^<]+)<', html)[1]
     assert "Only if the date of birth is not known" not in hint
-    assert "under 18 by either" in hint
+    assert "If one of the two is under 18 and the other is not, tick “may be under 18” below" in hint
 
 
 def test_no_input_cuts_a_long_paste_short_so_the_server_says_what_to_shorten():
@@ -846,6 +841,28 @@ def test_an_anonymous_notification_records_only_the_four_fields():
 
 def hidden_value(html: str, name: str) -> str:
     return re.search(rf'name="{name}" value="([^"]+)"', html)[1]
+
+
+def test_a_date_of_birth_and_an_estimate_that_disagree_are_refused_until_the_age_is_in_doubt():
+    client = signed_in(responder())
+    typed = intake_data(date_of_birth="1996-03-14", age_estimate="16", local_authority="Kent County Council")
+
+    response = client.post(INTAKE, typed)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert error_summary_links(html)["id_age_estimate"] == (
+        "The date of birth and the age estimate of 16 disagree on whether the person is under 18. If you "
+        "believe they may be a child, tick “may be under 18” (age in doubt) to keep both. Otherwise put right "
+        "whichever is wrong, or clear the estimate if the date of birth is right."
+    )
+    assert not Referral.objects.exists()
+
+    assert client.post(INTAKE, {**typed, "age_in_doubt": "on"}).status_code == 302
+    referral = Referral.objects.get()
+    assert referral.is_child and (referral.date_of_birth, referral.age_estimate) == (
+        datetime.date(1996, 3, 14),
+        16,
+    )
 
 
 def test_an_adult_who_does_not_consent_is_notified_anonymously_without_typing_the_four_fields_again():
