@@ -466,6 +466,11 @@ class AnonymousNotificationForm(HarbourForm):
         label="Region where the person was met",
         error_messages=error_messages("region", anonymous=True),
     )
+    # The draft of the referral the notification was started from, and the version carried: deleted once
+    # the notification is sent (``views.anonymous_notification``). Fields of the form, so that they are
+    # kept with what was typed if the session ends before it is sent.
+    draft = forms.CharField(required=False, widget=forms.HiddenInput)
+    draft_version = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -477,8 +482,13 @@ class AnonymousNotificationForm(HarbourForm):
         )
 
     def notification_fields(self) -> dict[str, Any]:
-        """The cleaned values as ``submit_anonymous_notification`` takes them: all but the confirmation."""
-        return {name: value for name, value in self.cleaned_data.items() if name != "adult"}
+        """The cleaned values as ``submit_anonymous_notification`` takes them: all but the confirmation
+        and the draft."""
+        return {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if name not in ("adult", "draft", "draft_version")
+        }
 
 
 def case_reference_filter() -> forms.CharField:

@@ -38,6 +38,7 @@ from tests.web.conftest import intake_data, session_lapses, signed_in
 pytestmark = pytest.mark.django_db
 
 INTAKE = reverse("referrals:intake")
+NOTIFICATION = reverse("referrals:anonymous_notification")
 
 
 def error_summary_links(html: str) -> dict[str, str]:
@@ -931,6 +932,67 @@ def test_a_draft_of_the_referral_an_adult_did_not_consent_to_goes_when_the_notif
     for name in ("form_key", "owner", "draft", "draft_version"):
         notification[name] = hidden_value(html, name)
     assert client.post(button[2], notification).status_code == 302
+    assert AnonymousNotification.objects.exists() and not ReferralDraft.objects.exists()
+
+
+def test_refused_for_want_of_consent_the_way_on_to_a_notification_is_beside_the_consent_error():
+    client = signed_in(responder())
+    client.post(INTAKE, {**intake_data(consent=None), "action": "save_draft"})
+    draft = ReferralDraft.objects.get()
+
+    html = client.post(INTAKE, {**intake_data(consent=None), **opened(client, draft)}).content.decode()
+
+    # The lead's link and the summary's lead to the button, right under the consent field's error.
+    assert 'make an <a href="#notify-instead">anonymous notification</a> instead' in html
+    assert error_summary_links(html)["id_consent"].startswith("An adult must consent to be referred.")
+    consent = html.index('id="id_consent"')
+    button = html.index('id="notify-instead"')
+    assert consent < button < html.index("<h2>The person</h2>")
+    assert "and nothing else; the draft is deleted once it is sent." in html[consent:button]
+    assert html.count(">Make an anonymous notification instead</button>") == 1
+    # Enter in a field still submits the referral: the form's first button does, before that one.
+    buttons = re.findall(r'<button type="submit" name="action" value="([a-z_]+)"', html)
+    assert buttons[:2] == ["submit", "from_referral"]
+
+
+def test_the_intake_link_to_a_notification_carries_the_open_draft_which_goes_once_it_is_sent():
+    user = responder()
+    client = signed_in(user)
+    assert (
+        f'<a href="{NOTIFICATION}">anonymous notification</a>'
+        in client.get(INTAKE, follow=True).content.decode()
+    )
+    typed = intake_data(
+        consent=None, gender="male", nationality="AL", exploitation_types=["labour", "criminal"]
+    )
+    client.post(INTAKE, {**typed, "action": "save_draft"})
+    draft = ReferralDraft.objects.get()
+
+    form = client.get(INTAKE, {"draft": draft.pk}, follow=True).content.decode()
+    link = f"{NOTIFICATION}?draft={draft.pk}"
+    assert f'<a href="{link}">anonymous notification</a>' in form
+    response = client.get(link, follow=True)
+
+    html = response.content.decode()
+    assert "<h1>Anonymous notification (duty to notify)</h1>" in html
+    assert "taken from your draft; the draft is deleted when you send the notification" in html
+    assert re.search(r'name="gender" value="male"[^>]*checked', html)
+    assert '<option value="AL" selected>' in html and '<option value="london" selected>' in html
+    assert set(re.findall(r'name="exploitation_types" value="([^"]+)"[^>]*checked', html)) == {
+        "labour",
+        "criminal",
+    }
+    for personal in ("Amina", "Haile", "1995-03-14", "07700 900123", "car wash"):
+        assert personal not in html
+    assert AuditEvent.objects.filter(actor=user, what__endswith=": anonymous notification form").count() == 1
+    notification = {
+        name: hidden_value(html, name) for name in ("form_key", "owner", "draft", "draft_version")
+    }
+    notification.update(
+        adult="on", gender="male", nationality="AL", region="london", exploitation_types="labour"
+    )
+
+    assert client.post(response.redirect_chain[-1][0], notification).status_code == 302
     assert AnonymousNotification.objects.exists() and not ReferralDraft.objects.exists()
 
 
