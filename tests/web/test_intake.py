@@ -948,7 +948,10 @@ def test_refused_for_want_of_consent_the_way_on_to_a_notification_is_beside_the_
     consent = html.index('id="id_consent"')
     button = html.index('id="notify-instead"')
     assert consent < button < html.index("<h2>The person</h2>")
-    assert "and nothing else; the draft is deleted once it is sent." in html[consent:button]
+    assert (
+        "nothing else, and the draft is deleted once it is sent."
+        in html[button : html.index("<h2>The person</h2>")]
+    )
     assert html.count(">Make an anonymous notification instead</button>") == 1
     # Enter in a field still submits the referral: the form's first button does, before that one.
     buttons = re.findall(r'<button type="submit" name="action" value="([a-z_]+)"', html)
