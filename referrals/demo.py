@@ -55,7 +55,7 @@ from .choices import (
 )
 from .choices import ReferralState as S
 from .deadlines import due_at, reminder_at, working_days_of
-from .encryption import keyed_digest
+from .encryption import keyed_digest, name_digest
 from .models import AnonymousNotification, Clock, Deadline, Referral, TransitionLog
 from .references import format_reference, reserve_numbers
 from .services import is_child
@@ -669,14 +669,15 @@ ACCOUNTS: dict[bool, dict[str, list[str]]] = {
 
 @dataclass
 class Digests:
-    """Keyed digests of the (few) distinct fictitious names and birth dates, computed once each."""
+    """Keyed digests of the (few) distinct fictitious names, given as (given name, family name), and
+    birth dates, given as (ISO date,), computed once each as the cases' own are."""
 
     digests: dict[tuple[str, ...], str] = field(default_factory=dict)
 
     def __call__(self, *parts: str) -> str:
         digest = self.digests.get(parts)
         if digest is None:
-            digest = self.digests[parts] = keyed_digest(*parts)
+            digest = self.digests[parts] = name_digest(*parts) if len(parts) == 2 else keyed_digest(*parts)
         return digest
 
 

@@ -78,8 +78,10 @@ def hash_keys() -> list[str]:
 
 
 def name_digest(given_name: str, family_name: str, *, key: str | None = None) -> str:
-    """The digest of a person's name that duplicate detection matches (SPEC §3)."""
-    return keyed_digest(given_name, family_name, key=key)
+    """The digest of a person's name that duplicate detection matches (SPEC §3): of its words in any
+    order, so that the family name given first, as Vietnamese and Chinese names are often written, or
+    its words split otherwise between the given and the family name, still match."""
+    return keyed_digest(" ".join(sorted(normalise(f"{given_name} {family_name}").split())), key=key)
 
 
 def birth_date_digest(date_of_birth: datetime.date | None, *, key: str | None = None) -> str:

@@ -292,8 +292,8 @@ class ReferralForm(HarbourForm):
         required=False,
         label="Age estimate, in years",
         help_text=(
-            "If the date of birth is not known, or the person looks younger than it says. A person under 18 "
-            "by either is treated as a child."
+            "If the date of birth is not known, or the person looks younger than it says. If one of the two "
+            "is under 18 and the other is not, tick “may be under 18” below: the person is treated as a child."
         ),
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
         error_messages=error_messages("age_estimate"),
@@ -467,6 +467,11 @@ class AnonymousNotificationForm(HarbourForm):
         label="Region where the person was met",
         error_messages=error_messages("region", anonymous=True),
     )
+    # The draft of the referral the notification was started from, and the version carried: deleted once
+    # the notification is sent (``views.anonymous_notification``). Fields of the form, so that they are
+    # kept with what was typed if the session ends before it is sent.
+    draft = forms.CharField(required=False, widget=forms.HiddenInput)
+    draft_version = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -478,8 +483,13 @@ class AnonymousNotificationForm(HarbourForm):
         )
 
     def notification_fields(self) -> dict[str, Any]:
-        """The cleaned values as ``submit_anonymous_notification`` takes them: all but the confirmation."""
-        return {name: value for name, value in self.cleaned_data.items() if name != "adult"}
+        """The cleaned values as ``submit_anonymous_notification`` takes them: all but the confirmation
+        and the draft."""
+        return {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if name not in ("adult", "draft", "draft_version")
+        }
 
 
 def case_reference_filter() -> forms.CharField:

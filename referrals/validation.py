@@ -78,10 +78,12 @@ NO_CONSENT_MESSAGE = (
     "doubt): then no consent is needed. Otherwise, if they do not consent, make an anonymous notification "
     "(duty to notify) instead."
 )
+# A date of birth and an age estimate that disagree on whether the person is a child: either would make
+# one, but a case cannot hold both as they are (a child "aged 30"), unless the age is in doubt anyway.
 AGES_DISAGREE_MESSAGE = (
-    "The date of birth and the age estimate of {estimate} disagree on whether the person was under 18 when "
-    "referred, and either one makes a child. Clear the estimate now that the date of birth is known, or put "
-    "right whichever is wrong."
+    "The date of birth and the age estimate of {estimate} disagree on whether the person {was_under_18}. "
+    "If you believe they may be a child, tick “may be under 18” (age in doubt) to keep both. Otherwise put "
+    "right whichever is wrong, or clear the estimate if the date of birth is right."
 )
 
 AGE_ESTIMATE_RANGE_MESSAGE = f"The age estimate must be between 0 and {AGE_MAX}."
@@ -388,6 +390,8 @@ def referral_errors(
         and "age_estimate" not in errors
         and (date_of_birth is not None or age_estimate is not None)
     )
+    if age_known and (message := _ages_disagree(data, referred_on=child_on)):
+        add("age_estimate", message)
     if not child and not data.get("consent") and age_known:
         add("consent", NO_CONSENT_MESSAGE)
     if age_known:
@@ -528,8 +532,9 @@ def correction_errors(
     Whether the person is a child is as at the submission. An error the case had before is not the
     correction's: a child referred before the local authority was asked has their phone corrected
     without naming one. The authority told of a person taken for a child stays on record if an age
-    assessment finds them an adult; it cannot be added then. And a date of birth and an age estimate
-    that disagree on whether the person was a child are refused, since either makes a child.
+    assessment finds them an adult; it cannot be added then. A date of birth and an age estimate that
+    disagree on whether the person was a child are refused once either is corrected, even on a case
+    submitted with them so before the intake refused them.
     """
     changes = corrections(referral, sent)
     referred_on = timezone.localdate(referral.submitted_at)
@@ -546,20 +551,24 @@ def correction_errors(
     for name in ("local_authority", "local_authority_contact"):
         if name not in changes and errors.get(name) == [LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE]:
             del errors[name]
-    if not _AGE_DETAILS.isdisjoint(changes) and (message := _ages_disagree(values, referred_on)):
-        errors.setdefault("age_estimate", []).append(message)
+    if not _AGE_DETAILS.isdisjoint(changes) and (message := _ages_disagree(values, referred_on=referred_on)):
+        # Also when the case had them disagree already, as the intake once let it: an age corrected is
+        # checked anew.
+        errors["age_estimate"] = distinct([*errors.get("age_estimate", []), message])
     return errors
 
 
 _AGE_DETAILS = frozenset({"date_of_birth", "age_estimate", "age_in_doubt"})
 
 
-def _ages_disagree(values: Mapping[str, Any], referred_on: datetime.date) -> str:
-    """Why a date of birth and an age estimate that disagree on whether the person was under 18 when
-    referred cannot both stand, unless the age is in doubt anyway; empty if they agree."""
-    born, estimate = values["date_of_birth"], values["age_estimate"]
-    if values["age_in_doubt"] or born is None or estimate is None:
+def _ages_disagree(values: Mapping[str, Any], *, referred_on: datetime.date | None) -> str:
+    """Why a date of birth and an age estimate that disagree on whether the person is under 18 today (or
+    was on ``referred_on``, for a correction) cannot both stand, unless the age is in doubt anyway; empty
+    if they agree."""
+    born, estimate = values.get("date_of_birth"), values.get("age_estimate")
+    if values.get("age_in_doubt") or born is None or estimate is None:
         return ""
-    if (age_on(born, referred_on) < 18) == (estimate < 18):
+    if (age_on(born, referred_on or timezone.localdate()) < 18) == (estimate < 18):
         return ""
-    return AGES_DISAGREE_MESSAGE.format(estimate=estimate)
+    was_under_18 = "is under 18" if referred_on is None else "was under 18 when referred"
+    return AGES_DISAGREE_MESSAGE.format(estimate=estimate, was_under_18=was_under_18)

@@ -889,6 +889,18 @@ DRAFT_KEPT_AFTER_NOTIFICATION = (
 )
 
 
+def _notification_from_referral(
+    request: HttpRequest, form: AnonymousNotificationForm, *, source: str, kept: str
+) -> HttpResponse:
+    """The notification form started from the referral's fields it shares, taken from ``source``."""
+    messages.info(
+        request,
+        f"Gender, nationality, types of exploitation and region are taken from {source}; {kept}. Check them "
+        "and send the notification.",
+    )
+    return render(request, "referrals/anonymous_notification.html", {"form": form})
+
+
 @login_required_keeping_typed_work(AnonymousNotificationForm)
 @sent_once()
 def anonymous_notification(request: HttpRequest) -> HttpResponse:
@@ -898,11 +910,10 @@ def anonymous_notification(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Only first responders can make anonymous notifications.")
     # A draft of the referral the person did not consent to: deleted once the notification is sent.
     draft = _live_draft_or_none(user, _draft_id(request))
-    # The version of the draft the referral form was loaded from: only that version goes with the notification.
-    context: dict[str, Any] = {"draft": draft, "draft_version": _loaded_version(request)}
     if request.POST.get("action") == "from_referral":
         # The referral form refused for want of consent, sent here by its button: this form starts with
-        # the fields the two share, and nothing else posted is read, kept or shown.
+        # the fields the two share, the draft's number and the version the form was loaded from among
+        # them, and nothing else posted is read, kept or shown.
         form = AnonymousNotificationForm()
         form.initial = initial_from(form, typed_values(form, request.POST))
         kept = (
@@ -910,12 +921,18 @@ def anonymous_notification(request: HttpRequest) -> HttpResponse:
             if draft
             else "nothing else from it is kept"
         )
-        messages.info(
-            request,
-            "Gender, nationality, types of exploitation and region are taken from the referral form; "
-            f"{kept}. Check them and send the notification.",
+        return _notification_from_referral(request, form, source="the referral form", kept=kept)
+    if request.method != "POST" and draft is not None:
+        # The referral form's link, with a draft open: as from its button, with what the draft holds.
+        record_draft_reads(actor=user, drafts=[draft], what="anonymous notification form", request=request)
+        shared = {
+            name: value for name, value in draft.data.items() if name in AnonymousNotificationForm.base_fields
+        }
+        form = AnonymousNotificationForm(
+            initial={**shared, "draft": draft.pk, "draft_version": draft.version}
         )
-        return render(request, "referrals/anonymous_notification.html", {"form": form, **context})
+        kept = "the draft is deleted when you send the notification"
+        return _notification_from_referral(request, form, source="your draft", kept=kept)
     form = AnonymousNotificationForm(request.POST or None)
     if request.method == "POST":
         if form.is_valid():
@@ -925,16 +942,15 @@ def anonymous_notification(request: HttpRequest) -> HttpResponse:
                 status = apply_domain_error(form, error)
             else:
                 messages.success(request, "Anonymous notification recorded. Thank you.")
+                # Only the version of the draft the referral form was loaded from goes with it.
                 if draft is not None and not discard_draft(
-                    owner=user, draft_id=draft.pk, version=context["draft_version"]
+                    owner=user, draft_id=draft.pk, version=_loaded_version(request)
                 ):
                     messages.warning(request, DRAFT_KEPT_AFTER_NOTIFICATION)
                 return form_done(redirect("referrals:case_list"), ask_before_repeating=True)
         else:
             status = 400
-        return render(
-            request, "referrals/anonymous_notification.html", {"form": form, **context}, status=status
-        )
+        return render(request, "referrals/anonymous_notification.html", {"form": form}, status=status)
     show_unsent_form(request, form)
     return render(request, "referrals/anonymous_notification.html", {"form": form})
 

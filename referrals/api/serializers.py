@@ -587,8 +587,8 @@ class ReferralCreateSerializer(IntakeRules, FieldsBuiltOnce):
         max_value=AGE_MAX,
         error_messages=error_messages("age_estimate"),
         help_text=(
-            "Required when the date of birth is not known. A person under 18 by either the date of birth or "
-            "the estimate is treated as a child."
+            "Required when the date of birth is not known. With a date of birth, it must agree on whether the "
+            "person is under 18, unless `age_in_doubt` is true: the person is then treated as a child."
         ),
     )
     age_in_doubt = serializers.BooleanField(default=False)

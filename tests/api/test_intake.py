@@ -64,26 +64,35 @@ def test_an_age_in_doubt_is_treated_as_a_child(api):
     assert response.json()["is_child"] is True
 
 
-def test_an_adult_date_of_birth_with_an_under_18_estimate_needs_no_consent_and_is_a_child(api):
-    response = submit(
-        api, consent=False, date_of_birth="1990-01-01", age_estimate=15, local_authority="Kent County Council"
-    )
-    assert response.status_code == 201, response.json()
-    assert response.json()["is_child"] is True
-
-
 @pytest.mark.parametrize(
     ("date_of_birth", "age_estimate"),
-    [("1990-01-01", 15), ("2015-06-01", 30)],
+    [("1996-03-14", 16), ("2015-06-01", 30)],
     ids=["adult-by-birth-child-by-estimate", "child-by-birth-adult-by-estimate"],
 )
-def test_a_date_of_birth_and_an_estimate_that_disagree_make_a_child(api, date_of_birth, age_estimate):
-    response = submit(
-        api, date_of_birth=date_of_birth, age_estimate=age_estimate, local_authority="Kent County Council"
-    )
+def test_a_date_of_birth_and_an_estimate_that_disagree_are_refused_unless_the_age_is_in_doubt(
+    api, date_of_birth, age_estimate
+):
+    ages = {
+        "date_of_birth": date_of_birth,
+        "age_estimate": age_estimate,
+        "local_authority": "Kent County Council",
+    }
+    response = submit(api, consent=False, **ages)
+    assert response.status_code == 400, response.json()
+    assert response.json()["age_estimate"] == [
+        f"The date of birth and the age estimate of {age_estimate} disagree on whether the person is under "
+        "18. If you believe they may be a child, tick “may be under 18” (age in doubt) to keep both. "
+        "Otherwise put right whichever is wrong, or clear the estimate if the date of birth is right."
+    ]
+    assert not Referral.objects.exists()
+
+    response = submit(api, consent=False, age_in_doubt=True, **ages)
     assert response.status_code == 201, response.json()
     assert response.json()["is_child"] is True
-    assert Referral.objects.get().is_child
+    assert (response.json()["date_of_birth"], response.json()["age_estimate"]) == (
+        date_of_birth,
+        age_estimate,
+    )
 
 
 def test_html_in_free_text_is_stored_as_typed(api):

@@ -3,6 +3,8 @@ what axe-core checks on every page of the journeys."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.sessions.models import Session
 
@@ -106,6 +108,26 @@ def test_a_link_of_the_error_summary_shows_its_field_with_its_label_hint_and_mes
         if shown["label"] < 0 or not shown["error"] < shown["top"] < shown["height"]:
             hidden.append(shown)
     assert links.count() > 5 and hidden == []
+
+
+def test_refused_for_want_of_consent_the_summary_shows_the_way_on_and_enter_still_submits_the_referral(
+    journeys,
+):
+    police = responder(username="no-consent")
+    officer = journeys("no-consent", viewport=PHONE)
+    officer.sign_in(police.username)
+    page = officer.go("New referral", "intake form")
+    page.get_by_label("Given name").fill("Ilir")
+    page.get_by_label("Family name").fill("Dushku")
+    page.get_by_label("Age estimate, in years").fill("38")
+    officer.submit("Submit referral", "intake refused for want of consent")
+
+    page.get_by_role("alert").get_by_role("link", name=re.compile("An adult must consent")).click()
+    box = page.get_by_role("button", name="Make an anonymous notification instead").bounding_box()
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"]
+    with page.expect_navigation():
+        page.get_by_label("Given name").press("Enter")
+    assert page.get_by_role("heading", level=1).inner_text() == "Refer a person for support"
 
 
 # Each table of the report: whether it scrolls sideways in its box, whether the keyboard can reach the box

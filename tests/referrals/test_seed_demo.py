@@ -214,6 +214,20 @@ def test_personal_fields_are_encrypted_and_read_back() -> None:
     assert referral.account not in stored_account
 
 
+def test_generated_cases_hold_the_intakes_digests_and_no_date_of_birth_and_estimate_that_disagree() -> None:
+    seed(referrals=150)
+    referrals = list(Referral.objects.all())
+    assert all((r.name_digest, r.birth_date_digest) == r.person_digests() for r in referrals)
+    assert not [
+        r
+        for r in referrals
+        if r.date_of_birth is not None
+        and r.age_estimate is not None
+        and not r.age_in_doubt
+        and (age_on(r.date_of_birth, timezone.localdate(r.submitted_at)) < 18) != (r.age_estimate < 18)
+    ]
+
+
 def test_a_generated_child_names_a_local_authority_and_a_contact_at_a_drama_number_and_an_adult_neither():
     seed(referrals=150)
     referrals = list(Referral.objects.all())

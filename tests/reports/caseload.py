@@ -14,7 +14,7 @@ from typing import Any
 
 from accounts.models import OrganisationKind, User
 from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
-from referrals.encryption import keyed_digest
+from referrals.encryption import name_digest
 from referrals.models import AnonymousNotification, Clock, Deadline, Referral
 from tests.factories import CareProviderFactory, OrganisationFactory, aware, manager, responder
 
@@ -45,7 +45,7 @@ def make_referral(*, submitted_by: User, submitted_at: datetime.datetime, **fiel
         "region": "london",
         "contact_phone": "07700 900999",
         "account": "Confidential account of exploitation.",
-        "name_digest": keyed_digest("Secretname", f"Hiddenfamily{number}"),
+        "name_digest": name_digest("Secretname", f"Hiddenfamily{number}"),
     }
     values.update(fields)
     values.setdefault("first_placed_at", values.get("placed_at"))  # never reallocated, unless given

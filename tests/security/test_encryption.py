@@ -12,7 +12,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from accounts.models import AuthenticatorApp
 from referrals import services
-from referrals.encryption import DecryptionFailed
+from referrals.encryption import DecryptionFailed, keyed_digest, name_digest
 from referrals.models import Referral, ReferralDraft, TransitionLog
 from referrals.selectors import get_case, likely_duplicates, possible_duplicates_of
 from tests.factories import OrganisationFactory, manager, responder, submitted_referral
@@ -186,6 +186,72 @@ def test_duplicates_are_found_through_the_keyed_digest_whatever_the_case_and_acc
     assert not likely_duplicates(
         responder(), given_name="amina", family_name="haile", date_of_birth=None, nationality="ER"
     ).exists()
+
+
+def test_duplicates_are_found_with_the_family_name_first_or_the_words_of_the_name_split_otherwise():
+    first = submitted_referral(given_name="Van Minh", family_name="Nguyen", nationality="VN")
+
+    def found(given_name, family_name):
+        return list(
+            likely_duplicates(
+                first.submitted_by,
+                given_name=given_name,
+                family_name=family_name,
+                date_of_birth=None,
+                nationality="VN",
+            )
+        )
+
+    assert found("Nguyễn", "Văn Minh") == [first]
+    assert found("Minh", "Nguyễn Văn") == [first]
+    assert found("Nguyen", "Minh") == []
+    assert found("Van Minh", "Tran") == []
+
+
+def test_a_name_corrected_is_found_in_either_order_and_no_longer_as_it_was():
+    referral = submitted_referral(given_name="Van Mihn", family_name="Nguyen")
+    services.correct_referral(
+        referral_id=referral.pk, actor=manager(), reason="typing_error", given_name="Van Minh"
+    )
+    referral.given_name, referral.family_name = "Nguyen", "Van Minh"
+    assert [case.pk for case in same_person_as(referral, manager())] == [referral.pk]
+    referral.given_name = "Van Mihn"
+    assert not same_person_as(referral, manager()).exists()
+
+
+def test_the_migration_to_name_digests_in_any_order_recomputes_them_under_their_own_keys_and_back(settings):
+    old_key = settings.FIELD_HASH_KEY
+    under_old_key = submitted_referral(given_name="Van Minh", family_name="Nguyen")
+    settings.FIELD_HASH_KEY = secrets.token_urlsafe(32)
+    settings.FIELD_HASH_KEY_FALLBACKS = [old_key]
+    under_new_key = submitted_referral(given_name="Ilir", family_name="Dushku")
+    anonymised = submitted_referral()
+    Referral.objects.filter(pk=anonymised.pk).update(name_digest="")
+
+    def digests():
+        return [
+            raw_row("referrals_referral", case.pk, "name_digest")[0]
+            for case in (under_old_key, under_new_key, anonymised)
+        ]
+
+    executor = MigrationExecutor(connection)
+    try:
+        executor.migrate([("referrals", "0013_encrypt_local_authority")])
+        assert digests() == [
+            keyed_digest("Van Minh", "Nguyen", key=old_key),
+            keyed_digest("Ilir", "Dushku"),
+            "",
+        ]
+        executor = MigrationExecutor(connection)
+        executor.migrate([("referrals", "0014_name_digest_in_any_order")])
+        assert digests() == [
+            name_digest("Nguyen", "Van Minh", key=old_key),
+            name_digest("Dushku", "Ilir"),
+            "",
+        ]
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def same_person_as(referral, user):

@@ -1,6 +1,7 @@
 """The case page's "Correct details" action: a form filled in with the case's details, the intake's
 errors, the history's words, and the warning for a child placed where children are not supported."""
 
+import datetime
 import re
 from html import escape
 
@@ -243,6 +244,33 @@ def test_a_date_of_birth_that_makes_an_adult_beside_an_estimate_that_makes_a_chi
     assert "disagree on whether the person was under 18" in response.content.decode()
     referral.refresh_from_db()
     assert referral.age_in_doubt and not referral.transitions.filter(transition="correct").exists()
+
+
+def test_a_case_submitted_with_ages_that_disagree_has_its_date_of_birth_corrected_once_its_age_is_in_doubt():
+    # Submitted before the intake refused a date of birth and an estimate that disagree: a child aged 30.
+    referral = submitted_referral(
+        consent=False,
+        date_of_birth=birthday_years_ago(30, days_from_today=-40),
+        age_estimate=16,
+        local_authority="Kent County Council",
+    )
+    corrected_birth = (referral.date_of_birth + datetime.timedelta(days=1)).isoformat()
+    client = signed_in(manager())
+
+    response = client.post(correct_url(referral), as_posted(referral, date_of_birth=corrected_birth))
+    assert response.status_code == 400
+    assert (
+        "The date of birth and the age estimate of 16 disagree on whether the person was under 18 when "
+        "referred. If you believe they may be a child, tick “may be under 18” (age in doubt) to keep both."
+    ) in response.content.decode()
+
+    response = client.post(
+        correct_url(referral), as_posted(referral, date_of_birth=corrected_birth, age_in_doubt="on")
+    )
+    assert response.status_code == 302, response.content.decode()
+    referral.refresh_from_db()
+    assert referral.date_of_birth.isoformat() == corrected_birth
+    assert referral.is_child and referral.age_in_doubt and referral.age_estimate == 16
 
 
 def test_a_provider_only_offered_the_person_reads_which_details_were_corrected_not_the_note():

@@ -38,6 +38,7 @@ from tests.web.conftest import intake_data, session_lapses, signed_in
 pytestmark = pytest.mark.django_db
 
 INTAKE = reverse("referrals:intake")
+NOTIFICATION = reverse("referrals:anonymous_notification")
 
 
 def error_summary_links(html: str) -> dict[str, str]:
@@ -237,31 +238,26 @@ def test_a_child_needs_no_consent():
     assert Referral.objects.get().is_child
 
 
-def test_an_adult_date_of_birth_with_an_under_18_estimate_is_a_child_who_needs_no_consent():
+def test_an_adult_date_of_birth_with_an_under_18_estimate_and_the_age_in_doubt_needs_no_consent():
     response = signed_in(responder()).post(
         INTAKE,
         intake_data(
-            consent=None, date_of_birth="1990-01-01", age_estimate="15", local_authority="Kent County Council"
+            consent=None,
+            date_of_birth="1990-01-01",
+            age_estimate="15",
+            age_in_doubt="on",
+            local_authority="Kent County Council",
         ),
     )
     assert response.status_code == 302
     assert Referral.objects.get().is_child
 
 
-def test_an_age_estimate_under_18_with_consent_still_makes_a_child():
-    response = signed_in(responder()).post(
-        INTAKE,
-        intake_data(date_of_birth="1990-01-01", age_estimate="15", local_authority="Kent County Council"),
-    )
-    assert response.status_code == 302
-    assert Referral.objects.get().is_child
-
-
-def test_the_age_estimate_hint_says_it_counts_beside_a_date_of_birth():
+def test_the_age_estimate_hint_says_to_tick_the_age_in_doubt_when_it_disagrees_with_the_date_of_birth():
     html = signed_in(responder()).get(INTAKE, follow=True).content.decode()
     hint = re.search(r'<[^>]*id="id_age_estimate_helptext"[^>]*>([^<]+)<', html)[1]
     assert "Only if the date of birth is not known" not in hint
-    assert "under 18 by either" in hint
+    assert "If one of the two is under 18 and the other is not, tick “may be under 18” below" in hint
 
 
 def test_no_input_cuts_a_long_paste_short_so_the_server_says_what_to_shorten():
@@ -848,6 +844,28 @@ def hidden_value(html: str, name: str) -> str:
     return re.search(rf'name="{name}" value="([^"]+)"', html)[1]
 
 
+def test_a_date_of_birth_and_an_estimate_that_disagree_are_refused_until_the_age_is_in_doubt():
+    client = signed_in(responder())
+    typed = intake_data(date_of_birth="1996-03-14", age_estimate="16", local_authority="Kent County Council")
+
+    response = client.post(INTAKE, typed)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert error_summary_links(html)["id_age_estimate"] == (
+        "The date of birth and the age estimate of 16 disagree on whether the person is under 18. If you "
+        "believe they may be a child, tick “may be under 18” (age in doubt) to keep both. Otherwise put right "
+        "whichever is wrong, or clear the estimate if the date of birth is right."
+    )
+    assert not Referral.objects.exists()
+
+    assert client.post(INTAKE, {**typed, "age_in_doubt": "on"}).status_code == 302
+    referral = Referral.objects.get()
+    assert referral.is_child and (referral.date_of_birth, referral.age_estimate) == (
+        datetime.date(1996, 3, 14),
+        16,
+    )
+
+
 def test_an_adult_who_does_not_consent_is_notified_anonymously_without_typing_the_four_fields_again():
     client = signed_in(responder())
     typed = intake_data(consent=None, exploitation_types=["labour", "criminal"])
@@ -914,6 +932,70 @@ def test_a_draft_of_the_referral_an_adult_did_not_consent_to_goes_when_the_notif
     for name in ("form_key", "owner", "draft", "draft_version"):
         notification[name] = hidden_value(html, name)
     assert client.post(button[2], notification).status_code == 302
+    assert AnonymousNotification.objects.exists() and not ReferralDraft.objects.exists()
+
+
+def test_refused_for_want_of_consent_the_way_on_to_a_notification_is_beside_the_consent_error():
+    client = signed_in(responder())
+    client.post(INTAKE, {**intake_data(consent=None), "action": "save_draft"})
+    draft = ReferralDraft.objects.get()
+
+    html = client.post(INTAKE, {**intake_data(consent=None), **opened(client, draft)}).content.decode()
+
+    # The lead's link and the summary's lead to the button, right under the consent field's error.
+    assert 'make an <a href="#notify-instead">anonymous notification</a> instead' in html
+    assert error_summary_links(html)["id_consent"].startswith("An adult must consent to be referred.")
+    consent = html.index('id="id_consent"')
+    button = html.index('id="notify-instead"')
+    assert consent < button < html.index("<h2>The person</h2>")
+    assert (
+        "nothing else, and the draft is deleted once it is sent."
+        in html[button : html.index("<h2>The person</h2>")]
+    )
+    assert html.count(">Make an anonymous notification instead</button>") == 1
+    # Enter in a field still submits the referral: the form's first button does, before that one.
+    buttons = re.findall(r'<button type="submit" name="action" value="([a-z_]+)"', html)
+    assert buttons[:2] == ["submit", "from_referral"]
+
+
+def test_the_intake_link_to_a_notification_carries_the_open_draft_which_goes_once_it_is_sent():
+    user = responder()
+    client = signed_in(user)
+    assert (
+        f'<a href="{NOTIFICATION}">anonymous notification</a>'
+        in client.get(INTAKE, follow=True).content.decode()
+    )
+    typed = intake_data(
+        consent=None, gender="male", nationality="AL", exploitation_types=["labour", "criminal"]
+    )
+    client.post(INTAKE, {**typed, "action": "save_draft"})
+    draft = ReferralDraft.objects.get()
+
+    form = client.get(INTAKE, {"draft": draft.pk}, follow=True).content.decode()
+    link = f"{NOTIFICATION}?draft={draft.pk}"
+    assert f'<a href="{link}">anonymous notification</a>' in form
+    response = client.get(link, follow=True)
+
+    html = response.content.decode()
+    assert "<h1>Anonymous notification (duty to notify)</h1>" in html
+    assert "taken from your draft; the draft is deleted when you send the notification" in html
+    assert re.search(r'name="gender" value="male"[^>]*checked', html)
+    assert '<option value="AL" selected>' in html and '<option value="london" selected>' in html
+    assert set(re.findall(r'name="exploitation_types" value="([^"]+)"[^>]*checked', html)) == {
+        "labour",
+        "criminal",
+    }
+    for personal in ("Amina", "Haile", "1995-03-14", "07700 900123", "car wash"):
+        assert personal not in html
+    assert AuditEvent.objects.filter(actor=user, what__endswith=": anonymous notification form").count() == 1
+    notification = {
+        name: hidden_value(html, name) for name in ("form_key", "owner", "draft", "draft_version")
+    }
+    notification.update(
+        adult="on", gender="male", nationality="AL", region="london", exploitation_types="labour"
+    )
+
+    assert client.post(response.redirect_chain[-1][0], notification).status_code == 302
     assert AnonymousNotification.objects.exists() and not ReferralDraft.objects.exists()
 
 

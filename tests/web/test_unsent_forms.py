@@ -497,6 +497,33 @@ def test_an_anonymous_notification_comes_back_with_its_choices_ticked():
     assert not AnonymousNotification.objects.exists()
 
 
+def test_a_notification_started_from_a_draft_still_deletes_it_when_sent_after_signing_in_again():
+    user = responder()
+    client = signed_in(user)
+    intake = reverse("referrals:intake")
+    client.post(intake, {"given_name": "Ilir", "gender": "male", "action": "save_draft"})
+    draft = ReferralDraft.objects.get()
+    url = reverse("referrals:anonymous_notification")
+    html = client.get(url, {"draft": draft.pk}, follow=True).content.decode()
+    hidden = ("form_key", "owner", "draft", "draft_version")
+    typed = {"adult": "on", "nationality": "AL", "exploitation_types": ["labour"], "region": "london"}
+    session_lapses(client)
+    client.post(url, {**typed, **hidden_values(html, hidden)})
+
+    html = sign_in(client, user, url).content.decode()
+    assert SHOWN_AGAIN in html
+    assert hidden_values(html, ("draft", "draft_version")) == {
+        "draft": str(draft.pk),
+        "draft_version": str(draft.version),
+    }
+    assert client.post(url, {**typed, "gender": "male", **hidden_values(html, hidden)}).status_code == 302
+    assert AnonymousNotification.objects.exists() and not ReferralDraft.objects.exists()
+
+
+def hidden_values(html: str, names: tuple[str, ...]) -> dict[str, str]:
+    return {name: re.search(rf'name="{name}" value="([^"]+)"', html)[1] for name in names}
+
+
 def csrf_field(html: str) -> str:
     return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)[1]
 
