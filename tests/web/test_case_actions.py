@@ -18,7 +18,14 @@ from referrals.permissions import MISSING_CHILD_EXIT_MESSAGE
 from referrals.templatetags.moments import moment
 from referrals.views import TRANSITIONS
 from tests.factories import CareProviderFactory, aware, manager, provider_user, submitted_referral
-from tests.web.conftest import assert_field_error_reported, offered, placed, recovery_review_near, signed_in
+from tests.web.conftest import (
+    DUTY_LINE,
+    assert_field_error_reported,
+    offered,
+    placed,
+    recovery_review_near,
+    signed_in,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -571,7 +578,7 @@ def test_a_rejection_with_a_note_sent_after_the_offer_ran_out_is_shown_again_not
     response = reject_with_a_concern(client, referral)
     assert_rejection_shown_again(response, saying=services.offer_ran_out(offer).message)
     html = response.content.decode()
-    assert f"give it to the managers another way, quoting case {referral.reference}." in html
+    assert f"phone it to the managers on {DUTY_LINE}, quoting case {referral.reference}." in html
     # The way on: the case while the provider still sees it, its offers (which say why) once it does not.
     way_on = (
         ("Back to your offers", "care_providers:offers", [])
@@ -656,7 +663,10 @@ def test_a_missing_report_sent_after_the_case_was_reallocated_is_shown_again_say
     )
     summary = refusal_shown(response)
     assert "was not recorded: This person is no longer placed with you." in summary
-    assert "not told anyone that the person is missing: phone the managers now" in summary
+    assert (
+        f"not told anyone that the person is missing: phone the managers now on {DUTY_LINE} (24 hours)"
+        in summary
+    )
     assert f"quoting case {referral.reference}." in summary
     html = response.content.decode()
     assert re.search(
@@ -678,7 +688,7 @@ def test_a_note_sent_after_the_case_was_reallocated_is_shown_again_not_recorded(
     response = act(client, referral, transition, {f"{transition}-note": CONCERN})
     summary = refusal_shown(response)
     assert "was not recorded: This person is no longer placed with you." in summary
-    assert f"give it to the managers another way, quoting case {referral.reference}." in summary
+    assert f"phone it to the managers on {DUTY_LINE}, quoting case {referral.reference}." in summary
     assert re.search(
         rf'<textarea name="{transition}-note"[^>]*>\s*' + re.escape(escape(CONCERN)) + "</textarea>",
         response.content.decode(),
@@ -985,12 +995,30 @@ def test_reallocating_says_first_that_the_provider_loses_the_case_and_after_what
     client = signed_in(staff)
     page = client.get(action_url(referral, "reallocate"), follow=True).content.decode()
     assert "the care provider can then no longer open this case or record anything on it" in page
-    assert "the provider tells the managers, who record them found" in page
+    assert f"the provider phones the managers on {DUTY_LINE}, who record them found" in page
     response = act(client, referral, "reallocate", {"reallocate-reason": "safety_concern"}, follow=True)
     html = response.content.decode()
     still_missing = "The person is still missing: managers will offer them a placement once they are found."
     assert (still_missing in html) is missing
     assert ("managers will offer the person elsewhere" in html) is not missing
+
+
+@pytest.mark.parametrize("child", [True, False], ids=["child", "adult"])
+def test_the_missing_report_form_tells_a_childs_provider_to_call_the_police_first(child):
+    fields = {"date_of_birth": None, "age_estimate": 15, "consent": False} if child else {}
+    referral, staff, _boss = placed(**fields)
+    police_first = (
+        "If the child may be in danger and the police have not been told they are missing, call 999 first"
+    )
+    page = signed_in(staff).get(action_url(referral, "report_missing"), follow=True).content.decode()
+    assert (police_first in page) is child
+
+
+def test_every_page_gives_the_managers_duty_line_in_its_footer_to_tap_to_call(client):
+    footer = re.search(
+        r'<footer class="site-footer">.*?</footer>', client.get(reverse("login")).content.decode(), re.S
+    )
+    assert f"The managers’ 24-hour duty line: {DUTY_LINE}" in footer[0]
 
 
 def test_a_missing_report_in_the_future_is_refused_on_its_field():
@@ -1376,7 +1404,7 @@ def test_a_managers_assessment_notes_sent_after_a_colleague_declined_are_shown_a
     )
     summary = assert_shown_again(response, "assess-notes", MANAGERS_NOTE)
     assert "Your assessment was not recorded: This referral has already been declined." in summary
-    assert f"give it to the other managers another way, quoting case {referral.reference}." in summary
+    assert f"phone it to the other managers on {DUTY_LINE}, quoting case {referral.reference}." in summary
     assert not referral.transitions.filter(transition="assess").exists()
 
 
@@ -1430,7 +1458,9 @@ def test_a_responders_withdrawal_note_sent_after_the_referral_was_declined_is_sh
     )
     summary = assert_shown_again(response, "withdraw-note", note)
     assert "Your withdrawal was not recorded: This referral has already been declined." in summary
-    assert f"copy it and give it to the managers another way, quoting case {referral.reference}." in summary
+    assert (
+        f"copy it and phone it to the managers on {DUTY_LINE}, quoting case {referral.reference}." in summary
+    )
     assert not referral.transitions.filter(transition="withdraw").exists()
 
 
@@ -1462,7 +1492,7 @@ def test_an_offer_note_refused_because_the_referral_was_withdrawn_does_not_promi
     assert "Your offer was not recorded: This referral has already been withdrawn." in summary
     assert "next offer" not in summary
     assert (
-        "Harbour cannot pass your note on now: copy it and give it to the other managers another way"
+        f"Harbour cannot pass your note on now: copy it and phone it to the other managers on {DUTY_LINE}"
         in summary
     )
 
