@@ -17,7 +17,14 @@ from referrals.models import Clock, Referral
 from referrals.permissions import MISSING_CHILD_EXIT_MESSAGE
 from referrals.templatetags.moments import moment
 from referrals.views import TRANSITIONS
-from tests.factories import CareProviderFactory, aware, manager, provider_user, submitted_referral
+from tests.factories import (
+    CareProviderFactory,
+    aware,
+    manager,
+    placed_since,
+    provider_user,
+    submitted_referral,
+)
 from tests.web.conftest import (
     DUTY_LINE,
     assert_field_error_reported,
@@ -881,9 +888,9 @@ def test_a_recovery_review_ticked_on_a_page_opened_before_it_was_recorded_is_ref
     assert referral.transitions.filter(transition="record_progress").count() == 1
 
 
-def made_a_week_ago(referral):
-    """A missing person cannot have been last seen before their referral was made."""
-    Referral.objects.filter(pk=referral.pk).update(submitted_at=timezone.now() - datetime.timedelta(days=7))
+def placed_a_week_ago(referral):
+    """A missing person cannot have been last seen before their placement began."""
+    placed_since(referral, timezone.now() - datetime.timedelta(days=7))
 
 
 def test_the_caseload_lists_missing_people_first_longest_gone_first_saying_when_last_seen():
@@ -893,7 +900,7 @@ def test_the_caseload_lists_missing_people_first_longest_gone_first_saying_when_
     gone_longer, _, _ = placed(provider)
     now = timezone.now()
     services.report_missing(referral_id=reported_first.pk, actor=staff, last_seen_at=now)
-    made_a_week_ago(gone_longer)
+    placed_a_week_ago(gone_longer)
     last_seen = now - datetime.timedelta(days=2)
     services.report_missing(referral_id=gone_longer.pk, actor=staff, last_seen_at=last_seen)
     html = signed_in(staff).get(reverse("care_providers:caseload")).content.decode()
@@ -907,7 +914,7 @@ def test_the_caseload_lists_missing_people_first_longest_gone_first_saying_when_
 
 def test_the_case_page_shows_a_missing_person_overdue_since_last_seen_and_the_next_escalation():
     referral, staff, boss = placed()
-    made_a_week_ago(referral)
+    placed_a_week_ago(referral)
     last_seen = timezone.now() - datetime.timedelta(days=2)
     services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=last_seen)
     next_escalation = referral.deadlines.get(clock=Clock.MISSING).due_at
@@ -1044,18 +1051,20 @@ def test_a_missing_report_a_few_minutes_ahead_of_harbours_clock_is_recorded_as_t
     assert referral.state == ReferralState.MISSING
 
 
-def test_a_missing_report_before_the_referral_was_made_is_refused_on_its_field_keeping_the_note():
+def test_a_missing_report_before_the_placement_began_is_refused_on_its_field_keeping_the_note():
     referral, staff, _boss = placed()
+    began = timezone.localtime() - datetime.timedelta(hours=1)
+    placed_since(referral, began)
+    earlier = began - datetime.timedelta(hours=10)  # placed at 11:54, "last seen at 01:30"
     response = act(
         signed_in(staff),
         referral,
         "report_missing",
-        {"report_missing-last_seen_at": "1926-11-29T09:30", "report_missing-note": "Did not return"},
+        {"report_missing-last_seen_at": f"{earlier:%Y-%m-%dT%H:%M}", "report_missing-note": "Did not return"},
     )
     assert response.status_code == 400
     page = response.content.decode()
-    made_on = timezone.localtime(referral.submitted_at)
-    assert f"cannot have been last seen before the referral was made, on {made_on:%-d %B %Y}" in page
+    assert f"cannot have been last seen before their placement began, at {began:%H:%M on %-d %B %Y}" in page
     assert 'href="#id_report_missing-last_seen_at"' in page
     assert "Did not return" in page
     referral.refresh_from_db()
@@ -1064,8 +1073,8 @@ def test_a_missing_report_before_the_referral_was_made_is_refused_on_its_field_k
 
 def _report_missing_at(last_seen: str) -> Referral:
     referral, staff, _boss = placed()
-    # Made well before the night the clocks changed, so that night is a time it could have happened.
-    Referral.objects.filter(pk=referral.pk).update(submitted_at=aware(2025, 1, 6, 9, 0))
+    # Placed well before the night the clocks changed, so that night is a time it could have happened.
+    placed_since(referral, aware(2025, 1, 6, 9, 0))
     response = act(signed_in(staff), referral, "report_missing", {"report_missing-last_seen_at": last_seen})
     assert response.status_code == 302, response.content.decode()
     referral.refresh_from_db()
@@ -1140,7 +1149,7 @@ def test_a_manager_finds_a_case_by_reference_or_lists_only_the_overdue_longest_o
     on_time, late = submitted_referral(), submitted_referral()
     late.deadlines.update(due_at=timezone.now() - datetime.timedelta(hours=1))
     referral, staff, boss = placed()
-    made_a_week_ago(referral)
+    placed_a_week_ago(referral)
     services.report_missing(
         referral_id=referral.pk, actor=staff, last_seen_at=timezone.now() - datetime.timedelta(days=3)
     )
@@ -1158,7 +1167,7 @@ def test_a_manager_finds_a_case_by_reference_or_lists_only_the_overdue_longest_o
 
 def test_the_case_list_and_page_show_a_person_reallocated_while_missing_as_missing_and_overdue_since_last_seen():
     referral, staff, boss = placed()
-    made_a_week_ago(referral)
+    placed_a_week_ago(referral)
     last_seen = timezone.now() - datetime.timedelta(days=3)
     services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=last_seen)
     services.reallocate_referral(referral_id=referral.pk, actor=boss, reason="safety_concern")
