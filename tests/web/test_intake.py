@@ -720,6 +720,30 @@ def test_likely_duplicates_are_shown_before_submitting_then_submit_anyway_goes_t
     assert Referral.objects.count() == 2
 
 
+@pytest.mark.parametrize("from_a_draft", [False, True], ids=["new form", "draft"])
+def test_likely_duplicates_say_what_to_do_if_it_is_the_same_person_and_what_becomes_of_the_form(from_a_draft):
+    user = responder()
+    submitted_referral(actor=user)
+    client = signed_in(user)
+    data = intake_data()
+    if from_a_draft:
+        client.post(INTAKE, intake_data(action="save_draft"))
+        draft = ReferralDraft.objects.get()
+        data.update(draft=draft.pk, draft_version=draft.version)
+    html = client.post(INTAKE, data).content.decode()
+    assert (
+        "If it is the same person, do not submit this form: open their referral and use “Correct details”"
+        in html
+    )
+    kept = (
+        f'it stays under <a href="{reverse("referrals:drafts")}">Drafts</a> until '
+        f"{timezone.localtime(draft.expires_at):%-d %B %Y}, where you can discard it."
+        if from_a_draft
+        else "Nothing typed into this form is kept once you leave the page."
+    )
+    assert kept in html
+
+
 def test_a_likely_duplicates_link_opens_in_a_new_tab_and_says_so():
     user = responder()
     earlier = submitted_referral(actor=user)
