@@ -113,6 +113,7 @@ from .permissions import (
 )
 from .selectors import (
     LIKELY_DUPLICATES_SHOWN,
+    anonymous_notifications_visible_to,
     assessed_not_placed,
     case_history_visible_to,
     case_list_of,
@@ -919,16 +920,23 @@ def anonymous_notification(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             try:
-                services.submit_anonymous_notification(actor=user, **form.notification_fields())
+                notification = services.submit_anonymous_notification(
+                    actor=user, **form.notification_fields()
+                )
             except HarbourError as error:
                 status = apply_domain_error(form, error)
             else:
-                messages.success(request, "Anonymous notification recorded. Thank you.")
+                # Its number is the officer's proof that the duty to notify was done, to note down.
+                recorded = local_time(notification.submitted_at, "%H:%M on %-d %B %Y")
+                messages.success(
+                    request,
+                    f"Anonymous notification number {notification.pk} recorded at {recorded}. Thank you.",
+                )
                 if draft is not None and not discard_draft(
                     owner=user, draft_id=draft.pk, version=context["draft_version"]
                 ):
                     messages.warning(request, DRAFT_KEPT_AFTER_NOTIFICATION)
-                return form_done(redirect("referrals:case_list"), ask_before_repeating=True)
+                return form_done(redirect("referrals:anonymous_notifications"), ask_before_repeating=True)
         else:
             status = 400
         return render(
@@ -936,6 +944,31 @@ def anonymous_notification(request: HttpRequest) -> HttpResponse:
         )
     show_unsent_form(request, form)
     return render(request, "referrals/anonymous_notification.html", {"form": form})
+
+
+@login_required
+def anonymous_notifications(request: HttpRequest) -> HttpResponse:
+    """The organisation's anonymous notifications, newest first, each by its number: read only."""
+    user = _user(request)
+    if not may_submit(user):
+        raise PermissionDenied("Only first responders list their organisation's anonymous notifications.")
+    page = paginate(request, anonymous_notifications_visible_to(user))
+    nationalities = nationality_names()
+    exploitation = dict(ExploitationType.choices)
+    rows = [
+        {
+            "number": notification.pk,
+            "recorded": notification.submitted_at,
+            "gender": notification.get_gender_display(),
+            "nationality": nationalities.get(notification.nationality, notification.nationality),
+            "exploitation": ", ".join(
+                exploitation.get(code, code) for code in notification.exploitation_types
+            ),
+            "region": notification.get_region_display(),
+        }
+        for notification in page
+    ]
+    return render(request, "referrals/anonymous_notifications.html", {"page": page, "rows": rows})
 
 
 # ------------------------------------------------------------------------------------ case lists
