@@ -323,6 +323,11 @@ DRAFT_LIFETIME_DAYS = env.int("DRAFT_LIFETIME_DAYS", default=30)
 # What was typed into a form sent after the session ended is kept this long for its user to sign in again.
 UNSENT_FORM_LIFETIME_MINUTES = env.int("UNSENT_FORM_LIFETIME_MINUTES", default=60)
 DUPLICATE_WINDOW_DAYS = env.int("DUPLICATE_WINDOW_DAYS", default=90)
+# The victim care contractor's 24-hour duty line, which Harbour gives wherever it tells a provider or a
+# responder to phone the managers (a missing person it could not record, at 2 a.m.): never absent.
+MANAGERS_DUTY_PHONE = env.str("MANAGERS_DUTY_PHONE", default="020 7946 0321" if DEBUG else "")
+if not MANAGERS_DUTY_PHONE:
+    raise ImproperlyConfigured("MANAGERS_DUTY_PHONE must be set when DEBUG is off.")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -230,6 +230,8 @@ class HarbourForm(forms.Form):
     """
 
     use_required_attribute = False
+    # What to do before filling the form in, shown above its fields; none unless a form says.
+    lead = ""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -641,6 +643,12 @@ class ProgressForm(HarbourForm):
         return day
 
 
+CHILD_MISSING_POLICE_FIRST = (
+    "If the child may be in danger and the police have not been told they are missing, call 999 first, "
+    "then report them missing here."
+)
+
+
 class MissingForm(HarbourForm):
     last_seen_at = LocalDateTimeField(
         label="Last seen at",
@@ -656,6 +664,9 @@ class MissingForm(HarbourForm):
         # The case the person is missing from. A form only shown, never sent on, has none; the service
         # checks the same rules again.
         self.referral = referral
+        if referral is not None and referral.is_child:
+            # Harbour alerts the managers and the referrer, not the police, who search for a missing child.
+            self.lead = CHILD_MISSING_POLICE_FIRST
 
     def clean_last_seen_at(self) -> datetime.datetime:
         seen = self.cleaned_data["last_seen_at"]

@@ -8,6 +8,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("referrals/new/", views.intake, name="intake"),
     path("referrals/drafts/", views.drafts, name="drafts"),
     path("referrals/drafts/<int:pk>/discard/", views.draft_discard, name="draft_discard"),
+    path("anonymous-notifications/", views.anonymous_notifications, name="anonymous_notifications"),
     path("anonymous-notifications/new/", views.anonymous_notification, name="anonymous_notification"),
     path("cases/", views.case_list, name="case_list"),
     path("cases/<int:pk>/", views.case, name="case"),

@@ -14,8 +14,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 
+from care_providers.selectors import active_placement_for
+
 from .choices import ExploitationType, language_names, nationality_names
 from .deadlines import CHECK_IN_TIME
+from .local_time import local_time
 from .services import age_on, distinct, is_child
 
 if TYPE_CHECKING:
@@ -287,14 +290,18 @@ LAST_SEEN_CLOCK_SKEW = datetime.timedelta(minutes=5)
 
 
 def last_seen_errors(referral: Referral, seen: datetime.datetime) -> list[str]:
-    """When a missing person was last seen: not in the future, and not before the referral was made."""
+    """When a missing person was last seen: not in the future, and not before their placement began. A
+    case with no placement is not checked here: it cannot be reported missing at all."""
     if seen > timezone.now() + LAST_SEEN_CLOCK_SKEW:
         return ["The time last seen cannot be in the future."]
-    made_on = timezone.localdate(referral.submitted_at)
-    if timezone.localdate(seen) < made_on:
-        # A mistyped year would put the case at the top of every overdue list, "missing since 1900".
+    placement = active_placement_for(referral)
+    # To the minute, as the form gives it: a person seen as they arrived is seen at the placement's start.
+    if placement is not None and seen < placement.started_at.replace(second=0, microsecond=0):
+        # A mistyped day or year would put the case at the top of every overdue list, "missing since 1900".
+        began = local_time(placement.started_at, "%H:%M on %-d %B %Y")
         return [
-            f"The person cannot have been last seen before the referral was made, on {made_on:%-d %B %Y}."
+            f"The person cannot have been last seen before their placement began, at {began}: enter when "
+            "they were last seen since then."
         ]
     return []
 

@@ -26,7 +26,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import resolve, reverse
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods
 from django_fsm import can_proceed
@@ -113,6 +115,7 @@ from .permissions import (
 )
 from .selectors import (
     LIKELY_DUPLICATES_SHOWN,
+    anonymous_notifications_visible_to,
     assessed_not_placed,
     case_history_visible_to,
     case_list_of,
@@ -147,6 +150,7 @@ from .wording import (
     input_in_words,
     input_label,
     last_offer_words,
+    managers_duty_line,
     transition_in_words,
 )
 
@@ -476,10 +480,15 @@ def not_recorded(
     managers = "the other managers" if user.is_manager else "the managers"
     may_offer = transition == "offer" and may_perform(user, "offer", referral) and can_proceed(referral.offer)
     pending = pending_offer_for(referral) if may_offer else None
+    # A plain message or one holding the managers' duty line, escaped when the error is written.
+    how: str
     if transition == "report_missing" and not referral.still_missing():
-        how = (
-            f"Harbour has not told anyone that the person is missing: phone {managers} now to tell them, "
-            f"quoting case {referral.reference}."
+        how = format_html(
+            "Harbour has not told anyone that the person is missing: phone {} now on {} (24 hours) to tell "
+            "them, quoting case {}.",
+            managers,
+            managers_duty_line(),
+            referral.reference,
         )
     elif services.offer_awaits_answer(pending):
         # The safety concerns it holds are for whoever decides on the person now. Only a manager may
@@ -507,22 +516,29 @@ def not_recorded(
     elif transition == "correct" and may_perform(user, "correct", referral) and can_proceed(referral.correct):
         how = "Open “Correct details” again, which holds the details as they are now, and make your correction there."
     elif transition == "correct":
-        how = (
-            f"{services.CLOSED_NOT_CORRECTED} Copy what you need and give it to {managers} another way, "
-            f"quoting case {referral.reference}."
+        how = format_html(
+            "{} Copy what you need and phone it to {} on {}, quoting case {}.",
+            services.CLOSED_NOT_CORRECTED,
+            managers,
+            managers_duty_line(),
+            referral.reference,
         )
     elif (
         in_sight and may_perform(user, "record_progress", referral) and can_proceed(referral.record_progress)
     ):
         how = "To pass your note on to the managers, copy it into a progress note on the case."
     else:
-        how = (
-            f"Harbour cannot pass your note on now: copy it and give it to {managers} another way, "
-            f"quoting case {referral.reference}."
+        how = format_html(
+            "Harbour cannot pass your note on now: copy it and phone it to {} on {}, quoting case {}.",
+            managers,
+            managers_duty_line(),
+            referral.reference,
         )
     # Nothing in the form can be recorded now, so what it lacks (a reason not chosen, say) goes unsaid.
     form.errors.clear()
-    form.add_error(None, f"Your {NOT_RECORDED_WORDS[transition]} was not recorded: {why} {how}")
+    form.add_error(
+        None, format_html("Your {} was not recorded: {} {}", NOT_RECORDED_WORDS[transition], why, how)
+    )
     for name in TYPED_FIELDS:
         if name in form.fields:
             form.fields[name].widget.attrs["readonly"] = True
@@ -937,22 +953,54 @@ def anonymous_notification(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             try:
-                services.submit_anonymous_notification(actor=user, **form.notification_fields())
+                notification = services.submit_anonymous_notification(
+                    actor=user, **form.notification_fields()
+                )
             except HarbourError as error:
                 status = apply_domain_error(form, error)
             else:
-                messages.success(request, "Anonymous notification recorded. Thank you.")
+                # Its number is the officer's proof that the duty to notify was done, to note down.
+                recorded = local_time(notification.submitted_at, "%H:%M on %-d %B %Y")
+                messages.success(
+                    request,
+                    f"Anonymous notification number {notification.pk} recorded at {recorded}. Thank you.",
+                )
                 # Only the version of the draft the referral form was loaded from goes with it.
                 if draft is not None and not discard_draft(
                     owner=user, draft_id=draft.pk, version=_loaded_version(request)
                 ):
                     messages.warning(request, DRAFT_KEPT_AFTER_NOTIFICATION)
-                return form_done(redirect("referrals:case_list"), ask_before_repeating=True)
+                return form_done(redirect("referrals:anonymous_notifications"), ask_before_repeating=True)
         else:
             status = 400
         return render(request, "referrals/anonymous_notification.html", {"form": form}, status=status)
     show_unsent_form(request, form)
     return render(request, "referrals/anonymous_notification.html", {"form": form})
+
+
+@login_required
+def anonymous_notifications(request: HttpRequest) -> HttpResponse:
+    """The organisation's anonymous notifications, newest first, each by its number: read only."""
+    user = _user(request)
+    if not may_submit(user):
+        raise PermissionDenied("Only first responders list their organisation's anonymous notifications.")
+    page = paginate(request, anonymous_notifications_visible_to(user))
+    nationalities = nationality_names()
+    exploitation = dict(ExploitationType.choices)
+    rows = [
+        {
+            "number": notification.pk,
+            "recorded": notification.submitted_at,
+            "gender": notification.get_gender_display(),
+            "nationality": nationalities.get(notification.nationality, notification.nationality),
+            "exploitation": ", ".join(
+                exploitation.get(code, code) for code in notification.exploitation_types
+            ),
+            "region": notification.get_region_display(),
+        }
+        for notification in page
+    ]
+    return render(request, "referrals/anonymous_notifications.html", {"page": page, "rows": rows})
 
 
 # ------------------------------------------------------------------------------------ case lists
@@ -1125,9 +1173,15 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         warning=True,
         done_while_missing="Reallocated: the placement has ended. The person is still missing: managers "
         "will offer them a placement once they are found.",
-        notice="Reallocating ends the placement: the care provider can then no longer open this case or "
-        "record anything on it. If the person is missing and comes back to the provider, the provider "
-        "tells the managers, who record them found.",
+        notice=lazy(
+            lambda: format_html(
+                "Reallocating ends the placement: the care provider can then no longer open this case or "
+                "record anything on it. If the person is missing and comes back to the provider, the provider "
+                "phones the managers on {}, who record them found.",
+                managers_duty_line(),
+            ),
+            SafeString,
+        )(),
     ),
     "recover": TransitionSpec(
         "Record recovery",
@@ -1480,14 +1534,20 @@ def consent_missing_words(user: User, referral: Referral) -> str:
         "adult. Their support continues only with their own consent."
     )
     if not may_perform(user, "correct", referral):
-        return f"{said} Tell the managers whether they give it."
+        return format_html(
+            "{} Phone the managers on {} to tell them whether they give it.", said, managers_duty_line()
+        )
     if referral.state in (ReferralState.RECEIVED, ReferralState.ASSESSED) and not referral.still_missing():
         ends = "withdraw the referral"
     elif user.is_manager:
         ends = "record their exit from support"
     else:
-        ends = "tell the managers, who record their exit from support"
-    return f"{said} Once they give it, record it with “Correct details”; if they do not, {ends}."
+        ends = format_html(
+            "phone the managers on {}, who record their exit from support", managers_duty_line()
+        )
+    return format_html(
+        "{} Once they give it, record it with “Correct details”; if they do not, {}.", said, ends
+    )
 
 
 def provider_misfit_words(
@@ -1514,7 +1574,11 @@ def provider_misfit_words(
         )
         if held is placement:
             if user.is_care_provider:
-                return f"{fit} Call the managers: they will reallocate them to a provider that does."
+                return format_html(
+                    "{} Phone the managers on {}: they will reallocate them to a provider that does.",
+                    fit,
+                    managers_duty_line(),
+                )
             return f"{fit} The managers should reallocate them to a provider that does."
         if user.is_care_provider:
             return (

@@ -8,10 +8,14 @@ them here, so the two say the same ("Provider: Migrant Help", not "provider: 2")
 from __future__ import annotations
 
 import datetime
+import re
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.timesince import timeuntil
 
 from care_providers.models import OfferState
@@ -59,6 +63,12 @@ HISTORY_WORDS = {"correct": "details corrected", "reassess": "assessment changed
 # The person's details a correction names, as the history and the audit trail say them: names only,
 # never a value.
 CORRECTED_FIELD_WORDS = {"aliases": "other names", "needs_medical": "needs medical care"}
+
+
+def managers_duty_line() -> SafeString:
+    """The managers' 24-hour duty line (MANAGERS_DUTY_PHONE) as a link that a phone dials when tapped."""
+    number = settings.MANAGERS_DUTY_PHONE
+    return format_html('<a href="tel:{}">{}</a>', re.sub(r"[^+0-9]", "", number), number)
 
 
 def corrected_fields_in_words(fields: list[str]) -> str:

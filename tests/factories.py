@@ -9,7 +9,7 @@ import factory
 from django.utils import timezone
 
 from accounts.models import Organisation, OrganisationKind, Role, User
-from care_providers.models import CareProvider
+from care_providers.models import CareProvider, Placement
 from referrals.choices import ExploitationLocation, Gender, Region, Service
 from referrals.models import Referral
 from referrals.services import assess_referral, offer_placement, submit_referral
@@ -124,6 +124,11 @@ def offered_with_a_note(boss: User, provider: CareProvider, note: str) -> Referr
     assess_referral(referral_id=referral.pk, actor=boss, risk="high", route="accommodation")
     offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk, note=note)
     return referral
+
+
+def placed_since(referral: Referral, started_at: datetime.datetime) -> None:
+    """Its placement began at ``started_at``: a person missing since before then must have been placed."""
+    Placement.objects.filter(referral=referral, ended_at__isnull=True).update(started_at=started_at)
 
 
 def aware(*args: int) -> datetime.datetime:

@@ -35,6 +35,7 @@ def production(**overrides: str) -> dict[str, str]:
         "SECRET_KEY": secrets.token_urlsafe(50),
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "FIELD_HASH_KEY": secrets.token_urlsafe(32),
+        "MANAGERS_DUTY_PHONE": "020 7946 0321",
     }
     env.update(overrides)
     return env
@@ -51,6 +52,13 @@ def test_settings_refuse_to_start_without_field_encryption_keys_when_debug_is_of
     result = run_settings(tmp_path, **production(FIELD_ENCRYPTION_KEYS="", FIELD_HASH_KEY=""))
     assert result.returncode != 0
     assert "FIELD_ENCRYPTION_KEYS" in result.stderr
+
+
+def test_settings_refuse_to_start_without_the_managers_duty_phone_when_debug_is_off(tmp_path: Path) -> None:
+    """Harbour tells people to phone the managers, at any hour: it must have a number to give them."""
+    result = run_settings(tmp_path, **production(MANAGERS_DUTY_PHONE=""))
+    assert result.returncode != 0
+    assert "MANAGERS_DUTY_PHONE must be set when DEBUG is off" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,9 @@ from care_providers.models import CareProvider, OfferState, Placement
 from referrals import services
 from referrals.choices import ReferralState
 from referrals.local_time import local_time
-from referrals.models import Referral
 from referrals.permissions import MISSING_CHILD_EXIT_MESSAGE, TRANSITIONS
 from tests.api.cases import STATES, bring_to, transition_url, valid_body
-from tests.factories import CareProviderFactory, birthday_years_ago, provider_user
+from tests.factories import CareProviderFactory, birthday_years_ago, placed_since, provider_user
 
 pytestmark = pytest.mark.django_db
 
@@ -500,7 +499,7 @@ def test_deadlines_list_the_open_clocks_with_due_times(api):
 def test_a_missing_persons_deadline_gives_when_they_were_last_seen_as_well_as_the_next_escalation(api):
     case = bring_to("placed")
     last_seen = timezone.now() - datetime.timedelta(hours=30)
-    Referral.objects.filter(pk=case.referral.pk).update(submitted_at=last_seen)  # made before they went
+    placed_since(case.referral, last_seen)  # placed before they went
     services.report_missing(referral_id=case.referral.pk, actor=case.provider_user, last_seen_at=last_seen)
     body = detail(api, case.manager, case.referral).json()
     (missing,) = [deadline for deadline in body["deadlines"] if deadline["clock"] == "missing"]
@@ -518,15 +517,15 @@ def test_report_missing_refuses_a_time_in_the_future(api):
     assert "last_seen_at" in response.json()
 
 
-def test_report_missing_refuses_a_time_before_the_referral_was_made(api):
-    case = bring_to("placed")
+def test_report_missing_refuses_a_time_before_the_placement_began(api):
+    case = bring_to("placed")  # placed just now: missing two days before they arrived cannot be
     response = api(case.provider_user).post(
         transition_url(case.referral.pk, "report_missing"),
-        {"last_seen_at": "1900-01-01T00:00:00Z"},
+        {"last_seen_at": (timezone.now() - datetime.timedelta(days=2)).isoformat()},
         format="json",
     )
     assert response.status_code == 400
-    assert "before the referral was made" in response.json()["last_seen_at"][0]
+    assert "before their placement began" in response.json()["last_seen_at"][0]
     case.referral.refresh_from_db()
     assert case.referral.state == "placed"
     assert not case.referral.transitions.filter(transition="report_missing").exists()

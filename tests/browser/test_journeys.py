@@ -549,6 +549,7 @@ def test_going_back_to_a_draft_just_submitted_shows_the_drafts_list(journeys):
     [
         "intake form",
         "anonymous notification",
+        "anonymous notifications made",
         "case page",
         "case action",
         "case list filter error",
@@ -577,6 +578,7 @@ def test_pages_fit_a_phone_screen_without_sideways_scrolling(journeys, page_name
     username, path = {
         "intake form": ("phone-officer", "/referrals/new/"),
         "anonymous notification": ("phone-officer", "/anonymous-notifications/new/"),
+        "anonymous notifications made": ("phone-officer", "/anonymous-notifications/"),
         "case page": ("phone-manager", f"/cases/{referral.pk}/"),
         "case action": ("phone-manager", f"/cases/{referral.pk}/withdraw/"),
         # The filter's hint and its error message, beside the other filters.

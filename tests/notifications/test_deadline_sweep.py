@@ -17,7 +17,14 @@ from notifications.services import inbox_message
 from notifications.sweep import sweep_deadlines
 from referrals import services
 from referrals.models import Clock, Deadline, Referral
-from tests.factories import CareProviderFactory, aware, manager, provider_user, submitted_referral
+from tests.factories import (
+    CareProviderFactory,
+    aware,
+    manager,
+    placed_since,
+    provider_user,
+    submitted_referral,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -246,7 +253,7 @@ def test_a_repeated_missing_escalation_says_the_person_is_still_missing_and_sinc
     referrer = referral.submitted_by
     referrer.organisation.webhook_url, referrer.organisation.webhook_secret = webhook_receiver.url, "s3cret"
     referrer.organisation.save()
-    Referral.objects.filter(pk=referral.pk).update(submitted_at=aware(2026, 3, 1, 9, 0))  # made in March
+    placed_since(referral, aware(2026, 3, 1, 9, 0))  # placed in March
     services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=aware(2026, 3, 3, 6, 8))
     sweep_deadlines(now=clock(referral, Clock.MISSING).due_at + SECOND)
 

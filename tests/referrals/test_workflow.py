@@ -16,7 +16,14 @@ from referrals.deadlines import start_clock
 from referrals.exceptions import HarbourError, NotPermitted, PersonStillMissing, TransitionNotAllowed
 from referrals.models import Clock, Referral
 from tests.api.cases import Case, bring_to, valid_body
-from tests.factories import CareProviderFactory, manager, provider_user, responder, submitted_referral
+from tests.factories import (
+    CareProviderFactory,
+    manager,
+    placed_since,
+    provider_user,
+    responder,
+    submitted_referral,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -143,17 +150,30 @@ def test_a_next_check_in_must_fall_due_after_now_and_within_ninety_days(
         (datetime.timedelta(hours=-1), None),
         (datetime.timedelta(minutes=4), None),  # read from a clock a few minutes fast
         (datetime.timedelta(minutes=6), "The time last seen cannot be in the future."),
-        (datetime.timedelta(days=-2), "The person cannot have been last seen before the referral was made"),
+        (datetime.timedelta(days=-2), "The person cannot have been last seen before their placement began"),
     ],
 )
-def test_a_missing_person_is_last_seen_after_the_referral_was_made_and_at_most_a_few_minutes_ahead(
+def test_a_missing_person_is_last_seen_after_their_placement_began_and_at_most_a_few_minutes_ahead(
     seen, refusal
 ):
-    referral = submitted_referral()
-    Referral.objects.filter(pk=referral.pk).update(submitted_at=timezone.now() - datetime.timedelta(days=1))
-    referral.refresh_from_db()
+    referral = Referral.objects.get(pk=bring_to("placed").referral.pk)
+    placed_since(referral, timezone.now() - datetime.timedelta(days=1))
     errors = validation.last_seen_errors(referral, timezone.now() + seen)
     assert errors == [] if refusal is None else errors[0].startswith(refusal)
+
+
+def test_a_missing_person_last_seen_hours_before_a_placement_made_the_same_day_is_refused_to_the_minute():
+    """Placed at 11:54 and said to be last seen at 01:30 the same day: a typo that would head every
+    overdue list. The minute the placement began is allowed, as the form gives no seconds."""
+    referral = Referral.objects.get(pk=bring_to("placed").referral.pk)
+    began = timezone.now().replace(second=37)
+    placed_since(referral, began)
+    assert validation.last_seen_errors(referral, began.replace(second=0)) == []
+    refused = validation.last_seen_errors(referral, began - datetime.timedelta(hours=10))
+    assert refused == [
+        f"The person cannot have been last seen before their placement began, at "
+        f"{timezone.localtime(began):%H:%M on %-d %B %Y}: enter when they were last seen since then."
+    ]
 
 
 def test_reporting_missing_refuses_a_last_seen_time_in_the_future_and_records_nothing():

@@ -28,6 +28,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         HARBOUR_VAR_DIR=str(tmp_path),
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         EMAIL_URL="smtp+tls://harbour:a-relay-password@mail.example.org:587",
+        MANAGERS_DUTY_PHONE="020 7946 0321",
     )
     for key in ("REQUIRE_MFA", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_SSL_REDIRECT"):
         env.pop(key, None)

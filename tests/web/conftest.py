@@ -15,6 +15,9 @@ from referrals import services
 from referrals.models import Referral
 from tests.factories import CareProviderFactory, manager, provider_user, submitted_referral
 
+# The managers' duty line (MANAGERS_DUTY_PHONE, as tests/conftest.py sets it) as a page links to it.
+DUTY_LINE = '<a href="tel:02079460321">020 7946 0321</a>'
+
 
 @pytest.fixture(autouse=True)
 def _password_only_sign_in(settings: Any) -> None:

@@ -20,8 +20,22 @@ from referrals.permissions import MISSING_CHILD_EXIT_MESSAGE
 from referrals.templatetags.moments import moment
 from referrals.views import TRANSITIONS
 from tests.api.cases import bring_to
-from tests.factories import CareProviderFactory, aware, manager, provider_user, submitted_referral
-from tests.web.conftest import assert_field_error_reported, offered, placed, recovery_review_near, signed_in
+from tests.factories import (
+    CareProviderFactory,
+    aware,
+    manager,
+    placed_since,
+    provider_user,
+    submitted_referral,
+)
+from tests.web.conftest import (
+    DUTY_LINE,
+    assert_field_error_reported,
+    offered,
+    placed,
+    recovery_review_near,
+    signed_in,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -621,7 +635,7 @@ def test_a_rejection_with_a_note_sent_after_the_offer_ran_out_is_shown_again_not
     response = reject_with_a_concern(client, referral)
     assert_rejection_shown_again(response, saying=services.offer_ran_out(offer).message)
     html = response.content.decode()
-    assert f"give it to the managers another way, quoting case {referral.reference}." in html
+    assert f"phone it to the managers on {DUTY_LINE}, quoting case {referral.reference}." in html
     # The way on: the case while the provider still sees it, its offers (which say why) once it does not.
     way_on = (
         ("Back to your offers", "care_providers:offers", [])
@@ -706,7 +720,10 @@ def test_a_missing_report_sent_after_the_case_was_reallocated_is_shown_again_say
     )
     summary = refusal_shown(response)
     assert "was not recorded: This person is no longer placed with you." in summary
-    assert "not told anyone that the person is missing: phone the managers now" in summary
+    assert (
+        f"not told anyone that the person is missing: phone the managers now on {DUTY_LINE} (24 hours)"
+        in summary
+    )
     assert f"quoting case {referral.reference}." in summary
     html = response.content.decode()
     assert re.search(
@@ -728,7 +745,7 @@ def test_a_note_sent_after_the_case_was_reallocated_is_shown_again_not_recorded(
     response = act(client, referral, transition, {f"{transition}-note": CONCERN})
     summary = refusal_shown(response)
     assert "was not recorded: This person is no longer placed with you." in summary
-    assert f"give it to the managers another way, quoting case {referral.reference}." in summary
+    assert f"phone it to the managers on {DUTY_LINE}, quoting case {referral.reference}." in summary
     assert re.search(
         rf'<textarea name="{transition}-note"[^>]*>\s*' + re.escape(escape(CONCERN)) + "</textarea>",
         response.content.decode(),
@@ -921,9 +938,9 @@ def test_a_recovery_review_ticked_on_a_page_opened_before_it_was_recorded_is_ref
     assert referral.transitions.filter(transition="record_progress").count() == 1
 
 
-def made_a_week_ago(referral):
-    """A missing person cannot have been last seen before their referral was made."""
-    Referral.objects.filter(pk=referral.pk).update(submitted_at=timezone.now() - datetime.timedelta(days=7))
+def placed_a_week_ago(referral):
+    """A missing person cannot have been last seen before their placement began."""
+    placed_since(referral, timezone.now() - datetime.timedelta(days=7))
 
 
 def test_the_caseload_lists_missing_people_first_longest_gone_first_saying_when_last_seen():
@@ -933,7 +950,7 @@ def test_the_caseload_lists_missing_people_first_longest_gone_first_saying_when_
     gone_longer, _, _ = placed(provider)
     now = timezone.now()
     services.report_missing(referral_id=reported_first.pk, actor=staff, last_seen_at=now)
-    made_a_week_ago(gone_longer)
+    placed_a_week_ago(gone_longer)
     last_seen = now - datetime.timedelta(days=2)
     services.report_missing(referral_id=gone_longer.pk, actor=staff, last_seen_at=last_seen)
     html = signed_in(staff).get(reverse("care_providers:caseload")).content.decode()
@@ -947,7 +964,7 @@ def test_the_caseload_lists_missing_people_first_longest_gone_first_saying_when_
 
 def test_the_case_page_shows_a_missing_person_overdue_since_last_seen_and_the_next_escalation():
     referral, staff, boss = placed()
-    made_a_week_ago(referral)
+    placed_a_week_ago(referral)
     last_seen = timezone.now() - datetime.timedelta(days=2)
     services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=last_seen)
     next_escalation = referral.deadlines.get(clock=Clock.MISSING).due_at
@@ -1035,12 +1052,30 @@ def test_reallocating_says_first_that_the_provider_loses_the_case_and_after_what
     client = signed_in(staff)
     page = client.get(action_url(referral, "reallocate"), follow=True).content.decode()
     assert "the care provider can then no longer open this case or record anything on it" in page
-    assert "the provider tells the managers, who record them found" in page
+    assert f"the provider phones the managers on {DUTY_LINE}, who record them found" in page
     response = act(client, referral, "reallocate", {"reallocate-reason": "safety_concern"}, follow=True)
     html = response.content.decode()
     still_missing = "The person is still missing: managers will offer them a placement once they are found."
     assert (still_missing in html) is missing
     assert ("managers will offer the person elsewhere" in html) is not missing
+
+
+@pytest.mark.parametrize("child", [True, False], ids=["child", "adult"])
+def test_the_missing_report_form_tells_a_childs_provider_to_call_the_police_first(child):
+    fields = {"date_of_birth": None, "age_estimate": 15, "consent": False} if child else {}
+    referral, staff, _boss = placed(**fields)
+    police_first = (
+        "If the child may be in danger and the police have not been told they are missing, call 999 first"
+    )
+    page = signed_in(staff).get(action_url(referral, "report_missing"), follow=True).content.decode()
+    assert (police_first in page) is child
+
+
+def test_every_page_gives_the_managers_duty_line_in_its_footer_to_tap_to_call(client):
+    footer = re.search(
+        r'<footer class="site-footer">.*?</footer>', client.get(reverse("login")).content.decode(), re.S
+    )
+    assert f"The managers’ 24-hour duty line: {DUTY_LINE}" in footer[0]
 
 
 def test_a_missing_report_in_the_future_is_refused_on_its_field():
@@ -1066,18 +1101,20 @@ def test_a_missing_report_a_few_minutes_ahead_of_harbours_clock_is_recorded_as_t
     assert referral.state == ReferralState.MISSING
 
 
-def test_a_missing_report_before_the_referral_was_made_is_refused_on_its_field_keeping_the_note():
+def test_a_missing_report_before_the_placement_began_is_refused_on_its_field_keeping_the_note():
     referral, staff, _boss = placed()
+    began = timezone.localtime() - datetime.timedelta(hours=1)
+    placed_since(referral, began)
+    earlier = began - datetime.timedelta(hours=10)  # placed at 11:54, "last seen at 01:30"
     response = act(
         signed_in(staff),
         referral,
         "report_missing",
-        {"report_missing-last_seen_at": "1926-11-29T09:30", "report_missing-note": "Did not return"},
+        {"report_missing-last_seen_at": f"{earlier:%Y-%m-%dT%H:%M}", "report_missing-note": "Did not return"},
     )
     assert response.status_code == 400
     page = response.content.decode()
-    made_on = timezone.localtime(referral.submitted_at)
-    assert f"cannot have been last seen before the referral was made, on {made_on:%-d %B %Y}" in page
+    assert f"cannot have been last seen before their placement began, at {began:%H:%M on %-d %B %Y}" in page
     assert 'href="#id_report_missing-last_seen_at"' in page
     assert "Did not return" in page
     referral.refresh_from_db()
@@ -1086,8 +1123,8 @@ def test_a_missing_report_before_the_referral_was_made_is_refused_on_its_field_k
 
 def _report_missing_at(last_seen: str) -> Referral:
     referral, staff, _boss = placed()
-    # Made well before the night the clocks changed, so that night is a time it could have happened.
-    Referral.objects.filter(pk=referral.pk).update(submitted_at=aware(2025, 1, 6, 9, 0))
+    # Placed well before the night the clocks changed, so that night is a time it could have happened.
+    placed_since(referral, aware(2025, 1, 6, 9, 0))
     response = act(signed_in(staff), referral, "report_missing", {"report_missing-last_seen_at": last_seen})
     assert response.status_code == 302, response.content.decode()
     referral.refresh_from_db()
@@ -1162,7 +1199,7 @@ def test_a_manager_finds_a_case_by_reference_or_lists_only_the_overdue_longest_o
     on_time, late = submitted_referral(), submitted_referral()
     late.deadlines.update(due_at=timezone.now() - datetime.timedelta(hours=1))
     referral, staff, boss = placed()
-    made_a_week_ago(referral)
+    placed_a_week_ago(referral)
     services.report_missing(
         referral_id=referral.pk, actor=staff, last_seen_at=timezone.now() - datetime.timedelta(days=3)
     )
@@ -1180,7 +1217,7 @@ def test_a_manager_finds_a_case_by_reference_or_lists_only_the_overdue_longest_o
 
 def test_the_case_list_and_page_show_a_person_reallocated_while_missing_as_missing_and_overdue_since_last_seen():
     referral, staff, boss = placed()
-    made_a_week_ago(referral)
+    placed_a_week_ago(referral)
     last_seen = timezone.now() - datetime.timedelta(days=3)
     services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=last_seen)
     services.reallocate_referral(referral_id=referral.pk, actor=boss, reason="safety_concern")
@@ -1426,7 +1463,7 @@ def test_a_managers_assessment_notes_sent_after_a_colleague_declined_are_shown_a
     )
     summary = assert_shown_again(response, "assess-notes", MANAGERS_NOTE)
     assert "Your assessment was not recorded: This referral has already been declined." in summary
-    assert f"give it to the other managers another way, quoting case {referral.reference}." in summary
+    assert f"phone it to the other managers on {DUTY_LINE}, quoting case {referral.reference}." in summary
     assert not referral.transitions.filter(transition="assess").exists()
 
 
@@ -1480,7 +1517,9 @@ def test_a_responders_withdrawal_note_sent_after_the_referral_was_declined_is_sh
     )
     summary = assert_shown_again(response, "withdraw-note", note)
     assert "Your withdrawal was not recorded: This referral has already been declined." in summary
-    assert f"copy it and give it to the managers another way, quoting case {referral.reference}." in summary
+    assert (
+        f"copy it and phone it to the managers on {DUTY_LINE}, quoting case {referral.reference}." in summary
+    )
     assert not referral.transitions.filter(transition="withdraw").exists()
 
 
@@ -1512,7 +1551,7 @@ def test_an_offer_note_refused_because_the_referral_was_withdrawn_does_not_promi
     assert "Your offer was not recorded: This referral has already been withdrawn." in summary
     assert "next offer" not in summary
     assert (
-        "Harbour cannot pass your note on now: copy it and give it to the other managers another way"
+        f"Harbour cannot pass your note on now: copy it and phone it to the other managers on {DUTY_LINE}"
         in summary
     )
 

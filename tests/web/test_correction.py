@@ -22,7 +22,7 @@ from tests.factories import (
     provider_user,
     submitted_referral,
 )
-from tests.web.conftest import offered, placed, signed_in
+from tests.web.conftest import DUTY_LINE, offered, placed, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -342,8 +342,11 @@ def test_an_adult_found_by_an_age_assessment_without_consent_is_asked_for_it_on_
     }
     assert all('id="consent-missing"' in page for page in pages.values())
     assert "if they do not, record their exit from support" in pages[boss]
-    assert "Tell the managers whether they give it." in pages[staff]
-    assert "tell the managers, who record their exit from support" in pages[referral.submitted_by]
+    assert f"Phone the managers on {DUTY_LINE} to tell them whether they give it." in pages[staff]
+    assert (
+        f"phone the managers on {DUTY_LINE}, who record their exit from support"
+        in pages[referral.submitted_by]
+    )
     services.correct_referral(referral_id=referral.pk, actor=boss, reason="new_information", consent=True)
     assert 'id="consent-missing"' not in signed_in(boss).get(case_url).content.decode()
 

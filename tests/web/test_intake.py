@@ -4,7 +4,9 @@ from html import unescape
 from urllib.parse import quote
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -716,6 +718,30 @@ def test_likely_duplicates_are_shown_before_submitting_then_submit_anyway_goes_t
     assert Referral.objects.count() == 2
 
 
+@pytest.mark.parametrize("from_a_draft", [False, True], ids=["new form", "draft"])
+def test_likely_duplicates_say_what_to_do_if_it_is_the_same_person_and_what_becomes_of_the_form(from_a_draft):
+    user = responder()
+    submitted_referral(actor=user)
+    client = signed_in(user)
+    data = intake_data()
+    if from_a_draft:
+        client.post(INTAKE, intake_data(action="save_draft"))
+        draft = ReferralDraft.objects.get()
+        data.update(draft=draft.pk, draft_version=draft.version)
+    html = client.post(INTAKE, data).content.decode()
+    assert (
+        "If it is the same person, do not submit this form: open their referral and use “Correct details”"
+        in html
+    )
+    kept = (
+        f'it stays under <a href="{reverse("referrals:drafts")}">Drafts</a> until '
+        f"{timezone.localtime(draft.expires_at):%-d %B %Y}, where you can discard it."
+        if from_a_draft
+        else "Nothing typed into this form is kept once you leave the page."
+    )
+    assert kept in html
+
+
 def test_a_likely_duplicates_link_opens_in_a_new_tab_and_says_so():
     user = responder()
     earlier = submitted_referral(actor=user)
@@ -838,6 +864,59 @@ def test_an_anonymous_notification_records_only_the_four_fields():
     assert notification.exploitation_types == ["labour", "criminal"]
     assert notification.organisation_id == user.organisation_id
     assert not Referral.objects.exists()
+
+
+NOTIFICATION = {
+    "adult": "on",
+    "gender": "male",
+    "nationality": "VN",
+    "exploitation_types": ["labour"],
+    "region": "wales",
+}
+
+
+def test_an_anonymous_notification_gives_its_number_and_time_and_is_listed_for_the_organisation():
+    user = responder()
+    elsewhere = services.submit_anonymous_notification(
+        actor=responder(), gender="female", nationality="AL", exploitation_types=["sexual"], region="london"
+    )
+    client = signed_in(user)
+    response = client.post(reverse("referrals:anonymous_notification"), NOTIFICATION, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("referrals:anonymous_notifications")
+    notification = AnonymousNotification.objects.get(organisation=user.organisation)
+    html = response.content.decode()
+    recorded = local_time(notification.submitted_at, "%H:%M on %-d %B %Y")
+    assert f"Anonymous notification number {notification.pk} recorded at {recorded}." in html
+    rows = html.split("<tbody>")[1].split("</tbody>")[0]
+    assert f'<td data-label="Number">{notification.pk}</td>' in rows
+    assert "Viet" in rows and "Wales" in rows and "Labour" in rows
+    # Another organisation's notification is not this one's to see.
+    assert f'<td data-label="Number">{elsewhere.pk}</td>' not in rows
+
+
+def test_the_anonymous_notifications_list_costs_the_same_queries_for_one_as_for_fifty():
+    user = responder()
+    client = signed_in(user)
+    url = reverse("referrals:anonymous_notifications")
+
+    def queries() -> int:
+        client.get(url)  # warm the session
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    fields = {"gender": "male", "nationality": "VN", "exploitation_types": ["labour"], "region": "wales"}
+    services.submit_anonymous_notification(actor=user, **fields)
+    one = queries()
+    for _ in range(49):
+        services.submit_anonymous_notification(actor=user, **fields)
+    assert queries() == one
+
+
+def test_only_first_responders_list_anonymous_notifications():
+    provider_staff = provider_user()
+    response = signed_in(provider_staff).get(reverse("referrals:anonymous_notifications"))
+    assert response.status_code == 403
 
 
 def hidden_value(html: str, name: str) -> str:

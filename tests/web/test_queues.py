@@ -11,7 +11,7 @@ from referrals import services
 from referrals.models import Clock, Referral
 from referrals.templatetags.moments import moment
 from referrals.wording import moment_words
-from tests.factories import CareProviderFactory, manager, provider_user, submitted_referral
+from tests.factories import CareProviderFactory, manager, placed_since, provider_user, submitted_referral
 from tests.web.conftest import placed, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -149,6 +149,7 @@ def test_the_queues_label_the_flags_of_a_case_that_has_some_and_leave_the_others
 def test_the_assessed_queue_flags_a_person_reallocated_while_missing_and_gives_no_placement_due_time():
     referral, staff, boss = placed()
     last_seen = timezone.now() - datetime.timedelta(minutes=30)
+    placed_since(referral, last_seen - datetime.timedelta(hours=1))
     services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=last_seen)
     services.reallocate_referral(referral_id=referral.pk, actor=boss, reason="safety_concern")
     waiting = assessed(boss)

@@ -13,7 +13,7 @@ from referrals.exceptions import ProviderNoLongerSuitable
 from referrals.models import Clock, Referral
 from tests.api.cases import bring_to
 from tests.factories import CareProviderFactory, birthday_years_ago, provider_user
-from tests.web.conftest import offered, placed, signed_in
+from tests.web.conftest import DUTY_LINE, offered, placed, signed_in
 from tests.web.test_correction import as_posted, correct_url
 
 pytestmark = pytest.mark.django_db
@@ -127,4 +127,4 @@ def test_the_provider_offered_a_child_it_cannot_support_is_told_to_reject_and_th
         age_in_doubt=True,
         local_authority="Leeds",
     )
-    assert "Call the managers: they will reallocate them" in case_page(staff, placed_case)
+    assert f"Phone the managers on {DUTY_LINE}: they will reallocate them" in case_page(staff, placed_case)

@@ -28,7 +28,7 @@ from referrals.tasks import purge_expired_unsent_forms
 from referrals.unsent_forms import keep_unsent_form, owner_token
 from tests.factories import PASSWORD, manager, provider_user, responder, submitted_referral
 from tests.security.test_encryption import raw_row
-from tests.web.conftest import offered, placed, session_lapses, signed_in
+from tests.web.conftest import DUTY_LINE, offered, placed, session_lapses, signed_in
 from tests.web.test_case_actions import CONCERN, already_accepted, assert_rejection_shown_again
 
 pytestmark = pytest.mark.django_db
@@ -365,7 +365,7 @@ def test_a_note_kept_after_the_session_ended_comes_back_refused_if_the_action_cl
         saying="Your progress note was not recorded: This person has already been reported missing.",
     )
     # No progress note can be written while the person is missing.
-    assert "copy it and give it to the managers another way" in html
+    assert f"copy it and phone it to the managers on {DUTY_LINE}" in html
     assert progress_notes(referral) == 0
 
 
