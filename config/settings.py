@@ -326,8 +326,10 @@ DUPLICATE_WINDOW_DAYS = env.int("DUPLICATE_WINDOW_DAYS", default=90)
 # The victim care contractor's 24-hour duty line, which Harbour gives wherever it tells a provider or a
 # responder to phone the managers (a missing person it could not record, at 2 a.m.): never absent.
 MANAGERS_DUTY_PHONE = env.str("MANAGERS_DUTY_PHONE", default="020 7946 0321" if DEBUG else "")
-if not MANAGERS_DUTY_PHONE:
-    raise ImproperlyConfigured("MANAGERS_DUTY_PHONE must be set when DEBUG is off.")
+if not MANAGERS_DUTY_PHONE or "replace-me" in MANAGERS_DUTY_PHONE:
+    raise ImproperlyConfigured(
+        "MANAGERS_DUTY_PHONE must be set to the managers' duty line when DEBUG is off."
+    )
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -54,11 +54,15 @@ def test_settings_refuse_to_start_without_field_encryption_keys_when_debug_is_of
     assert "FIELD_ENCRYPTION_KEYS" in result.stderr
 
 
-def test_settings_refuse_to_start_without_the_managers_duty_phone_when_debug_is_off(tmp_path: Path) -> None:
-    """Harbour tells people to phone the managers, at any hour: it must have a number to give them."""
-    result = run_settings(tmp_path, **production(MANAGERS_DUTY_PHONE=""))
+@pytest.mark.parametrize("value", ["", "replace-me"])
+def test_settings_refuse_to_start_without_the_managers_duty_phone_when_debug_is_off(
+    tmp_path: Path, value: str
+) -> None:
+    """Harbour tells people to phone the managers, at any hour: it must have a number to give them, not
+    .env.example's placeholder."""
+    result = run_settings(tmp_path, **production(MANAGERS_DUTY_PHONE=value))
     assert result.returncode != 0
-    assert "MANAGERS_DUTY_PHONE must be set when DEBUG is off" in result.stderr
+    assert "MANAGERS_DUTY_PHONE must be set to the managers' duty line when DEBUG is off" in result.stderr
 
 
 @pytest.mark.parametrize(
