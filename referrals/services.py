@@ -835,8 +835,13 @@ def correct_referral(
         referral.save()
         input: dict[str, Any] = {"reason": reason, "note": note, "fields": list(changes)}
         # Whether the person needs a place today is what the placement clock's due time depends on.
-        if "emergency" in changes and (placement := retime_placement_clock(referral)) is not None:
-            input["placement_due"] = placement.due_at.isoformat()
+        emergency: bool | None = None
+        due: datetime.datetime | None = None
+        if "emergency" in changes:
+            input["emergency"] = emergency = referral.emergency
+            if (placement := retime_placement_clock(referral)) is not None:
+                input["placement_due"] = placement.due_at.isoformat()
+                due = placement.due_at
         # The state stays as it was.
         _log(referral, actor=actor, transition="correct", from_state=referral.state, input=input)
         pending = _pending_offer(referral)
@@ -849,7 +854,15 @@ def correct_referral(
             *(manager_recipients() if misfit or not actor.is_manager else []),
             *([_referrer(referral)] if actor.organisation_id != referral.organisation_id else []),
         ]
-        _notify_case(Event.REFERRAL_CORRECTED, referral, *told, child=referral.is_child, misfit=misfit)
+        _notify_case(
+            Event.REFERRAL_CORRECTED,
+            referral,
+            *told,
+            child=referral.is_child,
+            misfit=misfit,
+            emergency=emergency,
+            due_at=due,
+        )
     return referral
 
 
