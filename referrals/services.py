@@ -792,7 +792,7 @@ def correct_referral(
 ) -> Referral:
     """Correct the person's details (``validation.CORRECTABLE_FIELDS``): only the fields sent, and of
     those only the ones that differ, change. The state does not; the log names the fields changed,
-    never their values. Whether the person is a child is worked out again as at the submission, and the
+    never their values but emergency's (no personal detail). Whether the person is a child is worked out again as at the submission, and the
     provider of a pending offer or of the placement is told, with the managers when the referring
     organisation corrected it or when that provider does not take the person as corrected
     (``misfit_notice``), and the referring organisation when someone else did.
