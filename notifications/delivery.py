@@ -34,7 +34,9 @@ Webhook scheme
      "timestamp": 1795891200}
 
 and, for ``referral.corrected`` only, ``"child": true`` or ``false``: whether the correction left the
-person treated as a child (which every receiver of it already sees), never the details corrected; and,
+person treated as a child (which every receiver of it already sees), never the details corrected;
+``"emergency": true`` or ``false`` when it made the case an emergency or no longer one, with
+``due_at`` the placement's new due time when that moved; and,
 when it left the provider of the pending offer or of the placement unable to take the person,
 ``"misfit": {"provider_of": "offer" or "placement", "lacking": ["children", "region"], "region":
 "london" (the region it does not serve, if it does not), "action": "offer_again", "reallocate" (to the
@@ -101,7 +103,14 @@ from referrals.local_time import local_time
 
 from .models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, Notification, WebhookCooloff
 from .selectors import why_outdated
-from .services import clock_label, misfit_action, misfit_words, publish_delivery, queue_delivery
+from .services import (
+    clock_label,
+    emergency_words,
+    misfit_action,
+    misfit_words,
+    publish_delivery,
+    queue_delivery,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +184,8 @@ def email_content(notification: Notification) -> tuple[str, str]:
         lines.append(f"Due: {local_time(notification.due_at, EMAIL_MOMENT)}")
     if notification.child is not None:
         lines.append(f"Treated as a child: {'Yes' if notification.child else 'No'}")
+    if notification.emergency is not None:
+        lines.append(f"{emergency_words(notification.emergency, notification.due_at, EMAIL_MOMENT)}.")
     if notification.misfit:
         lines.append(misfit_words(notification.misfit, notification.organisation.kind))
     lines.append(f"Open the case: {case_link(notification)}")
@@ -197,6 +208,8 @@ def webhook_payload(notification: Notification, timestamp: int) -> dict[str, Any
     }
     if notification.child is not None:
         payload["child"] = notification.child
+    if notification.emergency is not None:
+        payload["emergency"] = notification.emergency
     if notification.misfit:
         action, _ = misfit_action(notification.misfit, notification.organisation.kind)
         payload["misfit"] = {**notification.misfit, "action": action}
@@ -507,12 +520,12 @@ WITH previous AS (
        SET next_attempt_at = %(until)s, attempts = attempts + 1, requeues = 0, claimed_at = %(now)s
      WHERE id = %(id)s AND state = 'pending' AND next_attempt_at <= %(due_by)s
  RETURNING id, event, channel, organisation_id, referral_id, reference, due_at, created_at, attempts, clock,
-           last_seen_at, sequence, delivered_to, child, misfit
+           last_seen_at, sequence, delivered_to, child, misfit, emergency
 )
 SELECT claimed.id, claimed.event, claimed.channel, claimed.organisation_id, claimed.referral_id,
        claimed.reference, claimed.due_at, claimed.created_at, claimed.attempts, claimed.clock,
        claimed.last_seen_at, claimed.sequence, claimed.delivered_to, claimed.child, claimed.misfit,
-       previous.claimed_at,
+       claimed.emergency, previous.claimed_at,
        organisation.name, organisation.kind, organisation.webhook_url, organisation.webhook_secret,
        organisation.notification_emails, cooloff.until, set_config('synchronous_commit', 'off', true)
   FROM claimed JOIN accounts_organisation AS organisation ON organisation.id = claimed.organisation_id
@@ -544,9 +557,9 @@ def claim(notification_id: str) -> Notification | None:
         return None
     id_, event, channel, organisation_id, referral_id = row[:5]
     reference, due_at, created_at, attempts, clock, last_seen_at, sequence, delivered_to = row[5:13]
-    child, misfit = row[13:15]
-    claimed_before = row[15]
-    name, kind, webhook_url, webhook_secret, emails, cools_off_until = row[16:22]
+    child, misfit, emergency = row[13:16]
+    claimed_before = row[16]
+    name, kind, webhook_url, webhook_secret, emails, cools_off_until = row[17:23]
     if isinstance(emails, str):  # a driver that leaves jsonb as text
         emails, delivered_to = json.loads(emails), json.loads(delivered_to)
         misfit = json.loads(misfit) if misfit is not None else None
@@ -569,6 +582,7 @@ def claim(notification_id: str) -> Notification | None:
         clock=clock,
         last_seen_at=last_seen_at,
         child=child,
+        emergency=emergency,
         misfit=misfit,
         created_at=created_at,
         sequence=sequence,

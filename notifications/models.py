@@ -80,6 +80,9 @@ class Notification(models.Model):
     # "region": the region it does not serve}`` (``referrals.services.misfit_notice``). Codes, never
     # personal data.
     misfit = models.JSONField(null=True, blank=True)
+    # For a correction of whether the person needs a place to stay today: what it made the case, as it
+    # did then, with the placement's new due time in ``due_at`` when it moved the clock.
+    emergency = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # The case's events in the order they happened, for receivers to put retried deliveries back in
     # order: one more than the case's last, given by ``notify_many`` under the case's row lock (0 for

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.models import Organisation, OrganisationKind, User
 from audit.services import record_change
-from referrals.choices import misfits_in_words
+from referrals.choices import emergency_in_words, misfits_in_words
 from referrals.exceptions import NotificationNotFailed, NotificationOutdated, NotPermitted
 from referrals.local_time import MOMENT, local_time
 
@@ -61,21 +61,32 @@ def inbox_message(
     due_at: datetime.datetime | None = None,
     clock: str = "",
     last_seen_at: datetime.datetime | None = None,
+    emergency: bool | None = None,
     misfit: dict[str, Any] | None = None,
     kind: str = "",
 ) -> str:
     """The one-line message for an event, for an organisation of that ``kind``. Case reference, clock,
-    due and last-seen times, and what a correction left the provider unable to do: never personal data."""
+    due and last-seen times, what a correction made of an emergency and left the provider unable to do:
+    never personal data."""
     text = f"{Event(event).label}: {reference}" if reference else Event(event).label
     if clock:
         text += f", {clock_label(clock).lower()}"
     if last_seen_at is not None:
         text += f", last seen {local_time(last_seen_at, MOMENT)}"
-    if due_at is not None:
+    if emergency is not None:
+        text += f". {emergency_words(emergency, due_at, MOMENT)}"
+    elif due_at is not None:
         text += f" (due {local_time(due_at, MOMENT)})"
     if misfit:
         text += f". {misfit_words(misfit, kind)}"
     return text
+
+
+def emergency_words(emergency: bool, due_at: datetime.datetime | None, moment: str) -> str:
+    """What a correction made of an emergency, and the placement's due time if it moved: "Now an
+    emergency: the placement is due 1 Dec 13:03"."""
+    words = emergency_in_words(emergency)
+    return f"{words}: the placement is due {local_time(due_at, moment)}" if due_at is not None else words
 
 
 # What a correction that left the provider of the pending offer or of the placement unable to take the
@@ -126,6 +137,7 @@ class Announcement:
     clock: str = ""
     last_seen_at: datetime.datetime | None = None
     child: bool | None = None
+    emergency: bool | None = None
     misfit: dict[str, Any] | None = None
     first_of_case: bool = False  # a new case's first event: no earlier one to follow
 
@@ -144,6 +156,7 @@ def notify(
     reference: str = "",
     due_at: datetime.datetime | None = None,
     child: bool | None = None,
+    emergency: bool | None = None,
     misfit: dict[str, Any] | None = None,
     first_of_case: bool = False,
 ) -> list[Notification]:
@@ -157,6 +170,7 @@ def notify(
                 reference=reference,
                 due_at=due_at,
                 child=child,
+                emergency=emergency,
                 misfit=misfit,
                 first_of_case=first_of_case,
             )
@@ -188,7 +202,7 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
     inbox: list[InboxItem] = []
     outbox: list[Notification] = []
     for item in announcements:
-        said = (item.event, item.reference, item.due_at, item.clock, item.last_seen_at)
+        said = (item.event, item.reference, item.due_at, item.clock, item.last_seen_at, item.emergency)
         message = inbox_message(*said)
         case = {"referral_id": item.referral_id, "reference": item.reference, "clock": item.clock}
         sequence = 0
@@ -214,6 +228,7 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
                     due_at=item.due_at,
                     last_seen_at=item.last_seen_at,
                     child=item.child,
+                    emergency=item.emergency,
                     misfit=item.misfit,
                     sequence=sequence,
                     **case,

@@ -128,6 +128,11 @@ def misfits_in_words(misfits: Iterable[str], region: str) -> str:
     )
 
 
+def emergency_in_words(emergency: bool) -> str:
+    """What a correction of ``emergency`` (whether the person needs a place to stay today) made the case."""
+    return "Now an emergency" if emergency else "No longer an emergency"
+
+
 class ReallocateReason(models.TextChoices):
     NEEDS_CHANGED = "needs_changed", "Needs changed"
     SAFETY_CONCERN = "safety_concern", "Safety concern"

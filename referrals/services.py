@@ -792,7 +792,7 @@ def correct_referral(
 ) -> Referral:
     """Correct the person's details (``validation.CORRECTABLE_FIELDS``): only the fields sent, and of
     those only the ones that differ, change. The state does not; the log names the fields changed,
-    never their values. Whether the person is a child is worked out again as at the submission, and the
+    never their values but emergency's (no personal detail). Whether the person is a child is worked out again as at the submission, and the
     provider of a pending offer or of the placement is told, with the managers when the referring
     organisation corrected it or when that provider does not take the person as corrected
     (``misfit_notice``), and the referring organisation when someone else did.
@@ -835,8 +835,13 @@ def correct_referral(
         referral.save()
         input: dict[str, Any] = {"reason": reason, "note": note, "fields": list(changes)}
         # Whether the person needs a place today is what the placement clock's due time depends on.
-        if "emergency" in changes and (placement := retime_placement_clock(referral)) is not None:
-            input["placement_due"] = placement.due_at.isoformat()
+        emergency: bool | None = None
+        due: datetime.datetime | None = None
+        if "emergency" in changes:
+            input["emergency"] = emergency = referral.emergency
+            if (placement := retime_placement_clock(referral)) is not None:
+                input["placement_due"] = placement.due_at.isoformat()
+                due = placement.due_at
         # The state stays as it was.
         _log(referral, actor=actor, transition="correct", from_state=referral.state, input=input)
         pending = _pending_offer(referral)
@@ -849,7 +854,15 @@ def correct_referral(
             *(manager_recipients() if misfit or not actor.is_manager else []),
             *([_referrer(referral)] if actor.organisation_id != referral.organisation_id else []),
         ]
-        _notify_case(Event.REFERRAL_CORRECTED, referral, *told, child=referral.is_child, misfit=misfit)
+        _notify_case(
+            Event.REFERRAL_CORRECTED,
+            referral,
+            *told,
+            child=referral.is_child,
+            misfit=misfit,
+            emergency=emergency,
+            due_at=due,
+        )
     return referral
 
 

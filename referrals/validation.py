@@ -290,18 +290,25 @@ LAST_SEEN_CLOCK_SKEW = datetime.timedelta(minutes=5)
 
 
 def last_seen_errors(referral: Referral, seen: datetime.datetime) -> list[str]:
-    """When a missing person was last seen: not in the future, and not before their placement began. A
-    case with no placement is not checked here: it cannot be reported missing at all."""
+    """When a missing person was last seen: not in the future, and not before the latest moment Harbour
+    knows they were there, their placement's start or their last recording as found. A progress note is
+    not counted: it may be written about an absence. A case with no placement is not checked here: it
+    cannot be reported missing at all."""
     if seen > timezone.now() + LAST_SEEN_CLOCK_SKEW:
         return ["The time last seen cannot be in the future."]
     placement = active_placement_for(referral)
+    if placement is None:
+        return []
+    known_there = [(placement.started_at, "their placement began")]
+    if found := referral.transitions.filter(transition="found").order_by("at").last():
+        known_there.append((found.at, "they were recorded as found"))
+    since, event = max(known_there)
     # To the minute, as the form gives it: a person seen as they arrived is seen at the placement's start.
-    if placement is not None and seen < placement.started_at.replace(second=0, microsecond=0):
+    if seen < since.replace(second=0, microsecond=0):
         # A mistyped day or year would put the case at the top of every overdue list, "missing since 1900".
-        began = local_time(placement.started_at, "%H:%M on %-d %B %Y")
         return [
-            f"The person cannot have been last seen before their placement began, at {began}: enter when "
-            "they were last seen since then."
+            f"The person cannot have been last seen before {event}, at "
+            f"{local_time(since, '%H:%M on %-d %B %Y')}: enter when they were last seen since then."
         ]
     return []
 

@@ -31,6 +31,7 @@ from .choices import (
     Risk,
     Route,
     WithdrawReason,
+    emergency_in_words,
 )
 from .local_time import MOMENT, local_time
 from .permissions import TRANSITION_WORDS
@@ -77,13 +78,18 @@ def corrected_fields_in_words(fields: list[str]) -> str:
 
 
 def correction_in_words(input: dict[str, Any]) -> str:
-    """ "Details corrected (new information): emergency. The placement is now due 1 December 2026
-    14:05": the fields a correction changed, never their values, and where it moved the placement clock
-    (``deadlines.retime_placement_clock``)."""
+    """ "Details corrected (new information): emergency. Now an emergency: the placement is due 1
+    December 2026 14:05": the fields a correction changed, never their values but emergency's, and where
+    it moved the placement clock (``deadlines.retime_placement_clock``)."""
     reason = input_in_words("correct", "reason", input.get("reason"), {}).lower()
     fields = corrected_fields_in_words(input.get("fields") or [])
     words = f"{transition_in_words('correct')} ({reason}): {fields}"
-    if due := input.get("placement_due"):
+    due = input.get("placement_due")
+    if "emergency" in input:
+        words += f". {emergency_in_words(input['emergency'])}"
+        if due:
+            words += f": the placement is due {moment_in_words(due)}"
+    elif due:  # logged before the log held the new value
         words += f". The placement is now due {moment_in_words(due)}"
     return words
 

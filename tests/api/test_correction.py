@@ -46,6 +46,18 @@ def test_the_history_shows_the_correction_with_field_names_only(api):
     assert entry["input"] == {"reason": "typing_error", "note": "", "fields": ["given_name"]}
 
 
+def test_the_history_gives_an_emergency_corrections_new_value_and_due_time_as_the_schema_says(api):
+    case = bring_to("assessed")
+    correct(api(case.manager), case.referral, {"reason": "new_information", "emergency": True})
+    history = api(case.manager).get(f"/api/v1/referrals/{case.referral.pk}/history/").json()
+    due = case.referral.deadlines.get(clock="placement", stopped_at__isnull=True).due_at
+    assert history[-1]["input"]["emergency"] is True
+    assert history[-1]["input"]["placement_due"] == due.isoformat()
+    schema = api().get("/api/v1/schema/?format=json").json()
+    described = schema["components"]["schemas"]["HistoryEntry"]["properties"]["input"]["description"]
+    assert "`emergency`" in described and "`placement_due`" in described
+
+
 def test_bad_input_is_a_400_with_the_intakes_field_errors(api):
     referral = submitted_referral()
     response = correct(

@@ -517,6 +517,24 @@ def test_report_missing_refuses_a_time_in_the_future(api):
     assert "last_seen_at" in response.json()
 
 
+def test_report_missing_refuses_a_time_before_the_person_was_last_recorded_as_found(api):
+    case = bring_to("placed")
+    placed_since(case.referral, timezone.now() - datetime.timedelta(days=4))
+    services.report_missing(
+        referral_id=case.referral.pk,
+        actor=case.provider_user,
+        last_seen_at=timezone.now() - datetime.timedelta(days=3),
+    )
+    services.mark_found(referral_id=case.referral.pk, actor=case.provider_user)
+    response = api(case.provider_user).post(
+        transition_url(case.referral.pk, "report_missing"),
+        {"last_seen_at": (timezone.now() - datetime.timedelta(days=2)).isoformat()},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "before they were recorded as found, at" in response.json()["last_seen_at"][0]
+
+
 def test_report_missing_refuses_a_time_before_the_placement_began(api):
     case = bring_to("placed")  # placed just now: missing two days before they arrived cannot be
     response = api(case.provider_user).post(

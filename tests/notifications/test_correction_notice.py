@@ -9,7 +9,7 @@ from django.core import mail
 from notifications.delivery import EMAIL_MOMENT, claim, deliver, email_content, webhook_payload
 from notifications.models import Channel, Event, InboxItem, Notification
 from referrals import services
-from referrals.local_time import local_time
+from referrals.local_time import MOMENT, local_time
 from tests.api.cases import bring_to
 from tests.factories import CareProviderFactory, birthday_years_ago
 
@@ -172,3 +172,43 @@ def test_a_correction_delivered_late_tells_of_the_misfit_it_left_not_that_a_late
     assert "does not" not in mail.outbox[1].body
     assert webhook_payload(moved, 0)["misfit"]["region"] == "scotland"
     assert "misfit" not in webhook_payload(moved_back, 0)
+
+
+def test_a_correction_that_makes_the_case_an_emergency_or_no_longer_one_tells_the_managers_and_when_it_is_now_due():
+    case = bring_to("assessed")
+    managers = case.manager.organisation
+    for emergency in (True, False):
+        services.correct_referral(
+            referral_id=case.referral.pk, actor=case.responder, reason="new_information", emergency=emergency
+        )
+    reference = case.referral.reference
+    now_one, no_longer = corrected_rows(case, managers)
+    due_times = [row.due_at for row in (now_one, no_longer)]
+    assert due_times[0] < due_times[1]  # within the day, then as counted from the assessment
+    items = InboxItem.objects.filter(event=Event.REFERRAL_CORRECTED, user__organisation=managers)
+    assert list(dict.fromkeys(items.order_by("pk").values_list("message", flat=True))) == [
+        f"Details corrected: {reference}. Now an emergency: the placement is due {local_time(due_times[0], MOMENT)}",
+        f"Details corrected: {reference}. No longer an emergency: the placement is due "
+        f"{local_time(due_times[1], MOMENT)}",
+    ]
+    # Sent late, after the second correction, the first still says what it did.
+    first = claim(str(now_one.pk))
+    body = email_content(first)[1]
+    assert f"Now an emergency: the placement is due {local_time(due_times[0], EMAIL_MOMENT)}." in body
+    assert webhook_payload(first, 0)["emergency"] is True
+    assert webhook_payload(first, 0)["due_at"] == due_times[0].isoformat()
+    assert webhook_payload(claim(str(no_longer.pk)), 0)["emergency"] is False
+
+
+def test_a_manager_making_the_case_an_emergency_tells_no_manager_and_other_corrections_carry_no_emergency():
+    case = bring_to("offered")
+    services.correct_referral(
+        referral_id=case.referral.pk, actor=case.manager, reason="new_information", emergency=True
+    )
+    assert not corrected_rows(case, case.manager.organisation).exists()
+    services.correct_referral(
+        referral_id=case.referral.pk, actor=case.responder, reason="typing_error", given_name="Amena"
+    )
+    (typo,) = corrected_rows(case, case.manager.organisation)
+    assert typo.emergency is None and "emergency" not in webhook_payload(typo, 0)
+    assert "emergency" not in email_content(typo)[1]

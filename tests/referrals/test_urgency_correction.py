@@ -14,6 +14,7 @@ from referrals import services
 from referrals.choices import Nation
 from referrals.deadlines import add_working_days
 from referrals.models import Clock, Deadline, Referral
+from referrals.wording import correction_in_words
 from tests.api.cases import Case, bring_to
 
 pytestmark = pytest.mark.django_db
@@ -149,6 +150,19 @@ def test_a_person_no_longer_needing_a_place_is_no_longer_an_emergency_and_the_cl
     clock = placement_clock(referral)
     assert clock.due_at == add_working_days(
         clock.started_at, settings.DEADLINE_PLACEMENT_WORKING_DAYS, Nation.ENGLAND
+    )
+    assert correction_in_words(correction_input(referral)) == (
+        "Details corrected (new information): needs accommodation, emergency. No longer an emergency: "
+        f"the placement is due {timezone.localtime(clock.due_at):%-d %B %Y %H:%M}"
+    )
+
+
+def test_an_emergency_correction_that_leaves_the_due_time_says_which_way_it_went():
+    case = bring_to("placed")
+    referral = correct(case, emergency=True)
+    assert correction_input(referral)["emergency"] is True
+    assert correction_in_words(correction_input(referral)) == (
+        "Details corrected (new information): emergency. Now an emergency"
     )
 
 

@@ -176,6 +176,27 @@ def test_a_missing_person_last_seen_hours_before_a_placement_made_the_same_day_i
     ]
 
 
+def test_a_person_recorded_as_found_cannot_be_reported_missing_since_before_they_were_found():
+    """Found at 13:05 and missing again "since 26 November": the case would show days overdue. A last
+    seen time from the finding on is allowed."""
+    case = bring_to("placed")
+    placed_since(case.referral, timezone.now() - datetime.timedelta(days=4))
+    services.report_missing(
+        referral_id=case.referral.pk,
+        actor=case.provider_user,
+        last_seen_at=timezone.now() - datetime.timedelta(days=3),
+    )
+    services.mark_found(referral_id=case.referral.pk, actor=case.provider_user)
+    referral = Referral.objects.get(pk=case.referral.pk)
+    found_at = referral.transitions.get(transition="found").at
+    refused = validation.last_seen_errors(referral, timezone.now() - datetime.timedelta(days=2))
+    assert refused == [
+        f"The person cannot have been last seen before they were recorded as found, at "
+        f"{timezone.localtime(found_at):%H:%M on %-d %B %Y}: enter when they were last seen since then."
+    ]
+    assert validation.last_seen_errors(referral, found_at.replace(second=0, microsecond=0)) == []
+
+
 def test_reporting_missing_refuses_a_last_seen_time_in_the_future_and_records_nothing():
     case = bring_to("placed")
     with pytest.raises(HarbourError) as refused:

@@ -415,7 +415,7 @@ def test_a_correction_that_moves_the_placement_clock_says_so_in_the_history_and_
     for user in (boss, referral.submitted_by):
         html = signed_in(user).get(case_url).content.decode()
         assert (
-            "Details corrected (new information): emergency. The placement is now due "
+            "Details corrected (new information): emergency. Now an emergency: the placement is due "
             f"{local_time(due, '%-d %B %Y %H:%M')}"
         ) in html
         assert f"Placement: due {local_time(due, MOMENT)}" in html
