@@ -866,7 +866,7 @@ def test_an_anonymous_notification_records_only_the_four_fields():
     assert not Referral.objects.exists()
 
 
-NOTIFICATION = {
+NOTIFICATION_FIELDS = {
     "adult": "on",
     "gender": "male",
     "nationality": "VN",
@@ -881,7 +881,7 @@ def test_an_anonymous_notification_gives_its_number_and_time_and_is_listed_for_t
         actor=responder(), gender="female", nationality="AL", exploitation_types=["sexual"], region="london"
     )
     client = signed_in(user)
-    response = client.post(reverse("referrals:anonymous_notification"), NOTIFICATION, follow=True)
+    response = client.post(NOTIFICATION, NOTIFICATION_FIELDS, follow=True)
     assert response.redirect_chain[-1][0] == reverse("referrals:anonymous_notifications")
     notification = AnonymousNotification.objects.get(organisation=user.organisation)
     html = response.content.decode()
