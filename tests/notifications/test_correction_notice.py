@@ -172,3 +172,25 @@ def test_a_correction_delivered_late_tells_of_the_misfit_it_left_not_that_a_late
     assert "does not" not in mail.outbox[1].body
     assert webhook_payload(moved, 0)["misfit"]["region"] == "scotland"
     assert "misfit" not in webhook_payload(moved_back, 0)
+
+
+def test_the_misfit_is_told_by_the_correction_that_made_it_not_again_by_later_ones():
+    case = bring_to("offered", provider=CareProviderFactory(regions=["london"], supports_children=False))
+    for fields in ({"region": "scotland"}, {"needs_medical": True}, {"region": "wales"}):
+        services.correct_referral(
+            referral_id=case.referral.pk, actor=case.manager, reason="new_information", **fields
+        )
+    # The managers' own corrections tell them only of the misfit they made.
+    (to_managers,) = corrected_rows(case, case.manager.organisation)
+    assert to_managers.misfit == {"provider_of": "offer", "lacking": ["region"], "region": "scotland"}
+    told = [row.misfit for row in corrected_rows(case, case.provider.organisation)]
+    assert told == [to_managers.misfit, None, None]
+    # A correction that adds a misfit to one already there tells of it.
+    services.correct_referral(
+        referral_id=case.referral.pk,
+        actor=case.manager,
+        reason="age_assessment",
+        age_in_doubt=True,
+        local_authority="Newham",
+    )
+    assert corrected_rows(case, case.manager.organisation).last().misfit["lacking"] == ["children", "region"]
