@@ -15,7 +15,7 @@ from time import monotonic
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Organisation, OrganisationKind, User
@@ -195,10 +195,12 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
         if item.referral_id is not None:
             sequence = last_sequence[item.referral_id] = last_sequence.get(item.referral_id, 0) + 1
         for org in {org.pk: org for org in item.organisations}.values():
+            action = ""
             if item.misfit:  # what it asks depends on who reads it
                 message = inbox_message(*said, misfit=item.misfit, kind=org.kind)
+                action = misfit_action(item.misfit, org.kind)[0] or ""
             inbox.extend(
-                InboxItem(user_id=user_id, event=item.event, message=message, **case)
+                InboxItem(user_id=user_id, event=item.event, message=message, action=action, **case)
                 for user_id in users_by_org.get(org.pk, [])
             )
             channels = []
@@ -376,29 +378,38 @@ def mark_read(*, user: User, item_id: int) -> InboxItem:
 
 
 def offer_items_done(*, referral_id: int, provider_organisation_id: int) -> int:
-    """Mark the provider's "placement offered" items of a case read once the offer is answered, expires
-    or is withdrawn: nothing is left to act on, and answered offers must not look as if they waited.
-    (The reminder that the answer is due goes with its clock: ``reminders_done``.)"""
-    return InboxItem.objects.filter(
-        referral_id=referral_id,
-        event=Event.OFFER_MADE,
-        user__organisation_id=provider_organisation_id,
-        read_at__isnull=True,
-    ).update(read_at=timezone.now())
+    """Mark the provider's items of a case asking it to answer the offer ("placement offered", and a
+    correction's "reject the offer") read once the offer is answered, expires or is withdrawn: nothing is
+    left to act on, and answered offers must not look as if they waited. (The reminder that the answer
+    is due goes with its clock: ``reminders_done``.)"""
+    return (
+        InboxItem.objects.filter(
+            referral_id=referral_id, user__organisation_id=provider_organisation_id, read_at__isnull=True
+        )
+        .filter(Q(event=Event.OFFER_MADE) | Q(action="reject_offer"))
+        .update(read_at=timezone.now())
+    )
 
 
-# What the managers' items of a case ask of them: to assess the new referral, or to offer the person
-# again after an offer came to nothing. Only managers get these events (SPEC §6).
+# What the managers' items of a case ask of them: to assess the new referral, to offer the person again
+# after an offer came to nothing, or, after a correction that left the provider unable to take them, to
+# make a new offer or reallocate them (``MISFIT_ACTIONS``). Only managers get these events and actions
+# (SPEC §6).
 MANAGERS_ASKED = (Event.REFERRAL_RECEIVED, Event.OFFER_REJECTED, Event.OFFER_EXPIRED)
+MANAGERS_TO_DO = ("offer_again", "reallocate")
 
 
-def manager_items_done(*, referral_id: int, events: Sequence[str] = MANAGERS_ASKED) -> int:
+def manager_items_done(
+    *, referral_id: int, events: Sequence[str] = MANAGERS_ASKED, actions: Sequence[str] = MANAGERS_TO_DO
+) -> int:
     """Mark the managers' items of a case read once what they ask is done (the referral assessed or
-    declined, the person offered again) or nobody's to do any more (the case closed), for every manager
-    who got them, in one update. (Reminders go with their clocks: ``reminders_done``; breaches stay
-    unread.)"""
-    return InboxItem.objects.filter(referral_id=referral_id, event__in=events, read_at__isnull=True).update(
-        read_at=timezone.now()
+    declined, the person offered again or reallocated) or nobody's to do any more (the case closed), for
+    every manager who got them, in one update. (Reminders go with their clocks: ``reminders_done``;
+    breaches stay unread.)"""
+    return (
+        InboxItem.objects.filter(referral_id=referral_id, read_at__isnull=True)
+        .filter(Q(event__in=events) | Q(action__in=actions))
+        .update(read_at=timezone.now())
     )
 
 

@@ -327,7 +327,7 @@ def assess_referral(*, referral_id: int, actor: User, risk: str, route: str, not
             route=route,
         )
         stop_clocks(referral, Clock.ASSESSMENT)
-        manager_items_done(referral_id=referral.pk, events=(Event.REFERRAL_RECEIVED,))
+        manager_items_done(referral_id=referral.pk, events=(Event.REFERRAL_RECEIVED,), actions=())
         start_clock(referral, Clock.PLACEMENT)
         _notify_case(Event.REFERRAL_ASSESSED, referral, _referrer(referral))
     return referral
@@ -422,7 +422,11 @@ def offer_placement(*, referral_id: int, actor: User, provider_id: int, note: st
         start_clock(referral, Clock.OFFER_RESPONSE, start=now, due=offer.response_due_at, offer_id=offer.pk)
         _notify_case(Event.OFFER_MADE, referral, provider.organisation, due_at=offer.response_due_at)
         # Including the expiry just recorded: the person is offered again.
-        manager_items_done(referral_id=referral.pk, events=(Event.OFFER_REJECTED, Event.OFFER_EXPIRED))
+        manager_items_done(
+            referral_id=referral.pk,
+            events=(Event.OFFER_REJECTED, Event.OFFER_EXPIRED),
+            actions=("offer_again",),
+        )
     return offer
 
 
@@ -716,6 +720,7 @@ def reallocate_referral(*, referral_id: int, actor: User, reason: str, note: str
         )
         provider_organisations = _placed_provider_organisations(referral, excluding=actor)
         _end_placement(referral)
+        manager_items_done(referral_id=referral.pk, events=(), actions=("reallocate",))
         if not referral.still_missing():
             start_clock(referral, Clock.PLACEMENT)
         _notify_case(

@@ -194,3 +194,48 @@ def test_the_misfit_is_told_by_the_correction_that_made_it_not_again_by_later_on
         local_authority="Newham",
     )
     assert corrected_rows(case, case.manager.organisation).last().misfit["lacking"] == ["children", "region"]
+
+
+def unread_misfits(case):
+    """The correction's unread items, but for the referrer's (news of the correction)."""
+    items = InboxItem.objects.filter(
+        referral=case.referral, event=Event.REFERRAL_CORRECTED, read_at__isnull=True
+    ).exclude(user__organisation=case.responder.organisation)
+    return {(item.user.organisation_id, item.action) for item in items}
+
+
+def test_the_misfits_new_offer_and_rejection_are_read_once_the_offer_is_rejected_and_made_again():
+    case = bring_to("offered", provider=CareProviderFactory(regions=["london"]))
+    services.correct_referral(
+        referral_id=case.referral.pk, actor=case.manager, reason="new_information", region="scotland"
+    )
+    managers, provider = case.manager.organisation_id, case.provider.organisation_id
+    assert unread_misfits(case) == {(managers, "offer_again"), (provider, "reject_offer")}
+    services.reject_offer(referral_id=case.referral.pk, actor=case.provider_user, reason="unsuitable")
+    assert unread_misfits(case) == {(managers, "offer_again")}
+    services.offer_placement(
+        referral_id=case.referral.pk,
+        actor=case.manager,
+        provider_id=CareProviderFactory(regions=["scotland"]).pk,
+    )
+    assert unread_misfits(case) == set()
+
+
+def test_the_managers_reallocation_is_read_once_they_reallocate_and_any_misfit_once_the_case_closes():
+    case = bring_to("placed", provider=CareProviderFactory(regions=["london"]))
+    services.correct_referral(
+        referral_id=case.referral.pk, actor=case.manager, reason="new_information", region="scotland"
+    )
+    assert unread_misfits(case) == {
+        (case.manager.organisation_id, "reallocate"),
+        (case.provider.organisation_id, ""),
+    }
+    services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="needs_changed")
+    assert unread_misfits(case) == {(case.provider.organisation_id, "")}  # news, not a request
+
+    closing = bring_to("placed", provider=CareProviderFactory(regions=["london"]))
+    services.correct_referral(
+        referral_id=closing.referral.pk, actor=closing.manager, reason="new_information", region="scotland"
+    )
+    services.exit_referral(referral_id=closing.referral.pk, actor=closing.manager, reason="moved_out_of_area")
+    assert unread_misfits(closing) == {(closing.provider.organisation_id, "")}
