@@ -1439,7 +1439,14 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         pending_offer = pending_offer if pending_offer and pending_offer.provider_id == provider.pk else None
         placement = placement if placement and placement.provider_id == provider.pk else None
     provider_misfit = provider_misfit_words(user, referral, pending_offer, placement)
-    primary = [name for name in actions if TRANSITIONS[name].primary]
+    # An offer the provider can no longer accept (a correction made the person one it does not take):
+    # accepting would be refused, so rejecting it as unsuitable is the main action instead.
+    cannot_accept = (
+        provider is not None and pending_offer is not None and bool(provider_misfits(provider, referral))
+    )
+    if cannot_accept:
+        actions = [name for name in actions if name != "accept"]
+    primary = [name for name in actions if TRANSITIONS[name].primary or (cannot_accept and name == "reject")]
     suggestions = suggested_providers(referral) if "offer" in primary else []
     # Told before pressing Accept, which would fail, with the rejection a click away.
     no_free_bed = (
@@ -1499,7 +1506,12 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
             (
                 name,
                 TRANSITIONS[name],
-                _action_form(name, suggestions=suggestions, recovery_review_waiting=review_waiting),
+                _action_form(
+                    name,
+                    suggestions=suggestions,
+                    recovery_review_waiting=review_waiting,
+                    initial={"reason": RejectReason.UNSUITABLE} if name == "reject" else None,
+                ),
             )
             for name in primary
         ],
