@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from time import monotonic
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Organisation, OrganisationKind, User
 from audit.services import record_change
+from referrals.choices import misfit_action as reader_misfit_action
 from referrals.choices import misfits_in_words
 from referrals.exceptions import NotificationNotFailed, NotificationOutdated, NotPermitted
 from referrals.local_time import MOMENT, local_time
@@ -78,32 +80,18 @@ def inbox_message(
     return text
 
 
-# What a correction that left the provider of the pending offer or of the placement unable to take the
-# person asks of whom: the webhook's ``action`` and the words. The managers make a new offer (once the
-# pending one is answered or has run out: one offer at a time) or reallocate; the offer's provider
-# rejects it, which lets them offer again at once.
-MISFIT_ACTIONS: dict[tuple[str, str], tuple[str | None, str]] = {
-    (OrganisationKind.CONTRACTOR, "offer"): (
-        "offer_again",
-        "make a new offer to a provider that does once this one is answered or has run out",
-    ),
-    (OrganisationKind.CONTRACTOR, "placement"): ("reallocate", "reallocate them to a provider that does"),
-    (OrganisationKind.CARE_PROVIDER, "offer"): (
-        "reject_offer",
-        "reject the offer (unsuitable), so that the managers can offer them to a provider that does at once",
-    ),
-}
-# Everyone else has nothing to do: they hear what the managers will do.
-MANAGERS_WILL = {
-    "offer": "the managers will offer them to a provider that does",
-    "placement": "the managers will reallocate them to a provider that does",
+# Who reads a misfit's notice, as ``referrals.choices.MISFIT_ACTIONS`` names them.
+MISFIT_READERS: dict[str, str] = {
+    OrganisationKind.CONTRACTOR: "managers",
+    OrganisationKind.CARE_PROVIDER: "provider",
 }
 
 
 def misfit_action(misfit: dict[str, Any], kind: str) -> tuple[str | None, str]:
     """The code and the words of what an organisation of that ``kind`` is to do about the ``misfit`` a
     correction left (``Notification.misfit``); no code where it has nothing to do."""
-    return MISFIT_ACTIONS.get((kind, misfit["provider_of"]), (None, MANAGERS_WILL[misfit["provider_of"]]))
+    action, words = reader_misfit_action(MISFIT_READERS.get(kind, ""), misfit["provider_of"])
+    return action, words.format(duty_line=settings.MANAGERS_DUTY_PHONE)
 
 
 def misfit_words(misfit: dict[str, Any], kind: str) -> str:
@@ -393,7 +381,7 @@ def offer_items_done(*, referral_id: int, provider_organisation_id: int) -> int:
 
 # What the managers' items of a case ask of them: to assess the new referral, to offer the person again
 # after an offer came to nothing, or, after a correction that left the provider unable to take them, to
-# make a new offer or reallocate them (``MISFIT_ACTIONS``). Only managers get these events and actions
+# make a new offer or reallocate them (``referrals.choices.MISFIT_ACTIONS``). Only managers get these events and actions
 # (SPEC §6).
 MANAGERS_ASKED = (Event.REFERRAL_RECEIVED, Event.OFFER_REJECTED, Event.OFFER_EXPIRED)
 MANAGERS_TO_DO = ("offer_again", "reallocate")

@@ -58,6 +58,7 @@ from .choices import (
     RejectReason,
     Route,
     language_names,
+    misfit_action,
     misfits_in_words,
     nationality_names,
 )
@@ -1571,7 +1572,10 @@ def provider_misfit_words(
     it fits. Whoever sees the case sees its offer or placement: a provider, only its own."""
     if referral.state not in OPEN_STATES:
         return ""
-    for held, where in ((placement, "where they are placed"), (pending_offer, "offered the person")):
+    for held, provider_of, where in (
+        (pending_offer, "offer", "offered the person"),
+        (placement, "placement", "where they are placed"),
+    ):
         if held is None:
             continue
         provider = held.provider
@@ -1584,23 +1588,11 @@ def provider_misfit_words(
             f"This person {' and '.join(person[misfit] for misfit in misfits)}, and {provider.name}, {where}, "
             f"does not {misfits_in_words(misfits, referral.region)}."
         )
-        if held is placement:
-            if user.is_care_provider:
-                return format_html(
-                    "{} Phone the managers on {}: they will reallocate them to a provider that does.",
-                    fit,
-                    managers_duty_line(),
-                )
-            return f"{fit} The managers should reallocate them to a provider that does."
-        if user.is_care_provider:
-            return (
-                f"{fit} It cannot accept them: reject the offer (unsuitable), so that the managers can offer "
-                "them to a provider that does at once."
-            )
-        return (
-            f"{fit} It cannot accept them: the managers should make a new offer to a provider that does once "
-            "this one is answered or has run out."
-        )
+        reader = "managers" if user.is_manager else "provider" if user.is_care_provider else ""
+        words = misfit_action(reader, provider_of)[1]
+        if provider_of == "offer":
+            return format_html(f"{{}} It cannot accept them: {words}.", fit, duty_line=managers_duty_line())
+        return format_html(f"{{}} {words[0].upper()}{words[1:]}.", fit, duty_line=managers_duty_line())
     return ""
 
 

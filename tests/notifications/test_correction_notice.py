@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 
 from notifications.delivery import EMAIL_MOMENT, claim, deliver, email_content, webhook_payload
 from notifications.models import Channel, Event, InboxItem, Notification
@@ -12,6 +13,7 @@ from referrals import services
 from referrals.local_time import local_time
 from tests.api.cases import bring_to
 from tests.factories import CareProviderFactory, birthday_years_ago
+from tests.web.conftest import signed_in
 
 from .conftest import personal_data_in
 
@@ -239,3 +241,22 @@ def test_the_managers_reallocation_is_read_once_they_reallocate_and_any_misfit_o
     )
     services.exit_referral(referral_id=closing.referral.pk, actor=closing.manager, reason="moved_out_of_area")
     assert unread_misfits(closing) == {(closing.provider.organisation_id, "")}
+
+
+def test_the_placed_provider_is_told_to_phone_the_managers_as_its_case_page_tells_it(settings):
+    settings.MANAGERS_DUTY_PHONE = "020 7946 0999"
+    case = bring_to("placed", provider=CareProviderFactory(supports_children=False))
+    services.correct_referral(
+        referral_id=case.referral.pk,
+        actor=case.manager,
+        reason="age_assessment",
+        age_in_doubt=True,
+        local_authority="Newham",
+    )
+    words = "Phone the managers on 020 7946 0999: they will reallocate them to a provider that does."
+    item = InboxItem.objects.get(user=case.provider_user, event=Event.REFERRAL_CORRECTED)
+    assert item.message.endswith(f"does not support children: {words[0].lower()}{words[1:]}")
+    page = signed_in(case.provider_user).get(reverse("referrals:case", args=[case.referral.pk]))
+    assert (
+        words.replace("020 7946 0999", '<a href="tel:02079460999">020 7946 0999</a>') in page.content.decode()
+    )

@@ -92,7 +92,7 @@ def test_a_child_moved_out_of_the_region_of_their_placement_is_told_of_both():
     html = case_page(boss, referral)
     expected = (
         f"This person is treated as a child and is now in Scotland, and {provider.name}, where they are placed, "
-        "does not support children or serve Scotland. The managers should reallocate them to a provider that does."
+        "does not support children or serve Scotland. Reallocate them to a provider that does."
     )
     assert escape(expected) in html
 
