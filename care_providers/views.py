@@ -16,13 +16,13 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from audit.services import record_reads
-from referrals.choices import BED_FOR, BedKind
+from referrals.choices import BED_FOR, BedKind, misfits_in_words
 from referrals.views import paginate
 from referrals.wording import age_words, time_left_words
 
 from .models import CareProvider
 from .selectors import caseload_of, free_beds_of, offers_awaiting_answer, past_placements_of
-from .services import bed_needed
+from .services import bed_needed, provider_misfits
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -54,7 +54,7 @@ def offers(request: HttpRequest) -> HttpResponse:
     """Offers waiting for this provider's answer, the most urgent first (emergencies, then children,
     then the answer due soonest), each with who the person is in outline (age, gender, the bed they
     need), how long is left to answer (due soon once the offer's reminder has gone), a flag on those it
-    has no free bed for and the managers' note if short; above them, the free beds."""
+    has no free bed for or can no longer accept, and the managers' note if short; above them, the free beds."""
     user, provider = _provider_of(request)
     waiting = offers_awaiting_answer(user, provider)
     page = paginate(request, waiting)
@@ -72,6 +72,11 @@ def offers(request: HttpRequest) -> HttpResponse:
         case.age_words = age_words(case, today)  # type: ignore[attr-defined]
         case.bed_words = f"Bed {bed_for}" if kind else "None (outreach)"  # type: ignore[attr-defined]
         case.no_free_bed = f"No free bed {bed_for}" if kind and not free_beds[kind] else ""  # type: ignore[attr-defined]
+        # A correction can make the person one the provider does not take: the offer is to be rejected.
+        misfits = provider_misfits(provider, case)
+        case.cannot_accept = (  # type: ignore[attr-defined]
+            f"Cannot accept: you do not {misfits_in_words(misfits, case.region)}" if misfits else ""
+        )
         note = case.offer_note or ""  # type: ignore[attr-defined]
         case.note_shown = note if len(note) <= NOTE_SHOWN_IN_LIST else ""  # type: ignore[attr-defined]
     # Each person's age and gender are read from their case: audited, like any read of their details.

@@ -166,6 +166,10 @@ class InboxItem(models.Model):
     # default in the database too: a release still serving while this one migrates writes no clock.
     clock = models.CharField(max_length=20, blank=True, default="", db_default="")
     message = models.CharField(max_length=300)
+    # For a correction that left the provider unable to take the person: what the item asks its reader to
+    # do (``services.misfit_action``'s code), so that it is read once that is done or nobody's to do. A
+    # default in the database too, for the release before this one, which writes none.
+    action = models.CharField(max_length=20, blank=True, default="", db_default="")
     # For a failed delivery: the first failed notification it tells of, whose organisation and channel
     # the later failures of the same outage are counted against (``failures``) while it is unread.
     notification = models.ForeignKey(

@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from time import monotonic
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Organisation, OrganisationKind, User
 from audit.services import record_change
 from referrals.choices import emergency_in_words, misfits_in_words
+from referrals.choices import misfit_action as reader_misfit_action
 from referrals.exceptions import NotificationNotFailed, NotificationOutdated, NotPermitted
 from referrals.local_time import MOMENT, local_time
 
@@ -89,32 +91,18 @@ def emergency_words(emergency: bool, due_at: datetime.datetime | None, moment: s
     return f"{words}: the placement is due {local_time(due_at, moment)}" if due_at is not None else words
 
 
-# What a correction that left the provider of the pending offer or of the placement unable to take the
-# person asks of whom: the webhook's ``action`` and the words. The managers make a new offer (once the
-# pending one is answered or has run out: one offer at a time) or reallocate; the offer's provider
-# rejects it, which lets them offer again at once.
-MISFIT_ACTIONS: dict[tuple[str, str], tuple[str | None, str]] = {
-    (OrganisationKind.CONTRACTOR, "offer"): (
-        "offer_again",
-        "make a new offer to a provider that does once this one is answered or has run out",
-    ),
-    (OrganisationKind.CONTRACTOR, "placement"): ("reallocate", "reallocate them to a provider that does"),
-    (OrganisationKind.CARE_PROVIDER, "offer"): (
-        "reject_offer",
-        "reject the offer (unsuitable), so that the managers can offer them to a provider that does at once",
-    ),
-}
-# Everyone else has nothing to do: they hear what the managers will do.
-MANAGERS_WILL = {
-    "offer": "the managers will offer them to a provider that does",
-    "placement": "the managers will reallocate them to a provider that does",
+# Who reads a misfit's notice, as ``referrals.choices.MISFIT_ACTIONS`` names them.
+MISFIT_READERS: dict[str, str] = {
+    OrganisationKind.CONTRACTOR: "managers",
+    OrganisationKind.CARE_PROVIDER: "provider",
 }
 
 
 def misfit_action(misfit: dict[str, Any], kind: str) -> tuple[str | None, str]:
     """The code and the words of what an organisation of that ``kind`` is to do about the ``misfit`` a
     correction left (``Notification.misfit``); no code where it has nothing to do."""
-    return MISFIT_ACTIONS.get((kind, misfit["provider_of"]), (None, MANAGERS_WILL[misfit["provider_of"]]))
+    action, words = reader_misfit_action(MISFIT_READERS.get(kind, ""), misfit["provider_of"])
+    return action, words.format(duty_line=settings.MANAGERS_DUTY_PHONE)
 
 
 def misfit_words(misfit: dict[str, Any], kind: str) -> str:
@@ -209,10 +197,12 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
         if item.referral_id is not None:
             sequence = last_sequence[item.referral_id] = last_sequence.get(item.referral_id, 0) + 1
         for org in {org.pk: org for org in item.organisations}.values():
+            action = ""
             if item.misfit:  # what it asks depends on who reads it
                 message = inbox_message(*said, misfit=item.misfit, kind=org.kind)
+                action = misfit_action(item.misfit, org.kind)[0] or ""
             inbox.extend(
-                InboxItem(user_id=user_id, event=item.event, message=message, **case)
+                InboxItem(user_id=user_id, event=item.event, message=message, action=action, **case)
                 for user_id in users_by_org.get(org.pk, [])
             )
             channels = []
@@ -391,29 +381,38 @@ def mark_read(*, user: User, item_id: int) -> InboxItem:
 
 
 def offer_items_done(*, referral_id: int, provider_organisation_id: int) -> int:
-    """Mark the provider's "placement offered" items of a case read once the offer is answered, expires
-    or is withdrawn: nothing is left to act on, and answered offers must not look as if they waited.
-    (The reminder that the answer is due goes with its clock: ``reminders_done``.)"""
-    return InboxItem.objects.filter(
-        referral_id=referral_id,
-        event=Event.OFFER_MADE,
-        user__organisation_id=provider_organisation_id,
-        read_at__isnull=True,
-    ).update(read_at=timezone.now())
+    """Mark the provider's items of a case asking it to answer the offer ("placement offered", and a
+    correction's "reject the offer") read once the offer is answered, expires or is withdrawn: nothing is
+    left to act on, and answered offers must not look as if they waited. (The reminder that the answer
+    is due goes with its clock: ``reminders_done``.)"""
+    return (
+        InboxItem.objects.filter(
+            referral_id=referral_id, user__organisation_id=provider_organisation_id, read_at__isnull=True
+        )
+        .filter(Q(event=Event.OFFER_MADE) | Q(action="reject_offer"))
+        .update(read_at=timezone.now())
+    )
 
 
-# What the managers' items of a case ask of them: to assess the new referral, or to offer the person
-# again after an offer came to nothing. Only managers get these events (SPEC §6).
+# What the managers' items of a case ask of them: to assess the new referral, to offer the person again
+# after an offer came to nothing, or, after a correction that left the provider unable to take them, to
+# make a new offer or reallocate them (``referrals.choices.MISFIT_ACTIONS``). Only managers get these events and actions
+# (SPEC §6).
 MANAGERS_ASKED = (Event.REFERRAL_RECEIVED, Event.OFFER_REJECTED, Event.OFFER_EXPIRED)
+MANAGERS_TO_DO = ("offer_again", "reallocate")
 
 
-def manager_items_done(*, referral_id: int, events: Sequence[str] = MANAGERS_ASKED) -> int:
+def manager_items_done(
+    *, referral_id: int, events: Sequence[str] = MANAGERS_ASKED, actions: Sequence[str] = MANAGERS_TO_DO
+) -> int:
     """Mark the managers' items of a case read once what they ask is done (the referral assessed or
-    declined, the person offered again) or nobody's to do any more (the case closed), for every manager
-    who got them, in one update. (Reminders go with their clocks: ``reminders_done``; breaches stay
-    unread.)"""
-    return InboxItem.objects.filter(referral_id=referral_id, event__in=events, read_at__isnull=True).update(
-        read_at=timezone.now()
+    declined, the person offered again or reallocated) or nobody's to do any more (the case closed), for
+    every manager who got them, in one update. (Reminders go with their clocks: ``reminders_done``;
+    breaches stay unread.)"""
+    return (
+        InboxItem.objects.filter(referral_id=referral_id, read_at__isnull=True)
+        .filter(Q(event__in=events) | Q(action__in=actions))
+        .update(read_at=timezone.now())
     )
 
 

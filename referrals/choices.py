@@ -133,6 +133,41 @@ def emergency_in_words(emergency: bool) -> str:
     return "Now an emergency" if emergency else "No longer an emergency"
 
 
+# What a provider that can no longer take the person (a correction made them one it does not take) asks
+# of whom, by who reads it ("managers", "provider" or anyone else) and whether it holds the pending offer
+# or the placement: the webhook's ``action`` code and the words, ``{duty_line}`` being the managers'
+# phone number. The managers make a new offer (once the pending one is answered or has run out: one offer
+# at a time) or reallocate; the offer's provider rejects it, which lets them offer again at once; the
+# placed provider phones the managers. One source for the case page and the notifications.
+MISFIT_ACTIONS: dict[tuple[str, str], tuple[str | None, str]] = {
+    ("managers", "offer"): (
+        "offer_again",
+        "make a new offer to a provider that does once this one is answered or has run out",
+    ),
+    ("managers", "placement"): ("reallocate", "reallocate them to a provider that does"),
+    ("provider", "offer"): (
+        "reject_offer",
+        "reject the offer (unsuitable), so that the managers can offer them to a provider that does at once",
+    ),
+    ("provider", "placement"): (
+        None,
+        "phone the managers on {duty_line}: they will reallocate them to a provider that does",
+    ),
+}
+# Everyone else has nothing to do: they hear what the managers will do.
+MANAGERS_WILL = {
+    "offer": "the managers will offer them to a provider that does",
+    "placement": "the managers will reallocate them to a provider that does",
+}
+
+
+def misfit_action(reader: str, provider_of: str) -> tuple[str | None, str]:
+    """The code and the words (with ``{duty_line}`` to fill in) of what ``reader`` is to do about the
+    provider of the "offer" or the "placement" that can no longer take the person; no code where it has
+    nothing to do."""
+    return MISFIT_ACTIONS.get((reader, provider_of), (None, MANAGERS_WILL[provider_of]))
+
+
 class ReallocateReason(models.TextChoices):
     NEEDS_CHANGED = "needs_changed", "Needs changed"
     SAFETY_CONCERN = "safety_concern", "Safety concern"

@@ -327,7 +327,7 @@ def assess_referral(*, referral_id: int, actor: User, risk: str, route: str, not
             route=route,
         )
         stop_clocks(referral, Clock.ASSESSMENT)
-        manager_items_done(referral_id=referral.pk, events=(Event.REFERRAL_RECEIVED,))
+        manager_items_done(referral_id=referral.pk, events=(Event.REFERRAL_RECEIVED,), actions=())
         start_clock(referral, Clock.PLACEMENT)
         _notify_case(Event.REFERRAL_ASSESSED, referral, _referrer(referral))
     return referral
@@ -422,7 +422,11 @@ def offer_placement(*, referral_id: int, actor: User, provider_id: int, note: st
         start_clock(referral, Clock.OFFER_RESPONSE, start=now, due=offer.response_due_at, offer_id=offer.pk)
         _notify_case(Event.OFFER_MADE, referral, provider.organisation, due_at=offer.response_due_at)
         # Including the expiry just recorded: the person is offered again.
-        manager_items_done(referral_id=referral.pk, events=(Event.OFFER_REJECTED, Event.OFFER_EXPIRED))
+        manager_items_done(
+            referral_id=referral.pk,
+            events=(Event.OFFER_REJECTED, Event.OFFER_EXPIRED),
+            actions=("offer_again",),
+        )
     return offer
 
 
@@ -716,6 +720,7 @@ def reallocate_referral(*, referral_id: int, actor: User, reason: str, note: str
         )
         provider_organisations = _placed_provider_organisations(referral, excluding=actor)
         _end_placement(referral)
+        manager_items_done(referral_id=referral.pk, events=(), actions=("reallocate",))
         if not referral.still_missing():
             start_clock(referral, Clock.PLACEMENT)
         _notify_case(
@@ -794,7 +799,7 @@ def correct_referral(
     those only the ones that differ, change. The state does not; the log names the fields changed,
     never their values but emergency's (no personal detail). Whether the person is a child is worked out again as at the submission, and the
     provider of a pending offer or of the placement is told, with the managers when the referring
-    organisation corrected it or when that provider does not take the person as corrected
+    organisation corrected it or when this correction left that provider unable to take the person
     (``misfit_notice``), and the referring organisation when someone else did.
 
     A form sends every detail, as it was when the form was opened after the correction
@@ -824,6 +829,10 @@ def correct_referral(
         if errors := correction_errors(referral, changes):
             field, messages = next(iter(errors.items()))
             raise HarbourError(" ".join(messages), field=field)
+        pending = _pending_offer(referral)
+        placed = active_placement_for(referral)
+        misfit_before = misfit_notice(referral, pending, placed)
+        lacking_before = set(misfit_before["lacking"]) if misfit_before else set()
         corrected = {**{name: getattr(referral, name) for name in CORRECTABLE_FIELDS}, **changes}
         child = is_child(
             date_of_birth=corrected["date_of_birth"],
@@ -844,8 +853,10 @@ def correct_referral(
                 due = placement.due_at
         # The state stays as it was.
         _log(referral, actor=actor, transition="correct", from_state=referral.state, input=input)
-        pending = _pending_offer(referral)
-        misfit = misfit_notice(referral, pending, active_placement_for(referral))
+        misfit = misfit_notice(referral, pending, placed)
+        # Told once, by the correction that made the provider unfit, not by every later one while it lasts.
+        if misfit is not None and set(misfit["lacking"]) <= lacking_before:
+            misfit = None
         # The referring organisation hears when someone else corrected what it submitted; the managers
         # when the referrer did, or when it leaves them a new offer or a reallocation to make.
         told = [

@@ -58,6 +58,7 @@ from .choices import (
     RejectReason,
     Route,
     language_names,
+    misfit_action,
     misfits_in_words,
     nationality_names,
 )
@@ -1439,7 +1440,14 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         pending_offer = pending_offer if pending_offer and pending_offer.provider_id == provider.pk else None
         placement = placement if placement and placement.provider_id == provider.pk else None
     provider_misfit = provider_misfit_words(user, referral, pending_offer, placement)
-    primary = [name for name in actions if TRANSITIONS[name].primary]
+    # An offer the provider can no longer accept (a correction made the person one it does not take):
+    # accepting would be refused, so rejecting it as unsuitable is the main action instead.
+    cannot_accept = (
+        provider is not None and pending_offer is not None and bool(provider_misfits(provider, referral))
+    )
+    if cannot_accept:
+        actions = [name for name in actions if name != "accept"]
+    primary = [name for name in actions if TRANSITIONS[name].primary or (cannot_accept and name == "reject")]
     suggestions = suggested_providers(referral) if "offer" in primary else []
     # Told before pressing Accept, which would fail, with the rejection a click away.
     no_free_bed = (
@@ -1499,7 +1507,12 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
             (
                 name,
                 TRANSITIONS[name],
-                _action_form(name, suggestions=suggestions, recovery_review_waiting=review_waiting),
+                _action_form(
+                    name,
+                    suggestions=suggestions,
+                    recovery_review_waiting=review_waiting,
+                    initial={"reason": RejectReason.UNSUITABLE} if name == "reject" else None,
+                ),
             )
             for name in primary
         ],
@@ -1559,7 +1572,10 @@ def provider_misfit_words(
     it fits. Whoever sees the case sees its offer or placement: a provider, only its own."""
     if referral.state not in OPEN_STATES:
         return ""
-    for held, where in ((placement, "where they are placed"), (pending_offer, "offered the person")):
+    for held, provider_of, where in (
+        (pending_offer, "offer", "offered the person"),
+        (placement, "placement", "where they are placed"),
+    ):
         if held is None:
             continue
         provider = held.provider
@@ -1572,23 +1588,11 @@ def provider_misfit_words(
             f"This person {' and '.join(person[misfit] for misfit in misfits)}, and {provider.name}, {where}, "
             f"does not {misfits_in_words(misfits, referral.region)}."
         )
-        if held is placement:
-            if user.is_care_provider:
-                return format_html(
-                    "{} Phone the managers on {}: they will reallocate them to a provider that does.",
-                    fit,
-                    managers_duty_line(),
-                )
-            return f"{fit} The managers should reallocate them to a provider that does."
-        if user.is_care_provider:
-            return (
-                f"{fit} It cannot accept them: reject the offer (unsuitable), so that the managers can offer "
-                "them to a provider that does at once."
-            )
-        return (
-            f"{fit} It cannot accept them: the managers should make a new offer to a provider that does once "
-            "this one is answered or has run out."
-        )
+        reader = "managers" if user.is_manager else "provider" if user.is_care_provider else ""
+        words = misfit_action(reader, provider_of)[1]
+        if provider_of == "offer":
+            return format_html(f"{{}} It cannot accept them: {words}.", fit, duty_line=managers_duty_line())
+        return format_html(f"{{}} {words[0].upper()}{words[1:]}.", fit, duty_line=managers_duty_line())
     return ""
 
 

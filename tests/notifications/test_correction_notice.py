@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 
 from notifications.delivery import EMAIL_MOMENT, claim, deliver, email_content, webhook_payload
 from notifications.models import Channel, Event, InboxItem, Notification
@@ -12,6 +13,7 @@ from referrals import services
 from referrals.local_time import MOMENT, local_time
 from tests.api.cases import bring_to
 from tests.factories import CareProviderFactory, birthday_years_ago
+from tests.web.conftest import signed_in
 
 from .conftest import personal_data_in
 
@@ -212,3 +214,89 @@ def test_a_manager_making_the_case_an_emergency_tells_no_manager_and_other_corre
     (typo,) = corrected_rows(case, case.manager.organisation)
     assert typo.emergency is None and "emergency" not in webhook_payload(typo, 0)
     assert "emergency" not in email_content(typo)[1]
+
+
+def test_the_misfit_is_told_by_the_correction_that_made_it_not_again_by_later_ones():
+    case = bring_to("offered", provider=CareProviderFactory(regions=["london"], supports_children=False))
+    for fields in ({"region": "scotland"}, {"needs_medical": True}, {"region": "wales"}):
+        services.correct_referral(
+            referral_id=case.referral.pk, actor=case.manager, reason="new_information", **fields
+        )
+    # The managers' own corrections tell them only of the misfit they made.
+    (to_managers,) = corrected_rows(case, case.manager.organisation)
+    assert to_managers.misfit == {"provider_of": "offer", "lacking": ["region"], "region": "scotland"}
+    told = [row.misfit for row in corrected_rows(case, case.provider.organisation)]
+    assert told == [to_managers.misfit, None, None]
+    # A correction that adds a misfit to one already there tells of it.
+    services.correct_referral(
+        referral_id=case.referral.pk,
+        actor=case.manager,
+        reason="age_assessment",
+        age_in_doubt=True,
+        local_authority="Newham",
+    )
+    assert corrected_rows(case, case.manager.organisation).last().misfit["lacking"] == ["children", "region"]
+
+
+def unread_misfits(case):
+    """The correction's unread items, but for the referrer's (news of the correction)."""
+    items = InboxItem.objects.filter(
+        referral=case.referral, event=Event.REFERRAL_CORRECTED, read_at__isnull=True
+    ).exclude(user__organisation=case.responder.organisation)
+    return {(item.user.organisation_id, item.action) for item in items}
+
+
+def test_the_misfits_new_offer_and_rejection_are_read_once_the_offer_is_rejected_and_made_again():
+    case = bring_to("offered", provider=CareProviderFactory(regions=["london"]))
+    services.correct_referral(
+        referral_id=case.referral.pk, actor=case.manager, reason="new_information", region="scotland"
+    )
+    managers, provider = case.manager.organisation_id, case.provider.organisation_id
+    assert unread_misfits(case) == {(managers, "offer_again"), (provider, "reject_offer")}
+    services.reject_offer(referral_id=case.referral.pk, actor=case.provider_user, reason="unsuitable")
+    assert unread_misfits(case) == {(managers, "offer_again")}
+    services.offer_placement(
+        referral_id=case.referral.pk,
+        actor=case.manager,
+        provider_id=CareProviderFactory(regions=["scotland"]).pk,
+    )
+    assert unread_misfits(case) == set()
+
+
+def test_the_managers_reallocation_is_read_once_they_reallocate_and_any_misfit_once_the_case_closes():
+    case = bring_to("placed", provider=CareProviderFactory(regions=["london"]))
+    services.correct_referral(
+        referral_id=case.referral.pk, actor=case.manager, reason="new_information", region="scotland"
+    )
+    assert unread_misfits(case) == {
+        (case.manager.organisation_id, "reallocate"),
+        (case.provider.organisation_id, ""),
+    }
+    services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="needs_changed")
+    assert unread_misfits(case) == {(case.provider.organisation_id, "")}  # news, not a request
+
+    closing = bring_to("placed", provider=CareProviderFactory(regions=["london"]))
+    services.correct_referral(
+        referral_id=closing.referral.pk, actor=closing.manager, reason="new_information", region="scotland"
+    )
+    services.exit_referral(referral_id=closing.referral.pk, actor=closing.manager, reason="moved_out_of_area")
+    assert unread_misfits(closing) == {(closing.provider.organisation_id, "")}
+
+
+def test_the_placed_provider_is_told_to_phone_the_managers_as_its_case_page_tells_it(settings):
+    settings.MANAGERS_DUTY_PHONE = "020 7946 0999"
+    case = bring_to("placed", provider=CareProviderFactory(supports_children=False))
+    services.correct_referral(
+        referral_id=case.referral.pk,
+        actor=case.manager,
+        reason="age_assessment",
+        age_in_doubt=True,
+        local_authority="Newham",
+    )
+    words = "Phone the managers on 020 7946 0999: they will reallocate them to a provider that does."
+    item = InboxItem.objects.get(user=case.provider_user, event=Event.REFERRAL_CORRECTED)
+    assert item.message.endswith(f"does not support children: {words[0].lower()}{words[1:]}")
+    page = signed_in(case.provider_user).get(reverse("referrals:case", args=[case.referral.pk]))
+    assert (
+        words.replace("020 7946 0999", '<a href="tel:02079460999">020 7946 0999</a>') in page.content.decode()
+    )

@@ -92,7 +92,7 @@ def test_a_child_moved_out_of_the_region_of_their_placement_is_told_of_both():
     html = case_page(boss, referral)
     expected = (
         f"This person is treated as a child and is now in Scotland, and {provider.name}, where they are placed, "
-        "does not support children or serve Scotland. The managers should reallocate them to a provider that does."
+        "does not support children or serve Scotland. Reallocate them to a provider that does."
     )
     assert escape(expected) in html
 
@@ -128,3 +128,24 @@ def test_the_provider_offered_a_child_it_cannot_support_is_told_to_reject_and_th
         local_authority="Leeds",
     )
     assert f"Phone the managers on {DUTY_LINE}: they will reallocate them" in case_page(staff, placed_case)
+
+
+def test_an_offer_the_provider_can_no_longer_accept_has_reject_as_unsuitable_for_main_action():
+    case = bring_to("offered", provider=london_only())
+    services.correct_referral(
+        referral_id=case.referral.pk, actor=case.manager, reason="new_information", region="wales"
+    )
+    html = case_page(case.provider_user, case.referral)
+    assert 'id="action-reject"' in html and 'id="action-accept"' not in html
+    assert '<option value="unsuitable" selected>' in html
+    assert reverse("referrals:case_action", args=[case.referral.pk, "accept"]) not in html
+    offers = signed_in(case.provider_user).get(reverse("care_providers:offers")).content.decode()
+    assert "Cannot accept: you do not serve Wales</span>: reject it" in offers
+
+
+def test_an_offer_the_provider_can_accept_keeps_accept_for_main_action():
+    case = bring_to("offered", provider=london_only())
+    html = case_page(case.provider_user, case.referral)
+    assert 'id="action-accept"' in html and 'id="action-reject"' not in html
+    offers = signed_in(case.provider_user).get(reverse("care_providers:offers")).content.decode()
+    assert "Cannot accept" not in offers
