@@ -932,7 +932,7 @@ def test_a_date_of_birth_and_an_estimate_that_disagree_are_refused_until_the_age
     html = response.content.decode()
     assert error_summary_links(html)["id_age_estimate"] == (
         "The date of birth and the age estimate of 16 disagree on whether the person is under 18. If you "
-        "believe they may be a child, tick “may be under 18” (age in doubt) to keep both. Otherwise put right "
+        "believe they may be a child, tick “may be under 18” (age_in_doubt in the API) to keep both. Otherwise put right "
         "whichever is wrong, or clear the estimate if the date of birth is right."
     )
     assert not Referral.objects.exists()
@@ -943,6 +943,12 @@ def test_a_date_of_birth_and_an_estimate_that_disagree_are_refused_until_the_age
         datetime.date(1996, 3, 14),
         16,
     )
+
+
+def test_while_the_ages_disagree_a_local_authority_is_not_demanded_as_for_a_child():
+    response = signed_in(responder()).post(INTAKE, intake_data(date_of_birth="2000-01-01", age_estimate="12"))
+    assert response.status_code == 400
+    assert list(error_summary_links(response.content.decode())) == ["id_age_estimate"]
 
 
 def test_an_adult_who_does_not_consent_is_notified_anonymously_without_typing_the_four_fields_again():
