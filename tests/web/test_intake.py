@@ -35,7 +35,7 @@ from tests.factories import (
     responder,
     submitted_referral,
 )
-from tests.web.conftest import intake_data, session_lapses, signed_in
+from tests.web.conftest import DUTY_LINE, intake_data, session_lapses, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -733,6 +733,11 @@ def test_likely_duplicates_say_what_to_do_if_it_is_the_same_person_and_what_beco
         "If it is the same person, do not submit this form: open their referral and use “Correct details”"
         in html
     )
+    # What "Correct details" cannot hold has somewhere to go.
+    assert (
+        f"A new account, exploitation or crime reference is not a detail it holds: phone the managers on "
+        f"{DUTY_LINE} with it, quoting the referral’s reference." in html
+    )
     kept = (
         f'it stays under <a href="{reverse("referrals:drafts")}">Drafts</a> until '
         f"{timezone.localtime(draft.expires_at):%-d %B %Y}, where you can discard it."
@@ -1012,6 +1017,9 @@ def test_a_draft_of_the_referral_an_adult_did_not_consent_to_goes_when_the_notif
     html = client.post(button[2], {**sent, "form_key": hidden_value(refused, "form_key")}).content.decode()
 
     assert "the draft saved from it is deleted when you send the notification" in html
+    # The responder's own statement, pointed out, never ticked for them.
+    assert "tick “The person is 18 or over and their age is not in doubt” if it is so" in html
+    assert re.search(r'name="adult"', html) and not re.search(r'name="adult"[^>]*checked', html)
     notification = {name: typed[name] for name in ("gender", "nationality", "region", "exploitation_types")}
     notification["adult"] = "on"
     for name in ("form_key", "owner", "draft", "draft_version"):
