@@ -11,6 +11,8 @@ earlier keys matching.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
 import hashlib
 import hmac
@@ -23,6 +25,10 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+
+# A Fernet token's first byte, and its least length: version, timestamp, IV, one block of ciphertext, HMAC.
+FERNET_VERSION = 0x80
+FERNET_TOKEN_MIN_BYTES = 1 + 8 + 16 + 16 + 32
 
 
 class DecryptionFailed(Exception):
@@ -89,11 +95,37 @@ def birth_date_digest(date_of_birth: datetime.date | None, *, key: str | None = 
     return keyed_digest(date_of_birth.isoformat(), key=key) if date_of_birth else ""
 
 
+def is_token(value: str) -> bool:
+    """Whether a stored value has the form of a Fernet token (whether or not a configured key opens it)."""
+    try:
+        data = base64.urlsafe_b64decode(value.encode())
+    except (binascii.Error, ValueError):
+        return False
+    return len(data) >= FERNET_TOKEN_MIN_BYTES and data[0] == FERNET_VERSION
+
+
 class EncryptedTextField(models.TextField):
-    """Text stored as a Fernet token. Not searchable or orderable in the database, by design."""
+    """Text stored as a Fernet token. Not searchable or orderable in the database, by design.
+
+    ``clear_text_read`` is for a field that was stored in clear until a migration encrypted it: a process
+    of the previous release, still running while the new one rolls out, writes it in clear after the
+    migration. Such a value is read as it is (``manage.py rotate_field_keys`` encrypts it); a token no key
+    opens still raises."""
+
+    def __init__(self, *args: Any, clear_text_read: bool = False, **kwargs: Any) -> None:
+        self.clear_text_read = clear_text_read
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        if self.clear_text_read:
+            kwargs["clear_text_read"] = True
+        return name, path, args, kwargs
 
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str | None:
         if value is None or value == "":
+            return value
+        if self.clear_text_read and not is_token(value):
             return value
         return decrypt(value)
 

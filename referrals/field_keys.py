@@ -8,7 +8,7 @@ the newest key is left as it is, so running the rotation twice changes nothing t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -16,7 +16,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connection, models, transaction
 
-from .encryption import ENCRYPTED_FIELD_TYPES, rotate
+from .encryption import ENCRYPTED_FIELD_TYPES, EncryptedTextField, encrypt, is_token, rotate
 from .models import Referral
 
 
@@ -27,16 +27,12 @@ class RotationResult:
     values_rotated: int = 0
 
 
-def encrypted_columns() -> Iterator[tuple[type[models.Model], list[str]]]:
-    """Every concrete model with encrypted fields, with those fields' column names."""
+def encrypted_fields() -> Iterator[tuple[type[models.Model], Sequence[models.Field]]]:
+    """Every concrete model with encrypted fields, with those fields."""
     for model in apps.get_models():
-        columns = [
-            str(field.column)
-            for field in model._meta.concrete_fields
-            if isinstance(field, ENCRYPTED_FIELD_TYPES)
-        ]
-        if columns and not model._meta.proxy:
-            yield model, columns
+        fields = [field for field in model._meta.concrete_fields if isinstance(field, ENCRYPTED_FIELD_TYPES)]
+        if fields and not model._meta.proxy:
+            yield model, fields
 
 
 def _is_under_newest_key(token: str, newest: Fernet) -> bool:
@@ -47,8 +43,19 @@ def _is_under_newest_key(token: str, newest: Fernet) -> bool:
     return True
 
 
-def rotate_model(model: type[models.Model], columns: list[str], *, batch_size: int = 500) -> RotationResult:
+def _rotated(value: str, field: models.Field, newest: Fernet) -> str | None:
+    """The value under the newest key, or None if it is under it already. A clear value, which a field
+    read in clear may hold (``EncryptedTextField.clear_text_read``), is encrypted."""
+    if isinstance(field, EncryptedTextField) and field.clear_text_read and not is_token(value):
+        return encrypt(value)
+    return None if _is_under_newest_key(value, newest) else rotate(value)
+
+
+def rotate_model(
+    model: type[models.Model], fields: Sequence[models.Field], *, batch_size: int = 500
+) -> RotationResult:
     """Re-encrypt one model's encrypted columns, batch by batch, each batch in its own transaction."""
+    columns = [str(field.column) for field in fields]
     quote = connection.ops.quote_name
     table = model._meta.db_table
     pk = str(model._meta.pk.column)  # type: ignore[union-attr]
@@ -67,9 +74,9 @@ def rotate_model(model: type[models.Model], columns: list[str], *, batch_size: i
             for row in rows:
                 row_pk, values = row[0], row[1:]
                 updates = {
-                    column: rotate(value)
-                    for column, value in zip(columns, values, strict=True)
-                    if value and not _is_under_newest_key(value, newest)
+                    column: rotated
+                    for column, field, value in zip(columns, fields, values, strict=True)
+                    if value and (rotated := _rotated(value, field, newest)) is not None
                 }
                 if updates:
                     assignments = ", ".join(f"{quote(column)} = %s" for column in updates)
@@ -85,7 +92,7 @@ def rotate_model(model: type[models.Model], columns: list[str], *, batch_size: i
 
 
 def rotate_all(*, batch_size: int = 500) -> list[RotationResult]:
-    return [rotate_model(model, columns, batch_size=batch_size) for model, columns in encrypted_columns()]
+    return [rotate_model(model, fields, batch_size=batch_size) for model, fields in encrypted_fields()]
 
 
 @dataclass(frozen=True)

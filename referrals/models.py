@@ -73,7 +73,9 @@ class Referral(FSMModelMixin, models.Model):
     # are encrypted: the authority narrows where a child is far more than the region, and the contact
     # names a person (a social worker, their phone or email). Their length is the intake's to check
     # (``validation``). Defaults in the database too, for a release before them, which writes neither.
-    local_authority = EncryptedTextField(blank=True, default="", db_default="")
+    # The authority was stored in clear until migration 0013, and the release before it, running on while
+    # the new one rolls out, still writes it so: read in clear until ``rotate_field_keys`` encrypts it.
+    local_authority = EncryptedTextField(blank=True, default="", db_default="", clear_text_read=True)
     local_authority_contact = EncryptedTextField(blank=True, default="", db_default="")
     gender = models.CharField(max_length=10, choices=Gender.choices)
     nationality = models.CharField(max_length=9)

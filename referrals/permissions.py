@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.conf import settings
+
 from accounts.models import FIRST_RESPONDER_KINDS, OrganisationKind
 
 from .choices import ReferralState
@@ -71,11 +73,13 @@ def is_placed_provider(user: User, referral: Referral) -> bool:
     return placement is not None and placement.provider_id == provider.pk
 
 
-MISSING_CHILD_EXIT_MESSAGE = (
-    "A manager must close a missing child's case: closing it stops the alerts to the managers and the "
-    "referring organisation. Record the child as found when they come back, or ask the managers to "
-    "close the case."
-)
+def missing_child_exit_message() -> str:
+    """Why a provider may not close a missing child's case, with the duty line as text: the API says it too."""
+    return (
+        "A manager must close a missing child's case: closing it stops the alerts to the managers and the "
+        "referring organisation. Record the child as found when they come back, or phone the managers on "
+        f"{settings.MANAGERS_DUTY_PHONE} to ask them to close the case."
+    )
 
 
 def is_missing_child(referral: Referral) -> bool:

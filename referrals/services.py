@@ -45,12 +45,12 @@ from .exceptions import (
 from .local_time import local_time
 from .models import AnonymousNotification, Clock, Referral, TransitionLog
 from .permissions import (
-    MISSING_CHILD_EXIT_MESSAGE,
     TRANSITION_WORDS,
     is_missing_child,
     is_placed_provider,
     may_perform,
     may_submit,
+    missing_child_exit_message,
 )
 from .references import next_reference
 from .selectors import referrals_visible_to
@@ -199,7 +199,7 @@ def transition_refusal(actor: User, transition: str, referral: Referral) -> Harb
     action, outcome = TRANSITION_WORDS[transition]
     if not may_perform(actor, transition, referral):
         if transition == "exit" and is_missing_child(referral) and is_placed_provider(actor, referral):
-            return NotPermitted(MISSING_CHILD_EXIT_MESSAGE)
+            return NotPermitted(missing_child_exit_message())
         return NotPermitted(f"You may not {action}.")
     if not can_proceed(getattr(referral, transition)):
         if transition == "correct":  # only a closed case cannot be, and it may have closed long ago

@@ -85,8 +85,8 @@ NO_CONSENT_MESSAGE = (
 # one, but a case cannot hold both as they are (a child "aged 30"), unless the age is in doubt anyway.
 AGES_DISAGREE_MESSAGE = (
     "The date of birth and the age estimate of {estimate} disagree on whether the person {was_under_18}. "
-    "If you believe they may be a child, tick “may be under 18” (age in doubt) to keep both. Otherwise put "
-    "right whichever is wrong, or clear the estimate if the date of birth is right."
+    "If you believe they may be a child, tick “may be under 18” (age_in_doubt in the API) to keep both. "
+    "Otherwise put right whichever is wrong, or clear the estimate if the date of birth is right."
 )
 
 AGE_ESTIMATE_RANGE_MESSAGE = f"The age estimate must be between 0 and {AGE_MAX}."
@@ -404,8 +404,11 @@ def referral_errors(
         and "age_estimate" not in errors
         and (date_of_birth is not None or age_estimate is not None)
     )
-    if age_known and (message := _ages_disagree(data, referred_on=child_on)):
-        add("age_estimate", message)
+    ages_disagree = _ages_disagree(data, referred_on=child_on) if age_known else ""
+    if ages_disagree:
+        add("age_estimate", ages_disagree)
+    # Nor is it known while the ages disagree: the rules that depend on it wait until they are put right.
+    age_known = age_known and not ages_disagree
     if not child and not data.get("consent") and age_known:
         add("consent", NO_CONSENT_MESSAGE)
     if age_known:

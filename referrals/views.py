@@ -909,11 +909,12 @@ DRAFT_KEPT_AFTER_NOTIFICATION = (
 def _notification_from_referral(
     request: HttpRequest, form: AnonymousNotificationForm, *, source: str, kept: str
 ) -> HttpResponse:
-    """The notification form started from the referral's fields it shares, taken from ``source``."""
+    """The notification form started from the referral's fields it shares, taken from ``source``. The
+    confirmation that the person is an adult is not among them: the responder's own, ticked here."""
     messages.info(
         request,
-        f"Gender, nationality, types of exploitation and region are taken from {source}; {kept}. Check them "
-        "and send the notification.",
+        f"Gender, nationality, types of exploitation and region are taken from {source}; {kept}. Check them, "
+        f"tick “{form.fields['adult'].label}” if it is so, and send the notification.",
     )
     return render(request, "referrals/anonymous_notification.html", {"form": form})
 

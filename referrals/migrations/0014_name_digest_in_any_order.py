@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from referrals.encryption import DecryptionFailed, decrypt, hash_keys, keyed_digest, name_digest
+from referrals.encryption import DecryptionFailed, decrypt, hash_keys, keyed_digest, normalise
 
 BATCH = 2_000
 
@@ -8,6 +8,12 @@ BATCH = 2_000
 def given_then_family(given_name: str, family_name: str, *, key: str) -> str:
     """The name digest before this migration: the given name, then the family name."""
     return keyed_digest(given_name, family_name, key=key)
+
+
+def words_in_any_order(given_name: str, family_name: str, *, key: str) -> str:
+    """The name digest this migration makes, of the name's words sorted: as ``encryption.name_digest``
+    was written then, frozen here so that a later change to it does not change what this migration does."""
+    return keyed_digest(" ".join(sorted(normalise(f"{given_name} {family_name}").split())), key=key)
 
 
 def redigest_names(old, new):
@@ -51,6 +57,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(
-            redigest_names(given_then_family, name_digest), redigest_names(name_digest, given_then_family)
+            redigest_names(given_then_family, words_in_any_order),
+            redigest_names(words_in_any_order, given_then_family),
         ),
     ]

@@ -11,7 +11,7 @@ from care_providers.models import CareProvider, OfferState, Placement
 from referrals import services
 from referrals.choices import ReferralState
 from referrals.local_time import local_time
-from referrals.permissions import MISSING_CHILD_EXIT_MESSAGE, TRANSITIONS
+from referrals.permissions import TRANSITIONS, missing_child_exit_message
 from tests.api.cases import STATES, bring_to, transition_url, valid_body
 from tests.factories import CareProviderFactory, birthday_years_ago, placed_since, provider_user
 
@@ -557,7 +557,8 @@ def test_only_a_manager_closes_a_missing_childs_case(api):
     url = transition_url(case.referral.pk, "exit")
     refused = api(case.provider_user).post(url, valid_body("exit"), format="json")
     assert refused.status_code == 403
-    assert refused.json() == {"detail": MISSING_CHILD_EXIT_MESSAGE, "code": "not_permitted"}
+    assert refused.json() == {"detail": missing_child_exit_message(), "code": "not_permitted"}
+    assert "phone the managers on 020 7946 0321" in refused.json()["detail"]
     assert case.refresh().state == "missing"
     assert case.referral.deadlines.filter(clock="missing", stopped_at__isnull=True).exists()
     closed = api(case.manager).post(url, valid_body("exit"), format="json")

@@ -1,6 +1,7 @@
 """Personal fields are encrypted at rest, keys rotate, and a wrong key fails loudly (SPEC §10)."""
 
 import datetime
+import importlib
 import secrets
 
 import pytest
@@ -11,7 +12,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from accounts.models import AuthenticatorApp
-from referrals import services
+from referrals import encryption, services
 from referrals.encryption import DecryptionFailed, keyed_digest, name_digest
 from referrals.models import Referral, ReferralDraft, TransitionLog
 from referrals.selectors import get_case, likely_duplicates, possible_duplicates_of
@@ -134,6 +135,36 @@ def test_a_local_authority_stored_in_clear_is_encrypted_by_the_migration_and_dec
     executor.migrate(executor.loader.graph.leaf_nodes())
 
 
+def test_a_local_authority_written_in_clear_by_the_previous_release_is_read_and_rotation_encrypts_it():
+    # During a rolling deploy a process of the release before 0013 still writes the authority in clear.
+    referral = submitted_referral(**A_CHILD)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE referrals_referral SET local_authority = %s WHERE id = %s",
+            ["Kent County Council", referral.pk],
+        )
+    assert Referral.objects.get(pk=referral.pk).local_authority == "Kent County Council"
+
+    call_command("rotate_field_keys")
+
+    (stored,) = raw_row("referrals_referral", referral.pk, "local_authority")
+    assert stored.startswith("gAAAA") and "Kent" not in stored
+    assert Referral.objects.get(pk=referral.pk).local_authority == "Kent County Council"
+
+
+def test_other_fields_in_clear_and_an_authority_under_no_key_still_raise(settings):
+    referral = submitted_referral(**PERSONAL, **A_CHILD)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE referrals_referral SET given_name = %s WHERE id = %s", ["Amina", referral.pk])
+    with pytest.raises(DecryptionFailed):
+        Referral.objects.get(pk=referral.pk)
+
+    other = submitted_referral(**A_CHILD)
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    with pytest.raises(DecryptionFailed):
+        Referral.objects.only("local_authority").get(pk=other.pk)
+
+
 def test_rotation_re_encrypts_authenticator_keys_so_the_old_key_can_be_removed(settings):
     old_key = settings.FIELD_ENCRYPTION_KEYS[0]
     device = AuthenticatorApp.objects.create(user=manager(), name="Authenticator app", confirmed=True)
@@ -252,6 +283,20 @@ def test_the_migration_to_name_digests_in_any_order_recomputes_them_under_their_
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_migration_0014_digests_the_names_words_sorted_whatever_name_digest_later_becomes(monkeypatch):
+    monkeypatch.setattr(encryption, "name_digest", lambda *names, key=None: "another form")
+    migration = importlib.reload(
+        importlib.import_module("referrals.migrations.0014_name_digest_in_any_order")
+    )
+    try:
+        assert migration.words_in_any_order("Nguyễn", "Van Minh", key="k") == keyed_digest(
+            "minh nguyen van", key="k"
+        )
+    finally:
+        monkeypatch.undo()
+        importlib.reload(migration)
 
 
 def same_person_as(referral, user):

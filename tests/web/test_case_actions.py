@@ -16,7 +16,7 @@ from referrals import services, views
 from referrals.choices import ReferralState
 from referrals.local_time import local_time
 from referrals.models import Clock, Referral
-from referrals.permissions import MISSING_CHILD_EXIT_MESSAGE
+from referrals.permissions import missing_child_exit_message
 from referrals.templatetags.moments import moment
 from referrals.views import TRANSITIONS
 from tests.api.cases import bring_to
@@ -1316,10 +1316,10 @@ def test_a_provider_is_not_offered_the_exit_of_a_missing_child_which_a_manager_r
     assert exit_link not in case_page
     opened = client.get(action_url(referral, "exit"), follow=True)
     assert opened.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
-    assert escape(f"{referral.reference}: {MISSING_CHILD_EXIT_MESSAGE}") in opened.content.decode()
+    assert escape(f"{referral.reference}: {missing_child_exit_message()}") in opened.content.decode()
     sent = act(client, referral, "exit", {"exit-reason": "lost_contact"})
     assert sent.status_code == 403
-    assert escape(MISSING_CHILD_EXIT_MESSAGE) in sent.content.decode()
+    assert escape(missing_child_exit_message()) in sent.content.decode()
     referral.refresh_from_db()
     assert referral.state == ReferralState.MISSING
     managers = signed_in(boss)

@@ -35,7 +35,7 @@ from tests.factories import (
     responder,
     submitted_referral,
 )
-from tests.web.conftest import intake_data, session_lapses, signed_in
+from tests.web.conftest import DUTY_LINE, intake_data, session_lapses, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -733,6 +733,11 @@ def test_likely_duplicates_say_what_to_do_if_it_is_the_same_person_and_what_beco
         "If it is the same person, do not submit this form: open their referral and use “Correct details”"
         in html
     )
+    # What "Correct details" cannot hold has somewhere to go.
+    assert (
+        f"A new account, exploitation or crime reference is not a detail it holds: phone the managers on "
+        f"{DUTY_LINE} with it, quoting the referral’s reference." in html
+    )
     kept = (
         f'it stays under <a href="{reverse("referrals:drafts")}">Drafts</a> until '
         f"{timezone.localtime(draft.expires_at):%-d %B %Y}, where you can discard it."
@@ -932,7 +937,7 @@ def test_a_date_of_birth_and_an_estimate_that_disagree_are_refused_until_the_age
     html = response.content.decode()
     assert error_summary_links(html)["id_age_estimate"] == (
         "The date of birth and the age estimate of 16 disagree on whether the person is under 18. If you "
-        "believe they may be a child, tick “may be under 18” (age in doubt) to keep both. Otherwise put right "
+        "believe they may be a child, tick “may be under 18” (age_in_doubt in the API) to keep both. Otherwise put right "
         "whichever is wrong, or clear the estimate if the date of birth is right."
     )
     assert not Referral.objects.exists()
@@ -943,6 +948,12 @@ def test_a_date_of_birth_and_an_estimate_that_disagree_are_refused_until_the_age
         datetime.date(1996, 3, 14),
         16,
     )
+
+
+def test_while_the_ages_disagree_a_local_authority_is_not_demanded_as_for_a_child():
+    response = signed_in(responder()).post(INTAKE, intake_data(date_of_birth="2000-01-01", age_estimate="12"))
+    assert response.status_code == 400
+    assert list(error_summary_links(response.content.decode())) == ["id_age_estimate"]
 
 
 def test_an_adult_who_does_not_consent_is_notified_anonymously_without_typing_the_four_fields_again():
@@ -1006,6 +1017,9 @@ def test_a_draft_of_the_referral_an_adult_did_not_consent_to_goes_when_the_notif
     html = client.post(button[2], {**sent, "form_key": hidden_value(refused, "form_key")}).content.decode()
 
     assert "the draft saved from it is deleted when you send the notification" in html
+    # The responder's own statement, pointed out, never ticked for them.
+    assert "tick “The person is 18 or over and their age is not in doubt” if it is so" in html
+    assert re.search(r'name="adult"', html) and not re.search(r'name="adult"[^>]*checked', html)
     notification = {name: typed[name] for name in ("gender", "nationality", "region", "exploitation_types")}
     notification["adult"] = "on"
     for name in ("form_key", "owner", "draft", "draft_version"):
