@@ -396,8 +396,8 @@ def offer_items_done(*, referral_id: int, provider_organisation_id: int) -> int:
 
 # What the managers' items of a case ask of them: to assess the new referral, to offer the person again
 # after an offer came to nothing, or, after a correction that left the provider unable to take them, to
-# make a new offer or reallocate them (``referrals.choices.MISFIT_ACTIONS``). Only managers get these events and actions
-# (SPEC §6).
+# make a new offer or reallocate them (``referrals.choices.MISFIT_ACTIONS``). Only managers get these
+# events and actions (SPEC §6).
 MANAGERS_ASKED = (Event.REFERRAL_RECEIVED, Event.OFFER_REJECTED, Event.OFFER_EXPIRED)
 MANAGERS_TO_DO = ("offer_again", "reallocate")
 

@@ -210,8 +210,8 @@ def transition_refusal(actor: User, transition: str, referral: Referral) -> Harb
             return TransitionNotAllowed(REASSESS_ONCE_REALLOCATED)
         if transition == "reassess":  # in the history's words ("Assessment changed"), not "reassessed"
             return TransitionNotAllowed(
-                f"A referral that is {referral.get_state_display().lower()} cannot have its assessment changed: "
-                "it may have changed since you loaded it."
+                f"A referral that is {referral.get_state_display().lower()} cannot have its assessment "
+                "changed: it may have changed since you loaded it."
             )
         return TransitionNotAllowed(
             f"A referral that is {referral.get_state_display().lower()} cannot be {outcome}: "
@@ -797,10 +797,11 @@ def correct_referral(
 ) -> Referral:
     """Correct the person's details (``validation.CORRECTABLE_FIELDS``): only the fields sent, and of
     those only the ones that differ, change. The state does not; the log names the fields changed,
-    never their values but emergency's (no personal detail). Whether the person is a child is worked out again as at the submission, and the
-    provider of a pending offer or of the placement is told, with the managers when the referring
-    organisation corrected it or when this correction left that provider unable to take the person
-    (``misfit_notice``), and the referring organisation when someone else did.
+    never their values but emergency's (no personal detail). Whether the person is a child is worked
+    out again as at the submission, and the provider of a pending offer or of the placement is told,
+    with the managers when the referring organisation corrected it or when this correction left that
+    provider unable to take the person (``misfit_notice``), and the referring organisation when someone
+    else did.
 
     A form sends every detail, as it was when the form was opened after the correction
     ``corrected_up_to``: if another correction came since, the form's stale details would undo it, so
