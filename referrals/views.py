@@ -982,11 +982,18 @@ def anonymous_notification(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def anonymous_notifications(request: HttpRequest) -> HttpResponse:
-    """The organisation's anonymous notifications, newest first, each by its number: read only."""
+    """Anonymous notifications, newest first, each by its number, read only: a first responder's
+    organisation's, and every one for the managers, who look up the number a responder quotes."""
     user = _user(request)
-    if not may_submit(user):
-        raise PermissionDenied("Only first responders list their organisation's anonymous notifications.")
-    page = paginate(request, anonymous_notifications_visible_to(user))
+    if not (may_submit(user) or user.is_manager):
+        raise PermissionDenied("Only first responders and managers list anonymous notifications.")
+    notifications = anonymous_notifications_visible_to(user).select_related("organisation")
+    number = request.GET.get("number", "").strip()
+    if number:
+        # Anything but a number an id can hold (18 digits and fewer) is no notification's.
+        found = number.isdecimal() and len(number) <= 18
+        notifications = notifications.filter(pk=int(number)) if found else notifications.none()
+    page = paginate(request, notifications)
     nationalities = nationality_names()
     exploitation = dict(ExploitationType.choices)
     rows = [
@@ -999,10 +1006,12 @@ def anonymous_notifications(request: HttpRequest) -> HttpResponse:
                 exploitation.get(code, code) for code in notification.exploitation_types
             ),
             "region": notification.get_region_display(),
+            "organisation": notification.organisation.name,
         }
         for notification in page
     ]
-    return render(request, "referrals/anonymous_notifications.html", {"page": page, "rows": rows})
+    context = {"page": page, "rows": rows, "number": number, "every": user.is_manager}
+    return render(request, "referrals/anonymous_notifications.html", context)
 
 
 # ------------------------------------------------------------------------------------ case lists

@@ -918,10 +918,33 @@ def test_the_anonymous_notifications_list_costs_the_same_queries_for_one_as_for_
     assert queries() == one
 
 
-def test_only_first_responders_list_anonymous_notifications():
+def test_only_first_responders_and_managers_list_anonymous_notifications():
     provider_staff = provider_user()
     response = signed_in(provider_staff).get(reverse("referrals:anonymous_notifications"))
     assert response.status_code == 403
+
+
+def test_a_manager_finds_any_organisations_notification_by_the_number_its_responder_quotes():
+    fields = {"gender": "male", "nationality": "VN", "exploitation_types": ["labour"], "region": "wales"}
+    quoted, other = (services.submit_anonymous_notification(actor=responder(), **fields) for _ in range(2))
+    url = reverse("referrals:anonymous_notifications")
+    client = signed_in(manager())
+
+    def numbers(response) -> list[str]:
+        assert response.status_code == 200
+        return re.findall(r'<td data-label="Number">(\d+)</td>', response.content.decode())
+
+    assert numbers(client.get(url)) == [str(other.pk), str(quoted.pk)]
+    found = client.get(url, {"number": f" {quoted.pk} "})
+    assert numbers(found) == [str(quoted.pk)]
+    assert f'<td data-label="Organisation">{quoted.organisation.name}</td>' in found.content.decode()
+    for typed in ("12a", "9" * 30, str(other.pk + 1000)):
+        missing = client.get(url, {"number": typed})
+        assert (
+            numbers(missing) == [] and "No anonymous notification has the number" in missing.content.decode()
+        )
+    # A responder finds only their own organisation's.
+    assert numbers(signed_in(responder()).get(url, {"number": quoted.pk})) == []
 
 
 def hidden_value(html: str, name: str) -> str:
