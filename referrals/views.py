@@ -491,6 +491,15 @@ def not_recorded(
             managers_duty_line(),
             referral.reference,
         )
+    elif transition == "report_missing":
+        # Reported first by someone else: the time typed here may be another, which only they can weigh.
+        how = format_html(
+            "If the time they were last seen that you give is not the one on the case, or you know more, "
+            "phone {} on {}, quoting case {}.",
+            managers,
+            managers_duty_line(),
+            referral.reference,
+        )
     elif services.offer_awaits_answer(pending):
         # The safety concerns it holds are for whoever decides on the person now. Only a manager may
         # offer, and a manager sees every offer, so the provider is named.

@@ -1592,6 +1592,11 @@ def test_a_managers_missing_report_sent_after_the_provider_made_one_does_not_say
         in summary
     )
     assert "not told anyone" not in summary
+    # What the manager typed is theirs to give by phone: the time last seen first, not "your note".
+    assert (
+        "If the time they were last seen that you give is not the one on the case, or you know more, phone "
+        f"the other managers on {DUTY_LINE}, quoting case {referral.reference}." in summary
+    )
     assert referral.transitions.filter(transition="report_missing").count() == 1
 
 
