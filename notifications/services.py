@@ -402,6 +402,15 @@ MANAGERS_ASKED = (Event.REFERRAL_RECEIVED, Event.OFFER_REJECTED, Event.OFFER_EXP
 MANAGERS_TO_DO = ("offer_again", "reallocate")
 
 
+def misfit_items_done(*, referral_id: int) -> int:
+    """Mark read every item of a case asking the managers or the offer's provider to act on a provider
+    that could not take the person (``referrals.choices.MISFIT_ACTIONS``), once a correction makes it able
+    to again: nothing is left to do."""
+    return InboxItem.objects.filter(
+        referral_id=referral_id, action__in=(*MANAGERS_TO_DO, "reject_offer"), read_at__isnull=True
+    ).update(read_at=timezone.now())
+
+
 def manager_items_done(
     *, referral_id: int, events: Sequence[str] = MANAGERS_ASKED, actions: Sequence[str] = MANAGERS_TO_DO
 ) -> int:

@@ -23,7 +23,13 @@ from care_providers.models import CareProvider, OfferState, Placement, Placement
 from care_providers.selectors import active_placement_for, latest_offer_for
 from care_providers.services import check_provider_can_take, provider_misfits, reserve_bed
 from notifications.models import Event
-from notifications.services import manager_items_done, manager_recipients, notify, offer_items_done
+from notifications.services import (
+    manager_items_done,
+    manager_recipients,
+    misfit_items_done,
+    notify,
+    offer_items_done,
+)
 
 from .choices import Misfit, ReferralState, WithdrawReason
 from .deadlines import CHECK_IN_TIME, due_at, retime_placement_clock, start_clock, stop_clocks
@@ -855,6 +861,8 @@ def correct_referral(
         # The state stays as it was.
         _log(referral, actor=actor, transition="correct", from_state=referral.state, input=input)
         misfit = misfit_notice(referral, pending, placed)
+        if misfit is None and misfit_before is not None:
+            misfit_items_done(referral_id=referral.pk)  # the provider can take them again
         # Told once, by the correction that made the provider unfit, not by every later one while it lasts.
         if misfit is not None and set(misfit["lacking"]) <= lacking_before:
             misfit = None

@@ -246,6 +246,20 @@ def unread_misfits(case):
     return {(item.user.organisation_id, item.action) for item in items}
 
 
+def test_a_correction_that_lets_the_provider_take_the_person_again_leaves_nothing_to_do_about_it():
+    case = bring_to("offered", provider=CareProviderFactory(regions=["london"]))
+    for region in ("scotland", "london"):  # moved, then found to be in London after all
+        services.correct_referral(
+            referral_id=case.referral.pk, actor=case.manager, reason="new_information", region=region
+        )
+    # The provider's news of the second correction is left to read; nothing is asked any more.
+    assert unread_misfits(case) == {(case.provider.organisation_id, "")}
+    # The offer itself still waits for its answer.
+    assert InboxItem.objects.filter(
+        referral=case.referral, event=Event.OFFER_MADE, read_at__isnull=True
+    ).exists()
+
+
 def test_the_misfits_new_offer_and_rejection_are_read_once_the_offer_is_rejected_and_made_again():
     case = bring_to("offered", provider=CareProviderFactory(regions=["london"]))
     services.correct_referral(
