@@ -250,6 +250,7 @@ def test_a_name_corrected_is_found_in_either_order_and_no_longer_as_it_was():
     assert not same_person_as(referral, manager()).exists()
 
 
+@pytest.mark.django_db(transaction=True)  # the migrations run back and forth
 def test_the_migration_to_name_digests_in_any_order_recomputes_them_under_their_own_keys_and_back(settings):
     old_key = settings.FIELD_HASH_KEY
     under_old_key = submitted_referral(given_name="Van Minh", family_name="Nguyen")
