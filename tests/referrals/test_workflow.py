@@ -197,6 +197,32 @@ def test_a_person_recorded_as_found_cannot_be_reported_missing_since_before_they
     assert validation.last_seen_errors(referral, found_at.replace(second=0, microsecond=0)) == []
 
 
+@pytest.mark.parametrize(
+    ("seen", "refusal"),
+    [
+        (datetime.timedelta(hours=-1), None),
+        (datetime.timedelta(minutes=4), None),  # read from a clock a few minutes fast
+        (datetime.timedelta(minutes=6), "The time you last saw them cannot be in the future."),
+        (datetime.timedelta(days=-2), "Enter when you saw them since their placement began, at "),
+    ],
+)
+def test_a_progress_note_refuses_a_time_seen_in_the_future_or_before_the_placement_and_records_nothing(
+    seen, refusal
+):
+    case = bring_to("placed")
+    placed_since(case.referral, timezone.now() - datetime.timedelta(days=1))
+    record = {"referral_id": case.referral.pk, "actor": case.provider_user, "note": "Visited."}
+    seen_at = timezone.now() + seen
+    if refusal is None:
+        services.record_progress(**record, seen_at=seen_at)
+        assert case.referral.transitions.last().input["seen_at"] == seen_at.isoformat()
+        return
+    with pytest.raises(HarbourError) as refused:
+        services.record_progress(**record, seen_at=seen_at)
+    assert refused.value.field == "seen_at" and refused.value.message.startswith(refusal)
+    assert not case.referral.transitions.filter(transition="record_progress").exists()
+
+
 def test_reporting_missing_refuses_a_last_seen_time_in_the_future_and_records_nothing():
     case = bring_to("placed")
     with pytest.raises(HarbourError) as refused:
