@@ -24,6 +24,8 @@ from .services import age_on, distinct, is_child
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
+    from care_providers.models import Placement
+
     from .models import Referral
 
 ACCOUNT_MAX_LENGTH = 15_000
@@ -319,11 +321,24 @@ def seen_in_person_errors(referral: Referral, seen: datetime.datetime | None) ->
     return []
 
 
+def last_seen_in_person(referral: Referral, placement: Placement) -> datetime.datetime | None:
+    """The latest time the progress notes of the placement say the person was seen in person. The
+    inputs are encrypted, so the times are read here, not in SQL."""
+    notes = referral.transitions.filter(transition="record_progress", at__gte=placement.started_at)
+    seen = [
+        datetime.datetime.fromisoformat(given["seen_at"])
+        for given in notes.values_list("input", flat=True)
+        if given and given.get("seen_at")
+    ]
+    return max(seen, default=None)
+
+
 def last_seen_errors(referral: Referral, seen: datetime.datetime) -> list[str]:
     """When a missing person was last seen: not in the future, and not before the latest moment Harbour
-    knows they were there, their placement's start or their last recording as found. A progress note is
-    not counted: it may be written about an absence. A case with no placement is not checked here: it
-    cannot be reported missing at all."""
+    knows they were there: their placement's start, their last recording as found, or the latest time
+    a progress note of the placement says they were seen in person. A note's own time is not counted:
+    it may be written about an absence. A case with no placement is not checked here: it cannot be
+    reported missing at all."""
     if _in_the_future(seen):
         return ["The time last seen cannot be in the future."]
     placement = active_placement_for(referral)
@@ -332,6 +347,10 @@ def last_seen_errors(referral: Referral, seen: datetime.datetime) -> list[str]:
     known_there = [(placement.started_at, "their placement began")]
     if found := referral.transitions.filter(transition="found").order_by("at").last():
         known_there.append((found.at, "they were recorded as found"))
+    if seen_in_person := last_seen_in_person(referral, placement):
+        # The provider's name, as the case page gives the placement: the notes' writers are its staff.
+        provider = placement.provider.name
+        known_there.append((seen_in_person, f"they were recorded as seen in person by {provider}"))
     since, event = max(known_there)
     if seen < _to_the_minute(since):
         # A mistyped day or year would put the case at the top of every overdue list, "missing since 1900".

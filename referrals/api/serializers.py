@@ -822,7 +822,12 @@ class RecordProgressInput(serializers.Serializer):
 
 
 class ReportMissingInput(serializers.Serializer):
-    last_seen_at = serializers.DateTimeField()
+    last_seen_at = serializers.DateTimeField(
+        help_text=(
+            "Not in the future, nor before the placement began, the person was last recorded as found, or "
+            "the latest seen_at given with a progress note of the placement."
+        )
+    )
     note = _note()
 
     def validate_last_seen_at(self, value: datetime.datetime) -> datetime.datetime:

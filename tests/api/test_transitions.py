@@ -697,6 +697,31 @@ def test_a_progress_note_with_a_wrong_time_seen_in_person_is_a_400_on_that_field
     assert not case.referral.transitions.filter(transition="record_progress").exists()
 
 
+def test_report_missing_refuses_a_time_before_the_person_was_recorded_as_seen_in_person(api):
+    house = CareProviderFactory(name="Elm House")
+    case = bring_to("placed", provider=house)
+    placed_since(case.referral, timezone.now() - datetime.timedelta(days=4))
+    seen = timezone.now() - datetime.timedelta(days=1)
+    services.record_progress(
+        referral_id=case.referral.pk, actor=case.provider_user, note="Visited.", seen_at=seen
+    )
+    url = transition_url(case.referral.pk, "report_missing")
+    refused = api(case.manager).post(
+        url, {"last_seen_at": (seen - datetime.timedelta(hours=2)).isoformat()}, format="json"
+    )
+    assert refused.status_code == 400
+    assert refused.json()["last_seen_at"] == [
+        f"The person cannot have been last seen before they were recorded as seen in person by Elm House, "
+        f"at {local_time(seen, '%H:%M on %-d %B %Y')}: enter when they were last seen since then."
+    ]
+    assert case.refresh().state == "placed"
+    accepted = api(case.provider_user).post(
+        url, {"last_seen_at": (seen + datetime.timedelta(hours=2)).isoformat()}, format="json"
+    )
+    assert accepted.status_code == 200
+    assert accepted.json()["state"] == "missing"
+
+
 def test_a_blank_progress_note_with_a_time_seen_in_the_future_is_a_400_on_both_fields(api):
     case = bring_to("placed")
     response = api(case.provider_user).post(

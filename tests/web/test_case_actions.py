@@ -944,6 +944,36 @@ def test_a_progress_note_left_empty_with_a_time_seen_in_the_future_hears_of_both
     assert 'href="#id_record_progress-note"' in html and f'href="#id_{SEEN_AT}"' in html
 
 
+def test_a_missing_report_before_the_person_was_recorded_as_seen_in_person_is_refused_saying_by_whom():
+    referral, staff, _boss = placed(CareProviderFactory(name="Elm House"))
+    placed_since(referral, timezone.now() - datetime.timedelta(days=3))
+    seen = timezone.localtime() - datetime.timedelta(hours=5)
+    client = signed_in(staff)
+    act(
+        client,
+        referral,
+        "record_progress",
+        {"record_progress-note": "Visited", SEEN_AT: f"{seen:%Y-%m-%dT%H:%M}"},
+    )
+    earlier = seen - datetime.timedelta(hours=1)
+    response = act(
+        client, referral, "report_missing", {"report_missing-last_seen_at": f"{earlier:%Y-%m-%dT%H:%M}"}
+    )
+    assert response.status_code == 400
+    assert (
+        "The person cannot have been last seen before they were recorded as seen in person by Elm House, at "
+        f"{seen:%H:%M on %-d %B %Y}: enter when they were last seen since then."
+    ) in response.content.decode()
+    assert (
+        act(
+            client, referral, "report_missing", {"report_missing-last_seen_at": f"{seen:%Y-%m-%dT%H:%M}"}
+        ).status_code
+        == 302
+    )
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.MISSING
+
+
 def test_a_progress_note_too_long_or_an_early_recovery_review_is_refused_on_its_field_and_kept():
     referral, staff, _boss = placed()
     client = signed_in(staff)
