@@ -61,6 +61,7 @@ from .validation import (
     last_seen_errors,
     next_check_in_errors,
     referral_errors,
+    seen_in_person_errors,
 )
 
 
@@ -612,6 +613,15 @@ class RejectForm(HarbourForm):
 
 class ProgressForm(HarbourForm):
     note = note_field("Progress note", required_message=PROGRESS_NOTE_REQUIRED_MESSAGE, rows=4)
+    seen_at = LocalDateTimeField(
+        required=False,
+        label="When did you last see them in person? (optional)",
+        help_text=(
+            "Leave empty if you did not see them. If they go missing later, they cannot be reported as "
+            "last seen before this time."
+        ),
+        error_messages={"invalid": "Enter when you last saw them as a date and time."},
+    )
     next_check_in = forms.DateField(
         required=False,
         label="Next check-in (optional)",
@@ -629,8 +639,17 @@ class ProgressForm(HarbourForm):
         ),
     )
 
-    def __init__(self, *args: Any, recovery_review_waiting: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        recovery_review_waiting: bool = True,
+        referral: Referral | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        # The case the note is on. A form only shown, never sent on, has none; the service checks the
+        # same rules again.
+        self.referral = referral
         # Offered only while the review is waiting. A tick sent from a page shown before the review was
         # recorded stays, to be refused on its field rather than dropped from the note unsaid.
         if not recovery_review_waiting and self.add_prefix("recovery_review") not in self.data:
@@ -641,6 +660,12 @@ class ProgressForm(HarbourForm):
         if errors := next_check_in_errors(day):
             raise forms.ValidationError(errors)
         return day
+
+    def clean_seen_at(self) -> datetime.datetime | None:
+        seen = self.cleaned_data.get("seen_at")
+        if self.referral is not None and (errors := seen_in_person_errors(self.referral, seen)):
+            raise forms.ValidationError(errors)
+        return seen
 
 
 CHILD_MISSING_POLICE_FIRST = (

@@ -622,18 +622,29 @@ def record_progress(
     actor: User,
     note: str,
     next_check_in: datetime.date | None = None,
+    seen_at: datetime.datetime | None = None,
     recovery_review: bool = False,
 ) -> Referral:
-    """A progress note from the placed provider; restarts the check-in clock. A note that is the
-    recovery review (the case review at day 30 of the recovery period) stops that clock."""
+    """A progress note from the placed provider; restarts the check-in clock. ``seen_at``, when the
+    provider last saw the person in person, is a sighting: they cannot be reported missing as last seen
+    before it. A note that is the recovery review (the case review at day 30 of the recovery period)
+    stops that clock."""
+    from .validation import seen_in_person_errors  # it imports this module
+
     with transaction.atomic():
         input: dict[str, Any] = {
             "note": note,
             "next_check_in": next_check_in.isoformat() if next_check_in else None,
         }
+        if seen_at is not None:
+            input["seen_at"] = seen_at.isoformat()
         if recovery_review:
             input["recovery_review"] = True
-        referral = _apply(referral_id=referral_id, actor=actor, transition="record_progress", input=input)
+        referral = _lock_visible(referral_id, actor)
+        check_transition_allowed(actor, "record_progress", referral)
+        if errors := seen_in_person_errors(referral, seen_at):
+            raise HarbourError(" ".join(errors), field="seen_at")
+        _perform(referral, actor=actor, transition="record_progress", input=input)
         due = None
         if next_check_in is not None:
             due = timezone.make_aware(datetime.datetime.combine(next_check_in, CHECK_IN_TIME))

@@ -24,6 +24,8 @@ from .services import age_on, distinct, is_child
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
+    from care_providers.models import Placement
+
     from .models import Referral
 
 ACCOUNT_MAX_LENGTH = 15_000
@@ -289,12 +291,55 @@ def next_check_in_errors(day: datetime.date | None) -> list[str]:
 LAST_SEEN_CLOCK_SKEW = datetime.timedelta(minutes=5)
 
 
+# A time as these messages give it: "14:05 on 30 November 2026".
+SEEN_MOMENT = "%H:%M on %-d %B %Y"
+
+
+def _in_the_future(seen: datetime.datetime) -> bool:
+    return seen > timezone.now() + LAST_SEEN_CLOCK_SKEW
+
+
+def _to_the_minute(moment: datetime.datetime) -> datetime.datetime:
+    """A moment as the form gives a time: a person seen as they arrived is seen at the placement's start."""
+    return moment.replace(second=0, microsecond=0)
+
+
+def seen_in_person_errors(referral: Referral, seen: datetime.datetime | None) -> list[str]:
+    """When the placed provider last saw the person in person, given with a progress note: not in the
+    future, and not before their placement began. A case with no placement is not checked here: no
+    progress can be recorded on it."""
+    if seen is None:
+        return []
+    if _in_the_future(seen):
+        return ["The time you last saw them cannot be in the future."]
+    placement = active_placement_for(referral)
+    if placement is not None and seen < _to_the_minute(placement.started_at):
+        return [
+            f"Enter when you saw them since their placement began, at "
+            f"{local_time(placement.started_at, SEEN_MOMENT)}, or leave this empty."
+        ]
+    return []
+
+
+def last_seen_in_person(referral: Referral, placement: Placement) -> datetime.datetime | None:
+    """The latest time the progress notes of the placement say the person was seen in person. The
+    inputs are encrypted, so the times are read here, not in SQL."""
+    notes = referral.transitions.filter(transition="record_progress", at__gte=placement.started_at)
+    seen = [
+        datetime.datetime.fromisoformat(given["seen_at"])
+        for given in notes.values_list("input", flat=True)
+        if given and given.get("seen_at")
+    ]
+    return max(seen, default=None)
+
+
 def last_seen_errors(referral: Referral, seen: datetime.datetime) -> list[str]:
     """When a missing person was last seen: not in the future, and not before the latest moment Harbour
-    knows they were there, their placement's start or their last recording as found. A progress note is
-    not counted: it may be written about an absence. A case with no placement is not checked here: it
-    cannot be reported missing at all."""
-    if seen > timezone.now() + LAST_SEEN_CLOCK_SKEW:
+    knows they were there: their placement's start, their last recording as found, or the latest time
+    a progress note of the placement says they were seen in person. A note's own time is not counted:
+    it may be written about an absence. A case with no placement is not checked here: it cannot be
+    reported missing at all."""
+    if _in_the_future(seen):
         return ["The time last seen cannot be in the future."]
     placement = active_placement_for(referral)
     if placement is None:
@@ -302,13 +347,16 @@ def last_seen_errors(referral: Referral, seen: datetime.datetime) -> list[str]:
     known_there = [(placement.started_at, "their placement began")]
     if found := referral.transitions.filter(transition="found").order_by("at").last():
         known_there.append((found.at, "they were recorded as found"))
+    if seen_in_person := last_seen_in_person(referral, placement):
+        # The provider's name, as the case page gives the placement: the notes' writers are its staff.
+        provider = placement.provider.name
+        known_there.append((seen_in_person, f"they were recorded as seen in person by {provider}"))
     since, event = max(known_there)
-    # To the minute, as the form gives it: a person seen as they arrived is seen at the placement's start.
-    if seen < since.replace(second=0, microsecond=0):
+    if seen < _to_the_minute(since):
         # A mistyped day or year would put the case at the top of every overdue list, "missing since 1900".
         return [
             f"The person cannot have been last seen before {event}, at "
-            f"{local_time(since, '%H:%M on %-d %B %Y')}: enter when they were last seen since then."
+            f"{local_time(since, SEEN_MOMENT)}: enter when they were last seen since then."
         ]
     return []
 

@@ -390,6 +390,7 @@ TYPED_FIELDS = (
     "note",
     "notes",
     "last_seen_at",
+    "seen_at",
     # A correction's details, typed from the person or a local authority's age assessment.
     "given_name",
     "family_name",
@@ -1663,6 +1664,7 @@ def _action_form(
         kwargs["providers"] = _provider_choices(suggestions)
     elif name == "record_progress":
         kwargs["recovery_review_waiting"] = recovery_review_waiting
+        kwargs["referral"] = referral
     elif name == "withdraw":
         kwargs["child"] = referral is not None and referral.is_child
     elif name in ("report_missing", "correct", "reassess"):

@@ -105,9 +105,13 @@ def transition_in_words(transition: str) -> str:
     return done[:1].upper() + done[1:]
 
 
+# The inputs whose names alone would not say what they are: "seen_at" is when the provider saw the person.
+INPUT_LABELS = {"seen_at": "Seen in person at"}
+
+
 def input_label(key: str) -> str:
     """The name of a transition's input as a label: "next_check_in" reads "Next check in"."""
-    return key.replace("_", " ").capitalize()
+    return INPUT_LABELS.get(key, key.replace("_", " ").capitalize())
 
 
 def day_in_words(value: str) -> str:
@@ -131,7 +135,7 @@ def input_in_words(transition: str, key: str, value: Any, provider_names: dict[i
         return corrected_fields_in_words(value)
     if value is True:
         return "Yes"
-    if key in ("last_seen_at", "placement_due"):
+    if key in ("last_seen_at", "seen_at", "placement_due"):
         return moment_in_words(value)
     if key == "next_check_in":
         return day_in_words(value)

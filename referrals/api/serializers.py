@@ -68,6 +68,7 @@ from referrals.validation import (
     nationality_errors,
     next_check_in_errors,
     referral_errors,
+    seen_in_person_errors,
 )
 from referrals.wording import RECORDED_WORDS, transition_in_words
 
@@ -785,6 +786,16 @@ class RecordProgressInput(serializers.Serializer):
     next_check_in = serializers.DateField(
         required=False, allow_null=True, default=None, help_text="Restarts the check-in clock to this day."
     )
+    seen_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=(
+            "When the provider last saw the person in person: not in the future, nor before the placement "
+            "began. If they are reported missing later, last_seen_at cannot be before the latest seen_at of "
+            "the placement."
+        ),
+    )
     recovery_review = serializers.BooleanField(
         default=False,
         help_text=(
@@ -804,9 +815,19 @@ class RecordProgressInput(serializers.Serializer):
             raise serializers.ValidationError(errors)
         return value
 
+    def validate_seen_at(self, value: datetime.datetime | None) -> datetime.datetime | None:
+        if errors := seen_in_person_errors(self.context["referral"], value):
+            raise serializers.ValidationError(errors)
+        return value
+
 
 class ReportMissingInput(serializers.Serializer):
-    last_seen_at = serializers.DateTimeField()
+    last_seen_at = serializers.DateTimeField(
+        help_text=(
+            "Not in the future, nor before the placement began, the person was last recorded as found, or "
+            "the latest seen_at given with a progress note of the placement."
+        )
+    )
     note = _note()
 
     def validate_last_seen_at(self, value: datetime.datetime) -> datetime.datetime:

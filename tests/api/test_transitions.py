@@ -656,3 +656,78 @@ def test_a_progress_note_of_spaces_alone_is_refused_as_the_web_form_refuses_it(a
     assert response.status_code == 400
     assert response.json()["note"] == ["Write the progress note."]
     assert case.referral.deadlines.get(clock="check_in", stopped_at=None) == check_in
+
+
+def test_a_progress_note_records_when_the_provider_last_saw_the_person_and_the_history_gives_it(api):
+    case = bring_to("placed")
+    placed_since(case.referral, timezone.now() - datetime.timedelta(days=3))
+    seen = (timezone.now() - datetime.timedelta(minutes=30)).replace(microsecond=0)
+    response = api(case.provider_user).post(
+        transition_url(case.referral.pk, "record_progress"),
+        {"note": "Visited at the house.", "seen_at": seen.isoformat()},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    history = api(case.manager).get(f"/api/v1/referrals/{case.referral.pk}/history/").json()
+    assert history[-1]["transition"] == "record_progress"
+    assert datetime.datetime.fromisoformat(history[-1]["input"]["seen_at"]) == seen
+
+
+@pytest.mark.parametrize(
+    ("seen_at", "message"),
+    [
+        ("next week", "Datetime has wrong format."),
+        (datetime.timedelta(days=1), "The time you last saw them cannot be in the future."),
+        (datetime.timedelta(days=-2), "Enter when you saw them since their placement began, at "),
+    ],
+    ids=["not a time", "in the future", "before the placement began"],
+)
+def test_a_progress_note_with_a_wrong_time_seen_in_person_is_a_400_on_that_field(api, seen_at, message):
+    case = bring_to("placed")  # placed just now
+    if isinstance(seen_at, datetime.timedelta):
+        seen_at = (timezone.now() + seen_at).isoformat()
+    response = api(case.provider_user).post(
+        transition_url(case.referral.pk, "record_progress"),
+        {"note": "Visited.", "seen_at": seen_at},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert set(response.json()) == {"seen_at"}
+    assert response.json()["seen_at"][0].startswith(message)
+    assert not case.referral.transitions.filter(transition="record_progress").exists()
+
+
+def test_report_missing_refuses_a_time_before_the_person_was_recorded_as_seen_in_person(api):
+    house = CareProviderFactory(name="Elm House")
+    case = bring_to("placed", provider=house)
+    placed_since(case.referral, timezone.now() - datetime.timedelta(days=4))
+    seen = timezone.now() - datetime.timedelta(days=1)
+    services.record_progress(
+        referral_id=case.referral.pk, actor=case.provider_user, note="Visited.", seen_at=seen
+    )
+    url = transition_url(case.referral.pk, "report_missing")
+    refused = api(case.manager).post(
+        url, {"last_seen_at": (seen - datetime.timedelta(hours=2)).isoformat()}, format="json"
+    )
+    assert refused.status_code == 400
+    assert refused.json()["last_seen_at"] == [
+        f"The person cannot have been last seen before they were recorded as seen in person by Elm House, "
+        f"at {local_time(seen, '%H:%M on %-d %B %Y')}: enter when they were last seen since then."
+    ]
+    assert case.refresh().state == "placed"
+    accepted = api(case.provider_user).post(
+        url, {"last_seen_at": (seen + datetime.timedelta(hours=2)).isoformat()}, format="json"
+    )
+    assert accepted.status_code == 200
+    assert accepted.json()["state"] == "missing"
+
+
+def test_a_blank_progress_note_with_a_time_seen_in_the_future_is_a_400_on_both_fields(api):
+    case = bring_to("placed")
+    response = api(case.provider_user).post(
+        transition_url(case.referral.pk, "record_progress"),
+        {"note": "", "seen_at": (timezone.now() + datetime.timedelta(days=1)).isoformat()},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert set(response.json()) == {"note", "seen_at"}

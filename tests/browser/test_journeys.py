@@ -18,6 +18,7 @@ from tests.factories import (
     CareProviderFactory,
     birthday_years_ago,
     manager,
+    placed_since,
     provider_user,
     responder,
 )
@@ -407,6 +408,32 @@ def test_on_a_phone_an_age_assessment_makes_an_adults_case_a_childs_and_the_safe
     carer = journeys("provider-told-of-correction")
     carer.sign_in(staff.username)
     assert "Details corrected" in inbox_text(carer)
+
+
+def test_on_a_phone_without_javascript_a_provider_records_when_they_last_saw_the_person(journeys):
+    referral, staff, _ = placed()
+    placed_since(referral, timezone.now() - datetime.timedelta(days=2))
+    carer = journeys("phone-no-script-seen-in-person", viewport=PHONE, javascript=False)
+    carer.sign_in(staff.username)
+    page = carer.page
+    page.goto(f"/cases/{referral.pk}/record_progress/")
+    carer.look("progress form")
+    page.get_by_label("Progress note").fill("Visited at the house; she is well.")
+    seen_at = page.get_by_label("When did you last see them in person? (optional)")
+    seen_at.fill("2999-01-01T09:30")
+    page = carer.submit("Save progress note", "a time seen in the future refused", within="main")
+    summary = page.get_by_role("alert")
+    summary.get_by_role("link", name="The time you last saw them cannot be in the future.").click()
+    box = seen_at.bounding_box()
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+    seen = timezone.localtime() - datetime.timedelta(hours=3)
+    seen_at.fill(f"{seen:%Y-%m-%dT%H:%M}")
+    page = carer.submit("Save progress note", "progress with the time seen", within="main")
+    history = page.get_by_role("region", name="History").inner_text()
+    assert f"Seen in person at: {seen:%-d %B %Y %H:%M}" in history
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
 def test_a_progress_note_sent_again_after_going_back_is_recorded_once_and_the_same_note_anew_asked_about(

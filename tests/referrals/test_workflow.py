@@ -197,6 +197,63 @@ def test_a_person_recorded_as_found_cannot_be_reported_missing_since_before_they
     assert validation.last_seen_errors(referral, found_at.replace(second=0, microsecond=0)) == []
 
 
+def test_a_person_recorded_as_seen_in_person_cannot_be_reported_missing_since_before_that_time():
+    """A provider's note says they saw her at 18:40; a missing report "last seen yesterday" would make the
+    case a day overdue too soon. The latest time seen counts, whichever note gave it, and nothing beyond
+    the provider's name and the time is said."""
+    house = CareProviderFactory(name="Elm House")
+    case = bring_to("placed", provider=house)
+    placed_since(case.referral, timezone.now() - datetime.timedelta(days=5))
+    seen = timezone.now() - datetime.timedelta(days=1)
+    for seen_at in (seen, seen - datetime.timedelta(days=2)):  # a later note about an earlier visit
+        services.record_progress(
+            referral_id=case.referral.pk, actor=case.provider_user, note="Visited her.", seen_at=seen_at
+        )
+    referral = Referral.objects.get(pk=case.referral.pk)
+    refused = validation.last_seen_errors(referral, seen - datetime.timedelta(hours=3))
+    assert refused == [
+        f"The person cannot have been last seen before they were recorded as seen in person by Elm House, "
+        f"at {timezone.localtime(seen):%H:%M on %-d %B %Y}: enter when they were last seen since then."
+    ]
+    assert validation.last_seen_errors(referral, seen.replace(second=0, microsecond=0)) == []
+
+
+def test_a_progress_note_without_a_time_seen_is_no_sighting_whenever_it_was_written():
+    """A note about an absence ("not back since Tuesday") is written before the missing report: its own
+    time must not refuse the true time last seen."""
+    case = bring_to("placed")
+    placed_since(case.referral, timezone.now() - datetime.timedelta(days=5))
+    services.record_progress(referral_id=case.referral.pk, actor=case.provider_user, note="Not back yet.")
+    referral = Referral.objects.get(pk=case.referral.pk)
+    assert validation.last_seen_errors(referral, timezone.now() - datetime.timedelta(days=2)) == []
+
+
+@pytest.mark.parametrize(
+    ("seen", "refusal"),
+    [
+        (datetime.timedelta(hours=-1), None),
+        (datetime.timedelta(minutes=4), None),  # read from a clock a few minutes fast
+        (datetime.timedelta(minutes=6), "The time you last saw them cannot be in the future."),
+        (datetime.timedelta(days=-2), "Enter when you saw them since their placement began, at "),
+    ],
+)
+def test_a_progress_note_refuses_a_time_seen_in_the_future_or_before_the_placement_and_records_nothing(
+    seen, refusal
+):
+    case = bring_to("placed")
+    placed_since(case.referral, timezone.now() - datetime.timedelta(days=1))
+    record = {"referral_id": case.referral.pk, "actor": case.provider_user, "note": "Visited."}
+    seen_at = timezone.now() + seen
+    if refusal is None:
+        services.record_progress(**record, seen_at=seen_at)
+        assert case.referral.transitions.last().input["seen_at"] == seen_at.isoformat()
+        return
+    with pytest.raises(HarbourError) as refused:
+        services.record_progress(**record, seen_at=seen_at)
+    assert refused.value.field == "seen_at" and refused.value.message.startswith(refusal)
+    assert not case.referral.transitions.filter(transition="record_progress").exists()
+
+
 def test_reporting_missing_refuses_a_last_seen_time_in_the_future_and_records_nothing():
     case = bring_to("placed")
     with pytest.raises(HarbourError) as refused:

@@ -14,6 +14,7 @@ from audit.models import AuditAction, AuditEvent
 from care_providers.models import CareProvider, OfferState, Placement
 from referrals import services, views
 from referrals.choices import ReferralState
+from referrals.forms import ProgressForm
 from referrals.local_time import local_time
 from referrals.models import Clock, Referral
 from referrals.permissions import missing_child_exit_message
@@ -753,6 +754,18 @@ def test_a_note_sent_after_the_case_was_reallocated_is_shown_again_not_recorded(
     assert referral.transitions.order_by("-at", "-id").values_list("transition", flat=True)[0] == "reallocate"
 
 
+def test_a_time_seen_in_person_sent_after_the_case_was_reallocated_is_shown_again_as_typed_to_copy():
+    referral, staff, boss = placed()
+    seen = f"{timezone.localtime():%Y-%m-%dT%H:%M}"
+    services.reallocate_referral(referral_id=referral.pk, actor=boss, reason="needs_changed")
+    response = act(signed_in(staff), referral, "record_progress", {"record_progress-seen_at": seen})
+    assert "was not recorded: This person is no longer placed with you." in refusal_shown(response)
+    assert re.search(
+        rf'<input type="datetime-local" name="record_progress-seen_at" value="{seen}"[^>]*readonly',
+        response.content.decode(),
+    )
+
+
 def test_an_action_with_nothing_typed_sent_after_the_case_was_reallocated_says_why_on_the_offers_page():
     referral, staff, boss = placed()
     client = signed_in(staff)
@@ -859,6 +872,106 @@ def test_a_provider_records_progress_with_the_next_check_in():
     assert log.input == {"note": "Settling in", "next_check_in": day}
     check_in = referral.deadlines.get(clock="check_in", stopped_at__isnull=True)
     assert timezone.localtime(check_in.due_at).date().isoformat() == day
+
+
+SEEN_AT = "record_progress-seen_at"
+SEEN_AT_HINT = ProgressForm.base_fields["seen_at"].help_text
+
+
+def test_a_provider_records_when_they_last_saw_the_person_and_the_history_says_so_to_who_reads_notes():
+    referral, staff, boss = placed()
+    placed_since(referral, timezone.now() - datetime.timedelta(days=3))
+    seen = timezone.localtime() - datetime.timedelta(hours=5)
+    client = signed_in(staff)
+    page = reverse("referrals:case_action", args=[referral.pk, "record_progress"])
+    form = client.get(page, follow=True).content.decode()
+    assert (
+        '<label for="id_record_progress-seen_at">When did you last see them in person? (optional)</label>'
+        in form
+    )
+    assert re.search(r'<input type="datetime-local" name="record_progress-seen_at"[^>]*>', form)
+    response = act(
+        client,
+        referral,
+        "record_progress",
+        {"record_progress-note": "Visited", SEEN_AT: f"{seen:%Y-%m-%dT%H:%M}"},
+    )
+    assert response.status_code == 302
+    log = referral.transitions.last()
+    assert log.input["seen_at"] == seen.replace(second=0, microsecond=0).isoformat()
+    line = f'<span class="history-input">Seen in person at: {seen:%-d %B %Y %H:%M}</span>'
+    for reader in (staff, boss):
+        assert line in signed_in(reader).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    # A progress note is the provider's business: the referrer sees that one was written, not what it says.
+    referrer = signed_in(referral.submitted_by).get(reverse("referrals:case", args=[referral.pk]))
+    assert "Seen in person" not in referrer.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("last Tuesday", "Enter when you last saw them as a date and time."),
+        ("2999-01-01T09:30", "The time you last saw them cannot be in the future."),
+        (None, "Enter when you saw them since their placement began, at {began}, or leave this empty."),
+    ],
+    ids=["not a time", "in the future", "before the placement began"],
+)
+def test_a_wrong_time_seen_in_person_is_refused_on_its_field_keeping_the_note(typed, message):
+    referral, staff, _boss = placed()
+    began = timezone.localtime() - datetime.timedelta(hours=1)
+    placed_since(referral, began)
+    if typed is None:
+        typed = f"{began - datetime.timedelta(hours=10):%Y-%m-%dT%H:%M}"
+    response = act(
+        signed_in(staff), referral, "record_progress", {"record_progress-note": "Visited", SEEN_AT: typed}
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert_field_error_reported(
+        html,
+        field_id=f"id_{SEEN_AT}",
+        hint=SEEN_AT_HINT,
+        message=message.format(began=f"{began:%H:%M on %-d %B %Y}"),
+    )
+    assert "Visited" in html and f'value="{typed}"' in html
+    assert referral.transitions.last().transition == "accept"
+
+
+def test_a_progress_note_left_empty_with_a_time_seen_in_the_future_hears_of_both_at_once():
+    referral, staff, _boss = placed()
+    response = act(signed_in(staff), referral, "record_progress", {SEEN_AT: "2999-01-01T09:30"})
+    html = response.content.decode()
+    assert 'href="#id_record_progress-note"' in html and f'href="#id_{SEEN_AT}"' in html
+
+
+def test_a_missing_report_before_the_person_was_recorded_as_seen_in_person_is_refused_saying_by_whom():
+    referral, staff, _boss = placed(CareProviderFactory(name="Elm House"))
+    placed_since(referral, timezone.now() - datetime.timedelta(days=3))
+    seen = timezone.localtime() - datetime.timedelta(hours=5)
+    client = signed_in(staff)
+    act(
+        client,
+        referral,
+        "record_progress",
+        {"record_progress-note": "Visited", SEEN_AT: f"{seen:%Y-%m-%dT%H:%M}"},
+    )
+    earlier = seen - datetime.timedelta(hours=1)
+    response = act(
+        client, referral, "report_missing", {"report_missing-last_seen_at": f"{earlier:%Y-%m-%dT%H:%M}"}
+    )
+    assert response.status_code == 400
+    assert (
+        "The person cannot have been last seen before they were recorded as seen in person by Elm House, at "
+        f"{seen:%H:%M on %-d %B %Y}: enter when they were last seen since then."
+    ) in response.content.decode()
+    assert (
+        act(
+            client, referral, "report_missing", {"report_missing-last_seen_at": f"{seen:%Y-%m-%dT%H:%M}"}
+        ).status_code
+        == 302
+    )
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.MISSING
 
 
 def test_a_progress_note_too_long_or_an_early_recovery_review_is_refused_on_its_field_and_kept():
