@@ -146,8 +146,8 @@ def reminder_at(
 
 def retime_placement_clock(referral: Referral) -> Deadline | None:
     """Re-time the case's open placement clock to a corrected ``emergency`` (whether the person needs a
-    place to stay today), in the caller's transaction: the clock moved, or None if none runs or its due
-    time stays.
+    place to stay today), in the caller's transaction: the running clock, moved or not, or None if none
+    runs.
 
     Now an emergency, it is due by the earlier of its due time and ``DEADLINE_PLACEMENT_EMERGENCY_HOURS``
     from now, and reminded within that span. No longer one, it is due as if it had started so, from its
@@ -166,7 +166,7 @@ def retime_placement_clock(referral: Referral) -> Deadline | None:
         start = clock.started_at
         due = due_at(Clock.PLACEMENT, referral, start)
     if due == clock.due_at:
-        return None
+        return clock
     clock.due_at = due
     clock.remind_at = reminder_at(
         start,

@@ -830,7 +830,7 @@ def correct_referral(
     is read when the clock starts, so the placement clock keeps the due time it was given, and the clocks
     started after count the new region's. A change of whether the person needs a place today does move
     the running placement clock (``deadlines.retime_placement_clock``): a deadline kept from before
-    would pass unseen, or escalate a case no longer urgent. The log then holds its new due time."""
+    would pass unseen, or escalate a case no longer urgent. The log then holds its due time, moved or not."""
     from .validation import CORRECTABLE_FIELDS, correction_errors, corrections  # it imports this module
 
     if unknown := set(fields) - set(CORRECTABLE_FIELDS):
@@ -866,6 +866,7 @@ def correct_referral(
         due: datetime.datetime | None = None
         if "emergency" in changes:
             input["emergency"] = emergency = referral.emergency
+            # Where the clock already ran sooner, its due time stands, and is said all the same.
             if (placement := retime_placement_clock(referral)) is not None:
                 input["placement_due"] = placement.due_at.isoformat()
                 due = placement.due_at

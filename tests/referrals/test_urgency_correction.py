@@ -82,7 +82,8 @@ def test_a_case_corrected_to_an_emergency_keeps_a_due_time_sooner_than_the_emerg
     referral = correct(case, emergency=True)
     clock = placement_clock(referral)
     assert (clock.due_at, clock.remind_at, clock.reminded_at) == (before.due_at, before.remind_at, None)
-    assert "placement_due" not in correction_input(referral)
+    # The history and the managers still learn when the placement is due.
+    assert correction_input(referral)["placement_due"] == before.due_at.isoformat()
 
 
 def test_a_reminded_clock_made_an_emergency_is_reminded_again_of_its_new_due_time():
