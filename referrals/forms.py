@@ -39,11 +39,11 @@ from .choices import (
     nationality_choices,
 )
 from .models import CASE_REFERENCE_MAX_LENGTH, Referral
+from .phone_numbers import PHONE_MAX_LENGTH
 from .validation import (
     ACCOUNT_LENGTH,
     ALIASES_MAX_LENGTH,
     ASSESSMENT_NOTES_HELP,
-    CONTACT_PHONE_MAX_LENGTH,
     CORRECTABLE_FIELDS,
     CORRECTION_NOTE_LENGTH,
     LOCAL_AUTHORITY_CONTACT_MAX_LENGTH,
@@ -379,7 +379,7 @@ class ReferralForm(HarbourForm):
         required=False, label="It is safe for the care provider to phone the person directly"
     )
     contact_phone = forms.CharField(
-        max_length=CONTACT_PHONE_MAX_LENGTH,
+        max_length=PHONE_MAX_LENGTH,
         required=False,
         label="Contact phone (optional)",
         help_text="Only if it is safe to contact the person.",
