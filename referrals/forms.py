@@ -643,6 +643,12 @@ class ProgressForm(HarbourForm):
         return day
 
 
+# Harbour alerts the managers and the referrer, not the police, who search for a missing person: a child,
+# and an adult too, who may be trafficked again once gone from support.
+MISSING_POLICE_FIRST = (
+    "If the person may be in danger (someone gone missing from support may be trafficked again) and the "
+    "police have not been told they are missing, call 999 first, then report them missing here."
+)
 CHILD_MISSING_POLICE_FIRST = (
     "If the child may be in danger and the police have not been told they are missing, call 999 first, "
     "then report them missing here."
@@ -658,6 +664,7 @@ class MissingForm(HarbourForm):
         },
     )
     note = note_field("Note (optional)")
+    lead = MISSING_POLICE_FIRST
 
     def __init__(self, *args: Any, referral: Referral | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -665,7 +672,6 @@ class MissingForm(HarbourForm):
         # checks the same rules again.
         self.referral = referral
         if referral is not None and referral.is_child:
-            # Harbour alerts the managers and the referrer, not the police, who search for a missing child.
             self.lead = CHILD_MISSING_POLICE_FIRST
 
     def clean_last_seen_at(self) -> datetime.datetime:
