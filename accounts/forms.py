@@ -115,7 +115,7 @@ class OrganisationForm(forms.ModelForm):
 
     class Meta:
         model = Organisation
-        fields = ["name", "kind", "notification_emails", "webhook_url", "webhook_secret"]
+        fields = ["name", "kind", "duty_phone", "notification_emails", "webhook_url", "webhook_secret"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -18,6 +18,7 @@ from django_otp.oath import TOTP
 from django_otp.util import random_hex
 
 from referrals.encryption import EncryptedTextField
+from referrals.phone_numbers import PHONE_MAX_LENGTH, validate_phone_number
 
 if TYPE_CHECKING:
     from care_providers.models import CareProvider
@@ -53,6 +54,20 @@ class Organisation(models.Model):
     webhook_url = models.URLField(blank=True, help_text="Optional: signed JSON events are POSTed here.")
     # Encrypted at rest like personal fields: whoever holds it can sign webhooks as Harbour.
     webhook_secret = EncryptedTextField(blank=True, help_text="Shared secret for the HMAC.")
+    # The organisation's own number, not a person's. Shown to managers only: a refuge's number is not
+    # for first responders or other providers. Optional, as providers recorded before it have none. A
+    # default in the database too, for the release before this one, which writes none.
+    duty_phone = models.CharField(
+        max_length=PHONE_MAX_LENGTH,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[validate_phone_number],
+        help_text=(
+            "A care provider's 24-hour number, for the managers to phone about a person it supports or is "
+            "offered, such as 020 7946 0123. Shown to managers only."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]

@@ -22,7 +22,7 @@ class CareProviderAdmin(AuditedModelAdmin):
     list_filter = ["active", "supports_children"]
     search_fields = ["name", "organisation__name"]
     fieldsets = (
-        (None, {"fields": ("organisation", "name", "active")}),
+        (None, {"fields": ("organisation", "name", "active", "duty_phone")}),
         ("What it offers", {"fields": ("regions", "services", "supports_children", "languages")}),
         (
             "Capacity in beds (occupancy is derived from placements)",

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from referrals.api.errors import error_responses
 from referrals.api.pagination import HarbourPagination
+from referrals.api.serializers import DUTY_PHONE_HELP
 from referrals.choices import BedKind, Region, Service
 from referrals.exceptions import NotPermitted
 
@@ -45,6 +46,9 @@ class ProviderSerializer(serializers.ModelSerializer):
     occupancy = serializers.SerializerMethodField()
     free = serializers.SerializerMethodField()
     organisation = serializers.IntegerField(source="organisation_id", read_only=True)
+    duty_phone = serializers.CharField(
+        source="organisation.duty_phone", read_only=True, help_text=DUTY_PHONE_HELP
+    )
 
     class Meta:
         model = CareProvider
@@ -52,6 +56,7 @@ class ProviderSerializer(serializers.ModelSerializer):
             "id",
             "name",
             "organisation",
+            "duty_phone",
             "regions",
             "services",
             "supports_children",
@@ -86,7 +91,10 @@ class ProviderListView(GenericAPIView):
 
     def get_queryset(self) -> QuerySet[CareProvider]:
         user: Any = self.request.user
-        providers = providers_with_occupancy()
+        # With the duty phone; not the webhook secret, decrypted for nothing.
+        providers = (
+            providers_with_occupancy().select_related("organisation").defer("organisation__webhook_secret")
+        )
         if user.is_manager:
             return providers
         if user.is_care_provider and user.provider is not None:

@@ -10,13 +10,14 @@ from django.contrib.admin.widgets import FilteredSelectMultiple
 from accounts.forms import EmailListField, webhook_secret_field, webhook_secret_to_store, webhook_url_field
 from accounts.models import Organisation, OrganisationKind
 from referrals.choices import BED_FOR, BedKind, Region, Service, language_choices
+from referrals.phone_numbers import validate_phone_number
 
 from .models import CareProvider
 from .selectors import providers_with_occupancy
 
 
 class CareProviderForm(forms.ModelForm):
-    """A provider, with its organisation's notification addresses and webhook edited alongside."""
+    """A provider, with its organisation's duty phone, notification addresses and webhook edited alongside."""
 
     regions = forms.MultipleChoiceField(
         choices=Region.choices, widget=forms.CheckboxSelectMultiple, help_text="Regions served (SPEC §7)."
@@ -28,11 +29,14 @@ class CareProviderForm(forms.ModelForm):
         widget=FilteredSelectMultiple("languages", is_stacked=False),
         help_text="Languages the provider's staff speak.",
     )
+    # The organisation's field as its own admin has it. Its check is given again: the model checks only
+    # the provider's own fields on this form.
+    duty_phone = Organisation._meta.get_field("duty_phone").formfield(validators=[validate_phone_number])
     notification_emails = EmailListField()
     webhook_url = webhook_url_field()
     webhook_secret = webhook_secret_field()
 
-    ORGANISATION_FIELDS = ("notification_emails", "webhook_url", "webhook_secret")
+    ORGANISATION_FIELDS = ("duty_phone", "notification_emails", "webhook_url", "webhook_secret")
 
     class Meta:
         model = CareProvider
@@ -57,7 +61,7 @@ class CareProviderForm(forms.ModelForm):
             organisations.queryset = Organisation.objects.filter(kind=OrganisationKind.CARE_PROVIDER)
         if self.instance.pk:
             organisation = self.instance.organisation
-            for name in ("notification_emails", "webhook_url"):  # the secret is never shown
+            for name in ("duty_phone", "notification_emails", "webhook_url"):  # the secret is never shown
                 self.initial.setdefault(name, getattr(organisation, name))
 
     def clean_webhook_secret(self) -> str:
@@ -97,6 +101,7 @@ class CareProviderForm(forms.ModelForm):
         """Runs after the provider is saved, with or without ``commit`` (the admin saves in two steps)."""
         super()._save_m2m()  # type: ignore[misc]  # ModelForm's, missing from the stubs
         organisation = self.instance.organisation
+        organisation.duty_phone = self.cleaned_data.get("duty_phone") or ""
         organisation.notification_emails = self.cleaned_data.get("notification_emails") or []
         organisation.webhook_url = self.cleaned_data.get("webhook_url") or ""
         organisation.webhook_secret = self.cleaned_data.get("webhook_secret") or ""

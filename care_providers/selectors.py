@@ -255,7 +255,9 @@ def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
     on_offer = beds_on_offer(referral, kind) if accommodation else Counter[int]()
     person_languages = set(referral.languages)
     suggestions = []
-    for provider in providers_with_occupancy().filter(active=True):
+    # With the duty phone the managers call a provider on; not the webhook secret, decrypted for nothing.
+    providers = providers_with_occupancy().filter(active=True).select_related("organisation")
+    for provider in providers.defer("organisation__webhook_secret"):
         blockers = reasons_provider_cannot_take(provider, referral)
         free = max(0, provider.capacity(kind) - getattr(provider, f"occupied_{kind}"))
         offered = on_offer[provider.pk]

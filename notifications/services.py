@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Organisation, OrganisationKind, User
 from audit.services import record_change
-from referrals.choices import emergency_in_words, misfits_in_words
+from referrals.choices import MISFIT_ACTIONS, emergency_in_words, misfits_in_words
 from referrals.choices import misfit_action as reader_misfit_action
 from referrals.exceptions import NotificationNotFailed, NotificationOutdated, NotPermitted
 from referrals.local_time import MOMENT, local_time
@@ -400,14 +400,21 @@ def offer_items_done(*, referral_id: int, provider_organisation_id: int) -> int:
 # events and actions (SPEC §6).
 MANAGERS_ASKED = (Event.REFERRAL_RECEIVED, Event.OFFER_REJECTED, Event.OFFER_EXPIRED)
 MANAGERS_TO_DO = ("offer_again", "reallocate")
+# What a correction that left the provider unable to take the person asks of anyone, and of that what it
+# asks about the placement (the managers to reallocate the person, the provider to phone the managers),
+# which is over once the placement ends.
+MISFIT_TO_DO = tuple(code for code, _words in MISFIT_ACTIONS.values() if code)
+PLACEMENT_MISFIT_TO_DO = tuple(
+    code for (_reader, held), (code, _words) in MISFIT_ACTIONS.items() if code and held == "placement"
+)
 
 
 def misfit_items_done(*, referral_id: int) -> int:
-    """Mark read every item of a case asking the managers or the offer's provider to act on a provider
-    that could not take the person (``referrals.choices.MISFIT_ACTIONS``), once a correction makes it able
-    to again: nothing is left to do."""
+    """Mark read every item of a case asking the managers or the provider to act on a provider that could
+    not take the person (``referrals.choices.MISFIT_ACTIONS``), once a correction makes it able to again:
+    nothing is left to do."""
     return InboxItem.objects.filter(
-        referral_id=referral_id, action__in=(*MANAGERS_TO_DO, "reject_offer"), read_at__isnull=True
+        referral_id=referral_id, action__in=MISFIT_TO_DO, read_at__isnull=True
     ).update(read_at=timezone.now())
 
 
@@ -416,8 +423,8 @@ def manager_items_done(
 ) -> int:
     """Mark the managers' items of a case read once what they ask is done (the referral assessed or
     declined, the person offered again or reallocated) or nobody's to do any more (the case closed), for
-    every manager who got them, in one update. (Reminders go with their clocks: ``reminders_done``;
-    breaches stay unread.)"""
+    every manager who got them, in one update; with the placed provider's asking it to phone the managers
+    if ``actions`` name it. (Reminders go with their clocks: ``reminders_done``; breaches stay unread.)"""
     return (
         InboxItem.objects.filter(referral_id=referral_id, read_at__isnull=True)
         .filter(Q(event__in=events) | Q(action__in=actions))

@@ -150,7 +150,7 @@ MISFIT_ACTIONS: dict[tuple[str, str], tuple[str | None, str]] = {
         "reject the offer (unsuitable), so that the managers can offer them to a provider that does at once",
     ),
     ("provider", "placement"): (
-        None,
+        "phone_managers",
         "phone the managers on {duty_line}: they will reallocate them to a provider that does",
     ),
 }

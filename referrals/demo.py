@@ -219,11 +219,17 @@ class DemoCast:
     demo_provider_ids: frozenset[int]
 
 
-def _organisation(name: str, kind: str) -> Organisation:
+def _organisation(name: str, kind: str, *, duty_phone: str = "") -> Organisation:
     organisation, _ = Organisation.objects.update_or_create(
-        name=name, defaults={"kind": kind, "notification_emails": [_email(name)]}
+        name=name, defaults={"kind": kind, "notification_emails": [_email(name)], "duty_phone": duty_phone}
     )
     return organisation
+
+
+def _duty_phone(index: int) -> str:
+    """A demo provider's duty phone: in Ofcom's range for drama (020 7946 0000-0999), as the managers'
+    default duty line (020 7946 0321) is, and not that one."""
+    return f"020 7946 0{400 + index:03d}"
 
 
 def _user(username: str, *, organisation: Organisation, role: str, password: str | None) -> User:
@@ -261,7 +267,9 @@ def seed_cast(*, password: str) -> DemoCast:
     providers = []
     demo_provider_ids = set()
     for index, provider_spec in enumerate(PROVIDERS):
-        organisation = _organisation(provider_spec.name, OrganisationKind.CARE_PROVIDER)
+        organisation = _organisation(
+            provider_spec.name, OrganisationKind.CARE_PROVIDER, duty_phone=_duty_phone(index)
+        )
         provider, _ = CareProvider.objects.get_or_create(
             organisation=organisation,
             defaults={

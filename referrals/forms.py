@@ -39,11 +39,11 @@ from .choices import (
     nationality_choices,
 )
 from .models import CASE_REFERENCE_MAX_LENGTH, Referral
+from .phone_numbers import PHONE_MAX_LENGTH
 from .validation import (
     ACCOUNT_LENGTH,
     ALIASES_MAX_LENGTH,
     ASSESSMENT_NOTES_HELP,
-    CONTACT_PHONE_MAX_LENGTH,
     CORRECTABLE_FIELDS,
     CORRECTION_NOTE_LENGTH,
     LOCAL_AUTHORITY_CONTACT_MAX_LENGTH,
@@ -380,7 +380,7 @@ class ReferralForm(HarbourForm):
         required=False, label="It is safe for the care provider to phone the person directly"
     )
     contact_phone = forms.CharField(
-        max_length=CONTACT_PHONE_MAX_LENGTH,
+        max_length=PHONE_MAX_LENGTH,
         required=False,
         label="Contact phone (optional)",
         help_text="Only if it is safe to contact the person.",
@@ -668,6 +668,12 @@ class ProgressForm(HarbourForm):
         return seen
 
 
+# Harbour alerts the managers and the referrer, not the police, who search for a missing person: a child,
+# and an adult too, who may be trafficked again once gone from support.
+MISSING_POLICE_FIRST = (
+    "If the person may be in danger (someone gone missing from support may be trafficked again) and the "
+    "police have not been told they are missing, call 999 first, then report them missing here."
+)
 CHILD_MISSING_POLICE_FIRST = (
     "If the child may be in danger and the police have not been told they are missing, call 999 first, "
     "then report them missing here."
@@ -683,6 +689,7 @@ class MissingForm(HarbourForm):
         },
     )
     note = note_field("Note (optional)")
+    lead = MISSING_POLICE_FIRST
 
     def __init__(self, *args: Any, referral: Referral | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -690,7 +697,6 @@ class MissingForm(HarbourForm):
         # checks the same rules again.
         self.referral = referral
         if referral is not None and referral.is_child:
-            # Harbour alerts the managers and the referrer, not the police, who search for a missing child.
             self.lead = CHILD_MISSING_POLICE_FIRST
 
     def clean_last_seen_at(self) -> datetime.datetime:

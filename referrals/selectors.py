@@ -148,16 +148,18 @@ _OPEN_DEADLINES_SHOWN = (
     .only("clock", "started_at", "due_at", "remind_at", "breached_at")
 )
 # What the page, its history and its permission checks read of an offer, of the placement made from
-# it and of the provider: its name, and whether it still fits the person (children, regions; see
-# ``views.provider_misfit_words``). Its services and languages, for one, are not read.
+# it and of the provider: its name, its duty phone (for managers), and whether it still fits the person
+# (children, regions; see ``views.provider_misfit_words``). Its services and languages, for one, are not
+# read.
 CASE_OFFER_FIELDS = (
     "referral_id", "provider_id", "state", "offered_at", "response_due_at", "responded_at",
     "reject_reason", "note", "provider__name", "provider__supports_children", "provider__regions",
+    "provider__organisation__duty_phone",
     "placement__referral_id", "placement__provider_id",
     "placement__offer_id", "placement__bed_kind", "placement__started_at", "placement__ended_at",
 )  # fmt: skip
 _CASE_OFFERS = (
-    PlacementOffer.objects.select_related("provider", "placement")
+    PlacementOffer.objects.select_related("provider__organisation", "placement")
     .only(*CASE_OFFER_FIELDS)
     .order_by("-offered_at", "-id")
 )

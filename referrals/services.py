@@ -24,6 +24,7 @@ from care_providers.selectors import active_placement_for, latest_offer_for
 from care_providers.services import check_provider_can_take, provider_misfits, reserve_bed
 from notifications.models import Event
 from notifications.services import (
+    PLACEMENT_MISFIT_TO_DO,
     manager_items_done,
     manager_recipients,
     misfit_items_done,
@@ -307,9 +308,12 @@ def _close(referral: Referral) -> None:
 
 def _end_placement(referral: Referral) -> None:
     """Free the bed (if any) and stop the clocks of the placement. A missing person's clock runs on
-    until they are found or the case closes."""
+    until they are found or the case closes. Whatever a correction asked because the provider could no
+    longer take the person (the managers to reallocate them, the provider to phone the managers) is over
+    too, whether the person was reallocated or the case closed."""
     referral.placements.filter(ended_at__isnull=True).update(ended_at=timezone.now())
     stop_clocks(referral, Clock.CHECK_IN, Clock.RECOVERY_REVIEW)
+    manager_items_done(referral_id=referral.pk, events=(), actions=PLACEMENT_MISFIT_TO_DO)
 
 
 def _placed_provider_organisations(referral: Referral, *, excluding: User) -> tuple[Organisation, ...]:
@@ -737,7 +741,6 @@ def reallocate_referral(*, referral_id: int, actor: User, reason: str, note: str
         )
         provider_organisations = _placed_provider_organisations(referral, excluding=actor)
         _end_placement(referral)
-        manager_items_done(referral_id=referral.pk, events=(), actions=("reallocate",))
         if not referral.still_missing():
             start_clock(referral, Clock.PLACEMENT)
         _notify_case(

@@ -19,6 +19,7 @@ from care_providers.selectors import active_placement_for
 from .choices import ExploitationType, language_names, nationality_names
 from .deadlines import CHECK_IN_TIME
 from .local_time import local_time
+from .phone_numbers import PHONE_TOO_FEW_DIGITS_MESSAGE, PHONE_TOO_LONG_MESSAGE, has_too_few_digits
 from .services import age_on, distinct, is_child
 
 if TYPE_CHECKING:
@@ -40,7 +41,6 @@ LANGUAGES_TOO_MANY_MESSAGE = f"Choose at most {LANGUAGES_MAX} languages: the one
 # more than Django's DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000) values: no honest client sends more.
 LIST_ITEMS_MAX = 1_000
 LIST_TOO_LONG_MESSAGE = f"Send each code once, and at most {LIST_ITEMS_MAX:,} items."
-CONTACT_PHONE_MAX_LENGTH = 50
 LOCAL_AUTHORITY_MAX_LENGTH = 100
 LOCAL_AUTHORITY_CONTACT_MAX_LENGTH = 200
 # A child is referred to the local authority's children's services first, then to the NRM (DOMAIN.md
@@ -52,15 +52,6 @@ LOCAL_AUTHORITY_REQUIRED_MESSAGE = (
 LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE = (
     "Leave the local authority and its contact empty for an adult: they belong to a child's referral "
     "only. If the person may be under 18, tick “may be under 18” (age in doubt)."
-)
-CONTACT_PHONE_TOO_LONG_MESSAGE = (
-    f"Enter the phone number in {CONTACT_PHONE_MAX_LENGTH} characters or fewer, such as 07700 900123."
-)
-# Too few digits for a number a provider could ring; whatever else is typed around them (+, brackets,
-# "ext 12", "after 6pm") is kept, so a responder in the street does not fight the form.
-CONTACT_PHONE_MIN_DIGITS = 7
-CONTACT_PHONE_TOO_FEW_DIGITS_MESSAGE = (
-    f"Enter a phone number with at least {CONTACT_PHONE_MIN_DIGITS} digits, such as 07700 900123."
 )
 # A note or reason given with a transition.
 NOTE_MAX_LENGTH = 5_000
@@ -170,7 +161,7 @@ FIELD_MESSAGES: dict[str, dict[str, str]] = {
     },
     "exploitation_location": {"required": "Choose where the exploitation happened."},
     "region": {"required": "Choose the region where the person is now."},
-    "contact_phone": {"max_length": CONTACT_PHONE_TOO_LONG_MESSAGE},
+    "contact_phone": {"max_length": PHONE_TOO_LONG_MESSAGE},
     "local_authority": {"max_length": too_long("local authority's name", LOCAL_AUTHORITY_MAX_LENGTH)},
     "local_authority_contact": {
         "max_length": too_long("children's services contact", LOCAL_AUTHORITY_CONTACT_MAX_LENGTH)
@@ -490,8 +481,8 @@ def referral_errors(
     contact_phone: str = data.get("contact_phone") or ""
     if contact_phone and not data.get("safe_to_contact") and "safe_to_contact" not in unreadable:
         add("contact_phone", "Only give a phone number if it is safe for the provider to contact the person.")
-    elif contact_phone and sum(char.isdecimal() for char in contact_phone) < CONTACT_PHONE_MIN_DIGITS:
-        add("contact_phone", CONTACT_PHONE_TOO_FEW_DIGITS_MESSAGE)
+    elif contact_phone and has_too_few_digits(contact_phone):
+        add("contact_phone", PHONE_TOO_FEW_DIGITS_MESSAGE)
     return errors
 
 

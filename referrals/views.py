@@ -152,6 +152,7 @@ from .wording import (
     input_label,
     last_offer_words,
     managers_duty_line,
+    provider_duty_phone,
     transition_in_words,
 )
 
@@ -504,9 +505,12 @@ def not_recorded(
     elif services.offer_awaits_answer(pending):
         # The safety concerns it holds are for whoever decides on the person now. Only a manager may
         # offer, and a manager sees every offer, so the provider is named.
-        how = (
-            f"{pending.provider.name} has not seen your note: phone them with it now, quoting case "
-            f"{referral.reference}, or give it with the next offer if they reject the person."
+        how = format_html(
+            "{} ({}) has not seen your note: phone them with it now, quoting case {}, or give it with the "
+            "next offer if they reject the person.",
+            pending.provider.name,
+            provider_duty_phone(pending.provider),
+            referral.reference,
         )
     elif may_offer:
         how = "Copy your note for the provider, to give it with the next offer."

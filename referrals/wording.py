@@ -38,7 +38,7 @@ from .permissions import TRANSITION_WORDS
 from .services import age_on
 
 if TYPE_CHECKING:
-    from care_providers.models import PlacementOffer
+    from care_providers.models import CareProvider, PlacementOffer
 
     from .models import Referral
 
@@ -66,10 +66,24 @@ HISTORY_WORDS = {"correct": "details corrected", "reassess": "assessment changed
 CORRECTED_FIELD_WORDS = {"aliases": "other names", "needs_medical": "needs medical care"}
 
 
-def managers_duty_line() -> SafeString:
-    """The managers' 24-hour duty line (MANAGERS_DUTY_PHONE) as a link that a phone dials when tapped."""
-    number = settings.MANAGERS_DUTY_PHONE
+def phone_link(number: str) -> SafeString:
+    """A phone number as a link that a phone dials when tapped."""
     return format_html('<a href="tel:{}">{}</a>', re.sub(r"[^+0-9]", "", number), number)
+
+
+def managers_duty_line() -> SafeString:
+    """The managers' 24-hour duty line (MANAGERS_DUTY_PHONE), to tap to call."""
+    return phone_link(settings.MANAGERS_DUTY_PHONE)
+
+
+NO_DUTY_PHONE = "no duty phone recorded — ask the provider"
+
+
+def provider_duty_phone(provider: CareProvider) -> SafeString:
+    """ "duty phone 020 7946 0123", to tap to call: the provider's 24-hour number, for managers only (a
+    refuge's number is not for first responders or other providers); or that none is recorded."""
+    number = provider.organisation.duty_phone
+    return format_html("duty phone {}", phone_link(number)) if number else format_html("{}", NO_DUTY_PHONE)
 
 
 def corrected_fields_in_words(fields: list[str]) -> str:

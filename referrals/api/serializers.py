@@ -40,6 +40,7 @@ from referrals.permissions import (
     may_see_identity,
     may_see_transition_input,
 )
+from referrals.phone_numbers import PHONE_MAX_LENGTH
 from referrals.selectors import ReferralWithCaseSummary
 from referrals.services import age_on
 from referrals.validation import (
@@ -48,7 +49,6 @@ from referrals.validation import (
     ALIASES_MAX_LENGTH,
     ANONYMOUS_REFUSED_FIELDS,
     CODE_MAX_LENGTH,
-    CONTACT_PHONE_MAX_LENGTH,
     CORRECTABLE_FIELDS,
     CORRECTION_NOTE_LENGTH,
     LANGUAGES_MAX,
@@ -503,6 +503,10 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
         return data
 
 
+# Only managers see suggestions and every provider; a provider sees its own alone.
+DUTY_PHONE_HELP = "The provider's 24-hour number for the managers to phone; empty if none is recorded."
+
+
 class SuggestedProviderSerializer(serializers.Serializer):
     provider = serializers.SerializerMethodField()
     suitable = serializers.BooleanField(read_only=True, help_text="False: the reasons say why not.")
@@ -523,10 +527,18 @@ class SuggestedProviderSerializer(serializers.Serializer):
     reasons = serializers.ListField(child=serializers.CharField(), read_only=True)
 
     @extend_schema_field(
-        {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}
+        {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "name": {"type": "string"},
+                "duty_phone": {"type": "string", "description": DUTY_PHONE_HELP},
+            },
+        }
     )
     def get_provider(self, suggestion: Any) -> dict[str, Any]:
-        return {"id": suggestion.provider.pk, "name": suggestion.provider.name}
+        provider = suggestion.provider
+        return {"id": provider.pk, "name": provider.name, "duty_phone": provider.organisation.duty_phone}
 
 
 # ----------------------------------------------------------------------------------------- intake
@@ -626,7 +638,7 @@ class ReferralCreateSerializer(IntakeRules, FieldsBuiltOnce):
     needs_medical = serializers.BooleanField(default=False)
     has_dependants = serializers.BooleanField(default=False)
     safe_to_contact = serializers.BooleanField(default=False)
-    contact_phone = optional_text("contact_phone", CONTACT_PHONE_MAX_LENGTH)
+    contact_phone = optional_text("contact_phone", PHONE_MAX_LENGTH)
     local_authority = optional_text(
         "local_authority",
         LOCAL_AUTHORITY_MAX_LENGTH,

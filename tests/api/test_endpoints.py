@@ -305,6 +305,26 @@ def test_a_provider_sees_only_itself_and_a_responder_no_providers(api):
     assert api(responder()).get("/api/v1/providers/").status_code == 403
 
 
+def test_managers_get_every_providers_duty_phone_and_no_one_else_another_organisations(api):
+    number = "020 7946 0401"
+    hestia = CareProviderFactory(organisation__duty_phone=number)
+    case = bring_to("offered", provider=hestia)
+    other = CareProviderFactory()  # none recorded
+    suggested = f"/api/v1/referrals/{case.referral.pk}/suggested-providers/"
+    ranking = api(case.manager).get(suggested).json()
+    assert {row["provider"]["id"]: row["provider"]["duty_phone"] for row in ranking} == {
+        hestia.pk: number,
+        other.pk: "",
+    }
+    listed = api(case.manager).get("/api/v1/providers/").json()["results"]
+    assert {row["id"]: row["duty_phone"] for row in listed} == {hestia.pk: number, other.pk: ""}
+    # A provider has its own number; a responder and another provider see no provider's.
+    assert api(case.provider_user).get("/api/v1/providers/").json()["results"][0]["duty_phone"] == number
+    for user in (case.responder, provider_user(other)):
+        for url in (f"/api/v1/referrals/{case.referral.pk}/", "/api/v1/providers/", suggested):
+            assert number not in api(user).get(url).content.decode()
+
+
 # ------------------------------------------------------------------------------------- bad requests
 
 

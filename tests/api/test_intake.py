@@ -8,9 +8,9 @@ from django.utils import timezone
 from audit.models import AuditAction, AuditEvent
 from referrals.choices import language_names
 from referrals.models import AnonymousNotification, Referral
+from referrals.phone_numbers import PHONE_TOO_LONG_MESSAGE
 from referrals.validation import (
     ANONYMOUS_AGE_FIELD_MESSAGE,
-    CONTACT_PHONE_TOO_LONG_MESSAGE,
     LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE,
     LOCAL_AUTHORITY_REQUIRED_MESSAGE,
 )
@@ -261,7 +261,7 @@ def test_a_phone_number_of_50_characters_is_kept_and_a_longer_one_refused_as_on_
     assert submit(api, contact_phone="0" * 50).status_code == 201
     response = submit(api, contact_phone="0" * 51)
     assert response.status_code == 400
-    assert response.json()["contact_phone"] == [CONTACT_PHONE_TOO_LONG_MESSAGE]
+    assert response.json()["contact_phone"] == [PHONE_TOO_LONG_MESSAGE]
 
 
 @pytest.mark.parametrize(

@@ -156,7 +156,7 @@ def test_a_child_found_in_a_placement_for_adults_has_the_managers_reallocate_the
         in email.body
     )
     providers = webhook_payload(corrected_rows(case, case.provider.organisation).get(), 0)["misfit"]
-    assert providers["action"] is None
+    assert providers["action"] == "phone_managers"
     assert personal_data_in(json.dumps(webhook_payload(webhook, 0))) == []
 
 
@@ -277,24 +277,71 @@ def test_the_misfits_new_offer_and_rejection_are_read_once_the_offer_is_rejected
     assert unread_misfits(case) == set()
 
 
-def test_the_managers_reallocation_is_read_once_they_reallocate_and_any_misfit_once_the_case_closes():
-    case = bring_to("placed", provider=CareProviderFactory(regions=["london"]))
+def placed_where_the_provider_no_longer_serves(state: str = "placed"):
+    """A case placed (or missing from its placement) with a provider serving London only, and a
+    correction that moved the person to Scotland: the managers are to reallocate them, and the provider
+    to phone the managers."""
+    case = bring_to(state, provider=CareProviderFactory(regions=["london"]))
     services.correct_referral(
         referral_id=case.referral.pk, actor=case.manager, reason="new_information", region="scotland"
     )
     assert unread_misfits(case) == {
         (case.manager.organisation_id, "reallocate"),
-        (case.provider.organisation_id, ""),
+        (case.provider.organisation_id, "phone_managers"),
     }
-    services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="needs_changed")
-    assert unread_misfits(case) == {(case.provider.organisation_id, "")}  # news, not a request
+    return case
 
-    closing = bring_to("placed", provider=CareProviderFactory(regions=["london"]))
+
+def reallocated_by_the_managers(case):
+    services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="needs_changed")
+
+
+def reallocated_by_the_provider(case):
+    services.reallocate_referral(referral_id=case.referral.pk, actor=case.provider_user, reason="other")
+
+
+def recovered(case):
+    services.recover_referral(referral_id=case.referral.pk, actor=case.manager, outcome="other_support")
+
+
+def exited(case):
+    services.exit_referral(referral_id=case.referral.pk, actor=case.manager, reason="moved_out_of_area")
+
+
+@pytest.mark.parametrize(
+    ("state", "ending"),
+    [
+        ("placed", reallocated_by_the_managers),
+        ("placed", reallocated_by_the_provider),
+        ("missing", reallocated_by_the_managers),
+        ("placed", recovered),
+        ("placed", exited),
+        ("missing", exited),
+    ],
+    ids=[
+        "reallocated by the managers",
+        "reallocated by the provider",
+        "reallocated while missing",
+        "recovered",
+        "exited",
+        "exited while missing",
+    ],
+)
+def test_the_reallocation_and_the_providers_call_to_the_managers_are_read_once_the_placement_ends(
+    state, ending
+):
+    case = placed_where_the_provider_no_longer_serves(state)
+    ending(case)
+    assert unread_misfits(case) == set()
+
+
+def test_the_providers_call_to_the_managers_is_read_once_a_correction_lets_it_take_the_person_again():
+    case = placed_where_the_provider_no_longer_serves()
     services.correct_referral(
-        referral_id=closing.referral.pk, actor=closing.manager, reason="new_information", region="scotland"
+        referral_id=case.referral.pk, actor=case.manager, reason="new_information", region="london"
     )
-    services.exit_referral(referral_id=closing.referral.pk, actor=closing.manager, reason="moved_out_of_area")
-    assert unread_misfits(closing) == {(closing.provider.organisation_id, "")}
+    # The provider's news of the second correction is left to read; nothing is asked any more.
+    assert unread_misfits(case) == {(case.provider.organisation_id, "")}
 
 
 def test_the_placed_provider_is_told_to_phone_the_managers_as_its_case_page_tells_it(settings):

@@ -76,6 +76,14 @@ def test_demo_providers_serve_everywhere_with_every_service_children_and_free_be
             assert occupied_beds(provider, kind) < provider.capacity(kind), (username, kind)
 
 
+def test_every_demo_provider_has_a_duty_phone_of_its_own_in_ofcoms_range_for_drama(settings) -> None:
+    seed()
+    phones = list(CareProvider.objects.values_list("organisation__duty_phone", flat=True))
+    assert len(set(phones)) == len(phones)
+    assert all(re.fullmatch(r"020 7946 0[0-9]{3}", phone) for phone in phones), phones
+    assert settings.MANAGERS_DUTY_PHONE not in phones
+
+
 @pytest.mark.parametrize(
     ("password", "says"),
     [

@@ -3,6 +3,7 @@ from django.urls import reverse
 
 from accounts.models import Organisation, User
 from care_providers.models import CareProvider, Placement
+from referrals.phone_numbers import PHONE_TOO_FEW_DIGITS_MESSAGE
 from tests.factories import CareProviderFactory, OrganisationFactory
 from tests.web.conftest import placed, signed_in
 
@@ -175,6 +176,49 @@ def test_moving_a_provider_to_another_organisation_keeps_that_organisations_own_
     assert response.status_code == 302, response.content.decode()[:2000]
     other.refresh_from_db()
     assert other.webhook_secret == "new-secret"
+
+
+def test_a_providers_duty_phone_is_set_on_the_provider_or_on_its_organisation(admin_client):
+    provider = CareProviderFactory()
+    organisation = provider.organisation
+    for url, data, number in (
+        (
+            reverse("admin:care_providers_careprovider_change", args=[provider.pk]),
+            provider_form(provider),
+            "020 7946 0401",
+        ),
+        (
+            reverse("admin:accounts_organisation_change", args=[organisation.pk]),
+            {"name": organisation.name, "kind": organisation.kind},
+            "+44 20 7946 0402",
+        ),
+    ):
+        assert 'name="duty_phone"' in admin_client.get(url).content.decode()
+        response = admin_client.post(url, {**data, "duty_phone": number})
+        assert response.status_code == 302, response.content.decode()[:2000]
+        organisation.refresh_from_db()
+        assert organisation.duty_phone == number
+
+
+@pytest.mark.parametrize("page", ["provider", "organisation"])
+def test_a_duty_phone_with_too_few_digits_to_ring_is_refused(admin_client, page):
+    provider = CareProviderFactory()
+    organisation = provider.organisation
+    url, data = {
+        "provider": (
+            reverse("admin:care_providers_careprovider_change", args=[provider.pk]),
+            provider_form(provider),
+        ),
+        "organisation": (
+            reverse("admin:accounts_organisation_change", args=[organisation.pk]),
+            {"name": organisation.name, "kind": organisation.kind},
+        ),
+    }[page]
+    response = admin_client.post(url, {**data, "duty_phone": "Ask for Jo, 020 79"})
+    assert response.status_code == 200
+    assert PHONE_TOO_FEW_DIGITS_MESSAGE in response.content.decode()
+    organisation.refresh_from_db()
+    assert organisation.duty_phone == ""
 
 
 def test_organisations_and_users_are_editable(admin_client):

@@ -1174,14 +1174,20 @@ def test_reallocating_says_first_that_the_provider_loses_the_case_and_after_what
 
 
 @pytest.mark.parametrize("child", [True, False], ids=["child", "adult"])
-def test_the_missing_report_form_tells_a_childs_provider_to_call_the_police_first(child):
+def test_the_missing_report_form_tells_the_provider_to_call_the_police_first_for_a_child_or_an_adult(child):
     fields = {"date_of_birth": None, "age_estimate": 15, "consent": False} if child else {}
     referral, staff, _boss = placed(**fields)
+    # An adult gone missing may be trafficked again: in danger, as a child may be.
     police_first = (
-        "If the child may be in danger and the police have not been told they are missing, call 999 first"
+        "If the child may be in danger and the police have not been told they are missing, call 999 first, "
+        "then report them missing here."
+        if child
+        else "If the person may be in danger (someone gone missing from support may be trafficked again) and "
+        "the police have not been told they are missing, call 999 first, then report them missing here."
     )
     page = signed_in(staff).get(action_url(referral, "report_missing"), follow=True).content.decode()
-    assert (police_first in page) is child
+    assert f'<p class="notice">{police_first}</p>' in page
+    assert page.count("call 999 first") == 1
 
 
 def test_every_page_gives_the_managers_duty_line_in_its_footer_to_tap_to_call(client):
@@ -1647,8 +1653,8 @@ def test_an_offer_note_sent_from_a_stale_tab_while_another_offer_is_pending_is_s
     assert f"Your offer was not recorded: {pending}" in summary
     # The provider deciding now is the one the note's safety concerns are for.
     assert (
-        f"Medaille Trust has not seen your note: phone them with it now, quoting case {referral.reference}, "
-        "or give it with the next offer if they reject the person."
+        "Medaille Trust (no duty phone recorded — ask the provider) has not seen your note: phone them with "
+        f"it now, quoting case {referral.reference}, or give it with the next offer if they reject the person."
     ) in summary
     assert_only_to_copy(response, "offer", {"Care provider": other.name})
     assert not referral.offers.filter(provider=other).exists()

@@ -64,7 +64,8 @@ def test_a_manager_on_a_placed_case_reads_its_offers_with_the_placement_and_orga
     assert len(offer_reads) == 1
     assert sum('"care_providers_placement"' in sql for sql in reads) == 1
     assert '"care_providers_placement"' in offer_reads[0]
-    assert f"Placed with {escape(provider.name)} since" in response.content.decode()
+    duty_phone = "no duty phone recorded — ask the provider"  # read with the provider, in no query of its own
+    assert f"Placed with {escape(provider.name)} ({duty_phone}) since" in response.content.decode()
     assert not any(sql.startswith('SELECT "accounts_organisation"') for sql in reads)
     assert not any(sql.startswith('SELECT "care_providers_careprovider"') for sql in reads)
 

@@ -20,13 +20,10 @@ from referrals.choices import COMMON_LANGUAGES, ReferralState, language_choices
 from referrals.drafts import save_draft
 from referrals.local_time import local_time
 from referrals.models import AnonymousNotification, Referral, ReferralDraft, UnsentForm
+from referrals.phone_numbers import PHONE_TOO_FEW_DIGITS_MESSAGE, PHONE_TOO_LONG_MESSAGE
 from referrals.tasks import purge_expired_drafts
 from referrals.unsent_forms import keep_unsent_form, owner_token
-from referrals.validation import (
-    CONTACT_PHONE_TOO_FEW_DIGITS_MESSAGE,
-    CONTACT_PHONE_TOO_LONG_MESSAGE,
-    LANGUAGES_TOO_MANY_MESSAGE,
-)
+from referrals.validation import LANGUAGES_TOO_MANY_MESSAGE
 from tests.factories import (
     OrganisationFactory,
     manager,
@@ -278,7 +275,7 @@ def test_a_phone_number_over_50_characters_is_refused_with_what_to_do():
     response = signed_in(responder()).post(INTAKE, intake_data(contact_phone="0" * 51))
     assert response.status_code == 400
     message = error_summary_links(response.content.decode())["id_contact_phone"]
-    assert message == CONTACT_PHONE_TOO_LONG_MESSAGE  # the API's message too
+    assert message == PHONE_TOO_LONG_MESSAGE  # the API's message too
     assert "50 characters or fewer" in message
 
 
@@ -286,7 +283,7 @@ def test_a_phone_number_without_7_digits_is_refused_with_what_to_do_as_the_api_r
     response = signed_in(responder()).post(INTAKE, intake_data(contact_phone="not a phone ###"))
     assert response.status_code == 400
     message = error_summary_links(response.content.decode())["id_contact_phone"]
-    assert message == CONTACT_PHONE_TOO_FEW_DIGITS_MESSAGE  # the API's message too
+    assert message == PHONE_TOO_FEW_DIGITS_MESSAGE  # the API's message too
     assert not Referral.objects.exists()
 
 

@@ -1,0 +1,72 @@
+"""A care provider's 24-hour duty phone: shown to the managers, to tap to call, wherever they are to phone
+the provider; never to a first responder or another provider."""
+
+import pytest
+from django.urls import reverse
+
+from referrals import services
+from tests.api.cases import bring_to
+from tests.factories import CareProviderFactory, provider_user
+from tests.web.conftest import offered, placed, signed_in
+
+pytestmark = pytest.mark.django_db
+
+NUMBER = "020 7946 0401"
+LINK = '<a href="tel:02079460401">020 7946 0401</a>'
+NONE_RECORDED = "no duty phone recorded — ask the provider"
+
+
+def case_page(user, referral) -> str:
+    return signed_in(user).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+
+
+def test_a_manager_sees_the_duty_phone_of_the_provider_offered_the_person_and_then_of_the_placement():
+    referral, provider, boss = offered(CareProviderFactory(name="Hestia", organisation__duty_phone=NUMBER))
+    assert f"Offered to Hestia (duty phone {LINK}); answer due" in case_page(boss, referral)
+    services.accept_offer(referral_id=referral.pk, actor=provider_user(provider))
+    assert f"Placed with Hestia (duty phone {LINK}) since" in case_page(boss, referral)
+
+
+def test_a_manager_is_told_when_the_provider_has_no_duty_phone_recorded():
+    referral, _provider, boss = offered(CareProviderFactory(name="Hestia"))
+    assert f"Offered to Hestia ({NONE_RECORDED}); answer due" in case_page(boss, referral)
+
+
+def test_neither_the_provider_nor_the_referring_responder_sees_a_providers_duty_phone():
+    referral, staff, _boss = placed(CareProviderFactory(name="Hestia", organisation__duty_phone=NUMBER))
+    for user in (staff, referral.submitted_by):
+        page = case_page(user, referral)
+        assert NUMBER not in page and "duty phone" not in page.lower()
+
+
+def suggestion_of(name: str, page: str) -> str:
+    """The suggested provider's entry on the page, up to its reasons."""
+    start = page.index(f"<strong>{name}</strong>")
+    return page[start : page.index("<ul>", start)]
+
+
+def test_each_suggested_provider_comes_with_its_duty_phone_or_that_none_is_recorded():
+    CareProviderFactory(name="Hestia", organisation__duty_phone=NUMBER)
+    CareProviderFactory(name="Causeway")
+    case = bring_to("assessed")
+    for url in (
+        reverse("referrals:case", args=[case.referral.pk]),
+        reverse("referrals:case_action", args=[case.referral.pk, "offer"]),
+    ):
+        page = signed_in(case.manager).get(url, follow=True).content.decode()
+        hestia, causeway = (suggestion_of(name, page) for name in ("Hestia", "Causeway"))
+        assert f'<p class="meta">Duty phone {LINK}</p>' in hestia
+        assert '<p class="meta">No duty phone recorded — ask the provider</p>' in causeway
+
+
+def test_an_offer_note_refused_while_another_offer_is_pending_gives_the_duty_phone_of_the_provider_to_phone():
+    referral, _provider, boss = offered(CareProviderFactory(name="Hestia", organisation__duty_phone=NUMBER))
+    response = signed_in(boss).post(
+        reverse("referrals:case_action", args=[referral.pk, "offer"]),
+        {"offer-provider": CareProviderFactory().pk, "offer-note": "Keep her away from Leeds."},
+    )
+    assert response.status_code == 409
+    assert (
+        f"Hestia (duty phone {LINK}) has not seen your note: phone them with it now, quoting case "
+        f"{referral.reference}"
+    ) in response.content.decode()
