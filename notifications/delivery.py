@@ -36,7 +36,8 @@ Webhook scheme
 and, for ``referral.corrected`` only, ``"child": true`` or ``false``: whether the correction left the
 person treated as a child (which every receiver of it already sees), never the details corrected;
 ``"emergency": true`` or ``false`` when it made the case an emergency or no longer one, with
-``due_at`` the placement's new due time when that moved; and,
+``due_at`` the placement's due time, moved or not, where a placement clock runs (it may already be
+past); and,
 when it left the provider of the pending offer or of the placement unable to take the person,
 ``"misfit": {"provider_of": "offer" or "placement", "lacking": ["children", "region"], "region":
 "london" (the region it does not serve, if it does not), "action": "offer_again", "reallocate" (to the
@@ -186,7 +187,10 @@ def email_content(notification: Notification) -> tuple[str, str]:
     if notification.child is not None:
         lines.append(f"Treated as a child: {'Yes' if notification.child else 'No'}")
     if notification.emergency is not None:
-        lines.append(f"{emergency_words(notification.emergency, notification.due_at, EMAIL_MOMENT)}.")
+        said = emergency_words(
+            notification.emergency, notification.due_at, EMAIL_MOMENT, at=notification.created_at
+        )
+        lines.append(f"{said}.")
     if notification.misfit:
         lines.append(misfit_words(notification.misfit, notification.organisation.kind))
     lines.append(f"Open the case: {case_link(notification)}")

@@ -81,7 +81,7 @@ class Notification(models.Model):
     # personal data.
     misfit = models.JSONField(null=True, blank=True)
     # For a correction of whether the person needs a place to stay today: what it made the case, as it
-    # did then, with the placement's new due time in ``due_at`` when it moved the clock.
+    # did then, with the placement's due time in ``due_at`` where a placement clock runs, moved or not.
     emergency = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # The case's events in the order they happened, for receivers to put retried deliveries back in

@@ -76,7 +76,7 @@ def inbox_message(
     if last_seen_at is not None:
         text += f", last seen {local_time(last_seen_at, MOMENT)}"
     if emergency is not None:
-        text += f". {emergency_words(emergency, due_at, MOMENT)}"
+        text += f". {emergency_words(emergency, due_at, MOMENT, at=timezone.now())}"
     elif due_at is not None:
         text += f" (due {local_time(due_at, MOMENT)})"
     if misfit:
@@ -84,11 +84,14 @@ def inbox_message(
     return text
 
 
-def emergency_words(emergency: bool, due_at: datetime.datetime | None, moment: str) -> str:
-    """What a correction made of an emergency, and the placement's due time if it moved: "Now an
-    emergency: the placement is due 1 Dec 13:03"."""
-    words = emergency_in_words(emergency)
-    return f"{words}: the placement is due {local_time(due_at, moment)}" if due_at is not None else words
+def emergency_words(
+    emergency: bool, due_at: datetime.datetime | None, moment: str, *, at: datetime.datetime
+) -> str:
+    """What a correction made ``at`` that time made of an emergency, and the placement's due time if a
+    placement clock runs: "Now an emergency: the placement is due 1 Dec 13:03"."""
+    if due_at is None:
+        return emergency_in_words(emergency)
+    return emergency_in_words(emergency, local_time(due_at, moment), overdue=due_at <= at)
 
 
 # Who reads a misfit's notice, as ``referrals.choices.MISFIT_ACTIONS`` names them.

@@ -128,9 +128,18 @@ def misfits_in_words(misfits: Iterable[str], region: str) -> str:
     )
 
 
-def emergency_in_words(emergency: bool) -> str:
-    """What a correction of ``emergency`` (whether the person needs a place to stay today) made the case."""
-    return "Now an emergency" if emergency else "No longer an emergency"
+def emergency_in_words(emergency: bool, due: str | None = None, *, overdue: bool = False) -> str:
+    """What a correction of ``emergency`` (whether the person needs a place to stay today) made the case,
+    and when the placement is ``due`` (as words), or was if it was already ``overdue`` at the correction:
+    "Now an emergency: the placement is due 1 Dec 13:03"."""
+    words = "Now an emergency" if emergency else "No longer an emergency"
+    if due is None:
+        return words
+    return (
+        f"{words}: the placement was due {due} and is overdue"
+        if overdue
+        else f"{words}: the placement is due {due}"
+    )
 
 
 # What a provider that can no longer take the person (a correction made them one it does not take) asks

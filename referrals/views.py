@@ -1330,7 +1330,7 @@ def history_rows(
         action = transition_in_words(log["transition"])
         if log["transition"] == "correct" and show_input:
             # "Details corrected (age assessment): date of birth, age in doubt": names, never values.
-            action = correction_in_words(given)
+            action = correction_in_words(given, log["at"])
             # Its note may say what a detail was ("Smyth, not Smith"): for whoever sees who the person is.
             given = {"note": given.get("note")} if identity else {}
         rows.append(

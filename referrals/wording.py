@@ -91,18 +91,20 @@ def corrected_fields_in_words(fields: list[str]) -> str:
     return ", ".join(CORRECTED_FIELD_WORDS.get(name, name.replace("_", " ")) for name in fields)
 
 
-def correction_in_words(input: dict[str, Any]) -> str:
+def correction_in_words(input: dict[str, Any], at: datetime.datetime) -> str:
     """ "Details corrected (new information): emergency. Now an emergency: the placement is due 1
-    December 2026 14:05": the fields a correction changed, never their values but emergency's, and where
-    it moved the placement clock (``deadlines.retime_placement_clock``)."""
+    December 2026 14:05": the fields a correction made ``at`` that time changed, never their values but
+    emergency's, and when the placement clock it re-timed is due (``deadlines.retime_placement_clock``)."""
     reason = input_in_words("correct", "reason", input.get("reason"), {}).lower()
     fields = corrected_fields_in_words(input.get("fields") or [])
     words = f"{transition_in_words('correct')} ({reason}): {fields}"
     due = input.get("placement_due")
     if "emergency" in input:
-        words += f". {emergency_in_words(input['emergency'])}"
         if due:
-            words += f": the placement is due {moment_in_words(due)}"
+            overdue = datetime.datetime.fromisoformat(due) <= at
+            words += f". {emergency_in_words(input['emergency'], moment_in_words(due), overdue=overdue)}"
+        else:
+            words += f". {emergency_in_words(input['emergency'])}"
     elif due:  # logged before the log held the new value
         words += f". The placement is now due {moment_in_words(due)}"
     return words

@@ -471,8 +471,8 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
             "current offer (that offer's note among them); absent for a first responder on a provider's "
             "progress notes and answers to offers. A correction's is its reason, the names of the fields "
             "it changed (never their values) and its note, which a provider only offered the person does "
-            "not get; when it changed emergency, also `emergency`, its new value, and when that moved the "
-            "placement clock, `placement_due`, the clock's new due time."
+            "not get; when it changed emergency, also `emergency`, its new value, and where a placement "
+            "clock runs, `placement_due`, its due time, moved or not (it may already be past)."
         ),
     )
 

@@ -1,16 +1,19 @@
 """The notification of a correction of the person's details: the reference, a link and whether the person
 is now treated as a child; never the details corrected."""
 
+import datetime
 import json
 
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from notifications.delivery import EMAIL_MOMENT, claim, deliver, email_content, webhook_payload
 from notifications.models import Channel, Event, InboxItem, Notification
 from referrals import services
 from referrals.local_time import MOMENT, local_time
+from referrals.models import Deadline
 from tests.api.cases import bring_to
 from tests.factories import CareProviderFactory, birthday_years_ago
 from tests.web.conftest import signed_in
@@ -200,6 +203,19 @@ def test_a_correction_that_makes_the_case_an_emergency_or_no_longer_one_tells_th
     assert webhook_payload(first, 0)["emergency"] is True
     assert webhook_payload(first, 0)["due_at"] == due_times[0].isoformat()
     assert webhook_payload(claim(str(no_longer.pk)), 0)["emergency"] is False
+
+
+def test_a_case_already_overdue_made_an_emergency_tells_the_managers_it_is_overdue_not_due():
+    case = bring_to("assessed")
+    due = timezone.now() - datetime.timedelta(hours=3)
+    Deadline.objects.filter(referral=case.referral).update(due_at=due)
+    services.correct_referral(
+        referral_id=case.referral.pk, actor=case.responder, reason="new_information", emergency=True
+    )
+    (row,) = corrected_rows(case, case.manager.organisation)
+    overdue = f"Now an emergency: the placement was due {local_time(due, MOMENT)} and is overdue"
+    assert InboxItem.objects.get(user=case.manager, event=Event.REFERRAL_CORRECTED).message.endswith(overdue)
+    assert f"was due {local_time(due, EMAIL_MOMENT)} and is overdue." in email_content(claim(str(row.pk)))[1]
 
 
 def test_a_manager_making_the_case_an_emergency_tells_no_manager_and_other_corrections_carry_no_emergency():

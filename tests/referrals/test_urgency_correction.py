@@ -152,9 +152,21 @@ def test_a_person_no_longer_needing_a_place_is_no_longer_an_emergency_and_the_cl
     assert clock.due_at == add_working_days(
         clock.started_at, settings.DEADLINE_PLACEMENT_WORKING_DAYS, Nation.ENGLAND
     )
-    assert correction_in_words(correction_input(referral)) == (
+    assert correction_in_words(correction_input(referral), timezone.now()) == (
         "Details corrected (new information): needs accommodation, emergency. No longer an emergency: "
         f"the placement is due {timezone.localtime(clock.due_at):%-d %B %Y %H:%M}"
+    )
+
+
+def test_a_case_already_overdue_made_an_emergency_says_the_placement_was_due_and_is_overdue():
+    case = bring_to("assessed")
+    Deadline.objects.filter(referral=case.referral).update(due_at=timezone.now() - 3 * HOUR)
+    referral = correct(case, emergency=True)
+    corrected = referral.transitions.filter(transition="correct").get()
+    due = timezone.localtime(placement_clock(referral).due_at)
+    assert correction_in_words(corrected.input, corrected.at) == (
+        f"Details corrected (new information): emergency. Now an emergency: the placement was due "
+        f"{due:%-d %B %Y %H:%M} and is overdue"
     )
 
 
@@ -162,7 +174,7 @@ def test_an_emergency_correction_that_leaves_the_due_time_says_which_way_it_went
     case = bring_to("placed")
     referral = correct(case, emergency=True)
     assert correction_input(referral)["emergency"] is True
-    assert correction_in_words(correction_input(referral)) == (
+    assert correction_in_words(correction_input(referral), timezone.now()) == (
         "Details corrected (new information): emergency. Now an emergency"
     )
 
