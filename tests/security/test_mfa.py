@@ -360,13 +360,17 @@ def test_the_database_holds_no_form_of_an_enrolled_authenticator_key(client, mfa
 
 @pytest.mark.django_db(transaction=True)  # the migrations run back and forth
 def test_an_authenticator_app_set_up_before_keys_were_encrypted_keeps_working(mfa_on):
+    # The users first, while the models match the schema: migrating back drops columns added since.
+    boss, other = manager(), manager()
     executor = MigrationExecutor(connection)
     executor.migrate([("accounts", "0006_authenticator_app_with_encrypted_key")])
-    boss = manager()
-    enrolled = TOTPDevice.objects.create(user=boss, name="Authenticator app", confirmed=True, drift=1)
-    pending = TOTPDevice.objects.create(user=manager(), name="Authenticator app", confirmed=False)
-
-    MigrationExecutor(connection).migrate([("accounts", "0007_move_totp_devices_to_authenticator_apps")])
+    try:
+        enrolled = TOTPDevice.objects.create(user=boss, name="Authenticator app", confirmed=True, drift=1)
+        pending = TOTPDevice.objects.create(user=other, name="Authenticator app", confirmed=False)
+        MigrationExecutor(connection).migrate([("accounts", "0007_move_totp_devices_to_authenticator_apps")])
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
 
     assert not TOTPDevice.objects.exists()
     moved = AuthenticatorApp.objects.get(pk=enrolled.pk)
