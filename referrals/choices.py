@@ -112,6 +112,16 @@ class RejectReason(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class RevokeOfferReason(models.TextChoices):
+    """Why the managers withdraw an offer before its answer."""
+
+    PROVIDER_UNSUITABLE = "provider_unsuitable", "Provider unsuitable"
+    NO_ANSWER = "no_answer", "No answer from the provider"
+    NEEDS_CHANGED = "needs_changed", "Needs changed"
+    SAFETY_CONCERN = "safety_concern", "Safety concern"
+    OTHER = "other", "Other"
+
+
 class Misfit(models.TextChoices):
     """Why a provider cannot take a person whatever its beds and services (a correction can bring either
     about after the offer or the placement), each labelled as what the provider does not do."""
