@@ -392,8 +392,8 @@ def offer_already_pending(offer: PlacementOffer) -> OfferAlreadyPending:
     is due: a manager offering from a stale page learns where the case stands (only managers offer)."""
     return OfferAlreadyPending(
         f"This referral already has a pending offer with {offer.provider.name}; its answer is due at "
-        f"{local_time(offer.response_due_at, '%H:%M on %-d %B')}. Wait for the answer before offering "
-        "the person elsewhere."
+        f"{local_time(offer.response_due_at, '%H:%M on %-d %B')}. Wait for the answer, or withdraw the "
+        "offer, before offering the person elsewhere."
     )
 
 
@@ -471,7 +471,8 @@ def offer_awaits_answer_before_reassessing(offer: PlacementOffer) -> OfferAlread
     return OfferAlreadyPending(
         f"This referral has a pending offer with {offer.provider.name}; its answer is due at "
         f"{local_time(offer.response_due_at, '%H:%M on %-d %B')}. Wait for the answer, or for the offer to "
-        "run out, before changing the assessment: the provider was offered the person as assessed now."
+        "run out, or withdraw it, before changing the assessment: the provider was offered the person as "
+        "assessed now."
     )
 
 

@@ -535,7 +535,10 @@ def not_recorded(
         and can_proceed(referral.reassess)
     ):
         # Still assessed: refused for an offer awaiting its answer, after which it can be changed.
-        how = "Copy your notes, to change the assessment with them once the offer is answered or has run out."
+        how = (
+            "Copy your notes, to change the assessment with them once the offer is answered, has run out or "
+            "is withdrawn."
+        )
     elif transition == "correct" and may_perform(user, "correct", referral) and can_proceed(referral.correct):
         how = "Open “Correct details” again, which holds the details as they are now, and make your correction there."
     elif transition == "correct":
@@ -1586,7 +1589,11 @@ def route_misfit_words(user: User, referral: Referral, pending_offer: PlacementO
     if (referral.route == Route.ACCOMMODATION) == referral.needs_accommodation:
         return ""
     need = "needs" if referral.needs_accommodation else "does not need"
-    then = " once the offer is answered or has run out" if services.offer_awaits_answer(pending_offer) else ""
+    then = (
+        " once the offer is answered, has run out or is withdrawn"
+        if services.offer_awaits_answer(pending_offer)
+        else ""
+    )
     return (
         f"The person {need} a safe place to stay, and the route is {referral.get_route_display().lower()}: "
         f"change the assessment{then} if the route should change."

@@ -201,7 +201,8 @@ def pending_offer_message(referral) -> str:
     due = timezone.localtime(offer.response_due_at).strftime("%H:%M on %-d %B")
     return (
         f"{referral.reference}: This referral already has a pending offer with {offer.provider.name}; "
-        f"its answer is due at {due}. Wait for the answer before offering the person elsewhere."
+        f"its answer is due at {due}. Wait for the answer, or withdraw the offer, before offering the person "
+        "elsewhere."
     )
 
 

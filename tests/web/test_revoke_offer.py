@@ -149,6 +149,19 @@ def test_opening_it_once_the_offer_is_answered_says_what_became_of_the_offer():
     )
 
 
+def test_where_the_managers_are_told_to_wait_for_the_answer_they_read_that_they_may_withdraw_the_offer():
+    referral, _provider, boss = offered(needs_accommodation=True)
+    services.correct_referral(
+        referral_id=referral.pk, actor=boss, reason="new_information", needs_accommodation=False
+    )
+    client = signed_in(boss)
+    case_page = client.get(case_url(referral)).content.decode()
+    assert "change the assessment once the offer is answered, has run out or is withdrawn" in case_page
+    for action in ("reassess", "offer"):
+        page = client.get(reverse("referrals:case_action", args=[referral.pk, action]), follow=True)
+        assert "withdraw" in re.search(r"pending offer with [^<]*", page.content.decode())[0]
+
+
 def test_a_page_shown_before_the_offer_was_rejected_and_another_made_withdraws_nothing():
     referral, provider, boss = offered(CareProviderFactory(name="Medaille Trust"))
     client = signed_in(boss)
