@@ -112,6 +112,16 @@ class RejectReason(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class RevokeOfferReason(models.TextChoices):
+    """Why the managers withdraw an offer before its answer."""
+
+    PROVIDER_UNSUITABLE = "provider_unsuitable", "Provider unsuitable"
+    NO_ANSWER = "no_answer", "No answer from the provider"
+    NEEDS_CHANGED = "needs_changed", "Needs changed"
+    SAFETY_CONCERN = "safety_concern", "Safety concern"
+    OTHER = "other", "Other"
+
+
 class Misfit(models.TextChoices):
     """Why a provider cannot take a person whatever its beds and services (a correction can bring either
     about after the offer or the placement), each labelled as what the provider does not do."""
@@ -145,13 +155,13 @@ def emergency_in_words(emergency: bool, due: str | None = None, *, overdue: bool
 # What a provider that can no longer take the person (a correction made them one it does not take) asks
 # of whom, by who reads it ("managers", "provider" or anyone else) and whether it holds the pending offer
 # or the placement: the webhook's ``action`` code and the words, ``{duty_line}`` being the managers'
-# phone number. The managers make a new offer (once the pending one is answered or has run out: one offer
-# at a time) or reallocate; the offer's provider rejects it, which lets them offer again at once; the
-# placed provider phones the managers. One source for the case page and the notifications.
+# phone number. The managers withdraw the offer and make a new one (one offer at a time) or reallocate;
+# the offer's provider rejects it, which lets them offer again at once; the placed provider phones the
+# managers. One source for the case page and the notifications.
 MISFIT_ACTIONS: dict[tuple[str, str], tuple[str | None, str]] = {
     ("managers", "offer"): (
         "offer_again",
-        "make a new offer to a provider that does once this one is answered or has run out",
+        "withdraw the offer (provider unsuitable) and make a new one to a provider that does",
     ),
     ("managers", "placement"): ("reallocate", "reallocate them to a provider that does"),
     ("provider", "offer"): (

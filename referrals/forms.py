@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import datetime
 from collections.abc import Collection
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.forms.renderers import BaseRenderer
@@ -32,12 +32,14 @@ from .choices import (
     ReferralState,
     Region,
     RejectReason,
+    RevokeOfferReason,
     Risk,
     Route,
     WithdrawReason,
     language_choices,
     nationality_choices,
 )
+from .local_time import local_time
 from .models import CASE_REFERENCE_MAX_LENGTH, Referral
 from .phone_numbers import PHONE_MAX_LENGTH
 from .validation import (
@@ -55,6 +57,7 @@ from .validation import (
     PROGRESS_NOTE_REQUIRED_MESSAGE,
     REFERENCE_MAX_LENGTH,
     REFERRAL_FIELDS,
+    REVOKE_NOTE_HELP,
     as_stored,
     correction_errors,
     error_messages,
@@ -63,6 +66,9 @@ from .validation import (
     referral_errors,
     seen_in_person_errors,
 )
+
+if TYPE_CHECKING:
+    from care_providers.models import PlacementOffer
 
 
 class DateInput(forms.DateInput):
@@ -609,6 +615,25 @@ class RejectForm(HarbourForm):
         error_messages=_required("Choose why you cannot take this person."),
     )
     note = note_field("Note (optional)")
+
+
+class RevokeOfferForm(HarbourForm):
+    reason = forms.ChoiceField(
+        choices=_blank_first(RevokeOfferReason.choices, "Choose a reason"),
+        label="Reason for withdrawing the offer",
+        error_messages=_required("Choose why the offer is withdrawn."),
+    )
+    note = note_field("Note (optional)", help_text=REVOKE_NOTE_HELP)
+    # The offer the page was shown for: sent after it was answered and another made, it withdraws nothing.
+    offer = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, offer: PlacementOffer | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The offer withdrawn, named before anything is chosen. A form only shown, never sent on, has none.
+        if offer is not None:
+            self.fields["offer"].initial = offer.pk
+            due = local_time(offer.response_due_at, "%H:%M on %-d %B")
+            self.lead = f"Offered to {offer.provider.name}; answer due {due}."
 
 
 class ProgressForm(HarbourForm):

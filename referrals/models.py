@@ -186,6 +186,10 @@ class Referral(FSMModelMixin, models.Model):
     def expire_offer(self) -> None:
         """The offer response clock ran out; the referral stays assessed."""
 
+    @transition(field=state, source=S.ASSESSED, target=S.ASSESSED)
+    def revoke_offer(self) -> None:
+        """The managers withdrew the offer before its answer; the referral stays assessed."""
+
     @transition(field=state, source=S.ASSESSED, target=S.PLACED)
     def accept(self) -> None:
         self.placed_at = timezone.now()

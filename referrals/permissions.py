@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from .models import Referral
 
-MANAGER_ONLY = frozenset({"assess", "decline", "offer", "reassess"})
+MANAGER_ONLY = frozenset({"assess", "decline", "offer", "reassess", "revoke_offer"})
 OFFERED_PROVIDER = frozenset({"accept", "reject"})
 PLACED_PROVIDER_ONLY = frozenset({"record_progress"})
 PLACED_PROVIDER_OR_MANAGER = frozenset({"report_missing", "found", "reallocate", "recover", "exit"})
@@ -34,6 +34,7 @@ TRANSITION_WORDS = {
     "withdraw": ("withdraw this referral", "withdrawn"),
     "offer": ("offer this person a placement", "offered a placement"),
     "reassess": ("change this person's assessment", "reassessed"),
+    "revoke_offer": ("withdraw this offer", "offer withdrawn"),
     "accept": ("accept this offer", "accepted by a provider"),
     "reject": ("reject this offer", "rejected by a provider"),
     "record_progress": ("record progress for this person", "given a progress note"),

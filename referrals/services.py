@@ -220,6 +220,8 @@ def transition_refusal(actor: User, transition: str, referral: Referral) -> Harb
                 f"A referral that is {referral.get_state_display().lower()} cannot have its assessment "
                 "changed: it may have changed since you loaded it."
             )
+        if transition == "revoke_offer":  # what became of the offer says more than the case's state
+            return revoke_refusal(referral, None)
         return TransitionNotAllowed(
             f"A referral that is {referral.get_state_display().lower()} cannot be {outcome}: "
             "it may have changed since you loaded it."
@@ -289,14 +291,18 @@ def _pending_offer(referral: Referral) -> PlacementOffer | None:
     return offers.filter(state=OfferState.PENDING).first()
 
 
-def _revoke_pending_offer(referral: Referral) -> None:
-    offer = _pending_offer(referral)
-    if offer is None:
-        return
+def _revoke(referral: Referral, offer: PlacementOffer) -> None:
+    """Revoke the locked pending offer of the locked referral, and tell its provider."""
     offer.revoke()
     offer.save()
     _offer_done(referral, offer)
     _notify_case(Event.OFFER_REVOKED, referral, offer.provider.organisation)
+
+
+def _revoke_pending_offer(referral: Referral) -> None:
+    offer = _pending_offer(referral)
+    if offer is not None:
+        _revoke(referral, offer)
 
 
 def _close(referral: Referral) -> None:
@@ -386,8 +392,8 @@ def offer_already_pending(offer: PlacementOffer) -> OfferAlreadyPending:
     is due: a manager offering from a stale page learns where the case stands (only managers offer)."""
     return OfferAlreadyPending(
         f"This referral already has a pending offer with {offer.provider.name}; its answer is due at "
-        f"{local_time(offer.response_due_at, '%H:%M on %-d %B')}. Wait for the answer before offering "
-        "the person elsewhere."
+        f"{local_time(offer.response_due_at, '%H:%M on %-d %B')}. Wait for the answer, or withdraw the "
+        "offer, before offering the person elsewhere."
     )
 
 
@@ -465,7 +471,8 @@ def offer_awaits_answer_before_reassessing(offer: PlacementOffer) -> OfferAlread
     return OfferAlreadyPending(
         f"This referral has a pending offer with {offer.provider.name}; its answer is due at "
         f"{local_time(offer.response_due_at, '%H:%M on %-d %B')}. Wait for the answer, or for the offer to "
-        "run out, before changing the assessment: the provider was offered the person as assessed now."
+        "run out, or withdraw it, before changing the assessment: the provider was offered the person as "
+        "assessed now."
     )
 
 
@@ -551,6 +558,72 @@ def answer_refusal(referral: Referral, offer: PlacementOffer | None) -> OfferNot
     if offer is None:
         return offer_not_pending(referral)
     return None if offer_awaits_answer(offer) else offer_ran_out(offer)
+
+
+# What became of an offer no longer pending, as "The offer to Migrant Help …" goes on.
+OFFER_ENDED_WORDS = {
+    OfferState.ACCEPTED: "was accepted",
+    OfferState.REJECTED: "was rejected",
+    OfferState.EXPIRED: "ran out unanswered",
+    OfferState.REVOKED: "was withdrawn",
+}
+
+
+def revoke_refusal(
+    referral: Referral, pending: PlacementOffer | None, offer_id: int | None = None
+) -> OfferNotPending | None:
+    """Why the managers cannot withdraw the offer ``offer_id`` (the case's pending offer if None) now: it
+    is not the pending offer (``pending``) any more, as when it was answered and another made since; there
+    is none; or it is past its answer time, and a new offer closes it. None while it awaits its answer."""
+    if pending is not None and offer_id not in (None, pending.pk):
+        meant = referral.offers.filter(pk=offer_id).first()
+        if meant is None:
+            return OfferNotPending("That is not an offer of this referral: nothing was withdrawn.")
+        return OfferNotPending(
+            f"The offer to {meant.provider.name} {OFFER_ENDED_WORDS[meant.state]}, and the person has been "
+            f"offered to {pending.provider.name} since: nothing was withdrawn. Open the case again to see "
+            "the offer as it is now."
+        )
+    if offer_awaits_answer(pending):
+        return None
+    if pending is not None:
+        return OfferNotPending(
+            f"The offer to {pending.provider.name} ran out unanswered at "
+            f"{local_time(pending.response_due_at, '%H:%M on %-d %B')}: make a new offer, which closes it."
+        )
+    ended = latest_offer_for(referral) if offer_id is None else referral.offers.filter(pk=offer_id).first()
+    if ended is None:
+        return OfferNotPending("This referral has no placement offer to withdraw.")
+    return OfferNotPending(
+        f"The offer to {ended.provider.name} {OFFER_ENDED_WORDS[ended.state]}, so there is no offer waiting "
+        "for an answer to withdraw: it may have changed since you loaded the page."
+    )
+
+
+def revoke_offer(
+    *, referral_id: int, actor: User, reason: str, note: str = "", offer_id: int | None = None
+) -> Referral:
+    """The managers withdraw the pending offer before its answer, as when a correction left its provider
+    unable to take the person or the provider does not answer. ``offer_id``: the offer they mean, which
+    must still be the pending one (a page loaded before it was answered and another offer made would
+    otherwise withdraw that one). The referral stays assessed and its placement clock runs on; the
+    offer's response clock stops, its provider is told (the reference only) and its items asking for an
+    answer are read. A new offer can be made at once."""
+    with transaction.atomic():
+        referral = _lock_visible(referral_id, actor)
+        check_transition_allowed(actor, "revoke_offer", referral)
+        offer = _pending_offer(referral)
+        if refusal := revoke_refusal(referral, offer, offer_id):
+            raise refusal
+        offer = cast(PlacementOffer, offer)  # revoke_refusal: there is one
+        _perform(
+            referral,
+            actor=actor,
+            transition="revoke_offer",
+            input={"offer": offer.pk, "provider": offer.provider_id, "reason": reason, "note": note},
+        )
+        _revoke(referral, offer)
+    return referral
 
 
 def _lock_offer_to_answer(referral: Referral) -> PlacementOffer:
@@ -921,6 +994,12 @@ def _offer_to_provider(*, referral_id: int, actor: User, provider: int, note: st
     return offer_placement(referral_id=referral_id, actor=actor, provider_id=provider, note=note).referral
 
 
+def _revoke_the_offer(
+    *, referral_id: int, actor: User, reason: str, note: str = "", offer: int | None = None
+) -> Referral:
+    return revoke_offer(referral_id=referral_id, actor=actor, reason=reason, note=note, offer_id=offer)
+
+
 # Every §4 transition by its name, each called with the input fields as the forms and the API name them.
 TRANSITION_SERVICES: dict[str, Callable[..., Referral]] = {
     "assess": assess_referral,
@@ -930,6 +1009,7 @@ TRANSITION_SERVICES: dict[str, Callable[..., Referral]] = {
     "offer": _offer_to_provider,
     "accept": accept_offer,
     "reject": reject_offer,
+    "revoke_offer": _revoke_the_offer,
     "record_progress": record_progress,
     "report_missing": report_missing,
     "found": mark_found,

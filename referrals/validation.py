@@ -68,6 +68,11 @@ ASSESSMENT_NOTES_HELP = (
     "The managers and the referring organisation read these notes in the case's history; a care provider "
     "never does: what it needs to know goes in the note with the offer."
 )
+# Who reads the note on withdrawing an offer (``permissions.may_see_transition_input``).
+REVOKE_NOTE_HELP = (
+    "The managers and the referring organisation read it in the case's history. The provider is told only "
+    "that the offer is withdrawn, not why."
+)
 AGE_MAX = 120
 NO_CONSENT_MESSAGE = (
     "An adult must consent to be referred. If the person may be under 18, tick “may be under 18” (age in "

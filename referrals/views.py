@@ -100,6 +100,7 @@ from .forms import (
     RecoverForm,
     ReferralForm,
     RejectForm,
+    RevokeOfferForm,
     WithdrawForm,
 )
 from .local_time import local_time
@@ -153,6 +154,7 @@ from .wording import (
     last_offer_words,
     managers_duty_line,
     provider_duty_phone,
+    revocation_in_words,
     transition_in_words,
 )
 
@@ -298,7 +300,8 @@ def show_unsent_form(request: HttpRequest, form: HarbourForm, referral: Referral
     return True
 
 
-# Why a pending offer was revoked, by the state the case went to (referrals.services revokes it there).
+# Why a pending offer was revoked with the case, by the state the case went to (referrals.services
+# revokes it there); the managers also withdraw one on its own (``services.revoke_offer``).
 REVOKED_BECAUSE = {ReferralState.WITHDRAWN: ", because the referral was withdrawn"}
 
 
@@ -308,7 +311,11 @@ def ended_offer_words(offer: PlacementOffer) -> str:
         due = local_time(offer.response_due_at, "%H:%M on %-d %B")
         return f"this offer expired at {due}; the managers will look for another placement."
     if offer.state == OfferState.REVOKED:
-        because = REVOKED_BECAUSE.get(offer.referral.state, "")
+        # Not why the managers withdrew it: their reason and note are theirs and the referrer's.
+        by_managers = offer.referral.transitions.filter(transition="revoke_offer", at__gte=offer.offered_at)
+        because = (
+            " by the managers" if by_managers.exists() else REVOKED_BECAUSE.get(offer.referral.state, "")
+        )
         return f"this offer was withdrawn{because}."
     if offer.state == OfferState.REJECTED:
         # Said by whom: a caseworker may be hearing only now that a colleague turned the person down.
@@ -457,6 +464,7 @@ NOT_RECORDED_WORDS = {
     "exit": "record of the exit from support",
     "correct": "correction",
     "reassess": "change of assessment",
+    "revoke_offer": "withdrawal of the offer",
 }
 
 
@@ -527,7 +535,10 @@ def not_recorded(
         and can_proceed(referral.reassess)
     ):
         # Still assessed: refused for an offer awaiting its answer, after which it can be changed.
-        how = "Copy your notes, to change the assessment with them once the offer is answered or has run out."
+        how = (
+            "Copy your notes, to change the assessment with them once the offer is answered, has run out or "
+            "is withdrawn."
+        )
     elif transition == "correct" and may_perform(user, "correct", referral) and can_proceed(referral.correct):
         how = "Open “Correct details” again, which holds the details as they are now, and make your correction there."
     elif transition == "correct":
@@ -1169,6 +1180,15 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         "Offer rejected. Managers will offer the person elsewhere.",
         warning=True,
     ),
+    "revoke_offer": TransitionSpec(
+        "Withdraw the offer",
+        "Withdraw offer",
+        RevokeOfferForm,
+        "Offer withdrawn. The provider has been told; you can make a new offer now.",
+        warning=True,
+        notice="The provider is told the offer is withdrawn, and can no longer open the case. The case stays "
+        "assessed and its placement deadline does not change.",
+    ),
     "record_progress": TransitionSpec(
         "Record progress",
         "Save progress note",
@@ -1247,6 +1267,9 @@ def available_transitions(user: User, referral: Referral, pending_offer: Placeme
                 continue
             if not services.offer_awaits_answer(pending_offer):
                 continue  # past its answer time: expired, whatever the answer
+        elif name == "revoke_offer":
+            if not services.offer_awaits_answer(pending_offer):
+                continue  # none, or past its answer time: a new offer closes it
         elif services.pending_offer_refusal(name, pending_offer):
             continue
         if may_perform(user, name, referral):
@@ -1260,6 +1283,13 @@ def not_open_words(
     """Why an action the user asked for is not open on the case now, in a sentence."""
     if user.is_manager and (waits := services.pending_offer_refusal(transition, pending_offer)):
         return waits.message
+    # What became of the offer, whatever the case's state now.
+    if (
+        transition == "revoke_offer"
+        and user.is_manager
+        and (gone := services.revoke_refusal(referral, pending_offer))
+    ):
+        return gone.message
     if transition == "offer" and user.is_manager and referral.still_missing():
         return services.STILL_MISSING_MESSAGE
     if transition in ("accept", "reject"):
@@ -1333,6 +1363,10 @@ def history_rows(
             action = correction_in_words(given, log["at"])
             # Its note may say what a detail was ("Smyth, not Smith"): for whoever sees who the person is.
             given = {"note": given.get("note")} if identity else {}
+        elif log["transition"] == "revoke_offer" and show_input:
+            # "Offer to Migrant Help withdrawn: no answer from the provider", then the note.
+            action = revocation_in_words(given, provider_names)
+            given = {"note": given.get("note")}
         rows.append(
             {
                 "at": log["at"],
@@ -1520,6 +1554,8 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
         "history": history_rows(user, referral, offers, note_shown=offer_note),
         "pending_offer": pending_offer,
         "offer_ran_out": pending_offer is not None and not services.offer_awaits_answer(pending_offer),
+        # Beside the offer it withdraws, rather than among the other actions.
+        "revocable": TRANSITIONS["revoke_offer"] if "revoke_offer" in actions else None,
         "placement": placement,
         "offer_note": offer_note,
         "offers": offers if user.is_manager else [],
@@ -1540,7 +1576,7 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
             )
             for name in primary
         ],
-        "links": [(name, TRANSITIONS[name]) for name in actions if name not in primary],
+        "links": [(name, TRANSITIONS[name]) for name in actions if name not in (*primary, "revoke_offer")],
     }
     return render(request, "referrals/case.html", context)
 
@@ -1553,7 +1589,11 @@ def route_misfit_words(user: User, referral: Referral, pending_offer: PlacementO
     if (referral.route == Route.ACCOMMODATION) == referral.needs_accommodation:
         return ""
     need = "needs" if referral.needs_accommodation else "does not need"
-    then = " once the offer is answered or has run out" if services.offer_awaits_answer(pending_offer) else ""
+    then = (
+        " once the offer is answered, has run out or is withdrawn"
+        if services.offer_awaits_answer(pending_offer)
+        else ""
+    )
     return (
         f"The person {need} a safe place to stay, and the route is {referral.get_route_display().lower()}: "
         f"change the assessment{then} if the route should change."
@@ -1673,6 +1713,8 @@ def _action_form(
         kwargs["child"] = referral is not None and referral.is_child
     elif name in ("report_missing", "correct", "reassess"):
         kwargs["referral"] = referral
+    elif name == "revoke_offer" and referral is not None:
+        kwargs["offer"] = pending_offer_for(referral)
     return TRANSITIONS[name].form_class(data, prefix=name, initial=initial, **kwargs)
 
 

@@ -28,6 +28,7 @@ from .choices import (
     ReallocateReason,
     RecoveryOutcome,
     RejectReason,
+    RevokeOfferReason,
     Risk,
     Route,
     WithdrawReason,
@@ -50,6 +51,7 @@ REASONS_OF = {
     "reallocate": ReallocateReason,
     "exit": ExitReason,
     "correct": CorrectionReason,
+    "revoke_offer": RevokeOfferReason,
 }
 INPUT_CHOICES: dict[str, type[models.TextChoices]] = {
     "risk": Risk,
@@ -108,6 +110,14 @@ def correction_in_words(input: dict[str, Any], at: datetime.datetime) -> str:
     elif due:  # logged before the log held the new value
         words += f". The placement is now due {moment_in_words(due)}"
     return words
+
+
+def revocation_in_words(input: dict[str, Any], provider_names: dict[int, str]) -> str:
+    """ "Offer to Migrant Help withdrawn: no answer from the provider": the offer the managers withdrew,
+    and why."""
+    provider = input_in_words("revoke_offer", "provider", input.get("provider"), provider_names)
+    reason = input_in_words("revoke_offer", "reason", input.get("reason"), {}).lower()
+    return f"Offer to {provider} withdrawn: {reason}"
 
 
 def transition_in_words(transition: str) -> str:
@@ -232,6 +242,7 @@ def last_offer_words(offer: PlacementOffer | None) -> str:
         return f"Rejected by {provider}: {reason}{when}"
     if offer.state == OfferState.EXPIRED:
         return f"Expired ({provider}), {moment_words(offer.response_due_at)}"
-    # Accepted: the case is back in the queue after a placement, so it was reallocated. (A revoked
-    # offer never shows here: offers are revoked only when the referral is withdrawn.)
+    if offer.state == OfferState.REVOKED:  # by the managers: a withdrawn referral leaves the queue
+        return f"Withdrawn from {provider}"
+    # Accepted: the case is back in the queue after a placement, so it was reallocated.
     return f"Accepted by {provider}, then reallocated"

@@ -26,6 +26,7 @@ from referrals.choices import (
     ReferralState,
     Region,
     RejectReason,
+    RevokeOfferReason,
     Risk,
     Route,
     WithdrawReason,
@@ -61,6 +62,7 @@ from referrals.validation import (
     OFFER_NOTE_HELP,
     PROGRESS_NOTE_REQUIRED_MESSAGE,
     REFERENCE_MAX_LENGTH,
+    REVOKE_NOTE_HELP,
     anonymous_notification_errors,
     correction_errors,
     error_messages,
@@ -452,7 +454,8 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
     transition = shown_code(
         RECORDED_TRANSITIONS,
         help_text="A §4 transition; submit when the referral was made, expire_offer when Harbour expired "
-        "an offer left unanswered (with a null actor), correct when the person's details were corrected.",
+        "an offer left unanswered (with a null actor), revoke_offer when the managers withdrew one, "
+        "correct when the person's details were corrected.",
     )
     from_state = shown_code(ReferralState.choices, allow_blank=True, help_text="Empty for submit.")
     to_state = shown_code(ReferralState.choices)
@@ -787,6 +790,31 @@ class OfferInput(serializers.Serializer):
 class RejectInput(serializers.Serializer):
     reason = CodeField(choices=RejectReason.choices)
     note = _note()
+
+
+class RevokeOfferInput(serializers.Serializer):
+    reason = CodeField(
+        choices=RevokeOfferReason.choices,
+        help_text="provider_unsuitable when the provider cannot take the person (a correction made them a "
+        "child, or moved them to a region it does not serve); no_answer when it does not answer and the "
+        "person cannot wait.",
+    )
+    note = _note(help_text=REVOKE_NOTE_HELP)
+    offer = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="The id of the offer you mean (the referral's pending_offer.id). If it is no longer the pending "
+        "one (it was answered and another offer made since), the answer is a 409 and nothing is withdrawn; "
+        "without it, whichever offer is pending is withdrawn.",
+    )
+
+    def validate_offer(self, value: int | None) -> int | None:
+        if value is not None and not self.context["referral"].offers.filter(pk=value).exists():
+            raise serializers.ValidationError("This is not an offer of this referral.")
+        return value
 
 
 class RecordProgressInput(serializers.Serializer):

@@ -273,6 +273,13 @@ TRANSITION_ENDPOINTS = (
     TransitionEndpoint("accept", "Accept the pending offer (the offered provider)", None),
     TransitionEndpoint("reject", "Reject the pending offer (the offered provider)", s.RejectInput),
     TransitionEndpoint(
+        "revoke_offer",
+        "Withdraw the pending offer before its answer; the referral stays assessed, its placement clock runs "
+        "on, the provider is told (not why) and a new offer can be made at once (managers; a 409 when no "
+        "offer awaits its answer)",
+        s.RevokeOfferInput,
+    ),
+    TransitionEndpoint(
         "record_progress",
         "Record progress; restarts the check-in clock (the placed provider)",
         s.RecordProgressInput,
@@ -316,7 +323,8 @@ def refuse_unless_allowed(user: Any, transition: str, referral: Referral) -> Non
     """403 for a role that may not, then 409 for a state that does not allow it, before any input
     is read. The service checks all of this again under the row lock. The offered provider's answer
     is refused for what became of the offer (who accepted it, and when; that it ran out) before the
-    case's state, as the web says it: the state alone would not say that a colleague took the person."""
+    case's state, as the web says it: the state alone would not say that a colleague took the person. So
+    is the managers' withdrawal of it, after their role is checked."""
     if transition in ("accept", "reject") and may_perform(user, transition, referral):
         refusal = services.answer_refusal(referral, pending_offer_for(referral))
         if refusal is not None:
@@ -328,6 +336,10 @@ def refuse_unless_allowed(user: Any, transition: str, referral: Referral) -> Non
         raise waits
     if transition == "offer":
         services.check_not_missing(referral)
+    if transition == "revoke_offer" and (
+        gone := services.revoke_refusal(referral, pending_offer_for(referral))
+    ):
+        raise gone
 
 
 class ReferralTransitionView(AnswersWithCase, GenericAPIView):

@@ -97,6 +97,7 @@ def valid_body(transition: str, *, provider_id: int | None = None) -> dict[str, 
         "reassess": {"risk": "high", "route": "outreach", "notes": "Now staying with her sister."},
         "accept": {},
         "reject": {"reason": "no_capacity", "note": "Full this week."},
+        "revoke_offer": {"reason": "no_answer", "note": "No answer on their duty phone."},
         "record_progress": {
             "note": "Settled in; <b>likes</b> the garden.",
             "next_check_in": (timezone.localdate() + datetime.timedelta(days=3)).isoformat(),

@@ -77,6 +77,7 @@ IN_SCOPE_TRANSITIONS = {
         "withdraw": 200,
         "offer": 409,  # an offer is already pending
         "reassess": 409,  # likewise
+        "revoke_offer": 200,
         "report_missing": 409,
         "found": 409,
         "reallocate": 409,

@@ -240,3 +240,58 @@ def test_token_requests_for_one_user_at_the_same_moment_each_get_a_token_that_wo
     for token in {answer.json()["token"] for answer in answers}:
         me = APIClient().get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {token}")
         assert me.status_code == 200
+
+
+def test_a_withdrawal_and_an_acceptance_of_one_offer_at_once_give_one_success_and_one_409():
+    case = bring_to("offered")
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_case() -> None:
+        """Both requests pass their checks and then wait for the case's row: the race is for the lock."""
+        try:
+            with transaction.atomic():
+                Referral.objects.select_for_update().get(pk=case.referral.pk)
+                locked.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_case)
+    holder.start()
+    assert locked.wait(30)
+    requests = [
+        (case.manager, "revoke_offer", {"reason": "no_answer"}),
+        (case.provider_user, "accept", {}),
+    ]
+    answers: dict[str, Any] = {}
+
+    def send(user, transition: str, body: dict[str, Any]) -> None:
+        try:
+            answers[transition] = client_for(user).post(
+                transition_url(case.referral.pk, transition), body, format="json"
+            )
+        finally:
+            connection.close()
+
+    senders = [threading.Thread(target=send, args=request) for request in requests]
+    for sender in senders:
+        sender.start()
+    wait_until_waiting_for_a_lock(sessions=len(senders))
+    release.set()
+    for thread in (holder, *senders):
+        thread.join(30)
+
+    codes = {transition: answer.status_code for transition, answer in answers.items()}
+    assert sorted(codes.values()) == [200, 409], {t: a.json() for t, a in answers.items()}
+    loser = next(answer for answer in answers.values() if answer.status_code == 409)
+    assert loser.json()["code"] == "offer_not_pending" and loser.json()["detail"]
+    referral, offer = case.refresh(), case.referral.offers.get()
+    transitions = set(referral.transitions.values_list("transition", flat=True))
+    if codes["accept"] == 200:
+        assert (referral.state, offer.state) == (ReferralState.PLACED, OfferState.ACCEPTED)
+        assert Placement.objects.filter(referral=referral).count() == 1
+        assert "revoke_offer" not in transitions
+    else:
+        assert (referral.state, offer.state) == (ReferralState.ASSESSED, OfferState.REVOKED)
+        assert not Placement.objects.filter(referral=referral).exists()
+        assert "accept" not in transitions

@@ -20,7 +20,13 @@ pytestmark = pytest.mark.django_db
 LEGAL = {
     "received": {"assess": "assessed", "decline": "declined", "withdraw": "withdrawn", "correct": "received"},
     "assessed": {"withdraw": "withdrawn", "offer": "assessed", "reassess": "assessed", "correct": "assessed"},
-    "offered": {"withdraw": "withdrawn", "accept": "placed", "reject": "assessed", "correct": "assessed"},
+    "offered": {
+        "withdraw": "withdrawn",
+        "accept": "placed",
+        "reject": "assessed",
+        "revoke_offer": "assessed",
+        "correct": "assessed",
+    },
     "placed": {
         "correct": "placed",
         "record_progress": "placed",

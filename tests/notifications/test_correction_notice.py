@@ -104,8 +104,8 @@ def test_a_manager_moving_a_person_out_of_the_offered_providers_regions_has_the_
     )
     reference = case.referral.reference
     to_managers = (
-        "The provider offered the person does not serve Scotland: make a new offer to a provider that does "
-        "once this one is answered or has run out."
+        "The provider offered the person does not serve Scotland: withdraw the offer (provider unsuitable) "
+        "and make a new one to a provider that does."
     )
     to_provider = (
         "The provider offered the person does not serve Scotland: reject the offer (unsuitable), so that the "
@@ -171,7 +171,7 @@ def test_a_correction_delivered_late_tells_of_the_misfit_it_left_not_that_a_late
         )
     (to_managers,) = corrected_rows(case, case.manager.organisation)  # the one that fits told them nothing
     deliver(str(to_managers.pk))
-    assert "does not serve Scotland: make a new offer" in mail.outbox[0].body
+    assert "does not serve Scotland: withdraw the offer" in mail.outbox[0].body
     moved, moved_back = corrected_rows(case, case.provider.organisation)
     deliver(str(moved_back.pk))
     assert "does not" not in mail.outbox[1].body

@@ -445,7 +445,7 @@ def test_only_managers_see_undelivered_notifications(client):
     assert client.get(reverse("notifications:undelivered")).status_code == 403
 
 
-@pytest.mark.parametrize("ending", ["accept", "reject", "expire", "withdraw"])
+@pytest.mark.parametrize("ending", ["accept", "reject", "expire", "withdraw", "revoke_offer"])
 def test_an_offer_answered_expired_or_withdrawn_no_longer_waits_unread_in_the_providers_inbox(ending):
     case = bring_to("offered")
     waiting = InboxItem.objects.filter(
@@ -464,8 +464,10 @@ def test_an_offer_answered_expired_or_withdrawn_no_longer_waits_unread_in_the_pr
         services.reject_offer(referral_id=pk, actor=case.provider_user, reason="no_capacity")
     elif ending == "expire":
         services.expire_offer(offer_id=case.referral.offers.get().pk)
-    else:
+    elif ending == "withdraw":
         services.withdraw_referral(referral_id=pk, actor=case.manager, reason="duplicate")
+    else:
+        services.revoke_offer(referral_id=pk, actor=case.manager, reason="no_answer")
     assert not waiting.exists()
 
 

@@ -60,6 +60,8 @@ def test_every_email_webhook_and_inbox_item_of_a_whole_case_is_free_of_personal_
     expiring = Deadline.objects.get(referral=case, clock="offer_response", stopped_at__isnull=True)
     sweep_deadlines(now=expiring.due_at + datetime.timedelta(minutes=1))
     services.offer_placement(referral_id=case.pk, actor=boss, provider_id=second.pk)
+    services.revoke_offer(referral_id=case.pk, actor=boss, reason="other", note="Amina Haile, 07700 900123")
+    services.offer_placement(referral_id=case.pk, actor=boss, provider_id=second.pk)
     services.withdraw_referral(referral_id=case.pk, actor=boss, reason="other", note="Haile, 07700 900123")
 
     declined = submitted_referral(referrer)

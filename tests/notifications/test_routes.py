@@ -62,6 +62,12 @@ def withdraw_by_a_manager(case: Case) -> None:
     )
 
 
+def withdraw_the_offer(case: Case) -> None:
+    services.revoke_offer(
+        referral_id=case.referral.pk, actor=case.manager, reason="safety_concern", note=NAMING_NOTE
+    )
+
+
 def accept(case: Case) -> None:
     services.accept_offer(referral_id=case.referral.pk, actor=case.provider_user)
 
@@ -101,6 +107,8 @@ def turn_18(case: Case) -> None:
         pytest.param(
             "offered", withdraw_by_a_manager, Event.OFFER_REVOKED, {"provider"}, id="revoked-by-manager"
         ),
+        # The managers' withdrawal of the offer alone: the provider is told, neither why nor the note.
+        pytest.param("offered", withdraw_the_offer, Event.OFFER_REVOKED, {"provider"}, id="offer-withdrawn"),
         # §6 says the referring organisation; §4's accept adds the managers.
         pytest.param("offered", accept, Event.REFERRAL_PLACED, {"referrer", "managers"}, id="placed"),
         # Those who must ask for the adult's consent and find them a placement for adults if need be.

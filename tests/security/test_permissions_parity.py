@@ -31,6 +31,7 @@ CALLS = {
     "offer": lambda pk, u: services.offer_placement(referral_id=pk, actor=u, provider_id=OTHER_PROVIDER[0]),
     "accept": lambda pk, u: services.accept_offer(referral_id=pk, actor=u),
     "reject": lambda pk, u: services.reject_offer(referral_id=pk, actor=u, reason="other"),
+    "revoke_offer": lambda pk, u: services.revoke_offer(referral_id=pk, actor=u, reason="no_answer"),
     "record_progress": lambda pk, u: services.record_progress(referral_id=pk, actor=u, note="n"),
     "report_missing": lambda pk, u: services.report_missing(
         referral_id=pk, actor=u, last_seen_at=timezone.now()

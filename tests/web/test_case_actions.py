@@ -201,7 +201,8 @@ def pending_offer_message(referral) -> str:
     due = timezone.localtime(offer.response_due_at).strftime("%H:%M on %-d %B")
     return (
         f"{referral.reference}: This referral already has a pending offer with {offer.provider.name}; "
-        f"its answer is due at {due}. Wait for the answer before offering the person elsewhere."
+        f"its answer is due at {due}. Wait for the answer, or withdraw the offer, before offering the person "
+        "elsewhere."
     )
 
 
@@ -563,16 +564,21 @@ def test_a_provider_rejects_with_a_reason_and_then_no_one_there_sees_the_case_bu
     assert told in again.content.decode()
 
 
-@pytest.mark.parametrize("ending", ["expire", "withdraw"])
+@pytest.mark.parametrize("ending", ["expire", "withdraw", "revoke_offer"])
 def test_a_provider_answering_an_offer_that_has_ended_is_told_why_on_its_offers_page(ending):
     referral, provider, boss = offered()
     client = signed_in(provider_user(provider))
     if ending == "expire":
         services.expire_offer(offer_id=referral.offers.get().pk)
         words = "this offer expired at"
-    else:
+    elif ending == "withdraw":
         services.withdraw_referral(referral_id=referral.pk, actor=boss, reason="duplicate")
         words = "this offer was withdrawn, because the referral was withdrawn."
+    else:
+        services.revoke_offer(referral_id=referral.pk, actor=boss, reason="no_answer")
+        # Later withdrawn with the case, it was still the managers who withdrew the offer.
+        services.withdraw_referral(referral_id=referral.pk, actor=boss, reason="duplicate")
+        words = "this offer was withdrawn by the managers."
     for response in (
         act(client, referral, "accept", follow=True),
         client.get(reverse("referrals:case", args=[referral.pk]), follow=True),

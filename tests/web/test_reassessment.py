@@ -120,7 +120,10 @@ def test_the_page_opened_before_an_offer_says_to_wait_and_keeps_the_notes():
     html = response.content.decode()
     assert "Your change of assessment was not recorded" in html
     assert "Wait for the answer, or for the offer to run out" in html
-    assert "Copy your notes, to change the assessment with them once the offer is answered" in html
+    assert (
+        "Copy your notes, to change the assessment with them once the offer is answered, has run out or is "
+        "withdrawn." in html
+    )
     assert "Moved to her sister&#x27;s." in html or "Moved to her sister's." in html
     referral.refresh_from_db()
     assert referral.route == "accommodation"

@@ -72,7 +72,7 @@ def test_a_pending_offer_to_a_provider_outside_the_new_region_is_kept_and_the_pa
             )
             in html
         )
-        assert ("reject the offer" if user is staff else "make a new offer") in html
+        assert ("reject the offer" if user is staff else "withdraw the offer") in html
     # Nor can the provider take the person now: it would support them where it does not work.
     with pytest.raises(ProviderNoLongerSuitable, match="does not serve the person's region"):
         services.accept_offer(referral_id=referral.pk, actor=staff)

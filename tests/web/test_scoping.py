@@ -39,6 +39,7 @@ CASE_ACTIONS = {
     "report missing": ("report_missing", {"report_missing-last_seen_at": "2026-01-01T10:00"}),
     "correct details": ("correct", {"correct-given_name": "Amena", "correct-reason": "typing_error"}),
     "change assessment": ("reassess", {"reassess-risk": "high", "reassess-route": "outreach"}),
+    "withdraw the offer": ("revoke_offer", {"revoke_offer-reason": "no_answer"}),
 }
 
 

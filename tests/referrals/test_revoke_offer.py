@@ -1,0 +1,155 @@
+"""The managers withdraw a pending offer before its answer: its provider cannot take the person any more
+(a correction made them a child, or moved them out of its regions), or it does not answer. The case
+stays assessed with its placement clock running, and the person can be offered elsewhere at once."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from care_providers.models import OfferState
+from notifications.models import Event, InboxItem, Notification
+from notifications.sweep import sweep_deadlines
+from referrals import services
+from referrals.exceptions import NotPermitted, OfferNotPending
+from referrals.models import Clock, Referral
+from tests.api.cases import bring_to
+from tests.factories import CareProviderFactory, manager
+
+pytestmark = pytest.mark.django_db
+
+NOTE = "Their duty phone rang out twice; she cannot wait another night."
+
+
+def revoke(referral: Referral, actor, *, reason: str = "no_answer", note: str = NOTE) -> Referral:
+    return services.revoke_offer(referral_id=referral.pk, actor=actor, reason=reason, note=note)
+
+
+def test_the_offer_is_withdrawn_and_the_case_stays_assessed_with_its_placement_clock_running():
+    case = bring_to("offered")
+    before = case.refresh()
+    placement = case.referral.deadlines.get(clock=Clock.PLACEMENT, stopped_at__isnull=True)
+    revoke(case.referral, manager())
+    referral = case.refresh()
+    assert referral.state == "assessed" and referral.state_changed_at == before.state_changed_at
+    assert case.referral.offers.get().state == OfferState.REVOKED
+    running = case.referral.deadlines.get(clock=Clock.PLACEMENT, stopped_at__isnull=True)
+    assert (running.pk, running.due_at) == (placement.pk, placement.due_at)
+    # The offer's response clock stops, as when an offer is answered or expires: nothing to sweep.
+    assert not case.referral.deadlines.filter(clock=Clock.OFFER_RESPONSE, stopped_at__isnull=True).exists()
+
+
+def test_the_history_holds_who_withdrew_which_offer_and_why_and_the_audit_keeps_the_note_out():
+    case = bring_to("offered")
+    boss = manager()
+    revoke(case.referral, boss, reason="provider_unsuitable")
+    log = case.referral.transitions.order_by("-at", "-id").first()
+    offer = case.referral.offers.get()
+    assert (log.transition, log.from_state, log.to_state, log.actor) == (
+        "revoke_offer",
+        "assessed",
+        "assessed",
+        boss,
+    )
+    assert log.input == {
+        "offer": offer.pk,
+        "provider": case.provider.pk,
+        "reason": "provider_unsuitable",
+        "note": NOTE,
+    }
+    audit = AuditEvent.objects.get(referral=case.referral, what="transition: revoke_offer")
+    assert audit.actor == boss
+    assert audit.changes["reason"] == {"after": "provider_unsuitable"}
+    assert "duty phone" not in str(audit.changes)
+
+
+def test_the_provider_is_told_and_its_items_asking_for_an_answer_are_read():
+    case = bring_to("offered", provider=CareProviderFactory(regions=["london"]))
+    # A correction leaves the provider unable to take the person: it is asked to reject the offer, the
+    # managers to offer the person elsewhere.
+    services.correct_referral(
+        referral_id=case.referral.pk, actor=case.manager, reason="new_information", region="scotland"
+    )
+    offer = case.referral.offers.get()
+    sweep_deadlines(now=offer.response_due_at - datetime.timedelta(minutes=1))  # its answer is due soon
+    providers = InboxItem.objects.filter(
+        referral=case.referral, user=case.provider_user, read_at__isnull=True
+    )
+    assert {(item.event, item.action) for item in providers} >= {
+        (Event.OFFER_MADE, ""),
+        (Event.DEADLINE_REMINDER, ""),
+        (Event.REFERRAL_CORRECTED, "reject_offer"),
+    }
+
+    revoke(case.referral, case.manager, reason="provider_unsuitable")
+
+    assert {(item.event, item.action) for item in providers.all()} == {(Event.OFFER_REVOKED, "")}
+    told = Notification.objects.filter(referral=case.referral, event=Event.OFFER_REVOKED)
+    assert set(told.values_list("organisation_id", flat=True)) == {case.provider.organisation_id}
+    # The managers still have a new offer to make: that item is read once they make it.
+    asked_again = InboxItem.objects.filter(referral=case.referral, action="offer_again", read_at__isnull=True)
+    assert asked_again.exists()
+    services.offer_placement(
+        referral_id=case.referral.pk,
+        actor=case.manager,
+        provider_id=CareProviderFactory(regions=["scotland"]).pk,
+    )
+    assert not asked_again.exists()
+
+
+def test_a_new_offer_can_be_made_straight_after():
+    case = bring_to("offered")
+    revoke(case.referral, case.manager)
+    elsewhere = CareProviderFactory()
+    offer = services.offer_placement(
+        referral_id=case.referral.pk, actor=case.manager, provider_id=elsewhere.pk
+    )
+    assert offer.state == OfferState.PENDING and offer.provider == elsewhere
+    assert [entry.transition for entry in case.referral.transitions.order_by("at", "id")][-2:] == [
+        "revoke_offer",
+        "offer",
+    ]
+
+
+@pytest.mark.parametrize("who", ["provider", "referrer"])
+def test_only_managers_withdraw_an_offer(who):
+    case = bring_to("offered")
+    actor = case.provider_user if who == "provider" else case.responder
+    with pytest.raises(NotPermitted):
+        revoke(case.referral, actor)
+    assert case.referral.offers.get().state == OfferState.PENDING
+
+
+@pytest.mark.parametrize(
+    ("state", "said"),
+    [
+        ("assessed", "This referral has no placement offer to withdraw."),
+        ("placed", "was accepted, so there is no offer waiting for an answer to withdraw"),
+        ("withdrawn", "This referral has no placement offer to withdraw."),
+    ],
+)
+def test_no_offer_awaiting_its_answer_is_a_conflict_that_says_what_became_of_it(state, said):
+    case = bring_to(state)
+    with pytest.raises(OfferNotPending) as refused:
+        revoke(case.referral, case.manager)
+    assert said in refused.value.message
+    assert not case.referral.transitions.filter(transition="revoke_offer").exists()
+
+
+def test_an_offer_answered_meanwhile_cannot_be_withdrawn():
+    case = bring_to("offered")
+    services.reject_offer(referral_id=case.referral.pk, actor=case.provider_user, reason="no_capacity")
+    with pytest.raises(OfferNotPending) as refused:
+        revoke(case.referral, case.manager)
+    assert refused.value.message.startswith(f"The offer to {case.provider.name} was rejected")
+    assert case.referral.offers.get().state == OfferState.REJECTED
+
+
+def test_an_offer_past_its_answer_time_is_left_for_a_new_offer_to_close():
+    case = bring_to("offered")
+    case.referral.offers.update(response_due_at=timezone.now() - datetime.timedelta(minutes=1))
+    with pytest.raises(OfferNotPending) as refused:
+        revoke(case.referral, case.manager)
+    assert "ran out unanswered" in refused.value.message and "make a new offer" in refused.value.message
+    assert case.referral.offers.get().state == OfferState.PENDING
