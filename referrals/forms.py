@@ -62,6 +62,7 @@ from .validation import (
     next_check_in_errors,
     referral_errors,
     seen_in_person_errors,
+    seen_in_person_words,
 )
 
 
@@ -617,8 +618,9 @@ class ProgressForm(HarbourForm):
         required=False,
         label="When did you last see them in person? (optional)",
         help_text=(
-            "Leave empty if you did not see them. If they go missing later, they cannot be reported as "
-            "last seen before this time."
+            "Leave empty if you did not see them. If they go missing, they cannot be reported as last "
+            "seen before the time in the latest note that gives one: a new note with the right time "
+            "corrects a wrong one."
         ),
         error_messages={"invalid": "Enter when you last saw them as a date and time."},
     )
@@ -696,8 +698,11 @@ class MissingForm(HarbourForm):
         # The case the person is missing from. A form only shown, never sent on, has none; the service
         # checks the same rules again.
         self.referral = referral
-        if referral is not None and referral.is_child:
-            self.lead = CHILD_MISSING_POLICE_FIRST
+        if referral is not None:
+            if referral.is_child:
+                self.lead = CHILD_MISSING_POLICE_FIRST
+            # Told before typing a time the sighting would refuse, with how to put a wrong one right.
+            self.fields["last_seen_at"].help_text = seen_in_person_words(referral)
 
     def clean_last_seen_at(self) -> datetime.datetime:
         seen = self.cleaned_data["last_seen_at"]

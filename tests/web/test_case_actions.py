@@ -944,7 +944,13 @@ def test_a_progress_note_left_empty_with_a_time_seen_in_the_future_hears_of_both
     assert 'href="#id_record_progress-note"' in html and f'href="#id_{SEEN_AT}"' in html
 
 
-def test_a_missing_report_before_the_person_was_recorded_as_seen_in_person_is_refused_saying_by_whom():
+MISSING_AT = "report_missing-last_seen_at"
+SIGHTING_CORRECTION = (
+    "If that time was wrong, Elm House can correct it first with a progress note giving the right time."
+)
+
+
+def test_a_missing_report_before_a_recorded_sighting_is_refused_saying_how_to_correct_it():
     referral, staff, _boss = placed(CareProviderFactory(name="Elm House"))
     placed_since(referral, timezone.now() - datetime.timedelta(days=3))
     seen = timezone.localtime() - datetime.timedelta(hours=5)
@@ -955,23 +961,67 @@ def test_a_missing_report_before_the_person_was_recorded_as_seen_in_person_is_re
         "record_progress",
         {"record_progress-note": "Visited", SEEN_AT: f"{seen:%Y-%m-%dT%H:%M}"},
     )
+    # The form says it before a time is typed, as the hint of the time last seen.
+    sighting = (
+        f"Last recorded as seen in person at {seen:%H:%M on %-d %B %Y}, by Elm House. {SIGHTING_CORRECTION}"
+    )
+    form = client.get(
+        reverse("referrals:case_action", args=[referral.pk, "report_missing"]), follow=True
+    ).content.decode()
+    assert f'<div class="hint" id="id_{MISSING_AT}_helptext">{sighting}</div>' in form
     earlier = seen - datetime.timedelta(hours=1)
-    response = act(
-        client, referral, "report_missing", {"report_missing-last_seen_at": f"{earlier:%Y-%m-%dT%H:%M}"}
-    )
+    response = act(client, referral, "report_missing", {MISSING_AT: f"{earlier:%Y-%m-%dT%H:%M}"})
     assert response.status_code == 400
-    assert (
-        "The person cannot have been last seen before they were recorded as seen in person by Elm House, at "
-        f"{seen:%H:%M on %-d %B %Y}: enter when they were last seen since then."
-    ) in response.content.decode()
-    assert (
-        act(
-            client, referral, "report_missing", {"report_missing-last_seen_at": f"{seen:%Y-%m-%dT%H:%M}"}
-        ).status_code
-        == 302
+    assert_field_error_reported(
+        response.content.decode(),
+        field_id=f"id_{MISSING_AT}",
+        hint=sighting,
+        message=(
+            "The person cannot have been last seen before they were recorded as seen in person by Elm House, "
+            f"at {seen:%H:%M on %-d %B %Y}: enter when they were last seen since then. {SIGHTING_CORRECTION}"
+        ),
     )
+    assert act(client, referral, "report_missing", {MISSING_AT: f"{seen:%Y-%m-%dT%H:%M}"}).status_code == 302
     referral.refresh_from_db()
     assert referral.state == ReferralState.MISSING
+
+
+def test_the_missing_form_says_nothing_of_a_sighting_since_passed_by_a_finding():
+    referral, staff, _boss = placed()
+    placed_since(referral, timezone.now() - datetime.timedelta(days=3))
+    seen = timezone.now() - datetime.timedelta(hours=5)
+    services.record_progress(referral_id=referral.pk, actor=staff, note="Visited.", seen_at=seen)
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=seen)
+    services.mark_found(referral_id=referral.pk, actor=staff)
+    client = signed_in(staff)
+    form = client.get(reverse("referrals:case_action", args=[referral.pk, "report_missing"]), follow=True)
+    assert 'id="id_report_missing-last_seen_at"' in form.content.decode()
+    assert "seen in person" not in form.content.decode()
+
+
+def test_a_time_seen_in_person_typed_wrong_is_corrected_by_a_later_note_and_a_manager_reports_the_true_time():
+    referral, staff, boss = placed(CareProviderFactory(name="Elm House"))
+    placed_since(referral, timezone.now() - datetime.timedelta(days=1))
+    right = timezone.localtime() - datetime.timedelta(hours=13)  # typed 12 hours late: PM for AM
+    client = signed_in(staff)
+    for seen in (right + datetime.timedelta(hours=12), right):
+        note = {"record_progress-note": "Visited", SEEN_AT: f"{seen:%Y-%m-%dT%H:%M}"}
+        assert act(client, referral, "record_progress", note).status_code == 302
+    manager_client = signed_in(boss)
+    form = manager_client.get(
+        reverse("referrals:case_action", args=[referral.pk, "report_missing"]), follow=True
+    )
+    assert (
+        f"Last recorded as seen in person at {right:%H:%M on %-d %B %Y}, by Elm House."
+        in form.content.decode()
+    )
+    last_seen = right + datetime.timedelta(minutes=30)
+    response = act(manager_client, referral, "report_missing", {MISSING_AT: f"{last_seen:%Y-%m-%dT%H:%M}"})
+    assert response.status_code == 302
+    assert (
+        referral.transitions.last().input["last_seen_at"]
+        == last_seen.replace(second=0, microsecond=0).isoformat()
+    )
 
 
 def test_a_progress_note_too_long_or_an_early_recovery_review_is_refused_on_its_field_and_kept():
