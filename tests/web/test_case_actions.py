@@ -1309,6 +1309,80 @@ def test_a_last_seen_time_in_the_hour_repeated_when_the_clocks_go_back_counts_fr
     assert started == datetime.datetime(2025, 10, 26, 0, 30, tzinfo=datetime.UTC)
 
 
+# The clocks go back at 02:00 BST on 25 October 2026: 01:00 to 02:00 happens twice, first in BST.
+CHANGE_NIGHT = datetime.date(2026, 10, 25)
+
+
+def _at_utc(hour: int, minute: int) -> datetime.datetime:
+    return datetime.datetime.combine(CHANGE_NIGHT, datetime.time(hour, minute), tzinfo=datetime.UTC)
+
+
+def _seen_in_person_at(when: datetime.datetime):
+    def record(referral, staff):
+        services.record_progress(referral_id=referral.pk, actor=staff, note="Visited.", seen_at=when)
+
+    return record
+
+
+def _found_at(when: datetime.datetime):
+    def record(referral, staff):
+        services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=aware(2026, 10, 20, 9, 0))
+        services.mark_found(referral_id=referral.pk, actor=staff)
+        referral.transitions.filter(transition="found").update(at=when)
+
+    return record
+
+
+def _placed_at(when: datetime.datetime):
+    return lambda referral, _staff: placed_since(referral, when)
+
+
+@pytest.mark.parametrize(
+    ("known_there", "typed", "last_seen"),
+    [
+        # Seen at 01:30 GMT: "01:45" is 01:45 GMT, as 01:45 BST is before then.
+        (_seen_in_person_at(_at_utc(1, 30)), "2026-10-25T01:45", _at_utc(1, 45)),
+        (_found_at(_at_utc(1, 30)), "2026-10-25T01:45", _at_utc(1, 45)),
+        (_placed_at(_at_utc(1, 30)), "2026-10-25T01:45", _at_utc(1, 45)),
+        # Seen at 01:10 BST: 01:45 BST is allowed, and counts the person as gone the longer.
+        (_seen_in_person_at(_at_utc(0, 10)), "2026-10-25T01:45", _at_utc(0, 45)),
+    ],
+    ids=["seen in person in GMT", "found in GMT", "placed in GMT", "seen in person in BST"],
+)
+def test_a_last_seen_time_in_the_repeated_hour_is_its_second_occurrence_where_only_that_is_allowed(
+    known_there, typed, last_seen
+):
+    referral, staff, _boss = placed()
+    placed_since(referral, aware(2026, 10, 1, 9, 0))
+    known_there(referral, staff)
+    response = act(signed_in(staff), referral, "report_missing", {MISSING_AT: typed})
+    assert response.status_code == 302, response.content.decode()
+    assert datetime.datetime.fromisoformat(referral.transitions.last().input["last_seen_at"]) == last_seen
+
+
+def test_a_last_seen_time_in_the_repeated_hour_before_a_sighting_in_both_its_readings_is_refused():
+    referral, staff, _boss = placed(CareProviderFactory(name="Elm House"))
+    placed_since(referral, aware(2026, 10, 1, 9, 0))
+    _seen_in_person_at(_at_utc(1, 30))(referral, staff)
+    response = act(signed_in(staff), referral, "report_missing", {MISSING_AT: "2026-10-25T01:15"})
+    assert response.status_code == 400
+    assert (
+        "recorded as seen in person by Elm House, at 01:30 GMT on 25 October 2026: enter when they were last "
+        "seen since then."
+    ) in response.content.decode()
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.PLACED
+
+
+def test_a_time_seen_in_person_in_the_repeated_hour_is_its_second_occurrence_after_a_placement_begun_in_it():
+    referral, staff, _boss = placed()
+    placed_since(referral, _at_utc(1, 30))  # 01:30 GMT: a sighting at 01:45 BST would be before it
+    note = {"record_progress-note": "Arrived and settled", SEEN_AT: "2026-10-25T01:45"}
+    response = act(signed_in(staff), referral, "record_progress", note)
+    assert response.status_code == 302, response.content.decode()
+    assert datetime.datetime.fromisoformat(referral.transitions.last().input["seen_at"]) == _at_utc(1, 45)
+
+
 def test_a_last_seen_time_in_the_hour_skipped_when_the_clocks_go_forward_moves_on_by_the_gap():
     # 01:30 never happens on 30 March 2025: the clocks go from 01:00 GMT to 02:00 BST. Read as 02:30 BST.
     referral = _report_missing_at("2025-03-30T01:30")
