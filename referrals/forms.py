@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import datetime
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
@@ -39,7 +39,7 @@ from .choices import (
     language_choices,
     nationality_choices,
 )
-from .local_time import local_time
+from .local_time import happens_twice, local_time
 from .models import CASE_REFERENCE_MAX_LENGTH, Referral
 from .phone_numbers import PHONE_MAX_LENGTH
 from .validation import (
@@ -65,6 +65,7 @@ from .validation import (
     next_check_in_errors,
     referral_errors,
     seen_in_person_errors,
+    seen_in_person_words,
 )
 
 if TYPE_CHECKING:
@@ -90,7 +91,8 @@ class LocalDateTimeField(forms.DateTimeField):
 
     Django's field refuses a time in the hour repeated in October or skipped in March, so a true time
     could not be entered. Here a repeated time is its first occurrence (summer time: a person reported
-    missing counts as gone the longer), and a skipped time moves on by the gap (01:30 reads as 02:30 BST).
+    missing counts as gone the longer), unless a form takes the second where only that is allowed
+    (``allowed_reading``), and a skipped time moves on by the gap (01:30 reads as 02:30 BST).
     """
 
     widget = DateTimeInput
@@ -123,6 +125,23 @@ def on_local_clock(naive: datetime.datetime) -> datetime.datetime:
     # fold=0 (PEP 495) picks the first of a repeated time, and reads a skipped time with the offset from
     # before the gap, which is the gap's length later; the round trip through UTC shows it as such.
     return naive.replace(tzinfo=zone, fold=0).astimezone(datetime.UTC).astimezone(zone)
+
+
+def allowed_reading(
+    moment: datetime.datetime, errors_of: Callable[[datetime.datetime], list[str]]
+) -> datetime.datetime:
+    """``moment`` as ``LocalDateTimeField`` read it, refused with the errors ``errors_of`` finds in it.
+    A time in the hour the clocks go back is read as its first occurrence (BST); where that is refused
+    and the second (GMT) is not, the second is meant: a person seen in person at 01:30 GMT and last seen
+    at "01:45" was last seen at 01:45 GMT, not at 01:45 BST, before the sighting."""
+    errors = errors_of(moment)
+    if errors and happens_twice(moment):
+        second = moment.replace(fold=1)
+        if not errors_of(second):
+            return second
+    if errors:
+        raise forms.ValidationError(errors)
+    return moment
 
 
 class LanguagePicker(forms.SelectMultiple):
@@ -642,8 +661,9 @@ class ProgressForm(HarbourForm):
         required=False,
         label="When did you last see them in person? (optional)",
         help_text=(
-            "Leave empty if you did not see them. If they go missing later, they cannot be reported as "
-            "last seen before this time."
+            "Leave empty if you did not see them. If they go missing, they cannot be reported as last "
+            "seen before the time in the latest note that gives one: a new note with the right time "
+            "corrects a wrong one."
         ),
         error_messages={"invalid": "Enter when you last saw them as a date and time."},
     )
@@ -688,9 +708,9 @@ class ProgressForm(HarbourForm):
 
     def clean_seen_at(self) -> datetime.datetime | None:
         seen = self.cleaned_data.get("seen_at")
-        if self.referral is not None and (errors := seen_in_person_errors(self.referral, seen)):
-            raise forms.ValidationError(errors)
-        return seen
+        if seen is None or (referral := self.referral) is None:
+            return seen
+        return allowed_reading(seen, lambda moment: seen_in_person_errors(referral, moment))
 
 
 # Harbour alerts the managers and the referrer, not the police, who search for a missing person: a child,
@@ -721,14 +741,17 @@ class MissingForm(HarbourForm):
         # The case the person is missing from. A form only shown, never sent on, has none; the service
         # checks the same rules again.
         self.referral = referral
-        if referral is not None and referral.is_child:
-            self.lead = CHILD_MISSING_POLICE_FIRST
+        if referral is not None:
+            if referral.is_child:
+                self.lead = CHILD_MISSING_POLICE_FIRST
+            # Told before typing a time the sighting would refuse, with how to put a wrong one right.
+            self.fields["last_seen_at"].help_text = seen_in_person_words(referral)
 
     def clean_last_seen_at(self) -> datetime.datetime:
-        seen = self.cleaned_data["last_seen_at"]
-        if self.referral is not None and (errors := last_seen_errors(self.referral, seen)):
-            raise forms.ValidationError(errors)
-        return seen
+        seen: datetime.datetime = self.cleaned_data["last_seen_at"]
+        if (referral := self.referral) is None:
+            return seen
+        return allowed_reading(seen, lambda moment: last_seen_errors(referral, moment))
 
 
 class FoundForm(HarbourForm):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Collection, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
@@ -318,42 +318,83 @@ def seen_in_person_errors(referral: Referral, seen: datetime.datetime | None) ->
 
 
 def last_seen_in_person(referral: Referral, placement: Placement) -> datetime.datetime | None:
-    """The latest time the progress notes of the placement say the person was seen in person. The
-    inputs are encrypted, so the times are read here, not in SQL."""
+    """When the placement's latest progress note to give a time says the person was seen in person. The
+    latest note decides, not the latest time: a time typed wrong (22:00 for 10:00) is corrected by a
+    later note, rather than refuse the true time last seen for good. The inputs are encrypted, so the
+    times are read here, not in SQL."""
     notes = referral.transitions.filter(transition="record_progress", at__gte=placement.started_at)
-    seen = [
-        datetime.datetime.fromisoformat(given["seen_at"])
-        for given in notes.values_list("input", flat=True)
-        if given and given.get("seen_at")
-    ]
-    return max(seen, default=None)
+    for given in notes.order_by("-at", "-id").values_list("input", flat=True):
+        if given and given.get("seen_at"):
+            return datetime.datetime.fromisoformat(given["seen_at"])
+    return None
+
+
+class KnownThere(NamedTuple):
+    """A moment Harbour knows the person was at their placement, and what happened then."""
+
+    at: datetime.datetime
+    event: str
+    # The provider whose progress note gave the time, if one did: a later note corrects a time typed wrong.
+    seen_by: str = ""
+
+    def correction(self) -> str:
+        if not self.seen_by:
+            return ""
+        return (
+            f"If that time was wrong, {self.seen_by} can correct it first with a progress note giving the "
+            "right time."
+        )
+
+
+def last_known_there(referral: Referral, placement: Placement) -> KnownThere:
+    """The latest moment Harbour knows the person was there: their placement's start, their last
+    recording as found, or the time the placement's latest progress note to give one says they were
+    seen in person. A note's own time is not counted: it may be written about an absence."""
+    known_there = [KnownThere(placement.started_at, "their placement began")]
+    if found := referral.transitions.filter(transition="found").order_by("at").last():
+        known_there.append(KnownThere(found.at, "they were recorded as found"))
+    if seen_in_person := last_seen_in_person(referral, placement):
+        # The provider's name, as the case page gives the placement: the notes' writers are its staff.
+        provider = placement.provider.name
+        known_there.append(
+            KnownThere(
+                seen_in_person, f"they were recorded as seen in person by {provider}", seen_by=provider
+            )
+        )
+    return max(known_there, key=lambda known: known.at)
+
+
+def seen_in_person_words(referral: Referral) -> str:
+    """For the missing report: when the person was recorded as seen in person, by which provider, and how
+    to correct it, if that is the latest moment they are known to have been there; else empty."""
+    placement = active_placement_for(referral)
+    if placement is None or not (known := last_known_there(referral, placement)).seen_by:
+        return ""
+    return (
+        f"Last recorded as seen in person at {local_time(known.at, SEEN_MOMENT)}, by {known.seen_by}. "
+        f"{known.correction()}"
+    )
 
 
 def last_seen_errors(referral: Referral, seen: datetime.datetime) -> list[str]:
     """When a missing person was last seen: not in the future, and not before the latest moment Harbour
-    knows they were there: their placement's start, their last recording as found, or the latest time
-    a progress note of the placement says they were seen in person. A note's own time is not counted:
-    it may be written about an absence. A case with no placement is not checked here: it cannot be
-    reported missing at all."""
+    knows they were there (``last_known_there``). A case with no placement is not checked here: it
+    cannot be reported missing at all."""
     if _in_the_future(seen):
         return ["The time last seen cannot be in the future."]
     placement = active_placement_for(referral)
     if placement is None:
         return []
-    known_there = [(placement.started_at, "their placement began")]
-    if found := referral.transitions.filter(transition="found").order_by("at").last():
-        known_there.append((found.at, "they were recorded as found"))
-    if seen_in_person := last_seen_in_person(referral, placement):
-        # The provider's name, as the case page gives the placement: the notes' writers are its staff.
-        provider = placement.provider.name
-        known_there.append((seen_in_person, f"they were recorded as seen in person by {provider}"))
-    since, event = max(known_there)
-    if seen < _to_the_minute(since):
+    known = last_known_there(referral, placement)
+    if seen < _to_the_minute(known.at):
         # A mistyped day or year would put the case at the top of every overdue list, "missing since 1900".
-        return [
-            f"The person cannot have been last seen before {event}, at "
-            f"{local_time(since, SEEN_MOMENT)}: enter when they were last seen since then."
-        ]
+        message = (
+            f"The person cannot have been last seen before {known.event}, at "
+            f"{local_time(known.at, SEEN_MOMENT)}: enter when they were last seen since then."
+        )
+        if correction := known.correction():
+            message = f"{message} {correction}"
+        return [message]
     return []
 
 

@@ -832,8 +832,9 @@ class RecordProgressInput(serializers.Serializer):
         default=None,
         help_text=(
             "When the provider last saw the person in person: not in the future, nor before the placement "
-            "began. If they are reported missing later, last_seen_at cannot be before the latest seen_at of "
-            "the placement."
+            "began. If they are reported missing later, last_seen_at cannot be before the seen_at of the "
+            "placement's latest progress note that gives one, so a later note with the right time corrects "
+            "a wrong one."
         ),
     )
     recovery_review = serializers.BooleanField(
@@ -865,7 +866,8 @@ class ReportMissingInput(serializers.Serializer):
     last_seen_at = serializers.DateTimeField(
         help_text=(
             "Not in the future, nor before the placement began, the person was last recorded as found, or "
-            "the latest seen_at given with a progress note of the placement."
+            "the seen_at of the placement's latest progress note that gives one (a later note corrects a "
+            "wrong seen_at)."
         )
     )
     note = _note()

@@ -718,7 +718,8 @@ def test_report_missing_refuses_a_time_before_the_person_was_recorded_as_seen_in
     assert refused.status_code == 400
     assert refused.json()["last_seen_at"] == [
         f"The person cannot have been last seen before they were recorded as seen in person by Elm House, "
-        f"at {local_time(seen, '%H:%M on %-d %B %Y')}: enter when they were last seen since then."
+        f"at {local_time(seen, '%H:%M on %-d %B %Y')}: enter when they were last seen since then. If that "
+        "time was wrong, Elm House can correct it first with a progress note giving the right time."
     ]
     assert case.refresh().state == "placed"
     accepted = api(case.provider_user).post(
@@ -726,6 +727,26 @@ def test_report_missing_refuses_a_time_before_the_person_was_recorded_as_seen_in
     )
     assert accepted.status_code == 200
     assert accepted.json()["state"] == "missing"
+
+
+def test_a_later_progress_note_corrects_a_time_seen_in_person_typed_wrong_as_on_the_web(api):
+    case = bring_to("placed")
+    placed_since(case.referral, timezone.now() - datetime.timedelta(days=1))
+    right = timezone.now() - datetime.timedelta(hours=13)
+    for seen in (right + datetime.timedelta(hours=12), right):  # PM for AM, then the right time
+        response = api(case.provider_user).post(
+            transition_url(case.referral.pk, "record_progress"),
+            {"note": "Visited.", "seen_at": seen.isoformat()},
+            format="json",
+        )
+        assert response.status_code == 200, response.json()
+    response = api(case.manager).post(
+        transition_url(case.referral.pk, "report_missing"),
+        {"last_seen_at": (right + datetime.timedelta(minutes=30)).isoformat()},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["state"] == "missing"
 
 
 def test_a_blank_progress_note_with_a_time_seen_in_the_future_is_a_400_on_both_fields(api):

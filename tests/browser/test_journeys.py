@@ -435,6 +435,14 @@ def test_on_a_phone_without_javascript_a_provider_records_when_they_last_saw_the
     assert f"Seen in person at: {seen:%-d %B %Y %H:%M}" in history
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
+    # The missing form gives the sighting, and how to correct it, above the time last seen.
+    page.goto(f"/cases/{referral.pk}/report_missing/")
+    carer.look("missing form with the sighting")
+    hint = page.locator("#id_report_missing-last_seen_at_helptext")
+    assert hint.inner_text().startswith(f"Last recorded as seen in person at {seen:%H:%M on %-d %B %Y}")
+    assert hint.bounding_box()["y"] < page.get_by_label("Last seen at").bounding_box()["y"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
 
 def test_a_progress_note_sent_again_after_going_back_is_recorded_once_and_the_same_note_anew_asked_about(
     journeys,

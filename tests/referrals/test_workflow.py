@@ -199,23 +199,44 @@ def test_a_person_recorded_as_found_cannot_be_reported_missing_since_before_they
 
 def test_a_person_recorded_as_seen_in_person_cannot_be_reported_missing_since_before_that_time():
     """A provider's note says they saw her at 18:40; a missing report "last seen yesterday" would make the
-    case a day overdue too soon. The latest time seen counts, whichever note gave it, and nothing beyond
-    the provider's name and the time is said."""
+    case a day overdue too soon. Nothing beyond the provider's name and the time is said, with how to
+    correct a wrong time."""
     house = CareProviderFactory(name="Elm House")
     case = bring_to("placed", provider=house)
     placed_since(case.referral, timezone.now() - datetime.timedelta(days=5))
     seen = timezone.now() - datetime.timedelta(days=1)
-    for seen_at in (seen, seen - datetime.timedelta(days=2)):  # a later note about an earlier visit
-        services.record_progress(
-            referral_id=case.referral.pk, actor=case.provider_user, note="Visited her.", seen_at=seen_at
-        )
+    services.record_progress(
+        referral_id=case.referral.pk, actor=case.provider_user, note="Visited her.", seen_at=seen
+    )
     referral = Referral.objects.get(pk=case.referral.pk)
     refused = validation.last_seen_errors(referral, seen - datetime.timedelta(hours=3))
     assert refused == [
         f"The person cannot have been last seen before they were recorded as seen in person by Elm House, "
-        f"at {timezone.localtime(seen):%H:%M on %-d %B %Y}: enter when they were last seen since then."
+        f"at {timezone.localtime(seen):%H:%M on %-d %B %Y}: enter when they were last seen since then. "
+        "If that time was wrong, Elm House can correct it first with a progress note giving the right time."
     ]
     assert validation.last_seen_errors(referral, seen.replace(second=0, microsecond=0)) == []
+
+
+def test_a_later_note_with_an_earlier_time_seen_corrects_the_sighting_a_missing_report_is_held_to():
+    """At 23:00 the provider typed 22:00 for 10:00. The person, last seen at 10:30, could only be
+    reported missing since a false later time, until a later note gives the right one: the latest note
+    to give a time decides, not the latest time."""
+    case = bring_to("placed", provider=CareProviderFactory(name="Elm House"))
+    placed_since(case.referral, timezone.now() - datetime.timedelta(days=1))
+    right = timezone.now() - datetime.timedelta(hours=13)
+    for seen_at in (right + datetime.timedelta(hours=12), right):  # the mistake, then its correction
+        services.record_progress(
+            referral_id=case.referral.pk, actor=case.provider_user, note="Visited her.", seen_at=seen_at
+        )
+    services.record_progress(referral_id=case.referral.pk, actor=case.provider_user, note="No time given.")
+    referral = Referral.objects.get(pk=case.referral.pk)
+    assert validation.last_seen_errors(referral, right + datetime.timedelta(minutes=30)) == []
+    refused = validation.last_seen_errors(referral, right - datetime.timedelta(minutes=30))
+    assert refused[0].startswith(
+        "The person cannot have been last seen before they were recorded as seen in person by Elm House, "
+        f"at {timezone.localtime(right):%H:%M on %-d %B %Y}:"
+    )
 
 
 def test_a_progress_note_without_a_time_seen_is_no_sighting_whenever_it_was_written():

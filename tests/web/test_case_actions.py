@@ -950,7 +950,13 @@ def test_a_progress_note_left_empty_with_a_time_seen_in_the_future_hears_of_both
     assert 'href="#id_record_progress-note"' in html and f'href="#id_{SEEN_AT}"' in html
 
 
-def test_a_missing_report_before_the_person_was_recorded_as_seen_in_person_is_refused_saying_by_whom():
+MISSING_AT = "report_missing-last_seen_at"
+SIGHTING_CORRECTION = (
+    "If that time was wrong, Elm House can correct it first with a progress note giving the right time."
+)
+
+
+def test_a_missing_report_before_a_recorded_sighting_is_refused_saying_how_to_correct_it():
     referral, staff, _boss = placed(CareProviderFactory(name="Elm House"))
     placed_since(referral, timezone.now() - datetime.timedelta(days=3))
     seen = timezone.localtime() - datetime.timedelta(hours=5)
@@ -961,23 +967,67 @@ def test_a_missing_report_before_the_person_was_recorded_as_seen_in_person_is_re
         "record_progress",
         {"record_progress-note": "Visited", SEEN_AT: f"{seen:%Y-%m-%dT%H:%M}"},
     )
+    # The form says it before a time is typed, as the hint of the time last seen.
+    sighting = (
+        f"Last recorded as seen in person at {seen:%H:%M on %-d %B %Y}, by Elm House. {SIGHTING_CORRECTION}"
+    )
+    form = client.get(
+        reverse("referrals:case_action", args=[referral.pk, "report_missing"]), follow=True
+    ).content.decode()
+    assert f'<div class="hint" id="id_{MISSING_AT}_helptext">{sighting}</div>' in form
     earlier = seen - datetime.timedelta(hours=1)
-    response = act(
-        client, referral, "report_missing", {"report_missing-last_seen_at": f"{earlier:%Y-%m-%dT%H:%M}"}
-    )
+    response = act(client, referral, "report_missing", {MISSING_AT: f"{earlier:%Y-%m-%dT%H:%M}"})
     assert response.status_code == 400
-    assert (
-        "The person cannot have been last seen before they were recorded as seen in person by Elm House, at "
-        f"{seen:%H:%M on %-d %B %Y}: enter when they were last seen since then."
-    ) in response.content.decode()
-    assert (
-        act(
-            client, referral, "report_missing", {"report_missing-last_seen_at": f"{seen:%Y-%m-%dT%H:%M}"}
-        ).status_code
-        == 302
+    assert_field_error_reported(
+        response.content.decode(),
+        field_id=f"id_{MISSING_AT}",
+        hint=sighting,
+        message=(
+            "The person cannot have been last seen before they were recorded as seen in person by Elm House, "
+            f"at {seen:%H:%M on %-d %B %Y}: enter when they were last seen since then. {SIGHTING_CORRECTION}"
+        ),
     )
+    assert act(client, referral, "report_missing", {MISSING_AT: f"{seen:%Y-%m-%dT%H:%M}"}).status_code == 302
     referral.refresh_from_db()
     assert referral.state == ReferralState.MISSING
+
+
+def test_the_missing_form_says_nothing_of_a_sighting_since_passed_by_a_finding():
+    referral, staff, _boss = placed()
+    placed_since(referral, timezone.now() - datetime.timedelta(days=3))
+    seen = timezone.now() - datetime.timedelta(hours=5)
+    services.record_progress(referral_id=referral.pk, actor=staff, note="Visited.", seen_at=seen)
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=seen)
+    services.mark_found(referral_id=referral.pk, actor=staff)
+    client = signed_in(staff)
+    form = client.get(reverse("referrals:case_action", args=[referral.pk, "report_missing"]), follow=True)
+    assert 'id="id_report_missing-last_seen_at"' in form.content.decode()
+    assert "seen in person" not in form.content.decode()
+
+
+def test_a_time_seen_in_person_typed_wrong_is_corrected_by_a_later_note_and_a_manager_reports_the_true_time():
+    referral, staff, boss = placed(CareProviderFactory(name="Elm House"))
+    placed_since(referral, timezone.now() - datetime.timedelta(days=1))
+    right = timezone.localtime() - datetime.timedelta(hours=13)  # typed 12 hours late: PM for AM
+    client = signed_in(staff)
+    for seen in (right + datetime.timedelta(hours=12), right):
+        note = {"record_progress-note": "Visited", SEEN_AT: f"{seen:%Y-%m-%dT%H:%M}"}
+        assert act(client, referral, "record_progress", note).status_code == 302
+    manager_client = signed_in(boss)
+    form = manager_client.get(
+        reverse("referrals:case_action", args=[referral.pk, "report_missing"]), follow=True
+    )
+    assert (
+        f"Last recorded as seen in person at {right:%H:%M on %-d %B %Y}, by Elm House."
+        in form.content.decode()
+    )
+    last_seen = right + datetime.timedelta(minutes=30)
+    response = act(manager_client, referral, "report_missing", {MISSING_AT: f"{last_seen:%Y-%m-%dT%H:%M}"})
+    assert response.status_code == 302
+    assert (
+        referral.transitions.last().input["last_seen_at"]
+        == last_seen.replace(second=0, microsecond=0).isoformat()
+    )
 
 
 def test_a_progress_note_too_long_or_an_early_recovery_review_is_refused_on_its_field_and_kept():
@@ -1263,6 +1313,80 @@ def test_a_last_seen_time_in_the_hour_repeated_when_the_clocks_go_back_counts_fr
     referral = _report_missing_at("2025-10-26T01:30")
     started = referral.deadlines.get(clock=Clock.MISSING).started_at
     assert started == datetime.datetime(2025, 10, 26, 0, 30, tzinfo=datetime.UTC)
+
+
+# The clocks go back at 02:00 BST on 25 October 2026: 01:00 to 02:00 happens twice, first in BST.
+CHANGE_NIGHT = datetime.date(2026, 10, 25)
+
+
+def _at_utc(hour: int, minute: int) -> datetime.datetime:
+    return datetime.datetime.combine(CHANGE_NIGHT, datetime.time(hour, minute), tzinfo=datetime.UTC)
+
+
+def _seen_in_person_at(when: datetime.datetime):
+    def record(referral, staff):
+        services.record_progress(referral_id=referral.pk, actor=staff, note="Visited.", seen_at=when)
+
+    return record
+
+
+def _found_at(when: datetime.datetime):
+    def record(referral, staff):
+        services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=aware(2026, 10, 20, 9, 0))
+        services.mark_found(referral_id=referral.pk, actor=staff)
+        referral.transitions.filter(transition="found").update(at=when)
+
+    return record
+
+
+def _placed_at(when: datetime.datetime):
+    return lambda referral, _staff: placed_since(referral, when)
+
+
+@pytest.mark.parametrize(
+    ("known_there", "typed", "last_seen"),
+    [
+        # Seen at 01:30 GMT: "01:45" is 01:45 GMT, as 01:45 BST is before then.
+        (_seen_in_person_at(_at_utc(1, 30)), "2026-10-25T01:45", _at_utc(1, 45)),
+        (_found_at(_at_utc(1, 30)), "2026-10-25T01:45", _at_utc(1, 45)),
+        (_placed_at(_at_utc(1, 30)), "2026-10-25T01:45", _at_utc(1, 45)),
+        # Seen at 01:10 BST: 01:45 BST is allowed, and counts the person as gone the longer.
+        (_seen_in_person_at(_at_utc(0, 10)), "2026-10-25T01:45", _at_utc(0, 45)),
+    ],
+    ids=["seen in person in GMT", "found in GMT", "placed in GMT", "seen in person in BST"],
+)
+def test_a_last_seen_time_in_the_repeated_hour_is_its_second_occurrence_where_only_that_is_allowed(
+    known_there, typed, last_seen
+):
+    referral, staff, _boss = placed()
+    placed_since(referral, aware(2026, 10, 1, 9, 0))
+    known_there(referral, staff)
+    response = act(signed_in(staff), referral, "report_missing", {MISSING_AT: typed})
+    assert response.status_code == 302, response.content.decode()
+    assert datetime.datetime.fromisoformat(referral.transitions.last().input["last_seen_at"]) == last_seen
+
+
+def test_a_last_seen_time_in_the_repeated_hour_before_a_sighting_in_both_its_readings_is_refused():
+    referral, staff, _boss = placed(CareProviderFactory(name="Elm House"))
+    placed_since(referral, aware(2026, 10, 1, 9, 0))
+    _seen_in_person_at(_at_utc(1, 30))(referral, staff)
+    response = act(signed_in(staff), referral, "report_missing", {MISSING_AT: "2026-10-25T01:15"})
+    assert response.status_code == 400
+    assert (
+        "recorded as seen in person by Elm House, at 01:30 GMT on 25 October 2026: enter when they were last "
+        "seen since then."
+    ) in response.content.decode()
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.PLACED
+
+
+def test_a_time_seen_in_person_in_the_repeated_hour_is_its_second_occurrence_after_a_placement_begun_in_it():
+    referral, staff, _boss = placed()
+    placed_since(referral, _at_utc(1, 30))  # 01:30 GMT: a sighting at 01:45 BST would be before it
+    note = {"record_progress-note": "Arrived and settled", SEEN_AT: "2026-10-25T01:45"}
+    response = act(signed_in(staff), referral, "record_progress", note)
+    assert response.status_code == 302, response.content.decode()
+    assert datetime.datetime.fromisoformat(referral.transitions.last().input["seen_at"]) == _at_utc(1, 45)
 
 
 def test_a_last_seen_time_in_the_hour_skipped_when_the_clocks_go_forward_moves_on_by_the_gap():
