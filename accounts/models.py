@@ -18,7 +18,7 @@ from django_otp.oath import TOTP
 from django_otp.util import random_hex
 
 from referrals.encryption import EncryptedTextField
-from referrals.phone_numbers import PHONE_MAX_LENGTH, validate_phone_number
+from referrals.phone_numbers import PHONE_MAX_LENGTH, validate_duty_phone
 
 if TYPE_CHECKING:
     from care_providers.models import CareProvider
@@ -62,10 +62,11 @@ class Organisation(models.Model):
         blank=True,
         default="",
         db_default="",
-        validators=[validate_phone_number],
+        validators=[validate_duty_phone],
         help_text=(
-            "A care provider's 24-hour number, for the managers to phone about a person it supports or is "
-            "offered, such as 020 7946 0123. Shown to managers only."
+            "A care provider's 24-hour number, for the managers to tap to call about a person it supports "
+            "or is offered: one number, such as 020 7946 0123, without an extension or hours. Shown to "
+            "managers only."
         ),
     )
 

@@ -7,10 +7,15 @@ from typing import Any, cast
 from django import forms
 from django.contrib.admin.widgets import FilteredSelectMultiple
 
-from accounts.forms import EmailListField, webhook_secret_field, webhook_secret_to_store, webhook_url_field
+from accounts.forms import (
+    EmailListField,
+    duty_phone_field,
+    webhook_secret_field,
+    webhook_secret_to_store,
+    webhook_url_field,
+)
 from accounts.models import Organisation, OrganisationKind
 from referrals.choices import BED_FOR, BedKind, Region, Service, language_choices
-from referrals.phone_numbers import validate_phone_number
 
 from .models import CareProvider
 from .selectors import providers_with_occupancy
@@ -29,9 +34,7 @@ class CareProviderForm(forms.ModelForm):
         widget=FilteredSelectMultiple("languages", is_stacked=False),
         help_text="Languages the provider's staff speak.",
     )
-    # The organisation's field as its own admin has it. Its check is given again: the model checks only
-    # the provider's own fields on this form.
-    duty_phone = Organisation._meta.get_field("duty_phone").formfield(validators=[validate_phone_number])
+    duty_phone = duty_phone_field()
     notification_emails = EmailListField()
     webhook_url = webhook_url_field()
     webhook_secret = webhook_secret_field()

@@ -8,7 +8,6 @@ them here, so the two say the same ("Provider: Migrant Help", not "provider: 2")
 from __future__ import annotations
 
 import datetime
-import re
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -35,6 +34,7 @@ from .choices import (
 )
 from .local_time import MOMENT, local_time
 from .permissions import TRANSITION_WORDS
+from .phone_numbers import dial_string
 from .services import age_on
 
 if TYPE_CHECKING:
@@ -67,8 +67,11 @@ CORRECTED_FIELD_WORDS = {"aliases": "other names", "needs_medical": "needs medic
 
 
 def phone_link(number: str) -> SafeString:
-    """A phone number as a link that a phone dials when tapped."""
-    return format_html('<a href="tel:{}">{}</a>', re.sub(r"[^+0-9]", "", number), number)
+    """A phone number as a link that a phone dials when tapped; as it is, to read, where it is not one
+    number a phone could dial (``dial_string``): a link would ring a number that does not exist."""
+    if dialled := dial_string(number):
+        return format_html('<a href="tel:{}">{}</a>', dialled, number)
+    return format_html("{}", number)
 
 
 def managers_duty_line() -> SafeString:

@@ -3,7 +3,11 @@ from django.urls import reverse
 
 from accounts.models import Organisation, User
 from care_providers.models import CareProvider, Placement
-from referrals.phone_numbers import PHONE_TOO_FEW_DIGITS_MESSAGE
+from referrals.phone_numbers import (
+    NOT_ONE_NUMBER_MESSAGE,
+    PHONE_TOO_FEW_DIGITS_MESSAGE,
+    PHONE_TOO_LONG_MESSAGE,
+)
 from tests.factories import CareProviderFactory, OrganisationFactory
 from tests.web.conftest import placed, signed_in
 
@@ -201,7 +205,20 @@ def test_a_providers_duty_phone_is_set_on_the_provider_or_on_its_organisation(ad
 
 
 @pytest.mark.parametrize("page", ["provider", "organisation"])
-def test_a_duty_phone_with_too_few_digits_to_ring_is_refused(admin_client, page):
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [
+        ("Ask for Jo, 020 79", PHONE_TOO_FEW_DIGITS_MESSAGE),
+        ("020 7946 0123 ext 12", NOT_ONE_NUMBER_MESSAGE),
+        ("020 7946 0405 (after 6pm: 07700 900777)", NOT_ONE_NUMBER_MESSAGE),
+        ("020 7946 0405 07700 900777", NOT_ONE_NUMBER_MESSAGE),
+        ("٠٢٠٧٩٤٦٠١٢٣", NOT_ONE_NUMBER_MESSAGE),
+        # 51 characters, of one number: the project's message, not Django's count.
+        ("020 7946 0123" + "-" * 38, PHONE_TOO_LONG_MESSAGE),
+    ],
+    ids=["too few digits", "extension", "hours", "two numbers", "arabic-indic digits", "too long"],
+)
+def test_a_duty_phone_that_is_not_one_number_to_ring_is_refused(admin_client, page, number, message):
     provider = CareProviderFactory()
     organisation = provider.organisation
     url, data = {
@@ -214,9 +231,10 @@ def test_a_duty_phone_with_too_few_digits_to_ring_is_refused(admin_client, page)
             {"name": organisation.name, "kind": organisation.kind},
         ),
     }[page]
-    response = admin_client.post(url, {**data, "duty_phone": "Ask for Jo, 020 79"})
+    response = admin_client.post(url, {**data, "duty_phone": number})
     assert response.status_code == 200
-    assert PHONE_TOO_FEW_DIGITS_MESSAGE in response.content.decode()
+    errors = response.context["adminform"].form.errors["duty_phone"]
+    assert errors == [message]
     organisation.refresh_from_db()
     assert organisation.duty_phone == ""
 
