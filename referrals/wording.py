@@ -79,7 +79,10 @@ def managers_duty_line() -> SafeString:
     return phone_link(settings.MANAGERS_DUTY_PHONE)
 
 
-NO_DUTY_PHONE = "no duty phone recorded — ask the provider"
+# Where a provider's duty phone is missing: that Harbour holds none, not that the provider has none, and
+# who can put it right.
+ADD_DUTY_PHONE = "an administrator can add it in the admin"
+NO_DUTY_PHONE = f"no duty phone in Harbour: {ADD_DUTY_PHONE}"
 
 
 def provider_duty_phone(provider: CareProvider) -> SafeString:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 NUMBER = "020 7946 0401"
 LINK = '<a href="tel:02079460401">020 7946 0401</a>'
-NONE_RECORDED = "no duty phone recorded — ask the provider"
+NONE_RECORDED = "no duty phone in Harbour: an administrator can add it in the admin"
 
 
 def case_page(user, referral) -> str:
@@ -58,7 +58,10 @@ def test_each_suggested_provider_comes_with_its_duty_phone_or_that_none_is_recor
         page = signed_in(case.manager).get(url, follow=True).content.decode()
         hestia, causeway = (suggestion_of(name, page) for name in ("Hestia", "Causeway"))
         assert f'<p class="meta">Duty phone {LINK}</p>' in hestia
-        assert '<p class="meta">No duty phone recorded — ask the provider</p>' in causeway
+        assert (
+            '<p class="meta">No duty phone in Harbour: an administrator can add it in the admin</p>'
+            in causeway
+        )
 
 
 def test_an_offer_note_refused_while_another_offer_is_pending_gives_the_duty_phone_of_the_provider_to_phone():
@@ -72,6 +75,22 @@ def test_an_offer_note_refused_while_another_offer_is_pending_gives_the_duty_pho
         f"Hestia (duty phone {LINK}) has not seen your note: phone them with it now, quoting case "
         f"{referral.reference}"
     ) in response.content.decode()
+
+
+def test_an_offer_note_refused_while_a_provider_with_no_duty_phone_decides_says_harbour_holds_none():
+    referral, _provider, boss = offered(CareProviderFactory(name="Hestia"))
+    response = signed_in(boss).post(
+        reverse("referrals:case_action", args=[referral.pk, "offer"]),
+        {"offer-provider": CareProviderFactory().pk, "offer-note": "Keep her away from Leeds."},
+    )
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert (
+        f"Hestia has not seen your note: phone them with it now, quoting case {referral.reference}, or give "
+        "it with the next offer if they reject the person. Harbour has no duty phone for them: an "
+        "administrator can add it in the admin."
+    ) in page
+    assert "ask the provider" not in page
 
 
 @pytest.mark.parametrize(
