@@ -38,6 +38,10 @@ class EmailListField(forms.CharField):
         text = super().to_python(value) or ""
         return [line.strip() for line in text.replace(",", "\n").splitlines() if line.strip()]
 
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        # No list shown (a new provider's form) and none typed is no change.
+        return self.to_python(initial) != self.to_python(data)
+
     def validate(self, value: list[str]) -> None:  # type: ignore[override]
         if self.required and not value:
             raise ValidationError(self.error_messages["required"], code="required")

@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from accounts.models import Organisation, User
+from accounts.models import DUTY_PHONE_OF_ANOTHER_KIND_MESSAGE, Organisation, User
 from care_providers.models import CareProvider, Placement
 from referrals.phone_numbers import (
     NOT_ONE_NUMBER_MESSAGE,
@@ -237,6 +237,117 @@ def test_a_duty_phone_that_is_not_one_number_to_ring_is_refused(admin_client, pa
     assert errors == [message]
     organisation.refresh_from_db()
     assert organisation.duty_phone == ""
+
+
+def test_only_a_care_providers_page_offers_a_duty_phone(admin_client):
+    """The managers' own duty line is a setting: a box on the contractor's page would seem to change it."""
+    for kind, offered in (("care_provider", True), ("police", False), ("contractor", False)):
+        organisation = OrganisationFactory(kind=kind)
+        page = admin_client.get(reverse("admin:accounts_organisation_change", args=[organisation.pk]))
+        assert ('name="duty_phone"' in page.content.decode()) is offered, kind
+    # A new organisation's kind is chosen on the page itself.
+    assert (
+        'name="duty_phone"' in admin_client.get(reverse("admin:accounts_organisation_add")).content.decode()
+    )
+
+
+@pytest.mark.parametrize("page", ["added", "kind changed", "held already"])
+def test_a_duty_phone_on_an_organisation_other_than_a_care_provider_is_refused_until_cleared(
+    admin_client, page
+):
+    organisation = OrganisationFactory(kind="care_provider", duty_phone="020 7946 0401")
+    url = reverse("admin:accounts_organisation_change", args=[organisation.pk])
+    data = {"name": organisation.name, "kind": "police", "duty_phone": "020 7946 0401"}
+    if page == "added":
+        url, data = reverse("admin:accounts_organisation_add"), {**data, "name": "Kent Police"}
+    elif page == "held already":  # as the release before this one let it be saved
+        Organisation.objects.filter(pk=organisation.pk).update(kind="contractor")
+        data["kind"] = "contractor"
+        assert 'name="duty_phone"' in admin_client.get(url).content.decode()
+    response = admin_client.post(url, data)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["duty_phone"] == [DUTY_PHONE_OF_ANOTHER_KIND_MESSAGE]
+    assert not Organisation.objects.filter(name="Kent Police").exists()
+
+    response = admin_client.post(url, {**data, "duty_phone": ""})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    saved = Organisation.objects.get(name=data["name"])
+    assert (saved.kind, saved.duty_phone) == (data["kind"], "")
+
+
+def test_moving_a_provider_to_another_organisation_keeps_that_organisations_phone_addresses_and_webhook(
+    admin_client,
+):
+    """The form shows the provider's organisation until now; saved as it is, with only the organisation
+    changed, it must not write that one's duty phone and addresses over the other's."""
+    provider = CareProviderFactory(
+        organisation__duty_phone="020 7946 0123",
+        organisation__notification_emails=["duty@old.test"],
+        organisation__webhook_url="https://old.test/hooks",
+        organisation__webhook_secret="old-secret-of-16-chars",
+    )
+    old = provider.organisation
+    other = OrganisationFactory(
+        kind="care_provider", duty_phone="0161 496 0000", notification_emails=["duty@new.test"]
+    )
+    url = reverse("admin:care_providers_careprovider_change", args=[provider.pk])
+    as_shown = {
+        "duty_phone": "020 7946 0123",
+        "notification_emails": "duty@old.test",
+        "webhook_url": "https://old.test/hooks",
+    }
+    response = admin_client.post(url, provider_form(provider, organisation=other.pk, **as_shown))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    other.refresh_from_db()
+    assert (other.duty_phone, other.notification_emails, other.webhook_url, other.webhook_secret) == (
+        "0161 496 0000",
+        ["duty@new.test"],
+        "",
+        "",
+    )
+    old.refresh_from_db()
+    assert (old.duty_phone, old.notification_emails) == ("020 7946 0123", ["duty@old.test"])
+
+    # Moved again, with the duty phone changed on the form: the change is the new organisation's.
+    third = OrganisationFactory(
+        kind="care_provider", duty_phone="0113 496 0000", notification_emails=["duty@third.test"]
+    )
+    provider.refresh_from_db()
+    response = admin_client.post(
+        url,
+        provider_form(
+            provider,
+            organisation=third.pk,
+            duty_phone="0113 496 0999",
+            notification_emails="duty@new.test",
+            webhook_url="",
+        ),
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    third.refresh_from_db()
+    assert (third.duty_phone, third.notification_emails) == ("0113 496 0999", ["duty@third.test"])
+
+
+def test_a_provider_added_to_an_organisation_keeps_that_organisations_duty_phone_and_addresses(admin_client):
+    organisation = OrganisationFactory(
+        kind="care_provider", duty_phone="0161 496 0000", notification_emails=["duty@new.test"]
+    )
+    response = admin_client.post(
+        reverse("admin:care_providers_careprovider_add"),
+        {
+            "organisation": organisation.pk,
+            "name": "Causeway",
+            "active": "on",
+            "regions": ["london"],
+            "services": ["outreach"],
+            "beds_women": 0,
+            "beds_men": 0,
+            "beds_family": 0,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    organisation.refresh_from_db()
+    assert (organisation.duty_phone, organisation.notification_emails) == ("0161 496 0000", ["duty@new.test"])
 
 
 def test_organisations_and_users_are_editable(admin_client):
