@@ -60,6 +60,14 @@ class OrganisationAdmin(AuditedModelAdmin):
             return False
         return super().has_change_permission(request, obj)
 
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        """A duty phone is a care provider's alone (``Organisation.clean``): another kind's page leaves the
+        box out, unless one is held there, to be cleared."""
+        fields = super().get_fields(request, obj)
+        if obj is not None and obj.kind != OrganisationKind.CARE_PROVIDER and not obj.duty_phone:
+            return [name for name in fields if name != "duty_phone"]
+        return fields
+
     def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "kind" and not grants_everything(request):
             kwargs["choices"] = [

@@ -3,7 +3,7 @@ password."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django import forms
@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from referrals.forms import HarbourForm
+from referrals.phone_numbers import PHONE_TOO_LONG_MESSAGE, validate_duty_phone
 
 from .models import Organisation
 
@@ -37,6 +38,10 @@ class EmailListField(forms.CharField):
         text = super().to_python(value) or ""
         return [line.strip() for line in text.replace(",", "\n").splitlines() if line.strip()]
 
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        # No list shown (a new provider's form) and none typed is no change.
+        return self.to_python(initial) != self.to_python(data)
+
     def validate(self, value: list[str]) -> None:  # type: ignore[override]
         if self.required and not value:
             raise ValidationError(self.error_messages["required"], code="required")
@@ -48,6 +53,20 @@ class EmailListField(forms.CharField):
                 bad.append(address)
         if bad:
             raise ValidationError(f"Not an e-mail address: {', '.join(bad)}.", code="invalid")
+
+
+# The project's message for a phone number too long, not Django's count of characters.
+DUTY_PHONE_ERRORS = {"max_length": PHONE_TOO_LONG_MESSAGE}
+
+
+def duty_phone_field() -> forms.CharField:
+    """The organisation's duty phone on another model's form, which checks it itself: its model's
+    checks are of that model's own fields only."""
+    field = Organisation._meta.get_field("duty_phone")
+    return cast(
+        forms.CharField,
+        field.formfield(validators=[validate_duty_phone], error_messages=DUTY_PHONE_ERRORS),
+    )
 
 
 def refuse_credentials_in_url(url: str) -> None:
@@ -116,6 +135,7 @@ class OrganisationForm(forms.ModelForm):
     class Meta:
         model = Organisation
         fields = ["name", "kind", "duty_phone", "notification_emails", "webhook_url", "webhook_secret"]
+        error_messages = {"duty_phone": DUTY_PHONE_ERRORS}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -18,7 +18,7 @@ from django_otp.oath import TOTP
 from django_otp.util import random_hex
 
 from referrals.encryption import EncryptedTextField
-from referrals.phone_numbers import PHONE_MAX_LENGTH, validate_phone_number
+from referrals.phone_numbers import PHONE_MAX_LENGTH, validate_duty_phone
 
 if TYPE_CHECKING:
     from care_providers.models import CareProvider
@@ -45,6 +45,12 @@ FIRST_RESPONDER_KINDS = frozenset(
 )
 
 
+DUTY_PHONE_OF_ANOTHER_KIND_MESSAGE = (
+    "Only care provider organisations have a duty phone: clear this box, or choose the kind Care provider. "
+    "The managers' own duty line is set on the server, as MANAGERS_DUTY_PHONE."
+)
+
+
 class Organisation(models.Model):
     name = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=30, choices=OrganisationKind.choices)
@@ -56,16 +62,18 @@ class Organisation(models.Model):
     webhook_secret = EncryptedTextField(blank=True, help_text="Shared secret for the HMAC.")
     # The organisation's own number, not a person's. Shown to managers only: a refuge's number is not
     # for first responders or other providers. Optional, as providers recorded before it have none. A
-    # default in the database too, for the release before this one, which writes none.
+    # default in the database too, for the release before this one, which writes none. A care provider's
+    # only (``clean``): the managers' own duty line is MANAGERS_DUTY_PHONE.
     duty_phone = models.CharField(
         max_length=PHONE_MAX_LENGTH,
         blank=True,
         default="",
         db_default="",
-        validators=[validate_phone_number],
+        validators=[validate_duty_phone],
         help_text=(
-            "A care provider's 24-hour number, for the managers to phone about a person it supports or is "
-            "offered, such as 020 7946 0123. Shown to managers only."
+            "A care provider's 24-hour number, for the managers to tap to call about a person it supports "
+            "or is offered: one number, such as 020 7946 0123, without an extension or hours. Shown to "
+            "managers only."
         ),
     )
 
@@ -76,22 +84,27 @@ class Organisation(models.Model):
         return self.name
 
     def clean(self) -> None:
-        """A change of kind must leave every user of the organisation in a role the new kind has."""
+        """A change of kind must leave every user of the organisation in a role the new kind has. Only a
+        care provider has a duty phone."""
         super().clean()
-        if self.pk is None:
-            return
-        misfits = {
+        errors: dict[str, str] = {}
+        if self.duty_phone and self.kind != OrganisationKind.CARE_PROVIDER:
+            errors["duty_phone"] = DUTY_PHONE_OF_ANOTHER_KIND_MESSAGE
+        if self.pk is not None and (misfits := self._roles_its_kind_lacks()):
+            errors["kind"] = (
+                f"{OrganisationKind(self.kind).label} organisations have no "
+                f"{' or '.join(sorted(misfits))} users, and this one has some: change their roles first."
+            )
+        if errors:
+            raise ValidationError(errors)
+
+    def _roles_its_kind_lacks(self) -> set[str]:
+        """The roles of its users, in words, that an organisation of its kind does not have."""
+        return {
             Role(role).label.lower()
             for role in self.users.exclude(role="").values_list("role", flat=True).distinct()
             if self.kind not in ROLE_ORGANISATION_KINDS[role]
         }
-        if misfits:
-            raise ValidationError(
-                {
-                    "kind": f"{OrganisationKind(self.kind).label} organisations have no "
-                    f"{' or '.join(sorted(misfits))} users, and this one has some: change their roles first."
-                }
-            )
 
 
 class Role(models.TextChoices):

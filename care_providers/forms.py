@@ -7,10 +7,15 @@ from typing import Any, cast
 from django import forms
 from django.contrib.admin.widgets import FilteredSelectMultiple
 
-from accounts.forms import EmailListField, webhook_secret_field, webhook_secret_to_store, webhook_url_field
+from accounts.forms import (
+    EmailListField,
+    duty_phone_field,
+    webhook_secret_field,
+    webhook_secret_to_store,
+    webhook_url_field,
+)
 from accounts.models import Organisation, OrganisationKind
 from referrals.choices import BED_FOR, BedKind, Region, Service, language_choices
-from referrals.phone_numbers import validate_phone_number
 
 from .models import CareProvider
 from .selectors import providers_with_occupancy
@@ -29,9 +34,7 @@ class CareProviderForm(forms.ModelForm):
         widget=FilteredSelectMultiple("languages", is_stacked=False),
         help_text="Languages the provider's staff speak.",
     )
-    # The organisation's field as its own admin has it. Its check is given again: the model checks only
-    # the provider's own fields on this form.
-    duty_phone = Organisation._meta.get_field("duty_phone").formfield(validators=[validate_phone_number])
+    duty_phone = duty_phone_field()
     notification_emails = EmailListField()
     webhook_url = webhook_url_field()
     webhook_secret = webhook_secret_field()
@@ -64,15 +67,38 @@ class CareProviderForm(forms.ModelForm):
             for name in ("duty_phone", "notification_emails", "webhook_url"):  # the secret is never shown
                 self.initial.setdefault(name, getattr(organisation, name))
 
-    def clean_webhook_secret(self) -> str:
-        # The organisation chosen on this form (it may have changed), whose secret an empty field keeps.
-        organisation = self.cleaned_data.get("organisation") or (
+    def _chosen_organisation(self) -> Organisation | None:
+        """The organisation chosen on this form, perhaps another than the provider's until now (its field
+        comes first on the form, so it is cleaned before the organisation's own fields)."""
+        return self.cleaned_data.get("organisation") or (
             self.instance.organisation if self.instance.pk else None
         )
+
+    def _organisation_value(self, name: str) -> Any:
+        """A field of the organisation as typed if it was edited, or else as the chosen organisation holds
+        it. The form shows the provider's organisation until now (nothing for a new provider): a provider
+        moved to another organisation, or added to one, must not write over that one's duty phone,
+        addresses or webhook what the form showed."""
+        organisation = self._chosen_organisation()
+        if name in self.changed_data or organisation is None:
+            return self.cleaned_data.get(name)
+        return getattr(organisation, name)
+
+    def clean_duty_phone(self) -> str:
+        return self._organisation_value("duty_phone") or ""
+
+    def clean_notification_emails(self) -> list[str]:
+        return self._organisation_value("notification_emails") or []
+
+    def clean_webhook_url(self) -> str:
+        return self._organisation_value("webhook_url") or ""
+
+    def clean_webhook_secret(self) -> str:
+        # The chosen organisation's secret, which an empty field keeps.
         return webhook_secret_to_store(
             typed=self.cleaned_data.get("webhook_secret", ""),
             webhook_url=self.cleaned_data.get("webhook_url", ""),
-            organisation=organisation,
+            organisation=self._chosen_organisation(),
         )
 
     def clean(self) -> dict[str, Any]:

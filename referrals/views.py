@@ -145,6 +145,7 @@ from .unsent_forms import (
 )
 from .validation import REFERRAL_FIELDS
 from .wording import (
+    ADD_DUTY_PHONE,
     NOW_18,
     age_words,
     coming_of_age_words,
@@ -512,13 +513,20 @@ def not_recorded(
         )
     elif services.offer_awaits_answer(pending):
         # The safety concerns it holds are for whoever decides on the person now. Only a manager may
-        # offer, and a manager sees every offer, so the provider is named.
+        # offer, and a manager sees every offer, so the provider is named, with its duty phone if Harbour
+        # holds one.
+        provider = pending.provider
+        named: str
+        if provider.organisation.duty_phone:
+            named, none_held = format_html("{} ({})", provider.name, provider_duty_phone(provider)), ""
+        else:
+            named, none_held = provider.name, f" Harbour has no duty phone for them: {ADD_DUTY_PHONE}."
         how = format_html(
-            "{} ({}) has not seen your note: phone them with it now, quoting case {}, or give it with the "
-            "next offer if they reject the person.",
-            pending.provider.name,
-            provider_duty_phone(pending.provider),
+            "{} has not seen your note: phone them with it now, quoting case {}, or give it with the next "
+            "offer if they reject the person.{}",
+            named,
             referral.reference,
+            none_held,
         )
     elif may_offer:
         how = "Copy your note for the provider, to give it with the next offer."

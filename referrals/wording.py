@@ -8,7 +8,6 @@ them here, so the two say the same ("Provider: Migrant Help", not "provider: 2")
 from __future__ import annotations
 
 import datetime
-import re
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -36,6 +35,7 @@ from .choices import (
 )
 from .local_time import MOMENT, local_time
 from .permissions import TRANSITION_WORDS
+from .phone_numbers import dial_string
 from .services import age_on
 
 if TYPE_CHECKING:
@@ -69,8 +69,11 @@ CORRECTED_FIELD_WORDS = {"aliases": "other names", "needs_medical": "needs medic
 
 
 def phone_link(number: str) -> SafeString:
-    """A phone number as a link that a phone dials when tapped."""
-    return format_html('<a href="tel:{}">{}</a>', re.sub(r"[^+0-9]", "", number), number)
+    """A phone number as a link that a phone dials when tapped; as it is, to read, where it is not one
+    number a phone could dial (``dial_string``): a link would ring a number that does not exist."""
+    if dialled := dial_string(number):
+        return format_html('<a href="tel:{}">{}</a>', dialled, number)
+    return format_html("{}", number)
 
 
 def managers_duty_line() -> SafeString:
@@ -78,7 +81,10 @@ def managers_duty_line() -> SafeString:
     return phone_link(settings.MANAGERS_DUTY_PHONE)
 
 
-NO_DUTY_PHONE = "no duty phone recorded — ask the provider"
+# Where a provider's duty phone is missing: that Harbour holds none, not that the provider has none, and
+# who can put it right.
+ADD_DUTY_PHONE = "an administrator can add it in the admin"
+NO_DUTY_PHONE = f"no duty phone in Harbour: {ADD_DUTY_PHONE}"
 
 
 def provider_duty_phone(provider: CareProvider) -> SafeString:

@@ -6,6 +6,9 @@ import json
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -377,3 +380,79 @@ def test_the_placed_provider_is_told_to_phone_the_managers_as_its_case_page_tell
     assert (
         words.replace("020 7946 0999", '<a href="tel:02079460999">020 7946 0999</a>') in page.content.decode()
     )
+
+
+def as_before_the_action_code(case):
+    """The case's calls to the managers as the release before their code left them: no code, and unread
+    whatever became of the case."""
+    InboxItem.objects.filter(referral=case.referral, action="phone_managers").update(action="", read_at=None)
+
+
+def providers_call(case):
+    """The placed provider's item asking it to phone the managers: its code and whether it is read."""
+    item = InboxItem.objects.get(
+        user=case.provider_user, referral=case.referral, message__contains="where they are placed does not"
+    )
+    return item.action, item.read_at
+
+
+def migrate_to(name):
+    executor = MigrationExecutor(connection)
+    executor.migrate([("notifications", name)] if name else executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)  # the migrations run back and forth
+def test_the_migration_gives_the_providers_earlier_calls_to_the_managers_their_code_and_reads_those_done():
+    waiting = placed_where_the_provider_no_longer_serves()
+    reallocated = placed_where_the_provider_no_longer_serves()
+    reallocated_by_the_managers(reallocated)
+    exited_while_missing = placed_where_the_provider_no_longer_serves("missing")
+    exited(exited_while_missing)
+    fits_again = placed_where_the_provider_no_longer_serves()
+    services.correct_referral(
+        referral_id=fits_again.referral.pk,
+        actor=fits_again.manager,
+        reason="new_information",
+        region="london",
+    )
+    read_already = placed_where_the_provider_no_longer_serves()
+    reallocated_by_the_managers(read_already)
+    cases = (waiting, reallocated, exited_while_missing, fits_again, read_already)
+    for case in cases:
+        as_before_the_action_code(case)
+    read_at = timezone.now() - datetime.timedelta(hours=1)  # read by the provider, before it was over
+    InboxItem.objects.filter(user=read_already.provider_user).update(read_at=read_at)
+    # Items of no code that ask something else, or ask someone else: the migration leaves them be.
+    offered = bring_to("offered", provider=CareProviderFactory(regions=["london"]))
+    services.correct_referral(
+        referral_id=offered.referral.pk, actor=offered.manager, reason="new_information", region="scotland"
+    )
+    asking_others = list(
+        InboxItem.objects.filter(
+            Q(referral=waiting.referral, action="reallocate")
+            | Q(referral=offered.referral, action="reject_offer")
+        ).values_list("pk", flat=True)
+    )
+    InboxItem.objects.filter(pk__in=asking_others).update(action="")
+    untouched = {
+        row.pk: (row.action, row.read_at)
+        for row in InboxItem.objects.filter(action="").exclude(message__contains="phone the managers")
+    }
+    assert len(asking_others) == 2 and set(asking_others) < set(untouched)  # with news that asks nothing
+    try:
+        for _ in range(2):  # run again, as after an interruption: nothing changes
+            migrate_to("0019_inboxitem_action")
+            migrate_to("0020_phone_managers_items_before_their_code")
+            assert providers_call(waiting) == ("phone_managers", None)  # the person is still to reallocate
+            for done in (reallocated, exited_while_missing, fits_again):
+                action, read = providers_call(done)
+                assert action == "phone_managers" and read is not None
+            assert providers_call(read_already) == ("phone_managers", read_at)
+            assert {
+                row.pk: (row.action, row.read_at) for row in InboxItem.objects.filter(pk__in=untouched)
+            } == untouched
+        # Backwards, nothing is undone: the release before ignores the code.
+        migrate_to("0019_inboxitem_action")
+        assert providers_call(waiting) == ("phone_managers", None)
+    finally:
+        migrate_to(None)

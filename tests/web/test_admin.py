@@ -1,9 +1,13 @@
 import pytest
 from django.urls import reverse
 
-from accounts.models import Organisation, User
+from accounts.models import DUTY_PHONE_OF_ANOTHER_KIND_MESSAGE, Organisation, User
 from care_providers.models import CareProvider, Placement
-from referrals.phone_numbers import PHONE_TOO_FEW_DIGITS_MESSAGE
+from referrals.phone_numbers import (
+    NOT_ONE_NUMBER_MESSAGE,
+    PHONE_TOO_FEW_DIGITS_MESSAGE,
+    PHONE_TOO_LONG_MESSAGE,
+)
 from tests.factories import CareProviderFactory, OrganisationFactory
 from tests.web.conftest import placed, signed_in
 
@@ -201,7 +205,20 @@ def test_a_providers_duty_phone_is_set_on_the_provider_or_on_its_organisation(ad
 
 
 @pytest.mark.parametrize("page", ["provider", "organisation"])
-def test_a_duty_phone_with_too_few_digits_to_ring_is_refused(admin_client, page):
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [
+        ("Ask for Jo, 020 79", PHONE_TOO_FEW_DIGITS_MESSAGE),
+        ("020 7946 0123 ext 12", NOT_ONE_NUMBER_MESSAGE),
+        ("020 7946 0405 (after 6pm: 07700 900777)", NOT_ONE_NUMBER_MESSAGE),
+        ("020 7946 0405 07700 900777", NOT_ONE_NUMBER_MESSAGE),
+        ("٠٢٠٧٩٤٦٠١٢٣", NOT_ONE_NUMBER_MESSAGE),
+        # 51 characters, of one number: the project's message, not Django's count.
+        ("020 7946 0123" + "-" * 38, PHONE_TOO_LONG_MESSAGE),
+    ],
+    ids=["too few digits", "extension", "hours", "two numbers", "arabic-indic digits", "too long"],
+)
+def test_a_duty_phone_that_is_not_one_number_to_ring_is_refused(admin_client, page, number, message):
     provider = CareProviderFactory()
     organisation = provider.organisation
     url, data = {
@@ -214,11 +231,123 @@ def test_a_duty_phone_with_too_few_digits_to_ring_is_refused(admin_client, page)
             {"name": organisation.name, "kind": organisation.kind},
         ),
     }[page]
-    response = admin_client.post(url, {**data, "duty_phone": "Ask for Jo, 020 79"})
+    response = admin_client.post(url, {**data, "duty_phone": number})
     assert response.status_code == 200
-    assert PHONE_TOO_FEW_DIGITS_MESSAGE in response.content.decode()
+    errors = response.context["adminform"].form.errors["duty_phone"]
+    assert errors == [message]
     organisation.refresh_from_db()
     assert organisation.duty_phone == ""
+
+
+def test_only_a_care_providers_page_offers_a_duty_phone(admin_client):
+    """The managers' own duty line is a setting: a box on the contractor's page would seem to change it."""
+    for kind, offered in (("care_provider", True), ("police", False), ("contractor", False)):
+        organisation = OrganisationFactory(kind=kind)
+        page = admin_client.get(reverse("admin:accounts_organisation_change", args=[organisation.pk]))
+        assert ('name="duty_phone"' in page.content.decode()) is offered, kind
+    # A new organisation's kind is chosen on the page itself.
+    assert (
+        'name="duty_phone"' in admin_client.get(reverse("admin:accounts_organisation_add")).content.decode()
+    )
+
+
+@pytest.mark.parametrize("page", ["added", "kind changed", "held already"])
+def test_a_duty_phone_on_an_organisation_other_than_a_care_provider_is_refused_until_cleared(
+    admin_client, page
+):
+    organisation = OrganisationFactory(kind="care_provider", duty_phone="020 7946 0401")
+    url = reverse("admin:accounts_organisation_change", args=[organisation.pk])
+    data = {"name": organisation.name, "kind": "police", "duty_phone": "020 7946 0401"}
+    if page == "added":
+        url, data = reverse("admin:accounts_organisation_add"), {**data, "name": "Kent Police"}
+    elif page == "held already":  # as the release before this one let it be saved
+        Organisation.objects.filter(pk=organisation.pk).update(kind="contractor")
+        data["kind"] = "contractor"
+        assert 'name="duty_phone"' in admin_client.get(url).content.decode()
+    response = admin_client.post(url, data)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["duty_phone"] == [DUTY_PHONE_OF_ANOTHER_KIND_MESSAGE]
+    assert not Organisation.objects.filter(name="Kent Police").exists()
+
+    response = admin_client.post(url, {**data, "duty_phone": ""})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    saved = Organisation.objects.get(name=data["name"])
+    assert (saved.kind, saved.duty_phone) == (data["kind"], "")
+
+
+def test_moving_a_provider_to_another_organisation_keeps_that_organisations_phone_addresses_and_webhook(
+    admin_client,
+):
+    """The form shows the provider's organisation until now; saved as it is, with only the organisation
+    changed, it must not write that one's duty phone and addresses over the other's."""
+    provider = CareProviderFactory(
+        organisation__duty_phone="020 7946 0123",
+        organisation__notification_emails=["duty@old.test"],
+        organisation__webhook_url="https://old.test/hooks",
+        organisation__webhook_secret="old-secret-of-16-chars",
+    )
+    old = provider.organisation
+    other = OrganisationFactory(
+        kind="care_provider", duty_phone="0161 496 0000", notification_emails=["duty@new.test"]
+    )
+    url = reverse("admin:care_providers_careprovider_change", args=[provider.pk])
+    as_shown = {
+        "duty_phone": "020 7946 0123",
+        "notification_emails": "duty@old.test",
+        "webhook_url": "https://old.test/hooks",
+    }
+    response = admin_client.post(url, provider_form(provider, organisation=other.pk, **as_shown))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    other.refresh_from_db()
+    assert (other.duty_phone, other.notification_emails, other.webhook_url, other.webhook_secret) == (
+        "0161 496 0000",
+        ["duty@new.test"],
+        "",
+        "",
+    )
+    old.refresh_from_db()
+    assert (old.duty_phone, old.notification_emails) == ("020 7946 0123", ["duty@old.test"])
+
+    # Moved again, with the duty phone changed on the form: the change is the new organisation's.
+    third = OrganisationFactory(
+        kind="care_provider", duty_phone="0113 496 0000", notification_emails=["duty@third.test"]
+    )
+    provider.refresh_from_db()
+    response = admin_client.post(
+        url,
+        provider_form(
+            provider,
+            organisation=third.pk,
+            duty_phone="0113 496 0999",
+            notification_emails="duty@new.test",
+            webhook_url="",
+        ),
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    third.refresh_from_db()
+    assert (third.duty_phone, third.notification_emails) == ("0113 496 0999", ["duty@third.test"])
+
+
+def test_a_provider_added_to_an_organisation_keeps_that_organisations_duty_phone_and_addresses(admin_client):
+    organisation = OrganisationFactory(
+        kind="care_provider", duty_phone="0161 496 0000", notification_emails=["duty@new.test"]
+    )
+    response = admin_client.post(
+        reverse("admin:care_providers_careprovider_add"),
+        {
+            "organisation": organisation.pk,
+            "name": "Causeway",
+            "active": "on",
+            "regions": ["london"],
+            "services": ["outreach"],
+            "beds_women": 0,
+            "beds_men": 0,
+            "beds_family": 0,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    organisation.refresh_from_db()
+    assert (organisation.duty_phone, organisation.notification_emails) == ("0161 496 0000", ["duty@new.test"])
 
 
 def test_organisations_and_users_are_editable(admin_client):

@@ -1783,8 +1783,8 @@ def test_an_offer_note_sent_from_a_stale_tab_while_another_offer_is_pending_is_s
     assert f"Your offer was not recorded: {pending}" in summary
     # The provider deciding now is the one the note's safety concerns are for.
     assert (
-        "Medaille Trust (no duty phone recorded — ask the provider) has not seen your note: phone them with "
-        f"it now, quoting case {referral.reference}, or give it with the next offer if they reject the person."
+        f"Medaille Trust has not seen your note: phone them with it now, quoting case {referral.reference}, "
+        "or give it with the next offer if they reject the person."
     ) in summary
     assert_only_to_copy(response, "offer", {"Care provider": other.name})
     assert not referral.offers.filter(provider=other).exists()

@@ -10,6 +10,7 @@ from django.utils.html import escape
 from accounts.models import User
 from care_providers.models import CareProvider
 from referrals import services
+from referrals.wording import NO_DUTY_PHONE
 from tests.factories import CareProviderFactory, manager, provider_user, submitted_referral
 from tests.web.conftest import signed_in
 from tests.web.test_list_query_counts import queries_for
@@ -64,8 +65,8 @@ def test_a_manager_on_a_placed_case_reads_its_offers_with_the_placement_and_orga
     assert len(offer_reads) == 1
     assert sum('"care_providers_placement"' in sql for sql in reads) == 1
     assert '"care_providers_placement"' in offer_reads[0]
-    duty_phone = "no duty phone recorded — ask the provider"  # read with the provider, in no query of its own
-    assert f"Placed with {escape(provider.name)} ({duty_phone}) since" in response.content.decode()
+    # Read with the provider, in no query of its own.
+    assert f"Placed with {escape(provider.name)} ({NO_DUTY_PHONE}) since" in response.content.decode()
     assert not any(sql.startswith('SELECT "accounts_organisation"') for sql in reads)
     assert not any(sql.startswith('SELECT "care_providers_careprovider"') for sql in reads)
 
