@@ -424,10 +424,12 @@ def offer_items_done(*, referral_id: int, provider_organisation_id: int) -> int:
 
 
 # What the managers' items of a case ask of them: to assess the new referral, to offer the person again
-# after an offer came to nothing, or, after a correction that left the provider unable to take them, to
-# make a new offer or reallocate them (``referrals.choices.MISFIT_ACTIONS``). Only managers get these
-# events and actions (SPEC §6).
-MANAGERS_ASKED = (Event.REFERRAL_RECEIVED, Event.OFFER_REJECTED, Event.OFFER_EXPIRED)
+# after an offer came to nothing or their placement ended for reallocation, or, after a correction that
+# left the provider unable to take them, to make a new offer or reallocate them
+# (``referrals.choices.MISFIT_ACTIONS``). Only managers get these actions (SPEC §6); a reallocation is
+# news to the referrer and the provider also told of it, read when they read it.
+OFFER_AGAIN_ASKED = (Event.OFFER_REJECTED, Event.OFFER_EXPIRED, Event.REFERRAL_REALLOCATED)
+MANAGERS_ASKED = (Event.REFERRAL_RECEIVED, *OFFER_AGAIN_ASKED)
 MANAGERS_TO_DO = ("offer_again", "reallocate")
 # What a correction that left the provider unable to take the person asks of anyone, and of that what it
 # asks about the placement (the managers to reallocate the person, the provider to phone the managers),
@@ -454,9 +456,10 @@ def manager_items_done(
     declined, the person offered again or reallocated) or nobody's to do any more (the case closed), for
     every manager who got them, in one update; with the placed provider's asking it to phone the managers
     if ``actions`` name it. (Reminders go with their clocks: ``reminders_done``; breaches stay unread.)"""
+    managers_asked = Q(event__in=events, user__organisation__in=manager_organisations())
     return (
         InboxItem.objects.filter(referral_id=referral_id, read_at__isnull=True)
-        .filter(Q(event__in=events) | Q(action__in=actions))
+        .filter(managers_asked | Q(action__in=actions))
         .update(read_at=timezone.now())
     )
 

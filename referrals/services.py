@@ -24,6 +24,7 @@ from care_providers.selectors import active_placement_for, latest_offer_for
 from care_providers.services import check_provider_can_take, provider_misfits, reserve_bed
 from notifications.models import Event
 from notifications.services import (
+    OFFER_AGAIN_ASKED,
     PLACEMENT_MISFIT_TO_DO,
     manager_items_done,
     manager_recipients,
@@ -443,11 +444,7 @@ def offer_placement(*, referral_id: int, actor: User, provider_id: int, note: st
         start_clock(referral, Clock.OFFER_RESPONSE, start=now, due=offer.response_due_at, offer_id=offer.pk)
         _notify_case(Event.OFFER_MADE, referral, provider.organisation, due_at=offer.response_due_at)
         # Including the expiry just recorded: the person is offered again.
-        manager_items_done(
-            referral_id=referral.pk,
-            events=(Event.OFFER_REJECTED, Event.OFFER_EXPIRED),
-            actions=("offer_again",),
-        )
+        manager_items_done(referral_id=referral.pk, events=OFFER_AGAIN_ASKED, actions=("offer_again",))
     return offer
 
 
