@@ -957,7 +957,7 @@ def test_a_date_of_birth_and_an_estimate_that_disagree_are_refused_until_the_age
     html = response.content.decode()
     assert error_summary_links(html)["id_age_estimate"] == (
         "The date of birth and the age estimate of 16 disagree on whether the person is under 18. If you "
-        "believe they may be a child, tick “may be under 18” (age_in_doubt in the API) to keep both. Otherwise put right "
+        "believe they may be a child, tick “may be under 18” (age in doubt) to keep both. Otherwise put right "
         "whichever is wrong, or clear the estimate if the date of birth is right."
     )
     assert not Referral.objects.exists()
