@@ -372,7 +372,7 @@ def test_a_form_opened_before_another_correction_does_not_undo_it():
     response = officer.post(correct_url(referral), stale)
     assert response.status_code == 409
     html = response.content.decode()
-    assert "Your correction was not recorded: Someone corrected this person" in html
+    assert "Your correction was not recorded. Someone corrected this person" in html
     assert "Open “Correct details” again" in html
     assert "None" not in re.findall(r"<dt>([^<]*)</dt>", html), "the form's hidden field is not a choice"
     assert 'value="07700 900777"' in html
