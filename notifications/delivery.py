@@ -33,7 +33,10 @@ Webhook scheme
      "occurred_at": "2026-11-27T16:00:00.123456+00:00", "sequence": 7,
      "timestamp": 1795891200}
 
-and, for ``referral.corrected`` only, ``"child": true`` or ``false``: whether the correction left the
+``due_at`` is, for ``referral.received``, when the assessment is due and, for ``referral.assessed``,
+when the placement is. ``referral.received`` also holds ``"child": true`` or ``false`` (whether the
+person is treated as a child) and ``"emergency": true`` or ``false`` (whether they need a place to stay
+today). ``referral.corrected`` holds ``"child": true`` or ``false``: whether the correction left the
 person treated as a child (which every receiver of it already sees), never the details corrected;
 ``"emergency": true`` or ``false`` when it made the case an emergency or no longer one, with
 ``due_at`` the placement's due time, moved or not, where a placement clock runs (it may already be
@@ -100,6 +103,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from accounts.models import Organisation, OrganisationKind, User
+from referrals.choices import EMERGENCY_MEANS
 from referrals.encryption import decrypt
 from referrals.local_time import local_time
 
@@ -107,6 +111,7 @@ from .models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, N
 from .selectors import why_outdated
 from .services import (
     clock_label,
+    due_words,
     emergency_words,
     misfit_action,
     misfit_words,
@@ -169,8 +174,8 @@ EMAIL_MOMENT = "%-d %b %Y %H:%M %Z"
 
 
 def email_content(notification: Notification) -> tuple[str, str]:
-    """Subject and body: the event, the case reference, when it happened, the due or last-seen time and
-    a link. Nothing else."""
+    """Subject and body: the event, the case reference, when it happened, the due or last-seen time,
+    whether the case is a child's or an emergency where the event says, and a link. Nothing else."""
     label = Event(notification.event).label
     subject = f"Harbour: {label}" + (f" – {notification.reference}" if notification.reference else "")
     lines = [label, ""]
@@ -183,14 +188,17 @@ def email_content(notification: Notification) -> tuple[str, str]:
     if notification.last_seen_at is not None:
         lines.append(f"Last seen: {local_time(notification.last_seen_at, EMAIL_MOMENT)}")
     if notification.due_at is not None:
-        lines.append(f"Due: {local_time(notification.due_at, EMAIL_MOMENT)}")
+        due = due_words(notification.event).capitalize()
+        lines.append(f"{due}: {local_time(notification.due_at, EMAIL_MOMENT)}")
     if notification.child is not None:
         lines.append(f"Treated as a child: {'Yes' if notification.child else 'No'}")
-    if notification.emergency is not None:
+    if notification.emergency is not None and notification.event == Event.REFERRAL_CORRECTED:
         said = emergency_words(
             notification.emergency, notification.due_at, EMAIL_MOMENT, at=notification.created_at
         )
         lines.append(f"{said}.")
+    elif notification.emergency is not None:
+        lines.append(f"Emergency: {f'Yes, {EMERGENCY_MEANS}' if notification.emergency else 'No'}")
     if notification.misfit:
         lines.append(misfit_words(notification.misfit, notification.organisation.kind))
     lines.append(f"Open the case: {case_link(notification)}")

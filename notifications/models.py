@@ -72,16 +72,18 @@ class Notification(models.Model):
     clock = models.CharField(max_length=20, blank=True, default="")
     # For a repeated missing escalation: since when the person has been missing.
     last_seen_at = models.DateTimeField(null=True, blank=True)
-    # For a correction of the person's details: whether it left them treated as a child, as it did then,
-    # not as a later correction may have.
+    # For a new referral: whether the person is treated as a child. For a correction of the person's
+    # details: whether it left them treated as a child, as it did then, not as a later correction may have.
     child = models.BooleanField(null=True, blank=True)
     # For a correction that left the provider of the pending offer or of the placement unable to take the
     # person, as it did then: ``{"provider_of": "offer" or "placement", "lacking": ["children", "region"],
     # "region": the region it does not serve}`` (``referrals.services.misfit_notice``). Codes, never
     # personal data.
     misfit = models.JSONField(null=True, blank=True)
-    # For a correction of whether the person needs a place to stay today: what it made the case, as it
-    # did then, with the placement's due time in ``due_at`` where a placement clock runs, moved or not.
+    # Whether the person needs a place to stay today. For a new referral: whether it is an emergency. For
+    # a correction of it: what it made the case, as it did then, with the placement's due time in
+    # ``due_at`` where a placement clock runs, moved or not. The event decides the words
+    # (``services.inbox_message``).
     emergency = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # The case's events in the order they happened, for receivers to put retried deliveries back in

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Organisation, OrganisationKind, User
 from audit.services import record_change
-from referrals.choices import MISFIT_ACTIONS, emergency_in_words, misfits_in_words
+from referrals.choices import EMERGENCY_MEANS, MISFIT_ACTIONS, emergency_in_words, misfits_in_words
 from referrals.choices import misfit_action as reader_misfit_action
 from referrals.exceptions import NotificationNotFailed, NotificationOutdated, NotPermitted
 from referrals.local_time import MOMENT, local_time
@@ -63,25 +63,43 @@ def inbox_message(
     due_at: datetime.datetime | None = None,
     clock: str = "",
     last_seen_at: datetime.datetime | None = None,
+    child: bool | None = None,
     emergency: bool | None = None,
     misfit: dict[str, Any] | None = None,
     kind: str = "",
 ) -> str:
     """The one-line message for an event, for an organisation of that ``kind``. Case reference, clock,
-    due and last-seen times, what a correction made of an emergency and left the provider unable to do:
-    never personal data."""
+    due and last-seen times, whether the case is an emergency or a child's (for a correction: what it
+    made of an emergency) and what a correction left the provider unable to do: never personal data."""
     text = f"{Event(event).label}: {reference}" if reference else Event(event).label
     if clock:
         text += f", {clock_label(clock).lower()}"
     if last_seen_at is not None:
         text += f", last seen {local_time(last_seen_at, MOMENT)}"
-    if emergency is not None:
-        text += f". {emergency_words(emergency, due_at, MOMENT, at=timezone.now())}"
-    elif due_at is not None:
-        text += f" (due {local_time(due_at, MOMENT)})"
+    if event == Event.REFERRAL_CORRECTED:  # its ``emergency`` is what it changed, said in its own words
+        if emergency is not None:
+            text += f". {emergency_words(emergency, due_at, MOMENT, at=timezone.now())}"
+    else:
+        if emergency:
+            text += f", emergency: {EMERGENCY_MEANS}"
+        if child:
+            text += ", a child"
+        if due_at is not None:
+            text += f" ({due_words(event)} {local_time(due_at, MOMENT)})"
     if misfit:
         text += f". {misfit_words(misfit, kind)}"
     return text
+
+
+# The clock an event starts, whose due time it carries: "due" alone would not say what is. (A deadline's
+# reminder or breach names its clock itself.)
+CLOCK_DUE_OF: dict[str, str] = {Event.REFERRAL_RECEIVED: "assessment", Event.REFERRAL_ASSESSED: "placement"}
+
+
+def due_words(event: str) -> str:
+    """What is due at an event's due time: "assessment due", or "due" where the event says what."""
+    clock = CLOCK_DUE_OF.get(event)
+    return f"{clock_label(clock).lower()} due" if clock else "due"
 
 
 def emergency_words(
@@ -193,7 +211,15 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
     inbox: list[InboxItem] = []
     outbox: list[Notification] = []
     for item in announcements:
-        said = (item.event, item.reference, item.due_at, item.clock, item.last_seen_at, item.emergency)
+        said = (
+            item.event,
+            item.reference,
+            item.due_at,
+            item.clock,
+            item.last_seen_at,
+            item.child,
+            item.emergency,
+        )
         message = inbox_message(*said)
         case = {"referral_id": item.referral_id, "reference": item.reference, "clock": item.clock}
         sequence = 0
@@ -398,10 +424,12 @@ def offer_items_done(*, referral_id: int, provider_organisation_id: int) -> int:
 
 
 # What the managers' items of a case ask of them: to assess the new referral, to offer the person again
-# after an offer came to nothing, or, after a correction that left the provider unable to take them, to
-# make a new offer or reallocate them (``referrals.choices.MISFIT_ACTIONS``). Only managers get these
-# events and actions (SPEC §6).
-MANAGERS_ASKED = (Event.REFERRAL_RECEIVED, Event.OFFER_REJECTED, Event.OFFER_EXPIRED)
+# after an offer came to nothing or their placement ended for reallocation, or, after a correction that
+# left the provider unable to take them, to make a new offer or reallocate them
+# (``referrals.choices.MISFIT_ACTIONS``). Only managers get these actions (SPEC §6); a reallocation is
+# news to the referrer and the provider also told of it, read when they read it.
+OFFER_AGAIN_ASKED = (Event.OFFER_REJECTED, Event.OFFER_EXPIRED, Event.REFERRAL_REALLOCATED)
+MANAGERS_ASKED = (Event.REFERRAL_RECEIVED, *OFFER_AGAIN_ASKED)
 MANAGERS_TO_DO = ("offer_again", "reallocate")
 # What a correction that left the provider unable to take the person asks of anyone, and of that what it
 # asks about the placement (the managers to reallocate the person, the provider to phone the managers),
@@ -428,9 +456,10 @@ def manager_items_done(
     declined, the person offered again or reallocated) or nobody's to do any more (the case closed), for
     every manager who got them, in one update; with the placed provider's asking it to phone the managers
     if ``actions`` name it. (Reminders go with their clocks: ``reminders_done``; breaches stay unread.)"""
+    managers_asked = Q(event__in=events, user__organisation__in=manager_organisations())
     return (
         InboxItem.objects.filter(referral_id=referral_id, read_at__isnull=True)
-        .filter(Q(event__in=events) | Q(action__in=actions))
+        .filter(managers_asked | Q(action__in=actions))
         .update(read_at=timezone.now())
     )
 

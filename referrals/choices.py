@@ -138,6 +138,10 @@ def misfits_in_words(misfits: Iterable[str], region: str) -> str:
     )
 
 
+# What makes a case an emergency (``Referral.emergency``), as the alerts of a new one say it.
+EMERGENCY_MEANS = "needs a place to stay today"
+
+
 def emergency_in_words(emergency: bool, due: str | None = None, *, overdue: bool = False) -> str:
     """What a correction of ``emergency`` (whether the person needs a place to stay today) made the case,
     and when the placement is ``due`` (as words), or was if it was already ``overdue`` at the correction:

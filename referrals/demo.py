@@ -1033,6 +1033,15 @@ class ReferralGenerator:
         batch.deadlines.append((index, deadline))
         return deadline
 
+    def _missing_clock(self, batch: Batch, index: int, referral: Any, gone: datetime.datetime,
+                       stopped: datetime.datetime | None) -> None:  # fmt: skip
+        """The missing clock of a person reported missing as last seen at ``gone``, escalated then and every
+        24 hours until ``stopped`` (the case closed) or now: the report counts who ever went missing by it."""
+        repeats = int(((stopped or self.now) - gone).total_seconds() // 3600 // 24)
+        missing = self._deadline(batch, index, referral, Clock.MISSING, gone, stopped,
+                                 due=gone + _hours(24 * (repeats + 1)))  # fmt: skip
+        missing.escalations = repeats + 1
+
     def _history(self, batch: Batch, index: int, referral: Any, responder: User) -> None:
         rng, now, manager = self.rng, self.now, self.cast.manager
         at = referral.submitted_at
@@ -1201,10 +1210,7 @@ class ReferralGenerator:
                 referral.state, referral.state_changed_at = S.MISSING, gone
                 self._log(batch, index, "report_missing", S.PLACED, S.MISSING, provider_user, gone,
                           {"last_seen_at": gone.isoformat(), "note": ""})  # fmt: skip
-                repeats = int((now - gone).total_seconds() // 3600 // 24)
-                missing = self._deadline(batch, index, referral, Clock.MISSING, gone, None,
-                                         due=gone + _hours(24 * (repeats + 1)))  # fmt: skip
-                missing.escalations = repeats + 1
+                self._missing_clock(batch, index, referral, gone, None)
                 self._deadline(batch, index, referral, Clock.CHECK_IN, accepted, gone)
                 self._deadline(batch, index, referral, Clock.RECOVERY_REVIEW, accepted, None)
                 return
@@ -1234,6 +1240,7 @@ class ReferralGenerator:
             gone = max(gone, accepted + _hours(1))
             self._log(batch, index, "report_missing", S.PLACED, S.MISSING, provider_user, gone,
                       {"last_seen_at": gone.isoformat(), "note": ""})  # fmt: skip
+            self._missing_clock(batch, index, referral, gone, leaves)
             # A missing child's case is closed by a manager alone (``permissions.may_perform``).
             closer = self.cast.manager if referral.is_child else provider_user
             self._close(batch, index, referral, "exit", S.MISSING, S.EXITED, closer, leaves,

@@ -24,6 +24,7 @@ from care_providers.selectors import active_placement_for, latest_offer_for
 from care_providers.services import check_provider_can_take, provider_misfits, reserve_bed
 from notifications.models import Event
 from notifications.services import (
+    OFFER_AGAIN_ASKED,
     PLACEMENT_MISFIT_TO_DO,
     manager_items_done,
     manager_recipients,
@@ -124,11 +125,16 @@ def submit_referral(*, actor: User, fields: dict[str, Any]) -> Referral:
         referral.save()
         _log(referral, actor=actor, transition="submit", from_state="", input={})
         deadline = start_clock(referral, Clock.ASSESSMENT, start=now, new_case=True)
+        # What a manager on call needs to know to put it first: when it is due, whether it is a child's
+        # and an emergency (none of it personal data).
         notify(
             event=Event.REFERRAL_RECEIVED,
             organisations=managers,
             referral_id=referral.pk,
             reference=referral.reference,
+            due_at=deadline.due_at,
+            child=referral.is_child,
+            emergency=referral.emergency,
             first_of_case=True,
         )
     # The case summary of a new case, as ``referrals.selectors.with_case_summary`` would load it: no
@@ -344,8 +350,8 @@ def assess_referral(*, referral_id: int, actor: User, risk: str, route: str, not
         )
         stop_clocks(referral, Clock.ASSESSMENT)
         manager_items_done(referral_id=referral.pk, events=(Event.REFERRAL_RECEIVED,), actions=())
-        start_clock(referral, Clock.PLACEMENT)
-        _notify_case(Event.REFERRAL_ASSESSED, referral, _referrer(referral))
+        placement = start_clock(referral, Clock.PLACEMENT)
+        _notify_case(Event.REFERRAL_ASSESSED, referral, _referrer(referral), due_at=placement.due_at)
     return referral
 
 
@@ -438,11 +444,7 @@ def offer_placement(*, referral_id: int, actor: User, provider_id: int, note: st
         start_clock(referral, Clock.OFFER_RESPONSE, start=now, due=offer.response_due_at, offer_id=offer.pk)
         _notify_case(Event.OFFER_MADE, referral, provider.organisation, due_at=offer.response_due_at)
         # Including the expiry just recorded: the person is offered again.
-        manager_items_done(
-            referral_id=referral.pk,
-            events=(Event.OFFER_REJECTED, Event.OFFER_EXPIRED),
-            actions=("offer_again",),
-        )
+        manager_items_done(referral_id=referral.pk, events=OFFER_AGAIN_ASKED, actions=("offer_again",))
     return offer
 
 

@@ -80,12 +80,15 @@ NO_CONSENT_MESSAGE = (
     "(duty to notify) instead."
 )
 # A date of birth and an age estimate that disagree on whether the person is a child: either would make
-# one, but a case cannot hold both as they are (a child "aged 30"), unless the age is in doubt anyway.
+# one, but a case cannot hold both as they are (a child "aged 30"), unless the age is in doubt anyway,
+# which the web form's box and the API's field say (``in_doubt``).
 AGES_DISAGREE_MESSAGE = (
     "The date of birth and the age estimate of {estimate} disagree on whether the person {was_under_18}. "
-    "If you believe they may be a child, tick “may be under 18” (age_in_doubt in the API) to keep both. "
+    "If you believe they may be a child, {in_doubt} to keep both. "
     "Otherwise put right whichever is wrong, or clear the estimate if the date of birth is right."
 )
+AGE_IN_DOUBT_ON_THE_WEB = "tick “may be under 18” (age in doubt)"
+AGE_IN_DOUBT_IN_THE_API = "set age_in_doubt to true"
 
 AGE_ESTIMATE_RANGE_MESSAGE = f"The age estimate must be between 0 and {AGE_MAX}."
 NATIONALITY_REQUIRED_MESSAGE = "Choose the person's nationality, or stateless or unknown."
@@ -447,14 +450,19 @@ def local_authority_errors(data: Mapping[str, Any], *, child: bool) -> dict[str,
 
 
 def referral_errors(
-    data: Mapping[str, Any], *, unreadable: Collection[str] = (), child_on: datetime.date | None = None
+    data: Mapping[str, Any],
+    *,
+    unreadable: Collection[str] = (),
+    child_on: datetime.date | None = None,
+    api: bool = False,
 ) -> dict[str, list[str]]:
     """Field errors for typed §3 values (dates as dates, lists as lists); empty when valid.
 
     ``unreadable`` names the fields whose value could not be read at all (a form's own field errors):
     a rule that depends on one of them waits until it is put right, rather than guess at it. Whether the
     person is a child is as on ``child_on``: today for a referral being made, the submission's day for
-    one being corrected, which stays a child's case after the 18th birthday.
+    one being corrected, which stays a child's case after the 18th birthday. ``api``: the errors name the
+    API's fields where the web form's differ.
     """
     errors: dict[str, list[str]] = {}
 
@@ -489,7 +497,7 @@ def referral_errors(
         and "age_estimate" not in errors
         and (date_of_birth is not None or age_estimate is not None)
     )
-    ages_disagree = _ages_disagree(data, referred_on=child_on) if age_known else ""
+    ages_disagree = _ages_disagree(data, referred_on=child_on, api=api) if age_known else ""
     if ages_disagree:
         add("age_estimate", ages_disagree)
     # Nor is it known while the ages disagree: the rules that depend on it wait until they are put right.
@@ -623,7 +631,7 @@ def corrected_values(referral: Referral, changes: Mapping[str, Any]) -> dict[str
 
 
 def correction_errors(
-    referral: Referral, sent: Mapping[str, Any], *, unreadable: Collection[str] = ()
+    referral: Referral, sent: Mapping[str, Any], *, unreadable: Collection[str] = (), api: bool = False
 ) -> dict[str, list[str]]:
     """Field errors for a correction: the intake's rules (``referral_errors``) on the record as it will
     be after it, so that "a date of birth or an age estimate", "a phone number only if it is safe to
@@ -640,9 +648,9 @@ def correction_errors(
     """
     changes = corrections(referral, sent)
     referred_on = timezone.localdate(referral.submitted_at)
-    before = referral_errors(corrected_values(referral, {}), child_on=referred_on)
+    before = referral_errors(corrected_values(referral, {}), child_on=referred_on, api=api)
     values = corrected_values(referral, changes)
-    after = referral_errors(values, unreadable=unreadable, child_on=referred_on)
+    after = referral_errors(values, unreadable=unreadable, child_on=referred_on, api=api)
     errors = {
         field: new
         for field, messages in after.items()
@@ -653,7 +661,9 @@ def correction_errors(
     for name in ("local_authority", "local_authority_contact"):
         if name not in changes and errors.get(name) == [LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE]:
             del errors[name]
-    if not _AGE_DETAILS.isdisjoint(changes) and (message := _ages_disagree(values, referred_on=referred_on)):
+    if not _AGE_DETAILS.isdisjoint(changes) and (
+        message := _ages_disagree(values, referred_on=referred_on, api=api)
+    ):
         # Also when the case had them disagree already, as the intake once let it: an age corrected is
         # checked anew.
         errors["age_estimate"] = distinct([*errors.get("age_estimate", []), message])
@@ -663,7 +673,7 @@ def correction_errors(
 _AGE_DETAILS = frozenset({"date_of_birth", "age_estimate", "age_in_doubt"})
 
 
-def _ages_disagree(values: Mapping[str, Any], *, referred_on: datetime.date | None) -> str:
+def _ages_disagree(values: Mapping[str, Any], *, referred_on: datetime.date | None, api: bool) -> str:
     """Why a date of birth and an age estimate that disagree on whether the person is under 18 today (or
     was on ``referred_on``, for a correction) cannot both stand, unless the age is in doubt anyway; empty
     if they agree."""
@@ -673,4 +683,5 @@ def _ages_disagree(values: Mapping[str, Any], *, referred_on: datetime.date | No
     if (age_on(born, referred_on or timezone.localdate()) < 18) == (estimate < 18):
         return ""
     was_under_18 = "is under 18" if referred_on is None else "was under 18 when referred"
-    return AGES_DISAGREE_MESSAGE.format(estimate=estimate, was_under_18=was_under_18)
+    in_doubt = AGE_IN_DOUBT_IN_THE_API if api else AGE_IN_DOUBT_ON_THE_WEB
+    return AGES_DISAGREE_MESSAGE.format(estimate=estimate, was_under_18=was_under_18, in_doubt=in_doubt)

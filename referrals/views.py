@@ -571,7 +571,7 @@ def not_recorded(
     # Nothing in the form can be recorded now, so what it lacks (a reason not chosen, say) goes unsaid.
     form.errors.clear()
     form.add_error(
-        None, format_html("Your {} was not recorded: {} {}", NOT_RECORDED_WORDS[transition], why, how)
+        None, format_html("Your {} was not recorded. {} {}", NOT_RECORDED_WORDS[transition], why, how)
     )
     for name in TYPED_FIELDS:
         if name in form.fields:
@@ -716,7 +716,7 @@ def _when_saved(draft: ReferralDraft) -> str:
 def _kept_apart_from(
     request: HttpRequest, user: User, newer: ReferralDraft, *, submitting: bool
 ) -> HttpResponse:
-    """The form was loaded from an older version of ``newer``, saved again since (on another device, say):
+    """The form was loaded from an older version of ``newer``, saved again since (in another tab, say):
     what was sent is kept as a new draft, ``newer`` is left as it is, and the user is shown both, which
     is newer, and the fields they differ in. Nothing is submitted."""
     data = _draft_data(request.POST)
@@ -736,9 +736,9 @@ def _kept_apart_from(
     else:
         outcome, sent, then = "Saved as a new draft", "saved", "Keep the one you want and discard the other."
     message = format_html(
-        "{}: the draft you opened was changed on another device at {}, after you opened it. Both versions "
-        'are kept: what you {} is <a href="{}">this draft</a>, and the other device\'s version, saved at {} '
-        'and newer than the one you started from, is <a href="{}">the other draft</a>. {} {}',
+        "{}: the draft you opened was changed in another tab or on another device at {}, after you opened "
+        'it. Both versions are kept: what you {} is <a href="{}">this draft</a>, and the other version, saved '
+        'at {} and newer than the one you started from, is <a href="{}">the other draft</a>. {} {}',
         outcome,
         when,
         sent,
@@ -888,7 +888,8 @@ def intake(request: HttpRequest) -> HttpResponse:
         messages.warning(
             request,
             format_html(
-                "The draft it was submitted from was changed on another device meanwhile, so it is kept: "
+                "The draft it was submitted from was changed in another tab or on another device meanwhile, "
+                "so it is kept: "
                 '<a href="{}?draft={}">open the changed draft</a>, then submit or discard it.',
                 reverse("referrals:intake"),
                 draft.pk,
@@ -927,15 +928,15 @@ def draft_discard(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.warning(
             request,
-            f"The draft was not discarded: it was changed on another device at {_when_saved(draft)}, after "
-            "you opened the page to discard it. Open it to see what it holds now.",
+            "The draft was not discarded: it was changed in another tab or on another device at "
+            f"{_when_saved(draft)}, after you opened the page to discard it. Open it to see what it holds now.",
         )
     return redirect("referrals:drafts")
 
 
 DRAFT_KEPT_AFTER_NOTIFICATION = (
-    "The draft of the referral was changed on another device after you opened it, so it is kept: it is "
-    "on your drafts list, to discard if you no longer need it."
+    "The draft of the referral was changed in another tab or on another device after you opened it, so it "
+    "is kept: it is on your drafts list, to discard if you no longer need it."
 )
 
 

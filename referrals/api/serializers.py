@@ -666,7 +666,7 @@ class ReferralCreateSerializer(IntakeRules, FieldsBuiltOnce):
     crime_reference = optional_text("crime_reference", REFERENCE_MAX_LENGTH)
 
     def rule_errors(self, values: Mapping[str, Any], *, unreadable: Collection[str]) -> dict[str, list[str]]:
-        return referral_errors(values, unreadable=unreadable)
+        return referral_errors(values, unreadable=unreadable, api=True)
 
 
 class ReferralOutcomeSerializer(serializers.Serializer):
@@ -932,7 +932,7 @@ class CorrectInput(IntakeRules, serializers.Serializer):
         return {**{name: correctable_field(name) for name in CORRECTABLE_FIELDS}, **super().get_fields()}
 
     def rule_errors(self, values: Mapping[str, Any], *, unreadable: Collection[str]) -> dict[str, list[str]]:
-        return correction_errors(self.context["referral"], values, unreadable=unreadable)
+        return correction_errors(self.context["referral"], values, unreadable=unreadable, api=True)
 
 
 class ReferralFilterSerializer(serializers.Serializer):

@@ -89,6 +89,14 @@ def test_the_rules_apply_to_the_record_as_it_will_be(api):
     assert response.status_code == 200
 
 
+def test_an_estimate_corrected_to_disagree_with_the_date_of_birth_is_refused_naming_the_apis_field(api):
+    referral = submitted_referral()  # an adult by date of birth
+    response = correct(api(manager()), referral, {"reason": "new_information", "age_estimate": 16})
+    assert response.status_code == 400
+    (message,) = response.json()["age_estimate"]
+    assert "set age_in_doubt to true to keep both" in message and "tick" not in message
+
+
 def test_a_correction_that_changes_nothing_is_a_400_saying_so(api):
     referral = submitted_referral()
     response = correct(api(manager()), referral, {"reason": "typing_error", "given_name": "Amina"})

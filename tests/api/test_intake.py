@@ -81,7 +81,7 @@ def test_a_date_of_birth_and_an_estimate_that_disagree_are_refused_unless_the_ag
     assert response.status_code == 400, response.json()
     assert response.json()["age_estimate"] == [
         f"The date of birth and the age estimate of {age_estimate} disagree on whether the person is under "
-        "18. If you believe they may be a child, tick “may be under 18” (age_in_doubt in the API) to keep both. "
+        "18. If you believe they may be a child, set age_in_doubt to true to keep both. "
         "Otherwise put right whichever is wrong, or clear the estimate if the date of birth is right."
     ]
     assert not Referral.objects.exists()

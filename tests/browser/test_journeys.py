@@ -366,7 +366,7 @@ def test_on_a_phone_a_rejection_sent_after_the_offer_ran_out_keeps_its_note_and_
     page.get_by_label("Note (optional)").fill(concern)
     referral.offers.update(response_due_at=timezone.now() - datetime.timedelta(seconds=1))
     page = carer.submit("Reject", "rejection not recorded", within="main")
-    assert "Your rejection was not recorded: This offer expired" in page.get_by_role("alert").inner_text()
+    assert "Your rejection was not recorded. This offer expired" in page.get_by_role("alert").inner_text()
     assert page.get_by_label("Note (optional)").input_value() == concern
     # To copy, not to send again: pressing Reject once more could only be refused again.
     assert not page.get_by_label("Note (optional)").is_editable()
@@ -513,7 +513,7 @@ def test_a_draft_open_on_a_phone_and_a_desktop_loses_nothing_typed_on_either(jou
     page = phone.submit("Submit referral", "submitted from the page still open on the phone")
     assert not Referral.objects.exists()
     notice = page.locator(".messages").inner_text()
-    assert "Not submitted: the draft you opened was changed on another device" in notice
+    assert "Not submitted: the draft you opened was changed in another tab or on another device" in notice
     assert page.get_by_label("Your account").input_value() == "Short note from the scene."
     page = phone.go("the other draft", "the station's version, opened on the phone")
     assert page.get_by_label("Your account").input_value() == "Full account typed at the station."

@@ -524,6 +524,21 @@ def test_an_offer_that_came_to_nothing_no_longer_waits_unread_once_the_case_move
     assert not unread(case.referral, event).exists()
 
 
+@pytest.mark.parametrize("then", ["offer again", "withdraw"])
+def test_a_reallocation_no_longer_waits_unread_for_the_managers_once_the_person_is_offered_again(then):
+    one, other = manager(), manager()
+    case = bring_to("placed", boss=one)
+    pk = case.referral.pk
+    services.reallocate_referral(referral_id=pk, actor=case.provider_user, reason="needs_changed")
+    assert {item.user for item in unread(case.referral, Event.REFERRAL_REALLOCATED)} >= {one, other}
+    if then == "offer again":
+        services.offer_placement(referral_id=pk, actor=other, provider_id=CareProviderFactory().pk)
+    else:
+        services.withdraw_referral(referral_id=pk, actor=one, reason="referred_elsewhere")
+    # The managers' to do is done; the referrer's news waits until read.
+    assert {item.user for item in unread(case.referral, Event.REFERRAL_REALLOCATED)} == {case.responder}
+
+
 def test_an_offer_past_its_answer_time_closed_by_the_next_offer_leaves_no_unread_expiry():
     boss = manager()
     case = bring_to("offered", boss=boss)

@@ -7,6 +7,7 @@ import pytest
 
 from accounts.models import User
 from notifications.models import Event, InboxItem, Notification
+from notifications.services import inbox_message
 from notifications.sweep import sweep_deadlines
 from referrals import services
 from referrals.coming_of_age import tell_of_those_now_18
@@ -139,8 +140,9 @@ def test_each_event_reaches_the_organisations_the_spec_names_and_no_one_else(sta
     assert set(items.values_list("user_id", flat=True)) == set(
         User.objects.filter(organisation_id__in=told_organisations).values_list("pk", flat=True)
     )
-    # What they are told is the event and the case reference, never who the person is (the note
-    # that names them included).
+    # What they are told is the event, the case reference and any due time, never who the person is
+    # (the note that names them included).
     reference = case.refresh().reference
     assert set(rows.values_list("reference", flat=True)) == {reference}
-    assert set(items.values_list("message", flat=True)) == {f"{event.label}: {reference}"}
+    due = set(rows.values_list("due_at", flat=True))
+    assert set(items.values_list("message", flat=True)) == {inbox_message(event, reference, *due)}

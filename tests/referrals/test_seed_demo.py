@@ -20,6 +20,7 @@ from referrals.demo import ACCOUNTS, FIRST_RESPONDERS, LOCAL_AUTHORITIES
 from referrals.models import AnonymousNotification, Clock, Deadline, Referral, TransitionLog
 from referrals.services import age_on, is_child
 from referrals.validation import CORRECTABLE_FIELDS, corrected_values, referral_errors
+from reports.selectors import WENT_MISSING, ReportFilter, caseload_report
 
 pytestmark = pytest.mark.django_db
 
@@ -195,6 +196,18 @@ def test_generated_referrals_have_consistent_workflow_data() -> None:
             assert Clock.MISSING in clocks
         else:
             assert clocks == set()
+
+
+def test_the_reports_went_missing_counts_every_generated_case_ever_reported_missing() -> None:
+    seed(referrals=250)
+    reported = set(
+        TransitionLog.objects.filter(transition="report_missing").values_list("referral", flat=True)
+    )
+    clocked = set(Deadline.objects.filter(clock=Clock.MISSING).values_list("referral", flat=True))
+    assert clocked == reported
+    outcomes = {row.key: row.count for row in caseload_report(ReportFilter()).outcomes}
+    # Some have left support since: the histories hold more than those missing now.
+    assert outcomes[WENT_MISSING] == len(reported) > outcomes[S.MISSING]
 
 
 def test_active_placements_never_exceed_capacity() -> None:

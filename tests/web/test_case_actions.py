@@ -623,7 +623,7 @@ def assert_rejection_shown_again(response, *, saying: str) -> None:
     assert response.status_code == 409
     html = response.content.decode()
     summary = re.search(r'<div class="error-summary".*?</div>', html, re.S)
-    assert summary and f"Your rejection was not recorded: {escape(saying)}" in summary[0]
+    assert summary and f"Your rejection was not recorded. {escape(saying)}" in summary[0]
     assert re.search(
         r'<textarea name="reject-note"[^>]*>\s*' + re.escape(escape(CONCERN)) + "</textarea>", html
     )
@@ -688,7 +688,7 @@ def test_a_rejection_with_no_reason_chosen_sent_after_the_offer_ran_out_says_fir
     assert "Choose why you cannot take this person." not in html
     if note:
         summary = assert_shown_again(response, "reject-note", CONCERN)
-        assert f"Your rejection was not recorded: {services.offer_ran_out(offer).message}" in summary
+        assert f"Your rejection was not recorded. {services.offer_ran_out(offer).message}" in summary
     else:
         to = reverse("care_providers:offers") if swept else reverse("referrals:case", args=[referral.pk])
         assert response.redirect_chain == [(to, 302)]
@@ -726,7 +726,7 @@ def test_a_missing_report_sent_after_the_case_was_reallocated_is_shown_again_say
         {"report_missing-last_seen_at": last_seen, "report_missing-note": "Did not come back from college"},
     )
     summary = refusal_shown(response)
-    assert "was not recorded: This person is no longer placed with you." in summary
+    assert "was not recorded. This person is no longer placed with you." in summary
     assert (
         f"not told anyone that the person is missing: phone the managers now on {DUTY_LINE} (24 hours)"
         in summary
@@ -751,7 +751,7 @@ def test_a_note_sent_after_the_case_was_reallocated_is_shown_again_not_recorded(
     services.reallocate_referral(referral_id=referral.pk, actor=boss, reason="needs_changed")
     response = act(client, referral, transition, {f"{transition}-note": CONCERN})
     summary = refusal_shown(response)
-    assert "was not recorded: This person is no longer placed with you." in summary
+    assert "was not recorded. This person is no longer placed with you." in summary
     assert f"phone it to the managers on {DUTY_LINE}, quoting case {referral.reference}." in summary
     assert re.search(
         rf'<textarea name="{transition}-note"[^>]*>\s*' + re.escape(escape(CONCERN)) + "</textarea>",
@@ -765,7 +765,7 @@ def test_a_time_seen_in_person_sent_after_the_case_was_reallocated_is_shown_agai
     seen = f"{timezone.localtime():%Y-%m-%dT%H:%M}"
     services.reallocate_referral(referral_id=referral.pk, actor=boss, reason="needs_changed")
     response = act(signed_in(staff), referral, "record_progress", {"record_progress-seen_at": seen})
-    assert "was not recorded: This person is no longer placed with you." in refusal_shown(response)
+    assert "was not recorded. This person is no longer placed with you." in refusal_shown(response)
     assert re.search(
         rf'<input type="datetime-local" name="record_progress-seen_at" value="{seen}"[^>]*readonly',
         response.content.decode(),
@@ -1683,7 +1683,7 @@ def test_a_note_sent_to_an_action_the_case_has_closed_is_shown_again_as_not_reco
     response = act(client, referral, "record_progress", {"record_progress-note": "Settling in"})
     assert response.status_code == 409
     html = response.content.decode()
-    assert "Your progress note was not recorded: This person has already exited support." in html
+    assert "Your progress note was not recorded. This person has already exited support." in html
     assert "Settling in</textarea>" in html
     assert not referral.transitions.filter(transition="record_progress").exists()
 
@@ -1711,7 +1711,7 @@ def test_a_managers_assessment_notes_sent_after_a_colleague_declined_are_shown_a
         {"assess-risk": "high", "assess-route": "accommodation", "assess-notes": MANAGERS_NOTE},
     )
     summary = assert_shown_again(response, "assess-notes", MANAGERS_NOTE)
-    assert "Your assessment was not recorded: This referral has already been declined." in summary
+    assert "Your assessment was not recorded. This referral has already been declined." in summary
     assert f"phone it to the other managers on {DUTY_LINE}, quoting case {referral.reference}." in summary
     assert not referral.transitions.filter(transition="assess").exists()
 
@@ -1744,7 +1744,7 @@ def test_a_decline_note_sent_when_a_colleague_assessed_the_referral_is_shown_aga
     )
     summary = assert_shown_again(response, "decline-note", MANAGERS_NOTE)
     assert (
-        "Your decline was not recorded: This referral has already been assessed and is waiting for a placement."
+        "Your decline was not recorded. This referral has already been assessed and is waiting for a placement."
         in summary
     )
     assert "To close the case with your note, withdraw the referral instead" in summary
@@ -1765,7 +1765,7 @@ def test_a_responders_withdrawal_note_sent_after_the_referral_was_declined_is_sh
         {"withdraw-reason": "referred_elsewhere", "withdraw-note": note},
     )
     summary = assert_shown_again(response, "withdraw-note", note)
-    assert "Your withdrawal was not recorded: This referral has already been declined." in summary
+    assert "Your withdrawal was not recorded. This referral has already been declined." in summary
     assert (
         f"copy it and phone it to the managers on {DUTY_LINE}, quoting case {referral.reference}." in summary
     )
@@ -1780,7 +1780,7 @@ def test_an_offer_note_sent_from_a_stale_tab_while_another_offer_is_pending_is_s
     )
     summary = assert_shown_again(response, "offer-note", MANAGERS_NOTE)
     pending = pending_offer_message(referral).removeprefix(f"{referral.reference}: ")
-    assert f"Your offer was not recorded: {pending}" in summary
+    assert f"Your offer was not recorded. {pending}" in summary
     # The provider deciding now is the one the note's safety concerns are for.
     assert (
         f"Medaille Trust has not seen your note: phone them with it now, quoting case {referral.reference}, "
@@ -1797,7 +1797,7 @@ def test_an_offer_note_refused_because_the_referral_was_withdrawn_does_not_promi
         signed_in(boss), referral, "offer", {"offer-provider": provider.pk, "offer-note": MANAGERS_NOTE}
     )
     summary = assert_shown_again(response, "offer-note", MANAGERS_NOTE)
-    assert "Your offer was not recorded: This referral has already been withdrawn." in summary
+    assert "Your offer was not recorded. This referral has already been withdrawn." in summary
     assert "next offer" not in summary
     assert (
         f"Harbour cannot pass your note on now: copy it and phone it to the other managers on {DUTY_LINE}"
@@ -1837,7 +1837,7 @@ def test_a_managers_missing_report_sent_after_the_provider_made_one_does_not_say
     )
     summary = assert_shown_again(response, "report_missing-note", "At Victoria")
     assert (
-        "Your report that the person is missing was not recorded: This person has already been reported missing."
+        "Your report that the person is missing was not recorded. This person has already been reported missing."
         in summary
     )
     assert "not told anyone" not in summary

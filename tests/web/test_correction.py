@@ -261,7 +261,7 @@ def test_a_case_submitted_with_ages_that_disagree_has_its_date_of_birth_correcte
     assert response.status_code == 400
     assert (
         "The date of birth and the age estimate of 16 disagree on whether the person was under 18 when "
-        "referred. If you believe they may be a child, tick “may be under 18” (age_in_doubt in the API) to keep both."
+        "referred. If you believe they may be a child, tick “may be under 18” (age in doubt) to keep both."
     ) in response.content.decode()
 
     response = client.post(
@@ -372,7 +372,7 @@ def test_a_form_opened_before_another_correction_does_not_undo_it():
     response = officer.post(correct_url(referral), stale)
     assert response.status_code == 409
     html = response.content.decode()
-    assert "Your correction was not recorded: Someone corrected this person" in html
+    assert "Your correction was not recorded. Someone corrected this person" in html
     assert "Open “Correct details” again" in html
     assert "None" not in re.findall(r"<dt>([^<]*)</dt>", html), "the form's hidden field is not a choice"
     assert 'value="07700 900777"' in html

@@ -499,8 +499,8 @@ def test_a_draft_saved_from_a_page_older_than_another_devices_save_is_kept_as_a_
     assert response.redirect_chain[0] == (f"{INTAKE}?draft={kept.pk}", 302)
     html = unescape(response.content.decode())
     assert (
-        f"Saved as a new draft: the draft you opened was changed on another device at {saved_at(draft)}"
-        in html
+        "Saved as a new draft: the draft you opened was changed in another tab or on another device at "
+        f"{saved_at(draft)}" in html
     )
     assert f'what you saved is <a href="{INTAKE}?draft={kept.pk}">this draft</a>' in html
     assert (
@@ -552,7 +552,10 @@ def test_a_referral_submitted_from_a_page_older_than_another_devices_save_is_ref
     assert kept.data["account"] == "Short note from the scene."
     assert response.redirect_chain[-1][0].startswith(f"{INTAKE}?draft={kept.pk}")
     html = unescape(response.content.decode())
-    assert f"Not submitted: the draft you opened was changed on another device at {saved_at(draft)}" in html
+    assert (
+        "Not submitted: the draft you opened was changed in another tab or on another device at "
+        f"{saved_at(draft)}" in html
+    )
     assert f'what you sent is <a href="{INTAKE}?draft={kept.pk}">this draft</a>' in html
     assert (
         f'<a href="{INTAKE}?draft={draft.pk}">the other draft</a>. They differ in: Your account; Crime reference (optional).'
@@ -587,7 +590,10 @@ def test_a_draft_saved_on_another_device_while_its_referral_is_being_submitted_i
     assert Referral.objects.get().account == "Short note from the scene."
     assert ReferralDraft.objects.get(pk=draft.pk).data["account"] == "Full account."
     html = unescape(response.content.decode())
-    assert "The draft it was submitted from was changed on another device meanwhile, so it is kept" in html
+    assert (
+        "The draft it was submitted from was changed in another tab or on another device meanwhile, so it "
+        "is kept" in html
+    )
     assert f'<a href="{INTAKE}?draft={draft.pk}">open the changed draft</a>' in html
 
 
@@ -607,7 +613,10 @@ def test_a_draft_changed_on_another_device_since_its_discard_page_was_opened_is_
 
     assert ReferralDraft.objects.get().data["account"] == "Long account."
     html = unescape(response.content.decode())
-    assert f"The draft was not discarded: it was changed on another device at {saved_at(draft)}" in html
+    assert (
+        "The draft was not discarded: it was changed in another tab or on another device at "
+        f"{saved_at(draft)}" in html
+    )
 
 
 def test_a_draft_changed_on_another_device_is_kept_when_an_anonymous_notification_is_sent_instead():
@@ -634,7 +643,10 @@ def test_a_draft_changed_on_another_device_is_kept_when_an_anonymous_notificatio
 
     assert AnonymousNotification.objects.exists()
     assert ReferralDraft.objects.get().data["account"] == "Long account."
-    assert "changed on another device after you opened it, so it is kept" in response.content.decode()
+    assert (
+        "changed in another tab or on another device after you opened it, so it is kept"
+        in response.content.decode()
+    )
 
 
 def test_a_responder_moved_to_another_organisation_keeps_nothing_typed_for_or_told_of_the_old_one():
@@ -957,7 +969,7 @@ def test_a_date_of_birth_and_an_estimate_that_disagree_are_refused_until_the_age
     html = response.content.decode()
     assert error_summary_links(html)["id_age_estimate"] == (
         "The date of birth and the age estimate of 16 disagree on whether the person is under 18. If you "
-        "believe they may be a child, tick “may be under 18” (age_in_doubt in the API) to keep both. Otherwise put right "
+        "believe they may be a child, tick “may be under 18” (age in doubt) to keep both. Otherwise put right "
         "whichever is wrong, or clear the estimate if the date of birth is right."
     )
     assert not Referral.objects.exists()

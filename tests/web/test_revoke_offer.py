@@ -133,7 +133,7 @@ def test_a_withdrawal_sent_after_the_provider_accepted_records_nothing_and_keeps
     assert response.status_code == 409
     html = response.content.decode()
     assert (
-        "Your withdrawal of the offer was not recorded: This person is placed with a care provider." in html
+        "Your withdrawal of the offer was not recorded. This person is placed with a care provider." in html
     )
     assert escape(NOTE) in html
     assert referral.offers.get().state == OfferState.ACCEPTED

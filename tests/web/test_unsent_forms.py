@@ -362,7 +362,7 @@ def test_a_note_kept_after_the_session_ended_comes_back_refused_if_the_action_cl
     html = assert_kept_note_refused(
         sign_in(client, staff, next_of(response)),
         url,
-        saying="Your progress note was not recorded: This person has already been reported missing.",
+        saying="Your progress note was not recorded. This person has already been reported missing.",
     )
     # No progress note can be written while the person is missing.
     assert f"copy it and phone it to the managers on {DUTY_LINE}" in html
@@ -386,7 +386,7 @@ def test_a_managers_assessment_notes_kept_after_the_session_ended_come_back_refu
     assert_kept_note_refused(
         sign_in(client, boss, next_of(response)),
         url,
-        saying="Your assessment was not recorded: This referral has already been declined.",
+        saying="Your assessment was not recorded. This referral has already been declined.",
     )
     referral.refresh_from_db()
     assert referral.state == ReferralState.DECLINED
@@ -417,7 +417,7 @@ def test_a_note_kept_after_the_session_ended_comes_back_refused_if_the_case_was_
     assert_kept_note_refused(
         sign_in(client, staff, next_of(response)),
         url,
-        saying="Your progress note was not recorded: This person is no longer placed with you.",
+        saying="Your progress note was not recorded. This person is no longer placed with you.",
     )
     assert progress_notes(referral) == 0
 
@@ -612,7 +612,7 @@ def test_an_intake_refused_for_a_stale_csrf_token_keeps_a_draft_changed_since_on
     kept = ReferralDraft.objects.exclude(pk=draft.pk).get()
     assert kept.data["family_name"] == "Haile"
     assert response.redirect_chain[0] == (f"{url}?draft={kept.pk}", 302)
-    assert "the draft you opened was changed on another device" in response.content.decode()
+    assert "the draft you opened was changed in another tab or on another device" in response.content.decode()
 
 
 def test_a_form_refused_for_its_csrf_token_without_its_users_signature_keeps_nothing_and_says_what_to_do():
