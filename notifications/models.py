@@ -167,7 +167,9 @@ class InboxItem(models.Model):
     # For a deadline's reminder or breach: which clock, so that stopping it marks its reminders read. A
     # default in the database too: a release still serving while this one migrates writes no clock.
     clock = models.CharField(max_length=20, blank=True, default="", db_default="")
-    message = models.CharField(max_length=300)
+    # Unbounded: a correction's line joins what it made of an emergency and what each reader is to do,
+    # and no part of it may be cut off.
+    message = models.TextField()
     # For a correction that left the provider unable to take the person: what the item asks its reader to
     # do (``services.misfit_action``'s code), so that it is read once that is done or nobody's to do. A
     # default in the database too, for the release before this one, which writes none.

@@ -221,6 +221,26 @@ def test_a_case_already_overdue_made_an_emergency_tells_the_managers_it_is_overd
     assert f"was due {local_time(due, EMAIL_MOMENT)} and is overdue." in email_content(claim(str(row.pk)))[1]
 
 
+def test_a_correction_saying_everything_at_once_is_told_whole():
+    # An overdue emergency, a child, and a region the offered provider does not serve: the longest line.
+    case = bring_to("offered", provider=CareProviderFactory(regions=["london"], supports_children=False))
+    Deadline.objects.filter(referral=case.referral).update(
+        due_at=timezone.now() - datetime.timedelta(hours=3)
+    )
+    services.correct_referral(
+        referral_id=case.referral.pk,
+        actor=case.responder,
+        reason="age_assessment",
+        date_of_birth=birthday_years_ago(16, days_from_today=30),
+        local_authority="Leeds",
+        region="yorkshire",
+        emergency=True,
+    )
+    message = InboxItem.objects.get(user=case.provider_user, event=Event.REFERRAL_CORRECTED).message
+    assert len(message) > 300
+    assert "is overdue" in message and message.endswith("to a provider that does at once.")
+
+
 def test_a_manager_making_the_case_an_emergency_tells_no_manager_and_other_corrections_carry_no_emergency():
     case = bring_to("offered")
     services.correct_referral(
