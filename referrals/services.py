@@ -297,9 +297,10 @@ def _pending_offer(referral: Referral) -> PlacementOffer | None:
     return offers.filter(state=OfferState.PENDING).first()
 
 
-def _revoke(referral: Referral, offer: PlacementOffer) -> None:
-    """Revoke the locked pending offer of the locked referral, and tell its provider."""
-    offer.revoke()
+def _revoke(referral: Referral, offer: PlacementOffer, reason: str = "") -> None:
+    """Revoke the locked pending offer of the locked referral, and tell its provider. ``reason``: why the
+    managers withdrew it; none when it goes with its case."""
+    offer.revoke(reason=reason)
     offer.save()
     _offer_done(referral, offer)
     _notify_case(Event.OFFER_REVOKED, referral, offer.provider.organisation)
@@ -624,7 +625,7 @@ def revoke_offer(
             transition="revoke_offer",
             input={"offer": offer.pk, "provider": offer.provider_id, "reason": reason, "note": note},
         )
-        _revoke(referral, offer)
+        _revoke(referral, offer, reason)
     return referral
 
 

@@ -302,7 +302,7 @@ def show_unsent_form(request: HttpRequest, form: HarbourForm, referral: Referral
 
 
 # Why a pending offer was revoked with the case, by the state the case went to (referrals.services
-# revokes it there); the managers also withdraw one on its own (``services.revoke_offer``).
+# revokes it there); the managers also withdraw one on its own, with a reason (``services.revoke_offer``).
 REVOKED_BECAUSE = {ReferralState.WITHDRAWN: ", because the referral was withdrawn"}
 
 
@@ -313,10 +313,7 @@ def ended_offer_words(offer: PlacementOffer) -> str:
         return f"this offer expired at {due}; the managers will look for another placement."
     if offer.state == OfferState.REVOKED:
         # Not why the managers withdrew it: their reason and note are theirs and the referrer's.
-        by_managers = offer.referral.transitions.filter(transition="revoke_offer", at__gte=offer.offered_at)
-        because = (
-            " by the managers" if by_managers.exists() else REVOKED_BECAUSE.get(offer.referral.state, "")
-        )
+        because = " by the managers" if offer.revoke_reason else REVOKED_BECAUSE.get(offer.referral.state, "")
         return f"this offer was withdrawn{because}."
     if offer.state == OfferState.REJECTED:
         # Said by whom: a caseworker may be hearing only now that a colleague turned the person down.
