@@ -122,21 +122,31 @@ def test_the_provider_is_told_it_was_withdrawn_but_not_why_and_the_referrer_read
     assert "withdrawn: safety concern" in history and escape(NOTE) in history
 
 
-def test_a_withdrawal_sent_after_the_provider_accepted_records_nothing_and_keeps_the_note():
-    referral, provider, boss = offered()
+def test_a_withdrawal_sent_after_the_provider_accepted_records_nothing_and_says_to_reallocate_with_the_note():
+    referral, provider, boss = offered(CareProviderFactory(name="Medaille Trust"))
     client = signed_in(boss)
     assert client.get(revoke_url(referral), follow=True).status_code == 200
     services.accept_offer(referral_id=referral.pk, actor=provider_user(provider))
     response = client.post(
-        revoke_url(referral), {"revoke_offer-reason": "no_answer", "revoke_offer-note": NOTE}
+        revoke_url(referral), {"revoke_offer-reason": "safety_concern", "revoke_offer-note": NOTE}
     )
     assert response.status_code == 409
     html = response.content.decode()
     assert (
-        "Your withdrawal of the offer was not recorded. This person is placed with a care provider." in html
+        "Your withdrawal of the offer was not recorded. The offer to Medaille Trust was accepted, so there is "
+        "no offer waiting for an answer to withdraw: it may have changed since you loaded the page. The "
+        "person is now placed with Medaille Trust: if they must not stay there, reallocate them from the case "
+        "page, with your note." in html
     )
     assert escape(NOTE) in html
+    # What a withdrawal would have done is not said of a case now placed.
+    assert "stays assessed" not in html
     assert referral.offers.get().state == OfferState.ACCEPTED
+    # Sent with nothing typed, it says the same of the offer.
+    response = client.post(revoke_url(referral), {"revoke_offer-reason": "safety_concern"})
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "The offer to Medaille Trust was accepted" in html and "stays assessed" not in html
 
 
 def test_opening_it_once_the_offer_is_answered_says_what_became_of_the_offer():
