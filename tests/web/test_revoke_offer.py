@@ -71,6 +71,10 @@ def test_the_page_names_the_offer_and_labels_its_fields():
     assert '<option value="provider_unsuitable">Provider unsuitable</option>' in html
     assert '<label for="id_revoke_offer-note">Note (optional)</label>' in html
     assert "The provider is told only that the offer is withdrawn, not why." in html
+    # The offer it pins is hidden, and so has no label: nothing is named that is not there.
+    hidden = re.findall(r'<input type="hidden"[^>]*\bid="([^"]+)"', html)
+    labelled = re.findall(r'<label[^>]*\bfor="([^"]+)"', html)
+    assert "id_revoke_offer-offer" in hidden and not set(hidden) & set(labelled)
     # A plain form post: it works without JavaScript.
     assert f'<form method="post" action="{revoke_url(referral)}?send=' in html
     assert '<button type="submit" class="button button-warning">Withdraw offer</button>' in html
