@@ -41,7 +41,7 @@ class OfferState(models.TextChoices):
     ACCEPTED = "accepted", "Accepted"
     REJECTED = "rejected", "Rejected"
     EXPIRED = "expired", "Expired"
-    REVOKED = "revoked", "Revoked"
+    REVOKED = "revoked", "Withdrawn"
 
 
 class PlacementOffer(FSMModelMixin, models.Model):

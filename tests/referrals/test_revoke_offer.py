@@ -17,7 +17,7 @@ from referrals import services
 from referrals.exceptions import NotPermitted, OfferNotPending
 from referrals.models import Clock, Referral
 from tests.api.cases import bring_to
-from tests.factories import CareProviderFactory, manager
+from tests.factories import CareProviderFactory, manager, provider_user
 
 pytestmark = pytest.mark.django_db
 
@@ -126,6 +126,8 @@ def test_the_provider_is_told_and_its_items_asking_for_an_answer_are_read():
     revoke(case.referral, case.manager, reason="provider_unsuitable")
 
     assert {(item.event, item.action) for item in providers.all()} == {(Event.OFFER_REVOKED, "")}
+    # In the words the managers' action and the provider's offers page use.
+    assert providers.get().message == f"Placement offer withdrawn: {case.referral.reference}"
     told = Notification.objects.filter(referral=case.referral, event=Event.OFFER_REVOKED)
     assert set(told.values_list("organisation_id", flat=True)) == {case.provider.organisation_id}
     # The managers still have a new offer to make: that item is read once they make it.
@@ -137,6 +139,37 @@ def test_the_provider_is_told_and_its_items_asking_for_an_answer_are_read():
         provider_id=CareProviderFactory(regions=["scotland"]).pk,
     )
     assert not asked_again.exists()
+
+
+@pytest.mark.parametrize(
+    ("end", "said"),
+    [
+        ("withdrawn", "This offer was withdrawn."),
+        ("rejected", "This offer was rejected."),
+        ("expired", "This offer ran out unanswered."),
+    ],
+)
+def test_an_answer_that_meets_the_ended_offer_under_the_lock_is_told_what_became_of_it(
+    monkeypatch, end, said
+):
+    case = bring_to("offered")
+    if end == "withdrawn":
+        revoke(case.referral, case.manager)
+    elif end == "rejected":  # by a colleague
+        services.reject_offer(
+            referral_id=case.referral.pk, actor=provider_user(case.provider), reason="no_capacity"
+        )
+    else:
+        services.expire_offer(offer_id=case.referral.offers.get().pk)
+    # As when the answer was checked while the offer was pending, then waited for the case's row.
+    monkeypatch.setattr(
+        services,
+        "_lock_visible",
+        lambda referral_id, actor: Referral.objects.select_for_update().get(pk=referral_id),
+    )
+    with pytest.raises(OfferNotPending) as refused:
+        services.accept_offer(referral_id=case.referral.pk, actor=case.provider_user)
+    assert refused.value.message == said
 
 
 def test_a_new_offer_can_be_made_straight_after():

@@ -108,6 +108,7 @@ def test_withdrawn_the_case_page_offers_the_person_again_and_the_history_says_wh
     assert "Offer to Medaille Trust withdrawn: no answer from the provider" in history
     assert escape(NOTE) in history
     assert referral.offers.get().state == OfferState.REVOKED
+    assert '<td data-label="Outcome">Withdrawn</td>' in html  # the offer history
     # The assessed queue says what became of the last offer.
     queue = signed_in(boss).get(reverse("referrals:assessed")).content.decode()
     assert "Withdrawn from Medaille Trust" in queue
