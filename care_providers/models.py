@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
-from referrals.choices import BED_FOR, BedKind, RejectReason
+from referrals.choices import BED_FOR, BedKind, RejectReason, RevokeOfferReason
 from referrals.encryption import EncryptedTextField
 
 
@@ -41,7 +41,7 @@ class OfferState(models.TextChoices):
     ACCEPTED = "accepted", "Accepted"
     REJECTED = "rejected", "Rejected"
     EXPIRED = "expired", "Expired"
-    REVOKED = "revoked", "Revoked"
+    REVOKED = "revoked", "Withdrawn"
 
 
 class PlacementOffer(FSMModelMixin, models.Model):
@@ -55,6 +55,10 @@ class PlacementOffer(FSMModelMixin, models.Model):
     response_due_at = models.DateTimeField()
     responded_at = models.DateTimeField(null=True, blank=True)
     reject_reason = models.CharField(max_length=20, choices=RejectReason.choices, blank=True, default="")
+    # Why the managers withdrew the offer; empty for one revoked with its case (withdrawn or closed).
+    revoke_reason = models.CharField(
+        max_length=20, choices=RevokeOfferReason.choices, blank=True, default="", db_default=""
+    )
     # What the managers tell the provider with the offer: the risks and needs it must know to decide and
     # to keep the person safe. Also in the offer's transition input; kept here for the offer's readers.
     # Encrypted, as every note about the person is.
@@ -88,8 +92,8 @@ class PlacementOffer(FSMModelMixin, models.Model):
         pass
 
     @transition(field=state, source=OfferState.PENDING, target=OfferState.REVOKED)
-    def revoke(self) -> None:
-        pass
+    def revoke(self, *, reason: str = "") -> None:
+        self.revoke_reason = reason
 
 
 class Placement(models.Model):

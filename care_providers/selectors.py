@@ -54,7 +54,7 @@ def last_offer_to(provider: CareProvider, referral_id: int) -> PlacementOffer | 
     offers = (
         provider.offers.filter(referral_id=referral_id)
         .select_related("referral")
-        .only("state", "response_due_at", "referral__reference", "referral__state")
+        .only("state", "response_due_at", "revoke_reason", "referral__reference", "referral__state")
     )
     return offers.order_by("-offered_at", "-id").first()
 
@@ -238,17 +238,19 @@ def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
     people (more is better, for an accommodation route), languages shared with the person, and how fast
     the provider has recently accepted offers. A provider whose free beds are all offered to others comes
     after those with a bed not yet offered: it can take the person only if one of those offers is turned
-    down. A provider that already rejected this person, or let their offer expire, comes after the others
-    that can take them. Providers that cannot take the person come last, with the reasons.
+    down. A provider that already rejected this person, or let their offer expire, or whose offer of them
+    the managers withdrew, comes after the others that can take them. Providers that cannot take the
+    person come last, with the reasons.
     """
     from .services import bed_kind_for, reasons_provider_cannot_take
 
     speed = median_minutes_to_accept(timezone.now() - datetime.timedelta(days=RECENT_DAYS))
+    # An offer withdrawn with no reason went with its case, which says nothing of the provider.
+    ended_badly = Q(state__in=(OfferState.REJECTED, OfferState.EXPIRED)) | Q(
+        state=OfferState.REVOKED, revoke_reason__gt=""
+    )
     unanswered = {
-        offer.provider_id: offer
-        for offer in referral.offers.filter(state__in=(OfferState.REJECTED, OfferState.EXPIRED)).order_by(
-            "offered_at"
-        )
+        offer.provider_id: offer for offer in referral.offers.filter(ended_badly).order_by("offered_at")
     }
     kind = bed_kind_for(referral)
     accommodation = referral.route == Route.ACCOMMODATION
@@ -315,4 +317,9 @@ def _earlier_offer_words(offer: PlacementOffer) -> str:
     day = timezone.localtime(offer.offered_at)
     if offer.state == OfferState.EXPIRED:
         return f"let the offer of this person made on {day:%-d %b} expire"
+    if offer.state == OfferState.REVOKED:
+        return (
+            f"offer of this person made on {day:%-d %b} withdrawn by the managers "
+            f"({offer.get_revoke_reason_display().lower()})"
+        )
     return f"rejected this person on {day:%-d %b} ({offer.get_reject_reason_display().lower()})"

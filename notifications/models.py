@@ -15,7 +15,7 @@ class Event(models.TextChoices):
     REFERRAL_DECLINED = "referral.declined", "Referral declined"
     REFERRAL_WITHDRAWN = "referral.withdrawn", "Referral withdrawn"
     OFFER_MADE = "offer.made", "Placement offered"
-    OFFER_REVOKED = "offer.revoked", "Placement offer revoked"
+    OFFER_REVOKED = "offer.revoked", "Placement offer withdrawn"
     OFFER_REJECTED = "offer.rejected", "Placement offer rejected"
     OFFER_EXPIRED = "offer.expired", "Placement offer expired"
     REFERRAL_PLACED = "referral.placed", "Person placed"

@@ -297,9 +297,10 @@ def _pending_offer(referral: Referral) -> PlacementOffer | None:
     return offers.filter(state=OfferState.PENDING).first()
 
 
-def _revoke(referral: Referral, offer: PlacementOffer) -> None:
-    """Revoke the locked pending offer of the locked referral, and tell its provider."""
-    offer.revoke()
+def _revoke(referral: Referral, offer: PlacementOffer, reason: str = "") -> None:
+    """Revoke the locked pending offer of the locked referral, and tell its provider. ``reason``: why the
+    managers withdrew it; none when it goes with its case."""
+    offer.revoke(reason=reason)
     offer.save()
     _offer_done(referral, offer)
     _notify_case(Event.OFFER_REVOKED, referral, offer.provider.organisation)
@@ -527,6 +528,16 @@ def reassess_referral(*, referral_id: int, actor: User, risk: str, route: str, n
     return referral
 
 
+# What became of an offer no longer pending, as "The offer to Migrant Help …" or
+# "This offer …" goes on.
+OFFER_ENDED_WORDS = {
+    OfferState.ACCEPTED: "was accepted",
+    OfferState.REJECTED: "was rejected",
+    OfferState.EXPIRED: "ran out unanswered",
+    OfferState.REVOKED: "was withdrawn",
+}
+
+
 def offer_not_pending(referral: Referral) -> OfferNotPending:
     """Why the provider the case's latest offer was made to can no longer answer it.
 
@@ -550,7 +561,9 @@ def offer_not_pending(referral: Referral) -> OfferNotPending:
                 f"This offer was accepted by {accepted_by} at {accepted_at}: the person is placed with you."
             )
         return OfferNotPending("You accepted this offer; the person is no longer placed with you.")
-    return OfferNotPending("This offer has already been answered, has expired or was withdrawn.")
+    if offer is None or offer.state not in OFFER_ENDED_WORDS:  # none, or one made since the case was read
+        return OfferNotPending("This case has no offer waiting for your answer.")
+    return OfferNotPending(f"This offer {OFFER_ENDED_WORDS[offer.state]}.")
 
 
 def answer_refusal(referral: Referral, offer: PlacementOffer | None) -> OfferNotPending | None:
@@ -560,15 +573,6 @@ def answer_refusal(referral: Referral, offer: PlacementOffer | None) -> OfferNot
     if offer is None:
         return offer_not_pending(referral)
     return None if offer_awaits_answer(offer) else offer_ran_out(offer)
-
-
-# What became of an offer no longer pending, as "The offer to Migrant Help …" goes on.
-OFFER_ENDED_WORDS = {
-    OfferState.ACCEPTED: "was accepted",
-    OfferState.REJECTED: "was rejected",
-    OfferState.EXPIRED: "ran out unanswered",
-    OfferState.REVOKED: "was withdrawn",
-}
 
 
 def revoke_refusal(
@@ -624,7 +628,7 @@ def revoke_offer(
             transition="revoke_offer",
             input={"offer": offer.pk, "provider": offer.provider_id, "reason": reason, "note": note},
         )
-        _revoke(referral, offer)
+        _revoke(referral, offer, reason)
     return referral
 
 

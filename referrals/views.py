@@ -38,6 +38,7 @@ from accounts.sessions import SIGNED_OUT_EVERYWHERE, signed_out_words, why_signe
 from audit.services import draft_label, record_draft_reads, record_read
 from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
 from care_providers.selectors import (
+    active_placement_for,
     free_beds_of,
     last_offer_to,
     pending_offer_for,
@@ -302,7 +303,7 @@ def show_unsent_form(request: HttpRequest, form: HarbourForm, referral: Referral
 
 
 # Why a pending offer was revoked with the case, by the state the case went to (referrals.services
-# revokes it there); the managers also withdraw one on its own (``services.revoke_offer``).
+# revokes it there); the managers also withdraw one on its own, with a reason (``services.revoke_offer``).
 REVOKED_BECAUSE = {ReferralState.WITHDRAWN: ", because the referral was withdrawn"}
 
 
@@ -313,10 +314,7 @@ def ended_offer_words(offer: PlacementOffer) -> str:
         return f"this offer expired at {due}; the managers will look for another placement."
     if offer.state == OfferState.REVOKED:
         # Not why the managers withdrew it: their reason and note are theirs and the referrer's.
-        by_managers = offer.referral.transitions.filter(transition="revoke_offer", at__gte=offer.offered_at)
-        because = (
-            " by the managers" if by_managers.exists() else REVOKED_BECAUSE.get(offer.referral.state, "")
-        )
+        because = " by the managers" if offer.revoke_reason else REVOKED_BECAUSE.get(offer.referral.state, "")
         return f"this offer was withdrawn{because}."
     if offer.state == OfferState.REJECTED:
         # Said by whom: a caseworker may be hearing only now that a colleague turned the person down.
@@ -422,8 +420,13 @@ def closed_action_refused(
         why, status = refusal.message, refusal.status_code
     else:
         # The state closed it, or ended the user's part in the case (a provider's, at an exit): say what
-        # the case is now, as the page does when opened.
-        why = STATE_NOW.get(ReferralState(referral.state), refusal.message)
+        # the case is now, as the page does when opened; what became of an offer to withdraw says more,
+        # naming its provider.
+        why = (
+            refusal.message
+            if transition == "revoke_offer"
+            else STATE_NOW.get(ReferralState(referral.state), refusal.message)
+        )
         status = TransitionNotAllowed.status_code
     typed = typed_action_form(transition, request.POST)
     if typed is not None:
@@ -485,8 +488,9 @@ def not_recorded(
     it to the managers (a manager, to the other managers): a person nobody knows is missing by phone at
     once; an offer's note by phone to the provider deciding on another offer now, or with the next offer
     while one can still be made; a decline's note with a withdrawal if the case can still be withdrawn; a
-    note as a progress note if the provider can still write one; by other means otherwise. A case out of
-    the user's sight (``in_sight`` false) shows its reference alone, and the way on is the offers page.
+    note withdrawing an offer the provider accepted first with a reallocation; a note as a progress note if
+    the provider can still write one; by other means otherwise. A case out of the user's sight
+    (``in_sight`` false) shows its reference alone, and the way on is the offers page.
     """
     user = _user(request)
     managers = "the other managers" if user.is_manager else "the managers"
@@ -556,6 +560,17 @@ def not_recorded(
             managers,
             managers_duty_line(),
             referral.reference,
+        )
+    elif (
+        transition == "revoke_offer"
+        and may_perform(user, "reallocate", referral)
+        and can_proceed(referral.reallocate)
+        and (placement := active_placement_for(referral)) is not None
+    ):
+        # The provider accepted first: the person is with it now, and only a reallocation moves them.
+        how = (
+            f"The person is now placed with {placement.provider.name}: if they must not stay there, "
+            "reallocate them from the case page, with your note."
         )
     elif (
         in_sight and may_perform(user, "record_progress", referral) and can_proceed(referral.record_progress)

@@ -301,7 +301,7 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
                 for row in report.providers
             ],
             notes=[
-                "Answered offers are those accepted, rejected or left to expire; revoked offers are not counted.",
+                "Answered offers are those accepted, rejected or left to expire; withdrawn offers are not counted.",
                 "Beds in use are active accommodation placements; outreach placements take no bed.",
                 "Capacity, beds in use and occupancy are today's, whatever the filters; the other "
                 "columns count the filtered referrals.",

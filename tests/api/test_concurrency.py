@@ -291,7 +291,9 @@ def test_a_withdrawal_and_an_acceptance_of_one_offer_at_once_give_one_success_an
         assert (referral.state, offer.state) == (ReferralState.PLACED, OfferState.ACCEPTED)
         assert Placement.objects.filter(referral=referral).count() == 1
         assert "revoke_offer" not in transitions
+        assert loser.json()["detail"].startswith(f"The offer to {case.provider.name} was accepted")
     else:
         assert (referral.state, offer.state) == (ReferralState.ASSESSED, OfferState.REVOKED)
+        assert loser.json()["detail"] == "This offer was withdrawn."
         assert not Placement.objects.filter(referral=referral).exists()
         assert "accept" not in transitions

@@ -37,6 +37,32 @@ def test_a_provider_that_let_the_offer_expire_is_suggested_after_the_others_sayi
     assert "let the offer of this person made on" in ranked[1].reasons[0]
 
 
+def test_a_provider_whose_offer_the_managers_withdrew_is_suggested_after_the_others_saying_why():
+    unsafe = CareProviderFactory(name="Unsafe House", beds_women=9)
+    case = bring_to("offered", provider=unsafe)
+    other = CareProviderFactory(name="Other House", beds_women=1)
+    services.revoke_offer(referral_id=case.referral.pk, actor=case.manager, reason="safety_concern")
+
+    ranked = [s for s in suggested_providers(case.refresh()) if s.provider in (unsafe, other)]
+    assert [s.provider for s in ranked] == [other, unsafe]
+    day = timezone.localtime(case.referral.offers.get().offered_at)
+    assert ranked[1].reasons[0] == (
+        f"offer of this person made on {day:%-d %b} withdrawn by the managers (safety concern)"
+    )
+
+
+def test_an_offer_revoked_with_its_case_says_nothing_of_its_provider():
+    revoked_with_the_case = CareProviderFactory(name="Roomy House", beds_women=9)
+    case = bring_to("offered", provider=revoked_with_the_case)
+    other = CareProviderFactory(name="Other House", beds_women=1)
+    # The offer goes with the case, for no reason of the provider's.
+    services.withdraw_referral(referral_id=case.referral.pk, actor=case.manager, reason="duplicate")
+
+    ranked = [s for s in suggested_providers(case.refresh()) if s.provider in (revoked_with_the_case, other)]
+    assert [s.provider for s in ranked] == [revoked_with_the_case, other]
+    assert "withdrawn" not in " ".join(ranked[0].reasons)
+
+
 def test_an_accepted_offer_without_a_response_time_is_left_out_of_the_acceptance_speed():
     quick = CareProviderFactory(name="Quick House", beds_women=9)
     unrecorded = CareProviderFactory(name="Unrecorded House", beds_women=9)

@@ -5,17 +5,19 @@ stays assessed with its placement clock running, and the person can be offered e
 import datetime
 
 import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from care_providers.models import OfferState
+from care_providers.models import OfferState, PlacementOffer
 from notifications.models import Event, InboxItem, Notification
 from notifications.sweep import sweep_deadlines
 from referrals import services
 from referrals.exceptions import NotPermitted, OfferNotPending
 from referrals.models import Clock, Referral
 from tests.api.cases import bring_to
-from tests.factories import CareProviderFactory, manager
+from tests.factories import CareProviderFactory, manager, provider_user
 
 pytestmark = pytest.mark.django_db
 
@@ -64,6 +66,45 @@ def test_the_history_holds_who_withdrew_which_offer_and_why_and_the_audit_keeps_
     assert "duty phone" not in str(audit.changes)
 
 
+def test_the_offer_keeps_why_the_managers_withdrew_it_and_one_revoked_with_its_case_has_no_reason():
+    withdrawn = bring_to("offered")
+    revoke(withdrawn.referral, withdrawn.manager, reason="safety_concern")
+    with_its_case = bring_to("offered")
+    services.withdraw_referral(
+        referral_id=with_its_case.referral.pk, actor=with_its_case.manager, reason="duplicate"
+    )
+    assert withdrawn.referral.offers.get().revoke_reason == "safety_concern"
+    assert with_its_case.referral.offers.get().revoke_reason == ""
+
+
+def migrate_to(*targets: tuple[str, str | None]) -> None:
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(list(targets) or executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)  # the migrations run back and forth
+def test_the_migration_gives_an_offer_withdrawn_before_it_its_reason_from_the_history():
+    withdrawn = bring_to("offered")
+    revoke(withdrawn.referral, withdrawn.manager, reason="safety_concern")
+    with_its_case = bring_to("offered")
+    services.withdraw_referral(
+        referral_id=with_its_case.referral.pk, actor=with_its_case.manager, reason="duplicate"
+    )
+    answered = bring_to("offered")
+    services.reject_offer(
+        referral_id=answered.referral.pk, actor=answered.provider_user, reason="no_capacity"
+    )
+    cases = (withdrawn, with_its_case, answered)
+    try:
+        migrate_to(("care_providers", "0003_offer_note_for_the_provider"))  # the column goes
+        migrate_to(("care_providers", "0004_offer_revoke_reason"))
+        reasons = [PlacementOffer.objects.get(referral=case.referral).revoke_reason for case in cases]
+        assert reasons == ["safety_concern", "", ""]
+    finally:
+        migrate_to()
+
+
 def test_the_provider_is_told_and_its_items_asking_for_an_answer_are_read():
     case = bring_to("offered", provider=CareProviderFactory(regions=["london"]))
     # A correction leaves the provider unable to take the person: it is asked to reject the offer, the
@@ -85,6 +126,8 @@ def test_the_provider_is_told_and_its_items_asking_for_an_answer_are_read():
     revoke(case.referral, case.manager, reason="provider_unsuitable")
 
     assert {(item.event, item.action) for item in providers.all()} == {(Event.OFFER_REVOKED, "")}
+    # In the words the managers' action and the provider's offers page use.
+    assert providers.get().message == f"Placement offer withdrawn: {case.referral.reference}"
     told = Notification.objects.filter(referral=case.referral, event=Event.OFFER_REVOKED)
     assert set(told.values_list("organisation_id", flat=True)) == {case.provider.organisation_id}
     # The managers still have a new offer to make: that item is read once they make it.
@@ -96,6 +139,37 @@ def test_the_provider_is_told_and_its_items_asking_for_an_answer_are_read():
         provider_id=CareProviderFactory(regions=["scotland"]).pk,
     )
     assert not asked_again.exists()
+
+
+@pytest.mark.parametrize(
+    ("end", "said"),
+    [
+        ("withdrawn", "This offer was withdrawn."),
+        ("rejected", "This offer was rejected."),
+        ("expired", "This offer ran out unanswered."),
+    ],
+)
+def test_an_answer_that_meets_the_ended_offer_under_the_lock_is_told_what_became_of_it(
+    monkeypatch, end, said
+):
+    case = bring_to("offered")
+    if end == "withdrawn":
+        revoke(case.referral, case.manager)
+    elif end == "rejected":  # by a colleague
+        services.reject_offer(
+            referral_id=case.referral.pk, actor=provider_user(case.provider), reason="no_capacity"
+        )
+    else:
+        services.expire_offer(offer_id=case.referral.offers.get().pk)
+    # As when the answer was checked while the offer was pending, then waited for the case's row.
+    monkeypatch.setattr(
+        services,
+        "_lock_visible",
+        lambda referral_id, actor: Referral.objects.select_for_update().get(pk=referral_id),
+    )
+    with pytest.raises(OfferNotPending) as refused:
+        services.accept_offer(referral_id=case.referral.pk, actor=case.provider_user)
+    assert refused.value.message == said
 
 
 def test_a_new_offer_can_be_made_straight_after():

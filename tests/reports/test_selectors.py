@@ -287,6 +287,7 @@ def test_per_provider_placements_capacity_occupancy_offers_and_acceptance(caselo
     # Y: an outreach placement takes no bed, and a revoked offer is not an answer.
     assert (y.active_placements, y.beds_in_use, y.capacity, y.occupancy) == (1, 0, 0, None)
     assert (y.pending_offers, y.accepted_offers, y.answered_offers, y.acceptance_rate) == (0, 1, 1, 1.0)
+    assert "withdrawn offers are not counted" in " ".join(report_tables(report)["providers"].notes)
     assert y.median_time_to_accept == 20 * HOUR
 
 

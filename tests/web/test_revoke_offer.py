@@ -71,6 +71,10 @@ def test_the_page_names_the_offer_and_labels_its_fields():
     assert '<option value="provider_unsuitable">Provider unsuitable</option>' in html
     assert '<label for="id_revoke_offer-note">Note (optional)</label>' in html
     assert "The provider is told only that the offer is withdrawn, not why." in html
+    # The offer it pins is hidden, and so has no label: nothing is named that is not there.
+    hidden = re.findall(r'<input type="hidden"[^>]*\bid="([^"]+)"', html)
+    labelled = re.findall(r'<label[^>]*\bfor="([^"]+)"', html)
+    assert "id_revoke_offer-offer" in hidden and not set(hidden) & set(labelled)
     # A plain form post: it works without JavaScript.
     assert f'<form method="post" action="{revoke_url(referral)}?send=' in html
     assert '<button type="submit" class="button button-warning">Withdraw offer</button>' in html
@@ -104,6 +108,7 @@ def test_withdrawn_the_case_page_offers_the_person_again_and_the_history_says_wh
     assert "Offer to Medaille Trust withdrawn: no answer from the provider" in history
     assert escape(NOTE) in history
     assert referral.offers.get().state == OfferState.REVOKED
+    assert '<td data-label="Outcome">Withdrawn</td>' in html  # the offer history
     # The assessed queue says what became of the last offer.
     queue = signed_in(boss).get(reverse("referrals:assessed")).content.decode()
     assert "Withdrawn from Medaille Trust" in queue
@@ -122,21 +127,31 @@ def test_the_provider_is_told_it_was_withdrawn_but_not_why_and_the_referrer_read
     assert "withdrawn: safety concern" in history and escape(NOTE) in history
 
 
-def test_a_withdrawal_sent_after_the_provider_accepted_records_nothing_and_keeps_the_note():
-    referral, provider, boss = offered()
+def test_a_withdrawal_sent_after_the_provider_accepted_records_nothing_and_says_to_reallocate_with_the_note():
+    referral, provider, boss = offered(CareProviderFactory(name="Medaille Trust"))
     client = signed_in(boss)
     assert client.get(revoke_url(referral), follow=True).status_code == 200
     services.accept_offer(referral_id=referral.pk, actor=provider_user(provider))
     response = client.post(
-        revoke_url(referral), {"revoke_offer-reason": "no_answer", "revoke_offer-note": NOTE}
+        revoke_url(referral), {"revoke_offer-reason": "safety_concern", "revoke_offer-note": NOTE}
     )
     assert response.status_code == 409
     html = response.content.decode()
     assert (
-        "Your withdrawal of the offer was not recorded. This person is placed with a care provider." in html
+        "Your withdrawal of the offer was not recorded. The offer to Medaille Trust was accepted, so there is "
+        "no offer waiting for an answer to withdraw: it may have changed since you loaded the page. The "
+        "person is now placed with Medaille Trust: if they must not stay there, reallocate them from the case "
+        "page, with your note." in html
     )
     assert escape(NOTE) in html
+    # What a withdrawal would have done is not said of a case now placed.
+    assert "stays assessed" not in html
     assert referral.offers.get().state == OfferState.ACCEPTED
+    # Sent with nothing typed, it says the same of the offer.
+    response = client.post(revoke_url(referral), {"revoke_offer-reason": "safety_concern"})
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "The offer to Medaille Trust was accepted" in html and "stays assessed" not in html
 
 
 def test_opening_it_once_the_offer_is_answered_says_what_became_of_the_offer():
