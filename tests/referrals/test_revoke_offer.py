@@ -5,12 +5,10 @@ stays assessed with its placement clock running, and the person can be offered e
 import datetime
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from care_providers.models import OfferState, PlacementOffer
+from care_providers.models import OfferState
 from notifications.models import Event, InboxItem, Notification
 from notifications.sweep import sweep_deadlines
 from referrals import services
@@ -75,34 +73,6 @@ def test_the_offer_keeps_why_the_managers_withdrew_it_and_one_revoked_with_its_c
     )
     assert withdrawn.referral.offers.get().revoke_reason == "safety_concern"
     assert with_its_case.referral.offers.get().revoke_reason == ""
-
-
-def migrate_to(*targets: tuple[str, str | None]) -> None:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(list(targets) or executor.loader.graph.leaf_nodes())
-
-
-@pytest.mark.django_db(transaction=True)  # the migrations run back and forth
-def test_the_migration_gives_an_offer_withdrawn_before_it_its_reason_from_the_history():
-    withdrawn = bring_to("offered")
-    revoke(withdrawn.referral, withdrawn.manager, reason="safety_concern")
-    with_its_case = bring_to("offered")
-    services.withdraw_referral(
-        referral_id=with_its_case.referral.pk, actor=with_its_case.manager, reason="duplicate"
-    )
-    answered = bring_to("offered")
-    services.reject_offer(
-        referral_id=answered.referral.pk, actor=answered.provider_user, reason="no_capacity"
-    )
-    cases = (withdrawn, with_its_case, answered)
-    try:
-        migrate_to(("care_providers", "0003_offer_note_for_the_provider"))  # the column goes
-        migrate_to(("care_providers", "0004_offer_revoke_reason"))
-        reasons = [PlacementOffer.objects.get(referral=case.referral).revoke_reason for case in cases]
-        assert reasons == ["safety_concern", "", ""]
-    finally:
-        migrate_to()
 
 
 def test_the_provider_is_told_and_its_items_asking_for_an_answer_are_read():
