@@ -169,7 +169,17 @@ class Referral(FSMModelMixin, models.Model):
         self.closed_at = timezone.now()
         self._entered_state()
 
-    @transition(field=state, source=[S.RECEIVED, S.ASSESSED], target=S.WITHDRAWN)
+    def _not_reallocated_while_missing(self) -> bool:
+        """Not reallocated while missing and not found since: withdrawing would stop the escalations."""
+        return self.state != S.ASSESSED or not self.still_missing()
+
+    @transition(
+        field=state,
+        source=[S.RECEIVED, S.ASSESSED],
+        target=S.WITHDRAWN,
+        # django-fsm: a condition on any Model
+        conditions=[_not_reallocated_while_missing],  # type: ignore[list-item]
+    )
     def withdraw(self) -> None:
         self.closed_at = timezone.now()
         self._entered_state()

@@ -228,11 +228,30 @@ def transition_refusal(actor: User, transition: str, referral: Referral) -> Harb
             )
         if transition == "revoke_offer":  # what became of the offer says more than the case's state
             return revoke_refusal(referral, None)
+        if transition == "withdraw" and referral.state == ReferralState.ASSESSED and referral.still_missing():
+            return PersonStillMissing(withdraw_while_missing_message(actor))
         return TransitionNotAllowed(
             f"A referral that is {referral.get_state_display().lower()} cannot be {outcome}: "
             "it may have changed since you loaded it."
         )
     return None
+
+
+def withdraw_while_missing_message(actor: User) -> str:
+    """Why a referral reallocated while the person was missing cannot be withdrawn until they are found, and
+    what to do instead, managers included: withdrawn, the case would stop escalating and leave the missing
+    in the report; an exit from support closes it as what it is. The duty line is text: the API says it
+    too."""
+    why = (
+        "This person is still missing: withdrawing the referral would stop the alerts to the managers and "
+        "the referring organisation, so it can be withdrawn only once they are recorded as found."
+    )
+    if actor.is_manager:
+        return f"{why} If they are not coming back, record their exit from support instead."
+    return (
+        f"{why} To close the case before then, phone the managers on {settings.MANAGERS_DUTY_PHONE}, who "
+        "record their exit from support."
+    )
 
 
 def check_transition_allowed(actor: User, transition: str, referral: Referral) -> None:
