@@ -16,8 +16,8 @@ never waits on a case someone is changing (that clock is simply picked up next t
 * ``missing``: an escalation to managers and the referring organisation, then again every
   ``MISSING_REPEAT_HOURS`` until the person is found or the case closes (the clock is
   stopped then); a reallocation does not stop it. ``report_missing`` sends the first; the sweep sends
-  the repeats, as "still missing" with the time the person was last seen (the clock's start), so
-  nobody takes a day-old episode for a new disappearance.
+  the repeats, as "still missing", both with the time the person was last seen (the clock's start), so
+  nobody takes a day-old episode for a new disappearance, and whether they are a child.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ DEADLINE_FIELDS = (
     "referral__id",
     "referral__reference",
     "referral__organisation",
+    "referral__is_child",
 )
 
 
@@ -173,6 +174,7 @@ def escalate_batch(
                         referral_id=referral.pk,
                         reference=referral.reference,
                         last_seen_at=deadline.started_at,
+                        child=referral.is_child,
                     )
                 )
             else:

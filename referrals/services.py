@@ -787,18 +787,21 @@ def report_missing(
         now = timezone.now()
         stop_clocks(referral, Clock.CHECK_IN)
         # The clock counts from when the person was last seen; the first repeat is a day from now.
-        start_clock(
+        missing = start_clock(
             referral,
             Clock.MISSING,
             start=min(last_seen_at, now),
             due=now + datetime.timedelta(hours=settings.MISSING_REPEAT_HOURS),
         )
+        # The time last seen is what the police and the managers act on, as the repeats give it.
         _notify_case(
             Event.PERSON_MISSING,
             referral,
             _referrer(referral),
             *manager_recipients(),
             *_placed_provider_organisations(referral, excluding=actor),
+            last_seen_at=missing.started_at,
+            child=referral.is_child,
         )
     return referral
 
