@@ -9,8 +9,8 @@ never waits on a case someone is changing (that clock is simply picked up next t
 
 * reminder (``DEADLINE_REMINDER_FRACTION`` of the span gone, not yet due; see ``Deadline``): to
   whoever must act: managers for assessment and placement, the offered provider for an offer's
-  response, the placed provider for check-in and recovery review (once the person is found, if they
-  are missing);
+  response, the placed provider for check-in and recovery review (both wait while the person is
+  missing: the one stops, the other is paused);
 * breach: an escalation to managers, once;
 * an offer's response clock: the offer expires (``referrals.services.expire_offer`` tells managers);
 * ``missing``: an escalation to managers and the referring organisation, then again every
@@ -34,7 +34,6 @@ from django.utils import timezone
 
 from accounts.models import Organisation
 from care_providers.models import Placement
-from referrals.choices import ReferralState
 from referrals.models import Clock, Deadline
 
 from .models import Event
@@ -109,18 +108,14 @@ def breach_due(now: datetime.datetime) -> QuerySet[Deadline]:
 
 
 def reminder_due(now: datetime.datetime) -> QuerySet[Deadline]:
-    """Open clocks past their reminder time, not reminded, not yet due (index ``deadline_reminder_due``).
-
-    A missing person's recovery review waits: nobody can record it until they are found, and the
-    reminder goes then if the review is not yet due (if it is, the breach goes to managers as ever).
-    """
+    """Open clocks past their reminder time, not reminded, not yet due (index ``deadline_reminder_due``)."""
     return Deadline.objects.filter(
         stopped_at__isnull=True,
         reminded_at__isnull=True,
         remind_at__isnull=False,
         remind_at__lte=now,
         due_at__gt=now,
-    ).exclude(clock=Clock.RECOVERY_REVIEW, referral__state=ReferralState.MISSING)
+    )
 
 
 def expire_offers(now: datetime.datetime, batch_size: int) -> int:

@@ -34,7 +34,15 @@ from notifications.services import (
 )
 
 from .choices import Misfit, ReferralState, WithdrawReason
-from .deadlines import CHECK_IN_TIME, due_at, retime_placement_clock, start_clock, stop_clocks
+from .deadlines import (
+    CHECK_IN_TIME,
+    due_at,
+    pause_clock,
+    resume_clock,
+    retime_placement_clock,
+    start_clock,
+    stop_clocks,
+)
 from .encryption import birth_date_digest, name_digest
 from .exceptions import (
     AssessmentUnchanged,
@@ -770,7 +778,9 @@ def _meet_recovery_review(referral: Referral) -> None:
 def report_missing(
     *, referral_id: int, actor: User, last_seen_at: datetime.datetime, note: str = ""
 ) -> Referral:
-    """Escalates at once to managers and the referring organisation, then every MISSING_REPEAT_HOURS."""
+    """Escalates at once to managers and the referring organisation, then every MISSING_REPEAT_HOURS. The
+    check-in clock stops and the recovery review's is paused until the person is found (``mark_found``);
+    a reallocation or an exit while they are missing ends it (``_end_placement``)."""
     from .validation import last_seen_errors  # it imports this module
 
     with transaction.atomic():
@@ -786,6 +796,8 @@ def report_missing(
         )
         now = timezone.now()
         stop_clocks(referral, Clock.CHECK_IN)
+        # Nobody can hold the review of a person who is missing: it waits for them, with its time left.
+        pause_clock(referral, Clock.RECOVERY_REVIEW)
         # The clock counts from when the person was last seen; the first repeat is a day from now.
         missing = start_clock(
             referral,
@@ -807,12 +819,15 @@ def report_missing(
 
 
 def mark_found(*, referral_id: int, actor: User, note: str = "") -> Referral:
-    """The person is back: in the placement again, or (reallocated while missing) waiting for a new one."""
+    """The person is back: in the placement again, their check-in due afresh and their recovery review
+    with the time it had left when they went missing; or (reallocated while missing) waiting for a new
+    one."""
     with transaction.atomic():
         referral = _apply(referral_id=referral_id, actor=actor, transition="found", input={"note": note})
         stop_clocks(referral, Clock.MISSING)
         if referral.state == ReferralState.PLACED:
             start_clock(referral, Clock.CHECK_IN)
+            resume_clock(referral, Clock.RECOVERY_REVIEW)
         else:  # reallocated while missing: only now can a placement be offered (``check_not_missing``)
             start_clock(referral, Clock.PLACEMENT)
         _notify_case(

@@ -7,6 +7,7 @@ import threading
 import pytest
 from django.core import mail
 from django.db import connection, transaction
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -17,6 +18,7 @@ from notifications.services import inbox_message
 from notifications.sweep import sweep_deadlines
 from referrals import services
 from referrals.models import Clock, Deadline, Referral
+from referrals.templatetags.moments import moment
 from tests.factories import (
     CareProviderFactory,
     aware,
@@ -217,6 +219,31 @@ def test_a_missing_persons_recovery_review_reminder_waits_until_they_are_found()
     sweep_deadlines(now=review.remind_at + 2 * SECOND)
     assert items(Event.DEADLINE_REMINDER, staff).count() == 1
     assert not items(Event.DEADLINE_REMINDER, boss).exists()
+
+
+def test_a_missing_persons_recovery_review_is_not_escalated_and_runs_on_with_its_time_left_once_found():
+    boss = manager()
+    referral, staff = placed(boss)
+    review = clock(referral, Clock.RECOVERY_REVIEW)
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=timezone.now())
+    # Reported ten days ago, and missing since, past the review's due time: nobody can hold it.
+    Deadline.objects.filter(pk=review.pk).update(stopped_at=F("stopped_at") - datetime.timedelta(days=10))
+    sweep_deadlines(now=review.due_at + datetime.timedelta(days=1))
+    assert not InboxItem.objects.filter(event__in=(Event.DEADLINE_REMINDER, Event.DEADLINE_BREACHED)).exists()
+
+    services.mark_found(referral_id=referral.pk, actor=staff)
+    resumed = clock(referral, Clock.RECOVERY_REVIEW)
+    held = resumed.due_at - review.due_at  # the ten days, and the moments the test took
+    assert resumed.pk == review.pk and datetime.timedelta(days=10) <= held < datetime.timedelta(
+        days=10, minutes=1
+    )
+    assert resumed.remind_at == review.remind_at + held
+    reviews = InboxItem.objects.filter(clock=Clock.RECOVERY_REVIEW)
+    sweep_deadlines(now=resumed.remind_at + SECOND)
+    (reminder,) = reviews.filter(event=Event.DEADLINE_REMINDER, user=staff)
+    assert reminder.message.endswith(f"(due {moment(resumed.due_at)})")
+    sweep_deadlines(now=resumed.due_at + SECOND)
+    assert reviews.filter(event=Event.DEADLINE_BREACHED, user=boss).count() == 1
 
 
 def test_missing_escalates_at_once_and_again_every_repeat_until_found(settings):

@@ -396,6 +396,26 @@ def test_a_recovery_review_done_reads_done_on_its_day_on_the_caseload_never_none
     assert "None" not in html
 
 
+def test_a_missing_persons_recovery_review_reads_on_hold_on_the_caseload_and_one_done_before_done():
+    provider = CareProviderFactory()
+    waiting, staff, _ = placed(provider)
+    reviewed, _, _ = placed(provider)
+    recovery_review_near(reviewed)
+    services.record_progress(referral_id=reviewed.pk, actor=staff, note="Settled in.", recovery_review=True)
+    for referral in (waiting, reviewed):
+        services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=timezone.now())
+    html = signed_in(staff).get(reverse("care_providers:caseload")).content.decode()
+    cells = {
+        referral: re.search(
+            rf'>{referral.reference}</a>.*?<td data-label="Recovery review due">(.*?)</td>', html, re.S
+        )[1]
+        for referral in (waiting, reviewed)
+    }
+    assert cells[waiting] == "On hold until they are found"
+    done = reviewed.deadlines.get(clock=Clock.RECOVERY_REVIEW).stopped_at
+    assert cells[reviewed] == f"Done on {timezone.localtime(done):%-d %b %Y}"
+
+
 def test_an_accepting_worker_whose_colleague_rejected_the_offer_at_once_is_told_once_who_did_and_when(
     monkeypatch,
 ):
