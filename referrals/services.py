@@ -29,6 +29,7 @@ from notifications.services import (
     manager_items_done,
     manager_recipients,
     misfit_items_done,
+    missing_items_done,
     notify,
     offer_items_done,
 )
@@ -340,9 +341,10 @@ def _revoke_pending_offer(referral: Referral) -> None:
 
 def _close(referral: Referral) -> None:
     """The case is closed: its clocks stop, and nothing is left for the managers to act on in its inbox
-    items."""
+    items, nor for anyone in its missing alerts (an exit of a person still missing)."""
     stop_clocks(referral)
     manager_items_done(referral_id=referral.pk)
+    missing_items_done(referral_id=referral.pk)
 
 
 def _end_placement(referral: Referral) -> None:
@@ -825,6 +827,7 @@ def mark_found(*, referral_id: int, actor: User, note: str = "") -> Referral:
     with transaction.atomic():
         referral = _apply(referral_id=referral_id, actor=actor, transition="found", input={"note": note})
         stop_clocks(referral, Clock.MISSING)
+        missing_items_done(referral_id=referral.pk)
         if referral.state == ReferralState.PLACED:
             start_clock(referral, Clock.CHECK_IN)
             resume_clock(referral, Clock.RECOVERY_REVIEW)
