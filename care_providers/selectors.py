@@ -109,8 +109,8 @@ def caseload_of(user: User, provider: CareProvider) -> QuerySet[Referral]:
     whoever has the soonest of a check-in and a recovery review due (``next_due``), so that an overdue
     review comes to the top as an overdue check-in does. With ``check_in_due``, ``missing_since``,
     ``placed_since``, the recovery review's due time ``review_due`` (None once it is met, and then
-    ``review_done_at``) and the two clocks' reminder times ``check_in_remind_at`` and
-    ``review_remind_at``, from which each is due soon."""
+    ``review_done_at``, or while the person is missing) and the two clocks' reminder times
+    ``check_in_remind_at`` and ``review_remind_at``, from which each is due soon."""
     active = _placements_with(provider, ended=False)
     return (
         referrals_visible_to(user)

@@ -28,7 +28,7 @@ Webhook scheme
 
     {"id": "<event id>", "event": "offer.made", "reference": "HBR-2026-000042",
      "due_at": "2026-11-28T16:00:00+00:00" or null, "clock": "check_in" (for deadline.* events) or null,
-     "last_seen_at": "2026-11-27T22:15:00+00:00" (for referral.still_missing) or null,
+     "last_seen_at": "2026-11-27T22:15:00+00:00" (for referral.missing and .still_missing) or null,
      "link": "https://harbour.example/cases/42/",
      "occurred_at": "2026-11-27T16:00:00.123456+00:00", "sequence": 7,
      "timestamp": 1795891200}
@@ -36,7 +36,8 @@ Webhook scheme
 ``due_at`` is, for ``referral.received``, when the assessment is due and, for ``referral.assessed``,
 when the placement is. ``referral.received`` also holds ``"child": true`` or ``false`` (whether the
 person is treated as a child) and ``"emergency": true`` or ``false`` (whether they need a place to stay
-today). ``referral.corrected`` holds ``"child": true`` or ``false``: whether the correction left the
+today); ``referral.missing`` and ``referral.still_missing`` hold ``"child"`` too.
+``referral.corrected`` holds ``"child": true`` or ``false``: whether the correction left the
 person treated as a child (which every receiver of it already sees), never the details corrected;
 ``"emergency": true`` or ``false`` when it made the case an emergency or no longer one, with
 ``due_at`` the placement's due time, moved or not, where a placement clock runs (it may already be

@@ -36,6 +36,10 @@ class Event(models.TextChoices):
     DELIVERY_FAILED = "notification.failed", "Notification could not be delivered"
 
 
+# A missing person's alerts: the first, at once, and the repeats until they are found or the case closes.
+MISSING_EVENTS = (Event.PERSON_MISSING, Event.STILL_MISSING)
+
+
 class Channel(models.TextChoices):
     EMAIL = "email", "Email"
     WEBHOOK = "webhook", "Webhook"
@@ -70,10 +74,11 @@ class Notification(models.Model):
     due_at = models.DateTimeField(null=True, blank=True)
     # For a deadline's reminder or breach: which clock (a case can have several open).
     clock = models.CharField(max_length=20, blank=True, default="")
-    # For a repeated missing escalation: since when the person has been missing.
+    # For a missing person's escalations, the first and the repeats: since when they have been missing.
     last_seen_at = models.DateTimeField(null=True, blank=True)
-    # For a new referral: whether the person is treated as a child. For a correction of the person's
-    # details: whether it left them treated as a child, as it did then, not as a later correction may have.
+    # For a new referral and a missing person's escalations: whether the person is treated as a child. For
+    # a correction of the person's details: whether it left them treated as a child, as it did then, not
+    # as a later correction may have.
     child = models.BooleanField(null=True, blank=True)
     # For a correction that left the provider of the pending offer or of the placement unable to take the
     # person, as it did then: ``{"provider_of": "offer" or "placement", "lacking": ["children", "region"],

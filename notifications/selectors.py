@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.models import User
 
-from .models import DeliveryAttempt, DeliveryState, Event, InboxItem, Notification
+from .models import MISSING_EVENTS, DeliveryAttempt, DeliveryState, Event, InboxItem, Notification
 
 
 def inbox_for(user: User) -> QuerySet[InboxItem]:
@@ -80,12 +80,11 @@ def outdated_because() -> Case:
         referral_id=OuterRef("referral_id"), clock=Clock.MISSING, stopped_at__isnull=True
     )
     closed = ~Q(referral__state__in=OPEN_STATES)
-    missing_events = (Event.PERSON_MISSING, Event.STILL_MISSING)
     return Case(
         When(referral__isnull=True, then=Value("")),
         When(Q(event=Event.OFFER_MADE) & ~Exists(offer_pending), then=Value("offer closed")),
         When(Q(event=Event.DEADLINE_REMINDER) & ~Exists(clock_running), then=Value("clock stopped")),
-        When(Q(event__in=missing_events) & ~Exists(still_missing), then=Value("no longer missing")),
+        When(Q(event__in=MISSING_EVENTS) & ~Exists(still_missing), then=Value("no longer missing")),
         When(
             Q(event__in=(Event.REFERRAL_RECEIVED, Event.DEADLINE_BREACHED, Event.PERSON_NOW_18)) & closed,
             then=Value("case closed"),

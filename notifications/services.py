@@ -26,7 +26,7 @@ from referrals.choices import misfit_action as reader_misfit_action
 from referrals.exceptions import NotificationNotFailed, NotificationOutdated, NotPermitted
 from referrals.local_time import MOMENT, local_time
 
-from .models import Channel, DeliveryState, Event, InboxItem, Notification
+from .models import MISSING_EVENTS, Channel, DeliveryState, Event, InboxItem, Notification
 from .selectors import why_outdated, with_outdated_because
 
 logger = logging.getLogger(__name__)
@@ -164,6 +164,7 @@ def notify(
     referral_id: int | None = None,
     reference: str = "",
     due_at: datetime.datetime | None = None,
+    last_seen_at: datetime.datetime | None = None,
     child: bool | None = None,
     emergency: bool | None = None,
     misfit: dict[str, Any] | None = None,
@@ -178,6 +179,7 @@ def notify(
                 referral_id=referral_id,
                 reference=reference,
                 due_at=due_at,
+                last_seen_at=last_seen_at,
                 child=child,
                 emergency=emergency,
                 misfit=misfit,
@@ -462,6 +464,15 @@ def manager_items_done(
         .filter(managers_asked | Q(action__in=actions))
         .update(read_at=timezone.now())
     )
+
+
+def missing_items_done(*, referral_id: int) -> int:
+    """Mark a case's missing alerts (``MISSING_EVENTS``) read once the person is found or the case closes,
+    for everyone who got them (the managers, the referring organisation, the provider told of a manager's
+    report): nothing is left to act on, and an unread alert would read as an emergency still open."""
+    return InboxItem.objects.filter(
+        referral_id=referral_id, event__in=MISSING_EVENTS, read_at__isnull=True
+    ).update(read_at=timezone.now())
 
 
 def reminders_done(*, referral_id: int, clocks: Sequence[str] = ()) -> int:

@@ -9,15 +9,15 @@ never waits on a case someone is changing (that clock is simply picked up next t
 
 * reminder (``DEADLINE_REMINDER_FRACTION`` of the span gone, not yet due; see ``Deadline``): to
   whoever must act: managers for assessment and placement, the offered provider for an offer's
-  response, the placed provider for check-in and recovery review (once the person is found, if they
-  are missing);
+  response, the placed provider for check-in and recovery review (both wait while the person is
+  missing: the one stops, the other is paused);
 * breach: an escalation to managers, once;
 * an offer's response clock: the offer expires (``referrals.services.expire_offer`` tells managers);
 * ``missing``: an escalation to managers and the referring organisation, then again every
   ``MISSING_REPEAT_HOURS`` until the person is found or the case closes (the clock is
   stopped then); a reallocation does not stop it. ``report_missing`` sends the first; the sweep sends
-  the repeats, as "still missing" with the time the person was last seen (the clock's start), so
-  nobody takes a day-old episode for a new disappearance.
+  the repeats, as "still missing", both with the time the person was last seen (the clock's start), so
+  nobody takes a day-old episode for a new disappearance, and whether they are a child.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from django.utils import timezone
 
 from accounts.models import Organisation
 from care_providers.models import Placement
-from referrals.choices import ReferralState
 from referrals.models import Clock, Deadline
 
 from .models import Event
@@ -56,6 +55,7 @@ DEADLINE_FIELDS = (
     "referral__id",
     "referral__reference",
     "referral__organisation",
+    "referral__is_child",
 )
 
 
@@ -108,18 +108,14 @@ def breach_due(now: datetime.datetime) -> QuerySet[Deadline]:
 
 
 def reminder_due(now: datetime.datetime) -> QuerySet[Deadline]:
-    """Open clocks past their reminder time, not reminded, not yet due (index ``deadline_reminder_due``).
-
-    A missing person's recovery review waits: nobody can record it until they are found, and the
-    reminder goes then if the review is not yet due (if it is, the breach goes to managers as ever).
-    """
+    """Open clocks past their reminder time, not reminded, not yet due (index ``deadline_reminder_due``)."""
     return Deadline.objects.filter(
         stopped_at__isnull=True,
         reminded_at__isnull=True,
         remind_at__isnull=False,
         remind_at__lte=now,
         due_at__gt=now,
-    ).exclude(clock=Clock.RECOVERY_REVIEW, referral__state=ReferralState.MISSING)
+    )
 
 
 def expire_offers(now: datetime.datetime, batch_size: int) -> int:
@@ -173,6 +169,7 @@ def escalate_batch(
                         referral_id=referral.pk,
                         reference=referral.reference,
                         last_seen_at=deadline.started_at,
+                        child=referral.is_child,
                     )
                 )
             else:

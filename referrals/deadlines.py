@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime
 import threading
+from typing import cast
 
 import holidays
 from django.conf import settings
+from django.db.models import Case, DateTimeField, F, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from notifications.services import reminders_done
@@ -209,13 +212,46 @@ def start_clock(
 
 
 def stop_clocks(referral: Referral, *clocks: Clock) -> int:
-    """Stop the named open clocks (all of them if none are named), and mark their reminders read."""
-    open_clocks = Deadline.objects.filter(referral=referral, stopped_at__isnull=True)
+    """Stop the named open clocks (all of them if none are named), and mark their reminders read. A
+    paused clock of those named stops for good: it will not run on (its placement ended, or the case closed)."""
+    open_clocks = Deadline.objects.filter(Q(stopped_at__isnull=True) | Q(paused=True), referral=referral)
     if clocks:
         open_clocks = open_clocks.filter(clock__in=clocks)
-    stopped = open_clocks.update(stopped_at=timezone.now())
+    stopped = open_clocks.update(stopped_at=Coalesce("stopped_at", timezone.now()), paused=False)
     # Only when a clock stopped: a clock stopped before had its reminders marked read then, and a
     # transition that stops nothing (a clock restarted where none ran) costs no query more.
     if stopped:
         reminders_done(referral_id=referral.pk, clocks=clocks)
     return stopped
+
+
+def pause_clock(referral: Referral, clock: Clock) -> None:
+    """Pause the case's open clock of that kind while nobody can meet it (the recovery review while the
+    person is missing): stopped, so neither reminded, escalated nor overdue, until ``resume_clock`` runs
+    it on with the time it had left. The reminder of a deadline still ahead is read, and goes again once
+    it runs on: its due time will have moved, as ``retime_placement_clock`` does for a moved deadline."""
+    now = timezone.now()
+    paused = Deadline.objects.filter(referral=referral, clock=clock, stopped_at__isnull=True).update(
+        stopped_at=now,
+        paused=True,
+        reminded_at=Case(
+            When(due_at__gt=now, then=Value(None, output_field=DateTimeField())), default=F("reminded_at")
+        ),
+    )
+    if paused:
+        reminders_done(referral_id=referral.pk, clocks=(clock,))
+
+
+def resume_clock(referral: Referral, clock: Clock) -> Deadline | None:
+    """Run the case's paused clock of that kind on (``pause_clock``): due, and reminded, as much later as
+    it was paused, so that a statutory deadline loses none of its time; None if none is paused."""
+    paused = Deadline.objects.filter(referral=referral, clock=clock, paused=True).first()
+    if paused is None:
+        return None
+    held = timezone.now() - cast(datetime.datetime, paused.stopped_at)  # a paused clock is stopped
+    paused.due_at += held
+    if paused.remind_at is not None:
+        paused.remind_at += held
+    paused.stopped_at, paused.paused = None, False
+    paused.save(update_fields=["due_at", "remind_at", "stopped_at", "paused"])
+    return paused

@@ -1212,7 +1212,11 @@ class ReferralGenerator:
                           {"last_seen_at": gone.isoformat(), "note": ""})  # fmt: skip
                 self._missing_clock(batch, index, referral, gone, None)
                 self._deadline(batch, index, referral, Clock.CHECK_IN, accepted, gone)
-                self._deadline(batch, index, referral, Clock.RECOVERY_REVIEW, accepted, None)
+                # Paused since they went missing, as ``deadlines.pause_clock`` leaves it.
+                review = self._deadline(batch, index, referral, Clock.RECOVERY_REVIEW, accepted, gone)
+                review.paused = True
+                if review.due_at > gone:
+                    review.reminded_at = None
                 return
             # Most providers record the day-30 recovery review about on time; a few are late.
             reviewed = accepted + datetime.timedelta(days=rng.uniform(26, 30) if rng.random() < 0.9 else 34)

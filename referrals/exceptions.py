@@ -38,7 +38,8 @@ class OfferAlreadyPending(TransitionNotAllowed):
 
 
 class PersonStillMissing(TransitionNotAllowed):
-    """A person reallocated while missing is offered a placement only once they are found."""
+    """A person reallocated while missing is offered a placement, or their referral withdrawn, only once
+    they are found."""
 
 
 class NoCapacity(TransitionNotAllowed):

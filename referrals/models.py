@@ -169,7 +169,17 @@ class Referral(FSMModelMixin, models.Model):
         self.closed_at = timezone.now()
         self._entered_state()
 
-    @transition(field=state, source=[S.RECEIVED, S.ASSESSED], target=S.WITHDRAWN)
+    def _not_reallocated_while_missing(self) -> bool:
+        """Not reallocated while missing and not found since: withdrawing would stop the escalations."""
+        return self.state != S.ASSESSED or not self.still_missing()
+
+    @transition(
+        field=state,
+        source=[S.RECEIVED, S.ASSESSED],
+        target=S.WITHDRAWN,
+        # django-fsm: a condition on any Model
+        conditions=[_not_reallocated_while_missing],  # type: ignore[list-item]
+    )
     def withdraw(self) -> None:
         self.closed_at = timezone.now()
         self._entered_state()
@@ -323,7 +333,9 @@ class Deadline(models.Model):
     at the due time of day for a clock that counts working days, so that it never falls on a weekend or
     a bank holiday (``deadlines.reminder_at``); the ``missing`` clock has no reminder. The sweep sets ``reminded_at``
     and ``breached_at`` once each; the ``missing`` clock instead moves ``due_at`` on after every
-    escalation. A clock stops (``stopped_at``) when the transition it waits for happens.
+    escalation. A clock stops (``stopped_at``) when the transition it waits for happens. One nobody can
+    meet for a while (the recovery review while the person is missing) is ``paused``: stopped, until it
+    runs on with the time it had left (``deadlines.pause_clock``, ``deadlines.resume_clock``).
     """
 
     referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="deadlines")
@@ -338,6 +350,7 @@ class Deadline(models.Model):
     breached_at = models.DateTimeField(null=True, blank=True)
     escalations = models.PositiveIntegerField(default=0)
     stopped_at = models.DateTimeField(null=True, blank=True)
+    paused = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["due_at"]
@@ -363,6 +376,9 @@ class Deadline(models.Model):
                 fields=["referral", "clock"],
                 condition=Q(stopped_at__isnull=True),
                 name="one_open_clock_of_a_kind_per_referral",
+            ),
+            models.CheckConstraint(
+                condition=Q(paused=False) | Q(stopped_at__isnull=False), name="a_paused_clock_is_stopped"
             ),
         ]
 

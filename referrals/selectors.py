@@ -358,8 +358,11 @@ def open_clock_due(clock: str) -> Subquery:
 
 
 def clock_last_stopped(clock: str) -> Subquery:
-    """When the case's clock of one kind last stopped, as a column of a case list; None if none has."""
-    stopped = Deadline.objects.filter(referral=OuterRef("pk"), clock=clock, stopped_at__isnull=False)
+    """When the case's clock of one kind last stopped, as a column of a case list; None if none has. A
+    paused clock has not: it runs on (``deadlines.pause_clock``)."""
+    stopped = Deadline.objects.filter(
+        referral=OuterRef("pk"), clock=clock, stopped_at__isnull=False, paused=False
+    )
     return Subquery(stopped.order_by("-stopped_at").values("stopped_at")[:1])
 
 

@@ -29,12 +29,21 @@ from notifications.services import (
     manager_items_done,
     manager_recipients,
     misfit_items_done,
+    missing_items_done,
     notify,
     offer_items_done,
 )
 
 from .choices import Misfit, ReferralState, WithdrawReason
-from .deadlines import CHECK_IN_TIME, due_at, retime_placement_clock, start_clock, stop_clocks
+from .deadlines import (
+    CHECK_IN_TIME,
+    due_at,
+    pause_clock,
+    resume_clock,
+    retime_placement_clock,
+    start_clock,
+    stop_clocks,
+)
 from .encryption import birth_date_digest, name_digest
 from .exceptions import (
     AssessmentUnchanged,
@@ -228,11 +237,30 @@ def transition_refusal(actor: User, transition: str, referral: Referral) -> Harb
             )
         if transition == "revoke_offer":  # what became of the offer says more than the case's state
             return revoke_refusal(referral, None)
+        if transition == "withdraw" and referral.state == ReferralState.ASSESSED and referral.still_missing():
+            return PersonStillMissing(withdraw_while_missing_message(actor))
         return TransitionNotAllowed(
             f"A referral that is {referral.get_state_display().lower()} cannot be {outcome}: "
             "it may have changed since you loaded it."
         )
     return None
+
+
+def withdraw_while_missing_message(actor: User) -> str:
+    """Why a referral reallocated while the person was missing cannot be withdrawn until they are found, and
+    what to do instead, managers included: withdrawn, the case would stop escalating and leave the missing
+    in the report; an exit from support closes it as what it is. The duty line is text: the API says it
+    too."""
+    why = (
+        "This person is still missing: withdrawing the referral would stop the alerts to the managers and "
+        "the referring organisation, so it can be withdrawn only once they are recorded as found."
+    )
+    if actor.is_manager:
+        return f"{why} If they are not coming back, record their exit from support instead."
+    return (
+        f"{why} To close the case before then, phone the managers on {settings.MANAGERS_DUTY_PHONE}, who "
+        "record their exit from support."
+    )
 
 
 def check_transition_allowed(actor: User, transition: str, referral: Referral) -> None:
@@ -314,9 +342,10 @@ def _revoke_pending_offer(referral: Referral) -> None:
 
 def _close(referral: Referral) -> None:
     """The case is closed: its clocks stop, and nothing is left for the managers to act on in its inbox
-    items."""
+    items, nor for anyone in its missing alerts (an exit of a person still missing)."""
     stop_clocks(referral)
     manager_items_done(referral_id=referral.pk)
+    missing_items_done(referral_id=referral.pk)
 
 
 def _end_placement(referral: Referral) -> None:
@@ -755,7 +784,9 @@ def _meet_recovery_review(referral: Referral) -> None:
 def report_missing(
     *, referral_id: int, actor: User, last_seen_at: datetime.datetime, note: str = ""
 ) -> Referral:
-    """Escalates at once to managers and the referring organisation, then every MISSING_REPEAT_HOURS."""
+    """Escalates at once to managers and the referring organisation, then every MISSING_REPEAT_HOURS. The
+    check-in clock stops and the recovery review's is paused until the person is found (``mark_found``);
+    a reallocation or an exit while they are missing ends it (``_end_placement``)."""
     from .validation import last_seen_errors  # it imports this module
 
     with transaction.atomic():
@@ -771,30 +802,39 @@ def report_missing(
         )
         now = timezone.now()
         stop_clocks(referral, Clock.CHECK_IN)
+        # Nobody can hold the review of a person who is missing: it waits for them, with its time left.
+        pause_clock(referral, Clock.RECOVERY_REVIEW)
         # The clock counts from when the person was last seen; the first repeat is a day from now.
-        start_clock(
+        missing = start_clock(
             referral,
             Clock.MISSING,
             start=min(last_seen_at, now),
             due=now + datetime.timedelta(hours=settings.MISSING_REPEAT_HOURS),
         )
+        # The time last seen is what the police and the managers act on, as the repeats give it.
         _notify_case(
             Event.PERSON_MISSING,
             referral,
             _referrer(referral),
             *manager_recipients(),
             *_placed_provider_organisations(referral, excluding=actor),
+            last_seen_at=missing.started_at,
+            child=referral.is_child,
         )
     return referral
 
 
 def mark_found(*, referral_id: int, actor: User, note: str = "") -> Referral:
-    """The person is back: in the placement again, or (reallocated while missing) waiting for a new one."""
+    """The person is back: in the placement again, their check-in due afresh and their recovery review
+    with the time it had left when they went missing; or (reallocated while missing) waiting for a new
+    one."""
     with transaction.atomic():
         referral = _apply(referral_id=referral_id, actor=actor, transition="found", input={"note": note})
         stop_clocks(referral, Clock.MISSING)
+        missing_items_done(referral_id=referral.pk)
         if referral.state == ReferralState.PLACED:
             start_clock(referral, Clock.CHECK_IN)
+            resume_clock(referral, Clock.RECOVERY_REVIEW)
         else:  # reallocated while missing: only now can a placement be offered (``check_not_missing``)
             start_clock(referral, Clock.PLACEMENT)
         _notify_case(

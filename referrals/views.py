@@ -80,6 +80,7 @@ from .exceptions import (
     NotPermitted,
     OfferAlreadyPending,
     OfferNotPending,
+    PersonStillMissing,
     ProviderNoLongerSuitable,
     TransitionNotAllowed,
 )
@@ -416,7 +417,10 @@ def closed_action_refused(
     """A form sent to an action the user may not take (403) or the case's state has closed (409): refused
     with why, without the form, so that nothing looks still to be done. A note typed into it is shown
     again to be copied, as when an offer closes under a provider (``not_recorded``)."""
-    if isinstance(refusal, NotPermitted) and can_proceed(getattr(referral, transition)):
+    # A role's refusal while the state allows the action, and a missing person's (whose state alone says
+    # neither why nor what to do instead), are said as they are.
+    role_refused = isinstance(refusal, NotPermitted) and can_proceed(getattr(referral, transition))
+    if role_refused or isinstance(refusal, PersonStillMissing):
         why, status = refusal.message, refusal.status_code
     else:
         # The state closed it, or ended the user's part in the case (a provider's, at an exit): say what
@@ -1323,6 +1327,8 @@ def not_open_words(
             return unanswerable.message
         return "This case has no offer waiting for you."
     refusal = services.transition_refusal(user, transition, referral)
+    if isinstance(refusal, PersonStillMissing):
+        return refusal.message
     if isinstance(refusal, TransitionNotAllowed):
         # Usually the action was already done (Back, a second tab): say what the case is now, as a
         # refused POST does.

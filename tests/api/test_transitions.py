@@ -259,6 +259,29 @@ def test_an_offer_for_a_person_reallocated_while_missing_is_a_409_until_they_are
     assert offer(api, case, case.provider.pk).status_code == 200
 
 
+def test_nobody_withdraws_a_referral_reallocated_while_the_person_is_missing_until_they_are_found(api):
+    case = bring_to("missing", **CHILD)
+    pk = case.referral.pk
+    services.reallocate_referral(referral_id=pk, actor=case.manager, reason="safety_concern")
+    url = transition_url(pk, "withdraw")
+    for user, instead in (
+        (case.responder, "phone the managers on 020 7946 0321, who record their exit from support"),
+        (case.manager, "record their exit from support instead"),
+    ):
+        refused = api(user).post(url, {"reason": "referred_elsewhere"}, format="json")
+        assert refused.status_code == 409
+        assert refused.json() == {
+            "detail": services.withdraw_while_missing_message(user),
+            "code": "person_still_missing",
+        }
+        assert instead in refused.json()["detail"]
+        # Still escalated, and still counted among the missing.
+        assert case.refresh().state == "assessed" and case.referral.still_missing()
+    assert api(case.manager).post(transition_url(pk, "found"), {}, format="json").status_code == 200
+    withdrawn = api(case.responder).post(url, {"reason": "referred_elsewhere"}, format="json")
+    assert withdrawn.status_code == 200 and withdrawn.json()["state"] == "withdrawn"
+
+
 def test_withdrawal_revokes_the_pending_offer_and_ends_the_providers_access(api):
     case = bring_to("offered")
     response = api(case.responder).post(

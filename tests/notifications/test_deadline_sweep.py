@@ -7,16 +7,18 @@ import threading
 import pytest
 from django.core import mail
 from django.db import connection, transaction
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from care_providers.models import OfferState
 from notifications.delivery import deliver
-from notifications.models import Event, InboxItem, Notification
+from notifications.models import MISSING_EVENTS, Event, InboxItem, Notification
 from notifications.services import inbox_message
 from notifications.sweep import sweep_deadlines
 from referrals import services
 from referrals.models import Clock, Deadline, Referral
+from referrals.templatetags.moments import moment
 from tests.factories import (
     CareProviderFactory,
     aware,
@@ -25,6 +27,8 @@ from tests.factories import (
     provider_user,
     submitted_referral,
 )
+
+from .conftest import CHILDRENS_SERVICES, personal_data_in
 
 pytestmark = pytest.mark.django_db
 
@@ -41,22 +45,22 @@ def items(event, user=None):
     return found.filter(user=user) if user else found
 
 
-def assessed(boss):
-    referral = submitted_referral()
+def assessed(boss, **fields):
+    referral = submitted_referral(**fields)
     services.assess_referral(referral_id=referral.pk, actor=boss, risk="high", route="accommodation")
     return referral
 
 
-def offered(boss):
-    referral = assessed(boss)
+def offered(boss, **fields):
+    referral = assessed(boss, **fields)
     provider = CareProviderFactory()
     staff = provider_user(provider)
     offer = services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk)
     return referral, offer, staff
 
 
-def placed(boss):
-    referral, offer, staff = offered(boss)
+def placed(boss, **fields):
+    referral, offer, staff = offered(boss, **fields)
     services.accept_offer(referral_id=referral.pk, actor=staff)
     return referral, staff
 
@@ -217,6 +221,31 @@ def test_a_missing_persons_recovery_review_reminder_waits_until_they_are_found()
     assert not items(Event.DEADLINE_REMINDER, boss).exists()
 
 
+def test_a_missing_persons_recovery_review_is_not_escalated_and_runs_on_with_its_time_left_once_found():
+    boss = manager()
+    referral, staff = placed(boss)
+    review = clock(referral, Clock.RECOVERY_REVIEW)
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=timezone.now())
+    # Reported ten days ago, and missing since, past the review's due time: nobody can hold it.
+    Deadline.objects.filter(pk=review.pk).update(stopped_at=F("stopped_at") - datetime.timedelta(days=10))
+    sweep_deadlines(now=review.due_at + datetime.timedelta(days=1))
+    assert not InboxItem.objects.filter(event__in=(Event.DEADLINE_REMINDER, Event.DEADLINE_BREACHED)).exists()
+
+    services.mark_found(referral_id=referral.pk, actor=staff)
+    resumed = clock(referral, Clock.RECOVERY_REVIEW)
+    held = resumed.due_at - review.due_at  # the ten days, and the moments the test took
+    assert resumed.pk == review.pk and datetime.timedelta(days=10) <= held < datetime.timedelta(
+        days=10, minutes=1
+    )
+    assert resumed.remind_at == review.remind_at + held
+    reviews = InboxItem.objects.filter(clock=Clock.RECOVERY_REVIEW)
+    sweep_deadlines(now=resumed.remind_at + SECOND)
+    (reminder,) = reviews.filter(event=Event.DEADLINE_REMINDER, user=staff)
+    assert reminder.message.endswith(f"(due {moment(resumed.due_at)})")
+    sweep_deadlines(now=resumed.due_at + SECOND)
+    assert reviews.filter(event=Event.DEADLINE_BREACHED, user=boss).count() == 1
+
+
 def test_missing_escalates_at_once_and_again_every_repeat_until_found(settings):
     settings.MISSING_REPEAT_HOURS = 24
     boss = manager()
@@ -247,9 +276,13 @@ def test_missing_escalates_at_once_and_again_every_repeat_until_found(settings):
     assert items(Event.PERSON_MISSING, boss).count() == 1
 
 
-def test_a_repeated_missing_escalation_says_the_person_is_still_missing_and_since_when(webhook_receiver):
+@pytest.mark.parametrize("child", [False, True])
+def test_the_first_missing_alert_and_its_repeats_say_since_when_and_whether_a_child(webhook_receiver, child):
     boss = manager()
-    referral, staff = placed(boss)
+    fields = (
+        {"date_of_birth": None, "age_estimate": 15, "consent": False, **CHILDRENS_SERVICES} if child else {}
+    )
+    referral, staff = placed(boss, **fields)
     referrer = referral.submitted_by
     referrer.organisation.webhook_url, referrer.organisation.webhook_secret = webhook_receiver.url, "s3cret"
     referrer.organisation.save()
@@ -257,19 +290,27 @@ def test_a_repeated_missing_escalation_says_the_person_is_still_missing_and_sinc
     services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=aware(2026, 3, 3, 6, 8))
     sweep_deadlines(now=clock(referral, Clock.MISSING).due_at + SECOND)
 
-    reported = f"Person reported missing: {referral.reference}"
-    still = f"Person still missing: {referral.reference}, last seen 3 Mar 2026 06:08"
+    said = f"{referral.reference}, last seen 3 Mar 2026 06:08{', a child' if child else ''}"
+    reported, still = f"Person reported missing: {said}", f"Person still missing: {said}"
     for user in (boss, referrer):
-        alerts = InboxItem.objects.filter(user=user, event__in=(Event.PERSON_MISSING, Event.STILL_MISSING))
+        alerts = InboxItem.objects.filter(user=user, event__in=MISSING_EVENTS)
         assert list(alerts.order_by("id").values_list("message", flat=True)) == [reported, still]
-    for row in Notification.objects.filter(event=Event.STILL_MISSING):
+    for row in Notification.objects.filter(event__in=MISSING_EVENTS).order_by("sequence"):
         deliver(str(row.pk))
-    (email,) = [message for message in mail.outbox if message.to == ["managers@contractor.test"]]
-    assert email.subject == f"Harbour: Person still missing – {referral.reference}"
-    assert "Last seen: 3 Mar 2026 06:08 GMT" in email.body
-    (hook,) = [json.loads(hook.body) for hook in webhook_receiver.received]
-    assert hook["event"] == "referral.still_missing"
-    assert hook["last_seen_at"] == "2026-03-03T06:08:00+00:00"
+    emails = [message for message in mail.outbox if message.to == ["managers@contractor.test"]]
+    assert [email.subject for email in emails] == [
+        f"Harbour: {label} – {referral.reference}"
+        for label in ("Person reported missing", "Person still missing")
+    ]
+    for email in emails:
+        assert "Last seen: 3 Mar 2026 06:08 GMT" in email.body
+        assert f"Treated as a child: {'Yes' if child else 'No'}" in email.body
+        assert personal_data_in(f"{email.subject}\n{email.body}") == []
+    hooks = [json.loads(hook.body) for hook in webhook_receiver.received]
+    assert [hook["event"] for hook in hooks] == ["referral.missing", "referral.still_missing"]
+    for hook in hooks:  # free of personal data, as the receiver checks
+        assert hook["last_seen_at"] == "2026-03-03T06:08:00+00:00"
+        assert hook["child"] is child
 
 
 def test_an_exit_stops_the_missing_escalations():

@@ -13,7 +13,15 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from notifications.models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, Notification
+from notifications.models import (
+    MISSING_EVENTS,
+    Channel,
+    DeliveryAttempt,
+    DeliveryState,
+    Event,
+    InboxItem,
+    Notification,
+)
 from notifications.sweep import sweep_deadlines
 from referrals import services
 from referrals.models import Clock
@@ -537,6 +545,30 @@ def test_a_reallocation_no_longer_waits_unread_for_the_managers_once_the_person_
         services.withdraw_referral(referral_id=pk, actor=one, reason="referred_elsewhere")
     # The managers' to do is done; the referrer's news waits until read.
     assert {item.user for item in unread(case.referral, Event.REFERRAL_REALLOCATED)} == {case.responder}
+
+
+@pytest.mark.parametrize("ended", ["found", "exit", "found once reallocated", "exit once reallocated"])
+def test_a_missing_persons_alerts_no_longer_wait_unread_once_they_are_found_or_leave_support(ended):
+    one, other = manager(), manager()
+    case = bring_to("missing", boss=one)
+    pk = case.referral.pk
+    repeat_due = case.referral.deadlines.get(clock=Clock.MISSING).due_at
+    sweep_deadlines(now=repeat_due + datetime.timedelta(seconds=1))
+    alerts = InboxItem.objects.filter(referral=case.referral, event__in=MISSING_EVENTS, read_at__isnull=True)
+    told = {case.responder, one, other}
+    assert {item.user for item in alerts.filter(event=Event.PERSON_MISSING)} >= told
+    assert {item.user for item in alerts.filter(event=Event.STILL_MISSING)} >= told
+    if ended.endswith("once reallocated"):
+        services.reallocate_referral(referral_id=pk, actor=one, reason="safety_concern")
+        assert alerts.count() >= 2 * len(told)  # still missing: still to act on
+    if ended.startswith("found"):
+        services.mark_found(referral_id=pk, actor=one)
+    else:
+        services.exit_referral(referral_id=pk, actor=one, reason="lost_contact")
+    assert not alerts.exists()
+    # The news of how it ended is itself unread, as news is.
+    news = Event.REFERRAL_EXITED if ended.startswith("exit") else Event.PERSON_FOUND
+    assert {item.user for item in unread(case.referral, news)} >= told
 
 
 def test_an_offer_past_its_answer_time_closed_by_the_next_offer_leaves_no_unread_expiry():

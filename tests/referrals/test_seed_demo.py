@@ -193,7 +193,9 @@ def test_generated_referrals_have_consistent_workflow_data() -> None:
             reviewed = any(note.input.get("recovery_review") for note in notes)
             assert (Clock.RECOVERY_REVIEW in clocks) != reviewed
         elif r.state == S.MISSING:
-            assert Clock.MISSING in clocks
+            # Their recovery review waits for them, paused, with the time it had left.
+            assert clocks == {Clock.MISSING}
+            assert r.deadlines.get(clock=Clock.RECOVERY_REVIEW).paused
         else:
             assert clocks == set()
 

@@ -15,6 +15,7 @@ from referrals.choices import ReferralState
 from referrals.deadlines import start_clock
 from referrals.exceptions import HarbourError, NotPermitted, PersonStillMissing, TransitionNotAllowed
 from referrals.models import Clock, Referral
+from reports.selectors import ReportFilter, caseload_report
 from tests.api.cases import Case, bring_to, valid_body
 from tests.factories import (
     CareProviderFactory,
@@ -386,6 +387,91 @@ def test_the_migration_removes_the_placement_clock_an_earlier_release_started_wh
         _run_migration_sql("0008_no_placement_clock_while_missing")
         assert _open_clocks(reallocated.referral) == {Clock.MISSING}
         assert _open_clocks(waiting.referral) == {Clock.PLACEMENT}
+
+
+def test_a_missing_persons_recovery_review_is_paused_until_found_and_no_clock_of_theirs_is_overdue_but_missing():
+    case = bring_to("placed")
+    # The review was already overdue when they went missing: it waits for them all the same.
+    review = case.referral.deadlines.get(clock=Clock.RECOVERY_REVIEW)
+    review.due_at = timezone.now() - datetime.timedelta(days=10)
+    review.save()
+    services.report_missing(
+        referral_id=case.referral.pk, actor=case.provider_user, last_seen_at=timezone.now()
+    )
+    assert _open_clocks(case.referral) == {Clock.MISSING}
+    review.refresh_from_db()
+    assert review.paused and review.stopped_at is not None
+    (listed,) = [
+        row for row in caseload_report(ReportFilter()).overdue if row.reference == case.referral.reference
+    ]
+    assert (listed.clock, listed.also_overdue) == (Clock.MISSING, [])
+    services.mark_found(referral_id=case.referral.pk, actor=case.provider_user)
+    assert _open_clocks(case.referral) == {Clock.CHECK_IN, Clock.RECOVERY_REVIEW}
+    assert case.referral.deadlines.get(clock=Clock.RECOVERY_REVIEW).due_at < timezone.now()  # still overdue
+
+
+def test_the_migration_pauses_the_reviews_of_people_missing_now_from_when_they_went_missing():
+    from django.apps import apps
+
+    migration = importlib.import_module("referrals.migrations.0017_pause_missing_recovery_reviews")
+    ahead, overdue, placed = bring_to("missing"), bring_to("missing"), bring_to("placed")
+    went = timezone.now() - datetime.timedelta(days=10)
+    day = datetime.timedelta(days=1)
+    # As the release before left them: running since, and escalated while missing, or before.
+    for case, due in ((ahead, went + 5 * day), (overdue, went - day)):
+        Referral.objects.filter(pk=case.referral.pk).update(state_changed_at=went)
+        case.referral.deadlines.filter(clock=Clock.RECOVERY_REVIEW).update(
+            stopped_at=None, paused=False, due_at=due, reminded_at=due - day, breached_at=due
+        )
+    reminder = InboxItem.objects.create(
+        user=ahead.provider_user, event=Event.DEADLINE_REMINDER, referral=ahead.referral,
+        clock=Clock.RECOVERY_REVIEW, message="Deadline approaching",
+    )  # fmt: skip
+    for _ in range(2):  # run again, as after an interruption: nothing changes
+        migration.pause_missing_recovery_reviews(apps, None)
+        review_ahead, review_overdue, review_placed = (
+            case.referral.deadlines.get(clock=Clock.RECOVERY_REVIEW) for case in (ahead, overdue, placed)
+        )
+        assert all(review.paused and review.stopped_at == went for review in (review_ahead, review_overdue))
+        # Still ahead when they went missing: its reminder and escalation go again once it runs on.
+        assert (review_ahead.reminded_at, review_ahead.breached_at) == (None, None)
+        reminder.refresh_from_db()
+        assert reminder.read_at is not None
+        assert review_overdue.breached_at == went - day
+        assert not review_placed.paused and review_placed.stopped_at is None
+    services.mark_found(referral_id=ahead.referral.pk, actor=ahead.manager)
+    resumed = ahead.referral.deadlines.get(clock=Clock.RECOVERY_REVIEW, stopped_at__isnull=True)
+    assert resumed.due_at - timezone.now() > 5 * day - datetime.timedelta(minutes=1)
+    migration.run_paused_reviews_again(apps, None)  # undone, as the release before ran them
+    assert (
+        overdue.referral.deadlines.get(clock=Clock.RECOVERY_REVIEW, stopped_at__isnull=True).due_at
+        == went - day
+    )
+
+
+@pytest.mark.parametrize("transition", ["exit", "reallocate"])
+def test_an_exit_or_a_reallocation_while_missing_stops_the_paused_recovery_review_for_good(transition):
+    case = bring_to("missing")
+    pk = case.referral.pk
+    paused = case.referral.deadlines.get(clock=Clock.RECOVERY_REVIEW)
+    services.TRANSITION_SERVICES[transition](referral_id=pk, actor=case.manager, **valid_body(transition))
+    paused.refresh_from_db()
+    assert paused.stopped_at is not None and not paused.paused
+    if transition == "exit":
+        return
+    services.mark_found(referral_id=pk, actor=case.manager)
+    assert _open_clocks(case.referral) == {Clock.PLACEMENT}
+    other = CareProviderFactory()
+    services.offer_placement(referral_id=pk, actor=case.manager, provider_id=other.pk)
+    staff = provider_user(other)
+    services.accept_offer(referral_id=pk, actor=staff)
+    # Missing and found again: the new placement's review runs on, never the one before.
+    services.report_missing(referral_id=pk, actor=staff, last_seen_at=timezone.now())
+    services.mark_found(referral_id=pk, actor=staff)
+    (running,) = case.referral.deadlines.filter(clock=Clock.RECOVERY_REVIEW, stopped_at__isnull=True)
+    assert running.pk != paused.pk
+    paused.refresh_from_db()
+    assert paused.stopped_at is not None and not paused.paused
 
 
 def test_a_reallocation_from_a_placement_starts_the_placement_deadline_at_once():

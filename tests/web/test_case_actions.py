@@ -396,6 +396,26 @@ def test_a_recovery_review_done_reads_done_on_its_day_on_the_caseload_never_none
     assert "None" not in html
 
 
+def test_a_missing_persons_recovery_review_reads_on_hold_on_the_caseload_and_one_done_before_done():
+    provider = CareProviderFactory()
+    waiting, staff, _ = placed(provider)
+    reviewed, _, _ = placed(provider)
+    recovery_review_near(reviewed)
+    services.record_progress(referral_id=reviewed.pk, actor=staff, note="Settled in.", recovery_review=True)
+    for referral in (waiting, reviewed):
+        services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=timezone.now())
+    html = signed_in(staff).get(reverse("care_providers:caseload")).content.decode()
+    cells = {
+        referral: re.search(
+            rf'>{referral.reference}</a>.*?<td data-label="Recovery review due">(.*?)</td>', html, re.S
+        )[1]
+        for referral in (waiting, reviewed)
+    }
+    assert cells[waiting] == "On hold until they are found"
+    done = reviewed.deadlines.get(clock=Clock.RECOVERY_REVIEW).stopped_at
+    assert cells[reviewed] == f"Done on {timezone.localtime(done):%-d %b %Y}"
+
+
 def test_an_accepting_worker_whose_colleague_rejected_the_offer_at_once_is_told_once_who_did_and_when(
     monkeypatch,
 ):
@@ -1594,6 +1614,49 @@ def test_a_person_reallocated_while_missing_is_marked_found_before_any_offer():
     assert action_url(referral, "offer") not in html and 'id="action-offer"' not in html
     response = client.get(action_url(referral, "offer"), follow=True)
     assert "This person is still missing: record that they are found" in response.content.decode()
+
+
+def test_nobody_is_offered_the_withdrawal_of_a_referral_reallocated_while_the_person_is_missing():
+    referral, staff, boss = placed()
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=timezone.now())
+    services.reallocate_referral(referral_id=referral.pk, actor=boss, reason="safety_concern")
+    withdraw_link = f'href="{action_url(referral, "withdraw")}"'
+    for user in (referral.submitted_by, boss):
+        client = signed_in(user)
+        refusal = escape(services.withdraw_while_missing_message(user))
+        assert withdraw_link not in client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
+        opened = client.get(action_url(referral, "withdraw"), follow=True)
+        assert opened.redirect_chain[-1][0] == reverse("referrals:case", args=[referral.pk])
+        assert f"{referral.reference}: {refusal}" in opened.content.decode()
+        sent = act(client, referral, "withdraw", {"withdraw-reason": "referred_elsewhere"})
+        assert sent.status_code == 409
+        assert refusal in sent.content.decode()
+        referral.refresh_from_db()
+        assert referral.state == ReferralState.ASSESSED and referral.still_missing()
+    services.mark_found(referral_id=referral.pk, actor=boss)
+    client = signed_in(referral.submitted_by)
+    assert withdraw_link in client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    act(client, referral, "withdraw", {"withdraw-reason": "referred_elsewhere"})
+    referral.refresh_from_db()
+    assert referral.state == ReferralState.WITHDRAWN
+
+
+def test_every_action_page_tags_a_person_reallocated_while_missing_as_missing_as_the_case_heading_does():
+    referral, staff, boss = placed()
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=timezone.now())
+    services.reallocate_referral(referral_id=referral.pk, actor=boss, reason="safety_concern")
+    waiting, _, _ = placed()
+    services.reallocate_referral(referral_id=waiting.pk, actor=boss, reason="needs_changed")
+    client = signed_in(boss)
+    tag = 'Assessed</span> <span class="tag tag-urgent">Missing</span>'
+    for transition in ("found", "exit", "correct", "reassess"):
+        page = client.get(action_url(referral, transition), follow=True).content.decode()
+        meta = page.split('<p class="meta">Case ', 1)[1].split("</p>", 1)[0]
+        assert tag in meta, transition
+    # Refused, too: the page that says why names the state as the case page does.
+    refused = act(signed_in(referral.submitted_by), referral, "withdraw", {"withdraw-reason": "other"})
+    assert tag in refused.content.decode()
+    assert "tag-urgent" not in client.get(action_url(waiting, "correct")).content.decode()
 
 
 def test_the_usual_next_step_is_in_place_and_every_other_action_a_link_to_its_own_page():
