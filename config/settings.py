@@ -13,6 +13,8 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
+from referrals.phone_numbers import NOT_ONE_NUMBER_MESSAGE, dial_string
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 # First: every setting, HARBOUR_VAR_DIR included, may come from .env (the environment wins).
@@ -330,6 +332,9 @@ if not MANAGERS_DUTY_PHONE or "replace-me" in MANAGERS_DUTY_PHONE:
     raise ImproperlyConfigured(
         "MANAGERS_DUTY_PHONE must be set to the managers' duty line when DEBUG is off."
     )
+# Every page links it to tap to call: text a phone cannot dial (two numbers, "ext 12") would show as no link.
+if not dial_string(MANAGERS_DUTY_PHONE):
+    raise ImproperlyConfigured(f"MANAGERS_DUTY_PHONE: {NOT_ONE_NUMBER_MESSAGE}")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

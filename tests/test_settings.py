@@ -65,6 +65,24 @@ def test_settings_refuse_to_start_without_the_managers_duty_phone_when_debug_is_
     assert "MANAGERS_DUTY_PHONE must be set to the managers' duty line when DEBUG is off" in result.stderr
 
 
+@pytest.mark.parametrize("value", ["020 7946 0321 or 020 7946 0322", "020 7946 0321 ext 12", "999"])
+def test_settings_refuse_a_managers_duty_phone_that_is_not_one_number(tmp_path: Path, value: str) -> None:
+    """Every page links the duty line to tap to call at 2 a.m.: it must be one number a phone can dial."""
+    result = run_settings(tmp_path, **production(MANAGERS_DUTY_PHONE=value))
+    assert result.returncode != 0
+    assert "MANAGERS_DUTY_PHONE: Enter one number to dial" in result.stderr
+
+
+def test_settings_take_a_managers_duty_phone_written_the_international_way(tmp_path: Path) -> None:
+    result = run_settings(
+        tmp_path,
+        show="from django.conf import settings as s; print(s.MANAGERS_DUTY_PHONE)",
+        **production(MANAGERS_DUTY_PHONE="+44 (0)20 7946 0321"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "+44 (0)20 7946 0321"
+
+
 @pytest.mark.parametrize(
     ("setting", "value", "says"),
     [
