@@ -155,13 +155,14 @@ _OPEN_DEADLINES_SHOWN = (
     .order_by(*CLOCKS_TO_MEET_ORDER)
     .only("clock", "started_at", "due_at", "remind_at", "breached_at", "stopped_at", "paused")
 )
-# What the page, its history and its permission checks read of an offer, of the placement made from
-# it and of the provider: its name, its duty phone (for managers), and whether it still fits the person
-# (children, regions; see ``views.provider_misfit_words``). Its services and languages, for one, are not
-# read.
+# What the page, its history and its permission checks read of an offer (why it was rejected or, for
+# the managers' offer history, withdrawn), of the placement made from it and of the provider: its name,
+# its duty phone (for managers), and whether it still fits the person (children, regions; see
+# ``views.provider_misfit_words``). Its services and languages, for one, are not read.
 CASE_OFFER_FIELDS = (
     "referral_id", "provider_id", "state", "offered_at", "response_due_at", "responded_at",
-    "reject_reason", "note", "provider__name", "provider__supports_children", "provider__regions",
+    "reject_reason", "revoke_reason", "note",
+    "provider__name", "provider__supports_children", "provider__regions",
     "provider__organisation__duty_phone",
     "placement__referral_id", "placement__provider_id",
     "placement__offer_id", "placement__bed_kind", "placement__started_at", "placement__ended_at",
