@@ -391,6 +391,15 @@ class Deadline(models.Model):
         recovery review: a note on day 1 is not the review)."""
         return self.remind_at or self.due_at
 
+    @property
+    def left_when_paused(self) -> datetime.timedelta | None:
+        """For a paused clock, the time it will have left once it runs on (``deadlines.resume_clock``
+        moves its due time on by as long as it was paused): negative if it was overdue when paused; None
+        for a clock that is not paused."""
+        if not self.paused or self.stopped_at is None:
+            return None
+        return self.due_at - self.stopped_at
+
 
 class ReferralDraft(models.Model):
     """A first responder's unfinished referral, kept encrypted, purged after DRAFT_LIFETIME_DAYS."""

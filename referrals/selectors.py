@@ -83,12 +83,19 @@ class ReferralWithCaseSummary(Protocol):
 
     pending_offer_list: list[PlacementOffer]
     active_placement_list: list[Placement]
-    open_deadline_list: list[Deadline]
+    open_deadline_list: list[Deadline]  # the clocks to meet: open, then paused (``CLOCKS_TO_MEET``)
+
+
+# A case's clocks still to be met: those running, and one paused while nobody can meet it (the recovery
+# review while the person is missing, ``deadlines.pause_clock``), which runs on with the time it had left.
+# A page or the API lists the running ones soonest first, then the paused, whose due time will move.
+CLOCKS_TO_MEET = Q(stopped_at__isnull=True) | Q(paused=True)
+CLOCKS_TO_MEET_ORDER = ("paused", "due_at", "id")
 
 
 def case_summary_prefetches() -> list[Prefetch]:
     """What a case summary shows besides the row: the pending offer, the active placement (each with
-    its provider, which the summary names), open clocks.
+    its provider, which the summary names), the clocks to meet (``CLOCKS_TO_MEET``: open, or paused).
 
     Loaded as ``pending_offer_list``, ``active_placement_list`` and ``open_deadline_list``: three
     queries for a whole page of cases, however long the page.
@@ -108,7 +115,7 @@ def case_summary_prefetches() -> list[Prefetch]:
         ),
         Prefetch(
             "deadlines",
-            queryset=Deadline.objects.filter(stopped_at__isnull=True).order_by("due_at", "id"),
+            queryset=Deadline.objects.filter(CLOCKS_TO_MEET).order_by(*CLOCKS_TO_MEET_ORDER),
             to_attr="open_deadline_list",
         ),
     ]
@@ -140,20 +147,22 @@ def get_visible_referral(user: User, referral_id: int) -> Referral:
 
 # Another case with the same keyed name digest.
 HAS_NAMESAKE = Exists(Referral.objects.filter(name_digest=OuterRef("name_digest")).exclude(pk=OuterRef("pk")))
-# What the page shows of an open clock: which clock, when it is due, whether it has passed, and when
-# it started (a missing person's: when last seen, from which they are overdue).
+# What the page shows of a clock to meet: which clock, when it is due, whether it has passed, and when
+# it started (a missing person's: when last seen, from which they are overdue); of a paused one, how long
+# it will have left (``Deadline.left_when_paused``).
 _OPEN_DEADLINES_SHOWN = (
-    Deadline.objects.filter(stopped_at__isnull=True)
-    .order_by("due_at")
-    .only("clock", "started_at", "due_at", "remind_at", "breached_at")
+    Deadline.objects.filter(CLOCKS_TO_MEET)
+    .order_by(*CLOCKS_TO_MEET_ORDER)
+    .only("clock", "started_at", "due_at", "remind_at", "breached_at", "stopped_at", "paused")
 )
-# What the page, its history and its permission checks read of an offer, of the placement made from
-# it and of the provider: its name, its duty phone (for managers), and whether it still fits the person
-# (children, regions; see ``views.provider_misfit_words``). Its services and languages, for one, are not
-# read.
+# What the page, its history and its permission checks read of an offer (why it was rejected or, for
+# the managers' offer history, withdrawn), of the placement made from it and of the provider: its name,
+# its duty phone (for managers), and whether it still fits the person (children, regions; see
+# ``views.provider_misfit_words``). Its services and languages, for one, are not read.
 CASE_OFFER_FIELDS = (
     "referral_id", "provider_id", "state", "offered_at", "response_due_at", "responded_at",
-    "reject_reason", "note", "provider__name", "provider__supports_children", "provider__regions",
+    "reject_reason", "revoke_reason", "note",
+    "provider__name", "provider__supports_children", "provider__regions",
     "provider__organisation__duty_phone",
     "placement__referral_id", "placement__provider_id",
     "placement__offer_id", "placement__bed_kind", "placement__started_at", "placement__ended_at",
@@ -200,7 +209,8 @@ def case_offers_and_placement(referral: Referral) -> tuple[list[PlacementOffer],
 
 
 def case_open_deadlines(referral: Referral) -> list[Deadline]:
-    """The case's open clocks, soonest first, with only what the case page shows of each."""
+    """The case's open clocks, soonest first, then any paused (``CLOCKS_TO_MEET``), with only what the
+    case page shows of each."""
     return list(_OPEN_DEADLINES_SHOWN.filter(referral=referral))
 
 

@@ -1718,10 +1718,14 @@ def _after_action_url(user: User, referral_id: int) -> str:
 
 
 def recovery_review_waits(deadlines: list[Deadline]) -> bool:
-    """Whether, among the case's open clocks, the recovery review waits for its note now: open, and
-    its reminder gone (``services._meet_recovery_review`` refuses it before)."""
+    """Whether, among the case's clocks, the recovery review waits for its note now: running (not paused
+    while the person is missing), and its reminder gone (``services._meet_recovery_review`` refuses it
+    before)."""
     now = timezone.now()
-    return any(deadline.clock == Clock.RECOVERY_REVIEW and deadline.met_from <= now for deadline in deadlines)
+    return any(
+        deadline.clock == Clock.RECOVERY_REVIEW and not deadline.paused and deadline.met_from <= now
+        for deadline in deadlines
+    )
 
 
 def _action_form(

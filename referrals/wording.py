@@ -41,7 +41,7 @@ from .services import age_on
 if TYPE_CHECKING:
     from care_providers.models import CareProvider, PlacementOffer
 
-    from .models import Referral
+    from .models import Deadline, Referral
 
 # The label of each coded value, not the code. A reason's codes depend on the transition it is for.
 REASONS_OF = {
@@ -225,6 +225,30 @@ def time_left_words(due_at: datetime.datetime, now: datetime.datetime) -> str:
     if due_at - now < datetime.timedelta(minutes=1):
         return "less than a minute"
     return timeuntil(due_at, now)
+
+
+def span_in_days_words(span: datetime.timedelta) -> str:
+    """A span of a day or more in days and hours, "12 days", "11 days, 21 hours": a clock of weeks reads
+    better so than in the weeks and days of ``timeuntil``. A shorter one as ``time_left_words`` says it."""
+    if span < datetime.timedelta(days=1):
+        now = timezone.now()
+        return time_left_words(now + span, now)
+    days, hours = span.days, span.seconds // 3600
+    words = f"{days}\xa0day{'s' if days != 1 else ''}"
+    return f"{words}, {hours}\xa0hour{'s' if hours != 1 else ''}" if hours else words
+
+
+def paused_clock_words(deadline: Deadline) -> str:
+    """What becomes of a paused clock (the recovery review, while the person is missing; see
+    ``deadlines.pause_clock``) once the person is found: "paused while missing; 12 days left when
+    found". One already overdue when they went missing is overdue by as much again once they are found."""
+    left = deadline.left_when_paused or datetime.timedelta(0)
+    if left > datetime.timedelta(0):
+        return f"paused while missing; {span_in_days_words(left)} left when found"
+    return (
+        f"paused while missing; already {span_in_days_words(-left)} overdue when they went missing, so "
+        "overdue again as soon as they are found"
+    )
 
 
 def last_offer_words(offer: PlacementOffer | None) -> str:

@@ -31,7 +31,7 @@ from referrals.choices import (
     Route,
     WithdrawReason,
 )
-from referrals.models import AnonymousNotification, Clock, Referral, TransitionLog
+from referrals.models import AnonymousNotification, Clock, Deadline, Referral, TransitionLog
 from referrals.permissions import (
     TRANSITIONS,
     may_read_offer_note,
@@ -275,7 +275,29 @@ class DeadlineSerializer(serializers.Serializer):
         help_text="When the clock started. A missing person's clock starts when they were last seen and is "
         "overdue from then: its due_at is only their next escalation.",
     )
-    due_at = serializers.DateTimeField(read_only=True)
+    due_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Null while the clock is paused: see time_left_hours."
+    )
+    paused = serializers.BooleanField(
+        read_only=True,
+        help_text="The clock waits while nobody can meet it: the recovery review while the person is missing. "
+        "It runs on once they are found, due time_left_hours from then.",
+    )
+    time_left_hours = serializers.SerializerMethodField(
+        help_text="For a paused clock, the hours it will have left once it runs on: negative if it was "
+        "already overdue when paused, and overdue by as much again then. Null for a running clock."
+    )
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_time_left_hours(self, deadline: Deadline) -> float | None:
+        left = deadline.left_when_paused
+        return None if left is None else round(left.total_seconds() / 3600, 2)
+
+    def to_representation(self, instance: Deadline) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if instance.paused:  # its stored due time moves on by as long as it waits
+            data["due_at"] = None
+        return data
 
 
 # Formats a date-time worked out by a method field as a DateTimeField formats the others.
@@ -365,7 +387,10 @@ class ReferralSerializer(FieldsBuiltOnce):
     )
     pending_offer = serializers.SerializerMethodField()
     placement = serializers.SerializerMethodField()
-    deadlines = serializers.SerializerMethodField()
+    deadlines = serializers.SerializerMethodField(
+        help_text="The case's open clocks, soonest first, then any paused (paused, with its time left), as "
+        "the case page lists them."
+    )
 
     def _viewer(self) -> tuple[bool, int | None]:
         """(may see the full account, the viewer's provider id), worked out once per response."""

@@ -1,4 +1,5 @@
-"""A due time in a list, marked when it has passed, so that no deadline passes unseen (SPEC §5)."""
+"""A due time in a list, marked when it has passed, so that no deadline passes unseen (SPEC §5); a clock
+paused, with the time it will have left."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+
+from referrals.models import Deadline
+from referrals.wording import paused_clock_words
 
 from .moments import moment
 
@@ -28,3 +32,9 @@ def due(due_at: datetime.datetime | None, remind_at: datetime.datetime | None = 
     if remind_at is not None and remind_at <= now:
         return format_html('{} <span class="tag tag-soon">Due soon</span>', shown)
     return shown
+
+
+@register.filter
+def paused_words(deadline: Deadline) -> str:
+    """``{{ deadline|paused_words }}``: "paused while missing; 12 days left when found"."""
+    return paused_clock_words(deadline)

@@ -50,6 +50,35 @@ def test_a_provider_offered_the_person_again_reads_nothing_of_the_withdrawal(api
     assert BODY["note"] not in str(history)
 
 
+def test_a_provider_reads_why_its_offer_was_withdrawn_through_no_endpoint_before_or_after_it_accepts(api):
+    case = bring_to("offered")
+    unsuitable = {**BODY, "reason": "provider_unsuitable"}
+    assert revoke(api(case.manager), case.referral, unsuitable).status_code == 200
+    services.offer_placement(referral_id=case.referral.pk, actor=case.manager, provider_id=case.provider.pk)
+    client = api(case.provider_user)
+    pk = case.referral.pk
+    urls = (
+        "/api/v1/referrals/",
+        f"/api/v1/referrals/{pk}/",
+        f"/api/v1/referrals/{pk}/history/",
+        "/api/v1/inbox/",
+    )
+    answers = [client.get(url) for url in urls]
+    assert client.post(transition_url(pk, "accept"), {}, format="json").status_code == 200
+    answers += [client.get(url) for url in urls]
+    for answer in answers:
+        assert answer.status_code == 200
+        text = answer.content.decode().lower()
+        assert "provider_unsuitable" not in text and "provider unsuitable" not in text, answer.request
+        assert BODY["note"].lower() not in text
+    assert case.referral.reference in answers[0].content.decode()  # the case is listed, reason or not
+    # The managers' history keeps it.
+    managers = api(case.manager).get(f"/api/v1/referrals/{pk}/history/").json()
+    assert [entry["input"]["reason"] for entry in managers if entry["transition"] == "revoke_offer"] == [
+        "provider_unsuitable"
+    ]
+
+
 def test_a_new_offer_is_made_at_once(api):
     case = bring_to("offered")
     client = api(case.manager)

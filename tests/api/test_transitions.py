@@ -536,6 +536,22 @@ def test_a_missing_persons_deadline_gives_when_they_were_last_seen_as_well_as_th
     assert datetime.datetime.fromisoformat(missing["due_at"]) > timezone.now()
 
 
+def test_a_missing_persons_recovery_review_is_listed_paused_with_its_time_left_not_dropped(api):
+    case = bring_to("missing")
+    review = case.referral.deadlines.get(clock="recovery_review")
+    case.referral.deadlines.filter(pk=review.pk).update(
+        due_at=review.stopped_at + datetime.timedelta(days=12)
+    )
+    for user in (case.manager, case.provider_user, case.responder):
+        listed = api(user).get("/api/v1/referrals/").json()["results"][0]["deadlines"]
+        assert listed == detail(api, user, case.referral).json()["deadlines"]
+        assert [(d["clock"], d["paused"]) for d in listed] == [("missing", False), ("recovery_review", True)]
+        assert (listed[1]["due_at"], listed[1]["time_left_hours"]) == (None, 288.0)
+    deadline = api().get("/api/v1/schema/?format=json").json()["components"]["schemas"]["Deadline"]
+    assert {"paused", "time_left_hours"} <= set(deadline["properties"])
+    assert deadline["properties"]["due_at"]["nullable"] is True
+
+
 def test_report_missing_refuses_a_time_in_the_future(api):
     case = bring_to("placed")
     later = (timezone.now() + timezone.timedelta(days=1)).isoformat()

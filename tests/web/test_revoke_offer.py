@@ -108,7 +108,8 @@ def test_withdrawn_the_case_page_offers_the_person_again_and_the_history_says_wh
     assert "Offer to Medaille Trust withdrawn: no answer from the provider" in history
     assert escape(NOTE) in history
     assert referral.offers.get().state == OfferState.REVOKED
-    assert '<td data-label="Outcome">Withdrawn</td>' in html  # the offer history
+    # The offer history, the managers' own, says why.
+    assert '<td data-label="Outcome">Withdrawn: no answer from the provider</td>' in html
     # The assessed queue says what became of the last offer.
     queue = signed_in(boss).get(reverse("referrals:assessed")).content.decode()
     assert "Withdrawn from Medaille Trust" in queue
@@ -125,6 +126,41 @@ def test_the_provider_is_told_it_was_withdrawn_but_not_why_and_the_referrer_read
     referrer_page = signed_in(responder(organisation=referral.organisation)).get(case_url(referral))
     history = referrer_page.content.decode()
     assert "withdrawn: safety concern" in history and escape(NOTE) in history
+
+
+def offer_history(html: str) -> str:
+    return re.search(r'<section aria-labelledby="offers-title">.*?</section>', html, re.S)[0]
+
+
+def test_the_managers_offer_history_says_why_they_withdrew_an_offer_and_not_of_one_withdrawn_with_its_case():
+    referral, provider, boss = offered(CareProviderFactory(name="Medaille Trust"))
+    services.revoke_offer(referral_id=referral.pk, actor=boss, reason="provider_unsuitable")
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=CareProviderFactory().pk)
+    services.withdraw_referral(referral_id=referral.pk, actor=boss, reason="referred_elsewhere")
+    outcomes = re.findall(
+        r'<td data-label="Outcome">(.*?)</td>',
+        offer_history(signed_in(boss).get(case_url(referral)).content.decode()),
+    )
+    # Newest first: the second offer went with the withdrawn referral, for no reason of the managers'.
+    assert outcomes == ["Withdrawn", "Withdrawn: provider unsuitable"]
+
+
+def test_a_provider_offered_the_person_again_never_reads_why_its_earlier_offer_was_withdrawn():
+    referral, provider, boss = offered(CareProviderFactory(name="Medaille Trust"))
+    services.revoke_offer(referral_id=referral.pk, actor=boss, reason="provider_unsuitable", note=NOTE)
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk)
+    staff = provider_user(provider)
+    client = signed_in(staff)
+    offers_page = client.get(reverse("care_providers:offers")).content.decode()
+    assert referral.reference in offers_page
+    pending = client.get(case_url(referral)).content.decode()
+    services.accept_offer(referral_id=referral.pk, actor=staff)
+    placed_page = client.get(case_url(referral)).content.decode()
+    for html in (offers_page, pending, placed_page):
+        assert "provider unsuitable" not in html.lower() and "provider_unsuitable" not in html
+        assert 'id="offers-title"' not in html and escape(NOTE) not in html
+    # The managers read it on the same case.
+    assert "Withdrawn: provider unsuitable" in signed_in(boss).get(case_url(referral)).content.decode()
 
 
 def test_a_withdrawal_sent_after_the_provider_accepted_records_nothing_and_says_to_reallocate_with_the_note():
