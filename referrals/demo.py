@@ -1151,6 +1151,10 @@ class ReferralGenerator:
                 return
             self._offer(batch, index, referral, first, offered, answered, OfferState.REJECTED)
             offered = answered + _hours(rng.uniform(0.5, 24) * emergency_factor)
+            if offered > now:
+                # Turned down lately: the managers have yet to offer the person again.
+                self._deadline(batch, index, referral, Clock.PLACEMENT, assessed, None)
+                return
         accepted = offered + _hours(rng.uniform(0.1, 3.8))
         if accepted > now:
             self._offer(batch, index, referral, rng.choice(candidates), offered, None, OfferState.PENDING)

@@ -410,3 +410,12 @@ def test_generated_corrections_and_changes_of_assessment_leave_each_case_as_corr
             # Not while an offer awaits its answer: before the first offer.
             offers = [log for log in history if log.transition == "offer"]
             assert not offers or changes[0].at < offers[0].at
+
+
+def test_nothing_generated_happens_after_the_seeding() -> None:
+    """A case turned down lately waits for its next offer: none is made, nor logged, in the future."""
+    seed(referrals=3000)
+    now = timezone.now()
+    assert not TransitionLog.objects.filter(at__gt=now).exists()
+    assert not PlacementOffer.objects.filter(offered_at__gt=now).exists()
+    assert not Deadline.objects.filter(started_at__gt=now).exists()
