@@ -38,6 +38,9 @@ class Event(models.TextChoices):
 
 # A missing person's alerts: the first, at once, and the repeats until they are found or the case closes.
 MISSING_EVENTS = (Event.PERSON_MISSING, Event.STILL_MISSING)
+# Alerts shown as urgent in the inbox until read (``InboxItem.urgent``): a person is missing, or a deadline
+# has passed.
+URGENT_EVENTS = frozenset({*MISSING_EVENTS, Event.DEADLINE_BREACHED})
 
 
 class Channel(models.TextChoices):
@@ -202,3 +205,10 @@ class InboxItem(models.Model):
     @property
     def read(self) -> bool:
         return self.read_at is not None
+
+    @property
+    def urgent(self) -> bool:
+        """An alert not read yet. Once read, by its reader or for everyone once the missing person is found
+        or leaves support (``services.missing_items_done``), its message still says what it was, but an
+        Urgent tag would send whoever scans the inbox after an emergency that is over."""
+        return self.event in URGENT_EVENTS and not self.read

@@ -24,9 +24,6 @@ from .models import Channel, Event, InboxItem, Notification
 from .selectors import inbox_for, pending_count, undelivered_no_longer_current, undelivered_notifications
 from .services import mark_all_read, mark_read, resend_all_failed, resend_failed
 
-# Inbox items marked urgent: a person is missing, or a deadline has passed.
-URGENT_EVENTS = frozenset({Event.PERSON_MISSING, Event.STILL_MISSING, Event.DEADLINE_BREACHED})
-
 
 def signed_in_user(request: HttpRequest) -> User:
     """The user of a view behind ``login_required``."""
@@ -54,7 +51,6 @@ def inbox(request: HttpRequest) -> HttpResponse:
         "page": page,
         "items": page.object_list,
         "openable": openable,
-        "urgent_events": URGENT_EVENTS,
         "delivery_failed": Event.DELIVERY_FAILED,
     }
     return render(request, "notifications/inbox.html", context)

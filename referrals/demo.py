@@ -47,6 +47,7 @@ from .choices import (
     RecoveryOutcome,
     Region,
     RejectReason,
+    RevokeOfferReason,
     Risk,
     Route,
     Service,
@@ -503,6 +504,19 @@ REASSESSED = 0.05
 ROUTE_CHANGED = 0.3
 AGE_DETAILS = ("date_of_birth", "age_estimate", "age_in_doubt")
 REJECT = Weighted([(r, w) for r, w in zip(RejectReason.values, (5, 2, 1, 1), strict=True)])
+# Of the people offered, those whose first offer the managers withdraw before its answer, and why: mostly a
+# provider that does not answer within hours or cannot meet the person's needs after all (the demo's own
+# rates, as above). The person is offered elsewhere.
+OFFER_WITHDRAWN = 0.05
+REVOKE = Weighted(
+    [
+        (RevokeOfferReason.NO_ANSWER, 4),
+        (RevokeOfferReason.PROVIDER_UNSUITABLE, 3),
+        (RevokeOfferReason.SAFETY_CONCERN, 1),
+        (RevokeOfferReason.NEEDS_CHANGED, 1),
+        (RevokeOfferReason.OTHER, 0.5),
+    ]
+)
 
 GIVEN_NAMES = {
     Gender.MALE: [
@@ -716,6 +730,8 @@ class Batch:
     offers: list[tuple[int, PlacementOffer]] = field(default_factory=list)
     placements: list[tuple[int, int, Placement]] = field(default_factory=list)  # + index into offers
     offer_deadlines: list[tuple[int, int, Deadline]] = field(default_factory=list)
+    # Logs whose input names an offer, known once the offers are written: (log, index into offers).
+    offer_logs: list[tuple[TransitionLog, int]] = field(default_factory=list)
 
 
 def _hours(hours: float) -> datetime.timedelta:
@@ -998,7 +1014,7 @@ class ReferralGenerator:
         return self.rng.choice(regions) if regions else None
 
     def _log(self, batch: Batch, index: int, transition: str, from_state: str, to_state: str,
-             actor: User | None, at: datetime.datetime, input: dict[str, Any]) -> None:  # fmt: skip
+             actor: User | None, at: datetime.datetime, input: dict[str, Any]) -> TransitionLog:  # fmt: skip
         log = _row(
             TransitionLog,
             transition=transition,
@@ -1009,6 +1025,7 @@ class ReferralGenerator:
             input=input,
         )
         batch.logs.append((index, log))
+        return log
 
     def _deadline(self, batch: Batch, index: int, referral: Any, clock: Clock,
                   start: datetime.datetime, stopped: datetime.datetime | None, due: datetime.datetime | None = None,
@@ -1141,6 +1158,25 @@ class ReferralGenerator:
                 return
             self._deadline(batch, index, referral, Clock.PLACEMENT, assessed, None)
             return
+        # Now and then the managers withdraw an offer before its answer and offer the person elsewhere.
+        if rng.random() < OFFER_WITHDRAWN:
+            first = rng.choice(candidates)
+            reason = REVOKE(rng)
+            # Before its answer time, after which a new offer closes it instead (``revoke_refusal``); a
+            # provider that does not answer is given most of its four hours.
+            hours = rng.uniform(2.5, 3.9) if reason == RevokeOfferReason.NO_ANSWER else rng.uniform(0.2, 3.5)
+            withdrawn = offered + _hours(hours)
+            if withdrawn > now:
+                self._offer(batch, index, referral, first, offered, None, OfferState.PENDING)
+                self._deadline(batch, index, referral, Clock.PLACEMENT, assessed, None)
+                return
+            self._offer(batch, index, referral, first, offered, withdrawn, OfferState.REVOKED, reason)
+            # Elsewhere, where there is another provider: the suggestions put this one after the others.
+            candidates = [p for p in candidates if p is not first] or candidates
+            offered = withdrawn + _hours(rng.uniform(0.2, 6) * emergency_factor)
+            if offered > now:
+                self._deadline(batch, index, referral, Clock.PLACEMENT, assessed, None)
+                return
         # An earlier offer turned down now and then, before the one that is accepted.
         if rng.random() < 0.12:
             first = rng.choice(candidates)
@@ -1151,6 +1187,10 @@ class ReferralGenerator:
                 return
             self._offer(batch, index, referral, first, offered, answered, OfferState.REJECTED)
             offered = answered + _hours(rng.uniform(0.5, 24) * emergency_factor)
+            if offered > now:
+                # Turned down lately: the managers have yet to offer the person again.
+                self._deadline(batch, index, referral, Clock.PLACEMENT, assessed, None)
+                return
         accepted = offered + _hours(rng.uniform(0.1, 3.8))
         if accepted > now:
             self._offer(batch, index, referral, rng.choice(candidates), offered, None, OfferState.PENDING)
@@ -1251,7 +1291,10 @@ class ReferralGenerator:
                         {"reason": ExitReason.LOST_CONTACT, "note": ""})  # fmt: skip
 
     def _offer(self, batch: Batch, index: int, referral: Any, provider: CareProvider,
-               offered: datetime.datetime, answered: datetime.datetime | None, state: str) -> int:  # fmt: skip
+               offered: datetime.datetime, ended: datetime.datetime | None, state: str,
+               revoke_reason: str = "") -> int:  # fmt: skip
+        """An offer and its logs; ``ended``: when it was answered, or withdrawn by the managers (for
+        ``revoke_reason``), None while pending."""
         manager = self.cast.manager
         due = offered + datetime.timedelta(minutes=240)
         offer = _row(
@@ -1261,18 +1304,26 @@ class ReferralGenerator:
             offered_by_id=manager.pk,
             offered_at=offered,
             response_due_at=due,
-            responded_at=answered,
+            # A withdrawn offer was never answered, as ``revoke_offer`` leaves it.
+            responded_at=ended if state != OfferState.REVOKED else None,
             reject_reason=REJECT(self.rng) if state == OfferState.REJECTED else "",
+            revoke_reason=revoke_reason,
         )
         offer_index = len(batch.offers)
         batch.offers.append((index, offer))
         self._log(batch, index, "offer", S.ASSESSED, S.ASSESSED, manager, offered, {"provider": provider.pk})
         if state == OfferState.REJECTED:
-            assert answered is not None, "a rejected offer is answered"  # only a pending one is not
-            self._log(batch, index, "reject", S.ASSESSED, S.ASSESSED, self.provider_users[provider.pk], answered,
+            assert ended is not None, "a rejected offer is answered"  # only a pending one is not
+            self._log(batch, index, "reject", S.ASSESSED, S.ASSESSED, self.provider_users[provider.pk], ended,
                       {"reason": offer.reject_reason, "note": ""})  # fmt: skip
-        if state == OfferState.PENDING:
-            # Only the open clock of a pending offer is kept; answered offers carry their own times.
+        if state == OfferState.REVOKED:
+            assert ended is not None, "a withdrawn offer has its time"
+            withdrawal = {"offer": None, "provider": provider.pk, "reason": revoke_reason, "note": ""}
+            log = self._log(batch, index, "revoke_offer", S.ASSESSED, S.ASSESSED, manager, ended, withdrawal)
+            batch.offer_logs.append((log, offer_index))
+        if state in (OfferState.PENDING, OfferState.REVOKED):
+            # The open clock of a pending offer, and the clock a withdrawal stopped, as ``revoke_offer``
+            # leaves it (a withdrawn offer has no answer time); answered offers carry their own times.
             remind = offered + (due - offered) * 0.8
             deadline = _row(
                 Deadline,
@@ -1280,7 +1331,8 @@ class ReferralGenerator:
                 started_at=offered,
                 due_at=due,
                 remind_at=remind,
-                reminded_at=remind if remind <= self.now else None,
+                reminded_at=remind if remind <= (ended or self.now) else None,
+                stopped_at=ended,
             )
             batch.offer_deadlines.append((index, offer_index, deadline))
         return offer_index
@@ -1292,16 +1344,18 @@ class ReferralGenerator:
             number_cases(batch.referrals)
             Referral.objects.bulk_create(batch.referrals)
             referrals = batch.referrals
-            logs = []
-            for index, log in batch.logs:
-                log.referral_id = referrals[index].pk
-                logs.append(log)
-            TransitionLog.objects.bulk_create(logs)
             offers = []
             for index, offer in batch.offers:
                 offer.referral_id = referrals[index].pk
                 offers.append(offer)
             PlacementOffer.objects.bulk_create(offers)
+            for log, offer_index in batch.offer_logs:
+                log.input["offer"] = offers[offer_index].pk
+            logs = []
+            for index, log in batch.logs:
+                log.referral_id = referrals[index].pk
+                logs.append(log)
+            TransitionLog.objects.bulk_create(logs)
             placements = []
             for index, offer_index, placement in batch.placements:
                 placement.referral_id = referrals[index].pk

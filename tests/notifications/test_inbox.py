@@ -490,6 +490,60 @@ def test_a_missing_person_stands_out_in_the_inbox(client, alert):
     assert '<span class="tag tag-urgent">Urgent</span>' in row
 
 
+def row_of(page: str, text: str) -> str:
+    return next(row for row in page.split("</tr>") if text in row)
+
+
+URGENT = '<span class="tag tag-urgent">Urgent</span>'
+
+
+@pytest.mark.parametrize("ended", ["found", "exit"])
+def test_a_missing_persons_alerts_are_no_longer_shown_urgent_once_they_are_found_or_leave_support(
+    client, ended
+):
+    case = bring_to("missing")
+    repeat_due = case.referral.deadlines.get(clock=Clock.MISSING).due_at
+    sweep_deadlines(now=repeat_due + datetime.timedelta(seconds=1))
+    if ended == "found":
+        services.mark_found(referral_id=case.referral.pk, actor=case.manager)
+    else:
+        services.exit_referral(referral_id=case.referral.pk, actor=case.manager, reason="lost_contact")
+    for reader in (case.manager, case.responder):
+        client.force_login(reader)
+        page = client.get(reverse("notifications:inbox")).content.decode()
+        for alert in ("Person reported missing", "Person still missing"):
+            # Still saying what it was, read, and no longer urgent.
+            row = row_of(page, alert)
+            assert f"{alert}: {case.referral.reference}" in row and "Read" in row
+            assert URGENT not in row
+        # The API says the same: read.
+        results = api_for(reader).get("/api/v1/inbox/").json()["results"]
+        alerts = [item for item in results if item["event"] in MISSING_EVENTS]
+        assert {item["event"] for item in alerts} == set(MISSING_EVENTS)
+        assert all(item["read"] for item in alerts)
+
+
+@pytest.mark.parametrize("event", [Event.PERSON_MISSING, Event.STILL_MISSING, Event.DEADLINE_BREACHED])
+def test_an_alert_its_reader_has_read_is_no_longer_shown_urgent_and_only_for_them(client, event):
+    me, colleague = manager(), manager()
+    (mine,) = give(me, 1, event=event)
+    give(colleague, 1, event=event)
+
+    def shown_urgent(user) -> bool:
+        client.force_login(user)
+        return URGENT in row_of(
+            client.get(reverse("notifications:inbox")).content.decode(), "HBR-2026-000000"
+        )
+
+    def read_on_the_api(user) -> bool:
+        return api_for(user).get("/api/v1/inbox/").json()["results"][0]["read"]
+
+    assert shown_urgent(me) and not read_on_the_api(me)
+    client.post(reverse("notifications:inbox-item-read", args=[mine.pk]))
+    assert not shown_urgent(me) and read_on_the_api(me)
+    assert shown_urgent(colleague) and not read_on_the_api(colleague)
+
+
 def unread(referral, event):
     return InboxItem.objects.filter(referral=referral, event=event, read_at__isnull=True)
 

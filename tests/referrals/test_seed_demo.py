@@ -14,7 +14,15 @@ from django.utils import timezone
 from accounts.models import Organisation, OrganisationKind, Role, User
 from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
 from care_providers.selectors import occupied_beds
-from referrals.choices import OPEN_STATES, BedKind, CorrectionReason, Region, Route, Service
+from referrals.choices import (
+    OPEN_STATES,
+    BedKind,
+    CorrectionReason,
+    Region,
+    RevokeOfferReason,
+    Route,
+    Service,
+)
 from referrals.choices import ReferralState as S
 from referrals.demo import ACCOUNTS, FIRST_RESPONDERS, LOCAL_AUTHORITIES
 from referrals.models import AnonymousNotification, Clock, Deadline, Referral, TransitionLog
@@ -316,6 +324,62 @@ def test_a_generated_missing_childs_case_is_closed_by_a_manager() -> None:
     assert (True, Role.CARE_PROVIDER) not in roles
 
 
+def test_some_generated_offers_are_withdrawn_by_the_managers_before_their_answer_as_revoke_offer_leaves_them():
+    seed(referrals=2500)
+    withdrawn = list(PlacementOffer.objects.filter(state=OfferState.REVOKED))
+    offered = PlacementOffer.objects.values("referral").distinct().count()
+    # A small share of the people offered, for the managers' reasons: no answer, an unsuitable provider…
+    assert 0 < len(withdrawn) < 0.1 * offered
+    reasons = Counter(offer.revoke_reason for offer in withdrawn)
+    assert set(reasons) <= set(RevokeOfferReason.values)
+    assert {RevokeOfferReason.NO_ANSWER, RevokeOfferReason.PROVIDER_UNSUITABLE} <= set(reasons)
+    logs = {
+        log.input["offer"]: log
+        for log in TransitionLog.objects.filter(transition="revoke_offer").select_related("actor")
+    }
+    assert set(logs) == {offer.pk for offer in withdrawn}
+    clocks = {
+        clock.offer_id: clock
+        for clock in Deadline.objects.filter(clock=Clock.OFFER_RESPONSE, offer__state=OfferState.REVOKED)
+    }
+    offers_of: dict[int, list[PlacementOffer]] = {}
+    for offer in PlacementOffer.objects.order_by("offered_at"):
+        offers_of.setdefault(offer.referral_id, []).append(offer)
+    for offer in withdrawn:
+        log = logs[offer.pk]
+        assert (log.referral_id, log.from_state, log.to_state, log.actor.role) == (
+            offer.referral_id,
+            S.ASSESSED,
+            S.ASSESSED,
+            Role.MANAGER,
+        )
+        assert log.input == {
+            "offer": offer.pk,
+            "provider": offer.provider_id,
+            "reason": offer.revoke_reason,
+            "note": "",
+        }
+        # While it awaited its answer; never answered; its response clock stopped then, not breached.
+        assert offer.offered_at < log.at < offer.response_due_at
+        assert offer.responded_at is None
+        clock = clocks[offer.pk]
+        assert (clock.started_at, clock.due_at, clock.stopped_at, clock.breached_at) == (
+            offer.offered_at,
+            offer.response_due_at,
+            log.at,
+            None,
+        )
+        # No other offer while it was pending; the next, if made yet, to another provider.
+        assert not [
+            other for other in offers_of[offer.referral_id] if offer.offered_at < other.offered_at <= log.at
+        ]
+        later = [other for other in offers_of[offer.referral_id] if other.offered_at > log.at]
+        if later:
+            assert later[0].provider_id != offer.provider_id
+    # Some were offered again and placed since.
+    assert Placement.objects.filter(referral__offers__state=OfferState.REVOKED).exists()
+
+
 def age_when_referred(referral: Referral) -> int:
     if referral.date_of_birth is None:
         return referral.age_estimate
@@ -410,3 +474,12 @@ def test_generated_corrections_and_changes_of_assessment_leave_each_case_as_corr
             # Not while an offer awaits its answer: before the first offer.
             offers = [log for log in history if log.transition == "offer"]
             assert not offers or changes[0].at < offers[0].at
+
+
+def test_nothing_generated_happens_after_the_seeding() -> None:
+    """A case turned down lately waits for its next offer: none is made, nor logged, in the future."""
+    seed(referrals=3000)
+    now = timezone.now()
+    assert not TransitionLog.objects.filter(at__gt=now).exists()
+    assert not PlacementOffer.objects.filter(offered_at__gt=now).exists()
+    assert not Deadline.objects.filter(started_at__gt=now).exists()
