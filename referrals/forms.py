@@ -67,6 +67,7 @@ from .validation import (
     seen_in_person_errors,
     seen_in_person_words,
 )
+from .wording import emergency_hint
 
 if TYPE_CHECKING:
     from care_providers.models import PlacementOffer
@@ -397,7 +398,9 @@ class ReferralForm(HarbourForm):
     emergency = forms.BooleanField(
         required=False,
         label="Emergency: needs accommodation today",
-        help_text="Shortens the placement deadline to one day. Tick 'Needs a safe place to stay' too.",
+        # The intake says when the placement is due and whom to phone (``ReferralForm.__init__``); the
+        # correction form, which copies this field, says when in the outcome of the correction.
+        help_text="Tick 'Needs a safe place to stay' too.",
     )
     needs_medical = forms.BooleanField(required=False, label="Needs medical care")
     has_dependants = forms.BooleanField(required=False, label="Has dependants with them")
@@ -437,6 +440,9 @@ class ReferralForm(HarbourForm):
         _choices(self, "nationality", _blank_first(nationality_choices(), "Choose a nationality"))
         _choices(self, "second_nationality", _blank_first(nationality_choices(), "None"))
         _choices(self, "languages", language_choices())
+        # Set here, as the deadlines it gives are configured (settings) and may change in a test.
+        emergency = self.fields["emergency"]
+        emergency.help_text = format_html("{} {}", emergency_hint(), emergency.help_text)
         # Station computers are shared: a browser must not remember a person's details and offer them
         # to whoever fills in the next referral there. It keeps no text area's (the account), and
         # "off" also stops it restoring a field on Back: only the one-line fields get it.

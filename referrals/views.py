@@ -152,6 +152,7 @@ from .wording import (
     age_words,
     coming_of_age_words,
     correction_in_words,
+    emergency_submitted_words,
     input_in_words,
     input_label,
     last_offer_words,
@@ -900,6 +901,10 @@ def intake(request: HttpRequest) -> HttpResponse:
         status = apply_domain_error(form, error)
         return _intake_page(request, form, draft, status=status)
     messages.success(request, f"Referral {referral.reference} submitted. Managers have been told.")
+    if referral.emergency:
+        # Its placement clock starts only once it is assessed: a bed tonight is asked for by phone.
+        [assessment] = referral.open_deadline_list  # type: ignore[attr-defined]  # set by submit_referral
+        messages.warning(request, emergency_submitted_words(referral.reference, assessment.due_at))
     if draft is not None and not discard_draft(
         owner=user, draft_id=draft.pk, version=draft.version, submitted_as=referral
     ):

@@ -81,6 +81,46 @@ def managers_duty_line() -> SafeString:
     return phone_link(settings.MANAGERS_DUTY_PHONE)
 
 
+# An emergency puts a referral first in the managers' queue and shortens its placement clock, but that
+# clock starts only once the managers have assessed the referral, which may take the whole assessment
+# clock: a responder whose person needs a bed tonight must phone, not wait (SPEC §5).
+TONIGHT_PHONE_WORDS = (
+    "If the person needs a place to stay tonight, phone the managers' 24-hour duty line on {}"
+)
+
+
+def emergency_placement_span() -> str:
+    """How long after the managers' assessment an emergency's placement is due: "1 day"."""
+    return span_in_days_words(datetime.timedelta(hours=settings.DEADLINE_PLACEMENT_EMERGENCY_HOURS))
+
+
+def emergency_hint() -> SafeString:
+    """The intake form's hint for an emergency: what it changes, from when, and whom to phone tonight."""
+    days = settings.DEADLINE_ASSESSMENT_WORKING_DAYS
+    return format_html(
+        "Lists the referral first for the managers, but their assessment may take up to {}\xa0working "
+        "day{}, and the placement is due {} after it. " + TONIGHT_PHONE_WORDS + ".",
+        days,
+        "" if days == 1 else "s",
+        emergency_placement_span(),
+        managers_duty_line(),
+    )
+
+
+def emergency_submitted_words(reference: str, assessment_due: datetime.datetime) -> SafeString:
+    """What a responder is told on submitting an emergency: that no place is arranged yet, when the
+    assessment is due (``assessment_due``) and the placement after it, and whom to phone tonight."""
+    return format_html(
+        "{} is an emergency, but no place is arranged yet: the managers' assessment is due by {}, and the "
+        "placement {} after it. " + TONIGHT_PHONE_WORDS + " and quote {}.",
+        reference,
+        local_time(assessment_due, MOMENT),
+        emergency_placement_span(),
+        managers_duty_line(),
+        reference,
+    )
+
+
 # Where a provider's duty phone is missing: that Harbour holds none, not that the provider has none, and
 # who can put it right.
 ADD_DUTY_PHONE = "an administrator can add it in the admin"

@@ -6,6 +6,7 @@ import datetime
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from referrals.choices import Region
@@ -20,20 +21,27 @@ def latest_day() -> datetime.date:
     return datetime.date(timezone.localdate().year + 1, 12, 31)
 
 
+class DayField(forms.DateField):
+    """A day in a date box, which shows a value only as yyyy-mm-dd. A day the form reads in another way
+    (30/11/2026, from a link a colleague sent) is shown again as the day it read, so that the box shows
+    what the figures are filtered by and applying the filters again keeps it; one it cannot read is shown
+    as typed, beside its error."""
+
+    widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        try:
+            return self.to_python(data)
+        except ValidationError:
+            return data
+
+
 class ReportFilterForm(forms.Form):
     use_required_attribute = False
-    date_from = forms.DateField(
-        required=False,
-        label="Submitted from",
-        help_text="First day included, for example 2026-01-01.",
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    date_from = DayField(
+        required=False, label="Submitted from", help_text="First day included, for example 2026-01-01."
     )
-    date_to = forms.DateField(
-        required=False,
-        label="Submitted to",
-        help_text="Last day included.",
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-    )
+    date_to = DayField(required=False, label="Submitted to", help_text="Last day included.")
     region = forms.ChoiceField(required=False, choices=[("", "All regions"), *Region.choices])
     # Checked against the providers the report itself lists (``check_provider``), saving a query.
     provider = forms.IntegerField(

@@ -927,7 +927,7 @@ def csv_header(column: Column) -> str:
 
 
 def filters_applied(report: CaseloadReport) -> str:
-    """The report's filters in words, for a file that must say which figures it holds."""
+    """The report's filters in words, for a file or the page that must say which figures it holds."""
     applied = report.report_filter
     described = []
     if applied.date_from:

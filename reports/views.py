@@ -39,6 +39,7 @@ from .tables import (
     Table,
     csv_chunks,
     csv_preamble,
+    filters_applied,
     for_publication,
     overdue_rows,
     page_value,
@@ -221,6 +222,7 @@ def caseload(request: HttpRequest) -> HttpResponse:
         sections.append(Section(table=table, chart=_chart(table, report), cells=cells))
     context |= {
         "report": report,
+        "filters_applied": filters_applied(report),
         "sections": sections,
         "nationality_statement": nationality_statement(report),
         "top5_share": page_value(report.top5_share, "share"),

@@ -841,6 +841,51 @@ def test_filters_apply_alike_to_page_csv_and_api(web, api, caseload):
         assert page.anonymous_notifications == data["anonymous_notifications"], params
 
 
+def date_box(html: str, name: str) -> str:
+    """The value the date box of ``name`` shows; "" for none."""
+    [tag] = re.findall(rf'<input type="date" name="{name}"[^>]*>', html)
+    value = re.search(r'value="([^"]*)"', tag)
+    return value[1] if value else ""
+
+
+def test_a_day_written_dd_mm_yyyy_in_the_address_shows_in_the_date_box_as_read_and_above_the_figures(
+    web, api, caseload
+):
+    """A link a colleague sent may give 01/02/2026: a date box shows only yyyy-mm-dd, so it showed
+    nothing while the figures were filtered, and "Apply filters" then dropped the day unseen."""
+    written = {"date_from": "01/02/2026", "date_to": "1/3/2026"}
+    response = web.get(PAGE, written)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert date_box(html, "date_from") == "2026-02-01" and date_box(html, "date_to") == "2026-03-01"
+    said = "Filters: submitted from 1 February 2026; submitted to 1 March 2026."
+    assert said in html and html.index(said) < html.index('id="summary-title"')  # above the figures
+    iso = {"date_from": "2026-02-01", "date_to": "2026-03-01"}
+    assert response.context["report"].referrals == web.get(PAGE, iso).context["report"].referrals == 2
+    preamble = read_csv_file(web.get(CSV, {"table": "summary", **written}))
+    assert preamble[1] == ["Filters", said.removeprefix("Filters: ").removesuffix(".")]
+    # The API reads the days alike and gives them back as it always does, yyyy-mm-dd.
+    data = api.get(API, written).json()
+    assert data["filters"]["date_from"] == "2026-02-01" and data["filters"]["date_to"] == "2026-03-01"
+    assert data["referrals"] == 2 and data == api.get(API, iso).json() | {"as_at": data["as_at"]}
+
+
+def test_the_page_says_above_the_figures_that_no_filter_is_applied(web, caseload):
+    html = web.get(PAGE).content.decode()
+    assert "Filters: none: all of the UK." in html
+    assert date_box(html, "date_from") == "" and date_box(html, "date_to") == ""
+
+
+def test_a_day_the_form_cannot_read_is_refused_in_the_error_summary_and_left_as_written(web, api):
+    response = web.get(PAGE, {"date_from": "31/02/2026"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert '<a href="#id_date_from">Enter a valid date.</a>' in html
+    assert date_box(html, "date_from") == "31/02/2026"
+    assert "Filters:" not in html
+    assert api.get(API, {"date_from": "31/02/2026"}).json() == {"date_from": ["Enter a valid date."]}
+
+
 def test_the_provider_filter_says_it_keeps_the_cases_placed_with_the_provider(web, caseload):
     html = web.get(PAGE).content.decode()
     assert '<label for="id_provider">Placed with</label>' in html

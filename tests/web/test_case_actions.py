@@ -1477,13 +1477,13 @@ def test_a_manager_finds_a_case_by_reference_or_lists_only_the_overdue_longest_o
     assert late.reference in found and on_time.reference not in found
     overdue = client.get(url, {"overdue": "on"}).content.decode()
     rows = overdue.split("<tbody>")[1].split("</tr>")
-    # Missing for three days comes before an hour late, and says since when.
-    assert referral.reference in rows[0] and "Overdue</span> since" in rows[0]
-    assert late.reference in rows[1]
+    # Missing for three days comes before an hour late, and says since when: last seen, not a due time.
+    assert referral.reference in rows[0] and "Missing</span>, last seen" in rows[0]
+    assert late.reference in rows[1] and "Overdue</span> since" in rows[1]
     assert on_time.reference not in overdue
 
 
-def test_the_case_list_and_page_show_a_person_reallocated_while_missing_as_missing_and_overdue_since_last_seen():
+def test_the_case_list_and_page_show_a_person_reallocated_while_missing_as_missing_since_last_seen():
     referral, staff, boss = placed()
     placed_a_week_ago(referral)
     last_seen = timezone.now() - datetime.timedelta(days=3)
@@ -1493,7 +1493,7 @@ def test_the_case_list_and_page_show_a_person_reallocated_while_missing_as_missi
     services.reallocate_referral(referral_id=waiting.pk, actor=boss, reason="needs_changed")
     client = signed_in(boss)
     url = reverse("referrals:case_list")
-    shown = f'<span class="tag tag-urgent">Overdue</span> since {moment(last_seen)}'
+    shown = f'<span class="tag tag-urgent">Missing</span>, last seen {moment(last_seen)}'
     for filters in ({}, {"state": "missing"}, {"overdue": "on"}):
         html = client.get(url, filters).content.decode()
         [row] = [row for row in html.split("</tr>") if f">{referral.reference}</a>" in row]
@@ -1511,6 +1511,26 @@ def test_the_case_list_and_page_show_a_person_reallocated_while_missing_as_missi
     assessed = client.get(url, {"state": "assessed"}).content.decode()
     assert waiting.reference in assessed and referral.reference not in assessed  # in one list, as the report
     assert referral.reference not in client.get(url, {"state": "placed"}).content.decode()
+
+
+def test_a_missing_persons_next_deadline_in_the_case_lists_says_when_they_were_last_seen_not_overdue_since():
+    """The time last seen is no deadline missed: "Overdue since 03:34" read as one, on the responder's
+    list and the managers' (all cases and overdue only) alike, as the case page words it."""
+    referral, staff, boss = placed()
+    placed_a_week_ago(referral)
+    last_seen = timezone.now() - datetime.timedelta(days=2)
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=last_seen)
+    url = reverse("referrals:case_list")
+    for viewer, filters in (
+        (referral.submitted_by, {}),
+        (boss, {}),
+        (boss, {"overdue": "on"}),
+        (boss, {"state": "missing"}),
+    ):
+        html = signed_in(viewer).get(url, filters).content.decode()
+        [row] = [row for row in html.split("</tr>") if f">{referral.reference}</a>" in row]
+        cell = row.split('data-label="Next deadline">')[1].split("</td>")[0]
+        assert cell == f'<span class="tag tag-urgent">Missing</span>, last seen {moment(last_seen)}', filters
 
 
 CHILD_TAG = '<span class="tag">Child</span>'

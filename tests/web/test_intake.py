@@ -19,7 +19,7 @@ from referrals import services
 from referrals.choices import COMMON_LANGUAGES, ReferralState, language_choices
 from referrals.drafts import save_draft
 from referrals.local_time import local_time
-from referrals.models import AnonymousNotification, Referral, ReferralDraft, UnsentForm
+from referrals.models import AnonymousNotification, Clock, Referral, ReferralDraft, UnsentForm
 from referrals.phone_numbers import PHONE_TOO_FEW_DIGITS_MESSAGE, PHONE_TOO_LONG_MESSAGE
 from referrals.tasks import purge_expired_drafts
 from referrals.unsent_forms import keep_unsent_form, owner_token
@@ -1446,3 +1446,65 @@ def test_the_consent_error_says_to_tick_age_in_doubt_if_the_person_may_be_under_
     assert "If the person may be under 18, tick “may be under 18” (age in doubt)" in web
     assert "no consent is needed" in web
     assert web.endswith("make an anonymous notification (duty to notify) instead.")
+
+
+def emergency_hint(html: str) -> str:
+    return unescape(re.search(r'<div class="hint" id="id_emergency_helptext">(.*?)</div>', html, re.S)[1])
+
+
+def test_the_emergency_hint_says_the_placement_is_due_a_day_after_the_assessment_and_whom_to_phone_tonight():
+    """A responder at 2 a.m. must not read that a bed follows within a day: the day starts only once the
+    managers have assessed the referral, which may take the whole assessment clock."""
+    hint = emergency_hint(signed_in(responder()).get(INTAKE, follow=True).content.decode())
+    assert "Shortens the placement deadline" not in hint
+    assert (
+        "their assessment may take up to 5\xa0working days, and the placement is due 1\xa0day after it. "
+        "If the person needs a place to stay tonight, phone the managers' 24-hour duty line on "
+        f"{unescape(DUTY_LINE)}." in hint
+    )
+    assert hint.endswith("Tick 'Needs a safe place to stay' too.")
+
+
+def test_the_emergency_hint_gives_the_deadlines_as_configured(settings):
+    settings.DEADLINE_ASSESSMENT_WORKING_DAYS = 1
+    settings.DEADLINE_PLACEMENT_EMERGENCY_HOURS = 12
+    hint = emergency_hint(signed_in(responder()).get(INTAKE, follow=True).content.decode())
+    assert "may take up to 1\xa0working day, and the placement is due 12\xa0hours after it." in hint
+
+
+def test_the_correction_form_makes_no_claim_that_an_emergency_is_placed_within_a_day():
+    referral = submitted_referral()
+    url = reverse("referrals:case_action", args=[referral.pk, "correct"])
+    html = signed_in(referral.submitted_by).get(url, follow=True).content.decode()
+    hint = unescape(re.search(r'<div class="hint" id="id_correct-emergency_helptext">(.*?)</div>', html)[1])
+    assert hint == "Tick 'Needs a safe place to stay' too."
+
+
+def important_notice(html: str) -> str:
+    notice = re.search(
+        r'<div class="notice"[^>]*>\s*<h2 id="messages-title">Important</h2>(.*?)</div>', html, re.S
+    )
+    return notice[1] if notice else ""
+
+
+def test_submitting_an_emergency_says_no_place_is_arranged_yet_when_the_assessment_is_due_and_whom_to_phone():
+    client = signed_in(responder())
+    html = client.post(INTAKE, intake_data(emergency="on"), follow=True).content.decode()
+    referral = Referral.objects.get()
+    due = local_time(referral.deadlines.get(clock=Clock.ASSESSMENT).due_at, "%-d %b %Y %H:%M")
+    notice = important_notice(html)
+    assert DUTY_LINE in notice  # to tap to call
+    assert (
+        f"{referral.reference} is an emergency, but no place is arranged yet: the managers' assessment is due "
+        f"by {due}, and the placement 1\xa0day after it. If the person needs a place to stay tonight, phone "
+        f"the managers' 24-hour duty line on 020 7946 0321 and quote {referral.reference}."
+    ) in unescape(re.sub(r"<[^>]+>", "", notice))
+    # The same due time as the case page it lands on gives the assessment.
+    assert f"Assessment: due {due}" in html
+    assert "Managers have been told." in html
+
+
+def test_submitting_a_referral_that_is_no_emergency_says_nothing_of_a_place_tonight():
+    html = signed_in(responder()).post(INTAKE, intake_data(), follow=True).content.decode()
+    assert "Managers have been told." in html
+    assert "tonight" not in html.split("<footer")[0] and important_notice(html) == ""
