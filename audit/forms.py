@@ -6,7 +6,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from referrals.forms import HarbourForm, case_reference_filter
+from referrals.forms import DayField, HarbourForm, case_reference_filter
 
 from .models import AuditAction
 
@@ -22,8 +22,8 @@ class AuditFilterForm(HarbourForm):
     action = forms.ChoiceField(
         label="Action", required=False, choices=[("", "Any action"), *AuditAction.choices]
     )
-    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    since = DayField(label="From", required=False)
+    until = DayField(label="To", required=False)
     reference = case_reference_filter()
     before = forms.IntegerField(
         required=False,

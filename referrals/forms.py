@@ -526,6 +526,21 @@ class AnonymousNotificationForm(HarbourForm):
         }
 
 
+class DayField(forms.DateField):
+    """A day in a date box, which shows a value only as yyyy-mm-dd. A day the form reads in another way
+    (30/11/2026, from a link a colleague sent) is shown again as the day it read, so that the box shows
+    what the page is filtered by and applying the filters again keeps it; one it cannot read is shown
+    as typed, beside its error."""
+
+    widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        try:
+            return self.to_python(data)
+        except forms.ValidationError:
+            return data
+
+
 def case_reference_filter() -> forms.CharField:
     """A list's filter by case reference (the case lists, the audit trail)."""
     return forms.CharField(

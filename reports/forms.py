@@ -6,10 +6,10 @@ import datetime
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from referrals.choices import Region
+from referrals.forms import DayField
 
 from .selectors import REFERRING_KINDS, ReportFilter
 
@@ -19,21 +19,6 @@ EARLIEST_DAY = datetime.date(2000, 1, 1)
 def latest_day() -> datetime.date:
     """The last day a report may run to: the end of next year (the month list grows with the range)."""
     return datetime.date(timezone.localdate().year + 1, 12, 31)
-
-
-class DayField(forms.DateField):
-    """A day in a date box, which shows a value only as yyyy-mm-dd. A day the form reads in another way
-    (30/11/2026, from a link a colleague sent) is shown again as the day it read, so that the box shows
-    what the figures are filtered by and applying the filters again keeps it; one it cannot read is shown
-    as typed, beside its error."""
-
-    widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
-    def bound_data(self, data: Any, initial: Any) -> Any:
-        try:
-            return self.to_python(data)
-        except ValidationError:
-            return data
 
 
 class ReportFilterForm(forms.Form):

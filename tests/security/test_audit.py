@@ -282,6 +282,15 @@ def test_the_manager_wide_audit_page_filters_by_user_action_and_date(client):
     assert "Choose a day from 1 January 2000" in response.content.decode()
 
 
+def test_a_trail_day_from_a_link_written_dd_mm_yyyy_shows_in_its_date_box(client):
+    """A date box shows only yyyy-mm-dd: a day a link gives as 30/11/2026 filters the trail, so the box
+    shows it as the day read, and filtering again keeps it."""
+    client.force_login(manager())
+    page = client.get(reverse("audit-log"), {"since": "30/11/2026"}).content.decode()
+    assert 'name="since" value="2026-11-30"' in page
+    assert 'value="30/11/2026"' not in page
+
+
 @pytest.mark.parametrize(
     ("dates", "message"),
     [
