@@ -46,7 +46,9 @@ when it left the provider of the pending offer or of the placement unable to tak
 ``"misfit": {"provider_of": "offer" or "placement", "lacking": ["children", "region"], "region":
 "london" (the region it does not serve, if it does not), "action": "offer_again", "reallocate" (to the
 managers), "reject_offer" (to the offer's provider), "phone_managers" (to the placement's provider) or
-null}``.
+null}``; and, when it made the person no longer safe to contact directly or changed the number
+they had, ``"contact": "not_safe"`` or ``"phone_changed"`` (whoever may phone the person is not to:
+never the number).
 
 ``occurred_at`` is when the event happened (UTC) and ``sequence`` its place among its case's events
 (one more than the case's event before it; 0 for events recorded before Harbour numbered them):
@@ -104,7 +106,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from accounts.models import Organisation, OrganisationKind, User
-from referrals.choices import EMERGENCY_MEANS
+from referrals.choices import EMERGENCY_MEANS, ContactChange
 from referrals.encryption import decrypt
 from referrals.local_time import local_time
 
@@ -176,10 +178,15 @@ EMAIL_MOMENT = "%-d %b %Y %H:%M %Z"
 
 def email_content(notification: Notification) -> tuple[str, str]:
     """Subject and body: the event, the case reference, when it happened, the due or last-seen time,
-    whether the case is a child's or an emergency where the event says, and a link. Nothing else."""
+    whether the case is a child's or an emergency where the event says, what a correction did to phoning
+    the person (in the subject too, to be read before the email is opened), and a link. Nothing else."""
     label = Event(notification.event).label
     subject = f"Harbour: {label}" + (f" – {notification.reference}" if notification.reference else "")
     lines = [label, ""]
+    if notification.contact:
+        contact = ContactChange(notification.contact).label
+        subject += f": {contact}"
+        lines.append(f"{contact[:1].upper()}{contact[1:]}.")
     if notification.reference:
         lines.append(f"Case: {notification.reference}")
     # A retried email arrives after later ones: when it happened puts it back in its place.
@@ -227,6 +234,8 @@ def webhook_payload(notification: Notification, timestamp: int) -> dict[str, Any
     if notification.misfit:
         action, _ = misfit_action(notification.misfit, notification.organisation.kind)
         payload["misfit"] = {**notification.misfit, "action": action}
+    if notification.contact:
+        payload["contact"] = notification.contact
     return payload
 
 
@@ -534,12 +543,12 @@ WITH previous AS (
        SET next_attempt_at = %(until)s, attempts = attempts + 1, requeues = 0, claimed_at = %(now)s
      WHERE id = %(id)s AND state = 'pending' AND next_attempt_at <= %(due_by)s
  RETURNING id, event, channel, organisation_id, referral_id, reference, due_at, created_at, attempts, clock,
-           last_seen_at, sequence, delivered_to, child, misfit, emergency
+           last_seen_at, sequence, delivered_to, child, misfit, emergency, contact
 )
 SELECT claimed.id, claimed.event, claimed.channel, claimed.organisation_id, claimed.referral_id,
        claimed.reference, claimed.due_at, claimed.created_at, claimed.attempts, claimed.clock,
        claimed.last_seen_at, claimed.sequence, claimed.delivered_to, claimed.child, claimed.misfit,
-       claimed.emergency, previous.claimed_at,
+       claimed.emergency, claimed.contact, previous.claimed_at,
        organisation.name, organisation.kind, organisation.webhook_url, organisation.webhook_secret,
        organisation.notification_emails, cooloff.until, set_config('synchronous_commit', 'off', true)
   FROM claimed JOIN accounts_organisation AS organisation ON organisation.id = claimed.organisation_id
@@ -571,9 +580,9 @@ def claim(notification_id: str) -> Notification | None:
         return None
     id_, event, channel, organisation_id, referral_id = row[:5]
     reference, due_at, created_at, attempts, clock, last_seen_at, sequence, delivered_to = row[5:13]
-    child, misfit, emergency = row[13:16]
-    claimed_before = row[16]
-    name, kind, webhook_url, webhook_secret, emails, cools_off_until = row[17:23]
+    child, misfit, emergency, contact = row[13:17]
+    claimed_before = row[17]
+    name, kind, webhook_url, webhook_secret, emails, cools_off_until = row[18:24]
     if isinstance(emails, str):  # a driver that leaves jsonb as text
         emails, delivered_to = json.loads(emails), json.loads(delivered_to)
         misfit = json.loads(misfit) if misfit is not None else None
@@ -598,6 +607,7 @@ def claim(notification_id: str) -> Notification | None:
         child=child,
         emergency=emergency,
         misfit=misfit,
+        contact=contact,
         created_at=created_at,
         sequence=sequence,
         delivered_to=delivered_to,

@@ -93,6 +93,10 @@ class Notification(models.Model):
     # ``due_at`` where a placement clock runs, moved or not. The event decides the words
     # (``services.inbox_message``).
     emergency = models.BooleanField(null=True, blank=True)
+    # For a correction that made the person no longer safe to contact directly, or changed the number
+    # they had: ``referrals.choices.ContactChange``'s code, as it did then; "" otherwise. A default in the
+    # database too, for the release before this one, which writes none.
+    contact = models.CharField(max_length=20, blank=True, default="", db_default="")
     created_at = models.DateTimeField(default=timezone.now)
     # The case's events in the order they happened, for receivers to put retried deliveries back in
     # order: one more than the case's last, given by ``notify_many`` under the case's row lock (0 for

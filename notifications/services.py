@@ -21,7 +21,13 @@ from django.utils import timezone
 
 from accounts.models import Organisation, OrganisationKind, User
 from audit.services import record_change
-from referrals.choices import EMERGENCY_MEANS, MISFIT_ACTIONS, emergency_in_words, misfits_in_words
+from referrals.choices import (
+    EMERGENCY_MEANS,
+    MISFIT_ACTIONS,
+    ContactChange,
+    emergency_in_words,
+    misfits_in_words,
+)
 from referrals.choices import misfit_action as reader_misfit_action
 from referrals.exceptions import NotificationNotFailed, NotificationOutdated, NotPermitted
 from referrals.local_time import MOMENT, local_time
@@ -67,11 +73,15 @@ def inbox_message(
     emergency: bool | None = None,
     misfit: dict[str, Any] | None = None,
     kind: str = "",
+    contact: str = "",
 ) -> str:
     """The one-line message for an event, for an organisation of that ``kind``. Case reference, clock,
     due and last-seen times, whether the case is an emergency or a child's (for a correction: what it
-    made of an emergency) and what a correction left the provider unable to do: never personal data."""
+    made of an emergency, and first, what it did to phoning the person) and what a correction left the
+    provider unable to do: never personal data."""
     text = f"{Event(event).label}: {reference}" if reference else Event(event).label
+    if contact:  # "Details corrected: HBR-…: no longer safe to contact directly — do not phone the person"
+        text += f": {ContactChange(contact).label}"
     if clock:
         text += f", {clock_label(clock).lower()}"
     if last_seen_at is not None:
@@ -148,6 +158,7 @@ class Announcement:
     child: bool | None = None
     emergency: bool | None = None
     misfit: dict[str, Any] | None = None
+    contact: str = ""  # a correction's ``ContactChange``
     first_of_case: bool = False  # a new case's first event: no earlier one to follow
 
 
@@ -168,6 +179,7 @@ def notify(
     child: bool | None = None,
     emergency: bool | None = None,
     misfit: dict[str, Any] | None = None,
+    contact: str = "",
     first_of_case: bool = False,
 ) -> list[Notification]:
     """Write the inbox items and outbox rows for an event, and queue delivery after commit."""
@@ -183,6 +195,7 @@ def notify(
                 child=child,
                 emergency=emergency,
                 misfit=misfit,
+                contact=contact,
                 first_of_case=first_of_case,
             )
         ]
@@ -222,7 +235,7 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
             item.child,
             item.emergency,
         )
-        message = inbox_message(*said)
+        message = inbox_message(*said, contact=item.contact)
         case = {"referral_id": item.referral_id, "reference": item.reference, "clock": item.clock}
         sequence = 0
         if item.referral_id is not None:
@@ -230,7 +243,7 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
         for org in {org.pk: org for org in item.organisations}.values():
             action = ""
             if item.misfit:  # what it asks depends on who reads it
-                message = inbox_message(*said, misfit=item.misfit, kind=org.kind)
+                message = inbox_message(*said, misfit=item.misfit, kind=org.kind, contact=item.contact)
                 action = misfit_action(item.misfit, org.kind)[0] or ""
             inbox.extend(
                 InboxItem(user_id=user_id, event=item.event, message=message, action=action, **case)
@@ -251,6 +264,7 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
                     child=item.child,
                     emergency=item.emergency,
                     misfit=item.misfit,
+                    contact=item.contact,
                     sequence=sequence,
                     **case,
                 )

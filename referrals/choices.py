@@ -156,6 +156,15 @@ def emergency_in_words(emergency: bool, due: str | None = None, *, overdue: bool
     )
 
 
+class ContactChange(models.TextChoices):
+    """What a correction did to how the person may be reached (``safe_to_contact``, ``contact_phone``)
+    that whoever may phone them must read at once: the keyworker holding the number may be about to
+    ring a phone the exploiter now has. Labelled as the alerts say it; never the number or a name."""
+
+    NOT_SAFE = "not_safe", "no longer safe to contact directly — do not phone the person"
+    PHONE_CHANGED = "phone_changed", "contact phone changed — do not use the number you had"
+
+
 # What a provider that can no longer take the person (a correction made them one it does not take) asks
 # of whom, by who reads it ("managers", "provider" or anyone else) and whether it holds the pending offer
 # or the placement: the webhook's ``action`` code and the words, ``{duty_line}`` being the managers'

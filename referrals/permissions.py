@@ -134,13 +134,53 @@ def may_see_transition_input(
     supporting the person is to read what a manager wrote on reporting them missing ("do not
     approach…"), found or reallocated, as the referrer does. Not the managers' notes from before (the
     assessment, another provider's time), nor the referrer's or another provider's; Harbour's own
-    actions have no organisation."""
+    actions have no organisation.
+
+    But a correction made from its current offer on, whoever made it: the provider supporting the
+    person is to know why and which details changed (the referrer unticked "safe to contact": stop
+    phoning). Its note, free text, is ``may_read_correction_note``'s to say."""
+    if user.is_care_provider and transition == "correct" and from_current_offer:
+        return True
+    return _may_read_actors_words(
+        user,
+        transition,
+        actor_organisation_id,
+        actor_organisation_kind,
+        from_current_offer=from_current_offer,
+    )
+
+
+def _may_read_actors_words(
+    user: User,
+    transition: str,
+    actor_organisation_id: int | None,
+    actor_organisation_kind: str | None,
+    *,
+    from_current_offer: bool,
+) -> bool:
     own = actor_organisation_id is not None and actor_organisation_id == user.organisation_id
     if user.is_care_provider:
         return own or (from_current_offer and actor_organisation_kind == OrganisationKind.CONTRACTOR)
     if transition in PROVIDERS_OWN_BUSINESS and not user.is_manager:
         return own
     return True
+
+
+def may_read_correction_note(
+    user: User,
+    actor_organisation_id: int | None,
+    actor_organisation_kind: str | None,
+    *,
+    from_current_offer: bool,
+    identity: bool,
+) -> bool:
+    """A correction's note, beside its reason and fields (``may_see_transition_input``). It may say what
+    a detail was ("Smyth, not Smith"), so only whoever sees who the person is (``identity``,
+    ``may_see_identity``) reads it; and, as any input in the history, a care provider reads only its
+    own and the managers' from its current offer on, not the referrer's words."""
+    return identity and _may_read_actors_words(
+        user, "correct", actor_organisation_id, actor_organisation_kind, from_current_offer=from_current_offer
+    )
 
 
 def may_read_offer_note(user: User) -> bool:

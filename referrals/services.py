@@ -34,7 +34,7 @@ from notifications.services import (
     offer_items_done,
 )
 
-from .choices import Misfit, ReferralState, WithdrawReason
+from .choices import ContactChange, Misfit, ReferralState, WithdrawReason
 from .deadlines import (
     CHECK_IN_TIME,
     due_at,
@@ -973,6 +973,7 @@ def correct_referral(
         placed = active_placement_for(referral)
         misfit_before = misfit_notice(referral, pending, placed)
         lacking_before = set(misfit_before["lacking"]) if misfit_before else set()
+        contact = contact_change(referral, changes)
         corrected = {**{name: getattr(referral, name) for name in CORRECTABLE_FIELDS}, **changes}
         child = is_child(
             date_of_birth=corrected["date_of_birth"],
@@ -1016,8 +1017,20 @@ def correct_referral(
             misfit=misfit,
             emergency=emergency,
             due_at=due,
+            contact=contact,
         )
     return referral
+
+
+def contact_change(referral: Referral, changes: dict[str, Any]) -> str:
+    """What the ``changes`` a correction is about to make to ``referral`` do to phoning the person, as
+    ``ContactChange`` codes it: the number, which the keyworker may hold, is never said. "" where it does
+    nothing a caller must stop for (a number given where there was none)."""
+    if referral.safe_to_contact and changes.get("safe_to_contact") is False:
+        return ContactChange.NOT_SAFE
+    if referral.contact_phone and "contact_phone" in changes:
+        return ContactChange.PHONE_CHANGED
+    return ""
 
 
 def misfit_notice(

@@ -109,6 +109,7 @@ from .local_time import local_time
 from .models import Clock, Deadline, Referral, ReferralDraft, UnsentForm
 from .permissions import (
     may_perform,
+    may_read_correction_note,
     may_read_offer_note,
     may_see_actor,
     may_see_clock,
@@ -1396,8 +1397,16 @@ def history_rows(
         if log["transition"] == "correct" and show_input:
             # "Details corrected (age assessment): date of birth, age in doubt": names, never values.
             action = correction_in_words(given, log["at"])
-            # Its note may say what a detail was ("Smyth, not Smith"): for whoever sees who the person is.
-            given = {"note": given.get("note")} if identity else {}
+            # Its note may say what a detail was ("Smyth, not Smith"): for whoever sees who the person is,
+            # and a provider reads the referrer's reason and fields, not its words.
+            note_read = may_read_correction_note(
+                user,
+                log["actor__organisation_id"],
+                log["actor__organisation__kind"],
+                from_current_offer=log.get("from_current_offer", False),
+                identity=identity,
+            )
+            given = {"note": given.get("note")} if note_read else {}
         elif log["transition"] == "revoke_offer" and show_input:
             # "Offer to Migrant Help withdrawn: no answer from the provider", then the note.
             action = revocation_in_words(given, provider_names)

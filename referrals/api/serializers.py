@@ -34,6 +34,7 @@ from referrals.choices import (
 from referrals.models import AnonymousNotification, Clock, Deadline, Referral, TransitionLog
 from referrals.permissions import (
     TRANSITIONS,
+    may_read_correction_note,
     may_read_offer_note,
     may_see_actor,
     may_see_clock,
@@ -485,8 +486,8 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
     from_state = shown_code(ReferralState.choices, allow_blank=True, help_text="Empty for submit.")
     to_state = shown_code(ReferralState.choices)
     # Not read-only so that the schema marks them optional: a care provider is not told which first
-    # responder referred the person, and sees the inputs of its own actions and the managers' since its
-    # current offer only.
+    # responder referred the person, and sees the inputs of its own actions, the managers' and the
+    # corrections since its current offer only.
     actor = ActorSerializer(
         required=False,
         allow_null=True,
@@ -495,12 +496,14 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
     input = serializers.DictField(
         required=False,
         help_text=(
-            "Absent for a care provider, except on its own actions and on the managers' since its "
-            "current offer (that offer's note among them); absent for a first responder on a provider's "
-            "progress notes and answers to offers. A correction's is its reason, the names of the fields "
-            "it changed (never their values) and its note, which a provider only offered the person does "
-            "not get; when it changed emergency, also `emergency`, its new value, and where a placement "
-            "clock runs, `placement_due`, its due time, moved or not (it may already be past)."
+            "Absent for a care provider, except on its own actions, on the managers' since its current "
+            "offer (that offer's note among them) and on corrections since then, whoever made them; absent "
+            "for a first responder on a provider's progress notes and answers to offers. A correction's is "
+            "its reason, the names of the fields it changed (never their values) and its note, which a "
+            "care provider gets only on the managers' corrections and once it sees who the person is (not "
+            "while only offered the person); when it changed emergency, also `emergency`, its new value, "
+            "and where a placement clock runs, `placement_due`, its due time, moved or not (it may "
+            "already be past)."
         ),
     )
 
@@ -522,9 +525,15 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
             from_current_offer=getattr(instance, "from_current_offer", False),
         ):
             del data["input"]
-        elif instance.transition == "correct" and not self.context.get("identity", False):
+        elif instance.transition == "correct" and not may_read_correction_note(
+            viewer,
+            organisation.pk if organisation else None,
+            organisation.kind if organisation else None,
+            from_current_offer=getattr(instance, "from_current_offer", False),
+            identity=self.context.get("identity", False),
+        ):
             # A correction's note may say what a detail was ("Smyth, not Smith"), which only whoever
-            # sees who the person is may read.
+            # sees who the person is may read; a provider reads the referrer's reason and fields only.
             data["input"].pop("note", None)
         if not may_see_actor(viewer, organisation.kind if organisation else None):
             del data["actor"]

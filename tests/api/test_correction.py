@@ -177,3 +177,53 @@ def test_a_placed_persons_assessment_is_changed_once_they_are_reallocated(api):
     )
     assert response.status_code == 409
     assert "reallocate them" in response.json()["detail"]
+
+
+# The referrer's reason to stop the provider phoning the person, in its own words, which stay its own.
+EXPLOITER_HAS_THE_PHONE = "The exploiter took her phone, 07700 900123: Amina must not be called on it."
+
+
+def test_the_history_gives_the_placed_provider_the_referrers_correction_reason_and_fields_not_its_note(api):
+    case = bring_to("placed")
+    response = correct(
+        api(case.responder),
+        case.referral,
+        {
+            "reason": "new_information",
+            "safe_to_contact": False,
+            "contact_phone": "",
+            "note": EXPLOITER_HAS_THE_PHONE,
+        },
+    )
+    assert response.status_code == 200, response.json()
+    url = f"/api/v1/referrals/{case.referral.pk}/history/"
+    [entry] = [e for e in api(case.provider_user).get(url).json() if e["transition"] == "correct"]
+    assert entry["input"] == {"reason": "new_information", "fields": ["safe_to_contact", "contact_phone"]}
+    assert "actor" not in entry  # who referred the person stays the referrer's and the managers' business
+    [entry] = [e for e in api(case.manager).get(url).json() if e["transition"] == "correct"]
+    assert entry["input"]["note"] == EXPLOITER_HAS_THE_PHONE
+
+
+def test_the_history_gives_a_provider_only_offered_the_person_the_referrers_correction_fields(api):
+    case = bring_to("offered")
+    correct(
+        api(case.responder),
+        case.referral,
+        {"reason": "typing_error", "family_name": "Smyth", "note": "Smyth"},
+    )
+    url = f"/api/v1/referrals/{case.referral.pk}/history/"
+    [entry] = [e for e in api(case.provider_user).get(url).json() if e["transition"] == "correct"]
+    assert entry["input"] == {"reason": "typing_error", "fields": ["family_name"]}
+
+
+def test_a_provider_that_never_had_the_case_gets_a_404_for_its_history_after_a_referrers_correction(api):
+    case = bring_to("placed")
+    correct(
+        api(case.responder),
+        case.referral,
+        {"reason": "new_information", "safe_to_contact": False, "contact_phone": ""},
+    )
+    stranger = provider_user()
+    response = api(stranger).get(f"/api/v1/referrals/{case.referral.pk}/history/")
+    assert response.status_code == 404
+    assert response.json() == api(stranger).get("/api/v1/referrals/999999999/history/").json()

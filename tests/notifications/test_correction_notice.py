@@ -476,3 +476,77 @@ def test_the_migration_gives_the_providers_earlier_calls_to_the_managers_their_c
         assert providers_call(waiting) == ("phone_managers", None)
     finally:
         migrate_to(None)
+
+
+NOT_SAFE_WORDS = "no longer safe to contact directly — do not phone the person"
+
+
+def test_a_referrer_making_the_person_unsafe_to_contact_tells_the_provider_not_to_phone_them_without_the_number(
+    webhook_receiver,
+):
+    provider = CareProviderFactory(
+        organisation__webhook_url=webhook_receiver.url, organisation__webhook_secret="s" * 16
+    )
+    case = bring_to("placed", provider=provider)
+    services.correct_referral(
+        referral_id=case.referral.pk,
+        actor=case.responder,
+        reason="new_information",
+        safe_to_contact=False,
+        contact_phone="",
+        note="Amina Haile's phone, 07700 900123, is with the exploiter now.",
+    )
+    reference = case.referral.reference
+    item = InboxItem.objects.get(user=case.provider_user, event=Event.REFERRAL_CORRECTED)
+    assert item.message == f"Details corrected: {reference}: {NOT_SAFE_WORDS}"
+    for row in corrected_rows(case, provider.organisation):
+        deliver(str(row.pk))
+    for row in corrected_rows(case, provider.organisation, Channel.WEBHOOK):
+        deliver(str(row.pk))
+    (email,) = mail.outbox
+    assert email.subject == f"Harbour: Details corrected – {reference}: {NOT_SAFE_WORDS}"
+    assert "No longer safe to contact directly — do not phone the person." in email.body.splitlines()
+    (hook,) = webhook_receiver.received
+    assert json.loads(hook.body)["contact"] == "not_safe"
+    for text in (item.message, email.subject, email.body, hook.body.decode()):
+        assert personal_data_in(text) == []
+        assert "900123" not in text and "exploiter" not in text
+
+
+def test_a_changed_phone_number_tells_the_provider_not_to_use_the_one_it_had():
+    case = bring_to("placed")
+    services.correct_referral(
+        referral_id=case.referral.pk,
+        actor=case.manager,
+        reason="new_information",
+        contact_phone="07700 900456",
+    )
+    item = InboxItem.objects.get(user=case.provider_user, event=Event.REFERRAL_CORRECTED)
+    words = "contact phone changed — do not use the number you had"
+    assert item.message == f"Details corrected: {case.referral.reference}: {words}"
+    (row,) = corrected_rows(case, case.provider.organisation)
+    assert webhook_payload(row, 0)["contact"] == "phone_changed"
+    subject, body = email_content(row)
+    for text in (item.message, subject, body, json.dumps(webhook_payload(row, 0))):
+        assert personal_data_in(text) == [] and "900456" not in text
+
+
+def test_a_number_given_where_there_was_none_and_other_corrections_say_nothing_of_phoning():
+    case = bring_to("placed", safe_to_contact=False, contact_phone="")
+    services.correct_referral(
+        referral_id=case.referral.pk,
+        actor=case.responder,
+        reason="new_information",
+        safe_to_contact=True,
+        contact_phone="07700 900456",
+    )
+    services.correct_referral(
+        referral_id=case.referral.pk, actor=case.responder, reason="typing_error", given_name="Amena"
+    )
+    messages = InboxItem.objects.filter(user=case.provider_user, event=Event.REFERRAL_CORRECTED)
+    assert set(messages.values_list("message", flat=True)) == {
+        f"Details corrected: {case.referral.reference}"
+    }
+    for row in corrected_rows(case, case.provider.organisation):
+        assert "contact" not in webhook_payload(row, 0)
+        assert "phone" not in " ".join(email_content(row)).lower()

@@ -456,3 +456,30 @@ def test_a_case_no_longer_needing_a_place_today_is_flagged_an_emergency_nowhere(
         assert re.search(r"<dt>Emergency</dt>\s*<dd>No</dd>", case_page), referral
         api = signed_in(user).get(f"/api/v1/referrals/{referral.pk}/").json()
         assert api["emergency"] is False
+
+
+def test_the_placed_provider_reads_which_details_the_referrer_corrected_and_why_not_its_note():
+    referral, staff, boss = placed()
+    services.correct_referral(
+        referral_id=referral.pk,
+        actor=referral.submitted_by,
+        reason="new_information",
+        safe_to_contact=False,
+        contact_phone="",
+        note="The exploiter holds her phone now",
+    )
+    case_url = reverse("referrals:case", args=[referral.pk])
+    html = signed_in(staff).get(case_url).content.decode()
+    assert "Details corrected (new information): safe to contact, contact phone" in html
+    assert "The referring organisation" in html
+    assert "exploiter" not in html
+    assert "The exploiter holds her phone now" in signed_in(boss).get(case_url).content.decode()
+
+
+def test_a_provider_that_never_had_the_case_gets_a_404_after_a_referrers_correction():
+    referral, _staff, _boss = placed()
+    services.correct_referral(
+        referral_id=referral.pk, actor=referral.submitted_by, reason="typing_error", family_name="Smyth"
+    )
+    response = signed_in(provider_user()).get(reverse("referrals:case", args=[referral.pk]))
+    assert response.status_code == 404

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from referrals import services
 from referrals.forms import ReferralForm
-from referrals.permissions import may_see_transition_input
+from referrals.permissions import may_read_correction_note, may_see_transition_input
 from referrals.retention import PERSONAL_FIELDS_BLANKED
 from referrals.selectors import referrals_visible_to
 from referrals.validation import PERSONAL_FIELDS
@@ -129,6 +129,38 @@ def test_a_provider_reads_only_its_own_inputs_and_the_managers_from_its_offer_on
     )
     assert may_see_transition_input(
         staff, "reject", staff.organisation_id, "care_provider", from_current_offer=from_current_offer
+    )
+
+
+@pytest.mark.parametrize(
+    ("actor_kind", "from_current_offer", "shown", "note_shown"),
+    [
+        ("contractor", True, True, True),
+        ("police", True, True, False),  # the referrer: why and which details, not its words
+        ("police", False, False, False),  # before the provider's offer: another provider's time
+        ("contractor", False, False, False),
+    ],
+)
+def test_a_provider_reads_a_correction_from_its_offer_on_whoever_made_it_and_only_the_managers_note(
+    actor_kind, from_current_offer, shown, note_shown
+):
+    staff = provider_user()
+    other = OrganisationFactory(kind=actor_kind)
+    assert (
+        may_see_transition_input(
+            staff, "correct", other.pk, actor_kind, from_current_offer=from_current_offer
+        )
+        is shown
+    )
+    assert (
+        may_read_correction_note(
+            staff, other.pk, actor_kind, from_current_offer=from_current_offer, identity=True
+        )
+        is note_shown
+    )
+    # Whoever does not see who the person is reads no correction's note.
+    assert not may_read_correction_note(
+        staff, other.pk, actor_kind, from_current_offer=from_current_offer, identity=False
     )
 
 
