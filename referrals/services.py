@@ -567,6 +567,19 @@ OFFER_ENDED_WORDS = {
 }
 
 
+def who_rejected(offer: PlacementOffer) -> str | None:
+    """The username of whoever rejected the offer: a caseworker may be hearing only now that a colleague
+    turned the person down. The first rejection since the offer was made, as only one offer is pending at
+    a time: a later one is another provider's, of a later offer."""
+    return cast(
+        str | None,
+        offer.referral.transitions.filter(transition="reject", at__gte=offer.offered_at)
+        .order_by("at", "id")
+        .values_list("actor__username", flat=True)
+        .first(),
+    )
+
+
 def offer_not_pending(referral: Referral) -> OfferNotPending:
     """Why the provider the case's latest offer was made to can no longer answer it.
 

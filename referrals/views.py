@@ -320,15 +320,8 @@ def ended_offer_words(offer: PlacementOffer) -> str:
         because = " by the managers" if offer.revoke_reason else REVOKED_BECAUSE.get(offer.referral.state, "")
         return f"this offer was withdrawn{because}."
     if offer.state == OfferState.REJECTED:
-        # Said by whom: a caseworker may be hearing only now that a colleague turned the person down.
-        rejected_by = (
-            offer.referral.transitions.filter(transition="reject", at__gte=offer.offered_at)
-            .order_by("-at", "-id")
-            .values_list("actor__username", flat=True)
-            .first()
-        )
         at = local_time(cast(datetime.datetime, offer.responded_at), "%H:%M on %-d %B")
-        return f"this offer was rejected by {rejected_by} at {at}."
+        return f"this offer was rejected by {services.who_rejected(offer)} at {at}."
     return "this person is no longer placed with you."
 
 

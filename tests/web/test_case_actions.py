@@ -583,6 +583,24 @@ def test_a_provider_rejects_with_a_reason_and_then_no_one_there_sees_the_case_bu
     assert told in again.content.decode()
 
 
+def test_who_rejected_the_offer_is_the_providers_own_caseworker_not_whoever_rejected_a_later_offer():
+    referral, provider, boss = offered()
+    caseworker, colleague = provider_user(provider), provider_user(provider)
+    services.reject_offer(referral_id=referral.pk, actor=caseworker, reason="no_capacity")
+    elsewhere = CareProviderFactory()
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=elsewhere.pk)
+    other = provider_user(elsewhere)
+    services.reject_offer(referral_id=referral.pk, actor=other, reason="unsuitable")
+    client = signed_in(colleague)
+    for response in (
+        client.get(reverse("referrals:case", args=[referral.pk]), follow=True),
+        act(client, referral, "accept", follow=True),
+    ):
+        html = response.content.decode()
+        assert f"rejected by {caseworker.username} at" in html
+        assert other.username not in html
+
+
 @pytest.mark.parametrize("ending", ["expire", "withdraw", "revoke_offer"])
 def test_a_provider_answering_an_offer_that_has_ended_is_told_why_on_its_offers_page(ending):
     referral, provider, boss = offered()
