@@ -54,7 +54,15 @@ def last_offer_to(provider: CareProvider, referral_id: int) -> PlacementOffer | 
     offers = (
         provider.offers.filter(referral_id=referral_id)
         .select_related("referral")
-        .only("state", "response_due_at", "revoke_reason", "referral__reference", "referral__state")
+        .only(
+            "state",
+            "offered_at",
+            "response_due_at",
+            "responded_at",
+            "revoke_reason",
+            "referral__reference",
+            "referral__state",
+        )
     )
     return offers.order_by("-offered_at", "-id").first()
 

@@ -108,6 +108,7 @@ from .forms import (
 from .local_time import local_time
 from .models import Clock, Deadline, Referral, ReferralDraft, UnsentForm
 from .permissions import (
+    OFFERED_PROVIDER,
     may_perform,
     may_read_correction_note,
     may_read_offer_note,
@@ -305,11 +306,6 @@ def show_unsent_form(request: HttpRequest, form: HarbourForm, referral: Referral
     return True
 
 
-# Why a pending offer was revoked with the case, by the state the case went to (referrals.services
-# revokes it there); the managers also withdraw one on its own, with a reason (``services.revoke_offer``).
-REVOKED_BECAUSE = {ReferralState.WITHDRAWN: ", because the referral was withdrawn"}
-
-
 def ended_offer_words(offer: PlacementOffer) -> str:
     """Why a care provider can no longer open a case it was offered."""
     if offer.state == OfferState.EXPIRED:
@@ -317,18 +313,15 @@ def ended_offer_words(offer: PlacementOffer) -> str:
         return f"this offer expired at {due}; the managers will look for another placement."
     if offer.state == OfferState.REVOKED:
         # Not why the managers withdrew it: their reason and note are theirs and the referrer's.
-        because = " by the managers" if offer.revoke_reason else REVOKED_BECAUSE.get(offer.referral.state, "")
+        because = (
+            " by the managers"
+            if offer.revoke_reason
+            else services.REVOKED_BECAUSE.get(offer.referral.state, "")
+        )
         return f"this offer was withdrawn{because}."
     if offer.state == OfferState.REJECTED:
-        # Said by whom: a caseworker may be hearing only now that a colleague turned the person down.
-        rejected_by = (
-            offer.referral.transitions.filter(transition="reject", at__gte=offer.offered_at)
-            .order_by("-at", "-id")
-            .values_list("actor__username", flat=True)
-            .first()
-        )
         at = local_time(cast(datetime.datetime, offer.responded_at), "%H:%M on %-d %B")
-        return f"this offer was rejected by {rejected_by} at {at}."
+        return f"this offer was rejected by {services.who_rejected(offer)} at {at}."
     return "this person is no longer placed with you."
 
 
@@ -336,7 +329,9 @@ def explains_an_ended_offer(view: Callable[..., HttpResponse]) -> Callable[..., 
     """A care provider following a link to a case whose offer to it has ended (it expired, was withdrawn
     or rejected, or the placement ended) is told why on its offers page instead of meeting a 404. An
     action with something typed into it (``holds_typed_text``), sent once the case left the provider's
-    hands or kept from before the session ended, is shown again instead, refused (``not_recorded``).
+    hands or kept from before the session ended, is shown again instead, refused (``not_recorded``). An
+    answer to an offer that ended unaccepted is told how and when it ended, as the API tells it
+    (``services.late_answer_refusal``).
     """
 
     @functools.wraps(view)
@@ -350,10 +345,19 @@ def explains_an_ended_offer(view: Callable[..., HttpResponse]) -> Callable[..., 
                 raise
             transition = kwargs.get("transition", "")
             if request.method == "POST":
+                late_answer = transition in OFFERED_PROVIDER and offer.state in services.ENDED_UNACCEPTED
                 form = typed_action_form(transition, request.POST)
                 if form is not None:
-                    why = capfirst(ended_offer_words(offer))
+                    why = (
+                        services.offer_ended_words(offer)
+                        if late_answer
+                        else capfirst(ended_offer_words(offer))
+                    )
                     return not_recorded(request, offer.referral, transition, form, why, in_sight=False)
+                if late_answer:
+                    # Its words name the case by its reference, as a message waiting in a cookie may.
+                    messages.info(request, services.late_answer_refusal(offer).message)
+                    return redirect("care_providers:offers")
             if request.method == "GET":
                 return closed_action_answer(
                     request,

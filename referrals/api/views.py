@@ -25,6 +25,7 @@ from referrals import services
 from referrals.exceptions import NotPermitted, TransitionNotAllowed
 from referrals.models import AnonymousNotification, Referral
 from referrals.permissions import (
+    OFFERED_PROVIDER,
     PROVIDER_TRANSITIONS,
     may_perform,
     may_see_full_account,
@@ -350,7 +351,17 @@ class ReferralTransitionView(AnswersWithCase, GenericAPIView):
         return frozenset() if self.endpoint.input is None else fields_read_by(self.endpoint.input)
 
     def post(self, request: Request, pk: int) -> Response:
-        referral = get_visible_referral(_user(request), pk)
+        try:
+            referral = get_visible_referral(_user(request), pk)
+        except Referral.DoesNotExist:
+            # An answer from a provider the case left as its offer ended unaccepted (withdrawn, run out,
+            # rejected by a colleague) hears how it ended, by the case's reference alone, instead of a 404
+            # that leaves it unsure whether its acceptance went through. Anyone else: the 404.
+            if self.endpoint.name in OFFERED_PROVIDER and (
+                ended := services.ended_offer_refusal(_user(request), pk)
+            ):
+                raise ended from None
+            raise
         refuse_unless_allowed(_user(request), self.endpoint.name, referral)
         self.refuse_unusable_idempotency_key()
         values: dict[str, Any] = {}
@@ -394,6 +405,14 @@ REFERRAL_OR_OUTCOME = PolymorphicProxySerializer(
 )
 
 
+# What an answer to an offer that has ended, out of the provider's sight, is told.
+ENDED_OFFER_DESCRIPTION = (
+    " An answer to an offer to your organisation that has since been withdrawn, run out or been rejected, "
+    "once the case is no longer yours to see, is a 409 that says so, naming the case by its reference "
+    "alone; the case itself stays a 404 to you."
+)
+
+
 def transition_view(endpoint: TransitionEndpoint) -> type[ReferralTransitionView]:
     by_provider = endpoint.name in PROVIDER_TRANSITIONS
 
@@ -403,6 +422,7 @@ def transition_view(endpoint: TransitionEndpoint) -> type[ReferralTransitionView
         description=(
             "Answers the updated referral; a care provider that no longer sees the case after its action "
             "(or when repeating one with an Idempotency-Key) gets only its id, reference and state."
+            + (ENDED_OFFER_DESCRIPTION if endpoint.name in OFFERED_PROVIDER else "")
             if by_provider
             else "Answers the updated referral."
         ),

@@ -208,11 +208,13 @@ def test_an_acceptance_refused_after_a_colleague_rejected_does_not_place_the_per
     colleague = provider_user(case.provider)
     services.reject_offer(referral_id=case.referral.pk, actor=colleague, reason="no_capacity")
     refused = post(client, url, {}, "accept-3")
-    assert refused.status_code == 404
+    # Out of its sight, the answer is told the offer was rejected, not that there is no such case.
+    assert refused.status_code == 409 and refused.json()["code"] == "offer_not_pending"
 
     services.offer_placement(referral_id=case.referral.pk, actor=case.manager, provider_id=case.provider.pk)
     again = post(client, url, {}, "accept-3")
-    assert again.status_code == 404 and again["Idempotent-Replayed"] == "true"
+    assert again.status_code == 409 and again["Idempotent-Replayed"] == "true"
+    assert again.json() == refused.json()
     assert case.refresh().state == "assessed"
     assert case.referral.offers.get(state="pending").provider == case.provider
 

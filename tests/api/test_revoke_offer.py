@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from care_providers.models import OfferState
 from referrals import services
+from referrals.local_time import local_time
 from referrals.models import Referral
 from tests.api.cases import bring_to, transition_url
 from tests.factories import CareProviderFactory, provider_user, responder
@@ -129,6 +130,81 @@ def test_out_of_scope_is_the_404_of_a_case_that_does_not_exist(api, who):
     response = revoke(api(user), case.referral)
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found.", "code": "not_found"}
+
+
+def answer(client, referral: Referral, transition: str = "accept", **headers):
+    """The offered provider's answer, as sent from a client that read the offer before."""
+    body = {} if transition == "accept" else {"reason": "no_capacity", "note": "Full this week."}
+    return client.post(transition_url(referral.pk, transition), body, format="json", **headers)
+
+
+def test_an_acceptance_sent_after_the_withdrawal_is_a_409_naming_the_case_by_reference_and_when(api):
+    case = bring_to("offered", given_name="Merhawit", family_name="Tran")
+    client = api(case.provider_user)
+    assert client.get(f"/api/v1/referrals/{case.referral.pk}/").status_code == 200  # the offer, read
+    assert (
+        revoke(
+            api(case.manager), case.referral, {"reason": "safety_concern", "note": BODY["note"]}
+        ).status_code
+        == 200
+    )
+    response = answer(client, case.referral)
+    assert response.status_code == 409
+    withdrawn = case.referral.transitions.get(transition="revoke_offer").at
+    assert response.json() == {
+        "detail": (
+            f"Your answer was not recorded. The placement offer for {case.referral.reference} was withdrawn by "
+            f"the managers at {local_time(withdrawn, '%H:%M on %-d %B %Y')}. Nothing more is needed from you."
+        ),
+        "code": "offer_not_pending",
+    }
+    # Nothing of the person, nor why the managers withdrew it.
+    for unsaid in ("Merhawit", "Tran", "afety", BODY["note"]):
+        assert unsaid not in response.content.decode()
+    # The case itself is no longer the provider's to read.
+    assert client.get(f"/api/v1/referrals/{case.referral.pk}/").status_code == 404
+    assert case.referral.offers.get().state == OfferState.REVOKED
+    assert not case.referral.placements.exists()
+    assert not case.referral.transitions.filter(transition="accept").exists()
+
+
+def test_a_colleague_rejecting_after_the_withdrawal_hears_the_same_and_a_repeat_is_answered_so_again(api):
+    case = bring_to("offered")
+    assert revoke(api(case.manager), case.referral).status_code == 200
+    client = api(provider_user(case.provider))
+    first = answer(client, case.referral, "reject", HTTP_IDEMPOTENCY_KEY="reject-1")
+    assert first.status_code == 409
+    assert first.json()["detail"].startswith(
+        f"Your answer was not recorded. The placement offer for {case.referral.reference} was withdrawn by "
+        "the managers at "
+    )
+    again = answer(client, case.referral, "reject", HTTP_IDEMPOTENCY_KEY="reject-1")
+    assert (again.status_code, again.json()) == (409, first.json())
+    assert not case.referral.transitions.filter(transition="reject").exists()
+
+
+@pytest.mark.parametrize("who", ["another provider", "another organisation's responder", "no such case"])
+def test_an_answer_from_anyone_never_offered_the_person_stays_the_404_of_a_case_that_does_not_exist(api, who):
+    case = bring_to("offered")
+    assert revoke(api(case.manager), case.referral).status_code == 200
+    if who == "no such case":
+        response = answer(api(case.provider_user), Referral(pk=case.referral.pk + 10_000))
+    else:
+        user = provider_user(CareProviderFactory()) if who == "another provider" else responder()
+        response = answer(api(user), case.referral)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+
+
+def test_the_schema_says_a_late_answer_is_a_409_and_the_case_stays_a_404(api):
+    schema = api().get("/api/v1/schema/?format=json").json()
+    for transition in ("accept", "reject"):
+        operation = schema["paths"][f"/api/v1/referrals/{{id}}/{transition}/"]["post"]
+        assert "has since been withdrawn, run out or been rejected" in operation["description"]
+        assert "409" in operation["responses"]
+    assert (
+        "withdrawn, run out" not in schema["paths"]["/api/v1/referrals/{id}/recover/"]["post"]["description"]
+    )
 
 
 def test_no_pending_offer_is_a_409(api):

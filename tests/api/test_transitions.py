@@ -367,6 +367,54 @@ def test_a_rejected_expired_or_revoked_offer_ends_the_providers_access(api, endi
     assert listed["count"] == 0
 
 
+@pytest.mark.parametrize(
+    ("ending", "answer", "said"),
+    [
+        ("expire", "reject", "ran out unanswered at {due}; the managers will look for another placement."),
+        ("expire", "accept", "ran out unanswered at {due}; the managers will look for another placement."),
+        ("withdraw", "accept", "was withdrawn at {withdrawn}, because the referral was withdrawn."),
+        ("reject", "accept", "was rejected by {colleague} at {answered}."),
+    ],
+)
+def test_an_answer_to_an_offer_ended_unaccepted_out_of_sight_is_a_409_saying_how_it_ended(
+    api, ending, answer, said
+):
+    case = bring_to(
+        "offered", given_name="Merhawit", family_name="Tran", contact_phone="07700 900456", aliases="Ami"
+    )
+    colleague = provider_user(case.provider)
+    if ending == "expire":
+        services.expire_offer(offer_id=case.referral.offers.get().pk)
+    elif ending == "withdraw":
+        services.withdraw_referral(
+            referral_id=case.referral.pk, actor=case.responder, reason="other", note="Moved to Leeds."
+        )
+    else:
+        services.reject_offer(referral_id=case.referral.pk, actor=colleague, reason="safety_concern")
+    response = api(case.provider_user).post(
+        transition_url(case.referral.pk, answer), valid_body(answer), format="json"
+    )
+    assert response.status_code == 409
+    offer = case.referral.offers.get()
+    withdrawn = case.referral.transitions.filter(transition="withdraw").values_list("at", flat=True).first()
+    moment = "%H:%M on %-d %B %Y"
+    words = said.format(
+        due=local_time(offer.response_due_at, moment),
+        withdrawn=withdrawn and local_time(withdrawn, moment),
+        colleague=colleague.username,
+        answered=offer.responded_at and local_time(offer.responded_at, moment),
+    )
+    assert response.json() == {
+        "detail": f"Your answer was not recorded. The placement offer for {case.referral.reference} {words} "
+        "Nothing more is needed from you.",
+        "code": "offer_not_pending",
+    }
+    for personal in ("Merhawit", "Tran", "Ami", "900456", "1995", "Leeds", "afety", "car wash"):
+        assert personal not in response.content.decode()
+    assert detail(api, case.provider_user, case.referral).status_code == 404
+    assert not case.referral.transitions.filter(transition="accept").exists()
+
+
 @pytest.mark.parametrize("transition", ["reject", "reallocate"])
 def test_a_provider_whose_action_ends_its_sight_of_the_case_is_answered_with_the_outcome_only(
     api, transition

@@ -13,6 +13,7 @@ from notifications.models import Event, InboxItem, Notification
 from notifications.sweep import sweep_deadlines
 from referrals import services
 from referrals.exceptions import NotPermitted, OfferNotPending
+from referrals.local_time import local_time
 from referrals.models import Clock, Referral
 from tests.api.cases import bring_to
 from tests.factories import CareProviderFactory, manager, provider_user
@@ -140,6 +141,87 @@ def test_an_answer_that_meets_the_ended_offer_under_the_lock_is_told_what_became
     with pytest.raises(OfferNotPending) as refused:
         services.accept_offer(referral_id=case.referral.pk, actor=case.provider_user)
     assert refused.value.message == said
+
+
+def ended_at(moment: datetime.datetime) -> str:
+    """A time as a late answer is told when its offer ended."""
+    return local_time(moment, "%H:%M on %-d %B %Y")
+
+
+@pytest.mark.parametrize("answer", ["accept", "reject"])
+def test_an_answer_sent_once_the_withdrawal_took_the_case_out_of_sight_is_told_how_and_when_it_ended(answer):
+    case = bring_to("offered")
+    # Offered three hours ago, withdrawn by the managers two hours ago, then the referral withdrawn: the
+    # offer ended with the managers' withdrawal, and their reason and note are not the provider's.
+    offer = case.referral.offers.get()
+    case.referral.offers.update(offered_at=timezone.now() - datetime.timedelta(hours=3))
+    revoke(case.referral, case.manager, reason="safety_concern")
+    withdrawn = timezone.now() - datetime.timedelta(hours=2)
+    case.referral.transitions.filter(transition="revoke_offer").update(at=withdrawn)
+    services.withdraw_referral(referral_id=case.referral.pk, actor=case.manager, reason="duplicate")
+    # A colleague of whoever opened the offer, answering from a page opened before.
+    colleague = provider_user(case.provider)
+    with pytest.raises(OfferNotPending) as refused:
+        if answer == "accept":
+            services.accept_offer(referral_id=case.referral.pk, actor=colleague)
+        else:
+            services.reject_offer(referral_id=case.referral.pk, actor=colleague, reason="no_capacity")
+    assert refused.value.message == (
+        f"Your answer was not recorded. The placement offer for {case.referral.reference} was withdrawn by the "
+        f"managers at {ended_at(withdrawn)}. Nothing more is needed from you."
+    )
+    assert NOTE not in refused.value.message and "afety" not in refused.value.message
+    offer.refresh_from_db()
+    assert offer.state == OfferState.REVOKED
+    assert not case.referral.transitions.filter(transition__in=("accept", "reject")).exists()
+
+
+@pytest.mark.parametrize(
+    ("end", "said"),
+    [
+        ("expired", "ran out unanswered at {due}; the managers will look for another placement."),
+        ("withdrawn with the referral", "was withdrawn at {now}, because the referral was withdrawn."),
+        ("rejected by a colleague", "was rejected by {colleague} at {now}."),
+    ],
+)
+def test_an_answer_to_an_offer_ended_unaccepted_out_of_sight_says_how_it_ended_by_reference_alone(end, said):
+    case = bring_to("offered", given_name="Merhawit", family_name="Tran", contact_phone="07700 900456")
+    offer = case.referral.offers.get()
+    colleague = provider_user(case.provider)
+    if end == "expired":
+        services.expire_offer(offer_id=offer.pk)
+    elif end == "withdrawn with the referral":
+        services.withdraw_referral(referral_id=case.referral.pk, actor=case.responder, reason="duplicate")
+    else:
+        services.reject_offer(referral_id=case.referral.pk, actor=colleague, reason="safety_concern")
+    with pytest.raises(OfferNotPending) as refused:
+        services.accept_offer(referral_id=case.referral.pk, actor=case.provider_user)
+    offer.refresh_from_db()
+    # When it ended: when it ran out, when the referral's withdrawal was logged, when it was answered.
+    logged = case.referral.transitions.filter(transition="withdraw").values_list("at", flat=True).first()
+    words = said.format(
+        due=ended_at(offer.response_due_at),
+        now=ended_at(logged or offer.responded_at or offer.response_due_at),
+        colleague=colleague.username,
+    )
+    assert refused.value.message == (
+        f"Your answer was not recorded. The placement offer for {case.referral.reference} {words} Nothing more "
+        "is needed from you."
+    )
+    for personal in ("Merhawit", "Tran", "900456", "Eritrea", "ER", "duplicate", "afety"):
+        assert personal not in refused.value.message
+
+
+def test_an_answer_from_a_provider_never_offered_the_person_or_that_took_them_is_the_case_not_found():
+    case = bring_to("offered")
+    revoke(case.referral, case.manager)
+    with pytest.raises(Referral.DoesNotExist):
+        services.accept_offer(referral_id=case.referral.pk, actor=provider_user(CareProviderFactory()))
+    # A provider that accepted the person, and was reallocated away from them, has nothing to answer.
+    placed = bring_to("placed")
+    services.reallocate_referral(referral_id=placed.referral.pk, actor=placed.manager, reason="needs_changed")
+    with pytest.raises(Referral.DoesNotExist):
+        services.accept_offer(referral_id=placed.referral.pk, actor=placed.provider_user)
 
 
 def test_a_new_offer_can_be_made_straight_after():

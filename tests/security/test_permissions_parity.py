@@ -131,7 +131,12 @@ def test_the_predicates_and_the_visibility_selector_agree_for_every_role_and_sta
                     assert pk in visible, f"{role} may {transition} a {state} case they cannot see"
             outcomes = {t: outcome_of(t, pk, user) for t in TRANSITIONS}
             if pk not in visible:
-                assert set(outcomes.values()) == {"404"}, (role, state, outcomes)
+                # An answer to an offer to the user's provider that ended unaccepted (here the rejected one;
+                # the reallocated case's was accepted) is told so (409), by the case's reference alone;
+                # everything else out of sight is the 404 of no such case.
+                ended = (role, state) == ("involved provider", "offer rejected")
+                answers = {t: "409" if ended and t in ("accept", "reject") else "404" for t in TRANSITIONS}
+                assert outcomes == answers, (role, state, outcomes)
                 continue
             for transition, outcome in outcomes.items():
                 if not may_perform(user, transition, referral):
@@ -178,6 +183,12 @@ def test_a_case_outside_scope_is_404_on_the_web_and_the_api_like_a_missing_id(wo
             assert (
                 api.post(f"/api/v1/referrals/{pk}/withdraw/", {"reason": "other"}, format="json").status_code
                 == 404
+            )
+            # An answer is told its offer ended only where one to the user's provider did.
+            ended = (role, state) == ("involved provider", "offer rejected")
+            assert api.post(f"/api/v1/referrals/{pk}/accept/").status_code == (409 if ended else 404), (
+                role,
+                state,
             )
         assert api.get("/api/v1/referrals/99999999/").status_code == 404
         assert web.get("/cases/99999999/").status_code == 404

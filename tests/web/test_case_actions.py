@@ -439,8 +439,11 @@ def test_an_accepting_worker_whose_colleague_rejected_the_offer_at_once_is_told_
     response = act(signed_in(accepting), referral, "accept", follow=True)
     assert response.redirect_chain[-1][0] == reverse("care_providers:offers")
     html = response.content.decode()
-    at = local_time(referral.offers.get().responded_at, "%H:%M on %-d %B")
-    assert f"{referral.reference}: this offer was rejected by {rejecting.username} at {at}." in html
+    at = local_time(referral.offers.get().responded_at, "%H:%M on %-d %B %Y")
+    assert (
+        f"Your answer was not recorded. The placement offer for {referral.reference} was rejected by "
+        f"{rejecting.username} at {at}. Nothing more is needed from you." in html
+    )
     assert "This offer was rejected." not in html and "withdrawn" not in html
     assert html.count(referral.reference) == 1
 
@@ -583,27 +586,53 @@ def test_a_provider_rejects_with_a_reason_and_then_no_one_there_sees_the_case_bu
     assert told in again.content.decode()
 
 
+def test_who_rejected_the_offer_is_the_providers_own_caseworker_not_whoever_rejected_a_later_offer():
+    referral, provider, boss = offered()
+    caseworker, colleague = provider_user(provider), provider_user(provider)
+    services.reject_offer(referral_id=referral.pk, actor=caseworker, reason="no_capacity")
+    elsewhere = CareProviderFactory()
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=elsewhere.pk)
+    other = provider_user(elsewhere)
+    services.reject_offer(referral_id=referral.pk, actor=other, reason="unsuitable")
+    client = signed_in(colleague)
+    for response in (
+        client.get(reverse("referrals:case", args=[referral.pk]), follow=True),
+        act(client, referral, "accept", follow=True),
+    ):
+        html = response.content.decode()
+        assert f"rejected by {caseworker.username} at" in html
+        assert other.username not in html
+
+
 @pytest.mark.parametrize("ending", ["expire", "withdraw", "revoke_offer"])
 def test_a_provider_answering_an_offer_that_has_ended_is_told_why_on_its_offers_page(ending):
     referral, provider, boss = offered()
     client = signed_in(provider_user(provider))
+    offer = referral.offers.get()
     if ending == "expire":
-        services.expire_offer(offer_id=referral.offers.get().pk)
+        services.expire_offer(offer_id=offer.pk)
         words = "this offer expired at"
+        answered = f"ran out unanswered at {local_time(offer.response_due_at, '%H:%M on %-d %B %Y')};"
     elif ending == "withdraw":
         services.withdraw_referral(referral_id=referral.pk, actor=boss, reason="duplicate")
         words = "this offer was withdrawn, because the referral was withdrawn."
+        withdrawn = referral.transitions.get(transition="withdraw").at
+        answered = f"was withdrawn at {local_time(withdrawn, '%H:%M on %-d %B %Y')}, because the referral"
     else:
         services.revoke_offer(referral_id=referral.pk, actor=boss, reason="no_answer")
         # Later withdrawn with the case, it was still the managers who withdrew the offer.
         services.withdraw_referral(referral_id=referral.pk, actor=boss, reason="duplicate")
         words = "this offer was withdrawn by the managers."
-    for response in (
-        act(client, referral, "accept", follow=True),
-        client.get(reverse("referrals:case", args=[referral.pk]), follow=True),
-    ):
-        assert response.redirect_chain[-1][0] == reverse("care_providers:offers")
-        assert f"{referral.reference}: {words}" in response.content.decode()
+        answered = "was withdrawn by the managers at "
+    # The answer is told it was not recorded, how the offer ended and when; the case's page why it is gone.
+    response = act(client, referral, "accept", follow=True)
+    assert response.redirect_chain[-1][0] == reverse("care_providers:offers")
+    html = response.content.decode()
+    assert f"Your answer was not recorded. The placement offer for {referral.reference} {answered}" in html
+    assert "Nothing more is needed from you." in html
+    response = client.get(reverse("referrals:case", args=[referral.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("care_providers:offers")
+    assert f"{referral.reference}: {words}" in response.content.decode()
     # A case never offered to the provider is the ordinary 404.
     stranger = submitted_referral()
     assert client.get(reverse("referrals:case", args=[stranger.pk])).status_code == 404
@@ -659,7 +688,13 @@ def test_a_rejection_with_a_note_sent_after_the_offer_ran_out_is_shown_again_not
     if swept:  # the case is out of the provider's sight by the time the form arrives
         services.expire_offer(offer_id=offer.pk)
     response = reject_with_a_concern(client, referral)
-    assert_rejection_shown_again(response, saying=services.offer_ran_out(offer).message)
+    # Out of sight, the offer is named by the case's reference, as an answer sent too late hears.
+    ran_out = (
+        f"The placement offer for {referral.reference} ran out unanswered at "
+        f"{local_time(offer.response_due_at, '%H:%M on %-d %B %Y')}; the managers will look for another "
+        "placement."
+    )
+    assert_rejection_shown_again(response, saying=ran_out if swept else services.offer_ran_out(offer).message)
     html = response.content.decode()
     assert f"phone it to the managers on {DUTY_LINE}, quoting case {referral.reference}." in html
     # The way on: the case while the provider still sees it, its offers (which say why) once it does not.
@@ -705,13 +740,22 @@ def test_a_rejection_with_no_reason_chosen_sent_after_the_offer_ran_out_says_fir
     html = response.content.decode()
     # The reason cannot matter any more: it is not asked for.
     assert "Choose why you cannot take this person." not in html
+    ran_out = f"ran out unanswered at {local_time(offer.response_due_at, '%H:%M on %-d %B %Y')};"
     if note:
         summary = assert_shown_again(response, "reject-note", CONCERN)
-        assert f"Your rejection was not recorded. {services.offer_ran_out(offer).message}" in summary
+        if swept:
+            assert (
+                f"Your rejection was not recorded. The placement offer for {referral.reference} {ran_out}"
+                in summary
+            )
+        else:
+            assert f"Your rejection was not recorded. {services.offer_ran_out(offer).message}" in summary
+    elif swept:
+        assert response.redirect_chain == [(reverse("care_providers:offers"), 302)]
+        assert f"Your answer was not recorded. The placement offer for {referral.reference} {ran_out}" in html
     else:
-        to = reverse("care_providers:offers") if swept else reverse("referrals:case", args=[referral.pk])
-        assert response.redirect_chain == [(to, 302)]
-        assert f"{referral.reference}: {services.offer_ran_out(offer).message}".lower() in html.lower()
+        assert response.redirect_chain == [(reverse("referrals:case", args=[referral.pk]), 302)]
+        assert f"{referral.reference}: {services.offer_ran_out(offer).message}" in html
     assert not referral.transitions.filter(transition="reject").exists()
 
 

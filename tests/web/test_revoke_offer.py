@@ -163,6 +163,51 @@ def test_a_provider_offered_the_person_again_never_reads_why_its_earlier_offer_w
     assert "Withdrawn: provider unsuitable" in signed_in(boss).get(case_url(referral)).content.decode()
 
 
+def answer_url(referral: Referral, transition: str) -> str:
+    return reverse("referrals:case_action", args=[referral.pk, transition])
+
+
+def withdrawn_at(referral: Referral) -> str:
+    return local_time(referral.transitions.get(transition="revoke_offer").at, "%H:%M on %-d %B %Y")
+
+
+def test_an_acceptance_from_a_page_opened_before_the_withdrawal_is_told_it_was_not_recorded_and_when():
+    referral, provider, boss = offered(given_name="Merhawit", family_name="Tran")
+    client = signed_in(provider_user(provider))
+    assert client.get(answer_url(referral, "accept"), follow=True).status_code == 200  # the page, opened
+    services.revoke_offer(referral_id=referral.pk, actor=boss, reason="safety_concern", note=NOTE)
+    response = client.post(answer_url(referral, "accept"), follow=True)
+    assert response.redirect_chain == [(reverse("care_providers:offers"), 302)]
+    html = response.content.decode()
+    assert (
+        f"Your answer was not recorded. The placement offer for {referral.reference} was withdrawn by the "
+        f"managers at {withdrawn_at(referral)}. Nothing more is needed from you." in html
+    )
+    for unsaid in ("Merhawit", "Tran", "Safety concern", "safety concern", escape(NOTE)):
+        assert unsaid not in html
+    assert referral.offers.get().state == OfferState.REVOKED and not referral.placements.exists()
+    # A provider never offered the person meets the 404 of a case that does not exist.
+    stranger = signed_in(provider_user(CareProviderFactory()))
+    assert stranger.post(answer_url(referral, "accept")).status_code == 404
+
+
+def test_a_rejection_with_a_note_sent_after_the_withdrawal_is_shown_again_saying_how_and_when_it_ended():
+    referral, provider, boss = offered()
+    services.revoke_offer(referral_id=referral.pk, actor=boss, reason="no_answer")
+    concern = "Her trafficker's associates live near our house."
+    response = signed_in(provider_user(provider)).post(
+        answer_url(referral, "reject"), {"reject-reason": "safety_concern", "reject-note": concern}
+    )
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert (
+        f"Your rejection was not recorded. The placement offer for {referral.reference} was withdrawn by the "
+        f"managers at {withdrawn_at(referral)}. Harbour cannot pass your note on now" in html
+    )
+    assert escape(concern) in html
+    assert not referral.transitions.filter(transition="reject").exists()
+
+
 def test_a_withdrawal_sent_after_the_provider_accepted_records_nothing_and_says_to_reallocate_with_the_note():
     referral, provider, boss = offered(CareProviderFactory(name="Medaille Trust"))
     client = signed_in(boss)
