@@ -16,7 +16,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from audit.services import record_reads
-from referrals.choices import BED_FOR, BedKind, misfits_in_words
+from referrals.choices import BED_FOR, BedKind, Misfit, misfits_in_words
 from referrals.views import paginate
 from referrals.wording import age_words, time_left_words
 
@@ -71,11 +71,13 @@ def offers(request: HttpRequest) -> HttpResponse:
         bed_for = BED_FOR[BedKind(kind)] if kind else ""
         case.age_words = age_words(case, today)  # type: ignore[attr-defined]
         case.bed_words = f"Bed {bed_for}" if kind else "None (outreach)"  # type: ignore[attr-defined]
-        case.no_free_bed = f"No free bed {bed_for}" if kind and not free_beds[kind] else ""  # type: ignore[attr-defined]
         # A correction can make the person one the provider does not take: the offer is to be rejected.
         misfits = provider_misfits(provider, case)
+        # With no bed of that kind at all, none will be free: the offer is one it cannot accept.
+        waits_for_a_bed = kind and not free_beds[kind] and Misfit.BEDS not in misfits
+        case.no_free_bed = f"No free bed {bed_for}" if waits_for_a_bed else ""  # type: ignore[attr-defined]
         case.cannot_accept = (  # type: ignore[attr-defined]
-            f"Cannot accept: you do not {misfits_in_words(misfits, case.region)}" if misfits else ""
+            f"Cannot accept: you do not {misfits_in_words(misfits, case.region, kind)}" if misfits else ""
         )
         note = case.offer_note or ""  # type: ignore[attr-defined]
         case.note_shown = note if len(note) <= NOTE_SHOWN_IN_LIST else ""  # type: ignore[attr-defined]

@@ -43,12 +43,12 @@ person treated as a child (which every receiver of it already sees), never the d
 ``due_at`` the placement's due time, moved or not, where a placement clock runs (it may already be
 past); and,
 when it left the provider of the pending offer or of the placement unable to take the person,
-``"misfit": {"provider_of": "offer" or "placement", "lacking": ["children", "region"], "region":
-"london" (the region it does not serve, if it does not), "action": "offer_again", "reallocate" (to the
-managers), "reject_offer" (to the offer's provider), "phone_managers" (to the placement's provider) or
-null}``; and, when it made the person no longer safe to contact directly or changed the number
-they had, ``"contact": "not_safe"`` or ``"phone_changed"`` (whoever may phone the person is not to:
-never the number).
+``"misfit": {"provider_of": "offer" or "placement", "lacking": ["children", "region", "beds"] (beds: it
+has no bed at all of the kind the person needs), "region": "london" (the region it does not serve, if it
+does not), "action": "offer_again", "reallocate" (to the managers), "reject_offer" (to the offer's
+provider), "phone_managers" (to the placement's provider) or null}``; and, when it made the person no
+longer safe to contact directly or changed the number they had, ``"contact": "not_safe"`` or
+``"phone_changed"`` (whoever may phone the person is not to: never the number).
 
 ``occurred_at`` is when the event happened (UTC) and ``sequence`` its place among its case's events
 (one more than the case's event before it; 0 for events recorded before Harbour numbered them):

@@ -84,8 +84,9 @@ class Notification(models.Model):
     # as a later correction may have.
     child = models.BooleanField(null=True, blank=True)
     # For a correction that left the provider of the pending offer or of the placement unable to take the
-    # person, as it did then: ``{"provider_of": "offer" or "placement", "lacking": ["children", "region"],
-    # "region": the region it does not serve}`` (``referrals.services.misfit_notice``). Codes, never
+    # person, as it did then: ``{"provider_of": "offer" or "placement", "lacking": ["children", "region",
+    # "beds"], "region": the region it does not serve}`` (``referrals.services.misfit_notice``; "beds":
+    # it has no bed at all of the kind the person needs, which kind it does not say). Codes, never
     # personal data.
     misfit = models.JSONField(null=True, blank=True)
     # Whether the person needs a place to stay today. For a new referral: whether it is an emergency. For

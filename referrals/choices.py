@@ -123,19 +123,28 @@ class RevokeOfferReason(models.TextChoices):
 
 
 class Misfit(models.TextChoices):
-    """Why a provider cannot take a person whatever its beds and services (a correction can bring either
-    about after the offer or the placement), each labelled as what the provider does not do."""
+    """Why a provider cannot take a person whatever its free beds and services (a correction can bring
+    any of these about after the offer or the placement), each labelled as what the provider does not do.
+    A provider with no bed at all of the kind the person needs (none for men, say) cannot take them
+    however long they wait, unlike one whose beds of that kind are all taken today."""
 
     CHILDREN = "children", "support children"
     REGION = "region", "serve the person's region"
+    BEDS = "beds", "have any beds of the kind the person needs"
 
 
-def misfits_in_words(misfits: Iterable[str], region: str) -> str:
-    """What a provider does not do for the person in ``region``: "support children or serve London"."""
-    return " or ".join(
-        f"serve {Region(region).label}" if misfit == Misfit.REGION else Misfit(misfit).label
-        for misfit in misfits
-    )
+def misfits_in_words(misfits: Iterable[str], region: str = "", bed_kind: str = "") -> str:
+    """What a provider does not do for the person in ``region`` needing a bed of ``bed_kind``: "support
+    children or serve London", "have any beds for men"; each as its label where they are not given."""
+
+    def in_words(misfit: str) -> str:
+        if misfit == Misfit.REGION and region:
+            return f"serve {Region(region).label}"
+        if misfit == Misfit.BEDS and bed_kind:
+            return f"have any beds {BED_FOR[bed_kind]}"
+        return Misfit(misfit).label
+
+    return " or ".join(in_words(misfit) for misfit in misfits)
 
 
 # What makes a case an emergency (``Referral.emergency``), as the alerts of a new one say it.

@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from accounts.models import Organisation, OrganisationKind, Role, User
 from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
+from care_providers.services import provider_misfits
 
 from . import encryption
 from .choices import (
@@ -1127,14 +1128,11 @@ class ReferralGenerator:
                   {"risk": risk, "route": route, "notes": ""})  # fmt: skip
 
     def _eligible(self, referral: Any) -> list[CareProvider]:
+        """The providers the managers could offer the person to: of their route's service, and taking
+        them (``provider_misfits``): their region, a child, a kind of bed it has (no man offered to a
+        women's refuge, which no bed will ever free)."""
         service = Service.ACCOMMODATION if referral.route == Route.ACCOMMODATION else Service.OUTREACH
-        return [
-            p
-            for p in self.providers
-            if referral.region in p.regions
-            and service in p.services
-            and (p.supports_children or not referral.is_child)
-        ]
+        return [p for p in self.providers if service in p.services and not provider_misfits(p, referral)]
 
     def _placement(
         self, batch: Batch, index: int, referral: Any, responder: User, assessed: datetime.datetime

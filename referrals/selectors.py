@@ -157,12 +157,13 @@ _OPEN_DEADLINES_SHOWN = (
 )
 # What the page, its history and its permission checks read of an offer (why it was rejected or, for
 # the managers' offer history, withdrawn), of the placement made from it and of the provider: its name,
-# its duty phone (for managers), and whether it still fits the person (children, regions; see
-# ``views.provider_misfit_words``). Its services and languages, for one, are not read.
+# its duty phone (for managers), and whether it still fits the person (children, regions, services and
+# beds of each kind; see ``views.provider_misfit_words``). Its languages, for one, are not read.
 CASE_OFFER_FIELDS = (
     "referral_id", "provider_id", "state", "offered_at", "response_due_at", "responded_at",
     "reject_reason", "revoke_reason", "note",
-    "provider__name", "provider__supports_children", "provider__regions",
+    "provider__name", "provider__supports_children", "provider__regions", "provider__services",
+    "provider__beds_women", "provider__beds_men", "provider__beds_family",
     "provider__organisation__duty_phone",
     "placement__referral_id", "placement__provider_id",
     "placement__offer_id", "placement__bed_kind", "placement__started_at", "placement__ended_at",

@@ -1680,8 +1680,9 @@ def provider_misfit_words(
 ) -> str:
     """What the provider of the placement or of the pending offer no longer fits, as a correction can
     change the person: a child with a provider that does not support children, a person now in a region
-    it does not serve; with what to do, said to the provider itself where it is the one to act. Empty if
-    it fits. Whoever sees the case sees its offer or placement: a provider, only its own."""
+    it does not serve, a person needing a kind of bed it has none of; with what to do, said to the
+    provider itself where it is the one to act. Empty if it fits. Whoever sees the case sees its offer or
+    placement: a provider, only its own."""
     if referral.state not in OPEN_STATES:
         return ""
     for held, provider_of, where in (
@@ -1695,10 +1696,15 @@ def provider_misfit_words(
         if not misfits:
             continue
         region = referral.get_region_display()
-        person = {Misfit.CHILDREN: "is treated as a child", Misfit.REGION: f"is now in {region}"}
+        bed_kind = bed_needed(referral)
+        person = {
+            Misfit.CHILDREN: "is treated as a child",
+            Misfit.REGION: f"is now in {region}",
+            Misfit.BEDS: f"needs a bed {BED_FOR[bed_kind]}" if bed_kind else "",
+        }
         fit = (
             f"This person {' and '.join(person[misfit] for misfit in misfits)}, and {provider.name}, {where}, "
-            f"does not {misfits_in_words(misfits, referral.region)}."
+            f"does not {misfits_in_words(misfits, referral.region, bed_kind)}."
         )
         reader = "managers" if user.is_manager else "provider" if user.is_care_provider else ""
         words = misfit_action(reader, provider_of)[1]

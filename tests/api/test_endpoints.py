@@ -263,7 +263,8 @@ def test_the_case_names_the_provider_it_is_offered_to_or_placed_with_as_the_case
 
 def test_managers_get_suggested_providers_ranked_with_reasons(api):
     case = bring_to("assessed")
-    full = CareProviderFactory(beds_women=0)
+    full = CareProviderFactory(beds_women=1)
+    bring_to("placed", provider=full)  # its one bed for women
     response = api(case.manager).get(f"/api/v1/referrals/{case.referral.pk}/suggested-providers/")
     assert response.status_code == 200
     ranking = response.json()

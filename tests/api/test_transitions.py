@@ -193,12 +193,12 @@ def test_an_offers_note_longer_than_any_note_is_a_400_on_note(api):
 @pytest.mark.parametrize(
     ("provider_kwargs", "referral_kwargs", "says"),
     [
-        ({"beds_women": 0}, {}, "no free"),
+        ({"beds_women": 0}, {}, "does not have any beds for women"),
         ({"regions": ["scotland"]}, {"region": "london"}, "region"),
         ({"supports_children": False}, {"date_of_birth": None, "age_estimate": 15}, "children"),
         ({"services": ["outreach"]}, {}, "outreach only"),
     ],
-    ids=["no-free-bed", "region-not-served", "child-without-child-support", "outreach-only"],
+    ids=["no-bed-of-that-kind", "region-not-served", "child-without-child-support", "outreach-only"],
 )
 def test_an_offer_the_provider_cannot_take_is_a_400_on_provider_with_the_reason(
     api, provider_kwargs, referral_kwargs, says

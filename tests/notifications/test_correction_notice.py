@@ -383,6 +383,83 @@ def test_the_providers_call_to_the_managers_is_read_once_a_correction_lets_it_ta
     assert unread_misfits(case) == {(case.provider.organisation_id, "")}
 
 
+def womens_safe_house():
+    return CareProviderFactory(beds_men=0, beds_family=0)
+
+
+def test_a_man_at_a_womens_safe_house_offered_him_has_the_managers_offer_again_and_the_provider_reject_it():
+    case = bring_to("offered", provider=womens_safe_house())
+    contractor = case.manager.organisation
+    contractor.webhook_url, contractor.webhook_secret = "https://managers.example/hook", "s" * 16
+    contractor.save()
+    services.correct_referral(
+        referral_id=case.referral.pk, actor=case.manager, reason="typing_error", gender="male"
+    )
+    managers, provider = case.manager.organisation, case.provider.organisation
+    lacking = "The provider offered the person does not have any beds of the kind the person needs"
+    to_managers = (
+        f"{lacking}: withdraw the offer (provider unsuitable) and make a new one to a provider that does."
+    )
+    to_provider = (
+        f"{lacking}: reject the offer (unsuitable), so that the managers can offer them to a provider"
+    )
+    for organisation, words in ((managers, to_managers), (provider, to_provider)):
+        deliver(str(corrected_rows(case, organisation).get().pk))
+        items = InboxItem.objects.filter(event=Event.REFERRAL_CORRECTED, user__organisation=organisation)
+        messages = list(items.values_list("message", flat=True))
+        assert messages and all(words in message for message in messages)
+    assert unread_misfits(case) == {(managers.pk, "offer_again"), (provider.pk, "reject_offer")}
+    managers_email, providers_email = mail.outbox
+    assert to_managers in managers_email.body and to_provider in providers_email.body
+    # Which kind of bed, and so the person's gender, stays on the case page: the webhook has the code.
+    webhook = claim(str(corrected_rows(case, contractor, Channel.WEBHOOK).get().pk))
+    assert webhook is not None
+    assert webhook_payload(webhook, 0)["misfit"] == {
+        "provider_of": "offer",
+        "lacking": ["beds"],
+        "action": "offer_again",
+    }
+
+
+def test_a_correction_back_to_a_bed_the_provider_has_leaves_nothing_to_do_about_it():
+    case = bring_to("offered", provider=womens_safe_house())
+    managers, provider = case.manager.organisation_id, case.provider.organisation_id
+    services.correct_referral(
+        referral_id=case.referral.pk, actor=case.manager, reason="typing_error", gender="male"
+    )
+    assert unread_misfits(case) == {(managers, "offer_again"), (provider, "reject_offer")}
+    services.correct_referral(  # mistyped, then put right
+        referral_id=case.referral.pk, actor=case.manager, reason="typing_error", gender="female"
+    )
+    assert unread_misfits(case) == {(provider, "")}
+
+
+def test_a_family_found_at_a_placement_without_family_rooms_has_the_managers_reallocate_them():
+    case = bring_to("placed", provider=womens_safe_house())
+    services.correct_referral(
+        referral_id=case.referral.pk, actor=case.manager, reason="new_information", has_dependants=True
+    )
+    (to_managers,) = corrected_rows(case, case.manager.organisation)
+    assert to_managers.misfit == {"provider_of": "placement", "lacking": ["beds"]}
+    assert unread_misfits(case) == {
+        (case.manager.organisation_id, "reallocate"),
+        (case.provider.organisation_id, "phone_managers"),
+    }
+
+
+def test_a_man_offered_to_a_provider_whose_beds_for_men_are_all_taken_is_no_misfit():
+    provider = CareProviderFactory(beds_men=1)
+    case = bring_to("offered", provider=provider)
+    bring_to("placed", provider=provider, gender="male")  # its one bed for men
+    services.correct_referral(
+        referral_id=case.referral.pk, actor=case.manager, reason="typing_error", gender="male"
+    )
+    # The managers' own correction tells them nothing: a bed for men may be free in time.
+    assert not corrected_rows(case, case.manager.organisation).exists()
+    assert corrected_rows(case, case.provider.organisation).get().misfit is None
+    assert unread_misfits(case) == {(case.provider.organisation_id, "")}
+
+
 def test_the_placed_provider_is_told_to_phone_the_managers_as_its_case_page_tells_it(settings):
     settings.MANAGERS_DUTY_PHONE = "020 7946 0999"
     case = bring_to("placed", provider=CareProviderFactory(supports_children=False))

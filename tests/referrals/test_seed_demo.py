@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.models import Organisation, OrganisationKind, Role, User
 from care_providers.models import CareProvider, OfferState, Placement, PlacementOffer
 from care_providers.selectors import occupied_beds
+from care_providers.services import bed_kind_for
 from referrals.choices import (
     OPEN_STATES,
     BedKind,
@@ -24,7 +25,7 @@ from referrals.choices import (
     Service,
 )
 from referrals.choices import ReferralState as S
-from referrals.demo import ACCOUNTS, FIRST_RESPONDERS, LOCAL_AUTHORITIES
+from referrals.demo import ACCOUNTS, FIRST_RESPONDERS, LOCAL_AUTHORITIES, PROVIDERS
 from referrals.models import AnonymousNotification, Clock, Deadline, Referral, TransitionLog
 from referrals.services import age_on, is_child
 from referrals.validation import CORRECTABLE_FIELDS, corrected_values, referral_errors
@@ -232,6 +233,19 @@ def test_active_placements_never_exceed_capacity() -> None:
     assert over, "some people are in accommodation"
     for row in over:
         assert row["n"] <= providers[row["provider_id"]].capacity(row["bed_kind"])
+
+
+def test_no_one_generated_is_offered_to_a_provider_with_no_bed_of_the_kind_they_need() -> None:
+    seed(referrals=1000)
+    # As the cast gives them their beds: a women's refuge has none for men (its capacity is raised at the
+    # end only where people were placed, which is what must not happen here).
+    beds = {spec.name: dict(zip(BedKind.values, spec.beds, strict=True)) for spec in PROVIDERS}
+    offers = PlacementOffer.objects.filter(referral__route=Route.ACCOMMODATION).select_related(
+        "provider", "referral"
+    )
+    kinds = [(offer.provider.name, bed_kind_for(offer.referral)) for offer in offers]
+    assert ("Black Country Women's Aid", BedKind.WOMEN) in kinds
+    assert [(name, kind) for name, kind in kinds if not beds[name][kind]] == []
 
 
 def test_personal_fields_are_encrypted_and_read_back() -> None:

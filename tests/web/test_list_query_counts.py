@@ -116,15 +116,20 @@ class Caseload:
     )
 
     def _offered_of_every_kind(self) -> None:
-        """An offer of one of every kind of person in turn, on both routes; the provider has no bed for
-        men left once each is offered, so the men's rows carry that flag."""
-        CareProvider.objects.filter(pk=self.provider.pk).update(beds_men=5)
+        """An offer of one of every kind of person in turn, on both routes; the provider's one bed for men
+        is taken once each is offered, so the men's rows carry that flag. (With no bed for men at all, it
+        could not accept them, which the rows would say instead.)"""
+        if not self.rows:
+            man = assessed(self.boss, gender="male")
+            services.offer_placement(referral_id=man, actor=self.boss, provider_id=self.provider.pk)
+            services.accept_offer(referral_id=man, actor=self.provider_staff)
+        CareProvider.objects.filter(pk=self.provider.pk).update(beds_men=2)
         route = "outreach" if self.rows % 5 == 4 else "accommodation"
         pk = assessed(self.boss, route=route, **self.PEOPLE[self.rows % len(self.PEOPLE)])
         # A note for the provider now and then, shown on the list, read with the offer's other columns.
         note = "Keep away from her old address." if self.rows % 3 == 0 else ""
         services.offer_placement(referral_id=pk, actor=self.boss, provider_id=self.provider.pk, note=note)
-        CareProvider.objects.filter(pk=self.provider.pk).update(beds_men=0)
+        CareProvider.objects.filter(pk=self.provider.pk).update(beds_men=1)
 
     def _child_now_and_then(self) -> dict[str, Any]:
         """Every fifth person may be under 18, and every seventh is a child who turns 18 soon: each list
