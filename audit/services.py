@@ -33,6 +33,7 @@ NON_PERSONAL_INPUTS = frozenset(
         "recovery_review",
         "fields",
         "placement_due",
+        "check_in_due",
     }
 )
 

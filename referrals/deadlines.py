@@ -121,6 +121,27 @@ def due_at(clock: Clock, referral: Referral, start: datetime.datetime) -> dateti
     raise ValueError(f"Unknown clock {clock!r}")
 
 
+def check_in_after_found(referral: Referral) -> tuple[datetime.datetime, bool]:
+    """When the check-in of a person found after going missing falls due unless a day is chosen then,
+    and whether it is the one due before they went missing (stopped then, ``services.report_missing``).
+
+    Coming back from missing is when the person is most at risk: never later than the check-in set
+    before, nor later than the usual interval from now. So the check-in set before stands while it is
+    still ahead and the sooner of the two; once passed (it fell due while they were missing), or further
+    off, the usual interval runs from now."""
+    now = timezone.now()
+    usual = due_at(Clock.CHECK_IN, referral, now)
+    before = (
+        referral.deadlines.filter(clock=Clock.CHECK_IN)
+        .order_by("-started_at", "-pk")
+        .values_list("due_at", flat=True)
+        .first()
+    )
+    if before is not None and now < before < usual:
+        return before, True
+    return usual, False
+
+
 def reminder_at(
     start: datetime.datetime, due: datetime.datetime, *, working_days: int | None, nation: Nation
 ) -> datetime.datetime:

@@ -39,6 +39,7 @@ from .choices import (
     language_choices,
     nationality_choices,
 )
+from .deadlines import check_in_after_found
 from .local_time import happens_twice, local_time
 from .models import CASE_REFERENCE_MAX_LENGTH, Referral
 from .phone_numbers import PHONE_MAX_LENGTH
@@ -676,6 +677,16 @@ class RevokeOfferForm(HarbourForm):
             self.lead = f"Offered to {offer.provider.name}; answer due {due}."
 
 
+def next_check_in_field(help_text: str) -> forms.DateField:
+    return forms.DateField(
+        required=False,
+        label="Next check-in (optional)",
+        help_text=help_text,
+        widget=DateInput(),
+        error_messages={"invalid": "Enter the next check-in as a real date."},
+    )
+
+
 class ProgressForm(HarbourForm):
     note = note_field("Progress note", required_message=PROGRESS_NOTE_REQUIRED_MESSAGE, rows=4)
     seen_at = LocalDateTimeField(
@@ -688,13 +699,7 @@ class ProgressForm(HarbourForm):
         ),
         error_messages={"invalid": "Enter when you last saw them as a date and time."},
     )
-    next_check_in = forms.DateField(
-        required=False,
-        label="Next check-in (optional)",
-        help_text="Leave empty for the usual interval.",
-        widget=DateInput(),
-        error_messages={"invalid": "Enter the next check-in as a real date."},
-    )
+    next_check_in = next_check_in_field("Leave empty for the usual interval.")
 
     recovery_review = forms.BooleanField(
         required=False,
@@ -775,8 +780,45 @@ class MissingForm(HarbourForm):
         return allowed_reading(seen, lambda moment: last_seen_errors(referral, moment))
 
 
+def check_in_after_found_words(referral: Referral) -> str:
+    """What an empty next check-in on marking the person found leaves it at: the check-in set before they
+    went missing, or the usual interval from now (``deadlines.check_in_after_found``)."""
+    due, kept = check_in_after_found(referral)
+    when = local_time(due, "%H:%M on %-d %B")
+    if kept:
+        return f"Leave empty to keep the check-in set before they went missing, due {when}."
+    return f"Leave empty for the usual interval: due {when}."
+
+
 class FoundForm(HarbourForm):
     note = note_field("Note (optional)")
+    next_check_in = next_check_in_field(
+        "Leave empty to keep the check-in set before they went missing while it is still ahead, or else for "
+        "the usual interval."
+    )
+
+    def __init__(
+        self, *args: Any, referral: Referral | None = None, say_when_due: bool = True, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        # The case the person is found on. A form only shown, never sent on, has none; the service
+        # applies the same rule. ``say_when_due`` false spares the case page the read of the check-in set
+        # before they went missing: its own page says when it is due.
+        if referral is None:
+            return
+        if referral.state == ReferralState.MISSING:
+            if say_when_due:
+                self.fields["next_check_in"].help_text = check_in_after_found_words(referral)
+        elif self.add_prefix("next_check_in") not in self.data:
+            # Reallocated while missing: no placement, so no check-in. A day sent from a page shown before
+            # the reallocation stays, to be refused on its field rather than dropped unsaid.
+            del self.fields["next_check_in"]
+
+    def clean_next_check_in(self) -> datetime.date | None:
+        day = self.cleaned_data.get("next_check_in")
+        if errors := next_check_in_errors(day):
+            raise forms.ValidationError(errors)
+        return day
 
 
 class ReallocateForm(HarbourForm):

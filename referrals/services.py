@@ -37,6 +37,7 @@ from notifications.services import (
 from .choices import ContactChange, Misfit, ReferralState, WithdrawReason
 from .deadlines import (
     CHECK_IN_TIME,
+    check_in_after_found,
     due_at,
     pause_clock,
     resume_clock,
@@ -908,16 +909,41 @@ def report_missing(
     return referral
 
 
-def mark_found(*, referral_id: int, actor: User, note: str = "") -> Referral:
-    """The person is back: in the placement again, their check-in due afresh and their recovery review
-    with the time it had left when they went missing; or (reallocated while missing) waiting for a new
-    one."""
+NO_CHECK_IN_WITHOUT_PLACEMENT = (
+    "This person was reallocated while missing and has no placement to go back to: their check-ins start "
+    "with their next placement. Leave the next check-in empty."
+)
+
+
+def mark_found(
+    *, referral_id: int, actor: User, note: str = "", next_check_in: datetime.date | None = None
+) -> Referral:
+    """The person is back: in the placement again, their recovery review with the time it had left when
+    they went missing, and their check-in due on the day chosen now (``next_check_in``), else no later
+    than the one set before they went missing (``deadlines.check_in_after_found``); the log holds when
+    (``check_in_due``). Or, reallocated while missing, waiting for a new placement, with no check-in to
+    choose."""
     with transaction.atomic():
-        referral = _apply(referral_id=referral_id, actor=actor, transition="found", input={"note": note})
+        referral = _lock_visible(referral_id, actor)
+        check_transition_allowed(actor, "found", referral)
+        input: dict[str, Any] = {
+            "note": note,
+            "next_check_in": next_check_in.isoformat() if next_check_in else None,
+        }
+        check_in_due: datetime.datetime | None = None
+        if referral.state == ReferralState.MISSING:  # back in the placement
+            if next_check_in is not None:
+                check_in_due = timezone.make_aware(datetime.datetime.combine(next_check_in, CHECK_IN_TIME))
+            else:
+                check_in_due, _ = check_in_after_found(referral)
+            input["check_in_due"] = check_in_due.isoformat()
+        elif next_check_in is not None:
+            raise HarbourError(NO_CHECK_IN_WITHOUT_PLACEMENT, field="next_check_in")
+        _perform(referral, actor=actor, transition="found", input=input)
         stop_clocks(referral, Clock.MISSING)
         missing_items_done(referral_id=referral.pk)
-        if referral.state == ReferralState.PLACED:
-            start_clock(referral, Clock.CHECK_IN)
+        if check_in_due is not None:
+            start_clock(referral, Clock.CHECK_IN, due=check_in_due)
             resume_clock(referral, Clock.RECOVERY_REVIEW)
         else:  # reallocated while missing: only now can a placement be offered (``check_not_missing``)
             start_clock(referral, Clock.PLACEMENT)

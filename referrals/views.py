@@ -1411,6 +1411,9 @@ def history_rows(
                 identity=identity,
             )
             given = {"note": given.get("note")} if note_read else {}
+        elif log["transition"] == "found" and "check_in_due" in given:
+            # When the check-in is due says the day chosen on marking them found, if one was: said once.
+            given = {key: value for key, value in given.items() if key != "next_check_in"}
         elif log["transition"] == "revoke_offer" and show_input:
             # "Offer to Migrant Help withdrawn: no answer from the provider", then the note.
             action = revocation_in_words(given, provider_names)
@@ -1620,6 +1623,9 @@ def case(request: HttpRequest, pk: int) -> HttpResponse:
                     suggestions=suggestions,
                     recovery_review_waiting=review_waiting,
                     initial={"reason": RejectReason.UNSUITABLE} if name == "reject" else None,
+                    # Whether the person has a placement to go back to, and a check-in to choose.
+                    referral=referral if name == "found" else None,
+                    on_case_page=True,
                 ),
             )
             for name in primary
@@ -1760,6 +1766,7 @@ def _action_form(
     recovery_review_waiting: bool = True,
     initial: dict[str, Any] | None = None,
     referral: Referral | None = None,
+    on_case_page: bool = False,
 ) -> HarbourForm:
     kwargs: dict[str, Any] = {}
     if name == "offer":
@@ -1771,6 +1778,9 @@ def _action_form(
         kwargs["child"] = referral is not None and referral.is_child
     elif name in ("report_missing", "correct", "reassess"):
         kwargs["referral"] = referral
+    elif name == "found":
+        kwargs["referral"] = referral
+        kwargs["say_when_due"] = not on_case_page
     elif name == "revoke_offer" and referral is not None:
         kwargs["offer"] = pending_offer_for(referral)
     return TRANSITIONS[name].form_class(data, prefix=name, initial=initial, **kwargs)
@@ -1903,6 +1913,8 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
                 # ``referral`` is the case as it was before the action, in the state the action left.
                 was_missing = referral.state == ReferralState.MISSING
                 done = spec.done_while_missing if was_missing and spec.done_while_missing else spec.done
+                if transition == "found" and was_missing:
+                    done = f"{done} {check_in_due_words(referral)}".rstrip()
                 # The reference alone: a message waits in a cookie (signed, not encrypted) or the session.
                 # The case page it leads to names the person to whoever may see who they are.
                 messages.success(request, f"{referral.reference}: {done}")
@@ -1922,6 +1934,13 @@ def case_action(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
         else "",
     }
     return render(request, "referrals/case_action.html", context, status=status)
+
+
+def check_in_due_words(referral: Referral) -> str:
+    """ "Next check-in due 17:00 on 3 December.": when the check-in of the person just found falls due;
+    empty if none runs (reported missing again from another tab in the meantime)."""
+    due = [deadline.due_at for deadline in case_open_deadlines(referral) if deadline.clock == Clock.CHECK_IN]
+    return f"Next check-in due {local_time(due[0], '%H:%M on %-d %B')}." if due else ""
 
 
 def closed_offer_answer(

@@ -178,7 +178,7 @@ def transition_in_words(transition: str) -> str:
 
 
 # The inputs whose names alone would not say what they are: "seen_at" is when the provider saw the person.
-INPUT_LABELS = {"seen_at": "Seen in person at"}
+INPUT_LABELS = {"seen_at": "Seen in person at", "check_in_due": "Next check-in due"}
 
 
 def input_label(key: str) -> str:
@@ -207,7 +207,7 @@ def input_in_words(transition: str, key: str, value: Any, provider_names: dict[i
         return corrected_fields_in_words(value)
     if value is True:
         return "Yes"
-    if key in ("last_seen_at", "seen_at", "placement_due"):
+    if key in ("last_seen_at", "seen_at", "placement_due", "check_in_due"):
         return moment_in_words(value)
     if key == "next_check_in":
         return day_in_words(value)

@@ -44,7 +44,7 @@ from referrals.permissions import (
 )
 from referrals.phone_numbers import PHONE_MAX_LENGTH
 from referrals.selectors import ReferralWithCaseSummary
-from referrals.services import age_on
+from referrals.services import NO_CHECK_IN_WITHOUT_PLACEMENT, age_on
 from referrals.validation import (
     ACCOUNT_LENGTH,
     AGE_MAX,
@@ -503,7 +503,8 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
             "care provider gets only on the managers' corrections and once it sees who the person is (not "
             "while only offered the person); when it changed emergency, also `emergency`, its new value, "
             "and where a placement clock runs, `placement_due`, its due time, moved or not (it may "
-            "already be past)."
+            "already be past). A `found` that puts the person back in their placement has `check_in_due`, "
+            "when the check-in it started is due."
         ),
     )
 
@@ -914,6 +915,24 @@ class ReportMissingInput(serializers.Serializer):
 
 class FoundInput(serializers.Serializer):
     note = _note()
+    next_check_in = serializers.DateField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=(
+            "The day the check-in is due, as for a progress note. Without it, the check-in due before the "
+            "person went missing stands while it is still ahead and sooner than the usual interval from now; "
+            "else the usual interval runs from now. Refused for a person reallocated while missing, who has "
+            "no placement to go back to. The history's found entry gives the due time as `check_in_due`."
+        ),
+    )
+
+    def validate_next_check_in(self, value: datetime.date | None) -> datetime.date | None:
+        if errors := next_check_in_errors(value):
+            raise serializers.ValidationError(errors)
+        if value is not None and self.context["referral"].state != ReferralState.MISSING:
+            raise serializers.ValidationError(NO_CHECK_IN_WITHOUT_PLACEMENT)
+        return value
 
 
 class ReallocateInput(serializers.Serializer):

@@ -642,6 +642,78 @@ def test_report_missing_refuses_a_time_before_the_placement_began(api):
     assert not case.referral.transitions.filter(transition="report_missing").exists()
 
 
+def _missing_with_check_in_on(api, day: datetime.date):
+    """Placed, a progress note through the API setting the next check-in for ``day``, then missing."""
+    case = bring_to("placed")
+    noted = api(case.provider_user).post(
+        transition_url(case.referral.pk, "record_progress"),
+        {"note": "Settling in", "next_check_in": day.isoformat()},
+        format="json",
+    )
+    assert noted.status_code == 200
+    services.report_missing(
+        referral_id=case.referral.pk, actor=case.provider_user, last_seen_at=timezone.now()
+    )
+    return case
+
+
+def _check_in_due(body: dict) -> datetime.datetime:
+    (due,) = [deadline["due_at"] for deadline in body["deadlines"] if deadline["clock"] == "check_in"]
+    return datetime.datetime.fromisoformat(due)
+
+
+def _at_check_in_time(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(17, 0)))
+
+
+def test_found_keeps_the_check_in_the_provider_set_before_the_person_went_missing(api):
+    chosen = timezone.localdate() + datetime.timedelta(days=2)
+    case = _missing_with_check_in_on(api, chosen)
+    response = api(case.provider_user).post(transition_url(case.referral.pk, "found"), {}, format="json")
+    assert response.status_code == 200
+    assert _check_in_due(response.json()) == _at_check_in_time(chosen)
+    history = api(case.manager).get(f"/api/v1/referrals/{case.referral.pk}/history/").json()
+    (found,) = [entry for entry in history if entry["transition"] == "found"]
+    assert datetime.datetime.fromisoformat(found["input"]["check_in_due"]) == _at_check_in_time(chosen)
+
+
+def test_found_after_the_check_in_fell_due_starts_the_usual_interval(api):
+    case = _missing_with_check_in_on(api, timezone.localdate() + datetime.timedelta(days=2))
+    case.referral.deadlines.filter(clock="check_in").update(
+        due_at=timezone.now() - datetime.timedelta(hours=1)
+    )
+    response = api(case.manager).post(transition_url(case.referral.pk, "found"), {}, format="json")
+    assert response.status_code == 200
+    left = _check_in_due(response.json()) - timezone.now()
+    assert datetime.timedelta(days=7, hours=-1) < left < datetime.timedelta(days=7, hours=1)
+
+
+def test_found_with_a_next_check_in_sets_it_and_refuses_a_day_past_as_the_progress_note_does(api):
+    case = _missing_with_check_in_on(api, timezone.localdate() + datetime.timedelta(days=2))
+    url = transition_url(case.referral.pk, "found")
+    yesterday = (timezone.localdate() - datetime.timedelta(days=1)).isoformat()
+    refused = api(case.provider_user).post(url, {"next_check_in": yesterday}, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["next_check_in"][0].startswith("Choose a next check-in from")
+    assert case.refresh().state == ReferralState.MISSING
+    chosen = timezone.localdate() + datetime.timedelta(days=5)
+    response = api(case.provider_user).post(url, {"next_check_in": chosen.isoformat()}, format="json")
+    assert response.status_code == 200
+    assert _check_in_due(response.json()) == _at_check_in_time(chosen)
+
+
+def test_found_refuses_a_next_check_in_for_a_person_reallocated_while_missing(api):
+    case = bring_to("missing")
+    services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="safety_concern")
+    tomorrow = (timezone.localdate() + datetime.timedelta(days=1)).isoformat()
+    url = transition_url(case.referral.pk, "found")
+    response = api(case.manager).post(url, {"next_check_in": tomorrow}, format="json")
+    assert response.status_code == 400
+    assert response.json()["next_check_in"] == [services.NO_CHECK_IN_WITHOUT_PLACEMENT]
+    assert case.referral.still_missing()
+    assert api(case.manager).post(url, {"next_check_in": None}, format="json").status_code == 200
+
+
 CHILD = {"date_of_birth": None, "age_estimate": 15, "consent": False}
 
 

@@ -1,0 +1,105 @@
+"""The check-in of a person found after going missing: never later than the one set before, nor than the
+usual interval from then, unless a day is chosen on marking them found."""
+
+import datetime
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from referrals import services
+from referrals.choices import ReferralState
+from referrals.deadlines import CHECK_IN_TIME
+from referrals.exceptions import HarbourError
+from referrals.models import Clock, Deadline, Referral
+from tests.api.cases import Case, bring_to
+
+pytestmark = pytest.mark.django_db
+
+DAY = datetime.timedelta(days=1)
+
+
+def at_check_in_time(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, CHECK_IN_TIME))
+
+
+def placed_with_check_in_on(day: datetime.date) -> Case:
+    """Placed, with a progress note that set the next check-in for ``day``, then reported missing."""
+    case = bring_to("placed")
+    services.record_progress(
+        referral_id=case.referral.pk, actor=case.provider_user, note="Settling in", next_check_in=day
+    )
+    services.report_missing(
+        referral_id=case.referral.pk, actor=case.provider_user, last_seen_at=timezone.now()
+    )
+    return case
+
+
+def running_check_in(referral: Referral) -> Deadline:
+    return referral.deadlines.get(clock=Clock.CHECK_IN, stopped_at__isnull=True)
+
+
+def found_input(referral: Referral) -> dict:
+    return referral.transitions.get(transition="found").input
+
+
+def test_a_person_found_before_the_check_in_set_for_them_keeps_it():
+    chosen = timezone.localdate() + 2 * DAY
+    case = placed_with_check_in_on(chosen)
+    services.mark_found(referral_id=case.referral.pk, actor=case.provider_user)
+    assert running_check_in(case.referral).due_at == at_check_in_time(chosen)
+    assert found_input(case.referral) == {
+        "note": "",
+        "next_check_in": None,
+        "check_in_due": at_check_in_time(chosen).isoformat(),
+    }
+
+
+def test_a_person_found_after_their_check_in_fell_due_is_checked_in_the_usual_interval_from_then():
+    case = placed_with_check_in_on(timezone.localdate() + 2 * DAY)
+    # They were missing past it.
+    case.referral.deadlines.filter(clock=Clock.CHECK_IN).update(due_at=timezone.now() - DAY)
+    before = timezone.now()
+    services.mark_found(referral_id=case.referral.pk, actor=case.manager)
+    due = running_check_in(case.referral).due_at
+    usual = datetime.timedelta(days=settings.DEADLINE_CHECK_IN_DAYS)
+    assert (
+        before + usual - datetime.timedelta(hours=1)
+        <= due
+        <= timezone.now() + usual + datetime.timedelta(hours=1)
+    )
+    assert found_input(case.referral)["check_in_due"] == due.isoformat()
+
+
+def test_a_check_in_set_further_off_than_the_usual_interval_comes_forward_to_it_on_return():
+    case = placed_with_check_in_on(timezone.localdate() + 60 * DAY)
+    services.mark_found(referral_id=case.referral.pk, actor=case.provider_user)
+    due = running_check_in(case.referral).due_at
+    assert due < timezone.now() + datetime.timedelta(days=settings.DEADLINE_CHECK_IN_DAYS, hours=1)
+
+
+def test_a_next_check_in_chosen_on_marking_them_found_wins_sooner_or_later():
+    for chosen in (timezone.localdate() + DAY, timezone.localdate() + 20 * DAY):
+        case = placed_with_check_in_on(timezone.localdate() + 3 * DAY)
+        services.mark_found(referral_id=case.referral.pk, actor=case.provider_user, next_check_in=chosen)
+        assert running_check_in(case.referral).due_at == at_check_in_time(chosen)
+        given = found_input(case.referral)
+        assert (given["next_check_in"], given["check_in_due"]) == (
+            chosen.isoformat(),
+            at_check_in_time(chosen).isoformat(),
+        )
+
+
+def test_no_check_in_can_be_chosen_for_a_person_reallocated_while_missing():
+    case = bring_to("missing")
+    services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="other")
+    with pytest.raises(HarbourError) as refused:
+        services.mark_found(
+            referral_id=case.referral.pk, actor=case.manager, next_check_in=timezone.localdate() + DAY
+        )
+    assert refused.value.field == "next_check_in"
+    assert case.referral.still_missing()
+    services.mark_found(referral_id=case.referral.pk, actor=case.manager)
+    assert case.refresh().state == ReferralState.ASSESSED
+    assert "check_in_due" not in found_input(case.referral)
+    assert not case.referral.deadlines.filter(clock=Clock.CHECK_IN, stopped_at__isnull=True).exists()
