@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from care_providers.selectors import active_placement_for
 
-from .choices import ExploitationType, language_names, nationality_names
+from .choices import ExploitationType, ReferralState, language_names, nationality_names
 from .deadlines import CHECK_IN_TIME
 from .local_time import local_time
 from .phone_numbers import PHONE_TOO_FEW_DIGITS_MESSAGE, PHONE_TOO_LONG_MESSAGE, has_too_few_digits
@@ -87,6 +87,18 @@ AGES_DISAGREE_MESSAGE = (
     "If you believe they may be a child, {in_doubt} to keep both. "
     "Otherwise put right whichever is wrong, or clear the estimate if the date of birth is right."
 )
+# A correction puts right what was recorded wrongly; an adult who no longer consents ends the referral,
+# which says why, withdraws a pending offer and tells those who must know (SPEC §3: an adult without
+# consent is notified anonymously, never referred).
+CONSENT_NOT_CORRECTED = (
+    "An adult is referred only with their consent, so a correction cannot record that they do not consent."
+)
+CONSENT_WITHDRAWN_ON_THE_WEB = "withdraw the referral with the reason “Consent withdrawn”"
+CONSENT_WITHDRAWN_IN_THE_API = (
+    "withdraw the referral (POST to its withdraw action) with reason consent_withdrawn"
+)
+EXIT_ON_THE_WEB = "the placed provider or a manager records their exit from support"
+EXIT_IN_THE_API = "the placed provider or a manager records their exit (POST to its exit action)"
 AGE_IN_DOUBT_ON_THE_WEB = "tick “may be under 18” (age in doubt)"
 AGE_IN_DOUBT_IN_THE_API = "set age_in_doubt to true"
 
@@ -638,6 +650,8 @@ def correction_errors(
     call" and "a child's local authority" hold of the corrected case. Not "an adult consents": a child
     referred without consent whom an age assessment finds an adult is recorded as one, and the case page
     asks for their consent or the end of the referral (``views.consent_missing_words``), as for a child turned 18.
+    But a consent recorded is not corrected away: an adult who no longer consents has the referral
+    withdrawn, or their exit from support recorded (``consent_taken_back_message``).
 
     Whether the person is a child is as at the submission. An error the case had before is not the
     correction's: a child referred before the local authority was asked has their phone corrected
@@ -657,7 +671,9 @@ def correction_errors(
         if field in CORRECTABLE_FIELDS
         and (new := [message for message in messages if message not in before.get(field, [])])
     }
-    errors.pop("consent", None)
+    # Refused only where the correction itself sets an adult's consent to false.
+    if errors.pop("consent", None) and "consent" in changes and not changes["consent"]:
+        errors["consent"] = [consent_taken_back_message(referral, api=api)]
     for name in ("local_authority", "local_authority_contact"):
         if name not in changes and errors.get(name) == [LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE]:
             del errors[name]
@@ -671,6 +687,16 @@ def correction_errors(
 
 
 _AGE_DETAILS = frozenset({"date_of_birth", "age_estimate", "age_in_doubt"})
+
+
+def consent_taken_back_message(referral: Referral, *, api: bool) -> str:
+    """Why an adult's consent is not corrected to false, and how the referral ends instead: withdrawn
+    before a placement, an exit from support once placed."""
+    if referral.state in (ReferralState.RECEIVED, ReferralState.ASSESSED):
+        then = CONSENT_WITHDRAWN_IN_THE_API if api else CONSENT_WITHDRAWN_ON_THE_WEB
+        return f"{CONSENT_NOT_CORRECTED} If they no longer consent, {then}."
+    then = EXIT_IN_THE_API if api else EXIT_ON_THE_WEB
+    return f"{CONSENT_NOT_CORRECTED} If they no longer consent, {then}."
 
 
 def _ages_disagree(values: Mapping[str, Any], *, referred_on: datetime.date | None, api: bool) -> str:

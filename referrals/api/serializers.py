@@ -924,6 +924,11 @@ class ExitInput(serializers.Serializer):
 
 # Where a correction's rule differs from the intake's.
 CORRECTION_HELP = {
+    "consent": (
+        "Set true when an adult referred as a child without consent gives it. An adult's consent is not "
+        "set to false by a correction (400): withdraw the referral with reason consent_withdrawn, or once "
+        "they are placed record their exit."
+    ),
     "local_authority": (
         "Required of a correction that makes the person a child: the local authority whose children's "
         "services were told. One recorded stays if an age assessment finds the person an adult; none can be "
