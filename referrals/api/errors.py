@@ -59,6 +59,8 @@ class HarbourJSONParser(JSONParser):
 
 
 def error_code(exc: HarbourError) -> str:
+    if exc.code is not None:
+        return exc.code
     name = type(exc).__name__
     return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name).lstrip("_")
 
