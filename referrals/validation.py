@@ -418,8 +418,26 @@ def unknown_codes(codes: Iterable[str], known: Iterable[str]) -> list[str]:
     return [code for code in distinct(codes) if code not in known]
 
 
+# Codes as ISO writes them, whatever the case they were sent in (a case system may store "gb" or "EN"):
+# a country in capitals, a language in lowercase, the two words without a country in lowercase.
+NATIONALITY_WORDS = frozenset({"stateless", "unknown"})
+
+
+def nationality_code(value: str) -> str:
+    """A nationality as Harbour stores it: trimmed, "al" as "AL", "Stateless" as "stateless"."""
+    code = value.strip()
+    return code.lower() if code.lower() in NATIONALITY_WORDS else code.upper()
+
+
+def language_code(value: str) -> str:
+    """A language as Harbour stores it: trimmed and in lowercase, "SQ" as "sq"."""
+    return value.strip().lower()
+
+
 def nationality_errors(code: str) -> list[str]:
     if code and code not in nationality_names():
+        if code.upper() == "UK":
+            return ["“UK” is not a nationality code: the United Kingdom's ISO 3166 code is GB."]
         return [f"“{code}” is not a nationality code: use an ISO 3166 two-letter code, stateless or unknown."]
     return []
 

@@ -123,6 +123,32 @@ def test_an_unknown_code_sent_many_times_is_refused_once(api):
     assert len(response.json()["exploitation_types"]) == 1
 
 
+def test_codes_sent_in_another_case_are_stored_as_iso_writes_them(api):
+    response = submit(api, nationality=" al ", second_nationality="Stateless", languages=["SQ", "En", "sq"])
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["nationality"], body["second_nationality"], body["languages"]) == (
+        "AL",
+        "stateless",
+        ["sq", "en"],
+    )
+    referral = Referral.objects.get()
+    assert (referral.nationality, referral.second_nationality, referral.languages) == (
+        "AL",
+        "stateless",
+        ["sq", "en"],
+    )
+
+
+@pytest.mark.parametrize("sent", ["UK", "uk"])
+def test_uk_is_refused_with_the_united_kingdoms_code(api, sent):
+    response = submit(api, nationality=sent)
+    assert response.status_code == 400
+    assert response.json()["nationality"] == [
+        "“UK” is not a nationality code: the United Kingdom's ISO 3166 code is GB."
+    ]
+
+
 def test_unknown_fields_are_ignored(api):
     response = api(responder()).post(URL, {**as_json(), "favourite_colour": "blue"}, format="json")
     assert response.status_code == 201
@@ -334,6 +360,12 @@ def test_an_anonymous_notification_is_recorded_without_personal_details(api):
     audited = AuditEvent.objects.get(what=f"anonymous notification {notification.pk} submitted")
     assert (audited.actor, audited.action, audited.changes) == (user, AuditAction.CHANGE, {"region": "wales"})
     assert audited.ip_address is not None
+
+
+def test_an_anonymous_notification_takes_a_nationality_in_any_case(api):
+    response = api(responder()).post(ANON_URL, {**ANONYMOUS, "nationality": "vn"}, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["nationality"] == "VN" == AnonymousNotification.objects.get().nationality
 
 
 def test_an_anonymous_notification_keeps_each_exploitation_type_once(api):

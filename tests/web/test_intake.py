@@ -75,6 +75,20 @@ def test_a_responder_submits_a_referral_and_lands_on_its_case_page():
     assert referral.reference in client.get(reverse("referrals:case_list")).content.decode()
 
 
+def test_codes_posted_in_another_case_are_stored_as_iso_writes_them():
+    client = signed_in(responder())
+    response = client.post(
+        INTAKE, intake_data(nationality="er", second_nationality="Stateless", languages=["TI"])
+    )
+    assert response.status_code == 302, response.content.decode()
+    referral = Referral.objects.get()
+    assert (referral.nationality, referral.second_nationality, referral.languages) == (
+        "ER",
+        "stateless",
+        ["ti"],
+    )
+
+
 def test_the_intake_form_labels_every_input_and_ties_hints_to_them():
     html = signed_in(responder()).get(INTAKE, follow=True).content.decode()
     assert '<html lang="en-GB">' in html
@@ -201,7 +215,8 @@ def test_a_resumed_draft_ticks_and_selects_the_languages_it_was_saved_with():
         ({"date_of_birth": "2099-01-01"}, "date_of_birth", "id_date_of_birth", "in the past"),
         ({"consent": None}, "consent", "id_consent", "anonymous notification"),
         ({"gender": None}, "gender", "id_gender_0", "gender"),
-        ({"nationality": "XX"}, "nationality", "id_nationality", "valid choice"),
+        ({"nationality": "XX"}, "nationality", "id_nationality", "not a nationality code"),
+        ({"nationality": "uk"}, "nationality", "id_nationality", "code is GB"),
         ({"languages": None}, "languages", "id_languages_0", "language"),
         ({"languages": ["zz"]}, "languages", "id_languages_0", "valid choice"),
         ({"exploitation_types": None}, "exploitation_types", "id_exploitation_types_0", "exploitation"),
