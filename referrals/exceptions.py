@@ -15,10 +15,12 @@ class HarbourError(Exception):
     # The API's stable code, where it is not the class's name in snake case (``api.errors.error_code``).
     code: str | None = None
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, api_message: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        # What the API says instead, where the message speaks of the web form (a box to tick).
+        self.api_message = api_message or message
 
 
 class TransitionNotAllowed(HarbourError):

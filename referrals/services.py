@@ -808,11 +808,14 @@ def _meet_recovery_review(referral: Referral) -> None:
     if review is None:
         raise RecoveryReviewNotDue("This placement has no recovery review waiting.", field="recovery_review")
     if review.met_from > timezone.now():
-        raise RecoveryReviewNotDue(
+        when = (
             f"The recovery review is due on {timezone.localtime(review.due_at):%-d %B %Y}; it can be "
-            f"recorded from {local_time(review.met_from, '%H:%M on %-d %B')}. Save this note without "
-            "ticking the box.",
+            f"recorded from {local_time(review.met_from, '%H:%M on %-d %B')}."
+        )
+        raise RecoveryReviewNotDue(
+            f"{when} Save this note without ticking the box.",
             field="recovery_review",
+            api_message=f"{when} Send this note with recovery_review false, or leave it out.",
         )
     stop_clocks(referral, Clock.RECOVERY_REVIEW)
 

@@ -53,6 +53,11 @@ LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE = (
     "Leave the local authority and its contact empty for an adult: they belong to a child's referral "
     "only. If the person may be under 18, tick “may be under 18” (age in doubt)."
 )
+# The API's words for the same rules, naming its JSON fields rather than the form's boxes.
+LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_IN_THE_API = (
+    "Leave local_authority and local_authority_contact out (or empty) for an adult: they belong to a "
+    "child's referral only. If the person may be under 18, set age_in_doubt to true."
+)
 # A note or reason given with a transition.
 NOTE_MAX_LENGTH = 5_000
 PROGRESS_NOTE_REQUIRED_MESSAGE = "Write the progress note."
@@ -78,6 +83,11 @@ NO_CONSENT_MESSAGE = (
     "An adult must consent to be referred. If the person may be under 18, tick “may be under 18” (age in "
     "doubt): then no consent is needed. Otherwise, if they do not consent, make an anonymous notification "
     "(duty to notify) instead."
+)
+NO_CONSENT_IN_THE_API = (
+    "An adult must consent to be referred: set consent to true. If the person may be under 18, set "
+    "age_in_doubt to true: then no consent is needed. Otherwise, if they do not consent, POST an anonymous "
+    "notification (duty to notify) to /api/v1/anonymous-notifications/ instead."
 )
 # A date of birth and an age estimate that disagree on whether the person is a child: either would make
 # one, but a case cannot hold both as they are (a child "aged 30"), unless the age is in doubt anyway,
@@ -218,6 +228,10 @@ def error_messages(field: str, *, anonymous: bool = False) -> dict[str, StrOrPro
 EMERGENCY_WITHOUT_ACCOMMODATION_MESSAGE = (
     "An emergency is a need for accommodation today: tick 'Needs a safe place to stay' too, or untick "
     "Emergency."
+)
+EMERGENCY_WITHOUT_ACCOMMODATION_IN_THE_API = (
+    "An emergency is a need for accommodation today: set needs_accommodation to true too, or emergency "
+    "to false."
 )
 
 # An anonymous notification never holds these (SPEC §3); a request carrying any of them is refused.
@@ -466,14 +480,16 @@ def anonymous_notification_errors(data: Mapping[str, Any]) -> dict[str, list[str
     return errors
 
 
-def local_authority_errors(data: Mapping[str, Any], *, child: bool) -> dict[str, str]:
+def local_authority_errors(data: Mapping[str, Any], *, child: bool, api: bool = False) -> dict[str, str]:
     """A child's local authority is required; an adult's referral holds neither it nor its contact."""
     if child:
         if not (data.get("local_authority") or "").strip():
             return {"local_authority": LOCAL_AUTHORITY_REQUIRED_MESSAGE}
         return {}
     return {
-        field: LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE
+        field: LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_IN_THE_API
+        if api
+        else LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE
         for field in ("local_authority", "local_authority_contact")
         if (data.get(field) or "").strip()
     }
@@ -533,9 +549,9 @@ def referral_errors(
     # Nor is it known while the ages disagree: the rules that depend on it wait until they are put right.
     age_known = age_known and not ages_disagree
     if not child and not data.get("consent") and age_known:
-        add("consent", NO_CONSENT_MESSAGE)
+        add("consent", NO_CONSENT_IN_THE_API if api else NO_CONSENT_MESSAGE)
     if age_known:
-        for field, message in local_authority_errors(data, child=child).items():
+        for field, message in local_authority_errors(data, child=child, api=api).items():
             if field not in unreadable:
                 add(field, message)
 
@@ -561,7 +577,10 @@ def referral_errors(
         and not data.get("needs_accommodation")
         and "needs_accommodation" not in unreadable
     ):
-        add("emergency", EMERGENCY_WITHOUT_ACCOMMODATION_MESSAGE)
+        add(
+            "emergency",
+            EMERGENCY_WITHOUT_ACCOMMODATION_IN_THE_API if api else EMERGENCY_WITHOUT_ACCOMMODATION_MESSAGE,
+        )
     contact_phone: str = data.get("contact_phone") or ""
     if contact_phone and not data.get("safe_to_contact") and "safe_to_contact" not in unreadable:
         add("contact_phone", "Only give a phone number if it is safe for the provider to contact the person.")
@@ -692,8 +711,11 @@ def correction_errors(
     # Refused only where the correction itself sets an adult's consent to false.
     if errors.pop("consent", None) and "consent" in changes and not changes["consent"]:
         errors["consent"] = [consent_taken_back_message(referral, api=api)]
+    adults_only = (
+        LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_IN_THE_API if api else LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE
+    )
     for name in ("local_authority", "local_authority_contact"):
-        if name not in changes and errors.get(name) == [LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE]:
+        if name not in changes and errors.get(name) == [adults_only]:
             del errors[name]
     if not _AGE_DETAILS.isdisjoint(changes) and (
         message := _ages_disagree(values, referred_on=referred_on, api=api)

@@ -79,8 +79,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     """DRF's handler, plus the domain errors, missing objects and lost races."""
     if isinstance(exc, HarbourError):
         if exc.status_code == 400 and exc.field:
-            return Response({exc.field: [exc.message]}, status=400)
-        return Response({"detail": exc.message, "code": error_code(exc)}, status=exc.status_code)
+            return Response({exc.field: [exc.api_message]}, status=400)
+        return Response({"detail": exc.api_message, "code": error_code(exc)}, status=exc.status_code)
     if isinstance(exc, ObjectDoesNotExist):
         exc = NotFound()
     elif isinstance(exc, DjangoValidationError):

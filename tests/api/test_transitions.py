@@ -705,6 +705,10 @@ def test_a_progress_note_meets_the_recovery_review_only_once_the_review_is_near(
     review = case.referral.deadlines.get(clock="recovery_review")
     recorded_from = f"can be recorded from {local_time(review.met_from, '%H:%M on %-d %B')}."
     assert recorded_from in early.json()["recovery_review"][0]
+    assert early.json()["recovery_review"][0].endswith(
+        "Send this note with recovery_review false, or leave it out."
+    )
+    assert "tick" not in early.json()["recovery_review"][0]
     assert review.stopped_at is None
 
     review.remind_at = timezone.now() - datetime.timedelta(minutes=1)

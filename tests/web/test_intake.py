@@ -23,7 +23,7 @@ from referrals.models import AnonymousNotification, Referral, ReferralDraft, Uns
 from referrals.phone_numbers import PHONE_TOO_FEW_DIGITS_MESSAGE, PHONE_TOO_LONG_MESSAGE
 from referrals.tasks import purge_expired_drafts
 from referrals.unsent_forms import keep_unsent_form, owner_token
-from referrals.validation import LANGUAGES_TOO_MANY_MESSAGE
+from referrals.validation import LANGUAGES_TOO_MANY_MESSAGE, NO_CONSENT_IN_THE_API
 from tests.factories import (
     OrganisationFactory,
     manager,
@@ -1457,7 +1457,9 @@ def test_an_anonymous_notification_gets_the_same_message_on_the_web_and_the_api(
 def test_the_consent_error_says_to_tick_age_in_doubt_if_the_person_may_be_under_18():
     web = web_error(signed_in(responder()).post(INTAKE, intake_data(consent=None)), "consent")
     api = api_errors("/api/v1/referrals/", api_intake(consent=False))
-    assert api["consent"] == [web]
+    # The same rule, in the API's own words: its fields, not the form's boxes.
+    assert api["consent"] == [NO_CONSENT_IN_THE_API]
+    assert "set consent to true" in api["consent"][0] and "set age_in_doubt to true" in api["consent"][0]
     assert "If the person may be under 18, tick “may be under 18” (age in doubt)" in web
     assert "no consent is needed" in web
     assert web.endswith("make an anonymous notification (duty to notify) instead.")
