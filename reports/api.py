@@ -245,7 +245,7 @@ FILTER_PARAMETERS = [
     OpenApiParameter("region", OpenApiTypes.STR, enum=Region.values),
     OpenApiParameter(
         "provider",
-        OpenApiTypes.INT,
+        {"type": "integer", "minimum": 1},
         description="A care provider's id: only the cases placed with it, now or before (not those only "
         "offered to it).",
     ),

@@ -116,7 +116,9 @@ FieldErrorsSchema = {
     "type": "object",
     "description": (
         "Field errors: each invalid field (or Idempotency-Key, or non_field_errors) with a list of messages; "
-        "or detail and code (parse_error) for a body that is not valid JSON."
+        "or detail and code: parse_error for a body that is not valid JSON, nothing_to_correct for a "
+        "correction that changes none of the case's details, assessment_unchanged for a change of "
+        "assessment to the risk and route the case already has."
     ),
     "additionalProperties": {},
 }

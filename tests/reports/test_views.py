@@ -870,6 +870,9 @@ def test_the_schema_documents_the_report(api):
         "provider",
         "organisation_kind",
     }
+    for path in ("/api/v1/reports/caseload/", "/api/v1/reports/overdue/"):
+        (provider,) = [p for p in body["paths"][path]["get"]["parameters"] if p["name"] == "provider"]
+        assert provider["schema"] == {"type": "integer", "minimum": 1}  # provider=0 is a 400
     report = body["components"]["schemas"]["CaseloadReport"]["properties"]
     assert {"as_at", "nationalities", "top5_share", "top10_share"} <= set(report)
     overdue = body["components"]["schemas"]["ReportOverdueCase"]["properties"]
