@@ -20,7 +20,7 @@ from referrals.exceptions import HarbourError
 
 from .exceptions import IdempotencyKeyInvalid, IdempotencyKeyReused
 from .models import IdempotencyRecord
-from .services import StoredResponse, claim_key, release_key, request_fingerprint, settle_key
+from .services import KEY_MAX_LENGTH, StoredResponse, claim_key, release_key, request_fingerprint, settle_key
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -36,12 +36,14 @@ IDEMPOTENCY_PARAMETERS = [
         OpenApiParameter.HEADER,
         required=False,
         description=(
-            "Any unique string (1-200 characters). A repeat with the same key returns the first answer, a "
+            f"Any unique string of 1-{KEY_MAX_LENGTH} printable characters: no tab, line break or other "
+            'control character. Spaces around it are trimmed, so "k" and "  k  " are the same key, and a '
+            "key of spaces only is refused. A repeat with the same key returns the first answer, a "
             "refusal (403, 404, 409) too, and changes nothing; the same key with a different request (fields "
-            "the operation ignores aside) is a 409. That 409, and the 400 for a key that is not 1-200 "
-            "characters, come only after the operation's own 401, 404 and 403 (and a 409 for the case's "
-            "state): a case you may not see is the same 404 with or without a key. A 400, a 409 with code "
-            "conflict, a 429 or a 5xx is not kept: the key may be sent again."
+            "the operation ignores aside) is a 409. That 409, and the 400 for a key that breaks these rules "
+            '({"Idempotency-Key": [message]}), come only after the operation\'s own 401, 404 and 403 (and a '
+            "409 for the case's state): a case you may not see is the same 404 with or without a key. A "
+            "400, a 409 with code conflict, a 429 or a 5xx is not kept: the key may be sent again."
         ),
     ),
     OpenApiParameter(

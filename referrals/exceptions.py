@@ -12,17 +12,28 @@ class HarbourError(Exception):
     """Base of the domain errors. ``status_code`` is what the API answers."""
 
     status_code = 400
+    # The API's stable code, where it is not the class's name in snake case (``api.errors.error_code``).
+    code: str | None = None
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, api_message: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        # What the API says instead, where the message speaks of the web form (a box to tick).
+        self.api_message = api_message or message
 
 
 class TransitionNotAllowed(HarbourError):
     """The case's current state does not allow this action, or someone else acted first."""
 
     status_code = 409
+
+
+class CaseClosed(TransitionNotAllowed):
+    """The case is closed: recovered, exited, declined or withdrawn, as its message says, and when. The
+    API's code stays the one a closed case always had."""
+
+    code = "transition_not_allowed"
 
 
 class OfferNotPending(TransitionNotAllowed):

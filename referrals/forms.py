@@ -62,7 +62,10 @@ from .validation import (
     as_stored,
     correction_errors,
     error_messages,
+    language_code,
     last_seen_errors,
+    nationality_code,
+    nationality_errors,
     next_check_in_errors,
     referral_errors,
     seen_in_person_errors,
@@ -223,6 +226,26 @@ def _choices(form: forms.Form, name: str, choices: list[tuple[Any, str]]) -> Non
     cast(forms.ChoiceField, form.fields[name]).choices = choices
 
 
+class NationalityChoiceField(forms.ChoiceField):
+    """A nationality from the list, read in any case as the API reads it ("al" as AL), and a code not
+    on it refused in the API's words ("UK": the United Kingdom is GB)."""
+
+    def to_python(self, value: Any) -> str:
+        return nationality_code(super().to_python(value))
+
+    def validate(self, value: Any) -> None:
+        if value and (errors := nationality_errors(value)):
+            raise forms.ValidationError(errors, code="invalid_choice")
+        super().validate(value)
+
+
+class LanguageChoiceField(forms.MultipleChoiceField):
+    """Languages from the list, read in any case as the API reads them ("SQ" as sq)."""
+
+    def to_python(self, value: Any) -> list[str]:
+        return [language_code(code) for code in super().to_python(value)]
+
+
 class MultilineTextField(forms.CharField):
     """Text typed into a textarea, each line break kept as one "\n", as the API has it: a browser sends
     every line break as "\r\n", which would count twice against the text's length limit."""
@@ -362,11 +385,13 @@ class ReferralForm(HarbourForm):
         ),
         error_messages=error_messages("local_authority_contact"),
     )
-    nationality = forms.ChoiceField(
+    nationality = NationalityChoiceField(
         choices=(), label="Nationality", error_messages=error_messages("nationality")
     )
-    second_nationality = forms.ChoiceField(choices=(), required=False, label="Second nationality (optional)")
-    languages = forms.MultipleChoiceField(
+    second_nationality = NationalityChoiceField(
+        choices=(), required=False, label="Second nationality (optional)"
+    )
+    languages = LanguageChoiceField(
         choices=(),
         label="Languages the person speaks",
         help_text=(
@@ -485,7 +510,7 @@ class AnonymousNotificationForm(HarbourForm):
         label="Gender",
         error_messages=error_messages("gender", anonymous=True),
     )
-    nationality = forms.ChoiceField(
+    nationality = NationalityChoiceField(
         choices=(),
         label="Nationality",
         error_messages=error_messages("nationality", anonymous=True),

@@ -13,7 +13,7 @@ from django.conf import settings
 
 from accounts.models import FIRST_RESPONDER_KINDS, OrganisationKind
 
-from .choices import ReferralState
+from .choices import OPEN_STATES, ReferralState
 from .models import Clock
 
 if TYPE_CHECKING:
@@ -72,6 +72,15 @@ def is_placed_provider(user: User, referral: Referral) -> bool:
         return False
     placement = active_placement_for(referral)
     return placement is not None and placement.provider_id == provider.pk
+
+
+def was_placed_provider_at_close(user: User, referral: Referral) -> bool:
+    """The user works for the provider of the placement the case closed from (a recovery, an exit): it
+    supported the person to the end, and still reads the case (``selectors.referrals_visible_to``)."""
+    provider = user.provider
+    if provider is None or referral.state in OPEN_STATES or referral.closed_at is None:
+        return False
+    return referral.placements.filter(provider=provider, ended_at__gte=referral.closed_at).exists()
 
 
 def missing_child_exit_message() -> str:

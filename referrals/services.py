@@ -48,6 +48,7 @@ from .deadlines import (
 from .encryption import birth_date_digest, name_digest
 from .exceptions import (
     AssessmentUnchanged,
+    CaseClosed,
     CorrectedSince,
     HarbourError,
     NothingToCorrect,
@@ -63,12 +64,15 @@ from .exceptions import (
 from .local_time import local_time
 from .models import AnonymousNotification, Clock, Referral, TransitionLog
 from .permissions import (
+    PLACED_PROVIDER_ONLY,
+    PLACED_PROVIDER_OR_MANAGER,
     TRANSITION_WORDS,
     is_missing_child,
     is_placed_provider,
     may_perform,
     may_submit,
     missing_child_exit_message,
+    was_placed_provider_at_close,
 )
 from .references import next_reference
 from .selectors import referrals_visible_to
@@ -216,19 +220,51 @@ REASSESS_ONCE_REALLOCATED = (
 )
 
 
+# How a closed case closed, as a refusal says it: what the case is now, as the web says it of a step
+# already taken (``views.STATE_NOW``), then what closed it and when (``closed_case_refusal``).
+CLOSED_WORDS = {
+    ReferralState.RECOVERED: (
+        "This person has already recovered and moved on.",
+        "Their recovery was recorded",
+    ),
+    ReferralState.EXITED: ("This person has already exited support.", "Their exit from support was recorded"),
+    ReferralState.DECLINED: ("This referral has already been declined.", "It was declined"),
+    ReferralState.WITHDRAWN: ("This referral has already been withdrawn.", "It was withdrawn"),
+}
+CLOSED_MOMENT = "%H:%M on %-d %B %Y"
+
+
+def closed_case_refusal(referral: Referral, transition: str) -> CaseClosed:
+    """A 409 for a step on a closed case, saying how and when it closed: a case system told only "you
+    may not" takes it for a fault of its account, and keeps trying."""
+    now, closed = CLOSED_WORDS[ReferralState(referral.state)]
+    if referral.closed_at is not None:
+        closed = f"{closed} at {local_time(referral.closed_at, CLOSED_MOMENT)}"
+    return CaseClosed(
+        f"{now} {closed}, closing the case: it can no longer be {TRANSITION_WORDS[transition][1]}."
+    )
+
+
 def transition_refusal(actor: User, transition: str, referral: Referral) -> HarbourError | None:
     """Why the actor may not take the transition now: their role or relationship (403), then the case's
-    state (409); None if they may."""
+    state (409); None if they may. The provider a case closed from is no longer the placed provider,
+    but its part ended with the case: it hears that the case closed (409), as a manager does."""
     action, outcome = TRANSITION_WORDS[transition]
     if not may_perform(actor, transition, referral):
         if transition == "exit" and is_missing_child(referral) and is_placed_provider(actor, referral):
             return NotPermitted(missing_child_exit_message())
+        if transition in PLACED_PROVIDER_ONLY | PLACED_PROVIDER_OR_MANAGER and was_placed_provider_at_close(
+            actor, referral
+        ):
+            return closed_case_refusal(referral, transition)
         return NotPermitted(f"You may not {action}.")
     if not can_proceed(getattr(referral, transition)):
         if transition == "correct":  # only a closed case cannot be, and it may have closed long ago
             return TransitionNotAllowed(
                 f"A referral that is {referral.get_state_display().lower()} is closed. {CLOSED_NOT_CORRECTED}"
             )
+        if transition != "revoke_offer" and referral.state in CLOSED_WORDS:
+            return closed_case_refusal(referral, transition)
         if transition == "reassess" and referral.state in (ReferralState.PLACED, ReferralState.MISSING):
             return TransitionNotAllowed(REASSESS_ONCE_REALLOCATED)
         if transition == "reassess":  # in the history's words ("Assessment changed"), not "reassessed"
@@ -857,11 +893,14 @@ def _meet_recovery_review(referral: Referral) -> None:
     if review is None:
         raise RecoveryReviewNotDue("This placement has no recovery review waiting.", field="recovery_review")
     if review.met_from > timezone.now():
-        raise RecoveryReviewNotDue(
+        when = (
             f"The recovery review is due on {timezone.localtime(review.due_at):%-d %B %Y}; it can be "
-            f"recorded from {local_time(review.met_from, '%H:%M on %-d %B')}. Save this note without "
-            "ticking the box.",
+            f"recorded from {local_time(review.met_from, '%H:%M on %-d %B')}."
+        )
+        raise RecoveryReviewNotDue(
+            f"{when} Save this note without ticking the box.",
             field="recovery_review",
+            api_message=f"{when} Send this note with recovery_review false, or leave it out.",
         )
     stop_clocks(referral, Clock.RECOVERY_REVIEW)
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from care_providers.selectors import active_placement_for
 
-from .choices import ExploitationType, language_names, nationality_names
+from .choices import ExploitationType, ReferralState, language_names, nationality_names
 from .deadlines import CHECK_IN_TIME
 from .local_time import local_time
 from .phone_numbers import PHONE_TOO_FEW_DIGITS_MESSAGE, PHONE_TOO_LONG_MESSAGE, has_too_few_digits
@@ -53,6 +53,11 @@ LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE = (
     "Leave the local authority and its contact empty for an adult: they belong to a child's referral "
     "only. If the person may be under 18, tick “may be under 18” (age in doubt)."
 )
+# The API's words for the same rules, naming its JSON fields rather than the form's boxes.
+LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_IN_THE_API = (
+    "Leave local_authority and local_authority_contact out (or empty) for an adult: they belong to a "
+    "child's referral only. If the person may be under 18, set age_in_doubt to true."
+)
 # A note or reason given with a transition.
 NOTE_MAX_LENGTH = 5_000
 PROGRESS_NOTE_REQUIRED_MESSAGE = "Write the progress note."
@@ -79,6 +84,11 @@ NO_CONSENT_MESSAGE = (
     "doubt): then no consent is needed. Otherwise, if they do not consent, make an anonymous notification "
     "(duty to notify) instead."
 )
+NO_CONSENT_IN_THE_API = (
+    "An adult must consent to be referred: set consent to true. If the person may be under 18, set "
+    "age_in_doubt to true: then no consent is needed. Otherwise, if they do not consent, POST an anonymous "
+    "notification (duty to notify) to /api/v1/anonymous-notifications/ instead."
+)
 # A date of birth and an age estimate that disagree on whether the person is a child: either would make
 # one, but a case cannot hold both as they are (a child "aged 30"), unless the age is in doubt anyway,
 # which the web form's box and the API's field say (``in_doubt``).
@@ -87,6 +97,18 @@ AGES_DISAGREE_MESSAGE = (
     "If you believe they may be a child, {in_doubt} to keep both. "
     "Otherwise put right whichever is wrong, or clear the estimate if the date of birth is right."
 )
+# A correction puts right what was recorded wrongly; an adult who no longer consents ends the referral,
+# which says why, withdraws a pending offer and tells those who must know (SPEC §3: an adult without
+# consent is notified anonymously, never referred).
+CONSENT_NOT_CORRECTED = (
+    "An adult is referred only with their consent, so a correction cannot record that they do not consent."
+)
+CONSENT_WITHDRAWN_ON_THE_WEB = "withdraw the referral with the reason “Consent withdrawn”"
+CONSENT_WITHDRAWN_IN_THE_API = (
+    "withdraw the referral (POST to its withdraw action) with reason consent_withdrawn"
+)
+EXIT_ON_THE_WEB = "the placed provider or a manager records their exit from support"
+EXIT_IN_THE_API = "the placed provider or a manager records their exit (POST to its exit action)"
 AGE_IN_DOUBT_ON_THE_WEB = "tick “may be under 18” (age in doubt)"
 AGE_IN_DOUBT_IN_THE_API = "set age_in_doubt to true"
 
@@ -206,6 +228,10 @@ def error_messages(field: str, *, anonymous: bool = False) -> dict[str, StrOrPro
 EMERGENCY_WITHOUT_ACCOMMODATION_MESSAGE = (
     "An emergency is a need for accommodation today: tick 'Needs a safe place to stay' too, or untick "
     "Emergency."
+)
+EMERGENCY_WITHOUT_ACCOMMODATION_IN_THE_API = (
+    "An emergency is a need for accommodation today: set needs_accommodation to true too, or emergency "
+    "to false."
 )
 
 # An anonymous notification never holds these (SPEC §3); a request carrying any of them is refused.
@@ -406,8 +432,26 @@ def unknown_codes(codes: Iterable[str], known: Iterable[str]) -> list[str]:
     return [code for code in distinct(codes) if code not in known]
 
 
+# Codes as ISO writes them, whatever the case they were sent in (a case system may store "gb" or "EN"):
+# a country in capitals, a language in lowercase, the two words without a country in lowercase.
+NATIONALITY_WORDS = frozenset({"stateless", "unknown"})
+
+
+def nationality_code(value: str) -> str:
+    """A nationality as Harbour stores it: trimmed, "al" as "AL", "Stateless" as "stateless"."""
+    code = value.strip()
+    return code.lower() if code.lower() in NATIONALITY_WORDS else code.upper()
+
+
+def language_code(value: str) -> str:
+    """A language as Harbour stores it: trimmed and in lowercase, "SQ" as "sq"."""
+    return value.strip().lower()
+
+
 def nationality_errors(code: str) -> list[str]:
     if code and code not in nationality_names():
+        if code.upper() == "UK":
+            return ["“UK” is not a nationality code: the United Kingdom's ISO 3166 code is GB."]
         return [f"“{code}” is not a nationality code: use an ISO 3166 two-letter code, stateless or unknown."]
     return []
 
@@ -436,14 +480,16 @@ def anonymous_notification_errors(data: Mapping[str, Any]) -> dict[str, list[str
     return errors
 
 
-def local_authority_errors(data: Mapping[str, Any], *, child: bool) -> dict[str, str]:
+def local_authority_errors(data: Mapping[str, Any], *, child: bool, api: bool = False) -> dict[str, str]:
     """A child's local authority is required; an adult's referral holds neither it nor its contact."""
     if child:
         if not (data.get("local_authority") or "").strip():
             return {"local_authority": LOCAL_AUTHORITY_REQUIRED_MESSAGE}
         return {}
     return {
-        field: LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE
+        field: LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_IN_THE_API
+        if api
+        else LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE
         for field in ("local_authority", "local_authority_contact")
         if (data.get(field) or "").strip()
     }
@@ -503,9 +549,9 @@ def referral_errors(
     # Nor is it known while the ages disagree: the rules that depend on it wait until they are put right.
     age_known = age_known and not ages_disagree
     if not child and not data.get("consent") and age_known:
-        add("consent", NO_CONSENT_MESSAGE)
+        add("consent", NO_CONSENT_IN_THE_API if api else NO_CONSENT_MESSAGE)
     if age_known:
-        for field, message in local_authority_errors(data, child=child).items():
+        for field, message in local_authority_errors(data, child=child, api=api).items():
             if field not in unreadable:
                 add(field, message)
 
@@ -531,7 +577,10 @@ def referral_errors(
         and not data.get("needs_accommodation")
         and "needs_accommodation" not in unreadable
     ):
-        add("emergency", EMERGENCY_WITHOUT_ACCOMMODATION_MESSAGE)
+        add(
+            "emergency",
+            EMERGENCY_WITHOUT_ACCOMMODATION_IN_THE_API if api else EMERGENCY_WITHOUT_ACCOMMODATION_MESSAGE,
+        )
     contact_phone: str = data.get("contact_phone") or ""
     if contact_phone and not data.get("safe_to_contact") and "safe_to_contact" not in unreadable:
         add("contact_phone", "Only give a phone number if it is safe for the provider to contact the person.")
@@ -638,6 +687,8 @@ def correction_errors(
     call" and "a child's local authority" hold of the corrected case. Not "an adult consents": a child
     referred without consent whom an age assessment finds an adult is recorded as one, and the case page
     asks for their consent or the end of the referral (``views.consent_missing_words``), as for a child turned 18.
+    But a consent recorded is not corrected away: an adult who no longer consents has the referral
+    withdrawn, or their exit from support recorded (``consent_taken_back_message``).
 
     Whether the person is a child is as at the submission. An error the case had before is not the
     correction's: a child referred before the local authority was asked has their phone corrected
@@ -657,9 +708,14 @@ def correction_errors(
         if field in CORRECTABLE_FIELDS
         and (new := [message for message in messages if message not in before.get(field, [])])
     }
-    errors.pop("consent", None)
+    # Refused only where the correction itself sets an adult's consent to false.
+    if errors.pop("consent", None) and "consent" in changes and not changes["consent"]:
+        errors["consent"] = [consent_taken_back_message(referral, api=api)]
+    adults_only = (
+        LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_IN_THE_API if api else LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE
+    )
     for name in ("local_authority", "local_authority_contact"):
-        if name not in changes and errors.get(name) == [LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE]:
+        if name not in changes and errors.get(name) == [adults_only]:
             del errors[name]
     if not _AGE_DETAILS.isdisjoint(changes) and (
         message := _ages_disagree(values, referred_on=referred_on, api=api)
@@ -671,6 +727,16 @@ def correction_errors(
 
 
 _AGE_DETAILS = frozenset({"date_of_birth", "age_estimate", "age_in_doubt"})
+
+
+def consent_taken_back_message(referral: Referral, *, api: bool) -> str:
+    """Why an adult's consent is not corrected to false, and how the referral ends instead: withdrawn
+    before a placement, an exit from support once placed."""
+    if referral.state in (ReferralState.RECEIVED, ReferralState.ASSESSED):
+        then = CONSENT_WITHDRAWN_IN_THE_API if api else CONSENT_WITHDRAWN_ON_THE_WEB
+        return f"{CONSENT_NOT_CORRECTED} If they no longer consent, {then}."
+    then = EXIT_IN_THE_API if api else EXIT_ON_THE_WEB
+    return f"{CONSENT_NOT_CORRECTED} If they no longer consent, {then}."
 
 
 def _ages_disagree(values: Mapping[str, Any], *, referred_on: datetime.date | None, api: bool) -> str:

@@ -73,6 +73,7 @@ from .drafts import (
     save_draft,
 )
 from .exceptions import (
+    CaseClosed,
     CorrectedSince,
     DraftChangedElsewhere,
     HarbourError,
@@ -423,10 +424,10 @@ def closed_action_refused(
     """A form sent to an action the user may not take (403) or the case's state has closed (409): refused
     with why, without the form, so that nothing looks still to be done. A note typed into it is shown
     again to be copied, as when an offer closes under a provider (``not_recorded``)."""
-    # A role's refusal while the state allows the action, and a missing person's (whose state alone says
-    # neither why nor what to do instead), are said as they are.
+    # A role's refusal while the state allows the action, a missing person's (whose state alone says
+    # neither why nor what to do instead) and a closed case's (how and when it closed) are said as they are.
     role_refused = isinstance(refusal, NotPermitted) and can_proceed(getattr(referral, transition))
-    if role_refused or isinstance(refusal, PersonStillMissing):
+    if role_refused or isinstance(refusal, PersonStillMissing | CaseClosed):
         why, status = refusal.message, refusal.status_code
     else:
         # The state closed it, or ended the user's part in the case (a provider's, at an exit): say what
@@ -681,10 +682,7 @@ STATE_NOW = {
     ReferralState.ASSESSED: "This referral has already been assessed and is waiting for a placement.",
     ReferralState.PLACED: "This person is placed with a care provider.",
     ReferralState.MISSING: "This person has already been reported missing.",
-    ReferralState.RECOVERED: "This person has already recovered and moved on.",
-    ReferralState.DECLINED: "This referral has already been declined.",
-    ReferralState.WITHDRAWN: "This referral has already been withdrawn.",
-    ReferralState.EXITED: "This person has already exited support.",
+    **{state: now for state, (now, _closed) in services.CLOSED_WORDS.items()},
 }
 
 
@@ -1337,7 +1335,7 @@ def not_open_words(
             return unanswerable.message
         return "This case has no offer waiting for you."
     refusal = services.transition_refusal(user, transition, referral)
-    if isinstance(refusal, PersonStillMissing):
+    if isinstance(refusal, PersonStillMissing | CaseClosed):
         return refusal.message
     if isinstance(refusal, TransitionNotAllowed):
         # Usually the action was already done (Back, a second tab): say what the case is now, as a

@@ -245,7 +245,7 @@ FILTER_PARAMETERS = [
     OpenApiParameter("region", OpenApiTypes.STR, enum=Region.values),
     OpenApiParameter(
         "provider",
-        OpenApiTypes.INT,
+        {"type": "integer", "minimum": 1},
         description="A care provider's id: only the cases placed with it, now or before (not those only "
         "offered to it).",
     ),
@@ -272,7 +272,7 @@ class CaseloadReportView(APIView):
     )
     def get(self, request: Request) -> Response:
         refuse_repeated_filters(request.query_params, ReportFilterForm.base_fields)
-        form = ReportFilterForm(request.query_params)
+        form = ReportFilterForm(request.query_params, api=True)
         report = caseload_report(form.report_filter()) if form.is_valid() else None
         if report is None or not form.check_provider(report.provider_choices):
             return Response(_field_errors(form.errors), status=400)
@@ -312,7 +312,7 @@ class OverdueReportView(GenericAPIView):
 
     def overdue_cases(self) -> OverdueCases:
         refuse_repeated_filters(self.request.query_params, ReportFilterForm.base_fields)
-        form = ReportFilterForm(self.request.query_params)
+        form = ReportFilterForm(self.request.query_params, api=True)
         valid = form.is_valid()
         # The providers are read only to refuse one that does not exist.
         if valid and form.cleaned_data.get("provider") is not None:

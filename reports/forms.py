@@ -42,9 +42,18 @@ class ReportFilterForm(forms.Form):
         choices=[("", "All kinds"), *((str(kind), kind.label) for kind in REFERRING_KINDS)],
     )
 
-    def __init__(self, *args: Any, providers: list[tuple[int, str]] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, providers: list[tuple[int, str]] | None = None, api: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.set_providers(providers or [])
+        # The API has no list to select from: its refusals name the codes to send, as its other filters do.
+        self.api = api
+        if api:
+            for name in ("region", "organisation_kind"):
+                field = self.fields[name]
+                codes = ", ".join(str(code) for code, _label in field.choices if code)  # type: ignore[attr-defined]
+                field.error_messages["invalid_choice"] = f'"%(value)s" is not one of: {codes}.'
 
     def set_providers(self, providers: list[tuple[int, str]]) -> None:
         self.fields["provider"].widget.choices = [("", "Any provider, or none"), *providers]
@@ -54,7 +63,12 @@ class ReportFilterForm(forms.Form):
         self.set_providers(providers)
         chosen = self.cleaned_data.get("provider")
         if chosen is not None and chosen not in {pk for pk, _ in providers}:
-            self.add_error("provider", "Select a care provider from the list.")
+            self.add_error(
+                "provider",
+                f"No care provider has the id {chosen}: GET /api/v1/providers/ lists them."
+                if self.api
+                else "Select a care provider from the list.",
+            )
             return False
         return True
 

@@ -59,6 +59,8 @@ class HarbourJSONParser(JSONParser):
 
 
 def error_code(exc: HarbourError) -> str:
+    if exc.code is not None:
+        return exc.code
     name = type(exc).__name__
     return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name).lstrip("_")
 
@@ -77,8 +79,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     """DRF's handler, plus the domain errors, missing objects and lost races."""
     if isinstance(exc, HarbourError):
         if exc.status_code == 400 and exc.field:
-            return Response({exc.field: [exc.message]}, status=400)
-        return Response({"detail": exc.message, "code": error_code(exc)}, status=exc.status_code)
+            return Response({exc.field: [exc.api_message]}, status=400)
+        return Response({"detail": exc.api_message, "code": error_code(exc)}, status=exc.status_code)
     if isinstance(exc, ObjectDoesNotExist):
         exc = NotFound()
     elif isinstance(exc, DjangoValidationError):
@@ -114,7 +116,9 @@ FieldErrorsSchema = {
     "type": "object",
     "description": (
         "Field errors: each invalid field (or Idempotency-Key, or non_field_errors) with a list of messages; "
-        "or detail and code (parse_error) for a body that is not valid JSON."
+        "or detail and code: parse_error for a body that is not valid JSON, nothing_to_correct for a "
+        "correction that changes none of the case's details, assessment_unchanged for a change of "
+        "assessment to the risk and route the case already has."
     ),
     "additionalProperties": {},
 }

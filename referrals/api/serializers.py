@@ -67,7 +67,9 @@ from referrals.validation import (
     anonymous_notification_errors,
     correction_errors,
     error_messages,
+    language_code,
     last_seen_errors,
+    nationality_code,
     nationality_errors,
     next_check_in_errors,
     referral_errors,
@@ -113,9 +115,25 @@ class TextField(serializers.CharField):
         self.validators.append(_encodable)
 
 
-def optional_text(field: str, max_length: int, **kwargs: Any) -> TextField:
+class NationalityCode(TextField):
+    """A nationality code in any case, stored as ISO writes it: "al" as "AL" (``nationality_code``)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        return nationality_code(super().to_internal_value(data))
+
+
+class LanguageCode(TextField):
+    """A language code in any case, stored as ISO writes it: "SQ" as "sq" (``language_code``)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        return language_code(super().to_internal_value(data))
+
+
+def optional_text(
+    field: str, max_length: int, *, field_class: type[TextField] = TextField, **kwargs: Any
+) -> TextField:
     """An optional §3 free-text field: blank when left out, with the web form's messages."""
-    return TextField(
+    return field_class(
         max_length=max_length,
         required=False,
         allow_blank=True,
@@ -195,11 +213,12 @@ def code_list(
     help_text: str,
     anonymous: bool = False,
     field_class: type[serializers.ListField] = serializers.ListField,
+    code_class: type[TextField] = TextField,
 ) -> serializers.ListField:
     """A list of codes (languages, exploitation types). Repeats are dropped and the number of codes
     checked by the shared rules; this refuses only a list no honest client would send."""
     return field_class(
-        child=TextField(max_length=max_length),
+        child=code_class(max_length=max_length),
         allow_empty=True,
         max_length=LIST_ITEMS_MAX,
         error_messages={**error_messages(field, anonymous=anonymous), "max_length": LIST_TOO_LONG_MESSAGE},
@@ -620,6 +639,12 @@ class IntakeRules(serializers.Serializer):
         return values
 
 
+NATIONALITY_HELP = (
+    "ISO 3166-1 alpha-2 (the United Kingdom is GB), stateless or unknown, in any case: stored as ISO "
+    "writes it (AL, stateless)."
+)
+
+
 class ReferralCreateSerializer(IntakeRules, FieldsBuiltOnce):
     """The §3 fields. Field types and lengths here; the rules and the messages in ``referrals.validation``
     (shared with the web form)."""
@@ -645,17 +670,23 @@ class ReferralCreateSerializer(IntakeRules, FieldsBuiltOnce):
     )
     age_in_doubt = serializers.BooleanField(default=False)
     gender = CodeField(choices=Gender.choices, error_messages=error_messages("gender"))
-    nationality = TextField(
+    nationality = NationalityCode(
         max_length=CODE_MAX_LENGTH,
-        help_text="ISO 3166-1 alpha-2, stateless or unknown.",
+        help_text=NATIONALITY_HELP,
         error_messages=error_messages("nationality"),
     )
-    second_nationality = optional_text("second_nationality", CODE_MAX_LENGTH)
+    second_nationality = optional_text(
+        "second_nationality", CODE_MAX_LENGTH, field_class=NationalityCode, help_text=NATIONALITY_HELP
+    )
     languages = code_list(
         "languages",
         max_length=CODE_MAX_LENGTH,
-        help_text=f"ISO 639-1 codes; at least one, at most {LANGUAGES_MAX}; repeats are dropped.",
+        help_text=(
+            f"ISO 639-1 codes, in any case (stored in lowercase); at least one, at most {LANGUAGES_MAX}; "
+            "repeats are dropped."
+        ),
         field_class=LanguageCodes,
+        code_class=LanguageCode,
     )
     interpreter_needed = serializers.BooleanField(default=False)
     exploitation_types = code_list(
@@ -743,9 +774,9 @@ class AnonymousNotificationSerializer(IntakeRules, serializers.ModelSerializer):
     """A duty-to-notify report (SPEC §3). Personal fields are refused, not ignored."""
 
     gender = CodeField(choices=Gender.choices, error_messages=error_messages("gender", anonymous=True))
-    nationality = TextField(
+    nationality = NationalityCode(
         max_length=CODE_MAX_LENGTH,
-        help_text="ISO 3166-1 alpha-2, stateless or unknown.",
+        help_text=NATIONALITY_HELP,
         error_messages=error_messages("nationality", anonymous=True),
     )
     exploitation_types = code_list(
@@ -952,6 +983,11 @@ class ExitInput(serializers.Serializer):
 
 # Where a correction's rule differs from the intake's.
 CORRECTION_HELP = {
+    "consent": (
+        "Set true when an adult referred as a child without consent gives it. An adult's consent is not "
+        "set to false by a correction (400): withdraw the referral with reason consent_withdrawn, or once "
+        "they are placed record their exit."
+    ),
     "local_authority": (
         "Required of a correction that makes the person a child: the local authority whose children's "
         "services were told. One recorded stays if an age assessment finds the person an adult; none can be "

@@ -75,6 +75,29 @@ def test_bad_input_is_a_400_with_the_intakes_field_errors(api):
     assert referral.given_name == "Amina"
 
 
+def test_an_adults_consent_set_to_false_is_a_400_pointing_to_withdraw_and_the_case_is_not_assessed(api):
+    referral = submitted_referral()
+    client = api(referral.submitted_by)
+    response = correct(client, referral, {"reason": "typing_error", "consent": False})
+    assert response.status_code == 400
+    assert list(response.json()) == ["consent"]
+    assert "with reason consent_withdrawn" in response.json()["consent"][0]
+    referral.refresh_from_db()
+    assert referral.consent and not referral.transitions.filter(transition="correct").exists()
+    withdrawn = client.post(
+        transition_url(referral.pk, "withdraw"), {"reason": "consent_withdrawn"}, format="json"
+    )
+    assert withdrawn.status_code == 200 and withdrawn.json()["state"] == "withdrawn"
+
+
+def test_a_child_found_an_adult_by_an_age_assessment_is_still_recorded_without_consent(api):
+    referral = submitted_referral(age_in_doubt=True, consent=False)
+    client = api(referral.submitted_by)
+    response = correct(client, referral, {"reason": "age_assessment", "age_in_doubt": False})
+    assert response.status_code == 200, response.json()
+    assert response.json()["is_child"] is False and response.json()["consent"] is False
+
+
 def test_the_rules_apply_to_the_record_as_it_will_be(api):
     referral = submitted_referral()  # safe to contact, with a phone number
     client = api(manager())
@@ -140,6 +163,7 @@ def test_the_schema_documents_the_correction(api):
     # Where the person is now, which changes when they move or are moved for their safety.
     assert "Where the person is now" in component["properties"]["region"]["description"]
     assert "exploitation_types" not in component["properties"]
+    assert "reason consent_withdrawn" in component["properties"]["consent"]["description"]
 
 
 def test_the_region_where_the_person_is_now_is_corrected(api):

@@ -448,6 +448,16 @@ def test_the_schema_is_openapi_3_and_documents_every_transition(api):
     assert referral["properties"]["age"]["type"] == "integer" and referral["properties"]["age"]["nullable"]
 
 
+def test_the_schema_gives_the_idempotency_key_rules_and_the_400s_with_a_code(api):
+    schema = api().get("/api/v1/schema/?format=json").json()
+    correct = schema["paths"]["/api/v1/referrals/{id}/correct/"]["post"]
+    (key,) = [parameter for parameter in correct["parameters"] if parameter["name"] == "Idempotency-Key"]
+    assert "1-200 printable characters" in key["description"]
+    assert "control character" in key["description"] and "trimmed" in key["description"]
+    described = correct["responses"]["400"]["content"]["application/json"]["schema"]["description"]
+    assert "nothing_to_correct" in described and "assessment_unchanged" in described
+
+
 def test_the_schema_says_a_provider_lists_codes_of_known_kinds(api):
     provider = api().get("/api/v1/schema/?format=json").json()["components"]["schemas"]["Provider"]
     items = {name: provider["properties"][name]["items"] for name in ("regions", "services", "languages")}

@@ -11,7 +11,7 @@ from referrals.models import AnonymousNotification, Referral
 from referrals.phone_numbers import PHONE_TOO_LONG_MESSAGE
 from referrals.validation import (
     ANONYMOUS_AGE_FIELD_MESSAGE,
-    LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE,
+    LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_IN_THE_API,
     LOCAL_AUTHORITY_REQUIRED_MESSAGE,
 )
 from tests.factories import birthday_years_ago, manager, provider_user, referral_fields, responder
@@ -123,6 +123,46 @@ def test_an_unknown_code_sent_many_times_is_refused_once(api):
     assert len(response.json()["exploitation_types"]) == 1
 
 
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"emergency": True, "needs_accommodation": False}, "emergency"),
+        ({"consent": False}, "consent"),
+        ({"local_authority": "Leeds"}, "local_authority"),
+    ],
+)
+def test_the_apis_refusals_name_its_json_fields_not_the_forms_boxes(api, overrides, field):
+    message = submit(api, **overrides).json()[field][0]
+    assert "tick" not in message.lower() and "“" not in message
+    assert "_" in message  # a JSON field's name: needs_accommodation, age_in_doubt, local_authority…
+
+
+def test_codes_sent_in_another_case_are_stored_as_iso_writes_them(api):
+    response = submit(api, nationality=" al ", second_nationality="Stateless", languages=["SQ", "En", "sq"])
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["nationality"], body["second_nationality"], body["languages"]) == (
+        "AL",
+        "stateless",
+        ["sq", "en"],
+    )
+    referral = Referral.objects.get()
+    assert (referral.nationality, referral.second_nationality, referral.languages) == (
+        "AL",
+        "stateless",
+        ["sq", "en"],
+    )
+
+
+@pytest.mark.parametrize("sent", ["UK", "uk"])
+def test_uk_is_refused_with_the_united_kingdoms_code(api, sent):
+    response = submit(api, nationality=sent)
+    assert response.status_code == 400
+    assert response.json()["nationality"] == [
+        "“UK” is not a nationality code: the United Kingdom's ISO 3166 code is GB."
+    ]
+
+
 def test_unknown_fields_are_ignored(api):
     response = api(responder()).post(URL, {**as_json(), "favourite_colour": "blue"}, format="json")
     assert response.status_code == 201
@@ -160,7 +200,7 @@ def test_a_create_ignores_the_state_reference_and_is_child_it_is_sent(api, perso
 @pytest.mark.parametrize(
     ("overrides", "field", "says"),
     [
-        ({"consent": False}, "consent", "anonymous notification"),
+        ({"consent": False}, "consent", "set consent to true"),
         ({"nationality": "XX"}, "nationality", "nationality code"),
         ({"second_nationality": "Narnia"}, "second_nationality", "nationality code"),
         ({"nationality": "AL", "second_nationality": "AL"}, "second_nationality", "same as the first"),
@@ -184,7 +224,7 @@ def test_a_create_ignores_the_state_reference_and_is_child_it_is_sent(api, perso
         ({"contact_phone": "0770", "safe_to_contact": False}, "contact_phone", "safe"),
         ({"contact_phone": "not a phone ###"}, "contact_phone", "at least 7 digits"),
         ({"contact_phone": "0770 90"}, "contact_phone", "at least 7 digits"),
-        ({"emergency": True, "needs_accommodation": False}, "emergency", "Needs a safe place to stay"),
+        ({"emergency": True, "needs_accommodation": False}, "emergency", "set needs_accommodation to true"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )
@@ -334,6 +374,12 @@ def test_an_anonymous_notification_is_recorded_without_personal_details(api):
     audited = AuditEvent.objects.get(what=f"anonymous notification {notification.pk} submitted")
     assert (audited.actor, audited.action, audited.changes) == (user, AuditAction.CHANGE, {"region": "wales"})
     assert audited.ip_address is not None
+
+
+def test_an_anonymous_notification_takes_a_nationality_in_any_case(api):
+    response = api(responder()).post(ANON_URL, {**ANONYMOUS, "nationality": "vn"}, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["nationality"] == "VN" == AnonymousNotification.objects.get().nationality
 
 
 def test_an_anonymous_notification_keeps_each_exploitation_type_once(api):
@@ -497,7 +543,7 @@ def test_a_child_with_a_local_authority_is_created_and_shows_it_to_the_referrer_
 def test_an_adult_with_a_local_authority_or_contact_is_refused_on_each_field(api, sent):
     response = submit(api, **sent)
     assert response.status_code == 400
-    assert response.json() == dict.fromkeys(sent, [LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE])
+    assert response.json() == dict.fromkeys(sent, [LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_IN_THE_API])
 
 
 def test_an_adult_leaves_both_empty(api):

@@ -61,7 +61,7 @@ def expected_for(state, transition):
         return 200
     if transition in PROVIDER_ONLY and state in PROVIDER_NEVER_SAW:
         return 404
-    if transition == "record_progress" and state in ("offered", "recovered", "exited"):
+    if transition == "record_progress" and state == "offered":
         return 403  # only a provider with the person placed now may record progress
     return 409
 
@@ -551,6 +551,32 @@ def test_a_past_placement_is_readable_but_no_longer_actionable(api, state):
     assert case.refresh().state == state
 
 
+@pytest.mark.parametrize(
+    ("closing", "words"),
+    [("recover", "Their recovery was recorded at"), ("exit", "Their exit from support was recorded at")],
+)
+def test_the_provider_a_case_closed_from_hears_it_closed_and_when_not_that_it_may_not(api, closing, words):
+    case = bring_to("placed")
+    services.perform_transition(
+        closing, referral_id=case.referral.pk, actor=case.manager, **valid_body(closing)
+    )
+    closed_at = case.refresh().closed_at
+    client = api(case.provider_user)
+    for transition in ("record_progress", "report_missing", "found", "reallocate", "recover", "exit"):
+        response = client.post(
+            transition_url(case.referral.pk, transition), valid_body(transition), format="json"
+        )
+        assert response.status_code == 409, (transition, response.json())
+        assert response.json()["code"] == "transition_not_allowed"
+        detail = response.json()["detail"]
+        assert f"{words} {local_time(closed_at, '%H:%M on %-d %B %Y')}, closing the case" in detail
+    assert client.post(transition_url(case.referral.pk, "correct"), {}, format="json").status_code == 403
+    managers = api(case.manager).post(
+        transition_url(case.referral.pk, "exit"), valid_body("exit"), format="json"
+    )
+    assert managers.status_code == 409 and f"{words} " in managers.json()["detail"]
+
+
 def test_a_provider_whose_placement_was_reallocated_no_longer_sees_the_case(api):
     case = bring_to("placed")
     services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="needs_changed")
@@ -799,6 +825,10 @@ def test_a_progress_note_meets_the_recovery_review_only_once_the_review_is_near(
     review = case.referral.deadlines.get(clock="recovery_review")
     recorded_from = f"can be recorded from {local_time(review.met_from, '%H:%M on %-d %B')}."
     assert recorded_from in early.json()["recovery_review"][0]
+    assert early.json()["recovery_review"][0].endswith(
+        "Send this note with recovery_review false, or leave it out."
+    )
+    assert "tick" not in early.json()["recovery_review"][0]
     assert review.stopped_at is None
 
     review.remind_at = timezone.now() - datetime.timedelta(minutes=1)

@@ -133,6 +133,37 @@ def test_a_child_referred_without_consent_found_an_adult_is_recorded_as_one_and_
     assert referral.consent
 
 
+@pytest.mark.parametrize("state", ["received", "placed"])
+def test_an_adults_consent_is_not_corrected_away(state):
+    case = bring_to(state)
+    with pytest.raises(HarbourError) as refused:
+        correct(case.referral, case.manager, consent=False)
+    assert refused.value.field == "consent"
+    ends = "withdraw the referral" if state == "received" else "records their exit from support"
+    assert ends in refused.value.message
+    assert case.refresh().consent
+    assert not case.referral.transitions.filter(transition="correct").exists()
+
+
+def test_an_adult_found_a_child_needs_no_consent_and_a_child_found_an_adult_may_not_lose_it():
+    referral = submitted_referral()
+    correct(
+        referral,
+        manager(),
+        reason="age_assessment",
+        age_in_doubt=True,
+        local_authority="Leeds",
+        consent=False,
+    )
+    referral.refresh_from_db()
+    assert referral.is_child and not referral.consent
+
+    consenting = submitted_referral(age_in_doubt=True, local_authority="Leeds")
+    with pytest.raises(HarbourError) as refused:
+        correct(consenting, manager(), reason="age_assessment", age_in_doubt=False, consent=False)
+    assert refused.value.field == "consent"
+
+
 def test_languages_sent_in_another_order_are_no_correction():
     referral = submitted_referral(languages=["ti", "en"])
     with pytest.raises(NothingToCorrect):

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from accounts.authentication import issue_token
 from audit.models import AuditAction, AuditEvent
+from referrals.choices import Region
 from referrals.models import Clock
 from reports.selectors import OVERDUE_LIST_LIMIT, ReportFilter, caseload_report
 from reports.tables import for_publication, report_tables
@@ -596,7 +597,14 @@ def test_the_overdue_api_takes_the_reports_filters_and_refuses_bad_ones(api, cas
     assert api.get(OVERDUE, {"date_from": "yesterday"}).json() == {"date_from": ["Enter a valid date."]}
     response = api.get(OVERDUE, {"provider": 999999})
     assert response.status_code == 400
-    assert response.json() == {"provider": ["Select a care provider from the list."]}
+    assert response.json() == {
+        "provider": ["No care provider has the id 999999: GET /api/v1/providers/ lists them."]
+    }
+    for url in (API, OVERDUE):
+        refused = api.get(url, {"region": "Wales", "organisation_kind": "POLICE"}).json()
+        assert refused["region"] == [f'"Wales" is not one of: {", ".join(Region.values)}.']
+        assert "police, border_force" in refused["organisation_kind"][0]
+        assert "Select a valid choice" not in str(refused)
 
 
 def test_the_overdue_api_is_for_managers_only(caseload):
@@ -907,6 +915,9 @@ def test_the_schema_documents_the_report(api):
         "provider",
         "organisation_kind",
     }
+    for path in ("/api/v1/reports/caseload/", "/api/v1/reports/overdue/"):
+        (provider,) = [p for p in body["paths"][path]["get"]["parameters"] if p["name"] == "provider"]
+        assert provider["schema"] == {"type": "integer", "minimum": 1}  # provider=0 is a 400
     report = body["components"]["schemas"]["CaseloadReport"]["properties"]
     assert {"as_at", "nationalities", "top5_share", "top10_share"} <= set(report)
     overdue = body["components"]["schemas"]["ReportOverdueCase"]["properties"]

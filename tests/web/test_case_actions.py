@@ -1814,6 +1814,19 @@ def test_a_note_sent_to_an_action_the_case_has_closed_is_shown_again_as_not_reco
     assert not referral.transitions.filter(transition="record_progress").exists()
 
 
+def test_the_provider_a_case_closed_from_is_told_when_it_closed_on_sending_and_on_opening_an_action():
+    referral, staff, boss = placed()
+    client = signed_in(staff)
+    services.recover_referral(referral_id=referral.pk, actor=boss, outcome="independent_living")
+    referral.refresh_from_db()
+    when = f"Their recovery was recorded at {local_time(referral.closed_at, '%H:%M on %-d %B %Y')}"
+    sent = act(client, referral, "report_missing", {"report_missing-note": "Not seen since Monday"})
+    assert sent.status_code == 409
+    assert escape(when) in sent.content.decode() and "You may not" not in sent.content.decode()
+    opened = client.get(action_url(referral, "record_progress"), follow=True)
+    assert escape(when) in opened.content.decode()
+
+
 def assert_shown_again(response, field: str, typed: str) -> str:
     """The form is back with what was typed into ``field``, refused (409): the refusal at the top."""
     summary = refusal_shown(response)

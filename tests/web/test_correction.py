@@ -351,6 +351,15 @@ def test_an_adult_found_by_an_age_assessment_without_consent_is_asked_for_it_on_
     assert 'id="consent-missing"' not in signed_in(boss).get(case_url).content.decode()
 
 
+def test_unticking_an_adults_consent_is_refused_and_points_to_withdrawing_the_referral():
+    referral = submitted_referral()
+    response = signed_in(manager()).post(correct_url(referral), as_posted(referral, consent=""))
+    assert response.status_code == 400
+    assert escape("withdraw the referral with the reason “Consent withdrawn”") in response.content.decode()
+    referral.refresh_from_db()
+    assert referral.consent and not referral.transitions.filter(transition="correct").exists()
+
+
 def test_an_emergency_that_is_no_longer_one_is_corrected():
     referral = submitted_referral(needs_accommodation=True, emergency=True)
     data = as_posted(referral, reason="new_information", emergency="")

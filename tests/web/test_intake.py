@@ -23,7 +23,7 @@ from referrals.models import AnonymousNotification, Clock, Referral, ReferralDra
 from referrals.phone_numbers import PHONE_TOO_FEW_DIGITS_MESSAGE, PHONE_TOO_LONG_MESSAGE
 from referrals.tasks import purge_expired_drafts
 from referrals.unsent_forms import keep_unsent_form, owner_token
-from referrals.validation import LANGUAGES_TOO_MANY_MESSAGE
+from referrals.validation import LANGUAGES_TOO_MANY_MESSAGE, NO_CONSENT_IN_THE_API
 from tests.factories import (
     OrganisationFactory,
     manager,
@@ -73,6 +73,20 @@ def test_a_responder_submits_a_referral_and_lands_on_its_case_page():
     assert referral.date_of_birth == datetime.date(1995, 3, 14)
     assert referral.reference in response.content.decode()
     assert referral.reference in client.get(reverse("referrals:case_list")).content.decode()
+
+
+def test_codes_posted_in_another_case_are_stored_as_iso_writes_them():
+    client = signed_in(responder())
+    response = client.post(
+        INTAKE, intake_data(nationality="er", second_nationality="Stateless", languages=["TI"])
+    )
+    assert response.status_code == 302, response.content.decode()
+    referral = Referral.objects.get()
+    assert (referral.nationality, referral.second_nationality, referral.languages) == (
+        "ER",
+        "stateless",
+        ["ti"],
+    )
 
 
 def test_the_intake_form_labels_every_input_and_ties_hints_to_them():
@@ -201,7 +215,8 @@ def test_a_resumed_draft_ticks_and_selects_the_languages_it_was_saved_with():
         ({"date_of_birth": "2099-01-01"}, "date_of_birth", "id_date_of_birth", "in the past"),
         ({"consent": None}, "consent", "id_consent", "anonymous notification"),
         ({"gender": None}, "gender", "id_gender_0", "gender"),
-        ({"nationality": "XX"}, "nationality", "id_nationality", "valid choice"),
+        ({"nationality": "XX"}, "nationality", "id_nationality", "not a nationality code"),
+        ({"nationality": "uk"}, "nationality", "id_nationality", "code is GB"),
         ({"languages": None}, "languages", "id_languages_0", "language"),
         ({"languages": ["zz"]}, "languages", "id_languages_0", "valid choice"),
         ({"exploitation_types": None}, "exploitation_types", "id_exploitation_types_0", "exploitation"),
@@ -1442,7 +1457,9 @@ def test_an_anonymous_notification_gets_the_same_message_on_the_web_and_the_api(
 def test_the_consent_error_says_to_tick_age_in_doubt_if_the_person_may_be_under_18():
     web = web_error(signed_in(responder()).post(INTAKE, intake_data(consent=None)), "consent")
     api = api_errors("/api/v1/referrals/", api_intake(consent=False))
-    assert api["consent"] == [web]
+    # The same rule, in the API's own words: its fields, not the form's boxes.
+    assert api["consent"] == [NO_CONSENT_IN_THE_API]
+    assert "set consent to true" in api["consent"][0] and "set age_in_doubt to true" in api["consent"][0]
     assert "If the person may be under 18, tick “may be under 18” (age in doubt)" in web
     assert "no consent is needed" in web
     assert web.endswith("make an anonymous notification (duty to notify) instead.")
