@@ -28,6 +28,8 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
+from .query_parameters import refuse_unknown_query_parameters
+
 # Signed, so that only the positions Harbour wrote reach a query. Signed, not encrypted: a position is
 # the times, names of providers and ids a list orders by, which its page showed; no list pages by a
 # personal field, so none is in an address.
@@ -153,7 +155,7 @@ class HarbourPagination(CursorPagination):
     """``{count, next, previous, results}``: ``count`` the whole filtered list, ``next`` and ``previous``
     links with an opaque ``cursor`` and the request's filters; ``?page_size=`` up to 200. A cursor this
     list did not give is a 400 on ``cursor``; ``?page=`` other than 1 is a 400 that says to follow the
-    links."""
+    links, and a query parameter the list's operation does not document a 400 that names it."""
 
     page_size = 50
     page_size_query_param = "page_size"
@@ -167,6 +169,10 @@ class HarbourPagination(CursorPagination):
     ) -> list[Any] | None:
         if not isinstance(queryset, QuerySet):
             raise ImproperlyConfigured("HarbourPagination pages querysets only.")
+        if view is None:
+            raise ImproperlyConfigured("HarbourPagination checks the query against its view's operation.")
+        # ?page= is read, to take page 1 and refuse any other, but not advertised.
+        refuse_unknown_query_parameters(view, also=[self.page_query_param])
         if request.query_params.get(self.page_query_param, FIRST_PAGE) != FIRST_PAGE:
             raise ValidationError({self.page_query_param: [PAGE_REFUSED]})
         self.request, self.address = request, request.build_absolute_uri()

@@ -48,6 +48,7 @@ from referrals.validation import ANONYMOUS_REFUSED_FIELDS
 from . import serializers as s
 from .errors import CASE_CONFLICT_MESSAGE, READ_ERRORS, WRITE_ERRORS, error_responses
 from .pagination import HarbourPagination
+from .query_parameters import refuse_unknown_query_parameters
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -206,6 +207,7 @@ class ReferralDetailView(GenericAPIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         referral = with_case_summary(referrals_visible_to(_user(request))).get(pk=pk)
+        refuse_unknown_query_parameters(self)
         record_read(actor=_user(request), referral=referral, what="API referral detail", request=request)
         return Response(self.get_serializer(referral).data)
 
@@ -221,6 +223,7 @@ class ReferralHistoryView(GenericAPIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         referral = get_visible_referral(_user(request), pk)
+        refuse_unknown_query_parameters(self)
         record_read(actor=_user(request), referral=referral, what="API referral history", request=request)
         history = referral_history_visible_to(_user(request), referral)
         context = {**self.get_serializer_context(), "identity": may_see_identity(_user(request), referral)}
@@ -234,12 +237,13 @@ class SuggestedProvidersView(GenericAPIView):
     @extend_schema(
         operation_id="referrals_suggested_providers",
         summary="Providers ranked by fit for the person, with the reasons (managers)",
-        responses={200: s.SuggestedProviderSerializer(many=True), **error_responses(401, 403, 404, 429)},
+        responses={200: s.SuggestedProviderSerializer(many=True), **error_responses(400, 401, 403, 404, 429)},
     )
     def get(self, request: Request, pk: int) -> Response:
         referral = get_visible_referral(_user(request), pk)
         if not _user(request).is_manager:
             raise NotPermitted("Only managers see suggested providers.")
+        refuse_unknown_query_parameters(self)
         return Response(self.get_serializer(suggested_providers(referral), many=True).data)
 
 
