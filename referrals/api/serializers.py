@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 from django.http import QueryDict
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.fields import SkipField
 
@@ -792,10 +792,29 @@ class AnonymousNotificationSerializer(IntakeRules, serializers.ModelSerializer):
 # ------------------------------------------------------------------------------- transition inputs
 
 
+# The assessment's note once had a name of its own, notes; a client still sending it is heard.
+NOTE_SENT_TWICE_MESSAGE = (
+    "notes is the old name of note: send the assessment's note once, as note. The two sent here differ."
+)
+
+
+@extend_schema_serializer(deprecate_fields=["notes"])
 class AssessInput(serializers.Serializer):
     risk = CodeField(choices=Risk.choices)
     route = CodeField(choices=Route.choices)
-    notes = _note()
+    note = _note(
+        help_text="The assessment's note, as every transition takes its note; the history gives it as notes."
+    )
+    notes = _note(
+        help_text="Deprecated: the old name of note, still taken. Send note: both, with different text, are a 400."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """The note under either name, as the service records it (``notes``)."""
+        note, notes = attrs.pop("note", ""), attrs.pop("notes", "")
+        if note.strip() and notes.strip() and note.strip() != notes.strip():
+            raise serializers.ValidationError({"notes": [NOTE_SENT_TWICE_MESSAGE]})
+        return {**attrs, "notes": note if note.strip() else notes}
 
 
 class ReassessInput(AssessInput):
