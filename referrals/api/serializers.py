@@ -7,6 +7,7 @@ import datetime
 from collections.abc import Collection, Container, Mapping
 from typing import Any, NoReturn
 
+from django.conf import settings
 from django.http import QueryDict
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
@@ -59,6 +60,7 @@ from referrals.validation import (
     LOCAL_AUTHORITY_CONTACT_MAX_LENGTH,
     LOCAL_AUTHORITY_MAX_LENGTH,
     NAME_MAX_LENGTH,
+    NOT_CORRECTABLE,
     NOTE_LENGTH,
     OFFER_NOTE_HELP,
     PROGRESS_NOTE_REQUIRED_MESSAGE,
@@ -579,6 +581,26 @@ class SuggestedProviderSerializer(serializers.Serializer):
         return {"id": provider.pk, "name": provider.name, "duty_phone": provider.organisation.duty_phone}
 
 
+class RefusesFields(serializers.Serializer):
+    """A body some of whose fields the endpoint does not take, and refuses rather than ignores (SPEC §9
+    ignores unknown fields, but not where a client would believe that what it sent was recorded): each
+    named with why, beside the request's other errors, not after them."""
+
+    def refused_fields(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
+        raise NotImplementedError
+
+    def to_internal_value(self, data: Any) -> Any:
+        refused = self.refused_fields(data) if isinstance(data, Mapping) else {}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+            raise serializers.ValidationError({**refused, **detail}) from exc
+        if refused:
+            raise serializers.ValidationError(refused)
+        return value
+
+
 # ----------------------------------------------------------------------------------------- intake
 
 
@@ -993,15 +1015,49 @@ def correctable_field(name: str) -> serializers.Field:
     return field
 
 
-class CorrectInput(IntakeRules, serializers.Serializer):
+def not_correctable_message(field: str, *, to_a_manager: bool) -> str:
+    """Why a detail is refused, and (but to the managers themselves) whom to tell what is new, as the
+    intake form says: no endpoint adds to the referral as it was made."""
+    message = f"{field} cannot be changed by a correction: it is part of the referral as it was made."
+    if to_a_manager:
+        return message
+    phone = settings.MANAGERS_DUTY_PHONE
+    return f"{message} Phone the managers on {phone} with what is new, quoting the referral's reference."
+
+
+def is_held(referral: Referral, field: str, sent: Any) -> bool:
+    """Whether a detail is sent as the case holds it, as by a client sending back the referral it read:
+    leaving it as it is loses nothing."""
+    held = getattr(referral, field)
+    if isinstance(held, list):
+        return (
+            isinstance(sent, list) and all(isinstance(code, str) for code in sent) and set(sent) == set(held)
+        )
+    if sent is None:
+        return not held
+    return isinstance(sent, str) and sent.strip() == (held or "").strip()
+
+
+class CorrectInput(RefusesFields, IntakeRules, serializers.Serializer):
     """A correction of the person's details: any of the correctable fields, each checked as the intake
-    checks it, and the intake's rules on the case as it will be once corrected."""
+    checks it, and the intake's rules on the case as it will be once corrected. The referral as it was
+    made (account, exploitation_types, exploitation_location, responder_reference, crime_reference)
+    cannot be corrected: a value other than the case's is a 400 on the field, not dropped."""
 
     reason = CodeField(choices=CorrectionReason.choices)
     note = _note(validators=[CORRECTION_NOTE_LENGTH])
 
     def get_fields(self) -> dict[str, serializers.Field]:
         return {**{name: correctable_field(name) for name in CORRECTABLE_FIELDS}, **super().get_fields()}
+
+    def refused_fields(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
+        referral, actor = self.context["referral"], self.context.get("actor")
+        to_a_manager = bool(actor and actor.is_manager)
+        return {
+            field: [not_correctable_message(field, to_a_manager=to_a_manager)]
+            for field in NOT_CORRECTABLE
+            if field in data and not is_held(referral, field, data[field])
+        }
 
     def rule_errors(self, values: Mapping[str, Any], *, unreadable: Collection[str]) -> dict[str, list[str]]:
         return correction_errors(self.context["referral"], values, unreadable=unreadable, api=True)

@@ -43,7 +43,7 @@ from referrals.selectors import (
     referrals_visible_to,
     with_case_summary,
 )
-from referrals.validation import ANONYMOUS_REFUSED_FIELDS
+from referrals.validation import ANONYMOUS_REFUSED_FIELDS, NOT_CORRECTABLE
 
 from . import serializers as s
 from .errors import CASE_CONFLICT_MESSAGE, READ_ERRORS, WRITE_ERRORS, error_responses
@@ -352,7 +352,11 @@ class ReferralTransitionView(AnswersWithCase, GenericAPIView):
     endpoint: TransitionEndpoint
 
     def body_fields(self) -> frozenset[str]:
-        return frozenset() if self.endpoint.input is None else fields_read_by(self.endpoint.input)
+        if self.endpoint.input is None:
+            return frozenset()
+        # A correction reads the details it cannot change too, to refuse them.
+        refused = NOT_CORRECTABLE if self.endpoint.input is s.CorrectInput else ()
+        return fields_read_by(self.endpoint.input) | set(refused)
 
     def post(self, request: Request, pk: int) -> Response:
         try:
@@ -370,7 +374,9 @@ class ReferralTransitionView(AnswersWithCase, GenericAPIView):
         self.refuse_unusable_idempotency_key()
         values: dict[str, Any] = {}
         if self.endpoint.input is not None:
-            given = self.endpoint.input(data=request.data, context={"referral": referral})
+            given = self.endpoint.input(
+                data=request.data, context={"referral": referral, "actor": _user(request)}
+            )
             given.is_valid(raise_exception=True)
             values = dict(given.validated_data)
         try:
