@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import re
 from collections.abc import Collection, Container, Mapping
 from typing import Any, NoReturn
 
@@ -50,6 +51,7 @@ from referrals.validation import (
     ACCOUNT_LENGTH,
     AGE_MAX,
     ALIASES_MAX_LENGTH,
+    ANONYMOUS_PERSONAL_FIELD_MESSAGE,
     ANONYMOUS_REFUSED_FIELDS,
     CODE_MAX_LENGTH,
     CORRECTABLE_FIELDS,
@@ -761,8 +763,25 @@ class PossibleDuplicateSerializer(serializers.ModelSerializer):
         fields = ["id", "reference", "state", "submitted_at"]
 
 
-class AnonymousNotificationSerializer(IntakeRules, serializers.ModelSerializer):
-    """A duty-to-notify report (SPEC §3). Personal fields are refused, not ignored."""
+def anonymous_refusal(name: str, sent: Collection[str]) -> str:
+    """Why an anonymous notification refuses a field: an age, or the personal details it never holds
+    (what it says of given_name, for any other name too); or, for one of the fields it is ``sent``
+    written otherwise (Gender), the name to send it as."""
+    words = as_snake_case(name)
+    if words in sent:
+        return f"An anonymous notification has no field “{as_typed(name)}”: send it as {words}."
+    return ANONYMOUS_REFUSED_FIELDS.get(words, ANONYMOUS_PERSONAL_FIELD_MESSAGE)
+
+
+def as_snake_case(name: str) -> str:
+    """ "given_name" for Given_Name, givenName, given-name or "Given Name": the words of a field's name."""
+    return re.sub(r"[\s-]+", "_", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip())).casefold()
+
+
+class AnonymousNotificationSerializer(RefusesFields, IntakeRules, serializers.ModelSerializer):
+    """A duty-to-notify report (SPEC §3). Any field but its own is refused, not ignored: whatever a
+    client calls a name, a free-text note or an age, none is dropped while the client believes it was
+    recorded."""
 
     gender = CodeField(choices=Gender.choices, error_messages=error_messages("gender", anonymous=True))
     nationality = TextField(
@@ -789,23 +808,12 @@ class AnonymousNotificationSerializer(IntakeRules, serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "organisation", "submitted_at"]
 
-    def to_internal_value(self, data: Any) -> Any:
-        # Personal fields and ages are refused alongside any other field error, not after them. Other
-        # unknown fields are ignored, as everywhere in the API (SPEC §9): only the declared fields are
-        # stored.
-        personal = {}
-        if isinstance(data, Mapping):
-            personal = {
-                name: [ANONYMOUS_REFUSED_FIELDS[name]] for name in data if name in ANONYMOUS_REFUSED_FIELDS
-            }
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-            raise serializers.ValidationError({**personal, **detail}) from exc
-        if personal:
-            raise serializers.ValidationError(personal)
-        return value
+    def refused_fields(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
+        # Its own read-only fields (id, organisation, submitted_at) are ignored, as a create ignores
+        # them everywhere in the API.
+        own = self.fields
+        sent = [name for name, field in own.items() if not field.read_only]
+        return {as_typed(name): [anonymous_refusal(name, sent)] for name in data if name not in own}
 
     def rule_errors(self, values: Mapping[str, Any], *, unreadable: Collection[str]) -> dict[str, list[str]]:
         return anonymous_notification_errors(values)

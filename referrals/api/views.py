@@ -43,7 +43,7 @@ from referrals.selectors import (
     referrals_visible_to,
     with_case_summary,
 )
-from referrals.validation import ANONYMOUS_REFUSED_FIELDS, NOT_CORRECTABLE
+from referrals.validation import NOT_CORRECTABLE
 
 from . import serializers as s
 from .errors import CASE_CONFLICT_MESSAGE, READ_ERRORS, WRITE_ERRORS, error_responses
@@ -466,9 +466,9 @@ class AnonymousNotificationListView(IdempotentPostMixin, GenericAPIView):
     def get_queryset(self) -> QuerySet[AnonymousNotification]:
         return anonymous_notifications_visible_to(_user(self.request))
 
-    def body_fields(self) -> frozenset[str]:
-        # The personal and age fields too, which are read to be refused.
-        return fields_read_by(s.AnonymousNotificationSerializer) | set(ANONYMOUS_REFUSED_FIELDS)
+    def body_fields(self) -> None:
+        # Every key: any but the notification's own is refused.
+        return None
 
     def _refuse_providers(self, request: Request) -> None:
         if not (_user(request).is_manager or _user(request).is_first_responder):
@@ -495,8 +495,10 @@ class AnonymousNotificationListView(IdempotentPostMixin, GenericAPIView):
         description="Records no personal details: a request carrying a name, date of birth, contact "
         "details or an account is refused with a 400 that points to making a referral instead, and so is "
         "one giving an age or saying the person is or may be a child (age, age_estimate, age_in_doubt, "
-        "is_child and the like): duty to notify is for adults only. Other unknown fields are ignored, as "
-        "everywhere in the API.",
+        "is_child and the like): duty to notify is for adults only. Any other field but its own (gender, "
+        "nationality, exploitation_types, region) is refused too, whatever its name or spelling (Given_Name, "
+        "notes, client_reference), so that nothing sent is dropped unsaid; only the id, organisation and "
+        "submitted_at that Harbour sets are ignored, as everywhere in the API.",
         parameters=IDEMPOTENCY_PARAMETERS,
         responses={201: s.AnonymousNotificationSerializer, **error_responses(400, 401, 403, 409, 415, 429)},
     )
