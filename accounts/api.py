@@ -19,6 +19,7 @@ from idempotency.api import IDEMPOTENCY_PARAMETERS, IdempotentPostMixin, fields_
 from idempotency.exceptions import IdempotencyKeyReused
 from idempotency.services import StoredResponse
 from referrals.api.errors import error_responses
+from referrals.api.query_parameters import refuse_unknown_query_parameters
 from referrals.api.serializers import OrganisationSerializer, TextField, shown_code
 
 from .authentication import issue_token
@@ -151,7 +152,8 @@ class MeView(GenericAPIView):
     @extend_schema(
         operation_id="me",
         summary="Who you are: role, organisation and (for a care provider) your provider",
-        responses={200: MeSerializer, **error_responses(401, 429)},
+        responses={200: MeSerializer, **error_responses(400, 401, 429)},
     )
     def get(self, request: Request) -> Response:
+        refuse_unknown_query_parameters(self)
         return Response(self.get_serializer(request.user).data)

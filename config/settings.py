@@ -368,7 +368,10 @@ SPECTACULAR_SETTINGS = {
         "Lists are paged: `{count, next, previous, results}`, 50 rows a page unless `page_size` says "
         "otherwise (at most 200). Follow `next` and `previous` as given: they carry an opaque `cursor` and "
         "the request's filters, and a row that stays on the list is never skipped or repeated while it "
-        "changes. `?page=` other than 1 is refused with a 400."
+        "changes. `?page=` other than 1 is refused with a 400, and so is a `page_size` that is not a whole "
+        "number from 1.\n\n"
+        "Each operation takes the query parameters it lists and no other: any other is a 400 that names it "
+        "and lists those it takes, not a filter silently left out."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -28,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from referrals.api.errors import error_responses
+from referrals.api.query_parameters import refuse_unknown_query_parameters
 from referrals.api.serializers import refuse_repeated_filters
 from referrals.choices import Region
 
@@ -271,6 +272,7 @@ class CaseloadReportView(APIView):
         tags=["reports"],
     )
     def get(self, request: Request) -> Response:
+        refuse_unknown_query_parameters(self)
         refuse_repeated_filters(request.query_params, ReportFilterForm.base_fields)
         form = ReportFilterForm(request.query_params, api=True)
         report = caseload_report(form.report_filter()) if form.is_valid() else None

@@ -115,10 +115,10 @@ ErrorSerializer = inline_serializer(
 FieldErrorsSchema = {
     "type": "object",
     "description": (
-        "Field errors: each invalid field (or Idempotency-Key, or non_field_errors) with a list of messages; "
-        "or detail and code: parse_error for a body that is not valid JSON, nothing_to_correct for a "
-        "correction that changes none of the case's details, assessment_unchanged for a change of "
-        "assessment to the risk and route the case already has."
+        "Field errors: each invalid field (or query parameter, Idempotency-Key, or non_field_errors) with a "
+        "list of messages; or detail and code: parse_error for a body that is not valid JSON, "
+        "nothing_to_correct for a correction that changes none of the case's details, assessment_unchanged "
+        "for a change of assessment to the risk and route the case already has."
     ),
     "additionalProperties": {},
 }
@@ -144,7 +144,8 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     return responses
 
 
-READ_ERRORS = (401, 404, 429)
+# A read of one case: 400 for a query parameter it does not take (``query_parameters``).
+READ_ERRORS = (400, 401, 404, 429)
 WRITE_ERRORS = (400, 401, 403, 404, 409, 415, 429)
 
 

@@ -12,9 +12,10 @@ earlier last-seen time changes, so there a case can come twice or be passed over
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
@@ -28,6 +29,8 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
+from .query_parameters import refuse_unknown_query_parameters
+
 # Signed, so that only the positions Harbour wrote reach a query. Signed, not encrypted: a position is
 # the times, names of providers and ids a list orders by, which its page showed; no list pages by a
 # personal field, so none is in an address.
@@ -38,6 +41,8 @@ PAGE_REFUSED = "Lists are paged with the cursor of their next and previous links
 # that is the first page, and the next links lead on. Any other number is refused, not answered with the
 # first page, which such a client would ask for again and again.
 FIRST_PAGE = "1"
+MAX_PAGE_SIZE = 200
+PAGE_SIZE_REFUSED = f"Give page_size as a whole number from 1 to {MAX_PAGE_SIZE}."
 
 
 @dataclass(frozen=True)
@@ -152,13 +157,17 @@ class PageStart:
 class HarbourPagination(CursorPagination):
     """``{count, next, previous, results}``: ``count`` the whole filtered list, ``next`` and ``previous``
     links with an opaque ``cursor`` and the request's filters; ``?page_size=`` up to 200. A cursor this
-    list did not give is a 400 on ``cursor``; ``?page=`` other than 1 is a 400 that says to follow the
-    links."""
+    list did not give is a 400 on ``cursor``, and so is a ``page_size`` that is not a whole number from 1;
+    ``?page=`` other than 1 is a 400 that says to follow the links, and a query parameter the list's
+    operation does not document a 400 that names it."""
 
     page_size = 50
     page_size_query_param = "page_size"
-    max_page_size = 200
-    page_size_query_description = "Rows per page: 50 unless given, at most 200 (a larger number gives 200)."
+    max_page_size = MAX_PAGE_SIZE
+    page_size_query_description = (
+        f"Rows per page: a whole number, 50 unless given, at most {MAX_PAGE_SIZE} (a larger number gives "
+        f"{MAX_PAGE_SIZE}). 0, a negative number, a fraction or an empty value is a 400."
+    )
     cursor_query_description = "Where the page starts: the cursor of a next or previous link, as given."
     page_query_param = "page"
 
@@ -167,10 +176,14 @@ class HarbourPagination(CursorPagination):
     ) -> list[Any] | None:
         if not isinstance(queryset, QuerySet):
             raise ImproperlyConfigured("HarbourPagination pages querysets only.")
+        if view is None:
+            raise ImproperlyConfigured("HarbourPagination checks the query against its view's operation.")
+        # ?page= is read, to take page 1 and refuse any other, but not advertised.
+        refuse_unknown_query_parameters(view, also=[self.page_query_param])
         if request.query_params.get(self.page_query_param, FIRST_PAGE) != FIRST_PAGE:
             raise ValidationError({self.page_query_param: [PAGE_REFUSED]})
         self.request, self.address = request, request.build_absolute_uri()
-        self.page_size = cast(int, self.get_page_size(request))  # never None: there is a default
+        self.page_size = self.get_page_size(request)
         self.keys = _keys_of(queryset)
         self.start = self._read_cursor(request, queryset)
         self.count = queryset.count()
@@ -190,6 +203,28 @@ class HarbourPagination(CursorPagination):
         self.has_previous = further if self.start.back else came_from_elsewhere
         self.page = page
         return page
+
+    def get_page_size(self, request: Request) -> int:
+        """The ``page_size`` asked for, a larger number than the maximum taken as the maximum; anything
+        but a whole number from 1 is a 400, not the default in its place, which would leave the client
+        paging by a size it did not ask for."""
+        given = request.query_params.get(self.page_size_query_param)
+        if given is None:
+            return self.page_size
+        digits = given.lstrip("0")
+        if not re.fullmatch(r"[0-9]+", given) or not digits:
+            raise ValidationError({self.page_size_query_param: [PAGE_SIZE_REFUSED]})
+        # Compared by length first: Python will not read an integer of thousands of digits.
+        if len(digits) > len(str(self.max_page_size)):
+            return self.max_page_size
+        return min(int(digits), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+        return parameters
 
     @staticmethod
     def _after(keys: list[SortKey], position: list[Any]) -> Q:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import datetime
+import re
 from collections.abc import Collection, Container, Mapping
 from typing import Any, NoReturn
 
+from django.conf import settings
 from django.http import QueryDict
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.fields import SkipField
 
@@ -49,6 +51,7 @@ from referrals.validation import (
     ACCOUNT_LENGTH,
     AGE_MAX,
     ALIASES_MAX_LENGTH,
+    ANONYMOUS_PERSONAL_FIELD_MESSAGE,
     ANONYMOUS_REFUSED_FIELDS,
     CODE_MAX_LENGTH,
     CORRECTABLE_FIELDS,
@@ -59,6 +62,7 @@ from referrals.validation import (
     LOCAL_AUTHORITY_CONTACT_MAX_LENGTH,
     LOCAL_AUTHORITY_MAX_LENGTH,
     NAME_MAX_LENGTH,
+    NOT_CORRECTABLE,
     NOTE_LENGTH,
     OFFER_NOTE_HELP,
     PROGRESS_NOTE_REQUIRED_MESSAGE,
@@ -598,6 +602,26 @@ class SuggestedProviderSerializer(serializers.Serializer):
         return {"id": provider.pk, "name": provider.name, "duty_phone": provider.organisation.duty_phone}
 
 
+class RefusesFields(serializers.Serializer):
+    """A body some of whose fields the endpoint does not take, and refuses rather than ignores (SPEC §9
+    ignores unknown fields, but not where a client would believe that what it sent was recorded): each
+    named with why, beside the request's other errors, not after them."""
+
+    def refused_fields(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
+        raise NotImplementedError
+
+    def to_internal_value(self, data: Any) -> Any:
+        refused = self.refused_fields(data) if isinstance(data, Mapping) else {}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+            raise serializers.ValidationError({**refused, **detail}) from exc
+        if refused:
+            raise serializers.ValidationError(refused)
+        return value
+
+
 # ----------------------------------------------------------------------------------------- intake
 
 
@@ -770,8 +794,25 @@ class PossibleDuplicateSerializer(serializers.ModelSerializer):
         fields = ["id", "reference", "state", "submitted_at"]
 
 
-class AnonymousNotificationSerializer(IntakeRules, serializers.ModelSerializer):
-    """A duty-to-notify report (SPEC §3). Personal fields are refused, not ignored."""
+def anonymous_refusal(name: str, sent: Collection[str]) -> str:
+    """Why an anonymous notification refuses a field: an age, or the personal details it never holds
+    (what it says of given_name, for any other name too); or, for one of the fields it is ``sent``
+    written otherwise (Gender), the name to send it as."""
+    words = as_snake_case(name)
+    if words in sent:
+        return f"An anonymous notification has no field “{as_typed(name)}”: send it as {words}."
+    return ANONYMOUS_REFUSED_FIELDS.get(words, ANONYMOUS_PERSONAL_FIELD_MESSAGE)
+
+
+def as_snake_case(name: str) -> str:
+    """ "given_name" for Given_Name, givenName, given-name or "Given Name": the words of a field's name."""
+    return re.sub(r"[\s-]+", "_", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip())).casefold()
+
+
+class AnonymousNotificationSerializer(RefusesFields, IntakeRules, serializers.ModelSerializer):
+    """A duty-to-notify report (SPEC §3). Any field but its own is refused, not ignored: whatever a
+    client calls a name, a free-text note or an age, none is dropped while the client believes it was
+    recorded."""
 
     gender = CodeField(choices=Gender.choices, error_messages=error_messages("gender", anonymous=True))
     nationality = NationalityCode(
@@ -798,23 +839,12 @@ class AnonymousNotificationSerializer(IntakeRules, serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "organisation", "submitted_at"]
 
-    def to_internal_value(self, data: Any) -> Any:
-        # Personal fields and ages are refused alongside any other field error, not after them. Other
-        # unknown fields are ignored, as everywhere in the API (SPEC §9): only the declared fields are
-        # stored.
-        personal = {}
-        if isinstance(data, Mapping):
-            personal = {
-                name: [ANONYMOUS_REFUSED_FIELDS[name]] for name in data if name in ANONYMOUS_REFUSED_FIELDS
-            }
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-            raise serializers.ValidationError({**personal, **detail}) from exc
-        if personal:
-            raise serializers.ValidationError(personal)
-        return value
+    def refused_fields(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
+        # Its own read-only fields (id, organisation, submitted_at) are ignored, as a create ignores
+        # them everywhere in the API.
+        own = self.fields
+        sent = [name for name, field in own.items() if not field.read_only]
+        return {as_typed(name): [anonymous_refusal(name, sent)] for name in data if name not in own}
 
     def rule_errors(self, values: Mapping[str, Any], *, unreadable: Collection[str]) -> dict[str, list[str]]:
         return anonymous_notification_errors(values)
@@ -823,10 +853,29 @@ class AnonymousNotificationSerializer(IntakeRules, serializers.ModelSerializer):
 # ------------------------------------------------------------------------------- transition inputs
 
 
+# The assessment's note once had a name of its own, notes; a client still sending it is heard.
+NOTE_SENT_TWICE_MESSAGE = (
+    "notes is the old name of note: send the assessment's note once, as note. The two sent here differ."
+)
+
+
+@extend_schema_serializer(deprecate_fields=["notes"])
 class AssessInput(serializers.Serializer):
     risk = CodeField(choices=Risk.choices)
     route = CodeField(choices=Route.choices)
-    notes = _note()
+    note = _note(
+        help_text="The assessment's note, as every transition takes its note; the history gives it as notes."
+    )
+    notes = _note(
+        help_text="Deprecated: the old name of note, still taken. Send note: both, with different text, are a 400."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """The note under either name, as the service records it (``notes``)."""
+        note, notes = attrs.pop("note", ""), attrs.pop("notes", "")
+        if note.strip() and notes.strip() and note.strip() != notes.strip():
+            raise serializers.ValidationError({"notes": [NOTE_SENT_TWICE_MESSAGE]})
+        return {**attrs, "notes": note if note.strip() else notes}
 
 
 class ReassessInput(AssessInput):
@@ -1010,15 +1059,49 @@ def correctable_field(name: str) -> serializers.Field:
     return field
 
 
-class CorrectInput(IntakeRules, serializers.Serializer):
+def not_correctable_message(field: str, *, to_a_manager: bool) -> str:
+    """Why a detail is refused, and (but to the managers themselves) whom to tell what is new, as the
+    intake form says: no endpoint adds to the referral as it was made."""
+    message = f"{field} cannot be changed by a correction: it is part of the referral as it was made."
+    if to_a_manager:
+        return message
+    phone = settings.MANAGERS_DUTY_PHONE
+    return f"{message} Phone the managers on {phone} with what is new, quoting the referral's reference."
+
+
+def is_held(referral: Referral, field: str, sent: Any) -> bool:
+    """Whether a detail is sent as the case holds it, as by a client sending back the referral it read:
+    leaving it as it is loses nothing."""
+    held = getattr(referral, field)
+    if isinstance(held, list):
+        return (
+            isinstance(sent, list) and all(isinstance(code, str) for code in sent) and set(sent) == set(held)
+        )
+    if sent is None:
+        return not held
+    return isinstance(sent, str) and sent.strip() == (held or "").strip()
+
+
+class CorrectInput(RefusesFields, IntakeRules, serializers.Serializer):
     """A correction of the person's details: any of the correctable fields, each checked as the intake
-    checks it, and the intake's rules on the case as it will be once corrected."""
+    checks it, and the intake's rules on the case as it will be once corrected. The referral as it was
+    made (account, exploitation_types, exploitation_location, responder_reference, crime_reference)
+    cannot be corrected: a value other than the case's is a 400 on the field, not dropped."""
 
     reason = CodeField(choices=CorrectionReason.choices)
     note = _note(validators=[CORRECTION_NOTE_LENGTH])
 
     def get_fields(self) -> dict[str, serializers.Field]:
         return {**{name: correctable_field(name) for name in CORRECTABLE_FIELDS}, **super().get_fields()}
+
+    def refused_fields(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
+        referral, actor = self.context["referral"], self.context.get("actor")
+        to_a_manager = bool(actor and actor.is_manager)
+        return {
+            field: [not_correctable_message(field, to_a_manager=to_a_manager)]
+            for field in NOT_CORRECTABLE
+            if field in data and not is_held(referral, field, data[field])
+        }
 
     def rule_errors(self, values: Mapping[str, Any], *, unreadable: Collection[str]) -> dict[str, list[str]]:
         return correction_errors(self.context["referral"], values, unreadable=unreadable, api=True)

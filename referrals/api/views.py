@@ -43,11 +43,12 @@ from referrals.selectors import (
     referrals_visible_to,
     with_case_summary,
 )
-from referrals.validation import ANONYMOUS_REFUSED_FIELDS
+from referrals.validation import NOT_CORRECTABLE
 
 from . import serializers as s
 from .errors import CASE_CONFLICT_MESSAGE, READ_ERRORS, WRITE_ERRORS, error_responses
 from .pagination import HarbourPagination
+from .query_parameters import refuse_unknown_query_parameters
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -206,6 +207,7 @@ class ReferralDetailView(GenericAPIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         referral = with_case_summary(referrals_visible_to(_user(request))).get(pk=pk)
+        refuse_unknown_query_parameters(self)
         record_read(actor=_user(request), referral=referral, what="API referral detail", request=request)
         return Response(self.get_serializer(referral).data)
 
@@ -221,6 +223,7 @@ class ReferralHistoryView(GenericAPIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         referral = get_visible_referral(_user(request), pk)
+        refuse_unknown_query_parameters(self)
         record_read(actor=_user(request), referral=referral, what="API referral history", request=request)
         history = referral_history_visible_to(_user(request), referral)
         context = {**self.get_serializer_context(), "identity": may_see_identity(_user(request), referral)}
@@ -234,12 +237,13 @@ class SuggestedProvidersView(GenericAPIView):
     @extend_schema(
         operation_id="referrals_suggested_providers",
         summary="Providers ranked by fit for the person, with the reasons (managers)",
-        responses={200: s.SuggestedProviderSerializer(many=True), **error_responses(401, 403, 404, 429)},
+        responses={200: s.SuggestedProviderSerializer(many=True), **error_responses(400, 401, 403, 404, 429)},
     )
     def get(self, request: Request, pk: int) -> Response:
         referral = get_visible_referral(_user(request), pk)
         if not _user(request).is_manager:
             raise NotPermitted("Only managers see suggested providers.")
+        refuse_unknown_query_parameters(self)
         return Response(self.get_serializer(suggested_providers(referral), many=True).data)
 
 
@@ -348,7 +352,11 @@ class ReferralTransitionView(AnswersWithCase, GenericAPIView):
     endpoint: TransitionEndpoint
 
     def body_fields(self) -> frozenset[str]:
-        return frozenset() if self.endpoint.input is None else fields_read_by(self.endpoint.input)
+        if self.endpoint.input is None:
+            return frozenset()
+        # A correction reads the details it cannot change too, to refuse them.
+        refused = NOT_CORRECTABLE if self.endpoint.input is s.CorrectInput else ()
+        return fields_read_by(self.endpoint.input) | set(refused)
 
     def post(self, request: Request, pk: int) -> Response:
         try:
@@ -366,7 +374,9 @@ class ReferralTransitionView(AnswersWithCase, GenericAPIView):
         self.refuse_unusable_idempotency_key()
         values: dict[str, Any] = {}
         if self.endpoint.input is not None:
-            given = self.endpoint.input(data=request.data, context={"referral": referral})
+            given = self.endpoint.input(
+                data=request.data, context={"referral": referral, "actor": _user(request)}
+            )
             given.is_valid(raise_exception=True)
             values = dict(given.validated_data)
         try:
@@ -456,9 +466,9 @@ class AnonymousNotificationListView(IdempotentPostMixin, GenericAPIView):
     def get_queryset(self) -> QuerySet[AnonymousNotification]:
         return anonymous_notifications_visible_to(_user(self.request))
 
-    def body_fields(self) -> frozenset[str]:
-        # The personal and age fields too, which are read to be refused.
-        return fields_read_by(s.AnonymousNotificationSerializer) | set(ANONYMOUS_REFUSED_FIELDS)
+    def body_fields(self) -> None:
+        # Every key: any but the notification's own is refused.
+        return None
 
     def _refuse_providers(self, request: Request) -> None:
         if not (_user(request).is_manager or _user(request).is_first_responder):
@@ -485,8 +495,10 @@ class AnonymousNotificationListView(IdempotentPostMixin, GenericAPIView):
         description="Records no personal details: a request carrying a name, date of birth, contact "
         "details or an account is refused with a 400 that points to making a referral instead, and so is "
         "one giving an age or saying the person is or may be a child (age, age_estimate, age_in_doubt, "
-        "is_child and the like): duty to notify is for adults only. Other unknown fields are ignored, as "
-        "everywhere in the API.",
+        "is_child and the like): duty to notify is for adults only. Any other field but its own (gender, "
+        "nationality, exploitation_types, region) is refused too, whatever its name or spelling (Given_Name, "
+        "notes, client_reference), so that nothing sent is dropped unsaid; only the id, organisation and "
+        "submitted_at that Harbour sets are ignored, as everywhere in the API.",
         parameters=IDEMPOTENCY_PARAMETERS,
         responses={201: s.AnonymousNotificationSerializer, **error_responses(400, 401, 403, 409, 415, 429)},
     )

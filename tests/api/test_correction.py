@@ -151,6 +151,76 @@ def test_a_correction_repeated_with_its_idempotency_key_is_made_once(api):
     assert referral.transitions.filter(transition="correct").count() == 1
 
 
+NEW_INFORMATION = {
+    "account": "NEW: the exploiter has a gun.",
+    "exploitation_types": ["sexual", "criminal"],
+    "exploitation_location": "uk",
+    "responder_reference": "PC-9999",
+    "crime_reference": "CR-2",
+}
+
+
+@pytest.mark.parametrize("field", NEW_INFORMATION)
+def test_a_correction_refuses_a_detail_of_the_referral_as_made_on_that_field_and_says_whom_to_tell(
+    api, settings, field
+):
+    settings.MANAGERS_DUTY_PHONE = "020 7946 0321"
+    referral = submitted_referral()
+    before = Referral.objects.get(pk=referral.pk)
+    body = {"reason": "new_information", "given_name": "Acct2", field: NEW_INFORMATION[field]}
+    response = correct(api(referral.submitted_by), referral, body)
+    assert response.status_code == 400
+    assert response.json() == {
+        field: [
+            f"{field} cannot be changed by a correction: it is part of the referral as it was made. Phone the "
+            "managers on 020 7946 0321 with what is new, quoting the referral's reference."
+        ]
+    }
+    referral.refresh_from_db()
+    assert (referral.given_name, getattr(referral, field)) == (before.given_name, getattr(before, field))
+    assert not referral.transitions.filter(transition="correct").exists()
+
+
+def test_a_correction_names_every_detail_it_cannot_change_beside_its_other_errors(api):
+    referral = submitted_referral()
+    body = {"reason": "no_such_reason", "region": "atlantis", **NEW_INFORMATION}
+    response = correct(api(referral.submitted_by), referral, body)
+    assert response.status_code == 400
+    assert set(response.json()) == {"reason", "region", *NEW_INFORMATION}
+
+
+def test_a_manager_is_not_told_to_phone_the_managers(api):
+    referral = submitted_referral()
+    response = correct(api(manager()), referral, {"reason": "new_information", "crime_reference": "CR-2"})
+    assert response.status_code == 400
+    assert response.json() == {
+        "crime_reference": [
+            "crime_reference cannot be changed by a correction: it is part of the referral as it was made."
+        ]
+    }
+
+
+def test_a_correction_sent_with_the_referral_as_read_changes_what_differs_and_keeps_the_rest(api):
+    referral = submitted_referral(exploitation_types=["labour", "criminal"], crime_reference="")
+    client = api(referral.submitted_by)
+    as_read = client.get(f"/api/v1/referrals/{referral.pk}/").json()
+    as_read["exploitation_types"].reverse()
+    body = {**as_read, "crime_reference": None, "reason": "typing_error", "given_name": "Amena"}
+    response = correct(client, referral, body)
+    assert response.status_code == 200, response.json()
+    assert response.json()["given_name"] == "Amena"
+
+
+def test_a_correction_refused_a_detail_is_not_replayed_as_the_same_request(api):
+    referral = submitted_referral()
+    client = api(referral.submitted_by)
+    body = {"reason": "typing_error", "given_name": "Amena"}
+    assert correct(client, referral, body, HTTP_IDEMPOTENCY_KEY="correct-2").status_code == 200
+    again = correct(client, referral, {**body, "account": "Something new."}, HTTP_IDEMPOTENCY_KEY="correct-2")
+    assert again.status_code == 409
+    assert again.json()["code"] == "idempotency_key_reused"
+
+
 def test_the_schema_documents_the_correction(api):
     schema = api().get("/api/v1/schema/?format=json").json()
     operation = schema["paths"]["/api/v1/referrals/{id}/correct/"]["post"]

@@ -11,6 +11,7 @@ from referrals.models import AnonymousNotification, Referral
 from referrals.phone_numbers import PHONE_TOO_LONG_MESSAGE
 from referrals.validation import (
     ANONYMOUS_AGE_FIELD_MESSAGE,
+    ANONYMOUS_PERSONAL_FIELD_MESSAGE,
     LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_IN_THE_API,
     LOCAL_AUTHORITY_REQUIRED_MESSAGE,
 )
@@ -449,13 +450,65 @@ def test_an_anonymous_notification_refuses_any_age_saying_a_child_is_referred_no
     assert not AnonymousNotification.objects.exists()
 
 
-def test_an_anonymous_notification_ignores_unknown_fields_that_are_not_personal(api):
-    unknown = {"client_reference": "CRM-118", "consent": False, "state": "placed"}
-    response = api(responder()).post(ANON_URL, {**ANONYMOUS, **unknown}, format="json")
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"Given_Name": "John"},
+        {"givenName": "John"},
+        {"Date Of Birth": "1990-01-01"},
+        {"notes": "John Smith"},
+        {"name": "John"},
+        {"client_reference": "CRM-118"},
+        {"consent": False},
+        {"state": "placed"},
+        {"": "John"},
+    ],
+    ids=lambda other: next(iter(other)) or "blank",
+)
+def test_an_anonymous_notification_refuses_any_field_not_its_own_as_it_refuses_a_name(api, other):
+    response = api(responder()).post(ANON_URL, {**ANONYMOUS, **other}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {next(iter(other)): [ANONYMOUS_PERSONAL_FIELD_MESSAGE]}
+    assert not AnonymousNotification.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "age", [{"Age": 16}, {"isChild": True}, {"Age-Estimate": 30}], ids=lambda age: next(iter(age))
+)
+def test_an_anonymous_notification_refuses_an_age_under_another_spelling_as_an_age(api, age):
+    response = api(responder()).post(ANON_URL, {**ANONYMOUS, **age}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {next(iter(age)): [ANONYMOUS_AGE_FIELD_MESSAGE]}
+
+
+def test_an_anonymous_notification_says_how_to_spell_its_own_field_written_otherwise(api):
+    sent = {**{key: value for key, value in ANONYMOUS.items() if key != "gender"}, "Gender": "male"}
+    response = api(responder()).post(ANON_URL, sent, format="json")
+    assert response.status_code == 400
+    assert response.json()["Gender"] == [
+        "An anonymous notification has no field “Gender”: send it as gender."
+    ]
+    assert "gender" in response.json()
+
+
+def test_an_anonymous_notification_ignores_its_own_fields_that_harbour_sets(api):
+    user = responder()
+    sent = {**ANONYMOUS, "id": 999, "organisation": 12345, "submitted_at": "2020-01-01T00:00:00Z"}
+    response = api(user).post(ANON_URL, sent, format="json")
     assert response.status_code == 201, response.json()
-    assert set(response.json()) == {"id", "organisation", "submitted_at", *ANONYMOUS}
-    notification = AnonymousNotification.objects.get()
-    assert {key: getattr(notification, key) for key in ANONYMOUS} == ANONYMOUS
+    assert response.json()["organisation"] == user.organisation_id
+    assert response.json()["id"] != 999 and not response.json()["submitted_at"].startswith("2020")
+
+
+def test_an_anonymous_notification_refused_a_field_is_not_replayed_as_the_same_request(api):
+    client = api(responder())
+    assert client.post(ANON_URL, ANONYMOUS, format="json", HTTP_IDEMPOTENCY_KEY="anon-1").status_code == 201
+    again = client.post(
+        ANON_URL, {**ANONYMOUS, "notes": "John Smith"}, format="json", HTTP_IDEMPOTENCY_KEY="anon-1"
+    )
+    assert again.status_code == 409
+    assert again.json()["code"] == "idempotency_key_reused"
+    assert AnonymousNotification.objects.count() == 1
 
 
 def test_an_anonymous_notification_names_personal_fields_even_beside_other_errors(api):

@@ -11,11 +11,19 @@ from django.core import signing
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
 from audit.models import AuditEvent
 from notifications.models import Event, InboxItem
 from referrals import services
-from referrals.api.pagination import CURSOR_SALT, INVALID_CURSOR, PAGE_REFUSED
+from referrals.api.pagination import (
+    CURSOR_SALT,
+    INVALID_CURSOR,
+    PAGE_REFUSED,
+    PAGE_SIZE_REFUSED,
+    HarbourPagination,
+)
 from referrals.models import AnonymousNotification, Clock, Deadline, Referral
 from tests.factories import CareProviderFactory, manager, responder, submitted_referral
 
@@ -272,3 +280,40 @@ def test_the_schema_describes_the_cursor_of_every_list(api):
         parameters = {parameter["name"] for parameter in operation["parameters"]}
         assert {"cursor", "page_size"} <= parameters and "page" not in parameters, path
         assert "400" in operation["responses"], path
+
+
+@pytest.mark.parametrize("size", ["abc", "0", "-5", "1.5", "", " 5", "+5", "٣", "1e2"])
+@pytest.mark.parametrize("url", ["/api/v1/referrals/", "/api/v1/inbox/", "/api/v1/reports/overdue/"])
+def test_a_page_size_that_is_not_a_whole_number_from_1_is_a_400_not_the_default(api, url, size):
+    submitted_referral(responder())
+    response = api(manager()).get(url, {"page_size": size})
+    assert response.status_code == 400
+    assert response.json() == {"page_size": [PAGE_SIZE_REFUSED]}
+    assert PAGE_SIZE_REFUSED == "Give page_size as a whole number from 1 to 200."
+
+
+@pytest.mark.parametrize(("size", "rows"), [("1", 1), ("02", 2), ("3", 3), ("201", 3), ("9" * 5000, 3)])
+def test_a_page_size_from_1_is_taken_however_large(api, size, rows):
+    referrer = responder()
+    for _ in range(3):
+        submitted_referral(referrer)
+    response = api(manager()).get("/api/v1/referrals/", {"page_size": size})
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == rows
+
+
+@pytest.mark.parametrize(("size", "taken"), [("199", 199), ("200", 200), ("201", 200), ("9" * 5000, 200)])
+def test_a_page_size_over_the_maximum_pages_by_the_maximum(size, taken):
+    request = Request(APIRequestFactory().get("/api/v1/referrals/", {"page_size": size}))
+    assert HarbourPagination().get_page_size(request) == taken
+
+
+def test_the_schema_says_a_page_size_is_a_whole_number_from_1(api):
+    schema = api().get("/api/v1/schema/?format=json").json()
+    (page_size,) = [
+        parameter
+        for parameter in schema["paths"]["/api/v1/referrals/"]["get"]["parameters"]
+        if parameter["name"] == "page_size"
+    ]
+    assert page_size["schema"] == {"type": "integer", "minimum": 1}
+    assert "at most 200 (a larger number gives 200)" in page_size["description"]

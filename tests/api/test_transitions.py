@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from care_providers.models import CareProvider, OfferState, Placement
 from referrals import services
+from referrals.api.serializers import NOTE_SENT_TWICE_MESSAGE
 from referrals.choices import ReferralState
 from referrals.local_time import local_time
 from referrals.permissions import TRANSITIONS, missing_child_exit_message
@@ -777,6 +778,74 @@ def test_bad_transition_input_is_a_400_naming_the_field(api):
     assert response.status_code == 400
     assert set(response.json()) == {"risk"}
     assert case.refresh().state == "received"
+
+
+# ------------------------------------------------------------------------ the assessment's note
+
+ASSESSMENTS = {
+    "assess": ("received", {"risk": "high", "route": "accommodation"}),
+    "reassess": ("assessed", {"risk": "high", "route": "outreach"}),
+}
+SAFEGUARDING_NOTE = "Do not place near Leeds: the trafficker lives there."
+
+
+def assessment_recorded(api, transition, body):
+    state, assessment = ASSESSMENTS[transition]
+    case = bring_to(state)
+    client = api(case.manager)
+    response = client.post(
+        transition_url(case.referral.pk, transition), {**assessment, **body}, format="json"
+    )
+    history = client.get(f"/api/v1/referrals/{case.referral.pk}/history/").json()
+    return case, response, [entry for entry in history if entry["transition"] == transition]
+
+
+@pytest.mark.parametrize("transition", ASSESSMENTS)
+@pytest.mark.parametrize("name", ["note", "notes"])
+def test_an_assessment_keeps_its_note_sent_as_note_like_every_transition_or_as_notes_as_before(
+    api, transition, name
+):
+    _, response, (entry,) = assessment_recorded(api, transition, {name: SAFEGUARDING_NOTE})
+    assert response.status_code == 200, response.json()
+    assert entry["input"]["notes"] == SAFEGUARDING_NOTE
+
+
+@pytest.mark.parametrize("transition", ASSESSMENTS)
+def test_an_assessment_takes_the_same_note_under_both_names(api, transition):
+    _, response, (entry,) = assessment_recorded(
+        api, transition, {"note": SAFEGUARDING_NOTE, "notes": f"{SAFEGUARDING_NOTE} "}
+    )
+    assert response.status_code == 200, response.json()
+    assert entry["input"]["notes"] == SAFEGUARDING_NOTE
+
+
+@pytest.mark.parametrize("transition", ASSESSMENTS)
+@pytest.mark.parametrize("blank", ["note", "notes"])
+def test_an_assessment_takes_the_note_given_beside_the_other_name_left_blank(api, transition, blank):
+    (given,) = {"note", "notes"} - {blank}
+    _, response, (entry,) = assessment_recorded(api, transition, {given: SAFEGUARDING_NOTE, blank: ""})
+    assert response.status_code == 200, response.json()
+    assert entry["input"]["notes"] == SAFEGUARDING_NOTE
+
+
+@pytest.mark.parametrize("transition", ASSESSMENTS)
+def test_an_assessment_with_two_different_notes_is_a_400_and_changes_nothing(api, transition):
+    case, response, entries = assessment_recorded(
+        api, transition, {"note": SAFEGUARDING_NOTE, "notes": "Needs a safe house today."}
+    )
+    assert response.status_code == 400
+    assert response.json() == {"notes": [NOTE_SENT_TWICE_MESSAGE]}
+    assert entries == []
+    assert case.refresh().state == ASSESSMENTS[transition][0]
+
+
+def test_the_schema_gives_the_assessments_note_as_note_and_notes_as_deprecated(api):
+    schemas = api().get("/api/v1/schema/?format=json").json()["components"]["schemas"]
+    for component in ("AssessInputRequest", "ReassessInputRequest"):
+        properties = schemas[component]["properties"]
+        assert "deprecated" not in properties["note"], component
+        assert properties["notes"]["deprecated"] is True, component
+        assert properties["notes"]["description"].startswith("Deprecated: the old name of note"), component
 
 
 def test_a_state_conflict_is_reported_before_bad_input(api):
