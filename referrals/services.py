@@ -473,10 +473,9 @@ def offer_already_pending(offer: PlacementOffer) -> OfferAlreadyPending:
 def offer_ran_out(offer: PlacementOffer) -> OfferNotPending:
     """The refusal of an answer to an offer past its answer time, for the provider it was made to: it
     expired unanswered, whatever the answer would have been, and the managers are told so."""
-    return OfferNotPending(
-        f"This offer expired at {local_time(offer.response_due_at, '%H:%M on %-d %B')}; "
-        "the managers will look for another placement."
-    )
+    from .wording import ran_out_words  # it imports this module
+
+    return OfferNotPending(f"This offer {ran_out_words(offer)}")
 
 
 def offer_placement(*, referral_id: int, actor: User, provider_id: int, note: str = "") -> PlacementOffer:

@@ -12,7 +12,7 @@ import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -44,7 +44,6 @@ from care_providers.selectors import (
     pending_offer_for,
     provider_names,
     suggested_providers,
-    who_rejected,
 )
 from care_providers.services import bed_needed, provider_misfits
 from idempotency.web import form_done, form_key_of, sent_once, shown_form_key
@@ -153,7 +152,6 @@ from .validation import REFERRAL_FIELDS
 from .wording import (
     ADD_DUTY_PHONE,
     NOW_18,
-    REVOKED_BECAUSE,
     age_words,
     coming_of_age_words,
     correction_in_words,
@@ -163,6 +161,7 @@ from .wording import (
     last_offer_words,
     late_answer_words,
     managers_duty_line,
+    offer_ended_words,
     placement_offer_ended_words,
     provider_duty_phone,
     revocation_in_words,
@@ -312,17 +311,10 @@ def show_unsent_form(request: HttpRequest, form: HarbourForm, referral: Referral
 
 
 def ended_offer_words(offer: PlacementOffer) -> str:
-    """Why a care provider can no longer open a case it was offered."""
-    if offer.state == OfferState.EXPIRED:
-        due = local_time(offer.response_due_at, "%H:%M on %-d %B")
-        return f"this offer expired at {due}; the managers will look for another placement."
-    if offer.state == OfferState.REVOKED:
-        # Not why the managers withdrew it: their reason and note are theirs and the referrer's.
-        because = " by the managers" if offer.revoke_reason else REVOKED_BECAUSE.get(offer.referral.state, "")
-        return f"this offer was withdrawn{because}."
-    if offer.state == OfferState.REJECTED:
-        at = local_time(cast(datetime.datetime, offer.responded_at), "%H:%M on %-d %B")
-        return f"this offer was rejected by {who_rejected(offer)} at {at}."
+    """Why a care provider can no longer open a case it was offered: how and when the offer ended, as an
+    answer to it hears (``offer_ended_words``), or that the placement it led to has."""
+    if offer.state in services.ENDED_UNACCEPTED:
+        return f"this offer {offer_ended_words(offer)}"
     return "this person is no longer placed with you."
 
 
