@@ -7,7 +7,7 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Least
@@ -48,9 +48,12 @@ def latest_offer_for(referral: Referral) -> PlacementOffer | None:
     return referral.offers.order_by("-offered_at", "-id").first()
 
 
-def last_offer_to(provider: CareProvider, referral_id: int) -> PlacementOffer | None:
+def last_offer_to(provider: CareProvider | None, referral_id: int) -> PlacementOffer | None:
     """The provider's latest offer of the referral, with the referral's reference and state and nothing
-    else of it: the case itself may be out of the provider's sight now."""
+    else of it: the case itself may be out of the provider's sight now. None for no provider (a user who
+    is not a care provider's)."""
+    if provider is None:
+        return None
     offers = (
         provider.offers.filter(referral_id=referral_id)
         .select_related("referral")
@@ -65,6 +68,35 @@ def last_offer_to(provider: CareProvider, referral_id: int) -> PlacementOffer | 
         )
     )
     return offers.order_by("-offered_at", "-id").first()
+
+
+def who_rejected(offer: PlacementOffer) -> str | None:
+    """The username of whoever rejected the offer: a caseworker may be hearing only now that a colleague
+    turned the person down. The first rejection since the offer was made, as only one offer is pending at
+    a time: a later one is another provider's, of a later offer."""
+    return cast(
+        str | None,
+        offer.referral.transitions.filter(transition="reject", at__gte=offer.offered_at)
+        .order_by("at", "id")
+        .values_list("actor__username", flat=True)
+        .first(),
+    )
+
+
+# The transitions that withdraw a pending offer: the managers' own, and the case's closing with it in.
+REVOKING_TRANSITIONS = ("revoke_offer", "withdraw", "exit")
+
+
+def when_withdrawn(offer: PlacementOffer) -> datetime.datetime | None:
+    """When the offer was withdrawn, by the managers or with its case: the first withdrawal logged since
+    it was made, as only one offer is pending at a time."""
+    return cast(
+        datetime.datetime | None,
+        offer.referral.transitions.filter(transition__in=REVOKING_TRANSITIONS, at__gte=offer.offered_at)
+        .order_by("at", "id")
+        .values_list("at", flat=True)
+        .first(),
+    )
 
 
 # What the offers page shows of a person: enough to decide on an offer, and no name, date of birth

@@ -19,6 +19,8 @@ from django.utils import timezone
 
 # A day and time as Django's ``date`` filter writes "j M Y H:i": "3 Mar 2026 06:08".
 MOMENT = "%-d %b %Y %H:%M"
+# A moment as a message's sentence gives it, which may be read long after: "14:05 on 30 November 2026".
+MOMENT_IN_FULL = "%H:%M on %-d %B %Y"
 # The time of day in a strftime pattern, after which the zone goes.
 TIME_OF_DAY = re.compile(r"%H:%M(?::%S)?")
 

@@ -473,10 +473,9 @@ def offer_already_pending(offer: PlacementOffer) -> OfferAlreadyPending:
 def offer_ran_out(offer: PlacementOffer) -> OfferNotPending:
     """The refusal of an answer to an offer past its answer time, for the provider it was made to: it
     expired unanswered, whatever the answer would have been, and the managers are told so."""
-    return OfferNotPending(
-        f"This offer expired at {local_time(offer.response_due_at, '%H:%M on %-d %B')}; "
-        "the managers will look for another placement."
-    )
+    from .wording import ran_out_words  # it imports this module
+
+    return OfferNotPending(f"This offer {ran_out_words(offer)}")
 
 
 def offer_placement(*, referral_id: int, actor: User, provider_id: int, note: str = "") -> PlacementOffer:
@@ -604,77 +603,24 @@ OFFER_ENDED_WORDS = {
 }
 
 
-# Why a pending offer was withdrawn with its case, by the state the case went to (``withdraw_referral``
-# revokes it there); the managers also withdraw one on its own, with a reason (``revoke_offer``).
-REVOKED_BECAUSE = {ReferralState.WITHDRAWN: ", because the referral was withdrawn"}
-# The transitions that withdraw a pending offer: the managers' own, and the case's closing with it in.
-REVOKING_TRANSITIONS = ("revoke_offer", "withdraw", "exit")
 # The ends of an offer that leave its provider's answer to be refused, out of its sight: all but its
 # acceptance (after which the case is the provider's, until the placement ends).
 ENDED_UNACCEPTED = (OfferState.REJECTED, OfferState.EXPIRED, OfferState.REVOKED)
-# When an offer ended, as its provider may read it long after, from a page left open.
-OFFER_ENDED_MOMENT = "%H:%M on %-d %B %Y"
 
 
-def who_rejected(offer: PlacementOffer) -> str | None:
-    """The username of whoever rejected the offer: a caseworker may be hearing only now that a colleague
-    turned the person down. The first rejection since the offer was made, as only one offer is pending at
-    a time: a later one is another provider's, of a later offer."""
-    return cast(
-        str | None,
-        offer.referral.transitions.filter(transition="reject", at__gte=offer.offered_at)
-        .order_by("at", "id")
-        .values_list("actor__username", flat=True)
-        .first(),
-    )
+def refuse_late_answer(actor: User, referral_id: int) -> None:
+    """Refuse an answer from a care provider user whose provider's latest offer of the referral ended
+    unaccepted (withdrawn, run out, rejected by a colleague), taking the case out of their sight: a 409
+    saying how and when it ended (``wording.late_answer_words``), not the 404 that would leave them unsure
+    whether their acceptance went through. Anyone else is let be, to be refused as for a case that does not
+    exist: a user whose provider was never offered the person, or accepted them, or who is no care
+    provider's. For the answer whose lookup of the referral failed: the API's, and the one under the row
+    lock, which a withdrawal may have beaten while it waited."""
+    from .wording import late_answer_words  # it imports this module
 
-
-def offer_ended_words(offer: PlacementOffer) -> str:
-    """How an offer that ended unaccepted (``ENDED_UNACCEPTED``) ended, and when, for its provider, who
-    may no longer see the case: the case's reference and nothing else of it, and not why the managers
-    withdrew it (their reason and note are theirs and the referrer's)."""
-    said = f"The placement offer for {offer.referral.reference}"
-    if offer.state == OfferState.EXPIRED:
-        due = local_time(offer.response_due_at, OFFER_ENDED_MOMENT)
-        return (
-            f"{said} {OFFER_ENDED_WORDS[offer.state]} at {due}; the managers will look for another placement."
-        )
-    if offer.state == OfferState.REJECTED:
-        at = local_time(cast(datetime.datetime, offer.responded_at), OFFER_ENDED_MOMENT)  # an answer's time
-        return f"{said} {OFFER_ENDED_WORDS[offer.state]} by {who_rejected(offer)} at {at}."
-    # Withdrawn: when the first withdrawal since it was made, the managers' or the case's, was logged (only
-    # one offer is pending at a time).
-    withdrawn_at = (
-        offer.referral.transitions.filter(transition__in=REVOKING_TRANSITIONS, at__gte=offer.offered_at)
-        .order_by("at", "id")
-        .values_list("at", flat=True)
-        .first()
-    )
-    at = f" at {local_time(withdrawn_at, OFFER_ENDED_MOMENT)}" if withdrawn_at is not None else ""
-    if offer.revoke_reason:
-        return f"{said} {OFFER_ENDED_WORDS[offer.state]} by the managers{at}."
-    return f"{said} {OFFER_ENDED_WORDS[offer.state]}{at}{REVOKED_BECAUSE.get(offer.referral.state, '')}."
-
-
-def late_answer_refusal(offer: PlacementOffer) -> OfferNotPending:
-    """The refusal of an answer to an offer that ended unaccepted (``offer_ended_words``), sent by its
-    provider once the case has left its sight, as from a page opened before: told so, and that nothing
-    more is asked of it, instead of a 404 that leaves it unsure whether its acceptance went through."""
-    return OfferNotPending(
-        f"Your answer was not recorded. {offer_ended_words(offer)} Nothing more is needed from you."
-    )
-
-
-def ended_offer_refusal(actor: User, referral_id: int) -> OfferNotPending | None:
-    """Why a care provider user who may not see the referral cannot answer an offer of it: its provider's
-    latest offer of it ended unaccepted (``late_answer_refusal``). None for anyone else: a user whose
-    provider was never offered the person, or accepted them, or who is no care provider, is refused as for
-    a case that does not exist. Only for a referral out of the actor's sight."""
-    provider = actor.provider
-    offer = last_offer_to(provider, referral_id) if provider is not None else None
-    if offer is None or offer.state not in ENDED_UNACCEPTED:
-        return None
-    return late_answer_refusal(offer)
+    offer = last_offer_to(actor.provider, referral_id)
+    if offer is not None and offer.state in ENDED_UNACCEPTED:
+        raise OfferNotPending(late_answer_words(offer)) from None
 
 
 def offer_not_pending(referral: Referral) -> OfferNotPending:
@@ -782,12 +728,11 @@ def _lock_offer_to_answer(referral: Referral) -> PlacementOffer:
 
 def _lock_to_answer(referral_id: int, actor: User) -> Referral:
     """``_lock_visible`` for the offered provider's answer. A provider the case left as its offer ended
-    unaccepted, even while the answer was on its way, hears how it ended (``ended_offer_refusal``)."""
+    unaccepted hears how it ended (``refuse_late_answer``)."""
     try:
         return _lock_visible(referral_id, actor)
     except Referral.DoesNotExist:
-        if refusal := ended_offer_refusal(actor, referral_id):
-            raise refusal from None
+        refuse_late_answer(actor, referral_id)
         raise
 
 

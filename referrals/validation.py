@@ -18,7 +18,7 @@ from care_providers.selectors import active_placement_for
 
 from .choices import ExploitationType, ReferralState, language_names, nationality_names
 from .deadlines import CHECK_IN_TIME
-from .local_time import local_time
+from .local_time import MOMENT_IN_FULL, local_time
 from .phone_numbers import PHONE_TOO_FEW_DIGITS_MESSAGE, PHONE_TOO_LONG_MESSAGE, has_too_few_digits
 from .services import age_on, distinct, is_child
 
@@ -316,10 +316,6 @@ def next_check_in_errors(day: datetime.date | None) -> list[str]:
 LAST_SEEN_CLOCK_SKEW = datetime.timedelta(minutes=5)
 
 
-# A time as these messages give it: "14:05 on 30 November 2026".
-SEEN_MOMENT = "%H:%M on %-d %B %Y"
-
-
 def _in_the_future(seen: datetime.datetime) -> bool:
     return seen > timezone.now() + LAST_SEEN_CLOCK_SKEW
 
@@ -341,7 +337,7 @@ def seen_in_person_errors(referral: Referral, seen: datetime.datetime | None) ->
     if placement is not None and seen < _to_the_minute(placement.started_at):
         return [
             f"Enter when you saw them since their placement began, at "
-            f"{local_time(placement.started_at, SEEN_MOMENT)}, or leave this empty."
+            f"{local_time(placement.started_at, MOMENT_IN_FULL)}, or leave this empty."
         ]
     return []
 
@@ -400,7 +396,7 @@ def seen_in_person_words(referral: Referral) -> str:
     if placement is None or not (known := last_known_there(referral, placement)).seen_by:
         return ""
     return (
-        f"Last recorded as seen in person at {local_time(known.at, SEEN_MOMENT)}, by {known.seen_by}. "
+        f"Last recorded as seen in person at {local_time(known.at, MOMENT_IN_FULL)}, by {known.seen_by}. "
         f"{known.correction()}"
     )
 
@@ -419,7 +415,7 @@ def last_seen_errors(referral: Referral, seen: datetime.datetime) -> list[str]:
         # A mistyped day or year would put the case at the top of every overdue list, "missing since 1900".
         message = (
             f"The person cannot have been last seen before {known.event}, at "
-            f"{local_time(known.at, SEEN_MOMENT)}: enter when they were last seen since then."
+            f"{local_time(known.at, MOMENT_IN_FULL)}: enter when they were last seen since then."
         )
         if correction := known.correction():
             message = f"{message} {correction}"

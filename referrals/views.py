@@ -12,7 +12,7 @@ import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -159,7 +159,10 @@ from .wording import (
     input_in_words,
     input_label,
     last_offer_words,
+    late_answer_words,
     managers_duty_line,
+    offer_ended_words,
+    placement_offer_ended_words,
     provider_duty_phone,
     revocation_in_words,
     transition_in_words,
@@ -308,21 +311,10 @@ def show_unsent_form(request: HttpRequest, form: HarbourForm, referral: Referral
 
 
 def ended_offer_words(offer: PlacementOffer) -> str:
-    """Why a care provider can no longer open a case it was offered."""
-    if offer.state == OfferState.EXPIRED:
-        due = local_time(offer.response_due_at, "%H:%M on %-d %B")
-        return f"this offer expired at {due}; the managers will look for another placement."
-    if offer.state == OfferState.REVOKED:
-        # Not why the managers withdrew it: their reason and note are theirs and the referrer's.
-        because = (
-            " by the managers"
-            if offer.revoke_reason
-            else services.REVOKED_BECAUSE.get(offer.referral.state, "")
-        )
-        return f"this offer was withdrawn{because}."
-    if offer.state == OfferState.REJECTED:
-        at = local_time(cast(datetime.datetime, offer.responded_at), "%H:%M on %-d %B")
-        return f"this offer was rejected by {services.who_rejected(offer)} at {at}."
+    """Why a care provider can no longer open a case it was offered: how and when the offer ended, as an
+    answer to it hears (``offer_ended_words``), or that the placement it led to has."""
+    if offer.state in services.ENDED_UNACCEPTED:
+        return f"this offer {offer_ended_words(offer)}"
     return "this person is no longer placed with you."
 
 
@@ -332,7 +324,7 @@ def explains_an_ended_offer(view: Callable[..., HttpResponse]) -> Callable[..., 
     action with something typed into it (``holds_typed_text``), sent once the case left the provider's
     hands or kept from before the session ended, is shown again instead, refused (``not_recorded``). An
     answer to an offer that ended unaccepted is told how and when it ended, as the API tells it
-    (``services.late_answer_refusal``).
+    (``late_answer_words``).
     """
 
     @functools.wraps(view)
@@ -340,8 +332,7 @@ def explains_an_ended_offer(view: Callable[..., HttpResponse]) -> Callable[..., 
         try:
             return view(request, pk, *args, **kwargs)
         except CaseNotVisible:
-            provider = _user(request).provider
-            offer = last_offer_to(provider, pk) if provider is not None else None
+            offer = last_offer_to(_user(request).provider, pk)
             if offer is None or offer.state == OfferState.PENDING:
                 raise
             transition = kwargs.get("transition", "")
@@ -350,14 +341,14 @@ def explains_an_ended_offer(view: Callable[..., HttpResponse]) -> Callable[..., 
                 form = typed_action_form(transition, request.POST)
                 if form is not None:
                     why = (
-                        services.offer_ended_words(offer)
+                        placement_offer_ended_words(offer)
                         if late_answer
                         else capfirst(ended_offer_words(offer))
                     )
                     return not_recorded(request, offer.referral, transition, form, why, in_sight=False)
                 if late_answer:
                     # Its words name the case by its reference, as a message waiting in a cookie may.
-                    messages.info(request, services.late_answer_refusal(offer).message)
+                    messages.info(request, late_answer_words(offer))
                     return redirect("care_providers:offers")
             if request.method == "GET":
                 return closed_action_answer(

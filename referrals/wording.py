@@ -8,7 +8,7 @@ them here, so the two say the same ("Provider: Migrant Help", not "provider: 2")
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.db import models
@@ -18,6 +18,7 @@ from django.utils.safestring import SafeString
 from django.utils.timesince import timeuntil
 
 from care_providers.models import OfferState
+from care_providers.selectors import when_withdrawn, who_rejected
 
 from .choices import (
     OPEN_STATES,
@@ -26,6 +27,7 @@ from .choices import (
     ExitReason,
     ReallocateReason,
     RecoveryOutcome,
+    ReferralState,
     RejectReason,
     RevokeOfferReason,
     Risk,
@@ -33,10 +35,10 @@ from .choices import (
     WithdrawReason,
     emergency_in_words,
 )
-from .local_time import MOMENT, local_time
+from .local_time import MOMENT, MOMENT_IN_FULL, local_time
 from .permissions import TRANSITION_WORDS
 from .phone_numbers import dial_string
-from .services import age_on
+from .services import OFFER_ENDED_WORDS, age_on
 
 if TYPE_CHECKING:
     from care_providers.models import CareProvider, PlacementOffer
@@ -316,3 +318,48 @@ def last_offer_words(offer: PlacementOffer | None) -> str:
         return f"Withdrawn from {provider}"
     # Accepted: the case is back in the queue after a placement, so it was reallocated.
     return f"Accepted by {provider}, then reallocated"
+
+
+# Why a pending offer was withdrawn with its case, by the state the case went to
+# (``services.withdraw_referral`` revokes it there); the managers also withdraw one on its own, with a
+# reason (``services.revoke_offer``).
+REVOKED_BECAUSE = {ReferralState.WITHDRAWN: ", because the referral was withdrawn"}
+
+
+def ran_out_words(offer: PlacementOffer) -> str:
+    """How an offer left unanswered past its answer time ended, for its provider, whether the sweep has
+    expired it yet or not, as "This offer …" goes on."""
+    due = local_time(offer.response_due_at, MOMENT_IN_FULL)
+    return f"{OFFER_ENDED_WORDS[OfferState.EXPIRED]} at {due}; the managers will look for another placement."
+
+
+def offer_ended_words(offer: PlacementOffer) -> str:
+    """How an offer that ended unaccepted (``services.ENDED_UNACCEPTED``) ended, and when, for its
+    provider, who may no longer see the case, as "This offer …" or "The placement offer for HBR-…" goes
+    on: "ran out unanswered at 14:05 on 30 November 2026; the managers will look for another placement."
+    Not why the managers withdrew it: their reason and note are theirs and the referrer's."""
+    ended = OFFER_ENDED_WORDS[offer.state]
+    if offer.state == OfferState.EXPIRED:
+        return ran_out_words(offer)
+    if offer.state == OfferState.REJECTED:
+        at = local_time(cast(datetime.datetime, offer.responded_at), MOMENT_IN_FULL)  # an answer's time
+        return f"{ended} by {who_rejected(offer)} at {at}."
+    withdrawn_at = when_withdrawn(offer)
+    at = f" at {local_time(withdrawn_at, MOMENT_IN_FULL)}" if withdrawn_at is not None else ""
+    if offer.revoke_reason:
+        return f"{ended} by the managers{at}."
+    return f"{ended}{at}{REVOKED_BECAUSE.get(offer.referral.state, '')}."
+
+
+def placement_offer_ended_words(offer: PlacementOffer) -> str:
+    """``offer_ended_words`` naming the offer by its case's reference alone, for a provider out of its
+    sight: "The placement offer for HBR-2026-000123 was withdrawn by the managers at …"."""
+    return f"The placement offer for {offer.referral.reference} {offer_ended_words(offer)}"
+
+
+def late_answer_words(offer: PlacementOffer) -> str:
+    """The refusal of its provider's answer to an offer that ended unaccepted, sent once the case left its
+    sight, as from a page opened before: told so, how and when it ended, and that nothing more is asked of
+    it, instead of a 404 that leaves it unsure whether its acceptance went through."""
+    ended = placement_offer_ended_words(offer)
+    return f"Your answer was not recorded. {ended} Nothing more is needed from you."

@@ -362,13 +362,10 @@ class ReferralTransitionView(AnswersWithCase, GenericAPIView):
         try:
             referral = get_visible_referral(_user(request), pk)
         except Referral.DoesNotExist:
-            # An answer from a provider the case left as its offer ended unaccepted (withdrawn, run out,
-            # rejected by a colleague) hears how it ended, by the case's reference alone, instead of a 404
-            # that leaves it unsure whether its acceptance went through. Anyone else: the 404.
-            if self.endpoint.name in OFFERED_PROVIDER and (
-                ended := services.ended_offer_refusal(_user(request), pk)
-            ):
-                raise ended from None
+            # An answer from a provider the case left as its offer ended unaccepted hears how it ended, by
+            # the case's reference alone; anyone else: the 404.
+            if self.endpoint.name in OFFERED_PROVIDER:
+                services.refuse_late_answer(_user(request), pk)
             raise
         refuse_unless_allowed(_user(request), self.endpoint.name, referral)
         self.refuse_unusable_idempotency_key()

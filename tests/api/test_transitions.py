@@ -440,7 +440,10 @@ def test_an_offer_past_its_response_time_cannot_be_answered_before_the_sweep_exp
         transition_url(case.referral.pk, answer), valid_body(answer), format="json"
     )
     assert response.status_code == 409
-    assert "This offer expired at" in response.json()["detail"]
+    due = local_time(case.referral.offers.get().response_due_at, "%H:%M on %-d %B %Y")
+    assert response.json()["detail"] == (
+        f"This offer ran out unanswered at {due}; the managers will look for another placement."
+    )
     assert case.refresh().state == ReferralState.ASSESSED
     assert case.referral.offers.get().state == OfferState.PENDING
     assert not Placement.objects.filter(referral=case.referral).exists()

@@ -366,7 +366,10 @@ def test_on_a_phone_a_rejection_sent_after_the_offer_ran_out_keeps_its_note_and_
     page.get_by_label("Note (optional)").fill(concern)
     referral.offers.update(response_due_at=timezone.now() - datetime.timedelta(seconds=1))
     page = carer.submit("Reject", "rejection not recorded", within="main")
-    assert "Your rejection was not recorded. This offer expired" in page.get_by_role("alert").inner_text()
+    assert (
+        "Your rejection was not recorded. This offer ran out unanswered"
+        in page.get_by_role("alert").inner_text()
+    )
     assert page.get_by_label("Note (optional)").input_value() == concern
     # To copy, not to send again: pressing Reject once more could only be refused again.
     assert not page.get_by_label("Note (optional)").is_editable()

@@ -581,7 +581,7 @@ def test_a_provider_rejects_with_a_reason_and_then_no_one_there_sees_the_case_bu
     assert (offer.state, offer.reject_reason) == (OfferState.REJECTED, "no_capacity")
     again = signed_in(colleague).get(reverse("referrals:case", args=[referral.pk]), follow=True)
     assert again.redirect_chain[-1][0] == reverse("care_providers:offers")
-    at = local_time(offer.responded_at, "%H:%M on %-d %B")
+    at = local_time(offer.responded_at, "%H:%M on %-d %B %Y")
     told = f"{referral.reference}: this offer was rejected by {caseworker.username} at {at}."
     assert told in again.content.decode()
 
@@ -611,20 +611,25 @@ def test_a_provider_answering_an_offer_that_has_ended_is_told_why_on_its_offers_
     offer = referral.offers.get()
     if ending == "expire":
         services.expire_offer(offer_id=offer.pk)
-        words = "this offer expired at"
-        answered = f"ran out unanswered at {local_time(offer.response_due_at, '%H:%M on %-d %B %Y')};"
+        answered = (
+            f"ran out unanswered at {local_time(offer.response_due_at, '%H:%M on %-d %B %Y')}; the managers "
+            "will look for another placement."
+        )
     elif ending == "withdraw":
         services.withdraw_referral(referral_id=referral.pk, actor=boss, reason="duplicate")
-        words = "this offer was withdrawn, because the referral was withdrawn."
         withdrawn = referral.transitions.get(transition="withdraw").at
-        answered = f"was withdrawn at {local_time(withdrawn, '%H:%M on %-d %B %Y')}, because the referral"
+        answered = (
+            f"was withdrawn at {local_time(withdrawn, '%H:%M on %-d %B %Y')}, because the referral was "
+            "withdrawn."
+        )
     else:
         services.revoke_offer(referral_id=referral.pk, actor=boss, reason="no_answer")
-        # Later withdrawn with the case, it was still the managers who withdrew the offer.
+        withdrawn = referral.transitions.get(transition="revoke_offer").at
+        # Later withdrawn with the case, it was still the managers who withdrew the offer, and then.
         services.withdraw_referral(referral_id=referral.pk, actor=boss, reason="duplicate")
-        words = "this offer was withdrawn by the managers."
-        answered = "was withdrawn by the managers at "
-    # The answer is told it was not recorded, how the offer ended and when; the case's page why it is gone.
+        answered = f"was withdrawn by the managers at {local_time(withdrawn, '%H:%M on %-d %B %Y')}."
+    # The answer is told it was not recorded, how the offer ended and when; the case's page the same.
+    words = f"this offer {answered}"
     response = act(client, referral, "accept", follow=True)
     assert response.redirect_chain[-1][0] == reverse("care_providers:offers")
     html = response.content.decode()
@@ -651,7 +656,10 @@ def test_a_provider_is_told_its_offer_ran_out_and_can_no_longer_answer_it(answer
     response = act(client, referral, answer, {"reject-reason": "no_capacity"}, follow=True)
     assert response.redirect_chain == [(reverse("referrals:case", args=[referral.pk]), 302)]
     html = response.content.decode()
-    assert f"{referral.reference}: This offer expired at" in html and "no answer came by" in html
+    ran_out = (
+        f"ran out unanswered at {local_time(referral.offers.get().response_due_at, '%H:%M on %-d %B %Y')};"
+    )
+    assert f"{referral.reference}: This offer {ran_out}" in html and "no answer came by" in html
     assert 'id="action-' not in html and "reject-reason" not in html
     assert referral.offers.get().state == OfferState.PENDING  # for the sweep to expire, telling the managers
     assert not Placement.objects.filter(referral=referral).exists()

@@ -121,7 +121,9 @@ def test_the_provider_is_told_it_was_withdrawn_but_not_why_and_the_referrer_read
     response = signed_in(provider_user(provider)).get(case_url(referral), follow=True)
     assert response.redirect_chain[-1][0] == reverse("care_providers:offers")
     html = response.content.decode()
-    assert f"{referral.reference}: this offer was withdrawn by the managers." in html
+    assert (
+        f"{referral.reference}: this offer was withdrawn by the managers at {withdrawn_at(referral)}." in html
+    )
     assert "Safety concern" not in html and escape(NOTE) not in html
     referrer_page = signed_in(responder(organisation=referral.organisation)).get(case_url(referral))
     history = referrer_page.content.decode()

@@ -23,6 +23,7 @@ from accounts.sessions import BROWSER_KEY_COOKIE
 from audit.models import AuditAction, AuditEvent
 from referrals import services
 from referrals.choices import ReferralState
+from referrals.local_time import local_time
 from referrals.models import AnonymousNotification, ReferralDraft, TransitionLog, UnsentForm
 from referrals.tasks import purge_expired_unsent_forms
 from referrals.unsent_forms import keep_unsent_form, owner_token
@@ -468,7 +469,8 @@ def test_a_rejection_without_a_note_kept_for_an_offer_the_sweep_expired_is_dropp
     page = sign_in(client, staff, next_of(response))
     assert page.redirect_chain[-1][0] == reverse("care_providers:offers")
     html = page.content.decode()
-    assert f"{referral.reference}: this offer expired at" in html
+    due = local_time(referral.offers.get().response_due_at, "%H:%M on %-d %B %Y")
+    assert f"{referral.reference}: this offer ran out unanswered at {due};" in html
     assert "What you typed before you were signed out was not sent, and is not kept." in html
     assert not UnsentForm.objects.exists()
 
