@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from referrals import services
 from referrals.choices import ReferralState
-from referrals.deadlines import CHECK_IN_TIME
+from referrals.deadlines import CHECK_IN_TIME, add_calendar_days
 from referrals.exceptions import HarbourError
 from referrals.models import Clock, Deadline, Referral
 from tests.api.cases import Case, bring_to
@@ -62,12 +62,9 @@ def test_a_person_found_after_their_check_in_fell_due_is_checked_in_the_usual_in
     before = timezone.now()
     services.mark_found(referral_id=case.referral.pk, actor=case.manager)
     due = running_check_in(case.referral).due_at
-    usual = datetime.timedelta(days=settings.DEADLINE_CHECK_IN_DAYS)
-    assert (
-        before + usual - datetime.timedelta(hours=1)
-        <= due
-        <= timezone.now() + usual + datetime.timedelta(hours=1)
-    )
+    days = settings.DEADLINE_CHECK_IN_DAYS
+    # Calendar days at the same local time: 6 days 23 hours across the spring clock change.
+    assert add_calendar_days(before, days) <= due <= add_calendar_days(timezone.now(), days)
     assert found_input(case.referral)["check_in_due"] == due.isoformat()
 
 

@@ -4,12 +4,13 @@ import datetime
 from html import escape
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
 from referrals import services
 from referrals.choices import ReferralState
-from referrals.deadlines import CHECK_IN_TIME
+from referrals.deadlines import CHECK_IN_TIME, add_calendar_days
 from referrals.forms import FoundForm
 from referrals.local_time import local_time
 from referrals.models import Clock, Referral
@@ -71,9 +72,12 @@ def test_a_check_in_that_fell_due_while_they_were_missing_gives_way_to_the_usual
     assert escape(FoundForm.base_fields["next_check_in"].help_text) in case_page
     form = client.get(action_url(referral, "found"), follow=True).content.decode()
     assert "Leave empty for the usual interval: due " in form
+    before = timezone.now()
     assert act(client, referral, "found", {}).status_code == 302
     due = running_check_in_due(referral)
-    assert datetime.timedelta(days=7, hours=-1) < due - timezone.now() < datetime.timedelta(days=7, hours=1)
+    # Calendar days at the same local time: 6 days 23 hours across the spring clock change.
+    days = settings.DEADLINE_CHECK_IN_DAYS
+    assert add_calendar_days(before, days) <= due <= add_calendar_days(timezone.now(), days)
     (message,) = messages_in_the_cookie(client)
     assert message.endswith(f"Next check-in due {local_time(due, '%H:%M on %-d %B')}.")
 
