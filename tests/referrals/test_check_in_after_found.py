@@ -68,11 +68,14 @@ def test_a_person_found_after_their_check_in_fell_due_is_checked_in_the_usual_in
     assert found_input(case.referral)["check_in_due"] == due.isoformat()
 
 
-def test_a_check_in_set_further_off_than_the_usual_interval_comes_forward_to_it_on_return():
+def test_a_check_in_set_further_off_than_the_usual_interval_comes_forward_to_it_on_return(monkeypatch):
     case = placed_with_check_in_on(timezone.localdate() + 60 * DAY)
+    found_at = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: found_at)
     services.mark_found(referral_id=case.referral.pk, actor=case.provider_user)
-    due = running_check_in(case.referral).due_at
-    assert due < timezone.now() + datetime.timedelta(days=settings.DEADLINE_CHECK_IN_DAYS, hours=1)
+    due = add_calendar_days(found_at, settings.DEADLINE_CHECK_IN_DAYS)
+    assert running_check_in(case.referral).due_at == due
+    assert found_input(case.referral)["check_in_due"] == due.isoformat()
 
 
 def test_a_next_check_in_chosen_on_marking_them_found_wins_sooner_or_later():
