@@ -66,10 +66,10 @@ from .validation import (
     last_seen_errors,
     nationality_code,
     nationality_errors,
-    next_check_in_errors,
     referral_errors,
     seen_in_person_errors,
     seen_in_person_words,
+    validate_next_check_in,
 )
 from .wording import emergency_hint
 
@@ -709,6 +709,7 @@ def next_check_in_field(help_text: str) -> forms.DateField:
         help_text=help_text,
         widget=DateInput(),
         error_messages={"invalid": "Enter the next check-in as a real date."},
+        validators=[validate_next_check_in],
     )
 
 
@@ -750,12 +751,6 @@ class ProgressForm(HarbourForm):
         # recorded stays, to be refused on its field rather than dropped from the note unsaid.
         if not recovery_review_waiting and self.add_prefix("recovery_review") not in self.data:
             del self.fields["recovery_review"]
-
-    def clean_next_check_in(self) -> datetime.date | None:
-        day = self.cleaned_data.get("next_check_in")
-        if errors := next_check_in_errors(day):
-            raise forms.ValidationError(errors)
-        return day
 
     def clean_seen_at(self) -> datetime.datetime | None:
         seen = self.cleaned_data.get("seen_at")
@@ -838,12 +833,6 @@ class FoundForm(HarbourForm):
             # Reallocated while missing: no placement, so no check-in. A day sent from a page shown before
             # the reallocation stays, to be refused on its field rather than dropped unsaid.
             del self.fields["next_check_in"]
-
-    def clean_next_check_in(self) -> datetime.date | None:
-        day = self.cleaned_data.get("next_check_in")
-        if errors := next_check_in_errors(day):
-            raise forms.ValidationError(errors)
-        return day
 
 
 class ReallocateForm(HarbourForm):

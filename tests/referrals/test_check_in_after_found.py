@@ -103,3 +103,17 @@ def test_no_check_in_can_be_chosen_for_a_person_reallocated_while_missing():
     assert case.refresh().state == ReferralState.ASSESSED
     assert "check_in_due" not in found_input(case.referral)
     assert not case.referral.deadlines.filter(clock=Clock.CHECK_IN, stopped_at__isnull=True).exists()
+
+
+@pytest.mark.parametrize("days_ahead", [-1, 91], ids=["past", "months away"])
+def test_marking_them_found_refuses_a_next_check_in_past_or_months_away_whoever_calls_it(days_ahead):
+    """An admin action or a task calls the service without the web form or the API input: a check-in
+    already past would breach at once, and escalate the person just back."""
+    case = placed_with_check_in_on(timezone.localdate() + 2 * DAY)
+    day = timezone.localdate() + days_ahead * DAY
+    with pytest.raises(HarbourError) as refused:
+        services.mark_found(referral_id=case.referral.pk, actor=case.manager, next_check_in=day)
+    assert refused.value.field == "next_check_in"
+    assert refused.value.message.startswith("Choose a next check-in from")
+    assert case.refresh().state == ReferralState.MISSING
+    assert not case.referral.transitions.filter(transition="found").exists()
