@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
+from django.conf import settings
 from django.forms.renderers import BaseRenderer
 from django.urls import reverse
 from django.utils import timezone
@@ -800,6 +801,18 @@ class MissingForm(HarbourForm):
         return allowed_reading(seen, lambda moment: last_seen_errors(referral, moment))
 
 
+def check_in_after_found_rule() -> str:
+    """What an empty next check-in on marking the person found leaves it at, as a rule
+    (``deadlines.check_in_after_found``): for the case page's form in place, which does not read the
+    check-in set before they went missing."""
+    days = settings.DEADLINE_CHECK_IN_DAYS
+    usual = f"{days}\xa0day{'' if days == 1 else 's'}"
+    return (
+        f"Leave empty to keep the check-in set before they went missing if it is still ahead and within "
+        f"the usual {usual}; otherwise it falls due {usual} from now."
+    )
+
+
 def check_in_after_found_words(referral: Referral) -> str:
     """What an empty next check-in on marking the person found leaves it at: the check-in set before they
     went missing, or the usual interval from now (``deadlines.check_in_after_found``)."""
@@ -812,15 +825,14 @@ def check_in_after_found_words(referral: Referral) -> str:
 
 class FoundForm(HarbourForm):
     note = note_field("Note (optional)")
-    next_check_in = next_check_in_field(
-        "Leave empty to keep the check-in set before they went missing while it is still ahead, or else for "
-        "the usual interval."
-    )
+    # Its help text is set in ``__init__``, as the interval it gives is configured (settings).
+    next_check_in = next_check_in_field("")
 
     def __init__(
         self, *args: Any, referral: Referral | None = None, say_when_due: bool = True, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["next_check_in"].help_text = check_in_after_found_rule()
         # The case the person is found on. A form only shown, never sent on, has none; the service
         # applies the same rule. ``say_when_due`` false spares the case page the read of the check-in set
         # before they went missing: its own page says when it is due.
