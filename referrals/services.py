@@ -940,12 +940,14 @@ def mark_found(
             resume_clock(referral, Clock.RECOVERY_REVIEW)
         else:  # reallocated while missing: only now can a placement be offered (``check_not_missing``)
             start_clock(referral, Clock.PLACEMENT)
+        # Whoever did not mark them found learns when the check-in is due: the provider above all.
         _notify_case(
             Event.PERSON_FOUND,
             referral,
             _referrer(referral),
             *manager_recipients(),
             *_placed_provider_organisations(referral, excluding=actor),
+            due_at=check_in_due,
         )
     return referral
 
