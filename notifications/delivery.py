@@ -33,10 +33,11 @@ Webhook scheme
      "occurred_at": "2026-11-27T16:00:00.123456+00:00", "sequence": 7,
      "timestamp": 1795891200}
 
-``due_at`` is, for ``referral.received``, when the assessment is due and, for ``referral.assessed``,
-when the placement is. ``referral.received`` also holds ``"child": true`` or ``false`` (whether the
-person is treated as a child) and ``"emergency": true`` or ``false`` (whether they need a place to stay
-today); ``referral.missing`` and ``referral.still_missing`` hold ``"child"`` too.
+``due_at`` is, for ``referral.received``, when the assessment is due; for ``referral.assessed``, when
+the placement is; and for ``referral.found``, when the check-in is, if they are back in their placement.
+``referral.received`` also holds ``"child": true`` or ``false`` (whether the person is treated as a
+child) and ``"emergency": true`` or ``false`` (whether they need a place to stay today);
+``referral.missing`` and ``referral.still_missing`` hold ``"child"`` too.
 ``referral.corrected`` holds ``"child": true`` or ``false``: whether the correction left the
 person treated as a child (which every receiver of it already sees), never the details corrected;
 ``"emergency": true`` or ``false`` when it made the case an emergency or no longer one, with

@@ -102,8 +102,12 @@ def inbox_message(
 
 
 # The clock an event starts, whose due time it carries: "due" alone would not say what is. (A deadline's
-# reminder or breach names its clock itself.)
-CLOCK_DUE_OF: dict[str, str] = {Event.REFERRAL_RECEIVED: "assessment", Event.REFERRAL_ASSESSED: "placement"}
+# reminder or breach names its clock itself.) A person found back in their placement: the check-in.
+CLOCK_DUE_OF: dict[str, str] = {
+    Event.REFERRAL_RECEIVED: "assessment",
+    Event.REFERRAL_ASSESSED: "placement",
+    Event.PERSON_FOUND: "check_in",
+}
 
 
 def due_words(event: str) -> str:

@@ -94,6 +94,12 @@ def add_calendar_days(start: datetime.datetime, days: int) -> datetime.datetime:
     return timezone.make_aware(naive, timezone.get_current_timezone())
 
 
+def check_in_due_on(day: datetime.date) -> datetime.datetime:
+    """When a next check-in chosen by its day (a progress note's, or one chosen on marking the person
+    found) falls due: CHECK_IN_TIME that day, local time."""
+    return timezone.make_aware(datetime.datetime.combine(day, CHECK_IN_TIME))
+
+
 def working_days_of(clock: Clock, referral: Referral) -> int | None:
     """How many working days the clock runs for, or None for a clock that counts calendar time."""
     if clock == Clock.ASSESSMENT:

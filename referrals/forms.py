@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
+from django.conf import settings
 from django.forms.renderers import BaseRenderer
 from django.urls import reverse
 from django.utils import timezone
@@ -66,10 +67,10 @@ from .validation import (
     last_seen_errors,
     nationality_code,
     nationality_errors,
-    next_check_in_errors,
     referral_errors,
     seen_in_person_errors,
     seen_in_person_words,
+    validate_next_check_in,
 )
 from .wording import emergency_hint
 
@@ -709,6 +710,7 @@ def next_check_in_field(help_text: str) -> forms.DateField:
         help_text=help_text,
         widget=DateInput(),
         error_messages={"invalid": "Enter the next check-in as a real date."},
+        validators=[validate_next_check_in],
     )
 
 
@@ -750,12 +752,6 @@ class ProgressForm(HarbourForm):
         # recorded stays, to be refused on its field rather than dropped from the note unsaid.
         if not recovery_review_waiting and self.add_prefix("recovery_review") not in self.data:
             del self.fields["recovery_review"]
-
-    def clean_next_check_in(self) -> datetime.date | None:
-        day = self.cleaned_data.get("next_check_in")
-        if errors := next_check_in_errors(day):
-            raise forms.ValidationError(errors)
-        return day
 
     def clean_seen_at(self) -> datetime.datetime | None:
         seen = self.cleaned_data.get("seen_at")
@@ -805,6 +801,18 @@ class MissingForm(HarbourForm):
         return allowed_reading(seen, lambda moment: last_seen_errors(referral, moment))
 
 
+def check_in_after_found_rule() -> str:
+    """What an empty next check-in on marking the person found leaves it at, as a rule
+    (``deadlines.check_in_after_found``): for the case page's form in place, which does not read the
+    check-in set before they went missing."""
+    days = settings.DEADLINE_CHECK_IN_DAYS
+    usual = f"{days}\xa0day{'' if days == 1 else 's'}"
+    return (
+        f"Leave empty to keep the check-in set before they went missing if it is still ahead and within "
+        f"the usual {usual}; otherwise it falls due {usual} from now."
+    )
+
+
 def check_in_after_found_words(referral: Referral) -> str:
     """What an empty next check-in on marking the person found leaves it at: the check-in set before they
     went missing, or the usual interval from now (``deadlines.check_in_after_found``)."""
@@ -817,15 +825,14 @@ def check_in_after_found_words(referral: Referral) -> str:
 
 class FoundForm(HarbourForm):
     note = note_field("Note (optional)")
-    next_check_in = next_check_in_field(
-        "Leave empty to keep the check-in set before they went missing while it is still ahead, or else for "
-        "the usual interval."
-    )
+    # Its help text is set in ``__init__``, as the interval it gives is configured (settings).
+    next_check_in = next_check_in_field("")
 
     def __init__(
         self, *args: Any, referral: Referral | None = None, say_when_due: bool = True, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["next_check_in"].help_text = check_in_after_found_rule()
         # The case the person is found on. A form only shown, never sent on, has none; the service
         # applies the same rule. ``say_when_due`` false spares the case page the read of the check-in set
         # before they went missing: its own page says when it is due.
@@ -838,12 +845,6 @@ class FoundForm(HarbourForm):
             # Reallocated while missing: no placement, so no check-in. A day sent from a page shown before
             # the reallocation stays, to be refused on its field rather than dropped unsaid.
             del self.fields["next_check_in"]
-
-    def clean_next_check_in(self) -> datetime.date | None:
-        day = self.cleaned_data.get("next_check_in")
-        if errors := next_check_in_errors(day):
-            raise forms.ValidationError(errors)
-        return day
 
 
 class ReallocateForm(HarbourForm):

@@ -36,8 +36,8 @@ from notifications.services import (
 
 from .choices import ContactChange, Misfit, ReferralState, WithdrawReason
 from .deadlines import (
-    CHECK_IN_TIME,
     check_in_after_found,
+    check_in_due_on,
     due_at,
     pause_clock,
     resume_clock,
@@ -822,14 +822,25 @@ def record_progress(
         check_transition_allowed(actor, "record_progress", referral)
         if errors := seen_in_person_errors(referral, seen_at):
             raise HarbourError(" ".join(errors), field="seen_at")
+        due = _chosen_check_in_due(next_check_in)
         _perform(referral, actor=actor, transition="record_progress", input=input)
-        due = None
-        if next_check_in is not None:
-            due = timezone.make_aware(datetime.datetime.combine(next_check_in, CHECK_IN_TIME))
         start_clock(referral, Clock.CHECK_IN, due=due)
         if recovery_review:
             _meet_recovery_review(referral)
     return referral
+
+
+def _chosen_check_in_due(day: datetime.date | None) -> datetime.datetime | None:
+    """When a next check-in chosen by its day falls due, or None if none is chosen. A day already past
+    or months away is refused on its field, as the web form and the API input refuse it, for any other
+    caller too: a check-in already past would breach at once."""
+    from .validation import next_check_in_errors  # it imports this module
+
+    if day is None:
+        return None
+    if errors := next_check_in_errors(day):
+        raise HarbourError(" ".join(errors), field="next_check_in")
+    return check_in_due_on(day)
 
 
 def _meet_recovery_review(referral: Referral) -> None:
@@ -914,11 +925,9 @@ def mark_found(
             "note": note,
             "next_check_in": next_check_in.isoformat() if next_check_in else None,
         }
-        check_in_due: datetime.datetime | None = None
+        check_in_due = _chosen_check_in_due(next_check_in)
         if referral.state == ReferralState.MISSING:  # back in the placement
-            if next_check_in is not None:
-                check_in_due = timezone.make_aware(datetime.datetime.combine(next_check_in, CHECK_IN_TIME))
-            else:
+            if check_in_due is None:
                 check_in_due, _ = check_in_after_found(referral)
             input["check_in_due"] = check_in_due.isoformat()
         elif next_check_in is not None:
@@ -931,12 +940,14 @@ def mark_found(
             resume_clock(referral, Clock.RECOVERY_REVIEW)
         else:  # reallocated while missing: only now can a placement be offered (``check_not_missing``)
             start_clock(referral, Clock.PLACEMENT)
+        # Whoever did not mark them found learns when the check-in is due: the provider above all.
         _notify_case(
             Event.PERSON_FOUND,
             referral,
             _referrer(referral),
             *manager_recipients(),
             *_placed_provider_organisations(referral, excluding=actor),
+            due_at=check_in_due,
         )
     return referral
 

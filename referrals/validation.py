@@ -311,6 +311,12 @@ def next_check_in_errors(day: datetime.date | None) -> list[str]:
     return [f"Choose a next check-in from {earliest:%-d %B %Y} to {latest:%-d %B %Y}."]
 
 
+def validate_next_check_in(day: datetime.date) -> None:
+    """``next_check_in_errors`` as a field's validator: the web forms' and the API inputs' alike."""
+    if errors := next_check_in_errors(day):
+        raise ValidationError(errors)
+
+
 # The clocks of a provider's phone or an API client may run a few minutes ahead of Harbour's: a person
 # seen "just now" by that clock must not be refused as seen in the future.
 LAST_SEEN_CLOCK_SKEW = datetime.timedelta(minutes=5)

@@ -46,7 +46,7 @@ from referrals.permissions import (
 )
 from referrals.phone_numbers import PHONE_MAX_LENGTH
 from referrals.selectors import ReferralWithCaseSummary
-from referrals.services import NO_CHECK_IN_WITHOUT_PLACEMENT, age_on
+from referrals.services import age_on
 from referrals.validation import (
     ACCOUNT_LENGTH,
     AGE_MAX,
@@ -75,9 +75,9 @@ from referrals.validation import (
     last_seen_errors,
     nationality_code,
     nationality_errors,
-    next_check_in_errors,
     referral_errors,
     seen_in_person_errors,
+    validate_next_check_in,
 )
 from referrals.wording import RECORDED_WORDS, transition_in_words
 
@@ -249,6 +249,17 @@ def _note(**kwargs: Any) -> TextField:
     kwargs.setdefault("default", "")
     kwargs.setdefault("validators", [NOTE_LENGTH])
     return TextField(trim_whitespace=False, **kwargs)
+
+
+def _next_check_in(help_text: str) -> serializers.DateField:
+    """A next check-in chosen by its day: not past, nor months away (``validation.next_check_in_errors``)."""
+    return serializers.DateField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=help_text,
+        validators=[validate_next_check_in],
+    )
 
 
 # ---------------------------------------------------------------------------------------- output
@@ -938,9 +949,7 @@ class RecordProgressInput(serializers.Serializer):
         trim_whitespace=False,
         error_messages={"required": PROGRESS_NOTE_REQUIRED_MESSAGE, "blank": PROGRESS_NOTE_REQUIRED_MESSAGE},
     )
-    next_check_in = serializers.DateField(
-        required=False, allow_null=True, default=None, help_text="Restarts the check-in clock to this day."
-    )
+    next_check_in = _next_check_in("Restarts the check-in clock to this day.")
     seen_at = serializers.DateTimeField(
         required=False,
         allow_null=True,
@@ -964,11 +973,6 @@ class RecordProgressInput(serializers.Serializer):
         # Kept as typed, but not blank: the web form refuses spaces alone, and so does the API.
         if not value.strip():
             raise serializers.ValidationError(PROGRESS_NOTE_REQUIRED_MESSAGE)
-        return value
-
-    def validate_next_check_in(self, value: datetime.date | None) -> datetime.date | None:
-        if errors := next_check_in_errors(value):
-            raise serializers.ValidationError(errors)
         return value
 
     def validate_seen_at(self, value: datetime.datetime | None) -> datetime.datetime | None:
@@ -995,24 +999,12 @@ class ReportMissingInput(serializers.Serializer):
 
 class FoundInput(serializers.Serializer):
     note = _note()
-    next_check_in = serializers.DateField(
-        required=False,
-        allow_null=True,
-        default=None,
-        help_text=(
-            "The day the check-in is due, as for a progress note. Without it, the check-in due before the "
-            "person went missing stands while it is still ahead and sooner than the usual interval from now; "
-            "else the usual interval runs from now. Refused for a person reallocated while missing, who has "
-            "no placement to go back to. The history's found entry gives the due time as `check_in_due`."
-        ),
+    next_check_in = _next_check_in(
+        "The day the check-in is due, as for a progress note. Without it, the check-in due before the "
+        "person went missing stands while it is still ahead and sooner than the usual interval from now; "
+        "else the usual interval runs from now. Refused for a person reallocated while missing, who has "
+        "no placement to go back to. The history's found entry gives the due time as `check_in_due`."
     )
-
-    def validate_next_check_in(self, value: datetime.date | None) -> datetime.date | None:
-        if errors := next_check_in_errors(value):
-            raise serializers.ValidationError(errors)
-        if value is not None and self.context["referral"].state != ReferralState.MISSING:
-            raise serializers.ValidationError(NO_CHECK_IN_WITHOUT_PLACEMENT)
-        return value
 
 
 class ReallocateInput(serializers.Serializer):

@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from care_providers.models import CareProvider, OfferState, Placement
 from referrals import services
 from referrals.api.serializers import NOTE_SENT_TWICE_MESSAGE
 from referrals.choices import ReferralState
+from referrals.deadlines import add_calendar_days
 from referrals.local_time import local_time
 from referrals.permissions import TRANSITIONS, missing_child_exit_message
 from tests.api.cases import STATES, bring_to, transition_url, valid_body
@@ -712,10 +714,13 @@ def test_found_after_the_check_in_fell_due_starts_the_usual_interval(api):
     case.referral.deadlines.filter(clock="check_in").update(
         due_at=timezone.now() - datetime.timedelta(hours=1)
     )
+    before = timezone.now()
     response = api(case.manager).post(transition_url(case.referral.pk, "found"), {}, format="json")
     assert response.status_code == 200
-    left = _check_in_due(response.json()) - timezone.now()
-    assert datetime.timedelta(days=7, hours=-1) < left < datetime.timedelta(days=7, hours=1)
+    due = _check_in_due(response.json())
+    # Calendar days at the same local time: 6 days 23 hours across the spring clock change.
+    days = settings.DEADLINE_CHECK_IN_DAYS
+    assert add_calendar_days(before, days) <= due <= add_calendar_days(timezone.now(), days)
 
 
 def test_found_with_a_next_check_in_sets_it_and_refuses_a_day_past_as_the_progress_note_does(api):

@@ -1,6 +1,7 @@
 """What the alerts of an event that starts a clock say (SPEC §6: the event, the reference, the due time and
 a link): the managers' new referral, when its assessment is due and whether it is a child's or an
-emergency; the referrer's assessed referral, when its placement is due. Never personal data."""
+emergency; the referrer's assessed referral, when its placement is due; the provider of a person found,
+when their check-in is due. Never personal data."""
 
 import json
 
@@ -12,7 +13,9 @@ from notifications.models import Event, InboxItem, Notification
 from referrals import services
 from referrals.local_time import MOMENT, local_time
 from referrals.models import Clock
+from tests.api.cases import bring_to
 from tests.factories import (
+    CareProviderFactory,
     OrganisationFactory,
     birthday_years_ago,
     contractor,
@@ -101,3 +104,27 @@ def test_the_referrer_told_of_the_assessment_learns_when_the_placement_is_due(we
     # What a correction says of an emergency is its own: an assessment holds neither flag.
     assert "child" not in payload and "emergency" not in payload
     assert "Emergency" not in email.body
+
+
+def test_the_provider_a_manager_tells_the_person_is_found_learns_when_their_check_in_is_due(
+    webhook_receiver,
+):
+    provider = CareProviderFactory(
+        organisation__webhook_url=webhook_receiver.url, organisation__webhook_secret="the provider's secret"
+    )
+    case = bring_to("missing", provider=provider)
+    services.mark_found(referral_id=case.referral.pk, actor=case.manager)
+    due = case.referral.deadlines.get(clock=Clock.CHECK_IN, stopped_at__isnull=True).due_at
+
+    item = InboxItem.objects.get(user=case.provider_user, event=Event.PERSON_FOUND)
+    assert item.message == (
+        f"Missing person found: {case.referral.reference} (check-in due {local_time(due, MOMENT)})"
+    )
+    for row in Notification.objects.filter(event=Event.PERSON_FOUND, organisation=provider.organisation):
+        deliver(str(row.pk))
+    (email,) = mail.outbox
+    assert f"Check-in due: {local_time(due, EMAIL_MOMENT)}\n" in email.body
+    (hook,) = webhook_receiver.received
+    assert json.loads(hook.body)["due_at"] == due.isoformat()
+    for text in (item.message, email.subject, email.body, hook.body.decode()):
+        assert personal_data_in(text) == []

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from referrals import services
 from referrals.choices import ReferralState
-from referrals.deadlines import CHECK_IN_TIME
+from referrals.deadlines import CHECK_IN_TIME, add_calendar_days
 from referrals.exceptions import HarbourError
 from referrals.models import Clock, Deadline, Referral
 from tests.api.cases import Case, bring_to
@@ -62,20 +62,20 @@ def test_a_person_found_after_their_check_in_fell_due_is_checked_in_the_usual_in
     before = timezone.now()
     services.mark_found(referral_id=case.referral.pk, actor=case.manager)
     due = running_check_in(case.referral).due_at
-    usual = datetime.timedelta(days=settings.DEADLINE_CHECK_IN_DAYS)
-    assert (
-        before + usual - datetime.timedelta(hours=1)
-        <= due
-        <= timezone.now() + usual + datetime.timedelta(hours=1)
-    )
+    days = settings.DEADLINE_CHECK_IN_DAYS
+    # Calendar days at the same local time: 6 days 23 hours across the spring clock change.
+    assert add_calendar_days(before, days) <= due <= add_calendar_days(timezone.now(), days)
     assert found_input(case.referral)["check_in_due"] == due.isoformat()
 
 
-def test_a_check_in_set_further_off_than_the_usual_interval_comes_forward_to_it_on_return():
+def test_a_check_in_set_further_off_than_the_usual_interval_comes_forward_to_it_on_return(monkeypatch):
     case = placed_with_check_in_on(timezone.localdate() + 60 * DAY)
+    found_at = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: found_at)
     services.mark_found(referral_id=case.referral.pk, actor=case.provider_user)
-    due = running_check_in(case.referral).due_at
-    assert due < timezone.now() + datetime.timedelta(days=settings.DEADLINE_CHECK_IN_DAYS, hours=1)
+    due = add_calendar_days(found_at, settings.DEADLINE_CHECK_IN_DAYS)
+    assert running_check_in(case.referral).due_at == due
+    assert found_input(case.referral)["check_in_due"] == due.isoformat()
 
 
 def test_a_next_check_in_chosen_on_marking_them_found_wins_sooner_or_later():
@@ -103,3 +103,17 @@ def test_no_check_in_can_be_chosen_for_a_person_reallocated_while_missing():
     assert case.refresh().state == ReferralState.ASSESSED
     assert "check_in_due" not in found_input(case.referral)
     assert not case.referral.deadlines.filter(clock=Clock.CHECK_IN, stopped_at__isnull=True).exists()
+
+
+@pytest.mark.parametrize("days_ahead", [-1, 91], ids=["past", "months away"])
+def test_marking_them_found_refuses_a_next_check_in_past_or_months_away_whoever_calls_it(days_ahead):
+    """An admin action or a task calls the service without the web form or the API input: a check-in
+    already past would breach at once, and escalate the person just back."""
+    case = placed_with_check_in_on(timezone.localdate() + 2 * DAY)
+    day = timezone.localdate() + days_ahead * DAY
+    with pytest.raises(HarbourError) as refused:
+        services.mark_found(referral_id=case.referral.pk, actor=case.manager, next_check_in=day)
+    assert refused.value.field == "next_check_in"
+    assert refused.value.message.startswith("Choose a next check-in from")
+    assert case.refresh().state == ReferralState.MISSING
+    assert not case.referral.transitions.filter(transition="found").exists()

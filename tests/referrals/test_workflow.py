@@ -276,6 +276,24 @@ def test_a_progress_note_refuses_a_time_seen_in_the_future_or_before_the_placeme
     assert not case.referral.transitions.filter(transition="record_progress").exists()
 
 
+@pytest.mark.parametrize("days_ahead", [-1, 91], ids=["past", "months away"])
+def test_a_progress_note_refuses_a_next_check_in_past_or_months_away_whoever_calls_it(days_ahead):
+    """Not the web form's and the API input's check alone: an admin action or a task calls the service."""
+    case = bring_to("placed")
+    check_in = case.referral.deadlines.get(clock=Clock.CHECK_IN, stopped_at__isnull=True)
+    with pytest.raises(HarbourError) as refused:
+        services.record_progress(
+            referral_id=case.referral.pk,
+            actor=case.provider_user,
+            note="Visited.",
+            next_check_in=timezone.localdate() + datetime.timedelta(days=days_ahead),
+        )
+    assert refused.value.field == "next_check_in"
+    assert refused.value.message.startswith("Choose a next check-in from")
+    assert not case.referral.transitions.filter(transition="record_progress").exists()
+    assert case.referral.deadlines.get(clock=Clock.CHECK_IN, stopped_at__isnull=True) == check_in
+
+
 def test_reporting_missing_refuses_a_last_seen_time_in_the_future_and_records_nothing():
     case = bring_to("placed")
     with pytest.raises(HarbourError) as refused:

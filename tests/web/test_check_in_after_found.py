@@ -4,13 +4,14 @@ import datetime
 from html import escape
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
 from referrals import services
 from referrals.choices import ReferralState
-from referrals.deadlines import CHECK_IN_TIME
-from referrals.forms import FoundForm
+from referrals.deadlines import CHECK_IN_TIME, add_calendar_days
+from referrals.forms import FoundForm, check_in_after_found_rule
 from referrals.local_time import local_time
 from referrals.models import Clock, Referral
 from tests.web.conftest import assert_field_error_reported, placed, signed_in
@@ -68,14 +69,29 @@ def test_a_check_in_that_fell_due_while_they_were_missing_gives_way_to_the_usual
     client = signed_in(boss)
     # The case page's form in place gives the rule; the action's own page the time it comes to.
     case_page = client.get(reverse("referrals:case", args=[referral.pk])).content.decode()
-    assert escape(FoundForm.base_fields["next_check_in"].help_text) in case_page
+    assert escape(check_in_after_found_rule()) in case_page
     form = client.get(action_url(referral, "found"), follow=True).content.decode()
     assert "Leave empty for the usual interval: due " in form
+    before = timezone.now()
     assert act(client, referral, "found", {}).status_code == 302
     due = running_check_in_due(referral)
-    assert datetime.timedelta(days=7, hours=-1) < due - timezone.now() < datetime.timedelta(days=7, hours=1)
+    # Calendar days at the same local time: 6 days 23 hours across the spring clock change.
+    days = settings.DEADLINE_CHECK_IN_DAYS
+    assert add_calendar_days(before, days) <= due <= add_calendar_days(timezone.now(), days)
     (message,) = messages_in_the_cookie(client)
     assert message.endswith(f"Next check-in due {local_time(due, '%H:%M on %-d %B')}.")
+
+
+def test_the_case_pages_found_form_keeps_a_check_in_set_before_only_if_within_the_usual_interval(settings):
+    """It does not read the check-in set before they went missing, so it gives the rule, the whole rule:
+    one set further off than the usual interval comes forward to it."""
+    settings.DEADLINE_CHECK_IN_DAYS = 10
+    referral, _staff, boss = missing_with_check_in_on(timezone.localdate() + 2 * DAY)
+    case_page = signed_in(boss).get(reverse("referrals:case", args=[referral.pk])).content.decode()
+    assert (
+        "Leave empty to keep the check-in set before they went missing if it is still ahead and within the "
+        "usual 10\xa0days; otherwise it falls due 10\xa0days from now."
+    ) in case_page
 
 
 def test_a_next_check_in_chosen_on_the_found_form_wins_and_the_history_says_it_once():
