@@ -240,9 +240,11 @@ def closed_case_refusal(referral: Referral, transition: str) -> CaseClosed:
     now, closed = CLOSED_WORDS[ReferralState(referral.state)]
     if referral.closed_at is not None:
         closed = f"{closed} at {local_time(referral.closed_at, CLOSED_MOMENT)}"
-    return CaseClosed(
-        f"{now} {closed}, closing the case: it can no longer be {TRANSITION_WORDS[transition][1]}."
+    # A reassessment in the history's words ("Assessment changed"), not "reassessed".
+    undone = (
+        "have its assessment changed" if transition == "reassess" else f"be {TRANSITION_WORDS[transition][1]}"
     )
+    return CaseClosed(f"{now} {closed}, closing the case: it can no longer {undone}.")
 
 
 def transition_refusal(actor: User, transition: str, referral: Referral) -> HarbourError | None:
