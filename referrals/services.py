@@ -61,7 +61,7 @@ from .exceptions import (
     RecoveryReviewNotDue,
     TransitionNotAllowed,
 )
-from .local_time import local_time
+from .local_time import MOMENT_IN_FULL, local_time
 from .models import AnonymousNotification, Clock, Referral, TransitionLog
 from .permissions import (
     PLACED_PROVIDER_ONLY,
@@ -231,7 +231,6 @@ CLOSED_WORDS = {
     ReferralState.DECLINED: ("This referral has already been declined.", "It was declined"),
     ReferralState.WITHDRAWN: ("This referral has already been withdrawn.", "It was withdrawn"),
 }
-CLOSED_MOMENT = "%H:%M on %-d %B %Y"
 
 
 def closed_case_refusal(referral: Referral, transition: str) -> CaseClosed:
@@ -239,7 +238,7 @@ def closed_case_refusal(referral: Referral, transition: str) -> CaseClosed:
     may not" takes it for a fault of its account, and keeps trying."""
     now, closed = CLOSED_WORDS[ReferralState(referral.state)]
     if referral.closed_at is not None:
-        closed = f"{closed} at {local_time(referral.closed_at, CLOSED_MOMENT)}"
+        closed = f"{closed} at {local_time(referral.closed_at, MOMENT_IN_FULL)}"
     # A reassessment in the history's words ("Assessment changed"), not "reassessed".
     undone = (
         "have its assessment changed" if transition == "reassess" else f"be {TRANSITION_WORDS[transition][1]}"
