@@ -532,6 +532,9 @@ def test_a_referral_sent_while_offline_is_on_the_form_again_after_going_back(jou
     phone.sign_in(police.username)
     page = phone.go("New referral", "intake form")
     fill_referral(page)
+    # Chromium keeps what was typed for Back by sending it to the page's history entry a moment after the
+    # last key, and a navigation at once can lose it on a busy machine: the responder looks it over first.
+    phone.look("filled in")
     for button in ("Submit referral", "Save draft"):
         phone.context.set_offline(True)
         page.get_by_role("button", name=button, exact=True).click()
