@@ -38,8 +38,10 @@ node_modules/axe-core/axe.min.js: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The suite runs on every core (pytest-xdist); TEST_PROCESSES=0 runs it in one process.
+TEST_PROCESSES ?= auto
 test: install node_modules/axe-core/axe.min.js
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses $(TEST_PROCESSES)
 
 # mypy checks the apps that [tool.mypy] in pyproject.toml lists, with django-stubs and DRF's stubs.
 lint: install

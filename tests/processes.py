@@ -19,7 +19,9 @@ from tests.notifications.receivers import wait_for
 
 ROOT = Path(settings.BASE_DIR)
 CELERY = str(Path(sys.executable).with_name("celery"))
-REDIS_PORTS = range(6390, 6400)
+# Each of pytest-xdist's workers (gw0, gw1, …) takes ports of its own.
+_PORT_BLOCK = 10 * int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+REDIS_PORTS = range(6390 + _PORT_BLOCK, 6400 + _PORT_BLOCK)
 
 
 class RedisServer:
