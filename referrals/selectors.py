@@ -409,6 +409,7 @@ def assessed_not_placed(user: User) -> QuerySet[Referral]:
                     "response_due_at",
                     "responded_at",
                     "reject_reason",
+                    "revoke_reason",
                     "provider__name",
                 ),
                 to_attr="last_offer_list",

@@ -315,7 +315,8 @@ def last_offer_words(offer: PlacementOffer | None) -> str:
     if offer.state == OfferState.EXPIRED:
         return f"Expired ({provider}), {moment_words(offer.response_due_at)}"
     if offer.state == OfferState.REVOKED:  # by the managers: a withdrawn referral leaves the queue
-        return f"Withdrawn from {provider}"
+        reason = f": {offer.get_revoke_reason_display().lower()}" if offer.revoke_reason else ""
+        return f"Withdrawn from {provider}{reason}"
     # Accepted: the case is back in the queue after a placement, so it was reallocated.
     return f"Accepted by {provider}, then reallocated"
 

@@ -112,7 +112,7 @@ def test_withdrawn_the_case_page_offers_the_person_again_and_the_history_says_wh
     assert '<td data-label="Outcome">Withdrawn: no answer from the provider</td>' in html
     # The assessed queue says what became of the last offer.
     queue = signed_in(boss).get(reverse("referrals:assessed")).content.decode()
-    assert "Withdrawn from Medaille Trust" in queue
+    assert "Withdrawn from Medaille Trust: no answer from the provider" in queue
 
 
 def test_the_provider_is_told_it_was_withdrawn_but_not_why_and_the_referrer_reads_why():
