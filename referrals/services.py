@@ -1090,6 +1090,8 @@ def correct_referral(
         referral.correct(changes=changes, child=child)
         referral.save()
         input: dict[str, Any] = {"reason": reason, "note": note, "fields": list(changes)}
+        if contact:  # the history warns whoever reads it later, as the alert did
+            input["contact"] = contact
         # Whether the person needs a place today is what the placement clock's due time depends on.
         emergency: bool | None = None
         due: datetime.datetime | None = None

@@ -15,6 +15,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.text import capfirst
 from django.utils.timesince import timeuntil
 
 from care_providers.models import OfferState
@@ -22,6 +23,7 @@ from care_providers.selectors import when_withdrawn, who_rejected
 
 from .choices import (
     OPEN_STATES,
+    ContactChange,
     CorrectionReason,
     DeclineReason,
     ExitReason,
@@ -144,7 +146,8 @@ def corrected_fields_in_words(fields: list[str]) -> str:
 def correction_in_words(input: dict[str, Any], at: datetime.datetime) -> str:
     """ "Details corrected (new information): emergency. Now an emergency: the placement is due 1
     December 2026 14:05": the fields a correction made ``at`` that time changed, never their values but
-    emergency's, and when the placement clock it re-timed is due (``deadlines.retime_placement_clock``)."""
+    emergency's, when the placement clock it re-timed is due (``deadlines.retime_placement_clock``), and
+    what it did to phoning the person (``ContactChange``), never the number."""
     reason = input_in_words("correct", "reason", input.get("reason"), {}).lower()
     fields = corrected_fields_in_words(input.get("fields") or [])
     words = f"{transition_in_words('correct')} ({reason}): {fields}"
@@ -157,6 +160,8 @@ def correction_in_words(input: dict[str, Any], at: datetime.datetime) -> str:
             words += f". {emergency_in_words(input['emergency'])}"
     elif due:  # logged before the log held the new value
         words += f". The placement is now due {moment_in_words(due)}"
+    if input.get("contact") in ContactChange.values:
+        words += f". {capfirst(ContactChange(input['contact']).label)}"
     return words
 
 

@@ -537,8 +537,9 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
             "care provider gets only on the managers' corrections and once it sees who the person is (not "
             "while only offered the person); when it changed emergency, also `emergency`, its new value, "
             "and where a placement clock runs, `placement_due`, its due time, moved or not (it may "
-            "already be past). A `found` that puts the person back in their placement has `check_in_due`, "
-            "when the check-in it started is due."
+            "already be past); when it made the person no longer safe to contact directly or changed the "
+            "number one had, `contact`: not_safe or phone_changed, never the number. A `found` that puts "
+            "the person back in their placement has `check_in_due`, when the check-in it started is due."
         ),
     )
 

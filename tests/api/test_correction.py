@@ -58,6 +58,15 @@ def test_the_history_gives_an_emergency_corrections_new_value_and_due_time_as_th
     assert "`emergency`" in described and "`placement_due`" in described
 
 
+def test_the_history_tells_the_placed_provider_the_number_changed_never_the_number(api):
+    case = bring_to("placed")
+    body = {"reason": "new_information", "contact_phone": "07700 900456"}
+    assert correct(api(case.manager), case.referral, body).status_code == 200
+    history = api(case.provider_user).get(f"/api/v1/referrals/{case.referral.pk}/history/").json()
+    assert history[-1]["input"]["contact"] == "phone_changed"
+    assert "900456" not in str(history)
+
+
 def test_bad_input_is_a_400_with_the_intakes_field_errors(api):
     referral = submitted_referral()
     response = correct(
@@ -292,7 +301,11 @@ def test_the_history_gives_the_placed_provider_the_referrers_correction_reason_a
     assert response.status_code == 200, response.json()
     url = f"/api/v1/referrals/{case.referral.pk}/history/"
     [entry] = [e for e in api(case.provider_user).get(url).json() if e["transition"] == "correct"]
-    assert entry["input"] == {"reason": "new_information", "fields": ["safe_to_contact", "contact_phone"]}
+    assert entry["input"] == {
+        "reason": "new_information",
+        "fields": ["safe_to_contact", "contact_phone"],
+        "contact": "not_safe",
+    }
     assert "actor" not in entry  # who referred the person stays the referrer's and the managers' business
     [entry] = [e for e in api(case.manager).get(url).json() if e["transition"] == "correct"]
     assert entry["input"]["note"] == EXPLOITER_HAS_THE_PHONE

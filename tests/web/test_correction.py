@@ -479,7 +479,10 @@ def test_the_placed_provider_reads_which_details_the_referrer_corrected_and_why_
     )
     case_url = reverse("referrals:case", args=[referral.pk])
     html = signed_in(staff).get(case_url).content.decode()
-    assert "Details corrected (new information): safe to contact, contact phone" in html
+    assert (
+        "Details corrected (new information): safe to contact, contact phone. "
+        "No longer safe to contact directly — do not phone the person" in html
+    )
     assert "The referring organisation" in html
     assert "exploiter" not in html
     assert "The exploiter holds her phone now" in signed_in(boss).get(case_url).content.decode()
