@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +122,19 @@ class Journey:
         if self.javascript:
             assert_accessible(self.page)
         return self.page
+
+    def type_to_choose(self, words: str) -> None:
+        """Type into the list that has the focus, which chooses the option they begin, as a keyboard user
+        does. The browser takes a key more than a second after the last as the start of a new search,
+        and a busy machine can hold a key back that long: each key carries the time it would have had
+        at a steady typist's pace, whenever it is sent."""
+        devtools = self.context.new_cdp_session(self.page)
+        started = time.time()
+        for n, key in enumerate(words):
+            pressed = {"key": key, "timestamp": started + n * 0.1}
+            devtools.send("Input.dispatchKeyEvent", {"type": "keyDown", "text": key, **pressed})
+            devtools.send("Input.dispatchKeyEvent", {"type": "keyUp", **pressed})
+        devtools.detach()
 
     def sign_in(self, username: str) -> None:
         self.page.goto("/login/")

@@ -198,7 +198,7 @@ def test_the_intake_form_can_be_completed_with_the_keyboard_alone(journeys):
     tab_to("id_local_authority")  # a child: the children's services told come first
     keyboard.type("Birmingham City Council")
     tab_to("id_nationality")
-    keyboard.type("Viet")
+    officer.type_to_choose("Viet")
     tab_to(page.get_by_label("Vietnamese", exact=True).get_attribute("id"))  # a checkbox
     keyboard.press("Space")
     tab_to("id_exploitation_types_2")
@@ -206,7 +206,7 @@ def test_the_intake_form_can_be_completed_with_the_keyboard_alone(journeys):
     tab_to("id_exploitation_location_0")
     keyboard.press("Space")
     tab_to("id_region")
-    keyboard.type("West Midlands")
+    officer.type_to_choose("West Midlands")
     tab_to("id_account")
     keyboard.type("Found in a cannabis grow house.")
     for _ in range(60):
@@ -258,10 +258,10 @@ def test_a_keyboard_user_types_other_languages_one_per_list_and_keeps_each(journ
     page = officer.go("New referral", "intake form")
     fill_referral(page)
     page.get_by_label("Other language 1").focus()
-    page.keyboard.type("Italian")
+    officer.type_to_choose("Italian")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "id_languages_other_2"
-    page.keyboard.type("French")
+    officer.type_to_choose("French")
     chosen = [page.get_by_label(f"Other language {n}").input_value() for n in (1, 2, 3)]
     assert chosen == ["it", "fr", ""]  # typing in the second list left the first as it was
     officer.look("other languages typed")

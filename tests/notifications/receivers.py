@@ -136,8 +136,17 @@ class SmtpReceiver:
                 receiver.recipients.append(list(envelope.rcpt_tos))
                 return "250 OK"
 
-        self.port = free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        # Bound here, to a port the kernel picks as it binds: a port found free and bound later could be
+        # taken meanwhile, by the other test process say.
+        listener = socket.create_server(("127.0.0.1", 0))
+        self.port = listener.getsockname()[1]
+
+        class BoundController(Controller):
+            def _create_server(self) -> Any:
+                return self.loop.create_server(self._factory_invoker, sock=listener)
+
+        # aiosmtpd gives its thread 5 s to start and answer, which a busy machine can take.
+        self.controller = BoundController(Handler(), hostname="127.0.0.1", port=self.port, ready_timeout=30)
 
     def start(self) -> SmtpReceiver:
         self.controller.start()
@@ -320,12 +329,6 @@ def self_signed_tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
         server.load_cert_chain(certificate_file, key_file)
     client = ssl.create_default_context(cadata=pem.decode())
     return server, client
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.1) -> Any:
