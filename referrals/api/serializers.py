@@ -33,6 +33,7 @@ from referrals.choices import (
     Route,
     WithdrawReason,
 )
+from referrals.local_time import happens_twice
 from referrals.models import AnonymousNotification, Clock, Deadline, Referral, TransitionLog
 from referrals.permissions import (
     TRANSITIONS,
@@ -944,6 +945,47 @@ class RevokeOfferInput(serializers.Serializer):
         return value
 
 
+def _offset(moment: datetime.datetime) -> str:
+    """ "+01:00": how far ``moment``'s clock is ahead of UTC."""
+    return moment.isoformat()[-6:]
+
+
+LOCAL_TIME_HELP = (
+    "Without an offset from UTC it is UK time; a time in the hour the clocks go back happens twice and "
+    "needs its offset, or it is a 400."
+)
+
+
+class LocalDateTimeField(serializers.DateTimeField):
+    """A date and time, read as UK time when it gives no offset from UTC, except in the hour the clocks
+    go back, which happens twice (``local_time``): there it names two moments an hour apart, and which
+    one was meant matters (a person last seen an hour later or earlier), so it is a 400 asking for the
+    offset. The web form works out which was meant from what else it knows (``forms.allowed_reading``);
+    a program can say."""
+
+    default_error_messages = {
+        "repeated": (
+            "{time} happened twice, as the clocks went back that night: add its offset from UTC, "
+            "{first} for the first ({first_zone}) or {second} for the second ({second_zone})."
+        )
+    }
+
+    def enforce_timezone(self, value: datetime.datetime) -> datetime.datetime:
+        if timezone.is_naive(value):
+            first = value.replace(tzinfo=timezone.get_current_timezone(), fold=0)
+            if happens_twice(first):
+                second = first.replace(fold=1)
+                self.fail(
+                    "repeated",
+                    time=value.isoformat(),
+                    first=_offset(first),
+                    first_zone=first.tzname(),
+                    second=_offset(second),
+                    second_zone=second.tzname(),
+                )
+        return super().enforce_timezone(value)
+
+
 class RecordProgressInput(serializers.Serializer):
     note = TextField(
         validators=[NOTE_LENGTH],
@@ -951,7 +993,7 @@ class RecordProgressInput(serializers.Serializer):
         error_messages={"required": PROGRESS_NOTE_REQUIRED_MESSAGE, "blank": PROGRESS_NOTE_REQUIRED_MESSAGE},
     )
     next_check_in = _next_check_in("Restarts the check-in clock to this day.")
-    seen_at = serializers.DateTimeField(
+    seen_at = LocalDateTimeField(
         required=False,
         allow_null=True,
         default=None,
@@ -959,7 +1001,7 @@ class RecordProgressInput(serializers.Serializer):
             "When the provider last saw the person in person: not in the future, nor before the placement "
             "began. If they are reported missing later, last_seen_at cannot be before the seen_at of the "
             "placement's latest progress note that gives one, so a later note with the right time corrects "
-            "a wrong one."
+            f"a wrong one. {LOCAL_TIME_HELP}"
         ),
     )
     recovery_review = serializers.BooleanField(
@@ -983,11 +1025,11 @@ class RecordProgressInput(serializers.Serializer):
 
 
 class ReportMissingInput(serializers.Serializer):
-    last_seen_at = serializers.DateTimeField(
+    last_seen_at = LocalDateTimeField(
         help_text=(
             "Not in the future, nor before the placement began, the person was last recorded as found, or "
             "the seen_at of the placement's latest progress note that gives one (a later note corrects a "
-            "wrong seen_at)."
+            f"wrong seen_at). {LOCAL_TIME_HELP}"
         )
     )
     note = _note()

@@ -1024,3 +1024,37 @@ def test_a_blank_progress_note_with_a_time_seen_in_the_future_is_a_400_on_both_f
     )
     assert response.status_code == 400
     assert set(response.json()) == {"note", "seen_at"}
+
+
+# The clocks go back at 02:00 BST on 25 October 2026: 01:00 to 02:00 happens twice, first in BST.
+@pytest.mark.parametrize(
+    ("transition", "field", "extra"),
+    [("report_missing", "last_seen_at", {}), ("record_progress", "seen_at", {"note": "Visited."})],
+)
+def test_a_time_without_offset_in_the_hour_the_clocks_go_back_is_a_400_asking_for_the_offset(
+    api, transition, field, extra
+):
+    case = bring_to("placed")
+    placed_since(case.referral, datetime.datetime(2026, 10, 24, 12, 0, tzinfo=datetime.UTC))
+    client, url = api(case.provider_user), transition_url(case.referral.pk, transition)
+    response = client.post(url, {field: "2026-10-25T01:30:00", **extra}, format="json")
+    assert response.status_code == 400
+    assert response.json()[field] == [
+        "2026-10-25T01:30:00 happened twice, as the clocks went back that night: add its offset from "
+        "UTC, +01:00 for the first (BST) or +00:00 for the second (GMT)."
+    ]
+    assert case.referral.transitions.filter(transition=transition).count() == 0
+    response = client.post(url, {field: "2026-10-25T01:30:00+00:00", **extra}, format="json")
+    assert response.status_code == 200, response.json()
+    at = case.referral.transitions.get(transition=transition).input[field]
+    assert datetime.datetime.fromisoformat(at) == datetime.datetime(2026, 10, 25, 1, 30, tzinfo=datetime.UTC)
+
+
+def test_a_time_without_offset_is_uk_time(api):
+    case = bring_to("placed")
+    placed_since(case.referral, datetime.datetime(2026, 10, 24, 12, 0, tzinfo=datetime.UTC))
+    url = transition_url(case.referral.pk, "report_missing")
+    response = api(case.provider_user).post(url, {"last_seen_at": "2026-10-25T00:30:00"}, format="json")
+    assert response.status_code == 200, response.json()
+    started = case.referral.deadlines.get(clock="missing").started_at
+    assert started == datetime.datetime(2026, 10, 24, 23, 30, tzinfo=datetime.UTC)  # BST
