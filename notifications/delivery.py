@@ -105,6 +105,7 @@ from django.db.models.functions import Coalesce, Least
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.text import capfirst
 
 from accounts.models import Organisation, OrganisationKind, User
 from referrals.choices import EMERGENCY_MEANS, ContactChange
@@ -187,7 +188,7 @@ def email_content(notification: Notification) -> tuple[str, str]:
     if notification.contact:
         contact = ContactChange(notification.contact).label
         subject += f": {contact}"
-        lines.append(f"{contact[:1].upper()}{contact[1:]}.")
+        lines.append(f"{capfirst(contact)}.")
     if notification.reference:
         lines.append(f"Case: {notification.reference}")
     # A retried email arrives after later ones: when it happened puts it back in its place.

@@ -41,7 +41,7 @@ from .choices import (
     nationality_choices,
 )
 from .deadlines import check_in_after_found
-from .local_time import happens_twice, local_time
+from .local_time import MOMENT_NEAR, happens_twice, local_time
 from .models import CASE_REFERENCE_MAX_LENGTH, Referral
 from .phone_numbers import PHONE_MAX_LENGTH
 from .validation import (
@@ -699,7 +699,7 @@ class RevokeOfferForm(HarbourForm):
         # The offer withdrawn, named before anything is chosen. A form only shown, never sent on, has none.
         if offer is not None:
             self.fields["offer"].initial = offer.pk
-            due = local_time(offer.response_due_at, "%H:%M on %-d %B")
+            due = local_time(offer.response_due_at, MOMENT_NEAR)
             self.lead = f"Offered to {offer.provider.name}; answer due {due}."
 
 
@@ -817,7 +817,7 @@ def check_in_after_found_words(referral: Referral) -> str:
     """What an empty next check-in on marking the person found leaves it at: the check-in set before they
     went missing, or the usual interval from now (``deadlines.check_in_after_found``)."""
     due, kept = check_in_after_found(referral)
-    when = local_time(due, "%H:%M on %-d %B")
+    when = local_time(due, MOMENT_NEAR)
     if kept:
         return f"Leave empty to keep the check-in set before they went missing, due {when}."
     return f"Leave empty for the usual interval: due {when}."

@@ -21,6 +21,8 @@ from django.utils import timezone
 MOMENT = "%-d %b %Y %H:%M"
 # A moment as a message's sentence gives it, which may be read long after: "14:05 on 30 November 2026".
 MOMENT_IN_FULL = "%H:%M on %-d %B %Y"
+# As a sentence gives a moment near enough to now that its year goes without saying: "14:05 on 30 November".
+MOMENT_NEAR = "%H:%M on %-d %B"
 # The time of day in a strftime pattern, after which the zone goes.
 TIME_OF_DAY = re.compile(r"%H:%M(?::%S)?")
 

@@ -61,7 +61,7 @@ from .exceptions import (
     RecoveryReviewNotDue,
     TransitionNotAllowed,
 )
-from .local_time import MOMENT_IN_FULL, local_time
+from .local_time import MOMENT_IN_FULL, MOMENT_NEAR, local_time
 from .models import AnonymousNotification, Clock, Referral, TransitionLog
 from .permissions import (
     PLACED_PROVIDER_ONLY,
@@ -466,7 +466,7 @@ def offer_already_pending(offer: PlacementOffer) -> OfferAlreadyPending:
     is due: a manager offering from a stale page learns where the case stands (only managers offer)."""
     return OfferAlreadyPending(
         f"This referral already has a pending offer with {offer.provider.name}; its answer is due at "
-        f"{local_time(offer.response_due_at, '%H:%M on %-d %B')}. Wait for the answer, or withdraw the "
+        f"{local_time(offer.response_due_at, MOMENT_NEAR)}. Wait for the answer, or withdraw the "
         "offer, before offering the person elsewhere."
     )
 
@@ -539,7 +539,7 @@ def offer_awaits_answer_before_reassessing(offer: PlacementOffer) -> OfferAlread
     the person as assessed now, and decides on that (only managers reassess)."""
     return OfferAlreadyPending(
         f"This referral has a pending offer with {offer.provider.name}; its answer is due at "
-        f"{local_time(offer.response_due_at, '%H:%M on %-d %B')}. Wait for the answer, or for the offer to "
+        f"{local_time(offer.response_due_at, MOMENT_NEAR)}. Wait for the answer, or for the offer to "
         "run out, or withdraw it, before changing the assessment: the provider was offered the person as "
         "assessed now."
     )
@@ -642,7 +642,7 @@ def offer_not_pending(referral: Referral) -> OfferNotPending:
                 .first()
             )
             # An accepted offer has the time of its answer.
-            accepted_at = local_time(cast(datetime.datetime, offer.responded_at), "%H:%M on %-d %B")
+            accepted_at = local_time(cast(datetime.datetime, offer.responded_at), MOMENT_NEAR)
             return OfferAlreadyAccepted(
                 f"This offer was accepted by {accepted_by} at {accepted_at}: the person is placed with you."
             )
@@ -681,7 +681,7 @@ def revoke_refusal(
     if pending is not None:
         return OfferNotPending(
             f"The offer to {pending.provider.name} ran out unanswered at "
-            f"{local_time(pending.response_due_at, '%H:%M on %-d %B')}: make a new offer, which closes it."
+            f"{local_time(pending.response_due_at, MOMENT_NEAR)}: make a new offer, which closes it."
         )
     ended = latest_offer_for(referral) if offer_id is None else referral.offers.filter(pk=offer_id).first()
     if ended is None:
@@ -852,7 +852,7 @@ def _meet_recovery_review(referral: Referral) -> None:
     if review.met_from > timezone.now():
         when = (
             f"The recovery review is due on {timezone.localtime(review.due_at):%-d %B %Y}; it can be "
-            f"recorded from {local_time(review.met_from, '%H:%M on %-d %B')}."
+            f"recorded from {local_time(review.met_from, MOMENT_NEAR)}."
         )
         raise RecoveryReviewNotDue(
             f"{when} Save this note without ticking the box.",

@@ -106,7 +106,7 @@ from .forms import (
     RevokeOfferForm,
     WithdrawForm,
 )
-from .local_time import local_time
+from .local_time import MOMENT_NEAR, local_time
 from .models import Clock, Deadline, Referral, ReferralDraft, UnsentForm
 from .permissions import (
     OFFERED_PROVIDER,
@@ -1929,7 +1929,7 @@ def check_in_due_words(referral: Referral) -> str:
     """ "Next check-in due 17:00 on 3 December.": when the check-in of the person just found falls due;
     empty if none runs (reported missing again from another tab in the meantime)."""
     due = [deadline.due_at for deadline in case_open_deadlines(referral) if deadline.clock == Clock.CHECK_IN]
-    return f"Next check-in due {local_time(due[0], '%H:%M on %-d %B')}." if due else ""
+    return f"Next check-in due {local_time(due[0], MOMENT_NEAR)}." if due else ""
 
 
 def closed_offer_answer(
