@@ -19,7 +19,12 @@ class AuditEvent(models.Model):
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     username = models.CharField(
         max_length=150,
@@ -29,7 +34,12 @@ class AuditEvent(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     action = models.CharField(max_length=20, choices=AuditAction.choices)
     referral = models.ForeignKey(
-        "referrals.Referral", on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events"
+        "referrals.Referral",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+        db_index=False,
     )
     what = models.CharField(max_length=200, help_text="The page, endpoint or change, e.g. 'case page'.")
     changes = models.JSONField(default=dict, blank=True, help_text="Before and after of non-personal fields.")

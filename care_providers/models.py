@@ -48,7 +48,9 @@ class PlacementOffer(FSMModelMixin, models.Model):
     """An offer of a referral to a provider: pending → accepted | rejected | expired | revoked."""
 
     referral = models.ForeignKey("referrals.Referral", on_delete=models.CASCADE, related_name="offers")
-    provider = models.ForeignKey(CareProvider, on_delete=models.PROTECT, related_name="offers")
+    provider = models.ForeignKey(
+        CareProvider, on_delete=models.PROTECT, related_name="offers", db_index=False
+    )
     state = FSMField(default=OfferState.PENDING, choices=OfferState.choices, protected=True)
     offered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     offered_at = models.DateTimeField(default=timezone.now)

@@ -13,7 +13,9 @@ class IdempotencyRecord(models.Model):
     Responses carry personal details, so the body is encrypted like the case it describes.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     key = models.CharField(max_length=200)
     request_fingerprint = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField()

@@ -171,7 +171,9 @@ class DeliveryAttempt(models.Model):
 class InboxItem(models.Model):
     """An in-app notification for one user."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inbox")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inbox", db_index=False
+    )
     event = models.CharField(max_length=40, choices=Event.choices)
     referral = models.ForeignKey(
         "referrals.Referral", on_delete=models.CASCADE, null=True, blank=True, related_name="+"

@@ -47,12 +47,12 @@ class Referral(FSMModelMixin, models.Model):
     the service functions in ``referrals.services``. The methods change this row's fields only.
     """
 
-    reference = models.CharField(max_length=CASE_REFERENCE_MAX_LENGTH, unique=True)
-    state = FSMField(default=S.RECEIVED, choices=S.choices, protected=True, db_index=True)
+    reference = models.CharField(max_length=CASE_REFERENCE_MAX_LENGTH)
+    state = FSMField(default=S.RECEIVED, choices=S.choices, protected=True)
     state_changed_at = models.DateTimeField(default=timezone.now)
 
     organisation = models.ForeignKey(
-        "accounts.Organisation", on_delete=models.PROTECT, related_name="referrals"
+        "accounts.Organisation", on_delete=models.PROTECT, related_name="referrals", db_index=False
     )
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="submitted_referrals"
@@ -97,7 +97,7 @@ class Referral(FSMModelMixin, models.Model):
     crime_reference = EncryptedTextField(blank=True, default="")
 
     # Keyed digests for duplicate detection without plaintext (SPEC §3, issue: encryption at rest).
-    name_digest = models.CharField(max_length=64, db_index=True)
+    name_digest = models.CharField(max_length=64)
     birth_date_digest = models.CharField(max_length=64, blank=True, default="")
 
     # Set by the workflow.
@@ -116,11 +116,15 @@ class Referral(FSMModelMixin, models.Model):
 
     class Meta:
         ordering = ["-submitted_at", "-id"]
+        # An index serves its leading column alone too, so a foreign key or field that leads one has no index
+        # of its own; and none is for LIKE: references and digests are matched whole.
         indexes = [
             models.Index(fields=["organisation", "-submitted_at"]),
             models.Index(fields=["state", "submitted_at"]),
             models.Index(fields=["region", "state"]),
+            models.Index(fields=["name_digest"], name="referral_name_digest"),
         ]
+        constraints = [models.UniqueConstraint(fields=["reference"], name="one_referral_per_reference")]
 
     def __str__(self) -> str:
         return self.reference
@@ -297,7 +301,9 @@ class ReferenceCounter(models.Model):
 class TransitionLog(models.Model):
     """Who moved a referral from which state to which, when, and with what input (SPEC §4)."""
 
-    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="transitions")
+    referral = models.ForeignKey(
+        Referral, on_delete=models.CASCADE, related_name="transitions", db_index=False
+    )
     transition = models.CharField(max_length=30)
     from_state = models.CharField(max_length=20, blank=True)
     to_state = models.CharField(max_length=20)
@@ -338,7 +344,7 @@ class Deadline(models.Model):
     runs on with the time it had left (``deadlines.pause_clock``, ``deadlines.resume_clock``).
     """
 
-    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="deadlines")
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="deadlines", db_index=False)
     offer = models.ForeignKey(
         "care_providers.PlacementOffer", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
@@ -433,7 +439,9 @@ class UnsentForm(models.Model):
     """What was typed into a form that arrived after its user's session had ended, kept encrypted for
     UNSENT_FORM_LIFETIME_MINUTES for that user alone, and deleted once shown to them on the same form."""
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     # The form's address (the path it posts to): it is shown again on the page at that address.
     form = models.CharField(max_length=200)
     data = EncryptedJSONField(default=dict)
