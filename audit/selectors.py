@@ -74,5 +74,6 @@ def audit_events(
     if until is not None:
         events = events.filter(at__lt=_local_midnight(until + datetime.timedelta(days=1)))
     if reference:
-        events = events.filter(referral__reference__iexact=reference.strip())
+        # References are written in capitals: matched whole, the unique index finds the case.
+        events = events.filter(referral__reference=reference.strip().upper())
     return events

@@ -282,6 +282,18 @@ def test_the_manager_wide_audit_page_filters_by_user_action_and_date(client):
     assert "Choose a day from 1 January 2000" in response.content.decode()
 
 
+def test_the_manager_wide_audit_page_finds_a_case_by_its_reference_typed_in_any_case(client):
+    boss = manager()
+    wanted, other = submitted_referral(), submitted_referral()
+    record_read(actor=boss, referral=wanted, what="case page")
+    record_read(actor=boss, referral=other, what="case page")
+    client.force_login(boss)
+    typed = f" {wanted.reference.lower()} "
+    response = client.get(reverse("audit-log"), {"reference": typed, "action": "read"})
+    assert response.status_code == 200
+    assert [event.referral_id for event in response.context["events"]] == [wanted.pk]
+
+
 def test_a_trail_day_from_a_link_written_dd_mm_yyyy_shows_in_its_date_box(client):
     """A date box shows only yyyy-mm-dd: a day a link gives as 30/11/2026 filters the trail, so the box
     shows it as the day read, and filtering again keeps it."""
