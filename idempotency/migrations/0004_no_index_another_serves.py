@@ -2,11 +2,11 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from config.migration_operations import drop_foreign_key_index
+
 
 class Migration(migrations.Migration):
-    """Drops the index of each foreign key that leads a composite index, which serves it as well. Only
-    the index: altering the field would also drop its constraint and add it again, checking every row
-    under lock."""
+    """Drops the index of each foreign key that leads a composite index, which serves it as well."""
 
     dependencies = [
         ('idempotency', '0003_idempotencyrecord_referral'),
@@ -14,15 +14,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.SeparateDatabaseAndState(
-            database_operations=[
-                migrations.RunSQL(
-                    'DROP INDEX IF EXISTS "idempotency_idempotencyrecord_user_id_8c6ccb77"',
-                    reverse_sql='CREATE INDEX "idempotency_idempotencyrecord_user_id_8c6ccb77" ON "idempotency_idempotencyrecord" ("user_id")',
-                ),
-            ],
-            state_operations=[
-                migrations.AlterField(model_name='idempotencyrecord', name='user', field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-            ],
-        ),
+        drop_foreign_key_index('idempotency', 'idempotencyrecord', 'user', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL), index='idempotency_idempotencyrecord_user_id_8c6ccb77'),
     ]
