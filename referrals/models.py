@@ -116,8 +116,8 @@ class Referral(FSMModelMixin, models.Model):
 
     class Meta:
         ordering = ["-submitted_at", "-id"]
-        # An index serves its leading column alone too, so a foreign key or field that leads one has no index
-        # of its own; and none is for LIKE: references and digests are matched whole.
+        # An index serves its leading column alone too, so a foreign key or field that leads one has no
+        # index of its own; and none is for LIKE: references and digests are matched whole.
         indexes = [
             models.Index(fields=["organisation", "-submitted_at"]),
             models.Index(fields=["state", "submitted_at"]),
