@@ -136,9 +136,10 @@ class ExpiringTokenAuthentication(TokenAuthentication):
     """``Authorization: Token …`` whose token is younger than TOKEN_LIFETIME_HOURS, found by its digest."""
 
     def authenticate_credentials(self, key: str) -> tuple[Any, ApiToken]:
-        token = ApiToken.objects.select_related("user").filter(digest=token_digest(key)).first()
-        if token is None:
-            raise AuthenticationFailed("Invalid token.")
+        try:
+            token = ApiToken.objects.select_related("user").get(digest=token_digest(key))
+        except ApiToken.DoesNotExist:
+            raise AuthenticationFailed("Invalid token.") from None
         if not token.user.is_active:
             raise AuthenticationFailed("User inactive or deleted.")
         if token_has_expired(token):
