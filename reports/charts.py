@@ -21,6 +21,8 @@ WIDTH = 340
 # About 7 px a character at 13 px: the longest label that fits the width; the full name is in the title.
 LABEL_CHARACTERS = 46
 VALUE_CHARACTER_WIDTH = 7.5  # a bold figure at 13 px, a little over, to place a bar's value
+FIGURE_WIDTH = 7.0  # a figure at 11 px, the trend's column values
+VALUE_GAP = 4.0  # at least a space between the values over neighbouring columns
 BAR_COLOUR = "#1d4f91"
 LINE_COLOUR = "#b3261e"
 AXIS_COLOUR = "#4a4a4a"
@@ -44,6 +46,12 @@ def _nice_maximum(value: float) -> float:
         if step * magnitude >= value:
             return step * magnitude
     return 10 * magnitude
+
+
+def _figures_width(text: str) -> float:
+    """The width of a number written at 11 px: a figure is about 0.64 em (7 px, as Debian's system-ui font
+    draws it), a comma or a point about half that."""
+    return sum(FIGURE_WIDTH / 2 if character in ",." else FIGURE_WIDTH for character in text)
 
 
 def _number(value: float) -> str:
@@ -173,8 +181,9 @@ def trend_chart(
     label_every = next(
         (step for step in (1, 2, 3, 4, 6, 12) if step * slot >= 54), 12 * math.ceil(54 / (12 * slot))
     )
-    # A column's value over it where the widest fits its column (about 6.5 px a figure at 11 px).
-    show_values = len(f"{max(columns, default=0):,}") * 6.5 + 2 <= slot
+    # A column's value over it where the widest fits its column with a space to spare, so that the values
+    # of neighbouring columns never run together ("255252"); otherwise the table beside the chart has them.
+    show_values = _figures_width(f"{max(columns, default=0):,}") + VALUE_GAP <= slot
     points = []
     for index, month in enumerate(months):
         x = left + index * slot

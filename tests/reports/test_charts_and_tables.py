@@ -86,6 +86,32 @@ def test_the_trend_names_as_many_months_as_fit_under_its_columns():
     assert named_months(60) == ["2020", "2021", "2022", "2023", "2024"]
 
 
+def test_the_values_over_the_trend_columns_never_run_together():
+    def values_over_columns(columns: list[int]) -> list[tuple[float, str]]:
+        months = [datetime.date(2025 + index // 12, index % 12 + 1, 1) for index in range(len(columns))]
+        svg = trend_chart(
+            chart_id="t",
+            title="Per month",
+            description="Months.",
+            months=months,
+            columns=columns,
+            column_name="Referrals",
+            line=[0] * len(columns),
+            line_name="Anonymous notifications",
+        )
+        values = re.findall(r'<text x="([\d.]+)" y="[\d.]+" font-size="11" [^>]*>([\d,]+)</text>', svg)
+        return [(float(x), text) for x, text in values]
+
+    # A year and the month begun: thirteen columns of three figures, 7 px each at 11 px as the browser draws
+    # them, are 21 px wide, in 21.5 px apart: "255252252" over the columns. The table beside has them.
+    assert values_over_columns([255, 252, 252, 240, 266, 243, 276, 265, 244, 204, 267, 236, 0]) == []
+    # Half a year: each value stands apart from the next, with at least a space between them.
+    shown = values_over_columns([255, 252, 252, 240, 266, 1243])
+    assert [text for _x, text in shown] == ["255", "252", "252", "240", "266", "1,243"]
+    widest = 4 * 7 + 3.5  # "1,243"
+    assert all(right - left >= widest + 3.5 for (left, _), (right, _) in zip(shown, shown[1:], strict=False))
+
+
 def test_an_empty_bar_chart_says_so():
     svg = bar_chart(
         chart_id="c", title="Nothing", description="No referrals.", bars=[], axis_label="Referrals"
