@@ -54,6 +54,12 @@ def _figures_width(text: str) -> float:
     return sum(FIGURE_WIDTH / 2 if character in ",." else FIGURE_WIDTH for character in text)
 
 
+def _counted(count: int, series_name: str) -> str:
+    """A count with its series' name ("Referrals"), singular for one: "1 referral", "5 referrals"."""
+    name = series_name.lower()
+    return f"{count:,} {name.removesuffix('s') if count == 1 else name}"
+
+
 def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
@@ -191,8 +197,8 @@ def trend_chart(
         bar_height = value / maximum * plot_height
         parts.append("<g>")
         parts.append(
-            f"<title>{escape(month.strftime('%b %Y'))}: {value:,} {escape(column_name.lower())}, "
-            f"{line[index]:,} {escape(line_name.lower())}</title>"
+            f"<title>{escape(month.strftime('%b %Y'))}: {escape(_counted(value, column_name))}, "
+            f"{escape(_counted(line[index], line_name))}</title>"
         )
         parts.append(
             f'<rect x="{x + slot * 0.15:.1f}" y="{plot_bottom - bar_height:.1f}" width="{slot * 0.7:.1f}" '

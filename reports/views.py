@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
@@ -95,8 +96,10 @@ def _chart(table: Table, report: CaseloadReport) -> SafeString | None:
             chart_id=chart_id,
             title="Referrals and anonymous notifications per month",
             description=(
-                f"{report.referrals:,} referrals and {report.anonymous_notifications:,} anonymous notifications "
-                f"over {len(report.monthly)} months. The numbers are in the table beside the chart."
+                f"{report.referrals:,} referral{pluralize(report.referrals)} and "
+                f"{report.anonymous_notifications:,} anonymous notification"
+                f"{pluralize(report.anonymous_notifications)} over {len(report.monthly)} "
+                f"month{pluralize(len(report.monthly))}. The numbers are in the table beside the chart."
             ),
             months=[row.month for row in report.monthly],
             columns=[row.referrals for row in report.monthly],

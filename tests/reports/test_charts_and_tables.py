@@ -135,7 +135,8 @@ def test_the_trend_tells_its_series_apart_by_shape_and_name_as_well_as_colour():
     assert "Anonymous notifications (dashed line)" in svg
     assert 'stroke-dasharray="5 3"' in svg
     assert "<polyline" in svg
-    assert "Jan 2026: 5 referrals, 1 anonymous notifications" in svg
+    assert "Jan 2026: 5 referrals, 1 anonymous notification</title>" in svg
+    assert "Feb 2026: 0 referrals, 2 anonymous notifications</title>" in svg
     assert len(re.findall(r">7</text>", svg)) == 1
 
 

@@ -460,6 +460,15 @@ def test_a_few_months_of_one_anonymous_notification_each_under_a_small_total_are
     assert given_away(report_tables(caseload_report(ReportFilter()))) == []
 
 
+def test_the_trend_chart_says_one_referral_and_one_anonymous_notification_in_the_singular(web_alone):
+    user = responder()
+    today = timezone.localdate()
+    make_referral(submitted_by=user, submitted_at=timezone.now())
+    anonymous_notification(by=user, at=timezone.now())
+    html = web_alone.get(PAGE, {"date_from": today.replace(day=1), "date_to": today}).content.decode()
+    assert "1 referral and 1 anonymous notification over 1 month." in html
+
+
 def test_no_count_is_narrowed_by_what_other_tables_tell_of_a_suppressed_total(web_alone):
     # Ten referrals in Wales: the age groups put them at 10 at most (Adult <5, Child 6), the outcomes
     # at 10 at least (Recovered 7, three more of <5): each of them would be known.
