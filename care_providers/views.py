@@ -14,9 +14,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from audit.services import record_reads
-from referrals.choices import BED_FOR, BedKind, Misfit, misfits_in_words
+from referrals.choices import BED_FOR, BedKind, Misfit, language_names, misfits_in_words
 from referrals.views import paginate
 from referrals.wording import age_words, time_left_words
 
@@ -26,6 +27,7 @@ from .services import bed_needed, provider_misfits
 
 if TYPE_CHECKING:
     from accounts.models import User
+    from referrals.models import Referral
 
 
 def _provider_of(request: HttpRequest) -> tuple[User, CareProvider]:
@@ -44,6 +46,19 @@ def free_beds_words(provider: CareProvider, free_beds: dict[str, int]) -> str:
     return ", ".join(f"{free_beds[kind]} {BED_FOR[BedKind(kind)]}" for kind in BedKind.values)
 
 
+def needs_words(referral: Referral) -> str:
+    """ "Speaks Somali, Arabic; needs an interpreter; needs medical care": what, beside a bed, decides
+    whether the provider can support the person, to read on its offers list."""
+    names = language_names()
+    languages = ", ".join(names.get(code, code) for code in referral.languages)
+    words = [f"speaks {languages}"] if languages else []
+    if referral.interpreter_needed:
+        words.append("needs an interpreter")
+    if referral.needs_medical:
+        words.append("needs medical care")
+    return capfirst("; ".join(words))
+
+
 # The longest note from the managers the offers list shows in full; a longer one is read on the case
 # page, as a card of the list on a phone would otherwise grow to a page.
 NOTE_SHOWN_IN_LIST = 200
@@ -53,8 +68,9 @@ NOTE_SHOWN_IN_LIST = 200
 def offers(request: HttpRequest) -> HttpResponse:
     """Offers waiting for this provider's answer, the most urgent first (emergencies, then children,
     then the answer due soonest), each with who the person is in outline (age, gender, the bed they
-    need), how long is left to answer (due soon once the offer's reminder has gone), a flag on those it
-    has no free bed for or can no longer accept, and the managers' note if short; above them, the free beds."""
+    need, their languages and whether they need an interpreter or medical care), how long is left to
+    answer (due soon once the offer's reminder has gone), a flag on those it has no free bed for or can
+    no longer accept, and the managers' note if short; above them, the free beds."""
     user, provider = _provider_of(request)
     waiting = offers_awaiting_answer(user, provider)
     page = paginate(request, waiting)
@@ -71,6 +87,7 @@ def offers(request: HttpRequest) -> HttpResponse:
         bed_for = BED_FOR[BedKind(kind)] if kind else ""
         case.age_words = age_words(case, today)  # type: ignore[attr-defined]
         case.bed_words = f"Bed {bed_for}" if kind else "None (outreach)"  # type: ignore[attr-defined]
+        case.needs_words = needs_words(case)  # type: ignore[attr-defined]
         # A correction can make the person one the provider does not take: the offer is to be rejected.
         misfits = provider_misfits(provider, case)
         # With no bed of that kind at all, none will be free: the offer is one it cannot accept.

@@ -88,6 +88,27 @@ def test_the_offers_page_gives_an_estimated_or_unknown_age_in_words(fields, age,
     assert f'<td data-label="Bed needed">{bed}</td>' in row
 
 
+@pytest.mark.parametrize(
+    ("fields", "needs"),
+    [
+        (
+            {"languages": ["so", "ar"], "interpreter_needed": True, "needs_medical": True},
+            "Speaks Somali, Arabic; needs an interpreter; needs medical care",
+        ),
+        ({"languages": ["en"], "interpreter_needed": False, "needs_medical": False}, "Speaks English"),
+    ],
+)
+def test_the_offers_page_gives_the_persons_languages_and_needs_for_an_interpreter_or_medical_care(
+    fields, needs
+):
+    # Whether its staff speak the person's language, and can get them to a doctor, is for the provider to
+    # weigh as it answers each of its offers: from the list, not from each case page in turn.
+    provider = CareProviderFactory()
+    referral, _, _ = offered(provider, **fields)
+    row = row_of(offer_rows(provider_user(provider)), referral)
+    assert f'<td data-label="Needs">{needs}</td>' in row
+
+
 def test_an_outreach_offer_needs_no_bed_and_is_never_flagged_for_one():
     provider = CareProviderFactory(beds_men=0, beds_women=0, beds_family=0)
     boss = manager()
