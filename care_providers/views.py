@@ -78,20 +78,22 @@ def offers(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     today = timezone.localdate(now)
     for case in page.object_list:
-        case.ran_out = case.offer_due <= now  # type: ignore[attr-defined]
+        ran_out = case.offer_due <= now  # type: ignore[attr-defined]
+        case.ran_out = ran_out  # type: ignore[attr-defined]
         case.time_left = time_left_words(case.offer_due, now)  # type: ignore[attr-defined]
         # Due soon from the reminder that tells the provider to answer.
         reminded = case.offer_remind_at is not None and case.offer_remind_at <= now  # type: ignore[attr-defined]
-        case.due_soon = reminded and not case.ran_out  # type: ignore[attr-defined]
+        case.due_soon = reminded and not ran_out  # type: ignore[attr-defined]
         kind = bed_needed(case)
         bed_for = BED_FOR[BedKind(kind)] if kind else ""
         case.age_words = age_words(case, today)  # type: ignore[attr-defined]
         case.bed_words = f"Bed {bed_for}" if kind else "None (outreach)"  # type: ignore[attr-defined]
         case.needs_words = needs_words(case)  # type: ignore[attr-defined]
         # A correction can make the person one the provider does not take: the offer is to be rejected.
-        misfits = provider_misfits(provider, case)
+        # Not one that ran out, which can no longer be answered at all (Harbour closes it).
+        misfits = [] if ran_out else provider_misfits(provider, case)
         # With no bed of that kind at all, none will be free: the offer is one it cannot accept.
-        waits_for_a_bed = kind and not free_beds[kind] and Misfit.BEDS not in misfits
+        waits_for_a_bed = kind and not free_beds[kind] and Misfit.BEDS not in misfits and not ran_out
         case.no_free_bed = f"No free bed {bed_for}" if waits_for_a_bed else ""  # type: ignore[attr-defined]
         case.cannot_accept = (  # type: ignore[attr-defined]
             f"Cannot accept: you do not {misfits_in_words(misfits, case.region, kind)}" if misfits else ""

@@ -157,6 +157,23 @@ def test_the_offers_page_says_how_long_is_left_and_marks_an_offer_due_soon_once_
     assert "(in " not in row_of(rows, ran_out) and "Due soon" not in row_of(rows, ran_out)
 
 
+def test_an_offer_that_ran_out_is_not_flagged_to_be_rejected_or_waiting_for_a_bed():
+    # It can no longer be answered (a rejection is refused: the offer ran out), so no flag asks for one.
+    provider = CareProviderFactory(beds_men=1)
+    cannot_take, _, _ = offered(provider, gender="male")
+    waits, _, _ = offered(provider, gender="female")
+    provider.beds_men, provider.beds_women = 0, 0  # no bed for men at all now, and none free for women
+    provider.save()
+    for referral in (cannot_take, waits):
+        referral.offers.update(response_due_at=timezone.now() - datetime.timedelta(minutes=1))
+
+    rows = offer_rows(provider_user(provider))
+    for referral in (cannot_take, waits):
+        row = row_of(rows, referral)
+        assert '<span class="tag">Ran out</span>' in row
+        assert "reject it" not in row and "Cannot accept" not in row and "No free bed" not in row
+
+
 def test_an_offer_due_within_the_minute_is_due_in_less_than_a_minute_not_in_0_minutes():
     provider = CareProviderFactory()
     referral, _, _ = offered(provider)
