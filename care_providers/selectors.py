@@ -112,6 +112,9 @@ OFFER_LIST_FIELDS = (
     "date_of_birth",
     "gender",
     "has_dependants",
+    "languages",
+    "interpreter_needed",
+    "needs_medical",
 )
 
 

@@ -88,6 +88,27 @@ def test_the_offers_page_gives_an_estimated_or_unknown_age_in_words(fields, age,
     assert f'<td data-label="Bed needed">{bed}</td>' in row
 
 
+@pytest.mark.parametrize(
+    ("fields", "needs"),
+    [
+        (
+            {"languages": ["so", "ar"], "interpreter_needed": True, "needs_medical": True},
+            "Speaks Somali, Arabic; needs an interpreter; needs medical care",
+        ),
+        ({"languages": ["en"], "interpreter_needed": False, "needs_medical": False}, "Speaks English"),
+    ],
+)
+def test_the_offers_page_gives_the_persons_languages_and_needs_for_an_interpreter_or_medical_care(
+    fields, needs
+):
+    # Whether its staff speak the person's language, and can get them to a doctor, is for the provider to
+    # weigh as it answers each of its offers: from the list, not from each case page in turn.
+    provider = CareProviderFactory()
+    referral, _, _ = offered(provider, **fields)
+    row = row_of(offer_rows(provider_user(provider)), referral)
+    assert f'<td data-label="Needs">{needs}</td>' in row
+
+
 def test_an_outreach_offer_needs_no_bed_and_is_never_flagged_for_one():
     provider = CareProviderFactory(beds_men=0, beds_women=0, beds_family=0)
     boss = manager()
@@ -134,6 +155,23 @@ def test_the_offers_page_says_how_long_is_left_and_marks_an_offer_due_soon_once_
     assert "Due soon" not in row_of(rows, waiting)
     assert '<span class="tag">Ran out</span>' in row_of(rows, ran_out)
     assert "(in " not in row_of(rows, ran_out) and "Due soon" not in row_of(rows, ran_out)
+
+
+def test_an_offer_that_ran_out_is_not_flagged_to_be_rejected_or_waiting_for_a_bed():
+    # It can no longer be answered (a rejection is refused: the offer ran out), so no flag asks for one.
+    provider = CareProviderFactory(beds_men=1)
+    cannot_take, _, _ = offered(provider, gender="male")
+    waits, _, _ = offered(provider, gender="female")
+    provider.beds_men, provider.beds_women = 0, 0  # no bed for men at all now, and none free for women
+    provider.save()
+    for referral in (cannot_take, waits):
+        referral.offers.update(response_due_at=timezone.now() - datetime.timedelta(minutes=1))
+
+    rows = offer_rows(provider_user(provider))
+    for referral in (cannot_take, waits):
+        row = row_of(rows, referral)
+        assert '<span class="tag">Ran out</span>' in row
+        assert "reject it" not in row and "Cannot accept" not in row and "No free bed" not in row
 
 
 def test_an_offer_due_within_the_minute_is_due_in_less_than_a_minute_not_in_0_minutes():
