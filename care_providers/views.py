@@ -47,8 +47,8 @@ def free_beds_words(provider: CareProvider, free_beds: dict[str, int]) -> str:
 
 
 def needs_words(referral: Referral) -> str:
-    """ "Speaks Somali, Arabic; needs an interpreter; needs medical care": what, beside a bed, decides
-    whether the provider can support the person, to read on its offers list."""
+    """What, beside a bed, decides whether the provider can support the person, to read on its offers
+    list: "Speaks Somali, Arabic; needs an interpreter; needs medical care"."""
     names = language_names()
     languages = ", ".join(names.get(code, code) for code in referral.languages)
     words = [f"speaks {languages}"] if languages else []
