@@ -66,6 +66,28 @@ def test_lists_mark_a_deadline_that_has_passed():
         assert '<span class="tag tag-urgent">Overdue</span>' in html, page
 
 
+def test_the_case_page_marks_a_clock_due_soon_once_reminded_and_overdue_once_past_as_the_lists_do():
+    referral = submitted_referral()
+    boss = manager()
+    url = reverse("referrals:case", args=[referral.pk])
+
+    def assessment_line() -> str:
+        section = signed_in(boss).get(url).content.decode().split('id="deadlines-title"')[1]
+        return re.search(r"<li>Assessment: (.*?)</li>", section)[1]
+
+    assert "tag" not in assessment_line()
+    now = timezone.now()
+    referral.deadlines.update(remind_at=now - datetime.timedelta(minutes=1))
+    assert assessment_line().endswith('<span class="tag tag-soon">Due soon</span>')
+    # Past due before the sweep has run: overdue already, as on the triage queue.
+    referral.deadlines.update(due_at=now - datetime.timedelta(minutes=1), breached_at=None)
+    assert assessment_line().endswith('<span class="tag tag-urgent">Overdue</span>')
+    assert (
+        '<span class="tag tag-urgent">Overdue</span>'
+        in signed_in(boss).get(reverse("referrals:triage")).content.decode()
+    )
+
+
 def test_the_case_history_labels_what_was_given_with_a_transition_and_leaves_an_empty_cell_unlabelled():
     referral = submitted_referral()
     boss = manager()
