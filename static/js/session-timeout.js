@@ -122,23 +122,28 @@
     }
   };
 
-  // A form on the page whose fields were changed since it was shown, among those that keep what was typed
-  // when they arrive after the session ended (their signed "owner" field): the form itself, not the sign-in
-  // page, is what carries the typing to the server.
-  const typedForm = () =>
-    [...document.querySelectorAll("form")].find(
-      (form) =>
-        form.elements.namedItem("owner") &&
-        [...form.elements].some((field) => {
-          if (field.type === "checkbox" || field.type === "radio") {
-            return field.checked !== field.defaultChecked;
-          }
-          if (field.tagName === "SELECT") {
-            return [...field.options].some((option) => option.selected !== option.defaultSelected);
-          }
-          return field.type !== "hidden" && "defaultValue" in field && field.value !== field.defaultValue;
-        }),
+  // A form on the page that holds what was typed, among those that keep it when they arrive after the
+  // session ended (their signed "owner" field): a field changed since the page was shown, or, on the page
+  // that answered a sending (its address has "send="; refused, say), any field filled in, since the form
+  // came back with what was typed. The form itself, not the sign-in page, carries it to the server.
+  const typedForm = () => {
+    const answered = new URLSearchParams(window.location.search).has("send");
+    const typedInto = (field) => {
+      if (field.type === "checkbox" || field.type === "radio") {
+        return field.checked !== field.defaultChecked || (answered && field.checked);
+      }
+      if (field.tagName === "SELECT") {
+        const options = [...field.options];
+        const chosen = (option) => option.selected && option.value && (answered || !option.defaultSelected);
+        return options.some(chosen) || options.some((option) => option.defaultSelected && !option.selected);
+      }
+      if (field.type === "hidden" || !("defaultValue" in field)) return false;
+      return field.value !== field.defaultValue || (answered && field.value.trim() !== "");
+    };
+    return [...document.querySelectorAll("form")].find(
+      (form) => form.elements.namedItem("owner") && [...form.elements].some(typedInto),
     );
+  };
 
   // "Sign in again" from a page typed into would leave what was typed behind. The form is sent instead,
   // once the server confirms the session has ended (so that nothing is performed): it keeps what was typed

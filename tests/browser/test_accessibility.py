@@ -264,6 +264,35 @@ def test_signing_in_again_from_the_session_warning_on_a_phone_keeps_the_referral
     assert not Referral.objects.exists()
 
 
+def test_signing_in_again_from_the_session_warning_keeps_a_referral_the_form_refused_before_it_ended(
+    journeys, settings
+):
+    settings.SESSION_COOKIE_AGE = 300
+    police = responder(username="lapsed-after-an-error")
+    officer = journeys("session-ended-sign-in-keeps-refused-form", viewport=PHONE)
+    officer.sign_in(police.username)
+    page = officer.page
+    page.clock.install()
+    page.goto("/referrals/new/")
+    page.get_by_label("Given name").fill("Lule")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Submit referral").click()
+    # On the page that answered it, what was typed is what the form was shown with.
+    assert page.get_by_role("alert").get_by_text("Enter the person's family name.").is_visible()
+
+    page.clock.fast_forward("05:01")
+    Session.objects.all().delete()
+    ended = page.get_by_role("alertdialog", name="You have been signed out")
+    ended.wait_for()
+    with page.expect_navigation(url=re.compile(r"/login/")):
+        ended.get_by_role("link", name="Sign in again").click()
+    page.get_by_label("Username").fill(police.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_label("Given name").input_value() == "Lule"
+
+
 def test_sign_in_again_after_signing_in_in_another_tab_sends_nothing_and_leaves_the_typing_on_the_form(
     journeys, settings
 ):
