@@ -122,7 +122,60 @@
     }
   };
 
+  // A form on the page that holds what was typed, among those that keep it when they arrive after the
+  // session ended (their signed "owner" field): a field changed since the page was shown, or, on the page
+  // that answered a sending (its address has "send="; refused, say), any field filled in, since the form
+  // came back with what was typed. The form itself, not the sign-in page, carries it to the server.
+  const typedForm = () => {
+    const answered = new URLSearchParams(window.location.search).has("send");
+    const typedInto = (field) => {
+      if (field.type === "checkbox" || field.type === "radio") {
+        return field.checked !== field.defaultChecked || (answered && field.checked);
+      }
+      if (field.tagName === "SELECT") {
+        const options = [...field.options];
+        const chosen = (option) => option.selected && option.value && (answered || !option.defaultSelected);
+        return options.some(chosen) || options.some((option) => option.defaultSelected && !option.selected);
+      }
+      if (field.type === "hidden" || !("defaultValue" in field)) return false;
+      return field.value !== field.defaultValue || (answered && field.value.trim() !== "");
+    };
+    return [...document.querySelectorAll("form")].find(
+      (form) => form.elements.namedItem("owner") && [...form.elements].some(typedInto),
+    );
+  };
+
+  // "Sign in again" from a page typed into would leave what was typed behind. The form is sent instead,
+  // once the server confirms the session has ended (so that nothing is performed): it keeps what was typed
+  // (as a draft, on the intake) and asks to sign in, then shows it again. Still signed in after all, the
+  // page counts on; the server not answering, the link goes to the sign-in page as it says.
+  const signInKeepingTypedWork = async (event) => {
+    const form = typedForm();
+    if (!form) return;
+    event.preventDefault();
+    let secondsLeft = null;
+    try {
+      const answer = await fetch(dialog.dataset.refresh, { credentials: "same-origin" });
+      if (answer.ok) secondsLeft = (await answer.json()).seconds_left;
+    } catch {
+      // Offline, or an answer that is not the session's: no telling whether the session ended.
+    }
+    if (secondsLeft === 0) {
+      HTMLFormElement.prototype.submit.call(form);
+    } else if (secondsLeft > 0) {
+      ended = false;
+      title.textContent = saidTitle;
+      stay.hidden = false;
+      signIn.hidden = true;
+      close.hidden = true;
+      endIn(secondsLeft);
+    } else {
+      window.location.assign(signIn.href);
+    }
+  };
+
   stay.addEventListener("click", staySignedIn);
+  signIn.addEventListener("click", signInKeepingTypedWork);
   close.addEventListener("click", () => dialog.close());
   // Esc is the keyboard's way to dismiss a dialog. Dismissing this one must not leave the session to
   // end unsaid: Esc stays signed in, as the button does, and the dialog closes only once that is done.

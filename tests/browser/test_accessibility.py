@@ -9,6 +9,7 @@ import pytest
 from django.contrib.sessions.models import Session
 
 from referrals import services
+from referrals.models import Referral, ReferralDraft
 from tests.factories import (
     PASSWORD,
     CareProviderFactory,
@@ -233,6 +234,86 @@ def test_the_session_warning_counts_down_then_says_the_session_ended_and_signs_i
     with page.expect_navigation():
         page.get_by_role("button", name="Sign in").click()
     assert page.url.endswith("/referrals/drafts/")  # back where they were
+
+
+def test_signing_in_again_from_the_session_warning_on_a_phone_keeps_the_referral_typed_into_the_form(
+    journeys, settings
+):
+    settings.SESSION_COOKIE_AGE = 300
+    police = responder(username="lapsed-at-the-scene")
+    officer = journeys("session-ended-sign-in-keeps-typing", viewport=PHONE)
+    officer.sign_in(police.username)
+    page = officer.page
+    page.clock.install()
+    page.goto("/referrals/new/")
+    page.get_by_label("Given name").fill("Lule")
+    page.get_by_label("Your account").fill("Found sleeping in the back of a car wash.")
+
+    page.clock.fast_forward("05:01")  # the session's time is up, by the page's count and the server's
+    Session.objects.all().delete()
+    ended = page.get_by_role("alertdialog", name="You have been signed out")
+    ended.wait_for()
+    # The button the dialog focuses, tapped as it comes: what was typed goes with it, to be kept.
+    with page.expect_navigation(url=re.compile(r"/login/")):
+        ended.get_by_role("link", name="Sign in again").click()
+    page.get_by_label("Username").fill(police.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    officer.look("back on the form after signing in again")
+    assert page.get_by_label("Given name").input_value() == "Lule"
+    assert page.get_by_label("Your account").input_value() == "Found sleeping in the back of a car wash."
+    assert not Referral.objects.exists()
+
+
+def test_signing_in_again_from_the_session_warning_keeps_a_referral_the_form_refused_before_it_ended(
+    journeys, settings
+):
+    settings.SESSION_COOKIE_AGE = 300
+    police = responder(username="lapsed-after-an-error")
+    officer = journeys("session-ended-sign-in-keeps-refused-form", viewport=PHONE)
+    officer.sign_in(police.username)
+    page = officer.page
+    page.clock.install()
+    page.goto("/referrals/new/")
+    page.get_by_label("Given name").fill("Lule")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Submit referral").click()
+    # On the page that answered it, what was typed is what the form was shown with.
+    assert page.get_by_role("alert").get_by_text("Enter the person's family name.").is_visible()
+
+    page.clock.fast_forward("05:01")
+    Session.objects.all().delete()
+    ended = page.get_by_role("alertdialog", name="You have been signed out")
+    ended.wait_for()
+    with page.expect_navigation(url=re.compile(r"/login/")):
+        ended.get_by_role("link", name="Sign in again").click()
+    page.get_by_label("Username").fill(police.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_label("Given name").input_value() == "Lule"
+
+
+def test_sign_in_again_after_signing_in_in_another_tab_sends_nothing_and_leaves_the_typing_on_the_form(
+    journeys, settings
+):
+    officer, drafts, intake = two_tabs_signed_in(journeys, settings, "session-tabs-signed-in-again")
+    intake.get_by_label("Given name").fill("Lule")
+    with drafts.expect_navigation():
+        drafts.get_by_role("button", name="Sign out").click()
+    ended = intake.get_by_role("alertdialog", name="You have been signed out")
+    ended.wait_for()
+    drafts.get_by_label("Username").fill(officer.name)
+    drafts.get_by_label("Password").fill(PASSWORD)
+    with drafts.expect_navigation():
+        drafts.get_by_role("button", name="Sign in").click()
+
+    ended.get_by_role("link", name="Sign in again").click()  # signed in already, in the other tab
+    ended.wait_for(state="hidden")
+    assert intake.url.split("?")[0].endswith("/referrals/new/")
+    assert intake.get_by_label("Given name").input_value() == "Lule"
+    assert not Referral.objects.exists() and not ReferralDraft.objects.exists()
 
 
 def test_with_an_idle_limit_of_two_minutes_a_page_opens_without_the_warning_and_warns_halfway(

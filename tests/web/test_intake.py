@@ -471,6 +471,14 @@ def test_a_draft_can_be_discarded_and_is_private_to_its_owner():
     assert not ReferralDraft.objects.exists()
 
 
+def test_discarding_a_draft_with_only_a_given_name_names_it_as_the_drafts_list_does():
+    client = signed_in(responder())
+    client.post(INTAKE, {"given_name": "Amina", "action": "save_draft"})
+    draft = ReferralDraft.objects.get()
+    asked = unescape(client.get(reverse("referrals:draft_discard", args=[draft.pk])).content.decode())
+    assert "The draft for Amina, last saved" in asked
+
+
 # A draft open on two devices of the same officer: the phone at the scene, the desktop at the station.
 
 
