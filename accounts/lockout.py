@@ -18,8 +18,12 @@ def lockout_minutes() -> int:
 
 
 def lockout_message() -> str:
+    """What to do now, at any hour: the administrator who can unlock an account may not be there at night,
+    and a case that cannot wait goes to the managers' duty line."""
     return (
-        f"Too many failed attempts; try again in {lockout_minutes()} minutes or contact your administrator."
+        f"Too many failed attempts; try again in {lockout_minutes()} minutes, or ask your administrator to "
+        "unlock your account. If a case cannot wait, phone the managers' 24-hour duty line on "
+        f"{settings.MANAGERS_DUTY_PHONE}."
     )
 
 

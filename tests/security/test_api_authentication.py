@@ -52,7 +52,11 @@ def test_repeated_failures_lock_the_token_endpoint_with_a_json_429(settings, use
     locked = ask_for_token(api, username, PASSWORD)
     assert locked.status_code == 429
     assert locked.json() == {
-        "detail": "Too many failed attempts; try again in 15 minutes or contact your administrator.",
+        "detail": (
+            "Too many failed attempts; try again in 15 minutes, or ask your administrator to unlock your "
+            "account. If a case cannot wait, phone the managers' 24-hour duty line on "
+            f"{settings.MANAGERS_DUTY_PHONE}."
+        ),
         "code": "locked_out",
     }
     # Found by the name as typed, which is kept only when it names a user.

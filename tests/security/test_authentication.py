@@ -1,12 +1,14 @@
 """Login is audited and throttled, sessions expire when idle, API tokens expire (SPEC §10)."""
 
 import datetime
+import html
 import importlib
 import time
 
 import pytest
 from axes.models import AccessAttempt
 from django.apps import apps as django_apps
+from django.conf import settings as django_settings
 from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test import Client
@@ -23,7 +25,11 @@ from tests.factories import PASSWORD, manager, responder, submitted_referral
 
 pytestmark = pytest.mark.django_db
 
-LOCKOUT_MESSAGE = "Too many failed attempts; try again in 15 minutes or contact your administrator."
+# Escaped as the page shows it (the apostrophe in "managers'").
+LOCKOUT_MESSAGE = html.escape(
+    "Too many failed attempts; try again in 15 minutes, or ask your administrator to unlock your account. "
+    f"If a case cannot wait, phone the managers' 24-hour duty line on {django_settings.MANAGERS_DUTY_PHONE}."
+)
 
 
 def sign_in(client, username: str, password: str):
