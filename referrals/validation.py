@@ -196,7 +196,10 @@ FIELD_MESSAGES: dict[str, dict[str, str]] = {
     "local_authority_contact": {
         "max_length": too_long("children's services contact", LOCAL_AUTHORITY_CONTACT_MAX_LENGTH)
     },
-    "responder_reference": {"max_length": too_long("reference", REFERENCE_MAX_LENGTH)},
+    # "Your reference" on the form: the responder's own, not the case's reference or the crime reference.
+    "responder_reference": {
+        "max_length": f"Your reference must be at most {REFERENCE_MAX_LENGTH:,} characters; shorten it."
+    },
     "crime_reference": {"max_length": too_long("crime reference", REFERENCE_MAX_LENGTH)},
 }
 # An anonymous notification's region is where the responder met the person.

@@ -1430,7 +1430,7 @@ def api_intake(**overrides) -> dict:
             "The account must be at most 15,000 characters; it is 15,001 characters: remove 1.",
         ),
         ("crime_reference", "x" * 51, "The crime reference must be at most 50 characters; shorten it."),
-        ("responder_reference", "x" * 51, "The reference must be at most 50 characters; shorten it."),
+        ("responder_reference", "x" * 51, "Your reference must be at most 50 characters; shorten it."),
     ],
 )
 def test_a_missing_blank_too_long_or_unreadable_field_gets_the_same_message_on_the_web_and_the_api(
