@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.authentication import username_as_recorded
+from referrals.references import reference_as_typed
 
 from .models import AuditEvent
 
@@ -74,6 +75,6 @@ def audit_events(
     if until is not None:
         events = events.filter(at__lt=_local_midnight(until + datetime.timedelta(days=1)))
     if reference:
-        # References are written in capitals: matched whole, the unique index finds the case.
-        events = events.filter(referral__reference=reference.strip().upper())
+        # Written as Harbour writes it and matched whole: the unique index finds the case.
+        events = events.filter(referral__reference=reference_as_typed(reference))
     return events

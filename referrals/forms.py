@@ -574,7 +574,7 @@ def case_reference_filter() -> forms.CharField:
         required=False,
         max_length=CASE_REFERENCE_MAX_LENGTH,
         label="Case reference",
-        help_text="For example HBR-2026-004217.",
+        help_text="For example HBR-2026-004217, or 2026-4217.",
         error_messages={
             "max_length": (
                 f"Enter a case reference of at most {CASE_REFERENCE_MAX_LENGTH} characters, "

@@ -12,6 +12,8 @@ incremented inside the submitting transaction.
 
 from __future__ import annotations
 
+import re
+
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
@@ -24,6 +26,20 @@ SEQUENCE_LOCK = 0x4842_5200
 
 def format_reference(year: int, number: int) -> str:
     return f"{PREFIX}-{year}-{number:06d}"
+
+
+# A reference as it is read out over the phone or typed on one: any case, spaces or slashes for the dashes,
+# "HBR" left off, the number without its leading zeros ("hbr 2026 4217", "2026/4217").
+TYPED_REFERENCE = re.compile(rf"(?:{PREFIX}[\s/-]*)?(\d{{4}})[\s/-]+(\d{{1,6}})", re.IGNORECASE)
+
+
+def reference_as_typed(typed: str) -> str:
+    """The case reference someone typed, written as Harbour writes it (HBR-2026-004217), to be found by
+    an exact match; what is not one, upper-cased, which matches nothing."""
+    typed = typed.strip()
+    if found := TYPED_REFERENCE.fullmatch(typed):
+        return format_reference(int(found[1]), int(found[2]))
+    return typed.upper()
 
 
 def next_reference(year: int) -> str:

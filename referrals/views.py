@@ -120,6 +120,7 @@ from .permissions import (
     may_see_transition_input,
     may_submit,
 )
+from .references import reference_as_typed
 from .selectors import (
     LIKELY_DUPLICATES_SHOWN,
     anonymous_notifications_visible_to,
@@ -1084,8 +1085,8 @@ def case_list(request: HttpRequest) -> HttpResponse:
     if filters.is_valid():
         chosen = filters.cleaned_data
         if chosen.get("reference"):
-            # References are upper case: an exact match uses the unique index.
-            cases = cases.filter(reference=chosen["reference"].upper())
+            # As Harbour writes it: an exact match uses the unique index.
+            cases = cases.filter(reference=reference_as_typed(chosen["reference"]))
         if chosen.get("state"):
             cases = cases.filter(in_state(chosen["state"]))
         if chosen.get("region"):

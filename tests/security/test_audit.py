@@ -282,7 +282,7 @@ def test_the_manager_wide_audit_page_filters_by_user_action_and_date(client):
     assert "Choose a day from 1 January 2000" in response.content.decode()
 
 
-def test_the_manager_wide_audit_page_finds_a_case_by_its_reference_typed_in_any_case(client):
+def test_the_manager_wide_audit_page_finds_a_case_by_its_reference_typed_in_any_case_or_without_zeros(client):
     boss = manager()
     wanted, other = submitted_referral(), submitted_referral()
     record_read(actor=boss, referral=wanted, what="case page")
@@ -291,6 +291,9 @@ def test_the_manager_wide_audit_page_finds_a_case_by_its_reference_typed_in_any_
     typed = f" {wanted.reference.lower()} "
     response = client.get(reverse("audit-log"), {"reference": typed, "action": "read"})
     assert response.status_code == 200
+    assert [event.referral_id for event in response.context["events"]] == [wanted.pk]
+    _prefix, year, number = wanted.reference.split("-")
+    response = client.get(reverse("audit-log"), {"reference": f"hbr {year} {int(number)}", "action": "read"})
     assert [event.referral_id for event in response.context["events"]] == [wanted.pk]
 
 
@@ -343,7 +346,7 @@ def test_a_too_long_case_reference_on_the_trail_says_what_to_type(client):
     assert_field_error_reported(
         response.content.decode(),
         field_id="id_reference",
-        hint="For example HBR-2026-004217.",
+        hint="For example HBR-2026-004217, or 2026-4217.",
         message="Enter a case reference of at most 20 characters, like HBR-2026-004217.",
     )
 

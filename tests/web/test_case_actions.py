@@ -1549,6 +1549,10 @@ def test_a_manager_finds_a_case_by_reference_or_lists_only_the_overdue_longest_o
     url = reverse("referrals:case_list")
     found = client.get(url, {"reference": f" {late.reference.lower()} "}).content.decode()
     assert late.reference in found and on_time.reference not in found
+    # As read out over the phone: "2026 stroke 182", the HBR and the zeros left off.
+    _prefix, year, number = late.reference.split("-")
+    read_out = client.get(url, {"reference": f"{year}/{int(number)}"}).content.decode()
+    assert late.reference in read_out and on_time.reference not in read_out
     overdue = client.get(url, {"overdue": "on"}).content.decode()
     rows = overdue.split("<tbody>")[1].split("</tr>")
     # Missing for three days comes before an hour late, and says since when: last seen, not a due time.
@@ -1649,7 +1653,7 @@ def test_a_case_list_filter_with_an_error_lists_nothing_and_says_why():
     assert_field_error_reported(
         html,
         field_id="id_reference",
-        hint="For example HBR-2026-004217.",
+        hint="For example HBR-2026-004217, or 2026-4217.",
         message="Enter a case reference of at most 20 characters, like HBR-2026-004217.",
     )
     assert "No cases are listed until the filter is corrected." in html
