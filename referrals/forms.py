@@ -366,7 +366,7 @@ class ReferralForm(HarbourForm):
     local_authority = forms.CharField(
         max_length=LOCAL_AUTHORITY_MAX_LENGTH,
         required=False,
-        label="Local authority whose children's services you told",
+        label="Local authority whose children's services were told",
         help_text=(
             "Only for a child or a person who may be under 18: the council whose children's services you "
             "referred them to first, such as Kent County Council. Leave empty for an adult."
@@ -962,5 +962,3 @@ CorrectForm.base_fields = {
     **{name: _correct_fields[name] for _, names in CORRECT_FORM_SECTIONS for name in names},
     "corrected_up_to": _correct_fields["corrected_up_to"],
 }
-# Asked of whoever records an age assessment, not only of the responder who referred the person.
-CorrectForm.base_fields["local_authority"].label = "Local authority whose children's services were told"

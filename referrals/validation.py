@@ -46,7 +46,7 @@ LOCAL_AUTHORITY_CONTACT_MAX_LENGTH = 200
 # A child is referred to the local authority's children's services first, then to the NRM (DOMAIN.md
 # §2.1): the managers placing the child coordinate with them.
 LOCAL_AUTHORITY_REQUIRED_MESSAGE = (
-    "Name the local authority whose children's services you told. A child must be referred to "
+    "Name the local authority whose children's services were told. A child must be referred to "
     "children's services first."
 )
 LOCAL_AUTHORITY_FOR_A_CHILD_ONLY_MESSAGE = (
