@@ -236,30 +236,40 @@ def test_the_session_warning_counts_down_then_says_the_session_ended_and_signs_i
     assert page.url.endswith("/referrals/drafts/")  # back where they were
 
 
-def test_signing_in_again_from_the_session_warning_on_a_phone_keeps_the_referral_typed_into_the_form(
-    journeys, settings
-):
+def on_the_intake_with_five_minutes_to_sign_out(journeys, settings, username: str):
+    """A first responder on a phone, on the intake form, whose session ends after five idle minutes."""
     settings.SESSION_COOKIE_AGE = 300
-    police = responder(username="lapsed-at-the-scene")
-    officer = journeys("session-ended-sign-in-keeps-typing", viewport=PHONE)
-    officer.sign_in(police.username)
-    page = officer.page
-    page.clock.install()
-    page.goto("/referrals/new/")
-    page.get_by_label("Given name").fill("Lule")
-    page.get_by_label("Your account").fill("Found sleeping in the back of a car wash.")
+    officer = journeys(username, viewport=PHONE)
+    officer.sign_in(responder(username=username).username)
+    officer.page.clock.install()
+    officer.page.goto("/referrals/new/")
+    return officer
 
-    page.clock.fast_forward("05:01")  # the session's time is up, by the page's count and the server's
+
+def sign_in_again_once_the_session_has_ended(page, username: str) -> None:
+    """The session's time up, by the page's count and the server's: "Sign in again", tapped as the dialog
+    comes (it is the button focused), then the sign-in page."""
+    page.clock.fast_forward("05:01")
     Session.objects.all().delete()
     ended = page.get_by_role("alertdialog", name="You have been signed out")
     ended.wait_for()
-    # The button the dialog focuses, tapped as it comes: what was typed goes with it, to be kept.
     with page.expect_navigation(url=re.compile(r"/login/")):
         ended.get_by_role("link", name="Sign in again").click()
-    page.get_by_label("Username").fill(police.username)
+    page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     with page.expect_navigation():
         page.get_by_role("button", name="Sign in").click()
+
+
+def test_signing_in_again_from_the_session_warning_on_a_phone_keeps_the_referral_typed_into_the_form(
+    journeys, settings
+):
+    officer = on_the_intake_with_five_minutes_to_sign_out(journeys, settings, "lapsed-at-the-scene")
+    page = officer.page
+    page.get_by_label("Given name").fill("Lule")
+    page.get_by_label("Your account").fill("Found sleeping in the back of a car wash.")
+    # What was typed goes with "Sign in again", to be kept.
+    sign_in_again_once_the_session_has_ended(page, officer.name)
     officer.look("back on the form after signing in again")
     assert page.get_by_label("Given name").input_value() == "Lule"
     assert page.get_by_label("Your account").input_value() == "Found sleeping in the back of a car wash."
@@ -269,29 +279,14 @@ def test_signing_in_again_from_the_session_warning_on_a_phone_keeps_the_referral
 def test_signing_in_again_from_the_session_warning_keeps_a_referral_the_form_refused_before_it_ended(
     journeys, settings
 ):
-    settings.SESSION_COOKIE_AGE = 300
-    police = responder(username="lapsed-after-an-error")
-    officer = journeys("session-ended-sign-in-keeps-refused-form", viewport=PHONE)
-    officer.sign_in(police.username)
+    officer = on_the_intake_with_five_minutes_to_sign_out(journeys, settings, "lapsed-after-an-error")
     page = officer.page
-    page.clock.install()
-    page.goto("/referrals/new/")
     page.get_by_label("Given name").fill("Lule")
     with page.expect_navigation():
         page.get_by_role("button", name="Submit referral").click()
     # On the page that answered it, what was typed is what the form was shown with.
     assert page.get_by_role("alert").get_by_text("Enter the person's family name.").is_visible()
-
-    page.clock.fast_forward("05:01")
-    Session.objects.all().delete()
-    ended = page.get_by_role("alertdialog", name="You have been signed out")
-    ended.wait_for()
-    with page.expect_navigation(url=re.compile(r"/login/")):
-        ended.get_by_role("link", name="Sign in again").click()
-    page.get_by_label("Username").fill(police.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
+    sign_in_again_once_the_session_has_ended(page, officer.name)
     assert page.get_by_label("Given name").input_value() == "Lule"
 
 
