@@ -350,6 +350,23 @@ def test_a_provider_added_to_an_organisation_keeps_that_organisations_duty_phone
     assert (organisation.duty_phone, organisation.notification_emails) == ("0161 496 0000", ["duty@new.test"])
 
 
+def test_an_organisation_holding_a_care_provider_cannot_be_given_another_kind(admin_client):
+    # Its provider would be left with an organisation that the provider's own page cannot choose, and so
+    # could never be saved again.
+    provider = CareProviderFactory(name="Solo Refuge")
+    organisation = provider.organisation
+    response = admin_client.post(
+        reverse("admin:accounts_organisation_change", args=[organisation.pk]),
+        {"name": organisation.name, "kind": "ngo", "notification_emails": "", "webhook_url": ""},
+    )
+    assert response.status_code == 200
+    assert (
+        "This organisation is the care provider Solo Refuge, so it stays a care provider organisation"
+        in response.content.decode()
+    )
+    assert Organisation.objects.get(pk=organisation.pk).kind == "care_provider"
+
+
 def test_organisations_and_users_are_editable(admin_client):
     organisation = OrganisationFactory()
     response = admin_client.post(
