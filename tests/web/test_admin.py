@@ -9,6 +9,7 @@ from referrals.phone_numbers import (
     PHONE_TOO_LONG_MESSAGE,
 )
 from tests.factories import CareProviderFactory, OrganisationFactory
+from tests.web.conftest import offered as offer_made
 from tests.web.conftest import placed, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -105,6 +106,33 @@ def test_capacity_cannot_be_lowered_below_the_beds_people_are_in(admin_client):
     )
     provider.refresh_from_db()
     assert provider.beds_women > 0
+
+
+def test_a_provider_cannot_stop_supporting_children_while_a_child_is_placed_with_it_or_offered_to_it(
+    admin_client,
+):
+    child, _staff, _boss = placed(date_of_birth=None, age_estimate=15, consent=False)
+    provider = Placement.objects.get(referral=child).provider
+    offer_made(provider, date_of_birth=None, age_estimate=16, consent=False)
+    url = reverse("admin:care_providers_careprovider_change", args=[provider.pk])
+    response = admin_client.post(url, provider_form(provider, supports_children=""))
+    assert response.status_code == 200
+    assert (
+        "1 child is placed with this provider and 1 child is offered to it now. Reallocate the child "
+        "placed and withdraw the offer before it stops supporting children."
+    ) in response.content.decode()
+    provider.refresh_from_db()
+    assert provider.supports_children is True
+
+
+def test_a_provider_stops_supporting_children_once_none_is_placed_or_offered(admin_client):
+    adult, _staff, _boss = placed()
+    provider = Placement.objects.get(referral=adult).provider
+    url = reverse("admin:care_providers_careprovider_change", args=[provider.pk])
+    response = admin_client.post(url, provider_form(provider, supports_children=""))
+    assert response.status_code == 302
+    provider.refresh_from_db()
+    assert provider.supports_children is False
 
 
 def test_a_webhook_secret_is_never_shown_and_an_empty_field_keeps_it(admin_client):
