@@ -102,8 +102,9 @@ class CareProviderForm(forms.ModelForm):
         )
 
     def clean(self) -> dict[str, Any]:
-        """Capacity may not fall below the beds people are in now (SPEC §2), nor the provider stop
-        supporting children while a child is placed with it or offered to it: they must be moved first."""
+        """Capacity may not fall below the beds people are in now (SPEC §2), nor the provider stop offering
+        accommodation while anyone is in its beds, or supporting children while a child is placed with it
+        or offered to it: they must be moved first."""
         super().clean()
         # What ModelForm.clean returns; the stubs allow None, which only an overriding clean may give.
         cleaned = self.cleaned_data
@@ -122,6 +123,14 @@ class CareProviderForm(forms.ModelForm):
                     f"{people} placed in beds {BED_FOR[kind]} now. Reallocate {occupied - beds} before "
                     f"lowering the capacity to {beds}.",
                 )
+        in_beds = sum(getattr(provider, f"occupied_{kind}") for kind in BedKind.values)
+        services = cleaned.get("services")
+        if in_beds and services is not None and Service.ACCOMMODATION not in services:
+            people = "1 person is placed in a bed" if in_beds == 1 else f"{in_beds} people are placed in beds"
+            self.add_error(
+                "services",
+                f"{people} with this provider now. Reallocate them before it stops offering accommodation.",
+            )
         if self.instance.supports_children and cleaned.get("supports_children") is False:
             self._refuse_if_a_child_is_held(provider)
         return cleaned

@@ -125,6 +125,20 @@ def test_a_provider_cannot_stop_supporting_children_while_a_child_is_placed_with
     assert provider.supports_children is True
 
 
+def test_a_provider_cannot_stop_offering_accommodation_while_people_are_in_its_beds(admin_client):
+    referral, _staff, _boss = placed()  # a woman, in a bed for women
+    provider = Placement.objects.get(referral=referral).provider
+    url = reverse("admin:care_providers_careprovider_change", args=[provider.pk])
+    response = admin_client.post(url, provider_form(provider, services=["outreach"]))
+    assert response.status_code == 200
+    assert (
+        "1 person is placed in a bed with this provider now. Reallocate them before it stops offering "
+        "accommodation."
+    ) in response.content.decode()
+    provider.refresh_from_db()
+    assert "accommodation" in provider.services
+
+
 def test_a_provider_stops_supporting_children_once_none_is_placed_or_offered(admin_client):
     adult, _staff, _boss = placed()
     provider = Placement.objects.get(referral=adult).provider
