@@ -409,6 +409,12 @@ def test_an_organisation_holding_a_care_provider_cannot_be_given_another_kind(ad
     assert Organisation.objects.get(pk=organisation.pk).kind == "care_provider"
 
 
+def test_the_admin_names_the_care_providers_section_in_words(admin_client):
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    assert "Care_Providers" not in page
+    assert 'class="section" title="Models in the Care providers application">Care providers</a>' in page
+
+
 def test_organisations_and_users_are_editable(admin_client):
     organisation = OrganisationFactory()
     response = admin_client.post(
