@@ -204,7 +204,13 @@ admin.site.register(Group, AuditedGroupAdmin)
 
 class LockoutAdmin(AuditedModelAdmin, AccessAttemptAdmin):
     """Failed sign-ins that count towards a lockout. Deleting one lets that username sign in again at
-    once, so who did it, and when, is in the trail."""
+    once, so who did it, when, and for which username, is in the trail."""
+
+    def deletion_changes(self, obj: Any) -> dict[str, Any]:
+        # A lockout is of a username from an address. The username as the lockout recorded it
+        # (``username_as_recorded``): a digest for one that names no user, never what was typed. The
+        # record's own name is only the time of the attempt.
+        return {"username": obj.username, "ip_address": obj.ip_address}
 
 
 # Sign-ins, sign-outs and failures are in the audit trail (AXES_DISABLE_ACCESS_LOG): django-axes' own

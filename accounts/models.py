@@ -84,8 +84,9 @@ class Organisation(models.Model):
         return self.name
 
     def clean(self) -> None:
-        """A change of kind must leave every user of the organisation in a role the new kind has. Only a
-        care provider has a duty phone."""
+        """A change of kind must leave every user of the organisation in a role the new kind has, and a
+        care provider's organisation a care provider (its page offers no other). Only a care provider has
+        a duty phone."""
         super().clean()
         errors: dict[str, str] = {}
         if self.duty_phone and self.kind != OrganisationKind.CARE_PROVIDER:
@@ -94,6 +95,15 @@ class Organisation(models.Model):
             errors["kind"] = (
                 f"{OrganisationKind(self.kind).label} organisations have no "
                 f"{' or '.join(sorted(misfits))} users, and this one has some: change their roles first."
+            )
+        elif (
+            self.pk is not None
+            and self.kind != OrganisationKind.CARE_PROVIDER
+            and (provider := getattr(self, "care_provider", None))
+        ):
+            errors["kind"] = (
+                f"This organisation is the care provider {provider.name}, so it stays a care provider "
+                "organisation: give the provider another organisation first."
             )
         if errors:
             raise ValidationError(errors)

@@ -150,12 +150,17 @@ class AuditedModelAdmin(EncryptedFieldsHiddenAdmin):
                 self._record_deletion(request, obj)
             super().delete_queryset(request, queryset)
 
+    def deletion_changes(self, obj: Any) -> dict[str, Any]:
+        """What the trail keeps of a deleted record besides its kind, number and name: nothing, unless
+        its name alone does not say what the deletion did."""
+        return {}
+
     def _record_deletion(self, request: HttpRequest, obj: Any) -> None:
         record_admin_change(
             actor=request.user,  # type: ignore[arg-type]
             obj=obj,
             done="deleted",
-            changes={},
+            changes=self.deletion_changes(obj),
             request=request,
         )
 

@@ -18,7 +18,7 @@ from accounts.models import Organisation, OrganisationKind
 from referrals.choices import BED_FOR, BedKind, Region, Service, language_choices
 
 from .models import CareProvider
-from .selectors import providers_with_occupancy
+from .selectors import children_placed_and_offered, providers_with_occupancy
 
 
 class CareProviderForm(forms.ModelForm):
@@ -102,7 +102,9 @@ class CareProviderForm(forms.ModelForm):
         )
 
     def clean(self) -> dict[str, Any]:
-        """Capacity may not fall below the beds people are in now (SPEC §2): they must be moved first."""
+        """Capacity may not fall below the beds people are in now (SPEC §2), nor the provider stop offering
+        accommodation while anyone is in its beds, or supporting children while a child is placed with it
+        or offered to it: they must be moved first."""
         super().clean()
         # What ModelForm.clean returns; the stubs allow None, which only an overriding clean may give.
         cleaned = self.cleaned_data
@@ -121,7 +123,34 @@ class CareProviderForm(forms.ModelForm):
                     f"{people} placed in beds {BED_FOR[kind]} now. Reallocate {occupied - beds} before "
                     f"lowering the capacity to {beds}.",
                 )
+        in_beds = sum(getattr(provider, f"occupied_{kind}") for kind in BedKind.values)
+        services = cleaned.get("services")
+        if in_beds and services is not None and Service.ACCOMMODATION not in services:
+            people = "1 person is placed in a bed" if in_beds == 1 else f"{in_beds} people are placed in beds"
+            self.add_error(
+                "services",
+                f"{people} with this provider now. Reallocate them before it stops offering accommodation.",
+            )
+        if self.instance.supports_children and cleaned.get("supports_children") is False:
+            self._refuse_if_a_child_is_held(provider)
         return cleaned
+
+    def _refuse_if_a_child_is_held(self, provider: CareProvider) -> None:
+        placed, offered = children_placed_and_offered(provider)
+        if not placed and not offered:
+            return
+        held, to_do = [], []
+        if placed:
+            held.append(f"{placed} {'child is' if placed == 1 else 'children are'} placed with this provider")
+            to_do.append("reallocate the child placed" if placed == 1 else "reallocate the children placed")
+        if offered:
+            held.append(f"{offered} {'child is' if offered == 1 else 'children are'} offered to it")
+            to_do.append("withdraw the offer" if offered == 1 else "withdraw the offers")
+        self.add_error(
+            "supports_children",
+            f"{' and '.join(held)} now. {' and '.join(to_do).capitalize()} before it stops supporting "
+            "children.",
+        )
 
     def _save_m2m(self) -> None:
         """Runs after the provider is saved, with or without ``commit`` (the admin saves in two steps)."""

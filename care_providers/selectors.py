@@ -200,6 +200,15 @@ def occupied_beds(provider: CareProvider, bed_kind: str) -> int:
     return Placement.objects.filter(provider=provider, bed_kind=bed_kind, ended_at__isnull=True).count()
 
 
+def children_placed_and_offered(provider: CareProvider) -> tuple[int, int]:
+    """How many children are placed with the provider now, and how many offered to it awaiting an answer."""
+    placed = Placement.objects.filter(provider=provider, ended_at__isnull=True, referral__is_child=True)
+    offered = PlacementOffer.objects.filter(
+        provider=provider, state=OfferState.PENDING, referral__is_child=True
+    )
+    return placed.count(), offered.count()
+
+
 def free_beds_of(provider: CareProvider) -> dict[str, int]:
     """The provider's free beds of each kind, in one query."""
     occupied = dict(

@@ -266,7 +266,10 @@ def test_lifting_a_lockout_in_the_admin_is_audited(admin_client, root):
     )
     assert response.status_code == 302
     assert not AccessAttempt.objects.exists()
-    assert last_admin_event().what == f"admin: access attempt {attempt.pk} ({attempt}) deleted"
+    event = last_admin_event()
+    assert event.what == f"admin: access attempt {attempt.pk} ({attempt}) deleted"
+    # Whose lockout was lifted: the record's own name says only when the attempt was.
+    assert event.changes == {"username": "responder", "ip_address": "203.0.113.9"}
 
 
 @pytest.mark.parametrize(

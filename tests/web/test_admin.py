@@ -9,6 +9,7 @@ from referrals.phone_numbers import (
     PHONE_TOO_LONG_MESSAGE,
 )
 from tests.factories import CareProviderFactory, OrganisationFactory
+from tests.web.conftest import offered as offer_made
 from tests.web.conftest import placed, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -105,6 +106,47 @@ def test_capacity_cannot_be_lowered_below_the_beds_people_are_in(admin_client):
     )
     provider.refresh_from_db()
     assert provider.beds_women > 0
+
+
+def test_a_provider_cannot_stop_supporting_children_while_a_child_is_placed_with_it_or_offered_to_it(
+    admin_client,
+):
+    child, _staff, _boss = placed(date_of_birth=None, age_estimate=15, consent=False)
+    provider = Placement.objects.get(referral=child).provider
+    offer_made(provider, date_of_birth=None, age_estimate=16, consent=False)
+    url = reverse("admin:care_providers_careprovider_change", args=[provider.pk])
+    response = admin_client.post(url, provider_form(provider, supports_children=""))
+    assert response.status_code == 200
+    assert (
+        "1 child is placed with this provider and 1 child is offered to it now. Reallocate the child "
+        "placed and withdraw the offer before it stops supporting children."
+    ) in response.content.decode()
+    provider.refresh_from_db()
+    assert provider.supports_children is True
+
+
+def test_a_provider_cannot_stop_offering_accommodation_while_people_are_in_its_beds(admin_client):
+    referral, _staff, _boss = placed()  # a woman, in a bed for women
+    provider = Placement.objects.get(referral=referral).provider
+    url = reverse("admin:care_providers_careprovider_change", args=[provider.pk])
+    response = admin_client.post(url, provider_form(provider, services=["outreach"]))
+    assert response.status_code == 200
+    assert (
+        "1 person is placed in a bed with this provider now. Reallocate them before it stops offering "
+        "accommodation."
+    ) in response.content.decode()
+    provider.refresh_from_db()
+    assert "accommodation" in provider.services
+
+
+def test_a_provider_stops_supporting_children_once_none_is_placed_or_offered(admin_client):
+    adult, _staff, _boss = placed()
+    provider = Placement.objects.get(referral=adult).provider
+    url = reverse("admin:care_providers_careprovider_change", args=[provider.pk])
+    response = admin_client.post(url, provider_form(provider, supports_children=""))
+    assert response.status_code == 302
+    provider.refresh_from_db()
+    assert provider.supports_children is False
 
 
 def test_a_webhook_secret_is_never_shown_and_an_empty_field_keeps_it(admin_client):
@@ -348,6 +390,29 @@ def test_a_provider_added_to_an_organisation_keeps_that_organisations_duty_phone
     assert response.status_code == 302, response.content.decode()[:2000]
     organisation.refresh_from_db()
     assert (organisation.duty_phone, organisation.notification_emails) == ("0161 496 0000", ["duty@new.test"])
+
+
+def test_an_organisation_holding_a_care_provider_cannot_be_given_another_kind(admin_client):
+    # Its provider would be left with an organisation that the provider's own page cannot choose, and so
+    # could never be saved again.
+    provider = CareProviderFactory(name="Solo Refuge")
+    organisation = provider.organisation
+    response = admin_client.post(
+        reverse("admin:accounts_organisation_change", args=[organisation.pk]),
+        {"name": organisation.name, "kind": "ngo", "notification_emails": "", "webhook_url": ""},
+    )
+    assert response.status_code == 200
+    assert (
+        "This organisation is the care provider Solo Refuge, so it stays a care provider organisation"
+        in response.content.decode()
+    )
+    assert Organisation.objects.get(pk=organisation.pk).kind == "care_provider"
+
+
+def test_the_admin_names_the_care_providers_section_in_words(admin_client):
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    assert "Care_Providers" not in page
+    assert 'class="section" title="Models in the Care providers application">Care providers</a>' in page
 
 
 def test_organisations_and_users_are_editable(admin_client):
