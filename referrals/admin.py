@@ -4,6 +4,7 @@ from django.contrib import admin
 
 from audit.admin import ReadOnlyModelAdmin
 
+from .choices import ExploitationType, nationality_names
 from .models import AnonymousNotification
 
 
@@ -16,6 +17,17 @@ class AnonymousNotificationAdmin(ReadOnlyModelAdmin):
     """
 
     list_display = ["submitted_at", "organisation", "gender", "nationality", "region"]
+    # Codes in words, as the web shows them: not the stored JSON list (["sexual"]).
+    fields = ["submitted_at", "organisation", "gender", "nationality_in_words", "exploitation", "region"]
     list_filter = ["region", "gender"]
     list_select_related = ["organisation"]
     date_hierarchy = "submitted_at"
+
+    @admin.display(description="Nationality")
+    def nationality_in_words(self, notification: AnonymousNotification) -> str:
+        return nationality_names().get(notification.nationality, notification.nationality)
+
+    @admin.display(description="Exploitation types")
+    def exploitation(self, notification: AnonymousNotification) -> str:
+        labels = dict(ExploitationType.choices)
+        return ", ".join(labels.get(code, code) for code in notification.exploitation_types)

@@ -1,5 +1,6 @@
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import DUTY_PHONE_OF_ANOTHER_KIND_MESSAGE, Organisation, User
 from care_providers.models import CareProvider, Placement
@@ -8,7 +9,7 @@ from referrals.phone_numbers import (
     PHONE_TOO_FEW_DIGITS_MESSAGE,
     PHONE_TOO_LONG_MESSAGE,
 )
-from tests.factories import CareProviderFactory, OrganisationFactory
+from tests.factories import CareProviderFactory, OrganisationFactory, responder
 from tests.web.conftest import offered as offer_made
 from tests.web.conftest import placed, signed_in
 
@@ -432,3 +433,16 @@ def test_organisations_and_users_are_editable(admin_client):
     assert (organisation.kind, organisation.notification_emails) == ("ngo", ["a@ngo.test"])
     assert admin_client.get(reverse("admin:accounts_user_changelist")).status_code == 200
     assert admin_client.get(reverse("admin:care_providers_careprovider_changelist")).status_code == 200
+
+
+def test_an_anonymous_notification_reads_in_words_in_the_admin_not_as_codes_and_json(admin_client):
+    from tests.reports.caseload import anonymous_notification
+
+    notification = anonymous_notification(by=responder(), at=timezone.now(), nationality="ER")
+    notification.exploitation_types = ["sexual", "labour"]
+    notification.save()
+    html = admin_client.get(
+        reverse("admin:referrals_anonymousnotification_change", args=[notification.pk])
+    ).content.decode()
+    assert "Eritrea" in html and "Sexual, Labour" in html
+    assert "sexual&quot;" not in html and 'sexual"' not in html
