@@ -34,7 +34,14 @@ from referrals.choices import (
     WithdrawReason,
 )
 from referrals.local_time import happens_twice
-from referrals.models import AnonymousNotification, Clock, Deadline, Referral, TransitionLog
+from referrals.models import (
+    CASE_REFERENCE_MAX_LENGTH,
+    AnonymousNotification,
+    Clock,
+    Deadline,
+    Referral,
+    TransitionLog,
+)
 from referrals.permissions import (
     TRANSITIONS,
     may_read_correction_note,
@@ -1153,6 +1160,16 @@ class ReferralFilterSerializer(serializers.Serializer):
         ),
     )
     region = CodeField(choices=Region.choices, required=False)
+    reference = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=CASE_REFERENCE_MAX_LENGTH,
+        help_text=(
+            "The case with this reference, as a webhook or an inbox item names it (HBR-2026-004217; "
+            "typed as read out, 2026-4217 or hbr 2026 4217, finds it too): at most one case, none if "
+            "you may not see it."
+        ),
+    )
 
 
 def refuse_repeated_filters(query: QueryDict, filters: Container[str]) -> None:

@@ -32,6 +32,7 @@ from referrals.permissions import (
     may_see_identity,
     may_submit,
 )
+from referrals.references import reference_as_typed
 from referrals.selectors import (
     LIKELY_DUPLICATES_SHOWN,
     anonymous_notifications_visible_to,
@@ -109,8 +110,9 @@ class ReferralListView(AnswersWithCase, GenericAPIView):
             "The referrals you may see, newest first, a page at a time: a manager sees every one, a first "
             "responder their organisation's, a care provider those offered to it or placed with it (and "
             "those closed from its placement). state filters as the web's case list does: missing includes "
-            "a person reallocated while missing and not found since, whose state says assessed. One state "
-            "and one region at a time: a filter given twice (?state=placed&state=missing) is a 400. Each "
+            "a person reallocated while missing and not found since, whose state says assessed. reference finds "
+            "the case a webhook or an inbox item names. One value of each filter at a time: a filter given "
+            "twice (?state=placed&state=missing) is a 400. Each "
             "referral holds only the fields you may see; one you may not is absent, not null."
         ),
         parameters=[s.ReferralFilterSerializer],
@@ -127,6 +129,9 @@ class ReferralListView(AnswersWithCase, GenericAPIView):
             referrals = referrals.filter(in_state(chosen["state"]))
         if "region" in chosen:
             referrals = referrals.filter(region=chosen["region"])
+        if chosen.get("reference"):
+            # As the web's case list finds it: written as Harbour writes it, an exact match on the unique index.
+            referrals = referrals.filter(reference=reference_as_typed(chosen["reference"]))
         # Never None: the view has a pagination class.
         page = cast(list[Referral], self.paginate_queryset(referrals))
         # The list carries names and dates of birth: every person on the page is a read (SPEC §10).

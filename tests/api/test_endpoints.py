@@ -194,6 +194,27 @@ def test_the_list_is_paginated_and_filters_by_state_and_region(api):
     assert len(paged["results"]) == 2 and paged["next"]
 
 
+def test_the_case_a_webhook_names_by_its_reference_is_found_through_the_list(api):
+    # A webhook and an inbox item name their case by its reference alone: a receiver fetches it by that.
+    referrer = responder()
+    named = submitted_referral(referrer)
+    submitted_referral(referrer)
+    theirs = submitted_referral(responder())
+    client = api(referrer)
+    _, year, number = named.reference.split("-")
+    for typed in (named.reference, named.reference.lower(), f"{year} {int(number)}"):
+        body = client.get("/api/v1/referrals/", {"reference": typed}).json()
+        assert body["count"] == 1, typed
+        assert [case["id"] for case in body["results"]] == [named.pk], typed
+        assert body["results"][0]["reference"] == named.reference
+    # A case out of sight is not listed, as its id is the same 404 as one that does not exist.
+    assert client.get("/api/v1/referrals/", {"reference": theirs.reference}).json()["count"] == 0
+    assert client.get("/api/v1/referrals/", {"reference": "HBR-1999-000001"}).json()["count"] == 0
+    twice = client.get(f"/api/v1/referrals/?reference={named.reference}&reference={theirs.reference}")
+    assert twice.status_code == 400
+    assert twice.json() == {"reference": ["Filter by one reference at a time."]}
+
+
 def test_a_person_reallocated_while_missing_is_listed_as_missing_since_last_seen_as_on_the_web(api, client):
     gone = bring_to("missing")
     last_seen = gone.referral.deadlines.get(clock="missing").started_at

@@ -11,7 +11,7 @@ from tests.factories import manager, provider_user, responder, submitted_referra
 
 pytestmark = pytest.mark.django_db
 
-REFERRAL_FILTERS = "the parameters are cursor, page_size, region and state"
+REFERRAL_FILTERS = "the parameters are cursor, page_size, reference, region and state"
 REPORT_FILTERS = "the parameters are date_from, date_to, organisation_kind, provider and region"
 
 
@@ -46,7 +46,7 @@ def test_every_read_of_the_schema_refuses_a_query_parameter_it_does_not_list(api
 @pytest.mark.parametrize(
     "query",
     [
-        {"reference": "HBR-2026-000452"},
+        {"ref": "HBR-2026-000452"},
         {"status": "missing"},
         {"Region": "wales"},
         {"given_name": "Amira"},
