@@ -110,10 +110,10 @@ class ReferralListView(AnswersWithCase, GenericAPIView):
             "The referrals you may see, newest first, a page at a time: a manager sees every one, a first "
             "responder their organisation's, a care provider those offered to it or placed with it (and "
             "those closed from its placement). state filters as the web's case list does: missing includes "
-            "a person reallocated while missing and not found since, whose state says assessed. reference finds "
-            "the case a webhook or an inbox item names. One value of each filter at a time: a filter given "
-            "twice (?state=placed&state=missing) is a 400. Each "
-            "referral holds only the fields you may see; one you may not is absent, not null."
+            "a person reallocated while missing and not found since, whose state says assessed. reference "
+            "finds the case a webhook or an inbox item names. One value of each filter at a time: a filter "
+            "given twice (?state=placed&state=missing) is a 400. Each referral holds only the fields you may "
+            "see; one you may not is absent, not null."
         ),
         parameters=[s.ReferralFilterSerializer],
         responses={200: s.ReferralSerializer(many=True), **error_responses(400, 401, 429)},
@@ -130,7 +130,7 @@ class ReferralListView(AnswersWithCase, GenericAPIView):
         if "region" in chosen:
             referrals = referrals.filter(region=chosen["region"])
         if chosen.get("reference"):
-            # As the web's case list finds it: written as Harbour writes it, an exact match on the unique index.
+            # As the web's case list finds it: written as Harbour writes it, matched on the unique index.
             referrals = referrals.filter(reference=reference_as_typed(chosen["reference"]))
         # Never None: the view has a pagination class.
         page = cast(list[Referral], self.paginate_queryset(referrals))
