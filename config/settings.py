@@ -291,6 +291,25 @@ DEADLINE_CHECK_IN_DAYS = env.int("DEADLINE_CHECK_IN_DAYS", default=7)
 DEADLINE_RECOVERY_REVIEW_DAYS = env.int("DEADLINE_RECOVERY_REVIEW_DAYS", default=30)
 MISSING_REPEAT_HOURS = env.int("MISSING_REPEAT_HOURS", default=24)
 DEADLINE_REMINDER_FRACTION = env.float("DEADLINE_REMINDER_FRACTION", default=0.8)
+for _name in (
+    "DEADLINE_ASSESSMENT_WORKING_DAYS",
+    "DEADLINE_PLACEMENT_WORKING_DAYS",
+    "DEADLINE_PLACEMENT_EMERGENCY_HOURS",
+    "DEADLINE_OFFER_RESPONSE_MINUTES",
+    "DEADLINE_CHECK_IN_DAYS",
+    "DEADLINE_RECOVERY_REVIEW_DAYS",
+):
+    if globals()[_name] < 0:  # due before it started: escalated at once, its reminder never sent
+        raise ImproperlyConfigured(f"{_name} must be 0 or more: a clock cannot fall due before it starts.")
+if MISSING_REPEAT_HOURS < 1:  # the alert would go again at every sweep until the person is found
+    raise ImproperlyConfigured("MISSING_REPEAT_HOURS must be 1 or more: the hours between missing alerts.")
+# A reminder at or after the due time is never sent ("80" meant as a percentage would be): every clock
+# counted in calendar time would go unreminded, and nothing would say so.
+if not 0 < DEADLINE_REMINDER_FRACTION < 1:
+    raise ImproperlyConfigured(
+        "DEADLINE_REMINDER_FRACTION must be more than 0 and less than 1: the share of a clock's span "
+        "that has passed when its reminder goes (0.8 for 80%)."
+    )
 
 # Notification delivery.
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=12)

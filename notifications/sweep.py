@@ -14,8 +14,9 @@ never waits on a case someone is changing (that clock is simply picked up next t
 * breach: an escalation to managers, once;
 * an offer's response clock: the offer expires (``referrals.services.expire_offer`` tells managers);
 * ``missing``: an escalation to managers and the referring organisation, then again every
-  ``MISSING_REPEAT_HOURS`` until the person is found or the case closes (the clock is
-  stopped then); a reallocation does not stop it. ``report_missing`` sends the first; the sweep sends
+  ``MISSING_REPEAT_HOURS`` from the report (a sweep running late moves none of the later ones:
+  ``next_repeat``) until the person is found or the case closes (the clock is stopped then); a
+  reallocation does not stop it. ``report_missing`` sends the first; the sweep sends
   the repeats, as "still missing", both with the time the person was last seen (the clock's start), so
   nobody takes a day-old episode for a new disappearance, and whether they are a child.
 """
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import Case, DateTimeField, F, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -157,11 +158,12 @@ def escalate_batch(
             for org in Organisation.objects.filter(pk__in={c.referral.organisation_id for c in clocks})
         }
         announcements = []
-        breached, missing = [], []
+        breached: list[int] = []
+        missing: list[Deadline] = []
         for deadline in clocks:
             referral = deadline.referral
             if deadline.clock == Clock.MISSING:
-                missing.append(deadline.pk)
+                missing.append(deadline)
                 announcements.append(
                     Announcement(
                         event=Event.STILL_MISSING,
@@ -190,12 +192,23 @@ def escalate_batch(
                 breached_at=now, escalations=F("escalations") + 1, reminded_at=Coalesce("reminded_at", now)
             )
         if missing:
-            Deadline.objects.filter(pk__in=missing).update(
-                escalations=F("escalations") + 1,
-                due_at=now + datetime.timedelta(hours=settings.MISSING_REPEAT_HOURS),
+            next_due = [When(pk=c.pk, then=Value(next_repeat(c.due_at, now))) for c in missing]
+            Deadline.objects.filter(pk__in=[c.pk for c in missing]).update(
+                escalations=F("escalations") + 1, due_at=Case(*next_due, output_field=DateTimeField())
             )
         notify_many(announcements)
     return len(breached), len(missing)
+
+
+def next_repeat(due: datetime.datetime, now: datetime.datetime) -> datetime.datetime:
+    """When a missing person's alert due at ``due`` and sent at ``now`` is next due: the first time after
+    ``now`` of those every MISSING_REPEAT_HOURS from ``due``. So the alerts keep the report's time of day
+    however late a sweep runs (its worker was down), and a sweep days late sends one alert, not one for
+    each day missed."""
+    repeat = datetime.timedelta(hours=settings.MISSING_REPEAT_HOURS)
+    if repeat <= datetime.timedelta(0):
+        return now
+    return due + ((now - due) // repeat + 1) * repeat
 
 
 def remind_batch(now: datetime.datetime, batch_size: int, managers: tuple[Organisation, ...]) -> int:

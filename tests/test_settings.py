@@ -168,6 +168,53 @@ def test_settings_refuse_retention_runs_that_would_do_nothing(tmp_path: Path) ->
     assert "RETENTION_BATCHES_PER_RUN must be 1 or more" in result.stderr
 
 
+@pytest.mark.parametrize("value", ["80", "1", "0", "-0.2"])
+def test_settings_refuse_a_reminder_fraction_that_is_not_a_share_of_the_span(
+    tmp_path: Path, value: str
+) -> None:
+    """ "80" meant as a percentage would put every calendar clock's reminder after its due time: no offer,
+    check-in, emergency placement or recovery review would ever be reminded, and nothing would say so."""
+    result = run_settings(tmp_path, **production(DEADLINE_REMINDER_FRACTION=value))
+    assert result.returncode != 0
+    assert "DEADLINE_REMINDER_FRACTION must be more than 0 and less than 1" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "-24"])
+def test_settings_refuse_missing_alerts_repeated_at_every_sweep(tmp_path: Path, value: str) -> None:
+    """Repeated every 0 hours, a missing person's alert would go to the managers and the referrer at every
+    sweep, every minute, until they are found."""
+    result = run_settings(tmp_path, **production(MISSING_REPEAT_HOURS=value))
+    assert result.returncode != 0
+    assert "MISSING_REPEAT_HOURS must be 1 or more" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "DEADLINE_ASSESSMENT_WORKING_DAYS",
+        "DEADLINE_PLACEMENT_WORKING_DAYS",
+        "DEADLINE_PLACEMENT_EMERGENCY_HOURS",
+        "DEADLINE_OFFER_RESPONSE_MINUTES",
+        "DEADLINE_CHECK_IN_DAYS",
+        "DEADLINE_RECOVERY_REVIEW_DAYS",
+    ],
+)
+def test_settings_refuse_a_deadline_due_before_its_clock_starts(tmp_path: Path, setting: str) -> None:
+    result = run_settings(tmp_path, **production(**{setting: "-1"}))
+    assert result.returncode != 0
+    assert f"{setting} must be 0 or more" in result.stderr
+
+
+def test_settings_take_deadlines_of_nought_and_of_one(tmp_path: Path) -> None:
+    """A deployment (or a test) may make a clock fall due as it starts, or after a single unit."""
+    show = "from django.conf import settings as s; print(s.DEADLINE_OFFER_RESPONSE_MINUTES, s.MISSING_REPEAT_HOURS)"
+    result = run_settings(
+        tmp_path, show=show, **production(DEADLINE_OFFER_RESPONSE_MINUTES="0", MISSING_REPEAT_HOURS="1")
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", "1"]
+
+
 def test_settings_refuse_to_keep_unsent_forms_no_longer_than_a_login_lockout(tmp_path: Path) -> None:
     """A user locked out of signing in would lose what they typed before they could sign in again."""
     result = run_settings(

@@ -263,7 +263,7 @@ def test_missing_escalates_at_once_and_again_every_repeat_until_found(settings):
     assert items(Event.STILL_MISSING, referrer).count() == 1
     missing.refresh_from_db()
     assert missing.escalations == 1 and missing.breached_at is None
-    assert missing.due_at == first_due + SECOND + datetime.timedelta(hours=24)
+    assert missing.due_at == first_due + datetime.timedelta(hours=24)
 
     sweep_deadlines(now=missing.due_at + SECOND)
     assert items(Event.STILL_MISSING, boss).count() == 2
@@ -274,6 +274,31 @@ def test_missing_escalates_at_once_and_again_every_repeat_until_found(settings):
     sweep_deadlines(now=missing.due_at + 10 * datetime.timedelta(hours=24))
     assert items(Event.STILL_MISSING, boss).count() == 2
     assert items(Event.PERSON_MISSING, boss).count() == 1
+
+
+def test_a_late_sweep_sends_one_still_missing_alert_and_keeps_the_next_ones_a_day_apart(settings):
+    """The worker was down: the alert due meanwhile goes once when the sweep is back, and the next ones
+    still fall every MISSING_REPEAT_HOURS from the report, not from when the late sweep ran."""
+    settings.MISSING_REPEAT_HOURS = 24
+    day = datetime.timedelta(hours=24)
+    boss = manager()
+    referral, staff = placed(boss)
+    services.report_missing(referral_id=referral.pk, actor=staff, last_seen_at=timezone.now())
+    first_due = clock(referral, Clock.MISSING).due_at
+
+    sweep_deadlines(now=first_due + 2 * HOUR)  # two hours late
+    assert items(Event.STILL_MISSING, boss).count() == 1
+    assert clock(referral, Clock.MISSING).due_at == first_due + day
+    sweep_deadlines(now=first_due + day - SECOND)
+    assert items(Event.STILL_MISSING, boss).count() == 1
+    sweep_deadlines(now=first_due + day + SECOND)
+    assert items(Event.STILL_MISSING, boss).count() == 2
+
+    # Down for three days: one alert, not one for each day missed, and the next on the report's time.
+    sweep_deadlines(now=first_due + 4 * day + 5 * HOUR)
+    assert items(Event.STILL_MISSING, boss).count() == 3
+    missing = clock(referral, Clock.MISSING)
+    assert missing.due_at == first_due + 5 * day and missing.escalations == 3
 
 
 @pytest.mark.parametrize("child", [False, True])
