@@ -205,9 +205,7 @@ def next_repeat(due: datetime.datetime, now: datetime.datetime) -> datetime.date
     ``now`` of those every MISSING_REPEAT_HOURS from ``due``. So the alerts keep the report's time of day
     however late a sweep runs (its worker was down), and a sweep days late sends one alert, not one for
     each day missed."""
-    repeat = datetime.timedelta(hours=settings.MISSING_REPEAT_HOURS)
-    if repeat <= datetime.timedelta(0):
-        return now
+    repeat = datetime.timedelta(hours=settings.MISSING_REPEAT_HOURS)  # at least an hour: settings refuse less
     return due + ((now - due) // repeat + 1) * repeat
 
 
