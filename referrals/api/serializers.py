@@ -1154,8 +1154,9 @@ class ReferenceFilterField(serializers.CharField):
     list every case to a receiver that filled in an event's missing reference)."""
 
     def get_value(self, dictionary: Mapping[str, Any]) -> Any:
-        if self.field_name in dictionary:
-            return dictionary[self.field_name]
+        name = self.field_name
+        if name is not None and name in dictionary:
+            return dictionary[name]
         return super().get_value(dictionary)
 
 
