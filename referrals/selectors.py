@@ -147,13 +147,14 @@ def get_visible_referral(user: User, referral_id: int) -> Referral:
 
 # Another case with the same keyed name digest.
 HAS_NAMESAKE = Exists(Referral.objects.filter(name_digest=OuterRef("name_digest")).exclude(pk=OuterRef("pk")))
-# What the page shows of a clock to meet: which clock, when it is due, whether it has passed, and when
-# it started (a missing person's: when last seen, from which they are overdue); of a paused one, how long
-# it will have left (``Deadline.left_when_paused``).
+# What the page shows of a clock to meet: which clock, when it is due and reminded (overdue once past, due
+# soon once reminded, as the lists mark it, the sweep or not), and when it started (a missing person's:
+# when last seen, from which they are overdue); of a paused one, how long it will have left
+# (``Deadline.left_when_paused``).
 _OPEN_DEADLINES_SHOWN = (
     Deadline.objects.filter(CLOCKS_TO_MEET)
     .order_by(*CLOCKS_TO_MEET_ORDER)
-    .only("clock", "started_at", "due_at", "remind_at", "breached_at", "stopped_at", "paused")
+    .only("clock", "started_at", "due_at", "remind_at", "stopped_at", "paused")
 )
 # What the page, its history and its permission checks read of an offer (why it was rejected or, for
 # the managers' offer history, withdrawn), of the placement made from it and of the provider: its name,

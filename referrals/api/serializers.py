@@ -1149,6 +1149,17 @@ class CorrectInput(RefusesFields, IntakeRules, serializers.Serializer):
         return correction_errors(self.context["referral"], values, unreadable=unreadable, api=True)
 
 
+class ReferenceFilterField(serializers.CharField):
+    """``?reference=``: sent empty, a 400 (DRF would take an empty query parameter for one left out, and
+    list every case to a receiver that filled in an event's missing reference)."""
+
+    def get_value(self, dictionary: Mapping[str, Any]) -> Any:
+        name = self.field_name
+        if name is not None and name in dictionary:
+            return dictionary[name]
+        return super().get_value(dictionary)
+
+
 class ReferralFilterSerializer(serializers.Serializer):
     state = CodeField(
         choices=Referral._meta.get_field("state").choices,
@@ -1160,14 +1171,13 @@ class ReferralFilterSerializer(serializers.Serializer):
         ),
     )
     region = CodeField(choices=Region.choices, required=False)
-    reference = serializers.CharField(
+    reference = ReferenceFilterField(
         required=False,
-        allow_blank=True,
         max_length=CASE_REFERENCE_MAX_LENGTH,
         help_text=(
             "The case with this reference, as a webhook or an inbox item names it (HBR-2026-004217; "
             "typed as read out, 2026-4217 or hbr 2026 4217, finds it too): at most one case, none if "
-            "you may not see it."
+            "you may not see it. An empty one is a 400."
         ),
     )
 

@@ -129,7 +129,7 @@ class ReferralListView(AnswersWithCase, GenericAPIView):
             referrals = referrals.filter(in_state(chosen["state"]))
         if "region" in chosen:
             referrals = referrals.filter(region=chosen["region"])
-        if chosen.get("reference"):
+        if "reference" in chosen:
             # As the web's case list finds it: written as Harbour writes it, matched on the unique index.
             referrals = referrals.filter(reference=reference_as_typed(chosen["reference"]))
         # Never None: the view has a pagination class.

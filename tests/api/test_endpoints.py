@@ -215,6 +215,17 @@ def test_the_case_a_webhook_names_by_its_reference_is_found_through_the_list(api
     assert twice.json() == {"reference": ["Filter by one reference at a time."]}
 
 
+@pytest.mark.parametrize("typed", ["", "   "])
+def test_an_empty_reference_is_a_400_not_every_case(api, typed):
+    # A receiver that fills in the reference of an event that has none must not take the first of a page
+    # of other cases for the one it was looking for.
+    referrer = responder()
+    submitted_referral(referrer)
+    response = api(referrer).get("/api/v1/referrals/", {"reference": typed})
+    assert response.status_code == 400
+    assert list(response.json()) == ["reference"]
+
+
 def test_a_person_reallocated_while_missing_is_listed_as_missing_since_last_seen_as_on_the_web(api, client):
     gone = bring_to("missing")
     last_seen = gone.referral.deadlines.get(clock="missing").started_at
