@@ -1,7 +1,6 @@
 """Login is audited and throttled, sessions expire when idle, API tokens expire (SPEC §10)."""
 
 import datetime
-import html
 import importlib
 import time
 
@@ -21,14 +20,17 @@ from accounts.models import ApiToken, User
 from accounts.sessions import REFRESHED_AT
 from audit.models import AuditAction, AuditEvent
 from audit.selectors import audit_events
+from referrals.phone_numbers import dial_string
 from tests.factories import PASSWORD, manager, responder, submitted_referral
 
 pytestmark = pytest.mark.django_db
 
-# Escaped as the page shows it (the apostrophe in "managers'").
-LOCKOUT_MESSAGE = html.escape(
+# As the page shows it: the managers' duty line a link that a phone dials when tapped.
+DUTY_PHONE = django_settings.MANAGERS_DUTY_PHONE
+LOCKOUT_MESSAGE = (
     "Too many failed attempts; try again in 15 minutes, or ask your administrator to unlock your account. "
-    f"If a case cannot wait, phone the managers' 24-hour duty line on {django_settings.MANAGERS_DUTY_PHONE}."
+    "If a case cannot wait, phone the managers' 24-hour duty line on "
+    f'<a href="tel:{dial_string(DUTY_PHONE)}">{DUTY_PHONE}</a>.'
 )
 
 
