@@ -10,6 +10,7 @@ from referrals.phone_numbers import (
     PHONE_TOO_LONG_MESSAGE,
 )
 from tests.factories import CareProviderFactory, OrganisationFactory, responder
+from tests.reports.caseload import anonymous_notification
 from tests.web.conftest import offered as offer_made
 from tests.web.conftest import placed, signed_in
 
@@ -436,8 +437,6 @@ def test_organisations_and_users_are_editable(admin_client):
 
 
 def test_an_anonymous_notification_reads_in_words_in_the_admin_not_as_codes_and_json(admin_client):
-    from tests.reports.caseload import anonymous_notification
-
     notification = anonymous_notification(by=responder(), at=timezone.now(), nationality="ER")
     notification.exploitation_types = ["sexual", "labour"]
     notification.save()
