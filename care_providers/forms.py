@@ -18,7 +18,7 @@ from accounts.models import Organisation, OrganisationKind
 from referrals.choices import BED_FOR, BedKind, Region, Service, language_choices
 
 from .models import CareProvider
-from .selectors import children_placed_and_offered, providers_with_occupancy
+from .selectors import children_placed_and_offered, offers_awaiting_a_bed, providers_with_occupancy
 
 
 class CareProviderForm(forms.ModelForm):
@@ -103,8 +103,8 @@ class CareProviderForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         """Capacity may not fall below the beds people are in now (SPEC §2), nor the provider stop offering
-        accommodation while anyone is in its beds, or supporting children while a child is placed with it
-        or offered to it: they must be moved first."""
+        accommodation while anyone is in its beds or offered one, or supporting children while a child is
+        placed with it or offered to it: they must be moved first."""
         super().clean()
         # What ModelForm.clean returns; the stubs allow None, which only an overriding clean may give.
         cleaned = self.cleaned_data
@@ -123,17 +123,42 @@ class CareProviderForm(forms.ModelForm):
                     f"{people} placed in beds {BED_FOR[kind]} now. Reallocate {occupied - beds} before "
                     f"lowering the capacity to {beds}.",
                 )
-        in_beds = sum(getattr(provider, f"occupied_{kind}") for kind in BedKind.values)
         services = cleaned.get("services")
-        if in_beds and services is not None and Service.ACCOMMODATION not in services:
-            people = "1 person is placed in a bed" if in_beds == 1 else f"{in_beds} people are placed in beds"
-            self.add_error(
-                "services",
-                f"{people} with this provider now. Reallocate them before it stops offering accommodation.",
-            )
+        if (
+            Service.ACCOMMODATION in self.instance.services
+            and services is not None
+            and Service.ACCOMMODATION not in services
+        ):
+            self._refuse_if_a_bed_is_held(provider)
         if self.instance.supports_children and cleaned.get("supports_children") is False:
             self._refuse_if_a_child_is_held(provider)
         return cleaned
+
+    def _refuse_if_a_bed_is_held(self, provider: CareProvider) -> None:
+        in_beds = sum(getattr(provider, f"occupied_{kind}") for kind in BedKind.values)
+        offered = offers_awaiting_a_bed(provider)
+        if not in_beds and not offered:
+            return
+        held, to_do = [], []
+        if in_beds:
+            held.append(
+                "1 person is placed in a bed with this provider"
+                if in_beds == 1
+                else f"{in_beds} people are placed in beds with this provider"
+            )
+            to_do.append("reallocate them")
+        if offered:
+            held.append(
+                "1 person needing a bed is offered to it"
+                if offered == 1
+                else f"{offered} people needing a bed are offered to it"
+            )
+            to_do.append("withdraw the offer" if offered == 1 else "withdraw the offers")
+        self.add_error(
+            "services",
+            f"{' and '.join(held)} now. {' and '.join(to_do).capitalize()} before it stops offering "
+            "accommodation.",
+        )
 
     def _refuse_if_a_child_is_held(self, provider: CareProvider) -> None:
         placed, offered = children_placed_and_offered(provider)

@@ -209,6 +209,14 @@ def children_placed_and_offered(provider: CareProvider) -> tuple[int, int]:
     return placed.count(), offered.count()
 
 
+def offers_awaiting_a_bed(provider: CareProvider) -> int:
+    """How many people on the accommodation route are offered to the provider, awaiting its answer: each
+    takes one of its beds if it accepts."""
+    return PlacementOffer.objects.filter(
+        provider=provider, state=OfferState.PENDING, referral__route=Route.ACCOMMODATION
+    ).count()
+
+
 def free_beds_of(provider: CareProvider) -> dict[str, int]:
     """The provider's free beds of each kind, in one query."""
     occupied = dict(

@@ -127,15 +127,18 @@ def test_a_provider_cannot_stop_supporting_children_while_a_child_is_placed_with
     assert provider.supports_children is True
 
 
-def test_a_provider_cannot_stop_offering_accommodation_while_people_are_in_its_beds(admin_client):
+def test_a_provider_cannot_stop_offering_accommodation_while_people_are_in_its_beds_or_offered_one(
+    admin_client,
+):
     referral, _staff, _boss = placed()  # a woman, in a bed for women
     provider = Placement.objects.get(referral=referral).provider
+    offer_made(provider)  # on the accommodation route
     url = reverse("admin:care_providers_careprovider_change", args=[provider.pk])
     response = admin_client.post(url, provider_form(provider, services=["outreach"]))
     assert response.status_code == 200
     assert (
-        "1 person is placed in a bed with this provider now. Reallocate them before it stops offering "
-        "accommodation."
+        "1 person is placed in a bed with this provider and 1 person needing a bed is offered to it now. "
+        "Reallocate them and withdraw the offer before it stops offering accommodation."
     ) in response.content.decode()
     provider.refresh_from_db()
     assert "accommodation" in provider.services
