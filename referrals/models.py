@@ -234,10 +234,10 @@ class Referral(FSMModelMixin, models.Model):
     def found(self) -> str:
         """Back in the placement; or, for a person reallocated while missing, found and still waiting
         for a new placement."""
-        if self.state == S.ASSESSED:
-            return S.ASSESSED
+        # Either way they enter their state now: one reallocated while missing counted as missing until
+        # found (``selectors.in_state``), and waits for a placement only from now, not from the reallocation.
         self._entered_state()
-        return S.PLACED
+        return S.ASSESSED if self.state == S.ASSESSED else S.PLACED
 
     @transition(field=state, source=[S.PLACED, S.MISSING], target=S.ASSESSED)
     def reallocate(self) -> None:

@@ -3,12 +3,15 @@
 import datetime
 
 import pytest
+from django.utils import timezone
 
 from care_providers.models import OfferState, Placement
-from referrals.models import Clock
+from referrals import services
+from referrals.models import Clock, Deadline, Referral
 from reports.selectors import AGE_BANDS, OverdueCases, ReportFilter, caseload_report, percentile
 from reports.tables import report_tables
 from reports.views import nationality_statement
+from tests.api.cases import bring_to
 from tests.factories import aware, responder
 
 from .caseload import DAY, HOUR, NOW, build_caseload, clock, make_referral, offer
@@ -93,6 +96,24 @@ def test_a_person_reallocated_while_missing_is_counted_missing_not_assessed_unti
     by_state = {row.state: row.total for row in report.open_by_state}
     assert (by_state["missing"], by_state["assessed"]) == (1, 2)
     assert counts(report.outcomes)["missing"] == 1
+
+
+def test_a_person_found_after_being_reallocated_while_missing_is_assessed_from_when_they_were_found():
+    case = bring_to("placed")
+    pk, provider = case.referral.pk, case.provider_user
+    services.report_missing(referral_id=pk, actor=provider, last_seen_at=timezone.now())
+    services.reallocate_referral(referral_id=pk, actor=case.manager, reason="needs_changed")
+    # Last seen 41 days ago and reallocated the day after; found today.
+    weeks_ago = timezone.now() - 40 * DAY
+    Referral.objects.filter(pk=pk).update(state_changed_at=weeks_ago)
+    Deadline.objects.filter(referral_id=pk, clock=Clock.MISSING).update(started_at=weeks_ago - DAY)
+    before = caseload_report(ReportFilter())
+    assert {row.state: row.bands["days_30_to_90"] for row in before.open_by_state}["missing"] == 1
+    services.mark_found(referral_id=pk, actor=case.manager)
+    report = caseload_report(ReportFilter())
+    (assessed,) = [row for row in report.open_by_state if row.state == "assessed"]
+    # Counted missing until found, they have waited for a new placement only since.
+    assert (assessed.total, assessed.bands["under_7_days"], assessed.bands["days_30_to_90"]) == (1, 1, 0)
 
 
 def test_a_missing_person_is_banded_by_the_time_since_they_were_last_seen():
