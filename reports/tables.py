@@ -304,7 +304,8 @@ def report_tables(report: CaseloadReport) -> dict[str, Table]:
                 "Answered offers are those accepted, rejected or left to expire; withdrawn offers are not counted.",
                 "Beds in use are active accommodation placements; outreach placements take no bed.",
                 "Capacity, beds in use and occupancy are today's, whatever the filters; the other "
-                "columns count the filtered referrals.",
+                "columns count the offers on the filtered referrals. With a provider chosen, only its row "
+                "is shown, and it counts its offers whether or not the person was placed with it.",
             ],
         ),
         Table(
