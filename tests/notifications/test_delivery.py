@@ -1048,6 +1048,41 @@ def test_an_organisation_without_an_address_fails_at_once_without_retries(queued
     assert InboxItem.objects.filter(user=boss, event=Event.DELIVERY_FAILED).count() == 1
 
 
+def test_an_offer_to_a_provider_nobody_can_be_told_at_fails_and_managers_see_it(queued, settings, client):
+    boss = manager()
+    referral = submitted_referral()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="high", route="accommodation")
+    # No address, no webhook and nobody signed up yet: the offer reaches no one there.
+    provider = CareProviderFactory(organisation__notification_emails=[])
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk)
+
+    (row,) = Notification.objects.filter(referral=referral, event=Event.OFFER_MADE)
+    deliver(str(row.pk))
+
+    row.refresh_from_db()
+    assert (row.state, row.last_error) == (DeliveryState.FAILED, "no email address")
+    alert = InboxItem.objects.get(user=boss, event=Event.DELIVERY_FAILED)
+    assert referral.reference in alert.message and provider.organisation.name in alert.message
+    settings.REQUIRE_MFA = False
+    client.force_login(boss)
+    assert referral.reference in client.get(reverse("notifications:undelivered")).text
+
+
+def test_an_organisation_told_in_the_inbox_or_by_webhook_gets_no_email_row_without_an_address(
+    webhook_receiver, queued
+):
+    provider = CareProviderFactory(organisation__notification_emails=[])
+    staff = provider_user(provider)
+    referral = submitted_referral()
+    boss = manager()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="high", route="accommodation")
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk)
+    assert InboxItem.objects.filter(user=staff, event=Event.OFFER_MADE).exists()
+    assert not Notification.objects.filter(referral=referral, event=Event.OFFER_MADE).exists()
+    hooked = offer_to_webhook(webhook_receiver.url)  # a provider with a webhook alone
+    assert not hooked.referral.notifications.filter(event=Event.OFFER_MADE, channel=Channel.EMAIL).exists()
+
+
 def test_no_attempt_log_or_error_holds_the_message(webhook_receiver):
     webhook_receiver.respond = lambda n: 500
     row = offer_to_webhook(webhook_receiver.url)
