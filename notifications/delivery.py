@@ -698,6 +698,9 @@ def deliver(notification_id: str) -> None:
     if why := why_outdated(notification):
         drop_outdated(notification, why)
         return
+    if notification.attempts > settings.NOTIFICATION_MAX_ATTEMPTS:
+        fail_after_attempts_lost(notification)
+        return
     cools_off_until = notification.receiver_cools_off_until
     if cools_off_until is not None and cools_off_until <= timezone.now():
         cools_off_until = probe_or_wait(notification)
@@ -715,6 +718,25 @@ def deliver(notification_id: str) -> None:
     elif notification.receiver_cools_off_until is not None:
         end_cool_off(notification)
     record_outcome(notification, outcome)
+
+
+def fail_after_attempts_lost(notification: Notification) -> None:
+    """Fail a claimed row whose last attempt was made already and lost with its worker (or its database
+    connection), instead of trying beyond ``NOTIFICATION_MAX_ATTEMPTS``: a row whose worker is lost on
+    every attempt would otherwise be sent for ever, never failed, and the managers never told. The claim
+    made no attempt, so it is not counted; the managers can send it again once the cause is found."""
+    ours = Notification.objects.filter(
+        pk=notification.pk, state=DeliveryState.PENDING, attempts=notification.attempts
+    )
+    with bookkeeping():
+        if ours.update(state=DeliveryState.FAILED, attempts=F("attempts") - 1, last_error=NO_OUTCOME):
+            tell_managers_of_failure(notification, reason=NO_OUTCOME)
+    logger.warning(
+        "Notification %s failed after %d attempt(s): %s",
+        notification.pk,
+        notification.attempts - 1,
+        NO_OUTCOME,
+    )
 
 
 def drop_outdated(notification: Notification, why: str) -> None:

@@ -470,6 +470,30 @@ def test_a_database_failure_while_recording_an_outcome_logs_one_line_and_leaves_
     assert queued["now"] == [str(row.pk)]
 
 
+def test_a_row_whose_worker_is_lost_on_its_last_attempt_fails_and_managers_see_it_instead_of_a_further_send(
+    webhook_receiver, settings
+):
+    settings.NOTIFICATION_MAX_ATTEMPTS = 3
+    boss = manager()
+    row = offer_to_webhook(webhook_receiver.url, boss=boss)
+    long_ago = timezone.now() - datetime.timedelta(minutes=5)
+    for _ in range(3):  # each attempt's worker is killed before it records anything; its claim lapses
+        assert claim(str(row.pk)) is not None
+        Notification.objects.filter(pk=row.pk).update(next_attempt_at=long_ago)
+
+    deliver(str(row.pk))  # the outbox sweep queued it again
+
+    assert webhook_receiver.received == []
+    row.refresh_from_db()
+    assert (row.state, row.attempts, row.last_error) == (DeliveryState.FAILED, 3, delivery.NO_OUTCOME)
+    assert list(row.delivery_attempts.values_list("detail", flat=True)) == [delivery.NO_OUTCOME] * 3
+    alert = InboxItem.objects.get(user=boss, event=Event.DELIVERY_FAILED)
+    assert row.reference in alert.message and alert.message.endswith(delivery.NO_OUTCOME)
+    resend_failed(actor=boss, notification_id=str(row.pk))  # the cause found, a manager sends it again
+    deliver(str(row.pk))
+    assert len(webhook_receiver.received) == 1
+
+
 def test_after_a_manager_sends_it_again_an_attempt_whose_worker_died_is_still_logged(webhook_receiver):
     row = offer_to_webhook(webhook_receiver.url)
     webhook_receiver.respond = lambda n: 500
