@@ -7,6 +7,7 @@ import threading
 
 import pytest
 import redis
+from cryptography.fernet import Fernet
 from django.core import mail
 from django.core.mail.backends import smtp
 from django.db import OperationalError, connection, transaction
@@ -737,6 +738,43 @@ def test_only_the_start_of_a_long_answer_is_read(webhook_receiver, monkeypatch):
     assert webhook_receiver.received[0].peer != webhook_receiver.received[1].peer
     second.refresh_from_db()
     assert second.state == DeliveryState.DELIVERED
+
+
+def test_a_webhook_secret_this_process_cannot_decrypt_holds_up_no_email_and_its_webhook_fails_in_words(
+    webhook_receiver, queued, settings
+):
+    provider = CareProviderFactory(
+        organisation__webhook_url=webhook_receiver.url,
+        organisation__notification_emails=["duty@provider.test"],
+    )
+    referral = submitted_referral()
+    boss = manager()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="high", route="accommodation")
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk)
+    # A key rotation rolling out: a process already on the new key saves the secret; this one has only the old.
+    old_key = settings.FIELD_ENCRYPTION_KEYS[0]
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), old_key]
+    provider.organisation.webhook_secret = "a-secret-under-the-new-key"
+    provider.organisation.save()
+    settings.FIELD_ENCRYPTION_KEYS = [old_key]
+    rows = {
+        row.channel: row for row in Notification.objects.filter(referral=referral, event=Event.OFFER_MADE)
+    }
+
+    deliver(str(rows[Channel.EMAIL].pk))
+    deliver(str(rows[Channel.WEBHOOK].pk))
+
+    assert [message.to for message in mail.outbox if referral.reference in message.subject] == [
+        ["duty@provider.test"]
+    ]
+    email, webhook = (
+        Notification.objects.get(pk=rows[channel].pk) for channel in (Channel.EMAIL, Channel.WEBHOOK)
+    )
+    assert email.state == DeliveryState.DELIVERED
+    reason = "the webhook secret could not be decrypted: check FIELD_ENCRYPTION_KEYS"
+    assert (webhook.state, webhook.last_error) == (DeliveryState.PENDING, reason)  # retried
+    assert [a.detail for a in webhook.delivery_attempts.all()] == [reason]
+    assert webhook_receiver.received == []
 
 
 def test_an_organisation_without_a_webhook_secret_is_never_sent_a_forgeable_signature(
