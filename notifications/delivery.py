@@ -109,7 +109,7 @@ from django.utils.text import capfirst
 
 from accounts.models import Organisation, OrganisationKind, User
 from referrals.choices import EMERGENCY_MEANS, ContactChange
-from referrals.encryption import decrypt
+from referrals.encryption import DecryptionFailed, decrypt
 from referrals.local_time import local_time
 
 from .models import Channel, DeliveryAttempt, DeliveryState, Event, InboxItem, Notification, WebhookCooloff
@@ -370,6 +370,10 @@ def send_webhook(notification: Notification) -> Outcome:
     url = organisation.webhook_url
     if not url.startswith(("https://", "http://")):
         return Outcome(False, "no webhook address", permanent=True)
+    if notification.webhook_secret_unreadable:
+        # Retried: this process is restarted with the key (a key rotation rolling out), or it fails and the
+        # managers hear of it.
+        return Outcome(False, "the webhook secret could not be decrypted: check FIELD_ENCRYPTION_KEYS")
     if not organisation.webhook_secret:
         # A signature made with an empty key proves nothing: anyone can compute it.
         return Outcome(False, "no webhook secret", permanent=True)
@@ -588,12 +592,20 @@ def claim(notification_id: str) -> Notification | None:
     if isinstance(emails, str):  # a driver that leaves jsonb as text
         emails, delivered_to = json.loads(emails), json.loads(delivered_to)
         misfit = json.loads(misfit) if misfit is not None else None
+    secret, secret_unreadable = "", False
+    # Read past the field, and only for a webhook: an email never needs the secret, so a secret this
+    # process cannot decrypt (written under a key it does not have yet) holds up no email.
+    if channel == Channel.WEBHOOK and webhook_secret:
+        try:
+            secret = decrypt(webhook_secret)
+        except DecryptionFailed:
+            secret_unreadable = True
     organisation = Organisation(
         id=organisation_id,
         name=name,
         kind=kind,
         webhook_url=webhook_url,
-        webhook_secret=decrypt(webhook_secret) if webhook_secret else "",  # read past the field
+        webhook_secret=secret,
         notification_emails=emails,
     )
     notification = Notification(
@@ -620,6 +632,7 @@ def claim(notification_id: str) -> Notification | None:
     )
     notification.claimed_before = claimed_before
     notification.receiver_cools_off_until = cools_off_until
+    notification.webhook_secret_unreadable = secret_unreadable
     notification._state.adding = False
     notification._state.db = connection.alias
     return notification
@@ -634,9 +647,17 @@ def _claim_portably(pk: uuid.UUID, now: datetime.datetime, until: datetime.datet
         claimed_before = due.values_list("claimed_at", flat=True).first()
         if not due.update(next_attempt_at=until, attempts=F("attempts") + 1, requeues=0, claimed_at=now):
             return None
-        notification = Notification.objects.select_related("organisation").get(pk=pk)
+        notification = (
+            Notification.objects.select_related("organisation")
+            .defer("organisation__webhook_secret")
+            .get(pk=pk)
+        )
         notification.claimed_before = claimed_before
         if notification.channel == Channel.WEBHOOK:
+            try:
+                notification.organisation.webhook_secret  # noqa: B018  # loaded, and decrypted, for a webhook only
+            except DecryptionFailed:
+                notification.webhook_secret_unreadable = True
             cooloff = WebhookCooloff.objects.filter(organisation_id=notification.organisation_id)
             notification.receiver_cools_off_until = cooloff.values_list("until", flat=True).first()
         return notification
@@ -698,6 +719,9 @@ def deliver(notification_id: str) -> None:
     if why := why_outdated(notification):
         drop_outdated(notification, why)
         return
+    if notification.attempts > settings.NOTIFICATION_MAX_ATTEMPTS:
+        fail_after_attempts_lost(notification)
+        return
     cools_off_until = notification.receiver_cools_off_until
     if cools_off_until is not None and cools_off_until <= timezone.now():
         cools_off_until = probe_or_wait(notification)
@@ -715,6 +739,25 @@ def deliver(notification_id: str) -> None:
     elif notification.receiver_cools_off_until is not None:
         end_cool_off(notification)
     record_outcome(notification, outcome)
+
+
+def fail_after_attempts_lost(notification: Notification) -> None:
+    """Fail a claimed row whose last attempt was made already and lost with its worker (or its database
+    connection), instead of trying beyond ``NOTIFICATION_MAX_ATTEMPTS``: a row whose worker is lost on
+    every attempt would otherwise be sent for ever, never failed, and the managers never told. The claim
+    made no attempt, so it is not counted; the managers can send it again once the cause is found."""
+    ours = Notification.objects.filter(
+        pk=notification.pk, state=DeliveryState.PENDING, attempts=notification.attempts
+    )
+    with bookkeeping():
+        if ours.update(state=DeliveryState.FAILED, attempts=F("attempts") - 1, last_error=NO_OUTCOME):
+            tell_managers_of_failure(notification, reason=NO_OUTCOME)
+    logger.warning(
+        "Notification %s failed after %d attempt(s): %s",
+        notification.pk,
+        notification.attempts - 1,
+        NO_OUTCOME,
+    )
 
 
 def drop_outdated(notification: Notification, why: str) -> None:

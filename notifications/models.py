@@ -123,6 +123,8 @@ class Notification(models.Model):
     # and for a webhook, until when its receiver cools off (``WebhookCooloff``) if it ever did.
     claimed_before: datetime.datetime | None = None
     receiver_cools_off_until: datetime.datetime | None = None
+    # And whether its organisation's webhook secret could not be decrypted with the keys configured.
+    webhook_secret_unreadable: bool = False
 
     class Meta:
         ordering = ["-created_at"]

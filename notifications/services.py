@@ -249,12 +249,16 @@ def notify_many(announcements: Sequence[Announcement]) -> list[Notification]:
             if item.misfit:  # what it asks depends on who reads it
                 message = inbox_message(*said, misfit=item.misfit, kind=org.kind, contact=item.contact)
                 action = misfit_action(item.misfit, org.kind)[0] or ""
+            readers = users_by_org.get(org.pk, [])
             inbox.extend(
                 InboxItem(user_id=user_id, event=item.event, message=message, action=action, **case)
-                for user_id in users_by_org.get(org.pk, [])
+                for user_id in readers
             )
             channels = []
-            if org.notification_emails:
+            if org.notification_emails or not (readers or org.webhook_url):
+                # An organisation nobody can be told at (no address, no webhook, no active user) still
+                # gets its email row: it fails at once for want of an address and the managers hear of
+                # it, instead of an offer or an alert going nowhere without a trace.
                 channels.append(Channel.EMAIL)
             if org.webhook_url:
                 channels.append(Channel.WEBHOOK)

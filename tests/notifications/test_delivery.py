@@ -7,6 +7,7 @@ import threading
 
 import pytest
 import redis
+from cryptography.fernet import Fernet
 from django.core import mail
 from django.core.mail.backends import smtp
 from django.db import OperationalError, connection, transaction
@@ -470,6 +471,30 @@ def test_a_database_failure_while_recording_an_outcome_logs_one_line_and_leaves_
     assert queued["now"] == [str(row.pk)]
 
 
+def test_a_row_whose_worker_is_lost_on_its_last_attempt_fails_and_managers_see_it_instead_of_a_further_send(
+    webhook_receiver, settings
+):
+    settings.NOTIFICATION_MAX_ATTEMPTS = 3
+    boss = manager()
+    row = offer_to_webhook(webhook_receiver.url, boss=boss)
+    long_ago = timezone.now() - datetime.timedelta(minutes=5)
+    for _ in range(3):  # each attempt's worker is killed before it records anything; its claim lapses
+        assert claim(str(row.pk)) is not None
+        Notification.objects.filter(pk=row.pk).update(next_attempt_at=long_ago)
+
+    deliver(str(row.pk))  # the outbox sweep queued it again
+
+    assert webhook_receiver.received == []
+    row.refresh_from_db()
+    assert (row.state, row.attempts, row.last_error) == (DeliveryState.FAILED, 3, delivery.NO_OUTCOME)
+    assert list(row.delivery_attempts.values_list("detail", flat=True)) == [delivery.NO_OUTCOME] * 3
+    alert = InboxItem.objects.get(user=boss, event=Event.DELIVERY_FAILED)
+    assert row.reference in alert.message and alert.message.endswith(delivery.NO_OUTCOME)
+    resend_failed(actor=boss, notification_id=str(row.pk))  # the cause found, a manager sends it again
+    deliver(str(row.pk))
+    assert len(webhook_receiver.received) == 1
+
+
 def test_after_a_manager_sends_it_again_an_attempt_whose_worker_died_is_still_logged(webhook_receiver):
     row = offer_to_webhook(webhook_receiver.url)
     webhook_receiver.respond = lambda n: 500
@@ -713,6 +738,43 @@ def test_only_the_start_of_a_long_answer_is_read(webhook_receiver, monkeypatch):
     assert webhook_receiver.received[0].peer != webhook_receiver.received[1].peer
     second.refresh_from_db()
     assert second.state == DeliveryState.DELIVERED
+
+
+def test_a_webhook_secret_this_process_cannot_decrypt_holds_up_no_email_and_its_webhook_fails_in_words(
+    webhook_receiver, queued, settings
+):
+    provider = CareProviderFactory(
+        organisation__webhook_url=webhook_receiver.url,
+        organisation__notification_emails=["duty@provider.test"],
+    )
+    referral = submitted_referral()
+    boss = manager()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="high", route="accommodation")
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk)
+    # A key rotation rolling out: a process already on the new key saves the secret; this one has only the old.
+    old_key = settings.FIELD_ENCRYPTION_KEYS[0]
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), old_key]
+    provider.organisation.webhook_secret = "a-secret-under-the-new-key"
+    provider.organisation.save()
+    settings.FIELD_ENCRYPTION_KEYS = [old_key]
+    rows = {
+        row.channel: row for row in Notification.objects.filter(referral=referral, event=Event.OFFER_MADE)
+    }
+
+    deliver(str(rows[Channel.EMAIL].pk))
+    deliver(str(rows[Channel.WEBHOOK].pk))
+
+    assert [message.to for message in mail.outbox if referral.reference in message.subject] == [
+        ["duty@provider.test"]
+    ]
+    email, webhook = (
+        Notification.objects.get(pk=rows[channel].pk) for channel in (Channel.EMAIL, Channel.WEBHOOK)
+    )
+    assert email.state == DeliveryState.DELIVERED
+    reason = "the webhook secret could not be decrypted: check FIELD_ENCRYPTION_KEYS"
+    assert (webhook.state, webhook.last_error) == (DeliveryState.PENDING, reason)  # retried
+    assert [a.detail for a in webhook.delivery_attempts.all()] == [reason]
+    assert webhook_receiver.received == []
 
 
 def test_an_organisation_without_a_webhook_secret_is_never_sent_a_forgeable_signature(
@@ -1046,6 +1108,41 @@ def test_an_organisation_without_an_address_fails_at_once_without_retries(queued
     assert row.state == DeliveryState.FAILED
     assert queued["later"] == []
     assert InboxItem.objects.filter(user=boss, event=Event.DELIVERY_FAILED).count() == 1
+
+
+def test_an_offer_to_a_provider_nobody_can_be_told_at_fails_and_managers_see_it(queued, settings, client):
+    boss = manager()
+    referral = submitted_referral()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="high", route="accommodation")
+    # No address, no webhook and nobody signed up yet: the offer reaches no one there.
+    provider = CareProviderFactory(organisation__notification_emails=[])
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk)
+
+    (row,) = Notification.objects.filter(referral=referral, event=Event.OFFER_MADE)
+    deliver(str(row.pk))
+
+    row.refresh_from_db()
+    assert (row.state, row.last_error) == (DeliveryState.FAILED, "no email address")
+    alert = InboxItem.objects.get(user=boss, event=Event.DELIVERY_FAILED)
+    assert referral.reference in alert.message and provider.organisation.name in alert.message
+    settings.REQUIRE_MFA = False
+    client.force_login(boss)
+    assert referral.reference in client.get(reverse("notifications:undelivered")).text
+
+
+def test_an_organisation_told_in_the_inbox_or_by_webhook_gets_no_email_row_without_an_address(
+    webhook_receiver, queued
+):
+    provider = CareProviderFactory(organisation__notification_emails=[])
+    staff = provider_user(provider)
+    referral = submitted_referral()
+    boss = manager()
+    services.assess_referral(referral_id=referral.pk, actor=boss, risk="high", route="accommodation")
+    services.offer_placement(referral_id=referral.pk, actor=boss, provider_id=provider.pk)
+    assert InboxItem.objects.filter(user=staff, event=Event.OFFER_MADE).exists()
+    assert not Notification.objects.filter(referral=referral, event=Event.OFFER_MADE).exists()
+    hooked = offer_to_webhook(webhook_receiver.url)  # a provider with a webhook alone
+    assert not hooked.referral.notifications.filter(event=Event.OFFER_MADE, channel=Channel.EMAIL).exists()
 
 
 def test_no_attempt_log_or_error_holds_the_message(webhook_receiver):
