@@ -197,6 +197,18 @@ def test_compose_migrates_once_before_web_worker_sweeper_and_beat_start():
     assert "migrate" not in (ROOT / "Dockerfile").read_text().split("CMD", 1)[1]
 
 
+def test_compose_calls_postgresql_ready_only_once_it_listens_where_migrate_connects():
+    """On a new volume the postgres image first runs a set-up server on its Unix socket alone: pg_isready
+    over that socket says ready, compose starts migrate, and migrate's connection to postgres:5432 is
+    refused, so the first `docker compose up` stops with web, worker, sweeper and beat never started."""
+    import yaml
+
+    postgres = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["postgres"]
+    check = postgres["healthcheck"]["test"]
+    assert check[0] == "CMD-SHELL" and check[1].startswith("pg_isready "), check
+    assert re.search(r"\s(-h|--host)[ =]127\.0\.0\.1\s", check[1]), check[1]
+
+
 def test_caddy_trusts_forwarded_headers_only_from_the_load_balancer_ranges_it_is_given():
     """Caddy discards the X-Forwarded-For of a peer it does not trust: behind a load balancer, every user
     would be recorded with the balancer's address. Unset, it must trust nobody's."""
