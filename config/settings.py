@@ -40,12 +40,20 @@ def _refuse_a_guessable_secret(name: str, value: str, min_length: int) -> None:
 
 
 _refuse_a_guessable_secret("SECRET_KEY", SECRET_KEY, 50)
+
+
+def _comma_separated(name: str, default: list[str]) -> list[str]:
+    """A comma-separated variable's entries, without the spaces around them: django-environ keeps them, so
+    "a, b" would give " b", a host never matched, an origin never trusted, a fallback key that opens nothing."""
+    return [entry.strip() for entry in env.list(name, default=default) if entry.strip()]
+
+
 # Former keys, still accepted for what they signed, so that SECRET_KEY can be replaced without signing
 # everyone out; each can go a day later. Not for a form left open: its owner field holds a digest of the
 # sign-in made with SECRET_KEY alone (``referrals.unsent_forms``).
-SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+SECRET_KEY_FALLBACKS = _comma_separated("SECRET_KEY_FALLBACKS", default=[])
+ALLOWED_HOSTS = _comma_separated("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = _comma_separated("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
@@ -174,14 +182,14 @@ STORAGES = {
 # Personal fields are encrypted with these Fernet keys (the first encrypts, all decrypt), kept apart
 # from SECRET_KEY so that rotating one does not touch the other.
 _DEV_FIELD_KEY = "p1EcaBt6GyQd6m3NQ4V0bAGsYw3tUJ0M1Y9mY3zG0xU="
-FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[_DEV_FIELD_KEY] if DEBUG else [])
+FIELD_ENCRYPTION_KEYS = _comma_separated("FIELD_ENCRYPTION_KEYS", default=[_DEV_FIELD_KEY] if DEBUG else [])
 FIELD_HASH_KEY = env.str("FIELD_HASH_KEY", default="harbour-development-hash-key" if DEBUG else "")
 if not FIELD_ENCRYPTION_KEYS or not FIELD_HASH_KEY:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS and FIELD_HASH_KEY must be set when DEBUG is off.")
 _refuse_a_guessable_secret("FIELD_HASH_KEY", FIELD_HASH_KEY, 32)
 # Earlier hash keys, while ``manage.py rehash_digests`` recomputes the stored digests under
 # FIELD_HASH_KEY: until then, lookups also match digests made under these (README, "Keys").
-FIELD_HASH_KEY_FALLBACKS = env.list("FIELD_HASH_KEY_FALLBACKS", default=[])
+FIELD_HASH_KEY_FALLBACKS = _comma_separated("FIELD_HASH_KEY_FALLBACKS", default=[])
 for _key in FIELD_HASH_KEY_FALLBACKS:
     _refuse_a_guessable_secret("FIELD_HASH_KEY_FALLBACKS", _key, 32)
 # A key that is not one would fail only at the first person's details, with a 500.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -281,3 +282,35 @@ def test_former_secret_keys_come_from_the_environment(tmp_path: Path) -> None:
     result = run_settings(tmp_path, show, **production(SECRET_KEY_FALLBACKS=former))
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == "True"
+
+
+def test_comma_separated_settings_take_entries_written_with_a_space_after_each_comma(tmp_path: Path) -> None:
+    """A list is written "a, b": the second host would be refused with a 400, the second origin's
+    forms with a 403, and a fallback key with a space before it would open nothing (everyone signed out
+    on a new SECRET_KEY, duplicates missed while the hash key changes)."""
+    new_key, old_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    former_secrets = [secrets.token_urlsafe(50), secrets.token_urlsafe(50)]
+    former_hash_keys = [secrets.token_urlsafe(32), secrets.token_urlsafe(32)]
+    show = (
+        "import json; from django.conf import settings as s; print(json.dumps([s.ALLOWED_HOSTS, "
+        "s.CSRF_TRUSTED_ORIGINS, s.SECRET_KEY_FALLBACKS, s.FIELD_ENCRYPTION_KEYS, s.FIELD_HASH_KEY_FALLBACKS]))"
+    )
+    result = run_settings(
+        tmp_path,
+        show,
+        **production(
+            ALLOWED_HOSTS="harbour.example.org, harbour.example.net",
+            CSRF_TRUSTED_ORIGINS="https://harbour.example.org , https://harbour.example.net",
+            SECRET_KEY_FALLBACKS=", ".join(former_secrets),
+            FIELD_ENCRYPTION_KEYS=f"{new_key}, {old_key}",
+            FIELD_HASH_KEY_FALLBACKS=" , ".join(former_hash_keys) + ",",
+        ),
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == [
+        ["harbour.example.org", "harbour.example.net"],
+        ["https://harbour.example.org", "https://harbour.example.net"],
+        former_secrets,
+        [new_key, old_key],
+        former_hash_keys,
+    ]
