@@ -489,6 +489,10 @@ AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 # read it the same way: behind a proxy, a lockout by the proxy's address would lock a username out for
 # everyone.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Below 0 the address would be counted from the left of X-Forwarded-For, where the client writes what it
+# likes: a new address for each attempt would never be locked out.
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more: the proxies in front of gunicorn.")
 AXES_CLIENT_IP_CALLABLE = "audit.context.address_of"
 # Failures are counted, and lockouts listed, under the username as the audit trail records it: a name
 # that is no user's is kept only as a keyed digest (it may be a password typed into the wrong box).

@@ -314,3 +314,11 @@ def test_comma_separated_settings_take_entries_written_with_a_space_after_each_c
         [new_key, old_key],
         former_hash_keys,
     ]
+
+
+def test_settings_refuse_a_negative_count_of_trusted_proxies(tmp_path: Path) -> None:
+    """-1 took the client's address from the second entry of X-Forwarded-For, which the client writes:
+    the audit trail would record, and the login lockout count, whatever address it chose."""
+    result = run_settings(tmp_path, **production(TRUSTED_PROXY_COUNT="-1"))
+    assert result.returncode != 0
+    assert "TRUSTED_PROXY_COUNT must be 0 or more" in result.stderr
