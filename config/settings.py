@@ -204,6 +204,13 @@ for _key in FIELD_ENCRYPTION_KEYS:
 
 # E-mail: EMAIL_URL such as smtp://127.0.0.1:1025; by default messages are written to var/mail.
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="filemail://")
+# .env.example's relay is mail.example.org with a password of replace-me: every alert sent by e-mail would
+# fail, and be retried for hours before a manager heard of it, while the service looked healthy.
+if not DEBUG and "replace-me" in env.str("EMAIL_URL", default=""):
+    raise ImproperlyConfigured(
+        "EMAIL_URL is still the example's mail relay with the password replace-me: set your mail relay's "
+        "URL when DEBUG is off."
+    )
 if EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBackend":
     EMAIL_CONFIG["EMAIL_FILE_PATH"] = str(VAR_DIR / "mail")
 vars().update(EMAIL_CONFIG)

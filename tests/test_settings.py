@@ -118,6 +118,15 @@ def test_settings_refuse_the_example_database_password_when_debug_is_off(tmp_pat
     assert run_settings(tmp_path, **production(DEBUG="1", DATABASE_URL=example)).returncode == 0
 
 
+def test_settings_refuse_the_example_mail_relay_when_debug_is_off(tmp_path: Path) -> None:
+    """Left as it is in .env.example, every alert that goes by e-mail fails, hours of retries later."""
+    example = "smtp+tls://harbour:replace-me@mail.example.org:587"
+    result = run_settings(tmp_path, **production(EMAIL_URL=example))
+    assert result.returncode != 0
+    assert "EMAIL_URL is still the example's mail relay" in result.stderr
+    assert run_settings(tmp_path, **production(DEBUG="1", EMAIL_URL=example)).returncode == 0
+
+
 def test_the_embedded_default_is_sqlite_and_an_on_disk_broker(tmp_path: Path) -> None:
     result = run_settings(tmp_path, **production())
     assert result.returncode == 0, result.stderr
