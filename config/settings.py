@@ -127,7 +127,17 @@ TEMPLATES = [
 # Django's widget templates, with inputs, text areas and selects rendered in Python (same HTML, faster).
 FORM_RENDERER = "referrals.renderers.HarbourFormRenderer"
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'harbour.sqlite3'}")}
+# A URL django-environ cannot read gives no engine, and Django a KeyError from deep inside its set-up.
+_NOT_A_DATABASE_URL = (
+    "DATABASE_URL must be a database URL such as postgres://harbour:password@host:5432/harbour, with "
+    "the password URL-encoded"
+)
+try:
+    DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'harbour.sqlite3'}")}
+except ValueError as error:
+    raise ImproperlyConfigured(f"{_NOT_A_DATABASE_URL} ({error}).") from None
+if not DATABASES["default"].get("ENGINE"):
+    raise ImproperlyConfigured(f"{_NOT_A_DATABASE_URL}.")
 # The example password left in both .env.example's DATABASE_URL and .env.postgres.example would work:
 # PostgreSQL was started with it, and anyone who has read the examples can connect.
 if not DEBUG and "replace-me" in str(DATABASES["default"].get("PASSWORD", "")):

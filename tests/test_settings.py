@@ -118,6 +118,16 @@ def test_settings_refuse_the_example_database_password_when_debug_is_off(tmp_pat
     assert run_settings(tmp_path, **production(DEBUG="1", DATABASE_URL=example)).returncode == 0
 
 
+@pytest.mark.parametrize("url", ["", "postgres//harbour@db/harbour", "postgres://harbour@db:port/harbour"])
+def test_settings_refuse_a_database_url_they_cannot_read_with_a_message_that_says_so(
+    tmp_path: Path, url: str
+) -> None:
+    """An empty or mistyped DATABASE_URL ended in a KeyError: 'ENGINE' from inside Django's set-up."""
+    result = run_settings(tmp_path, **production(DATABASE_URL=url))
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: DATABASE_URL must be a database URL such as postgres://" in result.stderr
+
+
 def test_settings_refuse_the_example_mail_relay_when_debug_is_off(tmp_path: Path) -> None:
     """Left as it is in .env.example, every alert that goes by e-mail fails, hours of retries later."""
     example = "smtp+tls://harbour:replace-me@mail.example.org:587"
