@@ -40,12 +40,20 @@ def _refuse_a_guessable_secret(name: str, value: str, min_length: int) -> None:
 
 
 _refuse_a_guessable_secret("SECRET_KEY", SECRET_KEY, 50)
+
+
+def _comma_separated(name: str, default: list[str]) -> list[str]:
+    """A comma-separated variable's entries, without the spaces around them: django-environ keeps them, so
+    "a, b" would give " b", a host never matched, an origin never trusted, a fallback key that opens nothing."""
+    return [entry.strip() for entry in env.list(name, default=default) if entry.strip()]
+
+
 # Former keys, still accepted for what they signed, so that SECRET_KEY can be replaced without signing
 # everyone out; each can go a day later. Not for a form left open: its owner field holds a digest of the
 # sign-in made with SECRET_KEY alone (``referrals.unsent_forms``).
-SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+SECRET_KEY_FALLBACKS = _comma_separated("SECRET_KEY_FALLBACKS", default=[])
+ALLOWED_HOSTS = _comma_separated("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = _comma_separated("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
@@ -119,7 +127,17 @@ TEMPLATES = [
 # Django's widget templates, with inputs, text areas and selects rendered in Python (same HTML, faster).
 FORM_RENDERER = "referrals.renderers.HarbourFormRenderer"
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'harbour.sqlite3'}")}
+# A URL django-environ cannot read gives no engine, and Django a KeyError from deep inside its set-up.
+_NOT_A_DATABASE_URL = (
+    "DATABASE_URL must be a database URL such as postgres://harbour:password@host:5432/harbour, with "
+    "the password URL-encoded"
+)
+try:
+    DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'harbour.sqlite3'}")}
+except ValueError as error:
+    raise ImproperlyConfigured(f"{_NOT_A_DATABASE_URL} ({error}).") from None
+if not DATABASES["default"].get("ENGINE"):
+    raise ImproperlyConfigured(f"{_NOT_A_DATABASE_URL}.")
 # The example password left in both .env.example's DATABASE_URL and .env.postgres.example would work:
 # PostgreSQL was started with it, and anyone who has read the examples can connect.
 if not DEBUG and "replace-me" in str(DATABASES["default"].get("PASSWORD", "")):
@@ -174,14 +192,14 @@ STORAGES = {
 # Personal fields are encrypted with these Fernet keys (the first encrypts, all decrypt), kept apart
 # from SECRET_KEY so that rotating one does not touch the other.
 _DEV_FIELD_KEY = "p1EcaBt6GyQd6m3NQ4V0bAGsYw3tUJ0M1Y9mY3zG0xU="
-FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[_DEV_FIELD_KEY] if DEBUG else [])
+FIELD_ENCRYPTION_KEYS = _comma_separated("FIELD_ENCRYPTION_KEYS", default=[_DEV_FIELD_KEY] if DEBUG else [])
 FIELD_HASH_KEY = env.str("FIELD_HASH_KEY", default="harbour-development-hash-key" if DEBUG else "")
 if not FIELD_ENCRYPTION_KEYS or not FIELD_HASH_KEY:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS and FIELD_HASH_KEY must be set when DEBUG is off.")
 _refuse_a_guessable_secret("FIELD_HASH_KEY", FIELD_HASH_KEY, 32)
 # Earlier hash keys, while ``manage.py rehash_digests`` recomputes the stored digests under
 # FIELD_HASH_KEY: until then, lookups also match digests made under these (README, "Keys").
-FIELD_HASH_KEY_FALLBACKS = env.list("FIELD_HASH_KEY_FALLBACKS", default=[])
+FIELD_HASH_KEY_FALLBACKS = _comma_separated("FIELD_HASH_KEY_FALLBACKS", default=[])
 for _key in FIELD_HASH_KEY_FALLBACKS:
     _refuse_a_guessable_secret("FIELD_HASH_KEY_FALLBACKS", _key, 32)
 # A key that is not one would fail only at the first person's details, with a 500.
@@ -196,6 +214,13 @@ for _key in FIELD_ENCRYPTION_KEYS:
 
 # E-mail: EMAIL_URL such as smtp://127.0.0.1:1025; by default messages are written to var/mail.
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="filemail://")
+# .env.example's relay is mail.example.org with a password of replace-me: every alert sent by e-mail would
+# fail, and be retried for hours before a manager heard of it, while the service looked healthy.
+if not DEBUG and "replace-me" in env.str("EMAIL_URL", default=""):
+    raise ImproperlyConfigured(
+        "EMAIL_URL is still the example's mail relay with the password replace-me: set your mail relay's "
+        "URL when DEBUG is off."
+    )
 if EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBackend":
     EMAIL_CONFIG["EMAIL_FILE_PATH"] = str(VAR_DIR / "mail")
 vars().update(EMAIL_CONFIG)
@@ -481,6 +506,10 @@ AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 # read it the same way: behind a proxy, a lockout by the proxy's address would lock a username out for
 # everyone.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Below 0 the address would be counted from the left of X-Forwarded-For, where the client writes what it
+# likes: a new address for each attempt would never be locked out.
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more: the proxies in front of gunicorn.")
 AXES_CLIENT_IP_CALLABLE = "audit.context.address_of"
 # Failures are counted, and lockouts listed, under the username as the audit trail records it: a name
 # that is no user's is kept only as a keyed digest (it may be a password typed into the wrong box).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -115,6 +116,25 @@ def test_settings_refuse_the_example_database_password_when_debug_is_off(tmp_pat
     assert result.returncode != 0
     assert "DATABASE_URL's password is still the example's replace-me" in result.stderr
     assert run_settings(tmp_path, **production(DEBUG="1", DATABASE_URL=example)).returncode == 0
+
+
+@pytest.mark.parametrize("url", ["", "postgres//harbour@db/harbour", "postgres://harbour@db:port/harbour"])
+def test_settings_refuse_a_database_url_they_cannot_read_with_a_message_that_says_so(
+    tmp_path: Path, url: str
+) -> None:
+    """An empty or mistyped DATABASE_URL ended in a KeyError: 'ENGINE' from inside Django's set-up."""
+    result = run_settings(tmp_path, **production(DATABASE_URL=url))
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: DATABASE_URL must be a database URL such as postgres://" in result.stderr
+
+
+def test_settings_refuse_the_example_mail_relay_when_debug_is_off(tmp_path: Path) -> None:
+    """Left as it is in .env.example, every alert that goes by e-mail fails, hours of retries later."""
+    example = "smtp+tls://harbour:replace-me@mail.example.org:587"
+    result = run_settings(tmp_path, **production(EMAIL_URL=example))
+    assert result.returncode != 0
+    assert "EMAIL_URL is still the example's mail relay" in result.stderr
+    assert run_settings(tmp_path, **production(DEBUG="1", EMAIL_URL=example)).returncode == 0
 
 
 def test_the_embedded_default_is_sqlite_and_an_on_disk_broker(tmp_path: Path) -> None:
@@ -281,3 +301,43 @@ def test_former_secret_keys_come_from_the_environment(tmp_path: Path) -> None:
     result = run_settings(tmp_path, show, **production(SECRET_KEY_FALLBACKS=former))
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == "True"
+
+
+def test_comma_separated_settings_take_entries_written_with_a_space_after_each_comma(tmp_path: Path) -> None:
+    """A list is written "a, b": the second host would be refused with a 400, the second origin's
+    forms with a 403, and a fallback key with a space before it would open nothing (everyone signed out
+    on a new SECRET_KEY, duplicates missed while the hash key changes)."""
+    new_key, old_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    former_secrets = [secrets.token_urlsafe(50), secrets.token_urlsafe(50)]
+    former_hash_keys = [secrets.token_urlsafe(32), secrets.token_urlsafe(32)]
+    show = (
+        "import json; from django.conf import settings as s; print(json.dumps([s.ALLOWED_HOSTS, "
+        "s.CSRF_TRUSTED_ORIGINS, s.SECRET_KEY_FALLBACKS, s.FIELD_ENCRYPTION_KEYS, s.FIELD_HASH_KEY_FALLBACKS]))"
+    )
+    result = run_settings(
+        tmp_path,
+        show,
+        **production(
+            ALLOWED_HOSTS="harbour.example.org, harbour.example.net",
+            CSRF_TRUSTED_ORIGINS="https://harbour.example.org , https://harbour.example.net",
+            SECRET_KEY_FALLBACKS=", ".join(former_secrets),
+            FIELD_ENCRYPTION_KEYS=f"{new_key}, {old_key}",
+            FIELD_HASH_KEY_FALLBACKS=" , ".join(former_hash_keys) + ",",
+        ),
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == [
+        ["harbour.example.org", "harbour.example.net"],
+        ["https://harbour.example.org", "https://harbour.example.net"],
+        former_secrets,
+        [new_key, old_key],
+        former_hash_keys,
+    ]
+
+
+def test_settings_refuse_a_negative_count_of_trusted_proxies(tmp_path: Path) -> None:
+    """-1 took the client's address from the second entry of X-Forwarded-For, which the client writes:
+    the audit trail would record, and the login lockout count, whatever address it chose."""
+    result = run_settings(tmp_path, **production(TRUSTED_PROXY_COUNT="-1"))
+    assert result.returncode != 0
+    assert "TRUSTED_PROXY_COUNT must be 0 or more" in result.stderr

@@ -6,8 +6,10 @@ import secrets
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from cryptography.fernet import Fernet
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -159,15 +161,18 @@ ROOT = Path(__file__).resolve().parents[2]
 HARBOUR_KEYS = {"SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "FIELD_HASH_KEY", "DATABASE_URL"}
 
 
+def compose_services() -> dict[str, Any]:
+    """docker-compose.yml's services, as compose reads them."""
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+
+
 def env_file_keys(path: Path) -> set[str]:
     lines = path.read_text().splitlines()
     return {line.split("=", 1)[0] for line in lines if "=" in line and not line.startswith("#")}
 
 
 def test_compose_gives_harbours_keys_to_harbours_containers_only():
-    import yaml
-
-    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    services = compose_services()
     for name, service in services.items():
         files = [entry["path"] for entry in service.get("env_file", [])]
         keys = set().union(*(env_file_keys(ROOT / path) for path in files if path.endswith(".example")))
@@ -180,9 +185,7 @@ def test_compose_gives_harbours_keys_to_harbours_containers_only():
 
 def test_compose_migrates_once_before_web_worker_sweeper_and_beat_start():
     """Two web containers migrating as they start race: one crashes, migrations are recorded twice."""
-    import yaml
-
-    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    services = compose_services()
     migrate = services["migrate"]
     assert migrate["command"] == ["python", "manage.py", "migrate", "--no-input"]
     assert migrate["restart"] == "no"  # a one-shot: restarted, it would never complete
@@ -195,6 +198,16 @@ def test_compose_migrates_once_before_web_worker_sweeper_and_beat_start():
     ]
     assert starts_migrating == []
     assert "migrate" not in (ROOT / "Dockerfile").read_text().split("CMD", 1)[1]
+
+
+def test_compose_calls_postgresql_ready_only_once_it_listens_where_migrate_connects():
+    """On a new volume the postgres image first runs a set-up server on its Unix socket alone: pg_isready
+    over that socket says ready, compose starts migrate, and migrate's connection to postgres:5432 is
+    refused, so the first `docker compose up` stops with web, worker, sweeper and beat never started."""
+    postgres = compose_services()["postgres"]
+    check = postgres["healthcheck"]["test"]
+    assert check[0] == "CMD-SHELL" and check[1].startswith("pg_isready "), check
+    assert re.search(r"\s(-h|--host)[ =]127\.0\.0\.1\s", check[1]), check[1]
 
 
 def test_caddy_trusts_forwarded_headers_only_from_the_load_balancer_ranges_it_is_given():
@@ -212,14 +225,12 @@ def test_caddy_trusts_forwarded_headers_only_from_the_load_balancer_ranges_it_is
 def celery_command_lines() -> dict[str, str]:
     """The shell lines that start Celery: the Procfile's (which honcho hands to a shell) and
     docker-compose.yml's, as the container's shell receives them (compose turns ``$$`` into ``$``)."""
-    import yaml
-
     lines = {}
     for line in (ROOT / "Procfile").read_text().splitlines():
         name, command = line.split(": ", 1)
         if command.startswith("celery "):
             lines[f"Procfile {name}"] = command
-    for name, service in yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"].items():
+    for name, service in compose_services().items():
         command = service.get("command")
         if command and "celery " in " ".join(command):
             assert command[:2] == ["sh", "-c"], (
