@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
 from idempotency.models import IdempotencyRecord
+from notifications.delivery import tell_managers_of_failure
 from notifications.models import Event, InboxItem, Notification
 from notifications.services import notify
 from referrals import services
@@ -133,6 +134,30 @@ def test_retention_removes_the_notices_that_date_the_persons_18th_birthday():
     assert Event.PERSON_NOW_18 not in events(cases[7])
     assert Event.REFERRAL_DECLINED in events(cases[7])
     assert Event.PERSON_NOW_18 in events(cases[1])
+
+
+def test_retention_removes_the_managers_item_saying_the_now_18_notice_could_not_be_delivered():
+    boss = manager()
+    cases = {years: closed_years_ago(years) for years in (7, 1)}
+    for referral in cases.values():
+        (told, *_) = notify(
+            event=Event.PERSON_NOW_18,
+            organisations=[boss.organisation],
+            referral_id=referral.pk,
+            reference=referral.reference,
+        )
+        tell_managers_of_failure(told, reason="the receiver refused it (HTTP 401)")
+        # Read, so that the next failure has an item of its own instead of being counted on this one.
+        InboxItem.objects.filter(event=Event.DELIVERY_FAILED).update(read_at=timezone.now())
+
+    apply_retention()
+
+    def failures(referral: Referral) -> list[str]:
+        items = InboxItem.objects.filter(user=boss, event=Event.DELIVERY_FAILED, reference=referral.reference)
+        return list(items.values_list("message", flat=True))
+
+    assert failures(cases[7]) == []
+    assert [Event.PERSON_NOW_18.label in message for message in failures(cases[1])] == [True]
 
 
 def test_a_dry_run_reports_the_counts_and_changes_nothing(capsys):
