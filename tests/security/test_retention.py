@@ -14,8 +14,8 @@ from django.utils import timezone
 from audit.models import AuditAction, AuditEvent
 from idempotency.models import IdempotencyRecord
 from notifications.delivery import tell_managers_of_failure
-from notifications.models import Event, InboxItem, Notification
-from notifications.services import notify
+from notifications.models import Channel, DeliveryState, Event, InboxItem, Notification
+from notifications.services import notify, resend_failed
 from referrals import services
 from referrals.models import Referral, TransitionLog
 from referrals.retention import apply_retention
@@ -158,6 +158,27 @@ def test_retention_removes_the_managers_item_saying_the_now_18_notice_could_not_
 
     assert failures(cases[7]) == []
     assert [Event.PERSON_NOW_18.label in message for message in failures(cases[1])] == [True]
+
+
+def test_the_trail_of_a_now_18_notice_sent_again_leaves_the_case_nothing_to_date_the_birthday_by():
+    boss = manager()
+    referral = submitted_referral()
+    notify(
+        event=Event.PERSON_NOW_18,
+        organisations=[boss.organisation],
+        referral_id=referral.pk,
+        reference=referral.reference,
+    )
+    told = Notification.objects.get(referral=referral, event=Event.PERSON_NOW_18, channel=Channel.EMAIL)
+    Notification.objects.filter(pk=told.pk).update(state=DeliveryState.FAILED)
+    resend_failed(actor=boss, notification_id=told.pk)
+    services.decline_referral(referral_id=referral.pk, actor=boss, reason="not_eligible")
+    Referral.objects.filter(pk=referral.pk).update(closed_at=timezone.now() - datetime.timedelta(days=3000))
+
+    apply_retention()  # which cannot take anything out of the append-only trail
+
+    assert AuditEvent.objects.filter(actor=boss, what="notification sent again: referral.now_18 by email")
+    assert not [event.what for event in referral.audit_events.all() if Event.PERSON_NOW_18 in event.what]
 
 
 def test_a_dry_run_reports_the_counts_and_changes_nothing(capsys):
