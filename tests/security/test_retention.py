@@ -96,6 +96,19 @@ def test_retention_blanks_every_personal_field_of_old_closed_cases(capsys):
     assert "1 anonymised" in capsys.readouterr().out
 
 
+def test_retention_blanks_the_age_estimate_which_dates_the_birth_as_the_date_of_birth_does():
+    old = closed_years_ago(7, date_of_birth=None, age_estimate=27)
+    recent = closed_years_ago(1, date_of_birth=None, age_estimate=16)
+    before = statistics()
+
+    apply_retention()
+
+    old.refresh_from_db()
+    assert (old.age_estimate, old.date_of_birth, old.is_child) == (None, None, False)
+    assert Referral.objects.get(pk=recent.pk).age_estimate == 16
+    assert statistics() == before  # adults and children are counted by is_child, which stays
+
+
 def test_retention_blanks_the_managers_note_on_an_old_cases_offers():
     boss, provider = manager(), CareProviderFactory()
     referrals = []
