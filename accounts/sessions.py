@@ -21,12 +21,19 @@ from django.shortcuts import resolve_url
 from django.utils.cache import add_never_cache_headers
 
 REFRESHED_AT = "_harbour_refreshed_at"
+# When the user signed in: however busy, a session ends SESSION_MAX_HOURS after it (an API token lasts
+# TOKEN_LIFETIME_HOURS), or a stolen session cookie could be kept alive for ever by a request every
+# few minutes ("Stay signed in" extends it whenever asked).
+SIGNED_IN_AT = "_harbour_signed_in_at"
 # Set on the way to the sign-in page when the browser's session had ended (see below), to why it ended.
 SIGNED_OUT_COOKIE = "harbour_signed_out"
 IDLE = "idle"
 SIGNED_OUT_EVERYWHERE = "everywhere"
-# Set on the request by SlidingSessionMiddleware: whether it came with a signed-in session.
+SIGNED_IN_TOO_LONG = "too_long"
+# Set on the request by SlidingSessionMiddleware: whether it came with a signed-in session, and whether
+# the middleware ended that session for having lasted SESSION_MAX_HOURS.
 _CAME_SIGNED_IN = "_harbour_came_signed_in"
+_ENDED_TOO_LONG = "_harbour_ended_too_long"
 # A random key of the browser, in a cookie of its own, given when its user signs in and taken back when
 # they sign out. A form shown in it carries a digest of it (``referrals.unsent_forms``): a form sent
 # after the session lapsed is known to come from the browser that showed it. The session's own key
@@ -50,6 +57,8 @@ def why_signed_out(request: HttpRequest) -> str:
     """
     if not getattr(request, _CAME_SIGNED_IN, False):
         return IDLE
+    if getattr(request, _ENDED_TOO_LONG, False):
+        return SIGNED_IN_TOO_LONG
     user = getattr(request, "user", None)  # reading it checks the session's hash
     signed_in = user is not None and user.is_authenticated
     return SIGNED_OUT_EVERYWHERE if not signed_in and request.session.is_empty() else IDLE
@@ -63,6 +72,8 @@ def signed_out_words(why: str) -> str:
             "You were signed out because your password or sign-in settings were changed. "
             "If you did not change them, contact your administrator."
         )
+    if why == SIGNED_IN_TOO_LONG:
+        return f"You were signed out {settings.SESSION_MAX_HOURS} hours after you signed in."
     return f"You were signed out after {settings.SESSION_COOKIE_AGE // 60} minutes without activity."
 
 
@@ -82,6 +93,11 @@ class SlidingSessionMiddleware:
             return self.get_response(request)
         # Read before the authentication middleware checks the session's hash, which empties it.
         setattr(request, _CAME_SIGNED_IN, SESSION_KEY in session)
+        if SESSION_KEY in session and _signed_in_too_long(session):
+            # Emptied, as an idle session is gone, rather than logged out: that would take back the
+            # browser key, and with it the form this request may carry (``referrals.unsent_forms``).
+            session.flush()
+            setattr(request, _ENDED_TOO_LONG, True)
         response = self.get_response(request)
         if not session.is_empty():
             if _refresh_due(session):
@@ -104,6 +120,16 @@ class SlidingSessionMiddleware:
         return response
 
 
+def _signed_in_too_long(session: SessionBase) -> bool:
+    # A session signed in before sessions had a maximum counts from its first request since.
+    signed_in_at = session.setdefault(SIGNED_IN_AT, time.time())
+    return time.time() - signed_in_at >= _max_seconds()
+
+
+def _max_seconds() -> int:
+    return settings.SESSION_MAX_HOURS * 3600
+
+
 def _refresh_due(session: SessionBase) -> bool:
     return time.time() - session.get(REFRESHED_AT, 0) >= settings.SESSION_REFRESH_SECONDS
 
@@ -116,11 +142,14 @@ def extend_session(session: SessionBase) -> None:
 def seconds_left(request: HttpRequest) -> int:
     """How long the signed-in session lasts, from the answer to this request, without another request:
     the whole idle period if the answer extends it (``SlidingSessionMiddleware``), else what is left of
-    the one its last extension gave."""
+    the one its last extension gave; never beyond SESSION_MAX_HOURS from signing in, so that the page
+    warns of that end too."""
     session = request.session
-    if _refresh_due(session):
-        return settings.SESSION_COOKIE_AGE
-    return round(settings.SESSION_COOKIE_AGE - (time.time() - session[REFRESHED_AT]))
+    now = time.time()
+    idle = settings.SESSION_COOKIE_AGE
+    if not _refresh_due(session):
+        idle = round(idle - (now - session[REFRESHED_AT]))
+    return max(0, min(idle, round(_max_seconds() - (now - session.get(SIGNED_IN_AT, now)))))
 
 
 def _to_sign_in(response: HttpResponse) -> bool:
@@ -207,7 +236,9 @@ def browser_key_at_logout(sender: Any, request: HttpRequest | None, **kwargs: An
 
 @receiver(user_logged_in, dispatch_uid="session_refreshed_at_login")
 def session_refreshed_at_login(sender: Any, request: HttpRequest | None, **kwargs: Any) -> None:
-    """Signing in saves the session with a full idle period, so it counts as a refresh."""
+    """Signing in saves the session with a full idle period, so it counts as a refresh; the session's
+    maximum counts from it."""
     session = getattr(request, "session", None)
     if session is not None:
         extend_session(session)
+        session[SIGNED_IN_AT] = time.time()

@@ -468,6 +468,11 @@ CSRF_FAILURE_VIEW = "referrals.views.csrf_failure"
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=1800)
 SESSION_REFRESH_SECONDS = env.int("SESSION_REFRESH_SECONDS", default=60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# However busy, a session ends this long after its user signed in (accounts.sessions), as an API token
+# does after TOKEN_LIFETIME_HOURS.
+SESSION_MAX_HOURS = env.int("SESSION_MAX_HOURS", default=12)
+if SESSION_MAX_HOURS < 1:
+    raise ImproperlyConfigured("SESSION_MAX_HOURS must be 1 or more: the hours a sign-in lasts at most.")
 
 # Content Security Policy (django-csp 4): no inline scripts or styles, no framing.
 CONTENT_SECURITY_POLICY = {

@@ -412,9 +412,13 @@ def _send_again(actor: User, notifications: list[Notification]) -> None:
         notification.attempts = 0
         notification.next_attempt_at = notification.resent_at = now
         notification.last_error = ""
+        # A notice that the person is now 18 is recorded without its case: sent again hours or days after
+        # it was first, it would date their birthday in a trail kept for ever, which retention cannot
+        # clear (``referrals.coming_of_age`` writes no row for the notice itself, for that reason).
+        dates_a_birthday = notification.event == Event.PERSON_NOW_18
         record_change(
             actor=actor,
-            referral=notification.referral,
+            referral=None if dates_a_birthday else notification.referral,
             what=f"notification sent again: {notification.event} by {notification.channel}",
         )
     Notification.objects.bulk_update(

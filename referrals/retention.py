@@ -2,10 +2,11 @@
 
 What stays is what the caseload reports count: state, dates, nationality, gender, region, age band
 (``is_child``), exploitation types, route and risk, organisation and provider. What goes is everything
-that identifies or describes the person: names, aliases, date of birth, phone, a child's local
-authority and the contact there (the authority narrows where a child is far more than the region),
-account, references, the keyed digests, the free-text notes inside the transition log and on placement
-offers, and the notifications that the person turned 18 (their time dates the birthday).
+that identifies or describes the person: names, aliases, date of birth and age estimate, phone, a
+child's local authority and the contact there (the authority narrows where a child is far more than the
+region), account, references, the keyed digests, the free-text notes inside the transition log and on placement
+offers, and the notifications that the person turned 18 (their time dates the birthday), with the
+managers' items saying one could not be delivered.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from audit.models import AuditAction
@@ -32,6 +33,8 @@ PERSONAL_FIELDS_BLANKED = {
     "family_name": "",
     "aliases": "",
     "date_of_birth": None,
+    # Its stand-in where the date is not known (SPEC §3): with the submission date, the year of birth.
+    "age_estimate": None,
     "contact_phone": "",
     "local_authority": "",
     "local_authority_contact": "",
@@ -135,9 +138,12 @@ def _anonymise_batch(due: QuerySet[Referral], batch_size: int) -> tuple[int, int
         # IDEMPOTENCY_KEY_LIFETIME_HOURS anyway; a retention period shorter than that takes them too.
         IdempotencyRecord.objects.filter(referral_id__in=ids).delete()
         PlacementOffer.objects.filter(referral_id__in=ids).exclude(note="").update(note="")
-        # When the person was told of as now 18 dates their birthday to within a day.
+        # When the person was told of as now 18 dates their birthday to within a day; so does a managers'
+        # item saying that notice could not be delivered, which names it. Taken before the notices,
+        # whose deletion would leave the item without the link that finds it.
+        now_18 = Q(event=Event.PERSON_NOW_18) | Q(notification__event=Event.PERSON_NOW_18)
+        InboxItem.objects.filter(now_18, referral_id__in=ids).delete()
         Notification.objects.filter(referral_id__in=ids, event=Event.PERSON_NOW_18).delete()
-        InboxItem.objects.filter(referral_id__in=ids, event=Event.PERSON_NOW_18).delete()
         anonymised = Referral.objects.filter(pk__in=ids).update(
             **PERSONAL_FIELDS_BLANKED, anonymised_at=timezone.now()
         )

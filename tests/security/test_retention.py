@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
 from idempotency.models import IdempotencyRecord
-from notifications.models import Event, InboxItem, Notification
-from notifications.services import notify
+from notifications.delivery import tell_managers_of_failure
+from notifications.models import Channel, DeliveryState, Event, InboxItem, Notification
+from notifications.services import notify, resend_failed
 from referrals import services
 from referrals.models import Referral, TransitionLog
 from referrals.retention import apply_retention
@@ -95,6 +96,19 @@ def test_retention_blanks_every_personal_field_of_old_closed_cases(capsys):
     assert "1 anonymised" in capsys.readouterr().out
 
 
+def test_retention_blanks_the_age_estimate_which_dates_the_birth_as_the_date_of_birth_does():
+    old = closed_years_ago(7, date_of_birth=None, age_estimate=27)
+    recent = closed_years_ago(1, date_of_birth=None, age_estimate=16)
+    before = statistics()
+
+    apply_retention()
+
+    old.refresh_from_db()
+    assert (old.age_estimate, old.date_of_birth, old.is_child) == (None, None, False)
+    assert Referral.objects.get(pk=recent.pk).age_estimate == 16
+    assert statistics() == before  # adults and children are counted by is_child, which stays
+
+
 def test_retention_blanks_the_managers_note_on_an_old_cases_offers():
     boss, provider = manager(), CareProviderFactory()
     referrals = []
@@ -133,6 +147,51 @@ def test_retention_removes_the_notices_that_date_the_persons_18th_birthday():
     assert Event.PERSON_NOW_18 not in events(cases[7])
     assert Event.REFERRAL_DECLINED in events(cases[7])
     assert Event.PERSON_NOW_18 in events(cases[1])
+
+
+def test_retention_removes_the_managers_item_saying_the_now_18_notice_could_not_be_delivered():
+    boss = manager()
+    cases = {years: closed_years_ago(years) for years in (7, 1)}
+    for referral in cases.values():
+        (told, *_) = notify(
+            event=Event.PERSON_NOW_18,
+            organisations=[boss.organisation],
+            referral_id=referral.pk,
+            reference=referral.reference,
+        )
+        tell_managers_of_failure(told, reason="the receiver refused it (HTTP 401)")
+        # Read, so that the next failure has an item of its own instead of being counted on this one.
+        InboxItem.objects.filter(event=Event.DELIVERY_FAILED).update(read_at=timezone.now())
+
+    apply_retention()
+
+    def failures(referral: Referral) -> list[str]:
+        items = InboxItem.objects.filter(user=boss, event=Event.DELIVERY_FAILED, reference=referral.reference)
+        return list(items.values_list("message", flat=True))
+
+    assert failures(cases[7]) == []
+    assert [Event.PERSON_NOW_18.label in message for message in failures(cases[1])] == [True]
+
+
+def test_the_trail_of_a_now_18_notice_sent_again_leaves_the_case_nothing_to_date_the_birthday_by():
+    boss = manager()
+    referral = submitted_referral()
+    notify(
+        event=Event.PERSON_NOW_18,
+        organisations=[boss.organisation],
+        referral_id=referral.pk,
+        reference=referral.reference,
+    )
+    told = Notification.objects.get(referral=referral, event=Event.PERSON_NOW_18, channel=Channel.EMAIL)
+    Notification.objects.filter(pk=told.pk).update(state=DeliveryState.FAILED)
+    resend_failed(actor=boss, notification_id=told.pk)
+    services.decline_referral(referral_id=referral.pk, actor=boss, reason="not_eligible")
+    Referral.objects.filter(pk=referral.pk).update(closed_at=timezone.now() - datetime.timedelta(days=3000))
+
+    apply_retention()  # which cannot take anything out of the append-only trail
+
+    assert AuditEvent.objects.filter(actor=boss, what="notification sent again: referral.now_18 by email")
+    assert not [event.what for event in referral.audit_events.all() if Event.PERSON_NOW_18 in event.what]
 
 
 def test_a_dry_run_reports_the_counts_and_changes_nothing(capsys):
