@@ -4,9 +4,9 @@ What stays is what the caseload reports count: state, dates, nationality, gender
 (``is_child``), exploitation types, route and risk, organisation and provider. What goes is everything
 that identifies or describes the person: names, aliases, date of birth and age estimate, phone, a
 child's local authority and the contact there (the authority narrows where a child is far more than the
-region), account, references, the keyed digests, the free-text notes inside the transition log and on placement
-offers, and the notifications that the person turned 18 (their time dates the birthday), with the
-managers' items saying one could not be delivered.
+region), account, references, the keyed digests, the free-text notes inside the transition log and on
+placement offers, and the notifications that the person turned 18 (their time dates the birthday), with
+the managers' items saying one could not be delivered.
 """
 
 from __future__ import annotations
