@@ -28,6 +28,7 @@ from notifications.sweep import sweep_deadlines
 from referrals import services
 from referrals.models import Clock, Deadline
 from tests.api.cases import bring_to
+from tests.api.test_concurrency import sessions_waiting_for_a_lock
 from tests.factories import (
     CareProviderFactory,
     OrganisationFactory,
@@ -690,15 +691,6 @@ def test_send_all_again_skips_the_notifications_no_longer_current_and_says_how_m
     assert published == [str(pending.pk)]
     states = dict(Notification.objects.values_list("pk", "state"))
     assert (states[closed.pk], states[pending.pk]) == (DeliveryState.FAILED, DeliveryState.PENDING)
-
-
-def sessions_waiting_for_a_lock() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
 
 
 @pytest.mark.postgres
