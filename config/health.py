@@ -59,13 +59,15 @@ def server_error(request: HttpRequest) -> HttpResponse:
     """Django's 500 handler (``handler500``), as JSON under /api/, where a client reads the code of
     every error; except for a database that cannot be reached (refused or lost connections): 503 with
     Retry-After, as JSON under /api/ and a plain page elsewhere, since the client did nothing wrong
-    and may simply try again.
+    and may simply try again; and for a race lost in the database (``lost_a_race``): 409.
 
     Django calls it while handling the error, wherever it was raised (a view, or the session read
     in middleware), so ``sys.exc_info`` holds it. Logged here, once a request, as one line naming the
     error's class only: the message of a database error can quote personal values.
     """
     error = sys.exc_info()[1]
+    if isinstance(error, OperationalError) and lost_a_race(error):
+        return conflict(request, error)
     if not isinstance(error, OperationalError | InterfaceError):
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": SERVER_ERROR_MESSAGE, "code": "server_error"}, status=500)
@@ -87,6 +89,34 @@ def server_error(request: HttpRequest) -> HttpResponse:
         # Rendered without the request: the context processors would query the database.
         response = HttpResponse(loader.render_to_string("503.html"), status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return _not_logged(response)
+
+
+def lost_a_race(error: OperationalError) -> bool:
+    """A deadlock, a serialization failure or a lock not available: PostgreSQL aborted this request's
+    transaction for another's sake. The database is there, and the request can simply be sent again."""
+    from referrals.api.errors import CONFLICT_SQLSTATES  # the API answers the same errors 409 itself
+
+    return getattr(error.__cause__, "sqlstate", None) in CONFLICT_SQLSTATES
+
+
+def conflict(request: HttpRequest, error: OperationalError) -> HttpResponse:
+    """A lost race met outside the API's own handler (a web page, above all): 409, as the API answers it,
+    not the outage's 503, which would send the user away to wait for a database that is up."""
+    from referrals.api.errors import CONFLICT_CODE, CONFLICT_MESSAGE
+
+    # The class only: the message of a database error can quote personal values.
+    logger.info(
+        "A concurrent change won; answered 409 to %s %s (%s)",
+        request.method,
+        request.path,
+        type(error.__cause__).__name__,
+    )
+    if request.path.startswith("/api/"):
+        response: HttpResponse = JsonResponse({"detail": CONFLICT_MESSAGE, "code": CONFLICT_CODE}, status=409)
+    else:
+        # Rendered without the request, as the outage's page is: nothing on it depends on who asked.
+        response = HttpResponse(loader.render_to_string("409.html"), status=409)
     return _not_logged(response)
 
 

@@ -514,7 +514,16 @@ def reminders_done(*, referral_id: int, clocks: Sequence[str] = ()) -> int:
 
 
 def mark_all_read(*, user: User) -> int:
-    return InboxItem.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+    """Mark the user's unread items read, except those another transaction holds at this moment (SKIP
+    LOCKED), without waiting for it. A transition (or the deadline sweep expiring an offer) marks its
+    case's items read over several statements, its reminders before the items they followed, for every
+    user at once: waiting for one of them while holding the user's other items of that case would
+    deadlock, and PostgreSQL would abort the transition or this. An item it holds it is marking read
+    itself; one a delivery worker holds is counting a new failure into it, news that stays unread."""
+    with transaction.atomic():
+        unread = InboxItem.objects.filter(user=user, read_at__isnull=True).order_by()
+        free = unread.select_for_update(skip_locked=True).values("pk")
+        return InboxItem.objects.filter(pk__in=free).update(read_at=timezone.now())
 
 
 def empty_inbox(*, user: User, why: str) -> int:

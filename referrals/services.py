@@ -490,7 +490,16 @@ def offer_placement(*, referral_id: int, actor: User, provider_id: int, note: st
         check_transition_allowed(actor, "offer", referral)
         _settle_pending_offer(referral, "offer")
         check_not_missing(referral)
-        provider = CareProvider.objects.select_related("organisation").filter(pk=provider_id).first()
+        # Locked, as an acceptance and the admin's change of a provider lock it: a provider whose admin is
+        # at this moment making it stop offering accommodation or supporting children is read once that
+        # change is saved, and refused here, instead of being offered a person it can no longer take after
+        # the admin's check found no such offer (``CareProviderForm.clean``).
+        provider = (
+            CareProvider.objects.select_for_update(of=("self",))
+            .select_related("organisation")
+            .filter(pk=provider_id)
+            .first()
+        )
         if provider is None:
             raise ProviderCannotTake("There is no such care provider.", field="provider")
         check_provider_can_take(provider, referral)

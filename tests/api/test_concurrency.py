@@ -150,16 +150,21 @@ def test_concurrent_offers_to_one_referral_leave_one_pending_offer():
     services.withdraw_referral(referral_id=case.referral.pk, actor=case.manager, reason="duplicate")
 
 
+def sessions_waiting_for_a_lock() -> int:
+    """How many sessions of this database wait for a lock now."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
 def wait_until_waiting_for_a_lock(sessions: int = 1) -> None:
     """Until that many sessions of this database wait for a lock (or 30 seconds, to fail rather than hang)."""
     for _ in range(300):
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0] >= sessions:
-                return
+        if sessions_waiting_for_a_lock() >= sessions:
+            return
         threading.Event().wait(0.1)
 
 

@@ -2,10 +2,12 @@
 
 import contextlib
 import datetime
+import threading
+from typing import Any
 from unittest import mock
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -24,8 +26,9 @@ from notifications.models import (
 )
 from notifications.sweep import sweep_deadlines
 from referrals import services
-from referrals.models import Clock
+from referrals.models import Clock, Deadline
 from tests.api.cases import bring_to
+from tests.api.test_concurrency import sessions_waiting_for_a_lock
 from tests.factories import (
     CareProviderFactory,
     OrganisationFactory,
@@ -688,3 +691,75 @@ def test_send_all_again_skips_the_notifications_no_longer_current_and_says_how_m
     assert published == [str(pending.pk)]
     states = dict(Notification.objects.values_list("pk", "state"))
     assert (states[closed.pk], states[pending.pk]) == (DeliveryState.FAILED, DeliveryState.PENDING)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_marking_all_read_while_a_colleague_assesses_the_case_they_tell_of_deadlocks_neither():
+    """An assessment marks the case's reminders read, then its "new referral" items, for every manager;
+    "mark all read" goes through the reader's items in the order they came. Each holding what the other
+    wants next, PostgreSQL would abort one of them (a page saying the service is unavailable)."""
+    managers = {manager(), manager()}
+    referral = submitted_referral()
+    clock = Deadline.objects.get(referral=referral, clock=Clock.ASSESSMENT)
+    sweep_deadlines(now=clock.remind_at + datetime.timedelta(seconds=1))
+    reminders = InboxItem.objects.filter(referral=referral, event=Event.DEADLINE_REMINDER).order_by("pk")
+    # The reader is the manager whose reminder the assessment marks read first.
+    reader = reminders.first().user
+    (colleague,) = managers - {reader}
+    others_reminder = reminders.last()
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_colleagues_reminder() -> None:
+        """So that the assessment stops between the reader's reminder and the rest: the moment at which
+        the reader marks all read."""
+        try:
+            with transaction.atomic():
+                InboxItem.objects.select_for_update().filter(pk=others_reminder.pk).exists()
+                held.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    outcomes: dict[str, Any] = {}
+
+    def in_thread(name: str, work) -> threading.Thread:
+        def run() -> None:
+            try:
+                outcomes[name] = work()
+            except Exception as error:  # noqa: BLE001 - handed to the assertions
+                outcomes[name] = error
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    def read_all():
+        client = Client()
+        client.force_login(reader)
+        return client.post(reverse("notifications:inbox-read-all")).status_code
+
+    holder = threading.Thread(target=hold_the_colleagues_reminder)
+    holder.start()
+    assert held.wait(30)
+    assessing = in_thread(
+        "assess",
+        lambda: (
+            services.assess_referral(
+                referral_id=referral.pk, actor=colleague, risk="low", route="outreach"
+            ).state
+        ),
+    )
+    while assessing.is_alive() and sessions_waiting_for_a_lock() < 1:
+        threading.Event().wait(0.01)
+    reading = in_thread("read_all", read_all)
+    while reading.is_alive() and sessions_waiting_for_a_lock() < 2:
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in (holder, assessing, reading):
+        thread.join(30)
+
+    assert outcomes == {"assess": "assessed", "read_all": 302}
+    assert not InboxItem.objects.filter(user=reader, read_at__isnull=True).exists()
