@@ -251,6 +251,8 @@ class ProviderSuggestion:
     # How many other people have been offered a bed of that kind there and may still take one.
     offered_beds: int | None
     reasons: list[str] = field(default_factory=list)
+    # Staff speak one of the person's languages: no interpreter between them and the person.
+    shares_language: bool = False
 
     @property
     def beds_all_offered(self) -> bool:
@@ -296,11 +298,13 @@ def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
 
     Fit is scored on the region (a must), free beds of the right kind not already offered to other
     people (more is better, for an accommodation route), languages shared with the person, and how fast
-    the provider has recently accepted offers. A provider whose free beds are all offered to others comes
-    after those with a bed not yet offered: it can take the person only if one of those offers is turned
-    down. A provider that already rejected this person, or let their offer expire, or whose offer of them
-    the managers withdrew, comes after the others that can take them. Providers that cannot take the
-    person come last, with the reasons.
+    the provider has recently accepted offers. A provider that speaks one of the person's languages comes
+    before any that speaks none, however many more beds those have free: one free bed is all the person
+    needs, while staff who cannot talk with them need an interpreter for every conversation. A provider
+    whose free beds are all offered to others comes after those with a bed not yet offered: it can take
+    the person only if one of those offers is turned down. A provider that already rejected this person,
+    or let their offer expire, or whose offer of them the managers withdrew, comes after the others that
+    can take them. Providers that cannot take the person come last, with the reasons.
     """
     from .services import bed_kind_for, reasons_provider_cannot_take
 
@@ -349,6 +353,7 @@ def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
                 free_beds=free if accommodation else None,
                 offered_beds=offered if accommodation else None,
                 reasons=blockers or reasons,
+                shares_language=bool(shared),
             )
         )
     return sorted(
@@ -357,6 +362,7 @@ def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
             not s.suitable,
             s.provider.pk in unanswered,
             s.beds_all_offered,
+            not s.shares_language,
             -s.score,
             s.provider.name,
         ),

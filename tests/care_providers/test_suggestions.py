@@ -135,3 +135,18 @@ def test_suggestions_cost_the_same_queries_for_one_provider_as_for_several_with_
 
     assert len([s for s in ranked if s.offered_beds]) == 5
     assert len(several) == len(one)
+
+
+def test_a_provider_speaking_the_persons_language_comes_before_one_with_more_free_beds_speaking_none():
+    speaks_it = CareProviderFactory(name="Tigrinya House", beds_women=1, languages=["ti"])
+    roomy = CareProviderFactory(name="Roomy House", beds_women=8, languages=["fr"])
+    case = bring_to("assessed", languages=["ti"], interpreter_needed=True)
+
+    ranked = [s for s in suggested_providers(case.refresh()) if s.provider in (speaks_it, roomy)]
+
+    assert [s.provider for s in ranked] == [speaks_it, roomy]
+    assert ranked[0].reasons[:2] == ["1 free bed for women", "speaks Tigrinya"]
+    assert ranked[1].reasons[:2] == [
+        "8 free beds for women",
+        "no shared language: an interpreter will be needed",
+    ]
