@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 RECENT_DAYS = 90
 
+ENGLISH = "en"
+
 
 def provider_names(provider_ids: Iterable[int]) -> dict[int, str]:
     """The names of these providers, in one query (none for no ids)."""
@@ -320,6 +322,10 @@ def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
     accommodation = referral.route == Route.ACCOMMODATION
     on_offer = beds_on_offer(referral, kind) if accommodation else Counter[int]()
     person_languages = set(referral.languages)
+    # A person who needs an interpreter needs one because their English is not enough to be supported
+    # in: staff who speak English with them spare them no interpreter, and only their other languages do.
+    if referral.interpreter_needed:
+        person_languages.discard(ENGLISH)
     suggestions = []
     # With the duty phone the managers call a provider on; not the webhook secret, decrypted for nothing.
     providers = providers_with_occupancy().filter(active=True).select_related("organisation")
@@ -335,7 +341,7 @@ def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
         if shared:
             score += 5 * len(shared)
             reasons.append("speaks " + ", ".join(language_names().get(code, code) for code in shared))
-        elif person_languages:
+        elif person_languages or referral.interpreter_needed:
             reasons.append("no shared language: an interpreter will be needed")
         if provider.pk in speed:
             minutes = speed[provider.pk]

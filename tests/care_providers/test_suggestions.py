@@ -150,3 +150,25 @@ def test_a_provider_speaking_the_persons_language_comes_before_one_with_more_fre
         "8 free beds for women",
         "no shared language: an interpreter will be needed",
     ]
+
+
+def test_for_a_person_needing_an_interpreter_english_is_no_shared_language():
+    english_only = CareProviderFactory(name="English House", beds_women=2, languages=["en"])
+    speaks_it = CareProviderFactory(name="Tigrinya House", beds_women=1, languages=["ti"])
+    # Some English, not enough to be supported in it.
+    case = bring_to("assessed", languages=["ti", "en"], interpreter_needed=True)
+
+    ranked = [s for s in suggested_providers(case.refresh()) if s.provider in (english_only, speaks_it)]
+
+    assert [s.provider for s in ranked] == [speaks_it, english_only]
+    assert ranked[1].reasons[1] == "no shared language: an interpreter will be needed"
+
+
+def test_for_a_person_needing_no_interpreter_english_is_a_shared_language():
+    english_only = CareProviderFactory(name="English House", beds_women=2, languages=["en"])
+    case = bring_to("assessed", languages=["ti", "en"], interpreter_needed=False)
+
+    row = next(s for s in suggested_providers(case.refresh()) if s.provider == english_only)
+
+    assert row.shares_language
+    assert row.reasons[1] == "speaks English"
