@@ -13,7 +13,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Least
 from django.utils import timezone
 
-from referrals.choices import BED_FOR, BedKind, ReferralState, Route, language_names
+from referrals.choices import BED_FOR, BedKind, ReallocateReason, ReferralState, Route, language_names
 from referrals.models import Clock
 from referrals.selectors import (
     clock_last_stopped,
@@ -295,6 +295,29 @@ def beds_on_offer(referral: Referral, bed_kind: str) -> Counter[int]:
     return Counter(offer.provider_id for offer in offers if bed_kind_for(offer.referral) == bed_kind)
 
 
+# Reallocations that leave the provider after the others that can take the person: it was not safe for
+# them there, or it is closing. One for changed needs may well leave it the best place (its outreach,
+# say), so it is only said.
+REALLOCATED_FOR_GOOD = (ReallocateReason.SAFETY_CONCERN, ReallocateReason.PROVIDER_CLOSING)
+
+
+def reallocations_of(referral: Referral) -> dict[int, tuple[datetime.datetime, str]]:
+    """Each provider the person was reallocated away from, with when their placement there ended and the
+    reallocation's reason (the latest, if more than one), in two queries."""
+    ended = (
+        referral.placements.filter(ended_at__isnull=False)
+        .order_by("started_at", "id")
+        .values_list("provider_id", "ended_at")
+    )
+    inputs = referral.transitions.filter(transition="reallocate").order_by("at", "id").values_list("input")
+    # Only a reallocation ends a placement and leaves the case open, so the n-th placement ended is the
+    # one the n-th reallocation ended; a recovery or an exit ends the last one, with the case.
+    return {
+        provider_id: (cast(datetime.datetime, ended_at), str(input.get("reason", "")))
+        for (provider_id, ended_at), (input,) in zip(ended, inputs, strict=False)
+    }
+
+
 def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
     """Every active provider, those that can take the person first, best fit first (SPEC §4).
 
@@ -305,8 +328,9 @@ def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
     needs, while staff who cannot talk with them need an interpreter for every conversation. A provider
     whose free beds are all offered to others comes after those with a bed not yet offered: it can take
     the person only if one of those offers is turned down. A provider that already rejected this person,
-    or let their offer expire, or whose offer of them the managers withdrew, comes after the others that
-    can take them. Providers that cannot take the person come last, with the reasons.
+    or let their offer expire, or whose offer of them the managers withdrew, or that the person was
+    reallocated away from for their safety or as it closes, comes after the others that can take them.
+    Providers that cannot take the person come last, with the reasons.
     """
     from .services import bed_kind_for, reasons_provider_cannot_take
 
@@ -317,6 +341,10 @@ def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
     )
     unanswered = {
         offer.provider_id: offer for offer in referral.offers.filter(ended_badly).order_by("offered_at")
+    }
+    reallocated = reallocations_of(referral)
+    moved_away = {
+        provider_id for provider_id, (_, reason) in reallocated.items() if reason in REALLOCATED_FOR_GOOD
     }
     kind = bed_kind_for(referral)
     accommodation = referral.route == Route.ACCOMMODATION
@@ -351,6 +379,8 @@ def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
             reasons.append("no recent acceptances to judge speed by")
         if earlier := unanswered.get(provider.pk):
             reasons.insert(0, _earlier_offer_words(earlier))
+        if provider.pk in reallocated:
+            reasons.insert(0, _reallocated_words(*reallocated[provider.pk]))
         suggestions.append(
             ProviderSuggestion(
                 provider=provider,
@@ -366,7 +396,7 @@ def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
         suggestions,
         key=lambda s: (
             not s.suitable,
-            s.provider.pk in unanswered,
+            s.provider.pk in unanswered or s.provider.pk in moved_away,
             s.beds_all_offered,
             not s.shares_language,
             -s.score,
@@ -383,6 +413,11 @@ def _free_beds_words(free: int, offered: int, kind: str) -> str:
     if offered >= free:
         words += ": a bed is free for this person only if one of those offers is turned down"
     return words
+
+
+def _reallocated_words(ended_at: datetime.datetime, reason: str) -> str:
+    why = ReallocateReason(reason).label.lower() if reason in ReallocateReason.values else "no reason given"
+    return f"placed this person until {timezone.localtime(ended_at):%-d %b}, then reallocated ({why})"
 
 
 def _earlier_offer_words(offer: PlacementOffer) -> str:

@@ -172,3 +172,29 @@ def test_for_a_person_needing_no_interpreter_english_is_a_shared_language():
 
     assert row.shares_language
     assert row.reasons[1] == "speaks English"
+
+
+def test_a_provider_the_person_was_moved_out_of_for_their_safety_is_suggested_after_the_others_saying_so():
+    unsafe = CareProviderFactory(name="Unsafe House", beds_women=9, languages=["ti"])
+    case = bring_to("placed", provider=unsafe)
+    other = CareProviderFactory(name="Other House", beds_women=1)
+    services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="safety_concern")
+
+    ranked = [s for s in suggested_providers(case.refresh()) if s.provider in (unsafe, other)]
+
+    assert [s.provider for s in ranked] == [other, unsafe]
+    assert ranked[1].suitable  # still offerable: the managers may know it is safe again
+    day = timezone.localtime(case.referral.placements.get().ended_at)
+    assert ranked[1].reasons[0] == f"placed this person until {day:%-d %b}, then reallocated (safety concern)"
+
+
+def test_a_provider_the_person_was_moved_out_of_as_their_needs_changed_keeps_its_place_saying_so():
+    familiar = CareProviderFactory(name="Familiar House", beds_women=9, languages=["ti"])
+    case = bring_to("placed", provider=familiar)
+    other = CareProviderFactory(name="Other House", beds_women=1)
+    services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="needs_changed")
+
+    ranked = [s for s in suggested_providers(case.refresh()) if s.provider in (familiar, other)]
+
+    assert [s.provider for s in ranked] == [familiar, other]
+    assert ranked[0].reasons[0].endswith(", then reallocated (needs changed)")
