@@ -13,7 +13,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Least
 from django.utils import timezone
 
-from referrals.choices import BED_FOR, BedKind, ReferralState, Route, language_names
+from referrals.choices import BED_FOR, BedKind, ReallocateReason, ReferralState, Route, language_names
 from referrals.models import Clock
 from referrals.selectors import (
     clock_last_stopped,
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from referrals.models import Referral
 
 RECENT_DAYS = 90
+
+ENGLISH = "en"
 
 
 def provider_names(provider_ids: Iterable[int]) -> dict[int, str]:
@@ -251,6 +253,8 @@ class ProviderSuggestion:
     # How many other people have been offered a bed of that kind there and may still take one.
     offered_beds: int | None
     reasons: list[str] = field(default_factory=list)
+    # Staff speak one of the person's languages: no interpreter between them and the person.
+    shares_language: bool = False
 
     @property
     def beds_all_offered(self) -> bool:
@@ -291,16 +295,42 @@ def beds_on_offer(referral: Referral, bed_kind: str) -> Counter[int]:
     return Counter(offer.provider_id for offer in offers if bed_kind_for(offer.referral) == bed_kind)
 
 
+# Reallocations that leave the provider after the others that can take the person: it was not safe for
+# them there, or it is closing. One for changed needs may well leave it the best place (its outreach,
+# say), so it is only said.
+REALLOCATED_FOR_GOOD = (ReallocateReason.SAFETY_CONCERN, ReallocateReason.PROVIDER_CLOSING)
+
+
+def reallocations_of(referral: Referral) -> dict[int, tuple[datetime.datetime, str]]:
+    """Each provider the person was reallocated away from, with when their placement there ended and the
+    reallocation's reason (the latest, if more than one), in two queries."""
+    ended = (
+        referral.placements.filter(ended_at__isnull=False)
+        .order_by("started_at", "id")
+        .values_list("provider_id", "ended_at")
+    )
+    inputs = referral.transitions.filter(transition="reallocate").order_by("at", "id").values_list("input")
+    # Only a reallocation ends a placement and leaves the case open, so the n-th placement ended is the
+    # one the n-th reallocation ended; a recovery or an exit ends the last one, with the case.
+    return {
+        provider_id: (cast(datetime.datetime, ended_at), str(input.get("reason", "")))
+        for (provider_id, ended_at), (input,) in zip(ended, inputs, strict=False)
+    }
+
+
 def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
     """Every active provider, those that can take the person first, best fit first (SPEC §4).
 
     Fit is scored on the region (a must), free beds of the right kind not already offered to other
     people (more is better, for an accommodation route), languages shared with the person, and how fast
-    the provider has recently accepted offers. A provider whose free beds are all offered to others comes
-    after those with a bed not yet offered: it can take the person only if one of those offers is turned
-    down. A provider that already rejected this person, or let their offer expire, or whose offer of them
-    the managers withdrew, comes after the others that can take them. Providers that cannot take the
-    person come last, with the reasons.
+    the provider has recently accepted offers. A provider that speaks one of the person's languages comes
+    before any that speaks none, however many more beds those have free: one free bed is all the person
+    needs, while staff who cannot talk with them need an interpreter for every conversation. A provider
+    whose free beds are all offered to others comes after those with a bed not yet offered: it can take
+    the person only if one of those offers is turned down. A provider that already rejected this person,
+    or let their offer expire, or whose offer of them the managers withdrew, or that the person was
+    reallocated away from for their safety or as it closes, comes after the others that can take them.
+    Providers that cannot take the person come last, with the reasons.
     """
     from .services import bed_kind_for, reasons_provider_cannot_take
 
@@ -312,10 +342,18 @@ def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
     unanswered = {
         offer.provider_id: offer for offer in referral.offers.filter(ended_badly).order_by("offered_at")
     }
+    reallocated = reallocations_of(referral)
+    moved_away = {
+        provider_id for provider_id, (_, reason) in reallocated.items() if reason in REALLOCATED_FOR_GOOD
+    }
     kind = bed_kind_for(referral)
     accommodation = referral.route == Route.ACCOMMODATION
     on_offer = beds_on_offer(referral, kind) if accommodation else Counter[int]()
     person_languages = set(referral.languages)
+    # A person who needs an interpreter needs one because their English is not enough to be supported
+    # in: staff who speak English with them spare them no interpreter, and only their other languages do.
+    if referral.interpreter_needed:
+        person_languages.discard(ENGLISH)
     suggestions = []
     # With the duty phone the managers call a provider on; not the webhook secret, decrypted for nothing.
     providers = providers_with_occupancy().filter(active=True).select_related("organisation")
@@ -331,7 +369,7 @@ def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
         if shared:
             score += 5 * len(shared)
             reasons.append("speaks " + ", ".join(language_names().get(code, code) for code in shared))
-        elif person_languages:
+        elif person_languages or referral.interpreter_needed:
             reasons.append("no shared language: an interpreter will be needed")
         if provider.pk in speed:
             minutes = speed[provider.pk]
@@ -341,6 +379,8 @@ def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
             reasons.append("no recent acceptances to judge speed by")
         if earlier := unanswered.get(provider.pk):
             reasons.insert(0, _earlier_offer_words(earlier))
+        if provider.pk in reallocated:
+            reasons.insert(0, _reallocated_words(*reallocated[provider.pk]))
         suggestions.append(
             ProviderSuggestion(
                 provider=provider,
@@ -349,14 +389,16 @@ def suggested_providers(referral: Referral) -> list[ProviderSuggestion]:
                 free_beds=free if accommodation else None,
                 offered_beds=offered if accommodation else None,
                 reasons=blockers or reasons,
+                shares_language=bool(shared),
             )
         )
     return sorted(
         suggestions,
         key=lambda s: (
             not s.suitable,
-            s.provider.pk in unanswered,
+            s.provider.pk in unanswered or s.provider.pk in moved_away,
             s.beds_all_offered,
+            not s.shares_language,
             -s.score,
             s.provider.name,
         ),
@@ -371,6 +413,11 @@ def _free_beds_words(free: int, offered: int, kind: str) -> str:
     if offered >= free:
         words += ": a bed is free for this person only if one of those offers is turned down"
     return words
+
+
+def _reallocated_words(ended_at: datetime.datetime, reason: str) -> str:
+    why = ReallocateReason(reason).label.lower() if reason in ReallocateReason.values else "no reason given"
+    return f"placed this person until {timezone.localtime(ended_at):%-d %b}, then reallocated ({why})"
 
 
 def _earlier_offer_words(offer: PlacementOffer) -> str:

@@ -135,3 +135,66 @@ def test_suggestions_cost_the_same_queries_for_one_provider_as_for_several_with_
 
     assert len([s for s in ranked if s.offered_beds]) == 5
     assert len(several) == len(one)
+
+
+def test_a_provider_speaking_the_persons_language_comes_before_one_with_more_free_beds_speaking_none():
+    speaks_it = CareProviderFactory(name="Tigrinya House", beds_women=1, languages=["ti"])
+    roomy = CareProviderFactory(name="Roomy House", beds_women=8, languages=["fr"])
+    case = bring_to("assessed", languages=["ti"], interpreter_needed=True)
+
+    ranked = [s for s in suggested_providers(case.refresh()) if s.provider in (speaks_it, roomy)]
+
+    assert [s.provider for s in ranked] == [speaks_it, roomy]
+    assert ranked[0].reasons[:2] == ["1 free bed for women", "speaks Tigrinya"]
+    assert ranked[1].reasons[:2] == [
+        "8 free beds for women",
+        "no shared language: an interpreter will be needed",
+    ]
+
+
+def test_for_a_person_needing_an_interpreter_english_is_no_shared_language():
+    english_only = CareProviderFactory(name="English House", beds_women=2, languages=["en"])
+    speaks_it = CareProviderFactory(name="Tigrinya House", beds_women=1, languages=["ti"])
+    # Some English, not enough to be supported in it.
+    case = bring_to("assessed", languages=["ti", "en"], interpreter_needed=True)
+
+    ranked = [s for s in suggested_providers(case.refresh()) if s.provider in (english_only, speaks_it)]
+
+    assert [s.provider for s in ranked] == [speaks_it, english_only]
+    assert ranked[1].reasons[1] == "no shared language: an interpreter will be needed"
+
+
+def test_for_a_person_needing_no_interpreter_english_is_a_shared_language():
+    english_only = CareProviderFactory(name="English House", beds_women=2, languages=["en"])
+    case = bring_to("assessed", languages=["ti", "en"], interpreter_needed=False)
+
+    row = next(s for s in suggested_providers(case.refresh()) if s.provider == english_only)
+
+    assert row.shares_language
+    assert row.reasons[1] == "speaks English"
+
+
+def test_a_provider_the_person_was_moved_out_of_for_their_safety_is_suggested_after_the_others_saying_so():
+    unsafe = CareProviderFactory(name="Unsafe House", beds_women=9, languages=["ti"])
+    case = bring_to("placed", provider=unsafe)
+    other = CareProviderFactory(name="Other House", beds_women=1)
+    services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="safety_concern")
+
+    ranked = [s for s in suggested_providers(case.refresh()) if s.provider in (unsafe, other)]
+
+    assert [s.provider for s in ranked] == [other, unsafe]
+    assert ranked[1].suitable  # still offerable: the managers may know it is safe again
+    day = timezone.localtime(case.referral.placements.get().ended_at)
+    assert ranked[1].reasons[0] == f"placed this person until {day:%-d %b}, then reallocated (safety concern)"
+
+
+def test_a_provider_the_person_was_moved_out_of_as_their_needs_changed_keeps_its_place_saying_so():
+    familiar = CareProviderFactory(name="Familiar House", beds_women=9, languages=["ti"])
+    case = bring_to("placed", provider=familiar)
+    other = CareProviderFactory(name="Other House", beds_women=1)
+    services.reallocate_referral(referral_id=case.referral.pk, actor=case.manager, reason="needs_changed")
+
+    ranked = [s for s in suggested_providers(case.refresh()) if s.provider in (familiar, other)]
+
+    assert [s.provider for s in ranked] == [familiar, other]
+    assert ranked[0].reasons[0].endswith(", then reallocated (needs changed)")
