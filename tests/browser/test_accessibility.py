@@ -422,3 +422,33 @@ def test_signing_out_in_one_tab_says_so_in_the_others_at_once(journeys, settings
     assert_accessible(intake)
     ended.get_by_role("button", name="Close").click()
     assert intake.get_by_label("Given name").input_value() == "Lule"
+
+
+SMALL_PHONE = {"width": 320, "height": 640}
+
+
+def test_the_api_docs_pass_axe_show_the_focus_on_the_request_body_and_fit_a_small_phone(journeys):
+    reader = journeys("api-docs", viewport=SMALL_PHONE)
+    reader.sign_in(manager(username="api-docs-reader").username)
+    page = reader.page
+    page.goto("/api/v1/docs/")
+    page.locator("#operations-referrals-referrals_create .opblock-summary-control").click()
+    page.get_by_role("button", name="Try it out").click()
+    body = page.locator("textarea.body-param__text")
+    body.wait_for()
+    reader.look("api docs, an operation tried out")  # axe: legible colours, no link inside a button
+
+    body.focus()
+    assert body.evaluate("area => getComputedStyle(area).outlineStyle") != "none"
+    # The responses table scrolls in its own box; nothing else is wider than the screen.
+    assert page.evaluate("document.documentElement.scrollWidth") <= SMALL_PHONE["width"]
+
+
+def test_without_javascript_the_api_docs_lead_to_the_apis_description(journeys):
+    reader = journeys("api-docs-without-javascript", javascript=False)
+    page = reader.page
+    page.goto("/api/v1/docs/")
+    reader.look("api docs without javascript")
+    assert page.get_by_role("heading", level=1).inner_text() == "Harbour API documentation"
+    description = page.get_by_role("link", name="/api/v1/schema/").get_attribute("href")
+    assert page.request.get(description).text().startswith("openapi: 3")
