@@ -75,6 +75,23 @@ class CareProviderFactory(factory.django.DjangoModelFactory):
     languages = factory.LazyFunction(lambda: ["en"])
 
 
+def provider_admin_form(provider: CareProvider, **changes: Any) -> dict[str, Any]:
+    """The provider's admin form as saved unchanged, with ``changes`` on top."""
+    return {
+        "organisation": provider.organisation_id,
+        "name": provider.name,
+        "active": "on",
+        "regions": provider.regions,
+        "services": provider.services,
+        "beds_women": provider.beds_women,
+        "beds_men": provider.beds_men,
+        "beds_family": provider.beds_family,
+        "supports_children": "on" if provider.supports_children else "",
+        "languages": provider.languages,
+        **changes,
+    }
+
+
 def provider_user(provider: CareProvider | None = None, **kwargs: Any) -> User:
     provider = provider or CareProviderFactory()
     return UserFactory(role=Role.CARE_PROVIDER, organisation=provider.organisation, **kwargs)

@@ -10,31 +10,14 @@ import pytest
 from django.db import connection, transaction
 
 from care_providers.forms import CareProviderForm
-from care_providers.models import CareProvider, OfferState
+from care_providers.models import OfferState
 from referrals import services
 from referrals.exceptions import ProviderCannotTake
 from tests.api.cases import bring_to
 from tests.api.test_concurrency import wait_until_waiting_for_a_lock
-from tests.factories import CareProviderFactory
+from tests.factories import CareProviderFactory, provider_admin_form
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def admin_form(provider: CareProvider, **changes: Any) -> dict[str, Any]:
-    """The provider's admin form as saved unchanged, with ``changes`` on top."""
-    return {
-        "organisation": provider.organisation_id,
-        "name": provider.name,
-        "active": "on",
-        "regions": provider.regions,
-        "services": provider.services,
-        "beds_women": provider.beds_women,
-        "beds_men": provider.beds_men,
-        "beds_family": provider.beds_family,
-        "supports_children": "on" if provider.supports_children else "",
-        "languages": provider.languages,
-        **changes,
-    }
 
 
 @pytest.mark.parametrize(
@@ -61,7 +44,7 @@ def test_an_offer_made_while_the_admin_saves_a_change_that_rules_the_person_out_
         transaction still open, as the admin's is until the page is answered."""
         try:
             with transaction.atomic():
-                form = CareProviderForm(admin_form(provider, **change), instance=provider)
+                form = CareProviderForm(provider_admin_form(provider, **change), instance=provider)
                 assert form.is_valid(), form.errors
                 form.save()
                 saved.set()

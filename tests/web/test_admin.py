@@ -9,7 +9,7 @@ from referrals.phone_numbers import (
     PHONE_TOO_FEW_DIGITS_MESSAGE,
     PHONE_TOO_LONG_MESSAGE,
 )
-from tests.factories import CareProviderFactory, OrganisationFactory, responder
+from tests.factories import CareProviderFactory, OrganisationFactory, provider_admin_form, responder
 from tests.reports.caseload import anonymous_notification
 from tests.web.conftest import offered as offer_made
 from tests.web.conftest import placed, signed_in
@@ -20,21 +20,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def admin_client():
     return signed_in(User.objects.create_superuser("root", "root@example.test", "a-long-admin-password"))
-
-
-def provider_form(provider: CareProvider, **changes) -> dict:
-    """The provider's admin form as saved unchanged, with ``changes`` on top."""
-    return {
-        "organisation": provider.organisation_id,
-        "name": provider.name,
-        "active": "on",
-        "regions": provider.regions,
-        "services": provider.services,
-        "beds_women": provider.beds_women,
-        "beds_men": provider.beds_men,
-        "beds_family": provider.beds_family,
-        **changes,
-    }
 
 
 def test_every_provider_field_is_editable_in_the_admin_without_raw_json(admin_client):
@@ -101,7 +86,7 @@ def test_capacity_cannot_be_lowered_below_the_beds_people_are_in(admin_client):
     referral, _staff, _boss = placed()  # a woman, in a bed for women
     provider = Placement.objects.get(referral=referral).provider
     url = reverse("admin:care_providers_careprovider_change", args=[provider.pk])
-    response = admin_client.post(url, provider_form(provider, beds_women=0, beds_men=0, beds_family=0))
+    response = admin_client.post(url, provider_admin_form(provider, beds_women=0, beds_men=0, beds_family=0))
     assert response.status_code == 200
     assert (
         "1 person is placed in beds for women now. Reallocate 1 before lowering" in response.content.decode()
@@ -117,7 +102,7 @@ def test_a_provider_cannot_stop_supporting_children_while_a_child_is_placed_with
     provider = Placement.objects.get(referral=child).provider
     offer_made(provider, date_of_birth=None, age_estimate=16, consent=False)
     url = reverse("admin:care_providers_careprovider_change", args=[provider.pk])
-    response = admin_client.post(url, provider_form(provider, supports_children=""))
+    response = admin_client.post(url, provider_admin_form(provider, supports_children=""))
     assert response.status_code == 200
     assert (
         "1 child is placed with this provider and 1 child is offered to it now. Reallocate the child "
@@ -134,7 +119,7 @@ def test_a_provider_cannot_stop_offering_accommodation_while_people_are_in_its_b
     provider = Placement.objects.get(referral=referral).provider
     offer_made(provider)  # on the accommodation route
     url = reverse("admin:care_providers_careprovider_change", args=[provider.pk])
-    response = admin_client.post(url, provider_form(provider, services=["outreach"]))
+    response = admin_client.post(url, provider_admin_form(provider, services=["outreach"]))
     assert response.status_code == 200
     assert (
         "1 person is placed in a bed with this provider and 1 person needing a bed is offered to it now. "
@@ -148,7 +133,7 @@ def test_a_provider_stops_supporting_children_once_none_is_placed_or_offered(adm
     adult, _staff, _boss = placed()
     provider = Placement.objects.get(referral=adult).provider
     url = reverse("admin:care_providers_careprovider_change", args=[provider.pk])
-    response = admin_client.post(url, provider_form(provider, supports_children=""))
+    response = admin_client.post(url, provider_admin_form(provider, supports_children=""))
     assert response.status_code == 302
     provider.refresh_from_db()
     assert provider.supports_children is False
@@ -166,7 +151,7 @@ def test_a_webhook_secret_is_never_shown_and_an_empty_field_keeps_it(admin_clien
         ),
         (
             reverse("admin:care_providers_careprovider_change", args=[provider.pk]),
-            provider_form(provider, webhook_url="https://house.test/hooks"),
+            provider_admin_form(provider, webhook_url="https://house.test/hooks"),
         ),
     ):
         assert "s3cret-never-shown" not in admin_client.get(url).content.decode()
@@ -220,7 +205,7 @@ def test_moving_a_provider_to_another_organisation_keeps_that_organisations_own_
     url = reverse("admin:care_providers_careprovider_change", args=[provider.pk])
     response = admin_client.post(
         url,
-        provider_form(
+        provider_admin_form(
             provider, organisation=other.pk, webhook_url="https://new.test/hooks", webhook_secret=""
         ),
     )
@@ -235,7 +220,7 @@ def test_a_providers_duty_phone_is_set_on_the_provider_or_on_its_organisation(ad
     for url, data, number in (
         (
             reverse("admin:care_providers_careprovider_change", args=[provider.pk]),
-            provider_form(provider),
+            provider_admin_form(provider),
             "020 7946 0401",
         ),
         (
@@ -271,7 +256,7 @@ def test_a_duty_phone_that_is_not_one_number_to_ring_is_refused(admin_client, pa
     url, data = {
         "provider": (
             reverse("admin:care_providers_careprovider_change", args=[provider.pk]),
-            provider_form(provider),
+            provider_admin_form(provider),
         ),
         "organisation": (
             reverse("admin:accounts_organisation_change", args=[organisation.pk]),
@@ -343,7 +328,7 @@ def test_moving_a_provider_to_another_organisation_keeps_that_organisations_phon
         "notification_emails": "duty@old.test",
         "webhook_url": "https://old.test/hooks",
     }
-    response = admin_client.post(url, provider_form(provider, organisation=other.pk, **as_shown))
+    response = admin_client.post(url, provider_admin_form(provider, organisation=other.pk, **as_shown))
     assert response.status_code == 302, response.content.decode()[:2000]
     other.refresh_from_db()
     assert (other.duty_phone, other.notification_emails, other.webhook_url, other.webhook_secret) == (
@@ -362,7 +347,7 @@ def test_moving_a_provider_to_another_organisation_keeps_that_organisations_phon
     provider.refresh_from_db()
     response = admin_client.post(
         url,
-        provider_form(
+        provider_admin_form(
             provider,
             organisation=third.pk,
             duty_phone="0113 496 0999",
