@@ -137,45 +137,35 @@ class CareProviderForm(forms.ModelForm):
     def _refuse_if_a_bed_is_held(self, provider: CareProvider) -> None:
         in_beds = sum(getattr(provider, f"occupied_{kind}") for kind in BedKind.values)
         offered = offers_awaiting_a_bed(provider)
-        if not in_beds and not offered:
-            return
-        held, to_do = [], []
+        held = []
         if in_beds:
-            held.append(
-                "1 person is placed in a bed with this provider"
-                if in_beds == 1
-                else f"{in_beds} people are placed in beds with this provider"
-            )
-            to_do.append("reallocate them")
+            people = "1 person is placed in a bed" if in_beds == 1 else f"{in_beds} people are placed in beds"
+            held.append((f"{people} with this provider", "reallocate them"))
         if offered:
-            held.append(
-                "1 person needing a bed is offered to it"
-                if offered == 1
-                else f"{offered} people needing a bed are offered to it"
-            )
-            to_do.append("withdraw the offer" if offered == 1 else "withdraw the offers")
-        self.add_error(
-            "services",
-            f"{' and '.join(held)} now. {' and '.join(to_do).capitalize()} before it stops offering "
-            "accommodation.",
-        )
+            people = "1 person needing a bed is" if offered == 1 else f"{offered} people needing a bed are"
+            held.append((f"{people} offered to it", _withdraw(offered)))
+        self._refuse_while_held("services", held, stops="offering accommodation")
 
     def _refuse_if_a_child_is_held(self, provider: CareProvider) -> None:
         placed, offered = children_placed_and_offered(provider)
-        if not placed and not offered:
-            return
-        held, to_do = [], []
+        held = []
         if placed:
-            held.append(f"{placed} {'child is' if placed == 1 else 'children are'} placed with this provider")
-            to_do.append("reallocate the child placed" if placed == 1 else "reallocate the children placed")
+            children = "child is" if placed == 1 else "children are"
+            to_do = "reallocate the child placed" if placed == 1 else "reallocate the children placed"
+            held.append((f"{placed} {children} placed with this provider", to_do))
         if offered:
-            held.append(f"{offered} {'child is' if offered == 1 else 'children are'} offered to it")
-            to_do.append("withdraw the offer" if offered == 1 else "withdraw the offers")
-        self.add_error(
-            "supports_children",
-            f"{' and '.join(held)} now. {' and '.join(to_do).capitalize()} before it stops supporting "
-            "children.",
-        )
+            children = "child is" if offered == 1 else "children are"
+            held.append((f"{offered} {children} offered to it", _withdraw(offered)))
+        self._refuse_while_held("supports_children", held, stops="supporting children")
+
+    def _refuse_while_held(self, field: str, held: list[tuple[str, str]], *, stops: str) -> None:
+        """Refuse the change to ``field`` while anyone is ``held``: each pair says who, and what the
+        managers must do about them first."""
+        if held:
+            who, to_do = zip(*held, strict=True)
+            self.add_error(
+                field, f"{' and '.join(who)} now. {' and '.join(to_do).capitalize()} before it stops {stops}."
+            )
 
     def _save_m2m(self) -> None:
         """Runs after the provider is saved, with or without ``commit`` (the admin saves in two steps)."""
@@ -186,3 +176,7 @@ class CareProviderForm(forms.ModelForm):
         organisation.webhook_url = self.cleaned_data.get("webhook_url") or ""
         organisation.webhook_secret = self.cleaned_data.get("webhook_secret") or ""
         organisation.save(update_fields=list(self.ORGANISATION_FIELDS))
+
+
+def _withdraw(offers: int) -> str:
+    return "withdraw the offer" if offers == 1 else "withdraw the offers"
