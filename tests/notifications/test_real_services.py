@@ -208,9 +208,10 @@ def test_offers_expire_on_the_sweepers_worker_while_a_receiver_that_never_answer
     provider = provider_with_webhook(receiver.url)
     offers = [offer(boss, provider) for _ in range(3)]  # their webhooks are queued before any sweep
     worker.start()
+    wait_for(lambda: receiver.received)  # the delivery worker is held by the first webhook
+    # Only now: a sweep that ran first would expire the offers, and their webhooks would not be sent.
     sweeper.start()
 
-    wait_for(lambda: receiver.received)  # the delivery worker is held by the first webhook
     wait_for(
         lambda: all(PlacementOffer.objects.get(pk=made.pk).state == OfferState.EXPIRED for made in offers),
         timeout=60,
