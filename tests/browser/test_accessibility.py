@@ -165,6 +165,15 @@ def test_only_the_report_tables_wide_enough_to_scroll_sideways_are_stops_of_the_
     assert scrolled == stops == {"Care providers", "Timeliness"}
 
 
+def test_the_admins_list_of_care_providers_shows_every_column_beside_its_filters_at_1280px(journeys):
+    admin = manager(username="provider-list-admin", is_staff=True, is_superuser=True)
+    CareProviderFactory(name="A provider with a name long enough to need most of the width")
+    staff = journeys("admin-provider-list", viewport=DESKTOP)
+    staff.sign_in(admin.username)
+    staff.page.goto("/admin/care_providers/careprovider/")
+    assert staff.page.locator(".results").evaluate("box => box.scrollWidth <= box.clientWidth")
+
+
 def warned_of_the_session_end(journeys, settings, name: str):
     """A first responder signed in, once the page warns that their session is about to end."""
     settings.SESSION_COOKIE_AGE = 300  # the warning comes two minutes before: 3 minutes after a page opens
