@@ -10,7 +10,7 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 from playwright.sync_api import Page
 
-from notifications.models import Channel, DeliveryState, Notification
+from notifications.models import Channel, DeliveryState, Event, Notification
 from referrals.drafts import save_draft
 from referrals.models import Referral, ReferralDraft, TransitionLog, UnsentForm
 from tests.factories import (
@@ -57,6 +57,18 @@ def inbox_text(journey) -> str:
     return journey.page.locator("main").inner_text()
 
 
+def emails_delivered(reference: str, *events: str) -> None:
+    """Wait for the real worker to deliver every email of the case (of those events, if named). Waited for
+    before the step that ends what an email tells of: sent after it, the email would no longer be current,
+    and not be sent at all."""
+    emails = Notification.objects.filter(reference=reference, channel=Channel.EMAIL)
+    if events:
+        emails = emails.filter(event__in=events)
+    wait_for(
+        lambda: emails.exists() and not emails.exclude(state=DeliveryState.DELIVERED).exists(), timeout=60
+    )
+
+
 def test_a_referral_goes_from_intake_to_recovery_through_the_three_journeys(journeys, live_harbour):
     police = responder(username="pc-jones")
     boss = manager(username="duty-manager")
@@ -94,6 +106,7 @@ def test_a_referral_goes_from_intake_to_recovery_through_the_three_journeys(jour
     assert reference in page.locator("main").inner_text()
 
     # Manager: triage, assess, offer to the suggested provider.
+    emails_delivered(reference, Event.REFERRAL_RECEIVED)
     duty = journeys("manager")
     duty.sign_in(boss.username)
     page = duty.go("Triage", "triage queue")
@@ -112,6 +125,7 @@ def test_a_referral_goes_from_intake_to_recovery_through_the_three_journeys(jour
     assert reference in inbox_text(house)
     page = house.go("Offers", "offers waiting")
     house.go(reference, "offered case")
+    emails_delivered(reference, Event.OFFER_MADE)
     house.submit("Accept", "accepted", within="#action-accept")
     page.locator("#action-record_progress").get_by_label("Progress note").fill(
         "Settled in; GP registration booked."
@@ -120,6 +134,7 @@ def test_a_referral_goes_from_intake_to_recovery_through_the_three_journeys(jour
     house.go("Report missing", "report missing")
     page.get_by_label("Last seen at").fill(f"{timezone.localtime():%Y-%m-%dT%H:%M}")
     house.submit("Report missing", "reported missing", within="#action-report_missing")
+    emails_delivered(reference, Event.PERSON_MISSING)
     house.submit("Mark as found", "found", within="#action-found")
     house.go("Record recovery", "record recovery")
     page.get_by_label("Move-on outcome").select_option("independent_living")
@@ -143,10 +158,7 @@ def test_a_referral_goes_from_intake_to_recovery_through_the_three_journeys(jour
     assert "pc-jones" in page.locator("main").inner_text()
 
     # The real worker delivered the emails the journey caused.
-    emails = Notification.objects.filter(reference=reference, channel=Channel.EMAIL)
-    wait_for(
-        lambda: emails.exists() and not emails.exclude(state=DeliveryState.DELIVERED).exists(), timeout=60
-    )
+    emails_delivered(reference)
     assert any(reference in message["Subject"] for message in live_harbour.smtp.messages)
 
 
