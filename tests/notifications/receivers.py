@@ -44,8 +44,8 @@ class ReceivedWebhook:
 
 @dataclass
 class WebhookReceiver:
-    """Answers each POST with ``respond(n)`` (n counts from 1): a status code, or None to hang; and
-    ``body``.
+    """Answers each POST with ``respond(n)`` (n counts from 1): a status code, or None to hang (until
+    ``release`` is set, or for ``hang_seconds``); and ``body``.
 
     With ``keep_alive`` it speaks HTTP/1.1 and keeps the connection open between requests; with
     ``drop_idle`` as well it closes each connection after answering without saying so, as a server
@@ -56,6 +56,7 @@ class WebhookReceiver:
     keep_alive: bool = False
     drop_idle: bool = False
     body: bytes = b""
+    hang_seconds: float = 30
     received: list[ReceivedWebhook] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -83,7 +84,7 @@ class WebhookReceiver:
                     count = len(receiver.received)
                 status = receiver.respond(count)
                 if status is None:
-                    receiver.release.wait(30)
+                    receiver.release.wait(receiver.hang_seconds)
                     return
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(receiver.body)))

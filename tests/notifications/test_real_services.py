@@ -202,8 +202,11 @@ def test_offers_expire_on_the_sweepers_worker_while_a_receiver_that_never_answer
 ):
     settings.DEADLINE_OFFER_RESPONSE_MINUTES = 0
     receiver.respond = lambda n: None  # accepts each request and never answers
-    # Each webhook holds the delivery worker for 30 s, as a production receiver that hangs does.
-    worker.env.update(WEBHOOK_TIMEOUT_SECONDS="30", NOTIFICATION_CLAIM_SECONDS="60")
+    # The first webhook holds the delivery worker, as a production receiver that hangs does, for longer
+    # than a busy machine takes to start the sweeper and expire the offers: once it let go, the worker
+    # would send the next offer's webhook if that offer were still pending.
+    receiver.hang_seconds = 300
+    worker.env.update(WEBHOOK_TIMEOUT_SECONDS="120", NOTIFICATION_CLAIM_SECONDS="240")
     boss = manager()
     provider = provider_with_webhook(receiver.url)
     offers = [offer(boss, provider) for _ in range(3)]  # their webhooks are queued before any sweep
