@@ -161,11 +161,13 @@ def sessions_waiting_for_a_lock() -> int:
 
 
 def wait_until_waiting_for_a_lock(sessions: int = 1) -> None:
-    """Until that many sessions of this database wait for a lock (or 30 seconds, to fail rather than hang)."""
-    for _ in range(300):
+    """Until that many sessions of this database wait for a lock; failing after 30 seconds rather than
+    hanging."""
+    for _ in range(3000):
         if sessions_waiting_for_a_lock() >= sessions:
             return
-        threading.Event().wait(0.1)
+        threading.Event().wait(0.01)
+    raise AssertionError(f"{sessions} session(s) never waited for a lock")
 
 
 def test_a_provider_whose_placement_ends_while_its_request_waits_for_the_case_gets_a_409_not_a_403():

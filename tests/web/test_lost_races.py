@@ -14,19 +14,10 @@ from django.urls import reverse
 from notifications.models import Event, InboxItem
 from referrals.choices import ReferralState
 from referrals.models import Clock, Deadline, Referral
-from tests.api.test_concurrency import sessions_waiting_for_a_lock
+from tests.api.test_concurrency import wait_until_waiting_for_a_lock
 from tests.factories import manager, submitted_referral
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def until_waiting_for_a_lock(sessions: int) -> None:
-    """Until that many sessions wait for a lock; failing after 30 seconds rather than hanging."""
-    for _ in range(3000):
-        if sessions_waiting_for_a_lock() >= sessions:
-            return
-        threading.Event().wait(0.01)
-    raise AssertionError(f"{sessions} sessions never waited for a lock")
 
 
 def test_an_assessment_aborted_to_break_a_deadlock_is_told_it_lost_a_race_and_can_be_sent_again():
@@ -79,9 +70,9 @@ def test_an_assessment_aborted_to_break_a_deadlock_is_told_it_lost_a_race_and_ca
     assert holding.wait(30)
     assessing = threading.Thread(target=assess)
     assessing.start()
-    until_waiting_for_a_lock(1)  # the assessment holds the case, waits for its clock
+    wait_until_waiting_for_a_lock()  # the assessment holds the case, waits for its clock
     wanting_the_case.set()
-    until_waiting_for_a_lock(2)
+    wait_until_waiting_for_a_lock(sessions=2)
     clock_free.set()  # the assessment goes on to the item: a deadlock, which it finds
     for thread in (clock_holder, assessing, other_side):
         thread.join(30)
